@@ -41,7 +41,7 @@ from ..core.trajectory import (check_pose_rule, clock_reset_note,
 from ..core.types import CameraIntrinsics, check_camera_info_arg
 from .stereo_depth import StereoDepth, StereoFrames, euroc_stereo
 from .tum import TumSequence
-from .tum_paths import found_listed, listed_file, warn_missing_listed
+from .tum_paths import stereo_files_found, warn_missing_listed
 from .tum_trajectory import PathLike, _drop_repeated_lines
 
 log = logging.getLogger(__name__)
@@ -352,12 +352,8 @@ class EurocSequence(StereoFrames, TumSequence):
         self._cam1_missing = 0
         if self._stereo is not None:  # a missing cam1 image costs its frame's depth, as an
             cam1 = cam.parent / "cam1"  # unpaired stamp does: not the frame (cam0 is there)
-            self._cam1_missing = warn_missing_listed(cam1, self._depth_paths, "data.csv",
-                                                     "cam1 images (stereo)", "they get no depth")
-            # each file as found: a name written with backslashes read with '/'
-            self._depth_paths = [listed_file(cam1, p, "cam1 image", "data.csv")
-                                 if p is not None and found_listed(cam1, p) else None
-                                 for p in self._depth_paths]
+            self._depth_paths, self._cam1_missing = stereo_files_found(
+                cam1, self._depth_paths, "data.csv", "cam1 images (stereo)")
         log.info("EuRoC/ASL camera %s: %d images%s, %s, %d with ground truth%s", cam, len(self),
                  f" ({missing} missing)" if missing else "",
                  f"{sum(p is not None for p in self._depth_paths)} with a cam1 image for stereo "

@@ -35,7 +35,7 @@ from ..core.trajectory import check_pose_rule
 from ..core.types import CameraIntrinsics, check_camera_info_arg
 from .stereo_depth import StereoFrames, kitti_stereo
 from .tum import TumSequence
-from .tum_paths import warn_missing_listed
+from .tum_paths import stereo_files_found, warn_missing_listed
 from .tum_trajectory import PathLike, _parse_stamp_ns
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,8 @@ class KittiSequence(StereoFrames, TumSequence):
     11-21: `no_pose_source_reason` says so). No depth (`no_depth_reason`), unless
     ``stereo_depth`` (and ``read_depth``): then the left camera's depth (image_0's, image_2's)
     comes from the right one's image of the same index (`stereo_depth.kitti_stereo`: (H, W)
-    float32 metres, 0 = none; calib.txt's P, not ``camera_info``). ``sync_tolerance_s`` and
+    float32 metres, 0 = none; calib.txt's P, not ``camera_info``; a frame whose right image is
+    missing gets none, counted in a warning). ``sync_tolerance_s`` and
     ``pose_at_stamp`` are checked as the other readers do; poses go by image index.
     ``poses_option``: the option the reason without poses names (localize: ``--groundtruth``).
 
@@ -235,6 +236,7 @@ class KittiSequence(StereoFrames, TumSequence):
         self._depth_paths: List[Optional[Path]] = [None] * len(rows)
         self._gt_unit_error: Optional[str] = None
         self._said_exif = False
+        self._right_missing = 0
         missing = warn_missing_listed(self.folder, self._rgb_paths, "times.txt",
                                       f"{self.camera} images (one a line)")
         k = p[:, :3]
@@ -254,9 +256,10 @@ class KittiSequence(StereoFrames, TumSequence):
                 raise InputError(f"--stereo-depth needs {self.camera}'s right camera, "
                                  f"{self.folder / right}, which is missing: leave "
                                  "--stereo-depth out, or add the pair's other download")
-            self._depth_paths = [self.folder / right / p.name for p in self._rgb_paths]
-            warn_missing_listed(self.folder, self._depth_paths, "times.txt",
-                                f"{right} images (stereo, one a line)")
+            # a missing right image costs its frame's depth, not the frame (the left is there)
+            self._depth_paths, self._right_missing = stereo_files_found(
+                self.folder, [self.folder / right / p.name for p in self._rgb_paths],
+                "times.txt", f"{right} images (stereo, one a line)")
             self.depth_units_per_m = None  # type: ignore[assignment]  # metres: no unit fix
         if before_index is not None:
             before_index()
@@ -286,7 +289,8 @@ class KittiSequence(StereoFrames, TumSequence):
         self._frame_pose_valid = np.full(len(stamps), len(self._gt_poses) > 0)
         log.info("KITTI sequence %s, %s: %d images%s, %s, %d with ground truth", self.folder,
                  self.camera, len(self), f" ({missing} missing)" if missing else "",
-                 "stereo depth" if self._stereo else "no depth",
+                 f"stereo depth ({len(self) - self._right_missing} with a right image)"
+                 if self._stereo else "no depth",
                  int(self._frame_pose_valid.sum()))
 
     def no_pose_source_reason(self) -> Optional[str]:
@@ -294,10 +298,14 @@ class KittiSequence(StereoFrames, TumSequence):
         return self._no_pose_reason
 
     def no_depth_reason(self) -> Optional[str]:
-        """Why no frame has depth (a KITTI odometry sequence has no depth images), or None
-        with stereo depth."""
+        """Why no frame has depth (a KITTI odometry sequence has no depth images; with stereo
+        depth, none of the right camera's images is there), or None with a right image."""
         if self._stereo is not None:
-            return None
+            if self._right_missing < len(self):
+                return None
+            right = self.folder / self._stereo.right_name
+            return (f"none of the {len(self)} {right.name} images times.txt lists is in {right} "
+                    "(000000.png, ...): copy them there, or leave --stereo-depth out")
         return (f"KITTI sequence {self.folder} has no depth images (the odometry benchmark "
                 "gives stereo images and Velodyne scans): pass --stereo-depth (depth from the "
                 "right camera by OpenCV's SGBM), or build with --matcher mast3r and "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional, Sequence, Set
+from typing import List, Optional, Sequence, Set, Tuple
 
 from ..core.errors import InputError
 from ..core.link_loops import link_loop
@@ -71,6 +71,19 @@ def warn_missing_listed(folder: Path, paths: Sequence[Optional[Path]], list_name
         log.warning("%s: %d %s listed, %d missing: first %s (%s)", folder / list_name,
                     len(listed), what, len(missing), name, cost)
     return len(missing)
+
+
+def stereo_files_found(folder: Path, paths: Sequence[Optional[Path]], list_name: str,
+                       what: str) -> Tuple[List[Optional[Path]], int]:
+    """The right camera's image of each frame for --stereo-depth (``paths``, None: none of
+    that frame), each as `listed_file` finds it (backslashes read as '/'), None where the file
+    is missing: a missing one costs its frame's depth, not the frame, as a frame without a
+    right image does. Warned once as `warn_missing_listed` does ('they get no depth');
+    ``what``: the files, plural. Used by the EuRoC (cam1) and KITTI (image_1 / image_3)
+    readers. Returns (the paths, (N,) as ``paths``; the number missing)."""
+    missing = warn_missing_listed(folder, paths, list_name, what, "they get no depth")
+    return [listed_file(folder, p, what, list_name)
+            if p is not None and found_listed(folder, p) else None for p in paths], missing
 
 
 def _name(folder: Path, path: Path) -> str:

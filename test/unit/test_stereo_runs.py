@@ -13,7 +13,8 @@ import sys
 import cv2
 import numpy as np
 from test_progress_units import _Clock
-from test_stereo_depth import STEREO, T0, assert_depth_close, euroc_stereo_tree
+from test_stereo_depth import (STEREO, T0, assert_depth_close, euroc_stereo_tree,
+                               kitti_stereo_tree)
 
 from mast3r_ros.core import progress_output
 from mast3r_ros.replay import stereo_depth
@@ -159,3 +160,34 @@ def test_no_cam1_file_there_is_the_reason_for_no_depth_not_the_pairing(tmp_path)
     reason = open_source(str(root), STEREO).no_depth_reason()
     assert reason is not None and "2 listed in its data.csv are missing" in reason, reason
     assert "by exact stamp" not in reason and "\n" not in reason, reason
+
+
+def test_a_missing_kitti_right_image_costs_its_frame_depth_not_the_frame(tmp_path, caplog):
+    """image_1/000001.png is gone (times.txt lists 3 images): the whole image_0 frame was
+    skipped as unreadable, as EuRoC's cam0 frame was for a missing cam1 file; it now gets no
+    depth, counted in the warning, and the other frames keep theirs."""
+    seq, depths = kitti_stereo_tree(tmp_path, 3)
+    (seq / "image_1" / "000001.png").unlink()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        source = open_source(str(seq), STEREO)
+    said = [r.getMessage() for r in caplog.records if "missing" in r.getMessage()]
+    assert len(said) == 1 and "3 image_1 images (stereo, one a line) listed, 1 missing" \
+        in said[0], said
+    assert "they get no depth" in said[0] and "unreadable" not in said[0], said
+    assert source.listed_pose_and_depth(1)[1] is False and source.no_depth_reason() is None
+    frames = list(source.frames_or_unreadable())
+    assert all(hasattr(f, "rgb") for f in frames), frames  # none unreadable
+    assert frames[1].depth_m is None and frames[1].rgb.shape[:2] == (160, 320)
+    assert_depth_close(frames[0].depth_m, depths[0], 0.5)
+    assert (frames[2].depth_m > 0).mean() > 0.5  # 6 m away: SGBM's error is above 1% there
+
+
+def test_no_kitti_right_image_there_is_the_reason_for_no_depth(tmp_path):
+    """image_1/ is there but empty: the reason says its images are missing (it was None, and
+    every frame then unreadable)."""
+    seq, _ = kitti_stereo_tree(tmp_path, 2)
+    for png in (seq / "image_1").glob("*.png"):
+        png.unlink()
+    reason = open_source(str(seq), STEREO).no_depth_reason()
+    assert reason is not None and "none of the 2 image_1 images" in reason, reason
+    assert str(seq / "image_1") in reason and "\n" not in reason, reason
