@@ -230,3 +230,27 @@ def test_a_tf_extrinsic_that_changes_while_its_stamp_does_not_is_refused(tmp_pat
                           depth_mm=DEPTH_MM))
     for got, want in zip(depths, reference):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("moving", [True, False])
+def test_pose_frames_or_not_one_verdict_on_a_tf_extrinsic_at_one_stamp(tmp_path, moving):
+    """The depth frame's transform published at one stamp (0) by every message, moving 12 mm
+    over them or not: with --pose-frames the extrinsic came from the sequence's buffer, which
+    keeps the first sample of a stamp, so the moving one was registered as fixed there and
+    refused without --pose-frames; both now judge every sample, to one verdict."""
+    tf = [("camera_link", COLOR, t, np.eye(4)) for t in STAMPS]
+    for k in range(4):
+        m = LINK_FROM_DEPTH.copy()
+        m[0, 3] += 0.004 * k * moving
+        tf.append(("camera_link", DEPTH, 0, m))
+    bag = _bag(tmp_path / "b", TOPIC, DEPTH, depth_info_fx=20.0, tf=tf, depth_mm=DEPTH_MM)
+    verdicts = []
+    for pose_frames in (None, f"camera_link:{COLOR}"):
+        try:
+            BagSequence(bag, image_topic=CAM, depth_topic=TOPIC, pose_frames=pose_frames)
+            verdicts.append("registered")
+        except InputError as err:
+            verdicts.append(str(err)[str(err).index("moves during"):])
+    assert verdicts[0] == verdicts[1], verdicts
+    assert verdicts[0].startswith("moves during the recording: by up to 12.0 mm") if moving \
+        else verdicts[0] == "registered"

@@ -328,10 +328,13 @@ class _DepthAssociation:
         """(``image_from_depth`` 4x4 float64 metres, the topic that gave it, what it says)
         when the bag's /tf_static joins frames ``image`` and ``depth`` (the same at every
         stamp), else when its /tf does by a transform that stays one over every sample
-        (`tf_extrinsic.constant_extrinsic`; /tf read for it without --pose-frames too); None
-        when neither joins them or no tf was read. /tf_static wins: /tf is not read then
-        (with --pose-frames the tf buffer refuses one transform on both with two values).
-        Raises InputError (``where``, ``fix``) when the /tf transform moves."""
+        (`tf_extrinsic.constant_extrinsic`); None when neither joins them or no tf was read.
+        /tf is judged from every sample of the bag's, read for it (`tf_extrinsic.bag_tf`) with
+        --pose-frames too: the sequence's buffer keeps the first sample of a stamp (as a
+        lookup must) and the run read only, so a transform that changes while its stamp does
+        not was taken as fixed with --pose-frames and refused without. /tf_static wins: /tf is
+        not read then (with --pose-frames the tf buffer refuses one transform on both with two
+        values). Raises InputError (``where``, ``fix``) when the /tf transform moves."""
         tf = getattr(self, "_tf", None)
         if tf is None:
             return None
@@ -339,8 +342,7 @@ class _DepthAssociation:
             return tf.lookup(image, depth, 0), "/tf_static", "/tf_static"
         if not any(not t.endswith("tf_static") for t in self._tf_topics):
             return None  # no /tf: only /tf_static's, which does not join them
-        if getattr(self, "_pose_frames", None) is None:  # /tf not read yet
-            tf = bag_tf(self.path, self._tf_topics)
+        tf = bag_tf(self.path, self._tf_topics)  # every sample, --pose-frames or not
         found = constant_extrinsic(tf, image, depth, f"{bag_label(self.path)}: {where}", fix)
         return None if found is None else (found[0], "/tf", (
             f"/tf, whose {found[1]} samples of the transform stay within {MOVED_MM:g} mm and "
