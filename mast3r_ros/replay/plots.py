@@ -286,7 +286,8 @@ def plot_keyframes(path: str, keyframe_poses: np.ndarray,
     bad = [] if consistency is None else consistency.bad_keyframes()
     if bad:
         ax.plot(c[bad, a], c[bad, b], "o", color="tab:red", ms=7, mfc="none",
-                label=f"{len(bad)} keyframes disagree with their neighbours")
+                label=("1 keyframe agrees with no neighbour: fails the check" if len(bad) == 1
+                       else f"{len(bad)} keyframes agree with no neighbour: fail the check"))
     s = np.zeros((0, 3)) if skipped is None else np.asarray(skipped, np.float64).reshape(-1, 3)
     if len(s) or skipped_unplaced:
         ax.plot(s[:, a], s[:, b], "x", color="tab:red", ms=6, mew=1.5,
@@ -369,8 +370,11 @@ def plot_consistency(ax: Any, report: Any, skipped_at: Optional[np.ndarray] = No
     """Per-keyframe figures of a `ConsistencyReport` on ``ax``: median depth residual (%) and
     fraction of depth agreeing (%) as bars (steps above `MAX_BARS` keyframes), match
     reprojection error (px) on a second axis, the limits dashed (named in the legend, which
-    sits in headroom above the figures), keyframes that disagree with
-    every neighbour marked red; an unchecked map says why instead of empty bars. Frames the
+    sits in headroom above the figures), keyframes that disagree with every neighbour (what
+    the check fails) red, those past a limit that agree with one hatched, both named in the
+    legend (`_mark_keyframes`); keyframes compared with a neighbour but without a
+    reprojection say why (`_say_unmeasured_reprojection`); an unchecked map says why
+    instead of empty bars. Frames the
     build skipped (``skipped_at``: their places on the keyframe axis, `skipped_indices`;
     ``skipped_unplaced`` more) are red crosses along the bottom, as on the top-down panel."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -410,14 +414,8 @@ def plot_consistency(ax: Any, report: Any, skipped_at: Optional[np.ndarray] = No
     top = float(rep[ok].max()) if ok.any() else 0.0
     ax2.set_ylim(0, max(th.get("max_reproj_px", 1.0), top) * 1.05 * HEADROOM)
     ax2.set_ylabel("match reprojection [px]")
-    bad = np.array([f.ok is False for f in k], dtype=bool)
-    if len(k) <= MAX_BARS:
-        for f in k:
-            if f.ok is False:
-                ax.axvspan(f.index - 0.5, f.index + 0.5, color="tab:red", alpha=0.15)
-    elif bad.any():  # one patch, not one per keyframe
-        ax.fill_between(x, 0, 1, where=bad, step="mid", color="tab:red", alpha=0.15,
-                        transform=ax.get_xaxis_transform())
+    _mark_keyframes(ax, report, x, past_limits(report))
+    _say_unmeasured_reprojection(ax, report, x, rep)
     labels = [f.label for f in k]
     if len(k) <= 30:
         ax.set_xticks(x)
@@ -443,3 +441,66 @@ def plot_consistency(ax: Any, report: Any, skipped_at: Optional[np.ndarray] = No
     ax.legend(h1 + h2, l1 + l2, loc="upper center", ncol=2, fontsize=8)
     ax.set_title(f"map check: {report.verdict}"
                  + (f" (likely cause: {cause_words(report.cause)})" if report.cause else ""))
+
+
+def past_limits(report: Any) -> np.ndarray:
+    """(N,) bool: the keyframes of ``report`` whose pooled figures, as plotted, are past a
+    limit of ``report.thresholds`` (median depth residual above, depth agreeing below, match
+    reprojection above; NaN is past none, inf reprojection is past its limit)."""
+    th, k = report.thresholds, report.keyframes
+    out = np.zeros(len(k), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for key, name, above in (("max_depth_residual", "depth_residual", True),
+                                 ("min_depth_agree", "depth_agree", False),
+                                 ("max_reproj_px", "reproj_px", True)):
+            if key in th:
+                v = np.array([getattr(f, name) for f in k], dtype=np.float64)
+                out |= v > th[key] if above else v < th[key]
+    return out
+
+
+def _mark_keyframes(ax: Any, report: Any, x: np.ndarray, past: np.ndarray) -> None:
+    """Shade red the keyframes that agree with none of their checked neighbours (``ok``
+    False: what fails the check), and hatch those whose pooled figures are ``past`` a limit
+    yet pass (``ok`` True: one neighbour agrees; the bars pool every pair, so a keyframe whose
+    other neighbour disagrees can be past every line and pass); one legend entry each."""
+    red = np.array([f.ok is False for f in report.keyframes], dtype=bool)  # None: unchecked
+    hatched = past & np.array([f.ok is True for f in report.keyframes], dtype=bool)
+    styles = ((red, "fails: agrees with no neighbour",
+               {"color": "tab:red", "alpha": 0.15}),
+              (hatched, "past a limit, passes: a neighbour agrees",
+               {"facecolor": "none", "edgecolor": "tab:red", "hatch": "//", "lw": 0,
+                "alpha": 0.5}))
+    for where, label, style in styles:
+        if not where.any():
+            continue
+        if len(x) <= MAX_BARS:
+            for n, i in enumerate(np.flatnonzero(where)):
+                ax.axvspan(i - 0.5, i + 0.5, label=label if n == 0 else None, **style)
+        else:  # one patch, not one per keyframe
+            ax.fill_between(x, 0, 1, where=where, step="mid", label=label,
+                            transform=ax.get_xaxis_transform(), **style)
+
+
+def _say_unmeasured_reprojection(ax: Any, report: Any, x: np.ndarray, rep: np.ndarray) -> None:
+    """Where a keyframe compared with a neighbour (in ``report.pairs``) has no reprojection
+    marker, say why at its foot: 'no matches' (NaN: no pair of it had enough verified
+    matches with depth) or 'behind a camera' (inf: the poses put its matches behind one);
+    as text up to `MAX_BARS` keyframes, as marks named in the legend above."""
+    compared = np.zeros(len(x), dtype=bool)
+    for p in report.pairs:
+        compared[[i for i in (p.a, p.b) if 0 <= i < len(x)]] = True
+    for missing, words in ((np.isnan(rep), "no matches"), (np.isinf(rep), "behind a camera")):
+        at = x[missing & compared]
+        if not len(at):
+            continue
+        if len(x) <= MAX_BARS:
+            for i in at:
+                ax.text(i, 0.05, words, transform=ax.get_xaxis_transform(), rotation=90,
+                        ha="center", va="bottom", fontsize=6, color="tab:orange",
+                        bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1})
+        else:
+            ax.plot(at, np.full(len(at), 0.05), "|", color="tab:orange", ms=6,
+                    transform=ax.get_xaxis_transform(),
+                    label=f"match reprojection: {words} ({len(at)} keyframe"
+                          f"{'' if len(at) == 1 else 's'})")

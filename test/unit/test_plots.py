@@ -342,3 +342,58 @@ def test_map_check_panel_names_its_dashed_limits_and_keeps_the_legend_off_the_ba
         assert bars and not any(box.overlaps(b) for b in bars), labels
     finally:
         plt.close(fig)
+
+
+def _neighbour_report(n, past=8, red=3, unmatched=5, behind=6):
+    """``n`` keyframes within the limits, compared with their neighbours: ``past`` past every
+    dashed limit yet agreeing with one neighbour (ok), ``red`` failing (agrees with none),
+    ``unmatched`` with no match reprojection (NaN), ``behind`` with its matches behind a
+    camera (inf)."""
+    from mast3r_ros.core.map_check.report import (ConsistencyReport, KeyframeFigures,
+                                                  PairFigures)
+
+    kf = [KeyframeFigures(i, str(i), 0.01, 0.9, 10.0, [], i != red) for i in range(n)]
+    kf[past].depth_residual, kf[past].depth_agree, kf[past].reproj_px = 0.2, 0.3, 80.0
+    kf[unmatched].reproj_px, kf[behind].reproj_px = np.nan, np.inf
+    pairs = [PairFigures(i, i + 1, ok=True) for i in range(n - 1)]
+    return ConsistencyReport("inconsistent", kf, pairs, "", cause="unknown", thresholds={
+        "max_depth_residual": 0.05, "min_depth_agree": 0.5, "max_reproj_px": 51.0})
+
+
+def test_the_map_check_panel_tells_past_the_limits_but_agreeing_from_failing(saved):
+    # check-map --plot: keyframe 8's bars were past every dashed line yet not red, and
+    # nothing said red means 'agrees with no neighbour'; keyframes without a reprojection
+    # marker (no matches) said nothing
+    from matplotlib.colors import to_rgb
+
+    ax = _check_panel(saved, _neighbour_report(11))
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "fails: agrees with no neighbour" in labels, labels
+    assert "past a limit, passes: a neighbour agrees" in labels, labels
+
+    def keyframes(hatched):  # the keyframes under the red shading, hatched or not
+        inv, out = ax.transData.inverted(), []
+        for p in ax.patches:
+            rgb = p.get_edgecolor() if p.get_hatch() else p.get_facecolor()
+            if bool(p.get_hatch()) == hatched and np.allclose(rgb[:3], to_rgb("tab:red")):
+                box = inv.transform(p.get_window_extent().get_points())
+                out.append(round(float(box[:, 0].mean())))
+        return sorted(out)
+
+    # its matches behind a camera (inf) put keyframe 6 past the reprojection limit too
+    assert keyframes(hatched=True) == [6, 8] and keyframes(hatched=False) == [3]
+    words = {(round(t.get_position()[0]), t.get_text()) for t in ax.texts}
+    assert words == {(5, "no matches"), (6, "behind a camera")}, words
+
+
+def test_a_large_map_check_panel_hatches_and_names_keyframes_without_matches(saved):
+    ax = _check_panel(saved, _neighbour_report(300, past=120, red=30, unmatched=200,
+                                               behind=201))
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    for want in ("fails: agrees with no neighbour",
+                 "past a limit, passes: a neighbour agrees",
+                 "match reprojection: no matches (1 keyframe)",
+                 "match reprojection: behind a camera (1 keyframe)"):
+        assert want in labels, labels
+    assert [c.get_hatch() for c in ax.collections if c.get_hatch()] == ["//"]
+    assert not ax.texts  # marks named in the legend, not 300 words
