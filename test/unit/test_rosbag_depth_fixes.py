@@ -67,13 +67,17 @@ def test_the_refusal_names_the_bags_own_registered_topic(tmp_path):
             f"{ALIGNED}") in str(err.value), str(err.value)
 
 
-def test_same_calibration_in_a_frame_tf_static_puts_at_one_place_is_read_without_a_warning(
-        tmp_path, caplog):
-    bag = _bag(tmp_path / "bag", TOPIC, DEPTH, depth_info_fx=30.0, static_tf=_static(0.0))
+@pytest.mark.parametrize("source", ["/tf_static", "/tf"])
+def test_same_calibration_in_a_frame_the_tf_puts_at_one_place_is_read_without_a_warning(
+        tmp_path, caplog, source):
+    """/tf_static, or a /tf transform that never moves, putting the frames at one place."""
+    joined = ({"static_tf": _static(0.0)} if source == "/tf_static" else
+              {"tf": _tf_only(0.0)})
+    bag = _bag(tmp_path / "bag", TOPIC, DEPTH, depth_info_fx=30.0, **joined)
     with caplog.at_level(logging.INFO):
         frames = list(BagSequence(bag, image_topic=CAM, depth_topic=TOPIC))
     assert len(frames) == 3 and not _warned(caplog), _warned(caplog)
-    assert "which /tf_static puts at one place: read as registered" in caplog.text
+    assert f"which {source} puts at one place: read as registered" in caplog.text
 
 
 def _read_unmoved(bag, caplog):
@@ -122,15 +126,6 @@ def test_same_calibration_apart_by_a_constant_tf_is_said_as_by_tf_static(tmp_pat
                               tf=_tf_only(0.015)), caplog)
     assert "15.0 mm apart by /tf," in said and "read as registered, not moved by /tf;" in said
     assert "--depth-topic" in said
-
-
-def test_same_calibration_at_one_place_by_a_constant_tf_is_read_without_a_warning(
-        tmp_path, caplog):
-    bag = _bag(tmp_path / "bag", TOPIC, DEPTH, depth_info_fx=30.0, tf=_tf_only(0.0))
-    with caplog.at_level(logging.INFO):
-        frames = list(BagSequence(bag, image_topic=CAM, depth_topic=TOPIC))
-    assert len(frames) == 3 and not _warned(caplog), _warned(caplog)
-    assert "which /tf puts at one place: read as registered" in caplog.text
 
 
 def test_same_calibration_joined_by_a_moving_tf_is_read_as_frames_nothing_joins(
