@@ -209,3 +209,43 @@ def test_every_readme_retrieve_command_names_the_retrieval_model():
         args = build_parser().parse_args(argv)
         if args.params is None:
             assert args.retrieval_checkpoint, f"README command {line!r}: no --retrieval-checkpoint"
+
+
+# Variables a user has without a page setting them: the shell's, ROS's, and the README's
+# `$CKPT` ("`$CKPT` is a MASt3R checkpoint", the commands at a glance).
+KNOWN_VARIABLES = {"HOME", "ROS_DISTRO", "CKPT"}
+
+
+def _shell_blocks(text: str):
+    """The body of each ```bash (or unmarked) code block of ``text``, fences paired in order."""
+    lang, body = None, []
+    for line in text.splitlines():
+        if line.startswith("```") and lang is None:
+            lang, body = line[3:].strip(), []
+        elif line.startswith("```"):
+            if lang in ("bash", ""):
+                yield "\n".join(body)
+            lang = None
+        elif lang is not None:
+            body.append(line)
+
+
+def test_every_variable_a_docs_command_uses_is_set_on_its_page_or_known():
+    """A command copied from a page runs with what the user has: docs/large_maps.md's
+    ``--checkpoint $M.pth`` used an ``M`` only docs/pair_and_retrieve.md sets (an unset ``M``
+    made it ``--checkpoint .pth``), where every other page says ``$CKPT``."""
+    from user_docs import user_docs
+
+    unset = []
+    for page, text in user_docs().items():
+        blocks = [re.sub(r"'[^'\n]*'", "", b) for b in _shell_blocks(text)]  # '...' is literal
+        assigned = {v for b in blocks for v in re.findall(
+            r"(?:^|[\s;&(])(?:export\s+)?([A-Za-z_]\w*)=", b, flags=re.M)}
+        used = {v for b in blocks for v in re.findall(r"\$\{?([A-Za-z_]\w*)", b)}
+        unset += [f"{page}: ${v}" for v in sorted(used - assigned - KNOWN_VARIABLES)]
+    assert not unset, f"docs commands use variables nothing sets: {unset}"
+
+
+def test_the_variable_check_finds_an_unset_variable():
+    blocks = list(_shell_blocks("x\n```bash\nM=a\nrun $M ${N}_x '$Q'\n```\n```python\n$P\n```\n"))
+    assert blocks == ["M=a\nrun $M ${N}_x '$Q'"]
