@@ -201,3 +201,26 @@ def test_the_quick_start_ends_with_the_next_steps_of_a_robotics_user():
                  "#install", "#ros-2-node", "docs/ros_node.md#workflow-bag--map--launch--nav2"):
         assert link in links, f"the quick start does not link {link}: {sorted(links)}"
     assert "mast3r-ros build-map demo_out/data/map" in quick
+
+
+def test_each_commands_at_a_glance_row_links_the_section_of_its_command():
+    """A row's link lands where the command is explained: on a page whose section heading names
+    the command (`Checking a map: `check-map``, `Merging: `merge-maps``), the link carries that
+    section's anchor, not the page's top (check-map's and merge-maps' rows landed 600 and 130
+    lines above their sections)."""
+    readme = DOCS["README.md"].read_text(encoding="utf-8")
+    table = readme[readme.index("## The commands at a glance"):readme.index("## Model weights")]
+    checked, wrong = 0, []
+    for cmd, target in re.findall(r"^\| `([\w-]+)` \|.*\]\(([^)]+)\) \|$", table, flags=re.M):
+        path, _, anchor = target.partition("#")
+        if not path:
+            continue
+        sections = [github_anchor(title) for level, title in
+                    _headings(DOCS[path].read_text(encoding="utf-8"))
+                    if level > 1 and re.search(rf"`(?:mast3r-ros )?{re.escape(cmd)}`", title)]
+        if sections:
+            checked += 1
+            if anchor not in sections:
+                wrong.append(f"{cmd}: {target} (its section: {path}#{sections[0]})")
+    assert checked >= 4, checked  # pair, retrieve, check-map, merge-maps
+    assert not wrong, f"commands-at-a-glance rows that do not link their section: {wrong}"
