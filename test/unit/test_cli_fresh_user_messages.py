@@ -405,7 +405,7 @@ def test_build_map_names_another_checkpoint_kind_before_the_source(tmp_path, cap
     assert not (tmp_path / "m").exists()
 
 
-@pytest.mark.parametrize("kind", ["empty", "colmap", "hloc", "export"])
+@pytest.mark.parametrize("kind", ["empty", "colmap", "hloc", "export", "other_manifest"])
 def test_a_folder_of_another_tool_given_as_the_map_is_said_to_be_one(tmp_path, capsys, kind):
     """`check-map FOLDER` on an empty folder or another tool's map (COLMAP's sparse model, a
     Nav2 map.yaml) said 'not a complete keyframe map (an interrupted build?)', which a build
@@ -414,12 +414,15 @@ def test_a_folder_of_another_tool_given_as_the_map_is_said_to_be_one(tmp_path, c
     folder = tmp_path / kind
     folder.mkdir()
     files = {"empty": [], "colmap": ["cameras.bin", "images.bin", "points3D.bin"],
-             "hloc": ["feats-superpoint.h5", "pairs.txt"], "export": []}[kind]
+             "hloc": ["feats-superpoint.h5", "pairs.txt"], "export": [],
+             "other_manifest": []}[kind]
     for name in files:
         (folder / name).write_bytes(b"")
     if kind == "export":
         (folder / "manifest.json").write_text('{"format": "mast3r_ros-onnx"}')
         (folder / "encoder.onnx").write_bytes(b"")
+    if kind == "other_manifest":
+        (folder / "manifest.json").write_text('{"version": 1, "images": []}')
     rc = main(["check-map", str(folder)])
     line = _one_line(capsys)
     assert rc == 2 and "interrupted build" not in line and "retrieve" not in line, line
@@ -431,6 +434,9 @@ def test_a_folder_of_another_tool_given_as_the_map_is_said_to_be_one(tmp_path, c
         "hloc": f"{folder} is not a mast3r_ros keyframe map (no manifest.json; it holds "
                 "feats-superpoint.h5, pairs.txt)",
         "export": f"{folder} is a `mast3r-ros export` output (ONNX graphs), not a keyframe map",
+        "other_manifest": f"{folder}/manifest.json: not a mast3r_ros.keyframe_map manifest (no "
+                          "'format' field): another tool's folder? pass the folder `mast3r-ros "
+                          "build-map --out` wrote",
     }[kind]
     assert expected in line, line
 

@@ -131,7 +131,14 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
         if isinstance(manifest, dict) and manifest.get("format") == "mast3r_ros-onnx":
             raise MapFormatError(f"{path} is a `mast3r-ros export` output (ONNX graphs), not a "
                                  "keyframe map: pass the map folder (build-map --out)")
-        raise MapFormatError(f"{mpath}: not a {FORMAT_NAME} manifest")
+        json_kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
+                      float: "a number", type(None): "null"}
+        found = (f"{json_kinds.get(type(manifest), 'a value')} in JSON, not an object"
+                 if not isinstance(manifest, dict) else "no 'format' field"
+                 if "format" not in manifest else f"its format is {manifest['format']!r}")
+        raise MapFormatError(f"{mpath}: not a {FORMAT_NAME} manifest ({found}): another tool's "
+                             "folder? pass the folder `mast3r-ros build-map --out` wrote, or "
+                             "build one from the recording")
     version = manifest.get("version", MISSING)
     if not is_format_version(version, READ_VERSIONS):
         raise MapFormatError(_version_refusal(mpath, version))
