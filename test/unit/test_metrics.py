@@ -629,3 +629,23 @@ def test_an_infinite_variance_gives_no_distance_not_a_small_one():
     cov[0, 0] = np.inf
     dp, dr = metrics.mahalanobis_sq(make_pose(np.eye(3), [0.01, 0.0, 0.0]), np.eye(4), cov)
     assert np.isnan(dp) and dr == pytest.approx(0.0)
+
+
+def test_covariance_is_not_judged_against_ground_truth_in_another_frame_or_unit():
+    """Ground truth in millimetres read 'covariance position: ... overconfident: errors ~54870x
+    sigma' on redkitchen under the row that says the errors are one unit slip: the covariance
+    was judged against errors that are not the localizer's. With a `frame_offset` the
+    covariance rows keep their figures and say why they give no verdict."""
+    res, gt = _offset_run(np.eye(4))
+    res = [LocalizationResult(True, r.stamp_ns, r.map_from_cam, 0.002 ** 2 * np.eye(6))
+           for r in res]
+    good = metrics.summarize(res, gt)  # 1 cm errors under a 2 mm sigma: overconfident
+    assert good["frame_offset"] is None and "overconfident" in metrics.format_table(good)
+    gt[:, :3, 3] *= 1000.0
+    m = metrics.summarize(res, gt)
+    assert m["frame_offset"] is not None
+    rows = [r for r in metrics.format_table(m).splitlines() if "chi2 95 %" in r]
+    assert len(rows) == 3
+    for row in rows:
+        assert "overconfident" not in row and "not judged: the ground truth looks given in " \
+            "another frame or unit (the 'ground truth frame' row)" in row, row
