@@ -230,7 +230,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from ..core.output_kinds import refuse_other_output
     from .metrics import format_table
     from .localize_run import RUN_FILES, RUN_OUTPUTS, check_before_indexing, run_localization
-    from .out_source import refuse_out_over_source
+    from .out_source import refuse_out_over_source, warn_run_inside_map
     from .run_resume import check_partial_before_run
 
     cfg = offline_warmup(load_config(args), args.warmup)
@@ -238,6 +238,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     map_path = _map_path(args.map, cfg, args.params)
     refuse_other_output(map_path, "--map")  # a run folder: said before the source is read
     refuse_out_over_source(args.source, args.out, "the run", "_run")  # as build-map's --out
+    warn_run_inside_map(args.out, map_path)
     # before the source is read (a rosbag is indexed: minutes), as run_localization checks it
     check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
     # the stopped run's too; a live run's (it holds the lock) is said to be one

@@ -8,17 +8,22 @@ itself or one above it, with ``--overwrite``, would replace the recording with t
 commands refuse those with `refuse_out_over_source` before the source is read. A camera folder
 given as SOURCE (EuRoC's ``mav0/cam0``, KITTI's ``sequences/00/image_2``) stands for its
 dataset folder (``mav0``, ``sequences/00``): an --out beside the camera is inside the recording
-too. merge-maps refuses with `refuse_out_over_maps`. Imports nothing heavy (the CLI's
+too. merge-maps refuses with `refuse_out_over_maps`. A localize run written inside its map
+folder (``--out maps/kitchen/run1``) is kept there (docs/maps.md: the map is then never replaced
+by ``--overwrite``), said at WARNING by `warn_run_inside_map`. Imports nothing heavy (the CLI's
 ``--help`` path).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Sequence, Tuple
 
 from ..core.errors import InputError
 from ..core.recordings import BAG_STORAGE_SUFFIXES, recording_kind
+
+log = logging.getLogger(__name__)
 
 
 def _dataset_of_camera(real: str) -> str:
@@ -117,3 +122,23 @@ def refuse_out_over_maps(out: str, maps: Sequence[Tuple[str, str]]) -> None:
         example = os.path.join(os.path.dirname(real), os.path.basename(real) + "_merged")
         raise InputError(f"{why}; write the merged map to a new folder outside both maps "
                          f"(e.g. --out {example})")
+
+
+def warn_run_inside_map(out: str, map_path: str) -> bool:
+    """Warn (once, WARNING) when localize's ``out`` lies inside the map folder ``map_path``:
+    the run is kept there, but a later ``build-map --out MAP --overwrite`` then refuses to
+    replace the map ("the map also holds run1/", as check-map notes), which comes as a
+    surprise long after this run. Paths compared resolved. True when warned. An --out that is
+    the map or holds it is refused elsewhere (`check_output_folder`: not a run folder)."""
+    if not out or not map_path or not os.path.isdir(map_path):
+        return False
+    real_out = os.path.realpath(os.path.abspath(out))
+    real_map = os.path.realpath(os.path.abspath(map_path))
+    if real_out == real_map or not _inside(real_out, real_map):
+        return False
+    example = os.path.join(os.path.dirname(real_map), os.path.basename(real_map) + "_run")
+    log.warning("--out %s lies inside the map folder %s: the run is kept there, but the map can "
+                "then no longer be rebuilt in place (build-map --overwrite refuses a map holding "
+                "other files) until the run is moved out; an --out beside the map (e.g. --out %s) "
+                "avoids that", out, map_path, example)
+    return True

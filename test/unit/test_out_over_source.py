@@ -57,3 +57,22 @@ def test_a_link_into_the_source_is_seen_through(seq, sift_map, tmp_path, capsys)
 def test_an_out_beside_the_source_is_accepted(seq, sift_map, tmp_path):
     assert main([*_argv("localize", seq, str(tmp_path / "data" / "seq_run"), sift_map),
                  "--max-frames", "1"]) == 0
+
+
+def test_a_run_inside_its_map_is_written_with_a_warning_naming_an_out_beside_it(
+        seq, sift_map, tmp_path, capsys):
+    """``localize ... --out MAP/run1`` was accepted without a word; the map could then not be
+    rebuilt with --overwrite ("the map also holds run1/"), found much later. Kept (docs/maps.md
+    allows runs inside a map), said at WARNING with an --out beside the map."""
+    the_map = str(tmp_path / "map")
+    shutil.copytree(sift_map, the_map)
+    out = os.path.join(the_map, "run1")
+    argv = ["localize", seq, "--map", the_map, "--out", out, "--matcher", "sift",
+            "--max-frames", "2", "--log-level", "warning"]
+    assert main(argv) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "inside the map" in line]
+    assert len(said) == 1 and f"--out {out} lies inside the map folder {the_map}" in said[0]
+    assert f"(e.g. --out {os.path.realpath(the_map)}_run)" in said[0], said
+    assert os.path.isfile(os.path.join(out, "metrics.json"))
+    assert main([*argv[:4], "--out", str(tmp_path / "map_run"), *argv[6:]]) == 0
+    assert "inside the map" not in capsys.readouterr().err
