@@ -30,6 +30,7 @@ rows are identical:
 
     python bench/hotpath_counts.py --json out.json
     python bench/hotpath_counts.py --localize   # and whole frames, first after warm-up vs again
+    python bench/hotpath_counts.py --host-only  # the host finish alone (numpy; no Triton)
 """
 
 from __future__ import annotations
@@ -454,8 +455,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     res = {**environment(torch.device("cpu")), "hw": list(args.size),
-           "host_finish": host_finish_bench(), "phases": fixed_phases(tuple(args.size))}
-    if not args.host_only:
+           "host_finish": host_finish_bench()}
+    if not args.host_only:  # the rest runs the Triton search (its CPU interpreter here)
+        res["phases"] = fixed_phases(tuple(args.size))
         res["paths"] = run_bench(hw=tuple(args.size), seed=args.seed)
     if args.localize:
         res["localize"] = localize_counts()
