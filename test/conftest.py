@@ -35,6 +35,13 @@ import sys  # noqa: E402
 from mast3r_test_utils import fixtures_dir, write_tiny_checkpoint  # noqa: E402
 
 
+def pytest_configure(config):
+    # pyproject's tmp_path_retention_policy on pytest < 7.3 (Humble's `colcon test`): see there
+    import tmp_retention
+
+    config.pluginmanager.register(tmp_retention, "mast3r_ros_tmp_retention")
+
+
 @pytest.fixture(autouse=True)
 def _root_log_level_restored():
     """A test that runs the CLI in-process (``main([... "--log-level", "error"])``) sets the
