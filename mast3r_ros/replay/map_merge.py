@@ -187,17 +187,21 @@ def _check_overlap(maps, names: Tuple[str, str], force: bool) -> None:
     """InputError (a warning with ``force``) when B's keyframes disagree with A's where the
     poses make them overlap (`check_across`: the map check's measurements on the nearest cross
     pairs), which the map check of the merged map, comparing neighbours in recording order,
-    would not see; a warning when none overlap. Run when B shares no frame with A (a copy's
-    pose already shows whether they share a frame)."""
+    would not see; a warning when none overlap; an INFO line with the agreeing pairs when they
+    agree. Run when B shares no frame with A (a copy's pose already shows whether they share
+    a frame)."""
     from ..core.config import MapCheckConfig
     from ..core.map_check import MapRecords
-    from ..core.map_check.overlap import APART, DISAGREE, NO_DEPTH, check_across
+    from ..core.map_check.overlap import AGREE, APART, DISAGREE, NO_DEPTH, check_across
 
     rep = check_across(MapRecords(maps[0]), MapRecords(maps[1]), MapCheckConfig())
     a, b = names
     if rep.verdict == NO_DEPTH:
         log.info("merge-maps: neither map has depth, so whether %s and %s agree where they "
                  "overlap is not checked", a, b)
+    if rep.verdict == AGREE:  # said, as build-map says 'map check: consistent'
+        log.info("merge-maps: where the poses make keyframes of %s and %s overlap, %d of %d "
+                 "pairs agree: the maps are in one frame", a, b, rep.agreeing, rep.judged)
     if rep.verdict == DISAGREE:
         why = (f"where the poses make keyframes of {a} and {b} overlap, only "
                f"{rep.agreeing} of {rep.judged} pairs agree (e.g. {rep.first_disagreement()}): "

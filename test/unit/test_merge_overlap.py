@@ -210,3 +210,14 @@ def test_the_second_maps_depth_serves_when_the_first_has_none():
                        MapCheckConfig())
     assert rep.verdict == APART and rep.look_m == 4.0 and [(p.a, p.b) for p in rep.pairs] == [
         (0, 0)]
+
+
+def test_merge_maps_says_how_many_overlapping_pairs_agree_when_they_do(room, tmp_path, caplog):
+    """A merge of maps that agree printed only 'map ...: N keyframes': nothing said the overlap
+    was checked (build-map says 'map check: consistent'). An INFO line now gives the pairs."""
+    b = _map_b(room, "same_info", np.eye(4))
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+        assert map_build.merge_maps(room[1], b, str(tmp_path / "merged")) == 16
+    said = [r.getMessage() for r in caplog.records if "pairs agree" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("merge-maps: where the poses make keyframes of")
+    assert " 8 of 8 pairs agree: the maps are in one frame" in said[0], said
