@@ -3,7 +3,9 @@
 What nav2_util's LifecycleNode does in C++ (``createBond`` in on_activate, ``destroyBond`` on
 deactivate and at shutdown), for this Python node: bond id = the node name, topic ``bond``
 (relative: it follows the node's namespace, as the lifecycle manager's does), heartbeat period
-``bond_heartbeat_period`` (Nav2's 0.1 s), heartbeat timeout 4 s. With the ``bond`` message
+``bond_heartbeat_period`` (Nav2's 0.1 s), heartbeat timeout 4 s, and, as nav2_util sets
+``bond_disable_heartbeat_timeout``, a silent manager does not break our end (the heartbeats go
+on; the silence is logged once). With the ``bond`` message
 package missing, or ``bond_heartbeat_period`` 0, there is no bond (set the lifecycle manager's
 ``bond_timeout: 0.0`` then). A broken bond is logged and handed to ``on_broken`` (the node says
 it on /diagnostics); the lifecycle manager reacts to it.
@@ -83,7 +85,8 @@ class NodeBond:
             if self._state is not None:
                 return True
             self._state = BondState(self._node.get_name(), heartbeat_period_s=heartbeat_period_s,
-                                    heartbeat_timeout_s=NAV2_HEARTBEAT_TIMEOUT_S)
+                                    heartbeat_timeout_s=NAV2_HEARTBEAT_TIMEOUT_S,
+                                    break_on_silence=False)
             if self._pub is None:
                 self._pub = self._node.create_publisher(status, NAV2_TOPIC,
                                                         QoSProfile(depth=5))
@@ -182,6 +185,8 @@ class NodeBond:
             # one call site per severity: rclpy refuses a second severity at the same site
             if level == "info":
                 log.info(text)
+            elif level == "notice":
+                log.warning(text)
             else:
                 log.warning(text)
                 self._on_broken(text)

@@ -18,7 +18,7 @@ WAITING_FOR_SISTER     sister dead                           DEAD (formed, siste
 WAITING_FOR_SISTER     connect timeout (10 s) / break        DEAD (broken)
 ALIVE                  sister alive                          ALIVE (heartbeat timer restarted)
 ALIVE                  sister dead                           DEAD (ack active=false, broken)
-ALIVE                  heartbeat timeout (4 s)               DEAD (broken)
+ALIVE                  heartbeat timeout (4 s)               DEAD (broken); kept, see below
 ALIVE                  break                                 AWAIT_SISTER_DEATH (active=false)
 AWAIT_SISTER_DEATH     sister dead / disconnect timeout 2 s  DEAD (broken)
 DEAD                   anything                              DEAD
@@ -30,6 +30,13 @@ with another id, or our own instance_id (we hear ourselves on the topic), are ig
 One deliberate difference: bondcpp starts the heartbeat timeout only at the sister's second
 heartbeat; here it starts when the bond forms (a sister that falls silent at once still breaks
 it). Times are seconds on a monotonic clock, given by the caller.
+
+``break_on_silence=False`` is bondcpp with its ``bond_disable_heartbeat_timeout`` parameter true,
+which nav2_util's LifecycleNode sets on every Nav2 server ("server side never times out from
+lifecycle manager"): a silent sister does not break the bond, the heartbeats go on, and the
+timeout is only reported (`BondEvent.SILENT`, once per silence). The manager's end still times
+the server out; were the server to break its end and fall silent instead, a manager that was
+only slow for a few seconds (a loaded CPU) would then reset the whole Nav2 stack.
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ class BondPhase(enum.Enum):
 class BondEvent(enum.Enum):
     FORMED = "formed"
     BROKEN = "broken"
+    SILENT = "silent"        # no heartbeat for the timeout, bond kept (break_on_silence False)
 
 
 class BreakCause(enum.Enum):
@@ -97,7 +105,9 @@ class Step:
 class BondState:
     """One end of a bond (see the module docstring). Not thread-safe: the caller holds a lock.
 
-    Raises ValueError for an empty id or a non-positive period or timeout.
+    ``break_on_silence`` False: the peer's silence is reported, not a break (see the module
+    docstring; what the node's end does, as Nav2's servers). Raises ValueError for an empty id
+    or a non-positive period or timeout.
     """
 
     def __init__(self, bond_id: str, *, instance_id: Optional[str] = None,
@@ -105,7 +115,8 @@ class BondState:
                  heartbeat_timeout_s: float = NAV2_HEARTBEAT_TIMEOUT_S,
                  connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
                  disconnect_timeout_s: float = DEFAULT_DISCONNECT_TIMEOUT_S,
-                 dead_publish_period_s: float = DEAD_PUBLISH_PERIOD_S) -> None:
+                 dead_publish_period_s: float = DEAD_PUBLISH_PERIOD_S,
+                 break_on_silence: bool = True) -> None:
         if not bond_id:
             raise ValueError("a bond needs an id (Nav2 uses the node name)")
         for name, value in (("heartbeat_period_s", heartbeat_period_s),
@@ -122,6 +133,7 @@ class BondState:
         self.connect_timeout_s = float(connect_timeout_s)
         self.disconnect_timeout_s = float(disconnect_timeout_s)
         self.dead_publish_period_s = float(dead_publish_period_s)
+        self.break_on_silence = bool(break_on_silence)
         self.phase: Optional[BondPhase] = None          # None until start()
         self.sister_instance_id = ""
         self.sister_died_first = False
@@ -205,11 +217,16 @@ class BondState:
                 return self._die(step, BreakCause.NO_PEER, f"no peer joined the bond within "
                                        f"{self.connect_timeout_s:.1f} s")
             if phase is BondPhase.ALIVE:
-                return self._die(step, BreakCause.HEARTBEAT_TIMEOUT,
-                                 f"no heartbeat from the peer for "
-                                 f"{self.heartbeat_timeout_s:.1f} s")
-            return self._die(step, BreakCause.NO_ACK,
-                             "the peer did not acknowledge the end of the bond")
+                silence = f"no heartbeat from the peer for {self.heartbeat_timeout_s:.1f} s"
+                if self.break_on_silence:
+                    return self._die(step, BreakCause.HEARTBEAT_TIMEOUT, silence)
+                # said once; the peer's next heartbeat arms the timeout again
+                self._deadline = None
+                step.events.append(BondEvent.SILENT)
+                step.reason = silence
+            else:
+                return self._die(step, BreakCause.NO_ACK,
+                                 "the peer did not acknowledge the end of the bond")
         if now_s >= self._next_publish:
             dying = phase is BondPhase.AWAIT_SISTER_DEATH
             step.publish.append(self.status(not dying))
@@ -237,8 +254,9 @@ class BondState:
 
 class BondReport:
     """What the node logs about its bonds, over the node's life (one instance across all its
-    activations): `lines` turns a `Step` into ``(level, text)`` pairs, level 'info' or
-    'warning'.
+    activations): `lines` turns a `Step` into ``(level, text)`` pairs, level 'info',
+    'warning' (a broken bond) or 'notice' (the manager silent, the bond kept: a warning to
+    log, not a broken bond).
 
     A bond that formed and then broke is a WARNING (the lifecycle manager acts on it). A bond
     that no peer joined within the connect timeout, on a node whose bonds no peer has ever
@@ -256,6 +274,10 @@ class BondReport:
             if event is BondEvent.FORMED:
                 self.peer_ever_joined = True
                 out.append(("info", "bond with the lifecycle manager formed"))
+            elif event is BondEvent.SILENT:
+                out.append(("notice", f"bond with the lifecycle manager: {step.reason}; the "
+                                      "bond is kept and heartbeats go on, as Nav2's servers "
+                                      "do (the manager decides)"))
             elif step.cause is BreakCause.BY_US:
                 out.append(("info", f"bond with the lifecycle manager ended: {step.reason}"))
             elif step.cause is BreakCause.NO_PEER and not self.peer_ever_joined:

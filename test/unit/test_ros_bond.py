@@ -122,6 +122,32 @@ def test_silence_breaks_the_bond_after_the_heartbeat_timeout():
     assert node.broken
 
 
+def test_the_nodes_end_outlives_a_silent_manager_as_nav2_servers_do():
+    """nav2_util's LifecycleNode sets bondcpp's bond_disable_heartbeat_timeout: a server's end
+    never breaks on the manager's silence. Ours broke after 4 s and stopped heartbeating, so a
+    manager stalled a few seconds then broke its own end and reset the whole Nav2 stack."""
+    node, manager, topic = _pair(break_on_silence=False)
+    topic.deliver("node", node.start(0.0))
+    topic.deliver("manager", manager.start(0.0))
+    topic.run(0.5)
+    topic.run(6.0, silent=("manager",))
+    assert node.formed and topic.events["node"] == [BondEvent.FORMED, BondEvent.SILENT]
+    late = [d for t, who, d in topic.sent if who == "node" and t > 6.0]
+    assert late and all(d.active for d in late)             # heartbeats go on
+    manager.break_bond(topic.t)                              # the manager ends it: a break
+    topic.run(0.2)
+    assert node.broken and topic.events["node"][-1] is BondEvent.BROKEN
+    step = BondState(NODE, break_on_silence=False)
+    step.start(0.0)
+    step.on_status(StatusData(NODE, "manager-uuid", True, 4.0, 0.1), 0.1)
+    silent = step.tick(4.2)
+    assert silent.events == [BondEvent.SILENT] and silent.cause is None
+    assert [lv for lv, _ in BondReport().lines(silent)] == ["notice"]
+    assert step.tick(9.0).events == []                       # said once per silence
+    step.on_status(StatusData(NODE, "manager-uuid", True, 4.0, 0.1), 9.1)
+    assert step.tick(13.2).events == [BondEvent.SILENT]      # a new silence is said again
+
+
 def test_timeouts_without_a_peer_or_its_ack():
     node = BondState(NODE)
     node.start(0.0)

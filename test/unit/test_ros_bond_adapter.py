@@ -172,6 +172,8 @@ def test_standalone_run_says_once_at_info_that_no_manager_joined(bond_module, mo
     node.status_cb(NS(id="mast3r_localizer", instance_id="manager", active=True))
     clock[0] += 4.5                                        # ... and falls silent
     node.timer_cb()
+    assert node.logger.lines[-1][0] == "warning" and "no heartbeat" in node.logger.lines[-1][1]
+    node.status_cb(NS(id="mast3r_localizer", instance_id="manager", active=False))
     assert node.logger.lines[-1][0] == "warning" and "broken" in node.logger.lines[-1][1]
 
 
@@ -194,5 +196,12 @@ def test_a_broken_bond_is_handed_to_the_node_for_diagnostics(bond_module, monkey
     assert bond.start(0.1)
     node.status_cb(NS(id="mast3r_localizer", instance_id="manager", active=True))
     clock[0] += 4.5
+    sent = len(node.published)
     node.timer_cb()                                        # the manager fell silent
-    assert len(broken) == 1 and "broken" in broken[0] and "heartbeat" in broken[0]
+    # as Nav2's servers (nav2_util sets bond_disable_heartbeat_timeout): our end is kept and
+    # keeps heartbeating, the silence is only logged; the manager's end decides
+    assert broken == [] and bond.state.formed
+    assert node.published[sent:] and node.published[-1].active is True
+    assert node.logger.lines[-1][0] == "warning" and "no heartbeat" in node.logger.lines[-1][1]
+    node.status_cb(NS(id="mast3r_localizer", instance_id="manager", active=False))
+    assert len(broken) == 1 and "broken" in broken[0] and "ended" in broken[0]
