@@ -29,7 +29,8 @@ ROS_NODE_MD = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
 EXTERNAL_FLAGS = {"--index-url", "--dist", "--symlink-install", "--from-paths", "--ignore-src",
                   "--system-site-packages", "--head", "--once", "--flow-style",
                   "--packages-select", "--ros-args", "--params-file", "--show-args", "--loop",
-                  "--storage"}  # ros2 bag record's -s/--storage
+                  "--storage",  # ros2 bag record's -s/--storage
+                  "--skip-keys"}  # rosdep install on JetPack (NVIDIA's OpenCV)
 
 
 def _subparsers() -> dict:

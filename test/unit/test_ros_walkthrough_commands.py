@@ -71,3 +71,23 @@ def test_ros2_run_of_the_node_remaps_its_camera_topics():
     wrong = [f"{doc}: {cmd}" for doc, cmd in runs
              if "-r image:=" not in cmd or "-r camera_info:=" not in cmd]
     assert not wrong, f"ros2 run of the node without its camera remaps: {wrong}"
+
+
+def test_rosdep_skip_keys_name_keys_package_xml_declares():
+    """On JetPack, NVIDIA's OpenCV is not Ubuntu's python3-opencv, which rosdep would install
+    beside it or over it (dpkg 'trying to overwrite', dusty-nv/jetson-containers#89): the docs
+    say how to skip that key, and a skipped key must be one package.xml declares (a misspelt
+    key is skipped silently and the package still comes)."""
+    import xml.etree.ElementTree as ET
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    keys = {e.text.strip() for e in ET.parse(root / "package.xml").getroot()
+            if e.tag.endswith("depend") and e.text}
+    named = set()
+    for doc, text in user_docs().items():
+        for cmd in _commands(text):
+            for arg in re.findall(r'--skip-keys[ =](?:"([^"]+)"|(\S+))', cmd):
+                named |= {(doc, k) for k in (arg[0] or arg[1]).split()}
+    assert ("docs/ros_node.md", "python3-opencv") in named, sorted(named)
+    assert not [(doc, k) for doc, k in named if k not in keys], sorted(named)
