@@ -117,3 +117,30 @@ def test_per_image_units_changing_mid_recording_are_refused(tmp_path, option):
             "during the recording (0.001 m, 0.0001 m;") in msg, msg
     assert "--depth-scale" in msg, msg
     assert BagSequence(bag, depth_topic=DEPTH, depth_scale=1000.0).depth_units_per_m == 1000.0
+
+
+def test_images_with_unit_0_before_the_device_reports_one_are_read_with_the_later_unit(
+        tmp_path, caplog):
+    """No option recorded, the first depth image carrying 0 (librealsense's unset, written
+    before the device reports its unit) and the later ones 0.1 mm: every depth image is read
+    at 0.1 mm, the 0s counted in a warning (it was refused asking for --depth-scale)."""
+    bag = _aligned(tmp_path / "rs.bag", depth_units=None, image_units=(0.0, 0.0001, 0.0001),
+                   depth_raw=10000)
+    with caplog.at_level("WARNING"):
+        seq = BagSequence(bag, depth_topic=DEPTH)
+    assert seq.depth_units_per_m == 10000.0
+    frames = list(seq)
+    assert len(frames) == 3 and all(np.all(f.depth_m == np.float32(1.0)) for f in frames)
+    said = [r.getMessage() for r in caplog.records if "depth_units of 0" in r.getMessage()]
+    assert len(said) == 1 and f"1 of the 3 depth images on {DEPTH}" in said[0], said
+    assert "read with the unit the other 2 carry, 0.0001 m" in said[0], said
+    assert "--depth-scale" in said[0], said
+    # a later unit that changes is refused as before; all 0 is 'neither', as before
+    bag = _aligned(tmp_path / "changed.bag", depth_units=None, image_units=(0.0, 0.001, 0.0001))
+    assert "changed during the recording (0.001 m, 0.0001 m;" in _refusal(bag)
+    # beside the option, a 0 is read with the option's unit without a word (as before)
+    caplog.clear()
+    bag = _aligned(tmp_path / "option.bag", depth_units=0.001, image_units=(0.0, 0.001, 0.001))
+    with caplog.at_level("WARNING"):
+        assert BagSequence(bag, depth_topic=DEPTH).depth_units_per_m == 1000.0
+    assert not [r for r in caplog.records if "depth_units of 0" in r.getMessage()]

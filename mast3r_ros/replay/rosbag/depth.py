@@ -64,9 +64,9 @@ class _DepthAssociation:
     _depth_source: Optional[Tuple[CameraIntrinsics, np.ndarray]] = None
     _registration: Optional[DepthRegistration] = None  # of the last colour calibration
     # a RealSense depth stream read at its recorded unit: the 'Depth Units' option's (m; None:
-    # not recorded) and each unit its Image messages carry ('%.7g' -> m; None: not noted)
+    # not recorded) and each unit its Image messages carry ('%.7g' -> images; None: not noted)
     _option_units: Optional[float] = None
-    _image_units: Optional[Dict[str, float]] = None
+    _image_units: Optional[collections.Counter] = None
 
     @property
     def depth_units_per_m(self) -> Optional[float]:
@@ -132,8 +132,8 @@ class _DepthAssociation:
         if self._depth_frame_id is None:
             self._depth_frame_id = str(msg.header.frame_id)
         units = None if self._image_units is None else realsense.image_depth_units(raw)
-        if units:  # 0: librealsense's unset
-            self._image_units.setdefault(f"{units:.7g}", units)
+        if units is not None:  # 0: librealsense's unset, counted
+            self._image_units[f"{units:.7g}"] += 1
 
     def _check_indexed_depth(self) -> None:
         """After the indexing pass: the depth units a RealSense depth stream's images carry
@@ -240,10 +240,10 @@ class _DepthAssociation:
         to the image stream (same extrinsics and calibration), else registered to it with the
         recorded extrinsics (`_register_depth`; refused when they are not recorded:
         `realsense.colour_from_depth`); its scale is the recorded 'Depth Units' option
-        (metres per raw unit), else the ``depth_units`` its Image messages carry, refused as
-        `realsense.depth_units_of` says (implausible, changed, disagreeing, neither); a given
-        ``depth_scale`` wins, refused when it is no RealSense unit
-        (`realsense.check_depth_scale`)."""
+        (metres per raw unit), else the ``depth_units`` its Image messages carry (0s, unset,
+        read with the others' and warned about), refused as `realsense.depth_units_of` says
+        (implausible, changed, disagreeing, neither); a given ``depth_scale`` wins, refused
+        when it is no RealSense unit (`realsense.check_depth_scale`)."""
         def first(name: Optional[str]) -> Any:
             known = name is not None and name in self._topics and self._topics[name].msgcount
             return self._first_message(reader, name) if known else None
@@ -283,13 +283,14 @@ class _DepthAssociation:
                                 "data", None)
                 values += [] if value is None else [float(value)]
         gen = bag_messages(reader, connections=self._topics[topic].connections)
-        try:  # the depth_units librealsense 2.3x+ writes in each Image: the first's
-            carried = realsense.image_depth_units(next(gen, (None, None, b""))[2])
+        try:  # the depth_units librealsense 2.3x+ writes in each Image: the first not 0 (unset)
+            carried = next((u for u in map(realsense.image_depth_units, (m[2] for m in gen))
+                            if u != 0), None)  # None: an older recorder's, or every one 0
         finally:
             gen.close()
         units = realsense.depth_units_of(label, topic, values, carried)
         self._option_units = units if any(values) else None  # else the carried unit
-        self._image_units = {}  # the index pass notes each Image's (`_note_depth_header`)
+        self._image_units = collections.Counter()  # each Image's: `_note_depth_header`
         self._depth_scale = 1.0 / units
         log.info("%s: depth read with the recorded depth unit, %g m (%g units per metre; %s)",
                  label, units, self._depth_scale, "its 'Depth Units' option" if any(values) else

@@ -23,6 +23,7 @@ registered to it with the recorded extrinsics (`colour_from_depth`,
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import re
 import struct
@@ -31,6 +32,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ...core.errors import InputError
+
+log = logging.getLogger(__name__)
 
 FILE_VERSION_TOPIC = "/file_version"
 IMAGE_TYPE = "sensor_msgs/msg/Image"
@@ -120,9 +123,9 @@ def depth_units_of(label: str, depth_topic: str, option_values: List[float],
     """The depth unit (metres per raw value) of a RealSense recording's depth stream: its
     'Depth Units' option (``option_values``: each value recorded, one message per change; a
     0, librealsense's unset, ignored beside another value or a carried unit), else the
-    ``depth_units`` its first Image message carries (``image_units``: None or 0, none carried;
-    `image_depth_units`). Raises `InputError` (one line naming the topic and value,
-    with the fix: --depth-scale) for an option value or carried unit outside
+    ``depth_units`` the first Image message not carrying 0 (unset) carries (``image_units``:
+    None or 0, none carried; `image_depth_units`). Raises `InputError` (one line naming the
+    topic and value, with the fix: --depth-scale) for an option value or carried unit outside
     `DEPTH_UNITS_RANGE_M` (NaN, 0, negative, 1e-45 m, 5 m), an option changed during the
     recording, a carried unit other than the option's (beyond float32 rounding), or neither."""
     stream, option = stream_of(depth_topic), depth_units_topic(depth_topic)
@@ -141,12 +144,13 @@ def depth_units_of(label: str, depth_topic: str, option_values: List[float],
             "per metre) if you know which frames you read")
     if values:
         check_image_depth_units(label, depth_topic, values[0],
-                                {} if carried is None else {"": carried})
+                                {} if carried is None else {f"{carried:.7g}": 1})
         return values[0]
     if carried is None:
         raise InputError(
             f"{label}: depth stream {stream} has no 'Depth Units' option recorded ({option}), "
-            "nor do its Image messages carry a depth_units, which says how many metres a raw "
+            "nor do its Image messages carry a depth_units (other than 0, librealsense's "
+            "unset), which says how many metres a raw "
             f"depth value is: {_UNITS_FIX}")
     if not _plausible(carried):
         raise InputError(
@@ -157,11 +161,15 @@ def depth_units_of(label: str, depth_topic: str, option_values: List[float],
 
 
 def check_image_depth_units(label: str, depth_topic: str, option_units: Optional[float],
-                            carried: Dict[str, float]) -> None:
+                            counts: Dict[str, int]) -> None:
     """Refuse (`InputError`, one line with the fix) the ``depth_units`` a RealSense depth
-    stream's Image messages carry (``carried``: each value, its '%.7g' the key) when they
-    changed during the recording or one is not ``option_units`` (metres, the 'Depth Units'
-    option; None: not recorded) beyond float32 rounding."""
+    stream's Image messages carry (``counts``: each value's '%.7g' -> how many images carry
+    it) when they changed during the recording or one is not ``option_units`` (metres, the
+    'Depth Units' option; None: not recorded) beyond float32 rounding. A 0 is librealsense's
+    unset (written before the device reports its unit): without the option, images carrying
+    it are read with the unit the others carry, and a warning counts them."""
+    carried = {k: float(k) for k in counts if float(k) != 0}  # NaN kept: refused
+    unset = sum(n for k, n in counts.items() if float(k) == 0)
     stream = stream_of(depth_topic)
     if len(carried) > 1:
         said = ", ".join(f"{v:g} m" for v in carried.values())
@@ -171,6 +179,12 @@ def check_image_depth_units(label: str, depth_topic: str, option_units: Optional
             "so no one scale reads every depth frame: record again without changing it, or "
             "pass --depth-scale (raw units per metre) if you know which frames you read")
     (units,) = carried.values() if carried else (None,)
+    if unset and units is not None and option_units is None:
+        log.warning("%s: %d of the %d depth images on %s carry a depth_units of 0 "
+                    "(librealsense's unset, written before the device reports its unit): read "
+                    "with the unit the other %d carry, %g m; pass --depth-scale (raw units per "
+                    "metre) if they were recorded in another", label, unset,
+                    sum(counts.values()), depth_topic, sum(counts.values()) - unset, units)
     if units is None or option_units is None or (
             math.isclose(units, option_units, rel_tol=1e-6)):
         return
