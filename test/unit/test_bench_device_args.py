@@ -46,9 +46,9 @@ def test_matching_smoke_without_triton_times_the_torch_backend():
 
 
 def test_kernel_resources_without_triton_is_one_line():
-    """kernel_resources.py (README: Benchmarks) where Triton is not installed: a traceback
-    (ModuleNotFoundError: No module named 'triton') in compile_all; now one line naming the
-    extra, exit 2."""
+    """kernel_resources.py (docs/benchmarks.md: 'Benchmarks') where Triton is not installed: a
+    traceback (ModuleNotFoundError: No module named 'triton') in compile_all; now one line naming
+    the extra, exit 2."""
     r = _run_without_triton("kernel_resources.py", "--arch", "90")
     assert r.returncode == 2, r.stderr[-2000:]
     lines = r.stderr.strip().splitlines()
@@ -56,8 +56,9 @@ def test_kernel_resources_without_triton_is_one_line():
 
 
 def test_matching_screen_stats_without_triton_says_so():
-    """bench_matching.py --screen-stats (README: Benchmarks) emulates core.nn_triton's screen
-    and reads its constant: without Triton it died with a traceback after the pairs were made."""
+    """bench_matching.py --screen-stats (docs/benchmarks.md: 'Benchmarks') emulates core.nn_triton's
+    screen and reads its constant: without Triton it died with a traceback after the pairs were
+    made."""
     r = _run_without_triton("bench_matching.py", "--device", "cpu", "--screen-stats")
     assert r.returncode == 2, r.stderr[-2000:]
     assert "Traceback" not in r.stderr and "--screen-stats" in r.stderr.splitlines()[-1]

@@ -81,8 +81,9 @@ def test_localize_without_ground_truth_prints_where_it_could_come_from(tmp_path,
 
 
 def test_localize_refuses_a_bad_out_before_reading_the_source(tmp_path, sift_map, capsys):
-    """The README: an --out that cannot be created is refused before anything is loaded;
-    localize read (and printed) the source first -- a rosbag's indexing pass takes minutes."""
+    """docs/maps.md: 'Output folders': an --out that cannot be created is refused before anything is
+    loaded; localize read (and printed) the source first -- a rosbag's indexing pass takes
+    minutes."""
     from mast3r_ros.replay.cli import main
 
     blocker = tmp_path / "a_file"

@@ -269,10 +269,11 @@ def test_source_options_are_refused_by_the_name_typed(tmp_path, capsys, option, 
 
 
 def test_root_namespace_takes_the_block_for_the_node_in_any_namespace(tmp_path):
-    """The README: a multi-robot file is read with --namespace robot1 ('/' for the root): that
-    robot's blocks and the wildcard ones (/**, /**/mast3r_localizer). '--namespace /' on a file
-    with '/robot1/mast3r_localizer' and '/**/mast3r_localizer' was refused ('no block for
-    /mast3r_localizer'), though rclpy gives the root node the '/**/mast3r_localizer' block."""
+    """docs/maps.md: 'Keyframe selection': a multi-robot file is read with --namespace robot1 ('/'
+    for the root): that robot's blocks and the wildcard ones (/**, /**/mast3r_localizer).
+    '--namespace /' on a file with '/robot1/mast3r_localizer' and '/**/mast3r_localizer' was refused
+    ('no block for /mast3r_localizer'), though rclpy gives the root node the '/**/mast3r_localizer'
+    block."""
     from mast3r_ros.core.config import load_config_yaml
     from mast3r_ros.core.errors import ConfigError
 

@@ -97,9 +97,9 @@ def test_the_shipped_parameter_file_lists_every_parameter_at_its_default():
 
 
 def test_check_map_applies_the_params_cpu_threads(monkeypatch, tmp_path, restore_threads):
-    """README: cpu_threads in --params sets the pools for the process; check-map read --params
-    (its map_check section) but never applied cpu_threads (it fails here on the missing map,
-    after applying)."""
+    """docs/gpu.md: 'On the CPU': cpu_threads in --params sets the pools for the process; check-map
+    read --params (its map_check section) but never applied cpu_threads (it fails here on the
+    missing map, after applying)."""
     from mast3r_ros.replay.cli import main
 
     seen = []

@@ -70,8 +70,9 @@ def test_negative_depth_is_refused_naming_the_convention(tmp_path, walk):
                            r"pixels and positive in none: depth_m is z-depth in metres, positive "
                            r"in front of the camera .*must be negated"):
             w.add_keyframe(f.rgb, f.intrinsics, f.map_from_cam, f.stamp_ns, -f.depth_m)
-        # negative pixels are 'no depth' otherwise (README, docstring): beside positive ones,
-        # even outnumbering them (an SDK's -1 over the sky), or one constant marker everywhere
+        # negative pixels are 'no depth' otherwise (README: 'Supported inputs', the docstring):
+        # beside positive ones, even outnumbering them (an SDK's -1 over the sky), or one constant
+        # marker everywhere
         few = f.depth_m.copy()
         few[:10] = -1.0
         most = np.full_like(f.depth_m, np.nan)

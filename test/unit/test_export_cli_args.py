@@ -60,9 +60,9 @@ def test_checkpoint_given_once_either_way(tmp_path, monkeypatch):
 
 def test_an_empty_checkpoint_is_said_to_be_empty_not_missing(tmp_path, monkeypatch):
     """``export "$CKPT" --out DIR`` or ``--checkpoint "$CKPT"`` with CKPT unset was answered "no
-    checkpoint given: pass it as ...", though the user did pass it (the README: an empty
-    --checkpoint is an error on every command, named as such); and an empty CKPT beside a real
-    --checkpoint was silently ignored."""
+    checkpoint given: pass it as ...", though the user did pass it (docs/maps.md:
+    'Keyframe selection': an empty --checkpoint is an error on every command, named as such);
+    and an empty CKPT beside a real --checkpoint was silently ignored."""
     monkeypatch.chdir(tmp_path)
     for ckpt, checkpoint, named in (("", None, "CKPT"), (None, "", "--checkpoint"),
                                     (" ", None, "CKPT"), ("", "b.pth", "CKPT")):

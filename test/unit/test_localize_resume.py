@@ -502,7 +502,8 @@ def test_resume_refuses_a_partial_of_a_coarser_stride(tum, sift_map, tmp_path, c
                                                      monkeypatch):
     """A partial made with --stride 2 resumed with --stride 1 (every partial frame among this
     run's) was taken: the frames between were localized and RUN mixed frames tracked at two
-    strides, unlike a run in one go (README: another --stride is refused)."""
+    strides, unlike a run in one go (docs/maps.md: 'Building a map': another --stride is
+    refused)."""
     run = tmp_path / "run"
     _stop_after(monkeypatch, 3)
     assert main(_argv(tum, sift_map, run, "--stride", "2")) == 130

@@ -298,8 +298,9 @@ def test_first_frame_left_out_of_latency_when_no_warmup_ran():
 
 def test_a_one_frame_cold_run_has_no_latency_median_of_one_time_costs():
     """One frame without a warm-up: its one-time costs (2.5 s on redkitchen, retrieval's
-    2 s lazy set-up) were the medians, and latency_first_frame_s was left out, against the
-    README ('kept out of the medians'). They are the first frame's now; no median."""
+    2 s lazy set-up) were the medians, and latency_first_frame_s was left out, against
+    docs/maps.md: 'Building a map' ('kept out of the latency medians'). They are the first
+    frame's now; no median."""
     r = LocalizationResult(True, 0, np.eye(4), None)
     r.timings_s = {"retrieval": 2.04, "total": 2.54}
     one = metrics.summarize([r], None, warmed_up=False)

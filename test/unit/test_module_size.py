@@ -19,4 +19,4 @@ def test_every_module_stays_under_about_500_lines():
     too_long = {name: n for name, n in sizes.items() if n > MAX_LINES}
     assert not too_long, (
         f"modules over ~500 lines: {too_long}; split the concern into a package that re-exports "
-        "its public names (README, Development > Layout)")
+        "its public names (README: 'Development', Layout)")

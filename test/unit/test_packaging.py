@@ -340,7 +340,7 @@ def test_the_keep_lines_pin_a_torch_installed_from_a_wheel_file(tmp_path, monkey
     sources.append(str(refused.value))
     keep = re.compile(r"(pip [a-z =-]+?) \| grep -i ?-?E '([^']+)' > /tmp/keep\.txt")
     lines = [m.groups() for text in sources for m in keep.finditer(text)]
-    assert len(lines) >= 4, lines  # README: ROS, Jazzy, Jetson; export's message
+    assert len(lines) >= 4, lines  # README: 'Install' (ROS, Jazzy), docs/gpu.md: 'Jetson', export's
     pip = _venv_pip(tmp_path, "jetson", torch_wheel=True)
     index = tmp_path / "index"
     index.mkdir()

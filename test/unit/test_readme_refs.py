@@ -137,3 +137,33 @@ def test_readme_jetson_onnx_size_is_the_float32_export_of_vit_l():
         p.numel() for p in model.downstream_head2.dpt.parameters())
     gb = 4 * exported / 1e9
     assert abs(float(said[0]) - gb) <= 0.15 * gb, (said[0], round(gb, 2))
+
+
+def test_the_tests_cite_the_page_that_holds_the_text():
+    """The tests' docstrings and comments cite the user docs as the messages do, quoted and on
+    the page that now holds the text ("docs/gpu.md: 'On the CPU'"): after the README's long
+    sections moved to docs/ pages they still said "README: Benchmarks", "README: cpu_threads
+    in --params", "README: another --stride is refused" for text a page holds, and a reader
+    looked for it in the README. A phrase quoted as the README's is in the README."""
+    tests = Path(__file__).resolve().parents[1]
+    named, loose, absent = set(), [], []
+    readme = " ".join(user_docs()["README.md"].split())
+    for path in sorted(tests.rglob("*.py")):
+        if path.name == Path(__file__).name:  # the forms themselves, as examples
+            continue
+        text = path.read_text(encoding="utf-8")
+        named |= set(CITATION.findall(text))
+        loose += [f"{path.name}: {m}" for m in re.findall(r"\(?README[:,] [A-Za-z]\S*", text)
+                  if m.startswith("(") or ":" in m]
+        absent += [f"{path.name}: {q!r}" for q in re.findall(r"README \(?'([^']+)'", text)
+                   if " ".join(q.split()) not in readme]
+    assert not loose, f"cite a section quoted, on the page that holds it: {loose}"
+    assert not absent, f"phrases quoted as the README's that it does not hold: {absent}"
+    assert any(page != "README" for page, _ in named), named  # the search finds them
+    missing = []
+    for page, words in sorted(named):
+        try:
+            cited_section(page, words)
+        except AssertionError as e:
+            missing.append(str(e))
+    assert not missing, f"the tests cite sections that do not exist: {missing}"

@@ -163,8 +163,9 @@ def test_retrieve_checkpoints_swapped_without_codebook_say_so(paths, tmp_path, c
 
 
 def test_retrieve_applies_cpu_threads_of_params(paths, tmp_path, one_torch_thread, monkeypatch):
-    """README: cpu_threads in --params sets torch's and OpenCV's pools for the process; retrieve
-    took checkpoint, size and device from --params but built its engine with cpu_threads 0."""
+    """docs/gpu.md: 'On the CPU': cpu_threads in --params sets torch's and OpenCV's pools for the
+    process; retrieve took checkpoint, size and device from --params but built its engine with
+    cpu_threads 0."""
     from mast3r_ros.core.model import engine as engine_mod
 
     seen = []

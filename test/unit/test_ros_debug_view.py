@@ -53,8 +53,9 @@ def test_small_map_keeps_an_arrow_and_an_id_per_keyframe():
 
 
 def test_large_map_is_two_markers_with_a_bounded_number_of_points():
-    """10^5 keyframes (the README's large map): a LINE_LIST and a POINTS, strided to the cap --
-    not 2x10^5 arrow and text markers -- quickly, without building any keyframe record."""
+    """10^5 keyframes (a large map, docs/large_maps.md): a LINE_LIST and a POINTS, strided to
+    the cap -- not 2x10^5 arrow and text markers -- quickly, without building any keyframe
+    record."""
     poses = _ring(100_000)
 
     class BigMap(FakeMap):

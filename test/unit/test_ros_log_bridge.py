@@ -1,7 +1,8 @@
 """`ros/log_bridge.py`: the library's `logging` lines reach the node's rclpy logger.
 
-Without it a fresh user following the Jetson README waited for an "engines built" line that a
-ROS process never showed (no `logging` handler: INFO dropped, WARNING bare on stderr)."""
+Without it a fresh user following the Jetson steps (docs/gpu.md: 'Jetson') waited for an "engines
+built" line that a ROS process never showed (no `logging` handler: INFO dropped, WARNING bare on
+stderr)."""
 
 from __future__ import annotations
 

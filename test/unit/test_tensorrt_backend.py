@@ -133,8 +133,9 @@ def test_closed_tensorrt_engine_refuses_encode_and_decode():
 def test_a_hugging_face_checkpoint_folder_is_remembered_by_its_files(tmp_path):
     """The checkpoint identity memo keyed files only: a Hugging Face folder (config.json +
     model.safetensors, the layout the official weights are published in) was never recorded,
-    so every start with engines cached still loaded the whole checkpoint, unlike the README's
-    Jetson paragraph. Both files identify the folder's version: touching either forgets it."""
+    so every start with engines cached still loaded the whole checkpoint, unlike what
+    docs/gpu.md: 'Jetson' says. Both files identify the folder's version: touching either
+    forgets it."""
     import os
 
     from mast3r_ros.core.model.checkpoint import CheckpointInfo, model_string

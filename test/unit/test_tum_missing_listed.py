@@ -1,7 +1,7 @@
 """A TUM folder whose rgb.txt lists images that do not exist was logged as 'N images' and each
 missing one found only when read (a frame skipped as unreadable, many minutes into a run). Every
 listed file is now stat'ed when the folder is opened: 'N listed, M missing: first NAME', and the
-frames are still skipped as unreadable when read (the rule of README "unreadable" frames)."""
+frames are still skipped as unreadable when read (docs/maps.md: 'Frames that cannot be read')."""
 
 from __future__ import annotations
 
