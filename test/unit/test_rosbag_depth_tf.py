@@ -254,3 +254,69 @@ def test_pose_frames_or_not_one_verdict_on_a_tf_extrinsic_at_one_stamp(tmp_path,
     assert verdicts[0] == verdicts[1], verdicts
     assert verdicts[0].startswith("moves during the recording: by up to 12.0 mm") if moving \
         else verdicts[0] == "registered"
+
+
+@pytest.mark.parametrize("which, moved_mm", [(("colour", "depth"), 0.0), (("depth",), 0.5),
+                                             (("colour", "depth"), 12.0)])
+def test_with_pose_frames_the_extrinsic_is_judged_without_a_second_tf_pass(tmp_path, monkeypatch,
+                                                                          which, moved_mm):
+    """--pose-frames reads every /tf sample in the indexing pass: the extrinsic's check took
+    them from a second pass over the bag's /tf (~24 s an hour of 100 Hz /tf). It takes the
+    first pass's now, to the same verdict and depth as without --pose-frames (which reads
+    /tf for it only then)."""
+    from mast3r_ros.replay.rosbag import tf_extrinsic
+
+    passes = []
+    read_tf = tf_extrinsic.read_tf
+    monkeypatch.setattr(tf_extrinsic, "read_tf", lambda *a: passes.append(1) or read_tf(*a))
+    bag = _tf_bag(tmp_path / "tf", which, moved_mm=moved_mm)
+    outcomes = []
+    for pose_frames in (None, f"camera_link:{COLOR}"):
+        passes.clear()
+        try:
+            outcomes.append(_depths(bag, pose_frames=pose_frames))
+        except InputError as err:
+            outcomes.append(str(err))
+        outcomes.append(len(passes))
+    assert outcomes[1] == 1 and outcomes[3] == 0, outcomes  # the second pass: without only
+    if moved_mm > 1:
+        assert outcomes[0] == outcomes[2] and "by up to 12.0 mm" in outcomes[0], outcomes
+    else:
+        for got, want in zip(outcomes[2], outcomes[0]):
+            np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("moved_mm", [0.0, 12.0])
+def test_the_first_pass_judges_every_run_as_the_second_did(tmp_path, moved_mm):
+    """A header clock reset mid-bag (two runs, the second read, being the longer): the depth
+    frame's /tf transform moves ``moved_mm`` in the first run only. The extrinsic is judged
+    on every run's samples with --pose-frames too (the indexing pass's, kept past the run's
+    choice), as the second pass and the read without --pose-frames judge it."""
+    from rosbags.rosbag2 import StoragePlugin
+    from test_rosbag import image, tf_message, write_bag
+    from test_rosbag_depth_frame import RGB, _info
+
+    msgs = []
+    for count, at_ms, moved in ((2, 0, moved_mm), (3, 5000, 0.0)):
+        for i in range(count):
+            t, bag_t = (1000 + 100 * i) * MS, (1000 + at_ms + 100 * i) * MS
+            m = LINK_FROM_DEPTH.copy()
+            m[0, 3] += moved * 1e-3 * i
+            msgs.append(("/tf", bag_t - 1, tf_message([("camera_link", COLOR, t, np.eye(4)),
+                                                       ("camera_link", DEPTH, t, m)])))
+            msgs.append((CAM, bag_t, image(t, "rgb8", RGB, frame_id=COLOR)))
+            msgs.append(("/camera/color/camera_info", bag_t, _info(t, 30.0, COLOR)))
+            msgs.append((TOPIC, bag_t + 1, image(t, "16UC1", DEPTH_MM, frame_id=DEPTH)))
+            msgs.append(("/camera/depth/camera_info", bag_t + 1, _info(t, 20.0, DEPTH)))
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]))
+    outcomes = []
+    for pose_frames in (None, f"camera_link:{COLOR}"):
+        try:
+            seq = BagSequence(bag, image_topic=CAM, depth_topic=TOPIC, pose_frames=pose_frames)
+            outcomes.append(f"{len(seq)} frames, registered={seq._depth_source is not None}")
+            assert seq._tf_every is None  # every run's samples released once judged
+        except InputError as err:
+            outcomes.append(str(err)[str(err).index("moves during"):])
+    assert outcomes[0] == outcomes[1], outcomes
+    assert outcomes[0].startswith("moves during the recording: by up to 12.0 mm") if moved_mm \
+        else outcomes[0] == "3 frames, registered=True", outcomes

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import realsense
 from .opening import bag_label, bag_messages
-from .tf_extrinsic import MOVED_DEG, MOVED_MM, bag_tf, constant_extrinsic
+from .tf_extrinsic import MOVED_DEG, MOVED_MM, constant_extrinsic
 from .topics import CAMERA_INFO_TYPE, IMAGE_TYPES, _image_namespace, images_frame
 from ...core.depth_register import DepthRegistration
 from ...core.errors import InputError
@@ -136,12 +136,12 @@ class _DepthAssociation:
             self._image_units[f"{units:.7g}"] += 1
 
     def _check_indexed_depth(self) -> None:
-        """After the indexing pass: the depth units a RealSense depth stream's images carry
-        (`realsense.check_image_depth_units`), then `_check_depth_registered`."""
+        """After indexing: `realsense.check_image_depth_units`, `_check_depth_registered`."""
         if self._image_units is not None and self.depth_topic is not None:
             realsense.check_image_depth_units(bag_label(self.path), self.depth_topic,
                                               self._option_units, self._image_units)
         self._check_depth_registered()
+        self._tf_every = None  # every run's /tf samples (`_keeps_every_tf`): not needed now
 
     def _check_depth_registered(self) -> None:
         """Refuse a depth stream that is provably not registered to the colour image: its
@@ -330,12 +330,12 @@ class _DepthAssociation:
         when the bag's /tf_static joins frames ``image`` and ``depth`` (the same at every
         stamp), else when its /tf does by a transform that stays one over every sample
         (`tf_extrinsic.constant_extrinsic`); None when neither joins them or no tf was read.
-        /tf is judged from every sample of the bag's, read for it (`tf_extrinsic.bag_tf`) with
-        --pose-frames too: the sequence's buffer keeps the first sample of a stamp (as a
-        lookup must) and the run read only, so a transform that changes while its stamp does
-        not was taken as fixed with --pose-frames and refused without. /tf_static wins: /tf is
-        not read then (with --pose-frames the tf buffer refuses one transform on both with two
-        values). Raises InputError (``where``, ``fix``) when the /tf transform moves."""
+        /tf is judged from every sample of the bag's (`_tf_every_sample`: the indexing pass's
+        with --pose-frames, else read for it): the sequence's buffer keeps the first sample of
+        a stamp (as a lookup must) and the run read only, so a transform that changes while its
+        stamp does not was taken as fixed with --pose-frames and refused without. /tf_static
+        wins: /tf is not read then (with --pose-frames the tf buffer refuses one transform on
+        both with two values). Raises InputError (``where``, ``fix``) when /tf moves it."""
         tf = getattr(self, "_tf", None)
         if tf is None:
             return None
@@ -343,7 +343,7 @@ class _DepthAssociation:
             return tf.lookup(image, depth, 0), "/tf_static", "/tf_static"
         if not any(not t.endswith("tf_static") for t in self._tf_topics):
             return None  # no /tf: only /tf_static's, which does not join them
-        tf = bag_tf(self.path, self._tf_topics)  # every sample, --pose-frames or not
+        tf = self._tf_every_sample()  # every sample, --pose-frames or not
         found = constant_extrinsic(tf, image, depth, f"{bag_label(self.path)}: {where}", fix)
         return None if found is None else (found[0], "/tf", (
             f"/tf, whose {found[1]} samples of the transform stay within {MOVED_MM:g} mm and "

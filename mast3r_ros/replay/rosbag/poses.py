@@ -8,6 +8,7 @@ edge is taken at the image stamp by the one pose-at-stamp rule (`mast3r_ros.core
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -19,7 +20,8 @@ from ...core.errors import InputError
 from ...core.message_fields import header_stamp_ns, tq_to_matrix, transform_to_tq
 from ...core.tf_buffer import ExtrapolationError, TransformBuffer, TransformError
 from .runs import _RunCounter, _TfSamples
-from .topics import ODOMETRY_TYPE
+from .tf_extrinsic import bag_tf, every_sample_buffer
+from .topics import ODOMETRY_TYPE, images_frame
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,10 @@ class _TfPoses:
     _frame_ids: List[str]  # the frame_id from each of them on
     _topics: Dict[str, Any]  # topic -> rosbags TopicInfo
     _static_pose_frames_said: set  # (parent, child) pose frames judged static-only
+    # for a depth extrinsic on /tf (`_tf_every_sample`): the static transforms read, as
+    # `tf_extrinsic.read_tf` keeps them, and every run's /tf samples (--pose-frames)
+    _tf_statics: Optional[List[Tuple[str, str, np.ndarray]]] = None
+    _tf_every: Optional[Dict[Tuple[str, str], _TfSamples]] = None
 
     @staticmethod
     def _parse_pose_frames(pose_frames: Optional[str]) -> Optional[Tuple[str, str]]:
@@ -91,6 +97,11 @@ class _TfPoses:
                 continue
             if static:
                 self._tf.add_static(parent, child, tq_to_matrix(t, q))
+                if self._tf_statics is None:
+                    self._tf_statics = []
+                with contextlib.suppress(ValueError):  # as `tf_extrinsic.read_tf` keeps them
+                    header_stamp_ns(ts.header)
+                    self._tf_statics.append((parent, child, tq_to_matrix(t, q)))
             else:
                 stamp = header_stamp_ns(ts.header)
                 runs.note(("tf", parent, child), stamp, bag_ns)  # its ordinal: its row below
@@ -99,6 +110,30 @@ class _TfPoses:
                     samples = self._tf_runs[parent, child] = _TfSamples()
                 samples.add(self._tf_read, stamp, t, q)
                 self._tf_read += 1
+
+    def _keeps_every_tf(self) -> bool:
+        """Whether the indexing pass's /tf samples of every run are kept past the run's choice
+        (`_tf_every`): with --pose-frames (else /tf is not read then) and depth in another
+        frame than the images', which a /tf extrinsic may register (`_tf_every_sample`)."""
+        depth = (getattr(self, "_depth_frame_id", None) or "").lstrip("/")
+        return (self._pose_frames is not None and bool(self._tf_runs) and bool(depth)
+                and depth != images_frame(self._frame_ids))
+
+    def _tf_every_sample(self) -> TransformBuffer:
+        """Every sample of the bag's tf (`tf_extrinsic.every_sample_buffer`): from the indexing
+        pass's, kept with --pose-frames (`_keeps_every_tf`; released), else read again
+        (`tf_extrinsic.bag_tf`: a pass over the bag's /tf, ~24 s an hour of 100 Hz /tf).
+        Raises InputError for a tf that breaks the tree rules."""
+        every, self._tf_every = self._tf_every, None
+        if every is None:
+            return bag_tf(self.path, self._tf_topics)
+
+        def edges() -> Any:  # each edge's columns freed once in the buffer
+            for edge in list(every):
+                samples = every.pop(edge)
+                yield (edge, np.array(samples.stamps, np.int64),
+                       np.array(samples.tq, np.float64).reshape(-1, 7))
+        return every_sample_buffer(self._tf_statics or [], edges())
 
     def _reject_transform(self, parent: str, child: str, header: Any, topic: str, bag_ns: int,
                           err: ValueError) -> None:

@@ -443,19 +443,19 @@ class _RunChoice:
         self._infos = [(s, k) for r, s, k in self._info_runs if r == keep]
         if not self._infos and self._info_runs:
             self._infos = [self._camera_info_of_another_run(keep)]
-        kept = []
+        kept, every = [], self._keeps_every_tf()  # for a /tf extrinsic: `_tf_every_sample`
         for (parent, child), samples in self._tf_runs.items():
             rows = np.flatnonzero(runs.runs_of(("tf", parent, child), len(samples.stamps)) == keep)
             if rows.size:
                 kept.append((samples.seq[rows[0]], parent, child, rows))
         # each edge whole, in the order of its first sample in the run: the tree rules then
         # refuse the same edge as when the samples were added one by one, as read; its
-        # columns freed once in the buffer (not all edges held twice at once)
+        # columns freed once in the buffer (not all edges held twice at once, unless kept)
         for _, parent, child, rows in sorted(kept, key=lambda e: e[0]):
-            self._tf.add_dynamic_tq(parent, child,
-                                    *self._tf_runs.pop((parent, child)).columns(rows))
+            samples = self._tf_runs[parent, child] if every else self._tf_runs.pop((parent, child))
+            self._tf.add_dynamic_tq(parent, child, *samples.columns(rows))
         self._image_runs, self._depth_runs, self._info_runs = [], [], []
-        self._tf_runs = {}
+        self._tf_every, self._tf_runs = (self._tf_runs if every else None), {}
 
     def _warn_lone_ahead(self, keep: int) -> None:
         """One warning for the first such stream of the run read whose run begins with a

@@ -7,7 +7,7 @@ chain, `TransformBuffer.samples_between`) must give one transform, within `MOVED
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 from rosbags.highlevel import AnyReaderError
@@ -36,13 +36,11 @@ def bag_tf(path: Any, tf_topics: List[str]) -> TransformBuffer:
 
 def read_tf(reader: Any, tf_topics: List[str]) -> TransformBuffer:
     """A fresh buffer of every transform on ``tf_topics`` of the open bag ``reader``: those on
-    a topic ending in tf_static static, the others time-varying (every sample: one that
-    repeats a stamp is kept 1 ns after the last, where a lookup would keep only the first, so
-    that a transform that changes while its stamp does not, a publisher stamping 0, moves for
-    `constant_extrinsic`). Invalid samples (NaN, a zero quaternion) are dropped, as tf2 drops
+    a topic ending in tf_static static, the others time-varying (`every_sample_buffer`).
+    Invalid samples (NaN, a zero quaternion, an invalid stamp) are dropped, as tf2 drops
     them; messages that cannot be deserialized are skipped. Raises InputError for a tf that
     breaks the tree rules."""
-    buffer = TransformBuffer()
+    statics: List[Tuple[str, str, np.ndarray]] = []
     dynamic: Dict[Tuple[str, str], Tuple[List[int], List[np.ndarray]]] = {}
     conns = [c for t in tf_topics for c in reader.topics[t].connections]
     for conn, _, raw in bag_messages(reader, connections=conns):
@@ -58,14 +56,32 @@ def read_tf(reader: Any, tf_topics: List[str]) -> TransformBuffer:
             except ValueError:
                 continue
             if conn.topic.endswith("tf_static"):
-                buffer.add_static(parent, child, tq_to_matrix(t, q))
+                statics.append((parent, child, tq_to_matrix(t, q)))
             else:
                 stamps, tq = dynamic.setdefault((parent, child), ([], []))
                 stamps.append(stamp)
                 tq.append(np.concatenate([t, q]))
-    for (parent, child), (stamps, tq) in dynamic.items():
-        rows = np.array(tq, np.float64)
-        at = np.array(stamps, np.int64)
+    return every_sample_buffer(statics, (
+        (edge, np.array(stamps, np.int64), np.array(tq, np.float64))
+        for edge, (stamps, tq) in dynamic.items()))
+
+
+def every_sample_buffer(statics: List[Tuple[str, str, np.ndarray]],
+                        dynamic: Iterable[Tuple[Tuple[str, str], np.ndarray, np.ndarray]]
+                        ) -> TransformBuffer:
+    """A fresh buffer of a bag's tf: ``statics`` ((parent, child, 4x4 parent_from_child) in
+    the order read; a later one replaces an earlier) added first, then each time-varying edge
+    of ``dynamic`` ((parent, child), (N,) int64 header stamps, (N, 7) float64 translation x y
+    z and quaternion x y z w, each sample as read; edges in the order first read) with every
+    sample: one that repeats a stamp is kept 1 ns after the last, where a lookup would keep
+    only the first, so that a transform that changes while its stamp does not (a publisher
+    stamping 0) moves for `constant_extrinsic`. Both `read_tf` (a pass of its own) and the
+    indexing pass's samples (`BagSequence` with --pose-frames) build it so: the same buffer.
+    Raises InputError for a tf that breaks the tree rules."""
+    buffer = TransformBuffer()
+    for parent, child, pose in statics:
+        buffer.add_static(parent, child, pose)
+    for (parent, child), at, rows in dynamic:
         order = np.argsort(at, kind="stable")
         repeats = np.zeros(at.size, np.int64)  # how many samples before it share its stamp
         same = np.diff(at[order]) == 0
