@@ -479,6 +479,19 @@ class TransformBuffer:
             return []
         return [(self._edges[c].parent, c) for c in children]
 
+    def connected(self, target: str, source: str) -> bool:
+        """Whether a chain of transforms (static or time-varying) joins the two frames; a
+        frame is joined to itself, known or not (as `lookup`)."""
+        if target == source:
+            return True
+        if not {target, source} <= self.frames:
+            return False
+        return bool(set(self._chain(target)) & set(self._chain(source)))
+
+    def static_edges(self) -> List[Tuple[str, str]]:
+        """Every static (parent, child) transform (/tf_static), sorted."""
+        return sorted((e.parent, c) for c, e in self._edges.items() if e.static)
+
     def _edge(self, parent: str, child: str, static: bool) -> _Edge:
         if parent == child:
             raise InputError(f"transform from frame {child!r} to itself")

@@ -46,7 +46,6 @@ from .cli_options import (
     load_config,
     load_params,  # noqa: F401  (re-exported: imported from the CLI module)
     missing_library_hint,
-    os_error_text,
     note_unused_device,
     note_unused_workers,
     offline_warmup,
@@ -56,6 +55,7 @@ from .cli_options import (
     stdout_gone,
 )
 
+from .os_error_words import os_error_text
 from .run_notes import build_summary, no_frame_localized_note, no_groundtruth_hint
 
 log = logging.getLogger(__name__)

@@ -2,8 +2,9 @@
 
 The configuration group (--params, --namespace, --checkpoint, --matcher, --device, --log-level)
 read into a `Config` (`load_params`: the parameter file; `load_config`: with the command-line
-overrides), the source group (topics, --pose-frames, --sync-tolerance, --depth-scale, --run)
-opened as a frame source (`_open`), and the help formatter and help texts of every subcommand.
+overrides), the source group (topics, --pose-frames, --pose-topic, --sync-tolerance,
+--depth-scale, --run) opened as a frame source (`_open`), and the help formatter and help
+texts of every subcommand.
 `replay.cli` registers the subcommands with these; like it, this module imports nothing heavy
 (the source readers load when a source is opened).
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import errno
 import logging
 import math
 import os
@@ -136,6 +136,11 @@ def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--pose-frames", metavar="MAP:CAMERA",
                    help="rosbag2: take frame poses from TF, e.g. map:camera_optical; MAP "
                         "alone takes the camera frame from the images' header frame_id")
+    g.add_argument("--pose-topic", metavar="TOPIC[:BODY]",
+                   help="bag: take frame poses from a nav_msgs/Odometry, PoseStamped, "
+                        "PoseWithCovarianceStamped or TransformStamped topic (its frame_id is "
+                        "the map frame; BODY, the frame the poses are of, defaults to the "
+                        "child_frame_id, else the images' frame), joined to the camera by tf")
     g.add_argument("--sync-tolerance", type=float, metavar="S",
                    help="image/depth (EuRoC --stereo-depth: cam0/cam1) stamp association "
                         f"tolerance in seconds, at most {MAX_SYNC_TOLERANCE_S:g} (default: "
@@ -331,7 +336,8 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
     options = SourceOptions(
         camera_info=args.camera_info, image_topic=args.image_topic,
         camera_info_topic=args.camera_info_topic, depth_topic=args.depth_topic,
-        pose_frames=args.pose_frames, sync_tolerance_s=args.sync_tolerance,
+        pose_frames=args.pose_frames, pose_topic=args.pose_topic,
+        sync_tolerance_s=args.sync_tolerance,
         depth_scale=args.depth_scale, run=args.run, command=getattr(args, "command", None),
         depth_needed_by=depth_needed_by(cfg.localizer) if keyframes else None,
         image_rectified=cfg.node.image_rectified, read_depth=keyframes, poses_option=(
@@ -362,39 +368,6 @@ def check_trajectory_file(path: Optional[str], option: str, default: str) -> Non
     from ..core.fileio import refuse_device
 
     refuse_device(path, option)  # /dev/zero: read line by line until the memory ran out
-
-
-def os_error_text(e: OSError, args: argparse.Namespace) -> str:
-    """The CLI's one line for an ``OSError`` a path raised (an output or input the OS refuses):
-    a full disk or quota, and a file-size limit (``ulimit -f``, FAT32's 4 GiB on a USB stick),
-    name the output as given (a file's name under ``OUT.partial``/``OUT.tmp-*`` is gone already)
-    and the fix, as does a device's write error (EIO: a failed flush); a path that runs into a
-    loop of symbolic links is named as one (`link_loops.loop_text`), as the paths given are;
-    anything else names the path and the OS's words."""
-    at = next((getattr(args, k, None) for k in ("out", "json", "plot") if getattr(args, k, None)),
-              e.filename)
-    held = f" holding {at}" if at else ""
-    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):  # a full disk
-        return (f"no space left on the device{held} ({e.strerror}): free space there, or write "
-                "elsewhere")
-    if e.errno == errno.EFBIG:
-        under = f" under {at}" if at else ""
-        return (f"a file written{under} reached the largest file size allowed ({e.strerror}: a "
-                "FAT32 drive holds 4 GiB a file; `ulimit -f` sets a limit per process): write "
-                "to another file system (ext4, exFAT, NTFS) or raise the limit")
-    if e.errno == errno.EIO:  # the device failed the write (syncfs, fsync): not a path's fault
-        said = "nothing was published" in (e.strerror or "")  # by `flush_before_publish`
-        return (f"the device{held} could not write the data ({e.strerror or e})"
-                f"{'' if said else ': nothing was published'}; check the drive (`dmesg`, its "
-                "cable or card) or write elsewhere")
-    if e.errno == errno.ELOOP and isinstance(e.filename, str):  # a file inside a folder given
-        from ..core.link_loops import loop_text
-
-        loop = loop_text("path", e.filename)
-        if loop:
-            return loop
-    where = f": {e.filename}" if e.filename else ""
-    return f"cannot use path{where}: {e.strerror or e} (check the paths given)"
 
 
 @contextlib.contextmanager

@@ -39,7 +39,8 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace, rule: Any = None)
         return ("no frame was evaluated: every image has header stamp 0, so no ground truth "
                 "(--groundtruth, /tf) can be matched to it; fix the camera driver's "
                 "header.stamp")
-    tf = bool(getattr(source, "tf_topics", None)) and not getattr(args, "pose_frames", None)
+    tf = bool(getattr(source, "tf_topics", None)) and not getattr(
+        args, "pose_frames", None) and not getattr(args, "pose_topic", None)
     if tf:
         return ("no frame was evaluated: this rosbag2 has /tf, so pass --pose-frames map (the "
                 "pose of the images' own frame_id in 'map'; or map:CAMERA_FRAME) to evaluate "
@@ -58,7 +59,8 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace, rule: Any = None)
         return f"no frame was evaluated against ground truth: {own}"
     return ("no frame was evaluated against ground truth (none covers their stamps): pass "
             "--groundtruth FILE (TUM), give a TUM folder a groundtruth.txt, or, for a rosbag2 "
-            "with /tf, --pose-frames map:CAMERA_FRAME")
+            "with /tf, --pose-frames map:CAMERA_FRAME (an odometry or pose topic: --pose-topic "
+            "TOPIC)")
 
 
 def _own_groundtruth_reason(source: Any, rule: Any) -> Any:

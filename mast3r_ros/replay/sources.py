@@ -65,6 +65,7 @@ class SourceOptions:
     camera_info_topic: Optional[str] = None  # rosbag2 only, detected when None
     depth_topic: Optional[str] = None  # rosbag2 only
     pose_frames: Optional[str] = None  # rosbag2 only: "map:camera_optical" takes poses from tf
+    pose_topic: Optional[str] = None  # rosbag2 only: "/odom" takes poses from a pose topic
     sync_tolerance_s: float = 0.02  # image/depth association by the nearest stamp
     depth_scale: Optional[float] = None  # raw depth units per metre (None: REP-118 / TUM 5000)
     run: Optional[int] = None  # rosbag2 only: which run of a bag whose header time jumps back
@@ -425,7 +426,8 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
         bag_only = [flag for flag, value in (
             ("--image-topic", options.image_topic),
             ("--camera-info-topic", options.camera_info_topic),
-            ("--depth-topic", options.depth_topic), ("--pose-frames", options.pose_frames))
+            ("--depth-topic", options.depth_topic), ("--pose-frames", options.pose_frames),
+            ("--pose-topic", options.pose_topic))
             if value is not None]
         if bag_only:
             raise InputError(f"{', '.join(bag_only)}: options for a rosbag2, but {path} is "
@@ -457,9 +459,11 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
     # rosbags has no rosdep key: on a ROS install it may be absent, and only bags need it
     from .rosbag import BagSequence
     from .rosbag.opening import bag_kind
+    from .rosbag.pose_topic import parse_pose_topic
     from .rosbag.poses import parse_pose_frames
 
     parse_pose_frames(options.pose_frames, "--pose-frames")  # named as typed, not BagSequence
+    parse_pose_topic(options.pose_topic)
     if options.stereo_depth:
         raise InputError(stereo_refusal % (bag_kind(path), "--depth-topic's"))
     depth_topic = options.depth_topic
@@ -469,7 +473,7 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
     return BagSequence(path, image_topic=options.image_topic,
                        camera_info_topic=options.camera_info_topic,
                        depth_topic=depth_topic, camera_info=cam,
-                       pose_frames=options.pose_frames,
+                       pose_frames=options.pose_frames, pose_topic=options.pose_topic,
                        sync_tolerance_s=options.sync_tolerance_s, pose_at_stamp=pose_at_stamp,
                        depth_scale=options.depth_scale, run=options.run,
                        depth_needed_by=options.depth_needed_by,

@@ -472,3 +472,14 @@ def test_a_lookup_stamp_outside_int64_is_refused_not_wrapped():
     # a tolerance past uint64 (numpy's OverflowError): every sample is within it
     assert nearest_indices(np.array([-2 ** 63]), np.array([2 ** 63 - 1]), 2 ** 70).tolist() \
         == [0]
+
+
+def test_connected_and_static_edges_tell_what_joins_two_frames():
+    buf = TransformBuffer()
+    buf.add_static("base_link", "camera_optical", np.eye(4))
+    buf.add_static("base_link", "imu", np.eye(4))
+    buf.add_dynamic("odom", "body", 0, np.eye(4))
+    assert buf.connected("imu", "camera_optical") and buf.connected("x", "x")
+    assert not buf.connected("body", "camera_optical")  # two trees
+    assert not buf.connected("map", "camera_optical")  # an unknown frame
+    assert buf.static_edges() == [("base_link", "camera_optical"), ("base_link", "imu")]

@@ -1,7 +1,8 @@
 """rosbag2 recordings (mcap or sqlite3) as sequences of ``Frame``, through ``rosbags`` (no ROS).
 
 Reads ``sensor_msgs/msg/Image`` or ``CompressedImage`` colour images, ``CameraInfo`` intrinsics,
-an optional depth image topic and ``/tf`` + ``/tf_static`` for a known camera pose. Every stamp is
+an optional depth image topic and ``/tf`` + ``/tf_static`` (and a pose topic) for a known camera
+pose. Every stamp is
 the message's ``header.stamp``, never the time the bag received it -- but for an image message
 that cannot be deserialized and whose first bytes hold no plausible stamp (a message cut short
 keeps them: `undeserialized.header_stamp_of_cdr`): its unreadable frame is stamped from its
@@ -18,7 +19,8 @@ apart and which is chosen).
 
 Modules: `sequence` (`BagSequence`: the two passes, frame assembly), `topics` (message types,
 topic selection), `runs` (runs of header time, unstamped images), `receive_times` (what receive
-times tell about a jump back), `poses` (poses from tf),
+times tell about a jump back), `poses` (poses from tf), `pose_topic` (poses from an Odometry or
+PoseStamped topic, `--pose-topic`),
 `depth` (depth association), `tf_extrinsic` (a depth camera's extrinsic from /tf),
 `undeserialized` (messages that cannot be deserialized),
 `realsense` (RealSense Viewer / rs-record recordings: librealsense's ROS 1 layout). The

@@ -77,6 +77,8 @@ class _TfPoses:
     _frame_ids: List[str]  # the frame_id from each of them on
     _topics: Dict[str, Any]  # topic -> rosbags TopicInfo
     _static_pose_frames_said: set  # (parent, child) pose frames judged static-only
+    _pose_stream: Any  # the --pose-topic read (`pose_topic.PoseStream`), None without
+    _skipped_for_pose_topic: Any  # `pose_topic._PoseTopic`'s: a tf edge the topic replaces
     # for a depth extrinsic on /tf (`_tf_every_sample`): the static transforms read, as
     # `tf_extrinsic.read_tf` keeps them, and every run's /tf samples (--pose-frames)
     _tf_statics: Optional[List[Tuple[str, str, np.ndarray]]] = None
@@ -90,6 +92,8 @@ class _TfPoses:
                         bag_ns: int = 0, topic: str = "") -> None:
         for ts in msg.transforms:
             parent, child = _strip(ts.header.frame_id), _strip(ts.child_frame_id)
+            if self._skipped_for_pose_topic(parent, child, topic):
+                continue
             try:
                 t, q = transform_to_tq(ts.transform)
             except ValueError as err:  # one glitch among an hour's at 100 Hz: that sample only
@@ -224,15 +228,25 @@ class _TfPoses:
                         "moved, give the frame its motion is in (the parent of a /tf "
                         "transform)%s", bag_label(self.path), parent, child,
                         ", ".join(f"{p} -> {c}" for p, c in edges),
-                        self._odometry_note() and f"{self._odometry_note()} (a TUM trajectory, "
-                        "--trajectory FILE)")
+                        self._odometry_note() and f"{self._odometry_note()}: "
+                        f"{self._poses_fix()}")
+
+    def _odometry_topics(self) -> List[str]:
+        return sorted(t for t, i in self._topics.items() if i.msgtype == ODOMETRY_TYPE)
 
     def _odometry_note(self) -> str:
-        """'; the robot's motion is on /odom (nav_msgs/Odometry) ...' or '' (no such topic)."""
-        odometry = sorted(t for t, i in self._topics.items() if i.msgtype == ODOMETRY_TYPE)
+        """'; the robot's motion is on /odom (nav_msgs/Odometry), which is no tf' or '' (no
+        such topic): `_poses_fix` then names --pose-topic."""
+        odometry = self._odometry_topics()
         return (f"; the robot's motion is on {', '.join(odometry)} ({ODOMETRY_TYPE}), which is "
-                "no tf: record /tf as well (the odometry node's publish_tf), or convert it "
-                "to the camera's poses" if odometry else "")
+                "no tf" if odometry else "")
+
+    def _poses_fix(self) -> str:
+        """'pass --pose-topic /odom (...), or ... --trajectory FILE': where else poses are."""
+        odometry = self._odometry_topics()
+        return (f"pass --pose-topic {odometry[0]} (its child frame joined to the camera's by "
+                "/tf_static), or the camera's poses as a TUM trajectory, --trajectory FILE"
+                if odometry else "pass the camera's poses as a TUM trajectory, --trajectory FILE")
 
     def _note_frame_id(self, ordinal: int, frame_id: str) -> None:
         """Indexing pass: the readable image message ``ordinal`` (on the image topic) has the
@@ -272,6 +286,11 @@ class _TfPoses:
             return None
         gaps = [msg for msg, gap, _ in self._no_pose.values() if gap]
         reason = (gaps or [msg for msg, _, _ in self._no_pose.values()])[0]
+        stream = self._pose_stream
+        if stream is not None:  # its edge is the topic's: say so
+            edge = f"{stream.parent} -> {stream.body}"
+            reason = reason.replace(f"transform {edge} ", f"{edge} (--pose-topic "
+                                    f"{stream.topic}) ", 1)
         note = self._rejected_tf_note()
         return f"{reason}; {note}" if note else reason
 

@@ -35,7 +35,6 @@ from ...core.image_codec import check_depth_scale
 from ...core.message_fields import (
     REDUCED_TWICE_HINT,
     IntrinsicsCache,
-    camera_info_reduction,
     frame_from_image_message,
     header_stamp_ns,
 )
@@ -48,6 +47,7 @@ from .drawn import _DrawnFrames
 from .opening import (  # noqa: F401 (_open_hint)
     _open_bag, _open_hint, bag_deserialize, bag_label, bag_messages, numbered_messages)
 from . import realsense
+from .pose_topic import _PoseTopic, parse_pose_topic
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter, _TfSamples
 from .topics import (IMAGE_TYPES, TF_TYPE, TF_TYPES, _TopicSelection, images_frame,
@@ -67,8 +67,8 @@ class _Recorded(NamedTuple):
     frame_id: str
 
 
-class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Undeserialized,
-                  _DrawnFrames):
+class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssociation,
+                  _Undeserialized, _DrawnFrames):
     """A rosbag2 recording as a sequence of ``Frame`` (iterable, re-iterable, with ``len``).
 
     Topics left as ``None`` are detected: the one colour image topic (Image or CompressedImage,
@@ -94,7 +94,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
     pass (which reads every message of them: seconds to minutes), for a caller's own
     refusals (``localize``: a ``--map`` that is no map); what it raises propagates.
     ``command`` (``"build-map"``, ``"localize"``, None: an API caller) words what is done with a
-    frame in warnings.
+    frame in warnings. ``pose_topic`` ('TOPIC' or 'TOPIC:BODY_FRAME', `pose_topic`): poses from
+    an Odometry / PoseStamped / PoseWithCovarianceStamped / TransformStamped topic, joined to the
+    camera frame by tf; then ``pose_frames`` may be None (the topic's header.frame_id is the map).
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         depth_topic: Optional[str] = None,
         camera_info: Optional[CameraIntrinsics] = None,
         pose_frames: Optional[str] = None,
+        pose_topic: Optional[str] = None,
         sync_tolerance_s: float = 0.02,
         pose_at_stamp: Optional[PoseAtStampConfig] = None,
         depth_scale: Optional[float] = None,
@@ -144,6 +147,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         self._option_names = dict(option_names or {})  # keyword -> its name in refusals
         self._command = command  # "build-map" / "localize": what a warning says it does
         self._pose_frames = self._parse_pose_frames(pose_frames)
+        spec, self._pose_stream, self._tf_not_read = parse_pose_topic(pose_topic), None, {}
         self._tf = TransformBuffer()
         # indexing pass: every message with its run (1-based); filtered to one run at the end
         self._image_runs: List[Tuple[int, int]] = []
@@ -189,7 +193,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
                 raise InputError(f"{depth_needed_by} takes its 3-D points from keyframe depth, "
                                  f"but {self.no_depth_reason()}")
             self._tf_topics = [n for n, i in self._topics.items() if i.msgtype in TF_TYPES]
-            if self._pose_frames is not None and not self._tf_topics:
+            if spec is not None:
+                self._pose_stream = self._open_pose_topic(reader, spec)
+            elif self._pose_frames is not None and not self._tf_topics:
                 why = (realsense.no_pose_reason(bag_label(self.path), self._topics)
                        if realsense.is_realsense(self._topics) else
                        f"{bag_label(self.path)} has no {TF_TYPE} topic (/tf, /tf_static): drop "
@@ -204,7 +210,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             "%s: %d images on %s, intrinsics from %s, %s, %s", bag_label(self.path), len(self),
             self.image_topic, self.camera_info_topic or "the given CameraIntrinsics",
             f"depth from {self.depth_topic}" if self.depth_topic else "no depth read",
-            f"poses from tf {pose_frames}" if pose_frames else "no poses from tf (--pose-frames)")
+            f"poses from {pose_topic or 'tf'} {pose_frames or ''}".rstrip() if pose_frames
+            or pose_topic else "no poses from tf (--pose-frames)")
 
     # ---- indexing pass ---------------------------------------------------------------------
 
@@ -218,10 +225,11 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
 
     def _index(self, reader: AnyReader) -> None:
         depth_info = self.depth_info_topic  # the depth's calibration: `_check_depth_registered`
+        stream = self._pose_stream
         topics = [self.image_topic, self.depth_topic, self.camera_info_topic, depth_info,
-                  *self._tf_topics]
-        wanted = [t for t in topics if t is not None]
-        if self._pose_frames is None:  # /tf_static still, for depth of another frame
+                  *self._tf_topics, stream and stream.topic]
+        wanted = [t for t in topics if t]
+        if self._pose_frames is None and stream is None:  # /tf_static, for depth of another frame
             wanted = [t for t in wanted if t not in self._tf_topics or (
                 self.depth_topic and t.endswith("tf_static"))]
         conns = [c for t in wanted for c in self._topics[t].connections]
@@ -263,34 +271,18 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
                 if not self._info_runs:
                     self._info_frame_id = msg.header.frame_id
                 self._info_runs.append((run, stamp, self._intrinsics(msg, conn.topic)))
-            else:
-                self._add_transforms(msg, static=conn.topic.endswith("tf_static"), runs=runs,
-                                     bag_ns=bag_ns, topic=conn.topic)
-
-    def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
-        try:
-            # converted once per calibration (a far principal point is warned about then)
-            # its image topic named too: an image_rect read with K and D is warned about
-            cache = self._info_cache.setdefault(topic, IntrinsicsCache(
-                f"CameraInfo on {topic}", image_topic=self.image_topic))
-            cam = cache(msg, self._rectified)
-        except InputError as err:
-            stamp_s = header_stamp_ns(msg.header) * 1e-9
-            # a recorded message cannot be corrected: the fix a bag's user has is the calibration
-            hint = "" if "--camera-info" in str(err) else (
-                "; in a recording it cannot be changed: pass the streamed image's calibration "
-                "as --camera-info YAML instead")
-            raise InputError(f"CameraInfo on {topic} at t={stamp_s:.6f} s: {err}{hint}") from err
-        reduced = camera_info_reduction(msg)
-        if reduced:  # named when an image does not fit (`_frame`)
-            self._reduced_by[id(cam)] = reduced
-        return cam
+            else:  # tf, or the pose topic's message as one transform
+                self._add_transforms(
+                    self._pose_message(msg) if stream and conn.topic == stream.topic else msg,
+                    static=conn.topic.endswith("tf_static"), runs=runs, bag_ns=bag_ns,
+                    topic=conn.topic)
 
     def _finish_index(self) -> None:
         # each depth message's header stamp by its ordinal, every run's (before they are kept)
         self._depth_by_ordinal = np.asarray([s for _, s in self._depth_runs], dtype=np.int64)
         images = len(self._image_runs)  # every run's image messages, readable or not
         self._choose_run()
+        self._finish_pose_topic()  # its frames joined to the camera's by tf?
         # the ordinal on the image topic of each image of the run read (its position)
         self._image_ordinals = np.flatnonzero(
             self._run_counter.runs_of(self.image_topic, images) == self._run_label)
@@ -320,14 +312,13 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             return realsense.no_pose_reason(bag_label(self.path), self._topics)
         if not self._tf_topics:
             return (f"{bag_label(self.path)} has no tf ({TF_TYPE}) to take poses from{motion}: "
-                    "pass the camera's poses as a TUM trajectory, --trajectory FILE")
+                    f"{self._poses_fix()}")
         with _open_bag(self.path) as reader:
             roots, moved, leaves = self._tf_roots(reader)
         if not moved:  # its roots would give every frame the same pose: 1 keyframe, exit 0
             return (f"{bag_label(self.path)} is read without --pose-frames, and its tf holds "
                     "only static transforms (/tf_static, nothing on /tf), which "
-                    f"never move the camera{motion}: pass the camera's poses as a TUM "
-                    "trajectory, --trajectory FILE")
+                    f"never move the camera{motion}: {self._poses_fix()}")
         parent = roots[0] if len(roots) == 1 else "MAP"
         named = f"; the roots of its tf tree: {', '.join(roots)}" if len(roots) > 1 else ""
         names = ("the camera optical frame the images' header names" if camera != (

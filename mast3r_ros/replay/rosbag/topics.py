@@ -19,6 +19,7 @@ from rosbags.highlevel import AnyReader
 from . import realsense
 from .opening import bag_label, bag_messages
 from ...core.errors import InputError
+from ...core.message_fields import IntrinsicsCache, camera_info_reduction, header_stamp_ns
 from ...core.types import CameraIntrinsics
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,8 @@ IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 TF_TYPE = "tf2_msgs/msg/TFMessage"
-# robot motion some bags record instead of /tf (named when no tf moves the camera; not read)
+# robot motion some bags record instead of /tf (named when no tf moves the camera; read with
+# --pose-topic, `pose_topic`)
 ODOMETRY_TYPE = "nav_msgs/msg/Odometry"
 # and ROS 1's tf/tfMessage, the same fields, in ROS 1 bags recorded before tf2 (the TUM RGB-D
 # dataset's bags among them)
@@ -84,6 +86,9 @@ class _TopicSelection:
     image_topic: str
     _topics: Dict[str, Any]  # topic -> rosbags TopicInfo
     _is_depth: Dict[str, bool]
+    _info_cache: Dict[str, IntrinsicsCache]  # topic -> its conversion cache
+    _reduced_by: Dict[int, str]  # id(intrinsics) -> `camera_info_reduction`
+    _rectified: bool
     _frame_ids: List[str]
     camera_info_topic: Optional[str]
     # the CameraInfo topic was detected as the bag's only one, outside the image's namespace
@@ -306,3 +311,23 @@ class _TopicSelection:
             f"{bag_label(self.path)} has several CameraInfo topics: {listed}, none alone in the "
             f"namespace of {images}; choose one with {self._option('camera_info_topic')}"
         )
+
+    def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
+        """The CameraInfo ``msg`` on ``topic`` as intrinsics (`InputError` naming its stamp)."""
+        try:
+            # converted once per calibration (a far principal point is warned about then)
+            # its image topic named too: an image_rect read with K and D is warned about
+            cache = self._info_cache.setdefault(topic, IntrinsicsCache(
+                f"CameraInfo on {topic}", image_topic=self.image_topic))
+            cam = cache(msg, self._rectified)
+        except InputError as err:
+            stamp_s = header_stamp_ns(msg.header) * 1e-9
+            # a recorded message cannot be corrected: the fix a bag's user has is the calibration
+            hint = "" if "--camera-info" in str(err) else (
+                "; in a recording it cannot be changed: pass the streamed image's calibration "
+                "as --camera-info YAML instead")
+            raise InputError(f"CameraInfo on {topic} at t={stamp_s:.6f} s: {err}{hint}") from err
+        reduced = camera_info_reduction(msg)
+        if reduced:  # named when an image does not fit (`_frame`)
+            self._reduced_by[id(cam)] = reduced
+        return cam

@@ -1,0 +1,224 @@
+"""Poses from a pose topic of a bag (``--pose-topic``): a VIO's ``nav_msgs/Odometry`` (a
+RealSense T265's ``/camera/odom/sample``), a SLAM system's ``geometry_msgs/PoseStamped`` or
+``PoseWithCovarianceStamped`` (``/orb_slam3/camera_pose``), or a ``TransformStamped`` (a motion
+capture system's), read as one more time-varying tf edge.
+
+Each message is the transform ``parent_from_body`` at its header stamp: the parent frame is its
+``header.frame_id`` (``map``, ``odom``, ``world``), the body frame its ``child_frame_id``
+(Odometry, TransformStamped) or, for the types that carry none, the frame given after the topic
+(``/orb_slam3/camera_pose:camera_optical``), else the images' own frame (a pose of the camera
+itself). As REP-105 has it, the camera optical frame the images' header names is joined to the
+body frame by /tf_static (or a /tf transform); the pose of an image is then looked up in the
+same `TransformBuffer`, by the same rule, as a pose from tf alone (`poses._TfPoses._pose`). The
+stream defines the body frame's pose: a /tf or /tf_static transform to the body frame from any
+parent is not read (said once). Covariance and twist are not read.
+
+`_PoseTopic` is a base class of `BagSequence`.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace as NS
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+from rosbags.highlevel import AnyReaderError
+
+from ...core.errors import InputError
+from ...core.message_fields import header_stamp_ns
+from ...core.tf_buffer import TransformBuffer
+from .opening import bag_deserialize, bag_label, bag_messages
+from .topics import ODOMETRY_TYPE
+
+log = logging.getLogger(__name__)
+
+POSE_STAMPED_TYPE = "geometry_msgs/msg/PoseStamped"
+POSE_COV_TYPE = "geometry_msgs/msg/PoseWithCovarianceStamped"
+TRANSFORM_STAMPED_TYPE = "geometry_msgs/msg/TransformStamped"
+#: the message types `--pose-topic` reads (ROS 1 bags' are named so by rosbags too)
+POSE_TYPES = (ODOMETRY_TYPE, POSE_STAMPED_TYPE, POSE_COV_TYPE, TRANSFORM_STAMPED_TYPE)
+_WITH_CHILD = (ODOMETRY_TYPE, TRANSFORM_STAMPED_TYPE)  # the types that name their body frame
+OPTION = "--pose-topic"
+
+
+def parse_pose_topic(spec: Optional[str], name: str = OPTION) -> Optional[Tuple[str, str]]:
+    """``spec`` ('TOPIC' or 'TOPIC:BODY_FRAME') as (topic, body frame or ''), a leading slash
+    of the frame removed; None for None. ROS names hold no ':', so the first one splits them.
+    Raises `InputError` naming ``name`` for an empty topic or frame, or a second ':'."""
+    if spec is None:
+        return None
+    text = spec if isinstance(spec, str) else ""
+    topic, colon, body = text.partition(":")
+    if not topic.strip() or (colon and not body.lstrip("/")) or ":" in body:
+        raise InputError(f"{name} must be 'TOPIC' or 'TOPIC:BODY_FRAME' (e.g. /camera/odom/sample "
+                         f"or /orb_slam3/camera_pose:camera_optical), got {spec!r}")
+    return topic.strip(), body.lstrip("/")
+
+
+def pose_topics_text(topics: Dict[str, Any]) -> str:
+    """'/odom (nav_msgs/msg/Odometry), ...': the bag's topics of `POSE_TYPES`, or 'none'."""
+    found = sorted((t, i.msgtype) for t, i in topics.items() if i.msgtype in POSE_TYPES)
+    return ", ".join(f"{t} ({m})" for t, m in found) or "none"
+
+
+def as_transform(msg: Any, msgtype: str, parent: str, body: str) -> Any:
+    """A pose message as a one-transform TFMessage (``header``, ``child_frame_id`` ``body``,
+    ``transform.translation`` / ``rotation``), for the tf reader (`_TfPoses._add_transforms`)."""
+    if msgtype == TRANSFORM_STAMPED_TYPE:
+        transform = msg.transform
+    else:
+        pose = msg.pose.pose if msgtype in (ODOMETRY_TYPE, POSE_COV_TYPE) else msg.pose
+        transform = NS(translation=pose.position, rotation=pose.orientation)
+    header = NS(stamp=msg.header.stamp, frame_id=parent)
+    return NS(transforms=[NS(header=header, child_frame_id=body, transform=transform)])
+
+
+class PoseStream(NamedTuple):
+    """The pose topic read: its message type, parent frame (the first message's frame_id), the
+    first message's child_frame_id ('' for the types without one) and the body frame read."""
+
+    topic: str
+    msgtype: str
+    parent: str
+    child: str
+    body: str
+
+
+class _PoseTopic:
+    """The pose topic of `BagSequence` (a base class of it)."""
+
+    path: Any
+    image_topic: str
+    _topics: Dict[str, Any]
+    _tf: TransformBuffer
+    _pose_stream: Optional[PoseStream]
+    _pose_frames: Optional[Tuple[str, str]]
+    _frame_ids: List[str]
+    _tf_not_read: Dict[Tuple[str, str, str], int]  # (topic, parent, body) -> samples not read
+
+    def _open_pose_topic(self, reader: Any, spec: Tuple[str, str]) -> PoseStream:
+        """Check the topic (there, of a pose type, with a message) and choose its frames from
+        its first message; `InputError` in one line for each way it cannot be read."""
+        topic, given = spec
+        label = bag_label(self.path)
+        info = self._topics.get(topic)
+        if info is None:
+            raise InputError(f"{OPTION} {topic}: {label} has no such topic; its pose topics: "
+                             f"{pose_topics_text(self._topics)}")
+        if info.msgtype not in POSE_TYPES:
+            raise InputError(f"{OPTION} {topic} is a {info.msgtype}, not a pose: it must be one "
+                             f"of {', '.join(POSE_TYPES)}; the pose topics of {label}: "
+                             f"{pose_topics_text(self._topics)}")
+        msg = _first_message(reader, info.connections)
+        if msg is None:
+            raise InputError(f"{OPTION} {topic}: {label} holds no {info.msgtype} message on it "
+                             "that can be read")
+        parent = msg.header.frame_id.lstrip("/")
+        child = msg.child_frame_id.lstrip("/") if info.msgtype in _WITH_CHILD else ""
+        if not parent:
+            raise InputError(f"{OPTION} {topic}: its messages' header.frame_id is empty, so the "
+                             "frame its poses are in (map, odom) is unknown; have the publisher "
+                             "set it")
+        body = given or (child if child != parent else "")
+        if not body and child:  # VINS-Mono publishes child_frame_id 'world' = frame_id
+            raise InputError(f"{OPTION} {topic}: its child_frame_id is {child!r}, its header "
+                             f"frame_id too, which names no body frame: give it, {OPTION} "
+                             f"{topic}:FRAME (the frame /tf_static joins to the camera)")
+        if not body:
+            body = _first_frame_id(reader, self._topics[self.image_topic].connections)
+            if not body or body == parent:
+                raise InputError(
+                    f"{OPTION} {topic}: a {info.msgtype} names no body frame and the images' "
+                    f"header frame_id is {'empty' if not body else repr(body)}: give the frame "
+                    f"its poses are of, {OPTION} {topic}:FRAME")
+            log.info("%s: %s %s names no body frame: its poses are taken as those of %s, the "
+                     "images' frame (%s %s:FRAME names another)", label, OPTION, topic, body,
+                     OPTION, topic)
+        if body == parent:
+            raise InputError(f"{OPTION} {topic}: the body frame {body!r} is the frame its poses "
+                             "are in (header.frame_id): name the moving frame")
+        if given and child and child != given:
+            log.warning("%s: %s %s:%s: its child_frame_id is %s; its poses are read as those of "
+                        "%s, as given", label, OPTION, topic, given, child, given)
+        return PoseStream(topic, info.msgtype, parent, child, body)
+
+    def _pose_message(self, msg: Any) -> Any:
+        """One message of the pose topic as a TFMessage (`as_transform`); `InputError` when its
+        frames are not the first message's."""
+        stream = self._pose_stream
+        assert stream is not None
+        frame_id = msg.header.frame_id.lstrip("/")
+        child = (msg.child_frame_id.lstrip("/") if stream.msgtype in _WITH_CHILD else "")
+        if (frame_id, child) != (stream.parent, stream.child):
+            what, was, now = (("header.frame_id", stream.parent, frame_id)
+                              if frame_id != stream.parent else
+                              ("child_frame_id", stream.child, child))
+            raise InputError(
+                f"{OPTION} {stream.topic}: the message stamped t="
+                f"{header_stamp_ns(msg.header) * 1e-9:.6f} s has {what} {now!r}, the first one "
+                f"{was!r}: poses in two frames cannot be read as one stream (a SLAM system "
+                "relocalized into a new map?); cut the bag where it changes")
+        return as_transform(msg, stream.msgtype, stream.parent, stream.body)
+
+    def _skipped_for_pose_topic(self, parent: str, child: str, topic: str) -> bool:
+        """Whether a tf transform parent -> child is left out: the pose topic gives ``child``'s
+        pose (counted, said once by `_finish_pose_topic`)."""
+        stream = self._pose_stream
+        if stream is None or child != stream.body or topic == stream.topic:
+            return False
+        key = (topic or "/tf", parent, child)
+        self._tf_not_read[key] = self._tf_not_read.get(key, 0) + 1
+        return True
+
+    def _finish_pose_topic(self) -> None:
+        """After the runs are chosen: the lookup's frames (the stream's parent, unless
+        --pose-frames names others), said at INFO; `InputError` when tf does not join the body
+        frame to the camera frame or to the --pose-frames parent."""
+        stream = self._pose_stream
+        if stream is None:
+            return
+        label = bag_label(self.path)
+        for (topic, parent, child), n in self._tf_not_read.items():
+            log.info("%s: %d transform%s %s -> %s on %s not read: %s %s gives %s's pose", label,
+                     n, "s" if n > 1 else "", parent, child, topic, OPTION, stream.topic, child)
+        if self._pose_frames is None:
+            self._pose_frames = (stream.parent, "")
+        parent, child = self._pose_frames
+        cameras = [child] if child else sorted({f.lstrip("/") for f in self._frame_ids} - {""})
+        held = ", ".join(f"{p} -> {c}" for p, c in self._tf.static_edges()) or "nothing"
+        for camera in cameras:
+            if not self._tf.connected(stream.body, camera):
+                raise InputError(
+                    f"{OPTION} {stream.topic} gives the pose of {stream.body} in {stream.parent}, "
+                    f"but no tf of {label} joins {stream.body} to {camera}, the camera frame "
+                    f"{'given' if child else 'the images name'} (its /tf_static holds "
+                    f"{held}): record /tf_static (robot_state_publisher, the camera driver), "
+                    f"or name the body frame the poses are of, {OPTION} {stream.topic}:FRAME")
+        if not self._tf.connected(parent, stream.parent):
+            raise InputError(
+                f"--pose-frames {parent}:{child} with {OPTION} {stream.topic}, whose poses are in "
+                f"{stream.parent} (its header.frame_id): no tf of {label} joins {parent} to "
+                f"{stream.parent}; drop --pose-frames, or give --pose-frames {stream.parent}"
+                f"{':' + child if child else ''}")
+        log.info("%s: poses from %s (%s, %s -> %s), looked up as %s -> %s", label, stream.topic,
+                 stream.msgtype, stream.parent, stream.body, parent, child or "the images' frame")
+
+
+def _first_message(reader: Any, connections: Any) -> Any:
+    """The first message of ``connections`` that can be deserialized, or None."""
+    gen = bag_messages(reader, connections=list(connections))
+    try:
+        for conn, _, raw in gen:
+            try:
+                return bag_deserialize(reader, raw, conn.msgtype)
+            except (AnyReaderError, ValueError):
+                continue
+    finally:
+        gen.close()
+    return None
+
+
+def _first_frame_id(reader: Any, connections: Any) -> str:
+    """The header frame_id of the first image message that can be deserialized ('' without)."""
+    msg = _first_message(reader, connections)
+    return msg.header.frame_id.lstrip("/") if msg is not None else ""
