@@ -65,6 +65,7 @@ SYNC_ATEN = frozenset(("nonzero", "unique", "_unique", "_unique2", "unique_dim",
 HOST_READS = frozenset(("cpu", "item", "tolist", "__bool__", "__int__", "__float__",
                         "__index__"))
 KERNELS = ("_target_norm_kernel", "_screen_kernel", "_nn_partial_kernel", "_nn_reduce_kernel")
+WALK_KERNELS = ("_walk_mid_kernel", "_walk_step_kernel")  # core.walk_triton (fused rounds)
 # aten ops that launch no device kernel (views, metadata, allocations, host scalars): every
 # other dispatched op counts as one kernel launch ("kernels"; a CUDA graph replays each as a
 # node, so the count is the graph's size too; sort and a few others launch more than one)
@@ -147,7 +148,7 @@ class OpCounter:
 
         if _triton_error() is not None:
             return
-        from mast3r_ros.core import nn_triton
+        from mast3r_ros.core import nn_triton, walk_triton
 
         counter = self
 
@@ -173,8 +174,9 @@ class OpCounter:
             counter.counts["nn_search"] += 1
             return real_search(*a, **kw)
 
-        for n in KERNELS:
-            self._stack.enter_context(_patched(nn_triton, n, _Launch(getattr(nn_triton, n))))
+        for mod, names in ((nn_triton, KERNELS), (walk_triton, WALK_KERNELS)):
+            for n in names:
+                self._stack.enter_context(_patched(mod, n, _Launch(getattr(mod, n))))
         self._stack.enter_context(_patched(nn_triton, "nn_search", search))
 
     def __enter__(self) -> OpCounter:
@@ -217,7 +219,8 @@ def previous():
     from mast3r_ros.core.matching import walk
 
     with _patched(walk._FusedWalk, "_lookup", fused_lookup_prev), \
-            _patched(fixed_matching, "_upload_poses", upload_poses_prev):
+            _patched(fixed_matching, "_upload_poses", upload_poses_prev), \
+            _patched(walk, "FUSED_ROUNDS", False):
         yield
 
 
@@ -451,10 +454,18 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="also whole Localizer.localize frames (tiny checkpoint, torch search)")
     p.add_argument("--host-only", action="store_true",
                    help="only the host finish after the transfer (numpy; no Triton)")
+    p.add_argument("--fused-rounds", action="store_true",
+                   help="the current path with walk.FUSED_ROUNDS on (a round's bookkeeping as "
+                        "two Triton kernels; the previous path is as before)")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.fused_rounds:
+        from mast3r_ros.core.matching import walk
+
+        walk.FUSED_ROUNDS = True
     res = {**environment(torch.device("cpu")), "hw": list(args.size),
+           "fused_rounds": bool(args.fused_rounds),
            "host_finish": host_finish_bench()}
     if not args.host_only:  # the rest runs the Triton search (its CPU interpreter here)
         res["phases"] = fixed_phases(tuple(args.size))

@@ -10,11 +10,20 @@ round trips (CUDA-graph capturable) for `matchers.fixed_matching`.
 
 from __future__ import annotations
 
+import functools
 from typing import Optional, Tuple
 
 import torch
 
 from .search import _CachedNN
+
+# A fused walk round: `_FusedWalk` runs a round's bookkeeping (the walkers' updates, each
+# search's cache misses) as two Triton kernels (`core.walk_triton`) instead of 20 torch kernels,
+# around the same two searches: the same caches and walks bit for bit, 8 launches a round
+# instead of 26 (bench/hotpath_counts.py). Off until a GPU has timed both (bench_matching.py's
+# ``-fused`` variants, docs/gpu.md): its queries come in walker order, not sorted by row, and
+# its kernels run one program per pair.
+FUSED_ROUNDS = False
 
 
 def _walk(
@@ -148,6 +157,17 @@ class _FusedWalk:
         self.w12: dict = {}  # each direction's search work buffers (`nn_search` ``scratch``)
         self.w21: dict = {}
         self.rounds = 0
+        self.fused = FUSED_ROUNDS and n_b > 0 and n_p > 0
+        if self.fused:  # its kernels update the walkers in place: never `start` itself
+            if self.xy1.data_ptr() == start.data_ptr():
+                self.xy1 = self.xy1.clone()
+            walkers = functools.partial(torch.empty, (n_b, n_p), device=dev)
+            self.new2, self.go = walkers(dtype=torch.int64), walkers(dtype=torch.bool)
+            self.q1, self.q2 = walkers(dtype=torch.int64), walkers(dtype=torch.int64)
+            self.nq1, self.nq2 = (torch.empty((n_b,), dtype=torch.int32, device=dev)
+                                  for _ in range(2))
+            self.count = torch.empty((1,), dtype=torch.int32, device=dev)  # active walkers
+            self.prepared = False  # q1 / nq1 hold the next round's image-1 queries
 
     def _lookup(self, cache, src, tgt_t, tgt_bad, tgt_norms, idx, need, n_src, scratch=None):
         from ..nn_triton import nn_search
@@ -168,6 +188,9 @@ class _FusedWalk:
         rare (a start point that is its own mutual nearest neighbour stops, the others walk
         on), and an idle second round changes nothing, so the test would cost a host round
         trip on nearly every walk to save a few empty launches on the odd one."""
+        if self.fused:
+            self._run_fused(n_rounds, until_idle)
+            return
         n1, n2 = self.flat1.shape[1], self.flat2.shape[1]
         for i in range(n_rounds):
             xy1, xy2, active = self.xy1, self.xy2, self.active
@@ -181,6 +204,28 @@ class _FusedWalk:
             self.rounds += 1
             if until_idle and 1 < self.rounds and i < n_rounds - 1 and not bool(
                     self.active.any()):
+                break
+
+    def _run_fused(self, n_rounds: int, until_idle: bool) -> None:
+        """`run` with `FUSED_ROUNDS`: per round the image-1 search, `walk_triton.walk_mid`,
+        the image-2 search, `walk_triton.walk_step` (which also lists the next round's queries
+        and counts the active walkers for the test)."""
+        from ..nn_triton import nn_search
+        from ..walk_triton import walk_mid, walk_step
+
+        st = (self.xy1, self.xy2, self.active, self.c12, self.c21, self.new2, self.go)
+        if not self.prepared:
+            walk_step(*st, self.q1, self.nq1, self.count, finish=False)
+            self.prepared = True
+        for i in range(n_rounds):
+            nn_search(self.flat1, self.t2, self.q1, self.nq1, self.c12, self.u2,
+                      target_norms=self.tn2, scratch=self.w12)
+            walk_mid(*st, self.q2, self.nq2, self.count)
+            nn_search(self.flat2, self.t1, self.q2, self.nq2, self.c21, self.u1,
+                      target_norms=self.tn1, scratch=self.w21)
+            walk_step(*st, self.q1, self.nq1, self.count, finish=True)
+            self.rounds += 1
+            if until_idle and 1 < self.rounds and i < n_rounds - 1 and not bool(self.count):
                 break
 
 
