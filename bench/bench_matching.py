@@ -381,6 +381,7 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
             row[name]["identical_to_" + first] = all(
                 np.array_equal(a, b) for a, b in zip(fused[name], fused[first]))
         _prev_ratios(row, fused, k)
+        _prev_ratios(row, fused, k, "-fused")
         if len(backends) > 1:
             a, b = (set(map(tuple, np.concatenate([fused[be].slot[:, None], fused[be].xy1,
                                                    fused[be].xy2], 1).tolist()))
@@ -458,21 +459,43 @@ class _previous_walk:
          fm._upload_poses) = self.keep
 
 
-def _prev_wrap(fn):
+class _fused_rounds:
+    """Context: the walk with its rounds' bookkeeping fused into two Triton kernels
+    (`walk.FUSED_ROUNDS`, `core.walk_triton`), with its own CUDA graphs (``-fused`` variants)."""
+    runner = None
+
+    def __enter__(self):
+        from mast3r_ros.core.matchers import fixed_matching as fm
+        from mast3r_ros.core.matching import walk
+
+        if _fused_rounds.runner is None:
+            _fused_rounds.runner = fm._GraphRunner()
+        self.keep = (walk.FUSED_ROUNDS, fm._RUNNER)
+        walk.FUSED_ROUNDS, fm._RUNNER = True, _fused_rounds.runner
+
+    def __exit__(self, *exc):
+        from mast3r_ros.core.matchers import fixed_matching as fm
+        from mast3r_ros.core.matching import walk
+
+        walk.FUSED_ROUNDS, fm._RUNNER = self.keep
+
+
+def _prev_wrap(fn, ctx=_previous_walk):
     def run(*a, **k):
-        with _previous_walk():
+        with ctx():
             return fn(*a, **k)
     return run
 
 
-def _prev_ratios(row: Dict, fused: Dict, k: int) -> None:
-    """``prev/new`` of each ``-prev`` variant against its current one (median time, and the
-    op / launch counts when profiled) into ``row["prev_over_new"]``, and logged."""
+def _prev_ratios(row: Dict, fused: Dict, k: int, suffix: str = "-prev") -> None:
+    """``prev/new`` of each ``-prev`` variant (``suffix``: or ``-fused``) against its current
+    one (median time, and the op / launch counts when profiled) into ``row["prev_over_new"]``
+    (``row["fused_over_new"]``), and logged."""
     from mast3r_ros.core.matchers import fixed_matching as fm
 
     out = {}
-    for prev in [n for n in row if n.endswith("-prev")]:
-        new = prev[:-len("-prev")]
+    for prev in [n for n in row if n.endswith(suffix)]:
+        new = prev[:-len(suffix)]
         if new not in row:
             continue
         r = {"median_ms": row[prev]["median_ms"] / max(row[new]["median_ms"], 1e-9),
@@ -481,9 +504,12 @@ def _prev_ratios(row: Dict, fused: Dict, k: int) -> None:
             if v or row[new]["ops"].get(key):
                 r[key] = v / max(row[new]["ops"].get(key, 0), 1)
         out[new] = r
-        LOG.info("match_and_fuse K=%d %s: prev/new %s  identical %s", k, new, "  ".join(
-            f"{key} {v:.2f}" for key, v in r.items() if key != "identical"), r["identical"])
-    row["prev_over_new"] = out
+        LOG.info("match_and_fuse K=%d %s: %s/new %s  identical %s", k, new, suffix[1:],
+                 "  ".join(f"{key} {v:.2f}" for key, v in r.items() if key != "identical"),
+                 r["identical"])
+    row[f"{suffix[1:]}_over_new"] = out
+    if suffix != "-prev":
+        return
     row["first_rounds"] = fm.FIRST_ROUNDS
     runner = fm._RUNNER
     row["graph_frames_with_longer_walks"] = runner.n_longer_walks
@@ -496,7 +522,8 @@ def match_and_fuse_variants(backends: List[str], dev: torch.device) -> Dict:
     ``triton-graph`` (the same replayed as one CUDA graph; CUDA only); ``triton-fixed-prev``,
     ``triton-graph-prev`` (the same before issue 9's matching-work round, `_previous_walk`);
     ``triton-fixed-ieee`` (``triton-fixed`` without the TF32 screen, when ``triton-ieee`` is
-    among the backends)."""
+    among the backends); ``triton-fused``, ``triton-fixed-fused``, ``triton-graph-fused`` (the
+    same with the walk rounds' bookkeeping fused, `walk.FUSED_ROUNDS`, `_fused_rounds`)."""
     from mast3r_ros.core.config import MatchingConfig
     from mast3r_ros.core.matchers.mast3r import _match_and_fuse_walks, match_and_fuse
 
@@ -514,10 +541,13 @@ def match_and_fuse_variants(backends: List[str], dev: torch.device) -> Dict:
         out["triton"] = lambda p, T, rng, cfg=cfg: _match_and_fuse_walks(p, T, cfg, rng)
         out["triton-fixed"] = lambda p, T, rng, cfg=cfg: match_and_fuse(p, T, cfg, rng)
         out["triton-fixed-prev"] = _prev_wrap(out["triton-fixed"])
+        out["triton-fused"] = _prev_wrap(out["triton"], _fused_rounds)
+        out["triton-fixed-fused"] = _prev_wrap(out["triton-fixed"], _fused_rounds)
         if dev.type == "cuda":
             gcfg = MatchingConfig(nn_backend=be, max_matches=10**6, cuda_graph="auto")
             out["triton-graph"] = lambda p, T, rng, cfg=gcfg: match_and_fuse(p, T, cfg, rng)
             out["triton-graph-prev"] = _prev_wrap(out["triton-graph"])
+            out["triton-graph-fused"] = _prev_wrap(out["triton-graph"], _fused_rounds)
     return out
 
 
@@ -529,13 +559,20 @@ def _is_sync(ev) -> bool:
     return any(ev.name.startswith(s) for s in _SYNC_OPS)
 
 
+def _marked_as(label: str, fn):
+    def run(*a, **kw):
+        with torch.profiler.record_function(label):
+            return fn(*a, **kw)
+    return run
+
+
 def op_counts(fn, dev: torch.device) -> Dict[str, int]:
     """One profiled call of ``fn``: top-level aten ops launched from Python (outside the Triton
-    search, whose interpreter makes host copies on the CPU), the ops among them that wait for
-    the device (nonzero, unique, item, ...), the search's Triton kernel launches from Python
-    (none in a graph replay), and on CUDA the kernel and graph launches and synchronisations
-    of the CUDA runtime. Without Triton (the torch backend only) there is no
-    Triton search to mark."""
+    search and the fused walk kernels, whose interpreter makes host copies on the CPU), the ops
+    among them that wait for the device (nonzero, unique, item, ...), the Triton kernel
+    launches from Python (searches and fused walk rounds; none in a graph replay), and on CUDA
+    the kernel and graph launches and synchronisations of the CUDA runtime. Without Triton (the
+    torch backend only) there is no Triton search to mark."""
     from mast3r_ros.core.matching.backend import _triton_error
 
     nn_triton = None
@@ -562,24 +599,32 @@ def op_counts(fn, dev: torch.device) -> Dict[str, int]:
             return self.kernel[grid]
 
     names = ("_target_norm_kernel", "_screen_kernel", "_nn_partial_kernel", "_nn_reduce_kernel")
+    patched = []  # (module, name, original)
     if nn_triton:
-        nn_triton.nn_search = marked
-        kernels = {n: getattr(nn_triton, n) for n in names}
-        for n, kern in kernels.items():
-            setattr(nn_triton, n, _Counted(kern))
+        from mast3r_ros.core import walk_triton
+
+        patched = [(nn_triton, "nn_search", real)]
+        patched += [(nn_triton, n, getattr(nn_triton, n)) for n in names]
+        patched += [(walk_triton, n, getattr(walk_triton, n))
+                    for n in ("_walk_mid_kernel", "_walk_step_kernel", "walk_mid", "walk_step")]
+        for mod, n, orig in patched:
+            if n == "nn_search":
+                setattr(mod, n, marked)
+            elif n.startswith("walk_"):  # its interpreter's host copies are not the path's ops
+                setattr(mod, n, _marked_as("triton_walk", orig))
+            else:
+                setattr(mod, n, _Counted(orig))
     try:
         with torch.profiler.profile(activities=acts) as prof:
             fn()
     finally:
-        if nn_triton:
-            nn_triton.nn_search = real
-            for n, kern in kernels.items():
-                setattr(nn_triton, n, kern)
+        for mod, n, orig in patched:
+            setattr(mod, n, orig)
     n_ops = n_sync = n_launch = n_graph = n_csync = n_search = 0
     for ev in prof.events():
         anc, inside = ev.cpu_parent, False
         while anc is not None and not inside:
-            inside = anc.name == "nn_search"
+            inside = anc.name in ("nn_search", "triton_walk")
             anc = anc.cpu_parent
         n_search += ev.name == "nn_search"
         if ev.name.startswith(("cudaLaunchKernel", "cuLaunchKernel")):

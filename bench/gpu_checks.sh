@@ -13,7 +13,9 @@
 #                 the script has (torch, Triton with its TF32 screen, triton-ieee without it,
 #                 triton-fixed, triton-graph: the matching's CUDA graph, and triton-fixed-prev /
 #                 triton-graph-prev: the same with all 10 walk rounds and the screen's norms per
-#                 search, as before; "prev/new" lines and the summary give the ratio)     (~27 s)
+#                 search, as before; "prev/new" lines and the summary give the ratio; and
+#                 triton-fused / triton-fixed-fused / triton-graph-fused: a walk round's
+#                 bookkeeping in two Triton kernels, walk.FUSED_ROUNDS, "fused/new")     (~32 s)
 #   frame_host    bench_frame_host.py: host-side prepare (Pillow on the host vs the device
 #                 resize) / encoding fetch                                                 (~20 s)
 #   parallel      CPU-heavy work, nothing timed on the GPU (~150 s):

@@ -581,6 +581,12 @@ def other_figures(run: Run) -> List[str]:
                     for n, v in pn.items())
                     + f"; first rounds {r.get('first_rounds')}, graph frames with longer walks "
                       f"{r.get('graph_frames_with_longer_walks')}")
+            fo = r.get("fused_over_new") or {}
+            if fo:  # the -fused variants: a walk round's bookkeeping in two Triton kernels
+                out.append(f"{key} fused walk rounds / now: " + ", ".join(
+                    f"{n} {_f(v.get('median_ms'), '.2f')}x (same matches {v.get('identical')})"
+                    for n, v in fo.items())
+                    + " (below 1.00x for K=1 and K=4, same matches: walk.FUSED_ROUNDS = True)")
     doc, why = run.get("bench_frame_host.json")
     if doc is None:
         out.append(f"\nDevice-side resize: not measured ({why})")

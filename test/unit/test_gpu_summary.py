@@ -264,6 +264,24 @@ def test_the_previous_walk_ratio_is_summarised(tmp_path):
     assert "K=1: triton-graph 1.50 ms per pair" in rows[3]["figure"]
 
 
+def test_the_fused_walk_rounds_ratio_is_summarised(tmp_path):
+    """bench_matching.py's -fused variants (`walk.FUSED_ROUNDS`, off by default): the summary
+    gives their ratio to the current path and whether the matches were the same, so the GPU
+    run says whether to flip the default; the variant the default config runs stays the one
+    judged."""
+    doc = _matching()
+    for k in (1, 4):
+        row = doc[f"match_and_fuse_K{k}_per_pair"]
+        row["triton-graph-fused"] = {**_st(1.2), "identical_to_torch": True}
+        row["fused_over_new"] = {"triton-graph": {"median_ms": 0.8, "identical": True}}
+    text, rows = gpu_summary.summary(str(write_run(tmp_path, **{"bench_matching.json": doc})),
+                                     str(tmp_path / "gpu_checks_log.txt"))
+    assert ("match_and_fuse_K1_per_pair fused walk rounds / now: triton-graph 0.80x (same "
+            "matches True) (below 1.00x for K=1 and K=4, same matches: walk.FUSED_ROUNDS = "
+            "True)") in text
+    assert "K=1: triton-graph 1.50 ms per pair" in rows[3]["figure"]
+
+
 def test_first_frame_line_shows_the_previous_warmup_side_by_side(tmp_path):
     """bench_gpu.py measures each network-matches frame again with the warm-up as it was
     before its keyframe preload (issue 9); the summary names the worst old ratio next to the
