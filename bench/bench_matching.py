@@ -658,12 +658,18 @@ def screen_stats(pair, block_q: int = 32, block_t: int = 128, subsample: int = 8
     whose IEEE products the screen cannot skip (1.0 = no saving); every query's winner is
     checked to lie in a live tile (``winners_in_live_tiles``, must be True).
     """
-    from mast3r_ros.core import nn_triton as nt
-
     h, w, d = pair.desc1.shape
     ys, xs = np.mgrid[subsample // 2:h:subsample, subsample // 2:w:subsample]
     q = pair.desc1[torch.from_numpy(ys.ravel()), torch.from_numpy(xs.ravel())].float()
-    t = pair.desc2.reshape(-1, d).float()
+    return live_tile_stats(q, pair.desc2.reshape(-1, d).float(), block_q, block_t)
+
+
+def live_tile_stats(q: torch.Tensor, t: torch.Tensor, block_q: int = 32,
+                    block_t: int = 128) -> Dict:
+    """`screen_stats` of the queries ``q`` (Q, D), in this order, against the targets ``t``
+    (T, D), float32 (CPU)."""
+    from mast3r_ros.core import nn_triton as nt
+
     n_t = t.shape[0]
     n_tiles = -(-n_t // block_t)
     pad = n_tiles * block_t - n_t

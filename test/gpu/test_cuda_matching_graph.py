@@ -71,6 +71,31 @@ def test_graph_equals_eager_over_several_frames(k, monkeypatch):
     assert rng_g.bit_generator.state == rng_e.bit_generator.state == rng_w.bit_generator.state
 
 
+@pytest.mark.parametrize("k", [1, 4])
+def test_fused_walk_rounds_give_the_same_matches_in_a_graph(k, monkeypatch):
+    """`walk.FUSED_ROUNDS` (a round's bookkeeping in two Triton kernels, off by default): the
+    captured graph, the eager fixed path and the variable path give the unfused matches on
+    real CUDA kernels (a frame with non-finite descriptors among them)."""
+    from mast3r_ros.core.matching import walk
+
+    graph = MatchingConfig(nn_backend="triton", cuda_graph="auto", max_matches=500)
+    eager = MatchingConfig(nn_backend="triton", cuda_graph="off", max_matches=500)
+    for frame in range(2):
+        preds, poses = _preds(k, frame), _poses(k, frame)
+        want = match_and_fuse(preds, poses, eager, np.random.default_rng(7))
+        monkeypatch.setattr(walk, "FUSED_ROUNDS", True)
+        monkeypatch.setattr(fixed_matching, "_RUNNER", fixed_matching._GraphRunner())
+        got = [match_and_fuse(preds, poses, graph, np.random.default_rng(7)) for _ in range(2)]
+        got += [match_and_fuse(preds, poses, eager, np.random.default_rng(7)),
+                _match_and_fuse_walks(preds, poses, eager, np.random.default_rng(7))]
+        assert fixed_matching._RUNNER.broken is None, fixed_matching._RUNNER.broken
+        monkeypatch.setattr(walk, "FUSED_ROUNDS", False)
+        assert len(want.slot) > 50 * k
+        for i, g in enumerate(got):
+            for name, a, b in zip(g._fields, g, want):
+                np.testing.assert_array_equal(a, b, err_msg=f"frame {frame} way {i} {name}")
+
+
 def test_one_graph_per_keyframe_count_and_no_sync_in_replay(monkeypatch):
     runner = fixed_matching._GraphRunner()
     monkeypatch.setattr(fixed_matching, "_RUNNER", runner)

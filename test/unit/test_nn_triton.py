@@ -351,6 +351,11 @@ def test_bench_matching_smoke(tmp_path):
     row = res["match_and_fuse_K2_per_pair"]
     assert row["triton-fixed-ieee"]["identical_to_torch"] and row["triton"]["identical_to_torch"]
     assert res["match_and_fuse_K2_per_pair"]["jaccard"] == 1.0
+    # the fused walk rounds (walk.FUSED_ROUNDS) timed beside the current path, same matches
+    assert row["triton-fused"]["identical_to_torch"] and row["triton-fixed-fused"][
+        "identical_to_torch"]
+    assert all(r["identical"] for r in row["fused_over_new"].values())
+    assert set(row["fused_over_new"]) == {"triton", "triton-fixed"}
 
 
 def test_no_screen_kernel_is_launched_where_tf32_cores_are_missing(monkeypatch):
