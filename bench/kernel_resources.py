@@ -1,5 +1,5 @@
-"""Compile the Triton kernels of `core.nn_triton` for NVIDIA GPUs without one, and report their
-registers, spills and occupancy.
+"""Compile the Triton kernels of `core.nn_triton` (and `core.walk_triton`) for NVIDIA GPUs without
+one, and report their registers, spills and occupancy.
 
 Triton compiles ahead of time for any target (its wheel bundles ``ptxas`` and ``cuobjdump``),
 so this runs on a CPU-only machine: it catches what Triton's CPU interpreter (which the unit
@@ -44,7 +44,11 @@ _PTR, _I32, _F32 = "*fp32", "i32", "fp32"
 _TYPES = dict(src_ptr=_PTR, tgt_ptr=_PTR, bad_ptr="*u8", qidx_ptr="*i64", nq_ptr="*i64",
               tn_ptr=_PTR, lb_ptr=_PTR, up_ptr=_PTR, pval_ptr=_PTR, pidx_ptr="*i32",
               n_src=_I32, n_t=_I32, n_qmax=_I32, n_split=_I32, chunk=_I32, screen_c=_F32,
-              q0=_I32, n_qc=_I32, out_ptr="*i64", n_out=_I32)
+              q0=_I32, n_qc=_I32, out_ptr="*i64", n_out=_I32,
+              # core.walk_triton's kernels (walk.FUSED_ROUNDS), as walk._FusedWalk passes them
+              xy1_ptr="*i64", xy2_ptr="*i64", act_ptr="*i1", c12_ptr="*i64", c21_ptr="*i64",
+              new2_ptr="*i64", go_ptr="*i1", q_ptr="*i64", cnt_ptr="*i32", n_p=_I32, n1=_I32,
+              n2=_I32)
 
 
 class AotApiError(RuntimeError):
@@ -52,7 +56,10 @@ class AotApiError(RuntimeError):
 
 
 def variants(nt) -> List[Dict[str, Any]]:
-    """(label, kernel, constexprs, used by default) of every kernel nn_search can launch."""
+    """(label, kernel, constexprs, used by default) of every kernel nn_search can launch, and
+    of the fused walk round's (``module`` walk_triton)."""
+    from mast3r_ros.core import walk_triton as wt
+
     dp = max(16, 1 << (D - 1).bit_length())
     blk = dict(D=D, DP=dp, BQ=nt.BLOCK_Q, BT=nt.BLOCK_T)
     return [
@@ -68,6 +75,11 @@ def variants(nt) -> List[Dict[str, Any]]:
              consts=dict(blk, HAS_BAD=True, USE_DOT=False, SCREEN=False)),
         dict(label="reduce", kernel="_nn_reduce_kernel", default=True,
              consts=dict(BR=nt.BLOCK_R)),
+        # the fused walk round's two kernels (off by default: walk.FUSED_ROUNDS)
+        dict(label="walk round, between", kernel="_walk_mid_kernel", default=False,
+             module="walk_triton", consts=dict(BP=wt.BLOCK_P)),
+        dict(label="walk round, after", kernel="_walk_step_kernel", default=False,
+             module="walk_triton", consts=dict(BP=wt.BLOCK_P, FINISH=True)),
     ]
 
 
@@ -108,20 +120,22 @@ def compile_all(archs: List[int]) -> List[Dict[str, Any]]:
     from triton.compiler import ASTSource
 
     from mast3r_ros.core import nn_triton as nt
+    from mast3r_ros.core import walk_triton
 
     cuobjdump = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
     rows = []
     for arch in archs:
         for v in variants(nt):
-            fn = getattr(nt, v["kernel"])
+            mod = walk_triton if v.get("module") == "walk_triton" else nt
+            fn = getattr(mod, v["kernel"])
             consts = v["consts"]
             src = _ast_source(triton, ASTSource, fn, consts)
             row: Dict[str, Any] = {"arch": f"sm_{arch}", "kernel": v["kernel"],
                                    "variant": v["label"], "default": v["default"],
-                                   "num_warps": nt.NUM_WARPS}
+                                   "num_warps": mod.NUM_WARPS}
             try:
                 k = triton.compile(src, target=GPUTarget("cuda", arch, 32),
-                                   options={"num_warps": nt.NUM_WARPS})
+                                   options={"num_warps": mod.NUM_WARPS})
             except Exception as e:  # noqa: BLE001  Triton's compile errors have many types
                 row["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[-1][:300]}"
                 rows.append(row)
@@ -140,7 +154,7 @@ def compile_all(archs: List[int]) -> List[Dict[str, Any]]:
                        for m in re.finditer(r"(REG|LOCAL|SHARED|STACK):(\d+)", out))
             # ptxas puts spilled registers in the stack frame (STACK); LOCAL is static local data
             row.update(registers=res["REG"], spill_bytes=res["STACK"] + res["LOCAL"],
-                       shared_bytes=res["SHARED"], **occupancy(res["REG"], nt.NUM_WARPS, arch))
+                       shared_bytes=res["SHARED"], **occupancy(res["REG"], mod.NUM_WARPS, arch))
             rows.append(row)
     return rows
 
@@ -178,8 +192,8 @@ def main(argv=None) -> int:
         print(f"{r['arch']:<7} {name:<27}{r['registers']:>5}{r['spill_bytes']:>8}"
               f"{r['shared_bytes']:>9}{r['resident_warps']:>9}{100 * r['occupancy']:>7.0f}%"
               f"{r['mma_instructions']:>6} ({r['tf32_mma_instructions']})")
-    print("* not used by default (TF32_SCREEN / USE_DOT switched off); MMA: tensor-core "
-          "instructions in the PTX (TF32 ones in brackets)")
+    print("* not used by default (TF32_SCREEN / USE_DOT switched off, walk.FUSED_ROUNDS on); "
+          "MMA: tensor-core instructions in the PTX (TF32 ones in brackets)")
     if args.json:
         write_json(args.json, {"d": D, "rows": rows})
     return 1 if any("error" in r for r in rows) else 0

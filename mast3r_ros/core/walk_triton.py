@@ -100,7 +100,7 @@ def walk_mid(xy1: torch.Tensor, xy2: torch.Tensor, active: torch.Tensor, c12: to
     :nq[b]]`` (rows of image 2 to search), and zeroes ``count``.
 
     xy1, xy2, new2, qidx (B, P) int64; active, go (B, P) bool; c12 (B, N1), c21 (B, N2) int64
-    caches (-1: not searched yet); nq (B,) int32; count (1,) int32; all contiguous on one
+    caches (-1: not searched yet); nq (B,) int64; count (1,) int32; all contiguous on one
     device, B, P > 0. Asynchronous."""
     n_b, n_p = xy1.shape
     _walk_mid_kernel[(n_b,)](xy1, xy2, active, c12, c21, new2, go, qidx, nq, count, n_p,

@@ -5,7 +5,8 @@ most two host round trips a round; optional basin map);
 `_fused_walk` runs the same steps for B pairs at once on the fused Triton search
 (`core.nn_triton.nn_search`, imported lazily) through `_FusedWalk` (the walk's state, run a
 number of rounds at a time), and `reciprocal_walk_fixed` is its fixed-shape form without host
-round trips (CUDA-graph capturable) for `matchers.fixed_matching`.
+round trips (CUDA-graph capturable) for `matchers.fixed_matching`. With `FUSED_ROUNDS` a fused
+walk round's bookkeeping runs in two Triton kernels (`core.walk_triton`) instead of torch ops.
 """
 
 from __future__ import annotations
@@ -164,7 +165,8 @@ class _FusedWalk:
             walkers = functools.partial(torch.empty, (n_b, n_p), device=dev)
             self.new2, self.go = walkers(dtype=torch.int64), walkers(dtype=torch.bool)
             self.q1, self.q2 = walkers(dtype=torch.int64), walkers(dtype=torch.int64)
-            self.nq1, self.nq2 = (torch.empty((n_b,), dtype=torch.int32, device=dev)
+            # int64 like the counts the unfused round hands the search (the same kernels)
+            self.nq1, self.nq2 = (torch.empty((n_b,), dtype=torch.int64, device=dev)
                                   for _ in range(2))
             self.count = torch.empty((1,), dtype=torch.int32, device=dev)  # active walkers
             self.prepared = False  # q1 / nq1 hold the next round's image-1 queries
