@@ -31,6 +31,7 @@ rows are identical:
     python bench/hotpath_counts.py --json out.json
     python bench/hotpath_counts.py --localize   # and whole frames, first after warm-up vs again
     python bench/hotpath_counts.py --host-only  # the host finish alone (numpy; no Triton)
+    python bench/hotpath_counts.py --fused-rounds  # "now" with walk.FUSED_ROUNDS on
 """
 
 from __future__ import annotations
