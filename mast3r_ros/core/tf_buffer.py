@@ -488,6 +488,10 @@ class TransformBuffer:
             return False
         return bool(set(self._chain(target)) & set(self._chain(source)))
 
+    def root(self, frame: str) -> str:
+        """The root of ``frame``'s tree: its topmost ancestor (``frame`` itself without one)."""
+        return self._chain(frame)[-1]
+
     def static_edges(self) -> List[Tuple[str, str]]:
         """Every static (parent, child) transform (/tf_static), sorted."""
         return sorted((e.parent, c) for c, e in self._edges.items() if e.static)

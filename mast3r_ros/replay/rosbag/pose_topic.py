@@ -11,21 +11,27 @@ itself). As REP-105 has it, the camera optical frame the images' header names is
 body frame by /tf_static (or a /tf transform); the pose of an image is then looked up in the
 same `TransformBuffer`, by the same rule, as a pose from tf alone (`poses._TfPoses._pose`). The
 stream defines the body frame's pose: a /tf or /tf_static transform to the body frame from any
-parent is not read (said once). Covariance and twist are not read.
+parent is not read (said once), but a /tf_static one from a frame P of a static tree (a URDF's
+``base_link -> camera_pose_frame``) is read the other way round, body -> the tree's root, when
+only it joins the body to the camera. A body guessed as the images' frame is warned about when
+/tf_static joins that frame to others (the poses may be an IMU's). Covariance and twist are not
+read.
 
 `_PoseTopic` is a base class of `BagSequence`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from types import SimpleNamespace as NS
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
+import numpy as np
 from rosbags.highlevel import AnyReaderError
 
 from ...core.errors import InputError
-from ...core.message_fields import header_stamp_ns
+from ...core.message_fields import header_stamp_ns, tq_to_matrix, transform_to_tq
 from ...core.tf_buffer import TransformBuffer
 from .opening import bag_deserialize, bag_label, bag_messages
 from .topics import ODOMETRY_TYPE
@@ -75,13 +81,15 @@ def as_transform(msg: Any, msgtype: str, parent: str, body: str) -> Any:
 
 class PoseStream(NamedTuple):
     """The pose topic read: its message type, parent frame (the first message's frame_id), the
-    first message's child_frame_id ('' for the types without one) and the body frame read."""
+    first message's child_frame_id ('' for the types without one), the body frame read and
+    whether it is the images' frame for want of another (``guessed``)."""
 
     topic: str
     msgtype: str
     parent: str
     child: str
     body: str
+    guessed: bool = False
 
 
 class _PoseTopic:
@@ -95,6 +103,7 @@ class _PoseTopic:
     _pose_frames: Optional[Tuple[str, str]]
     _frame_ids: List[str]
     _tf_not_read: Dict[Tuple[str, str, str], int]  # (topic, parent, body) -> samples not read
+    _body_mounts: Dict[str, np.ndarray]  # P -> P_from_body of each /tf_static P -> body left out
 
     def _open_pose_topic(self, reader: Any, spec: Tuple[str, str]) -> PoseStream:
         """Check the topic (there, of a pose type, with a message) and choose its frames from
@@ -131,16 +140,14 @@ class _PoseTopic:
                     f"{OPTION} {topic}: a {info.msgtype} names no body frame and the images' "
                     f"header frame_id is {'empty' if not body else repr(body)}: give the frame "
                     f"its poses are of, {OPTION} {topic}:FRAME")
-            log.info("%s: %s %s names no body frame: its poses are taken as those of %s, the "
-                     "images' frame (%s %s:FRAME names another)", label, OPTION, topic, body,
-                     OPTION, topic)
         if body == parent:
             raise InputError(f"{OPTION} {topic}: the body frame {body!r} is the frame its poses "
                              "are in (header.frame_id): name the moving frame")
         if given and child and child != given:
             log.warning("%s: %s %s:%s: its child_frame_id is %s; its poses are read as those of "
                         "%s, as given", label, OPTION, topic, given, child, given)
-        return PoseStream(topic, info.msgtype, parent, child, body)
+        return PoseStream(topic, info.msgtype, parent, child, body, guessed=not given
+                          and not child)
 
     def _pose_message(self, msg: Any) -> Any:
         """One message of the pose topic as a TFMessage (`as_transform`); `InputError` when its
@@ -160,15 +167,45 @@ class _PoseTopic:
                 "relocalized into a new map?); cut the bag where it changes")
         return as_transform(msg, stream.msgtype, stream.parent, stream.body)
 
-    def _skipped_for_pose_topic(self, parent: str, child: str, topic: str) -> bool:
+    def _skipped_for_pose_topic(self, parent: str, child: str, topic: str,
+                                transform: Any = None) -> bool:
         """Whether a tf transform parent -> child is left out: the pose topic gives ``child``'s
-        pose (counted, said once by `_finish_pose_topic`)."""
+        pose (counted, said once by `_finish_pose_topic`). A /tf_static one (``transform``, a
+        geometry_msgs/Transform) is kept aside as a mount: `_join_by_mounts` may read it the
+        other way round."""
         stream = self._pose_stream
         if stream is None or child != stream.body or topic == stream.topic:
             return False
         key = (topic or "/tf", parent, child)
         self._tf_not_read[key] = self._tf_not_read.get(key, 0) + 1
+        if transform is not None and topic.endswith("tf_static"):
+            with contextlib.suppress(ValueError):  # an invalid one: as if never published
+                self._body_mounts[parent] = tq_to_matrix(*transform_to_tq(transform))
         return True
+
+    def _join_by_mounts(self, camera: str) -> None:
+        """When no tf joins the body to ``camera``: a /tf_static transform P -> body left out
+        (`_skipped_for_pose_topic`) is read the other way round -- body -> R, R the root of P's
+        tree, joined to P by /tf_static alone (a robot's URDF mounting the T265's pose frame
+        under base_link, as realsense2_description does): the stream gives the body's pose,
+        the mount the rest of the robot's. Said at INFO; a P moved by /tf is left out."""
+        stream = self._pose_stream
+        assert stream is not None
+        for parent, mount in sorted(self._body_mounts.items()):
+            if self._tf.connected(stream.body, camera) or not self._tf.connected(parent, camera):
+                continue
+            root = self._tf.root(parent)
+            if root != parent and not self._tf.static_between(root, parent):
+                continue  # /tf moves it: the stream and /tf would both move the camera
+            root_from_body = (self._tf.lookup(root, parent, 0) if root != parent
+                              else np.eye(4)) @ mount
+            try:
+                self._tf.add_static(stream.body, root, np.linalg.inv(root_from_body))
+            except InputError:  # the edge would close a loop: root is the stream's own
+                continue
+            log.info("%s: /tf_static %s -> %s read the other way round, %s -> %s: %s %s gives "
+                     "%s's pose, the mount joins it to %s", bag_label(self.path), parent,
+                     stream.body, stream.body, root, OPTION, stream.topic, stream.body, camera)
 
     def _finish_pose_topic(self) -> None:
         """After the runs are chosen: the lookup's frames (the stream's parent, unless
@@ -185,7 +222,12 @@ class _PoseTopic:
             self._pose_frames = (stream.parent, "")
         parent, child = self._pose_frames
         cameras = [child] if child else sorted({f.lstrip("/") for f in self._frame_ids} - {""})
+        for camera in cameras:
+            self._join_by_mounts(camera)
+        self._say_guessed_body()
         held = ", ".join(f"{p} -> {c}" for p, c in self._tf.static_edges()) or "nothing"
+        held += "".join(f"; {p} -> {c} on {t} is left out, the stream giving {c}'s pose"
+                        for t, p, c in self._tf_not_read)
         for camera in cameras:
             if not self._tf.connected(stream.body, camera):
                 raise InputError(
@@ -202,6 +244,32 @@ class _PoseTopic:
                 f"{':' + child if child else ''}")
         log.info("%s: poses from %s (%s, %s -> %s), looked up as %s -> %s", label, stream.topic,
                  stream.msgtype, stream.parent, stream.body, parent, child or "the images' frame")
+
+    def _say_guessed_body(self) -> None:
+        """The body taken as the images' frame (a stream that names none): at INFO, or a
+        WARNING when /tf_static joins that frame to other frames -- then the poses may well be
+        one of theirs (a VIO's IMU, a robot's base: VINS-Fusion's odometry is its IMU's), and
+        the camera would be misplaced by their mount. Both name the option that says which."""
+        stream = self._pose_stream
+        if stream is None or not stream.guessed:
+            return
+        what = (f"{stream.msgtype} with an empty child_frame_id" if stream.msgtype in _WITH_CHILD
+                else f"{stream.msgtype}, which names no body frame,")
+        mounts = sorted(self._body_mounts)  # the frames /tf_static put above it, then theirs
+        others = mounts + sorted(f for f in self._tf.frames - {stream.body, stream.parent}
+                                 if f not in mounts
+                                 and any(self._tf.connected(f, p) for p in mounts))
+        head = (f"{bag_label(self.path)}: {OPTION} {stream.topic} is a {what} so its poses are "
+                f"taken as those of {stream.body}, the images' frame")
+        if not others:
+            log.info("%s (%s %s:FRAME names another)", head, OPTION, stream.topic)
+            return
+        shown = ", ".join(others[:6]) + (", ..." if len(others) > 6 else "")
+        log.warning("%s; but /tf_static joins it to %s: a SLAM or VIO system often gives its "
+                    "IMU's or the robot's pose, which read so would misplace the camera by their "
+                    "mount. If the poses are another frame's, name it, %s %s:FRAME; %s %s:%s "
+                    "keeps this reading without this warning", head, shown, OPTION,
+                    stream.topic, OPTION, stream.topic, stream.body)
 
 
 def _first_message(reader: Any, connections: Any) -> Any:

@@ -92,7 +92,7 @@ class _TfPoses:
                         bag_ns: int = 0, topic: str = "") -> None:
         for ts in msg.transforms:
             parent, child = _strip(ts.header.frame_id), _strip(ts.child_frame_id)
-            if self._skipped_for_pose_topic(parent, child, topic):
+            if self._skipped_for_pose_topic(parent, child, topic, ts.transform):
                 continue
             try:
                 t, q = transform_to_tq(ts.transform)

@@ -148,6 +148,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         self._command = command  # "build-map" / "localize": what a warning says it does
         self._pose_frames = self._parse_pose_frames(pose_frames)
         spec, self._pose_stream, self._tf_not_read = parse_pose_topic(pose_topic), None, {}
+        self._body_mounts = {}
         self._tf = TransformBuffer()
         # indexing pass: every message with its run (1-based); filtered to one run at the end
         self._image_runs: List[Tuple[int, int]] = []
