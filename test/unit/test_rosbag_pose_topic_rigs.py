@@ -331,3 +331,19 @@ def test_stamps_received_out_of_order_are_read_by_stamp(tmp_path):
     stream[3], stream[4] = (a, ta, mb), (b, tb, ma)  # 1.4 s received at 1.3 s, 1.3 s at 1.4 s
     _check(_poses(BagSequence(_odom_bag(tmp_path, stream), pose_topic="/odom")),
            lambda t: _motion(t) @ MOUNT)
+
+
+def test_a_stream_whose_header_time_jumps_back_alone_says_what_is_not_read(tmp_path, caplog):
+    """The stream's stamps jump back 10 s midway (a VIO restarted on another clock), the
+    images' do not: its messages after the jump fall in another run and are not read, as /tf's
+    are -- now with a warning that says so, where the frames after it lost their pose without
+    a word."""
+    images = [20_000 * MS + k * 100 * MS for k in range(8)]
+    stream = [("/odom", t, _pose_msg("odometry", t - (10_000 * MS if k >= 4 else 0), "odom",
+                                     "base_link", _motion(t))) for k, t in enumerate(images)]
+    msgs = _rig("camera_color_optical_frame", ODOM_RIG, stream, images=images)
+    got = _poses(_seq(tmp_path, msgs, pose_topic="/odom"))
+    assert [p is not None for p in got] == [k < 4 for k in range(8)]
+    (warned,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert ("--pose-topic /odom: 4 of its 8 messages are not read: its header time jumps from "
+            "t=20.300000 s back to t=10.400000 s (message 5)") in warned, warned

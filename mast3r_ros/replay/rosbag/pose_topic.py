@@ -104,6 +104,9 @@ class _PoseTopic:
     _frame_ids: List[str]
     _tf_not_read: Dict[Tuple[str, str, str], int]  # (topic, parent, body) -> samples not read
     _body_mounts: Dict[str, np.ndarray]  # P -> P_from_body of each /tf_static P -> body left out
+    _run_counter: Any  # `runs._RunCounter` of the indexing pass
+    _run_label: int  # the run read, as it labels them
+    runs: List[Tuple[int, int, int]]  # the images' runs
 
     def _open_pose_topic(self, reader: Any, spec: Tuple[str, str]) -> PoseStream:
         """Check the topic (there, of a pose type, with a message) and choose its frames from
@@ -222,6 +225,7 @@ class _PoseTopic:
             self._pose_frames = (stream.parent, "")
         parent, child = self._pose_frames
         cameras = [child] if child else sorted({f.lstrip("/") for f in self._frame_ids} - {""})
+        self._warn_other_runs()
         for camera in cameras:
             self._join_by_mounts(camera)
         self._say_guessed_body()
@@ -244,6 +248,27 @@ class _PoseTopic:
                 f"{':' + child if child else ''}")
         log.info("%s: poses from %s (%s, %s -> %s), looked up as %s -> %s", label, stream.topic,
                  stream.msgtype, stream.parent, stream.body, parent, child or "the images' frame")
+
+    def _warn_other_runs(self) -> None:
+        """One warning when messages of the stream fall in another run of header time than the
+        images read (its stamps jump back where the images' do not: a SLAM system restarted
+        with another clock, a relay restamping): they are left out of the lookup, as /tf's
+        are, and the frames past them would have no pose without a word why."""
+        stream = self._pose_stream
+        assert stream is not None
+        key = ("tf", stream.parent, stream.body)
+        stamps = self._run_counter.stamps(key)
+        labels = self._run_counter.runs_of(key, len(stamps))
+        other = labels != self._run_label
+        if not other.any() or len(self.runs) > 1:  # the images' runs: said by `_choose_run`
+            return
+        at = int(np.flatnonzero(np.diff(labels) != 0)[0]) + 1  # where its run first changes
+        log.warning("%s: %s %s: %d of its %d messages are not read: its header time jumps "
+                    "from t=%.6f s back to t=%.6f s (message %d), where the images' does not, "
+                    "so they fall in another run than the images read (a SLAM or VIO system "
+                    "restarted, a relay restamping?); the frames past the jump get no pose from "
+                    "it", bag_label(self.path), OPTION, stream.topic, int(other.sum()),
+                    len(stamps), stamps[at - 1] * 1e-9, stamps[at] * 1e-9, at + 1)
 
     def _say_guessed_body(self) -> None:
         """The body taken as the images' frame (a stream that names none): at INFO, or a

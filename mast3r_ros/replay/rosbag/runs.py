@@ -123,6 +123,7 @@ class _RunCounter:
         # though it may be the last of a clock that went back (`lone_first_ahead`)
         self.lone_ahead: Dict[Any, List[Tuple[int, int, int, float]]] = {}
         self._received: Dict[Any, array.array] = {}  # stream -> receive times, after `finish`
+        self._split: Dict[Any, array.array] = {}  # after `finish`: stamps of streams of 2+ runs
         # stream -> ordinals noted without a stamp; after `finish`: ordinal -> estimated stamp
         self._unknown: Dict[Any, List[int]] = collections.defaultdict(list)
         self._estimated: Dict[Any, Dict[int, int]] = {}
@@ -209,6 +210,7 @@ class _RunCounter:
                     self.before_reference[k] = (len(early), max(early))
         for k in self._stamps:
             labels[k] = self._place_unknown(k, known[k], labels[k])
+        self._split = {k: v for k, v in self._stamps.items() if len(set(labels[k])) > 1}
         self._stamps.clear()
         self._received = {k: self._bag_ns[k] for k in keep_received if k in self._bag_ns}
         self._bag_ns.clear()
@@ -301,6 +303,12 @@ class _RunCounter:
         while before > 0 and received[before - 1] == bag_ns:
             before -= 1
         return int(bag_ns), ordinal - before
+
+    def stamps(self, stream: Any) -> np.ndarray:
+        """The header stamps noted of ``stream`` (int64 ns, 0 for one unknown), in order; after
+        `finish`, kept only for a stream of more than one run (else empty)."""
+        kept = self._stamps if stream in self._stamps else self._split.get(stream)
+        return np.frombuffer(kept if kept is not None else array.array("q"), np.int64)
 
     def runs_of(self, stream: Any, count: int) -> np.ndarray:
         """`run` of ordinals 0 .. ``count`` - 1 of ``stream``: (count,) int64."""
