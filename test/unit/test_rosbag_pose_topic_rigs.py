@@ -226,6 +226,29 @@ def test_amcl_pose_at_2_hz_is_interpolated_between_its_samples(tmp_path):
         np.testing.assert_allclose(a, b, atol=1e-12)
 
 
+def test_amcl_pose_beside_its_tf_reads_the_topic_and_names_the_tf_chain(tmp_path, caplog):
+    """A navigation bag: AMCL's map -> odom on /tf (2 Hz), wheel odometry's odom ->
+    base_footprint (20 Hz) and /amcl_pose. The topic gives base_footprint's pose (odometry's
+    /tf edge to it is left out); the INFO line says --pose-frames map reads tf's chain at its
+    rate instead."""
+    amcl = [850 * MS + k * 500 * MS for k in range(5)]
+    map_from_odom = pose([0.0, 0.0, 0.3], [1.0, 2.0, 0.0])
+    tf = [("/tf", t, tf_message([("map", "odom", t, map_from_odom)])) for t in amcl]
+    tf += [("/tf", t, tf_message([("odom", "base_footprint", t, pose([0, 0, 0.1], [0, 0, 0]))]))
+           for t in range(900 * MS, 1800 * MS, 50 * MS)]
+    msgs = _rig("camera_color_optical_frame", AMCL_URDF, _amcl(amcl) + tf)
+    caplog.set_level("INFO")
+    got = _poses(_seq(tmp_path, msgs, pose_topic="/amcl_pose:base_footprint"))
+    tf_only = [("/tf", t, tf_message([("map", "base_footprint", t, _motion(t))])) for t in amcl]
+    want = _poses(_seq(tmp_path / "tf", _rig("camera_color_optical_frame", AMCL_URDF, tf_only),
+                       pose_frames="map"))
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+    assert ("18 transforms odom -> base_footprint on /tf not read: --pose-topic /amcl_pose gives "
+            "base_footprint's pose; /tf alone gives it in map, through odom: --pose-frames map "
+            "without --pose-topic reads it at /tf's rate") in caplog.text, caplog.text
+
+
 def test_a_too_sparse_amcl_stream_says_its_samples_are_too_far_apart(tmp_path):
     """Three samples 0.6 s apart (too few to know the rate): the images between them get no
     pose (the one at 1.5 s, a sample's stamp, takes it), and the reason names the topic and

@@ -219,8 +219,14 @@ class _PoseTopic:
             return
         label = bag_label(self.path)
         for (topic, parent, child), n in self._tf_not_read.items():
-            log.info("%s: %d transform%s %s -> %s on %s not read: %s %s gives %s's pose", label,
-                     n, "s" if n > 1 else "", parent, child, topic, OPTION, stream.topic, child)
+            # AMCL's map -> odom on /tf over odometry's odom -> base_footprint: tf alone has it
+            by_tf = (f"; /tf alone gives it in {stream.parent}, through {parent}: --pose-frames "
+                     f"{stream.parent} without {OPTION} reads it at /tf's rate"
+                     if not topic.endswith("tf_static")
+                     and self._tf.connected(parent, stream.parent) else "")
+            log.info("%s: %d transform%s %s -> %s on %s not read: %s %s gives %s's pose%s",
+                     label, n, "s" if n > 1 else "", parent, child, topic, OPTION, stream.topic,
+                     child, by_tf)
         if self._pose_frames is None:
             self._pose_frames = (stream.parent, "")
         parent, child = self._pose_frames
