@@ -72,14 +72,20 @@ def _check(got, want_at):
 @pytest.mark.parametrize("topic,odom,body", [
     ("/camera/odom/sample", "camera_odom_frame", "camera_pose_frame"),
     ("/t265/odom/sample", "odom_frame", "t265_pose_frame")])
-def test_a_d435_t265_rig_gives_the_colour_cameras_pose(tmp_path, topic, odom, body):
-    """realsense-ros' T265 odometry (frame_id its odom frame, child its pose frame), the user's
-    /tf_static from the T265 pose frame to the D435 colour optical frame."""
+def test_a_d435_t265_rig_gives_the_colour_cameras_pose(tmp_path, topic, odom, body, caplog):
+    """realsense-ros' T265 odometry (frame_id its odom frame, child its pose frame, the same
+    edge on /tf: publish_odom_tf), the user's /tf_static from the T265 pose frame to the D435
+    colour optical frame."""
+    tf = [("/tf", t, tf_message([(odom, body, t, _motion(t))])) for t in STAMPS]
     msgs = _rig("d435_color_optical_frame", [(body, "d435_link", MOUNT),
                                              ("d435_link", "d435_color_optical_frame", URDF)],
-                _stream("odometry", topic, odom, body))
+                _stream("odometry", topic, odom, body) + tf)
+    caplog.set_level("INFO")
     seq = _seq(tmp_path, msgs, pose_topic=topic)
     _check(_poses(seq), lambda t: _motion(t) @ MOUNT @ URDF)
+    assert (f"8 transforms {odom} -> {body} on /tf not read: --pose-topic {topic} gives {body}'s "
+            f"pose; /tf alone gives it in {odom}: --pose-frames {odom} without --pose-topic") in (
+        caplog.text), caplog.text
 
 
 def test_robot_localization_odometry_over_a_urdf(tmp_path):

@@ -220,8 +220,9 @@ class _PoseTopic:
         label = bag_label(self.path)
         for (topic, parent, child), n in self._tf_not_read.items():
             # AMCL's map -> odom on /tf over odometry's odom -> base_footprint: tf alone has it
-            by_tf = (f"; /tf alone gives it in {stream.parent}, through {parent}: --pose-frames "
-                     f"{stream.parent} without {OPTION} reads it at /tf's rate"
+            by_tf = (f"; /tf alone gives it in {stream.parent}"
+                     f"{f', through {parent}' if parent != stream.parent else ''}: "
+                     f"--pose-frames {stream.parent} without {OPTION} reads it at /tf's rate"
                      if not topic.endswith("tf_static")
                      and self._tf.connected(parent, stream.parent) else "")
             log.info("%s: %d transform%s %s -> %s on %s not read: %s %s gives %s's pose%s",
