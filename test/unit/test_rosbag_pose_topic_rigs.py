@@ -376,3 +376,20 @@ def test_a_stream_whose_header_time_jumps_back_alone_says_what_is_not_read(tmp_p
     (warned,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert ("--pose-topic /odom: 4 of its 8 messages are not read: its header time jumps from "
             "t=20.300000 s back to t=10.400000 s (message 5)") in warned, warned
+
+
+def test_a_stream_whose_time_went_back_before_the_images_is_warned_about_once(tmp_path, caplog):
+    """Five messages stamped ahead (30 s) received before the first image, then the stream's
+    clock at the images' (20 s): the run choice's warning says so; the stream's own warning,
+    for messages after the images' run, does not repeat it."""
+    images = [20_000 * MS + k * 100 * MS for k in range(8)]
+    ahead = [("/odom", 19_000 * MS + k * 100 * MS, _pose_msg(
+        "odometry", 30_000 * MS + k * 100 * MS, "odom", "base_link", np.eye(4)))
+        for k in range(5)]
+    stream = ahead + [("/odom", t, _pose_msg("odometry", t, "odom", "base_link", _motion(t)))
+                      for t in images]
+    msgs = _rig("camera_color_optical_frame", ODOM_RIG, stream, images=images)
+    got = _poses(_seq(tmp_path, msgs, pose_topic="/odom"))
+    assert all(p is not None for p in got)
+    (warned,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "goes back before the first image" in warned, warned

@@ -266,10 +266,12 @@ class _PoseTopic:
         key = ("tf", stream.parent, stream.body)
         stamps = self._run_counter.stamps(key)
         labels = self._run_counter.runs_of(key, len(stamps))
-        other = labels != self._run_label
-        if not other.any() or len(self.runs) > 1:  # the images' runs: said by `_choose_run`
+        # after the images' run; those before it (below 1) are said by `_choose_run`, as are
+        # the images' own runs
+        other = labels > self._run_label
+        if not other.any() or len(self.runs) > 1:
             return
-        at = int(np.flatnonzero(np.diff(labels) != 0)[0]) + 1  # where its run first changes
+        at = max(int(np.flatnonzero(other)[0]), 1)  # the first message after the jump
         log.warning("%s: %s %s: %d of its %d messages are not read: its header time jumps "
                     "from t=%.6f s back to t=%.6f s (message %d), where the images' does not, "
                     "so they fall in another run than the images read (a SLAM or VIO system "
