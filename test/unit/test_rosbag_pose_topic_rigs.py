@@ -136,7 +136,9 @@ def test_a_t265_under_a_base_link_that_tf_moves_is_refused_naming_the_mount(tmp_
     assert ("no tf of" in str(err.value) and "joins camera_pose_frame to d435_color_optical_frame"
             in str(err.value)), err.value
     assert ("; base_link -> camera_pose_frame on /tf_static is left out, the stream giving "
-            "camera_pose_frame's pose)") in str(err.value), err.value
+            "camera_pose_frame's pose): base_link is moved by /tf (from odom), so the stream and "
+            "/tf would both move the camera: read /tf's motion alone, --pose-frames odom without "
+            "--pose-topic, or name") in str(err.value), err.value
 
 
 @pytest.mark.parametrize("kind", ["pose", "pose_cov"])

@@ -241,12 +241,20 @@ class _PoseTopic:
                         for t, p, c in self._tf_not_read)
         for camera in cameras:
             if not self._tf.connected(stream.body, camera):
+                # mounted under a frame /tf moves (`_join_by_mounts` left it): two motions
+                moved = [p for p in sorted(self._body_mounts) if self._tf.connected(p, camera)]
+                root = self._tf.root(moved[0]) if moved else ""
+                fix = (f"{moved[0]} is moved by /tf (from {root}), so the stream and /tf would "
+                       f"both move the camera: read /tf's motion alone, --pose-frames {root} "
+                       f"without {OPTION}, or name the body frame the poses are of, {OPTION} "
+                       f"{stream.topic}:FRAME" if moved else
+                       "record /tf_static (robot_state_publisher, the camera driver), or name "
+                       f"the body frame the poses are of, {OPTION} {stream.topic}:FRAME")
                 raise InputError(
                     f"{OPTION} {stream.topic} gives the pose of {stream.body} in {stream.parent}, "
                     f"but no tf of {label} joins {stream.body} to {camera}, the camera frame "
                     f"{'given' if child else 'the images name'} (its /tf_static holds "
-                    f"{held}): record /tf_static (robot_state_publisher, the camera driver), "
-                    f"or name the body frame the poses are of, {OPTION} {stream.topic}:FRAME")
+                    f"{held}): {fix}")
         if not self._tf.connected(parent, stream.parent):
             raise InputError(
                 f"--pose-frames {parent}:{child} with {OPTION} {stream.topic}, whose poses are in "
