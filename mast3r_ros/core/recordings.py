@@ -34,3 +34,30 @@ def recording_kind(folder: str) -> str:
     except OSError:
         return ""
     return f"a rosbag2: it has {bags[0]}" if bags else ""
+
+
+# image file suffixes `image_glob_hint` counts (what OpenCV decodes and recordings hold)
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".ppm", ".webp")
+
+
+def image_glob_hint(folder: str) -> str:
+    """The shell glob that names the image files of ``folder`` given where image files go
+    (``pair``, ``retrieve``): ``folder/*.jpg`` for the suffix most of its files have (as
+    written: ``*.JPG`` too), else those of its ``rgb/`` (a TUM RGB-D folder given itself),
+    ``folder/*.png`` when neither holds an image file. Never raises: an unreadable folder
+    gives the ``*.png`` glob."""
+    for sub in ("", "rgb"):
+        where = os.path.join(folder, sub) if sub else folder
+        try:
+            names = os.listdir(where)
+        except OSError:
+            continue
+        counts: dict = {}
+        for name in names:
+            suffix = os.path.splitext(name)[1]
+            if suffix.lower() in _IMAGE_SUFFIXES:
+                counts[suffix] = counts.get(suffix, 0) + 1
+        if counts:
+            best = max(sorted(counts), key=lambda s: counts[s])
+            return os.path.join(where, "*" + best)
+    return os.path.join(folder, "*.png")

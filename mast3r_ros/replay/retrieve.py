@@ -20,6 +20,7 @@ from ..core.errors import CheckpointError, InputError
 from ..core.fileio import atomic_folder, check_output_folder, output_lock
 from ..core.model.preprocess import SIZES, load_rgb
 from ..core.pairing import check_seed, make_pairs, random_start
+from ..core.recordings import image_glob_hint
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +243,7 @@ def _cmd_retrieve(args: argparse.Namespace) -> int:
     for path in args.images:
         if os.path.isdir(path):
             raise InputError(f"{path} is a folder, not an image file: give the image files (a "
-                             f"shell glob such as {os.path.join(path, '*.png')} expands to them)")
+                             f"shell glob such as {image_glob_hint(path)} expands to them)")
         if not os.path.isfile(path):
             # imported here: the image_codec package imports OpenCV, which --help must not load
             from ..core.image_codec.files import image_not_found

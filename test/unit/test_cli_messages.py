@@ -3,7 +3,10 @@ files given as YAML, a folder given as a checkpoint or as an image."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+
 import pytest
 from PIL import Image
 
@@ -62,6 +65,25 @@ def test_a_folder_as_an_image_says_folder(tmp_path):
 
     with pytest.raises(InputError, match="is a folder, not an image file"):
         read_image_file(str(tmp_path))
+
+
+def test_a_folder_as_an_image_names_the_glob_of_its_own_images(tmp_path):
+    """A folder of .jpg frames given as an image was told to use `folder/*.png`, a glob that
+    matches none of its files; a TUM folder given itself, its rgb/ frames."""
+    from mast3r_ros.core.image_codec import read_image_file
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for name in ("a.jpg", "b.jpg", "notes.txt"):
+        (frames / name).write_bytes(b"x")
+    with pytest.raises(InputError, match=re.escape(str(frames / "*.jpg"))):
+        read_image_file(str(frames))
+    tum = tmp_path / "tum"
+    (tum / "rgb").mkdir(parents=True)
+    (tum / "rgb" / "0.0.JPG").write_bytes(b"x")
+    (tum / "rgb.txt").write_text("0.0 rgb/0.0.JPG\n")
+    with pytest.raises(InputError, match=re.escape(str(tum / "rgb" / "*.JPG"))):
+        read_image_file(str(tum))
 
 
 def test_localize_without_ground_truth_prints_where_it_could_come_from(tmp_path, tum, sift_map,

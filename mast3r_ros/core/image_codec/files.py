@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..recordings import image_glob_hint
 from ..said_once import SaidOnce
 from .compressed import _encoding_of_decoded, opencv_refusal
 from .raw import to_rgb8, warn_low_bit_depth
@@ -151,7 +152,8 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path} is a folder, not an image file: name the image files "
-                         f"themselves (a shell glob such as {path / '*.png'} expands to them)")
+                         f"themselves (a shell glob such as {image_glob_hint(str(path))} "
+                         "expands to them)")
     if not path.is_file():  # missing, or a device or socket (`image_not_found` tells them)
         raise InputError(image_not_found(str(path)))
     if path.stat().st_size == 0:  # a copy or a write that never happened
