@@ -301,6 +301,20 @@ def test_a_near_miss_in_a_block_for_every_node_is_warned_about(load, caplog):
     assert "'/**'" in warned[0] and "ignored" in warned[0]
 
 
+def test_a_misspelled_name_under_one_of_our_sections_is_warned_about(load, caplog):
+    """'/**: ros__parameters: matching: {image_sise: 224}' ran at 512 without a word: the
+    full name is no near miss of 'image_size' (another section), but 'matching.' is ours, so
+    the last component is matched on its own. A RealSense block's 'align_depth.enable' (not
+    our section) stays silent, though 'enable' is near 'map_check.enabled'."""
+    with caplog.at_level("WARNING", logger="mast3r_ros"):
+        cfg = load("/**:\n  ros__parameters:\n    matching:\n      image_sise: 224\n"
+                   "    align_depth:\n      enable: true\n")
+    assert cfg.model.image_size == 512  # the default: the typo is not applied
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1, warned
+    assert "'matching.image_sise'" in warned[0] and "did you mean 'image_size'" in warned[0]
+
+
 def test_misspelled_ros_parameters_under_a_wildcard_key_are_refused(load):
     """'/**' is no node's name, so only the misspelling check stops its block from being taken
     for a namespace (and silently dropped): the docstring's 'ros__params' and a shouted
