@@ -1002,3 +1002,20 @@ def test_a_depth_unit_confusion_does_not_name_the_focal_length(frames):
     r = check_keyframes(records(frames, depth_factor=10.0), CFG, depth_units_per_m=1000.0)
     assert r.fix == "--depth-scale 10000 (depth units per metre)", r.fix
     assert "focal length" not in r.message, r.message
+
+
+def test_the_summary_says_how_many_pairs_the_match_reprojection_is_over():
+    """redkitchen's map check read 'match reprojection 15.9 px' while 14 of its 19 pairs had
+    too few ORB matches to be judged (its plot: 'no matches' on five keyframes); the line now
+    says over how many pairs the median is, and stays as it was when every pair had matches."""
+    from mast3r_ros.core.map_check.report import ConsistencyReport, PairFigures
+
+    def report(reproj):
+        pairs = [PairFigures(a=i, b=i + 1, depth_residual=0.01, depth_agree=0.9,
+                             depth_points=500, matches=0 if np.isnan(r) else 40, reproj_px=r,
+                             ok=True) for i, r in enumerate(reproj)]
+        return ConsistencyReport(CONSISTENT, [], pairs, "")
+
+    part = report([15.9, np.nan, np.nan, np.nan]).summary()
+    assert "match reprojection 15.9 px over 1 of 4 pairs; the others had too few ORB" in part
+    assert "px over" not in report([15.9, 12.0]).summary()
