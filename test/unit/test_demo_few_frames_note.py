@@ -27,3 +27,13 @@ def test_no_note_when_nearly_all_localize_or_at_the_defaults():
     assert _demo_recall_note(NS(**dict(DEFAULTS, frames=16)), {"frames": 8, "localized": 8}) == ""
     # at the defaults a low recall is no scene-size matter (a checkpoint's, a bug's): not blamed
     assert _demo_recall_note(NS(**DEFAULTS), {"frames": 30, "localized": 3}) == ""
+
+
+def test_with_the_mast3r_matcher_the_note_names_the_weights_not_sift():
+    """`demo --checkpoint tiny.pth --frames 10 --width 320 --height 240` (the README's tiny
+    checkpoint) localized none and the note blamed SIFT's features and promised the defaults
+    would localize them all: with random weights no size does, and SIFT did not run."""
+    note = _demo_recall_note(NS(frames=10, width=320, height=240), {"frames": 5, "localized": 0},
+                             "mast3r")
+    assert "SIFT finds" not in note and "checkpoint's weights decide" in note, note
+    assert "--frames 10" in note and note.startswith("note: 0 of 5"), note
