@@ -235,13 +235,20 @@ def build_retrieval(cfg: Config, checkpoint: Optional[str], codebook: Optional[s
     none is given); the codebook returned stays as given, for `check_retrieval_files`.
 
     Raises `CheckpointError` when the retrieval checkpoint of --params is not a file (a
-    robot's parameter file on another machine), naming it and both ways on."""
+    robot's parameter file on another machine), naming it and both ways on; `InputError` for
+    a ``codebook`` given to a build that builds no ASMK index (it was dropped without a word,
+    where a --retrieval-checkpoint is refused)."""
     if checkpoint == "":
+        _refuse_unused_codebook(codebook, "--retrieval-checkpoint '' builds no ASMK index")
         return (dataclasses.replace(cfg, retrieval=dataclasses.replace(
             cfg.retrieval, checkpoint="", codebook="")), None, None)
     if not checkpoint:
         r = cfg.retrieval
         if not (r.checkpoint and cfg.localizer.matcher == "mast3r" and cfg.model.checkpoint):
+            _refuse_unused_codebook(codebook, (
+                "no --retrieval-checkpoint is given (nor retrieval.checkpoint in --params)"
+                if not r.checkpoint else "this build encodes no keyframes (--matcher "
+                f"{cfg.localizer.matcher}{'' if cfg.model.checkpoint else ', no --checkpoint'})"))
             return cfg, None, None
         checkpoint, codebook = r.checkpoint, codebook or r.codebook or None
         if not os.path.isfile(os.path.expanduser(checkpoint)):
@@ -256,6 +263,14 @@ def build_retrieval(cfg: Config, checkpoint: Optional[str], codebook: Optional[s
     resolved = codebook or default_codebook_path(checkpoint)
     return (dataclasses.replace(cfg, retrieval=dataclasses.replace(
         cfg.retrieval, checkpoint=checkpoint, codebook=resolved)), checkpoint, codebook)
+
+
+def _refuse_unused_codebook(codebook: Optional[str], why: str) -> None:
+    """Raise `InputError` when a --codebook is given to a build without an ASMK index."""
+    if codebook:
+        raise InputError(f"--codebook {codebook}: the ASMK codebook is used with a retrieval "
+                         f"checkpoint, and {why}: drop --codebook, or build with --matcher "
+                         "mast3r, a --checkpoint and --retrieval-checkpoint R")
 
 
 def check_build_files(cfg: Config, opts: BuildOptions) -> None:

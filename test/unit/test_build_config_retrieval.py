@@ -76,3 +76,26 @@ def test_codebook_flag_applies_and_a_missing_params_checkpoint_is_named(tmp_path
     assert main(argv + ["--out", str(tmp_path / "c"), "--retrieval-checkpoint", ""]) == 0
     assert not KeyframeMap.load(str(tmp_path / "c")).asmk_keys()
     assert load_config_yaml(str(tmp_path / "c" / "build_config.yaml")).retrieval.checkpoint == ""
+
+
+def test_a_codebook_for_a_build_without_an_asmk_index_is_refused(tmp_path):
+    """`build-map REC --matcher sift --codebook C` (or without --retrieval-checkpoint) built the
+    map without a word and without the index the user asked for, while a
+    --retrieval-checkpoint there is refused: the codebook is refused too, saying why."""
+    import dataclasses
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.map_build import build_retrieval
+
+    cfg = Config()
+    sift = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, matcher="sift"))
+    with pytest.raises(InputError, match=r"--codebook c\.pkl: .*no --retrieval-checkpoint"):
+        build_retrieval(sift, None, "c.pkl")
+    with pytest.raises(InputError, match=r"--retrieval-checkpoint '' builds no ASMK index"):
+        build_retrieval(cfg, "", "c.pkl")
+    with_params = dataclasses.replace(sift, retrieval=dataclasses.replace(
+        sift.retrieval, checkpoint=str(tmp_path / "r.pth")))
+    with pytest.raises(InputError, match=r"encodes no keyframes \(--matcher sift, no --check"):
+        build_retrieval(with_params, None, "c.pkl")
+    assert build_retrieval(sift, None, None) == (sift, None, None)  # nothing asked: unchanged
