@@ -123,7 +123,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     from ..core.keyframes.writer import check_map_out
     from .map_build import (BuildOptions, build_retrieval, check_build_files,
                             check_unfinished_build, connect_build_workers)
-    from .out_source import refuse_out_over_source
+    from .out_source import refuse_out_over_source, warn_map_inside_map
     from .parallel_build import default_workers
     from .pipeline import build_map
 
@@ -136,6 +136,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
         raise InputError("--resume continues an unfinished build and --restart deletes it: "
                          "give one of them")
     refuse_out_over_source(args.source, args.out, "the map", "_map")  # before --overwrite's
+    warn_map_inside_map(args.out)
     check_map_out(args.out, args.overwrite)  # in --overwrite's words, before the source opens
     # OUT.partial with encoded shards: refused now, not after the source is read (as localize)
     check_unfinished_build(args.out, args.overwrite, args.resume, args.restart,

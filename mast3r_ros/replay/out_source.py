@@ -10,7 +10,8 @@ given as SOURCE (EuRoC's ``mav0/cam0``, KITTI's ``sequences/00/image_2``) stands
 dataset folder (``mav0``, ``sequences/00``): an --out beside the camera is inside the recording
 too. merge-maps refuses with `refuse_out_over_maps`. A localize run written inside its map
 folder (``--out maps/kitchen/run1``) is kept there (docs/maps.md: the map is then never replaced
-by ``--overwrite``), said at WARNING by `warn_run_inside_map`. Imports nothing heavy (the CLI's
+by ``--overwrite``), said at WARNING by `warn_run_inside_map`; a map built inside another
+map's folder by `warn_map_inside_map`. Imports nothing heavy (the CLI's
 ``--help`` path).
 """
 
@@ -21,6 +22,7 @@ import os
 from typing import Sequence, Tuple
 
 from ..core.errors import InputError
+from ..core.map_nesting import is_keyframe_map
 from ..core.recordings import BAG_STORAGE_SUFFIXES, recording_kind
 
 log = logging.getLogger(__name__)
@@ -141,4 +143,26 @@ def warn_run_inside_map(out: str, map_path: str) -> bool:
                 "then no longer be rebuilt in place (build-map --overwrite refuses a map holding "
                 "other files) until the run is moved out; an --out beside the map (e.g. --out %s) "
                 "avoids that", out, map_path, example)
+    return True
+
+
+def warn_map_inside_map(out: str) -> bool:
+    """Warn (WARNING) when build-map's ``out`` lies inside an existing keyframe map's folder
+    (a folder above it is a map, `is_keyframe_map`): as a run there (`warn_run_inside_map`),
+    the outer map can then no longer be rebuilt in place, and nothing said so (a fresh user's
+    ``--out maps/site/v2``). Paths compared resolved. True when warned."""
+    if not out or not str(out).strip():
+        return False
+    real_out = os.path.realpath(os.path.abspath(out))
+    folder = os.path.dirname(real_out)
+    while not is_keyframe_map(folder):
+        up = os.path.dirname(folder)
+        if up == folder:
+            return False
+        folder = up
+    example = os.path.join(os.path.dirname(folder), os.path.basename(real_out))
+    log.warning("--out %s lies inside the keyframe map %s: the new map is kept there, but that "
+                "map can then no longer be rebuilt in place (build-map --overwrite refuses a "
+                "map holding other files) until this one is moved out; an --out beside it "
+                "(e.g. --out %s) avoids that", out, folder, example)
     return True

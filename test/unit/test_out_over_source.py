@@ -76,3 +76,38 @@ def test_a_run_inside_its_map_is_written_with_a_warning_naming_an_out_beside_it(
     assert os.path.isfile(os.path.join(out, "metrics.json"))
     assert main([*argv[:4], "--out", str(tmp_path / "map_run"), *argv[6:]]) == 0
     assert "inside the map" not in capsys.readouterr().err
+
+
+def test_a_map_built_inside_another_map_is_warned_about(tmp_path, caplog):
+    """``build-map SEQ --out maps/site/v2`` was accepted without a word, as a run inside its map
+    once was; the outer map could then not be rebuilt with --overwrite ("the map also holds
+    v2/"). Said at WARNING with an --out beside it; a folder whose manifest.json is not a
+    keyframe map's (a dataset's, an ONNX export's) is no map."""
+    import json
+
+    from mast3r_ros.replay.out_source import warn_map_inside_map
+
+    site = tmp_path / "maps" / "site"
+    site.mkdir(parents=True)
+    (site / "manifest.json").write_text(json.dumps({"format": "mast3r_ros.keyframe_map"}))
+    other = tmp_path / "export"
+    other.mkdir()
+    (other / "manifest.json").write_text(json.dumps({"format": "onnx_export"}))
+    with caplog.at_level("WARNING", logger="mast3r_ros"):
+        assert warn_map_inside_map(str(site / "v2" / "deeper"))
+        assert not warn_map_inside_map(str(tmp_path / "maps" / "v2"))
+        assert not warn_map_inside_map(str(other / "v2"))
+    (said,) = [r.getMessage() for r in caplog.records]
+    assert f"lies inside the keyframe map {os.path.realpath(site)}" in said, said
+    assert f"(e.g. --out {os.path.realpath(tmp_path / 'maps' / 'deeper')})" in said, said
+
+
+def test_build_map_into_a_maps_folder_says_so(seq, sift_map, tmp_path, capsys):
+    """The build-map command itself warns (the helper above is wired in), and builds."""
+    the_map = str(tmp_path / "map")
+    shutil.copytree(sift_map, the_map)
+    out = os.path.join(the_map, "v2")
+    assert main(["build-map", seq, "--out", out, "--matcher", "sift", "--log-level",
+                 "warning"]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "inside the keyframe" in line]
+    assert len(said) == 1 and f"--out {out} lies inside the keyframe map" in said[0], said
