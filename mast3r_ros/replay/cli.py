@@ -427,7 +427,11 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         if any(e in given[:at] for e in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+        more = ""
+        if args.command == "merge-maps" and not any(e.startswith("-") for e in extra):
+            more = (": merge-maps joins two maps at a time (A B); merge the next into their "
+                    "result: merge-maps A B --out AB, then merge-maps AB C --out ABC")
+        sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}{more}")
     _setup_logging(getattr(args, "log_level", "info"))
     previous = _on_sigterm()
     try:

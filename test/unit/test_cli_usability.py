@@ -552,3 +552,18 @@ def test_help_names_euroc_and_kitti_sources_and_their_poses(capsys, command, pos
     entries = _help_entries(capsys, [command])
     assert "EuRoC" in entries["SOURCE"] and "KITTI" in entries["SOURCE"], entries["SOURCE"]
     assert "EuRoC" in entries[poses] and "poses/NN.txt" in entries[poses], entries[poses]
+
+
+def test_merge_maps_given_three_maps_says_how_to_merge_more(tmp_path, capsys):
+    """`merge-maps a b c --out abc` said only 'unrecognized arguments: c': the command joins
+    two maps at a time, and the line now says how to go on (merge the third into the result).
+    A misspelled option keeps argparse's plain words."""
+    with pytest.raises(SystemExit) as e:
+        main(["merge-maps", "a", "b", "c", "--out", str(tmp_path / "abc")])
+    assert e.value.code == 2
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "error" in ln]
+    assert "unrecognized arguments: c: merge-maps joins two maps at a time" in line, line
+    assert "merge-maps AB C --out ABC" in line, line
+    with pytest.raises(SystemExit):
+        main(["merge-maps", "a", "b", "--bogus", "--out", str(tmp_path / "ab")])
+    assert "two maps at a time" not in capsys.readouterr().err
