@@ -116,8 +116,9 @@ class ConsistencyReport:
         matched = sum(not math.isnan(p.reproj_px) for p in ev)
         # the ORB match check leaves a pair with too few verified matches unjudged (7-Scenes'
         # low texture: 5 of 19 pairs), which the median alone hid
-        over = "" if matched == len(ev) else (
-            f" over {matched} of {len(ev)} pairs; the others had too few ORB matches to judge")
+        over = ("" if matched == len(ev) else
+                ": no pair had enough ORB matches to judge" if not matched else
+                f" over {matched} of {len(ev)} pairs; the others had too few ORB matches to judge")
         return (f"map consistent: {len(ev)} neighbouring keyframe pairs of {len(self.keyframes)} "
                 f"keyframes agree (median depth residual {_pct(res)}, {_pct(agree)} of depth "
                 f"agreeing, match reprojection {_px(rep)}{over}) in {self.elapsed_s:.2f} s")
