@@ -123,7 +123,8 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     from ..core.keyframes.writer import check_map_out
     from .map_build import (BuildOptions, build_retrieval, check_build_files,
                             check_unfinished_build, connect_build_workers)
-    from .out_source import refuse_out_over_source, warn_map_inside_map
+    from .out_source import (refuse_out_over_source, refuse_resume_of_finished,
+                             warn_map_inside_map)
     from .parallel_build import default_workers
     from .pipeline import build_map
 
@@ -137,6 +138,8 @@ def cmd_build_map(args: argparse.Namespace) -> int:
                          "give one of them")
     refuse_out_over_source(args.source, args.out, "the map", "_map")  # before --overwrite's
     warn_map_inside_map(args.out)
+    if args.resume and not args.overwrite:
+        refuse_resume_of_finished(args.out, "manifest.json", "map")
     check_map_out(args.out, args.overwrite)  # in --overwrite's words, before the source opens
     # OUT.partial with encoded shards: refused now, not after the source is read (as localize)
     check_unfinished_build(args.out, args.overwrite, args.resume, args.restart,
@@ -231,7 +234,8 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from ..core.output_kinds import refuse_other_output
     from .metrics import format_table
     from .localize_run import RUN_FILES, RUN_OUTPUTS, check_before_indexing, run_localization
-    from .out_source import refuse_out_over_source, warn_run_inside_map
+    from .out_source import (refuse_out_over_source, refuse_resume_of_finished,
+                             warn_run_inside_map)
     from .run_resume import check_partial_before_run
 
     cfg = offline_warmup(load_config(args), args.warmup)
@@ -240,6 +244,8 @@ def cmd_localize(args: argparse.Namespace) -> int:
     refuse_other_output(map_path, "--map")  # a run folder: said before the source is read
     refuse_out_over_source(args.source, args.out, "the run", "_run")  # as build-map's --out
     warn_run_inside_map(args.out, map_path)
+    if args.resume and not args.overwrite:
+        refuse_resume_of_finished(args.out, "metrics.json", "run")
     # before the source is read (a rosbag is indexed: minutes), as run_localization checks it
     check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
     # the stopped run's too; a live run's (it holds the lock) is said to be one

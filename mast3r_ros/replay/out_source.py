@@ -166,3 +166,22 @@ def warn_map_inside_map(out: str) -> bool:
                 "map holding other files) until this one is moved out; an --out beside it "
                 "(e.g. --out %s) avoids that", out, folder, example)
     return True
+
+
+def refuse_resume_of_finished(out: str, marker: str, what: str) -> None:
+    """Raise `InputError` for ``--resume`` (without --overwrite) of an ``out`` that holds a
+    finished output (its ``marker`` file: a run's metrics.json, a map's manifest.json) and no
+    ``OUT.partial``: the generic 'already exists (pass --overwrite ...)' sent a user who reran
+    the resume from the shell history to --overwrite, which does every frame again. ``what``:
+    "run", "map". A live writer holding ``out``'s lock is named first (`refuse_busy_output`)."""
+    from ..core.fileio import output_path, refuse_busy_output
+
+    refuse_busy_output(out, "--out")
+    published = output_path(out)
+    if (os.path.lexists(published.rstrip("/") + ".partial")
+            or not os.path.isfile(os.path.join(published, marker))):
+        return
+    raise InputError(f"--resume: {out} is a finished {what} (it has {marker}, and no "
+                     f"{os.path.basename(published.rstrip('/'))}.partial is left to continue): "
+                     f"nothing to resume, the {what} is complete; --overwrite instead of "
+                     f"--resume would make it again from the start")

@@ -111,3 +111,34 @@ def test_build_map_into_a_maps_folder_says_so(seq, sift_map, tmp_path, capsys):
                  "warning"]) == 0
     said = [line for line in capsys.readouterr().err.splitlines() if "inside the keyframe" in line]
     assert len(said) == 1 and f"--out {out} lies inside the keyframe map" in said[0], said
+
+
+def test_resume_of_a_finished_output_says_it_is_complete(tmp_path):
+    """`localize ... --resume` run again from the shell history after the resumed run finished
+    said 'output folder already exists (pass --overwrite to replace it ...)': --overwrite does
+    every frame again. It now says the run (or map) is complete and there is nothing to resume;
+    with an OUT.partial beside it, or no finished output, the resume goes on as before."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.out_source import refuse_resume_of_finished
+
+    run = tmp_path / "r1"
+    run.mkdir()
+    (run / "metrics.json").write_text("{}")
+    with pytest.raises(InputError, match=r"--resume: .*r1 is a finished run \(it has "
+                                         r"metrics\.json, and no r1\.partial .*nothing to resume"):
+        refuse_resume_of_finished(str(run), "metrics.json", "run")
+    (tmp_path / "r1.partial").mkdir()
+    refuse_resume_of_finished(str(run), "metrics.json", "run")  # a stopped rerun: resumable
+    refuse_resume_of_finished(str(tmp_path / "new"), "metrics.json", "run")  # nothing there
+
+
+def test_localize_resume_of_a_finished_run_is_refused_as_complete(seq, sift_map, tmp_path,
+                                                                  capsys):
+    out = str(tmp_path / "run")
+    argv = ["localize", seq, "--map", sift_map, "--out", out, "--matcher", "sift",
+            "--max-frames", "1", "--log-level", "error", "--resume"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "is a finished run" in line and "nothing to resume" in line, line
