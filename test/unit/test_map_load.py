@@ -819,6 +819,20 @@ def test_a_folder_inside_a_map_names_the_map(tmp_path, monkeypatch):
         KeyframeMap.load(str(m / "keyframes"))
 
 
+def test_an_unfinished_builds_partial_folder_given_as_the_map_says_to_resume(tmp_path):
+    """After Ctrl-C, `ls` shows MAP.partial (the finished shards a --resume goes on from);
+    given as --map it was called 'copied only in part? copy the map again': it is a stopped
+    build, finished by build-map --resume, and then MAP is the map."""
+    part = tmp_path / "site.partial"
+    (part / "keyframes").mkdir(parents=True)
+    (part / "encodings").mkdir()
+    with pytest.raises(MapFormatError) as e:
+        KeyframeMap.load(str(part))
+    assert str(e.value) == (f"{part} is an unfinished map build (build-map stopped before it "
+                            f"wrote {tmp_path / 'site'}): rerun that build-map with --resume "
+                            f"to finish it, then pass {tmp_path / 'site'}"), str(e.value)
+
+
 def test_a_run_folder_or_deep_folder_inside_a_map_names_the_map(tmp_path, monkeypatch):
     """A new user's finding: `--map M/run1` (a localize run kept inside its map) said only
     'looks like a localize run folder ... pass the map folder' without naming M, and a folder

@@ -109,6 +109,15 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
             raise MapFormatError(
                 f"{mpath}: missing; {path} is not a keyframe map but holds one: pass it "
                 f"({', '.join(inner[:3])}{', ...' if len(inner) > 3 else ''})") from None
+        base = os.path.basename(os.path.normpath(path))
+        if base.endswith(".partial") and len(base) > len(".partial"):
+            # the folder a stopped build-map keeps its finished shards in, given as the map
+            final = os.path.join(os.path.dirname(os.path.normpath(path)),
+                                 base[:-len(".partial")])
+            raise MapFormatError(
+                f"{path} is an unfinished map build (build-map stopped before it wrote "
+                f"{final}): rerun that build-map with --resume to finish it, then pass "
+                f"{final}") from None
         if os.path.isdir(os.path.join(path, "keyframes")):  # a map's files, no manifest
             # an rsync or scp stopped before manifest.json (it sorts after keyframes/); a
             # build never leaves a folder at MAP (it renames a finished one into place)
