@@ -1017,7 +1017,8 @@ def test_the_summary_says_how_many_pairs_the_match_reprojection_is_over():
         return ConsistencyReport(CONSISTENT, [], pairs, "")
 
     part = report([15.9, np.nan, np.nan, np.nan]).summary()
-    assert "match reprojection 15.9 px over 1 of 4 pairs; the others had too few ORB" in part
+    assert ("match reprojection 15.9 px over 1 of 4 pairs; the others had too few ORB or SIFT"
+            in part)
     assert "px over" not in report([15.9, 12.0]).summary()
     none = report([np.nan, np.nan]).summary()
-    assert "match reprojection n/a: no pair had enough ORB matches to judge)" in none, none
+    assert "match reprojection n/a: no pair had enough ORB or SIFT matches to judge)" in none, none

@@ -254,7 +254,8 @@ class MapCheckConfig:
                                      "points agrees.", lo=0.0, hi=1.0, fraction=True)
     min_depth_points: int = _f(200, "Depth check: fewer overlapping points leave it unjudged.",
                                lo=1, hi=1000000)
-    max_features: int = _f(500, "Match check: ORB features per image.", lo=50, hi=100000)
+    max_features: int = _f(500, "Match check: ORB features per image (SIFT's too, where ORB "
+                                  "has too few matches).", lo=50, hi=100000)
     ratio: float = _f(0.8, "Match check: Lowe ratio test threshold.", lo=0.1, hi=1.0)
     min_matches: int = _f(20, "Match check: fewer verified matches with depth leave it unjudged.",
                           lo=8, hi=100000)

@@ -9,9 +9,11 @@ Two measurements per pair of neighbouring keyframes (a, b) (each keyframe agains
   directions). Figures: the median relative residual ``|z_pred - z_b| / z_b`` and the fraction of
   points within ``depth_tolerance`` (occlusions and sensor noise make the rest).
 * **matches**: ORB features of both images, matched (ratio test) and verified with a fundamental
-  matrix (RANSAC), so the correspondences do not depend on the poses; a's matched pixels are lifted
-  with a's depth, moved with the poses and projected into b (both directions). Figure: the median
-  reprojection error in camera pixels.
+  matrix (RANSAC), so the correspondences do not depend on the poses; where ORB leaves fewer than
+  ``min_matches`` (low texture: FAST finds few corners on 7-Scenes, whatever ``max_features``),
+  SIFT features (contrast threshold 0.02, mutual ratio test) instead; a's matched pixels are
+  lifted with a's depth, moved with the poses and projected into b (both directions). Figure: the
+  median reprojection error in camera pixels.
 
 A pair disagrees when a figure passes its threshold; the map is inconsistent when any pair
 disagrees. Only then is the cause looked for, with the verified matches (cheap, pose-independent):
@@ -127,8 +129,8 @@ class KeyframeCheck:
         self.cfg = cfg
         self._orb = cv2.ORB_create(nfeatures=cfg.max_features)
         self._bf = cv2.BFMatcher(cv2.NORM_HAMMING)
-        # matches on consecutive keyframes only (most overlap; half the matching cost); the
-        # keyframes' arrays are kept only while their pairs are measured
+        # matches on every neighbouring pair; the keyframes' arrays are kept only while their
+        # pairs are measured
         self._stream: Optional[StreamingMeasure] = StreamingMeasure(cfg, self._orb, self._bf)
         self._spent_s = 0.0
         self._suspect: Optional[str] = None  # `report`'s pose_suspect
@@ -199,7 +201,7 @@ class KeyframeCheck:
         # (deterministic), all at once (a large map's: a sample of them, `diagnosis_sample`),
         # only for a map that fails (or cannot have) the check
         idx = range(n) if sample is None else sample
-        views = [_prepare(records[i], i, cfg, self._orb)
+        views = [_prepare(records[i], i, cfg, self._orb, keep_grey=False)
                  for i in bar(idx, len(idx), "map check: diagnosing")]
         if not judged:
             depth = any_depth  # of every keyframe, the sampled ones or not
@@ -240,7 +242,7 @@ class KeyframeCheck:
         arrays prepared, their pairs and matches renumbered; the message, the clock and the local
         jumps from every keyframe's ``light`` view and every pair."""
         pos = {k: j for j, k in enumerate(sample)}
-        views = [_prepare(records[k], k, self.cfg, self._orb)
+        views = [_prepare(records[k], k, self.cfg, self._orb, keep_grey=False)
                  for k in bar(sample, len(sample), "map check: diagnosing (a sample)")]
         sub_matches = {(pos[a], pos[b]): m for (a, b), m in matches.items()
                        if a in pos and b in pos}

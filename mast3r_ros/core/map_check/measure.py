@@ -1,5 +1,6 @@
 """Map check measurements on each pair of neighbouring keyframes: depth residuals (poses applied to
-the depth grid) and reprojection errors of ORB matches verified with a fundamental matrix."""
+the depth grid) and reprojection errors of ORB matches (SIFT where ORB has too few) verified with a
+fundamental matrix."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 from ..config import MapCheckConfig
 from ..errors import InputError
 from ..geometry import backproject, invert_pose, sample_depth, undistort_pixels
+from ..matchers.sift import SiftFeatures, extract_sift, match_descriptors
 from ..types import CameraIntrinsics
 from .records import KeyframeRecord
 from .report import KeyframeFigures, PairFigures
@@ -38,6 +40,10 @@ class _View:
     # be lifted again under another K (`diagnose._focal_divided`: distortion acts on (u - cx) /
     # fx); None: not kept (``pts`` are then taken as pinhole)
     grid_px: Optional[np.ndarray] = None
+    # (h, w) uint8 working-resolution grey image, kept while the view's pairs are matched, for
+    # the SIFT fallback (`_sift_of`); its SIFT features once computed
+    grey: Optional[np.ndarray] = None
+    sift: Optional[SiftFeatures] = None
 
 
 def _lift(px: np.ndarray, z: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
@@ -70,7 +76,11 @@ def _project(pts: np.ndarray, cam: CameraIntrinsics) -> Tuple[np.ndarray, np.nda
     return uv, z
 
 
-def _prepare(rec: KeyframeRecord, index: int, cfg: MapCheckConfig, orb: Any) -> _View:
+def _prepare(rec: KeyframeRecord, index: int, cfg: MapCheckConfig, orb: Any, *,
+             keep_grey: bool = True) -> _View:
+    """``rec`` at working resolution with its depth grid and ORB features; its grey image kept
+    for the SIFT fallback of `_match` unless ``keep_grey`` is False (the diagnosis, which
+    matches nothing again, holds up to 1000 views at once)."""
     pose = np.asarray(rec.map_from_cam, np.float64)
     if pose.shape != (4, 4) or not np.isfinite(pose).all():
         raise InputError(f"keyframe {rec.label or index}: map_from_cam must be a finite 4x4 "
@@ -98,7 +108,7 @@ def _prepare(rec: KeyframeRecord, index: int, cfg: MapCheckConfig, orb: Any) -> 
         kp_depth = sample_depth(depth, kp, max_rel_step=cfg.depth_tolerance)
     return _View(cam, scale, depth, pts, kp, kp_depth, desc, pose,
                  round(rec.intrinsics.width / rec.camera_scale),
-                 int(rec.stamp_ns), rec.label or str(index), px)
+                 int(rec.stamp_ns), rec.label or str(index), px, grey if keep_grey else None)
 
 
 # ------------------------------------------------------------------------- measurements ---
@@ -130,23 +140,60 @@ class _Matches:
     db: np.ndarray
 
 
-def _match(va: _View, vb: _View, cfg: MapCheckConfig, bf: Any) -> Optional[_Matches]:
-    if va.desc is None or vb.desc is None or len(va.kp) < 8 or len(vb.kp) < 8:
+# SIFT's contrast threshold for the fallback: OpenCV's default 0.04 keeps few keypoints on the
+# low-contrast indoor images ORB fails on (7-Scenes redkitchen at 320 px: about 310 per image;
+# 0.02: about 480, 14 of 19 neighbouring pairs with enough verified matches instead of 9)
+SIFT_CONTRAST = 0.02
+
+
+def _sift_of(v: _View, cfg: MapCheckConfig) -> SiftFeatures:
+    """``v``'s SIFT features (working px, RootSIFT), computed on first use and kept on ``v``."""
+    if v.sift is None:
+        if v.grey is None:
+            v.sift = SiftFeatures(np.zeros((0, 2)), np.zeros((0, 128), np.float32))
+        else:
+            v.sift = extract_sift(v.grey, cfg.max_features, contrast_threshold=SIFT_CONTRAST)
+    return v.sift
+
+
+def _verified(da: np.ndarray, db: np.ndarray, xa: np.ndarray, xb: np.ndarray,
+              cfg: MapCheckConfig) -> Optional[_Matches]:
+    """The matches ``xa[i] <-> xb[i]`` ((M, 2) working px, depth ``da[i]``, ``db[i]``, NaN =
+    none) that a fundamental matrix (RANSAC) keeps; None below ``cfg.min_matches``."""
+    if len(xa) < cfg.min_matches:
         return None
-    knn = bf.knnMatch(va.desc, vb.desc, k=2)
-    good = [m[0] for m in knn if len(m) == 2 and m[0].distance < cfg.ratio * m[1].distance]
-    if len(good) < cfg.min_matches:
-        return None
-    ia = np.array([m.queryIdx for m in good])
-    ib = np.array([m.trainIdx for m in good])
-    xa, xb = va.kp[ia], vb.kp[ib]
     _, mask = cv2.findFundamentalMat(xa, xb, cv2.FM_RANSAC, 1.5, 0.999, 200)
     if mask is None:
         return None
     keep = mask.reshape(-1).astype(bool)
     if keep.sum() < cfg.min_matches:
         return None
-    return _Matches(xa[keep], xb[keep], va.kp_depth[ia[keep]], vb.kp_depth[ib[keep]])
+    return _Matches(xa[keep], xb[keep], da[keep], db[keep])
+
+
+def _match(va: _View, vb: _View, cfg: MapCheckConfig, bf: Any) -> Optional[_Matches]:
+    """The pair's verified matches: ORB (ratio test), or where ORB leaves fewer than
+    ``cfg.min_matches`` (low texture, little overlap) SIFT (mutual ratio test, `_sift_of`);
+    None when neither has enough."""
+    m = None
+    if va.desc is not None and vb.desc is not None and len(va.kp) >= 8 and len(vb.kp) >= 8:
+        knn = bf.knnMatch(va.desc, vb.desc, k=2)
+        good = [p[0] for p in knn if len(p) == 2 and p[0].distance < cfg.ratio * p[1].distance]
+        ia = np.array([p.queryIdx for p in good], np.int64)
+        ib = np.array([p.trainIdx for p in good], np.int64)
+        m = _verified(va.kp_depth[ia], vb.kp_depth[ib], va.kp[ia], vb.kp[ib], cfg)
+    if m is not None:
+        return m
+    fa, fb = _sift_of(va, cfg), _sift_of(vb, cfg)
+    ia, ib = match_descriptors(fa.desc, fb.desc, cfg.ratio)
+    if len(ia) < cfg.min_matches:
+        return None
+    xa, xb = fa.xy[ia], fb.xy[ib]
+    da = (sample_depth(va.depth, xa, max_rel_step=cfg.depth_tolerance) if va.depth is not None
+          else np.full(len(xa), np.nan))
+    db = (sample_depth(vb.depth, xb, max_rel_step=cfg.depth_tolerance) if vb.depth is not None
+          else np.full(len(xb), np.nan))
+    return _verified(da, db, xa, xb, cfg)
 
 
 def _reproj_errors(va: _View, vb: _View, xa: np.ndarray, da: np.ndarray, xb: np.ndarray,
@@ -209,15 +256,17 @@ def _light(v: _View) -> _View:
     """``v`` without its depth, grid points and features: what the report of a map whose pairs
     were all measured needs (pose, stamp, label, intrinsics, widths)."""
     return dataclasses.replace(v, depth=None, pts=np.zeros((0, 3)), kp=np.zeros((0, 2)),
-                               kp_depth=np.zeros(0), desc=None, grid_px=None)
+                               kp_depth=np.zeros(0), desc=None, grid_px=None, grey=None,
+                               sift=None)
 
 
 class StreamingMeasure:
     """The two measurements fed one keyframe at a time, in recording order (`add`): each keyframe
-    is `_prepare`d; the pairs that start at a keyframe are matched (consecutive pairs) and measured,
+    is `_prepare`d; the pairs that start at a keyframe are matched (every one) and measured,
     in `_pairs` order, as soon as its last neighbour is prepared, and then only its `_light` view
     is kept: ``cfg.neighbours + 1`` prepared keyframes in memory, not all of them (0.1 MB each at
-    160x120, 0.37 MB at 640x480: 2.1 GB at 2*10^4 keyframes), and no record is kept (a map build
+    160x120, 0.37 MB at 640x480: 2.1 GB at 2*10^4 keyframes; 0.26 MB more for SIFT features
+    where ORB had too few matches), and no record is kept (a map build
     feeds the frames it reads). `close` measures the last pairs and returns the light views, the
     matches and the pair figures that preparing every view, then `_match` and `_measure` over
     `_pairs`, gives."""
@@ -232,7 +281,9 @@ class StreamingMeasure:
 
     def _finish(self, a: int) -> None:
         n, views = len(self.views), self.views
-        mine = {(a, b): _match(views[a], views[b], self.cfg, self.bf) if b == a + 1 else None
+        # every neighbouring pair matched: consecutive ones only left the others unjudged (9 of
+        # 19 pairs on 7-Scenes redkitchen), whatever their overlap
+        mine = {(a, b): _match(views[a], views[b], self.cfg, self.bf)
                 for b in range(a + 1, min(n, a + 1 + self.cfg.neighbours))}
         self.matches.update(mine)
         self.pairs.extend(_measure(views, self.poses, mine, self.cfg))

@@ -114,11 +114,13 @@ class ConsistencyReport:
         rep = np.nanmedian([p.reproj_px for p in ev]) if _any_finite(
             p.reproj_px for p in ev) else math.nan
         matched = sum(not math.isnan(p.reproj_px) for p in ev)
-        # the ORB match check leaves a pair with too few verified matches unjudged (7-Scenes'
-        # low texture: 5 of 19 pairs), which the median alone hid
+        # the match check leaves a pair with too few verified ORB and SIFT matches unjudged
+        # (7-Scenes redkitchen's little overlap at two keyframes apart: 5 of 19 pairs), which
+        # the median alone hid
         over = ("" if matched == len(ev) else
-                ": no pair had enough ORB matches to judge" if not matched else
-                f" over {matched} of {len(ev)} pairs; the others had too few ORB matches to judge")
+                ": no pair had enough ORB or SIFT matches to judge" if not matched else
+                f" over {matched} of {len(ev)} pairs; the others had too few ORB or SIFT matches "
+                "to judge")
         return (f"map consistent: {len(ev)} neighbouring keyframe pairs of {len(self.keyframes)} "
                 f"keyframes agree (median depth residual {_pct(res)}, {_pct(agree)} of depth "
                 f"agreeing, match reprojection {_px(rep)}{over}) in {self.elapsed_s:.2f} s")

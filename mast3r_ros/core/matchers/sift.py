@@ -52,14 +52,19 @@ class SiftFeatures:
         return SiftFeatures(self.xy[keep], self.desc[keep])
 
 
-def extract_sift(rgb: np.ndarray, max_features: int) -> SiftFeatures:
-    """SIFT keypoints and RootSIFT descriptors of an (H, W, 3) uint8 RGB image: at most
-    ``max_features`` keypoints (original pixels), the strongest by detector response (0: no
-    limit); RootSIFT = L1-normalise, then square root (Arandjelovic & Zisserman, CVPR 2012), so
-    the descriptors have unit L2 norm."""
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+def extract_sift(rgb: np.ndarray, max_features: int, *,
+                 contrast_threshold: Optional[float] = None) -> SiftFeatures:
+    """SIFT keypoints and RootSIFT descriptors of an (H, W, 3) uint8 RGB image (or an (H, W)
+    uint8 grey one): at most ``max_features`` keypoints (original pixels), the strongest by
+    detector response (0: no limit); RootSIFT = L1-normalise, then square root (Arandjelovic &
+    Zisserman, CVPR 2012), so the descriptors have unit L2 norm. ``contrast_threshold``: the
+    detector's (None: OpenCV's default, 0.04); lower keeps more keypoints of low-contrast
+    images."""
+    gray = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     n = int(max_features)
-    kps, desc = cv2.SIFT_create(nfeatures=n).detectAndCompute(gray, None)
+    sift = (cv2.SIFT_create(nfeatures=n) if contrast_threshold is None else
+            cv2.SIFT_create(nfeatures=n, contrastThreshold=float(contrast_threshold)))
+    kps, desc = sift.detectAndCompute(gray, None)
     if desc is None or not len(kps):
         return SiftFeatures(np.zeros((0, 2)), np.zeros((0, 128), np.float32))
     if 0 < n < len(kps):
