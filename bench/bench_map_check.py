@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""The map check (`core.map_check.check_map`) on a written map, the previous package and the
+current one side by side in one run: verdict, cause, how many neighbouring pairs the match
+reprojection judged, and the time of each.
+
+The previous package is ``mast3r_ros/core/map_check`` at ``--prev-rev`` (read from git history by
+`frozen_package.load_frozen_package`; by default the commit before the SIFT fallback, when the
+check matched ORB features on consecutive keyframes only). Each repeat runs both, alternating,
+each opening the map again (the keyframe PNGs are read and verified inside the timed call, as
+``check-map`` does).
+
+    python bench/bench_map_check.py MAP                 # 5 repeats
+    python bench/bench_map_check.py MAP --repeats 9
+
+Wall time on a shared machine includes the waits for a core: compare within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from frozen_package import load_frozen_package  # noqa: E402
+
+from mast3r_ros.core.config import Config  # noqa: E402
+from mast3r_ros.core.keyframes import KeyframeMap  # noqa: E402
+from mast3r_ros.core.map_check import check_map  # noqa: E402
+
+PREV_REV = "faae6c9a1b039caffb0773fc5d3b4442ccfd675f"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("map", help="a keyframe map folder (build-map's --out)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--prev-rev", default=PREV_REV)
+    args = ap.parse_args()
+    prev = load_frozen_package(args.prev_rev, "mast3r_ros/core/map_check", "map_check_prev")
+    cfg = Config().map_check
+    runs = {"previous": prev.check_map, "current": check_map}
+    times = {k: [] for k in runs}
+    reports = {}
+    for _ in range(args.repeats):
+        for key, fn in runs.items():
+            t0 = time.perf_counter()
+            reports[key] = fn(KeyframeMap.load(args.map), cfg)
+            times[key].append(time.perf_counter() - t0)
+    for key, rep in reports.items():
+        matched = sum(not math.isnan(p.reproj_px) for p in rep.pairs)
+        t = np.array(times[key])
+        print(f"{key:8s}  {rep.verdict}{' (' + rep.cause + ')' if rep.cause else ''}; match "
+              f"reprojection judged {matched} of {len(rep.pairs)} pairs; check-map "
+              f"{np.median(t):.2f} s median [{t.min():.2f}-{t.max():.2f}] of {len(t)}")
+        print(f"          {rep.summary()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
