@@ -4,11 +4,16 @@ why each matters are in docs/bench/mutation_cpu_2026-12-07)."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
+import pytest
 
 from mast3r_ros.core.config import TrackingConfig
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.localizer import query_checks as qc
+from mast3r_ros.core.types import CameraIntrinsics, Frame
 from mast3r_ros.core.uncertainty import pointmap_point_covariance
 from mast3r_ros.ros import odometry_gate as og
 
@@ -36,3 +41,64 @@ def test_pointmap_covariance_default_alpha_is_the_training_value():
                                   np.array([2.0, 2.0]))
     assert S.shape == (2, 3, 3)
     np.testing.assert_allclose(np.sqrt(S[:, 0, 0]), [0.2 * 3.0 / 2.0] * 2)
+
+
+def _gate_with_fit(monkeypatch, s, sigma, max_error=0.05):
+    monkeypatch.setattr(qc, "refitted_focal_scale", lambda *a, **k: (s, sigma))
+    cam = CameraIntrinsics(K=np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]]),
+                           width=640, height=480)
+    return qc.focal_gate(max_error, cam, np.eye(4), np.zeros((8, 3)), np.zeros((8, 2)),
+                         np.ones(8, bool), 3.0)
+
+
+def test_the_focal_gate_fails_a_frame_at_four_sigma_not_two_or_eight(monkeypatch):
+    # fitted 1.2x (log 0.182): failed at sigma 3 % (6.1 sigma), passed at sigma 5 % (3.6
+    # sigma); FOCAL_SIGNIFICANCE 8 passed the first, 2 failed the second
+    reason, fit = _gate_with_fit(monkeypatch, 1.2, 0.03)
+    assert reason.startswith("the camera's focal length does not fit the inliers")
+    assert "fx 600.0 px, not 500.0" in reason and fit.scale == 1.2 and fit.fx_px == 500.0
+    reason, fit = _gate_with_fit(monkeypatch, 1.2, 0.05)
+    assert reason == "" and fit.sigma_log == 0.05
+
+
+def test_a_query_distortion_is_warned_about_past_one_and_a_half_pixels(caplog):
+    # k1 0.0047 moves the corners 1.2 px from an undistorted map camera's (not warned), k1
+    # 0.008 2.0 px (warned); the threshold doubled or halved swapped one of them
+    K = np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]])
+    map_dists = [(640, 480, "plumb_bob", np.zeros(5))]
+    said = []
+    for k1 in (0.0047, 0.008):
+        cam = CameraIntrinsics(K=K, width=640, height=480, dist=np.array([k1, 0, 0, 0, 0.0]))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger=qc.log.name):
+            qc._warn_distortion_mismatch(cam, map_dists)
+        said.append([r.getMessage() for r in caplog.records])
+    assert said[0] == []
+    (msg,) = said[1]
+    assert "moves pixels by up to 2.0 px" in msg and "closest: none" in msg
+
+
+def test_the_focal_gate_needs_both_off_by_more_than_the_tolerance_and_significant(monkeypatch):
+    # `or` -> `and` failed a frame off by 20 % but not significant (above) and one significant
+    # but within the tolerance (3 % at sigma 0.1 %)
+    assert _gate_with_fit(monkeypatch, 1.2, 0.06)[0] == ""
+    assert _gate_with_fit(monkeypatch, 1.03, 0.001)[0] == ""
+    assert _gate_with_fit(monkeypatch, 1.03, 0.001, max_error=0.02)[0] != ""
+
+
+def test_a_distortion_check_that_raises_costs_no_frame(monkeypatch):
+    def broken(*a, **k):
+        raise ValueError("cv2 says no")
+    monkeypatch.setattr(qc, "distortion_shift_px", broken)
+    cam = CameraIntrinsics(K=np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]]),
+                           width=640, height=480)
+    assert qc._warn_distortion_mismatch(cam, [(640, 480, "plumb_bob", np.zeros(5))]) is None
+
+
+def test_localize_refuses_a_non_frame_and_a_frame_without_intrinsics_by_name():
+    with pytest.raises(InputError, match=r"localize takes a Frame\(rgb, intrinsics, stamp_ns\), "
+                                         r"got ndarray"):
+        qc._checked_frame(np.zeros((4, 4, 3), np.uint8))
+    frame = Frame(np.zeros((4, 4, 3), np.uint8), None, 1)
+    with pytest.raises(InputError, match="frame has no camera intrinsics: pass a CameraInfo"):
+        qc._checked_frame(frame)
