@@ -102,3 +102,26 @@ def test_localize_refuses_a_non_frame_and_a_frame_without_intrinsics_by_name():
     frame = Frame(np.zeros((4, 4, 3), np.uint8), None, 1)
     with pytest.raises(InputError, match="frame has no camera intrinsics: pass a CameraInfo"):
         qc._checked_frame(frame)
+
+
+def test_a_3x4_pose_is_told_to_append_the_last_row_and_only_a_3x4():
+    with pytest.raises(InputError, match=r"got shape \(3, 4\); append the row \[0, 0, 0, 1\]"):
+        qc._checked_pose(np.eye(4)[:3], "prior")
+    with pytest.raises(InputError, match=r"got shape \(3, 3\)$"):
+        qc._checked_pose(np.eye(3), "hint")
+
+
+def _skew_warnings(caplog, skew):
+    K = np.array([[500.0, skew, 320], [0, 400, 100], [0, 0, 1]])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=qc.log.name):
+        qc._warn_ignored_skew(CameraIntrinsics(K=K, width=640, height=480))
+    return [r.getMessage() for r in caplog.records]
+
+
+def test_the_skew_warning_names_the_skew_and_the_shift_at_the_farther_row(caplog):
+    # shift = |skew| * max(cy, h - 1 - cy) / fy = 1.0 * 379 / 400 = 0.95 px (warned); no skew,
+    # or 0.5 (0.47 px), is not warned about
+    (msg,) = _skew_warnings(caplog, -1.0)
+    assert "skew K[0,1] = -1," in msg and "moving pixels by up to 0.9 px" in msg
+    assert _skew_warnings(caplog, 0.0) == [] and _skew_warnings(caplog, 0.5) == []
