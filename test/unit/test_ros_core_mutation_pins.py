@@ -12,9 +12,12 @@ import pytest
 
 from mast3r_ros.core.config import TrackingConfig
 from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.focal_evidence import FocalFit
 from mast3r_ros.core.localizer import query_checks as qc
+from mast3r_ros.core.tracker import Track
 from mast3r_ros.core.types import CameraIntrinsics, Frame
 from mast3r_ros.core.uncertainty import pointmap_point_covariance
+from mast3r_ros.ros import diagnostics as diag
 from mast3r_ros.ros import odometry_gate as og
 
 
@@ -125,3 +128,67 @@ def test_the_skew_warning_names_the_skew_and_the_shift_at_the_farther_row(caplog
     (msg,) = _skew_warnings(caplog, -1.0)
     assert "skew K[0,1] = -1," in msg and "moving pixels by up to 0.9 px" in msg
     assert _skew_warnings(caplog, 0.0) == [] and _skew_warnings(caplog, 0.5) == []
+
+
+# ---- ros/diagnostics.py
+
+
+def test_diagnostic_levels_are_diagnostic_msgs_bytes():
+    # DiagnosticStatus OK 0, WARN 1, ERROR 2, STALE 3: another value is another level on
+    # /diagnostics (the robot monitor showed a WARN as OK with WARN = 0)
+    assert (diag.OK, diag.WARN, diag.ERROR, diag.STALE) == (0, 1, 2, 3)
+
+
+def _focal_run(window, scale, t0=0.0):
+    window.start(t0)
+    for k in range(12):
+        window.add(diag.FrameRecord(t0 + 0.1 * k, True, 100, focal_fit=FocalFit(
+            scale * (1 + 0.01 * (-1) ** k), 0.02, 525.0)))
+    return window.summary(t0 + 1.3, Track.TRACKING, True)
+
+
+def test_the_focal_warning_judges_against_0_05_until_configured_otherwise():
+    # 10 % off: WARN against the default 5 % (gates.max_focal_error's default), OK once the
+    # node configures 15 % (set_focal_tolerance without its assignment kept 5 %)
+    assert _focal_run(diag.DiagnosticsWindow(), 0.9).level == diag.WARN
+    assert _focal_run(diag.DiagnosticsWindow(), 0.97).level == diag.OK
+    d = diag.DiagnosticsWindow()
+    d.set_focal_tolerance(0.15)
+    assert _focal_run(d, 0.9).level == diag.OK
+
+
+def test_no_images_is_warned_about_after_five_seconds_by_default():
+    d = diag.DiagnosticsWindow()
+    d.start(0.0)
+    assert d.summary(4.9, Track.UNINITIALIZED, True).message == "not localized yet"
+    assert d.summary(5.1, Track.UNINITIALIZED, True).message.startswith("no images for 5.1 s")
+
+
+def test_a_cleanup_during_configure_ends_configuring():
+    # a configure that failed while building the model: cleaned_up() must stop 'configuring'
+    d = diag.DiagnosticsWindow()
+    d.configuring_since_s = 1.0
+    d.cleaned_up()
+    s = d.summary(9.0, Track.UNINITIALIZED, active=False)
+    assert dict(s.values)["state"] == "inactive" and s.message.startswith("not active")
+
+
+def test_a_finalized_node_is_told_to_restart_not_to_configure():
+    d = diag.DiagnosticsWindow()
+    d.finalized = True
+    s = d.summary(1.0, Track.UNINITIALIZED, active=False)
+    assert s.level == diag.STALE and s.message.startswith("shut down (lifecycle state finalized)")
+    assert dict(s.values)["state"] == "finalized"
+
+
+def test_counts_start_at_zero_and_executor_errors_count():
+    d = diag.DiagnosticsWindow()
+    values = dict(d.summary(0.0, Track.UNINITIALIZED, active=False).values)
+    for key in ("frames_refused", "frames_processed", "frames_localized", "errors", "resets"):
+        assert values[key] == "0", key
+    d.start(0.0)
+    d.note_error(1.0, "TF timer: boom")
+    d.note_error(2.0, "executor: bang")
+    s = d.summary(2.5, Track.TRACKING, True)
+    assert dict(s.values)["errors"] == "2" and s.level == diag.ERROR
+    assert s.message == "unexpected error (traceback in the log): executor: bang"
