@@ -9,14 +9,17 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from mast3r_ros.core.config import TrackingConfig
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.focal_evidence import FocalFit
+from mast3r_ros.core.geometry import make_pose
 from mast3r_ros.core.localizer import query_checks as qc
 from mast3r_ros.core.tracker import Track
-from mast3r_ros.core.types import CameraIntrinsics, Frame
+from mast3r_ros.core.types import CameraIntrinsics, Frame, LocalizationResult
 from mast3r_ros.core.uncertainty import pointmap_point_covariance
+from mast3r_ros.replay import metrics
 from mast3r_ros.ros import diagnostics as diag
 from mast3r_ros.ros import odometry_gate as og
 
@@ -192,3 +195,63 @@ def test_counts_start_at_zero_and_executor_errors_count():
     s = d.summary(2.5, Track.TRACKING, True)
     assert dict(s.values)["errors"] == "2" and s.level == diag.ERROR
     assert s.message == "unexpected error (traceback in the log): executor: bang"
+
+
+# ---- replay/metrics.py
+
+
+def _rz(deg, t):
+    return make_pose(Rotation.from_euler("z", deg, degrees=True).as_matrix(), t)
+
+
+def _path(n=12, noise_m=0.01):
+    rng = np.random.default_rng(0)
+    truth = np.stack([_rz(15 * i, [0.3 * i, 0.1 * np.sin(i), 0.05 * i]) for i in range(n)])
+    res = []
+    for i, T in enumerate(truth):
+        est = T.copy()
+        est[:3, 3] += rng.normal(0.0, noise_m, 3)
+        res.append(LocalizationResult(True, i, est, None))
+    return res, truth
+
+
+def test_ground_truth_in_kilometres_is_named_with_the_scale():
+    res, gt = _path()
+    gt[:, :3, 3] /= 1000.0
+    m = metrics.summarize(res, gt)
+    assert m["frame_offset"]["scale"] == pytest.approx(1e3, rel=0.05)
+    (row,) = [ln for ln in metrics.format_table(m).splitlines() if "ground truth frame" in ln]
+    assert "kilometres?" in row
+
+
+def test_ground_truth_at_one_place_gives_no_offset_and_no_warning():
+    res, gt = _path()
+    gt[:] = _rz(0, [5.0, 0.0, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = metrics.summarize(res, gt)
+    assert m["translation_error_m"]["median"] > 1.0 and m["frame_offset"] is None
+
+
+def test_a_run_without_unreadable_frames_counts_none_and_prints_no_row():
+    res, gt = _path(n=3)
+    m = metrics.summarize(res, gt)
+    assert m["unreadable_frames"] == 0
+    assert "unreadable" not in metrics.format_table(m)
+
+
+def test_one_cold_frame_is_said_as_the_first_frame_not_one_process():
+    res, _ = _path(n=3)
+    for r in res:
+        r.timings_s = {"total": 0.1}
+    m = metrics.summarize(res, None, warmed_up=False)
+    assert m["latency_left_out"] == {
+        "frames": 1, "why": "no warm-up: the first frame localized pays the one-time costs"}
+
+
+def test_the_table_prints_rotation_errors_in_degrees_unscaled():
+    gt = np.stack([_rz(0, [float(i), 0.0, 0.0]) for i in range(3)])
+    res = [LocalizationResult(True, i, _rz(1.0, [float(i), 0.0, 0.0]), None) for i in range(3)]
+    (row,) = [ln for ln in metrics.format_table(metrics.summarize(res, gt)).splitlines()
+              if "rotation error median" in ln]
+    assert row.endswith("1.00 deg / 1.00 deg / 1.00 deg")
