@@ -16,6 +16,7 @@ from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.focal_evidence import FocalFit
 from mast3r_ros.core.geometry import make_pose
 from mast3r_ros.core.localizer import query_checks as qc
+from mast3r_ros.core.localizer import results as lr
 from mast3r_ros.core.tracker import Track
 from mast3r_ros.core.types import CameraIntrinsics, Frame, LocalizationResult
 from mast3r_ros.core.uncertainty import pointmap_point_covariance
@@ -254,3 +255,35 @@ def test_the_table_prints_rotation_errors_in_degrees_unscaled():
     (row,) = [ln for ln in metrics.format_table(metrics.summarize(res, gt)).splitlines()
               if "rotation error median" in ln]
     assert row.endswith("1.00 deg / 1.00 deg / 1.00 deg")
+
+
+# ---- core/localizer/results.py
+
+
+def test_the_matches_of_a_frame_without_correspondences_are_empty_arrays():
+    # the debug picture of a frame no keyframe matched: (0, 2) pixels and (0,) int64 indices
+    m = lr._match_debug(np.zeros((0, 2)), [], [], np.zeros(0, bool))
+    assert m.keyframe_xy.shape == (0, 2) and m.keyframe_xy.dtype == np.float64
+    assert m.keyframe_index.shape == (0,) and m.keyframe_index.dtype == np.int64
+
+
+class _Counting:
+    name = "sift"
+
+    def __init__(self, n):
+        self.n = n
+
+    def query_feature_count(self, state):
+        return self.n
+
+
+def test_the_no_match_reason_blames_the_image_only_below_what_is_needed():
+    reason = "too few correspondences (5 < 6)"
+    # a matcher that does not count its query features (mast3r): the reason as it is
+    assert lr._no_match_reason(object(), None, reason, 6, False) == reason
+    assert lr._no_match_reason(_Counting(6), None, reason, 6, False) == (
+        f"{reason}; the query image has 6 sift keypoints")
+    # need == PnP's minimum: no gates.min_inliers named
+    assert lr._no_match_reason(_Counting(5), None, reason, 6, False) == (
+        "too few features in the query image (5 < 6 sift keypoints: dark, overexposed, blank "
+        "or out of focus?)")
