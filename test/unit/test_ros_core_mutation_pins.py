@@ -5,6 +5,7 @@ why each matters are in docs/bench/mutation_cpu_2026-12-07)."""
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 
 import numpy as np
@@ -215,13 +216,14 @@ def _path(n=12, noise_m=0.01):
     return res, truth
 
 
-def test_ground_truth_in_kilometres_is_named_with_the_scale():
+@pytest.mark.parametrize("per_metre, unit", [(1e-3, "kilometres"), (100.0, "centimetres")])
+def test_ground_truth_in_kilometres_or_centimetres_is_named_with_the_scale(per_metre, unit):
     res, gt = _path()
-    gt[:, :3, 3] /= 1000.0
+    gt[:, :3, 3] *= per_metre
     m = metrics.summarize(res, gt)
-    assert m["frame_offset"]["scale"] == pytest.approx(1e3, rel=0.05)
+    assert m["frame_offset"]["scale"] == pytest.approx(1.0 / per_metre, rel=0.05)
     (row,) = [ln for ln in metrics.format_table(m).splitlines() if "ground truth frame" in ln]
-    assert "kilometres?" in row
+    assert f"{unit}?" in row
 
 
 def test_ground_truth_at_one_place_gives_no_offset_and_no_warning():
@@ -255,6 +257,14 @@ def test_the_table_prints_rotation_errors_in_degrees_unscaled():
     (row,) = [ln for ln in metrics.format_table(metrics.summarize(res, gt)).splitlines()
               if "rotation error median" in ln]
     assert row.endswith("1.00 deg / 1.00 deg / 1.00 deg")
+
+
+def test_the_table_prints_the_recall_at_each_threshold():
+    gt = np.stack([_rz(0, [float(i), 0.0, 0.0]) for i in range(4)])
+    res = [LocalizationResult(True, i, _rz(3.0, [float(i), 0.0, 0.0]), None) for i in range(4)]
+    table = metrics.format_table(metrics.summarize(res, gt))
+    assert re.search(r"recall 5cm_5deg +100\.0 %", table)
+    assert re.search(r"recall 25cm_2deg +0\.0 %", table)
 
 
 # ---- core/localizer/results.py
