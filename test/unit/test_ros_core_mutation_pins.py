@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import struct
 import warnings
 
 import numpy as np
@@ -22,6 +23,7 @@ from mast3r_ros.core.tracker import Track
 from mast3r_ros.core.types import CameraIntrinsics, Frame, LocalizationResult
 from mast3r_ros.core.uncertainty import pointmap_point_covariance
 from mast3r_ros.replay import metrics
+from mast3r_ros.ros import admission
 from mast3r_ros.ros import diagnostics as diag
 from mast3r_ros.ros import odometry_gate as og
 
@@ -297,3 +299,24 @@ def test_the_no_match_reason_blames_the_image_only_below_what_is_needed():
     assert lr._no_match_reason(_Counting(5), None, reason, 6, False) == (
         "too few features in the query image (5 < 6 sift keypoints: dark, overexposed, blank "
         "or out of focus?)")
+
+
+# ---- ros/admission.py: the JPEG header's frame size
+
+
+def _sof(marker, w, h):
+    # SOFn: length 11 (8 + 3 for one component), precision 8, height, width, 1 component
+    return bytes([0xFF, marker]) + struct.pack(">HBHHB", 11, 8, h, w, 1) + b"\x01\x11\x00"
+
+
+@pytest.mark.parametrize("not_sof", [0xC8, 0xCC])
+def test_jpg_and_dac_segments_are_not_read_as_the_frame_size(not_sof):
+    # JPG (C8) and DAC (CC) lie in the SOF range but carry no size; the SOF0 after them does
+    head = b"\xff\xd8" + bytes([0xFF, not_sof]) + struct.pack(">HHH", 6, 999, 999)
+    assert admission.compressed_image_size(head + _sof(0xC0, 640, 480)) == (640, 480)
+
+
+def test_sof15_carries_the_frame_size_and_a_cut_sof_gives_none():
+    assert admission.compressed_image_size(b"\xff\xd8" + _sof(0xCF, 320, 240)) == (320, 240)
+    # a SOF cut inside its width: no size (the decoder decides), not a struct.error
+    assert admission.compressed_image_size(b"\xff\xd8" + _sof(0xC0, 320, 240)[:8]) is None
