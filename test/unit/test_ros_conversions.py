@@ -163,3 +163,67 @@ def test_diagnostic_level_is_the_summary_level_byte(conv, level):
     assert status.level == bytes([level])
     assert (status.name, status.message, status.hardware_id) == ("loc", "m", "hw")
     assert [(kv.key, kv.value) for kv in status.values] == [("k", "1")]
+
+
+def test_image_frame_and_marker_stamps_and_text(conv, monkeypatch):
+    """The debug image carries its frame; every marker (the DELETEALL too) the given stamp, and
+    a text marker its text (mutation audit: each assignment removed passed)."""
+    from mast3r_ros.ros.debug_view import MarkerSpec
+
+    assert conv.image_msg(np.zeros((2, 3, 3), np.uint8), 42, "cam_opt").header.frame_id == \
+        "cam_opt"
+
+    class Marker(NS):
+        ADD, DELETEALL = 0, 3
+
+        def __init__(self):
+            super().__init__(header=_header(), ns="", id=0, type=0, action=0, text="", points=[],
+                             frame_locked=False, scale=_xyz(), color=NS(r=0.0, g=0.0, b=0.0, a=0.0),
+                             pose=NS(position=_xyz(), orientation=NS(x=0.0, y=0.0, z=0.0, w=1.0)))
+
+    monkeypatch.setattr(conv, "Marker", Marker)
+    monkeypatch.setattr(conv, "MarkerArray", lambda: NS(markers=[]))
+    spec = MarkerSpec("kf_names", 4, "text", (1.0, 2.0, 3.0), (0.0, 0.0, 0.0, 1.0),
+                      (0.0, 0.0, 0.1), (1.0, 1.0, 1.0, 1.0), text="kf 12")
+    clear, text = conv.marker_array_msg([spec], "map", 3_000_000_007).markers
+    assert [(m.header.stamp.sec, m.header.stamp.nanosec) for m in (clear, text)] == [(3, 7)] * 2
+    assert text.text == "kf 12" and (text.ns, text.id) == ("kf_names", 4)
+
+
+def test_diagnostic_array_stamp_only_when_known_and_its_status(conv, monkeypatch):
+    from mast3r_ros.ros.diagnostics import DiagnosticsSummary
+
+    monkeypatch.setattr(conv, "DiagnosticArray", lambda: NS(header=_header(), status=[]))
+    summary = DiagnosticsSummary(1, "lost", [("state", "lost")])
+    for stamp, want in ((5_000_000_001, (5, 1)), (0, (0, 0)), (None, None), (-1, None)):
+        msg = conv.diagnostic_array(summary, "loc", "hw", stamp)
+        assert msg.header.stamp == (NS(sec=0, nanosec=0) if want is None
+                                    else NS(sec=want[0], nanosec=want[1]))
+        (status,) = msg.status
+        assert (status.level, status.name, status.message) == (b"\x01", "loc", "lost")
+    # stamp 0 is set (sim time at its start), not skipped: the stub header is marked first
+    hdr = NS(stamp=NS(sec=9, nanosec=9), frame_id="")
+    monkeypatch.setattr(conv, "DiagnosticArray", lambda: NS(header=hdr, status=[]))
+    assert conv.diagnostic_array(summary, "loc", "hw", 0).header.stamp == NS(sec=0, nanosec=0)
+    hdr.stamp = NS(sec=9, nanosec=9)
+    assert conv.diagnostic_array(summary, "loc", "hw", -5).header.stamp == NS(sec=9, nanosec=9)
+
+
+def test_parameter_descriptor_ranges_by_type(conv):
+    from mast3r_ros.ros.params import ParamDescriptorData
+
+    def desc(**kw):
+        return conv.parameter_descriptor_msg(ParamDescriptorData(
+            name="p", default=None, choices_text="", read_only=False, **kw))
+
+    i = desc(description="n", type="integer", lo=1, hi=9)
+    (r,) = i.integer_range
+    assert (r.from_value, r.to_value, r.step) == (1, 9, 1)
+    assert not hasattr(i, "floating_point_range")
+    d = desc(description="x", type="double", lo=0.5, hi=2.0)
+    (r,) = d.floating_point_range
+    assert (r.from_value, r.to_value, r.step) == (0.5, 2.0, 0.0)
+    assert not hasattr(d, "integer_range")
+    free = desc(description="s", type="double", lo=None, hi=None)
+    assert not hasattr(free, "integer_range") and not hasattr(free, "floating_point_range")
+    assert desc(description="b", type="string", lo=1, hi=2).__dict__.keys() == free.__dict__.keys()
