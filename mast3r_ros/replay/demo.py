@@ -159,9 +159,14 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
                          f"{MIN_FRAMES} around the loop (90 degrees apart or more) none "
                          "localizes; the default is 60")
     if width < MIN_WIDTH or height < MIN_HEIGHT:  # smaller, SIFT localizes few frames or none
+        # the floor was measured with SIFT; a mast3r demo keeps it, and is not told that its
+        # SIFT fails ("--matcher mast3r --width 64" read "the demo's SIFT localizes few ...")
+        why = ("the demo's SIFT localizes few of its frames"
+               if cfg.localizer.matcher == "sift" else
+               f"the sift matcher localizes few of the demo's frames, and the "
+               f"{cfg.localizer.matcher} matcher's demo keeps that floor")
         raise InputError(f"the demo image must be at least {MIN_WIDTH}x{MIN_HEIGHT} pixels "
-                         f"(--width, --height), got {width}x{height}: below that the demo's "
-                         "SIFT localizes few of its frames")
+                         f"(--width, --height), got {width}x{height}: below that {why}")
     if width > MAX_SIDE or height > MAX_SIDE:  # 100000x100000 needed 74.5 GiB per depth image
         raise InputError(f"the demo image must be at most {MAX_SIDE}x{MAX_SIDE} pixels (--width, "
                          f"--height), got {width}x{height}")

@@ -543,6 +543,20 @@ def test_a_demo_image_too_small_for_sift_to_localize_is_refused(tmp_path, capsys
     assert not (tmp_path / "d").exists()
 
 
+def test_a_mast3r_demo_image_too_small_is_refused_without_blaming_sift(tmp_path, capsys):
+    """`demo --matcher mast3r --width 64` read "below that the demo's SIFT localizes few of
+    its frames", though no SIFT runs: the line names the floor's matcher and this run's."""
+    ckpt = tmp_path / "model.pth"  # the size is refused before the checkpoint is read
+    rc = main(["demo", "--out", str(tmp_path / "d"), "--width", "64", "--height", "48",
+               "--matcher", "mast3r", "--checkpoint", str(ckpt)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].endswith(
+        "got 64x48: below that the sift matcher localizes few of the demo's frames, and the "
+        "mast3r matcher's demo keeps that floor"), err
+    assert "demo's SIFT" not in err[0]
+    assert not (tmp_path / "d").exists()
+
+
 @pytest.mark.parametrize("command, poses", [("build-map", "--trajectory"),
                                             ("localize", "--groundtruth")])
 def test_help_names_euroc_and_kitti_sources_and_their_poses(capsys, command, poses):
