@@ -19,7 +19,10 @@ A pair disagrees when a figure passes its threshold; the map is inconsistent whe
 disagrees. Only then is the cause looked for, with the verified matches (cheap, pose-independent):
 every pose convention mistake users meet (poses inverted, quaternion read in the other component
 order, poses of the body frame instead of the REP-103 optical frame) combined with a depth scale
-(fitted on a log grid), and the best fit is confirmed with the depth measurement. Without a global
+(fitted on a log grid), and the best fit is confirmed with the depth measurement. A depth factor
+that is no unit confusion (x1.3), which the matches fit too coarsely or, when noisy, not at all,
+is fitted on the depth residuals themselves (`diagnose._depth_fit`), before fx, fy off and a
+local jump in the poses are looked for. Without a global
 fix, stamps that go backwards (a clock reset or a looped recording) or a few keyframes that disagree
 while the rest agree point to poses interpolated across a discontinuity. A pinhole focal
 length whose field of view no usual camera has (fx mistyped 10x) is named before any of these:

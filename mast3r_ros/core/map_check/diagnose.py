@@ -12,7 +12,7 @@ from scipy.spatial.transform import Rotation
 
 from ..config import MapCheckConfig
 from ..geometry import invert_pose
-from .focal import _depth_or_focal, _focal_scale
+from .focal import _depth_or_focal, _focal_scale, _log_argmin, _residual_score
 from .focal import _implausible_focal_length  # noqa: F401 (the check's, `map_check.__init__`)
 from .measure import _keyframe_figures, _measure, _pair_reproj, _View
 from .records import _NICE_FACTORS, _Cause, _fmt_factor
@@ -169,6 +169,13 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
                 # a factor that is no unit confusion (x1.3) may be fx, fy a few % off instead:
                 # told apart when the residuals are clear (`_depth_or_focal`), else both named
                 unit_like = f in units or f in _NICE_FACTORS
+                # a factor fitted on the matches' log grid (12 % steps) that is no unit: the
+                # depth's own fit is finer (redkitchen's depth x0.8 was named x0.71, the grid
+                # point, to 2 digits, which passes too: --depth-scale 3550 for 4000)
+                finer = None if name or unit_like else _depth_fit(views, matches, cfg,
+                                                                  depth_units_per_m)
+                if finer is not None:
+                    return finer
                 told, said = ("", None) if name or unit_like else _depth_or_focal(
                     views, matches, cfg, f)
                 if told == "focal":
@@ -179,8 +186,58 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
                 err < 0.3 * base):
             fallback = _describe(name, nice if nice in _NICE_FACTORS else 1.0, False,
                                  depth_units_per_m, _depth_range_m(views))
-    return (_focal_scale(views, matches, cfg)
+    # the depth factor fitted on the depth before fx, fy: it is told from them there
+    # (`_depth_or_focal`), whereas `_focal_scale` names fx, fy whenever they halve the residual
+    # (the walk's depth x1.3 read "fx, fy are x0.94": 0.86 % against the depth factor's 0.29 %)
+    return (_depth_fit(views, matches, cfg, depth_units_per_m)
+            or _focal_scale(views, matches, cfg)
             or _discontinuity(*(whole or (views, pairs)), fallback))
+
+
+# a depth factor fitted on the depth itself (`_depth_fit`) is named when it is at least this far
+# from x1 and leaves at most this fraction of the given depth's median depth residual
+_DEPTH_FIT_MIN_FACTOR = 1.03
+_DEPTH_FIT_GAIN = 0.5
+
+
+def _depth_fit(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapCheckConfig,
+               depth_units_per_m: Optional[float]) -> Optional[_Cause]:
+    """The cause ``depth_scale`` (confirmed) fitted on the depth-vs-depth agreement of
+    neighbouring keyframes instead of the matches: the depth factor (given / true) in
+    `focal._FOCAL_SCAN`'s range that minimises the median over pairs of their median relative
+    depth residual (`focal._ResidualScore`; a log grid, then 0.5 % steps), at least
+    `_DEPTH_FIT_MIN_FACTOR` from x1 and leaving at most `_DEPTH_FIT_GAIN` of the given depth's
+    residual, with which every pair agrees (the sensor units, the unit confusions and the factor
+    to 2 digits near it tried first, as `_diagnose` does). The matches' fit is too flat for a
+    depth a few tens of per cent off when the matches are noisy: redkitchen's depth x1.3 fitted
+    x1.12 on them (median 15.0 px against 16.7 px at x1: the colour camera is not the depth
+    camera), which x1.12 does not confirm, so it was named a pose discontinuity (5 of 19 pairs
+    disagreed); its depth residual fits x1.31 (0.79 % against 2.8 %). Told from fx, fy off as
+    `_diagnose`'s fit is (`_depth_or_focal`). None otherwise (no pair with depth, no clear fit,
+    or a fit with which a pair still disagrees: a local jump is not made up for by a global
+    factor)."""
+    score = _residual_score(views, matches, cfg)
+    if score is None:
+        return None
+    fitted = _log_argmin(lambda s: score(depth_scale=1.0 / s))
+    if abs(math.log(fitted)) < math.log(_DEPTH_FIT_MIN_FACTOR) or not (
+            score(depth_scale=1.0 / fitted) <= _DEPTH_FIT_GAIN * score()):
+        return None
+    poses = [v.pose for v in views]
+    units = _sensor_unit_factors(fitted, depth_units_per_m)
+    for f in dict.fromkeys(units + _nice_factors(fitted) + [fitted]):
+        if f == 1.0:
+            continue
+        figures = _measure(views, poses, matches, cfg, depth_scale=1.0 / f)
+        if not (any(p.ok for p in figures) and all(p.ok is not False for p in figures)):
+            continue
+        unit_like = f in units or f in _NICE_FACTORS
+        told, said = ("", None) if unit_like else _depth_or_focal(views, matches, cfg, f)
+        if told == "focal":
+            return said
+        return _describe("", f, True, depth_units_per_m, _depth_range_m(views),
+                         unit_like=unit_like, focal_ruled_out=said or "")
+    return None
 
 
 # The diagnosis prepares its keyframes all at once (0.37 MB each at 640x480: 7.5 GB at 2*10^4);
