@@ -74,3 +74,24 @@ def test_a_sideways_pose_error_the_depth_cannot_see_is_refused(walls):
     assert all(p.depth_residual < 0.01 for p in r.pairs)
     limit = r.thresholds["max_reproj_px"]
     assert all(p.reproj_px > limit for p in r.pairs), [p.reproj_px for p in r.pairs]
+
+
+def test_the_sift_fallback_can_be_turned_off(walls, monkeypatch):
+    """`map_check.sift_fallback: false` (a large map where SIFT costs time): no SIFT is
+    computed, the faint wall's pairs are judged by depth alone, and the summary says why they
+    have no match figure. The sideways error only the matches show then passes."""
+    from mast3r_ros.core.config import config_from_params
+    from mast3r_ros.core.map_check import measure
+
+    cfg = config_from_params({"map_check": {"sift_fallback": False}}).map_check
+    assert cfg.sift_fallback is False and CFG.sift_fallback is True  # on by default
+
+    def no_sift(*a, **k):
+        raise AssertionError("SIFT computed with map_check.sift_fallback off")
+
+    monkeypatch.setattr(measure, "extract_sift", no_sift)
+    r = check_keyframes(_records(walls), cfg)
+    assert r.verdict == CONSISTENT and all(p.matches == 0 for p in r.pairs), r.pairs
+    assert ("no pair had enough ORB matches (map_check.sift_fallback off) to judge"
+            in r.summary()), r.summary()
+    assert check_keyframes(_records(walls, said=[0.0, 0.45, 0.9]), cfg).verdict == CONSISTENT

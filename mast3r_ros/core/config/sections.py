@@ -259,6 +259,9 @@ class MapCheckConfig:
     ratio: float = _f(0.8, "Match check: Lowe ratio test threshold.", lo=0.1, hi=1.0)
     min_matches: int = _f(20, "Match check: fewer verified matches with depth leave it unjudged.",
                           lo=8, hi=100000)
+    sift_fallback: bool = _f(True, "Match check: match SIFT features where ORB leaves fewer than "
+                                   "min_matches (low texture); false: ORB only, those pairs judged "
+                                   "by depth alone (faster on large maps).")
     max_reproj_frac: float = _f(0.08, "A pair disagrees when its matches' median reprojection "
                                       "error is larger than this fraction of the image width.",
                                 lo=0.001, hi=1.0, fraction=True)

@@ -11,7 +11,8 @@ Two measurements per pair of neighbouring keyframes (a, b) (each keyframe agains
 * **matches**: ORB features of both images, matched (ratio test) and verified with a fundamental
   matrix (RANSAC), so the correspondences do not depend on the poses; where ORB leaves fewer than
   ``min_matches`` (low texture: FAST finds few corners on 7-Scenes, whatever ``max_features``),
-  SIFT features (contrast threshold 0.02, mutual ratio test) instead; a's matched pixels are
+  SIFT features (contrast threshold 0.02, mutual ratio test) instead, unless ``sift_fallback``
+  is off (those pairs are then judged by depth alone); a's matched pixels are
   lifted with a's depth, moved with the poses and projected into b (both directions). Figure: the
   median reprojection error in camera pixels.
 
@@ -166,6 +167,7 @@ class KeyframeCheck:
         self._suspect = pose_suspect
         rep = self._conclude(records, views, matches, pairs, depth_units_per_m, progress,
                              stream.any_depth)
+        rep.sift_fallback = self.cfg.sift_fallback
         rep.elapsed_s = self._spent_s + time.perf_counter() - t0
         if rep.verdict == CONSISTENT:
             rep.message = rep.summary()  # names the elapsed time

@@ -173,8 +173,8 @@ def _verified(da: np.ndarray, db: np.ndarray, xa: np.ndarray, xb: np.ndarray,
 
 def _match(va: _View, vb: _View, cfg: MapCheckConfig, bf: Any) -> Optional[_Matches]:
     """The pair's verified matches: ORB (ratio test), or where ORB leaves fewer than
-    ``cfg.min_matches`` (low texture, little overlap) SIFT (mutual ratio test, `_sift_of`);
-    None when neither has enough."""
+    ``cfg.min_matches`` (low texture, little overlap) SIFT (mutual ratio test, `_sift_of`)
+    unless ``cfg.sift_fallback`` is off; None when neither has enough."""
     m = None
     if va.desc is not None and vb.desc is not None and len(va.kp) >= 8 and len(vb.kp) >= 8:
         knn = bf.knnMatch(va.desc, vb.desc, k=2)
@@ -182,7 +182,7 @@ def _match(va: _View, vb: _View, cfg: MapCheckConfig, bf: Any) -> Optional[_Matc
         ia = np.array([p.queryIdx for p in good], np.int64)
         ib = np.array([p.trainIdx for p in good], np.int64)
         m = _verified(va.kp_depth[ia], vb.kp_depth[ib], va.kp[ia], vb.kp[ib], cfg)
-    if m is not None:
+    if m is not None or not cfg.sift_fallback:
         return m
     fa, fb = _sift_of(va, cfg), _sift_of(vb, cfg)
     ia, ib = match_descriptors(fa.desc, fb.desc, cfg.ratio)
@@ -293,7 +293,8 @@ class StreamingMeasure:
         """Prepare the next keyframe (raises `InputError` for a pose that is not a finite 4x4)
         and measure the pairs it completes."""
         i = len(self.views)
-        self.views.append(_prepare(rec, i, self.cfg, self.orb))
+        self.views.append(_prepare(rec, i, self.cfg, self.orb,
+                                   keep_grey=self.cfg.sift_fallback))
         self.poses.append(self.views[-1].pose)
         self.any_depth = self.any_depth or self.views[-1].depth is not None
         if i - self.cfg.neighbours >= 0:

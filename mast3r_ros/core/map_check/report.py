@@ -62,7 +62,8 @@ class ConsistencyReport:
     ``depth_factor`` the fitted ratio given/true depth (1 when the scale fits; for
     ``trajectory_unit`` the inverse of the translations' factor: 0.001 for millimetres),
     ``fix`` what to do,
-    ``message`` the one-line summary.
+    ``message`` the one-line summary; ``sift_fallback`` whether pairs with too few ORB
+    matches were matched with SIFT (``map_check.sift_fallback``; the summary words it).
     """
 
     verdict: str
@@ -74,6 +75,7 @@ class ConsistencyReport:
     fix: str = ""
     elapsed_s: float = 0.0
     thresholds: Dict[str, float] = dataclasses.field(default_factory=dict)
+    sift_fallback: bool = True
 
     @property
     def ok(self) -> bool:
@@ -117,10 +119,11 @@ class ConsistencyReport:
         # the match check leaves a pair with too few verified ORB and SIFT matches unjudged
         # (7-Scenes redkitchen's little overlap at two keyframes apart: 5 of 19 pairs), which
         # the median alone hid
+        few = ("ORB or SIFT matches" if self.sift_fallback else
+               "ORB matches (map_check.sift_fallback off)")
         over = ("" if matched == len(ev) else
-                ": no pair had enough ORB or SIFT matches to judge" if not matched else
-                f" over {matched} of {len(ev)} pairs; the others had too few ORB or SIFT matches "
-                "to judge")
+                f": no pair had enough {few} to judge" if not matched else
+                f" over {matched} of {len(ev)} pairs; the others had too few {few} to judge")
         return (f"map consistent: {len(ev)} neighbouring keyframe pairs of {len(self.keyframes)} "
                 f"keyframes agree (median depth residual {_pct(res)}, {_pct(agree)} of depth "
                 f"agreeing, match reprojection {_px(rep)}{over}) in {self.elapsed_s:.2f} s")
