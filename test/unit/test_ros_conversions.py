@@ -133,10 +133,8 @@ def test_keyframe_markers_are_frame_locked(conv, monkeypatch):
     assert all(m.header.frame_id == "map" for m in markers)
 
 
-def test_marker_points_keep_their_xyz_order(conv, monkeypatch):
-    """A 'points'/'line_list' spec's (N, 3) rows become geometry_msgs/Point x, y, z in order."""
-    from mast3r_ros.ros.debug_view import MarkerSpec
-
+def _stub_markers(conv, monkeypatch):
+    """visualization_msgs' Marker / MarkerArray as plain namespaces on ``conv``."""
     class Marker(NS):
         ADD, DELETEALL = 0, 3
 
@@ -147,6 +145,13 @@ def test_marker_points_keep_their_xyz_order(conv, monkeypatch):
 
     monkeypatch.setattr(conv, "Marker", Marker)
     monkeypatch.setattr(conv, "MarkerArray", lambda: NS(markers=[]))
+
+
+def test_marker_points_keep_their_xyz_order(conv, monkeypatch):
+    """A 'points'/'line_list' spec's (N, 3) rows become geometry_msgs/Point x, y, z in order."""
+    from mast3r_ros.ros.debug_view import MarkerSpec
+
+    _stub_markers(conv, monkeypatch)
     pts = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     spec = MarkerSpec("kf", 1, "points", (0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0), (0.1, 0.1, 0.0),
                       (1.0, 0.0, 0.0, 1.0), points=pts)
@@ -173,16 +178,7 @@ def test_image_frame_and_marker_stamps_and_text(conv, monkeypatch):
     assert conv.image_msg(np.zeros((2, 3, 3), np.uint8), 42, "cam_opt").header.frame_id == \
         "cam_opt"
 
-    class Marker(NS):
-        ADD, DELETEALL = 0, 3
-
-        def __init__(self):
-            super().__init__(header=_header(), ns="", id=0, type=0, action=0, text="", points=[],
-                             frame_locked=False, scale=_xyz(), color=NS(r=0.0, g=0.0, b=0.0, a=0.0),
-                             pose=NS(position=_xyz(), orientation=NS(x=0.0, y=0.0, z=0.0, w=1.0)))
-
-    monkeypatch.setattr(conv, "Marker", Marker)
-    monkeypatch.setattr(conv, "MarkerArray", lambda: NS(markers=[]))
+    _stub_markers(conv, monkeypatch)
     spec = MarkerSpec("kf_names", 4, "text", (1.0, 2.0, 3.0), (0.0, 0.0, 0.0, 1.0),
                       (0.0, 0.0, 0.1), (1.0, 1.0, 1.0, 1.0), text="kf 12")
     clear, text = conv.marker_array_msg([spec], "map", 3_000_000_007).markers
