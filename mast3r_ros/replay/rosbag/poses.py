@@ -231,6 +231,31 @@ class _TfPoses:
                         self._odometry_note() and f"{self._odometry_note()}: "
                         f"{self._poses_fix()}")
 
+    def _warn_camera_not_the_images(self) -> None:
+        """After indexing: warn once when ``--pose-frames MAP:CAMERA`` names a CAMERA other
+        than the images' header frame that tf turns by more than 10 deg from it (REP-103's
+        ``camera_link`` beside ``camera_color_optical_frame``: 120 deg). Its poses are read as
+        asked, but they are not the optical frame's: build-map's map check then fails, and
+        localize's ground truth (no map check) gives a wrong recall without a word."""
+        given = self._pose_frames[1] if self._pose_frames is not None else ""
+        images = images_frame(self._frame_ids)
+        if not given or not images or given == images:
+            return
+        try:  # the mount at the images' first stamp (a /tf_static one at any)
+            stamp = self._image_runs[0][1] if self._image_runs else 0
+            rot = self._tf.lookup(images, given, stamp, *self._pose_rule_ns)[:3, :3]
+        except TransformError:  # not joined, or not at that stamp: nothing known to say
+            return
+        angle = float(np.degrees(np.arccos(np.clip((np.trace(rot) - 1) / 2, -1.0, 1.0))))
+        if angle > 10.0:
+            parent = self._pose_frames[0]
+            log.warning("%s: --pose-frames %s:%s: %s is not the frame the images' header "
+                        "names (%s), and tf has it turned %.0f deg from that frame (a body "
+                        "frame, x forward, beside the optical frame, z forward: REP-103), so "
+                        "the poses read are not the camera's; give --pose-frames %s:%s (or %s "
+                        "alone)", bag_label(self.path), parent, given, given, images, angle,
+                        parent, images, parent)
+
     def _odometry_topics(self) -> List[str]:
         return sorted(t for t, i in self._topics.items() if i.msgtype == ODOMETRY_TYPE)
 

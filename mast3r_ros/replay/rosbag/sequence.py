@@ -284,6 +284,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         images = len(self._image_runs)  # every run's image messages, readable or not
         self._choose_run()
         self._finish_pose_topic()  # its frames joined to the camera's by tf?
+        self._warn_camera_not_the_images()  # --pose-frames MAP:camera_link?
         # the ordinal on the image topic of each image of the run read (its position)
         self._image_ordinals = np.flatnonzero(
             self._run_counter.runs_of(self.image_topic, images) == self._run_label)
