@@ -41,7 +41,12 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace, rule: Any = None)
                 "header.stamp")
     tf = bool(getattr(source, "tf_topics", None)) and not getattr(
         args, "pose_frames", None) and not getattr(args, "pose_topic", None)
-    if tf:
+    if tf:  # a bag's own words: its tf root and the images' frame (not always 'map')
+        reason = getattr(source, "no_pose_source_reason", None)
+        why = reason() if callable(reason) else None
+        if why:
+            return ("no frame was evaluated: "
+                    + why.replace("--trajectory FILE", "--groundtruth FILE (TUM)"))
         return ("no frame was evaluated: this rosbag2 has /tf, so pass --pose-frames map (the "
                 "pose of the images' own frame_id in 'map'; or map:CAMERA_FRAME) to evaluate "
                 "against it, or --groundtruth FILE (TUM)")

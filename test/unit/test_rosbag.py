@@ -1002,8 +1002,9 @@ def test_localize_without_ground_truth_says_where_it_could_come_from(rgbd_bag):
     seq = BagSequence(rgbd_bag)
     assert seq.tf_topics and set(seq.tf_topics) == {"/tf", "/tf_static"}
     hint = no_groundtruth_hint(seq, NS(pose_frames=None))
-    assert "this rosbag2 has /tf, so pass --pose-frames map (the pose of the images' own " \
-           "frame_id" in hint
+    assert "is read without --pose-frames, so its frames take no pose from its tf: pass " \
+           "--pose-frames map:camera_optical (the map frame, then the camera optical frame" \
+           in hint, hint
     other = no_groundtruth_hint(seq, NS(pose_frames="map:camera_optical"))
     assert "none covers their stamps" in other and "--groundtruth FILE" in other
     # zero-header-stamp case: no stamp to match, whatever the source has
