@@ -5,6 +5,7 @@ expected and the other way round."""
 from __future__ import annotations
 
 import os
+from typing import Dict, List, Tuple
 
 # rosbag2 storage files (rosbags reads them without metadata.yaml)
 BAG_STORAGE_SUFFIXES = (".mcap", ".db3")
@@ -40,24 +41,44 @@ def recording_kind(folder: str) -> str:
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".ppm", ".webp")
 
 
+def _image_names(folder: str) -> Tuple[str, Dict[str, List[str]]]:
+    """(the folder whose image files are named: ``folder``, else its ``rgb/``; its image file
+    names, sorted, by suffix as written), ('', {}) when neither holds one or can be read."""
+    for sub in ("", "rgb"):
+        where = os.path.join(folder, sub) if sub else folder
+        try:
+            names = sorted(os.listdir(where))
+        except OSError:
+            continue
+        by_suffix: Dict[str, List[str]] = {}
+        for name in names:
+            suffix = os.path.splitext(name)[1]
+            if suffix.lower() in _IMAGE_SUFFIXES:
+                by_suffix.setdefault(suffix, []).append(name)
+        if by_suffix:
+            return where, by_suffix
+    return "", {}
+
+
 def image_glob_hint(folder: str) -> str:
     """The shell glob that names the image files of ``folder`` given where image files go
     (``pair``, ``retrieve``): ``folder/*.jpg`` for the suffix most of its files have (as
     written: ``*.JPG`` too), else those of its ``rgb/`` (a TUM RGB-D folder given itself),
     ``folder/*.png`` when neither holds an image file. Never raises: an unreadable folder
     gives the ``*.png`` glob."""
-    for sub in ("", "rgb"):
-        where = os.path.join(folder, sub) if sub else folder
-        try:
-            names = os.listdir(where)
-        except OSError:
-            continue
-        counts: dict = {}
-        for name in names:
-            suffix = os.path.splitext(name)[1]
-            if suffix.lower() in _IMAGE_SUFFIXES:
-                counts[suffix] = counts.get(suffix, 0) + 1
-        if counts:
-            best = max(sorted(counts), key=lambda s: counts[s])
-            return os.path.join(where, "*" + best)
-    return os.path.join(folder, "*.png")
+    where, by_suffix = _image_names(folder)
+    if not by_suffix:
+        return os.path.join(folder, "*.png")
+    best = max(sorted(by_suffix), key=lambda s: len(by_suffix[s]))
+    return os.path.join(where, "*" + best)
+
+
+def image_file_examples(folder: str, count: int = 2) -> List[str]:
+    """The first ``count`` image files (paths, name order) of ``folder``, else of its ``rgb/``,
+    of the suffix most of them have: what to name where ``count`` image files go (``pair``'s
+    two), as `image_glob_hint` finds them; [] when neither holds one. Never raises."""
+    where, by_suffix = _image_names(folder)
+    if not by_suffix:
+        return []
+    best = max(sorted(by_suffix), key=lambda s: len(by_suffix[s]))
+    return [os.path.join(where, n) for n in by_suffix[best][:count]]

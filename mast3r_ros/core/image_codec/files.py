@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..recordings import image_glob_hint
+from ..recordings import image_file_examples, image_glob_hint
 from ..said_once import SaidOnce
 from .compressed import _encoding_of_decoded, opencv_refusal
 from .raw import to_rgb8, warn_low_bit_depth
@@ -146,11 +146,17 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
     camera.yaml is for the stored grid).
 
     Raises:
-        InputError: the file is missing, not a decodable image, a truncated or corrupt JPEG or
-            PNG (`check_image_file_intact`), or of an unsupported depth (float or 32-bit images).
+        InputError: a folder (naming the glob of its image files, or with ``one_file``
+            two of them: ``pair`` takes two), the file is missing, not a decodable image, a
+            truncated or corrupt JPEG or PNG (`check_image_file_intact`), or of an unsupported
+            depth (float or 32-bit images).
     """
     path = Path(path)
     if path.is_dir():
+        if one_file:  # pair's two images: a glob would expand to every frame
+            examples = " ".join(image_file_examples(str(path)))
+            raise InputError(f"{path} is a folder, not an image file: pair takes two image "
+                             f"files{f', e.g. {examples}' if examples else ': name them'}")
         raise InputError(f"{path} is a folder, not an image file: name the image files "
                          f"themselves (a shell glob such as {image_glob_hint(str(path))} "
                          "expands to them)")
