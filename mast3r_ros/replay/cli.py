@@ -50,6 +50,7 @@ from .cli_options import (
     note_unused_workers,
     offline_warmup,
     overrides_default,
+    refuse_file_beside_bag_poses,
     root_logging_given_back,
     settled_out,
     stdout_gone,
@@ -130,6 +131,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     note_unused_device(args, cfg)
+    refuse_file_beside_bag_poses(args, "--trajectory")
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
     note_unused_workers(args, cfg)
@@ -240,6 +242,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
 
     cfg = offline_warmup(load_config(args), args.warmup)
     note_unused_device(args, cfg)
+    refuse_file_beside_bag_poses(args, "--groundtruth")
     map_path = _map_path(args.map, cfg, args.params)
     refuse_other_output(map_path, "--map")  # a run folder: said before the source is read
     refuse_out_over_source(args.source, args.out, "the run", "_run")  # as build-map's --out

@@ -349,6 +349,21 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
     return source
 
 
+def refuse_file_beside_bag_poses(args: argparse.Namespace, option: str) -> None:
+    """Refuse ``option`` (``--trajectory``, ``--groundtruth``: a TUM file, ``args``' attribute
+    of that name) given with ``--pose-topic`` or ``--pose-frames``, in one line before anything
+    is read: the file's poses were taken and the bag's, read at length, dropped without a
+    word."""
+    path = getattr(args, option.lstrip("-"), None)
+    given = [(o, v) for o, v in (("--pose-topic", getattr(args, "pose_topic", None)),
+                                 ("--pose-frames", getattr(args, "pose_frames", None)))
+             if v is not None]
+    if path is not None and given:
+        bag_option, value = given[0]
+        raise InputError(f"{option} {path} and {bag_option} {value} both give the poses: pass "
+                         f"one ({option} would be read and the bag's poses left unread)")
+
+
 def check_trajectory_file(path: Optional[str], option: str, default: str) -> None:
     """Refuse a given TUM trajectory file (``--trajectory``, ``--groundtruth``) that is missing
     or a folder, naming ``option`` and what leaving it out does (``default``), before a source
