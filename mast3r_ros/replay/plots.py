@@ -342,6 +342,7 @@ CAUSE_WORDS = {
     "inverted_poses": "inverted poses",
     "quaternion_wxyz": "quaternions in w x y z order",
     "quaternion_xyzw": "quaternions in x y z w order",
+    "rotations_transposed": "rotations transposed (conjugate quaternions)",
     "camera_not_optical": "poses of a body frame, not the optical frame",
     "camera_not_optical_inverse": "an extra optical-to-body rotation",
     "clock_jump": "clock jumps back",

@@ -1,6 +1,7 @@
 """Map consistency check on the product's synthetic renderer: the clean walk passes; a wrong depth
-unit, inverted poses, quaternions in w x y z order, body-frame poses and a local pose jump are each
-refused with the right cause; check-map's exit codes and outputs."""
+unit, inverted poses, quaternions in w x y z order, rotations transposed (conjugate quaternions),
+body-frame poses and a local pose jump are each refused with the right cause; check-map's exit
+codes and outputs."""
 
 from __future__ import annotations
 
@@ -39,6 +40,14 @@ def quaternion_read_as_xyzw(p):
     q = Rotation.from_matrix(p[:3, :3]).as_quat()
     out = p.copy()
     out[:3, :3] = Rotation.from_quat(np.r_[q[3], q[:3]]).as_matrix()
+    return out
+
+
+def rotation_transposed(p):
+    """The pose a reader makes of a conjugate quaternion (JPL convention, or a camera_from_world
+    rotation written beside the camera's position in the world): R transposed, t kept."""
+    out = p.copy()
+    out[:3, :3] = p[:3, :3].T
     return out
 
 
@@ -161,6 +170,7 @@ def test_keyframes_that_do_not_overlap_at_a_plausible_speed_stay_unchecked(frame
 @pytest.mark.parametrize("pose_fn, cause", [
     (invert_pose, "inverted_poses"),
     (quaternion_read_as_xyzw, "quaternion_wxyz"),
+    (rotation_transposed, "rotations_transposed"),
     (lambda p: p @ invert_pose(BODY_FROM_OPTICAL), "camera_not_optical"),
 ])
 def test_pose_convention_mistakes_are_named(frames, pose_fn, cause):
@@ -170,6 +180,9 @@ def test_pose_convention_mistakes_are_named(frames, pose_fn, cause):
     assert "not fully confirmed" not in r.message
     if cause == "camera_not_optical":  # the fix names what works on any bag, not a made-up frame
         assert "--pose-frames map alone takes the images' own header.frame_id" in r.message
+    if cause == "rotations_transposed":  # conjugate quaternions: the fix says how to undo it
+        assert "conjugate quaternions: JPL convention" in r.message
+        assert "negate qx qy qz of each quaternion" in r.fix
 
 
 def test_a_local_pose_jump_names_the_keyframe(frames):

@@ -19,7 +19,9 @@ Two measurements per pair of neighbouring keyframes (a, b) (each keyframe agains
 A pair disagrees when a figure passes its threshold; the map is inconsistent when any pair
 disagrees. Only then is the cause looked for, with the verified matches (cheap, pose-independent):
 every pose convention mistake users meet (poses inverted, quaternion read in the other component
-order, poses of the body frame instead of the REP-103 optical frame) combined with a depth scale
+order, rotations transposed -- conjugate quaternions, JPL's convention or camera_from_world
+rotations beside the camera's position --, poses of the body frame instead of the REP-103 optical
+frame) combined with a depth scale
 (fitted on a log grid), and the best fit is confirmed with the depth measurement. A depth factor
 that is no unit confusion (x1.3), which the matches fit too coarsely or, when noisy, not at all,
 is fitted on the depth residuals themselves (`diagnose._depth_fit`), before fx, fy off and a

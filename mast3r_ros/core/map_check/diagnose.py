@@ -43,6 +43,15 @@ def _quat_reorder(order: Tuple[int, int, int, int]) -> Callable[[np.ndarray], np
     return fix
 
 
+def _transpose_rotation(pose: np.ndarray) -> np.ndarray:
+    """``pose`` with its rotation transposed and its translation kept: the pose read from a
+    conjugate quaternion (JPL convention, or a camera_from_world rotation beside the camera's
+    position in the world), which inverting the whole pose does not undo."""
+    out = pose.copy()
+    out[:3, :3] = pose[:3, :3].T
+    return out
+
+
 # name -> (the fix applied to every given pose, what the mistake was, how to fix it)
 _POSE_FIXES: Dict[str, Tuple[Callable[[np.ndarray], np.ndarray], str, str]] = {
     "inverted_poses": (invert_pose, "the poses are inverted (cam_from_map given as map_from_cam)",
@@ -54,6 +63,13 @@ _POSE_FIXES: Dict[str, Tuple[Callable[[np.ndarray], np.ndarray], str, str]] = {
     "quaternion_xyzw": (_quat_reorder((3, 0, 1, 2)),
                         "the quaternions are in x y z w order but were read as w x y z",
                         "read the quaternions as qx qy qz qw (TUM / geometry_msgs order)"),
+    "rotations_transposed": (_transpose_rotation,
+                             "the rotations are transposed (conjugate quaternions: JPL "
+                             "convention, or camera_from_world rotations beside the camera's "
+                             "position in the world)",
+                             "negate qx qy qz of each quaternion (JPL to Hamilton), or convert "
+                             "camera_from_world rotations to map_from_cam (transpose R, keep "
+                             "the camera's position as the translation)"),
     "camera_not_optical": (lambda p: p @ BODY_FROM_OPTICAL,
                            "the poses are of a body frame (x forward, z up), not the camera's "
                            "optical frame (z forward, REP-103)",

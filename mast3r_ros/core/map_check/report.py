@@ -57,7 +57,8 @@ class ConsistencyReport:
     ``verdict`` is ``consistent``, ``inconsistent`` or ``unchecked`` (no depth, one keyframe, no
     overlapping neighbours). ``cause`` names the likely cause of an inconsistency
     (``depth_scale``, ``trajectory_unit`` (translations in mm or cm read as metres),
-    ``inverted_poses``, ``quaternion_wxyz``, ``quaternion_xyzw``, ``camera_not_optical``,
+    ``inverted_poses``, ``quaternion_wxyz``, ``quaternion_xyzw``, ``rotations_transposed``
+    (conjugate quaternions: JPL convention), ``camera_not_optical``,
     ``clock_jump``, ``pose_discontinuity``, ``unknown``; empty when consistent),
     ``depth_factor`` the fitted ratio given/true depth (1 when the scale fits; for
     ``trajectory_unit`` the inverse of the translations' factor: 0.001 for millimetres),
