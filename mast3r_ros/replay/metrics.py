@@ -115,7 +115,7 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     has_gt = (np.isfinite(gt_poses).all(axis=(1, 2)) if gt_poses is not None
               else np.zeros(n, bool))
     ev = np.isfinite(err[:, 0])
-    w_first = quaternion_order(results, gt_poses) if ev.any() else None
+    q_order = quaternion_order(results, gt_poses) if ev.any() else None
     m: Dict[str, Any] = {
         "frames": n, "localized": int(ok.sum()),
         "localized_fraction": float(ok.mean()) if n else 0.0,
@@ -130,11 +130,11 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
         # the sigma medians need no ground truth: over every localized frame
         "covariance": covariance_calibration(
             results, gt_poses if gt_poses is not None else np.full((n, 4, 4), np.nan)),
-        # ground truth that agrees read w first needs no transform: a frame offset fitted to
-        # its misread rotations (one often brings them under FRAME_OFFSET_GROSS_DEG) would be
-        # a wrong lead, with a wrong fix
-        "frame_offset": frame_offset(results, gt_poses) if ev.any() and not w_first else None,
-        "quaternion_order": w_first,
+        # ground truth that agrees read w first (or conjugated) needs no transform: a frame
+        # offset fitted to its misread rotations (one often brings them under
+        # FRAME_OFFSET_GROSS_DEG) would be a wrong lead, with a wrong fix
+        "frame_offset": frame_offset(results, gt_poses) if ev.any() and not q_order else None,
+        "quaternion_order": q_order,
         "camera_focal": camera_focal(results, focal_tolerance),
     }
     # the first frame localized pays the one-time costs: an unreadable frame before it ran
@@ -259,14 +259,18 @@ def frame_offset(results: Sequence[LocalizationResult], gt_poses: np.ndarray
 def quaternion_order(results: Sequence[LocalizationResult], gt_poses: np.ndarray
                      ) -> Optional[Dict[str, Any]]:
     """Whether the ground truth's quaternions look written w first (qw qx qy qz) though read
-    as TUM's x y z w, else None.
+    as TUM's x y z w, or conjugated (JPL convention, or camera_from_world rotations beside
+    the camera's position), else None.
 
-    A quaternion alone cannot tell the two orders apart (both are unit quaternions; reordering
-    keeps the angle between any two, so the path stays as smooth), but the localized poses,
-    measured from the images, can: when at least `FRAME_OFFSET_MIN_FRAMES` successful frames
-    have ground truth, their median rotation error is over `FRAME_OFFSET_GROSS_DEG`, and the
-    ground truth's rotations read w first bring it under that and `FRAME_OFFSET_GAIN` times
-    down, returns the median rotation errors both ways (deg) and the frames used."""
+    A quaternion alone cannot tell these apart (all are unit quaternions; reordering or
+    conjugating keeps the angle between any two, so the path stays as smooth), but the
+    localized poses, measured from the images, can: when at least `FRAME_OFFSET_MIN_FRAMES`
+    successful frames have ground truth, their median rotation error is over
+    `FRAME_OFFSET_GROSS_DEG`, and the ground truth's rotations read w first (tried first) or
+    transposed bring it under that and `FRAME_OFFSET_GAIN` times down, returns the median
+    rotation errors both ways (deg: ``rotation_error_deg_median`` and
+    ``w_first_rotation_error_deg_median`` or ``conjugate_rotation_error_deg_median``),
+    ``written`` ("w_first" or "conjugate") and the frames used."""
     paired = _localized_with_groundtruth(results, gt_poses)
     if paired is None:
         return None
@@ -276,19 +280,27 @@ def quaternion_order(results: Sequence[LocalizationResult], gt_poses: np.ndarray
         return None
     # the file's columns 5..8 (w x y z) went into x y z w: x y z w is then 1 2 3 0 of them
     quats = Rotation.from_matrix(gt[:, :3, :3]).as_quat()[:, [1, 2, 3, 0]]
-    reread = gt.copy()
-    reread[:, :3, :3] = Rotation.from_quat(quats).as_matrix()
-    fixed = float(np.median(pose_errors(est, reread)[1]))
-    if fixed > FRAME_OFFSET_GROSS_DEG or fixed * FRAME_OFFSET_GAIN > raw:
-        return None
-    return {"rotation_error_deg_median": raw, "w_first_rotation_error_deg_median": fixed,
-            "frames": len(est)}
+    for written, rots in (("w_first", Rotation.from_quat(quats).as_matrix()),
+                          ("conjugate", np.swapaxes(gt[:, :3, :3], 1, 2))):
+        reread = gt.copy()
+        reread[:, :3, :3] = rots
+        fixed = float(np.median(pose_errors(est, reread)[1]))
+        if fixed <= FRAME_OFFSET_GROSS_DEG and fixed * FRAME_OFFSET_GAIN <= raw:
+            return {"rotation_error_deg_median": raw, "written": written,
+                    f"{written}_rotation_error_deg_median": fixed, "frames": len(est)}
+    return None
 
 
 def _quaternion_order_row(qo: Dict[str, Any]) -> str:
     """The metrics table's 'ground truth quaternions' row of a `quaternion_order`."""
-    return (f"written w first? the rotations are {qo['rotation_error_deg_median']:.1f} deg off "
-            f"at the median as read (qx qy qz qw); read w first (qw qx qy qz) they are "
+    raw = f"the rotations are {qo['rotation_error_deg_median']:.1f} deg off at the median as read"
+    if qo.get("written") == "conjugate":
+        return (f"conjugated (JPL convention, or camera_from_world rotations)? {raw}; with the "
+                f"rotations transposed they are {qo['conjugate_rotation_error_deg_median']:.2f} "
+                "deg off (metrics.json: quaternion_order): negate qx qy qz (awk '/^#/ {print; "
+                "next} {$5=-$5; $6=-$6; $7=-$7; print}'); the errors above are of the file as "
+                "read")
+    return (f"written w first? {raw} (qx qy qz qw); read w first (qw qx qy qz) they are "
             f"{qo['w_first_rotation_error_deg_median']:.2f} deg off (metrics.json: "
             "quaternion_order): if the file is 'timestamp tx ty tz qw qx qy qz', move qw to the "
             "last column (awk '{print $1,$2,$3,$4,$6,$7,$8,$5}'); the errors above are of the "

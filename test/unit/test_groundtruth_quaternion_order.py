@@ -125,3 +125,24 @@ def test_failed_frames_are_not_counted():
     misread = _poses(q[:, [3, 0, 1, 2]], centres)
     qo = metrics.quaternion_order(res + failed, np.concatenate([misread, misread]))
     assert qo is not None and qo["frames"] == 8
+
+
+def test_conjugated_ground_truth_is_told_from_w_first_and_named_with_the_fix():
+    """Ground truth whose quaternions are the conjugates of the right ones (JPL convention, as
+    OpenVINS/MSCKF write, or camera_from_world rotations beside the camera's position): every
+    rotation far off and nothing said, since read w first does not fix it. Transposed, the
+    rotations agree: named as conjugated, with the negation that undoes it."""
+    rots, centres = _truth()
+    res = _run(rots, centres)
+    conjugated = _poses(rots.inv().as_quat(), centres)  # qx qy qz negated, t kept
+    m = metrics.summarize(res, conjugated)
+    qo = m["quaternion_order"]
+    assert qo is not None and qo["written"] == "conjugate" and qo["frames"] == 8
+    assert qo["rotation_error_deg_median"] > 60 and qo["conjugate_rotation_error_deg_median"] < 2
+    assert "w_first_rotation_error_deg_median" not in qo and m["frame_offset"] is None
+    row = [ln for ln in metrics.format_table(m).splitlines() if "ground truth quaternions" in ln]
+    assert len(row) == 1 and "conjugated (JPL convention" in row[0], row
+    assert "transposed they are 0." in row[0] and "negate qx qy qz" in row[0]
+    assert "written w first" not in row[0]
+    w_first = metrics.summarize(res, _poses(rots.as_quat()[:, [3, 0, 1, 2]], centres))
+    assert w_first["quaternion_order"]["written"] == "w_first"  # still told apart
