@@ -307,6 +307,19 @@ def _quaternion_order_row(qo: Dict[str, Any]) -> str:
             "file as read")
 
 
+def _misread_quaternions(block: str, qo: Optional[Dict[str, Any]]) -> str:
+    """A covariance row's 'not judged' of ground truth whose quaternions look misread
+    (`quaternion_order`), else ''. The rotation row is measured against the misread rotations.
+    Written w first moves only the quaternion columns: the positions are read right and their
+    rows judged. Conjugated may be a whole camera_from_world pose (the test looks at rotations
+    only), its positions as wrong: no position row is judged either."""
+    if not qo or (block != "rotation" and qo.get("written") == "w_first"):
+        return ""
+    how = "conjugated" if qo.get("written") == "conjugate" else "written w first"
+    return (f"not judged: the ground truth's quaternions look {how} (the 'ground truth "
+            "quaternions' row)")
+
+
 def _unit_of(scale: float) -> str:
     """The name of the unit (`FRAME_OFFSET_UNITS`) whose scale ``scale`` is, or ''."""
     near = [n for k, n in FRAME_OFFSET_UNITS.items()
@@ -489,14 +502,15 @@ def format_table(m: Dict[str, Any]) -> str:
         if v is not None:  # None: no ground truth
             rows.append((f"recall {k}", f"{100 * v:.1f} %"))
     cv = m.get("covariance")
+    qo = m.get("quaternion_order")
     if cv and cv.get("evaluated"):
         for k, v in cv.items():
             if isinstance(v, dict) and v.get("coverage_95") is not None:
                 d2 = v["median_mahalanobis_sq"]
                 # errors mostly one transform or unit slip are not the localizer's to judge
                 verdict = ("not judged: the ground truth looks given in another frame or unit "
-                           "(the 'ground truth frame' row)") if fo else calibration_verdict(
-                               d2, v.get("p95_mahalanobis_sq"))
+                           "(the 'ground truth frame' row)") if fo else _misread_quaternions(
+                               k, qo) or calibration_verdict(d2, v.get("p95_mahalanobis_sq"))
                 n = v.get("frames", cv["evaluated"])
                 of = f" (of {n} frames: singular blocks left out)" if n != cv["evaluated"] else ""
                 rows.append((f"covariance {k}: chi2 95 % coverage / median d^2",

@@ -146,3 +146,38 @@ def test_conjugated_ground_truth_is_told_from_w_first_and_named_with_the_fix():
     assert "written w first" not in row[0]
     w_first = metrics.summarize(res, _poses(rots.as_quat()[:, [3, 0, 1, 2]], centres))
     assert w_first["quaternion_order"]["written"] == "w_first"  # still told apart
+
+
+def test_covariance_rows_give_no_verdict_against_misread_quaternions():
+    """Ground truth written w first read 'covariance rotation: ... overconfident' under the row
+    that says its quaternions are misread: the rotation covariance was judged against
+    rotations ~170 deg off that are not the localizer's. As a frame offset's, such rows keep
+    their figures and say why they give no verdict. Written w first moves only the quaternion
+    columns: the position rows are still judged; conjugated may be a whole camera_from_world
+    pose: none is."""
+    rots, centres = _truth()
+    cov = np.diag([0.002 ** 2] * 3 + [0.0001 ** 2] * 3)  # 2 mm, 0.006 deg sigmas
+    res = [LocalizationResult(True, r.stamp_ns, r.map_from_cam, cov)
+           for r in _run(rots, centres)]  # under 1.7 cm, 0.5 deg errors: overconfident
+    good = metrics.format_table(metrics.summarize(res, _poses(rots.as_quat(), centres)))
+    assert [ln.split(":")[0].split()[-1] for ln in good.splitlines()
+            if "chi2 95 %" in ln and "overconfident" in ln] == ["position", "rotation"], good
+
+    def rows(gt):
+        m = metrics.summarize(res, gt)
+        assert m["quaternion_order"] is not None and m["frame_offset"] is None
+        return {ln.split(":")[0].split()[-1]: ln for ln in metrics.format_table(m).splitlines()
+                if "chi2 95 %" in ln}
+
+    w_first = rows(_poses(rots.as_quat()[:, [3, 0, 1, 2]], centres))
+    assert len(w_first) == 3
+    assert "overconfident" not in w_first["rotation"] and (
+        "not judged: the ground truth's quaternions look written w first (the 'ground truth "
+        "quaternions' row)") in w_first["rotation"], w_first["rotation"]
+    assert "overconfident" in w_first["position"]  # the positions are read right
+    assert not any("not judged" in w_first[k] for k in set(w_first) - {"rotation"}), w_first
+    conjugated = rows(_poses(rots.inv().as_quat(), centres))
+    assert len(conjugated) == 3
+    for row in conjugated.values():
+        assert "overconfident" not in row and "not judged: the ground truth's quaternions " \
+            "look conjugated (the 'ground truth quaternions' row)" in row, row
