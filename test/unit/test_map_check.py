@@ -490,6 +490,52 @@ def test_pose_fix_with_a_depth_fit_near_one_is_confirmed_at_factor_one(monkeypat
 
 
 
+@pytest.mark.parametrize("depth_fit", [1.0, 10.0 ** -0.05])
+def test_pose_fix_names_no_depth_factor_its_depth_does_not_fit(monkeypatch, depth_fit):
+    """redkitchen with its poses inverted read "the poses are inverted ...; depth is x0.891 the
+    size the poses fit ... --depth-scale 4.46e+03": the matches' fit (a 12 % log grid, the
+    colour camera not the depth camera) fell next to x1, one pair's reprojection passed its
+    limit at x1 (54 px against 51) and not at x0.891, while the depth under the poses inverted
+    back fits x1.00 (0.81 % residual against 1.24 % at x0.891). A factor that is no unit is
+    named beside a pose convention only when the depth's own fit backs it; else the convention
+    alone, not fully confirmed."""
+    import dataclasses
+    import math
+    import types
+
+    import mast3r_ros.core.map_check.diagnose as diag
+    from mast3r_ros.core.geometry import invert_pose
+
+    given = np.eye(4)
+    given[:3, 3] = [1.0, 2.0, 3.0]
+    true = invert_pose(given)
+
+    def is_true(poses):
+        return np.allclose(poses[0], true)
+
+    def fit(views, poses, matches, scales):
+        if is_true(poses):
+            return 0.1 + np.abs(np.log(scales * 10.0 ** -0.05)), 1
+        return np.full(len(scales), 10.0), 1
+
+    def score(views, matches, cfg):
+        assert is_true([v.pose for v in views])  # the depth judged under the fixed poses
+        return lambda depth_scale=1.0: 0.008 + abs(math.log(depth_scale * depth_fit))
+
+    monkeypatch.setattr(diag, "_fit", fit)
+    monkeypatch.setattr(diag, "_measure", lambda views, poses, m, cfg, depth_scale=1.0: [
+        types.SimpleNamespace(ok=is_true(poses) and depth_scale != 1.0)])
+    monkeypatch.setattr(diag, "_residual_score", score)
+    views = [dataclasses.replace(_flat_view(2.0), pose=given)]
+    cause = diag._diagnose(views, {(0, 0): None}, None, [], depth_units_per_m=5000.0)
+    if depth_fit == 1.0:
+        assert cause.name == "inverted_poses" and cause.factor == 1.0 and not cause.confirmed
+        assert "depth" not in cause.what and "--depth-scale" not in cause.fix, cause
+    else:  # the depth backs the factor: kept
+        assert cause.name == "inverted_poses+depth_scale" and cause.confirmed
+        assert cause.factor == pytest.approx(10.0 ** -0.05) and "x0.891" in cause.what
+
+
 def _diagnose_on_curves(monkeypatch, curves, ok=False):
     """`_diagnose` of one view whose given pose is ``given`` on stand-in fits: ``curves`` maps a
     pose fix ("" for none, "inverted_poses") to a function of the (S,) scales giving that fix's

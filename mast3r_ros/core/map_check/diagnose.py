@@ -185,6 +185,12 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
                 # a factor that is no unit confusion (x1.3) may be fx, fy a few % off instead:
                 # told apart when the residuals are clear (`_depth_or_focal`), else both named
                 unit_like = f in units or f in _NICE_FACTORS
+                if name and not unit_like and _depth_fits_unscaled(views, fixed, matches, cfg):
+                    # the matches' grid neighbour of x1 (x0.891): redkitchen's inverted poses
+                    # read "depth is x0.891 ... --depth-scale 4.46e+03", its depth fitting x1.00
+                    # under the inverted poses undone; one pair's reprojection had passed its
+                    # limit (54 px against 51) there, not the depth
+                    return _describe(name, 1.0, False, depth_units_per_m)
                 # a factor fitted on the matches' log grid (12 % steps) that is no unit: the
                 # depth's own fit is finer (redkitchen's depth x0.8 was named x0.71, the grid
                 # point, to 2 digits, which passes too: --depth-scale 3550 for 4000)
@@ -208,6 +214,20 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
     return (_depth_fit(views, matches, cfg, depth_units_per_m)
             or _focal_scale(views, matches, cfg)
             or _discontinuity(*(whole or (views, pairs)), fallback))
+
+
+def _depth_fits_unscaled(views: List[_View], poses: List[np.ndarray],
+                         matches: Dict[Tuple[int, int], Any], cfg: MapCheckConfig) -> bool:
+    """Whether the depth-vs-depth agreement of neighbouring keyframes under ``poses`` (a pose
+    convention's fix) fits the depth as read: its own fitted factor (`_depth_fit`'s) within
+    `_DEPTH_FIT_MIN_FACTOR` of x1. A depth factor that only the matches' fit names then is
+    theirs (the colour camera is not the depth camera; a 12 % grid step), not the depth's."""
+    score = _residual_score([dataclasses.replace(v, pose=p) for v, p in zip(views, poses)],
+                            matches, cfg)
+    if score is None:
+        return False
+    fitted = _log_argmin(lambda s: score(depth_scale=1.0 / s))
+    return abs(math.log(fitted)) < math.log(_DEPTH_FIT_MIN_FACTOR)
 
 
 # a depth factor fitted on the depth itself (`_depth_fit`) is named when it is at least this far
