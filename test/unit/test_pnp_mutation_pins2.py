@@ -1,0 +1,42 @@
+"""Behaviour of `core.pnp` pinned where a one-token change survived the PnP tests (mutation
+audit 2026-12-07, second part): the backend a name resolves to without poselib, and the
+RANSAC backends' 'no pose' when they report no inliers."""
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.errors import ConfigError
+from mast3r_ros.core.pnp import ransac as pnp_ransac
+
+
+def test_backend_names_resolve_without_poselib(monkeypatch):
+    """Without poselib, 'poselib' is refused by name and 'opencv' / 'auto' give 'opencv'
+    (``backend == 'poselib'`` -> ``!=`` refused 'opencv' and let 'poselib' through)."""
+    monkeypatch.setattr(pnp_ransac, "_poselib", None)
+    assert pnp_ransac.resolve_backend("opencv") == "opencv"
+    assert pnp_ransac.resolve_backend("auto") == "opencv"
+    with pytest.raises(ConfigError, match="poselib is not installed"):
+        pnp_ransac.resolve_backend("poselib")
+    with pytest.raises(ConfigError, match="auto, poselib or opencv"):
+        pnp_ransac.resolve_backend("magsac")
+
+
+def test_poselib_reporting_no_inliers_gives_no_pose(monkeypatch):
+    """poselib returns some pose even when it counts no inliers: that is no pose (the frame
+    fails with 'PnP-RANSAC found no pose', not with a refinement of an arbitrary pose)."""
+    class _Pose:
+        Rt = np.hstack([np.eye(3), np.zeros((3, 1))])
+
+    class _Stub:
+        @staticmethod
+        def estimate_absolute_pose(x, X, cam, ransac, bundle):
+            return _Pose(), {"num_inliers": 0}
+
+    monkeypatch.setattr(pnp_ransac, "_poselib", _Stub)
+    K = np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]])
+    X = np.random.default_rng(0).normal(size=(8, 3)) + [0, 0, 5]
+    args = (X, np.zeros((8, 2)), K, (640, 480), 2.0, 100, 0.999, 0)
+    assert pnp_ransac._ransac_poselib(*args) is None
+    _Stub.estimate_absolute_pose = staticmethod(lambda *a: (_Pose(), {"num_inliers": 5}))
+    pose = pnp_ransac._ransac_poselib(*args)
+    assert pose is not None and np.allclose(pose, np.eye(4))
