@@ -307,3 +307,23 @@ def test_ending_a_bond_before_it_formed_still_says_active_false():
     assert [(d.id, d.instance_id, d.active) for d in step.publish] == \
         [(NODE, "node-uuid", False)]
     assert node.broken and node.break_bond(0.6).publish == []
+
+
+def test_ending_bond_repeats_active_false_every_50_ms_and_the_silence_notice_says_why():
+    """bond/msg/Constants.msg's DEAD_PUBLISH_PERIOD is 0.05 s: once we end a formed bond,
+    active=false goes out at once and then every 50 ms until the peer acknowledges; and the
+    notice of a silent manager names the silence (mutation audit survivors)."""
+    end = BondState(NODE)
+    end.start(0.0)
+    end.on_status(StatusData(NODE, "manager-uuid", True, 4.0, 0.1), 0.05)
+    first = end.break_bond(1.0)
+    assert [d.active for d in first.publish] == [False]
+    assert end.tick(1.04).publish == []
+    assert [d.active for d in end.tick(1.051).publish] == [False]
+    assert end.tick(1.09).publish == []
+    assert [d.active for d in end.tick(1.101).publish] == [False]
+    kept = BondState(NODE, break_on_silence=False)
+    kept.start(0.0)
+    kept.on_status(StatusData(NODE, "manager-uuid", True, 4.0, 0.1), 0.1)
+    (level, text), = BondReport().lines(kept.tick(4.2))
+    assert level == "notice" and "no heartbeat from the peer for 4.0 s" in text
