@@ -40,3 +40,19 @@ def test_poselib_reporting_no_inliers_gives_no_pose(monkeypatch):
     _Stub.estimate_absolute_pose = staticmethod(lambda *a: (_Pose(), {"num_inliers": 5}))
     pose = pnp_ransac._ransac_poselib(*args)
     assert pose is not None and np.allclose(pose, np.eye(4))
+
+
+def test_focal_scale_of_points_behind_the_camera_is_not_judged():
+    """A pose with map points behind the camera: the focal fit cannot be judged, (1.0, inf),
+    by `focal_scale` and by `refitted_focal_scale` alike (its ``return (1, inf, None)`` ->
+    ``return None`` raised a TypeError out of both, failing the frame with an exception)."""
+    from mast3r_ros.core.pnp.focal import focal_scale, refitted_focal_scale
+
+    rng = np.random.default_rng(1)
+    X = rng.uniform([-1, -1, 1], [1, 1, 3], (12, 3))
+    X[0, 2] = -2.0  # one point behind
+    K = np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]])
+    xu = rng.uniform([0, 0], [640, 480], (12, 2))
+    assert focal_scale(np.eye(4), X, xu, K) == (1.0, float("inf"))
+    inliers = np.ones(12, dtype=bool)
+    assert refitted_focal_scale(np.eye(4), X, xu, inliers, K, 4.0) == (1.0, float("inf"))
