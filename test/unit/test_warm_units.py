@@ -94,3 +94,21 @@ def test_warm_pnp_runs_the_live_frames_pnp_with_their_keyframe_groups(monkeypatc
     assert kw["points_cov"].shape == (64, 3, 3)
     np.testing.assert_array_equal(plain.K, cam.K)
     assert len(calls["undistort"][0]) == 4
+
+
+def test_the_mast3r_matcher_warms_the_longer_walks_and_others_do_not():
+    """A matcher whose config has ``cuda_graph`` (mast3r) is warmed under
+    `warming_longer_walks`, so the first live frame whose walks run long does not pay that
+    branch's one-time cost; a matcher without it (sift) gets a no-op (`not hasattr` ->
+    `hasattr` swapped the two: mutation audit)."""
+    import contextlib
+    from types import SimpleNamespace as NS
+
+    from mast3r_ros.core.localizer.warm import long_walks_warmed
+    from mast3r_ros.core.matchers import fixed_matching
+
+    assert isinstance(long_walks_warmed(NS(cfg=NS())), contextlib.nullcontext)
+    assert isinstance(long_walks_warmed(NS()), contextlib.nullcontext)
+    with long_walks_warmed(NS(cfg=NS(cuda_graph=False))):
+        assert fixed_matching._WARMING.on
+    assert not getattr(fixed_matching._WARMING, "on", False)
