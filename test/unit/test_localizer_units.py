@@ -703,3 +703,21 @@ def test_retrieval_candidates_keep_the_best_and_its_nearest_companions(kf_map):
     loc, f, _ = _stub_loc(kf_map, [0, 3, 1], retrieval_top_k=3)
     assert loc.localize(f).success
     assert loc.matcher.calls == [[0, 1]]
+
+
+@pytest.mark.parametrize("method", ["auto", "asmk"])
+def test_retrieval_without_a_checkpoint_uses_the_matchers_own_descriptor(method, caplog):
+    """The default retrieval (method auto, no retrieval.checkpoint) with an engine: no ASMK
+    retriever is loaded; the matcher's own descriptor serves (thumbnail for sift), and an
+    explicit 'asmk' says why at WARNING (``not cfg.checkpoint`` -> ``cfg.checkpoint`` tried to
+    load a retriever from an empty path: mutation audit)."""
+    kf_map = types.SimpleNamespace(thumbnail_index=lambda: "thumbnail index")
+    cfg = types.SimpleNamespace(method=method, checkpoint="", codebook="", device="auto")
+    with caplog.at_level(logging.WARNING):
+        gr = GlobalRetrieval(kf_map, types.SimpleNamespace(name="sift"), cfg,
+                             engine=types.SimpleNamespace())
+    assert (gr.method, gr.index, gr.asmk) == ("thumbnail", "thumbnail index", None)
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert said == ([] if method == "auto" else
+                    ["retrieval.method 'asmk': no retrieval.checkpoint is configured; using "
+                     "'thumbnail' retrieval instead"])
