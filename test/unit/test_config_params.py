@@ -9,6 +9,9 @@ import pytest
 
 from mast3r_ros.core.config import (
     Config,
+    LocalizerConfig,
+    PnPConfig,
+    check_config_section,
     config_from_params,
     config_to_params,
     param_specs,
@@ -100,6 +103,25 @@ def test_range_bounds_are_inclusive_and_the_next_value_out_is_refused():
         for value in outside:
             with pytest.raises(ConfigError, match=rf"'{spec.name}' must be in \["):
                 validate_param(spec.name, value)
+
+
+def test_ransac_max_points_is_0_or_at_least_4_where_the_solver_finds_a_pose():
+    """1 to 3 matches failed every frame (or many: 3 is P3P's minimum, without a 4th to pick
+    among its poses); 4 is the least both backends solve exact correspondences with. The
+    descriptor keeps the range [0, 1e6] (a ROS range has no gap); the description says it."""
+    for ok in (0, 4, 5, 512):
+        assert validate_param("pnp.ransac_max_points", ok) == ok
+        assert config_from_params({"pnp.ransac_max_points": ok}).localizer.pnp \
+            .ransac_max_points == ok
+    for bad in (1, 2, 3):
+        with pytest.raises(ConfigError, match=r"^p.yaml: parameter 'pnp.ransac_max_points' must "
+                                              rf"be 0 \(all\) or >= 4, got {bad}$"):
+            config_from_params({"pnp": {"ransac_max_points": bad}}, "p.yaml")
+    with pytest.raises(ConfigError, match=r"must be 0 \(all\) or >= 4, got 2"):
+        check_config_section(LocalizerConfig(pnp=PnPConfig(ransac_max_points=2)),
+                             LocalizerConfig, "Localizer")
+    spec = next(s for s in param_specs() if s.name == "pnp.ransac_max_points")
+    assert (spec.lo, spec.hi) == (0, 1000000) and "0 or at least 4" in spec.description
 
 
 def test_choices_and_patterns_hold_for_the_whole_value():

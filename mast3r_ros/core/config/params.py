@@ -50,6 +50,7 @@ class ParamSpec:
     choices: Optional[Tuple[Any, ...]] = None
     pattern: Optional[Tuple[str, str]] = None  # (regex of the whole value, valid values in words)
     fraction: bool = False  # a fraction (0.05 is 5 %): a range error says so
+    zero_or_at_least: Optional[Tuple[int, str]] = None  # (N, what 0 means): 0 or >= N
 
 
 def _walk(cls: type, path: Tuple[str, ...]) -> List[ParamSpec]:
@@ -62,7 +63,7 @@ def _walk(cls: type, path: Tuple[str, ...]) -> List[ParamSpec]:
         m = f.metadata
         specs.append(ParamSpec(_PREFIX[path] + f.name, path + (f.name,), type(f.default),
                                f.default, m["description"], m["lo"], m["hi"], m["choices"],
-                               m["pattern"], m["fraction"]))
+                               m["pattern"], m["fraction"], m["zero_or_at_least"]))
     return specs
 
 
@@ -182,7 +183,8 @@ def validate_param(name: str, value: Any, where: str = "config", *,
 
     Raises `ConfigError` naming the parameter (and ``where``) for an unknown name, a wrong type,
     a non-finite float, or a value outside its range (of a fraction: said so; with
-    ``check_max`` False only below it), choices or pattern.
+    ``check_max`` False only below it), choices or pattern, or in the gap of a
+    ``zero_or_at_least`` one (``pnp.ransac_max_points`` 1 to 3).
     """
     spec = _BY_NAME.get(name)
     if spec is None:
@@ -204,6 +206,10 @@ def validate_param(name: str, value: Any, where: str = "config", *,
         unit = " (a fraction: 0.05 is 5 %)" if spec.fraction else ""
         raise ConfigError(f"{where}: parameter '{name}' must be in [{spec.lo}, {spec.hi}]{unit}, "
                           f"got {v!r}")
+    if spec.zero_or_at_least is not None and 0 < v < spec.zero_or_at_least[0]:
+        least, zero = spec.zero_or_at_least
+        raise ConfigError(f"{where}: parameter '{name}' must be 0 ({zero}) or >= {least}, got "
+                          f"{v!r}")
     return v
 
 

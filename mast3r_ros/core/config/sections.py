@@ -12,12 +12,15 @@ from typing import Any, Optional, Tuple
 
 def _f(default: Any, description: str, *, lo: Optional[float] = None, hi: Optional[float] = None,
        choices: Optional[Tuple[Any, ...]] = None,
-       pattern: Optional[Tuple[str, str]] = None, fraction: bool = False) -> Any:
+       pattern: Optional[Tuple[str, str]] = None, fraction: bool = False,
+       zero_or_at_least: Optional[Tuple[int, str]] = None) -> Any:
     """A config field; ``pattern``: (regular expression the whole string value must match, the
     valid values in words for the error); ``fraction``: the value is a fraction (0.05 is 5 %),
-    which a range error says (a percentage typed as 5.0 is the likely mistake)."""
+    which a range error says (a percentage typed as 5.0 is the likely mistake);
+    ``zero_or_at_least``: (N, what 0 means): inside [lo, hi], 0 or at least N (a gap a ROS
+    descriptor's range cannot say: it keeps [lo, hi], the description says the gap)."""
     meta = {"description": description, "lo": lo, "hi": hi, "choices": choices,
-            "pattern": pattern, "fraction": fraction}
+            "pattern": pattern, "fraction": fraction, "zero_or_at_least": zero_or_at_least}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -107,7 +110,10 @@ class PnPConfig:
     confidence: float = _f(0.9999, "RANSAC confidence.", lo=0.5, hi=0.999999)
     ransac_max_points: int = _f(512, "RANSAC hypothesises on a random subset of at most this "
                                      "many matches (0 = all); inliers, refinement and "
-                                     "covariance use all of them.", lo=0, hi=1000000)
+                                     "covariance use all of them. 0 or at least 4: 1 to 3 "
+                                     "matches fail every frame (P3P needs 3, plus 1 to pick "
+                                     "among its poses).", lo=0, hi=1000000,
+                                zero_or_at_least=(4, "all"))
     refine: bool = _f(True, "Refine the pose on the inliers (Levenberg-Marquardt: damped "
                             "Gauss-Newton steps alternating with re-scoring, until the inlier "
                             "set is stable).")
