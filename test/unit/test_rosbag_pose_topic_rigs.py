@@ -17,6 +17,7 @@ from test_rosbag_pose_topic import _pose_msg  # noqa: E402
 
 from mast3r_ros.core.config import PoseAtStampConfig  # noqa: E402
 from mast3r_ros.core.errors import InputError  # noqa: E402
+from mast3r_ros.core.tf_buffer import TransformError  # noqa: E402
 from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
 
 IMAGES = "/camera/color/image_raw"
@@ -353,6 +354,20 @@ def test_repeated_stamps_keep_the_first_sample_as_tf_does(tmp_path):
     stream.append(("/odom", STAMPS[4] + 1, again))  # the same stamp, another pose
     _check(_poses(BagSequence(_odom_bag(tmp_path, stream), pose_topic="/odom")),
            lambda t: _motion(t) @ MOUNT)
+
+
+def test_a_stream_of_zero_quaternions_says_all_its_messages_are_invalid(tmp_path):
+    """Every orientation zero (a publisher that never set it): the error named 8 'invalid tf
+    samples'; it names the pose topic and its messages, all of them."""
+    stream = _stream("odometry", "/odom", "odom", "base_link")
+    for t in STAMPS:
+        _with_quaternion(stream, t, (0.0, 0.0, 0.0, 0.0))
+    seq = BagSequence(_odom_bag(tmp_path, stream), pose_topic="/odom")
+    with pytest.raises(TransformError) as err:
+        _poses(seq)
+    assert ("--pose-topic /odom: all its 8 messages had an invalid pose (a zero or NaN "
+            "orientation quaternion, or a non-finite position)") in str(err.value)
+    assert "tf sample" not in str(err.value)
 
 
 def test_stamps_received_out_of_order_are_read_by_stamp(tmp_path):

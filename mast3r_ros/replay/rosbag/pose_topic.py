@@ -100,6 +100,7 @@ class _PoseTopic:
     _topics: Dict[str, Any]
     _tf: TransformBuffer
     _pose_stream: Optional[PoseStream]
+    _pose_messages: int = 0  # the pose topic's messages read by the indexing pass
     _pose_frames: Optional[Tuple[str, str]]
     _frame_ids: List[str]
     _tf_not_read: Dict[Tuple[str, str, str], int]  # (topic, parent, body) -> samples not read
@@ -157,6 +158,7 @@ class _PoseTopic:
         frames are not the first message's."""
         stream = self._pose_stream
         assert stream is not None
+        self._pose_messages += 1
         frame_id = msg.header.frame_id.lstrip("/")
         child = (msg.child_frame_id.lstrip("/") if stream.msgtype in _WITH_CHILD else "")
         if (frame_id, child) != (stream.parent, stream.child):

@@ -78,6 +78,7 @@ class _TfPoses:
     _topics: Dict[str, Any]  # topic -> rosbags TopicInfo
     _static_pose_frames_said: set  # (parent, child) pose frames judged static-only
     _pose_stream: Any  # the --pose-topic read (`pose_topic.PoseStream`), None without
+    _pose_messages: int  # its messages read (`pose_topic._PoseTopic._pose_message`)
     _skipped_for_pose_topic: Any  # `pose_topic._PoseTopic`'s: a tf edge the topic replaces
     # for a depth extrinsic on /tf (`_tf_every_sample`): the static transforms read, as
     # `tf_extrinsic.read_tf` keeps them, and every run's /tf samples (--pose-frames)
@@ -174,13 +175,30 @@ class _TfPoses:
         '' when none was: what a missing-tf message adds."""
         if not self._tf_rejected:
             return ""
-        edges = "; ".join(
-            f"{parent} -> {child}: {n}, the first stamped {stamp} on {topic} (bag time "
-            f"{bag_ns * 1e-9:.6f} s)"
-            for (parent, child), (n, stamp, bag_ns, topic) in self._tf_rejected.items())
-        n = self._tf_rejected_count
-        return (f"{n} invalid tf sample{'s were' if n > 1 else ' was'} ignored, as tf2 ignores "
-                f"them ({edges})")
+        stream = self._pose_stream
+        ours = stream.topic if stream is not None else None
+        tf = {e: r for e, r in self._tf_rejected.items() if r[3] != ours}
+        notes = [self._rejected_pose_note(*r) for r in self._tf_rejected.values() if r[3] == ours]
+        if tf:
+            edges = "; ".join(
+                f"{parent} -> {child}: {n}, the first stamped {stamp} on {topic} (bag time "
+                f"{bag_ns * 1e-9:.6f} s)" for (parent, child), (n, stamp, bag_ns, topic)
+                in tf.items())
+            n = sum(r[0] for r in tf.values())
+            notes.append(f"{n} invalid tf sample{'s were' if n > 1 else ' was'} ignored, as tf2 "
+                         f"ignores them ({edges})")
+        return "; ".join(notes)
+
+    def _rejected_pose_note(self, n: int, stamp: str, bag_ns: int, topic: str) -> str:
+        """What the ``n`` invalid messages of the pose topic (`_reject_transform`) say: its
+        messages, not tf samples, and all of them when no valid one was left."""
+        total = self._pose_messages
+        which = (f"all its {n} message{'s' if n > 1 else ''} had" if n >= total else
+                 f"{n} of its {total} messages had")
+        return (f"--pose-topic {topic}: {which} an invalid pose (a zero or NaN orientation "
+                f"quaternion, or a non-finite position) and {'were' if n > 1 else 'was'} "
+                f"ignored, as tf2 ignores them (the first stamped {stamp}, bag time "
+                f"{bag_ns * 1e-9:.6f} s)")
 
     def _warn_rejected_tf(self) -> None:
         """End of the indexing pass: one warning counting the invalid tf samples ignored."""
