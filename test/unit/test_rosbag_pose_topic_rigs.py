@@ -356,6 +356,21 @@ def test_repeated_stamps_keep_the_first_sample_as_tf_does(tmp_path):
            lambda t: _motion(t) @ MOUNT)
 
 
+def test_repeated_stamps_are_warned_about_once_counting_them(tmp_path, caplog):
+    """tf2 warns for each (TF_REPEATED_DATA); the reader kept the first without a word: now
+    one warning for the stream, counting them, and none for /tf's own samples."""
+    stream = _stream("odometry", "/odom", "odom", "base_link")
+    for k in (2, 4, 4):
+        again = _pose_msg("odometry", STAMPS[k], "odom", "base_link", pose([1, 1, 1], [9, 9, 9]))
+        stream.append(("/odom", STAMPS[k] + 1 + len(stream), again))
+    _check(_poses(BagSequence(_odom_bag(tmp_path, stream), pose_topic="/odom")),
+           lambda t: _motion(t) @ MOUNT)
+    (warned,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert ("--pose-topic /odom: 3 of its 11 messages repeat an earlier message's stamp (the "
+            "first at t=1.200000 s) and are ignored") in warned, warned
+    assert "TF_REPEATED_DATA" in warned
+
+
 def test_a_stream_of_zero_quaternions_says_all_its_messages_are_invalid(tmp_path):
     """Every orientation zero (a publisher that never set it): the error named 8 'invalid tf
     samples'; it names the pose topic and its messages, all of them."""

@@ -101,6 +101,7 @@ class _PoseTopic:
     _tf: TransformBuffer
     _pose_stream: Optional[PoseStream]
     _pose_messages: int = 0  # the pose topic's messages read by the indexing pass
+    _pose_repeats: Optional[Tuple[int, int, int]] = None  # `_note_pose_stamps`
     _pose_frames: Optional[Tuple[str, str]]
     _frame_ids: List[str]
     _tf_not_read: Dict[Tuple[str, str, str], int]  # (topic, parent, body) -> samples not read
@@ -235,6 +236,7 @@ class _PoseTopic:
         parent, child = self._pose_frames
         cameras = [child] if child else sorted({f.lstrip("/") for f in self._frame_ids} - {""})
         self._warn_other_runs()
+        self._warn_repeated_stamps()
         for camera in cameras:
             self._join_by_mounts(camera)
         self._say_guessed_body()
@@ -288,6 +290,33 @@ class _PoseTopic:
                     "restarted, a relay restamping?); the frames past the jump get no pose from "
                     "it", bag_label(self.path), OPTION, stream.topic, int(other.sum()),
                     len(stamps), stamps[at - 1] * 1e-9, stamps[at] * 1e-9, at + 1)
+
+    def _note_pose_stamps(self, parent: str, child: str, stamps: np.ndarray) -> None:
+        """The run read's samples of a tf edge (``stamps`` (n,) int64 ns, as read), before the
+        buffer keeps the first of equal stamps: for the stream's edge, its repeated stamps are
+        kept for `_warn_repeated_stamps` ((count, the first one's stamp ns, n))."""
+        stream = self._pose_stream
+        if stream is None or (parent, child) != (stream.parent, stream.body):
+            return
+        again = np.ones(len(stamps), bool)
+        again[np.unique(stamps, return_index=True)[1]] = False
+        if again.any():
+            self._pose_repeats = (int(again.sum()), int(stamps[np.flatnonzero(again)[0]]),
+                                  len(stamps))
+
+    def _warn_repeated_stamps(self) -> None:
+        """One warning counting the stream's messages (of the run read) whose stamp an earlier
+        one has (`_note_pose_stamps`): each is ignored, the first of a stamp kept, where tf2
+        warns once a message (TF_REPEATED_DATA); a VIO restamping, a relay publishing twice."""
+        stream = self._pose_stream
+        assert stream is not None
+        if self._pose_repeats is None:
+            return
+        n, first_ns, total = self._pose_repeats
+        log.warning("%s: %s %s: %d of its %d messages repeat an earlier message's stamp (the "
+                    "first at t=%.6f s) and are ignored, the first message of each stamp kept, "
+                    "as tf2 ignores them (TF_REPEATED_DATA)", bag_label(self.path), OPTION,
+                    stream.topic, n, total, first_ns * 1e-9)
 
     def _say_guessed_body(self) -> None:
         """The body taken as the images' frame (a stream that names none): at INFO, or a

@@ -386,6 +386,7 @@ class _RunChoice:
     _depth_runs: List[Tuple[int, int]]
     _info_runs: List[Tuple[int, int, CameraIntrinsics]]
     _tf_runs: Dict[Tuple[str, str], _TfSamples]
+    _note_pose_stamps: Any  # `pose_topic._PoseTopic`'s
     _image_stamps: List[int]
     _depth_stamps: List[int]
     _infos: List[Tuple[int, CameraIntrinsics]]
@@ -461,7 +462,9 @@ class _RunChoice:
         # columns freed once in the buffer (not all edges held twice at once, unless kept)
         for _, parent, child, rows in sorted(kept, key=lambda e: e[0]):
             samples = self._tf_runs[parent, child] if every else self._tf_runs.pop((parent, child))
-            self._tf.add_dynamic_tq(parent, child, *samples.columns(rows))
+            columns = samples.columns(rows)
+            self._note_pose_stamps(parent, child, columns[0])  # repeated: said once
+            self._tf.add_dynamic_tq(parent, child, *columns)
         self._image_runs, self._depth_runs, self._info_runs = [], [], []
         self._tf_every, self._tf_runs = (self._tf_runs if every else None), {}
 
