@@ -448,14 +448,10 @@ def test_depth_unit_fit_between_two_confusions_tries_both(monkeypatch):
             in cause.what)
 
 
-def test_pose_fix_with_a_depth_fit_near_one_is_confirmed_at_factor_one(monkeypatch):
-    """A pose-convention fix whose depth fit lands on a grid point next to x1 (10^±0.05: a
-    noisy log-grid fit) is rechecked at exactly x1 (the grid's neighbours of 1 are within the
-    15 % of `_nice_factors`), so the fix found is the pose convention alone, confirmed, with no
-    depth advice."""
-    import types
-
-    import mast3r_ros.core.map_check.diagnose as diag
+def _inverted_pose_fit(fitted):
+    """A given pose (identity rotation at (1, 2, 3)), ``is_true(poses)``: whether the first of
+    ``poses`` is it inverted, and a stand-in for `diagnose._fit` whose matches fit (minimum 0.1
+    at the scale 1 / ``fitted``) only under the inverted poses (10 px everywhere else)."""
     from mast3r_ros.core.geometry import invert_pose
 
     given = np.eye(4)
@@ -467,27 +463,37 @@ def test_pose_fix_with_a_depth_fit_near_one_is_confirmed_at_factor_one(monkeypat
 
     def fit(views, poses, matches, scales):
         if is_true(poses):
-            return 0.1 + np.abs(np.log(scales * state["fitted"])), 1
+            return 0.1 + np.abs(np.log(scales * fitted)), 1
         return np.full(len(scales), 10.0), 1
 
-    checked = []
+    return given, is_true, fit
 
-    def measure(views, poses, matches, cfg, depth_scale=1.0):
-        checked.append((is_true(poses), round(1.0 / depth_scale, 3)))
-        return [types.SimpleNamespace(ok=is_true(poses) and depth_scale == 1.0)]
 
-    monkeypatch.setattr(diag, "_fit", fit)
-    monkeypatch.setattr(diag, "_measure", measure)
-    views = [types.SimpleNamespace(pose=given)]
-    state = {}
+def test_pose_fix_with_a_depth_fit_near_one_is_confirmed_at_factor_one(monkeypatch):
+    """A pose-convention fix whose depth fit lands on a grid point next to x1 (10^±0.05: a
+    noisy log-grid fit) is rechecked at exactly x1 (the grid's neighbours of 1 are within the
+    15 % of `_nice_factors`), so the fix found is the pose convention alone, confirmed, with no
+    depth advice."""
+    import types
+
+    import mast3r_ros.core.map_check.diagnose as diag
+
     for fitted in (10.0 ** 0.05, 10.0 ** -0.05):
-        state["fitted"] = fitted
-        checked.clear()
+        given, is_true, fit = _inverted_pose_fit(fitted)
+        checked = []
+
+        def measure(views, poses, matches, cfg, depth_scale=1.0, is_true=is_true,
+                    checked=checked):
+            checked.append((is_true(poses), round(1.0 / depth_scale, 3)))
+            return [types.SimpleNamespace(ok=is_true(poses) and depth_scale == 1.0)]
+
+        monkeypatch.setattr(diag, "_fit", fit)
+        monkeypatch.setattr(diag, "_measure", measure)
+        views = [types.SimpleNamespace(pose=given)]
         cause = diag._diagnose(views, {}, None, [], depth_units_per_m=1000.0)
         assert checked[0] == (True, 1.0)
         assert cause.name == "inverted_poses" and cause.factor == 1.0 and cause.confirmed
         assert "depth" not in cause.what and "--depth-scale" not in cause.fix
-
 
 
 @pytest.mark.parametrize("depth_fit", [1.0, 10.0 ** -0.05])
@@ -504,19 +510,8 @@ def test_pose_fix_names_no_depth_factor_its_depth_does_not_fit(monkeypatch, dept
     import types
 
     import mast3r_ros.core.map_check.diagnose as diag
-    from mast3r_ros.core.geometry import invert_pose
 
-    given = np.eye(4)
-    given[:3, 3] = [1.0, 2.0, 3.0]
-    true = invert_pose(given)
-
-    def is_true(poses):
-        return np.allclose(poses[0], true)
-
-    def fit(views, poses, matches, scales):
-        if is_true(poses):
-            return 0.1 + np.abs(np.log(scales * 10.0 ** -0.05)), 1
-        return np.full(len(scales), 10.0), 1
+    given, is_true, fit = _inverted_pose_fit(10.0 ** -0.05)
 
     def score(views, matches, cfg):
         assert is_true([v.pose for v in views])  # the depth judged under the fixed poses

@@ -47,6 +47,17 @@ def cited_section(page: str, words: str) -> str:
     raise AssertionError(f"{name} has no heading starting with {words!r}")
 
 
+def _missing_sections(named):
+    """What `cited_section` says of each (page, words) in ``named`` that no heading holds."""
+    missing = []
+    for page, words in sorted(named):
+        try:
+            cited_section(page, words)
+        except AssertionError as e:
+            missing.append(str(e))
+    return missing
+
+
 def test_sections_named_in_messages_exist_on_the_page_named():
     named = set()
     for path in ROOT.rglob("*.py"):
@@ -57,12 +68,7 @@ def test_sections_named_in_messages_exist_on_the_page_named():
         assert not loose, f"{path.relative_to(ROOT)}: quote the section cited: {loose}"
     assert len(named) >= 5, named  # the search finds the messages, not nothing
     assert any(page != "README" for page, _ in named), named  # and those citing a page
-    missing = []
-    for page, words in sorted(named):
-        try:
-            cited_section(page, words)
-        except AssertionError as e:
-            missing.append(str(e))
+    missing = _missing_sections(named)
     assert not missing, f"messages name sections that do not exist: {missing}"
 
 
@@ -160,10 +166,5 @@ def test_the_tests_cite_the_page_that_holds_the_text():
     assert not loose, f"cite a section quoted, on the page that holds it: {loose}"
     assert not absent, f"phrases quoted as the README's that it does not hold: {absent}"
     assert any(page != "README" for page, _ in named), named  # the search finds them
-    missing = []
-    for page, words in sorted(named):
-        try:
-            cited_section(page, words)
-        except AssertionError as e:
-            missing.append(str(e))
+    missing = _missing_sections(named)
     assert not missing, f"the tests cite sections that do not exist: {missing}"
