@@ -128,8 +128,11 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
     # ------------------------------------------------------------------ parameters
     def _on_set_parameters(self, updates: list) -> SetParametersResult:
         cfg = self._cfg
-        ok, reason = params.check_parameter_updates(updates, self._param_errors,
-                                                    configured=cfg is not None)
+        # the parameters still hold their old values here: a set that changes nothing is
+        # accepted while configured (`ros2 param load` of the node's own `ros2 param dump`)
+        ok, reason = params.check_parameter_updates(
+            updates, self._param_errors, configured=cfg is not None,
+            current=lambda name: self.get_parameter(name).value)
         if ok:                                  # a bad start-up value set right
             with self._lock:
                 self._diag.parameter_errors = params.startup_errors_text(self._param_errors)

@@ -125,12 +125,19 @@ def params_to_config(values: Mapping[str, Any], where: str = "ROS parameters") -
     return validate_node_config(cfg)
 
 
-def check_parameter_update(name: str, value: Any, configured: bool = False
-                           ) -> Tuple[bool, str]:
+_FRAME_PARAMS = ("map_frame", "odom_frame", "base_frame")
+_UNKNOWN = object()
+
+
+def check_parameter_update(name: str, value: Any, configured: bool = False,
+                           current: Any = _UNKNOWN) -> Tuple[bool, str]:
     """Runtime ``ros2 param set`` check -> (accepted, reason); names not ours are accepted.
 
-    The value is validated (type, range, choices, device); while ``configured``, a parameter
-    outside `LIVE_PARAMS` is refused because it is only read at configure.
+    The value is validated (type, range, choices, device, a frame name as configure checks it:
+    not empty, no white space around it, no leading '/'; ``odom_frame`` may be empty); while
+    ``configured``, a parameter outside `LIVE_PARAMS` is refused because it is only read at
+    configure, unless ``value`` equals ``current`` (the parameter's value now, same type): such
+    a set changes nothing (``ros2 param load`` of the node's own ``ros2 param dump``).
     """
     if name not in {s.name for s in param_specs()}:
         return True, ""
@@ -140,7 +147,12 @@ def check_parameter_update(name: str, value: Any, configured: bool = False
             check_device(v, where="parameter update: parameter 'device'")
     except ConfigError as err:
         return False, str(err)
-    if configured and name not in LIVE_PARAMS:
+    if name in _FRAME_PARAMS and (v or name != "odom_frame"):
+        why = frame_id_problem(v)
+        if why:
+            return False, f"parameter update: parameter '{name}': {why}"
+    unchanged = type(value) is type(current) and value == current
+    if configured and name not in LIVE_PARAMS and not unchanged:
         return False, (f"parameter '{name}' is read at configure and the node is configured: "
                        "deactivate and clean up the node, set it, then configure again (takes "
                        f"effect at once: {', '.join(sorted(LIVE_PARAMS))})")
@@ -148,12 +160,18 @@ def check_parameter_update(name: str, value: Any, configured: bool = False
 
 
 def check_parameter_updates(updates: Sequence[Any], errors: Dict[str, str],
-                            configured: bool = False) -> Tuple[bool, str]:
+                            configured: bool = False,
+                            current: Optional[Callable[[str], Any]] = None) -> Tuple[bool, str]:
     """A ``ros2 param set`` of ``updates`` (objects with ``name`` and ``value``) -> (accepted,
-    reason). All or none: the first refused value refuses the set. Accepted names are removed
-    from ``errors`` (a bad start-up value that has now been fixed)."""
+    reason). All or none: the first refused value refuses the set. ``current(name)`` gives a
+    parameter's value now (the node's ``get_parameter(name).value``): with it, a set that keeps
+    a value unchanged is accepted while configured. Accepted names are removed from ``errors``
+    (a bad start-up value that has now been fixed). That map_frame, odom_frame and base_frame
+    differ is left to configure: a set one at a time may pass through equal names."""
+    ours = {s.name for s in param_specs()}
     for p in updates:
-        ok, reason = check_parameter_update(p.name, p.value, configured)
+        now = current(p.name) if current is not None and p.name in ours else _UNKNOWN
+        ok, reason = check_parameter_update(p.name, p.value, configured, now)
         if not ok:
             return False, reason
     for p in updates:

@@ -307,3 +307,40 @@ def test_bad_start_values_are_said_when_the_node_starts_and_until_set_right():
     assert params.startup_errors_text(errors) == errors["tf_publish_rate"]
     assert params.check_parameter_updates([NS(name="tf_publish_rate", value=5.0)], errors)[0]
     assert params.startup_errors_text(errors) == "" and params.startup_error_lines(errors) == []
+
+
+@pytest.mark.parametrize("name,value", [("map_frame", "/map"), ("base_frame", ""),
+                                        ("odom_frame", " odom"), ("base_frame", "/base_link"),
+                                        ("map_frame", "   ")])
+def test_a_frame_name_configure_would_refuse_is_refused_when_set(name, value):
+    # `ros2 param set /mast3r_localizer map_frame /map` (ROS 1's habit) was accepted and only
+    # the next configure failed; rclpy's SetParametersResult now says why at once
+    ok, reason = params.check_parameter_update(name, value)
+    assert not ok and f"'{name}'" in reason and "frame name" in reason
+    with pytest.raises(ConfigError, match=name):                 # the same rule as configure
+        params.params_to_config(node_params(**{name: value}))
+
+
+def test_good_frame_names_and_an_empty_odom_frame_are_accepted_when_set():
+    for name, value in (("map_frame", "robot1/map"), ("base_frame", "base_footprint"),
+                        ("odom_frame", "")):
+        assert params.check_parameter_update(name, value) == (True, "")
+
+
+def test_a_set_that_changes_nothing_is_accepted_while_configured():
+    # `ros2 param load` of the node's own `ros2 param dump` into the running node sets every
+    # parameter to the value it has: each configure-time one was refused ("Set parameter ...
+    # failed"), though nothing would change
+    values = node_params()
+    dump = [NS(name=name, value=value) for name, value in values.items()]
+    assert params.check_parameter_updates(dump, {}, configured=True,
+                                          current=values.__getitem__) == (True, "")
+    # a changed value is still refused, as is one of another type that compares equal
+    for name, value in (("matcher", "sift"), ("max_keyframes", 3), ("prior_radius_m", 3)):
+        ok, reason = params.check_parameter_updates([NS(name=name, value=value)], {},
+                                                    configured=True,
+                                                    current=values.__getitem__)
+        assert not ok and name in reason
+    # without the current values (or unconfigured) the rules are as before
+    assert not params.check_parameter_updates(dump, {}, configured=True)[0]
+    assert params.check_parameter_updates(dump, {}, configured=False)[0]
