@@ -236,10 +236,13 @@ def test_lifecycle_localizes_and_publishes(ros, scene):
         # an out-of-range value, or a device that does not exist, is refused at set time
         assert not node.set_parameters([Parameter("tf_publish_rate", value=-1.0)])[0].successful
         assert not node.set_parameters([Parameter("device", value="tpu")])[0].successful
+        assert not node.set_parameters([Parameter("map_frame", value="/map")])[0].successful
         assert harness.transition("configure")
         # configured: a configure-time parameter is refused with the reason; a live one applies
         refused = node.set_parameters([Parameter("map_path", value="/elsewhere")])[0]
         assert not refused.successful and "configure" in refused.reason
+        # ... but one set to the value it has is accepted (`ros2 param load` of a dump)
+        assert node.set_parameters([Parameter("map_path", value=map_dir)])[0].successful
         assert node.set_parameters([Parameter("tf_publish_rate", value=10.0)])[0].successful
         assert harness.transition("activate")
         # built (and warmed up) on the thread that runs the frames: CUDA graphs are per thread
