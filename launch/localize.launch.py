@@ -64,6 +64,17 @@ def _logger_name(pushed_namespace, namespace):
     return ".".join([t for t in full.split("/") if t] + [NODE_NAME])
 
 
+def _image_remaps(image_topic):
+    """Remaps of the node's ``image`` and ``image/compressed`` for ``image_topic``. A topic
+    given as the compressed stream itself (``/camera/image_raw/compressed``, as ``ros2 topic
+    list`` shows it) is that stream's base topic plus ``/compressed``: it used to become
+    ``.../compressed/compressed``, or a raw Image subscription on a CompressedImage topic, and
+    no image ever arrived."""
+    topic = image_topic.rstrip("/")
+    base = topic[:-len("/compressed")] if topic.endswith("/compressed") else topic
+    return [("image", base), ("image/compressed", base + "/compressed")]
+
+
 def _node_and_autostart(context):
     """Built at launch time so that an empty map/checkpoint/use_sim_time argument leaves the
     parameter file's value."""
@@ -93,8 +104,7 @@ def _node_and_autostart(context):
         # no empty dict: launch_ros would write it as a parameter file of `ros__parameters: {}`
         parameters=[params_file] + ([overrides] if overrides else []),
         remappings=[
-            ("image", image_topic),
-            ("image/compressed", image_topic.rstrip("/") + "/compressed"),
+            *_image_remaps(image_topic),
             ("camera_info", LaunchConfiguration("camera_info_topic")),
         ] + ([("/tf", "tf"), ("/tf_static", "tf_static")]  # Nav2's multi-robot pattern
              if _is_true(LaunchConfiguration("namespaced_tf").perform(context)) else []),
@@ -143,7 +153,9 @@ def generate_launch_description():
             "image_topic", default_value="camera/image_raw",
             description="sensor_msgs/Image topic (relative names follow the namespace: "
                         "/camera/image_raw without one); with image_transport 'compressed' the "
-                        "node subscribes to <image_topic>/compressed."),
+                        "node subscribes to <image_topic>/compressed (an image_topic given as "
+                        "<base>/compressed is read as that with 'compressed', as <base> with "
+                        "'raw')."),
         DeclareLaunchArgument(
             "camera_info_topic", default_value="camera/camera_info",
             description="sensor_msgs/CameraInfo topic of the same camera and resolution "

@@ -217,3 +217,17 @@ def test_every_parameter_the_launch_file_sets_is_declared_with_the_type_it_passe
         assert name in types_, f"the launch file sets '{name}', which the node does not declare"
         assert value.kwargs["value_type"] is types_[name], name
         assert type(value.args[0]) is types_[name], name
+
+
+@pytest.mark.parametrize("given, base", [("/camera/color/image_raw", "/camera/color/image_raw"),
+                                         ("/camera/color/image_raw/", "/camera/color/image_raw"),
+                                         ("/camera/color/image_raw/compressed",
+                                          "/camera/color/image_raw"),
+                                         ("camera/image_raw/compressed/", "camera/image_raw")])
+def test_an_image_topic_given_as_the_compressed_stream_is_that_stream(monkeypatch, given, base):
+    """image_topic:=/camera/color/image_raw/compressed (the name `ros2 topic list` shows) made
+    the node subscribe to .../compressed/compressed (image_transport compressed) or an Image on
+    a CompressedImage topic (raw): no image ever arrived, with no error."""
+    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", image_topic=given)
+    remaps = dict(node.kwargs["remappings"])
+    assert remaps["image"] == base and remaps["image/compressed"] == base + "/compressed"
