@@ -143,8 +143,8 @@ class _DrawnFrames:
             if d >= 0:
                 last_use[d] = i
         with _open_bag(self.path) as reader:
-            draw = (self._frames_sought if getattr(reader, "is2", False)
-                    and seeks_by_time(self.path) else self._frames_read)
+            draw = (self._frames_sought if getattr(reader, "is2", False)  # a video: in order
+                    and seeks_by_time(self.path) and not self._is_video() else self._frames_read)
             yield from draw(reader, positions, depth_of, last_use)
 
     def _frames_sought(self, reader: AnyReader, positions: Iterator[int],
@@ -212,6 +212,7 @@ class _DrawnFrames:
         topics = [t for t in (self.image_topic, self.depth_topic) if t is not None]
         conns = [c for t in topics for c in reader.topics[t].connections]
         messages = numbered_messages(reader, conns)
+        video = self._video_decoder()  # every packet of a video decoded, in order
         position = -1  # of the last image of the run read, in stamps_ns
         for want in positions:
             d = int(depth_of[want]) if 0 <= want < len(stamps) else -1
@@ -220,6 +221,10 @@ class _DrawnFrames:
                 if item is None:  # only if the bag changed between the two passes
                     break
                 conn, ordinal, raw = item
+                if video and conn.topic == self.image_topic:
+                    raw = self._feed_video(video, reader, conn, ordinal, raw)
+                    if ordinal < self._video_first_key:
+                        continue
                 if self._run_counter.run(conn.topic, ordinal) != self._run_label:
                     continue
                 if conn.topic == self.image_topic:

@@ -18,9 +18,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag1 import ReaderError as Ros1ReaderError
 from rosbags.rosbag2 import ReaderError
-from rosbags.typesys import Stores, get_typestore
-
 from . import realsense
+from .video import VIDEO_TYPES, VideoPacket, humble_typestore
 from ...core.errors import InputError, error_clause
 
 
@@ -99,9 +98,10 @@ def _damaged(path: Path, err: BaseException) -> str:
 
 @contextlib.contextmanager
 def _open_bag(path: Path) -> Iterator[AnyReader]:
-    """AnyReader with InputError for unreadable bags; Humble types for bags without definitions."""
+    """AnyReader with InputError for unreadable bags; Humble types (and the two video types,
+    `video`) for bags without definitions."""
     try:
-        reader = AnyReader([path], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
+        reader = AnyReader([path], default_typestore=humble_typestore())
         reader.open()
     except (AnyReaderError, ReaderError, OSError) as err:
         hint = _open_hint(path, err)  # rosbags' full stop dropped before the hint
@@ -209,7 +209,9 @@ def bag_deserialize(reader: AnyReader, raw: bytes, msgtype: str) -> Any:
     an MCAP schema, names it otherwise); rosbags' own errors pass as they are. A RealSense
     recording's (`realsense`) Image with librealsense's trailing ``depth_units`` is read
     without it, and its CameraInfo's distortion and Image's encoding are named as sensor_msgs
-    names them."""
+    names them. A video message is a `video.VideoPacket` (one already made is passed on)."""
+    if isinstance(raw, VideoPacket):  # deserialized and decoded in bag order (`video`)
+        return raw
     try:
         msg = reader.deserialize(raw, msgtype)
     except (AnyReaderError, ValueError) as err:  # a librealsense Image's depth_units (4 B)
@@ -231,7 +233,7 @@ def bag_deserialize(reader: AnyReader, raw: bytes, msgtype: str) -> Any:
         return realsense.standard_camera_info(msg)  # librealsense's distortion names
     if msgtype == realsense.IMAGE_TYPE and realsense.reader_is_realsense(reader):
         return realsense.standard_image(msg)  # its YUYV
-    return msg
+    return VideoPacket(msg, msgtype) if msgtype in VIDEO_TYPES else msg
 
 
 def numbered_messages(reader: AnyReader, conns: List[Any]) -> Iterator[Tuple[Any, int, bytes]]:

@@ -15,13 +15,14 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 from rosbags.highlevel import AnyReaderError
 
-from .opening import bag_deserialize, bag_label, bag_messages
+from . import realsense
+from .opening import _open_bag, bag_deserialize, bag_label, bag_messages
 from ...core.errors import InputError
 from ...core.message_fields import header_stamp_ns, tq_to_matrix, transform_to_tq
 from ...core.tf_buffer import ExtrapolationError, TransformBuffer, TransformError
 from .runs import _RunCounter, _TfSamples
 from .tf_extrinsic import bag_tf, every_sample_buffer
-from .topics import ODOMETRY_TYPE, images_frame
+from .topics import ODOMETRY_TYPE, TF_TYPE, images_frame
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +277,34 @@ class _TfPoses:
 
     def _odometry_topics(self) -> List[str]:
         return sorted(t for t, i in self._topics.items() if i.msgtype == ODOMETRY_TYPE)
+
+    def no_pose_source_reason(self) -> Optional[str]:
+        """Why no frame can have a pose, with the fix (one line), or None with ``pose_frames``:
+        a bag read without it (its tf's root frames and the images' frame_id named, read from
+        the tf topics' first messages), or one without tf (build-map's --trajectory then)."""
+        if self._pose_frames is not None:
+            return None
+        camera = images_frame(self._frame_ids) or "CAMERA_OPTICAL_FRAME"
+        motion = self._odometry_note()
+        if not self._tf_topics and realsense.is_realsense(self._topics):
+            return realsense.no_pose_reason(bag_label(self.path), self._topics)
+        if not self._tf_topics:
+            return (f"{bag_label(self.path)} has no tf ({TF_TYPE}) to take poses from{motion}: "
+                    f"{self._poses_fix()}")
+        with _open_bag(self.path) as reader:
+            roots, moved, leaves = self._tf_roots(reader)
+        if not moved:  # its roots would give every frame the same pose: 1 keyframe, exit 0
+            return (f"{bag_label(self.path)} is read without --pose-frames, and its tf holds "
+                    "only static transforms (/tf_static, nothing on /tf), which "
+                    f"never move the camera{motion}: {self._poses_fix()}")
+        parent = roots[0] if len(roots) == 1 else "MAP"
+        named = f"; the roots of its tf tree: {', '.join(roots)}" if len(roots) > 1 else ""
+        names = ("the camera optical frame the images' header names" if camera != (
+            "CAMERA_OPTICAL_FRAME") else "the camera optical frame, which the images' header "
+            f"leaves empty: one of its tf's end frames, {', '.join(leaves)}")
+        return (f"{bag_label(self.path)} is read without --pose-frames, so its frames take no pose "
+                f"from its tf: pass --pose-frames {parent}:{camera} (the map frame, then "
+                f"{names}{named}), or --trajectory FILE")
 
     def _odometry_note(self) -> str:
         """'; the robot's motion is on /odom (nav_msgs/Odometry), which is no tf' or '' (no

@@ -50,9 +50,10 @@ from . import realsense
 from .pose_topic import _PoseTopic, parse_pose_topic
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter, _TfSamples
-from .topics import (IMAGE_TYPES, TF_TYPE, TF_TYPES, _TopicSelection, images_frame,
+from .topics import (IMAGE_TYPES, TF_TYPE, TF_TYPES, _TopicSelection,
                      warn_if_one_file_of_a_split_bag)
 from .undeserialized import _Undeserialized, header_stamp_of_cdr
+from .video import _VideoTopic, as_image
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class _Recorded(NamedTuple):
 
 
 class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssociation,
-                  _Undeserialized, _DrawnFrames):
+                  _Undeserialized, _DrawnFrames, _VideoTopic):
     """A rosbag2 recording as a sequence of ``Frame`` (iterable, re-iterable, with ``len``).
 
     Topics left as ``None`` are detected: the one colour image topic (Image or CompressedImage,
@@ -262,6 +263,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
             if conn.topic == self.image_topic:
                 self._image_runs.append((run, stamp))
                 self._note_frame_id(run, msg.header.frame_id)
+                self._probe_video(msg, run)  # a video's packets up to its first keyframe
             elif conn.topic == self.depth_topic:
                 self._depth_runs.append((run, stamp))
                 self._note_depth_header(msg, raw)
@@ -288,6 +290,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         # the ordinal on the image topic of each image of the run read (its position)
         self._image_ordinals = np.flatnonzero(
             self._run_counter.runs_of(self.image_topic, images) == self._run_label)
+        self._skip_before_keyframe(bag_label(self.path))  # a video started mid-GOP
         for ordinal, stamp in self._run_counter.estimated(self.depth_topic).items():
             self._depth_by_ordinal[ordinal] = stamp  # a depth message not deserialized
         self._warn_undeserialized()
@@ -301,34 +304,6 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         self._match_depth()
 
     # ---- public API ------------------------------------------------------------------------
-
-    def no_pose_source_reason(self) -> Optional[str]:
-        """Why no frame can have a pose, with the fix (one line), or None with ``pose_frames``:
-        a bag read without it (its tf's root frames and the images' frame_id named, read from
-        the tf topics' first messages), or one without tf (build-map's --trajectory then)."""
-        if self._pose_frames is not None:
-            return None
-        camera = images_frame(self._frame_ids) or "CAMERA_OPTICAL_FRAME"
-        motion = self._odometry_note()
-        if not self._tf_topics and realsense.is_realsense(self._topics):
-            return realsense.no_pose_reason(bag_label(self.path), self._topics)
-        if not self._tf_topics:
-            return (f"{bag_label(self.path)} has no tf ({TF_TYPE}) to take poses from{motion}: "
-                    f"{self._poses_fix()}")
-        with _open_bag(self.path) as reader:
-            roots, moved, leaves = self._tf_roots(reader)
-        if not moved:  # its roots would give every frame the same pose: 1 keyframe, exit 0
-            return (f"{bag_label(self.path)} is read without --pose-frames, and its tf holds "
-                    "only static transforms (/tf_static, nothing on /tf), which "
-                    f"never move the camera{motion}: {self._poses_fix()}")
-        parent = roots[0] if len(roots) == 1 else "MAP"
-        named = f"; the roots of its tf tree: {', '.join(roots)}" if len(roots) > 1 else ""
-        names = ("the camera optical frame the images' header names" if camera != (
-            "CAMERA_OPTICAL_FRAME") else "the camera optical frame, which the images' header "
-            f"leaves empty: one of its tf's end frames, {', '.join(leaves)}")
-        return (f"{bag_label(self.path)} is read without --pose-frames, so its frames take no pose "
-                f"from its tf: pass --pose-frames {parent}:{camera} (the map frame, then "
-                f"{names}{named}), or --trajectory FILE")
 
     @property
     def stamps_ns(self) -> np.ndarray:
@@ -406,9 +381,14 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         with _open_bag(self.path) as reader:
             conns = [c for t in topics for c in reader.topics[t].connections]
             frame_id = self._frame_ids[0] if self._frame_ids else None  # the first readable
+            video = self._video_decoder()  # every packet of a video decoded, in order
             for conn, ordinal, raw in numbered_messages(reader, conns):
                 if wanted is not None and position >= last and not pending:
                     break  # every frame taken has been yielded
+                if video and conn.topic == self.image_topic:
+                    raw = self._feed_video(video, reader, conn, ordinal, raw)
+                    if ordinal < self._video_first_key:
+                        continue
                 if self._run_counter.run(conn.topic, ordinal) != self._run_label:
                     continue
                 if conn.topic == self.image_topic:
@@ -517,7 +497,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
             raise self._depth_error(stamp, depth_stamp, depth)
         intrinsics = self._frame_intrinsics(stamp)
         try:
-            frame = frame_from_image_message(msg, intrinsics, map_from_cam=pose)
+            frame = frame_from_image_message(as_image(msg), intrinsics, map_from_cam=pose)
         except ImageSizeError as err:  # typed: `sources` tells a wrong --camera-info by it
             (w, h), (iw, ih) = err.image_size, err.intrinsics_size
             what = (f"image is {w}x{h} but {self.camera_info_name} is for {iw}x{ih}"

@@ -2,8 +2,9 @@
 topics (given ones checked, others detected).
 
 `_TopicSelection` is a base class of `BagSequence`: the one colour image topic (Image or
-CompressedImage, skipping depth topics: 16UC1 / 32FC1, compressedDepth or 'depth' in the name)
-and the one CameraInfo topic (preferring the image's namespace) are detected when not given.
+CompressedImage, skipping depth topics: 16UC1 / 32FC1, compressedDepth or 'depth' in the name;
+else the one compressed video topic, `video`) and the one CameraInfo topic (preferring the
+image's namespace) are detected when not given.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rosbags.highlevel import AnyReader
 
 from . import realsense
 from .opening import bag_label, bag_messages
+from .video import VIDEO_TYPES, decoder_name
 from ...core.errors import InputError
 from ...core.message_fields import IntrinsicsCache, camera_info_reduction, header_stamp_ns
 from ...core.types import CameraIntrinsics
@@ -35,8 +37,11 @@ ODOMETRY_TYPE = "nav_msgs/msg/Odometry"
 # dataset's bags among them)
 TF_TYPES = (TF_TYPE, "tf/msg/tfMessage")
 IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)
+# what an image topic may be: the image types, or a compressed video (colour only, `video`)
+COLOUR_TYPES = IMAGE_TYPES + VIDEO_TYPES
 _DEPTH_RAW_ENCODINGS = ("16UC1", "32FC1")
-_TRANSPORTS = ("compressed", "compressedDepth")  # image_transport's, read here
+# image_transport's, read here (ffmpeg: FFMPEGPacket; foxglove: foxglove_compressed_video_transport)
+_TRANSPORTS = ("compressed", "compressedDepth", "ffmpeg", "foxglove")
 # whether an image topic is depth is read from its first message that can be deserialized,
 # among its first this many (all of them undeserializable: that error is raised)
 _DEPTH_PROBE = 10
@@ -65,8 +70,8 @@ def warn_if_one_file_of_a_split_bag(path: Path) -> None:
 
 def _image_namespace(topic: str) -> str:
     """/cam/color/image_raw/compressed -> /cam/color (the transport suffix is not a namespace)."""
-    for suffix in ("/compressed", "/compressedDepth"):
-        topic = topic.removesuffix(suffix)
+    for suffix in _TRANSPORTS:
+        topic = topic.removesuffix("/" + suffix)
     return topic.rsplit("/", 1)[0]
 
 
@@ -137,6 +142,8 @@ class _TopicSelection:
     def _looks_like_depth(self, reader: AnyReader, topic: str) -> bool:
         if "depth" in topic.lower():
             return True
+        if self._topics[topic].msgtype in VIDEO_TYPES:  # never depth (`_select_depth_topic`)
+            return False
         conns = self._topics[topic].connections
         gen = bag_messages(reader, connections=conns)
         first: Optional[InputError] = None
@@ -193,18 +200,28 @@ class _TopicSelection:
         return names.get(keyword) or f"BagSequence({keyword}={value})"
 
     def _select_image_topic(self, reader: AnyReader, topic: Optional[str]) -> str:
+        """The image topic (given, else detected), a video topic's format checked (`video`:
+        PyAV installed, a format it decodes) on its first readable message."""
+        chosen = self._choose_image_topic(reader, topic)
+        if self._topics[chosen].msgtype in VIDEO_TYPES:
+            first = self._first_message(reader, chosen)
+            decoder_name(first.video_format if first is not None else "h264", chosen)
+        return chosen
+
+    def _choose_image_topic(self, reader: AnyReader, topic: Optional[str]) -> str:
         if topic is not None:
-            return self._require(topic, IMAGE_TYPES, "image topic")
+            return self._require(topic, COLOUR_TYPES, "image topic")
         if realsense.is_realsense(self._topics):  # its colour stream, never an infrared one
             return self._realsense_image_topic()
         candidates = [
             t for t in self._candidates(IMAGE_TYPES) if not self._is_depth_topic(reader, t)
-        ]
+        ] or [t for t in self._candidates(VIDEO_TYPES)  # a video only without an image topic
+              if not self._is_depth_topic(reader, t)]
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:
             raise InputError(
-                f"{bag_label(self.path)} has no colour image topic ({' or '.join(IMAGE_TYPES)}, "
+                f"{bag_label(self.path)} has no colour image topic ({' or '.join(COLOUR_TYPES)}, "
                 f"not depth); its topics are:\n{self._listing()}"
             )
         raise InputError(
@@ -216,6 +233,12 @@ class _TopicSelection:
                             reader: Optional[AnyReader] = None) -> Optional[str]:
         if topic is None:
             return None
+        kind = getattr(self._topics.get(topic), "msgtype", None)
+        if kind in VIDEO_TYPES:
+            raise InputError(f"depth topic {topic!r} is a compressed video ({kind}): depth is "
+                             "never read from video, whose lossy compression changes the "
+                             "distances; give a depth topic of sensor_msgs/Image (16UC1, 32FC1) "
+                             "or compressedDepth")
         self._require(topic, IMAGE_TYPES, "depth topic")
         if topic == self.image_topic:
             raise InputError(f"depth topic {topic!r} is also the image topic")

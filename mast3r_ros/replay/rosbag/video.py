@@ -1,0 +1,265 @@
+"""Compressed video topics of a rosbag2 read as the colour images: Foxglove's
+``foxglove_msgs/msg/CompressedVideo`` and ffmpeg_image_transport's
+``ffmpeg_image_transport_msgs/msg/FFMPEGPacket``, decoded with PyAV (the optional ``video``
+extra: ``pip install "mast3r-ros[video]"``, or the distribution's ``python3-av``).
+
+A video packet needs the packets before it (a P-frame refers to earlier pictures), so each
+pass over a bag decodes every packet of the topic in bag order with one decoder
+(`VideoDecoder`); only the frames the pass yields are converted to RGB. Packets before the
+topic's first keyframe (a recording started mid-GOP) cannot be decoded: the indexing pass finds
+the first keyframe and those packets are no frames of the sequence (warned once, with counts).
+A stamp is the message's: ``timestamp`` (CompressedVideo), ``header.stamp`` (FFMPEGPacket);
+the frame_id likewise. Depth is never read from video (lossy compression changes distances).
+Streams with B-frames (pictures reordered, given out late) are not read: Foxglove's schema
+forbids them; their late pictures make unreadable frames.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from types import SimpleNamespace
+from typing import Any, Dict, List, Optional
+
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+from ...core.errors import InputError
+
+log = logging.getLogger(__name__)
+
+COMPRESSED_VIDEO_TYPE = "foxglove_msgs/msg/CompressedVideo"
+FFMPEG_PACKET_TYPE = "ffmpeg_image_transport_msgs/msg/FFMPEGPacket"
+VIDEO_TYPES = (COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE)
+INSTALL_HINT = ('pip install "mast3r-ros[video]" (PyAV), or the system package python3-av '
+                "(apt)")
+# The two types' fields as their documentation lists them (foxglove's schema page, the
+# ffmpeg_image_transport_msgs message page), registered for a bag that carries no definitions
+# (a Humble sqlite3 bag's rosbags reads with its default Humble types).
+_DEFINITIONS = {
+    COMPRESSED_VIDEO_TYPE: ("builtin_interfaces/Time timestamp\nstring frame_id\nuint8[] data\n"
+                            "string format\n"),
+    FFMPEG_PACKET_TYPE: ("std_msgs/Header header\nint32 width\nint32 height\nstring encoding\n"
+                         "uint64 pts\nuint8 flags\nbool is_bigendian\nuint8[] data\n"),
+}
+# codec family -> FFmpeg decoders to try, in order (the first PyAV has is used)
+_DECODERS = {"h264": ("h264",), "hevc": ("hevc",), "vp9": ("vp9", "libvpx-vp9"),
+             "av1": ("libdav1d", "av1", "libaom-av1")}
+_ALIASES = {"h265": "hevc", "x264": "h264", "x265": "hevc", "openh264": "h264",
+            "vpx-vp9": "vp9", "aom-av1": "av1", "svtav1": "av1", "dav1d": "av1"}
+_LOOKBACK = 32  # packets awaiting a late picture (B-frames) kept at most
+
+
+@functools.lru_cache(maxsize=1)
+def humble_typestore() -> Any:
+    """rosbags' ROS 2 Humble typestore with the two video types added: the types of a bag
+    without definitions (`opening._open_bag`)."""
+    store = get_typestore(Stores.ROS2_HUMBLE)
+    types: Dict[str, Any] = {}
+    for name, text in _DEFINITIONS.items():
+        types.update(get_types_from_msg(text, name))
+    store.register(types)
+    return store
+
+
+def codec_family(video_format: str) -> Optional[str]:
+    """'h264', 'hevc', 'vp9' or 'av1' for a CompressedVideo ``format`` ('h264', 'h265', ...)
+    or an FFMPEGPacket ``encoding`` (the encoder's name: 'libx264', 'h264_nvenc',
+    'hevc_vaapi', 'libsvtav1'; a ';' and what follows it ignored); None for another."""
+    name = str(video_format).split(";")[0].strip().lower()
+    if name.startswith("lib"):
+        name = name[3:]
+    name = _ALIASES.get(name, name)
+    if name not in _DECODERS and "_" in name:  # h264_nvenc, hevc_qsv, av1_nvenc
+        name = _ALIASES.get(name.split("_")[0], name.split("_")[0])
+    return name if name in _DECODERS else None
+
+
+def _av() -> Any:
+    """The ``av`` module, or `InputError` naming how to install it."""
+    try:
+        import av
+    except ImportError as err:
+        raise InputError(f"reading a video topic ({' or '.join(VIDEO_TYPES)}) needs PyAV, "
+                         f"which is not installed: {INSTALL_HINT}") from err
+    return av
+
+
+def decoder_name(video_format: str, topic: str) -> str:
+    """The FFmpeg decoder PyAV has for ``video_format`` (`codec_family`), or `InputError`
+    naming the format, what is read and the fix."""
+    av = _av()
+    family = codec_family(video_format)
+    if family is not None:
+        for name in _DECODERS[family]:
+            try:
+                av.codec.Codec(name, "r")
+            except Exception:  # noqa: BLE001 - PyAV's error for an unknown codec varies
+                continue
+            return name
+    what = (f"its PyAV has no {family} decoder (a build without it: install the PyPI "
+            "wheel, pip install av)" if family else
+            "formats read: h264, h265 (hevc), vp9, av1, or an encoder's name of them "
+            "(libx264, h264_nvenc, hevc_nvenc, ...)")
+    raise InputError(f"video topic {topic}: format {video_format!r:.40} is not supported: "
+                     f"{what}; or republish the topic as images (image_transport republish) "
+                     "and record those")
+
+
+class VideoPacket:
+    """One video message as the bag reader reads an image message: ``header`` (``stamp``,
+    ``frame_id``), ``video_format`` (CompressedVideo ``format``, FFMPEGPacket ``encoding``),
+    ``data`` (the packet bytes) and, once a `VideoDecoder` has decoded it, ``picture`` (a
+    PyAV ``VideoFrame``) or ``error`` (why there is none)."""
+
+    __slots__ = ("header", "video_format", "data", "picture", "error")
+
+    def __init__(self, msg: Any, msgtype: str) -> None:
+        if msgtype == COMPRESSED_VIDEO_TYPE:
+            self.header = SimpleNamespace(stamp=msg.timestamp, frame_id=msg.frame_id)
+            self.video_format = msg.format
+        else:
+            self.header, self.video_format = msg.header, msg.encoding
+        self.data = msg.data
+        self.picture: Any = None
+        self.error = "the video packet was not decoded"
+
+
+def as_image(msg: Any) -> Any:
+    """A decoded `VideoPacket` as an rgb8 ``sensor_msgs/Image`` (its header; the picture
+    converted by FFmpeg's swscale to RGB, (H, W, 3) uint8); any other message unchanged.
+    Raises `InputError` (the packet's ``error``) for a packet without a picture."""
+    if not isinstance(msg, VideoPacket):
+        return msg
+    if msg.picture is None:
+        raise InputError(msg.error)
+    rgb = msg.picture.to_ndarray(format="rgb24")
+    height, width = rgb.shape[:2]
+    return SimpleNamespace(header=msg.header, encoding="rgb8", height=height, width=width,
+                           step=3 * width, is_bigendian=0, data=rgb.reshape(-1))
+
+
+class VideoDecoder:
+    """One topic's packets decoded in bag order (one decoder for each pass over the bag).
+    `feed` gives each packet its picture (matched by the packet's ordinal, which it is sent
+    with as pts); pictures before the first keyframe are dropped, as decoders start there."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.first_key: Optional[int] = None  # the ordinal of the first keyframe's packet
+        self.fed: List[int] = []  # header stamps of the packets fed before it
+        self._ctx: Any = None
+        self._name = ""
+        self._waiting: Dict[int, VideoPacket] = {}  # ordinal -> packet without its picture
+
+    def feed(self, packet: VideoPacket, ordinal: int) -> VideoPacket:
+        """Decode ``packet``, the topic's message ``ordinal`` (0-based); returns it with its
+        ``picture``, or its ``error``. Raises `InputError` only for a missing ``av``."""
+        av = _av()
+        if self.first_key is None:
+            stamp = packet.header.stamp
+            self.fed.append(int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec))
+        try:
+            name = decoder_name(packet.video_format, self.topic)
+        except InputError as err:
+            packet.error = str(err)
+            return packet
+        if self._ctx is None:
+            self._ctx, self._name = av.CodecContext.create(name, "r"), name
+        elif name != self._name:
+            packet.error = (f"the video format changed within the topic, to "
+                            f"{packet.video_format!r:.40}: read from the first format's decoder")
+            return packet
+        self._waiting[ordinal] = packet
+        for old in [k for k in self._waiting if k < ordinal - _LOOKBACK]:
+            del self._waiting[old]
+        failed = ""
+        try:
+            av_packet = av.Packet(bytes(packet.data))
+            av_packet.pts = ordinal
+            pictures = self._ctx.decode(av_packet)
+        except (av.error.FFmpegError, ValueError, OSError) as err:
+            pictures, failed = [], f"{type(err).__name__}: {err}"
+        for picture in pictures:
+            if self.first_key is None and not picture.key_frame:
+                continue  # before the first keyframe: a picture made of what is missing
+            if self.first_key is None:
+                self.first_key = int(picture.pts if picture.pts is not None else ordinal)
+            owner = self._waiting.pop(int(picture.pts), None) if picture.pts is not None \
+                else self._waiting.pop(ordinal, None)
+            if owner is not None:
+                owner.picture = picture
+        if packet.picture is None:
+            packet.error = (
+                "a packet before the video's first keyframe (the recording starts mid-GOP), "
+                "which no decoder can read" if self.first_key is None else
+                f"the {self._name} decoder refused the packet ({failed[:160]})" if failed else
+                f"the {self._name} decoder gave no picture for the packet (a stream with "
+                "B-frames, whose pictures come late, is not read: record it without B-frames, "
+                "as Foxglove's CompressedVideo requires)")
+        return packet
+
+
+class _VideoTopic:
+    """Mixin of `sequence.BagSequence`: a video image topic's decoders, and its packets before
+    the first keyframe (found by the indexing pass) dropped from the frames."""
+
+    image_topic: str
+    _topics: Dict[str, Any]
+    _image_ordinals: Any
+    _image_stamps: List[int]
+    _undeserialized: Dict[int, Any]
+    _deserialize: Any  # `sequence.BagSequence._deserialize`
+    #: ordinal on the image topic of the first packet read as a frame (0: every one)
+    _video_first_key = 0
+    _video_probe: Optional[VideoDecoder] = None
+
+    def _is_video(self) -> bool:
+        return self._topics[self.image_topic].msgtype in VIDEO_TYPES
+
+    def _video_decoder(self) -> Optional[VideoDecoder]:
+        """A new decoder for one pass over the image topic, None for an image topic."""
+        return VideoDecoder(self.image_topic) if self._is_video() else None
+
+    def _feed_video(self, decoder: VideoDecoder, reader: Any, conn: Any, ordinal: int,
+                    raw: Any) -> Any:
+        """The image topic's message ``ordinal`` (raw bytes) deserialized and fed to
+        ``decoder``: the `VideoPacket`, decoded; the bytes as they are for a message the
+        indexing pass could not deserialize (an unreadable frame already)."""
+        if ordinal in self._undeserialized:
+            return raw
+        return decoder.feed(self._deserialize(reader, raw, conn.msgtype, conn.topic), ordinal)
+
+    def _probe_video(self, msg: Any, ordinal: int) -> None:
+        """Indexing pass: decode the image topic's packets until its first keyframe."""
+        if not isinstance(msg, VideoPacket):
+            return
+        if self._video_probe is None:
+            self._video_probe = VideoDecoder(self.image_topic)
+        if self._video_probe.first_key is None:
+            self._video_probe.feed(msg, ordinal)
+
+    def _skip_before_keyframe(self, label: str) -> None:
+        """After the indexing pass: the packets before the first keyframe are no frames
+        (warned once, with counts); `InputError` when no packet is a keyframe."""
+        probe = self._video_probe
+        if probe is None:
+            return
+        n = len(probe.fed)
+        if probe.first_key is None:
+            raise InputError(
+                f"{label}: no packet of the {n} on video topic {self.image_topic} decodes to "
+                "a keyframe, so none can be decoded (a recording started mid-GOP and stopped "
+                "before the next keyframe, or a damaged stream)")
+        self._video_first_key = probe.first_key
+        if probe.first_key == 0:
+            return
+        stamps = probe.fed[:probe.first_key]
+        log.warning(
+            "%s: video topic %s starts mid-GOP: its first %d packets (t=%.3f..%.3f s) come "
+            "before its first keyframe and cannot be decoded; they are skipped, the frames "
+            "start at its keyframe at t=%.3f s", label, self.image_topic, len(stamps),
+            min(stamps) * 1e-9, max(stamps) * 1e-9, probe.fed[probe.first_key] * 1e-9
+            if len(probe.fed) > probe.first_key else float("nan"))
+        keep = [i for i, o in enumerate(self._image_ordinals) if o >= probe.first_key]
+        self._image_ordinals = self._image_ordinals[keep]
+        self._image_stamps = [self._image_stamps[i] for i in keep]

@@ -1,0 +1,204 @@
+"""Compressed video topics of a rosbag2 (Foxglove's CompressedVideo, ffmpeg_image_transport's
+FFMPEGPacket) read as the colour images: tiny h264 bags encoded here with PyAV (libx264) from
+synthetic frames, beside CameraInfo, raw depth and tf, in mcap and sqlite3."""
+
+from __future__ import annotations
+
+import fractions
+import logging
+import sqlite3
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+av = pytest.importorskip("av", reason='PyAV is not installed (pip install "mast3r-ros[video]")')
+
+from rosbags.rosbag2 import StoragePlugin, Writer  # noqa: E402
+
+from mast3r_ros.core.errors import InputError  # noqa: E402
+from mast3r_ros.replay.cli import main  # noqa: E402
+from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
+from mast3r_ros.replay.rosbag.video import (COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE,  # noqa: E402
+                                            codec_family, humble_typestore)
+from test_rosbag import (BASE_FROM_CAM, MS, S, image, pose, tf_message)  # noqa: E402
+
+TS = humble_typestore()
+T = TS.types
+W, H, N = 64, 48, 12
+STAMPS = [S + k * 100 * MS for k in range(N)]
+VIDEO, DEPTH, INFO = "/cam/image_raw/foxglove", "/cam/depth", "/cam/camera_info"
+
+
+def _pictures():
+    yy, xx = np.mgrid[0:H, 0:W].astype(float)
+    return [np.stack([128 + 100 * np.sin((xx + 2 * k) / 6), 128 + 100 * np.cos((yy + k) / 7),
+                      128 + 80 * np.sin((xx + yy) / 9)], -1).astype(np.uint8) for k in range(N)]
+
+
+PICTURES = _pictures()
+
+
+def _packets(gop=5):
+    """(bytes, is keyframe) of each picture, h264 (Annex B) from libx264 without B-frames."""
+    enc = av.CodecContext.create("libx264", "w")
+    enc.width, enc.height, enc.pix_fmt = W, H, "yuv420p"
+    enc.time_base = fractions.Fraction(1, 10)
+    enc.options = {"tune": "zerolatency", "g": str(gop), "crf": "18"}
+    out = []
+    for k, rgb in enumerate(PICTURES):
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = k
+        out += [(bytes(p), p.is_keyframe) for p in enc.encode(frame)]
+    out += [(bytes(p), p.is_keyframe) for p in enc.encode(None)]
+    assert len(out) == N
+    return out
+
+
+def _time(ns):
+    return T["builtin_interfaces/msg/Time"](sec=ns // S, nanosec=ns % S)
+
+
+def _video_msg(kind, stamp, data, key, fmt=None):
+    payload = np.frombuffer(data, np.uint8)
+    if kind == COMPRESSED_VIDEO_TYPE:
+        return T[kind](timestamp=_time(stamp), frame_id="camera_optical", data=payload,
+                       format=fmt or "h264")
+    head = T["std_msgs/msg/Header"](stamp=_time(stamp), frame_id="camera_optical")
+    return T[kind](header=head, width=W, height=H, encoding=fmt or "libx264", pts=0,
+                   flags=int(key), is_bigendian=False, data=payload)
+
+
+def _info(stamp):
+    k = np.array([50.0, 0, (W - 1) / 2, 0, 50.0, (H - 1) / 2, 0, 0, 1])
+    roi = T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0,
+                                                do_rectify=False)
+    return T["sensor_msgs/msg/CameraInfo"](
+        header=T["std_msgs/msg/Header"](stamp=_time(stamp), frame_id="camera_optical"),
+        height=H, width=W, distortion_model="plumb_bob", d=np.zeros(5), k=k,
+        r=np.eye(3).reshape(-1), p=np.zeros(12), binning_x=0, binning_y=0, roi=roi)
+
+
+def video_bag(path, storage=StoragePlugin.MCAP, kind=COMPRESSED_VIDEO_TYPE, drop=0, fmt=None,
+              topic=VIDEO, depth=True, raw_image=False):
+    """N pictures 0.1 s apart on ``topic`` (the first ``drop`` packets not recorded: a
+    recording started mid-GOP), CameraInfo, 16UC1 depth at each stamp, the camera 0.5 m further
+    along tf at each; ``raw_image``: the pictures as rgb8 Images on /cam/color/image_raw too."""
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            (INFO, 1, _info(900 * MS))]
+    for k, ((data, key), t) in enumerate(zip(_packets(), STAMPS)):
+        msgs.append(("/tf", t, tf_message([("map", "base_link", t,
+                                            pose([0, 0, 0], [0.5 * k, 0, 0]))])))
+        if k >= drop:
+            msgs.append((topic, t + 1, _video_msg(kind, t, data, key, fmt)))
+        if raw_image:
+            msgs.append(("/cam/color/image_raw", t + 1, image(t, "rgb8", PICTURES[k])))
+        if depth:
+            msgs.append((DEPTH, t + 2, image(t, "16UC1", np.full((H, W), 1500, np.uint16))))
+    with Writer(path, version=9, storage_plugin=storage) as writer:
+        conns = {}
+        for name, bag_ns, msg in sorted(msgs, key=lambda m: m[1]):
+            if name not in conns:
+                conns[name] = writer.add_connection(name, msg.__msgtype__, typestore=TS)
+            writer.write(conns[name], bag_ns, bytes(TS.serialize_cdr(msg, msg.__msgtype__)))
+    return path
+
+
+def psnr(a, b):
+    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
+    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-12))
+
+
+@pytest.mark.parametrize("kind", [COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE],
+                         ids=["CompressedVideo", "FFMPEGPacket"])
+@pytest.mark.parametrize("storage", [StoragePlugin.MCAP, StoragePlugin.SQLITE3],
+                         ids=["mcap", "sqlite3"])
+def test_every_video_frame_is_read_with_its_stamp_and_close_to_the_original(tmp_path, storage,
+                                                                            kind):
+    bag = video_bag(tmp_path / "bag", storage, kind)
+    seq = BagSequence(bag, pose_frames="map:camera_optical")  # the video topic detected
+    assert seq.image_topic == VIDEO and seq.camera_info_topic == INFO
+    assert seq.stamps_ns.tolist() == STAMPS  # the message's timestamp / header.stamp
+    frames = list(seq)
+    assert [f.stamp_ns for f in frames] == STAMPS
+    for k, frame in enumerate(frames):
+        assert frame.rgb.shape == (H, W, 3) and frame.frame_id == "camera_optical"
+        assert psnr(frame.rgb, PICTURES[k]) > 30, k
+        np.testing.assert_allclose(frame.map_from_cam[:3, 3], BASE_FROM_CAM[:3, 3]
+                                   + [0.5 * k, 0, 0], atol=1e-9)
+    # a stride, and frames drawn one at a time (build-map's), decode every packet in order
+    strided = list(seq.frames_or_unreadable(positions=range(1, N, 4)))
+    drawn = list(seq.frames_or_unreadable(positions=iter([3, 7, 11])))
+    for k, frame in [*zip(range(1, N, 4), strided), *zip([3, 7, 11], drawn)]:
+        np.testing.assert_array_equal(frame.rgb, frames[k].rgb)
+
+
+def test_a_humble_sqlite3_bag_without_definitions_reads_the_registered_types(tmp_path):
+    bag = video_bag(tmp_path / "bag", StoragePlugin.SQLITE3, FFMPEG_PACKET_TYPE)
+    with sqlite3.connect(next(bag.glob("*.db3"))) as db:
+        db.execute("DELETE FROM message_definitions")
+    db.close()
+    frames = list(BagSequence(bag, image_topic=VIDEO))
+    assert len(frames) == N and psnr(frames[-1].rgb, PICTURES[-1]) > 30
+
+
+def test_a_video_started_mid_gop_starts_at_its_first_keyframe_said_once(tmp_path, caplog):
+    bag = video_bag(tmp_path / "bag", drop=2)  # keyframes at 0, 5, 10: packets 2-4 undecodable
+    with caplog.at_level(logging.WARNING):
+        seq = BagSequence(bag, pose_frames="map:camera_optical")
+        frames = list(seq.frames_or_unreadable())
+        list(seq)
+    said = [r.getMessage() for r in caplog.records if "mid-GOP" in r.getMessage()]
+    assert len(said) == 1, said
+    assert (f"video topic {VIDEO} starts mid-GOP: its first 3 packets (t=1.200..1.400 s) come "
+            "before its first keyframe") in said[0]
+    assert "at t=1.500 s" in said[0]
+    assert [f.stamp_ns for f in frames] == STAMPS[5:]
+    assert all(psnr(f.rgb, PICTURES[5 + k]) > 30 for k, f in enumerate(frames))
+
+
+def test_a_video_topic_as_depth_an_unknown_format_and_a_missing_pyav_are_refused(
+        tmp_path, monkeypatch, capsys):
+    bag = video_bag(tmp_path / "bag")
+    with pytest.raises(InputError, match=r"depth topic '/cam/image_raw/foxglove' is a "
+                                         r"compressed video \(foxglove_msgs/msg/CompressedVideo\)"
+                                         r": depth is never read from video"):
+        BagSequence(bag, depth_topic=VIDEO)
+    odd = video_bag(tmp_path / "odd", fmt="theora")
+    with pytest.raises(InputError, match=r"video topic /cam/image_raw/foxglove: format 'theora' "
+                                         r"is not supported: formats read: h264, h265"):
+        BagSequence(odd)
+    monkeypatch.setitem(sys.modules, "av", None)  # import av fails
+    capsys.readouterr()
+    rc = main(["build-map", str(bag), "--out", str(tmp_path / "map"), "--pose-frames",
+               "map:camera_optical", "--depth-topic", DEPTH])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert 'needs PyAV, which is not installed: pip install "mast3r-ros[video]"' in err[0]
+
+
+def test_an_image_topic_beside_a_video_topic_is_still_the_one_detected(tmp_path):
+    bag = video_bag(tmp_path / "bag", raw_image=True)  # as before video topics were read
+    assert BagSequence(bag).image_topic == "/cam/color/image_raw"
+
+
+def test_build_map_reads_a_video_bag(tmp_path, capsys):
+    bag = video_bag(tmp_path / "bag", kind=FFMPEG_PACKET_TYPE, topic="/cam/image_raw/ffmpeg")
+    out = tmp_path / "map"
+    rc = main(["build-map", str(bag), "--out", str(out), "--pose-frames", "map:camera_optical",
+               "--depth-topic", DEPTH, "--log-level", "warning"])
+    stdout, err = capsys.readouterr()
+    assert rc == 0, err
+    assert f"map {out}: {N} keyframes from {N} frames" in stdout, stdout
+    from mast3r_ros.core.keyframes import KeyframeMap
+    keyframes = KeyframeMap.load(str(out)).keyframes
+    assert [k.stamp_ns for k in keyframes] == STAMPS
+
+
+@pytest.mark.parametrize("fmt, family", [("h264", "h264"), ("h265", "hevc"), ("libx264", "h264"),
+                                         ("h264_nvenc", "h264"), ("hevc_nvenc", "hevc"),
+                                         ("libx265", "hevc"), ("vp9", "vp9"), ("av1", "av1"),
+                                         ("libsvtav1", "av1"), ("mjpeg", None), ("", None)])
+def test_codec_family(fmt, family):
+    assert codec_family(fmt) == family
