@@ -40,6 +40,7 @@ PIP_REQUIREMENTS = [
     "rosbags>=0.9.16",
 ]
 TRITON = 'triton>=3.0; platform_system == "Linux"'
+AV = "av>=9.0"
 # A colcon build runs in a sourced ROS environment: there rosdep (package.xml) provides the
 # dependencies, and the entry-point scripts setuptools writes for `ros2 run` would refuse to start
 # (pkg_resources.DistributionNotFound) over a pip-only requirement such as rosbags. colcon runs
@@ -80,10 +81,16 @@ setup(
         # Triton publishes Linux wheels only: elsewhere the extra installs nothing (without the
         # marker pip failed on it) and the matching walk uses the torch search.
         "triton": [TRITON],
+        # Compressed video topics of a bag (Foxglove's CompressedVideo, ffmpeg_image_transport's
+        # FFMPEGPacket) decoded as the colour images: PyAV's wheels bundle FFmpeg's decoders
+        # (h264, hevc, vp9, av1), which neither OpenCV's reading of single images nor rosbags
+        # offer packet by packet. Optional: only bags of video need it (apt: python3-av).
+        # av 18 is a Python >= 3.11 wheel (Requires-Python); pip picks av 17 on 3.10.
+        "video": [AV],
         # Every optional path is tested in CI, so dev takes every extra (triton's kernels run
         # through its CPU interpreter there).
         "dev": ["opencv-python-headless>=4.5.4", TRITON, "poselib>=2.0", "safetensors>=0.3",
-                "faiss-cpu>=1.7.3", "ray>=2.9",
+                "faiss-cpu>=1.7.3", "ray>=2.9", AV,
                 "onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.16", "pytest>=7.3",
                 # the test command runs the suite in 2 processes (-n 2): 7 min instead of 11
                 # on a 2-core CI machine

@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 COMPRESSED_VIDEO_TYPE = "foxglove_msgs/msg/CompressedVideo"
 FFMPEG_PACKET_TYPE = "ffmpeg_image_transport_msgs/msg/FFMPEGPacket"
 VIDEO_TYPES = (COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE)
-INSTALL_HINT = ('pip install "mast3r-ros[video]" (PyAV), or the system package python3-av '
-                "(apt)")
+INSTALL_HINT = ('pip install "mast3r-ros[video]" (or pip install av; in a checkout pip install '
+                "-e '.[video]'), or the system package: sudo apt install python3-av")
 # The two types' fields as their documentation lists them (foxglove's schema page, the
 # ffmpeg_image_transport_msgs message page), registered for a bag that carries no definitions
 # (a Humble sqlite3 bag's rosbags reads with its default Humble types).
