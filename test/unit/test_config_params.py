@@ -320,3 +320,16 @@ def test_a_pose_at_stamp_config_made_in_python_is_checked_when_made(kwargs, matc
         PoseAtStampConfig(**kwargs)
     rule = PoseAtStampConfig(tolerance_s=1, max_gap_s=60.0)  # an int is the float it holds
     assert (rule.tolerance_s, rule.max_gap_s) == (1.0, 60.0) and type(rule.tolerance_s) is float
+
+
+def test_a_video_image_transport_says_the_node_reads_video_from_bags_only():
+    """The node subscribes to Image or CompressedImage: ``image_transport: ffmpeg`` (or
+    foxglove) was refused with the choices alone; it now says video is read from bags and how
+    to republish it as images for the node."""
+    for transport in ("ffmpeg", "foxglove"):
+        with pytest.raises(ConfigError, match=r"got '\w+': video transports .* are read from "
+                                              r"rosbag2 bags only .* ros2 run image_transport "
+                                              r"republish ffmpeg raw"):
+            validate_param("image_transport", transport)
+    with pytest.raises(ConfigError, match=r"must be one of \['raw', 'compressed'\], got 'x'$"):
+        validate_param("image_transport", "x")
