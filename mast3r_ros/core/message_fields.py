@@ -429,7 +429,7 @@ def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *
 
 # image_proc's names: image_rect / image_rect_color (and a driver's image_rect_raw) are
 # rectified, image_raw / image_color / image_mono are not; a transport's suffix comes after them
-_TRANSPORT_SUFFIXES = ("compressed", "compressedDepth", "theora", "zstd", "ffmpeg")
+_TRANSPORT_SUFFIXES = ("compressed", "compressedDepth", "theora", "zstd", "ffmpeg", "foxglove")
 
 
 def _topic_image_kind(topic: str) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
-av = pytest.importorskip("av", reason='PyAV is not installed (pip install "mast3r-ros[video]")')
+av = pytest.importorskip("av", reason='PyAV is not installed (pip install -e ".[video]")')
 
 from rosbags.rosbag2 import StoragePlugin, Writer  # noqa: E402
 
@@ -40,12 +40,14 @@ def _pictures():
 PICTURES = _pictures()
 
 
-def _packets(gop=5):
-    """(bytes, is keyframe) of each picture, h264 (Annex B) from libx264 without B-frames."""
+def _packets(gop=5, b_frames=False):
+    """(bytes, is keyframe) of each picture, h264 (Annex B) from libx264 without B-frames
+    (``b_frames``: with 2 between the P-frames)."""
     enc = av.CodecContext.create("libx264", "w")
     enc.width, enc.height, enc.pix_fmt = W, H, "yuv420p"
     enc.time_base = fractions.Fraction(1, 10)
-    enc.options = {"tune": "zerolatency", "g": str(gop), "crf": "18"}
+    enc.options = ({"bf": "2", "g": str(gop), "crf": "18"} if b_frames else
+                   {"tune": "zerolatency", "g": str(gop), "crf": "18"})
     out = []
     for k, rgb in enumerate(PICTURES):
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
@@ -81,13 +83,13 @@ def _info(stamp):
 
 
 def video_bag(path, storage=StoragePlugin.MCAP, kind=COMPRESSED_VIDEO_TYPE, drop=0, fmt=None,
-              topic=VIDEO, depth=True, raw_image=False):
+              topic=VIDEO, depth=True, raw_image=False, b_frames=False):
     """N pictures 0.1 s apart on ``topic`` (the first ``drop`` packets not recorded: a
     recording started mid-GOP), CameraInfo, 16UC1 depth at each stamp, the camera 0.5 m further
     along tf at each; ``raw_image``: the pictures as rgb8 Images on /cam/color/image_raw too."""
     msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
             (INFO, 1, _info(900 * MS))]
-    for k, ((data, key), t) in enumerate(zip(_packets(), STAMPS)):
+    for k, ((data, key), t) in enumerate(zip(_packets(b_frames=b_frames), STAMPS)):
         msgs.append(("/tf", t, tf_message([("map", "base_link", t,
                                             pose([0, 0, 0], [0.5 * k, 0, 0]))])))
         if k >= drop:
@@ -175,7 +177,25 @@ def test_a_video_topic_as_depth_an_unknown_format_and_a_missing_pyav_are_refused
                "map:camera_optical", "--depth-topic", DEPTH])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1, err
-    assert 'needs PyAV, which is not installed: pip install "mast3r-ros[video]"' in err[0]
+    assert ('needs PyAV, which is not installed: pip install av (the "video" extra: pip '
+            'install -e ".[video]" in the checkout), or the system package: sudo apt install '
+            'python3-av') in err[0], err[0]
+
+
+def test_a_stream_with_b_frames_gives_unreadable_frames_that_say_so(tmp_path):
+    bag = video_bag(tmp_path / "bag", b_frames=True)
+    frames = list(BagSequence(bag).frames_or_unreadable())
+    assert len(frames) == N
+    late = [f for f in frames if getattr(f, "reason", None)]
+    assert late and all("gave no picture for the packet (a stream with B-frames" in f.reason
+                        for f in late), late[0].reason
+
+
+def test_the_base_topic_of_a_video_transport_names_the_transport_topic(tmp_path):
+    bag = video_bag(tmp_path / "bag", kind=FFMPEG_PACKET_TYPE, topic="/cam/image_raw/ffmpeg")
+    with pytest.raises(InputError, match=r"image topic '/cam/image_raw' is not in .*, but its "
+                                         r"image_transport topic /cam/image_raw/ffmpeg is"):
+        BagSequence(bag, image_topic="/cam/image_raw")
 
 
 def test_an_image_topic_beside_a_video_topic_is_still_the_one_detected(tmp_path):

@@ -1,6 +1,7 @@
 """rosbag2 recordings (mcap or sqlite3) as sequences of ``Frame``, through ``rosbags`` (no ROS).
 
-Reads ``sensor_msgs/msg/Image`` or ``CompressedImage`` colour images, ``CameraInfo`` intrinsics,
+Reads ``sensor_msgs/msg/Image`` or ``CompressedImage`` colour images (or a compressed video
+topic, decoded with PyAV: `video`), ``CameraInfo`` intrinsics,
 an optional depth image topic and ``/tf`` + ``/tf_static`` (and a pose topic) for a known camera
 pose. Every stamp is
 the message's ``header.stamp``, never the time the bag received it -- but for an image message
@@ -22,7 +23,8 @@ topic selection), `runs` (runs of header time, unstamped images), `receive_times
 times tell about a jump back), `poses` (poses from tf), `pose_topic` (poses from an Odometry or
 PoseStamped topic, `--pose-topic`),
 `depth` (depth association), `tf_extrinsic` (a depth camera's extrinsic from /tf),
-`undeserialized` (messages that cannot be deserialized),
+`undeserialized` (messages that cannot be deserialized), `video` (CompressedVideo and
+FFMPEGPacket topics as the colour images),
 `realsense` (RealSense Viewer / rs-record recordings: librealsense's ROS 1 layout). The
 ``rosbags`` library this wraps is imported absolutely, so this package's name does not shadow
 it.

@@ -1,7 +1,7 @@
 """Compressed video topics of a rosbag2 read as the colour images: Foxglove's
 ``foxglove_msgs/msg/CompressedVideo`` and ffmpeg_image_transport's
 ``ffmpeg_image_transport_msgs/msg/FFMPEGPacket``, decoded with PyAV (the optional ``video``
-extra: ``pip install "mast3r-ros[video]"``, or the distribution's ``python3-av``).
+extra: ``pip install -e ".[video]"``, or the distribution's ``python3-av``).
 
 A video packet needs the packets before it (a P-frame refers to earlier pictures), so each
 pass over a bag decodes every packet of the topic in bag order with one decoder
@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 COMPRESSED_VIDEO_TYPE = "foxglove_msgs/msg/CompressedVideo"
 FFMPEG_PACKET_TYPE = "ffmpeg_image_transport_msgs/msg/FFMPEGPacket"
 VIDEO_TYPES = (COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE)
-INSTALL_HINT = ('pip install "mast3r-ros[video]" (or pip install av; in a checkout pip install '
-                "-e '.[video]'), or the system package: sudo apt install python3-av")
+INSTALL_HINT = ('pip install av (the "video" extra: pip install -e ".[video]" in the checkout), '
+                "or the system package: sudo apt install python3-av")
 # The two types' fields as their documentation lists them (foxglove's schema page, the
 # ffmpeg_image_transport_msgs message page), registered for a bag that carries no definitions
 # (a Humble sqlite3 bag's rosbags reads with its default Humble types).
@@ -141,10 +141,12 @@ def as_image(msg: Any) -> Any:
 class VideoDecoder:
     """One topic's packets decoded in bag order (one decoder for each pass over the bag).
     `feed` gives each packet its picture (matched by the packet's ordinal, which it is sent
-    with as pts); pictures before the first keyframe are dropped, as decoders start there."""
+    with as pts); pictures before the first keyframe are dropped, as decoders start there.
+    ``starts_at``: the ordinal of the first keyframe's packet when known (the indexing pass's),
+    so that a picture given late (B-frames) is not taken for one before it."""
 
-    def __init__(self, topic: str) -> None:
-        self.topic = topic
+    def __init__(self, topic: str, starts_at: Optional[int] = None) -> None:
+        self.topic, self._starts_at = topic, starts_at
         self.first_key: Optional[int] = None  # the ordinal of the first keyframe's packet
         self.fed: List[int] = []  # header stamps of the packets fed before it
         self._ctx: Any = None
@@ -165,6 +167,8 @@ class VideoDecoder:
             return packet
         if self._ctx is None:
             self._ctx, self._name = av.CodecContext.create(name, "r"), name
+            # slice threads only (PyAV's default): frame threads give each picture out late
+            self._ctx.thread_type = "SLICE"
         elif name != self._name:
             packet.error = (f"the video format changed within the topic, to "
                             f"{packet.video_format!r:.40}: read from the first format's decoder")
@@ -188,10 +192,12 @@ class VideoDecoder:
                 else self._waiting.pop(ordinal, None)
             if owner is not None:
                 owner.picture = picture
+        before = ordinal < self._starts_at if self._starts_at is not None else (
+            self.first_key is None)
         if packet.picture is None:
             packet.error = (
                 "a packet before the video's first keyframe (the recording starts mid-GOP), "
-                "which no decoder can read" if self.first_key is None else
+                "which no decoder can read" if before else
                 f"the {self._name} decoder refused the packet ({failed[:160]})" if failed else
                 f"the {self._name} decoder gave no picture for the packet (a stream with "
                 "B-frames, whose pictures come late, is not read: record it without B-frames, "
@@ -218,7 +224,8 @@ class _VideoTopic:
 
     def _video_decoder(self) -> Optional[VideoDecoder]:
         """A new decoder for one pass over the image topic, None for an image topic."""
-        return VideoDecoder(self.image_topic) if self._is_video() else None
+        return (VideoDecoder(self.image_topic, self._video_first_key) if self._is_video()
+                else None)
 
     def _feed_video(self, decoder: VideoDecoder, reader: Any, conn: Any, ordinal: int,
                     raw: Any) -> Any:
