@@ -222,3 +222,18 @@ def test_build_map_reads_a_video_bag(tmp_path, capsys):
                                          ("libsvtav1", "av1"), ("mjpeg", None), ("", None)])
 def test_codec_family(fmt, family):
     assert codec_family(fmt) == family
+
+
+def test_localize_reads_a_video_bag_at_its_stride_and_a_resumed_run_skips_recorded_frames(
+        tmp_path):
+    from mast3r_ros.core.config import PoseAtStampConfig
+    from mast3r_ros.core.types import RecordedFrame
+    from mast3r_ros.replay.sources import SourceOptions, frames_or_unreadable, open_source
+
+    bag = video_bag(tmp_path / "bag", kind=FFMPEG_PACKET_TYPE, topic="/cam/image_raw/ffmpeg")
+    source = open_source(str(bag), SourceOptions(read_depth=False), PoseAtStampConfig())
+    frames = list(frames_or_unreadable(source, 3, 0, recorded={STAMPS[6]}))
+    assert [f.stamp_ns for f in frames] == STAMPS[::3]
+    assert isinstance(frames[2], RecordedFrame)  # its packet decoded (the next needs it), not read
+    for k, frame in zip((0, 3, 9), (frames[0], frames[1], frames[3])):
+        assert psnr(frame.rgb, PICTURES[k]) > 30, k
