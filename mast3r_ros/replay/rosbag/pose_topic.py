@@ -13,9 +13,9 @@ same `TransformBuffer`, by the same rule, as a pose from tf alone (`poses._TfPos
 stream defines the body frame's pose: a /tf or /tf_static transform to the body frame from any
 parent is not read (said once), but a /tf_static one from a frame P of a static tree (a URDF's
 ``base_link -> camera_pose_frame``) is read the other way round, body -> the tree's root, when
-only it joins the body to the camera. A body guessed as the images' frame is warned about when
-/tf_static joins that frame to others (the poses may be an IMU's). Covariance and twist are not
-read.
+only it joins the body to the camera. A body guessed as the images' frame is warned about,
+naming the frames /tf_static joins it to (the poses may be an IMU's), or that no tf can check
+it. Covariance and twist are not read.
 
 `_PoseTopic` is a base class of `BagSequence`.
 """
@@ -319,10 +319,12 @@ class _PoseTopic:
                     stream.topic, n, total, first_ns * 1e-9)
 
     def _say_guessed_body(self) -> None:
-        """The body taken as the images' frame (a stream that names none): at INFO, or a
-        WARNING when /tf_static joins that frame to other frames -- then the poses may well be
-        one of theirs (a VIO's IMU, a robot's base: VINS-Fusion's odometry is its IMU's), and
-        the camera would be misplaced by their mount. Both name the option that says which."""
+        """The body taken as the images' frame (a stream that names none), always a WARNING:
+        when /tf_static joins that frame to other frames the poses may well be one of theirs (a
+        VIO's IMU, a robot's base: VINS-Fusion's odometry is its IMU's), named; with no such
+        tf nothing can check the guess (a camera_link pose read as the optical frame's turns
+        every pose). Both name the option that says which, and the one that keeps the guess
+        (``TOPIC:<images' frame>``) without the warning."""
         stream = self._pose_stream
         if stream is None or not stream.guessed:
             return
@@ -334,15 +336,21 @@ class _PoseTopic:
                                  and any(self._tf.connected(f, p) for p in mounts))
         head = (f"{bag_label(self.path)}: {OPTION} {stream.topic} is a {what} so its poses are "
                 f"taken as those of {stream.body}, the images' frame")
-        if not others:
-            log.info("%s (%s %s:FRAME names another)", head, OPTION, stream.topic)
+        keep = (f"{OPTION} {stream.topic}:{stream.body} keeps this reading without this "
+                "warning")
+        if not others:  # nothing to check the guess against: a wrong body goes unseen
+            log.warning("%s, a guess no tf of the bag can check: a SLAM or VIO system may give "
+                        "camera_link's pose (x forward, 90 deg from the optical frame), its "
+                        "IMU's or the robot's, which read so would turn or misplace every pose. "
+                        "If the poses are another frame's, name it, %s %s:FRAME (and record the "
+                        "/tf_static joining it to %s); %s", head, OPTION, stream.topic,
+                        stream.body, keep)
             return
         shown = ", ".join(others[:6]) + (", ..." if len(others) > 6 else "")
         log.warning("%s; but /tf_static joins it to %s: a SLAM or VIO system often gives its "
                     "IMU's or the robot's pose, which read so would misplace the camera by their "
-                    "mount. If the poses are another frame's, name it, %s %s:FRAME; %s %s:%s "
-                    "keeps this reading without this warning", head, shown, OPTION,
-                    stream.topic, OPTION, stream.topic, stream.body)
+                    "mount. If the poses are another frame's, name it, %s %s:FRAME; %s", head,
+                    shown, OPTION, stream.topic, keep)
 
 
 def _first_message(reader: Any, connections: Any) -> Any:
