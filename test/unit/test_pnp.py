@@ -572,12 +572,30 @@ def test_malformed_arrays_and_arguments_are_named_not_reshaped():
     with pytest.raises(InputError, match=r"groups index 2 group_centres, got values 0\.\.2"):
         pnp.solve_pnp(X, x, CAM, groups=np.arange(60) % 3, group_centres=np.zeros((2, 3)))
     for kw in (dict(reproj_error_px=-1.0), dict(reproj_error_px=np.nan), dict(confidence=2.0),
-               dict(max_iterations=0), dict(ransac_max_points=-1)):
+               dict(max_iterations=0)):
         with pytest.raises(ConfigError, match="solve_pnp: needs"):
             pnp.solve_pnp(X, x, CAM, **kw)  # a negative threshold returned a "pose"
+    with pytest.raises(ConfigError, match=r"^solve_pnp: parameter 'pnp.ransac_max_points' must "
+                                          r"be in \[0, "):
+        pnp.solve_pnp(X, x, CAM, ransac_max_points=-1)
     assert pnp.solve_pnp(X.tolist(), x.tolist(), CAM).success  # lists are arrays
     with pytest.raises(InputError, match=r"x \(query pixels\) must be \(N, 2\), got shape \(2, "):
         pnp.solve_pnp(X, x.T, CAM)  # transposed: refused, not reshaped
+
+
+def test_solve_pnp_refuses_a_ransac_subset_of_1_to_3_as_the_config_does():
+    """The API took 1 to 3 (hypotheses on 3 points: a third to a quarter of exact frames failed,
+    on 1-2 every one) where ``pnp.ransac_max_points`` refuses them: the same rule, the same
+    words; 0 (all), 4 and more, numpy ints and a subset above the config's sanity bound solve."""
+    X, x, _, _ = _scene(3, n=60)
+    for bad in (1, 2, 3, np.int64(3)):
+        with pytest.raises(ConfigError, match=r"^solve_pnp: parameter 'pnp.ransac_max_points' "
+                                              rf"must be 0 \(all\) or >= 4, got {int(bad)}$"):
+            pnp.solve_pnp(X, x, CAM, ransac_max_points=bad)
+    with pytest.raises(ConfigError, match="'pnp.ransac_max_points' must be int, got float 8.0"):
+        pnp.solve_pnp(X, x, CAM, ransac_max_points=8.0)
+    for ok in (0, 4, np.int64(40), 10 ** 7):
+        assert pnp.solve_pnp(X, x, CAM, ransac_max_points=ok).success, ok
 
 
 def test_opencv_point_layouts_are_taken_as_rows():

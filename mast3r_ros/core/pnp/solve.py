@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..config.params import validate_param
 from ..errors import ConfigError, InputError
 from ..geometry import invert_pose, undistort_pixels
 from ..types import CameraIntrinsics, check_point_rows
@@ -104,9 +105,11 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     that differ, ``intrinsics`` not a `CameraIntrinsics`, ``points_cov`` not (N, 3, 3),
     ``groups`` not (N,) integers indexing the (G, 3) ``group_centres``; `ConfigError` for
     ``reproj_error_px`` <= 0, ``confidence`` outside (0, 1), ``max_iterations`` < 1,
-    ``ransac_max_points`` < 0, ``seed`` not an integer 0 <= seed < 2**64 (`check_seed`), an
-    unknown backend or 'poselib' not installed (`resolve_backend`); ``ImportError`` (no OpenCV)
-    from undistorting the pixels of a distorted camera. An exception from the RANSAC backend
+    ``ransac_max_points`` not an int that is 0 or >= 4 (1 to 3 fail most frames: P3P needs 3
+    and a 4th to pick among its poses; the rule of ``pnp.ransac_max_points``), ``seed`` not an
+    integer 0 <= seed < 2**64 (`check_seed`), an unknown backend or 'poselib' not installed
+    (`resolve_backend`); ``ImportError`` (no OpenCV) from undistorting the pixels of a
+    distorted camera. An exception from the RANSAC backend
     itself (not expected: degenerate input gives no pose, not an exception) fails the frame
     with the exception in the reason, logged at WARNING (once per distinct message).
     """
@@ -189,12 +192,13 @@ def _check_solver_args(n: int, intrinsics: Any, thr: float, confidence: float, i
 
     for name, ok in (("reproj_error_px > 0", thr > 0 and np.isfinite(thr)),
                      ("0 < confidence < 1", 0 < confidence < 1),
-                     ("max_iterations an int >= 1", whole(iters, 1)),
-                     ("ransac_max_points an int >= 0", whole(max_points, 0))):
+                     ("max_iterations an int >= 1", whole(iters, 1))):
         if not ok:
             raise ConfigError(f"solve_pnp: needs {name}, got reproj_error_px={thr}, "
-                              f"confidence={confidence}, max_iterations={iters}, "
-                              f"ransac_max_points={max_points}")
+                              f"confidence={confidence}, max_iterations={iters}")
+    # the rule pnp.ransac_max_points declares (`PnPConfig`: an int, 0 = all or >= 4), as a
+    # Localizer made in Python checks it (`check_config_section`: no maximum)
+    validate_param("pnp.ransac_max_points", max_points, "solve_pnp", check_max=False)
     _checked_point_extras("solve_pnp", n, points_cov, groups, centres)
 
 def _finish(cam_from_map, X, xu, finite, K, thr, refine, cov_in) -> PnPResult:
