@@ -348,6 +348,7 @@ CAUSE_WORDS = {
     "clock_jump": "clock jumps back",
     "pose_discontinuity": "a jump in the poses",
     "focal_length": "a focal length no camera has",
+    "colour_focal": "colour not registered to the depth",
     "unknown": "cause unknown",
 }
 

@@ -12,7 +12,8 @@ from scipy.spatial.transform import Rotation
 
 from ..config import MapCheckConfig
 from ..geometry import invert_pose
-from .focal import _depth_or_focal, _focal_scale, _log_argmin, _residual_score
+from .focal import (_colour_focal, _depth_or_focal, _focal_scale, _log_argmin,
+                    _residual_score)
 from .focal import _implausible_focal_length  # noqa: F401 (the check's, `map_check.__init__`)
 from .measure import _keyframe_figures, _measure, _pair_reproj, _View
 from .records import _NICE_FACTORS, _Cause, _fmt_factor
@@ -153,6 +154,9 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
     fixing everything (reported as not confirmed); else unknown.
     ``whole``: (every keyframe's light view, every pair) when ``views``/``pairs`` are a sample of
     the map (`diagnosis_sample`): the clock and the local jumps are looked for in all of them."""
+    colour = _colour_focal(views, matches, pairs, cfg)  # depth agrees, matches do not
+    if colour is not None:
+        return colour
     poses = [v.pose for v in views]
     # a factor up to 10^6 either way: --depth-scale 1e9 (for TUM's 5000) is 2e5 (includes 1.0,
     # index 120)

@@ -13,8 +13,10 @@ import numpy as np
 
 from ..config import MapCheckConfig
 from ..geometry import invert_pose
-from .measure import _depth_residuals, _lift, _measure, _project, _View
+from .measure import (_depth_residuals, _lift, _measure, _pair_reproj, _project,
+                      _reproj_limit_px, _View)
 from .records import _NICE_FACTORS, _Cause, _fmt_factor
+from .report import PairFigures, _pct
 
 
 # a pinhole camera's horizontal field of view outside these (degrees) is no real camera's: fx
@@ -243,3 +245,66 @@ def _depth_or_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
                          f"of {100 * by_depth:.2g} %, the best factor on fx, fy (x{g:.3g}) "
                          f"{100 * by_focal:.2g} %")
     return "", None
+
+
+def _colour_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
+                  pairs: List[PairFigures], cfg: MapCheckConfig) -> Optional[_Cause]:
+    """The cause ``colour_focal`` (confirmed) when every pair's depth agrees under the given K,
+    only matches disagree, and the colour pixels alone seen through fx, fy x g (the depth read
+    as given at the same pixels) make every pair's matches agree, the median over pairs of their
+    median reprojection at most half the given one's, g at least 3 % from 1 (`_log_argmin`'s
+    scan). The depth then is a depth camera's not registered to the colour one, whose focal
+    length differs: 7-Scenes' Kinect v1 (585 px given, the depth's; its colour fits x0.90,
+    its pairs' reprojection 8.0 px instead of 23.0, 11.5 at most instead of 40.8). Said a pose
+    jump (x0.85 on the synthetic walk: "no pose convention ... explains it") or a depth unit
+    (x0.8: "--depth-scale 500", which breaks the depth). None otherwise."""
+    with_depth = [p for p in pairs if p.depth_points]
+    if not with_depth or any(p.depth_residual > cfg.max_depth_residual
+                             or p.depth_agree < cfg.min_depth_agree for p in with_depth):
+        return None
+    poses = [v.pose for v in views]
+
+    def reproj(g: float) -> List[Tuple[float, float]]:
+        seen = []
+        for v in views:
+            K = v.cam.K.copy()
+            K[0, 0] *= g
+            K[1, 1] *= g
+            seen.append(dataclasses.replace(v, cam=dataclasses.replace(v.cam, K=K)))
+        out = []
+        for (a, b), m in matches.items():
+            if m is None:
+                continue
+            med, n = _pair_reproj(seen[a], seen[b], m, invert_pose(poses[b]) @ poses[a],
+                                  np.ones(1))
+            if n >= cfg.min_matches:
+                out.append((float(med[0]), _reproj_limit_px(seen[a], seen[b], cfg)))
+        return out
+
+    def score(g: float) -> float:
+        meds = [med for med, _ in reproj(g)]
+        return float(np.median(meds)) if meds else math.inf
+
+    base = score(1.0)
+    if not math.isfinite(base):
+        return None
+    g = _log_argmin(score)
+    at_g = reproj(g)
+    if (abs(math.log(g)) < math.log(1.03) or not score(g) <= 0.5 * base
+            or any(med > limit for med, limit in at_g)):
+        return None
+    fx = views[0].cam.K[0, 0] / views[0].scale
+    res = float(np.median([p.depth_residual for p in with_depth]))
+    return _Cause(
+        "colour_focal", 1.0,
+        f"the colour images fit fx, fy x{g:.3g} the given ones (fx {fx * g:.4g} px, not "
+        f"{fx:.4g}), which the depth fits (every pair's depth agrees, median residual "
+        f"{_pct(res)}): with it every pair's matches agree, median reprojection "
+        f"{score(g):.1f} px against {base:.1f} px; the depth is a depth camera's not registered "
+        "to the colour camera (a Kinect v1's colour camera has about 525 px beside its depth "
+        "camera's 585)",
+        "register the depth to the colour camera (depth_image_proc's register or the driver's "
+        "align_depth; in a bag the depth stream with its own CameraInfo and /tf_static is "
+        f"registered), then give the colour camera's K (fx about {fx * g:.4g} px); or, the "
+        "misregistration accepted, raise map_check.max_reproj_frac or pass --force",
+        True)

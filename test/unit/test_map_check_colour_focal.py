@@ -1,0 +1,46 @@
+"""The map check names colour images not registered to the depth (a depth camera of another
+focal length, as 7-Scenes' Kinect v1: 585 px given, the depth camera's; its colour camera fits
+x0.90): every pair's depth agrees, the matches do not. It was named a pose jump or a depth unit
+whose fix breaks the depth."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from mast3r_ros.core.config import Config
+from mast3r_ros.core.map_check import CONSISTENT, INCONSISTENT, KeyframeRecord, check_keyframes
+from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
+
+CFG = Config().map_check
+
+
+def _unregistered(g):
+    """The synthetic walk's depth seen by the given camera, its colour by one with fx, fy x g
+    (the same size and principal point), every keyframe given the depth camera's K."""
+    cam = default_intrinsics(160, 120)
+    K = cam.K.copy()
+    K[0, 0] *= g
+    K[1, 1] *= g
+    colour = dataclasses.replace(cam, K=K)
+    idx = range(0, 20, 2)
+    return [KeyframeRecord(c.rgb, d.depth_m, cam, d.map_from_cam, d.stamp_ns)
+            for d, c in zip(render_frames(40, cam, indices=idx),
+                            render_frames(40, colour, indices=idx))]
+
+
+@pytest.mark.parametrize("g", [0.8, 1.0])
+def test_colour_of_another_focal_length_than_the_depth_is_named_with_the_fx_that_fits(g):
+    r = check_keyframes(_unregistered(g), CFG, depth_units_per_m=1000.0)
+    if g == 1.0:  # registered: consistent, nothing to name
+        assert r.verdict == CONSISTENT, r.message
+        return
+    # before: "depth is x0.5 the size the poses fit ... fix: --depth-scale 500"
+    assert r.verdict == INCONSISTENT and r.cause == "colour_focal", r.message
+    fitted = float(r.message.split("the colour images fit fx, fy x")[1].split(" ")[0])
+    assert abs(fitted / g - 1) < 0.02, r.message
+    assert "the depth is a depth camera's not registered to the colour camera" in r.message
+    assert r.fix.startswith("register the depth to the colour camera"), r.fix
+    for wrong in ("--depth-scale", "jump", "no pose convention"):
+        assert wrong not in r.message, r.message
