@@ -721,3 +721,16 @@ def test_retrieval_without_a_checkpoint_uses_the_matchers_own_descriptor(method,
     assert said == ([] if method == "auto" else
                     ["retrieval.method 'asmk': no retrieval.checkpoint is configured; using "
                      "'thumbnail' retrieval instead"])
+
+
+def test_a_frame_retrieval_ranks_no_keyframe_for_fails_saying_so(kf_map):
+    """Retrieval ranking nothing (no keyframe in reach of it): a failed result naming it, the
+    matcher not called, the hint's retry too (its own failure kept). The return of "no
+    candidate keyframes" made None survived every test (mutation audit): a TypeError."""
+    loc, f, _ = _stub_loc(kf_map, [])
+    r = loc.localize(f)
+    assert not r.success and r.reason == "no candidate keyframes", r.reason
+    assert loc.matcher.calls == []
+    loc, f, _ = _stub_loc(kf_map, [], fail={0, 1, 2, 3})
+    r = loc.localize(f, hint=kf_map.poses()[3])  # the hint's keyframes fail, retrieval: none
+    assert not r.success and loc.matcher.calls and r.reason != "no candidate keyframes"
