@@ -56,3 +56,20 @@ def test_focal_scale_of_points_behind_the_camera_is_not_judged():
     assert focal_scale(np.eye(4), X, xu, K) == (1.0, float("inf"))
     inliers = np.ones(12, dtype=bool)
     assert refitted_focal_scale(np.eye(4), X, xu, inliers, K, 4.0) == (1.0, float("inf"))
+
+
+def test_focal_fit_from_a_pose_metres_off_in_depth_is_judged():
+    """Only the log-scale's own step counts as the fit diverging (beyond e**3), not the
+    translation's: a far scene (20-40 m) fitted from a pose 5 m off along the optical axis
+    still gives fx x1.1 (the divergence check reading the z step instead, ``st[6]`` ->
+    ``st[5]``, survived the audit: it left this fit not judged)."""
+    from mast3r_ros.core.geometry import make_pose
+    from mast3r_ros.core.pnp.focal import focal_scale
+
+    rng = np.random.default_rng(0)
+    K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
+    z = rng.uniform(20, 40, 80)
+    X = np.column_stack([rng.uniform(-0.5, 0.5, 80) * z, rng.uniform(-0.4, 0.4, 80) * z, z])
+    xu = X[:, :2] / X[:, 2:] * 550.0 + K[:2, 2]  # fx, fy x1.1
+    s, sigma = focal_scale(make_pose(np.eye(3), [0, 0, -5.0]), X, xu, K)
+    assert abs(s - 1.1) < 1e-6 and sigma < 1e-6, (s, sigma)
