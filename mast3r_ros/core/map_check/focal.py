@@ -263,8 +263,15 @@ def _colour_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
                              or p.depth_agree < cfg.min_depth_agree for p in with_depth):
         return None
     poses = [v.pose for v in views]
+    keys = [k for k, m in matches.items() if m is not None]
+    if not keys:
+        return None
+    # scored on up to `_FOCAL_SCAN_PAIRS` pairs spread over the map, confirmed on every one
+    spread = [keys[i] for i in np.unique(np.linspace(0, len(keys) - 1,
+                                                     _FOCAL_SCAN_PAIRS).astype(int))]
 
-    def reproj(g: float) -> List[Tuple[float, float]]:
+    def reproj(g: float, pairs_of: Optional[List[Tuple[int, int]]] = None
+               ) -> List[Tuple[float, float]]:
         seen = []
         for v in views:
             K = v.cam.K.copy()
@@ -272,9 +279,8 @@ def _colour_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
             K[1, 1] *= g
             seen.append(dataclasses.replace(v, cam=dataclasses.replace(v.cam, K=K)))
         out = []
-        for (a, b), m in matches.items():
-            if m is None:
-                continue
+        for a, b in spread if pairs_of is None else pairs_of:
+            m = matches[(a, b)]
             med, n = _pair_reproj(seen[a], seen[b], m, invert_pose(poses[b]) @ poses[a],
                                   np.ones(1))
             if n >= cfg.min_matches:
@@ -289,7 +295,7 @@ def _colour_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
     if not math.isfinite(base):
         return None
     g = _log_argmin(score)
-    at_g = reproj(g)
+    at_g = reproj(g, keys)
     if (abs(math.log(g)) < math.log(1.03) or not score(g) <= 0.5 * base
             or any(med > limit for med, limit in at_g)):
         return None
