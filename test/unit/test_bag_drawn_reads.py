@@ -7,6 +7,7 @@ chunk index, a ROS 1 bag) is read through as before."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
@@ -15,8 +16,9 @@ from rosbags.highlevel import AnyReader  # noqa: E402
 from rosbags.rosbag2 import StoragePlugin  # noqa: E402
 from test_build_map_bag_candidates import _build  # noqa: E402
 from test_build_map_candidates import _content  # noqa: E402
-from test_build_map_unreadable import DEPTH, STAMPS, _mapping_bag  # noqa: E402
-from test_rosbag import MS  # noqa: E402
+from test_build_map_unreadable import CAM, DEPTH, STAMPS, _mapping_bag  # noqa: E402
+from test_rosbag import (H, MS, RGB, TS, W, camera_info, compressed, image, pose,  # noqa: E402
+                         tf_message, write_bag)
 
 from mast3r_ros.core.types import UnreadableFrame  # noqa: E402
 from mast3r_ros.replay.rosbag import BagSequence, drawn  # noqa: E402
@@ -160,3 +162,37 @@ def test_a_chunk_index_is_found_only_in_an_mcap_summary(tmp_path):
     (folder / "metadata.yaml").write_text("{}")
     (folder / "bag_0.mcap.zstd").write_bytes(b"")
     assert not drawn.seeks_by_time(folder)
+
+
+def test_each_drawn_message_looks_at_the_mcap_chunks_of_its_time_alone(tmp_path, monkeypatch):
+    """rosbags tests every chunk of an MCAP file in Python for each read by time: build-map's
+    candidates, read one at a time, cost (candidates x chunks), quadratic in a recording's
+    length. A heavy topic nothing reads (a point cloud) makes one chunk per frame here; each
+    message drawn is read with the chunks of its window alone, and the frames are the same."""
+    from rosbags.rosbag2.storage_mcap import McapReader
+    stamps = [k * 100 * MS for k in range(1, 13)]
+    cloud = TS.types["std_msgs/msg/ByteMultiArray"]
+    layout = TS.types["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, np.eye(4))])),
+            ("/cam/camera_info", 0, camera_info(900 * MS))]
+    for k, t in enumerate(stamps):
+        msgs += [("/tf", t, tf_message([("map", "base_link", t, pose([0, 0, 0], [k, 0, 0]))])),
+                 (CAM, t + 1, compressed(t, "jpeg", RGB[..., ::-1])),
+                 (DEPTH, t + 2, image(t, "16UC1", np.full((H, W), 1000, np.uint16))),
+                 ("/points", t + 3, cloud(layout=layout, data=np.zeros(2**20, np.uint8)))]
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs)
+    seq = BagSequence(bag, image_topic=CAM, depth_topic=DEPTH, pose_frames="map:camera_optical")
+    assert drawn.seeks_by_time(seq.path)
+    listed = list(seq.frames_or_unreadable([0, 5, 11]))
+    looked_at, messages = [], McapReader.messages
+
+    def spy(self, connections, start=None, stop=None):
+        looked_at.append(len(self.chunks))
+        return messages(self, connections, start, stop)
+    monkeypatch.setattr(McapReader, "messages", spy)
+    frames = list(seq.frames_or_unreadable(iter([0, 5, 11])))
+    _same_frames(frames, listed)
+    with drawn._open_bag(seq.path) as reader:
+        chunks = len(reader.readers[0].storage.storages[0].chunks)
+    assert chunks >= 12 and len(looked_at) == 6, (chunks, looked_at)  # 3 images, 3 depth
+    assert max(looked_at) <= 2, looked_at

@@ -8,6 +8,7 @@ those frames' messages are read, each by its receive time."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,48 @@ from .opening import _open_bag, bag_messages, numbered_messages
 
 
 _MCAP_MAGIC = b"\x89MCAP0\r\n"
+
+
+class _ChunkWindows:
+    """Reads of one time window from rosbags' MCAP reader at the cost of the chunks in it.
+
+    rosbags (0.9 to 0.11) answers ``messages(start=, stop=)`` on an indexed MCAP file by
+    testing every chunk of the file in Python (~0.15 us a chunk, per call), so that reading
+    build-map's keyframe candidates one at a time cost (candidates x chunks): quadratic in a
+    recording's length (a 20-minute bag of raw 640x480 colour and depth holds ~50 000 chunks
+    of rosbags' 1 MiB; ``ros2 bag record``'s are of the same order). `narrowed` hands each MCAP
+    storage only the chunks whose time range meets the window while it is read (the chunks'
+    times tested at once, in numpy), the whole list restored after; rosbags applies its own
+    test to those, so the messages read are the same. A storage without such a chunk list
+    (sqlite3, another rosbags) is left as it is."""
+
+    def __init__(self, reader: AnyReader) -> None:
+        self._lists: list = []  # (storage, its chunks, their start times, their end times)
+        for bag in getattr(reader, "readers", None) or []:
+            for storage in getattr(getattr(bag, "storage", None), "storages", None) or []:
+                chunks = getattr(storage, "chunks", None)
+                if not isinstance(chunks, list) or not chunks:
+                    continue  # no chunk index: rosbags scans the file (`seeks_by_time`)
+                try:
+                    starts = np.array([c.message_start_time for c in chunks], np.int64)
+                    ends = np.array([c.message_end_time for c in chunks], np.int64)
+                except (AttributeError, TypeError, ValueError, OverflowError):
+                    continue  # another rosbags' chunk records: its own test alone
+                self._lists.append((storage, chunks, starts, ends))
+
+    @contextlib.contextmanager
+    def narrowed(self, start_ns: int, stop_ns: int) -> Iterator[None]:
+        """While open, each MCAP storage lists the chunks meeting [start_ns, stop_ns) (int
+        ns, bag receive time), as rosbags' test takes them; at least one (an empty list
+        would make rosbags scan the whole file)."""
+        for storage, chunks, starts, ends in self._lists:
+            keep = np.flatnonzero((starts < stop_ns) & (ends >= start_ns)).tolist()
+            storage.chunks = [chunks[i] for i in keep] or chunks[:1]
+        try:
+            yield
+        finally:
+            for storage, chunks, _, _ in self._lists:
+                storage.chunks = chunks
 
 
 def seeks_by_time(path: Path) -> bool:
@@ -152,13 +195,16 @@ class _DrawnFrames:
                        ) -> Iterator[Frame | UnreadableFrame]:
         """`_frames_drawn` reading each frame's image message and its depth message (the
         first of the run read at the depth stamp matched, as `_frames_read` takes it) by its
-        receive time alone (`_message_at`): no other message's bytes are read."""
+        receive time alone (`_message_at`): no other message's bytes are read, and of an MCAP
+        file's chunk index only the chunks in each message's window are looked at
+        (`_ChunkWindows`)."""
         first_depth: Dict[int, int] = {}  # depth stamp -> its first ordinal in the run read
         if self.depth_topic is not None:
             runs = self._run_counter.runs_of(self.depth_topic, len(self._depth_by_ordinal))
             for ordinal in np.flatnonzero(runs == self._run_label).tolist():
                 first_depth.setdefault(int(self._depth_by_ordinal[ordinal]), ordinal)
         depth: Dict[int, Any] = {}  # depth stamp -> decoded depth, or its InputError
+        windows = _ChunkWindows(reader)
         for want in positions:
             if not 0 <= want < len(depth_of):
                 return
@@ -168,7 +214,7 @@ class _DrawnFrames:
             if ordinal in self._undeserialized:  # unreadable whatever its depth: none read
                 msg = self._undeserialized_frame(ordinal, frame_id)
             else:
-                found = self._message_at(reader, self.image_topic, ordinal)
+                found = self._message_at(reader, self.image_topic, ordinal, windows)
                 if found is None:  # only if the bag changed between the two passes
                     return
                 msg = self._deserialize(reader, found[1], found[0].msgtype, found[0].topic)
@@ -176,28 +222,30 @@ class _DrawnFrames:
                     depth_ordinal = first_depth[d]
                     if depth_ordinal in self._undeserialized_depth:
                         depth[d] = self._lost_depth(depth_ordinal, True)
-                    elif (found := self._message_at(reader, self.depth_topic,
-                                                    depth_ordinal)) is not None:
+                    elif (found := self._message_at(reader, self.depth_topic, depth_ordinal,
+                                                    windows)) is not None:
                         depth[d] = self._drawn_depth(reader, depth_ordinal, *found)
             yield self._frame_or_unreadable(msg, d, {d: depth[d]} if d in depth else {},
                                             collections.Counter({d: 1}), True)
             for s in [s for s in depth if last_use.get(s, -1) <= want]:
                 del depth[s]
 
-    def _message_at(self, reader: AnyReader, topic: str, ordinal: int
-                    ) -> Optional[Tuple[Any, bytes]]:
+    def _message_at(self, reader: AnyReader, topic: str, ordinal: int,
+                    windows: Optional[_ChunkWindows] = None) -> Optional[Tuple[Any, bytes]]:
         """(connection, raw bytes) of ``topic``'s message ``ordinal`` (as the indexing pass
-        numbered them), read by its receive time alone; None if the bag no longer has it."""
+        numbered them), read by its receive time alone (``windows``: the reader's, to look
+        only at the MCAP chunks in that time); None if the bag no longer has it."""
         bag_ns, rank = self._run_counter.received(topic, ordinal)
-        messages = bag_messages(reader, connections=reader.topics[topic].connections,
-                                start=bag_ns, stop=bag_ns + 1)
-        try:
-            for k, (conn, _, raw) in enumerate(messages):
-                if k == rank:
-                    return conn, raw
-            return None
-        finally:
-            messages.close()
+        with windows.narrowed(bag_ns, bag_ns + 1) if windows else contextlib.nullcontext():
+            messages = bag_messages(reader, connections=reader.topics[topic].connections,
+                                    start=bag_ns, stop=bag_ns + 1)
+            try:
+                for k, (conn, _, raw) in enumerate(messages):
+                    if k == rank:
+                        return conn, raw
+                return None
+            finally:
+                messages.close()
 
     def _frames_read(self, reader: AnyReader, positions: Iterator[int],
                      depth_of: np.ndarray, last_use: Dict[int, int]
