@@ -21,6 +21,9 @@ from rosbags.rosbag2 import ReaderError
 from . import realsense
 from .video import VIDEO_TYPES, VideoPacket, humble_typestore
 from ...core.errors import InputError, error_clause
+from ...core.progress_output import progress_bar
+
+PROGRESS_STEP = 512  # messages between two updates of `progress_messages`' display
 
 
 def _open_hint(path: Path, err: Exception) -> str:
@@ -173,6 +176,26 @@ def bag_messages(reader: AnyReader, **kwargs: Any) -> Iterator[Tuple[Any, int, b
             yield item
     finally:
         messages.close()
+
+
+def progress_messages(reader: AnyReader, conns: List[Any], desc: str
+                      ) -> Iterator[Tuple[Any, int, bytes]]:
+    """`bag_messages` of ``conns`` with progress shown (`progress_output.progress_bar`: a bar
+    with an ETA on a terminal, INFO lines otherwise), counted in messages of the total the
+    bag's metadata gives for them (unknown: no ETA), updated every `PROGRESS_STEP` messages:
+    an indexing pass reads every message of them before any frame (minutes on a long bag)."""
+    total = sum(int(getattr(c, "msgcount", 0) or 0) for c in conns) or None
+    bar = progress_bar(total, desc, unit="message")
+    done = 0
+    try:
+        for item in bag_messages(reader, connections=conns):
+            done += 1
+            if done % PROGRESS_STEP == 0:
+                bar.update(PROGRESS_STEP)
+            yield item
+        bar.update(done % PROGRESS_STEP)
+    finally:
+        bar.close()
 
 
 def _index_times(reader: AnyReader, asked: Optional[List[Any]]) -> Optional[Dict[int, Any]]:

@@ -45,7 +45,8 @@ from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFra
 from .depth import _DepthAssociation
 from .drawn import _DrawnFrames
 from .opening import (  # noqa: F401 (_open_hint)
-    _open_bag, _open_hint, bag_deserialize, bag_label, bag_messages, numbered_messages)
+    _open_bag, _open_hint, bag_deserialize, bag_label, bag_messages, numbered_messages,
+    progress_messages)
 from . import realsense
 from .pose_topic import _PoseTopic, parse_pose_topic
 from .poses import _TfPoses
@@ -236,7 +237,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
                 self.depth_topic and t.endswith("tf_static"))]
         conns = [c for t in wanted for c in self._topics[t].connections]
         runs = self._run_counter = _RunCounter()
-        for conn, bag_ns, raw in bag_messages(reader, connections=conns):
+        desc = f"{self._command or 'bag'}: reading {self.path.name}"
+        for conn, bag_ns, raw in progress_messages(reader, conns, desc):
             if conn.topic == depth_info:  # its first readable message alone
                 if self._depth_info is None:
                     with contextlib.suppress(AnyReaderError, ValueError):
