@@ -168,6 +168,8 @@ FUTURE_STAMP = "stamp_future"
 CLOCK_NOT_STARTED = "clock_not_started"
 # an image older than this is stamped on another clock than the node's, not merely late
 _OTHER_CLOCK_AGE_S = 86400.0
+# nor is one older than this: no transport or processing backlog holds a frame a minute
+_FAR_BEHIND_S = 60.0
 
 
 def stamp_refusal(stamp_ns: int, duplicate: bool) -> Tuple[str, str]:
@@ -232,12 +234,22 @@ def future_stamp_refusal(stamp_ns: int, now_ns: int, max_age_s: float) -> Tuple[
 def stale_reason(age_s: float, max_age_s: float) -> str:
     """Why an image ``age_s`` seconds old is not localized with ``max_image_age_s``
     ``max_age_s``; one older than a day is said to be stamped on another clock (a camera's time
-    since boot, a clock never set), not merely late."""
+    since boot, a clock never set), not merely late; so is one older than a minute (hours
+    behind: a computer whose clock is not synchronised), which no transport or processing
+    delay explains."""
     reason = f"image is {age_s:.2f} s old (max_image_age_s {max_age_s:.2f})"
     if age_s > _OTHER_CLOCK_AGE_S:
         reason += (": more than a day, so the camera stamps with another clock than the node's "
                    "ROS time (its time since boot?); set the driver to stamp with ROS time, or "
                    "synchronise the clocks")
+    elif age_s > _FAR_BEHIND_S:
+        reason += (f": its stamp is {age_s / 3600:.2f} h behind the node clock, more than any "
+                   "transport or processing delay, so the camera stamps with another clock than "
+                   "the node's ROS time (the camera's hardware clock: realsense2_camera "
+                   "global_time_enabled false; or a computer not synchronised: chrony, PTP; or "
+                   "a bag played while the node runs on wall time: play it with --clock and set "
+                   "use_sim_time true); set the driver to stamp with ROS time, or synchronise "
+                   "the clocks")
     return reason
 
 

@@ -248,7 +248,7 @@ def test_every_frame_waits_for_clock_while_the_node_clock_reads_zero():
 def test_a_stamp_ahead_of_the_node_clock_is_refused_past_max_image_age_s():
     """`future_stamp_refusal`: a stamp up to max_image_age_s ahead of the node clock is let
     through (clocks a little apart), further ahead refused; `stale_reason` names another clock
-    for an image more than a day old only."""
+    for an image more than a minute old (hours behind: an unsynchronised clock) only."""
     S = 1_000_000_000
     now = 1_700_000_000 * S
     assert admission.future_stamp_refusal(now + S, now, 1.0) == ("", "")          # at the limit
@@ -256,4 +256,8 @@ def test_a_stamp_ahead_of_the_node_clock_is_refused_past_max_image_age_s():
     assert kind == admission.FUTURE_STAMP and why.startswith("header.stamp is 1.50 s ahead")
     assert admission.future_stamp_refusal(now - 100 * S, now, 1.0) == ("", "")    # late: stale
     assert "more than a day" in admission.stale_reason(2 * 86400.0, 1.0)
-    assert admission.stale_reason(3600.0, 1.0) == "image is 3600.00 s old (max_image_age_s 1.00)"
+    hours = admission.stale_reason(3 * 3600.0, 1.0)
+    assert hours.startswith("image is 10800.00 s old (max_image_age_s 1.00): its stamp is 3.00 h "
+                            "behind the node clock") and "another clock" in hours
+    assert "global_time_enabled" in hours and "chrony" in hours
+    assert admission.stale_reason(30.0, 1.0) == "image is 30.00 s old (max_image_age_s 1.00)"

@@ -756,6 +756,25 @@ def test_an_image_older_than_a_day_is_said_to_be_on_another_clock():
     assert _records(host)[-1].reason == "image is 2.00 s old (max_image_age_s 1.00)"
 
 
+def test_images_hours_off_the_node_clock_give_one_warning_naming_the_offset_not_tf_errors():
+    """A camera on a computer whose clock is hours off (no chrony/PTP), or a hardware clock: the
+    image stamped 3 h behind the node clock said only 'image is 10800.00 s old'; 2 h ahead is
+    refused naming the offset as before. Neither reaches a TF lookup, and a stream of them gives
+    one warning line (the throttle counts the rest)."""
+    host = Host(max_image_age_s=1.0)
+    host.clock.now_ns = 1_733_000_000 * NS_PER_S
+    for k in range(5):
+        host._process(image(host.clock.now_ns - 3 * 3600 * NS_PER_S + k * NS_PER_S // 10))
+    reason = _records(host)[-1].reason
+    assert "3.00 h behind the node clock" in reason and "another clock" in reason, reason
+    assert "global_time_enabled" in reason and "chrony" in reason
+    host._process(image(host.clock.now_ns + 2 * 3600 * NS_PER_S))
+    assert _records(host)[-1].reason.startswith("header.stamp is 7200.00 s ahead of the node clock")
+    assert host._tf.lookups == [] and host._localizer.calls == 0
+    warnings = [m for lvl, m in host.logger.lines if lvl == "warning"]
+    assert sum("h behind the node clock" in m for m in warnings) == 1, warnings
+
+
 def test_zero_stamps_are_dropped_not_processed():
     host = Host()
     for _ in range(3):
