@@ -59,6 +59,11 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace, rule: Any = None)
         # with build-map's option; localize's is --groundtruth
         return (f"no frame was evaluated against ground truth: "
                 f"{why.replace('--trajectory FILE', '--groundtruth FILE (TUM)')}")
+    posed = (getattr(args, "pose_frames", None) or getattr(args, "pose_topic", None)) and not (
+        getattr(args, "groundtruth", None))
+    why = getattr(source, "no_pose_reason", None) if posed else None
+    if isinstance(why, str):  # a bag's tf (or pose topic) at none of the stamps: its reason
+        return f"no frame was evaluated against ground truth: {why}"
     own = _own_groundtruth_reason(source, rule) if rule is not None else None
     if own:  # the folder has ground truth, at none of the frames' stamps: why, and the fix
         return f"no frame was evaluated against ground truth: {own}"

@@ -16,6 +16,7 @@ import numpy as np
 from rosbags.highlevel import AnyReaderError
 
 from . import realsense
+from .clock_offset import image_clock_offset, other_clock_note
 from .opening import _open_bag, bag_deserialize, bag_label, bag_messages
 from ...core.errors import InputError
 from ...core.message_fields import header_stamp_ns, tq_to_matrix, transform_to_tq
@@ -84,6 +85,9 @@ class _TfPoses:
     # for a depth extrinsic on /tf (`_tf_every_sample`): the static transforms read, as
     # `tf_extrinsic.read_tf` keeps them, and every run's /tf samples (--pose-frames)
     _tf_statics: Optional[List[Tuple[str, str, np.ndarray]]] = None
+    _other_clock: str = ""  # `_check_image_clock`'s note: images and tf on different clocks
+    image_topic: str
+    _run_counter: Any  # `runs._RunCounter` of the indexing pass
     _tf_every: Optional[Dict[Tuple[str, str], _TfSamples]] = None
 
     @staticmethod
@@ -116,6 +120,20 @@ class _TfPoses:
                     samples = self._tf_runs[parent, child] = _TfSamples()
                 samples.add(self._tf_read, stamp, t, q)
                 self._tf_read += 1
+
+    def _check_image_clock(self) -> None:
+        """After the indexing pass, before the run is chosen: warn once when the images and the
+        tf (or --pose-topic) are stamped by different clocks, by the bag's receive times
+        (`clock_offset`); the note leads `no_pose_reason`."""
+        runs = self._run_counter
+        tf = {edge: runs.noted(("tf", *edge)) for edge in self._tf_runs}
+        if self._pose_frames is None or not tf:
+            return
+        found = image_clock_offset(*runs.noted(self.image_topic), tf)
+        self._other_clock = found and other_clock_note(bag_label(self.path), self.image_topic,
+                                                       found) or ""
+        if self._other_clock:
+            log.warning("%s", self._other_clock)
 
     def _keeps_every_tf(self) -> bool:
         """Whether the indexing pass's /tf samples of every run are kept past the run's choice
@@ -364,7 +382,8 @@ class _TfPoses:
             reason = reason.replace(f"transform {edge} ", f"{edge} (--pose-topic "
                                     f"{stream.topic}) ", 1)
         note = self._rejected_tf_note()
-        return f"{reason}; {note}" if note else reason
+        reason = f"{reason}; {note}" if note else reason
+        return f"{self._other_clock}; {reason}" if self._other_clock else reason
 
     @property
     def no_pose_gap_s(self) -> Optional[float]:

@@ -148,6 +148,11 @@ class _RunCounter:
         self._bag_ns[stream].append(int(bag_ns))
         return len(stamps) - 1
 
+    def noted(self, stream: Any) -> Tuple[np.ndarray, np.ndarray]:
+        """Before `finish`: the (header stamps, receive times) noted of ``stream``, int64 ns."""
+        return tuple(np.frombuffer(kept.get(stream, array.array("q")), np.int64)
+                     for kept in (self._stamps, self._bag_ns))  # type: ignore[return-value]
+
     def estimated(self, stream: Any) -> Dict[int, int]:
         """After `finish`: ordinal -> estimated header stamp (int ns) of each message of
         ``stream`` noted without one (`_place_unknown`)."""

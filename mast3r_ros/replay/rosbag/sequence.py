@@ -286,6 +286,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         # each depth message's header stamp by its ordinal, every run's (before they are kept)
         self._depth_by_ordinal = np.asarray([s for _, s in self._depth_runs], dtype=np.int64)
         images = len(self._image_runs)  # every run's image messages, readable or not
+        self._check_image_clock()  # images and tf on different clocks? (receive times)
         self._choose_run()
         self._finish_pose_topic()  # its frames joined to the camera's by tf?
         self._warn_camera_not_the_images()  # --pose-frames MAP:camera_link?
