@@ -120,7 +120,10 @@ def test_the_offset_is_taken_from_the_edge_on_the_images_clock():
     assert found.edge == ("map", "base_link") and found.offset == 29 * MS
     assert (found.image_offset, found.tf_offset) == (30 * MS, MS)
     assert image_clock_offset(np.zeros(10, np.int64), rx, tf) is None
-    assert image_clock_offset(img, rx, {("map", "b"): (img[:1], img[:1] - 60 * S)}) is None
+    # receive times made up (a bag written with the messages' ordinals, or all 0): no measure
+    assert image_clock_offset(img, np.arange(10), tf) is None
+    assert image_clock_offset(img, rx, {("map", "b"): (img, np.zeros(10, np.int64))}) is None
+    assert image_clock_offset(img, rx, {("map", "b"): (img, img + 60 * S)}) is None  # > 5 s
 
 
 def test_localize_s_closing_note_gives_the_bag_s_reason_not_pass_pose_frames(tmp_path, caplog):

@@ -24,6 +24,10 @@ OTHER_CLOCK_S = 1.0
 _NEAR_NS = 5_000_000_000
 # images compared, evenly spread (the median of a few hundred is as good as of all)
 _COMPARED = 400
+# receive times say something only where they advance with the stamps, at a median ratio of
+# consecutive steps within this factor of 1 (a simulation recorded at 0.5x or 2x passes; a bag
+# written with made-up receive times, all 0 or the message's ordinal, does not)
+_TICK_FACTOR = 10.0
 
 Edge = Tuple[str, str]
 # a stamp below this (1980) is of a clock that started near 0: a device's time since boot, a
@@ -51,19 +55,21 @@ def image_clock_offset(image_stamps: np.ndarray, image_received: np.ndarray,
     the median, over the images (header stamps and receive times, (N,) int ns, in bag order;
     stamp 0, unstamped, skipped), of the image's receive time minus stamp less that of the
     sample of the edge (``tf``: (parent, child) -> (stamps, receive times), int ns) received
-    nearest to it, within 5 s. None when no image has such a sample."""
+    nearest to it, within 5 s. Only streams whose receive times advance with their stamps
+    (`_ticks`: a bag written with made-up ones says nothing) are compared. None when no image
+    has such a sample."""
     image_stamps = np.asarray(image_stamps, np.int64)
     image_received = np.asarray(image_received, np.int64)
     keep = np.flatnonzero(image_stamps != 0)
     if keep.size > _COMPARED:
         keep = keep[np.linspace(0, keep.size - 1, _COMPARED).astype(np.int64)]
-    if not keep.size:
+    if not keep.size or not _ticks(image_stamps[keep], image_received[keep]):
         return None
     at_rx, img_off = image_received[keep], image_received[keep] - image_stamps[keep]
     best: Optional[ClockOffset] = None
     for edge, (stamps, received) in tf.items():
         stamps, received = np.asarray(stamps, np.int64), np.asarray(received, np.int64)
-        if not stamps.size:
+        if not _ticks(stamps, received):
             continue
         order = np.argsort(received, kind="stable")
         rx, st = received[order], stamps[order]
@@ -81,6 +87,18 @@ def image_clock_offset(image_stamps: np.ndarray, image_received: np.ndarray,
         if best is None or abs(found.offset) < abs(best.offset):
             best = found
     return best
+
+
+def _ticks(stamps: np.ndarray, received: np.ndarray) -> bool:
+    """Whether a stream's receive times (int ns, in bag order) advance with its header stamps:
+    the median ratio of their consecutive steps, where the stamps rise, within `_TICK_FACTOR`
+    of 1. False for fewer than two such steps."""
+    steps = np.diff(stamps)
+    rising = steps > 0
+    if rising.sum() < 2:
+        return False
+    ratio = float(np.median(np.diff(received)[rising] / steps[rising]))
+    return 1.0 / _TICK_FACTOR <= ratio <= _TICK_FACTOR
 
 
 def _span(ns: int) -> str:
