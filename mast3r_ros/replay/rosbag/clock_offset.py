@@ -8,7 +8,10 @@ latencies only (tens of ms); images stamped by a camera's hardware clock (realse
 device timestamps), by a computer whose clock is not synchronised with the one publishing tf,
 or in a simulator's time against a wall-clock tf, differ by that clock offset: seconds to
 decades. Each image is compared with the tf sample the bag received nearest to it, so a
-simulation recorded at another speed or a clock reset seen by both streams says nothing.
+simulation recorded at another speed or a clock reset seen by both streams says nothing; and
+with the tf edge whose clock is nearest the images', so an edge published post-dated by design
+(AMCL's or slam_toolbox's map -> odom, ``transform_tolerance`` up to 1 s ahead) or an arm driver
+on its own clock does not count while another edge (odom -> base_link) is on the images' clock.
 """
 
 from __future__ import annotations
