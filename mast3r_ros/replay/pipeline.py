@@ -26,7 +26,8 @@ from ..core.keyframes import KeyframeSelector, MapWriter
 from ..core.keyframes.target import finished_shards
 from ..core.keyframes.layout import MANIFEST
 from ..core.keyframes.pixels import DepthRangeError
-from ..core.map_check import ConsistencyReport, KeyframeCheck, KeyframeRecord
+from ..core.map_check import (ConsistencyReport, KeyframeCheck, KeyframeRecord,
+                               MapConsistencyError)
 from ..core.retrieval_index import IndexParams
 from ..core.tf_buffer import EDGE_GAP_PERIODS
 from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_range,
@@ -324,19 +325,28 @@ def _encode_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> None:
 
 def check_consistency(w: MapWriter, check: Optional[KeyframeCheck],
                       depth_units_per_m: Optional[float], force: bool,
-                      pose_suspect: Optional[str] = None) -> Optional[ConsistencyReport]:
+                      pose_suspect: Optional[str] = None, other_clock: str = ""
+                      ) -> Optional[ConsistencyReport]:
     """The map check (`mast3r_ros.core.map_check`) of the chosen keyframes, fed to ``check`` as
     they were written (None: ``map_check.enabled`` is off, and so is this), concluded before the
     map is committed: its summary logged, its figures stored in the manifest (``consistency``).
     A map that fails the check is read back from the build folder to find the cause. Raises
     `MapConsistencyError` (one line: which keyframes, by how much, the likely cause and fix) for
     an inconsistent map unless ``force``. ``pose_suspect``: what else places the camera
-    (`KeyframeCheck.report`), stored with the figures for check-map."""
+    (`KeyframeCheck.report`), stored with the figures for check-map. ``other_clock``: a bag's
+    note that its images and tf are stamped by different clocks (`BagSequence.other_clock`),
+    added to the error: poses looked up a second or more away from each image's time fail the
+    check as a wrong pose convention would."""
     if check is None:
         return None
     report = check.report(w.keyframe_records(), depth_units_per_m=depth_units_per_m,
                           progress=keyframe_progress, pose_suspect=pose_suspect)
-    report.settle(force, log, "--force")
+    try:
+        report.settle(force, log, "--force")
+    except MapConsistencyError as err:
+        if not other_clock:
+            raise
+        raise MapConsistencyError(f"{err}; but first: {other_clock}") from err
     manifest = report.to_manifest()
     manifest["forced"] = bool(force and not report.ok)
     manifest["depth_units_per_m"] = depth_units_per_m  # check-map words its fix with it
@@ -415,7 +425,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                             (f"--trajectory {trajectory}", traj[0]))
         report = check_consistency(w, st.check, getattr(source, "depth_units_per_m", None),
                                    force, None if traj is not None
-                                   else getattr(source, "pose_suspect", None))
+                                   else getattr(source, "pose_suspect", None),
+                                   "" if traj is not None else getattr(source, "other_clock", ""))
         if st.unreadable:  # which frames the map was not built from, beside its keyframes
             w.set_manifest_field("unreadable_frames", _unreadable_record(st, len(source)))
         if st.not_read:  # frames never decoded: an unreadable one among them is not counted

@@ -142,3 +142,34 @@ def test_localize_s_closing_note_gives_the_bag_s_reason_not_pass_pose_frames(tmp
     note = no_groundtruth_hint(seq, args)
     assert note.startswith("no frame was evaluated against ground truth: ") and (
         "stamped by different clocks: the image stamps are 42.529 s behind" in note), note
+
+
+def test_a_map_check_failure_names_the_clocks_of_a_bag_on_two(tmp_path, caplog):
+    """1.2 s apart, frames got poses at the wrong time and build-map's map check failed with
+    'likely cause: no pose convention or depth scale explains it; fix: check the poses (frame,
+    direction, quaternion order)'; the bag's clock note now follows it."""
+    from mast3r_ros.core.map_check import MapConsistencyError
+    from mast3r_ros.replay.pipeline import check_consistency
+
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(clock_bag(tmp_path, lambda t: t - 1_200 * MS),
+                          depth_topic="/cam/depth", pose_frames="map:camera_optical")
+    assert "1.229 s behind the tf clock" in seq.other_clock
+
+    class Failing:  # a failing check's report (`ConsistencyReport.settle` raises)
+        def report(self, records, **_):
+            return self
+
+        def settle(self, force, log, flag):
+            raise MapConsistencyError("map inconsistent: keyframes 0-2 disagree")
+
+    class Writer:
+        def keyframe_records(self):
+            return []
+
+    with pytest.raises(MapConsistencyError) as err:
+        check_consistency(Writer(), Failing(), None, False, other_clock=seq.other_clock)
+    assert str(err.value) == f"map inconsistent: keyframes 0-2 disagree; but first: " \
+                             f"{seq.other_clock}"
+    with pytest.raises(MapConsistencyError, match="disagree$"):  # one clock: as it was
+        check_consistency(Writer(), Failing(), None, False)

@@ -352,6 +352,13 @@ class _TfPoses:
         return self._frame_ids[max(bisect.bisect_right(self._frame_id_from, ordinal) - 1, 0)]
 
     @property
+    def other_clock(self) -> str:
+        """The warning that the images and the tf (or --pose-topic) are stamped by different
+        clocks, measured from the bag's receive times (`clock_offset`); '' when they are not,
+        or when it cannot be told (no --pose-frames, made-up receive times)."""
+        return self._other_clock
+
+    @property
     def tf_topics(self) -> List[str]:
         """The bag's tf2_msgs/TFMessage topics (/tf, /tf_static), read with ``pose_frames``."""
         return list(self._tf_topics)
