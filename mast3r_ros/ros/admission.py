@@ -231,6 +231,26 @@ def future_stamp_refusal(stamp_ns: int, now_ns: int, max_age_s: float) -> Tuple[
                           "use_sim_time agree for the camera and the node)")
 
 
+_OTHER_CLOCK_CAUSES = ("the camera's hardware clock: realsense2_camera global_time_enabled false; "
+                       "or a computer not synchronised: chrony, PTP; or a bag played while the "
+                       "node runs on wall time: play it with --clock and set use_sim_time true")
+
+
+def far_from_clock_note(stamp_ns: int, now_ns: int) -> str:
+    """'the image stamp is 3.00 h behind the node clock ...: another clock (causes)' for an
+    image stamped more than a minute from the node clock (``now_ns``, > 0), else '': what a
+    TF lookup that failed at such a stamp adds (``max_image_age_s`` 0 lets it through to the
+    lookup, which then fails for every frame with tf2's extrapolation text alone)."""
+    off_s = (int(now_ns) - int(stamp_ns)) / 1e9
+    if now_ns <= 0 or abs(off_s) <= _FAR_BEHIND_S:
+        return ""
+    span = f"{abs(off_s) / 3600:.2f} h" if abs(off_s) >= 3600 else f"{abs(off_s):.1f} s"
+    return (f"the image stamp is {span} {'behind' if off_s > 0 else 'ahead of'} the node clock, "
+            "more than any transport or processing delay, so the camera stamps with another "
+            f"clock than the node's ROS time ({_OTHER_CLOCK_CAUSES}); set the driver to stamp "
+            "with ROS time, or synchronise the clocks")
+
+
 def stale_reason(age_s: float, max_age_s: float) -> str:
     """Why an image ``age_s`` seconds old is not localized with ``max_image_age_s``
     ``max_age_s``; one older than a day is said to be stamped on another clock (a camera's time
@@ -245,11 +265,8 @@ def stale_reason(age_s: float, max_age_s: float) -> str:
     elif age_s > _FAR_BEHIND_S:
         reason += (f": its stamp is {age_s / 3600:.2f} h behind the node clock, more than any "
                    "transport or processing delay, so the camera stamps with another clock than "
-                   "the node's ROS time (the camera's hardware clock: realsense2_camera "
-                   "global_time_enabled false; or a computer not synchronised: chrony, PTP; or "
-                   "a bag played while the node runs on wall time: play it with --clock and set "
-                   "use_sim_time true); set the driver to stamp with ROS time, or synchronise "
-                   "the clocks")
+                   f"the node's ROS time ({_OTHER_CLOCK_CAUSES}); set the driver to stamp with "
+                   "ROS time, or synchronise the clocks")
     return reason
 
 

@@ -333,8 +333,10 @@ class FrameProcessing:
                 self._tf.clear()
                 self.get_logger().warning("TF at the image stamp not found after time went "
                                           "backwards: TF buffer cleared (old timeline)")
-            raise TfUnavailable(tf_failure_reason(err, odometry, frame.frame_id, n.base_frame,
-                                                  n.odom_frame)) from err
+            far = admission.far_from_clock_note(mf.header_stamp_ns(msg.header),
+                                                self.get_clock().now().nanoseconds)
+            raise TfUnavailable((f"{far}: " if far else "") + tf_failure_reason(
+                err, odometry, frame.frame_id, n.base_frame, n.odom_frame)) from err
         self._tf_timeline.after_lookup(True, started)
         doubt = optical_frame_doubt(cam_from_base, frame.frame_id, n.base_frame)
         if doubt and self._optical_said.first(frame.frame_id):  # once a frame: not a refusal

@@ -775,6 +775,23 @@ def test_images_hours_off_the_node_clock_give_one_warning_naming_the_offset_not_
     assert sum("h behind the node clock" in m for m in warnings) == 1, warnings
 
 
+def test_with_the_age_gate_off_a_tf_failure_at_a_stamp_hours_off_names_the_clocks():
+    """max_image_age_s 0 lets such an image through to the TF lookup, which failed for every
+    frame with tf2's extrapolation text alone; the offset from the node clock now leads it.
+    A lookup failing at a stamp near the clock says what it said."""
+    host = Host(max_image_age_s=0.0)
+    host._tf.fail = True
+    host.clock.now_ns = 1_733_000_000 * NS_PER_S
+    host._process(image(host.clock.now_ns - 5 * 3600 * NS_PER_S))
+    reason = _records(host)[-1].reason
+    assert reason.startswith("the image stamp is 5.00 h behind the node clock"), reason
+    assert "global_time_enabled" in reason and "no transform" in reason
+    host._process(image(host.clock.now_ns + 90 * NS_PER_S))
+    assert _records(host)[-1].reason.startswith("the image stamp is 90.0 s ahead of the node")
+    host._process(image(host.clock.now_ns - 2 * NS_PER_S))
+    assert _records(host)[-1].reason.startswith("no transform")
+
+
 def test_zero_stamps_are_dropped_not_processed():
     host = Host()
     for _ in range(3):
