@@ -410,6 +410,12 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
     if not os.path.exists(path):
         raise InputError(loop_text("source", path)
                          or f"source not found: {path} ({SOURCE_KINDS})")
+    if os.path.isdir(path):  # chmod 000, another user's copy: not a 'mav0/cam0/data.csv'
+        try:
+            os.listdir(path)
+        except OSError as err:
+            raise InputError(f"cannot read the folder {path}: {err.strerror or err} (SOURCE "
+                             "must be readable by this user: check its permissions)") from None
     euroc = None if is_tum_folder(path) else euroc_camera_folder(path)
     kitti = None if is_tum_folder(path) or euroc else kitti_sequence(path)
     stereo_refusal = (f"--stereo-depth takes depth from an EuRoC/ASL dataset's cam1 or a KITTI "

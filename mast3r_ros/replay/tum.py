@@ -374,6 +374,8 @@ class TumSequence:
             check_image_file_intact(path)  # pixels from OpenCV below, bit-exact
         except InputError as err:
             raise InputError(f"cannot read depth image {path}: {err}") from None
+        except OSError as err:  # permission denied: an unreadable frame, as a damaged file
+            raise InputError(f"cannot read depth image {path}: {err.strerror or err}") from None
         with opencv_refusal(f"depth image {path}"):
             raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if raw is None:

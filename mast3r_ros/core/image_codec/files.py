@@ -147,7 +147,8 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
 
     Raises:
         InputError: a folder (naming the glob of its image files, or with ``one_file``
-            two of them: ``pair`` takes two), the file is missing, not a decodable image, a
+            two of them: ``pair`` takes two), the file is missing or cannot be opened
+            (permission denied: the OS's reason), not a decodable image, a
             truncated or corrupt JPEG or PNG (`check_image_file_intact`), or of an unsupported
             depth (float or 32-bit images).
     """
@@ -164,7 +165,10 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
         raise InputError(image_not_found(str(path)))
     if path.stat().st_size == 0:  # a copy or a write that never happened
         raise InputError(f"cannot read image {path}: the file is empty (0 bytes)")
-    check_image_file_intact(path)
+    try:
+        check_image_file_intact(path)
+    except OSError as err:  # permission denied, an I/O error: refused like a damaged file
+        raise InputError(f"cannot read image {path}: {err.strerror or err}") from None
     # ANYDEPTH | ANYCOLOR: keep 16 bits and grey/colour as stored; unlike IMREAD_UNCHANGED this
     # applies the EXIF orientation (and drops alpha).
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR

@@ -1,0 +1,98 @@
+"""Files and SOURCE folders the user may not read (permission denied: a recording copied as
+another user, a mount with other owners).
+
+A colour or depth image that cannot be opened is an unreadable frame, like an empty or
+truncated one (skipped by build-map and localize, named, counted), not the end of the build with
+"cannot use path ... (check the paths given)"; a SOURCE folder that cannot be listed is named as
+such, not as a ``mav0/cam0/data.csv`` it does not hold. The tests may run as root, whom chmod
+does not stop, so `_deny` refuses the opens as chmod 000 does for another user; the chmod test
+itself runs where the tests are not root.
+"""
+from __future__ import annotations
+
+import builtins
+import errno
+import json
+import os
+import shutil
+
+import pytest
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.replay.cli import main
+from mast3r_ros.replay.sources import open_source
+from mast3r_ros.replay.tum import TumSequence
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _deny(monkeypatch, *paths):
+    """open() and os.listdir() of ``paths`` raise PermissionError, as for a chmod 000 file."""
+    denied = {os.path.abspath(p) for p in paths}
+    real_open, real_listdir = builtins.open, os.listdir
+
+    def is_denied(p):
+        return isinstance(p, (str, os.PathLike)) and os.path.abspath(p) in denied
+
+    def fake_open(file, *args, **kwargs):
+        if is_denied(file):
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    def fake_listdir(path="."):
+        if is_denied(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(os, "listdir", fake_listdir)
+
+
+def test_tum_image_that_cannot_be_opened_is_an_unreadable_frame_naming_it(tum, monkeypatch):
+    frames = TumSequence(tum[1])
+    rgb, depth = frames._rgb_paths[1], frames._depth_paths[2]
+    _deny(monkeypatch, rgb, depth)
+    with pytest.raises(InputError) as rgb_err:
+        frames[1]
+    assert str(rgb_err.value) == f"cannot read colour image {rgb}: Permission denied"
+    with pytest.raises(InputError) as depth_err:
+        frames[2]
+    assert str(depth_err.value) == f"cannot read depth image {depth}: Permission denied"
+    assert frames[3].rgb.shape == (240, 320, 3)  # the others read as before
+
+
+def test_build_map_skips_a_colour_image_it_may_not_read(tum, tmp_path, monkeypatch, capsys):
+    src = tmp_path / "rec"
+    shutil.copytree(tum[0], src)
+    first = TumSequence(str(src))._rgb_paths[0]
+    _deny(monkeypatch, first)
+    out = tmp_path / "map"
+    assert main(["build-map", str(src), "--out", str(out), "--matcher", "sift",
+                 "--log-level", "error"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "Permission denied" in json.dumps(manifest["unreadable_frames"])
+    assert "unreadable" in capsys.readouterr().out
+
+
+def test_source_folder_that_cannot_be_listed_is_named(tum, tmp_path, monkeypatch):
+    src = tmp_path / "rec"
+    shutil.copytree(tum[0], src)
+    _deny(monkeypatch, src)
+    with pytest.raises(InputError) as err:
+        open_source(str(src))
+    assert str(err.value) == (f"cannot read the folder {src}: Permission denied (SOURCE must be "
+                              "readable by this user: check its permissions)")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root reads a chmod 000 file")
+def test_chmod_000_colour_image_is_an_unreadable_frame(tum, tmp_path):
+    src = tmp_path / "rec"
+    shutil.copytree(tum[1], src)
+    frames = TumSequence(str(src))
+    os.chmod(frames._rgb_paths[1], 0)
+    try:
+        with pytest.raises(InputError, match="cannot read colour image .*: Permission denied"):
+            frames[1]
+    finally:
+        os.chmod(frames._rgb_paths[1], 0o644)
