@@ -72,7 +72,9 @@ def test_messages_are_numbered_within_their_topic():
 def test_each_way_rosbags_says_a_ros1_bag_is_cut_short_gets_the_reindex_hint(said):
     hint = _open_hint(Path("/bags/run.bag"), ReaderError(said))
     assert "'rosbag reindex /bags/run.bag' (ROS 1) rebuilds its index" in hint
-    assert _open_hint(Path("/bags/run.bag"), ReaderError("permission denied")) == ""
+    assert _open_hint(Path("/bags/run.bag"), ReaderError("permission denied")) == (
+        " (this user may not read it: check the permissions of the bag's files)")  # no reindex
+    assert _open_hint(Path("/bags/run.bag"), ReaderError("no such record")) == ""
 
 
 def test_a_bag_whose_metadata_sums_are_damaged_is_closed_before_it_is_refused(monkeypatch):

@@ -96,3 +96,21 @@ def test_chmod_000_colour_image_is_an_unreadable_frame(tum, tmp_path):
             frames[1]
     finally:
         os.chmod(frames._rgb_paths[1], 0o644)
+
+
+def test_rosbag2_it_may_not_read_is_not_sent_to_reindex(tmp_path):
+    """rosbags' refusals of a bag this user may not read (a PermissionError for metadata.yaml,
+    AnyReaderError's text for a storage file): no 'ros2 bag reindex' or 'mcap recover' advice,
+    which would rewrite a bag that is whole; the permissions named instead."""
+    from rosbags.highlevel import AnyReaderError
+
+    from mast3r_ros.replay.rosbag.opening import _open_hint
+
+    bag = tmp_path / "bag"
+    bag.mkdir()
+    meta = PermissionError(errno.EACCES, "Permission denied", str(bag / "metadata.yaml"))
+    storage = AnyReaderError(f"Could not open file '{bag}/bag.mcap': Permission denied.")
+    for err in (meta, storage):
+        hint = _open_hint(bag, err)
+        assert "reindex" not in hint and "recover" not in hint
+        assert hint == " (this user may not read it: check the permissions of the bag's files)"

@@ -30,6 +30,8 @@ def _open_hint(path: Path, err: Exception) -> str:
     """What to do about rosbags' refusal ``err`` of ``path`` ('' when nothing useful applies):
     its messages say what is wrong with the file, not how a recording ends up that way."""
     text = str(err).lower()
+    if isinstance(err, PermissionError) or "permission denied" in text:  # a whole bag
+        return " (this user may not read it: check the permissions of the bag's files)"
     if str(path).lower().endswith(".bag"):  # ROS 1's, with ROS 1's tool
         return (" (a ROS 1 recording killed before it closed, or a file copied in part? "
                 f"'rosbag reindex {path}' (ROS 1) rebuilds its index)"
