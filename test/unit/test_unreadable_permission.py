@@ -114,3 +114,33 @@ def test_rosbag2_it_may_not_read_is_not_sent_to_reindex(tmp_path):
         hint = _open_hint(bag, err)
         assert "reindex" not in hint and "recover" not in hint
         assert hint == " (this user may not read it: check the permissions of the bag's files)"
+
+
+def test_map_not_replaced_is_not_said_to_be_replaced(tum, sift_map, tmp_path, monkeypatch,
+                                                      capsys):
+    """build-map --overwrite over a map this user may not replace (a folder of another owner):
+    the warning that the replaced map's cached encodings are lost comes only once it was
+    replaced, not before the refusal that leaves it as it was."""
+    from mast3r_ros.core.keyframes import writer
+
+    out = tmp_path / "map"
+    shutil.copytree(sift_map, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["encodings"] = [{"identity": "feedbeef" * 8, "image_size": 224}]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+
+    def refuse(src, dst):
+        raise PermissionError(errno.EACCES, "Permission denied", dst)
+
+    monkeypatch.setattr(writer, "replace_folder", refuse)
+    assert main(["build-map", tum[0], "--out", str(out), "--overwrite", "--matcher", "sift",
+                 "--log-level", "warning"]) == 2
+    assert "feedbeef" in (out / "manifest.json").read_text()  # the old map kept
+    refused = capsys.readouterr().err
+    assert "Permission denied" in refused
+    assert "cached encodings this one does not" not in refused
+    monkeypatch.undo()
+    assert main(["build-map", tum[0], "--out", str(out), "--overwrite", "--matcher", "sift",
+                 "--log-level", "warning"]) == 0
+    said = capsys.readouterr().err
+    assert "the map replaced at" in said and "feedbeef" in said

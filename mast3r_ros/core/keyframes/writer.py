@@ -479,16 +479,16 @@ class MapWriter(WriterEncodings, WriterPngs):
         # every file's bytes on disk before it is published; an OSError names the path given
         flush_before_publish(self.tmp, self._given)
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp's 0700 kept other users out of the map
-        dropped = dropped_encodings(self.path, self.encodings)
-        if dropped:
-            log.warning("the map replaced at %s cached encodings this one does not (checkpoint "
-                        "%s): the first localize with such a checkpoint recomputes them",
-                        self.path, ", ".join(dropped))
+        dropped = dropped_encodings(self.path, self.encodings)  # said once the map is replaced
         try:
             replace_folder(self.tmp, self.path)  # an old map is renamed aside, restored on failure
         finally:  # published once renamed, even if a Ctrl-C cuts the old map's deletion short
             if not os.path.lexists(self.tmp):
                 self._state = _COMMITTED
+        if dropped:
+            log.warning("the map replaced at %s cached encodings this one does not (checkpoint "
+                        "%s): the first localize with such a checkpoint recomputes them",
+                        self.path, ", ".join(dropped))
         self._lock.release()
         fsync_dir(os.path.dirname(self.path))
         n = len(self.records)
