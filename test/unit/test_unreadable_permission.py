@@ -144,3 +144,17 @@ def test_map_not_replaced_is_not_said_to_be_replaced(tum, sift_map, tmp_path, mo
                  "--log-level", "warning"]) == 0
     said = capsys.readouterr().err
     assert "the map replaced at" in said and "feedbeef" in said
+
+
+def test_map_whose_manifest_this_user_may_not_read_is_named(sift_map, tmp_path, monkeypatch,
+                                                            capsys):
+    """check-map and localize of a map this user may not read: one line naming the map and
+    its permissions, not 'cannot use path ... (check the paths given)'."""
+    out = tmp_path / "map"
+    shutil.copytree(sift_map, out)
+    _deny(monkeypatch, out / "manifest.json")
+    assert main(["check-map", str(out), "--log-level", "error"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"mast3r-ros check-map: error: cannot read the map {out}: "
+                   f"{out / 'manifest.json'}: Permission denied (check the map's permissions: "
+                   "this user may not read it)")

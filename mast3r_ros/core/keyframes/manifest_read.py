@@ -132,6 +132,9 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
         loop = loop_text("the map's manifest", mpath) if e.errno == errno.ELOOP else None
         if loop:  # was the OS's 'Too many levels of symbolic links', unlike every other path
             raise MapFormatError(loop) from None
+        if isinstance(e, PermissionError):  # a map of another user, a mount of other owners
+            raise MapFormatError(f"cannot read the map {path}: {mpath}: {e.strerror} (check the "
+                                 "map's permissions: this user may not read it)") from None
         raise
     except (ValueError, UnicodeDecodeError) as e:
         raise MapFormatError(f"{mpath}: not valid JSON ({e}); the manifest is truncated or "
