@@ -83,21 +83,22 @@ def _info(stamp):
 
 
 def video_bag(path, storage=StoragePlugin.MCAP, kind=COMPRESSED_VIDEO_TYPE, drop=0, fmt=None,
-              topic=VIDEO, depth=True, raw_image=False, b_frames=False):
+              topic=VIDEO, depth=True, raw_image=False, b_frames=False, stamps=STAMPS):
     """N pictures 0.1 s apart on ``topic`` (the first ``drop`` packets not recorded: a
     recording started mid-GOP), CameraInfo, 16UC1 depth at each stamp, the camera 0.5 m further
-    along tf at each; ``raw_image``: the pictures as rgb8 Images on /cam/color/image_raw too."""
+    along tf at each; ``raw_image``: the pictures as rgb8 Images on /cam/color/image_raw too.
+    ``stamps``: the messages' header stamps (received 0.1 s apart all the same)."""
     msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
             (INFO, 1, _info(900 * MS))]
-    for k, ((data, key), t) in enumerate(zip(_packets(b_frames=b_frames), STAMPS)):
-        msgs.append(("/tf", t, tf_message([("map", "base_link", t,
+    for k, ((data, key), t, h) in enumerate(zip(_packets(b_frames=b_frames), STAMPS, stamps)):
+        msgs.append(("/tf", t, tf_message([("map", "base_link", h,
                                             pose([0, 0, 0], [0.5 * k, 0, 0]))])))
         if k >= drop:
-            msgs.append((topic, t + 1, _video_msg(kind, t, data, key, fmt)))
+            msgs.append((topic, t + 1, _video_msg(kind, h, data, key, fmt)))
         if raw_image:
-            msgs.append(("/cam/color/image_raw", t + 1, image(t, "rgb8", PICTURES[k])))
+            msgs.append(("/cam/color/image_raw", t + 1, image(h, "rgb8", PICTURES[k])))
         if depth:
-            msgs.append((DEPTH, t + 2, image(t, "16UC1", np.full((H, W), 1500, np.uint16))))
+            msgs.append((DEPTH, t + 2, image(h, "16UC1", np.full((H, W), 1500, np.uint16))))
     with Writer(path, version=9, storage_plugin=storage) as writer:
         conns = {}
         for name, bag_ns, msg in sorted(msgs, key=lambda m: m[1]):
@@ -158,6 +159,28 @@ def test_a_video_started_mid_gop_starts_at_its_first_keyframe_said_once(tmp_path
     assert "at t=1.500 s" in said[0]
     assert [f.stamp_ns for f in frames] == STAMPS[5:]
     assert all(psnr(f.rgb, PICTURES[5 + k]) > 30 for k, f in enumerate(frames))
+
+
+def test_a_clock_reset_video_counts_no_packet_before_its_first_keyframe_in_its_runs(
+        tmp_path, caplog):
+    # packets 2-11 recorded (keyframes 0, 5, 10); the clock goes back 0.6 s before packet 7:
+    # run 1 holds packets 2-6, of which 2-4 come before the first keyframe (no frames), run 2
+    # packets 7-11, decoded on from run 1's keyframe
+    stamps = [t - (600 * MS if k >= 7 else 0) for k, t in enumerate(STAMPS)]
+    bag = video_bag(tmp_path / "bag", drop=2, stamps=stamps)
+    with caplog.at_level(logging.WARNING):
+        seq = BagSequence(bag, pose_frames="map:camera_optical")
+    assert [c for c, _, _ in seq.runs] == [2, 5]
+    assert seq.runs[0][1] == stamps[5]  # run 1 begins at its keyframe
+    assert seq.run == 2  # the longer, in frames
+    frames = list(seq.frames_or_unreadable())
+    assert [f.stamp_ns for f in frames] == stamps[7:]
+    assert all(psnr(f.rgb, PICTURES[7 + k]) > 30 for k, f in enumerate(frames))
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "1: 2 images t=1.500..1.600 s, 2: 5 images" in said
+    assert "mid-GOP" not in said  # the run read has no packet before it
+    seq = BagSequence(bag, pose_frames="map:camera_optical", run=1)
+    assert [f.stamp_ns for f in seq.frames_or_unreadable()] == stamps[5:7]
 
 
 def test_a_video_topic_as_depth_an_unknown_format_and_a_missing_pyav_are_refused(

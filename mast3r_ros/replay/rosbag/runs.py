@@ -392,6 +392,7 @@ class _RunChoice:
     _info_runs: List[Tuple[int, int, CameraIntrinsics]]
     _tf_runs: Dict[Tuple[str, str], _TfSamples]
     _note_pose_stamps: Any  # `pose_topic._PoseTopic`'s
+    _first_frame_ordinal: Any  # `video._VideoTopic`'s
     _image_stamps: List[int]
     _depth_stamps: List[int]
     _infos: List[Tuple[int, CameraIntrinsics]]
@@ -407,10 +408,12 @@ class _RunChoice:
         lost = runs.estimated(depth)  # depth messages that cannot be deserialized: likewise
         self._depth_runs = [(runs.run(depth, o), lost.get(o, s)) for o, s in self._depth_runs]
         self._info_runs = [(runs.run(info, o), s, k) for o, s, k in self._info_runs]
-        counts = collections.Counter(r for r, _ in self._image_runs)
+        # a video's packets before its first keyframe are no frames: not counted in any run
+        framed = self._image_runs[self._first_frame_ordinal():] or self._image_runs
+        counts = collections.Counter(r for r, _ in framed)
         labels = sorted(counts)  # the bag's runs that hold images: the user's runs 1..n
-        self.runs = [(counts[r], min(s for q, s in self._image_runs if q == r),
-                      max(s for q, s in self._image_runs if q == r)) for r in labels]
+        self.runs = [(counts[r], min(s for q, s in framed if q == r),
+                      max(s for q, s in framed if q == r)) for r in labels]
         n = len(self.runs)
         if self._run_wanted is not None:
             if self._run_wanted > max(n, 1):

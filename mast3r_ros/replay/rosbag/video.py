@@ -245,6 +245,12 @@ class _VideoTopic:
         if self._video_probe.first_key is None:
             self._video_probe.feed(msg, ordinal)
 
+    def _first_frame_ordinal(self) -> int:
+        """Indexing pass done: the ordinal of the image topic's first message that can be a
+        frame (its first keyframe's packet; 0 for an image topic, or a video without one)."""
+        probe = self._video_probe
+        return probe.first_key if probe is not None and probe.first_key is not None else 0
+
     def _skip_before_keyframe(self, label: str) -> None:
         """After the indexing pass: the packets before the first keyframe are no frames
         (warned once, with counts); `InputError` when no packet is a keyframe."""
@@ -258,15 +264,16 @@ class _VideoTopic:
                 "a keyframe, so none can be decoded (a recording started mid-GOP and stopped "
                 "before the next keyframe, or a damaged stream)")
         self._video_first_key = probe.first_key
-        if probe.first_key == 0:
+        keep = [i for i, o in enumerate(self._image_ordinals) if o >= probe.first_key]
+        stamps = [s for i, s in enumerate(self._image_stamps) if self._image_ordinals[i]
+                  < probe.first_key]  # the run read's packets before it (another run's: none)
+        if not stamps:
             return
-        stamps = probe.fed[:probe.first_key]
         log.warning(
             "%s: video topic %s starts mid-GOP: its first %d packets (t=%.3f..%.3f s) come "
             "before its first keyframe and cannot be decoded; they are skipped, the frames "
             "start at its keyframe at t=%.3f s", label, self.image_topic, len(stamps),
-            min(stamps) * 1e-9, max(stamps) * 1e-9, probe.fed[probe.first_key] * 1e-9
-            if len(probe.fed) > probe.first_key else float("nan"))
-        keep = [i for i, o in enumerate(self._image_ordinals) if o >= probe.first_key]
+            min(stamps) * 1e-9, max(stamps) * 1e-9,
+            self._image_stamps[keep[0]] * 1e-9 if keep else float("nan"))
         self._image_ordinals = self._image_ordinals[keep]
         self._image_stamps = [self._image_stamps[i] for i in keep]
