@@ -200,9 +200,28 @@ def test_a_video_topic_as_depth_an_unknown_format_and_a_missing_pyav_are_refused
                "map:camera_optical", "--depth-topic", DEPTH])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1, err
-    assert ('needs PyAV, which is not installed: pip install av (the "video" extra: pip '
-            'install -e ".[video]" in the checkout), or the system package: sudo apt install '
-            'python3-av') in err[0], err[0]
+    assert ('needs PyAV, which is not installed: on Ubuntu 22.04 (Humble, JetPack 6): pip '
+            'install "av>=10" (its apt python3-av 8.1 is too old); on Ubuntu 24.04 (Jazzy): sudo '
+            'apt install python3-av; in a venv: pip install -e ".[video]"') in err[0], err[0]
+
+
+def test_a_pyav_older_than_the_floor_is_refused_in_one_line_naming_the_fix(
+        tmp_path, monkeypatch, capsys):
+    # Ubuntu 22.04's python3-av is 8.1: below the floor (setup.py's video extra)
+    setup = (__import__("pathlib").Path(__file__).parents[2] / "setup.py").read_text()
+    assert 'AV = "av>=10.0"' in setup
+    bag = video_bag(tmp_path / "bag")
+    monkeypatch.setattr(av, "__version__", "8.1.0")
+    capsys.readouterr()
+    rc = main(["build-map", str(bag), "--out", str(tmp_path / "map"), "--pose-frames",
+               "map:camera_optical", "--depth-topic", DEPTH])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert "needs PyAV >= 10.0; the one imported is 8.1.0 (" in err[0], err[0]
+    assert 'on Ubuntu 22.04 (Humble, JetPack 6): pip install "av>=10"' in err[0], err[0]
+    assert not (tmp_path / "map").exists()
+    monkeypatch.setattr(av, "__version__", "10.0.0")
+    assert len(BagSequence(bag)) == N
 
 
 def test_a_stream_with_b_frames_gives_unreadable_frames_that_say_so(tmp_path):

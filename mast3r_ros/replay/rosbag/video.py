@@ -1,7 +1,7 @@
 """Compressed video topics of a rosbag2 read as the colour images: Foxglove's
 ``foxglove_msgs/msg/CompressedVideo`` and ffmpeg_image_transport's
 ``ffmpeg_image_transport_msgs/msg/FFMPEGPacket``, decoded with PyAV (the optional ``video``
-extra: ``pip install -e ".[video]"``, or the distribution's ``python3-av``).
+extra, ``av>=10``: ``pip install -e ".[video]"``; Ubuntu 24.04's ``python3-av``, not 22.04's).
 
 A video packet needs the packets before it (a P-frame refers to earlier pictures), so each
 pass over a bag decodes every packet of the topic in bag order with one decoder
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import re
 from types import SimpleNamespace
 from typing import Any, Dict, List, Optional
 
@@ -30,8 +32,13 @@ log = logging.getLogger(__name__)
 COMPRESSED_VIDEO_TYPE = "foxglove_msgs/msg/CompressedVideo"
 FFMPEG_PACKET_TYPE = "ffmpeg_image_transport_msgs/msg/FFMPEGPacket"
 VIDEO_TYPES = (COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE)
-INSTALL_HINT = ('pip install av (the "video" extra: pip install -e ".[video]" in the checkout), '
-                "or the system package: sudo apt install python3-av")
+# the oldest PyAV the video tests pass with (setup.py's ``video`` extra says the same): 10.0
+# and 11.0 built on FFmpeg 5.1, 12.0 (PyPI's oldest wheel for Python 3.10); 9.x builds on
+# FFmpeg 4 only (untested). Ubuntu 22.04's python3-av is 8.1 (FFmpeg 4.4), 24.04's 11.0
+AV_FLOOR = (10, 0)
+INSTALL_HINT = ('on Ubuntu 22.04 (Humble, JetPack 6): pip install "av>=10" (its apt python3-av '
+                "8.1 is too old); on Ubuntu 24.04 (Jazzy): sudo apt install python3-av; in a venv: "
+                'pip install -e ".[video]" in the checkout (the "video" extra)')
 # The two types' fields as their documentation lists them (foxglove's schema page, the
 # ffmpeg_image_transport_msgs message page), registered for a bag that carries no definitions
 # (a Humble sqlite3 bag's rosbags reads with its default Humble types).
@@ -81,6 +88,12 @@ def _av() -> Any:
     except ImportError as err:
         raise InputError(f"reading a video topic ({' or '.join(VIDEO_TYPES)}) needs PyAV, "
                          f"which is not installed: {INSTALL_HINT}") from err
+    version = str(getattr(av, "__version__", ""))
+    found = re.match(r"(\d+)\.(\d+)", version)
+    if found and (int(found.group(1)), int(found.group(2))) < AV_FLOOR:
+        raise InputError(f"reading a video topic needs PyAV >= {AV_FLOOR[0]}.{AV_FLOOR[1]}; the "
+                         f"one imported is {version} ({os.path.dirname(av.__file__ or '')}): "
+                         f"{INSTALL_HINT}")
     return av
 
 
