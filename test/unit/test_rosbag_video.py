@@ -181,6 +181,17 @@ def test_a_clock_reset_video_counts_no_packet_before_its_first_keyframe_in_its_r
     assert "mid-GOP" not in said  # the run read has no packet before it
     seq = BagSequence(bag, pose_frames="map:camera_optical", run=1)
     assert [f.stamp_ns for f in seq.frames_or_unreadable()] == stamps[5:7]
+    # a run of packets before the first keyframe alone (1-4; the clock back before 5) holds no
+    # frames: not a run, said once
+    stamps = [t - (600 * MS if k >= 5 else 0) for k, t in enumerate(STAMPS)]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        seq = BagSequence(video_bag(tmp_path / "bag2", drop=1, stamps=stamps),
+                          pose_frames="map:camera_optical")
+    assert [c for c, _, _ in seq.runs] == [7] and seq.stamps_ns.tolist() == stamps[5:]
+    said = [r.getMessage() for r in caplog.records if "first keyframe" in r.getMessage()]
+    assert len(said) == 1 and (f"4 video packets on {VIDEO} (t=1.100..1.400 s) come before "
+                               "its first keyframe, a run of their own") in said[0], said
 
 
 def test_a_video_topic_as_depth_an_unknown_format_and_a_missing_pyav_are_refused(

@@ -411,6 +411,13 @@ class _RunChoice:
         # a video's packets before its first keyframe are no frames: not counted in any run
         framed = self._image_runs[self._first_frame_ordinal():] or self._image_runs
         counts = collections.Counter(r for r, _ in framed)
+        lost = sorted(s for r, s in self._image_runs if r not in counts)
+        if lost:  # a run of such packets alone: said here, as no run reads them
+            log.warning("%s: %d video packets on %s (t=%.3f..%.3f s) come before its first "
+                        "keyframe, a run of their own (header time jumps back after them): "
+                        "they cannot be decoded, so that run holds no frames and is not one of "
+                        "the runs", bag_label(self.path), len(lost), image, lost[0] * 1e-9,
+                        lost[-1] * 1e-9)
         labels = sorted(counts)  # the bag's runs that hold images: the user's runs 1..n
         self.runs = [(counts[r], min(s for q, s in framed if q == r),
                       max(s for q, s in framed if q == r)) for r in labels]
