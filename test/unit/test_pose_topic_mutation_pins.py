@@ -13,10 +13,13 @@ import pytest
 pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
 
 from rosbags.rosbag2 import StoragePlugin  # noqa: E402
-from test_rosbag import tf_message, write_bag  # noqa: E402
+from test_rosbag import MS, tf_message, write_bag  # noqa: E402
+from test_rosbag_pose_topic import _pose_msg  # noqa: E402
 from test_rosbag_pose_topic_rigs import (  # noqa: E402
     MOUNT,
+    ODOM_RIG,
     STAMPS,
+    _motion,
     _odom_bag,
     _poses,
     _rig,
@@ -87,3 +90,28 @@ def test_repeated_stamps_of_another_tf_edge_are_not_the_streams(tmp_path, caplog
     _poses(BagSequence(write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs),
                        pose_topic="/odom"))
     assert "repeat an earlier message's stamp" not in caplog.text, caplog.text
+
+
+@pytest.mark.parametrize("images_frame", ["odom", ""])
+def test_a_pose_stamped_whose_images_name_no_usable_body_is_refused(tmp_path, images_frame):
+    """A PoseStamped names no body, and the images' header frame_id is the poses' own frame or
+    empty: refused asking for the body frame (not the generic 'name the moving frame')."""
+    shown = "empty" if not images_frame else repr(images_frame)
+    msgs = _rig(images_frame, [], _stream("pose", "/pose", "odom", ""))
+    with pytest.raises(InputError, match=f"a geometry_msgs/msg/PoseStamped names no body frame "
+                                         f"and the images' header frame_id is {shown}: give "
+                                         "the frame its poses are of"):
+        BagSequence(write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs), pose_topic="/pose")
+
+
+def test_a_stream_whose_second_message_jumps_back_names_messages_1_and_2(tmp_path, caplog):
+    """The jump right after the first message: the warning quotes messages 1 and 2."""
+    images = [20_000 * MS + k * 100 * MS for k in range(8)]
+    stream = [("/odom", t, _pose_msg("odometry", t - (10_000 * MS if k >= 1 else 0), "odom",
+                                     "base_link", _motion(t))) for k, t in enumerate(images)]
+    msgs = _rig("camera_color_optical_frame", ODOM_RIG, stream, images=images)
+    _poses(BagSequence(write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs),
+                       pose_topic="/odom"))
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("--pose-topic /odom: 7 of its 8 messages are not read: its header time jumps "
+               "from t=20.000000 s back to t=10.100000 s (message 2)" in w for w in warned), warned
