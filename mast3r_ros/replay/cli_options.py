@@ -71,6 +71,18 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _OneCamera(argparse.Action):
+    """A source option given again with another value (another camera's) is refused."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        old = getattr(namespace, self.dest, None)
+        if old is not None and old != values:
+            raise argparse.ArgumentError(self, f"given twice ({old}, {values}): a run reads one "
+                                         "camera; run once per camera (a map of several cameras: "
+                                         "one build-map each, joined with merge-maps)")
+        setattr(namespace, self.dest, values)
+
+
 def overrides_default(value: Any, param: str = "") -> str:
     """The help's default of an option that overrides a --params value: the file's value (of
     ``param`` where the option is named otherwise), else the Config default ``value`` (the
@@ -115,28 +127,28 @@ def _config_options(matcher: Optional[str] = "params") -> argparse.ArgumentParse
 
 
 def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
-    """The source group; without ``reads_depth`` (localize: no query depth is read) the depth
-    options' help says that they are accepted but unused."""
+    """The source group; without ``reads_depth`` (localize) depth options say: unused."""
     unused = "" if reads_depth else " -- unused here: localize reads no depth"
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("source (TUM RGB-D, EuRoC/ASL or KITTI folder, rosbag2 or ROS 1 .bag)")
-    g.add_argument("--camera-info", metavar="YAML",
+    g.add_argument("--camera-info", metavar="YAML", action=_OneCamera,
                    help="camera calibration: a ROS camera_info YAML, a CameraInfo saved with "
                         "'ros2 topic echo --once' (or ROS 1's 'rostopic echo -n 1'), an "
                         "OpenCV FileStorage YAML (an ORB-SLAM settings file too), a Kalibr "
                         "camchain.yaml of one pinhole camera or an EuRoC sensor.yaml; "
                         "overrides camera.yaml, sensor.yaml, calib.txt or the CameraInfo topic")
-    g.add_argument("--image-topic", help="rosbag2: colour image topic (default: detected)")
-    g.add_argument("--camera-info-topic", help="rosbag2: CameraInfo topic (default: detected)")
-    g.add_argument("--depth-topic",
+    for name, what in (("image", "colour image"), ("camera-info", "CameraInfo")):
+        g.add_argument(f"--{name}-topic", action=_OneCamera,
+                       help=f"rosbag2: {what} topic (default: detected)")
+    g.add_argument("--depth-topic", action=_OneCamera,
                    help="rosbag2: depth image topic (default: none; the bag's are listed when "
                         "one is needed); a depth camera's own stream is registered to the "
                         "colour image when /tf_static (a RealSense recording: its extrinsics) "
                         "joins their frames" + unused)
-    g.add_argument("--pose-frames", metavar="MAP:CAMERA",
+    g.add_argument("--pose-frames", metavar="MAP:CAMERA", action=_OneCamera,
                    help="rosbag2: take frame poses from TF, e.g. map:camera_optical; MAP "
                         "alone takes the camera frame from the images' header frame_id")
-    g.add_argument("--pose-topic", metavar="TOPIC[:BODY]",
+    g.add_argument("--pose-topic", metavar="TOPIC[:BODY]", action=_OneCamera,
                    help="bag: take frame poses from a nav_msgs/Odometry, PoseStamped, "
                         "PoseWithCovarianceStamped or TransformStamped topic (its frame_id is "
                         "the map frame; BODY, the frame the poses are of, defaults to the "

@@ -226,7 +226,8 @@ class _TopicSelection:
             )
         raise InputError(
             f"{bag_label(self.path)} has several image topics: {', '.join(candidates)}; choose one "
-            f"with {self._option('image_topic')}"
+            f"with {self._option('image_topic')} (one camera a run; a map of several cameras: "
+            "one build-map per camera, joined with merge-maps)"
         )
 
     def _select_depth_topic(self, topic: Optional[str],
