@@ -78,6 +78,8 @@ def _two_camera_bag(path, n, seed):
     ("--depth-topic", ("/front/depth/image_raw", "/rear/depth/image_raw")),
     ("--camera-info-topic", ("/front/color/camera_info", "/rear/color/camera_info")),
     ("--pose-frames", ("map:front_optical", "map:rear_optical")),
+    ("--pose-topic", ("/front/odom", "/rear/odom")),
+    ("--camera-info", ("front.yaml", "rear.yaml")),
 ])
 def test_a_second_camera_option_is_refused_naming_both(tmp_path, capsys, command, option,
                                                        values):
