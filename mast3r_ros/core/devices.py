@@ -3,11 +3,24 @@ thread count (`apply_cpu_threads`)."""
 
 from __future__ import annotations
 
-from typing import Union
+import logging
+import os
+from typing import Set, Union
 
 import torch
 
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+_warned_threads: Set[int] = set()  # the localizer and its engine both apply the same value
+
+
+def usable_cores() -> int:
+    """How many cores this process may run on: ``os.sched_getaffinity`` (a taskset or a
+    container's cpuset), else ``os.cpu_count()``, at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def resolve_device(name: Union[str, torch.device]) -> torch.device:
@@ -43,12 +56,22 @@ def apply_cpu_threads(n: int) -> None:
     descheduled one (one nearest-neighbour search of the matcher measured 7x slower with 2 than
     with 1 on a loaded 2-core machine: docs/bench/query_aspect_cpu_2026-12-03).
 
+    More threads than the cores this process may run on (`usable_cores`) are set as asked but
+    logged as a warning, once per value: they only wait for each other (the parameter's range
+    cannot know the machine, and one parameter file may serve several).
+
     Raises `ConfigError` for a negative or non-integer ``n``.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ConfigError(f"cpu_threads must be a whole number >= 0 (0: one per core), got {n!r}")
     if n == 0:
         return
+    cores = usable_cores()
+    if n > cores and n not in _warned_threads:
+        _warned_threads.add(n)
+        log.warning("cpu_threads %d is more than the %d core(s) this process may run on: the extra "
+                    "threads only wait for each other; set cpu_threads to at most %d, or 0 for one "
+                    "per core (docs/gpu.md: On the CPU)", n, cores, cores)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     try:  # OpenCV: the sift matcher's and PnP's; an extra of pip installs

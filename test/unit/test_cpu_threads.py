@@ -2,6 +2,7 @@
 becomes a localizer, an engine or a map build; and the shipped parameter file lists every
 parameter."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,25 @@ def test_check_map_applies_the_params_cpu_threads(monkeypatch, tmp_path, restore
     params.write_text("/**:\n  ros__parameters:\n    cpu_threads: 1\n")
     assert main(["check-map", str(tmp_path / "no_map"), "--params", str(params)]) == 2
     assert seen == [1]
+
+
+def test_more_threads_than_cores_is_warned_once(monkeypatch, caplog, restore_threads):
+    """cpu_threads: 1000 in a parameter file was applied without a word; threads beyond the cores
+    this process may run on only wait for each other (the range [0, 1024] cannot know the
+    machine), so applying them warns, once per value, and still sets them."""
+    monkeypatch.setattr(devices, "usable_cores", lambda: 2)
+    monkeypatch.setattr(devices, "_warned_threads", set())
+    with caplog.at_level("WARNING", logger=devices.__name__):
+        devices.apply_cpu_threads(2)
+        assert not caplog.records
+        devices.apply_cpu_threads(3)
+        devices.apply_cpu_threads(3)
+    assert torch.get_num_threads() == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        "cpu_threads 3 is more than the 2 core(s) this process may run on: the extra threads only "
+        "wait for each other; set cpu_threads to at most 2, or 0 for one per core (docs/gpu.md: "
+        "On the CPU)"]
+
+
+def test_usable_cores_counts_this_process_cores():
+    assert 1 <= devices.usable_cores() <= (os.cpu_count() or 1)

@@ -55,7 +55,8 @@ class ModelConfig:
     cpu_threads: int = _f(0, "Threads of torch's and OpenCV's CPU work (the network and "
                              "matching on device 'cpu', SIFT, PnP); 0: the libraries' default, "
                              "one per core. Set it on a CPU shared with other nodes: busy "
-                             "threads wait for each other.", lo=0, hi=1024)
+                             "threads wait for each other. More than the cores the process may "
+                             "run on is warned about when applied.", lo=0, hi=1024)
 
 
 @dataclasses.dataclass(frozen=True)
