@@ -33,7 +33,7 @@ import numpy as np
 
 from ..core.config import Config, dump_config_yaml
 from ..core.durable import flush_filesystem, fsync_dir
-from ..core.errors import ConfigError, InputError, after_publishing
+from ..core.errors import ConfigError, InputError, MapFormatError, after_publishing
 from ..core.focal_evidence import FocalFit
 from ..core.keyframes import KeyframeMap
 from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json, atomic_write_text,
@@ -248,7 +248,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     run records in run.json: ``map_digest``, `map_files.content_digest`) or ``restart`` (it is
     deleted first) (`run_resume`); a complete run removes the ``OUT.partial`` it supersedes.
     The line a stop logs says how to go on: ``resume_hint`` (a caller's own, the demo's, whose
-    user has no --resume), else localize's --resume (with --overwrite when ``out`` exists).
+    user has no --resume), else localize's --resume (with --overwrite when ``out`` exists), after
+    a `MapFormatError` only once the map is fixed.
 
     A frame the source cannot read is a failed frame and the run goes on; `InputError` with
     the first one's error when the first `ALL_UNREADABLE_STOP` frames (or all) are unreadable
@@ -258,7 +259,13 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     """
     check_frame_options(stride, max_frames)
     check_output_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS)
+    own_hint = bool(resume_hint)  # the demo's: its rerun rebuilds the map too
     again = " --overwrite" if os.path.lexists(out) else ""  # the older run stays: still needed
+    # a damaged map (MapFormatError: its error says rebuild or re-copy) stops every rerun until it
+    # is fixed; --resume then checks the fixed map has the keyframes the frames were localized on
+    map_hint = (f"the map is damaged: fix it first as the error says, then rerun with "
+                f"--resume{again} to go on from them (refused if the fixed map's keyframes "
+                f"differ: then --restart{again})")
     resume_hint = resume_hint or (f"rerun with --resume{again} to go on from them (or "
                                   f"--restart{again} to start over)")
     # the run records the map it used (config.yaml's map_path, metrics.json's "map"), as an
@@ -284,8 +291,9 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
             try:
                 metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride,
                                         max_frames, global_only, done, lines)
-            except BaseException:
-                _keep_partial(tmp, out, resume_hint)
+            except BaseException as e:
+                _keep_partial(tmp, out, map_hint if isinstance(e, MapFormatError)
+                              and not own_hint else resume_hint)
                 raise
         # after OUT is published (a Ctrl-C while removing it lost the complete run, and is
         # said to come after it), still under OUT's lock: not a live run's

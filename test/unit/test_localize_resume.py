@@ -608,3 +608,34 @@ def test_a_tum_folder_stamped_0_is_told_to_fix_rgb_txt_not_a_camera_driver(tum, 
     notes = [e for e in capsys.readouterr().err.splitlines() if ": note: " in e]
     assert len(notes) == 1 and f"stamped 0 in {q / 'rgb.txt'}" in notes[0], notes
     assert "driver" not in notes[0] and "header" not in notes[0]
+
+
+def test_a_run_stopped_by_a_damaged_map_says_fix_the_map_before_resuming(tum, sift_map, tmp_path,
+                                                                          capsys, monkeypatch):
+    """A map file found damaged partway (a lazily verified file's checksum): the stop line said
+    'rerun with --resume' while the error said 'rebuild the map', and a --resume against the
+    damaged map fails the same way. The stop line now says to fix the map first, then resume."""
+    from mast3r_ros.core.errors import MapFormatError
+    from mast3r_ros.core.localizer import Localizer
+
+    run = tmp_path / "run"
+    real, calls = Localizer.localize, []
+
+    def localize(self, *a, **k):
+        calls.append(1)
+        if len(calls) > 2:
+            raise MapFormatError("map file corrupt (checksum mismatch): m/enc.npy; rebuild the "
+                                 "map or re-copy the file")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Localizer, "localize", localize)
+    assert main(_argv(tum, sift_map, run, "--max-frames", "4")) == 2
+    err = capsys.readouterr().err.splitlines()
+    (line,) = [e for e in err if "run stopped after 2 frames" in e]
+    assert line.endswith("; the map is damaged: fix it first as the error says, then rerun with "
+                         "--resume to go on from them (refused if the fixed map's keyframes "
+                         "differ: then --restart)"), line
+    assert any("rebuild the map or re-copy the file" in e for e in err), err
+    calls = _count_calls(monkeypatch)  # the map fixed (here: never damaged): --resume goes on
+    assert main(_argv(tum, sift_map, run, "--max-frames", "4", "--resume")) == 0
+    assert len(calls) == 2 and len(_records(run / "results.jsonl")) == 4
