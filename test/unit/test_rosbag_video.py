@@ -192,6 +192,12 @@ def test_a_clock_reset_video_counts_no_packet_before_its_first_keyframe_in_its_r
     said = [r.getMessage() for r in caplog.records if "first keyframe" in r.getMessage()]
     assert len(said) == 1 and (f"4 video packets on {VIDEO} (t=1.100..1.400 s) come before "
                                "its first keyframe, a run of their own") in said[0], said
+    # --run 2 there: the header time does jump back, after packets that are no frames (it said
+    # "never jumps back")
+    with pytest.raises(InputError, match=r"has only one run \(its images' header time jumps "
+                                         r"back only after the 4 video packet\(s\) before its "
+                                         r"first keyframe, which hold no frames\): drop --run$"):
+        BagSequence(tmp_path / "bag2", pose_frames="map:camera_optical", run=2)
 
 
 def test_a_video_topic_as_depth_an_unknown_format_and_a_missing_pyav_are_refused(

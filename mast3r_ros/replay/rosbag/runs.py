@@ -424,11 +424,13 @@ class _RunChoice:
         n = len(self.runs)
         if self._run_wanted is not None:
             if self._run_wanted > max(n, 1):
+                why = ("jumps back" if n > 1 else "never jumps back" if not lost else
+                       f"jumps back only after the {len(lost)} video packet(s) before its "
+                       "first keyframe, which hold no frames")
                 raise InputError(
                     f"--run {self._run_wanted}: {bag_label(self.path)} has "
                     f"{'only one run' if n <= 1 else f'{n} runs'} (its images' header time "
-                    f"{'never jumps back' if n <= 1 else 'jumps back'}): "
-                    f"{'drop --run' if n <= 1 else f'choose --run 1..{n}'}")
+                    f"{why}): {'drop --run' if n <= 1 else f'choose --run 1..{n}'}")
             self.run = self._run_wanted
         elif n > 1:
             self.run = 1 + max(range(n), key=lambda i: (self.runs[i][0], -i))
