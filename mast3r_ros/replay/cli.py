@@ -19,6 +19,7 @@ import atexit
 import functools
 import logging
 import os
+import re
 import signal
 import sys
 from typing import Any, List, Optional, Sequence
@@ -443,13 +444,17 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}{more}")
     _setup_logging(getattr(args, "log_level", "info"))
     previous = _on_sigterm()
+    link = None  # (--out as typed, the folder it links to)
     try:
         _refuse_link_loops(parser, args)  # else each said 'not found', of a path that is there
         if isinstance(getattr(args, "out", None), str):  # a link resolved, `.` made absolute
-            args.out = settled_out(args.out)
+            typed, args.out = args.out, settled_out(args.out)
+            if args.out != typed and os.path.islink(typed.rstrip("/") or "/"):
+                link = (typed.rstrip("/"), args.out)
         return int(args.func(args) or 0)
     except Mast3rRosError as e:
         text = " ".join(t.strip() for t in str(e).splitlines() if t.strip())  # paths intact
+        text = _as_typed(text, *link) if link else text
         sys.stderr.write(f"{PROG} {args.command}: error: {text}\n")
         return 2
     except ModuleNotFoundError as e:  # a library of the install missing: say which and how
@@ -479,6 +484,20 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _as_typed(text: str, typed: str, target: str) -> str:
+    """An error's ``text`` with --out's link ``typed`` where the command wrote its ``target``
+    (`settled_out`); the first time it names the folder itself, with what it links to."""
+    said = []
+
+    def swap(m: re.Match[str]) -> str:
+        whole = not text.startswith("/", m.end())  # the folder, not a path inside it
+        note = f" (a link to {target})" if whole and not said else ""
+        said.extend([True] if whole else [])
+        return typed + note
+
+    return re.sub(re.escape(target) + r"(?![^\s/,;:)'\"])", swap, text)
 
 
 def console_main() -> None:

@@ -60,3 +60,23 @@ def test_out_dash_is_refused_not_made_a_folder_named_dash(argv, tmp_path, monkey
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--out -" in err[0] and "folder" in err[0], err
     assert not os.path.exists(tmp_path / "-")
+
+
+def test_an_out_given_as_a_link_is_named_as_typed_in_an_error(tmp_path, monkeypatch, capsys):
+    """`demo --out link` (a symbolic link to a folder the demo did not make): the 'already exists'
+    error named the resolved folder, which the user never typed; it names the link, with its
+    target once, and paths inside it through the link."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "notes.txt").write_text("x\n")
+    (tmp_path / "real2").mkdir()
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--out", "link/", "--log-level", "error"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"mast3r-ros demo: error: output folder already exists: link (a link to "
+                   f"{tmp_path / 'real'}), and it is not an output of this command (it holds "
+                   "notes.txt), which --overwrite would not replace either: choose another --out")
+    from mast3r_ros.replay.cli import _as_typed
+
+    assert _as_typed("/r/real/run; /r/real2 /r/real, /r/real", "ln", "/r/real") == (
+        "ln/run; /r/real2 ln (a link to /r/real), ln")
