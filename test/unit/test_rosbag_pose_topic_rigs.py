@@ -434,3 +434,49 @@ def test_a_stream_whose_time_went_back_before_the_images_is_warned_about_once(tm
     assert all(p is not None for p in got)
     (warned,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert "goes back before the first image" in warned, warned
+
+
+
+def _both_jump(tmp_path, name, restarts, run, caplog):
+    """Images whose header time jumps back 10 s after 4 frames (a clock reset: 2 runs of 4) and
+    an /odom stream that jumps back with them, and also before each ordinal in ``restarts`` (a
+    restart of its own), both received in order; read with ``run``: (poses, WARNING lines)."""
+    frame, t0 = "camera_color_optical_frame", 20_000 * MS
+    info = camera_info(900 * MS)
+    info.header = header(900 * MS, frame)
+    msgs = [("/camera/color/camera_info", 900 * MS, info),
+            ("/tf_static", 0, tf_message([(p, c, 0, m) for p, c, m in ODOM_RIG]))]
+    for k in range(8):
+        got = t0 + k * 100 * MS  # the bag's receive clock goes on
+        image_t = got - (10_000 * MS if k >= 4 else 0)
+        odom_t = got - sum(10_000 * MS for r in (4, *restarts) if k >= r)
+        msgs.append(("/odom", got, _pose_msg("odometry", odom_t, "odom", "base_link",
+                                             _motion(image_t))))
+        msgs.append((IMAGES, got + MS, image(image_t, "rgb8", RGB, frame_id=frame)))
+    bag = write_bag(tmp_path / name, StoragePlugin.MCAP, msgs)
+    caplog.clear()
+    poses = _poses(BagSequence(bag, pose_topic="/odom", run=run))
+    return poses, [r.getMessage() for r in caplog.records
+                   if r.levelname == "WARNING" and "/odom" in r.getMessage()]
+
+
+def test_a_stream_that_jumps_back_with_the_images_is_no_warning(tmp_path, caplog):
+    """Images and /odom both jump back at a clock reset (2 runs): run 1 read, the stream's
+    messages of run 2 are not read, and that is the images' jump, said at INFO by the run
+    choice (--run given) -- not the stream's own jump 'where the images' does not' (a mutant
+    of `len(self.runs) > 1` as `> 2` said that)."""
+    for run in (1, 2):
+        poses, warned = _both_jump(tmp_path, f"bag{run}", (), run, caplog)
+        assert len(poses) == 4 and all(p is not None for p in poses), run
+        assert warned == [], warned
+
+
+def test_a_stream_restarting_inside_one_of_the_images_runs_is_warned_about(tmp_path, caplog):
+    """The same bag with /odom also jumping back on its own before message 3 (a VIO restarted
+    in run 1): run 1's last two frames get no pose from it, which was said only when the images
+    had a single run."""
+    poses, warned = _both_jump(tmp_path, "bag", (2,), 1, caplog)
+    assert [p is not None for p in poses] == [True, True, False, False]
+    assert len(warned) == 1 and ("--pose-topic /odom: 6 of its 8 messages are not read: its "
+                                 "header time jumps from t=20.100000 s back to t=10.200000 s "
+                                 "(message 3), where the images' does not") in warned[0], warned

@@ -108,6 +108,7 @@ class _PoseTopic:
     _body_mounts: Dict[str, np.ndarray]  # P -> P_from_body of each /tf_static P -> body left out
     _run_counter: Any  # `runs._RunCounter` of the indexing pass
     _run_label: int  # the run read, as it labels them
+    _last_run_label: int  # the images' last run, likewise
     runs: List[Tuple[int, int, int]]  # the images' runs
 
     def _open_pose_topic(self, reader: Any, spec: Tuple[str, str]) -> PoseStream:
@@ -272,16 +273,19 @@ class _PoseTopic:
         """One warning when messages of the stream fall in another run of header time than the
         images read (its stamps jump back where the images' do not: a SLAM system restarted
         with another clock, a relay restamping): they are left out of the lookup, as /tf's
-        are, and the frames past them would have no pose without a word why."""
+        are, and the frames past them would have no pose without a word why. Told apart from
+        the images' own jumps by its runs outnumbering theirs (also when they have several)."""
         stream = self._pose_stream
         assert stream is not None
         key = ("tf", stream.parent, stream.body)
         stamps = self._run_counter.stamps(key)
         labels = self._run_counter.runs_of(key, len(stamps))
         # after the images' run; those before it (below 1) are said by `_choose_run`, as are
-        # the images' own runs
+        # the images' own runs: a stream that jumps back with the images has their labels, one
+        # that also jumps back on its own runs past their last (it was never said when the
+        # images had several runs)
         other = labels > self._run_label
-        if not other.any() or len(self.runs) > 1:
+        if not other.any() or labels.max() <= self._last_run_label:
             return
         at = max(int(np.flatnonzero(other)[0]), 1)  # the first message after the jump
         log.warning("%s: %s %s: %d of its %d messages are not read: its header time jumps "

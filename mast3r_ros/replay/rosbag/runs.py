@@ -382,6 +382,7 @@ class _RunChoice:
     run: int
     runs: List[Tuple[int, int, int]]
     _run_label: int
+    _last_run_label: int  # the images' last run's, as `_run_label` (the run counter's numbers)
     image_topic: str
     depth_topic: Optional[str]
     camera_info_topic: Optional[str]
@@ -446,6 +447,7 @@ class _RunChoice:
                 "each with --run N, then join the maps with merge-maps)", bag_label(self.path),
                 jumps, n, names, self.run, how)
         keep = self._run_label = labels[self.run - 1] if labels else 1
+        self._last_run_label = labels[-1] if labels else 1
         early = [f"{_stream_name(k)} ({n} message{'' if n == 1 else 's'} up to "
                  f"t={top * 1e-9:.3f} s)" for k, (n, top) in runs.before_reference.items()]
         if early:
