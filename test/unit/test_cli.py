@@ -422,6 +422,9 @@ def test_localize_with_no_frame_localized_does_not_blame_the_ground_truth(
     assert note == ("mast3r-ros localize: note: no frame localized, so none could be evaluated "
                     "(2 of 2 have ground truth); why each failed: the 'failures' row above and "
                     f"{os.path.join(run, 'results.jsonl')}"), note
+    # docs/maps.md: still a run, exit 0; a script tests metrics.json's "localized" count
+    with open(os.path.join(run, "metrics.json"), encoding="utf-8") as fh:
+        assert json.load(fh)["localized"] == 0
 
 
 def test_retrieve_device_defaults_to_auto_like_the_other_commands():
