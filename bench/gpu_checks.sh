@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# One prepared run of every check that needs a GPU, in one device command of < 10 minutes
-# (GPU_CHECKS_DEADLINE_S, default 560: no step starts, or runs, past it; give the device call
-# timeout_s 600). The steps' own estimates below add up to ~520 s, so the last step may be cut.
-# Most important first; every timing step runs alone on the GPU:
+# One prepared run of every check that needs a GPU, in one device command of < 10 minutes.
+# Budget (the device's rules): 15 min of device time per session, the machine's start (a few
+# minutes), idle time and give-back included; one command at most 600 s. So ONE call: timeout_s
+# 600, GPU_CHECKS_DEADLINE_S default 560 (no step starts, or runs, past it; a step is killed at
+# it + 10 s grace, then the last pack: ~575 s, + the poselib install before it: < 600 s).
+# Start 1-4 min + 600 s + transfers leaves 1-4 min: too little to start another machine. Where
+# the start took longer, the device cuts the command below 600 s without warning: the results
+# are re-packed into $OUT every 20 s (GPU_CHECKS_PACK_EVERY_S), so a kill loses < 20 s of them.
+# The steps' own estimates below add up to ~520 s, so the last step may be cut.
+# Most important first (issue 9's targets: K=1 whole frame at 512 fp16 compiled, matching per
+# pair with walk.FUSED_ROUNDS off and on, first frame after warm-up, K=4, peak memory; then
+# TensorRT, 224, 384); every timing step runs alone on the GPU:
 #   gpu_512       bench_gpu.py, full ViT-L (random weights), 512x384 fp16, reduce-overhead, K = 1
-#                 and 4: per stage, whole Localizer.localize on the network's own matches AND on
-#                 realistic correspondences (realistic_pairs.py: PnP runs; the pose error is
-#                 printed), first frame after warm-up vs median (network's matches: also with
-#                 the warm-up before its keyframe preload, side by side), peak GPU memory,
-#                 equivalence vs eager fp32                                 (~125 s, cold compile)
+#                 then 4 (its JSON rewritten after each K): per stage, whole Localizer.localize
+#                 on the network's own matches AND on realistic correspondences
+#                 (realistic_pairs.py: PnP runs; the pose error is printed), first frame after
+#                 warm-up vs median (network's matches: also with the warm-up before its
+#                 keyframe preload, side by side), peak GPU memory, equivalence vs eager fp32
+#                                                                           (~125 s, cold compile)
 #   matching      bench_matching.py: the reciprocal walk on realistic 512x384 pairs, every variant
 #                 the script has (torch, Triton with its TF32 screen, triton-ieee without it,
 #                 triton-fixed, triton-graph: the matching's CUDA graph, and triton-fixed-prev /
@@ -16,38 +25,38 @@
 #                 search, as before; "prev/new" lines and the summary give the ratio; and
 #                 triton-fused / triton-fixed-fused / triton-graph-fused: a walk round's
 #                 bookkeeping in two Triton kernels, walk.FUSED_ROUNDS, "fused/new")     (~32 s)
+#   tensorrt      bench_gpu.py at 512, TensorRT engines (K = 1 and 4): only where TensorRT imports
+#                 (the lent machines have none: a one-line skip, no device time); the summary's
+#                 TensorRT line says which                             (build: minutes; <= 300 s)
 #   frame_host    bench_frame_host.py: host-side prepare (Pillow on the host vs the device
 #                 resize) / encoding fetch                                                 (~20 s)
 #   parallel      CPU-heavy work, nothing timed on the GPU (~150 s):
 #                   pytest test/gpu, one process per test of test_compile_cuda.py (~85 s each,
 #                   they compile) + one for the rest of the folder and test_nn_triton.py;
-#                   bench_gpu.py --build-only for 384 and 224 reduce-overhead and 512 'default':
+#                   bench_gpu.py --build-only for 224 and 384 reduce-overhead and 512 'default':
 #                   fills TORCHINDUCTOR_CACHE_DIR so the timing steps below compile from it;
 #                   bench_host.py (host CPU only; pinned to 2 cores apart from the compiles)
-#   gpu_384       bench_gpu.py at 384, reduce-overhead                    (~45 s; cold ~110 s)
 #   gpu_224       bench_gpu.py at 224, reduce-overhead                    (~45 s; cold ~110 s)
+#   gpu_384       bench_gpu.py at 384, reduce-overhead                    (~45 s; cold ~110 s)
 #   gpu_512_default  bench_gpu.py at 512, compile 'default'               (~45 s; cold ~100 s)
 #   gpu_512_eager bench_gpu.py at 512, eager (the reference for the compiled rows; measured
 #                 before on the network's matches, now with realistic ones too)          (~60 s)
-#   tensorrt      bench_gpu.py at 512, TensorRT engines (K = 1 and 4): only where TensorRT imports
-#                 (the lent machines have none: a one-line skip, no device time); the summary's
-#                 TensorRT line says which                              (build: minutes; last)
 #   sweep         bench_matching.py --sweep: the Triton search's block shapes / warps with and
 #                 without the TF32 screen on one realistic 512x384 pair (bench/kernel_resources.py
 #                 counts their registers without a GPU; GPU only, skipped by --smoke; only with
 #                 --steps: it does not fit the default run's deadline)                 (~60-90 s)
 #   retrieval     bench_retrieval.py at 1e5 keyframes (issue 12's figures; only with --steps)
 # Each step has its own timeout (a slow compile costs its step only); step logs and JSON go to a
-# scratch folder, re-packed into $OUT/results.tgz after every step, the console log is
-# $OUT/gpu_checks_log.txt, and $OUT/gpu_summary.md (bench/gpu_summary.py: issue 9's "Must reach"
-# lines, met / not met / not measured, with their figures) is rewritten after every step and
+# scratch folder, re-packed into $OUT/results.tgz after every step and every 20 s, the console
+# log is $OUT/gpu_checks_log.txt, and $OUT/gpu_summary.md (bench/gpu_summary.py: issue 9's "Must
+# reach" lines, met / not met / not measured, with their figures) is rewritten with each pack and
 # printed at the end: three files (the device returns at most 8).
 # Usage: bash bench/gpu_checks.sh                 (on the GPU machine, from the repository root)
-#        bash bench/gpu_checks.sh --steps gpu_384,gpu_224   (a rerun of some steps)
+#        bash bench/gpu_checks.sh --steps gpu_224,gpu_384   (a rerun of some steps)
 #        bash bench/gpu_checks.sh --smoke         (tiny config on the CPU: proves the script runs)
 set -uo pipefail
 SMOKE=0
-STEPS="gpu_512,matching,frame_host,parallel,gpu_384,gpu_224,gpu_512_default,gpu_512_eager,tensorrt"
+STEPS="gpu_512,matching,tensorrt,frame_host,parallel,gpu_224,gpu_384,gpu_512_default,gpu_512_eager"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) SMOKE=1 ;;
@@ -92,8 +101,13 @@ else
 fi
 want() { case ",$STEPS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 elapsed() { echo $(( $(date +%s) - start )); }
-pack() { tar -czf "$OUT/results.tgz.part" -C "$R" . 2>/dev/null && mv "$OUT/results.tgz.part" "$OUT/results.tgz"
-        summarize --quiet; }
+# pack: $R (every step's log and JSON so far, the running step's too) -> $OUT/results.tgz, then
+# the summary; atomic (a part file of its own, renamed), so the periodic packer below and a
+# step's end may overlap. tar's exit 1 (a file written while it read) still leaves an archive.
+pack() { local part; part=$(mktemp "$OUT/.results.XXXXXX") || return 0
+         tar -czf "$part" -C "$R" . 2>/dev/null; if [ $? -le 1 ]; then
+           chmod 644 "$part"; mv -f "$part" "$OUT/results.tgz"; else rm -f "$part"; fi
+         summarize --quiet; }
 # the summary against issue 9's "Must reach" lines (bench/gpu_summary.py, standard library only:
 # a fraction of a second), rewritten after every step so that a run cut short keeps it
 SUMMARY_ARGS=(); [ "$SMOKE" = 1 ] && SUMMARY_ARGS=(--smoke)
@@ -143,6 +157,15 @@ if [ "$SMOKE" = 0 ] && ! $PY -c "import sys, torch; sys.exit(not torch.cuda.is_a
   exit 2
 fi
 
+# every PACK_EVERY s while the steps run: the device's own limit (timeout_s, or less where less
+# device time is left than the machine's start took) kills the whole command without warning,
+# and what is under $OUT comes back: the running step's JSON and log so far (bench_gpu.py
+# rewrites its JSON after each K) must be there, not only the steps that finished
+# (stopped by a flag, not killed: a pack killed mid-way would leave its part file in $OUT)
+PACK_EVERY=${GPU_CHECKS_PACK_EVERY_S:-20}
+( while :; do for (( i = 0; i < PACK_EVERY; i++ )); do
+    [ -e "$R.stop" ] && exit 0; sleep 1; done; pack; done ) > /dev/null 2>&1 &
+PACKER=$!
 {
 cat "$R/gpu.txt"
 # 1. the whole frame at 512 compiled (the issue's targets; eager 512 is the last step)
@@ -150,10 +173,19 @@ want gpu_512 && step gpu_512 190 $PY "${G[@]}" --sizes "$S512" --variants "${RO[
   "${KF[@]}" --json "$R/bench_gpu_512_fp16.json"
 # 2. matching alone on realistic pairs
 want matching && step matching 60 $PY "${M[@]}" --json "$R/bench_matching.json"
-# 3. host-side frame work (prepare, keyframe encodings fetch), once merged
+# 3. TensorRT where it is installed (never on the lent machines so far: a one-line skip, no
+# device time): engines built from the ONNX export, at most 300 s (a build cut is reported as
+# not measured); ahead of 224/384, which the issue asks to be reported, not met
+if want tensorrt; then
+  if $PY -c "import tensorrt" > /dev/null 2>&1; then
+    step tensorrt 300 $PY "${G[@]}" --sizes "$S512" --variants tensorrt "${KF_LATER[@]}" \
+      --json "$R/bench_gpu_512_fp16_tensorrt.json"
+  else echo; echo "=== tensorrt: not installed here; skipped (no device time)"; fi
+fi
+# 4. host-side frame work (prepare, keyframe encodings fetch), once merged
 want frame_host && [ -f bench/bench_frame_host.py ] && \
   step frame_host 45 $PY "${FH[@]}" --json "$R/bench_frame_host.json"
-# 4. the parallel step: correctness on the GPU (no timing), inductor cache for steps 5-7, host PnP
+# 5. the parallel step: correctness on the GPU (no timing), inductor cache for steps 6-8, host PnP
 if want parallel; then
   PLIMIT=$(limit 170)
   echo; echo "=== [$(elapsed) s] parallel (limit $PLIMIT s)"
@@ -189,26 +221,19 @@ if want parallel; then
     echo "=== [$(elapsed) s] parallel done"; pack
   fi
 fi
-# 5-7. the other sizes and compile 'default', from the inductor cache the parallel step filled
-want gpu_384 && step gpu_384 120 $PY "${G[@]}" --sizes "$S384" --variants "${RO[@]}" \
-  "${KF_LATER[@]}" --json "$R/bench_gpu_384_fp16.json"
+# 6-8. the other sizes (224 first: the cheaper one) and compile 'default', from the inductor
+# cache the parallel step filled
 want gpu_224 && step gpu_224 120 $PY "${G[@]}" --sizes "$S224" --variants "${RO[@]}" \
   "${KF_LATER[@]}" --json "$R/bench_gpu_224_fp16.json"
+want gpu_384 && step gpu_384 120 $PY "${G[@]}" --sizes "$S384" --variants "${RO[@]}" \
+  "${KF_LATER[@]}" --json "$R/bench_gpu_384_fp16.json"
 want gpu_512_default && step gpu_512_default 120 $PY "${G[@]}" --sizes "$S512" \
   --variants "${DEF[@]}" "${KF_LATER[@]}" --json "$R/bench_gpu_512_fp16_default.json"
 # eager at 512 (measured before on the network's own matches, 49.3 / 65.9 ms at K=1 / 4: the
 # reference the compiled rows are read against), now with realistic correspondences too
 want gpu_512_eager && step gpu_512_eager 90 $PY "${G[@]}" --sizes "$S512" \
   --variants "${EAGER[@]}" "${KF_LATER[@]}" --json "$R/bench_gpu_512_fp16_eager.json"
-# TensorRT where it is installed (never on the lent machines so far): engines built from the
-# ONNX export, whatever the deadline leaves (a build cut by it is reported as not measured)
-if want tensorrt; then
-  if $PY -c "import tensorrt" > /dev/null 2>&1; then
-    step tensorrt 300 $PY "${G[@]}" --sizes "$S512" --variants tensorrt "${KF_LATER[@]}" \
-      --json "$R/bench_gpu_512_fp16_tensorrt.json"
-  else echo; echo "=== tensorrt: not installed here; skipped (no device time)"; fi
-fi
-# 8. which Triton block shape is fastest here (the module's defaults are 32x128, 4 warps)
+# 10. which Triton block shape is fastest here (the module's defaults are 32x128, 4 warps)
 if want sweep; then
   if [ "$SMOKE" = 1 ]; then echo; echo "=== sweep: GPU only (the interpreter's timings mean nothing)"
   else step sweep 90 $PY bench/bench_matching.py --device cuda --size 512 --repeats 9 --pairs 1 \
@@ -217,6 +242,7 @@ fi
 want retrieval && step retrieval 55 $PY "${Q[@]}" --json "$R/bench_retrieval.json"
 echo "=== total $(elapsed) s; results in $OUT/results.tgz, summary in $OUT/gpu_summary.md"
 } 2>&1 | tee "$OUT/gpu_checks_log.txt"
+touch "$R.stop"; wait "$PACKER" 2>/dev/null; rm -f "$R.stop"
 cp "$OUT/gpu_checks_log.txt" "$R/" 2>/dev/null
 pack
 echo

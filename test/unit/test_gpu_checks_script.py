@@ -1,0 +1,102 @@
+"""bench/gpu_checks.sh, the one device call of issue 9: its steps in the order of the figures'
+value, its deadline inside the device's 600 s command limit, and results in $OUT while a step
+still runs (the device kills the whole command at its limit without warning)."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "bench" / "gpu_checks.sh"
+
+# issue 9's figures by value: the K=1 whole frame at 512 fp16 compiled (gpu_512, K=1 then K=4,
+# first frame and peak memory with each K), matching per pair with walk.FUSED_ROUNDS off and on,
+# then TensorRT, then 224 and 384 (the parallel step before them fills their inductor cache)
+ORDER = ["gpu_512", "matching", "tensorrt", "frame_host", "parallel", "gpu_224", "gpu_384",
+         "gpu_512_default", "gpu_512_eager"]
+
+
+def _text() -> str:
+    return SCRIPT.read_text()
+
+
+def test_default_steps_run_in_the_order_of_their_figures_value():
+    """The default STEPS and the order the script's `want NAME` blocks run in are both ORDER:
+    TensorRT ran last, after every compiled size, and 384 before the cheaper 224."""
+    text = _text()
+    default = re.search(r'^STEPS="([^"]+)"', text, re.M)
+    assert default is not None, "no STEPS= default line"
+    assert default.group(1).split(",") == ORDER, default.group(1)
+    ran = []
+    for name in re.findall(r"^(?:if )?want (\w+)", text, re.M):
+        if name not in ran:
+            ran.append(name)
+    assert [n for n in ran if n in ORDER] == ORDER, ran
+    # K=1 before K=4 inside gpu_512: bench_gpu.py runs --keyframes in the order given
+    assert re.search(r"KF=\(--keyframes 1 4\)", text), "gpu_512 must time K=1 first"
+
+
+def test_deadline_fits_the_device_command_limit():
+    """The default deadline, the kill grace of a step's timeout and ~15 s for the poselib install
+    before the script and its last pack stay under the device's 600 s per command."""
+    text = _text()
+    # the GPU run's default (the --smoke branch's comes first and is unbounded)
+    deadline = int(re.search(r"^else\n\s+DEADLINE=\$\{GPU_CHECKS_DEADLINE_S:-(\d+)\}", text,
+                             re.M).group(1))
+    graces = {int(g) for g in re.findall(r"timeout -k (\d+)", text)}
+    assert graces, "steps run under timeout -k"
+    assert deadline + max(graces) + 15 <= 600, (deadline, graces)
+
+
+def _stub_python(tmp_path: Path) -> Path:
+    """A PYTHON for the script: bench_gpu.py writes its K=1 JSON and then hangs (a compile
+    that outlasts the device's limit); gpu_summary.py runs for real; the rest says 'stub'."""
+    stub = tmp_path / "python"
+    stub.write_text(f"""#!/usr/bin/env bash
+case "$1" in
+  bench/bench_gpu.py)
+    while [ $# -gt 0 ]; do [ "$1" = --json ] && out=$2; shift; done
+    echo '{{"sizes": {{"224": {{"variants": {{}}}}}}}}' > "$out"; echo "K=1 timed"
+    exec sleep 600 ;;
+  bench/gpu_summary.py) exec {sys.executable} "$@" ;;
+  *) echo stub ;;
+esac
+""")
+    stub.chmod(0o755)
+    return stub
+
+
+def test_results_reach_out_while_a_step_runs(tmp_path):
+    """A step's JSON and log were packed into $OUT only when the step ended: a device kill in
+    the middle of gpu_512 (a slow cold compile, a machine start that left less than 600 s)
+    returned no figure at all. They are now re-packed every GPU_CHECKS_PACK_EVERY_S seconds,
+    with the summary."""
+    out = tmp_path / "out"
+    env = {**os.environ, "OUT": str(out), "PYTHON": str(_stub_python(tmp_path)),
+           "TMPDIR": str(tmp_path), "GPU_CHECKS_PACK_EVERY_S": "1"}
+    proc = subprocess.Popen(["bash", str(SCRIPT), "--smoke", "--steps", "gpu_512"], cwd=REPO,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    names: set = set()
+    try:
+        for _ in range(600):  # a wait for the condition, at most ~60 s; no timing asserted
+            if (out / "results.tgz").is_file() and (out / "gpu_summary.md").is_file():
+                with tarfile.open(out / "results.tgz") as tf:
+                    names = {Path(n).name for n in tf.getnames()}
+                if {"bench_gpu_512_fp16.json", "gpu_512.log"} <= names:
+                    break
+            time.sleep(0.1)
+        assert proc.poll() is None, "the step should still be running"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # as the device's limit does
+        proc.wait()
+    assert {"bench_gpu_512_fp16.json", "gpu_512.log", "gpu.txt"} <= names, names
+    assert "| Must reach | verdict |" in (out / "gpu_summary.md").read_text()
+    # a pack the kill cut short may leave one part file: 4 files of the 8 the device returns
+    assert {p.name for p in out.iterdir() if not p.name.startswith(".results.")} == {
+        "gpu_checks_log.txt", "gpu_summary.md", "results.tgz"}
