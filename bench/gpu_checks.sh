@@ -163,7 +163,8 @@ fi
 # rewrites its JSON after each K) must be there, not only the steps that finished
 # (stopped by a flag, not killed: a pack killed mid-way would leave its part file in $OUT)
 PACK_EVERY=${GPU_CHECKS_PACK_EVERY_S:-20}
-( while :; do for (( i = 0; i < PACK_EVERY; i++ )); do
+( renice -n 10 -p "$BASHPID" > /dev/null 2>&1  # behind the timed steps for the CPU
+  while :; do for (( i = 0; i < PACK_EVERY; i++ )); do
     [ -e "$R.stop" ] && exit 0; sleep 1; done; pack; done ) > /dev/null 2>&1 &
 PACKER=$!
 {
