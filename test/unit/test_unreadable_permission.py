@@ -158,3 +158,22 @@ def test_map_whose_manifest_this_user_may_not_read_is_named(sift_map, tmp_path, 
     assert err == (f"mast3r-ros check-map: error: cannot read the map {out}: "
                    f"{out / 'manifest.json'}: Permission denied (check the map's permissions: "
                    "this user may not read it)")
+
+
+def test_sqlite3_bag_it_may_not_read_names_the_permissions(tmp_path, monkeypatch):
+    """A ``.db3`` this user may not read: SQLite (through rosbags) says only 'unable to open
+    database file'; the refusal names the permissions, as it does for an MCAP file."""
+    from rosbags.highlevel import AnyReaderError
+
+    from mast3r_ros.replay.rosbag.opening import _open_hint
+
+    bag = tmp_path / "bag"
+    bag.mkdir()
+    (bag / "metadata.yaml").write_text("rosbag2_bagfile_information: {}\n")
+    (bag / "bag.db3").write_bytes(b"SQLite format 3\0")
+    err = AnyReaderError(f"Cannot open database {bag}/bag.db3: unable to open database file")
+    assert _open_hint(bag, err) == ""  # readable: nothing said about permissions
+    _deny(monkeypatch, bag / "bag.db3")
+    for given in (bag, bag / "bag.db3"):  # the folder, or the file given alone
+        assert _open_hint(given, err) == (" (this user may not read it: check the permissions "
+                                          "of the bag's files)")

@@ -30,7 +30,8 @@ def _open_hint(path: Path, err: Exception) -> str:
     """What to do about rosbags' refusal ``err`` of ``path`` ('' when nothing useful applies):
     its messages say what is wrong with the file, not how a recording ends up that way."""
     text = str(err).lower()
-    if isinstance(err, PermissionError) or "permission denied" in text:  # a whole bag
+    if (isinstance(err, PermissionError) or "permission denied" in text  # a whole bag
+            or _a_file_denied(path)):  # sqlite's 'unable to open database file' says no more
         return " (this user may not read it: check the permissions of the bag's files)"
     if str(path).lower().endswith(".bag"):  # ROS 1's, with ROS 1's tool
         return (" (a ROS 1 recording killed before it closed, or a file copied in part? "
@@ -49,6 +50,28 @@ def _open_hint(path: Path, err: Exception) -> str:
                 "reindex' rebuilds metadata.yaml; an MCAP file cut short: 'mcap recover IN -o "
                 "OUT' (the mcap CLI) copies what is readable)")
     return ""
+
+
+def _a_file_denied(path: Path) -> bool:
+    """True when this user may not open ``path`` (a bag file) or a file of the folder ``path``:
+    SQLite refuses a ``.db3`` it may not read as 'unable to open database file', naming no
+    permission."""
+    try:
+        names = [os.path.join(path, n) for n in os.listdir(path)] if os.path.isdir(path) \
+            else [path]
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    for name in names:
+        try:
+            with open(name, "rb"):
+                pass
+        except PermissionError:
+            return True
+        except OSError:
+            continue
+    return False
 
 
 def bag_kind(path: str | os.PathLike) -> str:
