@@ -40,7 +40,7 @@ import numpy as np
 
 from .errors import (MISSING, InputError, MapFormatError, describe_npy, is_format_version,
                      json_value)
-from .errors import NPY_HEADER_ERRORS, npy_header_error
+from .errors import NPY_HEADER_ERRORS, map_file_unreadable, npy_header_error
 from .durable import mkstemp_public
 from .npy_write import save_npy
 
@@ -352,7 +352,7 @@ class EncodingStore:
         except FileNotFoundError:
             raise MapFormatError(f"map file missing: {path}") from None
         except OSError as e:
-            raise MapFormatError(f"map file unreadable: {path} ({e})") from None
+            raise map_file_unreadable(path, e) from None
         if digest != self.table.files[chunk.file]["sha256"]:
             raise MapFormatError(f"map file corrupt (checksum mismatch): {path}; rebuild the "
                                  "map or re-copy the file")

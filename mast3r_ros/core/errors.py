@@ -94,6 +94,19 @@ def npy_header_error(full: str, expected: str, found: str = "") -> MapFormatErro
                           "or re-copy the file")
 
 
+# how a map file this user may not open is refused: not damaged, so no rebuild or copy
+MAP_PERMISSIONS = "check the map's permissions: this user may not read it"
+
+
+def map_file_unreadable(full: str, err: OSError, fix: str = "") -> MapFormatError:
+    """The refusal of map file ``full`` that could not be opened or read (``err``): one of
+    another owner (PermissionError) named as such, with the permissions to check instead of
+    ``fix`` (rebuild the map, copy it again: the file is whole); else ``err`` and ``fix``."""
+    if isinstance(err, PermissionError):
+        return MapFormatError(f"map file unreadable: {full}: {err.strerror} ({MAP_PERMISSIONS})")
+    return MapFormatError(f"map file unreadable: {full} ({err}){fix}")
+
+
 def is_format_version(value, accepted) -> bool:
     """True when a file's recorded format ``value`` is an int in ``accepted`` (a collection of
     ints). JSON ``true`` and ``1.0`` compare equal to 1 in Python, so ``value in accepted``

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..core.errors import InputError, MapFormatError
+from ..core.errors import MAP_PERMISSIONS, InputError, MapFormatError
 from ..core.fileio import atomic_write_json, check_can_write_file
 
 if TYPE_CHECKING:
@@ -135,7 +135,14 @@ def _refuse_damaged(kmap: Any, path: str, text: Any) -> None:
     for p in problems:
         text.write(p + "\n")
     files = "map files" if len(problems) > 1 else "map file"
-    raise MapFormatError(f"{path}: {len(problems)} {files} missing, truncated or corrupt "
+    if all(MAP_PERMISSIONS in p for p in problems):  # whole files of another owner
+        raise MapFormatError(f"{path}: {len(problems)} {files} this user may not read (listed "
+                             "above); check the map's permissions")
+    raise MapFormatError(f"{path}: {len(problems)} {files} missing, truncated, corrupt or not "
+                         "readable (listed above); rebuild the map or re-copy the files (those "
+                         "this user may not read: check their permissions)"
+                         if any(MAP_PERMISSIONS in p for p in problems) else
+                         f"{path}: {len(problems)} {files} missing, truncated or corrupt "
                          "(listed above); rebuild the map or re-copy the files")
 
 

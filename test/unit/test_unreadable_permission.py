@@ -177,3 +177,20 @@ def test_sqlite3_bag_it_may_not_read_names_the_permissions(tmp_path, monkeypatch
     for given in (bag, bag / "bag.db3"):  # the folder, or the file given alone
         assert _open_hint(given, err) == (" (this user may not read it: check the permissions "
                                           "of the bag's files)")
+
+
+@pytest.mark.parametrize("name", ["keyframes/000000.png", "keyframe_table.npy"])
+def test_map_file_this_user_may_not_read_is_not_called_damaged(sift_map, tmp_path, monkeypatch,
+                                                               capsys, name):
+    """A keyframe PNG or the keyframe table of another owner: whole, so check-map does not say
+    'missing, truncated or corrupt ... rebuild the map or re-copy the files'; the permissions
+    are named."""
+    out = tmp_path / "map"
+    shutil.copytree(sift_map, out)
+    _deny(monkeypatch, out / name)
+    assert main(["check-map", str(out), "--log-level", "error"]) == 2
+    said = capsys.readouterr()
+    line = (f"map file unreadable: {out / name}: Permission denied (check the map's "
+            "permissions: this user may not read it)")
+    assert line in said.out + said.err
+    assert "rebuild" not in said.err and "corrupt" not in said.err

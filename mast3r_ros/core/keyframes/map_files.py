@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import cv2
 import numpy as np
 
-from ..errors import MapFormatError
+from ..errors import MapFormatError, map_file_unreadable
 from ..map_nesting import read_manifest
 from .layout import MANIFEST, Keyframe, sha256_hex
 from .table import CHUNK_TABLE, KEYFRAME_TABLE, KeyframeTable, parse_image_name
@@ -44,8 +44,9 @@ class MapFiles:
             from ..link_loops import loop_text
 
             loop = loop_text("map file", full) if e.errno == errno.ELOOP else None
-            raise MapFormatError(f"{loop or f'map file unreadable: {full} ({e})'}{fix}") \
-                from None
+            if loop:
+                raise MapFormatError(f"{loop}{fix}") from None
+            raise map_file_unreadable(full, e, fix) from None
         if sha256_hex(data) != meta["sha256"]:
             raise MapFormatError(f"map file corrupt (checksum mismatch): {full}{fix}")
         return data

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..encoding_store import ChunkEntry, StoreTable, chunk_file_name
 from ..errors import (NPY_HEADER_ERRORS, InputError, MapFormatError, describe_npy,
-                      npy_header_error)
+                      map_file_unreadable, npy_header_error)
 from ..fileio import atomic_write_file
 from ..npy_write import save_npy
 from ..types import CameraIntrinsics
@@ -160,7 +160,7 @@ def _stream_rows(full: str, dtype: np.dtype, num: int, sha256: str):
     except FileNotFoundError:
         raise MapFormatError(f"map file missing: {full}") from None
     except OSError as e:
-        raise MapFormatError(f"map file unreadable: {full} ({e})") from None
+        raise map_file_unreadable(full, e) from None
     with fh:
         want = describe_npy((num,), dtype)
         shape, got, offset = _npy_header(fh, full, want)
