@@ -36,6 +36,7 @@ from .cli_options import (
     HelpFormatter,
     Parser,
     _config_options,
+    _OneCamera,
     _open,
     _setup_logging,
     _source_options,
@@ -63,6 +64,12 @@ from .run_notes import build_summary, no_frame_localized_note, no_groundtruth_hi
 log = logging.getLogger(__name__)
 
 PROG = "mast3r-ros"
+
+
+class _OneMap(_OneCamera):
+    """localize --map given again with another map: refused, not read as the last one."""
+    why = ("localize reads one map; to localize against both, join them first: mast3r-ros "
+           "merge-maps A B --out AB, then --map AB")
 
 
 # ----------------------------------------------------------------------------- build-map ---
@@ -213,7 +220,7 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                        description="Localize every frame against a keyframe map and write "
                                    "trajectory.tum, results.jsonl, metrics.json and plots.")
     p.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
-    p.add_argument("--map", metavar="MAP",
+    p.add_argument("--map", metavar="MAP", action=_OneMap,
                    help="keyframe map folder (default: map_path of --params, '~' expanded, a "
                         "relative path taken from the current folder, not the file's)")
     p.add_argument("--out", required=True, metavar="RUN",

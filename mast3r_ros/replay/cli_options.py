@@ -73,13 +73,13 @@ class Parser(argparse.ArgumentParser):
 
 class _OneCamera(argparse.Action):
     """A source option given again with another value (another camera's) is refused."""
+    why = ("a run reads one camera; run once per camera (a map of several cameras: one build-map "
+           "each, joined with merge-maps)")
 
     def __call__(self, parser, namespace, values, option_string=None):
         old = getattr(namespace, self.dest, None)
         if old is not None and old != values:
-            raise argparse.ArgumentError(self, f"given twice ({old}, {values}): a run reads one "
-                                         "camera; run once per camera (a map of several cameras: "
-                                         "one build-map each, joined with merge-maps)")
+            raise argparse.ArgumentError(self, f"given twice ({old}, {values}): {self.why}")
         setattr(namespace, self.dest, values)
 
 

@@ -100,6 +100,20 @@ def test_a_second_camera_option_is_refused_naming_both(tmp_path, capsys, command
     assert not os.path.exists(tmp_path / "out")
 
 
+def test_a_second_map_is_refused_pointing_at_merge_maps(tmp_path, capsys):
+    """Was: `localize --map maps/front --map maps/rear` localized against maps/rear alone, while
+    a user with one map per camera reads it as both."""
+    with pytest.raises(SystemExit) as e:
+        main(["localize", str(tmp_path / "bag"), "--map", "maps/front", "--map", "maps/rear",
+              "--out", str(tmp_path / "out"), "--matcher", "sift"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ("error: argument --map: given twice (maps/front, maps/rear): "
+                              "localize reads one map; to localize against both, join them "
+                              "first: mast3r-ros merge-maps A B --out AB, then --map AB") in err[0]
+    assert not os.path.exists(tmp_path / "out")
+
+
 def test_the_same_value_twice_is_read_once(tmp_path):
     args = build_parser().parse_args(["build-map", "bag", "--image-topic", FRONT,
                                       "--image-topic", FRONT, "--out", "m"])
