@@ -296,3 +296,50 @@ def test_localize_reads_a_video_bag_at_its_stride_and_a_resumed_run_skips_record
     assert isinstance(frames[2], RecordedFrame)  # its packet decoded (the next needs it), not read
     for k, frame in zip((0, 3, 9), (frames[0], frames[1], frames[3])):
         assert psnr(frame.rgb, PICTURES[k]) > 30, k
+
+
+
+def _damaged_copy(packets, k, flagged):
+    """Packet ``k``'s bytes damaged: cut after a few bytes and followed by others, such that
+    a plain decoder refuses it (``flagged`` False) or gives a picture flagged corrupt (True)."""
+    for cut in range(12, 400):
+        data = packets[k][0][:cut] + bytes(range(256)) * 2
+        dec = av.CodecContext.create("h264", "r")
+        try:
+            for data_j, _ in packets[:k]:
+                dec.decode(av.Packet(data_j))
+            pictures = dec.decode(av.Packet(data))
+        except av.error.FFmpegError:
+            if not flagged:
+                return data
+            continue
+        if flagged and any(getattr(p, "is_corrupt", False) for p in pictures):
+            return data
+    pytest.skip("no damage of the packet found that the decoder flags")
+
+
+@pytest.mark.parametrize("flagged", [False, True], ids=["refused", "concealed"])
+def test_a_damaged_packet_and_the_pictures_predicted_from_it_are_unreadable_frames(flagged):
+    """Was: FFmpeg concealed a damaged packet's errors with parts of other pictures (PSNR ~10 dB
+    against the frame, the P-frame after it too) and the picture was localized as this frame:
+    a damaged h264 packet of a 7-Scenes bag gave a pose 29 cm off; a packet it refused left the
+    P-frames after it predicted from a missing picture. The picture FFmpeg flags corrupt (or
+    none), and those predicted from it until the next keyframe, are now unreadable, naming why;
+    the keyframe after them decodes as before."""
+    from mast3r_ros.replay.rosbag.video import VideoDecoder, VideoPacket
+
+    packets = _packets(gop=5)  # keyframes at 0, 5, 10
+    damaged = 6
+    packets[damaged] = (_damaged_copy(packets, damaged, flagged), False)
+    decoder, fed = VideoDecoder(VIDEO), []
+    for k, (data, key) in enumerate(packets):
+        msg = _video_msg(COMPRESSED_VIDEO_TYPE, STAMPS[k], data, key)
+        fed.append(decoder.feed(VideoPacket(msg, COMPRESSED_VIDEO_TYPE), k))
+    assert [p.picture is None for p in fed] == [k in (6, 7, 8, 9) for k in range(N)]
+    assert ("decoder found the packet damaged" if flagged else "decoder refused the packet") \
+        in fed[damaged].error
+    when = f"t={STAMPS[damaged] / 1e9:.6f} s"
+    assert all(f"predicted from a damaged packet before it ({when})" in fed[k].error
+               for k in (7, 8, 9))
+    for k in (5, 10, 11):
+        assert psnr(fed[k].picture.to_ndarray(format="rgb24"), PICTURES[k]) > 30, k

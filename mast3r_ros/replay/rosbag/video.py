@@ -118,6 +118,16 @@ def decoder_name(video_format: str, topic: str) -> str:
                      "and record those")
 
 
+NOT_DECODED = "the video packet was not decoded"
+# a picture FFmpeg flags corrupt (AV_FRAME_FLAG_CORRUPT: errors concealed with parts of other
+# pictures), and the pictures predicted from it until the next keyframe, which it does not flag
+DAMAGED = ("the {name} decoder found the packet damaged and concealed the errors with parts of "
+           "other pictures (FFmpeg's corrupt flag): the picture is not this frame's; a stream "
+           "damaged in recording or copying")
+BUILT_ON_DAMAGED = ("the picture is predicted from a damaged packet before it (t={stamp}), whose "
+                    "concealed errors carry into every picture until the next keyframe")
+
+
 class VideoPacket:
     """One video message as the bag reader reads an image message: ``header`` (``stamp``,
     ``frame_id``), ``video_format`` (CompressedVideo ``format``, FFMPEGPacket ``encoding``),
@@ -134,7 +144,7 @@ class VideoPacket:
             self.header, self.video_format = msg.header, msg.encoding
         self.data = msg.data
         self.picture: Any = None
-        self.error = "the video packet was not decoded"
+        self.error = NOT_DECODED
 
 
 def as_image(msg: Any) -> Any:
@@ -165,6 +175,7 @@ class VideoDecoder:
         self._ctx: Any = None
         self._name = ""
         self._waiting: Dict[int, VideoPacket] = {}  # ordinal -> packet without its picture
+        self._damaged: Optional[str] = None  # the stamp of a damaged picture since a keyframe
 
     def feed(self, packet: VideoPacket, ordinal: int) -> VideoPacket:
         """Decode ``packet``, the topic's message ``ordinal`` (0-based); returns it with its
@@ -196,6 +207,9 @@ class VideoDecoder:
             pictures = self._ctx.decode(av_packet)
         except (av.error.FFmpegError, ValueError, OSError) as err:
             pictures, failed = [], f"{type(err).__name__}: {err}"
+            if self.first_key is not None:  # the pictures after it lack their reference
+                stamp = packet.header.stamp
+                self._damaged = f"{int(stamp.sec) + int(stamp.nanosec) / 1e9:.6f} s"
         for picture in pictures:
             if self.first_key is None and not picture.key_frame:
                 continue  # before the first keyframe: a picture made of what is missing
@@ -203,11 +217,22 @@ class VideoDecoder:
                 self.first_key = int(picture.pts if picture.pts is not None else ordinal)
             owner = self._waiting.pop(int(picture.pts), None) if picture.pts is not None \
                 else self._waiting.pop(ordinal, None)
-            if owner is not None:
+            corrupt = bool(getattr(picture, "is_corrupt", False))
+            if picture.key_frame and not corrupt:
+                self._damaged = None
+            if owner is None:
+                continue
+            if corrupt:
+                owner.error = DAMAGED.format(name=self._name)
+                stamp = owner.header.stamp
+                self._damaged = f"{int(stamp.sec) + int(stamp.nanosec) / 1e9:.6f} s"
+            elif self._damaged is not None:
+                owner.error = BUILT_ON_DAMAGED.format(stamp=self._damaged)
+            else:
                 owner.picture = picture
         before = ordinal < self._starts_at if self._starts_at is not None else (
             self.first_key is None)
-        if packet.picture is None:
+        if packet.picture is None and packet.error == NOT_DECODED:
             packet.error = (
                 "a packet before the video's first keyframe (the recording starts mid-GOP), "
                 "which no decoder can read" if before else
