@@ -194,3 +194,26 @@ def test_map_file_this_user_may_not_read_is_not_called_damaged(sift_map, tmp_pat
             "permissions: this user may not read it)")
     assert line in said.out + said.err
     assert "rebuild" not in said.err and "corrupt" not in said.err
+
+
+def test_map_folder_this_user_may_not_open_is_not_called_missing(tum, sift_map, tmp_path,
+                                                                  monkeypatch, capsys):
+    """A map's keyframes/ of another owner (chmod 700 by someone else): was 'map folder
+    missing: ...; map ... is incomplete (copied only in part?): rebuild it or copy it again'."""
+    out = tmp_path / "map"
+    shutil.copytree(sift_map, out)
+    denied, real_open = os.path.abspath(out / "keyframes"), os.open
+
+    def fake_open(path, *args, **kwargs):
+        if os.path.abspath(path) == denied:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", fake_open)
+    for command in (["check-map", str(out)],
+                    ["localize", tum[1], "--map", str(out), "--out",
+                     str(tmp_path / "run"), "--matcher", "sift"]):
+        assert main([*command, "--log-level", "error"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.endswith(f"error: map folder unreadable: {out / 'keyframes'}: Permission "
+                            "denied (check the map's permissions: this user may not read it)")

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import cv2
 import numpy as np
 
-from ..errors import MapFormatError, map_file_unreadable
+from ..errors import MAP_PERMISSIONS, MapFormatError, map_file_unreadable
 from ..map_nesting import read_manifest
 from .layout import MANIFEST, Keyframe, sha256_hex
 from .table import CHUNK_TABLE, KEYFRAME_TABLE, KeyframeTable, parse_image_name
@@ -341,6 +341,13 @@ def _size_problems(path: str, groups: List[Tuple[str, List[str], np.ndarray]]) -
     bad = []
     for folder, names, want in groups:
         full = os.path.join(path, folder)
+        try:  # a folder of another owner: not a map copied in part (its files are -1 below)
+            os.close(os.open(full, os.O_RDONLY))
+        except PermissionError as e:
+            raise MapFormatError(f"map folder unreadable: {full}: {e.strerror} "
+                                 f"({MAP_PERMISSIONS})") from None
+        except OSError:
+            pass
         got = _stat_sizes(full, names)
         for j in np.flatnonzero(((got != want) & ((want >= 0) | (got < 0)))
                                 | ((got == 0) & (want < 0))):
