@@ -90,6 +90,11 @@ def _node_and_autostart(context):
     if checkpoint:
         overrides["checkpoint"] = ParameterValue(checkpoint, value_type=str)
     image_topic = LaunchConfiguration("image_topic").perform(context)
+    if image_topic.rstrip("/").endswith("/compressed"):
+        # the user named the CompressedImage stream itself: with params_file's 'raw' (the
+        # default) the node subscribed to the base topic's Image, which a bag or a robot
+        # publishing only the compressed stream never sends
+        overrides["image_transport"] = ParameterValue("compressed", value_type=str)
     # `--log-level debug` alone switches every logger of the process to debug, rcl's and rmw's
     # included (ROS_NOTES 2): only the node's own logger is named
     logger = _logger_name(context.launch_configurations.get("ros_namespace"),
@@ -154,8 +159,8 @@ def generate_launch_description():
             description="sensor_msgs/Image topic (relative names follow the namespace: "
                         "/camera/image_raw without one); with image_transport 'compressed' the "
                         "node subscribes to <image_topic>/compressed (an image_topic given as "
-                        "<base>/compressed is read as that with 'compressed', as <base> with "
-                        "'raw')."),
+                        "<base>/compressed is that stream: image_transport is set to "
+                        "'compressed' over params_file's)."),
         DeclareLaunchArgument(
             "camera_info_topic", default_value="camera/camera_info",
             description="sensor_msgs/CameraInfo topic of the same camera and resolution "

@@ -231,3 +231,11 @@ def test_an_image_topic_given_as_the_compressed_stream_is_that_stream(monkeypatc
     node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", image_topic=given)
     remaps = dict(node.kwargs["remappings"])
     assert remaps["image"] == base and remaps["image/compressed"] == base + "/compressed"
+    # the compressed stream named: image_transport compressed over the file's raw (with raw the
+    # node subscribed to the base topic's Image, never sent where only the stream is published)
+    overrides = node.kwargs["parameters"][1]
+    if given.rstrip("/").endswith("/compressed"):
+        assert overrides["image_transport"].args[0] == "compressed"
+        assert overrides["image_transport"].kwargs["value_type"] is str
+    else:
+        assert "image_transport" not in overrides
