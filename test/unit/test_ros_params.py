@@ -344,3 +344,13 @@ def test_a_set_that_changes_nothing_is_accepted_while_configured():
     # without the current values (or unconfigured) the rules are as before
     assert not params.check_parameter_updates(dump, {}, configured=True)[0]
     assert params.check_parameter_updates(dump, {}, configured=False)[0]
+
+
+def test_a_set_checked_without_configured_is_one_before_configure():
+    """`configured` defaults to False: a configure-time parameter set without it (the node
+    not yet configured) is accepted (a default of True refused it; mutation audit 2026-12-08)."""
+    errors: dict = {}
+    assert params.check_parameter_updates([NS(name="map_frame", value="world")], errors) == \
+        (True, "")
+    assert not params.check_parameter_updates([NS(name="map_frame", value="world")], errors,
+                                              configured=True)[0]
