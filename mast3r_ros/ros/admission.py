@@ -236,6 +236,17 @@ _OTHER_CLOCK_CAUSES = ("the camera's hardware clock: realsense2_camera global_ti
                        "node runs on wall time: play it with --clock and set use_sim_time true")
 
 
+def _other_clock_clause(off_s: float) -> str:
+    """'90.0 s behind the node clock, ...: another clock (causes); fix' for an image stamped
+    ``off_s`` seconds behind the node clock (negative: ahead); in seconds below an hour, in
+    hours from one (70 s was '0.02 h')."""
+    span = f"{abs(off_s) / 3600:.2f} h" if abs(off_s) >= 3600 else f"{abs(off_s):.1f} s"
+    return (f"{span} {'behind' if off_s > 0 else 'ahead of'} the node clock, "
+            "more than any transport or processing delay, so the camera stamps with another "
+            f"clock than the node's ROS time ({_OTHER_CLOCK_CAUSES}); set the driver to stamp "
+            "with ROS time, or synchronise the clocks")
+
+
 def far_from_clock_note(stamp_ns: int, now_ns: int) -> str:
     """'the image stamp is 3.00 h behind the node clock ...: another clock (causes)' for an
     image stamped more than a minute from the node clock (``now_ns``, > 0), else '': what a
@@ -244,11 +255,7 @@ def far_from_clock_note(stamp_ns: int, now_ns: int) -> str:
     off_s = (int(now_ns) - int(stamp_ns)) / 1e9
     if now_ns <= 0 or abs(off_s) <= _FAR_BEHIND_S:
         return ""
-    span = f"{abs(off_s) / 3600:.2f} h" if abs(off_s) >= 3600 else f"{abs(off_s):.1f} s"
-    return (f"the image stamp is {span} {'behind' if off_s > 0 else 'ahead of'} the node clock, "
-            "more than any transport or processing delay, so the camera stamps with another "
-            f"clock than the node's ROS time ({_OTHER_CLOCK_CAUSES}); set the driver to stamp "
-            "with ROS time, or synchronise the clocks")
+    return f"the image stamp is {_other_clock_clause(off_s)}"
 
 
 def stale_reason(age_s: float, max_age_s: float) -> str:
@@ -263,10 +270,7 @@ def stale_reason(age_s: float, max_age_s: float) -> str:
                    "ROS time (its time since boot?); set the driver to stamp with ROS time, or "
                    "synchronise the clocks")
     elif age_s > _FAR_BEHIND_S:
-        reason += (f": its stamp is {age_s / 3600:.2f} h behind the node clock, more than any "
-                   "transport or processing delay, so the camera stamps with another clock than "
-                   f"the node's ROS time ({_OTHER_CLOCK_CAUSES}); set the driver to stamp with "
-                   "ROS time, or synchronise the clocks")
+        reason += f": its stamp is {_other_clock_clause(age_s)}"
     return reason
 
 

@@ -261,3 +261,11 @@ def test_a_stamp_ahead_of_the_node_clock_is_refused_past_max_image_age_s():
                             "behind the node clock") and "another clock" in hours
     assert "global_time_enabled" in hours and "chrony" in hours
     assert admission.stale_reason(30.0, 1.0) == "image is 30.00 s old (max_image_age_s 1.00)"
+
+
+def test_an_image_minutes_behind_is_said_in_seconds_not_hundredths_of_an_hour():
+    """`stale_reason` for 60 s .. 1 h behind said '0.03 h' (90 s): seconds below an hour, as
+    `far_from_clock_note` says them."""
+    why = admission.stale_reason(90.0, 1.0)
+    assert ": its stamp is 90.0 s behind the node clock" in why and " h " not in why
+    assert "the image stamp is 90.0 s behind" in admission.far_from_clock_note(0, 90 * 10**9)
