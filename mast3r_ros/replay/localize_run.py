@@ -33,7 +33,8 @@ import numpy as np
 
 from ..core.config import Config, dump_config_yaml
 from ..core.durable import flush_filesystem, fsync_dir
-from ..core.errors import ConfigError, InputError, MapFormatError, after_publishing
+from ..core.errors import (MAP_PERMISSIONS, ConfigError, InputError, MapFormatError,
+                               after_publishing)
 from ..core.focal_evidence import FocalFit
 from ..core.keyframes import KeyframeMap
 from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json, atomic_write_text,
@@ -263,9 +264,9 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     again = " --overwrite" if os.path.lexists(out) else ""  # the older run stays: still needed
     # a damaged map (MapFormatError: its error says rebuild or re-copy) stops every rerun until it
     # is fixed; --resume then checks the fixed map has the keyframes the frames were localized on
-    map_hint = (f"the map is damaged: fix it first as the error says, then rerun with "
-                f"--resume{again} to go on from them (refused if the fixed map's keyframes "
-                f"differ: then --restart{again})")
+    map_hint = (f"fix it first as the error says, then rerun with --resume{again} to go on "
+                f"from them (refused if the fixed map's keyframes differ: then "
+                f"--restart{again})")
     resume_hint = resume_hint or (f"rerun with --resume{again} to go on from them (or "
                                   f"--restart{again} to start over)")
     # the run records the map it used (config.yaml's map_path, metrics.json's "map"), as an
@@ -292,8 +293,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
                 metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride,
                                         max_frames, global_only, done, lines)
             except BaseException as e:
-                _keep_partial(tmp, out, map_hint if isinstance(e, MapFormatError)
-                              and not own_hint else resume_hint)
+                _keep_partial(tmp, out, _map_stop_hint(e, map_hint) if isinstance(
+                    e, MapFormatError) and not own_hint else resume_hint)
                 raise
         # after OUT is published (a Ctrl-C while removing it lost the complete run, and is
         # said to come after it), still under OUT's lock: not a live run's
@@ -425,6 +426,14 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     if focal.get("warning"):  # one line at the end of the run: the frames together are clear
         log.warning("%s", focal["warning"])
     return metrics
+
+
+def _map_stop_hint(err: MapFormatError, fix: str) -> str:
+    """How to go on after a run stopped by ``err``: 'the map is damaged: ``fix``', or, for a
+    map file this user may not read (`errors.map_file_unreadable`: the files are whole), 'the
+    map is not readable by this user: ``fix``'."""
+    what = "not readable by this user" if MAP_PERMISSIONS in str(err) else "damaged"
+    return f"the map is {what}: {fix}"
 
 
 def _keep_partial(tmp: str, out: str, hint: str = "") -> None:

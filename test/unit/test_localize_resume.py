@@ -639,3 +639,25 @@ def test_a_run_stopped_by_a_damaged_map_says_fix_the_map_before_resuming(tum, si
     calls = _count_calls(monkeypatch)  # the map fixed (here: never damaged): --resume goes on
     assert main(_argv(tum, sift_map, run, "--max-frames", "4", "--resume")) == 0
     assert len(calls) == 2 and len(_records(run / "results.jsonl")) == 4
+
+
+def test_a_run_stopped_by_a_map_file_it_may_not_read_is_not_called_damaged(tum, sift_map, tmp_path,
+                                                                           capsys, monkeypatch):
+    """A map file this user may not read (`map_file_unreadable`: 'check the map's
+    permissions', the file whole) stopped the run with 'the map is damaged' beside it."""
+    from mast3r_ros.core.errors import map_file_unreadable
+    from mast3r_ros.core.localizer import Localizer
+
+    real, calls = Localizer.localize, []
+
+    def localize(self, *a, **k):
+        calls.append(1)
+        if len(calls) > 2:
+            raise map_file_unreadable("m/enc.npy", PermissionError(13, "Permission denied"))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Localizer, "localize", localize)
+    assert main(_argv(tum, sift_map, tmp_path / "run", "--max-frames", "4")) == 2
+    (line,) = [e for e in capsys.readouterr().err.splitlines() if "run stopped after 2" in e]
+    assert "; the map is not readable by this user: fix it first as the error says" in line
+    assert "damaged" not in line
