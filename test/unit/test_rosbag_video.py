@@ -343,3 +343,13 @@ def test_a_damaged_packet_and_the_pictures_predicted_from_it_are_unreadable_fram
                for k in (7, 8, 9))
     for k in (5, 10, 11):
         assert psnr(fed[k].picture.to_ndarray(format="rgb24"), PICTURES[k]) > 30, k
+
+
+def test_the_base_topic_of_a_video_depth_transport_is_not_told_to_pass_it(tmp_path):
+    """--depth-topic /cam/depth beside /cam/depth/ffmpeg was told 'pass --depth-topic
+    /cam/depth/ffmpeg', which is then refused: depth is never read from video."""
+    bag = video_bag(tmp_path / "bag", kind=FFMPEG_PACKET_TYPE, topic="/cam/depth/ffmpeg",
+                    depth=False, raw_image=True)
+    with pytest.raises(InputError, match="depth topic '/cam/depth' is not in") as err:
+        BagSequence(bag, image_topic="/cam/color/image_raw", depth_topic="/cam/depth")
+    assert "pass --depth-topic" not in str(err.value)

@@ -108,8 +108,10 @@ class _TopicSelection:
 
     def _require(self, topic: str, types: Sequence[str], option: str) -> str:
         info = self._topics.get(topic)
-        transports = [f"{topic.rstrip('/')}/{t}" for t in _TRANSPORTS
-                      if f"{topic.rstrip('/')}/{t}" in self._topics] if info is None else []
+        # the base topic's transport topics of a type ``option`` takes (a video: never depth)
+        transports = [f"{topic.rstrip('/')}/{t}" for t in _TRANSPORTS if getattr(
+            self._topics.get(f"{topic.rstrip('/')}/{t}"), "msgtype", None) in types
+                      ] if info is None else []
         if transports and IMAGE_TYPE in types:  # the base topic given, as image_transport takes
             flag = {"image topic": "--image-topic", "depth topic": "--depth-topic"}[option]
             raise InputError(
