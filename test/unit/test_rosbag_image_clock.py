@@ -173,3 +173,30 @@ def test_a_map_check_failure_names_the_clocks_of_a_bag_on_two(tmp_path, caplog):
                              f"{seq.other_clock}"
     with pytest.raises(MapConsistencyError, match="disagree$"):  # one clock: as it was
         check_consistency(Writer(), Failing(), None, False)
+
+
+def test_build_map_hands_the_bags_clock_note_to_its_map_check(tmp_path, monkeypatch):
+    """build-map, poses from the bag's tf, passes the bag's note to the map check, which adds it
+    to a failure (the test above called the check with the note itself)."""
+    import dataclasses
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.replay import pipeline
+
+    seq = BagSequence(clock_bag(tmp_path, lambda t: t - 1_200 * MS), depth_topic="/cam/depth",
+                      pose_frames="map:camera_optical")
+    given = []
+
+    class Stop(Exception):
+        pass
+
+    def check_consistency(w, check, units, force, pose_suspect=None, other_clock=""):
+        given.append(other_clock)
+        raise Stop
+
+    monkeypatch.setattr(pipeline, "check_consistency", check_consistency)
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, matcher="sift"))
+    with pytest.raises(Stop):
+        pipeline.build_map(seq, str(tmp_path / "map"), cfg)
+    assert given == [seq.other_clock] and "1.229 s behind the tf clock" in given[0]
