@@ -49,11 +49,10 @@ from pathlib import Path
 
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
 
-TS = get_typestore(Stores.ROS2_HUMBLE)
-T = TS.types
-S = 1_000_000_000
+from bench_bags import S, T, TS, header
+from bench_bags import transform_stamped as _tfs
+
 T0 = 1_700_000_000 * S
 OPTICAL = "camera_color_optical_frame"
 IMAGE, DEPTH, INFO = "/camera/color/image_raw", "/camera/depth/image_rect_raw", \
@@ -61,24 +60,10 @@ IMAGE, DEPTH, INFO = "/camera/color/image_raw", "/camera/depth/image_rect_raw", 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _header(stamp_ns: int, frame: str):
-    return T["std_msgs/msg/Header"](
-        stamp=T["builtin_interfaces/msg/Time"](sec=stamp_ns // S, nanosec=stamp_ns % S),
-        frame_id=frame)
-
-
-def _tfs(parent: str, child: str, stamp_ns: int, xyz, q_xyzw):
-    return T["geometry_msgs/msg/TransformStamped"](
-        header=_header(stamp_ns, parent), child_frame_id=child,
-        transform=T["geometry_msgs/msg/Transform"](
-            translation=T["geometry_msgs/msg/Vector3"](*map(float, xyz)),
-            rotation=T["geometry_msgs/msg/Quaternion"](*map(float, q_xyzw))))
-
-
 def _image(stamp_ns, array, encoding):
     h, w = array.shape[:2]
     return T["sensor_msgs/msg/Image"](
-        header=_header(stamp_ns, OPTICAL), height=h, width=w, encoding=encoding,
+        header=header(stamp_ns, OPTICAL), height=h, width=w, encoding=encoding,
         is_bigendian=0, step=array.strides[0], data=array.view(np.uint8).reshape(-1))
 
 
@@ -87,7 +72,7 @@ def _info(stamp_ns, w, h):
     roi = T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0,
                                                 do_rectify=False)
     return T["sensor_msgs/msg/CameraInfo"](
-        header=_header(stamp_ns, OPTICAL), height=h, width=w, distortion_model="plumb_bob",
+        header=header(stamp_ns, OPTICAL), height=h, width=w, distortion_model="plumb_bob",
         d=np.zeros(5), k=np.array([f, 0, (w - 1) / 2, 0, f, (h - 1) / 2, 0, 0, 1], float),
         r=np.eye(3).reshape(-1), p=np.array([f, 0, (w - 1) / 2, 0, 0, f, (h - 1) / 2, 0,
                                              0, 0, 1, 0], float),
@@ -168,7 +153,7 @@ def write_bag(path: Path, minutes: float, width: int, height: int, colour: str =
                 rgb = _view(floor, s, width, height)
                 msg = (_image(t, rgb, "rgb8") if colour == "raw" else
                        T["sensor_msgs/msg/CompressedImage"](
-                           header=_header(t, OPTICAL), format="rgb8; jpeg compressed bgr8",
+                           header=header(t, OPTICAL), format="rgb8; jpeg compressed bgr8",
                            data=np.frombuffer(cv2.imencode(".jpg", rgb[:, :, ::-1])[1], np.uint8)))
                 put(IMAGE, t + 3_000_000, msg)
                 put(DEPTH, t + 4_000_000, _image(t, depth, "16UC1"))
@@ -187,7 +172,7 @@ def write_bag(path: Path, minutes: float, width: int, height: int, colour: str =
                     _tfs("map", "odom", t, (_pose(s)[3], 0, 0), (0, 0, 0, 1))]))
             elif name == "imu":
                 put("/imu/data", t + 200_000, T["sensor_msgs/msg/Imu"](
-                    header=_header(t, "imu_link"),
+                    header=header(t, "imu_link"),
                     orientation=T["geometry_msgs/msg/Quaternion"](0.0, 0.0, 0.0, 1.0),
                     orientation_covariance=np.zeros(9),
                     angular_velocity=T["geometry_msgs/msg/Vector3"](0.0, 0.0, 0.05),
@@ -196,7 +181,7 @@ def write_bag(path: Path, minutes: float, width: int, height: int, colour: str =
                     linear_acceleration_covariance=np.zeros(9)))
             else:
                 put("/points", t + 1_000_000, T["sensor_msgs/msg/PointCloud2"](
-                    header=_header(t, "lidar"), height=1, width=cloud_points, fields=fields,
+                    header=header(t, "lidar"), height=1, width=cloud_points, fields=fields,
                     is_bigendian=False, point_step=16, row_step=16 * cloud_points,
                     data=cloud.view(np.uint8).reshape(-1), is_dense=True))
     return dict(counts)

@@ -46,36 +46,21 @@ for _p in (os.path.dirname(_HERE), _HERE):
 
 import numpy as np  # noqa: E402
 from rosbags.rosbag2 import StoragePlugin, Writer  # noqa: E402
-from rosbags.typesys import Stores, get_typestore  # noqa: E402
+
+from bench_bags import S, T, TS, header  # noqa: E402
+from bench_bags import transform_stamped as _transform  # noqa: E402
 
 from mast3r_ros.replay.rosbag import BagSequence, poses, tf_extrinsic  # noqa: E402
 
-TS = get_typestore(Stores.ROS2_HUMBLE)
-T = TS.types
-S = 1_000_000_000
 COLOUR, DEPTH = "camera_color_optical_frame", "camera_depth_optical_frame"
 IMAGE, DEPTH_TOPIC = "/camera/color/image_raw", "/camera/depth/image_rect_raw"
 W, H = 8, 6
 T0 = 1_700_000_000 * S
 
 
-def _header(stamp_ns: int, frame: str):
-    return T["std_msgs/msg/Header"](
-        stamp=T["builtin_interfaces/msg/Time"](sec=stamp_ns // S, nanosec=stamp_ns % S),
-        frame_id=frame)
-
-
-def _transform(parent: str, child: str, stamp_ns: int, xyz, quat_xyzw):
-    return T["geometry_msgs/msg/TransformStamped"](
-        header=_header(stamp_ns, parent), child_frame_id=child,
-        transform=T["geometry_msgs/msg/Transform"](
-            translation=T["geometry_msgs/msg/Vector3"](*map(float, xyz)),
-            rotation=T["geometry_msgs/msg/Quaternion"](*map(float, quat_xyzw))))
-
-
 def _image(stamp_ns: int, frame: str, array: np.ndarray, encoding: str):
     return T["sensor_msgs/msg/Image"](
-        header=_header(stamp_ns, frame), height=H, width=W, encoding=encoding, is_bigendian=0,
+        header=header(stamp_ns, frame), height=H, width=W, encoding=encoding, is_bigendian=0,
         step=W * array.itemsize * (array.shape[2] if array.ndim > 2 else 1),
         data=np.ascontiguousarray(array).view(np.uint8).reshape(-1))
 
@@ -85,7 +70,7 @@ def _info(stamp_ns: int, frame: str, fx: float):
     roi = T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0,
                                                 do_rectify=False)
     return T["sensor_msgs/msg/CameraInfo"](
-        header=_header(stamp_ns, frame), height=H, width=W, distortion_model="plumb_bob",
+        header=header(stamp_ns, frame), height=H, width=W, distortion_model="plumb_bob",
         d=np.zeros(5), k=k, r=np.eye(3).reshape(-1), p=np.zeros(12), binning_x=0,
         binning_y=0, roi=roi)
 
