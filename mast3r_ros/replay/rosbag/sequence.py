@@ -42,6 +42,7 @@ from ...core.tf_buffer import TransformBuffer
 from ...core.trajectory import check_pose_rule
 from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFrame,
                            check_camera_info_arg)
+from .cdr_header import HeaderReader
 from .depth import _DepthAssociation
 from .drawn import _DrawnFrames
 from .opening import (  # noqa: F401 (_open_hint)
@@ -237,6 +238,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
                 self.depth_topic and t.endswith("tf_static"))]
         conns = [c for t in wanted for c in self._topics[t].connections]
         runs = self._run_counter = _RunCounter()
+        headers = self._headers = HeaderReader(reader)  # most image messages: header alone
         desc = f"{self._command or 'bag'}: reading {self.path.name}"
         for conn, bag_ns, raw in progress_messages(reader, conns, desc):
             if conn.topic == depth_info:  # its first readable message alone
@@ -246,7 +248,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
                 continue
             if conn.topic in (self.image_topic, self.depth_topic):
                 try:
-                    msg = bag_deserialize(reader, raw, conn.msgtype)
+                    msg = (self._header_alone(headers, conn, raw)
+                           or bag_deserialize(reader, raw, conn.msgtype))
                 except (AnyReaderError, ValueError) as err:  # its place kept, stamped later
                     read = header_stamp_of_cdr(raw) if getattr(reader, "is2", True) else None
                     ordinal = runs.note(conn.topic, None, bag_ns, read)  # no part in the runs
@@ -281,6 +284,18 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
                     self._pose_message(msg) if stream and conn.topic == stream.topic else msg,
                     static=conn.topic.endswith("tf_static"), runs=runs, bag_ns=bag_ns,
                     topic=conn.topic)
+
+    def _header_alone(self, headers: HeaderReader, conn: Any, raw: bytes) -> Optional[Any]:
+        """The image or depth message ``raw`` as its header alone (`cdr_header`), where the
+        indexing pass needs no more of it (not a depth topic's first message: its encoding and
+        frame_id; not a video packet up to the first keyframe: `_probe_video`); else None."""
+        if conn.topic == self.depth_topic:
+            if self._depth_encoding is None or self._depth_frame_id is None:
+                return None
+        elif self._is_video() and (self._video_probe is None
+                                   or self._video_probe.first_key is None):  # no keyframe yet
+            return None
+        return headers.header_only(raw, conn.msgtype)
 
     def _finish_index(self) -> None:
         # each depth message's header stamp by its ordinal, every run's (before they are kept)
