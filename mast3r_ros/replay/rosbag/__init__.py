@@ -23,7 +23,8 @@ topic selection), `runs` (runs of header time, unstamped images), `receive_times
 times tell about a jump back), `poses` (poses from tf), `pose_topic` (poses from an Odometry or
 PoseStamped topic, `--pose-topic`),
 `depth` (depth association), `tf_extrinsic` (a depth camera's extrinsic from /tf),
-`undeserialized` (messages that cannot be deserialized), `video` (CompressedVideo and
+`cdr_header` (the indexing pass's image headers read from their bytes), `undeserialized`
+(messages that cannot be deserialized), `video` (CompressedVideo and
 FFMPEGPacket topics as the colour images),
 `realsense` (RealSense Viewer / rs-record recordings: librealsense's ROS 1 layout). The
 ``rosbags`` library this wraps is imported absolutely, so this package's name does not shadow

@@ -1,7 +1,8 @@
 """`BagSequence`: a rosbag2 recording (mcap or sqlite3) as a sequence of ``Frame``, read through
 ``rosbags`` (no ROS).
 
-The constructor makes one indexing pass (stamps, CameraInfo and tf, no pixel decoding) so that
+The constructor makes one indexing pass (stamps, CameraInfo and tf, no pixel decoding; a
+rosbag2 image's header read from its bytes, `cdr_header`, not deserialized) so that
 depth, intrinsics and poses can be associated by header stamp; iteration makes a second pass and
 decodes only the images it yields (build-map: only its keyframe candidates, their positions
 drawn one frame at a time, each chosen by the pose and depth the first pass found for it,
