@@ -353,3 +353,15 @@ def test_the_base_topic_of_a_video_depth_transport_is_not_told_to_pass_it(tmp_pa
     with pytest.raises(InputError, match="depth topic '/cam/depth' is not in") as err:
         BagSequence(bag, image_topic="/cam/color/image_raw", depth_topic="/cam/depth")
     assert "pass --depth-topic" not in str(err.value)
+
+
+@pytest.mark.parametrize("kind", [COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE],
+                         ids=["CompressedVideo", "FFMPEGPacket"])
+def test_the_indexing_pass_deserializes_packets_up_to_the_first_keyframe_alone(tmp_path, kind):
+    """After the first keyframe a packet's stamp is read from its bytes (`cdr_header`), as a
+    depth message's after the first; the stamps and frames are the same."""
+    bag = video_bag(tmp_path / "bag", kind=kind, drop=2)  # first keyframe: the 4th packet
+    seq = BagSequence(bag, image_topic=VIDEO, depth_topic=DEPTH)
+    assert seq._headers.read == (N - 2 - 4) + (N - 1)
+    assert seq.stamps_ns.tolist() == STAMPS[5:]
+    assert [f.stamp_ns for f in seq.frames_or_unreadable()] == STAMPS[5:]
