@@ -75,6 +75,21 @@ def _image_remaps(image_topic):
     return [("image", base), ("image/compressed", base + "/compressed")]
 
 
+def _camera_info_topic(image_topic, given):
+    """The CameraInfo topic: ``given`` (``camera_info_topic``) when not empty, else the image
+    stream's sibling ``camera_info``, as image_transport names it (``getCameraInfoTopic``: the
+    base topic's last name replaced, so ``/camera/color/image_raw`` and its ``/compressed``
+    stream go with ``/camera/color/camera_info``). A fixed default left ``image_topic:=`` alone
+    listening to ``camera/camera_info``, which such a camera never publishes: every image was
+    refused as having no CameraInfo."""
+    given = given.strip()
+    if given:
+        return given
+    base = _image_remaps(image_topic)[0][1]
+    head, sep, _ = base.rpartition("/")
+    return f"{head}{sep}camera_info"
+
+
 def _node_and_autostart(context):
     """Built at launch time so that an empty map/checkpoint/use_sim_time argument leaves the
     parameter file's value."""
@@ -110,7 +125,8 @@ def _node_and_autostart(context):
         parameters=[params_file] + ([overrides] if overrides else []),
         remappings=[
             *_image_remaps(image_topic),
-            ("camera_info", LaunchConfiguration("camera_info_topic")),
+            ("camera_info", _camera_info_topic(
+                image_topic, LaunchConfiguration("camera_info_topic").perform(context))),
         ] + ([("/tf", "tf"), ("/tf_static", "tf_static")]  # Nav2's multi-robot pattern
              if _is_true(LaunchConfiguration("namespaced_tf").perform(context)) else []),
         ros_arguments=["--log-level", f"{logger}:={log_level}"],
@@ -162,9 +178,11 @@ def generate_launch_description():
                         "<base>/compressed is that stream: image_transport is set to "
                         "'compressed' over params_file's)."),
         DeclareLaunchArgument(
-            "camera_info_topic", default_value="camera/camera_info",
+            "camera_info_topic", default_value="",
             description="sensor_msgs/CameraInfo topic of the same camera and resolution "
-                        "(relative: follows the namespace)."),
+                        "(relative: follows the namespace); empty (default): image_topic's "
+                        "sibling camera_info, as image_transport names it "
+                        "(/camera/color/image_raw -> /camera/color/camera_info)."),
         DeclareLaunchArgument(
             "namespaced_tf", default_value="false",
             description="Remap /tf and /tf_static to the namespace's tf and tf_static "

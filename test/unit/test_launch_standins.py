@@ -149,8 +149,8 @@ def test_topics_follow_the_namespace_and_tf_can(monkeypatch, namespaced_tf):
     node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", namespace="robot1",
                          namespaced_tf=namespaced_tf)
     remaps = dict(node.kwargs["remappings"])
-    assert remaps["image"] == "camera/image_raw" and remaps["camera_info"].args[0] == \
-        "camera_info_topic"
+    assert remaps["image"] == "camera/image_raw" and remaps["camera_info"] == \
+        "camera/camera_info"
     assert ("/tf" in remaps) is (namespaced_tf == "true")
     if namespaced_tf == "true":
         assert remaps["/tf"] == "tf" and remaps["/tf_static"] == "tf_static"
@@ -239,3 +239,23 @@ def test_an_image_topic_given_as_the_compressed_stream_is_that_stream(monkeypatc
         assert overrides["image_transport"].kwargs["value_type"] is str
     else:
         assert "image_transport" not in overrides
+
+
+@pytest.mark.parametrize("image_topic, info_given, want", [
+    ("/camera/color/image_raw", "", "/camera/color/camera_info"),
+    ("/camera/color/image_raw/compressed", "", "/camera/color/camera_info"),
+    ("/camera/color/image_raw/", "", "/camera/color/camera_info"),
+    ("camera/image_raw", "", "camera/camera_info"),                 # the defaults, unchanged
+    ("/image_raw", "", "/camera_info"),
+    ("image_raw", "", "camera_info"),
+    ("/camera/color/image_raw", "/cam_info_elsewhere", "/cam_info_elsewhere")])
+def test_camera_info_follows_the_image_topic_unless_given(monkeypatch, image_topic, info_given,
+                                                           want):
+    """image_topic:=/camera/color/image_raw alone left the CameraInfo subscription on the
+    fixed default camera/camera_info, which that camera never publishes: every image was
+    refused for want of a CameraInfo. The ROS convention (image_transport's
+    getCameraInfoTopic, image_pipeline's "Remapping camera_info Topics") is the image's
+    sibling camera_info; an explicit camera_info_topic still wins."""
+    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", image_topic=image_topic,
+                         camera_info_topic=info_given)
+    assert dict(node.kwargs["remappings"])["camera_info"] == want
