@@ -25,6 +25,7 @@ import os
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.event_handlers import OnProcessStart
 from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
@@ -35,6 +36,7 @@ from lifecycle_msgs.msg import Transition
 
 TRUE_WORDS = ("true", "1", "yes", "on")
 NODE_NAME = "mast3r_localizer"
+RESPAWN_DELAY_S = 2.0
 
 
 def _is_true(text: str) -> bool:
@@ -115,6 +117,7 @@ def _node_and_autostart(context):
     logger = _logger_name(context.launch_configurations.get("ros_namespace"),
                           LaunchConfiguration("namespace").perform(context))
     log_level = LaunchConfiguration("log_level").perform(context)
+    respawn = _is_true(LaunchConfiguration("use_respawn").perform(context))
     node = LifecycleNode(
         package="mast3r_ros",
         executable="localizer_node",
@@ -130,6 +133,9 @@ def _node_and_autostart(context):
         ] + ([("/tf", "tf"), ("/tf_static", "tf_static")]  # Nav2's multi-robot pattern
              if _is_true(LaunchConfiguration("namespaced_tf").perform(context)) else []),
         ros_arguments=["--log-level", f"{logger}:={log_level}"],
+        # Nav2's use_respawn (nav2_bringup: respawn_delay 2 s): the lifecycle manager's
+        # attempt_respawn_reconnection brings a crashed server back only when launch respawns it
+        respawn=respawn, respawn_delay=RESPAWN_DELAY_S if respawn else 0.0,
     )
     actions = [node]
     if _is_true(LaunchConfiguration("autostart").perform(context)):
@@ -140,9 +146,14 @@ def _node_and_autostart(context):
             entities=[EmitEvent(event=ChangeState(
                 lifecycle_node_matcher=matches_action(node),
                 transition_id=Transition.TRANSITION_ACTIVATE))])))
-        actions.append(EmitEvent(event=ChangeState(
+        configure = EmitEvent(event=ChangeState(
             lifecycle_node_matcher=matches_action(node),
-            transition_id=Transition.TRANSITION_CONFIGURE)))
+            transition_id=Transition.TRANSITION_CONFIGURE))
+        # a respawned process comes back unconfigured: with use_respawn, configure it at every
+        # start of the process, the first one included (the handler above then activates it)
+        actions.append(RegisterEventHandler(OnProcessStart(target_action=node,
+                                                           on_start=[configure]))
+                       if respawn else configure)
     return actions
 
 
@@ -191,6 +202,11 @@ def generate_launch_description():
             "autostart", default_value="true",
             description="Configure and activate the node through lifecycle events; set false "
                         "when nav2_lifecycle_manager (or you) drives the lifecycle."),
+        DeclareLaunchArgument(
+            "use_respawn", default_value="false",
+            description="Start the node again 2 s after it dies (Nav2's use_respawn): "
+                        "nav2_lifecycle_manager's attempt_respawn_reconnection then brings it "
+                        "up again; with autostart it configures and activates itself again."),
         DeclareLaunchArgument(
             "log_level", default_value="info",
             description="Logging level of the node's logger (and, through it, of the "

@@ -66,6 +66,7 @@ def _modules(lifecycle_node: type) -> dict[str, types.ModuleType]:
         "launch.actions": mod("launch.actions", DeclareLaunchArgument=Recorded,
                               EmitEvent=Recorded, OpaqueFunction=Recorded,
                               RegisterEventHandler=Recorded),
+        "launch.event_handlers": mod("launch.event_handlers", OnProcessStart=Recorded),
         "launch.events": mod("launch.events", matches_action=lambda action: ("match", action)),
         "launch.substitutions": mod("launch.substitutions",
                                     LaunchConfiguration=LaunchConfiguration),
@@ -259,3 +260,29 @@ def test_camera_info_follows_the_image_topic_unless_given(monkeypatch, image_top
     node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", image_topic=image_topic,
                          camera_info_topic=info_given)
     assert dict(node.kwargs["remappings"])["camera_info"] == want
+
+
+@pytest.mark.parametrize("autostart", ["true", "false"])
+def test_use_respawn_restarts_the_node_and_configures_it_at_every_start(monkeypatch, autostart):
+    """Nav2's lifecycle manager reconnects to a crashed server only when launch respawns it
+    (docs.nav2.org, Lifecycle Manager: attempt_respawn_reconnection); the node had no respawn,
+    so a crash left the localization down for good. With autostart the respawned process
+    (unconfigured) is configured at each start of the process, the first included."""
+    actions = _launch(monkeypatch, HumbleLifecycleNode, autostart, use_respawn="true")
+    node = actions[0]
+    assert node.kwargs["respawn"] is True and node.kwargs["respawn_delay"] == 2.0
+    if autostart == "false":                  # the lifecycle manager configures it again
+        assert len(actions) == 1
+        return
+    _, activate_handler, on_start = actions
+    assert activate_handler.args[0].kwargs["goal_state"] == "inactive"
+    start = on_start.args[0]                  # RegisterEventHandler(OnProcessStart(...))
+    assert start.kwargs["target_action"] is node
+    (configure,) = start.kwargs["on_start"]
+    assert configure.kwargs["event"].kwargs["transition_id"] == 1
+
+
+def test_no_respawn_by_default(monkeypatch):
+    node, _, configure = _launch(monkeypatch, HumbleLifecycleNode, "true")
+    assert node.kwargs["respawn"] is False
+    assert configure.kwargs["event"].kwargs["transition_id"] == 1   # configured once

@@ -20,7 +20,8 @@ from mast3r_ros.core.config import NodeConfig
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH = ROOT / "launch" / "localize.launch.py"
 REQUIRED_ARGS = {"map", "checkpoint", "params_file", "namespace", "use_sim_time", "image_topic",
-                 "camera_info_topic", "autostart", "log_level", "namespaced_tf"}
+                 "camera_info_topic", "autostart", "log_level", "namespaced_tf",
+                 "use_respawn"}
 # Python module -> the package.xml key that provides it (where the names differ).
 MODULE_TO_KEY = {"tf2_ros": "tf2_ros_py", "numpy": "python3-numpy", "scipy": "python3-scipy",
                  "cv2": "python3-opencv", "yaml": "python3-yaml", "PIL": "python3-pil",
