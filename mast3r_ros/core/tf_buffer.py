@@ -47,12 +47,14 @@ class ExtrapolationError(TransformError):
     apart they are; None when the stamp is before the first or after the last sample.
     ``spacing_ns``: with ``gap_ns``, the 90th percentile of the edge's sample spacing (float ns:
     its usual longest step, bursts of a bursty publisher included), None when it has fewer than
-    4 samples (its rate unknown): whether the gap is a hole in it."""
+    4 samples (its rate unknown): whether the gap is a hole in it. ``other_clock``: the
+    message's closing note that the stamp is more than a day outside the samples (another
+    clock), '' when it has none: a caller that names the clocks itself drops it."""
 
     def __init__(self, message: str, gap_ns: Optional[int] = None,
-                 spacing_ns: Optional[float] = None) -> None:
+                 spacing_ns: Optional[float] = None, other_clock: str = "") -> None:
         super().__init__(message)
-        self.gap_ns, self.spacing_ns = gap_ns, spacing_ns
+        self.gap_ns, self.spacing_ns, self.other_clock = gap_ns, spacing_ns, other_clock
 
 
 def _finite_transform(parent_from_child: np.ndarray, parent: str, child: str) -> np.ndarray:
@@ -201,13 +203,15 @@ class _Edge:
                 f"t={stamp_ns * 1e-9:.6f} s: every sample of it is stamped 0, so its publisher "
                 "leaves header.stamp unset; stamp each transform with its time (one that never "
                 "changes belongs on /tf_static)")
+        clock = _other_clock_note(stamp_ns, int(stamps[0]), int(stamps[-1]))
         raise ExtrapolationError(
             f"transform {self.parent} -> {child} is not available at t={stamp_ns * 1e-9:.6f} s: "
             f"it is known from {stamps[0] * 1e-9:.6f} s to {stamps[-1] * 1e-9:.6f} s "
             f"(tolerance {tolerance_ns * 1e-9:.3f} s, interpolation across gaps up to {gap}"
-            f"{apart}){_other_clock_note(stamp_ns, int(stamps[0]), int(stamps[-1]))}",
+            f"{apart}){clock}",
             gap_ns=around if around > 0 else None,
             spacing_ns=self._wide if around > 0 and spacing is not None else None,
+            other_clock=clock,
         )
 
 

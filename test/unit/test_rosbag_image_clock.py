@@ -83,6 +83,9 @@ def test_images_on_another_clock_than_tf_are_said_so_with_the_offset_cause_and_f
     for w in words:
         assert w in said[0], w
     assert reason.startswith(f"{said[0]}; transform map -> base_link is not available")
+    # the tf range's own '>1 day: different clocks ... have the driver stamp with ROS time'
+    # repeated what the note had just said, in other words: the clocks are named once
+    assert reason.count("different clocks") == 1 and "days before its first" not in reason
 
 
 def test_tf_in_sim_time_against_images_in_ros_time_names_use_sim_time(tmp_path, caplog):
