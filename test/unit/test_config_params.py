@@ -101,7 +101,8 @@ def test_range_bounds_are_inclusive_and_the_next_value_out_is_refused():
         else:
             outside = (math.nextafter(spec.lo, -math.inf), math.nextafter(spec.hi, math.inf))
         for value in outside:
-            with pytest.raises(ConfigError, match=rf"'{spec.name}' must be in \["):
+            words = r"in \[" if spec.zero_or_at_least is None else r"0 \(.*\) or in \["
+            with pytest.raises(ConfigError, match=rf"'{spec.name}' must be {words}"):
                 validate_param(spec.name, value)
 
 
@@ -113,10 +114,13 @@ def test_ransac_max_points_is_0_or_at_least_4_where_the_solver_finds_a_pose():
         assert validate_param("pnp.ransac_max_points", ok) == ok
         assert config_from_params({"pnp.ransac_max_points": ok}).localizer.pnp \
             .ransac_max_points == ok
-    for bad in (1, 2, 3):
+    for bad in (1, 2, 3, -1, 1000001):  # -1 was 'must be in [0, 1000000]', 2 inside it
         with pytest.raises(ConfigError, match=r"^p.yaml: parameter 'pnp.ransac_max_points' must "
-                                              rf"be 0 \(all\) or >= 4, got {bad}$"):
+                                              rf"be 0 \(all\) or in \[4, 1000000\], got {bad}$"):
             config_from_params({"pnp": {"ransac_max_points": bad}}, "p.yaml")
+    with pytest.raises(ConfigError, match=r"must be 0 \(all\) or >= 4, got -1$"):
+        check_config_section(LocalizerConfig(pnp=PnPConfig(ransac_max_points=-1)),
+                             LocalizerConfig, "Localizer")
     with pytest.raises(ConfigError, match=r"must be 0 \(all\) or >= 4, got 2"):
         check_config_section(LocalizerConfig(pnp=PnPConfig(ransac_max_points=2)),
                              LocalizerConfig, "Localizer")

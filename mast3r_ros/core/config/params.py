@@ -192,8 +192,9 @@ def validate_param(name: str, value: Any, where: str = "config", *,
 
     Raises `ConfigError` naming the parameter (and ``where``) for an unknown name, a wrong type,
     a non-finite float, or a value outside its range (of a fraction: said so; with
-    ``check_max`` False only below it), choices or pattern, or in the gap of a
-    ``zero_or_at_least`` one (``pnp.ransac_max_points`` 1 to 3).
+    ``check_max`` False only below it), choices or pattern, or outside a ``zero_or_at_least``
+    one's accepted set, which it names (``pnp.ransac_max_points``: 0 or in [4, 1000000]; 0 or
+    >= 4 without ``check_max``).
     """
     spec = _BY_NAME.get(name)
     if spec is None:
@@ -212,14 +213,16 @@ def validate_param(name: str, value: Any, where: str = "config", *,
                           f"got {v!r}{_VIDEO_TRANSPORT_HINT if video else ''}")
     if spec.pattern is not None and not re.fullmatch(spec.pattern[0], v):
         raise ConfigError(f"{where}: parameter '{name}' must be {spec.pattern[1]}, got {v!r}")
+    gap = spec.zero_or_at_least
+    if gap is not None and not (v == 0 or gap[0] <= v and (v <= spec.hi or not check_max)):
+        # the accepted set, not the range [0, hi] whose 1 to least-1 are refused as well
+        least, zero = gap
+        more = f"in [{least}, {spec.hi}]" if check_max else f">= {least}"
+        raise ConfigError(f"{where}: parameter '{name}' must be 0 ({zero}) or {more}, got {v!r}")
     if spec.lo is not None and not (spec.lo <= v and (v <= spec.hi or not check_max)):
         unit = " (a fraction: 0.05 is 5 %)" if spec.fraction else ""
         raise ConfigError(f"{where}: parameter '{name}' must be in [{spec.lo}, {spec.hi}]{unit}, "
                           f"got {v!r}")
-    if spec.zero_or_at_least is not None and 0 < v < spec.zero_or_at_least[0]:
-        least, zero = spec.zero_or_at_least
-        raise ConfigError(f"{where}: parameter '{name}' must be 0 ({zero}) or >= {least}, got "
-                          f"{v!r}")
     return v
 
 
