@@ -412,10 +412,12 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
         loc.close()
     if not results:
         raise InputError("the source has no frames to localize")
-    bad = sum(r.unreadable for r in results)
-    if bad:
-        log.warning("%d of %d frames could not be read: they are failed frames ('%s: ...' in "
-                    "results.jsonl, naming the file)", bad, len(results), UNREADABLE)
+    bad = [r for r in results if r.unreadable]
+    if bad:  # the first one's reason names its file (a bag: its topic and stamp)
+        log.warning("%d of %d frames could not be read: they are failed frames (the first at "
+                    "t=%.6f s: %s; each one's reason in results.jsonl, '%s: ...')", len(bad),
+                    len(results), bad[0].stamp_ns * 1e-9,
+                    bad[0].reason.split(": ", 1)[-1], UNREADABLE)
     if gt_file is not None:
         stamps = np.array([r.stamp_ns for r in results], dtype=np.int64)
         gt_poses = poses_from_file(gt_file, stamps, cfg.pose_at_stamp)
