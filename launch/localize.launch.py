@@ -71,9 +71,16 @@ def _image_remaps(image_topic):
     given as the compressed stream itself (``/camera/image_raw/compressed``, as ``ros2 topic
     list`` shows it) is that stream's base topic plus ``/compressed``: it used to become
     ``.../compressed/compressed``, or a raw Image subscription on a CompressedImage topic, and
-    no image ever arrived."""
+    no image ever arrived. RuntimeError when no base topic is left (``/compressed``, ``/``,
+    an empty argument): the remap to '' failed inside launch_ros with an invalid-name error
+    that named neither the argument nor the fix."""
     topic = image_topic.rstrip("/")
     base = topic[:-len("/compressed")] if topic.endswith("/compressed") else topic
+    if not base.strip("/ "):
+        raise RuntimeError(
+            f"image_topic:={image_topic!r} names no image topic (the compressed stream of "
+            "nothing): give the camera's Image topic, e.g. image_topic:=/camera/color/image_raw, "
+            "or its compressed stream, image_topic:=/camera/color/image_raw/compressed")
     return [("image", base), ("image/compressed", base + "/compressed")]
 
 

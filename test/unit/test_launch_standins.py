@@ -286,3 +286,14 @@ def test_no_respawn_by_default(monkeypatch):
     node, _, configure = _launch(monkeypatch, HumbleLifecycleNode, "true")
     assert node.kwargs["respawn"] is False
     assert configure.kwargs["event"].kwargs["transition_id"] == 1   # configured once
+
+
+@pytest.mark.parametrize("given", ["/compressed", "/compressed/", "//compressed", "/", ""])
+def test_an_image_topic_with_no_base_stops_the_launch_naming_it(monkeypatch, given):
+    """image_topic:=/compressed left an empty base topic: the node's image was remapped to ''
+    (launch_ros failed on the invalid name, or the node subscribed to nothing it named). The
+    launch now raises, naming the argument and a topic of the right form."""
+    with pytest.raises(RuntimeError, match="names no image topic") as info:
+        _launch(monkeypatch, HumbleLifecycleNode, "true", image_topic=given)
+    assert f"image_topic:={given!r}" in str(info.value)
+    assert "image_topic:=/camera/color/image_raw/compressed" in str(info.value)
