@@ -199,17 +199,25 @@ def test_map_file_this_user_may_not_read_is_not_called_damaged(sift_map, tmp_pat
 def test_map_folder_this_user_may_not_open_is_not_called_missing(tum, sift_map, tmp_path,
                                                                   monkeypatch, capsys):
     """A map's keyframes/ of another owner (chmod 700 by someone else): was 'map folder
-    missing: ...; map ... is incomplete (copied only in part?): rebuild it or copy it again'."""
+    missing: ...; map ... is incomplete (copied only in part?): rebuild it or copy it again'.
+    Neither the folder nor a file in it can be opened or stat'ed."""
     out = tmp_path / "map"
     shutil.copytree(sift_map, out)
-    denied, real_open = os.path.abspath(out / "keyframes"), os.open
+    denied, real_open, real_stat = os.path.abspath(out / "keyframes"), os.open, os.stat
 
     def fake_open(path, *args, **kwargs):
-        if os.path.abspath(path) == denied:
+        if os.path.abspath(path) == denied or os.path.dirname(os.path.abspath(path)) == denied:
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
+    def fake_stat(path, *args, **kwargs):  # no search permission: no file in it is reached
+        if isinstance(path, (str, os.PathLike)) and not kwargs.get("dir_fd") and \
+                os.path.dirname(os.path.abspath(path)) == denied:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
     monkeypatch.setattr(os, "open", fake_open)
+    monkeypatch.setattr(os, "stat", fake_stat)
     for command in (["check-map", str(out)],
                     ["localize", tum[1], "--map", str(out), "--out",
                      str(tmp_path / "run"), "--matcher", "sift"]):
@@ -217,3 +225,42 @@ def test_map_folder_this_user_may_not_open_is_not_called_missing(tum, sift_map, 
         err = capsys.readouterr().err.strip()
         assert err.endswith(f"error: map folder unreadable: {out / 'keyframes'}: Permission "
                             "denied (check the map's permissions: this user may not read it)")
+
+
+def test_map_folders_this_user_may_enter_but_not_list_are_read(tum, sift_map, tmp_path,
+                                                               monkeypatch, capsys):
+    """A map whose folders are mode 0711 (another owner's: entered, not listed): every map file
+    is known by name from the manifest and the tables, and each opens, but check-map and
+    localize refused the map as 'map folder unreadable'. Opening or listing a folder is denied
+    here as 0711 denies it to another user; the files in it stay reachable by name."""
+    out = tmp_path / "map"
+    shutil.copytree(sift_map, out)
+    folders = {os.path.abspath(d) for d, _, _ in os.walk(out)}
+    real_open, real_listdir, real_scandir = os.open, os.listdir, os.scandir
+
+    def denied(path):
+        if isinstance(path, (str, os.PathLike)) and os.path.abspath(path) in folders:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    def fake_open(path, flags, *args, **kwargs):
+        if not kwargs.get("dir_fd") and not flags & getattr(os, "O_PATH", 0):
+            denied(path)
+        return real_open(path, flags, *args, **kwargs)
+
+    def fake_listdir(path="."):
+        denied(path)
+        return real_listdir(path)
+
+    def fake_scandir(path="."):
+        denied(path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "open", fake_open)
+    monkeypatch.setattr(os, "listdir", fake_listdir)
+    monkeypatch.setattr(os, "scandir", fake_scandir)
+    capsys.readouterr()
+    assert main(["check-map", str(out), "--log-level", "error"]) == 0, capsys.readouterr().err
+    assert "map consistent" in capsys.readouterr().out
+    assert main(["localize", tum[1], "--map", str(out), "--out", str(tmp_path / "run"),
+                 "--matcher", "sift", "--max-frames", "2", "--log-level", "error"]) == 0, \
+        capsys.readouterr().err

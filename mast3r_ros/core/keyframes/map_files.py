@@ -344,8 +344,9 @@ def _size_problems(path: str, groups: List[Tuple[str, List[str], np.ndarray]]) -
         try:  # a folder of another owner: not a map copied in part (its files are -1 below)
             os.close(os.open(full, os.O_RDONLY))
         except PermissionError as e:
-            raise MapFormatError(f"map folder unreadable: {full}: {e.strerror} "
-                                 f"({MAP_PERMISSIONS})") from None
+            if not _enterable(full, names):  # enterable, not listable (0711): read by name
+                raise MapFormatError(f"map folder unreadable: {full}: {e.strerror} "
+                                     f"({MAP_PERMISSIONS})") from None
         except OSError:
             pass
         got = _stat_sizes(full, names)
@@ -355,6 +356,21 @@ def _size_problems(path: str, groups: List[Tuple[str, List[str], np.ndarray]]) -
     return bad
 
 
+def _enterable(folder: str, names: List[str]) -> bool:
+    """Whether files of ``folder`` can be reached by name (search permission: mode 0711 lets
+    this user open a file it names but not list the folder): the first of ``names`` stats, or
+    is missing (reported as such), rather than denied; True without names."""
+    if not names:
+        return True
+    try:
+        os.stat(os.path.join(folder, names[0]))
+    except PermissionError:
+        return False
+    except OSError:
+        pass
+    return True
+
+
 def _stat_sizes(folder: str, names: List[str], threads: int = 4) -> np.ndarray:
     """Sizes in bytes of ``folder/name`` for each name, -1 where missing; ``os.stat`` with a
     directory descriptor (no path walk per file), split over a few threads (the system calls
@@ -362,17 +378,19 @@ def _stat_sizes(folder: str, names: List[str], threads: int = 4) -> np.ndarray:
     def run(part: List[str]) -> List[int]:
         out = []
         try:
-            fd = os.open(folder, os.O_RDONLY)
-        except OSError:
-            return [-1] * len(part)
+            fd: Optional[int] = os.open(folder, os.O_RDONLY)
+        except OSError:  # missing, or not listable (mode 0711): each file by its path
+            fd = None
         try:
             for n in part:
                 try:
-                    out.append(os.stat(n, dir_fd=fd).st_size)
+                    out.append((os.stat(os.path.join(folder, n)) if fd is None else
+                                os.stat(n, dir_fd=fd)).st_size)
                 except OSError:
                     out.append(-1)
         finally:
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
         return out
 
     if os.stat not in os.supports_dir_fd:  # pragma: no cover (not Linux/macOS)

@@ -42,8 +42,12 @@ _ENCODINGS_LOCK = ".encodings" + LOCK_SUFFIX
 def foreign_entries(folder: str) -> str:
     """The top-level entries of map ``folder`` that no map build writes (a run folder or notes
     kept inside it), listed for a message (`_listing`; '' when none): what ``--overwrite``
-    refuses to delete with the map (`check-map` says so ahead)."""
-    names = sorted(os.listdir(folder))
+    refuses to delete with the map (`check-map` says so ahead); '' too for a folder this user
+    may enter but not list (mode 0711: its map files are read by name)."""
+    try:
+        names = sorted(os.listdir(folder))
+    except PermissionError:
+        return ""
     return _listing(folder, [n for n in names if _foreign(n)])
 
 
