@@ -108,6 +108,8 @@ def cmd_check_map(args: argparse.Namespace) -> int:
                                   f"its recording with that fix (mast3r-ros build-map SOURCE "
                                   f"--out {args.map} --overwrite ...)")
     text.write(f"{args.map}: {report.summary()}\n")
+    if report.note:  # a consistent map's colour focal fit, far off the given K
+        text.write(f"note: {args.map}: {report.note}\n")
     for note in (no_pose_notes(kmap.manifest) + unreadable_notes(kmap.manifest)
                  + changed_source_notes(kmap.manifest)):
         text.write(f"note: {args.map}: {note}\n")  # not errors: what the map may lack

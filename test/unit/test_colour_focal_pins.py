@@ -163,3 +163,28 @@ def test_every_pair_must_be_within_its_limit_at_the_fit(monkeypatch, over, named
     matches = {(0, 1): _M(base=8 * LIMIT, fit=1.0), (1, 2): _M(base=8 * LIMIT, fit=1.0),
                (0, 2): _M(base=8 * LIMIT, fit=worst)}
     assert (_run(matches=matches) is not None) == named
+
+
+@pytest.mark.parametrize("g, noted", [(0.9, True), (1 / 1.0501, True), (1.0501, True),
+                                      (1.0499, False), (1 / 1.0499, False), (1.04, False)])
+def test_a_consistent_map_s_note_needs_the_fit_more_than_5_percent_off(monkeypatch, g, noted):
+    """`colour_focal_note` (a map that passed: its colour focal fit was said nowhere) follows
+    `_colour_focal`'s rules and says a factor more than 5 % from 1, not the 3-5 % that a
+    calibration's usual error and the scan's steps leave; the figures as the cause words them."""
+    _fixed_g(monkeypatch, g)
+    views = _views(g)
+    note = focal.colour_focal_note(views, {(0, 1): _M(), (1, 2): _M(), (0, 2): None}, _pairs(),
+                                   CFG)
+    assert _run(views=views) is not None  # the cause is named at 3 % already
+    assert bool(note) == noted, note
+    if noted:
+        assert note.startswith(f"the colour images fit fx, fy x{g:.3g} the given ones (fx "
+                               f"{585 * g:.4g} px, not 585): match reprojection "), note
+        assert "the map passes" in note and f"fx about {585 * g:.4g} px" in note, note
+
+
+def test_a_consistent_map_s_note_is_empty_where_the_rules_fail(monkeypatch):
+    _fixed_g(monkeypatch, 0.9)
+    assert focal.colour_focal_note(_views(), {(0, 1): None, (1, 2): None}, _pairs(), CFG) == ""
+    assert focal.colour_focal_note(_views(), {(0, 1): _M(), (1, 2): _M()},
+                                   _pairs(CFG.max_depth_residual * 1.01), CFG) == ""

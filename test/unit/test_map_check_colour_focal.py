@@ -44,3 +44,41 @@ def test_colour_of_another_focal_length_than_the_depth_is_named_with_the_fx_that
     assert r.fix.startswith("register the depth to the colour camera"), r.fix
     for wrong in ("--depth-scale", "jump", "no pose convention"):
         assert wrong not in r.message, r.message
+
+
+@pytest.mark.parametrize("g", [0.9, 0.96, 1.0])
+def test_a_consistent_map_whose_colour_fits_another_focal_says_so_in_a_note(g):
+    """x0.9 passes the check here (reprojection 6.5 px, limit 12.8 px), as 7-Scenes' redkitchen
+    does (x0.908: 23.0 px, limit 51.2 px), and the fit was said nowhere: now a note, the map
+    still consistent and its figures unchanged; x0.96 (within 5 %) and a registered colour
+    camera get none."""
+    r = check_keyframes(_unregistered(g), CFG, depth_units_per_m=1000.0)
+    assert r.verdict == CONSISTENT and r.cause == "", r.message
+    if g != 0.9:
+        assert r.note == "" and "note" not in r.to_manifest(), r.note
+        return
+    fitted = float(r.note.split("the colour images fit fx, fy x")[1].split(" ")[0])
+    assert abs(fitted / g - 1) < 0.02, r.note
+    assert "the map passes" in r.note and r.to_manifest()["note"] == r.note
+
+
+def test_build_map_and_check_map_say_the_note_without_failing(tum, sift_map, tmp_path,
+                                                              monkeypatch, capsys):
+    """The note reaches the user: build-map warns it after the summary and stores it with the
+    figures; check-map prints it as a 'note:' line; both exit 0."""
+    import json
+
+    import mast3r_ros.core.map_check as map_check
+    from mast3r_ros.replay.cli import main
+
+    monkeypatch.setattr(map_check, "colour_focal_note", lambda *a: "the colour images fit x0.9")
+    capsys.readouterr()
+    assert main(["check-map", sift_map]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {sift_map}: the colour images fit x0.9\n" in out, out
+    built = tmp_path / "map"
+    assert main(["build-map", tum[0], "--out", str(built), "--matcher", "sift",
+                 "--log-level", "warning"]) == 0
+    assert "map check note: the colour images fit x0.9" in capsys.readouterr().err
+    manifest = json.loads((built / "manifest.json").read_text())
+    assert manifest["consistency"]["note"] == "the colour images fit x0.9"

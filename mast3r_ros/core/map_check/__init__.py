@@ -74,6 +74,7 @@ from ..config import MapCheckConfig
 from .diagnose import (BODY_FROM_OPTICAL, _Cause, _depth_range_m, _diagnose,
                        _implausible_focal_length, _implausible_motion, diagnosis_sample,
                        name_pose_suspect)
+from .focal import colour_focal_note
 from .measure import StreamingMeasure, _keyframe_figures, _prepare, _View
 from .records import (CONSISTENT, INCONSISTENT, UNCHECKED, KeyframeRecord, MapConsistencyError,
                       MapRecords)
@@ -192,9 +193,10 @@ class KeyframeCheck:
             thresholds["max_reproj_px"] = cfg.max_reproj_frac * max(v.width_px for v in views)
         kfs = _keyframe_figures(views, pairs)
         judged = [p for p in pairs if p.ok is not None]
-        if judged and all(p.ok for p in judged):
+        if judged and all(p.ok for p in judged):  # the matches' colour focal fit noted
             return ConsistencyReport(CONSISTENT, kfs, pairs, "", elapsed_s=0.0,
-                                     thresholds=thresholds)
+                                     thresholds=thresholds,
+                                     note=colour_focal_note(views, matches, pairs, cfg))
         if not judged and (n < 2 or not any_depth):  # nothing to read the keyframes again for
             why = "fewer than two keyframes" if n < 2 else "no keyframe has depth"
             return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",

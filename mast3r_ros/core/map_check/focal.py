@@ -247,17 +247,12 @@ def _depth_or_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
     return "", None
 
 
-def _colour_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
-                  pairs: List[PairFigures], cfg: MapCheckConfig) -> Optional[_Cause]:
-    """The cause ``colour_focal`` (confirmed) when every pair's depth agrees under the given K,
-    only matches disagree, and the colour pixels alone seen through fx, fy x g (the depth read
-    as given at the same pixels) make every pair's matches agree, the median over pairs of their
-    median reprojection at most half the given one's, g at least 3 % from 1 (`_log_argmin`'s
-    scan). The depth then is a depth camera's not registered to the colour one, whose focal
-    length differs: 7-Scenes' Kinect v1 (585 px given, the depth's; its colour fits x0.90,
-    its pairs' reprojection 8.0 px instead of 23.0, 11.5 at most instead of 40.8). Said a pose
-    jump (x0.85 on the synthetic walk: "no pose convention ... explains it") or a depth unit
-    (x0.8: "--depth-scale 500", which breaks the depth). None otherwise."""
+def _colour_focal_fit(views: List[_View], matches: Dict[Tuple[int, int], Any],
+                      pairs: List[PairFigures], cfg: MapCheckConfig
+                      ) -> Optional[Tuple[float, float, float, float, float]]:
+    """`_colour_focal`'s fit: (g, the given fx of the first view in camera px, the median
+    reprojection (px) at fx, fy x g, at the given ones, the median depth residual), or None
+    when its rules do not hold."""
     with_depth = [p for p in pairs if p.depth_points]
     if not with_depth or any(p.depth_residual > cfg.max_depth_residual
                              or p.depth_agree < cfg.min_depth_agree for p in with_depth):
@@ -295,18 +290,35 @@ def _colour_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
     if not math.isfinite(base):
         return None
     g = _log_argmin(score)
-    at_g = reproj(g, keys)
+    # every pair confirmed only once the scan found a fit (a consistent map's check runs this)
     if (abs(math.log(g)) < math.log(1.03) or not score(g) <= 0.5 * base
-            or any(med > limit for med, limit in at_g)):
+            or any(med > limit for med, limit in reproj(g, keys))):
         return None
-    fx = views[0].cam.K[0, 0] / views[0].scale
-    res = float(np.median([p.depth_residual for p in with_depth]))
+    return (g, views[0].cam.K[0, 0] / views[0].scale, score(g), base,
+            float(np.median([p.depth_residual for p in with_depth])))
+
+
+def _colour_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
+                  pairs: List[PairFigures], cfg: MapCheckConfig) -> Optional[_Cause]:
+    """The cause ``colour_focal`` (confirmed) when every pair's depth agrees under the given K,
+    only matches disagree, and the colour pixels alone seen through fx, fy x g (the depth read
+    as given at the same pixels) make every pair's matches agree, the median over pairs of their
+    median reprojection at most half the given one's, g at least 3 % from 1 (`_log_argmin`'s
+    scan). The depth then is a depth camera's not registered to the colour one, whose focal
+    length differs: 7-Scenes' Kinect v1 (585 px given, the depth's; its colour fits x0.90,
+    its pairs' reprojection 8.0 px instead of 23.0, 11.5 at most instead of 40.8). Said a pose
+    jump (x0.85 on the synthetic walk: "no pose convention ... explains it") or a depth unit
+    (x0.8: "--depth-scale 500", which breaks the depth). None otherwise."""
+    fit = _colour_focal_fit(views, matches, pairs, cfg)
+    if fit is None:
+        return None
+    g, fx, at_g, base, res = fit
     return _Cause(
         "colour_focal", 1.0,
         f"the colour images fit fx, fy x{g:.3g} the given ones (fx {fx * g:.4g} px, not "
         f"{fx:.4g}), which the depth fits (every pair's depth agrees, median residual "
         f"{_pct(res)}): with it every pair's matches agree, median reprojection "
-        f"{score(g):.1f} px against {base:.1f} px; the depth is a depth camera's not registered "
+        f"{at_g:.1f} px against {base:.1f} px; the depth is a depth camera's not registered "
         "to the colour camera (a Kinect v1's colour camera has about 525 px beside its depth "
         "camera's 585)",
         "register the depth to the colour camera (depth_image_proc's register or the driver's "
@@ -314,3 +326,26 @@ def _colour_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
         f"registered), then give the colour camera's K (fx about {fx * g:.4g} px); or, the "
         "misregistration accepted, raise map_check.max_reproj_frac or pass --force",
         True)
+
+
+# a consistent map's colour focal fit (`colour_focal_note`) said when this far from 1: the
+# scan's refinement steps are 0.5 %, and a few % is a calibration's usual error
+NOTE_FOCAL_OFF = 0.05
+
+
+def colour_focal_note(views: List[_View], matches: Dict[Tuple[int, int], Any],
+                      pairs: List[PairFigures], cfg: MapCheckConfig) -> str:
+    """For a map that passed the check: one line when its colour images fit fx, fy more than
+    `NOTE_FOCAL_OFF` off the given ones by `_colour_focal`'s rules (the depth agreeing, every
+    pair's matches within its limit at the fit, the reprojection at least halved), else ''.
+    7-Scenes' redkitchen: x0.908 (fx 531 px, not 585), 7.7 px against 23.0 px, its limit
+    51.2 px: the published colour intrinsics are the depth camera's, known approximate."""
+    fit = _colour_focal_fit(views, matches, pairs, cfg)
+    if fit is None or abs(math.log(fit[0])) <= math.log(1.0 + NOTE_FOCAL_OFF):  # either way
+        return ""
+    g, fx, at_g, base, _ = fit
+    return (f"the colour images fit fx, fy x{g:.3g} the given ones (fx {fx * g:.4g} px, not "
+            f"{fx:.4g}): match reprojection {at_g:.1f} px against {base:.1f} px, the depth "
+            "agreeing either way; the map passes, but the given K is likely not the colour "
+            "camera's (e.g. 7-Scenes' published 585 px, an approximation): give "
+            f"the colour camera's K (fx about {fx * g:.4g} px) for the best poses")

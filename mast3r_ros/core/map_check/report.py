@@ -65,7 +65,9 @@ class ConsistencyReport:
     ``trajectory_unit`` the inverse of the translations' factor: 0.001 for millimetres),
     ``fix`` what to do,
     ``message`` the one-line summary; ``sift_fallback`` whether pairs with too few ORB
-    matches were matched with SIFT (``map_check.sift_fallback``; the summary words it).
+    matches were matched with SIFT (``map_check.sift_fallback``; the summary words it);
+    ``note`` one line about a consistent map that does not fail it ('' for none): its colour
+    images fit fx, fy more than 5 % off the given ones (`focal.colour_focal_note`).
     """
 
     verdict: str
@@ -78,6 +80,7 @@ class ConsistencyReport:
     elapsed_s: float = 0.0
     thresholds: Dict[str, float] = dataclasses.field(default_factory=dict)
     sift_fallback: bool = True
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -95,6 +98,7 @@ class ConsistencyReport:
             "verdict": self.verdict, "message": self.message, "cause": self.cause,
             "depth_factor": _num(self.depth_factor), "fix": self.fix,
             "elapsed_s": round(self.elapsed_s, 3), "thresholds": dict(self.thresholds),
+            **({"note": self.note} if self.note else {}),
             "keyframes": [{"index": k.index, "label": k.label,
                            "depth_residual": _num(k.depth_residual),
                            "depth_agree": _num(k.depth_agree), "reproj_px": _num(k.reproj_px),
@@ -138,9 +142,12 @@ class ConsistencyReport:
     def settle(self, force: bool, log: logging.Logger, flag: str = "force") -> None:
         """What a map writer does with the report: log its summary when the map passed, a
         warning naming ``flag`` when it failed and ``force`` is set, else
-        `raise_if_inconsistent`."""
+        `raise_if_inconsistent`; the ``note`` of a map that passed, a warning after its
+        summary."""
         if self.ok:
             log.info("%s", self.summary())
+            if self.note:
+                log.warning("map check note: %s", self.note)
         elif force:
             log.warning("%s: writing an inconsistent map: %s", flag, self.message)
         else:
