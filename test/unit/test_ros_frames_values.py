@@ -126,3 +126,19 @@ def test_optical_frame_doubt_is_said_for_a_z_axis_within_30_deg_of_up(pitch_deg,
     if said:
         assert "'cam_optical'" in why and "'base_link'" in why and "_optical_frame" in why
     assert frames.optical_frame_doubt(np.eye(4), "base_link", "base_link") == ""
+
+
+def test_published_position_sigma_is_the_worst_axis_with_the_lever_arm_and_planar_drops_z():
+    # what gates.max_position_sigma_m bounds: the camera's position sigma 0.1 / 0.2 / 0.3 m along
+    # map x / y / z, 0.15 rad about map z, and the base 1 m along map x from the camera: the
+    # rotation moves the base 0.15 m along y (sqrt(0.2^2 + 0.15^2) = 0.25 m); z is the worst
+    # axis in 3D (0.3 m), y in the plane (two_d_mode drops z)
+    cov = np.diag([0.1 ** 2, 0.2 ** 2, 0.3 ** 2, 0.0, 0.0, 0.15 ** 2])
+    cam_from_base = make_pose(np.eye(3), [1.0, 0.0, 0.0])
+    got = frames.published_position_sigma_m(cov, np.eye(4), cam_from_base, planar=False)
+    assert got == pytest.approx(0.3, abs=1e-9)
+    got = frames.published_position_sigma_m(cov, np.eye(4), cam_from_base, planar=True)
+    assert got == pytest.approx(0.25, abs=1e-9)
+    # no uncertainty: 0 m, not a floor of its own
+    zero = frames.published_position_sigma_m(np.zeros((6, 6)), np.eye(4), np.eye(4), False)
+    assert zero == pytest.approx(0.0, abs=1e-5)
