@@ -217,6 +217,16 @@ def test_outputs_without_the_debug_image(ros):
     assert node.destroyed == node.pubs
 
 
+def test_outputs_closed_twice_destroy_each_publisher_once(ros):
+    # close() is the teardown of a configured node's publishers: a second call (a teardown
+    # path run again) must not hand the node a publisher it already destroyed
+    node = Node()
+    out = ros.outputs.Outputs(node, "map", publish_debug_image=True)
+    out.close()
+    out.close()
+    assert node.destroyed == node.pubs and len(node.pubs) == 3
+
+
 class FailingNode(Node):
     """A node whose ``fail_at``-th create_lifecycle_publisher (from 0) raises, as rclpy's does
     when the context goes down during configure."""
