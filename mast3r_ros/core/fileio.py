@@ -424,9 +424,13 @@ def acquire_output_lock(path: str, what: str = "--out", salvage: Optional[str] =
     while True:
         try:
             fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o666)
-        except PermissionError:  # another user's lock file: a read-only handle locks too
+        except PermissionError as denied:  # another user's lock file: a read-only handle locks
             try:
                 fd = os.open(file, os.O_RDONLY)
+            except FileNotFoundError:  # no lock file: the folder itself takes no new files
+                raise InputError(f"{what} {path}: cannot create the lock file {file} "
+                                 f"({_why_not_writable(os.path.dirname(file), denied)})"
+                                 ) from None
             except OSError as e:
                 raise InputError(f"{what} {path}: cannot open the lock file {file} "
                                  f"({e.strerror or e})") from None

@@ -444,3 +444,49 @@ def test_an_existing_out_a_live_writer_holds_is_named_busy_before_overwrite_is_a
     err = _one_error(capsys)
     assert f"--out {out}: another writer (pid {pid}, " in err and "--overwrite" not in err, err
     assert os.listdir(out) == []
+
+
+def test_a_lock_in_a_folder_that_takes_no_new_files_says_so_not_no_such_file(tmp_path,
+                                                                             monkeypatch):
+    """A fresh user's map on a share they may read but not write: localize warned `cannot open
+    the lock file MAP/.encodings.lock (No such file or directory)` (the read-only retry of a
+    lock file that was never there), hiding the real cause, Permission denied. Root cannot be
+    denied, so the OS's answer for a non-writable folder is simulated."""
+    import errno
+
+    from mast3r_ros.core import fileio
+
+    real_open = os.open
+
+    def denied(file, flags, *a):
+        if flags & os.O_CREAT and not os.path.exists(file):
+            raise PermissionError(errno.EACCES, "Permission denied", file)
+        return real_open(file, flags, *a)
+
+    monkeypatch.setattr(fileio.os, "open", denied)
+    with pytest.raises(InputError) as e:
+        fileio.acquire_output_lock(str(tmp_path / "map"), "map")
+    assert "cannot create the lock file" in str(e.value)
+    assert "Permission denied" in str(e.value) and "No such file" not in str(e.value)
+
+
+def test_a_map_that_cannot_be_written_warns_that_every_run_encodes_again(tmp_path, monkeypatch,
+                                                                          caplog):
+    """The warning named the lock file only; a user whose localize took minutes at each start
+    did not learn that the encodings are computed again at every run, nor how to avoid it."""
+    import logging
+
+    from mast3r_ros.core.keyframes import encodings as enc_mod
+
+    cam = default_intrinsics(32, 24)
+    path = write_map(str(tmp_path / "map"), [
+        (np.full((24, 32, 3), i, np.uint8), cam, np.eye(4), 1 + i, None) for i in range(2)])
+
+    def read_only(p, what="--out"):
+        raise InputError(f"{what} {p}: cannot create the lock file {p}.lock (Permission denied)")
+
+    monkeypatch.setattr(enc_mod, "acquire_output_lock", read_only)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        assert KeyframeMap.load(path).save_encodings(_enc(2)) is False
+    said = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert "every run encodes its keyframes again" in said and "--checkpoint" in said

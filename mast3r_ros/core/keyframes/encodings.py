@@ -323,9 +323,14 @@ class MapEncodings:
             try:
                 lock = acquire_output_lock(os.path.join(self.path, _INNER_LOCK), "map")
             except InputError as e:
-                (log.info if isinstance(e, OutputBusyError) else log.warning)(
-                    "not caching the encodings in %s (keeping them in memory): %s", self.path,
-                    e)
+                if isinstance(e, OutputBusyError):
+                    log.info("not caching the encodings in %s (keeping them in memory): %s",
+                             self.path, e)
+                else:  # a map the user cannot write: say what it costs and how to avoid it
+                    log.warning("not caching the encodings in %s (keeping them in memory; every "
+                                "run encodes its keyframes again until the map folder is "
+                                "writable, or build it with this --checkpoint): %s",
+                                self.path, e)
                 return False
         try:
             if not self._manifest_unchanged():
