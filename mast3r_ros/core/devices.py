@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Set, Union
+from typing import List, Set, Union
 
 import torch
 
@@ -13,6 +13,7 @@ from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 _warned_threads: Set[int] = set()  # the localizer and its engine both apply the same value
+_noted_auto_cpu: List[str] = []  # `auto_cpu_note` logged (the demo builds two engines)
 
 
 def usable_cores() -> int:
@@ -79,3 +80,21 @@ def apply_cpu_threads(n: int) -> None:
     except ImportError:
         return
     cv2.setNumThreads(n)
+
+
+def auto_cpu_note() -> str:
+    """Log at INFO, once per process, and return why device 'auto' chose the CPU for the
+    network and what that costs: a user who installed the CPU build of torch (as the Quick
+    start does) on a machine with a GPU otherwise saw only frames taking tens of seconds."""
+    if torch.version.cuda is None:
+        why = f"this torch ({torch.__version__}) is a CPU-only build"
+    else:
+        why = "torch.cuda.is_available() is False (no GPU visible: driver, CUDA_VISIBLE_DEVICES?)"
+    note = (f"device auto runs the network on the CPU: {why}. Expect seconds a frame, ~19 s a "
+            "keyframe pair with the full ViT-L at image_size 512 on 2 cores (README: "
+            "Measured); for a GPU install torch's CUDA build from pytorch.org; on the CPU "
+            "image_size 384 or 224 (--params) is faster; --device cpu states the choice")
+    if not _noted_auto_cpu:
+        _noted_auto_cpu.append(note)
+        log.info("%s", note)
+    return note

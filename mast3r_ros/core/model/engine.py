@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ..config import ModelConfig
-from ..devices import apply_cpu_threads
+from ..devices import apply_cpu_threads, auto_cpu_note
 from ..devices import resolve_device  # noqa: F401  (re-exported: the engine's public API)
 from ..errors import ClosedError, ConfigError, InputError
 from .checkpoint import CheckpointInfo, resolve_checkpoint
@@ -206,6 +206,8 @@ class Mast3rEngine:
         does not match the architecture.
         """
         dev = resolve_device(device)
+        if device == "auto" and dev.type == "cpu":
+            auto_cpu_note()  # logged once per process: the demo builds two engines
         model, info = load_network(path, dev)  # once per `one_checkpoint_load` block
         from .content_id import recordable, recorded_content_id
         from .tensorrt_backend import default_cache_dir

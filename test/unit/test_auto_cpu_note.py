@@ -1,0 +1,58 @@
+"""Device 'auto' on a machine where torch sees no CUDA runs the network on the CPU. A user who
+installed torch's CPU build as the Quick start does, on a machine with a GPU, saw frames take
+tens of seconds and only `precision fp16 applies to CUDA only; running fp32 on cpu`: the
+engine now says why the CPU was chosen and what it costs, once per process."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from mast3r_ros.core import devices
+from mast3r_ros.core.model import engine as engine_mod
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop(*a, **k):
+    raise _Stop
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(devices, "_noted_auto_cpu", [])
+    monkeypatch.setattr(engine_mod, "load_network", _stop)  # the note comes before the load
+
+
+def _notes(caplog):
+    return [r.getMessage() for r in caplog.records if "device auto runs" in r.getMessage()]
+
+
+def test_auto_on_the_cpu_says_why_and_what_it_costs_once(no_cuda, caplog):
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+        for _ in range(2):  # the demo builds two engines
+            with pytest.raises(_Stop):
+                engine_mod.Mast3rEngine.from_checkpoint("ckpt.pth", "auto")
+    notes = _notes(caplog)
+    assert len(notes) == 1
+    assert "on the CPU" in notes[0] and "image_size" in notes[0] and "CUDA build" in notes[0]
+
+
+def test_a_cpu_device_the_user_chose_gets_no_note(no_cuda, caplog):
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"), pytest.raises(_Stop):
+        engine_mod.Mast3rEngine.from_checkpoint("ckpt.pth", "cpu")
+    assert _notes(caplog) == []
+
+
+def test_the_note_names_a_cpu_only_torch_build(monkeypatch):
+    monkeypatch.setattr(devices, "_noted_auto_cpu", [])
+    monkeypatch.setattr(torch.version, "cuda", None)
+    assert "CPU-only build" in devices.auto_cpu_note()
+    monkeypatch.setattr(devices, "_noted_auto_cpu", [])
+    monkeypatch.setattr(torch.version, "cuda", "12.4")
+    assert "is_available() is False" in devices.auto_cpu_note()
