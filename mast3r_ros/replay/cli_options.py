@@ -44,8 +44,7 @@ OVERWRITE_HELP = ("replace an existing output folder (it stays as it was until t
 _OVERRIDES = (("checkpoint", "checkpoint"), ("matcher", "matcher"), ("device", "device"),
               ("precision", "precision"), ("size", "image_size"))
 
-# an image and a depth image taken further apart than this do not show the same view of a
-# moving camera; a larger value is a unit mistake (a fresh user typed 20 meaning 20 ms)
+# image and depth further apart are not one view of a moving camera; more is a unit slip (20 ms)
 MAX_SYNC_TOLERANCE_S = 1.0
 DEFAULT_SYNC_TOLERANCE_S = 0.02  # image/depth pairing (TUM, rosbag2), as the readers default
 
@@ -66,8 +65,10 @@ class Parser(argparse.ArgumentParser):
     """argparse's parser whose usage errors are one line on stderr, exit status 2:
     ``mast3r-ros localize: error: argument --stride: invalid int value: 'abc' (see mast3r-ros
     localize --help)``, not the whole usage block (up to 14 lines) above it."""
+    UNSET = " (nothing, or an option, followed it: a shell variable such as $CKPT unset?)"
 
     def error(self, message: str):  # type: ignore[override]
+        message += self.UNSET if message.endswith(": expected one argument") else ""
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -90,8 +91,7 @@ def overrides_default(value: Any, param: str = "") -> str:
     return f"(default: --params' {param or 'value'}, else {value})"
 
 
-# --checkpoint's help by `_config_options`' matcher: what runs without a checkpoint differs
-# (pair has no --matcher and no weight-free path)
+# --checkpoint's help by `_config_options`' matcher (pair: no --matcher, no weight-free path)
 CHECKPOINT_HELP = {
     "params": "MASt3R checkpoint (default: the 'checkpoint' of --params; with none, only the "
               "weight-free --matcher sift runs)",

@@ -516,3 +516,15 @@ def test_retrieve_says_a_device_is_no_file_not_that_it_is_missing(tmp_path, caps
     line = _one_line(capsys)
     assert rc == 2 and f"{_ZERO} is not a regular file (a device, pipe or socket)" in line, line
     assert "not found" not in line, line
+
+
+@pytest.mark.parametrize("tail", [[], ["--device", "cpu"]])
+def test_an_option_left_without_its_value_asks_about_an_unset_shell_variable(tmp_path, capsys,
+                                                                            tail):
+    """The README's calls read `--checkpoint $CKPT`; with CKPT never set the shell passes
+    nothing (or the next option) and the line said only `expected one argument`."""
+    with pytest.raises(SystemExit) as e:
+        main(["build-map", str(tmp_path), "--out", str(tmp_path / "m"), "--checkpoint", *tail])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1, err
+    assert "argument --checkpoint: expected one argument" in err and "$CKPT unset?" in err, err
