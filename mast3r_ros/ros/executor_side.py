@@ -6,8 +6,9 @@ A mixin of `node.LocalizerNode` over `processing.FrameProcessing` (the state it 
 worker thread: ``_lock``, ``_tracking``, ``_diag``, ``_tf_timeline``, ``_tf``, ``_outputs``,
 ``_cfg``, ``_active``, ``get_clock``, ``get_logger``, ``lookup_errors``; for the teardown also
 ``_bond``, ``_worker``, ``_exiting``, ``_join_timeout_s``, ``_worker_stopped``, ``_localizer``,
-``_camera_info``, the activate-time entities ``_image_sub``, ``_info_sub``, ``_initialpose_sub``,
-``_relocalize_srv``, ``_tf_timer`` and rclpy's ``destroy_subscription``, ``destroy_service``,
+``_camera_info``, the activate-time entities ``_image_sub``, ``_info_sub``,
+``_relocalize_srv``, ``_tf_timer``, the configure-time ``_initialpose_sub`` and rclpy's
+``destroy_subscription``, ``destroy_service``,
 ``destroy_timer``). The node's callbacks only call these methods, so the wiring is tested
 without ROS (test_ros_clock_jumps, test_ros_teardown); test/ros runs the same through rclpy.
 
@@ -124,9 +125,14 @@ class ExecutorSide(FrameProcessing):
         would drop the operator's pose with the old timeline), and the odometry is then read
         from the buffer the jump cleared, never the old timeline's. Refused with one warning,
         also said on /diagnostics (WARN for its window while active; `_ignore_initial_pose`):
-        inactive, another frame, no odometry TF yet. Never raises."""
+        inactive, another frame, no odometry TF yet. Never raises.
+
+        Received while configured but not active (an rviz click before Nav2's lifecycle manager
+        activates the node), a pose in ``map_frame`` is kept, the latest one, and applied when
+        the node is activated (`_apply_pending_initial_pose`), as nav2_amcl does; one info line
+        says so. Unconfigured, it is ignored (the subscription exists from configure on)."""
         if not self._active:
-            self._ignore_initial_pose("the node is not active")
+            self._keep_initial_pose(msg)
             return
         jump = ClockJump()
         try:
@@ -161,6 +167,37 @@ class ExecutorSide(FrameProcessing):
             self.get_logger().warning(f"{line}; {JUMP} just before it: its odometry, from the "
                                       "TF buffer, may still be the old timeline's (set the "
                                       "pose again if the robot is misplaced)")
+
+    def _keep_initial_pose(self, msg: Any) -> None:
+        """/initialpose while not active: kept for activate when configured and in
+        ``map_frame`` (a later one replaces it), else ignored with the reason."""
+        cfg = self._cfg
+        if cfg is None:
+            self._ignore_initial_pose("the node is not configured")
+            return
+        try:
+            map_from_base = initial_pose_to_map_from_base(msg, cfg.node.map_frame)
+        except InputError as err:
+            self._ignore_initial_pose(str(err))
+            return
+        except Exception as err:  # noqa: BLE001 - never let a callback end spin()
+            self._report_error("/initialpose handling failed", err, frame=False)
+            return
+        replaced = self._pending_initial_pose is not None
+        self._pending_initial_pose = msg
+        x, y, z = map_from_base[:3, 3]
+        self.get_logger().info(
+            f"initial pose received while the node is not active ({x:.2f}, {y:.2f}, {z:.2f}): "
+            f"kept{' (replacing the one kept before)' if replaced else ''}, applied when the "
+            "node is activated")
+
+    def _apply_pending_initial_pose(self) -> None:
+        """At activate (the node active): the /initialpose kept while inactive, if any, is
+        handled as one received now (`_initial_pose`; its odometry is looked up at its stamp,
+        else the latest, as for any /initialpose). Never raises."""
+        msg, self._pending_initial_pose = self._pending_initial_pose, None
+        if msg is not None:
+            self._initial_pose(msg)
 
     def _initial_pose_odometry(self, msg: Any) -> Any:
         """odom_frame -> base_frame (4x4) for an /initialpose: at its header stamp, where the
@@ -269,11 +306,13 @@ class ExecutorSide(FrameProcessing):
         """The end of activate, once its entities exist and the lifecycle publishers are
         enabled: the inference thread runs (restarted if it was lost; a frame left waiting is
         dropped), /diagnostics' window starts, and frames are taken in a new activation epoch
-        (a frame of an earlier activation still in inference publishes nothing)."""
+        (a frame of an earlier activation still in inference publishes nothing); an
+        /initialpose kept while inactive is applied."""
         self._worker.start()
         with self._lock:
             self._diag.start(time.monotonic())
         self._set_active(True)
+        self._apply_pending_initial_pose()
 
     def _finish_activation(self, result: Any, success: Any, undo: Callable[[], None],
                            failure: Any) -> bool:
@@ -316,17 +355,20 @@ class ExecutorSide(FrameProcessing):
                 f"the frame in inference did not end within {self._join_timeout_s:.0f} s")
         for attr, destroy in (("_image_sub", self.destroy_subscription),
                               ("_info_sub", self.destroy_subscription),
-                              ("_initialpose_sub", self.destroy_subscription),
                               ("_relocalize_srv", self.destroy_service),
                               ("_tf_timer", self.destroy_timer)):
-            handle = getattr(self, attr)
-            if handle is not None:
-                setattr(self, attr, None)
-                try:
-                    destroy(handle)
-                except Exception as err:  # noqa: BLE001 - the others (and the model) go still
-                    self.get_logger().error(f"destroying {attr[1:]} failed: {err!r}")
+            self._destroy_entity(attr, destroy)
         return paused
+
+    def _destroy_entity(self, attr: str, destroy: Callable[[Any], Any]) -> None:
+        """Destroy the entity held in ``attr`` (None afterwards); an error is logged."""
+        handle = getattr(self, attr)
+        if handle is not None:
+            setattr(self, attr, None)
+            try:
+                destroy(handle)
+            except Exception as err:  # noqa: BLE001 - the others (and the model) go still
+                self.get_logger().error(f"destroying {attr[1:]} failed: {err!r}")
 
     def _teardown_configured(self) -> None:
         """Release what configure and activate made (cleanup, shutdown, error, and `main` at
@@ -343,6 +385,10 @@ class ExecutorSide(FrameProcessing):
             self._teardown_problem(
                 f"the inference thread did not stop within {self._join_timeout_s:.0f} s; "
                 "its model is left to the process exit")
+        # /initialpose is subscribed while configured (as nav2_amcl): a pose kept while
+        # inactive goes with the configuration
+        self._destroy_entity("_initialpose_sub", self.destroy_subscription)
+        self._pending_initial_pose = None
         self._bond.close()                      # stop (above) and its publisher
         tf, self._tf = self._tf, None
         if tf is not None:

@@ -23,7 +23,8 @@ Lifecycle (Nav2 manages AMCL the same way):
               checkpoint and map and warms the model up (the executor thread waits, publishing
               /diagnostics); create TF and publishers; FAILURE with one error line naming the
               problem (the node stays up for a retry)
-  activate    subscriptions, TF re-broadcast timer, ~/relocalize, frames to the inference
+  activate    subscriptions (/initialpose from configure on: one sent while inactive is
+              applied here, as AMCL), TF re-broadcast timer, ~/relocalize, frames to the inference
               thread, rviz markers, then the bond with Nav2's lifecycle manager
   deactivate  end the bond, stop taking frames (the frame in progress ends), then destroy them
   cleanup     stop the inference thread, release the model (GPU memory), TF, publishers
@@ -188,6 +189,20 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         return self._guard("error", lambda: self._teardown_configured() or SUCCESS)
 
     def _configure(self) -> TransitionCallbackReturn:
+        # /initialpose is subscribed from configure on, as nav2_amcl's (initPubSub): a pose
+        # sent while inactive is kept for activate (executor_side); created before the model
+        # loads, a click meanwhile waits in the subscription's queue
+        self._initialpose_sub = self.create_subscription(
+            PoseWithCovarianceStamped, "initialpose", self._on_initial_pose, 10)
+        result = FAILURE
+        try:
+            result = self._configure_load()
+            return result
+        finally:
+            if result != SUCCESS:
+                self._destroy_entity("_initialpose_sub", self.destroy_subscription)
+
+    def _configure_load(self) -> TransitionCallbackReturn:
         try:
             cfg = params.read_config(lambda name: self.get_parameter(name).value,
                                      self._param_errors)
@@ -263,8 +278,6 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         # the image topic's name (remapped) checked against image_rectified once per calibration
         self._intrinsics = mf.IntrinsicsCache(self._info_topic,
                                               image_topic=topics.topic_name(self._image_sub))
-        self._initialpose_sub = self.create_subscription(
-            PoseWithCovarianceStamped, "initialpose", self._on_initial_pose, 10)
         self._relocalize_srv = self.create_service(Trigger, "~/relocalize", self._on_relocalize)
         if n.publish_tf:
             self._tf_timer = self.create_timer(1.0 / n.tf_publish_rate, self._on_tf_timer)

@@ -91,6 +91,7 @@ class FrameProcessing:
         # counts activations and deactivations (`_set_active`): a frame carries the one it was
         # admitted under and publishes only while it is still the node's
         self._activation = 0
+        self._pending_initial_pose = None  # /initialpose while inactive, applied at activate
         self._info_frames_said = SaidOnce()  # (image, CameraInfo) frame pairs warned about
         self._optical_said = SaidOnce()  # image frames warned about as not optical
 

@@ -269,10 +269,11 @@ def test_initialpose_refusals_are_one_warning_each():
     host = _host()
     host._initial_pose(_initialpose(frame_id="odom"))
     host._active = False
+    host._cfg = None
     host._initial_pose(_initialpose())
     assert [lvl for lvl, _ in host.logger.lines] == ["warning", "warning"]
     assert "set rviz's fixed frame to map" in host.logger.lines[0][1]
-    assert "not active" in host.logger.lines[1][1]
+    assert "not configured" in host.logger.lines[1][1]
     assert host._tracking.prior_source == ""
 
 

@@ -84,8 +84,9 @@ def test_teardown_stops_the_worker_before_its_publishers_go_and_frees_the_model_
     host._teardown_configured()
     assert host.events == [
         "bond.stop", "worker.pause", "destroy image_sub", "destroy info_sub",
-        "destroy initialpose_sub", "destroy relocalize_srv", "destroy tf_timer",
-        "worker.stop", "bond.close", "tf.close", "outputs.close", "localizer.close"]
+        "destroy relocalize_srv", "destroy tf_timer", "worker.stop",
+        "destroy initialpose_sub", "bond.close", "tf.close", "outputs.close",
+        "localizer.close"]
     assert not host._active and host._tf is None and host._outputs is None
     assert host._localizer is None and host._cfg is None and host._image_sub is None
 
@@ -373,3 +374,44 @@ def test_a_frame_outliving_a_deactivate_is_not_published_into_the_next_activatio
                if lvl == "warning")
     host._process(image(stamp(1)))                    # the new activation localizes
     assert host._outputs.poses == [stamp(1)]
+
+
+def test_initialpose_while_inactive_is_kept_and_applied_at_activate():
+    """nav2_amcl subscribes /initialpose at configure and applies a pose received while
+    inactive when it is activated (init_pose_received_on_inactive); an rviz click before Nav2's
+    lifecycle manager activated this node was dropped instead. The subscription now outlives a
+    deactivate, the latest kept pose is applied at activate, and cleanup forgets it."""
+    from test_ros_clock_jumps import LatestTf, _initialpose
+    host = Host()
+    host._tf = LatestTf()                                  # lookups, not recorded calls
+    host._teardown_active()                                # deactivate: configured, inactive
+    assert host._initialpose_sub == "initialpose_sub"
+    assert "destroy initialpose_sub" not in host.events
+    host._initial_pose(_initialpose(x=5.0))
+    host._initial_pose(_initialpose(x=1.0, frame_id="odom"))   # wrong frame: refused now
+    host._initial_pose(_initialpose(x=1.0))                   # the latest one is kept
+    lines = host.logger.lines
+    assert [lvl for lvl, _ in lines] == ["info", "warning", "info"]
+    assert "kept" in lines[0][1] and "applied when the node is activated" in lines[0][1]
+    assert "set rviz's fixed frame" in lines[1][1] and "replacing" in lines[2][1]
+    assert host._tracking.prior_source == ""
+    host._begin_activation()
+    assert host._active and host._tracking.prior_source == "initialpose"
+    assert host.logger.lines[-1][1].startswith("initial pose received (1.00, 2.00, 0.00)")
+    host._begin_activation()                               # applied once, not again
+    assert sum("initial pose received (" in m for _, m in host.logger.lines) == 1
+    host._teardown_active()
+    host._initial_pose(_initialpose())
+    host._tf.close = lambda: []
+    host._teardown_configured()                            # cleanup: the kept pose goes
+    assert "destroy initialpose_sub" in host.events and host._initialpose_sub is None
+    assert host._pending_initial_pose is None
+
+
+def test_initialpose_to_an_unconfigured_node_is_ignored_with_the_reason():
+    from test_ros_clock_jumps import _initialpose
+    host = Host()
+    host._teardown_configured()
+    host._initial_pose(_initialpose())
+    assert host.logger.lines[-1] == ("warning",
+                                     "ignoring /initialpose: the node is not configured")
