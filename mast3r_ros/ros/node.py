@@ -273,7 +273,7 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         self._image_sub = self.create_subscription(image_type, image_topic, self._on_image,
                                                    sensor_qos)
         self._info_sub = self.create_subscription(CameraInfo, "camera_info",
-                                                  self._on_camera_info, sensor_qos)
+                                                  self._on_camera_info, topics.camera_info())
         self._info_topic = topics.topic_name(self._info_sub)   # the worker never touches subs
         # the image topic's name (remapped) checked against image_rectified once per calibration
         self._intrinsics = mf.IntrinsicsCache(self._info_topic,

@@ -26,6 +26,16 @@ def sensor(reliability: str) -> QoSProfile:
                       durability=DurabilityPolicy.VOLATILE)
 
 
+def camera_info() -> QoSProfile:
+    """The CameraInfo subscription's QoS: best effort, depth 1, volatile, whatever
+    ``image_reliability`` says. A best-effort subscription receives from reliable and
+    best-effort publishers alike, while a reliable one receives nothing from a best-effort
+    publisher (ROS_NOTES 4), and only the latest CameraInfo is used: there is nothing to gain
+    from asking for reliable delivery, and a camera driver publishing its CameraInfo best
+    effort with a reliable image would otherwise leave every frame without intrinsics."""
+    return sensor("best_effort")
+
+
 def image_topic(transport: str) -> Tuple[type, str]:
     """(message type, relative topic) of the image subscription for ``image_transport``:
     'compressed' -> CompressedImage on ``image/compressed``, 'raw' -> Image on ``image``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+from pathlib import Path
 from types import SimpleNamespace as NS
 
 import numpy as np
@@ -165,6 +166,18 @@ def test_qos_profiles(ros):
         s = ros.topics.sensor(text)
         assert (s.depth, s.history, s.reliability, s.durability) == \
             (1, "KEEP_LAST", rel, "VOLATILE")
+
+
+def test_camera_info_qos_is_best_effort_whatever_the_image_reliability(ros):
+    """The CameraInfo subscription took the image's reliability: with image_reliability
+    'reliable', a driver publishing CameraInfo best effort delivered nothing (a reliable
+    subscription receives nothing from a best-effort publisher; a best-effort one receives from
+    both, ROS_NOTES 4). It is best effort, depth 1, on its own now, and the node uses it."""
+    s = ros.topics.camera_info()
+    assert (s.depth, s.history, s.reliability, s.durability) == \
+        (1, "KEEP_LAST", "BEST_EFFORT", "VOLATILE")
+    node_py = Path(ros.topics.__file__).with_name("node.py").read_text()  # imports rclpy
+    assert "self._on_camera_info, topics.camera_info())" in node_py
 
 
 def test_image_topic_and_topic_name(ros):

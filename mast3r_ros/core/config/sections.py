@@ -372,8 +372,8 @@ class NodeConfig:
                                   "lookups in all).", lo=0.0, hi=5.0)
     image_transport: str = _f("raw", "Subscribe to sensor_msgs/Image ('raw') or CompressedImage "
                                      "('compressed').", choices=("raw", "compressed"))
-    image_reliability: str = _f("best_effort", "QoS reliability of the image and CameraInfo "
-                                               "subscriptions.",
+    image_reliability: str = _f("best_effort", "QoS reliability of the image subscription "
+                                               "(CameraInfo: always best effort).",
                                 choices=("best_effort", "reliable"))
     image_rectified: bool = _f(False, "The image topic is rectified (image_proc's image_rect, "
                                       "image_rect_color): its intrinsics are the CameraInfo's "
