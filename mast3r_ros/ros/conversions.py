@@ -129,9 +129,12 @@ def diagnostic_array(summary: DiagnosticsSummary, name: str, hardware_id: str,
 
 
 def parameter_descriptor_msg(d: ParamDescriptorData) -> ParameterDescriptor:
-    """Descriptor data -> rcl_interfaces/ParameterDescriptor (with its integer/float range)."""
+    """Descriptor data -> rcl_interfaces/ParameterDescriptor (with its integer/float range;
+    ``dynamic_typing`` for doubles, so that an integer is accepted: rclpy then applies the
+    float range to DOUBLE values only, and the node checks the others itself)."""
     desc = ParameterDescriptor(description=d.description, read_only=d.read_only,
-                               additional_constraints=d.choices_text)
+                               additional_constraints=d.choices_text,
+                               dynamic_typing=d.dynamic_typing)
     if d.lo is not None and d.type == "integer":
         desc.integer_range = [IntegerRange(from_value=int(d.lo), to_value=int(d.hi), step=1)]
     elif d.lo is not None and d.type == "double":

@@ -46,6 +46,11 @@ class ParamDescriptorData:
 
     ``type`` is 'bool', 'integer', 'double' or 'string'; ``lo``/``hi`` are set for ranged numbers
     (int for integers, float for doubles); ``choices_text`` goes to ``additional_constraints``.
+    ``dynamic_typing`` (doubles): rclpy then accepts an integer (``tf_publish_rate: 10`` in a
+    parameter file, ``ros2 param set ... tf_publish_rate 10``), which a statically typed double
+    refuses ("Wrong parameter type" at a set, InvalidParameterTypeException at declare); the
+    node checks the type and range itself (`declare_parameters`, `check_parameter_update`,
+    `validate_param` takes an integer as the float).
     """
 
     name: str
@@ -56,6 +61,7 @@ class ParamDescriptorData:
     hi: Optional[float]
     choices_text: str
     read_only: bool
+    dynamic_typing: bool = False
 
 
 def parameter_descriptor_data(spec: ParamSpec) -> ParamDescriptorData:
@@ -78,7 +84,7 @@ def parameter_descriptor_data(spec: ParamSpec) -> ParamDescriptorData:
     description += (" Takes effect at once." if spec.name in LIVE_PARAMS else
                     " Read at configure (set it while unconfigured).")
     return ParamDescriptorData(spec.name, ros_type, spec.default, description, lo, hi, choices,
-                               False)
+                               False, dynamic_typing=ros_type == "double")
 
 
 def all_parameter_descriptors() -> List[ParamDescriptorData]:
@@ -186,17 +192,28 @@ def declare_parameters(node: Any, descriptor_msg: Callable[[ParamDescriptorData]
     One call per name: Humble ignores YAML values for ``declare_parameters`` prefixes. A YAML or
     command-line value of the wrong type or out of range would make ``declare_parameter`` raise
     and kill the node; instead the default is declared (``ignore_override=True``) and the reason
-    is returned as ``{name: message}``, so that configure can fail naming it.
+    is returned as ``{name: message}``, so that configure can fail naming it. A double
+    parameter is dynamically typed (`ParamDescriptorData`): rclpy takes any value for it, so
+    the value is checked here (`validate_param`: an integer is the float, anything else and a
+    value out of range is refused the same way, and the default declared in its place).
     ``descriptor_msg`` builds the ``ParameterDescriptor`` message.
     """
     errors: Dict[str, str] = {}
     for d in all_parameter_descriptors():
         desc = descriptor_msg(d)
         try:
-            node.declare_parameter(d.name, d.default, desc)
+            declared = node.declare_parameter(d.name, d.default, desc)
         except Exception as err:  # noqa: BLE001 - rclpy raises several exception types here
             errors[d.name] = f"parameter '{d.name}': {err}"
             node.declare_parameter(d.name, d.default, desc, ignore_override=True)
+            continue
+        if d.dynamic_typing:
+            try:
+                validate_param(d.name, declared.value, where="parameter file or -p")
+            except ConfigError as err:          # already names the parameter
+                errors[d.name] = str(err)
+                node.undeclare_parameter(d.name)
+                node.declare_parameter(d.name, d.default, desc, ignore_override=True)
     return errors
 
 

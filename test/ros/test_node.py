@@ -243,7 +243,11 @@ def test_lifecycle_localizes_and_publishes(ros, scene):
         assert not refused.successful and "configure" in refused.reason
         # ... but one set to the value it has is accepted (`ros2 param load` of a dump)
         assert node.set_parameters([Parameter("map_path", value=map_dir)])[0].successful
-        assert node.set_parameters([Parameter("tf_publish_rate", value=10.0)])[0].successful
+        # a double takes an integer (dynamic typing; `ros2 param set ... tf_publish_rate 10`),
+        # checked by the node: of another type or out of range it is refused
+        assert node.set_parameters([Parameter("tf_publish_rate", value=10)])[0].successful
+        for bad in (5000, "fast", True):
+            assert not node.set_parameters([Parameter("tf_publish_rate", value=bad)])[0].successful
         assert harness.transition("activate")
         # built (and warmed up) on the thread that runs the frames: CUDA graphs are per thread
         assert built_on[-1] is node._worker._thread and built_on[-1].name == "mast3r_worker"

@@ -216,7 +216,9 @@ def test_parameter_descriptor_ranges_by_type(conv):
     (r,) = i.integer_range
     assert (r.from_value, r.to_value, r.step) == (1, 9, 1)
     assert not hasattr(i, "floating_point_range")
-    d = desc(description="x", type="double", lo=0.5, hi=2.0)
+    assert i.dynamic_typing is False
+    d = desc(description="x", type="double", lo=0.5, hi=2.0, dynamic_typing=True)
+    assert d.dynamic_typing is True             # an integer (10 for 10.0) passes rclpy
     (r,) = d.floating_point_range
     assert (r.from_value, r.to_value, r.step) == (0.5, 2.0, 0.0)
     assert not hasattr(d, "integer_range")

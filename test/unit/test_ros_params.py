@@ -94,17 +94,25 @@ def test_runtime_parameter_updates_are_checked():
 
 class FakeNode:
     """``declare_parameter`` as rclpy's: a value from the parameter file overrides the default
-    unless ``ignore_override``; a value of the wrong type raises."""
+    unless ``ignore_override``; a value of the wrong type raises unless the descriptor has
+    ``dynamic_typing`` (rclpy's InvalidParameterTypeException, skipped for dynamic typing);
+    declaring a name twice raises."""
 
     def __init__(self, overrides):
         self.overrides = overrides
         self.declared = {}
 
     def declare_parameter(self, name, default, descriptor, ignore_override=False):
+        if name in self.declared:
+            raise RuntimeError(f"ParameterAlreadyDeclaredException: {name}")
         value = default if ignore_override else self.overrides.get(name, default)
-        if type(value) is not type(default):
+        if type(value) is not type(default) and not getattr(descriptor, "dynamic_typing", False):
             raise TypeError(f"wrong type for {name}")
         self.declared[name] = (value, descriptor)
+        return NS(name=name, value=value)
+
+    def undeclare_parameter(self, name):
+        del self.declared[name]
 
 
 def test_declare_parameters_records_bad_start_values_and_declares_the_default():
@@ -229,7 +237,7 @@ def test_a_bad_start_value_is_reported_with_its_parameter_name():
         def declare_parameter(self, name, default, descriptor, ignore_override=False):
             if name == "matcher" and not ignore_override:
                 raise ValueError("value out of range")
-            super().declare_parameter(name, default, descriptor, ignore_override)
+            return super().declare_parameter(name, default, descriptor, ignore_override)
     errors = params.declare_parameters(Node({}), lambda d: None)
     assert errors == {"matcher": "parameter 'matcher': value out of range"}
 
@@ -354,3 +362,32 @@ def test_a_set_checked_without_configured_is_one_before_configure():
         (True, "")
     assert not params.check_parameter_updates([NS(name="map_frame", value="world")], errors,
                                               configured=True)[0]
+
+
+def test_an_integer_for_a_double_parameter_is_taken_as_the_float():
+    """``tf_publish_rate: 10`` in a parameter file (or ``-p``) failed rclpy's static type check
+    at declare (InvalidParameterTypeException: configure then failed naming it), and
+    ``ros2 param set ... tf_publish_rate 10`` was refused ("Wrong parameter type"). Doubles are
+    declared with dynamic typing now: an integer is taken as the float; a value of another type
+    or out of range is still refused at start-up and the default declared instead."""
+    from mast3r_ros.ros.params import all_parameter_descriptors
+    kinds = {d.type: d.dynamic_typing for d in all_parameter_descriptors()}
+    assert kinds == {"double": True, "integer": False, "bool": False, "string": False}
+    node = FakeNode({"tf_publish_rate": 10, "transform_tolerance": 50, "tf_timeout_s": "x",
+                     "confirm_jump_deg": True})
+    errors = params.declare_parameters(node, lambda d: d)
+    assert node.declared["tf_publish_rate"][0] == 10
+    assert set(errors) == {"transform_tolerance", "tf_timeout_s", "confirm_jump_deg"}
+    assert "must be in [0.0, 10.0], got 50" in errors["transform_tolerance"]
+    for name in errors:                                   # the default, declared in its place
+        assert node.declared[name][0] == next(
+            d.default for d in all_parameter_descriptors() if d.name == name)
+    values = {name: v for name, (v, _) in node.declared.items()} | {"map_path": "/maps/x"}
+    cfg = params.read_config(values.__getitem__, {})
+    assert cfg.node.tf_publish_rate == 10.0 and isinstance(cfg.node.tf_publish_rate, float)
+    # ros2 param set: rclpy lets the integer through to the node's check, which takes it
+    assert params.check_parameter_update("tf_publish_rate", 10, configured=True) == (True, "")
+    live = params.apply_live(cfg, [NS(name="tf_publish_rate", value=5)])
+    assert live.node.tf_publish_rate == 5.0 and isinstance(live.node.tf_publish_rate, float)
+    ok, reason = params.check_parameter_update("tf_publish_rate", True)
+    assert not ok and "tf_publish_rate" in reason
