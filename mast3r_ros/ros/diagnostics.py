@@ -272,20 +272,25 @@ class DiagnosticsWindow:
 
     def _level(self, now_s: float, track: Track, active: bool,
                recs: List[FrameRecord]) -> Tuple[int, str]:
+        # Not active with nothing wrong is OK, not STALE: STALE is for a status that stopped
+        # coming (diagnostic_aggregator marks an item stale when its updates stop), and the
+        # aggregator's GenericAnalyzerBase turns a group header whose items are STALE, but not
+        # all of them, into ERROR: a node paused by Nav2's lifecycle manager would show the
+        # localization group as an error. `state` and the message say what it is doing.
         if not active:
             if self.configuring_since_s is not None:
-                return STALE, (f"configuring: loading the model and the map "
-                               f"({now_s - self.configuring_since_s:.0f} s so far)")
-            if self.finalized:
-                return STALE, ("shut down (lifecycle state finalized): restart the node to "
-                               "localize again")
+                return OK, (f"configuring: loading the model and the map "
+                            f"({now_s - self.configuring_since_s:.0f} s so far)")
+            if self.finalized:      # never localizes again until restarted: a warning
+                return WARN, ("shut down (lifecycle state finalized): restart the node to "
+                              "localize again")
             error = self._recent_note(now_s, ERROR)
             if error:
                 return ERROR, error
             error = self._config_error()
             if error:
                 return ERROR, error
-            return STALE, "not active (configure and activate the lifecycle node)"
+            return OK, "not active (configure and activate the lifecycle node)"
         if now_s - self.last_error_t_s <= self.window_s:
             return ERROR, f"unexpected error (traceback in the log): {self.last_error}"
         for level in (ERROR, WARN):

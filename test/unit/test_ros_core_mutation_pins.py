@@ -183,7 +183,7 @@ def test_a_finalized_node_is_told_to_restart_not_to_configure():
     d = diag.DiagnosticsWindow()
     d.finalized = True
     s = d.summary(1.0, Track.UNINITIALIZED, active=False)
-    assert s.level == diag.STALE and s.message.startswith("shut down (lifecycle state finalized)")
+    assert s.level == diag.WARN and s.message.startswith("shut down (lifecycle state finalized)")
     assert dict(s.values)["state"] == "finalized"
 
 

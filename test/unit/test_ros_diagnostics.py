@@ -18,7 +18,7 @@ from mast3r_ros.ros.diagnostics import (
 def test_diagnostics_levels():
     d = DiagnosticsWindow(window_s=10.0, no_image_warn_s=5.0)
     s = d.summary(0.0, Track.UNINITIALIZED, active=False)
-    assert s.level == STALE
+    assert s.level == OK and s.message.startswith("not active")
     d.start(0.0)
     s = d.summary(1.0, Track.UNINITIALIZED, active=True)
     assert s.level == WARN and "not localized" in s.message
@@ -158,8 +158,8 @@ def test_configuring_is_said_while_the_model_loads():
     d = DiagnosticsWindow()
     d.configuring_since_s = 100.0
     s = d.summary(142.4, Track.UNINITIALIZED, active=False)
-    assert s.level == STALE and s.message == ("configuring: loading the model and the map "
-                                              "(42 s so far)")
+    assert s.level == OK and s.message == ("configuring: loading the model and the map "
+                                           "(42 s so far)")
     assert dict(s.values)["state"] == "configuring"
     d.configuring_since_s = None
     s = d.summary(143.0, Track.UNINITIALIZED, active=False)
@@ -403,8 +403,30 @@ def test_why_the_node_is_not_configured_is_an_error_on_diagnostics():
     s = d.summary(2.0, Track.UNINITIALIZED, active=False)
     assert s.level == ERROR and s.message == "configure failed: map folder not found: /maps/x"
     d.configuring_since_s = 2.0                               # a configure under way says so
-    assert d.summary(3.0, Track.UNINITIALIZED, active=False).level == STALE
+    assert d.summary(3.0, Track.UNINITIALIZED, active=False).level == OK
     d.configuring_since_s = None
     d.configure_error = d.parameter_errors = ""               # configured
     s = d.summary(4.0, Track.UNINITIALIZED, active=False)
-    assert s.level == STALE and dict(s.values)["config_error"] == "none"
+    assert s.level == OK and dict(s.values)["config_error"] == "none"
+
+
+def test_a_node_not_active_is_never_stale():
+    """/diagnostics said STALE while the node was not active. STALE is for a status that
+    stopped coming (diagnostic_aggregator marks an item stale when its updates stop), and the
+    aggregator's GenericAnalyzerBase::report turns a group header whose items are STALE, but not
+    all of them, into ERROR: a node paused by Nav2's lifecycle manager showed its group as an
+    error. Unconfigured, inactive or configuring with nothing wrong is OK (the message and
+    `state` say it); finalized, a node that never localizes again until restarted, is a
+    warning; a failed configure stays an error."""
+    d = DiagnosticsWindow()
+    for configuring in (None, 5.0):
+        d.configuring_since_s = configuring
+        s = d.summary(10.0, Track.UNINITIALIZED, active=False)
+        assert s.level == OK and s.level != STALE
+        assert dict(s.values)["state"] == ("inactive" if configuring is None else "configuring")
+    d.configuring_since_s = None
+    d.finalized = True
+    assert d.summary(10.0, Track.UNINITIALIZED, active=False).level == WARN
+    d.finalized = False
+    d.configure_error = "map folder not found: /maps/x"
+    assert d.summary(10.0, Track.UNINITIALIZED, active=False).level == ERROR

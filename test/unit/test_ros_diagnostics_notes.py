@@ -12,7 +12,7 @@ from test_ros_clock_jumps import Host, _initialpose
 from test_ros_processing import image, stamp
 
 from mast3r_ros.core.tracker import Track
-from mast3r_ros.ros.diagnostics import ERROR, OK, STALE, WARN, DiagnosticsWindow, FrameRecord
+from mast3r_ros.ros.diagnostics import ERROR, OK, WARN, DiagnosticsWindow, FrameRecord
 
 
 def _now(host):
@@ -44,10 +44,12 @@ def test_an_ignored_initialpose_is_a_warning_on_diagnostics():
 def test_an_initialpose_sent_to_an_inactive_node_is_a_value_not_a_level():
     host = Host()
     host._active = False
+    host._cfg = None                        # unconfigured (configured: kept for activate)
     host._initial_pose(_initialpose())
     summary, values = _now(host)
-    assert summary.level == STALE
-    assert values["last_initialpose_ignored"] == "ignoring /initialpose: the node is not active"
+    assert summary.level == OK
+    assert values["last_initialpose_ignored"] == ("ignoring /initialpose: the node is not "
+                                                  "configured")
 
 
 def test_a_broken_bond_is_an_error_on_diagnostics_until_the_next_activation():

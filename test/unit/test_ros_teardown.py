@@ -11,7 +11,7 @@ import time
 from test_ros_clock_jumps import Host as ClockHost
 from test_ros_processing import Localizer, image, stamp
 
-from mast3r_ros.ros.diagnostics import STALE
+from mast3r_ros.ros.diagnostics import OK, WARN
 from mast3r_ros.ros.worker import LatestMessageWorker
 
 
@@ -66,7 +66,7 @@ def test_cleanup_stops_reporting_the_configuration_warning():
     host._teardown_configured()
     summary, values = host.diagnostics()
     assert values["config_warning"] == "none" and values["config_error"] == "none"
-    assert summary.level == STALE and values["state"] == "inactive"
+    assert summary.level == OK and values["state"] == "inactive"
 
 
 def test_a_bad_start_up_parameter_stays_on_diagnostics_after_cleanup():
@@ -193,7 +193,7 @@ def test_an_activate_that_raises_is_an_error_on_diagnostics_until_a_transition_s
     assert values["config_error"] == summary.message
     assert host._run_transition("cleanup", lambda: SUCCESS, None, FAILURE, SUCCESS) is SUCCESS
     summary, values = host.diagnostics()
-    assert summary.level == STALE and values["config_error"] == "none"
+    assert summary.level == OK and values["config_error"] == "none"
 
 
 def test_a_configure_that_raises_stays_a_configure_error_and_none_becomes_failure():
@@ -214,7 +214,7 @@ def test_after_shutdown_diagnostics_says_the_node_must_be_restarted():
     assert host._run_transition("shutdown", lambda: host._teardown_configured() or SUCCESS,
                                 None, FAILURE, SUCCESS) is SUCCESS
     summary, values = host.diagnostics()
-    assert summary.level == STALE and values["state"] == "finalized"
+    assert summary.level == WARN and values["state"] == "finalized"
     assert "restart the node" in summary.message
 
 
