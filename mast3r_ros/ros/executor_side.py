@@ -301,6 +301,23 @@ class ExecutorSide(FrameProcessing):
                 self._diag.finalized = True
         return result
 
+    # ------------------------------------------------------------------ configure
+    def _configure_subscribed(self, subscribe: Callable[[], Any], configure: Callable[[], Any],
+                              success: Any) -> Any:
+        """Configure (``configure()`` returns rclpy's TransitionCallbackReturn) with /initialpose
+        subscribed first (``subscribe()`` creates the subscription), as nav2_amcl subscribes it
+        at configure: a pose sent while the model loads waits in the subscription's queue and,
+        the node then inactive, is kept for activate (`_initial_pose`). Any result but
+        ``success`` (rclpy's SUCCESS), or an exception (raised on), destroys it again."""
+        self._initialpose_sub = subscribe()
+        result = None
+        try:
+            result = configure()
+            return result
+        finally:
+            if result != success:
+                self._destroy_entity("_initialpose_sub", self.destroy_subscription)
+
     # ------------------------------------------------------------------ activate
     def _begin_activation(self) -> None:
         """The end of activate, once its entities exist and the lifecycle publishers are

@@ -189,18 +189,11 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         return self._guard("error", lambda: self._teardown_configured() or SUCCESS)
 
     def _configure(self) -> TransitionCallbackReturn:
-        # /initialpose is subscribed from configure on, as nav2_amcl's (initPubSub): a pose
-        # sent while inactive is kept for activate (executor_side); created before the model
-        # loads, a click meanwhile waits in the subscription's queue
-        self._initialpose_sub = self.create_subscription(
-            PoseWithCovarianceStamped, "initialpose", self._on_initial_pose, 10)
-        result = FAILURE
-        try:
-            result = self._configure_load()
-            return result
-        finally:
-            if result != SUCCESS:
-                self._destroy_entity("_initialpose_sub", self.destroy_subscription)
+        # /initialpose from configure on, as nav2_amcl (executor_side._configure_subscribed)
+        return self._configure_subscribed(
+            lambda: self.create_subscription(PoseWithCovarianceStamped, "initialpose",
+                                             self._on_initial_pose, 10),
+            self._configure_load, SUCCESS)
 
     def _configure_load(self) -> TransitionCallbackReturn:
         try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from test_ros_clock_jumps import Host as ClockHost
 from test_ros_processing import Localizer, image, stamp
 
@@ -415,3 +417,31 @@ def test_initialpose_to_an_unconfigured_node_is_ignored_with_the_reason():
     host._initial_pose(_initialpose())
     assert host.logger.lines[-1] == ("warning",
                                      "ignoring /initialpose: the node is not configured")
+
+
+def test_configure_subscribes_initialpose_first_and_a_failed_one_unsubscribes():
+    """/initialpose is subscribed before the model loads (a click meanwhile waits in its
+    queue, then is kept for activate) and is gone again after a configure that failed or
+    raised, as the rest of the configuration."""
+    host = Host()
+    host._initialpose_sub = None
+    order = []
+
+    def subscribe():
+        order.append("subscribe")
+        return "initialpose_sub"
+
+    def load(result):
+        def run():
+            order.append("load")
+            if isinstance(result, Exception):
+                raise result
+            return result
+        return run
+    assert host._configure_subscribed(subscribe, load(SUCCESS), SUCCESS) is SUCCESS
+    assert order == ["subscribe", "load"] and host._initialpose_sub == "initialpose_sub"
+    assert host._configure_subscribed(subscribe, load(FAILURE), SUCCESS) is FAILURE
+    assert host._initialpose_sub is None and host.events[-1] == "destroy initialpose_sub"
+    with pytest.raises(RuntimeError, match="boom"):
+        host._configure_subscribed(subscribe, load(RuntimeError("boom")), SUCCESS)
+    assert host._initialpose_sub is None and host.events.count("destroy initialpose_sub") == 2
