@@ -36,7 +36,8 @@ from scipy.spatial.transform import Rotation  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from tf2_msgs.msg import TFMessage  # noqa: E402
-from tf2_ros import StaticTransformBroadcaster, TransformBroadcaster  # noqa: E402
+from tf2_ros import (StaticTransformBroadcaster, TransformBroadcaster,  # noqa: E402
+                     TransformException)
 from visualization_msgs.msg import Marker  # noqa: E402
 
 from mast3r_ros.core import message_fields as mf  # noqa: E402
@@ -383,6 +384,42 @@ def test_an_activate_that_fails_late_leaves_the_publishers_disabled(ros, scene):
         outputs.keyframes = markers
         assert harness.transition("activate")
         assert outputs._pose.is_activated and node._diag.transition_error == ""
+        assert spinner.error is None
+    finally:
+        _release(node, harness, spinner, harness_spinner)
+
+
+def test_an_initialpose_sent_while_inactive_is_applied_at_activate(ros, scene):
+    """As nav2_amcl: /initialpose is subscribed from configure on, and a pose received while
+    the node is inactive (an rviz click before Nav2's lifecycle manager activates it) is kept
+    and applied at activate, not dropped."""
+    map_dir, queries, cam = scene
+    node = _sift_node(map_dir)
+    harness = Harness(cam)
+    initialpose = harness.node.create_publisher(PoseWithCovarianceStamped, "initialpose", 10)
+    spinner, harness_spinner = Spinner(node), Spinner(harness.node)
+    try:
+        assert harness.transition("configure")
+        assert node._initialpose_sub is not None
+        msg = PoseWithCovarianceStamped()
+        msg.header.frame_id = "map"
+        msg.pose.pose.position.x, msg.pose.pose.orientation.w = 1.0, 1.0
+        assert _wait(lambda: initialpose.get_subscription_count() > 0, 10.0, step_s=0.05)
+        assert _wait(lambda: (initialpose.publish(msg), node._pending_initial_pose)[1]
+                     is not None, 10.0, step_s=0.2)
+        # odometry for the pose (an image while inactive is counted, not localized)
+        harness.send(queries[0])
+
+        def has_odometry():
+            try:
+                node._tf.lookup("odom", "base_link", None, timeout_s=0.0)
+                return True
+            except TransformException:
+                return False
+        assert _wait(has_odometry, 10.0, step_s=0.05)
+        assert harness.transition("activate")
+        assert node._pending_initial_pose is None
+        assert node._tracking.prior_source == "initialpose"
         assert spinner.error is None
     finally:
         _release(node, harness, spinner, harness_spinner)
