@@ -206,10 +206,11 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     parameters, as rclpy ignores undeclared overrides); an unknown name in a block naming the
     node (``mast3r_localizer``, ``/**/mast3r_localizer``) is an error (a typo).
 
-    Values are typed as ROS types them: an integer where a double is declared (``rate: 10``)
-    is refused as the node would refuse it (rclpy's InvalidParameterTypeException), so a file
-    tuned offline is one the robot accepts; ``1e-2``, a double for ROS's YAML reader and a
-    string for PyYAML, is read as the double.
+    Values are typed as ROS types them, and a file tuned offline is one the robot accepts: an
+    integer where a double is declared (``rate: 10``) is the double, as the node takes it (its
+    doubles are dynamically typed), a number where a string is declared is refused as the node
+    would refuse it; ``1e-2``, a double for ROS's YAML reader and a string for PyYAML, is read
+    as the double.
 
     Raises `ConfigError` naming the file (and the parameter) for a missing or unreadable file,
     invalid YAML, a duplicate key (PyYAML would keep one silently), a YAML alias (``*name``,
@@ -307,18 +308,10 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
             raise ConfigError(f"{path}: parameter '{name}' is {value}, which ROS 2 reads as a "
                               f"number (a double), but a string: quote it ('{value}'); the node "
                               "would refuse this file")
+        # an integer for a double is the float (config_from_params), as the node takes it:
+        # its doubles are declared with dynamic typing (ros/params.py)
         if spec is None or spec.type is not float or isinstance(value, bool):
             continue
-        if isinstance(value, int) and spec.lo is not None and not spec.lo <= value <= spec.hi:
-            unit = " (a fraction: 0.05 is 5 %)" if spec.fraction else ""
-            raise ConfigError(f"{path}: parameter '{name}' is the integer {value} but a double, "
-                              f"and must be in [{spec.lo}, {spec.hi}]{unit}: write a double in "
-                              f"that range, e.g. the default {spec.default!r} (ROS 2 types "
-                              "parameters strictly; the node would refuse this file)")
-        if isinstance(value, int):
-            raise ConfigError(f"{path}: parameter '{name}' is the integer {value} but a double: "
-                              f"write {value}.0 (ROS 2 types parameters strictly; the node "
-                              "would refuse this file)")
         if isinstance(value, _RclNumber) and _YAML12_FLOAT.fullmatch(value):  # not quoted
             merged[name] = float(value)
     merged = {k: str(v) if isinstance(v, _RclNumber) else v for k, v in merged.items()}
