@@ -211,8 +211,9 @@ def test_the_node_builds_its_localizer_through_the_worker():
     src = Path(__file__).resolve().parents[2] / "mast3r_ros" / "ros" / "node.py"
     cls = next(n for n in ast.parse(src.read_text()).body
                if isinstance(n, ast.ClassDef) and n.name == "LocalizerNode")
+    # _configure subscribes /initialpose, then runs _configure_load, which loads
     configure = next(n for n in cls.body
-                     if isinstance(n, ast.FunctionDef) and n.name == "_configure")
+                     if isinstance(n, ast.FunctionDef) and n.name == "_configure_load")
     calls = [n for n in ast.walk(configure) if isinstance(n, ast.Call)
              and isinstance(n.func, ast.Attribute) and n.func.attr == "call"]
     assert len(calls) == 1 and ast.unparse(calls[0].func) == "self._worker.call"
