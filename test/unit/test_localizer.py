@@ -166,6 +166,7 @@ def test_global_retrieval_finds_the_right_place(kf_map, frames):
     (GateConfig(min_inliers=100000), "too few inliers"),
     (GateConfig(min_inlier_ratio=1.0), "inlier ratio too low"),
     (GateConfig(max_reproj_rms_px=0.01), "reprojection RMS too high"),
+    (GateConfig(max_position_sigma_ratio=1e-6), "position too uncertain for the distance"),
 ])
 def test_gates_turn_doubtful_poses_into_failures(kf_map, frames, gates, reason):
     loc = Localizer(kf_map, _sift(gates=gates))

@@ -94,6 +94,72 @@ def test_position_sigma_gate_bounds_the_worst_axis_and_zero_disables_it(kf_map):
     assert off(_res(100, 100, cov=cov * 1e6), 100, None) == ""
 
 
+def _at_depth(n, depth, far=0, far_depth=100.0):
+    """(n + far, 3) map points in front of the identity pose: n at ``depth`` m, ``far`` at
+    ``far_depth`` m (outliers, when the result's inlier mask marks only the first n)."""
+    xy = np.linspace(-0.5, 0.5, n + far)
+    z = np.r_[np.full(n, depth), np.full(far, far_depth)]
+    return np.stack([xy, -xy, z], 1)
+
+
+def test_relative_sigma_gate_bounds_sigma_by_the_inliers_median_depth(kf_map):
+    """gates.max_position_sigma_ratio: a sigma over ratio x the inliers' median depth fails,
+    whatever the absolute gate says; only the inliers' depth counts; 0 disables."""
+    cov = np.diag([1e-4, 0.09, 1e-4, 1e-6, 1e-6, 1e-6])  # 0.3 m along y
+    gate = _gate(kf_map, max_position_sigma_m=2.0, max_position_sigma_ratio=0.1)
+    X = _at_depth(100, 2.5)  # 0.3 / 2.5 = 0.12 > 0.1: a wrong-consensus-like pose
+    reason = gate(_res(100, 100, cov=cov), 100, None, X)
+    assert reason.startswith("position too uncertain for the distance to the scene (1 sigma "
+                             "0.3 m = 0.12 x the inliers' median depth 2.5 m > 0.1, "
+                             "gates.max_position_sigma_ratio)"), reason
+    assert "raise gates.max_position_sigma_ratio" in reason
+    assert gate(_res(100, 100, cov=cov), 100, None, _at_depth(100, 3.5)) == ""  # 0.086
+    # 60 outliers 100 m away: the median of all points would be 100 m, the inliers' is 2.5 m
+    assert gate(_res(40, 100, cov=cov), 100, None, _at_depth(40, 2.5, far=60)).startswith(
+        "position too uncertain for the distance")
+    # depth is along the camera's z: the same points seen from 1 m back along z are 3.5 m deep
+    back = make_pose(np.eye(3), [0.0, 0.0, -1.0])
+    assert gate(_res(100, 100, cov=cov, pose=back), 100, None, X) == ""
+    nan = cov.copy()
+    nan[1, 1] = np.nan
+    assert _gate(kf_map, max_position_sigma_m=0.0, max_position_sigma_ratio=0.1)(
+        _res(100, 100, cov=nan), 100, None, X).startswith(
+        "position too uncertain for the distance to the scene (1 sigma nan")
+    off = _gate(kf_map, max_position_sigma_m=0.0, max_position_sigma_ratio=0.0)
+    assert off(_res(100, 100, cov=cov * 1e6), 100, None, X) == ""
+
+
+def test_relative_sigma_gate_keeps_a_correct_near_field_pose_at_the_defaults(kf_map):
+    """The default ratio's own derivation: a correctly matched frame 0.3 m from the scene, its
+    covariance from the default model (the map's 1 cm / 1 deg keyframe poses dominate there),
+    the fewest inliers the defaults accept (30) spread over 3 keyframes: never refused."""
+    from mast3r_ros.core.localizer.pipeline import _uncertainty
+    from mast3r_ros.core.pnp.covariance import pose_covariance
+    from mast3r_ros.core.uncertainty import depth_point_covariance
+
+    K = np.array([[525.0, 0, 319.5], [0, 525.0, 239.5], [0, 0, 1]])
+    cv, gate = CovarianceConfig(), _gate(kf_map)  # the default gates
+    rng = np.random.default_rng(3)
+    worst = 0.0
+    for _ in range(25):
+        u, v = rng.uniform(20, 620, 30), rng.uniform(20, 460, 30)
+        z = rng.uniform(0.24, 0.36, 30)
+        P = np.stack([(u - 319.5) / 525 * z, (v - 239.5) / 525 * z, z], 1)
+        groups = np.arange(30) % 3
+        kfs = [make_pose(Rotation.from_euler("y", a, degrees=True).as_matrix(), [0.03 * s,
+                         0.015 * k, 0.0]) for k, (a, s) in enumerate(((10, 1), (-20, -1), (30, 1)))]
+        S = np.concatenate([depth_point_covariance((P[groups == k] - T[:3, 3]) @ T[:3, :3], K, T,
+                                                   cv.depth_sigma_k, cv.keyframe_pixel_sigma_px)
+                            for k, T in enumerate(kfs)])
+        order = np.concatenate([np.flatnonzero(groups == k) for k in range(3)])
+        x = P[order, :2] / P[order, 2:] * 525 + [319.5, 239.5] + rng.normal(0, 1.0, (30, 2))
+        cov = pose_covariance(np.eye(4), P[order], x, K, S, groups[order],
+                              np.array([T[:3, 3] for T in kfs]), _uncertainty(cv))
+        worst = max(worst, position_sigma_m(cov) / np.median(z))
+        assert gate(_res(30, 30, cov=cov), 30, None, P[order]) == ""
+    assert worst > 0.05  # the 1 cm keyframe term is felt: the check is not vacuous
+
+
 def test_jump_gates_at_their_thresholds_each_on_its_own_measure(kf_map):
     est = make_pose(np.eye(3), [0.5, 0.0, 0.0])
     gate = _gate(kf_map, max_jump_m=0.5, max_jump_deg=5.0)

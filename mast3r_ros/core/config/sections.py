@@ -140,6 +140,19 @@ class GateConfig:
                                           "base_frame's (the camera's sigma with the lever "
                                           "arm); the CLI, which has no base, gates the "
                                           "camera's.", lo=0.0, hi=1000.0)
+    max_position_sigma_ratio: float = _f(
+        0.5,
+        "Fail frames whose position uncertainty (1 sigma along the worst axis, the camera's) "
+        "is larger than this fraction of the inliers' median depth in the query camera (0 "
+        "disables). Scale-free, unlike max_position_sigma_m. At 0.5 the 2-sigma region "
+        "reaches the scene itself: the pose no longer says where the camera is relative to "
+        "what it sees. A correctly matched frame's covariance stays below it: depth points (1 "
+        "px, the map's 1 cm / 1 deg keyframe poses, 30 inliers over 3 keyframes) at most 0.10 "
+        "at 0.3 m depth and 0.14 at 0.2 m (0.01-0.07 from 1 m on); MASt3R pointmap points at "
+        "the confidence floor (1, sigma 20 % of their distance each) up to 0.46 with 30 "
+        "inliers, 0.14 at confidence 3. Raise it for scenes under ~0.05 m or pointmap matches "
+        "fewer than 30.",
+        lo=0.0, hi=100.0)
     max_focal_error: float = _f(0.05, "Fail frames whose inliers fit a focal length off the "
                                       "camera's by more than this fraction, and by over 4 "
                                       "sigma (wrong intrinsics, a zoomed or cropped image: "

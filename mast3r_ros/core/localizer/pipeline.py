@@ -56,7 +56,7 @@ from .global_retrieval import GlobalRetrieval
 from .matcher_factory import _image_size, _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
                            _warn_ignored_skew, focal_gate)
-from .results import _match_debug, _no_match_reason, position_sigma_m
+from .results import _match_debug, _no_match_reason, position_sigma_m, relative_sigma_reason
 from .warm import camera_check_is_silent, long_walks_warmed, preload_keyframes, warm_pnp
 
 log = logging.getLogger(__name__)
@@ -476,7 +476,7 @@ class Localizer:
             keyframe_ids=tuple(int(c.keyframe_id) for c in corrs),
             inlier_ratio=res.num_inliers / max(len(X), 1), reproj_rms_px=res.reproj_rms_px,
             matches=_match_debug(x, cand, corrs, res.inliers) if with_matches else None)
-        reason = res.reason if not res.success else self._gate(res, len(X), prior)
+        reason = res.reason if not res.success else self._gate(res, len(X), prior, X)
         if not reason and self.config.points_from_depth:
             # points from measured depth: their angles are the keyframe camera's, so the focal
             # length the inliers fit is the query's (a pointmap's is the network's guess); the
@@ -491,7 +491,9 @@ class Localizer:
             return LocalizationResult.failure(frame.stamp_ns, reason, **kw)
         return LocalizationResult(True, frame.stamp_ns, res.map_from_cam, res.covariance, **kw)
 
-    def _gate(self, res: PnPResult, n: int, prior: Optional[np.ndarray]) -> str:
+    def _gate(self, res: PnPResult, n: int, prior: Optional[np.ndarray],
+              X: Optional[np.ndarray] = None) -> str:
+        """The first gate ``res`` fails ("" if none); ``X`` (n, 3): the map points PnP had."""
         g = self.config.gates
         ratio = res.num_inliers / max(n, 1)
         if res.num_inliers < g.min_inliers:
@@ -508,6 +510,11 @@ class Localizer:
             if not sigma <= g.max_position_sigma_m:  # NaN fails too
                 return (f"position too uncertain (1 sigma {sigma:.3g} m > "
                         f"{g.max_position_sigma_m:.3g} m, gates.max_position_sigma_m)")
+        if X is not None and res.covariance is not None:
+            reason = relative_sigma_reason(g.max_position_sigma_ratio, res.covariance,
+                                           res.map_from_cam, X[res.inliers])
+            if reason:
+                return reason
         if prior is not None:
             dt, dr = pose_error(prior, res.map_from_cam)
             if g.max_jump_m > 0 and dt > g.max_jump_m:

@@ -1,7 +1,8 @@
 """What a localization result reports beyond the pose: the 1-sigma position uncertainty of its
-covariance (`position_sigma_m`, also the ``gates.max_position_sigma_m`` gate's measure), the
-matches behind it (`MatchDebug`) and, for a frame short of correspondences, whether the query
-image lacked features (`_no_match_reason`).
+covariance (`position_sigma_m`, also the ``gates.max_position_sigma_m`` gate's measure), that
+sigma as a fraction of the distance to the scene (`relative_sigma_reason`, the
+``gates.max_position_sigma_ratio`` gate), the matches behind it (`MatchDebug`) and, for a frame
+short of correspondences, whether the query image lacked features (`_no_match_reason`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,43 @@ def position_sigma_m(covariance: np.ndarray) -> float:
     if not np.isfinite(block).all():
         return float("nan")
     return float(np.sqrt(max(float(np.linalg.eigvalsh(0.5 * (block + block.T))[-1]), 0.0)))
+
+
+def inlier_median_depth(map_from_cam: np.ndarray, points3d: np.ndarray) -> float:
+    """Median depth (metres, the query camera's z) of the (N, 3) map-frame ``points3d`` seen from
+    the 4x4 ``map_from_cam``; NaN when there are none."""
+    P = np.asarray(points3d, dtype=np.float64).reshape(-1, 3)
+    if not len(P):
+        return float("nan")
+    T = np.asarray(map_from_cam, dtype=np.float64)
+    return float(np.median((P - T[:3, 3]) @ T[:3, 2]))  # z of R^T (P - t): R's third column
+
+
+def relative_sigma_reason(max_ratio: float, covariance: np.ndarray, map_from_cam: np.ndarray,
+                          points3d: np.ndarray) -> str:
+    """The ``gates.max_position_sigma_ratio`` failure reason, "" when the pose passes.
+
+    A pose fails when its 1-sigma position uncertainty (`position_sigma_m`, the worst axis) is
+    more than ``max_ratio`` times the median depth of its inliers ``points3d`` ((N, 3), map
+    frame, metres) in the query camera of ``map_from_cam`` (4x4): the covariance itself says
+    the camera could be anywhere in a region a sizeable fraction of its distance to what it
+    sees, which a correctly matched frame never claims (`GateConfig.max_position_sigma_ratio`
+    derives the default). Scale-free, so it holds indoors and for far outdoor scenes alike,
+    where the absolute ``gates.max_position_sigma_m`` must stay loose. A non-finite sigma or a
+    median depth that is not positive fails too. ``max_ratio`` 0 (or no covariance, or no
+    inliers) disables it."""
+    if not max_ratio > 0 or covariance is None or not len(points3d):
+        return ""
+    sigma = position_sigma_m(covariance)
+    depth = inlier_median_depth(map_from_cam, points3d)
+    if sigma <= max_ratio * depth:  # NaN and a depth <= 0 fail
+        return ""
+    return (f"position too uncertain for the distance to the scene (1 sigma {sigma:.3g} m = "
+            f"{sigma / depth if depth > 0 else float('nan'):.3g} x the inliers' median depth "
+            f"{depth:.3g} m > {max_ratio:.3g}, gates.max_position_sigma_ratio): a frame matched "
+            f"right is far more certain; raise gates.max_position_sigma_ratio (or 0 to disable) "
+            f"for scenes closer than ~5 x covariance.map_pose_sigma_m, or MASt3R pointmap "
+            f"matches of low confidence fewer than 30")
 
 
 def _match_debug(query_xy: np.ndarray, cand: Sequence[int], corrs: List[Correspondences],
