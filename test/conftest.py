@@ -45,7 +45,7 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True)
 def _root_log_level_restored():
     """A test that runs the CLI in-process (``main([... "--log-level", "error"])``) sets the
-    root logger's level (`cli_options._setup_logging`) for the rest of the worker: a later test
+    root logger's level (`cli_console._setup_logging`) for the rest of the worker: a later test
     that reads warnings through ``caplog`` without ``set_level`` then saw none, depending on
     which files pytest-xdist gave the same worker. Each test starts, and leaves the next, at
     the level the session began with (a higher-scoped fixture's CLI run included)."""

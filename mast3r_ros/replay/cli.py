@@ -26,36 +26,38 @@ from typing import Any, List, Optional, Sequence
 
 from ..core.config import Config
 from ..core.errors import InputError, Mast3rRosError, after_publishing, published_note
+from .cli_console import (
+    STDOUT_GONE_EXIT,
+    _setup_logging,
+    escaping_stdout,
+    flush_stdout,
+    missing_library_hint,
+    root_logging_given_back,
+    stdout_gone,
+)
 from .cli_options import (
     LOG_LEVEL_HELP,
     NAMESPACE_HELP,  # noqa: F401  (re-exported: imported from the CLI module)
     OVERWRITE_HELP,
     OWN_POSES,
     SOURCE_HELP,
-    STDOUT_GONE_EXIT,
     HelpFormatter,
     Parser,
     _config_options,
     _OneCamera,
     _open,
-    _setup_logging,
     _source_options,
     add_resume_options,
     add_warmup_option,
     check_trajectory_file,
-    escaping_stdout,
-    flush_stdout,
     load_config,
     load_params,  # noqa: F401  (re-exported: imported from the CLI module)
-    missing_library_hint,
     note_unused_device,
     note_unused_workers,
     offline_warmup,
     overrides_default,
     refuse_file_beside_bag_poses,
-    root_logging_given_back,
     settled_out,
-    stdout_gone,
 )
 
 from .os_error_words import os_error_text

@@ -66,7 +66,7 @@ def test_a_broken_pipe_that_is_not_stdout_is_still_a_connection_error(sift_map, 
 
 
 def test_no_stdout_at_all_is_left_as_it_was(monkeypatch):
-    from mast3r_ros.replay.cli_options import flush_stdout
+    from mast3r_ros.replay.cli_console import flush_stdout
 
     monkeypatch.setattr(sys, "stdout", None)  # pythonw: no console
     assert flush_stdout(0) == 0 and flush_stdout(2) == 2

@@ -70,7 +70,7 @@ def test_missing_library_hints_name_the_pip_package_setup_py_installs(monkeypatc
     checkout`, which a user who installed a wheel (no checkout) cannot follow."""
     import re
 
-    from mast3r_ros.replay.cli_options import _INSTALL_HINTS, missing_library_hint
+    from mast3r_ros.replay.cli_console import _INSTALL_HINTS, missing_library_hint
 
     kw = _setup_kwargs(monkeypatch)
     extras = {name: [re.split(r"[<>=!~; \[]", r, maxsplit=1)[0] for r in reqs]
