@@ -161,10 +161,10 @@ def test_offset_words_of_a_rotation_rounded_past_its_trace_bounds_is_no_nan(diag
     assert offset_words(T)[1] == words
 
 
-# --- replay/rosbag/depth.py: depth that may not be registered ----------------------------------
+# --- replay/rosbag/registered_depth.py: depth that may not be registered -----------------------
 
 def test_the_register_fix_names_a_registered_depth_topic_only_when_it_holds_messages():
-    from mast3r_ros.replay.rosbag.depth import _REGISTER_FIX, _DepthAssociation
+    from mast3r_ros.replay.rosbag.registered_depth import _REGISTER_FIX, _RegisteredDepth
     from mast3r_ros.replay.rosbag.topics import IMAGE_TYPE
 
     def fix(count):
@@ -173,7 +173,7 @@ def test_the_register_fix_names_a_registered_depth_topic_only_when_it_holds_mess
                   "/cam/aligned_depth_to_color/image_raw": SimpleNamespace(msgtype=IMAGE_TYPE,
                                                                          msgcount=count)}
         me = SimpleNamespace(_topics=topics, depth_topic="/cam/depth/image_rect_raw")
-        return _DepthAssociation._register_fix(me)
+        return _RegisteredDepth._register_fix(me)
 
     assert fix(0) == _REGISTER_FIX
     assert fix(1).startswith("this bag holds /cam/aligned_depth_to_color/image_raw, registered "
@@ -184,7 +184,7 @@ def test_one_place_is_under_1_mm_and_0_1_degree():
     import numpy as np
     from scipy.spatial.transform import Rotation
 
-    from mast3r_ros.replay.rosbag.depth import _one_place
+    from mast3r_ros.replay.rosbag.registered_depth import _one_place
 
     def T(deg, mm, axis=0):
         out = np.eye(4)

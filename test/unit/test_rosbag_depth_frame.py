@@ -290,7 +290,7 @@ def test_a_depth_calibration_is_the_images_only_with_its_principal_point_and_ske
     1278, 1.5 px off), or halved in height alone (fy and cy halved, fx and cx kept) is the
     image's. A depth camera's own stream whose fx happens to scale as the image's but whose
     principal point is 8 px off, or whose K has a skew, is another calibration."""
-    from mast3r_ros.replay.rosbag.depth import _other_calibration
+    from mast3r_ros.replay.rosbag.registered_depth import _other_calibration
 
     image = _cam(640, 480, 500, 500, 319.5, 239.5)
     assert not _other_calibration(_cam(320, 240, 250, 250, 159.5, 119.5), image)

@@ -22,7 +22,8 @@ Modules: `sequence` (`BagSequence`: the two passes, frame assembly), `topics` (m
 topic selection), `runs` (runs of header time, unstamped images), `receive_times` (what receive
 times tell about a jump back), `poses` (poses from tf), `pose_topic` (poses from an Odometry or
 PoseStamped topic, `--pose-topic`),
-`depth` (depth association), `tf_extrinsic` (a depth camera's extrinsic from /tf),
+`depth` (depth association), `registered_depth` (whether depth is registered to the
+colour image, and registering it), `tf_extrinsic` (a depth camera's extrinsic from /tf),
 `cdr_header` (the indexing pass's image headers read from their bytes), `undeserialized`
 (messages that cannot be deserialized), `video` (CompressedVideo and
 FFMPEGPacket topics as the colour images),

@@ -52,6 +52,7 @@ from .opening import (  # noqa: F401 (_open_hint)
 from . import realsense
 from .pose_topic import _PoseTopic, parse_pose_topic
 from .poses import _TfPoses
+from .registered_depth import _RegisteredDepth
 from .runs import _RunChoice, _RunCounter, _TfSamples
 from .topics import (IMAGE_TYPES, TF_TYPE, TF_TYPES, _TopicSelection,
                      warn_if_one_file_of_a_split_bag)
@@ -72,7 +73,7 @@ class _Recorded(NamedTuple):
 
 
 class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssociation,
-                  _Undeserialized, _DrawnFrames, _VideoTopic):
+                  _RegisteredDepth, _Undeserialized, _DrawnFrames, _VideoTopic):
     """A rosbag2 recording as a sequence of ``Frame`` (iterable, re-iterable, with ``len``).
 
     Topics left as ``None`` are detected: the one colour image topic (Image or CompressedImage,

@@ -23,7 +23,8 @@ from ...core.tf_buffer import TransformBuffer
 # it by centimetres or degrees. 1 mm and 0.1 deg move a registered depth pixel by at most ~1
 # colour pixel (0.1 deg at fx 600 is 1.05 px at any depth, 1 mm at 1 m is 0.6 px): within the
 # registration's own half-pixel footprint ambiguity and a depth camera's noise (a D435's is
-# ~2 mm at 1 m). `depth._one_place` calls frames that close one place, for the same reason.
+# ~2 mm at 1 m). `registered_depth._one_place` calls frames that close one place, for the same
+# reason.
 MOVED_MM = 1.0
 MOVED_DEG = 0.1
 
