@@ -183,7 +183,7 @@ class TinyEncode:
         return {"ckpt": self.ckpt, "engine": None}
 
     def __call__(self, i: int) -> Dict[str, np.ndarray]:
-        from mast3r_ros.core.matchers.mast3r import encode_keyframe
+        from mast3r_ros.core.matchers.map_encodings import encode_keyframe
         from mast3r_ros.core.model.engine import Mast3rEngine
 
         if self.engine is None:
@@ -273,7 +273,7 @@ def fabricate_map(folder: str, k: int, ckpt: str, image_size: int, chunk: int = 
 
     from mast3r_ros.core.keyframes import MapWriter
     from mast3r_ros.core.keyframes.layout import intrinsics_to_json, sha256_hex
-    from mast3r_ros.core.matchers.mast3r import encode_keyframe
+    from mast3r_ros.core.matchers.map_encodings import encode_keyframe
     from mast3r_ros.core.model.engine import Mast3rEngine
     from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
 

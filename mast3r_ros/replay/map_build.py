@@ -60,8 +60,8 @@ class BuildOptions:
 class KeyframeImageEncoder:
     """Picklable ``encode(index) -> arrays`` for `build_encodings`: reads keyframe ``index``'s
     PNG and returns ``feats`` (N, C) float16, ``true_shape`` (2,) int64, ``to_orig`` (3, 3)
-    float64 and ``global`` (C,) float32 (`matchers.mast3r.encode_keyframe`). The engine is built
-    on the first call in each process (`Mast3rEngine.from_config`), never pickled."""
+    float64 and ``global`` (C,) float32 (`matchers.map_encodings.encode_keyframe`). The engine is
+    built on the first call in each process (`Mast3rEngine.from_config`), never pickled."""
 
     def __init__(self, model: ModelConfig, image_size: int, image_paths: List[str]):
         self.model = model
@@ -75,7 +75,7 @@ class KeyframeImageEncoder:
         return state
 
     def __call__(self, index: int) -> Dict[str, np.ndarray]:
-        from ..core.matchers.mast3r import encode_keyframe
+        from ..core.matchers.map_encodings import encode_keyframe
         from ..core.model.engine import Mast3rEngine
 
         if self._engine is None:

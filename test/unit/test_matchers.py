@@ -6,7 +6,8 @@ import torch
 
 from mast3r_ros.core.config import MatchingConfig
 from mast3r_ros.core.errors import InputError
-from mast3r_ros.core.matchers.mast3r import filter_matches, stack_encodings
+from mast3r_ros.core.matchers.map_encodings import stack_encodings
+from mast3r_ros.core.matchers.mast3r import filter_matches
 from mast3r_ros.core.matching import fast_reciprocal_matches, filter_border
 from mast3r_ros.core.model.engine import PairPrediction
 from mast3r_test_utils import count_cpu_calls

@@ -1,4 +1,4 @@
-"""The MASt3R pair matcher and the keyframe encodings a map caches for it.
+"""The MASt3R pair matcher (the keyframe encodings a map caches for it: `map_encodings`).
 
 Per keyframe pair (keyframe = view 1 with its cached encoding, query = view 2 encoded once per
 frame): fast reciprocal descriptor matches (`matching.fast_reciprocal_matches`), dropped near either
@@ -22,7 +22,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from ..config import MatchingConfig
-from ..errors import CheckpointError, ConfigError, InputError, MapFormatError
+from ..errors import CheckpointError, ConfigError, MapFormatError
 from ..geometry import (
     apply_homography,
     backproject,
@@ -33,35 +33,16 @@ from ..geometry import (
 from ..grid_undistort import GridUndistortCache
 from ..keyframes import EncodingSet, KeyframeMap
 from ..keyframes.encodings import content_id_of, stale_encodings
-from ..retrieval import pooled_descriptor
 from ..types import CameraIntrinsics, Correspondences, Frame
 from ..uncertainty import depth_point_covariance, pointmap_point_covariance
 from .base import add_time, sift_alternative
+from .map_encodings import encode_keyframes
 from .windows import _IDENTITY, pixel_shift, select_windows, window_starts  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
 
-# ------------------------------------------------------------------ map-cache encodings ---
-
-class KeyframeEncoding(NamedTuple):
-    """One image encoded for the map cache: ``arrays`` (``Encoding.to_numpy()``), ``to_orig``
-    (3, 3) float64 network-pixel -> original-pixel homography, ``global_desc`` (C,) float32
-    unit-norm pooled descriptor."""
-
-    arrays: Dict[str, np.ndarray]
-    to_orig: np.ndarray
-    global_desc: np.ndarray
-
-
-def encode_keyframe(engine: Any, rgb: np.ndarray, image_size: int) -> KeyframeEncoding:
-    """Encode one (H, W, 3) uint8 RGB keyframe image with ``engine`` (a `Mast3rEngine`) at
-    ``image_size`` for the map cache."""
-    prep = engine.prepare(rgb, image_size)
-    arrays = engine.encode(prep).to_numpy()
-    return KeyframeEncoding(arrays, np.asarray(prep.to_orig, np.float64),
-                            pooled_descriptor(arrays["feats"]))
-
+# ------------------------------------------- query descriptor, undistortion table ---
 
 def pooled_descriptor_device(feats: Any) -> np.ndarray:
     """`retrieval.pooled_descriptor` of an (N, C) torch tensor, the mean over the N tokens
@@ -71,25 +52,6 @@ def pooled_descriptor_device(feats: Any) -> np.ndarray:
     from ..retrieval import _unit
 
     return _unit(feats.detach().float().mean(dim=0).cpu().numpy())
-
-
-def stack_encodings(identity: str, image_size: int,
-                    encodings: Sequence[KeyframeEncoding]) -> EncodingSet:
-    """The `EncodingSet` of a map's keyframes (map-list order) encoded by `encode_keyframe` with
-    the checkpoint ``identity`` (``Mast3rEngine.identity``); raises `InputError` when empty."""
-    if not encodings:
-        raise InputError("no keyframe encodings to store: the map has no keyframes")
-    return EncodingSet(identity, int(image_size), [e.arrays for e in encodings],
-                       np.stack([e.to_orig for e in encodings]),
-                       np.stack([e.global_desc for e in encodings]))
-
-
-def encode_keyframes(kf_map: KeyframeMap, engine: Any, image_size: int) -> EncodingSet:
-    """Encoder outputs of every keyframe of a map for one checkpoint and image size (store them
-    with ``KeyframeMap.save_encodings`` or ``MapWriter.add_encodings``)."""
-    encs = [encode_keyframe(engine, kf_map.image(i), image_size) for i in range(len(kf_map))]
-    return dataclasses.replace(stack_encodings(engine.identity, image_size, encs),
-                               content_id=content_id_of(engine))
 
 
 def _table_pays(cam: CameraIntrinsics) -> bool:
