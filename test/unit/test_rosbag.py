@@ -706,7 +706,7 @@ def test_header_time_jumping_back_splits_the_bag_into_runs(tmp_path, storage, ca
 def test_equally_long_runs_are_not_called_the_longest(tmp_path, caplog):
     """Two runs of 3 images each: run 1 is read, and the warning says why without 'the
     longest'; the wording for one longest run and for a tie among some runs as well."""
-    from mast3r_ros.replay.rosbag.runs import _why_this_run
+    from mast3r_ros.replay.rosbag.run_choice import _why_this_run
 
     first = [m for m in _second_run() if m[1] >= 10 * S]
     first = [(topic, t - 10 * S + 100 * MS, msg) for topic, t, msg in first]  # received earlier
@@ -1202,9 +1202,9 @@ def test_reading_a_bag_s_tf_costs_little_memory_a_sample(tmp_path, monkeypatch):
     import gc
     import tracemalloc
 
-    from mast3r_ros.replay.rosbag import runs
+    from mast3r_ros.replay.rosbag import run_choice
 
-    real = runs._RunChoice._choose_run
+    real = run_choice._RunChoice._choose_run
     at_choice = {}
 
     def choose_run(self):
@@ -1214,7 +1214,7 @@ def test_reading_a_bag_s_tf_costs_little_memory_a_sample(tmp_path, monkeypatch):
         real(self)
         at_choice["peak"] = tracemalloc.get_traced_memory()[1]
 
-    monkeypatch.setattr(runs._RunChoice, "_choose_run", choose_run)
+    monkeypatch.setattr(run_choice._RunChoice, "_choose_run", choose_run)
 
     def cost(bag):
         gc.collect()

@@ -12,7 +12,8 @@ import pytest
 
 pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
 
-from mast3r_ros.replay.rosbag.runs import _RunChoice, _RunCounter  # noqa: E402
+from mast3r_ros.replay.rosbag.run_choice import _RunChoice  # noqa: E402
+from mast3r_ros.replay.rosbag.runs import _RunCounter  # noqa: E402
 
 
 def _counter(streams, reference="img"):

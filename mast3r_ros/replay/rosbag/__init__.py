@@ -16,12 +16,12 @@ decodes only the images it yields.
 
 Runs: a bag whose header time jumps back (a simulator reset, a looped playback, a restarted
 driver) holds several runs that share stamps; only one is read (`runs` says how they are told
-apart and which is chosen).
+apart, `run_choice` which is chosen).
 
 Modules: `sequence` (`BagSequence`: the two passes, frame assembly), `topics` (message types,
-topic selection), `runs` (runs of header time, unstamped images), `receive_times` (what receive
-times tell about a jump back), `poses` (poses from tf), `pose_topic` (poses from an Odometry or
-PoseStamped topic, `--pose-topic`),
+topic selection), `runs` (runs of header time), `run_choice` (the run read, unstamped images),
+`receive_times` (what receive times tell about a jump back), `poses` (poses from tf),
+`pose_topic` (poses from an Odometry or PoseStamped topic, `--pose-topic`),
 `depth` (depth association), `registered_depth` (whether depth is registered to the
 colour image, and registering it), `tf_extrinsic` (a depth camera's extrinsic from /tf),
 `cdr_header` (the indexing pass's image headers read from their bytes), `undeserialized`

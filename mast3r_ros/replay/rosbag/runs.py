@@ -19,9 +19,9 @@ are sorted by stamp, as tf2 does. Only one run is read: the longest (most images
 equally long ones) unless ``run`` chooses one, so no frame is associated with depth, intrinsics
 or a transform of another run, and tf is never interpolated across the jump.
 
-`run_labels` labels one stream, `_RunCounter` every stream of a bag, and `_RunChoice` (a part of
-`BagSequence`) keeps the chosen run after the indexing pass and warns about images whose header
-stamp is 0 or repeated.
+`run_labels` labels one stream and `_RunCounter` every stream of a bag; `run_choice._RunChoice` (a
+part of `BagSequence`) keeps the chosen run after the indexing pass and warns about images whose
+header stamp is 0 or repeated.
 """
 
 from __future__ import annotations
@@ -31,17 +31,11 @@ import bisect
 import collections
 import logging
 from collections.abc import Collection, Sequence
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .opening import bag_label
 from .receive_times import clock_went_back, join_stamped_ahead, lone_first_ahead
-from .unstamped import warn_unstamped
-from ...core.errors import InputError
-from ...core.tf_buffer import TransformBuffer
-from ...core.types import CameraIntrinsics
 
 log = logging.getLogger(__name__)
 
@@ -372,174 +366,3 @@ def _run_around(bag_ns: Sequence[int], labels: Sequence[int], stamps: Sequence[i
     near = [j for j in (i - 1, i) if 0 <= j < len(labels)]
     offset = at_bag_ns - stamp_ns
     return labels[min(near, key=lambda j: abs(bag_ns[j] - stamps[j] - offset))]
-
-
-class _RunChoice:
-    """The run of `BagSequence` (a base class of it): after the indexing pass, keep the messages
-    of one run. ``BagSequence.__init__`` sets the attributes annotated here."""
-
-    path: Path
-    run: int
-    runs: List[Tuple[int, int, int]]
-    _run_label: int
-    _last_run_label: int  # the images' last run's, as `_run_label` (the run counter's numbers)
-    image_topic: str
-    depth_topic: Optional[str]
-    camera_info_topic: Optional[str]
-    _run_wanted: Optional[int]
-    _run_counter: _RunCounter
-    _image_runs: List[Tuple[int, int]]
-    _depth_runs: List[Tuple[int, int]]
-    _info_runs: List[Tuple[int, int, CameraIntrinsics]]
-    _tf_runs: Dict[Tuple[str, str], _TfSamples]
-    _note_pose_stamps: Any  # `pose_topic._PoseTopic`'s
-    _first_frame_ordinal: Any  # `video._VideoTopic`'s
-    _image_stamps: List[int]
-    _depth_stamps: List[int]
-    _infos: List[Tuple[int, CameraIntrinsics]]
-    _tf: TransformBuffer
-
-    def _choose_run(self) -> None:
-        """Keep the messages of one run (see the module docstring); warn when there are several."""
-        runs = self._run_counter
-        image, depth, info = self.image_topic, self.depth_topic, self.camera_info_topic
-        runs.finish(reference=image, keep_received=(image, depth))
-        guessed = runs.estimated(image)  # images that cannot be deserialized: their stamps
-        self._image_runs = [(runs.run(image, o), guessed.get(o, s)) for o, s in self._image_runs]
-        lost = runs.estimated(depth)  # depth messages that cannot be deserialized: likewise
-        self._depth_runs = [(runs.run(depth, o), lost.get(o, s)) for o, s in self._depth_runs]
-        self._info_runs = [(runs.run(info, o), s, k) for o, s, k in self._info_runs]
-        # a video's packets before its first keyframe are no frames: not counted in any run
-        framed = self._image_runs[self._first_frame_ordinal():] or self._image_runs
-        counts = collections.Counter(r for r, _ in framed)
-        lost = sorted(s for r, s in self._image_runs if r not in counts)
-        if lost:  # a run of such packets alone: said here, as no run reads them
-            log.warning("%s: %d video packets on %s (t=%.3f..%.3f s) come before its first "
-                        "keyframe, a run of their own (header time jumps back after them): "
-                        "they cannot be decoded, so that run holds no frames and is not one of "
-                        "the runs", bag_label(self.path), len(lost), image, lost[0] * 1e-9,
-                        lost[-1] * 1e-9)
-        labels = sorted(counts)  # the bag's runs that hold images: the user's runs 1..n
-        self.runs = [(counts[r], min(s for q, s in framed if q == r),
-                      max(s for q, s in framed if q == r)) for r in labels]
-        n = len(self.runs)
-        if self._run_wanted is not None:
-            if self._run_wanted > max(n, 1):
-                why = ("jumps back" if n > 1 else "never jumps back" if not lost else
-                       f"jumps back only after the {len(lost)} video packet(s) before its "
-                       "first keyframe, which hold no frames")
-                raise InputError(
-                    f"--run {self._run_wanted}: {bag_label(self.path)} has "
-                    f"{'only one run' if n <= 1 else f'{n} runs'} (its images' header time "
-                    f"{why}): {'drop --run' if n <= 1 else f'choose --run 1..{n}'}")
-            self.run = self._run_wanted
-        elif n > 1:
-            self.run = 1 + max(range(n), key=lambda i: (self.runs[i][0], -i))
-        if n > 1:
-            names = ", ".join(f"{i + 1}: {c} images t={a * 1e-9:.3f}..{b * 1e-9:.3f} s"
-                              for i, (c, a, b) in enumerate(self.runs))
-            how = _why_this_run([c for c, _, _ in self.runs], self._run_wanted is not None)
-            jumps = "once" if n == 2 else f"{n - 1} times"
-            # a WARNING when the run was chosen for the user; INFO when they chose it (--run)
-            log.log(logging.INFO if self._run_wanted is not None else logging.WARNING,
-                "%s: header time jumps back %s (clock reset or looped recording), so it "
-                "holds %d runs (%s); reading run %d only, %s (to map every run: build-map "
-                "each with --run N, then join the maps with merge-maps)", bag_label(self.path),
-                jumps, n, names, self.run, how)
-        keep = self._run_label = labels[self.run - 1] if labels else 1
-        self._last_run_label = labels[-1] if labels else 1
-        early = [f"{_stream_name(k)} ({n} message{'' if n == 1 else 's'} up to "
-                 f"t={top * 1e-9:.3f} s)" for k, (n, top) in runs.before_reference.items()]
-        if early:
-            # a clock reset before the camera started, another computer's clock stepped back
-            # (NTP), or a publisher stamping ahead before its clock settled, received before
-            # any image: with no image yet to compare clocks with, they look alike in a bag
-            log.warning(
-                "%s: the header time of %s goes back before the first image on %s: the "
-                "messages before that drop are not read with the images, which take the "
-                "messages after it (a clock reset before the camera started, a computer's "
-                "clock stepped back by NTP, or messages stamped ahead of the clock before it "
-                "settled: with no image before the drop a bag cannot tell which)",
-                bag_label(self.path),
-                ", ".join(early[:3]) + (f" and {len(early) - 3} more" if len(early) > 3 else ""),
-                image)
-        self._warn_lone_ahead(keep)
-        self._image_stamps = [s for r, s in self._image_runs if r == keep]
-        self._warn_unstamped([s for o, (r, s) in enumerate(self._image_runs)
-                              if r == keep and o not in guessed])
-        self._depth_stamps = [s for r, s in self._depth_runs if r == keep]
-        self._infos = [(s, k) for r, s, k in self._info_runs if r == keep]
-        if not self._infos and self._info_runs:
-            self._infos = [self._camera_info_of_another_run(keep)]
-        kept, every = [], self._keeps_every_tf()  # for a /tf extrinsic: `_tf_every_sample`
-        for (parent, child), samples in self._tf_runs.items():
-            rows = np.flatnonzero(runs.runs_of(("tf", parent, child), len(samples.stamps)) == keep)
-            if rows.size:
-                kept.append((samples.seq[rows[0]], parent, child, rows))
-        # each edge whole, in the order of its first sample in the run: the tree rules then
-        # refuse the same edge as when the samples were added one by one, as read; its
-        # columns freed once in the buffer (not all edges held twice at once, unless kept)
-        for _, parent, child, rows in sorted(kept, key=lambda e: e[0]):
-            samples = self._tf_runs[parent, child] if every else self._tf_runs.pop((parent, child))
-            columns = samples.columns(rows)
-            self._note_pose_stamps(parent, child, columns[0])  # repeated: said once
-            self._tf.add_dynamic_tq(parent, child, *columns)
-        self._image_runs, self._depth_runs, self._info_runs = [], [], []
-        self._tf_every, self._tf_runs = (self._tf_runs if every else None), {}
-
-    def _warn_lone_ahead(self, keep: int) -> None:
-        """One warning for the first such stream of the run read whose run begins with a
-        message stamped above the next by a drop its receive times cannot place
-        (`_RunCounter.lone_ahead`): read with the run, as stamped ahead."""
-        runs = self._run_counter
-        for k, found in runs.lone_ahead.items():
-            for o, stamp, drop, rise in found:
-                if runs.run(k, o) == keep:
-                    log.warning(
-                        "%s: %s: its first message (t=%.3f s) is stamped %.3f s above the "
-                        "next, and receive time minus stamp rises by %.3f s after it: it is "
-                        "read with the run as stamped ahead (a re-broadcast at now + "
-                        "tolerance), but the clock going back right after it looks the same "
-                        "and one message cannot tell; if it did, that message is of another "
-                        "run", bag_label(self.path), _stream_name(k), stamp * 1e-9, drop * 1e-9,
-                        rise * 1e-9)
-                    return
-
-    def _camera_info_of_another_run(self, keep: int) -> Tuple[int, CameraIntrinsics]:
-        """The CameraInfo for a run that has none (a driver that publishes it once, latched):
-        the last one received in the runs before, else the first after; a warning says so.
-        Intrinsics belong to the camera, not to the clock; its stamp, of another run, is not
-        compared with the images' (a lone CameraInfo serves every image)."""
-        before = [item for item in self._info_runs if item[0] < keep]
-        _, stamp, intrinsics = before[-1] if before else self._info_runs[0]
-        log.warning("%s: no CameraInfo on %s in the run read; using the %s one, of "
-                    "another run (stamped t=%.3f s: a CameraInfo published once, latched?)",
-                    bag_label(self.path), self.camera_info_topic, "last" if before else "first",
-                    stamp * 1e-9)
-        return stamp, intrinsics
-
-    def _warn_unstamped(self, stamps: List[int]) -> None:
-        """`unstamped.warn_unstamped` of the images read, worded for the reading command."""
-        warn_unstamped(bag_label(self.path), stamps, getattr(self, "_command", None))
-
-def _stream_name(stream: Any) -> str:
-    """A stream as a user knows it: its topic, or 'tf PARENT -> CHILD' for a tf edge."""
-    if isinstance(stream, tuple) and len(stream) == 3 and stream[0] == "tf":
-        return f"tf {stream[1]} -> {stream[2]}"
-    return str(stream)
-
-
-def _why_this_run(counts: Sequence[int], asked: bool) -> str:
-    """The run-split warning's reason for the run read: ``counts`` images per run; the first
-    of the longest is read unless ``asked`` (--run). Ties are said as ties."""
-    if asked:
-        return "as asked (--run)"
-    top = max(counts)
-    tied = [i + 1 for i, c in enumerate(counts) if c == top]
-    if len(tied) == 1:
-        return "the longest; choose another with --run N"
-    if len(tied) == len(counts):
-        return (f"the first: {'both' if len(counts) == 2 else 'all'} are equally long ({top} "
-                "images each); choose another with --run N")
-    return (f"the first of the longest (runs {', '.join(map(str, tied))}, {top} images each); "
-            "choose another with --run N")

@@ -53,7 +53,8 @@ from . import realsense
 from .pose_topic import _PoseTopic, parse_pose_topic
 from .poses import _TfPoses
 from .registered_depth import _RegisteredDepth
-from .runs import _RunChoice, _RunCounter, _TfSamples
+from .run_choice import _RunChoice
+from .runs import _RunCounter, _TfSamples
 from .topics import (IMAGE_TYPES, TF_TYPE, TF_TYPES, _TopicSelection,
                      warn_if_one_file_of_a_split_bag)
 from .undeserialized import _Undeserialized, header_stamp_of_cdr
