@@ -38,7 +38,7 @@ from mast3r_ros.core.config import Config, CovarianceConfig, load_config_yaml
 from mast3r_ros.replay import synthetic as sy
 from mast3r_ros.replay.localize_run import run_localization
 from mast3r_ros.replay.pipeline import build_map
-from mast3r_ros.replay.metrics import format_table
+from mast3r_ros.replay.metrics_table import format_table
 from mast3r_ros.replay.tum import TumSequence
 
 

@@ -244,7 +244,7 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 def cmd_localize(args: argparse.Namespace) -> int:
     from ..core.fileio import check_output_folder, output_path
     from ..core.output_kinds import refuse_other_output
-    from .metrics import format_table
+    from .metrics_table import format_table
     from .localize_run import RUN_FILES, RUN_OUTPUTS, check_before_indexing, run_localization
     from .out_source import (refuse_out_over_source, refuse_resume_of_finished,
                              warn_run_inside_map)

@@ -41,7 +41,7 @@ def add_parser(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .metrics import format_table
+    from .metrics_table import format_table
     from .demo import run_demo
 
     cfg = load_config(args)

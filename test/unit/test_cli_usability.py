@@ -110,14 +110,14 @@ def test_export_takes_the_checkpoint_as_ckpt_or_checkpoint(tmp_path, capsys, mon
 def localize_stub(monkeypatch):
     """`localize` up to the run: the map it would localize against (no source read)."""
     import mast3r_ros.replay.cli as cli
-    from mast3r_ros.replay import localize_run, metrics
+    from mast3r_ros.replay import localize_run, metrics_table
 
     maps = []
     monkeypatch.setattr(cli, "_open", lambda args, cfg, keyframes=False, before_index=None:
                         "source")
     monkeypatch.setattr(localize_run, "run_localization",
                         lambda source, map_path, *a, **k: maps.append(map_path) or {})
-    monkeypatch.setattr(metrics, "format_table", lambda m: "")
+    monkeypatch.setattr(metrics_table, "format_table", lambda m: "")
     return maps
 
 

@@ -306,7 +306,8 @@ def test_the_metrics_table_says_how_far_the_covariance_is_from_calibrated(error_
     the row now shows the digits, the calibrated target and, past 3x in sigma, which way."""
     import re
 
-    from mast3r_ros.replay.metrics import CHI2_3DOF_MEDIAN, format_table, summarize
+    from mast3r_ros.replay.metrics import CHI2_3DOF_MEDIAN, summarize
+    from mast3r_ros.replay.metrics_table import format_table
 
     results, gt = _results_with_errors(0.01, error_scale)
     m = summarize(results, gt)

@@ -167,7 +167,8 @@ def _result(ok, fit):
 def test_the_summary_row_by_hand():
     """Five fits at 0.8x (+-0.01 each: 0.45 % together), one 9 sigma off (an outlier), three of
     them localized, two more frames localized without a fit (not judged: not counted)."""
-    from mast3r_ros.replay.metrics import format_table, summarize
+    from mast3r_ros.replay.metrics import summarize
+    from mast3r_ros.replay.metrics_table import format_table
 
     fits = [FocalFit(0.8, 0.01, 500.0)] * 5 + [FocalFit(0.8 * math.exp(0.09), 0.01, 500.0)]
     res = [_result(i < 3, f) for i, f in enumerate(fits)] + [_result(True, None)] * 2
@@ -235,7 +236,8 @@ def test_the_gate_hands_on_its_fit_as_fitted():
 def test_the_summary_row_counts_the_outlier_fits_it_left_out():
     """A 20-frame bag run printed '(19 frames, 20 passed the per-frame gate)': more frames
     passed than were counted, with nothing saying that one fit was left out as an outlier."""
-    from mast3r_ros.replay.metrics import format_table, summarize
+    from mast3r_ros.replay.metrics import summarize
+    from mast3r_ros.replay.metrics_table import format_table
 
     fits = [FocalFit(1.0, 0.01, 500.0)] * 5 + [FocalFit(math.exp(0.09), 0.01, 500.0)]
     m = summarize([_result(True, f) for f in fits])

@@ -16,7 +16,8 @@ from mast3r_ros.core import focal_evidence as fe
 from mast3r_ros.core.focal_evidence import FocalFit
 from mast3r_ros.core.types import LocalizationResult
 from mast3r_ros.replay.localize_run import result_record
-from mast3r_ros.replay.metrics import format_table, summarize
+from mast3r_ros.replay.metrics import summarize
+from mast3r_ros.replay.metrics_table import format_table
 from mast3r_ros.replay.run_resume import result_from_record
 
 

@@ -13,6 +13,7 @@ from scipy.spatial.transform import Rotation
 from mast3r_ros.core.geometry import make_pose, pose_errors
 from mast3r_ros.core.types import LocalizationResult
 from mast3r_ros.replay import metrics
+from mast3r_ros.replay.metrics_table import format_table
 
 
 def _truth(n=8, seed=3):
@@ -47,7 +48,7 @@ def test_ground_truth_written_w_first_is_named_with_the_fix():
     qo = m["quaternion_order"]
     assert qo["frames"] == 8 and qo["rotation_error_deg_median"] > 60
     assert qo["w_first_rotation_error_deg_median"] < 2
-    row = [ln for ln in metrics.format_table(m).splitlines() if "ground truth quaternions" in ln]
+    row = [ln for ln in format_table(m).splitlines() if "ground truth quaternions" in ln]
     assert len(row) == 1 and "read w first (qw qx qy qz) they are 0." in row[0], row
     assert "move qw to the last column" in row[0] and "metrics.json: quaternion_order" in row[0]
 
@@ -62,7 +63,7 @@ def test_no_quaternion_order_note_for_good_ground_truth_or_bad_runs():
     assert metrics.summarize(lost, gt)["quaternion_order"] is None
     few = metrics.summarize(res[:4], _poses(rots.as_quat()[:4, [3, 0, 1, 2]], centres[:4]))
     assert few["quaternion_order"] is None  # under FRAME_OFFSET_MIN_FRAMES
-    assert "ground truth quaternions" not in metrics.format_table(metrics.summarize(res, gt))
+    assert "ground truth quaternions" not in format_table(metrics.summarize(res, gt))
 
 
 def test_ground_truth_written_w_first_is_not_also_called_another_frame():
@@ -78,7 +79,7 @@ def test_ground_truth_written_w_first_is_not_also_called_another_frame():
     m = metrics.summarize(res, _poses(rots.as_quat()[:, [3, 0, 1, 2]], centres))
     assert m["quaternion_order"] is not None
     assert m["frame_offset"] is None
-    table = metrics.format_table(m)
+    table = format_table(m)
     assert "ground truth quaternions" in table and "ground truth frame" not in table
 
 
@@ -140,7 +141,7 @@ def test_conjugated_ground_truth_is_told_from_w_first_and_named_with_the_fix():
     assert qo is not None and qo["written"] == "conjugate" and qo["frames"] == 8
     assert qo["rotation_error_deg_median"] > 60 and qo["conjugate_rotation_error_deg_median"] < 2
     assert "w_first_rotation_error_deg_median" not in qo and m["frame_offset"] is None
-    row = [ln for ln in metrics.format_table(m).splitlines() if "ground truth quaternions" in ln]
+    row = [ln for ln in format_table(m).splitlines() if "ground truth quaternions" in ln]
     assert len(row) == 1 and "conjugated (JPL convention" in row[0], row
     assert "transposed they are 0." in row[0] and "negate qx qy qz" in row[0]
     assert "written w first" not in row[0]
@@ -159,14 +160,14 @@ def test_covariance_rows_give_no_verdict_against_misread_quaternions():
     cov = np.diag([0.002 ** 2] * 3 + [0.0001 ** 2] * 3)  # 2 mm, 0.006 deg sigmas
     res = [LocalizationResult(True, r.stamp_ns, r.map_from_cam, cov)
            for r in _run(rots, centres)]  # under 1.7 cm, 0.5 deg errors: overconfident
-    good = metrics.format_table(metrics.summarize(res, _poses(rots.as_quat(), centres)))
+    good = format_table(metrics.summarize(res, _poses(rots.as_quat(), centres)))
     assert [ln.split(":")[0].split()[-1] for ln in good.splitlines()
             if "chi2 95 %" in ln and "overconfident" in ln] == ["position", "rotation"], good
 
     def rows(gt):
         m = metrics.summarize(res, gt)
         assert m["quaternion_order"] is not None and m["frame_offset"] is None
-        return {ln.split(":")[0].split()[-1]: ln for ln in metrics.format_table(m).splitlines()
+        return {ln.split(":")[0].split()[-1]: ln for ln in format_table(m).splitlines()
                 if "chi2 95 %" in ln}
 
     w_first = rows(_poses(rots.as_quat()[:, [3, 0, 1, 2]], centres))

@@ -165,7 +165,8 @@ def test_a_focal_summary_without_an_outlier_count_says_none_left_out():
     from test_focal_evidence_edges import _result
 
     from mast3r_ros.core.focal_evidence import FocalFit
-    from mast3r_ros.replay.metrics import format_table, summarize
+    from mast3r_ros.replay.metrics import summarize
+    from mast3r_ros.replay.metrics_table import format_table
     fits = [FocalFit(1.0, 0.01, 500.0)] * 5 + [FocalFit(math.exp(0.09), 0.01, 500.0)]
     m = summarize([_result(True, f) for f in fits])
     m["camera_focal"].pop("frames_outliers")

@@ -11,7 +11,7 @@ from scipy.spatial.transform import Rotation
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import make_pose
 from mast3r_ros.core.types import LocalizationResult
-from mast3r_ros.replay import metrics
+from mast3r_ros.replay import metrics, metrics_table
 
 
 def _rz(deg, t):
@@ -111,7 +111,7 @@ def test_summary_has_the_same_keys_with_and_without_ground_truth():
     # error was measured
     none = runs["none localized"]
     assert set(none["recall"].values()) == {0.0} and none["gross_errors"] is None
-    table = metrics.format_table(no_gt)  # the CLI's table takes the nulls
+    table = metrics_table.format_table(no_gt)  # the CLI's table takes the nulls
     assert "None" not in table and "recall" not in table
 
 
@@ -160,7 +160,7 @@ def test_a_singular_covariance_block_has_no_mahalanobis_distance():
     assert c["rotation"]["median_mahalanobis_sq"] == pytest.approx(np.radians(2) ** 2)
     # each block says how many frames it used: the singular rotation block is not one of them
     assert (c["position"]["frames"], c["rotation"]["frames"]) == (2, 1)
-    table = metrics.format_table(metrics.summarize(res, np.stack([gt, gt])))
+    table = metrics_table.format_table(metrics.summarize(res, np.stack([gt, gt])))
     rot = [ln for ln in table.splitlines() if "covariance rotation" in ln]
     assert len(rot) == 1 and "of 1 frames: singular blocks left out" in rot[0], table
     assert "left out" not in "".join(ln for ln in table.splitlines() if "position:" in ln)
@@ -229,13 +229,13 @@ def test_a_tail_of_confident_wrong_poses_is_named_in_the_table():
     pos = m["covariance"]["position"]
     assert pos["p95_mahalanobis_sq"] == pytest.approx(2500.0)
     assert metrics.calibration_verdict(pos["median_mahalanobis_sq"]) == ""  # the median alone
-    row = next(r for r in metrics.format_table(m).splitlines() if "covariance position:" in r)
+    row = next(r for r in metrics_table.format_table(m).splitlines() if "covariance position:" in r)
     assert "overconfident tail: the worst 5 % of errors ~18x sigma" in row, row
     # a calibrated run has no verdict; one 1 m error in 40 frames is below the 95th percentile
     # (it is counted as a gross error instead)
     for errors in (good + good[:10], good + good[:9] + [1.0]):
         m = _calibration_run(errors, 0.02)
-        row = next(r for r in metrics.format_table(m).splitlines()
+        row = next(r for r in metrics_table.format_table(m).splitlines()
                    if "covariance position:" in r)
         assert "overconfident" not in row and "conservative" not in row, row
     # a conservative median and an overconfident tail are both named
@@ -259,7 +259,7 @@ def test_stage_latency_is_over_the_frames_that_ran_the_stage():
     assert lat["pnp"] == {"median": pytest.approx(0.004), "p90": pytest.approx(0.004),
                           "frames": 3}
     assert lat["inference"]["frames"] == 6 and lat["total"]["median"] == pytest.approx(0.062)
-    table = metrics.format_table(metrics.summarize(res, None))
+    table = metrics_table.format_table(metrics.summarize(res, None))
     assert re.search(r"latency pnp \(median\) +4\.0 ms \(the 3 frames that reached it\)", table)
     assert re.search(r"latency total \(median\) +62\.0 ms\n", table)
 
@@ -276,13 +276,13 @@ def test_first_frame_left_out_of_latency_when_no_warmup_ran():
     assert cold["latency_s"]["total"] == {"median": pytest.approx(0.06),
                                           "p90": pytest.approx(0.068), "frames": 3}
     assert cold["latency_first_frame_s"] == {"inference": pytest.approx(4.99), "total": 5.0}
-    table = metrics.format_table(cold)
+    table = metrics_table.format_table(cold)
     assert re.search(r"latency total, first frame +5000\.0 ms \(no warm-up: one-time costs; "
                      r"left out of the medians\)", table)
     assert re.search(r"latency total \(median\) +60\.0 ms\n", table)  # not "3 frames reached"
     warm = metrics.summarize(res, None)  # warmed up: every frame counts, nothing apart
     assert warm["latency_s"]["total"]["frames"] == 4 and warm["latency_first_frame_s"] is None
-    assert "first frame" not in metrics.format_table(warm)
+    assert "first frame" not in metrics_table.format_table(warm)
     # an unreadable frame first (no timings: it ran nothing): the first frame localized is the
     # cold one, and the unreadable frames are counted apart
     bad = LocalizationResult.failure(9, "unreadable frame: cannot read colour image a (b).png",
@@ -293,7 +293,7 @@ def test_first_frame_left_out_of_latency_when_no_warmup_ran():
     assert cold["unreadable_frames"] == 2 and cold["failure_reasons"] == {"unreadable frame": 2}
     # the latency rows count the frames that were timed: not "(the 3 frames that reached it)"
     # when all 3 localized frames did (unreadable frames were counted in; a review's find)
-    assert re.search(r"latency total \(median\) +60\.0 ms\n", metrics.format_table(cold))
+    assert re.search(r"latency total \(median\) +60\.0 ms\n", metrics_table.format_table(cold))
 
 
 def test_a_one_frame_cold_run_has_no_latency_median_of_one_time_costs():
@@ -306,7 +306,7 @@ def test_a_one_frame_cold_run_has_no_latency_median_of_one_time_costs():
     one = metrics.summarize([r], None, warmed_up=False)
     assert one["latency_first_frame_s"] == {"retrieval": 2.04, "total": 2.54}
     assert one["latency_s"]["total"] == {"median": None, "p90": None, "frames": 0}
-    table = metrics.format_table(one)
+    table = metrics_table.format_table(one)
     assert re.search(r"latency total \(median\) +n/a \(only the first frame", table)
     assert re.search(r"latency total, first frame +2540\.0 ms", table)
     warm = metrics.summarize([r], None)  # warmed up: the frame is an ordinary one
@@ -368,8 +368,8 @@ def test_ground_truth_in_another_frame_is_named_with_the_transform():
     np.testing.assert_allclose(fo["map_from_groundtruth"], offset, atol=0.05)
     assert fo["aligned_translation_error_m_median"] < 0.03
     assert fo["aligned_rotation_error_deg_median"] < 0.5
-    row = [ln for ln in metrics.format_table(m).splitlines() if "ground truth frame" in ln]
-    assert row and "90" in row[0] and "another frame" in row[0], metrics.format_table(m)
+    row = [ln for ln in metrics_table.format_table(m).splitlines() if "ground truth frame" in ln]
+    assert row and "90" in row[0] and "another frame" in row[0], metrics_table.format_table(m)
 
 
 def test_no_frame_offset_for_good_runs_random_failures_and_few_frames():
@@ -384,7 +384,7 @@ def test_no_frame_offset_for_good_runs_random_failures_and_few_frames():
     res, gt = _offset_run(offset, n=3)  # too few frames to tell
     assert metrics.summarize(res, gt)["frame_offset"] is None
     assert metrics.summarize(res, None)["frame_offset"] is None
-    assert "ground truth frame" not in metrics.format_table(metrics.summarize(res, gt))
+    assert "ground truth frame" not in metrics_table.format_table(metrics.summarize(res, gt))
 
 
 def test_table_says_how_many_localized_frames_have_no_ground_truth():
@@ -392,14 +392,14 @@ def test_table_says_how_many_localized_frames_have_no_ground_truth():
     # and error figures over those 25, with nothing saying the other 25 were left out
     res, gt = _offset_run(np.eye(4), n=8)
     gt[4:] = np.nan
-    table = metrics.format_table(metrics.summarize(res, gt))
+    table = metrics_table.format_table(metrics.summarize(res, gt))
     row, = [ln for ln in table.splitlines() if "evaluated against ground truth" in ln]
     assert row.split()[-1] != "4" and "4 localized frames have no ground-truth pose" in row
-    full = metrics.format_table(metrics.summarize(*_offset_run(np.eye(4), n=8)))
+    full = metrics_table.format_table(metrics.summarize(*_offset_run(np.eye(4), n=8)))
     row, = [ln for ln in full.splitlines() if "evaluated against ground truth" in ln]
     assert row.split()[-1] == "8"
     # the count is of localized frames: the failure (frame 3) is not one of them
-    row, = [ln for ln in metrics.format_table(metrics.summarize(*_run())).splitlines()
+    row, = [ln for ln in metrics_table.format_table(metrics.summarize(*_run())).splitlines()
             if "evaluated against ground truth" in ln]
     assert row.endswith(" 3 (1 localized frame has no ground-truth pose: not evaluated)")
 
@@ -453,7 +453,7 @@ def test_ground_truth_in_millimetres_is_named_with_the_scale():
     fo = m["frame_offset"]
     assert fo["scale"] == pytest.approx(1e-3, rel=0.05)
     assert fo["aligned_translation_error_m_median"] < 0.05
-    row, = [ln for ln in metrics.format_table(m).splitlines() if "ground truth frame" in ln]
+    row, = [ln for ln in metrics_table.format_table(m).splitlines() if "ground truth frame" in ln]
     assert "millimetres?" in row and "frame or unit" in row
     res, gt = _offset_run(_rz(30, [2.0, 0.0, 0.0]))
     assert metrics.summarize(res, gt)["frame_offset"]["scale"] == 1.0
@@ -467,7 +467,7 @@ def test_no_frame_offset_for_estimates_that_only_scale_or_stick():
     stuck = [LocalizationResult(True, i, _rz(0, [0.0, 0.0, 1.0]), None) for i in range(50)]
     m = metrics.summarize(stuck, truth)
     assert m["frame_offset"] is None
-    assert "ground truth frame" not in metrics.format_table(m)
+    assert "ground truth frame" not in metrics_table.format_table(m)
     drift = [LocalizationResult(True, i, _rz(0, [0.1 * i, 0.0, 1.0]), None) for i in range(50)]
     assert metrics.summarize(drift, truth)["frame_offset"] is None
 
@@ -500,10 +500,10 @@ def test_the_sigma_medians_cover_every_localized_frame_with_or_without_ground_tr
     # the console table shows them, with or without truth (it showed no covariance line at all
     # without truth); none without a localized frame with a covariance
     for truth in (None, gt):
-        row, = [ln for ln in metrics.format_table(metrics.summarize(res, truth)).splitlines()
+        row, = [ln for ln in metrics_table.format_table(metrics.summarize(res, truth)).splitlines()
                 if "sigma median" in ln]
         assert "20.00 cm / 1.15 deg" in row, row
-    assert "sigma median" not in metrics.format_table(metrics.summarize(res[3:], None))
+    assert "sigma median" not in metrics_table.format_table(metrics.summarize(res[3:], None))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -513,7 +513,7 @@ def test_the_sigma_medians_cover_every_localized_frame_with_or_without_ground_tr
 def test_an_empty_run_reads_zero_localized_and_prints():
     m = metrics.summarize([], None)
     assert m["localized_fraction"] == 0.0 and m["frames"] == 0
-    assert re.search(r"localized +0 \(0\.0 %\)\n", metrics.format_table(m))
+    assert re.search(r"localized +0 \(0\.0 %\)\n", metrics_table.format_table(m))
 
 
 def test_recall_needs_both_thresholds_each_inclusive(monkeypatch):
@@ -541,21 +541,21 @@ def test_cold_frames_of_a_resumed_run_are_the_timed_ones_the_first_reported():
                             "of a resumed run pays the one-time costs"}
     assert m["latency_s"]["total"] == {"median": pytest.approx(0.065),
                                        "p90": pytest.approx(0.069), "frames": 2}
-    table = metrics.format_table(m)
+    table = metrics_table.format_table(m)
     assert re.search(r"unreadable \(failed, skipped\) +1\n", table)
     assert re.search(r"left out of the medians\); so is the first frame of each later process "
                      r"of the resumed run \(2 frames left out\)", table)
-    one = metrics.format_table(metrics.summarize(res, None, warmed_up=False))
+    one = metrics_table.format_table(metrics.summarize(res, None, warmed_up=False))
     assert re.search(r"left out of the medians\)\n", one) and "later process" not in one
 
 
 def test_table_error_rows_in_centimetres_and_no_unposed_note_without_ground_truth():
     res, gt = _run()
-    table = metrics.format_table(metrics.summarize(res, gt))
+    table = metrics_table.format_table(metrics.summarize(res, gt))
     assert re.search(r"translation error median / mean / p90 +5\.00 cm / 18\.33 cm / 41\.00 cm",
                      table)
     assert re.search(r"max translation error +50\.00 cm", table)
-    assert "ground-truth pose" not in metrics.format_table(metrics.summarize(res, None))
+    assert "ground-truth pose" not in metrics_table.format_table(metrics.summarize(res, None))
 
 
 def test_frame_offset_from_exactly_the_fewest_frames_and_only_past_the_gross_bound():
@@ -641,11 +641,11 @@ def test_covariance_is_not_judged_against_ground_truth_in_another_frame_or_unit(
     res = [LocalizationResult(True, r.stamp_ns, r.map_from_cam, 0.002 ** 2 * np.eye(6))
            for r in res]
     good = metrics.summarize(res, gt)  # 1 cm errors under a 2 mm sigma: overconfident
-    assert good["frame_offset"] is None and "overconfident" in metrics.format_table(good)
+    assert good["frame_offset"] is None and "overconfident" in metrics_table.format_table(good)
     gt[:, :3, 3] *= 1000.0
     m = metrics.summarize(res, gt)
     assert m["frame_offset"] is not None
-    rows = [r for r in metrics.format_table(m).splitlines() if "chi2 95 %" in r]
+    rows = [r for r in metrics_table.format_table(m).splitlines() if "chi2 95 %" in r]
     assert len(rows) == 3
     for row in rows:
         assert "overconfident" not in row and "not judged: the ground truth looks given in " \

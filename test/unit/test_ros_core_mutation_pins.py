@@ -22,7 +22,7 @@ from mast3r_ros.core.localizer import results as lr
 from mast3r_ros.core.tracker import Track
 from mast3r_ros.core.types import CameraIntrinsics, Frame, LocalizationResult
 from mast3r_ros.core.uncertainty import pointmap_point_covariance
-from mast3r_ros.replay import metrics
+from mast3r_ros.replay import metrics, metrics_table
 from mast3r_ros.ros import admission
 from mast3r_ros.ros import diagnostics as diag
 from mast3r_ros.ros import odometry_gate as og
@@ -224,7 +224,7 @@ def test_ground_truth_in_kilometres_or_centimetres_is_named_with_the_scale(per_m
     gt[:, :3, 3] *= per_metre
     m = metrics.summarize(res, gt)
     assert m["frame_offset"]["scale"] == pytest.approx(1.0 / per_metre, rel=0.05)
-    (row,) = [ln for ln in metrics.format_table(m).splitlines() if "ground truth frame" in ln]
+    (row,) = [ln for ln in metrics_table.format_table(m).splitlines() if "ground truth frame" in ln]
     assert f"{unit}?" in row
 
 
@@ -241,7 +241,7 @@ def test_a_run_without_unreadable_frames_counts_none_and_prints_no_row():
     res, gt = _path(n=3)
     m = metrics.summarize(res, gt)
     assert m["unreadable_frames"] == 0
-    assert "unreadable" not in metrics.format_table(m)
+    assert "unreadable" not in metrics_table.format_table(m)
 
 
 def test_one_cold_frame_is_said_as_the_first_frame_not_one_process():
@@ -256,7 +256,7 @@ def test_one_cold_frame_is_said_as_the_first_frame_not_one_process():
 def test_the_table_prints_rotation_errors_in_degrees_unscaled():
     gt = np.stack([_rz(0, [float(i), 0.0, 0.0]) for i in range(3)])
     res = [LocalizationResult(True, i, _rz(1.0, [float(i), 0.0, 0.0]), None) for i in range(3)]
-    (row,) = [ln for ln in metrics.format_table(metrics.summarize(res, gt)).splitlines()
+    (row,) = [ln for ln in metrics_table.format_table(metrics.summarize(res, gt)).splitlines()
               if "rotation error median" in ln]
     assert row.endswith("1.00 deg / 1.00 deg / 1.00 deg")
 
@@ -264,7 +264,7 @@ def test_the_table_prints_rotation_errors_in_degrees_unscaled():
 def test_the_table_prints_the_recall_at_each_threshold():
     gt = np.stack([_rz(0, [float(i), 0.0, 0.0]) for i in range(4)])
     res = [LocalizationResult(True, i, _rz(3.0, [float(i), 0.0, 0.0]), None) for i in range(4)]
-    table = metrics.format_table(metrics.summarize(res, gt))
+    table = metrics_table.format_table(metrics.summarize(res, gt))
     assert re.search(r"recall 5cm_5deg +100\.0 %", table)
     assert re.search(r"recall 25cm_2deg +0\.0 %", table)
 
