@@ -91,9 +91,9 @@ def auto_cpu_note() -> str:
     else:
         why = "torch.cuda.is_available() is False (no GPU visible: driver, CUDA_VISIBLE_DEVICES?)"
     note = (f"device auto runs the network on the CPU: {why}. Expect seconds a frame, ~19 s a "
-            "keyframe pair with the full ViT-L at image_size 512 on 2 cores (README: "
-            "Measured); for a GPU install torch's CUDA build from pytorch.org; on the CPU "
-            "image_size 384 or 224 (--params) is faster; --device cpu states the choice")
+            "keyframe pair with the full ViT-L at image_size 512 on 2 cores "
+            "(README: 'Measured'); for a GPU install torch's CUDA build from pytorch.org; "
+            "on the CPU image_size 384 or 224 (--params) is faster; --device cpu states the choice")
     if not _noted_auto_cpu:
         _noted_auto_cpu.append(note)
         log.info("%s", note)
