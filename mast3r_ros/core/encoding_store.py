@@ -232,10 +232,10 @@ class EncodingStoreWriter:
         self._pending: List[Dict[str, np.ndarray]] = []
         self._chunks: List[ChunkEntry] = []
         self._files: Dict[str, Dict[str, Any]] = {}
-
-    @property
-    def _written(self) -> int:
-        return sum(c.count for c in self._chunks)
+        # keyframes in the chunks written, counted as they are written: summing the chunk
+        # list at each append was quadratic (8.8 s of bookkeeping at 2*10^4 keyframes, minutes
+        # at 10^5: merge-maps and a localizer caching a map's encodings use one writer)
+        self._written = 0
 
     def append(self, arrays: Mapping[str, np.ndarray]) -> int:
         """Add the next keyframe's arrays (copied now: the caller may reuse its buffers);
@@ -257,6 +257,7 @@ class EncodingStoreWriter:
         rel, meta = write_chunk(self.folder, first, self._pending)
         self._chunks.append(ChunkEntry(rel, first, len(self._pending)))
         self._files[rel] = meta
+        self._written += len(self._pending)
         self._pending = []
 
     def close(self) -> StoreTable:
