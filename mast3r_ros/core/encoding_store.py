@@ -163,13 +163,14 @@ def _record_dtype(arrays: Mapping[str, np.ndarray]) -> np.dtype:
     return np.dtype(fields)
 
 
-def write_chunk(folder: str, first: int, records: Sequence[Mapping[str, np.ndarray]]
-                ) -> Tuple[str, Dict[str, Any]]:
+def write_chunk(folder: str, first: int, records: Sequence[Mapping[str, np.ndarray]],
+                durable: bool = True) -> Tuple[str, Dict[str, Any]]:
     """Write keyframes ``first ..`` (all with the same array names, shapes, dtypes) as one chunk.
 
     Returns (file name relative to ``folder``, {"sha256", "bytes"}). The file appears atomically:
-    written to a temp file in ``folder``, fsynced, then renamed. Raises InputError when the
-    records disagree in names, shapes or dtypes.
+    written to a temp file in ``folder``, fsynced (unless ``durable`` is False: the caller
+    flushes the whole folder at once before publishing it), then renamed. Raises InputError
+    when the records disagree in names, shapes or dtypes.
     """
     dtype = _record_dtype(records[0])
     rec = np.zeros(len(records), dtype=dtype)
@@ -187,8 +188,9 @@ def write_chunk(folder: str, first: int, records: Sequence[Mapping[str, np.ndarr
     try:
         with os.fdopen(fd, "wb") as fh:
             save_npy(fh, rec)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         digest, size = _file_sha256(tmp)
         os.replace(tmp, os.path.join(folder, rel))
     except BaseException:
@@ -217,11 +219,15 @@ class EncodingStoreWriter:
     ``cast`` maps array names to on-disk dtypes (e.g. ``{"feats": np.float16}`` when the engine
     runs fp16, ``{"feats": np.float32}`` for fp32 engines); other arrays keep their dtype.
     ``first_index`` is the map index of the first keyframe appended (shards of a parallel build
-    each write their own range into the same folder).
+    each write their own range into the same folder). ``durable=False`` leaves out the fsync of
+    each chunk, for a caller that flushes the folder's files together before it publishes them
+    (`MapWriter.commit`, `durable.flush_filesystem`): an fsync per chunk of 4 keyframes is a
+    device cache flush each (3.5 ms apiece on a loaded machine here: 9 s at 10^4 keyframes).
     """
 
     def __init__(self, folder: str, chunk_size: int = DEFAULT_CHUNK_SIZE,
-                 cast: Optional[Mapping[str, Any]] = None, first_index: int = 0):
+                 cast: Optional[Mapping[str, Any]] = None, first_index: int = 0,
+                 durable: bool = True):
         if chunk_size < 1:
             raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
         os.makedirs(folder, exist_ok=True)
@@ -229,6 +235,7 @@ class EncodingStoreWriter:
         self.chunk_size = int(chunk_size)
         self.cast = {k: np.dtype(v) for k, v in (cast or {}).items()}
         self._start = int(first_index)
+        self.durable = bool(durable)
         self._pending: List[Dict[str, np.ndarray]] = []
         self._chunks: List[ChunkEntry] = []
         self._files: Dict[str, Dict[str, Any]] = {}
@@ -254,7 +261,7 @@ class EncodingStoreWriter:
         if not self._pending:
             return
         first = self._start + self._written
-        rel, meta = write_chunk(self.folder, first, self._pending)
+        rel, meta = write_chunk(self.folder, first, self._pending, self.durable)
         self._chunks.append(ChunkEntry(rel, first, len(self._pending)))
         self._files[rel] = meta
         self._written += len(self._pending)

@@ -106,7 +106,8 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                                    scale, thumbs[i], source=f"map {name}, keyframe {kf.id}",
                                    sha256=m.keyframe_png_sha256(i))  # verified on that read
         for identity, size in contents:
-            sw = EncodingStoreWriter(w.encoding_dir(identity, size))
+            # no fsync per chunk: the commit flushes the map's files together
+            sw = EncodingStoreWriter(w.encoding_dir(identity, size), durable=False)
             glob = []
             for m, kept in ((maps[i], keep[i]) for i in used):
                 enc = m.load_encodings(identity, size)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..encoding_store import EncodingStore, EncodingStoreWriter, StoreTable
 from ..errors import InputError, MapFormatError, is_format_version
-from ..durable import _umask, fsync_dir
+from ..durable import _umask, flush_filesystem, fsync_dir
 from ..fileio import (
     OutputBusyError,
     acquire_output_lock,
@@ -382,6 +382,7 @@ class MapEncodings:
         os.chmod(full, 0o777 & ~_umask())  # mkdtemp's 0700 kept other users (the node) out
         try:
             manifest, old = self._fill_store(enc, full)
+            flush_filesystem(full)  # the chunks' data, in one call rather than one per chunk
             for folder in (full, os.path.dirname(full), self.path):  # the renames, the mkdirs
                 fsync_dir(folder)  # on disk before the manifest lists the store
             atomic_write_json(os.path.join(self.path, MANIFEST), manifest)
@@ -425,7 +426,7 @@ class MapEncodings:
         """Write ``enc``'s store and pooled index into the new folder ``full``; returns the
         manifest that lists it (not written yet) and the entry it replaces (or None)."""
         rel = f"encodings/{os.path.basename(full)}"
-        w = EncodingStoreWriter(full)
+        w = EncodingStoreWriter(full, durable=False)  # flushed together by `_save_store`
         for d, to_orig, glob in zip(enc.per_keyframe, enc.to_orig, enc.global_desc):
             w.append({**d, "to_orig": np.asarray(to_orig, np.float64),
                       "global": np.asarray(glob, np.float32)})

@@ -41,7 +41,9 @@ class WriterEncodings:
             self.encodings.append({"identity": enc.identity, "image_size": int(enc.image_size),
                                    "file": rel, **content_field(enc.content_id)})
             return
-        w = EncodingStoreWriter(self.encoding_dir(enc.identity, enc.image_size), chunk_size)
+        # no fsync per chunk: `commit` flushes the map's files together
+        w = EncodingStoreWriter(self.encoding_dir(enc.identity, enc.image_size), chunk_size,
+                                durable=False)
         for d, to_orig, glob in zip(enc.per_keyframe, enc.to_orig, enc.global_desc):
             w.append({**d, "to_orig": np.asarray(to_orig, np.float64),
                       "global": np.asarray(glob, np.float32)})
