@@ -66,7 +66,10 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     # every file checksummed but the keyframe PNGs, each verified once, when it is read
     # (copied, or dropped as a copy): a full open hashed them, `keyframe_pngs` again, the
     # writer a third time (~2 s per 3000 keyframes)
-    maps = [KeyframeMap.load(a, lazy=True), KeyframeMap.load(b, lazy=True)]
+    # no encoding cache: each keyframe's encodings are read once, to be copied (the default
+    # 1 GB LRU of a localizer's map held up to 1 GB per map of records never read again)
+    maps = [KeyframeMap.load(a, lazy=True, encoding_cache_mb=0),
+            KeyframeMap.load(b, lazy=True, encoding_cache_mb=0)]
     for m in maps:
         m.verify_files(images=False)
     if maps[0].map_frame != maps[1].map_frame:
@@ -111,9 +114,15 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
             glob = []
             for m, kept in ((maps[i], keep[i]) for i in used):
                 enc = m.load_encodings(identity, size)
+                store = m.encoding_store(identity, size)  # None: a v1 map's, read whole
                 for i in np.flatnonzero(kept):
-                    sw.append({**enc.per_keyframe[i], "to_orig": enc.to_orig[i],
-                               "global": enc.global_desc[i]})
+                    if store is None:
+                        arrays, to_orig = enc.per_keyframe[i], enc.to_orig[i]
+                    else:  # the record read once (per_keyframe and to_orig each read it)
+                        rec = store.get(i)
+                        arrays = {k: rec[k] for k in enc.per_keyframe.names if k in rec}
+                        to_orig = rec["to_orig"]
+                    sw.append({**arrays, "to_orig": to_orig, "global": enc.global_desc[i]})
                     glob.append(np.asarray(enc.global_desc[i], np.float32))
             w.add_encoding_store(identity, size, sw.close(), np.stack(glob),
                                  contents[(identity, size)])
