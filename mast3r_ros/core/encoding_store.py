@@ -34,7 +34,7 @@ import hashlib
 import logging
 import os
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -401,11 +401,17 @@ class EncodingStore:
                 bad.append(f"{path} (truncated or corrupt: {size} bytes, the map says {want})")
         return bad
 
-    def verify_all(self) -> None:
+    def verify_all(self, progress: Optional[Callable[[Iterable, int, str], Iterable]] = None,
+                   desc: str = "checking encodings") -> None:
         """Verify every chunk's sha256 now (eager map opens); raises MapFormatError naming the
-        first bad file."""
+        first bad file. ``progress(iterable, total, desc)`` wraps the loop over the chunks in a
+        progress display (`replay.pipeline.progress`: minutes of hashing for 10^4 ViT-L
+        keyframes, 1.5 MB each), counting chunks, with ``desc``."""
         with self._lock:
-            for c in self.table.chunks:
+            chunks: Iterable = self.table.chunks
+            if progress is not None:
+                chunks = progress(chunks, len(self.table.chunks), desc)
+            for c in chunks:
                 if c.file not in self._verified:
                     self._check_sum(c)
 

@@ -88,7 +88,7 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     # the map is opened once and each keyframe PNG read once: checksummed when the check
     # reads it (it was read and hashed here too, then again by a second open for the check)
     kmap = KeyframeMap.load(args.map, lazy=True, check_files=False)
-    if kmap.file_problems(images=False):
+    if kmap.file_problems(images=False, progress=_file_progress):
         _refuse_damaged(kmap, args.map, text)
     kmap.finish_checks()
     try:
@@ -125,6 +125,14 @@ def cmd_check_map(args: argparse.Namespace) -> int:
                          "list: nothing reads them, and build-map/merge-maps --overwrite deletes "
                          "them with the map; move them out to keep them\n")
     return 0
+
+
+def _file_progress(it: Any, total: int, desc: str) -> Any:
+    """check-map's bar over the files it checksums before the check (the encoding chunks:
+    minutes at 10^4 ViT-L keyframes)."""
+    from .pipeline import progress
+
+    return progress(it, total, f"check-map: {desc}", unit="file")
 
 
 def _refuse_damaged(kmap: Any, path: str, text: Any) -> None:

@@ -328,7 +328,7 @@ def test_encoding_chunks_are_flushed_together_not_fsynced_one_by_one(tmp_path, m
     for kf in _keyframes(6):
         w.add_keyframe(*kf)
     w.add_encodings(_encodings("ckptA", n=6), chunk_size=1)
-    built = w.commit()
+    w.commit()
     path = kfm.write_map(str(tmp_path / "map"), _keyframes(6))
     kfm.KeyframeMap.load(path).save_encodings(_encodings("ckptA", n=6))
     monkeypatch.undo()

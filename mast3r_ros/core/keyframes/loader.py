@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -179,12 +179,15 @@ class KeyframeMap(MapEncodings, MapFiles):
                                      "table")
         return self
 
-    def verify_files(self, images: bool = True) -> None:
+    def verify_files(self, images: bool = True, progress: Optional[Callable[
+            [Iterable, int, str], Iterable]] = None) -> None:
         """What a full open checks (`load` without ``lazy``): every file's checksum, each
         keyframe PNG's header, size and pixel format too (`_check_image_header`), every
         encoding chunk (v3). ``images=False``: every file but the keyframe PNGs, for a caller
         that reads each of them once itself, verified on that read (a lazy map's first use:
-        ``merge-maps`` copying them). Raises `MapFormatError` for the first bad file."""
+        ``merge-maps`` copying them). ``progress(iterable, total, desc)`` shows the loop over
+        each encoding store's chunks (`EncodingStore.verify_all`). Raises `MapFormatError`
+        for the first bad file."""
         names = set()
         for kf in self.keyframes:
             if images:
@@ -195,7 +198,8 @@ class KeyframeMap(MapEncodings, MapFiles):
                 self._read(rel)
         if self.version >= 3:  # v3 chunks are not in the manifest's file table
             for identity, size in self.encoding_keys():
-                self.encoding_store(identity, size).verify_all()
+                self.encoding_store(identity, size).verify_all(
+                    progress, f"{os.path.basename(self.path)}: checking encodings")
 
     def finish_checks(self) -> None:
         """What `load` checks with ``check_files`` that an open without it left out, for a

@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import os
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -118,11 +118,14 @@ class MapFiles:
         skip = tuple({os.path.dirname(line.rsplit(": ", 1)[-1]) for line in bad})
         return bad + _size_problems(self.path, self._table_groups(skip))
 
-    def file_problems(self, images: bool = True) -> List[str]:
+    def file_problems(self, images: bool = True, progress: Optional[Callable[
+            [Iterable, int, str], Iterable]] = None) -> List[str]:
         """Every missing, truncated or corrupt (sha256) file of the map, one line each
         (reads every file: what ``mast3r-ros check-map`` prints). ``images=False``: the
         keyframe PNGs are only checked to be there with their size, their checksums left to
-        their first use (`verify_unread_images` for those never used)."""
+        their first use (`verify_unread_images` for those never used). ``progress(iterable,
+        total, desc)`` shows the loop over the files read (`replay.pipeline.progress`: the
+        encoding chunks of 10^4 ViT-L keyframes are 15 GB)."""
         problems = self.missing_or_truncated()
         # 'map file missing: PATH' and the like, or 'map file PATH runs into a loop of ...'
         named = {p.split(" runs into a loop of symbolic links", 1)[0][len("map file "):]
@@ -130,10 +133,10 @@ class MapFiles:
                  for p in problems}
         pngs = set() if images else {r for kf in self.keyframes
                                      for r in (kf.image_file, kf.depth_file) if r}
-        for rel, _ in self._listed_files():
+        todo = [rel for rel, _ in self._listed_files()
+                if rel not in pngs and self._full(rel) not in named]
+        for rel in (progress(todo, len(todo), "checking files") if progress else todo):
             full = self._full(rel)
-            if full in named or rel in pngs:
-                continue
             try:
                 self._read_verified(rel, full, self._file_meta(rel) if parse_image_name(rel)
                                     or rel in self.manifest["files"]
