@@ -21,11 +21,13 @@ from .durable import flush_before_publish, fsync_dir, mkstemp_public
 from .errors import InputError, after_publishing, mark_published
 from .map_nesting import refuse_inside_map_data
 from .publish import (  # the publish steps, imported from here by their callers too
+    is_empty_folder,
     keep_output,
     make_temporary_sibling,
     output_path,
     publish_failed,
     remove_stale_temporaries,
+    rename_onto_empty,
     replace_folder,
 )
 
@@ -219,7 +221,8 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
     """Refuse an output folder before any work is done.
 
     Raises `InputError` (naming ``path``) when ``path`` exists and is not a folder, when it
-    exists and ``overwrite`` is off (the message names ``--overwrite``), and, with ``overwrite``,
+    exists and ``overwrite`` is off (the message names ``--overwrite``) unless it is an empty
+    folder (published onto without ``overwrite``: `rename_onto_empty`), and, with ``overwrite``,
     when it is a non-empty folder that is not an output of the same command: it lacks one of
     ``markers`` (paths inside the folder that every complete output of the command holds), or
     ``allowed`` (fnmatch patterns) is given and it holds an entry matching none of them. So a
@@ -251,6 +254,10 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
         if overwrite:
             raise
         names = []
+    if not overwrite and is_empty_folder(full):  # made beforehand: nothing in it to lose
+        refuse_busy_output(path, "--out")
+        check_can_create(path, "--out")  # the new folder is built beside it
+        return
     missing = [m for m in markers if names and not os.path.lexists(os.path.join(full, m))]
     foreign = [] if allowed is None else [
         n for n in names if not any(fnmatch.fnmatchcase(n, pat) for pat in allowed)]
@@ -281,7 +288,8 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
     """Build a folder in a temporary sibling (yielded) and publish it at ``path`` by renames
     when the block ends without an exception; on an exception (Ctrl-C included) the temporary
     folder is deleted and ``path`` is left as it was. An existing ``path`` is refused as
-    `check_output_folder` says (``overwrite``, ``markers``, ``allowed``), else replaced whole.
+    `check_output_folder` says (``overwrite``, ``markers``, ``allowed``), else replaced whole
+    (an empty folder also without ``overwrite``, by the rename itself: `rename_onto_empty`).
 
     The output lock of ``path`` (`acquire_output_lock`) is held from the check to the publish:
     a second writer of the same ``path`` (another process, or this one) is refused with
@@ -321,19 +329,28 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
         except BaseException as e:
             publish_failed(tmp, given, e)
             raise
-        if not overwrite and os.path.lexists(path):
+        if not overwrite and os.path.lexists(path) and not is_empty_folder(path):
             tmp = keep_output(tmp)
             raise InputError(f"--out {given} appeared while this output was being written (by "
                              "a program that does not take its lock?); not replacing it "
                              f"without --overwrite: the output is kept in {tmp}")
         try:
-            replace_folder(tmp, path)
+            renamed = True
+            if overwrite or not os.path.lexists(path):
+                replace_folder(tmp, path)
+            else:  # onto an empty folder: never one that is not (now) empty
+                renamed = rename_onto_empty(tmp, path)
         except BaseException as e:
             if os.path.lexists(tmp):  # not renamed: the complete output kept, said where
                 publish_failed(tmp, given, e)
             elif isinstance(e, KeyboardInterrupt):  # renamed, the old one's deletion cut short
                 mark_published(e, what, path)
             raise
+        if not renamed:  # the empty folder there was written into meanwhile
+            tmp = keep_output(tmp)
+            raise InputError(f"--out {given} was written into while this output was being "
+                             "written; not replacing it without --overwrite: the output is "
+                             f"kept in {tmp}")
         with after_publishing(what, path):
             fsync_dir(os.path.dirname(path))  # the rename itself
     finally:

@@ -7,6 +7,7 @@ clean-up, under the output's lock, of what a killed writer left beside it
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -189,6 +190,33 @@ def output_path(path: str) -> str:
     if os.path.islink(bare) and os.path.isdir(bare):
         return os.path.realpath(bare)
     return os.path.abspath(path)
+
+
+def is_empty_folder(path: str) -> bool:
+    """Whether ``path`` is a folder (a link to one: its folder) with no entries: an output is
+    published there without ``overwrite`` (`rename_onto_empty`), as on a path that does not
+    exist -- users make the folder first, and an empty one holds nothing to lose. False for a
+    folder that cannot be listed."""
+    try:
+        return os.path.isdir(path) and not os.listdir(path)
+    except OSError:
+        return False
+
+
+def rename_onto_empty(src: str, dst: str) -> bool:
+    """Rename the complete folder ``src`` to ``dst`` where nothing is, or only an empty folder
+    (`is_empty_folder`): the rename replaces an empty folder in one step and fails on one that
+    is not empty, so nothing put there meanwhile is deleted. True once renamed (the folder of
+    ``dst`` synced); False, ``src`` left as it was, when ``dst`` is not (now) empty or is not a
+    folder. Other `OSError`s are raised."""
+    try:
+        os.rename(src, dst)
+    except OSError as e:
+        if e.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+            return False
+        raise
+    fsync_dir(os.path.dirname(os.path.abspath(dst)))
+    return True
 
 
 def replace_folder(src: str, dst: str) -> None:

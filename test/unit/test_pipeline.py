@@ -219,10 +219,15 @@ def test_the_resume_hint_of_an_interrupted_rebuild_names_overwrite(demo_seq, tmp
     assert msg == f"build interrupted: {out} was not written; rerun the same command to start over"
     assert not os.path.exists(out + ".partial")  # its keyframe PNGs were left behind
     monkeypatch.setattr(pipeline, "finished_shards", lambda folder: ["shard_000000.json"])
-    for exists, hint in ((False, "rerun with --resume"), (True, "rerun with --resume --overwrite")):
-        out = str(tmp_path / f"map{int(exists)}")
+    # an empty folder made first is written without --overwrite: --resume alone there too
+    for exists, hint in (("", "rerun with --resume"), ("empty", "rerun with --resume"),
+                         ("map", "rerun with --resume --overwrite")):
+        out = str(tmp_path / f"map_{exists}")
         if exists:
             os.makedirs(out)
+        if exists == "map":
+            with open(os.path.join(out, "manifest.json"), "w") as fh:
+                fh.write('{"format": "mast3r_ros.keyframe_map"}')
         caplog.clear()
         with pytest.raises(KeyboardInterrupt):
             pipeline.build_map(TumSequence(demo_seq[0]), out, _sift_cfg(), overwrite=True)

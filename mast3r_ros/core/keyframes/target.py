@@ -1,7 +1,9 @@
 """Where a keyframe map may be published: the rules `MapWriter` and the command line apply to
 the map folder (``MAP``) and to a resumable build folder (``MAP.partial``) before any work.
 
-An existing ``MAP`` is replaced only with ``overwrite`` and only when it is a keyframe map (its
+An empty folder at ``MAP`` is replaced without ``overwrite`` too (the rename replaces it in one
+step, and fails should it be written into meanwhile: `publish.rename_onto_empty`). Any other
+existing ``MAP`` is replaced only with ``overwrite`` and only when it is a keyframe map (its
 ``manifest.json`` names this format, or one that does not parse beside ``keyframes/``: a damaged
 map) or an empty folder -- never a folder whose ``manifest.json`` cannot be read (a link loop):
 the rule of the CLI's ``--overwrite`` (`fileio.check_output_folder`); a map folder that also
@@ -16,7 +18,7 @@ import os
 from typing import Any, Dict, List, Optional
 
 from ..errors import InputError
-from ..fileio import LOCK_SUFFIX, check_output_folder, output_path
+from ..fileio import LOCK_SUFFIX, check_output_folder, is_empty_folder, output_path
 from ..map_nesting import read_manifest
 from .layout import FORMAT_NAME, MANIFEST
 from .table import KEYFRAME_TABLE
@@ -119,7 +121,7 @@ def _check_target(given: str, full: str, overwrite: bool, cli: bool = False) -> 
         raise InputError(f"{who}: {given} exists and is {kind}, not a map folder; not "
                          f"replacing it, even with {flag} (choose {other}, or remove it "
                          "yourself)")
-    if not overwrite:
+    if not overwrite and not is_empty_folder(full):  # an empty one holds nothing to lose
         how = "--overwrite" if cli else "overwrite=True -- the CLI's --overwrite --"
         raise InputError(f"map folder already exists: {given} (pass {how} to replace it, or "
                          f"choose {other})")
