@@ -156,6 +156,13 @@ def associate_pairs_fix(path: Path) -> str:
             f"awk '!/^#/ {{print $3, $4}}' {q(pairs)} > {q(folder / 'depth.txt')}")
 
 
+def _is_image_list(fields: List[str]) -> bool:
+    """Whether a line's ``fields`` are ``timestamp path`` (rgb.txt, depth.txt), or two such
+    pairs (associate.py's): an image list given where a trajectory goes."""
+    return len(fields) in (2, 4) and all(
+        _is_float(f) != bool(i % 2) for i, f in enumerate(fields))
+
+
 def _is_float(token: str) -> bool:
     try:
         float(token)
@@ -327,6 +334,13 @@ def _read_numbered_rows(
                     f"--trajectory) take a TUM trajectory file, one '{layout}' line per pose "
                     "(map_from_cam, metres); a calibration goes to --camera-info") from None
             pairs = columns == 2 and is_associate_pair(fields)
+            if layout == TRAJECTORY_LAYOUT and _is_image_list(fields):
+                raise InputError(
+                    f"{path}:{lineno}: this is an image list ('timestamp path', as a TUM "
+                    f"folder's rgb.txt or depth.txt; got {line!r}), not a trajectory "
+                    f"('{layout}'): pass the sequence's groundtruth.txt, or leave --trajectory "
+                    "(--groundtruth) out: a TUM folder given as SOURCE reads its groundtruth.txt"
+                ) from None
             raise InputError(
                 f"{path}:{lineno}: expected '{layout}', got {line!r} ({err})"
                 + (f": {associate_pairs_fix(path)}" if pairs else "")

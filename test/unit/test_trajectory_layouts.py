@@ -148,3 +148,24 @@ def test_a_w_first_identity_written_with_a_negative_w_is_warned_about_too(tmp_pa
         read_tum_trajectory(path)
     (said,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert "(qx qy qz qw = -1 0 0 0)" in said, said
+
+
+@pytest.mark.parametrize("text", [
+    "# color images\n# timestamp filename\n1305031102.175304 rgb/1305031102.175304.png\n",
+    "1305031102.160407 depth/1305031102.160407.png\n",
+    "1305031102.175304 rgb/1305031102.175304.png 1305031102.160407 depth/1305031102.160407.png\n",
+], ids=["rgb.txt", "depth.txt", "associate-pairs"])
+def test_an_image_list_given_as_a_trajectory_is_named(tmp_path, text):
+    """`--trajectory rgb.txt` said only "expected 'timestamp tx ...', got ... (2 columns)"."""
+    path = tmp_path / "rgb.txt"
+    path.write_text(text)
+    msg = _refusal(path)
+    assert "this is an image list ('timestamp path'" in msg, msg
+    assert "not a trajectory ('timestamp tx ty tz qx qy qz qw'): pass the sequence's " \
+        "groundtruth.txt" in msg, msg
+
+
+def test_a_short_numeric_row_is_not_taken_for_an_image_list(tmp_path):
+    path = tmp_path / "traj.txt"
+    path.write_text("1.0 0.5\n")
+    assert "image list" not in _refusal(path)
