@@ -183,7 +183,7 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
             return _run_demo(out, cfg, frames, width, height, seed)
         except BaseException:
             # stopped before anything was kept (Ctrl-C while rendering): the folder this demo
-            # made goes too, so the same command runs again (an empty DIR needed --overwrite)
+            # made goes too, so that no empty folder is left behind
             if made:
                 try:
                     os.rmdir(out)  # only when empty
