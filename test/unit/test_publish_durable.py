@@ -115,8 +115,9 @@ def test_an_output_atomic_folder_keeps_is_synced_in_its_folder(why, tmp_path, mo
     rec = _Recorder(monkeypatch)
     with pytest.raises(KeyboardInterrupt if why == "ctrl-c" else InputError):
         with fileio.atomic_folder(str(out)) as tmp:
-            if why == "appeared":
+            if why == "appeared":  # not empty: an empty one is published onto
                 out.mkdir()
+                (out / "notes.txt").write_text("")
             with open(os.path.join(tmp, "a.txt"), "w") as fh:
                 fh.write("done")
     kept = _kept_renames(rec.events)
