@@ -391,3 +391,23 @@ def test_an_integer_for_a_double_parameter_is_taken_as_the_float():
     assert live.node.tf_publish_rate == 5.0 and isinstance(live.node.tf_publish_rate, float)
     ok, reason = params.check_parameter_update("tf_publish_rate", True)
     assert not ok and "tf_publish_rate" in reason
+
+
+def test_a_double_parameter_is_never_left_unset():
+    """rclpy skips its type check for a dynamically typed parameter (node.py
+    ``_apply_descriptor``: ``if descriptor.dynamic_typing: descriptor.type = ...``, before the
+    "Static parameter cannot be undeclared" branch), so ``ros2 param delete`` (a set to NOT_SET,
+    value None) and a null override reach the node. Its check is then all that keeps a double
+    declared: rclpy deletes a parameter whose accepted set is NOT_SET, and the next configure's
+    ``get_parameter`` would raise ParameterNotDeclaredException."""
+    from mast3r_ros.ros.params import all_parameter_descriptors
+    doubles = {d.name: d.default for d in all_parameter_descriptors() if d.dynamic_typing}
+    assert "tf_publish_rate" in doubles
+    for name in doubles:
+        for configured in (False, True):
+            ok, reason = params.check_parameter_update(name, None, configured)
+            assert not ok and f"'{name}'" in reason
+    node = FakeNode({name: None for name in doubles})      # 'tf_publish_rate: ~' in a file
+    errors = params.declare_parameters(node, lambda d: d)
+    assert set(errors) == set(doubles)
+    assert {name: node.declared[name][0] for name in doubles} == doubles
