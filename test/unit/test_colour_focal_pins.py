@@ -188,3 +188,15 @@ def test_a_consistent_map_s_note_is_empty_where_the_rules_fail(monkeypatch):
     assert focal.colour_focal_note(_views(), {(0, 1): None, (1, 2): None}, _pairs(), CFG) == ""
     assert focal.colour_focal_note(_views(), {(0, 1): _M(), (1, 2): _M()},
                                    _pairs(CFG.max_depth_residual * 1.01), CFG) == ""
+
+
+def test_a_consistent_map_s_note_says_register_the_depth_before_giving_the_colour_k(monkeypatch):
+    """The note's fix registers the depth first: it said 'give the colour camera's K (fx about
+    531 px) for the best poses', and redkitchen's map built with that K alone (the depth still
+    the depth camera's) fails the check naming fx 582 px, back where the user started."""
+    _fixed_g(monkeypatch, 0.9)
+    note = focal.colour_focal_note(_views(0.9), {(0, 1): _M(), (1, 2): _M(), (0, 2): None},
+                                   _pairs(), CFG)
+    fix = note.split("the map passes")[1]
+    assert fix.index("register the depth to the colour camera") < fix.index("fx about 526.5 px")
+    assert "alone, the depth unregistered, fails the check" in fix, note

@@ -339,13 +339,18 @@ def colour_focal_note(views: List[_View], matches: Dict[Tuple[int, int], Any],
     `NOTE_FOCAL_OFF` off the given ones by `_colour_focal`'s rules (the depth agreeing, every
     pair's matches within its limit at the fit, the reprojection at least halved), else ''.
     7-Scenes' redkitchen: x0.908 (fx 531 px, not 585), 7.7 px against 23.0 px, its limit
-    51.2 px: the published colour intrinsics are the depth camera's, known approximate."""
+    51.2 px: the published colour intrinsics are the depth camera's, known approximate. The
+    fix it names is registering the depth first: the colour K given alone, the depth read with
+    it, fails the check (redkitchen with fx 531.2: depth residual 6.2 %, 'with fx 582.1 px
+    every pair agrees')."""
     fit = _colour_focal_fit(views, matches, pairs, cfg)
     if fit is None or abs(math.log(fit[0])) <= math.log(1.0 + NOTE_FOCAL_OFF):  # either way
         return ""
     g, fx, at_g, base, _ = fit
     return (f"the colour images fit fx, fy x{g:.3g} the given ones (fx {fx * g:.4g} px, not "
             f"{fx:.4g}): match reprojection {at_g:.1f} px against {base:.1f} px, the depth "
-            "agreeing either way; the map passes, but the given K is likely not the colour "
-            "camera's (e.g. 7-Scenes' published 585 px, an approximation): give "
-            f"the colour camera's K (fx about {fx * g:.4g} px) for the best poses")
+            "agreeing either way; the map passes, but the given K is likely the depth "
+            "camera's, not the colour camera's (e.g. 7-Scenes' published 585 px): for the best "
+            "poses register the depth to the colour camera (depth_image_proc's register or the "
+            f"driver's align_depth), then give the colour camera's K (fx about {fx * g:.4g} px); "
+            "that K alone, the depth unregistered, fails the check (the depth fits the given one)")
