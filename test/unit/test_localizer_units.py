@@ -800,3 +800,18 @@ def test_a_frame_retrieval_ranks_no_keyframe_for_fails_saying_so(kf_map):
     loc, f, _ = _stub_loc(kf_map, [], fail={0, 1, 2, 3})
     r = loc.localize(f, hint=kf_map.poses()[3])  # the hint's keyframes fail, retrieval: none
     assert not r.success and loc.matcher.calls and r.reason != "no candidate keyframes"
+
+
+def test_relative_sigma_reason_below_the_default_says_so(kf_map):
+    """A user's ratio below the default: redkitchen at 0.001 failed right poses (1 cm off, 0.5 %
+    of their depth) saying 'a frame matched right is far more certain', which they were."""
+    cov = np.diag([1e-4, 1e-4, 1e-4, 1e-6, 1e-6, 1e-6])  # 1 cm
+    X = _at_depth(100, 1.9)
+    low = _gate(kf_map, max_position_sigma_m=2.0, max_position_sigma_ratio=0.001)
+    reason = low(_res(100, 100, cov=cov), 100, None, X)
+    assert "a ratio below its default 0.5 also fails frames matched right" in reason, reason
+    assert "towards 0.5" in reason, reason
+    assert "far more certain" not in reason, reason
+    at_default = _gate(kf_map, max_position_sigma_m=0.0, max_position_sigma_ratio=0.5)
+    reason = at_default(_res(100, 100, cov=cov * 1e4), 100, None, X)  # 1 m sigma at 1.9 m
+    assert "a frame matched right is far more certain" in reason and "default" not in reason

@@ -11,6 +11,7 @@ from typing import Any, List, Sequence
 
 import numpy as np
 
+from ..config.sections import GateConfig
 from ..errors import InputError
 from ..pnp import MIN_POINTS
 from ..types import Correspondences, MatchDebug
@@ -58,12 +59,18 @@ def relative_sigma_reason(max_ratio: float, covariance: np.ndarray, map_from_cam
     depth = inlier_median_depth(map_from_cam, points3d)
     if sigma <= max_ratio * depth:  # NaN and a depth <= 0 fail
         return ""
-    return (f"position too uncertain for the distance to the scene (1 sigma {sigma:.3g} m = "
+    head = (f"position too uncertain for the distance to the scene (1 sigma {sigma:.3g} m = "
             f"{sigma / depth if depth > 0 else float('nan'):.3g} x the inliers' median depth "
-            f"{depth:.3g} m > {max_ratio:.3g}, gates.max_position_sigma_ratio): a frame matched "
-            f"right is far more certain; raise gates.max_position_sigma_ratio (or 0 to disable) "
-            f"for scenes closer than ~5 x covariance.map_pose_sigma_m, or MASt3R pointmap "
-            f"matches of low confidence fewer than 30")
+            f"{depth:.3g} m > {max_ratio:.3g}, gates.max_position_sigma_ratio): ")
+    default = GateConfig.max_position_sigma_ratio
+    if max_ratio < default:  # the user's own ratio, below what a right pose is bounded by
+        return head + (f"a ratio below its default {default:.3g} also fails frames matched "
+                       "right (with depth points they claim ~0.01-0.07 from 1 m on): raise "
+                       f"gates.max_position_sigma_ratio towards {default:.3g} (or 0 to disable)")
+    return head + ("a frame matched right is far more certain; raise "
+                   "gates.max_position_sigma_ratio (or 0 to disable) for scenes closer than ~5 x "
+                   "covariance.map_pose_sigma_m, or MASt3R pointmap matches of low confidence "
+                   "fewer than 30")
 
 
 def _match_debug(query_xy: np.ndarray, cand: Sequence[int], corrs: List[Correspondences],
