@@ -160,6 +160,24 @@ def test_relative_sigma_gate_keeps_a_correct_near_field_pose_at_the_defaults(kf_
     assert worst > 0.05  # the 1 cm keyframe term is felt: the check is not vacuous
 
 
+def test_both_sigma_gates_take_one_eigen_decomposition_per_frame(kf_map, monkeypatch):
+    """The absolute and the relative sigma gate judge the same worst-axis sigma: the per-frame
+    gate computes it once (it was computed again inside the relative gate), and not at all
+    with both gates off."""
+    import mast3r_ros.core.localizer.pipeline as pipeline
+    import mast3r_ros.core.localizer.results as results
+
+    calls = []
+    real = results.position_sigma_m
+    for module in (pipeline, results):
+        monkeypatch.setattr(module, "position_sigma_m", lambda c: calls.append(1) or real(c))
+    X = _at_depth(100, 2.5)
+    gate = _gate(kf_map, max_position_sigma_m=2.0, max_position_sigma_ratio=0.5)
+    assert gate(_res(100, 100), 100, None, X) == "" and len(calls) == 1
+    both_off = _gate(kf_map, max_position_sigma_m=0.0, max_position_sigma_ratio=0.0)
+    assert both_off(_res(100, 100), 100, None, X) == "" and len(calls) == 1
+
+
 def test_jump_gates_at_their_thresholds_each_on_its_own_measure(kf_map):
     est = make_pose(np.eye(3), [0.5, 0.0, 0.0])
     gate = _gate(kf_map, max_jump_m=0.5, max_jump_deg=5.0)

@@ -503,16 +503,18 @@ class Localizer:
         if res.reproj_rms_px > g.max_reproj_rms_px:
             return (f"reprojection RMS too high ({res.reproj_rms_px:.2f} px > "
                     f"{g.max_reproj_rms_px:.2f} px)")
-        if g.max_position_sigma_m > 0 and res.covariance is not None:
+        # the worst axis's 1 sigma, once for both sigma gates (None: no covariance, or both off)
+        sigma = (position_sigma_m(res.covariance) if res.covariance is not None and (
+            g.max_position_sigma_m > 0 or g.max_position_sigma_ratio > 0) else None)
+        if g.max_position_sigma_m > 0 and sigma is not None:
             # a pose PnP accepts on an 8-pixel image, or on matches that all lie on a line,
             # can be kilometres uncertain: not a pose to hand to Nav2
-            sigma = position_sigma_m(res.covariance)
             if not sigma <= g.max_position_sigma_m:  # NaN fails too
                 return (f"position too uncertain (1 sigma {sigma:.3g} m > "
                         f"{g.max_position_sigma_m:.3g} m, gates.max_position_sigma_m)")
-        if X is not None and res.covariance is not None:
-            reason = relative_sigma_reason(g.max_position_sigma_ratio, res.covariance,
-                                           res.map_from_cam, X[res.inliers])
+        if X is not None and sigma is not None:
+            reason = relative_sigma_reason(g.max_position_sigma_ratio, sigma, res.map_from_cam,
+                                           X[res.inliers])
             if reason:
                 return reason
         if prior is not None:

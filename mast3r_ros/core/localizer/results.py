@@ -40,22 +40,22 @@ def inlier_median_depth(map_from_cam: np.ndarray, points3d: np.ndarray) -> float
     return float(np.median((P - T[:3, 3]) @ T[:3, 2]))  # z of R^T (P - t): R's third column
 
 
-def relative_sigma_reason(max_ratio: float, covariance: np.ndarray, map_from_cam: np.ndarray,
+def relative_sigma_reason(max_ratio: float, sigma: float, map_from_cam: np.ndarray,
                           points3d: np.ndarray) -> str:
     """The ``gates.max_position_sigma_ratio`` failure reason, "" when the pose passes.
 
-    A pose fails when its 1-sigma position uncertainty (`position_sigma_m`, the worst axis) is
+    A pose fails when its 1-sigma position uncertainty ``sigma`` (metres: `position_sigma_m`
+    of its covariance, the worst axis, which the caller has for the absolute gate too) is
     more than ``max_ratio`` times the median depth of its inliers ``points3d`` ((N, 3), map
     frame, metres) in the query camera of ``map_from_cam`` (4x4): the covariance itself says
     the camera could be anywhere in a region a sizeable fraction of its distance to what it
     sees, which a correctly matched frame never claims (`GateConfig.max_position_sigma_ratio`
     derives the default). Scale-free, so it holds indoors and for far outdoor scenes alike,
     where the absolute ``gates.max_position_sigma_m`` must stay loose. A non-finite sigma or a
-    median depth that is not positive fails too. ``max_ratio`` 0 (or no covariance, or no
-    inliers) disables it."""
-    if not max_ratio > 0 or covariance is None or not len(points3d):
+    median depth that is not positive fails too. ``max_ratio`` 0 (or no inliers) disables
+    it."""
+    if not max_ratio > 0 or not len(points3d):
         return ""
-    sigma = position_sigma_m(covariance)
     depth = inlier_median_depth(map_from_cam, points3d)
     if sigma <= max_ratio * depth:  # NaN and a depth <= 0 fail
         return ""
