@@ -41,3 +41,51 @@ def test_an_odd_width_yuv422_image_is_refused_by_its_own_check(encoding):
     # the last pixel's chroma read from beyond the row
     with pytest.raises(InputError, match="the width must be even"):
         to_rgb8(np.full((2, 3, 2), 128, np.uint8), encoding)
+
+
+K640 = [500.0, 0.0, 320.0, 0.0, 500.0, 240.0, 0.0, 0.0, 1.0]
+
+
+def test_a_one_pixel_wide_roi_moves_the_principal_point():
+    # a ROI of width 1 is a crop like any other (image_geometry): read as the full image, the
+    # principal point stayed 100 px off for the streamed crop
+    from mast3r_ros.core.image_codec import intrinsics_from_camera_info
+
+    cam = intrinsics_from_camera_info(640, 480, K640, [], "plumb_bob", roi=(100, 40, 1, 400))
+    assert (cam.width, cam.height) == (1, 400)
+    np.testing.assert_allclose(cam.K, [[500, 0, 220], [0, 500, 200], [0, 0, 1]])
+
+
+def test_a_rectified_stream_with_a_one_pixel_wide_roi_is_refused():
+    from mast3r_ros.core.image_codec.camera_info import rectified_intrinsics_from_camera_info
+
+    p = [500.0, 0.0, 320.0, 0.0, 0.0, 500.0, 240.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    with pytest.raises(InputError, match="region of interest on a rectified stream"):
+        rectified_intrinsics_from_camera_info(640, 480, p, None, roi=(0, 0, 1, 480))
+
+
+def test_binning_that_leaves_no_pixel_and_a_p_without_fy_say_so():
+    # refused in the CameraInfo's own terms, not as a CameraIntrinsics of width 0 / fy 0
+    from mast3r_ros.core.image_codec import intrinsics_from_camera_info
+    from mast3r_ros.core.image_codec.camera_info import rectified_intrinsics_from_camera_info
+
+    with pytest.raises(InputError, match="binning_x/binning_y 8x1 leaves no pixel"):
+        intrinsics_from_camera_info(4, 480, K640, [], "plumb_bob", binning_x=8)
+    with pytest.raises(InputError, match="binning_x/binning_y 1x8 leaves no pixel"):
+        intrinsics_from_camera_info(640, 4, K640, [], "plumb_bob", binning_y=8)
+    p = [500.0, 0.0, 320.0, 0.0, 0.0, 0.0, 240.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    with pytest.raises(InputError, match="P has no positive focal length"):
+        rectified_intrinsics_from_camera_info(640, 480, p)
+
+
+def test_a_rectified_stream_of_a_stereo_rectification_is_refused():
+    # R rotates the rectified camera away from the image's frame_id (a stereo pair's left
+    # camera, P's Tx zero): read, every pose came out in the rotated frame without a word
+    from mast3r_ros.core.image_codec.camera_info import rectified_intrinsics_from_camera_info
+
+    c, s = np.cos(np.radians(2.0)), np.sin(np.radians(2.0))
+    r = [c, 0.0, s, 0.0, 1.0, 0.0, -s, 0.0, c]
+    p = [500.0, 0.0, 320.0, 0.0, 0.0, 500.0, 240.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    with pytest.raises(InputError, match="R is not the identity"):
+        rectified_intrinsics_from_camera_info(640, 480, p, r)
+    assert rectified_intrinsics_from_camera_info(640, 480, p, np.eye(3).ravel()).width == 640
