@@ -89,3 +89,19 @@ def test_a_rectified_stream_of_a_stereo_rectification_is_refused():
     with pytest.raises(InputError, match="R is not the identity"):
         rectified_intrinsics_from_camera_info(640, 480, p, r)
     assert rectified_intrinsics_from_camera_info(640, 480, p, np.eye(3).ravel()).width == 640
+
+
+def test_a_16_bit_png_with_alpha_is_read_as_bgra16():
+    # compressed_image_transport's PNG of a bgra16 / rgba16 image: its colour read, not refused
+    import cv2
+
+    from mast3r_ros.core.image_codec import decode_compressed
+
+    bgra = np.random.default_rng(5).integers(0, 65536, (3, 4, 4), dtype=np.uint16)
+    ok, png = cv2.imencode(".png", bgra)
+    assert ok
+    image, encoding = decode_compressed("bgra16; png compressed bgra16", png.tobytes())
+    assert encoding == "bgra16"
+    np.testing.assert_array_equal(image, bgra)
+    np.testing.assert_array_equal(to_rgb8(image, encoding)[..., 0],
+                                  to_rgb8(bgra[..., 2].copy(), "mono16")[..., 0])
