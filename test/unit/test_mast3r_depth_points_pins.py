@@ -1,0 +1,48 @@
+"""Mast3rMatcher's stored-depth points (points_source "depth"): the keyframe's depth at the
+matched pixels, back-projected, and all of a keyframe's matches dropped when the network's
+pointmap disagrees with that depth in scale (a map of another scene or depth in other units).
+Pins from the 2026-12-06d mutation audit (the scale check survived test_matchers.py)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.matchers.mast3r import Mast3rMatcher
+from mast3r_ros.core.types import CameraIntrinsics
+
+K = np.array([[50.0, 0.0, 16.0], [0.0, 50.0, 12.0], [0.0, 0.0, 1.0]])
+
+
+def _depth_points(pred_scale: float, n: int = 12):
+    depth = np.full((24, 32), 2.0, np.float32)
+    cam = CameraIntrinsics(32, 24, K, np.zeros(0), "plumb_bob")
+    matcher = SimpleNamespace(
+        kf_map=SimpleNamespace(keyframes=[SimpleNamespace(id=3, intrinsics=cam)],
+                               depth=lambda index: depth),
+        max_scale_error=0.25)
+    kf_xy = np.stack([np.linspace(4.0, 28.0, n), np.linspace(3.0, 20.0, n)], axis=1)
+    rays = np.concatenate([(kf_xy - K[:2, 2]) / 50.0, np.ones((n, 1))], axis=1)
+    truth = rays * 2.0
+    pts, ok = Mast3rMatcher._depth_points(matcher, 0, kf_xy, truth * pred_scale)
+    return truth, pts, ok
+
+
+@pytest.mark.parametrize("pred_scale", [1.0, 0.9, 1.2])
+def test_points_are_the_stored_depth_when_the_pointmap_agrees(pred_scale):
+    truth, pts, ok = _depth_points(pred_scale)
+    assert ok.all()
+    np.testing.assert_allclose(pts, truth, rtol=1e-5)
+
+
+@pytest.mark.parametrize("pred_scale", [0.5, 2.0, 1.5])
+def test_a_pointmap_at_another_scale_drops_every_match(pred_scale):
+    _, _, ok = _depth_points(pred_scale)
+    assert not ok.any()
+
+
+def test_ten_points_are_enough_to_judge_the_scale():
+    _, _, ok = _depth_points(2.0, n=10)
+    assert not ok.any()
