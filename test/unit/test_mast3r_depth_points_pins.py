@@ -1,7 +1,8 @@
 """Mast3rMatcher's stored-depth points (points_source "depth"): the keyframe's depth at the
 matched pixels, back-projected, and all of a keyframe's matches dropped when the network's
 pointmap disagrees with that depth in scale (a map of another scene or depth in other units).
-Pins from the 2026-12-06d mutation audit (the scale check survived test_matchers.py)."""
+And `_pair`'s points in front of the keyframe camera. Pins from the 2026-12-06d mutation
+audit (these survived test_matchers.py)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,27 @@ def test_a_pointmap_at_another_scale_drops_every_match(pred_scale):
 def test_ten_points_are_enough_to_judge_the_scale():
     _, _, ok = _depth_points(2.0, n=10)
     assert not ok.any()
+
+
+def test_pair_keeps_points_in_front_of_the_keyframe_at_any_depth():
+    # the network's points in front of the keyframe camera (z > 0) are kept however near (a
+    # desk 0.3 m away); ones at or behind its centre and non-finite ones are dropped
+    from mast3r_ros.core.matchers.mast3r import FusedMatches
+
+    cam = CameraIntrinsics(32, 24, K, np.zeros(0), "plumb_bob")
+    map_from_cam = np.eye(4)
+    map_from_cam[:3, 3] = [1.0, 2.0, 3.0]
+    matcher = SimpleNamespace(
+        kf_map=SimpleNamespace(keyframes=[SimpleNamespace(id=3, intrinsics=cam,
+                                                          map_from_cam=map_from_cam)]),
+        points_source="pointmap", kf_undistort_table=None, conf_alpha=0.2,
+        enc_set=SimpleNamespace(to_orig=[np.eye(3)]))
+    z = np.array([0.3, 0.8, 2.5, 0.0, -1.0, np.nan])
+    n = z.size
+    pts_cam = np.stack([np.full(n, 0.1), np.full(n, -0.1), z], axis=1)
+    xy = np.stack([np.arange(n), np.arange(n)], axis=1).astype(np.int64)
+    m = FusedMatches(np.zeros(n, np.int64), xy, xy + 1, pts_cam, pts_cam + [1.0, 2.0, 3.0],
+                     np.full(n, 2.0))
+    corr = Mast3rMatcher._pair(matcher, 0, m, np.eye(3))
+    np.testing.assert_allclose(corr.points3d[:, 2], [3.3, 3.8, 5.5])
+    np.testing.assert_allclose(corr.points2d, xy[:3] + 1)
