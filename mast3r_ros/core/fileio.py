@@ -26,9 +26,8 @@ from .publish import (  # the publish steps, imported from here by their callers
     make_temporary_sibling,
     output_path,
     publish_failed,
+    publish_folder,
     remove_stale_temporaries,
-    rename_onto_empty,
-    replace_folder,
 )
 
 
@@ -335,22 +334,18 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
                              "a program that does not take its lock?); not replacing it "
                              f"without --overwrite: the output is kept in {tmp}")
         try:
-            renamed = True
-            if overwrite or not os.path.lexists(path):
-                replace_folder(tmp, path)
-            else:  # onto an empty folder: never one that is not (now) empty
-                renamed = rename_onto_empty(tmp, path)
+            renamed = publish_folder(tmp, path, overwrite)  # without: never onto a filled one
         except BaseException as e:
             if os.path.lexists(tmp):  # not renamed: the complete output kept, said where
                 publish_failed(tmp, given, e)
             elif isinstance(e, KeyboardInterrupt):  # renamed, the old one's deletion cut short
                 mark_published(e, what, path)
             raise
-        if not renamed:  # the empty folder there was written into meanwhile
+        if not renamed:  # appeared, or the empty folder there was written into, meanwhile
             tmp = keep_output(tmp)
-            raise InputError(f"--out {given} was written into while this output was being "
-                             "written; not replacing it without --overwrite: the output is "
-                             f"kept in {tmp}")
+            raise InputError(f"--out {given} appeared or was written into while this output was "
+                             "being written; not replacing it without --overwrite: the output "
+                             f"is kept in {tmp}")
         with after_publishing(what, path):
             fsync_dir(os.path.dirname(path))  # the rename itself
     finally:

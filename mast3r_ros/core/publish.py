@@ -2,7 +2,8 @@
 (`make_temporary_sibling`), the rename into place that replaces an existing output whole
 (`replace_folder`), keeping a complete output that cannot be published (``OUT.kept-X``), and the
 clean-up, under the output's lock, of what a killed writer left beside it
-(`remove_stale_temporaries`). `fileio.atomic_folder` and `MapWriter` publish through these."""
+(`remove_stale_temporaries`). `fileio.atomic_folder` and `MapWriter` publish through these
+(`publish_folder`: the one step both take)."""
 
 from __future__ import annotations
 
@@ -217,6 +218,18 @@ def rename_onto_empty(src: str, dst: str) -> bool:
         raise
     fsync_dir(os.path.dirname(os.path.abspath(dst)))
     return True
+
+
+def publish_folder(src: str, dst: str, overwrite: bool) -> bool:
+    """Publish the complete folder ``src`` at ``dst`` by renames, the one publish step of
+    `fileio.atomic_folder` and `MapWriter`: with ``overwrite``, `replace_folder` (True);
+    without, `rename_onto_empty` whether or not ``dst`` exists now, so a folder with entries
+    that appears at ``dst`` at any moment before the rename is never moved aside or deleted:
+    False, ``src`` left as it was. `OSError`s as those two raise them."""
+    if overwrite:
+        replace_folder(src, dst)
+        return True
+    return rename_onto_empty(src, dst)
 
 
 def replace_folder(src: str, dst: str) -> None:

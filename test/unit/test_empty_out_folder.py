@@ -126,3 +126,49 @@ def test_a_run_stopped_in_an_empty_folder_is_resumed_without_overwrite(tum, sift
     _stop_after(monkeypatch, 10 ** 6)
     assert main(_argv(tum, sift_map, run, "--max-frames", "4", "--resume")) == 0, _errors(capsys)
     assert (run / "metrics.json").is_file() and not (tmp_path / "run.partial").exists()
+
+
+def _appears_as_publishing_starts(monkeypatch, out):
+    """A folder with an entry appears at ``out`` the moment the rename that publishes begins
+    (whichever publish step runs: after every check of ``out`` its writer made)."""
+    from mast3r_ros.core import fileio, publish
+    from mast3r_ros.core.keyframes import writer
+
+    def appearing(real):
+        def step(src, dst, *args):
+            if dst == str(out) and not os.path.lexists(dst):
+                os.mkdir(dst)
+                with open(os.path.join(dst, "theirs.txt"), "w") as fh:
+                    fh.write("mine")
+            return real(src, dst, *args)
+        return step
+
+    for mod in (publish, fileio, writer):
+        for name in ("replace_folder", "rename_onto_empty"):
+            if hasattr(mod, name):
+                monkeypatch.setattr(mod, name, appearing(getattr(mod, name)))
+
+
+def test_a_folder_appearing_as_an_output_is_published_is_not_deleted(tmp_path, monkeypatch):
+    """The check that OUT is absent came before the publish step, which then moved a folder
+    made there meanwhile aside and deleted it, without --overwrite."""
+    out = tmp_path / "run"
+    _appears_as_publishing_starts(monkeypatch, out)
+    with pytest.raises(InputError, match=r"not replacing it without --overwrite.*kept in "
+                       r".*run\.kept-") as e:
+        with atomic_folder(str(out)) as tmp:
+            with open(os.path.join(tmp, "results.jsonl"), "w") as fh:
+                fh.write("{}\n")
+    assert os.listdir(out) == ["theirs.txt"] and (out / "theirs.txt").read_text() == "mine"
+    kept = str(e.value).rsplit("kept in ", 1)[1]
+    assert os.listdir(kept) == ["results.jsonl"]
+
+
+def test_a_folder_appearing_as_a_map_is_published_is_not_deleted(tmp_path, monkeypatch):
+    out = tmp_path / "map"
+    _appears_as_publishing_starts(monkeypatch, out)
+    with MapWriter(str(out)) as w:
+        w.add_keyframe(*_frame(0))
+        with pytest.raises(InputError, match="not replacing it without overwrite"):
+            w.commit()
+    assert os.listdir(out) == ["theirs.txt"] and (out / "theirs.txt").read_text() == "mine"

@@ -25,8 +25,8 @@ from mast3r_ros.core.fileio import (
     check_output_folder,
     output_lock,
     output_path,
-    replace_folder,
 )
+from mast3r_ros.core.publish import replace_folder
 from mast3r_ros.core.recordings import recording_kind
 
 

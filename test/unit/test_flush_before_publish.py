@@ -51,9 +51,9 @@ def _contents(folder):
 def test_a_run_folder_is_flushed_before_it_is_published(tum, sift_map, tmp_path, monkeypatch):
     calls = []
     _record_syncfs(monkeypatch, calls)
-    real = fileio.replace_folder
-    monkeypatch.setattr(fileio, "replace_folder",
-                        lambda src, dst: (calls.append(("publish", src)), real(src, dst)))
+    real = fileio.publish_folder
+    monkeypatch.setattr(fileio, "publish_folder", lambda src, dst, overwrite: (
+        calls.append(("publish", src)), real(src, dst, overwrite))[1])
     run = tmp_path / "run"
     assert _localize(tum[1], sift_map, run) == 0
     publish = [c for c in calls if c[0] == "publish"]
@@ -85,9 +85,9 @@ def test_a_writeback_error_publishes_no_run_and_names_the_folder(tum, sift_map, 
 def test_atomic_folder_flushes_the_temporary_then_syncs_the_parent(tmp_path, monkeypatch):
     calls = []
     _record_syncfs(monkeypatch, calls)
-    real_replace, real_fsync_dir = fileio.replace_folder, fileio.fsync_dir
-    monkeypatch.setattr(fileio, "replace_folder",
-                        lambda src, dst: (calls.append(("publish", src)), real_replace(src, dst)))
+    real_publish, real_fsync_dir = fileio.publish_folder, fileio.fsync_dir
+    monkeypatch.setattr(fileio, "publish_folder", lambda src, dst, overwrite: (
+        calls.append(("publish", src)), real_publish(src, dst, overwrite))[1])
     monkeypatch.setattr(fileio, "fsync_dir",
                         lambda p: (calls.append(("fsync_dir", p)), real_fsync_dir(p)))
     out = str(tmp_path / "out")
@@ -238,7 +238,7 @@ def test_ctrl_c_while_a_complete_output_is_published_keeps_it(step, tmp_path, mo
     def interrupted(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fileio, "flush_before_publish" if step == "flush" else "replace_folder",
+    monkeypatch.setattr(fileio, "flush_before_publish" if step == "flush" else "publish_folder",
                         interrupted)
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
@@ -254,7 +254,7 @@ def test_ctrl_c_while_a_complete_output_is_published_keeps_it(step, tmp_path, mo
     with pytest.raises(KeyboardInterrupt):
         with fileio.atomic_folder(str(tmp_path / "run2")):
             raise KeyboardInterrupt
-    monkeypatch.setattr(fileio, "replace_folder",
+    monkeypatch.setattr(fileio, "publish_folder",
                         lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "eio")))
     with pytest.raises(OSError):
         with fileio.atomic_folder(str(tmp_path / "run3")):

@@ -166,14 +166,18 @@ def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch):
 
 def test_crash_during_publish_leaves_no_map(tmp_path, monkeypatch):
     out = str(tmp_path / "map")
-    real = os.replace
 
-    def no_dir_rename(a, b):
-        if os.path.isdir(a):
-            raise OSError("power cut")
-        return real(a, b)
+    def no_dir_rename(real):
+        def rename(a, b):
+            if os.path.isdir(a):
+                raise OSError("power cut")
+            return real(a, b)
+        return rename
 
-    monkeypatch.setattr(kf_writer.os, "replace", no_dir_rename)
+    # a folder's rename fails, whichever call renames it (os.rename onto nothing or an empty
+    # folder, os.replace over a map with overwrite)
+    for name in ("replace", "rename"):
+        monkeypatch.setattr(kf_writer.os, name, no_dir_rename(getattr(os, name)))
     with pytest.raises(OSError):
         kfm.write_map(out, _keyframes())
     assert not os.path.exists(out)

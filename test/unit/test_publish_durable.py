@@ -110,7 +110,7 @@ def test_an_output_atomic_folder_keeps_is_synced_in_its_folder(why, tmp_path, mo
         raise KeyboardInterrupt
 
     if why == "ctrl-c":
-        monkeypatch.setattr(fileio, "replace_folder", interrupted)
+        monkeypatch.setattr(fileio, "publish_folder", interrupted)
     out = tmp_path / "run"
     rec = _Recorder(monkeypatch)
     with pytest.raises(KeyboardInterrupt if why == "ctrl-c" else InputError):

@@ -129,10 +129,10 @@ def test_map_not_replaced_is_not_said_to_be_replaced(tum, sift_map, tmp_path, mo
     manifest["encodings"] = [{"identity": "feedbeef" * 8, "image_size": 224}]
     (out / "manifest.json").write_text(json.dumps(manifest))
 
-    def refuse(src, dst):
+    def refuse(src, dst, overwrite):
         raise PermissionError(errno.EACCES, "Permission denied", dst)
 
-    monkeypatch.setattr(writer, "replace_folder", refuse)
+    monkeypatch.setattr(writer, "publish_folder", refuse)
     assert main(["build-map", tum[0], "--out", str(out), "--overwrite", "--matcher", "sift",
                  "--log-level", "warning"]) == 2
     assert "feedbeef" in (out / "manifest.json").read_text()  # the old map kept

@@ -72,16 +72,16 @@ def test_a_failed_depth_write_leaves_no_half_keyframe(tmp_path, monkeypatch):
 def test_the_lock_is_held_while_the_map_is_published_and_released_after(tmp_path,
                                                                          monkeypatch):
     path = str(tmp_path / "map")
-    real = writer_mod.replace_folder
+    real = writer_mod.publish_folder
     events = []
 
-    def publish(src, dst):
+    def publish(src, dst, overwrite):
         with pytest.raises(OutputBusyError):  # a second writer is still refused here
             acquire_output_lock(path)
         events.append(("publish", src, dst))
-        real(src, dst)
+        return real(src, dst, overwrite)
 
-    monkeypatch.setattr(writer_mod, "replace_folder", publish)
+    monkeypatch.setattr(writer_mod, "publish_folder", publish)
     monkeypatch.setattr(writer_mod, "flush_before_publish",
                         lambda p, out: events.append(("sync", p)))
     monkeypatch.setattr(writer_mod, "fsync_dir", lambda p: events.append(("sync", p)))
@@ -103,7 +103,7 @@ def test_the_map_files_are_flushed_to_disk_before_the_folder_is_published(tmp_pa
     lists PNGs of zero length (refused at load: the map lost). Now the build folder's
     filesystem is flushed (syncfs) with every file in place, before the rename."""
     path = str(tmp_path / "map")
-    calls, real_replace = [], writer_mod.replace_folder
+    calls, real_publish = [], writer_mod.publish_folder
 
     def syncfs(fd):
         folder = os.readlink(f"/proc/self/fd/{fd}")
@@ -111,8 +111,8 @@ def test_the_map_files_are_flushed_to_disk_before_the_folder_is_published(tmp_pa
         return 0
 
     monkeypatch.setattr(durable_mod, "_libc_syncfs", lambda: syncfs)
-    monkeypatch.setattr(writer_mod, "replace_folder",
-                        lambda src, dst: (calls.append(("publish", src)), real_replace(src, dst)))
+    monkeypatch.setattr(writer_mod, "publish_folder", lambda src, dst, overwrite: (
+        calls.append(("publish", src)), real_publish(src, dst, overwrite))[1])
     with MapWriter(path) as w:
         for i in range(2):
             w.add_keyframe(*_frame(i))

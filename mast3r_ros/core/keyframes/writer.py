@@ -42,8 +42,7 @@ from ..fileio import (
     make_parent_folders,
     make_temporary_sibling,
     output_path,
-    rename_onto_empty,
-    replace_folder,
+    publish_folder,
 )
 from ..geometry import finite_pose, is_valid_pose, non_rigid_reason
 from ..message_fields import frame_id_problem
@@ -482,11 +481,11 @@ class MapWriter(WriterEncodings, WriterPngs):
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp's 0700 kept other users out of the map
         dropped = dropped_encodings(self.path, self.encodings)  # said once the map is replaced
         try:
-            if self.overwrite or not os.path.lexists(self.path):  # an old map is renamed
-                replace_folder(self.tmp, self.path)  # aside, restored on failure
-            elif not rename_onto_empty(self.tmp, self.path):  # filled since the check above
-                raise InputError(f"MapWriter: {self._given} was written into while the map was "
-                                 "built; not replacing it without overwrite")
+            # with overwrite an old map is renamed aside, restored on failure; without, a map
+            # folder made or filled since the check above is left as it is
+            if not publish_folder(self.tmp, self.path, self.overwrite):
+                raise InputError(f"MapWriter: {self._given} appeared or was written into while "
+                                 "the map was built; not replacing it without overwrite")
         finally:  # published once renamed, even if a Ctrl-C cuts the old map's deletion short
             if not os.path.lexists(self.tmp):
                 self._state = _COMMITTED

@@ -55,7 +55,8 @@ from torch import nn
 
 from ..durable import flush_before_publish, fsync_dir
 from ..errors import ConfigError, InputError
-from ..fileio import file_sha256, make_parent_folders, output_path, replace_folder
+from ..fileio import file_sha256, make_parent_folders, output_path
+from ..publish import replace_folder
 from .checkpoint import CheckpointInfo, model_string
 from .content_id import content_identity
 from .network import PATCH, AsymmetricMASt3R
