@@ -21,9 +21,9 @@ from .durable import flush_before_publish, fsync_dir, mkstemp_public
 from .errors import InputError, after_publishing, mark_published
 from .map_nesting import refuse_inside_map_data
 from .publish import (  # the publish steps, imported from here by their callers too
-    is_empty_folder,
     keep_output,
     make_temporary_sibling,
+    needs_overwrite,
     output_path,
     publish_failed,
     publish_folder,
@@ -248,12 +248,12 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
                          "renamed into place, which a mount point cannot be; give a folder "
                          f"inside it (--out {os.path.join(path, 'NAME')})")
     try:
-        names = sorted(os.listdir(full))
+        names, listed = sorted(os.listdir(full)), True
     except OSError:  # unreadable: refused below as before (exists; with --overwrite: listed)
         if overwrite:
             raise
-        names = []
-    if not overwrite and is_empty_folder(full):  # made beforehand: nothing in it to lose
+        names, listed = [], False
+    if not overwrite and listed and not names:  # made beforehand: nothing in it to lose
         refuse_busy_output(path, "--out")
         check_can_create(path, "--out")  # the new folder is built beside it
         return
@@ -328,7 +328,7 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
         except BaseException as e:
             publish_failed(tmp, given, e)
             raise
-        if not overwrite and os.path.lexists(path) and not is_empty_folder(path):
+        if not overwrite and needs_overwrite(path):
             tmp = keep_output(tmp)
             raise InputError(f"--out {given} appeared while this output was being written (by "
                              "a program that does not take its lock?); not replacing it "

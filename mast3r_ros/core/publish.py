@@ -204,6 +204,13 @@ def is_empty_folder(path: str) -> bool:
         return False
 
 
+def needs_overwrite(path: str) -> bool:
+    """Whether publishing at ``path`` takes ``overwrite``: something is there (a link to
+    nothing too) that is not an empty folder (`is_empty_folder`). The word a rerun hint gives
+    (``--resume --overwrite``) follows it."""
+    return os.path.lexists(path) and not is_empty_folder(path)
+
+
 def rename_onto_empty(src: str, dst: str) -> bool:
     """Rename the complete folder ``src`` to ``dst`` where nothing is, or only an empty folder
     (`is_empty_folder`): the rename replaces an empty folder in one step and fails on one that

@@ -38,7 +38,7 @@ from ..core.errors import (MAP_PERMISSIONS, ConfigError, InputError, MapFormatEr
 from ..core.focal_evidence import FocalFit
 from ..core.keyframes import KeyframeMap
 from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json, atomic_write_text,
-                           check_output_folder, is_empty_folder, output_path)
+                           check_output_folder, needs_overwrite, output_path)
 from ..core.localizer import Localizer
 from ..core.pnp import poselib_available
 from ..core.tracker import StampCheck, Tracker
@@ -262,7 +262,7 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     check_output_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS)
     own_hint = bool(resume_hint)  # the demo's: its rerun rebuilds the map too
     # the older run stays: still needed (not for an empty folder, published onto without it)
-    again = " --overwrite" if os.path.lexists(out) and not is_empty_folder(out) else ""
+    again = " --overwrite" if needs_overwrite(out) else ""
     # a damaged map (MapFormatError: its error says rebuild or re-copy) stops every rerun until it
     # is fixed; --resume then checks the fixed map has the keyframes the frames were localized on
     map_hint = (f"fix it first as the error says, then rerun with --resume{again} to go on "

@@ -21,7 +21,7 @@ from ..core.config import Config, PoseAtStampConfig, dump_config_yaml
 from ..core.devices import apply_cpu_threads
 from ..core.errors import InputError, after_publishing, mark_published
 from ..core.progress_output import NoProgress, progress_bar
-from ..core.fileio import check_output_folder, is_empty_folder
+from ..core.fileio import check_output_folder, needs_overwrite
 from ..core.keyframes import KeyframeSelector, MapWriter
 from ..core.keyframes.target import finished_shards
 from ..core.keyframes.layout import MANIFEST
@@ -397,8 +397,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     # a caller's own hint (the demo's) for both stops: its user cannot rerun build-map's command
     rerun_hint = resume_hint or "rerun the same command to start over"
     # the map that was there stays until the build completes: resuming needs --overwrite too
-    resume_hint = resume_hint or ("rerun with --resume --overwrite"
-                                  if os.path.lexists(out) and not is_empty_folder(out)
+    resume_hint = resume_hint or ("rerun with --resume --overwrite" if needs_overwrite(out)
                                   else "rerun with --resume")
     refuse_without_depth(source, depth_needed_by(cfg.localizer))
     traj: Optional[Tuple[np.ndarray, np.ndarray]] = None

@@ -172,3 +172,19 @@ def test_a_folder_appearing_as_a_map_is_published_is_not_deleted(tmp_path, monke
         with pytest.raises(InputError, match="not replacing it without overwrite"):
             w.commit()
     assert os.listdir(out) == ["theirs.txt"] and (out / "theirs.txt").read_text() == "mine"
+
+
+def test_needs_overwrite_only_where_something_but_an_empty_folder_is(tmp_path):
+    """The one test behind the rerun hints' --overwrite (localize, build-map) and the
+    publish-time refusal: nothing there or an empty folder takes none."""
+    from mast3r_ros.core.publish import needs_overwrite
+
+    empty, full, file, dangling = (tmp_path / n for n in ("empty", "full", "file", "dangling"))
+    empty.mkdir()
+    full.mkdir()
+    (full / "notes.txt").write_text("mine")
+    file.write_text("")
+    dangling.symlink_to(tmp_path / "nowhere")
+    assert not needs_overwrite(str(tmp_path / "absent")) and not needs_overwrite(str(empty))
+    assert needs_overwrite(str(full)) and needs_overwrite(str(file))
+    assert needs_overwrite(str(dangling))

@@ -18,7 +18,8 @@ import os
 from typing import Any, Dict, List, Optional
 
 from ..errors import InputError
-from ..fileio import LOCK_SUFFIX, check_output_folder, is_empty_folder, output_path
+from ..fileio import LOCK_SUFFIX, check_output_folder, output_path
+from ..publish import is_empty_folder
 from ..map_nesting import read_manifest
 from .layout import FORMAT_NAME, MANIFEST
 from .table import KEYFRAME_TABLE
