@@ -47,14 +47,16 @@ class ExtrapolationError(TransformError):
     apart they are; None when the stamp is before the first or after the last sample.
     ``spacing_ns``: with ``gap_ns``, the 90th percentile of the edge's sample spacing (float ns:
     its usual longest step, bursts of a bursty publisher included), None when it has fewer than
-    4 samples (its rate unknown): whether the gap is a hole in it. ``other_clock``: the
-    message's closing note that the stamp is more than a day outside the samples (another
-    clock), '' when it has none: a caller that names the clocks itself drops it."""
+    4 samples (its rate unknown): whether the gap is a hole in it. The message is ``reason``
+    followed by ``note``: the closing note that the stamp is more than a day outside the
+    samples (another clock), '' when there is none; a caller that names the clocks itself
+    words its own message from ``reason`` alone."""
 
-    def __init__(self, message: str, gap_ns: Optional[int] = None,
-                 spacing_ns: Optional[float] = None, other_clock: str = "") -> None:
-        super().__init__(message)
-        self.gap_ns, self.spacing_ns, self.other_clock = gap_ns, spacing_ns, other_clock
+    def __init__(self, reason: str, gap_ns: Optional[int] = None,
+                 spacing_ns: Optional[float] = None, note: str = "") -> None:
+        super().__init__(reason + note)
+        self.reason, self.note = reason, note
+        self.gap_ns, self.spacing_ns = gap_ns, spacing_ns
 
 
 def _finite_transform(parent_from_child: np.ndarray, parent: str, child: str) -> np.ndarray:
@@ -208,10 +210,10 @@ class _Edge:
             f"transform {self.parent} -> {child} is not available at t={stamp_ns * 1e-9:.6f} s: "
             f"it is known from {stamps[0] * 1e-9:.6f} s to {stamps[-1] * 1e-9:.6f} s "
             f"(tolerance {tolerance_ns * 1e-9:.3f} s, interpolation across gaps up to {gap}"
-            f"{apart}){clock}",
+            f"{apart})",
             gap_ns=around if around > 0 else None,
             spacing_ns=self._wide if around > 0 and spacing is not None else None,
-            other_clock=clock,
+            note=clock,
         )
 
 

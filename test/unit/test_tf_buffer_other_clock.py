@@ -56,3 +56,16 @@ def test_a_stamp_of_zero_is_named_as_unstamped_not_another_clock():
     text = str(err.value)
     assert "clocks" not in text and "days" not in text, text
     assert "t is 0, an unset header.stamp" in text, text
+
+
+def test_the_other_clock_note_is_carried_apart_from_the_reason():
+    """A bag reader that names the clocks itself (its receive times' note) words its message
+    from the reason alone: the note is not cut out of the text."""
+    with pytest.raises(ExtrapolationError) as err:
+        _buffer().lookup("map", "base_link", 1000 * S, 20_000_000, 100_000_000)
+    e = err.value
+    assert str(e) == e.reason + e.note and e.reason.startswith("transform map -> base_link")
+    assert "clocks" not in e.reason and "stamped by different clocks" in e.note
+    with pytest.raises(ExtrapolationError) as err:
+        _buffer().lookup("map", "base_link", EPOCH - 5 * S, 20_000_000, 100_000_000)
+    assert err.value.note == "" and str(err.value) == err.value.reason

@@ -433,9 +433,8 @@ class _TfPoses:
             return pose
         except ExtrapolationError as err:
             log.debug("no pose for the image at t=%.6f s: %s", stamp_ns * 1e-9, err)
-            why = str(err)  # the clocks named once: by the receive times' note, when it spoke
-            if self._other_clock and err.other_clock:
-                why = why.replace(err.other_clock, "")
+            # the clocks named once: by the receive times' note, when it spoke
+            why = err.reason if self._other_clock else str(err)
             self._no_pose.setdefault(stamp_ns, (why, err.gap_ns or 0, err.spacing_ns or 0.0))
             return None
         except TransformError as err:  # a frame of the chain unknown: all its tf dropped?
