@@ -132,3 +132,20 @@ def test_the_indexing_pass_deserializes_no_image_for_its_header(tmp_path, monkey
                                                               for i in (0, 1, 2, 3, 5)]
     frames = list(seq.frames_or_unreadable())
     assert [f.stamp_ns for f in frames] == [S + i * 100 * MS for i in range(6)]
+
+
+def test_the_stamp_of_the_first_12_bytes_is_read_once_for_both_readers():
+    """read_header and the undeserialized-message stamp read the same first 12 bytes; the
+    latter alone refuses a nanosec out of range (rosbags gives it as it is)."""
+    import struct
+
+    from mast3r_ros.replay.rosbag.cdr_header import head_stamp
+    from mast3r_ros.replay.rosbag.undeserialized import header_stamp_of_cdr
+
+    for enc, order in ((b"\x00\x01\x00\x00", "<"), (b"\x00\x00\x00\x00", ">")):
+        raw = enc + struct.pack(order + "iI", 7, 250) + b"\x00" * 8
+        assert head_stamp(raw) == (order, 7, 250) and header_stamp_of_cdr(raw) == 7_000_000_250
+        wild = enc + struct.pack(order + "iI", 7, 10 ** 9)
+        assert head_stamp(wild) == (order, 7, 10 ** 9) and header_stamp_of_cdr(wild) is None
+    assert head_stamp(b"\x00\x01\x00\x00" + b"\x00" * 7) is None  # 11 bytes
+    assert head_stamp(b"\x00\x02\x00\x00" + b"\x00" * 8) is None  # another encapsulation

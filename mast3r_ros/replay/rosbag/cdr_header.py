@@ -89,6 +89,18 @@ def _fields_end(payload: memoryview, pos: int, fields: Tuple[Any, ...], order: s
     return pos
 
 
+def head_stamp(raw: Any) -> Optional[Tuple[str, int, int]]:
+    """(byte order '<' or '>', int32 sec, uint32 nanosec) from the first 12 bytes of CDR
+    bytes ``raw`` whose message starts with a std_msgs/Header: the 4-byte encapsulation header
+    (0x00 0x00 big-endian, 0x00 0x01 little-endian), then the stamp. None for fewer than 12
+    bytes or another encapsulation; nanosec is not range-checked (rosbags does not)."""
+    head = bytes(raw[:12])
+    if len(head) < 12 or head[0] != 0 or head[1] not in (0, 1):
+        return None
+    order = "<" if head[1] == 1 else ">"
+    return (order, *_HEAD[order].unpack_from(head, 4))
+
+
 def read_header(raw: Any, msgtype: str, longest: int = 2 ** 32 - 1
                 ) -> Optional[Tuple[int, int, str]]:
     """(header.stamp.sec, header.stamp.nanosec, header.frame_id) of the CDR bytes ``raw`` of a
@@ -98,11 +110,11 @@ def read_header(raw: Any, msgtype: str, longest: int = 2 ** 32 - 1
     of bounds, a string not NUL-terminated or not UTF-8, more than 3 bytes after the last
     field, a sequence longer than ``longest``) or ``msgtype`` is another type."""
     fields = _FIELDS.get(msgtype)
-    if fields is None or len(raw) < 16 or raw[0] != 0 or raw[1] not in (0, 1):
+    stamp = head_stamp(raw) if fields is not None and len(raw) >= 16 else None
+    if stamp is None:
         return None
-    order = "<" if raw[1] == 1 else ">"
+    order, sec, nanosec = stamp
     payload = memoryview(raw)[4:]
-    sec, nanosec = _HEAD[order].unpack_from(payload, 0)
     read = _string_end(payload, 8, order)
     if read is None:
         return None

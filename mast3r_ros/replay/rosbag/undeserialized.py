@@ -8,9 +8,9 @@ ns, the error)) in its indexing pass."""
 from __future__ import annotations
 
 import logging
-import struct
 from typing import Dict, Optional, Tuple
 
+from .cdr_header import head_stamp
 from .opening import bag_label
 from ...core.errors import InputError
 from ...core.types import UnreadableFrame
@@ -25,13 +25,10 @@ def header_stamp_of_cdr(raw: bytes) -> Optional[int]:
     encapsulation header (0x00 0x00 big-endian, 0x00 0x01 little-endian), then int32 sec and
     uint32 nanosec. None when the bytes cannot be that: fewer than 12, another encapsulation,
     nanosec >= 10^9. The caller checks that the stamp is plausible (`runs._RunCounter`)."""
-    head = bytes(raw[:12])
-    if len(head) < 12 or head[0] != 0 or head[1] not in (0, 1):
+    stamp = head_stamp(raw)
+    if stamp is None or stamp[2] >= 1_000_000_000:
         return None
-    sec, nanosec = struct.unpack_from("<iI" if head[1] == 1 else ">iI", head, 4)
-    if nanosec >= 1_000_000_000:
-        return None
-    return sec * 1_000_000_000 + nanosec
+    return stamp[1] * 1_000_000_000 + stamp[2]
 
 
 def _stamp_words(stamp: int, from_header: bool) -> str:
