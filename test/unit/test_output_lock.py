@@ -490,3 +490,5 @@ def test_a_map_that_cannot_be_written_warns_that_every_run_encodes_again(tmp_pat
         assert KeyframeMap.load(path).save_encodings(_enc(2)) is False
     said = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     assert "every run encodes its keyframes again" in said and "--checkpoint" in said
+    # the ROS node logs it too, and has no flags: its parameter is named beside the CLI's flag
+    assert "--checkpoint / the 'checkpoint' parameter" in said, said

@@ -329,7 +329,8 @@ class MapEncodings:
                 else:  # a map the user cannot write: say what it costs and how to avoid it
                     log.warning("not caching the encodings in %s (keeping them in memory; every "
                                 "run encodes its keyframes again until the map folder is "
-                                "writable, or build it with this --checkpoint): %s",
+                                "writable, or build it with the checkpoint given here, "
+                                "--checkpoint / the 'checkpoint' parameter): %s",
                                 self.path, e)
                 return False
         try:
