@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import List, Set, Union
+from typing import Set, Union
 
 import torch
 
 from .errors import ConfigError
+from .said_once import SaidOnce
 
 log = logging.getLogger(__name__)
 _warned_threads: Set[int] = set()  # the localizer and its engine both apply the same value
-_noted_auto_cpu: List[str] = []  # `auto_cpu_note` logged (the demo builds two engines)
+_noted_auto_cpu = SaidOnce(1)  # `auto_cpu_note` logged (the demo builds two engines)
 
 
 def usable_cores() -> int:
@@ -94,7 +95,6 @@ def auto_cpu_note() -> str:
             "keyframe pair with the full ViT-L at image_size 512 on 2 cores "
             "(README: 'Measured'); for a GPU install torch's CUDA build from pytorch.org; "
             "on the CPU image_size 384 or 224 (--params) is faster; --device cpu states the choice")
-    if not _noted_auto_cpu:
-        _noted_auto_cpu.append(note)
+    if _noted_auto_cpu.first("auto_cpu_note"):
         log.info("%s", note)
     return note

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from mast3r_ros.core import devices
+from mast3r_ros.core.said_once import SaidOnce
 from mast3r_ros.core.model import engine as engine_mod
 
 
@@ -25,7 +26,7 @@ def _stop(*a, **k):
 @pytest.fixture
 def no_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(devices, "_noted_auto_cpu", [])
+    monkeypatch.setattr(devices, "_noted_auto_cpu", SaidOnce(1))
     monkeypatch.setattr(engine_mod, "load_network", _stop)  # the note comes before the load
 
 
@@ -50,9 +51,9 @@ def test_a_cpu_device_the_user_chose_gets_no_note(no_cuda, caplog):
 
 
 def test_the_note_names_a_cpu_only_torch_build(monkeypatch):
-    monkeypatch.setattr(devices, "_noted_auto_cpu", [])
+    monkeypatch.setattr(devices, "_noted_auto_cpu", SaidOnce(1))
     monkeypatch.setattr(torch.version, "cuda", None)
     assert "CPU-only build" in devices.auto_cpu_note()
-    monkeypatch.setattr(devices, "_noted_auto_cpu", [])
+    monkeypatch.setattr(devices, "_noted_auto_cpu", SaidOnce(1))
     monkeypatch.setattr(torch.version, "cuda", "12.4")
     assert "is_available() is False" in devices.auto_cpu_note()
