@@ -125,7 +125,7 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                         arrays, to_orig = enc.per_keyframe[i], enc.to_orig[i]
                     else:  # the record read once (per_keyframe and to_orig each read it)
                         rec = store.get(i)
-                        arrays = {k: rec[k] for k in enc.per_keyframe.names if k in rec}
+                        arrays = enc.per_keyframe.arrays(rec)
                         to_orig = rec["to_orig"]
                     sw.append({**arrays, "to_orig": to_orig, "global": enc.global_desc[i]})
                     glob.append(np.asarray(enc.global_desc[i], np.float32))

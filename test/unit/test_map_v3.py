@@ -62,6 +62,18 @@ def test_v3_manifest_holds_no_per_keyframe_entries(map_v3):
                                       _encodings("ckptA").per_keyframe[i]["feats"])
 
 
+def test_a_store_record_read_once_gives_the_keyframe_entry(map_v3):
+    """merge-maps reads each store record once for both the arrays and to_orig: the arrays it
+    takes from that record are the keyframe's entry as per_keyframe gives it."""
+    m = KeyframeMap.load(map_v3)
+    enc, store = m.load_encodings("ckptA", 224), m.encoding_store("ckptA", 224)
+    for i in range(3):
+        got, want = enc.per_keyframe.arrays(store.get(i)), enc.per_keyframe[i]
+        assert sorted(got) == sorted(want) == ["feats", "true_shape"] and "to_orig" not in got
+        for k in want:
+            np.testing.assert_array_equal(got[k], want[k])
+
+
 def test_keyframe_table_keeps_its_documented_field_types_and_epoch_stamps(tmp_path):
     """The on-disk dtype is the format other versions read (table.py's docstring): stamp_ns
     int64 (an epoch stamp in ns needs 61 bits: float64 would drop its last digits), the pose

@@ -487,7 +487,11 @@ class _StoreRecords(Sequence):
             return [self[j] for j in range(*i.indices(len(self)))]
         if i < 0:
             i += len(self)
-        rec = self.store.get(i)
+        return self.arrays(self.store.get(i))
+
+    def arrays(self, rec: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """Keyframe i's entry from its store record ``rec`` (``store.get(i)``, which a caller
+        that also needs its ``to_orig`` reads once): the arrays of ``names`` it holds."""
         return {k: rec[k] for k in self.names if k in rec}
 
 
