@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import io
 import json
 import math
@@ -238,3 +239,11 @@ def count_cpu_calls(monkeypatch) -> list:
 
     monkeypatch.setattr(torch.Tensor, "cpu", counting)
     return calls
+
+
+def bench_script(name: str):
+    """The module of bench/<name>.py, loaded by path (bench/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -4,19 +4,13 @@ prints one reliability row (the observed fractions within the chi^2(3) quantiles
 from __future__ import annotations
 
 import argparse
-import importlib.util
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "bench_covariance.py"
+from mast3r_test_utils import bench_script
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_covariance", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return bench_script("bench_covariance")
 
 
 def test_a_sweep_names_a_covariance_parameter_and_numbers(capsys):

@@ -4,21 +4,16 @@ beyond 4 sigma is overconfident; its derived query folders keep the TUM layout."
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
-
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "bench_failure.py"
+from mast3r_test_utils import bench_script
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_failure", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return bench_script("bench_failure")
 
 
 def _tum(folder: Path, n: int) -> None:
