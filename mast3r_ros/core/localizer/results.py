@@ -64,8 +64,8 @@ def relative_sigma_reason(max_ratio: float, sigma: float, map_from_cam: np.ndarr
             f"{depth:.3g} m > {max_ratio:.3g}, gates.max_position_sigma_ratio): ")
     default = GateConfig.max_position_sigma_ratio
     if max_ratio < default:  # the user's own ratio, below what a right pose is bounded by
-        return head + (f"a ratio below its default {default:.3g} also fails frames matched "
-                       "right (with depth points they claim ~0.01-0.07 from 1 m on): raise "
+        return head + (f"a ratio below its default {default:.3g} may fail frames matched "
+                       "right too (with depth points they claim ~0.01-0.07 from 1 m on): raise "
                        f"gates.max_position_sigma_ratio towards {default:.3g} (or 0 to disable)")
     return head + ("a frame matched right is far more certain; raise "
                    "gates.max_position_sigma_ratio (or 0 to disable) for scenes closer than ~5 x "
