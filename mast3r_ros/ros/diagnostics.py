@@ -115,6 +115,7 @@ class DiagnosticsWindow:
         # cleanup: the node is not active); "" once a transition succeeds
         self.transition_error = ""
         self.finalized = False  # shut down (lifecycle 'finalized'): it cannot be configured
+        self.autostart = "off"  # parameter autostart: what became of the node's own bring-up
         self.last_t_s: Optional[float] = None
         self.started_t_s: Optional[float] = None
         # set by the node while configure builds the model (monotonic s), else None
@@ -239,6 +240,7 @@ class DiagnosticsWindow:
             ("last_reset", self.last_reset or "none"),
             ("config_warning", self.config_warning or "none"),
             ("config_error", self._config_error() or "none"),
+            ("autostart", self.autostart),
             *((f"last_{k}", self.notes[k].text if k in self.notes else "none")
               for k in NOTE_KEYS),
             *self._focal_values(),

@@ -8,9 +8,10 @@ worker thread: ``_lock``, ``_tracking``, ``_diag``, ``_tf_timeline``, ``_tf``, `
 ``_bond``, ``_worker``, ``_exiting``, ``_join_timeout_s``, ``_worker_stopped``, ``_localizer``,
 ``_camera_info``, the activate-time entities ``_image_sub``, ``_info_sub``,
 ``_relocalize_srv``, ``_tf_timer``, the configure-time ``_initialpose_sub`` and rclpy's
-``destroy_subscription``, ``destroy_service``,
-``destroy_timer``). The node's callbacks only call these methods, so the wiring is tested
-without ROS (test_ros_clock_jumps, test_ros_teardown); test/ros runs the same through rclpy.
+``destroy_subscription``, ``destroy_service``, ``destroy_timer``; for parameter ``autostart``
+``_self_start`` and its one-shot ``_self_start_timer``). The node's callbacks only call these
+methods, so the wiring is tested without ROS (test_ros_clock_jumps, test_ros_teardown,
+test_ros_self_start); test/ros runs the same through rclpy.
 
 A node clock that jumps back more than a second (``ros2 bag play --loop --clock`` with
 ``use_sim_time``, a simulator reset) resets the tracking (its held map->odom is the old
@@ -31,6 +32,7 @@ from mast3r_ros.core.errors import InputError
 from mast3r_ros.ros.diagnostics import ERROR, WARN
 from mast3r_ros.ros.frames import localization_tf, planar_pose
 from mast3r_ros.ros.processing import FrameProcessing
+from mast3r_ros.ros.self_start import SelfStart
 from mast3r_ros.ros.tracking import initial_pose_to_map_from_base
 
 JUMP = "the clock jumped back (bag loop or sim reset)"
@@ -50,6 +52,9 @@ class ClockJump:
 
 class ExecutorSide(FrameProcessing):
     """The executor thread's callbacks of `node.LocalizerNode`, without rclpy (see module)."""
+
+    _self_start: Optional[SelfStart] = None      # the node sets its own (parameter autostart)
+    _self_start_timer: Any = None
 
     # ------------------------------------------------------------------ clock
     def _check_clock(self, now_ns: int) -> ClockJump:
@@ -268,8 +273,13 @@ class ExecutorSide(FrameProcessing):
         ERROR'). A shutdown that succeeded, or an on_error that failed (rclpy then finalizes
         the node, ROS_NOTES 1), is said as the node's end (finalized: it cannot be configured
         again)."""
+        outside = self._self_start.note_transition(name) if self._self_start else ""
         with self._lock:
             said = self._diag.transition_error
+            if outside:
+                self._diag.autostart = self._self_start.status
+        if outside:
+            self.get_logger().info(outside)
         try:
             result = fn()
         except Exception as err:  # noqa: BLE001 - a transition must always return
@@ -357,6 +367,31 @@ class ExecutorSide(FrameProcessing):
         except Exception as undo_err:  # noqa: BLE001 - a transition must always return
             self.get_logger().error(f"activate: undoing it also failed: {undo_err!r}")
         return False
+
+    def _self_start_tick(self, configure: Callable[[], Any], activate: Callable[[], Any],
+                         success: Any) -> None:
+        """The one-shot timer of parameter ``autostart`` fired: it is cancelled, and the node
+        configures, then activates, itself (`self_start.SelfStart.run`; ``configure`` and
+        ``activate`` are rclpy's ``trigger_configure`` / ``trigger_activate``, ``success``
+        its SUCCESS). What became of it is logged and is the /diagnostics value ``autostart``;
+        a transition that could not be requested is ERROR there while the node is not active
+        (``transition_error``), as a failed one is. Never raises."""
+        timer = self._self_start_timer
+        if timer is not None:
+            try:
+                timer.cancel()
+            except Exception as err:  # noqa: BLE001 - run() is once only anyway
+                self.get_logger().debug(f"cancelling the autostart timer failed: {err!r}")
+        if self._self_start is None:
+            return
+        lines = self._self_start.run(configure, activate, lambda r: r == success,
+                                     self._shutting_down)
+        for level, line in lines:
+            (self.get_logger().error if level == "error" else self.get_logger().info)(line)
+        with self._lock:
+            self._diag.autostart = self._self_start.status
+            if self._self_start.request_error:
+                self._diag.transition_error = self._self_start.request_error
 
     # ------------------------------------------------------------------ teardown
     def _teardown_active(self) -> bool:

@@ -4,8 +4,8 @@ A thin adapter: it wires rclpy, tf2_ros and the message types to rclpy-free modu
 without ROS: `mast3r_ros.core.message_fields` (messages in), `tracking` (state between frames, time
 gates), `frames` (REP-105 TF and covariance), `diagnostics`, `debug_view`, `params`, `worker`, and
 `conversions` (messages out), `admission` (what is refused at the boundary, stamps, throttled
-errors), `shutdown` (publish gates, exit order) and `bond_state` (Nav2's bond, on the wire by
-`bond.NodeBond`).
+errors), `shutdown` (publish gates, exit order), `bond_state` (Nav2's bond, on the wire by
+`bond.NodeBond`) and `self_start` (parameter ``autostart``).
 
 The per-frame path (admit, prepare, localize, publish) is the mixin `processing.FrameProcessing`;
 what the executor-thread callbacks decide (TF tick, steady tick, /initialpose, a node clock that
@@ -30,6 +30,9 @@ Lifecycle (Nav2 manages AMCL the same way):
   cleanup     stop the inference thread, release the model (GPU memory), TF, publishers
   shutdown / error   all of the above, from whatever state (from active too: on_shutdown
               alone runs then, and it ends the bond and the worker as deactivate would)
+With parameter ``autostart`` the node requests configure, then activate, itself from a one-shot
+timer once it spins (`self_start`: a respawned process needs no request from launch); a
+transition requested from outside first cancels that.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from mast3r_ros.ros.diagnostics_publisher import DiagnosticsPublisher
 from mast3r_ros.ros.executor_side import ExecutorSide
 from mast3r_ros.ros.log_bridge import install_log_bridge
 from mast3r_ros.ros.outputs import Outputs
+from mast3r_ros.ros.self_start import SELF_START_DELAY_S, SelfStart
 from mast3r_ros.ros.shutdown import (end_process_if_worker_running, exit_steps, run_steps,
                                      spin_until_exit)
 from mast3r_ros.ros.tf_client import TfClient
@@ -120,8 +124,18 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         # Nav2's lifecycle-manager bond; a broken one is said on /diagnostics
         self._bond = NodeBond(self, self._shutting_down, self._bond_broken)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.get_logger().info(f"{self._diagnostics.hardware_id} created (unconfigured); "
-                               "configure and activate it through its lifecycle services")
+        # autostart: configure -> activate by the node itself once it spins (ros/self_start.py)
+        self._self_start = SelfStart(self.get_parameter("autostart").value is True,
+                                     self._diagnostics.hardware_id)
+        with self._lock:
+            self._diag.autostart = self._self_start.status
+        if self._self_start.pending:
+            self._self_start_timer = self.create_timer(SELF_START_DELAY_S,
+                                                       self._on_self_start_timer)
+        how = ("it configures and activates itself once it spins (autostart)"
+               if self._self_start.pending else
+               "configure and activate it through its lifecycle services")
+        self.get_logger().info(f"{self._diagnostics.hardware_id} created (unconfigured); {how}")
 
     def _shutting_down(self) -> bool:
         return self._exiting.is_set() or not self.context.ok()
@@ -344,6 +358,10 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
 
     def _on_steady_tick(self) -> None:
         self._steady_tick()                 # executor_side: clock check, keyframe re-stamp
+
+    def _on_self_start_timer(self) -> None:
+        # executor_side: once, cancelled; rclpy's own transitions (callbacks, transition_event)
+        self._self_start_tick(self.trigger_configure, self.trigger_activate, SUCCESS)
 
     # ------------------------------------------------------------------ diagnostics
     def _summary(self) -> DiagnosticsSummary:

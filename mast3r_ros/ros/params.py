@@ -9,7 +9,9 @@ When a new value applies. The parameters in `LIVE_PARAMS` take effect at once, i
 (`apply_live`; the node adjusts its TF timer's period for ``tf_publish_rate``). Every other
 parameter is read at configure: it can be set while the node is unconfigured and is refused,
 with the reason, while it is configured (inactive or active) - a value accepted then would only
-apply after the next configure, which nobody would expect.
+apply after the next configure, which nobody would expect. The parameters in `STARTUP_PARAMS`
+(``autostart``) are read once, when the node starts: a set that would change one is refused in
+every state.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ _ROS_TYPE = {bool: "bool", int: "integer", float: "double", str: "string"}
 # Parameters that take effect at once (node section of the config only).
 LIVE_PARAMS = frozenset({"transform_tolerance", "tf_publish_rate", "tf_timeout_s",
                          "max_image_age_s", "max_image_pixels"})
+# Parameters read once, when the node starts (node section of the config only).
+STARTUP_PARAMS = frozenset({"autostart"})
 _DEVICE = re.compile(DEVICE_PATTERN[0])  # the config's own pattern: one definition
 
 
@@ -68,7 +72,9 @@ def parameter_descriptor_data(spec: ParamSpec) -> ParamDescriptorData:
     """Descriptor data for a `ParamSpec` (no second list of parameters exists anywhere).
 
     ``read_only`` stays False: rclpy's read-only is for the node's whole life, while these are
-    refused only while configured (see the module docstring); the description says which.
+    refused only while configured (see the module docstring); the description says which. A
+    `STARTUP_PARAMS` one too: rclpy would refuse even a set to its own value (``ros2 param
+    load`` of the node's dump), so `check_parameter_update` refuses only a change.
     """
     ros_type = _ROS_TYPE[spec.type]
     lo = hi = None
@@ -81,8 +87,10 @@ def parameter_descriptor_data(spec: ParamSpec) -> ParamDescriptorData:
     description = spec.description
     if choices:
         description = f"{description} ({choices})"
-    description += (" Takes effect at once." if spec.name in LIVE_PARAMS else
-                    " Read at configure (set it while unconfigured).")
+    if spec.name in LIVE_PARAMS:
+        description += " Takes effect at once."
+    elif spec.name not in STARTUP_PARAMS:      # whose description says when it is read
+        description += " Read at configure (set it while unconfigured)."
     return ParamDescriptorData(spec.name, ros_type, spec.default, description, lo, hi, choices,
                                False, dynamic_typing=ros_type == "double")
 
@@ -143,7 +151,9 @@ def check_parameter_update(name: str, value: Any, configured: bool = False,
     not empty, no white space around it, no leading '/'; ``odom_frame`` may be empty); while
     ``configured``, a parameter outside `LIVE_PARAMS` is refused because it is only read at
     configure, unless ``value`` equals ``current`` (the parameter's value now, same type): such
-    a set changes nothing (``ros2 param load`` of the node's own ``ros2 param dump``).
+    a set changes nothing (``ros2 param load`` of the node's own ``ros2 param dump``). One of
+    `STARTUP_PARAMS` is refused in every state unless it equals ``current`` (given: the node
+    always gives it).
     """
     if name not in {s.name for s in param_specs()}:
         return True, ""
@@ -158,6 +168,10 @@ def check_parameter_update(name: str, value: Any, configured: bool = False,
         if why:
             return False, f"parameter update: parameter '{name}': {why}"
     unchanged = type(value) is type(current) and value == current
+    if name in STARTUP_PARAMS and current is not _UNKNOWN and not unchanged:
+        return False, (f"parameter '{name}' is read only when the node starts: set it in the "
+                       f"parameter file, with -p {name}:=<value> or the launch argument, and "
+                       "start the node again")
     if configured and name not in LIVE_PARAMS and not unchanged:
         return False, (f"parameter '{name}' is read at configure and the node is configured: "
                        "deactivate and clean up the node, set it, then configure again (takes "

@@ -425,6 +425,40 @@ def test_an_initialpose_sent_while_inactive_is_applied_at_activate(ros, scene):
         _release(node, harness, spinner, harness_spinner)
 
 
+def test_autostart_brings_the_node_up_itself_and_a_failed_configure_leaves_it_up(ros, scene):
+    """Parameter autostart (ros/self_start.py): the node configures, then activates, itself
+    once it spins, through rclpy's trigger_configure / trigger_activate, with no change_state
+    request (launch's to a respawned process could be lost). A configure that fails leaves it
+    unconfigured and spinning, ERROR on /diagnostics; a configure from outside then works."""
+    map_dir, _, cam = scene
+    node = LocalizerNode(parameter_overrides=[
+        Parameter("matcher", value="sift"), Parameter("autostart", value=True),
+        Parameter("map_path", value=os.path.join(map_dir, "missing"))])
+    harness = Harness(cam)
+    spinner, harness_spinner = Spinner(node), Spinner(harness.node)
+    try:
+        assert _wait(lambda: node._self_start.status != "pending", 60.0, step_s=0.05)
+        assert node._self_start.status == "configure failed: the node stays unconfigured"
+        assert harness.state() == State.PRIMARY_STATE_UNCONFIGURED and spinner.error is None
+        assert node._summary().level == 2 and "configure failed" in node._summary().message
+        assert node.set_parameters([Parameter("map_path", value=map_dir)])[0].successful
+        assert harness.transition("configure") and harness.transition("activate")
+    finally:
+        _release(node, harness, spinner, harness_spinner)
+    node = LocalizerNode(parameter_overrides=[
+        Parameter("matcher", value="sift"), Parameter("autostart", value=True),
+        Parameter("map_path", value=map_dir)])
+    harness = Harness(cam)
+    spinner, harness_spinner = Spinner(node), Spinner(harness.node)
+    try:
+        assert _wait(lambda: node._self_start.status != "pending", 120.0, step_s=0.05)
+        assert node._self_start.status == "done: configured and activated"
+        assert harness.state() == State.PRIMARY_STATE_ACTIVE and spinner.error is None
+        assert node._summary().level != 2
+    finally:
+        _release(node, harness, spinner, harness_spinner)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signals_end_main_quickly_without_a_traceback(ros, scene, sig):
     """Issue 10, items 1 and 6: `main` under images ends within 2 s, exit code 0, no traceback."""

@@ -402,6 +402,10 @@ class NodeConfig:
     bond_heartbeat_period: float = _f(0.1, "Nav2 bond: heartbeat period in seconds on the "
                                            "'bond' topic (Nav2's value); 0 disables the bond.",
                                       lo=0.0, hi=10.0)
+    autostart: bool = _f(False, "Configure, then activate, the node itself once it spins (as "
+                                "Nav2's lifecycle_manager autostart does for its nodes); leave "
+                                "false when a lifecycle manager or `ros2 lifecycle set` drives "
+                                "it. Read when the node starts.")
 
 
 @dataclasses.dataclass(frozen=True)
