@@ -5,14 +5,18 @@
         image_topic:=/camera/color/image_raw camera_info_topic:=/camera/color/camera_info
 
 Parameters come from ``params_file`` (default: the installed config/localize.yaml); ``map`` and
-``checkpoint`` override ``map_path`` and ``checkpoint`` when given. With ``autostart:=true`` the
-node is configured and then activated through lifecycle events; leave it false when
-nav2_lifecycle_manager manages the node (the node answers its bond; docs/ros_node.md).
+``checkpoint`` override ``map_path`` and ``checkpoint`` when given. ``autostart`` is passed to
+the node as its parameter ``autostart`` (true: the node configures, then activates, itself once
+it spins; false: it waits, for nav2_lifecycle_manager, which it answers with its bond;
+docs/ros_node.md). The launch sends no lifecycle request itself.
 
-Humble and Jazzy alike: Jazzy's launch_ros (0.26.7+) has ``LifecycleNode(autostart=True)``, but it
-requests activate even after a failed configure, which kills an rclpy node (invalid transition);
-Humble's has no such argument (TypeError). So it is never passed, and the events below activate
-the node only once it reached ``inactive``.
+Why not launch's lifecycle events (``ChangeState`` configure, then activate on ``inactive``):
+with ``use_respawn`` the configure of a respawned process went as a ``change_state`` request,
+which may reach the dead process's service while it is still discovered and be lost, leaving
+the new process unconfigured for good (mast3r_ros/ros/self_start.py). Jazzy's launch_ros
+(0.26.7+) ``LifecycleNode(autostart=True)`` is no way out either: it requests activate even
+after a failed configure, which kills an rclpy node (invalid transition), and Humble's has no
+such argument (TypeError); it is never passed.
 
 A ``params_file`` that is not a file stops the launch with an error naming it: launch_ros only
 warns "Parameter file path is not a file" (launch_ros issue #401) and starts the node without
@@ -24,15 +28,10 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
-from launch.event_handlers import OnProcessStart
-from launch.events import matches_action
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
-from launch_ros.event_handlers import OnStateTransition
-from launch_ros.events.lifecycle import ChangeState
 from launch_ros.parameter_descriptions import ParameterValue
-from lifecycle_msgs.msg import Transition
 
 TRUE_WORDS = ("true", "1", "yes", "on")
 NODE_NAME = "mast3r_localizer"
@@ -99,11 +98,15 @@ def _camera_info_topic(image_topic, given):
     return f"{head}{sep}camera_info"
 
 
-def _node_and_autostart(context):
+def _node(context):
     """Built at launch time so that an empty map/checkpoint/use_sim_time argument leaves the
-    parameter file's value."""
+    parameter file's value. ``autostart`` always overrides the file's: under Nav2
+    (``autostart:=false``) a file's ``autostart: true`` must not bring the node up behind the
+    lifecycle manager, whose own configure would then be refused."""
     params_file = _params_file(context)
-    overrides = {}
+    # the node's own bring-up, also at each respawn (no lifecycle request from launch)
+    overrides = {"autostart": ParameterValue(
+        _is_true(LaunchConfiguration("autostart").perform(context)), value_type=bool)}
     use_sim_time = LaunchConfiguration("use_sim_time").perform(context).strip()
     if use_sim_time:  # else a Nav2 file's use_sim_time: true was overridden by a default false
         overrides["use_sim_time"] = ParameterValue(_is_true(use_sim_time), value_type=bool)
@@ -131,8 +134,7 @@ def _node_and_autostart(context):
         name="mast3r_localizer",  # NODE_NAME (a literal: test_launch_static reads it)
         namespace=LaunchConfiguration("namespace"),
         output="screen",
-        # no empty dict: launch_ros would write it as a parameter file of `ros__parameters: {}`
-        parameters=[params_file] + ([overrides] if overrides else []),
+        parameters=[params_file, overrides],   # never empty: autostart is always given
         remappings=[
             *_image_remaps(image_topic),
             ("camera_info", _camera_info_topic(
@@ -144,24 +146,7 @@ def _node_and_autostart(context):
         # attempt_respawn_reconnection brings a crashed server back only when launch respawns it
         respawn=respawn, respawn_delay=RESPAWN_DELAY_S if respawn else 0.0,
     )
-    actions = [node]
-    if _is_true(LaunchConfiguration("autostart").perform(context)):
-        # The handler is registered before the configure event is emitted; start_state keeps a
-        # later manual deactivate from re-activating the node.
-        actions.append(RegisterEventHandler(OnStateTransition(
-            target_lifecycle_node=node, start_state="configuring", goal_state="inactive",
-            entities=[EmitEvent(event=ChangeState(
-                lifecycle_node_matcher=matches_action(node),
-                transition_id=Transition.TRANSITION_ACTIVATE))])))
-        configure = EmitEvent(event=ChangeState(
-            lifecycle_node_matcher=matches_action(node),
-            transition_id=Transition.TRANSITION_CONFIGURE))
-        # a respawned process comes back unconfigured: with use_respawn, configure it at every
-        # start of the process, the first one included (the handler above then activates it)
-        actions.append(RegisterEventHandler(OnProcessStart(target_action=node,
-                                                           on_start=[configure]))
-                       if respawn else configure)
-    return actions
+    return [node]
 
 
 def generate_launch_description():
@@ -207,17 +192,19 @@ def generate_launch_description():
                         "(Nav2's multi-robot pattern: one TF tree per robot)."),
         DeclareLaunchArgument(
             "autostart", default_value="true",
-            description="Configure and activate the node through lifecycle events; set false "
-                        "when nav2_lifecycle_manager (or you) drives the lifecycle."),
+            description="The node configures and activates itself once it starts (its "
+                        "parameter autostart), again after each respawn; set false when "
+                        "nav2_lifecycle_manager (or you) drives the lifecycle."),
         DeclareLaunchArgument(
             "use_respawn", default_value="false",
             description="Start the node again 2 s after it dies (Nav2's use_respawn): "
                         "nav2_lifecycle_manager's attempt_respawn_reconnection then brings it "
-                        "up again; with autostart it configures and activates itself again."),
+                        "up again; with autostart the new process configures and activates "
+                        "itself."),
         DeclareLaunchArgument(
             "log_level", default_value="info",
             description="Logging level of the node's logger (and, through it, of the "
                         "library's log lines): debug, info, warn, error or fatal. rcl/rmw "
                         "internals stay at their default."),
-        OpaqueFunction(function=_node_and_autostart),
+        OpaqueFunction(function=_node),
     ])

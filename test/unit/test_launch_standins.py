@@ -4,8 +4,10 @@ Jazzy's launch_ros (0.26.7+) gave ``LifecycleNode`` an ``autostart`` argument (d
 that sends configure and then activate through ``LifecycleTransition`` regardless of how
 configure ended; rclpy (Humble and Jazzy alike) dies on the resulting invalid
 ``change_state`` call after a failed configure (docs/ros_node.md, "Jazzy"). Humble's
-``LifecycleNode`` has no such argument (TypeError). The launch file must therefore never pass it
-and keep its own configure -> (on inactive) activate events, on both.
+``LifecycleNode`` has no such argument (TypeError). The launch file never passes it, and sends
+no lifecycle request of its own either: its ``autostart`` is the node's parameter, with which the
+node configures and activates itself (ros/self_start.py: a request to a respawned process may
+be lost).
 """
 
 from __future__ import annotations
@@ -56,7 +58,6 @@ def _modules(lifecycle_node: type) -> dict[str, types.ModuleType]:
         m.__dict__.update(attrs)
         return m
 
-    transition = types.SimpleNamespace(TRANSITION_CONFIGURE=1, TRANSITION_ACTIVATE=3)
     return {
         "ament_index_python": mod("ament_index_python"),
         "ament_index_python.packages": mod(
@@ -64,22 +65,13 @@ def _modules(lifecycle_node: type) -> dict[str, types.ModuleType]:
             get_package_share_directory=lambda pkg: str(ROOT)),  # config/localize.yaml
         "launch": mod("launch", LaunchDescription=Recorded),
         "launch.actions": mod("launch.actions", DeclareLaunchArgument=Recorded,
-                              EmitEvent=Recorded, OpaqueFunction=Recorded,
-                              RegisterEventHandler=Recorded),
-        "launch.event_handlers": mod("launch.event_handlers", OnProcessStart=Recorded),
-        "launch.events": mod("launch.events", matches_action=lambda action: ("match", action)),
+                              OpaqueFunction=Recorded),
         "launch.substitutions": mod("launch.substitutions",
                                     LaunchConfiguration=LaunchConfiguration),
         "launch_ros": mod("launch_ros"),
         "launch_ros.actions": mod("launch_ros.actions", LifecycleNode=lifecycle_node),
-        "launch_ros.event_handlers": mod("launch_ros.event_handlers",
-                                         OnStateTransition=Recorded),
-        "launch_ros.events": mod("launch_ros.events"),
-        "launch_ros.events.lifecycle": mod("launch_ros.events.lifecycle", ChangeState=Recorded),
         "launch_ros.parameter_descriptions": mod("launch_ros.parameter_descriptions",
                                                  ParameterValue=Recorded),
-        "lifecycle_msgs": mod("lifecycle_msgs"),
-        "lifecycle_msgs.msg": mod("lifecycle_msgs.msg", Transition=transition),
     }
 
 
@@ -99,16 +91,25 @@ def _launch(monkeypatch, lifecycle_node: type, autostart: str, pushed_namespace=
                                                            launch_configurations=pushed))
 
 
+def _autostart_parameter(node):
+    value = node.kwargs["parameters"][1]["autostart"]
+    assert value.kwargs["value_type"] is bool
+    return value.args[0]
+
+
 @pytest.mark.parametrize("distro", [HumbleLifecycleNode, JazzyLifecycleNode])
-def test_autostart_configures_then_activates_on_inactive(monkeypatch, distro):
-    node, handler, configure = _launch(monkeypatch, distro, "true")
+@pytest.mark.parametrize("use_respawn", ["false", "true"])
+def test_autostart_is_the_nodes_own_parameter_and_launch_sends_no_request(monkeypatch, distro,
+                                                                         use_respawn):
+    """autostart:=true configured the node through launch's ChangeState events, with
+    use_respawn at each start of the process: the request to a respawned process may reach the
+    dead one's still-discovered service and be lost (rclpy #1191), leaving it unconfigured for
+    good. The node now brings itself up (parameter autostart, ros/self_start.py); launch emits
+    no lifecycle event, so there is never a second configure to be refused."""
+    (node,) = _launch(monkeypatch, distro, "true", use_respawn=use_respawn)
     assert isinstance(node, distro) and node.kwargs["name"] == "mast3r_localizer"
     assert getattr(node, "node_autostart", False) is False    # Jazzy's own autostart stays off
-    on = handler.args[0]
-    assert on.kwargs["start_state"] == "configuring" and on.kwargs["goal_state"] == "inactive"
-    (activate,) = on.kwargs["entities"]
-    assert activate.kwargs["event"].kwargs["transition_id"] == 3
-    assert configure.kwargs["event"].kwargs["transition_id"] == 1
+    assert _autostart_parameter(node) is True
     overrides = node.kwargs["parameters"][1]
     assert overrides["map_path"].args[0].endswith("maps/office")       # ~ expanded
     # log_level applies to the node's logger only, not to every rcl/rmw logger of the process
@@ -119,8 +120,8 @@ def test_autostart_configures_then_activates_on_inactive(monkeypatch, distro):
 def test_log_level_names_the_namespaced_nodes_logger(monkeypatch, namespace):
     """The logger of node /fleet/robot1/mast3r_localizer is fleet.robot1.mast3r_localizer
     (ROS_NOTES 2: `name:=debug` alone has no effect on a namespaced node)."""
-    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true",
-                         namespace=namespace, log_level="debug")
+    (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true",
+                      namespace=namespace, log_level="debug")
     want = namespace.strip("/").replace("/", ".") + ".mast3r_localizer:=debug"
     assert node.kwargs["ros_arguments"] == ["--log-level", want]
 
@@ -132,23 +133,26 @@ def test_log_level_names_the_logger_under_a_pushed_namespace(monkeypatch, namesp
     """Included under PushRosNamespace('/fleet'), launch_ros prefixes a relative namespace:
     the logger is fleet[.robot1].mast3r_localizer (it named robot1.mast3r_localizer, which
     does not exist, so log_level:= changed nothing)."""
-    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", pushed_namespace="/fleet",
-                         namespace=namespace, log_level="debug")
+    (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true", pushed_namespace="/fleet",
+                      namespace=namespace, log_level="debug")
     assert node.kwargs["ros_arguments"] == ["--log-level", f"{want}:=debug"]
 
 
 @pytest.mark.parametrize("distro", [HumbleLifecycleNode, JazzyLifecycleNode])
 def test_no_autostart_leaves_the_lifecycle_to_a_manager(monkeypatch, distro):
+    """autostart:=false (Nav2): the node's parameter is false whatever params_file says, so
+    a file's autostart: true cannot bring it up behind the lifecycle manager."""
     (node,) = _launch(monkeypatch, distro, "false")
     assert getattr(node, "node_autostart", False) is False
+    assert _autostart_parameter(node) is False
 
 
 @pytest.mark.parametrize("namespaced_tf", ["false", "true"])
 def test_topics_follow_the_namespace_and_tf_can(monkeypatch, namespaced_tf):
     """Relative camera topics follow namespace:=robot1 (absolute defaults did not); TF stays
     global unless namespaced_tf (Nav2's multi-robot remapping of /tf to tf)."""
-    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", namespace="robot1",
-                         namespaced_tf=namespaced_tf)
+    (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true", namespace="robot1",
+                      namespaced_tf=namespaced_tf)
     remaps = dict(node.kwargs["remappings"])
     assert remaps["image"] == "camera/image_raw" and remaps["camera_info"] == \
         "camera/camera_info"
@@ -162,7 +166,7 @@ def test_topics_follow_the_namespace_and_tf_can(monkeypatch, namespaced_tf):
 def test_use_sim_time_overrides_the_parameter_file_only_when_given(monkeypatch, value, want):
     """A default 'false' override silently beat a Nav2 parameter file's use_sim_time: true
     (a fresh user's find); empty now leaves the file's value."""
-    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", use_sim_time=value)
+    (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true", use_sim_time=value)
     overrides = node.kwargs["parameters"][1]
     if want is None:
         assert "use_sim_time" not in overrides
@@ -174,10 +178,10 @@ def test_no_empty_parameter_dict_when_nothing_overrides_the_file(monkeypatch):
     """No map, checkpoint or use_sim_time argument (all from the params file): the launch
     handed launch_ros an empty dict, which it writes as a parameter file of
     `ros__parameters: {}` for rcl to parse (a ROS integrator's review); now only the file."""
-    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", map="", checkpoint="",
-                         use_sim_time="")
-    assert len(node.kwargs["parameters"]) == 1
-    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", checkpoint="")
+    (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true", map="", checkpoint="",
+                      use_sim_time="")
+    assert list(node.kwargs["parameters"][1]) == ["autostart"]   # never an empty dict
+    (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true", checkpoint="")
     assert node.kwargs["parameters"][1]["map_path"].args[0].endswith("maps/office")
 
 
@@ -195,9 +199,9 @@ def test_a_params_file_that_is_not_a_file_stops_the_launch_naming_it(monkeypatch
 def test_the_params_file_is_passed_expanded(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "p.yaml").write_text("/**:\n  ros__parameters: {}\n")
-    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", params_file="~/p.yaml")
+    (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true", params_file="~/p.yaml")
     assert node.kwargs["parameters"][0] == str(tmp_path / "p.yaml")
-    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true")   # the installed default
+    (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true")   # the installed default
     assert node.kwargs["parameters"][0] == str(ROOT / "config" / "localize.yaml")
 
 
@@ -210,10 +214,10 @@ def test_every_parameter_the_launch_file_sets_is_declared_with_the_type_it_passe
 
     types_ = {s.name: s.type for s in param_specs()}
     types_.update({name: bool for name in ROS_BUILTIN_PARAMS})
-    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", use_sim_time="true",
-                         checkpoint="/ckpt/mast3r.pth")
+    (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true", use_sim_time="true",
+                      checkpoint="/ckpt/mast3r.pth")
     overrides = node.kwargs["parameters"][1]
-    assert set(overrides) == {"use_sim_time", "map_path", "checkpoint"}
+    assert set(overrides) == {"use_sim_time", "map_path", "checkpoint", "autostart"}
     for name, value in overrides.items():
         assert name in types_, f"the launch file sets '{name}', which the node does not declare"
         assert value.kwargs["value_type"] is types_[name], name
@@ -229,7 +233,7 @@ def test_an_image_topic_given_as_the_compressed_stream_is_that_stream(monkeypatc
     """image_topic:=/camera/color/image_raw/compressed (the name `ros2 topic list` shows) made
     the node subscribe to .../compressed/compressed (image_transport compressed) or an Image on
     a CompressedImage topic (raw): no image ever arrived, with no error."""
-    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", image_topic=given)
+    (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true", image_topic=given)
     remaps = dict(node.kwargs["remappings"])
     assert remaps["image"] == base and remaps["image/compressed"] == base + "/compressed"
     # the compressed stream named: image_transport compressed over the file's raw (with raw the
@@ -257,35 +261,25 @@ def test_camera_info_follows_the_image_topic_unless_given(monkeypatch, image_top
     refused for want of a CameraInfo. The ROS convention (image_transport's
     getCameraInfoTopic, image_pipeline's "Remapping camera_info Topics") is the image's
     sibling camera_info; an explicit camera_info_topic still wins."""
-    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", image_topic=image_topic,
-                         camera_info_topic=info_given)
+    (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true", image_topic=image_topic,
+                      camera_info_topic=info_given)
     assert dict(node.kwargs["remappings"])["camera_info"] == want
 
 
 @pytest.mark.parametrize("autostart", ["true", "false"])
-def test_use_respawn_restarts_the_node_and_configures_it_at_every_start(monkeypatch, autostart):
+def test_use_respawn_restarts_the_node(monkeypatch, autostart):
     """Nav2's lifecycle manager reconnects to a crashed server only when launch respawns it
     (docs.nav2.org, Lifecycle Manager: attempt_respawn_reconnection); the node had no respawn,
-    so a crash left the localization down for good. With autostart the respawned process
-    (unconfigured) is configured at each start of the process, the first included."""
-    actions = _launch(monkeypatch, HumbleLifecycleNode, autostart, use_respawn="true")
-    node = actions[0]
+    so a crash left the localization down for good. The respawned process gets the same
+    parameters: with autostart it brings itself up, without it the manager does."""
+    (node,) = _launch(monkeypatch, HumbleLifecycleNode, autostart, use_respawn="true")
     assert node.kwargs["respawn"] is True and node.kwargs["respawn_delay"] == 2.0
-    if autostart == "false":                  # the lifecycle manager configures it again
-        assert len(actions) == 1
-        return
-    _, activate_handler, on_start = actions
-    assert activate_handler.args[0].kwargs["goal_state"] == "inactive"
-    start = on_start.args[0]                  # RegisterEventHandler(OnProcessStart(...))
-    assert start.kwargs["target_action"] is node
-    (configure,) = start.kwargs["on_start"]
-    assert configure.kwargs["event"].kwargs["transition_id"] == 1
+    assert _autostart_parameter(node) is (autostart == "true")
 
 
 def test_no_respawn_by_default(monkeypatch):
-    node, _, configure = _launch(monkeypatch, HumbleLifecycleNode, "true")
-    assert node.kwargs["respawn"] is False
-    assert configure.kwargs["event"].kwargs["transition_id"] == 1   # configured once
+    (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true")
+    assert node.kwargs["respawn"] is False and node.kwargs["respawn_delay"] == 0.0
 
 
 @pytest.mark.parametrize("given", ["/compressed", "/compressed/", "//compressed", "/", ""])
