@@ -228,9 +228,12 @@ def future_stamp_refusal(stamp_ns: int, now_ns: int, max_age_s: float) -> Tuple[
     return FUTURE_STAMP, (f"header.stamp is {ahead_s:.2f} s ahead of the node clock (more than "
                           f"max_image_age_s {max_age_s:.2f}): the camera's clock is not the "
                           "node's ROS time (synchronise the clocks with NTP/PTP, or make "
-                          "use_sim_time agree for the camera and the node)")
+                          f"use_sim_time agree for the camera and the node{_RESTAMP})")
 
 
+# the remedy a user can apply at the node, when the driver's clock cannot be fixed
+_RESTAMP = ("; or set the parameter image_stamp to receive (each image is then stamped when it "
+            "arrives: later than the exposure by the transport latency, tens of ms)")
 _OTHER_CLOCK_CAUSES = ("the camera's hardware clock: realsense2_camera global_time_enabled false; "
                        "or a computer not synchronised: chrony, PTP; or a bag played while the "
                        "node runs on wall time: play it with --clock and set use_sim_time true")
@@ -244,7 +247,7 @@ def _other_clock_clause(off_s: float) -> str:
     return (f"{span} {'behind' if off_s > 0 else 'ahead of'} the node clock, "
             "more than any transport or processing delay, so the camera stamps with another "
             f"clock than the node's ROS time ({_OTHER_CLOCK_CAUSES}); set the driver to stamp "
-            "with ROS time, or synchronise the clocks")
+            f"with ROS time, or synchronise the clocks{_RESTAMP}")
 
 
 def far_from_clock_note(stamp_ns: int, now_ns: int) -> str:
@@ -268,7 +271,7 @@ def stale_reason(age_s: float, max_age_s: float) -> str:
     if age_s > _OTHER_CLOCK_AGE_S:
         reason += (": more than a day, so the camera stamps with another clock than the node's "
                    "ROS time (its time since boot?); set the driver to stamp with ROS time, or "
-                   "synchronise the clocks")
+                   f"synchronise the clocks{_RESTAMP}")
     elif age_s > _FAR_BEHIND_S:
         reason += f": its stamp is {_other_clock_clause(age_s)}"
     return reason

@@ -392,6 +392,12 @@ class NodeConfig:
                                       "image_rect_color): its intrinsics are the CameraInfo's "
                                       "P with no distortion, not K and D (monocular "
                                       "rectification only).")
+    image_stamp: str = _f("header", "Each image's time: 'header' = its header.stamp; "
+                                    "'receive' = when it arrived (the node clock's now in the "
+                                    "image callback; a bag: its receive time), for a camera "
+                                    "stamping with its own clock. Receive time adds the "
+                                    "transport latency to each image's time.",
+                          choices=("header", "receive"))
     max_image_age_s: float = _f(1.0, "Drop images older than this when processing starts, "
                                      "and refuse images stamped further ahead of the node "
                                      "clock (0 disables both).", lo=0.0, hi=60.0)
