@@ -38,7 +38,7 @@ OVERWRITE_HELP = ("replace an existing output folder (it stays as it was until t
 
 # command-line option -> config parameter it overrides
 _OVERRIDES = (("checkpoint", "checkpoint"), ("matcher", "matcher"), ("device", "device"),
-              ("precision", "precision"), ("size", "image_size"))
+              ("precision", "precision"), ("size", "image_size"), ("image_stamp", "image_stamp"))
 
 # image and depth further apart are not one view of a moving camera; more is a unit slip (20 ms)
 MAX_SYNC_TOLERANCE_S = 1.0
@@ -157,6 +157,12 @@ def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
                    help="raw depth units per metre (default: TUM PNGs 5000; rosbag2 REP-118: "
                         "16UC1 millimetres 1000, 32FC1 metres 1; a RealSense recording: its "
                         "Depth Units), e.g. 10000 for 0.1 mm depth" + unused)
+    g.add_argument("--image-stamp", choices=("header", "receive"),
+                   help="rosbag2: each image's time: its header.stamp, or 'receive', the time "
+                        "the bag received it (image, depth, CameraInfo), for a camera that "
+                        "stamps with its own clock; receive time adds the transport latency "
+                        "(tens of ms) to each image's time "
+                        + overrides_default("header", "image_stamp"))
     g.add_argument("--run", type=int, metavar="N",
                    help="rosbag2 whose header time jumps back (clock reset, looped recording): "
                         "read run N (from 1; default: the longest run, the first of equally long "
@@ -348,7 +354,9 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
         sync_tolerance_s=args.sync_tolerance,
         depth_scale=args.depth_scale, run=args.run, command=getattr(args, "command", None),
         depth_needed_by=depth_needed_by(cfg.localizer) if keyframes else None,
-        image_rectified=cfg.node.image_rectified, read_depth=keyframes, poses_option=(
+        image_rectified=cfg.node.image_rectified, image_stamp=cfg.node.image_stamp,
+        image_stamp_name="--image-stamp" if args.image_stamp else "--params' image_stamp",
+        read_depth=keyframes, poses_option=(
             "--trajectory FILE" if keyframes else "--groundtruth FILE (TUM)"),
         stereo_depth=bool(getattr(args, "stereo_depth", False)),  # build-map's alone
         before_index=checks_then_warning if unused else before_index)

@@ -427,6 +427,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                                    force, None if traj is not None
                                    else getattr(source, "pose_suspect", None),
                                    "" if traj is not None else getattr(source, "other_clock", ""))
+        # which time the keyframes' stamps and poses are at (a bag's --image-stamp receive)
+        w.set_manifest_field("image_stamp", getattr(source, "image_stamp", "header"))
         if st.unreadable:  # which frames the map was not built from, beside its keyframes
             w.set_manifest_field("unreadable_frames", _unreadable_record(st, len(source)))
         if st.not_read:  # frames never decoded: an unreadable one among them is not counted

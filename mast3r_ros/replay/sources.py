@@ -73,6 +73,11 @@ class SourceOptions:
     # image_rectified; a camera_info YAML, --camera-info or TUM's camera.yaml, is used as written,
     # but for one of P alone, K all zero: read through P as the message is)
     image_rectified: bool = False
+    # rosbag2 only: 'receive' times the camera's messages by the bag's receive times, not
+    # their header stamps (--image-stamp, parameter image_stamp; `rosbag.receive_stamp`)
+    image_stamp: str = "header"
+    # how refusals name where image_stamp came from (the CLI: the flag, or --params')
+    image_stamp_name: str = "--image-stamp"
     # what needs depth in every frame ("the sift matcher", `depth_needed_by`): a rosbag2 read
     # without a depth topic is then refused when opened, before its indexing pass
     depth_needed_by: Optional[str] = None
@@ -435,6 +440,11 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
             ("--depth-topic", options.depth_topic), ("--pose-frames", options.pose_frames),
             ("--pose-topic", options.pose_topic))
             if value is not None]
+        if options.image_stamp != "header":  # a folder's times are the only ones it has
+            raise InputError(f"{options.image_stamp_name} {options.image_stamp}: {path} is "
+                             f"{what}, whose images have one time each (their file list's), "
+                             "no receive time (it reads a bag's); drop it (--image-stamp "
+                             "header overrides --params')")
         if bag_only:
             raise InputError(f"{', '.join(bag_only)}: options for a rosbag2, but {path} is "
                              f"{what}; drop them")
@@ -485,7 +495,7 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                        depth_needed_by=options.depth_needed_by,
                        image_rectified=options.image_rectified, camera_info_name=cam_name,
                        before_index=options.before_index, command=options.command,
-                       option_names={
-                           "image_topic": "--image-topic",
+                       image_stamp=options.image_stamp, option_names={
+                           "image_stamp": "--image-stamp", "image_topic": "--image-topic",
                            "camera_info_topic": "--camera-info-topic",
                            "camera_info": "--camera-info", "depth_scale": "--depth-scale"})

@@ -217,7 +217,8 @@ class _DrawnFrames:
                 found = self._message_at(reader, self.image_topic, ordinal, windows)
                 if found is None:  # only if the bag changed between the two passes
                     return
-                msg = self._deserialize(reader, found[1], found[0].msgtype, found[0].topic)
+                msg = self._receive_restamped(self._deserialize(
+                    reader, found[1], found[0].msgtype, found[0].topic), found[0].topic, ordinal)
                 if d >= 0 and d not in depth and d in first_depth:
                     depth_ordinal = first_depth[d]
                     if depth_ordinal in self._undeserialized_depth:
@@ -293,7 +294,8 @@ class _DrawnFrames:
             frame_id = self._frame_id_at(ordinal) if self._frame_ids else None
             msg = (self._undeserialized_frame(ordinal, frame_id)
                    if ordinal in self._undeserialized
-                   else self._deserialize(reader, raw, conn.msgtype, conn.topic))
+                   else self._receive_restamped(self._deserialize(
+                       reader, raw, conn.msgtype, conn.topic), conn.topic, ordinal))
             yield self._frame_or_unreadable(msg, d, {d: depth[d]} if d in depth else {},
                                             collections.Counter({d: 1}), True)
             for p in [p for p in images if p <= want]:
@@ -307,7 +309,8 @@ class _DrawnFrames:
         that makes the frames matched to it unreadable (as `_frames` keeps it)."""
         if ordinal in self._undeserialized_depth:
             return self._lost_depth(ordinal, True)
-        msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
+        msg = self._receive_restamped(self._deserialize(reader, raw, conn.msgtype, conn.topic),
+                                      conn.topic, ordinal)
         try:
             return self._decode_depth(msg)
         except InputError as err:

@@ -130,8 +130,9 @@ class _TfPoses:
         if self._pose_frames is None or not tf:
             return
         found = image_clock_offset(*runs.noted(self.image_topic), tf)
-        self._other_clock = found and other_clock_note(bag_label(self.path), self.image_topic,
-                                                       found) or ""
+        self._other_clock = found and other_clock_note(
+            bag_label(self.path), self.image_topic, found,
+            self._option_names.get("image_stamp", "image_stamp")) or ""
         if self._other_clock:
             log.warning("%s", self._other_clock)
 

@@ -33,12 +33,8 @@ from rosbags.highlevel import AnyReader, AnyReaderError
 from ...core.config import PoseAtStampConfig
 from ...core.errors import ImageSizeError, InputError, error_clause
 from ...core.image_codec import check_depth_scale
-from ...core.message_fields import (
-    REDUCED_TWICE_HINT,
-    IntrinsicsCache,
-    frame_from_image_message,
-    header_stamp_ns,
-)
+from ...core.message_fields import (REDUCED_TWICE_HINT, IntrinsicsCache,
+                                    frame_from_image_message, header_stamp_ns)
 from ...core.tf_buffer import TransformBuffer
 from ...core.trajectory import check_pose_rule
 from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFrame,
@@ -51,6 +47,7 @@ from .opening import (  # noqa: F401 (_open_hint)
     progress_messages)
 from . import realsense
 from .pose_topic import _PoseTopic, parse_pose_topic
+from .receive_stamp import _ReceiveStamps
 from .poses import _TfPoses
 from .registered_depth import _RegisteredDepth
 from .run_choice import _RunChoice
@@ -74,7 +71,7 @@ class _Recorded(NamedTuple):
 
 
 class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssociation,
-                  _RegisteredDepth, _Undeserialized, _DrawnFrames, _VideoTopic):
+                  _RegisteredDepth, _Undeserialized, _DrawnFrames, _VideoTopic, _ReceiveStamps):
     """A rosbag2 recording as a sequence of ``Frame`` (iterable, re-iterable, with ``len``).
 
     Topics left as ``None`` are detected: the one colour image topic (Image or CompressedImage,
@@ -103,6 +100,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
     frame in warnings. ``pose_topic`` ('TOPIC' or 'TOPIC:BODY_FRAME', `pose_topic`): poses from
     an Odometry / PoseStamped / PoseWithCovarianceStamped / TransformStamped topic, joined to the
     camera frame by tf; then ``pose_frames`` may be None (the topic's header.frame_id is the map).
+    ``image_stamp`` 'receive': the image, depth and CameraInfo messages are timed by the bag's
+    receive times, not their header stamps (`receive_stamp`; `InputError` for a video topic).
     """
 
     def __init__(
@@ -124,6 +123,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         before_index: Optional[Callable[[], None]] = None,
         option_names: Optional[Dict[str, str]] = None,
         command: Optional[str] = None,
+        image_stamp: str = "header",
     ) -> None:
         if depth_scale is not None:
             depth_scale = check_depth_scale(depth_scale, "depth scale")
@@ -152,6 +152,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
                                  else None)
         self._option_names = dict(option_names or {})  # keyword -> its name in refusals
         self._command = command  # "build-map" / "localize": what a warning says it does
+        self._init_image_stamp(image_stamp)  # 'receive': timed by the bag (`receive_stamp`)
         self._pose_frames = self._parse_pose_frames(pose_frames)
         spec, self._pose_stream, self._tf_not_read = parse_pose_topic(pose_topic), None, {}
         self._body_mounts = {}
@@ -190,6 +191,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
                 raise InputError(f"{bag_label(self.path)} contains no messages")
             self._topics = dict(reader.topics)
             self.image_topic = self._select_image_topic(reader, image_topic)
+            self._refuse_receive_for_video(bag_label(self.path))
             self.depth_topic = self._select_depth_topic(depth_topic, reader)
             self.camera_info_topic = self._select_camera_info_topic(camera_info_topic, reader)
             #: image topics of the bag that look like depth (16UC1 / 32FC1, compressedDepth,
@@ -255,7 +257,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
                            or bag_deserialize(reader, raw, conn.msgtype))
                 except (AnyReaderError, ValueError) as err:  # its place kept, stamped later
                     read = header_stamp_of_cdr(raw) if getattr(reader, "is2", True) else None
-                    ordinal = runs.note(conn.topic, None, bag_ns, read)  # no part in the runs
+                    ordinal = runs.note(conn.topic, None, bag_ns,  # no part in the runs
+                                        self._stamp_of(conn.topic, read, bag_ns))
                     if conn.topic == self.image_topic:
                         self._undeserialized[ordinal] = (bag_ns, error_clause(err))
                         self._image_runs.append((ordinal, 0))
@@ -266,7 +269,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
             else:
                 msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
             if conn.topic in (self.image_topic, self.depth_topic, self.camera_info_topic):
-                stamp = header_stamp_ns(msg.header)
+                stamp = self._stamp_of(conn.topic, header_stamp_ns(msg.header), bag_ns)
                 run = runs.note(conn.topic, stamp, bag_ns)  # its ordinal; the run after the pass
             if conn.topic == self.image_topic:
                 self._image_runs.append((run, stamp))
@@ -437,7 +440,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
                     depth_by_stamp[stamp] = self._lost_depth(ordinal, skip_unreadable)
                     raw = None
                 if raw is not None:
-                    msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
+                    msg = self._receive_restamped(self._deserialize(
+                        reader, raw, conn.msgtype, conn.topic), conn.topic, ordinal)
                     stamp = header_stamp_ns(msg.header)
                     if conn.topic != self.depth_topic:
                         frame_id = msg.header.frame_id
