@@ -397,8 +397,9 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
     exist, is none of them (a folder of images without rgb.txt, a keyframe map, any other file:
     said in one line before rosbags is asked) or cannot be read as the one it is, or for a
     rosbag2-only option (``run``, the topics, ``pose_frames``) with a TUM, EuRoC or KITTI folder
-    (and ``depth_scale`` with the last two, which have no depth images), or ``stereo_depth``
-    with a TUM folder or rosbag2, which would otherwise be ignored.
+    (and ``depth_scale`` with the last two, which have no depth images; ``image_stamp``
+    'receive' with any of them: no receive times), or ``stereo_depth`` with a TUM folder or
+    rosbag2, which would otherwise be ignored.
     """
     if options.run is not None and options.run < 1:
         raise InputError(f"--run must be >= 1 (a rosbag2's runs are numbered from 1), got "

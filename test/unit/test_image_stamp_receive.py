@@ -173,3 +173,15 @@ def test_a_run_stopped_with_header_stamps_is_not_resumed_with_receive(tmp_path):
     with pytest.raises(InputError, match=r"image_stamp 'header' \(now 'receive'\)"):
         _check_config(str(tmp_path), receive)
     _check_config(str(tmp_path), Config())
+
+
+def test_images_read_at_receive_times_are_not_told_to_read_them_so(tmp_path, caplog):
+    """tf in sim time, the recorder on ROS time: the images' receive times are still another
+    clock than tf's, and the note leaves out the remedy already applied."""
+    bag = clock_bag(tmp_path, lambda t: t, tf_clock=lambda t: t - EPOCH + 50 * S)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag, pose_frames="map:camera_optical", image_stamp="receive")
+    assert "different clocks" in seq.other_clock and "tf counts from near 0" in seq.other_clock
+    assert "receive (" not in seq.other_clock, seq.other_clock
+    header = BagSequence(bag, pose_frames="map:camera_optical")
+    assert "; or read this bag with image_stamp receive (" in header.other_clock

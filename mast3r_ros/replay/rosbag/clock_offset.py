@@ -141,11 +141,12 @@ def _cause_and_fix(found: ClockOffset) -> str:
 
 
 def other_clock_note(label: str, image_topic: str, found: ClockOffset,
-                     restamp: str = "image_stamp") -> str:
+                     restamp: Optional[str] = "image_stamp") -> str:
     """What a user is told when `image_clock_offset` says the images are more than
     `OTHER_CLOCK_S` off tf's clock ('' when they are not): the offset measured, the likely
     cause and the fix, one line; the fix for the bag as recorded: ``restamp`` (how the caller
-    names the option, e.g. ``--image-stamp``) receive, with its cost."""
+    names the option, e.g. ``--image-stamp``) receive, with its cost (None: the images are
+    read so already)."""
     if abs(found.offset) <= OTHER_CLOCK_S * 1e9:
         return ""
     side = "behind" if found.offset > 0 else "ahead of"
@@ -156,5 +157,5 @@ def other_clock_note(label: str, image_topic: str, found: ClockOffset,
             f"stamp: images {found.image_offset * 1e-9:.3f} s, tf {found.tf_offset * 1e-9:.3f} "
             "s; one clock gives a few tens of ms, the latency), so each image's pose is looked "
             f"up {_span(abs(found.offset))} away from its time (none, or the wrong one); "
-            f"{_cause_and_fix(found)}; then record again; or read this bag with {restamp} "
-            f"receive ({RECEIVE_COST})")
+            f"{_cause_and_fix(found)}; then record again"
+            + (f"; or read this bag with {restamp} receive ({RECEIVE_COST})" if restamp else ""))

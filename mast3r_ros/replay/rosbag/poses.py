@@ -131,8 +131,8 @@ class _TfPoses:
             return
         found = image_clock_offset(*runs.noted(self.image_topic), tf)
         self._other_clock = found and other_clock_note(
-            bag_label(self.path), self.image_topic, found,
-            self._option_names.get("image_stamp", "image_stamp")) or ""
+            bag_label(self.path), self.image_topic, found, None if self._image_stamp ==
+            "receive" else self._option_names.get("image_stamp", "image_stamp")) or ""
         if self._other_clock:
             log.warning("%s", self._other_clock)
 
