@@ -73,6 +73,12 @@ setup(
         # Large maps (issue 11): approximate retrieval index; map building on a Ray cluster.
         "faiss": ["faiss-cpu>=1.7.3"],
         "ray": ["ray>=2.9"],
+        # One BLAS thread around the live path's small numpy products (retrieval's exact
+        # search, PnP refinement and covariance; core/blas_threads.py): numpy's OpenBLAS worker
+        # threads spin on a loaded CPU, 15.6 ms instead of 0.06 ms a retrieval query at 2 000
+        # keyframes. Optional: without it the products run on BLAS's own thread count (one
+        # INFO line says so). 3.1 is Ubuntu 22.04's python3-threadpoolctl.
+        "threadpoolctl": ["threadpoolctl>=3.1"],
         # `mast3r-ros export` (torch's ONNX exporter needs onnx + onnxscript); onnxruntime runs
         # the exported graphs on CPU in the tests. TensorRT comes from JetPack / NVIDIA's wheels.
         "onnx": ["onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.16"],
@@ -92,7 +98,7 @@ setup(
         # Every optional path is tested in CI, so dev takes every extra (triton's kernels run
         # through its CPU interpreter there).
         "dev": ["opencv-python-headless>=4.5.4", TRITON, "poselib>=2.0", "safetensors>=0.3",
-                "faiss-cpu>=1.7.3", "ray>=2.9", AV,
+                "faiss-cpu>=1.7.3", "ray>=2.9", AV, "threadpoolctl>=3.1",
                 "onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.16", "pytest>=7.3",
                 # the test command runs the suite in 2 processes (-n 2): 7 min instead of 11
                 # on a 2-core CI machine

@@ -30,7 +30,8 @@ MODULE_TO_KEY = {"tf2_ros": "tf2_ros_py", "numpy": "python3-numpy", "scipy": "py
 NOT_ROSDEP = {"torch", "rosbags", "safetensors", "poselib", "faiss", "ray", "mast3r_ros",
               "onnx", "onnxscript", "onnxruntime", "tensorrt", "triton",  # pip-only extras
               "apsw",  # rosbags' own sqlite3 reader (0.10+), imported only to name its errors
-              "av"}  # the optional video extra (PyAV): only bags of video topics need it
+              "av",  # the optional video extra (PyAV): only bags of video topics need it
+              "threadpoolctl"}  # optional (apt python3-threadpoolctl; no rosdep key known)
 
 
 def _calls(tree: ast.AST, name: str):

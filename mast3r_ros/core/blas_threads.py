@@ -1,0 +1,86 @@
+"""One BLAS thread around a small product on the live path (`single_blas_thread`).
+
+numpy hands a matrix product to its BLAS (OpenBLAS in numpy's wheels, the system's BLAS on a
+ROS machine), which splits one of even a few hundred thousand multiply-adds over all cores. On
+a loaded CPU -- a robot's always is: ROS, drivers, Nav2 -- its worker threads wait for cores,
+spinning: retrieval's exact search over 2 000 keyframes took 15.6 ms a query instead of 0.06 ms
+on one thread, PnP covariance's (24, n) x (n, 8) product 20-50 ms instead of 0.6 ms at 2*10^4
+inliers (docs/bench/retrieval_threads_cpu_2026-12-06/). Such products are memory-bound or
+small, so one thread loses little when the machine is idle. Used around retrieval's exact
+search (`retrieval_index`) and PnP's refinement and covariance (`pnp.solve`).
+
+The limit is threadpoolctl's (pip extra ``threadpoolctl``; apt ``python3-threadpoolctl``),
+which finds the BLAS that numpy loaded (OpenBLAS, MKL, BLIS; OpenBLAS 0.3.17 of numpy 1.21's
+wheels included) and sets its thread count for the ``with`` block only. Without threadpoolctl
+the block runs as before (BLAS's own thread count; ``OPENBLAS_NUM_THREADS=1`` in the
+environment has the same effect for the whole process), and one INFO line says so.
+
+The thread count is the process's, not the calling thread's: blocks that overlap (in several
+threads, or nested) share one limit, set when the first begins and undone when the last ends
+(a count under a lock), so none restores another's count early and none waits for another;
+another thread's BLAS call that runs meanwhile gets one thread too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from typing import Any, Iterator
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_blas: Any = None  # threadpoolctl's controller of the loaded BLAS; False without threadpoolctl
+_active = 0  # blocks inside the limit now
+_limiter: Any = None  # threadpoolctl's limiter of the first of them (holds the counts to restore)
+
+
+def _controller() -> Any:
+    """The BLAS libraries loaded now (found once: the search reads every loaded library, ~1 ms),
+    or False when threadpoolctl is not installed or cannot list them (one log line says so)."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            log.info("threadpoolctl is not installed: retrieval's exact search and PnP run "
+                     "their numpy products on BLAS's own thread count, whose worker threads "
+                     "spin on a loaded CPU (pip install threadpoolctl, apt "
+                     "python3-threadpoolctl; or set OPENBLAS_NUM_THREADS=1)")
+            _blas = False
+        else:
+            try:
+                _blas = ThreadpoolController().select(user_api="blas")
+            except Exception as e:  # noqa: BLE001 -- a library it cannot read: run unlimited
+                log.warning("threadpoolctl could not list the loaded BLAS libraries (%s: %s): "
+                            "numpy's products keep BLAS's own thread count (set "
+                            "OPENBLAS_NUM_THREADS=1 on a loaded machine)", type(e).__name__, e)
+                _blas = False
+    return _blas
+
+
+@contextlib.contextmanager
+def single_blas_thread() -> Iterator[None]:
+    """Run the ``with`` block's numpy products on one BLAS thread (see the module docstring).
+
+    Leaves the BLAS thread count as it found it, also when the block raises. Raises nothing of
+    its own; without threadpoolctl it changes nothing.
+    """
+    global _active, _limiter
+    blas = _controller()
+    if not blas:
+        yield
+        return
+    with _lock:
+        if not _active:
+            _limiter = blas.limit(limits=1)
+        _active += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _active -= 1
+            if not _active:
+                _limiter.restore_original_limits()
+                _limiter = None

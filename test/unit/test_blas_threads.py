@@ -1,0 +1,152 @@
+"""Retrieval's exact search runs its product on one BLAS thread (`core.blas_threads`): OpenBLAS's
+worker threads spin on a loaded CPU. Checked by looking at the BLAS thread count inside the
+product (a spy on the descriptor array), not by timing."""
+
+import logging
+import sys
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core import blas_threads
+from mast3r_ros.core.retrieval import rank_by_similarity
+from mast3r_ros.core.retrieval_index import IndexParams, RetrievalIndex
+
+
+class _Spy(np.ndarray):
+    """Descriptor rows that call ``on_matmul()`` when multiplied (``database @ query``)."""
+
+    on_matmul = staticmethod(lambda: None)
+
+    def __matmul__(self, other):
+        type(self).on_matmul()
+        return np.asarray(self) @ other
+
+
+def _index(k: int = 2000, d: int = 64):
+    rng = np.random.default_rng(0)
+    db = rng.standard_normal((k, d)).astype(np.float32)
+    db /= np.linalg.norm(db, axis=1, keepdims=True)
+    idx = RetrievalIndex.build(db, IndexParams(approx_threshold=10 ** 6))
+    assert idx.kind == "exact"
+    idx.descs = idx.descs.view(_Spy)
+    return idx, db, db[7] + 0.1 * rng.standard_normal(d).astype(np.float32)
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_exact_search_multiplies_on_one_blas_thread_and_restores_the_count(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    idx, db, q = _index()
+    seen = []
+    monkeypatch.setattr(_Spy, "on_matmul", staticmethod(lambda: seen.append(_blas_threads())))
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        if not _blas_threads() or max(_blas_threads()) < 2:
+            pytest.skip(f"no BLAS with 2 threads to limit here: {_blas_threads()}")
+        want_sims = db @ q  # on 2 threads
+        want = rank_by_similarity(q, db, 10)
+        got = idx.search(q, 10)
+        assert seen == [[1] * len(_blas_threads())]
+        assert min(_blas_threads()) == 2  # restored
+        with pytest.raises(RuntimeError), blas_threads.single_blas_thread():
+            raise RuntimeError("inside")
+        assert min(_blas_threads()) == 2  # restored when the block raised too
+        with blas_threads.single_blas_thread():
+            with blas_threads.single_blas_thread():  # overlapping blocks share the limit
+                pass
+            assert max(_blas_threads()) == 1  # the inner end did not restore it
+            one = db @ q
+        assert min(_blas_threads()) == 2
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(one, want_sims, rtol=0, atol=1e-6)
+
+
+def test_exact_search_product_runs_inside_the_limit(monkeypatch):
+    """Without threadpoolctl too: a stand-in controller says when the limit is on."""
+    state = {"limited": False, "calls": []}
+
+    class FakeLimiter:
+        def restore_original_limits(self):
+            state["limited"] = False
+
+    class FakeBlas:
+        def limit(self, limits):
+            state["limited"] = limits
+            return FakeLimiter()
+
+    monkeypatch.setattr(blas_threads, "_blas", FakeBlas())
+    monkeypatch.setattr(_Spy, "on_matmul",
+                        staticmethod(lambda: state["calls"].append(state["limited"])))
+    idx, db, q = _index(300)
+    np.testing.assert_array_equal(idx.search(q, 5), rank_by_similarity(q, db, 5))
+    assert state["calls"] == [1] and state["limited"] is False
+
+
+def test_without_threadpoolctl_search_is_unchanged_and_says_so_once(monkeypatch, caplog):
+    monkeypatch.setattr(blas_threads, "_blas", None)
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails
+    idx, db, q = _index(300)
+    with caplog.at_level(logging.INFO, logger="mast3r_ros.core.blas_threads"):
+        for _ in range(2):
+            np.testing.assert_array_equal(idx.search(q, 5), rank_by_similarity(q, db, 5))
+    notes = [r.getMessage() for r in caplog.records if "threadpoolctl" in r.getMessage()]
+    assert len(notes) == 1 and "OPENBLAS_NUM_THREADS=1" in notes[0]
+    assert blas_threads._blas is False
+
+
+def test_pnp_refinement_and_covariance_run_inside_the_limit(monkeypatch):
+    from mast3r_ros.core.pnp import solve
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    state = {"limited": False, "seen": []}
+
+    class FakeLimiter:
+        def restore_original_limits(self):
+            state["limited"] = False
+
+    class FakeBlas:
+        def limit(self, limits):
+            state["limited"] = limits
+            return FakeLimiter()
+
+    def spy(name):
+        real = getattr(solve, name)
+
+        def wrapped(*a, **kw):
+            state["seen"].append((name, state["limited"]))
+            return real(*a, **kw)
+        monkeypatch.setattr(solve, name, wrapped)
+
+    monkeypatch.setattr(blas_threads, "_blas", FakeBlas())
+    spy("_refine_inliers")
+    spy("_covariance_f")
+    cam = CameraIntrinsics(640, 480, [[525.0, 0, 319.5], [0, 525.0, 239.5], [0, 0, 1]])
+    rng = np.random.default_rng(3)
+    px = rng.uniform([0, 0], [639, 479], (300, 2))
+    z = rng.uniform(1.0, 5.0, 300)
+    X = np.stack([(px[:, 0] - 319.5) / 525.0 * z, (px[:, 1] - 239.5) / 525.0 * z, z], 1)
+    res = solve.solve_pnp(X, px, cam, backend="opencv", reproj_error_px=2.0)
+    assert res.success and np.abs(res.map_from_cam - np.eye(4)).max() < 1e-6
+    assert state["seen"] == [("_refine_inliers", 1), ("_covariance_f", 1)]
+    assert state["limited"] is False
+
+
+def test_a_threadpoolctl_that_cannot_list_the_libraries_leaves_search_unlimited(monkeypatch,
+                                                                                 caplog):
+    import types
+
+    def refuse():
+        raise OSError("cannot read a loaded library")
+
+    monkeypatch.setattr(blas_threads, "_blas", None)
+    monkeypatch.setitem(sys.modules, "threadpoolctl",
+                        types.SimpleNamespace(ThreadpoolController=refuse))
+    idx, db, q = _index(300)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.blas_threads"):
+        np.testing.assert_array_equal(idx.search(q, 5), rank_by_similarity(q, db, 5))
+    assert blas_threads._blas is False
+    assert any("OSError: cannot read a loaded library" in r.getMessage() for r in caplog.records)
