@@ -9,9 +9,9 @@ worker thread: ``_lock``, ``_tracking``, ``_diag``, ``_tf_timeline``, ``_tf``, `
 ``_camera_info``, the activate-time entities ``_image_sub``, ``_info_sub``,
 ``_relocalize_srv``, ``_tf_timer``, the configure-time ``_initialpose_sub`` and rclpy's
 ``destroy_subscription``, ``destroy_service``, ``destroy_timer``; for parameter ``autostart``
-``_self_start`` and its one-shot ``_self_start_timer``). The node's callbacks only call these
-methods, so the wiring is tested without ROS (test_ros_clock_jumps, test_ros_teardown,
-test_ros_self_start); test/ros runs the same through rclpy.
+``_self_start`` and its one-shot ``_self_start_timer`` from ``create_timer``). The node's
+callbacks only call these methods, so the wiring is tested without ROS (test_ros_clock_jumps,
+test_ros_teardown, test_ros_self_start); test/ros runs the same through rclpy.
 
 A node clock that jumps back more than a second (``ros2 bag play --loop --clock`` with
 ``use_sim_time``, a simulator reset) resets the tracking (its held map->odom is the old
@@ -32,7 +32,7 @@ from mast3r_ros.core.errors import InputError
 from mast3r_ros.ros.diagnostics import ERROR, WARN
 from mast3r_ros.ros.frames import localization_tf, planar_pose
 from mast3r_ros.ros.processing import FrameProcessing
-from mast3r_ros.ros.self_start import SelfStart
+from mast3r_ros.ros.self_start import SELF_START_DELAY_S, SelfStart
 from mast3r_ros.ros.tracking import initial_pose_to_map_from_base
 
 JUMP = "the clock jumped back (bag loop or sim reset)"
@@ -392,6 +392,19 @@ class ExecutorSide(FrameProcessing):
             self._diag.autostart = self._self_start.status
             if self._self_start.request_error:
                 self._diag.transition_error = self._self_start.request_error
+
+    def _begin_self_start(self, enabled: bool, node_name: str, on_timer: Callable[[], None],
+                          steady_clock: Any) -> None:
+        """At start-up, parameter ``autostart`` (``enabled``): `SelfStart` for ``node_name``
+        (fully qualified), its /diagnostics value, and when enabled the one-shot timer that
+        calls ``on_timer`` (`_self_start_tick`) on ``steady_clock`` (rclpy's STEADY_TIME
+        Clock: `self_start.SELF_START_DELAY_S` says why not the node's clock)."""
+        self._self_start = SelfStart(enabled, node_name)
+        with self._lock:
+            self._diag.autostart = self._self_start.status
+        if self._self_start.pending:
+            self._self_start_timer = self.create_timer(SELF_START_DELAY_S, on_timer,
+                                                       clock=steady_clock)
 
     # ------------------------------------------------------------------ teardown
     def _teardown_active(self) -> bool:

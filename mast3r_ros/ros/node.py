@@ -31,7 +31,7 @@ Lifecycle (Nav2 manages AMCL the same way):
   shutdown / error   all of the above, from whatever state (from active too: on_shutdown
               alone runs then, and it ends the bond and the worker as deactivate would)
 With parameter ``autostart`` the node requests configure, then activate, itself from a one-shot
-timer once it spins (`self_start`: a respawned process needs no request from launch); a
+steady timer once it spins (`self_start`: a respawned process needs no request from launch); a
 transition requested from outside first cancels that.
 """
 
@@ -47,6 +47,7 @@ from typing import Any, Optional
 import rclpy
 from geometry_msgs.msg import PoseWithCovarianceStamped
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo
@@ -65,7 +66,6 @@ from mast3r_ros.ros.diagnostics_publisher import DiagnosticsPublisher
 from mast3r_ros.ros.executor_side import ExecutorSide
 from mast3r_ros.ros.log_bridge import install_log_bridge
 from mast3r_ros.ros.outputs import Outputs
-from mast3r_ros.ros.self_start import SELF_START_DELAY_S, SelfStart
 from mast3r_ros.ros.shutdown import (end_process_if_worker_running, exit_steps, run_steps,
                                      spin_until_exit)
 from mast3r_ros.ros.tf_client import TfClient
@@ -127,13 +127,9 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         self._bond = NodeBond(self, self._shutting_down, self._bond_broken)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         # autostart: configure -> activate by the node itself once it spins (ros/self_start.py)
-        self._self_start = SelfStart(self.get_parameter("autostart").value is True,
-                                     self._diagnostics.hardware_id)
-        with self._lock:
-            self._diag.autostart = self._self_start.status
-        if self._self_start.pending:
-            self._self_start_timer = self.create_timer(SELF_START_DELAY_S,
-                                                       self._on_self_start_timer)
+        self._begin_self_start(self.get_parameter("autostart").value is True,
+                               self._diagnostics.hardware_id, self._on_self_start_timer,
+                               Clock(clock_type=ClockType.STEADY_TIME))
         how = ("it configures and activates itself once it spins (autostart)"
                if self._self_start.pending else
                "configure and activate it through its lifecycle services")

@@ -31,7 +31,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, List, Tuple
 
-# One-shot timer period: the first executor spin after it fires it (nothing waits for it).
+# One-shot timer period: the first executor spin after it fires it (nothing waits for it). The
+# timer runs on a steady clock: on the node's clock under use_sim_time it would wait for the
+# first /clock (a bag not yet playing, a paused simulation), and the model would then load while
+# the bag plays.
 SELF_START_DELAY_S = 0.1
 
 

@@ -459,6 +459,23 @@ def test_autostart_brings_the_node_up_itself_and_a_failed_configure_leaves_it_up
         _release(node, harness, spinner, harness_spinner)
 
 
+def test_autostart_needs_no_clock(ros, scene):
+    """Under use_sim_time with no /clock yet (a bag not yet playing) the node still brings
+    itself up: its one-shot timer is steady (on the node's clock it waited for /clock)."""
+    map_dir, _, cam = scene
+    node = LocalizerNode(parameter_overrides=[
+        Parameter("matcher", value="sift"), Parameter("autostart", value=True),
+        Parameter("use_sim_time", value=True), Parameter("map_path", value=map_dir)])
+    harness = Harness(cam)
+    spinner, harness_spinner = Spinner(node), Spinner(harness.node)
+    try:
+        assert _wait(lambda: node._self_start.status != "pending", 120.0, step_s=0.05)
+        assert node._self_start.status == "done: configured and activated"
+        assert harness.state() == State.PRIMARY_STATE_ACTIVE and spinner.error is None
+    finally:
+        _release(node, harness, spinner, harness_spinner)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signals_end_main_quickly_without_a_traceback(ros, scene, sig):
     """Issue 10, items 1 and 6: `main` under images ends within 2 s, exit code 0, no traceback."""

@@ -13,7 +13,7 @@ from test_ros_teardown import FAILURE, SUCCESS, Host
 
 from mast3r_ros.ros import params
 from mast3r_ros.ros.diagnostics import ERROR, OK
-from mast3r_ros.ros.self_start import SelfStart
+from mast3r_ros.ros.self_start import SELF_START_DELAY_S, SelfStart
 
 
 class RCLError(Exception):
@@ -189,6 +189,22 @@ def test_autostart_off_leaves_diagnostics_and_transitions_as_they_were():
     assert not [m for _, m in host.logger.lines if "autostart" in m]
     summary, values = host.diagnostics()
     assert values["autostart"] == "off" and summary.level == OK
+
+
+def test_the_autostart_timer_runs_on_the_steady_clock_it_is_given():
+    """On the node's clock, under use_sim_time, the one-shot timer waited for the first
+    /clock (a bag not yet playing, a paused simulation): the node stayed unconfigured, then
+    loaded its model while the bag played. It runs on the steady clock, as the diagnostics and
+    bond timers do."""
+    timers, steady, on_timer = [], object(), object()
+    for enabled in (True, False):
+        host = Host()
+        host._teardown_configured()
+        host.create_timer = lambda period, cb, clock=None: timers.append((period, cb, clock))
+        host._begin_self_start(enabled, "/robot1/mast3r_localizer", on_timer, steady)
+        assert host._self_start.node_name == "/robot1/mast3r_localizer"
+        assert host.diagnostics()[1]["autostart"] == ("pending" if enabled else "off")
+    assert timers == [(SELF_START_DELAY_S, on_timer, steady)]   # enabled only
 
 
 # ------------------------------------------------------------------ the parameter
