@@ -15,8 +15,8 @@ with ``use_respawn`` the configure of a respawned process went as a ``change_sta
 which may reach the dead process's service while it is still discovered and be lost, leaving
 the new process unconfigured for good (mast3r_ros/ros/self_start.py). Jazzy's launch_ros
 (0.26.7+) ``LifecycleNode(autostart=True)`` is no way out either: it requests activate even
-after a failed configure, which kills an rclpy node (invalid transition), and Humble's has no
-such argument (TypeError); it is never passed.
+after a failed configure (an invalid transition, which rclpy raises on; the node answers it
+``success: false``), and Humble's has no such argument (TypeError); it is never passed.
 
 A ``params_file`` that is not a file stops the launch with an error naming it: launch_ros only
 warns "Parameter file path is not a file" (launch_ros issue #401) and starts the node without

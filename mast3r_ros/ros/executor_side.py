@@ -32,7 +32,7 @@ from mast3r_ros.core.errors import InputError
 from mast3r_ros.ros.diagnostics import ERROR, WARN
 from mast3r_ros.ros.frames import localization_tf, planar_pose
 from mast3r_ros.ros.processing import FrameProcessing
-from mast3r_ros.ros.self_start import SELF_START_DELAY_S, SelfStart
+from mast3r_ros.ros.self_start import SELF_START_DELAY_S, SelfStart, refused_change_state_line
 from mast3r_ros.ros.tracking import initial_pose_to_map_from_base
 
 JUMP = "the clock jumped back (bag loop or sim reset)"
@@ -405,6 +405,28 @@ class ExecutorSide(FrameProcessing):
         if self._self_start.pending:
             self._self_start_timer = self.create_timer(SELF_START_DELAY_S, on_timer,
                                                        clock=steady_clock)
+
+    def _answer_change_state(self, serve: Callable[[Any, Any], Any], request: Any,
+                             response: Any, state: Callable[[], str]) -> Any:
+        """The ``change_state`` service callback: rclpy's own (``serve``), whose exception
+        (RCLError for a transition the current state lacks: Nav2's lifecycle_manager
+        configuring a node that configured itself) becomes ``success: false`` and one error
+        line (`self_start.refused_change_state_line`) instead of an unanswered request that
+        leaves the caller waiting for ever. ``state()``: the node's state label now. Never
+        raises an Exception."""
+        try:
+            return serve(request, response)
+        except Exception as err:  # noqa: BLE001 - the caller must get an answer
+            try:
+                now = state()
+            except Exception:  # noqa: BLE001
+                now = "unknown"
+            t = request.transition
+            name = f"{t.id}" + (f" ('{t.label}')" if t.label else "")
+            done = self._self_start is not None and self._self_start.status.startswith("done")
+            self.get_logger().error(refused_change_state_line(name, now, err, done))
+            response.success = False
+            return response
 
     # ------------------------------------------------------------------ teardown
     def _teardown_active(self) -> bool:

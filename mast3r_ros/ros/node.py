@@ -32,7 +32,9 @@ Lifecycle (Nav2 manages AMCL the same way):
               alone runs then, and it ends the bond and the worker as deactivate would)
 With parameter ``autostart`` the node requests configure, then activate, itself from a one-shot
 steady timer once it spins (`self_start`: a respawned process needs no request from launch); a
-transition requested from outside first cancels that.
+transition requested from outside first cancels that. A ``change_state`` request the current
+state has no transition for is answered ``success: false`` (rclpy raises and leaves it
+unanswered; `executor_side.ExecutorSide._answer_change_state`).
 """
 
 from __future__ import annotations
@@ -130,6 +132,12 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         self._begin_self_start(self.get_parameter("autostart").value is True,
                                self._diagnostics.hardware_id, self._on_self_start_timer,
                                Clock(clock_type=ClockType.STEADY_TIME))
+        # a change_state that rclpy cannot run is answered success=false, not left unanswered
+        service = getattr(self, "_service_change_state", None)   # rclpy's LifecycleNodeMixin
+        if service is not None:
+            serve = service.callback
+            service.callback = lambda request, response: self._answer_change_state(
+                serve, request, response, lambda: self._state_machine.current_state[1])
         how = ("it configures and activates itself once it spins (autostart)"
                if self._self_start.pending else
                "configure and activate it through its lifecycle services")

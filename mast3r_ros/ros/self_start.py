@@ -21,9 +21,11 @@ nothing: the node waits for transitions from outside.
 
 Never a double bring-up: a transition requested from outside (a lifecycle manager,
 ``ros2 lifecycle set``) before the timer fires cancels the node's own, which is said once
-(`SelfStart.note_transition`). A configure that fails leaves the node unconfigured and up, as
-a failed configure requested from outside does: the configure itself logs why and says it on
-/diagnostics; `SelfStart.run` adds what to do next and nothing retries.
+(`SelfStart.note_transition`); one requested after it, which rclpy raises on (a transition the
+state lacks), is answered ``success: false`` with the reason (`refused_change_state_line`,
+``ExecutorSide._answer_change_state``). A configure that fails leaves the node unconfigured and
+up, as a failed configure requested from outside does: the configure itself logs why and says
+it on /diagnostics; `SelfStart.run` adds what to do next and nothing retries.
 """
 
 from __future__ import annotations
@@ -36,6 +38,24 @@ from typing import Any, List, Tuple
 # first /clock (a bag not yet playing, a paused simulation), and the model would then load while
 # the bag plays.
 SELF_START_DELAY_S = 0.1
+
+
+def refused_change_state_line(transition: str, state: str, err: BaseException,
+                              self_started: bool) -> str:
+    """The error line of a ``change_state`` request that rclpy could not run (``transition``:
+    its id and label as received; ``state``: the node's state label; ``err``: what rclpy
+    raised, RCLError 'Transition is not registered' for a transition the state lacks). rclpy
+    (Humble 3.3, Jazzy 7.1) lets that exception out of the service callback unanswered, so the
+    caller (Nav2's lifecycle_manager, launch's ChangeState) would wait for ever; the node
+    answers ``success: false`` instead, as rclcpp does, and says so. ``self_started``: the
+    node configured itself (parameter autostart), the usual cause under a lifecycle manager."""
+    line = (f"change_state: rclpy could not run transition {transition} (state now "
+            f"'{state}'; {err!r}): answered success=false")
+    if self_started:
+        line += ("; it configured and activated itself (parameter autostart true): when a "
+                 "lifecycle manager drives the node, set autostart false (launch argument "
+                 "autostart:=false)")
+    return line
 
 
 class SelfStart:

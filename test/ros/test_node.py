@@ -58,8 +58,8 @@ TRANSITIONS = {"configure": Transition.TRANSITION_CONFIGURE,
                "activate": Transition.TRANSITION_ACTIVATE,
                "deactivate": Transition.TRANSITION_DEACTIVATE,
                "cleanup": Transition.TRANSITION_CLEANUP}
-# A raw change_state with a transition the current state lacks kills an rclpy node (ROS_NOTES 1),
-# so "shutdown" is sent with the id of the state it leaves from.
+# rclpy raises on a raw change_state with a transition the current state lacks (ROS_NOTES 1; the
+# node answers it success=false), so "shutdown" is sent with the id of the state it leaves from.
 SHUTDOWN_FROM = {State.PRIMARY_STATE_UNCONFIGURED: Transition.TRANSITION_UNCONFIGURED_SHUTDOWN,
                  State.PRIMARY_STATE_INACTIVE: Transition.TRANSITION_INACTIVE_SHUTDOWN,
                  State.PRIMARY_STATE_ACTIVE: Transition.TRANSITION_ACTIVE_SHUTDOWN}
@@ -459,9 +459,11 @@ def test_autostart_brings_the_node_up_itself_and_a_failed_configure_leaves_it_up
         _release(node, harness, spinner, harness_spinner)
 
 
-def test_autostart_needs_no_clock(ros, scene):
+def test_autostart_needs_no_clock_and_a_late_configure_is_answered_false(ros, scene):
     """Under use_sim_time with no /clock yet (a bag not yet playing) the node still brings
-    itself up: its one-shot timer is steady (on the node's clock it waited for /clock)."""
+    itself up: its one-shot timer is steady (on the node's clock it waited for /clock). A
+    configure then sent as Nav2's lifecycle_manager sends it (transition id, no label) is
+    answered success=false: rclpy's RCLError left it unanswered, the manager waiting for ever."""
     map_dir, _, cam = scene
     node = LocalizerNode(parameter_overrides=[
         Parameter("matcher", value="sift"), Parameter("autostart", value=True),
@@ -471,6 +473,7 @@ def test_autostart_needs_no_clock(ros, scene):
     try:
         assert _wait(lambda: node._self_start.status != "pending", 120.0, step_s=0.05)
         assert node._self_start.status == "done: configured and activated"
+        assert harness.transition("configure", timeout_s=10.0) is False
         assert harness.state() == State.PRIMARY_STATE_ACTIVE and spinner.error is None
     finally:
         _release(node, harness, spinner, harness_spinner)

@@ -7,6 +7,8 @@ process stayed unconfigured for good. Without ROS: `SelfStart` alone, then its w
 
 from __future__ import annotations
 
+from types import SimpleNamespace as NS
+
 import pytest
 
 from test_ros_teardown import FAILURE, SUCCESS, Host
@@ -205,6 +207,48 @@ def test_the_autostart_timer_runs_on_the_steady_clock_it_is_given():
         assert host._self_start.node_name == "/robot1/mast3r_localizer"
         assert host.diagnostics()[1]["autostart"] == ("pending" if enabled else "off")
     assert timers == [(SELF_START_DELAY_S, on_timer, steady)]   # enabled only
+
+
+def _change_state_request(transition_id, label=""):
+    return NS(transition=NS(id=transition_id, label=label))
+
+
+@pytest.mark.parametrize("self_started", [True, False])
+def test_a_change_state_rclpy_cannot_run_is_answered_false_not_left_unanswered(self_started):
+    """Nav2's lifecycle_manager sends configure (id 1, no label) to a node that configured
+    itself: rclpy's service callback raises RCLError 'Transition is not registered' and the
+    request was never answered (the manager's bring-up waited for ever; main spun on). It is
+    answered success=false with one line naming the transition, the state and, after the
+    node's own bring-up, the autostart setting to change."""
+    host = _unconfigured_host()
+    if self_started:
+        host._self_start_tick(lambda: SUCCESS, lambda: SUCCESS, SUCCESS)
+
+    def serve(request, response):
+        raise RCLError("Transition is not registered")
+    response = NS(success=None)
+    assert host._answer_change_state(serve, _change_state_request(1), response,
+                                     lambda: "active") is response
+    assert response.success is False
+    (line,) = [m for lvl, m in host.logger.lines if lvl == "error"]
+    assert "could not run transition 1 (state now 'active'" in line and "RCLError" in line
+    assert "success=false" in line
+    assert ("autostart:=false" in line) is self_started
+
+
+def test_a_change_state_rclpy_runs_is_its_own_answer():
+    host = _unconfigured_host()
+    answered = NS(success=True)
+    assert host._answer_change_state(lambda req, resp: answered,
+                                     _change_state_request(3, "activate"), NS(success=None),
+                                     lambda: "inactive") is answered
+    assert not [m for lvl, m in host.logger.lines if lvl == "error"]
+
+    def interrupted(request, response):
+        raise KeyboardInterrupt                    # Ctrl-C still ends the process
+    with pytest.raises(KeyboardInterrupt):
+        host._answer_change_state(interrupted, _change_state_request(1), NS(success=None),
+                                  lambda: "unconfigured")
 
 
 # ------------------------------------------------------------------ the parameter
