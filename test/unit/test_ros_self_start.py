@@ -7,11 +7,13 @@ process stayed unconfigured for good. Without ROS: `SelfStart` alone, then its w
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace as NS
 
 import pytest
 
 from test_ros_teardown import FAILURE, SUCCESS, Host
+from user_docs import ROOT
 
 from mast3r_ros.ros import params
 from mast3r_ros.ros.diagnostics import ERROR, OK
@@ -265,3 +267,27 @@ def test_autostart_is_read_at_start_and_a_set_that_changes_it_is_refused():
     assert desc.type == "bool" and desc.default is False and not desc.read_only
     assert "Read when the node starts." in desc.description
     assert "Read at configure" not in desc.description
+
+
+def test_every_autostart_value_on_diagnostics_is_named_in_the_docs():
+    """The /diagnostics value ``autostart`` as docs/ros_node.md lists it: each value
+    `SelfStart` can report (up to its ':') is named there, in the /diagnostics paragraph."""
+    statuses = set()
+    for configure, activate, down, outside in [
+            (SUCCESS, SUCCESS, False, ""), (FAILURE, SUCCESS, False, ""),
+            (SUCCESS, FAILURE, False, ""), (FAILURE, SUCCESS, True, ""),
+            (RCLError("x"), SUCCESS, False, ""), (SUCCESS, RCLError("x"), False, ""),
+            (SUCCESS, SUCCESS, False, "configure")]:
+        for enabled in (False, True):
+            start = SelfStart(enabled)
+            statuses.add(start.status)
+            if outside:
+                start.note_transition(outside)
+            _run(start, [], configure, activate, down)
+            statuses.add(start.status)
+    text = " ".join((ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8").split())
+    (paragraph,) = re.findall(r"`autostart` \(the node's own bring-up: .*?section Lifecycle\)",
+                              text)
+    named = {status.split(":")[0] + (":" if ":" in status else "`") for status in statuses}
+    assert len(named) == 9
+    assert not [n for n in named if f"`{n}" not in paragraph], paragraph
