@@ -94,6 +94,9 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("--force", action="store_true",
                    help="write the map even when its keyframes' poses and depth disagree (the "
                         "consistency figures are kept in its manifest)")
+    p.add_argument("--max-frames", type=int, metavar="N",
+                   help="read only the first N frames of SOURCE (a quick map to check the "
+                        "settings before a long build; recorded in the manifest; default: all)")
     p.add_argument("--stereo-depth", action="store_true",
                    help="EuRoC/ASL, KITTI: keyframe depth from the second camera (cam1; "
                         "KITTI image_1 / image_3) by OpenCV's SGBM with the dataset's own "
@@ -136,6 +139,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
                             check_unfinished_build, connect_build_workers)
     from .out_source import (refuse_out_over_source, refuse_resume_of_finished,
                              warn_map_inside_map)
+    from .first_frames import check_max_frames
     from .parallel_build import default_workers
     from .pipeline import build_map
 
@@ -148,6 +152,8 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     if args.resume and args.restart:
         raise InputError("--resume continues an unfinished build and --restart deletes it: "
                          "give one of them")
+    if args.max_frames is not None:
+        check_max_frames(args.max_frames, "--max-frames")
     refuse_out_over_source(args.source, args.out, "the map", "_map")  # before --overwrite's
     warn_map_inside_map(args.out)
     if args.resume and not args.overwrite:

@@ -217,8 +217,8 @@ def resume_mismatch(build: str, old: Any, info: Mapping[str, Any]) -> str:
     same = sum(x == y for x, y in zip(a, b))
     return (f"--resume: the unfinished build in {build} encoded other keyframes: it chose "
             f"{len(a)}, this run {len(b)} ({same} the same, in order), so the source, "
-            "--trajectory or the map_build settings (--params) differ from the run that "
-            f"started it; resume with those, or {fix}")
+            "--max-frames, --trajectory or the map_build settings (--params) differ from the "
+            f"run that started it; resume with those, or {fix}")
 
 
 def _finished_shard(staging: str, shard: Shard) -> Optional[StoreTable]:

@@ -35,6 +35,7 @@ from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_r
 from ..core.types import Frame
 from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect_build_workers,
                         encode_map_keyframes, finish_encodings, open_map_writer)
+from .first_frames import FirstFrames
 from .parallel_build import BuildInterrupted
 from .plots import plot_keyframes, skipped_indices, skipped_positions
 from .sources import (FrameSource, check_own_poses, depth_needed_by, frames_or_unreadable,
@@ -429,6 +430,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                                    "" if traj is not None else getattr(source, "other_clock", ""))
         # which time the keyframes' stamps and poses are at (a bag's --image-stamp receive)
         w.set_manifest_field("image_stamp", getattr(source, "image_stamp", "header"))
+        if isinstance(source, FirstFrames):  # --max-frames: a map of the recording's start
+            w.set_manifest_field("max_frames", source.manifest_record())
         if st.unreadable:  # which frames the map was not built from, beside its keyframes
             w.set_manifest_field("unreadable_frames", _unreadable_record(st, len(source)))
         if st.not_read:  # frames never decoded: an unreadable one among them is not counted

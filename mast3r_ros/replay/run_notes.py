@@ -104,6 +104,9 @@ def build_summary(out: str, path: str, frames: int) -> None:
         f"{bad} unreadable, skipped"] + (
         [f"{not_read} not read: not keyframe candidates"] if not_read else []) if bad else [])
     skipped = f" ({'; '.join(notes)})" if notes else ""
+    cut = manifest.get("max_frames") or {}
+    if cut.get("frames", 0) < cut.get("of_frames", 0):  # --max-frames: the recording's start
+        skipped = f" (the first of {cut['of_frames']}: --max-frames){skipped}"
     sys.stdout.write(f"map {out}: {_count(n, 'keyframe')} from {_count(frames, 'frame')}"
                      f"{skipped}; {_check_summary(manifest.get('consistency') or {})}\n")
 

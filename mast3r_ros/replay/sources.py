@@ -28,6 +28,7 @@ from ..core.image_codec import load_camera_info_yaml
 from ..core.image_codec.camera_info_yaml import CALIBRATION_FILES
 from ..core.link_loops import loop_text
 from ..core.types import Frame, RecordedFrame, UnreadableFrame
+from .first_frames import FirstFrames, check_max_frames
 from .euroc import EurocSequence, euroc_camera_folder, euroc_folder_hint
 from .kitti import KittiSequence, kitti_folder_hint, kitti_sequence
 from .tum import TumSequence
@@ -97,6 +98,9 @@ class SourceOptions:
     # the command reading it ("build-map", "localize"), for lines that say what it does with a
     # frame (None: an API caller, said neutrally)
     command: Optional[str] = None
+    # read only the first N frames (build-map --max-frames): the source is a `FirstFrames`
+    # of them, its length, stamps and frames cut; None: every frame
+    max_frames: Optional[int] = None
 
 
 def depth_needed_by(localizer: LocalizerConfig) -> Optional[str]:
@@ -386,6 +390,25 @@ def _not_a_recording(path: str) -> Optional[str]:
 
 
 def open_source(path: str, options: SourceOptions = SourceOptions(),
+                pose_at_stamp: Optional[PoseAtStampConfig] = None) -> FrameSource:
+    """The reader of ``path`` (`open_reader`); with ``options.max_frames`` its first N frames
+    as a source of their own (`FirstFrames`: length, stamps and frames cut, so that the
+    manifest's counts, the progress bar, the ground-truth check and the keyframe candidates
+    see N frames), said at INFO. Raises `InputError` as `open_reader` does, and for a
+    ``max_frames`` that is no whole number >= 1 (before the recording is read)."""
+    if options.max_frames is None:
+        return open_reader(path, options, pose_at_stamp)
+    name = "--max-frames" if options.command else "max_frames"
+    check_max_frames(options.max_frames, name)
+    source = FirstFrames(open_reader(path, options, pose_at_stamp), options.max_frames, name)
+    log.info("%s %d: %s", name, source.max_frames,
+             f"the first {len(source)} of the {source.of_frames} frames are read"
+             if len(source) < source.of_frames else
+             f"every frame is read (the recording has {source.of_frames})")
+    return source
+
+
+def open_reader(path: str, options: SourceOptions = SourceOptions(),
                 pose_at_stamp: Optional[PoseAtStampConfig] = None) -> FrameSource:
     """A TUM folder (has rgb.txt), an EuRoC/ASL dataset folder (its root, mav0 or a camera
     folder of data.csv and data/: `EurocSequence`), a KITTI odometry sequence (sequences/NN or

@@ -127,8 +127,9 @@ def test_staging_records_what_it_encodes_and_resume_refuses_other_keyframes(tmp_
     map_build._check_staging(str(tmp_path), info, resume=True)  # the same build: fine
     # which keyframes it chose: the settings can be put back instead of hours of shards deleted
     with pytest.raises(InputError, match=r"encoded other keyframes: it chose 2, this run 3 \(1 "
-                                         r"the same, in order\), so the source, --trajectory "
-                                         r"or the map_build settings \(--params\) differ .*; "
+                                         r"the same, in order\), so the source, --max-frames, "
+                                         r"--trajectory or the map_build settings "
+                                         r"\(--params\) differ .*; "
                                          r"resume with those, or rerun with --restart instead "
                                          r"of --resume to delete it and start over$"):
         map_build._check_staging(str(tmp_path), {**info, "images": ["s0", "s2", "s3"]},

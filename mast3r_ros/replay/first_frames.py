@@ -1,0 +1,100 @@
+"""The first N frames of a recording as a frame source of their own (build-map --max-frames).
+
+`open_source` wraps whichever reader it opened (TUM, EuRoC/ASL, KITTI folder, rosbag2, video
+topic, stereo) in `FirstFrames` when ``SourceOptions.max_frames`` is given, so that everything
+reading the source after it is opened -- its length (the manifest's frame counts, the progress
+bar, the summary line), its stamps (the poses taken from --trajectory or ground truth, the
+stamp-unit check), its frames and keyframe candidates -- sees those N frames and no others.
+Nothing past frame N is decoded; a rosbag2 is read no further than frame N needs, but its
+indexing pass (the headers of every message, on opening) still covers the whole bag.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Collection, Iterable, Iterator
+from typing import Any, List, Optional, Union
+
+import numpy as np
+
+from ..core.errors import InputError
+
+
+def check_max_frames(max_frames: Any, name: str = "max_frames") -> int:
+    """``max_frames`` as an int >= 1; `InputError` naming ``name`` (the option, as typed) for
+    anything else (0, a negative number, a float, a bool, a string)."""
+    if isinstance(max_frames, (bool, np.bool_)) or not isinstance(
+            max_frames, (int, np.integer)) or max_frames < 1:
+        raise InputError(f"{name} must be a whole number >= 1 (the first N frames of the "
+                         f"recording are read), got {max_frames!r}")
+    return int(max_frames)
+
+
+class FirstFrames:
+    """The first ``max_frames`` frames of ``source`` (all of them when it has fewer).
+
+    ``len``, ``stamps_ns`` ((n,) int64), iteration, ``frames_or_unreadable(positions,
+    recorded)`` and indexing are cut to those frames; every other attribute is the reader's
+    (its ground-truth file, intrinsics, depth and pose reasons). ``source``: the reader;
+    ``of_frames``: how many frames it holds. Raises `InputError` for a ``max_frames`` that is
+    no whole number >= 1 (`check_max_frames`)."""
+
+    def __init__(self, source: Any, max_frames: int, name: str = "max_frames") -> None:
+        self.max_frames = check_max_frames(max_frames, name)
+        self.source = source
+        self.of_frames = len(source)
+        self._n = min(self.max_frames, self.of_frames)
+
+    def __getattr__(self, name: str) -> Any:  # only for what is not defined here
+        source = self.__dict__.get("source")
+        if source is None or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(source, name)
+
+    def manifest_record(self) -> dict:
+        """The map manifest's ``max_frames`` record: the option's value, the ``frames`` read
+        and the recording's frame count ``of_frames``."""
+        return {"max_frames": self.max_frames, "frames": self._n,
+                "of_frames": self.of_frames}
+
+    @property
+    def stamps_ns(self) -> np.ndarray:
+        """(n,) int64 stamps of the first n frames."""
+        return np.asarray(self.source.stamps_ns, dtype=np.int64)[:self._n]
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __iter__(self) -> Iterator[Any]:
+        return itertools.islice(iter(self.source), self._n)
+
+    def frames_or_unreadable(self, positions: Optional[Iterable[int]] = None,
+                             recorded: Collection[int] = ()) -> Iterator[Any]:
+        """The reader's ``frames_or_unreadable``, at ``positions`` below n (all n when None;
+        an iterator stays one, drawn lazily: build-map's keyframe candidates); a reader
+        without ``positions`` gives its first n frames."""
+        each = self.source.frames_or_unreadable
+        params = inspect.signature(each).parameters
+        kwargs = {"recorded": recorded} if recorded and "recorded" in params else {}
+        if "positions" not in params:
+            return itertools.islice(each(**kwargs), self._n)
+        n = self._n
+        cut: Union[Iterator[int], List[int], range]
+        if positions is None:
+            cut = range(n)
+        elif isinstance(positions, Iterator):
+            cut = itertools.takewhile(lambda p: p < n, positions)
+        else:
+            cut = [p for p in positions if p < n]
+        return each(cut, **kwargs)
+
+    def __getitem__(self, index: Union[int, slice]) -> Any:
+        """Frame ``index`` of the first n (a slice: a list of them); IndexError past them."""
+        if isinstance(index, slice):
+            return [self.source[i] for i in range(*index.indices(self._n))]
+        if isinstance(index, (int, np.integer)) and not isinstance(index, bool) and not (
+                -self._n <= index < self._n):
+            raise IndexError(f"frame {index} out of range for {self._n} frames "
+                             f"(max_frames {self.max_frames})")
+        return self.source[index % self._n if isinstance(index, (int, np.integer)) else index]
