@@ -3,6 +3,7 @@ rank_by_similarity; atomic save, checksummed load."""
 
 import logging
 import os
+import re
 
 import numpy as np
 import pytest
@@ -347,3 +348,19 @@ def test_pose_consistent_subset_refuses_a_count_below_one(count):
     with pytest.raises(InputError, match=r"count must be a whole number >= 1"):
         pose_consistent_subset(np.arange(4), poses, count)
     assert pose_consistent_subset(np.arange(4), poses, np.int64(1)) == [0]
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_an_approximate_index_build_is_said_with_its_duration(kind, caplog):
+    """A FAISS build (seconds at 2*10^4 keyframes: build-map's and merge-maps' commit, a
+    localizer opening a large map) says at INFO that it starts and, once built, how long it
+    took; the exact kind (small maps, a matrix copy) says nothing."""
+    pytest.importorskip("faiss")
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+        RetrievalIndex.build(_descs(300), IndexParams(index_type=kind, approx_threshold=100))
+        RetrievalIndex.build(_descs(50), IndexParams(index_type=kind, approx_threshold=100))
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith(
+        "retrieval index:")]
+    assert said[0] == f"retrieval index: building '{kind}' over 300 keyframes of 32 dims ..."
+    assert len(said) == 2 and re.fullmatch(
+        rf"retrieval index: '{kind}' over 300 keyframes built in \d+\.\d s", said[1]), said
