@@ -11,6 +11,12 @@ each opening the map again (the keyframe PNGs are read and verified inside the t
 
     python bench/bench_map_check.py MAP                 # 5 repeats
     python bench/bench_map_check.py MAP --repeats 9
+    python bench/bench_map_check.py MAP --prev-rev REV --threaded-blas
+
+``--threaded-blas``: the previous check computes each SIFT descriptor product in one BLAS call,
+as before `sift.similarities` (``sift.ONE_CORE_PRODUCT`` 0; the matcher is the current
+package's, not the frozen one's). The time ratio current / previous is printed, and whether the
+two reports agree (verdict, cause, every pair's figures).
 
 Wall time on a shared machine includes the waits for a core: compare within one run.
 """
@@ -40,10 +46,13 @@ def main() -> int:
     ap.add_argument("map", help="a keyframe map folder (build-map's --out)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--prev-rev", default=PREV_REV)
+    ap.add_argument("--threaded-blas", action="store_true",
+                    help="old: the current check with every SIFT product in one BLAS call")
     args = ap.parse_args()
-    prev = load_frozen_package(args.prev_rev, "mast3r_ros/core/map_check", "map_check_prev")
     cfg = Config().map_check
-    runs = {"previous": prev.check_map, "current": check_map}
+    prev = load_frozen_package(args.prev_rev, "mast3r_ros/core/map_check", "map_check_prev")
+    runs = {"previous": _with_one_core_product(prev.check_map, 0) if args.threaded_blas
+            else prev.check_map, "current": check_map}
     times = {k: [] for k in runs}
     reports = {}
     for _ in range(args.repeats):
@@ -58,7 +67,37 @@ def main() -> int:
               f"reprojection judged {matched} of {len(rep.pairs)} pairs; check-map "
               f"{np.median(t):.2f} s median [{t.min():.2f}-{t.max():.2f}] of {len(t)}")
         print(f"          {rep.summary()}")
+    old, new = np.median(times["previous"]), np.median(times["current"])
+    print(f"ratio     current / previous {new / old:.2f} (previous {old:.2f} s, current "
+          f"{new:.2f} s, medians of {args.repeats} alternated)")
+    same = _figures(reports["previous"]) == _figures(reports["current"])
+    print(f"reports   {'identical' if same else 'differ'} (verdict, cause, every pair's "
+          "figures)")
     return 0
+
+
+def _with_one_core_product(check, limit: int):
+    """``check`` with ``sift.ONE_CORE_PRODUCT`` set to ``limit`` while it runs (0: every
+    SIFT descriptor product one BLAS call, as before `sift.similarities`)."""
+    from mast3r_ros.core.matchers import sift
+
+    def run(keyframe_map, cfg):
+        kept = sift.ONE_CORE_PRODUCT
+        sift.ONE_CORE_PRODUCT = limit
+        try:
+            return check(keyframe_map, cfg)
+        finally:
+            sift.ONE_CORE_PRODUCT = kept
+    return run
+
+
+def _figures(rep) -> tuple:
+    """What a report says: verdict, cause and each pair's figures (NaN as None)."""
+    def num(x):
+        return None if isinstance(x, float) and math.isnan(x) else x
+    return (rep.verdict, rep.cause, [(p.a, p.b, num(p.depth_residual), num(p.depth_agree),
+                                      p.depth_points, num(p.reproj_px), p.matches, p.ok)
+                                     for p in rep.pairs])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ from scipy.spatial.transform import Rotation
 from mast3r_ros.core.config import CovarianceConfig, MatchingConfig
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.matchers import sift
-from mast3r_ros.core.matchers.sift import SiftMatcher, extract_sift, match_descriptors
+from mast3r_ros.core.matchers.sift import (SiftMatcher, extract_sift, match_descriptors,
+                                          similarities)
 from mast3r_ros.core.types import CameraIntrinsics, Frame
 
 W, H = 160, 120
@@ -219,8 +220,10 @@ def test_ratio_test_needs_two_columns_and_one_row():
 def _argpartition_match(desc1, desc2, ratio):
     """The matcher as it was before issue 9's host work: squared distances, a per-row
     argpartition of the two nearest, the column argmin for the mutual check (an independent
-    reference to compare the cheaper form against)."""
-    d2 = np.maximum(2.0 - 2.0 * (desc1 @ desc2.T), 0.0)
+    reference to compare the cheaper form against), on the same products (`similarities`:
+    row blocks for a small one, equal to ``desc1 @ desc2.T`` up to rounding, which decides
+    the exact ties these descriptors' copies make)."""
+    d2 = np.maximum(2.0 - 2.0 * similarities(desc1, desc2), 0.0)
     top2 = np.argpartition(d2, 1, axis=1)[:, :2]
     rows = np.arange(len(desc1))
     a, b = d2[rows, top2[:, 0]], d2[rows, top2[:, 1]]

@@ -78,6 +78,33 @@ def extract_sift(rgb: np.ndarray, max_features: int, *,
     return SiftFeatures(xy, np.sqrt(desc))
 
 
+# OpenBLAS computes a product on all cores once its m*n*k passes 4 * 65536 (interface/gemm.c:
+# GEMM_MULTITHREAD_THRESHOLD x SMP_THRESHOLD_MIN). Two 500-feature sets (the map check's: 32 M
+# multiply-adds, about 0.3 ms on one core) then wait for its sleeping worker threads: 20-60 ms
+# a product on a machine whose cores are busy (42 ms per SIFT pair of check-map on a 2-core
+# machine at load 10, 40 % of the check). A product of up to `ONE_CORE_PRODUCT` multiply-adds
+# is computed in row blocks each below the threshold, on the calling thread; larger ones (the
+# localizer's 4000 features) are worth the threads.
+BLAS_THREADED_ABOVE = 4 * 65536
+ONE_CORE_PRODUCT = 1 << 26
+_matmul = np.matmul  # every product `similarities` computes (a test counts them)
+
+
+def similarities(desc1: np.ndarray, desc2: np.ndarray) -> np.ndarray:
+    """``desc1 @ desc2.T``: (N1, N2) inner products of descriptors (N1, D), (N2, D), in their
+    common dtype; up to `ONE_CORE_PRODUCT` multiply-adds in row blocks below OpenBLAS's
+    threading threshold (`BLAS_THREADED_ABOVE`), so no BLAS thread is woken for them. Equal to
+    the one product up to float rounding (which already differs between 1 and 2 BLAS threads)."""
+    n1, n2, d = len(desc1), len(desc2), desc1.shape[1]
+    if n1 * n2 * d > ONE_CORE_PRODUCT:
+        return _matmul(desc1, desc2.T)
+    out = np.empty((n1, n2), np.result_type(desc1, desc2))
+    rows = max(1, BLAS_THREADED_ABOVE // max(n2 * d, 1))
+    for i in range(0, n1, rows):
+        _matmul(desc1[i:i + rows], desc2.T, out=out[i:i + rows])
+    return out
+
+
 def match_descriptors(desc1: np.ndarray, desc2: np.ndarray, ratio: float
                       ) -> Tuple[np.ndarray, np.ndarray]:
     """Mutual nearest neighbours passing Lowe's ratio test (IJCV 2004), for unit-norm
@@ -90,7 +117,7 @@ def match_descriptors(desc1: np.ndarray, desc2: np.ndarray, ratio: float
     """
     if len(desc1) < 1 or len(desc2) < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    d2 = desc1 @ desc2.T
+    d2 = similarities(desc1, desc2)  # no BLAS thread woken for a small product
     # squared L2 distance of unit vectors, max(2 - 2 sim, 0), in place (no (N1, N2) temporaries)
     d2 *= 2.0
     np.subtract(2.0, d2, out=d2)
