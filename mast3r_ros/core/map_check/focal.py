@@ -265,19 +265,24 @@ def _colour_focal_fit(views: List[_View], matches: Dict[Tuple[int, int], Any],
     spread = [keys[i] for i in np.unique(np.linspace(0, len(keys) - 1,
                                                      _FOCAL_SCAN_PAIRS).astype(int))]
 
+    b_from_a: Dict[Tuple[int, int], np.ndarray] = {}  # per pair, once for every factor
+
     def reproj(g: float, pairs_of: Optional[List[Tuple[int, int]]] = None
                ) -> List[Tuple[float, float]]:
-        seen = []
-        for v in views:
+        pairs_of = spread if pairs_of is None else pairs_of
+        seen = {}  # only the views of those pairs: every view per factor was O(keyframes)
+        for i in sorted({i for pair in pairs_of for i in pair}):
+            v = views[i]
             K = v.cam.K.copy()
             K[0, 0] *= g
             K[1, 1] *= g
-            seen.append(dataclasses.replace(v, cam=dataclasses.replace(v.cam, K=K)))
+            seen[i] = dataclasses.replace(v, cam=dataclasses.replace(v.cam, K=K))
         out = []
-        for a, b in spread if pairs_of is None else pairs_of:
+        for a, b in pairs_of:
             m = matches[(a, b)]
-            med, n = _pair_reproj(seen[a], seen[b], m, invert_pose(poses[b]) @ poses[a],
-                                  np.ones(1))
+            if (a, b) not in b_from_a:
+                b_from_a[(a, b)] = invert_pose(poses[b]) @ poses[a]
+            med, n = _pair_reproj(seen[a], seen[b], m, b_from_a[(a, b)], np.ones(1))
             if n >= cfg.min_matches:
                 out.append((float(med[0]), _reproj_limit_px(seen[a], seen[b], cfg)))
         return out
