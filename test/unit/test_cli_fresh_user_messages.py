@@ -45,15 +45,16 @@ def test_run_zero_names_the_option(tmp_path, capsys):
 
 
 def test_an_unknown_option_of_a_subcommand_is_one_line_naming_the_subcommand(tmp_path, capsys):
-    """`build-map ... --max-frames 2` printed the top-level usage (`mast3r-ros [-h] ...
-    COMMAND`), not build-map's; and a usage error printed the whole usage block (up to 14
-    lines) above its one line: now the line alone, pointing at the subcommand's --help."""
+    """`build-map ... --max-frames 2` (before build-map had it) printed the top-level usage
+    (`mast3r-ros [-h] ... COMMAND`), not build-map's; and a usage error printed the whole
+    usage block (up to 14 lines) above its one line: now the line alone, pointing at the
+    subcommand's --help."""
     with pytest.raises(SystemExit) as e:
-        main(["build-map", str(tmp_path), "--out", str(tmp_path / "m"), "--max-frames", "2"])
+        main(["build-map", str(tmp_path), "--out", str(tmp_path / "m"), "--first-frames", "2"])
     err = capsys.readouterr().err
     assert e.value.code == 2
     assert err.count("\n") == 1 and "usage:" not in err, err
-    assert err == ("mast3r-ros build-map: error: unrecognized arguments: --max-frames 2 "
+    assert err == ("mast3r-ros build-map: error: unrecognized arguments: --first-frames 2 "
                    "(see mast3r-ros build-map --help)\n"), err
     for argv, words in ((["localize", "x", "--out", "y", "--stride", "abc"],
                          "mast3r-ros localize: error: argument --stride: invalid int value"),
