@@ -71,3 +71,56 @@ def test_pair_keeps_points_in_front_of_the_keyframe_at_any_depth():
     corr = Mast3rMatcher._pair(matcher, 0, m, np.eye(3))
     np.testing.assert_allclose(corr.points3d[:, 2], [3.3, 3.8, 5.5])
     np.testing.assert_allclose(corr.points2d, xy[:3] + 1)
+
+
+def _depth_pair(query_cam=None):
+    """`_pair` with points from the stored depth (2 m everywhere) of a distorted keyframe
+    camera, 12 matches on the network grid (identity to the captured pixels); ``query_cam``
+    distorted: the query pixels' undistorted twins come from the table."""
+    from mast3r_ros.core.geometry import backproject, transform_points, undistort_pixels
+    from mast3r_ros.core.grid_undistort import GridUndistortCache
+    from mast3r_ros.core.matchers.mast3r import FusedMatches
+
+    dist = np.array([-0.2, 0.05, 0.0, 0.0, 0.0])
+    kcam = CameraIntrinsics(32, 24, K, dist, "plumb_bob")
+    map_from_cam = np.eye(4)
+    map_from_cam[:3, 3] = [1.0, 2.0, 3.0]
+    depth = np.full((24, 32), 2.0, np.float32)
+    matcher = SimpleNamespace(
+        kf_map=SimpleNamespace(keyframes=[SimpleNamespace(id=3, intrinsics=kcam,
+                                                          map_from_cam=map_from_cam)],
+                               depth=lambda index: depth),
+        points_source="depth", kf_undistort_table=GridUndistortCache(),
+        undistort_table=GridUndistortCache(), max_scale_error=0.25, depth_sigma_k=1.6e-3,
+        pixel_sigma_px=1.0, enc_set=SimpleNamespace(to_orig=[np.eye(3)]))
+    matcher._depth_points = lambda *a: Mast3rMatcher._depth_points(matcher, *a)
+    n = 12
+    xy = np.stack([np.arange(2, 2 + 2 * n, 2), np.arange(1, 1 + n)], axis=1).astype(np.int64)
+    truth = backproject(undistort_pixels(xy.astype(np.float64), K, dist), np.full(n, 2.0), K)
+    m = FusedMatches(np.zeros(n, np.int64), xy, xy + 1, truth, truth + [1.0, 2.0, 3.0],
+                     np.full(n, 2.0))
+    grid = None if query_cam is None else (query_cam, (24, 32))
+    corr = Mast3rMatcher._pair(matcher, 0, m, np.eye(3), grid, (24, 32))
+    return corr, transform_points(map_from_cam, truth), xy
+
+
+def test_depth_points_of_a_distorted_keyframe_with_an_undistorted_query():
+    # the keyframe's depth back-projected through its undistorted pixels; an undistorted
+    # query camera has no undistorted twins to pass on (the depth branch read them as if it
+    # had: a TypeError)
+    corr, expected, xy = _depth_pair()
+    np.testing.assert_allclose(corr.points3d, expected, atol=1e-9)
+    np.testing.assert_array_equal(corr.points2d, xy + 1)
+    assert corr.points2d_undistorted is None
+
+
+def test_depth_points_keep_the_distorted_query_pixels_undistorted_twins():
+    from mast3r_ros.core.geometry import undistort_pixels
+
+    qdist = np.array([0.1, -0.02, 0.0, 0.0, 0.0])
+    qcam = CameraIntrinsics(32, 24, K, qdist, "plumb_bob")
+    corr, expected, _ = _depth_pair(qcam)
+    np.testing.assert_allclose(corr.points3d, expected, atol=1e-9)
+    assert corr.points2d_undistorted is not None
+    np.testing.assert_allclose(corr.points2d_undistorted,
+                               undistort_pixels(corr.points2d, K, qdist), atol=1e-9)
