@@ -107,3 +107,14 @@ def test_a_frame_reports_its_retrieval_time(two_kf_map):
     result = _loc(two_kf_map).localize(Frame(rgb, CAM, 5))
     assert {"inference", "retrieval", "total"} <= set(result.timings_s)
     assert 0.0 <= result.timings_s["retrieval"] <= result.timings_s["total"]
+
+
+def test_the_same_coefficients_under_another_model_are_checked_again(two_kf_map, caplog):
+    # four coefficients read as plumb_bob, then as equidistant (fisheye): another camera model,
+    # warned about on its own against the map's undistorted camera
+    d = np.array([-0.3, 0.1, 0.0, 0.0])
+    a = CameraIntrinsics(64, 48, CAM.K, d, "plumb_bob")
+    b = CameraIntrinsics(64, 48, CAM.K, d, "equidistant")
+    msgs = _warnings(caplog, _loc(two_kf_map), a, b, words="distortion (")
+    assert len(msgs) == 2 and msgs[1].startswith("the query camera 64x48's distortion "
+                                                 "(equidistant"), msgs
