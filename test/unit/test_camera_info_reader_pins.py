@@ -130,3 +130,17 @@ def test_a_rectified_streams_principal_point_far_off_the_image_is_warned_about(t
 def test_a_namespaced_node_key_is_named_a_parameter_file(tmp_path):
     _refused(tmp_path, "/robot1/mast3r_localizer:\n  map_path: /maps/lab\n",
              "is a ROS parameter file (key '/robot1/mast3r_localizer')")
+
+
+def test_a_camera_matrix_cy_far_off_the_image_is_warned_about(tmp_path, caplog):
+    path = tmp_path / "cam.yaml"
+    path.write_text(ROS_LAYOUT.format(k=K_MAP.replace("239.5", "1500"), p=P_DATA))
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        assert load_camera_info_yaml(path).K[1, 2] == 1500.0
+    said = [r.getMessage() for r in caplog.records if "principal point" in r.getMessage()]
+    assert len(said) == 1 and "cy 1500" in said[0], said
+
+
+def test_an_image_width_given_as_a_list_is_refused_naming_it(tmp_path):
+    text = ROS_LAYOUT.format(k=K_MAP, p=P_DATA).replace("image_width: 640", "image_width: [640]")
+    _refused(tmp_path, text, "image_width must be an integer number of pixels, got [640]")
