@@ -39,7 +39,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -309,7 +309,11 @@ def _ieee_wrap(fn):
     return run
 
 
-def compare_backends(pairs, args, backends: List[str]) -> Dict:
+def compare_backends(pairs, args, backends: List[str],
+                     progress: Optional[Callable[[Dict], None]] = None) -> Dict:
+    """Per pair the search alone per backend, then `match_and_fuse` per variant at K=1 and K=4
+    (``--smoke``: K=2). ``progress(res)`` is called with the results so far after each pair and
+    each K (gpu_checks.sh's step limit may cut the run: what finished is written by then)."""
     from mast3r_ros.core.matching import fast_reciprocal_matches
 
     dev = torch.device(args.device)
@@ -356,6 +360,8 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
             + (f"  jaccard {r['jaccard']:.4f}" if "jaccard" in r else "")
             + (f"  screen identical {r['screen_identical']}" if "screen_identical" in r else "")
             + (f"  SCREEN DID NOT RUN: {r['screen_broken']}" if r.get("screen_broken") else ""))
+        if progress is not None:
+            progress(res)
     preds = _preds(pairs, dev)
     poses = np.stack([np.eye(4)] * len(preds))
     variants = match_and_fuse_variants(backends, dev)
@@ -394,6 +400,8 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
                if "ops" in row[n] else "") for n in variants)
             + (f"  jaccard {row['jaccard']:.4f}" if "jaccard" in row else "")
             + "  identical: " + ",".join(str(row[n]["identical_to_" + first]) for n in variants))
+        if progress is not None:
+            progress(res)
     return res
 
 
@@ -814,8 +822,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                          res["screen_stats"][-1])
         write_json(args.json, res)
         return 0 if all(r["winners_in_live_tiles"] for r in res["screen_stats"]) else 1
-    res = {**environment(dev), "shape_hwd": [h, w, 24], "smoke": args.smoke,
-           **compare_backends(pairs, args, backends)}
+    head = {**environment(dev), "shape_hwd": [h, w, 24], "smoke": args.smoke}
+    # rewritten after every pair and K, marked incomplete until the end (a step cut by its
+    # limit keeps the pairs and the K done; gpu_summary.py says the rest is missing)
+    res = {**head, **compare_backends(pairs, args, backends, progress=lambda r: write_json(
+        args.json, {**head, **r, "incomplete": True}))}
     if args.sweep and "triton" in backends:
         res["sweep"] = sweep(pairs[0], args, on_row=lambda rows: write_json(
             args.json, {**res, "sweep": rows, "sweep_incomplete": True}))

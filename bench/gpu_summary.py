@@ -281,6 +281,11 @@ def matching_row(run: Run) -> Dict[str, str]:
         verdict = NOT_MEASURED  # a slow path's figure is not the designed path's
     else:
         verdict = MET if max(judged) <= MATCHING_PAIR_MS else NOT_MET
+    if doc.get("incomplete"):  # bench_matching.py's file of a run cut by its step's limit
+        fig += (f"; CUT before the end (bench_matching.py wrote only K="
+                f"{', '.join(re.sub(r'[^0-9]', '', key) for key in ks)}): the other K not timed")
+        if verdict == MET:  # a K past the target stands; "met" needs every K
+            verdict = NOT_MEASURED
     if run.not_gpu(doc):
         verdict, fig = NOT_MEASURED, f"{fig} ({run.not_gpu(doc)})"
     return {**row, "verdict": verdict, "figure": fig}
@@ -587,6 +592,9 @@ def other_figures(run: Run) -> List[str]:
                     f"{n} {_f(v.get('median_ms'), '.2f')}x (same matches {v.get('identical')})"
                     for n, v in fo.items())
                     + " (below 1.00x for K=1 and K=4, same matches: walk.FUSED_ROUNDS = True)")
+        if doc.get("incomplete"):
+            out.append("bench_matching.py was CUT by its step's limit: the rows above are what "
+                       "it finished (no FUSED_ROUNDS decision without both K=1 and K=4)")
     doc, why = run.get("bench_frame_host.json")
     if doc is None:
         out.append(f"\nDevice-side resize: not measured ({why})")

@@ -191,3 +191,19 @@ def test_a_skipped_compile_test_beside_a_passed_one_is_not_measured(tmp_path):
     v = verdicts(write_run(tmp_path, **{"pytest_compile_2.log": skipped}))
     assert v["equivalence"][0] == "not measured", v
     assert "1 passed" in v["equivalence"][1] and "1 skipped" in v["equivalence"][1], v
+
+
+@pytest.mark.parametrize("k1_ms, verdict", [(1.5, "not measured"), (2.5, "not met")])
+def test_a_matching_file_cut_after_k1_is_never_met(tmp_path, k1_ms, verdict):
+    """bench_matching.py now writes its JSON after each pair and K, marked "incomplete" until
+    the end: a step cut after K=1 has no K=4, so the line is not "met" on K=1 alone (a K=1
+    past the target is still "not met"), and the fused-walk decision says it lacks a K."""
+    m = _matching((k1_ms, 1.2))
+    del m["match_and_fuse_K4_per_pair"]
+    m["incomplete"] = True
+    text, rows = gpu_summary.summary(str(write_run(tmp_path, **{"bench_matching.json": m})),
+                                     None)
+    row = rows[3]
+    assert row["line"] == gpu_summary.MUST_REACH["matching"]
+    assert row["verdict"] == verdict and "CUT before the end" in row["figure"], row
+    assert "no FUSED_ROUNDS decision without both K=1 and K=4" in text
