@@ -456,6 +456,12 @@ def host_row(run: Run) -> Dict[str, str]:
         fig += "; hopeless frames (not judged): " + ", ".join(f"{n} {ms:.1f}"
                                                               for n, ms in hopeless)
     verdict = MET if worst[1] <= HOST_PNP_MS else NOT_MET
+    scen = doc.get("scenarios") or {}
+    loc = {name: (scen[name].get("new") or {}).get("localized") for name, _ in judged}
+    refused = [f"{name} {100 * x:.0f} %" for name, x in loc.items()
+               if isinstance(x, (int, float)) and x < 1]
+    if refused:  # solve_pnp is timed before the gates; `localize` then timed refused frames too
+        fig += "; NOT EVERY FRAME LOCALIZED (a gate refused them): " + ", ".join(refused)
     if doc.get("backend") != "poselib" and not run.smoke:
         fig += " (NOT the default poselib backend: carry its wheel)"
     if run.smoke:

@@ -207,3 +207,19 @@ def test_a_matching_file_cut_after_k1_is_never_met(tmp_path, k1_ms, verdict):
     assert row["line"] == gpu_summary.MUST_REACH["matching"]
     assert row["verdict"] == verdict and "CUT before the end" in row["figure"], row
     assert "no FUSED_ROUNDS decision without both K=1 and K=4" in text
+
+
+def test_the_host_line_names_scenarios_whose_frames_a_gate_refused(tmp_path):
+    """bench_host.py times `solve_pnp` before the gates (what is judged) and the whole
+    `localize` after them: a judged scenario where a gate (e.g. gates.max_position_sigma_ratio)
+    refused frames is named, so its localize figure is not read as the localized frames'; the
+    hopeless 80 % outlier scenario is not judged and not named."""
+    host = _host()
+    for name, sc in host["scenarios"].items():
+        sc["new"]["localized"] = 0.0 if "80%" in name else 1.0
+    assert "NOT EVERY FRAME" not in verdicts(write_run(tmp_path / "a", **{
+        "bench_host.json": host}))["host"][1]
+    host["scenarios"]["N=5000 outliers=25% K=4"]["new"]["localized"] = 0.75
+    fig = verdicts(write_run(tmp_path / "b", **{"bench_host.json": host}))["host"][1]
+    assert "NOT EVERY FRAME LOCALIZED (a gate refused them): N=5000 outliers=25% K=4 75 %" in fig
+    assert "80%" not in fig.split("NOT EVERY")[1]
