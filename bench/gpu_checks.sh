@@ -25,6 +25,7 @@
 #                 search, as before; "prev/new" lines and the summary give the ratio; and
 #                 triton-fused / triton-fixed-fused / triton-graph-fused: a walk round's
 #                 bookkeeping in two Triton kernels, walk.FUSED_ROUNDS, "fused/new")     (~32 s)
+#                 (its JSON rewritten after each pair and K, "incomplete" until the end)
 #   tensorrt      bench_gpu.py at 512, TensorRT engines (K = 1 and 4): only where TensorRT imports
 #                 (the lent machines have none: a one-line skip, no device time); the summary's
 #                 TensorRT line says which                             (build: minutes; <= 300 s)
