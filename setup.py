@@ -74,9 +74,10 @@ setup(
         "faiss": ["faiss-cpu>=1.7.3"],
         "ray": ["ray>=2.9"],
         # One BLAS thread around the live path's small numpy products (retrieval's exact
-        # search, PnP refinement and covariance; core/blas_threads.py): numpy's OpenBLAS worker
-        # threads spin on a loaded CPU, 15.6 ms instead of 0.06 ms a retrieval query at 2 000
-        # keyframes. Optional: without it the products run on BLAS's own thread count (one
+        # search, PnP refinement and covariance, SIFT descriptor products; core/blas_threads.py):
+        # numpy's OpenBLAS worker threads spin on a loaded CPU, 15.6 ms instead of 0.06 ms a
+        # retrieval query at 2 000 keyframes. Optional: without it the products run on BLAS's
+        # own thread count, SIFT's in row blocks below OpenBLAS's threading threshold (one
         # INFO line says so). 3.1 is Ubuntu 22.04's python3-threadpoolctl.
         "threadpoolctl": ["threadpoolctl>=3.1"],
         # `mast3r-ros export` (torch's ONNX exporter needs onnx + onnxscript); onnxruntime runs

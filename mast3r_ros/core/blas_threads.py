@@ -7,7 +7,9 @@ spinning: retrieval's exact search over 2 000 keyframes took 15.6 ms a query ins
 on one thread, PnP covariance's (24, n) x (n, 8) product 20-50 ms instead of 0.6 ms at 2*10^4
 inliers (docs/bench/retrieval_threads_cpu_2026-12-06/). Such products are memory-bound or
 small, so one thread loses little when the machine is idle. Used around retrieval's exact
-search (`retrieval_index`) and PnP's refinement and covariance (`pnp.solve`).
+search (`retrieval_index`), PnP's refinement and covariance (`pnp.solve`) and the SIFT matcher's
+small descriptor products (`matchers.sift.similarities`, the map check's hot spot; without
+threadpoolctl it computes them in row blocks below OpenBLAS's threading threshold instead).
 
 The limit is threadpoolctl's (pip extra ``threadpoolctl``; apt ``python3-threadpoolctl``),
 which finds the BLAS that numpy loaded (OpenBLAS, MKL, BLIS; OpenBLAS 0.3.17 of numpy 1.21's
@@ -58,6 +60,12 @@ def _controller() -> Any:
                             "OPENBLAS_NUM_THREADS=1 on a loaded machine)", type(e).__name__, e)
                 _blas = False
     return _blas
+
+
+def can_limit() -> bool:
+    """Whether `single_blas_thread` limits anything: threadpoolctl is installed and listed the
+    loaded BLAS libraries (False: it runs its block unchanged; a caller may fall back)."""
+    return bool(_controller())
 
 
 @contextlib.contextmanager

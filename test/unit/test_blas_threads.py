@@ -85,7 +85,7 @@ def test_exact_search_product_runs_inside_the_limit(monkeypatch):
                         staticmethod(lambda: state["calls"].append(state["limited"])))
     idx, db, q = _index(300)
     np.testing.assert_array_equal(idx.search(q, 5), rank_by_similarity(q, db, 5))
-    assert state["calls"] == [1] and state["limited"] is False
+    assert state["calls"] == [1] and state["limited"] is False and blas_threads.can_limit()
 
 
 def test_without_threadpoolctl_search_is_unchanged_and_says_so_once(monkeypatch, caplog):
@@ -97,7 +97,7 @@ def test_without_threadpoolctl_search_is_unchanged_and_says_so_once(monkeypatch,
             np.testing.assert_array_equal(idx.search(q, 5), rank_by_similarity(q, db, 5))
     notes = [r.getMessage() for r in caplog.records if "threadpoolctl" in r.getMessage()]
     assert len(notes) == 1 and "OPENBLAS_NUM_THREADS=1" in notes[0]
-    assert blas_threads._blas is False
+    assert blas_threads._blas is False and not blas_threads.can_limit()
 
 
 def test_pnp_refinement_and_covariance_run_inside_the_limit(monkeypatch):

@@ -221,8 +221,8 @@ def _argpartition_match(desc1, desc2, ratio):
     """The matcher as it was before issue 9's host work: squared distances, a per-row
     argpartition of the two nearest, the column argmin for the mutual check (an independent
     reference to compare the cheaper form against), on the same products (`similarities`:
-    row blocks for a small one, equal to ``desc1 @ desc2.T`` up to rounding, which decides
-    the exact ties these descriptors' copies make)."""
+    one BLAS thread, or row blocks, for a small one, equal to ``desc1 @ desc2.T`` up to
+    rounding, which decides the exact ties these descriptors' copies make)."""
     d2 = np.maximum(2.0 - 2.0 * similarities(desc1, desc2), 0.0)
     top2 = np.argpartition(d2, 1, axis=1)[:, :2]
     rows = np.arange(len(desc1))

@@ -26,6 +26,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from .. import blas_threads
 from ..errors import InputError
 from ..geometry import backproject, sample_depth, transform_points, undistort_pixels
 from ..keyframes import KeyframeMap
@@ -78,26 +79,33 @@ def extract_sift(rgb: np.ndarray, max_features: int, *,
     return SiftFeatures(xy, np.sqrt(desc))
 
 
-# OpenBLAS computes a product on all cores once its m*n*k passes 4 * 65536 (interface/gemm.c:
-# GEMM_MULTITHREAD_THRESHOLD x SMP_THRESHOLD_MIN). Two 500-feature sets (the map check's: 32 M
-# multiply-adds, about 0.3 ms on one core) then wait for its sleeping worker threads: 20-60 ms
-# a product on a machine whose cores are busy (42 ms per SIFT pair of check-map on a 2-core
-# machine at load 10, 40 % of the check). A product of up to `ONE_CORE_PRODUCT` multiply-adds
-# is computed in row blocks each below the threshold, on the calling thread; larger ones (the
-# localizer's 4000 features) are worth the threads.
-BLAS_THREADED_ABOVE = 4 * 65536
+# A product of two ~500-feature sets (the map check's: 32 M multiply-adds, about 0.3 ms on one
+# core) went to all of OpenBLAS's cores and waited for its sleeping worker threads: 20-60 ms a
+# product on a machine whose cores are busy (42 ms per SIFT pair of check-map on a 2-core machine
+# at load 10, 40 % of the check). A product of up to `ONE_CORE_PRODUCT` multiply-adds runs on one
+# BLAS thread (`blas_threads.single_blas_thread`, any BLAS threadpoolctl finds); larger ones (the
+# localizer's 4000 features) are worth the threads. Without threadpoolctl, the fallback computes
+# it in row blocks each at most OpenBLAS's gemm threading threshold, m*n*k <= 4 * 65536
+# (interface/gemm.c: SMP_THRESHOLD_MIN x GEMM_MULTITHREAD_THRESHOLD, its default build),
+# on the calling thread (2.5x slower than one call, but without either check-map took 2.8x as
+# long: docs/bench/sift_products_cpu_2026-12-06); another BLAS gets the same product in blocks.
 ONE_CORE_PRODUCT = 1 << 26
+BLAS_THREADED_ABOVE = 4 * 65536
 _matmul = np.matmul  # every product `similarities` computes (a test counts them)
 
 
 def similarities(desc1: np.ndarray, desc2: np.ndarray) -> np.ndarray:
     """``desc1 @ desc2.T``: (N1, N2) inner products of descriptors (N1, D), (N2, D), in their
-    common dtype; up to `ONE_CORE_PRODUCT` multiply-adds in row blocks below OpenBLAS's
-    threading threshold (`BLAS_THREADED_ABOVE`), so no BLAS thread is woken for them. Equal to
-    the one product up to float rounding (which already differs between 1 and 2 BLAS threads)."""
+    common dtype. Up to `ONE_CORE_PRODUCT` multiply-adds one product on one BLAS thread
+    (`blas_threads`), or without threadpoolctl in row blocks below OpenBLAS's threading
+    threshold (`BLAS_THREADED_ABOVE`): no BLAS thread is woken for them. Equal to the one
+    product up to float rounding (which already differs between 1 and 2 BLAS threads)."""
     n1, n2, d = len(desc1), len(desc2), desc1.shape[1]
     if n1 * n2 * d > ONE_CORE_PRODUCT:
         return _matmul(desc1, desc2.T)
+    if blas_threads.can_limit():
+        with blas_threads.single_blas_thread():
+            return _matmul(desc1, desc2.T)
     out = np.empty((n1, n2), np.result_type(desc1, desc2))
     rows = max(1, BLAS_THREADED_ABOVE // max(n2 * d, 1))
     for i in range(0, n1, rows):
@@ -117,7 +125,7 @@ def match_descriptors(desc1: np.ndarray, desc2: np.ndarray, ratio: float
     """
     if len(desc1) < 1 or len(desc2) < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    d2 = similarities(desc1, desc2)  # no BLAS thread woken for a small product
+    d2 = similarities(desc1, desc2)  # one BLAS thread for a small product
     # squared L2 distance of unit vectors, max(2 - 2 sim, 0), in place (no (N1, N2) temporaries)
     d2 *= 2.0
     np.subtract(2.0, d2, out=d2)
