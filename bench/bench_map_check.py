@@ -12,11 +12,19 @@ each opening the map again (the keyframe PNGs are read and verified inside the t
     python bench/bench_map_check.py MAP                 # 5 repeats
     python bench/bench_map_check.py MAP --repeats 9
     python bench/bench_map_check.py MAP --prev-rev REV --threaded-blas
+    python bench/bench_map_check.py MAP --sift-products
 
 ``--threaded-blas``: the previous check computes each SIFT descriptor product in one BLAS call,
 as before `sift.similarities` (``sift.ONE_CORE_PRODUCT`` 0; the matcher is the current
 package's, not the frozen one's). The time ratio current / previous is printed, and whether the
 two reports agree (verdict, cause, every pair's figures).
+
+``--sift-products``: no previous package; the current check three ways, alternated, differing
+only in how `sift.similarities` computes its small products: ``threaded`` (one BLAS call on
+BLAS's own threads: without threadpoolctl and without the row-block fallback), ``rows`` (the
+fallback: row blocks below OpenBLAS's threading threshold, what a user without threadpoolctl
+gets) and ``one_thread`` (one call inside `blas_threads.single_blas_thread`, the default with
+threadpoolctl). Ratios to ``threaded`` and whether the reports agree are printed.
 
 Wall time on a shared machine includes the waits for a core: compare within one run.
 """
@@ -48,11 +56,17 @@ def main() -> int:
     ap.add_argument("--prev-rev", default=PREV_REV)
     ap.add_argument("--threaded-blas", action="store_true",
                     help="old: the current check with every SIFT product in one BLAS call")
+    ap.add_argument("--sift-products", action="store_true",
+                    help="the current check with the small SIFT products threaded / in row "
+                    "blocks / on one BLAS thread")
     args = ap.parse_args()
     cfg = Config().map_check
-    prev = load_frozen_package(args.prev_rev, "mast3r_ros/core/map_check", "map_check_prev")
-    runs = {"previous": _with_one_core_product(prev.check_map, 0) if args.threaded_blas
-            else prev.check_map, "current": check_map}
+    if args.sift_products:
+        runs = {mode: _with_products(mode) for mode in ("threaded", "rows", "one_thread")}
+    else:
+        prev = load_frozen_package(args.prev_rev, "mast3r_ros/core/map_check", "map_check_prev")
+        runs = {"previous": _with_one_core_product(prev.check_map, 0) if args.threaded_blas
+                else prev.check_map, "current": check_map}
     times = {k: [] for k in runs}
     reports = {}
     for _ in range(args.repeats):
@@ -63,10 +77,17 @@ def main() -> int:
     for key, rep in reports.items():
         matched = sum(not math.isnan(p.reproj_px) for p in rep.pairs)
         t = np.array(times[key])
-        print(f"{key:8s}  {rep.verdict}{' (' + rep.cause + ')' if rep.cause else ''}; match "
+        print(f"{key:10s}  {rep.verdict}{' (' + rep.cause + ')' if rep.cause else ''}; match "
               f"reprojection judged {matched} of {len(rep.pairs)} pairs; check-map "
               f"{np.median(t):.2f} s median [{t.min():.2f}-{t.max():.2f}] of {len(t)}")
-        print(f"          {rep.summary()}")
+        print(f"            {rep.summary()}")
+    if args.sift_products:
+        base = np.median(times["threaded"])
+        for key in ("rows", "one_thread"):
+            same = _figures(reports[key]) == _figures(reports["threaded"])
+            print(f"ratio       {key} / threaded {np.median(times[key]) / base:.2f}; reports "
+                  f"{'identical' if same else 'differ'} (medians of {args.repeats} alternated)")
+        return 0
     old, new = np.median(times["previous"]), np.median(times["current"])
     print(f"ratio     current / previous {new / old:.2f} (previous {old:.2f} s, current "
           f"{new:.2f} s, medians of {args.repeats} alternated)")
@@ -88,6 +109,29 @@ def _with_one_core_product(check, limit: int):
             return check(keyframe_map, cfg)
         finally:
             sift.ONE_CORE_PRODUCT = kept
+    return run
+
+
+def _with_products(mode: str):
+    """The current ``check_map`` with `sift.similarities`' small products computed ``mode``:
+    "threaded" (one call, BLAS's threads), "rows" (threadpoolctl's controller taken away: the
+    row-block fallback) or "one_thread" (as the package does with threadpoolctl)."""
+    from mast3r_ros.core import blas_threads
+    from mast3r_ros.core.matchers import sift
+
+    def run(keyframe_map, cfg):
+        blas_threads._controller()  # found once, before it is swapped
+        kept = sift.ONE_CORE_PRODUCT, blas_threads._blas
+        if mode == "threaded":
+            sift.ONE_CORE_PRODUCT = 0
+        elif mode == "rows":
+            blas_threads._blas = False
+        elif not blas_threads.can_limit():
+            raise SystemExit("--sift-products needs threadpoolctl (pip install threadpoolctl)")
+        try:
+            return check_map(keyframe_map, cfg)
+        finally:
+            sift.ONE_CORE_PRODUCT, blas_threads._blas = kept
     return run
 
 

@@ -12,12 +12,18 @@ loaded machine its worker threads wait for cores, spinning. Timed per ``--sizes`
   (old = threadpoolctl's controller taken away: what the code did before), same indices asserted;
 * the product alone done other ways, for the choice: ``blas`` (numpy as before), ``blas_1``
   (numpy inside the limit), ``einsum`` (numpy's own loop, no BLAS: not bit-equal to BLAS),
-  ``torch`` (``torch.mv`` on torch's own threads, ``torch.get_num_threads()``).
+  ``torch`` (``torch.mv`` on torch's own threads, ``torch.get_num_threads()``), ``rows``
+  (`sift.similarities`' fallback without threadpoolctl: row blocks below OpenBLAS's gemm
+  threading threshold, to see whether that approach would serve here too).
+* ``sift``: the SIFT matcher's descriptor product at 500 x 500 features (D 128, float32, the map
+  check's): ``threaded`` (one call on BLAS's threads), ``rows`` (row blocks, its fallback
+  without threadpoolctl), ``one_thread`` (one call on one BLAS thread, its default);
 * ``pnp``: `solve_pnp` with per-point 3-D covariances on n correspondences, 20 % outliers,
   without / with the limit (same pose asserted, covariance to 1e-12 relative);
 * ``live_products``: the largest per-frame products of PnP refinement and covariance
   (``F @ F.T`` with F (8, n), ``Fp @ F.T`` with Fp (24, n), float64; n = inliers), BLAS's thread
-  count vs one thread, to see whether they suffer the same.
+  count vs one thread, and ``Fp @ F.T`` in the row blocks (``FpFt_rows``), to see whether they
+  suffer the same.
 
 Variants are interleaved round by round, in a shuffled order (the same load for all). Prints
 median [p90] ms and the ratio old/new per size and load.
@@ -75,6 +81,14 @@ def interleaved(variants: Dict[str, Callable[[], object]], rounds: int
     return {k: _stats(v) for k, v in times.items()}
 
 
+def _rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b.T`` in `sift.similarities`' row blocks (its fallback without threadpoolctl)."""
+    from mast3r_ros.core.matchers import sift
+
+    with _NoLimit():
+        return sift.similarities(a, b)
+
+
 class _NoLimit:
     """Swaps blas_threads' controller for False (the code before: no limit) while active."""
 
@@ -115,6 +129,7 @@ def retrieval_case(k: int, dim: int, rounds: int) -> Dict[str, object]:
         "blas_1": limited,
         "einsum": lambda: np.einsum("kd,d->k", db, q()),
         "torch": lambda: torch.mv(tdb, torch.from_numpy(q())),
+        "rows": lambda: _rows(db, q()[None]),
     }, rounds)
     return res
 
@@ -128,7 +143,7 @@ def check_same(k: int, dim: int) -> Dict[str, object]:
     db = rng.standard_normal((k, dim)).astype(np.float32)
     db /= np.linalg.norm(db, axis=1, keepdims=True)
     idx = RetrievalIndex.build(db, IndexParams(approx_threshold=10 ** 9))
-    same, bit_equal, dev = True, True, {"einsum": 0.0, "torch": 0.0}
+    same, bit_equal, dev = True, True, {"einsum": 0.0, "torch": 0.0, "rows": 0.0}
     for x in db[rng.choice(k, 8)] + 0.05 * rng.standard_normal((8, dim)).astype(np.float32):
         with _NoLimit():
             before, ref = idx.search(x, 10), db @ x
@@ -138,6 +153,7 @@ def check_same(k: int, dim: int) -> Dict[str, object]:
         dev["einsum"] = max(dev["einsum"], float(np.abs(np.einsum("kd,d->k", db, x) - ref).max()))
         dev["torch"] = max(dev["torch"], float(np.abs(
             torch.mv(torch.from_numpy(db), torch.from_numpy(x)).numpy() - ref).max()))
+        dev["rows"] = max(dev["rows"], float(np.abs(_rows(db, x[None])[:, 0] - ref).max()))
     assert same, "the limit changed the search's indices"
     return {"same_indices": same, "blas_1_bit_equal": bit_equal, "max_abs_diff": dev}
 
@@ -154,7 +170,20 @@ def live_products(n: int, rounds: int) -> Dict[str, object]:
         return run
 
     return interleaved({"FFt": lambda: F @ F.T, "FFt_1": one(lambda: F @ F.T),
-                        "FpFt": lambda: Fp @ F.T, "FpFt_1": one(lambda: Fp @ F.T)}, rounds)
+                        "FpFt": lambda: Fp @ F.T, "FpFt_1": one(lambda: Fp @ F.T),
+                        "FpFt_rows": lambda: _rows(Fp, F)}, rounds)
+
+
+def sift_case(n: int, rounds: int) -> Dict[str, object]:
+    rng = np.random.default_rng(n)
+    a, b = (x / np.linalg.norm(x, axis=1, keepdims=True)
+            for x in rng.random((2, n, 128), dtype=np.float32))
+
+    def one():
+        with blas_threads.single_blas_thread():
+            return a @ b.T
+    return interleaved({"threaded": lambda: a @ b.T, "rows": lambda: _rows(a, b),
+                        "one_thread": one}, rounds)
 
 
 def pnp_case(n: int, rounds: int) -> Dict[str, object]:
@@ -228,6 +257,10 @@ def run_load(label: str, sizes: List[int], dim: int, rounds: int, live_n: List[i
                 f"{v} {_ratio(res[v], res[v + '_1'], 'median_ms'):.1f}x "
                 f"[{_ratio(res[v], res[v + '_1'], 'p90_ms'):.1f}x]" for v in ("FFt", "FpFt")),
             flush=True)
+    res = sift_case(500, rounds)
+    out["sift_n500"] = res
+    print(f"[{label}] SIFT product 500 x 500: " + "  ".join(
+        f"{v} {s['median_ms']:.3f} [{s['p90_ms']:.2f}]" for v, s in res.items()), flush=True)
     for n_pts in live_n:
         res = pnp_case(n_pts, max(5, rounds // 4))
         out[f"pnp_n{n_pts}"] = res
