@@ -191,8 +191,13 @@ def main() -> None:
     ap.add_argument("--json", help="also write the result here")
     ap.add_argument("--params", help="parameter file for build-map and localize")
     ap.add_argument("--unseen-m", type=float, default=0.5)
-    ap.add_argument("--sets", default=",".join(["control", *THIRDS, *TRANSFORMS]))
+    ap.add_argument("--sets", default=",".join(["control", *THIRDS, *TRANSFORMS]),
+                    help="comma-separated sets to run (default: all)")
     a = ap.parse_args()
+    known = ["control", *THIRDS, *TRANSFORMS]
+    unknown = [s for s in a.sets.split(",") if s not in known]
+    if unknown:  # refused before the first map is built, not as a KeyError after it
+        ap.error(f"--sets: unknown set {', '.join(map(repr, unknown))} (known: {','.join(known)})")
     data, work = Path(a.data), Path(a.work)
     mp, qp = data / "redkitchen_a_map", data / "redkitchen_a_query"
     work.mkdir(parents=True, exist_ok=True)

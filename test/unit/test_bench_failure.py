@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from mast3r_test_utils import bench_script
 
 
@@ -68,3 +69,15 @@ def test_derived_folders_keep_the_layout_and_the_ground_truth(tmp_path):
     img = np.zeros((480, 640, 3), np.uint8)
     cover = (b.occluder(img, 0) != 0).any(axis=2).mean()
     assert 0.6 <= cover <= 0.8
+
+
+def test_an_unknown_set_is_refused_before_any_map_is_built(tmp_path, monkeypatch, capsys):
+    b = _bench()
+    built = []
+    monkeypatch.setattr(b, "cli", lambda *args: built.append(args))
+    monkeypatch.setattr("sys.argv", ["bench_failure.py", str(tmp_path), "--work",
+                                     str(tmp_path / "w"), "--sets", "control,contrl"])
+    with pytest.raises(SystemExit) as e:
+        b.main()
+    assert e.value.code == 2 and not built
+    assert "unknown set 'contrl'" in capsys.readouterr().err
