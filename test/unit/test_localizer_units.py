@@ -109,9 +109,10 @@ def test_relative_sigma_gate_bounds_sigma_by_the_inliers_median_depth(kf_map):
     gate = _gate(kf_map, max_position_sigma_m=2.0, max_position_sigma_ratio=0.1)
     X = _at_depth(100, 2.5)  # 0.3 / 2.5 = 0.12 > 0.1: a wrong-consensus-like pose
     reason = gate(_res(100, 100, cov=cov), 100, None, X)
+    # the ratio is compared with the setting, not the depth (was '... depth 2.5 m > 0.1')
     assert reason.startswith("position too uncertain for the distance to the scene (1 sigma "
-                             "0.3 m = 0.12 x the inliers' median depth 2.5 m > 0.1, "
-                             "gates.max_position_sigma_ratio)"), reason
+                             "0.3 m is 0.12 x the inliers' median depth 2.5 m, over "
+                             "gates.max_position_sigma_ratio 0.1)"), reason
     assert "raise gates.max_position_sigma_ratio" in reason
     assert gate(_res(100, 100, cov=cov), 100, None, _at_depth(100, 3.5)) == ""  # 0.086
     # 60 outliers 100 m away: the median of all points would be 100 m, the inliers' is 2.5 m
@@ -125,6 +126,11 @@ def test_relative_sigma_gate_bounds_sigma_by_the_inliers_median_depth(kf_map):
     assert _gate(kf_map, max_position_sigma_m=0.0, max_position_sigma_ratio=0.1)(
         _res(100, 100, cov=nan), 100, None, X).startswith(
         "position too uncertain for the distance to the scene (1 sigma nan")
+    # inliers behind the camera: said so, not 'nan x the inliers' median depth -2.5 m'
+    behind = _gate(kf_map, max_position_sigma_m=0.0, max_position_sigma_ratio=0.1)(
+        _res(100, 100, cov=cov), 100, None, X * [1, 1, -1])
+    assert "the inliers' median depth -2.5 m is not in front of the camera" in behind, behind
+    assert "nan" not in behind, behind
     off = _gate(kf_map, max_position_sigma_m=0.0, max_position_sigma_ratio=0.0)
     assert off(_res(100, 100, cov=cov * 1e6), 100, None, X) == ""
 
@@ -829,6 +835,8 @@ def test_relative_sigma_reason_below_the_default_says_so(kf_map):
     reason = low(_res(100, 100, cov=cov), 100, None, X)
     assert "a ratio below its default 0.5 may fail frames matched right too" in reason, reason
     assert "towards 0.5" in reason, reason
+    # right poses claim 0.005 here: the model's figure is a bound, not a range they fall in
+    assert "claim up to ~0.07 from 1 m on" in reason, reason
     assert "far more certain" not in reason, reason
     at_default = _gate(kf_map, max_position_sigma_m=0.0, max_position_sigma_ratio=0.5)
     reason = at_default(_res(100, 100, cov=cov * 1e4), 100, None, X)  # 1 m sigma at 1.9 m

@@ -59,13 +59,18 @@ def relative_sigma_reason(max_ratio: float, sigma: float, map_from_cam: np.ndarr
     depth = inlier_median_depth(map_from_cam, points3d)
     if sigma <= max_ratio * depth:  # NaN and a depth <= 0 fail
         return ""
-    head = (f"position too uncertain for the distance to the scene (1 sigma {sigma:.3g} m = "
-            f"{sigma / depth if depth > 0 else float('nan'):.3g} x the inliers' median depth "
-            f"{depth:.3g} m > {max_ratio:.3g}, gates.max_position_sigma_ratio): ")
+    if not depth > 0:  # the inliers lie behind the camera: no ratio to state
+        return (f"position too uncertain for the distance to the scene (1 sigma {sigma:.3g} m; "
+                f"the inliers' median depth {depth:.3g} m is not in front of the camera, "
+                "gates.max_position_sigma_ratio): the pose puts what it matched behind it")
+    head = (f"position too uncertain for the distance to the scene (1 sigma {sigma:.3g} m is "
+            f"{sigma / depth:.3g} x the inliers' median depth {depth:.3g} m, over "
+            f"gates.max_position_sigma_ratio {max_ratio:.3g}): ")
     default = GateConfig.max_position_sigma_ratio
     if max_ratio < default:  # the user's own ratio, below what a right pose is bounded by
         return head + (f"a ratio below its default {default:.3g} may fail frames matched "
-                       "right too (with depth points they claim ~0.01-0.07 from 1 m on): raise "
+                       "right too (with depth points they claim up to ~0.07 from 1 m on, "
+                       "0.14 at 0.2 m): raise "
                        f"gates.max_position_sigma_ratio towards {default:.3g} (or 0 to disable)")
     return head + ("a frame matched right is far more certain; raise "
                    "gates.max_position_sigma_ratio (or 0 to disable) for scenes closer than ~5 x "
