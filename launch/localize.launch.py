@@ -34,12 +34,21 @@ from launch_ros.actions import LifecycleNode
 from launch_ros.parameter_descriptions import ParameterValue
 
 TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
 NODE_NAME = "mast3r_localizer"
 RESPAWN_DELAY_S = 2.0
+# image_transport streams the node cannot subscribe to (it reads raw and compressed only)
+OTHER_TRANSPORTS = ("compressedDepth", "theora", "zstd", "ffmpeg", "foxglove")
 
 
-def _is_true(text: str) -> bool:
-    return text.strip().lower() in TRUE_WORDS
+def _is_true(text: str, argument: str = "") -> bool:
+    """``text`` as a boolean launch argument. RuntimeError, naming ``argument``, for a word that
+    is neither true nor false: ``autostart:=ture`` was read as false, and the node then waited
+    unconfigured with no error."""
+    word = text.strip().lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise RuntimeError(f"{argument or 'argument'}:={text!r} is not a boolean: give true or false")
 
 
 def _params_file(context) -> str:
@@ -74,6 +83,12 @@ def _image_remaps(image_topic):
     an empty argument): the remap to '' failed inside launch_ros with an invalid-name error
     that named neither the argument nor the fix."""
     topic = image_topic.rstrip("/")
+    last = topic.rpartition("/")[2]
+    if last in OTHER_TRANSPORTS and topic != last:
+        raise RuntimeError(
+            f"image_topic:={image_topic!r} is image_transport's '{last}' stream, which the node "
+            "does not read (raw Image or its /compressed stream only): give the camera's Image "
+            "topic, or republish the stream as images (docs/ros_node.md, image_transport)")
     base = topic[:-len("/compressed")] if topic.endswith("/compressed") else topic
     if not base.strip("/ "):
         raise RuntimeError(
@@ -106,10 +121,12 @@ def _node(context):
     params_file = _params_file(context)
     # the node's own bring-up, also at each respawn (no lifecycle request from launch)
     overrides = {"autostart": ParameterValue(
-        _is_true(LaunchConfiguration("autostart").perform(context)), value_type=bool)}
+        _is_true(LaunchConfiguration("autostart").perform(context), "autostart"),
+        value_type=bool)}
     use_sim_time = LaunchConfiguration("use_sim_time").perform(context).strip()
     if use_sim_time:  # else a Nav2 file's use_sim_time: true was overridden by a default false
-        overrides["use_sim_time"] = ParameterValue(_is_true(use_sim_time), value_type=bool)
+        overrides["use_sim_time"] = ParameterValue(_is_true(use_sim_time, "use_sim_time"),
+                                                   value_type=bool)
     map_path = os.path.expanduser(LaunchConfiguration("map").perform(context))
     if map_path:
         overrides["map_path"] = ParameterValue(map_path, value_type=str)
@@ -127,7 +144,9 @@ def _node(context):
     logger = _logger_name(context.launch_configurations.get("ros_namespace"),
                           LaunchConfiguration("namespace").perform(context))
     log_level = LaunchConfiguration("log_level").perform(context)
-    respawn = _is_true(LaunchConfiguration("use_respawn").perform(context))
+    respawn = _is_true(LaunchConfiguration("use_respawn").perform(context), "use_respawn")
+    namespaced_tf = _is_true(LaunchConfiguration("namespaced_tf").perform(context),
+                             "namespaced_tf")
     node = LifecycleNode(
         package="mast3r_ros",
         executable="localizer_node",
@@ -140,7 +159,7 @@ def _node(context):
             ("camera_info", _camera_info_topic(
                 image_topic, LaunchConfiguration("camera_info_topic").perform(context))),
         ] + ([("/tf", "tf"), ("/tf_static", "tf_static")]  # Nav2's multi-robot pattern
-             if _is_true(LaunchConfiguration("namespaced_tf").perform(context)) else []),
+             if namespaced_tf else []),
         ros_arguments=["--log-level", f"{logger}:={log_level}"],
         # Nav2's use_respawn (nav2_bringup: respawn_delay 2 s): the lifecycle manager's
         # attempt_respawn_reconnection brings a crashed server back only when launch respawns it

@@ -291,3 +291,26 @@ def test_an_image_topic_with_no_base_stops_the_launch_naming_it(monkeypatch, giv
         _launch(monkeypatch, HumbleLifecycleNode, "true", image_topic=given)
     assert f"image_topic:={given!r}" in str(info.value)
     assert "image_topic:=/camera/color/image_raw/compressed" in str(info.value)
+
+
+@pytest.mark.parametrize("argument", ["autostart", "use_respawn", "namespaced_tf",
+                                      "use_sim_time"])
+def test_a_boolean_argument_that_is_no_boolean_stops_the_launch_naming_it(monkeypatch,
+                                                                          argument):
+    """autostart:=ture was read as false: the node waited unconfigured, no error anywhere."""
+    values = {"autostart": "true", argument: "ture"}
+    with pytest.raises(RuntimeError, match=f"^{argument}:='ture' is not a boolean"):
+        _launch(monkeypatch, HumbleLifecycleNode, **values)
+    for word in ("True", "FALSE", " yes ", "0"):  # Nav2's 'True' / 'False' still read
+        _launch(monkeypatch, HumbleLifecycleNode, **{**values, argument: word})
+
+
+@pytest.mark.parametrize("given", ["/camera/image_raw/theora", "/camera/image_raw/zstd/",
+                                   "/camera/depth/image_raw/compressedDepth",
+                                   "camera/image_raw/ffmpeg"])
+def test_an_image_topic_of_another_transport_stops_the_launch_naming_it(monkeypatch, given):
+    """image_topic:=/camera/image_raw/theora became an Image subscription on a theora packet
+    topic: no image ever arrived, with no error."""
+    with pytest.raises(RuntimeError, match="stream, which the node does not read") as info:
+        _launch(monkeypatch, HumbleLifecycleNode, "true", image_topic=given)
+    assert f"image_topic:={given!r}" in str(info.value)
