@@ -234,8 +234,9 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
     written. Without ``overwrite``, --overwrite is suggested only where it would replace the
     folder: ``overwrite_refusal`` gives the caller's further reason (str, or None) why not.
     """
-    if not path.strip():
-        raise InputError("the output path is empty (give --out a folder name)")
+    if not path.strip():  # worded as every other empty option (--map, --params, ...)
+        raise InputError("--out is empty (an unset shell variable?): give a folder name"
+                         if not path else f"--out {path!r} is blank: give a folder name")
     refuse_inside_map_data(path)
     full = os.path.abspath(path)
     if not os.path.lexists(full):

@@ -157,8 +157,12 @@ def test_without_make_parents_a_missing_folder_is_named(tmp_path):
     assert os.listdir(tmp_path) == []  # the probe file is removed
 
 
-def test_blank_out_is_refused_as_empty():
-    with pytest.raises(InputError, match=r"^the output path is empty \(give --out a folder "):
+def test_empty_or_blank_out_is_refused_as_every_empty_option_is():
+    """--out "" said 'the output path is empty' where --map "", --params "" ... ask whether a
+    shell variable was unset; a blank --out ' ' was called empty."""
+    with pytest.raises(InputError, match=r"^--out is empty \(an unset shell variable\?\): give "):
+        check_output_folder("", False)
+    with pytest.raises(InputError, match=r"^--out '   ' is blank: give a folder name$"):
         check_output_folder("   ", False)
 
 
