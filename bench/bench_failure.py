@@ -217,6 +217,13 @@ def main() -> None:
             queries[name] = (q, full)
     result = {}
     for name, (q, m) in queries.items():
+        if not read_list(q / "rgb.txt"):  # localize refuses an empty list: the set is empty
+            print(f"{name}: no query frame (none farther than --unseen-m {a.unseen_m} m from "
+                  "that third's map frames): skipped", file=sys.stderr)
+            result[name] = {"frames": 0, "localized": 0, "median_t_cm": None, "max_t_cm": None,
+                            "wrong_or_unearned": 0, "overconfident": 0, "worst": [],
+                            "failure_reasons": {}}
+            continue
         run = work / f"run_{name}"
         cli("localize", str(q), "--map", str(m), "--out", str(run), "--matcher", "sift",
             "--overwrite", *extra)

@@ -81,3 +81,31 @@ def test_an_unknown_set_is_refused_before_any_map_is_built(tmp_path, monkeypatch
         b.main()
     assert e.value.code == 2 and not built
     assert "unknown set 'contrl'" in capsys.readouterr().err
+
+
+def test_an_unseen_set_left_without_query_frames_is_skipped_not_fatal(tmp_path, monkeypatch,
+                                                                      capsys):
+    """--unseen-m 10 left no query frame far enough: localize refused the empty list and the
+    whole bench ended there, after its maps were built."""
+    b = _bench()
+    _tum(tmp_path / "redkitchen_a_map", 3)
+    _tum(tmp_path / "redkitchen_a_query", 3)
+    calls = []
+
+    def cli(*args):
+        calls.append(args[0])
+        if args[0] == "localize":  # the control: every frame failed
+            run = Path(args[args.index("--out") + 1])
+            run.mkdir(parents=True, exist_ok=True)
+            (run / "results.jsonl").write_text(json.dumps(
+                {"stamp_ns": 0, "success": False, "reason": "x"}) + "\n")
+
+    monkeypatch.setattr(b, "cli", cli)
+    monkeypatch.setattr("sys.argv", ["bench_failure.py", str(tmp_path), "--work",
+                                     str(tmp_path / "w"), "--sets", "control,unseen",
+                                     "--unseen-m", "100"])
+    b.main()
+    assert calls == ["build-map", "build-map", "localize"]  # no localize of the empty set
+    out = capsys.readouterr()
+    assert "unseen: no query frame" in out.err
+    assert '"unseen": {\n  "frames": 0' in out.out
