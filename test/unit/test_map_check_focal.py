@@ -76,6 +76,9 @@ def test_a_distorted_camera_s_focal_length_15_percent_off_is_named_with_the_fx_t
     assert abs(fx / K[0, 0] - 1) < 0.01, r.message
     for wrong in ("jump", "no pose convention", "depth is x", "not fully confirmed"):
         assert wrong not in r.message, r.message
+    # a colour camera's own K with unregistered depth fails so too (the colour-focal note of
+    # build-map / check-map tells the user to give it): the fix says what then
+    assert "the depth is a separate depth camera's, not registered to it" in r.fix, r.fix
 
 
 def test_a_distorted_camera_s_fx_mistyped_10x_is_confirmed_with_the_fx_that_fits(distorted):

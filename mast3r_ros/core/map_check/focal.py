@@ -217,8 +217,17 @@ def _focal_cause(views: List[_View], g: float, residual: float, base: float,
         f"{100 * base:.2g} %{against})",
         "check fx, fy in the camera_info's K (camera.yaml / --camera-info, the CameraInfo "
         "topic) against the camera's calibration (another camera's, or for another resolution "
-        f"or zoom?): divided by {g:.3g} (fx {fx / g:.4g} px) they fit; build the map again",
+        f"or zoom?): divided by {g:.3g} (fx {fx / g:.4g} px) they fit; build the map again"
+        + (UNREGISTERED_NOTE if 0.75 < g < 1.33 else ""),
         True)
+
+
+# a colour camera's own K fails the same way with a separate depth camera's depth (a Kinect's,
+# a D400's unaligned stream), which fits the depth camera's K: the colour-focal note of a map
+# built with that K sends the user here, and the fix alone sent them back to it
+UNREGISTERED_NOTE = ("; if fx, fy are the colour camera's own, the depth is a separate depth "
+                     "camera's, not registered to it: register it first (depth_image_proc's "
+                     "register, the driver's align_depth)")
 
 
 def _depth_or_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
