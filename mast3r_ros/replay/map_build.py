@@ -277,8 +277,8 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
     """Fail fast, before a source is read or a keyframe checked (minutes on a large bag): the
     checkpoint the encodings need (mast3r matcher with a checkpoint configured) exists and is
     no empty, text or cut-short file nor a folder without a Hugging Face checkpoint's files
-    (`require_checkpoint`), and the retrieval
-    checkpoint and codebook of ``opts`` exist. Raises `CheckpointError` naming the
+    (`require_checkpoint`), its device exists here (`resolve_device`; not with --ray-address),
+    and the retrieval checkpoint and codebook of ``opts`` exist. Raises `CheckpointError` naming the
     missing file and how to pass it, and `InputError` for a retrieval checkpoint in a build
     that encodes no keyframes (--matcher sift, or no checkpoint; it was refused only once the
     source was read and its keyframes checked)."""
@@ -287,6 +287,11 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
         from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint
 
         require_checkpoint(resolve_checkpoint(cfg.model.checkpoint))
+        if not opts.ray_address:  # Ray workers resolve it on their own machines
+            from ..core.devices import resolve_device
+
+            resolve_device(cfg.model.device)  # --device cuda without CUDA: now, not after the
+            # source was read and its keyframes checked
     if opts.retrieval_checkpoint:
         from ..core.retrieval_model import check_retrieval_files
 

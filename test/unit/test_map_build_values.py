@@ -194,3 +194,25 @@ def test_merge_over_a_folder_that_is_not_a_map_is_refused_in_the_clis_words(tmp_
                                          r"command \(it lacks manifest.json\)"):
         map_build.merge_maps(a, b, str(notes), overwrite=True)
     assert os.listdir(notes) == ["todo.txt"]
+
+
+def test_a_device_this_machine_lacks_is_refused_before_the_source_is_read(monkeypatch):
+    """build-map --device cuda on a CPU machine read the whole source and checked the map's
+    keyframes (minutes on a bag) before the first encoding refused the device."""
+    import dataclasses
+
+    import torch
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.core.errors import ConfigError
+    from mast3r_ros.core.model import checkpoint
+
+    monkeypatch.setattr(checkpoint, "require_checkpoint", lambda path: None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(
+        cfg.model, checkpoint="/some/m.pth", device="cuda"))
+    with pytest.raises(ConfigError, match="device 'cuda' requested but CUDA is not available"):
+        map_build.check_build_files(cfg, map_build.BuildOptions())
+    # Ray workers resolve the device on their own machines
+    map_build.check_build_files(cfg, map_build.BuildOptions(ray_address="auto"))
