@@ -198,6 +198,8 @@ def main() -> None:
     unknown = [s for s in a.sets.split(",") if s not in known]
     if unknown:  # refused before the first map is built, not as a KeyError after it
         ap.error(f"--sets: unknown set {', '.join(map(repr, unknown))} (known: {','.join(known)})")
+    if a.json and not Path(a.json).resolve().parent.is_dir():  # not a traceback at the end
+        ap.error(f"--json {a.json}: the folder {Path(a.json).resolve().parent} does not exist")
     data, work = Path(a.data), Path(a.work)
     mp, qp = data / "redkitchen_a_map", data / "redkitchen_a_query"
     work.mkdir(parents=True, exist_ok=True)

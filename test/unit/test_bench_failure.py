@@ -109,3 +109,18 @@ def test_an_unseen_set_left_without_query_frames_is_skipped_not_fatal(tmp_path, 
     out = capsys.readouterr()
     assert "unseen: no query frame" in out.err
     assert '"unseen": {\n  "frames": 0' in out.out
+
+
+def test_a_json_path_in_a_missing_folder_is_refused_before_any_work(tmp_path, monkeypatch,
+                                                                    capsys):
+    """--json results/fa.json without results/ ended the run, minutes in, with a traceback."""
+    b = _bench()
+    built = []
+    monkeypatch.setattr(b, "cli", lambda *args: built.append(args))
+    monkeypatch.setattr("sys.argv", ["bench_failure.py", str(tmp_path), "--work",
+                                     str(tmp_path / "w"), "--json",
+                                     str(tmp_path / "missing" / "fa.json")])
+    with pytest.raises(SystemExit) as e:
+        b.main()
+    assert e.value.code == 2 and not built
+    assert "does not exist" in capsys.readouterr().err
