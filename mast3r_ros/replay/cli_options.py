@@ -410,10 +410,14 @@ def settled_out(out: str) -> str:
     run folder, ``--out ..`` from a map's keyframes/) is made absolute: publishing the output
     replaces that folder, which takes the current folder away, and the relative path, resolved
     again after, led nowhere (an error after the work was published). Else as given.
-    ``-`` is an `InputError`: every --out is a folder (it made a folder named '-')."""
+    A leading ``~`` is the home folder (`os.path.expanduser`). ``-`` is an `InputError`:
+    every --out is a folder (it made a folder named '-')."""
     if out == "-":
         raise InputError("--out -: the output is a folder, not stdout ('-' would make a folder "
                          "named '-'); give a folder name, e.g. --out out1 (or --out ./-)")
+    # a '~' the shell left (`--out=~/run`, quoted, a launch or YAML value): the home folder, as
+    # --map reads it, not a folder named '~' in the current one (`rm -rf ~` to remove it)
+    out = os.path.expanduser(out) if out.startswith("~") else out
     if os.path.islink(out.rstrip("/") or "/"):
         return os.path.realpath(out)
     if not out or os.path.isabs(out):

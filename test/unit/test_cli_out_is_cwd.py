@@ -80,3 +80,17 @@ def test_an_out_given_as_a_link_is_named_as_typed_in_an_error(tmp_path, monkeypa
 
     assert _as_typed("/r/real/run; /r/real2 /r/real, /r/real", "ln", "/r/real") == (
         "ln/run; /r/real2 ln (a link to /r/real), ln")
+
+
+def test_a_tilde_the_shell_left_is_the_home_folder(tum, sift_map, tmp_path, monkeypatch,
+                                                   capsys):
+    """`--out=~/run` (bash expands no '~' there) made a folder named '~' in the current one,
+    while `--map=~/maps/x` reads the home folder's map; now --out reads it so too."""
+    home, here = tmp_path / "home", tmp_path / "here"
+    home.mkdir()
+    here.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(here)
+    assert main(["localize", tum[1], "--map", sift_map, "--out=~/run", "--matcher", "sift",
+                 "--max-frames", "1", "--log-level", "error"]) == 0, capsys.readouterr().err
+    assert os.listdir(here) == [] and (home / "run" / "metrics.json").is_file()
