@@ -94,3 +94,16 @@ def test_a_tilde_the_shell_left_is_the_home_folder(tum, sift_map, tmp_path, monk
     assert main(["localize", tum[1], "--map", sift_map, "--out=~/run", "--matcher", "sift",
                  "--max-frames", "1", "--log-level", "error"]) == 0, capsys.readouterr().err
     assert os.listdir(here) == [] and (home / "run" / "metrics.json").is_file()
+
+
+def test_check_map_reads_a_tilde_in_json_and_plot_as_the_home_folder(sift_map, tmp_path,
+                                                                     monkeypatch, capsys):
+    """`check-map MAP --json=~/c.json` said 'the folder HERE/~ does not exist'."""
+    home, here = tmp_path / "home", tmp_path / "here"
+    home.mkdir()
+    here.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(here)
+    assert main(["check-map", sift_map, "--json=~/c.json", "--log-level", "error"]) == 0, \
+        capsys.readouterr().err
+    assert os.listdir(here) == [] and (home / "c.json").is_file()
