@@ -94,7 +94,8 @@ def auto_cpu_note() -> str:
     note = (f"device auto runs the network on the CPU: {why}. Expect seconds a frame, ~19 s a "
             "keyframe pair with the full ViT-L at image_size 512 on 2 cores "
             "(README: 'Measured'); for a GPU install torch's CUDA build from pytorch.org; "
-            "on the CPU image_size 384 or 224 (--params) is faster; --device cpu states the choice")
+            "on the CPU a smaller model.image_size (384, 224; --params) is faster; --device cpu "
+            "(device: cpu) runs on the CPU without this note")
     if _noted_auto_cpu.first("auto_cpu_note"):
         log.info("%s", note)
     return note

@@ -42,6 +42,8 @@ def test_auto_on_the_cpu_says_why_and_what_it_costs_once(no_cuda, caplog):
     notes = _notes(caplog)
     assert len(notes) == 1
     assert "on the CPU" in notes[0] and "image_size" in notes[0] and "CUDA build" in notes[0]
+    # what --device cpu does, said plainly (it read '--device cpu states the choice')
+    assert notes[0].endswith("--device cpu (device: cpu) runs on the CPU without this note")
 
 
 def test_a_cpu_device_the_user_chose_gets_no_note(no_cuda, caplog):
