@@ -68,9 +68,6 @@ def cmd_check_map(args: argparse.Namespace) -> int:
         if value is not None and not value.strip():  # `--json "$OUT"` with OUT unset
             raise InputError(f"{option} is empty (an unset shell variable?): give a file name, "
                              f"or leave {option} out")
-    # a '~' the shell left (`--plot=~/check.png`): the home folder, as --out and the map read it
-    args.json, args.plot = (os.path.expanduser(v) if v and v.startswith("~") else v
-                            for v in (args.json, args.plot))
     for option, value in (("--json", args.json), ("--plot", args.plot)):
         _refuse_inside_the_map(value, option, args.map)
     if args.json not in (None, "-") and args.plot and (os.path.realpath(args.json)

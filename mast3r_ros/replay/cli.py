@@ -57,6 +57,7 @@ from .cli_options import (
     offline_warmup,
     overrides_default,
     refuse_file_beside_bag_poses,
+    expand_home,
     settled_out,
 )
 
@@ -461,6 +462,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     previous = _on_sigterm()
     link = None  # (--out as typed, the folder it links to)
     try:
+        expand_home(args)  # `--out=~/run`: the home folder, not a folder named '~'
         _refuse_link_loops(parser, args)  # else each said 'not found', of a path that is there
         if isinstance(getattr(args, "out", None), str):  # a link resolved, `.` made absolute
             typed, args.out = args.out, settled_out(args.out)

@@ -403,6 +403,29 @@ def check_trajectory_file(path: Optional[str], option: str, default: str) -> Non
     refuse_device(path, option)  # /dev/zero: read line by line until the memory ran out
 
 
+# every option and argument that names a file or folder (argparse dests of all subcommands)
+PATH_DESTS = ("source", "map", "out", "params", "checkpoint", "ckpt", "camera_info",
+              "trajectory", "groundtruth", "retrieval_checkpoint", "codebook", "image1",
+              "image2", "images", "a", "b", "json", "plot")
+
+
+def expand_home(args: argparse.Namespace) -> None:
+    """A leading ``~`` left in a path of ``args`` (`PATH_DESTS`) is the home folder
+    (`os.path.expanduser`), in place. The shell expands it only at the start of a word:
+    ``--out=~/run`` made a folder named '~' in the current one, ``SRC="~/data"`` read "source
+    not found: ~/data", while ``--map=~/maps/x`` read the home folder's map."""
+    def expand(value: Any) -> Any:
+        return os.path.expanduser(value) if isinstance(value, str) and value[:1] == "~" \
+            else value
+
+    for dest in PATH_DESTS:
+        value = getattr(args, dest, None)
+        if isinstance(value, list):
+            setattr(args, dest, [expand(v) for v in value])
+        elif value is not None:
+            setattr(args, dest, expand(value))
+
+
 def settled_out(out: str) -> str:
     """``--out`` as the command uses it. A symbolic link to a folder is resolved: the folder is
     written, the link kept (outputs are published by renames, which would put a folder in place
@@ -410,14 +433,10 @@ def settled_out(out: str) -> str:
     run folder, ``--out ..`` from a map's keyframes/) is made absolute: publishing the output
     replaces that folder, which takes the current folder away, and the relative path, resolved
     again after, led nowhere (an error after the work was published). Else as given.
-    A leading ``~`` is the home folder (`os.path.expanduser`). ``-`` is an `InputError`:
-    every --out is a folder (it made a folder named '-')."""
+    ``-`` is an `InputError`: every --out is a folder (it made a folder named '-')."""
     if out == "-":
         raise InputError("--out -: the output is a folder, not stdout ('-' would make a folder "
                          "named '-'); give a folder name, e.g. --out out1 (or --out ./-)")
-    # a '~' the shell left (`--out=~/run`, quoted, a launch or YAML value): the home folder, as
-    # --map reads it, not a folder named '~' in the current one (`rm -rf ~` to remove it)
-    out = os.path.expanduser(out) if out.startswith("~") else out
     if os.path.islink(out.rstrip("/") or "/"):
         return os.path.realpath(out)
     if not out or os.path.isabs(out):

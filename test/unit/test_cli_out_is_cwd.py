@@ -107,3 +107,17 @@ def test_check_map_reads_a_tilde_in_json_and_plot_as_the_home_folder(sift_map, t
     assert main(["check-map", sift_map, "--json=~/c.json", "--log-level", "error"]) == 0, \
         capsys.readouterr().err
     assert os.listdir(here) == [] and (home / "c.json").is_file()
+
+
+def test_a_tilde_left_in_the_source_and_map_is_the_home_folder(tum, sift_map, tmp_path,
+                                                               monkeypatch, capsys):
+    """`SRC="~/data"; mast3r-ros localize "$SRC"` read "source not found: ~/data"."""
+    home = tmp_path / "home"
+    home.mkdir()
+    os.symlink(tum[1], home / "query")
+    os.symlink(sift_map, home / "map")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    assert main(["localize", "~/query", "--map", "~/map", "--out", "run", "--matcher", "sift",
+                 "--max-frames", "1", "--log-level", "error"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "run" / "metrics.json").is_file()
