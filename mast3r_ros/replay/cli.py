@@ -50,6 +50,7 @@ from .cli_options import (
     add_resume_options,
     add_warmup_option,
     check_trajectory_file,
+    expand_home,
     load_config,
     load_params,  # noqa: F401  (re-exported: imported from the CLI module)
     note_unused_device,
@@ -57,7 +58,6 @@ from .cli_options import (
     offline_warmup,
     overrides_default,
     refuse_file_beside_bag_poses,
-    expand_home,
     settled_out,
 )
 

@@ -281,7 +281,8 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
     and the retrieval checkpoint and codebook of ``opts`` exist. Raises `CheckpointError` naming the
     missing file and how to pass it, and `InputError` for a retrieval checkpoint in a build
     that encodes no keyframes (--matcher sift, or no checkpoint; it was refused only once the
-    source was read and its keyframes checked)."""
+    source was read and its keyframes checked), and `ConfigError` for a device this machine
+    lacks."""
     encodes = cfg.localizer.matcher == "mast3r" and bool(cfg.model.checkpoint)
     if encodes:
         from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint
@@ -290,8 +291,8 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
         if not opts.ray_address:  # Ray workers resolve it on their own machines
             from ..core.devices import resolve_device
 
-            resolve_device(cfg.model.device)  # --device cuda without CUDA: now, not after the
-            # source was read and its keyframes checked
+            # --device cuda without CUDA: refused now, not after the source was read
+            resolve_device(cfg.model.device)
     if opts.retrieval_checkpoint:
         from ..core.retrieval_model import check_retrieval_files
 
