@@ -69,6 +69,13 @@ def write_folder(src: Path, dst: Path, keep, transform=None) -> int:
     (dst / "rgb").mkdir(parents=True)
     (dst / "depth").mkdir()
     rgb, depth, gt = (read_list(src / n) for n in ("rgb.txt", "depth.txt", "groundtruth.txt"))
+    # rows are paired by index (the redkitchen excerpt's lists are): a TUM recording whose lists
+    # differ would pair images with another frame's depth and ground truth, silently
+    if not (len(rgb) == len(depth) == len(gt)) or any(
+            abs(float(r[0]) - float(d[0])) > 1e-3 or abs(float(r[0]) - float(g[0])) > 1e-3
+            for r, d, g in zip(rgb, depth, gt)):
+        raise SystemExit(f"{src}: rgb.txt, depth.txt and groundtruth.txt do not list the same "
+                         "stamps row by row; this bench needs them aligned (as redkitchen_a_*)")
     out = {"rgb.txt": [], "depth.txt": [], "groundtruth.txt": []}
     for i, (r, d, g) in enumerate(zip(rgb, depth, gt)):
         if not keep(i, g):

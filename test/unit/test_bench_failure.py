@@ -124,3 +124,15 @@ def test_a_json_path_in_a_missing_folder_is_refused_before_any_work(tmp_path, mo
         b.main()
     assert e.value.code == 2 and not built
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_lists_not_aligned_row_by_row_are_refused(tmp_path):
+    """write_folder pairs rows by index: a depth.txt one row short paired every image after the
+    gap with another frame's depth and ground truth, without a word."""
+    b = _bench()
+    src = tmp_path / "src"
+    _tum(src, 3)
+    lines = (src / "depth.txt").read_text().splitlines()
+    (src / "depth.txt").write_text("\n".join(lines[:2] + lines[3:]) + "\n")  # frame 1 missing
+    with pytest.raises(SystemExit, match="do not list the same stamps row by row"):
+        b.write_folder(src, tmp_path / "dst", lambda i, g: True)
