@@ -43,6 +43,10 @@ def _controller() -> Any:
     or False when threadpoolctl is not installed or cannot list them (one log line says so)."""
     global _blas
     if _blas is None:
+        # numpy's BLAS must be loaded before the libraries are listed, once: a list made
+        # before it (an empty one) would never limit anything. One loaded later by another
+        # package (OpenCV's own OpenBLAS) is not numpy's and stays unlisted.
+        import numpy  # noqa: F401
         try:
             from threadpoolctl import ThreadpoolController
         except ImportError:

@@ -4,6 +4,7 @@ product (a spy on the descriptor array), not by timing."""
 
 import logging
 import sys
+import subprocess
 
 import numpy as np
 import pytest
@@ -34,9 +35,15 @@ def _index(k: int = 2000, d: int = 64):
 
 
 def _blas_threads():
+    """The thread counts of the BLAS libraries blas_threads limits: those loaded when it first
+    listed them (numpy's always is; one another package loads later -- OpenCV's own OpenBLAS,
+    when a test imported cv2 after that -- is not numpy's and is left alone)."""
     from threadpoolctl import threadpool_info
 
-    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert blas_threads.can_limit()
+    known = {lib["filepath"] for lib in blas_threads._controller().info()}
+    return [lib["num_threads"] for lib in threadpool_info()
+            if lib["user_api"] == "blas" and lib["filepath"] in known]
 
 
 def test_exact_search_multiplies_on_one_blas_thread_and_restores_the_count(monkeypatch):
@@ -152,3 +159,14 @@ def test_a_threadpoolctl_that_cannot_list_the_libraries_leaves_search_unlimited(
         np.testing.assert_array_equal(idx.search(q, 5), rank_by_similarity(q, db, 5))
     assert blas_threads._blas is False
     assert any("OSError: cannot read a loaded library" in r.getMessage() for r in caplog.records)
+
+
+def test_a_first_call_before_numpy_is_imported_still_finds_numpys_blas():
+    """The libraries are listed once, at the first call: listed before numpy was imported (this
+    module alone does not import it) the list was empty and nothing was ever limited."""
+    pytest.importorskip("threadpoolctl")
+    code = ("import sys; from mast3r_ros.core import blas_threads; "
+            "assert 'numpy' not in sys.modules; sys.exit(0 if blas_threads.can_limit() else 3)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
