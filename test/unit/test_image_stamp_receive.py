@@ -185,3 +185,21 @@ def test_images_read_at_receive_times_are_not_told_to_read_them_so(tmp_path, cap
     assert "receive (" not in seq.other_clock, seq.other_clock
     header = BagSequence(bag, pose_frames="map:camera_optical")
     assert "; or read this bag with image_stamp receive (" in header.other_clock
+
+
+def test_run_n_with_receive_does_not_say_the_header_time_never_jumps_back(tmp_path):
+    """A simulator-reset bag (header time jumps back, receive times do not) read with receive
+    has one run: --run 2 was refused saying its images' header time never jumps back, which
+    it does; the refusal names receive and how to read the runs (header)."""
+    from test_rosbag_values import bag_of, colour
+
+    msgs = [("/cam/camera_info", 0, camera_info(S))]
+    msgs += [("/cam/image", (k + 1) * S, colour(t * MS))
+             for k, t in enumerate([1000, 1100, 1200, 1050, 1150, 1250])]
+    assert len(BagSequence(bag_of(tmp_path, msgs), run=2).stamps_ns) == 3  # header: two runs
+    with pytest.raises(InputError) as refused:
+        BagSequence(bag_of(tmp_path, msgs, "b"), run=2, image_stamp="receive",
+                    option_names={"image_stamp": "--image-stamp"})
+    line = str(refused.value)
+    assert "header time never jumps back" not in line, line
+    assert "read with --image-stamp receive" in line and "(--image-stamp header)" in line, line

@@ -82,6 +82,15 @@ class _RunChoice:
                 why = ("jumps back" if n > 1 else "never jumps back" if not lost else
                        f"jumps back only after the {len(lost)} video packet(s) before its "
                        "first keyframe, which hold no frames")
+                if n <= 1 and not lost and getattr(self, "_image_stamp", "header") == "receive":
+                    # the runs are split by the images' times, here receive times, which do
+                    # not go back where the header stamps do (a simulator reset)
+                    name = self._option_names.get("image_stamp", "image_stamp")
+                    raise InputError(
+                        f"--run {self._run_wanted}: {bag_label(self.path)} is read with {name} "
+                        "receive, and its images' receive times never jump back: it has one "
+                        f"run; drop --run, or read its images' header stamps ({name} header) "
+                        "to split a bag whose header time jumps back into runs")
                 raise InputError(
                     f"--run {self._run_wanted}: {bag_label(self.path)} has "
                     f"{'only one run' if n <= 1 else f'{n} runs'} (its images' header time "
