@@ -98,6 +98,7 @@ def test_exact_search_product_runs_inside_the_limit(monkeypatch):
 def test_without_threadpoolctl_search_is_unchanged_and_says_so_once(monkeypatch, caplog):
     monkeypatch.setattr(blas_threads, "_blas", None)
     monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     idx, db, q = _index(300)
     with caplog.at_level(logging.INFO, logger="mast3r_ros.core.blas_threads"):
         for _ in range(2):
@@ -105,6 +106,19 @@ def test_without_threadpoolctl_search_is_unchanged_and_says_so_once(monkeypatch,
     notes = [r.getMessage() for r in caplog.records if "threadpoolctl" in r.getMessage()]
     assert len(notes) == 1 and "OPENBLAS_NUM_THREADS=1" in notes[0]
     assert blas_threads._blas is False and not blas_threads.can_limit()
+
+
+def test_without_threadpoolctl_openblas_num_threads_1_is_not_told_to_set_it(monkeypatch,
+                                                                             caplog):
+    """The INFO line's remedy is OPENBLAS_NUM_THREADS=1; with it set, the line said to set it."""
+    monkeypatch.setattr(blas_threads, "_blas", None)
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    with caplog.at_level(logging.INFO, logger="mast3r_ros.core.blas_threads"):
+        with blas_threads.single_blas_thread():
+            pass
+    assert not [r for r in caplog.records if "threadpoolctl" in r.getMessage()]
+    assert blas_threads._blas is False
 
 
 def test_pnp_refinement_and_covariance_run_inside_the_limit(monkeypatch):
