@@ -121,6 +121,18 @@ def test_a_bad_max_frames_is_one_line_before_the_source_is_read(value, why, tmp_
     assert "source not found" not in err[0]
 
 
+def test_max_frames_0_says_how_to_read_every_frame(tmp_path, capsys):
+    """localize's --max-frames 0 means every frame; build-map's refused it without saying how
+    to get every frame."""
+    rc = main(["build-map", str(tmp_path / "missing"), "--out", str(tmp_path / "m"),
+               "--matcher", "sift", "--max-frames", "0"])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and line.endswith("got 0; leave --max-frames out to read every frame"), line
+    with pytest.raises(InputError) as refused:
+        open_source(str(tmp_path), SourceOptions(max_frames=-1))
+    assert "leave" not in str(refused.value)
+
+
 @pytest.mark.parametrize("value", [0, -1, True, 2.0, "3"])
 def test_the_api_refuses_a_bad_max_frames(value, folder):
     with pytest.raises(InputError, match=r"max_frames must be a whole number >= 1"):
