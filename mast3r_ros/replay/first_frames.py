@@ -46,6 +46,7 @@ class FirstFrames:
 
     def __init__(self, source: Any, max_frames: int, name: str = "max_frames") -> None:
         self.max_frames = check_max_frames(max_frames, name)
+        self.name = name
         self.source = source
         self.of_frames = len(source)
         self._n = min(self.max_frames, self.of_frames)
@@ -61,6 +62,14 @@ class FirstFrames:
         and the recording's frame count ``of_frames``."""
         return {"max_frames": self.max_frames, "frames": self._n,
                 "of_frames": self.of_frames}
+
+    def cut_note(self) -> str:
+        """'' when every frame is read, else what the cut left out, for an error about the
+        frames read ('only the first 10 of the 50 frames are read (--max-frames 10)')."""
+        if self._n >= self.of_frames:
+            return ""
+        return (f"only the first {self._n} of the {self.of_frames} frames are read "
+                f"({self.name} {self.max_frames})")
 
     @property
     def stamps_ns(self) -> np.ndarray:

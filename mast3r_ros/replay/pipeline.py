@@ -196,10 +196,11 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     if no_pose:
         st.why_no_pose = _why_no_pose(source, trajectory, no_pose, cfg.pose_at_stamp)
     if not st.all_poses:
-        raise InputError(
+        cut = getattr(source, "cut_note", lambda: "")()  # --max-frames: where the frames end
+        raise InputError((
             f"no frame has a pose: {st.why_no_pose}" if st.why_no_pose else
             "no frame has a pose: give the source a groundtruth.txt, pass --trajectory "
-            "FILE, or (rosbag2) --pose-frames map:camera_optical")
+            "FILE, or (rosbag2) --pose-frames map:camera_optical") + (f"; {cut}" if cut else ""))
     if not st.keyframes and st.depth_skipped:  # every posed frame lacked depth
         raise InputError(
             f"none of the {st.depth_skipped} frames with a pose has depth, and {need} needs "

@@ -105,6 +105,21 @@ def test_trajectory_poses_are_checked_against_the_first_frames(folder, tmp_path,
     assert "frames_without_pose" not in _manifest(tmp_path / "cut")
 
 
+def test_no_pose_in_the_first_frames_says_they_are_the_first_n(folder, tmp_path, capsys):
+    """A --trajectory that starts after the first N frames: 'no frame has a pose ... the
+    frames are at t=0.000..0.233 s' did not say that --max-frames had cut the recording there."""
+    gt = [ln for ln in (folder / "groundtruth.txt").read_text().splitlines()
+          if ln.strip() and not ln.startswith("#")]
+    traj = tmp_path / "late.txt"
+    traj.write_text("\n".join(gt[10:]) + "\n")
+    capsys.readouterr()
+    rc = main(["build-map", str(folder), "--out", str(tmp_path / "m"), "--matcher", "sift",
+               "--trajectory", str(traj), "--max-frames", "4", "--log-level", "error"])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and "no frame has a pose" in line, line
+    assert line.endswith("; only the first 4 of the 20 frames are read (--max-frames 4)"), line
+
+
 @pytest.mark.parametrize("value, why", [("0", "must be a whole number >= 1"),
                                         ("-3", "must be a whole number >= 1"),
                                         ("2.5", "invalid int value"),
