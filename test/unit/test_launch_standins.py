@@ -314,3 +314,17 @@ def test_an_image_topic_of_another_transport_stops_the_launch_naming_it(monkeypa
     with pytest.raises(RuntimeError, match="stream, which the node does not read") as info:
         _launch(monkeypatch, HumbleLifecycleNode, "true", image_topic=given)
     assert f"image_topic:={given!r}" in str(info.value)
+
+
+def test_the_parameter_files_autostart_says_the_launch_overrides_it(monkeypatch):
+    """The launch's autostart (default true) always overrides the file's, so a user who set
+    autostart: false in the parameter file for Nav2, as its comment advised, still had the node
+    bring itself up, and the manager's configure refused; the comment now says so."""
+    from mast3r_ros.core.config import param_specs
+
+    (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true")   # the file: autostart false
+    assert _autostart_parameter(node) is True
+    (spec,) = [s for s in param_specs() if s.name == "autostart"]
+    comment = (ROOT / "config" / "localize.yaml").read_text().split("autostart: false")[0]
+    for text in (spec.description, comment):
+        assert "localize.launch.py sets it" in " ".join(text.replace("#", " ").split())

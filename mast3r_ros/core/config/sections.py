@@ -411,7 +411,10 @@ class NodeConfig:
     autostart: bool = _f(False, "Configure, then activate, the node itself once it spins (as "
                                 "Nav2's lifecycle_manager autostart does for its nodes); leave "
                                 "false when a lifecycle manager or `ros2 lifecycle set` drives "
-                                "it. Read when the node starts.")
+                                "it. Read when the node starts. localize.launch.py sets it from "
+                                "its own autostart argument (default true) whatever this file "
+                                "says: under a lifecycle manager launch it with "
+                                "autostart:=false.")
 
 
 @dataclasses.dataclass(frozen=True)
