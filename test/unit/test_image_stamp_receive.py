@@ -203,3 +203,28 @@ def test_run_n_with_receive_does_not_say_the_header_time_never_jumps_back(tmp_pa
     line = str(refused.value)
     assert "header time never jumps back" not in line, line
     assert "read with --image-stamp receive" in line and "(--image-stamp header)" in line, line
+
+
+def test_receive_on_a_reset_bag_says_tfs_later_run_is_not_read(tmp_path, caplog):
+    """A simulator reset: images and tf both stamped 1.0-1.2 s, then again 1.05-1.25 s. Read
+    with receive, the images are one run (their receive times go on) but tf's samples after
+    the jump were dropped without a word: the images after it had 'no pose' and a tf range
+    that did not say why. One warning names the jump and --image-stamp header."""
+    from test_rosbag_values import bag_of, colour
+
+    msgs = [("/cam/camera_info", 0, camera_info(S)),
+            ("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)]))]
+    for k, t in enumerate([1000, 1100, 1200, 1050, 1150, 1250]):
+        msgs.append(("/tf", (k + 1) * S, tf_message([("map", "base_link", t * MS,
+                                                     pose([0, 0, 0], [0.1 * k, 0, 0]))])))
+        msgs.append(("/cam/image", (k + 1) * S + MS, colour(t * MS)))
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        BagSequence(bag_of(tmp_path, msgs), pose_frames="map:camera_optical",
+                    image_stamp="receive", option_names={"image_stamp": "--image-stamp"})
+    (warn,) = [r.getMessage() for r in caplog.records if "jumps back" in r.getMessage()]
+    assert "tf map -> base_link jumps back" in warn and "only 3 of its 6 samples" in warn
+    assert "(--image-stamp header) to choose a run with --run N" in warn, warn
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):  # header: the runs warning
+        BagSequence(bag_of(tmp_path, msgs, "h"), pose_frames="map:camera_optical")
+    assert not [r for r in caplog.records if "tf map -> base_link jumps" in r.getMessage()]

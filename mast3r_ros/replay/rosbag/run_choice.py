@@ -136,9 +136,12 @@ class _RunChoice:
             self._infos = [self._camera_info_of_another_run(keep)]
         kept, every = [], self._keeps_every_tf()  # for a /tf extrinsic: `_tf_every_sample`
         for (parent, child), samples in self._tf_runs.items():
-            rows = np.flatnonzero(runs.runs_of(("tf", parent, child), len(samples.stamps)) == keep)
+            labels = runs.runs_of(("tf", parent, child), len(samples.stamps))
+            rows = np.flatnonzero(labels == keep)
             if rows.size:
                 kept.append((samples.seq[rows[0]], parent, child, rows))
+            if (labels > keep).any():  # runs of it after the one read (not one before)
+                self._warn_tf_jump_under_receive(parent, child, samples, rows, len(labels))
         # each edge whole, in the order of its first sample in the run: the tree rules then
         # refuse the same edge as when the samples were added one by one, as read; its
         # columns freed once in the buffer (not all edges held twice at once, unless kept)
@@ -149,6 +152,28 @@ class _RunChoice:
             self._tf.add_dynamic_tq(parent, child, *columns)
         self._image_runs, self._depth_runs, self._info_runs = [], [], []
         self._tf_every, self._tf_runs = (self._tf_runs if every else None), {}
+
+    def _warn_tf_jump_under_receive(self, parent: str, child: str, samples: Any,
+                                    rows: np.ndarray, total: int) -> None:
+        """With image_stamp 'receive' the images never split into runs, but a tf edge whose
+        header time jumps back (a simulator reset) still does: only its run under way at the
+        first image is read, and the images after the jump find no pose. One warning (the
+        first such edge) says so and names the way to read the bag by runs."""
+        if getattr(self, "_image_stamp", "header") != "receive" or getattr(
+                self, "_tf_jump_said", False):
+            return
+        self._tf_jump_said = True
+        stamps = np.frombuffer(samples.stamps, np.int64)[rows] if rows.size else None
+        span = (f"t={stamps.min() * 1e-9:.3f}..{stamps.max() * 1e-9:.3f} s" if stamps is not None
+                else "none of them")
+        name = self._option_names.get("image_stamp", "image_stamp")
+        log.warning("%s: the header time of tf %s -> %s jumps back (a simulator reset or a "
+                    "looped recording) while the images are read by their receive times "
+                    "(%s receive), which do not: only %d of its %d samples, its run under way "
+                    "at the first image (%s), are read, so images after the jump find no "
+                    "pose; read the bag by header stamps (%s header) to choose a run with "
+                    "--run N", bag_label(self.path), parent, child, name, rows.size, total,
+                    span, name)
 
     def _warn_lone_ahead(self, keep: int) -> None:
         """One warning for the first such stream of the run read whose run begins with a
