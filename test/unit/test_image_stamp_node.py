@@ -24,7 +24,7 @@ def _header(sec, nanosec):
 
 def test_the_node_restamps_an_arriving_image_with_the_clock_only_when_asked():
     h = _header(3725, 5)
-    assert not restamp_on_receipt(h, "header", EPOCH + 7)
+    assert restamp_on_receipt(h, "header", EPOCH + 7) is False  # a bool, as documented
     assert (h.stamp.sec, h.stamp.nanosec) == (3725, 5)
     assert restamp_on_receipt(h, "receive", EPOCH + 123_456_789)
     assert (h.stamp.sec, h.stamp.nanosec) == (EPOCH // S, 123_456_789)

@@ -291,3 +291,16 @@ def test_every_autostart_value_on_diagnostics_is_named_in_the_docs():
     named = {status.split(":")[0] + (":" if ":" in status else "`") for status in statuses}
     assert len(named) == 9
     assert not [n for n in named if f"`{n}" not in paragraph], paragraph
+
+
+def test_a_configure_from_outside_says_the_cancelled_self_start_on_diagnostics_at_once():
+    """/diagnostics says the bring-up was cancelled as the outside configure begins (a model
+    load of seconds), not 'pending' until the timer fires (mutation_cpu_2026-12-06f)."""
+    host = _unconfigured_host()
+    seen = []
+
+    def load():
+        seen.append(host.diagnostics()[1]["autostart"])
+        return SUCCESS
+    assert host._run_transition("configure", load, None, FAILURE, SUCCESS) is SUCCESS
+    assert len(seen) == 1 and seen[0].startswith("not run: configure was requested")
