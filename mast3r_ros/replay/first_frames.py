@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any, List, Optional, Union
 
 import numpy as np
@@ -38,11 +38,11 @@ def check_max_frames(max_frames: Any, name: str = "max_frames") -> int:
 class FirstFrames:
     """The first ``max_frames`` frames of ``source`` (all of them when it has fewer).
 
-    ``len``, ``stamps_ns`` ((n,) int64), iteration, ``frames_or_unreadable(positions,
-    recorded)`` and indexing are cut to those frames; every other attribute is the reader's
-    (its ground-truth file, intrinsics, depth and pose reasons). ``source``: the reader;
-    ``of_frames``: how many frames it holds. Raises `InputError` for a ``max_frames`` that is
-    no whole number >= 1 (`check_max_frames`)."""
+    ``len``, ``stamps_ns`` ((n,) int64), iteration, ``frames_or_unreadable`` (where the reader
+    has one, with its parameters) and indexing are cut to those frames; every other attribute
+    is the reader's (its ground-truth file, intrinsics, depth and pose reasons). ``source``:
+    the reader; ``of_frames``: how many frames it holds. Raises `InputError` for a
+    ``max_frames`` that is no whole number >= 1 (`check_max_frames`)."""
 
     def __init__(self, source: Any, max_frames: int, name: str = "max_frames") -> None:
         self.max_frames = check_max_frames(max_frames, name)
@@ -82,16 +82,33 @@ class FirstFrames:
     def __iter__(self) -> Iterator[Any]:
         return itertools.islice(iter(self.source), self._n)
 
-    def frames_or_unreadable(self, positions: Optional[Iterable[int]] = None,
-                             recorded: Collection[int] = ()) -> Iterator[Any]:
-        """The reader's ``frames_or_unreadable``, at ``positions`` below n (all n when None;
-        an iterator stays one, drawn lazily: build-map's keyframe candidates); a reader
-        without ``positions`` gives its first n frames."""
+    @property
+    def frames_or_unreadable(self) -> Callable[..., Iterator[Any]]:
+        """The reader's ``frames_or_unreadable`` cut to the first n frames, taking what it
+        takes (`sources.frames_or_unreadable` and build-map's candidates read its parameters):
+        ``(positions=None, recorded=())`` where the reader takes ``positions`` (TUM, EuRoC,
+        KITTI, a rosbag2), else ``(recorded=())``, the first n of every frame (the older
+        protocol). AttributeError for a reader without one: the cut is then iterated."""
+        each = getattr(self.source, "frames_or_unreadable", None)
+        if not callable(each):
+            raise AttributeError("frames_or_unreadable")
+        return (self._at_positions if "positions" in inspect.signature(each).parameters
+                else self._first_of_all)
+
+    def _first_of_all(self, recorded: Collection[int] = ()) -> Iterator[Any]:
+        """The first n of a reader's ``frames_or_unreadable()`` without ``positions``."""
         each = self.source.frames_or_unreadable
-        params = inspect.signature(each).parameters
-        kwargs = {"recorded": recorded} if recorded and "recorded" in params else {}
-        if "positions" not in params:
-            return itertools.islice(each(**kwargs), self._n)
+        kwargs = ({"recorded": recorded}
+                  if recorded and "recorded" in inspect.signature(each).parameters else {})
+        return itertools.islice(each(**kwargs), self._n)
+
+    def _at_positions(self, positions: Optional[Iterable[int]] = None,
+                      recorded: Collection[int] = ()) -> Iterator[Any]:
+        """The reader's ``frames_or_unreadable`` at ``positions`` below n (all n when None;
+        an iterator stays one, drawn lazily: build-map's keyframe candidates)."""
+        each = self.source.frames_or_unreadable
+        kwargs = ({"recorded": recorded}
+                  if recorded and "recorded" in inspect.signature(each).parameters else {})
         n = self._n
         cut: Union[Iterator[int], List[int], range]
         if positions is None:
