@@ -35,6 +35,12 @@ def check_max_frames(max_frames: Any, name: str = "max_frames") -> int:
     return int(max_frames)
 
 
+def _recorded(each: Callable[..., Any], recorded: Collection[int]) -> dict:
+    """``recorded`` as the keyword argument of ``each`` when given and ``each`` takes it."""
+    return {"recorded": recorded} if recorded and "recorded" in inspect.signature(
+        each).parameters else {}
+
+
 class FirstFrames:
     """The first ``max_frames`` frames of ``source`` (all of them when it has fewer).
 
@@ -98,8 +104,7 @@ class FirstFrames:
     def _first_of_all(self, recorded: Collection[int] = ()) -> Iterator[Any]:
         """The first n of a reader's ``frames_or_unreadable()`` without ``positions``."""
         each = self.source.frames_or_unreadable
-        kwargs = ({"recorded": recorded}
-                  if recorded and "recorded" in inspect.signature(each).parameters else {})
+        kwargs = _recorded(each, recorded)
         return itertools.islice(each(**kwargs), self._n)
 
     def _at_positions(self, positions: Optional[Iterable[int]] = None,
@@ -107,8 +112,7 @@ class FirstFrames:
         """The reader's ``frames_or_unreadable`` at ``positions`` below n (all n when None;
         an iterator stays one, drawn lazily: build-map's keyframe candidates)."""
         each = self.source.frames_or_unreadable
-        kwargs = ({"recorded": recorded}
-                  if recorded and "recorded" in inspect.signature(each).parameters else {})
+        kwargs = _recorded(each, recorded)
         n = self._n
         cut: Union[Iterator[int], List[int], range]
         if positions is None:

@@ -103,3 +103,22 @@ def test_build_map_refuses_a_bad_max_frames_before_the_other_checks(tmp_path, ca
                "--trajectory", str(tmp_path / "missing.txt"), "--max-frames", "0"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--max-frames must be a whole number >= 1" in err[0]
+
+
+def test_open_source_refuses_a_bad_max_frames_before_reading_and_says_the_cut(
+        monkeypatch, caplog, tmp_path):
+    """A bag's indexing pass takes minutes: a bad value is refused before the recording is
+    opened (here: before it is found missing); a good one is said at INFO."""
+    import logging
+
+    from mast3r_ros.replay import sources
+
+    with pytest.raises(InputError, match=r"^max_frames must be a whole number >= 1"):
+        sources.open_source(str(tmp_path / "missing"), sources.SourceOptions(max_frames=0))
+    monkeypatch.setattr(sources, "open_reader", lambda *a: _Frames())
+    with caplog.at_level(logging.INFO, logger=sources.__name__):
+        for n in (4, 9):
+            sources.open_source("rec", sources.SourceOptions(max_frames=n, command="build-map"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "--max-frames 4: the first 4 of the 6 frames are read",
+        "--max-frames 9: every frame is read (the recording has 6)"]
