@@ -9,6 +9,8 @@ import subprocess
 import numpy as np
 import pytest
 
+from blas_test_utils import limited_blas_threads, stand_in_limit
+
 from mast3r_ros.core import blas_threads
 from mast3r_ros.core.retrieval import rank_by_similarity
 from mast3r_ros.core.retrieval_index import IndexParams, RetrievalIndex
@@ -34,65 +36,44 @@ def _index(k: int = 2000, d: int = 64):
     return idx, db, db[7] + 0.1 * rng.standard_normal(d).astype(np.float32)
 
 
-def _blas_threads():
-    """The thread counts of the BLAS libraries blas_threads limits: those loaded when it first
-    listed them (numpy's always is; one another package loads later -- OpenCV's own OpenBLAS,
-    when a test imported cv2 after that -- is not numpy's and is left alone)."""
-    from threadpoolctl import threadpool_info
-
-    assert blas_threads.can_limit()
-    known = {lib["filepath"] for lib in blas_threads._controller().info()}
-    return [lib["num_threads"] for lib in threadpool_info()
-            if lib["user_api"] == "blas" and lib["filepath"] in known]
-
-
 def test_exact_search_multiplies_on_one_blas_thread_and_restores_the_count(monkeypatch):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     idx, db, q = _index()
     seen = []
-    monkeypatch.setattr(_Spy, "on_matmul", staticmethod(lambda: seen.append(_blas_threads())))
+    monkeypatch.setattr(_Spy, "on_matmul",
+                        staticmethod(lambda: seen.append(limited_blas_threads())))
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         # (a single-threaded BLAS beside numpy's stays at 1: OpenCV 4.5's wheels bundle one)
-        outside = _blas_threads()
+        outside = limited_blas_threads()
         if not outside or max(outside) < 2:
             pytest.skip(f"no BLAS with 2 threads to limit here: {outside}")
         want_sims = db @ q  # on 2 threads
         want = rank_by_similarity(q, db, 10)
         got = idx.search(q, 10)
         assert seen == [[1] * len(outside)]
-        assert _blas_threads() == outside  # restored
+        assert limited_blas_threads() == outside  # restored
         with pytest.raises(RuntimeError), blas_threads.single_blas_thread():
             raise RuntimeError("inside")
-        assert _blas_threads() == outside  # restored when the block raised too
+        assert limited_blas_threads() == outside  # restored when the block raised too
         with blas_threads.single_blas_thread():
             with blas_threads.single_blas_thread():  # overlapping blocks share the limit
                 pass
-            assert max(_blas_threads()) == 1  # the inner end did not restore it
+            assert max(limited_blas_threads()) == 1  # the inner end did not restore it
             one = db @ q
-        assert _blas_threads() == outside
+        assert limited_blas_threads() == outside
     np.testing.assert_array_equal(got, want)
     np.testing.assert_allclose(one, want_sims, rtol=0, atol=1e-6)
 
 
 def test_exact_search_product_runs_inside_the_limit(monkeypatch):
     """Without threadpoolctl too: a stand-in controller says when the limit is on."""
-    state = {"limited": False, "calls": []}
-
-    class FakeLimiter:
-        def restore_original_limits(self):
-            state["limited"] = False
-
-    class FakeBlas:
-        def limit(self, limits):
-            state["limited"] = limits
-            return FakeLimiter()
-
-    monkeypatch.setattr(blas_threads, "_blas", FakeBlas())
+    state = stand_in_limit(monkeypatch)
+    calls = []
     monkeypatch.setattr(_Spy, "on_matmul",
-                        staticmethod(lambda: state["calls"].append(state["limited"])))
+                        staticmethod(lambda: calls.append(state["limit"])))
     idx, db, q = _index(300)
     np.testing.assert_array_equal(idx.search(q, 5), rank_by_similarity(q, db, 5))
-    assert state["calls"] == [1] and state["limited"] is False and blas_threads.can_limit()
+    assert calls == [1] and state["limit"] is None and blas_threads.can_limit()
 
 
 def test_without_threadpoolctl_search_is_unchanged_and_says_so_once(monkeypatch, caplog):
@@ -125,26 +106,16 @@ def test_pnp_refinement_and_covariance_run_inside_the_limit(monkeypatch):
     from mast3r_ros.core.pnp import solve
     from mast3r_ros.core.types import CameraIntrinsics
 
-    state = {"limited": False, "seen": []}
-
-    class FakeLimiter:
-        def restore_original_limits(self):
-            state["limited"] = False
-
-    class FakeBlas:
-        def limit(self, limits):
-            state["limited"] = limits
-            return FakeLimiter()
+    state, seen = stand_in_limit(monkeypatch), []
 
     def spy(name):
         real = getattr(solve, name)
 
         def wrapped(*a, **kw):
-            state["seen"].append((name, state["limited"]))
+            seen.append((name, state["limit"]))
             return real(*a, **kw)
         monkeypatch.setattr(solve, name, wrapped)
 
-    monkeypatch.setattr(blas_threads, "_blas", FakeBlas())
     spy("_refine_inliers")
     spy("_covariance_f")
     cam = CameraIntrinsics(640, 480, [[525.0, 0, 319.5], [0, 525.0, 239.5], [0, 0, 1]])
@@ -154,8 +125,8 @@ def test_pnp_refinement_and_covariance_run_inside_the_limit(monkeypatch):
     X = np.stack([(px[:, 0] - 319.5) / 525.0 * z, (px[:, 1] - 239.5) / 525.0 * z, z], 1)
     res = solve.solve_pnp(X, px, cam, backend="opencv", reproj_error_px=2.0)
     assert res.success and np.abs(res.map_from_cam - np.eye(4)).max() < 1e-6
-    assert state["seen"] == [("_refine_inliers", 1), ("_covariance_f", 1)]
-    assert state["limited"] is False
+    assert seen == [("_refine_inliers", 1), ("_covariance_f", 1)]
+    assert state["limit"] is None
 
 
 def test_a_threadpoolctl_that_cannot_list_the_libraries_leaves_search_unlimited(monkeypatch,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from blas_test_utils import limited_blas_threads, stand_in_limit
+
 from mast3r_ros.core import blas_threads
 from mast3r_ros.core.config import Config
 from mast3r_ros.core.map_check import KeyframeRecord, check_keyframes
@@ -37,27 +39,10 @@ def _spy(monkeypatch, threads=lambda: None) -> list:
     return calls
 
 
-def _stand_in_limit(monkeypatch) -> dict:
-    """A stand-in for threadpoolctl's controller (here with or without it): ``state["limit"]``
-    is the thread limit in force (None outside)."""
-    state = {"limit": None}
-
-    class Limiter:
-        def restore_original_limits(self):
-            state["limit"] = None
-
-    class Blas:
-        def limit(self, limits):
-            state["limit"] = limits
-            return Limiter()
-    monkeypatch.setattr(blas_threads, "_blas", Blas())
-    return state
-
-
 @pytest.mark.parametrize("n1, n2", [(500, 500), (37, 480), (3, 2), (1000, 300)])
 def test_a_small_product_is_one_call_on_one_blas_thread(n1, n2, monkeypatch):
     a, b = _unit(n1, 1), _unit(n2, 2)
-    state = _stand_in_limit(monkeypatch)
+    state = stand_in_limit(monkeypatch)
     calls = _spy(monkeypatch, lambda: state["limit"])
     out = sift.similarities(a, b)
     assert calls == [(n1, n2, 128, 1)] and state["limit"] is None  # limited, then restored
@@ -67,22 +52,13 @@ def test_a_small_product_is_one_call_on_one_blas_thread(n1, n2, monkeypatch):
 
 def test_the_limit_is_the_real_blas_thread_count(monkeypatch):
     threadpoolctl = pytest.importorskip("threadpoolctl")
-
-    # the libraries blas_threads limits: those loaded when it first listed them (numpy's BLAS
-    # always is; a BLAS another package loads later, OpenCV's own OpenBLAS, is not numpy's)
-    assert blas_threads.can_limit()
-    known = {lib["filepath"] for lib in blas_threads._controller().info()}
-
-    def threads():
-        return [lib["num_threads"] for lib in threadpoolctl.threadpool_info()
-                if lib["user_api"] == "blas" and lib["filepath"] in known]
-    calls = _spy(monkeypatch, threads)
+    calls = _spy(monkeypatch, limited_blas_threads)
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
-        outside = threads()
+        outside = limited_blas_threads()
         if not outside or max(outside) < 2:
             pytest.skip(f"no BLAS with 2 threads to limit here: {outside}")
         sift.similarities(_unit(500, 1), _unit(500, 2))
-        assert calls == [(500, 500, 128, [1] * len(outside))] and threads() == outside
+        assert calls == [(500, 500, 128, [1] * len(outside))] and limited_blas_threads() == outside
 
 
 @pytest.mark.parametrize("n1, n2", [(500, 500), (37, 480), (3, 2), (1000, 300)])
@@ -100,7 +76,7 @@ def test_without_threadpoolctl_a_small_product_is_computed_below_the_blas_thread
 @pytest.mark.parametrize("threadpoolctl", [True, False])
 def test_a_large_product_stays_one_call_on_blas_threads(threadpoolctl, monkeypatch):
     """The localizer's 4000 features: the threads are worth waking (one call, no limit)."""
-    state = _stand_in_limit(monkeypatch) if threadpoolctl else {"limit": None}
+    state = stand_in_limit(monkeypatch) if threadpoolctl else {"limit": None}
     if not threadpoolctl:
         monkeypatch.setattr(blas_threads, "_blas", False)
     calls = _spy(monkeypatch, lambda: state["limit"])
