@@ -520,6 +520,11 @@ def open_reader(path: str, options: SourceOptions = SourceOptions(),
                        image_rectified=options.image_rectified, camera_info_name=cam_name,
                        before_index=options.before_index, command=options.command,
                        image_stamp=options.image_stamp, option_names={
-                           "image_stamp": "--image-stamp", "image_topic": "--image-topic",
+                           # receive from --params is named so (as a folder's refusal does);
+                           # the flag is what the header default's hints offer
+                           "image_stamp": (options.image_stamp_name
+                                           if options.image_stamp != "header"
+                                           else "--image-stamp"),
+                           "image_topic": "--image-topic",
                            "camera_info_topic": "--camera-info-topic",
                            "camera_info": "--camera-info", "depth_scale": "--depth-scale"})

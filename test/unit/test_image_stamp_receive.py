@@ -228,3 +228,21 @@ def test_receive_on_a_reset_bag_says_tfs_later_run_is_not_read(tmp_path, caplog)
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):  # header: the runs warning
         BagSequence(bag_of(tmp_path, msgs, "h"), pose_frames="map:camera_optical")
     assert not [r for r in caplog.records if "tf map -> base_link jumps" in r.getMessage()]
+
+
+def test_a_bag_names_receive_from_params_as_params_not_as_the_flag(tmp_path):
+    """`--params` holding image_stamp: receive (no --image-stamp typed): a bag's refusal named
+    '--image-stamp receive', a flag the user never gave, while a TUM folder's named the
+    --params' value; the bag's refusals name it as the folder's do."""
+    from test_rosbag_values import bag_of, colour
+
+    from mast3r_ros.replay.sources import SourceOptions, open_source
+
+    msgs = [("/cam/camera_info", 0, camera_info(S))]
+    msgs += [("/cam/image", (k + 1) * S, colour(t * MS)) for k, t in enumerate([1000, 1100])]
+    with pytest.raises(InputError) as refused:
+        open_source(bag_of(tmp_path, msgs), SourceOptions(
+            run=2, image_stamp="receive", image_stamp_name="--params' image_stamp"))
+    line = str(refused.value)
+    assert "read with --params' image_stamp receive" in line, line
+    assert "--image-stamp receive" not in line, line
