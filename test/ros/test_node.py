@@ -425,17 +425,24 @@ def test_an_initialpose_sent_while_inactive_is_applied_at_activate(ros, scene):
         _release(node, harness, spinner, harness_spinner)
 
 
+def _self_starting(map_path: str, cam, *more: Parameter):
+    """A sift node with parameter autostart reading ``map_path`` (and ``more``), a harness for
+    ``cam``, both spinning: (node, harness, its spinner, the harness's spinner)."""
+    node = LocalizerNode(parameter_overrides=[
+        Parameter("matcher", value="sift"), Parameter("autostart", value=True),
+        Parameter("map_path", value=map_path), *more])
+    harness = Harness(cam)
+    return node, harness, Spinner(node), Spinner(harness.node)
+
+
 def test_autostart_brings_the_node_up_itself_and_a_failed_configure_leaves_it_up(ros, scene):
     """Parameter autostart (ros/self_start.py): the node configures, then activates, itself
     once it spins, through rclpy's trigger_configure / trigger_activate, with no change_state
     request (launch's to a respawned process could be lost). A configure that fails leaves it
     unconfigured and spinning, ERROR on /diagnostics; a configure from outside then works."""
     map_dir, _, cam = scene
-    node = LocalizerNode(parameter_overrides=[
-        Parameter("matcher", value="sift"), Parameter("autostart", value=True),
-        Parameter("map_path", value=os.path.join(map_dir, "missing"))])
-    harness = Harness(cam)
-    spinner, harness_spinner = Spinner(node), Spinner(harness.node)
+    node, harness, spinner, harness_spinner = _self_starting(
+        os.path.join(map_dir, "missing"), cam)
     try:
         assert _wait(lambda: node._self_start.status != "pending", 60.0, step_s=0.05)
         assert node._self_start.status == "configure failed: the node stays unconfigured"
@@ -445,11 +452,7 @@ def test_autostart_brings_the_node_up_itself_and_a_failed_configure_leaves_it_up
         assert harness.transition("configure") and harness.transition("activate")
     finally:
         _release(node, harness, spinner, harness_spinner)
-    node = LocalizerNode(parameter_overrides=[
-        Parameter("matcher", value="sift"), Parameter("autostart", value=True),
-        Parameter("map_path", value=map_dir)])
-    harness = Harness(cam)
-    spinner, harness_spinner = Spinner(node), Spinner(harness.node)
+    node, harness, spinner, harness_spinner = _self_starting(map_dir, cam)
     try:
         assert _wait(lambda: node._self_start.status != "pending", 120.0, step_s=0.05)
         assert node._self_start.status == "done: configured and activated"
@@ -465,11 +468,8 @@ def test_autostart_needs_no_clock_and_a_late_configure_is_answered_false(ros, sc
     configure then sent as Nav2's lifecycle_manager sends it (transition id, no label) is
     answered success=false: rclpy's RCLError left it unanswered, the manager waiting for ever."""
     map_dir, _, cam = scene
-    node = LocalizerNode(parameter_overrides=[
-        Parameter("matcher", value="sift"), Parameter("autostart", value=True),
-        Parameter("use_sim_time", value=True), Parameter("map_path", value=map_dir)])
-    harness = Harness(cam)
-    spinner, harness_spinner = Spinner(node), Spinner(harness.node)
+    node, harness, spinner, harness_spinner = _self_starting(
+        map_dir, cam, Parameter("use_sim_time", value=True))
     try:
         assert _wait(lambda: node._self_start.status != "pending", 120.0, step_s=0.05)
         assert node._self_start.status == "done: configured and activated"
