@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, Optional
 
 from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError
+from ..core.image_stamp import IMAGE_STAMPS
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
                    help="raw depth units per metre (default: TUM PNGs 5000; rosbag2 REP-118: "
                         "16UC1 millimetres 1000, 32FC1 metres 1; a RealSense recording: its "
                         "Depth Units), e.g. 10000 for 0.1 mm depth" + unused)
-    g.add_argument("--image-stamp", choices=("header", "receive"),
+    g.add_argument("--image-stamp", choices=IMAGE_STAMPS,
                    help="rosbag2: each image's time: its header.stamp, or 'receive', the time "
                         "the bag received it (image, depth, CameraInfo), for a camera that "
                         "stamps with its own clock; receive time adds the transport latency "

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional, Tuple
 
+from ..image_stamp import IMAGE_STAMPS
+
 
 def _f(default: Any, description: str, *, lo: Optional[float] = None, hi: Optional[float] = None,
        choices: Optional[Tuple[Any, ...]] = None,
@@ -397,7 +399,7 @@ class NodeConfig:
                                     "image callback; a bag: its receive time), for a camera "
                                     "stamping with its own clock. Receive time adds the "
                                     "transport latency to each image's time.",
-                          choices=("header", "receive"))
+                          choices=IMAGE_STAMPS)
     max_image_age_s: float = _f(1.0, "Drop images older than this when processing starts, "
                                      "and refuse images stamped further ahead of the node "
                                      "clock (0 disables both).", lo=0.0, hi=60.0)
