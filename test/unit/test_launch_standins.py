@@ -177,7 +177,8 @@ def test_use_sim_time_overrides_the_parameter_file_only_when_given(monkeypatch, 
 def test_no_empty_parameter_dict_when_nothing_overrides_the_file(monkeypatch):
     """No map, checkpoint or use_sim_time argument (all from the params file): the launch
     handed launch_ros an empty dict, which it writes as a parameter file of
-    `ros__parameters: {}` for rcl to parse (a ROS integrator's review); now only the file."""
+    `ros__parameters: {}` for rcl to parse (a ROS integrator's review); now the file and
+    the one override always given, ``autostart``."""
     (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true", map="", checkpoint="",
                       use_sim_time="")
     assert list(node.kwargs["parameters"][1]) == ["autostart"]   # never an empty dict
