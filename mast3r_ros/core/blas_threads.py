@@ -86,20 +86,37 @@ def single_blas_thread() -> Iterator[None]:
     Leaves the BLAS thread count as it found it, also when the block raises. Raises nothing of
     its own; without threadpoolctl it changes nothing.
     """
-    global _active, _limiter
+    global _active, _limiter, _blas
     blas = _controller()
     if not blas:
         yield
         return
     with _lock:
         if not _active:
-            _limiter = blas.limit(limits=1)
-        _active += 1
+            try:
+                _limiter = blas.limit(limits=1)
+            except Exception as e:  # noqa: BLE001 -- the product must run: unlimited, said once
+                log.warning("threadpoolctl could not set the BLAS thread count (%s: %s): "
+                            "numpy's products keep BLAS's own thread count from now on",
+                            type(e).__name__, e)
+                _blas = False
+                blas = None
+        if blas:
+            _active += 1
+    if not blas:
+        yield
+        return
     try:
         yield
     finally:
         with _lock:
             _active -= 1
             if not _active:
-                _limiter.restore_original_limits()
-                _limiter = None
+                limiter, _limiter = _limiter, None
+                try:
+                    limiter.restore_original_limits()
+                except Exception as e:  # noqa: BLE001 -- never out of a product's caller
+                    log.warning("threadpoolctl could not restore the BLAS thread count (%s: "
+                                "%s): it may stay at one thread; numpy's products are not "
+                                "limited from now on", type(e).__name__, e)
+                    _blas = False

@@ -155,3 +155,33 @@ def test_a_first_call_before_numpy_is_imported_still_finds_numpys_blas():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-500:]
+
+
+@pytest.mark.parametrize("fails", ["limit", "restore"])
+def test_a_threadpoolctl_that_raises_never_fails_the_product(fails, monkeypatch, caplog):
+    """Raises nothing of its own: threadpoolctl failing to set or restore the count (a library
+    it cannot drive) is said once and the products run unlimited from then on, retrieval and
+    PnP answering as before."""
+    calls = []
+
+    class Limiter:
+        def restore_original_limits(self):
+            calls.append("restore")
+            if fails == "restore":
+                raise OSError("cannot restore")
+
+    class Blas:
+        def limit(self, limits):
+            calls.append("limit")
+            if fails == "limit":
+                raise OSError("cannot set")
+            return Limiter()
+    monkeypatch.setattr(blas_threads, "_blas", Blas())
+    idx, db, q = _index()
+    want = rank_by_similarity(q, db, 5)
+    with caplog.at_level(logging.WARNING, logger=blas_threads.__name__):
+        for _ in range(2):
+            np.testing.assert_array_equal(idx.search(q, 5), want)
+    assert calls == (["limit"] if fails == "limit" else ["limit", "restore"])
+    assert len([r for r in caplog.records if "threadpoolctl could not" in r.getMessage()]) == 1
+    assert blas_threads._blas is False and blas_threads._active == 0
