@@ -467,8 +467,9 @@ def open_reader(path: str, options: SourceOptions = SourceOptions(),
         if options.image_stamp != "header":  # a folder's times are the only ones it has
             raise InputError(f"{options.image_stamp_name} {options.image_stamp}: {path} is "
                              f"{what}, whose images have one time each (their file list's), "
-                             "no receive time (it reads a bag's); drop it (--image-stamp "
-                             "header overrides --params')")
+                             "no receive time (it reads a bag's); drop it"
+                             + ("" if options.image_stamp_name == "--image-stamp" else
+                                " (--image-stamp header overrides --params)"))
         if bag_only:
             raise InputError(f"{', '.join(bag_only)}: options for a rosbag2, but {path} is "
                              f"{what}; drop them")

@@ -124,14 +124,20 @@ def test_a_tum_folder_refuses_receive_in_one_line(tum, tmp_path, capsys):
                  "--image-stamp", "receive", "--log-level", "warning"]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "--image-stamp receive: " in line and "TUM folder" in line and "drop it" in line
+    assert "--params" not in line and "'" not in line.split("drop it")[1], line  # typed, not read
 
 
 def test_a_video_topic_refuses_receive(tmp_path):
     pytest.importorskip("av", reason='PyAV is not installed (pip install -e ".[video]")')
     from test_rosbag_video import video_bag
 
-    with pytest.raises(InputError, match=r"image_stamp receive: .* is a video stream"):
+    with pytest.raises(InputError, match=r"image_stamp receive: .* is a video stream") as info:
         BagSequence(video_bag(tmp_path / "v"), image_stamp="receive")
+    assert "overrides --params)" in str(info.value)  # not named as typed: it may be --params'
+    with pytest.raises(InputError, match=r"^--image-stamp receive: .* is a video") as info:
+        BagSequence(video_bag(tmp_path / "w"), image_stamp="receive",
+                    option_names={"image_stamp": "--image-stamp"})
+    assert "--params" not in str(info.value)  # typed: --params has nothing to do with it
 
 
 @pytest.mark.parametrize("seeks", [True, False])

@@ -50,9 +50,9 @@ class _ReceiveStamps:
             raise InputError(
                 f"{name} receive: {label}'s image topic {self.image_topic} is a video stream, "
                 "whose decoded pictures are timed by their packets' header stamps, not by when "
-                f"the bag received them; drop {name} receive (--image-stamp header "
-                "overrides --params'), or record the images (image_transport 'raw' or "
-                "'compressed')")
+                f"the bag received them; drop {name} receive"
+                + ("" if name == "--image-stamp" else " (--image-stamp header overrides --params)")
+                + ", or record the images (image_transport 'raw' or 'compressed')")
 
     def _stamp_of(self, topic: str, header_ns: Optional[int], bag_ns: int) -> Optional[int]:
         """The time (int ns) the indexing pass gives a message of ``topic`` whose header stamp
