@@ -74,6 +74,13 @@ class IndexParams:
         return IndexParams(**{f.name: getattr(cfg, f.name)
                               for f in dataclasses.fields(IndexParams)})
 
+    @staticmethod
+    def from_json(params: Dict[str, Any]) -> IndexParams:
+        """The fields an index's ``index.json`` records under ``params`` (`RetrievalIndex.save`);
+        keys of no field (a newer writer's) are left out, missing ones take their defaults."""
+        names = {f.name for f in dataclasses.fields(IndexParams)}
+        return IndexParams(**{k: v for k, v in params.items() if k in names})
+
 
 def faiss_available() -> bool:
     """True when faiss imports (approximate index kinds are then built)."""
@@ -214,8 +221,7 @@ class RetrievalIndex:
         version (from the first `search` for ``descs.npy``).
         """
         meta = _read_meta(path)
-        params = IndexParams(**{k: v for k, v in meta["params"].items()
-                                if k in {f.name for f in dataclasses.fields(IndexParams)}})
+        params = IndexParams.from_json(meta["params"])
         for name, entry in meta["files"].items():
             full = os.path.join(path, os.path.basename(name))
             if not os.path.isfile(full):

@@ -188,7 +188,8 @@ def _add_merge_maps(sub: Any) -> None:
     p = sub.add_parser("merge-maps", help="join two maps in the same map frame",
                        description="Join maps A and B (same map_frame) into C: keyframes of A "
                                    "then B, encodings of the checkpoints both cache, ASMK "
-                                   "indexes both hold, retrieval indexes rebuilt. A keyframe of "
+                                   "indexes both hold, retrieval indexes rebuilt (with the maps' "
+                                   "index settings). A keyframe of "
                                    "B with the stamp and image of one in A (maps built from one "
                                    "recording) is dropped.")
     p.add_argument("a", metavar="A", help="first keyframe map folder (its keyframes come first)")

@@ -4,6 +4,7 @@ one camera frame dropped (`_unique_keyframes`), and the overlap of maps that sha
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -31,7 +32,8 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     its map's units per metre, no decode), the encodings of every (checkpoint, size) that
     each map giving keyframes caches (records concatenated, pooled index rebuilt), the ASMK
     indexes each such map holds (inverted files concatenated), and the thumbnail index rebuilt;
-    a store or index the merged map cannot have (one map lacks it) is logged as a warning.
+    a store or index the merged map cannot have (one map lacks it) is logged as a warning. The
+    rebuilt retrieval indexes take the settings A and B were built with (`_index_params`).
     The manifest records A and B under ``merged_from`` (`merged_from`: with the frames each
     build skipped as unreadable, for check-map). Returns the keyframe count.
 
@@ -95,7 +97,7 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     # nor an ASMK index built on encodings of other weights in each map
     asmk = [k for k in asmk if len({maps[i].asmk_content_id(*k) for i in used} - {""}) < 2]
     try:
-        w = MapWriter(out, overwrite=overwrite, index_params=IndexParams(),
+        w = MapWriter(out, overwrite=overwrite, index_params=_index_params(maps, (a, b)),
                       map_frame=maps[0].map_frame)
     except OutputBusyError as e:  # in the command line's words
         raise e.worded("--out") from None
@@ -182,6 +184,27 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
             src["pose_suspects"] = suspects
         out.append(src)
     return out
+
+
+def _index_params(maps, names: Tuple[str, str]) -> IndexParams:
+    """The retrieval index settings (`IndexParams`: build-map's ``scale.index_type``,
+    ``approx_threshold``, ...) of the merged map: those its sources were built with
+    (`KeyframeMap.index_params`; a v1 map records none), the defaults when neither records
+    any. Where A's and B's differ, A's, with a warning naming each differing setting's two
+    values (as the merged map keeps A's copy of a shared frame): give the map whose settings
+    the merged map should have as A."""
+    known = [(n, p) for n, p in zip(names, (m.index_params() for m in maps)) if p is not None]
+    if not known:
+        return IndexParams()
+    if len(known) == 2 and known[0][1] != known[1][1]:
+        (a, pa), (b, pb) = known
+        diff = ", ".join(f"{f.name} {getattr(pa, f.name)!r} in {a}, {getattr(pb, f.name)!r} "
+                         f"in {b}" for f in dataclasses.fields(IndexParams)
+                         if getattr(pa, f.name) != getattr(pb, f.name))
+        log.warning("merge-maps: the maps' retrieval indexes were built with different "
+                    "settings (%s); the merged map's take A's (%s); give the map whose "
+                    "settings you want as A", diff, a)
+    return known[0][1]
 
 
 def _warn_depth_units(sources: List[dict]) -> None:

@@ -432,8 +432,10 @@ class MapEncodings:
             w.append({**d, "to_orig": np.asarray(to_orig, np.float64),
                       "global": np.asarray(glob, np.float32)})
         table = w.close()
+        # the index kind the map was built with (build-map's scale settings), not defaults
+        params = self.index_params() or IndexParams()  # type: ignore[attr-defined]
         pooled_files = RetrievalIndex.build(np.asarray(enc.global_desc, np.float32),
-                                            IndexParams()).save(os.path.join(full, "pooled"))
+                                            params).save(os.path.join(full, "pooled"))
         manifest = json.loads(json.dumps(self.manifest))
         old = self._entry(enc.identity, enc.image_size)
         if old is not None:

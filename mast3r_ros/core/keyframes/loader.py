@@ -18,6 +18,7 @@ and the file checks (`missing_or_truncated`, `file_problems`, PNG headers) in ``
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import threading
@@ -31,7 +32,7 @@ from ..encoding_store import EncodingStore
 from ..errors import InputError, MapFormatError, json_value
 from ..message_fields import tf2_frame_name
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
-from ..retrieval_index import RetrievalIndex
+from ..retrieval_index import IndexParams, RetrievalIndex
 from .layout import (
     MANIFEST,
     Keyframe,
@@ -246,6 +247,21 @@ class KeyframeMap(MapEncodings, MapFiles):
         self._thumb_index = self._open_index(rel, len(self.keyframes), "retrieval")
         if r.get("kind") != THUMBNAIL_KIND:
             self._thumb_index = None  # an older descriptor kind: recomputed on demand
+
+    def index_params(self) -> Optional[IndexParams]:
+        """The `IndexParams` this map's retrieval indexes were built with (build-map's
+        ``scale.index_type``, ``approx_threshold``, ...), as its thumbnail index's
+        ``index.json`` records them (checksum verified); None for a v1 map, which records none.
+        Raises `MapFormatError` when that file is missing, corrupt or malformed."""
+        if self.version < 2:
+            return None
+        r = _need(self.manifest, "retrieval", dict, MANIFEST)
+        rel = f"{_need(r, 'index', str, f'{MANIFEST}: retrieval')}/index.json"
+        try:
+            return IndexParams.from_json(json.loads(self._read(rel))["params"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise MapFormatError(f"map file {self._full(rel)}: no 'params' of a retrieval "
+                                 "index; rebuild the map") from None
 
     def thumbnail_index(self) -> RetrievalIndex:
         """`RetrievalIndex` over `thumbnail_descriptors` (v2/v3: the map's own, read lazily)."""

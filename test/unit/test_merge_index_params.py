@@ -1,0 +1,61 @@
+"""A map built with non-default retrieval index settings (build-map's ``scale.index_type``,
+``approx_threshold``, ...) lost them: merge-maps rebuilt the merged map's indexes with the
+defaults, and so did the localizer when it cached a map's encodings (their pooled index). Both
+now take the settings the map records (its thumbnail index's ``index.json``); merge-maps takes
+A's, with a warning, where A's and B's differ."""
+
+from __future__ import annotations
+
+import logging
+
+from test_keyframes import _encodings, _keyframes
+
+from mast3r_ros.core.keyframes import KeyframeMap, MapWriter
+from mast3r_ros.core.retrieval_index import IndexParams
+from mast3r_ros.replay.map_merge import merge_maps
+
+HNSW = IndexParams(index_type="hnsw", approx_threshold=2, hnsw_m=16)
+
+
+def _map(path, seed, params=IndexParams(), fields=(), encodings=False):
+    """A 3-keyframe map built with ``params`` and the manifest ``fields``; its folder."""
+    with MapWriter(str(path), index_params=params) as w:
+        for rgb, cam, pose, stamp, depth in _keyframes(3, seed=seed):
+            w.add_keyframe(rgb, cam, pose, stamp + 10 * seed, depth)
+        for key, value in fields:
+            w.set_manifest_field(key, value)
+        w.commit()
+    if encodings:
+        KeyframeMap.load(str(path)).save_encodings(_encodings("ckptA", seed=seed))
+    return str(path)
+
+
+def test_cached_encodings_index_takes_the_maps_settings(tmp_path):
+    path = _map(tmp_path / "a", 0, HNSW, encodings=True)
+    m = KeyframeMap.load(path)
+    assert m.index_params() == HNSW
+    assert m.pooled_index("ckptA", 224).params == HNSW
+
+
+def test_merge_keeps_the_settings_its_maps_were_built_with(tmp_path, caplog):
+    a = _map(tmp_path / "a", 0, HNSW, encodings=True)
+    b = _map(tmp_path / "b", 1, HNSW, encodings=True)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.replay.map_merge"):
+        merge_maps(a, b, str(tmp_path / "ab"), force=True)
+    assert not [r for r in caplog.records if "retrieval indexes" in r.getMessage()]
+    merged = KeyframeMap.load(str(tmp_path / "ab"))
+    assert merged.index_params() == HNSW
+    assert merged.pooled_index("ckptA", 224).params == HNSW
+
+
+def test_merge_of_maps_with_other_settings_takes_as_and_says_so(tmp_path, caplog):
+    a = _map(tmp_path / "a", 0, HNSW)
+    b = _map(tmp_path / "b", 1)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.replay.map_merge"):
+        merge_maps(a, b, str(tmp_path / "ab"), force=True)
+    said = [r.getMessage() for r in caplog.records if "retrieval indexes" in r.getMessage()]
+    assert len(said) == 1, said
+    assert f"index_type 'hnsw' in {a}, 'ivf' in {b}" in said[0]
+    assert "approx_threshold 2 in" in said[0] and "nprobe" not in said[0]
+    assert KeyframeMap.load(str(tmp_path / "ab")).index_params() == HNSW
+
