@@ -159,8 +159,10 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
     (int), and, as its manifest holds them, its
     ``unreadable_frames`` and ``frames_without_pose`` (the frames its build skipped) and
     ``merged_from`` (when it is itself a merge), so that check-map on the merged map still
-    names them; its ``pose_suspects`` (`map_check.recorded_pose_suspects`: an EuRoC map's
-    T_BS), which check-map names for the merged map when every source has one; its
+    names them, ``max_frames`` (build-map --max-frames: the recording's start only) and
+    ``image_stamp`` (which time its stamps are at); its ``pose_suspects``
+    (`map_check.recorded_pose_suspects`: an EuRoC map's T_BS), which check-map names for the
+    merged map when every source has one; its
     ``depth_units_per_m`` (`map_check.recorded_depth_units`: the raw depth unit its build read),
     with which check-map words a --depth-scale fix when every source records the same."""
     from ..core.map_check import recorded_depth_units, recorded_pose_suspects
@@ -173,7 +175,8 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
                "manifest_sha256": hashlib.sha256(raw).hexdigest(),
                "content_sha256": content_digests(json.loads(raw.decode("utf-8-sig"))),
                "keyframes": int(kept.sum())}
-        for key in ("unreadable_frames", "frames_without_pose", "merged_from"):
+        for key in ("unreadable_frames", "frames_without_pose", "merged_from", "max_frames",
+                    "image_stamp"):
             if m.manifest.get(key):
                 src[key] = m.manifest[key]
         units = recorded_depth_units(m.manifest)

@@ -2,7 +2,8 @@
 ``approx_threshold``, ...) lost them: merge-maps rebuilt the merged map's indexes with the
 defaults, and so did the localizer when it cached a map's encodings (their pooled index). Both
 now take the settings the map records (its thumbnail index's ``index.json``); merge-maps takes
-A's, with a warning, where A's and B's differ."""
+A's, with a warning, where A's and B's differ. The merged manifest's ``merged_from`` also
+keeps each source's ``max_frames`` and ``image_stamp`` records."""
 
 from __future__ import annotations
 
@@ -59,3 +60,12 @@ def test_merge_of_maps_with_other_settings_takes_as_and_says_so(tmp_path, caplog
     assert "approx_threshold 2 in" in said[0] and "nprobe" not in said[0]
     assert KeyframeMap.load(str(tmp_path / "ab")).index_params() == HNSW
 
+
+def test_merged_from_keeps_max_frames_and_image_stamp(tmp_path):
+    cut = {"max_frames": 3, "frames": 3, "of_frames": 40}
+    a = _map(tmp_path / "a", 0, fields=(("max_frames", cut), ("image_stamp", "receive")))
+    b = _map(tmp_path / "b", 1, fields=(("image_stamp", "header"),))
+    merge_maps(a, b, str(tmp_path / "ab"), force=True)
+    src = KeyframeMap.load(str(tmp_path / "ab")).manifest["merged_from"]
+    assert src[0]["max_frames"] == cut and src[0]["image_stamp"] == "receive"
+    assert "max_frames" not in src[1] and src[1]["image_stamp"] == "header"
