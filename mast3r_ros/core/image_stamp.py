@@ -23,6 +23,9 @@ IMAGE_STAMPS = ("header", "receive")
 RECEIVE_COST = ("each image's time is then when it arrived, later than the exposure by the "
                 "transport latency: tens of ms, more for large images over a network")
 
+#: the largest ``sec`` of ``builtin_interfaces/Time`` (int32: 2038-01-19 03:14:07 UTC)
+MAX_STAMP_SEC = 2**31 - 1
+
 
 def check_image_stamp(value: Any, name: str = "image_stamp") -> str:
     """``value`` when it is one of `IMAGE_STAMPS`; else `InputError` naming ``name`` (how the
@@ -45,8 +48,15 @@ def restamp_on_receipt(header: Any, mode: str, now_ns: int) -> bool:
     fields) to ``now_ns`` (the node clock's now at the image callback, int ns; 0 or less
     under ``use_sim_time`` before the first ``/clock`` gives stamp 0, which the node refuses
     as it refuses every frame then) and return True; for 'header' leave it, return False.
-    Raises `InputError` for another ``mode``."""
+    Raises `InputError` for another ``mode``, and for a ``now_ns`` past what the stamp's int32
+    ``sec`` holds (`MAX_STAMP_SEC`: a clock past 2038), the header then left as it was."""
     if check_image_stamp(mode) == "header":
         return False
-    header.stamp.sec, header.stamp.nanosec = stamp_fields(max(int(now_ns), 0))
+    sec, nanosec = stamp_fields(max(int(now_ns), 0))
+    if sec > MAX_STAMP_SEC:
+        raise InputError(f"image_stamp receive: the clock reads {sec} s, past what an image's "
+                         f"header.stamp holds (int32 sec, at most {MAX_STAMP_SEC} s: "
+                         "2038-01-19 03:14:07 UTC); check the clock (/clock under use_sim_time), "
+                         "or set image_stamp to header")
+    header.stamp.sec, header.stamp.nanosec = sec, nanosec
     return True

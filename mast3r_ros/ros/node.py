@@ -57,7 +57,6 @@ from std_srvs.srv import Trigger
 from tf2_ros import TransformException
 
 from mast3r_ros.core import message_fields as mf
-from mast3r_ros.core.image_stamp import restamp_on_receipt
 from mast3r_ros.core.config import NODE_NAME, Config
 from mast3r_ros.core.errors import Mast3rRosError
 from mast3r_ros.ros import params, topics
@@ -112,7 +111,6 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         self._join_timeout_s = WORKER_JOIN_TIMEOUT_S
         self._worker_stopped = True             # False: a frame outlived the join timeout
         self._cfg: Optional[Config] = None
-        self._image_stamp = "header"          # parameter image_stamp, read at activate
         self._localizer = None
         self._camera_info: Optional[CameraInfo] = None
 
@@ -281,7 +279,6 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
 
     def _activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         n = self._cfg.node
-        self._image_stamp = n.image_stamp
         sensor_qos = topics.sensor(n.image_reliability)
         image_type, image_topic = topics.image_topic(n.image_transport)
         self._image_sub = self.create_subscription(image_type, image_topic, self._on_image,
@@ -332,16 +329,8 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
 
     # ------------------------------------------------------------------ callbacks
     def _on_image(self, msg: Any) -> None:
-        # image_stamp 'receive': now, at the callback (not when the worker takes the frame)
-        restamp_on_receipt(msg.header, self._image_stamp, self.get_clock().now().nanoseconds)
-        try:
-            stamp_ns = mf.header_stamp_ns(msg.header)
-        except Exception:  # noqa: BLE001 - a malformed stamp is refused by the worker
-            stamp_ns = -1
-        with self._lock:
-            self._diag.note_arrival(time.monotonic(), stamp_ns)
-        if self._active:
-            self._worker.offer(msg)
+        # processing: image_stamp 'receive' restamp (errors refused, not raised), count, offer
+        self._receive_image(msg, self._worker.offer)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg

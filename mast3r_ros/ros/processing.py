@@ -20,7 +20,9 @@ clock than max_image_age_s (a clock not synchronised) and stale images (the node
 The gate's tolerance grows with the time between image stamps, so a frame that is refused,
 dropped or never arrives widens it all the same.
 
-It runs on the worker thread only and touches no rclpy entity except the publishers behind
+It runs on the worker thread only (but for its entry, the image callback's
+`FrameProcessing._receive_image`: the restamp of parameter ``image_stamp``, the arrival count, the
+hand-over to the worker) and touches no rclpy entity except the publishers behind
 their `shutdown.PublishGate` (TF lookups read the buffer, which the executor thread fills).
 The node passes tf2's exception type in ``lookup_errors``, so the path is tested without ROS.
 """
@@ -32,6 +34,7 @@ import math
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any, Optional, TYPE_CHECKING, Tuple, Type
 
 import numpy as np
@@ -40,6 +43,7 @@ from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.config import Config
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.focal_evidence import FocalFit
+from mast3r_ros.core.image_stamp import restamp_on_receipt
 from mast3r_ros.core.said_once import SaidOnce
 from mast3r_ros.core.tracker import StampCheck
 from mast3r_ros.core.types import Frame, LocalizationResult
@@ -147,6 +151,42 @@ class FrameProcessing:
         else:
             with self._lock:
                 self._diag.note_error(now, f"{what}: {err!r}")
+
+    # ------------------------------------------------------------------ image callback
+    def _receive_image(self, msg: Any, offer: Callable[[Any], Any]) -> None:
+        """The image callback (executor thread): with parameter ``image_stamp`` 'receive' (the
+        configuration's) ``msg.header.stamp`` becomes the node clock's now, here and not when
+        the worker takes the frame; the arrival is counted; while active ``offer(msg)`` hands
+        it to the worker. Never raises an Exception: an image that cannot be restamped (a clock
+        past what the stamp holds: `restamp_on_receipt` raises `InputError`; anything else the
+        message or clock raises) is refused or counted as an error, logged (throttled) and said
+        on /diagnostics, as any bad frame, and not offered (its own stamp is the one 'receive'
+        replaces)."""
+        cfg = self._cfg
+        try:
+            restamp_on_receipt(msg.header, cfg.node.image_stamp if cfg else "header",
+                               self.get_clock().now().nanoseconds)
+        except InputError as err:
+            self._note_arrival(-1)
+            self._record(FrameRecord(time.monotonic(), False, reason=str(err), dropped=True,
+                                     refused=True))
+            self._warn_throttled("restamp", f"image not localized: {err}")
+            return
+        except Exception as err:  # noqa: BLE001 - out of the callback it would end spin()
+            self._note_arrival(-1)
+            self._report_error("image dropped, restamping it (image_stamp receive) failed", err)
+            return
+        try:
+            stamp_ns = mf.header_stamp_ns(msg.header)
+        except Exception:  # noqa: BLE001 - a malformed stamp is refused by the worker
+            stamp_ns = -1
+        self._note_arrival(stamp_ns)
+        if self._active:
+            offer(msg)
+
+    def _note_arrival(self, stamp_ns: int) -> None:
+        with self._lock:
+            self._diag.note_arrival(time.monotonic(), stamp_ns)
 
     # ------------------------------------------------------------------ processing
     def _process(self, msg: Any) -> None:

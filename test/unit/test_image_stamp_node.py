@@ -41,3 +41,17 @@ def test_the_node_s_other_clock_reasons_name_image_stamp_receive_and_its_cost():
     for reason in (behind, stale, ahead):
         assert "set the parameter image_stamp to receive" in reason, reason
         assert "transport latency" in reason, reason
+
+
+def test_a_clock_the_stamp_cannot_hold_is_refused_and_the_header_left_alone():
+    """builtin_interfaces/Time's ``sec`` is int32: rclpy's setter raised an AssertionError for
+    a clock past 2038 (on a fake header the stamp silently overflowed). It is an `InputError`
+    saying why, before any field is written."""
+    h = _header(7, 8)
+    limit = (2**31 - 1) * S + S - 1                 # 2038-01-19 03:14:07.999999999
+    assert restamp_on_receipt(h, "receive", limit)
+    assert (h.stamp.sec, h.stamp.nanosec) == (2**31 - 1, S - 1)
+    h = _header(7, 8)
+    with pytest.raises(InputError, match=r"int32 sec.*2038-01-19 03:14:07 UTC"):
+        restamp_on_receipt(h, "receive", limit + 1)
+    assert (h.stamp.sec, h.stamp.nanosec) == (7, 8)
