@@ -84,9 +84,13 @@ class SelfStart:
         self.pending = False
         self.status = (f"not run: {name} was requested from outside first (a lifecycle manager "
                        "or ros2 lifecycle set drives the node)")
-        return (f"autostart: {name} was requested from outside before the node configured "
-                "itself: the node leaves its lifecycle to whoever requested it (set autostart "
-                "false when a lifecycle manager drives the node)")
+        line = (f"autostart: {name} was requested from outside before the node configured "
+                "itself: the node leaves its lifecycle to whoever requested it")
+        # configure is what a lifecycle manager sends first; a shutdown (or another transition)
+        # typed by hand is no sign of one
+        if name == "configure":
+            line += " (set autostart false when a lifecycle manager drives the node)"
+        return line
 
     def run(self, configure: Callable[[], Any], activate: Callable[[], Any],
             succeeded: Callable[[Any], bool], shutting_down: Callable[[], bool]

@@ -88,10 +88,18 @@ def test_a_transition_that_cannot_be_requested_is_said_and_never_raised():
 @pytest.mark.parametrize("outside", ["configure", "shutdown", "activate"])
 def test_a_transition_from_outside_first_cancels_it(outside):
     """A lifecycle manager (or ros2 lifecycle set) got there first: no second configure, which
-    rclpy would refuse, or take the node out of the manager's hands."""
+    rclpy would refuse, or take the node out of the manager's hands. The line suggests
+    autostart false only for a configure, what a lifecycle manager sends first: a user's
+    ``ros2 lifecycle set <node> shutdown`` before the timer was told to set it 'when a
+    lifecycle manager drives the node' (the line deliberately changed)."""
     start, calls = SelfStart(True), []
     line = start.note_transition(outside)
-    assert f"autostart: {outside} was requested from outside" in line
+    assert line.startswith(f"autostart: {outside} was requested from outside before the node "
+                           "configured itself: the node leaves its lifecycle to whoever "
+                           "requested it")
+    hint = "(set autostart false when a lifecycle manager drives the node)"
+    assert (hint in line) is (outside == "configure"), line
+    assert line.endswith(hint if outside == "configure" else "whoever requested it"), line
     assert start.note_transition("activate") == ""             # said once
     assert _run(start, calls) == [] and calls == []
     assert start.status.startswith(f"not run: {outside} was requested from outside")
