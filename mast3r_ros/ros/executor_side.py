@@ -423,8 +423,9 @@ class ExecutorSide(FrameProcessing):
                 now = "unknown"
             t = request.transition
             name = f"{t.id}" + (f" ('{t.label}')" if t.label else "")
-            done = self._self_start is not None and self._self_start.status.startswith("done")
-            self.get_logger().error(refused_change_state_line(name, now, err, done))
+            start = self._self_start
+            bring_up = start.status if start is not None and start.ran_transition else ""
+            self.get_logger().error(refused_change_state_line(name, now, err, bring_up))
             response.success = False
             return response
 

@@ -41,20 +41,23 @@ SELF_START_DELAY_S = 0.1
 
 
 def refused_change_state_line(transition: str, state: str, err: BaseException,
-                              self_started: bool) -> str:
+                              bring_up: str) -> str:
     """The error line of a ``change_state`` request that rclpy could not run (``transition``:
     its id and label as received; ``state``: the node's state label; ``err``: what rclpy
     raised, RCLError 'Transition is not registered' for a transition the state lacks). rclpy
     (Humble 3.3, Jazzy 7.1) lets that exception out of the service callback unanswered, so the
     caller (Nav2's lifecycle_manager, launch's ChangeState) would wait for ever; the node
-    answers ``success: false`` instead, as rclcpp does, and says so. ``self_started``: the
-    node configured itself (parameter autostart), the usual cause under a lifecycle manager."""
+    answers ``success: false`` instead, as rclcpp does, and says so. ``bring_up``: what the
+    node's own bring-up (parameter autostart) became, `SelfStart.status`, when it ran any
+    transition (configured and activated itself, or configured and failed to activate: the
+    usual cause under a lifecycle manager, which is told to set autostart false); '' when it
+    ran none."""
     line = (f"change_state: rclpy could not run transition {transition} (state now "
             f"'{state}'; {err!r}): answered success=false")
-    if self_started:
-        line += ("; it configured and activated itself (parameter autostart true): when a "
-                 "lifecycle manager drives the node, set autostart false (launch argument "
-                 "autostart:=false)")
+    if bring_up:
+        line += (f"; the node ran its own bring-up first (parameter autostart true; "
+                 f"{bring_up}): when a lifecycle manager drives the node, set autostart false "
+                 "(launch argument autostart:=false)")
     return line
 
 
@@ -73,6 +76,7 @@ class SelfStart:
         self.status = "pending" if self.enabled else "off"
         self.pending = self.enabled
         self.request_error = ""  # a transition that could not be requested (/diagnostics)
+        self.ran_transition = False  # `run` requested a transition and rclpy ran it
         self._running = False
 
     def note_transition(self, name: str) -> str:
@@ -98,7 +102,8 @@ class SelfStart:
         """The bring-up, once (later calls, or after `note_transition` cancelled it: nothing):
         ``configure()``, then ``activate()`` when ``succeeded`` says configure did (rclpy's
         ``trigger_configure`` / ``trigger_activate``, each returning the transition's
-        TransitionCallbackReturn). Returns the lines to log, ``(level, text)`` with level
+        TransitionCallbackReturn; once configure returned, whatever its result,
+        `ran_transition` is True). Returns the lines to log, ``(level, text)`` with level
         'info' or 'error'; sets `status`. Never raises: a transition that cannot even be
         requested (rclpy raises RCLError for one the state machine does not allow) is an
         error line too. A failure while ``shutting_down()`` (a signal during the model load)
@@ -110,6 +115,7 @@ class SelfStart:
         step = "configure"
         try:
             result = configure()
+            self.ran_transition = True
             if succeeded(result):
                 step = "activate"
                 result = activate()

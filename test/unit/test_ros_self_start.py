@@ -246,6 +246,35 @@ def test_a_change_state_rclpy_cannot_run_is_answered_false_not_left_unanswered(s
     assert ("autostart:=false" in line) is self_started
 
 
+@pytest.mark.parametrize("configure, activate, state, bring_up", [
+    (SUCCESS, FAILURE, "inactive", "activate failed: the node stays inactive"),
+    (FAILURE, SUCCESS, "unconfigured", "configure failed: the node stays unconfigured"),
+    (RCLError("Transition is not registered"), SUCCESS, "unconfigured", "")])
+def test_the_autostart_hint_follows_any_transition_the_bring_up_ran(configure, activate,
+                                                                    state, bring_up):
+    """The node configured itself but its activate failed (inactive): a lifecycle manager's
+    configure, refused, got no word of autostart (the hint came only after a bring-up that
+    went all the way). It comes whenever the node's own bring-up ran a transition, with what
+    became of it; not when none ran (configure could not even be requested)."""
+    host = _unconfigured_host()
+
+    def step(result):
+        def call():
+            if isinstance(result, Exception):
+                raise result
+            return result
+        return call
+    host._self_start_tick(step(configure), step(activate), SUCCESS)
+
+    def serve(request, response):
+        raise RCLError("Transition is not registered")
+    host._answer_change_state(serve, _change_state_request(1), NS(success=None), lambda: state)
+    line = [m for lvl, m in host.logger.lines if m.startswith("change_state:")][-1]
+    assert ("set autostart false (launch argument autostart:=false)" in line) is bool(bring_up)
+    if bring_up:
+        assert f"the node ran its own bring-up first (parameter autostart true; {bring_up}" in line
+
+
 def test_a_change_state_rclpy_runs_is_its_own_answer():
     host = _unconfigured_host()
     answered = NS(success=True)
