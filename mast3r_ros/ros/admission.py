@@ -119,8 +119,9 @@ class ArrivalStats:
     """Images as they arrive on the subscription (executor thread), before any queue or gate.
 
     ``received`` counts every image; ``zero_stamps`` those with ``header.stamp`` = 0;
-    ``repeated_stamps`` those with the stamp of the image before. Not thread-safe (the node
-    locks). Times are monotonic seconds.
+    ``repeated_stamps`` those with the stamp of the image before, a positive one (a negative
+    ``stamp_ns``: before 1970, or -1 for a stamp that could not be read or given, is neither).
+    Not thread-safe (the node locks). Times are monotonic seconds.
     """
 
     def __init__(self, window_s: float = 10.0) -> None:
@@ -136,7 +137,7 @@ class ArrivalStats:
         self.received += 1
         if stamp_ns == 0:
             self.zero_stamps += 1
-        elif stamp_ns == self._last_stamp_ns:
+        elif stamp_ns > 0 and stamp_ns == self._last_stamp_ns:
             self.repeated_stamps += 1
         self._last_stamp_ns = stamp_ns
         self.last_t_s = t_s

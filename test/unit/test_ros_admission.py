@@ -129,6 +129,9 @@ def test_arrivals_count_zero_and_repeated_stamps():
     assert a.received == 13 and a.repeated_stamps == 1
     assert a.rate_hz(101.2, since_s=100.0) == pytest.approx(13 / 1.2)
     assert a.rate_hz(200.0) == 0.0 and a.last_t_s == 101.2
+    for k in range(3):                               # -1: a stamp unreadable, or not restamped
+        a.note(102.0 + 0.1 * k, -1)
+    assert a.received == 16 and a.repeated_stamps == 1   # each -1 was 'the same stamp again'
 
 
 def test_stamp_refusal():

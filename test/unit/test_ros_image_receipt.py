@@ -76,6 +76,7 @@ def test_a_clock_past_2038_under_receive_is_a_refused_frame_not_an_exception():
     assert offered == [] and (msg.header.stamp.sec, msg.header.stamp.nanosec) == (99, 5)
     values = _values(host)
     assert values["images_received"] == "3" and values["frames_refused"] == "3"
+    assert values["stamps_repeated"] == "0"             # no stamp read, none repeated
     assert "2038-01-19" in values["last_failure"] and "image_stamp" in values["last_failure"]
     warnings = [m for lvl, m in host.logger.lines if lvl == "warning"]
     assert len(warnings) == 1 and "past what an image's header.stamp holds" in warnings[0]
