@@ -245,10 +245,11 @@ def test_check_map_and_a_merged_map_still_name_the_frames_the_build_skipped(tmp_
     content = [content_digests(json.loads((m / "manifest.json").read_text())) for m in (a, b)]
     assert sources == [{"role": "A", "map": str(a), "manifest_sha256": sha[0],
                         "content_sha256": content[0], "keyframes": 7,
-                        "unreadable_frames": record, "depth_units_per_m": 1000.0},
+                        "unreadable_frames": record, "depth_units_per_m": 1000.0,
+                        "image_stamp": "header"},
                        {"role": "B", "map": str(b), "manifest_sha256": sha[1],
                         "content_sha256": content[1], "keyframes": 3,
-                        "depth_units_per_m": 1000.0}]
+                        "depth_units_per_m": 1000.0, "image_stamp": "header"}]
     capsys.readouterr()
     assert main(["check-map", str(c), "--json", str(js)]) == 0
     out = capsys.readouterr().out
