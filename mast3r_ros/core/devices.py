@@ -41,7 +41,8 @@ def resolve_device(name: Union[str, torch.device]) -> torch.device:
                           "(use auto, cpu, cuda, cuda:N)")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} requested but CUDA is not available "
-                          "(torch.cuda.is_available() is False); use device 'cpu'")
+                          "(torch.cuda.is_available() is False); use device 'cpu' "
+                          "(--device cpu, or device: cpu in the parameter file)")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         # else torch's "invalid device ordinal" RuntimeError, a traceback, at the first copy
         n = torch.cuda.device_count()

@@ -87,7 +87,8 @@ def _retriever(tmp_path, device="cpu"):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_retrieval_on_a_device_this_machine_lacks_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match="CUDA is not available.*use device 'cpu'"):
+    want = r"CUDA is not available.*use device 'cpu' \(--device cpu, or device: cpu in the"
+    with pytest.raises(ConfigError, match=want):
         _retriever(tmp_path, device="cuda")  # was torch's AssertionError from inside .to()
     r = _retriever(tmp_path)
     index = r.build_index([np.ones((12, 32), np.float32)])
