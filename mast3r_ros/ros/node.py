@@ -52,6 +52,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo
 from std_srvs.srv import Trigger
 from tf2_ros import TransformException
@@ -126,6 +127,10 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         # Nav2's lifecycle-manager bond; a broken one is said on /diagnostics
         self._bond = NodeBond(self, self._shutting_down, self._bond_broken)
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        add_pre_set = getattr(self, "add_pre_set_parameters_callback", None)  # Iron and later
+        if add_pre_set is not None:             # `ros2 param set x 10` stored as 10.0
+            add_pre_set(lambda updates: params.integers_as_doubles(
+                updates, lambda name, value: Parameter(name, Parameter.Type.DOUBLE, value)))
         # autostart: configure -> activate by the node itself once it spins (ros/self_start.py)
         self._begin_self_start(self.get_parameter("autostart").value is True,
                                self._diagnostics.hardware_id, self._on_self_start_timer,
@@ -152,6 +157,10 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         ok, reason = params.check_parameter_updates(
             updates, self._param_errors, configured=cfg is not None,
             current=lambda name: self.get_parameter(name).value)
+        if not ok:  # rclpy wrote the refused value's type into a dynamic descriptor
+            params.restore_descriptor_types(
+                [p.name for p in updates], self.describe_parameter,
+                lambda name: self.get_parameter(name).type_.value)
         if ok:                                  # a bad start-up value set right
             with self._lock:
                 self._diag.parameter_errors = params.startup_errors_text(self._param_errors)

@@ -209,8 +209,9 @@ def declare_parameters(node: Any, descriptor_msg: Callable[[ParamDescriptorData]
     is returned as ``{name: message}``, so that configure can fail naming it. A double
     parameter is dynamically typed (`ParamDescriptorData`): rclpy takes any value for it, so
     the value is checked here (`validate_param`: an integer is the float, anything else and a
-    value out of range is refused the same way, and the default declared in its place).
-    ``descriptor_msg`` builds the ``ParameterDescriptor`` message.
+    value out of range is refused the same way, and the default declared in its place; an
+    integer is declared again as its float, so that ``ros2 param get`` and ``ros2 param
+    describe`` say double). ``descriptor_msg`` builds the ``ParameterDescriptor`` message.
     """
     errors: Dict[str, str] = {}
     for d in all_parameter_descriptors():
@@ -223,12 +224,56 @@ def declare_parameters(node: Any, descriptor_msg: Callable[[ParamDescriptorData]
             continue
         if d.dynamic_typing:
             try:
-                validate_param(d.name, declared.value, where="parameter file or -p")
+                value = validate_param(d.name, declared.value, where="parameter file or -p")
             except ConfigError as err:          # already names the parameter
                 errors[d.name] = str(err)
                 node.undeclare_parameter(d.name)
                 node.declare_parameter(d.name, d.default, desc, ignore_override=True)
+                continue
+            if type(declared.value) is not float:   # 10 for 10.0: declared as the double
+                node.undeclare_parameter(d.name)
+                node.declare_parameter(d.name, float(value), desc, ignore_override=True)
     return errors
+
+
+def integers_as_doubles(updates: Sequence[Any], make: Callable[[str, float], Any]) -> List[Any]:
+    """``updates`` (objects with ``name`` and ``value``) with an integer value for one of the
+    node's double parameters replaced by ``make(name, float(value))`` (the node makes an rclpy
+    ``Parameter``); the others, bools included, as they are.
+
+    For rclpy's pre-set callback (Iron and later: ``add_pre_set_parameters_callback``): a
+    ``ros2 param set ... tf_publish_rate 10`` is then stored as 10.0, so ``ros2 param get`` and
+    ``describe`` keep saying double. Humble has no pre-set callback: there the integer is
+    stored as it was given (the node reads it as the float).
+    """
+    doubles = {d.name for d in all_parameter_descriptors() if d.dynamic_typing}
+    return [make(p.name, float(p.value)) if p.name in doubles and type(p.value) is int else p
+            for p in updates]
+
+
+def restore_descriptor_types(names: Iterable[str], describe: Callable[[str], Any],
+                             current_type: Callable[[str], int]) -> None:
+    """After a refused ``ros2 param set``: put back the type of each dynamically typed
+    parameter's descriptor among ``names`` (``describe(name)``: the node's stored
+    ``ParameterDescriptor``) to ``current_type(name)``, the ``rcl_interfaces/ParameterType`` of
+    the value it still holds.
+
+    rclpy's ``Node._apply_descriptor`` writes the type of the value *tried* into the stored
+    descriptor of a parameter declared with ``dynamic_typing`` before the node's callback
+    judges it (rclpy humble and jazzy alike), so without this ``ros2 param describe`` would
+    show 'string' for ``tf_publish_rate`` after a refused ``ros2 param set ... fast`` while the
+    parameter still holds 20.0. A name that is not ours or not dynamically typed is left alone;
+    a failing ``describe``/``current_type`` (another rclpy) is skipped: only the display
+    suffers, never the set's answer.
+    """
+    dynamic = {d.name for d in all_parameter_descriptors() if d.dynamic_typing}
+    for name in names:
+        if name not in dynamic:
+            continue
+        try:
+            describe(name).type = int(current_type(name))
+        except Exception:  # noqa: BLE001 - display only; the refusal must still be answered
+            continue
 
 
 def unknown_parameter_warnings(given: Iterable[str]) -> List[str]:

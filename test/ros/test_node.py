@@ -247,8 +247,13 @@ def test_lifecycle_localizes_and_publishes(ros, scene):
         # a double takes an integer (dynamic typing; `ros2 param set ... tf_publish_rate 10`),
         # checked by the node: of another type or out of range it is refused
         assert node.set_parameters([Parameter("tf_publish_rate", value=10)])[0].successful
+        held = node.get_parameter("tf_publish_rate")
+        jazzy = hasattr(node, "add_pre_set_parameters_callback")   # Iron+: stored as 10.0
+        assert held.type_ == (Parameter.Type.DOUBLE if jazzy else Parameter.Type.INTEGER)
         for bad in (5000, "fast", True):
             assert not node.set_parameters([Parameter("tf_publish_rate", value=bad)])[0].successful
+            # `ros2 param describe` keeps the type of the value held, not the refused one's
+            assert node.describe_parameter("tf_publish_rate").type == held.type_.value
         assert harness.transition("activate")
         # built (and warmed up) on the thread that runs the frames: CUDA graphs are per thread
         assert built_on[-1] is node._worker._thread and built_on[-1].name == "mast3r_worker"

@@ -411,3 +411,46 @@ def test_a_double_parameter_is_never_left_unset():
     errors = params.declare_parameters(node, lambda d: d)
     assert set(errors) == set(doubles)
     assert {name: node.declared[name][0] for name in doubles} == doubles
+
+
+def test_an_integer_for_a_double_is_declared_as_the_float():
+    """``tf_publish_rate: 10`` in a parameter file was declared as the integer 10: ``ros2 param
+    get`` said "Integer value is: 10" and ``ros2 param describe`` "Type: integer" for a double
+    parameter. It is declared again as 10.0; the descriptor is the node's."""
+    node = FakeNode({"tf_publish_rate": 10, "transform_tolerance": 0.5})
+    errors = params.declare_parameters(node, lambda d: d)
+    assert errors == {}
+    value, desc = node.declared["tf_publish_rate"]
+    assert value == 10.0 and type(value) is float and desc.name == "tf_publish_rate"
+    assert node.declared["transform_tolerance"][0] == 0.5
+    assert all(type(v) is int for n, (v, _) in node.declared.items()
+               if n in {d.name for d in params.all_parameter_descriptors() if d.type == "integer"})
+
+
+def test_a_refused_set_keeps_the_descriptor_type_of_the_value_held():
+    """rclpy's ``_apply_descriptor`` writes the tried value's type into a dynamically typed
+    parameter's stored descriptor before the node's callback refuses it: ``ros2 param describe``
+    then said 'string' for ``tf_publish_rate`` after a refused ``set ... fast``."""
+    DOUBLE, STRING, BOOL = 3, 4, 1
+    stored = {"tf_publish_rate": NS(type=STRING), "max_keyframes": NS(type=BOOL),
+              "use_sim_time": NS(type=STRING)}
+    held = {"tf_publish_rate": DOUBLE, "max_keyframes": 2, "use_sim_time": BOOL}
+    params.restore_descriptor_types(["tf_publish_rate", "max_keyframes", "use_sim_time"],
+                                    stored.__getitem__, held.__getitem__)
+    assert stored["tf_publish_rate"].type == DOUBLE
+    # statically typed (rclpy refuses another type itself) or not ours: left alone
+    assert stored["max_keyframes"].type == BOOL and stored["use_sim_time"].type == STRING
+
+    def broken(name):
+        raise RuntimeError("another rclpy")
+    params.restore_descriptor_types(["tf_publish_rate"], broken, broken)   # display only
+
+
+def test_an_integer_set_for_a_double_becomes_the_float_before_rclpy_checks_it():
+    updates = [NS(name="tf_publish_rate", value=10), NS(name="confirm_jump_deg", value=True),
+               NS(name="max_keyframes", value=8), NS(name="use_sim_time", value=1),
+               NS(name="transform_tolerance", value=0.2)]
+    out = params.integers_as_doubles(updates, lambda name, value: ("made", name, value))
+    assert out[0] == ("made", "tf_publish_rate", 10.0) and type(out[0][2]) is float
+    assert out[1:] == updates[1:]        # a bool, an integer parameter, not ours, a float
+
