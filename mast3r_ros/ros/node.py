@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 import rclpy
@@ -58,7 +59,7 @@ from std_srvs.srv import Trigger
 from tf2_ros import TransformException
 
 from mast3r_ros.core import message_fields as mf
-from mast3r_ros.core.config import NODE_NAME, Config
+from mast3r_ros.core.config import NODE_NAME, Config, every_node_only_names
 from mast3r_ros.core.errors import Mast3rRosError
 from mast3r_ros.ros import params, topics
 from mast3r_ros.ros import conversions as conv
@@ -90,7 +91,10 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
 
     lookup_errors = (TransformException,)
 
-    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
+    def __init__(self, node_name: str = NODE_NAME, *, ros_argv: Optional[Sequence[str]] = None,
+                 **kwargs: Any) -> None:
+        """``ros_argv``: the arguments rclpy was initialized with (default ``sys.argv``), read
+        only to tell which parameter-file block an unknown key came from."""
         super().__init__(node_name, **kwargs)
         self._param_errors = params.declare_parameters(self, conv.parameter_descriptor_msg)
         # an override (files, -p) never declared is silently ignored by rclpy, so a misspelled
@@ -99,7 +103,12 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         if given is None:
             self.get_logger().debug("this rclpy does not expose the parameter overrides: "
                                     "misspelled parameter names are not reported")
-        for line in params.unknown_parameter_warnings(given or ()):
+        argv = list(sys.argv if ros_argv is None else ros_argv)
+        if kwargs.get("use_global_arguments", True) is False:
+            argv = []
+        every_node = every_node_only_names(argv + list(kwargs.get("cli_args") or ()),
+                                           self.get_fully_qualified_name())
+        for line in params.unknown_parameter_warnings(given or (), every_node or ()):
             self.get_logger().warning(line)
 
         # _lock, _tracking, _diag, _intrinsics, _info_topic, _errors, _warnings, _tf_timeline
@@ -401,7 +410,7 @@ def main(args=None) -> None:
     try:
         rclpy.init(args=args)
         try:
-            node = LocalizerNode()
+            node = LocalizerNode(ros_argv=sys.argv if args is None else args)
             # the library's `logging` lines (warm-up, "TensorRT engines built", ...) to /rosout
             uninstall_log_bridge = install_log_bridge(node.get_logger())
             executor = SingleThreadedExecutor()

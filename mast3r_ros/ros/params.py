@@ -276,7 +276,8 @@ def restore_descriptor_types(names: Iterable[str], describe: Callable[[str], Any
             continue
 
 
-def unknown_parameter_warnings(given: Iterable[str]) -> List[str]:
+def unknown_parameter_warnings(given: Iterable[str],
+                               every_node: Iterable[str] = ()) -> List[str]:
     """One warning per name in ``given`` (the node's parameter overrides: parameter files and
     ``-p``) that the node does not declare, with the closest parameter.
 
@@ -284,13 +285,28 @@ def unknown_parameter_warnings(given: Iterable[str]) -> List[str]:
     parameter file (``max_keyframe``, AMCL's ``global_frame_id``) would silently leave the
     default in force; the offline CLI refuses the same file. rclpy's own parameters
     (`ROS_BUILTIN_PARAMS`, ``qos_overrides.*``) are not reported.
+
+    ``every_node``: the names set only through blocks for every node (``/**``; rclpy does not
+    say which block a key came from: `mast3r_ros.core.config.every_node_only_names` reads the
+    files again). Such a block holds other nodes' parameters too (a Nav2 file's shared
+    ``/**`` block), so one of those names is said only when it is a letter away from one of
+    ours (probably a typo), as the offline tools' ``--params`` says it; the others are not.
     """
     declared = {d.name for d in all_parameter_descriptors()}
-    return [f"parameter '{name}' is set (parameter file or -p) but this node has no such "
-            f"parameter, so it has no effect{did_you_mean(name)}"
-            for name in sorted(set(given))
-            if name not in declared and name not in ROS_BUILTIN_PARAMS
-            and not name.startswith("qos_overrides.")]
+    shared = set(every_node)
+    lines = []
+    for name in sorted(set(given)):
+        if name in declared or name in ROS_BUILTIN_PARAMS or name.startswith("qos_overrides."):
+            continue
+        hint = did_you_mean(name)
+        if name not in shared:
+            lines.append(f"parameter '{name}' is set (parameter file or -p) but this node has "
+                         f"no such parameter, so it has no effect{hint}")
+        elif hint:
+            lines.append(f"parameter '{name}' is set in a parameter-file block for every node "
+                         f"(/**) and is not one of this node's parameters{hint}; ignored here, "
+                         "as other nodes' parameters are")
+    return lines
 
 
 def parameter_override_names(node: Any) -> Optional[List[str]]:

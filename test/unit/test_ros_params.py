@@ -454,3 +454,74 @@ def test_an_integer_set_for_a_double_becomes_the_float_before_rclpy_checks_it():
     assert out[0] == ("made", "tf_publish_rate", 10.0) and type(out[0][2]) is float
     assert out[1:] == updates[1:]        # a bool, an integer parameter, not ours, a float
 
+
+NAV2_STYLE_FILE = """\
+/**:
+  ros__parameters:
+    use_sim_time: true
+    global_frame: map
+    robot_base_frame: base_link
+    max_keyframe: 3
+mast3r_localizer:
+  ros__parameters:
+    max_keyframes: 2
+    tf_publish_rat: 5.0
+    gates: {min_inlier: 10}
+"""
+
+
+def test_unknown_keys_of_a_block_for_every_node_are_said_only_when_they_look_like_a_typo(
+        tmp_path):
+    """A Nav2 parameter file's shared ``/**`` block holds other nodes' parameters: the node
+    warned "this node has no such parameter" for each (rclpy does not say which block a key
+    came from). The files on the command line are read again: a ``/**``-only key is said only
+    when it is a letter away from one of ours, as the offline ``--params`` says it; a key in the
+    node's own block, or given with -p, is always said."""
+    from mast3r_ros.core.config import every_node_only_names
+
+    path = tmp_path / "nav2_params.yaml"
+    path.write_text(NAV2_STYLE_FILE)
+    argv = ["localizer_node", "--ros-args", "-r", "__node:=mast3r_localizer", "--params-file",
+            str(path), "-p", "zzz:=1", "-p", "mast3r_localizer:global_frame:=odom"]
+    shared = every_node_only_names(argv, "/mast3r_localizer")
+    # global_frame is also given by -p (for this node): it is not only the shared block's
+    assert shared == {"use_sim_time", "robot_base_frame", "max_keyframe"}
+    given = ["use_sim_time", "global_frame", "robot_base_frame", "max_keyframe",
+             "max_keyframes", "tf_publish_rat", "gates.min_inlier", "zzz"]
+    lines = params.unknown_parameter_warnings(given, shared)
+    assert [line.split("'")[1] for line in lines] == [
+        "gates.min_inlier", "global_frame", "max_keyframe", "tf_publish_rat", "zzz"]
+    assert "block for every node (/**)" in lines[2] and "'max_keyframes'" in lines[2]
+    assert "block for every node" not in lines[1] + lines[3] + lines[4]
+    # without the files' answer every unknown key is said, as before
+    assert len(params.unknown_parameter_warnings(given)) == 6
+
+
+@pytest.mark.parametrize("text, fqn, expected", [
+    # a block naming the node in any namespace, or nested namespaces, is the node's own
+    ("/**/mast3r_localizer: {ros__parameters: {a: 1}}\n/**: {ros__parameters: {b: 1}}\n",
+     "/robot1/mast3r_localizer", {"b"}),
+    ("robot1: {mast3r_localizer: {ros__parameters: {a: 1}}}\n/robot1/*: {ros__parameters: "
+     "{a: 1, c: {d: 1}}}\n", "/robot1/mast3r_localizer", {"c.d"}),
+    # another namespace's blocks do not apply to this node at all
+    ("/robot2/**: {ros__parameters: {a: 1}}\n", "/robot1/mast3r_localizer", set()),
+])
+def test_every_node_only_names_matches_blocks_as_rclpy_does(tmp_path, text, fqn, expected):
+    from mast3r_ros.core.config import every_node_only_names
+
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    assert every_node_only_names(["--ros-args", "--params-file", str(path)], fqn) == expected
+    # arguments outside --ros-args ... -- are the program's, not ROS's
+    assert every_node_only_names(["--params-file", str(path), "--ros-args", "--"], fqn) == set()
+
+
+def test_every_node_only_names_is_none_for_a_file_it_cannot_read(tmp_path):
+    """The node then says every unknown key, as it did before it read the files."""
+    from mast3r_ros.core.config import every_node_only_names
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [unclosed\n")
+    for path in (bad, tmp_path / "missing.yaml"):
+        argv = ["--ros-args", "--params-file", str(path)]
+        assert every_node_only_names(argv, "/mast3r_localizer") is None

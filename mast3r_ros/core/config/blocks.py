@@ -1,13 +1,16 @@
 """Which blocks of a ROS 2 parameter file apply to the node, as rclpy decides: the node's fully
 qualified name (`node_fqn`), block keys matched with the ``/*`` and ``/**`` wildcards, namespaces
-nested or written in the key, and which namespace's node a file names (`_blocks_for_node`).
+nested or written in the key, which namespace's node a file names (`_blocks_for_node`), and
+which of a node process's overrides came from blocks for every node only (`every_node_only_names`).
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+
+import yaml
 
 from ..errors import ConfigError
 
@@ -151,3 +154,57 @@ def _blocks_for_node(path: str, doc: Mapping[Any, Any], node_name: str,
             raise ConfigError(f"{path}: no block for '{fqn}' (--namespace {namespace}): pass "
                               f"--namespace one of: {spaces}")
     return [(k, b) for k, b in blocks if _rclpy_applies(k, fqn)]
+
+
+def every_node_only_names(argv: Sequence[str], fqn: str) -> Optional[Set[str]]:
+    """The parameter names that the ROS arguments in ``argv`` (a node process's command line:
+    ``--ros-args ... --params-file F ... -p name:=value``) set for the node ``fqn`` only through
+    blocks for every node (``/**``, ``/robot1/*``: keys that may be other nodes' parameters),
+    not through a block naming the node (``mast3r_localizer``, ``/**/mast3r_localizer``; launch's
+    ``parameters=[{...}]`` file) nor ``-p``.
+
+    rclpy merges every override into one map (``Node._parameter_overrides``) without saying
+    which block a key came from; this reads the files again to tell. Blocks are matched as
+    rclpy matches them (`_rclpy_applies`), names flattened as rcl reads them (nested mappings
+    become dotted names). None when a file cannot be read or parsed (the caller then treats
+    every name as the node's own); an empty set when nothing came from such blocks alone.
+    """
+    files: List[str] = []
+    named: Set[str] = set()
+    in_ros_args = False
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--ros-args":
+            in_ros_args = True
+        elif token == "--":
+            in_ros_args = False
+        elif in_ros_args and token == "--params-file":
+            files.append(next(tokens, ""))
+        elif in_ros_args and token in ("-p", "--param"):   # [node:]name:=value
+            named.add(next(tokens, "").split(":=", 1)[0].rsplit(":", 1)[-1])
+    node_name = fqn.rsplit("/", 1)[-1]
+    shared: Set[str] = set()
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                doc = yaml.safe_load(fh)
+            blocks = list(_param_blocks(path, doc, node_name)) if isinstance(doc, Mapping) else []
+        except (OSError, ValueError, yaml.YAMLError, ConfigError):
+            return None
+        for key, block in blocks:
+            if not _rclpy_applies(key, fqn) or not isinstance(block, Mapping):
+                continue
+            names = _dotted_names(block.get(_PARAMS_KEY))
+            (shared if _wildcard_node(key) else named).update(names)
+    return shared - named
+
+
+def _dotted_names(params: Any, prefix: str = "") -> Set[str]:
+    """The parameter names of a ``ros__parameters`` mapping, nested mappings dotted."""
+    if not isinstance(params, Mapping):
+        return set()
+    out: Set[str] = set()
+    for k, v in params.items():
+        name = f"{prefix}{k}"
+        out |= _dotted_names(v, name + ".") if isinstance(v, Mapping) else {name}
+    return out
