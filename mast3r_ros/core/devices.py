@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Set, Union
+from typing import Optional, Set, Union
 
 import torch
 
 from .errors import ConfigError
+from .model.preprocess import SIZES
 from .said_once import SaidOnce
 
 log = logging.getLogger(__name__)
@@ -84,19 +85,32 @@ def apply_cpu_threads(n: int) -> None:
     cv2.setNumThreads(n)
 
 
-def auto_cpu_note() -> str:
+def auto_cpu_note(image_size: Optional[int] = None) -> str:
     """Log at INFO, once per process, and return why device 'auto' chose the CPU for the
     network and what that costs: a user who installed the CPU build of torch (as the Quick
-    start does) on a machine with a GPU otherwise saw only frames taking tens of seconds."""
+    start does) on a machine with a GPU otherwise saw only frames taking tens of seconds.
+
+    ``image_size``: the network input size in use (``model.image_size``: 512, 384 or 224);
+    the note suggests only the sizes smaller than it, and none at 224, the smallest. None
+    (not known: an engine built without a configuration) suggests 384 and 224, the sizes
+    below the default 512."""
     if torch.version.cuda is None:
         why = f"this torch ({torch.__version__}) is a CPU-only build"
     else:
         why = "torch.cuda.is_available() is False (no GPU visible: driver, CUDA_VISIBLE_DEVICES?)"
+    smaller = [s for s in SIZES if s < (max(SIZES) if image_size is None else int(image_size))]
+    if not smaller:
+        size_hint = ""
+    elif image_size is None:
+        size_hint = (f"on the CPU a smaller model.image_size "
+                     f"({', '.join(map(str, smaller))}; --params) is faster; ")
+    else:
+        size_hint = (f"on the CPU a model.image_size smaller than the {int(image_size)} in use "
+                     f"({', '.join(map(str, smaller))}; --params) is faster; ")
     note = (f"device auto runs the network on the CPU: {why}. Expect seconds a frame, ~19 s a "
             "keyframe pair with the full ViT-L at image_size 512 on 2 cores "
             "(README: 'Measured'); for a GPU install torch's CUDA build from pytorch.org; "
-            "on the CPU a smaller model.image_size (384, 224; --params) is faster; --device cpu "
-            "(device: cpu) runs on the CPU without this note")
+            f"{size_hint}--device cpu (device: cpu) runs on the CPU without this note")
     if _noted_auto_cpu.first("auto_cpu_note"):
         log.info("%s", note)
     return note

@@ -59,3 +59,26 @@ def test_the_note_names_a_cpu_only_torch_build(monkeypatch):
     monkeypatch.setattr(devices, "_noted_auto_cpu", SaidOnce(1))
     monkeypatch.setattr(torch.version, "cuda", "12.4")
     assert "is_available() is False" in devices.auto_cpu_note()
+
+
+@pytest.mark.parametrize("size, suggested", [(512, "(384, 224;"), (384, "(224;"), (224, None)])
+def test_the_note_suggests_only_sizes_smaller_than_the_configured_one(no_cuda, caplog, size,
+                                                                      suggested):
+    """The CLI and the node build the engine from the configuration (`from_config`); the note
+    said '384, 224' at image_size 224 too: it now knows the size in use."""
+    from mast3r_ros.core.config import config_from_params
+
+    cfg = config_from_params({"checkpoint": "ckpt.pth", "image_size": size})
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"), pytest.raises(_Stop):
+        engine_mod.Mast3rEngine.from_config(cfg.model)
+    (note,) = _notes(caplog)
+    if suggested is None:
+        assert "image_size (" not in note and "smaller" not in note
+    else:
+        assert f"model.image_size smaller than the {size} in use {suggested} --params)" in note
+    assert note.endswith("--device cpu (device: cpu) runs on the CPU without this note")
+
+
+def test_an_engine_without_a_configured_size_suggests_the_sizes_below_the_default(monkeypatch):
+    monkeypatch.setattr(devices, "_noted_auto_cpu", SaidOnce(1))
+    assert "smaller model.image_size (384, 224; --params)" in devices.auto_cpu_note()

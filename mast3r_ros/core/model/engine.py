@@ -188,8 +188,8 @@ class Mast3rEngine:
     @classmethod
     def from_checkpoint(cls, path: str, device: str = "cpu", precision: str = "fp32", *,
                         compile: str = "none", warmup: Sequence[Tuple[int, int]] = (),
-                        warmup_batches: Sequence[int] = (1,), id_cache: str = ""
-                        ) -> Mast3rEngine:
+                        warmup_batches: Sequence[int] = (1,), id_cache: str = "",
+                        image_size: Optional[int] = None) -> Mast3rEngine:
         """The engine of a checkpoint: ``path`` an official ``.pth``, a bare state dict or a
         Hugging Face folder (`checkpoint.load_checkpoint`); ``device`` auto, cpu, cuda or
         cuda:N; the rest as for the constructor. The engine's full-content id (every byte
@@ -200,6 +200,9 @@ class Mast3rEngine:
         An fp16/bf16 engine (a cast copy of the network) takes it here instead, when
         ``id_cache`` can be written (`content_id.recordable`): from the record, else hashed
         from the float32 network just loaded and recorded, so the file is not read again.
+        ``image_size``: the network input size the engine is for (``model.image_size``, set
+        as `image_size`; None leaves it to the `Localizer`); device 'auto' falling back to
+        the CPU suggests only sizes smaller than it (`devices.auto_cpu_note`).
 
         Raises `ConfigError` for an unknown or unavailable device, precision or compile mode,
         `CheckpointError` for a checkpoint that is missing, unreadable, unsafe to unpickle or
@@ -207,7 +210,7 @@ class Mast3rEngine:
         """
         dev = resolve_device(device)
         if device == "auto" and dev.type == "cpu":
-            auto_cpu_note()  # logged once per process: the demo builds two engines
+            auto_cpu_note(image_size)  # logged once per process: the demo builds two engines
         model, info = load_network(path, dev)  # once per `one_checkpoint_load` block
         from .content_id import recordable, recorded_content_id
         from .tensorrt_backend import default_cache_dir
@@ -222,6 +225,8 @@ class Mast3rEngine:
             eng.info = recorded_content_id(path, model, eng.info, cache)
         elif stat is not None:  # hashed when something compares it (`content_id`), not now
             eng._content_from = (path, stat, cache)
+        if image_size is not None:
+            eng.image_size = int(image_size)  # a Localizer given it takes this size
         return eng
 
     def content_id(self) -> str:
@@ -300,8 +305,8 @@ class Mast3rEngine:
         eng = cls.from_checkpoint(path, model_cfg.device, model_cfg.precision, compile=mode,
                                   warmup=[shape] if mode != "none" else (),
                                   warmup_batches=warmup_batches,
-                                  id_cache=getattr(model_cfg, "engine_cache", ""))
-        eng.image_size = int(model_cfg.image_size)  # a Localizer given it takes this size
+                                  id_cache=getattr(model_cfg, "engine_cache", ""),
+                                  image_size=int(model_cfg.image_size))
         return eng
 
     @torch.inference_mode()
