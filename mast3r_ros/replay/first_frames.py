@@ -5,8 +5,9 @@ topic, stereo) in `FirstFrames` when ``SourceOptions.max_frames`` is given, so t
 reading the source after it is opened -- its length (the manifest's frame counts, the progress
 bar, the summary line), its stamps (the poses taken from --trajectory or ground truth, the
 stamp-unit check), its frames and keyframe candidates -- sees those N frames and no others.
-Nothing past frame N is decoded; a rosbag2 is read no further than frame N needs, but its
-indexing pass (the headers of every message, on opening) still covers the whole bag.
+Nothing past frame N is decoded; a rosbag2 is read no further than frame N needs, its
+indexing pass (the headers of its messages, on opening) included: it stops a margin past
+frame N once the tf, depth and CameraInfo those frames take are read (`rosbag.index_stop`).
 """
 
 from __future__ import annotations
@@ -47,14 +48,15 @@ class FirstFrames:
     ``len``, ``stamps_ns`` ((n,) int64), iteration, ``frames_or_unreadable`` (where the reader
     has one, with its parameters) and indexing are cut to those frames; every other attribute
     is the reader's (its ground-truth file, intrinsics, depth and pose reasons). ``source``:
-    the reader; ``of_frames``: how many frames it holds. Raises `InputError` for a
+    the reader; ``of_frames``: how many frames it holds (its ``frames_in_recording`` where it
+    has one: a rosbag2 whose indexing pass stopped past frame N). Raises `InputError` for a
     ``max_frames`` that is no whole number >= 1 (`check_max_frames`)."""
 
     def __init__(self, source: Any, max_frames: int, name: str = "max_frames") -> None:
         self.max_frames = check_max_frames(max_frames, name)
         self.name = name
         self.source = source
-        self.of_frames = len(source)
+        self.of_frames = getattr(source, "frames_in_recording", None) or len(source)
         self._n = min(self.max_frames, self.of_frames)
 
     def __getattr__(self, name: str) -> Any:  # only for what is not defined here

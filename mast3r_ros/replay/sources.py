@@ -520,7 +520,8 @@ def open_reader(path: str, options: SourceOptions = SourceOptions(),
                        depth_needed_by=options.depth_needed_by,
                        image_rectified=options.image_rectified, camera_info_name=cam_name,
                        before_index=options.before_index, command=options.command,
-                       image_stamp=options.image_stamp, option_names={
+                       image_stamp=options.image_stamp, max_frames=options.max_frames,
+                       option_names={
                            # receive from --params is named so (as a folder's refusal does);
                            # the flag is what the header default's hints offer
                            "image_stamp": (options.image_stamp_name

@@ -12,7 +12,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 from rosbags.highlevel import AnyReader
@@ -23,6 +23,14 @@ from .opening import _open_bag, bag_messages, numbered_messages
 
 
 _MCAP_MAGIC = b"\x89MCAP0\r\n"
+
+
+class _Recorded(NamedTuple):
+    """A recorded image message (``frames_or_unreadable(recorded=...)``) queued in place of its
+    frame: its header stamp (int ns) and frame_id, both from the indexing pass."""
+
+    stamp_ns: int
+    frame_id: str
 
 
 class _ChunkWindows:

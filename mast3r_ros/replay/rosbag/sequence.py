@@ -25,7 +25,7 @@ import logging
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from rosbags.highlevel import AnyReader, AnyReaderError
@@ -41,7 +41,8 @@ from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFra
                            check_camera_info_arg)
 from .cdr_header import HeaderReader
 from .depth import _DepthAssociation
-from .drawn import _DrawnFrames
+from .drawn import _DrawnFrames, _Recorded
+from .index_stop import _IndexStopped
 from .opening import (  # noqa: F401 (_open_hint)
     _open_bag, _open_hint, bag_deserialize, bag_label, bag_messages, numbered_messages,
     progress_messages)
@@ -62,16 +63,9 @@ log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
 
 
-class _Recorded(NamedTuple):
-    """A recorded image message (``frames_or_unreadable(recorded=...)``) queued in place of its
-    frame: its header stamp (int ns) and frame_id, both from the indexing pass."""
-
-    stamp_ns: int
-    frame_id: str
-
-
 class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssociation,
-                  _RegisteredDepth, _Undeserialized, _DrawnFrames, _VideoTopic, _ReceiveStamps):
+                  _RegisteredDepth, _Undeserialized, _DrawnFrames, _VideoTopic, _ReceiveStamps,
+                  _IndexStopped):
     """A rosbag2 recording as a sequence of ``Frame`` (iterable, re-iterable, with ``len``).
 
     Topics left as ``None`` are detected: the one colour image topic (Image or CompressedImage,
@@ -102,6 +96,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
     camera frame by tf; then ``pose_frames`` may be None (the topic's header.frame_id is the map).
     ``image_stamp`` 'receive': the image, depth and CameraInfo messages are timed by the bag's
     receive times, not their header stamps (`receive_stamp`; `InputError` for a video topic).
+    ``max_frames``: only the first N frames will be read (build-map --max-frames): the indexing
+    pass stops once they have what they take (`index_stop`); ``frames_in_recording`` counts all.
     """
 
     def __init__(
@@ -124,6 +120,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         option_names: Optional[Dict[str, str]] = None,
         command: Optional[str] = None,
         image_stamp: str = "header",
+        max_frames: Optional[int] = None,
     ) -> None:
         if depth_scale is not None:
             depth_scale = check_depth_scale(depth_scale, "depth scale")
@@ -141,7 +138,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         self._reduced_by: Dict[int, str] = {}  # id(intrinsics) -> `camera_info_reduction`
         self._depth_encoding: Optional[str] = None
         self._is_depth: Dict[str, bool] = {}  # topic -> looks like depth (first message read)
-        self._run_wanted = run
+        self._run_wanted, self._max_frames = run, max_frames
         rule = check_pose_rule(sync_tolerance_s, pose_at_stamp)
         self.path = Path(path)
         self._tolerance_ns = round(sync_tolerance_s * 1e9)
@@ -245,7 +242,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         runs = self._run_counter = _RunCounter()
         headers = self._headers = HeaderReader(reader)  # most image messages: header alone
         desc = f"{self._command or 'bag'}: reading {self.path.name}"
-        for conn, bag_ns, raw in progress_messages(reader, conns, desc):
+        for conn, bag_ns, raw in self._indexed_messages(reader, conns, desc, runs):
             if conn.topic == depth_info:  # its first readable message alone
                 if self._depth_info is None:
                     with contextlib.suppress(AnyReaderError, ValueError):

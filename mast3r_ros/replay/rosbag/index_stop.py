@@ -1,0 +1,149 @@
+"""Where the indexing pass of ``build-map --max-frames N`` may stop: `IndexStop`.
+
+`BagSequence`'s indexing pass reads the headers of every message of its topics (the images,
+depth, CameraInfo, /tf) before the first frame: minutes on a long bag. Only the first N frames
+are read with ``--max-frames N``; the pass then stops once what those N frames take from the
+bag is complete, so that they are the frames, stamps, depth, intrinsics and poses of the
+whole pass (`check_stop`: every condition below, checked once the bag's receive time is
+`MARGIN_S` past the receive time of the image RUN_LOOKAHEAD + 1 after the Nth):
+
+- the images read show one run (`runs.run_labels` of their header stamps: a bag whose header
+  time jumps back within them is read to the end, and its run chosen as without the cut);
+- every dynamic tf edge read so far (and a ``--pose-topic``'s, read as one) has a sample
+  stamped past the Nth image's stamp plus the pose rule's tolerance and maximum gap (tf is
+  interpolated across the Nth frame's stamp as from the whole bag; an edge that stopped
+  publishing keeps the pass going to the end); the depth topic likewise, by its sync
+  tolerance;
+- a CameraInfo has been read where the intrinsics come from the bag, and the depth topic's
+  CameraInfo where one is read (a CameraInfo published only later is still found);
+- the /tf_static messages after the stop are read all the same (`read_statics_after`: few
+  messages; a static transform recorded late still applies, as it does from the whole pass).
+
+Not cut (the whole bag is indexed, as before): ``--run`` given (the run asked for may start
+anywhere), a video topic (its frames begin at its first keyframe). A bag whose header time
+jumps back only after the part read has its first run read, where the whole pass would choose
+the longest: the part read shows no other run. An edge's median sample spacing, which widens
+its interpolation gap (`tf_buffer.edge_max_gap_ns`), is taken over the samples read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any, Optional, Tuple
+
+from .opening import bag_label, bag_messages, progress_messages
+from .runs import RUN_LOOKAHEAD, run_labels
+
+log = logging.getLogger(__name__)
+
+# Receive time read past the receive time of the last image the run labels look at, before the
+# stop is considered: messages stamped at the Nth frame arrive within it (transport and
+# recorder latency, tf broadcast late); the conditions above then decide.
+MARGIN_S = 2.0
+
+
+class IndexStop:
+    """The stop of one indexing pass of the first ``max_frames`` frames (see the module
+    docstring). `reached` is called before each message with its bag receive time (int ns);
+    once True the message is not read and the pass ends (`read_statics_after` the rest's
+    /tf_static). ``gave_up``: the part read showed a second run, so the bag is read whole."""
+
+    def __init__(self, max_frames: int, tolerance_ns: int, pose_rule_ns: tuple) -> None:
+        self.max_frames = int(max_frames)
+        self._images_needed = self.max_frames + RUN_LOOKAHEAD + 1
+        self._pose_past_ns = int(pose_rule_ns[0]) + int(pose_rule_ns[1])
+        self._depth_past_ns = int(tolerance_ns)
+        self._deadline_ns: Optional[int] = None  # receive time past which the stop is checked
+        self._nth_stamp: Optional[int] = None
+        self.gave_up = False
+        self.stopped_at_ns: Optional[int] = None
+
+    @classmethod
+    def of(cls, seq: Any, max_frames: Optional[int]) -> Optional[IndexStop]:
+        """The stop for `BagSequence` ``seq``, None where its pass reads the whole bag:
+        ``max_frames`` None, a ``run`` asked for, or a video topic."""
+        if max_frames is None or seq._run_wanted is not None or seq._is_video():
+            return None
+        return cls(max_frames, seq._tolerance_ns, seq._pose_rule_ns)
+
+    def reached(self, seq: Any, bag_ns: int) -> bool:
+        """Whether the pass of ``seq`` may stop before the message received at ``bag_ns``."""
+        if self.gave_up:
+            return False
+        if self._deadline_ns is None:
+            if len(seq._image_runs) < self._images_needed:
+                return False
+            self._deadline_ns = int(bag_ns) + round(MARGIN_S * 1e9)
+            return False
+        if bag_ns <= self._deadline_ns or not self._check(seq):
+            return False
+        self.stopped_at_ns = int(bag_ns)
+        return True
+
+    def _check(self, seq: Any) -> bool:
+        if self._nth_stamp is None:
+            readable = [s for o, s in seq._image_runs if o not in seq._undeserialized]
+            if max(run_labels(readable), default=1) > 1:
+                self.gave_up = True  # a run after the first: chosen from the whole bag
+                return False
+            first = [s for o, s in seq._image_runs[:self.max_frames]
+                     if o not in seq._undeserialized]
+            self._nth_stamp = max(first, default=0)
+        if seq.camera_info_topic is not None and seq._override is None and not seq._info_runs:
+            return False
+        if seq.depth_info_topic is not None and seq._depth_info is None:
+            return False
+        past = self._nth_stamp + self._pose_past_ns
+        if any(len(s.stamps) and s.stamps[-1] <= past for s in seq._tf_runs.values()):
+            return False
+        depth = [s for _, s in seq._depth_runs[-1:]]
+        return not depth or depth[0] > self._nth_stamp + self._depth_past_ns
+
+    def read_statics_after(self, seq: Any, reader: Any, conns: list, runs: Any) -> None:
+        """Read the /tf_static messages of ``conns`` received from the stop on into ``seq``'s
+        buffer (the indexing pass's own handling of them), and say at INFO where it stopped."""
+        statics = [c for c in conns if c.topic.endswith("tf_static")]
+        if statics:
+            for conn, bag_ns, raw in bag_messages(reader, connections=statics,
+                                                  start=self.stopped_at_ns):
+                msg = seq._deserialize(reader, raw, conn.msgtype, conn.topic)
+                seq._add_transforms(msg, static=True, runs=runs, bag_ns=bag_ns,
+                                    topic=conn.topic)
+        start = int(getattr(reader, "start_time", 0) or 0)
+        log.info("%s: the indexing pass stopped %.1f s into the bag, past what the first %d "
+                 "frames take (--max-frames: later runs of the bag, where its header time "
+                 "jumps back, are not looked for; --run N reads the whole bag)",
+                 bag_label(seq.path), (self.stopped_at_ns - start) * 1e-9, self.max_frames)
+
+
+class _IndexStopped:
+    """`BagSequence`'s indexing pass cut by `IndexStop` (a base class of it):
+    ``BagSequence.__init__`` sets ``_max_frames`` (None: the whole bag)."""
+
+    _max_frames: Optional[int] = None
+    _index_cut: Optional[int] = None  # after a cut pass: the image topic's listed messages
+
+    @property
+    def frames_in_recording(self) -> int:
+        """The recording's frame count: len() after a whole pass; after a cut one the image
+        topic's message count in the bag's metadata (not told apart by run: the images past
+        the cut are not read), or len() where the metadata gives none."""
+        return len(self) if self._index_cut is None else max(self._index_cut, len(self))
+
+    def _indexed_messages(self, reader: Any, conns: list, desc: str, runs: Any
+                          ) -> Iterator[Tuple[Any, int, bytes]]:
+        """`progress_messages` of ``conns``, ending where `IndexStop` allows (the rest's
+        /tf_static then read)."""
+        stop = IndexStop.of(self, self._max_frames)
+        messages = progress_messages(reader, conns, desc)
+        for item in messages:
+            if stop is not None and stop.reached(self, item[1]):
+                break
+            yield item
+        else:
+            return
+        messages.close()  # its progress bar ended, rosbags' iterator closed
+        stop.read_statics_after(self, reader, conns, runs)
+        self._index_cut = sum(int(getattr(c, "msgcount", 0) or 0) for c in conns
+                              if c.topic == self.image_topic)

@@ -1,0 +1,106 @@
+"""build-map --max-frames N on a long rosbag2: its indexing pass read the headers of the whole
+bag before the first of the N frames was used (minutes on a long bag for a 20-frame try).
+It now stops once what those N frames take is read (`rosbag.index_stop`): the frames, stamps,
+depth, intrinsics and poses are those of the whole pass, and where the part read cannot tell
+(a second run in it, --run) the whole bag is read as before."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+
+from rosbags.rosbag2 import StoragePlugin  # noqa: E402
+from test_rosbag import (BASE_FROM_CAM, H, MS, RGB, S, W, camera_info, image, pose,  # noqa: E402
+                         tf_message, write_bag)
+
+from mast3r_ros.replay.first_frames import FirstFrames  # noqa: E402
+from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
+from mast3r_ros.replay.sources import SourceOptions, open_source  # noqa: E402
+
+CAM, DEPTH, INFO = "/cam/image_raw", "/cam/depth", "/cam/camera_info"
+FRAMES = 120  # 12 s at 10 Hz
+
+
+def _bag(path, stamps=None, static_at=0, info_at=0, storage=StoragePlugin.MCAP):
+    """Images 0.1 s apart from 1 s (or at ``stamps``), depth and /tf at each image's stamp;
+    the camera's /tf_static received at ``static_at`` and the CameraInfo at ``info_at``."""
+    stamps = [S + k * 100 * MS for k in range(FRAMES)] if stamps is None else stamps
+    msgs = [("/tf_static", static_at, tf_message([("base_link", "camera_optical", 0,
+                                                    BASE_FROM_CAM)])),
+            (INFO, info_at, camera_info(info_at))]
+    for k, t in enumerate(stamps):
+        at = S + k * 100 * MS + 1  # received in order, whatever the stamp
+        msgs.append(("/tf", at, tf_message([("map", "base_link", t,
+                                             pose([0, 0, 0.01 * k], [0.1 * k, 0, 0]))])))
+        msgs.append((CAM, at + 1, image(t, "rgb8", RGB)))
+        msgs.append((DEPTH, at + 2, image(t, "16UC1", np.full((H, W), 1000 + k, np.uint16))))
+    return str(write_bag(path, storage, sorted(msgs, key=lambda m: m[1])))
+
+
+def _open(bag, n, **kwargs):
+    options = SourceOptions(pose_frames="map", depth_topic=DEPTH, max_frames=n, **kwargs)
+    return open_source(bag, options)
+
+
+def _whole(bag, n, **kwargs):
+    """The first n frames as before: the whole bag indexed, then cut."""
+    return FirstFrames(BagSequence(bag, depth_topic=DEPTH, pose_frames="map", **kwargs), n)
+
+
+def _read(source):
+    return [(f.stamp_ns, f.map_from_cam, f.depth_m, f.intrinsics.K) for f in
+            source.frames_or_unreadable()]
+
+
+def _same(a, b):
+    assert len(a) == len(b)
+    for (s1, p1, d1, k1), (s2, p2, d2, k2) in zip(a, b):
+        assert s1 == s2 and np.array_equal(k1, k2)
+        assert p1 is not None and np.array_equal(p1, p2)
+        assert np.array_equal(d1, d2)
+
+
+@pytest.mark.parametrize("storage", [StoragePlugin.MCAP, StoragePlugin.SQLITE3],
+                         ids=["mcap", "sqlite3"])
+def test_the_indexing_pass_stops_past_the_first_frames_with_the_same_frames(tmp_path, storage,
+                                                                           caplog):
+    bag = _bag(tmp_path / "bag", storage=storage)
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+        cut = _open(bag, 5)
+    assert any("the indexing pass stopped" in r.getMessage() and "--run N reads the whole bag"
+               in r.getMessage() for r in caplog.records)
+    # read to a margin past frame 5 (+ the run lookahead), not the 120 images of the bag
+    assert len(cut.source) < 60
+    assert len(cut) == 5 and cut.of_frames == FRAMES  # the bag's count, from its metadata
+    assert cut.manifest_record() == {"max_frames": 5, "frames": 5, "of_frames": FRAMES}
+    _same(_read(cut), _read(_whole(bag, 5)))
+
+
+def test_a_tf_static_and_a_camera_info_recorded_late_still_apply(tmp_path):
+    """The camera mount on /tf_static received after the stop is read all the same; a
+    CameraInfo received late keeps the pass going until it is read."""
+    bag = _bag(tmp_path / "bag", static_at=10 * S, info_at=8 * S)
+    cut = _open(bag, 5)
+    assert len(cut.source) < FRAMES
+    _same(_read(cut), _read(_whole(bag, 5)))
+
+
+def test_a_bag_whose_header_time_jumps_back_in_the_part_read_is_read_whole(tmp_path):
+    """Images 1..8 then a reset to 0.5 s: the part read shows two runs, so the run is chosen
+    from the whole bag (the longest, the second) as without the cut."""
+    stamps = [S + k * 100 * MS for k in range(8)] + [S // 2 + k * 100 * MS
+                                                     for k in range(FRAMES - 8)]
+    bag = _bag(tmp_path / "bag", stamps=stamps)
+    cut = _open(bag, 5)
+    assert cut.source.run == 2 and len(cut.source) == FRAMES - 8
+    _same(_read(cut), _read(_whole(bag, 5)))
+
+
+def test_a_run_asked_for_reads_the_whole_bag(tmp_path):
+    bag = _bag(tmp_path / "bag")
+    cut = _open(bag, 5, run=1)
+    assert len(cut.source) == FRAMES
