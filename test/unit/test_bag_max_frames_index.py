@@ -104,3 +104,14 @@ def test_a_run_asked_for_reads_the_whole_bag(tmp_path):
     bag = _bag(tmp_path / "bag")
     cut = _open(bag, 5, run=1)
     assert len(cut.source) == FRAMES
+
+
+def test_a_jump_back_while_the_pass_waits_for_a_late_camera_info_is_seen(tmp_path):
+    """The images' runs are judged on every image read up to the stop: here the header time
+    jumps back at 4 s, while the pass still waits for the CameraInfo received at 8 s."""
+    stamps = [S + k * 100 * MS for k in range(40)] + [S // 2 + k * 100 * MS
+                                                      for k in range(FRAMES - 40)]
+    bag = _bag(tmp_path / "bag", stamps=stamps, info_at=8 * S)
+    cut = _open(bag, 5)
+    assert cut.source.run == 2 and len(cut.source) == FRAMES - 40
+    _same(_read(cut), _read(_whole(bag, 5)))

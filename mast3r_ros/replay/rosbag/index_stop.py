@@ -83,10 +83,6 @@ class IndexStop:
 
     def _check(self, seq: Any) -> bool:
         if self._nth_stamp is None:
-            readable = [s for o, s in seq._image_runs if o not in seq._undeserialized]
-            if max(run_labels(readable), default=1) > 1:
-                self.gave_up = True  # a run after the first: chosen from the whole bag
-                return False
             first = [s for o, s in seq._image_runs[:self.max_frames]
                      if o not in seq._undeserialized]
             self._nth_stamp = max(first, default=0)
@@ -98,7 +94,14 @@ class IndexStop:
         if any(len(s.stamps) and s.stamps[-1] <= past for s in seq._tf_runs.values()):
             return False
         depth = [s for _, s in seq._depth_runs[-1:]]
-        return not depth or depth[0] > self._nth_stamp + self._depth_past_ns
+        if depth and depth[0] <= self._nth_stamp + self._depth_past_ns:
+            return False
+        # last, once: every image read up to the stop, so a jump back anywhere in it counts
+        readable = [s for o, s in seq._image_runs if o not in seq._undeserialized]
+        if max(run_labels(readable), default=1) > 1:
+            self.gave_up = True  # a run after the first: chosen from the whole bag
+            return False
+        return True
 
     def read_statics_after(self, seq: Any, reader: Any, conns: list, runs: Any) -> None:
         """Read the /tf_static messages of ``conns`` received from the stop on into ``seq``'s
