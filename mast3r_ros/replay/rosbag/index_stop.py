@@ -4,7 +4,7 @@
 depth, CameraInfo, /tf) before the first frame: minutes on a long bag. Only the first N frames
 are read with ``--max-frames N``; the pass then stops once what those N frames take from the
 bag is complete, so that they are the frames, stamps, depth, intrinsics and poses of the
-whole pass (`check_stop`: every condition below, checked once the bag's receive time is
+whole pass (`IndexStop.reached`: every condition below, checked once the bag's receive time is
 `MARGIN_S` past the receive time of the image RUN_LOOKAHEAD + 1 after the Nth):
 
 - the images read show one run (`runs.run_labels` of their header stamps: a bag whose header
