@@ -209,7 +209,7 @@ def no_pose_notes(manifest: Dict[str, Any]) -> List[str]:
     own = manifest.get("frames_without_pose")
     notes = [f"built {_no_pose_phrase(own)}"] if isinstance(own, dict) and isinstance(
         own.get("count"), int) and own["count"] > 0 else []
-    return notes + [f"{who} was built {_no_pose_phrase(record)}" for who, record in
+    return notes + [f"{who} was built {_no_pose_phrase(record)}" for who, record, _ in
                     _source_notes(manifest.get("merged_from"), key="frames_without_pose")]
 
 
@@ -231,14 +231,20 @@ def unreadable_notes(manifest: Dict[str, Any]) -> List[str]:
     notes = []
     own = manifest.get("unreadable_frames")
     if isinstance(own, dict) and own.get("count"):
-        unread = manifest.get("frames_not_read")
-        n = unread.get("count") if isinstance(unread, dict) else None
-        of = (f"; {n} frames not read: {unread.get('reason', 'not keyframe candidates')}, not "
-              "known to be readable or not" if isinstance(n, int) and n else "")
-        notes.append(f"built with {_unreadable_phrase(own)}{of}")
-    for who, record in _source_notes(manifest.get("merged_from")):
-        notes.append(f"{who} was built with {_unreadable_phrase(record)}")
+        notes.append(f"built with {_unreadable_phrase(own)}"
+                     f"{_not_read_phrase(manifest.get('frames_not_read'))}")
+    for who, record, src in _source_notes(manifest.get("merged_from")):
+        notes.append(f"{who} was built with {_unreadable_phrase(record)}"
+                     f"{_not_read_phrase(src.get('frames_not_read'))}")
     return notes
+
+
+def _not_read_phrase(unread: Any) -> str:
+    """'; 37 frames not read: REASON, not known to be readable or not' of a build's
+    ``frames_not_read`` record (which qualifies its unreadable count); '' without one."""
+    n = unread.get("count") if isinstance(unread, dict) else None
+    return (f"; {n} frames not read: {unread.get('reason', 'not keyframe candidates')}, not "
+            "known to be readable or not" if isinstance(n, int) and n else "")
 
 
 def changed_source_notes(manifest: Dict[str, Any]) -> List[str]:
@@ -296,9 +302,10 @@ def _and_list(words: List[str]) -> str:
 
 
 def _source_notes(sources: Any, prefix: str = "", key: str = "unreadable_frames") -> List[tuple]:
-    """(who, record) of each source in a ``merged_from`` list (and its own sources) whose
-    ``key`` record counts skipped frames (``unreadable_frames``, ``frames_without_pose``): who
-    as 'map A (PATH)', 'map A (PATH) > map B (PATH2)' when nested."""
+    """(who, record, source) of each source in a ``merged_from`` list (and its own sources)
+    whose ``key`` record counts skipped frames (``unreadable_frames``,
+    ``frames_without_pose``): who as 'map A (PATH)', 'map A (PATH) > map B (PATH2)' when
+    nested; source its whole ``merged_from`` record (its ``frames_not_read``)."""
     found = []
     for src in sources if isinstance(sources, list) else []:
         if not isinstance(src, dict):
@@ -306,7 +313,7 @@ def _source_notes(sources: Any, prefix: str = "", key: str = "unreadable_frames"
         who = f"{prefix}map {src.get('role', '?')} ({src.get('map', '?')})"
         record = src.get(key)
         if isinstance(record, dict) and record.get("count"):
-            found.append((who, record))
+            found.append((who, record, src))
         found += _source_notes(src.get("merged_from"), who + " > ", key)
     return found
 

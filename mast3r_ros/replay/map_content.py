@@ -37,11 +37,13 @@ def _part_of(rel: str) -> str:
 
 def _sources(records: Any) -> Any:
     """A ``merged_from`` list without what a rebuild of a source's source with the same
-    content changes (its ``manifest_sha256``), recursively."""
+    content changes (its ``manifest_sha256``) and how its build read the recording
+    (``frames_not_read``, left out of a map's own digests too), recursively."""
     if not isinstance(records, list):
         return records
     return [{k: _sources(v) if k == "merged_from" else v for k, v in r.items()
-             if k != "manifest_sha256"} if isinstance(r, dict) else r for r in records]
+             if k not in ("manifest_sha256", "frames_not_read")} if isinstance(r, dict) else r
+            for r in records]
 
 
 def _digest(value: Any) -> str:

@@ -157,9 +157,10 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
     so that a source rebuilt with the same content, whose manifest differs in timings only,
     is told from one that changed, and what changed is named), the ``keyframes`` it gave
     (int), and, as its manifest holds them, its
-    ``unreadable_frames`` and ``frames_without_pose`` (the frames its build skipped) and
-    ``merged_from`` (when it is itself a merge), so that check-map on the merged map still
-    names them, ``max_frames`` (build-map --max-frames: the recording's start only) and
+    ``unreadable_frames`` and ``frames_without_pose`` (the frames its build skipped),
+    ``frames_not_read`` (the frames its build never decoded, which qualify its unreadable
+    count) and ``merged_from`` (when it is itself a merge), so that check-map on the merged map
+    still names them, ``max_frames`` (build-map --max-frames: the recording's start only) and
     ``image_stamp`` (which time its stamps are at); its ``pose_suspects``
     (`map_check.recorded_pose_suspects`: an EuRoC map's T_BS), which check-map names for the
     merged map when every source has one; its
@@ -175,8 +176,8 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
                "manifest_sha256": hashlib.sha256(raw).hexdigest(),
                "content_sha256": content_digests(json.loads(raw.decode("utf-8-sig"))),
                "keyframes": int(kept.sum())}
-        for key in ("unreadable_frames", "frames_without_pose", "merged_from", "max_frames",
-                    "image_stamp"):
+        for key in ("unreadable_frames", "frames_without_pose", "frames_not_read",
+                    "merged_from", "max_frames", "image_stamp"):
             if m.manifest.get(key):
                 src[key] = m.manifest[key]
         units = recorded_depth_units(m.manifest)

@@ -69,3 +69,26 @@ def test_merged_from_keeps_max_frames_and_image_stamp(tmp_path):
     src = KeyframeMap.load(str(tmp_path / "ab")).manifest["merged_from"]
     assert src[0]["max_frames"] == cut and src[0]["image_stamp"] == "receive"
     assert "max_frames" not in src[1] and src[1]["image_stamp"] == "header"
+
+
+def test_merged_from_keeps_the_frames_a_source_s_build_never_read(tmp_path):
+    """``frames_not_read`` (frames build-map never decoded: not keyframe candidates) qualifies
+    a map's unreadable count; a merge dropped it, so check-map on the merged map counted the
+    source's unreadable frames as if every other frame had been read."""
+    from mast3r_ros.replay.check_map import unreadable_notes
+    from mast3r_ros.replay.map_content import content_digests
+
+    bad = {"count": 2, "of_frames": 48, "stamps_ns": [5, 6]}
+    unread = {"count": 37, "of_frames": 48, "reason": "not keyframe candidates"}
+    a = _map(tmp_path / "a", 0, fields=(("unreadable_frames", bad), ("frames_not_read", unread)))
+    merge_maps(a, _map(tmp_path / "b", 1), str(tmp_path / "ab"), force=True)
+    manifest = KeyframeMap.load(str(tmp_path / "ab")).manifest
+    src = manifest["merged_from"]
+    assert src[0]["frames_not_read"] == unread and "frames_not_read" not in src[1]
+    (note,) = unreadable_notes(manifest)
+    assert note.startswith(f"map A ({a}) was built with 2 of 48 frames unreadable"), note
+    assert note.endswith("; 37 frames not read: not keyframe candidates, not known to be "
+                         "readable or not"), note
+    # how a source's build read its recording is no part of the merged map's content
+    other = [{**src[0], "frames_not_read": {**unread, "count": 36}}, src[1]]
+    assert content_digests({**manifest, "merged_from": other}) == content_digests(manifest)
