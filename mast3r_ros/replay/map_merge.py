@@ -193,10 +193,10 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
 def _index_params(maps, names: Tuple[str, str]) -> IndexParams:
     """The retrieval index settings (`IndexParams`: build-map's ``scale.index_type``,
     ``approx_threshold``, ...) of the merged map: those its sources were built with
-    (`KeyframeMap.index_params`; a v1 map records none), the defaults when neither records
-    any. Where A's and B's differ, A's, with a warning naming each differing setting's two
-    values (as the merged map keeps A's copy of a shared frame): give the map whose settings
-    the merged map should have as A."""
+    (`KeyframeMap.index_params`; a v1 map: its build_config.yaml's), the defaults when
+    neither records any. Where A's and B's differ, A's, with a warning naming each differing
+    setting's two values (as the merged map keeps A's copy of a shared frame): give the map
+    whose settings the merged map should have as A."""
     known = [(n, p) for n, p in zip(names, (m.index_params() for m in maps)) if p is not None]
     if not known:
         return IndexParams()

@@ -25,6 +25,7 @@ from mast3r_ros.core.geometry import make_pose
 from mast3r_ros.core.keyframes import KeyframeMap, write_map
 from mast3r_ros.core.localizer import Localizer, position_sigma_m
 from mast3r_ros.core.localizer.global_retrieval import GlobalRetrieval, _pooled_index
+from mast3r_ros.core.retrieval_index import IndexParams
 from mast3r_ros.core.localizer.matcher_factory import _make_matcher
 from mast3r_ros.core.localizer.query_checks import _checked_pose, _warn_ignored_skew
 from mast3r_ros.core.localizer.results import _match_debug
@@ -593,7 +594,8 @@ def _asmk_parts(has_index=True, built_on=""):
                                    pooled_index=lambda ident, size: f"pooled {ident} {size}",
                                    thumbnail_index=lambda: "thumbnails",
                                    asmk_content_id=lambda *key: built_on,
-                                   encodings_content_id=lambda *key: built_on)
+                                   encodings_content_id=lambda *key: built_on,
+                                   index_params_or_defaults=IndexParams)
     return kf_map, engine, retriever, asmk, asked
 
 
@@ -628,11 +630,16 @@ def test_pooled_index_comes_from_a_v2_map_else_from_the_matcher():
     v2 = types.SimpleNamespace(version=2, pooled_index=lambda ident, size: ("map", ident, size),
                                encodings_content_id=lambda ident, size: "")
     assert _pooled_index(v2, _Named("mast3r", desc), engine, 224) == ("map", "ck", 224)
-    v1 = types.SimpleNamespace(version=1, pooled_index=lambda ident, size: ("map", ident, size))
+    # built with the map's index settings (a v1 map's build_config.yaml), not the defaults
+    hnsw = IndexParams(index_type="hnsw", approx_threshold=2, hnsw_m=16)
+    v1 = types.SimpleNamespace(version=1, pooled_index=lambda ident, size: ("map", ident, size),
+                               index_params_or_defaults=lambda: hnsw)
     built = _pooled_index(v1, _Named("mast3r", desc), engine, 224)
     assert built != ("map", "ck", 224) and int(built.search(desc[2], 1)[0]) == 2
+    assert built.params == hnsw
     none = types.SimpleNamespace(version=2, pooled_index=lambda ident, size: None,
-                                 encodings_content_id=lambda ident, size: None)
+                                 encodings_content_id=lambda ident, size: None,
+                                 index_params_or_defaults=IndexParams)
     assert int(_pooled_index(none, _Named("mast3r", desc), engine, 224).search(desc[1], 1)[0]) == 1
 
 

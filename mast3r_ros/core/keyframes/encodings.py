@@ -23,7 +23,7 @@ from ..fileio import (
     atomic_write_json,
 )
 from ..map_nesting import read_manifest
-from ..retrieval_index import IndexParams, RetrievalIndex
+from ..retrieval_index import RetrievalIndex
 from .layout import (
     MANIFEST,
     EncodingSet,
@@ -433,7 +433,7 @@ class MapEncodings:
                       "global": np.asarray(glob, np.float32)})
         table = w.close()
         # the index kind the map was built with (build-map's scale settings), not defaults
-        params = self.index_params() or IndexParams()  # type: ignore[attr-defined]
+        params = self.index_params_or_defaults()  # type: ignore[attr-defined]
         pooled_files = RetrievalIndex.build(np.asarray(enc.global_desc, np.float32),
                                             params).save(os.path.join(full, "pooled"))
         manifest = json.loads(json.dumps(self.manifest))

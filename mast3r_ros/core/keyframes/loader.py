@@ -33,6 +33,7 @@ from ..errors import InputError, MapFormatError, json_value
 from ..message_fields import tf2_frame_name
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
 from ..retrieval_index import IndexParams, RetrievalIndex
+from .build_record import recorded_index_params
 from .layout import (
     MANIFEST,
     Keyframe,
@@ -74,6 +75,8 @@ class KeyframeMap(MapEncodings, MapFiles):
         self._opened: Optional[Tuple[int, ...]] = None  # `opened_identity` at `load`
         self._stores: Dict[Tuple[str, int], EncodingStore] = {}
         self._index_of: Optional[Dict[int, int]] = None  # v1/v2, built on first use
+        self._v1_index_params: Optional[Tuple[Optional[IndexParams], str]] = None  # read once
+        self._said_default_index = False  # `index_params_or_defaults`' log line, once
 
     @property
     def version(self) -> int:
@@ -251,10 +254,14 @@ class KeyframeMap(MapEncodings, MapFiles):
     def index_params(self) -> Optional[IndexParams]:
         """The `IndexParams` this map's retrieval indexes were built with (build-map's
         ``scale.index_type``, ``approx_threshold``, ...), as its thumbnail index's
-        ``index.json`` records them (checksum verified); None for a v1 map, which records none.
-        Raises `MapFormatError` when that file is missing, corrupt or malformed."""
+        ``index.json`` records them (checksum verified); a v1 map, whose layout stores no
+        index, as its ``build_config.yaml`` records them (`build_record`), None where it
+        records none. Raises `MapFormatError` when a v2/v3 map's ``index.json`` is missing,
+        corrupt or malformed."""
         if self.version < 2:
-            return None
+            if self._v1_index_params is None:
+                self._v1_index_params = recorded_index_params(self.path)
+            return self._v1_index_params[0]
         r = _need(self.manifest, "retrieval", dict, MANIFEST)
         rel = f"{_need(r, 'index', str, f'{MANIFEST}: retrieval')}/index.json"
         try:
@@ -263,10 +270,29 @@ class KeyframeMap(MapEncodings, MapFiles):
             raise MapFormatError(f"map file {self._full(rel)}: no 'params' of a retrieval "
                                  "index; rebuild the map") from None
 
+    def index_params_or_defaults(self) -> IndexParams:
+        """`index_params`, for an index built from the map's descriptors where it stores none
+        (a v1 map's thumbnail or pooled index, a v2/v3 thumbnail index of an older kind);
+        the defaults where the map records none (a v1 map without them in its
+        build_config.yaml), said once per loaded map in the log. Raises as `index_params`."""
+        params = self.index_params()
+        if params is not None:
+            return params
+        why = (self._v1_index_params or (None, "it records none"))[1]
+        if not self._said_default_index:
+            self._said_default_index = True
+            log.info("map %s (format v1) records no retrieval index settings (%s): its "
+                     "retrieval index is built with the defaults (scale.index_type %r, "
+                     "approx_threshold %d); rebuild the map to keep its own", self.path, why,
+                     IndexParams().index_type, IndexParams().approx_threshold)
+        return IndexParams()
+
     def thumbnail_index(self) -> RetrievalIndex:
-        """`RetrievalIndex` over `thumbnail_descriptors` (v2/v3: the map's own, read lazily)."""
+        """`RetrievalIndex` over `thumbnail_descriptors` (v2/v3: the map's own, read lazily;
+        else built with the map's settings, `index_params_or_defaults`)."""
         if self._thumb_index is None:
-            self._thumb_index = RetrievalIndex.build(self.thumbnail_descriptors())
+            self._thumb_index = RetrievalIndex.build(self.thumbnail_descriptors(),
+                                                     self.index_params_or_defaults())
         return self._thumb_index
 
     def _load_npz(self, rel: str) -> Dict[str, np.ndarray]:

@@ -119,10 +119,12 @@ class GlobalRetrieval:
 
 def _pooled_index(kf_map: KeyframeMap, matcher: Any, engine: Any, image_size: int
                   ) -> RetrievalIndex:
-    """The map's pooled-descriptor index (v2/v3) or one built over the matcher's descriptors."""
+    """The map's pooled-descriptor index (v2/v3) or one built over the matcher's descriptors
+    with the map's index settings (`KeyframeMap.index_params_or_defaults`)."""
     index = None
     if engine is not None and getattr(kf_map, "version", 1) >= 2 and same_weights(
             kf_map.encodings_content_id(engine.identity, image_size) or "",
             lambda: content_id_of(engine)):  # not the descriptors of other weights' encodings
         index = kf_map.pooled_index(engine.identity, image_size)
-    return index if index is not None else RetrievalIndex.build(matcher.global_descriptors())
+    return index if index is not None else RetrievalIndex.build(
+        matcher.global_descriptors(), kf_map.index_params_or_defaults())

@@ -1,0 +1,69 @@
+"""The retrieval index settings a version-1 map was built with, as its ``build_config.yaml``
+records them (`KeyframeMap.index_params` of a v1 map: its layout stores no index, so none of
+its own ``index.json`` says them).
+
+``build_config.yaml`` is the parameter file build-map writes beside the map's files (outside its
+file table: not checksummed). Since the ``scale`` section (``scale.index_type``,
+``approx_threshold``, ...) exists it holds them; an older one, or a v1 map written by a tool
+(``MapWriter(version=1)``) without it, records none, and the caller takes the defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from typing import Any, Dict, Optional, Tuple
+
+from ..retrieval_index import IndexParams
+
+log = logging.getLogger(__name__)
+
+BUILD_CONFIG = "build_config.yaml"
+
+
+def recorded_index_params(folder: str) -> Tuple[Optional[IndexParams], str]:
+    """(`IndexParams`, '') from ``folder``'s ``build_config.yaml`` where it records any of the
+    index fields (``scale.index_type``, ``scale.approx_threshold``, ...; one it lacks takes its
+    default); (None, why) where it records none of them, is missing or unreadable, or holds
+    a value the config refuses (why names the file and the value). Never raises."""
+    path = os.path.join(folder, BUILD_CONFIG)
+    try:
+        import yaml
+
+        with open(path, encoding="utf-8-sig") as fh:
+            doc = yaml.safe_load(fh)
+    except FileNotFoundError:
+        return None, f"it has no {BUILD_CONFIG}"
+    except Exception as e:  # noqa: BLE001 - unreadable, not YAML: the defaults, said so
+        return None, f"its {BUILD_CONFIG} cannot be read ({type(e).__name__})"
+    found = _scale_fields(doc)
+    if not found:
+        return None, f"its {BUILD_CONFIG} records no scale.index_type (an older build)"
+    from ..config.params import validate_param
+    from ..errors import ConfigError
+
+    try:
+        checked = {k: validate_param(f"scale.{k}", v, path) for k, v in found.items()}
+    except ConfigError as e:
+        return None, f"{e}"
+    return IndexParams(**checked), ""
+
+
+def _scale_fields(doc: Any) -> Dict[str, Any]:
+    """The `IndexParams` fields under ``scale`` (nested or dotted) of the parameter file's
+    blocks, the later block winning as rclpy merges them."""
+    names = {f.name for f in dataclasses.fields(IndexParams)}
+    out: Dict[str, Any] = {}
+    for block in (doc.values() if isinstance(doc, dict) else ()):
+        params = block.get("ros__parameters") if isinstance(block, dict) else None
+        if not isinstance(params, dict):
+            continue
+        nested = params.get("scale")
+        for k, v in (nested.items() if isinstance(nested, dict) else ()):
+            if k in names:
+                out[k] = v
+        for k, v in params.items():
+            if isinstance(k, str) and k.startswith("scale.") and k[6:] in names:
+                out[k[6:]] = v
+    return out
