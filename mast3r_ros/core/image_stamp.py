@@ -12,7 +12,7 @@ image is looked up that much late.
 
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 from .errors import InputError
 
@@ -60,3 +60,59 @@ def restamp_on_receipt(header: Any, mode: str, now_ns: int) -> bool:
                          "or set image_stamp to header")
     header.stamp.sec, header.stamp.nanosec = sec, nanosec
     return True
+
+
+#: how each value times an image, in the mismatch notes
+_TIMED_BY = {"header": "its header stamp", "receive": "when it arrived"}
+
+
+def recorded_image_stamp(manifest: Mapping[str, Any]) -> Optional[str]:
+    """The ``image_stamp`` a map's build read its recording with, from the map's parsed
+    ``manifest``: its own ``image_stamp`` (build-map records it for a bag, the only recording
+    that offers the choice), else, for a merged map, the one every source that records one
+    shares (``merged_from``, nested merges too). None where none records one (a map of a
+    TUM/EuRoC/KITTI folder, a map built before it was recorded) or the sources differ (no one
+    setting to match)."""
+    own = manifest.get("image_stamp") if isinstance(manifest, Mapping) else None
+    if own in IMAGE_STAMPS:
+        return str(own)
+    found = set()
+
+    def walk(sources: Any) -> None:
+        for src in sources if isinstance(sources, list) else ():
+            if isinstance(src, Mapping):
+                if src.get("image_stamp") in IMAGE_STAMPS:
+                    found.add(src["image_stamp"])
+                walk(src.get("merged_from"))
+
+    walk(manifest.get("merged_from") if isinstance(manifest, Mapping) else None)
+    return found.pop() if len(found) == 1 else None
+
+
+def image_stamp_mismatch(setting: Optional[str], manifest: Mapping[str, Any], map_path: str,
+                         reader: str, matters: str, fix: str) -> Optional[str]:
+    """One warning line when images timed by ``setting`` (`IMAGE_STAMPS`; None: a reader
+    without the choice, which says nothing) are localized against a map whose recording was
+    read with another (`recorded_image_stamp` of its ``manifest``); None when they agree or the
+    map records none. ``reader`` names the setting ('this bag is read with --image-stamp'),
+    ``matters`` what depends on it (the map's poses do not: they came from its own
+    recording), ``fix`` how to match the map ('pass --image-stamp'), followed by the map's
+    value."""
+    recorded = recorded_image_stamp(manifest)
+    if setting not in IMAGE_STAMPS or recorded is None or recorded == setting:
+        return None
+    return (f"{reader} {setting} (each image timed by {_TIMED_BY[setting]}), but "
+            f"the map {map_path} was built from a recording read with image_stamp {recorded} "
+            f"(timed by {_TIMED_BY[recorded]}): the poses localized against the map do not "
+            f"depend on it, {matters}; if this camera and driver recorded the map, {fix} "
+            f"{recorded} to match")
+
+
+def node_image_stamp_note(setting: str, manifest: Mapping[str, Any],
+                          map_path: str) -> Optional[str]:
+    """The node's configure warning (`image_stamp_mismatch`) for its parameter ``image_stamp``
+    against the map it loaded; None when they agree or the map records none."""
+    return image_stamp_mismatch(
+        setting, manifest, map_path, "parameter image_stamp is",
+        "the TF lookups at each image's time (odom_frame, base_frame) do",
+        "set the parameter image_stamp to")

@@ -47,6 +47,7 @@ from ..core.types import LocalizationResult, UnreadableFrame
 from .metrics import FOCAL_TOLERANCE, UNREADABLE, calibration_d2, frame_errors, summarize
 from .pipeline import poses_from_file, poses_not_at_frames, progress, recorded_config
 from .plots import plot_calibration, plot_errors, plot_trajectory
+from .run_notes import bag_image_stamp_note
 from .run_resume import (RUN_FACTS, camera_record, check_same_camera, partial_frames,
                          partial_of, source_run, start_from_partial,
                          write_run_facts)
@@ -391,6 +392,9 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     # what --resume compares that config.yaml lacks: --global-only, the map's content digest
     write_run_facts(out, global_only, cfg.node.map_path, source_run(source))
     loc = Localizer.from_config(cfg, map_path)
+    stamps_note = bag_image_stamp_note(source, loc.keyframe_map.manifest, map_path)
+    if stamps_note:  # a bag read with another --image-stamp than the map's recording was
+        log.warning("%s", stamps_note)
     if cfg.localizer.pnp.backend == "auto" and not poselib_available():
         # config.yaml says 'auto': which RANSAC ran is said here, as a run without poselib
         # reads other figures (redkitchen SIFT: p90 6.2 cm, not the README's 3.7 cm)

@@ -429,8 +429,10 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                                    force, None if traj is not None
                                    else getattr(source, "pose_suspect", None),
                                    "" if traj is not None else getattr(source, "other_clock", ""))
-        # which time the keyframes' stamps and poses are at (a bag's --image-stamp receive)
-        w.set_manifest_field("image_stamp", getattr(source, "image_stamp", "header"))
+        # which time the keyframes' stamps and poses are at: a bag's --image-stamp, for
+        # localize and the node to compare theirs with (a folder has no choice: not recorded)
+        if getattr(source, "image_stamp", None) is not None:
+            w.set_manifest_field("image_stamp", source.image_stamp)
         if isinstance(source, FirstFrames):  # --max-frames: a map of the recording's start
             w.set_manifest_field("max_frames", source.manifest_record())
         if st.unreadable:  # which frames the map was not built from, beside its keyframes

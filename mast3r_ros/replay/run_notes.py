@@ -87,6 +87,22 @@ def _own_groundtruth_reason(source: Any, rule: Any) -> Any:
         return None
 
 
+def bag_image_stamp_note(source: Any, manifest: Dict[str, Any], map_path: str) -> Any:
+    """localize's warning (`core.image_stamp.image_stamp_mismatch`, one line) for a bag read
+    with another ``--image-stamp`` than the map's recording was (its manifest's
+    ``image_stamp``); None for a source without the choice (a TUM/EuRoC/KITTI folder, the
+    demo's scene: its times are the only ones it has), when they agree, or when the map
+    records none. The map's poses came from its own recording; this bag's ground truth and
+    output times are what its setting changes."""
+    from ..core.image_stamp import image_stamp_mismatch
+
+    return image_stamp_mismatch(
+        getattr(source, "image_stamp", None), manifest, map_path,
+        f"this bag is read with {getattr(source, 'image_stamp_option', '--image-stamp')}",
+        "this bag's ground truth (/tf, --groundtruth) and the times in trajectory.tum do",
+        "pass --image-stamp")
+
+
 def build_summary(out: str, path: str, frames: int) -> None:
     """build-map's result in one line on stdout: the map ``out`` (as given; published at
     ``path``) of ``frames`` frames, its keyframes, the frames without a pose (the log's

@@ -61,6 +61,7 @@ from tf2_ros import TransformException
 from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.config import NODE_NAME, Config, every_node_only_names
 from mast3r_ros.core.errors import Mast3rRosError
+from mast3r_ros.core.image_stamp import node_image_stamp_note
 from mast3r_ros.ros import params, topics
 from mast3r_ros.ros import conversions as conv
 from mast3r_ros.ros.bond import NodeBond
@@ -267,6 +268,10 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
             self._diag.config_warning = map_frame_mismatch(cfg.node.map_frame,
                                                            localizer.keyframe_map) or ""
             self._diag.set_focal_tolerance(cfg.localizer.gates.max_focal_error)
+        stamps_note = node_image_stamp_note(cfg.node.image_stamp, localizer.keyframe_map.manifest,
+                                            cfg.node.map_path)
+        if stamps_note:  # image_stamp other than the map's recording was read with: once
+            self.get_logger().warning(stamps_note)
         self._tf = TfClient(self, self._shutting_down)
         self._outputs = Outputs(self, cfg.node.map_frame, cfg.node.publish_debug_image,
                                 self._shutting_down)

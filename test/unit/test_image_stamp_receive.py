@@ -80,11 +80,25 @@ def test_build_map_of_images_on_the_camera_clock_fails_with_header_and_builds_wi
     rc = main(["localize", str(tmp_path / "bag"), "--map", str(tmp_path / "map"), "--out",
                str(tmp_path / "run"), "--matcher", "sift", "--log-level", "warning",
                "--image-stamp", "receive", *POSES])
-    assert rc == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "built from a recording read with" not in err, err  # the map's setting: no note
     results = [json.loads(ln) for ln in (tmp_path / "run" / "results.jsonl").read_text()
                .splitlines()]
     assert [r["stamp_ns"] for r in results] == received, results[0]
     assert "image_stamp: receive" in (tmp_path / "run" / "config.yaml").read_text()
+    # the same bag by its header stamps, not the map's setting: one warning saying so (its
+    # ground truth from tf then fails, and nothing said the map was built otherwise)
+    main(["localize", str(tmp_path / "bag"), "--map", str(tmp_path / "map"), "--out",
+          str(tmp_path / "run_h"), "--matcher", "sift", "--log-level", "warning", *POSES])
+    said = [ln for ln in capsys.readouterr().err.splitlines()
+            if "built from a recording read with" in ln]
+    assert len(said) == 1, said
+    assert ("this bag is read with --image-stamp header (each image timed by its header "
+            f"stamp), but the map {tmp_path / 'map'} was built from a recording read with "
+            "image_stamp receive (timed by when it arrived)") in said[0], said[0]
+    assert said[0].endswith("; if this camera and driver recorded the map, pass --image-stamp "
+                            "receive to match"), said[0]
 
 
 def test_receive_times_the_image_depth_and_camera_info_by_the_bag(tmp_path, caplog):

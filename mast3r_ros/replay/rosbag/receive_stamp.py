@@ -43,6 +43,12 @@ class _ReceiveStamps:
         times of the image, depth and CameraInfo messages)."""
         return self._image_stamp
 
+    @property
+    def image_stamp_option(self) -> str:
+        """How the caller's user gives ``image_stamp`` (``--image-stamp``, ``--params'
+        image_stamp``; 'image_stamp' where the caller named none), for notes naming it."""
+        return self._option_names.get("image_stamp", "image_stamp")
+
     def _refuse_receive_for_video(self, label: str) -> None:
         """`InputError` for 'receive' with a video image topic (see the module)."""
         if self._image_stamp == "receive" and self._is_video():

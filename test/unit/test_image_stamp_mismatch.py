@@ -1,0 +1,64 @@
+"""A bag localized with another ``--image-stamp`` than the map's recording was read with (the
+map records it), and the node's parameter ``image_stamp`` against its map, were never said: a
+map built with 'receive' (a driver stamping with the camera's clock) localized a bag of the
+same camera by its header stamps, whose ground truth then failed with no word of the map's
+setting. Now one warning names both settings and how to match the map; nothing where the
+query has no choice (a TUM folder) or the map records none (a folder's map: its times were the
+only ones it had, so build-map no longer records 'header' for it)."""
+
+from __future__ import annotations
+
+import json
+import types
+
+from mast3r_ros.core.image_stamp import node_image_stamp_note, recorded_image_stamp
+from mast3r_ros.replay.run_notes import bag_image_stamp_note
+
+RECEIVE = {"image_stamp": "receive"}
+
+
+def test_the_map_s_setting_is_its_own_or_the_one_its_merged_sources_share():
+    assert recorded_image_stamp(RECEIVE) == "receive"
+    assert recorded_image_stamp({}) is None  # a folder's map, or one built before
+    same = {"merged_from": [{"role": "A", "image_stamp": "receive"}, {"role": "B"},
+                            {"role": "C", "merged_from": [{"image_stamp": "receive"}]}]}
+    assert recorded_image_stamp(same) == "receive"
+    mixed = {"merged_from": [{"image_stamp": "receive"}, {"merged_from": [
+        {"image_stamp": "header"}]}]}
+    assert recorded_image_stamp(mixed) is None  # no one setting to match
+    assert recorded_image_stamp({"image_stamp": "arrival"}) is None
+
+
+def test_the_node_says_a_setting_other_than_the_map_s_in_one_line():
+    note = node_image_stamp_note("header", RECEIVE, "/maps/lab")
+    assert note == (
+        "parameter image_stamp is header (each image timed by its header stamp), but the map "
+        "/maps/lab was built from a recording read with image_stamp receive (timed by when it "
+        "arrived): the poses localized against the map do not depend on it, the TF lookups at "
+        "each image's time (odom_frame, base_frame) do; if this camera and driver recorded "
+        "the map, set the parameter image_stamp to receive to match")
+    assert "set the parameter image_stamp to header" in node_image_stamp_note(
+        "receive", {"image_stamp": "header"}, "/maps/lab")
+    assert node_image_stamp_note("receive", RECEIVE, "/maps/lab") is None
+    assert node_image_stamp_note("receive", {}, "/maps/lab") is None
+
+
+def test_localize_says_nothing_for_a_query_without_the_choice():
+    bag = types.SimpleNamespace(image_stamp="header", image_stamp_option="--image-stamp")
+    note = bag_image_stamp_note(bag, RECEIVE, "m")
+    assert note.startswith("this bag is read with --image-stamp header"), note
+    assert "this bag's ground truth (/tf, --groundtruth) and the times in trajectory.tum do" \
+        in note and note.endswith("pass --image-stamp receive to match"), note
+    params = types.SimpleNamespace(image_stamp="receive",
+                                   image_stamp_option="--params' image_stamp")
+    assert bag_image_stamp_note(params, {"image_stamp": "header"}, "m").startswith(
+        "this bag is read with --params' image_stamp receive")
+    folder = types.SimpleNamespace(stamps_ns=[1, 2])  # a TUM/EuRoC/KITTI folder: no option
+    assert bag_image_stamp_note(folder, RECEIVE, "m") is None
+
+
+def test_a_folder_s_map_records_no_image_stamp(sift_map):
+    """A TUM folder has one time per image: its map recorded 'header', a setting it never
+    chose, which a bag read with 'receive' would then have been told to match."""
+    manifest = json.loads(open(f"{sift_map}/manifest.json").read())
+    assert "image_stamp" not in manifest
