@@ -283,7 +283,7 @@ class KeyframeMap(MapEncodings, MapFiles):
             self._said_default_index = True
             log.info("map %s (format v1) records no retrieval index settings (%s): its "
                      "retrieval index is built with the defaults (scale.index_type %r, "
-                     "approx_threshold %d); rebuild the map to keep its own", self.path, why,
+                     "approx_threshold %d); rebuild the map to record its own", self.path, why,
                      IndexParams().index_type, IndexParams().approx_threshold)
         return IndexParams()
 
