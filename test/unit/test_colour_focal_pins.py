@@ -55,9 +55,18 @@ def _fake_reproj(va, vb, m, b_from_a, scales):
     return np.full(len(scales), med), m.n
 
 
+def _fake_reproj_factors(va, vb, m, b_from_a, gs):
+    """`_pair_reproj_factors` as the rule it pins: `_fake_reproj` of the views with fx, fy x g,
+    for each factor g."""
+    rows = [_fake_reproj(focal._focal_times(va, g), focal._focal_times(vb, g), m, b_from_a,
+                         np.ones(1)) for g in gs]
+    return np.array([med[0] for med, _ in rows]), m.n
+
+
 @pytest.fixture(autouse=True)
 def _stubbed(monkeypatch):
     monkeypatch.setattr(focal, "_pair_reproj", _fake_reproj)
+    monkeypatch.setattr(focal, "_pair_reproj_factors", _fake_reproj_factors)
 
 
 def _views(g=0.9, n=3):
@@ -138,7 +147,7 @@ def test_pairs_with_too_few_matches_are_not_scored(judged):
 
 
 def _fixed_g(monkeypatch, g):
-    monkeypatch.setattr(focal, "_log_argmin", lambda score, centre=1.0: g)
+    monkeypatch.setattr(focal, "_log_argmin", lambda score, centre=1.0, many=None: g)
 
 
 @pytest.mark.parametrize("g, named", [(1.03, True), (1.0299, False), (1.02, False),
