@@ -13,6 +13,7 @@ each opening the map again (the keyframe PNGs are read and verified inside the t
     python bench/bench_map_check.py MAP --repeats 9
     python bench/bench_map_check.py MAP --prev-rev REV --threaded-blas
     python bench/bench_map_check.py MAP --sift-products
+    python bench/bench_map_check.py MAP --prev-rev REV --stages
 
 ``--threaded-blas``: the previous check computes each SIFT descriptor product in one BLAS call,
 as before `sift.similarities` (``sift.ONE_CORE_PRODUCT`` 0; the matcher is the current
@@ -25,6 +26,14 @@ BLAS's own threads: without threadpoolctl and without the row-block fallback), `
 fallback: row blocks below OpenBLAS's threading threshold, what a user without threadpoolctl
 gets) and ``one_thread`` (one call inside `blas_threads.single_blas_thread`, the default with
 threadpoolctl). Ratios to ``threaded`` and whether the reports agree are printed.
+
+``--stages``: each arm's time split by stage, per keyframe (ms; the sum of every call's time,
+on whichever thread: the current check reads the next keyframe on a worker thread, so the
+stages can add up to more than the wall time): reading a keyframe (PNG checksum and decode,
+`MapRecords`), preparing it (reduction, ORB, depth grid, `_prepare`), SIFT detection
+(`extract_sift`), pair matching (`_match`, SIFT detection included), the two measurements
+(`_measure`) and the colour-focal scan (`colour_focal_note`), previous and current side by side
+with their ratio.
 
 Wall time on a shared machine includes the waits for a core: compare within one run.
 """
@@ -59,6 +68,8 @@ def main() -> int:
     ap.add_argument("--sift-products", action="store_true",
                     help="the current check with the small SIFT products threaded / in row "
                     "blocks / on one BLAS thread")
+    ap.add_argument("--stages", action="store_true",
+                    help="time each stage of the check per keyframe, both arms side by side")
     args = ap.parse_args()
     cfg = Config().map_check
     if args.sift_products:
@@ -67,6 +78,10 @@ def main() -> int:
         prev = load_frozen_package(args.prev_rev, "mast3r_ros/core/map_check", "map_check_prev")
         runs = {"previous": _with_one_core_product(prev.check_map, 0) if args.threaded_blas
                 else prev.check_map, "current": check_map}
+    stages = {}
+    if args.stages and not args.sift_products:
+        import mast3r_ros.core.map_check as current
+        stages = {"previous": _stage_timers(prev), "current": _stage_timers(current)}
     times = {k: [] for k in runs}
     reports = {}
     for _ in range(args.repeats):
@@ -74,6 +89,8 @@ def main() -> int:
             t0 = time.perf_counter()
             reports[key] = fn(KeyframeMap.load(args.map), cfg)
             times[key].append(time.perf_counter() - t0)
+    if stages:
+        _print_stages(stages, times, len(reports["current"].keyframes), args.repeats)
     for key, rep in reports.items():
         matched = sum(not math.isnan(p.reproj_px) for p in rep.pairs)
         t = np.array(times[key])
@@ -93,7 +110,7 @@ def main() -> int:
           f"{new:.2f} s, medians of {args.repeats} alternated)")
     same = _figures(reports["previous"]) == _figures(reports["current"])
     print(f"reports   {'identical' if same else 'differ'} (verdict, cause, every pair's "
-          "figures)")
+          "figures, the colour-focal note)")
     return 0
 
 
@@ -139,9 +156,52 @@ def _figures(rep) -> tuple:
     """What a report says: verdict, cause and each pair's figures (NaN as None)."""
     def num(x):
         return None if isinstance(x, float) and math.isnan(x) else x
-    return (rep.verdict, rep.cause, [(p.a, p.b, num(p.depth_residual), num(p.depth_agree),
+    return (rep.verdict, rep.cause, rep.note, [(p.a, p.b, num(p.depth_residual), num(p.depth_agree),
                                       p.depth_points, num(p.reproj_px), p.matches, p.ok)
                                      for p in rep.pairs])
+
+
+STAGES = (("read", "records", "MapRecords.__getitem__"), ("prepare", "measure", "_prepare"),
+          ("sift_detect", "measure", "extract_sift"), ("match", "measure", "_match"),
+          ("measure", "measure", "_measure"), ("focal_scan", "", "colour_focal_note"))
+
+
+def _stage_timers(package) -> dict:
+    """Wrap each of `STAGES` in ``package`` (a map_check package) with a timer; returns
+    {stage: [seconds summed]} (the lock: the read stage runs on a worker thread)."""
+    import threading
+
+    spent = {name: [0.0] for name, _, _ in STAGES}
+    lock = threading.Lock()
+    for name, module, attr in STAGES:
+        owner = getattr(package, module) if module else package
+        cls, _, fn_name = attr.rpartition(".")
+        if cls:
+            owner = getattr(owner, cls)
+        fn = getattr(owner, fn_name)
+
+        def timed(*a, _fn=fn, _acc=spent[name], **k):
+            t0 = time.perf_counter()
+            try:
+                return _fn(*a, **k)
+            finally:
+                with lock:
+                    _acc[0] += time.perf_counter() - t0
+        setattr(owner, fn_name, timed)
+    return spent
+
+
+def _print_stages(stages: dict, times: dict, keyframes: int, repeats: int) -> None:
+    per = keyframes * repeats / 1e3  # -> ms per keyframe
+    print(f"stage        ms per keyframe ({keyframes} keyframes, {repeats} repeats)")
+    print(f"{'':12s} {'previous':>9s} {'current':>9s} {'ratio':>6s}")
+    for name, _, _ in STAGES:
+        old, new = stages["previous"][name][0] / per, stages["current"][name][0] / per
+        ratio = f"{new / old:6.2f}" if old > 0 else "     -"
+        print(f"{name:12s} {old:9.2f} {new:9.2f} {ratio}")
+    old, new = sum(times["previous"]) / per, sum(times["current"]) / per
+    print(f"{'wall':12s} {old:9.2f} {new:9.2f} {new / old:6.2f}   (whole check-map call, "
+          "map open included)")
 
 
 if __name__ == "__main__":
