@@ -378,7 +378,7 @@ def check_map(keyframe_map: Any, cfg: MapCheckConfig, *,
     (`ConsistencyReport.raise_if_inconsistent`); raises
     `MapFormatError` when a keyframe image or depth PNG fails verification as it is read."""
     manifest = getattr(keyframe_map, "manifest", None) or {}
-    return check_keyframes(MapRecords(keyframe_map), cfg,
+    return check_keyframes(MapRecords(keyframe_map, cfg.work_width), cfg,
                            depth_units_per_m=recorded_depth_units(manifest), progress=progress,
                            pose_suspect=recorded_pose_suspect(manifest))
 
