@@ -83,14 +83,17 @@ def main() -> int:
         import mast3r_ros.core.map_check as current
         stages = {"previous": _stage_timers(prev), "current": _stage_timers(current)}
     times = {k: [] for k in runs}
+    cpu = {k: [] for k in runs}
     reports = {}
     for _ in range(args.repeats):
         for key, fn in runs.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             reports[key] = fn(KeyframeMap.load(args.map), cfg)
             times[key].append(time.perf_counter() - t0)
+            cpu[key].append(time.process_time() - c0)
     if stages:
-        _print_stages(stages, times, len(reports["current"].keyframes), args.repeats)
+        _print_stages(stages, times, cpu, len(reports["current"].keyframes), args.repeats)
+        _print_reads(args.map, cfg.work_width, args.repeats)
     for key, rep in reports.items():
         matched = sum(not math.isnan(p.reproj_px) for p in rep.pairs)
         t = np.array(times[key])
@@ -191,7 +194,7 @@ def _stage_timers(package) -> dict:
     return spent
 
 
-def _print_stages(stages: dict, times: dict, keyframes: int, repeats: int) -> None:
+def _print_stages(stages: dict, times: dict, cpu: dict, keyframes: int, repeats: int) -> None:
     per = keyframes * repeats / 1e3  # -> ms per keyframe
     print(f"stage        ms per keyframe ({keyframes} keyframes, {repeats} repeats)")
     print(f"{'':12s} {'previous':>9s} {'current':>9s} {'ratio':>6s}")
@@ -202,6 +205,39 @@ def _print_stages(stages: dict, times: dict, keyframes: int, repeats: int) -> No
     old, new = sum(times["previous"]) / per, sum(times["current"]) / per
     print(f"{'wall':12s} {old:9.2f} {new:9.2f} {new / old:6.2f}   (whole check-map call, "
           "map open included)")
+    old, new = sum(cpu["previous"]) / per, sum(cpu["current"]) / per
+    print(f"{'cpu':12s} {old:9.2f} {new:9.2f} {new / old:6.2f}   (process CPU time, every "
+          "thread)")
+
+
+def _print_reads(path: str, width: int, repeats: int) -> None:
+    """A keyframe's read alone, alternated on fresh lazy opens: the full-size record reduced
+    after (previous) and `MapRecords(map, width)` (current); CPU and wall ms per keyframe, and
+    whether every record is the same."""
+    from mast3r_ros.core.map_check.records import MapRecords
+
+    ways = {"previous": lambda m, i: MapRecords(m)[i].reduced(width),
+            "current": lambda m, i: MapRecords(m, width)[i]}
+    wall = {k: [] for k in ways}
+    cpu = {k: [] for k in ways}
+    got = {}
+    for _ in range(repeats):
+        for key, read in ways.items():
+            m = KeyframeMap.load(path, lazy=True, check_files=False)
+            t0, c0 = time.perf_counter(), time.process_time()
+            got[key] = [read(m, i) for i in range(len(m))]
+            wall[key].append((time.perf_counter() - t0) / len(m))
+            cpu[key].append((time.process_time() - c0) / len(m))
+    same = all(np.array_equal(a.rgb, b.rgb) and np.array_equal(a.depth_m, b.depth_m,
+                                                                  equal_nan=True)
+               and a.camera_scale == b.camera_scale
+               for a, b in zip(got["previous"], got["current"]))
+    w = {k: 1e3 * np.median(v) for k, v in wall.items()}
+    c = {k: 1e3 * np.median(v) for k, v in cpu.items()}
+    print(f"read alone   wall {w['previous']:.2f} -> {w['current']:.2f} ms/keyframe "
+          f"({w['current'] / w['previous']:.2f}), cpu {c['previous']:.2f} -> "
+          f"{c['current']:.2f} ms ({c['current'] / c['previous']:.2f}); records "
+          f"{'identical' if same else 'differ'} (medians of {repeats} alternated)")
 
 
 if __name__ == "__main__":
