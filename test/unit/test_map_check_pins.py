@@ -88,7 +88,7 @@ def test_check_map_ignores_a_recorded_depth_unit_that_is_not_a_positive_number(m
     monkeypatch.setattr(mc, "check_keyframes",
                         lambda recs, cfg, depth_units_per_m=None, progress=None, **_:
                         seen.append(depth_units_per_m))
-    monkeypatch.setattr(mc, "MapRecords", lambda m: [])
+    monkeypatch.setattr(mc, "MapRecords", lambda m, width=None: [])
 
     class _Map:
         def __init__(self, units):
