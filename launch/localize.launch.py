@@ -39,6 +39,9 @@ NODE_NAME = "mast3r_localizer"
 RESPAWN_DELAY_S = 2.0
 # image_transport streams the node cannot subscribe to (it reads raw and compressed only)
 OTHER_TRANSPORTS = ("compressedDepth", "theora", "zstd", "ffmpeg", "foxglove")
+# rcl's severity names (`--log-level`, any case); 'warning' (Python's and mast3r-ros
+# --log-level's word) is given to rcl as its 'warn'
+LOG_LEVELS = ("debug", "info", "warn", "error", "fatal", "unset")
 
 
 def _is_true(text: str, argument: str = "") -> bool:
@@ -49,6 +52,18 @@ def _is_true(text: str, argument: str = "") -> bool:
     if word in TRUE_WORDS or word in FALSE_WORDS:
         return word in TRUE_WORDS
     raise RuntimeError(f"{argument or 'argument'}:={text!r} is not a boolean: give true or false")
+
+
+def _log_level(text: str) -> str:
+    """``text`` as the node logger's severity for rcl's ``--log-level``, lower case;
+    ``warning`` as ``warn``. RuntimeError for another word: rcl refused it only inside the
+    started node (rclpy.init's RCLError traceback, again at each respawn)."""
+    word = text.strip().lower()
+    word = "warn" if word == "warning" else word
+    if word not in LOG_LEVELS:
+        raise RuntimeError(f"log_level:={text!r} is not a log level: give one of "
+                           f"{', '.join(LOG_LEVELS[:5])}")
+    return word
 
 
 def _params_file(context) -> str:
@@ -143,7 +158,7 @@ def _node(context):
     # included (ROS_NOTES 2): only the node's own logger is named
     logger = _logger_name(context.launch_configurations.get("ros_namespace"),
                           LaunchConfiguration("namespace").perform(context))
-    log_level = LaunchConfiguration("log_level").perform(context)
+    log_level = _log_level(LaunchConfiguration("log_level").perform(context))
     respawn = _is_true(LaunchConfiguration("use_respawn").perform(context), "use_respawn")
     namespaced_tf = _is_true(LaunchConfiguration("namespaced_tf").perform(context),
                              "namespaced_tf")

@@ -329,3 +329,15 @@ def test_the_parameter_files_autostart_says_the_launch_overrides_it(monkeypatch)
     comment = (ROOT / "config" / "localize.yaml").read_text().split("autostart: false")[0]
     for text in (spec.description, comment):
         assert "localize.launch.py sets it" in " ".join(text.replace("#", " ").split())
+
+
+def test_a_log_level_that_is_no_level_stops_the_launch_naming_it(monkeypatch):
+    """log_level:=verbose went to rcl as '--log-level mast3r_localizer:=verbose', which the
+    started node's rclpy.init refused with a traceback (each respawn again); 'warning', the
+    mast3r-ros CLI's word, is rcl's 'warn'."""
+    with pytest.raises(RuntimeError, match=r"^log_level:='verbose' is not a log level: give "
+                                           r"one of debug, info, warn, error, fatal$"):
+        _launch(monkeypatch, HumbleLifecycleNode, "true", log_level="verbose")
+    for given, want in (("WARNING", "warn"), (" Debug ", "debug"), ("fatal", "fatal")):
+        (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true", log_level=given)
+        assert node.kwargs["ros_arguments"] == ["--log-level", f"mast3r_localizer:={want}"]
