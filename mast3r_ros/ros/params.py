@@ -344,17 +344,24 @@ def parameter_override_names(node: Any) -> Optional[List[str]]:
 
 
 def startup_errors_text(errors: Mapping[str, str]) -> str:
-    """`declare_parameters`' errors still in force, in one line ("" when none): /diagnostics
-    says them while the node is unconfigured."""
-    return "; ".join(errors.values())
+    """`declare_parameters`' errors still in force that make configure fail, in one line (""
+    when none): /diagnostics says them while the node is unconfigured. One of `STARTUP_PARAMS`
+    (not read at configure) is left out: its start-up line (`startup_error_lines`) says it."""
+    return "; ".join(why for name, why in errors.items() if name not in STARTUP_PARAMS)
 
 
 def startup_error_lines(errors: Mapping[str, str]) -> List[str]:
     """One error line per bad start-up value (`declare_parameters`), logged when the node
-    starts: configure would say them only when someone configures it."""
+    starts: configure would say them only when someone configures it. One of `STARTUP_PARAMS`
+    cannot be set right by ``ros2 param set`` (`check_parameter_update` refuses a change), so
+    its line says to start the node again."""
     defaults = {d.name: d.default for d in all_parameter_descriptors()}
-    return [f"{why}; the default {defaults.get(name)!r} is declared instead and configure fails "
-            f"until it is set right (ros2 param set {name} <value>, or fix the parameter file)"
+    return [f"{why}; the default {defaults.get(name)!r} is "
+            + (f"in force, read only when the node starts (configure does not read it): fix "
+               f"the parameter file, -p {name}:=<value> or the launch argument, and start the "
+               "node again" if name in STARTUP_PARAMS else
+               f"declared instead and configure fails until it is set right (ros2 param set "
+               f"{name} <value>, or fix the parameter file)")
             for name, why in errors.items()]
 
 
@@ -362,11 +369,15 @@ def read_config(value_of: Callable[[str], Any], errors: Mapping[str, str]) -> Co
     """The declared parameters (``value_of(name)``) -> a validated `Config`.
 
     Raises ConfigError naming the parameter: one of ``errors`` (bad values given at start, see
-    `declare_parameters`) or a value `params_to_config` rejects.
+    `declare_parameters`; not one of `STARTUP_PARAMS`, which configure does not read) or a
+    value `params_to_config` rejects.
     """
-    if errors:
+    # one of STARTUP_PARAMS (autostart) is not read here and no `ros2 param set` can change
+    # it: its bad value would leave configure failing until the node is started again
+    blocking = startup_errors_text(errors)
+    if blocking:
         raise ConfigError("invalid parameter values from the parameter file or command line: "
-                          + startup_errors_text(errors))
+                          + blocking)
     return params_to_config({d.name: value_of(d.name) for d in all_parameter_descriptors()})
 
 

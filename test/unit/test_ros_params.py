@@ -525,3 +525,24 @@ def test_every_node_only_names_is_none_for_a_file_it_cannot_read(tmp_path):
     for path in (bad, tmp_path / "missing.yaml"):
         argv = ["--ros-args", "--params-file", str(path)]
         assert every_node_only_names(argv, "/mast3r_localizer") is None
+
+
+def test_a_bad_autostart_at_start_names_the_restart_and_leaves_configure_working():
+    """-p autostart:=maybe (or a quoted "true" in a parameter file read without the launch
+    file) declares the default false; the start-up line said 'ros2 param set autostart
+    <value>', which the node refuses for this read-at-start parameter, and configure failed
+    on it, though it does not read autostart: a lifecycle manager could never configure it,
+    and /diagnostics said 'configure will fail until they are set right' while active."""
+    node = FakeNode({"autostart": "maybe"})
+    errors = params.declare_parameters(node, lambda d: None)
+    (line,) = params.startup_error_lines(errors)
+    assert line.startswith("parameter 'autostart': ") and "ros2 param set" not in line
+    assert line.endswith("the default False is in force, read only when the node starts "
+                         "(configure does not read it): fix the parameter file, "
+                         "-p autostart:=<value> or the launch argument, and start the node "
+                         "again")
+    assert not params.check_parameter_update("autostart", True, current=False)[0]
+    values = {name: v for name, (v, _) in node.declared.items()} | {"map_path": "/maps/x"}
+    assert params.read_config(values.__getitem__, errors).node.autostart is False
+    # /diagnostics' config_error ('configure will fail until ...') does not name it either
+    assert params.startup_errors_text(errors) == ""
