@@ -38,7 +38,7 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace, rule: Any = None)
                     "write each image's capture time there")
         return ("no frame was evaluated: every image has header stamp 0, so no ground truth "
                 "(--groundtruth, /tf) can be matched to it; fix the camera driver's "
-                "header.stamp")
+                "header.stamp, or read this bag at its receive times (--image-stamp receive)")
     tf = bool(getattr(source, "tf_topics", None)) and not getattr(
         args, "pose_frames", None) and not getattr(args, "pose_topic", None)
     if tf:  # a bag's own words: its tf root and the images' frame (not always 'map')

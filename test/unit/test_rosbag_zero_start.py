@@ -74,3 +74,32 @@ def test_mostly_unstamped_images_name_what_the_command_produces(caplog, command,
     said = _said(caplog)
     assert len(said) == 1 and "does not stamp" in said[0] and says in said[0], said
     assert not_says not in said[0], said
+
+
+def test_a_driver_that_stamps_0_is_told_of_image_stamp_receive(tmp_path, caplog):
+    """Every image stamped 0 (a driver that never stamps) was told only 'fix the header.stamp
+    where the images are published' offline, while --image-stamp receive reads such a bag at
+    its receive times (the node names its image_stamp: receive the same way); the run's note
+    said only 'fix the camera driver's header.stamp'. Read at receive times, nothing is warned."""
+    import types
+
+    from mast3r_ros.replay.run_notes import no_groundtruth_hint
+
+    msgs = [("/cam/camera_info", 1, camera_info(0))]
+    msgs += [("/cam/image", 10**9 + k * 10**8, colour(0)) for k in range(6)]
+    bag = bag_of(tmp_path, msgs)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        BagSequence(bag, command="localize", option_names={"image_stamp": "--image-stamp"})
+    (said,) = _said(caplog)
+    assert "6 of 6 images have header stamp 0" in said
+    assert said.endswith("fix the header.stamp where the images are published, or read this "
+                         "bag with --image-stamp receive (each image's time is then when it "
+                         "arrived, later than the exposure by the transport latency: tens of "
+                         "ms, more for large images over a network)"), said
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        BagSequence(bag, command="localize", image_stamp="receive")
+    assert not [m for m in _said(caplog) if "header stamp 0" in m]
+    note = no_groundtruth_hint(types.SimpleNamespace(stamps_ns=[0, 0]), types.SimpleNamespace())
+    assert note.endswith("fix the camera driver's header.stamp, or read this bag at its "
+                         "receive times (--image-stamp receive)"), note

@@ -208,7 +208,9 @@ class _RunChoice:
 
     def _warn_unstamped(self, stamps: List[int]) -> None:
         """`unstamped.warn_unstamped` of the images read, worded for the reading command."""
-        warn_unstamped(bag_label(self.path), stamps, getattr(self, "_command", None))
+        receive = getattr(self, "_image_stamp", "header") == "receive"
+        warn_unstamped(bag_label(self.path), stamps, getattr(self, "_command", None),
+                       None if receive else self._option_names.get("image_stamp", "image_stamp"))
 
 
 def _stream_name(stream: Any) -> str:

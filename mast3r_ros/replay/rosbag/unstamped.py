@@ -8,6 +8,8 @@ from typing import List, Optional
 
 import numpy as np
 
+from ...core.image_stamp import RECEIVE_COST
+
 log = logging.getLogger(__name__)
 
 # what mostly unstamped images spoil, in the words of the command reading them: build-map looks
@@ -19,7 +21,8 @@ _UNSTAMPED_SO = {
                 "matched to them"}
 
 
-def warn_unstamped(label: str, stamps: List[int], command: Optional[str]) -> None:
+def warn_unstamped(label: str, stamps: List[int], command: Optional[str],
+                   restamp: Optional[str] = None) -> None:
     """One warning when images carry header stamp 0 or repeat the previous one. When at
     least half do, the driver's doing, each kind its own cause (stamp 0: it does not stamp
     its images; repeats: it, or a republisher, reuses stamps): the node refuses such frames
@@ -30,7 +33,9 @@ def warn_unstamped(label: str, stamps: List[int], command: Optional[str]) -> Non
     odd messages, named by their place and stamp (a message republished or recorded twice: 1 of
     21 was blamed on the driver), and what ``command`` ("build-map", "localize", None) does
     with each said. A first image alone at 0, the rest rising from it (a dataset whose clock
-    starts at t=0, `_clock_starts_at_zero`), is no odd message: one INFO line."""
+    starts at t=0, `_clock_starts_at_zero`), is no odd message: one INFO line. ``restamp``:
+    how the caller names the image_stamp option (``--image-stamp``), offered with its cost as
+    the remedy for the driver's stamps (None: the images are read at receive times already)."""
     zero = [i for i, s in enumerate(stamps) if s == 0]
     repeated = [i + 1 for i, (a, b) in enumerate(zip(stamps, stamps[1:])) if b == a != 0]
     if not zero and not repeated:
@@ -55,9 +60,11 @@ def warn_unstamped(label: str, stamps: List[int], command: Optional[str]) -> Non
             ("the camera driver (or a node republishing its images) reuses earlier "
              "stamps instead of each image's capture time", repeated)) if n)
         log.warning("%s: %s: %s, so %s (the node refuses such frames); fix the header.stamp "
-                    "where the images are published", label, what, cause, _UNSTAMPED_SO.get(
+                    "where the images are published%s", label, what, cause, _UNSTAMPED_SO.get(
                         command, "their stamps are not the images' times: no pose or ground "
-                        "truth can be matched to them"))
+                        "truth can be matched to them"),
+                    f", or read this bag with {restamp} receive ({RECEIVE_COST})"
+                    if restamp else "")
         return
     odd = sorted(zero + repeated)
     named = ", ".join(f"image {i + 1} at t={stamps[i] * 1e-9:.6f} s" for i in odd[:5])
