@@ -36,6 +36,10 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace, rule: Any = None)
             return (f"no frame was evaluated: every image is stamped 0 in {written}, so no "
                     "ground truth (groundtruth.txt, --groundtruth) can be matched to it; "
                     "write each image's capture time there")
+        if getattr(source, "image_stamp", "header") == "receive":
+            return ("no frame was evaluated: every image has receive time 0 in this bag, so no "
+                    "ground truth (--groundtruth, /tf) can be matched to it; read the images' "
+                    "header stamps instead (--image-stamp header)")
         return ("no frame was evaluated: every image has header stamp 0, so no ground truth "
                 "(--groundtruth, /tf) can be matched to it; fix the camera driver's "
                 "header.stamp, or read this bag at its receive times (--image-stamp receive)")

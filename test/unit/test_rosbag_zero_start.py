@@ -16,7 +16,7 @@ from test_rosbag import MS, camera_info  # noqa: E402
 from test_rosbag_values import bag_of, colour  # noqa: E402
 
 from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
-from mast3r_ros.replay.rosbag.unstamped import warn_unstamped  # noqa: E402
+from mast3r_ros.replay.rosbag.unstamped import warn_unreceived, warn_unstamped  # noqa: E402
 
 
 def _said(caplog, level=logging.WARNING):
@@ -103,3 +103,40 @@ def test_a_driver_that_stamps_0_is_told_of_image_stamp_receive(tmp_path, caplog)
     note = no_groundtruth_hint(types.SimpleNamespace(stamps_ns=[0, 0]), types.SimpleNamespace())
     assert note.endswith("fix the camera driver's header.stamp, or read this bag at its "
                          "receive times (--image-stamp receive)"), note
+
+
+def test_receive_times_of_0_blame_the_bag_and_offer_header_stamps(tmp_path, caplog):
+    """A bag read with --image-stamp receive whose receive times are all 0 (converted or
+    rewritten without its recorder's times) was told '6 of 6 images have header stamp 0: the
+    camera driver does not stamp its images ... fix the header.stamp', of header stamps that
+    were fine; the note blamed the driver too. The bag's times are named, and the remedy is the
+    header stamps."""
+    import types
+
+    from mast3r_ros.replay.run_notes import no_groundtruth_hint
+
+    msgs = [("/cam/camera_info", 0, camera_info(10**9))]
+    msgs += [("/cam/image", 0, colour(10**9 + k * 10**8)) for k in range(6)]
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, msgs), command="localize", image_stamp="receive",
+                          option_names={"image_stamp": "--image-stamp"})
+    (said,) = _said(caplog)
+    assert "have header stamp 0" not in said and "driver" not in said, said
+    assert said.startswith(f"rosbag2 {tmp_path / 'bag'}: 6 of 6 images have receive time 0 "
+                           "while the images are read at the bag's receive times "
+                           "(--image-stamp receive): "), said
+    assert said.endswith("so trajectory.tum's stamps are not the images' times and no ground "
+                         "truth can be matched to them; read the images' header stamps "
+                         "instead (--image-stamp header)"), said
+    note = no_groundtruth_hint(seq, types.SimpleNamespace())
+    assert note.endswith("every image has receive time 0 in this bag, so no ground truth "
+                         "(--groundtruth, /tf) can be matched to it; read the images' header "
+                         "stamps instead (--image-stamp header)"), note
+    # one receive time repeated among rising ones: named, as the bag's odd message
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        warn_unreceived("bag", [10**9, 2 * 10**9, 2 * 10**9, 3 * 10**9], "build-map", "x")
+    (said,) = _said(caplog)
+    assert said.startswith("bag: 1 of 4 images repeat the previous image's receive time "
+                           "(image 3 at t=2.000000 s) while "), said
+    assert "each is read at that time; read the images' header stamps instead (x header)" in said

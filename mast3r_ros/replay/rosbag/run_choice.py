@@ -20,7 +20,7 @@ import numpy as np
 
 from .opening import bag_label
 from .runs import _RunCounter, _TfSamples
-from .unstamped import warn_unstamped
+from .unstamped import warn_unreceived, warn_unstamped
 from ...core.errors import InputError
 from ...core.tf_buffer import TransformBuffer
 from ...core.types import CameraIntrinsics
@@ -208,9 +208,10 @@ class _RunChoice:
 
     def _warn_unstamped(self, stamps: List[int]) -> None:
         """`unstamped.warn_unstamped` of the images read, worded for the reading command."""
-        receive = getattr(self, "_image_stamp", "header") == "receive"
-        warn_unstamped(bag_label(self.path), stamps, getattr(self, "_command", None),
-                       None if receive else self._option_names.get("image_stamp", "image_stamp"))
+        name = self._option_names.get("image_stamp", "image_stamp")
+        warn = (warn_unreceived if getattr(self, "_image_stamp", "header") == "receive"
+                else warn_unstamped)  # receive times: the bag's doing, not the driver's
+        warn(bag_label(self.path), stamps, getattr(self, "_command", None), name)
 
 
 def _stream_name(stream: Any) -> str:

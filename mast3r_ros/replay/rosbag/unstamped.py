@@ -87,3 +87,32 @@ def _clock_starts_at_zero(stamps: List[int]) -> bool:
         return False
     steps = np.diff(np.asarray(stamps, np.int64))
     return bool((steps > 0).all() and steps[0] <= 3 * np.median(steps[1:]))
+
+
+def warn_unreceived(label: str, stamps: List[int], command: Optional[str],
+                    name: str = "image_stamp") -> None:
+    """`warn_unstamped` for images read at the bag's receive times (``name`` receive: how the
+    caller names the option): receive times of 0 or repeating the previous image's are the
+    bag's doing (converted or rewritten without the times its recorder gave), not the
+    driver's, and the remedy is the images' header stamps (``name`` header). One warning;
+    none for receive times that start at 0 and rise (a bag
+    whose times were rebased to 0). Fewer than half are named, the first five."""
+    zero = [i for i, s in enumerate(stamps) if s == 0]
+    repeated = [i + 1 for i, (a, b) in enumerate(zip(stamps, stamps[1:])) if b == a != 0]
+    if (not zero and not repeated) or (not repeated and _clock_starts_at_zero(stamps)):
+        return
+    parts = [f"{len(odd)} of {len(stamps)} images {what}" for odd, what in (
+        (zero, "have receive time 0"), (repeated, "repeat the previous image's receive time"))
+        if odd]
+    odd = sorted(zero + repeated)
+    most = 2 * len(odd) >= len(stamps)
+    named = "" if most else " ({}{})".format(
+        ", ".join(f"image {i + 1} at t={stamps[i] * 1e-9:.6f} s" for i in odd[:5]),
+        f" and {len(odd) - 5} more" if len(odd) > 5 else "")
+    so = (_UNSTAMPED_SO.get(command, "their times are not when they arrived: no pose or "
+                                     "ground truth can be matched to them")
+          if most else "each is read at that time")
+    log.warning("%s: %s%s while the images are read at the bag's receive times (%s "
+                "receive): the bag does not hold when these images arrived (a bag converted "
+                "or rewritten without its recorder's times), so %s; read the images' header "
+                "stamps instead (%s header)", label, " and ".join(parts), named, name, so, name)
