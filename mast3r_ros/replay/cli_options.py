@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import math
 import os
+import re
 from typing import Any, Callable, Dict, Optional
 
 from ..core.config import Config, config_from_params, load_config_yaml
@@ -63,9 +64,13 @@ class Parser(argparse.ArgumentParser):
     ``mast3r-ros localize: error: argument --stride: invalid int value: 'abc' (see mast3r-ros
     localize --help)``, not the whole usage block (up to 14 lines) above it."""
     UNSET = " (nothing, or an option, followed it: a shell variable such as $CKPT unset?)"
+    EMPTY = " (an empty value: a shell variable such as \"$N\" unset?)"
 
     def error(self, message: str):  # type: ignore[override]
         message += self.UNSET if message.endswith(": expected one argument") else ""
+        # a quoted "$N" left empty: argparse's "invalid int value: ''" / "invalid choice: ''"
+        message += self.EMPTY if re.search(r": invalid [a-z ]*(value|choice): ''", message) \
+            else ""
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

@@ -529,3 +529,17 @@ def test_an_option_left_without_its_value_asks_about_an_unset_shell_variable(tmp
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.count("\n") == 1, err
     assert "argument --checkpoint: expected one argument" in err and "$CKPT unset?" in err, err
+
+
+@pytest.mark.parametrize("option", ["--max-frames", "--image-stamp", "--run"])
+def test_an_option_given_an_empty_value_asks_about_an_unset_shell_variable(tmp_path, capsys,
+                                                                          option):
+    """``--max-frames "$N"`` with N unset was answered only "invalid int value: ''" (and
+    --image-stamp "$S" "invalid choice: ''"), while --checkpoint "$CKPT" names the unset
+    variable."""
+    with pytest.raises(SystemExit) as e:
+        main(["build-map", str(tmp_path), "--out", str(tmp_path / "m"), option, ""])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1, err
+    assert f"argument {option}: invalid " in err and ": ''" in err, err
+    assert "(an empty value: a shell variable such as \"$N\" unset?)" in err, err
