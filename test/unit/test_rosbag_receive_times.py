@@ -342,3 +342,33 @@ def test_a_lone_message_ahead_is_said_once_for_the_run_read(tmp_path, caplog):
     records = images_posed_in_one_run(tmp_path, caplog, times, arm)
     warned = [r.getMessage() for r in records if "cannot tell" in r.getMessage()]
     assert len(warned) == 1, warned
+
+
+def test_depth_received_later_than_its_image_names_the_gap_and_the_tolerance(tmp_path, caplog):
+    """Read at receive times, an aligned depth received 30 ms after its colour image (header
+    stamps equal) matched no image within 0.02 s, and the fix said 'check the header stamps',
+    which were not read. The gap is measured, a tolerance covering it offered (it then
+    matches), and the header stamps."""
+    from test_rosbag_values import depth16
+
+    S = 10**9
+    msgs = []
+    for k in range(4):
+        t = S + k * 100 * MS
+        msgs += [("/cam/camera_info", t + 5 * MS, camera_info(t)),
+                 ("/cam/image", t + 5 * MS + 1, colour(t)),
+                 ("/depth", t + 35 * MS, depth16(t, 1000))]
+    bag = bag_of(tmp_path, sorted(msgs, key=lambda m: m[1]))
+    names = {"image_stamp": "--image-stamp"}
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag, depth_topic="/depth", image_stamp="receive", option_names=names)
+    fix = ("read at the bag's receive times (--image-stamp receive), its depth arrived 30 ms "
+           "after the images (median); widen --sync-tolerance (e.g. 0.045) or read the header "
+           "stamps (--image-stamp header)")
+    assert seq.no_depth_reason() == ("no depth on /depth within 0.020 s of any image on "
+                                     f"/cam/image: {fix}")
+    assert fix in caplog.text
+    wide = BagSequence(bag, depth_topic="/depth", image_stamp="receive", option_names=names,
+                       sync_tolerance_s=0.045)
+    assert wide.no_depth_reason() is None
+    assert BagSequence(bag, depth_topic="/depth").no_depth_reason() is None  # header: matched

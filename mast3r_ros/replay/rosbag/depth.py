@@ -68,7 +68,8 @@ class _DepthAssociation:
                     "name); record the registered depth, or name it with --depth-topic")
         if not self._depth_refs:
             run = f" (run {self.run})" if len(self.runs) > 1 else ""
-            fix = self._unstamped_depth() or "check the header stamps or widen --sync-tolerance"
+            fix = (self._unstamped_depth() or self._receive_gap()
+                   or "check the header stamps or widen --sync-tolerance")
             return (f"no depth on {self.depth_topic} within {self._tolerance_ns * 1e-9:.3f} s of "
                     f"any image on {self.image_topic}{run}: {fix}")
         return None
@@ -96,11 +97,35 @@ class _DepthAssociation:
         matches = self._depth_matches(np.asarray(self._image_stamps, dtype=np.int64))
         self._depth_refs = collections.Counter(int(s) for s in matches if s >= 0)
         if self.depth_topic is not None and not self._depth_refs:
-            unstamped = self._unstamped_depth()
+            fix = self._unstamped_depth() or self._receive_gap()
             log.warning(
                 "no depth on %s within %.3f s of any image on %s%s", self.depth_topic,
-                self._tolerance_ns * 1e-9, self.image_topic, f": {unstamped}" if unstamped else "",
+                self._tolerance_ns * 1e-9, self.image_topic, f": {fix}" if fix else "",
             )
+
+    def _receive_gap(self) -> str:
+        """Under ``image_stamp`` 'receive' (depth matched to images by the bag's receive
+        times), how long after (or before) its image each depth arrived (the median over the
+        images, signed) and the fix: a --sync-tolerance that covers it (at most 1 s), or the
+        header stamps. '' under 'header' or without depth. An aligned depth is published after
+        its colour image: 'check the header stamps' sent the user to stamps that were not read."""
+        if getattr(self, "_image_stamp", "header") != "receive" or not self._depth_stamps:
+            return ""
+        depth = np.unique(np.asarray(self._depth_stamps, dtype=np.int64))
+        images = np.asarray(self._image_stamps, dtype=np.int64)
+        if not images.size:
+            return ""
+        right = np.clip(np.searchsorted(depth, images), 0, depth.size - 1)
+        left = np.clip(right - 1, 0, depth.size - 1)
+        gaps = np.where(np.abs(depth[left] - images) < np.abs(depth[right] - images),
+                        depth[left] - images, depth[right] - images)
+        gap_s = float(np.median(gaps)) * 1e-9
+        widen = min(1.0, np.ceil(abs(gap_s) * 1.5 * 1000) / 1000)
+        name = getattr(self, "_option_names", {}).get("image_stamp", "image_stamp")
+        return (f"read at the bag's receive times ({name} receive), its depth arrived "
+                f"{abs(gap_s) * 1000:.0f} ms {'after' if gap_s >= 0 else 'before'} the images "
+                f"(median); widen --sync-tolerance (e.g. {widen:g}) or read the header stamps "
+                f"({name} header)")
 
     def _depth_matches(self, stamps_ns: np.ndarray) -> np.ndarray:
         """Depth header stamp matched to each image stamp, -1 where none."""
