@@ -145,6 +145,9 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         self._begin_self_start(self.get_parameter("autostart").value is True,
                                self._diagnostics.hardware_id, self._on_self_start_timer,
                                Clock(clock_type=ClockType.STEADY_TIME))
+        with self._lock:  # a refused autostart (-p autostart:=maybe): 'off: <why>; ...'
+            self._diag.autostart = params.refused_start_status(self._diag.autostart,
+                                                               "autostart", self._param_errors)
         # a change_state that rclpy cannot run is answered success=false, not left unanswered
         service = getattr(self, "_service_change_state", None)   # rclpy's LifecycleNodeMixin
         if service is not None:

@@ -365,6 +365,16 @@ def startup_error_lines(errors: Mapping[str, str]) -> List[str]:
             for name, why in errors.items()]
 
 
+def refused_start_status(status: str, name: str, errors: Mapping[str, str]) -> str:
+    """/diagnostics' value of a `STARTUP_PARAMS` one (``autostart``: the node's own bring-up,
+    ``status`` as `SelfStart` says it) when its start value was refused (``errors``,
+    `declare_parameters`): ``status`` with why and the fix, as nothing else on /diagnostics
+    names it (`startup_errors_text` leaves it out); ``status`` as it is otherwise."""
+    if name not in errors:
+        return status
+    return f"{status}: {errors[name]}; start the node again with it set right"
+
+
 def read_config(value_of: Callable[[str], Any], errors: Mapping[str, str]) -> Config:
     """The declared parameters (``value_of(name)``) -> a validated `Config`.
 

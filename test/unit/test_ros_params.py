@@ -544,5 +544,9 @@ def test_a_bad_autostart_at_start_names_the_restart_and_leaves_configure_working
     assert not params.check_parameter_update("autostart", True, current=False)[0]
     values = {name: v for name, (v, _) in node.declared.items()} | {"map_path": "/maps/x"}
     assert params.read_config(values.__getitem__, errors).node.autostart is False
-    # /diagnostics' config_error ('configure will fail until ...') does not name it either
+    # /diagnostics' config_error ('configure will fail until ...') does not name it; its
+    # autostart value does
     assert params.startup_errors_text(errors) == ""
+    assert params.refused_start_status("off", "autostart", errors) == (
+        f"off: {errors['autostart']}; start the node again with it set right")
+    assert params.refused_start_status("pending", "autostart", {}) == "pending"
