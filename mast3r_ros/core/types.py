@@ -515,18 +515,17 @@ class MatchDebug:
 class LocalizationResult:
     """What the localizer says about one frame. A failed frame never carries a usable pose.
 
-    ``map_from_cam`` is 4x4 float64 (camera optical frame -> map), ``covariance`` 6x6 float64 in the
-    ROS order (x, y, z, rot_x, rot_y, rot_z) of the *camera* pose expressed in the map frame,
-    metres and radians, for the perturbation ``R' = exp([dtheta]_x) R``, ``c' = c + dc`` with
-    ``dtheta`` about the map axes (`core.pnp`). ``reproj_rms_px`` is over the PnP inliers, in
-    undistorted query pixels. ``keyframe_ids`` are the manifest ids of the keyframes matched.
-    ``timings_s`` holds per-stage wall times in seconds. ``matches`` is set only when asked for
-    (``Localizer.localize(..., with_matches=True)``), also on failures that got as far as PnP.
-    ``unreadable`` True marks the failure of a frame its source could not read (an
-    `UnreadableFrame`, never given to the localizer): what the metrics count as unreadable,
-    whatever ``reason`` says. ``focal_fit``: the focal scale the inliers fit (`FocalFit`), on
-    frames the focal gate judged (``gates.max_focal_error`` > 0, points from depth, the other
-    gates passed; None otherwise), passed or failed: the run-level evidence's input.
+    ``map_from_cam`` 4x4 float64 (camera optical frame -> map); ``covariance`` 6x6 float64, ROS
+    order (x, y, z, rot_x, rot_y, rot_z), of the *camera* pose in the map frame, m and rad, for
+    ``R' = exp([dtheta]_x) R``, ``c' = c + dc``, ``dtheta`` about the map axes (`core.pnp`).
+    ``reproj_rms_px``: over the PnP inliers, undistorted query pixels. ``keyframe_ids``: manifest
+    ids of the keyframes matched. ``timings_s``: per-stage wall times, s. ``matches``: only when
+    asked for (``Localizer.localize(..., with_matches=True)``), also on failures that got as far
+    as PnP. ``unreadable`` True: a frame its source could not read (an `UnreadableFrame`, never
+    localized), what the metrics count as unreadable whatever ``reason`` says. ``focal_fit``:
+    the focal scale the inliers fit (`FocalFit`) where the focal gate judged (passed or failed).
+    ``scene_depth_m``: the PnP inliers' median depth in the query camera (m; NaN without a PnP
+    pose), what the position sigma is weighed against (metrics' ``far_claims``).
     """
 
     success: bool
@@ -543,6 +542,7 @@ class LocalizationResult:
     matches: Optional[MatchDebug] = None
     unreadable: bool = False
     focal_fit: Optional[FocalFit] = None
+    scene_depth_m: float = float("nan")
 
     @staticmethod
     def failure(stamp_ns: int, reason: str, **kw) -> LocalizationResult:

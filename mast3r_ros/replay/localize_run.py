@@ -146,7 +146,10 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
             "timings_s": {k: round(v, 6) for k, v in r.timings_s.items()},
             # the focal scale the inliers fit (null: not judged): metrics.json's camera_focal
             # combines them, also over a resumed run's recorded frames
-            "focal_fit": _focal_record(r.focal_fit)}
+            "focal_fit": _focal_record(r.focal_fit),
+            # the inliers' median depth (m; null: no PnP pose): metrics.json's far_claims
+            "scene_depth_m": round(float(r.scene_depth_m), 4)
+            if np.isfinite(r.scene_depth_m) else None}
 
 
 def _focal_record(fit: Optional[FocalFit]) -> Optional[Dict[str, Any]]:

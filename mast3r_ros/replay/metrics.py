@@ -54,6 +54,10 @@ GT_POSITION_SIGMA_M = 0.01  # ground-truth error allowance (KinectFusion-class g
 # failed frame like any other, counted apart as "unreadable_frames"
 UNREADABLE = "unreadable frame"
 FOCAL_TOLERANCE = 0.05  # `camera_focal`'s default tolerance: gates.max_focal_error's default
+# `far_claims`: a pose whose 1-sigma position is over this fraction of the distance to what it
+# matched (its 2-sigma region a tenth of it). Only a note, not a gate: a right pose with depth
+# points claims up to ~0.07 closer than 1 m, with few low-confidence MASt3R matches up to 0.46.
+FAR_CLAIM_RATIO = 0.05
 
 
 def _stats(v: np.ndarray) -> Dict[str, Optional[float]]:
@@ -67,6 +71,35 @@ def _check_lengths(results: Sequence[LocalizationResult], gt_poses: np.ndarray) 
     if len(gt_poses) != len(results):
         raise InputError(f"ground truth holds {len(gt_poses)} poses for {len(results)} results: "
                          "one (N, 4, 4) pose per result is needed, NaN where unknown")
+
+
+def far_claims(results: Sequence[LocalizationResult], ratio: float = FAR_CLAIM_RATIO
+               ) -> Optional[Dict[str, Any]]:
+    """The localized frames whose 1-sigma position (worst axis of the covariance's position
+    block, metres) is more than ``ratio`` times their inliers' median depth
+    (`LocalizationResult.scene_depth_m`), or None when there is none (or no frame has both).
+    ``{"frames": k, "of": localized frames judged, "ratio": ratio, "max_ratio": the largest
+    sigma / depth, "stamps_ns": the first 5 such frames' stamps}``. No ground truth needed:
+    such poses were the wrong-consensus ones of a map that saw the place only from afar
+    (docs/bench/consensus_cpu_2026-12-06), which ``gates.max_position_sigma_ratio`` (default
+    0.5) lets through."""
+    from ..core.localizer.results import position_sigma_m
+
+    judged, over = 0, []
+    for r in results:
+        depth = float(r.scene_depth_m)
+        if not r.success or r.covariance is None or not depth > 0:
+            continue
+        sigma = position_sigma_m(r.covariance)
+        if not math.isfinite(sigma):
+            continue
+        judged += 1
+        if sigma > ratio * depth:
+            over.append((sigma / depth, int(r.stamp_ns)))
+    if not over:
+        return None
+    return {"frames": len(over), "of": judged, "ratio": ratio,
+            "max_ratio": max(v for v, _ in over), "stamps_ns": [s for _, s in over[:5]]}
 
 
 def frame_errors(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarray]
@@ -138,6 +171,7 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
         "frame_offset": frame_offset(results, gt_poses) if ev.any() and not q_order else None,
         "quaternion_order": q_order,
         "camera_focal": camera_focal(results, focal_tolerance),
+        "far_claims": far_claims(results),
     }
     # the first frame localized pays the one-time costs: an unreadable frame before it ran
     # nothing (no timings), so it is not the one

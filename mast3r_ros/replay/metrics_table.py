@@ -72,6 +72,17 @@ def _frame_offset_row(fo: Dict[str, Any]) -> str:
             f"{what} (the errors above are measured without alignment)")
 
 
+def _far_claims_row(fc: Dict[str, Any]) -> str:
+    """`metrics.far_claims` in words, with the setting that refuses such poses."""
+    return (f"{fc['frames']} of {fc['of']} localized frames claim a 1-sigma position over "
+            f"{100 * fc['ratio']:.0f} % of the distance to what they matched (up to "
+            f"{100 * fc['max_ratio']:.0f} %; results.jsonl, scene_depth_m): on a map that saw the "
+            "place only from afar such poses were wrong, 0.4-1.3 m off; to report them as not "
+            f"localized set gates.max_position_sigma_ratio {fc['ratio']:g} (default 0.5; it "
+            "refuses right poses too where they are this uncertain: scenes nearer than ~1 m, "
+            "few low-confidence MASt3R matches)")
+
+
 def _fmt(v: Optional[float], scale: float, unit: str, digits: int) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -105,6 +116,8 @@ def format_table(m: Dict[str, Any]) -> str:
         rows.append(("ground truth quaternions", _quaternion_order_row(m["quaternion_order"])))
     if m.get("camera_focal"):  # the frames' focal length together (gates.max_focal_error)
         rows.append(("camera focal length (inliers' fit)", _camera_focal_row(m["camera_focal"])))
+    if m.get("far_claims"):  # poses uncertain for their distance: the gate that refuses them
+        rows.append(("poses uncertain for their distance", _far_claims_row(m["far_claims"])))
     if m.get("unreadable_frames"):  # failed frames the source could not read
         rows.insert(2, ("unreadable (failed, skipped)", str(m["unreadable_frames"])))
     for k, v in (m.get("recall") or {}).items():

@@ -278,7 +278,9 @@ def result_from_record(rec: Dict[str, Any]) -> LocalizationResult:
         reproj_rms_px=float("nan") if rms is None else float(rms),
         keyframe_ids=tuple(rec["keyframe_ids"]), reason=str(rec["reason"]),
         timings_s={str(k): float(v) for k, v in rec["timings_s"].items()},
-        unreadable=bool(rec.get("unreadable", False)), focal_fit=_focal_fit(rec.get("focal_fit")))
+        unreadable=bool(rec.get("unreadable", False)), focal_fit=_focal_fit(rec.get("focal_fit")),
+        scene_depth_m=float("nan") if rec.get("scene_depth_m") is None
+        else float(rec["scene_depth_m"]))
 
 
 def _focal_fit(rec: Optional[Dict[str, Any]]) -> Optional[FocalFit]:

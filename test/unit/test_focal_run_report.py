@@ -93,3 +93,15 @@ def test_localize_says_once_that_the_focal_length_is_wrong(tum, sift_map, tmp_pa
     assert cf["fx_off"] and cf["scale"] == pytest.approx(1 / scale, rel=0.05), cf
     assert len(warned) == 1 and f"not {cf['fx_px']:.1f}" in warned[0], warned
     assert "WRONG, see the warning" in cap.out
+
+
+def test_results_jsonl_keeps_the_scene_depth_for_a_resumed_run():
+    """metrics.json's far_claims of a resumed run read the recorded frames' scene_depth_m."""
+    r = LocalizationResult(True, 1, np.eye(4), scene_depth_m=2.6)
+    line = json.loads(json.dumps(result_record(r)))
+    assert line["scene_depth_m"] == 2.6 and result_from_record(line).scene_depth_m == 2.6
+    line = json.loads(json.dumps(result_record(LocalizationResult.failure(1, "x"))))
+    assert line["scene_depth_m"] is None
+    assert math.isnan(result_from_record(line).scene_depth_m)
+    del line["scene_depth_m"]  # written before it was recorded
+    assert math.isnan(result_from_record(line).scene_depth_m)

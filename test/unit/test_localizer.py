@@ -854,3 +854,18 @@ def test_mast3r_undistort_table_gives_the_same_results(small_map, frames, monkey
     assert sum(r.success for r in runs[0]) >= 2, [r.reason for r in runs[0]]
     for a, b in zip(*runs):
         _same_result(a, b)
+
+
+def test_a_localized_frame_reports_its_inliers_median_depth(kf_map, frames):
+    """scene_depth_m: the PnP inliers' median depth in the query camera, what the run summary
+    weighs the position sigma against (metrics.far_claims); NaN on a failed frame."""
+    loc = Localizer(kf_map, _sift())
+    f = _queries(frames)[3]
+    r = loc.localize(f, with_matches=True)
+    assert r.success, r.reason
+    xy = r.matches.query_xy[r.matches.inliers]
+    z = f.depth_m[np.round(xy[:, 1]).astype(int), np.round(xy[:, 0]).astype(int)]
+    assert r.scene_depth_m == pytest.approx(np.median(z[z > 0]), rel=0.05)
+    black = dataclasses.replace(f, rgb=np.zeros_like(f.rgb))
+    assert np.isnan(loc.localize(black).scene_depth_m)
+    loc.close()

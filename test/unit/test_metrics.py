@@ -650,3 +650,30 @@ def test_covariance_is_not_judged_against_ground_truth_in_another_frame_or_unit(
     for row in rows:
         assert "overconfident" not in row and "not judged: the ground truth looks given in " \
             "another frame or unit (the 'ground truth frame' row)" in row, row
+
+
+def _posed(stamp, sigma_m, depth_m):
+    cov = np.diag([1e-6, sigma_m ** 2, 1e-6, 1e-6, 1e-6, 1e-6])
+    return LocalizationResult(True, stamp, np.eye(4), cov, scene_depth_m=depth_m)
+
+
+def test_poses_uncertain_for_their_distance_are_named_with_the_gate_that_refuses_them():
+    """A wrong-consensus pose from a place the map saw only from afar (redkitchen: 0.6-1.3 m
+    off, sigma 15-30 cm at 2.3-2.7 m) passes the default gates: the run summary counts such
+    poses, without ground truth, and names gates.max_position_sigma_ratio; right poses (1-6
+    cm at 1.5-3 m) are not counted."""
+    right = [_posed(i, 0.01 + 0.01 * (i % 5), 2.0) for i in range(8)]
+    m = metrics.summarize(right)
+    assert m["far_claims"] is None
+    assert "uncertain for their distance" not in metrics_table.format_table(m)
+    run = right + [_posed(8, 0.19, 2.7), _posed(9, 0.30, 2.6),
+                   LocalizationResult.failure(10, "too few inliers (3 < 30)")]
+    m = metrics.summarize(run)
+    fc = m["far_claims"]
+    assert (fc["frames"], fc["of"], fc["stamps_ns"]) == (2, 10, [8, 9])
+    assert fc["max_ratio"] == pytest.approx(0.30 / 2.6)
+    row = metrics_table.format_table(m)
+    assert "2 of 10 localized frames claim a 1-sigma position over 5 % of the distance" in row
+    assert "set gates.max_position_sigma_ratio 0.05" in row, row
+    # no depth (a result written by an older mast3r_ros): not judged, not counted
+    assert metrics.summarize([_posed(0, 0.3, float("nan"))])["far_claims"] is None

@@ -56,7 +56,8 @@ from .global_retrieval import GlobalRetrieval
 from .matcher_factory import _image_size, _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
                            _warn_ignored_skew, focal_gate)
-from .results import _match_debug, _no_match_reason, position_sigma_m, relative_sigma_reason
+from .results import (_match_debug, _no_match_reason, inlier_median_depth, position_sigma_m,
+                      relative_sigma_reason)
 from .warm import camera_check_is_silent, long_walks_warmed, preload_keyframes, warm_pnp
 
 log = logging.getLogger(__name__)
@@ -475,7 +476,9 @@ class Localizer:
             num_matches=len(X), num_inliers=res.num_inliers,
             keyframe_ids=tuple(int(c.keyframe_id) for c in corrs),
             inlier_ratio=res.num_inliers / max(len(X), 1), reproj_rms_px=res.reproj_rms_px,
-            matches=_match_debug(x, cand, corrs, res.inliers) if with_matches else None)
+            matches=_match_debug(x, cand, corrs, res.inliers) if with_matches else None,
+            scene_depth_m=inlier_median_depth(res.map_from_cam, X[res.inliers])
+            if res.success else float("nan"))
         reason = res.reason if not res.success else self._gate(res, len(X), prior, X)
         if not reason and self.config.points_from_depth:
             # points from measured depth: their angles are the keyframe camera's, so the focal
