@@ -79,10 +79,10 @@ def far_claims(results: Sequence[LocalizationResult], ratio: float = FAR_CLAIM_R
     block, metres) is more than ``ratio`` times their inliers' median depth
     (`LocalizationResult.scene_depth_m`), or None when there is none (or no frame has both).
     ``{"frames": k, "of": localized frames judged, "ratio": ratio, "max_ratio": the largest
-    sigma / depth, "stamps_ns": the first 5 such frames' stamps}``. No ground truth needed:
-    such poses were the wrong-consensus ones of a map that saw the place only from afar
-    (docs/bench/consensus_cpu_2026-12-06), which ``gates.max_position_sigma_ratio`` (default
-    0.5) lets through."""
+    sigma / depth, "stamps_ns": the first 5 such frames' stamps}``. No ground truth needed: on
+    redkitchen such poses were the wrong-consensus ones of places a map saw only from afar (4
+    of 5; the fifth, occluded, 9 cm off: docs/bench/consensus_cpu_2026-12-06), which
+    ``gates.max_position_sigma_ratio`` (default 0.5) lets through."""
     from ..core.localizer.results import position_sigma_m
 
     judged, over = 0, []

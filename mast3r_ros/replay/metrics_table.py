@@ -76,11 +76,11 @@ def _far_claims_row(fc: Dict[str, Any]) -> str:
     """`metrics.far_claims` in words, with the setting that refuses such poses."""
     return (f"{fc['frames']} of {fc['of']} localized frames claim a 1-sigma position over "
             f"{100 * fc['ratio']:.0f} % of the distance to what they matched (up to "
-            f"{100 * fc['max_ratio']:.0f} %; results.jsonl, scene_depth_m): on a map that saw the "
-            "place only from afar such poses were wrong, 0.4-1.3 m off; to report them as not "
-            f"localized set gates.max_position_sigma_ratio {fc['ratio']:g} (default 0.5; it "
-            "refuses right poses too where they are this uncertain: scenes nearer than ~1 m, "
-            "few low-confidence MASt3R matches)")
+            f"{100 * fc['max_ratio']:.0f} %; results.jsonl, scene_depth_m): such poses may be "
+            "wrong (of a place the map saw only from afar, often 0.4-1.3 m off); to report them "
+            f"as not localized set gates.max_position_sigma_ratio {fc['ratio']:g} (default 0.5; "
+            "it refuses right poses this uncertain too: hard views, scenes nearer than ~1 m, few "
+            "low-confidence MASt3R matches)")
 
 
 def _fmt(v: Optional[float], scale: float, unit: str, digits: int) -> str:
