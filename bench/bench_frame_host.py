@@ -39,17 +39,24 @@ host -> device copies) and on a Jetson (shared memory: every copy is memory band
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 _HERE = Path(__file__).resolve().parent
 for _p in (str(_HERE.parent), str(_HERE.parent / "test"), str(_HERE)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
+_TREE = os.environ.get("BENCH_PREV_TREE")  # a --localize worker of the previous package
+if _TREE:
+    sys.path.insert(0, _TREE)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -228,6 +235,241 @@ def report(res: Dict[str, Any]) -> None:
           f"{res['uploads']['uncached']}")
 
 
+# ------------------------------------------ --localize: the host part of a whole frame ---
+
+PREV_REV = "283428fe"  # before the 2026-12-06 host round (docs/bench/host_cpu_2026-12-06)
+STAGES = (  # (module, attribute, label): thread time per frame inside each, --localize
+    ("mast3r_ros.core.model.engine", "Mast3rEngine.prepare", "prepare"),
+    ("mast3r_ros.core.model.engine", "resize_crop", "  PIL resize_crop"),
+    ("mast3r_ros.core.model.engine", "normalize_on_device", "  normalize"),
+    ("mast3r_ros.core.model.engine", "Mast3rEngine.encode", "encode (network stubbed)"),
+    ("mast3r_ros.core.localizer.pipeline", "Localizer._candidates", "candidates"),
+    ("mast3r_ros.core.model.engine", "Mast3rEngine.decode", "decode (network stubbed)"),
+    ("mast3r_ros.core.matchers.mast3r", "match_and_fuse", "match_and_fuse (device stubbed)"),
+    ("mast3r_ros.core.matchers.mast3r", "Mast3rMatcher._pair", "pair finish (_pair)"),
+    ("mast3r_ros.core.matchers.mast3r", "pointmap_point_covariance", "  point covariances"),
+    ("mast3r_ros.core.localizer.pipeline", "Localizer._pose", "pose (_pose)"),
+    ("mast3r_ros.core.localizer.pipeline", "solve_pnp", "  solve_pnp"),
+    ("mast3r_ros.core.pnp.solve", "_ransac_poselib", "    RANSAC (poselib)"),
+    ("mast3r_ros.core.pnp.solve", "_refine_inliers", "    refinement"),
+    ("mast3r_ros.core.pnp.solve", "_covariance_f", "    covariance"),
+    ("mast3r_ros.core.localizer.pipeline", "Localizer._gate", "  gates"),
+    ("mast3r_ros.core.localizer.pipeline", "Localizer.localize", "localize (all)"))
+
+
+class HostFrame:
+    """A `Localizer.localize` whose network and device matching are replaced by their cached
+    outputs, so that what is timed is the host work of the frame: the query checks, prepare
+    (the CPU path: Pillow's resize), the engine's calls around the network, the candidates,
+    the host side of matching (`_select_rows`, `_pair`), PnP, the gates and the result.
+    The network (tiny random weights) and the walk run once per input; their outputs are the
+    realistic pairs of `realistic_pairs` (~2900 matches a pair at 512x384), substituted as
+    `RealisticEngine` does."""
+
+    def __init__(self, k: int, seed: int = 0):
+        from realistic_pairs import FINGERPRINT, RealisticEngine, fabricate_tables, make_scene
+
+        from mast3r_ros.core.config import LocalizerConfig
+        from mast3r_ros.core.keyframes import KeyframeMap, write_map
+        from mast3r_ros.core.localizer import Localizer
+        from mast3r_ros.core.matchers import mast3r as m3
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="frame_host_")
+        kfs, self.query = make_scene(6, FRAME_WH, seed=512 + seed)
+        path = os.path.join(self._tmp.name, "map")
+        write_map(path, [(f.rgb, f.intrinsics, f.map_from_cam, f.stamp_ns, None) for f in kfs])
+        eng = Mast3rEngine(random_model(TINY_SPEC, seed=0), torch.device("cpu"), "fp32")
+        real = RealisticEngine(eng, kfs, self.query, 512, tables=fabricate_tables(
+            kfs, self.query, 512, NET_HW, TINY_SPEC.desc_dim))
+        enc_fn, dec_fn, walks, cache = eng._enc_fn, eng._dec_fn, m3._match_and_fuse_walks, {}
+
+        def encode(t):
+            key = ("enc", t.reshape(-1)[:4096].numpy().tobytes())
+            return cache[key] if key in cache else cache.setdefault(key, enc_fn(t))
+
+        def decode(e1, e2, hw, dense2):
+            key = ("dec", e1[:, 0, :FINGERPRINT].numpy().tobytes(), e2.shape)
+            if key not in cache:
+                r1, r2 = dec_fn(e1, e2, hw, dense2)
+                fp = real._fp.float()
+                idx = [int((e[0, :FINGERPRINT][None] == fp[:, :FINGERPRINT]).all(1).float()
+                           .argmax()) for e in e1]
+                t = real._cpu
+                r1 = dict(r1, desc=t["desc_1"][idx], desc_conf=t["desc_conf_1"][idx],
+                          pts3d=t["pts3d_1"][idx], conf=t["conf_1"][idx])
+                r2 = dict(r2, desc=t["desc_2"][idx], desc_conf=t["desc_conf_2"][idx])
+                cache[key] = (r1, r2)
+            return cache[key]
+
+        def matching(preds, poses, cfg, rng):
+            key = ("rows",) + tuple(p.desc_1.data_ptr() for p in preds)
+            if key not in cache:
+                select, got = m3._select_rows, []
+                m3._select_rows = lambda host, *a: (got.append(host), select(host, *a))[1]
+                try:
+                    walks(preds, poses, cfg, np.random.default_rng(0))
+                finally:
+                    m3._select_rows = select
+                cache[key] = got[0]
+            return m3._select_rows(cache[key], len(preds), cfg, rng)
+
+        eng._enc_fn, eng._dec_fn, m3._match_and_fuse_walks = encode, decode, matching
+        self.loc = Localizer(KeyframeMap.load(path),
+                             LocalizerConfig(max_keyframes=k, prior_radius_m=100.0), eng,
+                             image_size=512)
+        real.bind(self.loc.matcher.encodings)
+        self.loc.warmup()
+        self.stages: Dict[str, float] = {}
+
+    def frames(self, n: int, prepare: bool = True) -> Tuple[List[float], str]:
+        """Thread seconds of ``n`` frames and a digest of their results (pose, covariance,
+        inliers, matches, RMS, reason: every bit). ``prepare`` False: the query's
+        `Mast3rEngine.prepare` is cached too (on a GPU it resizes on the device: the host
+        work left of a GPU frame is the rest)."""
+        import hashlib
+
+        eng = self.loc.matcher.engine
+        if not prepare:
+            prep = eng.prepare(self.query.rgb, 512)
+            eng.prepare = lambda rgb, size: prep
+        ts, h = [], hashlib.sha256()
+        for _ in range(n):
+            t0 = time.thread_time()
+            r = self.loc.localize(self.query, prior=self.query.map_from_cam)
+            ts.append(time.thread_time() - t0)
+            for a in (r.map_from_cam, r.covariance):
+                h.update(b"-" if a is None else np.ascontiguousarray(a).tobytes())
+            h.update(repr((r.success, r.num_inliers, r.num_matches, r.reproj_rms_px,
+                           r.reason, r.keyframe_ids)).encode())
+        eng.__dict__.pop("prepare", None)
+        return ts, h.hexdigest()[:16]
+
+    def time_stages(self, n: int) -> Dict[str, float]:
+        """ms per frame inside each `STAGES` function (nested: a row holds the indented ones
+        below it), over ``n`` frames."""
+        import functools
+        import importlib
+
+        acc: Dict[str, float] = {label: 0.0 for _, _, label in STAGES}
+        undo = []
+        for mod, attr, label in STAGES:
+            owner = importlib.import_module(mod)
+            *path, name = attr.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            fn = getattr(owner, name)
+
+            def timed(*a, _fn=fn, _label=label, **kw):
+                t0 = time.thread_time()
+                try:
+                    return _fn(*a, **kw)
+                finally:
+                    acc[_label] += time.thread_time() - t0
+            setattr(owner, name, functools.wraps(fn)(timed))
+            undo.append((owner, name, fn))
+        try:
+            self.frames(n)
+        finally:
+            for owner, name, fn in reversed(undo):
+                setattr(owner, name, fn)
+        return {label: 1000 * v / n for label, v in acc.items()}
+
+
+def localize_worker() -> int:
+    """--localize-worker: one `HostFrame` per K; answers JSON lines on stdin ("K n" or
+    "stages K n") with thread times, result digests and stage times."""
+    import mast3r_ros
+
+    torch.set_num_threads(1)
+    frames: Dict[int, HostFrame] = {}
+    print(json.dumps({"package": str(Path(mast3r_ros.__file__).parent)}), flush=True)
+    for line in sys.stdin:
+        cmd = line.split()
+        k, n = int(cmd[-2]), int(cmd[-1])
+        if k not in frames:
+            frames[k] = HostFrame(k)
+        if cmd[0] == "stages":
+            out: Dict[str, Any] = {"stages": frames[k].time_stages(n)}
+        else:
+            ts, digest = frames[k].frames(n, prepare=cmd[0] != "noprep")
+            out = {"times": ts, "digest": digest}
+        print(json.dumps(out), flush=True)
+    return 0
+
+
+def run_localize(args) -> Dict[str, Any]:
+    """Previous (the package at ``args.prev_rev``, `git archive`d) and current worker, each in
+    its own process, alternating every round: whole frames' host time, same results?"""
+    tmp = tempfile.TemporaryDirectory(prefix="frame_host_prev_")
+    repo = _HERE.parent
+    tar = subprocess.run(["git", "-C", str(repo), "archive", args.prev_rev, "mast3r_ros"],
+                         check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", tmp.name], input=tar, check=True)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    env.pop("BENCH_PREV_TREE", None)
+    workers = {}
+    for name, tree in (("prev", tmp.name), ("now", None)):
+        e = dict(env, **({"BENCH_PREV_TREE": tree} if tree else {}))
+        w = subprocess.Popen([sys.executable, __file__, "--localize-worker"], env=e,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        workers[name] = (w, json.loads(w.stdout.readline())["package"])
+
+    def ask(name: str, cmd: str) -> Dict[str, Any]:
+        w = workers[name][0]
+        w.stdin.write(cmd + "\n")
+        w.stdin.flush()
+        return json.loads(w.stdout.readline())
+
+    res: Dict[str, Any] = {"prev_rev": args.prev_rev, "commit": environment(
+        torch.device("cpu"))["commit"], "packages": {n: w[1] for n, w in workers.items()},
+        "keyframes": {}}
+    try:
+        for k in args.keyframes:
+            for name in workers:  # build, warm up, a few frames untimed
+                ask(name, f"{k} 3")
+            out: Dict[str, Any] = {}
+            for mode in ("run", "noprep"):  # whole host part; without prepare (a GPU frame's)
+                times: Dict[str, List[float]] = {"prev": [], "now": []}
+                digests: Dict[str, set] = {"prev": set(), "now": set()}
+                for r in range(args.rounds):
+                    for name in (("prev", "now") if r % 2 == 0 else ("now", "prev")):
+                        got = ask(name, f"{mode} {k} {args.frames}")
+                        times[name] += got["times"]
+                        digests[name].add(got["digest"])
+                med = {n: 1000 * statistics.median(v) for n, v in times.items()}
+                out["with_prepare" if mode == "run" else "without_prepare"] = {
+                    "median_ms": med, "min_ms": {n: 1000 * min(v) for n, v in times.items()},
+                    "ratio_prev_now": med["prev"] / med["now"], "frames": len(times["now"]),
+                    "identical": digests["prev"] == digests["now"] and len(digests["now"]) == 1,
+                    "digests": {n: sorted(d) for n, d in digests.items()}}
+            out["stages_ms"] = {name: ask(name, f"stages {k} {args.frames * 2}")["stages"]
+                                for name in workers}
+            res["keyframes"][str(k)] = out
+    finally:
+        for w, _ in workers.values():
+            w.stdin.close()
+            w.wait(timeout=60)
+        tmp.cleanup()
+    return res
+
+
+def report_localize(res: Dict[str, Any]) -> None:
+    print(f"# host part of Localizer.localize (network and device matching stubbed), "
+          f"{FRAME_WH[0]}x{FRAME_WH[1]} -> 512x384, thread CPU time; prev = {res['prev_rev']}, "
+          f"now = {res['commit']}, alternating processes")
+    print(f"# packages: {res['packages']}")
+    for k, kr in res["keyframes"].items():
+        for mode in ("with_prepare", "without_prepare"):
+            r = kr[mode]
+            print(f"K={k} {mode.replace('_', ' '):<16}: prev {r['median_ms']['prev']:.3f} ms, "
+                  f"now {r['median_ms']['now']:.3f} ms (median of {r['frames']}), prev/now "
+                  f"{r['ratio_prev_now']:.2f}x (min {r['min_ms']['prev'] / r['min_ms']['now']:.2f}"
+                  f"x); results identical {r['identical']} {r['digests']['now']}")
+        print(f"  {'stage (ms per frame, nested)':<34}{'prev':>9}{'now':>9}")
+        for label, v in kr["stages_ms"]["now"].items():
+            print(f"  {label:<34}{kr['stages_ms']['prev'][label]:9.3f}{v:9.3f}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
@@ -241,7 +483,24 @@ def main(argv=None) -> int:
                         "OpenMP barriers stall on busy cores)")
     p.add_argument("--smoke", action="store_true", help="3 repeats, 1 warm-up: seconds")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--localize", action="store_true",
+                   help="whole frames' host work instead, previous vs now (HostFrame)")
+    p.add_argument("--prev-rev", default=PREV_REV, help=f"--localize's previous package "
+                   f"(default {PREV_REV})")
+    p.add_argument("--frames", type=int, default=10, help="--localize: frames per round")
+    p.add_argument("--rounds", type=int, default=6, help="--localize: alternating rounds")
+    p.add_argument("--localize-worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.localize_worker:
+        return localize_worker()
+    if args.localize:
+        if args.smoke:
+            args.frames, args.rounds = 2, 2
+        res = run_localize(args)
+        report_localize(res)
+        write_json(args.json, res)
+        return 0 if all(r[m]["identical"] for r in res["keyframes"].values()
+                        for m in ("with_prepare", "without_prepare")) else 1
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: CUDA is not available")
     if args.threads:

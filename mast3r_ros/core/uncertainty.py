@@ -71,4 +71,11 @@ def pointmap_point_covariance(points_cam: np.ndarray, conf: np.ndarray,
         return np.zeros((0, 3, 3))
     scale = float(np.mean(np.linalg.norm(p, axis=1)))
     sigma = alpha * scale / np.maximum(c, 1.0)
-    return (sigma ** 2)[:, None, None] * np.eye(3)[None]
+    s2 = sigma ** 2
+    if not np.isfinite(s2).all():  # inf * 0 is NaN off the diagonal: the product says so
+        return s2[:, None, None] * np.eye(3)[None]
+    # s2 * 1 on the diagonal and s2 * 0 = +0.0 off it (s2 >= 0): the same bits as the
+    # product with the identity, written into zeros (3x cheaper a frame, issue 9)
+    out = np.zeros((len(s2), 3, 3))
+    out.reshape(-1, 9)[:, ::4] = s2[:, None]
+    return out

@@ -28,7 +28,9 @@ import logging
 import operator
 import os
 import re
+import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -213,14 +215,21 @@ class KeyframeTable(Sequence):
     ``KeyframeTable.open`` reads ``keyframe_table.npy`` once in blocks (sha256, dtype, row
     count, and every row: rigid poses, valid intrinsics, known distortion model, positive depth
     scales, unique ids), then memory-maps it; resident memory stays the few pages in use. The
-    same index returns the same `Keyframe` object while someone holds it (weak cache).
+    same index returns the same `Keyframe` object while someone holds it (weak cache), and
+    the last `RECENT` keyframes accessed stay built even when nobody holds them: a localizer
+    reads its few candidates' records every frame, and building one (its `CameraIntrinsics`
+    checked again) cost 15-50 us a keyframe a frame (issue 9, docs/bench/host_cpu_2026-12-06).
     """
+
+    RECENT = 64  # Keyframe objects kept built (a few KB each), least recently accessed dropped
 
     def __init__(self, rows: np.ndarray, models: Sequence[str]):
         self.rows = rows
         self.models = list(models)
         self.path = ""  # the keyframes.npy it was read from (for error messages)
         self._made: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self._recent: OrderedDict = OrderedDict()  # index -> Keyframe, most recent last
+        self._recent_lock = threading.Lock()  # localizers on several threads share a map
         self._id_order: Optional[np.ndarray] = None
 
     @classmethod
@@ -259,6 +268,11 @@ class KeyframeTable(Sequence):
             i += len(self)
         if not 0 <= i < len(self):  # the index given: -6 of 5 was told as "-1 outside [0, 5)"
             raise IndexError(f"keyframe index {given} outside [-{len(self)}, {len(self)})")
+        with self._recent_lock:
+            kf = self._recent.get(i)
+            if kf is not None:
+                self._recent.move_to_end(i)
+                return kf
         kf = self._made.get(i)
         if kf is None:
             r = self.rows[i]
@@ -275,6 +289,11 @@ class KeyframeTable(Sequence):
                           image_name(i), image_name(i, True) if has_depth else None,
                           float(r["depth_scale"]) if has_depth else 0.0)
             self._made[i] = kf
+        with self._recent_lock:
+            self._recent[i] = kf
+            self._recent.move_to_end(i)
+            while len(self._recent) > self.RECENT:
+                self._recent.popitem(last=False)
         return kf
 
     def poses(self) -> np.ndarray:

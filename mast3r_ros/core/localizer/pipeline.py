@@ -448,18 +448,17 @@ class Localizer:
     def _pose(self, frame: Frame, cand: Sequence[int], corrs: List[Correspondences],
               prior: Optional[np.ndarray], timings: Dict[str, float],
               with_matches: bool) -> LocalizationResult:
-        X = np.concatenate([c.points3d for c in corrs]) if corrs else np.zeros((0, 3))
-        x = np.concatenate([c.points2d for c in corrs]) if corrs else np.zeros((0, 2))
+        X = _pooled([c.points3d for c in corrs], (0, 3))
+        x = _pooled([c.points2d for c in corrs], (0, 2))
         # the matcher's undistorted pixels (MASt3R: a per-camera table, core/grid_undistort.py)
         # when every pair has them; else solve_pnp undistorts x
-        xu = (np.concatenate([c.points2d_undistorted for c in corrs])
+        xu = (_pooled([c.points2d_undistorted for c in corrs], (0, 2))
               if corrs and all(c.points2d_undistorted is not None for c in corrs) else None)
         p, cv = self.config.pnp, self.config.covariance
         # per-point 3-D covariances (NaN = unknown, counted as exact) and each point's keyframe,
         # for the covariance model only (core/pnp/); the pose does not depend on them
-        S = (np.concatenate([c.points3d_cov if c.points3d_cov is not None
-                             else np.full((len(c), 3, 3), np.nan) for c in corrs])
-             if corrs else np.zeros((0, 3, 3)))
+        S = _pooled([c.points3d_cov if c.points3d_cov is not None
+                     else np.full((len(c), 3, 3), np.nan) for c in corrs], (0, 3, 3))
         groups = (np.concatenate([np.full(len(c), k, np.int64) for k, c in enumerate(corrs)])
                   if corrs else np.zeros(0, np.int64))
         centres = self._poses[list(cand)][:, :3, 3] if len(cand) else np.zeros((0, 3))
@@ -528,6 +527,15 @@ class Localizer:
                 return (f"jump from the prior too large ({dr:.1f} deg > "
                         f"{g.max_jump_deg:.1f} deg)")
         return ""
+
+
+def _pooled(parts: List[np.ndarray], empty: Tuple[int, ...]) -> np.ndarray:
+    """The rows of ``parts`` (the candidates' arrays, in order) as one array: with one
+    candidate that array itself, not a copy (solve_pnp and the gates only read it); none: an
+    empty float64 array of shape ``empty``."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.zeros(empty)
 
 
 def _uncertainty(cv: CovarianceConfig) -> UncertaintyModel:

@@ -463,15 +463,17 @@ class Mast3rMatcher:
             q_und = None if q_und is None else q_und[ok]
             pts_map = transform_points(kf.map_from_cam, pts_cam)
         ok = np.isfinite(pts_cam).all(axis=1) & (pts_cam[:, 2] > 0)
-        pts_cam = pts_cam[ok]
+        if not ok.all():  # usually every point is valid: no copies of the rows then
+            pts_cam, pts_map, q_xy, kf_xy, conf = (a[ok] for a in (pts_cam, pts_map, q_xy,
+                                                                    kf_xy, conf))
+            q_und = None if q_und is None else q_und[ok]
         # each point's covariance from its source's model (core/uncertainty.py)
         if self.points_source == "depth":
             cov = depth_point_covariance(pts_cam, kf.intrinsics.K, kf.map_from_cam,
                                          self.depth_sigma_k, self.pixel_sigma_px)
         else:
-            cov = pointmap_point_covariance(pts_cam, conf[ok], self.conf_alpha)
-        return Correspondences(kf.id, pts_map[ok], q_xy[ok], kf_xy[ok], cov,
-                               None if q_und is None else q_und[ok])
+            cov = pointmap_point_covariance(pts_cam, conf, self.conf_alpha)
+        return Correspondences(kf.id, pts_map, q_xy, kf_xy, cov, q_und)
 
     def _depth_points(self, index: int, kf_xy: np.ndarray, pts_pred: np.ndarray,
                       kf_und: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
