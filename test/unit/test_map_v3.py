@@ -115,6 +115,27 @@ def test_keyframe_objects_are_made_on_access(map_v3):
     assert m.keyframe_index(2) == 2 and m.poses().shape == (3, 4, 4)
 
 
+def test_a_keyframe_read_every_frame_is_built_once_not_per_access(map_v3, monkeypatch):
+    # a localizer reads its candidates' records every frame and drops them: the weak cache
+    # alone rebuilt each one (its CameraIntrinsics checked again) on every frame (issue 9)
+    from mast3r_ros.core.keyframes import table
+
+    m = KeyframeMap.load(map_v3, lazy=True)
+    built = []
+    real = table.CameraIntrinsics
+    monkeypatch.setattr(table, "CameraIntrinsics", lambda *a: built.append(a) or real(*a))
+    first = m.keyframes[1].map_from_cam.copy()
+    for _ in range(5):  # nobody holds the record between accesses
+        assert np.array_equal(m.keyframes[1].map_from_cam, first)
+    assert len(built) == 1
+    monkeypatch.setattr(KeyframeTable, "RECENT", 2)  # bounded: the oldest is built again
+    for i in (0, 2, 0):  # 1 is the least recently read when 2 comes
+        m.keyframes[i]
+    assert len(built) == 3 and list(m.keyframes._recent) == [2, 0]
+    m.keyframes[1]
+    assert len(built) == 4
+
+
 def test_lazy_v3_open_reads_only_the_tables_and_the_index(map_v3, monkeypatch):
     opened = []
     real = builtins.open

@@ -56,8 +56,8 @@ from .global_retrieval import GlobalRetrieval
 from .matcher_factory import _image_size, _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
                            _warn_ignored_skew, focal_gate)
-from .results import (_match_debug, _no_match_reason, inlier_median_depth, position_sigma_m,
-                      relative_sigma_reason)
+from .results import (_match_debug, _no_match_reason, _pooled, inlier_median_depth,
+                      position_sigma_m, relative_sigma_reason)
 from .warm import camera_check_is_silent, long_walks_warmed, preload_keyframes, warm_pnp
 
 log = logging.getLogger(__name__)
@@ -527,15 +527,6 @@ class Localizer:
                 return (f"jump from the prior too large ({dr:.1f} deg > "
                         f"{g.max_jump_deg:.1f} deg)")
         return ""
-
-
-def _pooled(parts: List[np.ndarray], empty: Tuple[int, ...]) -> np.ndarray:
-    """The rows of ``parts`` (the candidates' arrays, in order) as one array: with one
-    candidate that array itself, not a copy (solve_pnp and the gates only read it); none: an
-    empty float64 array of shape ``empty``."""
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate(parts) if parts else np.zeros(empty)
 
 
 def _uncertainty(cv: CovarianceConfig) -> UncertaintyModel:

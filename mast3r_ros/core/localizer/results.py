@@ -7,7 +7,7 @@ short of correspondences, whether the query image lacked features (`_no_match_re
 
 from __future__ import annotations
 
-from typing import Any, List, Sequence
+from typing import Any, List, Sequence, Tuple
 
 import numpy as np
 
@@ -76,6 +76,15 @@ def relative_sigma_reason(max_ratio: float, sigma: float, map_from_cam: np.ndarr
                    "gates.max_position_sigma_ratio (or 0 to disable) for scenes closer than ~5 x "
                    "covariance.map_pose_sigma_m, or MASt3R pointmap matches of low confidence "
                    "fewer than 30")
+
+
+def _pooled(parts: List[np.ndarray], empty: Tuple[int, ...]) -> np.ndarray:
+    """The rows of ``parts`` (the candidates' arrays, in order) as one array: with one
+    candidate that array itself, not a copy (solve_pnp and the gates only read it); none: an
+    empty float64 array of shape ``empty``."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.zeros(empty)
 
 
 def _match_debug(query_xy: np.ndarray, cand: Sequence[int], corrs: List[Correspondences],
