@@ -48,20 +48,22 @@ def _pair_before(m: FusedMatches, q_to_orig: np.ndarray):
     return m.pts3d_map[ok], q_xy[ok], kf_xy[ok], cov
 
 
-@pytest.mark.parametrize("bad", [None, "nan", "behind"])
+@pytest.mark.parametrize("bad", [None, "nan", "behind", "inf"])
 def test_a_pairs_valid_rows_are_not_copied_and_the_result_is_unchanged(bad):
     m = _fused(50)
     if bad == "nan":
         m.pts3d_cam[3, 1] = np.nan
     elif bad == "behind":
         m.pts3d_cam[[5, 9], 2] = -1.0
+    elif bad == "inf":
+        m.pts3d_cam[[0, 49], [0, 2]] = (-np.inf, np.inf)  # z = inf is "in front" but not finite
     q = np.diag([1.25, 1.25, 1.0])
     c = Mast3rMatcher._pair(_matcher(), 0, m, q)
     X, x, kx, cov = _pair_before(m, q)
     for got, want in ((c.points3d, X), (c.points2d, x), (c.keyframe_xy, kx),
                       (c.points3d_cov, cov)):
         assert got.tobytes() == want.tobytes()
-    assert c.keyframe_id == 7 and len(c) == 50 - {None: 0, "nan": 1, "behind": 2}[bad]
+    assert c.keyframe_id == 7 and len(c) == 50 - {None: 0, "nan": 1, "behind": 2, "inf": 2}[bad]
     # every row valid (the usual frame): the fused rows themselves, no gathered copy
     assert np.shares_memory(c.points3d, m.pts3d_map) == (bad is None)
 
