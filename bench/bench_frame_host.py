@@ -420,9 +420,13 @@ def run_localize(args) -> Dict[str, Any]:
         w.stdin.flush()
         return json.loads(w.stdout.readline())
 
+    # which package each worker imported (no machine paths in the output)
+    where = {"prev": (f"git archive {args.prev_rev}", workers["prev"][1].startswith(tmp.name)),
+             "now": ("this checkout", workers["now"][1] == str(repo / "mast3r_ros"))}
     res: Dict[str, Any] = {"prev_rev": args.prev_rev, "commit": environment(
-        torch.device("cpu"))["commit"], "packages": {n: w[1] for n, w in workers.items()},
-        "keyframes": {}}
+        torch.device("cpu"))["commit"], "packages": {
+            n: f"{what} ({'as asked' if ok else 'NOT the package asked for'})"
+            for n, (what, ok) in where.items()}, "keyframes": {}}
     try:
         for k in args.keyframes:
             for name in workers:  # build, warm up, a few frames untimed
