@@ -30,6 +30,15 @@ printed alone: what remains of ``prepare`` on the host.
     python bench/bench_frame_host.py --threads 1           # CPU, 30 repeats
     python bench/bench_frame_host.py --device cuda --repeats 100 --json frame_host.json
     python bench/bench_frame_host.py --smoke               # a few repeats, seconds
+    python bench/bench_frame_host.py --localize            # whole frames, previous vs now
+
+``--localize`` times whole `Localizer.localize` frames instead (`HostFrame`: the real
+localizer with the tiny network's outputs and the device matching's rows cached, realistic
+pairs of ~2900 matches at 512x384, K = ``--keyframes``), with and without the query's prepare
+(on CUDA the resize runs on the device), the package at ``--prev-rev`` and the current one each
+in its own worker process, alternated every ``--frames``; every frame's result is hashed (the
+two must agree bit for bit) and each stage's thread time is printed side by side
+(docs/bench/host_cpu_2026-12-06).
 
 Numbers from a shared machine are only comparable within one run (ratios). On a CPU "device"
 the copies are memcpys; the transfers this removes matter most on a discrete GPU (pageable
