@@ -90,22 +90,26 @@ def recorded_image_stamp(manifest: Mapping[str, Any]) -> Optional[str]:
 
 
 def image_stamp_mismatch(setting: Optional[str], manifest: Mapping[str, Any], map_path: str,
-                         reader: str, matters: str, fix: str) -> Optional[str]:
+                         reader: str, matters: str, fix: str,
+                         refused: Optional[Mapping[str, str]] = None) -> Optional[str]:
     """One warning line when images timed by ``setting`` (`IMAGE_STAMPS`; None: a reader
     without the choice, which says nothing) are localized against a map whose recording was
     read with another (`recorded_image_stamp` of its ``manifest``); None when they agree or the
     map records none. ``reader`` names the setting ('this bag is read with --image-stamp'),
     ``matters`` what depends on it (the map's poses do not: they came from its own
     recording), ``fix`` how to match the map ('pass --image-stamp'), followed by the map's
-    value."""
+    value. ``refused``: per value this reader refuses, what that means for it (a video topic
+    and 'receive'), said instead of ``fix`` when the map's value is one of them: the line
+    never advises a value the input refuses."""
     recorded = recorded_image_stamp(manifest)
     if setting not in IMAGE_STAMPS or recorded is None or recorded == setting:
         return None
+    cannot = (refused or {}).get(recorded)
+    tail = cannot or f"if this camera and driver recorded the map, {fix} {recorded} to match"
     return (f"{reader} {setting} (each image timed by {_TIMED_BY[setting]}), but "
             f"the map {map_path} was built from a recording read with image_stamp {recorded} "
             f"(timed by {_TIMED_BY[recorded]}): the poses localized against the map do not "
-            f"depend on it, {matters}; if this camera and driver recorded the map, {fix} "
-            f"{recorded} to match")
+            f"depend on it, {matters}; {tail}")
 
 
 def node_image_stamp_note(setting: str, manifest: Mapping[str, Any],

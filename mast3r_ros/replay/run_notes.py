@@ -97,14 +97,15 @@ def bag_image_stamp_note(source: Any, manifest: Dict[str, Any], map_path: str) -
     ``image_stamp``); None for a source without the choice (a TUM/EuRoC/KITTI folder, the
     demo's scene: its times are the only ones it has), when they agree, or when the map
     records none. The map's poses came from its own recording; this bag's ground truth and
-    output times are what its setting changes."""
+    output times are what its setting changes. A value the bag refuses (a video topic's
+    'receive': its ``image_stamp_refused``) is never advised: what it means is said instead."""
     from ..core.image_stamp import image_stamp_mismatch
 
     return image_stamp_mismatch(
         getattr(source, "image_stamp", None), manifest, map_path,
         f"this bag is read with {getattr(source, 'image_stamp_option', '--image-stamp')}",
         "this bag's ground truth (/tf, --groundtruth) and the times in trajectory.tum do",
-        "pass --image-stamp")
+        "pass --image-stamp", getattr(source, "image_stamp_refused", None))
 
 
 def build_summary(out: str, path: str, frames: int) -> None:

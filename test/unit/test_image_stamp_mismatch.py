@@ -62,3 +62,27 @@ def test_a_folder_s_map_records_no_image_stamp(sift_map):
     chose, which a bag read with 'receive' would then have been told to match."""
     manifest = json.loads(open(f"{sift_map}/manifest.json").read())
     assert "image_stamp" not in manifest
+
+
+def test_a_video_bag_is_not_told_to_pass_the_receive_it_refuses(tmp_path):
+    """A bag whose images are a video topic (read by header stamps only: --image-stamp receive
+    is refused for it) against a map built with 'receive' was told to 'pass --image-stamp
+    receive to match', which then refused the run. It is told what the setting means for a
+    video topic instead; an image topic is still told to match."""
+    import pytest
+
+    pytest.importorskip("av", reason='PyAV is not installed (pip install -e ".[video]")')
+    from test_rosbag_video import VIDEO, video_bag
+
+    from mast3r_ros.replay.rosbag import BagSequence
+
+    seq = BagSequence(video_bag(tmp_path / "bag"), image_topic=VIDEO)
+    note = bag_image_stamp_note(seq, RECEIVE, "m")
+    assert note.startswith("this bag is read with image_stamp header"), note
+    assert "pass --image-stamp" not in note, note
+    assert note.endswith(
+        f"this bag's image topic {VIDEO} is a video stream, whose frames are timed by their "
+        "header stamps only (--image-stamp receive is refused for it): if its driver stamps "
+        "with the camera's own clock, as the map's may have, record the images "
+        "(image_transport 'raw' or 'compressed') to time them by when they arrived"), note
+    assert bag_image_stamp_note(seq, {"image_stamp": "header"}, "m") is None

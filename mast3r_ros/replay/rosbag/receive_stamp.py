@@ -49,6 +49,19 @@ class _ReceiveStamps:
         image_stamp``; 'image_stamp' where the caller named none), for notes naming it."""
         return self._option_names.get("image_stamp", "image_stamp")
 
+    @property
+    def image_stamp_refused(self) -> Dict[str, str]:
+        """Per ``image_stamp`` value this bag refuses, what that means for it: 'receive' for
+        a video image topic (see the module), said by localize's map mismatch warning instead
+        of advising it; empty for an image topic, which takes either."""
+        if not self._is_video():
+            return {}
+        return {"receive": f"this bag's image topic {self.image_topic} is a video stream, "
+                           "whose frames are timed by their header stamps only (--image-stamp "
+                           "receive is refused for it): if its driver stamps with the camera's "
+                           "own clock, as the map's may have, record the images (image_transport "
+                           "'raw' or 'compressed') to time them by when they arrived"}
+
     def _refuse_receive_for_video(self, label: str) -> None:
         """`InputError` for 'receive' with a video image topic (see the module)."""
         if self._image_stamp == "receive" and self._is_video():
