@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 from typing import Any, Dict, List
 
 from ..core.errors import InputError
 from .cli_options import add_warmup_option, load_config, note_unused_device, offline_warmup
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
@@ -56,6 +59,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer,
                                                                      matcher=matcher))
     note_unused_device(args, cfg)
+    note_recording_keys(cfg)
     cfg = offline_warmup(cfg, args.warmup)
     map_path, run, metrics = run_demo(args.out, cfg, args.frames, args.width, args.height,
                                       args.seed, overwrite=args.overwrite)
@@ -64,6 +68,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
                      + _demo_covariance_note(cfg, metrics)
                      + _demo_recall_note(args, metrics, cfg.localizer.matcher))
     return 0
+
+
+def note_recording_keys(cfg: Any) -> None:
+    """One warning per --params key that changes how a recording is read, set to what the
+    demo's rendered scene (a TUM folder: one time per image, its own undistorted camera.yaml)
+    cannot do: ``image_stamp`` receive (build-map and localize refuse it for a folder; the demo
+    has no --image-stamp to override it, so it warns and goes on) and ``image_rectified``
+    (build-map and localize warn for a folder). Without it the demo ignored them silently."""
+    if cfg.node.image_stamp != "header":
+        log.warning("image_stamp %s (--params) has no effect on the demo: its rendered scene "
+                    "has one time per image, no receive time (it reads a bag's); ignored",
+                    cfg.node.image_stamp)
+    if cfg.node.image_rectified:
+        log.warning("image_rectified (--params) has no effect on the demo: its rendered scene "
+                    "has its own calibration, without distortion; ignored")
 
 
 def _demo_recall_note(args: argparse.Namespace, metrics: Dict[str, Any],
