@@ -202,7 +202,8 @@ def _add_merge_maps(sub: Any) -> None:
                    help="keep keyframes of B that A already holds (same stamp and image); "
                         "by default they are dropped and counted in the log")
     p.add_argument("--force", action="store_true", help="write C even where the keyframes of A "
-                   "and B disagree where their poses overlap (else refused: not one frame)")
+                   "and B disagree where their poses overlap (else refused: not one frame), or "
+                   "A and B record different --image-stamp (else refused: maps of one recording)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                    help=LOG_LEVEL_HELP)
     p.set_defaults(func=cmd_merge_maps)

@@ -45,7 +45,9 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     When B shares no frame with A and their keyframes disagree where the poses make them
     overlap (`_check_overlap`), nothing is written unless ``force`` (then a warning), as
     build-map refuses an inconsistent map. Raises InputError for that, when the frames
-    differ, or (before reading A and B) when A and B are one folder, ``out`` is, lies inside or
+    differ, when A and B record different ``image_stamp`` unless ``force``
+    (`_check_image_stamps`, before the files are hashed: their shared frames would be kept
+    twice), or (before reading A and B) when A and B are one folder, ``out`` is, lies inside or
     holds A or B (`out_source.refuse_out_over_maps`), or ``out`` exists and ``overwrite`` is off;
     `MapFormatError` for an A or B that is no map or lacks files (both
     checked before either is read, `KeyframeMap.check_folder`), or is corrupt;
@@ -72,6 +74,7 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     # 1 GB LRU of a localizer's map held up to 1 GB per map of records never read again)
     maps = [KeyframeMap.load(a, lazy=True, encoding_cache_mb=0),
             KeyframeMap.load(b, lazy=True, encoding_cache_mb=0)]
+    _check_image_stamps(maps, (a, b), force)  # from the manifests, before minutes of hashing
     def file_bar(it, total, desc):  # minutes of hashing for 10^4 ViT-L keyframes
         return progress(it, total, f"merge-maps: {desc}", unit="chunk")
 
@@ -296,6 +299,29 @@ def _held_by(used: List[int], keys: List[list], names: Tuple[str, str], what: st
                         " and ".join(names[i] for i, ks in enumerate(keys) if k in ks), verb,
                         " and ".join(lacking), then)
     return held
+
+
+def _check_image_stamps(maps, names: Tuple[str, str], force: bool) -> None:
+    """`InputError` (a warning with ``force``) when A and B record different ``image_stamp``
+    (`core.image_stamp.recorded_image_stamp`: 'header' and 'receive'): their keyframe stamps
+    are on different times, so a frame both hold (two builds of one recording) has two stamps,
+    is not found as a copy (`_unique_keyframes` matches stamp and image) and would be kept
+    twice, and the merged map records no one setting for localize's mismatch warning. Maps of
+    different recordings share no frame: ``force`` merges them."""
+    from ..core.image_stamp import recorded_image_stamp
+
+    got = [recorded_image_stamp(m.manifest) for m in maps]
+    if None in got or got[0] == got[1]:
+        return
+    what = (f"maps {names[0]} (built from a recording read with image_stamp {got[0]}) and "
+            f"{names[1]} (image_stamp {got[1]}) time their keyframes differently: a frame both "
+            "hold (two builds of one recording) has two stamps, is not found as a copy and is "
+            "kept twice")
+    if not force:
+        raise InputError(f"{what}; rebuild {names[1]} with --image-stamp {got[0]} (or "
+                         f"{names[0]} with {got[1]}), or pass --force for maps of different "
+                         "recordings")
+    log.warning("%s (--force: merged as maps of different recordings)", what)
 
 
 def _unique_keyframes(maps, names, keep_duplicates: bool) -> List[np.ndarray]:
