@@ -97,7 +97,7 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                         "consistency figures are kept in its manifest)")
     p.add_argument("--max-frames", type=int, metavar="N",
                    help="read only the first N frames of SOURCE (a quick map to check the "
-                        "settings before a long build; recorded in the manifest; default: all)")
+                        "settings first; recorded in the manifest; 0, the default: all)")
     p.add_argument("--stereo-depth", action="store_true",
                    help="EuRoC/ASL, KITTI: keyframe depth from the second camera (cam1; "
                         "KITTI image_1 / image_3) by OpenCV's SGBM with the dataset's own "
@@ -153,7 +153,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     if args.resume and args.restart:
         raise InputError("--resume continues an unfinished build and --restart deletes it: "
                          "give one of them")
-    if args.max_frames is not None:
+    if args.max_frames:  # 0 reads every frame, as localize's --max-frames 0 (`_open`: None)
         check_max_frames(args.max_frames, "--max-frames")
     refuse_out_over_source(args.source, args.out, "the map", "_map")  # before --overwrite's
     warn_map_inside_map(args.out)

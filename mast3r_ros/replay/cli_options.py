@@ -366,7 +366,7 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
             "--trajectory FILE" if keyframes else "--groundtruth FILE (TUM)"),
         stereo_depth=bool(getattr(args, "stereo_depth", False)),  # build-map's alone
         # build-map's: the first N frames (localize's --max-frames counts the frames it takes)
-        max_frames=getattr(args, "max_frames", None) if keyframes else None,
+        max_frames=(getattr(args, "max_frames", None) or None) if keyframes else None,  # 0: all
         before_index=checks_then_warning if unused else before_index)
     source = open_source(args.source, options, cfg.pose_at_stamp)
     warn_unused()  # a source that made no call to before_index

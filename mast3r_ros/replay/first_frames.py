@@ -27,10 +27,12 @@ def check_max_frames(max_frames: Any, name: str = "max_frames") -> int:
     anything else (0, a negative number, a float, a bool, a string)."""
     if isinstance(max_frames, (bool, np.bool_)) or not isinstance(
             max_frames, (int, np.integer)) or max_frames < 1:
-        # localize's --max-frames 0 means every frame; here 0 is refused, so say how to get that
-        every = (f"; leave {name} out to read every frame" if not isinstance(
-            max_frames, (bool, np.bool_)) and isinstance(max_frames, (int, np.integer))
-            and max_frames == 0 else "")
+        # the CLI's --max-frames 0 reads every frame (build-map's as localize's); the API's 0
+        # is refused, so say how to get that
+        every = ("; 0 reads every frame" if name.startswith("--") else
+                 f"; leave {name} out to read every frame" if not isinstance(
+                     max_frames, (bool, np.bool_)) and isinstance(max_frames, (int, np.integer))
+                 and max_frames == 0 else "")
         raise InputError(f"{name} must be a whole number >= 1 (the first N frames of the "
                          f"recording are read), got {max_frames!r}{every}")
     return int(max_frames)

@@ -120,8 +120,7 @@ def test_no_pose_in_the_first_frames_says_they_are_the_first_n(folder, tmp_path,
     assert line.endswith("; only the first 4 of the 20 frames are read (--max-frames 4)"), line
 
 
-@pytest.mark.parametrize("value, why", [("0", "must be a whole number >= 1"),
-                                        ("-3", "must be a whole number >= 1"),
+@pytest.mark.parametrize("value, why", [("-3", "must be a whole number >= 1"),
                                         ("2.5", "invalid int value"),
                                         ("many", "invalid int value")])
 def test_a_bad_max_frames_is_one_line_before_the_source_is_read(value, why, tmp_path,
@@ -136,13 +135,19 @@ def test_a_bad_max_frames_is_one_line_before_the_source_is_read(value, why, tmp_
     assert "source not found" not in err[0]
 
 
-def test_max_frames_0_says_how_to_read_every_frame(tmp_path, capsys):
-    """localize's --max-frames 0 means every frame; build-map's refused it without saying how
-    to get every frame."""
+def test_max_frames_0_reads_every_frame_as_localize_s_does(folder, tmp_path, capsys):
+    """localize's --max-frames 0 means every frame (its help: '0: all'); build-map's refused
+    it, so the one option read two ways. Now 0 is every frame for both; a negative count is
+    refused naming 0; the API's max_frames=0 (None reads all) stays refused."""
+    summary = _build(folder, tmp_path / "all", capsys, extra=("--max-frames", "0"))
+    assert " from 20 frames" in summary and "--max-frames" not in summary, summary
+    assert "max_frames" not in _manifest(tmp_path / "all")
     rc = main(["build-map", str(tmp_path / "missing"), "--out", str(tmp_path / "m"),
-               "--matcher", "sift", "--max-frames", "0"])
+               "--matcher", "sift", "--max-frames", "-1"])
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and line.endswith("got 0; leave --max-frames out to read every frame"), line
+    assert rc == 2 and line.endswith("got -1; 0 reads every frame"), line
+    with pytest.raises(InputError, match="got 0; leave max_frames out to read every frame$"):
+        open_source(str(tmp_path), SourceOptions(max_frames=0))
     with pytest.raises(InputError) as refused:
         open_source(str(tmp_path), SourceOptions(max_frames=-1))
     assert "leave" not in str(refused.value)
