@@ -25,9 +25,10 @@ CAM, DEPTH, INFO = "/cam/image_raw", "/cam/depth", "/cam/camera_info"
 FRAMES = 120  # 12 s at 10 Hz
 
 
-def _bag(path, stamps=None, static_at=0, info_at=0, storage=StoragePlugin.MCAP):
-    """Images 0.1 s apart from 1 s (or at ``stamps``), depth and /tf at each image's stamp;
-    the camera's /tf_static received at ``static_at`` and the CameraInfo at ``info_at``."""
+def _bag(path, stamps=None, static_at=0, info_at=0, storage=StoragePlugin.MCAP, depth_from=0):
+    """Images 0.1 s apart from 1 s (or at ``stamps``), depth (received from ``depth_from`` on)
+    and /tf at each image's stamp; the camera's /tf_static received at ``static_at`` and the
+    CameraInfo at ``info_at``."""
     stamps = [S + k * 100 * MS for k in range(FRAMES)] if stamps is None else stamps
     msgs = [("/tf_static", static_at, tf_message([("base_link", "camera_optical", 0,
                                                     BASE_FROM_CAM)])),
@@ -37,7 +38,9 @@ def _bag(path, stamps=None, static_at=0, info_at=0, storage=StoragePlugin.MCAP):
         msgs.append(("/tf", at, tf_message([("map", "base_link", t,
                                              pose([0, 0, 0.01 * k], [0.1 * k, 0, 0]))])))
         msgs.append((CAM, at + 1, image(t, "rgb8", RGB)))
-        msgs.append((DEPTH, at + 2, image(t, "16UC1", np.full((H, W), 1000 + k, np.uint16))))
+        if at >= depth_from:
+            msgs.append((DEPTH, at + 2, image(t, "16UC1", np.full((H, W), 1000 + k,
+                                                                  np.uint16))))
     return str(write_bag(path, storage, sorted(msgs, key=lambda m: m[1])))
 
 
@@ -115,3 +118,18 @@ def test_a_jump_back_while_the_pass_waits_for_a_late_camera_info_is_seen(tmp_pat
     cut = _open(bag, 5)
     assert cut.source.run == 2 and len(cut.source) == FRAMES - 40
     _same(_read(cut), _read(_whole(bag, 5)))
+
+
+def test_a_depth_topic_that_starts_late_is_waited_for(tmp_path):
+    """Depth recorded only from 5 s on (the depth stream started late): the whole pass finds
+    it and only the first frames have none. A pass cut before the first depth message read
+    none, so the bag was refused as 'no depth within 0.020 s of any image: check the header
+    stamps' -- stamps that were right. The pass now waits for a depth message as it does for
+    a CameraInfo."""
+    bag = _bag(tmp_path / "bag", depth_from=5 * S)
+    cut, whole = _open(bag, 5), _whole(bag, 5)
+    assert len(cut.source) < FRAMES  # still cut, past the first depth
+    assert cut.source.no_depth_reason() is None
+    assert whole.source.no_depth_reason() is None
+    assert [(s, d is None) for s, _, d, _ in _read(cut)] == [(s, True) for s, *_ in
+                                                               _read(whole)]

@@ -13,7 +13,8 @@ whole pass (`IndexStop.reached`: every condition below, checked once the bag's r
   stamped past the Nth image's stamp plus the pose rule's tolerance and maximum gap (tf is
   interpolated across the Nth frame's stamp as from the whole bag; an edge that stopped
   publishing keeps the pass going to the end); the depth topic likewise, by its sync
-  tolerance;
+  tolerance, and a depth topic none of whose messages was read yet keeps the pass going to
+  its first (a depth stream started late: the whole pass finds it, and refuses no bag);
 - a CameraInfo has been read where the intrinsics come from the bag, and the depth topic's
   CameraInfo where one is read (a CameraInfo published only later is still found);
 - the /tf_static messages after the stop are read all the same (`read_statics_after`: few
@@ -94,6 +95,8 @@ class IndexStop:
         if any(len(s.stamps) and s.stamps[-1] <= past for s in seq._tf_runs.values()):
             return False
         depth = [s for _, s in seq._depth_runs[-1:]]
+        if seq.depth_topic is not None and not depth:
+            return False  # a depth stream that starts late: its first message is waited for
         if depth and depth[0] <= self._nth_stamp + self._depth_past_ns:
             return False
         # last, once: every image read up to the stop, so a jump back anywhere in it counts
