@@ -85,12 +85,17 @@ def apply_cpu_threads(n: int) -> None:
     cv2.setNumThreads(n)
 
 
+# where a user sets the size: a --params file and the node take the parameter 'image_size' (a
+# file's 'model.image_size' is refused as unknown), `mast3r-ros pair` its --size
+_SIZE_WHERE = "parameter image_size (--params, the node's) or pair --size"
+
+
 def auto_cpu_note(image_size: Optional[int] = None) -> str:
     """Log at INFO, once per process, and return why device 'auto' chose the CPU for the
     network and what that costs: a user who installed the CPU build of torch (as the Quick
     start does) on a machine with a GPU otherwise saw only frames taking tens of seconds.
 
-    ``image_size``: the network input size in use (``model.image_size``: 512, 384 or 224);
+    ``image_size``: the network input size in use (parameter ``image_size``: 512, 384 or 224);
     the note suggests only the sizes smaller than it, and none at 224, the smallest. None
     (not known: an engine built without a configuration) suggests 384 and 224, the sizes
     below the default 512."""
@@ -102,11 +107,11 @@ def auto_cpu_note(image_size: Optional[int] = None) -> str:
     if not smaller:
         size_hint = ""
     elif image_size is None:
-        size_hint = (f"on the CPU a smaller model.image_size "
-                     f"({', '.join(map(str, smaller))}; --params) is faster; ")
+        size_hint = (f"on the CPU a smaller image_size ({', '.join(map(str, smaller))}: "
+                     f"{_SIZE_WHERE}) is faster; ")
     else:
-        size_hint = (f"on the CPU a model.image_size smaller than the {int(image_size)} in use "
-                     f"({', '.join(map(str, smaller))}; --params) is faster; ")
+        size_hint = (f"on the CPU an image_size smaller than the {int(image_size)} in use "
+                     f"({', '.join(map(str, smaller))}: {_SIZE_WHERE}) is faster; ")
     note = (f"device auto runs the network on the CPU: {why}. Expect seconds a frame, ~19 s a "
             "keyframe pair with the full ViT-L at image_size 512 on 2 cores "
             "(README: 'Measured'); for a GPU install torch's CUDA build from pytorch.org; "

@@ -61,7 +61,7 @@ def test_the_note_names_a_cpu_only_torch_build(monkeypatch):
     assert "is_available() is False" in devices.auto_cpu_note()
 
 
-@pytest.mark.parametrize("size, suggested", [(512, "(384, 224;"), (384, "(224;"), (224, None)])
+@pytest.mark.parametrize("size, suggested", [(512, "(384, 224:"), (384, "(224:"), (224, None)])
 def test_the_note_suggests_only_sizes_smaller_than_the_configured_one(no_cuda, caplog, size,
                                                                       suggested):
     """The CLI and the node build the engine from the configuration (`from_config`); the note
@@ -75,10 +75,25 @@ def test_the_note_suggests_only_sizes_smaller_than_the_configured_one(no_cuda, c
     if suggested is None:
         assert "image_size (" not in note and "smaller" not in note
     else:
-        assert f"model.image_size smaller than the {size} in use {suggested} --params)" in note
+        assert f"image_size smaller than the {size} in use {suggested}" in note
     assert note.endswith("--device cpu (device: cpu) runs on the CPU without this note")
 
 
 def test_an_engine_without_a_configured_size_suggests_the_sizes_below_the_default(monkeypatch):
     monkeypatch.setattr(devices, "_noted_auto_cpu", SaidOnce(1))
-    assert "smaller model.image_size (384, 224; --params)" in devices.auto_cpu_note()
+    assert "smaller image_size (384, 224: parameter image_size" in devices.auto_cpu_note()
+
+
+def test_the_size_it_suggests_is_named_as_a_parameter_file_takes_it(monkeypatch, tmp_path):
+    """The note said 'model.image_size (...; --params)', but a --params file (and the node)
+    takes the parameter 'image_size': the file the note led to was refused as an unknown
+    parameter 'model.image_size'. It names the parameter as written, and pair's --size."""
+    from mast3r_ros.core.config import load_config_yaml
+
+    monkeypatch.setattr(devices, "_noted_auto_cpu", SaidOnce(1))
+    note = devices.auto_cpu_note(512)
+    assert "model.image_size" not in note
+    assert "parameter image_size (--params, the node's) or pair --size" in note
+    params = tmp_path / "p.yaml"
+    params.write_text("mast3r_localizer:\n  ros__parameters:\n    image_size: 384\n")
+    assert load_config_yaml(str(params)).model.image_size == 384
