@@ -25,18 +25,25 @@ CAM, DEPTH, INFO = "/cam/image_raw", "/cam/depth", "/cam/camera_info"
 FRAMES = 120  # 12 s at 10 Hz
 
 
-def _bag(path, stamps=None, static_at=0, info_at=0, storage=StoragePlugin.MCAP, depth_from=0):
+def _bag(path, stamps=None, static_at=0, info_at=0, storage=StoragePlugin.MCAP, depth_from=0,
+         map_from=None):
     """Images 0.1 s apart from 1 s (or at ``stamps``), depth (received from ``depth_from`` on)
     and /tf at each image's stamp; the camera's /tf_static received at ``static_at`` and the
-    CameraInfo at ``info_at``."""
+    CameraInfo at ``info_at``. ``map_from``: /tf is odom -> base_link, and map -> odom is
+    published only from then on (a localization node started late)."""
     stamps = [S + k * 100 * MS for k in range(FRAMES)] if stamps is None else stamps
     msgs = [("/tf_static", static_at, tf_message([("base_link", "camera_optical", 0,
                                                     BASE_FROM_CAM)])),
             (INFO, info_at, camera_info(info_at))]
     for k, t in enumerate(stamps):
         at = S + k * 100 * MS + 1  # received in order, whatever the stamp
-        msgs.append(("/tf", at, tf_message([("map", "base_link", t,
-                                             pose([0, 0, 0.01 * k], [0.1 * k, 0, 0]))])))
+        base = pose([0, 0, 0.01 * k], [0.1 * k, 0, 0])
+        if map_from is None:
+            msgs.append(("/tf", at, tf_message([("map", "base_link", t, base)])))
+        else:
+            msgs.append(("/tf", at, tf_message([("odom", "base_link", t, base)])))
+            if at >= map_from:
+                msgs.append(("/tf", at, tf_message([("map", "odom", t, np.eye(4))])))
         msgs.append((CAM, at + 1, image(t, "rgb8", RGB)))
         if at >= depth_from:
             msgs.append((DEPTH, at + 2, image(t, "16UC1", np.full((H, W), 1000 + k,
@@ -133,3 +140,17 @@ def test_a_depth_topic_that_starts_late_is_waited_for(tmp_path):
     assert whole.source.no_depth_reason() is None
     assert [(s, d is None) for s, _, d, _ in _read(cut)] == [(s, True) for s, *_ in
                                                                _read(whole)]
+
+
+def test_a_map_frame_published_late_is_waited_for(tmp_path):
+    """map -> odom only from 6 s on (the localization node started after the recording): the
+    whole pass finds it and says the first frames' poses are not available at their stamps
+    ('known from ...'). A pass cut before it read no 'map' at all, and the build was refused
+    as "frame 'map' is not in the transform tree": the pass now waits for the frame that
+    --pose-frames names."""
+    bag = _bag(tmp_path / "bag", map_from=6 * S)
+    cut, whole = _open(bag, 5), _whole(bag, 5)
+    assert len(cut.source) < FRAMES  # still cut, past the first map -> odom
+    assert [(s, p is None) for s, p, _, _ in _read(cut)] == [(s, True) for s, *_ in
+                                                             _read(whole)]
+    assert "map" in cut.source._tf.frames

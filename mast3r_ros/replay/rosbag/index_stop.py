@@ -15,6 +15,8 @@ whole pass (`IndexStop.reached`: every condition below, checked once the bag's r
   publishing keeps the pass going to the end); the depth topic likewise, by its sync
   tolerance, and a depth topic none of whose messages was read yet keeps the pass going to
   its first (a depth stream started late: the whole pass finds it, and refuses no bag);
+- the parent frame of ``--pose-frames`` ('map') is in a transform read (a map -> odom first
+  published later is waited for; one only on a late /tf_static reads the bag to the end);
 - a CameraInfo has been read where the intrinsics come from the bag, and the depth topic's
   CameraInfo where one is read (a CameraInfo published only later is still found);
 - the /tf_static messages after the stop are read all the same (`read_statics_after`: few
@@ -91,6 +93,8 @@ class IndexStop:
             return False
         if seq.depth_info_topic is not None and seq._depth_info is None:
             return False
+        if not self._pose_target_read(seq):
+            return False
         past = self._nth_stamp + self._pose_past_ns
         if any(len(s.stamps) and s.stamps[-1] <= past for s in seq._tf_runs.values()):
             return False
@@ -105,6 +109,18 @@ class IndexStop:
             self.gave_up = True  # a run after the first: chosen from the whole bag
             return False
         return True
+
+    @staticmethod
+    def _pose_target_read(seq: Any) -> bool:
+        """Whether the parent frame of ``--pose-frames`` ('map' of map:camera) is in a
+        transform read so far (True without --pose-frames): a map -> odom first published
+        after frame N (a localization node started late) is found by the whole pass, which
+        then says when it is known; a pass cut before it said 'map' is not in the tree."""
+        frames = getattr(seq, "_pose_frames", None)
+        if not frames:
+            return True
+        dynamic = {f for edge in seq._tf_runs for f in edge}
+        return frames[0] in dynamic or frames[0] in seq._tf.frames
 
     def read_statics_after(self, seq: Any, reader: Any, conns: list, runs: Any) -> None:
         """Read the /tf_static messages of ``conns`` received from the stop on into ``seq``'s
