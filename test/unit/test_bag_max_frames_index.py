@@ -17,6 +17,8 @@ from rosbags.rosbag2 import StoragePlugin  # noqa: E402
 from test_rosbag import (BASE_FROM_CAM, H, MS, RGB, S, W, camera_info, image, pose,  # noqa: E402
                          tf_message, write_bag)
 
+from test_rosbag_pose_topic import _pose_msg  # noqa: E402
+
 from mast3r_ros.replay.first_frames import FirstFrames  # noqa: E402
 from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
 from mast3r_ros.replay.sources import SourceOptions, open_source  # noqa: E402
@@ -26,11 +28,12 @@ FRAMES = 120  # 12 s at 10 Hz
 
 
 def _bag(path, stamps=None, static_at=0, info_at=0, storage=StoragePlugin.MCAP, depth_from=0,
-         map_from=None):
+         map_from=None, odom_from=None):
     """Images 0.1 s apart from 1 s (or at ``stamps``), depth (received from ``depth_from`` on)
     and /tf at each image's stamp; the camera's /tf_static received at ``static_at`` and the
     CameraInfo at ``info_at``. ``map_from``: /tf is odom -> base_link, and map -> odom is
-    published only from then on (a localization node started late)."""
+    published only from then on (a localization node started late). ``odom_from``: the poses
+    are on /odom (nav_msgs/Odometry map -> base_link) from then on, not on /tf."""
     stamps = [S + k * 100 * MS for k in range(FRAMES)] if stamps is None else stamps
     msgs = [("/tf_static", static_at, tf_message([("base_link", "camera_optical", 0,
                                                     BASE_FROM_CAM)])),
@@ -38,7 +41,10 @@ def _bag(path, stamps=None, static_at=0, info_at=0, storage=StoragePlugin.MCAP, 
     for k, t in enumerate(stamps):
         at = S + k * 100 * MS + 1  # received in order, whatever the stamp
         base = pose([0, 0, 0.01 * k], [0.1 * k, 0, 0])
-        if map_from is None:
+        if odom_from is not None:
+            if at >= odom_from:
+                msgs.append(("/odom", at, _pose_msg("odometry", t, "map", "base_link", base)))
+        elif map_from is None:
             msgs.append(("/tf", at, tf_message([("map", "base_link", t, base)])))
         else:
             msgs.append(("/tf", at, tf_message([("odom", "base_link", t, base)])))
@@ -154,3 +160,14 @@ def test_a_map_frame_published_late_is_waited_for(tmp_path):
     assert [(s, p is None) for s, p, _, _ in _read(cut)] == [(s, True) for s, *_ in
                                                              _read(whole)]
     assert "map" in cut.source._tf.frames
+
+
+def test_a_pose_topic_published_late_is_waited_for(tmp_path):
+    """--pose-topic /odom whose first message comes at 6 s: likewise waited for (the cut pass
+    said "frame 'map' is not in the transform tree ... known frames: []")."""
+    bag = _bag(tmp_path / "bag", odom_from=6 * S)
+    cut = open_source(bag, SourceOptions(pose_topic="/odom", depth_topic=DEPTH, max_frames=5))
+    whole = FirstFrames(BagSequence(bag, depth_topic=DEPTH, pose_topic="/odom"), 5)
+    assert len(cut.source) < FRAMES
+    assert [(s, p is None) for s, p, _, _ in _read(cut)] == [(s, True) for s, *_ in
+                                                             _read(whole)]

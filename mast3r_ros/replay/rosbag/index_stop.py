@@ -15,8 +15,9 @@ whole pass (`IndexStop.reached`: every condition below, checked once the bag's r
   publishing keeps the pass going to the end); the depth topic likewise, by its sync
   tolerance, and a depth topic none of whose messages was read yet keeps the pass going to
   its first (a depth stream started late: the whole pass finds it, and refuses no bag);
-- the parent frame of ``--pose-frames`` ('map') is in a transform read (a map -> odom first
-  published later is waited for; one only on a late /tf_static reads the bag to the end);
+- the parent frame of ``--pose-frames`` ('map') is in a transform read, and a
+  ``--pose-topic`` has had a message (a map -> odom or odometry first published later is
+  waited for; a frame only on a late /tf_static reads the bag to the end);
 - a CameraInfo has been read where the intrinsics come from the bag, and the depth topic's
   CameraInfo where one is read (a CameraInfo published only later is still found);
 - the /tf_static messages after the stop are read all the same (`read_statics_after`: few
@@ -113,9 +114,12 @@ class IndexStop:
     @staticmethod
     def _pose_target_read(seq: Any) -> bool:
         """Whether the parent frame of ``--pose-frames`` ('map' of map:camera) is in a
-        transform read so far (True without --pose-frames): a map -> odom first published
-        after frame N (a localization node started late) is found by the whole pass, which
-        then says when it is known; a pass cut before it said 'map' is not in the tree."""
+        transform read so far, and a ``--pose-topic`` has had a message (True without
+        either): a map -> odom (or odometry) first published after frame N (a localization
+        node started late) is found by the whole pass, which then says when it is known; a
+        pass cut before it said 'map' is not in the tree."""
+        if getattr(seq, "_pose_stream", None) is not None and not seq._pose_messages:
+            return False
         frames = getattr(seq, "_pose_frames", None)
         if not frames:
             return True
