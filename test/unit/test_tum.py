@@ -1002,6 +1002,9 @@ def test_only_four_fields_stamp_name_stamp_name_are_an_associate_pair():
      r"\(build-map\) or --groundtruth \(localize\)"),
     ("0.1 rgb/0.1.png\n", r"t\.txt:1: a TUM image list .*not a camera calibration"),
     ("- 1\n- 2\n", r"t\.txt: not a camera calibration: its YAML is a list"),
+    # a trajectory line has 8 numbers: neither 3 numbers nor 8 words are one
+    ("1 2 3\n", r"t\.txt: not a camera calibration: its YAML is a str"),
+    ("a b c d e f g h\n", r"t\.txt: not a camera calibration: its YAML is a str"),
 ])
 def test_a_trajectory_given_as_camera_info_is_named_as_such(tmp_path, text, said):
     """groundtruth.txt passed as --camera-info was refused as "expected a camera_info mapping,
