@@ -117,3 +117,37 @@ def test_orbslam_distortion_stopping_after_p1_is_refused_naming_the_count(tmp_pa
         "Camera.k3: 1.163314\n", "")
     with pytest.raises(InputError, match=r"must be Camera.k1, k2, p1, p2 \[and k3\], got 3 of"):
         load_camera_info_yaml(_write(tmp_path, text))
+
+
+ORBSLAM3_RECTIFIED = """%YAML:1.0
+File.version: "1.0"
+Camera.type: "Rectified"
+Camera1.fx: 435.2
+Camera1.fy: 435.2
+Camera1.cx: 367.5
+Camera1.cy: 252.2
+Camera.width: 752
+Camera.height: 480
+Stereo.b: 0.11
+"""
+
+
+@pytest.mark.parametrize("text", [
+    ORBSLAM3_RECTIFIED,
+    "".join(line + "\n" for line in ORBSLAM2.format(size=SIZE).splitlines()
+            if not line.startswith(("Camera.k", "Camera.p"))),
+], ids=["orbslam3_rectified", "orbslam2_without_coefficients"])
+def test_orbslam_settings_without_distortion_read_as_an_undistorted_pinhole(tmp_path, text):
+    """A rectified stereo file (no coefficients by design) and an ORB-SLAM2 file without any
+    are read with zero distortion (pin of the 2026-12-06g mutation audit: the allowed counts
+    (0, 4, 5) as (1, 4, 5) refused both)."""
+    cam = load_camera_info_yaml(_write(tmp_path, text))
+    assert cam.distortion_model == "plumb_bob" and not np.any(cam.dist)
+    assert cam.K[0, 0] in (435.2, 517.306408)
+
+
+def test_orbslam_distortion_of_k1_alone_is_refused_naming_the_count(tmp_path):
+    text = "".join(line + "\n" for line in ORBSLAM2.format(size=SIZE).splitlines()
+                   if not line.startswith(("Camera.k2", "Camera.k3", "Camera.p")))
+    with pytest.raises(InputError, match=r"must be Camera.k1, k2, p1, p2 \[and k3\], got 1 of"):
+        load_camera_info_yaml(_write(tmp_path, text))
