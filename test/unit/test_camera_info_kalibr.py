@@ -113,3 +113,30 @@ def test_a_boolean_intrinsic_or_a_fractional_height_is_refused(tmp_path, field, 
     assert text in body
     with pytest.raises(InputError, match=f"cam0.{field} must be"):
         load_camera_info_yaml(_write(tmp_path, body))
+
+
+# pins of the 2026-12-06g mutation audit (these survived the Kalibr / EuRoC tests)
+def test_a_camera_calibration_yaml_without_image_width_is_not_given_the_asl_hint(tmp_path):
+    """The EuRoC/ASL hint is for a file with intrinsics and resolution; a camera_calibration
+    YAML that lost its image_width is told that (`and` -> `or` gave every such file the hint)."""
+    text = ("image_height: 480\ncamera_matrix: {rows: 3, cols: 3, data: [525, 0, 319.5, 0, 525, "
+            "239.5, 0, 0, 1]}\ndistortion_model: plumb_bob\n")
+    with pytest.raises(InputError, match=r"missing field 'image_width'$"):
+        load_camera_info_yaml(_write(tmp_path, text, "camera.yaml"))
+
+
+def test_a_file_of_only_intrinsics_and_resolution_gets_the_asl_hint(tmp_path):
+    """Both keys and nothing else is the same unmarked ASL camera (`<=` -> `<` wanted a third)."""
+    text = "intrinsics: [458.654, 457.296, 367.215, 248.375]\nresolution: [752, 480]\n"
+    with pytest.raises(InputError, match=r"has 'intrinsics' and 'resolution' as an EuRoC/ASL "
+                                         r"sensor.yaml has, but no 'sensor_type: camera' line"):
+        load_camera_info_yaml(_write(tmp_path, text, "sensor.yaml"))
+
+
+def test_a_word_among_the_intrinsics_is_refused_naming_the_field(tmp_path):
+    """'fu' left in place of its number: refused as the wrong numbers, not an
+    UnboundLocalError (the failed conversion's ok = False as True)."""
+    body = CAMCHAIN.format(coeffs=RADTAN, model="radtan").replace("[458.654,", "[fu,")
+    with pytest.raises(InputError, match=r"cam0.intrinsics must be 4 numbers \[fu, fv, pu, pv\], "
+                                         r"got \['fu', 457.296"):
+        load_camera_info_yaml(_write(tmp_path, body))
