@@ -118,3 +118,26 @@ def test_the_same_coefficients_under_another_model_are_checked_again(two_kf_map,
     msgs = _warnings(caplog, _loc(two_kf_map), a, b, words="distortion (")
     assert len(msgs) == 2 and msgs[1].startswith("the query camera 64x48's distortion "
                                                  "(equidistant"), msgs
+
+
+# pins of the 2026-12-06g mutation audit
+def test_a_frame_reports_its_pnp_time_whether_it_localizes_or_not(tmp_path, two_kf_map):
+    """The pnp stage is timed on a frame refused after PnP (too few features) and on one that
+    localizes (PnP and the focal check), and within the frame's total (its add_time dropped;
+    the focal check's `perf_counter() - t0` as `+`)."""
+    import cv2
+
+    rgb = np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    refused = _loc(two_kf_map).localize(Frame(rgb, CAM, 5))
+    assert not refused.success and "pnp" in refused.timings_s
+    cam = default_intrinsics(160, 120)
+    rng = np.random.default_rng(0)
+    imgs = [cv2.resize(rng.integers(0, 255, (15, 20, 3), dtype=np.uint8), (160, 120),
+                       interpolation=cv2.INTER_CUBIC) for _ in range(2)]  # smooth blobs
+    kfs = [(imgs[i], cam, make_pose(np.eye(3), [float(i), 0.0, 0.0]), 10 * i,
+            np.full((120, 160), 2.0, np.float32)) for i in range(2)]
+    loc = Localizer(KeyframeMap.load(write_map(str(tmp_path / "map"), kfs)),
+                    LocalizerConfig(matcher="sift"))
+    result = loc.localize(Frame(imgs[0], cam, 5))
+    assert result.success and result.focal_fit is not None
+    assert 0.0 < result.timings_s["pnp"] <= result.timings_s["total"]
