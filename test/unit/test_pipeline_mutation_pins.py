@@ -141,3 +141,39 @@ def test_a_frame_reports_its_pnp_time_whether_it_localizes_or_not(tmp_path, two_
     result = loc.localize(Frame(imgs[0], cam, 5))
     assert result.success and result.focal_fit is not None
     assert 0.0 < result.timings_s["pnp"] <= result.timings_s["total"]
+
+
+def test_from_config_builds_the_network_for_the_maps_camera_on_a_one_keyframe_map(tmp_path,
+                                                                               monkeypatch):
+    """The engine is shaped (compiled / built) for the map's camera, read from keyframe 0: a
+    one-keyframe map works (keyframe 0 -> 1 failed on it with an IndexError)."""
+    from mast3r_ros.core.errors import ConfigError
+    from mast3r_ros.core.model.engine import Mast3rEngine
+
+    asked = {}
+
+    def fake(model_cfg, **kw):
+        asked.update(kw)
+        raise ConfigError("no checkpoint in this test")
+
+    monkeypatch.setattr(Mast3rEngine, "from_config", fake)
+    cfg = dataclasses.replace(Config(), localizer=LocalizerConfig(matcher="mast3r",
+                                                                  max_keyframes=3))
+    with pytest.raises(ConfigError, match="^matcher 'mast3r': no checkpoint in this test"):
+        Localizer.from_config(cfg, _write(tmp_path / "map", 1))
+    assert asked == {"warmup_batches": (1, 3), "camera_size": (64, 48)}
+
+
+def test_cuda_graph_warm_up_matches_every_keyframe_count_from_one(two_kf_map, monkeypatch):
+    """With the matching replayed as CUDA graphs, the warm-up matches each count 1..max_keyframes
+    it did not localize (a count of 0 keyframes is no batch: range from 0 matched nothing)."""
+    from types import SimpleNamespace
+
+    from mast3r_ros.core.matchers import fixed_matching
+
+    monkeypatch.setattr(fixed_matching, "uses_cuda_graphs", lambda cfg, device: True)
+    loc = _loc(two_kf_map)
+    loc.matcher = SimpleNamespace(cfg=SimpleNamespace(cuda_graph=True))
+    loc.engine = SimpleNamespace(device="cuda")
+    assert loc._matching_only_batches([1]) == [2]
+    assert loc._matching_only_batches([]) == [1, 2]
