@@ -1,7 +1,8 @@
 """Camera calibration file readers, pins from the 2026-12-06e mutation audit (these survived
 their readers' tests): an ORB-SLAM settings file with one fractional side, an OpenCV
 calibration matrix whose type OpenCV does not know or that is empty, a `ros2 topic echo` file
-with two messages, a tag no YAML loader constructs, or a principal point far off."""
+with two messages, a tag no YAML loader constructs, or a principal point far off; and from
+the 2026-12-06g audit: a rectified echo with a long focal, stray lines, a size alone."""
 
 from __future__ import annotations
 
@@ -144,3 +145,33 @@ def test_a_camera_matrix_cy_far_off_the_image_is_warned_about(tmp_path, caplog):
 def test_an_image_width_given_as_a_list_is_refused_naming_it(tmp_path):
     text = ROS_LAYOUT.format(k=K_MAP, p=P_DATA).replace("image_width: 640", "image_width: [640]")
     _refused(tmp_path, text, "image_width must be an integer number of pixels, got [640]")
+
+
+# pins of the 2026-12-06g mutation audit (these survived the echo reader's tests)
+def test_a_rectified_echo_with_a_long_focal_is_not_warned_about(tmp_path, caplog):
+    """K all zeros, P with fx = fy = 900 (over 1.5 x the height) and a centred principal point:
+    P's cy is judged, not its fy (P's 3x3 taken as p[:4] + p[4:7] or p[:3] + p[3:7])."""
+    k_block = CENTRED[CENTRED.index("\nk:\n"):CENTRED.index("\nr:\n")]
+    text = CENTRED.replace(k_block, "\nk:\n" + "- 0.0\n" * 8 + "- 0.0")
+    text = text.replace("p:\n- 525.0", "p:\n- 900.0").replace("- 0.0\n- 525.0\n- 239.5",
+                                                              "- 0.0\n- 900.0\n- 239.5")
+    path = tmp_path / "cam.yaml"
+    path.write_text(text)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        cam = load_camera_info_yaml(path, rectified=True)
+    assert cam.K[1, 1] == 900.0 and cam.K[1, 2] == 239.5
+    assert not [r for r in caplog.records if "principal point" in r.getMessage()]
+
+
+@pytest.mark.parametrize("text, says", [
+    # a stray word after the message is a second document, not dropped (every scalar document
+    # was dropped with the null ones: `and` -> `or`)
+    (CENTRED + "end\n", "holds 2 YAML documents (at lines 1, 57)"),
+    # a count line is skipped only after 'A message was lost!!!' (started as if after one)
+    ("  total count: 3\n" + CENTRED, "is not valid YAML"),
+    # width and height alone are an echo missing its other fields (`<=` -> `<` wanted a third)
+    ("width: 640\nheight: 480\n", "missing field 'distortion_model', 'd', 'k' of the echoed "
+                                  "CameraInfo message"),
+])
+def test_echo_files_with_a_stray_line_or_only_a_size_are_refused(tmp_path, text, says):
+    _refused(tmp_path, text, says)
