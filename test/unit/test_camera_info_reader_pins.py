@@ -2,7 +2,8 @@
 their readers' tests): an ORB-SLAM settings file with one fractional side, an OpenCV
 calibration matrix whose type OpenCV does not know or that is empty, a `ros2 topic echo` file
 with two messages, a tag no YAML loader constructs, or a principal point far off; and from
-the 2026-12-06g audit: a rectified echo with a long focal, stray lines, a size alone."""
+the 2026-12-06g audit: a rectified echo with a long focal, stray lines, a size alone, an
+OpenCV calibration's far principal point, its size refusals and OpenCV's error text."""
 
 from __future__ import annotations
 
@@ -175,3 +176,45 @@ def test_a_rectified_echo_with_a_long_focal_is_not_warned_about(tmp_path, caplog
 ])
 def test_echo_files_with_a_stray_line_or_only_a_size_are_refused(tmp_path, text, says):
     _refused(tmp_path, text, says)
+
+
+@pytest.mark.parametrize("cx, cy", [("1500.", "239.5"), ("319.5", "1500.")])
+def test_an_opencv_principal_point_far_off_the_image_is_warned_about(tmp_path, caplog, cx, cy):
+    """cx or cy of an OpenCV calibration far off its 640x480 image is warned about naming both
+    (the check dropped, or K[0, 2] / K[1, 2] read from another cell)."""
+    path = tmp_path / "cam.yaml"
+    path.write_text(OPENCV.format(rows=3, cols=3, dt="d",
+                                  data=K9.replace("319.5", cx).replace("239.5", cy)))
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        load_camera_info_yaml(path)
+    said = [r.getMessage() for r in caplog.records if "principal point" in r.getMessage()]
+    assert len(said) == 1 and f"(cx {float(cx):g}, cy {float(cy):g})" in said[0], said
+
+
+@pytest.mark.parametrize("edit, says", [
+    # image_size with one of image_width / image_height (`or` -> `and` wanted both)
+    (lambda t: t.replace("image_height: 480\n", "image_size: [640, 480]\n"),
+     "gives both image_size and image_width/image_height: keep one"),
+    # data that is no list is said so (not "holds 0")
+    (lambda t: t.replace("data: [ 525., 0., 319.5, 0., 525., 239.5, 0., 0., 1. ]", "data: 5"),
+     "= 9 values but its data holds no list"),
+    # rows given as a list: no number (not '')
+    (lambda t: t.replace("rows: 3\n   cols: 3", "rows: [3]\n   cols: 3"),
+     "camera_matrix.rows must be a whole number from 0 to 64, got 'no number'"),
+])
+def test_opencv_sizes_it_cannot_read_are_refused_saying_why(tmp_path, edit, says):
+    text = edit(OPENCV.format(rows=3, cols=3, dt="d", data=K9))
+    assert text != OPENCV.format(rows=3, cols=3, dt="d", data=K9)
+    _refused(tmp_path, text, says)
+
+
+def test_an_opencv_error_without_a_parse_line_is_told_in_one_line():
+    """An OpenCV error that names no parsed line (other OpenCV versions' FileStorage failures)
+    is its code's name and message (it was None)."""
+    import cv2
+
+    from mast3r_ros.core.image_codec.camera_info_opencv import _cv_error_text
+
+    err = cv2.error("OpenCV(4.5.4) /io/persistence.cpp:505: error: (-2:Unspecified error) "
+                    "Input file is invalid in function 'open'\n")
+    assert _cv_error_text(err) == "Unspecified error: Input file is invalid in function 'open'"
