@@ -28,12 +28,13 @@ FRAMES = 120  # 12 s at 10 Hz
 
 
 def _bag(path, stamps=None, static_at=0, info_at=0, storage=StoragePlugin.MCAP, depth_from=0,
-         map_from=None, odom_from=None):
+         map_from=None, odom_from=None, tf_late=0, depth_late=0):
     """Images 0.1 s apart from 1 s (or at ``stamps``), depth (received from ``depth_from`` on)
-    and /tf at each image's stamp; the camera's /tf_static received at ``static_at`` and the
-    CameraInfo at ``info_at``. ``map_from``: /tf is odom -> base_link, and map -> odom is
-    published only from then on (a localization node started late). ``odom_from``: the poses
-    are on /odom (nav_msgs/Odometry map -> base_link) from then on, not on /tf."""
+    and /tf at each image's stamp, received ``depth_late`` and ``tf_late`` ns after it; the
+    camera's /tf_static received at ``static_at`` and the CameraInfo at ``info_at``.
+    ``map_from``: /tf is odom -> base_link, and map -> odom is published only from then on (a
+    localization node started late). ``odom_from``: the poses are on /odom (nav_msgs/Odometry
+    map -> base_link) from then on, not on /tf."""
     stamps = [S + k * 100 * MS for k in range(FRAMES)] if stamps is None else stamps
     msgs = [("/tf_static", static_at, tf_message([("base_link", "camera_optical", 0,
                                                     BASE_FROM_CAM)])),
@@ -45,15 +46,15 @@ def _bag(path, stamps=None, static_at=0, info_at=0, storage=StoragePlugin.MCAP, 
             if at >= odom_from:
                 msgs.append(("/odom", at, _pose_msg("odometry", t, "map", "base_link", base)))
         elif map_from is None:
-            msgs.append(("/tf", at, tf_message([("map", "base_link", t, base)])))
+            msgs.append(("/tf", at + tf_late, tf_message([("map", "base_link", t, base)])))
         else:
-            msgs.append(("/tf", at, tf_message([("odom", "base_link", t, base)])))
+            msgs.append(("/tf", at + tf_late, tf_message([("odom", "base_link", t, base)])))
             if at >= map_from:
-                msgs.append(("/tf", at, tf_message([("map", "odom", t, np.eye(4))])))
+                msgs.append(("/tf", at + tf_late, tf_message([("map", "odom", t, np.eye(4))])))
         msgs.append((CAM, at + 1, image(t, "rgb8", RGB)))
         if at >= depth_from:
-            msgs.append((DEPTH, at + 2, image(t, "16UC1", np.full((H, W), 1000 + k,
-                                                                  np.uint16))))
+            msgs.append((DEPTH, at + 2 + depth_late,
+                         image(t, "16UC1", np.full((H, W), 1000 + k, np.uint16))))
     return str(write_bag(path, storage, sorted(msgs, key=lambda m: m[1])))
 
 
@@ -171,3 +172,15 @@ def test_a_pose_topic_published_late_is_waited_for(tmp_path):
     assert len(cut.source) < FRAMES
     assert [(s, p is None) for s, p, _, _ in _read(cut)] == [(s, True) for s, *_ in
                                                              _read(whole)]
+
+
+@pytest.mark.parametrize("late", ["tf_late", "depth_late"])
+def test_a_tf_or_depth_stream_received_later_than_the_margin_is_waited_for(tmp_path, late):
+    """/tf (or the depth) received 3 s after its stamp, more than `MARGIN_S`: at the margin
+    none of it had been read, and an edge or depth never read was no reason to wait, so the
+    pass stopped and the frames lost their poses (or depth). A topic that has messages is
+    read until its first message at least, then judged by its stamps."""
+    bag = _bag(tmp_path / "bag", **{late: 3 * S})
+    cut = _open(bag, 5)
+    assert len(cut.source) < FRAMES
+    _same(_read(cut), _read(_whole(bag, 5)))

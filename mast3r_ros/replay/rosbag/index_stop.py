@@ -9,7 +9,10 @@ whole pass (`IndexStop.reached`: every condition below, checked once the bag's r
 
 - the images read show one run (`runs.run_labels` of their header stamps: a bag whose header
   time jumps back within them is read to the end, and its run chosen as without the cut);
-- every dynamic tf edge read so far (and a ``--pose-topic``'s, read as one) has a sample
+- every topic the frames take stamped samples from (/tf, a ``--pose-topic``, the depth) that
+  has messages has had one read (a stream received later than `MARGIN_S` after its stamps,
+  a remote robot's /tf, is waited for, not taken as absent); every dynamic tf edge read so
+  far (and a ``--pose-topic``'s, read as one) has a sample
   stamped past the Nth image's stamp plus the pose rule's tolerance and maximum gap (tf is
   interpolated across the Nth frame's stamp as from the whole bag; an edge that stopped
   publishing keeps the pass going to the end); the depth topic likewise, by its sync
@@ -34,7 +37,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Set, Tuple
 
 from .opening import bag_label, bag_messages, progress_messages
 from .runs import RUN_LOOKAHEAD, run_labels
@@ -62,6 +65,20 @@ class IndexStop:
         self._nth_stamp: Optional[int] = None
         self.gave_up = False
         self.stopped_at_ns: Optional[int] = None
+        self.unread: Set[str] = set()  # topics with messages, none read yet: `expect`
+
+    def expect(self, seq: Any, conns: list) -> None:
+        """Wait for a message of each topic of ``conns`` with messages (the bag's metadata)
+        that gives the frames stamped samples: /tf, the pose topic, the depth (not the images,
+        counted; not the CameraInfo and /tf_static, judged on their own). Call `seen` with
+        each message's topic."""
+        own = {seq.image_topic, seq.camera_info_topic, seq.depth_info_topic}
+        self.unread = {c.topic for c in conns if int(getattr(c, "msgcount", 0) or 0) > 0
+                       and c.topic not in own and not c.topic.endswith("tf_static")}
+
+    def seen(self, topic: str) -> None:
+        """A message of ``topic`` was read (`expect`)."""
+        self.unread.discard(topic)
 
     @classmethod
     def of(cls, seq: Any, max_frames: Optional[int]) -> Optional[IndexStop]:
@@ -90,6 +107,8 @@ class IndexStop:
             first = [s for o, s in seq._image_runs[:self.max_frames]
                      if o not in seq._undeserialized]
             self._nth_stamp = max(first, default=0)
+        if self.unread:  # a stream received later than the margin: nothing of it read yet
+            return False
         if seq.camera_info_topic is not None and seq._override is None and not seq._info_runs:
             return False
         if seq.depth_info_topic is not None and seq._depth_info is None:
@@ -162,10 +181,14 @@ class _IndexStopped:
         """`progress_messages` of ``conns``, ending where `IndexStop` allows (the rest's
         /tf_static then read)."""
         stop = IndexStop.of(self, self._max_frames)
+        if stop is not None:
+            stop.expect(self, conns)
         messages = progress_messages(reader, conns, desc)
         for item in messages:
-            if stop is not None and stop.reached(self, item[1]):
-                break
+            if stop is not None:
+                if stop.reached(self, item[1]):
+                    break
+                stop.seen(item[0].topic)
             yield item
         else:
             return
