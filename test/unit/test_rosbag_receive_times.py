@@ -372,3 +372,25 @@ def test_depth_received_later_than_its_image_names_the_gap_and_the_tolerance(tmp
                        sync_tolerance_s=0.045)
     assert wide.no_depth_reason() is None
     assert BagSequence(bag, depth_topic="/depth").no_depth_reason() is None  # header: matched
+
+
+def test_depth_received_more_than_a_second_later_is_not_offered_a_tolerance(tmp_path):
+    """A gap past --sync-tolerance's 1 s maximum: 'widen --sync-tolerance (e.g. 1)' did not
+    cover it; only the header stamps are offered."""
+    from test_rosbag_values import depth16
+
+    S = 10**9
+    msgs = []
+    for k in range(4):
+        t = S + k * 100 * MS
+        msgs += [("/cam/camera_info", t + 5 * MS, camera_info(t)),
+                 ("/cam/image", t + 5 * MS + 1, colour(t)),
+                 ("/depth", t + 1850 * MS, depth16(t, 1000))]
+    bag = bag_of(tmp_path, sorted(msgs, key=lambda m: m[1]))
+    seq = BagSequence(bag, depth_topic="/depth", image_stamp="receive",
+                      option_names={"image_stamp": "--image-stamp"})
+    reason = seq.no_depth_reason()
+    assert "its depth arrived 1695 ms after the images (median)" in reason
+    assert "widen --sync-tolerance" not in reason
+    assert reason.endswith("more than --sync-tolerance's 1 s maximum: read the header stamps "
+                           "(--image-stamp header)")

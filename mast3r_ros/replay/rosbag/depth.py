@@ -27,6 +27,11 @@ from ...core.trajectory import nearest_indices
 log = logging.getLogger(__name__)
 
 
+# --sync-tolerance's largest value (cli_options.MAX_SYNC_TOLERANCE_S; not imported: the
+# reader does not depend on the CLI): `_receive_gap` offers no tolerance past it
+_MAX_TOLERANCE_S = 1.0
+
+
 class _DepthAssociation:
     """Depth of `BagSequence` (a base class of it). ``BagSequence.__init__`` and the indexing
     pass set the attributes annotated here."""
@@ -120,12 +125,15 @@ class _DepthAssociation:
         gaps = np.where(np.abs(depth[left] - images) < np.abs(depth[right] - images),
                         depth[left] - images, depth[right] - images)
         gap_s = float(np.median(gaps)) * 1e-9
-        widen = min(1.0, np.ceil(abs(gap_s) * 1.5 * 1000) / 1000)
+        widen = min(_MAX_TOLERANCE_S, np.ceil(abs(gap_s) * 1.5 * 1000) / 1000)
         name = getattr(self, "_option_names", {}).get("image_stamp", "image_stamp")
+        fix = (f"widen --sync-tolerance (e.g. {widen:g}) or read the header stamps"
+               if abs(gap_s) <= _MAX_TOLERANCE_S else  # no tolerance covers it
+               f"more than --sync-tolerance's {_MAX_TOLERANCE_S:g} s maximum: read the header "
+               "stamps")
         return (f"read at the bag's receive times ({name} receive), its depth arrived "
                 f"{abs(gap_s) * 1000:.0f} ms {'after' if gap_s >= 0 else 'before'} the images "
-                f"(median); widen --sync-tolerance (e.g. {widen:g}) or read the header stamps "
-                f"({name} header)")
+                f"(median); {fix} ({name} header)")
 
     def _depth_matches(self, stamps_ns: np.ndarray) -> np.ndarray:
         """Depth header stamp matched to each image stamp, -1 where none."""
