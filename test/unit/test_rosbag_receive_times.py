@@ -344,11 +344,9 @@ def test_a_lone_message_ahead_is_said_once_for_the_run_read(tmp_path, caplog):
     assert len(warned) == 1, warned
 
 
-def test_depth_received_later_than_its_image_names_the_gap_and_the_tolerance(tmp_path, caplog):
-    """Read at receive times, an aligned depth received 30 ms after its colour image (header
-    stamps equal) matched no image within 0.02 s, and the fix said 'check the header stamps',
-    which were not read. The gap is measured, a tolerance covering it offered (it then
-    matches), and the header stamps."""
+def _late_depth_bag(tmp_path, late_ms):
+    """4 images 0.1 s apart received 5 ms after their stamps, each aligned depth (same
+    header stamp) received ``late_ms`` after it."""
     from test_rosbag_values import depth16
 
     S = 10**9
@@ -357,8 +355,16 @@ def test_depth_received_later_than_its_image_names_the_gap_and_the_tolerance(tmp
         t = S + k * 100 * MS
         msgs += [("/cam/camera_info", t + 5 * MS, camera_info(t)),
                  ("/cam/image", t + 5 * MS + 1, colour(t)),
-                 ("/depth", t + 35 * MS, depth16(t, 1000))]
-    bag = bag_of(tmp_path, sorted(msgs, key=lambda m: m[1]))
+                 ("/depth", t + late_ms * MS, depth16(t, 1000))]
+    return bag_of(tmp_path, sorted(msgs, key=lambda m: m[1]))
+
+
+def test_depth_received_later_than_its_image_names_the_gap_and_the_tolerance(tmp_path, caplog):
+    """Read at receive times, an aligned depth received 30 ms after its colour image (header
+    stamps equal) matched no image within 0.02 s, and the fix said 'check the header stamps',
+    which were not read. The gap is measured, a tolerance covering it offered (it then
+    matches), and the header stamps."""
+    bag = _late_depth_bag(tmp_path, 35)
     names = {"image_stamp": "--image-stamp"}
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         seq = BagSequence(bag, depth_topic="/depth", image_stamp="receive", option_names=names)
@@ -377,16 +383,7 @@ def test_depth_received_later_than_its_image_names_the_gap_and_the_tolerance(tmp
 def test_depth_received_more_than_a_second_later_is_not_offered_a_tolerance(tmp_path):
     """A gap past --sync-tolerance's 1 s maximum: 'widen --sync-tolerance (e.g. 1)' did not
     cover it; only the header stamps are offered."""
-    from test_rosbag_values import depth16
-
-    S = 10**9
-    msgs = []
-    for k in range(4):
-        t = S + k * 100 * MS
-        msgs += [("/cam/camera_info", t + 5 * MS, camera_info(t)),
-                 ("/cam/image", t + 5 * MS + 1, colour(t)),
-                 ("/depth", t + 1850 * MS, depth16(t, 1000))]
-    bag = bag_of(tmp_path, sorted(msgs, key=lambda m: m[1]))
+    bag = _late_depth_bag(tmp_path, 1850)
     seq = BagSequence(bag, depth_topic="/depth", image_stamp="receive",
                       option_names={"image_stamp": "--image-stamp"})
     reason = seq.no_depth_reason()

@@ -341,17 +341,7 @@ def _pair_reproj_factors(va: _View, vb: _View, m: Any, b_from_a: np.ndarray,
             med, n = _pair_reproj(_focal_times(va, g), _focal_times(vb, g), m, b_from_a, _ONE)
             meds.append(med[0])
         return np.array(meds, np.float64), n
-    parts = []
-    fa, fb = np.isfinite(m.da), np.isfinite(m.db)
-    if fa.any():
-        parts.append(_reproj_factors(va, vb, m.xa[fa], m.da[fa], m.xb[fa], b_from_a, gs))
-    if fb.any():
-        parts.append(_reproj_factors(vb, va, m.xb[fb], m.db[fb], m.xa[fb],
-                                     invert_pose(b_from_a), gs))
-    if not parts:
-        return np.full(len(gs), np.nan), 0
-    e = np.concatenate(parts, axis=1)
-    return np.median(e, axis=1), e.shape[1]
+    return _pair_reproj(va, vb, m, b_from_a, gs, errors=_reproj_factors)
 
 
 def _reproj_factors(va: _View, vb: _View, xa: np.ndarray, da: np.ndarray, xb: np.ndarray,

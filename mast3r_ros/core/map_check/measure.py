@@ -209,15 +209,18 @@ def _reproj_errors(va: _View, vb: _View, xa: np.ndarray, da: np.ndarray, xb: np.
 
 
 def _pair_reproj(va: _View, vb: _View, m: _Matches, b_from_a: np.ndarray,
-                 scales: np.ndarray) -> Tuple[np.ndarray, int]:
-    """(S,) median reprojection error of the pair's matches, both directions, per depth scale."""
+                 scales: np.ndarray, errors: Any = None) -> Tuple[np.ndarray, int]:
+    """(S,) median reprojection error of the pair's matches, both directions, per depth scale
+    (or per row of what ``errors`` takes as its last argument: `_reproj_errors` when None),
+    and the number of matches measured."""
+    errors = _reproj_errors if errors is None else errors
     parts = []
     fa, fb = np.isfinite(m.da), np.isfinite(m.db)
     if fa.any():
-        parts.append(_reproj_errors(va, vb, m.xa[fa], m.da[fa], m.xb[fa], b_from_a, scales))
+        parts.append(errors(va, vb, m.xa[fa], m.da[fa], m.xb[fa], b_from_a, scales))
     if fb.any():
-        parts.append(_reproj_errors(vb, va, m.xb[fb], m.db[fb], m.xa[fb],
-                                    invert_pose(b_from_a), scales))
+        parts.append(errors(vb, va, m.xb[fb], m.db[fb], m.xa[fb], invert_pose(b_from_a),
+                            scales))
     if not parts:
         return np.full(len(scales), np.nan), 0
     e = np.concatenate(parts, axis=1)
