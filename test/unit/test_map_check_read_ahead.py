@@ -77,3 +77,20 @@ def test_a_read_error_is_raised_at_its_keyframe_after_the_ones_before(monkeypatc
         check_keyframes(recs, CFG)
     assert len(added) == 3  # 0, 1, 2 measured; 4 never read
     assert [i for i, _ in recs.reads] == [0, 1, 2, 3]
+
+
+def test_the_progress_bar_counts_the_keyframes_measured_not_the_reads_ahead(monkeypatch):
+    """The bar wrapped the indices the worker was given, so it drew keyframe k + 1 (and
+    said it done) while k was still being measured, and reached n/n before the last one."""
+    recs, added, at_draw = _records(4), [], []
+    add = map_check.KeyframeCheck.add
+    monkeypatch.setattr(map_check.KeyframeCheck, "add",
+                        lambda self, r: added.append(r) or add(self, r))
+
+    def bar(it, total, desc):
+        for item in it:
+            if desc == "map check: keyframes":
+                at_draw.append(len(added))
+            yield item
+    check_keyframes(recs, CFG, progress=bar)
+    assert at_draw == [0, 1, 2, 3]  # the k-th drawn once k keyframes were measured

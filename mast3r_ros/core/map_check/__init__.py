@@ -117,12 +117,12 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
     check fed one keyframe at a time.
     """
     check = KeyframeCheck(cfg)
-    it: Iterable = range(len(records))
-    if progress is not None:
-        it = progress(it, len(records), "map check: keyframes")
-    reader = _read_ahead(records, it)
+    reader = _read_ahead(records, range(len(records)))
+    # the bar counts the records handed to the check, not the reads ahead of them
+    it: Iterable = (reader if progress is None
+                    else progress(reader, len(records), "map check: keyframes"))
     try:
-        for record in reader:
+        for record in it:
             check.add(record)
     finally:
         reader.close()  # a bad pose raised: the worker's read finished, its thread ended
