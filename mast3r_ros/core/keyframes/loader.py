@@ -491,8 +491,9 @@ class KeyframeMap(MapEncodings, MapFiles):
 
 
 def depth_metres(raw: np.ndarray, units_per_m: float) -> np.ndarray:
-    """float32 z-depth in metres (NaN where ``raw`` is 0) of a stored uint16 depth image in
-    ``units_per_m`` (what `KeyframeMap.depth` gives)."""
+    """(H, W) float32 z-depth in metres (NaN where ``raw`` is 0) of an (H, W) uint16 stored
+    depth image in ``units_per_m`` (> 0: the keyframe's ``depth_scale``), a new array (what
+    `KeyframeMap.depth` gives, and `MapRecords` after reducing ``raw``)."""
     d = np.where(raw > 0, raw.astype(np.float32) / np.float32(units_per_m), np.nan)
     return d.astype(np.float32)
 
