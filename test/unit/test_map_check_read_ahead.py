@@ -94,3 +94,15 @@ def test_the_progress_bar_counts_the_keyframes_measured_not_the_reads_ahead(monk
             yield item
     check_keyframes(recs, CFG, progress=bar)
     assert at_draw == [0, 1, 2, 3]  # the k-th drawn once k keyframes were measured
+
+
+def test_a_keyframe_that_fails_its_check_leaves_no_reading_thread(monkeypatch):
+    """A check that raises (a bad pose) ends the read-ahead at once: its worker thread is
+    joined before the error reaches the caller, not left until the traceback is dropped."""
+    def fail(self, record):
+        raise ValueError("bad pose")
+    monkeypatch.setattr(map_check.KeyframeCheck, "add", fail)
+    with pytest.raises(ValueError, match="bad pose") as raised:
+        check_keyframes(_Logged(_records(3)), CFG)
+    assert raised.traceback  # the frames (and a generator not closed) still referenced
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("map-check-read")]
