@@ -28,14 +28,19 @@ LAG = 2600 * MS  # first read before the stop's margin ends (3.9 s), behind the 
 NOT_BEGUN = 3500 * MS  # first received past that margin
 
 
-def _bag(path, tf_lag=0, depth_lag=0, depth_info_at=None, odom_lag=None, depth_at=(0,)):
+def _bag(path, tf_lag=0, depth_lag=0, depth_info_at=None, odom_lag=None, depth_at=(0,),
+         static=True):
     """Images 0.1 s apart from 1 s, received at their stamps; /tf stamped 50 ms before each
     image (so a frame's pose is interpolated from the samples around it) received ``tf_lag``
     late (``odom_lag``: the pose on odom -> base_link, a map -> odom received that late); depth
     at each image's stamp plus each of ``depth_at`` (ms) received ``depth_lag`` late; the
-    depth's CameraInfo at ``depth_info_at`` (None: no such topic)."""
-    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
-            (INFO, 0, camera_info(0))]
+    depth's CameraInfo at ``depth_info_at`` (None: no such topic). ``static`` False: no
+    /tf_static, the /tf pose is the camera's own (map -> camera_optical)."""
+    child = "base_link" if static else "camera_optical"
+    msgs = [(INFO, 0, camera_info(0))]
+    if static:
+        msgs.append(("/tf_static", 0, tf_message([("base_link", "camera_optical", 0,
+                                                   BASE_FROM_CAM)])))
     if depth_info_at is not None:
         msgs.append((DEPTH_INFO, depth_info_at, camera_info(depth_info_at)))
     for k in range(FRAMES):
@@ -43,7 +48,7 @@ def _bag(path, tf_lag=0, depth_lag=0, depth_info_at=None, odom_lag=None, depth_a
         moving = pose([0, 0, 0.01 * k], [0.1 * k, 0, 0])
         if odom_lag is None:
             msgs.append(("/tf", t - 50 * MS + tf_lag,
-                         tf_message([("map", "base_link", t - 50 * MS, moving)])))
+                         tf_message([("map", child, t - 50 * MS, moving)])))
         else:
             msgs.append(("/tf", t - 50 * MS, tf_message([("odom", "base_link", t - 50 * MS,
                                                           moving)])))
@@ -83,15 +88,17 @@ def test_a_depth_topic_received_late_keeps_the_pass_until_it_passes_the_last_fra
     _same(_read(cut), _read(whole))
 
 
-@pytest.mark.parametrize("late", ["tf_lag", "depth_lag"])
+@pytest.mark.parametrize("late, static", [("tf_lag", True), ("tf_lag", False),
+                                          ("depth_lag", True)])
 def test_a_tf_or_depth_none_of_whose_messages_is_read_by_the_margin_keeps_the_pass(tmp_path,
-                                                                                   late):
+                                                                                   late, static):
     """Every /tf or depth message received 3.5 s after its stamp: none is read when the
     stop's margin ends, so its conditions (on the samples read) had nothing to wait for, and
     the pass stopped with no pose (a TransformError) or no depth for any frame (a map without
     depth, one warning) where the whole pass has them. The topic's message count in the bag's
-    metadata now keeps the pass going until one is read."""
-    cut, whole = _cut_and_whole(_bag(tmp_path / "bag", **{late: NOT_BEGUN}))
+    metadata now keeps the pass going until one is read (/tf_static's do not count: a bag
+    may have none)."""
+    cut, whole = _cut_and_whole(_bag(tmp_path / "bag", static=static, **{late: NOT_BEGUN}))
     assert len(cut.source) < FRAMES
     _same(_read(cut), _read(whole))
 
