@@ -66,23 +66,44 @@ def restamp_on_receipt(header: Any, mode: str, now_ns: int) -> bool:
 _TIMED_BY = {"header": "its header stamp", "receive": "when it arrived"}
 
 
+#: a map manifest's ``recording`` (build-map: the kind of recording it read) for a rosbag2
+BAG_RECORDING = "rosbag2"
+
+
+def bag_image_stamp(record: Mapping[str, Any]) -> Optional[str]:
+    """The ``image_stamp`` of one build's ``record`` (a map manifest, or a merged map's
+    ``merged_from`` entry) where it counts: only a bag's recording offers the choice. None
+    where it records none, where its ``recording`` (build-map records the kind it read:
+    `BAG_RECORDING`, 'tum', 'euroc', 'kitti') is not a bag, and for 'header' where it records
+    no ``recording`` (a map of an older build: the previous release recorded 'header' for a
+    TUM/EuRoC/KITTI folder as for a bag, so 'header' alone does not say a bag's setting;
+    'receive' does: a folder refuses it)."""
+    value = record.get("image_stamp") if isinstance(record, Mapping) else None
+    if value not in IMAGE_STAMPS:
+        return None
+    kind = record.get("recording")
+    if kind is None:
+        return "receive" if value == "receive" else None
+    return str(value) if kind == BAG_RECORDING else None
+
+
 def recorded_image_stamp(manifest: Mapping[str, Any]) -> Optional[str]:
     """The ``image_stamp`` a map's build read its recording with, from the map's parsed
-    ``manifest``: its own ``image_stamp`` (build-map records it for a bag, the only recording
-    that offers the choice), else, for a merged map, the one every source that records one
-    shares (``merged_from``, nested merges too). None where none records one (a map of a
-    TUM/EuRoC/KITTI folder, a map built before it was recorded) or the sources differ (no one
-    setting to match)."""
-    own = manifest.get("image_stamp") if isinstance(manifest, Mapping) else None
-    if own in IMAGE_STAMPS:
-        return str(own)
+    ``manifest``: its own (`bag_image_stamp`: build-map records it for a bag, the only
+    recording that offers the choice), else, for a merged map, the one every source that
+    records one shares (``merged_from``, nested merges too). None where none records one (a
+    map of a TUM/EuRoC/KITTI folder, a map built before it was recorded) or the sources differ
+    (no one setting to match)."""
+    own = bag_image_stamp(manifest)
+    if own is not None:
+        return own
     found = set()
 
     def walk(sources: Any) -> None:
         for src in sources if isinstance(sources, list) else ():
             if isinstance(src, Mapping):
-                if src.get("image_stamp") in IMAGE_STAMPS:
-                    found.add(src["image_stamp"])
+                if bag_image_stamp(src) is not None:
+                    found.add(bag_image_stamp(src))
                 walk(src.get("merged_from"))
 
     walk(manifest.get("merged_from") if isinstance(manifest, Mapping) else None)

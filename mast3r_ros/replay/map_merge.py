@@ -164,7 +164,8 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
     ``frames_not_read`` (the frames its build never decoded, which qualify its unreadable
     count) and ``merged_from`` (when it is itself a merge), so that check-map on the merged map
     still names them, ``max_frames`` (build-map --max-frames: the recording's start only) and
-    ``image_stamp`` (which time its stamps are at); its ``pose_suspects``
+    ``image_stamp`` (which time its stamps are at) and ``recording`` (the kind read: whether
+    that image_stamp counts); its ``pose_suspects``
     (`map_check.recorded_pose_suspects`: an EuRoC map's T_BS), which check-map names for the
     merged map when every source has one; its
     ``depth_units_per_m`` (`map_check.recorded_depth_units`: the raw depth unit its build read),
@@ -180,7 +181,7 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
                "content_sha256": content_digests(json.loads(raw.decode("utf-8-sig"))),
                "keyframes": int(kept.sum())}
         for key in ("unreadable_frames", "frames_without_pose", "frames_not_read",
-                    "merged_from", "max_frames", "image_stamp"):
+                    "merged_from", "max_frames", "image_stamp", "recording"):
             if m.manifest.get(key):
                 src[key] = m.manifest[key]
         units = recorded_depth_units(m.manifest)

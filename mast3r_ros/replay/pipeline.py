@@ -100,6 +100,18 @@ def recorded_config(cfg: Config) -> Config:
         node=dataclasses.replace(cfg.node, map_path=absolute(cfg.node.map_path)))
 
 
+def _recording_kind(source: Any) -> Optional[str]:
+    """The map manifest's ``recording``: the kind of recording ``source`` reads (through
+    `FirstFrames`): 'rosbag2' (`core.image_stamp.BAG_RECORDING`), 'tum', 'euroc', 'kitti';
+    None for another reader (a caller's own)."""
+    from ..core.image_stamp import BAG_RECORDING
+
+    reader = type(getattr(source, "source", source) if isinstance(source, FirstFrames)
+                  else source).__name__
+    return {"BagSequence": BAG_RECORDING, "TumSequence": "tum", "EurocSequence": "euroc",
+            "KittiSequence": "kitti"}.get(reader)
+
+
 def poses_from_file(path: Union[str, Tuple[np.ndarray, np.ndarray]], stamps_ns: np.ndarray,
                     rule: PoseAtStampConfig) -> np.ndarray:
     """(N, 4, 4) ``map_from_cam`` at ``stamps_ns`` from a TUM trajectory file (or its
@@ -430,9 +442,12 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                                    else getattr(source, "pose_suspect", None),
                                    "" if traj is not None else getattr(source, "other_clock", ""))
         # which time the keyframes' stamps and poses are at: a bag's --image-stamp, for
-        # localize and the node to compare theirs with (a folder has no choice: not recorded)
+        # localize and the node to compare theirs with (a folder has no choice: not recorded),
+        # and the kind read, by which they tell a bag's image_stamp from an older folder map's
         if getattr(source, "image_stamp", None) is not None:
             w.set_manifest_field("image_stamp", source.image_stamp)
+        if _recording_kind(source):
+            w.set_manifest_field("recording", _recording_kind(source))
         if isinstance(source, FirstFrames):  # --max-frames: a map of the recording's start
             w.set_manifest_field("max_frames", source.manifest_record())
         if st.unreadable:  # which frames the map was not built from, beside its keyframes

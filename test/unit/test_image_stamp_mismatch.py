@@ -15,6 +15,7 @@ from mast3r_ros.core.image_stamp import node_image_stamp_note, recorded_image_st
 from mast3r_ros.replay.run_notes import bag_image_stamp_note
 
 RECEIVE = {"image_stamp": "receive"}
+BAG_HEADER = {"image_stamp": "header", "recording": "rosbag2"}  # as build-map records a bag
 
 
 def test_the_map_s_setting_is_its_own_or_the_one_its_merged_sources_share():
@@ -23,8 +24,7 @@ def test_the_map_s_setting_is_its_own_or_the_one_its_merged_sources_share():
     same = {"merged_from": [{"role": "A", "image_stamp": "receive"}, {"role": "B"},
                             {"role": "C", "merged_from": [{"image_stamp": "receive"}]}]}
     assert recorded_image_stamp(same) == "receive"
-    mixed = {"merged_from": [{"image_stamp": "receive"}, {"merged_from": [
-        {"image_stamp": "header"}]}]}
+    mixed = {"merged_from": [{"image_stamp": "receive"}, {"merged_from": [BAG_HEADER]}]}
     assert recorded_image_stamp(mixed) is None  # no one setting to match
     assert recorded_image_stamp({"image_stamp": "arrival"}) is None
 
@@ -38,7 +38,7 @@ def test_the_node_says_a_setting_other_than_the_map_s_in_one_line():
         "each image's time (odom_frame, base_frame) do; if this camera and driver recorded "
         "the map, set the parameter image_stamp to receive to match")
     assert "set the parameter image_stamp to header" in node_image_stamp_note(
-        "receive", {"image_stamp": "header"}, "/maps/lab")
+        "receive", BAG_HEADER, "/maps/lab")
     assert node_image_stamp_note("receive", RECEIVE, "/maps/lab") is None
     assert node_image_stamp_note("receive", {}, "/maps/lab") is None
 
@@ -51,7 +51,7 @@ def test_localize_says_nothing_for_a_query_without_the_choice():
         in note and note.endswith("pass --image-stamp receive to match"), note
     params = types.SimpleNamespace(image_stamp="receive",
                                    image_stamp_option="--params' image_stamp")
-    assert bag_image_stamp_note(params, {"image_stamp": "header"}, "m").startswith(
+    assert bag_image_stamp_note(params, BAG_HEADER, "m").startswith(
         "this bag is read with --params' image_stamp receive")
     folder = types.SimpleNamespace(stamps_ns=[1, 2])  # a TUM/EuRoC/KITTI folder: no option
     assert bag_image_stamp_note(folder, RECEIVE, "m") is None
@@ -62,6 +62,25 @@ def test_a_folder_s_map_records_no_image_stamp(sift_map):
     chose, which a bag read with 'receive' would then have been told to match."""
     manifest = json.loads(open(f"{sift_map}/manifest.json").read())
     assert "image_stamp" not in manifest
+    assert manifest["recording"] == "tum"  # what tells an older folder map's 'header' apart
+
+
+def test_an_older_folder_map_s_header_is_not_a_setting_to_match():
+    """The previous release recorded ``image_stamp: header`` for a TUM/EuRoC/KITTI folder's
+    map too: a bag read with 'receive' was told to pass --image-stamp header, and merge-maps
+    refused the two. Only a bag's recording counts: a map that says it read a folder is never
+    matched, and one that records no kind (an older build) only by 'receive', which a folder
+    refuses."""
+    bag = types.SimpleNamespace(image_stamp="receive", image_stamp_option="--image-stamp")
+    older = {"image_stamp": "header"}
+    for folder_map in (older, {"image_stamp": "header", "recording": "tum"},
+                       {"merged_from": [older, {"image_stamp": "header", "recording": "kitti"}]}):
+        assert recorded_image_stamp(folder_map) is None, folder_map
+        assert bag_image_stamp_note(bag, folder_map, "m") is None, folder_map
+    assert bag_image_stamp_note(bag, BAG_HEADER, "m").endswith(
+        "pass --image-stamp header to match")
+    assert recorded_image_stamp({"merged_from": [older, BAG_HEADER]}) == "header"
+    assert recorded_image_stamp({"merged_from": [RECEIVE, older]}) == "receive"
 
 
 def test_a_video_bag_is_not_told_to_pass_the_receive_it_refuses(tmp_path):

@@ -71,7 +71,7 @@ def test_build_map_of_images_on_the_camera_clock_fails_with_header_and_builds_wi
     rc, err = _build(tmp_path, capsys, "map", "--image-stamp", "receive")
     assert rc == 0, err
     manifest = json.loads((tmp_path / "map" / "manifest.json").read_text())
-    assert manifest["image_stamp"] == "receive"
+    assert manifest["image_stamp"] == "receive" and manifest["recording"] == "rosbag2"
     assert "image_stamp: receive" in (tmp_path / "map" / "build_config.yaml").read_text()
     stamps = [k.stamp_ns for k in KeyframeMap.load(str(tmp_path / "map")).keyframes]
     received = [EPOCH + k * 100 * MS + 5 * MS for k in range(10)]  # the images' receive times

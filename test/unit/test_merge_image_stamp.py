@@ -15,13 +15,16 @@ from mast3r_ros.replay.cli import main
 RECEIVED_LATER_NS = 5_000_000
 
 
-def _map(path, image_stamp, shift_ns=0):
+def _map(path, image_stamp, shift_ns=0, recording="rosbag2"):
     """The same 3 keyframes (images, poses) stamped ``shift_ns`` later, recording
-    ``image_stamp`` as build-map does for a bag; its folder."""
+    ``image_stamp`` as build-map does for a bag (``recording`` None: as the previous release
+    did for any recording); its folder."""
     with MapWriter(str(path)) as w:
         for rgb, cam, pose, stamp, depth in _keyframes(3, seed=0):
             w.add_keyframe(rgb, cam, pose, stamp + shift_ns, depth)
         w.set_manifest_field("image_stamp", image_stamp)
+        if recording:
+            w.set_manifest_field("recording", recording)
         w.commit()
     return str(path)
 
@@ -53,3 +56,11 @@ def test_force_merges_them_with_a_warning_and_one_setting_drops_the_copies(tmp_p
     assert len(KeyframeMap.load(str(tmp_path / "ab")).keyframes) == 6
     rc, err = _merge(tmp_path, capsys, _map(tmp_path / "c", "header"), "--overwrite")
     assert rc == 0 and len(KeyframeMap.load(str(tmp_path / "ab")).keyframes) == 3, err
+
+
+def test_an_older_folder_map_s_header_does_not_refuse_a_receive_map(tmp_path, capsys):
+    """The previous release recorded image_stamp header for a folder's map too (no choice
+    there): merge-maps refused it with a bag map read with receive."""
+    _map(tmp_path / "a", "header", recording=None)
+    rc, err = _merge(tmp_path, capsys, _map(tmp_path / "b", "receive", RECEIVED_LATER_NS))
+    assert rc == 0 and not any("time their keyframes differently" in line for line in err), err
