@@ -24,18 +24,19 @@ from ..core.errors import InputError
 
 def check_max_frames(max_frames: Any, name: str = "max_frames") -> int:
     """``max_frames`` as an int >= 1; `InputError` naming ``name`` (the option, as typed) for
-    anything else (0, a negative number, a float, a bool, a string)."""
-    if isinstance(max_frames, (bool, np.bool_)) or not isinstance(
-            max_frames, (int, np.integer)) or max_frames < 1:
-        # the CLI's --max-frames 0 reads every frame (build-map's as localize's); the API's 0
-        # is refused, so say how to get that
-        every = ("; 0 reads every frame" if name.startswith("--") else
-                 f"; leave {name} out to read every frame" if not isinstance(
-                     max_frames, (bool, np.bool_)) and isinstance(max_frames, (int, np.integer))
-                 and max_frames == 0 else "")
-        raise InputError(f"{name} must be a whole number >= 1 (the first N frames of the "
-                         f"recording are read), got {max_frames!r}{every}")
-    return int(max_frames)
+    anything else (0, a negative number, a float, a bool, a string). A CLI option's ``name``
+    ('--max-frames', whose 0 reads every frame and never gets here) is refused in localize's
+    words, '>= 0 (0: all frames)'; the API's 0 is refused, saying how to read every frame."""
+    whole = not isinstance(max_frames, (bool, np.bool_)) and isinstance(
+        max_frames, (int, np.integer))
+    if whole and max_frames >= 1:
+        return int(max_frames)
+    if name.startswith("--") and not (whole and max_frames == 0):
+        raise InputError(f"{name} must be >= 0 (0: all frames; N: the first N frames of the "
+                         f"recording), got {max_frames!r}")
+    every = f"; leave {name} out to read every frame" if whole and max_frames == 0 else ""
+    raise InputError(f"{name} must be a whole number >= 1 (the first N frames of the "
+                     f"recording are read), got {max_frames!r}{every}")
 
 
 def _recorded(each: Callable[..., Any], recorded: Collection[int]) -> dict:
