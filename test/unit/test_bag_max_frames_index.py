@@ -28,13 +28,14 @@ FRAMES = 120  # 12 s at 10 Hz
 
 
 def _bag(path, stamps=None, static_at=0, info_at=0, storage=StoragePlugin.MCAP, depth_from=0,
-         map_from=None, odom_from=None, tf_late=0, depth_late=0):
+         map_from=None, odom_from=None, tf_late=0, depth_late=0, base_late=0):
     """Images 0.1 s apart from 1 s (or at ``stamps``), depth (received from ``depth_from`` on)
     and /tf at each image's stamp, received ``depth_late`` and ``tf_late`` ns after it; the
     camera's /tf_static received at ``static_at`` and the CameraInfo at ``info_at``.
     ``map_from``: /tf is odom -> base_link, and map -> odom is published only from then on (a
-    localization node started late). ``odom_from``: the poses are on /odom (nav_msgs/Odometry
-    map -> base_link) from then on, not on /tf."""
+    localization node started late); odom -> base_link is then received ``base_late`` ns
+    later still (a second /tf publisher, relayed late). ``odom_from``: the poses are on /odom
+    (nav_msgs/Odometry map -> base_link) from then on, not on /tf."""
     stamps = [S + k * 100 * MS for k in range(FRAMES)] if stamps is None else stamps
     msgs = [("/tf_static", static_at, tf_message([("base_link", "camera_optical", 0,
                                                     BASE_FROM_CAM)])),
@@ -48,7 +49,8 @@ def _bag(path, stamps=None, static_at=0, info_at=0, storage=StoragePlugin.MCAP, 
         elif map_from is None:
             msgs.append(("/tf", at + tf_late, tf_message([("map", "base_link", t, base)])))
         else:
-            msgs.append(("/tf", at + tf_late, tf_message([("odom", "base_link", t, base)])))
+            msgs.append(("/tf", at + tf_late + base_late,
+                         tf_message([("odom", "base_link", t, base)])))
             if at >= map_from:
                 msgs.append(("/tf", at + tf_late, tf_message([("map", "odom", t, np.eye(4))])))
         msgs.append((CAM, at + 1, image(t, "rgb8", RGB)))
@@ -181,6 +183,17 @@ def test_a_tf_or_depth_stream_received_later_than_the_margin_is_waited_for(tmp_p
     pass stopped and the frames lost their poses (or depth). A topic that has messages is
     read until its first message at least, then judged by its stamps."""
     bag = _bag(tmp_path / "bag", **{late: 3 * S})
+    cut = _open(bag, 5)
+    assert len(cut.source) < FRAMES
+    _same(_read(cut), _read(_whole(bag, 5)))
+
+
+def test_an_edge_of_the_pose_chain_on_a_late_second_tf_publisher_is_waited_for(tmp_path):
+    """map -> odom on /tf from the start, odom -> base_link on /tf too but received 6 s after
+    its stamps (a second publisher, relayed from a remote robot): /tf was waited for as a
+    topic, its first message read, so the pass stopped before any odom -> base_link and the
+    frames had none of the poses the whole pass gives. The chain map -> camera is waited for."""
+    bag = _bag(tmp_path / "bag", map_from=0, base_late=6 * S)
     cut = _open(bag, 5)
     assert len(cut.source) < FRAMES
     _same(_read(cut), _read(_whole(bag, 5)))

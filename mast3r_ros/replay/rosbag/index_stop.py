@@ -18,7 +18,9 @@ whole pass (`IndexStop.reached`: every condition below, checked once the bag's r
   publishing keeps the pass going to the end); the depth topic likewise, by its sync
   tolerance, and a depth topic none of whose messages was read yet keeps the pass going to
   its first (a depth stream started late: the whole pass finds it, and refuses no bag);
-- the parent frame of ``--pose-frames`` ('map') is in a transform read, and a
+- the parent frame of ``--pose-frames`` ('map') is in a transform read, the edges read join
+  it to the camera frame where that is in one (an edge of the chain on a second /tf
+  publisher received late is waited for: /tf is waited for per topic, not per edge), and a
   ``--pose-topic`` has had a message (a map -> odom or odometry first published later is
   waited for; a frame only on a late /tf_static reads the bag to the end);
 - a CameraInfo has been read where the intrinsics come from the bag, and the depth topic's
@@ -41,6 +43,7 @@ from typing import Any, Optional, Set, Tuple
 
 from .opening import bag_label, bag_messages, progress_messages
 from .runs import RUN_LOOKAHEAD, run_labels
+from .topics import images_frame
 
 log = logging.getLogger(__name__)
 
@@ -133,17 +136,21 @@ class IndexStop:
     @staticmethod
     def _pose_target_read(seq: Any) -> bool:
         """Whether the parent frame of ``--pose-frames`` ('map' of map:camera) is in a
-        transform read so far, and a ``--pose-topic`` has had a message (True without
-        either): a map -> odom (or odometry) first published after frame N (a localization
-        node started late) is found by the whole pass, which then says when it is known; a
-        pass cut before it said 'map' is not in the tree."""
+        transform read so far and joined to the camera frame where that is in one
+        (`_chain_read`), and a ``--pose-topic`` has had a message (True without either): a
+        map -> odom (or odometry) first published after frame N (a localization node started
+        late) is found by the whole pass, which then says when it is known; a pass cut before
+        it said 'map' is not in the tree."""
         if getattr(seq, "_pose_stream", None) is not None and not seq._pose_messages:
             return False
         frames = getattr(seq, "_pose_frames", None)
         if not frames:
             return True
         dynamic = {f for edge in seq._tf_runs for f in edge}
-        return frames[0] in dynamic or frames[0] in seq._tf.frames
+        if not (frames[0] in dynamic or frames[0] in seq._tf.frames):
+            return False
+        return _chain_read(frames[0], frames[1] or images_frame(seq._frame_ids),
+                           list(seq._tf_runs) + seq._tf.static_edges())
 
     def read_statics_after(self, seq: Any, reader: Any, conns: list, runs: Any) -> None:
         """Read the /tf_static messages of ``conns`` received from the stop on into ``seq``'s
@@ -160,6 +167,26 @@ class IndexStop:
                  "frames take (--max-frames: later runs of the bag, where its header time "
                  "jumps back, are not looked for; --run N reads the whole bag)",
                  bag_label(seq.path), (self.stopped_at_ns - start) * 1e-9, self.max_frames)
+
+
+def _chain_read(parent: str, camera: str, edges: list) -> bool:
+    """Whether the (parent, child) tf ``edges`` read so far join ``parent`` to ``camera`` (the
+    --pose-frames chain), or ``camera`` is in none of them ('' or a frame only a late
+    /tf_static names: `IndexStop.read_statics_after` reads those after the stop). /tf is
+    waited for per topic (`IndexStop.expect`), so without this an edge of the chain on a
+    second /tf publisher received more than `MARGIN_S` late (odom -> base_link relayed from a
+    remote robot beside a local map -> odom) was never read, and the frames lost the poses the
+    whole pass gives them."""
+    if not camera or camera == parent or not any(camera in e for e in edges):
+        return True
+    joined, grew = {parent}, True
+    while grew:
+        grew = False
+        for a, b in edges:
+            if (a in joined) != (b in joined):
+                joined |= {a, b}
+                grew = True
+    return camera in joined
 
 
 class _IndexStopped:
