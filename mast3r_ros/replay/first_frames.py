@@ -39,6 +39,17 @@ def check_max_frames(max_frames: Any, name: str = "max_frames") -> int:
                      f"recording are read), got {max_frames!r}{every}")
 
 
+#: the ``max_frames`` record's ``of_frames_from`` where ``of_frames`` is the bag's image count
+OF_BAG = "bag_metadata"
+
+
+def of_frames_text(of_frames: int, of_bag: bool) -> str:
+    """'the 50 frames'; with ``of_bag`` (``of_frames`` is a bag's image count from its
+    metadata) 'the ~80 frames in the bag (its count, not told apart by run)'."""
+    return (f"the ~{of_frames} frames in the bag (its count, not told apart by run)" if of_bag
+            else f"the {of_frames} frames")
+
+
 def _recorded(each: Callable[..., Any], recorded: Collection[int]) -> dict:
     """``recorded`` as the keyword argument of ``each`` when given and ``each`` takes it."""
     return {"recorded": recorded} if recorded and "recorded" in inspect.signature(
@@ -52,7 +63,8 @@ class FirstFrames:
     has one, with its parameters) and indexing are cut to those frames; every other attribute
     is the reader's (its ground-truth file, intrinsics, depth and pose reasons). ``source``:
     the reader; ``of_frames``: how many frames it holds (its ``frames_in_recording`` where it
-    has one: a rosbag2 whose indexing pass stopped past frame N). Raises `InputError` for a
+    has one: a rosbag2 whose indexing pass stopped past frame N, then the bag's image count,
+    ``of_bag`` True). Raises `InputError` for a
     ``max_frames`` that is no whole number >= 1 (`check_max_frames`)."""
 
     def __init__(self, source: Any, max_frames: int, name: str = "max_frames") -> None:
@@ -60,6 +72,8 @@ class FirstFrames:
         self.name = name
         self.source = source
         self.of_frames = getattr(source, "frames_in_recording", None) or len(source)
+        # a cut bag pass counts the bag's images (metadata), every run's: said as such
+        self.of_bag = bool(getattr(source, "frames_counted_in_bag", False))
         self._n = min(self.max_frames, self.of_frames)
 
     def __getattr__(self, name: str) -> Any:  # only for what is not defined here
@@ -70,17 +84,26 @@ class FirstFrames:
 
     def manifest_record(self) -> dict:
         """The map manifest's ``max_frames`` record: the option's value, the ``frames`` read
-        and the recording's frame count ``of_frames``."""
-        return {"max_frames": self.max_frames, "frames": self._n,
-                "of_frames": self.of_frames}
+        and the recording's frame count ``of_frames``; ``of_frames_from`` 'bag_metadata' where
+        that count is the bag's image messages as its metadata lists them (a cut indexing
+        pass: every run's, unreadable ones included), not the frames of the run read."""
+        record = {"max_frames": self.max_frames, "frames": self._n, "of_frames": self.of_frames}
+        if self.of_bag:
+            record["of_frames_from"] = OF_BAG
+        return record
+
+    def of_text(self) -> str:
+        """The frames the cut is taken of, in words: 'the 50 frames', or where `of_bag`
+        'the ~80 frames in the bag (its count, not told apart by run)'."""
+        return of_frames_text(self.of_frames, self.of_bag)
 
     def cut_note(self) -> str:
         """'' when every frame is read, else what the cut left out, for an error about the
         frames read ('only the first 10 of the 50 frames are read (--max-frames 10)')."""
         if self._n >= self.of_frames:
             return ""
-        return (f"only the first {self._n} of the {self.of_frames} frames are read "
-                f"({self.name} {self.max_frames})")
+        return f"only the first {self._n} of {self.of_text()} are read ({self.name} " \
+               f"{self.max_frames})"
 
     @property
     def stamps_ns(self) -> np.ndarray:

@@ -10,6 +10,8 @@ import os
 import sys
 from typing import Any, Dict
 
+from .first_frames import OF_BAG
+
 
 def no_frame_localized_note(metrics: Dict[str, Any], out: str) -> str:
     """Why nothing was evaluated when no frame localized (one line): the ground truth is not
@@ -127,7 +129,9 @@ def build_summary(out: str, path: str, frames: int) -> None:
     skipped = f" ({'; '.join(notes)})" if notes else ""
     cut = manifest.get("max_frames") or {}
     if cut.get("frames", 0) < cut.get("of_frames", 0):  # --max-frames: the recording's start
-        skipped = f" (the first of {cut['of_frames']}: --max-frames){skipped}"
+        of = (f"~{cut['of_frames']} in the bag, not told apart by run"
+              if cut.get("of_frames_from") == OF_BAG else f"{cut['of_frames']}")
+        skipped = f" (the first of {of}: --max-frames){skipped}"
     sys.stdout.write(f"map {out}: {_count(n, 'keyframe')} from {_count(frames, 'frame')}"
                      f"{skipped}; {_check_summary(manifest.get('consistency') or {})}\n")
 

@@ -402,7 +402,7 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
     check_max_frames(options.max_frames, name)
     source = FirstFrames(open_reader(path, options, pose_at_stamp), options.max_frames, name)
     log.info("%s %d: %s", name, source.max_frames,
-             f"the first {len(source)} of the {source.of_frames} frames are read"
+             f"the first {len(source)} of {source.of_text()} are read"
              if len(source) < source.of_frames else
              f"every frame is read (the recording has {source.of_frames})")
     return source

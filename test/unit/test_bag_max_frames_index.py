@@ -95,7 +95,8 @@ def test_the_indexing_pass_stops_past_the_first_frames_with_the_same_frames(tmp_
     # read to a margin past frame 5 (+ the run lookahead), not the 120 images of the bag
     assert len(cut.source) < 60
     assert len(cut) == 5 and cut.of_frames == FRAMES  # the bag's count, from its metadata
-    assert cut.manifest_record() == {"max_frames": 5, "frames": 5, "of_frames": FRAMES}
+    assert cut.manifest_record() == {"max_frames": 5, "frames": 5, "of_frames": FRAMES,
+                                     "of_frames_from": "bag_metadata"}
     _same(_read(cut), _read(_whole(bag, 5)))
 
 
@@ -197,3 +198,26 @@ def test_an_edge_of_the_pose_chain_on_a_late_second_tf_publisher_is_waited_for(t
     cut = _open(bag, 5)
     assert len(cut.source) < FRAMES
     _same(_read(cut), _read(_whole(bag, 5)))
+
+
+def test_a_cut_pass_says_its_count_is_the_bag_s_not_the_run_s(tmp_path, capsys):
+    """Header time jumping back only after the part read (90 then 30 images): the whole pass
+    reads the longest run and says 'of 90'; the cut one has only the bag's metadata count, 120
+    over both runs, which it said as 'of 120' as if it were the run's. It says what it is."""
+    import json
+
+    from mast3r_ros.replay.run_notes import build_summary
+
+    stamps = [S + k * 100 * MS for k in range(90)] + [S // 2 + k * 100 * MS for k in range(30)]
+    bag = _bag(tmp_path / "bag", stamps=stamps)
+    cut, whole = _open(bag, 5), _whole(bag, 5)
+    assert whole.manifest_record() == {"max_frames": 5, "frames": 5, "of_frames": 90}
+    assert cut.manifest_record()["of_frames_from"] == "bag_metadata"
+    assert cut.cut_note() == ("only the first 5 of the ~120 frames in the bag (its count, not "
+                              "told apart by run) are read (max_frames 5)")
+    (tmp_path / "m").mkdir()
+    manifest = {"max_frames": cut.manifest_record(), "keyframe_table": {"num_keyframes": 2}}
+    (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
+    build_summary("m", str(tmp_path / "m"), 5)
+    assert "from 5 frames (the first of ~120 in the bag, not told apart by run: --max-frames)" \
+        in capsys.readouterr().out

@@ -203,6 +203,12 @@ class _IndexStopped:
         the cut are not read), or len() where the metadata gives none."""
         return len(self) if self._index_cut is None else max(self._index_cut, len(self))
 
+    @property
+    def frames_counted_in_bag(self) -> bool:
+        """Whether `frames_in_recording` is the bag's image count from its metadata (a cut
+        pass: every run's images, the one read not told apart), not the frames of the run read."""
+        return self._index_cut is not None and self._index_cut > len(self)
+
     def _indexed_messages(self, reader: Any, conns: list, desc: str, runs: Any
                           ) -> Iterator[Tuple[Any, int, bytes]]:
         """`progress_messages` of ``conns``, ending where `IndexStop` allows (the rest's
