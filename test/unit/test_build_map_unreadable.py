@@ -246,10 +246,11 @@ def test_check_map_and_a_merged_map_still_name_the_frames_the_build_skipped(tmp_
     assert sources == [{"role": "A", "map": str(a), "manifest_sha256": sha[0],
                         "content_sha256": content[0], "keyframes": 7,
                         "unreadable_frames": record, "depth_units_per_m": 1000.0,
-                        "image_stamp": "header"},
+                        "image_stamp": "header", "recording": "rosbag2"},
                        {"role": "B", "map": str(b), "manifest_sha256": sha[1],
                         "content_sha256": content[1], "keyframes": 3,
-                        "depth_units_per_m": 1000.0, "image_stamp": "header"}]
+                        "depth_units_per_m": 1000.0, "image_stamp": "header",
+                        "recording": "rosbag2"}]
     capsys.readouterr()
     assert main(["check-map", str(c), "--json", str(js)]) == 0
     out = capsys.readouterr().out
