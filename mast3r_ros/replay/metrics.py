@@ -27,6 +27,7 @@ from scipy.spatial.transform import Rotation
 from ..core.errors import InputError
 from ..core.focal_evidence import RunFocalEvidence
 from ..core.geometry import pose_errors
+from ..core.pose_uncertainty import FAR_CLAIM_RATIO, sigma_depth_ratio
 from ..core.types import LocalizationResult
 
 GROSS_ERROR_M = 0.5
@@ -54,10 +55,6 @@ GT_POSITION_SIGMA_M = 0.01  # ground-truth error allowance (KinectFusion-class g
 # failed frame like any other, counted apart as "unreadable_frames"
 UNREADABLE = "unreadable frame"
 FOCAL_TOLERANCE = 0.05  # `camera_focal`'s default tolerance: gates.max_focal_error's default
-# `far_claims`: a pose whose 1-sigma position is over this fraction of the distance to what it
-# matched (its 2-sigma region a tenth of it). Only a note, not a gate: a right pose with depth
-# points claims up to ~0.07 closer than 1 m, with few low-confidence MASt3R matches up to 0.46.
-FAR_CLAIM_RATIO = 0.05
 
 
 def _stats(v: np.ndarray) -> Dict[str, Optional[float]]:
@@ -83,19 +80,14 @@ def far_claims(results: Sequence[LocalizationResult], ratio: float = FAR_CLAIM_R
     redkitchen such poses were the wrong-consensus ones of places a map saw only from afar (4
     of 5; the fifth, occluded, 9 cm off: docs/bench/consensus_cpu_2026-12-06), which
     ``gates.max_position_sigma_ratio`` (default 0.5) lets through."""
-    from ..core.localizer.results import position_sigma_m
-
     judged, over = 0, []
     for r in results:
-        depth = float(r.scene_depth_m)
-        if not r.success or r.covariance is None or not depth > 0:
-            continue
-        sigma = position_sigma_m(r.covariance)
-        if not math.isfinite(sigma):
+        value = sigma_depth_ratio(r)
+        if not math.isfinite(value):
             continue
         judged += 1
-        if sigma > ratio * depth:
-            over.append((sigma / depth, int(r.stamp_ns)))
+        if value > ratio:
+            over.append((value, int(r.stamp_ns)))
     if not over:
         return None
     return {"frames": len(over), "of": judged, "ratio": ratio,

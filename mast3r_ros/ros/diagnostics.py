@@ -19,6 +19,7 @@ import numpy as np
 
 from mast3r_ros.core.focal_evidence import (CHECK_NODE, NODE_MAX_FRAMES, FocalFit,
                                             RunFocalEvidence)
+from mast3r_ros.core.pose_uncertainty import FAR_CLAIM_RATIO
 from mast3r_ros.core.tracker import Track
 from mast3r_ros.ros.admission import ArrivalStats
 
@@ -48,7 +49,9 @@ class FrameRecord:
     clock); ``processing_s`` time spent in the localizer; ``error`` when an exception was caught;
     ``dropped`` for a frame not handed to the localizer (replaced, stale, refused), ``refused``
     for one refused at the boundary (stamp, size, CameraInfo); ``focal_fit`` the focal scale
-    its inliers fit (`LocalizationResult.focal_fit`), for the run-level focal evidence.
+    its inliers fit (`LocalizationResult.focal_fit`), for the run-level focal evidence;
+    ``sigma_depth_ratio`` a localized pose's 1-sigma position over its inliers' median depth
+    (`core.pose_uncertainty.sigma_depth_ratio`, NaN when not known).
     """
 
     t_s: float
@@ -62,6 +65,7 @@ class FrameRecord:
     refused: bool = False
     timings_s: Tuple[Tuple[str, float], ...] = ()
     focal_fit: Optional[FocalFit] = None
+    sigma_depth_ratio: float = float("nan")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +129,10 @@ class DiagnosticsWindow:
         # the focal scales frames' inliers fit, together (`core.focal_evidence`): WARN with the
         # fx they fit when it is off by more than gates.max_focal_error (`set_focal_tolerance`)
         self.focal = RunFocalEvidence(0.05, NODE_MAX_FRAMES)
+        # localized poses uncertain for their distance since activation (1-sigma position over
+        # FAR_CLAIM_RATIO of the inliers' median depth) and the last one's ratio
+        self.uncertain_poses = 0
+        self.last_uncertain_ratio = math.nan
 
     def set_focal_tolerance(self, tolerance: float) -> None:
         """Judge the focal evidence against ``tolerance`` (the configured
@@ -148,6 +156,7 @@ class DiagnosticsWindow:
         # the notes were of the time before (a bond of the last activation): values only now
         self.notes = {k: dataclasses.replace(n, t_s=-math.inf) for k, n in self.notes.items()}
         self.focal.clear()  # a new activation may come with another camera
+        self.uncertain_poses, self.last_uncertain_ratio = 0, math.nan
 
     def note_arrival(self, t_s: float, stamp_ns: int) -> None:
         """An image arrived on the subscription (whatever happens to it later)."""
@@ -193,6 +202,9 @@ class DiagnosticsWindow:
             self.total["localized"] += int(rec.success)
         self.total["refused"] += int(rec.refused)
         self.focal.add(rec.focal_fit)
+        if rec.success and rec.sigma_depth_ratio > FAR_CLAIM_RATIO:  # NaN: not judged
+            self.uncertain_poses += 1
+            self.last_uncertain_ratio = rec.sigma_depth_ratio
         if not rec.success and rec.reason:
             self.last_failure = rec.reason
         if rec.error:
@@ -244,6 +256,7 @@ class DiagnosticsWindow:
             *((f"last_{k}", self.notes[k].text if k in self.notes else "none")
               for k in NOTE_KEYS),
             *self._focal_values(),
+            *self._uncertain_values(),
         ]
         values += _stage_medians(recs)
         level, message = self._level(now_s, track, active, recs)
@@ -271,6 +284,18 @@ class DiagnosticsWindow:
         return [("focal_scale", f"{ev.scale:.3f} +- {100 * ev.sigma_log:.1f} % "
                                 f"({ev.frames_used} frames)"),
                 ("focal_fx_fitted_px", _fmt(ev.scale * (self.focal.fx_px or math.nan), 1))]
+
+    def _uncertain_values(self) -> List[Tuple[str, str]]:
+        """The localized poses uncertain for their distance since activation (localize's
+        "poses uncertain for their distance"), with the setting that refuses them."""
+        pct = f"{100 * FAR_CLAIM_RATIO:g} %"
+        return [("poses_uncertain_for_distance",
+                 f"{self.uncertain_poses} since activation (1-sigma position over {pct} of the "
+                 "inliers' median depth: such poses may be wrong; gates.max_position_sigma_ratio "
+                 f"{FAR_CLAIM_RATIO:g} reports them as not localized)"),
+                ("last_uncertain_pose_ratio",
+                 "none" if not self.uncertain_poses else
+                 f"{self.last_uncertain_ratio:.3f} (1-sigma position / inliers' median depth)")]
 
     def _level(self, now_s: float, track: Track, active: bool,
                recs: List[FrameRecord]) -> Tuple[int, str]:

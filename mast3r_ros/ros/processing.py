@@ -44,6 +44,7 @@ from mast3r_ros.core.config import Config
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.focal_evidence import FocalFit
 from mast3r_ros.core.image_stamp import restamp_on_receipt
+from mast3r_ros.core.pose_uncertainty import sigma_depth_ratio
 from mast3r_ros.core.said_once import SaidOnce
 from mast3r_ros.core.tracker import StampCheck
 from mast3r_ros.core.types import Frame, LocalizationResult
@@ -429,7 +430,7 @@ class FrameProcessing:
             time.monotonic(), True, int(result.num_inliers),
             image_age_s(frame.stamp_ns, now_ns), processing_s,
             timings_s=tuple((k, float(v)) for k, v in result.timings_s.items()),
-            focal_fit=result.focal_fit))
+            focal_fit=result.focal_fit, sigma_depth_ratio=sigma_depth_ratio(result)))
 
     def _send_tf(self, tf: TfToPublish, stamp_ns: int) -> None:
         client = self._tf

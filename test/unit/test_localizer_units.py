@@ -173,10 +173,12 @@ def test_both_sigma_gates_take_one_eigen_decomposition_per_frame(kf_map, monkeyp
     with both gates off."""
     import mast3r_ros.core.localizer.pipeline as pipeline
     import mast3r_ros.core.localizer.results as results
+    import mast3r_ros.core.pose_uncertainty as pose_uncertainty
 
     calls = []
-    real = results.position_sigma_m
-    for module in (pipeline, results):
+    real = pose_uncertainty.position_sigma_m
+    assert not hasattr(results, "position_sigma_m")  # the relative gate takes the sigma given
+    for module in (pipeline, pose_uncertainty):
         monkeypatch.setattr(module, "position_sigma_m", lambda c: calls.append(1) or real(c))
     X = _at_depth(100, 2.5)
     gate = _gate(kf_map, max_position_sigma_m=2.0, max_position_sigma_ratio=0.5)

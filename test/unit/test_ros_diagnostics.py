@@ -430,3 +430,43 @@ def test_a_node_not_active_is_never_stale():
     d.finalized = False
     d.configure_error = "map folder not found: /maps/x"
     assert d.summary(10.0, Track.UNINITIALIZED, active=False).level == ERROR
+
+
+def test_poses_uncertain_for_their_distance_are_counted_since_activation():
+    """localize's "poses uncertain for their distance", live: the count since activation, the
+    last one's ratio, the one threshold (`FAR_CLAIM_RATIO`) and the setting that refuses them."""
+    from mast3r_ros.core.pose_uncertainty import FAR_CLAIM_RATIO
+    from mast3r_ros.replay import metrics
+
+    assert metrics.FAR_CLAIM_RATIO is FAR_CLAIM_RATIO  # defined once
+    d = DiagnosticsWindow(window_s=10.0)
+    d.start(0.0)
+    values = dict(d.summary(0.1, Track.TRACKING, True).values)
+    assert values["poses_uncertain_for_distance"].startswith("0 since activation")
+    assert values["last_uncertain_pose_ratio"] == "none"
+    d.add(FrameRecord(1.0, True, 100, sigma_depth_ratio=0.2))
+    d.add(FrameRecord(1.1, True, 100, sigma_depth_ratio=0.01))        # certain enough
+    d.add(FrameRecord(1.2, True, 100))                                # not judged (NaN)
+    d.add(FrameRecord(1.3, False, 10, reason="x", sigma_depth_ratio=0.9))  # not a pose
+    d.add(FrameRecord(1.4, True, 100, sigma_depth_ratio=0.083))
+    values = dict(d.summary(1.5, Track.TRACKING, True).values)
+    count = values["poses_uncertain_for_distance"]
+    assert count.startswith("2 since activation")
+    assert "gates.max_position_sigma_ratio 0.05" in count and "over 5 %" in count
+    assert values["last_uncertain_pose_ratio"].startswith("0.083 ")
+    d.start(2.0)                                                      # a new activation
+    assert dict(d.summary(2.1, Track.TRACKING, True).values)[
+        "poses_uncertain_for_distance"].startswith("0 since activation")
+
+
+def test_sigma_depth_ratio_of_a_result():
+    import numpy as np
+
+    from mast3r_ros.core.pose_uncertainty import sigma_depth_ratio
+    from mast3r_ros.core.types import LocalizationResult
+
+    cov = np.diag([0.04, 0.01, 0.01, 1e-4, 1e-4, 1e-4])                # worst axis 0.2 m
+    r = LocalizationResult(True, 1, np.eye(4), cov, scene_depth_m=2.0)
+    assert sigma_depth_ratio(r) == pytest.approx(0.1)
+    assert np.isnan(sigma_depth_ratio(LocalizationResult(True, 1, np.eye(4), cov)))
+    assert np.isnan(sigma_depth_ratio(LocalizationResult.failure(1, "x")))

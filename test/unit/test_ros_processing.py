@@ -178,6 +178,22 @@ def test_a_good_frame_is_published():
     assert dict(host.summary().values)["frames_localized"] == "1"
 
 
+def test_a_pose_uncertain_for_its_distance_is_counted_in_diagnostics():
+    """A published pose whose 1-sigma position (0.2 m) is 0.1 of its inliers' median depth
+    (2 m): /diagnostics counts it, as localize's "poses uncertain for their distance" row."""
+    loc = Localizer()
+    good = loc.localize
+    loc.localize = lambda *a, **k: dataclasses.replace(
+        good(*a, **k), covariance=np.diag([0.04, 0.01, 0.01, 1e-4, 1e-4, 1e-4]),
+        scene_depth_m=2.0)
+    host = Host(localizer=loc)
+    host._process(image(stamp(0)))
+    values = dict(host.summary().values)
+    assert host._outputs.poses == [stamp(0)]
+    assert values["poses_uncertain_for_distance"].startswith("1 since activation")
+    assert values["last_uncertain_pose_ratio"].startswith("0.100 ")
+
+
 def test_a_frame_keeps_its_config_and_model_when_the_node_is_cleaned_up_meanwhile():
     """A frame read self._cfg / self._localizer again after inference: a cleanup (or a
     re-configure) while it ran -- a thread that outlived its stop -- gave it None or the new

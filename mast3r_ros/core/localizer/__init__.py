@@ -13,7 +13,7 @@ from __future__ import annotations
 from .global_retrieval import GlobalRetrieval
 from .pipeline import CAMERA_MISMATCH_REL, Localizer
 from .query_checks import SKEW_IGNORED_PX
-from .results import position_sigma_m
+from ..pose_uncertainty import position_sigma_m
 
 __all__ = [
     "CAMERA_MISMATCH_REL", "SKEW_IGNORED_PX", "GlobalRetrieval", "Localizer", "position_sigma_m",

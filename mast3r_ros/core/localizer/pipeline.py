@@ -50,6 +50,7 @@ from ..geometry import pose_error, undistort_pixels
 from ..keyframes import KeyframeMap
 from ..matchers.base import add_time, sift_alternative
 from ..pnp import MIN_POINTS, PnPResult, UncertaintyModel, check_seed, solve_pnp
+from ..pose_uncertainty import position_sigma_m
 from ..retrieval import nearest_to_prior, pose_consistent_subset
 from ..types import CameraIntrinsics, Correspondences, Frame, LocalizationResult
 from .global_retrieval import GlobalRetrieval
@@ -57,7 +58,7 @@ from .matcher_factory import _image_size, _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
                            _warn_ignored_skew, focal_gate)
 from .results import (_match_debug, _no_match_reason, _pooled, inlier_median_depth,
-                      position_sigma_m, relative_sigma_reason)
+                      relative_sigma_reason)
 from .warm import camera_check_is_silent, long_walks_warmed, preload_keyframes, warm_pnp
 
 log = logging.getLogger(__name__)

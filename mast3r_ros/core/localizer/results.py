@@ -1,6 +1,6 @@
-"""What a localization result reports beyond the pose: the 1-sigma position uncertainty of its
-covariance (`position_sigma_m`, also the ``gates.max_position_sigma_m`` gate's measure), that
-sigma as a fraction of the distance to the scene (`relative_sigma_reason`, the
+"""What a localization result reports beyond the pose: its 1-sigma position uncertainty
+(`core.pose_uncertainty.position_sigma_m`, the ``gates.max_position_sigma_m`` gate's measure) as
+a fraction of the distance to the scene (`relative_sigma_reason`, the
 ``gates.max_position_sigma_ratio`` gate), the matches behind it (`MatchDebug`) and, for a frame
 short of correspondences, whether the query image lacked features (`_no_match_reason`).
 """
@@ -12,22 +12,8 @@ from typing import Any, List, Sequence, Tuple
 import numpy as np
 
 from ..config.sections import GateConfig
-from ..errors import InputError
 from ..pnp import MIN_POINTS
 from ..types import Correspondences, MatchDebug
-
-
-def position_sigma_m(covariance: np.ndarray) -> float:
-    """1-sigma position uncertainty in metres along the worst axis of a 6x6 pose covariance
-    (`core.pnp` convention, position block first: sqrt of the largest eigenvalue of its 3x3
-    position block); NaN when the block is not finite. Raises `InputError` unless 6x6."""
-    cov = np.asarray(covariance, dtype=np.float64)
-    if cov.shape != (6, 6):
-        raise InputError(f"position_sigma_m takes a 6x6 pose covariance, got shape {cov.shape}")
-    block = cov[:3, :3]
-    if not np.isfinite(block).all():
-        return float("nan")
-    return float(np.sqrt(max(float(np.linalg.eigvalsh(0.5 * (block + block.T))[-1]), 0.0)))
 
 
 def inlier_median_depth(map_from_cam: np.ndarray, points3d: np.ndarray) -> float:
