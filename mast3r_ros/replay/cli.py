@@ -57,10 +57,10 @@ from .cli_options import (
     note_unused_workers,
     offline_warmup,
     overrides_default,
+    refuse_empty_options,
     refuse_file_beside_bag_poses,
     settled_out,
 )
-
 from .os_error_words import os_error_text
 from .run_notes import build_summary, no_frame_localized_note, no_groundtruth_hint
 
@@ -465,6 +465,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     link = None  # (--out as typed, the folder it links to)
     try:
         expand_home(args)  # `--out=~/run`: the home folder, not a folder named '~'
+        refuse_empty_options(parser, args)  # else '' echoed, or taken as not given
         _refuse_link_loops(parser, args)  # else each said 'not found', of a path that is there
         if isinstance(getattr(args, "out", None), str):  # a link resolved, `.` made absolute
             typed, args.out = args.out, settled_out(args.out)

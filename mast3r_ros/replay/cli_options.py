@@ -74,6 +74,29 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+# options whose '' is a value their help names (build-map --retrieval-checkpoint '': no index)
+EMPTY_MEANS_NONE = frozenset({"--retrieval-checkpoint"})
+
+
+def refuse_empty_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """`InputError` for the first option of the subcommand given an empty value
+    (``--depth-topic "$T"`` with T unset, which argparse takes as given), for every option
+    alike, before anything runs: '--depth-topic is empty (an unset shell variable?): give
+    DEPTH_TOPIC, or leave --depth-topic out'. An option whose default is '', or one of
+    `EMPTY_MEANS_NONE`, keeps it."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in sub.choices[args.command]._actions:
+        if not action.option_strings or action.default == "" or \
+                set(action.option_strings) & EMPTY_MEANS_NONE:
+            continue
+        value = getattr(args, action.dest, None)
+        if value == "" or (isinstance(value, list) and "" in value):
+            option = max(action.option_strings, key=len)
+            fix = f"give {action.metavar or action.dest.upper()}"
+            fix += "" if action.required else f", or leave {option} out"
+            raise InputError(f"{option} is empty (an unset shell variable?): {fix}")
+
+
 class _OneCamera(argparse.Action):
     """A source option given again with another value (another camera's) is refused."""
     why = ("a run reads one camera; run once per camera (a map of several cameras: one build-map "

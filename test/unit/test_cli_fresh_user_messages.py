@@ -543,3 +543,48 @@ def test_an_option_given_an_empty_value_asks_about_an_unset_shell_variable(tmp_p
     assert e.value.code == 2 and err.count("\n") == 1, err
     assert f"argument {option}: invalid " in err and ": ''" in err, err
     assert "(an empty value: a shell variable such as \"$N\" unset?)" in err, err
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["localize", "SRC", "--map", "M", "--out", "OUT"], "--depth-topic"),
+    (["localize", "SRC", "--map", "M", "--out", "OUT"], "--pose-frames"),
+    (["localize", "SRC", "--map", "M", "--out", "OUT"], "--image-topic"),
+    (["localize", "SRC", "--map", "M"], "--out"),
+    (["build-map", "SRC", "--out", "OUT"], "--pose-topic"),
+    (["build-map", "SRC", "--out", "OUT"], "--device"),
+])
+def test_any_string_option_given_an_empty_value_asks_about_an_unset_shell_variable(
+        tmp_path, capsys, argv, option):
+    """``--depth-topic "$T"`` with T unset echoed '' in whatever refused it later (or was
+    taken as not given), without asking whether a shell variable was unset, as --max-frames ""
+    and --checkpoint "" did: every option given '' is refused in one line, exit 2."""
+    names = {"SRC": str(tmp_path / "src"), "M": str(tmp_path / "m"), "OUT": str(tmp_path / "o")}
+    assert main([names.get(a, a) for a in argv] + [option, ""]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert f"error: {option} is empty (an unset shell variable?): give " in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_every_free_string_option_of_localize_refuses_an_empty_value(tmp_path, capsys):
+    """The refusal is made where the options are parsed, for all of them: no option of
+    localize taking a free string is left to echo ''."""
+    import argparse
+
+    from mast3r_ros.replay.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    options = [max(a.option_strings, key=len) for a in sub.choices["localize"]._actions
+               if a.option_strings and a.nargs is None and a.type is None and a.choices is None
+               and a.default != "" and a.dest not in ("help",)]
+    assert len(options) > 10, options
+    given = {"--map": str(tmp_path / "m"), "--out": str(tmp_path / "o")}
+    for option in options:
+        others = [w for k, v in given.items() if k != option for w in (k, v)]
+        assert main(["localize", str(tmp_path / "src"), *others, option, ""]) == 2, option
+        assert f"{option} is empty (an unset shell variable?)" in capsys.readouterr().err, option
+    from mast3r_ros.replay.cli_options import refuse_empty_options  # '' is a value there
+
+    built = parser.parse_args(["build-map", "SRC", "--out", "O", "--retrieval-checkpoint", ""])
+    refuse_empty_options(parser, built)
