@@ -54,6 +54,16 @@ def _is_true(text: str, argument: str = "") -> bool:
     raise RuntimeError(f"{argument or 'argument'}:={text!r} is not a boolean: give true or false")
 
 
+def _path(text: str, argument: str, parameter: str) -> str:
+    """A path launch argument, ``~`` expanded; '' (not given) leaves params_file's value.
+    RuntimeError, naming ``argument``, for one that is only white space (``map:=" $MAP"``
+    with MAP unset): the node refused it as parameter ``parameter`` only at start-up."""
+    if text and not text.strip():
+        raise RuntimeError(f"{argument}:={text!r} is only white space, an empty path: give "
+                           f"it, or leave {argument} out to take {parameter} of params_file")
+    return os.path.expanduser(text)
+
+
 def _log_level(text: str) -> str:
     """``text`` as the node logger's severity for rcl's ``--log-level``, lower case;
     ``warning`` as ``warn``. RuntimeError for another word: rcl refused it only inside the
@@ -142,10 +152,11 @@ def _node(context):
     if use_sim_time:  # else a Nav2 file's use_sim_time: true was overridden by a default false
         overrides["use_sim_time"] = ParameterValue(_is_true(use_sim_time, "use_sim_time"),
                                                    value_type=bool)
-    map_path = os.path.expanduser(LaunchConfiguration("map").perform(context))
+    map_path = _path(LaunchConfiguration("map").perform(context), "map", "map_path")
     if map_path:
         overrides["map_path"] = ParameterValue(map_path, value_type=str)
-    checkpoint = os.path.expanduser(LaunchConfiguration("checkpoint").perform(context))
+    checkpoint = _path(LaunchConfiguration("checkpoint").perform(context), "checkpoint",
+                       "checkpoint")
     if checkpoint:
         overrides["checkpoint"] = ParameterValue(checkpoint, value_type=str)
     image_topic = LaunchConfiguration("image_topic").perform(context)

@@ -341,3 +341,14 @@ def test_a_log_level_that_is_no_level_stops_the_launch_naming_it(monkeypatch):
     for given, want in (("WARNING", "warn"), (" Debug ", "debug"), ("fatal", "fatal")):
         (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true", log_level=given)
         assert node.kwargs["ros_arguments"] == ["--log-level", f"mast3r_localizer:={want}"]
+
+
+@pytest.mark.parametrize("argument, parameter", [("map", "map_path"),
+                                                 ("checkpoint", "checkpoint")])
+def test_a_white_space_path_argument_stops_the_launch_naming_it(monkeypatch, argument,
+                                                                parameter):
+    """map:="  " was passed on as map_path '  ' (a folder of that name looked for at
+    configure), unlike an empty map:= which leaves the file's: refused now, naming it."""
+    with pytest.raises(RuntimeError, match="only white space") as info:
+        _launch(monkeypatch, HumbleLifecycleNode, "true", **{argument: "  "})
+    assert f"{argument}:='  '" in str(info.value) and parameter in str(info.value)

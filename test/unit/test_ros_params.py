@@ -550,3 +550,17 @@ def test_a_bad_autostart_at_start_names_the_restart_and_leaves_configure_working
     assert params.refused_start_status("off", "autostart", errors) == (
         f"off: {errors['autostart']}; start the node again with it set right")
     assert params.refused_start_status("pending", "autostart", {}) == "pending"
+
+
+@pytest.mark.parametrize("name", ["map_path", "checkpoint", "retrieval.checkpoint"])
+@pytest.mark.parametrize("blank", ["  ", "\t", " \n"])
+def test_a_white_space_path_is_refused_like_an_empty_one(name, blank):
+    """``ros2 param set /mast3r_localizer map_path "  "`` was accepted (and a start-up value
+    too): configure then looked for a map folder named '  '. Refused now, naming it."""
+    ok, why = params.check_parameter_update(name, blank)
+    assert not ok and f"parameter '{name}' is only white space" in why, why
+    values = {s.name: s.default for s in param_specs()}
+    values.update({"map_path": "/maps/x", name: blank})
+    with pytest.raises(ConfigError, match=f"parameter '{name}' is only white space"):
+        params.params_to_config(values)
+    assert params.check_parameter_update(name, "")[0]  # '' keeps its meaning (none, default)

@@ -182,6 +182,16 @@ _VIDEO_TRANSPORT_HINT = (
     "subscribe to that with image_transport raw")
 
 
+# the path parameters, with what to give for one that is only white space ('  ': a path
+# to no file, refused as an empty one is, not looked for as a folder named so)
+PATH_PARAMS = {
+    "map_path": "the map folder written by `mast3r-ros build-map`",
+    "checkpoint": "the MASt3R checkpoint, or '' for none (matcher sift)",
+    "retrieval.checkpoint": "the retrieval checkpoint, or '' for none",
+    "retrieval.codebook": "the ASMK codebook, or '' for the default",
+}
+
+
 def validate_param(name: str, value: Any, where: str = "config", *,
                    check_max: bool = True) -> Any:
     """Check one parameter's type, range and choices; return the value in its declared type.
@@ -191,10 +201,10 @@ def validate_param(name: str, value: Any, where: str = "config", *,
     str they hold, and are returned converted (bytes, np.bytes_ too, are refused: decode them).
 
     Raises `ConfigError` naming the parameter (and ``where``) for an unknown name, a wrong type,
-    a non-finite float, or a value outside its range (of a fraction: said so; with
-    ``check_max`` False only below it), choices or pattern, or outside a ``zero_or_at_least``
-    one's accepted set, which it names (``pnp.ransac_max_points``: 0 or in [4, 1000000]; 0 or
-    >= 4 without ``check_max``).
+    a non-finite float, a `PATH_PARAMS` path that is only white space, or a value outside its
+    range (of a fraction: said so; with ``check_max`` False only below it), choices or
+    pattern, or outside a ``zero_or_at_least`` one's accepted set, which it names
+    (``pnp.ransac_max_points``: 0 or in [4, 1000000]; 0 or >= 4 without ``check_max``).
     """
     spec = _BY_NAME.get(name)
     if spec is None:
@@ -213,6 +223,9 @@ def validate_param(name: str, value: Any, where: str = "config", *,
                           f"got {v!r}{_VIDEO_TRANSPORT_HINT if video else ''}")
     if spec.pattern is not None and not re.fullmatch(spec.pattern[0], v):
         raise ConfigError(f"{where}: parameter '{name}' must be {spec.pattern[1]}, got {v!r}")
+    if name in PATH_PARAMS and isinstance(v, str) and v and not v.strip():
+        raise ConfigError(f"{where}: parameter '{name}' is only white space ({v!r}), an empty "
+                          f"path: give {PATH_PARAMS[name]}")
     gap = spec.zero_or_at_least
     if gap is not None and not (v == 0 or gap[0] <= v and (v <= spec.hi or not check_max)):
         # the accepted set, not the range [0, hi] whose 1 to least-1 are refused as well
