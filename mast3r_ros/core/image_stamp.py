@@ -116,7 +116,8 @@ def image_stamp_mismatch(setting: Optional[str], manifest: Mapping[str, Any], ma
     """One warning line when images timed by ``setting`` (`IMAGE_STAMPS`; None: a reader
     without the choice, which says nothing) are localized against a map whose recording was
     read with another (`recorded_image_stamp` of its ``manifest``); None when they agree or the
-    map records none. ``reader`` names the setting ('this bag is read with --image-stamp'),
+    map records none. ``reader`` names the setting and its value ('this bag is read with
+    --image-stamp header', '... with image_stamp: receive in FILE'),
     ``matters`` what depends on it (the map's poses do not: they came from its own
     recording), ``fix`` how to match the map ('pass --image-stamp'), followed by the map's
     value. ``refused``: per value this reader refuses, what that means for it (a video topic
@@ -127,7 +128,7 @@ def image_stamp_mismatch(setting: Optional[str], manifest: Mapping[str, Any], ma
         return None
     cannot = (refused or {}).get(recorded)
     tail = cannot or f"if this camera and driver recorded the map, {fix} {recorded} to match"
-    return (f"{reader} {setting} (each image timed by {_TIMED_BY[setting]}), but "
+    return (f"{reader} (each image timed by {_TIMED_BY[setting]}), but "
             f"the map {map_path} was built from a recording read with image_stamp {recorded} "
             f"(timed by {_TIMED_BY[recorded]}): the poses localized against the map do not "
             f"depend on it, {matters}; {tail}")
@@ -138,6 +139,6 @@ def node_image_stamp_note(setting: str, manifest: Mapping[str, Any],
     """The node's configure warning (`image_stamp_mismatch`) for its parameter ``image_stamp``
     against the map it loaded; None when they agree or the map records none."""
     return image_stamp_mismatch(
-        setting, manifest, map_path, "parameter image_stamp is",
+        setting, manifest, map_path, f"parameter image_stamp is {setting}",
         "the TF lookups at each image's time (odom_frame, base_frame) do",
         "set the parameter image_stamp to")

@@ -384,7 +384,9 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
         depth_scale=args.depth_scale, run=args.run, command=getattr(args, "command", None),
         depth_needed_by=depth_needed_by(cfg.localizer) if keyframes else None,
         image_rectified=cfg.node.image_rectified, image_stamp=cfg.node.image_stamp,
-        image_stamp_name="--image-stamp" if args.image_stamp else "--params' image_stamp",
+        image_stamp_name=("--params' image_stamp" if args.image_stamp is None and args.params
+                          else "--image-stamp"),
+        image_stamp_said=image_stamp_said(args, cfg.node.image_stamp),
         read_depth=keyframes, poses_option=(
             "--trajectory FILE" if keyframes else "--groundtruth FILE (TUM)"),
         stereo_depth=bool(getattr(args, "stereo_depth", False)),  # build-map's alone
@@ -394,6 +396,16 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
     source = open_source(args.source, options, cfg.pose_at_stamp)
     warn_unused()  # a source that made no call to before_index
     return source
+
+
+def image_stamp_said(args: argparse.Namespace, value: str) -> str:
+    """Where ``value`` (the run's image_stamp) came from, with it: '--image-stamp receive',
+    'image_stamp: receive in FILE' (--params), 'the default image_stamp header'."""
+    if args.image_stamp is not None:
+        return f"--image-stamp {value}"
+    if args.params and value != "header":
+        return f"image_stamp: {value} in {args.params}"
+    return f"the default image_stamp {value}"
 
 
 def refuse_file_beside_bag_poses(args: argparse.Namespace, option: str) -> None:

@@ -105,7 +105,9 @@ def bag_image_stamp_note(source: Any, manifest: Dict[str, Any], map_path: str) -
 
     return image_stamp_mismatch(
         getattr(source, "image_stamp", None), manifest, map_path,
-        f"this bag is read with {getattr(source, 'image_stamp_option', '--image-stamp')}",
+        "this bag is read with " + (getattr(source, "image_stamp_said", None) or (
+            f"{getattr(source, 'image_stamp_option', '--image-stamp')} "
+            f"{getattr(source, 'image_stamp', None)}")),
         "this bag's ground truth (/tf, --groundtruth) and the times in trajectory.tum do",
         "pass --image-stamp", getattr(source, "image_stamp_refused", None))
 

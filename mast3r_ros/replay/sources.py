@@ -79,6 +79,10 @@ class SourceOptions:
     image_stamp: str = "header"
     # how refusals name where image_stamp came from (the CLI: the flag, or --params')
     image_stamp_name: str = "--image-stamp"
+    # where the value came from, with it, for notes saying how a bag is read ('--image-stamp
+    # receive', 'image_stamp: receive in FILE', 'the default image_stamp header'); None:
+    # image_stamp_name and the value
+    image_stamp_said: Optional[str] = None
     # what needs depth in every frame ("the sift matcher", `depth_needed_by`): a rosbag2 read
     # without a depth topic is then refused when opened, before its indexing pass
     depth_needed_by: Optional[str] = None
@@ -465,7 +469,8 @@ def open_reader(path: str, options: SourceOptions = SourceOptions(),
             ("--pose-topic", options.pose_topic))
             if value is not None]
         if options.image_stamp != "header":  # a folder's times are the only ones it has
-            raise InputError(f"{options.image_stamp_name} {options.image_stamp}: {path} is "
+            said = options.image_stamp_said or f"{options.image_stamp_name} {options.image_stamp}"
+            raise InputError(f"{said}: {path} is "
                              f"{what}, whose images have one time each (their file list's), "
                              "no receive time (it reads a bag's); drop it"
                              + ("" if options.image_stamp_name == "--image-stamp" else
@@ -527,6 +532,8 @@ def open_reader(path: str, options: SourceOptions = SourceOptions(),
                            "image_stamp": (options.image_stamp_name
                                            if options.image_stamp != "header"
                                            else "--image-stamp"),
+                           "image_stamp_said": options.image_stamp_said or (
+                               f"{options.image_stamp_name} {options.image_stamp}"),
                            "image_topic": "--image-topic",
                            "camera_info_topic": "--camera-info-topic",
                            "camera_info": "--camera-info", "depth_scale": "--depth-scale"})

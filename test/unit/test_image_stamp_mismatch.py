@@ -105,3 +105,28 @@ def test_a_video_bag_is_not_told_to_pass_the_receive_it_refuses(tmp_path):
         "with the camera's own clock, as the map's may have, record the images "
         "(image_transport 'raw' or 'compressed') to time them by when they arrived"), note
     assert bag_image_stamp_note(seq, {"image_stamp": "header"}, "m") is None
+
+
+def test_the_note_names_where_the_setting_came_from(tmp_path):
+    """No --image-stamp given: the note said 'this bag is read with --image-stamp header', a
+    flag the user never passed; a --params file's value was '--params' image_stamp'. It names
+    the default, the flag as given, or the file's line."""
+    from test_rosbag import MS, S, camera_info
+    from test_rosbag_values import bag_of, colour
+
+    from mast3r_ros.replay.cli import build_parser
+    from mast3r_ros.replay.cli_options import _open, load_config
+
+    msgs = [("/cam/camera_info", 0, camera_info(S))]
+    msgs += [("/cam/image", (k + 1) * S, colour(t * MS)) for k, t in enumerate([1000, 1100])]
+    bag = str(bag_of(tmp_path, msgs))
+    params = tmp_path / "p.yaml"
+    params.write_text("mast3r_localizer:\n  ros__parameters:\n    image_stamp: receive\n")
+    base = ["localize", bag, "--map", "m", "--out", str(tmp_path / "o")]
+    for extra, manifest, said in (
+            ([], RECEIVE, "the default image_stamp header"),
+            (["--image-stamp", "header"], RECEIVE, "--image-stamp header"),
+            (["--params", str(params)], BAG_HEADER, f"image_stamp: receive in {params}")):
+        args = build_parser().parse_args(base + extra)
+        note = bag_image_stamp_note(_open(args, load_config(args)), manifest, "m")
+        assert note.startswith(f"this bag is read with {said} (each image"), note

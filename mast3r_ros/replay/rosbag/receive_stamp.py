@@ -50,6 +50,14 @@ class _ReceiveStamps:
         return self._option_names.get("image_stamp", "image_stamp")
 
     @property
+    def image_stamp_said(self) -> str:
+        """Where the caller's user set ``image_stamp``, with its value ('--image-stamp
+        receive', 'image_stamp: receive in FILE', 'the default image_stamp header';
+        '<image_stamp_option> <value>' where the caller said none), for notes naming it."""
+        return self._option_names.get("image_stamp_said",
+                                      f"{self.image_stamp_option} {self._image_stamp}")
+
+    @property
     def image_stamp_refused(self) -> Dict[str, str]:
         """Per ``image_stamp`` value this bag refuses, what that means for it: 'receive' for
         a video image topic (see the module), said by localize's map mismatch warning instead
@@ -67,9 +75,9 @@ class _ReceiveStamps:
         if self._image_stamp == "receive" and self._is_video():
             name = self._option_names.get("image_stamp", "image_stamp")
             raise InputError(
-                f"{name} receive: {label}'s image topic {self.image_topic} is a video stream, "
-                "whose decoded pictures are timed by their packets' header stamps, not by when "
-                f"the bag received them; drop {name} receive"
+                f"{self.image_stamp_said}: {label}'s image topic {self.image_topic} is a video "
+                "stream, whose decoded pictures are timed by their packets' header stamps, not "
+                f"by when the bag received them; drop {name} receive"
                 + ("" if name == "--image-stamp" else " (--image-stamp header overrides --params)")
                 + ", or record the images (image_transport 'raw' or 'compressed')")
 
