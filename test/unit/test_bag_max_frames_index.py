@@ -221,3 +221,19 @@ def test_a_cut_pass_says_its_count_is_the_bag_s_not_the_run_s(tmp_path, capsys):
     build_summary("m", str(tmp_path / "m"), 5)
     assert "from 5 frames (the first of ~120 in the bag, not told apart by run: --max-frames)" \
         in capsys.readouterr().out
+
+
+def test_a_map_frame_published_late_is_said_first_known_not_a_zero_length_range(tmp_path):
+    """The pass cut just after map -> odom's first sample said the frames' poses were not
+    available as the edge was 'known from 6.000000 s to 6.000000 s', a zero-length range the
+    bag does not have: it says when the edge is first known and where the cut pass read up
+    to."""
+    cut = _open(_bag(tmp_path / "bag", map_from=6 * S), 5)
+    _read(cut)
+    reason = cut.source.no_pose_reason
+    assert "it is first known at 6.000000 s (the indexing pass, cut by --max-frames, read " \
+        "it up to 6.000000 s)" in reason, reason
+    assert "known from" not in reason, reason
+    whole = _whole(_bag(tmp_path / "bag2", map_from=6 * S), 5)
+    _read(whole)
+    assert "known from 6.000000 s to 12.900000 s" in whole.source.no_pose_reason

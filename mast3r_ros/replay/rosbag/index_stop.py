@@ -38,6 +38,7 @@ its interpolation gap (`tf_buffer.edge_max_gap_ns`), is taken over the samples r
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any, Optional, Set, Tuple
 
@@ -167,6 +168,19 @@ class IndexStop:
                  "frames take (--max-frames: later runs of the bag, where its header time "
                  "jumps back, are not looked for; --run N reads the whole bag)",
                  bag_label(seq.path), (self.stopped_at_ns - start) * 1e-9, self.max_frames)
+
+
+_KNOWN = re.compile(r"it is known from (-?[0-9.]+) s to (-?[0-9.]+) s")
+
+
+def cut_pass_range(reason: str) -> str:
+    """``reason`` (a tf edge's `ExtrapolationError` message, 'it is known from A s to B s')
+    as said after a pass that `IndexStop` cut: B is the last sample read, not the edge's end,
+    and an edge first published just before the stop (a map -> odom of a localization node
+    started late) read as 'known from 6.000000 s to 6.000000 s'. It then reads 'it is first
+    known at A s (the indexing pass, cut by --max-frames, read it up to B s)'."""
+    return _KNOWN.sub(lambda m: (f"it is first known at {m.group(1)} s (the indexing pass, cut "
+                                 f"by --max-frames, read it up to {m.group(2)} s)"), reason, 1)
 
 
 def _chain_read(parent: str, camera: str, edges: list) -> bool:

@@ -21,6 +21,7 @@ from .opening import _open_bag, bag_deserialize, bag_label, bag_messages
 from ...core.errors import InputError
 from ...core.message_fields import header_stamp_ns, tq_to_matrix, transform_to_tq
 from ...core.tf_buffer import ExtrapolationError, TransformBuffer, TransformError
+from .index_stop import cut_pass_range
 from .runs import _RunCounter, _TfSamples
 from .tf_extrinsic import bag_tf, every_sample_buffer
 from .topics import ODOMETRY_TYPE, TF_TYPE, images_frame
@@ -436,6 +437,8 @@ class _TfPoses:
             log.debug("no pose for the image at t=%.6f s: %s", stamp_ns * 1e-9, err)
             # the clocks named once: by the receive times' note, when it spoke
             why = err.reason if self._other_clock else str(err)
+            if getattr(self, "_index_cut", None) is not None:  # not the edge's end: the cut's
+                why = cut_pass_range(why)
             self._no_pose.setdefault(stamp_ns, (why, err.gap_ns or 0, err.spacing_ns or 0.0))
             return None
         except TransformError as err:  # a frame of the chain unknown: all its tf dropped?
