@@ -50,6 +50,7 @@ from .cli_options import (
     add_resume_options,
     add_warmup_option,
     check_trajectory_file,
+    empty_value,
     expand_home,
     load_config,
     load_params,  # noqa: F401  (re-exported: imported from the CLI module)
@@ -163,7 +164,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     # OUT.partial with encoded shards: refused now, not after the source is read (as localize)
     check_unfinished_build(args.out, args.overwrite, args.resume, args.restart,
                            encodes=cfg.localizer.matcher == "mast3r" and bool(cfg.model.checkpoint))
-    check_trajectory_file(args.trajectory, "--trajectory", "the source's poses")
+    check_trajectory_file(args.trajectory, "--trajectory")
     cfg, retrieval, codebook = build_retrieval(cfg, args.retrieval_checkpoint, args.codebook)
     opts = BuildOptions(workers=args.workers or default_workers(), ray_address=args.ray_address,
                         resume=args.resume, restart=args.restart,
@@ -272,7 +273,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
     # the stopped run's too; a live run's (it holds the lock) is said to be one
     check_partial_before_run(args.out, args.resume, args.restart, args.overwrite)
-    check_trajectory_file(args.groundtruth, "--groundtruth", "the source's ground truth")
+    check_trajectory_file(args.groundtruth, "--groundtruth")
     # a rosbag2 reads every message when opened: a --map that is no map (or one copied only in
     # part) is refused before that
     source = _open(args, cfg, before_index=functools.partial(
@@ -300,8 +301,7 @@ def _map_path(option: Optional[str], cfg: Config, params: Optional[str] = None) 
     map_path that does not exist is one naming the parameter file it came from."""
     if option is not None:
         if not option.strip():
-            raise InputError("--map is empty (an unset shell variable?): pass the keyframe map "
-                             "folder, or leave --map out to take map_path from --params")
+            raise empty_value("--map", "the keyframe map folder")
         return option
     if not cfg.node.map_path:
         raise InputError("no map given: pass --map MAP, or --params with map_path set (the "

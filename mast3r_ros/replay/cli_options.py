@@ -76,6 +76,30 @@ class Parser(argparse.ArgumentParser):
 
 # options whose '' is a value their help names (build-map --retrieval-checkpoint '': no index)
 EMPTY_MEANS_NONE = frozenset({"--retrieval-checkpoint"})
+# what leaving an option out does, as its empty-value refusal says it (`empty_value`; a
+# 'COMMAND --option' key for that subcommand alone, before the option's own)
+LEFT_OUT = {
+    "--params": "for the defaults",
+    "--checkpoint": "to take the 'checkpoint' of --params",
+    "export --checkpoint": "and give CKPT", "export CKPT": "and give --checkpoint",
+    "--camera-info": ("to take the source's camera (a TUM folder's camera.yaml, a rosbag2's "
+                      "CameraInfo)"),
+    "--map": "to take map_path from --params",
+    "--trajectory": "to take the source's poses",
+    "--groundtruth": "to take the source's ground truth",
+}
+
+
+def empty_value(option: str, give: str, command: Optional[str] = None,
+                required: bool = False) -> InputError:
+    """The `InputError` for ``option`` given an empty (or blank) value, ``--camera-info "$C"``
+    with C unset: '--camera-info is empty (an unset shell variable?): give YAML, or leave
+    --camera-info out to take the source's camera (...)', what leaving it out does from
+    `LEFT_OUT` (for ``command``'s option where it has its own); no 'leave out' when
+    ``required``."""
+    left = LEFT_OUT.get(f"{command} {option}", LEFT_OUT.get(option))
+    fix = "" if required else f", or leave {option} out" + (f" {left}" if left else "")
+    return InputError(f"{option} is empty (an unset shell variable?): give {give}{fix}")
 
 
 def refuse_empty_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -92,9 +116,8 @@ def refuse_empty_options(parser: argparse.ArgumentParser, args: argparse.Namespa
         value = getattr(args, action.dest, None)
         if value == "" or (isinstance(value, list) and "" in value):
             option = max(action.option_strings, key=len)
-            fix = f"give {action.metavar or action.dest.upper()}"
-            fix += "" if action.required else f", or leave {option} out"
-            raise InputError(f"{option} is empty (an unset shell variable?): {fix}")
+            raise empty_value(option, action.metavar or action.dest.upper(), args.command,
+                              action.required)
 
 
 class _OneCamera(argparse.Action):
@@ -204,8 +227,7 @@ def load_params(args: argparse.Namespace) -> Config:
     --params (``--params "$PARAMS"`` with PARAMS unset) is an `InputError`, not the defaults:
     the robot's tuned file would be left out without a word."""
     if args.params is not None and not args.params.strip():
-        raise InputError("--params is empty (an unset shell variable?): give the parameter file "
-                         "(config/localize.yaml), or leave --params out for the defaults")
+        raise empty_value("--params", "the parameter file (config/localize.yaml)")
     if not args.params:
         if args.namespace is not None:
             raise InputError("--namespace selects a robot's blocks of a parameter file: pass "
@@ -221,9 +243,7 @@ def load_config(args: argparse.Namespace) -> Config:
     encodings and the demo ran SIFT, while localize asked to set the checkpoint --params sets."""
     checkpoint = getattr(args, "checkpoint", None)
     if checkpoint is not None and not checkpoint.strip():
-        raise InputError("--checkpoint is empty (an unset shell variable?): give the MASt3R "
-                         "checkpoint file, or leave --checkpoint out to take the 'checkpoint' "
-                         "of --params")
+        raise empty_value("--checkpoint", "the MASt3R checkpoint file")
     cfg = load_params(args)
     over: Dict[str, Any] = {name: getattr(args, key) for key, name in _OVERRIDES
                             if getattr(args, key, None) is not None}
@@ -361,9 +381,7 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
                          f"millimetres 1000), got {args.depth_scale:g}: beyond that, float32 "
                          "depth overflows or vanishes")
     if args.camera_info is not None and not args.camera_info.strip():  # took the source's
-        raise InputError("--camera-info is empty (an unset shell variable?): give the "
-                         "camera_info YAML, or leave --camera-info out to take the source's "
-                         "camera (a TUM folder's camera.yaml, a rosbag2's CameraInfo)")
+        raise empty_value("--camera-info", "the camera_info YAML")
     unused = [] if keyframes else given  # localize reads no query frame's depth
 
     def warn_unused() -> None:  # once, after the checks before_index makes: an error alone
@@ -423,18 +441,17 @@ def refuse_file_beside_bag_poses(args: argparse.Namespace, option: str) -> None:
                          f"one ({option} would be read and the bag's poses left unread)")
 
 
-def check_trajectory_file(path: Optional[str], option: str, default: str) -> None:
+def check_trajectory_file(path: Optional[str], option: str) -> None:
     """Refuse a given TUM trajectory file (``--trajectory``, ``--groundtruth``) that is missing
-    or a folder, naming ``option`` and what leaving it out does (``default``), before a source
+    or a folder, naming ``option`` and what leaving it out does (`LEFT_OUT`), before a source
     is opened: a missing one was "cannot read FILE: No such file or directory"."""
     if path is None:
         return
     if not path.strip():  # `--groundtruth "$GT"` with GT unset: it took the source's silently
-        raise InputError(f"{option} is empty (an unset shell variable?): give the TUM "
-                         f"trajectory file, or leave {option} out to take {default}")
+        raise empty_value(option, "the TUM trajectory file")
     if not os.path.exists(path):
         raise InputError(f"{option} {path}: no such file; give the TUM trajectory file, or leave "
-                         f"{option} out to take {default}")
+                         f"{option} out {LEFT_OUT[option]}")
     if os.path.isdir(path):
         from .tum import folder_instead_of_file
 

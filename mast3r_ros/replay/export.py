@@ -75,8 +75,9 @@ def checkpoint_of(args: argparse.Namespace) -> tuple[str, str]:
     same file spelled two ways, ``../w/tiny.pth`` and ``../w/./tiny.pth``, is one)."""
     for given, name in ((args.ckpt, "CKPT"), (args.checkpoint, "--checkpoint")):
         if given is not None and not given.strip():  # "$CKPT" with CKPT unset
-            raise InputError(f"{name} is empty (an unset shell variable?): give the MASt3R "
-                             "checkpoint file (mast3r-ros export CKPT --out DIR)")
+            from .cli_options import empty_value
+
+            raise empty_value(name, "the MASt3R checkpoint file", "export")
     if args.ckpt and args.checkpoint and not _same_file(args.ckpt, args.checkpoint):
         raise InputError(f"two checkpoints given, CKPT {args.ckpt} and --checkpoint "
                          f"{args.checkpoint}: pass one (mast3r-ros export CKPT --out DIR)")

@@ -588,3 +588,28 @@ def test_every_free_string_option_of_localize_refuses_an_empty_value(tmp_path, c
 
     built = parser.parse_args(["build-map", "SRC", "--out", "O", "--retrieval-checkpoint", ""])
     refuse_empty_options(parser, built)
+
+
+@pytest.mark.parametrize("argv, option, ending", [
+    (["localize", "SRC", "--map", "M", "--out", "OUT"], "--camera-info",
+     "to take the source's camera (a TUM folder's camera.yaml, a rosbag2's CameraInfo)"),
+    (["localize", "SRC", "--map", "M", "--out", "OUT"], "--groundtruth",
+     "to take the source's ground truth"),
+    (["build-map", "SRC", "--out", "OUT"], "--trajectory", "to take the source's poses"),
+    (["build-map", "SRC", "--out", "OUT"], "--params", "for the defaults"),
+    (["build-map", "SRC", "--out", "OUT"], "--checkpoint",
+     "to take the 'checkpoint' of --params"),
+    (["localize", "SRC", "--out", "OUT"], "--map", "to take map_path from --params"),
+    (["export", "--out", "OUT"], "--checkpoint", "and give CKPT"),
+])
+def test_an_empty_option_says_what_leaving_it_out_does(tmp_path, capsys, argv, option, ending):
+    """The general refusal of '' replaced the specific ones, which said what leaving the option
+    out does ('--camera-info ... to take the source's camera'): it ended '..., or leave
+    --camera-info out'. It says it again, from the one table (`LEFT_OUT`), for '' and blank."""
+    names = {"SRC": str(tmp_path / "src"), "M": str(tmp_path / "m"), "OUT": str(tmp_path / "o")}
+    for empty in ("", " "):
+        assert main([names.get(a, a) for a in argv] + [option, empty]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert f"error: {option} is empty (an unset shell variable?): give " in err, err
+        assert err.rstrip().endswith(f", or leave {option} out {ending}"), err
