@@ -287,15 +287,13 @@ class DiagnosticsWindow:
 
     def _uncertain_values(self) -> List[Tuple[str, str]]:
         """The localized poses uncertain for their distance since activation (localize's
-        "poses uncertain for their distance"), with the setting that refuses them."""
-        pct = f"{100 * FAR_CLAIM_RATIO:g} %"
-        return [("poses_uncertain_for_distance",
-                 f"{self.uncertain_poses} since activation (1-sigma position over {pct} of the "
-                 "inliers' median depth: such poses may be wrong; gates.max_position_sigma_ratio "
-                 f"{FAR_CLAIM_RATIO:g} reports them as not localized)"),
+        "poses uncertain for their distance": 1-sigma position over `FAR_CLAIM_RATIO` of the
+        PnP inliers' median depth; `gates.max_position_sigma_ratio` refuses them) and the last
+        such pose's ratio. Plain numbers, as the other counters, so a monitor can plot them
+        (diagnostic_msgs/KeyValue: "a value to track over time"); docs/ros_node.md explains."""
+        return [("poses_uncertain_for_distance", str(self.uncertain_poses)),
                 ("last_uncertain_pose_ratio",
-                 "none" if not self.uncertain_poses else
-                 f"{self.last_uncertain_ratio:.3f} (1-sigma position / inliers' median depth)")]
+                 "nan" if not self.uncertain_poses else _fmt(self.last_uncertain_ratio))]
 
     def _level(self, now_s: float, track: Track, active: bool,
                recs: List[FrameRecord]) -> Tuple[int, str]:
