@@ -869,3 +869,32 @@ def test_a_localized_frame_reports_its_inliers_median_depth(kf_map, frames):
     black = dataclasses.replace(f, rgb=np.zeros_like(f.rgb))
     assert np.isnan(loc.localize(black).scene_depth_m)
     loc.close()
+
+
+def test_a_localized_frame_measures_its_inliers_median_depth_once(kf_map, frames, monkeypatch):
+    """The inliers' median depth is computed once a frame: the result's scene_depth_m and the
+    gates.max_position_sigma_ratio gate (on by default) read the same number. Each computed it
+    (a copy of the inlier rows and a median, twice on every localized frame)."""
+    from mast3r_ros.core.localizer import pipeline, results
+
+    calls, real = [], results.inlier_median_depth
+
+    def counted(map_from_cam, points3d):
+        calls.append(len(points3d))
+        return real(map_from_cam, points3d)
+
+    monkeypatch.setattr(pipeline, "inlier_median_depth", counted)
+    monkeypatch.setattr(results, "inlier_median_depth", counted)
+    loc = Localizer(kf_map, _sift())
+    assert loc.config.gates.max_position_sigma_ratio > 0
+    f = _queries(frames)[3]
+    r = loc.localize(f)
+    assert r.success and np.isfinite(r.scene_depth_m), r.reason
+    assert len(calls) == 1, calls
+    # the gate judges that same depth: a ratio just under sigma / depth refuses, naming it
+    loc.close()
+    ratio = r.scene_depth_m
+    loc = Localizer(kf_map, _sift(gates=GateConfig(max_position_sigma_ratio=1e-6)))
+    refused = loc.localize(f)
+    assert not refused.success and f"median depth {ratio:.3g} m" in refused.reason, refused.reason
+    loc.close()

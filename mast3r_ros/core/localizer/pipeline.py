@@ -472,14 +472,14 @@ class Localizer:
                         points_cov=S, groups=groups, group_centres=centres, uncertainty=model,
                         x_undistorted=xu)
         add_time(timings, "pnp", time.perf_counter() - t0)
+        depth = inlier_median_depth(res.map_from_cam, X[res.inliers]) if res.success else np.nan
         kw: Dict[str, Any] = dict(
             num_matches=len(X), num_inliers=res.num_inliers,
             keyframe_ids=tuple(int(c.keyframe_id) for c in corrs),
             inlier_ratio=res.num_inliers / max(len(X), 1), reproj_rms_px=res.reproj_rms_px,
             matches=_match_debug(x, cand, corrs, res.inliers) if with_matches else None,
-            scene_depth_m=inlier_median_depth(res.map_from_cam, X[res.inliers])
-            if res.success else float("nan"))
-        reason = res.reason if not res.success else self._gate(res, len(X), prior, X)
+            scene_depth_m=depth)
+        reason = res.reason if not res.success else self._gate(res, len(X), prior, X, depth=depth)
         if not reason and self.config.points_from_depth:
             # points from measured depth: their angles are the keyframe camera's, so the focal
             # length the inliers fit is the query's (a pointmap's is the network's guess); the
@@ -495,8 +495,9 @@ class Localizer:
         return LocalizationResult(True, frame.stamp_ns, res.map_from_cam, res.covariance, **kw)
 
     def _gate(self, res: PnPResult, n: int, prior: Optional[np.ndarray],
-              X: Optional[np.ndarray] = None) -> str:
-        """The first gate ``res`` fails ("" if none); ``X`` (n, 3): the map points PnP had."""
+              X: Optional[np.ndarray] = None, *, depth: Optional[float] = None) -> str:
+        """The first gate ``res`` fails ("" if none); ``X`` (n, 3): the map points PnP had;
+        ``depth``: their inliers' median depth (``scene_depth_m``), else computed from X."""
         g = self.config.gates
         ratio = res.num_inliers / max(n, 1)
         if res.num_inliers < g.min_inliers:
@@ -517,7 +518,7 @@ class Localizer:
                         f"{g.max_position_sigma_m:.3g} m, gates.max_position_sigma_m)")
         if X is not None and sigma is not None:
             reason = relative_sigma_reason(g.max_position_sigma_ratio, sigma, res.map_from_cam,
-                                           X[res.inliers])
+                                           X[res.inliers], depth)
             if reason:
                 return reason
         if prior is not None:

@@ -7,7 +7,7 @@ short of correspondences, whether the query image lacked features (`_no_match_re
 
 from __future__ import annotations
 
-from typing import Any, List, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -27,7 +27,7 @@ def inlier_median_depth(map_from_cam: np.ndarray, points3d: np.ndarray) -> float
 
 
 def relative_sigma_reason(max_ratio: float, sigma: float, map_from_cam: np.ndarray,
-                          points3d: np.ndarray) -> str:
+                          points3d: np.ndarray, depth: Optional[float] = None) -> str:
     """The ``gates.max_position_sigma_ratio`` failure reason, "" when the pose passes.
 
     A pose fails when its 1-sigma position uncertainty ``sigma`` (metres: `position_sigma_m`
@@ -39,10 +39,12 @@ def relative_sigma_reason(max_ratio: float, sigma: float, map_from_cam: np.ndarr
     derives the default). Scale-free, so it holds indoors and for far outdoor scenes alike,
     where the absolute ``gates.max_position_sigma_m`` must stay loose. A non-finite sigma or a
     median depth that is not positive fails too. ``max_ratio`` 0 (or no inliers) disables
-    it."""
+    it. ``depth``: that median depth where the caller has it (`inlier_median_depth` of the
+    same points: the localizer's ``scene_depth_m``), not computed again."""
     if not max_ratio > 0 or not len(points3d):
         return ""
-    depth = inlier_median_depth(map_from_cam, points3d)
+    if depth is None:
+        depth = inlier_median_depth(map_from_cam, points3d)
     if sigma <= max_ratio * depth:  # NaN and a depth <= 0 fail
         return ""
     if not depth > 0:  # the inliers lie behind the camera: no ratio to state
