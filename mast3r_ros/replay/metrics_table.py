@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Optional
 
+from ..core.config import GateConfig
 from .metrics import CHI2_3DOF_MEDIAN, GROSS_ERROR_M, _unit_of, calibration_verdict
 
 
@@ -78,9 +79,9 @@ def _far_claims_row(fc: Dict[str, Any]) -> str:
             f"{100 * fc['ratio']:.0f} % of the distance to what they matched (up to "
             f"{100 * fc['max_ratio']:.0f} %; results.jsonl, scene_depth_m): such poses may be "
             "wrong (of a place the map saw only from afar, often 0.4-1.3 m off); to report them "
-            f"as not localized set gates.max_position_sigma_ratio {fc['ratio']:g} (default 0.5; "
-            "it refuses right poses this uncertain too: hard views, scenes nearer than ~1 m, few "
-            "low-confidence MASt3R matches)")
+            f"as not localized set gates.max_position_sigma_ratio {fc['ratio']:g} (default "
+            f"{GateConfig.max_position_sigma_ratio:g}; it refuses right poses this uncertain "
+            "too: hard views, scenes nearer than ~1 m, few low-confidence MASt3R matches)")
 
 
 def _fmt(v: Optional[float], scale: float, unit: str, digits: int) -> str:

@@ -677,3 +677,15 @@ def test_poses_uncertain_for_their_distance_are_named_with_the_gate_that_refuses
     assert "set gates.max_position_sigma_ratio 0.05" in row, row
     # no depth (a result written by an older mast3r_ros): not judged, not counted
     assert metrics.summarize([_posed(0, 0.3, float("nan"))])["far_claims"] is None
+
+
+def test_the_uncertain_poses_row_names_the_gates_own_default(monkeypatch):
+    """The row's '(default 0.5; ...)' is GateConfig's default, not a second copy of it: a
+    changed default would otherwise be misstated in every run summary."""
+    from mast3r_ros.core.config import GateConfig
+
+    m = metrics.summarize([_posed(0, 0.30, 2.6)])
+    assert "(default 0.5;" in metrics_table.format_table(m)
+    monkeypatch.setattr(GateConfig, "max_position_sigma_ratio", 0.4)
+    row = metrics_table.format_table(m)
+    assert "(default 0.4;" in row and "default 0.5" not in row, row
