@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, Optional
 from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError
 from ..core.image_stamp import IMAGE_STAMPS
+from ..core.trajectory import MAX_SYNC_TOLERANCE_S
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,6 @@ OVERWRITE_HELP = ("replace an existing output folder (it stays as it was until t
 _OVERRIDES = (("checkpoint", "checkpoint"), ("matcher", "matcher"), ("device", "device"),
               ("precision", "precision"), ("size", "image_size"), ("image_stamp", "image_stamp"))
 
-# image and depth further apart are not one view of a moving camera; more is a unit slip (20 ms)
-MAX_SYNC_TOLERANCE_S = 1.0
 DEFAULT_SYNC_TOLERANCE_S = 0.02  # image/depth pairing (TUM, rosbag2), as the readers default
 
 

@@ -22,14 +22,9 @@ from .opening import bag_label
 from ...core.errors import InputError
 from ...core.image_codec import depth_to_metres
 from ...core.message_fields import decode_image_message
-from ...core.trajectory import nearest_indices
+from ...core.trajectory import MAX_SYNC_TOLERANCE_S, nearest_indices
 
 log = logging.getLogger(__name__)
-
-
-# --sync-tolerance's largest value (cli_options.MAX_SYNC_TOLERANCE_S; not imported: the
-# reader does not depend on the CLI): `_receive_gap` offers no tolerance past it
-_MAX_TOLERANCE_S = 1.0
 
 
 class _DepthAssociation:
@@ -112,7 +107,8 @@ class _DepthAssociation:
         """Under ``image_stamp`` 'receive' (depth matched to images by the bag's receive
         times), how long after (or before) its image each depth arrived (the median over the
         images, signed) and the fix: a --sync-tolerance that covers it (at most 1 s), or the
-        header stamps. '' under 'header' or without depth. An aligned depth is published after
+        header stamps (no tolerance past `MAX_SYNC_TOLERANCE_S`, --sync-tolerance's largest).
+        '' under 'header' or without depth. An aligned depth is published after
         its colour image: 'check the header stamps' sent the user to stamps that were not read."""
         if getattr(self, "_image_stamp", "header") != "receive" or not self._depth_stamps:
             return ""
@@ -125,11 +121,11 @@ class _DepthAssociation:
         gaps = np.where(np.abs(depth[left] - images) < np.abs(depth[right] - images),
                         depth[left] - images, depth[right] - images)
         gap_s = float(np.median(gaps)) * 1e-9
-        widen = min(_MAX_TOLERANCE_S, np.ceil(abs(gap_s) * 1.5 * 1000) / 1000)
+        widen = min(MAX_SYNC_TOLERANCE_S, np.ceil(abs(gap_s) * 1.5 * 1000) / 1000)
         name = getattr(self, "_option_names", {}).get("image_stamp", "image_stamp")
         fix = (f"widen --sync-tolerance (e.g. {widen:g}) or read the header stamps"
-               if abs(gap_s) <= _MAX_TOLERANCE_S else  # no tolerance covers it
-               f"more than --sync-tolerance's {_MAX_TOLERANCE_S:g} s maximum: read the header "
+               if abs(gap_s) <= MAX_SYNC_TOLERANCE_S else  # no tolerance covers it
+               f"more than --sync-tolerance's {MAX_SYNC_TOLERANCE_S:g} s maximum: read the header "
                "stamps")
         return (f"read at the bag's receive times ({name} receive), its depth arrived "
                 f"{abs(gap_s) * 1000:.0f} ms {'after' if gap_s >= 0 else 'before'} the images "
