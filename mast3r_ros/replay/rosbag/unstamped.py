@@ -36,8 +36,7 @@ def warn_unstamped(label: str, stamps: List[int], command: Optional[str],
     starts at t=0, `_clock_starts_at_zero`), is no odd message: one INFO line. ``restamp``:
     how the caller names the image_stamp option (``--image-stamp``), offered with its cost as
     the remedy for the driver's stamps (None: the images are read at receive times already)."""
-    zero = [i for i, s in enumerate(stamps) if s == 0]
-    repeated = [i + 1 for i, (a, b) in enumerate(zip(stamps, stamps[1:])) if b == a != 0]
+    zero, repeated = _odd_stamps(stamps)
     if not zero and not repeated:
         return
     if not repeated and _clock_starts_at_zero(stamps):
@@ -66,16 +65,30 @@ def warn_unstamped(label: str, stamps: List[int], command: Optional[str],
                     f", or read this bag with {restamp} receive ({RECEIVE_COST})"
                     if restamp else "")
         return
-    odd = sorted(zero + repeated)
-    named = ", ".join(f"image {i + 1} at t={stamps[i] * 1e-9:.6f} s" for i in odd[:5])
     done = {"build-map": "read as a frame of its own at that stamp (a keyframe "
                          "candidate, posed at that stamp)",
             "localize": "localized as a frame of its own at that stamp"
             }.get(command, "read as a frame of its own at that stamp")
-    log.warning("%s: %s (%s%s): the other images are stamped, so not the driver but odd "
+    log.warning("%s: %s (%s): the other images are stamped, so not the driver but odd "
                 "messages (republished or recorded twice, or unstamped by a relay); each "
-                "is %s, which the node would refuse", label, what, named,
-                f" and {len(odd) - 5} more" if len(odd) > 5 else "", done)
+                "is %s, which the node would refuse", label, what,
+                _first_named(stamps, zero + repeated), done)
+
+
+def _odd_stamps(stamps: List[int]) -> tuple:
+    """(indices of the images at time 0, indices of those repeating the previous image's
+    nonzero time) of ``stamps``: the odd images both warnings count."""
+    zero = [i for i, s in enumerate(stamps) if s == 0]
+    repeated = [i + 1 for i, (a, b) in enumerate(zip(stamps, stamps[1:])) if b == a != 0]
+    return zero, repeated
+
+
+def _first_named(stamps: List[int], odd: List[int]) -> str:
+    """The first five images of ``odd`` (indices) by place and time, 'image 3 at t=0.000000 s,
+    ... and 4 more'."""
+    odd = sorted(odd)
+    return ", ".join(f"image {i + 1} at t={stamps[i] * 1e-9:.6f} s" for i in odd[:5]) + (
+        f" and {len(odd) - 5} more" if len(odd) > 5 else "")
 
 
 def _clock_starts_at_zero(stamps: List[int]) -> bool:
@@ -97,8 +110,7 @@ def warn_unreceived(label: str, stamps: List[int], command: Optional[str],
     driver's, and the remedy is the images' header stamps (``name`` header). One warning;
     none for receive times that start at 0 and rise (a bag
     whose times were rebased to 0). Fewer than half are named, the first five."""
-    zero = [i for i, s in enumerate(stamps) if s == 0]
-    repeated = [i + 1 for i, (a, b) in enumerate(zip(stamps, stamps[1:])) if b == a != 0]
+    zero, repeated = _odd_stamps(stamps)
     if (not zero and not repeated) or (not repeated and _clock_starts_at_zero(stamps)):
         return
     parts = [f"{len(odd)} of {len(stamps)} images {what}" for odd, what in (
@@ -106,9 +118,7 @@ def warn_unreceived(label: str, stamps: List[int], command: Optional[str],
         if odd]
     odd = sorted(zero + repeated)
     most = 2 * len(odd) >= len(stamps)
-    named = "" if most else " ({}{})".format(
-        ", ".join(f"image {i + 1} at t={stamps[i] * 1e-9:.6f} s" for i in odd[:5]),
-        f" and {len(odd) - 5} more" if len(odd) > 5 else "")
+    named = "" if most else f" ({_first_named(stamps, odd)})"
     so = (_UNSTAMPED_SO.get(command, "their times are not when they arrived: no pose or "
                                      "ground truth can be matched to them")
           if most else "each is read at that time")
