@@ -850,3 +850,28 @@ def test_relative_sigma_reason_below_the_default_says_so(kf_map):
     at_default = _gate(kf_map, max_position_sigma_m=0.0, max_position_sigma_ratio=0.5)
     reason = at_default(_res(100, 100, cov=cov * 1e4), 100, None, X)  # 1 m sigma at 1.9 m
     assert "a frame matched right is far more certain" in reason and "default" not in reason
+
+
+def test_one_candidates_rows_reach_pnp_as_the_matcher_gave_them(kf_map, monkeypatch):
+    """Issue 9's host cut in `Localizer._pose` itself: with one candidate keyframe its
+    correspondences go to solve_pnp as they are, not copied by a concatenation of one array
+    (`results._pooled` alone was pinned: `_pose` going back to np.concatenate passed)."""
+    import mast3r_ros.core.localizer.pipeline as pipeline
+
+    loc, f, _ = _stub_loc(kf_map, [1])
+    given, seen = [], {}
+    correspond, solve = loc.matcher.correspond, pipeline.solve_pnp
+
+    def kept(*a):
+        out = correspond(*a)
+        given.extend(out)
+        return out
+
+    def spy(X, x, *a, **k):
+        seen.update(X=X, x=x)
+        return solve(X, x, *a, **k)
+    loc.matcher.correspond = kept
+    monkeypatch.setattr(pipeline, "solve_pnp", spy)
+    r = loc.localize(f)
+    assert r.success and len(given) == 1, (r.reason, given)
+    assert seen["X"] is given[0].points3d and seen["x"] is given[0].points2d
