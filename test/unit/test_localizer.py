@@ -858,7 +858,8 @@ def test_mast3r_undistort_table_gives_the_same_results(small_map, frames, monkey
 
 def test_a_localized_frame_reports_its_inliers_median_depth(kf_map, frames):
     """scene_depth_m: the PnP inliers' median depth in the query camera, what the run summary
-    weighs the position sigma against (metrics.far_claims); NaN on a failed frame."""
+    weighs the position sigma against (metrics.far_claims); NaN without a PnP pose (a frame a gate
+    refuses after PnP keeps its depth)."""
     loc = Localizer(kf_map, _sift())
     f = _queries(frames)[3]
     r = loc.localize(f, with_matches=True)
