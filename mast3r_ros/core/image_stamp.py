@@ -16,6 +16,12 @@ from typing import Any, Mapping, Optional, Tuple
 
 from .errors import InputError
 
+# --sync-tolerance's largest value (the CLI's check; the bag reader's receive-gap hint offers
+# none past it): image and depth further apart are not one view of a moving camera; more is a
+# unit slip (20 ms given as 20). Here, not in core.trajectory: the CLI's --help reads it and
+# must not import scipy
+MAX_SYNC_TOLERANCE_S = 1.0
+
 #: the values of ``image_stamp`` / ``--image-stamp``, the default first
 IMAGE_STAMPS = ("header", "receive")
 

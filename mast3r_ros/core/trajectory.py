@@ -102,12 +102,6 @@ def check_stamped_poses(stamps_ns: Any, poses: Any, what: str) -> Tuple[np.ndarr
     return stamps, p
 
 
-# --sync-tolerance's largest value (the CLI's check; the bag reader's receive-gap hint offers
-# none past it): image and depth further apart are not one view of a moving camera; more is a
-# unit slip (20 ms given as 20)
-MAX_SYNC_TOLERANCE_S = 1.0
-
-
 def check_pose_rule(sync_tolerance_s: Any, pose_at_stamp: Any) -> PoseAtStampConfig:
     """The sequence readers' (TUM folders, bags) ``sync_tolerance_s`` and ``pose_at_stamp``
     (None: the defaults) checked alike -> the `PoseAtStampConfig` to use; `InputError` naming

@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, Optional
 from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError
 from ..core.image_stamp import IMAGE_STAMPS
-from ..core.trajectory import MAX_SYNC_TOLERANCE_S
+from ..core.image_stamp import MAX_SYNC_TOLERANCE_S
 
 log = logging.getLogger(__name__)
 

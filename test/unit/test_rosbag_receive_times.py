@@ -395,11 +395,11 @@ def test_depth_received_more_than_a_second_later_is_not_offered_a_tolerance(tmp_
 
 def test_the_receive_gap_hint_and_the_cli_share_one_sync_tolerance_maximum():
     """The depth reader's 'more than --sync-tolerance's 1 s maximum' is the CLI's own limit
-    (one constant, core.trajectory's), not a second 1.0 that a changed limit would leave
+    (one constant, core.image_stamp's), not a second 1.0 that a changed limit would leave
     behind: the hint would then offer a tolerance the CLI refuses, or refuse one it takes."""
-    from mast3r_ros.core import trajectory
+    from mast3r_ros.core import image_stamp
     from mast3r_ros.replay import cli_options
     from mast3r_ros.replay.rosbag import depth
 
-    assert depth.MAX_SYNC_TOLERANCE_S is trajectory.MAX_SYNC_TOLERANCE_S
-    assert cli_options.MAX_SYNC_TOLERANCE_S is trajectory.MAX_SYNC_TOLERANCE_S
+    assert depth.MAX_SYNC_TOLERANCE_S is image_stamp.MAX_SYNC_TOLERANCE_S
+    assert cli_options.MAX_SYNC_TOLERANCE_S is image_stamp.MAX_SYNC_TOLERANCE_S

@@ -22,7 +22,8 @@ from .opening import bag_label
 from ...core.errors import InputError
 from ...core.image_codec import depth_to_metres
 from ...core.message_fields import decode_image_message
-from ...core.trajectory import MAX_SYNC_TOLERANCE_S, nearest_indices
+from ...core.trajectory import nearest_indices
+from ...core.image_stamp import MAX_SYNC_TOLERANCE_S
 
 log = logging.getLogger(__name__)
 
