@@ -59,14 +59,11 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     from ..core.keyframes import KeyframeMap
     from ..core.keyframes.target import _listing, foreign_entries
     from ..core.map_check import check_map
-    from .cli_options import empty_value, load_params
+    from .cli_options import load_params
     from .pipeline import keyframe_progress
 
     cfg = load_params(args)
     apply_cpu_threads(cfg.model.cpu_threads)  # the check's SIFT matching runs on OpenCV's pool
-    for option, value in (("--json", args.json), ("--plot", args.plot)):
-        if value is not None and not value.strip():  # `--json "$OUT"` with OUT unset
-            raise empty_value(option, "a file name")
     for option, value in (("--json", args.json), ("--plot", args.plot)):
         _refuse_inside_the_map(value, option, args.map)
     if args.json not in (None, "-") and args.plot and (os.path.realpath(args.json)

@@ -102,7 +102,7 @@ def empty_value(option: str, give: str, command: Optional[str] = None,
 
 
 def refuse_empty_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """`InputError` for the first option of the subcommand given an empty value
+    """`InputError` for the first option of the subcommand given an empty or white-space value
     (``--depth-topic "$T"`` with T unset, which argparse takes as given), for every option
     alike, before anything runs: '--depth-topic is empty (an unset shell variable?): give
     DEPTH_TOPIC, or leave --depth-topic out'. An option whose default is '', or one of
@@ -113,7 +113,8 @@ def refuse_empty_options(parser: argparse.ArgumentParser, args: argparse.Namespa
                 set(action.option_strings) & EMPTY_MEANS_NONE:
             continue
         value = getattr(args, action.dest, None)
-        if value == "" or (isinstance(value, list) and "" in value):
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and not v.strip() for v in values):  # '', ' ': no name
             option = max(action.option_strings, key=len)
             raise empty_value(option, action.metavar or action.dest.upper(), args.command,
                               action.required)

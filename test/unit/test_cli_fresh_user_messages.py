@@ -582,8 +582,10 @@ def test_every_free_string_option_of_localize_refuses_an_empty_value(tmp_path, c
     given = {"--map": str(tmp_path / "m"), "--out": str(tmp_path / "o")}
     for option in options:
         others = [w for k, v in given.items() if k != option for w in (k, v)]
-        assert main(["localize", str(tmp_path / "src"), *others, option, ""]) == 2, option
-        assert f"{option} is empty (an unset shell variable?)" in capsys.readouterr().err, option
+        for empty in ("", " ", "\t"):  # "$T" with T unset, or set to white space
+            assert main(["localize", str(tmp_path / "src"), *others, option, empty]) == 2, option
+            assert f"{option} is empty (an unset shell variable?)" in capsys.readouterr().err, (
+                option, empty)
     from mast3r_ros.replay.cli_options import refuse_empty_options  # '' is a value there
 
     built = parser.parse_args(["build-map", "SRC", "--out", "O", "--retrieval-checkpoint", ""])

@@ -516,12 +516,13 @@ def test_a_text_protocol_codebook_is_not_taken_for_a_text_file(tmp_path, protoco
 @pytest.mark.parametrize("option", ["--json", "--plot"])
 def test_check_map_json_or_plot_of_white_space_is_one_line_in_the_shared_words(option, tmp_path,
                                                                                capsys):
-    """``--json " $OUT"`` with OUT unset: '' is refused before any command runs; white space
-    reaches check-map's own check, which says it in `cli_options.empty_value`'s words."""
+    """``--json " $OUT"`` with OUT unset: '' and white space alike are refused before any
+    command runs, in `cli_options.empty_value`'s words (check-map had its own copy of them)."""
     from mast3r_ros.replay.cli import main
 
     (tmp_path / "m").mkdir()
     assert main(["check-map", str(tmp_path / "m"), option, "  "]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert line.endswith(f"{option} is empty (an unset shell variable?): give a file name, or "
+    give = {"--json": "FILE", "--plot": "PNG"}[option]
+    assert line.endswith(f"{option} is empty (an unset shell variable?): give {give}, or "
                          f"leave {option} out"), line
