@@ -1461,3 +1461,22 @@ def test_an_rvl_image_of_max_pixels_is_decoded_and_one_more_refused(monkeypatch)
     np.testing.assert_array_equal(rvl.decode_rvl(_rvl_encode(depth), 8, 8), depth)
     with pytest.raises(InputError, match="implausible size 65x1"):
         rvl.decode_rvl(_rvl_encode(np.arange(65, dtype=np.uint16)[None]), 65, 1)
+
+
+def test_low_bit_depth_warning_of_each_pair_file_does_not_claim_said_once(tmp_path, caplog):
+    """``pair``'s two 12-bit files are judged one by one: each warning names its file, so a
+    trailing "(said once)" read as a contradiction when the second file's came right after the
+    first's (png16-gray-pair's grey12 pair); a folder's warning says it covers its files."""
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), np.full((4, 6), 1000, np.uint16))
+    (tmp_path / "seq").mkdir()
+    cv2.imwrite(str(tmp_path / "seq" / "0.png"), np.full((4, 6), 1000, np.uint16))
+    with caplog.at_level("WARNING", logger="mast3r_ros.core.image_codec"):
+        read_image_file(tmp_path / "a.png", one_file=True)
+        read_image_file(tmp_path / "b.png", one_file=True)
+        read_image_file(tmp_path / "seq" / "0.png")
+    said = [r.getMessage() for r in caplog.records]
+    assert [m.split(": ")[0] for m in said] == [
+        str(tmp_path / "a.png"), str(tmp_path / "b.png"), f"{tmp_path / 'seq'}{os.sep}*.png"]
+    assert not any("said once" in m for m in said[:2]), said
+    assert said[2].endswith("(said once for these files)"), said[2]

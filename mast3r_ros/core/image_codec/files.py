@@ -202,9 +202,11 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
                         "ignore this if it is an infrared picture%s", source, why,
                         "" if one_file else " (said once for these files)")
     if source not in _DEPTH_LIKE_SAID:  # not also called 10- to 14-bit sensor data
+        # pair's files are judged and named one by one: no "(said once)" after each
         warn_low_bit_depth(image, source, "rescale the file to the full 16-bit range (or save "
                            "it as 8-bit)" if one_file else "rescale the files to the full "
-                           "16-bit range (or save them as 8-bit)")
+                           "16-bit range (or save them as 8-bit)",
+                           once="" if one_file else "said once for these files")
     return to_rgb8(image, encoding)
 
 

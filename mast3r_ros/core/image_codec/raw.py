@@ -386,7 +386,8 @@ _LOW_BIT_DEPTH_CHECKED = SaidOnce()
 _LOW_BITS = ((12, "10/12-bit"), (14, "13/14-bit"))
 
 
-def warn_low_bit_depth(array: np.ndarray, source: str, fix: str, max_bits: int = 14) -> bool:
+def warn_low_bit_depth(array: np.ndarray, source: str, fix: str, max_bits: int = 14,
+                       once: str = "said once") -> bool:
     """Warn when the first 16-bit image of ``source`` has all values below 16384 (each source is
     judged once, so the node pays no per-frame pass over its images): 10- to 14-bit sensor data
     stored in 16 bits (12-bit: below 4096; 14-bit: thermal cameras, many mono sensors), which
@@ -395,7 +396,8 @@ def warn_low_bit_depth(array: np.ndarray, source: str, fix: str, max_bits: int =
     data matched as poorly as 12-bit (6 matches against 108 for the 8-bit copy, case
     png16-gray-pair). ``max_bits`` (12 or 14) lowers the limit for a source that has its own
     warning above it (16UC1: depth in mm). ``source`` names the stream (a folder's files, a
-    topic's frame_id and encoding); ``fix`` says what to change. Returns whether it warned."""
+    topic's frame_id and encoding); ``fix`` says what to change; ``once`` ends the warning in
+    brackets ("said once" for a stream, "" for one named file). Returns whether it warned."""
     if array.dtype != np.uint16 or not array.size:
         return False
     if not _LOW_BIT_DEPTH_CHECKED.first(source):  # judged on its first 16-bit image only
@@ -407,6 +409,6 @@ def warn_low_bit_depth(array: np.ndarray, source: str, fix: str, max_bits: int =
         return False
     log.warning("%s: 16-bit pixel values that all stay below %d (%s sensor data?): scaled by "
                 "255/65535 as cv_bridge does, so the picture is dark (at most %d/255) and "
-                "matches poorly; %s (said once)", source, 1 << bits, label,
-                round(255 * (1 << bits) / 65535), fix)
+                "matches poorly; %s%s", source, 1 << bits, label,
+                round(255 * (1 << bits) / 65535), fix, f" ({once})" if once else "")
     return True
