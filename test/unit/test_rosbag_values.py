@@ -83,6 +83,25 @@ def test_the_run_warning_names_each_runs_stamps_and_the_jumps(tmp_path, caplog):
         BagSequence(bag_of(tmp_path, msgs, "four"), run=4)
 
 
+def test_the_run_warning_of_localize_says_how_to_localize_every_run(tmp_path, caplog):
+    """`localize` on a bag whose clock was reset (bag-time-jump's sim_reset_bag as the query)
+    told the user how to *map* every run (build-map each, merge-maps); it says how to localize
+    each run now. build-map's wording is unchanged."""
+    msgs = [("/cam/camera_info", 0, camera_info(100 * MS))]
+    msgs += [("/cam/image", 1 + k, colour(t * MS)) for k, t in enumerate([1000, 1100, 500, 600])]
+    said = {}
+    for command in ("localize", "build-map"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+            BagSequence(bag_of(tmp_path, msgs, command), command=command)
+        (said[command],) = [r.getMessage() for r in caplog.records
+                            if "jumps back" in r.getMessage()]
+    assert said["localize"].endswith("(to localize every run: localize each with --run N)")
+    assert "build-map" not in said["localize"] and "merge-maps" not in said["localize"]
+    assert said["build-map"].endswith("(to map every run: build-map each with --run N, then join "
+                                      "the maps with merge-maps)")
+
+
 def test_a_run_the_bag_does_not_have_is_refused(tmp_path):
     msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1, colour(S)),
             ("/cam/image", 2, colour(S + 100 * MS))]

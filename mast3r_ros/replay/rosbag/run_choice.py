@@ -106,9 +106,8 @@ class _RunChoice:
             # a WARNING when the run was chosen for the user; INFO when they chose it (--run)
             log.log(logging.INFO if self._run_wanted is not None else logging.WARNING,
                 "%s: header time jumps back %s (clock reset or looped recording), so it "
-                "holds %d runs (%s); reading run %d only, %s (to map every run: build-map "
-                "each with --run N, then join the maps with merge-maps)", bag_label(self.path),
-                jumps, n, names, self.run, how)
+                "holds %d runs (%s); reading run %d only, %s (%s)", bag_label(self.path),
+                jumps, n, names, self.run, how, _every_run(getattr(self, "_command", None)))
         keep = self._run_label = labels[self.run - 1] if labels else 1
         self._last_run_label = labels[-1] if labels else 1
         early = [f"{_stream_name(k)} ({n} message{'' if n == 1 else 's'} up to "
@@ -219,6 +218,14 @@ def _stream_name(stream: Any) -> str:
     if isinstance(stream, tuple) and len(stream) == 3 and stream[0] == "tf":
         return f"tf {stream[1]} -> {stream[2]}"
     return str(stream)
+
+
+def _every_run(command: Optional[str]) -> str:
+    """How to read every run, for the command reading the bag (None: an API caller, told the
+    map's way as before): `localize` runs each, a map is built per run and merged."""
+    if command == "localize":
+        return "to localize every run: localize each with --run N"
+    return "to map every run: build-map each with --run N, then join the maps with merge-maps"
 
 
 def _why_this_run(counts: Sequence[int], asked: bool) -> str:
