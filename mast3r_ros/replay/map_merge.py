@@ -202,6 +202,12 @@ def _index_params(maps, names: Tuple[str, str]) -> IndexParams:
     setting's two values (as the merged map keeps A's copy of a shared frame): give the map
     whose settings the merged map should have as A."""
     known = [(n, p) for n, p in zip(names, (m.index_params() for m in maps)) if p is not None]
+    for name, m in zip(names, maps):
+        why = m.index_params_unrecorded()  # a v1 map's unreadable build_config.yaml included
+        if why:
+            log.info("merge-maps: map %s records no retrieval index settings (%s): the "
+                     "merged map's index takes %s", name, why,
+                     f"those of {known[0][0]}" if known else "the defaults")
     if not known:
         return IndexParams()
     if len(known) == 2 and known[0][1] != known[1][1]:

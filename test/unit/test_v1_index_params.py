@@ -94,3 +94,20 @@ def test_merge_maps_takes_a_v1_map_s_recorded_settings(tmp_path):
     b = _map(tmp_path / "b", seed=1)
     merge_maps(a, b, str(tmp_path / "ab"), force=True)
     assert KeyframeMap.load(str(tmp_path / "ab")).index_params() == HNSW
+
+
+def test_merge_maps_says_why_a_v1_map_records_no_index_settings(tmp_path, caplog):
+    """A v1 source whose build_config.yaml cannot be read (or holds a refused value) counted as
+    recording none without a word: merge-maps now says which map and why."""
+    from mast3r_ros.replay.map_merge import merge_maps
+
+    a = _map(tmp_path / "a", scale={"index_type": "hnsw", "approx_threshold": 2, "hnsw_m": 16})
+    b = _map(tmp_path / "b", seed=1)
+    (tmp_path / "b" / "build_config.yaml").write_text("scale: [unclosed\n")
+    with caplog.at_level(logging.INFO, logger="mast3r_ros.replay.map_merge"):
+        merge_maps(a, b, str(tmp_path / "ab"), force=True)
+    (line,) = [r.getMessage() for r in caplog.records if "records no retrieval index" in
+               r.getMessage()]
+    assert f"map {b} records no retrieval index settings" in line, line
+    assert "build_config.yaml cannot be read" in line and f"takes those of {a}" in line, line
+    assert KeyframeMap.load(str(tmp_path / "ab")).index_params() == HNSW

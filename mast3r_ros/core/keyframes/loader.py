@@ -270,6 +270,15 @@ class KeyframeMap(MapEncodings, MapFiles):
             raise MapFormatError(f"map file {self._full(rel)}: no 'params' of a retrieval "
                                  "index; rebuild the map") from None
 
+    def index_params_unrecorded(self) -> str:
+        """Why `index_params` is None ('' where it is not): a v1 map's build_config.yaml is
+        missing, unreadable, records no index settings or holds a value the config refuses
+        (`build_record.recorded_index_params`' reason, naming the file and the value). Raises
+        as `index_params`."""
+        if self.index_params() is not None:
+            return ""
+        return (self._v1_index_params or (None, "it records none"))[1]
+
     def index_params_or_defaults(self) -> IndexParams:
         """`index_params`, for an index built from the map's descriptors where it stores none
         (a v1 map's thumbnail or pooled index, a v2/v3 thumbnail index of an older kind);
@@ -278,7 +287,7 @@ class KeyframeMap(MapEncodings, MapFiles):
         params = self.index_params()
         if params is not None:
             return params
-        why = (self._v1_index_params or (None, "it records none"))[1]
+        why = self.index_params_unrecorded()
         if not self._said_default_index:
             self._said_default_index = True
             log.info("map %s (format v1) records no retrieval index settings (%s): its "
