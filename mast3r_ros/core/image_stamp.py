@@ -74,13 +74,17 @@ _TIMED_BY = {"header": "its header stamp", "receive": "when it arrived"}
 
 #: a map manifest's ``recording`` (build-map: the kind of recording it read) for a rosbag2
 BAG_RECORDING = "rosbag2"
+#: ... for a ROS 1 bag (a ``.bag`` file, read by the same reader)
+ROS1_BAG_RECORDING = "rosbag1"
+#: the kinds that offer the image_stamp choice (a bag's receive times)
+BAG_RECORDINGS = (BAG_RECORDING, ROS1_BAG_RECORDING)
 
 
 def bag_image_stamp(record: Mapping[str, Any]) -> Optional[str]:
     """The ``image_stamp`` of one build's ``record`` (a map manifest, or a merged map's
     ``merged_from`` entry) where it counts: only a bag's recording offers the choice. None
     where it records none, where its ``recording`` (build-map records the kind it read:
-    `BAG_RECORDING`, 'tum', 'euroc', 'kitti') is not a bag, and for 'header' where it records
+    `BAG_RECORDINGS`, 'tum', 'euroc', 'kitti') is not a bag, and for 'header' where it records
     no ``recording`` (a map of an older build: the previous release recorded 'header' for a
     TUM/EuRoC/KITTI folder as for a bag, so 'header' alone does not say a bag's setting;
     'receive' does: a folder refuses it)."""
@@ -90,7 +94,7 @@ def bag_image_stamp(record: Mapping[str, Any]) -> Optional[str]:
     kind = record.get("recording")
     if kind is None:
         return "receive" if value == "receive" else None
-    return str(value) if kind == BAG_RECORDING else None
+    return str(value) if kind in BAG_RECORDINGS else None
 
 
 def recorded_image_stamp(manifest: Mapping[str, Any]) -> Optional[str]:

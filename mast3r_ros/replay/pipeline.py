@@ -102,14 +102,15 @@ def recorded_config(cfg: Config) -> Config:
 
 def _recording_kind(source: Any) -> Optional[str]:
     """The map manifest's ``recording``: the kind of recording ``source`` reads (through
-    `FirstFrames`): 'rosbag2' (`core.image_stamp.BAG_RECORDING`), 'tum', 'euroc', 'kitti';
-    None for another reader (a caller's own)."""
-    from ..core.image_stamp import BAG_RECORDING
+    `FirstFrames`): 'rosbag2' or 'rosbag1' (a ROS 1 ``.bag``; `core.image_stamp.BAG_RECORDINGS`),
+    'tum', 'euroc', 'kitti'; None for another reader (a caller's own)."""
+    from ..core.image_stamp import BAG_RECORDING, ROS1_BAG_RECORDING
 
-    reader = type(getattr(source, "source", source) if isinstance(source, FirstFrames)
-                  else source).__name__
-    return {"BagSequence": BAG_RECORDING, "TumSequence": "tum", "EurocSequence": "euroc",
-            "KittiSequence": "kitti"}.get(reader)
+    reader = getattr(source, "source", source) if isinstance(source, FirstFrames) else source
+    if type(reader).__name__ == "BagSequence":
+        return ROS1_BAG_RECORDING if str(reader.path).lower().endswith(".bag") else BAG_RECORDING
+    return {"TumSequence": "tum", "EurocSequence": "euroc",
+            "KittiSequence": "kitti"}.get(type(reader).__name__)
 
 
 def poses_from_file(path: Union[str, Tuple[np.ndarray, np.ndarray]], stamps_ns: np.ndarray,

@@ -79,6 +79,8 @@ def test_an_older_folder_map_s_header_is_not_a_setting_to_match():
         assert bag_image_stamp_note(bag, folder_map, "m") is None, folder_map
     assert bag_image_stamp_note(bag, BAG_HEADER, "m").endswith(
         "pass --image-stamp header to match")
+    ros1 = {"image_stamp": "header", "recording": "rosbag1"}  # a ROS 1 .bag's map: a bag too
+    assert bag_image_stamp_note(bag, ros1, "m").endswith("pass --image-stamp header to match")
     assert recorded_image_stamp({"merged_from": [older, BAG_HEADER]}) == "header"
     assert recorded_image_stamp({"merged_from": [RECEIVE, older]}) == "receive"
 

@@ -147,3 +147,16 @@ def test_a_ros1_bag_is_named_so_in_its_messages(tmp_path, caplog):
     with pytest.raises(InputError) as err:
         BagSequence(bag, image_topic="/nope")
     assert f"in ROS 1 bag {bag}" in str(err.value) and "rosbag2" not in str(err.value)
+
+
+def test_a_ros1_bag_map_records_its_kind_as_rosbag1(tmp_path):
+    """The map manifest's ``recording`` said 'rosbag2' for a ROS 1 ``.bag`` (the same reader
+    reads both); it says 'rosbag1', and a rosbag2 stays 'rosbag2'."""
+    from mast3r_ros.replay.pipeline import FirstFrames, _recording_kind
+
+    seq = BagSequence(_write_ros1_bag(tmp_path / "office.bag", "tf2_msgs/msg/TFMessage"),
+                      pose_frames="map:camera_optical")
+    assert _recording_kind(seq) == "rosbag1"
+    assert _recording_kind(FirstFrames(seq, 1)) == "rosbag1"
+    seq.path = tmp_path / "office_ros2"  # a rosbag2's folder, read by the same class
+    assert _recording_kind(seq) == "rosbag2"
