@@ -86,6 +86,22 @@ def test_unsupported_kwargs_are_checkpoint_errors(cls, kwargs, what):
         spec_from_kwargs(cls, kwargs)
 
 
+@pytest.mark.parametrize("kwargs, what", [
+    # a damaged constructor string: before, -32 passed the head-dim check (-32 % 2 == 0) and
+    # torch ended the command with "Trying to create tensor with negative dimension" and a
+    # traceback; 0 heads was a ZeroDivisionError, 32.0 a TypeError inside nn.Linear
+    ({"enc_embed_dim": -32, "enc_num_heads": 2}, "enc_embed_dim must be a positive whole"),
+    ({"dec_num_heads": 0}, "dec_num_heads must be a positive whole"),
+    ({"enc_embed_dim": 32.0, "enc_num_heads": 2}, "enc_embed_dim must be a positive whole"),
+    ({"enc_depth": -1}, "enc_depth must be a positive whole"),
+    ({"dec_depth": True}, "dec_depth must be a positive whole"),
+    ({"mlp_ratio": -4.0}, "mlp_ratio must be a positive number"),
+])
+def test_sizes_that_are_not_positive_whole_numbers_are_checkpoint_errors(kwargs, what):
+    with pytest.raises(CheckpointError, match=f"unsupported architecture.*{what}"):
+        spec_from_kwargs("AsymmetricMASt3R", kwargs)
+
+
 # ------------------------------------------------------------------ architecture from shapes
 def _shapes_only_state_dict(enc, enc_depth, dec, dec_depth, desc_dim=None):
     """Meta tensors with the official key names and shapes (no memory)."""

@@ -59,6 +59,14 @@ class ModelSpec:
 
     def validate(self) -> None:
         """Raise ValueError on a configuration the network cannot run."""
+        for name in ("enc_embed_dim", "enc_depth", "enc_num_heads", "dec_embed_dim",
+                     "dec_depth", "dec_num_heads"):  # a damaged string: not torch's traceback
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"{name} must be a positive whole number, got {v!r}")
+        if (isinstance(self.mlp_ratio, bool) or not isinstance(self.mlp_ratio, (int, float))
+                or not 0 < self.mlp_ratio < math.inf):
+            raise ValueError(f"mlp_ratio must be a positive number, got {self.mlp_ratio!r}")
         for dim, heads, what in ((self.enc_embed_dim, self.enc_num_heads, "encoder"),
                                  (self.dec_embed_dim, self.dec_num_heads, "decoder")):
             if dim % heads or (dim // heads) % 4:
