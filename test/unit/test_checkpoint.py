@@ -716,3 +716,34 @@ def test_an_image_given_as_the_checkpoint_is_named_not_called_truncated(tmp_path
         with pytest.raises(CheckpointError) as err:
             check(path)
         assert _one_line(err) == expected
+
+
+@pytest.mark.parametrize("text, what", [
+    ("AsymmetricMASt3R(enc_embed_dim=32", "is not a constructor call"),  # cut short
+    ("", "is not a constructor call"),
+    ("Foo()", "unknown model class 'Foo'"),
+    ("AsymmetricMASt3R(enc_embed_dim=-32, enc_num_heads=2)", "enc_embed_dim must be a positive"),
+])
+def test_a_damaged_constructor_string_names_the_file_and_the_fix(tmp_path, text, what):
+    """Before: 'mast3r-ros: error: model string is not a constructor call: ...' named neither the
+    checkpoint nor what to do; the user had to guess which file (a retrieval head, a codebook
+    and the network may all be given) held the string."""
+    path = tmp_path / "damaged.pth"
+    torch.save({"model": {"a": torch.zeros(1)}, "args": argparse.Namespace(model=text)}, path)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(str(path))
+    line = _one_line(err)
+    assert line.startswith(f"{path}: its constructor string (args.model): ") and what in line
+    assert line.endswith("use the official MASt3R or DUSt3R checkpoint (README: 'Model weights')")
+
+
+def test_a_huggingface_config_of_an_unknown_class_names_the_config(tmp_path):
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    (hf / "config.json").write_text('{"_class_name": "Evil"}')
+    torch.save({"a": torch.zeros(1)}, hf / "pytorch_model.bin")
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(str(hf))
+    line = _one_line(err)
+    assert line.startswith(f"{hf / 'config.json'}: its constructor arguments: ")
+    assert "unknown model class 'Evil'" in line and "README: 'Model weights'" in line

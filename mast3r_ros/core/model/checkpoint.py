@@ -46,7 +46,7 @@ import torch
 from ..devices import resolve_device
 from ..errors import CheckpointError
 from .model_string import (CLASS_ARCH, model_string, parse_model_string,  # noqa: F401
-                           spec_from_kwargs)  # re-exported: the constructor string's module
+                           spec_from_kwargs, spec_named_by)  # re-exported: the string's module
 from .huggingface import (CONFIG_FILE, WEIGHT_FILES, folder_weights, huggingface_files,
                           is_safetensors_file)
 from .network import AsymmetricMASt3R, ModelSpec
@@ -294,9 +294,8 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
     if args is not None and not isinstance(text, str) and hasattr(args, "nclusters"):
         raise CheckpointError(_retrieval_given_as_network(path))
     if key and isinstance(text, str):
-        cls, kwargs = parse_model_string(text)
-        sd = strip_wrapper_prefix(obj[key], path)
-        return sd, spec_from_kwargs(cls, kwargs), "official", text
+        spec = spec_named_by(f"{path}: its constructor string (args.model)", text)
+        return strip_wrapper_prefix(obj[key], path), spec, "official", text
     if key:  # the weights without their constructor string: read as a bare state dict
         obj = obj[key]
     if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -371,7 +370,7 @@ def _read_huggingface(path: str):
                                      else "AsymmetricCroCo3DStereo")
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()
               if not k.startswith("_")}
-    spec = spec_from_kwargs(cls, kwargs)
+    spec = spec_named_by(f"{cfg_path}: its constructor arguments", (cls, kwargs))
     return sd, spec, "huggingface", model_string(spec)
 
 

@@ -110,6 +110,18 @@ def spec_from_kwargs(cls_name: str, kwargs: Mapping[str, Any]) -> ModelSpec:
     return spec
 
 
+def spec_named_by(where: str, source: Any) -> ModelSpec:
+    """`spec_from_kwargs` of ``source``, a constructor string or (class name, kwargs); a refusal
+    starts with ``where`` (the file and the part of it read) and ends with what to do."""
+    try:
+        cls_name, kwargs = parse_model_string(source) if isinstance(source, str) else source
+        return spec_from_kwargs(cls_name, kwargs)
+    except CheckpointError as e:
+        raise CheckpointError(f"{where}: {e}: a damaged file, or a model this package does not "
+                              "run; use the official MASt3R or DUSt3R checkpoint "
+                              "(README: 'Model weights')") from None
+
+
 def model_string(spec: ModelSpec) -> str:
     """The official constructor string for a spec (what an official checkpoint's ``args.model``
     holds; given to bare state dicts that carry none)."""
