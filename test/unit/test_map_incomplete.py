@@ -156,7 +156,8 @@ def test_a_manifest_without_its_files_table_is_refused_early_as_the_open_does(wh
     with pytest.raises(MapFormatError) as late:
         KeyframeMap.load(copy)
     assert str(early.value) == str(late.value)
-    assert str(early.value) == f"{manifest}: missing field 'files'"
+    assert str(early.value) == (f"{manifest}: missing field 'files'; the manifest was edited or "
+                                "damaged: rebuild the map, or copy it again")
 
 
 def test_counts_of_one_file_are_singular(whole_map, tmp_path, capsys):

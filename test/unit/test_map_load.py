@@ -326,6 +326,28 @@ def test_keyframe_table_entry_problems_are_named(v3, mutate, pattern):
         KeyframeMap.load(v3, lazy=True)
 
 
+@pytest.mark.parametrize("mutate, said", [
+    (lambda m: m["keyframe_table"].update(num_keyframes=-1),
+     "keyframe_table: 'num_keyframes' must be at least 1, got -1"),
+    (lambda m: m["keyframe_table"].update(num_keyframes="eleven"),
+     "keyframe_table: field 'num_keyframes' has the wrong type (str)"),
+    (lambda m: m["keyframe_table"].update(file="nope.npy"),
+     "keyframe_table: file 'nope.npy' is not in the file table"),
+    (lambda m: m.pop("keyframe_table"), "missing field 'keyframe_table'"),
+    (lambda m: m.update(consistency=[1]), "field 'consistency' has the wrong type (list)"),
+])
+def test_an_edited_manifest_field_says_what_to_do(v3, mutate, said):
+    """A field a user edited (or a copy garbled): before, the one line named the field and
+    stopped ('manifest.json: keyframe_table: field 'num_keyframes' has the wrong type (str)'),
+    and -1 keyframes read 'the map has no keyframes'; now it names the field and the fix."""
+    _edit(v3, mutate)
+    for load in (lambda: KeyframeMap.load(v3, lazy=True), lambda: KeyframeMap.check_folder(v3)):
+        with pytest.raises(MapFormatError) as e:
+            load()
+        assert str(e.value) == (f"{os.path.join(v3, kfm.MANIFEST)}: {said}; the manifest was "
+                                "edited or damaged: rebuild the map, or copy it again")
+
+
 @pytest.mark.parametrize("name", ["../outside.npy", "ABS"])
 def test_file_names_that_leave_the_map_folder_are_refused(v3, tmp_path, name):
     """The manifest is user input: a file-table name with '..' or an absolute path is refused

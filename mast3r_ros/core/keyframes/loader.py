@@ -520,8 +520,9 @@ def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[
     models = _need(kt, "distortion_models", list, where)
     if not all(isinstance(m, str) for m in models):
         raise MapFormatError(f"{where}: 'distortion_models' must be a list of names")
-    if num < 1:
-        raise MapFormatError(f"{os.path.join(path, MANIFEST)}: the map has no keyframes")
+    if num < 1:  # a built map holds at least one: an edited field
+        raise MapFormatError(f"{where}: 'num_keyframes' must be at least 1, got {num}"
+                             + (" (the map has no keyframes)" if num == 0 else ""))
     if rel not in files or os.path.basename(rel) != rel:
         raise MapFormatError(f"{where}: file '{rel}' is not in the file table")
     full = os.path.join(path, rel)
@@ -541,7 +542,10 @@ def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[
 
 def _naming_the_folder(e: MapFormatError, path: str) -> MapFormatError:
     """``e`` as `KeyframeMap.load` raises it: 'manifest.json: ...' alone names no map, so the
-    map folder ``path`` is put in front."""
-    if not str(e).startswith(MANIFEST + ":"):
+    map folder ``path`` is put in front, and what to do behind where the message says none."""
+    text = str(e)
+    if not text.startswith(MANIFEST + ":"):
         return e
-    return MapFormatError(os.path.join(path, str(e)))
+    if "rebuild" not in text and "copy it again" not in text:  # a field edited: what to do
+        text += "; the manifest was edited or damaged: rebuild the map, or copy it again"
+    return MapFormatError(os.path.join(path, text))
