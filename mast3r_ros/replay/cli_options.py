@@ -382,6 +382,11 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
                          "depth overflows or vanishes")
     if args.camera_info is not None and not args.camera_info.strip():  # took the source's
         raise empty_value("--camera-info", "the camera_info YAML")
+    # missing: said as --trajectory's is (a loop of links exists: the reader names it)
+    if args.camera_info is not None and not os.path.lexists(args.camera_info):
+        raise InputError(f"--camera-info {args.camera_info}: no such file; give the camera "
+                         "calibration file, or leave --camera-info out "
+                         f"{LEFT_OUT['--camera-info']}")
     unused = [] if keyframes else given  # localize reads no query frame's depth
 
     def warn_unused() -> None:  # once, after the checks before_index makes: an error alone

@@ -615,3 +615,20 @@ def test_an_empty_option_says_what_leaving_it_out_does(tmp_path, capsys, argv, o
         assert err.count("\n") == 1, err
         assert f"error: {option} is empty (an unset shell variable?): give " in err, err
         assert err.rstrip().endswith(f", or leave {option} out {ending}"), err
+
+
+@pytest.mark.parametrize("command", ["build-map", "localize"])
+def test_a_missing_camera_info_file_names_the_option_and_the_way_out(tmp_path, capsys, tum,
+                                                                     command):
+    """`--camera-info /nope.yaml` said 'cannot read camera_info YAML /nope.yaml: No such file
+    or directory', naming neither the option nor what to do, where --trajectory's and
+    --groundtruth's twins name both."""
+    cam = str(tmp_path / "nope.yaml")
+    extra = ["--map", str(tmp_path / "m")] if command == "localize" else []
+    rc = main([command, tum[0], "--out", str(tmp_path / "o"), "--matcher", "sift",
+               "--camera-info", cam] + extra)
+    line = _one_line(capsys)
+    assert rc == 2 and not (tmp_path / "o").exists(), line
+    assert line.endswith(f"error: --camera-info {cam}: no such file; give the camera calibration "
+                         "file, or leave --camera-info out to take the source's camera (a TUM "
+                         "folder's camera.yaml, a rosbag2's CameraInfo)"), line
