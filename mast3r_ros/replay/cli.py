@@ -138,7 +138,7 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 def cmd_build_map(args: argparse.Namespace) -> int:
     from ..core.keyframes.writer import check_map_out
     from .map_build import (BuildOptions, build_retrieval, check_build_files,
-                            check_unfinished_build, connect_build_workers)
+                            check_unfinished_build, connect_build_workers, encoded_size)
     from .out_source import (refuse_out_over_source, refuse_resume_of_finished,
                              warn_map_inside_map)
     from .first_frames import check_max_frames
@@ -163,7 +163,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     check_map_out(args.out, args.overwrite)  # in --overwrite's words, before the source opens
     # OUT.partial with encoded shards: refused now, not after the source is read (as localize)
     check_unfinished_build(args.out, args.overwrite, args.resume, args.restart,
-                           encodes=cfg.localizer.matcher == "mast3r" and bool(cfg.model.checkpoint))
+                           encodes=encoded_size(cfg))  # its image size
     check_trajectory_file(args.trajectory, "--trajectory")
     cfg, retrieval, codebook = build_retrieval(cfg, args.retrieval_checkpoint, args.codebook)
     opts = BuildOptions(workers=args.workers or default_workers(), ray_address=args.ray_address,

@@ -88,14 +88,16 @@ class KeyframeImageEncoder:
 
 
 def refuse_other_unfinished_builds(encodings_dir: str, this: str, resume: bool,
-                                   identity: str = "", image_size: int = 0) -> None:
+                                   identity: str = "", image_size: int = 0,
+                                   size_only: bool = False) -> None:
     """With ``resume``, refuse a build folder whose encodings were made for another checkpoint
     or image size (another folder of ``encodings_dir`` than ``this``, its shards unfinished or
     all written -- a build killed after encoding, e.g. during its ASMK index): a build-map run
     encodes one (checkpoint, size), so resuming with other settings would re-encode everything
     and leave that folder in the map as dead data. Raises InputError naming the folder and, as
     the load log does, the checkpoint ids (``identity``/``image_size``: this run's; the other
-    build's when its build.json still says)."""
+    build's when its build.json still says). ``size_only``: before the checkpoint is loaded,
+    only a folder of another size than ``image_size`` is refused."""
     if not resume or not os.path.isdir(encodings_dir):
         return
     for name in sorted(os.listdir(encodings_dir)):
@@ -112,9 +114,12 @@ def refuse_other_unfinished_builds(encodings_dir: str, this: str, resume: bool,
                     size = str(old["image_size"])
                 except (OSError, ValueError, KeyError, TypeError):
                     pass
+            if size_only and size == str(image_size):
+                continue  # its checkpoint is compared once this run's is loaded
             mine = (f"this run's checkpoint id {identity} at {image_size}" if identity
                     else "this run's checkpoint and size")
-            what = (f"another checkpoint or image size than {mine} ({this})" if this else
+            what = (f"another image size than this run's {image_size}" if size_only else
+                    f"another checkpoint or image size than {mine} ({this})" if this else
                     "but this run encodes nothing (--matcher sift, or no --checkpoint), so "
                     "the map would hold encodings no manifest lists")
             # build-map has no --size: the size is the image_size parameter
@@ -170,13 +175,21 @@ def _unfinished_build(partial: str, out: str, shards: int, overwrite: bool) -> s
             "and start over")
 
 
+def encoded_size(cfg: Config) -> int:
+    """The image size a build-map run with ``cfg`` encodes its keyframes at; 0: it encodes
+    none (--matcher sift, no checkpoint)."""
+    encodes = cfg.localizer.matcher == "mast3r" and bool(cfg.model.checkpoint)
+    return int(cfg.model.image_size) if encodes else 0
+
+
 def check_unfinished_build(out: str, overwrite: bool, resume: bool, restart: bool,
-                           encodes: bool = True) -> None:
+                           encodes: int) -> None:
     """build-map's refusal of ``OUT.partial`` (`open_map_writer`'s, in the same words), made
     before the source is read (seconds to minutes) as localize refuses its ``RUN.partial``:
     an ``OUT.partial`` holding encoded shards without ``resume`` or ``restart``, one that is
-    no map build at all, or, with ``resume`` and a run that ``encodes`` no keyframe (--matcher
-    sift, no checkpoint), one holding encodings (`refuse_other_unfinished_builds`);
+    no map build at all, or, with ``resume``, one holding encodings of another image size than
+    ``encodes`` (the run's, `encoded_size`; 0 for a run that encodes no keyframe, --matcher
+    sift or no checkpoint: any encodings) (`refuse_other_unfinished_builds`);
     `OutputBusyError` (naming --out) first when a live build holds ``out``. Raises
     `InputError`; `MapWriter` checks again under its lock."""
     refuse_busy_output(out, "--out")  # a live build's OUT.partial is no unfinished one
@@ -184,6 +197,9 @@ def check_unfinished_build(out: str, overwrite: bool, resume: bool, restart: boo
     _check_partial(out, partial, resume)
     if not encodes:  # refused now, not after the source is read and its keyframes chosen
         refuse_other_unfinished_builds(os.path.join(partial, "encodings"), "", resume)
+    else:  # another image size is refused now too (the checkpoint's id once it is loaded)
+        refuse_other_unfinished_builds(os.path.join(partial, "encodings"), "", resume,
+                                       image_size=encodes, size_only=True)
     if resume or restart or not os.path.isdir(partial):
         return
     shards = finished_shards(partial)

@@ -661,3 +661,39 @@ def test_a_run_stopped_by_a_map_file_it_may_not_read_is_not_called_damaged(tum, 
     (line,) = [e for e in capsys.readouterr().err.splitlines() if "run stopped after 2" in e]
     assert "; the map is not readable by this user: fix it first as the error says" in line
     assert "damaged" not in line
+
+
+def test_a_resume_at_another_image_size_is_refused_before_the_source_is_read(tum, tmp_path,
+                                                                             capsys, monkeypatch):
+    """build-map --resume of a build encoding at image_size 224, run with the default 512 (the
+    --params that set 224 left out), read the whole source, chose its keyframes and checked
+    the map (minutes on a bag) before refusing the size. The size is known from the
+    parameters: it is refused before the source is opened; the checkpoint itself, known once
+    it is loaded, is compared where it was."""
+    from mast3r_ros.replay import cli
+
+    (tmp_path / "b.partial" / "keyframes").mkdir(parents=True)
+    (tmp_path / "b.partial" / "encodings" / "d695f1400de6d672_224").mkdir(parents=True)
+    ckpt = tmp_path / "c.pth"
+    ckpt.write_bytes(b"not read before the refusal")
+
+    class Opened(Exception):
+        pass
+
+    def opened(*args, **kwargs):
+        raise Opened
+    monkeypatch.setattr(cli, "_open", opened)
+    argv = ["build-map", tum[0], "--out", str(tmp_path / "b"), "--checkpoint", str(ckpt),
+            "--resume"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and (
+        f"error: --resume: the unfinished build in {tmp_path / 'b.partial'} was done encoding "
+        "d695f1400de6d672_224, another image size than this run's 512; resume with that "
+        "checkpoint (--checkpoint) and image size ('image_size: 224' in --params), or rerun "
+        "with --restart instead of --resume to delete it and start over") in err, err
+    # the same size goes on to the source (its checkpoint is compared once loaded)
+    os.rename(tmp_path / "b.partial" / "encodings" / "d695f1400de6d672_224",
+              tmp_path / "b.partial" / "encodings" / "d695f1400de6d672_512")
+    with pytest.raises(Opened):
+        main(argv)
