@@ -384,7 +384,10 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
         raise empty_value("--camera-info", "the camera_info YAML")
     # missing: said as --trajectory's is (a loop of links exists: the reader names it)
     if args.camera_info is not None and not os.path.lexists(args.camera_info):
-        raise InputError(f"--camera-info {args.camera_info}: no such file; give the camera "
+        from ..core.path_blanks import blank_edge_note
+
+        raise InputError(f"--camera-info {args.camera_info}: no such file"
+                         f"{blank_edge_note(args.camera_info)}; give the camera "
                          "calibration file, or leave --camera-info out "
                          f"{LEFT_OUT['--camera-info']}")
     unused = [] if keyframes else given  # localize reads no query frame's depth

@@ -441,8 +441,10 @@ def open_reader(path: str, options: SourceOptions = SourceOptions(),
         raise InputError(f"the source path is empty (an unset shell variable?): give "
                          f"{SOURCE_KINDS}")
     if not os.path.exists(path):
-        raise InputError(loop_text("source", path)
-                         or f"source not found: {path} ({SOURCE_KINDS})")
+        from ..core.path_blanks import blank_edge_note
+
+        note = blank_edge_note(path) or f" ({SOURCE_KINDS})"  # a pasted blank: 'it exists'
+        raise InputError(loop_text("source", path) or f"source not found: {path}{note}")
     if os.path.isdir(path):  # chmod 000, another user's copy: not a 'mav0/cam0/data.csv'
         try:
             os.listdir(path)

@@ -4,6 +4,7 @@ option at fault and the fix, exit 2, nothing written."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 
 import pytest
@@ -632,3 +633,26 @@ def test_a_missing_camera_info_file_names_the_option_and_the_way_out(tmp_path, c
     assert line.endswith(f"error: --camera-info {cam}: no such file; give the camera calibration "
                          "file, or leave --camera-info out to take the source's camera (a TUM "
                          "folder's camera.yaml, a rosbag2's CameraInfo)"), line
+
+
+@pytest.mark.parametrize("what", ["source", "--map", "--checkpoint", "--params", "--camera-info"])
+def test_a_path_pasted_with_a_space_at_its_end_says_so(tmp_path, capsys, tum, sift_map, what):
+    """A path copied with the blank after it (`--checkpoint "$HOME/m.pth "`, a line pasted from
+    a table) read 'checkpoint not found: /x/m.pth . Download ...': the space cannot be seen in
+    the line, and the file is there. Each 'not found' now says the path ends with white space
+    and that it exists without it."""
+    shutil.copy(os.path.join(tum[0], "camera.yaml"), tmp_path / "cam.yaml")
+    (tmp_path / "p.yaml").write_text("mast3r_localizer:\n  ros__parameters:\n    matcher: sift\n")
+    (tmp_path / "c.pth").write_bytes(b"never read")
+    given = {"source": tum[1], "--map": sift_map, "--checkpoint": str(tmp_path / "c.pth"),
+             "--params": str(tmp_path / "p.yaml"), "--camera-info": str(tmp_path / "cam.yaml")}
+    pasted = given[what] + " "
+    argv = ["localize", pasted if what == "source" else tum[1], "--map",
+            pasted if what == "--map" else sift_map, "--out", str(tmp_path / "r")]
+    argv += ["--matcher", "sift"] if what != "--checkpoint" else []
+    argv += [what, pasted] if what.startswith("--") and what != "--map" else []
+    rc = main(argv)
+    line = _one_line(capsys)
+    assert rc == 2 and not (tmp_path / "r").exists(), line
+    assert f"{pasted}" in line and " (the path ends with white space, which this line cannot " \
+           f"show: {given[what]!r} exists without it; remove the space)" in line, line

@@ -225,7 +225,10 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
         # UTF-8, or UTF-16/32 after their byte-order mark (Windows PowerShell's '>', Notepad)
         doc = yaml.load(decode_text(data), Loader=_UniqueKeyLoader)  # a SafeLoader
     except FileNotFoundError:
-        raise ConfigError(f"parameter file not found: {path}{_shipped_hint(path)}") from None
+        from ..path_blanks import blank_edge_note
+
+        raise ConfigError(f"parameter file not found: {path}{blank_edge_note(path)}"
+                          f"{_shipped_hint(path)}") from None
     except IsADirectoryError:  # said "cannot read parameter file X: Is a directory"
         raise ConfigError(f"parameter file {path} is a folder: give the YAML file itself"
                           f"{_yaml_inside(path)}") from None

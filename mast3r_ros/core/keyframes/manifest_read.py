@@ -80,8 +80,10 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
         loop = loop_text("map folder", path)
         if loop:
             raise MapFormatError(loop)
-        raise MapFormatError(f"map folder not found: {path} (build one with "
-                             "`mast3r-ros build-map`)")
+        from ..path_blanks import blank_edge_note
+
+        note = blank_edge_note(path) or " (build one with `mast3r-ros build-map`)"
+        raise MapFormatError(f"map folder not found: {path}{note}")
     mpath = os.path.join(path, MANIFEST)
     try:
         opened = opened_identity(path)  # what `replaced_since_open` compares

@@ -473,8 +473,11 @@ def require_checkpoint(path: str, passed_as: str = PASSED_AS) -> None:
         loop = loop_text("checkpoint", path)
         if loop:
             raise CheckpointError(loop)
-        raise CheckpointError(f"checkpoint not found: {path}. Download the official weights "
-                              f"(see README: 'Model weights') and pass their path {passed_as}")
+        from ..path_blanks import blank_edge_note
+
+        raise CheckpointError(f"checkpoint not found: {path}" + (
+            blank_edge_note(path) or ". Download the official weights "
+            f"(see README: 'Model weights') and pass their path {passed_as}"))
     if os.path.isdir(path):
         _require_huggingface_files(path)
         return
