@@ -214,6 +214,20 @@ def _is_mount_point(path: str) -> bool:
     return path in points
 
 
+def _refuse_pasted_blank(path: str) -> None:
+    """A new ``--out`` that begins or ends with white space (``--out "$OUT"``, OUT pasted with
+    its blank) would be a folder that the path typed without it does not find: refused,
+    naming that path; one made beforehand is the user's choice, written into."""
+    if path == path.strip():
+        return
+    edge = ("begins and ends" if path[:1].isspace() and path[-1:].isspace() else
+            "begins" if path[:1].isspace() else "ends")
+    raise InputError(f"--out {path!r} {edge} with white space (a pasted blank?): the folder "
+                     "would be named with it, which later commands given the path without it "
+                     f"do not find; give --out {path.strip()!r}, or make the folder first "
+                     f"(mkdir {path!r}) to keep the name")
+
+
 def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
                         allowed: Optional[Sequence[str]] = None,
                         overwrite_refusal: Optional[Callable[[], Optional[str]]] = None) -> None:
@@ -240,6 +254,7 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
     refuse_inside_map_data(path)
     full = os.path.abspath(path)
     if not os.path.lexists(full):
+        _refuse_pasted_blank(path)
         check_can_create(path, "--out")
         return
     if not os.path.isdir(full):

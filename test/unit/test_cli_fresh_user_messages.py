@@ -656,3 +656,25 @@ def test_a_path_pasted_with_a_space_at_its_end_says_so(tmp_path, capsys, tum, si
     assert rc == 2 and not (tmp_path / "r").exists(), line
     assert f"{pasted}" in line and " (the path ends with white space, which this line cannot " \
            f"show: {given[what]!r} exists without it; remove the space)" in line, line
+
+
+@pytest.mark.parametrize("command", ["build-map", "localize"])
+def test_an_out_with_a_pasted_blank_is_refused_until_made(tmp_path, capsys, tum, sift_map,
+                                                          command):
+    """`--out "maps/site "` (a variable holding a pasted blank) made a folder 'site ' in
+    silence; the next command's `--map maps/site` then found nothing. A new --out that begins
+    or ends with white space is refused, naming the folder without it; one made beforehand
+    (`mkdir`) is written into as any empty folder is."""
+    out = str(tmp_path / "o") + " "
+    argv = ([command, tum[0] if command == "build-map" else tum[1], "--out", out, "--matcher",
+             "sift", "--max-frames", "2"] + (["--map", sift_map] if command == "localize"
+                                             else []))
+    assert main(argv) == 2
+    line = _one_line(capsys)
+    assert line.endswith(
+        f"error: --out {out!r} ends with white space (a pasted blank?): the folder would be "
+        "named with it, which later commands given the path without it do not find; give "
+        f"--out {out.strip()!r}, or make the folder first (mkdir {out!r}) to keep the name"), line
+    assert not os.path.lexists(out) and not os.path.lexists(out.strip())
+    os.mkdir(out)
+    assert main(argv) == 0 and os.listdir(out)
