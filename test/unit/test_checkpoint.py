@@ -747,3 +747,20 @@ def test_a_huggingface_config_of_an_unknown_class_names_the_config(tmp_path):
     line = _one_line(err)
     assert line.startswith(f"{hf / 'config.json'}: its constructor arguments: ")
     assert "unknown model class 'Evil'" in line and "README: 'Model weights'" in line
+
+
+@pytest.mark.parametrize("obj, got", [
+    ({"args": argparse.Namespace(model="AsymmetricMASt3R()")}, "a dict with keys 'args'"),
+    ([1, 2, 3], "list"),
+])
+def test_a_file_without_weights_says_what_to_give(tmp_path, obj, got):
+    """A checkpoint saved without its weights ({'args'} only) or a torch.save of something else
+    said 'expected {'model', 'args'} or a state dict of tensors, got ...' and stopped: no fix."""
+    path = tmp_path / "x.pth"
+    torch.save(obj, path)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(str(path))
+    assert _one_line(err) == (
+        f"{path}: expected {{'model', 'args'}} or a state dict of tensors, got {got}: no MASt3R "
+        "or DUSt3R weights in it; use the official MASt3R or DUSt3R checkpoint "
+        "(README: 'Model weights')")

@@ -317,7 +317,8 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
     what = (f"a dict with keys {', '.join(repr(k) for k in list(obj)[:6])}" if isinstance(
         obj, Mapping) and obj else type(obj).__name__)
     raise CheckpointError(f"{path}: expected {{'model', 'args'}} or a state dict of tensors, "
-                          f"got {what}")
+                          f"got {what}: no MASt3R or DUSt3R weights in it; use the official "
+                          "MASt3R or DUSt3R checkpoint (README: 'Model weights')")
 
 
 def _require_huggingface_files(folder: str) -> None:
