@@ -271,13 +271,10 @@ class KeyframeMap(MapEncodings, MapFiles):
                                  "index; rebuild the map") from None
 
     def index_params_unrecorded(self) -> str:
-        """Why `index_params` is None ('' where it is not): a v1 map's build_config.yaml is
-        missing, unreadable, records no index settings or holds a value the config refuses
-        (`build_record.recorded_index_params`' reason, naming the file and the value). Raises
-        as `index_params`."""
-        if self.index_params() is not None:
-            return ""
-        return (self._v1_index_params or (None, "it records none"))[1]
+        """Why `index_params` is None, '' where it is not (`build_record.recorded_index_params`'
+        reason: a v1 map's build_config.yaml missing, unreadable, ...). Raises as it."""
+        known = self.index_params() is not None
+        return "" if known else (self._v1_index_params or (None, "it records none"))[1]
 
     def index_params_or_defaults(self) -> IndexParams:
         """`index_params`, for an index built from the map's descriptors where it stores none
