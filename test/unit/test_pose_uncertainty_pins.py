@@ -32,14 +32,14 @@ def test_a_pose_exactly_at_the_ratio_is_not_over_it_in_localize_or_the_node():
     d.start(0.0)
     d.add(FrameRecord(1.0, True, 100, sigma_depth_ratio=sigma_depth_ratio(at)))
     values = dict(d.summary(1.1, Track.TRACKING, True).values)
-    assert values["poses_uncertain_for_distance"].startswith("0 since activation")
-    assert values["last_uncertain_pose_ratio"] == "none"
+    assert values["poses_uncertain_for_distance"] == "0"
+    assert values["last_uncertain_pose_ratio"] == "nan"
 
 
 def test_the_count_is_0_before_any_activation():
-    """/diagnostics of a node not yet activated (`start` not called): 0 and none, not 1
+    """/diagnostics of a node not yet activated (`start` not called): 0 and nan, not 1
     (`uncertain_poses = 0` -> 1 in __init__: `start` resets it only at activation)."""
     values = dict(DiagnosticsWindow(window_s=10.0).summary(0.5, Track.UNINITIALIZED,
                                                            False).values)
-    assert values["poses_uncertain_for_distance"].startswith("0 since activation")
-    assert values["last_uncertain_pose_ratio"] == "none"
+    assert values["poses_uncertain_for_distance"] == "0"
+    assert values["last_uncertain_pose_ratio"] == "nan"
