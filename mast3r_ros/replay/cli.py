@@ -453,9 +453,9 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         given = list(sys.argv[1:] if argv is None else argv)
         at = given.index(args.command) if args.command in given else len(given)
         if any(e in given[:at] for e in extra):
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            parser.error(f"unrecognized arguments: {' '.join(extra)}{parser.did_you_mean(extra)}")
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        more = ""
+        more = sub.choices[args.command].did_you_mean(extra)  # allow_abbrev off: --over
         if args.command == "merge-maps" and not any(e.startswith("-") for e in extra):
             more = (": merge-maps joins two maps at a time (A B); merge the next into their "
                     "result: merge-maps A B --out AB, then merge-maps AB C --out ABC")

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import logging
 import math
 import os
 import re
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError
@@ -61,9 +62,27 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 class Parser(argparse.ArgumentParser):
     """argparse's parser whose usage errors are one line on stderr, exit status 2:
     ``mast3r-ros localize: error: argument --stride: invalid int value: 'abc' (see mast3r-ros
-    localize --help)``, not the whole usage block (up to 14 lines) above it."""
+    localize --help)``, not the whole usage block (up to 14 lines) above it. No option is
+    taken by a prefix of its name (allow_abbrev off: `--over` was --overwrite, `--max-frame`
+    --max-frames): an abbreviation is an unrecognized argument, named by `did_you_mean`."""
     UNSET = " (nothing, or an option, followed it: a shell variable such as $CKPT unset?)"
     EMPTY = " (an empty value: a shell variable such as \"$N\" unset?)"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def did_you_mean(self, extra: Sequence[str]) -> str:
+        """`` (did you mean --max-frames?)`` for the first of ``extra`` (the unrecognized
+        arguments) that is an unknown long option: the options of this parser it begins (an
+        abbreviation), else the closest (difflib ratio >= 0.8); '' where none is close."""
+        options = sorted(o for o in self._option_string_actions if o.startswith("--"))
+        for name in (e.split("=", 1)[0] for e in extra if e.startswith("--")):
+            close = [o for o in options if o.startswith(name)] or \
+                difflib.get_close_matches(name, options, n=1, cutoff=0.8)
+            if close and name != "--":
+                return f" (did you mean {' or '.join(close[:3])}?)"
+        return ""
 
     def error(self, message: str):  # type: ignore[override]
         message += self.UNSET if message.endswith(": expected one argument") else ""
