@@ -252,7 +252,8 @@ def load_params(args: argparse.Namespace) -> Config:
             raise InputError("--namespace selects a robot's blocks of a parameter file: pass "
                              "--params YAML too")
         return Config()
-    return load_config_yaml(args.params, namespace=args.namespace)
+    return load_config_yaml(args.params, namespace=args.namespace, missing_fix="check the path, "
+                            f"or leave --params out {LEFT_OUT['--params']}")
 
 
 def load_config(args: argparse.Namespace) -> Config:

@@ -374,7 +374,11 @@ def test_a_file_that_is_not_a_mapping_of_blocks_is_refused_naming_the_form(load,
     missing = tmp_path / "nowhere.yaml"
     with pytest.raises(ConfigError, match=rf"^parameter file not found: "
                                           rf"{re.escape(str(missing))}$"):
-        load_config_yaml(str(missing))
+        load_config_yaml(str(missing))  # a run's config.yaml (--resume): no --params to name
+    # the CLI's --params: what to do, after the path (`missing_fix`)
+    with pytest.raises(ConfigError, match=rf"^parameter file not found: "
+                                          rf"{re.escape(str(missing))}; check the path$"):
+        load_config_yaml(str(missing), missing_fix="check the path")
     with pytest.raises(ConfigError, match=r"(?s)p\.yaml: not valid YAML: .*unhashable key"):
         load("? [1, 2]\n: 3\n")  # a complex key: PyYAML's error, not a TypeError
 
@@ -487,6 +491,20 @@ def test_other_nodes_sections_in_a_block_for_every_node_are_ignored_as_before(lo
         load("/**:\n  ros__parameters:\n    gates.min_inliers: 5\n    gates: {min_inliers: 6}\n")
     with pytest.raises(ConfigError, match="parameter 'device' must be str, got dict"):
         load("mast3r_localizer:\n  ros__parameters:\n    device: {port: /dev/ttyUSB0}\n")
+
+
+def test_a_missing_params_file_says_what_to_do(capsys, tmp_path):
+    """`--params /nope.yaml` said only 'parameter file not found: /nope.yaml': now what to do,
+    check the path or leave --params out for the defaults (the shipped-file hint below, and a
+    path with a blank at its edge, keep their own advice)."""
+    missing = str(tmp_path / "nope.yaml")
+    line = _one_line_error(capsys, ["check-map", str(tmp_path / "no_map"), "--params", missing])
+    assert line == (f"mast3r-ros check-map: error: parameter file not found: {missing}; check "
+                    "the path, or leave --params out for the defaults"), line
+    (tmp_path / "p.yaml").write_text("mast3r_localizer:\n  ros__parameters: {}\n")
+    line = _one_line_error(capsys, ["check-map", str(tmp_path / "no_map"), "--params",
+                                    str(tmp_path / "p.yaml ")])
+    assert line.endswith("exists without it; remove the space)"), line
 
 
 def test_the_readmes_params_path_outside_the_checkout_names_the_installed_file(

@@ -184,7 +184,8 @@ def _yaml_inside(folder: str) -> str:
 
 
 def load_config_yaml(path: str, node_name: str = NODE_NAME,
-                     base: Optional[Config] = None, namespace: Optional[str] = None) -> Config:
+                     base: Optional[Config] = None, namespace: Optional[str] = None,
+                     missing_fix: str = "") -> Config:
     """Read a ROS 2 parameter file (the node's ``config/localize.yaml``) into a `Config`.
 
     The blocks read are the ones rclpy applies to the node (a key matching its full name,
@@ -212,7 +213,9 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     would refuse it; ``1e-2``, a double for ROS's YAML reader and a string for PyYAML, is read
     as the double.
 
-    Raises `ConfigError` naming the file (and the parameter) for a missing or unreadable file,
+    Raises `ConfigError` naming the file (and the parameter) for a missing (``; {missing_fix}``
+    after it, the caller's advice, unless the path's blank edge or the package's own file is
+    the advice) or unreadable file,
     invalid YAML, a duplicate key (PyYAML would keep one silently), a YAML alias (``*name``,
     ``<<: *name``: rcl refuses them), a block naming the node
     without ``ros__parameters`` or with a misspelled one, ``ros__parameters`` not a mapping,
@@ -227,8 +230,9 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     except FileNotFoundError:
         from ..path_blanks import blank_edge_note
 
-        raise ConfigError(f"parameter file not found: {path}{blank_edge_note(path)}"
-                          f"{_shipped_hint(path)}") from None
+        hint = blank_edge_note(path) + _shipped_hint(path)
+        fix = f"; {missing_fix}" if missing_fix and not hint else ""
+        raise ConfigError(f"parameter file not found: {path}{hint}{fix}") from None
     except IsADirectoryError:  # said "cannot read parameter file X: Is a directory"
         raise ConfigError(f"parameter file {path} is a folder: give the YAML file itself"
                           f"{_yaml_inside(path)}") from None
