@@ -67,17 +67,18 @@ def error_clause(err: object) -> str:
 
 def describe_npy(shape: tuple, dtype) -> str:
     """Short text of an array's layout for error messages: ``float32 (3, 8)`` for a plain dtype
-    (``big-endian`` added when it is not the machine's order), ``3 rows of 4 fields (56 B)``
-    for a structured one (its field list runs to hundreds of characters; the field count and
-    size say enough to tell one table from another)."""
+    (``big-endian`` added when it is not the machine's order), ``3 rows of 4 fields (56 B per
+    row, 168 B in all)`` for a structured one (its field list runs to hundreds of characters;
+    the field count and sizes say enough to tell one table from another; one row: ``(56 B)``)."""
     if dtype.names is None:
         order = "" if dtype.isnative or dtype.byteorder == "|" else (
             " big-endian" if dtype.byteorder == ">" else " little-endian")
         return f"{dtype.name}{order} {tuple(shape)}"
     if len(shape) != 1:
         return f"shape {tuple(shape)} of {len(dtype.names)}-field rows"
-    plural = "" if shape[0] == 1 else "s"
-    return f"{shape[0]} row{plural} of {len(dtype.names)} fields ({dtype.itemsize} B)"
+    size = f"{dtype.itemsize} B" if shape[0] == 1 else \
+        f"{dtype.itemsize} B per row, {shape[0] * dtype.itemsize} B in all"
+    return f"{shape[0]} row{'' if shape[0] == 1 else 's'} of {len(dtype.names)} fields ({size})"
 
 
 # what numpy's .npy header parser raises for a damaged header: beside ValueError (and OSError

@@ -186,6 +186,38 @@ def test_keyframe_table_checksum_and_manifest_count(map_v3):
     assert KEYFRAME_DTYPE.itemsize < 512  # fixed size per keyframe
 
 
+def test_an_edited_keyframe_count_names_the_manifest_and_sizes_per_row(map_v3, capsys):
+    """manifest.json's num_keyframes edited (3 -> 4) said 'expected 4 rows of 14 fields
+    (428 B), found 3 rows of 14 fields (428 B); rebuild the map or re-copy the file': one row's
+    size read as the file's, and re-copying the table (which is whole) does not help."""
+    man = _manifest(map_v3)
+    man["keyframe_table"]["num_keyframes"] = 4
+    with open(os.path.join(map_v3, kfm.MANIFEST), "w") as fh:
+        json.dump(man, fh)
+    full = os.path.join(map_v3, "keyframe_table.npy")
+    size, fields = KEYFRAME_DTYPE.itemsize, len(KEYFRAME_DTYPE.names)
+    with pytest.raises(MapFormatError) as e:
+        KeyframeMap.load(map_v3, lazy=True)
+    assert str(e.value) == (
+        f"map file {full}: expected 4 rows of {fields} fields ({size} B per row, {4 * size} B in "
+        f"all), found 3 rows of {fields} fields ({size} B per row, {3 * size} B in all); the file "
+        "matches its checksum, so manifest.json's keyframe_table.num_keyframes (4) disagrees "
+        "with it: an edited manifest? set it back to 3, or rebuild the map"), str(e.value)
+    assert main(["check-map", map_v3]) == 2
+    assert "set it back to 3, or rebuild the map" in capsys.readouterr().err
+    # an encoding store's chunk count alike (the keyframe count restored)
+    man["keyframe_table"]["num_keyframes"] = 3
+    man["encodings"][0]["table"]["num_chunks"] = 2
+    with open(os.path.join(map_v3, kfm.MANIFEST), "w") as fh:
+        json.dump(man, fh)
+    with pytest.raises(MapFormatError) as e:
+        KeyframeMap.load(map_v3, lazy=True).load_encodings("ckptA", 224)
+    assert str(e.value).endswith(
+        "found 1 row of 4 fields (56 B); the file matches its checksum, so manifest.json's "
+        "encodings[].table.num_chunks (2) disagrees with it: an edited manifest? set it back "
+        "to 1, or rebuild the map"), str(e.value)
+
+
 def test_damaged_table_bytes_are_reported_as_corruption_not_as_a_bad_pose(map_v3, tmp_path):
     """Bytes of a pose flipped on disk (the manifest's checksum untouched) fail the rigidity
     check first while streaming; the error must say the file is corrupt (fresh-user finding:
@@ -410,7 +442,8 @@ def test_merge_warns_when_a_dropped_copy_has_depth_at_another_scale(tmp_path, ca
     # is refused as cut short before it is parsed, `incomplete_map_error`)
     ("chunk_table.npy", lambda d: d.replace(b"'shape': (", b"'shape': (1", 1).replace(
         b" \n", b"\n", 1),
-     "expected 1 row of 4 fields (56 B), found 11 rows of 4 fields (56 B)"),
+     "expected 1 row of 4 fields (56 B), found 11 rows of 4 fields (56 B per row, 616 B in "
+     "all)"),
     # the magic string gone: numpy's own message suggests allow_pickle
     ("pooled/descs.npy", lambda d: b"X" + d[1:],
      "expected float32 (3, 8), found a .npy header that does not parse"),

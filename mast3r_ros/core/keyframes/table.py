@@ -42,7 +42,7 @@ from ..errors import (NPY_HEADER_ERRORS, InputError, MapFormatError, describe_np
 from ..fileio import atomic_write_file
 from ..npy_write import save_npy
 from ..types import CameraIntrinsics
-from .layout import Keyframe
+from .layout import MANIFEST, Keyframe
 from .manifest import _invalid_poses, _nonfinite_pose
 
 MAX_DIST = 14  # OpenCV's longest distortion vector (k1..k6, p1, p2, s1..s4, tx, ty)
@@ -154,9 +154,11 @@ def _npy_header(fh: Any, full: str, expected: str) -> Tuple[Tuple[int, ...], np.
     return shape, dtype, fh.tell()
 
 
-def _stream_rows(full: str, dtype: np.dtype, num: int, sha256: str):
+def _stream_rows(full: str, dtype: np.dtype, num: int, sha256: str, count: str):
     """Yield (first_row, rows) blocks of an ``.npy`` table, checking its header against
-    ``dtype`` / ``num`` and, at the end, its sha256 (the file is read, never kept resident)."""
+    ``dtype`` / ``num`` and, at the end, its sha256 (the file is read, never kept resident).
+    Another row count in a file matching its checksum is the manifest's ``count`` (the field
+    giving ``num``) at fault, an edited manifest: said so, with the value the file holds."""
     try:
         fh = open(full, "rb")
     except FileNotFoundError:
@@ -166,6 +168,11 @@ def _stream_rows(full: str, dtype: np.dtype, num: int, sha256: str):
     with fh:
         want = describe_npy((num,), dtype)
         shape, got, offset = _npy_header(fh, full, want)
+        if got == dtype and len(shape) == 1 and shape != (num,) and _sha256_of(full) == sha256:
+            raise MapFormatError(
+                f"map file {full}: expected {want}, found {describe_npy(shape, got)}; the file "
+                f"matches its checksum, so {MANIFEST}'s {count} ({num}) disagrees with it: an "
+                f"edited manifest? set it back to {shape[0]}, or rebuild the map")
         if got != dtype or shape != (num,):
             found = describe_npy(shape, got)
             raise npy_header_error(full, want, found if found != want
@@ -238,7 +245,8 @@ class KeyframeTable(Sequence):
         and the first bad row."""
         ids = None  # made once the header holds ``num`` rows (a manifest count of 10**12: 7 TiB)
         try:
-            for first, rows in _stream_rows(full, KEYFRAME_DTYPE, num, sha256):
+            for first, rows in _stream_rows(full, KEYFRAME_DTYPE, num, sha256,
+                                            "keyframe_table.num_keyframes"):
                 ids = np.empty(num, np.int64) if ids is None else ids
                 ids[first:first + len(rows)] = rows["id"]
                 _check_rows(rows, first, len(models), f"{full}: row")
@@ -434,7 +442,8 @@ class _ChunkFiles(Mapping):
 def open_chunk_table(full: str, num_keyframes: int, sha256: str, num_rows: int) -> StoreTable:
     """Validate (checksum, dtype, chunks tiling [0, num_keyframes)) and read a store's chunk
     table into a `StoreTable` whose chunks and files are built on access."""
-    blocks = [np.array(rows) for _, rows in _stream_rows(full, CHUNK_DTYPE, num_rows, sha256)]
+    blocks = [np.array(rows) for _, rows in _stream_rows(
+        full, CHUNK_DTYPE, num_rows, sha256, "encodings[].table.num_chunks")]
     arr = np.concatenate(blocks) if blocks else np.zeros(0, CHUNK_DTYPE)
     first, count = arr["first"], arr["count"]
     want = np.concatenate([[0], np.cumsum(count)[:-1]]) if len(arr) else first
