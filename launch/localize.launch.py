@@ -40,7 +40,7 @@ RESPAWN_DELAY_S = 2.0
 # image_transport streams the node cannot subscribe to (it reads raw and compressed only)
 OTHER_TRANSPORTS = ("compressedDepth", "theora", "zstd", "ffmpeg", "foxglove")
 # rcl's severity names (`--log-level`, any case); 'warning' (Python's and mast3r-ros
-# --log-level's word) is given to rcl as its 'warn'
+# --log-level's word) is given to rcl as its 'warn'; 'unset': the logger inherits rcl's default
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal", "unset")
 
 
@@ -72,7 +72,8 @@ def _log_level(text: str) -> str:
     word = "warn" if word == "warning" else word
     if word not in LOG_LEVELS:
         raise RuntimeError(f"log_level:={text!r} is not a log level: give one of "
-                           f"{', '.join(LOG_LEVELS[:5])}")
+                           f"{', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]} (the node's "
+                           "logger then inherits rcl's default level)")
     return word
 
 
@@ -249,7 +250,8 @@ def generate_launch_description():
         DeclareLaunchArgument(
             "log_level", default_value="info",
             description="Logging level of the node's logger (and, through it, of the "
-                        "library's log lines): debug, info, warn, error or fatal. rcl/rmw "
-                        "internals stay at their default."),
+                        "library's log lines): debug, info, warn, error, fatal, or unset "
+                        "(the logger inherits rcl's default level). rcl/rmw internals stay at "
+                        "their default."),
         OpaqueFunction(function=_node),
     ])

@@ -335,12 +335,32 @@ def test_a_log_level_that_is_no_level_stops_the_launch_naming_it(monkeypatch):
     """log_level:=verbose went to rcl as '--log-level mast3r_localizer:=verbose', which the
     started node's rclpy.init refused with a traceback (each respawn again); 'warning', the
     mast3r-ros CLI's word, is rcl's 'warn'."""
+    # unset, which the launch file takes, is named too (it listed only the other five)
     with pytest.raises(RuntimeError, match=r"^log_level:='verbose' is not a log level: give "
-                                           r"one of debug, info, warn, error, fatal$"):
+                                           r"one of debug, info, warn, error, fatal or unset "
+                                           r"\(the node's logger then inherits rcl's default "
+                                           r"level\)$"):
         _launch(monkeypatch, HumbleLifecycleNode, "true", log_level="verbose")
-    for given, want in (("WARNING", "warn"), (" Debug ", "debug"), ("fatal", "fatal")):
+    for given, want in (("WARNING", "warn"), (" Debug ", "debug"), ("fatal", "fatal"),
+                        ("UNSET", "unset")):
         (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true", log_level=given)
         assert node.kwargs["ros_arguments"] == ["--log-level", f"mast3r_localizer:={want}"]
+
+
+def test_the_log_level_argument_and_its_docs_name_every_level_it_takes(monkeypatch):
+    """docs/ros_node.md's log_level row and the argument's description listed five levels,
+    the launch file takes a sixth, unset (the logger inherits rcl's default level)."""
+    for name, module in _modules(HumbleLifecycleNode).items():
+        monkeypatch.setitem(sys.modules, name, module)
+    ns = runpy.run_path(str(LAUNCH))
+    (arg,) = [a for a in ns["generate_launch_description"]().args[0]
+              if isinstance(a, Recorded) and a.args[:1] == ("log_level",)]
+    (row,) = [ln for ln in (ROOT / "docs" / "ros_node.md").read_text().splitlines()
+              if ln.startswith("| `log_level` |")]
+    for text in (arg.kwargs["description"], row):
+        named = [level for level in ns["LOG_LEVELS"] if level in text]
+        assert named == list(ns["LOG_LEVELS"]), (named, text)
+        assert "inherits rcl's default level" in text, text
 
 
 @pytest.mark.parametrize("argument, parameter", [("map", "map_path"),
