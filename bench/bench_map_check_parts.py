@@ -28,6 +28,13 @@ from mast3r_ros.core.map_check.measure import SIFT_CONTRAST
 from mast3r_ros.core.matchers.sift import extract_sift
 
 
+def _read(path: str) -> bytes:
+    """The bytes of ``path``, the file closed (one open file per keyframe otherwise waited
+    for the garbage collector: ResourceWarning under -X dev)."""
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("map")
@@ -37,8 +44,8 @@ def main() -> None:
     a = ap.parse_args()
     m = KeyframeMap.load(a.map, lazy=True, check_files=False)
     kfs = list(m.keyframes)
-    rgb = [open(os.path.join(a.map, k.image_file), "rb").read() for k in kfs]
-    dep = [open(os.path.join(a.map, k.depth_file), "rb").read() for k in kfs if k.depth_file]
+    rgb = [_read(os.path.join(a.map, k.image_file)) for k in kfs]
+    dep = [_read(os.path.join(a.map, k.depth_file)) for k in kfs if k.depth_file]
     units = [float(k.depth_scale) for k in kfs if k.depth_file]
     w, h = kfs[0].intrinsics.width, kfs[0].intrinsics.height
     size = (a.width, round(h * a.width / w))
