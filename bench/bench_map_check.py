@@ -32,8 +32,9 @@ on whichever thread: the current check reads the next keyframe on a worker threa
 stages can add up to more than the wall time): reading a keyframe (PNG checksum and decode,
 `MapRecords`), preparing it (reduction, ORB, depth grid, `_prepare`), SIFT detection
 (`extract_sift`), pair matching (`_match`, SIFT detection included), the two measurements
-(`_measure`) and the colour-focal scan (`colour_focal_note`), previous and current side by side
-with their ratio.
+(`_measure`), the colour-focal scan (`colour_focal_note`) and, on a failing map, the diagnosis'
+focal scan (`diagnose._focal_scale`, once a check: 0 where the diagnosis names a cause before
+it), previous and current side by side with their ratio.
 
 Wall time on a shared machine includes the waits for a core: compare within one run.
 """
@@ -166,7 +167,8 @@ def _figures(rep) -> tuple:
 
 STAGES = (("read", "records", "MapRecords.__getitem__"), ("prepare", "measure", "_prepare"),
           ("sift_detect", "measure", "extract_sift"), ("match", "measure", "_match"),
-          ("measure", "measure", "_measure"), ("focal_scan", "", "colour_focal_note"))
+          ("measure", "measure", "_measure"), ("focal_scan", "", "colour_focal_note"),
+          ("focal_scale", "diagnose", "_focal_scale"))
 
 
 def _stage_timers(package) -> dict:

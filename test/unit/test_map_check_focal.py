@@ -176,3 +176,48 @@ def test_without_a_clear_winner_both_depth_and_focal_length_are_named(frames, mo
     assert "or the focal length is off: x" in r.message, r.message
     assert r.fix.startswith("check fx, fy in the camera_info's K"), r.fix
     assert "only if they are right: --depth-scale" in r.fix, r.fix
+
+
+@pytest.mark.parametrize("factor, made", [(2.0, "480x360"), (0.5, "120x90")])
+def test_a_calibration_for_twice_or_half_the_image_size_is_named_with_the_fx_that_fits(
+        frames, factor, made):
+    """fx, fy x2 (a calibration made at 1280x960 given with 640x480 images: fx 1170 px for 585)
+    or x0.5 keep a field of view a camera has (34 / 101 deg here), and the focal scan stopped at
+    x0.6 / x1.67: both read "likely cause: no pose convention or depth scale explains it; fix:
+    check the poses ... and the depth unit". The scan goes on past the end its best sits at
+    (to x0.4 / x2.5), and the fix names the factor and the resolution it fits."""
+    r = check_keyframes(pinhole_records(frames, fx_factor=factor), CFG, depth_units_per_m=1000.0)
+    assert r.verdict == INCONSISTENT and r.cause == "focal_length", r.message
+    fitted = float(r.message.split("; likely cause: fx, fy are x")[1].split(" ")[0])
+    assert abs(fitted / factor - 1) < 0.01, r.message
+    fx = float(r.fix.split("(fx ")[1].split(" px)")[0])
+    assert abs(fx / frames[0].intrinsics.K[0, 0] - 1) < 0.01, r.message
+    assert f"a calibration for another resolution (one made at {made} for these 240x180 " \
+        "images?): give the CameraInfo recorded with these images, or scale fx, fy by the " \
+        f"image size ratio: divided by {fitted:.3g} (fx " in r.fix, r.fix
+    for wrong in ("no pose convention", "depth unit", "not registered"):
+        assert wrong not in r.message, r.message
+
+
+def test_the_wide_focal_scan_goes_past_an_end_only_when_the_best_sits_there():
+    """`_log_argmin`'s ``wide``: the same factor, from the same scores, as the narrow scan
+    where the best lies inside `_FOCAL_SCAN`'s range; past its end (x2, x0.45) on to
+    `_FOCAL_SCAN_WIDE`'s, in the same steps, where the narrow one stops at its edge."""
+    from mast3r_ros.core.map_check import focal
+
+    def bowl(true, calls):
+        return lambda g: calls.append(g) or (np.log(g) - np.log(true)) ** 2
+
+    for true in (1.0, 0.62, 1.2, 1.6):
+        narrow, wide = [], []
+        assert focal._log_argmin(bowl(true, narrow)) == \
+            focal._log_argmin(bowl(true, wide), wide=True)
+        assert wide == narrow, true
+    for true in (2.0, 0.45):
+        stuck = focal._log_argmin(bowl(true, []))
+        assert abs(np.log(stuck / true)) > 0.1, (true, stuck)
+        got = focal._log_argmin(bowl(true, []), wide=True)
+        assert abs(got / true - 1) < focal._FOCAL_REFINE_STEP, (true, got)
+    # and the array score (``many``) the same way
+    got = focal._log_argmin(None, many=lambda gs: (np.log(gs) - np.log(2.0)) ** 2, wide=True)
+    assert abs(got / 2.0 - 1) < focal._FOCAL_REFINE_STEP, got

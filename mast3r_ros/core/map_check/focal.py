@@ -118,6 +118,12 @@ def _focal_divided(views: List[_View], g: float) -> List[_View]:
 # focal factors (given / true fx, fy) `_focal_scale` scans: a plausible camera's calibration a
 # few tens of per cent off (beyond: `_implausible_focal_length`), on a log grid, then refined
 _FOCAL_SCAN = (0.6, 1.67, 27)
+# where `_focal_scale`'s scan goes on when its best factor sits at an end of `_FOCAL_SCAN` (the
+# same log step, on that side only; `_log_argmin`'s ``wide``): a calibration for images twice or
+# half the size (fx 1170 px for 585, one for 1280x960 given with 640x480 images) keeps a
+# plausible field of view (`_FOV_DEG`: redkitchen's 57 deg read as 31) and read "no pose
+# convention or depth scale explains it; fix: check the poses ... and the depth unit"
+_FOCAL_SCAN_WIDE = (0.4, 2.5)
 _FOCAL_REFINE_STEP = 0.005
 _FOCAL_SCAN_PAIRS = 200  # pairs scored per factor, spread over the map
 # a fitted depth factor that is no unit confusion is told from fx, fy off (`_depth_or_focal`)
@@ -164,18 +170,45 @@ def _residual_score(views: List[_View], matches: Dict[Tuple[int, int], Any],
 
 
 def _log_argmin(score: Callable[[float], float], centre: float = 1.0, *,
-                many: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> float:
+                many: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+                wide: bool = False) -> float:
     """The factor in ``centre`` x `_FOCAL_SCAN`'s range that minimises ``score``: the log grid,
     then `_FOCAL_REFINE_STEP` steps within a grid step of its best. ``many``: the same score of
     an array of factors at once ((G,) -> (G,)), which replaces ``score`` (the first minimum
-    taken, as ``min`` takes it)."""
+    taken, as ``min`` takes it). ``wide``: when that best sits at an end of the range (the
+    grid's end point, refined to its outer end), the scan goes on past it to `_FOCAL_SCAN_WIDE`'s
+    end on that side, in the same log steps, and the better of the two is taken."""
     lo, hi, n = _FOCAL_SCAN
     grid = centre * np.exp(np.linspace(math.log(lo), math.log(hi), n))
-    best = min(grid, key=score) if many is None else grid[int(np.argmin(many(grid)))]
     step = math.log(hi / lo) / (n - 1)
+    i = _first_min(grid, score, many)
+    g, at = _refined(grid[i], step, score, many)
+    out = 1 if i == n - 1 and at == 1 else -1 if i == 0 and at == -1 else 0
+    if not wide or not out:
+        return g
+    end = centre * _FOCAL_SCAN_WIDE[out > 0]
+    past = grid[i] * np.exp(out * step * np.arange(
+        1, math.ceil(abs(math.log(end / grid[i])) / step - 1e-9) + 1))
+    g2 = _refined(past[_first_min(past, score, many)], step, score, many)[0]
+    return (g, g2)[_first_min(np.array([g, g2]), score, many)]  # g2 only when lower
+
+
+def _first_min(factors: np.ndarray, score: Callable[[float], float],
+               many: Optional[Callable[[np.ndarray], np.ndarray]]) -> int:
+    """The index of ``factors``' first minimum of ``score`` (or ``many``'s, all at once)."""
+    if many is None:
+        return min(range(len(factors)), key=lambda k: score(factors[k]))
+    return int(np.argmin(many(factors)))
+
+
+def _refined(best: float, step: float, score: Callable[[float], float],
+             many: Optional[Callable[[np.ndarray], np.ndarray]]) -> Tuple[float, int]:
+    """(the factor in `_FOCAL_REFINE_STEP` steps within ``step`` (log) of ``best`` that
+    minimises ``score``, -1 / 1 when it is the lowest / highest of them, else 0)."""
     fine = np.exp(np.arange(math.log(best) - step, math.log(best) + step + 1e-9,
                             _FOCAL_REFINE_STEP))
-    return float(min(fine, key=score) if many is None else fine[int(np.argmin(many(fine)))])
+    k = _first_min(fine, score, many)
+    return float(fine[k]), -1 if k == 0 else 1 if k == len(fine) - 1 else 0
 
 
 def _focal_fits(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapCheckConfig,
@@ -193,12 +226,13 @@ def _focal_scale(views: List[_View], matches: Dict[Tuple[int, int], Any],
     then refined in 0.5 % steps), at least 3 % from 1 and halving that residual, then measured
     in full. A calibration 15 % off was named a pose discontinuity or "unknown" (the depth scale
     fits only about 10 % off, `_describe`'s ``unit_like``; `_depth_or_focal` tells them apart
-    there). Distorted cameras are undistorted under each candidate K (`_focal_divided`). None
-    otherwise."""
+    there). Past `_FOCAL_SCAN`'s end where its best sits, on to `_FOCAL_SCAN_WIDE`'s (x2, x0.5:
+    a calibration for another resolution, whose fix says so, `_resolution_fix`). Distorted
+    cameras are undistorted under each candidate K (`_focal_divided`). None otherwise."""
     score = _residual_score(views, matches, cfg)
     if score is None:
         return None
-    g = _log_argmin(score)
+    g = _log_argmin(score, wide=True)
     base = score()
     if abs(math.log(g)) < math.log(1.03) or not score(g) < 0.5 * base:
         return None
@@ -212,6 +246,7 @@ def _focal_cause(views: List[_View], g: float, residual: float, base: float,
     weighed, in words, appended to the figures)."""
     v = views[0]
     fx = v.cam.K[0, 0] / v.scale
+    lo, hi, _ = _FOCAL_SCAN
     return _Cause(
         "focal_length", 1.0,
         f"fx, fy are x{g:.3g} the size the depth and poses fit (the focal length is off: fx "
@@ -219,11 +254,33 @@ def _focal_cause(views: List[_View], g: float, residual: float, base: float,
         f"{_fov_deg(fx / g, v.width_px):.3g} deg view instead of {_fov_deg(fx, v.width_px):.3g}, "
         f"every pair agrees, median depth residual {100 * residual:.2g} % against "
         f"{100 * base:.2g} %{against})",
-        "check fx, fy in the camera_info's K (camera.yaml / --camera-info, the CameraInfo "
-        "topic) against the camera's calibration (another camera's, or for another resolution "
-        f"or zoom?): divided by {g:.3g} (fx {fx / g:.4g} px) they fit; build the map again"
-        + (UNREGISTERED_NOTE if 0.75 < g < 1.33 else ""),
+        (_resolution_fix(v, g) if not lo <= g <= hi else
+         "check fx, fy in the camera_info's K (camera.yaml / --camera-info, the CameraInfo "
+         "topic) against the camera's calibration (another camera's, or for another resolution "
+         f"or zoom?): divided by {g:.3g} (fx {fx / g:.4g} px) they fit; build the map again"
+         + (UNREGISTERED_NOTE if 0.75 < g < 1.33 else "")),
         True)
+
+
+# image size ratios a calibration is commonly given at by mistake (given / these images), named
+# when the fitted factor is within 10 % of one (`_resolution_fix`)
+_RESOLUTION_RATIOS = (0.5, 2.0)
+
+
+def _resolution_fix(v: _View, g: float) -> str:
+    """The fix for fx, fy x``g`` beyond `_FOCAL_SCAN`'s range (found by its ``wide`` pass): a
+    calibration for another image size (``g`` x these images' when that is twice or half), its
+    fx, fy scaled by the size ratio (the fit keeps cx, cy as given), or the CameraInfo recorded
+    with the images. ``v``: the keyframe named (camera pixels)."""
+    w, h = v.width_px, max(1, round(v.cam.height / v.scale))
+    fx = v.cam.K[0, 0] / v.scale
+    r = next((r for r in _RESOLUTION_RATIOS if abs(math.log(g / r)) < math.log(1.1)), None)
+    made = (f"one made at {w * r:g}x{h * r:g} for these {w}x{h} images?" if r is not None else
+            f"one made at another image size than these {w}x{h}?")
+    return ("fx, fy in the camera_info's K (camera.yaml / --camera-info, the CameraInfo topic) "
+            f"are likely a calibration for another resolution ({made}): give the CameraInfo "
+            "recorded with these images, or scale fx, fy by the image size ratio: divided by "
+            f"{g:.3g} (fx {fx / g:.4g} px), cx, cy as given, they fit; build the map again")
 
 
 # a colour camera's own K fails the same way with a separate depth camera's depth (a Kinect's,
