@@ -754,7 +754,9 @@ def test_check_map_cli_writes_the_figures_of_an_inconsistent_map_too(maps, tmp_p
                                                                       monkeypatch):
     """The figures are most wanted when the map is refused: --json and --plot are written
     before the exit 2, the plot with the report beside the keyframes."""
-    from mast3r_ros.replay import plots
+    # pipeline imported before the stand-in: it binds plot_keyframes at its import, and a first
+    # import under the stand-in kept the lambda for every later build-map of the worker
+    from mast3r_ros.replay import pipeline, plots  # noqa: F401
     from mast3r_ros.replay.cli import main
 
     drawn = []
