@@ -120,6 +120,9 @@ class DiagnosticsWindow:
         self.transition_error = ""
         self.finalized = False  # shut down (lifecycle 'finalized'): it cannot be configured
         self.autostart = "off"  # parameter autostart: what became of the node's own bring-up
+        # why the start value of autostart was refused (WARN while not active, until the node
+        # is first activated: then a later inactive state is whoever drives it)
+        self.autostart_refused = ""
         self.last_t_s: Optional[float] = None
         self.started_t_s: Optional[float] = None
         # set by the node while configure builds the model (monotonic s), else None
@@ -152,6 +155,7 @@ class DiagnosticsWindow:
         latencies are not this one's; the totals stay), and the notes stop setting the
         level (their values stay)."""
         self.started_t_s = t_s
+        self.autostart_refused = ""  # activated all the same: no longer why it is not active
         self.records.clear()
         # the notes were of the time before (a bond of the last activation): values only now
         self.notes = {k: dataclasses.replace(n, t_s=-math.inf) for k, n in self.notes.items()}
@@ -315,6 +319,11 @@ class DiagnosticsWindow:
             error = self._config_error()
             if error:
                 return ERROR, error
+            if self.autostart_refused:  # told to bring itself up and could not
+                return WARN, (f"not active: autostart was refused ({self.autostart_refused}), "
+                              "so the node did not configure and activate itself: start the "
+                              "node again with autostart set right, or configure and activate "
+                              "it through its lifecycle services")
             return OK, "not active (configure and activate the lifecycle node)"
         if now_s - self.last_error_t_s <= self.window_s:
             return ERROR, f"unexpected error (traceback in the log): {self.last_error}"

@@ -24,11 +24,12 @@ from __future__ import annotations
 import dataclasses
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Optional
 
 from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.errors import InputError
+from mast3r_ros.ros import params
 from mast3r_ros.ros.diagnostics import ERROR, WARN
 from mast3r_ros.ros.frames import localization_tf, planar_pose
 from mast3r_ros.ros.processing import FrameProcessing
@@ -394,14 +395,21 @@ class ExecutorSide(FrameProcessing):
                 self._diag.transition_error = self._self_start.request_error
 
     def _begin_self_start(self, enabled: bool, node_name: str, on_timer: Callable[[], None],
-                          steady_clock: Any) -> None:
+                          steady_clock: Any, errors: Optional[Mapping[str, str]] = None
+                          ) -> None:
         """At start-up, parameter ``autostart`` (``enabled``): `SelfStart` for ``node_name``
         (fully qualified), its /diagnostics value, and when enabled the one-shot timer that
         calls ``on_timer`` (`_self_start_tick`) on ``steady_clock`` (rclpy's STEADY_TIME
-        Clock: `self_start.SELF_START_DELAY_S` says why not the node's clock)."""
+        Clock: `self_start.SELF_START_DELAY_S` says why not the node's clock). A start value
+        of autostart refused (in ``errors``, `params.declare_parameters`' start-up errors:
+        ``-p autostart:=maybe``) is named in that value and is WARN while the node is not
+        active (`DiagnosticsWindow.autostart_refused`)."""
+        errors = errors or {}
         self._self_start = SelfStart(enabled, node_name)
         with self._lock:
-            self._diag.autostart = self._self_start.status
+            self._diag.autostart = params.refused_start_status(self._self_start.status,
+                                                               "autostart", errors)
+            self._diag.autostart_refused = errors.get("autostart", "")
         if self._self_start.pending:
             self._self_start_timer = self.create_timer(SELF_START_DELAY_S, on_timer,
                                                        clock=steady_clock)

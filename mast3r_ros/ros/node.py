@@ -142,12 +142,10 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
             add_pre_set(lambda updates: params.integers_as_doubles(
                 updates, lambda name, value: Parameter(name, Parameter.Type.DOUBLE, value)))
         # autostart: configure -> activate by the node itself once it spins (ros/self_start.py)
+        # a refused start value (-p autostart:=maybe) is WARN on /diagnostics while not active
         self._begin_self_start(self.get_parameter("autostart").value is True,
                                self._diagnostics.hardware_id, self._on_self_start_timer,
-                               Clock(clock_type=ClockType.STEADY_TIME))
-        with self._lock:  # a refused autostart (-p autostart:=maybe): 'off: <why>; ...'
-            self._diag.autostart = params.refused_start_status(self._diag.autostart,
-                                                               "autostart", self._param_errors)
+                               Clock(clock_type=ClockType.STEADY_TIME), self._param_errors)
         # a change_state that rclpy cannot run is answered success=false, not left unanswered
         service = getattr(self, "_service_change_state", None)   # rclpy's LifecycleNodeMixin
         if service is not None:

@@ -469,3 +469,28 @@ def test_sigma_depth_ratio_of_a_result():
     assert sigma_depth_ratio(r) == pytest.approx(0.1)
     assert np.isnan(sigma_depth_ratio(LocalizationResult(True, 1, np.eye(4), cov)))
     assert np.isnan(sigma_depth_ratio(LocalizationResult.failure(1, "x")))
+
+
+def test_a_refused_autostart_is_a_warning_until_the_node_is_activated():
+    """-p autostart:=maybe: the node was told to bring itself up and could not (false is in
+    force); /diagnostics stayed OK 'not active (configure and activate ...)', the refusal only
+    in the ``autostart`` value, so rqt_robot_monitor showed nothing wrong. WARN with the reason
+    while it is not active; an error (a failed configure) still comes first, and once the node
+    is activated (from outside) a later inactive state is no longer the refusal's."""
+    d = DiagnosticsWindow()
+    d.autostart_refused = "parameter 'autostart': expecting type 'BOOL', got 'maybe'"
+    s = d.summary(1.0, Track.UNINITIALIZED, active=False)
+    assert s.level == WARN and s.message == (
+        "not active: autostart was refused (parameter 'autostart': expecting type 'BOOL', got "
+        "'maybe'), so the node did not configure and activate itself: start the node again "
+        "with autostart set right, or configure and activate it through its lifecycle "
+        "services")
+    d.configure_error = "map folder not found: /maps/x"
+    assert d.summary(2.0, Track.UNINITIALIZED, active=False).level == ERROR
+    d.configure_error = ""
+    d.start(3.0)                                       # activated from outside
+    assert d.autostart_refused == ""
+    d.add(FrameRecord(3.5, True, 100))
+    assert d.summary(4.0, Track.TRACKING, True).level == OK
+    s = d.summary(5.0, Track.TRACKING, active=False)   # deactivated by whoever drives it
+    assert s.level == OK and s.message.startswith("not active (configure")

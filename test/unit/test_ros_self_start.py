@@ -341,3 +341,24 @@ def test_a_configure_from_outside_says_the_cancelled_self_start_on_diagnostics_a
         return SUCCESS
     assert host._run_transition("configure", load, None, FAILURE, SUCCESS) is SUCCESS
     assert len(seen) == 1 and seen[0].startswith("not run: configure was requested")
+
+
+def test_a_refused_autostart_value_is_a_warning_on_diagnostics_while_not_active():
+    """-p autostart:=maybe: the refusal was only in the ``autostart`` value, the level OK.
+    `_begin_self_start` with the start-up parameter errors: the value names it and the level
+    is WARN with the reason until the node is activated."""
+    from mast3r_ros.ros.diagnostics import WARN
+    from test_ros_params import FakeNode
+
+    errors = params.declare_parameters(FakeNode({"autostart": "maybe"}), lambda d: None)
+    host = Host()
+    host._teardown_configured()
+    host._begin_self_start(False, "/mast3r_localizer", None, None, errors)
+    summary, values = host.diagnostics()
+    assert values["autostart"] == params.refused_start_status("off", "autostart", errors)
+    assert summary.level == WARN and errors["autostart"] in summary.message
+    host2 = Host()
+    host2._teardown_configured()
+    host2._begin_self_start(False, "/mast3r_localizer", None, None, {})
+    summary, values = host2.diagnostics()
+    assert summary.level == OK and values["autostart"] == "off"
