@@ -37,9 +37,12 @@ def sigma_depth_ratio(result: Any) -> float:
     """A `LocalizationResult`'s 1-sigma position (`position_sigma_m` of its covariance, m) over
     its PnP inliers' median depth (``scene_depth_m``, m): dimensionless, NaN for a failed frame,
     one without a covariance, a depth that is not positive or a sigma that is not finite. Over
-    `FAR_CLAIM_RATIO` it is a pose uncertain for its distance."""
+    `FAR_CLAIM_RATIO` it is a pose uncertain for its distance. The sigma is the result's
+    ``position_sigma_m`` where the localizer computed it (for its gates), else computed here."""
     depth = float(getattr(result, "scene_depth_m", math.nan))
     if not result.success or result.covariance is None or not depth > 0:
         return math.nan
-    sigma = position_sigma_m(result.covariance)
+    sigma = getattr(result, "position_sigma_m", None)
+    if sigma is None:
+        sigma = position_sigma_m(result.covariance)
     return sigma / depth if math.isfinite(sigma) else math.nan

@@ -70,9 +70,8 @@ def check_distortion(model: object, dist: object, *,
     and stored maps), plumb_bob and rational_polynomial are told apart by the coefficient count
     as OpenCV tells them (OpenCV's 8 coefficients with the default 'plumb_bob' name are
     ``rational_polynomial``; all-zero coefficients of any count are no distortion); a
-    CameraInfo message must name its model right (the ROS convention).
-
-    ``dist`` None is no distortion (as OpenCV's ``distCoeffs=None``).
+    CameraInfo message must name its model right (the ROS convention). ``dist`` None is no
+    distortion (as OpenCV's ``distCoeffs=None``).
 
     Raises:
         InputError: an unknown (or misspelt) model, a wrong coefficient count, non-finite,
@@ -521,11 +520,11 @@ class LocalizationResult:
     ``reproj_rms_px``: over the PnP inliers, undistorted query pixels. ``keyframe_ids``: manifest
     ids of the keyframes matched. ``timings_s``: per-stage wall times, s. ``matches``: only when
     asked for (``Localizer.localize(..., with_matches=True)``), also on failures that got as far
-    as PnP. ``unreadable`` True: a frame its source could not read (an `UnreadableFrame`, never
-    localized), what the metrics count as unreadable whatever ``reason`` says. ``focal_fit``:
-    the focal scale the inliers fit (`FocalFit`) where the focal gate judged (passed or failed).
-    ``scene_depth_m``: the PnP inliers' median depth in the query camera (m; NaN without a PnP
-    pose), what the position sigma is weighed against (metrics' ``far_claims``).
+    as PnP. ``unreadable`` True: a frame its source could not read (an `UnreadableFrame`), what
+    the metrics count unreadable whatever ``reason`` says. ``focal_fit``: the focal scale the
+    inliers fit (`FocalFit`) where the focal gate judged. ``scene_depth_m``: the PnP inliers'
+    median depth in the query camera (m; NaN without a PnP pose), what ``position_sigma_m`` (m,
+    the gates' `position_sigma_m` of ``covariance``; None: not computed) is weighed against.
     """
 
     success: bool
@@ -543,6 +542,7 @@ class LocalizationResult:
     unreadable: bool = False
     focal_fit: Optional[FocalFit] = None
     scene_depth_m: float = float("nan")
+    position_sigma_m: Optional[float] = None
 
     @staticmethod
     def failure(stamp_ns: int, reason: str, **kw) -> LocalizationResult:

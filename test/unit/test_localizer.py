@@ -899,3 +899,35 @@ def test_a_localized_frame_measures_its_inliers_median_depth_once(kf_map, frames
     refused = loc.localize(f)
     assert not refused.success and f"median depth {ratio:.3g} m" in refused.reason, refused.reason
     loc.close()
+
+
+def test_a_localized_frames_position_sigma_is_computed_once_and_carried(kf_map, frames,
+                                                                         monkeypatch):
+    """The pose's 1-sigma position (`position_sigma_m`, an eigen-decomposition, ~19 us) was
+    computed by the sigma gates (on by default) and again by the node's /diagnostics
+    (`sigma_depth_ratio`, every localized frame) and localize's summary. Now once a frame,
+    carried on the result; the ratio is bit-identical to computing it from the covariance."""
+    from mast3r_ros.core import pose_uncertainty
+    from mast3r_ros.core.localizer import pipeline
+
+    calls, real = [], pose_uncertainty.position_sigma_m
+
+    def counted(covariance):
+        calls.append(1)
+        return real(covariance)
+
+    for module in (pipeline, pose_uncertainty):   # the gates read pose_uncertainty's
+        monkeypatch.setattr(module, "position_sigma_m", counted)
+    loc = Localizer(kf_map, _sift())
+    g = loc.config.gates
+    assert g.max_position_sigma_m > 0 and g.max_position_sigma_ratio > 0
+    r = loc.localize(_queries(frames)[3])
+    loc.close()
+    assert r.success, r.reason
+    ratio = pose_uncertainty.sigma_depth_ratio(r)       # what the node and far_claims read
+    assert len(calls) == 1, calls
+    assert r.position_sigma_m == real(r.covariance)     # bit-identical, not approx
+    assert ratio == real(r.covariance) / r.scene_depth_m
+    # a result without it (a resumed run's frame, one made by hand) computes it, the same
+    bare = dataclasses.replace(r, position_sigma_m=None)
+    assert pose_uncertainty.sigma_depth_ratio(bare) == ratio and len(calls) == 2

@@ -46,7 +46,7 @@ from ..config import (Config, CovarianceConfig, LocalizerConfig, RetrievalConfig
                       check_config_section)
 from ..devices import apply_cpu_threads
 from ..errors import ClosedError, ConfigError, InputError, MapFormatError, Mast3rRosError
-from ..geometry import pose_error, undistort_pixels
+from ..geometry import undistort_pixels
 from ..keyframes import KeyframeMap
 from ..matchers.base import add_time, sift_alternative
 from ..pnp import MIN_POINTS, PnPResult, UncertaintyModel, check_seed, solve_pnp
@@ -57,8 +57,7 @@ from .global_retrieval import GlobalRetrieval
 from .matcher_factory import _image_size, _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
                            _warn_ignored_skew, focal_gate)
-from .results import (_match_debug, _no_match_reason, _pooled, inlier_median_depth,
-                      relative_sigma_reason)
+from .results import _match_debug, _no_match_reason, _pooled, gate_reason, inlier_median_depth
 from .warm import camera_check_is_silent, long_walks_warmed, preload_keyframes, warm_pnp
 
 log = logging.getLogger(__name__)
@@ -473,13 +472,17 @@ class Localizer:
                         x_undistorted=xu)
         add_time(timings, "pnp", time.perf_counter() - t0)
         depth = inlier_median_depth(res.map_from_cam, X[res.inliers]) if res.success else np.nan
+        # the worst axis's 1 sigma, once a frame: the gates' and the result's (/diagnostics)
+        sigma = (position_sigma_m(res.covariance)
+                 if res.success and res.covariance is not None else None)
         kw: Dict[str, Any] = dict(
             num_matches=len(X), num_inliers=res.num_inliers,
             keyframe_ids=tuple(int(c.keyframe_id) for c in corrs),
             inlier_ratio=res.num_inliers / max(len(X), 1), reproj_rms_px=res.reproj_rms_px,
             matches=_match_debug(x, cand, corrs, res.inliers) if with_matches else None,
-            scene_depth_m=depth)
-        reason = res.reason if not res.success else self._gate(res, len(X), prior, X, depth=depth)
+            scene_depth_m=depth, position_sigma_m=sigma)
+        reason = (res.reason if not res.success else
+                  self._gate(res, len(X), prior, X, depth=depth, sigma=sigma))
         if not reason and self.config.points_from_depth:
             # points from measured depth: their angles are the keyframe camera's, so the focal
             # length the inliers fit is the query's (a pointmap's is the network's guess); the
@@ -495,40 +498,10 @@ class Localizer:
         return LocalizationResult(True, frame.stamp_ns, res.map_from_cam, res.covariance, **kw)
 
     def _gate(self, res: PnPResult, n: int, prior: Optional[np.ndarray],
-              X: Optional[np.ndarray] = None, *, depth: Optional[float] = None) -> str:
-        """The first gate ``res`` fails ("" if none); ``X`` (n, 3): the map points PnP had;
-        ``depth``: their inliers' median depth (``scene_depth_m``), else computed from X."""
-        g = self.config.gates
-        ratio = res.num_inliers / max(n, 1)
-        if res.num_inliers < g.min_inliers:
-            return f"too few inliers ({res.num_inliers} < {g.min_inliers})"
-        if ratio < g.min_inlier_ratio:
-            return f"inlier ratio too low ({ratio:.2f} < {g.min_inlier_ratio:.2f})"
-        if res.reproj_rms_px > g.max_reproj_rms_px:
-            return (f"reprojection RMS too high ({res.reproj_rms_px:.2f} px > "
-                    f"{g.max_reproj_rms_px:.2f} px)")
-        # the worst axis's 1 sigma, once for both sigma gates (None: no covariance, or both off)
-        sigma = (position_sigma_m(res.covariance) if res.covariance is not None and (
-            g.max_position_sigma_m > 0 or g.max_position_sigma_ratio > 0) else None)
-        if g.max_position_sigma_m > 0 and sigma is not None:
-            # a pose PnP accepts on an 8-pixel image, or on matches that all lie on a line,
-            # can be kilometres uncertain: not a pose to hand to Nav2
-            if not sigma <= g.max_position_sigma_m:  # NaN fails too
-                return (f"position too uncertain (1 sigma {sigma:.3g} m > "
-                        f"{g.max_position_sigma_m:.3g} m, gates.max_position_sigma_m)")
-        if X is not None and sigma is not None:
-            reason = relative_sigma_reason(g.max_position_sigma_ratio, sigma, res.map_from_cam,
-                                           X[res.inliers], depth)
-            if reason:
-                return reason
-        if prior is not None:
-            dt, dr = pose_error(prior, res.map_from_cam)
-            if g.max_jump_m > 0 and dt > g.max_jump_m:
-                return f"jump from the prior too large ({dt:.2f} m > {g.max_jump_m:.2f} m)"
-            if g.max_jump_deg > 0 and dr > g.max_jump_deg:
-                return (f"jump from the prior too large ({dr:.1f} deg > "
-                        f"{g.max_jump_deg:.1f} deg)")
-        return ""
+              X: Optional[np.ndarray] = None, *, depth: Optional[float] = None,
+              sigma: Optional[float] = None) -> str:
+        """The first gate ``res`` fails ("" if none): `results.gate_reason` of ``gates``."""
+        return gate_reason(self.config.gates, res, n, prior, X, depth=depth, sigma=sigma)
 
 
 def _uncertainty(cv: CovarianceConfig) -> UncertaintyModel:

@@ -1,4 +1,5 @@
-"""What a localization result reports beyond the pose: its 1-sigma position uncertainty
+"""The gates a PnP pose must pass (`gate_reason`) and what a localization result reports
+beyond the pose: its 1-sigma position uncertainty
 (`core.pose_uncertainty.position_sigma_m`, the ``gates.max_position_sigma_m`` gate's measure) as
 a fraction of the distance to the scene (`relative_sigma_reason`, the
 ``gates.max_position_sigma_ratio`` gate), the matches behind it (`MatchDebug`) and, for a frame
@@ -11,8 +12,10 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import pose_uncertainty
 from ..config.sections import GateConfig
-from ..pnp import MIN_POINTS
+from ..geometry import pose_error
+from ..pnp import MIN_POINTS, PnPResult
 from ..types import Correspondences, MatchDebug
 
 
@@ -64,6 +67,47 @@ def relative_sigma_reason(max_ratio: float, sigma: float, map_from_cam: np.ndarr
                    "gates.max_position_sigma_ratio (or 0 to disable) for scenes closer than ~5 x "
                    "covariance.map_pose_sigma_m, or MASt3R pointmap matches of low confidence "
                    "fewer than 30")
+
+
+def gate_reason(g: GateConfig, res: PnPResult, n: int, prior: Optional[np.ndarray],
+                X: Optional[np.ndarray] = None, *, depth: Optional[float] = None,
+                sigma: Optional[float] = None) -> str:
+    """The first of the gates ``g`` (``gates.*``) the PnP result ``res`` of ``n`` matches fails
+    ("" if none); ``prior``: the caller's pose for the jump gates; ``X`` (n, 3): the map points
+    PnP had; ``depth``: their inliers' median depth (``scene_depth_m``), else computed from X;
+    ``sigma``: `position_sigma_m` of ``res.covariance`` (the localizer's, computed once a frame
+    for the result too), else computed here when a sigma gate is on."""
+    ratio = res.num_inliers / max(n, 1)
+    if res.num_inliers < g.min_inliers:
+        return f"too few inliers ({res.num_inliers} < {g.min_inliers})"
+    if ratio < g.min_inlier_ratio:
+        return f"inlier ratio too low ({ratio:.2f} < {g.min_inlier_ratio:.2f})"
+    if res.reproj_rms_px > g.max_reproj_rms_px:
+        return (f"reprojection RMS too high ({res.reproj_rms_px:.2f} px > "
+                f"{g.max_reproj_rms_px:.2f} px)")
+    # the worst axis's 1 sigma, once for both sigma gates (None: no covariance, or both off)
+    if sigma is None and res.covariance is not None and (
+            g.max_position_sigma_m > 0 or g.max_position_sigma_ratio > 0):
+        sigma = pose_uncertainty.position_sigma_m(res.covariance)
+    if g.max_position_sigma_m > 0 and sigma is not None:
+        # a pose PnP accepts on an 8-pixel image, or on matches that all lie on a line,
+        # can be kilometres uncertain: not a pose to hand to Nav2
+        if not sigma <= g.max_position_sigma_m:  # NaN fails too
+            return (f"position too uncertain (1 sigma {sigma:.3g} m > "
+                    f"{g.max_position_sigma_m:.3g} m, gates.max_position_sigma_m)")
+    if X is not None and sigma is not None:
+        reason = relative_sigma_reason(g.max_position_sigma_ratio, sigma, res.map_from_cam,
+                                       X[res.inliers], depth)
+        if reason:
+            return reason
+    if prior is not None:
+        dt, dr = pose_error(prior, res.map_from_cam)
+        if g.max_jump_m > 0 and dt > g.max_jump_m:
+            return f"jump from the prior too large ({dt:.2f} m > {g.max_jump_m:.2f} m)"
+        if g.max_jump_deg > 0 and dr > g.max_jump_deg:
+            return (f"jump from the prior too large ({dr:.1f} deg > "
+                    f"{g.max_jump_deg:.1f} deg)")
+    return ""
 
 
 def _pooled(parts: List[np.ndarray], empty: Tuple[int, ...]) -> np.ndarray:
