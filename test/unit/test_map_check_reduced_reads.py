@@ -60,3 +60,22 @@ def test_check_map_reads_reduced_and_reports_the_same(tmp_path, monkeypatch):
     assert (rep.verdict, rep.note) == (full.verdict, full.note)
     assert [vars(p) for p in rep.pairs] == [vars(p) for p in full.pairs]
     assert len(kmap._headers_checked) == 2 * len(kmap)  # each PNG checksummed when read
+
+
+def test_both_reduced_reads_take_the_one_reduction(tmp_path, monkeypatch):
+    """`KeyframeRecord.reduced` and `MapRecords`' reduced reads were two copies of the same
+    resize code (area for the image, nearest for the depth, the intrinsics scaled), kept
+    bit-identical only by the test above. Both now call `records._reduce`: the test above pins
+    that reducing before the conversions (BGR -> RGB, stored units -> metres) gives the pixels
+    of reducing after, not that two copies agree."""
+    from mast3r_ros.core.map_check import records
+
+    calls, real = [], records._reduce
+    monkeypatch.setattr(records, "_reduce",
+                        lambda *a: calls.append(a[0].shape) or real(*a))
+    kmap = KeyframeMap.load(_map(tmp_path, 160, 120, n=2), lazy=True, check_files=False)
+    MapRecords(kmap, 80)[0]
+    MapRecords(kmap)[1].reduced(80)
+    assert calls == [(120, 160, 3), (120, 160, 3)]
+    rec = MapRecords(kmap)[0]
+    assert rec.reduced(160) is rec and len(calls) == 3            # no wider: the record itself

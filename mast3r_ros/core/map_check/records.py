@@ -66,20 +66,33 @@ class KeyframeRecord:
     camera_scale: float = 1.0
 
     def reduced(self, width: int) -> KeyframeRecord:
-        """A copy at most ``width`` pixels wide (intrinsics scaled; depth resized nearest, so no
-        depth is invented across edges). Lets a map build keep small records in memory."""
-        s = width / self.intrinsics.width
-        if s >= 1.0:
+        """A copy at most ``width`` pixels wide (`_reduce`: intrinsics scaled; depth resized
+        nearest, so no depth is invented across edges). Lets a map build keep small records in
+        memory."""
+        depth = None if self.depth_m is None else np.asarray(self.depth_m, np.float32)
+        small = _reduce(self.rgb, depth, self.intrinsics, width)
+        if small is None:
             return self
-        cam = _scaled_intrinsics(self.intrinsics, s)
-        size = (cam.width, cam.height)
-        rgb = cv2.resize(self.rgb, size, interpolation=cv2.INTER_AREA)
-        depth = None if self.depth_m is None else cv2.resize(
-            np.asarray(self.depth_m, np.float32), size, interpolation=cv2.INTER_NEAREST)
+        rgb, depth, cam = small
         return dataclasses.replace(self, rgb=rgb, depth_m=depth, intrinsics=cam,
                                    camera_scale=self.camera_scale * cam.width
                                    / self.intrinsics.width)
 
+
+def _reduce(image: np.ndarray, depth: Optional[np.ndarray], cam: CameraIntrinsics, width: int
+            ) -> Optional[tuple]:
+    """``image`` (H, W[, C]) and ``depth`` (H, W, any unit, or None) of camera ``cam`` at most
+    ``width`` pixels wide: (image resized by area, per channel, so its channel order does not
+    matter; depth resized nearest, so no depth is invented across edges and any stored unit
+    converts after as before; the scaled intrinsics); None when ``cam`` is no wider. The one
+    reduction of `KeyframeRecord.reduced` and `MapRecords`' reduced reads."""
+    if width / cam.width >= 1.0:
+        return None
+    small = _scaled_intrinsics(cam, width / cam.width)
+    size = (small.width, small.height)
+    return (cv2.resize(image, size, interpolation=cv2.INTER_AREA),
+            None if depth is None else cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST),
+            small)
 
 def _scaled_intrinsics(cam: CameraIntrinsics, s: float) -> CameraIntrinsics:
     """``cam`` for its image resized by about ``s`` (to whole pixels; the exact per-axis factors
@@ -119,12 +132,10 @@ class MapRecords(collections.abc.Sequence):
         from ..keyframes.loader import depth_metres
 
         bgr, raw, units = self.map.stored_pixels(index)
-        small = _scaled_intrinsics(cam, self.width / cam.width)
-        size = (small.width, small.height)
-        # per channel, so resizing before the BGR -> RGB swap gives the same pixels
-        rgb = cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA),
-                           cv2.COLOR_BGR2RGB)
-        depth = None if raw is None else depth_metres(  # nearest: the same stored values
-            cv2.resize(raw, size, interpolation=cv2.INTER_NEAREST), units)
+        # reduced as stored (`_reduce`, as `KeyframeRecord.reduced`), then converted: per
+        # channel and nearest, so the same pixels as reducing the converted record
+        bgr, raw, small = _reduce(bgr, raw, cam, self.width)
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        depth = None if raw is None else depth_metres(raw, units)
         return KeyframeRecord(rgb, depth, small, kf.map_from_cam, int(kf.stamp_ns), str(kf.id),
                               camera_scale=1.0 * small.width / cam.width)
