@@ -41,12 +41,15 @@ def check_max_frames(max_frames: Any, name: str = "max_frames") -> int:
 
 #: the ``max_frames`` record's ``of_frames_from`` where ``of_frames`` is the bag's image count
 OF_BAG = "bag_metadata"
+#: what qualifies that count wherever it is said (`of_frames_text`, build-map's summary): every
+#: run's images, the run read among them not told apart
+NOT_BY_RUN = "not told apart by run"
 
 
 def of_frames_text(of_frames: int, of_bag: bool) -> str:
     """'the 50 frames'; with ``of_bag`` (``of_frames`` is a bag's image count from its
     metadata) 'the ~80 frames in the bag (its count, not told apart by run)'."""
-    return (f"the ~{of_frames} frames in the bag (its count, not told apart by run)" if of_bag
+    return (f"the ~{of_frames} frames in the bag (its count, {NOT_BY_RUN})" if of_bag
             else f"the {of_frames} frames")
 
 

@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any, Dict
 
-from .first_frames import OF_BAG
+from .first_frames import NOT_BY_RUN, OF_BAG
 
 
 def no_frame_localized_note(metrics: Dict[str, Any], out: str) -> str:
@@ -131,7 +131,7 @@ def build_summary(out: str, path: str, frames: int) -> None:
     skipped = f" ({'; '.join(notes)})" if notes else ""
     cut = manifest.get("max_frames") or {}
     if cut.get("frames", 0) < cut.get("of_frames", 0):  # --max-frames: the recording's start
-        of = (f"~{cut['of_frames']} in the bag, not told apart by run"
+        of = (f"~{cut['of_frames']} in the bag, {NOT_BY_RUN}"
               if cut.get("of_frames_from") == OF_BAG else f"{cut['of_frames']}")
         skipped = f" (the first of {of}: --max-frames){skipped}"
     sys.stdout.write(f"map {out}: {_count(n, 'keyframe')} from {_count(frames, 'frame')}"

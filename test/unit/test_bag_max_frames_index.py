@@ -237,3 +237,27 @@ def test_a_map_frame_published_late_is_said_first_known_not_a_zero_length_range(
     whole = _whole(_bag(tmp_path / "bag2", map_from=6 * S), 5)
     _read(whole)
     assert "known from 6.000000 s to 12.900000 s" in whole.source.no_pose_reason
+
+
+def test_not_told_apart_by_run_is_worded_in_one_place():
+    """'not told apart by run' (a cut pass's frame count is the bag's, every run's) was written
+    out in first_frames.py and run_notes.py: one rewording would leave the other. The package's
+    string literals (docstrings aside) hold it once: `first_frames.NOT_BY_RUN`."""
+    import ast
+    from pathlib import Path
+
+    import mast3r_ros
+    from mast3r_ros.replay.first_frames import NOT_BY_RUN
+
+    assert NOT_BY_RUN == "not told apart by run"
+    found = []
+    for path in sorted(Path(mast3r_ros.__file__).parent.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docs = {id(n.body[0].value) for n in ast.walk(tree)
+                if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                  ast.AsyncFunctionDef))
+                and n.body and isinstance(n.body[0], ast.Expr)}
+        found += [path.name for n in ast.walk(tree)
+                  if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                  and id(n) not in docs and "told apart by run" in n.value]
+    assert found == ["first_frames.py"], found
