@@ -5,7 +5,9 @@ its own ``index.json`` says them).
 ``build_config.yaml`` is the parameter file build-map writes beside the map's files (outside its
 file table: not checksummed). Since the ``scale`` section (``scale.index_type``,
 ``approx_threshold``, ...) exists it holds them; an older one, or a v1 map written by a tool
-(``MapWriter(version=1)``) without it, records none, and the caller takes the defaults.
+(``MapWriter(version=1)``) without it, records none, and the caller takes the defaults. Any
+map's file that cannot be read as a parameter file (not YAML, not a mapping) is warned of when
+the map is opened (`warn_unreadable_build_config`), never refused: it is informational only.
 """
 
 from __future__ import annotations
@@ -67,3 +69,41 @@ def _scale_fields(doc: Any) -> Dict[str, Any]:
             if isinstance(k, str) and k.startswith("scale.") and k[6:] in names:
                 out[k[6:]] = v
     return out
+
+
+def build_config_problem(folder: str) -> str:
+    """Why ``folder``'s ``build_config.yaml`` is no parameter file (not UTF-8, not YAML, empty,
+    not a mapping, unreadable): a line naming the file, saying the map is still usable and
+    what to do; '' when it reads as a mapping or is absent (a map a tool wrote). Never
+    raises."""
+    path = os.path.join(folder, BUILD_CONFIG)
+    try:
+        import yaml
+
+        with open(path, encoding="utf-8-sig") as fh:
+            doc = yaml.safe_load(fh)
+    except FileNotFoundError:
+        return ""
+    except UnicodeDecodeError:
+        what = "is not UTF-8 text"
+    except Exception as e:  # noqa: BLE001 - a YAML error, a folder, no permission: said
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = (f"is not YAML ({type(e).__name__}{where})" if "yaml" in type(e).__module__
+                else f"cannot be read ({type(e).__name__})")
+    else:
+        if isinstance(doc, dict):
+            return ""
+        kind = {list: "list", str: "string", bool: "boolean"}.get(type(doc), "number")
+        what = "is empty" if doc is None else f"holds a {kind}, not a mapping"
+    return (f"{path} {what}: it is informational only (the settings the map was built with, "
+            "a parameter file of node blocks), so the map is still usable; restore the file "
+            "from a copy of the map, or delete it to silence this")
+
+
+def warn_unreadable_build_config(folder: str) -> None:
+    """Warn (the log) of ``folder``'s ``build_config.yaml`` where `build_config_problem` finds
+    one; the map is opened all the same."""
+    problem = build_config_problem(folder)
+    if problem:
+        log.warning(problem)

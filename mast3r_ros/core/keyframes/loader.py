@@ -33,7 +33,7 @@ from ..errors import InputError, MapFormatError, json_value
 from ..message_fields import tf2_frame_name
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
 from ..retrieval_index import IndexParams, RetrievalIndex
-from .build_record import recorded_index_params
+from .build_record import recorded_index_params, warn_unreadable_build_config
 from .layout import (
     MANIFEST,
     Keyframe,
@@ -181,6 +181,8 @@ class KeyframeMap(MapEncodings, MapFiles):
             if e["file"] not in files:
                 raise MapFormatError(f"{MANIFEST}: ASMK file '{e['file']}' is not in the file "
                                      "table")
+        if version >= 2:  # build_config.yaml is informational: a bad one said, not refused
+            warn_unreadable_build_config(path)
         return self
 
     def verify_files(self, images: bool = True, progress: Optional[Callable[
