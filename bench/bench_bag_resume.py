@@ -128,7 +128,7 @@ def _old(seq: BagSequence) -> int:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"))
     ap.add_argument("--color", choices=("jpeg", "raw"), default="jpeg")

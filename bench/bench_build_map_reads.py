@@ -238,7 +238,7 @@ def _files(path: Path) -> dict:
 
 
 def main_bench() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=10, help="copies of each rendered frame")
     ap.add_argument("--width", type=int, default=512)

@@ -43,7 +43,7 @@ from mast3r_ros.replay.tum import TumSequence
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="",
                     help="folder for the rendered sequences, the map and the run (default: a "
                          "new temporary folder, printed; remove it afterwards)")

@@ -192,7 +192,7 @@ def unseen(mp: Path, qp: Path, work: Path, far_m: float, extra, name: str) -> tu
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("data", help="folder holding redkitchen_a_map and redkitchen_a_query")
     ap.add_argument("--work", required=True, help="scratch folder (maps, queries, runs)")
     ap.add_argument("--json", help="also write the result here")

@@ -114,7 +114,7 @@ def _run_child(cmd, env) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--matcher", choices=("mast3r", "sift"), default="mast3r")
     ap.add_argument("--config", choices=("tiny", "full"), default="tiny")
     ap.add_argument("--checkpoint", default="", help="real weights (default: random)")

@@ -484,7 +484,7 @@ def report_localize(res: Dict[str, Any]) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="where the network input and encodings live (default cpu)")
     p.add_argument("--keyframes", type=int, nargs="+", default=[1, 4],

@@ -305,7 +305,7 @@ def build(variant: str, model, dev, precision: str, shape, kmax: int, size: int,
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--config", choices=("tiny", "full"), default="tiny")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--precision", default="fp16", choices=("fp32", "fp16", "bf16"))

@@ -536,7 +536,7 @@ def isolated(model: str, windows: bool, repeats: int = 40) -> Dict[str, Any]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=12, help="fabricated frames per scenario")
     ap.add_argument("--repeats", type=int, default=3, help="timed passes over the frames")
     ap.add_argument("--backend", default="auto", choices=("auto", "poselib", "opencv"))

@@ -140,7 +140,7 @@ def bench_replay(args, kf_map, queries, engine) -> Dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--config", choices=("tiny", "full"), default="tiny")
     ap.add_argument("--checkpoint", help="real weights instead of random ones")
     ap.add_argument("--device", default="cpu")

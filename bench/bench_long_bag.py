@@ -272,7 +272,7 @@ def _prev_package(rev: str, into: Path) -> Path:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, nargs="+", default=[1, 2, 4])
     ap.add_argument("--width", type=int, default=320)
     ap.add_argument("--height", type=int, default=240)

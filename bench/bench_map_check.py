@@ -60,7 +60,7 @@ PREV_REV = "faae6c9a1b039caffb0773fc5d3b4442ccfd675f"
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("map", help="a keyframe map folder (build-map's --out)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--prev-rev", default=PREV_REV)

@@ -36,7 +36,7 @@ def _read(path: str) -> bytes:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("map")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--width", type=int, default=320)

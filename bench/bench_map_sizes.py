@@ -225,7 +225,7 @@ def measure(n: int, work: str, cam: Any, frames: list, check: bool,
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     ap.add_argument("--no-check", action="store_true", help="leave out check-map and its plot")
     ap.add_argument("--dir", help="work folder (default: a temporary one, deleted)")

@@ -754,7 +754,7 @@ def sweep(pair, args, on_row=None) -> List[Dict]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--size", type=int, default=512, choices=(512, 384, 224),
                    help="network size: the long side (4:3 maps)")

@@ -97,7 +97,7 @@ def _map(out: Path) -> tuple:
 
 
 def main_bench() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=4.0)
     ap.add_argument("--width", type=int, default=160)
     ap.add_argument("--height", type=int, default=120)

@@ -100,7 +100,7 @@ def search_new(maps: List[KeyframeMap]) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--keyframes", type=int, default=200, help="per map (default 200)")
     ap.add_argument("--size", default="640x480", help="WxH (default 640x480)")
     ap.add_argument("--repeats", type=int, default=3)

@@ -30,7 +30,7 @@ def image(engine: Mast3rEngine, seed: int, hw=(384, 512)) -> PreparedImage:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--config", choices=("tiny", "full"), default="tiny")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))

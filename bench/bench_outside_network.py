@@ -139,7 +139,7 @@ def bench_table(prev: Any, repeats: int) -> List[Dict]:
 
 
 def main(argv: List[str] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     data = shared_dir() / "data"
     ap.add_argument("--query", default=str(data / "redkitchen_a_query"))
     ap.add_argument("--map", default=str(data / "redkitchen_a_map"))

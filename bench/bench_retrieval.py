@@ -313,7 +313,7 @@ def _ms(d: Dict[str, float]) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--keyframes", type=int, default=100_000)
     ap.add_argument("--features-per-keyframe", type=int, default=300,
                     help="features kept per image (the official head's nfeat)")

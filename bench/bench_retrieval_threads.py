@@ -274,7 +274,7 @@ def run_load(label: str, sizes: List[int], dim: int, rounds: int, live_n: List[i
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[200, 2000, 20000])
     ap.add_argument("--dim", type=int, default=1024)
     ap.add_argument("--rounds", type=int, default=200, help="timed rounds at <= 2000 keyframes "

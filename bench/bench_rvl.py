@@ -128,7 +128,7 @@ def _fuzz(encode: Callable, base: np.ndarray, count: int, seed: int = 1
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=2, help="7-Scenes depth PNGs (default 2)")
     ap.add_argument("--repeats", type=int, default=10)

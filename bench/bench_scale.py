@@ -448,7 +448,7 @@ def run_localize(sizes: Any, args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--allow-1e5", action="store_true", help="allow sizes >= 100000")
     ap.add_argument("--shape", choices=sorted(SHAPES), default="full")

@@ -251,7 +251,7 @@ def run_child(step: str, n: int, work: str, w: int, h: int) -> Dict[str, Any]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[200, 2000])
     ap.add_argument("--size", type=int, nargs=2, default=[128, 96], metavar=("W", "H"),
                     help="keyframe image size (default 128 96)")

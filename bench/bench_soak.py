@@ -279,7 +279,7 @@ PHASES = {"localizer": localizer_phase, "node": node_phase, "offline": offline_p
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=3000, help="frames per phase")
     ap.add_argument("--warmup", type=int, default=1000,
                     help="frames before tracing starts: bounded structures fill up (the node "

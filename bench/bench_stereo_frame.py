@@ -32,7 +32,7 @@ from mast3r_ros.replay.stereo_depth import (_grey, depth_from_disparity, match_e
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("folder")
     ap.add_argument("--repeats", type=int, default=3, help="passes over all frames (default 3)")
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu")

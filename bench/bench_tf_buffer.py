@@ -120,7 +120,7 @@ def time_lookups(bufs, queries, rounds: int = 7):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=300.0, help="bag length to fill (s)")
     ap.add_argument("--lookups", type=int, default=2000, help="lookups timed per variant")
     ap.add_argument("--prev-rev", default=PREV_REV, help="commit of the previous buffer")

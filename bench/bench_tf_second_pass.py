@@ -115,7 +115,7 @@ def _timed(fn):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=6.0, help="/tf recorded (default 6)")
     ap.add_argument("--rate", type=float, default=100.0, help="/tf messages a second")
     ap.add_argument("--rounds", type=int, default=3, help="alternated rounds (default 3)")

@@ -152,7 +152,7 @@ def read_bag(bag: Path, topic: str, frames: int) -> tuple:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=480)

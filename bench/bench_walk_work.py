@@ -187,7 +187,7 @@ class _nullcontext:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--repeats", type=int, default=2, help="part 2 timed calls per variant")
     p.add_argument("--skip-walks", action="store_true", help="part 2 only")

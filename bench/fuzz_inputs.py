@@ -105,7 +105,7 @@ def run_one(fn: Callable, rng: np.random.Generator, ctx: dict, timeout: float
 
 
 def main(argv: List[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("--targets", default=",".join(TARGETS))
     ap.add_argument("--count", type=int, default=200, help="inputs per target")
     ap.add_argument("--seconds", type=float, default=0.0,

@@ -705,7 +705,7 @@ def write_atomic(path: str, text: str) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("results", help="the run's result folder (step logs and JSON)")
     ap.add_argument("--log", help="the console log (gpu_checks_log.txt): each step's exit")
     ap.add_argument("--out", help="also write the summary here (Markdown)")

@@ -447,7 +447,7 @@ def host_finish_bench(k_values=(1, 4), repeats: int = 200) -> List[Dict]:
 def main(argv: Optional[List[str]] = None) -> int:
     from benchlib import environment, write_json
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--size", type=int, nargs=2, default=(48, 64), metavar=("H", "W"),
                    help="descriptor grid (fixed-path counts do not depend on it)")

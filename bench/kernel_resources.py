@@ -160,7 +160,7 @@ def compile_all(archs: List[int]) -> List[Dict[str, Any]]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--arch", default="90,87",
                    help="compute capabilities, comma-separated (90 H100/H200, 87 Jetson Orin, "
                         "80 A100, 89 L4/RTX 40)")

@@ -229,7 +229,7 @@ def _interrupt(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("module")
     ap.add_argument("--since", default="origin/main", help="git range base (default origin/main)")
     ap.add_argument("--lines", help="mutate these lines instead, e.g. 10-20,31")

@@ -208,7 +208,7 @@ def _layers(v: str) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--layers", default="full", type=_layers,
                     help="'full' (24/12) or N: encoder N layers, decoders max(N, 10)")
     ap.add_argument("--size", default="224", choices=("224", "512"),

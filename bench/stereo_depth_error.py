@@ -83,7 +83,7 @@ def grid():
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("source")
     ap.add_argument("tum", type=Path)
     ap.add_argument("--every", type=int, default=5)

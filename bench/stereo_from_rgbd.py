@@ -199,7 +199,7 @@ def build(tum: Path, out: Path, layout: str, seq: str = "00", supersample: int =
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("tum", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--layout", choices=("euroc", "kitti"), required=True)

@@ -48,7 +48,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from benchlib import environment, write_json
     from mast3r_test_utils import warped_descriptor_pair
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     p.add_argument("--pairs", type=int, default=2)
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--json", default=None)
