@@ -221,3 +221,44 @@ def test_the_wide_focal_scan_goes_past_an_end_only_when_the_best_sits_there():
     # and the array score (``many``) the same way
     got = focal._log_argmin(None, many=lambda gs: (np.log(gs) - np.log(2.0)) ** 2, wide=True)
     assert abs(got / 2.0 - 1) < focal._FOCAL_REFINE_STEP, got
+
+
+def test_a_false_minimum_inside_the_scan_does_not_keep_the_wide_factors_untried(frames):
+    """fx, fy x0.42 (just past the scan's x0.6 end): the refinement around x0.6 found a small
+    bump in the residual at x0.583 (lower than x0.577, its lowest factor), so the best did not
+    sit at the end and the scan never went past it; x0.583 did not make the pairs agree, and
+    the map read "no pose convention or depth scale explains it". The factors past both ends
+    are now tried whenever the in-range best does not make every pair agree."""
+    r = check_keyframes(pinhole_records(frames, fx_factor=0.42), CFG, depth_units_per_m=1000.0)
+    assert r.verdict == INCONSISTENT and r.cause == "focal_length", r.message
+    fitted = float(r.message.split("; likely cause: fx, fy are x")[1].split(" ")[0])
+    assert abs(fitted / 0.42 - 1) < 0.01, r.message
+    fx = float(r.fix.split("(fx ")[1].split(" px)")[0])
+    assert abs(fx / frames[0].intrinsics.K[0, 0] - 1) < 0.01, r.message
+    assert "no pose convention" not in r.message, r.message
+
+
+@pytest.mark.parametrize("factor, made, exact", [
+    (3.0, "720x540", "divide fx, fy by 3"), (4.0, "960x720", "divide fx, fy by 4"),
+    (1 / 3, "80x60", "multiply fx, fy by 3"), (0.25, "60x45", "multiply fx, fy by 4")])
+def test_a_calibration_for_3x_or_4x_the_image_size_or_a_third_or_quarter_is_named(
+        frames, factor, made, exact):
+    """A full-resolution stream's camera_info copied for a reduced one (1920x1080 or 2560x1440
+    given with 640x360 images: fx 3x or 4x too large), or back: the scan stopped at x2.5 /
+    x0.4 and read "no pose convention or depth scale explains it" (x4: "the rotations are
+    transposed ...; depth is x0.5", not fully confirmed). The factors past both ends of the
+    scan, out to x4.5 and x0.22, are tried when its own does not fit, and the fix names the
+    resolution and the exact ratio."""
+    r = check_keyframes(pinhole_records(frames, fx_factor=factor), CFG, depth_units_per_m=1000.0)
+    assert r.verdict == INCONSISTENT and r.cause == "focal_length", r.message
+    fitted = float(r.message.split("; likely cause: fx, fy are x")[1].split(" ")[0])
+    assert abs(fitted / factor - 1) < 0.01, r.message
+    fx = float(r.fix.split("(fx ")[1].split(" px)")[0])
+    assert abs(fx / frames[0].intrinsics.K[0, 0] - 1) < 0.01, r.message
+    assert f"a calibration for another resolution (one made at {made} for these 240x180 " \
+        f"images?): give the CameraInfo recorded with these images, or scale fx, fy by the " \
+        f"image size ratio: divided by {fitted:.3g} (fx " in r.fix, r.fix
+    assert f"(that size's ratio exactly: {exact}, fx 196.9 px); build the map again" in r.fix, \
+        r.fix
+    for wrong in ("no pose convention", "depth unit", "not registered", "transposed"):
+        assert wrong not in r.message, r.message

@@ -124,6 +124,13 @@ _FOCAL_SCAN = (0.6, 1.67, 27)
 # plausible field of view (`_FOV_DEG`: redkitchen's 57 deg read as 31) and read "no pose
 # convention or depth scale explains it; fix: check the poses ... and the depth unit"
 _FOCAL_SCAN_WIDE = (0.4, 2.5)
+# where `_focal_scale` looks, past both ends of `_FOCAL_SCAN` in its log steps (`_past_ends`),
+# when the factor its scan found does not make every pair agree: a bump in the residual inside
+# the range (x0.583 on the synthetic walk with fx x0.42) kept the ``wide`` pass off, and a
+# calibration for images 3x or 4x the size (1920x1080 or 2560x1440 given with 640x360 ones) or
+# a third or a quarter of it lies past `_FOCAL_SCAN_WIDE`; both read "no pose convention or
+# depth scale explains it"
+_FOCAL_SCAN_FAR = (0.22, 4.5)
 _FOCAL_REFINE_STEP = 0.005
 _FOCAL_SCAN_PAIRS = 200  # pairs scored per factor, spread over the map
 # a fitted depth factor that is no unit confusion is told from fx, fy off (`_depth_or_focal`)
@@ -143,8 +150,18 @@ class _ResidualScore:
     views: List[_View]
     keys: List[Tuple[int, int]]
     cfg: MapCheckConfig
+    # (g, depth_scale) -> score: each factor computed once (`_focal_scale` may score the
+    # factors past an end twice, `_log_argmin`'s ``wide`` pass and `_past_ends`)
+    _done: Dict[Tuple[float, float], float] = dataclasses.field(default_factory=dict,
+                                                                  init=False, repr=False)
 
     def __call__(self, g: float = 1.0, depth_scale: float = 1.0) -> float:
+        key = (float(g), float(depth_scale))
+        if key not in self._done:
+            self._done[key] = self._score(g, depth_scale)
+        return self._done[key]
+
+    def _score(self, g: float, depth_scale: float) -> float:
         vs = self.views if g == 1.0 else _focal_divided(self.views, g)
         meds = []
         for a, b in self.keys:
@@ -227,16 +244,42 @@ def _focal_scale(views: List[_View], matches: Dict[Tuple[int, int], Any],
     in full. A calibration 15 % off was named a pose discontinuity or "unknown" (the depth scale
     fits only about 10 % off, `_describe`'s ``unit_like``; `_depth_or_focal` tells them apart
     there). Past `_FOCAL_SCAN`'s end where its best sits, on to `_FOCAL_SCAN_WIDE`'s (x2, x0.5:
-    a calibration for another resolution, whose fix says so, `_resolution_fix`). Distorted
+    a calibration for another resolution, whose fix says so, `_resolution_fix`); when that
+    factor does not fit, past both ends out to `_FOCAL_SCAN_FAR`'s (x3, x4, x1/3, x1/4; a bump
+    inside the range). Distorted
     cameras are undistorted under each candidate K (`_focal_divided`). None otherwise."""
     score = _residual_score(views, matches, cfg)
     if score is None:
         return None
-    g = _log_argmin(score, wide=True)
     base = score()
-    if abs(math.log(g)) < math.log(1.03) or not score(g) < 0.5 * base:
-        return None
-    return _focal_cause(views, g, score(g), base) if _focal_fits(views, matches, cfg, g) else None
+    found = _log_argmin(score, wide=True)
+
+    def fits(g: float) -> bool:
+        return (abs(math.log(g)) >= math.log(1.03) and score(g) < 0.5 * base
+                and _focal_fits(views, matches, cfg, g))
+
+    if fits(found):
+        return _focal_cause(views, found, score(found), base)
+    # the factors past both ends (`_FOCAL_SCAN_FAR`) only when the scan's does not fit: inside
+    # the range the same factors are tried as before, and a fitting one is named as before
+    g = next((g for g in _past_ends(score) if g != found and fits(g)), None)
+    return None if g is None else _focal_cause(views, g, score(g), base)
+
+
+def _past_ends(score: Callable[[float], float]) -> List[float]:
+    """The best factor past each end of `_FOCAL_SCAN` out to `_FOCAL_SCAN_FAR`'s (the grid's
+    log steps continued from its end point, then refined as `_log_argmin` refines), the lower
+    ``score`` first."""
+    lo, hi, n = _FOCAL_SCAN
+    grid = np.exp(np.linspace(math.log(lo), math.log(hi), n))
+    step = math.log(hi / lo) / (n - 1)
+    found = []
+    for end_point, out, end in ((grid[0], -1, _FOCAL_SCAN_FAR[0]),
+                                (grid[-1], 1, _FOCAL_SCAN_FAR[1])):
+        past = end_point * np.exp(out * step * np.arange(
+            1, math.ceil(abs(math.log(end / end_point)) / step - 1e-9) + 1))
+        found.append(_refined(past[_first_min(past, score, None)], step, score, None)[0])
+    return sorted(found, key=score)
 
 
 def _focal_cause(views: List[_View], g: float, residual: float, base: float,
@@ -263,8 +306,9 @@ def _focal_cause(views: List[_View], g: float, residual: float, base: float,
 
 
 # image size ratios a calibration is commonly given at by mistake (given / these images), named
-# when the fitted factor is within 10 % of one (`_resolution_fix`)
-_RESOLUTION_RATIOS = (0.5, 2.0)
+# when the fitted factor is within 10 % of one (`_resolution_fix`): a full-resolution stream's
+# camera_info (1280x720, 1920x1080, 2560x1440) copied for a reduced one (640x360), or back
+_RESOLUTION_RATIOS = (0.25, 1.0 / 3.0, 0.5, 2.0, 3.0, 4.0)
 
 
 def _resolution_fix(v: _View, g: float) -> str:
@@ -275,12 +319,16 @@ def _resolution_fix(v: _View, g: float) -> str:
     w, h = v.width_px, max(1, round(v.cam.height / v.scale))
     fx = v.cam.K[0, 0] / v.scale
     r = next((r for r in _RESOLUTION_RATIOS if abs(math.log(g / r)) < math.log(1.1)), None)
-    made = (f"one made at {w * r:g}x{h * r:g} for these {w}x{h} images?" if r is not None else
-            f"one made at another image size than these {w}x{h}?")
+    made = (f"one made at {round(w * r)}x{round(h * r)} for these {w}x{h} images?"
+            if r is not None else f"one made at another image size than these {w}x{h}?")
+    exact = ("" if r is None else
+             f" (that size's ratio exactly: {'divide' if r > 1 else 'multiply'} fx, fy by "
+             f"{round(max(r, 1.0 / r))}, fx {fx / r:.4g} px)")
     return ("fx, fy in the camera_info's K (camera.yaml / --camera-info, the CameraInfo topic) "
             f"are likely a calibration for another resolution ({made}): give the CameraInfo "
             "recorded with these images, or scale fx, fy by the image size ratio: divided by "
-            f"{g:.3g} (fx {fx / g:.4g} px), cx, cy as given, they fit; build the map again")
+            f"{g:.3g} (fx {fx / g:.4g} px), cx, cy as given, they fit{exact}; build the map "
+            "again")
 
 
 # a colour camera's own K fails the same way with a separate depth camera's depth (a Kinect's,
