@@ -209,17 +209,18 @@ def test_stamps_that_jump_back_are_reported_as_a_clock_jump(frames):
     assert "jumps back 0.8 s between keyframes 4 and 5" in r.message
 
 
-@pytest.mark.parametrize("factor, where", [
-    (2.0, "(239, 179) of keyframe 0 is at the image's corner"),
-    (0.5, "(60, 45) of keyframe 0 is in the middle of the image's top-left quarter"),
-])
+@pytest.mark.parametrize("factor, made", [(2.0, "480x360"), (0.5, "120x90")])
 @pytest.mark.parametrize("reduced", [False, True])
 def test_intrinsics_for_another_resolution_are_named_when_nothing_else_explains_it(
-        frames, factor, where, reduced):
+        frames, factor, made, reduced):
     """A camera.yaml whose K is for another resolution (fx 1170, cx 640, cy 480 on 640x480
     images) gave "likely cause: no pose convention or depth scale explains it; fix: check the
-    poses ... and the depth unit" alone: the principal point far from the image centre is now
-    named too (in camera pixels, however reduced the records checked)."""
+    poses ... and the depth unit" alone; then the principal point far from the image centre
+    was named beside it ("or the intrinsics: the principal point (239, 179) of keyframe 0 is
+    at the image's corner: is K for another resolution ..."). The whole K divided by the size
+    ratio its principal point gives makes every pair agree, and that is now the cause, with
+    the K that fits (in camera pixels, however reduced the records checked;
+    test_map_check_resolution.py; the hint alone where that K does not fit)."""
     cam = frames[0].intrinsics
     K = cam.K.copy()
     K[:2] *= factor  # fx, fy, cx, cy of a 2x larger (smaller) image
@@ -228,13 +229,11 @@ def test_intrinsics_for_another_resolution_are_named_when_nothing_else_explains_
     if reduced:
         recs = [r.reduced(120) for r in recs]
     r = check_keyframes(recs, CFG)
-    assert r.verdict == INCONSISTENT and r.cause == "unknown", r.message
-    assert "likely cause: no pose convention or depth scale explains it; fix: check the poses" \
-        in r.message  # the existing message, kept
-    assert r.message.endswith(
-        f"and the depth unit; or the intrinsics: the principal point {where}: is K for another "
-        "resolution (here 240x180)? scale fx, fy, cx, cy with the image"), r.message
-    assert "principal point" not in r.fix
+    assert r.verdict == INCONSISTENT and r.cause == "intrinsics_resolution", r.message
+    assert f"a calibration for another resolution (one made at {made} for these 240x180 " \
+        "images?)" in r.message, r.message
+    assert "no pose convention" not in r.message and "or the intrinsics:" not in r.message
+    assert "scale the whole K by the image size ratio" in r.fix, r.fix
 
 
 def test_unexplained_disagreement_with_a_centred_principal_point_does_not_blame_k(frames):

@@ -76,6 +76,7 @@ from .diagnose import (BODY_FROM_OPTICAL, _Cause, _depth_range_m, _diagnose,
                        _implausible_focal_length, _implausible_motion, diagnosis_sample,
                        name_pose_suspect)
 from .focal import colour_focal_note
+from .resolution import _whole_k_scaled
 from .measure import StreamingMeasure, _keyframe_figures, _prepare, _View
 from .records import (CONSISTENT, INCONSISTENT, UNCHECKED, KeyframeRecord, MapConsistencyError,
                       MapRecords)
@@ -258,7 +259,8 @@ class KeyframeCheck:
             return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",
                                      thresholds=thresholds)
         # K first: the pose conventions and depth scales are fitted through it
-        cause = name_pose_suspect(_implausible_focal_length(views, matches, cfg)
+        cause = name_pose_suspect(_whole_k_scaled(views, matches, cfg)
+                                  or _implausible_focal_length(views, matches, cfg)
                                   or _diagnose(views, matches, cfg, pairs, depth_units_per_m),
                                   self._suspect)
         rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,
@@ -281,7 +283,8 @@ class KeyframeCheck:
                        if a in pos and b in pos}
         sub_pairs = [dataclasses.replace(p, a=pos[p.a], b=pos[p.b]) for p in pairs
                      if p.a in pos and p.b in pos]
-        cause = (_implausible_focal_length(views, sub_matches, self.cfg)
+        cause = (_whole_k_scaled(views, sub_matches, self.cfg)
+                 or _implausible_focal_length(views, sub_matches, self.cfg)
                  or _diagnose(views, sub_matches, self.cfg, sub_pairs, depth_units_per_m,
                               whole=(light, pairs)))
         cause = name_pose_suspect(cause, self._suspect)
