@@ -262,3 +262,25 @@ def test_a_calibration_for_3x_or_4x_the_image_size_or_a_third_or_quarter_is_name
         r.fix
     for wrong in ("no pose convention", "depth unit", "not registered", "transposed"):
         assert wrong not in r.message, r.message
+
+
+def test_the_far_factors_are_refined_only_where_their_grid_nearly_fits():
+    """`focal._past_ends` on a failing map of another cause (nothing halves the residual):
+    the two grids past the scan's ends are scored, nothing refined, nothing yielded (the
+    first version scored each side at the scan's own step and refined both: 84 factors, the
+    pose-jump map's check 1.4x as long); where one side's grid halves it, that side alone is
+    refined, to the factor of the bowl."""
+    from mast3r_ros.core.map_check import focal
+
+    calls = []
+    flat = list(focal._past_ends(lambda g: calls.append(g) or 1.0, 1.0))
+    assert flat == [] and 20 <= len(calls) <= 30, len(calls)
+
+    def bowl(g):
+        calls.append(g)
+        return min(1.0, abs(np.log(g / 3.0)))
+
+    calls.clear()
+    got = list(focal._past_ends(bowl, 1.0))
+    assert len(got) == 1 and abs(got[0] / 3.0 - 1) < focal._FOCAL_REFINE_STEP, got
+    assert all(g > 1 for g in calls[len(calls) // 2:]), "only the high side refined"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -131,6 +131,9 @@ _FOCAL_SCAN_WIDE = (0.4, 2.5)
 # a third or a quarter of it lies past `_FOCAL_SCAN_WIDE`; both read "no pose convention or
 # depth scale explains it"
 _FOCAL_SCAN_FAR = (0.22, 4.5)
+# `_past_ends`' grid step, in `_FOCAL_SCAN`'s steps: a failing map of another cause scores
+# both grids (26 factors at the scan's own step, 13 at twice it)
+_FAR_STEPS = 2
 _FOCAL_REFINE_STEP = 0.005
 _FOCAL_SCAN_PAIRS = 200  # pairs scored per factor, spread over the map
 # a fitted depth factor that is no unit confusion is told from fx, fy off (`_depth_or_focal`)
@@ -262,24 +265,30 @@ def _focal_scale(views: List[_View], matches: Dict[Tuple[int, int], Any],
         return _focal_cause(views, found, score(found), base)
     # the factors past both ends (`_FOCAL_SCAN_FAR`) only when the scan's does not fit: inside
     # the range the same factors are tried as before, and a fitting one is named as before
-    g = next((g for g in _past_ends(score) if g != found and fits(g)), None)
+    g = next((g for g in _past_ends(score, base) if g != found and fits(g)), None)
     return None if g is None else _focal_cause(views, g, score(g), base)
 
 
-def _past_ends(score: Callable[[float], float]) -> List[float]:
-    """The best factor past each end of `_FOCAL_SCAN` out to `_FOCAL_SCAN_FAR`'s (the grid's
-    log steps continued from its end point, then refined as `_log_argmin` refines), the lower
-    ``score`` first."""
+def _past_ends(score: Callable[[float], float], base: float) -> Iterator[float]:
+    """The best factor past each end of `_FOCAL_SCAN` out to `_FOCAL_SCAN_FAR`'s, the side whose
+    grid minimum is lower first: a log grid `_FAR_STEPS` x the scan's step continued from its
+    end point, its minimum refined as `_log_argmin` refines (in `_FOCAL_REFINE_STEP` steps
+    within a grid step) only when it at least halves ``base`` (the residual far from the fit
+    falls steeply: a refinement cannot halve what its grid point did not nearly halve). A
+    failing map of another cause (a pose jump) scores the two grids only."""
     lo, hi, n = _FOCAL_SCAN
     grid = np.exp(np.linspace(math.log(lo), math.log(hi), n))
-    step = math.log(hi / lo) / (n - 1)
-    found = []
+    step = _FAR_STEPS * math.log(hi / lo) / (n - 1)
+    sides = []
     for end_point, out, end in ((grid[0], -1, _FOCAL_SCAN_FAR[0]),
                                 (grid[-1], 1, _FOCAL_SCAN_FAR[1])):
         past = end_point * np.exp(out * step * np.arange(
             1, math.ceil(abs(math.log(end / end_point)) / step - 1e-9) + 1))
-        found.append(_refined(past[_first_min(past, score, None)], step, score, None)[0])
-    return sorted(found, key=score)
+        best = float(past[_first_min(past, score, None)])
+        sides.append((score(best), best))
+    for at, best in sorted(sides):
+        if at < 0.5 * base:
+            yield _refined(best, step, score, None)[0]
 
 
 def _focal_cause(views: List[_View], g: float, residual: float, base: float,
