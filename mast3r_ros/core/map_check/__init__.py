@@ -31,8 +31,10 @@ while the rest agree point to poses interpolated across a discontinuity. A pinho
 length whose field of view no usual camera has (fx mistyped 10x) is named before any of these:
 every fit and measurement goes through K, and under such a K a pose convention or depth scale wins
 by chance (fx x10 on the synthetic walk fitted "inverted poses, depth x0.5"); it is confirmed
-when fx, fy divided by a unit slip (x10, x0.1, ...) make every pair agree. When nothing explains
-it, a principal point far from the image centre (a K for another resolution) is named as well.
+when fx, fy divided by a unit slip (x10, x0.1, ...) make every pair agree. Before that, a whole
+K for another resolution (cx, cy too: `resolution._whole_k_scaled`) is named when its principal
+point gives the size ratio and K divided by it makes every pair agree. When nothing explains it,
+a principal point far from the image centre (a K for another resolution) is named as well.
 A depth fix that would take a plausible depth (metres) to kilometres names the trajectory's unit
 instead (translations in mm or cm read as metres). When no neighbouring keyframes overlap at all,
 a camera that moves faster than 10 m/s and further than twice its median depth per keyframe
