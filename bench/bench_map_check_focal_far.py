@@ -83,7 +83,7 @@ def _count_factors(package) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--prev-rev", default=PREV_REV)
     ap.add_argument("--size", default="640x360", help="WxH the walk is rendered at")
