@@ -515,16 +515,24 @@ def expand_home(args: argparse.Namespace) -> None:
 def settled_out(out: str) -> str:
     """``--out`` as the command uses it. A symbolic link to a folder is resolved: the folder is
     written, the link kept (outputs are published by renames, which would put a folder in place
-    of the link). A relative path naming the current folder or one holding it (``--out .`` in a
-    run folder, ``--out ..`` from a map's keyframes/) is made absolute: publishing the output
-    replaces that folder, which takes the current folder away, and the relative path, resolved
-    again after, led nowhere (an error after the work was published). Else as given.
+    of the link); a link to nothing is an `InputError` (followed, it made the missing folder and
+    its parents: a drive's unmounted mount point written on). A relative path naming the
+    current folder or one holding it (``--out .`` in a run folder, ``--out ..`` from a map's
+    keyframes/) is made absolute: publishing the output replaces that folder, which takes the
+    current folder away, and the relative path, resolved again after, led nowhere (an error
+    after the work was published). Else as given.
     ``-`` is an `InputError`: every --out is a folder (it made a folder named '-')."""
     if out == "-":
         raise InputError("--out -: the output is a folder, not stdout ('-' would make a folder "
                          "named '-'); give a folder name, e.g. --out out1 (or --out ./-)")
     if os.path.islink(out.rstrip("/") or "/"):
-        return os.path.realpath(out)
+        if os.path.isdir(out):
+            return os.path.realpath(out)
+        raise InputError(
+            f"--out {out.rstrip('/')} is a symbolic link to {os.readlink(out.rstrip('/'))}, "
+            "which is not a folder that exists (a drive not mounted, a folder moved or "
+            "deleted?): make that folder first, or remove the link (rm "
+            f"{out.rstrip('/')}) to write a new folder in its place")
     if not out or os.path.isabs(out):
         return out
     try:

@@ -121,3 +121,27 @@ def test_a_tilde_left_in_the_source_and_map_is_the_home_folder(tum, sift_map, tm
     assert main(["localize", "~/query", "--map", "~/map", "--out", "run", "--matcher", "sift",
                  "--max-frames", "1", "--log-level", "error"]) == 0, capsys.readouterr().err
     assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize("command", ["localize", "build-map", "merge-maps", "demo"])
+def test_an_out_that_is_a_link_to_nothing_is_refused_not_followed(command, tum, sift_map,
+                                                                   tmp_path, monkeypatch, capsys):
+    """`--out latest` where latest links to a folder that is gone (a drive not mounted, a run
+    deleted): the CLI resolved the link first, so the command made the missing folder and every
+    missing parent (a new /media/usb/runs/r1 on the root file system) and wrote there, while
+    the writers themselves refuse a link to nothing. Now exit 2, one line, nothing made."""
+    link, gone = tmp_path / "latest", tmp_path / "unmounted" / "runs" / "r1"
+    os.symlink(gone, link)
+    monkeypatch.chdir(tmp_path)
+    argv = {"localize": ["localize", tum[1], "--map", sift_map, "--matcher", "sift",
+                         "--max-frames", "1"],
+            "build-map": ["build-map", tum[0], "--matcher", "sift", "--max-frames", "2"],
+            "merge-maps": ["merge-maps", sift_map, sift_map + "_b"],
+            "demo": ["demo", "--frames", "5"]}[command]
+    if command == "merge-maps":
+        shutil.copytree(sift_map, sift_map + "_b")
+    assert main([*argv, "--out", "latest", "--log-level", "error"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "latest" in err[0] and "link" in err[0], err
+    assert not (tmp_path / "unmounted").exists()
+    assert link.is_symlink()
