@@ -101,7 +101,8 @@ def _prepare(rec: KeyframeRecord, index: int, cfg: MapCheckConfig, orb: Any, *,
         px = np.stack([xs.reshape(-1), ys.reshape(-1)], 1).astype(np.float64)[ok]
         pts = _lift(px, z[ok].astype(np.float64), cam)
     grey = cv2.cvtColor(np.ascontiguousarray(small.rgb), cv2.COLOR_RGB2GRAY)
-    kps, desc = orb.detectAndCompute(grey, None)
+    # ORB's pyramid fails (cv2.error in resize) on an image 1 px high or wide: no features
+    kps, desc = orb.detectAndCompute(grey, None) if min(grey.shape[:2]) > 1 else ((), None)
     kp = np.array([k.pt for k in kps], np.float64).reshape(-1, 2)
     kp_depth = np.full(len(kp), np.nan)
     if depth is not None and len(kp):
