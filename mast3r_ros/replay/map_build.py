@@ -27,6 +27,7 @@ import numpy as np
 from ..core.config import Config, ModelConfig
 from ..core.encoding_store import EncodingStore, StoreTable
 from ..core.errors import InputError
+from ..core.image_codec.compressed import read_own_image
 from ..core.fileio import (OutputBusyError, atomic_write_json, output_path,
                            refuse_busy_output)
 from ..core.keyframes import MapWriter
@@ -80,7 +81,7 @@ class KeyframeImageEncoder:
 
         if self._engine is None:
             self._engine = Mast3rEngine.from_config(self.model)
-        bgr = cv2.imread(self.image_paths[index], cv2.IMREAD_COLOR)
+        bgr = read_own_image(self.image_paths[index], cv2.IMREAD_COLOR)
         if bgr is None:
             raise InputError(f"cannot read keyframe image {self.image_paths[index]}")
         e = encode_keyframe(self._engine, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self.image_size)

@@ -33,7 +33,7 @@ import numpy as np
 from ..core.config import PoseAtStampConfig
 from ..core.errors import ImageSizeError, InputError
 from ..core.image_codec.camera_info_yaml import CALIBRATION_FILES
-from ..core.image_codec.compressed import opencv_refusal
+from ..core.image_codec.compressed import opencv_path, opencv_refusal
 from ..core.link_loops import loop_text
 from ..core.image_codec import (
     check_depth_scale,
@@ -377,7 +377,7 @@ class TumSequence:
         except OSError as err:  # permission denied: an unreadable frame, as a damaged file
             raise InputError(f"cannot read depth image {path}: {err.strerror or err}") from None
         with opencv_refusal(f"depth image {path}"):
-            raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            raw = cv2.imread(opencv_path(path, "depth image"), cv2.IMREAD_UNCHANGED)
         if raw is None:
             raise InputError(f"cannot read depth image {path}: truncated or corrupt, or not an "
                              "image")

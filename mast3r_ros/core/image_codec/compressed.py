@@ -24,6 +24,33 @@ _BAYER_BY_DTYPE = {np.dtype(np.uint8): tuple(f"bayer_{p}8" for p in ("rggb", "bg
                                                                         "grbg"))}
 
 
+def opencv_path(path: object, what: str) -> str:
+    """``path`` as OpenCV's imread takes it; `InputError` naming ``what`` when it is not
+    UTF-8 (a byte of a Latin-1 name decoded by Python as a lone surrogate, '\\udce4'): OpenCV
+    5's Python binding crashed the process (a segmentation fault) on such a string."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"cannot read {what} {text}: its path is not UTF-8 (a name in another "
+                         "encoding, e.g. a Latin-1 folder from an old disk, where Python shows "
+                         "the byte as '\\udcXX'), and OpenCV cannot open such a path; rename "
+                         "the folder or file to a UTF-8 name (convmv -r -f latin1 -t utf-8 "
+                         "--notest FOLDER renames a tree)") from None
+    return text
+
+
+def read_own_image(path: str, flags: int) -> Optional[np.ndarray]:
+    """An image file this package wrote (a map's keyframe PNG), decoded from its bytes read by
+    Python: any path, a non-UTF-8 one included (`opencv_path`); None if it cannot be read or
+    decoded, as ``cv2.imread``. Its files hold no EXIF orientation that imread would apply."""
+    try:
+        buf = np.fromfile(path, np.uint8)
+    except OSError:
+        return None
+    return cv2.imdecode(buf, flags) if buf.size else None
+
+
 @contextlib.contextmanager
 def opencv_refusal(what: str) -> Iterator[None]:
     """`InputError` naming ``what`` (e.g. 'image rgb/1.png') for a ``cv2.error`` of the

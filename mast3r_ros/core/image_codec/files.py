@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InputError
 from ..recordings import image_file_examples, image_glob_hint
 from ..said_once import SaidOnce
-from .compressed import _encoding_of_decoded, opencv_refusal
+from .compressed import _encoding_of_decoded, opencv_path, opencv_refusal
 from .raw import to_rgb8, warn_low_bit_depth
 
 _PILLOW_CHECKED_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG
@@ -173,7 +173,7 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
     # applies the EXIF orientation (and drops alpha).
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
     with opencv_refusal(f"image {path}"):
-        image = cv2.imread(str(path),
+        image = cv2.imread(opencv_path(path, "image"),
                            flags if orientation else flags | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
         other = _not_an_image(path)

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..image_codec.compressed import read_own_image
 from ..retrieval import thumbnail_descriptor
 
 if TYPE_CHECKING:
@@ -189,12 +190,12 @@ class _BuildRecords(collections.abc.Sequence):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         rec = self.w.records[index]
-        bgr = cv2.imread(os.path.join(self.w.tmp, rec["image"]), cv2.IMREAD_COLOR)
+        bgr = read_own_image(os.path.join(self.w.tmp, rec["image"]), cv2.IMREAD_COLOR)
         if bgr is None:
             raise InputError(f"cannot read keyframe image {os.path.join(self.w.tmp, rec['image'])}")
         depth = None
         if rec["depth"]:
-            raw = cv2.imread(os.path.join(self.w.tmp, rec["depth"]), cv2.IMREAD_UNCHANGED)
+            raw = read_own_image(os.path.join(self.w.tmp, rec["depth"]), cv2.IMREAD_UNCHANGED)
             depth = np.where(raw > 0, raw.astype(np.float32) / np.float32(rec["depth_scale"]),
                              np.nan).astype(np.float32)
         return KeyframeRecord(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), depth, self.w.cams[index],
