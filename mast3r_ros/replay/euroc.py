@@ -39,7 +39,7 @@ from ..core.text_files import decode_text, encoding_name
 from ..core.trajectory import (check_pose_rule, clock_reset_note,
                                poses_at_stamps, stamp_steps)
 from ..core.types import CameraIntrinsics, check_camera_info_arg
-from .stereo_depth import StereoDepth, StereoFrames, euroc_stereo
+from .stereo_depth import WITHOUT_STEREO, StereoDepth, StereoFrames, euroc_stereo
 from .tum import TumSequence
 from .tum_paths import stereo_files_found, warn_missing_listed
 from .tum_trajectory import PathLike, _drop_repeated_lines
@@ -406,7 +406,7 @@ class EurocSequence(StereoFrames, TumSequence):
                              f"{self.folder}")
         if not ((cam1 / "data.csv").is_file() and (cam1 / "data").is_dir()):
             raise InputError(f"--stereo-depth needs the second camera, {cam1} (data.csv and "
-                             "data/), which is missing: leave --stereo-depth out")
+                             f"data/), which is missing: restore it, or {WITHOUT_STEREO}")
         files = (sensor, cam1 / "sensor.yaml")
         body_from = [read_t_bs(f) if f.is_file() else None for f in files]
         for f, t_bs in zip(files, body_from):
@@ -444,8 +444,7 @@ class EurocSequence(StereoFrames, TumSequence):
             if self._cam1_missing:
                 return (f"none of the cam1 images paired with a cam0 image exists in "
                         f"{self.folder.parent / 'cam1' / 'data'} ({self._cam1_missing} listed "
-                        "in its data.csv are missing): copy them there, or leave --stereo-depth "
-                        "out")
+                        f"in its data.csv are missing): copy them there, or {WITHOUT_STEREO}")
             return (
                 f"no cam1 image has the stamp of a cam0 image in {self.folder.parent}: "
                 "--stereo-depth pairs the two cameras' images by exact stamp (EuRoC's are "

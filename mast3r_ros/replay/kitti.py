@@ -33,7 +33,7 @@ from ..core.image_codec.camera_info import intrinsics_from_pinhole_file
 from ..core.text_files import decode_text, encoding_name
 from ..core.trajectory import check_pose_rule
 from ..core.types import CameraIntrinsics, check_camera_info_arg
-from .stereo_depth import StereoFrames, kitti_stereo
+from .stereo_depth import WITHOUT_STEREO, StereoFrames, kitti_stereo
 from .tum import TumSequence
 from .tum_paths import stereo_files_found, warn_missing_listed
 from .tum_trajectory import PathLike, _parse_stamp_ns
@@ -254,8 +254,8 @@ class KittiSequence(StereoFrames, TumSequence):
                                                (self.intrinsics.width, self.intrinsics.height))
             if not (self.folder / right).is_dir():
                 raise InputError(f"--stereo-depth needs {self.camera}'s right camera, "
-                                 f"{self.folder / right}, which is missing: leave "
-                                 "--stereo-depth out, or add the pair's other download")
+                                 f"{self.folder / right}, which is missing: add the pair's "
+                                 f"other download, or {WITHOUT_STEREO}")
             # a missing right image costs its frame's depth, not the frame (the left is there)
             self._depth_paths, self._right_missing = stereo_files_found(
                 self.folder, [self.folder / right / p.name for p in self._rgb_paths],
@@ -305,7 +305,7 @@ class KittiSequence(StereoFrames, TumSequence):
                 return None
             right = self.folder / self._stereo.right_name
             return (f"none of the {len(self)} {right.name} images times.txt lists is in {right} "
-                    "(000000.png, ...): copy them there, or leave --stereo-depth out")
+                    f"(000000.png, ...): copy them there, or {WITHOUT_STEREO}")
         return (f"KITTI sequence {self.folder} has no depth images (the odometry benchmark "
                 "gives stereo images and Velodyne scans): pass --stereo-depth (depth from the "
                 "right camera by OpenCV's SGBM), or build with --matcher mast3r and "

@@ -37,6 +37,10 @@ from ..core.types import CameraIntrinsics
 
 log = logging.getLogger(__name__)
 
+# the advice to go without stereo depth, with what that takes (the sift matcher, whose points
+# are the keyframes' depth, then refused the build asking for --stereo-depth)
+WITHOUT_STEREO = ("leave --stereo-depth out and build with --matcher mast3r (its 3-D points come "
+                  "from the network; the sift matcher needs this depth)")
 NUM_DISPARITIES = 128  # SGBM's search range in pixels (a multiple of 16)
 BLOCK_SIZE = 5  # SGBM's matched block (odd)
 
