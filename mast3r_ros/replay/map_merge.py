@@ -78,11 +78,17 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     def file_bar(it, total, desc):  # minutes of hashing for 10^4 ViT-L keyframes
         return progress(it, total, f"merge-maps: {desc}", unit="chunk")
 
+    if maps[0].map_frame != maps[1].map_frame:  # from the manifests: before the hashing
+        fa, fb = maps[0].map_frame, maps[1].map_frame
+        raise InputError(
+            f"maps {a} ({fa!r}) and {b} ({fb!r}) are in different frames (each map's "
+            "map_frame, set by the map_frame parameter of the --params it was built with, "
+            "default 'map'), and merge-maps moves no pose between frames: if both maps' poses "
+            "are in one frame, "
+            f"rebuild {b} with map_frame: {fa!r} in its --params; else bring its poses into "
+            f"{fa!r} first")
     for m in maps:
         m.verify_files(images=False, progress=file_bar)
-    if maps[0].map_frame != maps[1].map_frame:
-        raise InputError(f"maps {a} ({maps[0].map_frame!r}) and {b} ({maps[1].map_frame!r}) "
-                         "are in different frames; only maps in one frame can be merged")
     keep = _unique_keyframes(maps, (a, b), keep_duplicates)
     for m, kept in zip(maps, keep):  # a copy dropped is verified as a full open did
         for i in np.flatnonzero(~kept):
