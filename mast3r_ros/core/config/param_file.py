@@ -296,6 +296,10 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
         raise ConfigError(f"{path} is a camera_info YAML (image_width, camera_matrix), not a ROS "
                           f"parameter file: pass it with --camera-info; --params takes the "
                           f"node's parameter file (config/localize.yaml)")
+    if not matching and doc.get("format") == "mast3r_ros.keyframe_map":  # JSON is YAML
+        raise ConfigError(f"{path} is a keyframe map's manifest, not a ROS parameter file: "
+                          "--params takes the node's parameter file (config/localize.yaml, or "
+                          "the build_config.yaml a map was built with, beside its manifest)")
     if not matching:
         who = node_name if namespace is None else node_fqn(namespace, node_name)
         ours = [k for k in doc if str(k) in _BY_NAME
