@@ -24,6 +24,7 @@ from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError
 from ..core.image_stamp import IMAGE_STAMPS
 from ..core.image_stamp import MAX_SYNC_TOLERANCE_S
+from .cli_hints import OTHER_COMMANDS_OPTIONS
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ class Parser(argparse.ArgumentParser):
                 difflib.get_close_matches(name, options, n=1, cutoff=0.8)
             if close and name != "--":
                 return f" (did you mean {' or '.join(close[:3])}?)"
+            if (self.prog.split()[-1], name) in OTHER_COMMANDS_OPTIONS:
+                return f" ({name} is {OTHER_COMMANDS_OPTIONS[self.prog.split()[-1], name]})"
         return ""
 
     def error(self, message: str):  # type: ignore[override]
