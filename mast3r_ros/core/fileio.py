@@ -125,8 +125,13 @@ def check_can_create(path: str, what: str, make_parents: bool = True) -> None:
     while make_parents and not os.path.lexists(folder) and os.path.dirname(folder) != folder:
         folder = os.path.dirname(folder)
     if not os.path.isdir(folder):
+        if os.path.islink(folder) and not os.path.exists(folder):  # a link to nothing
+            raise InputError(f"{what} {path}: {folder} is not a folder: it is a link to "
+                             f"{os.readlink(folder)}, which does not exist; create that "
+                             f"folder, or choose another {what}")
         if os.path.lexists(folder):
-            raise InputError(f"{what} {path}: {folder} is not a folder")
+            raise InputError(f"{what} {path}: {folder} is not a folder but a file, so "
+                             f"nothing can be written under it: choose another {what}")
         raise InputError(f"{what} {path}: the folder {parent} does not exist (create it, or "
                          "choose another path)")
     try:
