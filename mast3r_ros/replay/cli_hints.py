@@ -1,7 +1,11 @@
 """What the command line's usage errors add to argparse's words (`cli_options.Parser`): the
-other command's option named for what this command takes instead."""
+other command's option named for what this command takes instead, the closest command to a
+mistyped one."""
 
 from __future__ import annotations
+
+import difflib
+import re
 
 # (command, option of the other command of the pair): what this command takes instead
 OTHER_COMMANDS_OPTIONS = {
@@ -15,3 +19,17 @@ OTHER_COMMANDS_OPTIONS = {
                                 "(map_build.* in --params); --max-frames N reads the first N "
                                 "frames"),
 }
+
+
+def command_typo(message: str) -> str:
+    """`` (did you mean build-map?)`` for argparse's "argument COMMAND: invalid choice: 'X'
+    (choose from ...)" (``build_map``, ``localise``: argparse lists every command), the command
+    ``X`` begins or the closest (difflib ratio >= 0.75); '' for any other message."""
+    typo = re.match(r"argument COMMAND: invalid choice: '(.+?)' \(choose from (.*)\)$",
+                    message)
+    if not typo:
+        return ""
+    names = [n.strip().strip("'") for n in typo.group(2).split(",")]  # quoted or not
+    close = [n for n in names if n.startswith(typo.group(1))] or \
+        difflib.get_close_matches(typo.group(1).replace("_", "-"), names, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""

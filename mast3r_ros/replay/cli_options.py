@@ -24,7 +24,7 @@ from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError
 from ..core.image_stamp import IMAGE_STAMPS
 from ..core.image_stamp import MAX_SYNC_TOLERANCE_S
-from .cli_hints import OTHER_COMMANDS_OPTIONS
+from .cli_hints import OTHER_COMMANDS_OPTIONS, command_typo
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ class Parser(argparse.ArgumentParser):
         # a quoted "$N" left empty: argparse's "invalid int value: ''" / "invalid choice: ''"
         message += self.EMPTY if re.search(r": invalid [a-z ]*(value|choice): ''", message) \
             else ""
+        message += command_typo(message)  # `build_map`, `localise`: the closest command
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
