@@ -80,3 +80,129 @@ def test_a_centred_principal_point_is_not_measured_again(frames, monkeypatch):
     view = type("V", (), {})()
     view.cam, view.scale, view.width_px = frames[0].intrinsics, 1.0, 240
     assert resolution._whole_k_scaled([view], {(0, 1): None}, CFG) is None
+
+
+# --- a K made at another aspect ratio: one ratio across, another down ---------------------------
+
+def other_aspect(w, h, cal, true_k, given_k):
+    """10 keyframes of the walk rendered at ``w``x``h`` with ``true_k`` (what these images fit),
+    given ``given_k`` (a calibration made at ``cal``, WxH)."""
+    cam = default_intrinsics(w, h)
+    shot = dataclasses.replace(cam, K=true_k)
+    fr = list(render_frames(40, shot, indices=range(0, 20, 2)))
+    given = dataclasses.replace(cam, K=given_k)
+    return [KeyframeRecord(f.rgb, f.depth_m, given, f.map_from_cam, f.stamp_ns) for f in fr]
+
+
+def k_of(fx, fy, cx, cy):
+    import numpy as np
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+
+
+def per_axis(K, ax, ay):
+    """K for images ``ax`` x as wide and ``ay`` x as tall, about pixel centres."""
+    out = K.copy()
+    out[0, 0] *= ax
+    out[1, 1] *= ay
+    out[0, 2] = (out[0, 2] + 0.5) * ax - 0.5
+    out[1, 2] = (out[1, 2] + 0.5) * ay - 0.5
+    return out
+
+
+def test_a_k_of_another_aspect_ratio_scaled_non_uniformly_is_named_per_axis():
+    """A 720x405 (16:9) calibration, fx = fy = 590.6, given with 240x180 images that stream
+    scaled to 4:3 (x1/3 across, x1/2.25 down: fx 196.9, fy 262.5 for these images). The
+    principal point says x3 across, x2.25 down: `_whole_k_scaled` wanted both axes within 10 %
+    and fell back on "no pose convention or depth scale explains it" with the principal point
+    hint. Now fx, cx divided by 3 and fy, cy by 2.25 make every pair agree: named, with that K,
+    a scaling the numbers suggest, and binning that cannot say 2.25."""
+    true_k = k_of(590.625 / 3.0, 590.625 / 2.25, 119.5, 89.5)
+    given = k_of(590.625, 590.625, 359.5, 202.0)
+    rep = check_keyframes(other_aspect(240, 180, (720, 405), true_k, given), CFG,
+                          depth_units_per_m=1000.0)
+    assert rep.verdict == INCONSISTENT and rep.cause == "intrinsics_resolution", rep.message
+    assert "is x3 across and x2.25 down the size these 240x180 images fit: a calibration for " \
+        "another resolution and aspect ratio (one made at 720x405 for these 240x180 " \
+        "images?)" in rep.message, rep.message
+    assert "with fx, cx divided by 3 and fy, cy by 2.25 (fx 196.9, fy 262.5, cx 119.5, cy " \
+        "89.5 px) every pair agrees" in rep.message, rep.message
+    assert rep.fix.startswith("give the camera_info of the stream these images came from (its "
+                              "K for 240x180): another aspect ratio"), rep.fix
+    assert "scaled non-uniformly" in rep.fix and "cropped" not in rep.fix.split("; ")[-2], \
+        rep.fix
+    assert "binning_x: " not in rep.fix and "whole numbers" in rep.fix, rep.fix
+    for wrong in ("no pose convention", "depth unit", "or the intrinsics:"):
+        assert wrong not in rep.message, rep.message
+
+
+def test_a_k_binned_differently_per_axis_names_binning_x_and_binning_y():
+    """480x180's K (a camera binned 2 across, 1 down) with its 240x180 images: binning_x: 2,
+    binning_y: 1 (image_geometry's per-axis binning) says it."""
+    true_k = k_of(196.875, 196.875, 119.5, 89.5)
+    rep = check_keyframes(other_aspect(240, 180, (480, 180), true_k, per_axis(true_k, 2, 1)),
+                          CFG, depth_units_per_m=1000.0)
+    assert rep.verdict == INCONSISTENT and rep.cause == "intrinsics_resolution", rep.message
+    assert "x2 across and x1 down" in rep.message and "one made at 480x180" in rep.message, \
+        rep.message
+    assert "binning_x: 2, binning_y: 1" in rep.fix, rep.fix
+
+
+def test_a_k_of_a_wider_frame_cropped_names_the_crop():
+    """A 480x270 (16:9) calibration (fx = fy = 295.3) given with 240x180 images that are its
+    middle 360x270 scaled by 1/1.5: fx, fy divide by 1.5 (square pixels kept), the principal
+    point by 2 across (the crop moved it), 1.5 down. Named a crop, with the ROI
+    image_geometry would apply."""
+    true_k = k_of(196.875, 196.875, 119.5, 89.5)
+    given = k_of(295.3125, 295.3125, 239.5, 134.5)
+    rep = check_keyframes(other_aspect(240, 180, (480, 270), true_k, given), CFG,
+                          depth_units_per_m=1000.0)
+    assert rep.verdict == INCONSISTENT and rep.cause == "intrinsics_resolution", rep.message
+    assert "is x2 across and x1.5 down" in rep.message and "one made at 480x270" in rep.message
+    assert "with fx, fy divided by 1.5 and cx by 2, cy by 1.5 (fx 196.9, fy 196.9, cx 119.5, " \
+        "cy 89.5 px) every pair agrees" in rep.message, rep.message
+    assert "the numbers suggest a crop" in rep.fix, rep.fix
+    assert "roi x_offset 60, y_offset 0, width 360, height 270" in rep.fix, rep.fix
+
+
+def test_a_usual_resolution_gives_the_exact_per_axis_ratios():
+    """960x540's K (its principal point a few pixels off centre, as a real one's) with 320x240
+    images scaled from it: the principal point says x3.02 across, x2.24 down; the usual
+    960x540 gives x3, x2.25 exactly, and the K that fits with them."""
+    given = k_of(825.0, 825.0, 483.0, 268.0)
+    true_k = k_of(825.0 / 3.0, 825.0 / 2.25, 483.5 / 3.0 - 0.5, 268.5 / 2.25 - 0.5)
+    rep = check_keyframes(other_aspect(320, 240, (960, 540), true_k, given), CFG,
+                          depth_units_per_m=1000.0)
+    assert rep.verdict == INCONSISTENT and rep.cause == "intrinsics_resolution", rep.message
+    assert "is x3 across and x2.25 down the size these 320x240 images fit" in rep.message and \
+        "one made at 960x540 for these 320x240 images?" in rep.message, rep.message
+    assert "or set K to fx 275, fy 366.7, cx 160.7, cy 118.8 px" in rep.fix, rep.fix
+    assert "(whole numbers in a CameraInfo: x2.25 is not)" in rep.fix, rep.fix
+
+
+def test_another_aspects_principal_point_alone_is_not_named(frames, monkeypatch):
+    """cx x3, cy x2.25 with fx, fy right: neither per-axis scaling nor a crop fits, so the
+    resolution is not named (the principal point hint stays). One pair of ratios is tried (the
+    principal point's, 720x405's: two K), not again as whole numbers or as its own."""
+    from mast3r_ros.core.map_check import resolution
+
+    calls = []
+    measure = resolution._measure
+    monkeypatch.setattr(resolution, "_measure", lambda *a, **k: calls.append(1) or measure(
+        *a, **k))
+    K = per_axis(frames[0].intrinsics.K, 3.0, 2.25)
+    K[0, 0], K[1, 1] = frames[0].intrinsics.K[0, 0], frames[0].intrinsics.K[1, 1]
+    rep = check_keyframes(with_k(frames, K), CFG, depth_units_per_m=1000.0)
+    assert len(calls) == 2, calls
+    assert rep.verdict == INCONSISTENT and rep.cause != "intrinsics_resolution", rep.message
+    assert "or the intrinsics: the principal point (360, 202) of keyframe 0" in rep.message, \
+        rep.message
+
+
+def test_a_consistent_map_does_not_reach_the_resolution_diagnosis(frames, monkeypatch):
+    """The walk with its own K passes: no K of another resolution is tried (no `_measure` of
+    `resolution`), whatever the axes."""
+    from mast3r_ros.core.map_check import resolution
+
+    monkeypatch.setattr(resolution, "_measure", lambda *a, **k: pytest.fail("measured"))
+    rep = check_keyframes(with_k(frames, frames[0].intrinsics.K), CFG)
+    assert rep.verdict != INCONSISTENT, rep.message

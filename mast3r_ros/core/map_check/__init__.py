@@ -33,7 +33,9 @@ every fit and measurement goes through K, and under such a K a pose convention o
 by chance (fx x10 on the synthetic walk fitted "inverted poses, depth x0.5"); it is confirmed
 when fx, fy divided by a unit slip (x10, x0.1, ...) make every pair agree. Before that, a whole
 K for another resolution (cx, cy too: `resolution._whole_k_scaled`) is named when its principal
-point gives the size ratio and K divided by it makes every pair agree. When nothing explains it,
+point gives the size ratio and K divided by it makes every pair agree (per axis when the two
+axes' ratios differ: a K of another aspect ratio, the stream scaled non-uniformly or cropped,
+`resolution._other_aspect`). When nothing explains it,
 a principal point far from the image centre (a K for another resolution) is named as well.
 A depth fix that would take a plausible depth (metres) to kilometres names the trajectory's unit
 instead (translations in mm or cm read as metres). When no neighbouring keyframes overlap at all,

@@ -2,7 +2,10 @@
 fy, cx and cy all x r the size these images fit, the classic camera_info of a camera's
 full-resolution stream given with its reduced one (1920x1080's K for 640x360 images: r = 3).
 Its principal point tells r ((cx + 0.5) / (w / 2), the same from cy), and the whole K divided
-by it, every pair agreeing, confirms it."""
+by it, every pair agreeing, confirms it. When the two axes say different ratios (a 1280x720 K
+with 640x480 images: x2 across, x1.5 down), the stream was scaled non-uniformly or cropped to
+another aspect ratio (`_other_aspect`): fx, cx divided by the ratio across and fy, cy by the
+one down, or fx, fy by the smaller ratio with the principal point moved by a crop."""
 
 from __future__ import annotations
 
@@ -24,6 +27,11 @@ _AXES_AGREE = 1.1
 # a size ratio of `focal._RESOLUTION_RATIOS` within this factor of the principal point's is
 # tried first (a real principal point is a few per cent off centre), then the principal point's
 _NEAR_RATIO = 1.1
+# camera resolutions a K is usually made at (drivers' modes): when the two axes' ratios are
+# those of one of these to the images' size (each within `_NEAR_RATIO`), they are tried first
+_USUAL_RESOLUTIONS = ((640, 480), (1280, 720), (1920, 1080), (848, 480), (1280, 800),
+                      (2560, 1440), (3840, 2160), (320, 240), (1280, 960), (1024, 768),
+                      (960, 540), (424, 240), (640, 360))
 
 
 def _whole_k_scaled(views: List[_View], matches: Dict[Tuple[int, int], Any],
@@ -41,9 +49,10 @@ def _whole_k_scaled(views: List[_View], matches: Dict[Tuple[int, int], Any],
     w, h = v.width_px, max(1, round(v.cam.height / s))
     rx = ((v.cam.K[0, 2] + 0.5) / s) / (w / 2.0)
     ry = ((v.cam.K[1, 2] + 0.5) / s) / (h / 2.0)
-    if (min(rx, ry) <= 0 or max(abs(rx - 1), abs(ry - 1)) < _MIN_RATIO_OFF
-            or abs(math.log(rx / ry)) >= math.log(_AXES_AGREE)):
+    if min(rx, ry) <= 0 or max(abs(rx - 1), abs(ry - 1)) < _MIN_RATIO_OFF:
         return None
+    if abs(math.log(rx / ry)) >= math.log(_AXES_AGREE):
+        return _other_aspect(views, matches, cfg, rx, ry)
     est = math.sqrt(rx * ry)
     near = [r for r in _RESOLUTION_RATIOS if abs(math.log(est / r)) < math.log(_NEAR_RATIO)]
     poses = [u.pose for u in views]
@@ -54,16 +63,21 @@ def _whole_k_scaled(views: List[_View], matches: Dict[Tuple[int, int], Any],
     return None
 
 
-def _k_divided(views: List[_View], r: float) -> List[_View]:
+def _k_divided(views: List[_View], r: float, ry: Optional[float] = None,
+               focal: Optional[Tuple[float, float]] = None) -> List[_View]:
     """``views`` with the whole K divided by ``r`` about pixel centres (fx, fy / r; c' = (c +
     0.5) / r - 0.5, the same in working pixels), the depth grid's pixels (``grid_px``; else
-    ``pts`` projected with the given K) lifted again under it at the same depth."""
+    ``pts`` projected with the given K) lifted again under it at the same depth. ``ry``: cy's
+    ratio when it is not ``r`` (cx's); ``focal``: fx's and fy's when they are not cx's, cy's."""
+    ry = r if ry is None else ry
+    gx, gy = focal or (r, ry)
     out = []
     for v in views:
         K = v.cam.K.copy()
-        K[0, 0] /= r
-        K[1, 1] /= r
-        K[:2, 2] = (K[:2, 2] + 0.5) / r - 0.5
+        K[0, 0] /= gx
+        K[1, 1] /= gy
+        K[0, 2] = (K[0, 2] + 0.5) / r - 0.5
+        K[1, 2] = (K[1, 2] + 0.5) / ry - 0.5
         cam = dataclasses.replace(v.cam, K=K)
         pts = v.pts
         if len(v.pts):
@@ -102,3 +116,121 @@ def _cause(v: _View, r: float, nice: bool) -> _Cause:
         f"camera.yaml / --camera-info, the CameraInfo topic){binned}; build the map again",
         True)
 
+
+
+def _whole(r: float) -> Optional[int]:
+    """``r`` as a whole number >= 1 when within 1 % of one, else None (binning is whole)."""
+    n = round(r)
+    return n if n >= 1 and abs(r - n) <= 0.01 * n else None
+
+
+def _snapped(r: float) -> float:
+    """The whole number nearest ``r`` (>= 1), or the inverse of one (``r`` < 1)."""
+    return float(max(1, round(r))) if r >= 1 else 1.0 / max(1, round(1.0 / r))
+
+
+# ratios within 2 % on both axes of ones already tried are not measured again
+_SAME = math.log(1.02)
+
+
+def _times(r: float) -> str:
+    """The scale from a frame ``r`` x the images' size to the images, in words ("x1/3", "x2",
+    "as is")."""
+    return "as is" if r == 1 else f"x1/{r:.3g}" if r > 1 else f"x{1 / r:.3g}"
+
+
+def _other_aspect(views: List[_View], matches: Dict[Tuple[int, int], Any],
+                  cfg: MapCheckConfig, rx: float, ry: float) -> Optional[_Cause]:
+    """The cause ``intrinsics_resolution`` (confirmed) for a K whose principal point says
+    another ratio across (``rx``) than down (``ry``): a calibration of another aspect ratio
+    (1920x1080's with 640x480 images: x3, x2.25). The ratios of a usual resolution
+    (`_USUAL_RESOLUTIONS`) near them are tried first, then whole numbers near them, then the
+    principal point's own; for each, two K: fx, cx divided by the ratio across and fy, cy by
+    the one down (the stream scaled non-uniformly, or binned differently per axis), and fx, fy
+    both by the smaller ratio with cx, cy as before (a crop to the new aspect ratio, then one
+    scale). The first pair of ratios under which either K makes every pair agree is named; None
+    when none does (two `_measure` per pair of ratios)."""
+    v = views[0]
+    w, h = v.width_px, max(1, round(v.cam.height / v.scale))
+    near = math.log(_NEAR_RATIO)
+    usual = sorted(((W / w, H / h) for W, H in _USUAL_RESOLUTIONS),
+                   key=lambda a: abs(math.log(a[0] / rx)) + abs(math.log(a[1] / ry)))
+    tried: List[Tuple[float, float]] = []
+    for ax, ay in usual + [(_snapped(rx), _snapped(ry)), (rx, ry)]:
+        if not (abs(math.log(ax / rx)) < near and abs(math.log(ay / ry)) < near) or any(
+                abs(math.log(ax / bx)) < _SAME and abs(math.log(ay / by)) < _SAME
+                for bx, by in tried):
+            continue
+        tried.append((ax, ay))
+    poses = [u.pose for u in views]
+    for ax, ay in tried:
+        g = min(ax, ay)
+        fits = []
+        for kind, focal in (("scaled", (ax, ay)), ("cropped", (g, g))):
+            figures = _measure(_k_divided(views, ax, ay, focal), poses, matches, cfg)
+            if any(p.ok for p in figures) and all(p.ok is not False for p in figures):
+                fits.append(kind)
+        if fits:
+            return _aspect_cause(v, ax, ay, fits)
+    return None
+
+
+def _aspect_cause(v: _View, ax: float, ay: float, fits: List[str]) -> _Cause:
+    """The words for keyframe ``v``'s K x``ax`` across, x``ay`` down, ``fits`` naming which K
+    made every pair agree ("scaled": fx, cx / ax, fy, cy / ay; "cropped": fx, fy / the smaller
+    ratio), with what the numbers suggest, in image_geometry's terms (per-axis binning; a ROI,
+    then binning)."""
+    s = v.scale
+    w, h = v.width_px, max(1, round(v.cam.height / s))
+    fx, fy = v.cam.K[0, 0] / s, v.cam.K[1, 1] / s
+    cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
+    W, H = round(w * ax), round(h * ay)
+    g = min(ax, ay)
+    scaled = "scaled" in fits
+    gx, gy = (ax, ay) if scaled else (g, g)
+    fixed = (f"fx {fx / gx:.4g}, fy {fy / gy:.4g}, cx {(cx + 0.5) / ax - 0.5:.4g}, "
+             f"cy {(cy + 0.5) / ay - 0.5:.4g} px")
+    how = (f"fx, cx divided by {ax:.3g} and fy, cy by {ay:.3g}" if scaled else
+           f"fx, fy divided by {g:.3g} and cx by {ax:.3g}, cy by {ay:.3g}")
+    bx, by = _whole(ax), _whole(ay)
+    if len(fits) == 2:
+        says = (f"the numbers do not tell a non-uniform scale (fx / {ax:.3g}, fy / {ay:.3g}) "
+                f"from a crop (fx, fy / {g:.3g}): both make every pair agree, the stream's "
+                "camera_info says which")
+    elif scaled:
+        says = (f"the numbers suggest the images were scaled non-uniformly ({_times(ax)} across, "
+                f"{_times(ay)} down: fy/fx {(fy / gy) / (fx / gx):.3g} against the "
+                f"calibration's {fy / fx:.3g}), " + (
+                    f"which a camera_info keeping the {W}x{H} size and K may say as binning_x: "
+                    f"{bx}, binning_y: {by} (image_geometry divides fx, cx by binning_x and fy, "
+                    "cy by binning_y)" if bx and by else
+                    "which binning_x, binning_y cannot say (whole numbers in a CameraInfo: "
+                    + " and ".join(f"x{r:.3g}" for r, n in ((ax, bx), (ay, by)) if not n)
+                    + (" are" if not (bx or by) else " is") + " not): only the stream's own "
+                    "camera_info"))
+    else:
+        cw, ch = round(w * g), round(h * g)
+        x0, y0 = round((cx + 0.5) * (1 - g / ax)), round((cy + 0.5) * (1 - g / ay))
+        n = _whole(g)
+        says = (f"the numbers suggest a crop: fx, fy fit one ratio (x{g:.3g}, the pixels as "
+                "square as the calibration's) and the principal point moved with the crop: "
+                f"these images look like the {cw}x{ch} region at ({x0}, {y0}) of the {W}x{H} "
+                "frame" + ("" if n == 1 else f" scaled {_times(g)}") + ", which image_geometry "
+                f"applies from a camera_info keeping the {W}x{H} K with roi x_offset {x0}, "
+                f"y_offset {y0}, width {cw}, height {ch}" + (
+                    "" if n == 1 else f", binning_x: {n}, binning_y: {n}" if n else
+                    f" (the x{g:.3g} scale is no whole binning: only the stream's own "
+                    "camera_info says it)"))
+    return _Cause(
+        "intrinsics_resolution", 1.0,
+        f"the K (fx, fy, cx, cy) is x{ax:.3g} across and x{ay:.3g} down the size these {w}x{h} "
+        f"images fit: a calibration for another resolution and aspect ratio (one made at "
+        f"{W}x{H} for these {w}x{h} images?): keyframe {v.label}'s principal point ({cx:.0f}, "
+        f"{cy:.0f}) is x{ax:.3g}, x{ay:.3g} the image centre's, fx {fx:.4g}, fy {fy:.4g} px; "
+        f"with {how} ({fixed}) every pair agrees",
+        f"give the camera_info of the stream these images came from (its K for {w}x{h}): "
+        f"another aspect ratio ({W}x{H} is {W / H:.3g}:1, these {w / h:.3g}:1) means that "
+        "stream was cropped or scaled non-uniformly, which no one ratio on the whole K undoes; "
+        f"or set K to {fixed} (camera.yaml / --camera-info, the CameraInfo topic); {says}; "
+        "build the map again",
+        True)
