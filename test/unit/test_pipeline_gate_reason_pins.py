@@ -1,0 +1,20 @@
+"""Pin from mutation audit 06k on core/localizer/pipeline.py: a frame that failed a gate after
+PnP with enough correspondences keeps the gate's reason as it is. Only a frame with fewer
+correspondences than PnP or gates.min_inliers need is told about its query image's feature
+count (`_no_match_reason`); `not result.success and num_matches < need` -> `or` appended
+'; the query image has N sift keypoints' to every failure, a gate's among them."""
+
+from __future__ import annotations
+
+from mast3r_ros.core.config import config_from_params
+from mast3r_ros.core.keyframes import KeyframeMap
+from mast3r_ros.core.localizer import Localizer
+from mast3r_ros.replay.tum import TumSequence
+
+
+def test_a_gate_failure_with_enough_matches_keeps_its_reason(tum, sift_map):
+    cfg = config_from_params({"matcher": "sift", "gates.max_position_sigma_m": 1e-6})
+    with Localizer(KeyframeMap.load(sift_map), cfg.localizer, retrieval=cfg.retrieval) as loc:
+        r = loc.localize(TumSequence(tum[1])[0])
+    assert not r.success and r.num_matches >= cfg.localizer.gates.min_inliers, r
+    assert "sigma" in r.reason and "keypoints" not in r.reason, r.reason
