@@ -27,3 +27,22 @@ def test_a_localizer_made_without_a_seed_uses_seed_0(tum, sift_map):
     cfg = config_from_params({"matcher": "sift"})
     with Localizer(KeyframeMap.load(sift_map), cfg.localizer, retrieval=cfg.retrieval) as loc:
         assert loc.seed == 0
+
+
+def test_a_result_holds_no_matches_unless_asked_and_its_timings_add_up(tum, sift_map):
+    """`localize` keeps a frame's matches only with ``with_matches`` (`with_matches: bool =
+    False` -> True survived: every result then held them); its
+    timings are durations within the call: the query's inference no longer than the total, the
+    total no longer than the call (`perf_counter() - t0` -> `+` survived for both)."""
+    import time
+
+    cfg = config_from_params({"matcher": "sift"})
+    frame = TumSequence(tum[1])[0]
+    with Localizer(KeyframeMap.load(sift_map), cfg.localizer, retrieval=cfg.retrieval) as loc:
+        t0 = time.perf_counter()
+        r = loc.localize(frame)
+        call = time.perf_counter() - t0
+        asked = loc.localize(frame, with_matches=True)
+    assert r.success and r.matches is None
+    assert asked.matches is not None
+    assert 0 <= r.timings_s["inference"] <= r.timings_s["total"] <= call, r.timings_s
