@@ -57,6 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_check_map(args: argparse.Namespace) -> int:
     from ..core.devices import apply_cpu_threads
     from ..core.keyframes import KeyframeMap
+    from ..core.keyframes.build_record import warn_unreadable_build_config
     from ..core.keyframes.target import _listing, foreign_entries
     from ..core.map_check import check_map
     from .cli_options import load_params
@@ -87,6 +88,7 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     if kmap.file_problems(images=False, progress=_file_progress):
         _refuse_damaged(kmap, args.map, text)
     kmap.finish_checks()
+    warn_unreadable_build_config(args.map)  # the lazy open above does not read it
     try:
         report = check_map(kmap, cfg.map_check, progress=keyframe_progress)
         kmap.verify_unread_images()  # any PNG the check did not read

@@ -52,6 +52,9 @@ def test_a_corrupt_build_config_is_warned_naming_the_file_and_the_map_still_load
             with caplog.at_level(logging.WARNING):
                 kmap = KeyframeMap.load(v3_map, lazy=lazy)
             assert len(kmap) == 4 and kmap.image(0).shape == (120, 160, 3)
+            if lazy:  # the localizer's open reads the manifest and index only (test_map_v2)
+                assert _warnings(caplog) == []
+                continue
             (line,) = _warnings(caplog)
             assert line.startswith(f"{path} {what}"), line
             assert "the map is still usable" in line and "informational" in line

@@ -181,8 +181,8 @@ class KeyframeMap(MapEncodings, MapFiles):
             if e["file"] not in files:
                 raise MapFormatError(f"{MANIFEST}: ASMK file '{e['file']}' is not in the file "
                                      "table")
-        if version >= 2:  # build_config.yaml is informational: a bad one said, not refused
-            warn_unreadable_build_config(path)
+        if version >= 2 and not lazy:  # informational: a bad one said, not refused; a lazy
+            warn_unreadable_build_config(path)  # open (the localizer) reads no more files
         return self
 
     def verify_files(self, images: bool = True, progress: Optional[Callable[
