@@ -1,9 +1,10 @@
 """What the command line's usage errors add to argparse's words (`cli_options.Parser`): the
 other command's option named for what this command takes instead, the closest command to a
-mistyped one."""
+mistyped one, the usage with the list of commands when none is given."""
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import re
 
@@ -33,3 +34,11 @@ def command_typo(message: str) -> str:
     close = [n for n in names if n.startswith(typo.group(1))] or \
         difflib.get_close_matches(typo.group(1).replace("_", "-"), names, n=1, cutoff=0.75)
     return f" (did you mean {close[0]}?)" if close else ""
+
+
+def missing_command(parser: argparse.ArgumentParser, message: str) -> str:
+    """The top-level ``parser``'s help (usage, then every command with its line) to print above
+    the error line when ``message`` is argparse's "the following arguments are required:
+    COMMAND" (`mast3r-ros` given nothing: one line left a first-time user to guess the
+    commands); '' for any other message."""
+    return parser.format_help() + "\n" if message.endswith("required: COMMAND") else ""

@@ -24,7 +24,7 @@ from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError
 from ..core.image_stamp import IMAGE_STAMPS
 from ..core.image_stamp import MAX_SYNC_TOLERANCE_S
-from .cli_hints import OTHER_COMMANDS_OPTIONS, command_typo
+from .cli_hints import OTHER_COMMANDS_OPTIONS, command_typo, missing_command
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,8 @@ class Parser(argparse.ArgumentParser):
         message += self.EMPTY if re.search(r": invalid [a-z ]*(value|choice): ''", message) \
             else ""
         message += command_typo(message)  # `build_map`, `localise`: the closest command
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        usage = missing_command(self, message)  # `mast3r-ros` alone: the commands listed
+        self.exit(2, f"{usage}{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 # options whose '' is a value their help names (build-map --retrieval-checkpoint '': no index)
