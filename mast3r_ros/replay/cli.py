@@ -32,6 +32,7 @@ from .cli_console import (
     escaping_stdout,
     flush_stdout,
     missing_library_hint,
+    package_version,
     root_logging_given_back,
     stdout_gone,
 )
@@ -241,9 +242,10 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--groundtruth", metavar="FILE",
                    help=f"TUM ground-truth trajectory (default: {OWN_POSES})")
-    p.add_argument("--stride", type=int, default=1,
+    p.add_argument("--stride", type=int, default=1, metavar="N",
                    help="localize every N-th frame (the others are not read)")
-    p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
+    p.add_argument("--max-frames", type=int, default=0, metavar="N",
+                   help="stop after N frames (0: all)")
     p.add_argument("--global-only", action="store_true",
                    help="never use the previous pose as a prior (retrieval for every frame)")
     add_resume_options(p)
@@ -351,20 +353,6 @@ def cmd_pair(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------- main ---
-
-def package_version() -> str:
-    """The installed distribution's version; ``mast3r_ros.__version__`` (which setup.py reads)
-    where there is no package metadata (the checkout on PYTHONPATH, a colcon build run from
-    source)."""
-    from importlib import metadata
-
-    from .. import __version__
-
-    try:
-        return metadata.version("mast3r_ros")
-    except metadata.PackageNotFoundError:
-        return __version__
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""

@@ -1,8 +1,9 @@
 """The ``mast3r-ros`` process's console: its log handler on stderr (`_setup_logging`, the
 caller's handlers given back after, `root_logging_given_back`), stdout whose reader went away
 (`stdout_gone`, `flush_stdout`, exit `STDOUT_GONE_EXIT`) or whose encoding cannot hold a path
-(`escaping_stdout`), and the one line for a library that is not installed
-(`missing_library_hint`). Used by `replay.cli.main`; imports nothing heavy.
+(`escaping_stdout`), the one line for a library that is not installed
+(`missing_library_hint`), and the installed version for --version (`package_version`). Used by
+`replay.cli.main`; imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -144,3 +145,17 @@ def escaping_stdout() -> Iterator[None]:
                 stream.reconfigure(errors=before)
             except (ValueError, OSError):
                 pass
+
+
+def package_version() -> str:
+    """The installed distribution's version; ``mast3r_ros.__version__`` (which setup.py reads)
+    where there is no package metadata (the checkout on PYTHONPATH, a colcon build run from
+    source)."""
+    from importlib import metadata
+
+    from .. import __version__
+
+    try:
+        return metadata.version("mast3r_ros")
+    except metadata.PackageNotFoundError:
+        return __version__
