@@ -55,7 +55,8 @@ def _mostly_wide(sample: bytes, name: str, width: int, units: list) -> bool:
     script (CJK: both bytes of most UTF-16 units non-zero) has its zeros only where a
     character's high bytes are (UTF-16: the high byte of a unit, in at least one unit in 32
     and two, the low one less often than the high one, for U+xx00 such as 一; UTF-32: every
-    unit's top byte, the next at most 0x10), and decodes to text without control characters
+    unit's top byte, the next at most 0x10, and as many ASCII / Latin-1 units as UTF-16 needs),
+    and decodes to text without control characters
     (but tab, CR, LF). A binary's zeros fall at any
     offset and its bytes decode to lone surrogates or control characters; Latin-1 and UTF-8
     text have no zero byte."""
@@ -68,7 +69,11 @@ def _mostly_wide(sample: bytes, name: str, width: int, units: list) -> bool:
             # terminator) decodes to CJK-looking text too; or its zeros are not where an ASCII
             # character's are: the other byte order (a zero low byte more often than a high one)
             return False
-    elif any(u[3 if little else 0] or u[2 if little else 1] > 0x10 for u in units):
+    elif any(u[3 if little else 0] or u[2 if little else 1] > 0x10 for u in units) or \
+            sum(1 for u in units if not any(u[1:] if little else u[:3])) < \
+            max(2, len(units) // 32):
+        # beyond Unicode; or too few ASCII / Latin-1 characters (a newline, a space, a colon)
+        # for text: a few binary bytes (`printf '\x00\x01\x02\xff'`) are one 'character'
         return False
     data = b"".join(units)
     try:
@@ -94,6 +99,19 @@ def encoding_name(data: bytes) -> str:
     byte-order mark: the encoding a file of ``data`` is read in, as a message names it."""
     name = text_encoding(data).replace("-sig", "").upper()
     return name[:-3] + " " + name[-2:] if name.endswith(("-LE", "-BE")) else name
+
+
+def not_text(data: bytes, err: UnicodeDecodeError) -> str:
+    """What a file of ``data`` that `decode_text` refused with ``err`` is not, for "X is not
+    ...": 'a UTF-8 text file (byte 3: invalid start byte)', 'a UTF-16 text file (byte 40:
+    truncated data)'; for one read as UTF-8 that holds NUL bytes (no byte-order mark, nor the
+    zeros of UTF-16/32 text): 'a UTF-8 text file, nor text in any encoding (NUL bytes, the
+    first at byte 0: binary data)', not the name of an encoding it never was in."""
+    said = f"a {encoding_name(data)} text file"
+    if text_encoding(data) == "utf-8-sig" and b"\0" in data:
+        return (f"{said}, nor text in any encoding (NUL bytes, the first at byte "
+                f"{data.index(bytes(1))}: binary data)")
+    return f"{said} (byte {err.start}: {err.reason})"
 
 
 def decode_text(data: bytes) -> str:

@@ -35,7 +35,7 @@ from scipy.spatial.transform import Rotation
 from ..core.config import PoseAtStampConfig
 from ..core.errors import InputError
 from ..core.image_codec import load_camera_info_yaml
-from ..core.text_files import decode_text, encoding_name
+from ..core.text_files import decode_text, not_text
 from ..core.trajectory import (check_pose_rule, clock_reset_note,
                                poses_at_stamps, stamp_steps)
 from ..core.types import CameraIntrinsics, check_camera_info_arg
@@ -76,8 +76,7 @@ def _read_csv(path: Path) -> List[Tuple[int, List[str]]]:
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror or err}") from None
     except UnicodeDecodeError as err:
-        raise InputError(f"{path} is not a {encoding_name(data)} text file (byte {err.start}: "
-                         f"{err.reason}); save it as UTF-8") from None
+        raise InputError(f"{path} is not {not_text(data, err)}; save it as UTF-8") from None
     rows: List[Tuple[int, List[str]]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.replace("\ufeff", "").strip()

@@ -30,7 +30,7 @@ from ..core.config import PoseAtStampConfig
 from ..core.errors import InputError
 from ..core.image_codec import read_image_file
 from ..core.image_codec.camera_info import intrinsics_from_pinhole_file
-from ..core.text_files import decode_text, encoding_name
+from ..core.text_files import decode_text, not_text
 from ..core.trajectory import check_pose_rule
 from ..core.types import CameraIntrinsics, check_camera_info_arg
 from .stereo_depth import WITHOUT_STEREO, StereoFrames, kitti_stereo
@@ -87,8 +87,7 @@ def _lines(path: Path) -> List[Tuple[int, str]]:
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror or err}") from None
     except UnicodeDecodeError as err:
-        raise InputError(f"{path} is not a {encoding_name(data)} text file (byte {err.start}: "
-                         f"{err.reason})") from None
+        raise InputError(f"{path} is not {not_text(data, err)}") from None
     return [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1)
             if line.strip()]
 

@@ -22,7 +22,7 @@ from scipy.spatial.transform import Rotation
 
 from ..core.durable import fsync_dir, mkstemp_public
 from ..core.errors import InputError
-from ..core.text_files import decode_text, encoding_name
+from ..core.text_files import decode_text, not_text
 from ..core.trajectory import check_stamped_poses, overlapping_reset
 
 log = logging.getLogger(__name__)
@@ -293,8 +293,7 @@ def _read_numbered_rows(
         raise InputError(f"cannot read {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:
         raise InputError(
-            f"{path} is not a {encoding_name(data)} text file (byte {err.start}: {err.reason}); "
-            "save it as UTF-8") from None
+            f"{path} is not {not_text(data, err)}; save it as UTF-8") from None
     stamps: List[int] = []
     rows: List[List[str]] = []
     linenos: List[int] = []
