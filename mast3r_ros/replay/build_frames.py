@@ -1,7 +1,8 @@
 """build-map's frames: which frames of a recording are decoded (`_candidate_frames`: only the
 keyframe candidates, where the source lists poses and depth without decoding) and what the
 manifest and the log say of the frames it did not use (`_MapStats`; ``unreadable_frames``,
-``frames_not_read``). Split from `mast3r_ros.replay.pipeline`, which imports these names and
+``frames_not_read``), and whether small keyframes hold enough SIFT keypoints for the sift
+matcher (`SiftKeypoints`). Split from `mast3r_ros.replay.pipeline`, which imports these names and
 calls them from `_add_keyframes`."""
 
 from __future__ import annotations
@@ -25,6 +26,71 @@ from .unreadable import warn_unreadable
 log = logging.getLogger(__name__)
 
 
+# keyframes of fewer pixels than this have their SIFT keypoints counted (a 320x240 frame has
+# hundreds: not judged, nor slowed), the first `SIFT_JUDGED` of them (a recording's frames are
+# of one size: a sample says it)
+SIFT_SMALL_PIXELS = 320 * 240
+SIFT_JUDGED = 20
+
+
+@dataclasses.dataclass
+class SiftKeypoints:
+    """build-map --matcher sift: the SIFT keypoints of its small keyframes (`offer`), counted as
+    the localizer extracts them (``localizer.sift_max_features``), and what they say once the
+    keyframes are chosen (`warn`): tiny frames (8x6, 32x24) gave a map
+    written with exit 0 that localized no frame."""
+
+    max_features: int
+    min_inliers: int  # gates.min_inliers: the PnP inliers a pose needs
+    active: bool = True  # False: another matcher, nothing counted
+    counts: List[int] = dataclasses.field(default_factory=list)
+    sizes: List[str] = dataclasses.field(default_factory=list)  # WxH of the judged, in order
+
+    @classmethod
+    def of(cls, cfg: Any) -> SiftKeypoints:
+        """The one for ``cfg``'s matcher: active for sift."""
+        return cls(cfg.localizer.matching.sift_max_features, cfg.localizer.gates.min_inliers,
+                   cfg.localizer.matcher == "sift")
+
+    def offer(self, rgb: np.ndarray) -> None:
+        """Count a keyframe's keypoints when its image is small and fewer were judged."""
+        h, w = rgb.shape[:2]
+        if self.active and h * w < SIFT_SMALL_PIXELS and len(self.counts) < SIFT_JUDGED:
+            from ..core.matchers import sift  # OpenCV: the sift build's own import
+
+            self.counts.append(len(sift.extract_sift(rgb, self.max_features)))
+            self.sizes.append(f"{w}x{h}")
+
+    def _said(self) -> str:
+        """'17 keyframes (32x24 pixels)', 'the first 20 keyframes (...)' where more were not
+        judged."""
+        n = len(self.counts)
+        first = "the first " if n == SIFT_JUDGED else ""
+        return (f"{first}{n} keyframe{'s' if n > 1 else ''} "
+                f"({', '.join(sorted(set(self.sizes)))} pixels)")
+
+    def warn(self) -> None:
+        """One warning when a judged keyframe has fewer keypoints than a pose needs, said more
+        strongly when none has one (no frame can be matched to the map, whatever the settings).
+        Not a refusal: a map of tiny frames still checks a pipeline's plumbing (the tests' bags
+        of 8x6 frames), and localize says why its frames fail."""
+        few = sum(c < self.min_inliers for c in self.counts)
+        if self.counts and not any(self.counts):
+            log.warning("none of %s has a SIFT keypoint: the images are too small for SIFT and "
+                        "no frame can be localized against this map; %s", self._said(),
+                        self._fix())
+        elif few:
+            log.warning("%d of %s have fewer SIFT keypoints (%d..%d, median %d) than the %d PnP "
+                        "inliers a pose needs (gates.min_inliers): frames matched to them will "
+                        "not localize; %s", few, self._said(), min(self.counts),
+                        max(self.counts), int(np.median(self.counts)), self.min_inliers,
+                        self._fix())
+
+    def _fix(self) -> str:
+        return ("give the recording at a higher resolution (320x240 or more), or use --matcher "
+                "mast3r with a checkpoint")
+
+
 @dataclasses.dataclass
 class _MapStats:
     all_poses: List[np.ndarray] = dataclasses.field(default_factory=list)
@@ -41,6 +107,8 @@ class _MapStats:
     unreadable_run: Tuple[int, int, int] = (0, 0, 0)  # the longest run: (frames, first, last)
     valid_depth: bool = False  # a keyframe's depth has a valid pixel (checked while needed)
     check: Optional[KeyframeCheck] = None  # the map check, fed each keyframe as it is written
+    # --matcher sift: small keyframes' keypoints counted (another matcher: none)
+    sift: SiftKeypoints = dataclasses.field(default_factory=lambda: SiftKeypoints(0, 0, False))
 
 
 

@@ -43,9 +43,9 @@ from .sources import (FrameSource, check_own_poses, depth_needed_by, frames_or_u
 from .tum import (SPLIT_FILE, read_tum_trajectory, read_tum_trajectory_and_unit,
                   trajectory_reset_reason)
 from .unreadable import hold_unreadable
-from .build_frames import (NOT_READ_REASON, _MapStats, _NotRead, _candidate_frames,  # noqa: F401
-                           _no_pose_record, _note_unreadable, _not_read_record, _unreadable_record,
-                           _warn_unreadable_count)
+from .build_frames import (NOT_READ_REASON, SiftKeypoints, _MapStats, _NotRead,  # noqa: F401
+                           _candidate_frames, _no_pose_record, _note_unreadable, _not_read_record,
+                           _unreadable_record, _warn_unreadable_count)
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,8 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     unreadable nor read (an unposed one among them counts as without a pose)."""
     selector = KeyframeSelector(cfg.map_build.min_translation_m, cfg.map_build.min_rotation_deg)
     need = depth_needed_by(cfg.localizer)
-    st = _MapStats(check=KeyframeCheck(cfg.map_check) if cfg.map_check.enabled else None)
+    st = _MapStats(check=KeyframeCheck(cfg.map_check) if cfg.map_check.enabled else None,
+                   sift=SiftKeypoints.of(cfg))
     no_pose: List[int] = []
     # each frame read on its own: one the source cannot read is skipped, named and counted
     # (the first ALL_UNREADABLE_STOP, or all, refuse the recording: `hold_unreadable`); where
@@ -202,6 +203,7 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
         except DepthRangeError as e:  # the Python API's fix is not the command line's
             raise InputError(_depth_range_message(e, getattr(source, "depth_units_per_m", None))
                              ) from e
+        st.sift.offer(f.rgb)  # --matcher sift: tiny frames' keypoints (a map that localizes none)
         if st.check is not None:  # measured now against its predecessors, not kept
             st.check.add(KeyframeRecord(f.rgb, f.depth_m, f.intrinsics, pose, f.stamp_ns,
                                         str(kid)))
@@ -506,8 +508,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
 
 def _warn_after_build(st: _MapStats, cfg: Config, frames: int) -> None:
     """The warnings of a finished build: unreadable frames, frames without a pose, one
-    keyframe, keyframes without depth, frames not used for lack of depth (and, logged at info,
-    the frames never decoded)."""
+    keyframe, keyframes too small for SIFT, keyframes without depth, frames not used for lack
+    of depth (and, logged at info, the frames never decoded)."""
     _warn_unreadable_count(st, frames)
     if st.not_read:
         log.info("%d of %d frames were not decoded: %s (manifest: frames_not_read)",
@@ -517,6 +519,7 @@ def _warn_after_build(st: _MapStats, cfg: Config, frames: int) -> None:
                     *(("", "was") if st.no_pose == 1 else ("s", "were")),
                     f": {st.why_no_pose}" if st.why_no_pose else "")
     _warn_one_keyframe(st, cfg)
+    st.sift.warn()  # --matcher sift: keyframes too small for its keypoints
     if st.no_depth:
         log.warning("%s no depth: the sift matcher and points_source 'depth' will refuse this "
                     "map", "1 keyframe has" if st.no_depth == 1 else

@@ -1,0 +1,66 @@
+"""A SIFT map built from tiny frames (8x6 or 32x24 TUM frames with a scaled camera.yaml) was
+written with exit 0 and "map not checked", and then localized 0 % of the frames: nothing said
+the images were too small for SIFT. build-map --matcher sift now counts the SIFT keypoints of
+small keyframes (under 320x240 pixels) and warns in one line when they have fewer than a pose
+needs (gates.min_inliers), naming the counts, the image size and what to do; a map none of
+whose keyframes has a single keypoint is said to localize no frame (not refused: tiny frames
+still check a pipeline's plumbing). Frames of 320x240 and more are not judged."""
+
+from __future__ import annotations
+
+import pytest
+
+from mast3r_ros.replay.cli import main
+from mast3r_ros.replay.synthetic import write_demo_sequences
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("small")
+    return {size: write_demo_sequences(str(root / f"{size[0]}x{size[1]}"), 12, *size)[0]
+            for size in ((8, 6), (32, 24))}
+
+
+def _build(source, out):
+    return main(["build-map", source, "--out", str(out), "--matcher", "sift",
+                 "--log-level", "warning"])
+
+
+def test_keyframes_without_a_sift_keypoint_are_said_to_localize_nothing(folders, tmp_path,
+                                                                       capsys):
+    assert _build(folders[8, 6], tmp_path / "map") == 0
+    said = [ln for ln in capsys.readouterr().err.splitlines() if "SIFT keypoint" in ln]
+    assert len(said) == 1 and "8x6" in said[0] and "no frame can be localized" in said[0], said
+    assert "--matcher mast3r" in said[0] and "resolution" in said[0], said
+
+
+def test_keyframes_with_few_sift_keypoints_are_warned_about(folders, tmp_path, capsys):
+    assert _build(folders[32, 24], tmp_path / "map") == 0
+    said = [ln for ln in capsys.readouterr().err.splitlines() if "SIFT keypoints" in ln]
+    assert len(said) == 1, said
+    assert "32x24" in said[0] and "min_inliers" in said[0] and "--matcher mast3r" in said[0]
+
+
+def test_frames_of_normal_size_are_not_judged(tum, tmp_path, capsys, monkeypatch):
+    from mast3r_ros.core.matchers import sift
+
+    calls = []
+    real = sift.extract_sift
+    monkeypatch.setattr(sift, "extract_sift", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert _build(tum[0], tmp_path / "map") == 0  # 320x240
+    assert not calls
+    assert "SIFT keypoint" not in capsys.readouterr().err
+
+
+def test_the_docs_state_the_sample_and_size_the_code_uses():
+    import re
+    from pathlib import Path
+
+    from mast3r_ros.replay.build_frames import SIFT_JUDGED, SIFT_SMALL_PIXELS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "maps.md").read_text(encoding="utf-8")
+    m = re.search(r"counts the\s+SIFT keypoints of its first (\d+) keyframes when they are\s+"
+                  r"smaller than (\d+)x(\d+) pixels", doc)
+    assert m, "docs/maps.md's build-map SIFT keypoint sentence is gone: update this test"
+    assert int(m.group(1)) == SIFT_JUDGED
+    assert int(m.group(2)) * int(m.group(3)) == SIFT_SMALL_PIXELS
