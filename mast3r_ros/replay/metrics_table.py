@@ -77,7 +77,7 @@ def _far_claims_row(fc: Dict[str, Any]) -> str:
     """`metrics.far_claims` in words, with the setting that refuses such poses."""
     return (f"{fc['frames']} of {fc['of']} localized frames claim a 1-sigma position over "
             f"{100 * fc['ratio']:.0f} % of the distance to what they matched (up to "
-            f"{100 * fc['max_ratio']:.0f} %; results.jsonl, scene_depth_m): such poses may be "
+            f"{100 * fc['max_ratio']:.3g} %; results.jsonl, scene_depth_m): such poses may be "
             "wrong (of a place the map saw only from afar, often 0.4-1.3 m off); to report them "
             f"as not localized set gates.max_position_sigma_ratio {fc['ratio']:g} (default "
             f"{GateConfig.max_position_sigma_ratio:g}; it refuses right poses this uncertain "

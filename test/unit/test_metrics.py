@@ -689,3 +689,13 @@ def test_the_uncertain_poses_row_names_the_gates_own_default(monkeypatch):
     monkeypatch.setattr(GateConfig, "max_position_sigma_ratio", 0.4)
     row = metrics_table.format_table(m)
     assert "(default 0.4;" in row and "default 0.5" not in row, row
+
+
+def test_the_uncertain_poses_row_never_says_up_to_the_threshold_it_is_over():
+    """A pose just over the 5 % ratio (5.12 % on the d405 case) read 'over 5 % ...
+    (up to 5 %': the largest ratio is given to three figures, so it is over what it exceeds."""
+    m = metrics.summarize([_posed(0, 0.01, 2.0), _posed(1, 0.104, 2.0)])
+    row = metrics_table.format_table(m)
+    assert "over 5 % of the distance to what they matched (up to 5.2 %;" in row, row
+    m = metrics.summarize([_posed(0, 0.30, 2.6)])
+    assert "(up to 11.5 %;" in metrics_table.format_table(m)
