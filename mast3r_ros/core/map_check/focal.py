@@ -13,8 +13,8 @@ import numpy as np
 
 from ..config import MapCheckConfig
 from ..geometry import invert_pose
-from .measure import (_depth_residuals, _lift, _measure, _pair_reproj, _project,
-                      _reproj_limit_px, _View)
+from .measure import (_all_agree, _cameras, _candidate, _depth_residuals, _focal_candidate,
+                      _lift, _measure, _pair_reproj, _project, _reproj_limit_px, _View)
 from .records import _NICE_FACTORS, _Cause, _fmt_factor
 from .report import PairFigures, _pct
 
@@ -89,23 +89,27 @@ def _focal_slip(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: Ma
                    key=lambda g: abs(math.log(fx / g / fit_60)))[:_FOCAL_SLIPS_TRIED]
     poses = [v.pose for v in views]
     for g in tried:
-        figures = _measure(_focal_divided(views, g), poses, matches, cfg)
-        if any(p.ok for p in figures) and all(p.ok is not False for p in figures):
+        divided = _focal_divided(views, g)
+        if divided is not None and _all_agree(_measure(divided, poses, matches, cfg)):
             return g
     return None
 
 
-def _focal_divided(views: List[_View], g: float) -> List[_View]:
+def _focal_divided(views: List[_View], g: float) -> Optional[List[_View]]:
     """``views`` with fx, fy divided by ``g``: K, and the depth grid's points lifted again at
     the same depth. Pinhole: the rays x = (u - cx) / fx grow by g. With distortion (which acts
     on those normalised coordinates, so that its undistortion changes with K) the grid's pixels
-    (``grid_px``; else ``pts`` projected with the given K) are undistorted under the new K."""
+    (``grid_px``; else ``pts`` projected with the given K) are undistorted under the new K.
+    None when a view's new K is no camera's (`_candidate`: its principal point over 10 focal
+    lengths off), which fits nothing."""
     out = []
     for v in views:
         K = v.cam.K.copy()
         K[0, 0] /= g
         K[1, 1] /= g
-        cam = dataclasses.replace(v.cam, K=K)
+        cam = _candidate(v.cam, K)
+        if cam is None:
+            return None
         if v.cam.has_distortion and len(v.pts):
             px = v.grid_px if v.grid_px is not None else _project(v.pts, v.cam)[0]
             pts = _lift(px, v.pts[:, 2], cam)
@@ -166,6 +170,8 @@ class _ResidualScore:
 
     def _score(self, g: float, depth_scale: float) -> float:
         vs = self.views if g == 1.0 else _focal_divided(self.views, g)
+        if vs is None:  # no camera's K (`_candidate`): fits nothing
+            return math.inf
         meds = []
         for a, b in self.keys:
             b_from_a = invert_pose(vs[b].pose) @ vs[a].pose
@@ -234,8 +240,9 @@ def _refined(best: float, step: float, score: Callable[[float], float],
 def _focal_fits(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapCheckConfig,
                 g: float) -> bool:
     """Whether fx, fy divided by ``g`` make every pair agree (and at least one is judged)."""
-    figures = _measure(_focal_divided(views, g), [v.pose for v in views], matches, cfg)
-    return any(p.ok for p in figures) and all(p.ok is not False for p in figures)
+    divided = _focal_divided(views, g)
+    return divided is not None and _all_agree(_measure(divided, [v.pose for v in views],
+                                                       matches, cfg))
 
 
 def _focal_scale(views: List[_View], matches: Dict[Tuple[int, int], Any],
@@ -423,6 +430,7 @@ def _colour_focal_fit(views: List[_View], matches: Dict[Tuple[int, int], Any],
     g = _log_argmin(score, many=many)
     # every pair confirmed only once the scan found a fit (a consistent map's check runs this)
     if (abs(math.log(g)) < math.log(1.03) or not score(g) <= 0.5 * base
+            or not all(_focal_candidate(c, g) for c in _cameras(views))  # no view rebuilt
             or any(med[0] > limit for med, limit in reproj(np.array([g]), keys))):
         return None
     return (g, views[0].cam.K[0, 0] / views[0].scale, score(g), base,
@@ -432,12 +440,11 @@ def _colour_focal_fit(views: List[_View], matches: Dict[Tuple[int, int], Any],
 _ONE = np.ones(1)
 
 
-def _focal_times(v: _View, g: float) -> _View:
-    """``v`` with fx, fy of its K times ``g`` (the rest of K, distortion and arrays as given)."""
-    K = v.cam.K.copy()
-    K[0, 0] *= g
-    K[1, 1] *= g
-    return dataclasses.replace(v, cam=dataclasses.replace(v.cam, K=K))
+def _focal_times(v: _View, g: float) -> Optional[_View]:
+    """``v`` with fx, fy of its K times ``g`` (the rest of K, distortion and arrays as given);
+    None when that K is no camera's (`_candidate`)."""
+    cam = _focal_candidate(v.cam, g)
+    return None if cam is None else dataclasses.replace(v, cam=cam)
 
 
 def _pair_reproj_factors(va: _View, vb: _View, m: Any, b_from_a: np.ndarray,
@@ -450,10 +457,13 @@ def _pair_reproj_factors(va: _View, vb: _View, m: Any, b_from_a: np.ndarray,
     distorted camera is rebuilt per factor."""
     gs = np.asarray(gs, np.float64).reshape(-1)
     if va.cam.has_distortion or vb.cam.has_distortion:
-        meds, n = [], 0
+        meds, n = [], int(np.isfinite(m.da).sum() + np.isfinite(m.db).sum())
         for g in gs:
-            med, n = _pair_reproj(_focal_times(va, g), _focal_times(vb, g), m, b_from_a, _ONE)
-            meds.append(med[0])
+            a, b = _focal_times(va, g), _focal_times(vb, g)
+            if a is None or b is None:  # no camera's K (`_candidate`): fits nothing
+                meds.append(math.inf)
+                continue
+            meds.append(_pair_reproj(a, b, m, b_from_a, _ONE)[0][0])
         return np.array(meds, np.float64), n
     return _pair_reproj(va, vb, m, b_from_a, gs, errors=_reproj_factors)
 

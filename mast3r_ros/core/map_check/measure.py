@@ -46,6 +46,34 @@ class _View:
     sift: Optional[SiftFeatures] = None
 
 
+def _candidate(cam: CameraIntrinsics, K: np.ndarray) -> Optional[CameraIntrinsics]:
+    """``cam`` with ``K``, a K the diagnosis builds to try (fx, fy divided by a factor, the
+    whole K by a size ratio), or None when `CameraIntrinsics` refuses it: the given K's
+    principal point 3.4 focal lengths off, fx, fy divided by 3.4 (fx 77 px) put it over 10
+    and the check raised `InputError` blaming K "normalised or millimetres?", a K the user
+    never gave. No camera has such a K: the builders give None for it (`focal._focal_divided`,
+    `focal._focal_times`, `resolution._k_divided`) and it is scored as not fitting (never
+    measured; `focal._ResidualScore` inf). The given K is checked where it is read."""
+    try:
+        return dataclasses.replace(cam, K=K)
+    except InputError:
+        return None
+
+
+def _focal_candidate(cam: CameraIntrinsics, g: float) -> Optional[CameraIntrinsics]:
+    """``cam`` with fx, fy of its K times ``g`` (the rest as given); None when that K is no
+    camera's (`_candidate`)."""
+    K = cam.K.copy()
+    K[0, 0] *= g
+    K[1, 1] *= g
+    return _candidate(cam, K)
+
+
+def _cameras(views: List[_View]) -> List[CameraIntrinsics]:
+    """The distinct cameras (size and K) of ``views``, each once."""
+    return list({(v.cam.width, v.cam.height, v.cam.K.tobytes()): v.cam for v in views}.values())
+
+
 def _lift(px: np.ndarray, z: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
     """Camera-frame points (N, 3) of (distorted) pixels (N, 2) at z-depths (N,)."""
     if cam.has_distortion:
@@ -254,6 +282,11 @@ def _measure(views: List[_View], poses: Sequence[np.ndarray], matches: Dict[Tupl
         f.ok = _pair_ok(f, cfg, _reproj_limit_px(views[a], views[b], cfg))
         out.append(f)
     return out
+
+
+def _all_agree(figures: List[PairFigures]) -> bool:
+    """Whether every pair of ``figures`` agrees, at least one judged (a candidate K fits)."""
+    return any(p.ok for p in figures) and all(p.ok is not False for p in figures)
 
 
 def _light(v: _View) -> _View:

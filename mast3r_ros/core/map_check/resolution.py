@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..config import MapCheckConfig
 from .focal import _RESOLUTION_RATIOS, _fov_deg
-from .measure import _lift, _measure, _project, _View
+from .measure import _all_agree, _candidate, _lift, _measure, _project, _View
 from .records import _Cause
 
 # a whole K is suspected when its principal point says it is at least this far from x1 on an
@@ -57,18 +57,20 @@ def _whole_k_scaled(views: List[_View], matches: Dict[Tuple[int, int], Any],
     near = [r for r in _RESOLUTION_RATIOS if abs(math.log(est / r)) < math.log(_NEAR_RATIO)]
     poses = [u.pose for u in views]
     for r in dict.fromkeys(near + [est]):
-        figures = _measure(_k_divided(views, r), poses, matches, cfg)
-        if any(p.ok for p in figures) and all(p.ok is not False for p in figures):
+        divided = _k_divided(views, r)
+        if divided is not None and _all_agree(_measure(divided, poses, matches, cfg)):
             return _cause(v, r, r in near)
     return None
 
 
 def _k_divided(views: List[_View], r: float, ry: Optional[float] = None,
-               focal: Optional[Tuple[float, float]] = None) -> List[_View]:
+               focal: Optional[Tuple[float, float]] = None) -> Optional[List[_View]]:
     """``views`` with the whole K divided by ``r`` about pixel centres (fx, fy / r; c' = (c +
     0.5) / r - 0.5, the same in working pixels), the depth grid's pixels (``grid_px``; else
     ``pts`` projected with the given K) lifted again under it at the same depth. ``ry``: cy's
-    ratio when it is not ``r`` (cx's); ``focal``: fx's and fy's when they are not cx's, cy's."""
+    ratio when it is not ``r`` (cx's); ``focal``: fx's and fy's when they are not cx's, cy's.
+    None when a view's new K is no camera's (`_candidate`: fx, fy divided by the smaller ratio
+    while cx, cy move less can put the principal point over 10 focal lengths off)."""
     ry = r if ry is None else ry
     gx, gy = focal or (r, ry)
     out = []
@@ -78,7 +80,9 @@ def _k_divided(views: List[_View], r: float, ry: Optional[float] = None,
         K[1, 1] /= gy
         K[0, 2] = (K[0, 2] + 0.5) / r - 0.5
         K[1, 2] = (K[1, 2] + 0.5) / ry - 0.5
-        cam = dataclasses.replace(v.cam, K=K)
+        cam = _candidate(v.cam, K)
+        if cam is None:
+            return None
         pts = v.pts
         if len(v.pts):
             px = v.grid_px if v.grid_px is not None else _project(v.pts, v.cam)[0]
@@ -167,8 +171,8 @@ def _other_aspect(views: List[_View], matches: Dict[Tuple[int, int], Any],
         g = min(ax, ay)
         fits = []
         for kind, focal in (("scaled", (ax, ay)), ("cropped", (g, g))):
-            figures = _measure(_k_divided(views, ax, ay, focal), poses, matches, cfg)
-            if any(p.ok for p in figures) and all(p.ok is not False for p in figures):
+            divided = _k_divided(views, ax, ay, focal)
+            if divided is not None and _all_agree(_measure(divided, poses, matches, cfg)):
                 fits.append(kind)
         if fits:
             return _aspect_cause(v, ax, ay, fits)
