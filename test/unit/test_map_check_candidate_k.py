@@ -238,3 +238,18 @@ def test_build_map_and_check_map_of_such_a_camera_say_what_the_check_found(tmp_p
     assert main(["check-map", out]) == 2
     err = capsys.readouterr().err
     assert "error: map inconsistent: " in err and "normalised" not in err, err
+
+
+def test_a_given_k_at_the_limit_is_reduced_to_the_working_width_unchecked():
+    """848x480 with fx 441.4 and the principal point 10 focal lengths off (cx 4837.5): valid
+    as given, but scaled to the check's 320 px working width it came out a rounding error over
+    10 and `KeyframeRecord.reduced` (every check's first step) raised `InputError` blaming K
+    "normalised or millimetres?". Now it is the same camera at that width, and the check
+    reports."""
+    cam = CameraIntrinsics(848, 480, k_of(441.4, 441.4, 423.5 + 4414.0, 239.5))
+    frames = list(render_frames(40, default_intrinsics(848, 480), indices=range(0, 6, 2)))
+    recs = given(frames, [cam])
+    small = recs[0].reduced(CFG.work_width).intrinsics
+    assert (small.width, small.height) == (320, 181)
+    assert np.allclose(small.K[0, 0], 441.4 * 320 / 848)
+    assert check_keyframes(recs, CFG).message
