@@ -253,3 +253,18 @@ def test_a_given_k_at_the_limit_is_reduced_to_the_working_width_unchecked():
     assert (small.width, small.height) == (320, 181)
     assert np.allclose(small.K[0, 0], 441.4 * 320 / 848)
     assert check_keyframes(recs, CFG).message
+
+
+def test_an_unconfirmed_guess_names_the_far_principal_point_as_well(walk320):
+    """The 1920x1080 principal point with fx, fy right read "likely cause: the poses are
+    inverted ...; depth is x5 ... (not fully confirmed ...)" alone, and a user who inverted the
+    poses broke the map: an unconfirmed cause now says the principal point hint beside it, as
+    "unknown" does."""
+    cam, frames = walk320
+    K = cam.K.copy()
+    K[0, 2], K[1, 2] = 959.5, 539.5
+    rep = check_keyframes(given(frames, [dataclasses.replace(cam, K=K)]), CFG)
+    assert rep.verdict == INCONSISTENT and "(not fully confirmed" in rep.message, rep.message
+    assert rep.message.endswith("; or the intrinsics: the principal point (960, 540) of keyframe "
+                                "0 is outside the image: is K for another resolution (here "
+                                "320x240)? scale fx, fy, cx, cy with the image"), rep.message

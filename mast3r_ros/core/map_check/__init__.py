@@ -325,7 +325,9 @@ def _message(rep: ConsistencyReport, cause: _Cause, views: List[_View]) -> str:
     how = ("" if cause.confirmed or cause.name in ("clock_jump", "pose_discontinuity", "unknown",
                                                     "focal_length")
            else " (not fully confirmed: more than this may be wrong)")
-    hint = _principal_point_hint(views) if cause.name == "unknown" else ""
+    # a guess (unconfirmed: cx, cy of 1920x1080 with 320x240 images read "the poses are
+    # inverted ... (not fully confirmed)" alone) names a far principal point as well
+    hint = _principal_point_hint(views) if cause.name == "unknown" or how else ""
     return (f"map inconsistent: {who}, {len(bad_pairs)} of {len(judged)} pairs "
             f"({'; '.join(figs)}); likely cause: {cause.what}{how}; fix: {cause.fix}"
             + (f"; or the intrinsics: {hint}" if hint else ""))
