@@ -89,3 +89,14 @@ def test_check_map_warns_of_it_and_passes(v3_map, capsys):
         assert f"{path} is not YAML" in err and "the map is still usable" in err, err
     finally:
         os.unlink(path)
+
+
+@pytest.mark.parametrize("content, kind", [(b"2026-12-06\n", "a date"),
+                                           (b"2026-12-06 10:00:00\n", "a date and time"),
+                                           (b"!!binary aGVsbG8=\n", "binary data"),
+                                           (b"3.5\n", "a number"), (b"true\n", "a boolean")])
+def test_a_build_config_of_one_scalar_names_its_kind(tmp_path, content, kind):
+    """A file of one YAML scalar that is no number (a date, as `date -I > build_config.yaml`
+    leaves; a !!binary value) was said to hold "a number": any type not listed read so."""
+    (tmp_path / "build_config.yaml").write_bytes(content)
+    assert f"holds {kind}, not a mapping" in build_config_problem(str(tmp_path))

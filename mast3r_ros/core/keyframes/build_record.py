@@ -94,11 +94,26 @@ def build_config_problem(folder: str) -> str:
     else:
         if isinstance(doc, dict):
             return ""
-        kind = {list: "list", str: "string", bool: "boolean"}.get(type(doc), "number")
-        what = "is empty" if doc is None else f"holds a {kind}, not a mapping"
+        what = "is empty" if doc is None else f"holds {_yaml_kind(doc)}, not a mapping"
     return (f"{path} {what}: it is informational only (the settings the map was built with, "
             "a parameter file of node blocks), so the map is still usable; restore the file "
             "from a copy of the map, or delete it to silence this")
+
+
+def _yaml_kind(doc: Any) -> str:
+    """What a YAML document that is no mapping is, for "holds ...": 'a list', 'a date', ..."""
+    import datetime
+
+    if isinstance(doc, bool):
+        return "a boolean"
+    if isinstance(doc, (int, float)):
+        return "a number"
+    if isinstance(doc, datetime.datetime):  # before date: a datetime is a date too
+        return "a date and time"
+    if isinstance(doc, datetime.date):
+        return "a date"
+    return {list: "a list", str: "a string", bytes: "binary data"}.get(
+        type(doc), f"a {type(doc).__name__}")
 
 
 def warn_unreadable_build_config(folder: str) -> None:
