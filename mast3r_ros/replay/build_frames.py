@@ -80,9 +80,11 @@ class SiftKeypoints:
                         "no frame can be localized against this map; %s", self._said(),
                         self._fix())
         elif few:
-            log.warning("%d of %s have fewer SIFT keypoints (%d..%d, median %d) than the %d PnP "
+            which = (f"{few} of {self._said()} " if len(self.counts) > 1 else self._said()
+                     + " ") + ("has" if few == 1 else "have")
+            log.warning("%s fewer SIFT keypoints (%d..%d, median %d) than the %d PnP "
                         "inliers a pose needs (gates.min_inliers): frames matched to them will "
-                        "not localize; %s", few, self._said(), min(self.counts),
+                        "not localize; %s", which, min(self.counts),
                         max(self.counts), int(np.median(self.counts)), self.min_inliers,
                         self._fix())
 

@@ -64,3 +64,21 @@ def test_the_docs_state_the_sample_and_size_the_code_uses():
     assert m, "docs/maps.md's build-map SIFT keypoint sentence is gone: update this test"
     assert int(m.group(1)) == SIFT_JUDGED
     assert int(m.group(2)) * int(m.group(3)) == SIFT_SMALL_PIXELS
+
+
+@pytest.mark.parametrize("counts, said", [
+    ([3, 40, 50], "1 of 3 keyframes (32x24 pixels) has fewer SIFT keypoints (3..50, median 40)"),
+    ([3, 4, 50], "2 of 3 keyframes (32x24 pixels) have fewer SIFT keypoints (3..50, median 4)"),
+    ([3], "1 keyframe (32x24 pixels) has fewer SIFT keypoints (3..3, median 3)")])
+def test_the_few_keypoints_warning_agrees_with_its_count(counts, said, caplog):
+    """One keyframe of few keypoints read "1 of 3 keyframes ... have fewer"; one keyframe
+    judged in all, "1 of 1 keyframe ... have fewer"."""
+    import logging
+
+    from mast3r_ros.replay.build_frames import SiftKeypoints
+
+    k = SiftKeypoints(1000, 10, counts=list(counts), sizes=["32x24"] * len(counts))
+    with caplog.at_level(logging.WARNING):
+        k.warn()
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith(said), line
