@@ -1,11 +1,13 @@
 """What the command line's usage errors add to argparse's words (`cli_options.Parser`): the
 other command's option named for what this command takes instead, the closest command to a
-mistyped one, the usage with the list of commands when none is given."""
+mistyped one, the usage with the list of commands when none is given; an --out that is a link
+to no folder (`out_link_refusal`)."""
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import re
 
 # (command, option of the other command of the pair): what this command takes instead
@@ -42,3 +44,15 @@ def missing_command(parser: argparse.ArgumentParser, message: str) -> str:
     COMMAND" (`mast3r-ros` given nothing: one line left a first-time user to guess the
     commands); '' for any other message."""
     return parser.format_help() + "\n" if message.endswith("required: COMMAND") else ""
+
+
+def out_link_refusal(link: str) -> str:
+    """The refusal of an --out ``link`` (a symbolic link) whose target is no folder: one that
+    does not exist (a drive not mounted: make it, or remove the link) or a file (followed, the
+    output would replace it: remove the link, or give another --out)."""
+    target, gone = os.readlink(link), not os.path.exists(link)
+    what = ("which does not exist (a drive not mounted, a folder moved or deleted?): make that "
+            "folder first, or" if gone else "which is a file, not a folder: give another --out, "
+            "or")
+    return (f"--out {link} is a symbolic link to {target}, {what} remove the link (rm {link}) to "
+            "write a new folder in its place")

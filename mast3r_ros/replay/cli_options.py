@@ -24,7 +24,7 @@ from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError
 from ..core.image_stamp import IMAGE_STAMPS
 from ..core.image_stamp import MAX_SYNC_TOLERANCE_S
-from .cli_hints import OTHER_COMMANDS_OPTIONS, command_typo, missing_command
+from .cli_hints import OTHER_COMMANDS_OPTIONS, command_typo, missing_command, out_link_refusal
 
 log = logging.getLogger(__name__)
 
@@ -533,11 +533,7 @@ def settled_out(out: str) -> str:
     if os.path.islink(out.rstrip("/") or "/"):
         if os.path.isdir(out):
             return os.path.realpath(out)
-        raise InputError(
-            f"--out {out.rstrip('/')} is a symbolic link to {os.readlink(out.rstrip('/'))}, "
-            "which is not a folder that exists (a drive not mounted, a folder moved or "
-            "deleted?): make that folder first, or remove the link (rm "
-            f"{out.rstrip('/')}) to write a new folder in its place")
+        raise InputError(out_link_refusal(out.rstrip("/")))
     if not out or os.path.isabs(out):
         return out
     try:

@@ -28,3 +28,22 @@ def test_an_out_under_a_link_to_nothing_names_the_missing_target(tmp_path):
     text = str(err.value)
     assert "is not a folder" in text and str(tmp_path / "gone") in text, text
     assert "does not exist" in text, text
+
+
+def test_an_out_that_is_a_link_to_a_file_says_it_is_a_file(tmp_path, monkeypatch):
+    """`--out latest` where latest links to a file: the refusal of a link to nothing said
+    "which is not a folder that exists (a drive not mounted ...?): make that folder first",
+    which cannot be done where a file is. It says the link's target is a file now."""
+    from mast3r_ros.replay.cli_options import settled_out
+
+    (tmp_path / "notes.txt").write_text("x")
+    os.symlink("notes.txt", tmp_path / "latest")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError) as err:
+        settled_out("latest")
+    text = str(err.value)
+    assert "link to notes.txt, which is a file, not a folder" in text, text
+    assert "make that folder" not in text and "rm latest" in text, text
+    os.symlink("gone", tmp_path / "dangling")
+    with pytest.raises(InputError, match="does not exist.*make that folder first"):
+        settled_out("dangling/")
