@@ -77,3 +77,14 @@ def test_the_readme_states_the_smoothness_share_the_code_uses():
                   r"pixels within 1 of their four neighbours' mean", readme)
     assert m, "the README's hole-free depth sentence is gone: update this test with its words"
     assert int(m.group(1)) / 100 == DEPTH_LIKE_MIN_SMOOTH
+
+
+def test_a_smooth_depth_with_a_few_holes_is_not_said_to_have_none():
+    """A rendered depth with a few pixels 0 (under the 1 % the holes' test needs) is judged by
+    its smoothness as one without holes, but was said to have "no holes"."""
+    depth = np.tile(np.linspace(1000, 3000, 160), (120, 1)).astype(np.uint16)
+    depth[10, 10:70] = 0  # 60 of 19200 pixels: 0.3 %
+    said = depth_like(depth)
+    assert said.startswith("few holes (0.3% of its pixels 0 or 65535), but smooth"), said
+    depth[10, 10:70] = 2000
+    assert depth_like(depth).startswith("no holes, but smooth"), depth_like(depth)

@@ -237,7 +237,8 @@ def depth_like(image: np.ndarray) -> str:
     smooth = _depth_smooth(image) if hi > lo else 0.0
     if smooth < DEPTH_LIKE_MIN_SMOOTH:
         return ""
-    return (f"no holes, but smooth as a rendered depth: {smooth:.0%} of its pixels within 1 of "
+    few = f"few holes ({share * 100:.1g}% of its pixels 0 or 65535)" if share else "no holes"
+    return (f"{few}, but smooth as a rendered depth: {smooth:.0%} of its pixels within 1 of "
             f"their four neighbours' mean, values {lo}..{hi}, {metres}")
 
 
