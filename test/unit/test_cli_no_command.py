@@ -28,3 +28,14 @@ def test_a_subcommands_missing_argument_stays_one_line(capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--out" in err[0], err
+
+
+def test_the_readme_says_no_command_prints_the_usage():
+    """The README said every command "exits 2 with one line on bad input", while `mast3r-ros`
+    alone prints the whole usage above its line."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "`mast3r-ros` alone prints the usage with the list of commands above that line" \
+        in readme
+    assert "the closest, `(did you mean build-map?)`" in readme
