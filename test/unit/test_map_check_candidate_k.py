@@ -259,12 +259,15 @@ def test_an_unconfirmed_guess_names_the_far_principal_point_as_well(walk320):
     """The 1920x1080 principal point with fx, fy right read "likely cause: the poses are
     inverted ...; depth is x5 ... (not fully confirmed ...)" alone, and a user who inverted the
     poses broke the map: an unconfirmed cause now says the principal point hint beside it, as
-    "unknown" does."""
+    "unknown" does. (That K, fx, fy right, is now named a crop: the centred 320x240 region of
+    1920x1080, test_map_check_resolution.py; here the principal point as far left of and above
+    the centre, (-640, -300), where no crop puts it, reads an unconfirmed guess as that did.)"""
     cam, frames = walk320
     K = cam.K.copy()
-    K[0, 2], K[1, 2] = 959.5, 539.5
+    K[0, 2], K[1, 2] = -640.5, -300.5
     rep = check_keyframes(given(frames, [dataclasses.replace(cam, K=K)]), CFG)
     assert rep.verdict == INCONSISTENT and "(not fully confirmed" in rep.message, rep.message
-    assert rep.message.endswith("; or the intrinsics: the principal point (960, 540) of keyframe "
-                                "0 is outside the image: is K for another resolution (here "
-                                "320x240)? scale fx, fy, cx, cy with the image"), rep.message
+    assert rep.message.endswith("; or the intrinsics: the principal point (-640, -300) of "
+                                "keyframe 0 is outside the image: is K for another resolution "
+                                "(here 320x240)? scale fx, fy, cx, cy with the image"), \
+        rep.message

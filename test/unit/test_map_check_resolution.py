@@ -58,18 +58,37 @@ def test_a_whole_k_for_another_resolution_is_named_with_the_k_that_fits(frames, 
         assert wrong not in rep.message, rep.message
 
 
-def test_a_principal_point_off_alone_is_not_named_a_resolution(frames):
-    """Only cx, cy of another resolution (fx, fy right): the whole K divided does not fit, so
-    the resolution is not named (the principal point hint stays where nothing else explains
-    the disagreement)."""
+def test_a_principal_point_off_alone_is_named_a_crop(frames):
+    """Only cx, cy of another resolution (fx, fy right): the whole K divided does not fit, but
+    this K is that of a 720x540 frame (principal point at its centre) whose centred 240x180
+    region these images are: a crop (a camera_info's roi), named, with the cx, cy that fit. It
+    read "no pose convention ... explains it; ... or the intrinsics: the principal point (360,
+    270) ... scale fx, fy, cx, cy with the image", the wrong fix for a crop's fx, fy."""
     K = frames[0].intrinsics.K.copy()
     K[:2, 2] = (K[:2, 2] + 0.5) * 3.0 - 0.5
     rep = check_keyframes(with_k(frames, K), CFG, depth_units_per_m=1000.0)
+    assert rep.verdict == INCONSISTENT and rep.cause == "intrinsics_resolution", rep.message
+    assert "cropped from, not scaled to: keyframe 0's principal point (360, 270) is (240, " \
+        "180) px from the image centre" in rep.message, rep.message
+    assert "(one made at 720x540, these images its centred 240x180?)" in rep.message
+    assert "set cx 119.5, cy 89.5 px, fx, fy as they are" in rep.fix, rep.fix
+    assert "roi: x_offset 240, y_offset 180, width 240, height 180" in rep.fix, rep.fix
+    for wrong in ("no pose convention", "or the intrinsics:", "scale fx, fy"):
+        assert wrong not in rep.message, rep.message
+
+
+def test_a_principal_point_off_that_no_crop_explains_is_not_named_a_resolution(frames):
+    """Only cx, cy of a 3x smaller image (fx, fy right): the whole K divided does not fit, and
+    no crop moves a principal point left of and above the centre, so the resolution is not
+    named (the principal point hint stays where nothing else explains the disagreement)."""
+    K = frames[0].intrinsics.K.copy()
+    K[:2, 2] = (K[:2, 2] + 0.5) / 3.0 - 0.5
+    rep = check_keyframes(with_k(frames, K), CFG, depth_units_per_m=1000.0)
     assert rep.verdict == INCONSISTENT and rep.cause != "intrinsics_resolution", rep.message
-    assert rep.message.endswith("or the intrinsics: the principal point (360, 270) of "
-                                "keyframe 0 is outside the image: is K for another "
-                                "resolution (here 240x180)? scale fx, fy, cx, cy with "
-                                "the image"), rep.message
+    assert rep.message.endswith("or the intrinsics: the principal point (40, 30) of "
+                                "keyframe 0 is in the middle of the image's top-left "
+                                "quarter: is K for another resolution (here 240x180)? scale "
+                                "fx, fy, cx, cy with the image"), rep.message
 
 
 def test_a_centred_principal_point_is_not_measured_again(frames, monkeypatch):
@@ -179,10 +198,45 @@ def test_a_usual_resolution_gives_the_exact_per_axis_ratios():
     assert "(whole numbers in a CameraInfo: x2.25 is not)" in rep.fix, rep.fix
 
 
-def test_another_aspects_principal_point_alone_is_not_named(frames, monkeypatch):
-    """cx x3, cy x2.25 with fx, fy right: neither per-axis scaling nor a crop fits, so the
-    resolution is not named (the principal point hint stays). One pair of ratios is tried (the
-    principal point's, 720x405's: two K), not again as whole numbers or as its own."""
+# --- a K of a larger frame, cropped (a ROI, no scaling) ------------------------------------------
+
+@pytest.mark.parametrize("w, h, given, fits, made, roi", [
+    (240, 180, (239.5, 179.5), "cx 119.5, cy 89.5 px", "480x360", (120, 90)),
+    (320, 240, (322.0, 237.0), "cx 162, cy 117 px", "640x480", (160, 120))],
+    ids=["centre_of_480x360", "usual_640x480"])
+def test_a_k_of_a_larger_frame_cropped_names_the_crop_and_its_roi(w, h, given, fits, made,
+                                                                     roi):
+    """A cropped camera's K (the full frame's, fx, fy right, the images its centred region: a
+    ROI, no scaling) read "no pose convention or depth scale explains it; ... is K for another
+    resolution? scale fx, fy, cx, cy with the image" (the principal point (240, 180) x2 the
+    centre's, whose whole K / 2 does not fit). Now the crop is tried: cx, cy less the offsets
+    of a usual resolution's centred region when near (640x480's (160, 120) for 320x240 images,
+    its principal point a few pixels off its centre), else the principal point's own; named
+    with the cx, cy that fit and the roi to give."""
+    true_k = k_of(196.875 * w / 240, 196.875 * w / 240, given[0] - roi[0], given[1] - roi[1])
+    given_k = k_of(true_k[0, 0], true_k[1, 1], *given)
+    rep = check_keyframes(other_aspect(w, h, None, true_k, given_k), CFG,
+                          depth_units_per_m=1000.0)
+    assert rep.verdict == INCONSISTENT and rep.cause == "intrinsics_resolution", rep.message
+    assert f"the K is of a larger frame these {w}x{h} images are cropped from, not scaled to" \
+        in rep.message, rep.message
+    assert f"(one made at {made}, these images its centred {w}x{h}?)" in rep.message
+    assert f"every pair agrees; fix: give the camera_info of the stream these images came " \
+        f"from (its K for {w}x{h}), or move the principal point by the crop: set {fits}, fx, " \
+        "fy as they are" in rep.message, rep.message
+    assert f"keep the {made} size and K and give the crop as the camera_info's roi: x_offset " \
+        f"{roi[0]}, y_offset {roi[1]}, width {w}, height {h}" in rep.fix, rep.fix
+    for wrong in ("no pose convention", "or the intrinsics:", "scale fx, fy", "divide fx"):
+        assert wrong not in rep.message, rep.message
+
+
+def test_another_aspects_principal_point_alone_is_named_a_crop(frames, monkeypatch):
+    """cx x3, cy x2.25 with fx, fy right: neither per-axis scaling nor a crop then one scale
+    fits: one pair of ratios is tried (the principal point's, 720x405's: two K), not again as
+    whole numbers or as its own. Then the pure crop (fx, fy kept, cx, cy less the offsets
+    (240, 112): a 720x404 frame's centred region, half a pixel off 720x405's) makes every pair
+    agree: named, where it read "no pose convention ... explains it" with the hint "scale fx,
+    fy, cx, cy with the image"."""
     from mast3r_ros.core.map_check import resolution
 
     calls = []
@@ -192,10 +246,12 @@ def test_another_aspects_principal_point_alone_is_not_named(frames, monkeypatch)
     K = per_axis(frames[0].intrinsics.K, 3.0, 2.25)
     K[0, 0], K[1, 1] = frames[0].intrinsics.K[0, 0], frames[0].intrinsics.K[1, 1]
     rep = check_keyframes(with_k(frames, K), CFG, depth_units_per_m=1000.0)
-    assert len(calls) == 2, calls
-    assert rep.verdict == INCONSISTENT and rep.cause != "intrinsics_resolution", rep.message
-    assert "or the intrinsics: the principal point (360, 202) of keyframe 0" in rep.message, \
-        rep.message
+    assert len(calls) == 3, calls
+    assert rep.verdict == INCONSISTENT and rep.cause == "intrinsics_resolution", rep.message
+    assert "principal point (360, 202) is (240, 112) px from the image centre" in rep.message
+    assert "set cx 119.5, cy 90 px, fx, fy as they are" in rep.fix, rep.fix
+    assert "roi: x_offset 240, y_offset 112, width 240, height 180" in rep.fix, rep.fix
+    assert "or the intrinsics:" not in rep.message, rep.message
 
 
 def test_a_consistent_map_does_not_reach_the_resolution_diagnosis(frames, monkeypatch):

@@ -35,7 +35,8 @@ when fx, fy divided by a unit slip (x10, x0.1, ...) make every pair agree. Befor
 K for another resolution (cx, cy too: `resolution._whole_k_scaled`) is named when its principal
 point gives the size ratio and K divided by it makes every pair agree (per axis when the two
 axes' ratios differ: a K of another aspect ratio, the stream scaled non-uniformly or cropped,
-`resolution._other_aspect`). When nothing explains it,
+`resolution._other_aspect`), else a larger frame's K for images cropped from it (fx, fy
+right, cx, cy off by the crop's offsets: `resolution._cropped`). When nothing explains it,
 a principal point far from the image centre (a K for another resolution) is named as well.
 A depth fix that would take a plausible depth (metres) to kilometres names the trajectory's unit
 instead (translations in mm or cm read as metres). When no neighbouring keyframes overlap at all,

@@ -60,7 +60,8 @@ class ConsistencyReport:
     ``inverted_poses``, ``quaternion_wxyz``, ``quaternion_xyzw``, ``rotations_transposed``
     (conjugate quaternions: JPL convention), ``camera_not_optical``,
     ``colour_focal`` (colour images not registered to the depth: another focal length),
-    ``intrinsics_resolution`` (the whole K, fx, fy, cx, cy, for another image size),
+    ``intrinsics_resolution`` (the whole K, fx, fy, cx, cy, for another image size, or a
+    larger frame's K for images cropped from it: cx, cy off by the crop's offsets),
     ``clock_jump``, ``pose_discontinuity``, ``unknown``; empty when consistent),
     ``depth_factor`` the fitted ratio given/true depth (1 when the scale fits; for
     ``trajectory_unit`` the inverse of the translations' factor: 0.001 for millimetres),

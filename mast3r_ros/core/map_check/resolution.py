@@ -5,13 +5,17 @@ Its principal point tells r ((cx + 0.5) / (w / 2), the same from cy), and the wh
 by it, every pair agreeing, confirms it. When the two axes say different ratios (a 1280x720 K
 with 640x480 images: x2 across, x1.5 down), the stream was scaled non-uniformly or cropped to
 another aspect ratio (`_other_aspect`): fx, cx divided by the ratio across and fy, cy by the
-one down, or fx, fy by the smaller ratio with the principal point moved by a crop."""
+one down, or fx, fy by the smaller ratio with the principal point moved by a crop. When no
+scaling fits, a pure crop (`_cropped`: a region of a larger frame, fx, fy kept, cx, cy less the
+region's offsets, what a camera_info's roi says) is tried."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
 
 from ..config import MapCheckConfig
 from .focal import _RESOLUTION_RATIOS, _fov_deg
@@ -52,7 +56,7 @@ def _whole_k_scaled(views: List[_View], matches: Dict[Tuple[int, int], Any],
     if min(rx, ry) <= 0 or max(abs(rx - 1), abs(ry - 1)) < _MIN_RATIO_OFF:
         return None
     if abs(math.log(rx / ry)) >= math.log(_AXES_AGREE):
-        return _other_aspect(views, matches, cfg, rx, ry)
+        return _other_aspect(views, matches, cfg, rx, ry) or _cropped(views, matches, cfg)
     est = math.sqrt(rx * ry)
     near = [r for r in _RESOLUTION_RATIOS if abs(math.log(est / r)) < math.log(_NEAR_RATIO)]
     poses = [u.pose for u in views]
@@ -60,7 +64,7 @@ def _whole_k_scaled(views: List[_View], matches: Dict[Tuple[int, int], Any],
         divided = _k_divided(views, r)
         if divided is not None and _all_agree(_measure(divided, poses, matches, cfg)):
             return _cause(v, r, r in near)
-    return None
+    return _cropped(views, matches, cfg)
 
 
 def _k_divided(views: List[_View], r: float, ry: Optional[float] = None,
@@ -73,13 +77,24 @@ def _k_divided(views: List[_View], r: float, ry: Optional[float] = None,
     while cx, cy move less can put the principal point over 10 focal lengths off)."""
     ry = r if ry is None else ry
     gx, gy = focal or (r, ry)
-    out = []
-    for v in views:
-        K = v.cam.K.copy()
+
+    def divide(K: np.ndarray, _s: float) -> np.ndarray:
         K[0, 0] /= gx
         K[1, 1] /= gy
         K[0, 2] = (K[0, 2] + 0.5) / r - 0.5
         K[1, 2] = (K[1, 2] + 0.5) / ry - 0.5
+        return K
+    return _with_k(views, divide)
+
+
+def _with_k(views: List[_View], change: Callable[[np.ndarray, float], np.ndarray]
+            ) -> Optional[List[_View]]:
+    """``views`` with each K changed by ``change`` (a copy of it, the view's scale: working
+    pixels per camera pixel), the depth grid's pixels lifted again under the new K at the same
+    depth; None when a view's new K is no camera's (`_candidate`)."""
+    out = []
+    for v in views:
+        K = change(v.cam.K.copy(), v.scale)
         cam = _candidate(v.cam, K)
         if cam is None:
             return None
@@ -237,4 +252,85 @@ def _aspect_cause(v: _View, ax: float, ay: float, fits: List[str]) -> _Cause:
         "stream was cropped or scaled non-uniformly, which no one ratio on the whole K undoes; "
         f"or set K to {fixed} (camera.yaml / --camera-info, the CameraInfo topic); {says}; "
         "build the map again",
+        True)
+
+
+# a pure crop (`_cropped`): a usual resolution's centred region is tried first when its offsets
+# are within this fraction of the images' size of the principal point's (a real principal point
+# is a few per cent off its frame's centre); a principal point further left of or above the
+# images' centre is no crop's (a crop's offsets only move it right and down)
+_CROP_NEAR = 0.05
+
+
+def _crop_offsets(w: int, h: int, dx: float, dy: float
+                  ) -> List[Tuple[int, int, Optional[Tuple[int, int]]]]:
+    """The crops to try for ``w``x``h`` images whose principal point is ``dx``, ``dy`` camera
+    pixels right of and below their centre: (x_offset, y_offset, the usual resolution whose
+    centred region that is, or None), the nearest usual resolution's first (`_CROP_NEAR`),
+    then the principal point's own offsets (rounded: a ROI is whole pixels); [] when it is
+    left of or above the centre."""
+    if min(dx / w, dy / h) < -_CROP_NEAR:
+        return []
+    usual = sorted(((W, H) for W, H in _USUAL_RESOLUTIONS if W >= w and H >= h
+                    and abs((W - w) / 2 - dx) <= _CROP_NEAR * w
+                    and abs((H - h) / 2 - dy) <= _CROP_NEAR * h),
+                   key=lambda a: abs((a[0] - w) / 2 - dx) / w + abs((a[1] - h) / 2 - dy) / h)
+    out: List[Tuple[int, int, Optional[Tuple[int, int]]]] = [
+        ((W - w) // 2, (H - h) // 2, (W, H)) for W, H in usual[:1]]
+    own = (max(0, round(dx)), max(0, round(dy)))
+    if all((ox, oy) != own for ox, oy, _ in out):
+        out.append((own[0], own[1], None))
+    return out
+
+
+def _cropped(views: List[_View], matches: Dict[Tuple[int, int], Any],
+             cfg: MapCheckConfig) -> Optional[_Cause]:
+    """The cause ``intrinsics_resolution`` (confirmed) for the K of a larger frame these images
+    are a region of, not scaled (a driver's ROI, a centre crop): fx, fy right, the principal
+    point off by the region's offsets (480x360's K, cx 239.5, cy 179.5, with its centred
+    240x180). Every keyframe's K with cx, cy less the offsets (`_crop_offsets`, in camera
+    pixels) is tried; the first that makes every pair agree is named, with the cx, cy that fit
+    and the camera_info roi that says it. None when none does (one `_measure` per crop). It read
+    "no pose convention or depth scale explains it; ... scale fx, fy, cx, cy with the image",
+    which a crop's fx, fy do not want."""
+    v = views[0]
+    s = v.scale
+    w, h = v.width_px, max(1, round(v.cam.height / s))
+    cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
+    poses = [u.pose for u in views]
+    for ox, oy, frame in _crop_offsets(w, h, cx - (w - 1) / 2, cy - (h - 1) / 2):
+        def shift(K: np.ndarray, sc: float, ox: int = ox, oy: int = oy) -> np.ndarray:
+            K[0, 2] -= sc * ox  # x' = s (x + 0.5) - 0.5: an offset of ox is s ox working px
+            K[1, 2] -= sc * oy
+            return K
+        moved = _with_k(views, shift)
+        if moved is not None and _all_agree(_measure(moved, poses, matches, cfg)):
+            return _crop_cause(v, ox, oy, frame)
+    return None
+
+
+def _crop_cause(v: _View, ox: int, oy: int, frame: Optional[Tuple[int, int]]) -> _Cause:
+    """The words for keyframe ``v``'s K of a frame these images are the region at (``ox``,
+    ``oy``) of (``frame``: the usual resolution whose centred region that is; None: the frame
+    such a centred region implies), in image_geometry's terms (a ROI)."""
+    s = v.scale
+    w, h = v.width_px, max(1, round(v.cam.height / s))
+    fx, fy = v.cam.K[0, 0] / s, v.cam.K[1, 1] / s
+    cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
+    W, H = frame or (w + 2 * ox, h + 2 * oy)
+    fixed = f"cx {cx - ox:.4g}, cy {cy - oy:.4g} px"
+    return _Cause(
+        "intrinsics_resolution", 1.0,
+        f"the K is of a larger frame these {w}x{h} images are cropped from, not scaled to: "
+        f"keyframe {v.label}'s principal point ({cx:.0f}, {cy:.0f}) is ({cx - (w - 1) / 2:.0f}, "
+        f"{cy - (h - 1) / 2:.0f}) px from the image centre, as a crop's offsets put it, while "
+        f"fx {fx:.4g}, fy {fy:.4g} px (a {_fov_deg(fx, w):.3g} deg view) fit them (one made at "
+        f"{W}x{H}, these images its centred {w}x{h}?); with cx, cy less the crop's offsets "
+        f"({ox}, {oy}: {fixed}) and fx, fy as given every pair agrees",
+        f"give the camera_info of the stream these images came from (its K for {w}x{h}), or "
+        f"move the principal point by the crop: set {fixed}, fx, fy as they are (a crop does "
+        "not scale them; camera.yaml / --camera-info, the CameraInfo topic); or keep the "
+        f"{W}x{H} size and K and give the crop as the camera_info's roi: x_offset {ox}, "
+        f"y_offset {oy}, width {w}, height {h} (full-resolution pixels; image_geometry, as this "
+        "reader, moves cx, cy by the offsets); build the map again",
         True)
