@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from mast3r_ros.core.config import Config
-from mast3r_ros.core.map_check import INCONSISTENT, KeyframeRecord, check_keyframes
+from mast3r_ros.core.map_check import CONSISTENT, INCONSISTENT, KeyframeRecord, check_keyframes
 from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
 
 CFG = Config().map_check
@@ -254,11 +254,16 @@ def test_another_aspects_principal_point_alone_is_named_a_crop(frames, monkeypat
     assert "or the intrinsics:" not in rep.message, rep.message
 
 
-def test_a_consistent_map_does_not_reach_the_resolution_diagnosis(frames, monkeypatch):
-    """The walk with its own K passes: no K of another resolution is tried (no `_measure` of
-    `resolution`), whatever the axes."""
+@pytest.mark.parametrize("cy", [134.5, 89.5], ids=["both_axes_off", "one_axis_off"])
+def test_a_consistent_map_does_not_reach_the_resolution_diagnosis(monkeypatch, cy):
+    """A walk shot with a principal point far off centre (cx 179.5 of 240: x1.5 the centre's,
+    past `_whole_k_scaled`'s 20 %; cy also x1.5, or centred: the one-ratio and the per-axis
+    branches) and given that K passes: no K of another resolution or crop is tried (no
+    `_measure` of `resolution`). With the walk's own K (centred) this held even were
+    `_whole_k_scaled` called for a consistent map: it returns before measuring."""
     from mast3r_ros.core.map_check import resolution
 
     monkeypatch.setattr(resolution, "_measure", lambda *a, **k: pytest.fail("measured"))
-    rep = check_keyframes(with_k(frames, frames[0].intrinsics.K), CFG)
-    assert rep.verdict != INCONSISTENT, rep.message
+    K = k_of(196.875, 196.875, 179.5, cy)
+    rep = check_keyframes(other_aspect(240, 180, (240, 180), K, K), CFG)
+    assert rep.verdict == CONSISTENT, rep.message
