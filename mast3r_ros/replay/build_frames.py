@@ -76,9 +76,11 @@ class SiftKeypoints:
         of 8x6 frames), and localize says why its frames fail."""
         few = sum(c < self.min_inliers for c in self.counts)
         if self.counts and not any(self.counts):
-            log.warning("none of %s has a SIFT keypoint: the images are too small for SIFT and "
-                        "no frame can be localized against this map; %s", self._said(),
-                        self._fix())
+            n = len(self.counts)
+            which = (f"none of {self._said()} has a SIFT keypoint" if n > 1 else
+                     f"the one keyframe ({self.sizes[0]} pixels) has no SIFT keypoint")
+            log.warning("%s: the images are too small for SIFT and no frame can be localized "
+                        "against this map; %s", which, self._fix())
         elif few:
             which = (f"{few} of {self._said()} " if len(self.counts) > 1 else self._said()
                      + " ") + ("has" if few == 1 else "have")

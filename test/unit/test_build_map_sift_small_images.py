@@ -82,3 +82,21 @@ def test_the_few_keypoints_warning_agrees_with_its_count(counts, said, caplog):
         k.warn()
     (line,) = [r.getMessage() for r in caplog.records]
     assert line.startswith(said), line
+
+
+@pytest.mark.parametrize("n, said", [
+    (1, "the one keyframe (8x6 pixels) has no SIFT keypoint: the images are too small"),
+    (3, "none of 3 keyframes (8x6 pixels) has a SIFT keypoint: the images are too small"),
+    (20, "none of the first 20 keyframes (8x6 pixels) has a SIFT keypoint: the images")])
+def test_the_no_keypoint_warning_reads_naturally_for_one_keyframe(n, said, caplog):
+    """A one-keyframe build of 8x6 frames read "none of 1 keyframe (8x6 pixels) has a SIFT
+    keypoint"."""
+    import logging
+
+    from mast3r_ros.replay.build_frames import SiftKeypoints
+
+    k = SiftKeypoints(1000, 10, counts=[0] * n, sizes=["8x6"] * n)
+    with caplog.at_level(logging.WARNING):
+        k.warn()
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith(said), line
