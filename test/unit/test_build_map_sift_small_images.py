@@ -15,10 +15,16 @@ from mast3r_ros.replay.synthetic import write_demo_sequences
 
 
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory):
+def sequences(tmp_path_factory):
+    """(map folder, query folder) of the demo walk's 12 frames at 8x6 and 32x24."""
     root = tmp_path_factory.mktemp("small")
-    return {size: write_demo_sequences(str(root / f"{size[0]}x{size[1]}"), 12, *size)[0]
+    return {size: write_demo_sequences(str(root / f"{size[0]}x{size[1]}"), 12, *size)
             for size in ((8, 6), (32, 24))}
+
+
+@pytest.fixture(scope="module")
+def folders(sequences):
+    return {size: both[0] for size, both in sequences.items()}
 
 
 def _build(source, out):
@@ -64,6 +70,35 @@ def test_the_docs_state_the_sample_and_size_the_code_uses():
     assert m, "docs/maps.md's build-map SIFT keypoint sentence is gone: update this test"
     assert int(m.group(1)) == SIFT_JUDGED
     assert int(m.group(2)) * int(m.group(3)) == SIFT_SMALL_PIXELS
+
+
+def test_the_docs_state_the_keypoints_tiny_frames_have(sequences):
+    """docs/maps.md said tiny frames, 8x6 or 32x24, "have 0-11" SIFT keypoints; these 12
+    frames at 32x24 have 3-16 (a query frame 16). What it says now holds for every frame of
+    both sizes: none at 8x6, the 32x24 ones within the range it gives."""
+    import re
+    from pathlib import Path
+
+    import cv2
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.core.matchers.sift import extract_sift
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "maps.md").read_text(encoding="utf-8")
+    said = (r"smaller than 320x240 pixels \(tiny frames have few or none: the synthetic walk's "
+            r"8x6 frames have (\w+), its 32x24 ones about (\d+)-(\d+)\)")
+    m = re.search(said.replace(" ", r"\s+"), doc)
+    assert m, "docs/maps.md's tiny frames' SIFT keypoints are said otherwise: update this test"
+    lo, hi = int(m.group(2)), int(m.group(3))
+    n = Config().localizer.matching.sift_max_features
+    counts = {}
+    for size, both in sequences.items():
+        pngs = [p for d in both for p in sorted((Path(d) / "rgb").glob("*.png"))]
+        counts[size] = [len(extract_sift(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB),
+                                         n)) for p in pngs]
+    assert len(counts[8, 6]) == len(counts[32, 24]) == 12, counts
+    assert m.group(1) == "none" and not any(counts[8, 6]), counts
+    assert all(lo <= c <= hi for c in counts[32, 24]), (counts, lo, hi)
 
 
 @pytest.mark.parametrize("counts, said", [
