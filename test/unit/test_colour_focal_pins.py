@@ -24,8 +24,10 @@ SLOPE = 10 * LIMIT  # px of reprojection per unit |log| of fx's and of fy's misf
 
 
 @dataclasses.dataclass
-class _Cam:
+class _Cam:  # what the colour-focal fit reads of a camera: K, and the size that tells cameras apart
     K: np.ndarray
+    width: int = WIDTH
+    height: int = 120
 
 
 @dataclasses.dataclass
