@@ -19,22 +19,18 @@ another cause).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import importlib
 import os
 import sys
-import time
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from frozen_package import load_frozen_package  # noqa: E402
+from map_check_side_by_side import count_calls, parse_args, run_case, with_pose_jump  # noqa: E402,I001
 
 import mast3r_ros.core.map_check as current  # noqa: E402
 from mast3r_ros.core.config import Config  # noqa: E402
-from mast3r_ros.core.geometry import make_pose  # noqa: E402
 from mast3r_ros.replay.synthetic import default_intrinsics, render_frames  # noqa: E402
 
 # integ before the K of another aspect ratio was named
@@ -72,74 +68,24 @@ def _records(package, w: int, h: int, case: str) -> list:
     other = dataclasses.replace(cam, K=given)
     recs = [package.KeyframeRecord(f.rgb, f.depth_m, other, f.map_from_cam, f.stamp_ns)
             for f in frames]
-    if case == "pose_jump":
-        jump = make_pose(Rotation.from_euler("y", 10, degrees=True).as_matrix(), [0.2, 0.0, 0.0])
-        recs[3] = dataclasses.replace(recs[3], map_from_cam=recs[3].map_from_cam @ jump)
-    return recs
-
-
-def _count_measures(package) -> dict:
-    """Count the package's `resolution._measure` calls: one per K of another resolution tried."""
-    resolution = importlib.import_module(package.__name__ + ".resolution")
-    counts = {"tried": 0}
-    measure = resolution._measure
-
-    def counted(*a, **k):
-        counts["tried"] += 1
-        return measure(*a, **k)
-
-    resolution._measure = counted
-    return counts
+    return with_pose_jump(recs) if case == "pose_jump" else recs
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--prev-rev", default=PREV_REV)
-    ap.add_argument("--size", default="640x480", help="WxH the walk is rendered at")
-    ap.add_argument("--cases", default="", help="comma-separated cases to run (default: all)")
-    args = ap.parse_args()
-    w, h = (int(x) for x in args.size.split("x"))
-    cases = CASES
-    if args.cases:
-        unknown = set(args.cases.split(",")) - set(CASES)
-        if unknown:
-            ap.error(f"--cases: unknown {sorted(unknown)}; one of {', '.join(CASES)}")
-        cases = [c for c in CASES if c in args.cases.split(",")]
+    args, w, h, cases = parse_args(__doc__, PREV_REV, "640x480", CASES)
     prev = load_frozen_package(args.prev_rev, "mast3r_ros/core/map_check", "map_check_prev")
-    cfg = Config().map_check
+    packages = {"previous": prev, "current": current}
     print(f"synthetic walk, 10 keyframes at {w}x{h}; previous: map_check at {args.prev_rev}; "
           f"{args.repeats} repeats, alternated; times: median s per check")
-    counters = {"previous": _count_measures(prev), "current": _count_measures(current)}
+    # one per K of another resolution tried
+    counters = {k: count_calls(p, "resolution", "_measure") for k, p in packages.items()}
     print("tried: K of another resolution measured (resolution._measure) in one check, "
           "previous / current")
     print(f"{'case':17s} {'previous':>9s} {'current':>9s} {'ratio':>6s} {'tried':>6s}  same  "
           "causes")
     for case in cases:
-        times: dict = {"previous": [], "current": []}
-        reps: dict = {}
-        recs = {name: _records(p, w, h, case) for name, p in (("previous", prev),
-                                                               ("current", current))}
-        for _ in range(args.repeats):
-            for name, package in (("previous", prev), ("current", current)):
-                counters[name]["tried"] = 0
-                t0 = time.perf_counter()
-                reps[name] = package.check_keyframes(recs[name], cfg, depth_units_per_m=1000.0)
-                times[name].append(time.perf_counter() - t0)
-        tp, tc = (float(np.median(times[k])) for k in ("previous", "current"))
-        msgs = [reps[k].message for k in ("previous", "current")]
-        if case == "ok":  # its message ends with the time it took
-            msgs = [m.split(" in ")[0] for m in msgs]
-        same = ("yes" if msgs[0] == msgs[1] else
-                "what" if msgs[0].split("; fix:")[0] == msgs[1].split("; fix:")[0] else "no")
-        causes = (reps["previous"].cause or reps["previous"].verdict,
-                  reps["current"].cause or reps["current"].verdict)
-        tried = f"{counters['previous']['tried']}/{counters['current']['tried']}"
-        print(f"{case:17s} {tp:9.2f} {tc:9.2f} {tc / tp:6.2f} {tried:>6s}  {same:4s}  "
-              f"{causes[0]} -> {causes[1]}", flush=True)
-        if same != "yes":
-            for name, msg in zip(("previous", "current"), msgs):
-                print(f"    {name}: {msg[msg.find('likely cause'):]}")
+        recs = {k: _records(p, w, h, case) for k, p in packages.items()}
+        run_case(case, 17, packages, recs, counters, Config().map_check, args.repeats, 6)
     return 0
 
 

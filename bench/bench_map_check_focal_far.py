@@ -21,22 +21,18 @@ no focal length, where every focal scan runs and finds nothing).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import importlib
 import os
 import sys
-import time
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from frozen_package import load_frozen_package  # noqa: E402
+from map_check_side_by_side import count_calls, parse_args, run_case, with_pose_jump  # noqa: E402,I001
 
 import mast3r_ros.core.map_check as current  # noqa: E402
 from mast3r_ros.core.config import Config  # noqa: E402
-from mast3r_ros.core.geometry import make_pose  # noqa: E402
 from mast3r_ros.replay.synthetic import default_intrinsics, render_frames  # noqa: E402
 
 # integ before the far focal factors and the whole-K diagnosis
@@ -60,77 +56,29 @@ def _records(package, frames, case: str) -> list:
     other = dataclasses.replace(cam, K=_k_of(cam.K, case))
     recs = [package.KeyframeRecord(f.rgb, f.depth_m, other, f.map_from_cam, f.stamp_ns)
             for f in frames]
-    if case == "pose_jump":
-        jump = make_pose(Rotation.from_euler("y", 10, degrees=True).as_matrix(), [0.2, 0.0, 0.0])
-        recs[3] = dataclasses.replace(recs[3], map_from_cam=recs[3].map_from_cam @ jump)
-    return recs
+    return with_pose_jump(recs) if case == "pose_jump" else recs
 
 
-def _count_factors(package) -> dict:
-    """Count the package's K rebuilds for a focal factor (`focal._focal_divided`: one per
-    residual score of a factor other than 1, one per full measurement of one): the work of its
-    focal scans, which the times (on a loaded machine) only estimate."""
-    focal = importlib.import_module(package.__name__ + ".focal")
-    counts = {"factors": 0}
-    divided = focal._focal_divided
-
-    def counted(*a, **k):
-        counts["factors"] += 1
-        return divided(*a, **k)
-
-    focal._focal_divided = counted
-    return counts
+CASES = ["ok", "fx_x1.15", "fx_x2", "fx_x0.42", "fx_x3", "fx_x4", "fx_x0.25", "K_x3", "pose_jump"]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--prev-rev", default=PREV_REV)
-    ap.add_argument("--size", default="640x360", help="WxH the walk is rendered at")
-    ap.add_argument("--cases", default="", help="comma-separated cases to run (default: all)")
-    args = ap.parse_args()
-    w, h = (int(x) for x in args.size.split("x"))
+    args, w, h, cases = parse_args(__doc__, PREV_REV, "640x360", CASES)
     prev = load_frozen_package(args.prev_rev, "mast3r_ros/core/map_check", "map_check_prev")
-    cfg = Config().map_check
+    packages = {"previous": prev, "current": current}
     frames = list(render_frames(40, default_intrinsics(w, h), indices=range(0, 20, 2)))
-    cases = ["ok", "fx_x1.15", "fx_x2", "fx_x0.42", "fx_x3", "fx_x4", "fx_x0.25", "K_x3",
-             "pose_jump"]
-    if args.cases:
-        unknown = set(args.cases.split(",")) - set(cases)
-        if unknown:
-            ap.error(f"--cases: unknown {sorted(unknown)}; one of {', '.join(cases)}")
-        cases = [c for c in cases if c in args.cases.split(",")]
     print(f"synthetic walk, 10 keyframes at {w}x{h}; previous: map_check at {args.prev_rev}; "
           f"{args.repeats} repeats, alternated; times: median s per check")
-    counters = {"previous": _count_factors(prev), "current": _count_factors(current)}
+    # K rebuilds for a focal factor (`focal._focal_divided`): one per residual score of a
+    # factor other than 1, one per full measurement of one: the work of its focal scans
+    counters = {k: count_calls(p, "focal", "_focal_divided") for k, p in packages.items()}
     print("factors: K rebuilt for a focal factor (one per residual score, one per full "
           "measurement) in one check, previous / current")
     print(f"{'case':10s} {'previous':>9s} {'current':>9s} {'ratio':>6s} {'factors':>9s}  same  "
           "causes")
     for case in cases:
-        times: dict = {"previous": [], "current": []}
-        reps: dict = {}
-        for _ in range(args.repeats):
-            for name, package in (("previous", prev), ("current", current)):
-                recs = _records(package, frames, case)
-                counters[name]["factors"] = 0
-                t0 = time.perf_counter()
-                reps[name] = package.check_keyframes(recs, cfg, depth_units_per_m=1000.0)
-                times[name].append(time.perf_counter() - t0)
-        tp, tc = (float(np.median(times[k])) for k in ("previous", "current"))
-        msgs = [reps[k].message for k in ("previous", "current")]
-        if case == "ok":  # its message ends with the time it took
-            msgs = [m.split(" in ")[0] for m in msgs]
-        same = ("yes" if msgs[0] == msgs[1] else
-                "what" if msgs[0].split("; fix:")[0] == msgs[1].split("; fix:")[0] else "no")
-        causes = (reps["previous"].cause or reps["previous"].verdict,
-                  reps["current"].cause or reps["current"].verdict)
-        factors = f"{counters['previous']['factors']}/{counters['current']['factors']}"
-        print(f"{case:10s} {tp:9.2f} {tc:9.2f} {tc / tp:6.2f} {factors:>9s}  {same:4s}  "
-              f"{causes[0]} -> {causes[1]}")
-        if same != "yes":
-            for name, msg in zip(("previous", "current"), msgs):
-                print(f"    {name}: {msg[msg.find('likely cause'):]}")
+        recs = {k: _records(p, frames, case) for k, p in packages.items()}
+        run_case(case, 10, packages, recs, counters, Config().map_check, args.repeats, 9)
     return 0
 
 
