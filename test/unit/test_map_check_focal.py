@@ -178,14 +178,9 @@ def test_without_a_clear_winner_both_depth_and_focal_length_are_named(frames, mo
     assert "only if they are right: --depth-scale" in r.fix, r.fix
 
 
-@pytest.mark.parametrize("factor, made", [(2.0, "480x360"), (0.5, "120x90")])
-def test_a_calibration_for_twice_or_half_the_image_size_is_named_with_the_fx_that_fits(
-        frames, factor, made):
-    """fx, fy x2 (a calibration made at 1280x960 given with 640x480 images: fx 1170 px for 585)
-    or x0.5 keep a field of view a camera has (34 / 101 deg here), and the focal scan stopped at
-    x0.6 / x1.67: both read "likely cause: no pose convention or depth scale explains it; fix:
-    check the poses ... and the depth unit". The scan goes on past the end its best sits at
-    (to x0.4 / x2.5), and the fix names the factor and the resolution it fits."""
+def _named_another_resolution(frames, factor, made):
+    """The check of the walk given fx, fy x ``factor``, asserted to name a focal length off by
+    that factor as a calibration made at ``made`` (WxH) with the fx that fits; the report."""
     r = check_keyframes(pinhole_records(frames, fx_factor=factor), CFG, depth_units_per_m=1000.0)
     assert r.verdict == INCONSISTENT and r.cause == "focal_length", r.message
     fitted = float(r.message.split("; likely cause: fx, fy are x")[1].split(" ")[0])
@@ -195,6 +190,18 @@ def test_a_calibration_for_twice_or_half_the_image_size_is_named_with_the_fx_tha
     assert f"a calibration for another resolution (one made at {made} for these 240x180 " \
         "images?): give the CameraInfo recorded with these images, or scale fx, fy by the " \
         f"image size ratio: divided by {fitted:.3g} (fx " in r.fix, r.fix
+    return r
+
+
+@pytest.mark.parametrize("factor, made", [(2.0, "480x360"), (0.5, "120x90")])
+def test_a_calibration_for_twice_or_half_the_image_size_is_named_with_the_fx_that_fits(
+        frames, factor, made):
+    """fx, fy x2 (a calibration made at 1280x960 given with 640x480 images: fx 1170 px for 585)
+    or x0.5 keep a field of view a camera has (34 / 101 deg here), and the focal scan stopped at
+    x0.6 / x1.67: both read "likely cause: no pose convention or depth scale explains it; fix:
+    check the poses ... and the depth unit". The scan goes on past the end its best sits at
+    (to x0.4 / x2.5), and the fix names the factor and the resolution it fits."""
+    r = _named_another_resolution(frames, factor, made)
     for wrong in ("no pose convention", "depth unit", "not registered"):
         assert wrong not in r.message, r.message
 
@@ -249,15 +256,7 @@ def test_a_calibration_for_3x_or_4x_the_image_size_or_a_third_or_quarter_is_name
     transposed ...; depth is x0.5", not fully confirmed). The factors past both ends of the
     scan, out to x4.5 and x0.22, are tried when its own does not fit, and the fix names the
     resolution and the exact ratio."""
-    r = check_keyframes(pinhole_records(frames, fx_factor=factor), CFG, depth_units_per_m=1000.0)
-    assert r.verdict == INCONSISTENT and r.cause == "focal_length", r.message
-    fitted = float(r.message.split("; likely cause: fx, fy are x")[1].split(" ")[0])
-    assert abs(fitted / factor - 1) < 0.01, r.message
-    fx = float(r.fix.split("(fx ")[1].split(" px)")[0])
-    assert abs(fx / frames[0].intrinsics.K[0, 0] - 1) < 0.01, r.message
-    assert f"a calibration for another resolution (one made at {made} for these 240x180 " \
-        f"images?): give the CameraInfo recorded with these images, or scale fx, fy by the " \
-        f"image size ratio: divided by {fitted:.3g} (fx " in r.fix, r.fix
+    r = _named_another_resolution(frames, factor, made)
     assert f"(that size's ratio exactly: {exact}, fx 196.9 px); build the map again" in r.fix, \
         r.fix
     for wrong in ("no pose convention", "depth unit", "not registered", "transposed"):
