@@ -81,14 +81,29 @@ class SiftKeypoints:
                      f"the one keyframe ({self.sizes[0]} pixels) has no SIFT keypoint")
             log.warning("%s: the images are too small for SIFT and no frame can be localized "
                         "against this map; %s", which, self._fix())
+        elif few == len(self.counts) == 1:
+            log.warning("the one keyframe (%s pixels) has %d SIFT keypoint%s, fewer than the %d "
+                        "PnP inliers a pose needs (gates.min_inliers): frames matched to it "
+                        "will not localize; %s", self.sizes[0], self.counts[0],
+                        "" if self.counts[0] == 1 else "s", self.min_inliers, self._fix())
         elif few:
-            which = (f"{few} of {self._said()} " if len(self.counts) > 1 else self._said()
-                     + " ") + ("has" if few == 1 else "have")
-            log.warning("%s fewer SIFT keypoints (%d..%d, median %d) than the %d PnP "
-                        "inliers a pose needs (gates.min_inliers): frames matched to them will "
-                        "not localize; %s", which, min(self.counts),
-                        max(self.counts), int(np.median(self.counts)), self.min_inliers,
+            n = len(self.counts)
+            which = (f"{few} of {self._said()}" if few < n else
+                     self._said().replace("2 keyframes", "both keyframes", 1) if n == 2 else
+                     f"all {'of ' if n == SIFT_JUDGED else ''}{self._said()}")
+            log.warning("%s %s fewer SIFT keypoints (%s) than the %d PnP inliers a pose needs "
+                        "(gates.min_inliers): frames matched to them will not localize; %s",
+                        which, "has" if few == 1 else "have", self._spread(), self.min_inliers,
                         self._fix())
+
+    def _spread(self) -> str:
+        """'3..50, median 40' of the judged counts; '3 and 50' of two, '3 each' when equal."""
+        lo, hi = min(self.counts), max(self.counts)
+        if lo == hi:
+            return f"{lo} each"
+        if len(self.counts) == 2:
+            return f"{lo} and {hi}"
+        return f"{lo}..{hi}, median {int(np.median(self.counts))}"
 
     def _fix(self) -> str:
         return ("give the recording at a higher resolution (320x240 or more), or use --matcher "

@@ -104,10 +104,18 @@ def test_the_docs_state_the_keypoints_tiny_frames_have(sequences):
 @pytest.mark.parametrize("counts, said", [
     ([3, 40, 50], "1 of 3 keyframes (32x24 pixels) has fewer SIFT keypoints (3..50, median 40)"),
     ([3, 4, 50], "2 of 3 keyframes (32x24 pixels) have fewer SIFT keypoints (3..50, median 4)"),
-    ([3], "1 keyframe (32x24 pixels) has fewer SIFT keypoints (3..3, median 3)")])
+    ([3], "the one keyframe (32x24 pixels) has 3 SIFT keypoints, fewer than the 10 PnP "
+          "inliers a pose needs (gates.min_inliers): frames matched to it will not localize"),
+    ([3, 50], "1 of 2 keyframes (32x24 pixels) has fewer SIFT keypoints (3 and 50) than"),
+    ([5, 3], "both keyframes (32x24 pixels) have fewer SIFT keypoints (3 and 5) than"),
+    ([3, 3], "both keyframes (32x24 pixels) have fewer SIFT keypoints (3 each) than"),
+    ([3, 3, 3], "all 3 keyframes (32x24 pixels) have fewer SIFT keypoints (3 each) than"),
+    ([3] * 20, "all of the first 20 keyframes (32x24 pixels) have fewer SIFT keypoints (3 "
+               "each) than")])
 def test_the_few_keypoints_warning_agrees_with_its_count(counts, said, caplog):
     """One keyframe of few keypoints read "1 of 3 keyframes ... have fewer"; one keyframe
-    judged in all, "1 of 1 keyframe ... have fewer"."""
+    judged in all, "1 of 1 keyframe ... have fewer", then "1 keyframe ... (3..3, median 3)";
+    two, "(3..50, median 26)" (the median of two counts is no count), "2 of 2 keyframes"."""
     import logging
 
     from mast3r_ros.replay.build_frames import SiftKeypoints
@@ -135,3 +143,15 @@ def test_the_no_keypoint_warning_reads_naturally_for_one_keyframe(n, said, caplo
         k.warn()
     (line,) = [r.getMessage() for r in caplog.records]
     assert line.startswith(said), line
+
+
+@pytest.mark.parametrize("counts", [[10], [10, 50]])
+def test_no_few_keypoints_warning_when_every_keyframe_has_enough(counts, caplog):
+    import logging
+
+    from mast3r_ros.replay.build_frames import SiftKeypoints
+
+    k = SiftKeypoints(1000, 10, counts=counts, sizes=["32x24"] * len(counts))
+    with caplog.at_level(logging.WARNING):
+        k.warn()
+    assert not caplog.records
