@@ -13,8 +13,9 @@ import numpy as np
 
 from ..config import MapCheckConfig
 from ..geometry import invert_pose
-from .measure import (_all_agree, _cameras, _candidate, _depth_residuals, _focal_candidate,
-                      _lift, _measure, _pair_reproj, _project, _reproj_limit_px, _View)
+from .measure import (_ONE, _all_agree, _cameras, _candidate, _depth_residuals,
+                      _focal_candidate, _lift, _measure, _pair_reproj, _project, _reproj_limit_px,
+                      _View)
 from .records import _NICE_FACTORS, _Cause, _fmt_factor
 from .report import PairFigures, _pct
 
@@ -437,9 +438,6 @@ def _colour_focal_fit(views: List[_View], matches: Dict[Tuple[int, int], Any],
             float(np.median([p.depth_residual for p in with_depth])))
 
 
-_ONE = np.ones(1)
-
-
 def _focal_times(v: _View, g: float) -> Optional[_View]:
     """``v`` with fx, fy of its K times ``g`` (the rest of K, distortion and arrays as given);
     None when that K is no camera's (`_candidate`)."""
@@ -452,9 +450,9 @@ def _pair_reproj_factors(va: _View, vb: _View, m: Any, b_from_a: np.ndarray,
     """(G,) median reprojection error (camera px) of the pair's matches, both directions, with
     fx, fy of both views times each factor of ``gs`` (G,), and the number of matches
     measured: `_pair_reproj` of the views rebuilt per factor (`_focal_times`), the same numbers
-    float for float, in one numpy pass over every factor for pinhole cameras (the scan's ~45
-    factors rebuilt two views and ran `_pair_reproj` each, mostly Python overhead); a
-    distorted camera is rebuilt per factor."""
+    float for float, in one numpy pass over every factor for pinhole cameras (its ``focal``
+    rows; the scan's ~45 factors rebuilt two views and ran `_pair_reproj` each, mostly Python
+    overhead); a distorted camera is rebuilt per factor."""
     gs = np.asarray(gs, np.float64).reshape(-1)
     if va.cam.has_distortion or vb.cam.has_distortion:
         meds, n = [], int(np.isfinite(m.da).sum() + np.isfinite(m.db).sum())
@@ -465,25 +463,7 @@ def _pair_reproj_factors(va: _View, vb: _View, m: Any, b_from_a: np.ndarray,
                 continue
             meds.append(_pair_reproj(a, b, m, b_from_a, _ONE)[0][0])
         return np.array(meds, np.float64), n
-    return _pair_reproj(va, vb, m, b_from_a, gs, errors=_reproj_factors)
-
-
-def _reproj_factors(va: _View, vb: _View, xa: np.ndarray, da: np.ndarray, xb: np.ndarray,
-                    b_from_a: np.ndarray, gs: np.ndarray) -> np.ndarray:
-    """(G, M) `measure._reproj_errors` at depth scale 1 with fx, fy of both pinhole views
-    times each factor of ``gs``, the same operations in the same order (lift, move, project)."""
-    Ka, Kb = va.cam.K, vb.cam.K
-    x = (xa[None, :, 0] - Ka[0, 2]) / (Ka[0, 0] * gs)[:, None]
-    y = (xa[None, :, 1] - Ka[1, 2]) / (Ka[1, 1] * gs)[:, None]
-    p = da[None, :, None] * np.stack([x, y, np.ones_like(x)], axis=2)     # (G, M, 3)
-    X = p @ b_from_a[:3, :3].T + b_from_a[:3, 3]
-    z = X[..., 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        zi = np.where(z > 1e-9, 1.0 / z, np.nan)
-    f = np.stack([Kb[0, 0] * gs, Kb[1, 1] * gs], axis=1)[:, None, :]      # (G, 1, 2)
-    uv = X[..., :2] * zi[..., None] * f + Kb[:2, 2]
-    err = np.linalg.norm(uv - xb[None], axis=2) / vb.scale
-    return np.where(np.isfinite(err), err, np.inf)
+    return _pair_reproj(va, vb, m, b_from_a, np.ones(len(gs)), focal=gs)
 
 
 def _colour_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],

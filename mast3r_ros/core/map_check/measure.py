@@ -74,6 +74,9 @@ def _cameras(views: List[_View]) -> List[CameraIntrinsics]:
     return list({(v.cam.width, v.cam.height, v.cam.K.tobytes()): v.cam for v in views}.values())
 
 
+_ONE = np.ones(1)
+
+
 def _lift(px: np.ndarray, z: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
     """Camera-frame points (N, 3) of (distorted) pixels (N, 2) at z-depths (N,)."""
     if cam.has_distortion:
@@ -81,27 +84,36 @@ def _lift(px: np.ndarray, z: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
     return backproject(px, z, cam.K)
 
 
-def _project(pts: np.ndarray, cam: CameraIntrinsics) -> Tuple[np.ndarray, np.ndarray]:
-    """Pixels (N, 2) (NaN when z <= 0) and z (N,) of camera-frame points, with distortion."""
-    z = pts[:, 2]
+def _project(pts: np.ndarray, cam: CameraIntrinsics, focal: Optional[np.ndarray] = None
+             ) -> Tuple[np.ndarray, np.ndarray]:
+    """Pixels (..., 2) (NaN when z <= 0) and z (...) of camera-frame points (..., 3), with
+    distortion. ``focal`` (G,), for points (G, M, 3) of a pinhole camera: row i seen with fx,
+    fy of its K times ``focal[i]`` (`_reproj_errors`)."""
+    z = pts[..., 2]
     if not cam.has_distortion:
+        K = cam.K
+        f = ((K[0, 0], K[1, 1]) if focal is None
+             else np.stack([K[0, 0] * focal, K[1, 1] * focal], axis=1)[:, None, :])
         with np.errstate(divide="ignore", invalid="ignore"):
             zi = np.where(z > 1e-9, 1.0 / z, np.nan)
-        uv = pts[:, :2] * zi[:, None] * (cam.K[0, 0], cam.K[1, 1]) + cam.K[:2, 2]
+        uv = pts[..., :2] * zi[..., None] * f + K[:2, 2]
         return uv, z
-    front = z > 1e-9
+    if focal is not None:
+        raise ValueError("focal factors in one pass are for pinhole cameras: rebuild a "
+                         "distorted camera per factor")
+    shape = pts.shape[:-1]
+    pts = pts.reshape(-1, 3)
+    front = pts[:, 2] > 1e-9
     uv = np.full((len(pts), 2), np.nan)
-    if not front.any():
-        return uv, z
-    p = pts[front]
-    if cam.distortion_model == "equidistant":
-        out, _ = cv2.fisheye.projectPoints(p.reshape(-1, 1, 3), np.zeros(3), np.zeros(3), cam.K,
-                                           cam.dist[:4])
+    if front.any():
+        p = pts[front]
+        if cam.distortion_model == "equidistant":
+            out, _ = cv2.fisheye.projectPoints(p.reshape(-1, 1, 3), np.zeros(3), np.zeros(3),
+                                               cam.K, cam.dist[:4])
+        else:
+            out, _ = cv2.projectPoints(p, np.zeros(3), np.zeros(3), cam.K, cam.dist)
         uv[front] = out.reshape(-1, 2)
-    else:
-        out, _ = cv2.projectPoints(p, np.zeros(3), np.zeros(3), cam.K, cam.dist)
-        uv[front] = out.reshape(-1, 2)
-    return uv, z
+    return uv.reshape(*shape, 2), z
 
 
 def _prepare(rec: KeyframeRecord, index: int, cfg: MapCheckConfig, orb: Any, *,
@@ -226,30 +238,44 @@ def _match(va: _View, vb: _View, cfg: MapCheckConfig, bf: Any) -> Optional[_Matc
 
 
 def _reproj_errors(va: _View, vb: _View, xa: np.ndarray, da: np.ndarray, xb: np.ndarray,
-                   b_from_a: np.ndarray, scales: np.ndarray) -> np.ndarray:
+                   b_from_a: np.ndarray, scales: np.ndarray,
+                   focal: Optional[np.ndarray] = None) -> np.ndarray:
     """(S, M) reprojection errors (camera px of b; inf behind b) of a's matched pixels lifted
-    with depth ``da * s`` for every scale s, against b's matched pixels."""
-    rays = _lift(xa, np.ones(len(xa)), va.cam)
-    p = (scales[:, None, None] * da[None, :, None]) * rays[None]      # (S, M, 3)
+    with depth ``da * s`` for every scale s, against b's matched pixels. With ``focal`` (S,)
+    given (both views pinhole), row i has fx, fy of both views times ``focal[i]``: the colour
+    focal scan's every factor in one pass (`focal._pair_reproj_factors`), the same floats as
+    each view rebuilt with that K (``fx * g`` then ``/ 1``: the lift and projection below)."""
+    if focal is not None and va.cam.has_distortion:
+        raise ValueError("focal factors in one pass are for pinhole cameras: rebuild a "
+                         "distorted camera per factor")
+    g = _ONE if focal is None else np.asarray(focal, np.float64)
+    px = np.asarray(undistort_pixels(xa, va.cam.K, va.cam.dist, va.cam.distortion_model)
+                    if va.cam.has_distortion else xa, np.float64)
+    Ka = va.cam.K   # `_lift` at z = 1 per row of g, (G or 1, M, 3): x / fx is x / (fx * 1)
+    x = (px[None, :, 0] - Ka[0, 2]) / (Ka[0, 0] * g)[:, None]
+    y = (px[None, :, 1] - Ka[1, 2]) / (Ka[1, 1] * g)[:, None]
+    rays = np.stack([x, y, np.ones_like(x)], axis=2)
+    p = (scales[:, None, None] * da[None, :, None]) * rays            # (S, M, 3)
     X = p @ b_from_a[:3, :3].T + b_from_a[:3, 3]
-    uv, _ = _project(X.reshape(-1, 3), vb.cam)
-    err = np.linalg.norm(uv.reshape(len(scales), -1, 2) - xb[None], axis=2) / vb.scale
+    uv, _ = _project(X, vb.cam, focal)
+    err = np.linalg.norm(uv - xb[None], axis=2) / vb.scale
     return np.where(np.isfinite(err), err, np.inf)
 
 
 def _pair_reproj(va: _View, vb: _View, m: _Matches, b_from_a: np.ndarray,
-                 scales: np.ndarray, errors: Any = None) -> Tuple[np.ndarray, int]:
+                 scales: np.ndarray, focal: Optional[np.ndarray] = None
+                 ) -> Tuple[np.ndarray, int]:
     """(S,) median reprojection error of the pair's matches, both directions, per depth scale
-    (or per row of what ``errors`` takes as its last argument: `_reproj_errors` when None),
-    and the number of matches measured."""
-    errors = _reproj_errors if errors is None else errors
+    (and per focal factor of both views, ``focal`` given: `_reproj_errors`), and the number of
+    matches measured."""
     parts = []
     fa, fb = np.isfinite(m.da), np.isfinite(m.db)
     if fa.any():
-        parts.append(errors(va, vb, m.xa[fa], m.da[fa], m.xb[fa], b_from_a, scales))
+        parts.append(_reproj_errors(va, vb, m.xa[fa], m.da[fa], m.xb[fa], b_from_a, scales,
+                                    focal))
     if fb.any():
-        parts.append(errors(vb, va, m.xb[fb], m.db[fb], m.xa[fb], invert_pose(b_from_a),
-                            scales))
+        parts.append(_reproj_errors(vb, va, m.xb[fb], m.db[fb], m.xa[fb],
+                                    invert_pose(b_from_a), scales, focal))
     if not parts:
         return np.full(len(scales), np.nan), 0
     e = np.concatenate(parts, axis=1)
