@@ -132,16 +132,18 @@ def test_an_out_that_is_a_link_to_nothing_is_refused_not_followed(command, tum, 
     the writers themselves refuse a link to nothing. Now exit 2, one line, nothing made."""
     link, gone = tmp_path / "latest", tmp_path / "unmounted" / "runs" / "r1"
     os.symlink(gone, link)
+    beside = sorted(os.listdir(os.path.dirname(sift_map)))  # the session's maps, shared
     monkeypatch.chdir(tmp_path)
     argv = {"localize": ["localize", tum[1], "--map", sift_map, "--matcher", "sift",
                          "--max-frames", "1"],
             "build-map": ["build-map", tum[0], "--matcher", "sift", "--max-frames", "2"],
-            "merge-maps": ["merge-maps", sift_map, sift_map + "_b"],
+            "merge-maps": ["merge-maps", sift_map, str(tmp_path / "b")],
             "demo": ["demo", "--frames", "5"]}[command]
-    if command == "merge-maps":
-        shutil.copytree(sift_map, sift_map + "_b")
+    if command == "merge-maps":  # a second map in this test's folder, not the session's
+        shutil.copytree(sift_map, tmp_path / "b")
     assert main([*argv, "--out", "latest", "--log-level", "error"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "latest" in err[0] and "link" in err[0], err
     assert not (tmp_path / "unmounted").exists()
     assert link.is_symlink()
+    assert sorted(os.listdir(os.path.dirname(sift_map))) == beside
