@@ -277,3 +277,20 @@ def test_an_undeserializable_depth_of_a_frame_that_is_no_candidate_is_counted_un
     frames = list(seq.frames_or_unreadable())
     assert listed.reason == frames[1].reason and (listed.map_from_cam ==
                                                   frames[1].map_from_cam).all()
+
+
+def test_a_bag_read_through_draws_the_frames_of_the_run_read(tmp_path, monkeypatch):
+    """A bag without a time index is read through when frames are drawn (`_frames_read`);
+    which of its messages belong to the run read was untested there (the two-run bag is
+    read by time): dropping that rule there drew run 1's images at run 2's positions."""
+    from test_bag_drawn_reads import _same_frames
+
+    from mast3r_ros.replay.rosbag import drawn
+
+    bag = _two_run_bag(tmp_path / "bag")
+    seq = BagSequence(bag, image_topic="/cam/image/compressed", depth_topic=DEPTH,
+                      pose_frames="map")
+    listed = list(seq.frames_or_unreadable([0, 2, 3, 6, 9]))
+    monkeypatch.setattr(drawn, "_mcap_has_chunk_index", lambda path: False)
+    assert not drawn.seeks_by_time(seq.path)
+    _same_frames(list(seq.frames_or_unreadable(iter([0, 2, 3, 6, 9]))), listed)

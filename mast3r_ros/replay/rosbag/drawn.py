@@ -256,6 +256,20 @@ class _DrawnFrames:
             finally:
                 messages.close()
 
+    def _of_run_read(self, video: Any, reader: AnyReader, conn: Any, ordinal: int,
+                     raw: Any) -> Any:
+        """A message of a pass over the bag as the frames take it: on a video image topic, fed
+        to ``video`` (every packet, in order) and returned decoded; None for a packet before
+        the first keyframe or a message of a run other than the one read (`_run_label`); else
+        ``raw`` as read. Both passes (`_frames_read`, `sequence.BagSequence._frames`)."""
+        if video and conn.topic == self.image_topic:
+            raw = self._feed_video(video, reader, conn, ordinal, raw)
+            if ordinal < self._video_first_key:
+                return None
+        if self._run_counter.run(conn.topic, ordinal) != self._run_label:
+            return None
+        return raw
+
     def _frames_read(self, reader: AnyReader, positions: Iterator[int],
                      depth_of: np.ndarray, last_use: Dict[int, int]
                      ) -> Iterator[Frame | UnreadableFrame]:
@@ -278,11 +292,8 @@ class _DrawnFrames:
                 if item is None:  # only if the bag changed between the two passes
                     break
                 conn, ordinal, raw = item
-                if video and conn.topic == self.image_topic:
-                    raw = self._feed_video(video, reader, conn, ordinal, raw)
-                    if ordinal < self._video_first_key:
-                        continue
-                if self._run_counter.run(conn.topic, ordinal) != self._run_label:
+                raw = self._of_run_read(video, reader, conn, ordinal, raw)
+                if raw is None:
                     continue
                 if conn.topic == self.image_topic:
                     position += 1

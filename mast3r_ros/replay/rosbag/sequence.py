@@ -406,11 +406,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
             for conn, ordinal, raw in numbered_messages(reader, conns):
                 if wanted is not None and position >= last and not pending:
                     break  # every frame taken has been yielded
-                if video and conn.topic == self.image_topic:
-                    raw = self._feed_video(video, reader, conn, ordinal, raw)
-                    if ordinal < self._video_first_key:
-                        continue
-                if self._run_counter.run(conn.topic, ordinal) != self._run_label:
+                raw = self._of_run_read(video, reader, conn, ordinal, raw)
+                if raw is None:
                     continue
                 if conn.topic == self.image_topic:
                     position += 1
