@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from .cli_options import LOG_LEVEL_HELP, NAMESPACE_HELP
+    from .cli_options import NAMESPACE_HELP, add_log_level
 
     p = sub.add_parser("check-map", help="check that a map's keyframe poses and depth agree",
                        description="Reproject neighbouring keyframes' depth and image matches "
@@ -49,8 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="write the keyframes with their per-keyframe figures as a picture; "
                         "the extension picks the format: .png, .pdf, .svg, .jpg, ... (none: "
                         "png)")
-    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
-                   help=LOG_LEVEL_HELP)
+    add_log_level(p)
     p.set_defaults(func=cmd_check_map)
 
 

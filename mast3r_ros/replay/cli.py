@@ -37,7 +37,6 @@ from .cli_console import (
     stdout_gone,
 )
 from .cli_options import (
-    LOG_LEVEL_HELP,
     NAMESPACE_HELP,  # noqa: F401  (re-exported: imported from the CLI module)
     OVERWRITE_HELP,
     OWN_POSES,
@@ -48,6 +47,7 @@ from .cli_options import (
     _OneCamera,
     _open,
     _source_options,
+    add_log_level,
     add_resume_options,
     add_warmup_option,
     check_trajectory_file,
@@ -206,8 +206,7 @@ def _add_merge_maps(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="write C even where the keyframes of A "
                    "and B disagree where their poses overlap (else refused: not one frame), or "
                    "A and B record different --image-stamp (else refused: maps of one recording)")
-    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
-                   help=LOG_LEVEL_HELP)
+    add_log_level(p)
     p.set_defaults(func=cmd_merge_maps)
 
 

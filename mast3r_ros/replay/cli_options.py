@@ -193,9 +193,14 @@ def _config_options(matcher: Optional[str] = "params") -> argparse.ArgumentParse
                             "sift)")
     g.add_argument("--device", help="torch device: auto, cpu, cuda, cuda:N "
                                     + overrides_default(defaults.model.device))
-    g.add_argument("--log-level", default="info",
-                   choices=("debug", "info", "warning", "error"), help=LOG_LEVEL_HELP)
+    add_log_level(g)
     return p
+
+
+def add_log_level(p: Any) -> None:
+    """Every command's ``--log-level`` (a parser or an argument group)."""
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                   help=LOG_LEVEL_HELP)
 
 
 def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:

@@ -34,7 +34,7 @@ def _camera_size(text: str):
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from .cli_options import LOG_LEVEL_HELP
+    from .cli_options import add_log_level
 
     p = sub.add_parser("export", help="export the network to ONNX (for trtexec, ONNX Runtime or "
                                       "your own deployment; the tensorrt backend exports by "
@@ -64,8 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="torch's ONNX exporter: 'dynamo' (opset 18, torch >= 2.6), "
                         "'torchscript' (opset 17, any torch 2.x: NVIDIA's Jetson wheels, "
                         "TensorRT 8.x), 'auto' (default): dynamo where this torch has it")
-    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
-                   help=LOG_LEVEL_HELP)
+    add_log_level(p)
     p.set_defaults(func=_cmd_export)
 
 
