@@ -37,8 +37,10 @@ TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off")
 NODE_NAME = "mast3r_localizer"
 RESPAWN_DELAY_S = 2.0
-# image_transport streams the node cannot subscribe to (it reads raw and compressed only)
-OTHER_TRANSPORTS = ("compressedDepth", "theora", "zstd", "ffmpeg", "foxglove")
+# image_transport streams the node subscribes to (parameter image_transport), beside raw
+STREAMS = ("compressed", "ffmpeg", "foxglove")
+# image_transport streams the node cannot subscribe to
+OTHER_TRANSPORTS = ("compressedDepth", "theora", "zstd")
 # rcl's severity names (`--log-level`, any case); 'warning' (Python's and mast3r-ros
 # --log-level's word) is given to rcl as its 'warn'; 'unset': the logger inherits rcl's default
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal", "unset")
@@ -100,10 +102,17 @@ def _logger_name(pushed_namespace, namespace):
     return ".".join([t for t in full.split("/") if t] + [NODE_NAME])
 
 
+def _stream(image_topic):
+    """The image_transport stream ``image_topic`` names (one of `STREAMS`), or ''."""
+    last = image_topic.rstrip("/").rpartition("/")[2]
+    return last if last in STREAMS else ""
+
+
 def _image_remaps(image_topic):
-    """Remaps of the node's ``image`` and ``image/compressed`` for ``image_topic``. A topic
-    given as the compressed stream itself (``/camera/image_raw/compressed``, as ``ros2 topic
-    list`` shows it) is that stream's base topic plus ``/compressed``: it used to become
+    """Remaps of the node's ``image`` and its streams ``image/compressed``, ``image/ffmpeg``,
+    ``image/foxglove`` for ``image_topic``. A topic given as a stream itself
+    (``/camera/image_raw/compressed``, as ``ros2 topic list`` shows it) is that stream's base
+    topic plus the stream's name: the compressed one used to become
     ``.../compressed/compressed``, or a raw Image subscription on a CompressedImage topic, and
     no image ever arrived. RuntimeError when no base topic is left (``/compressed``, ``/``,
     an empty argument): the remap to '' failed inside launch_ros with an invalid-name error
@@ -113,15 +122,18 @@ def _image_remaps(image_topic):
     if last in OTHER_TRANSPORTS and topic != last:
         raise RuntimeError(
             f"image_topic:={image_topic!r} is image_transport's '{last}' stream, which the node "
-            "does not read (raw Image or its /compressed stream only): give the camera's Image "
-            "topic, or republish the stream as images (docs/ros_node.md, image_transport)")
-    base = topic[:-len("/compressed")] if topic.endswith("/compressed") else topic
+            "does not read (raw Image or its /compressed, /ffmpeg, /foxglove stream only): give "
+            "the camera's Image topic, or republish the stream as images (docs/ros_node.md, "
+            "image_transport)")
+    stream = _stream(topic)
+    base = topic[:-len(stream) - 1] if stream else topic
     if not base.strip("/ "):
         raise RuntimeError(
             f"image_topic:={image_topic!r} names no image topic (the compressed stream of "
             "nothing): give the camera's Image topic, e.g. image_topic:=/camera/color/image_raw, "
             "or its compressed stream, image_topic:=/camera/color/image_raw/compressed")
-    return [("image", base), ("image/compressed", base + "/compressed")]
+    return [("image", base), ("image/compressed", base + "/compressed"),
+            ("image/ffmpeg", base + "/ffmpeg"), ("image/foxglove", base + "/foxglove")]
 
 
 def _camera_info_topic(image_topic, given):
@@ -161,11 +173,11 @@ def _node(context):
     if checkpoint:
         overrides["checkpoint"] = ParameterValue(checkpoint, value_type=str)
     image_topic = LaunchConfiguration("image_topic").perform(context)
-    if image_topic.rstrip("/").endswith("/compressed"):
-        # the user named the CompressedImage stream itself: with params_file's 'raw' (the
-        # default) the node subscribed to the base topic's Image, which a bag or a robot
-        # publishing only the compressed stream never sends
-        overrides["image_transport"] = ParameterValue("compressed", value_type=str)
+    if _stream(image_topic):
+        # the user named a stream itself (CompressedImage, video): with params_file's 'raw'
+        # (the default) the node subscribed to the base topic's Image, which a bag or a robot
+        # publishing only that stream never sends
+        overrides["image_transport"] = ParameterValue(_stream(image_topic), value_type=str)
     # `--log-level debug` alone switches every logger of the process to debug, rcl's and rmw's
     # included (ROS_NOTES 2): only the node's own logger is named
     logger = _logger_name(context.launch_configurations.get("ros_namespace"),
@@ -223,9 +235,10 @@ def generate_launch_description():
             "image_topic", default_value="camera/image_raw",
             description="sensor_msgs/Image topic (relative names follow the namespace: "
                         "/camera/image_raw without one); with image_transport 'compressed' the "
-                        "node subscribes to <image_topic>/compressed (an image_topic given as "
-                        "<base>/compressed is that stream: image_transport is set to "
-                        "'compressed' over params_file's)."),
+                        "node subscribes to <image_topic>/compressed, 'ffmpeg' / 'foxglove' to "
+                        "<image_topic>/ffmpeg / foxglove (an image_topic given as "
+                        "<base>/compressed, /ffmpeg or /foxglove is that stream: image_transport "
+                        "is set to its name over params_file's)."),
         DeclareLaunchArgument(
             "camera_info_topic", default_value="",
             description="sensor_msgs/CameraInfo topic of the same camera and resolution "

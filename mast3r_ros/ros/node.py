@@ -62,6 +62,7 @@ from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.config import NODE_NAME, Config, every_node_only_names
 from mast3r_ros.core.errors import Mast3rRosError
 from mast3r_ros.core.image_stamp import node_image_stamp_note
+from mast3r_ros.core.video_stream import LiveVideo
 from mast3r_ros.ros import params, topics
 from mast3r_ros.ros import conversions as conv
 from mast3r_ros.ros.bond import NodeBond
@@ -74,6 +75,8 @@ from mast3r_ros.ros.shutdown import (end_process_if_worker_running, exit_steps, 
                                      spin_until_exit)
 from mast3r_ros.ros.tf_client import TfClient
 from mast3r_ros.ros.tracking import TrackingState
+from mast3r_ros.ros.video_input import (VIDEO_TRANSPORTS, VideoReceipt, check_transport,
+                                        reliability_note)
 from mast3r_ros.ros.worker import LatestMessageWorker, WorkerStoppedError
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
@@ -83,7 +86,7 @@ WORKER_JOIN_TIMEOUT_S = 30.0   # deactivate/cleanup wait this long for a frame i
 EXIT_JOIN_TIMEOUT_S = 1.0      # SIGINT/SIGTERM: the process ends within 2 s
 
 
-class LocalizerNode(ExecutorSide, LifecycleNode):
+class LocalizerNode(VideoReceipt, ExecutorSide, LifecycleNode):
     """Lifecycle node localizing a camera against a MASt3R keyframe map (see module docstring).
 
     Spin it on a single-threaded executor (as `main` does): transition callbacks destroy
@@ -237,6 +240,7 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         try:
             cfg = params.read_config(lambda name: self.get_parameter(name).value,
                                      self._param_errors)
+            check_transport(cfg.node.image_transport)  # a video one: its messages and PyAV
             # built and warmed up on the inference thread, which then runs every frame:
             # compiled CUDA graphs are per thread (ros/worker.py). Meanwhile this (executor)
             # thread waits and publishes /diagnostics every second: a TensorRT build or a
@@ -303,10 +307,17 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
 
     def _activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         n = self._cfg.node
-        sensor_qos = topics.sensor(n.image_reliability)
         image_type, image_topic = topics.image_topic(n.image_transport)
-        self._image_sub = self.create_subscription(image_type, image_topic, self._on_image,
-                                                   sensor_qos)
+        video = n.image_transport in VIDEO_TRANSPORTS
+        self._image_sub = self.create_subscription(
+            image_type, image_topic, self._on_video if video else self._on_image,
+            topics.image_qos(n.image_transport, n.image_reliability))
+        # a new decoder each activation: the stream is joined anew (video_input)
+        self._video = (LiveVideo(topics.topic_name(self._image_sub),
+                                 VIDEO_TRANSPORTS[n.image_transport][2]) if video else None)
+        note = reliability_note(n.image_transport, n.image_reliability)
+        if note:
+            self.get_logger().warning(note)
         self._info_sub = self.create_subscription(CameraInfo, "camera_info",
                                                   self._on_camera_info, topics.camera_info())
         self._info_topic = topics.topic_name(self._info_sub)   # the worker never touches subs
@@ -355,6 +366,10 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
     def _on_image(self, msg: Any) -> None:
         # processing: image_stamp 'receive' restamp (errors refused, not raised), count, offer
         self._receive_image(msg, self._worker.offer)
+
+    def _on_video(self, msg: Any) -> None:
+        # video_input: decoded here, every packet in order; its picture then as an image
+        self._receive_video(msg, self._worker.offer)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg

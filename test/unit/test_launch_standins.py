@@ -229,7 +229,9 @@ def test_every_parameter_the_launch_file_sets_is_declared_with_the_type_it_passe
                                          ("/camera/color/image_raw/", "/camera/color/image_raw"),
                                          ("/camera/color/image_raw/compressed",
                                           "/camera/color/image_raw"),
-                                         ("camera/image_raw/compressed/", "camera/image_raw")])
+                                         ("camera/image_raw/compressed/", "camera/image_raw"),
+                                         ("/camera/image_raw/ffmpeg", "/camera/image_raw"),
+                                         ("/camera/image_raw/foxglove/", "/camera/image_raw")])
 def test_an_image_topic_given_as_the_compressed_stream_is_that_stream(monkeypatch, given, base):
     """image_topic:=/camera/color/image_raw/compressed (the name `ros2 topic list` shows) made
     the node subscribe to .../compressed/compressed (image_transport compressed) or an Image on
@@ -237,11 +239,15 @@ def test_an_image_topic_given_as_the_compressed_stream_is_that_stream(monkeypatc
     (node,) = _launch(monkeypatch, HumbleLifecycleNode, "true", image_topic=given)
     remaps = dict(node.kwargs["remappings"])
     assert remaps["image"] == base and remaps["image/compressed"] == base + "/compressed"
-    # the compressed stream named: image_transport compressed over the file's raw (with raw the
-    # node subscribed to the base topic's Image, never sent where only the stream is published)
+    # the video streams too (image_transport ffmpeg / foxglove: the node subscribes to them)
+    assert remaps["image/ffmpeg"] == base + "/ffmpeg"
+    assert remaps["image/foxglove"] == base + "/foxglove"
+    # a stream named: image_transport set to it over the file's raw (with raw the node
+    # subscribed to the base topic's Image, never sent where only the stream is published)
     overrides = node.kwargs["parameters"][1]
-    if given.rstrip("/").endswith("/compressed"):
-        assert overrides["image_transport"].args[0] == "compressed"
+    stream = given.rstrip("/").rpartition("/")[2]
+    if stream in ("compressed", "ffmpeg", "foxglove"):
+        assert overrides["image_transport"].args[0] == stream
         assert overrides["image_transport"].kwargs["value_type"] is str
     else:
         assert "image_transport" not in overrides
@@ -307,8 +313,7 @@ def test_a_boolean_argument_that_is_no_boolean_stops_the_launch_naming_it(monkey
 
 
 @pytest.mark.parametrize("given", ["/camera/image_raw/theora", "/camera/image_raw/zstd/",
-                                   "/camera/depth/image_raw/compressedDepth",
-                                   "camera/image_raw/ffmpeg"])
+                                   "/camera/depth/image_raw/compressedDepth"])
 def test_an_image_topic_of_another_transport_stops_the_launch_naming_it(monkeypatch, given):
     """image_topic:=/camera/image_raw/theora became an Image subscription on a theora packet
     topic: no image ever arrived, with no error."""

@@ -83,7 +83,8 @@ def test_lifecycle_node_action(launch_tree):
         assert _kw(node, kw) is not None, kw
     assert not any(k.arg == "autostart" for k in node.keywords)  # TypeError on Humble
     text = LAUNCH.read_text(encoding="utf-8")
-    for topic in ('"image"', '"image/compressed"', '"camera_info"'):
+    for topic in ('"image"', '"image/compressed"', '"image/ffmpeg"', '"image/foxglove"',
+                  '"camera_info"'):
         assert topic in text
     assert "value_type=str" in text and "value_type=bool" in text
     assert "get_package_share_directory" in text and '"localize.yaml"' in text
@@ -315,7 +316,10 @@ def test_every_topic_and_service_the_node_creates_is_in_the_interface_table():
 
     pattern = re.compile(r"create_(?:lifecycle_publisher|publisher|subscription|service)\(\s*"
                          r"\w+,\s*(\"[^\"]+\"|NAV2_TOPIC)")
+    from mast3r_ros.ros.video_input import VIDEO_TRANSPORTS
+
     names = {"image", "image/compressed"}      # topics.image_topic('raw' / 'compressed')
+    names |= {row[3] for row in VIDEO_TRANSPORTS.values()}  # ffmpeg, foxglove
     for f in (ROOT / "mast3r_ros" / "ros").glob("*.py"):
         for literal in pattern.findall(f.read_text(encoding="utf-8")):
             names.add(NAV2_TOPIC if literal == "NAV2_TOPIC" else literal.strip('"'))

@@ -168,6 +168,20 @@ def test_qos_profiles(ros):
             (1, "KEEP_LAST", rel, "VOLATILE")
 
 
+def test_a_video_subscription_keeps_packets_an_image_one_only_the_newest(ros):
+    """A video topic at depth 1 lost every packet that came while the executor was busy, and
+    each loss breaks the pictures until the next keyframe; reliability is the parameter's."""
+    for text, rel in (("reliable", "RELIABLE"), ("best_effort", "BEST_EFFORT")):
+        for transport, depth in (("raw", 1), ("compressed", 1), ("ffmpeg", 30),
+                                 ("foxglove", 30)):
+            s = ros.topics.image_qos(transport, text)
+            assert (s.depth, s.history, s.reliability, s.durability) == \
+                (depth, "KEEP_LAST", rel, "VOLATILE")
+    node_py = Path(ros.topics.__file__).with_name("node.py").read_text()  # imports rclpy
+    assert "topics.image_qos(n.image_transport, n.image_reliability))" in node_py
+    assert "check_transport(cfg.node.image_transport)" in node_py
+
+
 def test_camera_info_qos_is_best_effort_whatever_the_image_reliability(ros):
     """The CameraInfo subscription took the image's reliability: with image_reliability
     'reliable', a driver publishing CameraInfo best effort delivered nothing (a reliable
@@ -180,9 +194,15 @@ def test_camera_info_qos_is_best_effort_whatever_the_image_reliability(ros):
     assert "self._on_camera_info, topics.camera_info())" in node_py
 
 
-def test_image_topic_and_topic_name(ros):
+def test_image_topic_and_topic_name(ros, monkeypatch):
     assert ros.topics.image_topic("compressed") == ("CompressedImage", "image/compressed")
     assert ros.topics.image_topic("raw") == ("Image", "image")
+    _module(monkeypatch, "foxglove_msgs")
+    _module(monkeypatch, "foxglove_msgs.msg", CompressedVideo="CompressedVideo")
+    _module(monkeypatch, "ffmpeg_image_transport_msgs")
+    _module(monkeypatch, "ffmpeg_image_transport_msgs.msg", FFMPEGPacket="FFMPEGPacket")
+    assert ros.topics.image_topic("foxglove") == ("CompressedVideo", "image/foxglove")
+    assert ros.topics.image_topic("ffmpeg") == ("FFMPEGPacket", "image/ffmpeg")
     assert ros.topics.topic_name(NS(topic_name="/cam/image", topic="image")) == "/cam/image"
     assert ros.topics.topic_name(NS(topic="image")) == "image"
     assert ros.topics.topic_name(object()) == "?"

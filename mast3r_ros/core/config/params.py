@@ -173,15 +173,6 @@ def did_you_mean(name: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-# the node subscribes to images only: a video transport is decoded from bags (`replay.rosbag.video`)
-_VIDEO_TRANSPORT_HINT = (
-    ": video transports (ffmpeg_image_transport's ffmpeg, foxglove_compressed_video_transport's "
-    "foxglove) are read from rosbag2 bags only (mast3r-ros build-map / localize); for the node, "
-    "republish the stream as images, e.g. ros2 run image_transport republish ffmpeg raw "
-    "--ros-args -r in/ffmpeg:=/camera/image_raw/ffmpeg -r out:=/camera/image_decoded, and "
-    "subscribe to that with image_transport raw")
-
-
 # the path parameters, with what to give for one that is only white space ('  ': a path
 # to no file, refused as an empty one is, not looked for as a folder named so)
 PATH_PARAMS = {
@@ -218,9 +209,8 @@ def validate_param(name: str, value: Any, where: str = "config", *,
         raise ConfigError(f"{where}: unknown parameter '{name}'{did_you_mean(name)}")
     v = _coerce(spec, value, where)
     if spec.choices is not None and v not in spec.choices:
-        video = name == "image_transport" and v in ("ffmpeg", "foxglove")
         raise ConfigError(f"{where}: parameter '{name}' must be one of {list(spec.choices)}, "
-                          f"got {v!r}{_VIDEO_TRANSPORT_HINT if video else ''}")
+                          f"got {v!r}")
     if spec.pattern is not None and not re.fullmatch(spec.pattern[0], v):
         raise ConfigError(f"{where}: parameter '{name}' must be {spec.pattern[1]}, got {v!r}")
     if name in PATH_PARAMS and isinstance(v, str) and v and not v.strip():

@@ -385,8 +385,12 @@ class NodeConfig:
                                 lo=0.1, hi=1000.0)
     tf_timeout_s: float = _f(0.1, "Wait this long for TF at the image stamp (a frame's two "
                                   "lookups in all).", lo=0.0, hi=5.0)
-    image_transport: str = _f("raw", "Subscribe to sensor_msgs/Image ('raw') or CompressedImage "
-                                     "('compressed').", choices=("raw", "compressed"))
+    image_transport: str = _f("raw", "Subscribe to sensor_msgs/Image ('raw' on image), "
+                                     "CompressedImage ('compressed', image/compressed) or video "
+                                     "decoded with PyAV: ffmpeg_image_transport's FFMPEGPacket "
+                                     "('ffmpeg', image/ffmpeg), Foxglove's CompressedVideo "
+                                     "('foxglove', image/foxglove).",
+                              choices=("raw", "compressed", "ffmpeg", "foxglove"))
     image_reliability: str = _f("best_effort", "QoS reliability of the image subscription "
                                                "(CameraInfo: always best effort).",
                                 choices=("best_effort", "reliable"))
