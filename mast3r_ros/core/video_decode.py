@@ -149,7 +149,7 @@ class VideoDecoder:
         self.first_key: Optional[int] = None  # the ordinal of the first keyframe's packet
         self.fed: List[int] = []  # header stamps of the packets fed before it
         self._ctx: Any = None
-        self._name = ""
+        self._name = self._format = ""
         self._waiting: Dict[int, VideoPacket] = {}  # ordinal -> packet without its picture
         self._damaged: Optional[str] = None  # the stamp of a damaged picture since a keyframe
 
@@ -160,13 +160,15 @@ class VideoDecoder:
         if self.first_key is None:
             stamp = packet.header.stamp
             self.fed.append(int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec))
-        try:
-            name = decoder_name(packet.video_format, self.topic)
+        try:  # looked up once a format (PyAV's codec lookup: about 70 us)
+            name = (self._name if self._ctx is not None and packet.video_format == self._format
+                    else decoder_name(packet.video_format, self.topic))
         except InputError as err:
             packet.error = str(err)
             return packet
         if self._ctx is None:
             self._ctx, self._name = av.CodecContext.create(name, "r"), name
+            self._format = packet.video_format
             # slice threads only (PyAV's default): frame threads give each picture out late
             self._ctx.thread_type = "SLICE"
         elif name != self._name:

@@ -84,6 +84,7 @@ class LiveVideo:
             raise ValueError(f"not a video message type: {msgtype!r}")
         self.topic, self.msgtype = topic, msgtype
         self._decoder: Optional[VideoDecoder] = None
+        self._format: Optional[str] = None  # the last format found to have a decoder
         self._ordinal = 0
         self._stream: Optional[Tuple[Any, ...]] = None  # (codec family, width, height)
         self._last_pts: Optional[int] = None
@@ -110,10 +111,12 @@ class LiveVideo:
                 self._restart(CHANGED.format(old=self._stream, new=stream))
             self._stream = stream
         _av()  # InputError: no (or too old a) PyAV
-        try:
-            decoder_name(packet.video_format, self.topic)
-        except InputError as err:
-            return Received(None, stamp_ns, str(err), "video_format")
+        if packet.video_format != self._format:  # looked up once a format (about 70 us)
+            try:
+                decoder_name(packet.video_format, self.topic)
+            except InputError as err:
+                return Received(None, stamp_ns, str(err), "video_format")
+            self._format = packet.video_format
         if self._decoder is None:
             self._decoder = VideoDecoder(self.topic, before_key="waiting for a keyframe "
                                          + self._why_waiting)

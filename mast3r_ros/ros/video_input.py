@@ -11,8 +11,8 @@ Where the decoding runs: in the subscription callback, on the executor thread, e
 arrival order (`core.video_stream.LiveVideo`); the one-slot worker queue then takes the decoded
 picture as it takes an Image. Decoding in the worker would skip the packets of the frames it
 replaces while the localizer is busy, and a P-frame needs them all; a decoding thread of its
-own would need an unbounded queue and its own lifecycle for about 1.5 ms a 640x480 h264
-packet (docs/bench/video_decode_cpu_2026-12-05: 30 packets/s take 4-5 % of the executor
+own would need an unbounded queue and its own lifecycle for 1.4-3 ms a 640x480 h264
+packet (docs/bench/video_live_cpu_2026-12-06m: 30 packets/s take 4-9 % of the executor
 thread, whose TF re-broadcast at 20 Hz waits at most one packet). The RGB conversion is left to
 the worker (`DecodedPicture`), so a frame it never takes is never converted.
 """
