@@ -26,6 +26,11 @@ from .records import _Cause
 # axis ((cx + 0.5) / (w / 2): 1.4 is the principal point 20 % of the width off centre, where
 # `__init__._principal_point_hint` starts to name it) ...
 _MIN_RATIO_OFF = 0.4
+# ... a crop (`_cropped`) or a calibration of another width or height (`_other_aspect`: 848x480's
+# K on 640x480, x1.33 across) from this far (1.1: 5 % of the size off centre; a real principal
+# point is a few per cent off, and the synthetic walk passes the check with one 8 % off, fails
+# from 10 %: a 320x240 K on its centred 256x224, 12.5 % off, read "a pose discontinuity")
+_MIN_CROP_OFF = 0.1
 # ... and both axes say the same size ratio within this factor (K scaled with the image)
 _AXES_AGREE = 1.1
 # a size ratio of `focal._RESOLUTION_RATIOS` within this factor of the principal point's is
@@ -43,7 +48,9 @@ def _whole_k_scaled(views: List[_View], matches: Dict[Tuple[int, int], Any],
     """The cause ``intrinsics_resolution`` (confirmed) when the first keyframe's principal point
     puts its K at a size ratio r of these images (`_MIN_RATIO_OFF`, `_AXES_AGREE`) and every
     keyframe's whole K (fx, fy, cx, cy) divided by r makes every pair agree (and at least one
-    is judged); None otherwise (no `_measure` when the principal point is near the centre).
+    is judged); None otherwise (no `_measure` when the principal point is under 5 % of the
+    size off centre, `_MIN_CROP_OFF`; under 20 %, `_MIN_RATIO_OFF`, only a crop and, the axes
+    disagreeing, another aspect ratio are tried: no whole ratio is that near 1).
     The focal scans fit fx, fy only, with cx, cy as given: such a K read "no pose convention
     or depth scale explains it", with the principal point hint beside it."""
     if not views or not matches:
@@ -53,9 +60,14 @@ def _whole_k_scaled(views: List[_View], matches: Dict[Tuple[int, int], Any],
     w, h = v.width_px, max(1, round(v.cam.height / s))
     rx = ((v.cam.K[0, 2] + 0.5) / s) / (w / 2.0)
     ry = ((v.cam.K[1, 2] + 0.5) / s) / (h / 2.0)
-    if min(rx, ry) <= 0 or max(abs(rx - 1), abs(ry - 1)) < _MIN_RATIO_OFF:
+    off = max(abs(rx - 1), abs(ry - 1))
+    if min(rx, ry) <= 0 or off < _MIN_CROP_OFF:
         return None
-    if abs(math.log(rx / ry)) >= math.log(_AXES_AGREE):
+    aspect = abs(math.log(rx / ry)) >= math.log(_AXES_AGREE)
+    if off < _MIN_RATIO_OFF:  # no usual size ratio: a crop (fx, fy kept) first
+        return _cropped(views, matches, cfg) or (
+            _other_aspect(views, matches, cfg, rx, ry) if aspect else None)
+    if aspect:
         return _other_aspect(views, matches, cfg, rx, ry) or _cropped(views, matches, cfg)
     est = math.sqrt(rx * ry)
     near = [r for r in _RESOLUTION_RATIOS if abs(math.log(est / r)) < math.log(_NEAR_RATIO)]

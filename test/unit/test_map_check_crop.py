@@ -1,0 +1,105 @@
+"""The map check names a K of a larger frame these images are a crop of when the principal point
+is only a few per cent off centre (a 1280x720 K on its centred 1100x700), and a calibration of
+another width alone (848x480 on 640x480), where it tried nothing under 20 % of the image off
+centre; the frame a crop's half-pixel offsets imply rounds to the real one."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from mast3r_ros.core.config import Config
+from mast3r_ros.core.map_check import INCONSISTENT, check_keyframes
+from mast3r_ros.replay.synthetic import default_intrinsics
+from test_map_check_resolution import k_of, other_aspect
+
+CFG = Config().map_check
+
+
+def check(w, h, true_k, given_k):
+    rep = check_keyframes(other_aspect(w, h, None, true_k, given_k), CFG,
+                          depth_units_per_m=1000.0)
+    assert rep.verdict == INCONSISTENT, rep.message
+    return rep
+
+
+def test_a_usual_frames_centred_crop_under_20_per_cent_off_centre_is_named():
+    """320x240's K (fx 262.5, principal point at its centre) with its centred 256x224: the
+    principal point is 32, 8 px (12.5 %, 3.6 %) off these images' centre, under the 20 % where
+    a K of another frame was first tried: it read "likely cause: a pose discontinuity" (the
+    walk's later keyframes disagree). Now a crop is tried from 5 % off: named, with the usual
+    frame and its roi. (From about 10 % off across the walk fails; 8 % passes: 1280x720's K on
+    its centred 1100x700 is such a map.)"""
+    true_k = k_of(262.5, 262.5, 127.5, 111.5)
+    rep = check(256, 224, true_k, k_of(262.5, 262.5, 159.5, 119.5))
+    assert rep.cause == "intrinsics_resolution", rep.message
+    assert "the K is of a larger frame these 256x224 images are cropped from, not scaled to: " \
+        "keyframe 0's principal point (160, 120) is (32, 8) px from the image centre" \
+        in rep.message, rep.message
+    assert "(one made at 320x240, these images its centred 256x224?)" in rep.message
+    assert "set cx 127.5, cy 111.5 px, fx, fy as they are" in rep.fix, rep.fix
+    assert "roi: x_offset 32, y_offset 8, width 256, height 224" in rep.fix, rep.fix
+    for wrong in ("no pose convention", "or the intrinsics:", "scale fx, fy", "jumps away"):
+        assert wrong not in rep.message, rep.message
+
+
+@pytest.mark.parametrize("dx", [-0.045, 0.045])
+def test_a_principal_point_under_5_per_cent_off_centre_is_not_measured(monkeypatch, dx):
+    """A real camera's principal point is a few per cent off centre: under 5 % of the image size
+    (4.5 % here, either side) no K of another frame is tried (no `_measure`), None."""
+    from mast3r_ros.core.map_check import resolution
+
+    monkeypatch.setattr(resolution, "_measure", lambda *a, **k: pytest.fail("measured"))
+    cam = default_intrinsics(240, 180)
+    K = cam.K.copy()
+    K[0, 2] += dx * 240
+    view = type("V", (), {})()
+    view.cam = dataclasses.replace(cam, K=K)
+    view.scale, view.width_px = 1.0, 240
+    assert resolution._whole_k_scaled([view], {(0, 1): None}, CFG) is None
+
+
+# 848x480's K (fx = fy = 556.5, a D400's mode) with 640x480 images, here both halved: x1.33
+# across, x1 down, the principal point 16 % of the width off centre
+K_424x240 = k_of(347.8125, 347.8125, 211.5, 119.5)
+
+
+def test_a_wider_calibration_scaled_to_these_images_is_named_per_axis():
+    """424x240's K with its 320x240 images scaled across only (fx 262.5, fy 347.8): the
+    principal point says x1.33 across, x1 down, under the 20 % where anything was tried, and it
+    read "no pose convention or depth scale explains it". Now named: another aspect ratio, the
+    images scaled across, fx, cx divided by 1.33."""
+    rep = check(320, 240, k_of(262.5, 347.8125, 159.5, 119.5), K_424x240)
+    assert rep.cause == "intrinsics_resolution", rep.message
+    assert "is x1.32 across and x1 down the size these 320x240 images fit: a calibration for " \
+        "another resolution and aspect ratio (one made at 424x240 for these 320x240 " \
+        "images?)" in rep.message, rep.message
+    assert "the numbers suggest the images were scaled non-uniformly" in rep.fix, rep.fix
+    for wrong in ("no pose convention", "or the intrinsics:", "jumps away"):
+        assert wrong not in rep.message, rep.message
+
+
+def test_a_wider_calibrations_centred_crop_is_named_a_crop():
+    """424x240's K with its centred 320x240 (fx, fy kept, cx 52 px less): named a crop, with
+    the roi, not a scaling."""
+    rep = check(320, 240, k_of(347.8125, 347.8125, 159.5, 119.5), K_424x240)
+    assert rep.cause == "intrinsics_resolution", rep.message
+    assert "(one made at 424x240, these images its centred 320x240?)" in rep.message
+    assert "roi: x_offset 52, y_offset 0, width 320, height 240" in rep.fix, rep.fix
+
+
+def test_a_failing_map_with_its_own_off_centre_principal_point_keeps_its_cause():
+    """The walk shot and given a K whose principal point is 12 % of the width off centre, one
+    keyframe moved 0.2 m and turned 10 deg: the crop and the other widths now tried under 20 %
+    do not fit (the K is right), and the pose jump is named as before."""
+    from scipy.spatial.transform import Rotation
+
+    from mast3r_ros.core.geometry import make_pose
+
+    K = k_of(196.875, 196.875, 148.3, 89.5)
+    recs = other_aspect(240, 180, None, K, K)
+    jump = make_pose(Rotation.from_euler("y", 10, degrees=True).as_matrix(), [0.2, 0.0, 0.0])
+    recs[3] = dataclasses.replace(recs[3], map_from_cam=recs[3].map_from_cam @ jump)
+    rep = check_keyframes(recs, CFG, depth_units_per_m=1000.0)
+    assert rep.verdict == INCONSISTENT and rep.cause == "pose_discontinuity", rep.message
