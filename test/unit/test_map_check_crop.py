@@ -103,3 +103,16 @@ def test_a_failing_map_with_its_own_off_centre_principal_point_keeps_its_cause()
     recs[3] = dataclasses.replace(recs[3], map_from_cam=recs[3].map_from_cam @ jump)
     rep = check_keyframes(recs, CFG, depth_units_per_m=1000.0)
     assert rep.verdict == INCONSISTENT and rep.cause == "pose_discontinuity", rep.message
+
+
+def test_a_crops_half_pixel_offsets_name_the_real_frame():
+    """720x405's principal point (359.5, 202) with fx, fy right and 240x180 images: the crop's
+    offsets are 240, 112.5 px; the roi takes 112 (whole pixels), and the frame it named was
+    720x404 (240 + 2 x 112), a pixel short of the 720x405 the principal point says."""
+    true_k = k_of(196.875, 196.875, 119.5, 89.5)
+    rep = check(240, 180, true_k, k_of(196.875, 196.875, 359.5, 202.0))
+    assert rep.cause == "intrinsics_resolution", rep.message
+    assert "(one made at 720x405, these images its centred 240x180?)" in rep.message, \
+        rep.message
+    assert "keep the 720x405 size and K and give the crop as the camera_info's roi: x_offset " \
+        "240, y_offset 112, width 240, height 180" in rep.fix, rep.fix

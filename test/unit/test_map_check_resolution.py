@@ -234,7 +234,7 @@ def test_another_aspects_principal_point_alone_is_named_a_crop(frames, monkeypat
     """cx x3, cy x2.25 with fx, fy right: neither per-axis scaling nor a crop then one scale
     fits: one pair of ratios is tried (the principal point's, 720x405's: two K), not again as
     whole numbers or as its own. Then the pure crop (fx, fy kept, cx, cy less the offsets
-    (240, 112): a 720x404 frame's centred region, half a pixel off 720x405's) makes every pair
+    (240, 112): 720x405's centred region, its 112.5 rounded to whole pixels) makes every pair
     agree: named, where it read "no pose convention ... explains it" with the hint "scale fx,
     fy, cx, cy with the image"."""
     from mast3r_ros.core.map_check import resolution

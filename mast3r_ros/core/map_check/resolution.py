@@ -275,23 +275,23 @@ _CROP_NEAR = 0.05
 
 
 def _crop_offsets(w: int, h: int, dx: float, dy: float
-                  ) -> List[Tuple[int, int, Optional[Tuple[int, int]]]]:
+                  ) -> List[Tuple[int, int, Tuple[int, int]]]:
     """The crops to try for ``w``x``h`` images whose principal point is ``dx``, ``dy`` camera
-    pixels right of and below their centre: (x_offset, y_offset, the usual resolution whose
-    centred region that is, or None), the nearest usual resolution's first (`_CROP_NEAR`),
-    then the principal point's own offsets (rounded: a ROI is whole pixels); [] when it is
-    left of or above the centre."""
+    pixels right of and below their centre: (x_offset, y_offset, the frame whose centred region
+    that is), the nearest usual resolution's first (`_CROP_NEAR`), then the principal point's
+    own offsets (rounded: a ROI is whole pixels) with the frame they imply before rounding
+    (offsets 240, 112.5: 720x405, not 720x404); [] when it is left of or above the centre."""
     if min(dx / w, dy / h) < -_CROP_NEAR:
         return []
     usual = sorted(((W, H) for W, H in _USUAL_RESOLUTIONS if W >= w and H >= h
                     and abs((W - w) / 2 - dx) <= _CROP_NEAR * w
                     and abs((H - h) / 2 - dy) <= _CROP_NEAR * h),
                    key=lambda a: abs((a[0] - w) / 2 - dx) / w + abs((a[1] - h) / 2 - dy) / h)
-    out: List[Tuple[int, int, Optional[Tuple[int, int]]]] = [
+    out: List[Tuple[int, int, Tuple[int, int]]] = [
         ((W - w) // 2, (H - h) // 2, (W, H)) for W, H in usual[:1]]
     own = (max(0, round(dx)), max(0, round(dy)))
-    if all((ox, oy) != own for ox, oy, _ in out):
-        out.append((own[0], own[1], None))
+    if all((ox, oy) != own for ox, oy, _ in out):  # the frame from the offsets before rounding
+        out.append((own[0], own[1], (max(w, round(w + 2 * dx)), max(h, round(h + 2 * dy)))))
     return out
 
 
@@ -321,15 +321,15 @@ def _cropped(views: List[_View], matches: Dict[Tuple[int, int], Any],
     return None
 
 
-def _crop_cause(v: _View, ox: int, oy: int, frame: Optional[Tuple[int, int]]) -> _Cause:
+def _crop_cause(v: _View, ox: int, oy: int, frame: Tuple[int, int]) -> _Cause:
     """The words for keyframe ``v``'s K of a frame these images are the region at (``ox``,
-    ``oy``) of (``frame``: the usual resolution whose centred region that is; None: the frame
-    such a centred region implies), in image_geometry's terms (a ROI)."""
+    ``oy``) of (``frame``: WxH, whose centred region that is), in image_geometry's terms (a
+    ROI)."""
     s = v.scale
     w, h = v.width_px, max(1, round(v.cam.height / s))
     fx, fy = v.cam.K[0, 0] / s, v.cam.K[1, 1] / s
     cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
-    W, H = frame or (w + 2 * ox, h + 2 * oy)
+    W, H = frame
     fixed = f"cx {cx - ox:.4g}, cy {cy - oy:.4g} px"
     return _Cause(
         "intrinsics_resolution", 1.0,
