@@ -116,3 +116,44 @@ def test_a_crops_half_pixel_offsets_name_the_real_frame():
         rep.message
     assert "keep the 720x405 size and K and give the crop as the camera_info's roi: x_offset " \
         "240, y_offset 112, width 240, height 180" in rep.fix, rep.fix
+
+
+# --- the K suggested: image_geometry's binning (c / b) where binning is said ---------------------
+
+WALK_K = k_of(196.875, 196.875, 119.5, 89.5)
+
+
+def test_a_whole_k_binned_by_3_suggests_the_k_image_geometry_gives():
+    """720x540's K (the walk's x3 about pixel centres) with its 240x180 images: the K named was
+    (c + 0.5) / 3 - 0.5 (cx 119.5) while binning_x: 3, which it "may say" instead, gives c / 3
+    (cx 119.8) in image_geometry and this reader. Now the K fitted and named is c / 3, and the
+    binning is said without the hedge."""
+    given = k_of(590.625, 590.625, 359.5, 269.5)
+    rep = check(240, 180, WALK_K, given)
+    assert rep.cause == "intrinsics_resolution", rep.message
+    assert "divide fx, fy, cx, cy by 3 (fx 196.9, fy 196.9, cx 119.8, cy 89.83 px;" in rep.fix, \
+        rep.fix
+    assert "or keep the 720x540 size and K and set binning_x: 3, binning_y: 3" in rep.fix, \
+        rep.fix
+    assert "may say" not in rep.fix and "pixel centres" not in rep.fix, rep.fix
+
+
+def test_a_whole_k_for_a_larger_image_says_how_cx_cy_scale():
+    """120x90's K (the walk's x0.5 about pixel centres) with its 240x180 images: no binning, a
+    rescaled K, whose cx, cy the fix now says are scaled about pixel centres."""
+    given = k_of(98.4375, 98.4375, 59.5, 44.5)
+    rep = check(240, 180, WALK_K, given)
+    assert rep.cause == "intrinsics_resolution", rep.message
+    assert "multiply fx, fy, cx, cy by 2 (fx 196.9, fy 196.9, cx 119.5, cy 89.5 px; cx, cy " \
+        "about pixel centres: (c + 0.5) x 2 - 0.5;" in rep.fix, rep.fix
+
+
+def test_a_k_binned_per_axis_suggests_the_k_image_geometry_gives():
+    """480x180's K (binned 2 across, 1 down): the K named is image_geometry's for binning_x: 2,
+    binning_y: 1 (cx 239.5 / 2 = 119.8), and the binning is said without the hedge."""
+    given = k_of(393.75, 196.875, 239.5, 89.5)
+    rep = check(240, 180, WALK_K, given)
+    assert rep.cause == "intrinsics_resolution", rep.message
+    assert "(fx 196.9, fy 196.9, cx 119.8, cy 89.5 px) every pair agrees" in rep.message, \
+        rep.message
+    assert "binning_x: 2, binning_y: 1" in rep.fix and "may say" not in rep.fix, rep.fix

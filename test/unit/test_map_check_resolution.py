@@ -34,9 +34,9 @@ def whole_k_times(K, r):
 
 
 @pytest.mark.parametrize("r, made, fix", [
-    (3.0, "720x540", "divide fx, fy, cx, cy by 3 (fx 196.9, fy 196.9, cx 119.5, cy 89.5 px;"),
-    (2.0, "480x360", "divide fx, fy, cx, cy by 2 (fx 196.9, fy 196.9, cx 119.5, cy 89.5 px;"),
-    (4.0, "960x720", "divide fx, fy, cx, cy by 4 (fx 196.9, fy 196.9, cx 119.5, cy 89.5 px;"),
+    (3.0, "720x540", "divide fx, fy, cx, cy by 3 (fx 196.9, fy 196.9, cx 119.8, cy 89.83 px;"),
+    (2.0, "480x360", "divide fx, fy, cx, cy by 2 (fx 196.9, fy 196.9, cx 119.8, cy 89.75 px;"),
+    (4.0, "960x720", "divide fx, fy, cx, cy by 4 (fx 196.9, fy 196.9, cx 119.9, cy 89.88 px;"),
     (0.5, "120x90", "multiply fx, fy, cx, cy by 2 (fx 196.9, fy 196.9, cx 119.5, cy 89.5 px;")])
 def test_a_whole_k_for_another_resolution_is_named_with_the_k_that_fits(frames, r, made, fix):
     """K of a 720x540 stream given with 240x180 images (the walk's own K x3, principal point

@@ -73,30 +73,44 @@ def _whole_k_scaled(views: List[_View], matches: Dict[Tuple[int, int], Any],
     near = [r for r in _RESOLUTION_RATIOS if abs(math.log(est / r)) < math.log(_NEAR_RATIO)]
     poses = [u.pose for u in views]
     for r in dict.fromkeys(near + [est]):
-        divided = _k_divided(views, r)
+        divided = _k_divided(views, r, binned=r in near and r > 1)
         if divided is not None and _all_agree(_measure(divided, poses, matches, cfg)):
             return _cause(v, r, r in near)
     return _cropped(views, matches, cfg)
 
 
 def _k_divided(views: List[_View], r: float, ry: Optional[float] = None,
-               focal: Optional[Tuple[float, float]] = None) -> Optional[List[_View]]:
+               focal: Optional[Tuple[float, float]] = None, binned: bool = False
+               ) -> Optional[List[_View]]:
     """``views`` with the whole K divided by ``r`` about pixel centres (fx, fy / r; c' = (c +
     0.5) / r - 0.5, the same in working pixels), the depth grid's pixels (``grid_px``; else
     ``pts`` projected with the given K) lifted again under it at the same depth. ``ry``: cy's
-    ratio when it is not ``r`` (cx's); ``focal``: fx's and fy's when they are not cx's, cy's.
-    None when a view's new K is no camera's (`_candidate`: fx, fy divided by the smaller ratio
-    while cx, cy move less can put the principal point over 10 focal lengths off)."""
+    ratio when it is not ``r`` (cx's); ``focal``: fx's and fy's when they are not cx's, cy's;
+    ``binned``: cx, cy divided as image_geometry and this reader apply a camera_info's binning
+    (c' = c / r in camera pixels), the K the binning a cause names gives. None when a view's
+    new K is no camera's (`_candidate`: fx, fy divided by the smaller ratio while cx, cy move
+    less can put the principal point over 10 focal lengths off)."""
     ry = r if ry is None else ry
     gx, gy = focal or (r, ry)
 
-    def divide(K: np.ndarray, _s: float) -> np.ndarray:
+    def divide(K: np.ndarray, s: float) -> np.ndarray:
         K[0, 0] /= gx
         K[1, 1] /= gy
-        K[0, 2] = (K[0, 2] + 0.5) / r - 0.5
-        K[1, 2] = (K[1, 2] + 0.5) / ry - 0.5
+        for i, b in ((0, r), (1, ry)):
+            K[i, 2] = (s * (((K[i, 2] + 0.5) / s - 0.5) / b + 0.5) - 0.5 if binned
+                       else (K[i, 2] + 0.5) / b - 0.5)
         return K
     return _with_k(views, divide)
+
+
+def _scaled_c(c: float, r: float, binned: bool) -> float:
+    """Camera pixel ``c`` (cx or cy) of a frame ``r`` x these images' size, for these images:
+    ``binned``, image_geometry's binning (c / r); else about pixel centres."""
+    return c / r if binned else (c + 0.5) / r - 0.5
+
+
+# how a rescaled K's cx, cy are given where no binning says them
+_ABOUT_CENTRES = "cx, cy about pixel centres: (c + 0.5) {} - 0.5"
 
 
 def _with_k(views: List[_View], change: Callable[[np.ndarray, float], np.ndarray]
@@ -129,12 +143,15 @@ def _cause(v: _View, r: float, nice: bool) -> _Cause:
     n = round(max(r, 1.0 / r)) if nice else max(r, 1.0 / r)
     by = f"{n:d}" if nice else f"{n:.3g}"
     verb, done = ("divide", "divided") if r > 1 else ("multiply", "multiplied")
-    fixed = (f"fx {fx / r:.4g}, fy {fy / r:.4g}, cx {(cx + 0.5) / r - 0.5:.4g}, "
-             f"cy {(cy + 0.5) / r - 0.5:.4g} px")
-    binned = (f"; a camera_info that keeps the {made} size and K, these images being that "
-              f"camera's binned by {by}, may say binning_x: {by}, binning_y: {by} instead "
-              "(applied as image_geometry applies a driver's binning)"
-              if nice and r > 1 else "")
+    bin_ = nice and r > 1
+    fixed = (f"fx {fx / r:.4g}, fy {fy / r:.4g}, cx {_scaled_c(cx, r, bin_):.4g}, "
+             f"cy {_scaled_c(cy, r, bin_):.4g} px")
+    fixed_how = fixed + ("" if bin_ else "; " + _ABOUT_CENTRES.format(
+        f"/ {by}" if r > 1 else f"x {by}"))
+    binned = (f"; or keep the {made} size and K and set binning_x: {by}, binning_y: {by}, "
+              f"these images that camera's binned by {by} (image_geometry, as this reader, "
+              "then divides fx, cx by binning_x and fy, cy by binning_y: the K above)"
+              if bin_ else "")
     return _Cause(
         "intrinsics_resolution", 1.0,
         f"the whole K (fx, fy, cx, cy) is x{r:.3g} the size these {w}x{h} images fit: a "
@@ -143,7 +160,8 @@ def _cause(v: _View, r: float, nice: bool) -> _Cause:
         f"centre's, fx {fx:.4g} px a {_fov_deg(fx, w):.3g} deg view; with K {done} by {by} "
         f"({fixed}, a {_fov_deg(fx / r, w):.3g} deg view) every pair agrees",
         f"give the camera_info of the stream these images came from (its K for {w}x{h}), or "
-        f"scale the whole K by the image size ratio: {verb} fx, fy, cx, cy by {by} ({fixed}; "
+        f"scale the whole K by the image size ratio: {verb} fx, fy, cx, cy by {by} "
+        f"({fixed_how}; "
         f"camera.yaml / --camera-info, the CameraInfo topic){binned}; build the map again",
         True)
 
@@ -197,8 +215,11 @@ def _other_aspect(views: List[_View], matches: Dict[Tuple[int, int], Any],
     for ax, ay in tried:
         g = min(ax, ay)
         fits = []
+        binned = bool(_whole(ax) and _whole(ay))  # said as binning_x, binning_y: c / b
+        if binned:
+            ax, ay = float(_whole(ax)), float(_whole(ay))
         for kind, focal in (("scaled", (ax, ay)), ("cropped", (g, g))):
-            divided = _k_divided(views, ax, ay, focal)
+            divided = _k_divided(views, ax, ay, focal, binned and kind == "scaled")
             if divided is not None and _all_agree(_measure(divided, poses, matches, cfg)):
                 fits.append(kind)
         if fits:
@@ -219,11 +240,12 @@ def _aspect_cause(v: _View, ax: float, ay: float, fits: List[str]) -> _Cause:
     g = min(ax, ay)
     scaled = "scaled" in fits
     gx, gy = (ax, ay) if scaled else (g, g)
-    fixed = (f"fx {fx / gx:.4g}, fy {fy / gy:.4g}, cx {(cx + 0.5) / ax - 0.5:.4g}, "
-             f"cy {(cy + 0.5) / ay - 0.5:.4g} px")
+    bx, by = _whole(ax), _whole(ay)
+    bin_ = bool(scaled and bx and by)
+    fixed = (f"fx {fx / gx:.4g}, fy {fy / gy:.4g}, cx {_scaled_c(cx, ax, bin_):.4g}, "
+             f"cy {_scaled_c(cy, ay, bin_):.4g} px")
     how = (f"fx, cx divided by {ax:.3g} and fy, cy by {ay:.3g}" if scaled else
            f"fx, fy divided by {g:.3g} and cx by {ax:.3g}, cy by {ay:.3g}")
-    bx, by = _whole(ax), _whole(ay)
     if len(fits) == 2:
         says = (f"the numbers do not tell a non-uniform scale (fx / {ax:.3g}, fy / {ay:.3g}) "
                 f"from a crop (fx, fy / {g:.3g}): both make every pair agree, the stream's "
@@ -232,9 +254,9 @@ def _aspect_cause(v: _View, ax: float, ay: float, fits: List[str]) -> _Cause:
         says = (f"the numbers suggest the images were scaled non-uniformly ({_times(ax)} across, "
                 f"{_times(ay)} down: fy/fx {(fy / gy) / (fx / gx):.3g} against the "
                 f"calibration's {fy / fx:.3g}), " + (
-                    f"which a camera_info keeping the {W}x{H} size and K may say as binning_x: "
-                    f"{bx}, binning_y: {by} (image_geometry divides fx, cx by binning_x and fy, "
-                    "cy by binning_y)" if bx and by else
+                    f"which a camera_info keeping the {W}x{H} size and K says with binning_x: "
+                    f"{bx}, binning_y: {by} (image_geometry, as this reader, divides fx, cx by "
+                    "binning_x and fy, cy by binning_y: the K above)" if bx and by else
                     "which binning_x, binning_y cannot say (whole numbers in a CameraInfo: "
                     + " and ".join(f"x{r:.3g}" for r, n in ((ax, bx), (ay, by)) if not n)
                     + (" are" if not (bx or by) else " is") + " not): only the stream's own "
@@ -262,7 +284,9 @@ def _aspect_cause(v: _View, ax: float, ay: float, fits: List[str]) -> _Cause:
         f"give the camera_info of the stream these images came from (its K for {w}x{h}): "
         f"another aspect ratio ({W}x{H} is {W / H:.3g}:1, these {w / h:.3g}:1) means that "
         "stream was cropped or scaled non-uniformly, which no one ratio on the whole K undoes; "
-        f"or set K to {fixed} (camera.yaml / --camera-info, the CameraInfo topic); {says}; "
+        f"or set K to {fixed}" + ("" if bin_ else " (" + _ABOUT_CENTRES.format(
+            "/ the ratio") + ")") + f" (camera.yaml / --camera-info, the CameraInfo topic); "
+        f"{says}; "
         "build the map again",
         True)
 
