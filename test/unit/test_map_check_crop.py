@@ -157,3 +157,23 @@ def test_a_k_binned_per_axis_suggests_the_k_image_geometry_gives():
     assert "(fx 196.9, fy 196.9, cx 119.8, cy 89.5 px) every pair agrees" in rep.message, \
         rep.message
     assert "binning_x: 2, binning_y: 1" in rep.fix and "may say" not in rep.fix, rep.fix
+
+
+# --- a principal point of another resolution, fx, fy right, left of / above the centre ----------
+
+def test_a_principal_point_of_a_smaller_frame_with_fx_fy_right_is_named():
+    """cx, cy of a 3x smaller image (40, 30 with 240x180 images), fx, fy right: no crop puts a
+    principal point left of and above the centre, and it read a guess "(not fully confirmed)"
+    with the hint "is K for another resolution? scale fx, fy, cx, cy with the image", which
+    breaks fx, fy. The principal point x3 about pixel centres (121, 91), fx, fy as given, makes
+    every pair agree: named, with that cx, cy and fx, fy kept."""
+    given = k_of(196.875, 196.875, 40.0, 30.0)
+    rep = check(240, 180, WALK_K, given)
+    assert rep.cause == "intrinsics_resolution", rep.message
+    assert "keyframe 0's principal point (40, 30) is x0.333, x0.333 the image centre's" \
+        in rep.message, rep.message
+    assert "cx, cy x3 about pixel centres (cx 121, cy 91 px) and fx, fy as given every pair " \
+        "agrees" in rep.message, rep.message
+    assert "set cx 121, cy 91 px, fx, fy as they are" in rep.fix, rep.fix
+    for wrong in ("not fully confirmed", "or the intrinsics:", "scale fx, fy"):
+        assert wrong not in rep.message, rep.message

@@ -78,11 +78,15 @@ def test_a_principal_point_off_alone_is_named_a_crop(frames):
 
 
 def test_a_principal_point_off_that_no_crop_explains_is_not_named_a_resolution(frames):
-    """Only cx, cy of a 3x smaller image (fx, fy right): the whole K divided does not fit, and
-    no crop moves a principal point left of and above the centre, so the resolution is not
-    named (the principal point hint stays where nothing else explains the disagreement)."""
+    """cx, cy of a 3x smaller image, fx, fy 1.4x off: the whole K divided does not fit, no crop
+    moves a principal point left of and above the centre, and cx, cy x3 alone leave fx, fy off,
+    so the resolution is not named (the principal point hint stays where nothing else explains
+    the disagreement). With fx, fy right, cx, cy x3 fit and are named
+    (test_map_check_crop.py)."""
     K = frames[0].intrinsics.K.copy()
     K[:2, 2] = (K[:2, 2] + 0.5) / 3.0 - 0.5
+    K[0, 0] *= 1.4
+    K[1, 1] *= 1.4
     rep = check_keyframes(with_k(frames, K), CFG, depth_units_per_m=1000.0)
     assert rep.verdict == INCONSISTENT and rep.cause != "intrinsics_resolution", rep.message
     assert rep.message.endswith("or the intrinsics: the principal point (40, 30) of "

@@ -66,9 +66,11 @@ def _whole_k_scaled(views: List[_View], matches: Dict[Tuple[int, int], Any],
     aspect = abs(math.log(rx / ry)) >= math.log(_AXES_AGREE)
     if off < _MIN_RATIO_OFF:  # no usual size ratio: a crop (fx, fy kept) first
         return _cropped(views, matches, cfg) or (
-            _other_aspect(views, matches, cfg, rx, ry) if aspect else None)
+            _other_aspect(views, matches, cfg, rx, ry) if aspect else None) or _moved(
+                views, matches, cfg, rx, ry)
     if aspect:
-        return _other_aspect(views, matches, cfg, rx, ry) or _cropped(views, matches, cfg)
+        return (_other_aspect(views, matches, cfg, rx, ry) or _cropped(views, matches, cfg)
+                or _moved(views, matches, cfg, rx, ry))
     est = math.sqrt(rx * ry)
     near = [r for r in _RESOLUTION_RATIOS if abs(math.log(est / r)) < math.log(_NEAR_RATIO)]
     poses = [u.pose for u in views]
@@ -76,7 +78,7 @@ def _whole_k_scaled(views: List[_View], matches: Dict[Tuple[int, int], Any],
         divided = _k_divided(views, r, binned=r in near and r > 1)
         if divided is not None and _all_agree(_measure(divided, poses, matches, cfg)):
             return _cause(v, r, r in near)
-    return _cropped(views, matches, cfg)
+    return _cropped(views, matches, cfg) or _moved(views, matches, cfg, rx, ry)
 
 
 def _k_divided(views: List[_View], r: float, ry: Optional[float] = None,
@@ -369,4 +371,56 @@ def _crop_cause(v: _View, ox: int, oy: int, frame: Tuple[int, int]) -> _Cause:
         f"{W}x{H} size and K and give the crop as the camera_info's roi: x_offset {ox}, "
         f"y_offset {oy}, width {w}, height {h} (full-resolution pixels; image_geometry, as this "
         "reader, moves cx, cy by the offsets); build the map again",
+        True)
+
+
+def _moved(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapCheckConfig,
+           rx: float, ry: float) -> Optional[_Cause]:
+    """The cause ``intrinsics_resolution`` (confirmed) for a principal point of another
+    resolution's calibration left of or above the centre, where no crop puts it (`_crop_offsets`
+    []), with fx, fy right (a K mixed from two calibrations): cx, cy x1/``rx``, x1/``ry`` about
+    pixel centres, fx, fy as given, the ratios of `focal._RESOLUTION_RATIOS` (or 1) within
+    `_NEAR_RATIO` of the principal point's first, then its own; the first that makes every pair
+    agree is named. None when none does, or when a crop was tried (one `_measure` per pair of
+    ratios). It read a guess "(not fully confirmed)" or "no pose convention or depth scale
+    explains it" with the hint "scale fx, fy, cx, cy with the image", which breaks fx, fy."""
+    v = views[0]
+    s = v.scale
+    w, h = v.width_px, max(1, round(v.cam.height / s))
+    cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
+    if _crop_offsets(w, h, cx - (w - 1) / 2, cy - (h - 1) / 2):
+        return None
+
+    def usual(r: float) -> float:
+        return next((u for u in _RESOLUTION_RATIOS + (1.0,)
+                     if abs(math.log(r / u)) < math.log(_NEAR_RATIO)), r)
+    poses = [u.pose for u in views]
+    for ax, ay in dict.fromkeys([(usual(rx), usual(ry)), (rx, ry)]):
+        moved = _k_divided(views, ax, ay, (1.0, 1.0))
+        if moved is not None and _all_agree(_measure(moved, poses, matches, cfg)):
+            return _moved_cause(v, ax, ay)
+    return None
+
+
+def _moved_cause(v: _View, ax: float, ay: float) -> _Cause:
+    """The words for keyframe ``v``'s principal point x``ax``, x``ay`` the one these images fit,
+    fx, fy right."""
+    s = v.scale
+    w, h = v.width_px, max(1, round(v.cam.height / s))
+    fx, fy = v.cam.K[0, 0] / s, v.cam.K[1, 1] / s
+    cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
+    fixed = f"cx {_scaled_c(cx, ax, False):.4g}, cy {_scaled_c(cy, ay, False):.4g} px"
+    by = (f"x{1 / ax:.3g}" if abs(math.log(ax / ay)) < 1e-9 else
+          f"x{1 / ax:.3g}, x{1 / ay:.3g}")
+    return _Cause(
+        "intrinsics_resolution", 1.0,
+        f"the principal point is of another resolution, fx, fy of these {w}x{h} images: "
+        f"keyframe {v.label}'s principal point ({cx:.0f}, {cy:.0f}) is x{ax:.3g}, x{ay:.3g} the "
+        "image centre's, left of or above it, where no crop puts it, while fx "
+        f"{fx:.4g}, fy {fy:.4g} px (a {_fov_deg(fx, w):.3g} deg view) fit them; with cx, cy "
+        f"{by} about pixel centres ({fixed}) and fx, fy as given every pair agrees",
+        f"give the camera_info of the stream these images came from (its K for {w}x{h}; this "
+        f"one's cx, cy look made at {round(w * ax)}x{round(h * ay)}, its fx, fy at {w}x{h}: a K "
+        f"mixed from two calibrations?), or set {fixed}, fx, fy as they are (camera.yaml / "
+        "--camera-info, the CameraInfo topic); build the map again",
         True)
