@@ -177,3 +177,17 @@ def test_a_principal_point_of_a_smaller_frame_with_fx_fy_right_is_named():
     assert "set cx 121, cy 91 px, fx, fy as they are" in rep.fix, rep.fix
     for wrong in ("not fully confirmed", "or the intrinsics:", "scale fx, fy"):
         assert wrong not in rep.message, rep.message
+
+
+def test_a_crop_then_binning_suggests_the_k_image_geometry_gives():
+    """640x360's K with 240x180 images that are its middle 480x360 binned by 2: the roi and
+    binning named (x_offset 80, binning 2) give cx (319.5 - 80) / 2 = 119.75 in image_geometry
+    and this reader, while the K named was (c + 0.5) / 2.67 - 0.5 (cx 119.5). Now the K fitted
+    and named is image_geometry's."""
+    rep = check(240, 180, WALK_K, k_of(393.75, 393.75, 319.5, 179.5))
+    assert rep.cause == "intrinsics_resolution", rep.message
+    assert "or set K to fx 196.9, fy 196.9, cx 119.8, cy 89.75 px (camera.yaml" in rep.fix, \
+        rep.fix
+    assert "roi x_offset 80, y_offset 0, width 480, height 360, binning_x: 2, binning_y: 2" \
+        in rep.fix, rep.fix
+    assert "pixel centres" not in rep.fix, rep.fix

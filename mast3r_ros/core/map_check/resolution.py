@@ -221,12 +221,35 @@ def _other_aspect(views: List[_View], matches: Dict[Tuple[int, int], Any],
         if binned:
             ax, ay = float(_whole(ax)), float(_whole(ay))
         for kind, focal in (("scaled", (ax, ay)), ("cropped", (g, g))):
-            divided = _k_divided(views, ax, ay, focal, binned and kind == "scaled")
+            n = _whole(g)
+            divided = (_roi_binned(views, ax, ay, n) if kind == "cropped" and n else
+                       _k_divided(views, ax, ay, focal, binned and kind == "scaled"))
             if divided is not None and _all_agree(_measure(divided, poses, matches, cfg)):
                 fits.append(kind)
         if fits:
             return _aspect_cause(v, ax, ay, fits)
     return None
+
+
+def _roi_offset(c: float, a: float, n: int) -> int:
+    """The ROI offset (full-resolution pixels, whole) of a crop that, binned by ``n``, puts a
+    frame's principal point ``c`` where a scale by ``a`` about pixel centres puts it."""
+    return round((c + 0.5) * (1 - n / a))
+
+
+def _roi_binned(views: List[_View], ax: float, ay: float, n: int) -> Optional[List[_View]]:
+    """``views`` with K as image_geometry and this reader apply a camera_info's roi, then
+    binning ``n`` (fx, fy / n; c' = (c - offset) / n), the roi's offsets those of the crop to
+    ``ax`` across, ``ay`` down then binned (`_roi_offset`): the K the roi and binning a crop's
+    cause names give."""
+    def change(K: np.ndarray, s: float) -> np.ndarray:
+        K[0, 0] /= n
+        K[1, 1] /= n
+        for i, a in ((0, ax), (1, ay)):
+            c = (K[i, 2] + 0.5) / s - 0.5
+            K[i, 2] = s * ((c - _roi_offset(c, a, n)) / n + 0.5) - 0.5
+        return K
+    return _with_k(views, change)
 
 
 def _aspect_cause(v: _View, ax: float, ay: float, fits: List[str]) -> _Cause:
@@ -244,10 +267,18 @@ def _aspect_cause(v: _View, ax: float, ay: float, fits: List[str]) -> _Cause:
     gx, gy = (ax, ay) if scaled else (g, g)
     bx, by = _whole(ax), _whole(ay)
     bin_ = bool(scaled and bx and by)
+    n = _whole(g)
+    x0, y0 = _roi_offset(cx, ax, n or 1), _roi_offset(cy, ay, n or 1)
     fixed = (f"fx {fx / gx:.4g}, fy {fy / gy:.4g}, cx {_scaled_c(cx, ax, bin_):.4g}, "
              f"cy {_scaled_c(cy, ay, bin_):.4g} px")
+    if not scaled and n:  # image_geometry's K from the roi and binning named
+        fixed = (f"fx {fx / n:.4g}, fy {fy / n:.4g}, cx {(cx - x0) / n:.4g}, "
+                 f"cy {(cy - y0) / n:.4g} px")
+        bin_ = True
     how = (f"fx, cx divided by {ax:.3g} and fy, cy by {ay:.3g}" if scaled else
-           f"fx, fy divided by {g:.3g} and cx by {ax:.3g}, cy by {ay:.3g}")
+           f"fx, fy divided by {g:.3g} and cx by {ax:.3g}, cy by {ay:.3g}" if not n else
+           f"cx, cy less the crop's offsets ({x0}, {y0})" + (
+               f", then fx, fy, cx, cy divided by {n}" if n > 1 else ", fx, fy as given"))
     if len(fits) == 2:
         says = (f"the numbers do not tell a non-uniform scale (fx / {ax:.3g}, fy / {ay:.3g}) "
                 f"from a crop (fx, fy / {g:.3g}): both make every pair agree, the stream's "
@@ -265,8 +296,8 @@ def _aspect_cause(v: _View, ax: float, ay: float, fits: List[str]) -> _Cause:
                     "camera_info"))
     else:
         cw, ch = round(w * g), round(h * g)
-        x0, y0 = round((cx + 0.5) * (1 - g / ax)), round((cy + 0.5) * (1 - g / ay))
-        n = _whole(g)
+        if not n:
+            x0, y0 = round((cx + 0.5) * (1 - g / ax)), round((cy + 0.5) * (1 - g / ay))
         says = (f"the numbers suggest a crop: fx, fy fit one ratio (x{g:.3g}, the pixels as "
                 "square as the calibration's) and the principal point moved with the crop: "
                 f"these images look like the {cw}x{ch} region at ({x0}, {y0}) of the {W}x{H} "
@@ -275,7 +306,7 @@ def _aspect_cause(v: _View, ax: float, ay: float, fits: List[str]) -> _Cause:
                 f"y_offset {y0}, width {cw}, height {ch}" + (
                     "" if n == 1 else f", binning_x: {n}, binning_y: {n}" if n else
                     f" (the x{g:.3g} scale is no whole binning: only the stream's own "
-                    "camera_info says it)"))
+                    "camera_info says it)") + (": the K above" if n else ""))
     return _Cause(
         "intrinsics_resolution", 1.0,
         f"the K (fx, fy, cx, cy) is x{ax:.3g} across and x{ay:.3g} down the size these {w}x{h} "
