@@ -385,7 +385,7 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
     ``before_index``: called before the source's long read (`SourceOptions`). Raises
     InputError for --sync-tolerance outside 0..1 s (non-finite ones said as such) or a
     --depth-scale outside MIN_DEPTH_SCALE..MAX_DEPTH_SCALE (depth units per metre)."""
-    from .sources import SourceOptions, depth_needed_by, open_source
+    from .sources import SourceOptions, depth_needed_by, frames_spanned, open_source
 
     given = [o for o, v in (("--depth-scale", args.depth_scale),
                             ("--sync-tolerance", args.sync_tolerance)) if v is not None]
@@ -448,6 +448,8 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
         stereo_depth=bool(getattr(args, "stereo_depth", False)),  # build-map's alone
         # build-map's: the first N frames (localize's --max-frames counts the frames it takes)
         max_frames=(getattr(args, "max_frames", None) or None) if keyframes else None,  # 0: all
+        index_frames=None if keyframes else frames_spanned(  # localize's: not cut, see above
+            getattr(args, "stride", 1), getattr(args, "max_frames", 0) or 0),
         before_index=checks_then_warning if unused else before_index)
     source = open_source(args.source, options, cfg.pose_at_stamp)
     warn_unused()  # a source that made no call to before_index

@@ -105,6 +105,9 @@ class SourceOptions:
     # read only the first N frames (build-map --max-frames): the source is a `FirstFrames`
     # of them, its length, stamps and frames cut; None: every frame
     max_frames: Optional[int] = None
+    # localize's --max-frames: its frames lie among the first N (`frames_spanned`), so a bag's
+    # indexing pass stops past them (`index_stop`); the source itself is not cut
+    index_frames: Optional[int] = None
 
 
 def depth_needed_by(localizer: LocalizerConfig) -> Optional[str]:
@@ -134,6 +137,11 @@ def selected_positions(n: int, stride: int = 1, max_frames: int = 0) -> range:
     """The 0-based positions of the frames `select_frames` takes of ``n``: every
     ``stride``-th from the first, at most ``max_frames`` of them (0: all)."""
     return range(n)[_selection(stride, max_frames)]
+
+
+def frames_spanned(stride: int, max_frames: int) -> Optional[int]:
+    """How many frames from the first hold `selected_positions`' (None: all, or refused)."""
+    return _selection(stride, max_frames).stop if max_frames > 0 and stride >= 1 else None
 
 
 def select_frames(source: Iterable[FrameOrUnreadable], stride: int, max_frames: int
@@ -527,7 +535,8 @@ def open_reader(path: str, options: SourceOptions = SourceOptions(),
                        depth_needed_by=options.depth_needed_by,
                        image_rectified=options.image_rectified, camera_info_name=cam_name,
                        before_index=options.before_index, command=options.command,
-                       image_stamp=options.image_stamp, max_frames=options.max_frames,
+                       image_stamp=options.image_stamp,
+                       max_frames=options.max_frames or options.index_frames,
                        option_names={
                            # receive from --params is named so (as a folder's refusal does);
                            # the flag is what the header default's hints offer

@@ -1,4 +1,5 @@
-"""Where the indexing pass of ``build-map --max-frames N`` may stop: `IndexStop`.
+"""Where the indexing pass of ``build-map --max-frames N`` (and of ``localize --max-frames N``,
+whose frames lie among the first ``stride * (N - 1) + 1``) may stop: `IndexStop`.
 
 `BagSequence`'s indexing pass reads the headers of every message of its topics (the images,
 depth, CameraInfo, /tf) before the first frame: minutes on a long bag. Only the first N frames

@@ -96,8 +96,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
     camera frame by tf; then ``pose_frames`` may be None (the topic's header.frame_id is the map).
     ``image_stamp`` 'receive': the image, depth and CameraInfo messages are timed by the bag's
     receive times, not their header stamps (`receive_stamp`; `InputError` for a video topic).
-    ``max_frames``: only the first N frames will be read (build-map --max-frames): the indexing
-    pass stops once they have what they take (`index_stop`); ``frames_in_recording`` counts all.
+    ``max_frames``: only the first N frames will be read (build-map --max-frames; localize's
+    span of them, `sources.frames_spanned`): the indexing pass stops once they have what they
+    take (`index_stop`); ``frames_in_recording`` counts all.
     """
 
     def __init__(
