@@ -27,7 +27,11 @@ whole pass (`IndexStop.reached`: every condition below, checked once the bag's r
 - a CameraInfo has been read where the intrinsics come from the bag, and the depth topic's
   CameraInfo where one is read (a CameraInfo published only later is still found);
 - the /tf_static messages after the stop are read all the same (`read_statics_after`: few
-  messages; a static transform recorded late still applies, as it does from the whole pass).
+  messages; a static transform recorded late still applies, as it does from the whole pass),
+  unless the pass read as many as the bag's metadata lists (a latched /tf_static recorded once
+  at the start): that read is no seek to them where the storage has no index by topic (a
+  .db3 read every row's page from the stop to the end of the bag for it: ~0.4 GB of a
+  30-minute 640x480 JPEG bag).
 
 Not cut (the whole bag is indexed, as before): ``--run`` given (the run asked for may start
 anywhere), a video topic (its frames begin at its first keyframe). A bag whose header time
@@ -41,7 +45,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from typing import Any, Optional, Set, Tuple
+from typing import Any, Dict, Optional, Set, Tuple
 
 from .opening import bag_label, bag_messages, progress_messages
 from .runs import RUN_LOOKAHEAD, run_labels
@@ -71,6 +75,7 @@ class IndexStop:
         self.gave_up = False
         self.stopped_at_ns: Optional[int] = None
         self.unread: Set[str] = set()  # topics with messages, none read yet: `expect`
+        self.statics_left: Dict[str, int] = {}  # /tf_static topic -> listed, not read yet
 
     def expect(self, seq: Any, conns: list) -> None:
         """Wait for a message of each topic of ``conns`` with messages (the bag's metadata)
@@ -80,10 +85,16 @@ class IndexStop:
         own = {seq.image_topic, seq.camera_info_topic, seq.depth_info_topic}
         self.unread = {c.topic for c in conns if int(getattr(c, "msgcount", 0) or 0) > 0
                        and c.topic not in own and not c.topic.endswith("tf_static")}
+        for topic in {c.topic for c in conns if c.topic.endswith("tf_static")}:
+            listed = sum(int(getattr(c, "msgcount", 0) or 0) for c in conns if c.topic == topic)
+            if listed > 0:  # 0: not counted in the metadata, read after the stop
+                self.statics_left[topic] = listed
 
     def seen(self, topic: str) -> None:
         """A message of ``topic`` was read (`expect`)."""
         self.unread.discard(topic)
+        if topic in self.statics_left:
+            self.statics_left[topic] -= 1
 
     @classmethod
     def of(cls, seq: Any, max_frames: Optional[int]) -> Optional[IndexStop]:
@@ -156,8 +167,11 @@ class IndexStop:
 
     def read_statics_after(self, seq: Any, reader: Any, conns: list, runs: Any) -> None:
         """Read the /tf_static messages of ``conns`` received from the stop on into ``seq``'s
-        buffer (the indexing pass's own handling of them), and say at INFO where it stopped."""
-        statics = [c for c in conns if c.topic.endswith("tf_static")]
+        buffer (the indexing pass's own handling of them), and say at INFO where it stopped.
+        A topic whose every message the metadata lists was read is not read again (a count
+        of 0, unknown, is read)."""
+        statics = [c for c in conns if c.topic.endswith("tf_static")
+                   and self.statics_left.get(c.topic, 1) > 0]
         if statics:
             for conn, bag_ns, raw in bag_messages(reader, connections=statics,
                                                   start=self.stopped_at_ns):
