@@ -442,9 +442,8 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
         image_rectified=cfg.node.image_rectified, image_stamp=cfg.node.image_stamp,
         image_stamp_name=("--params' image_stamp" if args.image_stamp is None and args.params
                           else "--image-stamp"),
-        image_stamp_said=image_stamp_said(args, cfg.node.image_stamp),
-        read_depth=keyframes, poses_option=(
-            "--trajectory FILE" if keyframes else "--groundtruth FILE (TUM)"),
+        image_stamp_said=image_stamp_said(args, cfg.node.image_stamp), read_depth=keyframes,
+        poses_option=("--trajectory FILE" if keyframes else "--groundtruth FILE (TUM)"),
         stereo_depth=bool(getattr(args, "stereo_depth", False)),  # build-map's alone
         # build-map's: the first N frames (localize's --max-frames counts the frames it takes)
         max_frames=(getattr(args, "max_frames", None) or None) if keyframes else None,  # 0: all
