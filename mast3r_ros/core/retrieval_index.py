@@ -26,7 +26,8 @@ Kinds (``ScaleConfig.index_type``, parameter ``scale.index_type``):
 On disk (``save``): ``PATH/index.json`` (kind, sizes, parameters, sha256 of each file),
 ``PATH/descs.npy`` (K, D) float32, and for FAISS kinds ``PATH/index.faiss``. Without faiss
 installed, a map whose index is approximate is searched exactly with numpy (one log line says
-so), so a map stays usable everywhere.
+so), so a map stays usable everywhere; one written without faiss keeps its exact index, which
+a load where faiss is installed says (rebuild the map to have the approximate one).
 """
 
 from __future__ import annotations
@@ -243,6 +244,14 @@ class RetrievalIndex:
                      "keyframes exactly with numpy (pip install faiss-cpu)", path, kind,
                      len(descs))
             kind = "exact"
+        elif (kind == "exact" and params.index_type != "exact"
+              and len(descs) >= params.approx_threshold and faiss_available()):
+            # built (or merged) where faiss was missing: the map keeps its exact index
+            log.info("retrieval index %s was written without faiss: its %d keyframes are "
+                     "searched exactly with numpy, not with the '%s' index its settings ask "
+                     "for from %d keyframes; rebuild the map (or merge-maps again) with faiss "
+                     "installed to have it", path, len(descs), params.index_type,
+                     params.approx_threshold)
         index = None
         if kind != "exact":
             import faiss

@@ -364,3 +364,23 @@ def test_an_approximate_index_build_is_said_with_its_duration(kind, caplog):
     assert said[0] == f"retrieval index: building '{kind}' over 300 keyframes of 32 dims ..."
     assert len(said) == 2 and re.fullmatch(
         rf"retrieval index: '{kind}' over 300 keyframes built in \d+\.\d s", said[1]), said
+
+
+def test_an_index_written_without_faiss_says_so_where_faiss_is(tmp_path, monkeypatch, caplog):
+    """A map built (or merged) where faiss was missing records an exact index above the
+    threshold; opened where faiss is installed it was searched exactly without a word."""
+    pytest.importorskip("faiss")
+    db = _descs(1500)
+    monkeypatch.setattr(ri, "faiss_available", lambda: False)
+    RetrievalIndex.build(db, IndexParams(approx_threshold=1000)).save(str(tmp_path / "a"))
+    RetrievalIndex.build(db, IndexParams(approx_threshold=2000)).save(str(tmp_path / "b"))
+    monkeypatch.undo()
+    with caplog.at_level(logging.INFO, logger=ri.__name__):
+        back = RetrievalIndex.load(str(tmp_path / "a"))
+        below = RetrievalIndex.load(str(tmp_path / "b"))  # exact by its threshold: no word
+    assert back.kind == "exact" and below.kind == "exact"
+    said = [r.message for r in caplog.records if "written without faiss" in r.message]
+    assert len(said) == 1, caplog.text
+    assert str(tmp_path / "a") in said[0] and "'ivf'" in said[0] and "1500" in said[0]
+    assert "rebuild" in said[0]
+    np.testing.assert_array_equal(back.search(db[7], 10), rank_by_similarity(db[7], db, 10))
