@@ -855,6 +855,26 @@ def test_an_unfinished_builds_partial_folder_given_as_the_map_says_to_resume(tmp
                             f"to finish it, then pass {tmp_path / 'site'}"), str(e.value)
 
 
+def test_a_killed_writers_temporary_folder_given_as_the_map_says_what_it_is(tmp_path):
+    """After `kill -9` (or the OOM killer) of build-map or merge-maps, `ls` shows
+    MAP.tmp-m3r-XXXXXXXX; given as --map (or to merge-maps, check-map) it was called 'copied
+    only in part? copy the map again': it is the killed writer's unfinished output, which the
+    next writer of MAP removes; the fix is to rerun that command."""
+    tmp = tmp_path / "site.tmp-m3r-ab12cd_9"
+    (tmp / "keyframes").mkdir(parents=True)
+    site = tmp_path / "site"
+    with pytest.raises(MapFormatError) as e:
+        KeyframeMap.load(str(tmp))
+    assert str(e.value) == (
+        f"{tmp} is the unfinished output of a build-map or merge-maps to {site} that was killed "
+        f"(kill -9, the OOM killer, a power cut), not a map: rerun that command (it removes "
+        f"this folder), then pass {site}"), str(e.value)
+    other = tmp_path / "site.tmp-backup"  # a user's own folder: the words of a partial copy
+    (other / "keyframes").mkdir(parents=True)
+    with pytest.raises(MapFormatError, match="copied only in part"):
+        KeyframeMap.load(str(other))
+
+
 def test_a_run_folder_or_deep_folder_inside_a_map_names_the_map(tmp_path, monkeypatch):
     """A new user's finding: `--map M/run1` (a localize run kept inside its map) said only
     'looks like a localize run folder ... pass the map folder' without naming M, and a folder

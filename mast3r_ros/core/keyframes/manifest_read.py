@@ -9,6 +9,7 @@ import errno
 import json
 import logging
 import os
+import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import MISSING, MapFormatError, is_format_version, json_value
@@ -16,6 +17,7 @@ from ..fileio import checkpoint_file_note, output_path
 from ..map_nesting import is_keyframe_map
 from ..message_fields import frame_id_problem, tf2_frame_name
 from ..output_kinds import not_a_map
+from ..publish import TEMP_INFIX
 from ..recordings import recording_kind
 from .layout import FORMAT_NAME, MANIFEST, READ_VERSIONS
 from .map_files import opened_identity
@@ -120,6 +122,15 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
                 f"{path} is an unfinished map build (build-map stopped before it wrote "
                 f"{final}): rerun that build-map with --resume to finish it, then pass "
                 f"{final}") from None
+        head, infix, tail = base.rpartition(TEMP_INFIX)
+        if infix and head and re.fullmatch(r"[a-z0-9_]{8}", tail) \
+                and os.path.isdir(os.path.join(path, "keyframes")):
+            # a writer's temporary sibling, left by a kill -9 before its rename (`publish`)
+            final = os.path.join(os.path.dirname(os.path.normpath(path)), head)
+            raise MapFormatError(
+                f"{path} is the unfinished output of a build-map or merge-maps to {final} that "
+                "was killed (kill -9, the OOM killer, a power cut), not a map: rerun that "
+                f"command (it removes this folder), then pass {final}") from None
         if os.path.isdir(os.path.join(path, "keyframes")):  # a map's files, no manifest
             # an rsync or scp stopped before manifest.json (it sorts after keyframes/); a
             # build never leaves a folder at MAP (it renames a finished one into place)
