@@ -89,11 +89,12 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
             f"{fa!r} first")
     for m in maps:
         m.verify_files(images=False, progress=file_bar)
-    keep = _unique_keyframes(maps, (a, b), keep_duplicates)
+    apart: List[tuple] = []  # copies of one frame at other poses: no proof of one frame
+    keep = _unique_keyframes(maps, (a, b), keep_duplicates, apart)
     for m, kept in zip(maps, keep):  # a copy dropped is verified as a full open did
         for i in np.flatnonzero(~kept):
             m.keyframe_pngs(i)
-    if keep[1].all():  # B's copies of A's frames, if any, showed whether they share a frame
+    if keep[1].all() or apart:  # B's copies of A's frames at A's poses show one frame
         _check_overlap(maps, (a, b), force)
     # a store or index is merged when every map that gives keyframes holds it (B's copy of
     # A's frames only: A's all); the others are dropped, and said so
@@ -246,8 +247,8 @@ def _check_overlap(maps, names: Tuple[str, str], force: bool) -> None:
     poses make them overlap (`check_across`: the map check's measurements on the nearest cross
     pairs), which the map check of the merged map, comparing neighbours in recording order,
     would not see; a warning when none overlap; an INFO line with the agreeing pairs when they
-    agree. Run when B shares no frame with A (a copy's pose already shows whether they share
-    a frame)."""
+    agree. Run when B shares no frame with A, or shares frames at other poses (a copy at A's
+    pose already shows that they share a frame)."""
     from ..core.config import MapCheckConfig
     from ..core.map_check import MapRecords
     from ..core.map_check.overlap import AGREE, APART, DISAGREE, NO_DEPTH, check_across
@@ -337,12 +338,14 @@ def _check_image_stamps(maps, names: Tuple[str, str], force: bool) -> None:
     log.warning("%s (--force: merged as maps of different recordings)", what)
 
 
-def _unique_keyframes(maps, names, keep_duplicates: bool) -> List[np.ndarray]:
+def _unique_keyframes(maps, names, keep_duplicates: bool,
+                      apart: Optional[list] = None) -> List[np.ndarray]:
     """Per map, a bool mask of the keyframes to merge: False for a keyframe whose stamp and
     image equal an earlier one's (all True with ``keep_duplicates``). Logs the drop count and
     warns when two copies of one frame have different poses, or depths at another scale (the
     maps were built with different depth units: one of them is wrong). Only the keyframes
-    whose stamp another keyframe has too are decoded: no other can equal an earlier one."""
+    whose stamp another keyframe has too are decoded: no other can equal an earlier one.
+    ``apart``: a list given gets the worst (metres, degrees) of copies whose poses differ."""
     from .pipeline import progress
 
     stamps = [m.stamps_ns() for m in maps]
@@ -380,6 +383,8 @@ def _unique_keyframes(maps, names, keep_duplicates: bool) -> List[np.ndarray]:
         log.warning("the same frame has poses %.3g m / %.3g deg apart in %s and %s: the maps "
                     "are not in one frame (built from different pose sources?)",
                     worst[0], worst[1], *names)
+        if apart is not None:
+            apart.append(worst)
     if ratios:
         a, b = names
         what = ("both copies are kept (--keep-duplicates), so the merged map holds both depths"

@@ -221,3 +221,29 @@ def test_merge_maps_says_how_many_overlapping_pairs_agree_when_they_do(room, tmp
     said = [r.getMessage() for r in caplog.records if "pairs agree" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("merge-maps: where the poses make keyframes of")
     assert " 8 of 8 pairs agree: the maps are in one frame" in said[0], said
+
+
+def test_shared_frames_at_other_poses_are_checked_as_maps_sharing_none(room, tmp_path, caplog):
+    """A fresh user's finding: B built from frames A holds too, with its poses 20 cm off (another
+    pose source), was merged with only the warning 'the same frame has poses 0.2 m apart ...',
+    and check-map then failed on the merged map, while maps sharing no frame are measured where
+    they overlap and refused. Copies at other poses prove no common frame: they are measured
+    and refused the same way (--force writes them); copies at one pose are no change."""
+    d, a, frames = room
+    rows = [(f.rgb, CAM, f.map_from_cam, f.stamp_ns, f.depth_m) for f in frames]
+    moved = _yaw(np.radians(20), (0.5, 0.2, 0.0))
+    a_frames = list(render_frames(16, CAM, seed=0))[0::2]
+    shared = [(f.rgb, CAM, moved @ f.map_from_cam, f.stamp_ns, f.depth_m) for f in a_frames[:2]]
+    b = write_map(str(d / "shared_moved"), shared + [(r[0], r[1], moved @ r[2]) + r[3:]
+                                                     for r in rows])
+    out = tmp_path / "merged"
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"), \
+            pytest.raises(InputError) as e:
+        map_build.merge_maps(a, b, str(out))
+    msg = str(e.value)
+    assert "not in one frame" in msg and "--force" in msg and not out.exists(), msg
+    assert any("the same frame has poses" in r.getMessage() for r in caplog.records)
+    assert map_build.merge_maps(a, b, str(out), force=True) == 16  # B's 2 copies dropped
+    same = write_map(str(d / "shared_same"), [(f.rgb, CAM, f.map_from_cam, f.stamp_ns,
+                                               f.depth_m) for f in a_frames[:2]] + rows)
+    assert map_build.merge_maps(a, same, str(tmp_path / "merged_same")) == 16
