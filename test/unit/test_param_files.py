@@ -396,6 +396,29 @@ def test_parameters_written_at_the_top_level_are_refused_saying_to_indent_them(l
         load("talker:\n  ros__parameters:\n    rate: 1\n")
 
 
+def test_a_misspelt_top_level_key_is_named_with_what_it_probably_meant(load):
+    """A new user's find: a block keyed 'mast3r_localiser:' (British spelling) and a flat
+    'max_keyframe: 3' both said only "no parameters for node 'mast3r_localizer' (top-level
+    keys: [...]; expected ...)", with no word of the typo, while a correctly spelt flat key
+    got the 'indent it' hint and a misspelt key inside the block a 'did you mean'."""
+    body = "  ros__parameters:\n    max_keyframes: 3\n"
+    for key, fixed in (("mast3r_localiser", "mast3r_localizer"),
+                       ("/robot1/mast3r_localiser", "/robot1/mast3r_localizer"),
+                       ("/mast3r_localiser", "/mast3r_localizer"),
+                       ("mast3r_localizer/", "mast3r_localizer")):
+        with pytest.raises(ConfigError, match=rf"top-level keys: .*; '{re.escape(key)}' "
+                                              rf"\(did you mean '{re.escape(fixed)}'\?\): a "
+                                              rf"block applies only to the node it names"):
+            load(f"{key}:\n{body}")
+    with pytest.raises(ConfigError, match=r"sets the node's parameters \('max_keyframe' \(did "
+                                          r"you mean 'max_keyframes'\?\)\) at the top level; "
+                                          r"indent them under 'mast3r_localizer:'"):
+        load("max_keyframe: 3\n")
+    for other in ("talker", "localizer", "amcl"):  # another node's block: no hint
+        with pytest.raises(ConfigError, match=r"mast3r_localizer'\)$"):
+            load(f"{other}:\n{body}")
+
+
 def test_rclpys_own_parameters_are_skipped_in_the_nodes_block(load):
     """use_sim_time (every distribution) and start_type_description_service (Jazzy) are
     declared by rclpy itself; qos_overrides.* by the publishers' QoS overriding options."""

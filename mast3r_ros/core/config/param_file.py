@@ -6,6 +6,7 @@ blocks that apply to the node merged in file order, ROS's typing) into a validat
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
@@ -183,6 +184,21 @@ def _yaml_inside(folder: str) -> str:
     return f" (the one that comes with mast3r_ros is {shipped})" if shipped else ""
 
 
+def _misspelt_node_key(doc: Mapping[Any, Any], node_name: str) -> str:
+    """``; 'KEY' (did you mean 'FIXED'?): ...`` for the first top-level key of ``doc`` that
+    names the node misspelt ('mast3r_localiser', '/robot1/mast3r_localiser', a trailing '/'):
+    rclpy applies the block to no node and says nothing, and the error named no typo. '' when
+    none is close (another node's block, 'localizer')."""
+    for key in map(str, doc):
+        head, _, last = key.rstrip("/").rpartition("/")
+        close = difflib.SequenceMatcher(None, last, node_name).ratio() >= 0.8
+        if close and (last != node_name or key.endswith("/")):
+            fixed = f"{head}/{node_name}" if head or key.startswith("/") else node_name
+            return (f"; {key!r} (did you mean {fixed!r}?): a block applies only to the node "
+                    "it names, so ROS would apply none of it either")
+    return ""
+
+
 def load_config_yaml(path: str, node_name: str = NODE_NAME,
                      base: Optional[Config] = None, namespace: Optional[str] = None,
                      missing_fix: str = "") -> Config:
@@ -302,11 +318,13 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
                           "the build_config.yaml a map was built with, beside its manifest)")
     if not matching:
         who = node_name if namespace is None else node_fqn(namespace, node_name)
-        ours = [k for k in doc if str(k) in _BY_NAME
+        ours = [repr(k) for k in doc if str(k) in _BY_NAME
                 or any(n.startswith(f"{k}.") for n in _BY_NAME)]
-        flat = (f": it sets the node's parameters ({ours[0]!r}) at the top level; indent "
+        # ... or a letter away from one of them ('max_keyframe: 3')
+        ours = ours or [f"{k!r}{did_you_mean(str(k))}" for k in doc if did_you_mean(str(k))]
+        flat = (f": it sets the node's parameters ({ours[0]}) at the top level; indent "
                 f"them under '{node_name}:' and 'ros__parameters:', as config/localize.yaml "
-                "does" if ours else "")
+                "does" if ours else _misspelt_node_key(doc, node_name))
         raise ConfigError(f"{path}: no parameters for node '{who}' (top-level keys: "
                           f"{list(doc)}; expected '/**', '{node_name}' or "
                           f"'/<namespace>/{node_name}'){flat}")
