@@ -119,3 +119,24 @@ def decode_text(data: bytes) -> str:
     ``UnicodeDecodeError`` for bytes that are not text in that encoding (a UTF-16 file cut at an
     odd byte, a Latin-1 file read as UTF-8)."""
     return data.decode(text_encoding(data))
+
+
+# torch.save's legacy (pre-1.6, non-zip) files begin with this magic number, pickled
+_TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+
+
+def not_text_fix(data: bytes, fix: str) -> str:
+    """What to do about a file of ``data`` that is not text: ``fix`` ('save it as UTF-8'), or,
+    for the bytes of a PyTorch checkpoint (torch.save's zip archive or its legacy pickle) or
+    another pickle, what it is and where a checkpoint goes: a model file given where a
+    parameter file, camera_info YAML or trajectory goes (tab completion), which re-saving as
+    UTF-8 cannot mend."""
+    if data[:4] == b"PK\x03\x04" and b"data.pkl" in data[:512]:  # the first entry's name
+        kind = "a PyTorch checkpoint (torch.save)"
+    elif data.startswith(_TORCH_LEGACY_MAGIC):
+        kind = "a PyTorch checkpoint (torch.save, legacy format)"
+    elif data[:1] == b"\x80":
+        kind = "a Python pickle"
+    else:
+        return fix
+    return f"it is {kind}: a checkpoint goes in --checkpoint"

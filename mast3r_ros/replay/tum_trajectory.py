@@ -22,7 +22,7 @@ from scipy.spatial.transform import Rotation
 
 from ..core.durable import fsync_dir, mkstemp_public
 from ..core.errors import InputError
-from ..core.text_files import decode_text, not_text
+from ..core.text_files import decode_text, not_text, not_text_fix
 from ..core.trajectory import check_stamped_poses, overlapping_reset
 
 log = logging.getLogger(__name__)
@@ -293,7 +293,8 @@ def _read_numbered_rows(
         raise InputError(f"cannot read {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:
         raise InputError(
-            f"{path} is not {not_text(data, err)}; save it as UTF-8") from None
+            f"{path} is not {not_text(data, err)}; {not_text_fix(data, 'save it as UTF-8')}"
+        ) from None
     stamps: List[int] = []
     rows: List[List[str]] = []
     linenos: List[int] = []

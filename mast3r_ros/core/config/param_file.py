@@ -17,7 +17,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
-from ..text_files import decode_text, not_text
+from ..text_files import decode_text, not_text, not_text_fix
 from .blocks import NODE_NAME, _blocks_for_node, _wildcard_node, node_fqn
 from .params import _BY_NAME, _flatten, config_from_params, config_to_params, did_you_mean
 from .sections import Config
@@ -255,8 +255,8 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     except OSError as e:  # no permission, ...
         raise ConfigError(f"cannot read parameter file {path}: {e.strerror or e}") from None
     except UnicodeDecodeError as e:  # an image given as --params, a Latin-1 comment
-        raise ConfigError(f"parameter file {path} is not {not_text(data, e)}; give a YAML "
-                          "file, saved as UTF-8"
+        raise ConfigError(f"parameter file {path} is not {not_text(data, e)}; "
+                          f"{not_text_fix(data, 'give a YAML file, saved as UTF-8')}"
                           ) from None
     except _DuplicateKey as e:
         raise ConfigError(f"{path}: duplicate key {e.key!r} at line {e.line} (YAML keeps one of "

@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 from ..errors import InputError
-from ..text_files import decode_text, not_text
+from ..text_files import decode_text, not_text, not_text_fix
 from ..types import CameraIntrinsics
 from .camera_info import (P_WITHOUT_K_IN_A_FILE, intrinsics_from_camera_info,
                           projection_without_k, rectified_intrinsics_from_camera_info,
@@ -414,8 +414,9 @@ def load_camera_info_yaml(path: Union[str, Path], rectified: bool = False) -> Ca
     except OSError as err:
         raise InputError(f"cannot read camera_info YAML {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:
-        raise InputError(f"camera_info YAML {path} is not {not_text(data, err)}; give a "
-                         "camera_calibration YAML, saved as UTF-8") from None
+        fix = not_text_fix(data, "give a camera_calibration YAML, saved as UTF-8")
+        raise InputError(f"camera_info YAML {path} is not {not_text(data, err)}; {fix}"
+                         ) from None
     text = skip_echo_notices(path, text)  # what ros2 topic echo prints before a message
     kind = _file_format(text)
     if kind == "opencv":

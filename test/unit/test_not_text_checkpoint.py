@@ -1,0 +1,42 @@
+"""A checkpoint given where a text file goes (--params, --camera-info, --groundtruth /
+--trajectory: tab completion in the models folder). A new user's find: each said the file "is
+not a UTF-8 text file, nor text in any encoding (NUL bytes ...); save it as UTF-8" (or "give a
+YAML file, saved as UTF-8"): advice to re-save a model file as text. Now each names the
+checkpoint and where it goes, as --map and SOURCE already did."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from mast3r_ros.core.config import load_config_yaml
+from mast3r_ros.core.errors import Mast3rRosError
+from mast3r_ros.core.image_codec.camera_info_yaml import load_camera_info_yaml
+from mast3r_ros.replay.tum_trajectory import read_tum_trajectory
+
+
+@pytest.fixture(params=["zip", "legacy"])
+def checkpoint(tmp_path, request):
+    path = tmp_path / "model.pth"
+    torch.save({"model": {"w": torch.zeros(2)}}, str(path),
+               _use_new_zipfile_serialization=request.param == "zip")
+    return path
+
+
+@pytest.mark.parametrize("read", [load_config_yaml, load_camera_info_yaml,
+                                  read_tum_trajectory])
+def test_a_checkpoint_given_where_a_text_file_goes_is_named(checkpoint, read):
+    with pytest.raises(Mast3rRosError) as err:  # ConfigError or InputError
+        read(str(checkpoint))
+    text = str(err.value)
+    assert "PyTorch checkpoint" in text and "--checkpoint" in text, text
+    assert "UTF-8" not in text.split("binary data)")[-1], text  # no 'save it as UTF-8'
+
+
+def test_other_binary_data_keeps_its_advice():
+    from mast3r_ros.core.text_files import not_text_fix
+
+    assert not_text_fix(b"\x89PNG\r\n\x1a\n\0\0", "save it as UTF-8") == "save it as UTF-8"
+    assert not_text_fix(pickle.dumps([1, 2], protocol=2), "x").startswith("it is a Python ")
