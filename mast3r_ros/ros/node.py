@@ -59,7 +59,8 @@ from std_srvs.srv import Trigger
 from tf2_ros import TransformException
 
 from mast3r_ros.core import message_fields as mf
-from mast3r_ros.core.config import NODE_NAME, Config, every_node_only_names
+from mast3r_ros.core.config import (NODE_NAME, Config, every_node_only_names,
+                                    misspelt_node_block_warnings)
 from mast3r_ros.core.errors import Mast3rRosError
 from mast3r_ros.core.image_stamp import node_image_stamp_note
 from mast3r_ros.core.video_stream import LiveVideo
@@ -113,6 +114,10 @@ class LocalizerNode(VideoReceipt, ExecutorSide, LifecycleNode):
         every_node = every_node_only_names(argv + list(kwargs.get("cli_args") or ()),
                                            self.get_fully_qualified_name())
         for line in params.unknown_parameter_warnings(given or (), every_node or ()):
+            self.get_logger().warning(line)
+        # a block keyed 'mast3r_localiser:' reaches no node, and rcl says nothing of it
+        for line in misspelt_node_block_warnings(
+                argv + list(kwargs.get("cli_args") or ()), self.get_fully_qualified_name()):
             self.get_logger().warning(line)
 
         # _lock, _tracking, _diag, _intrinsics, _info_topic, _errors, _warnings, _tf_timeline

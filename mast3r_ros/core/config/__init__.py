@@ -16,7 +16,7 @@ this package.
 
 from __future__ import annotations
 
-from .blocks import NODE_NAME, every_node_only_names, node_fqn
+from .blocks import NODE_NAME, every_node_only_names, misspelt_node_block_warnings, node_fqn
 from .param_file import ROS_BUILTIN_PARAMS, dump_config_yaml, load_config_yaml
 from .params import (
     ParamSpec,
@@ -52,6 +52,6 @@ __all__ = [
     "RetrievalConfig", "ScaleConfig", "TrackingConfig", "check_config_section",
     "config_from_params", "config_to_params",
     "did_you_mean", "dump_config_yaml", "every_node_only_names", "load_config_yaml",
-    "node_fqn", "param_specs",
+    "misspelt_node_block_warnings", "node_fqn", "param_specs",
     "validate_param",
 ]

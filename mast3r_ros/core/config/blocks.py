@@ -156,19 +156,45 @@ def _blocks_for_node(path: str, doc: Mapping[Any, Any], node_name: str,
     return [(k, b) for k, b in blocks if _rclpy_applies(k, fqn)]
 
 
-def every_node_only_names(argv: Sequence[str], fqn: str) -> Optional[Set[str]]:
-    """The parameter names that the ROS arguments in ``argv`` (a node process's command line:
-    ``--ros-args ... --params-file F ... -p name:=value``) set for the node ``fqn`` only through
-    blocks for every node (``/**``, ``/robot1/*``: keys that may be other nodes' parameters),
-    not through a block naming the node (``mast3r_localizer``, ``/**/mast3r_localizer``; launch's
-    ``parameters=[{...}]`` file) nor ``-p``.
+def misspelt_node_key(doc: Mapping[Any, Any], node_name: str = NODE_NAME
+                      ) -> Optional[Tuple[str, str]]:
+    """(key, the key meant) for the first top-level key of a parameter file's ``doc`` that names
+    the node misspelt ('mast3r_localiser', '/robot1/mast3r_localiser', a trailing '/'): rclpy
+    applies such a block to no node and says nothing. None when none is close (another node's
+    block, 'localizer', '/robot2/mast3r_localizer')."""
+    for key in map(str, doc):
+        head, _, last = key.rstrip("/").rpartition("/")
+        close = difflib.SequenceMatcher(None, last, node_name).ratio() >= 0.8
+        if close and (last != node_name or key.endswith("/")):
+            return key, (f"{head}/{node_name}" if head or key.startswith("/") else node_name)
+    return None
 
-    rclpy merges every override into one map (``Node._parameter_overrides``) without saying
-    which block a key came from; this reads the files again to tell. Blocks are matched as
-    rclpy matches them (`_rclpy_applies`), names flattened as rcl reads them (nested mappings
-    become dotted names). None when a file cannot be read or parsed (the caller then treats
-    every name as the node's own); an empty set when nothing came from such blocks alone.
-    """
+
+def misspelt_node_block_warnings(argv: Sequence[str], fqn: str) -> List[str]:
+    """One warning per ``--params-file`` of the ROS arguments in ``argv`` (a node process's
+    command line) that holds a block keyed with the node's name misspelt (`misspelt_node_key`):
+    rcl reads such a file without a word and applies that block to no node, so the node would
+    run on its defaults while the user's values sit in the file. Unreadable files are skipped
+    (rcl reports those itself)."""
+    lines = []
+    node_name = fqn.rsplit("/", 1)[-1]
+    for path in _params_files(argv)[0]:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                doc = yaml.safe_load(fh)
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        found = misspelt_node_key(doc, node_name) if isinstance(doc, Mapping) else None
+        if found:
+            lines.append(f"parameter file {path}: block {found[0]!r} is applied to no node "
+                         f"(did you mean {found[1]!r}?): none of its parameters reach this "
+                         f"node ({fqn}), which runs on the values of other blocks or defaults")
+    return lines
+
+
+def _params_files(argv: Sequence[str]) -> Tuple[List[str], Set[str]]:
+    """The ``--params-file`` files and the ``-p`` parameter names of the ROS arguments in
+    ``argv`` (those after ``--ros-args``, up to a ``--``)."""
     files: List[str] = []
     named: Set[str] = set()
     in_ros_args = False
@@ -182,6 +208,23 @@ def every_node_only_names(argv: Sequence[str], fqn: str) -> Optional[Set[str]]:
             files.append(next(tokens, ""))
         elif in_ros_args and token in ("-p", "--param"):   # [node:]name:=value
             named.add(next(tokens, "").split(":=", 1)[0].rsplit(":", 1)[-1])
+    return files, named
+
+
+def every_node_only_names(argv: Sequence[str], fqn: str) -> Optional[Set[str]]:
+    """The parameter names that the ROS arguments in ``argv`` (a node process's command line:
+    ``--ros-args ... --params-file F ... -p name:=value``) set for the node ``fqn`` only through
+    blocks for every node (``/**``, ``/robot1/*``: keys that may be other nodes' parameters),
+    not through a block naming the node (``mast3r_localizer``, ``/**/mast3r_localizer``; launch's
+    ``parameters=[{...}]`` file) nor ``-p``.
+
+    rclpy merges every override into one map (``Node._parameter_overrides``) without saying
+    which block a key came from; this reads the files again to tell. Blocks are matched as
+    rclpy matches them (`_rclpy_applies`), names flattened as rcl reads them (nested mappings
+    become dotted names). None when a file cannot be read or parsed (the caller then treats
+    every name as the node's own); an empty set when nothing came from such blocks alone.
+    """
+    files, named = _params_files(argv)
     node_name = fqn.rsplit("/", 1)[-1]
     shared: Set[str] = set()
     for path in files:

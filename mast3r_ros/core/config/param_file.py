@@ -6,7 +6,6 @@ blocks that apply to the node merged in file order, ROS's typing) into a validat
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
@@ -18,7 +17,7 @@ import yaml
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from ..text_files import decode_text, not_text, not_text_fix
-from .blocks import NODE_NAME, _blocks_for_node, _wildcard_node, node_fqn
+from .blocks import NODE_NAME, _blocks_for_node, _wildcard_node, misspelt_node_key, node_fqn
 from .params import _BY_NAME, _flatten, config_from_params, config_to_params, did_you_mean
 from .sections import Config
 
@@ -185,18 +184,11 @@ def _yaml_inside(folder: str) -> str:
 
 
 def _misspelt_node_key(doc: Mapping[Any, Any], node_name: str) -> str:
-    """``; 'KEY' (did you mean 'FIXED'?): ...`` for the first top-level key of ``doc`` that
-    names the node misspelt ('mast3r_localiser', '/robot1/mast3r_localiser', a trailing '/'):
-    rclpy applies the block to no node and says nothing, and the error named no typo. '' when
-    none is close (another node's block, 'localizer')."""
-    for key in map(str, doc):
-        head, _, last = key.rstrip("/").rpartition("/")
-        close = difflib.SequenceMatcher(None, last, node_name).ratio() >= 0.8
-        if close and (last != node_name or key.endswith("/")):
-            fixed = f"{head}/{node_name}" if head or key.startswith("/") else node_name
-            return (f"; {key!r} (did you mean {fixed!r}?): a block applies only to the node "
-                    "it names, so ROS would apply none of it either")
-    return ""
+    """``; 'KEY' (did you mean 'FIXED'?): ...`` for a top-level key of ``doc`` that names the
+    node misspelt (`misspelt_node_key`); '' for none."""
+    found = misspelt_node_key(doc, node_name)
+    return (f"; {found[0]!r} (did you mean {found[1]!r}?): a block applies only to the node it "
+            "names, so ROS would apply none of it either" if found else "")
 
 
 def load_config_yaml(path: str, node_name: str = NODE_NAME,

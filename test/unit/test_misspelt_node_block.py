@@ -1,0 +1,57 @@
+"""A parameter file whose block names the node misspelt ('mast3r_localiser:'). A new user's
+find: rcl reads such a file without a word and applies the block to no node, so the node ran on
+its defaults (with map:= from the launch file it even started) while the user's values sat in
+the file; `mast3r-ros --params` refused the same file. The node now logs a warning naming the
+block and the key meant (`misspelt_node_block_warnings`, called from the node's start-up)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from mast3r_ros.core.config import misspelt_node_block_warnings
+
+FQN = "/mast3r_localizer"
+BODY = "  ros__parameters:\n    matcher: sift\n"
+
+
+def _argv(path):
+    return ["localizer_node", "--ros-args", "--params-file", str(path), "-r", "image:=/cam"]
+
+
+def test_a_misspelt_node_block_is_warned_about(tmp_path):
+    path = tmp_path / "p.yaml"
+    for key, fixed, fqn in (("mast3r_localiser", "mast3r_localizer", FQN),
+                            ("/robot1/mast3r_localiser", "/robot1/mast3r_localizer",
+                             "/robot1/mast3r_localizer"),
+                            ("mast3r_localizer/", "mast3r_localizer", FQN)):
+        path.write_text(f"/**:\n  ros__parameters:\n    use_sim_time: false\n{key}:\n{BODY}")
+        lines = misspelt_node_block_warnings(_argv(path), fqn)
+        assert len(lines) == 1, (key, lines)
+        assert f"block {key!r} is applied to no node (did you mean {fixed!r}?)" in lines[0]
+        assert str(path) in lines[0] and fqn in lines[0]
+
+
+def test_right_and_other_blocks_say_nothing(tmp_path):
+    path = tmp_path / "p.yaml"
+    for key in ("mast3r_localizer", "/**/mast3r_localizer", "/robot2/mast3r_localizer",
+                "localizer", "amcl", "/**"):
+        path.write_text(f"{key}:\n{BODY}")
+        assert misspelt_node_block_warnings(_argv(path), FQN) == [], key
+    path.write_text("mast3r_localiser:\n" + BODY)
+    assert misspelt_node_block_warnings(["--params-file", str(path)], FQN) == []  # not ROS args
+    for text in ("[1, 2]\n", "a: [\n"):  # not a mapping, not YAML: rcl reports those itself
+        path.write_text(text)
+        assert misspelt_node_block_warnings(_argv(path), FQN) == []
+    assert misspelt_node_block_warnings(_argv(tmp_path / "none.yaml"), FQN) == []
+
+
+def test_the_node_logs_them_at_start_up():
+    """The node (rclpy, not importable here) calls it in __init__ and logs each line."""
+    src = Path(__file__).resolve().parents[2] / "mast3r_ros" / "ros" / "node.py"
+    init = next(n for n in ast.walk(ast.parse(src.read_text()))
+                if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+    loops = [n for n in ast.walk(init) if isinstance(n, ast.For)
+             and isinstance(n.iter, ast.Call) and isinstance(n.iter.func, ast.Name)
+             and n.iter.func.id == "misspelt_node_block_warnings"]
+    assert loops and "warning" in ast.unparse(loops[0].body[0]), "not logged in __init__"
