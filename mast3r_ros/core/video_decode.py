@@ -9,8 +9,9 @@ Foxglove's ``foxglove_msgs/msg/CompressedVideo`` (``timestamp``, ``frame_id``, `
 Every packet of a stream goes through its decoder in order (a P-frame refers to earlier
 pictures); pictures before the first keyframe are dropped, as decoders start there; a damaged
 packet (refused, or decoded with FFmpeg's corrupt flag) and every picture predicted from it
-until the next keyframe give no picture. Streams with B-frames (pictures given out late) are not
-read: Foxglove's schema forbids them.
+until the next keyframe give no picture; so do the pictures after a lost keyframe (FFmpeg
+then gives no picture until the next one, and flags none). Streams with B-frames (pictures given
+out late) are not read: Foxglove's schema forbids them.
 """
 
 from __future__ import annotations
@@ -100,6 +101,15 @@ DAMAGED = ("the {name} decoder found the packet damaged and concealed the errors
            "damaged in recording or copying")
 BUILT_ON_DAMAGED = ("the picture is predicted from a damaged packet before it (t={stamp}), whose "
                     "concealed errors carry into every picture until the next keyframe")
+# no picture in a stream without B-frames: FFmpeg lost a picture the packet is predicted from
+MISSING = ("the {name} decoder gave no picture for the packet: a picture it is predicted from is "
+           "missing (a keyframe lost: a packet dropped on the way or missing from the "
+           "recording), so no picture until the next keyframe, which it waits for")
+BUILT_ON_MISSING = ("the picture is predicted from pictures missing since t={stamp} (a keyframe "
+                    "lost), which carry into every picture until the next keyframe")
+B_FRAMES = ("the {name} decoder gave no picture for the packet (a stream with B-frames, whose "
+            "pictures come late, is not read: record it without B-frames, as Foxglove's "
+            "CompressedVideo requires)")
 
 
 class VideoPacket:
@@ -151,7 +161,20 @@ class VideoDecoder:
         self._ctx: Any = None
         self._name = self._format = ""
         self._waiting: Dict[int, VideoPacket] = {}  # ordinal -> packet without its picture
-        self._damaged: Optional[str] = None  # the stamp of a damaged picture since a keyframe
+        # why the pictures until the next keyframe are refused (a damaged or lost packet)
+        self._broken: Optional[str] = None
+        self._late = False  # a picture given out after a later packet (B-frames)
+
+    @property
+    def reorders(self) -> bool:
+        """Whether the stream has B-frames (pictures given out late): FFmpeg's reorder delay,
+        or a picture seen late."""
+        return self._late or bool(getattr(self._ctx, "has_b_frames", False))
+
+    @staticmethod
+    def _seconds(packet: VideoPacket) -> str:
+        stamp = packet.header.stamp
+        return f"{int(stamp.sec) + int(stamp.nanosec) / 1e9:.6f} s"
 
     def feed(self, packet: VideoPacket, ordinal: int) -> VideoPacket:
         """Decode ``packet``, the topic's message ``ordinal`` (0-based); returns it with its
@@ -186,8 +209,7 @@ class VideoDecoder:
         except (av.error.FFmpegError, ValueError, OSError) as err:
             pictures, failed = [], f"{type(err).__name__}: {err}"
             if self.first_key is not None:  # the pictures after it lack their reference
-                stamp = packet.header.stamp
-                self._damaged = f"{int(stamp.sec) + int(stamp.nanosec) / 1e9:.6f} s"
+                self._broken = BUILT_ON_DAMAGED.format(stamp=self._seconds(packet))
         for picture in pictures:
             if self.first_key is None and not picture.key_frame:
                 continue  # before the first keyframe: a picture made of what is missing
@@ -195,17 +217,18 @@ class VideoDecoder:
                 self.first_key = int(picture.pts if picture.pts is not None else ordinal)
             owner = self._waiting.pop(int(picture.pts), None) if picture.pts is not None \
                 else self._waiting.pop(ordinal, None)
+            if picture.pts is not None and int(picture.pts) < ordinal:
+                self._late = True
             corrupt = bool(getattr(picture, "is_corrupt", False))
             if picture.key_frame and not corrupt:
-                self._damaged = None
+                self._broken = None
             if owner is None:
                 continue
             if corrupt:
                 owner.error = DAMAGED.format(name=self._name)
-                stamp = owner.header.stamp
-                self._damaged = f"{int(stamp.sec) + int(stamp.nanosec) / 1e9:.6f} s"
-            elif self._damaged is not None:
-                owner.error = BUILT_ON_DAMAGED.format(stamp=self._damaged)
+                self._broken = BUILT_ON_DAMAGED.format(stamp=self._seconds(owner))
+            elif self._broken is not None:
+                owner.error = self._broken
             else:
                 owner.picture = picture
         before = ordinal < self._starts_at if self._starts_at is not None else (
@@ -214,7 +237,8 @@ class VideoDecoder:
             packet.error = (
                 self._before_key if before else
                 f"the {self._name} decoder refused the packet ({failed[:160]})" if failed else
-                f"the {self._name} decoder gave no picture for the packet (a stream with "
-                "B-frames, whose pictures come late, is not read: record it without B-frames, "
-                "as Foxglove's CompressedVideo requires)")
+                B_FRAMES.format(name=self._name) if self.reorders else
+                self._broken or MISSING.format(name=self._name))
+            if not (before or failed or self.reorders or self._broken):
+                self._broken = BUILT_ON_MISSING.format(stamp=self._seconds(packet))
         return packet

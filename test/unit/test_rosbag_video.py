@@ -62,13 +62,13 @@ def _time(ns):
     return T["builtin_interfaces/msg/Time"](sec=ns // S, nanosec=ns % S)
 
 
-def _video_msg(kind, stamp, data, key, fmt=None):
+def _video_msg(kind, stamp, data, key, fmt=None, pts=0):
     payload = np.frombuffer(data, np.uint8)
     if kind == COMPRESSED_VIDEO_TYPE:
         return T[kind](timestamp=_time(stamp), frame_id="camera_optical", data=payload,
                        format=fmt or "h264")
     head = T["std_msgs/msg/Header"](stamp=_time(stamp), frame_id="camera_optical")
-    return T[kind](header=head, width=W, height=H, encoding=fmt or "libx264", pts=0,
+    return T[kind](header=head, width=W, height=H, encoding=fmt or "libx264", pts=pts,
                    flags=int(key), is_bigendian=False, data=payload)
 
 
@@ -83,18 +83,21 @@ def _info(stamp):
 
 
 def video_bag(path, storage=StoragePlugin.MCAP, kind=COMPRESSED_VIDEO_TYPE, drop=0, fmt=None,
-              topic=VIDEO, depth=True, raw_image=False, b_frames=False, stamps=STAMPS):
+              topic=VIDEO, depth=True, raw_image=False, b_frames=False, stamps=STAMPS,
+              missing=()):
     """N pictures 0.1 s apart on ``topic`` (the first ``drop`` packets not recorded: a
-    recording started mid-GOP), CameraInfo, 16UC1 depth at each stamp, the camera 0.5 m further
-    along tf at each; ``raw_image``: the pictures as rgb8 Images on /cam/color/image_raw too.
-    ``stamps``: the messages' header stamps (received 0.1 s apart all the same)."""
+    recording started mid-GOP; the packets ``missing`` not recorded either; an FFMPEGPacket's
+    pts: its picture's number, as the encoder counts), CameraInfo, 16UC1 depth at each stamp,
+    the camera 0.5 m further along tf at each; ``raw_image``: the pictures as rgb8 Images on
+    /cam/color/image_raw too. ``stamps``: the messages' header stamps (received 0.1 s apart
+    all the same)."""
     msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
             (INFO, 1, _info(900 * MS))]
     for k, ((data, key), t, h) in enumerate(zip(_packets(b_frames=b_frames), STAMPS, stamps)):
         msgs.append(("/tf", t, tf_message([("map", "base_link", h,
                                             pose([0, 0, 0], [0.5 * k, 0, 0]))])))
-        if k >= drop:
-            msgs.append((topic, t + 1, _video_msg(kind, h, data, key, fmt)))
+        if k >= drop and k not in missing:
+            msgs.append((topic, t + 1, _video_msg(kind, h, data, key, fmt, pts=k)))
         if raw_image:
             msgs.append(("/cam/color/image_raw", t + 1, image(h, "rgb8", PICTURES[k])))
         if depth:
@@ -365,3 +368,22 @@ def test_the_indexing_pass_deserializes_packets_up_to_the_first_keyframe_alone(t
     assert seq._headers.read == (N - 2 - 4) + (N - 1)
     assert seq.stamps_ns.tolist() == STAMPS[5:]
     assert [f.stamp_ns for f in seq.frames_or_unreadable()] == STAMPS[5:]
+
+
+@pytest.mark.parametrize("kind", [COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE],
+                         ids=["CompressedVideo", "FFMPEGPacket"])
+def test_a_bag_missing_a_keyframe_says_so_until_the_next_keyframe(tmp_path, kind):
+    """Was: packet 5 (a keyframe) missing from the bag, FFmpeg gave no picture for 6-8 and the
+    reader called them "a stream with B-frames", then read 9's picture (predicted from the
+    missing ones) as the frame. Now 6-9 are unreadable frames saying a keyframe is missing;
+    the keyframe at 10 reads as before."""
+    bag = video_bag(tmp_path / "bag", kind=kind, missing=(5,))
+    frames = list(BagSequence(bag, image_topic=VIDEO).frames_or_unreadable())
+    stamps = [s for k, s in enumerate(STAMPS) if k != 5]
+    assert [f.stamp_ns for f in frames] == stamps
+    bad = [f for f in frames if getattr(f, "reason", None)]
+    assert [f.stamp_ns for f in bad] == STAMPS[6:10]
+    said = "a keyframe lost"
+    assert all(said in f.reason and "B-frames" not in f.reason for f in bad), bad[0].reason
+    assert psnr(frames[-2].rgb, PICTURES[10]) > 30
+

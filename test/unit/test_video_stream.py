@@ -147,3 +147,18 @@ def test_without_pyav_each_packet_raises_naming_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)
     with pytest.raises(InputError, match=r"needs PyAV, which is not installed"):
         LiveVideo("/cam", COMPRESSED_VIDEO_TYPE).receive(message(COMPRESSED_VIDEO_TYPE, 0))
+
+
+def test_a_lost_keyframe_says_so_and_not_b_frames_until_the_next_keyframe():
+    """Was: after a lost keyframe (packet 5 of a GOP-5 stream) FFmpeg gave no picture for 6-8
+    and the decoder explained them as "a stream with B-frames", then gave 9's picture,
+    predicted from the missing ones, as the frame. Now each says a keyframe was lost and the
+    pictures until the next keyframe give none; the keyframe after them decodes."""
+    stream = LiveVideo("/cam", COMPRESSED_VIDEO_TYPE)  # no pts: the loss is seen by FFmpeg
+    got = _run(stream, COMPRESSED_VIDEO_TYPE, [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11])
+    assert [r.image is not None for r in got] == [True] * 5 + [False] * 4 + [True] * 2
+    assert not any("B-frames" in r.reason for r in got)
+    assert "a keyframe lost" in got[5].reason and "until the next keyframe" in got[5].reason
+    assert all("a keyframe lost" in r.reason and r.kind == "video_undecoded" for r in got[5:9])
+    assert psnr(np.asarray(got[9].image.data).reshape(H, W, 3), PICTURES[10]) > 30
+
