@@ -9,9 +9,11 @@ Foxglove's ``foxglove_msgs/msg/CompressedVideo`` (``timestamp``, ``frame_id``, `
 Every packet of a stream goes through its decoder in order (a P-frame refers to earlier
 pictures); pictures before the first keyframe are dropped, as decoders start there; a damaged
 packet (refused, or decoded with FFmpeg's corrupt flag) and every picture predicted from it
-until the next keyframe give no picture; so do the pictures after a lost keyframe (FFmpeg
-then gives no picture until the next one, and flags none). Streams with B-frames (pictures given
-out late) are not read: Foxglove's schema forbids them.
+until the next keyframe give no picture; so do the pictures after a lost packet, which FFmpeg
+does not flag: a lost keyframe (FFmpeg then gives no picture until the next one) and, in an
+FFMPEGPacket stream, a lost P-frame (its ``pts``, the encoder's frame count, skips one; a
+CompressedVideo has no such count, so a lost P-frame there cannot be told). Streams with
+B-frames (pictures given out late) are not read: Foxglove's schema forbids them.
 """
 
 from __future__ import annotations
@@ -107,6 +109,11 @@ MISSING = ("the {name} decoder gave no picture for the packet: a picture it is p
            "recording), so no picture until the next keyframe, which it waits for")
 BUILT_ON_MISSING = ("the picture is predicted from pictures missing since t={stamp} (a keyframe "
                     "lost), which carry into every picture until the next keyframe")
+# an FFMPEGPacket pts skipping one: FFmpeg decodes the pictures after a lost P-frame from an
+# older one and does not flag them
+LOST_PTS = ("a packet before it is missing (FFMPEGPacket pts {last} -> {pts}: a packet dropped "
+            "on the way or missing from the recording): the picture is predicted from an older "
+            "one, as is every picture until the next keyframe")
 B_FRAMES = ("the {name} decoder gave no picture for the packet (a stream with B-frames, whose "
             "pictures come late, is not read: record it without B-frames, as Foxglove's "
             "CompressedVideo requires)")
@@ -116,16 +123,19 @@ class VideoPacket:
     """One video message as the bag reader reads an image message: ``header`` (``stamp``,
     ``frame_id``), ``video_format`` (CompressedVideo ``format``, FFMPEGPacket ``encoding``),
     ``data`` (the packet bytes) and, once a `VideoDecoder` has decoded it, ``picture`` (a
-    PyAV ``VideoFrame``) or ``error`` (why there is none)."""
+    PyAV ``VideoFrame``) or ``error`` (why there is none); ``pts``: an FFMPEGPacket's (the
+    encoder's frame count), None for a CompressedVideo."""
 
-    __slots__ = ("header", "video_format", "data", "picture", "error")
+    __slots__ = ("header", "video_format", "data", "picture", "error", "pts")
 
     def __init__(self, msg: Any, msgtype: str) -> None:
         if msgtype == COMPRESSED_VIDEO_TYPE:
             self.header = SimpleNamespace(stamp=msg.timestamp, frame_id=msg.frame_id)
             self.video_format = msg.format
+            self.pts: Optional[int] = None
         else:
             self.header, self.video_format = msg.header, msg.encoding
+            self.pts = int(msg.pts)
         self.data = msg.data
         self.picture: Any = None
         self.error = NOT_DECODED
@@ -163,6 +173,7 @@ class VideoDecoder:
         self._waiting: Dict[int, VideoPacket] = {}  # ordinal -> packet without its picture
         # why the pictures until the next keyframe are refused (a damaged or lost packet)
         self._broken: Optional[str] = None
+        self._last_pts: Optional[int] = None  # the FFMPEGPacket pts of the packet before
         self._late = False  # a picture given out after a later packet (B-frames)
 
     @property
@@ -198,6 +209,10 @@ class VideoDecoder:
             packet.error = (f"the video format changed within the topic, to "
                             f"{packet.video_format!r:.40}: read from the first format's decoder")
             return packet
+        last, self._last_pts = self._last_pts, packet.pts
+        if (packet.pts is not None and last is not None and packet.pts > last + 1
+                and self.first_key is not None and not self.reorders):
+            self._broken = LOST_PTS.format(last=last, pts=packet.pts)
         self._waiting[ordinal] = packet
         for old in [k for k in self._waiting if k < ordinal - _LOOKBACK]:
             del self._waiting[old]

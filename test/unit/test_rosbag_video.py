@@ -375,15 +375,28 @@ def test_the_indexing_pass_deserializes_packets_up_to_the_first_keyframe_alone(t
 def test_a_bag_missing_a_keyframe_says_so_until_the_next_keyframe(tmp_path, kind):
     """Was: packet 5 (a keyframe) missing from the bag, FFmpeg gave no picture for 6-8 and the
     reader called them "a stream with B-frames", then read 9's picture (predicted from the
-    missing ones) as the frame. Now 6-9 are unreadable frames saying a keyframe is missing;
-    the keyframe at 10 reads as before."""
+    missing ones) as the frame. Now 6-9 are unreadable frames saying a keyframe (or, with an
+    FFMPEGPacket's pts, a packet) is missing; the keyframe at 10 reads as before."""
     bag = video_bag(tmp_path / "bag", kind=kind, missing=(5,))
     frames = list(BagSequence(bag, image_topic=VIDEO).frames_or_unreadable())
     stamps = [s for k, s in enumerate(STAMPS) if k != 5]
     assert [f.stamp_ns for f in frames] == stamps
     bad = [f for f in frames if getattr(f, "reason", None)]
     assert [f.stamp_ns for f in bad] == STAMPS[6:10]
-    said = "a keyframe lost"
+    said = "FFMPEGPacket pts 4 -> 6" if kind == FFMPEG_PACKET_TYPE else "a keyframe lost"
     assert all(said in f.reason and "B-frames" not in f.reason for f in bad), bad[0].reason
     assert psnr(frames[-2].rgb, PICTURES[10]) > 30
 
+
+def test_an_ffmpeg_packet_bag_missing_a_p_frame_makes_the_pictures_after_it_unreadable(tmp_path):
+    """FFmpeg decodes the pictures after a lost P-frame from an older one and does not flag
+    them: was, pictures 3 and 4 (packet 2 missing) read as the frames; the FFMPEGPacket pts
+    (the encoder's frame count) skipping one now makes them unreadable until the keyframe."""
+    bag = video_bag(tmp_path / "bag", kind=FFMPEG_PACKET_TYPE, missing=(2,))
+    frames = list(BagSequence(bag, image_topic=VIDEO).frames_or_unreadable())
+    assert [f.stamp_ns for f in frames] == [s for k, s in enumerate(STAMPS) if k != 2]
+    bad = [f.stamp_ns for f in frames if getattr(f, "reason", None)]
+    assert bad == STAMPS[3:5]
+    assert "FFMPEGPacket pts 1 -> 3" in frames[2].reason
+    kept = zip([0, 1, 5, 6], frames[:2] + frames[4:6])
+    assert all(psnr(f.rgb, PICTURES[k]) > 30 for k, f in kept)

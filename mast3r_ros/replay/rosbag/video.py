@@ -10,8 +10,12 @@ topic's first keyframe (a recording started mid-GOP) cannot be decoded: the inde
 the first keyframe and those packets are no frames of the sequence (warned once, with counts).
 A stamp is the message's: ``timestamp`` (CompressedVideo), ``header.stamp`` (FFMPEGPacket);
 the frame_id likewise. Depth is never read from video (lossy compression changes distances).
-Streams with B-frames (pictures reordered, given out late) are not read: Foxglove's schema
-forbids them; their late pictures make unreadable frames.
+A packet missing from the recording makes the pictures until the next keyframe unreadable
+frames when it can be told: a lost keyframe (FFmpeg gives no picture until the next one) and,
+in an FFMPEGPacket topic, a lost P-frame (its ``pts``, the encoder's frame count, skips one);
+a CompressedVideo has no count, so a lost P-frame there cannot be told (FFmpeg does not flag
+the pictures predicted past it). Streams with B-frames (pictures reordered, given out late)
+are not read: Foxglove's schema forbids them; their late pictures make unreadable frames.
 """
 
 from __future__ import annotations
