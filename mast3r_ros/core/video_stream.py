@@ -16,7 +16,10 @@
 * a new format (``format`` / ``encoding`` naming another codec) or picture size (FFMPEGPacket
   ``width`` / ``height``) starts a new decoder, which waits for a keyframe;
 * B-frames: as the reader, a packet whose picture comes late gives none (Foxglove's
-  CompressedVideo forbids them).
+  CompressedVideo forbids them), said as such: their FFMPEGPacket ``pts`` (presentation order)
+  skipping ahead is no lost packet;
+* a lost keyframe (a CompressedVideo has no count to tell it) is seen as FFmpeg giving no
+  picture: each packet until the next keyframe says so (`video_decode.MISSING`).
 """
 
 from __future__ import annotations
@@ -104,7 +107,9 @@ class LiveVideo:
             stream += (int(msg.width), int(msg.height))
             pts = int(msg.pts)
             last, self._last_pts = self._last_pts, pts
-            if last is not None and pts > last + 1 and self._decoder is not None:
+            # a B-frame stream's pts (presentation order) skip ahead in decode order: no loss
+            if (last is not None and pts > last + 1 and self._decoder is not None
+                    and not self._decoder.reorders):
                 self._restart(LOST.format(last=last, pts=pts))
         if stream != self._stream:  # the first packet, a new codec or picture size
             if self._stream is not None:

@@ -162,3 +162,32 @@ def test_a_lost_keyframe_says_so_and_not_b_frames_until_the_next_keyframe():
     assert all("a keyframe lost" in r.reason and r.kind == "video_undecoded" for r in got[5:9])
     assert psnr(np.asarray(got[9].image.data).reshape(H, W, 3), PICTURES[10]) > 30
 
+
+def _b_frame_packets():
+    """(bytes, pts) of each picture from libx264 with 2 B-frames, in decode order, with the
+    encoder's pts as ffmpeg_image_transport sends it (out of order: 0, 1, 2, 4, 3, ...)."""
+    import fractions
+
+    enc = av.CodecContext.create("libx264", "w")
+    enc.width, enc.height, enc.pix_fmt = W, H, "yuv420p"
+    enc.time_base = fractions.Fraction(1, 10)
+    enc.options = {"bf": "2", "g": "5", "crf": "18"}
+    out = []
+    for k, rgb in enumerate(PICTURES):
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = k
+        out += [(bytes(p), int(p.pts)) for p in enc.encode(frame)]
+    out += [(bytes(p), int(p.pts)) for p in enc.encode(None)]
+    assert len(out) == N and [pts for _, pts in out] != sorted(pts for _, pts in out)
+    return out
+
+
+def test_b_frame_ffmpeg_packets_get_the_b_frame_refusal_not_a_lost_packet():
+    """Was: a B-frame stream's FFMPEGPacket pts (presentation order) skipping ahead in decode
+    order was taken for a lost packet, so every GOP said 'after a lost packet'; it now gets
+    the B-frame refusal (still not read), as a CompressedVideo stream does."""
+    stream = LiveVideo("/cam", FFMPEG_PACKET_TYPE)
+    got = [stream.receive(message(FFMPEG_PACKET_TYPE, k, data=data, pts=pts))
+           for k, (data, pts) in enumerate(_b_frame_packets())]
+    assert not any("lost packet" in r.reason or "lost packet" in r.note for r in got)
+    assert any(r.image is None and "a stream with B-frames" in r.reason for r in got)
