@@ -7,11 +7,12 @@ worker thread: ``_lock``, ``_tracking``, ``_diag``, ``_tf_timeline``, ``_tf``, `
 ``_cfg``, ``_active``, ``get_clock``, ``get_logger``, ``lookup_errors``; for the teardown also
 ``_bond``, ``_worker``, ``_exiting``, ``_join_timeout_s``, ``_worker_stopped``, ``_localizer``,
 ``_camera_info``, the activate-time entities ``_image_sub``, ``_info_sub``,
-``_relocalize_srv``, ``_tf_timer``, the configure-time ``_initialpose_sub`` and rclpy's
-``destroy_subscription``, ``destroy_service``, ``destroy_timer``; for parameter ``autostart``
-``_self_start`` and its one-shot ``_self_start_timer`` from ``create_timer``). The node's
-callbacks only call these methods, so the wiring is tested without ROS (test_ros_clock_jumps,
-test_ros_teardown, test_ros_self_start); test/ros runs the same through rclpy.
+``_relocalize_srv``, ``_tf_timer``, ``_video`` (`video_input`), the configure-time
+``_initialpose_sub`` and rclpy's ``destroy_subscription``, ``destroy_service``,
+``destroy_timer``; for parameter ``autostart`` ``_self_start`` and its one-shot
+``_self_start_timer`` from ``create_timer``). The node's callbacks only call these methods, so
+the wiring is tested without ROS (test_ros_clock_jumps, test_ros_teardown,
+test_ros_self_start); test/ros runs the same through rclpy.
 
 A node clock that jumps back more than a second (``ros2 bag play --loop --clock`` with
 ``use_sim_time``, a simulator reset) resets the tracking (its held map->odom is the old
@@ -454,6 +455,9 @@ class ExecutorSide(FrameProcessing):
                               ("_relocalize_srv", self.destroy_service),
                               ("_tf_timer", self.destroy_timer)):
             self._destroy_entity(attr, destroy)
+        # the video decoder goes with its subscription: a packet rclpy still hands over (taken
+        # in the executor's last wait) is dropped, not decoded and counted while inactive
+        self._video = None
         return paused
 
     def _destroy_entity(self, attr: str, destroy: Callable[[Any], Any]) -> None:

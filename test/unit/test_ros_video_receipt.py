@@ -141,3 +141,23 @@ def test_a_best_effort_video_subscription_is_warned_about():
     assert reliability_note("ffmpeg", "reliable") == ""
     assert reliability_note("raw", "best_effort") == ""
     assert NS  # the stand-ins are SimpleNamespace (test_video_stream.message)
+
+
+def test_deactivate_drops_the_decoder_and_a_packet_after_it_is_not_decoded_or_counted():
+    """Was: deactivate and cleanup destroyed the subscription but kept the activation's
+    LiveVideo (an FFmpeg decoder and the packets awaiting pictures) until the next activate,
+    and a packet rclpy still handed over after the deactivate (taken in the executor's last
+    wait) was decoded and counted on /diagnostics while inactive. The decoder now goes with
+    its subscription; activate makes a new one (node._activate)."""
+    from test_ros_teardown import Host as TeardownHost
+
+    class Node(VideoReceipt, TeardownHost):
+        pass
+
+    host = Node()
+    host._video = LiveVideo("/cam/image_raw/x", COMPRESSED_VIDEO_TYPE)
+    host._teardown_active()
+    assert host._video is None
+    offered = []
+    host._receive_video(message(COMPRESSED_VIDEO_TYPE, 0), offered.append)
+    assert offered == [] and dict(host.summary().values)["images_received"] == "0"
