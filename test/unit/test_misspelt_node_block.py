@@ -55,3 +55,20 @@ def test_the_node_logs_them_at_start_up():
              and isinstance(n.iter, ast.Call) and isinstance(n.iter.func, ast.Name)
              and n.iter.func.id == "misspelt_node_block_warnings"]
     assert loops and "warning" in ast.unparse(loops[0].body[0]), "not logged in __init__"
+
+
+def test_a_file_shared_by_two_nodes_says_nothing(tmp_path):
+    """Two cameras, two localizers ('mast3r_localizer', 'mast3r_localizer_2') and one file with
+    both blocks: each node's name is a letter or two from the other's, and each node warned
+    that the other's block 'is applied to no node', which rcl does apply, to the other node.
+    A file with a block naming this node is one the user wrote for it: no warning."""
+    path = tmp_path / "p.yaml"
+    path.write_text(f"mast3r_localizer:\n{BODY}mast3r_localizer_2:\n{BODY}")
+    for fqn in (FQN, "/mast3r_localizer_2"):
+        assert misspelt_node_block_warnings(_argv(path), fqn) == [], fqn
+    path.write_text(f"/robot1/mast3r_localizer:\n{BODY}/robot1/mast3r_localizer_2:\n{BODY}")
+    assert misspelt_node_block_warnings(_argv(path), "/robot1/mast3r_localizer") == []
+    # another namespace's block naming the node is no block of this node: the typo is said
+    path.write_text(f"/robot1/mast3r_localizer:\n{BODY}/robot2/mast3r_localiser:\n{BODY}")
+    lines = misspelt_node_block_warnings(_argv(path), "/robot2/mast3r_localizer")
+    assert len(lines) == 1 and "'/robot2/mast3r_localiser'" in lines[0], lines

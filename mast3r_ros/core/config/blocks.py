@@ -175,7 +175,8 @@ def misspelt_node_block_warnings(argv: Sequence[str], fqn: str) -> List[str]:
     command line) that holds a block keyed with the node's name misspelt (`misspelt_node_key`):
     rcl reads such a file without a word and applies that block to no node, so the node would
     run on its defaults while the user's values sit in the file. Unreadable files are skipped
-    (rcl reports those itself)."""
+    (rcl reports those itself), and so is a file with a block naming this node: one shared by
+    several nodes, whose near names ('mast3r_localizer', 'mast3r_localizer_2') are theirs."""
     lines = []
     node_name = fqn.rsplit("/", 1)[-1]
     for path in _params_files(argv)[0]:
@@ -184,7 +185,11 @@ def misspelt_node_block_warnings(argv: Sequence[str], fqn: str) -> List[str]:
                 doc = yaml.safe_load(fh)
         except (OSError, ValueError, yaml.YAMLError):
             continue
-        found = misspelt_node_key(doc, node_name) if isinstance(doc, Mapping) else None
+        if not isinstance(doc, Mapping) or any(  # a block naming this node: a file for it,
+                str(k).rpartition("/")[2] == node_name and _rclpy_applies(str(k), fqn)
+                for k in doc):  # its other near names other nodes' ('mast3r_localizer_2')
+            continue
+        found = misspelt_node_key(doc, node_name)
         if found:
             lines.append(f"parameter file {path}: block {found[0]!r} is applied to no node "
                          f"(did you mean {found[1]!r}?): none of its parameters reach this "
