@@ -191,3 +191,41 @@ def test_a_crop_then_binning_suggests_the_k_image_geometry_gives():
     assert "roi x_offset 80, y_offset 0, width 480, height 360, binning_x: 2, binning_y: 2" \
         in rep.fix, rep.fix
     assert "pixel centres" not in rep.fix, rep.fix
+
+
+def _camera_k(view):
+    """A view's K in camera pixels (its working K about pixel centres, `_View.scale`)."""
+    s, K = view.scale, view.cam.K
+    return (K[0, 0] / s, K[1, 1] / s, (K[0, 2] + 0.5) / s - 0.5, (K[1, 2] + 0.5) / s - 0.5)
+
+
+def _view(K, scale):
+    import numpy as np
+
+    from mast3r_ros.core.map_check.measure import _View
+
+    Kw = K.copy()
+    Kw[:2, :2] *= scale
+    Kw[:2, 2] = (K[:2, 2] + 0.5) * scale - 0.5
+    cam = dataclasses.replace(default_intrinsics(720, 540), K=Kw)
+    return _View(cam=cam, scale=scale, depth=None, pts=np.zeros((0, 3)), kp=np.zeros((0, 2)),
+                 kp_depth=np.zeros(0), desc=None, pose=np.eye(4), width_px=720, stamp_ns=0,
+                 label="0")
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_the_k_measured_is_image_geometrys_for_the_binning_and_roi_named(scale):
+    """The K the check measures before it names a binning (or a roi and binning) is the one
+    image_geometry computes from them: cx, cy less the roi offsets, then fx, cx / binning_x and
+    fy, cy / binning_y, in camera pixels whatever the working scale. The figures of the named
+    causes above cannot tell c / 3 from (c + 0.5) / 3 - 0.5 (a third of a pixel): this pins it."""
+    from mast3r_ros.core.map_check.resolution import _k_divided, _roi_binned
+
+    binned = _k_divided([_view(k_of(590.625, 590.625, 359.5, 269.5), scale)], 3.0,
+                        binned=True)[0]
+    assert _camera_k(binned) == pytest.approx((196.875, 196.875, 359.5 / 3, 269.5 / 3))
+    scaled = _k_divided([_view(k_of(590.625, 590.625, 359.5, 269.5), scale)], 3.0)[0]
+    assert _camera_k(scaled) == pytest.approx((196.875, 196.875, 119.5, 89.5))
+    # 640x360's K, its middle 480x360 (x_offset 80) binned by 2 to 240x180
+    crop = _roi_binned([_view(k_of(393.75, 393.75, 319.5, 179.5), scale)], 640 / 240, 2.0, 2)[0]
+    assert _camera_k(crop) == pytest.approx((196.875, 196.875, (319.5 - 80) / 2, 179.5 / 2))
