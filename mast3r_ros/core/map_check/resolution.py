@@ -49,8 +49,9 @@ def _whole_k_scaled(views: List[_View], matches: Dict[Tuple[int, int], Any],
     puts its K at a size ratio r of these images (`_MIN_RATIO_OFF`, `_AXES_AGREE`) and every
     keyframe's whole K (fx, fy, cx, cy) divided by r makes every pair agree (and at least one
     is judged); None otherwise (no `_measure` when the principal point is under 5 % of the
-    size off centre, `_MIN_CROP_OFF`; under 20 %, `_MIN_RATIO_OFF`, only a crop and, the axes
-    disagreeing, another aspect ratio are tried: no whole ratio is that near 1).
+    size off centre, `_MIN_CROP_OFF`; under 20 %, `_MIN_RATIO_OFF`, only a crop, the axes
+    disagreeing another aspect ratio, and a principal point of another resolution left of or
+    above the centre (`_moved`) are tried: no whole ratio is that near 1).
     The focal scans fit fx, fy only, with cx, cy as given: such a K read "no pose convention
     or depth scale explains it", with the principal point hint beside it."""
     if not views or not matches:
