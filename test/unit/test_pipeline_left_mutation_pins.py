@@ -301,3 +301,44 @@ def test_the_rotation_jump_gate_passes_a_turn_of_exactly_its_limit(map_path):
                                                      max_jump_deg=0.5))._gate  # under 1 deg
     assert tight(res, 100, np.eye(4)).startswith("jump from the prior too large (2.0 deg > "
                                                  "0.5 deg)")
+
+
+def test_the_network_size_is_the_given_one_else_the_engines_else_512():
+    """`_image_size` (matcher_factory.py, audited whole here): the size given, else the
+    engine's configured one, else 512, as a Python int (its `return int(image_size)` as
+    `return None` or dropped survived every fast localizer test: a sift Localizer never reads
+    it)."""
+    from mast3r_ros.core.localizer.matcher_factory import _image_size
+
+    assert _image_size(None, None) == 512
+    assert _image_size(None, SimpleNamespace(image_size=224)) == 224
+    got = _image_size(np.int64(384), None)
+    assert got == 384 and type(got) is int
+
+
+def test_the_warm_up_preloads_maps_of_up_to_64_keyframes():
+    """warm.py's preload (audited here): a map of 64 keyframes gets every keyframe's matching
+    data loaded, one of 65 none (PRELOAD_MAX_KEYFRAMES 64 -> 65 / 63 survived)."""
+    from mast3r_ros.core.localizer.warm import preload_keyframes
+
+    asked = []
+    matcher = SimpleNamespace(preload=lambda ids: asked.append(list(ids)) or len(ids))
+    assert preload_keyframes(matcher, 64) == 64 and asked == [list(range(64))]
+    assert preload_keyframes(matcher, 65) == 0 and len(asked) == 1
+
+
+@pytest.mark.parametrize("skew, silent", [(1.0, True), (1.1, False)])
+def test_the_warm_up_calls_a_camera_silent_exactly_when_its_skew_check_is(caplog, skew, silent):
+    """warm.camera_check_is_silent (audited here) is the skew check's own formula: a skew of
+    1.0 moves a 640x480 camera's (fy 500, cy 239.5) pixels by 0.48 px, silent; 1.1 by 0.53 px,
+    warned (its cy K[1, 2] read as fy K[1, 1] called the first not silent)."""
+    from mast3r_ros.core.localizer.query_checks import _warn_ignored_skew
+    from mast3r_ros.core.localizer.warm import camera_check_is_silent
+
+    cam = CameraIntrinsics(640, 480, np.array([[500.0, skew, 319.5], [0, 500.0, 239.5],
+                                               [0, 0, 1]]))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.localizer"):
+        _warn_ignored_skew(cam)
+    assert camera_check_is_silent(cam) is silent
+    assert (not caplog.records) is silent
