@@ -342,3 +342,29 @@ def test_the_warm_up_calls_a_camera_silent_exactly_when_its_skew_check_is(caplog
         _warn_ignored_skew(cam)
     assert camera_check_is_silent(cam) is silent
     assert (not caplog.records) is silent
+
+
+@pytest.mark.parametrize("codebook, given", [("", None), ("words.pkl", "words.pkl")])
+def test_asmk_retrieval_loads_the_configured_retriever(monkeypatch, codebook, given):
+    """global_retrieval.py (its unsampled mutants, run here): without a retriever handed in,
+    GlobalRetrieval loads retrieval.checkpoint's, with the codebook when one is configured
+    (else None: the checkpoint's own) for the engine's encoder width and device (the loaded
+    retriever not kept: an AttributeError; `cfg.codebook or None` -> `and` gave '' for none).
+    The loader and the map are stand-ins: no checkpoint file is read."""
+    from mast3r_ros.core.config import RetrievalConfig
+    from mast3r_ros.core.localizer.global_retrieval import GlobalRetrieval
+    from mast3r_ros.core.retrieval_model import AsmkRetriever
+
+    loaded, asked = SimpleNamespace(identity="ret-id"), []
+    monkeypatch.setattr(AsmkRetriever, "from_files",
+                        lambda *a, **kw: asked.append((a, kw)) or loaded)
+    asmk = SimpleNamespace(num_images=4, nbytes=1e6, device="cpu", to=lambda device: None)
+    kf_map = SimpleNamespace(path="m", asmk_content_id=lambda *key: "",
+                             load_asmk=lambda *key: asmk)
+    engine = SimpleNamespace(device="cpu", identity="ckpt-id",
+                             model=SimpleNamespace(spec=SimpleNamespace(enc_embed_dim=1024)),
+                             info=SimpleNamespace(content_id="c-running"))
+    cfg = RetrievalConfig(method="asmk", checkpoint="ret.pth", codebook=codebook)
+    r = GlobalRetrieval(kf_map, SimpleNamespace(name="mast3r"), cfg, engine, 512)
+    assert r.method == "asmk" and r.retriever is loaded and r.asmk is asmk
+    assert asked == [(("ret.pth", given), {"enc_dim": 1024, "device": "cpu"})]
