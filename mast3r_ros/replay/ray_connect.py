@@ -13,19 +13,35 @@ the Python API) keeps its connection, whatever the address; ``local`` means only
 Python API's way to say "the Ray this process started"), and is refused otherwise: a Ray
 started here for one run would bind its servers to the machine's network address, for no gain
 over ``--workers N`` local processes on one machine.
+
+Token authentication (Ray 2.52+; on by default for clusters ``ray start --head`` starts where a
+token exists, ``~/.ray/auth_token``): a client sends a token only with ``RAY_AUTH_MODE=token``,
+taken from ``RAY_AUTH_TOKEN``, else the file ``RAY_AUTH_TOKEN_PATH`` names, else
+``~/.ray/auth_token``; ``auto`` turns the mode on by itself where a token exists, an explicit
+``HOST:PORT`` never does. Ray retried a refused token for ~25 s, printing a ``gcs_client.cc``
+warning each second, then said only "Failed to connect". A HOST:PORT is therefore asked once
+for its cluster id (Ray's own GCS client, milliseconds; its C++ warning kept off the terminal)
+and a refusal is one line saying it is the token and what to set.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import socket
-from typing import Optional, Tuple
+import sys
+import tempfile
+import threading
+from typing import Iterator, Optional, Tuple
 
 from ..core.errors import InputError
 
 OPTION = "--ray-address"
 _LOCAL_WORKERS = "or drop --ray-address to encode with local worker processes (--workers N)"
 _PROBE_S = 5.0  # a head node that does not answer a TCP connect in this time is not there
+_GCS_WAIT_S = 10.0  # a GCS answers its cluster id in milliseconds; longer: leave it to ray.init
+_AUTH_MODE = "RAY_AUTH_MODE"
 
 
 def _short(e: BaseException) -> str:
@@ -63,21 +79,130 @@ def _fix(address: str) -> str:
 
 def _probe(address: str, host: str, port: int) -> None:
     """A TCP connect to the head node: Ray itself waits minutes on an address where nothing
-    listens; this says so in seconds."""
+    listens; this says so in seconds. Then, for a GCS address (not ray://), whether it takes
+    this machine's token (`_check_token`)."""
     try:
         socket.create_connection((host, port), timeout=_PROBE_S).close()
     except OSError as e:
         raise InputError(f"{OPTION} {address}: nothing answers at {host}:{port} "
                          f"({_short(e)}); start the cluster there (`ray start --head` on its "
                          f"head node) and check the host and port, {_LOCAL_WORKERS}") from None
+    if not address.startswith("ray://"):
+        _check_token(address)
+
+
+def _sends_token() -> bool:
+    """This process's Ray sends a token (``RAY_AUTH_MODE=token``, as Ray reads it)."""
+    try:
+        from ray._raylet import AuthenticationMode, get_authentication_mode
+
+        return get_authentication_mode() == AuthenticationMode.TOKEN
+    except Exception:  # noqa: BLE001 -- a Ray without these: read the variable
+        return os.environ.get(_AUTH_MODE, "").lower() == "token"
+
+
+def _token_source() -> Optional[str]:
+    """Where this machine's Ray would take its token from, in Ray's order, or None."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "RAY_AUTH_TOKEN"
+    if os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return f"RAY_AUTH_TOKEN_PATH={os.environ['RAY_AUTH_TOKEN_PATH']}"
+    default = os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+    return "~/.ray/auth_token" if os.path.isfile(default) else None
+
+
+def _is_auth_error(e: BaseException) -> bool:
+    """Ray's AuthenticationError, raised or chained (ray.init wraps the GCS client's)."""
+    seen = 0
+    while e is not None and seen < 8:
+        if type(e).__name__ == "AuthenticationError" or "InvalidAuthToken" in str(e):
+            return True
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return False
+
+
+def _token_error(address: str, e: BaseException) -> InputError:
+    """The one line for a token Ray refused (or could not find): which, and what to set."""
+    source = _token_source()
+    if not _sends_token():
+        what = (f"the cluster requires a Ray token and this machine sends none ({_AUTH_MODE} "
+                "is not 'token' here)")
+        if source:
+            what += (f"; this machine has one ({source}): if it is the head node's, "
+                     f"export {_AUTH_MODE}=token alone is enough")
+    elif source is None or "file cannot be opened" in str(e) or "no authentication" in str(e):
+        what = (f"{_AUTH_MODE}=token here but Ray found no token: {_short(e)}")
+    else:
+        what = f"the cluster refused this machine's Ray token (from {source}): not the cluster's"
+    return InputError(
+        f"{OPTION} {address}: {what}; run `ray get-auth-token` on the head node and here "
+        f"export {_AUTH_MODE}=token RAY_AUTH_TOKEN=<that token> (or save it in "
+        f"~/.ray/auth_token), or run both the cluster (`{_AUTH_MODE}=disabled ray start --head`) "
+        f"and this command with {_AUTH_MODE}=disabled, {_LOCAL_WORKERS}")
+
+
+@contextlib.contextmanager
+def _stderr_kept() -> Iterator[list]:
+    """File descriptor 2 (where Ray's C++ core logs) goes to a temporary file meanwhile; the
+    list yielded gets its text. A stderr without a descriptor (a test's capture) is left."""
+    text: list = []
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield text
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield text
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            text.append(tmp.read().decode("utf-8", "replace"))
+
+
+def _check_token(address: str) -> None:
+    """Raise the token `InputError` when the GCS at ``address`` refuses this machine's token
+    (or it has none it should have); anything else is left to ``ray.init``. Ray before token
+    authentication (2.52) has nothing to check."""
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            ensure_token_if_auth_enabled)
+        from ray._raylet import GcsClient
+    except ImportError:
+        return
+    try:  # Ray's own check, before its C++ client aborts the process over a missing token
+        ensure_token_if_auth_enabled(None, create_token_if_missing=False)
+    except Exception as e:  # noqa: BLE001
+        if _is_auth_error(e):
+            raise _token_error(address, e) from None
+        return
+    failed: list = []
+
+    def ask() -> None:
+        try:
+            GcsClient(address=address)
+        except BaseException as e:  # noqa: BLE001 -- judged below
+            failed.append(e)
+    with _stderr_kept() as said:
+        asker = threading.Thread(target=ask, name="ray-token-check", daemon=True)
+        asker.start()
+        asker.join(_GCS_WAIT_S)  # not answering at all: ray.init waits and says so
+    if failed and _is_auth_error(failed[0]):
+        raise _token_error(address, failed[0]) from None
+    if "".join(said).strip():
+        sys.stderr.write("".join(said))  # not the token: Ray's words stay
 
 
 def connect_ray(address: str) -> bool:
     """Connect this process to Ray at ``address`` (see the module doc) unless it is connected
     already; returns True when this call connected. Raises `InputError` (one line: the option,
     the address, what went wrong, the fix) when Ray is not installed, the address is not one
-    of the forms above, ray:// lacks Ray Client, nothing answers at HOST:PORT, or ``ray.init``
-    fails."""
+    of the forms above, ray:// lacks Ray Client, nothing answers at HOST:PORT, the cluster
+    refuses this machine's token (or it has none), or ``ray.init`` fails."""
     try:
         import ray
     except ImportError:
@@ -105,6 +230,8 @@ def connect_ray(address: str) -> bool:
     try:
         ray.init(address=address)
     except Exception as e:  # noqa: BLE001 -- whatever Ray raises, connecting failed
+        if _is_auth_error(e):
+            raise _token_error(address, e) from None
         raise InputError(f"{OPTION} {address}: Ray could not connect: {_short(e)}; "
                          f"{_fix(address)}") from None
     return True
