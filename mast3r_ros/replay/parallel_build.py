@@ -49,7 +49,7 @@ from ..core.encoding_store import (ChunkEntry, EncodingStoreWriter, StoreTable, 
                                    merge_tables)
 from ..core.errors import InputError, Mast3rRosError
 from ..core.fileio import atomic_write_json
-from ..core.progress_output import NoProgress, progress_bar
+from ..core.progress_output import NoProgress, ProgressLog, progress_bar
 from .ray_connect import connect_ray
 
 log = logging.getLogger(__name__)
@@ -320,10 +320,14 @@ def build_encodings(num_keyframes: int, encode: EncodeFn, staging: str, *, worke
 
 def _progress(total: int, initial: int, enabled: bool) -> Any:
     """The keyframe-encoding bar, or log lines off a terminal (`progress_output.progress_bar`,
-    the rule of every command's progress); nothing when not ``enabled``."""
+    the rule of every command's progress); nothing when not ``enabled``. The rate starts at the
+    first encoded shard off a terminal (`ProgressLog.rate_after_first`): the workers' start-up
+    (loading the network) is no keyframe's; a tqdm bar's rate is a moving average of recent
+    updates, which forgets the start-up within a few updates."""
     if not enabled:
         return NoProgress()
-    return progress_bar(total, "encoding keyframes", "keyframe", initial, leave=True)
+    bar = progress_bar(total, "encoding keyframes", "keyframe", initial, leave=True)
+    return bar.rate_after_first() if isinstance(bar, ProgressLog) else bar
 
 
 def _run_local(encode: EncodeFn, todo: List[Shard], workers: int, threads: int,

@@ -96,5 +96,47 @@ def test_the_keyframe_encoding_bar_takes_the_same_path(clock, caplog):
     bar = parallel_build._progress(20, 0, True)
     clock.t += 40.0
     bar.update(16)
-    assert _lines(caplog) == ["encoding keyframes: 16/20 keyframes, 2.5 s/keyframe, "
-                              "~10 s left"]
+    # the first shard's line has no rate yet: its 40 s are start-up as much as encoding
+    # (test_the_encoding_rate_starts_at_the_first_encoded_shard)
+    assert _lines(caplog) == ["encoding keyframes: 16/20 keyframes"]
+
+
+def test_the_encoding_rate_starts_at_the_first_encoded_shard(clock, caplog):
+    """A fresh user's finding: build-map --workers 2's first encoding line said "20/180
+    keyframes, 1.6 keyframes/s, ~2 min left" and the build ended ~15 s later: the rate counted
+    the workers' start-up (loading the network). Now the rate is measured from the first
+    encoded shard on (its keyframes not counted), once over LOG_MIN_GAP_S; before that the line
+    gives the count alone. Two workers (A, B), 12.5 s of start-up, a 20-keyframe shard each
+    4 s each: 10 keyframes/s."""
+    caplog.set_level(logging.INFO, logger="mast3r_ros")
+    bar = parallel_build._progress(180, 0, True)
+    start = clock.t
+    done = sorted([12.5 + 4 * k for k in range(5)] + [12.6 + 4 * k for k in range(4)])
+    for t in done:
+        clock.t = start + t
+        bar.update(20)
+    assert _lines(caplog) == [
+        "encoding keyframes: 20/180 keyframes",  # 12.5 s: start-up, no rate yet
+        "encoding keyframes: 140/180 keyframes, 10.0 keyframes/s, ~4 s left"]  # 24.5 s
+
+
+def test_a_burst_of_first_shards_gives_no_rate_until_it_is_measured(caplog):
+    """Workers started together finish their first shards together: a line due just after the
+    first shard (here 0.5 s) would have said 40 keyframes/s. Until LOG_MIN_GAP_S has passed
+    since the first shard, the line has no rate."""
+    caplog.set_level(logging.INFO, logger="mast3r_ros")
+    now = [0.0]
+    bar = progress_output.ProgressLog(180, "encoding keyframes", "keyframe",
+                                      clock=lambda: now[0], rate_after_first=True)
+    now[0] = 9.5
+    bar.update(20)  # the first shard, before any line is due
+    now[0] = 10.0
+    bar.update(20)  # its twin, 0.5 s later: a line is due
+    assert _lines(caplog) == ["encoding keyframes: 40/180 keyframes"]
+    assert bar.line(19.4) == "encoding keyframes: 40/180 keyframes"
+    assert bar.line(19.5) == "encoding keyframes: 40/180 keyframes, 2.0 keyframes/s, ~70 s left"
+    now[0] = 0.0
+    plain = progress_output.ProgressLog(180, "localize", clock=lambda: now[0])
+    now[0] = 10.0
+    plain.update(20)  # other bars: the rate counts from the start, as before
+    assert plain.line(10.0) == "localize: 20/180 frames, 2.0 frames/s, ~80 s left"
