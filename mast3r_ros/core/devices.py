@@ -1,17 +1,22 @@
 """Torch device names as the configuration, the CLI and the Python API take them; the CPU
-thread count (`apply_cpu_threads`)."""
+thread count (`apply_cpu_threads`).
+
+torch is imported by the functions that use it, not here: commands that never run torch
+(check-map, merge-maps) import this module, and torch's import costs them 2-4 s on a loaded
+2-core machine."""
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Optional, Set, Union
-
-import torch
+from typing import TYPE_CHECKING, Optional, Set, Union
 
 from .errors import ConfigError
 from .model.preprocess import SIZES
 from .said_once import SaidOnce
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 _warned_threads: Set[int] = set()  # the localizer and its engine both apply the same value
@@ -30,6 +35,8 @@ def resolve_device(name: Union[str, torch.device]) -> torch.device:
     """The torch device of a device name: 'auto' -> cuda when available else cpu; 'cpu',
     'cuda', 'cuda:N' (a `torch.device` is taken as is). Raises `ConfigError` for another
     name or kind (mps, xpu: not supported), or a CUDA device this machine does not have."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -52,13 +59,16 @@ def resolve_device(name: Union[str, torch.device]) -> torch.device:
     return dev
 
 
-def apply_cpu_threads(n: int) -> None:
+def apply_cpu_threads(n: int, torch_pool: bool = True) -> None:
     """Set the threads of torch's intra-op pool (``torch.set_num_threads``) and OpenCV's
     (``cv2.setNumThreads``) to ``n`` for the whole process; ``n`` 0 leaves the libraries'
-    defaults (one per core). The ``cpu_threads`` parameter: on a CPU shared with other
-    processes the default's threads spin at every parallel region's barrier waiting for a
-    descheduled one (one nearest-neighbour search of the matcher measured 7x slower with 2 than
-    with 1 on a loaded 2-core machine: docs/bench/query_aspect_cpu_2026-12-03).
+    defaults (one per core). ``torch_pool`` False sets OpenCV's only, without importing torch:
+    for a command that runs no torch (check-map's matching is OpenCV's).
+
+    The ``cpu_threads`` parameter: on a CPU shared with other processes the default's threads spin
+    at every parallel region's barrier waiting for a descheduled one (one nearest-neighbour search
+    of the matcher measured 7x slower with 2 than with 1 on a loaded 2-core machine:
+    docs/bench/query_aspect_cpu_2026-12-03).
 
     More threads than the cores this process may run on (`usable_cores`) are set as asked but
     logged as a warning, once per value: they only wait for each other (the parameter's range
@@ -76,8 +86,11 @@ def apply_cpu_threads(n: int) -> None:
         log.warning("cpu_threads %d is more than the %d core(s) this process may run on: the extra "
                     "threads only wait for each other; set cpu_threads to at most %d, or 0 for one "
                     "per core (docs/gpu.md: On the CPU)", n, cores, cores)
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
+    if torch_pool:
+        import torch
+
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
     try:  # OpenCV: the sift matcher's and PnP's; an extra of pip installs
         import cv2
     except ImportError:
@@ -99,6 +112,8 @@ def auto_cpu_note(image_size: Optional[int] = None) -> str:
     the note suggests only the sizes smaller than it, and none at 224, the smallest. None
     (not known: an engine built without a configuration) suggests 384 and 224, the sizes
     below the default 512."""
+    import torch
+
     if torch.version.cuda is None:
         why = f"this torch ({torch.__version__}) is a CPU-only build"
     else:

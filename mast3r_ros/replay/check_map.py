@@ -63,7 +63,9 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     from .pipeline import keyframe_progress
 
     cfg = load_params(args)
-    apply_cpu_threads(cfg.model.cpu_threads)  # the check's SIFT matching runs on OpenCV's pool
+    # the check's SIFT matching runs on OpenCV's pool; torch's, never used here, is left unset
+    # (and torch unimported: 2-4 s of a check on a loaded 2-core machine)
+    apply_cpu_threads(cfg.model.cpu_threads, torch_pool=False)
     for option, value in (("--json", args.json), ("--plot", args.plot)):
         _refuse_inside_the_map(value, option, args.map)
     if args.json not in (None, "-") and args.plot and (os.path.realpath(args.json)

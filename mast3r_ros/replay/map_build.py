@@ -89,9 +89,9 @@ class KeyframeImageEncoder:
 
 
 def apply_cpu_threads(n: int) -> None:
-    """`core.devices.apply_cpu_threads`, imported when a build applies it: that module imports
-    torch (2-4 s on a loaded 2-core machine), which merge-maps, whose progress bars are
-    `pipeline`'s, never uses."""
+    """`core.devices.apply_cpu_threads`, imported when a build applies it (it imports torch to
+    set torch's pool: 2-4 s on a loaded 2-core machine, which merge-maps, whose progress bars are
+    `pipeline`'s, never spends)."""
     from ..core.devices import apply_cpu_threads as apply
 
     apply(n)

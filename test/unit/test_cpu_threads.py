@@ -104,11 +104,19 @@ def test_check_map_applies_the_params_cpu_threads(monkeypatch, tmp_path, restore
     from mast3r_ros.replay.cli import main
 
     seen = []
-    monkeypatch.setattr(devices, "apply_cpu_threads", seen.append)
+    monkeypatch.setattr(devices, "apply_cpu_threads", lambda n, **kw: seen.append((n, kw)))
     params = tmp_path / "p.yaml"
     params.write_text("/**:\n  ros__parameters:\n    cpu_threads: 1\n")
     assert main(["check-map", str(tmp_path / "no_map"), "--params", str(params)]) == 2
-    assert seen == [1]
+    # OpenCV's pool only: the check runs no torch, and setting torch's imported it (2-4 s)
+    assert seen == [(1, {"torch_pool": False})]
+
+
+def test_torch_pool_false_sets_opencv_only(restore_threads):
+    torch.set_num_threads(2)
+    cv2.setNumThreads(2)
+    devices.apply_cpu_threads(1, torch_pool=False)
+    assert (torch.get_num_threads(), cv2.getNumThreads()) == (2, 1)
 
 
 def test_more_threads_than_cores_is_warned_once(monkeypatch, caplog, restore_threads):
