@@ -53,6 +53,22 @@ def test_a_merge_of_maps_that_skipped_nothing_adds_nothing_to_the_json():
         "the manifest's unreadable_frames)"]
 
 
+
+def test_large_maps_doc_says_when_the_json_carries_merged_from():
+    """docs/large_maps.md read as if check-map's --json always carried ``merged_from``: it
+    does only when a source skipped frames (the test above). Every sentence there naming both
+    says so."""
+    import re
+    from pathlib import Path
+
+    text = " ".join((Path(__file__).resolve().parents[2] / "docs" / "large_maps.md")
+                    .read_text(encoding="utf-8").split())
+    sentences = [s for s in re.split(r"(?<=[.)])\s+(?=[A-Z`])", text)
+                 if "`merged_from`" in s and "`--json`" in s]
+    assert sentences, "docs/large_maps.md no longer says what check-map --json carries"
+    for s in sentences:
+        assert "only when a source skipped frames" in s, s
+
 def test_json_and_plot_naming_one_file_are_refused_before_the_check(sift_map, tmp_path,
                                                                       capsys):
     """`check-map MAP --json report --plot report` (no extension: a png) wrote the JSON, then
