@@ -260,12 +260,16 @@ def main() -> int:
                     "about 80 ms per keyframe on a loaded 2-core machine, half an hour at 2*10^4)")
     ap.add_argument("--steps", nargs="+", default=list(STEPS), choices=STEPS,
                     help="the steps to run (write, merge always run: the others need the maps)")
-    ap.add_argument("--dir", help="work folder (default: a temporary one, deleted)")
+    ap.add_argument("--dir", help="work folder, kept with its maps (a folder per N under it: "
+                    "a/, b/ and their merge m/); default: a temporary one, deleted at the end")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.dir is not None and not os.path.isdir(a.dir):
+        ap.error(f"--dir {a.dir}: no such folder; create it, or leave --dir out for a temporary "
+                 "one (deleted at the end)")
     w, h = a.size
     if a.child:
         print(json.dumps(child(a.child, a.n, a.work, w, h)))
@@ -278,7 +282,10 @@ def main() -> int:
           "depth; merge of two halves of N/2", flush=True)
     rows = []
     for n in sorted(a.sizes):
-        work = tempfile.mkdtemp(prefix=f"bench_scale_{n}_", dir=a.dir)
+        try:
+            work = tempfile.mkdtemp(prefix=f"bench_scale_{n}_", dir=a.dir)
+        except OSError as e:  # --dir not writable
+            ap.error(f"--dir {a.dir}: cannot create a work folder there: {e.strerror}")
         try:
             row: Dict[str, Any] = {"keyframes": n}
             for step in STEPS:
@@ -287,7 +294,10 @@ def main() -> int:
                     row.update(run_child(step, n, work, w, h))
             row["load"] = round(os.getloadavg()[0], 1)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            if a.dir is None:
+                shutil.rmtree(work, ignore_errors=True)
+            else:
+                print(f"# N={n}: maps kept in {work}", flush=True)
         rows.append(row)
         print(json.dumps(row), flush=True)
     base = rows[0]
