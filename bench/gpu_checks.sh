@@ -118,18 +118,41 @@ summarize() { $PY bench/gpu_summary.py "$R" --log "$OUT/gpu_checks_log.txt" \
 # limit LIMIT_S: the step's own limit, cut to what the deadline leaves (0: skip the step)
 limit() { local t=$(( $1 * X )) left=$(( DEADLINE - $(elapsed) ));
           [ "$left" -lt "$t" ] && t=$left; [ "$t" -lt 15 ] && t=0; echo "$t"; }
+# a stop (TERM or INT: `timeout 120 bash bench/gpu_checks.sh`, kill, Ctrl-C) must not leave the
+# running steps behind: each runs under its own `timeout`, in a process group of its own that a
+# signal to the script, or to the script's group, never reaches (a step ran on, init's child, to
+# its own limit). So a step runs in the background and is waited for (a trap runs during
+# `wait`, not during a command in the foreground); its timeout's pid, its group's id, is a file
+# in $R.run while it runs (one each: the parallel step's jobs start and end together), and the
+# trap below stops the steps' body ($R.body: no next step starts), the packer and every group
+# listed.
+mkdir -p "$R.run"
+running() { : > "$R.run/$1"; }
+ended() { rm -f "$R.run/$1"; }
+stop_all() { local g
+  [ -s "$R.body" ] && kill -TERM "$(cat "$R.body")" 2>/dev/null
+  [ -n "${PACKER:-}" ] && kill -TERM "$PACKER" 2>/dev/null
+  for g in "$R.run"/*; do
+    g=${g##*/}; [ "$g" != "*" ] && kill -TERM -- "-$g" "$g" 2>/dev/null
+  done
+  rm -rf "$R.body" "$R.run" "$R.stop"; }
+trap stop_all EXIT
+trap 'stop_all; trap - EXIT; exit 143' TERM
+trap 'stop_all; trap - EXIT; exit 130' INT
 # step NAME LIMIT_S CMD...: run alone, log to $R/NAME.log, show its tail, re-pack
 step() { local name=$1 t; t=$(limit "$2"); shift 2
          echo; echo "=== [$(elapsed) s] $name: $*"
          if [ "$t" = 0 ]; then echo "=== $name skipped: the ${DEADLINE} s deadline is near"; return; fi
-         timeout -k 10 "$t" "$@" > "$R/$name.log" 2>&1; local rc=$?; tail -n 60 "$R/$name.log"
+         timeout -k 10 "$t" "$@" > "$R/$name.log" 2>&1 & local pid=$!; running "$pid"
+         wait "$pid"; local rc=$?; ended "$pid"; tail -n 60 "$R/$name.log"
          echo "=== $name exit $rc (limit $t s)"; pack; }
 # bg NAME CPUS CMD...: a background job of the parallel step (pinned to CPUS when given)
 bg() { local name=$1 cpus=$2; shift 2; local pin=()
        [ -n "$cpus" ] && command -v taskset > /dev/null && pin=(taskset -c "$cpus")
        echo "--- [$(elapsed) s] $name: $*"
-       ( timeout -k 10 "$PLIMIT" ${pin[@]+"${pin[@]}"} "$@" > "$R/$name.log" 2>&1;
-         echo "exit $? (limit $PLIMIT s)" >> "$R/$name.log" ) &
+       ( timeout -k 10 "$PLIMIT" ${pin[@]+"${pin[@]}"} "$@" > "$R/$name.log" 2>&1 &
+         pid=$!; running "$pid"; wait "$pid"; rc=$?; ended "$pid"
+         echo "exit $rc (limit $PLIMIT s)" >> "$R/$name.log" ) &
        JOBS+=("$name"); }
 
 {
@@ -169,6 +192,7 @@ PACK_EVERY=${GPU_CHECKS_PACK_EVERY_S:-20}
     [ -e "$R.stop" ] && exit 0; sleep 1; done; pack; done ) > /dev/null 2>&1 &
 PACKER=$!
 {
+echo "$BASHPID" > "$R.body"
 cat "$R/gpu.txt"
 # 1. the whole frame at 512 compiled (the issue's targets; eager 512 is the last step)
 want gpu_512 && step gpu_512 190 $PY "${G[@]}" --sizes "$S512" --variants "${RO[@]}" \
@@ -243,8 +267,10 @@ if want sweep; then
 fi
 want retrieval && step retrieval 55 $PY "${Q[@]}" --json "$R/bench_retrieval.json"
 echo "=== total $(elapsed) s; results in $OUT/results.tgz, summary in $OUT/gpu_summary.md"
-} 2>&1 | tee "$OUT/gpu_checks_log.txt"
-touch "$R.stop"; wait "$PACKER" 2>/dev/null; rm -f "$R.stop"
+rm -f "$R.body"
+} 2>&1 | tee "$OUT/gpu_checks_log.txt" &
+wait $!  # in the background: the trap runs at once (see stop_all)
+touch "$R.stop"; wait "$PACKER" 2>/dev/null; rm -f "$R.stop"; PACKER=
 cp "$OUT/gpu_checks_log.txt" "$R/" 2>/dev/null
 pack
 echo

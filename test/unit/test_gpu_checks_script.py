@@ -11,6 +11,8 @@ import tarfile
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "bench" / "gpu_checks.sh"
 
@@ -100,3 +102,70 @@ def test_results_reach_out_while_a_step_runs(tmp_path):
     # a pack the kill cut short may leave one part file: 4 files of the 8 the device returns
     assert {p.name for p in out.iterdir() if not p.name.startswith(".results.")} == {
         "gpu_checks_log.txt", "gpu_summary.md", "results.tgz"}
+
+
+def _stub_marker(tmp_path: Path) -> tuple:
+    """A PYTHON whose bench_gpu.py (gpu_512's step, the parallel step's builds) hangs as a
+    process named by a marker of this test; gpu_summary.py runs for real."""
+    marker = f"gpu_checks_stub_{os.getpid()}_{tmp_path.name}"
+    stub = tmp_path / "python"
+    stub.write_text(f"""#!/usr/bin/env bash
+case "$1" in
+  bench/bench_gpu.py) echo started; exec -a {marker} sleep 600 ;;
+  bench/gpu_summary.py) exec {sys.executable} "$@" ;;
+  *) echo stub ;;
+esac
+""")
+    stub.chmod(0o755)
+    return stub, marker
+
+
+def _with_marker(marker: str) -> list:
+    pids = []
+    for p in Path("/proc").iterdir():
+        try:
+            if p.name.isdigit() and marker.encode() in (p / "cmdline").read_bytes():
+                pids.append(int(p.name))
+        except OSError:
+            pass
+    return pids
+
+
+@pytest.mark.parametrize("steps, running", [("gpu_512", 1), ("parallel", 3)])
+@pytest.mark.parametrize("how", ["TERM to the script", "INT to the script",
+                                 "TERM to its group (timeout 120 bash gpu_checks.sh)"])
+def test_a_stopped_run_leaves_no_step_running(tmp_path, steps, running, how):
+    """`timeout 120 bash bench/gpu_checks.sh --smoke` left the running step going, its parent
+    gone (init's child): each step runs under its own `timeout`, in a process group of its own
+    that a signal to the script (or to the script's group) never reaches. A TERM/INT trap now
+    stops the running steps' groups."""
+    stub, marker = _stub_marker(tmp_path)
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": str(stub),
+           "TMPDIR": str(tmp_path), "GPU_CHECKS_PACK_EVERY_S": "1"}
+    proc = subprocess.Popen(["bash", str(SCRIPT), "--smoke", "--steps", steps], cwd=REPO,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        for _ in range(600):  # a wait for the steps to start, at most ~60 s; nothing timed
+            if len(_with_marker(marker)) == running:
+                break
+            time.sleep(0.1)
+        assert len(_with_marker(marker)) == running, "the stub steps did not start"
+        if how.startswith("TERM to its group"):
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            os.kill(proc.pid, signal.SIGINT if how.startswith("INT") else signal.SIGTERM)
+        proc.wait(timeout=60)
+        for _ in range(300):  # a TERM'd step may take a moment to go; at most ~30 s
+            if not _with_marker(marker):
+                break
+            time.sleep(0.1)
+        left = _with_marker(marker)
+    finally:
+        for pid in _with_marker(marker):  # what the script left: not this test's leftovers
+            os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert left == [], f"{how}: the step(s) still running: {left}"
+    assert proc.returncode != 0
