@@ -136,10 +136,14 @@ def _export_locked(args: argparse.Namespace, checkpoint: str, passed_as: str) ->
     from ..core.model.export import export_onnx, require_onnx
 
     require_onnx(args.exporter)  # before a 2.7 GB checkpoint is read for nothing
+    w, h = args.camera_size
+    zero = " and ".join(side for side, v in (("width", w), ("height", h)) if v == 0)
+    if zero:  # else the network shape's "image must be non-empty", which said neither
+        raise InputError(f"--camera-size {w}x{h}: the {zero} {'are' if w == h else 'is'} 0; "
+                         "give the camera's resolution in pixels, WIDTHxHEIGHT (e.g. 640x480)")
     try:  # a bad --camera-size, also before the checkpoint is read
         shape = network_shape(args.size, args.camera_size)
     except InputError as e:
-        w, h = args.camera_size
         raise InputError(f"--camera-size {w}x{h}: {e}") from None
     # the ONNX exporter's own passes log every rewritten initializer at INFO (~1 400 lines for
     # the tiny network): keep third-party exporter chatter at WARNING unless asked for debug

@@ -31,6 +31,20 @@ def test_camera_size_is_width_by_height():
             export._camera_size(bad)
 
 
+@pytest.mark.parametrize("size, zero", [("0x480", "width is"), ("640x0", "height is"),
+                                        ("0x0", "width and height are")])
+def test_a_zero_camera_size_names_the_side_and_the_option(size, zero, capsys):
+    """`export CK --out o --camera-size 0x480` said "--camera-size 0x480: image must be
+    non-empty, got 0x480": it names the zero side now, and what to give."""
+    from mast3r_ros.replay.cli import main
+
+    assert main(["export", "CK", "--out", "o", "--camera-size", size]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith(
+        f"--camera-size {size}: the {zero} 0; give the camera's resolution in pixels, "
+        "WIDTHxHEIGHT (e.g. 640x480)"), err
+
+
 def test_keyframe_batch_accepts_exactly_the_max_keyframes_range(monkeypatch):
     """The range is max_keyframes' (1..32): both ends pass, one past either end is refused."""
     def reached(*a, **k):
