@@ -64,7 +64,7 @@ case "$1" in
   bench/bench_gpu.py)
     while [ $# -gt 0 ]; do [ "$1" = --json ] && out=$2; shift; done
     echo '{{"sizes": {{"224": {{"variants": {{}}}}}}}}' > "$out"; echo "K=1 timed"
-    exec sleep 600 ;;
+    exec -a gpu_checks_stub_{os.getpid()}_{tmp_path.name} sleep 600 ;;
   bench/gpu_summary.py) exec {sys.executable} "$@" ;;
   *) echo stub ;;
 esac
@@ -97,6 +97,10 @@ def test_results_reach_out_while_a_step_runs(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # as the device's limit does
         proc.wait()
+        # the step, in a process group of its own that no trap stops on a SIGKILL, ran on for
+        # its 600 s after each run of this test
+        for pid in _with_marker(f"gpu_checks_stub_{os.getpid()}_{tmp_path.name}"):
+            os.kill(pid, signal.SIGKILL)
     assert {"bench_gpu_512_fp16.json", "gpu_512.log", "gpu.txt"} <= names, names
     assert "| Must reach | verdict |" in (out / "gpu_summary.md").read_text()
     # a pack the kill cut short may leave one part file: 4 files of the 8 the device returns
