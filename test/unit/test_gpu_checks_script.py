@@ -124,11 +124,12 @@ esac
     return stub, marker
 
 
-def _with_marker(marker: str) -> list:
+def _with_marker(marker: str, where: str = "cmdline") -> list:
+    """The processes with ``marker`` in their /proc ``where`` (cmdline, or environ)."""
     pids = []
     for p in Path("/proc").iterdir():
         try:
-            if p.name.isdigit() and marker.encode() in (p / "cmdline").read_bytes():
+            if p.name.isdigit() and marker.encode() in (p / where).read_bytes():
                 pids.append(int(p.name))
         except OSError:
             pass
@@ -160,16 +161,22 @@ def test_a_stopped_run_leaves_no_step_running(tmp_path, steps, running, how):
         else:
             os.kill(proc.pid, signal.SIGINT if how.startswith("INT") else signal.SIGTERM)
         proc.wait(timeout=60)
+        # every process of the run has OUT in its environment: the script's subshells (the
+        # packer looped for ever once the script was gone), tee, the steps' timeouts
+        everything = "OUT=" + env["OUT"] + "\0"
         for _ in range(300):  # a TERM'd step may take a moment to go; at most ~30 s
-            if not _with_marker(marker):
+            if not _with_marker(marker) and not _with_marker(everything, "environ"):
                 break
             time.sleep(0.1)
         left = _with_marker(marker)
+        rest = _with_marker(everything, "environ")
     finally:
-        for pid in _with_marker(marker):  # what the script left: not this test's leftovers
-            os.kill(pid, signal.SIGKILL)
+        for pid in set(_with_marker(marker) + _with_marker("OUT=" + env["OUT"] + "\0",
+                                                           "environ")):
+            os.kill(pid, signal.SIGKILL)  # what the script left: not this test's leftovers
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert left == [], f"{how}: the step(s) still running: {left}"
+    assert rest == [], f"{how}: the script's processes still running: {rest}"
     assert proc.returncode != 0
