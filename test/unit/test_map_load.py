@@ -859,7 +859,9 @@ def test_a_killed_writers_temporary_folder_given_as_the_map_says_what_it_is(tmp_
     """After `kill -9` (or the OOM killer) of build-map or merge-maps, `ls` shows
     MAP.tmp-m3r-XXXXXXXX; given as --map (or to merge-maps, check-map) it was called 'copied
     only in part? copy the map again': it is the killed writer's unfinished output, which the
-    next writer of MAP removes; the fix is to rerun that command."""
+    next writer of MAP removes; the fix is to rerun that command. The same folder exists while
+    the writer still runs, so the words hold for both; a user's folder of another form is not
+    named so."""
     tmp = tmp_path / "site.tmp-m3r-ab12cd_9"
     (tmp / "keyframes").mkdir(parents=True)
     site = tmp_path / "site"
@@ -867,12 +869,19 @@ def test_a_killed_writers_temporary_folder_given_as_the_map_says_what_it_is(tmp_
         KeyframeMap.load(str(tmp))
     assert str(e.value) == (
         f"{tmp} is the unfinished output of a build-map or merge-maps to {site} that was killed "
-        f"(kill -9, the OOM killer, a power cut), not a map: rerun that command (it removes "
-        f"this folder), then pass {site}"), str(e.value)
-    other = tmp_path / "site.tmp-backup"  # a user's own folder: the words of a partial copy
-    (other / "keyframes").mkdir(parents=True)
-    with pytest.raises(MapFormatError, match="copied only in part"):
-        KeyframeMap.load(str(other))
+        f"or is still running, not a map: if that command still runs, wait for it to finish; "
+        f"if it was killed (kill -9, the OOM killer, a power cut), rerun it (it removes this "
+        f"folder); then pass {site}"), str(e.value)
+    # a user's own folders, not of mkdtemp's form (8 of [a-z0-9_] after the infix): the words
+    # of a partial copy, never 'unfinished output' (which the next writer would not remove)
+    for name in ("site.tmp-backup", "site.tmp-m3r-backup", "site.tmp-m3r-backup_01",
+                 "site.tmp-m3r-Ab12cd_9", "site.tmp-m3r-ab12-d_9"):
+        other = tmp_path / name
+        (other / "keyframes").mkdir(parents=True)
+        with pytest.raises(MapFormatError) as e:
+            KeyframeMap.load(str(other))
+        assert "copied only in part" in str(e.value), (name, str(e.value))
+        assert "unfinished output" not in str(e.value), (name, str(e.value))
 
 
 def test_a_run_folder_or_deep_folder_inside_a_map_names_the_map(tmp_path, monkeypatch):

@@ -125,12 +125,14 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
         head, infix, tail = base.rpartition(TEMP_INFIX)
         if infix and head and re.fullmatch(r"[a-z0-9_]{8}", tail) \
                 and os.path.isdir(os.path.join(path, "keyframes")):
-            # a writer's temporary sibling, left by a kill -9 before its rename (`publish`)
+            # a writer's temporary sibling: still being filled, or left by a kill -9 before
+            # its rename (`publish`); which of the two is not known here, so both are named
             final = os.path.join(os.path.dirname(os.path.normpath(path)), head)
             raise MapFormatError(
                 f"{path} is the unfinished output of a build-map or merge-maps to {final} that "
-                "was killed (kill -9, the OOM killer, a power cut), not a map: rerun that "
-                f"command (it removes this folder), then pass {final}") from None
+                "was killed or is still running, not a map: if that command still runs, wait "
+                "for it to finish; if it was killed (kill -9, the OOM killer, a power cut), "
+                f"rerun it (it removes this folder); then pass {final}") from None
         if os.path.isdir(os.path.join(path, "keyframes")):  # a map's files, no manifest
             # an rsync or scp stopped before manifest.json (it sorts after keyframes/); a
             # build never leaves a folder at MAP (it renames a finished one into place)
