@@ -135,8 +135,8 @@ def not_text_fix(data: bytes, fix: str) -> str:
         kind = "a PyTorch checkpoint (torch.save)"
     elif data.startswith(_TORCH_LEGACY_MAGIC):
         kind = "a PyTorch checkpoint (torch.save, legacy format)"
-    elif data[:1] == b"\x80":
-        kind = "a Python pickle"
+    elif data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        kind = "a Python pickle"  # PROTO then the protocol: 2-5 (0 and 1 have no PROTO)
     else:
         return fix
     return f"it is {kind}: a checkpoint goes in --checkpoint"

@@ -40,3 +40,23 @@ def test_other_binary_data_keeps_its_advice():
 
     assert not_text_fix(b"\x89PNG\r\n\x1a\n\0\0", "save it as UTF-8") == "save it as UTF-8"
     assert not_text_fix(pickle.dumps([1, 2], protocol=2), "x").startswith("it is a Python ")
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_a_pickle_of_each_binary_protocol_is_named(protocol):
+    from mast3r_ros.core.text_files import not_text_fix
+
+    data = pickle.dumps({"a": [1, 2]}, protocol=protocol)
+    assert not_text_fix(data, "x") == "it is a Python pickle: a checkpoint goes in --checkpoint"
+
+
+@pytest.mark.parametrize("data", [b"\x80", b"\x80\x00\x01\x02", b"\x80\x01abc", b"\x80\x06abc",
+                                  b"\x80\xff\xfe\x00", b"\x80\x80\x80\x80"])
+def test_other_data_starting_0x80_is_not_called_a_pickle(data):
+    """A reviewer's find: any non-text file whose first byte is 0x80 (raw sensor data, a
+    Latin-1 or cp1252 file, random bytes) was called 'a Python pickle' and sent to
+    --checkpoint. A pickle of protocol 2-5 starts with PROTO (0x80) then its protocol number;
+    others keep the caller's advice."""
+    from mast3r_ros.core.text_files import not_text_fix
+
+    assert not_text_fix(data, "save it as UTF-8") == "save it as UTF-8"
