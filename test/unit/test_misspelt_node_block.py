@@ -72,3 +72,54 @@ def test_a_file_shared_by_two_nodes_says_nothing(tmp_path):
     path.write_text(f"/robot1/mast3r_localizer:\n{BODY}/robot2/mast3r_localiser:\n{BODY}")
     lines = misspelt_node_block_warnings(_argv(path), "/robot2/mast3r_localizer")
     assert len(lines) == 1 and "'/robot2/mast3r_localiser'" in lines[0], lines
+
+
+NS_FQN = "/robot1/mast3r_localizer"
+
+
+def test_a_bare_block_for_a_namespaced_node_names_the_namespace(tmp_path):
+    """A reviewer's find: for the node /robot1/mast3r_localizer and a file with the blocks
+    'mast3r_localizer:' and 'mast3r_localizer_2:', the node warned that 'mast3r_localizer_2'
+    (the other camera's block, which rcl applies to /mast3r_localizer_2) 'is applied to no node
+    (did you mean 'mast3r_localizer'?)', a key that reaches this node no more. rcl keys a bare
+    name as the root namespace's node ('/mast3r_localizer'; ROS 2 docs, 'imu:' is '/imu'), so
+    neither block reaches it: the warning now names the bare block and the namespace it lacks."""
+    path = tmp_path / "p.yaml"
+    for key, text in (("mast3r_localizer", f"mast3r_localizer:\n{BODY}mast3r_localizer_2:\n{BODY}"),
+                      ("mast3r_localizer", f"mast3r_localizer:\n{BODY}"),
+                      ("/mast3r_localizer", f"/mast3r_localizer:\n{BODY}"),
+                      ("mast3r_localizer", f"/**:\n  ros__parameters:\n    use_sim_time: "
+                                           f"false\nmast3r_localizer:\n{BODY}")):
+        path.write_text(text)
+        lines = misspelt_node_block_warnings(_argv(path), NS_FQN)
+        assert len(lines) == 1, (text, lines)
+        assert "mast3r_localizer_2" not in lines[0], lines  # the other node's, not a typo
+        assert f"block {key!r} applies only to" in lines[0], lines
+        assert "root namespace" in lines[0] and f"key it '{NS_FQN}'" in lines[0], lines
+        assert str(path) in lines[0], lines
+
+
+def test_a_misspelt_bare_block_for_a_namespaced_node_suggests_the_full_name(tmp_path):
+    """'mast3r_localiser:' for /robot1/mast3r_localizer was told 'did you mean
+    'mast3r_localizer'?', which would still reach no namespaced node."""
+    path = tmp_path / "p.yaml"
+    for key in ("mast3r_localiser", "mast3r_localizer/"):
+        path.write_text(f"{key}:\n{BODY}")
+        lines = misspelt_node_block_warnings(_argv(path), NS_FQN)
+        assert len(lines) == 1, (key, lines)
+        assert f"block {key!r} is applied to no node (did you mean '{NS_FQN}'?" in lines[0], lines
+        assert "root namespace" in lines[0], lines
+
+
+def test_blocks_rcl_applies_to_a_namespaced_node_are_never_warned_about(tmp_path):
+    """Every key form rcl applies to /robot1/mast3r_localizer (ROS_NOTES: full name with or
+    without the leading '/', namespaces nested, '/**/name', '/*/name'), beside another
+    node's near name: the file is one for this node, nothing is a typo."""
+    path = tmp_path / "p.yaml"
+    for own in ("/robot1/mast3r_localizer:\n" + BODY, "robot1/mast3r_localizer:\n" + BODY,
+                "robot1:\n  mast3r_localizer:\n    ros__parameters:\n      matcher: sift\n",
+                "/robot1:\n  mast3r_localizer:\n    ros__parameters:\n      matcher: sift\n",
+                "/**/mast3r_localizer:\n" + BODY, "/*/mast3r_localizer:\n" + BODY):
+        for other in ("mast3r_localizer_2:\n" + BODY, "mast3r_localizer:\n" + BODY, ""):
+            path.write_text(own + other)
+            assert misspelt_node_block_warnings(_argv(path), NS_FQN) == [], (own, other)

@@ -172,28 +172,46 @@ def misspelt_node_key(doc: Mapping[Any, Any], node_name: str = NODE_NAME
 
 def misspelt_node_block_warnings(argv: Sequence[str], fqn: str) -> List[str]:
     """One warning per ``--params-file`` of the ROS arguments in ``argv`` (a node process's
-    command line) that holds a block keyed with the node's name misspelt (`misspelt_node_key`):
-    rcl reads such a file without a word and applies that block to no node, so the node would
-    run on its defaults while the user's values sit in the file. Unreadable files are skipped
-    (rcl reports those itself), and so is a file with a block naming this node: one shared by
-    several nodes, whose near names ('mast3r_localizer', 'mast3r_localizer_2') are theirs."""
+    command line) that holds a block keyed with the node's name misspelt (`misspelt_node_key`),
+    or, for a node in a namespace, keyed with its bare name (``mast3r_localizer:``, which rcl
+    applies to the root namespace's node only): rcl reads such a file without a word and the
+    node would run on its defaults while the user's values sit in the file. Unreadable files
+    are skipped (rcl reports those itself), and so is a file with a block that rcl applies to
+    this node (`_rclpy_applies`; nested namespaces too): one shared by several nodes, whose
+    near names ('mast3r_localizer', 'mast3r_localizer_2') are theirs."""
     lines = []
-    node_name = fqn.rsplit("/", 1)[-1]
+    namespace, _, node_name = fqn.rpartition("/")
     for path in _params_files(argv)[0]:
         try:
             with open(path, encoding="utf-8") as fh:
                 doc = yaml.safe_load(fh)
         except (OSError, ValueError, yaml.YAMLError):
             continue
-        if not isinstance(doc, Mapping) or any(  # a block naming this node: a file for it,
-                str(k).rpartition("/")[2] == node_name and _rclpy_applies(str(k), fqn)
-                for k in doc):  # its other near names other nodes' ('mast3r_localizer_2')
+        if not isinstance(doc, Mapping):
+            continue
+        try:  # namespaces nested ('robot1: {mast3r_localizer: ...}') flattened, as rcl reads
+            keys = [k for k, _ in _param_blocks(path, doc, node_name)]
+        except ConfigError:  # a file rcl refuses: its top-level keys only
+            keys = [str(k) for k in doc]
+        if any(k.rpartition("/")[2] == node_name and _rclpy_applies(k, fqn) for k in keys):
+            continue  # a block naming this node: a file for it, its near names other nodes'
+        tail = (f"none of its parameters reach this node ({fqn}), which runs on the values of "
+                "other blocks or defaults")
+        bare = [k for k in map(str, doc) if namespace and k.lstrip("/") == node_name]
+        if bare:  # the node's block without its namespace; near names are other nodes'
+            lines.append(f"parameter file {path}: block {bare[0]!r} applies only to the node "
+                         f"/{node_name} in the root namespace: key it {fqn!r} (or "
+                         f"'/**/{node_name}' for any namespace); {tail}")
             continue
         found = misspelt_node_key(doc, node_name)
         if found:
-            lines.append(f"parameter file {path}: block {found[0]!r} is applied to no node "
-                         f"(did you mean {found[1]!r}?): none of its parameters reach this "
-                         f"node ({fqn}), which runs on the values of other blocks or defaults")
+            key, meant = found
+            if namespace and meant.lstrip("/") == node_name:  # nor would the bare name reach it
+                meant = f"{fqn!r}? a bare {node_name!r} applies only to the root namespace's node"
+            else:
+                meant = f"{meant!r}?"
+            lines.append(f"parameter file {path}: block {key!r} is applied to no node "
+                         f"(did you mean {meant}): {tail}")
     return lines
 
 
