@@ -42,15 +42,26 @@ VIDEO_DEPTH = 30
 
 def video_message_type(transport: str) -> Tuple[Any, str, str]:
     """(message class, ROS type name, relative topic) of a video ``transport``; `ConfigError`
-    in one line naming the apt package when its message package does not import."""
+    in one line naming the apt package: to install when its message package does not import,
+    to upgrade when it imports without the message (an older release)."""
     package, name, type_name, topic, apt = VIDEO_TRANSPORTS[transport]
     try:
-        return getattr(importlib.import_module(f"{package}.msg"), name), type_name, topic
-    except (ImportError, AttributeError) as err:
+        module = importlib.import_module(f"{package}.msg")
+    except ImportError as err:  # not installed (or its setup.bash not sourced)
         raise ConfigError(f"parameter 'image_transport' is {transport!r}, whose message "
                           f"{type_name} does not import ({err}): sudo apt install "
                           f"{apt} (and source /opt/ros/$ROS_DISTRO/setup.bash), "
                           "or use image_transport raw / compressed") from err
+    try:
+        return getattr(module, name), type_name, topic
+    except AttributeError as err:  # installed, a release older than the message
+        where = getattr(module, "__file__", None)
+        raise ConfigError(f"parameter 'image_transport' is {transport!r}, whose message "
+                          f"{type_name} is missing: the installed {package} "
+                          f"{'(' + where + ') ' if where else ''}has no {name} (a release "
+                          f"from before it): sudo apt update && sudo apt upgrade {apt} (or "
+                          "rebuild it from a newer source), or use image_transport raw / "
+                          "compressed") from err
 
 
 def check_transport(transport: str) -> None:
