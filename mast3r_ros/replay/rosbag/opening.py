@@ -19,6 +19,7 @@ from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag1 import ReaderError as Ros1ReaderError
 from rosbags.rosbag2 import ReaderError
 from . import realsense
+from .sqlite_open import skip_counts
 from .video import VIDEO_TYPES, VideoPacket, humble_typestore
 from ...core.errors import InputError, error_clause
 from ...core.progress_output import progress_bar
@@ -127,9 +128,11 @@ def _damaged(path: Path, err: BaseException) -> str:
 @contextlib.contextmanager
 def _open_bag(path: Path) -> Iterator[AnyReader]:
     """AnyReader with InputError for unreadable bags; Humble types (and the two video types,
-    `video`) for bags without definitions."""
+    `video`) for bags without definitions. A bag folder's .db3 files are opened without
+    counting their messages (`sqlite_open`: metadata.yaml gives the counts)."""
     try:
         reader = AnyReader([path], default_typestore=humble_typestore())
+        skip_counts(reader)  # a folder's .db3 files: no count of their messages at each open
         reader.open()
     except (AnyReaderError, ReaderError, OSError) as err:
         hint = _open_hint(path, err)  # rosbags' full stop dropped before the hint

@@ -1,0 +1,138 @@
+"""Opening a rosbag2 folder's ``.db3`` files without counting their messages (`skip_counts`).
+
+rosbags 0.11's sqlite3 storage reader, at each open, counts every topic's messages with a
+``LEFT JOIN`` of ``topics`` over ``messages`` (no index by topic: a scan of the whole
+``messages`` table, ~10 % of a bag of images read) and the bag's first and last stamps and
+message count. A bag folder's reader (rosbags' ``DirectoryReader``) takes all of those from
+its metadata.yaml and reads of each storage file only its topics' ids, names, types,
+serialization formats, QoS, hashes and message definitions. `UncountedSqlite3Reader` reads
+just those (its connections' ``msgcount`` is 0, its ``metadata`` rosbags' empty one), and
+`skip_counts` makes an unopened ``AnyReader`` of a bag folder use it.
+
+Where this is applied: rosbags 0.11.x whose ``Sqlite3Reader`` opens through ``_open`` (read
+from rosbags 0.11.9's source: ``open()`` connects ``dbconn``, then ``_open()`` fills
+``schema``, ``msgtypes``, ``connections`` and ``metadata``) and whose ``DirectoryReader`` picks
+its storage reader from ``STORAGE_PLUGINS``. Elsewhere (rosbags 0.9 and 0.10 count nothing;
+another layout) nothing changes. A .db3 opened alone (no metadata.yaml) keeps rosbags' own
+reader: its counts are the bag's. Any file this reader does not read as expected (a table
+missing, a schema version or encoding it does not know, a damaged page, an error) is opened
+by rosbags' own ``_open``, which gives its own result or error."""
+
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+from typing import Any, List, Optional, Tuple
+
+try:
+    from rosbags.interfaces import (Connection, ConnectionExtRosbag2, MessageDefinition,
+                                    MessageDefinitionFormat)
+    from rosbags.rosbag2.metadata import parse_qos
+    from rosbags.rosbag2.reader import DirectoryReader
+    from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
+except ImportError:  # another rosbags' layout: nothing to skip
+    Sqlite3Reader = None  # type: ignore[assignment,misc]
+
+_FIELDS = ("id", "topic", "msgtype", "msgdef", "digest", "msgcount", "ext", "owner")
+_FORMATS = {"ros2msg": "MSG", "ros2idl": "IDL"}  # message_definitions.encoding
+
+
+def rosbags_version() -> Optional[Tuple[int, ...]]:
+    """The installed rosbags' (major, minor, patch); None where it cannot be told."""
+    try:
+        return tuple(int(p) for p in _metadata.version("rosbags").split(".")[:3])
+    except (ValueError, _metadata.PackageNotFoundError):
+        return None
+
+
+def supported() -> bool:
+    """True where `UncountedSqlite3Reader` fits the installed rosbags (module docstring)."""
+    version = rosbags_version()
+    return (Sqlite3Reader is not None and version is not None and (0, 11) <= version < (0, 12)
+            and callable(getattr(Sqlite3Reader, "_open", None))
+            and isinstance(getattr(DirectoryReader, "STORAGE_PLUGINS", None), dict)
+            and DirectoryReader.STORAGE_PLUGINS.get("sqlite3") is Sqlite3Reader
+            and tuple(getattr(Connection, "_fields", ())) == _FIELDS)
+
+
+def skip_counts(reader: Any) -> bool:
+    """Make the unopened rosbags ``AnyReader`` ``reader`` open the .db3 files of its bag
+    folders with `UncountedSqlite3Reader` (on this instance's folder readers only); True when
+    it will. Nothing is changed where `supported` is False."""
+    if not supported():
+        return False
+    changed = False
+    for sub in getattr(reader, "readers", None) or []:
+        storage = getattr(sub, "storage", None)
+        if (type(storage) is DirectoryReader
+                and storage.STORAGE_PLUGINS.get("sqlite3") is Sqlite3Reader):
+            storage.STORAGE_PLUGINS = {**storage.STORAGE_PLUGINS,
+                                       "sqlite3": UncountedSqlite3Reader}
+            changed = True
+    return changed
+
+
+if Sqlite3Reader is not None:
+    class UncountedSqlite3Reader(Sqlite3Reader):  # type: ignore[misc,valid-type]
+        """rosbags' ``Sqlite3Reader`` that reads a storage file's topics and message
+        definitions but counts no messages (module docstring); rosbags' ``_open`` where it
+        cannot."""
+
+        def _open(self) -> None:
+            try:
+                state = _read_state(self)
+            except Exception:  # noqa: BLE001 - rosbags' own open gives its result or error
+                state = None
+            if state is None:
+                super()._open()
+                return
+            self.schema, self.msgtypes, self.connections = state
+else:  # pragma: no cover - rosbags without this layout
+    UncountedSqlite3Reader = None  # type: ignore[assignment,misc]
+
+
+def _rows(db: Any, sql: str) -> List[tuple]:
+    return [tuple(row) for row in db.execute(sql)]
+
+
+def _read_state(storage: Any) -> Optional[Tuple[int, list, list]]:
+    """(schema version, message types, connections) of the open ``storage``'s file as rosbags'
+    ``_open`` reads them, without counts; None for a file it would read otherwise."""
+    db = storage.dbconn
+    tables = {name for (name,) in _rows(db, "SELECT name FROM sqlite_master WHERE type='table'")}
+    if not {"messages", "topics"} <= tables:
+        return None
+    topic_columns = {row[1] for row in _rows(db, "PRAGMA table_info(topics)")}
+    if "schema" in tables:
+        found = _rows(db, "SELECT schema_version FROM schema")
+        schema = found[0][0] if found else -1
+        if not isinstance(schema, int):
+            return None
+    else:
+        schema = 2 if "offered_qos_profiles" in topic_columns else 1
+    msgtypes: list = []
+    if schema >= 4:
+        msgtypes = [{"name": n, "encoding": e, "msgdef": d, "digest": h} for n, e, d, h in _rows(
+            db, "SELECT topic_type, encoding, encoded_message_definition, type_description_hash "
+                "FROM message_definitions ORDER BY id")]
+        if any(t["encoding"] not in _FORMATS for t in msgtypes):
+            return None
+    columns = ["id", "name", "type", "serialization_format"]
+    if schema >= 2:
+        columns.append("offered_qos_profiles")
+    if schema >= 4:
+        columns.append("type_description_hash")
+    topics = _rows(db, f"SELECT {', '.join(columns)} FROM topics ORDER BY id")
+    if len({row[0] for row in topics}) != len(topics):  # rosbags groups rows by id
+        return None
+    connections = []
+    for row in topics:
+        cid, topic, msgtype, fmt = row[:4]
+        qos = parse_qos(row[4]) if schema >= 2 else []
+        digest = row[5] if schema >= 4 else ""
+        known = next((t for t in msgtypes if t["name"] == msgtype), None)
+        msgdef = (MessageDefinition(getattr(MessageDefinitionFormat, _FORMATS[known["encoding"]]),
+                                    known["msgdef"]) if known is not None
+                  else MessageDefinition(MessageDefinitionFormat.NONE, ""))
+        connections.append(Connection(cid, topic, msgtype, msgdef, digest, 0,
+                                      ConnectionExtRosbag2(fmt, qos), storage))
+    return schema, msgtypes, connections

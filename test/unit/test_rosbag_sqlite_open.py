@@ -1,0 +1,181 @@
+"""Opening a rosbag2 folder's .db3 files without rosbags' count of their messages
+(`rosbag.sqlite_open`): what is read at open, and that what is read agrees with rosbags'."""
+
+from __future__ import annotations
+
+import sqlite3
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rosbags")
+apsw = pytest.importorskip("apsw")
+
+from rosbags.rosbag2 import StoragePlugin  # noqa: E402
+from rosbags.rosbag2.errors import ReaderError  # noqa: E402
+from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader  # noqa: E402
+
+from mast3r_ros.core.errors import InputError  # noqa: E402
+from mast3r_ros.replay.rosbag.opening import _open_bag  # noqa: E402
+
+ROSBAGS = tuple(int(p) for p in metadata.version("rosbags").split(".")[:2])
+counts_at_open = pytest.mark.skipif(
+    not (0, 11) <= ROSBAGS < (0, 12), reason="rosbags before 0.11 counts no messages at open")
+
+
+def _bag(path: Path, images: int = 40, side: int = 96) -> Path:
+    """A sqlite3 bag folder (metadata.yaml) of ``images`` rgb8 images of ``side`` px."""
+    from test_rosbag import S, camera_info, image, write_bag
+    rng = np.random.default_rng(0)
+    msgs = [("/camera/color/camera_info", S, camera_info(S, width=side, height=side))]
+    msgs += [("/camera/color/image_raw", S + i * 10**8, image(
+        S + i * 10**8, "rgb8", rng.integers(0, 256, (side, side, 3), np.uint8)))
+        for i in range(images)]
+    return write_bag(path, StoragePlugin.SQLITE3, msgs)
+
+
+def _traced_sql(monkeypatch) -> list:
+    """SQL run on every apsw connection opened from now on (rosbags opens its own)."""
+    seen: list = []
+
+    def hook(conn):
+        conn.exec_trace = lambda cursor, sql, bindings: seen.append(sql) or True
+
+    monkeypatch.setattr(apsw, "connection_hooks", [*apsw.connection_hooks, hook])
+    return seen
+
+
+@counts_at_open
+def test_opening_a_db3_bag_folder_queries_no_message(tmp_path, monkeypatch):
+    # rosbags 0.11's open counted each topic's messages (a LEFT JOIN scanning the messages
+    # table: ~10 % of a bag of images read at each open), counts metadata.yaml already gives
+    bag = _bag(tmp_path / "bag")
+    seen = _traced_sql(monkeypatch)
+    with _open_bag(bag) as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+        assert not [sql for sql in seen if "messages" in sql.lower()]
+        got = [c.topic for c, _, _ in reader.messages(reader.connections)]
+    assert counts == {"/camera/color/camera_info": 1, "/camera/color/image_raw": 40}
+    assert got == ["/camera/color/camera_info"] + ["/camera/color/image_raw"] * 40
+
+
+def _rchar() -> int:
+    with open("/proc/self/io") as f:
+        return int(next(line for line in f if line.startswith("rchar")).split()[1])
+
+
+@counts_at_open
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs /proc/self/io")
+def test_opening_a_db3_bag_folder_reads_a_small_part_of_it(tmp_path):
+    bag = _bag(tmp_path / "bag", images=200, side=48)  # ~7 KB a message: one page and more
+    with _open_bag(bag):  # imports done
+        pass
+    before = _rchar()
+    with _open_bag(bag):
+        pass
+    read = _rchar() - before
+    size = next(bag.glob("*.db3")).stat().st_size
+    assert read < size / 50, (read, size)  # was ~1/10 (a page of each message)
+
+
+def _storage_state(cls, path: Path):
+    storage = cls(path)
+    storage.open()
+    try:
+        return (storage.schema, storage.msgtypes,
+                [c._replace(msgcount=0, owner=None) for c in storage.connections])
+    finally:
+        storage.close()
+
+
+def _db3(path: Path, schema: int) -> Path:
+    """A .db3 file in the layout of rosbag2's storage schema ``schema`` (1: topics without
+    QoS; 2: with QoS, no schema table; 3: a schema table; 4: message definitions, hashes)."""
+    db = sqlite3.connect(path)
+    qos = ("- history: 3\n  depth: 0\n  reliability: 1\n  durability: 2\n  deadline:\n"
+           "    sec: 2147483647\n    nsec: 4294967295\n  lifespan:\n    sec: 2147483647\n"
+           "    nsec: 4294967295\n  liveliness: 1\n  liveliness_lease_duration:\n"
+           "    sec: 2147483647\n    nsec: 4294967295\n  avoid_ros_namespace_conventions: false")
+    cols = "id INTEGER PRIMARY KEY, name TEXT, type TEXT, serialization_format TEXT"
+    cols += ", offered_qos_profiles TEXT" if schema >= 2 else ""
+    cols += ", type_description_hash TEXT" if schema >= 4 else ""
+    db.execute(f"CREATE TABLE topics({cols})")
+    db.execute("CREATE TABLE messages(id INTEGER PRIMARY KEY, topic_id INTEGER, "
+               "timestamp INTEGER, data BLOB)")
+    if schema >= 3:
+        db.execute("CREATE TABLE schema(schema_version INTEGER, ros_distro TEXT)")
+        db.execute("INSERT INTO schema VALUES (?, 'humble')", (schema,))
+    if schema >= 4:
+        db.execute("CREATE TABLE message_definitions(id INTEGER PRIMARY KEY, topic_type TEXT, "
+                   "encoding TEXT, encoded_message_definition TEXT, type_description_hash TEXT)")
+        db.execute("INSERT INTO message_definitions VALUES (1, 'std_msgs/msg/String', "
+                   "'ros2msg', 'string data', 'RIHS01_abc')")
+    for tid, (name, typ) in enumerate([("/b", "std_msgs/msg/String"),
+                                       ("/a", "std_msgs/msg/Empty")], 1):
+        row = [tid, name, typ, "cdr"] + ([qos] if schema >= 2 else []) + (
+            [f"RIHS01_{tid}"] if schema >= 4 else [])
+        db.execute(f"INSERT INTO topics VALUES ({','.join('?' * len(row))})", row)
+        db.executemany("INSERT INTO messages(topic_id, timestamp, data) VALUES (?, ?, ?)",
+                       [(tid, 10 + i, b"\0\1\0\0" + bytes(8)) for i in range(3 * tid)])
+    db.commit()
+    db.close()
+    return path
+
+
+@counts_at_open
+@pytest.mark.parametrize("schema", [1, 2, 3, 4])
+def test_the_uncounted_reader_reads_the_topics_rosbags_reads(tmp_path, schema):
+    from mast3r_ros.replay.rosbag.sqlite_open import UncountedSqlite3Reader
+    path = _db3(tmp_path / "x.db3", schema)
+    assert (_storage_state(UncountedSqlite3Reader, path)
+            == _storage_state(Sqlite3Reader, path))
+
+
+@counts_at_open
+def test_a_file_the_uncounted_reader_does_not_know_is_opened_by_rosbags(tmp_path):
+    from mast3r_ros.replay.rosbag.sqlite_open import UncountedSqlite3Reader
+    path = _db3(tmp_path / "x.db3", 4)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE message_definitions SET encoding = 'other'")  # rosbags: a KeyError
+    db.commit()
+    db.close()
+    with pytest.raises(KeyError, match="other"):
+        _storage_state(Sqlite3Reader, path)
+    with pytest.raises(KeyError, match="other"):
+        _storage_state(UncountedSqlite3Reader, path)
+    bare = tmp_path / "bare.db3"
+    sqlite3.connect(bare).execute("CREATE TABLE topics(id INTEGER)").connection.close()
+    for cls in (Sqlite3Reader, UncountedSqlite3Reader):
+        with pytest.raises(ReaderError, match="missing tables"):
+            _storage_state(cls, bare)
+
+
+@counts_at_open
+def test_another_rosbags_is_left_to_open_as_it_does(tmp_path, monkeypatch):
+    from mast3r_ros.replay.rosbag import sqlite_open
+    bag = _bag(tmp_path / "bag", images=2)
+    monkeypatch.setattr(sqlite_open, "rosbags_version", lambda: (0, 12, 0))
+    with _open_bag(bag) as reader:
+        assert type(reader.readers[0].storage.storages[0]) is Sqlite3Reader
+    monkeypatch.undo()
+    with _open_bag(bag) as reader:
+        assert type(reader.readers[0].storage.storages[0]) is sqlite_open.UncountedSqlite3Reader
+
+
+def test_a_damaged_page_of_the_messages_table_is_refused_when_read(tmp_path):
+    # rosbags' count at open read every page of the messages table (a damaged one refused
+    # there); uncounted, the damage shows when its messages are read, as an InputError
+    from mast3r_ros.replay.rosbag.opening import bag_messages
+    bag = _bag(tmp_path / "bag", images=60, side=24)  # ~1.7 KB rows: leaf pages of 2-3
+    path = next(bag.glob("*.db3"))
+    data = bytearray(path.read_bytes())
+    leaves = [p for p in range(1, len(data) // 4096) if data[p * 4096] == 0x0D]  # table leaves
+    page = leaves[len(leaves) // 2]
+    data[page * 4096 + 1: page * 4096 + 4096] = b"\xff" * 4095
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"cannot (open|read) rosbag2 .*damaged"):
+        with _open_bag(bag) as reader:
+            for _ in bag_messages(reader, connections=reader.connections):
+                pass
