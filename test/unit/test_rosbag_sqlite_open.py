@@ -179,3 +179,41 @@ def test_a_damaged_page_of_the_messages_table_is_refused_when_read(tmp_path):
         with _open_bag(bag) as reader:
             for _ in bag_messages(reader, connections=reader.connections):
                 pass
+
+
+@pytest.mark.parametrize("index", [None, "timestamp_idx", "by_time_and_topic"])
+def test_a_db3_without_an_index_by_time_is_warned_of_once(tmp_path, monkeypatch, caplog, index):
+    # SQLite answers rosbags' ORDER BY timestamp on such a file by sorting all its messages
+    # (EXPLAIN QUERY PLAN: USE TEMP B-TREE FOR ORDER BY) before the first: the whole bag read
+    # at every pass, however few frames are taken; nothing said before
+    from mast3r_ros.replay.rosbag import sqlite_open
+    bag = _bag(tmp_path / "bag", images=3)
+    path = next(bag.glob("*.db3"))
+    db = sqlite3.connect(path)
+    db.execute("DROP INDEX timestamp_idx")
+    if index:
+        db.execute(f"CREATE INDEX {index} ON messages (timestamp"
+                   + (", topic_id)" if index == "by_time_and_topic" else ")"))
+    db.commit()
+    db.close()
+    monkeypatch.setattr(sqlite_open, "UNINDEXED_WARN_BYTES", 0, raising=False)
+    monkeypatch.setattr(sqlite_open, "_warned", set(), raising=False)
+    for _ in range(2):  # each pass opens the bag
+        with _open_bag(bag):
+            pass
+    said = [r.getMessage() for r in caplog.records if "no index of its messages" in
+            r.getMessage()]
+    assert len(said) == (0 if index else 1)
+    if not index:
+        assert str(path) in said[0] and "CREATE INDEX timestamp_idx ON messages" in said[0]
+
+
+def test_a_small_db3_without_an_index_by_time_is_not_warned_of(tmp_path, caplog):
+    bag = _bag(tmp_path / "bag", images=3)
+    db = sqlite3.connect(next(bag.glob("*.db3")))
+    db.execute("DROP INDEX timestamp_idx")
+    db.commit()
+    db.close()
+    with _open_bag(bag):
+        pass
+    assert not [r for r in caplog.records if "no index of its messages" in r.getMessage()]

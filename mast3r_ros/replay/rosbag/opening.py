@@ -19,7 +19,7 @@ from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag1 import ReaderError as Ros1ReaderError
 from rosbags.rosbag2 import ReaderError
 from . import realsense
-from .sqlite_open import skip_counts
+from .sqlite_open import skip_counts, warn_if_unindexed
 from .video import VIDEO_TYPES, VideoPacket, humble_typestore
 from ...core.errors import InputError, error_clause
 from ...core.progress_output import progress_bar
@@ -145,6 +145,7 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
     except _DAMAGED as err:
         reader.close()
         raise InputError(_damaged(path, err)) from err
+    warn_if_unindexed(reader)  # a .db3 sorted whole before its first message
     try:
         yield reader
     finally:

@@ -16,12 +16,18 @@ its storage reader from ``STORAGE_PLUGINS``. Elsewhere (rosbags 0.9 and 0.10 cou
 another layout) nothing changes. A .db3 opened alone (no metadata.yaml) keeps rosbags' own
 reader: its counts are the bag's. Any file this reader does not read as expected (a table
 missing, a schema version or encoding it does not know, a damaged page, an error) is opened
-by rosbags' own ``_open``, which gives its own result or error."""
+by rosbags' own ``_open``, which gives its own result or error.
+
+`warn_if_unindexed`: a .db3 without an index of its messages by time (rosbag2's recorder
+and rosbags' writer create ``timestamp_idx``; a file written or filtered by another tool may
+lack it) has each read in time order sort the whole file before its first message."""
 
 from __future__ import annotations
 
+import logging
+import os
 from importlib import metadata as _metadata
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Set, Tuple
 
 try:
     from rosbags.interfaces import (Connection, ConnectionExtRosbag2, MessageDefinition,
@@ -31,6 +37,8 @@ try:
     from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
 except ImportError:  # another rosbags' layout: nothing to skip
     Sqlite3Reader = None  # type: ignore[assignment,misc]
+
+log = logging.getLogger(__name__)
 
 _FIELDS = ("id", "topic", "msgtype", "msgdef", "digest", "msgcount", "ext", "owner")
 _FORMATS = {"ros2msg": "MSG", "ros2idl": "IDL"}  # message_definitions.encoding
@@ -136,3 +144,52 @@ def _read_state(storage: Any) -> Optional[Tuple[int, list, list]]:
         connections.append(Connection(cid, topic, msgtype, msgdef, digest, 0,
                                       ConnectionExtRosbag2(fmt, qos), storage))
     return schema, msgtypes, connections
+
+
+UNINDEXED_WARN_BYTES = 64 * 2**20  # a .db3 whose sort before its first message is worth a word
+_warned: Set[str] = set()  # files warned of in this process (each pass opens the bag anew)
+
+
+def warn_if_unindexed(reader: Any) -> None:
+    """Warn (once a file) of each .db3 file of the open ``reader`` (rosbags' ``AnyReader``) of
+    at least `UNINDEXED_WARN_BYTES` whose messages table has no index led by ``timestamp``:
+    rosbags reads messages ``ORDER BY timestamp``, which SQLite then answers by sorting every
+    message of the file (each one read, image bytes included) before the first, at every
+    pass, ``--max-frames`` or not; the fix is an index on a copy (the bag is read
+    read-only)."""
+    for sub in getattr(reader, "readers", None) or []:
+        storage = getattr(sub, "storage", None)
+        for one in getattr(storage, "storages", None) or [storage]:
+            db = getattr(one, "dbconn", None)
+            path = str(getattr(one, "path", ""))
+            if (db is None or not path.endswith(".db3") or path in _warned
+                    or _size(path) < UNINDEXED_WARN_BYTES):
+                continue
+            try:
+                indexed = any(_leads_by_timestamp(db, name)
+                              for _, name, *_ in _rows(db, "PRAGMA index_list(messages)"))
+            except Exception:  # noqa: BLE001 - a damaged schema is refused where it is read
+                continue
+            if not indexed:
+                _warned.add(path)
+                log.warning(
+                    "rosbag2 file %s (%.1f GB) has no index of its messages by time (the "
+                    "timestamp_idx that ros2 bag record writes; a tool that rewrote or filtered "
+                    "the file dropped it): each pass over it sorts all its messages before the "
+                    "first one, the whole file read, however few frames are taken; to add the "
+                    "index, on a writable copy of the bag: sqlite3 COPY.db3 'CREATE "
+                    "INDEX timestamp_idx ON messages (timestamp ASC)'", path, _size(path) / 1e9)
+
+
+def _leads_by_timestamp(db: Any, index: str) -> bool:
+    """Whether the index ``index``'s first column is ``timestamp``."""
+    quoted = index.replace("'", "''")
+    columns = _rows(db, f"PRAGMA index_info('{quoted}')")
+    return bool(columns) and columns[0][2] == "timestamp"
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
