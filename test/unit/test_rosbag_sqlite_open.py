@@ -217,3 +217,17 @@ def test_a_small_db3_without_an_index_by_time_is_not_warned_of(tmp_path, caplog)
     with _open_bag(bag):
         pass
     assert not [r for r in caplog.records if "no index of its messages" in r.getMessage()]
+
+
+def test_rosbags_version_is_read_once_a_process(tmp_path, monkeypatch):
+    # each open read rosbags' METADATA file (~40 KB) again to test the version
+    from mast3r_ros.replay.rosbag import sqlite_open
+    bag = _bag(tmp_path / "bag", images=1)
+    calls = []
+    real = sqlite_open._metadata.version
+    monkeypatch.setattr(sqlite_open._metadata, "version",
+                        lambda name: calls.append(name) or real(name))
+    for _ in range(3):
+        with _open_bag(bag):
+            pass
+    assert len(calls) <= 1

@@ -24,6 +24,7 @@ lack it) has each read in time order sort the whole file before its first messag
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from importlib import metadata as _metadata
@@ -44,8 +45,10 @@ _FIELDS = ("id", "topic", "msgtype", "msgdef", "digest", "msgcount", "ext", "own
 _FORMATS = {"ros2msg": "MSG", "ros2idl": "IDL"}  # message_definitions.encoding
 
 
+@functools.lru_cache(maxsize=1)
 def rosbags_version() -> Optional[Tuple[int, ...]]:
-    """The installed rosbags' (major, minor, patch); None where it cannot be told."""
+    """The installed rosbags' (major, minor, patch); None where it cannot be told (read once:
+    its distribution's METADATA file, ~40 KB)."""
     try:
         return tuple(int(p) for p in _metadata.version("rosbags").split(".")[:3])
     except (ValueError, _metadata.PackageNotFoundError):
