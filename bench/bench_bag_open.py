@@ -27,6 +27,16 @@ before each run (``posix_fadvise``), as a recording not read since it was copied
     python bench/bench_bag_open.py                                  # 30 min mcap, sqlite3, ros1
     python bench/bench_bag_open.py --storage mcap sqlite3 --cold --repeats 1
     python bench/bench_bag_open.py --minutes 2 --storage mcap --repeats 1
+
+``--open-only``: instead of the two commands, each package's ``_open_bag(BAG)`` alone (the
+open every pass over the bag starts with; rosbags 0.11 counted a .db3's messages there,
+`rosbag.sqlite_open`), in a fresh child process each, ``--repeats`` times alternating: its
+wall seconds and bytes read (best of the repeats), then to the first image read, and the
+topics and counts it gives, which must agree between old and new. ``--drop-time-index``: the
+sqlite3 bag's ``timestamp_idx`` dropped first (a .db3 rewritten by a tool that left it out:
+SQLite sorts every message before the first).
+
+    python bench/bench_bag_open.py --open-only --minutes 5 --storage sqlite3 mcap --old-rev HEAD~1
 """
 
 from __future__ import annotations
@@ -212,6 +222,83 @@ sys.exit(rc)
 '''
 
 
+# run in each child of --open-only: one _open_bag of the bag, timed, bytes read counted
+_OPEN_CHILD = r'''
+import json, sys, time
+from pathlib import Path
+def rchar():
+    with open("/proc/self/io") as f:
+        return int(next(l for l in f if l.startswith("rchar")).split()[1])
+from mast3r_ros.replay.rosbag import opening
+r0, t0 = rchar(), time.perf_counter()
+with opening._open_bag(Path(sys.argv[2])) as reader:
+    wall, read = time.perf_counter() - t0, rchar() - r0
+    topics = sorted((c.topic, c.msgtype, c.msgcount) for c in reader.connections)
+    count = reader.message_count
+    messages = opening.bag_messages(
+        reader, connections=[c for c in reader.connections if c.topic == sys.argv[3]])
+    next(messages)
+    messages.close()
+    first = (time.perf_counter() - t0, rchar() - r0)
+with open(sys.argv[1], "w") as f:
+    json.dump({"wall": wall, "read": read, "first": first, "topics": topics, "count": count,
+               "module": opening.__file__}, f)
+'''
+
+
+def open_only(package_root: Path, bag: Path, work: Path) -> dict:
+    """One `_open_bag` of ``bag`` in a child process with ``package_root``'s mast3r_ros: its
+    wall seconds, bytes read, topics (topic, type, count) and message count; ``first``: the
+    seconds and bytes since the open's start to the first image read (`bag_messages`)."""
+    out = work / "open.json"
+    out.unlink(missing_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(package_root))
+    done = subprocess.run([sys.executable, "-c", _OPEN_CHILD, str(out), str(bag), IMAGE], env=env,
+                          cwd=work, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"open of {bag} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    found = json.loads(out.read_text())
+    if not Path(found["module"]).resolve().is_relative_to(package_root.resolve()):
+        raise SystemExit(f"the child imported {found['module']}, not from {package_root}")
+    return found
+
+
+def _open_rows(storage: str, bag: Path, packages: dict, args, work: Path) -> list:
+    """--open-only on ``bag``: the table printed, its rows returned."""
+    runs: dict = {label: [] for label in packages}
+    for _ in range(args.repeats):
+        for label, root in packages.items():
+            if args.cold:
+                drop_cached(bag)
+            runs[label].append(open_only(root, bag, work))
+    print(f"{'pkg':<4} {'open s':>7} {'MB read':>8} {'% of bag':>8} {'1st image s':>11} "
+          f"{'MB read':>8}")
+    rows = []
+    for label, found in runs.items():
+        best = min(found, key=lambda r: r["wall"])
+        print(f"{label:<4} {best['wall']:7.3f} {best['read'] / 1e6:8.2f} "
+              f"{100 * best['read'] / bag_bytes(bag):8.2f} {best['first'][0]:11.3f} "
+              f"{best['first'][1] / 1e6:8.2f}")
+        rows.append({"storage": storage, "minutes": args.minutes, "package": label,
+                     "bag_bytes": bag_bytes(bag), "open_only": True,
+                     "time_index": not args.drop_time_index,
+                     "runs": [{k: r[k] for k in ("wall", "read", "first")} for r in found]})
+    same = all((r["topics"], r["count"]) == (runs["old"][0]["topics"], runs["old"][0]["count"])
+               for found in runs.values() for r in found)
+    print(f"topics and counts old and new: {'same' if same else 'DIFFERENT'}: "
+          f"{runs['new'][0]['count']} messages, {len(runs['new'][0]['topics'])} topics")
+    return rows
+
+
+def _drop_time_index(bag: Path) -> None:
+    import sqlite3
+    for path in bag.glob("*.db3"):
+        db = sqlite3.connect(path)
+        db.execute("DROP INDEX timestamp_idx")
+        db.commit()
+        db.close()
+
+
 def drop_cached(bag: Path) -> None:
     """Drop the bag's files from the page cache (``posix_fadvise`` DONTNEED: a bag not read
     since it was copied, as a field recording of tens of GB is)."""
@@ -283,6 +370,11 @@ def main() -> int:
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--cold", action="store_true",
                     help="drop the bag from the page cache before each run (posix_fadvise)")
+    ap.add_argument("--open-only", action="store_true",
+                    help="time each package's _open_bag of the bag alone, not the commands")
+    ap.add_argument("--drop-time-index", action="store_true",
+                    help="drop the sqlite3 bag's timestamp_idx before the runs (as a tool that "
+                         "rewrote the file may have)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bag_open_", dir=args.tmp))
     rows = []
@@ -302,6 +394,14 @@ def main() -> int:
             print(f"\n{storage}: {bag_bytes(bag) / 1e9:.2f} GB, {sum(counts.values())} messages"
                   f" ({counts[IMAGE]} images), written in {time.perf_counter() - wall:.0f} s",
                   flush=True)
+            if args.drop_time_index and storage == "sqlite3":
+                _drop_time_index(bag)
+                print("its timestamp_idx dropped", flush=True)
+            if args.open_only:
+                rows += _open_rows(storage, bag, packages, args, work)
+                if not args.keep:
+                    shutil.rmtree(bag, ignore_errors=True) if bag.is_dir() else bag.unlink()
+                continue
             common = ["--matcher", "sift", "--pose-frames", f"map:{OPTICAL}",
                       "--max-frames", str(args.max_frames), "--log-level", "warning"]
             the_map = work / f"map_{storage}"
