@@ -22,3 +22,23 @@ def test_a_packet_arriving_with_no_stream_is_let_go_without_an_error():
     host._receive_video(message(COMPRESSED_VIDEO_TYPE, 0), offered.append)
     assert offered == [] and host.logger.lines == []
     assert dict(host.summary().values)["images_received"] == "0"
+
+
+def test_a_packet_that_fails_to_decode_is_an_arrival_with_no_stamp_not_a_zero_stamp(
+        monkeypatch):
+    """It is counted in images_received (an arrival, whatever became of it) with the stamp
+    -1: neither a zero stamp (stamps_zero) nor a repeat."""
+    import sys
+
+    host = VideoHost(COMPRESSED_VIDEO_TYPE)
+    monkeypatch.setitem(sys.modules, "av", None)  # PyAV gone: receive raises InputError
+    host._receive_video(message(COMPRESSED_VIDEO_TYPE, 0), lambda m: None)
+    values = dict(host.summary().values)
+    assert values["images_received"] == "1" and values["stamps_zero"] == "0"
+
+
+def test_the_packets_waiting_for_a_keyframe_are_dropped_frames():
+    host = VideoHost(COMPRESSED_VIDEO_TYPE)
+    for k in range(2, 6):
+        host._receive_video(message(COMPRESSED_VIDEO_TYPE, k), lambda m: None)
+    assert host._diag.total["dropped"] == 3 and host._diag.total["refused"] == 3
