@@ -25,3 +25,29 @@ def test_a_principal_point_past_5_per_cent_off_centre_is_tried_as_a_crop(monkeyp
     view.cam = dataclasses.replace(cam, K=K)
     view.scale, view.width_px = 1.0, 240
     assert resolution._whole_k_scaled([view], {(0, 1): None}, Config().map_check) is tried
+
+
+@pytest.mark.parametrize("cx, cy", [(107.0, 89.5), (119.5, 80.0)], ids=["left", "above"])
+def test_a_principal_point_just_past_left_or_above_is_tried_as_moved(monkeypatch, cx, cy):
+    """`_moved` tries a principal point of another calibration only where no crop puts it:
+    more than 5 % of the size left of or above the centre (`_CROP_NEAR`), in camera pixels
+    about pixel centres. Here 12.5 px left of (or 9.5 px above) the centre of 240x180: just
+    past 5 %, so no crop and the moved K is measured (half a pixel nearer it is a crop)."""
+    from mast3r_ros.core.map_check import resolution
+
+    moved = object()
+    monkeypatch.setattr(resolution, "_k_divided", lambda *a, **k: "divided")
+    monkeypatch.setattr(resolution, "_measure", lambda *a, **k: [])
+    monkeypatch.setattr(resolution, "_all_agree", lambda results: True)
+    monkeypatch.setattr(resolution, "_moved_cause", lambda *a, **k: moved)
+    cam = default_intrinsics(240, 180)
+    K = cam.K.copy()
+    K[0, 2], K[1, 2] = cx, cy
+    view = type("V", (), {})()
+    view.cam = dataclasses.replace(cam, K=K)
+    view.scale, view.width_px, view.pose = 1.0, 240, None
+    rx, ry = (cx + 0.5) / 120, (cy + 0.5) / 90
+    assert resolution._moved([view], {}, Config().map_check, rx, ry) is moved
+    K[0, 2], K[1, 2] = cx + 0.5 * (cx < 119.5), cy + 0.5 * (cy < 89.5)
+    view.cam = dataclasses.replace(cam, K=K)
+    assert resolution._moved([view], {}, Config().map_check, rx, ry) is None
