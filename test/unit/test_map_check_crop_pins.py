@@ -51,3 +51,33 @@ def test_a_principal_point_just_past_left_or_above_is_tried_as_moved(monkeypatch
     K[0, 2], K[1, 2] = cx + 0.5 * (cx < 119.5), cy + 0.5 * (cy < 89.5)
     view.cam = dataclasses.replace(cam, K=K)
     assert resolution._moved([view], {}, Config().map_check, rx, ry) is None
+
+
+def test_the_moved_cause_says_fx_fy_cx_cy_in_camera_pixels_of_scaled_views():
+    """Keyframes measured at a work resolution (``scale`` work pixels per camera pixel, 0.5
+    here) have K in work pixels; the cause names fx, fy and the principal point in the
+    camera's pixels (x 1 / scale; cx, cy about pixel centres)."""
+    from mast3r_ros.core.map_check import resolution
+
+    cam = default_intrinsics(120, 90)
+    K = cam.K.copy()
+    K[0, 0], K[1, 1], K[0, 2], K[1, 2] = 100.0, 110.0, 39.75, 29.75
+    view = type("V", (), {})()
+    view.cam = dataclasses.replace(cam, K=K)
+    view.scale, view.width_px, view.label = 0.5, 240, 0
+    cause = resolution._moved_cause(view, 0.8, 0.8)
+    assert "while fx 200, fy 220 px" in cause.what, cause.what
+    assert "principal point (80, 60)" in cause.what, cause.what
+
+
+def test_a_crop_then_binning_gives_the_k_image_geometry_gives(monkeypatch):
+    """`_roi_binned`'s K is image_geometry's for a roi and binning: c' = (c - offset) / n in
+    the camera's pixels (the view's scale 1 here), fx, fy / n. 320x240's K with cx, cy 159.5,
+    119.5 binned by 2 with no offset (the crop's ratio equal to the binning): 79.75, 59.75."""
+    from mast3r_ros.core.map_check import resolution
+
+    monkeypatch.setattr(resolution, "_with_k", lambda views, change: change(views[0], 1.0))
+    K = default_intrinsics(320, 240).K.copy()
+    K[0, 0], K[1, 1], K[0, 2], K[1, 2] = 300.0, 310.0, 159.5, 119.5
+    out = resolution._roi_binned([K], 2.0, 2.0, 2)
+    assert (out[0, 0], out[1, 1], out[0, 2], out[1, 2]) == (150.0, 155.0, 79.75, 59.75)
