@@ -81,3 +81,18 @@ def test_a_crop_then_binning_gives_the_k_image_geometry_gives(monkeypatch):
     K[0, 0], K[1, 1], K[0, 2], K[1, 2] = 300.0, 310.0, 159.5, 119.5
     out = resolution._roi_binned([K], 2.0, 2.0, 2)
     assert (out[0, 0], out[1, 1], out[0, 2], out[1, 2]) == (150.0, 155.0, 79.75, 59.75)
+
+
+def test_a_binned_k_divides_cx_cy_in_camera_pixels_of_scaled_views(monkeypatch):
+    """`_k_divided(binned=True)`: c' = c / r in the camera's pixels (image_geometry's binning),
+    for a view measured at half scale: work cx 79.75 is camera 160; binned by 2, 80; work
+    39.75. Not binned, about pixel centres: (79.75 + 0.5) / 2 - 0.5 = 39.625."""
+    from mast3r_ros.core.map_check import resolution
+
+    monkeypatch.setattr(resolution, "_with_k", lambda views, change: change(views[0], 0.5))
+    K = default_intrinsics(320, 240).K.copy()
+    K[0, 2], K[1, 2] = 79.75, 59.75
+    binned = resolution._k_divided([K.copy()], 2.0, binned=True)
+    assert (binned[0, 2], binned[1, 2]) == (39.75, 29.75)
+    centred = resolution._k_divided([K.copy()], 2.0)
+    assert (centred[0, 2], centred[1, 2]) == (39.625, 29.625)
