@@ -96,3 +96,19 @@ def test_a_binned_k_divides_cx_cy_in_camera_pixels_of_scaled_views(monkeypatch):
     assert (binned[0, 2], binned[1, 2]) == (39.75, 29.75)
     centred = resolution._k_divided([K.copy()], 2.0)
     assert (centred[0, 2], centred[1, 2]) == (39.625, 29.625)
+
+
+def test_a_whole_k_of_a_frame_1_5_times_larger_says_divide_about_pixel_centres():
+    """`_cause` for r 1.5 (not a whole binning): 'divide ... by 1.5' and the pixel-centre rule
+    '(c + 0.5) / 1.5 - 0.5', not 'x 1.5' (that is for a K of a smaller frame, r < 1)."""
+    from mast3r_ros.core.map_check import resolution
+
+    cam = default_intrinsics(240, 180)
+    K = cam.K.copy()
+    K[0, 0], K[1, 1], K[0, 2], K[1, 2] = 300.0, 300.0, 179.75, 134.75
+    view = type("V", (), {})()
+    view.cam = dataclasses.replace(cam, K=K)
+    view.scale, view.width_px, view.label = 1.0, 240, 0
+    cause = resolution._cause(view, 1.5, False)
+    assert "divide fx, fy, cx, cy by 1.5" in cause.fix, cause.fix
+    assert "(c + 0.5) / 1.5 - 0.5" in cause.fix, cause.fix
