@@ -88,15 +88,6 @@ class KeyframeImageEncoder:
         return {**e.arrays, "to_orig": e.to_orig, "global": e.global_desc}
 
 
-def apply_cpu_threads(n: int) -> None:
-    """`core.devices.apply_cpu_threads`, imported when a build applies it (it imports torch to
-    set torch's pool: 2-4 s on a loaded 2-core machine, which merge-maps, whose progress bars are
-    `pipeline`'s, never spends)."""
-    from ..core.devices import apply_cpu_threads as apply
-
-    apply(n)
-
-
 def refuse_other_unfinished_builds(encodings_dir: str, this: str, resume: bool,
                                    identity: str = "", image_size: int = 0,
                                    size_only: bool = False) -> None:

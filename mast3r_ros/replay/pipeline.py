@@ -18,6 +18,7 @@ from typing import Any, List, Optional, Tuple, Union
 import numpy as np
 
 from ..core.config import Config, PoseAtStampConfig, dump_config_yaml
+from ..core.devices import apply_cpu_threads
 from ..core.errors import InputError, after_publishing, mark_published
 from ..core.progress_output import NoProgress, progress_bar
 from ..core.fileio import check_output_folder, needs_overwrite
@@ -32,9 +33,8 @@ from ..core.tf_buffer import EDGE_GAP_PERIODS
 from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_range,
                                poses_at_stamps, stamp_steps)
 from ..core.types import Frame
-from .map_build import (BuildOptions, add_asmk_index, apply_cpu_threads, check_build_files,
-                        connect_build_workers, encode_map_keyframes, finish_encodings,
-                        open_map_writer)
+from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect_build_workers,
+                        encode_map_keyframes, finish_encodings, open_map_writer)
 from .first_frames import FirstFrames
 from .parallel_build import BuildInterrupted
 from .plots import plot_keyframes, skipped_indices, skipped_positions
