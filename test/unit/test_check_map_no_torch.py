@@ -2,9 +2,7 @@
 2-core machine) through `core.devices`, for setting the cpu_threads it does not use in torch.
 The same kind of pin as merge-maps' (test_merge_maps_no_torch.py)."""
 
-import os
-import subprocess
-import sys
+from test_merge_maps_no_torch import run_fresh_python
 
 _SCRIPT = r"""
 import sys
@@ -27,11 +25,6 @@ for extra in ([], ["--params", sys.argv[1] + "/p.yaml"]):
 
 
 def test_check_map_does_not_import_torch(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))]
-        + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    out = subprocess.run([sys.executable, "-c", _SCRIPT, str(tmp_path)], capture_output=True,
-                         text=True, env=env, timeout=300)
-    assert out.returncode == 0, out.stderr
+    out = run_fresh_python(_SCRIPT, tmp_path)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("rc ")]
     assert lines == ["rc 0 torch imported: False"] * 2, out.stdout + out.stderr

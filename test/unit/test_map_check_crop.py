@@ -14,6 +14,21 @@ from mast3r_ros.core.map_check import INCONSISTENT, check_keyframes
 from mast3r_ros.replay.synthetic import default_intrinsics
 from test_map_check_resolution import k_of, other_aspect
 
+
+def view_with_k(width, height, scale=1.0, **k):
+    """A keyframe view stand-in for `resolution`'s helpers: ``default_intrinsics(width,
+    height)`` with the K entries named in ``k`` (fx, fy, cx, cy) replaced, measured at
+    ``scale`` work pixels per camera pixel (``width_px`` the camera's width)."""
+    cam = default_intrinsics(width, height)
+    K = cam.K.copy()
+    for name, (i, j) in (("fx", (0, 0)), ("fy", (1, 1)), ("cx", (0, 2)), ("cy", (1, 2))):
+        if name in k:
+            K[i, j] = k[name]
+    view = type("V", (), {})()
+    view.cam = dataclasses.replace(cam, K=K)
+    view.scale, view.width_px, view.label, view.pose = scale, round(width / scale), 0, None
+    return view
+
 CFG = Config().map_check
 
 
@@ -51,12 +66,7 @@ def test_a_principal_point_under_5_per_cent_off_centre_is_not_measured(monkeypat
     from mast3r_ros.core.map_check import resolution
 
     monkeypatch.setattr(resolution, "_measure", lambda *a, **k: pytest.fail("measured"))
-    cam = default_intrinsics(240, 180)
-    K = cam.K.copy()
-    K[0, 2] += dx * 240
-    view = type("V", (), {})()
-    view.cam = dataclasses.replace(cam, K=K)
-    view.scale, view.width_px = 1.0, 240
+    view = view_with_k(240, 180, cx=default_intrinsics(240, 180).K[0, 2] + dx * 240)
     assert resolution._whole_k_scaled([view], {(0, 1): None}, CFG) is None
 
 

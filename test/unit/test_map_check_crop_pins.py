@@ -4,12 +4,12 @@ half size): 5.5 % off is tried (`_cropped`), as test_map_check_crop's 4.5 % is n
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 
 from mast3r_ros.core.config import Config
 from mast3r_ros.replay.synthetic import default_intrinsics
+from test_map_check_crop import view_with_k
 
 
 @pytest.mark.parametrize("dx", [-0.055, 0.055])
@@ -18,12 +18,7 @@ def test_a_principal_point_past_5_per_cent_off_centre_is_tried_as_a_crop(monkeyp
 
     tried = object()
     monkeypatch.setattr(resolution, "_cropped", lambda *a, **k: tried)
-    cam = default_intrinsics(240, 180)
-    K = cam.K.copy()
-    K[0, 2] += dx * 240
-    view = type("V", (), {})()
-    view.cam = dataclasses.replace(cam, K=K)
-    view.scale, view.width_px = 1.0, 240
+    view = view_with_k(240, 180, cx=default_intrinsics(240, 180).K[0, 2] + dx * 240)
     assert resolution._whole_k_scaled([view], {(0, 1): None}, Config().map_check) is tried
 
 
@@ -40,16 +35,10 @@ def test_a_principal_point_just_past_left_or_above_is_tried_as_moved(monkeypatch
     monkeypatch.setattr(resolution, "_measure", lambda *a, **k: [])
     monkeypatch.setattr(resolution, "_all_agree", lambda results: True)
     monkeypatch.setattr(resolution, "_moved_cause", lambda *a, **k: moved)
-    cam = default_intrinsics(240, 180)
-    K = cam.K.copy()
-    K[0, 2], K[1, 2] = cx, cy
-    view = type("V", (), {})()
-    view.cam = dataclasses.replace(cam, K=K)
-    view.scale, view.width_px, view.pose = 1.0, 240, None
+    view = view_with_k(240, 180, cx=cx, cy=cy)
     rx, ry = (cx + 0.5) / 120, (cy + 0.5) / 90
     assert resolution._moved([view], {}, Config().map_check, rx, ry) is moved
-    K[0, 2], K[1, 2] = cx + 0.5 * (cx < 119.5), cy + 0.5 * (cy < 89.5)
-    view.cam = dataclasses.replace(cam, K=K)
+    view = view_with_k(240, 180, cx=cx + 0.5 * (cx < 119.5), cy=cy + 0.5 * (cy < 89.5))
     assert resolution._moved([view], {}, Config().map_check, rx, ry) is None
 
 
@@ -59,12 +48,7 @@ def test_the_moved_cause_says_fx_fy_cx_cy_in_camera_pixels_of_scaled_views():
     camera's pixels (x 1 / scale; cx, cy about pixel centres)."""
     from mast3r_ros.core.map_check import resolution
 
-    cam = default_intrinsics(120, 90)
-    K = cam.K.copy()
-    K[0, 0], K[1, 1], K[0, 2], K[1, 2] = 100.0, 110.0, 39.75, 29.75
-    view = type("V", (), {})()
-    view.cam = dataclasses.replace(cam, K=K)
-    view.scale, view.width_px, view.label = 0.5, 240, 0
+    view = view_with_k(120, 90, scale=0.5, fx=100.0, fy=110.0, cx=39.75, cy=29.75)
     cause = resolution._moved_cause(view, 0.8, 0.8)
     assert "while fx 200, fy 220 px" in cause.what, cause.what
     assert "principal point (80, 60)" in cause.what, cause.what
@@ -103,12 +87,7 @@ def test_a_whole_k_of_a_frame_1_5_times_larger_says_divide_about_pixel_centres()
     '(c + 0.5) / 1.5 - 0.5', not 'x 1.5' (that is for a K of a smaller frame, r < 1)."""
     from mast3r_ros.core.map_check import resolution
 
-    cam = default_intrinsics(240, 180)
-    K = cam.K.copy()
-    K[0, 0], K[1, 1], K[0, 2], K[1, 2] = 300.0, 300.0, 179.75, 134.75
-    view = type("V", (), {})()
-    view.cam = dataclasses.replace(cam, K=K)
-    view.scale, view.width_px, view.label = 1.0, 240, 0
+    view = view_with_k(240, 180, fx=300.0, fy=300.0, cx=179.75, cy=134.75)
     cause = resolution._cause(view, 1.5, False)
     assert "divide fx, fy, cx, cy by 1.5" in cause.fix, cause.fix
     assert "(c + 0.5) / 1.5 - 0.5" in cause.fix, cause.fix

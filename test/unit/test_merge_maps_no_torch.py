@@ -26,12 +26,19 @@ print("rc", rc, "torch imported:", "torch" in sys.modules)
 """
 
 
-def test_merge_maps_does_not_import_torch(tmp_path):
+def run_fresh_python(script, tmp_path):
+    """``script`` run by a fresh interpreter (nothing imported yet) with ``tmp_path`` as its
+    argument and this checkout first on its path; the completed process, exit 0 asserted."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))]
         + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    out = subprocess.run([sys.executable, "-c", _SCRIPT, str(tmp_path)], capture_output=True,
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
                          text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_merge_maps_does_not_import_torch(tmp_path):
+    out = run_fresh_python(_SCRIPT, tmp_path)
     assert "rc 0 torch imported: False" in out.stdout, out.stdout + out.stderr
     assert os.path.isfile(tmp_path / "c" / "manifest.json")
