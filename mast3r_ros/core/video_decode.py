@@ -205,6 +205,8 @@ class VideoDecoder:
             self._format = packet.video_format
             # slice threads only (PyAV's default): frame threads give each picture out late
             self._ctx.thread_type = "SLICE"
+            if name == "libdav1d":  # its own frame threads hold pictures back (1: none)
+                self._ctx.options = {"max_frame_delay": "1"}
         elif name != self._name:
             packet.error = (f"the video format changed within the topic, to "
                             f"{packet.video_format!r:.40}: read from the first format's decoder")
