@@ -11,8 +11,10 @@ pictures); pictures before the first keyframe are dropped, as decoders start the
 packet (refused, or decoded with FFmpeg's corrupt flag) and every picture predicted from it
 until the next keyframe give no picture; so do the pictures after a lost packet, which FFmpeg
 does not flag: a lost keyframe (FFmpeg then gives no picture until the next one) and, in an
-FFMPEGPacket stream, a lost P-frame (its ``pts``, the encoder's frame count, skips one; a
-CompressedVideo has no such count, so a lost P-frame there cannot be told). Streams with
+FFMPEGPacket stream, a lost P-frame (its ``pts`` skips more than its step, learnt from the
+packets by `PtsSteps`: ffmpeg_image_transport's encoder counts frames, 1 a packet, other
+publishers step by a timebase's ticks; a CompressedVideo has no such count, so a lost P-frame
+there cannot be told). Streams with
 B-frames (pictures given out late) are not read: Foxglove's schema forbids them.
 """
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 from types import SimpleNamespace
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import InputError
 
@@ -109,22 +111,62 @@ MISSING = ("the {name} decoder gave no picture for the packet: a picture it is p
            "recording), so no picture until the next keyframe, which it waits for")
 BUILT_ON_MISSING = ("the picture is predicted from pictures missing since t={stamp} (a keyframe "
                     "lost), which carry into every picture until the next keyframe")
-# an FFMPEGPacket pts skipping one: FFmpeg decodes the pictures after a lost P-frame from an
-# older one and does not flag them
-LOST_PTS = ("a packet before it is missing (FFMPEGPacket pts {last} -> {pts}: a packet dropped "
-            "on the way or missing from the recording): the picture is predicted from an older "
-            "one, as is every picture until the next keyframe")
+# an FFMPEGPacket pts skipping a step (`PtsSteps`): FFmpeg decodes the pictures after a lost
+# P-frame from an older one and does not flag them
+LOST_PTS = ("a packet before it is missing (FFMPEGPacket pts {last} -> {pts}, in a stream whose "
+            "pts steps by {step}: a packet dropped on the way or missing from the recording): "
+            "the picture is predicted from an older one, as is every picture until the next "
+            "keyframe")
 B_FRAMES = ("the {name} decoder gave no picture for the packet (a stream with B-frames, whose "
             "pictures come late, is not read: record it without B-frames, as Foxglove's "
             "CompressedVideo requires)")
+
+
+class PtsSteps:
+    """An FFMPEGPacket stream's ``pts`` step, learnt from its packets: ffmpeg_image_transport's
+    encoder counts frames (1 a packet), a publisher stamping pts in a timebase steps by its
+    ticks a frame (3000 at 30 fps in 90 kHz, with jitter). ``step``: the smallest positive step
+    of the first `LEARN`; then a step off it (outside 2/3..3/2 of it) that the next one
+    repeats (within a quarter) becomes it (the frame rate changed). `gap` tells a loss."""
+
+    LEARN = 4
+
+    def __init__(self) -> None:
+        self.step: Optional[int] = None
+        self._last: Optional[int] = None
+        self._learnt = 0
+        self._off: Optional[int] = None  # the step before, when off ``step``
+
+    def gap(self, pts: int) -> Optional[Tuple[int, int, int]]:
+        """(pts before, ``pts``, step) when ``pts`` skips more than 3/2 steps (a packet lost:
+        said once, not again at a new step that repeats); None otherwise: the first, a pts
+        standing still or going back (a publisher leaving it 0, B-frames' presentation order,
+        an encoder restarted), a step within 2/3..3/2 of the step, or a new step taken up."""
+        last, self._last = self._last, pts
+        if last is None or pts <= last:
+            self._off = None
+            return None
+        delta = pts - last
+        if self.step is None or self._learnt < self.LEARN:
+            self.step = delta if self.step is None else min(self.step, delta)
+            self._learnt += 1
+        step = self.step
+        if 3 * delta > 2 * step and 2 * delta < 3 * step:  # within 2/3..3/2 of it
+            self._off = None
+            return None
+        if self._off is not None and 4 * abs(delta - self._off) <= self._off:
+            self.step, self._off = delta, None  # repeated: the new step
+            return None
+        self._off = delta
+        return (last, pts, step) if 2 * delta > 3 * step else None
 
 
 class VideoPacket:
     """One video message as the bag reader reads an image message: ``header`` (``stamp``,
     ``frame_id``), ``video_format`` (CompressedVideo ``format``, FFMPEGPacket ``encoding``),
     ``data`` (the packet bytes) and, once a `VideoDecoder` has decoded it, ``picture`` (a
-    PyAV ``VideoFrame``) or ``error`` (why there is none); ``pts``: an FFMPEGPacket's (the
-    encoder's frame count), None for a CompressedVideo."""
+    PyAV ``VideoFrame``) or ``error`` (why there is none); ``pts``: an FFMPEGPacket's (a
+    frame count, or ticks of a timebase: `PtsSteps`), None for a CompressedVideo."""
 
     __slots__ = ("header", "video_format", "data", "picture", "error", "pts")
 
@@ -161,10 +203,12 @@ class VideoDecoder:
     with as pts); pictures before the first keyframe are dropped, as decoders start there.
     ``starts_at``: the ordinal of the first keyframe's packet when known (the indexing pass's),
     so that a picture given late (B-frames) is not taken for one before it. ``before_key``:
-    the error of a packet before the first keyframe (a live stream's: joined mid-GOP)."""
+    the error of a packet before the first keyframe (a live stream's: joined mid-GOP).
+    ``check_pts``: whether an FFMPEGPacket pts skipping a step (`PtsSteps`) breaks the
+    pictures until the next keyframe (False: the caller tells losses, as `LiveVideo` does)."""
 
     def __init__(self, topic: str, starts_at: Optional[int] = None,
-                 before_key: str = BEFORE_KEY) -> None:
+                 before_key: str = BEFORE_KEY, check_pts: bool = True) -> None:
         self.topic, self._starts_at, self._before_key = topic, starts_at, before_key
         self.first_key: Optional[int] = None  # the ordinal of the first keyframe's packet
         self.fed: List[int] = []  # header stamps of the packets fed before it
@@ -173,7 +217,7 @@ class VideoDecoder:
         self._waiting: Dict[int, VideoPacket] = {}  # ordinal -> packet without its picture
         # why the pictures until the next keyframe are refused (a damaged or lost packet)
         self._broken: Optional[str] = None
-        self._last_pts: Optional[int] = None  # the FFMPEGPacket pts of the packet before
+        self._steps = PtsSteps() if check_pts else None  # the FFMPEGPacket pts steps
         self._late = False  # a picture given out after a later packet (B-frames)
 
     @property
@@ -211,10 +255,10 @@ class VideoDecoder:
             packet.error = (f"the video format changed within the topic, to "
                             f"{packet.video_format!r:.40}: read from the first format's decoder")
             return packet
-        last, self._last_pts = self._last_pts, packet.pts
-        if (packet.pts is not None and last is not None and packet.pts > last + 1
-                and self.first_key is not None and not self.reorders):
-            self._broken = LOST_PTS.format(last=last, pts=packet.pts)
+        lost = (self._steps.gap(packet.pts) if self._steps is not None and packet.pts is not None
+                else None)
+        if lost and self.first_key is not None and not self.reorders:
+            self._broken = LOST_PTS.format(last=lost[0], pts=lost[1], step=lost[2])
         self._waiting[ordinal] = packet
         for old in [k for k in self._waiting if k < ordinal - _LOOKBACK]:
             del self._waiting[old]

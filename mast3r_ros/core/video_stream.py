@@ -7,9 +7,10 @@
   take its frame (a P-frame needs the packets before it); the picture is converted to RGB only
   when the localizer reads it (`DecodedPicture`: a frame the worker replaces costs no
   conversion);
-* after joining the stream, or a packet lost on the way (an FFMPEGPacket whose ``pts``, the
-  encoder's frame count, skips one: FFmpeg decodes the pictures after a lost P-frame from an
-  older one without flagging them), nothing is decoded until the next keyframe; the packets
+* after joining the stream, or a packet lost on the way (an FFMPEGPacket whose ``pts`` skips
+  more than its step, `video_decode.PtsSteps`: FFmpeg decodes the pictures after a lost P-frame
+  from an older one without flagging them), nothing is decoded until the next keyframe; the
+  packets
   waited out are counted and said once, in one line, when it comes (`Received.note`);
 * a packet FFmpeg finds damaged and the pictures predicted from it give no picture until the
   next keyframe (the reader's rule);
@@ -29,14 +30,14 @@ from typing import Any, List, Optional, Tuple
 
 from .errors import InputError
 from .message_fields import header_stamp_ns
-from .video_decode import (COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE, VideoDecoder, VideoPacket,
-                           _av, codec_family, decoder_name)
+from .video_decode import (COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE, PtsSteps, VideoDecoder,
+                           VideoPacket, _av, codec_family, decoder_name)
 
 # why a decoder waits for a keyframe; a waiting packet's reason is "waiting for a keyframe <why>"
 JOINED = ("after joining the stream between keyframes (mid-GOP): a packet before the first "
           "keyframe cannot be decoded")
-LOST = ("after a lost packet (FFMPEGPacket pts {last} -> {pts}): the pictures until the next "
-        "keyframe would be predicted from the missing one")
+LOST = ("after a lost packet (FFMPEGPacket pts {last} -> {pts}) in a stream whose pts steps by "
+        "{step}: the pictures until the next keyframe would be predicted from the missing one")
 CHANGED = "after the stream changed (codec, width, height) {old} -> {new}: a new decoder"
 
 
@@ -90,7 +91,7 @@ class LiveVideo:
         self._format: Optional[str] = None  # the last format found to have a decoder
         self._ordinal = 0
         self._stream: Optional[Tuple[Any, ...]] = None  # (codec family, width, height)
-        self._last_pts: Optional[int] = None
+        self._steps = PtsSteps()  # the FFMPEGPacket pts step, kept over new decoders
         self._why_waiting = JOINED
         self._skipped: List[int] = []  # header stamps (ns) of the packets a wait skipped
 
@@ -105,12 +106,10 @@ class LiveVideo:
         stream: Tuple[Any, ...] = (codec_family(packet.video_format),)
         if self.msgtype == FFMPEG_PACKET_TYPE:
             stream += (int(msg.width), int(msg.height))
-            pts = int(msg.pts)
-            last, self._last_pts = self._last_pts, pts
+            lost = self._steps.gap(int(msg.pts))
             # a B-frame stream's pts (presentation order) skip ahead in decode order: no loss
-            if (last is not None and pts > last + 1 and self._decoder is not None
-                    and not self._decoder.reorders):
-                self._restart(LOST.format(last=last, pts=pts))
+            if lost and self._decoder is not None and not self._decoder.reorders:
+                self._restart(LOST.format(last=lost[0], pts=lost[1], step=lost[2]))
         if stream != self._stream:  # the first packet, a new codec or picture size
             if self._stream is not None:
                 self._restart(CHANGED.format(old=self._stream, new=stream))
@@ -124,7 +123,7 @@ class LiveVideo:
             self._format = packet.video_format
         if self._decoder is None:
             self._decoder = VideoDecoder(self.topic, before_key="waiting for a keyframe "
-                                         + self._why_waiting)
+                                         + self._why_waiting, check_pts=False)
         decoder = self._decoder
         waiting = decoder.first_key is None
         decoder.feed(packet, self._ordinal)

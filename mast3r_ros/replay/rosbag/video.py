@@ -12,7 +12,8 @@ A stamp is the message's: ``timestamp`` (CompressedVideo), ``header.stamp`` (FFM
 the frame_id likewise. Depth is never read from video (lossy compression changes distances).
 A packet missing from the recording makes the pictures until the next keyframe unreadable
 frames when it can be told: a lost keyframe (FFmpeg gives no picture until the next one) and,
-in an FFMPEGPacket topic, a lost P-frame (its ``pts``, the encoder's frame count, skips one);
+in an FFMPEGPacket topic, a lost P-frame (its ``pts`` skips more than its step, learnt from the
+packets: 1 from ffmpeg_image_transport's frame count, a timebase's ticks from others);
 a CompressedVideo has no count, so a lost P-frame there cannot be told (FFmpeg does not flag
 the pictures predicted past it). Streams with B-frames (pictures reordered, given out late)
 are not read: Foxglove's schema forbids them; their late pictures make unreadable frames.
