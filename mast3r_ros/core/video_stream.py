@@ -17,8 +17,9 @@
 * a new format (``format`` / ``encoding`` naming another codec) or picture size (FFMPEGPacket
   ``width`` / ``height``) starts a new decoder, which waits for a keyframe;
 * B-frames: as the reader, a packet whose picture comes late gives none (Foxglove's
-  CompressedVideo forbids them), said as such: their FFMPEGPacket ``pts`` (presentation order)
-  skipping ahead is no lost packet;
+  CompressedVideo forbids them), said as such (and by the line ending the wait of a join): their
+  FFMPEGPacket ``pts`` (presentation order) skipping ahead is no lost packet, nor is any gap
+  while waiting for a keyframe;
 * a lost keyframe (a CompressedVideo has no count to tell it) is seen as FFmpeg giving no
   picture: each packet until the next keyframe says so (`video_decode.MISSING`).
 """
@@ -107,8 +108,10 @@ class LiveVideo:
         if self.msgtype == FFMPEG_PACKET_TYPE:
             stream += (int(msg.width), int(msg.height))
             lost = self._steps.gap(int(msg.pts))
-            # a B-frame stream's pts (presentation order) skip ahead in decode order: no loss
-            if lost and self._decoder is not None and not self._decoder.reorders:
+            # a B-frame stream's pts (presentation order) skip ahead in decode order: no loss;
+            # nor is a gap while waiting for a keyframe (the B-frames' reordering not known)
+            if (lost and self._decoder is not None and self._decoder.first_key is not None
+                    and not self._decoder.reorders):
                 self._restart(LOST.format(last=lost[0], pts=lost[1], step=lost[2]))
         if stream != self._stream:  # the first packet, a new codec or picture size
             if self._stream is not None:
@@ -133,7 +136,7 @@ class LiveVideo:
             self._skipped.append(stamp_ns)
             return Received(None, stamp_ns, f"{packet.error} ({len(self._skipped)} packets "
                             "so far)", "video_waiting")
-        note = self._wait_note(stamp_ns) if waiting else ""
+        note = self._wait_note(stamp_ns, packet) if waiting else ""
         if packet.picture is None:
             return Received(None, stamp_ns, packet.error, "video_undecoded", note)
         return Received(DecodedPicture(packet.header, packet.picture), stamp_ns, note=note)
@@ -142,13 +145,18 @@ class LiveVideo:
         """A new decoder from the next packet on (it waits for a keyframe, said as ``why``)."""
         self._decoder, self._why_waiting = None, why
 
-    def _wait_note(self, key_ns: int) -> str:
+    def _wait_note(self, key_ns: int, packet: VideoPacket) -> str:
+        """The line ending a wait (the count it skipped): decoding resumes from the keyframe,
+        or, when its packet still gives no picture (B-frames), why not."""
         skipped, self._skipped = self._skipped, []
         if not skipped:
             return ""
         cause = self._why_waiting.split(":")[0]
+        then = (f"decoding from the keyframe at t={key_ns * 1e-9:.3f} s on"
+                if packet.picture is not None else
+                f"the keyframe came by t={key_ns * 1e-9:.3f} s, but gives no frames: "
+                f"{packet.error}")
         return (f"video topic {self.topic}: {len(skipped)} packets "
                 f"(t={min(skipped) * 1e-9:.3f}..{max(skipped) * 1e-9:.3f} s) not decoded, "
-                f"waiting for a keyframe {cause}; decoding from the keyframe at "
-                f"t={key_ns * 1e-9:.3f} s on")
+                f"waiting for a keyframe {cause}; {then}")
 
