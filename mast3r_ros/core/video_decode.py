@@ -219,6 +219,12 @@ class VideoDecoder:
         self._broken: Optional[str] = None
         self._steps = PtsSteps() if check_pts else None  # the FFMPEGPacket pts steps
         self._late = False  # a picture given out after a later packet (B-frames)
+        self.missing = False  # the packet fed last gave `MISSING` (a keyframe lost)
+
+    @property
+    def name(self) -> str:
+        """The FFmpeg decoder's name ('' before the first packet)."""
+        return self._name
 
     @property
     def reorders(self) -> bool:
@@ -235,6 +241,7 @@ class VideoDecoder:
         """Decode ``packet``, the topic's message ``ordinal`` (0-based); returns it with its
         ``picture``, or its ``error``. Raises `InputError` only for a missing ``av``."""
         av = _av()
+        self.missing = False
         if self.first_key is None:
             stamp = packet.header.stamp
             self.fed.append(int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec))
@@ -302,4 +309,5 @@ class VideoDecoder:
                 self._broken or MISSING.format(name=self._name))
             if not (before or failed or self.reorders or self._broken):
                 self._broken = BUILT_ON_MISSING.format(stamp=self._seconds(packet))
+                self.missing = True
         return packet

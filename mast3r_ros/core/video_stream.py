@@ -21,7 +21,10 @@
   FFMPEGPacket ``pts`` (presentation order) skipping ahead is no lost packet, nor is any gap
   while waiting for a keyframe;
 * a lost keyframe (a CompressedVideo has no count to tell it) is seen as FFmpeg giving no
-  picture: each packet until the next keyframe says so (`video_decode.MISSING`).
+  picture (`video_decode.MISSING`): the packets until the next keyframe wait for it, as after a
+  join (the decoder, which keeps the stream's parameter sets, is kept);
+* a wait that starts mid-stream (a lost keyframe or packet, a new format or size after
+  pictures) is said once when it starts (`Received.note`), besides the line ending it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ JOINED = ("after joining the stream between keyframes (mid-GOP): a packet before
 LOST = ("after a lost packet (FFMPEGPacket pts {last} -> {pts}) in a stream whose pts steps by "
         "{step}: the pictures until the next keyframe would be predicted from the missing one")
 CHANGED = "after the stream changed (codec, width, height) {old} -> {new}: a new decoder"
+LOST_KEY = ("after a keyframe lost on the way (no picture from the {name} decoder for the packet "
+            "at t={stamp:.3f} s): a picture it is predicted from is missing, so none until the "
+            "next keyframe")
 
 
 class DecodedPicture:
@@ -69,8 +75,9 @@ class DecodedPicture:
 class Received:
     """What one packet gave: ``image`` (a `DecodedPicture`) or ``reason`` why none (the
     packet's stamp ``stamp_ns``, -1 when it is malformed), ``kind``
-    its throttling key ('video_waiting', 'video_undecoded'); ``note``: a line to log once, the
-    count of the packets a wait for a keyframe skipped, when the keyframe ending it came."""
+    its throttling key ('video_waiting', 'video_undecoded'); ``note``: a line to log once: a
+    wait for a keyframe starting mid-stream, or the count of the packets a wait skipped, when
+    the keyframe ending it came."""
 
     image: Optional[DecodedPicture]
     stamp_ns: int = -1
@@ -95,6 +102,8 @@ class LiveVideo:
         self._steps = PtsSteps()  # the FFMPEGPacket pts step, kept over new decoders
         self._why_waiting = JOINED
         self._skipped: List[int] = []  # header stamps (ns) of the packets a wait skipped
+        self._lost_key = False  # waiting for a keyframe after one was lost (the decoder kept)
+        self._announce = False  # the wait starting is said (it starts mid-stream)
 
     def receive(self, msg: Any) -> Received:
         """Decode ``msg`` (a CompressedVideo or FFMPEGPacket, or an object with its fields).
@@ -128,22 +137,41 @@ class LiveVideo:
             self._decoder = VideoDecoder(self.topic, before_key="waiting for a keyframe "
                                          + self._why_waiting, check_pts=False)
         decoder = self._decoder
-        waiting = decoder.first_key is None
+        waiting = decoder.first_key is None or self._lost_key
         decoder.feed(packet, self._ordinal)
         decoder.fed.clear()  # the reader's record of the packets before the first keyframe
         self._ordinal += 1
-        if waiting and decoder.first_key is None:
+        if decoder.missing:  # FFmpeg gave no picture, not waiting: a keyframe was lost
+            self._why_waiting = LOST_KEY.format(name=decoder.name, stamp=stamp_ns * 1e-9)
+            self._lost_key = self._announce = True
+        if decoder.first_key is None or (self._lost_key and packet.picture is None):
             self._skipped.append(stamp_ns)
-            return Received(None, stamp_ns, f"{packet.error} ({len(self._skipped)} packets "
-                            "so far)", "video_waiting")
+            reason = (packet.error if decoder.first_key is None else
+                      "waiting for a keyframe " + self._why_waiting)
+            return Received(None, stamp_ns, f"{reason} ({len(self._skipped)} packets so far)",
+                            "video_waiting", self._start_note(stamp_ns))
+        self._lost_key = self._announce = False
         note = self._wait_note(stamp_ns, packet) if waiting else ""
         if packet.picture is None:
             return Received(None, stamp_ns, packet.error, "video_undecoded", note)
         return Received(DecodedPicture(packet.header, packet.picture), stamp_ns, note=note)
 
     def _restart(self, why: str) -> None:
-        """A new decoder from the next packet on (it waits for a keyframe, said as ``why``)."""
-        self._decoder, self._why_waiting = None, why
+        """A new decoder from the next packet on (it waits for a keyframe, said as ``why``;
+        said when it starts too, when it interrupts pictures)."""
+        old = self._decoder
+        self._announce = self._announce or (old is not None and old.first_key is not None
+                                            and not self._lost_key)
+        self._decoder, self._why_waiting, self._lost_key = None, why, False
+
+    def _start_note(self, stamp_ns: int) -> str:
+        """The line starting a wait that interrupts pictures, once; '' otherwise."""
+        if not self._announce:
+            return ""
+        self._announce = False
+        return (f"video topic {self.topic}: waiting for a keyframe {self._why_waiting} (from "
+                f"the packet at t={stamp_ns * 1e-9:.3f} s; the packets it skips are counted "
+                "and said when it comes)")
 
     def _wait_note(self, key_ns: int, packet: VideoPacket) -> str:
         """The line ending a wait (the count it skipped): decoding resumes from the keyframe,

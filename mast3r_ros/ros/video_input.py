@@ -100,7 +100,8 @@ class VideoReceipt:
         """Decode ``msg`` (executor thread, never raises): its picture goes the way of an
         Image (`FrameProcessing._receive_image`); a packet without one is counted as a
         dropped, refused arrival on /diagnostics with why, and warned about (throttled) unless
-        it waits for a keyframe: that wait is said once, with its count, when it ends."""
+        it waits for a keyframe: that wait is said when it starts mid-stream (a lost keyframe
+        or packet) and, with its count, when it ends (`Received.note`)."""
         stream = self._video
         if stream is None:
             return

@@ -171,7 +171,7 @@ def test_a_lost_keyframe_says_so_and_not_b_frames_until_the_next_keyframe():
     assert [r.image is not None for r in got] == [True] * 5 + [False] * 4 + [True] * 2
     assert not any("B-frames" in r.reason for r in got)
     assert "a keyframe lost" in got[5].reason and "until the next keyframe" in got[5].reason
-    assert all("a keyframe lost" in r.reason and r.kind == "video_undecoded" for r in got[5:9])
+    assert all("a keyframe lost" in r.reason and r.kind == "video_waiting" for r in got[5:9])
     assert psnr(np.asarray(got[9].image.data).reshape(H, W, 3), PICTURES[10]) > 30
 
 
