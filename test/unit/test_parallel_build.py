@@ -2,8 +2,11 @@
 build resumes to the same store."""
 
 import os
+import shutil
 import signal
+import socket
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -145,6 +148,10 @@ def test_workers_are_pinned_by_default(tmp_path):
 
 
 def test_local_ray_gives_the_same_arrays(tmp_path, reference, monkeypatch):
+    """A Ray of its own, even beside a cluster that a killed ``ray start --head`` left recorded
+    in Ray's ``ray_current_cluster`` file: a bare ``ray.init()`` joined that address (and then
+    refused ``num_cpus``, or waited on the dead head node). The recorded file here is a stale
+    one in this test's own Ray temp folder (RAY_TMPDIR), never the user's."""
     # Loopback only: Ray turns _node_ip_address="127.0.0.1" into the machine's routable address
     # (and binds its servers there) unless it believes it is a single-machine install; and it
     # must not report usage statistics. Both are read from the environment, also by the Ray
@@ -155,18 +162,36 @@ def test_local_ray_gives_the_same_arrays(tmp_path, reference, monkeypatch):
     from ray._private import ray_constants
 
     monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
-    # the test module must be importable by Ray's worker processes
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=False, configure_logging=False,
-             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}})
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    # a new instance turns token mode on in os.environ and writes ~/.ray/auth_token if missing
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    temp = tempfile.mkdtemp(prefix="rp")  # short: Ray's socket paths must fit
     try:
-        assert ray.util.get_node_ip_address() == "127.0.0.1"
-        table = pb.build_encodings(NUM_KF, FakeEncode(), str(tmp_path), shard_size=5,
-                                   ray_address="local", workers=2, threads=1,
-                                   progress=False)
+        monkeypatch.setenv("RAY_TMPDIR", temp)
+        os.makedirs(os.path.join(temp, "ray"))
+        with open(os.path.join(temp, "ray", "ray_current_cluster"), "w") as fh:
+            fh.write(f"127.0.0.1:{_closed_port()}")  # a head node killed without `ray stop`
+        # the test module must be importable by Ray's worker processes
+        ray.init(address="local", num_cpus=2, include_dashboard=False,
+                 _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(
+                     p for p in sys.path if p)}})
+        try:
+            assert ray.util.get_node_ip_address() == "127.0.0.1"
+            table = pb.build_encodings(NUM_KF, FakeEncode(), str(tmp_path), shard_size=5,
+                                       ray_address="local", workers=2, threads=1,
+                                       progress=False)
+        finally:
+            ray.shutdown()
     finally:
-        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
     _same(_arrays(tmp_path, table), reference)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 _DRIVER = """
