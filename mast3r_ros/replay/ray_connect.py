@@ -197,6 +197,26 @@ def _check_token(address: str) -> None:
         sys.stderr.write("".join(said))  # not the token: Ray's words stay
 
 
+def _restore_auth_mode(mode: Optional[str]) -> None:
+    """Put ``RAY_AUTH_MODE`` back as it was before a failed ``ray.init``: for ``auto`` with a
+    token in ~/.ray/auth_token, Ray sets it to ``token`` in ``os.environ`` (and its cached
+    config) before connecting, and left it there when the connection failed, so a later
+    ``ray.init`` of this process (a local Ray: token mode, a token written to ~/.ray) and every
+    child process inherited it."""
+    if os.environ.get(_AUTH_MODE) == mode:
+        return
+    if mode is None:
+        os.environ.pop(_AUTH_MODE, None)
+    else:
+        os.environ[_AUTH_MODE] = mode
+    try:  # Ray's own refresh after it changes the mode (_enable_token_auth)
+        from ray._raylet import Config
+
+        Config.initialize("")
+    except Exception:  # noqa: BLE001 -- a Ray without it reads the variable itself
+        pass
+
+
 def connect_ray(address: str) -> bool:
     """Connect this process to Ray at ``address`` (see the module doc) unless it is connected
     already; returns True when this call connected. Raises `InputError` (one line: the option,
@@ -227,9 +247,11 @@ def connect_ray(address: str) -> bool:
                          f"HOST:6379 address instead, {_LOCAL_WORKERS}")
     if hp is not None:
         _probe(address, *hp)
+    mode = os.environ.get(_AUTH_MODE)
     try:
         ray.init(address=address)
     except Exception as e:  # noqa: BLE001 -- whatever Ray raises, connecting failed
+        _restore_auth_mode(mode)
         if _is_auth_error(e):
             raise _token_error(address, e) from None
         raise InputError(f"{OPTION} {address}: Ray could not connect: {_short(e)}; "

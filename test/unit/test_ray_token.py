@@ -175,3 +175,26 @@ def test_auto_refused_token_says_it_is_the_token(monkeypatch, tmp_path):
     assert str(err.value) == (
         "--ray-address auto: the cluster requires a Ray token and this machine sends none "
         f"(RAY_AUTH_MODE is not 'token' here); {FIX}")
+
+
+def test_a_failed_auto_connect_leaves_ray_auth_mode_as_it_was(monkeypatch, tmp_path):
+    """Ray's ray.init("auto") sets RAY_AUTH_MODE=token in os.environ where a token exists
+    (authentication_token_setup.maybe_enable_token_auth_if_token_available) before it
+    connects; a refused connect left it set for the rest of the process and its children.
+    The stub does what Ray does: sets the variable, then fails."""
+    ray = pytest.importorskip("ray")
+
+    def init(**kwargs):
+        os.environ["RAY_AUTH_MODE"] = "token"
+        raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.5:6379")
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    with pytest.raises(InputError):
+        ray_connect.connect_ray("auto")
+    assert "RAY_AUTH_MODE" not in os.environ
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    with pytest.raises(InputError):
+        ray_connect.connect_ray("auto")
+    assert os.environ["RAY_AUTH_MODE"] == "disabled"
