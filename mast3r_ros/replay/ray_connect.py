@@ -3,7 +3,9 @@
 naming the option, the address, what Ray said in short and the fix. Ray's own errors were a
 traceback after the keyframes were chosen (ray:// without Ray Client), a "cannot use path" line
 naming Ray's ``--address`` (its ConnectionError is an OSError), or a two-minute hang (a
-``HOST:PORT`` where nothing listens).
+``HOST:PORT`` where nothing listens), or 10 s more and a word on the version (another program
+at the port: told apart by its answer to an HTTP/2 greeting, which Ray's gRPC servers answer at
+once).
 
 Addresses, in Ray's own meanings: ``auto`` -- the cluster running on this machine (started with
 ``ray start --head``); ``HOST:PORT`` -- a cluster's head node (the address ``ray start --head``
@@ -40,6 +42,7 @@ from ..core.errors import InputError
 OPTION = "--ray-address"
 _LOCAL_WORKERS = "or drop --ray-address to encode with local worker processes (--workers N)"
 _PROBE_S = 5.0  # a head node that does not answer a TCP connect in this time is not there
+_SPEAK_S = 3.0  # a gRPC server greets at once; one that says nothing is left to ray.init
 _GCS_WAIT_S = 10.0  # a GCS answers its cluster id in milliseconds; longer: leave it to ray.init
 _AUTH_MODE = "RAY_AUTH_MODE"
 
@@ -79,16 +82,60 @@ def _fix(address: str) -> str:
 
 def _probe(address: str, host: str, port: int) -> None:
     """A TCP connect to the head node: Ray itself waits minutes on an address where nothing
-    listens; this says so in seconds. Then, for a GCS address (not ray://), whether it takes
-    this machine's token (`_check_token`)."""
+    listens; this says so in seconds. What answers must greet as a gRPC server does (Ray's GCS
+    and Ray Client's server both are): Ray waited 10 s more on anything else (a web server, a
+    database, a port of another program) and then blamed the version. Then, for a GCS address
+    (not ray://), whether it takes this machine's token (`_check_token`)."""
     try:
-        socket.create_connection((host, port), timeout=_PROBE_S).close()
+        conn = socket.create_connection((host, port), timeout=_PROBE_S)
     except OSError as e:
         raise InputError(f"{OPTION} {address}: nothing answers at {host}:{port} "
                          f"({_short(e)}); start the cluster there (`ray start --head` on its "
                          f"head node) and check the host and port, {_LOCAL_WORKERS}") from None
+    with conn:
+        other = _not_grpc(conn)
+    if other is not None:
+        where = ("Ray Client's server (port 10001 by default)" if address.startswith("ray://")
+                 else "a Ray head node (port 6379 by default)")
+        raise InputError(f"{OPTION} {address}: what answers at {host}:{port} is not {where}: "
+                         f"{other}; check the port (`ray start --head` on the head node "
+                         f"prints the addresses), {_LOCAL_WORKERS}")
     if not address.startswith("ray://"):
         _check_token(address)
+
+
+# an HTTP/2 client's greeting (RFC 9113 3.4) and an empty SETTINGS frame
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _not_grpc(conn: socket.socket) -> Optional[str]:
+    """How the server on ``conn`` answered an HTTP/2 greeting other than as gRPC does (its own
+    SETTINGS frame, at once), or None: gRPC, or silent for `_SPEAK_S` (left to Ray), or Ray
+    with TLS (``RAY_USE_TLS``: the greeting would be refused, so it is not sent)."""
+    if os.environ.get("RAY_USE_TLS", "").lower() in ("1", "true"):
+        return None
+    got = b""
+    try:
+        conn.settimeout(_SPEAK_S)
+        conn.sendall(_H2_PREFACE)
+        while len(got) < 9:
+            more = conn.recv(64)
+            if not more:
+                break
+            got += more
+    except TimeoutError:  # socket.timeout (Python 3.10+)
+        if not got:
+            return None
+    except OSError:  # reset: it closed the connection on the greeting, unread
+        pass
+    if len(got) >= 9 and got[3] == 0x04 and got[5:9] == b"\x00\x00\x00\x00":
+        return None  # a SETTINGS frame on stream 0: an HTTP/2 (gRPC) server
+    if not got:
+        return "it closed the connection without a word"
+    line = got.split(b"\n")[0].strip()
+    if line and all(32 <= c < 127 for c in line):
+        return f"it answered {line[:60].decode('ascii')!r}"
+    return f"it answered {len(got)} bytes that are not gRPC's greeting"
 
 
 def _sends_token() -> bool:

@@ -2,8 +2,10 @@
 done before the source is read, whose failures are one line naming --ray-address, the address,
 what Ray said and the fix. ``ray.init`` is stubbed: no test here starts or reaches a cluster."""
 
+import contextlib
 import socket
 import sys
+import threading
 
 import pytest
 
@@ -253,3 +255,85 @@ def test_ray_init_failures_name_their_fix(ray_stub, monkeypatch):
 def test_short_keeps_160_characters_and_cuts_longer_to_160():
     assert ray_connect._short(RuntimeError("x" * 160)) == "x" * 160
     assert ray_connect._short(RuntimeError("y" * 200)) == "y" * 157 + "..."
+
+
+class StandIn:
+    """A loopback TCP server that is not Ray: each connection gets ``reply`` (after the
+    client's first bytes, at most 1 s later), then is closed. ``reply=None``: closed at once."""
+
+    def __init__(self, reply):
+        self.reply, self.sock = reply, socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            with conn:
+                if self.reply is not None:
+                    conn.settimeout(1)
+                    with contextlib.suppress(OSError):
+                        conn.recv(64)
+                    conn.sendall(self.reply)
+
+    def close(self):
+        with contextlib.suppress(OSError):  # wakes the accept (Linux); close alone does not
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def stand_in():
+    made = []
+
+    def make(reply):
+        made.append(StandIn(reply))
+        return made[-1]
+    yield make
+    for s in made:
+        s.close()
+
+
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+@pytest.mark.parametrize("reply, said", [
+    (b"HTTP/1.0 400 Bad Request\r\n\r\n", "it answered 'HTTP/1.0 400 Bad Request'"),
+    (b"SSH-2.0-OpenSSH_9.2\r\n", "it answered 'SSH-2.0-OpenSSH_9.2'"),
+    (b"\x15\x03\x01\x00\x02\x02\x46", "it answered 7 bytes that are not gRPC's greeting"),
+    (None, "it closed the connection without a word"),
+])
+def test_something_else_at_the_port_is_named_at_once(ray_stub, stand_in, monkeypatch, scheme,
+                                                     reply, said):
+    """A port where another program listens: Ray's GCS client waited 10 s (then ray.init
+    blamed the version); an HTTP/2 greeting, answered at once by any gRPC server (Ray's GCS and
+    Ray Client's server), tells it apart in milliseconds. Loopback stand-ins, no Ray."""
+    calls, _ = ray_stub
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback stays loopback
+    monkeypatch.setattr(ray_connect, "_has_ray_client", lambda: True)
+    server = stand_in(reply)
+    addr = f"{scheme}127.0.0.1:{server.port}"
+    where = ("Ray Client's server (port 10001 by default)" if scheme
+             else "a Ray head node (port 6379 by default)")
+    with pytest.raises(InputError) as err:
+        ray_connect.connect_ray(addr)
+    assert str(err.value) == (
+        f"--ray-address {addr}: what answers at 127.0.0.1:{server.port} is not {where}: {said}; "
+        f"check the port (`ray start --head` on the head node prints the addresses), "
+        f"{LOCAL_WORKERS}")
+    assert calls == []
+
+
+def test_a_grpc_greeting_goes_on_to_the_token_check(ray_stub, stand_in, monkeypatch):
+    """An HTTP/2 SETTINGS frame back (what Ray's GCS sends, measured) is not judged: the token
+    check and ray.init follow."""
+    calls, _ = ray_stub
+    checked = []
+    monkeypatch.setattr(ray_connect, "_check_token", checked.append)
+    server = stand_in(b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x04\x00@\x00\x00")
+    addr = f"127.0.0.1:{server.port}"
+    assert ray_connect.connect_ray(addr) is True
+    assert checked == [addr] and calls == [{"address": addr}]
