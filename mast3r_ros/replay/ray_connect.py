@@ -23,7 +23,10 @@ taken from ``RAY_AUTH_TOKEN``, else the file ``RAY_AUTH_TOKEN_PATH`` names, else
 ``HOST:PORT`` never does. Ray retried a refused token for ~25 s, printing a ``gcs_client.cc``
 warning each second, then said only "Failed to connect". A HOST:PORT is therefore asked once
 for its cluster id (Ray's own GCS client, milliseconds; its C++ warning kept off the terminal)
-and a refusal is one line saying it is the token and what to set.
+and a refusal is one line saying it is the token and what to set. Ray Client (``ray://``) retried
+a refused token, or a port that gives no gRPC connection, for ~30 s and said "ray client
+connection timeout": its server is asked for the PING Ray Client starts with, through Ray's own
+channel (`_check_client`), each step bounded.
 """
 
 from __future__ import annotations
@@ -100,7 +103,9 @@ def _probe(address: str, host: str, port: int) -> None:
         raise InputError(f"{OPTION} {address}: what answers at {host}:{port} is not {where}: "
                          f"{other}; check the port (`ray start --head` on the head node "
                          f"prints the addresses), {_LOCAL_WORKERS}")
-    if not address.startswith("ray://"):
+    if address.startswith("ray://"):
+        _check_client(address)
+    else:
         _check_token(address)
 
 
@@ -211,21 +216,73 @@ def _stderr_kept() -> Iterator[list]:
             text.append(tmp.read().decode("utf-8", "replace"))
 
 
+def _token_here(address: str) -> bool:
+    """Ray's own check that token mode has its token (raises the token `InputError` when not;
+    its C++ client aborted the process over a missing token file); False: a Ray before token
+    authentication (2.52), or the check itself failed: nothing to check."""
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            ensure_token_if_auth_enabled)
+    except ImportError:
+        return False
+    try:
+        ensure_token_if_auth_enabled(None, create_token_if_missing=False)
+    except Exception as e:  # noqa: BLE001
+        if _is_auth_error(e):
+            raise _token_error(address, e) from None
+        return False
+    return True
+
+
+def _check_client(address: str) -> None:
+    """Ask Ray Client's server at ``ray://HOST:PORT`` for a PING, as Ray Client does first,
+    through Ray's own channel (which sends this machine's token in token mode), waiting at most
+    `_GCS_WAIT_S` for each step. Ray Client retried a refused token, or a server that does not
+    answer, for ~30 s and then said only "ray client connection timeout"; now a refusal is the
+    token's one line, and no answer or another gRPC service one line saying so."""
+    try:
+        import grpc
+        from ray._private.grpc_utils import init_grpc_channel
+        from ray.core.generated import ray_client_pb2, ray_client_pb2_grpc
+    except ImportError:
+        return
+    if not _token_here(address):
+        return
+    import uuid
+
+    fix = (f"check that the port is Ray Client's (`ray start --head "
+           f"--ray-client-server-port`, 10001 by default; the head node's 6379 goes without "
+           f"ray://), {_LOCAL_WORKERS}")
+    channel = init_grpc_channel(address[len("ray://"):], asynchronous=False)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=_GCS_WAIT_S)
+        ray_client_pb2_grpc.RayletDriverStub(channel).ClusterInfo(
+            ray_client_pb2.ClusterInfoRequest(type=ray_client_pb2.ClusterInfoType.PING),
+            timeout=_GCS_WAIT_S, metadata=[("client_id", uuid.uuid4().hex)])
+    except grpc.FutureTimeoutError:
+        raise InputError(f"{OPTION} {address}: no gRPC connection within {_GCS_WAIT_S:.0f} s; "
+                         f"{fix}") from None
+    except grpc.RpcError as e:
+        code = e.code() if callable(getattr(e, "code", None)) else None
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            raise _token_error(address, e) from None
+        said = (e.details() if callable(getattr(e, "details", None)) else str(e)) or ""
+        said = f" ({_short(RuntimeError(said))})" if said.strip() else ""
+        raise InputError(f"{OPTION} {address}: Ray Client's first request (PING) failed: "
+                         f"{getattr(code, 'name', code)}{said}; {fix}") from None
+    finally:
+        channel.close()
+
+
 def _check_token(address: str) -> None:
     """Raise the token `InputError` when the GCS at ``address`` refuses this machine's token
     (or it has none it should have); anything else is left to ``ray.init``. Ray before token
     authentication (2.52) has nothing to check."""
     try:
-        from ray._private.authentication.authentication_token_setup import (
-            ensure_token_if_auth_enabled)
         from ray._raylet import GcsClient
     except ImportError:
         return
-    try:  # Ray's own check, before its C++ client aborts the process over a missing token
-        ensure_token_if_auth_enabled(None, create_token_if_missing=False)
-    except Exception as e:  # noqa: BLE001
-        if _is_auth_error(e):
-            raise _token_error(address, e) from None
+    if not _token_here(address):
         return
     failed: list = []
 

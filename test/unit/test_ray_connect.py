@@ -263,7 +263,7 @@ class StandIn:
 
     def __init__(self, reply):
         self.reply, self.sock = reply, socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
+        self.port, self.done = self.sock.getsockname()[1], threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -274,13 +274,16 @@ class StandIn:
             except OSError:  # closed
                 return
             with conn:
-                if self.reply is not None:
+                if self.reply == b"":  # silent: holds the connection until closed
+                    self.done.wait(30)
+                elif self.reply is not None:
                     conn.settimeout(1)
                     with contextlib.suppress(OSError):
                         conn.recv(64)
                     conn.sendall(self.reply)
 
     def close(self):
+        self.done.set()
         with contextlib.suppress(OSError):  # wakes the accept (Linux); close alone does not
             self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
@@ -337,3 +340,23 @@ def test_a_grpc_greeting_goes_on_to_the_token_check(ray_stub, stand_in, monkeypa
     addr = f"127.0.0.1:{server.port}"
     assert ray_connect.connect_ray(addr) is True
     assert checked == [addr] and calls == [{"address": addr}]
+
+
+def test_a_silent_ray_client_port_is_one_line_after_a_bounded_wait(ray_stub, stand_in,
+                                                                   monkeypatch):
+    """ray:// at a server that accepts and says nothing: Ray Client waited ~30 s and said "ray
+    client connection timeout"; the check waits its bound (1 s here) per step, then says so."""
+    pytest.importorskip("grpc")
+    calls, _ = ray_stub
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.setattr(ray_connect, "_SPEAK_S", 0.5)
+    monkeypatch.setattr(ray_connect, "_GCS_WAIT_S", 1.0)
+    addr = f"ray://127.0.0.1:{stand_in(b'').port}"
+    with pytest.raises(InputError) as err:
+        ray_connect.connect_ray(addr)
+    assert str(err.value) == (
+        f"--ray-address {addr}: no gRPC connection within 1 s; check that the port is Ray "
+        "Client's (`ray start --head --ray-client-server-port`, 10001 by default; the head "
+        f"node's 6379 goes without ray://), {LOCAL_WORKERS}")
+    assert calls == []
