@@ -301,6 +301,37 @@ def _check_token(address: str) -> None:
         sys.stderr.write("".join(said))  # not the token: Ray's words stay
 
 
+def _probe_recorded() -> None:
+    """``auto`` goes to the cluster Ray recorded in its ``ray_current_cluster`` file (the last
+    ``ray start --head`` on this machine) when there is one: a head node killed without ``ray
+    stop`` (or gone with a restart) left the file, and ray.init waited minutes on its address
+    (measured: over 2 min), printing gcs_client.cc warnings. A TCP connect says so in seconds.
+    ``RAY_ADDRESS`` set, or no file: left to Ray, as before."""
+    if os.environ.get("RAY_ADDRESS"):
+        return
+    try:
+        from ray._common.utils import get_ray_address_file
+    except ImportError:  # a Ray older than 2.4x keeps it elsewhere: left to Ray
+        return
+    path = get_ray_address_file(None)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            recorded = fh.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return
+    hp = host_port(recorded)
+    if hp is None or recorded.startswith("ray://"):
+        return
+    try:
+        socket.create_connection(hp, timeout=_PROBE_S).close()
+    except OSError as e:
+        raise InputError(f"{OPTION} auto: the cluster Ray recorded in {path} ({recorded}, the "
+                         f"last `ray start --head` on this machine) does not answer "
+                         f"({_short(e)}): it was stopped without `ray stop` or the machine "
+                         f"restarted; start one with `ray start --head` (which replaces the "
+                         f"record) or delete {path}, {_LOCAL_WORKERS}") from None
+
+
 def _restore_auth_mode(mode: Optional[str]) -> None:
     """Put ``RAY_AUTH_MODE`` back as it was before a failed ``ray.init``: for ``auto`` with a
     token in ~/.ray/auth_token, Ray sets it to ``token`` in ``os.environ`` (and its cached
@@ -351,6 +382,8 @@ def connect_ray(address: str) -> bool:
                          f"HOST:6379 address instead, {_LOCAL_WORKERS}")
     if hp is not None:
         _probe(address, *hp)
+    elif address == "auto":
+        _probe_recorded()
     mode = os.environ.get(_AUTH_MODE)
     try:
         ray.init(address=address)

@@ -29,9 +29,13 @@ def no_source(monkeypatch):
 
 
 @pytest.fixture
-def ray_stub(monkeypatch):
-    """Real Ray, not connected, with ``ray.init`` recording its calls (and raising ``fail``)."""
+def ray_stub(monkeypatch, tmp_path_factory):
+    """Real Ray, not connected, with ``ray.init`` recording its calls (and raising ``fail``);
+    Ray's temp folder is an empty one of the test's: a cluster this machine's Ray recorded
+    (`ray start --head`) does not reach 'auto'."""
     ray = pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path_factory.mktemp("raytmp")))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
     calls, fail = [], []
 
     def init(*args, **kwargs):
@@ -360,3 +364,27 @@ def test_a_silent_ray_client_port_is_one_line_after_a_bounded_wait(ray_stub, sta
         "Client's (`ray start --head --ray-client-server-port`, 10001 by default; the head "
         f"node's 6379 goes without ray://), {LOCAL_WORKERS}")
     assert calls == []
+
+
+def test_auto_with_a_stale_recorded_cluster_fails_in_seconds(ray_stub, monkeypatch, tmp_path):
+    """A `ray start --head` killed without `ray stop` leaves Ray's ray_current_cluster file;
+    'auto' went to its address and ray.init waited over 2 min. The file here is in this test's
+    own Ray temp folder (RAY_TMPDIR), never the user's."""
+    calls, _ = ray_stub
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    (tmp_path / "ray").mkdir()
+    stale = f"127.0.0.1:{_closed_port()}"
+    (tmp_path / "ray" / "ray_current_cluster").write_text(stale)
+    path = str(tmp_path / "ray" / "ray_current_cluster")
+    with pytest.raises(InputError) as err:
+        ray_connect.connect_ray("auto")
+    said = str(err.value)
+    assert said.startswith(f"--ray-address auto: the cluster Ray recorded in {path} ({stale}, "
+                           "the last `ray start --head` on this machine) does not answer (")
+    assert said.endswith("): it was stopped without `ray stop` or the machine restarted; start "
+                         "one with `ray start --head` (which replaces the record) or delete "
+                         f"{path}, {LOCAL_WORKERS}")
+    assert calls == []
+    (tmp_path / "ray" / "ray_current_cluster").unlink()  # no record: Ray's to find, as before
+    assert ray_connect.connect_ray("auto") is True and calls == [{"address": "auto"}]

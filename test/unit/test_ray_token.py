@@ -188,6 +188,8 @@ def test_auto_refused_token_says_it_is_the_token(monkeypatch, tmp_path):
     for k in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE"):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # no cluster recorded for 'auto'
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.setattr(ray_connect, "_sends_token", lambda: False)
     with pytest.raises(InputError) as err:
         ray_connect.connect_ray("auto")
@@ -209,6 +211,8 @@ def test_a_failed_auto_connect_leaves_ray_auth_mode_as_it_was(monkeypatch, tmp_p
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", init)
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # no cluster recorded for 'auto'
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
     with pytest.raises(InputError):
         ray_connect.connect_ray("auto")
