@@ -301,6 +301,19 @@ def _check_token(address: str) -> None:
         sys.stderr.write("".join(said))  # not the token: Ray's words stay
 
 
+def _recorded_file() -> Optional[str]:
+    """Ray's ``ray_current_cluster`` file (where it would be), or None for a Ray that keeps
+    it elsewhere."""
+    try:
+        from ray._common.utils import get_ray_address_file
+    except ImportError:
+        try:  # Ray before 2.4x
+            from ray._private.utils import get_ray_address_file
+        except ImportError:
+            return None
+    return get_ray_address_file(None)
+
+
 def _probe_recorded() -> None:
     """``auto`` goes to the cluster Ray recorded in its ``ray_current_cluster`` file (the last
     ``ray start --head`` on this machine) when there is one: a head node killed without ``ray
@@ -309,11 +322,9 @@ def _probe_recorded() -> None:
     ``RAY_ADDRESS`` set, or no file: left to Ray, as before."""
     if os.environ.get("RAY_ADDRESS"):
         return
-    try:
-        from ray._common.utils import get_ray_address_file
-    except ImportError:  # a Ray older than 2.4x keeps it elsewhere: left to Ray
+    path = _recorded_file()
+    if path is None:
         return
-    path = get_ray_address_file(None)
     try:
         with open(path, encoding="utf-8") as fh:
             recorded = fh.read().strip()

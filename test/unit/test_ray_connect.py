@@ -351,6 +351,8 @@ def test_a_silent_ray_client_port_is_one_line_after_a_bounded_wait(ray_stub, sta
     """ray:// at a server that accepts and says nothing: Ray Client waited ~30 s and said "ray
     client connection timeout"; the check waits its bound (1 s here) per step, then says so."""
     pytest.importorskip("grpc")
+    if not hasattr(pytest.importorskip("ray._private.grpc_utils"), "init_grpc_channel"):
+        pytest.skip("this Ray has no init_grpc_channel: the ray:// check is left to Ray")
     calls, _ = ray_stub
     monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
@@ -373,6 +375,8 @@ def test_auto_with_a_stale_recorded_cluster_fails_in_seconds(ray_stub, monkeypat
     calls, _ = ray_stub
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    if ray_connect._recorded_file() != str(tmp_path / "ray" / "ray_current_cluster"):
+        pytest.skip("this Ray keeps its recorded cluster elsewhere")
     (tmp_path / "ray").mkdir()
     stale = f"127.0.0.1:{_closed_port()}"
     (tmp_path / "ray" / "ray_current_cluster").write_text(stale)
