@@ -10,6 +10,7 @@ import ast
 from pathlib import Path
 
 from mast3r_ros.core.config import misspelt_node_block_warnings
+from mast3r_ros.core.config.blocks import misspelt_namespace_key
 
 FQN = "/mast3r_localizer"
 BODY = "  ros__parameters:\n    matcher: sift\n"
@@ -123,3 +124,96 @@ def test_blocks_rcl_applies_to_a_namespaced_node_are_never_warned_about(tmp_path
         for other in ("mast3r_localizer_2:\n" + BODY, "mast3r_localizer:\n" + BODY, ""):
             path.write_text(own + other)
             assert misspelt_node_block_warnings(_argv(path), NS_FQN) == [], (own, other)
+
+
+def _nested(ns, name):
+    return f"{ns}:\n  {name}:\n    ros__parameters:\n      matcher: sift\n"
+
+
+def test_a_misspelt_node_name_nested_under_a_namespace_is_warned_about(tmp_path):
+    """'robot1: {mast3r_localiser: {ros__parameters: ...}}' (Nav2's RewrittenYaml form) said
+    nothing: only top-level keys were compared with the node's name. The nested key is named
+    as rcl reads it, with the key meant; the offline tools' refusal names it too."""
+    path = tmp_path / "p.yaml"
+    for text in (_nested("robot1", "mast3r_localiser"), _nested("/robot1", "mast3r_localiser"),
+                 "/**:\n  ros__parameters:\n    use_sim_time: false\n"
+                 + _nested("robot1", "mast3r_localiser")):
+        path.write_text(text)
+        lines = misspelt_node_block_warnings(_argv(path), NS_FQN)
+        assert len(lines) == 1, (text, lines)
+        ns = text.split("\n  mast3r_localiser")[0].rsplit("\n", 1)[-1].rstrip(":")
+        assert (f"block '{ns}/mast3r_localiser' is applied to no node (did you mean "
+                f"'{ns}/mast3r_localizer'?)") in lines[0], lines
+        assert str(path) in lines[0] and NS_FQN in lines[0], lines
+    # two levels of namespaces, for the node in the root namespace too
+    path.write_text("fleet:\n  robot1:\n    mast3r_localiser:\n      ros__parameters: {}\n")
+    lines = misspelt_node_block_warnings(_argv(path), FQN)
+    assert len(lines) == 1 and "'fleet/robot1/mast3r_localiser'" in lines[0], lines
+    # this node's own block beside it: a shared file, its near names other nodes'
+    path.write_text(_nested("robot1", "mast3r_localizer") + _nested("robot2", "mast3r_localiser"))
+    assert misspelt_node_block_warnings(_argv(path), NS_FQN) == []
+
+
+def test_a_near_name_beside_the_name_it_is_near_is_another_nodes(tmp_path):
+    """A second camera's 'mast3r_localizer_2' block beside robot1's 'mast3r_localizer' is no
+    typo of it, for a node of another namespace either: the key it would be meant as is
+    there already."""
+    path = tmp_path / "p.yaml"
+    for text in (_nested("robot1", "mast3r_localizer") + "  mast3r_localizer_2:\n"
+                 "    ros__parameters: {}\n",
+                 f"/robot1/mast3r_localizer:\n{BODY}/robot1/mast3r_localizer_2:\n{BODY}"):
+        path.write_text(text)
+        assert misspelt_node_block_warnings(_argv(path), "/robot3/mast3r_localizer") == [], text
+
+
+def test_a_namespace_typo_is_warned_about_where_no_block_is_for_the_node(tmp_path):
+    """'/robot_1/mast3r_localizer:' for the node /robot1/mast3r_localizer was silent: rcl
+    applies the block to no node of this robot. With no block for this node in the file
+    (a '/**' block for every node says nothing of which robot the file is for), a block one
+    typo from its namespace (case, '_', '-', a letter added, dropped, changed or swapped) is
+    named with the key meant."""
+    path = tmp_path / "p.yaml"
+    every = "/**:\n  ros__parameters:\n    use_sim_time: false\n"
+    for key, ns in (("/robot_1/mast3r_localizer", "/robot_1"),
+                    ("robot-1/mast3r_localizer", "/robot-1"),
+                    ("/Robot1/mast3r_localizer", "/Robot1"), ("/robto1/*", "/robto1"),
+                    ("/robt1/mast3r_localizer", "/robt1"), ("/roboot1/**", "/roboot1")):
+        for text in (f"{key}:\n{BODY}", f"{every}{key}:\n{BODY}", every + _nested(
+                ns, "mast3r_localizer") if key.endswith("localizer") else f"{key}:\n{BODY}"):
+            path.write_text(text)
+            lines = misspelt_node_block_warnings(_argv(path), NS_FQN)
+            assert len(lines) == 1, (text, lines)
+            last = key.rpartition("/")[2]
+            assert f"namespace {ns!r}, a typo away from the node's '/robot1'" in lines[0], lines
+            assert f"did you mean '/robot1/{last}'?" in lines[0], lines
+            assert str(path) in lines[0] and "another robot's" in lines[0], lines
+
+
+def test_another_robots_block_is_no_namespace_typo(tmp_path):
+    """Two robots sharing a file is normal: where a block is for this node (its name or its
+    namespace's wildcard, as rcl applies them) nothing is said of the other robot's, however
+    near; nor of a namespace with other numbers (robot2, robot11) or far from ours."""
+    path = tmp_path / "p.yaml"
+    for own in ("/robot1/mast3r_localizer", "robot1/mast3r_localizer", "/robot1/*",
+                "/robot1/**", "/**/mast3r_localizer", "/*/mast3r_localizer"):
+        for other in ("/robot_1/mast3r_localizer", "/Robot1/*"):
+            path.write_text(f"{own}:\n{BODY}{other}:\n{BODY}")
+            assert misspelt_node_block_warnings(_argv(path), NS_FQN) == [], (own, other)
+    path.write_text(_nested("robot1", "mast3r_localizer") + _nested("robot_1", "mast3r_localizer"))
+    assert misspelt_node_block_warnings(_argv(path), NS_FQN) == []
+    for other in ("/robot2/mast3r_localizer", "/robot11/mast3r_localizer", "/robot/*", "/rob/*",
+                  "/lidar1/mast3r_localizer", "/robot_1/amcl", "/robot_1/*/mast3r_localizer",
+                  "/rabat1/mast3r_localizer"):  # two edits: a name of its own
+        path.write_text(f"{other}:\n{BODY}")
+        assert misspelt_node_block_warnings(_argv(path), NS_FQN) == [], other
+    path.write_text(f"/robot_1/mast3r_localizer:\n{BODY}")  # the root namespace's node
+    assert misspelt_node_block_warnings(_argv(path), FQN) == []
+    # a block naming the node in any namespace is for it ('/**/mast3r_localizer', the only key)
+    for own in ("/**/mast3r_localizer", "/*/mast3r_localizer", "robot1/*"):
+        assert misspelt_namespace_key([own, "/robot_1/mast3r_localizer"], NS_FQN) is None, own
+    assert misspelt_namespace_key(["/**", "/robot_1/mast3r_localizer"], NS_FQN) == \
+        "/robot_1/mast3r_localizer"
+    # a short name a letter from another is a name of its own ('/cam' and '/car'), but not
+    # one that differs only in case or '_'
+    assert misspelt_namespace_key(["/car/mast3r_localizer"], "/cam/mast3r_localizer") is None
+    assert misspelt_namespace_key(["/CAM/*"], "/cam/mast3r_localizer") == "/CAM/*"

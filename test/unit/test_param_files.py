@@ -419,6 +419,17 @@ def test_a_misspelt_top_level_key_is_named_with_what_it_probably_meant(load):
             load(f"{other}:\n{body}")
 
 
+def test_a_misspelt_node_name_nested_under_a_namespace_is_named(load):
+    """'robot1: {mast3r_localiser: ...}' was refused naming only the top-level key 'robot1':
+    the misspelt node name nested under it is named now, as rcl reads it, with the key meant."""
+    text = "robot1:\n  mast3r_localiser:\n    ros__parameters:\n      max_keyframes: 3\n"
+    for namespace, who in ((None, "mast3r_localizer"), ("robot1", "/robot1/mast3r_localizer")):
+        with pytest.raises(ConfigError, match=rf"no parameters for node '{who}' .*; "
+                                              r"'robot1/mast3r_localiser' \(did you mean "
+                                              r"'robot1/mast3r_localizer'\?\)"):
+            load(text, namespace=namespace)
+
+
 def test_rclpys_own_parameters_are_skipped_in_the_nodes_block(load):
     """use_sim_time (every distribution) and start_type_description_service (Jazzy) are
     declared by rclpy itself; qos_overrides.* by the publishers' QoS overriding options."""

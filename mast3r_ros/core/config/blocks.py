@@ -156,25 +156,111 @@ def _blocks_for_node(path: str, doc: Mapping[Any, Any], node_name: str,
     return [(k, b) for k, b in blocks if _rclpy_applies(k, fqn)]
 
 
+def _node_keys(doc: Mapping[Any, Any], prefix: str = "", depth: int = 0):
+    """Every key of a parameter file's ``doc`` that may name a node, in file order: the
+    top-level keys as written, and those nested under a namespace (a mapping without
+    ``ros__parameters``) as rcl reads them, joined with '/' (``robot1: {mast3r_localiser:
+    ...}`` gives 'robot1' and 'robot1/mast3r_localiser')."""
+    for key, value in doc.items():
+        name = f"{prefix}/{key}" if prefix else str(key)
+        yield name
+        if isinstance(value, Mapping) and _PARAMS_KEY not in value and depth < 16:
+            yield from _node_keys(value, name, depth + 1)
+
+
+def _as_rcl_name(key: str) -> str:
+    return key if key.startswith("/") else "/" + key
+
+
 def misspelt_node_key(doc: Mapping[Any, Any], node_name: str = NODE_NAME
                       ) -> Optional[Tuple[str, str]]:
-    """(key, the key meant) for the first top-level key of a parameter file's ``doc`` that names
-    the node misspelt ('mast3r_localiser', '/robot1/mast3r_localiser', a trailing '/'): rclpy
-    applies such a block to no node and says nothing. None when none is close (another node's
-    block, 'localizer', '/robot2/mast3r_localizer')."""
-    for key in map(str, doc):
+    """(key, the key meant) for the first key of a parameter file's ``doc`` that names the
+    node misspelt ('mast3r_localiser', '/robot1/mast3r_localiser', a trailing '/', or nested
+    under a namespace: 'robot1/mast3r_localiser' for ``robot1: {mast3r_localiser: ...}``):
+    rclpy applies such a block to no node and says nothing. None when none is close (another
+    node's block, 'localizer', '/robot2/mast3r_localizer'), or when the key meant is in the
+    file too: then the near name is another node's ('mast3r_localizer_2' beside
+    'mast3r_localizer', the second camera's)."""
+    keys = list(_node_keys(doc))
+    present = {_as_rcl_name(k) for k in keys}
+    for key in keys:
         head, _, last = key.rstrip("/").rpartition("/")
         close = difflib.SequenceMatcher(None, last, node_name).ratio() >= 0.8
         if close and (last != node_name or key.endswith("/")):
-            return key, (f"{head}/{node_name}" if head or key.startswith("/") else node_name)
+            meant = f"{head}/{node_name}" if head or key.startswith("/") else node_name
+            if last == node_name or _as_rcl_name(meant) not in present:
+                return key, meant
+    return None
+
+
+def _numbers(name: str) -> List[str]:
+    return re.findall(r"\d+", name)
+
+
+def _near_namespace(key_ns: str, ns: str) -> bool:
+    """Whether the namespace ``key_ns`` of a block looks like a typo of the node's ``ns``:
+    the same but for case, '_' and '-' ('/Robot_1', '/robot-1' for '/robot1'), or one edit
+    away (a letter added, dropped, changed or two swapped: '/robto1', '/robot11' no), with the
+    same numbers in it: '/robot2' for '/robot1' is another robot's, not a typo."""
+    if key_ns == ns or not ns or not key_ns:
+        return False
+    a, b = (re.sub(r"[_\-]", "", s.lower()) for s in (key_ns, ns))
+    if a == b:
+        return True
+    if _numbers(key_ns) != _numbers(ns) or min(len(a), len(b)) < 5:  # '/ab' vs '/ac': too short
+        return False
+    return _edit_distance(a, b) <= 1
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein's distance, a swap of two neighbouring letters one edit (optimal string
+    alignment)."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1,
+                          d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def _for_this_node(key: str, fqn: str) -> bool:
+    """Whether rcl applies block ``key`` to the node ``fqn`` and the key was written for it: it
+    names the node ('/robot1/mast3r_localizer', '/**/mast3r_localizer') or its namespace
+    ('/robot1/*', '/robot1/**'). A block for every node in every namespace ('/**', '/**/*')
+    says nothing of which node the file is for."""
+    if not _rclpy_applies(key, fqn):
+        return False
+    ns, _, last = _as_rcl_name(key).rpartition("/")
+    return last == fqn.rpartition("/")[2] or any(t not in ("*", "**") for t in ns.split("/") if t)
+
+
+def misspelt_namespace_key(keys: Sequence[str], fqn: str) -> Optional[str]:
+    """The first block key of ``keys`` (flattened, as rcl reads them: `_param_blocks`) that
+    names the node ``fqn`` (or every node, ``*``/``**``) in a namespace a typo away from the
+    node's (`_near_namespace`: '/robot_1/mast3r_localizer' for '/robot1/mast3r_localizer'),
+    when no block of the file is for this node (`_for_this_node`); None otherwise. A block for
+    another namespace cannot be told from a typo in general: a file that has a block for this
+    node is one shared by several robots, and a namespace with other numbers ('/robot2') is
+    another robot's."""
+    namespace, _, node_name = fqn.rpartition("/")
+    if any(_for_this_node(k, fqn) for k in keys):
+        return None
+    for key in keys:
+        ns, _, last = _as_rcl_name(key).rpartition("/")
+        if last in (node_name, "*", "**") and "*" not in ns and _near_namespace(ns, namespace):
+            return key
     return None
 
 
 def misspelt_node_block_warnings(argv: Sequence[str], fqn: str) -> List[str]:
     """One warning per ``--params-file`` of the ROS arguments in ``argv`` (a node process's
-    command line) that holds a block keyed with the node's name misspelt (`misspelt_node_key`),
-    or, for a node in a namespace, keyed with its bare name (``mast3r_localizer:``, which rcl
-    applies to the root namespace's node only): rcl reads such a file without a word and the
+    command line) that holds a block keyed with the node's name misspelt (`misspelt_node_key`,
+    nested under a namespace too), or, for a node in a namespace, keyed with its bare name
+    (``mast3r_localizer:``, which rcl applies to the root namespace's node only), or, where no
+    block is for this node, with its namespace misspelt (`misspelt_namespace_key`:
+    '/robot_1/mast3r_localizer' for /robot1): rcl reads such a file without a word and the
     node would run on its defaults while the user's values sit in the file. Unreadable files
     are skipped (rcl reports those itself), and so is a file with a block that rcl applies to
     this node (`_rclpy_applies`; nested namespaces too): one shared by several nodes, whose
@@ -212,6 +298,14 @@ def misspelt_node_block_warnings(argv: Sequence[str], fqn: str) -> List[str]:
                 meant = f"{meant!r}?"
             lines.append(f"parameter file {path}: block {key!r} is applied to no node "
                          f"(did you mean {meant}): {tail}")
+            continue
+        near = misspelt_namespace_key(keys, fqn)
+        if near:  # '/robot_1/mast3r_localizer' for /robot1/mast3r_localizer
+            ns, _, last = _as_rcl_name(near).rpartition("/")
+            lines.append(f"parameter file {path}: no block is for this node ({fqn}), but "
+                         f"block {near!r} is for namespace {ns!r}, a typo away from the "
+                         f"node's {namespace!r} (did you mean {namespace + '/' + last!r}? if "
+                         f"the block is another robot's, give this node one of its own): {tail}")
     return lines
 
 
