@@ -72,6 +72,14 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 export TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-/tmp/mast3r_inductor}
 PY=${PYTHON:-python3}
+# a step dies with the process that started it (the kernel's parent-death signal, prctl
+# PR_SET_PDEATHSIG, through util-linux's setpriv; Linux): a SIGKILL to the script's group (the
+# device's limit) killed every process of the script but the steps, which ran on, in process
+# groups of their own, to their limits; its TERM reaches the step's `timeout`, which stops the
+# step's group as at its limit (TERM, then KILL 10 s later). Without setpriv --pdeathsig
+# (an old util-linux, not Linux) the steps run as before, said in gpu.txt.
+DIE=()
+setpriv --pdeathsig TERM true > /dev/null 2>&1 && DIE=(setpriv --pdeathsig TERM)
 start=$(date +%s)
 NCPU=$(nproc 2>/dev/null || echo 2)
 if [ "$SMOKE" = 1 ]; then
@@ -118,7 +126,8 @@ summarize() { $PY bench/gpu_summary.py "$R" --log "$OUT/gpu_checks_log.txt" \
 # limit LIMIT_S: the step's own limit, cut to what the deadline leaves (0: skip the step)
 limit() { local t=$(( $1 * X )) left=$(( DEADLINE - $(elapsed) ));
           [ "$left" -lt "$t" ] && t=$left; [ "$t" -lt 15 ] && t=0; echo "$t"; }
-# a stop (TERM or INT: `timeout 120 bash bench/gpu_checks.sh`, kill, Ctrl-C) must not leave the
+# a stop (TERM or INT: `timeout 120 bash bench/gpu_checks.sh`, kill, Ctrl-C; a KILL: see DIE
+# above and the packer below) must not leave the
 # running steps behind: each runs under its own `timeout`, in a process group of its own that a
 # signal to the script, or to the script's group, never reaches (a step ran on, init's child, to
 # its own limit). So a step runs in the background and is waited for (a trap runs during
@@ -143,14 +152,16 @@ trap 'stop_all; trap - EXIT; exit 130' INT
 step() { local name=$1 t; t=$(limit "$2"); shift 2
          echo; echo "=== [$(elapsed) s] $name: $*"
          if [ "$t" = 0 ]; then echo "=== $name skipped: the ${DEADLINE} s deadline is near"; return; fi
-         timeout -k 10 "$t" "$@" > "$R/$name.log" 2>&1 & local pid=$!; running "$pid"
+         ${DIE[@]+"${DIE[@]}"} timeout -k 10 "$t" "$@" > "$R/$name.log" 2>&1 &
+         local pid=$!; running "$pid"
          wait "$pid"; local rc=$?; ended "$pid"; tail -n 60 "$R/$name.log"
          echo "=== $name exit $rc (limit $t s)"; pack; }
 # bg NAME CPUS CMD...: a background job of the parallel step (pinned to CPUS when given)
 bg() { local name=$1 cpus=$2; shift 2; local pin=()
        [ -n "$cpus" ] && command -v taskset > /dev/null && pin=(taskset -c "$cpus")
        echo "--- [$(elapsed) s] $name: $*"
-       ( timeout -k 10 "$PLIMIT" ${pin[@]+"${pin[@]}"} "$@" > "$R/$name.log" 2>&1 &
+       ( ${DIE[@]+"${DIE[@]}"} timeout -k 10 "$PLIMIT" ${pin[@]+"${pin[@]}"} "$@" \
+           > "$R/$name.log" 2>&1 &
          pid=$!; running "$pid"; wait "$pid"; rc=$?; ended "$pid"
          echo "exit $rc (limit $PLIMIT s)" >> "$R/$name.log" ) &
        JOBS+=("$name"); }
@@ -167,6 +178,7 @@ $PY -c "import triton; print('triton', triton.__version__)" 2>/dev/null || echo 
 $PY -c "import poselib; print('poselib', poselib.__version__)" 2>/dev/null \
   || echo "poselib: NOT INSTALLED: PnP runs OpenCV's USAC, not the default backend (carry its wheel: docs/bench/README.md)"
 $PY -c "import faiss; print('faiss', faiss.__version__)" 2>/dev/null || echo "faiss: not installed"
+[ ${#DIE[@]} = 0 ] && echo "setpriv --pdeathsig: not available: a step outlives a SIGKILL to this script"
 echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $NCPU CPUs, steps $STEPS, deadline $DEADLINE s"
 } > "$R/gpu.txt" 2>&1
 # no CUDA for this Python (a CPU torch wheel, no driver): every step would fail or time nothing,
@@ -185,11 +197,19 @@ fi
 # device time is left than the machine's start took) kills the whole command without warning,
 # and what is under $OUT comes back: the running step's JSON and log so far (bench_gpu.py
 # rewrites its JSON after each K) must be there, not only the steps that finished
-# (stopped by a flag, not killed: a pack killed mid-way would leave its part file in $OUT)
+# (stopped by a flag, not killed: a pack killed mid-way would leave its part file in $OUT).
+# It also watches the script: a SIGKILL to the script alone (no trap runs) left the steps'
+# body starting step after step, and this loop packing for ever; once the script is gone (this
+# subshell's parent is no longer it: /proc, Linux) it stops the steps as the trap does, packs a
+# last time and removes the scratch folder.
 PACK_EVERY=${GPU_CHECKS_PACK_EVERY_S:-20}
+orphaned() { local stat; read -r stat 2> /dev/null < "/proc/$BASHPID/stat" || return 1
+             set -- ${stat##*) }; [ "${2:-$$}" != "$$" ]; }  # field 4, after '(comm) state'
 ( renice -n 10 -p "$BASHPID" > /dev/null 2>&1  # behind the timed steps for the CPU
   while :; do for (( i = 0; i < PACK_EVERY; i++ )); do
-    [ -e "$R.stop" ] && exit 0; sleep 1; done; pack; done ) > /dev/null 2>&1 &
+    [ -e "$R.stop" ] && exit 0
+    orphaned && { stop_all; pack; rm -rf "$R"; exit 0; }
+    sleep 1; done; pack; done ) > /dev/null 2>&1 &
 PACKER=$!
 {
 echo "$BASHPID" > "$R.body"

@@ -4,6 +4,7 @@ still runs (the device kills the whole command at its limit without warning)."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,7 +99,8 @@ def test_results_reach_out_while_a_step_runs(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)  # as the device's limit does
         proc.wait()
         # the step, in a process group of its own that no trap stops on a SIGKILL, ran on for
-        # its 600 s after each run of this test
+        # its 600 s after each run of this test (it now dies with its parent: setpriv
+        # --pdeathsig; this stays for a machine without it)
         for pid in _with_marker(f"gpu_checks_stub_{os.getpid()}_{tmp_path.name}"):
             os.kill(pid, signal.SIGKILL)
     assert {"bench_gpu_512_fp16.json", "gpu_512.log", "gpu.txt"} <= names, names
@@ -180,3 +182,53 @@ def test_a_stopped_run_leaves_no_step_running(tmp_path, steps, running, how):
     assert left == [], f"{how}: the step(s) still running: {left}"
     assert rest == [], f"{how}: the script's processes still running: {rest}"
     assert proc.returncode != 0
+
+
+def _has_pdeathsig() -> bool:
+    return shutil.which("setpriv") is not None and subprocess.run(
+        ["setpriv", "--pdeathsig", "TERM", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("steps, running", [("gpu_512", 1), ("parallel", 3)])
+@pytest.mark.parametrize("how", ["KILL to the script", "KILL to its group (the device's limit)"])
+def test_a_killed_run_leaves_no_step_running(tmp_path, steps, running, how):
+    """A SIGKILL runs no trap: to the script alone, its steps' body went on starting step after
+    step and the packer packed for ever; to the script's group (the device's limit), every
+    process of the script died but the running steps, in process groups of their own, which
+    kept the GPU busy to their limits. Each step now gets its parent's death as a TERM
+    (setpriv --pdeathsig, to its `timeout`: the step's group stopped as at its limit), and the
+    packer, once the script is gone, stops the body and the steps as the TERM trap does."""
+    if "group" in how and not _has_pdeathsig():
+        pytest.skip("no setpriv --pdeathsig here (util-linux < 2.33)")
+    stub, marker = _stub_marker(tmp_path)
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": str(stub),
+           "TMPDIR": str(tmp_path), "GPU_CHECKS_PACK_EVERY_S": "1"}
+    proc = subprocess.Popen(["bash", str(SCRIPT), "--smoke", "--steps", steps], cwd=REPO,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    everything = "OUT=" + env["OUT"] + "\0"
+    try:
+        for _ in range(600):  # a wait for the steps to start, at most ~60 s; nothing timed
+            if len(_with_marker(marker)) == running:
+                break
+            time.sleep(0.1)
+        assert len(_with_marker(marker)) == running, "the stub steps did not start"
+        if "group" in how:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        for _ in range(300):  # the packer looks once a second; a TERM'd step may take a moment
+            if not _with_marker(marker) and not _with_marker(everything, "environ"):
+                break
+            time.sleep(0.1)
+        left = _with_marker(marker)
+        rest = _with_marker(everything, "environ")
+    finally:
+        for pid in set(_with_marker(marker) + _with_marker(everything, "environ")):
+            os.kill(pid, signal.SIGKILL)  # what the script left: not this test's leftovers
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert left == [], f"{how}: the step(s) still running: {left}"
+    assert rest == [], f"{how}: the script's processes still running: {rest}"
