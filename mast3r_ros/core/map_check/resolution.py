@@ -359,8 +359,10 @@ def _cropped(views: List[_View], matches: Dict[Tuple[int, int], Any],
     are a region of, not scaled (a driver's ROI, a centre crop): fx, fy right, the principal
     point off by the region's offsets (480x360's K, cx 239.5, cy 179.5, with its centred
     240x180). Every keyframe's K with cx, cy less the offsets (`_crop_offsets`, in camera
-    pixels) is tried; the first that makes every pair agree is named, with the cx, cy that fit
-    and the camera_info roi that says it. None when none does (one `_measure` per crop). It read
+    pixels) is measured; of those that make every pair agree, the usual resolution's is named
+    unless the principal point's own offsets fit clearly better (`_fits_as_well`: 424x240's
+    centred crop, x_offset 52, was named for a true 40), with the cx, cy that fit and the
+    camera_info roi that says it. None when none does (one `_measure` per crop). It read
     "no pose convention or depth scale explains it; ... scale fx, fy, cx, cy with the image",
     which a crop's fx, fy do not want."""
     v = views[0]
@@ -368,15 +370,46 @@ def _cropped(views: List[_View], matches: Dict[Tuple[int, int], Any],
     w, h = v.width_px, max(1, round(v.cam.height / s))
     cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
     poses = [u.pose for u in views]
+    best: Optional[Tuple[Tuple[float, float], int, int, Tuple[int, int]]] = None
     for ox, oy, frame in _crop_offsets(w, h, cx - (w - 1) / 2, cy - (h - 1) / 2):
         def shift(K: np.ndarray, sc: float, ox: int = ox, oy: int = oy) -> np.ndarray:
             K[0, 2] -= sc * ox  # x' = s (x + 0.5) - 0.5: an offset of ox is s ox working px
             K[1, 2] -= sc * oy
             return K
         moved = _with_k(views, shift)
-        if moved is not None and _all_agree(_measure(moved, poses, matches, cfg)):
-            return _crop_cause(v, ox, oy, frame)
-    return None
+        figures = _measure(moved, poses, matches, cfg) if moved is not None else []
+        if _all_agree(figures) and (best is None or not _fits_as_well(best[0],
+                                                                      _fit_error(figures))):
+            best = (_fit_error(figures), ox, oy, frame)
+    return None if best is None else _crop_cause(v, *best[1:])
+
+
+# a usual resolution's crop is named over the principal point's own offsets when its errors
+# are within this factor of theirs plus the slack below (median over the pairs of the median
+# |relative depth residual|; of the median reprojection error, camera px): on the synthetic
+# walk at 320x240 a K whose principal point is 2 px off the images' adds about 0.002 to the
+# depth residual and under 0.1 px to the reprojection error, 12 px (424x240's centred crop, 52,
+# against a true 40) 0.011 and 0.6 px
+_AS_WELL = 1.1
+_AS_WELL_SLACK = (0.002, 0.25)
+
+
+def _fit_error(figures: List[Any]) -> Tuple[float, float]:
+    """The evidence's error under a K every pair agrees with: the median over ``figures`` (pair
+    figures) of their median |relative depth residual|, and of their median reprojection error
+    (camera px); NaN where no pair has one."""
+    depth = [p.depth_residual for p in figures if p.depth_points]
+    reproj = [p.reproj_px for p in figures if not math.isnan(p.reproj_px)]
+    return (float(np.median(depth)) if depth else math.nan,
+            float(np.median(reproj)) if reproj else math.nan)
+
+
+def _fits_as_well(first: Tuple[float, float], other: Tuple[float, float]) -> bool:
+    """Whether errors ``first`` (`_fit_error`: a usual resolution's crop) are within
+    `_AS_WELL` x ``other``'s plus `_AS_WELL_SLACK` on every measure both have: then the first
+    is named, the other only when it fits clearly better."""
+    return all(a <= b * _AS_WELL + slack for a, b, slack in zip(first, other, _AS_WELL_SLACK)
+               if not (math.isnan(a) or math.isnan(b)))
 
 
 def _crop_cause(v: _View, ox: int, oy: int, frame: Tuple[int, int]) -> _Cause:
