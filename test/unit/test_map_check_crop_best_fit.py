@@ -53,7 +53,7 @@ def test_the_usual_crop_is_named_while_it_fits_within_10_per_cent_and_the_slack(
     (reprojection) of the other's on every measure both have; NaN (a measure no pair has) is
     left out."""
     fits = resolution._fits_as_well
-    assert fits((0.012, 1.0), (0.01, 1.0))            # 0.012 <= 0.011 + 0.002
+    assert fits((0.0125, 1.0), (0.01, 1.0))           # 0.0125 <= 0.011 + 0.002
     assert not fits((0.0131, 1.0), (0.01, 1.0))       # past 0.013
     assert fits((0.01, 1.35), (0.01, 1.0))             # 1.35 <= 1.1 + 0.25
     assert not fits((0.01, 1.36), (0.01, 1.0))
