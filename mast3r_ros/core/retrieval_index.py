@@ -14,12 +14,14 @@ Kinds (``ScaleConfig.index_type``, parameter ``scale.index_type``):
   ``IndexFlatIP`` is not used for it: one query is a matrix-vector product that numpy's BLAS
   already runs at memory bandwidth, and faiss would hold a second copy of the descriptors.
 * ``ivf``    -- FAISS ``IndexIVFScalarQuantizer`` (8-bit codes, inverted lists over
-  ``4 * sqrt(K)`` k-means cells, ``nprobe`` cells searched), then the ``rerank_factor * top_k``
-  candidates re-scored exactly on the float32 descriptors (memory-mapped, so only those rows are
-  read). Chosen over HNSW by measurement (bench/bench_scale.py; issue 11 report): on
-  trajectory-like descriptors HNSW-SQ8 reached recall@10 0.8 where IVF-SQ8 plus re-ranking reached
-  1.0 at a fraction of a millisecond, and IVF builds several times faster. The 8-bit codes keep
-  the resident index at K * D bytes (100 MB for 10^5 x 1024) instead of 4 * K * D.
+  ``4 * sqrt(K)`` k-means cells, at most K / 39: the training points a cell FAISS's k-means
+  asks for, else it prints a warning; ``nprobe`` cells searched), then the
+  ``rerank_factor * top_k`` candidates re-scored exactly on the float32 descriptors
+  (memory-mapped, so only those rows are read). Chosen over HNSW by measurement
+  (bench/bench_scale.py; issue 11 report): on trajectory-like descriptors HNSW-SQ8 reached
+  recall@10 0.8 where IVF-SQ8 plus re-ranking reached 1.0 at a fraction of a millisecond, and
+  IVF builds several times faster. The 8-bit codes keep the resident index at K * D bytes
+  (100 MB for 10^5 x 1024) instead of 4 * K * D.
 * ``hnsw``   -- FAISS ``IndexHNSWSQ`` (8-bit), also re-ranked; kept for descriptor sets where
   graph search wins.
 
@@ -55,6 +57,7 @@ log = logging.getLogger(__name__)
 INDEX_FORMAT = "mast3r_ros.retrieval_index"
 INDEX_VERSION = 1
 INDEX_KINDS = ("exact", "ivf", "hnsw")
+MIN_POINTS_PER_CELL = 39  # FAISS's ClusteringParameters.min_points_per_centroid default
 
 
 @dataclasses.dataclass(frozen=True)
@@ -317,11 +320,15 @@ def _build_faiss(d: np.ndarray, kind: str, cfg: IndexParams) -> Any:
 def _trained_filled(faiss: Any, d: np.ndarray, kind: str, cfg: IndexParams) -> Any:
     dim = d.shape[1]
     if kind == "ivf":
-        nlist = max(1, min(len(d) // 39, int(4 * math.sqrt(len(d)))))
+        # FAISS's k-means wants MIN_POINTS_PER_CELL training points a cell (fewer: it prints a
+        # warning on stderr, from C++); below that many keyframes there is one cell, whose
+        # centroid is their mean however few they are, and it is asked for no more than exist
+        nlist = max(1, min(len(d) // MIN_POINTS_PER_CELL, int(4 * math.sqrt(len(d)))))
         index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, nlist,
                                               faiss.ScalarQuantizer.QT_8bit,
                                               faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = 1234
+        index.cp.min_points_per_centroid = min(MIN_POINTS_PER_CELL, len(d) // nlist)
         index.train(d)
     else:
         index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, cfg.hnsw_m,
