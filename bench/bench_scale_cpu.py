@@ -270,6 +270,9 @@ def main() -> int:
     if a.dir is not None and not os.path.isdir(a.dir):
         ap.error(f"--dir {a.dir}: no such folder; create it, or leave --dir out for a temporary "
                  "one (deleted at the end)")
+    if a.json and not os.path.isdir(os.path.dirname(os.path.abspath(a.json))):
+        ap.error(f"--json {a.json}: the folder {os.path.dirname(os.path.abspath(a.json))} does "
+                 "not exist; create it, or give a path in an existing folder")  # not at the end
     w, h = a.size
     if a.child:
         print(json.dumps(child(a.child, a.n, a.work, w, h)))

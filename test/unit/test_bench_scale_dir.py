@@ -1,4 +1,4 @@
-"""bench_scale_cpu.py --dir: a folder that does not exist ended in tempfile.mkdtemp's
+"""bench_scale_cpu.py --dir (and --json): a folder that does not exist ended in tempfile.mkdtemp's
 FileNotFoundError traceback, and the maps written under a given --dir were deleted at the end
 (a user giving --dir wants to keep them, to look at or reuse)."""
 
@@ -38,3 +38,16 @@ def test_maps_under_a_given_dir_are_kept(tmp_path):
 def test_help_says_the_maps_are_kept():
     out = " ".join(_run("--help").stdout.split())
     assert "--dir DIR work folder, kept with its maps" in out, out
+
+
+def test_a_json_path_in_a_missing_folder_is_one_line_before_any_work(tmp_path):
+    """--json PATH in a folder that does not exist was found only at the end, after minutes of
+    maps written and merged (write_json's traceback); now it is refused up front, exit 2."""
+    path = tmp_path / "no" / "scale.json"
+    r = _run("--json", str(path), "--dir", str(tmp_path), "--sizes", "4", "--steps", "write")
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr, r.stderr[-2000:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.endswith(f"--json {path}: the folder {tmp_path / 'no'} does not exist; create "
+                         "it, or give a path in an existing folder"), r.stderr
+    assert os.listdir(tmp_path) == []  # no work folder: refused before the first map
