@@ -44,7 +44,10 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     or 0.01 degree) are logged as a warning: the maps are then not in one frame after all.
     When B shares no frame with A and their keyframes disagree where the poses make them
     overlap (`_check_overlap`), nothing is written unless ``force`` (then a warning), as
-    build-map refuses an inconsistent map. Raises InputError for that, when the frames
+    build-map refuses an inconsistent map. When B adds nothing (every keyframe of B a copy of
+    one of A's at its pose, without ``keep_duplicates``: a copy of A, or a map of some of A's
+    frames) an INFO line says so: ``out`` is then a copy of A. Raises InputError for that
+    inconsistency, when the frames
     differ, when A and B record different ``image_stamp`` unless ``force``
     (`_check_image_stamps`, before the files are hashed: their shared frames would be kept
     twice), or (before reading A and B) when A and B are one folder, ``out`` is, lies inside or
@@ -91,6 +94,12 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
         m.verify_files(images=False, progress=file_bar)
     apart: List[tuple] = []  # copies of one frame at other poses: no proof of one frame
     keep = _unique_keyframes(maps, (a, b), keep_duplicates, apart)
+    if not keep[1].any() and not apart:  # said plainly: the count of copies read as a merge
+        # (at INFO, as that count: nothing is lost, and a merge of merges does this on purpose)
+        log.info("merge-maps: %s adds nothing to %s: each of its %d keyframes is a frame %s "
+                 "already holds at the same pose (same stamp and image), so %s is a copy of %s "
+                 "(its keyframes and stores; --keep-duplicates merges B's copies too)",
+                 b, a, len(keep[1]), a, out, a)
     for m, kept in zip(maps, keep):  # a copy dropped is verified as a full open did
         for i in np.flatnonzero(~kept):
             m.keyframe_pngs(i)
