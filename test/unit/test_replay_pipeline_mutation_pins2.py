@@ -1,0 +1,81 @@
+"""Pins of the two replay/pipeline.py mutants mutation audit 06p left alive (docs/bench/
+mutation_cpu_2026-12-06zf): each is killed by a test the audit did not run (#207 by
+test_flush_before_publish.py's sift build, #248 by test_rosbag_image_clock.py's build without
+--trajectory); these pin the other half of each behaviour.
+
+- #207: a build whose commit flush fails (a writeback error) after its keyframes were encoded
+  says truly what became of it: deleted, as a sift build's (test_flush_before_publish.py's).
+- #248: with --trajectory the poses are the file's, not the bag's tf, so the bag's note that
+  its images and tf are on two clocks is not added to a map check failure (the half without
+  --trajectory, the note added, is test_rosbag_image_clock.py's)."""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import errno
+import os
+
+import pytest
+
+from mast3r_ros.core import durable
+from mast3r_ros.replay.cli import main
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_an_encoded_build_whose_commit_flush_fails_says_truly_that_it_was_deleted(
+        tum, tiny_ckpt, tmp_path, monkeypatch, capsys):
+    """The flush before the map is published fails (EIO) after the keyframes were encoded: the
+    shard markers --resume continues from are already cleared then (`finish_encodings`, right
+    before the commit), so the build folder is deleted, and the one line says so (not 'kept
+    in M.partial', which would send the user to a --resume with nothing to resume)."""
+    params = tmp_path / "p.yaml"
+    params.write_text("mast3r_localizer:\n  ros__parameters:\n    image_size: 224\n"
+                      "    device: cpu\n    map_build: {min_translation_m: 1.0}\n")
+    out = str(tmp_path / "M")
+
+    def syncfs(fd):
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(durable, "_libc_syncfs", lambda: syncfs)
+    capsys.readouterr()
+    assert main(["build-map", tum[0], "--out", out, "--checkpoint", tiny_ckpt, "--params",
+                 str(params), "--workers", "1", "--log-level", "warning"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and out in err[0] and "Input/output error" in err[0], err
+    assert "the build folder was deleted" in err[0] and ".partial" not in err[0], err
+    assert sorted(os.listdir(tmp_path)) == ["p.yaml"]  # nothing published, nothing kept
+
+
+def test_with_a_trajectory_the_bags_clock_note_is_not_handed_to_the_map_check(tmp_path,
+                                                                              monkeypatch):
+    pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+    from test_rosbag_image_clock import MS, clock_bag
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.replay import pipeline
+    from mast3r_ros.replay.rosbag import BagSequence
+
+    seq = BagSequence(clock_bag(tmp_path, lambda t: t - 1_200 * MS), depth_topic="/cam/depth",
+                      pose_frames="map:camera_optical")
+    assert "1.229 s behind the tf clock" in seq.other_clock  # the bag's tf is on another clock
+    traj = tmp_path / "traj.txt"  # the frames' own poses, at their stamps
+    traj.write_text("".join(f"{s / 1e9:.9f} {0.1 * k:.3f} 0 0 0 0 0 1\n"
+                            for k, s in enumerate(seq.stamps_ns)))
+    given = []
+
+    class Stop(Exception):
+        pass
+
+    def check_consistency(w, check, units, force, pose_suspect=None, other_clock=""):
+        given.append(other_clock)
+        raise Stop
+
+    monkeypatch.setattr(pipeline, "check_consistency", check_consistency)
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, matcher="sift"))
+    with pytest.raises(Stop):
+        pipeline.build_map(seq, str(tmp_path / "map"), cfg, trajectory=str(traj))
+    assert given == [""]
