@@ -79,3 +79,25 @@ def test_with_a_trajectory_the_bags_clock_note_is_not_handed_to_the_map_check(tm
     with pytest.raises(Stop):
         pipeline.build_map(seq, str(tmp_path / "map"), cfg, trajectory=str(traj))
     assert given == [""]
+
+
+def test_build_map_refuses_an_existing_out_before_it_looks_at_the_source(tmp_path):
+    """Audit 06zf's #30 (build_map's own output-folder check dropped) survived the build-map
+    tests: the command line checks --out first, and the map writer refuses it later anyway,
+    after the poses were read. Called from Python, an existing --out is refused before the
+    source is touched (the docstring's 'before any frame is read')."""
+    from mast3r_ros.core.config import config_from_params
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay import pipeline
+
+    out = tmp_path / "map"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+
+    class Source:  # any look at the frames fails the test
+        def __getattr__(self, name):
+            raise AssertionError(f"the source was read ({name}) before --out was checked")
+
+    with pytest.raises(InputError, match=r"^output folder already exists: .*map, and it is not"):
+        pipeline.build_map(Source(), str(out), config_from_params({"matcher": "sift"}))
+    assert os.listdir(out) == ["notes.txt"]
