@@ -101,3 +101,33 @@ def test_build_map_refuses_an_existing_out_before_it_looks_at_the_source(tmp_pat
     with pytest.raises(InputError, match=r"^output folder already exists: .*map, and it is not"):
         pipeline.build_map(Source(), str(out), config_from_params({"matcher": "sift"}))
     assert os.listdir(out) == ["notes.txt"]
+
+
+def test_a_frame_without_intrinsics_is_refused_naming_camera_info():
+    """Audit 06zf's #51 (the refusal dropped: the keyframe written with None intrinsics). The
+    readers refuse such frames first; this is build_map's own guard for any other source."""
+    from types import SimpleNamespace
+
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay import pipeline
+    from mast3r_ros.replay.synthetic import default_intrinsics
+
+    cam = default_intrinsics(32, 24)
+    assert pipeline._need_intrinsics(SimpleNamespace(intrinsics=cam, stamp_ns=5)) is cam
+    with pytest.raises(InputError, match=r"^frame at 5 ns has no intrinsics: pass --camera-info "
+                                         r"YAML$"):
+        pipeline._need_intrinsics(SimpleNamespace(intrinsics=None, stamp_ns=5))
+
+
+def test_a_tum_folder_without_groundtruth_gives_no_pose_reason(tmp_path):
+    """Audit 06zf's #130 (`return None` for a TUM folder without groundtruth.txt dropped): its
+    frames' missing poses were then blamed on an empty groundtruth.txt that does not exist."""
+    from mast3r_ros.core.config import PoseAtStampConfig
+    from mast3r_ros.replay import pipeline
+    from mast3r_ros.replay.synthetic import write_demo_sequences
+    from mast3r_ros.replay.tum import TumSequence
+
+    folder, _ = write_demo_sequences(str(tmp_path), num_frames=4, width=64, height=48, seed=1)
+    os.unlink(os.path.join(folder, "groundtruth.txt"))
+    seq = TumSequence(folder)
+    assert pipeline._why_no_pose(seq, None, list(seq.stamps_ns), PoseAtStampConfig()) is None
