@@ -131,3 +131,22 @@ def test_a_tum_folder_without_groundtruth_gives_no_pose_reason(tmp_path):
     os.unlink(os.path.join(folder, "groundtruth.txt"))
     seq = TumSequence(folder)
     assert pipeline._why_no_pose(seq, None, list(seq.stamps_ns), PoseAtStampConfig()) is None
+
+
+def test_a_trajectory_pose_is_taken_within_the_tolerance_and_not_beyond():
+    """Audit 06zf's #217 (the tolerance's seconds read as 2e9 ns: twice pose_at_stamp's
+    tolerance_s). One sample at 1 s: a frame 15 ms away takes it, one 30 ms away (within twice
+    the 20 ms tolerance) gets none."""
+    import numpy as np
+
+    from mast3r_ros.core.config import PoseAtStampConfig
+    from mast3r_ros.replay.pipeline import poses_from_file
+
+    pose = np.eye(4)
+    pose[:3, 3] = (1.0, 2.0, 3.0)
+    rule = PoseAtStampConfig()
+    assert rule.tolerance_s == 0.02
+    got = poses_from_file((np.array([1_000_000_000]), pose[None]),
+                          np.array([1_015_000_000, 1_030_000_000]), rule)
+    np.testing.assert_array_equal(got[0], pose)
+    assert np.isnan(got[1]).all()
