@@ -150,3 +150,19 @@ def test_a_trajectory_pose_is_taken_within_the_tolerance_and_not_beyond():
                           np.array([1_015_000_000, 1_030_000_000]), rule)
     np.testing.assert_array_equal(got[0], pose)
     assert np.isnan(got[1]).all()
+
+
+def test_frames_before_a_trajectory_of_days_are_as_far_as_its_first_pose():
+    """Audit 06zf's #258 (`missing[-1] - stamps[0]` -> `+`): frames on day 0..1 and poses on
+    days 10 and 12 are 9 days apart (the last frame to the first pose), not 11 (the mutant's
+    other end); 06p's clock tests, seconds of span against 19 676 days, could not tell."""
+    import numpy as np
+
+    from mast3r_ros.core.config import PoseAtStampConfig
+    from mast3r_ros.replay.pipeline import poses_not_at_frames
+
+    day = 86_400 * 1_000_000_000
+    frames = [0, day]
+    text = poses_not_at_frames(("gt.txt", np.array([10 * day, 12 * day])), frames, frames,
+                               PoseAtStampConfig())
+    assert "(9.0 days away: the two are stamped by different clocks" in text, text
