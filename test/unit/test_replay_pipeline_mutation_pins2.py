@@ -166,3 +166,19 @@ def test_frames_before_a_trajectory_of_days_are_as_far_as_its_first_pose():
     text = poses_not_at_frames(("gt.txt", np.array([10 * day, 12 * day])), frames, frames,
                                PoseAtStampConfig())
     assert "(9.0 days away: the two are stamped by different clocks" in text, text
+
+
+@pytest.mark.parametrize("count, said", [(1, "1 frame had no pose and was skipped: why"),
+                                         (2, "2 frames had no pose and were skipped: why")])
+def test_the_frames_without_a_pose_are_counted_in_words_that_agree(caplog, count, said):
+    """Audit 06zf's #279 (`no_pose == 1` -> `== 0`: '1 frames ... were')."""
+    import logging
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.replay import pipeline
+    from mast3r_ros.replay.build_frames import _MapStats
+
+    st = _MapStats(no_pose=count, why_no_pose="why", keyframes=5)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        pipeline._warn_after_build(st, Config(), 10)
+    assert said in [r.getMessage() for r in caplog.records], caplog.text
