@@ -100,7 +100,7 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
             continue
         r = done.get(f.stamp_ns)
         if r is None:
-            hint = None if global_only else tracker.hint()
+            hint = None if global_only else tracker.hint(f.stamp_ns)
             r = loc.localize(f, force_global=global_only, hint=hint)
         tracker.update(r)
         yield f, r
@@ -179,7 +179,7 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
     ``"cold_start": true``, as are those of the resumed partial's earlier processes, and all of
     them are left out of the latency statistics (`metrics.summarize`). ``one_run``: see
     `localize_frames`."""
-    tracker = Tracker(cfg.localizer.lost_after_failures)
+    tracker = Tracker(cfg.localizer.lost_after_failures, cfg.localizer.hint_max_age_s)
     results: List[LocalizationResult] = []
     gt: List[np.ndarray] = []
     done, lines = done or {}, lines or {}

@@ -50,7 +50,7 @@ _NOT_RESULT = {"matching.nn_backend", "matching.cuda_graph", "retrieval.device",
                "scale.encoding_cache_mb", "scale.device_cache_mb", "scale.chunk_size"}
 RESULT_PARAMS = ("checkpoint", "precision", "image_size", "backend", "matcher", "max_keyframes",
                  "retrieval_top_k", "prior_radius_m", "points_source", "max_scale_error",
-                 "lost_after_failures", "image_stamp")
+                 "lost_after_failures", "hint_max_age_s", "image_stamp")
 
 
 # the run folder's record of the run options a frame's result depends on that config.yaml does

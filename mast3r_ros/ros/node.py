@@ -286,7 +286,8 @@ class LocalizerNode(VideoReceipt, ExecutorSide, LifecycleNode):
         self._outputs = Outputs(self, cfg.node.map_frame, cfg.node.publish_debug_image,
                                 self._shutting_down)
         with self._lock:
-            self._tracking = TrackingState(cfg.localizer.lost_after_failures)
+            self._tracking = TrackingState(cfg.localizer.lost_after_failures,
+                                           cfg.localizer.hint_max_age_s)
         n = cfg.node
         self.get_logger().info(
             f"configured: map '{n.map_path}' ({len(localizer.keyframe_map)} keyframes), "

@@ -44,7 +44,7 @@ from mast3r_ros.core.config import TrackingConfig
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import finite_pose, invert_pose
 from mast3r_ros.core.message_fields import NS_PER_S, pose_to_matrix
-from mast3r_ros.core.tracker import StampCheck, Track, Tracker
+from mast3r_ros.core.tracker import StampCheck, Track, Tracker, hint_fresh
 from mast3r_ros.core.types import LocalizationResult
 
 from . import odometry_gate as og
@@ -222,11 +222,12 @@ class TrackingState:
     one, only as a hint for candidate selection) and must be confirmed.
 
     With no odometry frame, pass ``odom_from_base`` = identity: "odom" is then the base itself.
-    Raises ConfigError for ``lost_after_failures`` < 1.
+    Raises ConfigError for ``lost_after_failures`` < 1 or a bad ``hint_max_age_s`` (the oldest
+    last pose that still chooses keyframes in mode ``tracking``; `core.tracker.Tracker`).
     """
 
-    def __init__(self, lost_after_failures: int = 3) -> None:
-        self.tracker = Tracker(lost_after_failures)
+    def __init__(self, lost_after_failures: int = 3, hint_max_age_s: float = 1.0) -> None:
+        self.tracker = Tracker(lost_after_failures, hint_max_age_s)
         self.epoch = 0
         self._forget()
 
@@ -390,8 +391,13 @@ class TrackingState:
             # carried elsewhere is confirmed there (the last success's keyframes chose a wrong
             # pose between the two places, 48 cm off, on the redkitchen data); a wrong jump's
             # keyframes fail and the localizer retries with global retrieval
+            # either only while it is fresh (`hint_max_age_s`): an older pose's keyframes are
+            # where the camera was (a node at seconds a frame), so retrieval chooses instead
             hint = (self.candidate.map_from_base @ base_from_cam if self.candidate is not None
-                    else self.tracker.hint())
+                    else self.tracker.hint(stamp_ns))
+            if self.candidate is not None and not hint_fresh(
+                    self.candidate.stamp_ns, stamp_ns, self.tracker.hint_max_age_s):
+                hint = None
             return FramePlan("tracking", prior=prior, hint=hint,
                              force_global=False, predicted=None, tol=None, confirm=False,
                              confirm_retry=False, retry_global=False,

@@ -217,6 +217,11 @@ class LocalizerConfig:
                                       "differs from 1 by more than this.", lo=0.0, hi=10.0)
     lost_after_failures: int = _f(3, "Tracking is lost (global retrieval, no prior) after this "
                                      "many consecutive failed frames.", lo=1, hi=1000)
+    hint_max_age_s: float = _f(1.0, "While tracking, the last good pose chooses the candidate "
+                                    "keyframes only while it is at most this old (seconds of "
+                                    "image stamps); an older one (a stride, a slow frame rate, "
+                                    "an outage) gives way to global retrieval. 0: any age.",
+                               lo=0.0, hi=3600.0)
     warmup: bool = _f(True, "At start-up run the whole per-frame path (inference, matching, "
                             "PnP, covariance, retrieval) once per keyframe-batch size, so the "
                             "first live frame is not the slow one.")

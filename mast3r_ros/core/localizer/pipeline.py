@@ -4,7 +4,8 @@ Per frame (`Localizer.localize`):
 
 1. **Candidates.** With a pose guess (the caller's ``prior``, else its tracking ``hint``) the
    ``max_keyframes`` keyframes nearest to it in position and viewing direction within
-   ``prior_radius_m``; without one (lost, first frame, ``force_global``) global retrieval
+   ``prior_radius_m``; without one (lost, first frame, a stale hint: ``hint_max_age_s``,
+   ``force_global``) global retrieval
    (`GlobalRetrieval`, ``retrieval.method``): the ``retrieval_top_k`` most similar keyframes by
    MASt3R's ASMK retrieval model, the pooled encoder tokens or the weight-free thumbnail, searched
    through the map's `RetrievalIndex` / ASMK inverted file (re-ranked by match count where the
