@@ -21,14 +21,8 @@ from .durable import flush_before_publish, fsync_dir, mkstemp_public
 from .errors import InputError, after_publishing, mark_published
 from .map_nesting import refuse_inside_map_data
 from .publish import (  # the publish steps, imported from here by their callers too
-    keep_output,
-    make_temporary_sibling,
-    needs_overwrite,
-    output_path,
-    publish_failed,
-    publish_folder,
-    remove_stale_temporaries,
-)
+    check_can_replace, keep_output, make_temporary_sibling, needs_overwrite, output_path,
+    publish_failed, publish_folder, remove_stale_temporaries)
 
 
 def atomic_write_file(path: str, write: Callable[[str], None]) -> None:
@@ -276,8 +270,8 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
         names, listed = [], False
     if not overwrite and listed and not names:  # made beforehand: nothing in it to lose
         refuse_busy_output(path, "--out")
-        check_can_create(path, "--out")  # the new folder is built beside it
-        return
+        check_can_create(path, "--out")  # the new folder is built beside it, renamed onto it
+        return check_can_replace(path, overwrite)
     missing = [m for m in markers if names and not os.path.lexists(os.path.join(full, m))]
     foreign = [] if allowed is None else [
         n for n in names if not any(fnmatch.fnmatchcase(n, pat) for pat in allowed)]
@@ -298,7 +292,9 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
     if missing or foreign:
         raise InputError(f"--overwrite: {path} is not an output of this command ({why}); "
                          "not replacing it (choose another --out, or remove it yourself)")
-    check_can_create(path, "--out")  # the new folder is built beside it
+    refuse_busy_output(path, "--out")  # not moved aside by the probe below while published
+    check_can_create(path, "--out")  # the new folder is built beside it, renamed onto it
+    check_can_replace(path, overwrite)
 
 
 @contextlib.contextmanager
@@ -322,8 +318,9 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
     data is flushed to disk before the rename (`durable.flush_before_publish`: an OSError naming
     ``path`` when it cannot be written, the temporary deleted and nothing published). Ctrl-C
     (or SIGTERM's exception) after the block ended, while the output is flushed or renamed,
-    keeps the complete output in ``PATH.kept-X`` (logged as an error naming it) and re-raises;
-    once the rename is done (the replaced output's deletion cut short), it is re-raised noted as
+    keeps the complete output in ``PATH.kept-X`` (logged as an error naming it) and re-raises,
+    as a rename the OS refuses keeps it (`InputError` naming it; `check_can_replace` probes
+    it up front); once renamed (the replaced output's deletion cut short), re-raised noted as
     after ``what`` was published (`errors.after_publishing`: the CLI's last line says so)."""
     check_output_folder(path, overwrite, markers, allowed)
     given, path = path, output_path(path)
@@ -357,7 +354,11 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
         try:
             renamed = publish_folder(tmp, path, overwrite)  # without: never onto a filled one
         except BaseException as e:
-            if os.path.lexists(tmp):  # not renamed: the complete output kept, said where
+            if os.path.lexists(tmp) and isinstance(e, OSError) and e.errno != errno.EIO:
+                raise InputError(f"--out {given}: {what} is complete but could not be renamed "
+                                 f"into place ({e.strerror or e}): it is kept in "
+                                 f"{keep_output(tmp)}; move it there yourself") from None
+            if os.path.lexists(tmp):  # Ctrl-C: kept (logged); a device's write error: deleted
                 publish_failed(tmp, given, e)
             elif isinstance(e, KeyboardInterrupt):  # renamed, the old one's deletion cut short
                 mark_published(e, what, path)

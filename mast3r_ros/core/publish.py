@@ -17,6 +17,7 @@ import tempfile
 from typing import List, Optional
 
 from .durable import flush_filesystem, fsync_dir
+from .errors import InputError
 
 # these lines were fileio's and keep its logger: the CLI prints the logger's name, and a user's
 # logging configuration may select it
@@ -268,3 +269,43 @@ def replace_folder(src: str, dst: str) -> None:
         raise
     fsync_dir(parent)  # published: on disk before the deletion below, which Ctrl-C can cut short
     shutil.rmtree(old, ignore_errors=True)
+
+
+def check_can_replace(path: str, overwrite: bool, what: str = "--out") -> None:
+    """Refuse (`InputError`, before any work) an existing output folder ``path`` that the
+    rename publishing the output could not replace: an immutable folder (``chattr +i``), one in
+    a sticky folder owned by another user. That rename comes after all the work: a run to such
+    an empty folder localized every frame, then failed. Probed as the publish step takes it:
+    with ``overwrite`` (`replace_folder`) by moving the folder into ``PATH.old-X/folder`` and
+    back (a kill in between: `remove_stale_temporaries` puts it back), else (an empty folder,
+    renamed onto: `rename_onto_empty`) by renaming it to ``PATH.old-X`` beside it and back (a
+    kill in between loses an empty folder). Nothing is probed where ``path`` is no folder or no
+    new entry can be made beside it (`fileio.check_can_create` refuses that)."""
+    out = output_path(path).rstrip("/")
+    if not os.path.isdir(out):
+        return
+    parent, base = os.path.split(out)
+    try:
+        old = tempfile.mkdtemp(prefix=base + OLD_INFIX, dir=parent)
+    except OSError:
+        return
+    aside = os.path.join(old, "folder") if overwrite else old
+    try:
+        os.rename(out, aside)
+    except OSError as e:
+        os.rmdir(old)
+        hint = ("; an immutable or append-only folder (`lsattr -d` shows i or a; `chattr -i` "
+                "clears it), or one in a sticky folder owned by another user, refuses it"
+                if e.errno in (errno.EPERM, errno.EACCES) else "")
+        raise InputError(f"{what} {path}: the output is built beside this folder and renamed "
+                         f"onto it, which the OS refuses ({e.strerror or e}{hint}); choose "
+                         f"another {what}") from None
+    try:
+        os.rename(aside, out)
+    except OSError as e:
+        raise InputError(f"{what} {path}: checking that it can be replaced moved it to {aside}, "
+                         f"and it could not be moved back ({e.strerror or e}): move it back "
+                         "yourself") from None
+    if overwrite:
+        os.rmdir(old)
+    fsync_dir(parent)
