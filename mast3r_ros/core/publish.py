@@ -175,7 +175,8 @@ def _salvage_lines(tmp: str, name: str, out: str) -> bool:
         kept = keep_output(tmp)
     log.warning("a writer of %s killed without cleaning up left %d finished line(s) of %s in "
                 "%s: kept as %s%s", out, lines, name, tmp, kept,
-                " (a complete run to it replaces them)" if kept == partial else "")
+                "; a rerun to it is refused without --resume (to go on from them) or --restart "
+                "(to delete them and start over)" if kept == partial else "")
     return True
 
 

@@ -46,7 +46,10 @@ def test_the_newest_killed_runs_finished_lines_are_kept_as_partial(tmp_path, cap
     assert os.stat(part / "results.jsonl").st_mtime == 2000
     assert (part / "config.yaml").read_text() == "x: 1\n"
     msgs = [r.getMessage() for r in caplog.records]
-    then = " (a complete run to it replaces them)"
+    # what localize then enforces (run_resume.check_partial), not "a complete run to it
+    # replaces them", which the next line's refusal of a plain rerun contradicted
+    then = ("; a rerun to it is refused without --resume (to go on from them) or --restart "
+            "(to delete them and start over)")
     assert msgs.count(f"a writer of {out} killed without cleaning up left 2 finished line(s) "
                       f"of results.jsonl in {new}: kept as {part}{then}") == 1
     assert (f"a writer of {out} killed without cleaning up left 1 finished line(s) of "
