@@ -269,7 +269,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     refuse_out_over_source(args.source, args.out, "the run", "_run")  # as build-map's --out
     warn_run_inside_map(args.out, map_path)
     if args.resume and not args.overwrite:
-        refuse_resume_of_finished(args.out, "metrics.json", "run")
+        refuse_resume_of_finished(args.out, "metrics.json", "run", args.restart)
     # before the source is read (a rosbag is indexed: minutes), as run_localization checks it
     check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
     # the stopped run's too; a live run's (it holds the lock) is said to be one

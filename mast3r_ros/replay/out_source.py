@@ -168,13 +168,19 @@ def warn_map_inside_map(out: str) -> bool:
     return True
 
 
-def refuse_resume_of_finished(out: str, marker: str, what: str) -> None:
+def refuse_resume_of_finished(out: str, marker: str, what: str, restart: bool = False) -> None:
     """Raise `InputError` for ``--resume`` (without --overwrite) of an ``out`` that holds a
     finished output (its ``marker`` file: a run's metrics.json, a map's manifest.json) and no
     ``OUT.partial``: the generic 'already exists (pass --overwrite ...)' sent a user who reran
     the resume from the shell history to --overwrite, which does every frame again. ``what``:
-    "run", "map". A live writer holding ``out``'s lock is named first (`refuse_busy_output`)."""
+    "run", "map". A live writer holding ``out``'s lock is named first (`refuse_busy_output`);
+    ``restart`` (given with --resume) first of all: the conflict, as with an ``OUT.partial``."""
     from ..core.fileio import output_path, refuse_busy_output
+
+    if restart:
+        from .run_resume import RESUME_AND_RESTART
+
+        raise InputError(RESUME_AND_RESTART)
 
     refuse_busy_output(out, "--out")
     published = output_path(out)

@@ -91,13 +91,16 @@ def partial_frames(partial: str) -> int:
         return 0
 
 
+RESUME_AND_RESTART = ("--resume continues a stopped run and --restart deletes it: give one of "
+                      "them")
+
+
 def check_partial(out: str, resume: bool, restart: bool, overwrite: bool = False) -> int:
     """`InputError` for ``resume`` with ``restart``, and for an ``OUT.partial`` holding results
     with neither (naming it, its frame count, --resume and --restart); returns its frame count
     (0: none to resume). Deletes nothing (`start_from_partial` does, under ``out``'s lock)."""
     if resume and restart:
-        raise InputError("--resume continues a stopped run and --restart deletes it: give one "
-                         "of them")
+        raise InputError(RESUME_AND_RESTART)
     partial = partial_of(out)
     n = partial_frames(partial)
     if n and not resume and not restart:

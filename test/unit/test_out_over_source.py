@@ -142,3 +142,18 @@ def test_localize_resume_of_a_finished_run_is_refused_as_complete(seq, sift_map,
     assert main(argv) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "is a finished run" in line and "nothing to resume" in line, line
+
+
+def test_resume_with_restart_of_a_finished_run_gets_the_conflict_first(seq, sift_map, tmp_path,
+                                                                       capsys):
+    """`localize --resume --restart` on a finished run said 'is a finished run ... nothing to
+    resume', where the same flags with an OUT.partial say they conflict: the conflict first."""
+    out = str(tmp_path / "run")
+    argv = ["localize", seq, "--map", sift_map, "--out", out, "--matcher", "sift",
+            "--max-frames", "1", "--log-level", "error"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(argv + ["--resume", "--restart"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert ("--resume continues a stopped run and --restart deletes it: give one of them"
+            in line and "finished" not in line), line
