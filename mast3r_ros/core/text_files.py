@@ -101,13 +101,32 @@ def encoding_name(data: bytes) -> str:
     return name[:-3] + " " + name[-2:] if name.endswith(("-LE", "-BE")) else name
 
 
+# image file signatures (the first bytes): an image given where a checkpoint or a text file goes
+_IMAGE_MAGIC = ((b"\xff\xd8\xff", "a JPEG"), (b"\x89PNG\r\n\x1a\n", "a PNG"),
+                (b"II*\x00", "a TIFF"), (b"MM\x00*", "a TIFF"), (b"BM", "a BMP"),
+                (b"GIF8", "a GIF"))
+
+
+def image_kind(head: bytes) -> Optional[str]:
+    """'a JPEG', 'a PNG', ... for a file whose first bytes ``head`` are an image's signature
+    (a WebP: RIFF....WEBP), else None: the checkpoint's and the text files' options name an
+    image given to them as one (arguments swapped, tab completion)."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP"
+    return next((kind for magic, kind in _IMAGE_MAGIC if head.startswith(magic)), None)
+
+
 def not_text(data: bytes, err: UnicodeDecodeError) -> str:
     """What a file of ``data`` that `decode_text` refused with ``err`` is not, for "X is not
     ...": 'a UTF-8 text file (byte 3: invalid start byte)', 'a UTF-16 text file (byte 40:
     truncated data)'; for one read as UTF-8 that holds NUL bytes (no byte-order mark, nor the
     zeros of UTF-16/32 text): 'a UTF-8 text file, nor text in any encoding (NUL bytes, the
-    first at byte 0: binary data)', not the name of an encoding it never was in."""
+    first at byte 0: binary data)', not the name of an encoding it never was in; for an image
+    (`image_kind`): 'a UTF-8 text file (byte 0: it is a JPEG image; arguments swapped?)'."""
     said = f"a {encoding_name(data)} text file"
+    image = image_kind(data[:12])
+    if image is not None:  # as the checkpoint's option names one (`image_kind`)
+        return f"{said} (byte {err.start}: it is {image} image; arguments swapped?)"
     if text_encoding(data) == "utf-8-sig" and b"\0" in data:
         return (f"{said}, nor text in any encoding (NUL bytes, the first at byte "
                 f"{data.index(bytes(1))}: binary data)")

@@ -23,6 +23,8 @@ from typing import Any, Optional
 
 import torch
 
+from ..text_files import image_kind
+
 
 def _plain_contents(path: str):
     """(True, object) when ``path`` is one whole pickle of plain data (dicts, lists, numbers,
@@ -226,7 +228,7 @@ def describe_model_format(path: str, what: str = "checkpoint") -> Optional[str]:
         names = zipfile.ZipFile(path).namelist() if zipfile.is_zipfile(path) else []
     except (OSError, zipfile.BadZipFile):
         return None
-    image = _image_kind(head)
+    image = image_kind(head)
     if image is not None:  # the arguments swapped: `pair a.png --checkpoint b.png model.pth`
         return (f"this is {image} image, not a PyTorch {what}: an image given where the {what} "
                 f"goes (arguments swapped?); give the {what} .pth file ({where_to_download(what)})")
@@ -245,20 +247,6 @@ def describe_model_format(path: str, what: str = "checkpoint") -> Optional[str]:
         return None
     fix = _FROM_THE_PTH.get(what, f"give the {what} .pth file")
     return f"this is {kind}, not a PyTorch {what}; {fix} ({where_to_download(what)})"
-
-
-# image file signatures (the first bytes): what a checkpoint argument given an image holds
-_IMAGE_MAGIC = ((b"\xff\xd8\xff", "a JPEG"), (b"\x89PNG\r\n\x1a\n", "a PNG"),
-                (b"II*\x00", "a TIFF"), (b"MM\x00*", "a TIFF"), (b"BM", "a BMP"),
-                (b"GIF8", "a GIF"))
-
-
-def _image_kind(head: bytes) -> Optional[str]:
-    """'a JPEG', 'a PNG', ... for a file whose first bytes ``head`` are an image's signature
-    (a WebP: RIFF....WEBP), else None."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "a WebP"
-    return next((kind for magic, kind in _IMAGE_MAGIC if head.startswith(magic)), None)
 
 
 def _text_first_line(data: bytes) -> Optional[str]:
