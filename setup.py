@@ -96,6 +96,10 @@ setup(
         # tests pass with (9.x builds on FFmpeg 4 only; PyPI keeps no wheels of it).
         # av 18 is a Python >= 3.11 wheel (Requires-Python); pip picks av 17 on 3.10.
         "video": [AV],
+        # `colcon test` runs pytest for a package naming it here (colcon-core reads the 'test'
+        # extra; tests_require, read before, is gone from setuptools 72, which warned
+        # "Unknown distribution option: 'tests_require'" three times a `pip install -e .`)
+        "test": ["pytest>=7.3"],
         # Every optional path is tested in CI, so dev takes every extra (triton's kernels run
         # through its CPU interpreter there).
         "dev": ["opencv-python-headless>=4.5.4", TRITON, "poselib>=2.0", "safetensors>=0.3",
@@ -113,9 +117,6 @@ setup(
     maintainer_email="maintainers@mast3r-ros.dev",
     description="Metric 6-DoF camera localization against a keyframe map with MASt3R (ROS 2).",
     license="Apache-2.0",
-    # setuptools >= 72 warns "Unknown distribution option: 'tests_require'"; kept because
-    # `colcon test` runs pytest only for a package naming pytest here (else `setup.py test`)
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "mast3r-ros = mast3r_ros.replay.cli:console_main",

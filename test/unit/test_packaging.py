@@ -357,3 +357,11 @@ def test_the_keep_lines_pin_a_torch_installed_from_a_wheel_file(tmp_path, monkey
         done = pip("install", "--dry-run", "--no-index", "--find-links", str(index), "-c",
                    str(tmp_path / "keep.txt"), "wants_new_torch", check=False)
         assert done.returncode != 0 and "torch-2.13.0" not in done.stdout, done.stdout
+
+
+def test_pytest_is_named_in_the_test_extra_not_tests_require(monkeypatch):
+    """`pip install -e .` warned "Unknown distribution option: 'tests_require'" three times
+    (setuptools 72 removed it); colcon finds pytest in the 'test' extra."""
+    kw = _setup_kwargs(monkeypatch)
+    assert "tests_require" not in kw
+    assert any(r.startswith("pytest") for r in kw["extras_require"]["test"])
