@@ -136,23 +136,28 @@ def _file_progress(it: Any, total: int, desc: str) -> Any:
 
 def _refuse_damaged(kmap: Any, path: str, text: Any) -> None:
     """List every missing, truncated or corrupt file of ``kmap`` on ``text`` and raise
-    `MapFormatError` counting them; returns (for the caller to re-raise its own) when none
+    `MapFormatError` counting them and saying where they are listed (stdout: not above the
+    error line when stdout is redirected); returns (for the caller to re-raise its own) when none
     is found."""
     problems = kmap.file_problems()
     if not problems:
         return
     for p in problems:
         text.write(p + "\n")
+    text.flush()
     files = "map files" if len(problems) > 1 else "map file"
+    # the error line goes to stderr: with stdout redirected (`> /dev/null`, `| grep`) "listed
+    # above" named nothing there, so it says the list is on stdout (not on stderr: one line)
+    above = "listed above), named on stdout" if text is sys.stdout else "listed above)"
     if all(MAP_PERMISSIONS in p for p in problems):  # whole files of another owner
-        raise MapFormatError(f"{path}: {len(problems)} {files} this user may not read (listed "
-                             "above); check the map's permissions")
+        raise MapFormatError(f"{path}: {len(problems)} {files} this user may not read ({above}; "
+                             "check the map's permissions")
     raise MapFormatError(f"{path}: {len(problems)} {files} missing, truncated, corrupt or not "
-                         "readable (listed above); rebuild the map or re-copy the files (those "
+                         f"readable ({above}; rebuild the map or re-copy the files (those "
                          "this user may not read: check their permissions)"
                          if any(MAP_PERMISSIONS in p for p in problems) else
                          f"{path}: {len(problems)} {files} missing, truncated or corrupt "
-                         "(listed above); rebuild the map or re-copy the files")
+                         f"({above}; rebuild the map or re-copy the files")
 
 
 def skipped_frames(manifest: Dict[str, Any]) -> Dict[str, Any]:
