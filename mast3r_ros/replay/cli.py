@@ -259,6 +259,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from .localize_run import RUN_FILES, RUN_OUTPUTS, check_before_indexing, run_localization
     from .out_source import (refuse_out_over_source, refuse_resume_of_finished,
                              warn_run_inside_map)
+    from .run_notes import frame_selection, selection_said
     from .run_resume import check_partial_before_run
 
     cfg = offline_warmup(load_config(args), args.warmup)
@@ -284,9 +285,10 @@ def cmd_localize(args: argparse.Namespace) -> int:
     metrics = run_localization(source, map_path, args.out, cfg, groundtruth=args.groundtruth,
                                stride=args.stride, max_frames=args.max_frames,
                                global_only=args.global_only, overwrite=args.overwrite,
-                               resume=args.resume, restart=args.restart)
+                               resume=args.resume, restart=args.restart, source_path=args.source)
+    cut = selection_said(frame_selection(source, args.source, args.stride, args.max_frames))
     with after_publishing("the run", output_path(args.out)):  # a stop now loses none of it
-        sys.stdout.write(f"localized {args.source} against {map_path} -> {args.out}\n"
+        sys.stdout.write(f"localized {args.source}{cut} against {map_path} -> {args.out}\n"
                          f"{format_table(metrics)}\n")
         if metrics.get("frames") and not metrics.get("evaluated"):
             note = (no_frame_localized_note(metrics, args.out) if not metrics.get("localized")

@@ -47,7 +47,7 @@ from ..core.types import LocalizationResult, UnreadableFrame
 from .metrics import FOCAL_TOLERANCE, UNREADABLE, calibration_d2, frame_errors, summarize
 from .pipeline import poses_from_file, poses_not_at_frames, progress, recorded_config
 from .plots import plot_calibration, plot_errors, plot_trajectory
-from .run_notes import bag_image_stamp_note
+from .run_notes import bag_image_stamp_note, frame_selection
 from .run_resume import (RUN_FACTS, camera_record, check_same_camera, partial_frames,
                          partial_of, source_run, start_from_partial,
                          write_run_facts)
@@ -232,7 +232,8 @@ RUN_OUTPUTS = RUN_FILES + ("trajectory.png", "errors.png", "calibration.png", RU
 def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
                      groundtruth: Optional[str] = None, stride: int = 1, max_frames: int = 0,
                      global_only: bool = False, overwrite: bool = False, resume: bool = False,
-                     restart: bool = False, *, resume_hint: str = "") -> Dict[str, Any]:
+                     restart: bool = False, *, resume_hint: str = "",
+                     source_path: str = "") -> Dict[str, Any]:
     """Localize the frames of ``source`` against a map; write the run folder (config.yaml,
     results.jsonl, trajectory.tum, metrics.json, plots); return the metrics.
 
@@ -254,7 +255,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     deleted first) (`run_resume`); a complete run removes the ``OUT.partial`` it supersedes.
     The line a stop logs says how to go on: ``resume_hint`` (a caller's own, the demo's, whose
     user has no --resume), else localize's --resume (with --overwrite when ``out`` exists), after
-    a `MapFormatError` only once the map is fixed.
+    a `MapFormatError` only once the map is fixed. run.json records ``source_path`` (SOURCE as
+    given), ``stride`` and ``max_frames`` with the frame counts (`run_notes.frame_selection`).
 
     A frame the source cannot read is a failed frame and the run goes on; `InputError` with
     the first one's error when the first `ALL_UNREADABLE_STOP` frames (or all) are unreadable
@@ -296,7 +298,7 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
                                              global_only, source_run(source))
             try:
                 metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride,
-                                        max_frames, global_only, done, lines)
+                                        max_frames, global_only, done, lines, source_path)
             except BaseException as e:
                 _keep_partial(tmp, out, _map_stop_hint(e, map_hint) if isinstance(
                     e, MapFormatError) and not own_hint else resume_hint)
@@ -388,12 +390,15 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
                   gt_file: Optional[Tuple[np.ndarray, np.ndarray]], stride: int,
                   max_frames: int, global_only: bool,
                   done: Optional[Dict[int, LocalizationResult]] = None,
-                  lines: Optional[Dict[int, str]] = None) -> Dict[str, Any]:
+                  lines: Optional[Dict[int, str]] = None, source_path: str = ""
+                  ) -> Dict[str, Any]:
     """``map_path`` as given (errors name the user's path); ``cfg.node.map_path`` absolute;
     ``done``, ``lines``: a resumed partial's (`_localize_to_file`)."""
     dump_config_yaml(recorded_config(cfg), os.path.join(out, "config.yaml"))
-    # what --resume compares that config.yaml lacks: --global-only, the map's content digest
-    write_run_facts(out, global_only, cfg.node.map_path, source_run(source))
+    # what --resume compares that config.yaml lacks: --global-only, the map's content digest;
+    # and what the run took of which recording (SOURCE, --stride, --max-frames)
+    write_run_facts(out, global_only, cfg.node.map_path, source_run(source),
+                    frame_selection(source, source_path, stride, max_frames))
     loc = Localizer.from_config(cfg, map_path)
     stamps_note = bag_image_stamp_note(source, loc.keyframe_map.manifest, map_path)
     if stamps_note:  # a bag read with another --image-stamp than the map's recording was

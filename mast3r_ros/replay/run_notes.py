@@ -163,3 +163,40 @@ def _manifest(path: str) -> Dict[str, Any]:
 
     with open(os.path.join(path, MANIFEST), encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def frame_selection(source: Any, source_path: str, stride: int, max_frames: int
+                    ) -> Dict[str, Any]:
+    """What a localize run takes of its recording, as run.json records it: ``source`` (SOURCE,
+    absolute; '' when the caller named none), ``stride``, ``max_frames`` (0: all), ``frames``
+    (how many that selects) and ``of_frames`` (the recording's; both None where the source's
+    length is unknown)."""
+    from .sources import selected_positions
+
+    n = len(source) if hasattr(source, "__len__") else None
+    return {"source": os.path.abspath(os.path.expanduser(source_path)) if source_path else "",
+            "stride": int(stride), "max_frames": int(max_frames),
+            "frames": None if n is None else len(selected_positions(n, stride, max_frames)),
+            "of_frames": n}
+
+
+def selection_said(sel: Dict[str, Any]) -> str:
+    """' (5 of its 50 frames: --stride 2 takes every 2nd, --max-frames 5 the first 5 of
+    those)' for the summary's first line, as build-map's says its cut; '' when every frame
+    is taken."""
+    stride, cap, n, of = sel["stride"], sel["max_frames"], sel["frames"], sel["of_frames"]
+    every = -(-of // stride) if of is not None else None  # the frames --stride leaves
+    parts = [f"--stride {stride} takes every {_ordinal(stride)}"] if stride > 1 else []
+    if cap and (every is None or cap < every):
+        parts.append(f"--max-frames {cap} the first {cap}" + (" of those" if parts else ""))
+    if not parts:
+        return ""
+    counts = f"{n} of its {of} frames: " if n is not None else ""
+    return f" ({counts}{', '.join(parts)})"
+
+
+def _ordinal(n: int) -> str:
+    """'2nd', '3rd', '11th', '21st'."""
+    tail = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{tail}"
+
