@@ -31,6 +31,7 @@ NOT_ROSDEP = {"torch", "rosbags", "safetensors", "poselib", "faiss", "ray", "mas
               "onnx", "onnxscript", "onnxruntime", "tensorrt", "triton",  # pip-only extras
               "apsw",  # rosbags' own sqlite3 reader (0.10+), imported only to name its errors
               "av",  # the optional video extra (PyAV): only bags of video topics need it
+              "grpc",  # Ray Client's (ray[client]): only a ray:// --ray-address imports it
               "threadpoolctl"}  # optional (apt python3-threadpoolctl; no rosdep key known)
 
 
