@@ -153,8 +153,10 @@ def focal_warning(ev: FocalEvidence, fx_px: float, check: str = CHECK_OFFLINE) -
             f"+-{100 * ev.sigma_log:.1f} %; off by more than gates.max_focal_error "
             f"{ev.tolerance:g} at {ev.significance:g} sigma): check the intrinsics ({check}) "
             "and whether the image is zoomed, cropped, binned or resized from the calibrated "
-            "one; poses published meanwhile are biased along the view with a confident "
-            "covariance")
+            "one; the fit is against the map's 3-D points, placed with the K the map was built "
+            "with, so a query's K must be the map's (even where check-map notes that the "
+            "colour images fit another); poses published meanwhile are biased along the view "
+            "with a confident covariance")
 
 
 class RunFocalEvidence:

@@ -116,7 +116,8 @@ def format_table(m: Dict[str, Any]) -> str:
     if m.get("quaternion_order"):  # the rotations agree with the ground truth's read w first
         rows.append(("ground truth quaternions", _quaternion_order_row(m["quaternion_order"])))
     if m.get("camera_focal"):  # the frames' focal length together (gates.max_focal_error)
-        rows.append(("camera focal length (inliers' fit)", _camera_focal_row(m["camera_focal"])))
+        rows.append(("camera focal length (query fx against the map's points)",
+                     _camera_focal_row(m["camera_focal"])))
     if m.get("far_claims"):  # poses uncertain for their distance: the gate that refuses them
         rows.append(("poses uncertain for their distance", _far_claims_row(m["far_claims"])))
     if m.get("unreadable_frames"):  # failed frames the source could not read

@@ -164,8 +164,8 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     unreadable nor read (an unposed one among them counts as without a pose)."""
     selector = KeyframeSelector(cfg.map_build.min_translation_m, cfg.map_build.min_rotation_deg)
     need = depth_needed_by(cfg.localizer)
-    st = _MapStats(check=KeyframeCheck(cfg.map_check) if cfg.map_check.enabled else None,
-                   sift=SiftKeypoints.of(cfg))
+    st = _MapStats(check=KeyframeCheck(cfg.map_check, getattr(source, "depth_source", None))
+                   if cfg.map_check.enabled else None, sift=SiftKeypoints.of(cfg))
     no_pose: List[int] = []
     # each frame read on its own: one the source cannot read is skipped, named and counted
     # (the first ALL_UNREADABLE_STOP, or all, refuse the recording: `hold_unreadable`); where
@@ -369,6 +369,8 @@ def check_consistency(w: MapWriter, check: Optional[KeyframeCheck],
     manifest["depth_units_per_m"] = depth_units_per_m  # check-map words its fix with it
     if pose_suspect:
         manifest["pose_suspect"] = pose_suspect  # and names it
+    if getattr(check, "depth_source", None):  # and words its note with it (stereo)
+        manifest["depth_source"] = check.depth_source
     w.set_manifest_field("consistency", manifest)
     return report
 

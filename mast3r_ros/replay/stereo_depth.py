@@ -76,6 +76,13 @@ class StereoFrames:
     _stereo: Optional[StereoDepth] = None
     _left: Optional[Tuple[Path, np.ndarray]] = None
 
+    @property
+    def depth_source(self) -> Optional[str]:
+        """'stereo' (`core.map_check.DEPTH_STEREO`) when the depth is computed from the images
+        themselves (registered to them by construction: the map check's note says so), else
+        None (a depth file's, or none)."""
+        return "stereo" if self._stereo is not None else None
+
     def _read_rgb(self, path: Path) -> np.ndarray:
         rgb = super()._read_rgb(path)  # type: ignore[misc]
         self._left = (path, rgb)

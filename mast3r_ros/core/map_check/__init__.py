@@ -80,16 +80,16 @@ from ..config import MapCheckConfig
 from .diagnose import (BODY_FROM_OPTICAL, _Cause, _depth_range_m, _diagnose,
                        _implausible_focal_length, _implausible_motion, diagnosis_sample,
                        name_pose_suspect)
-from .focal import colour_focal_note
+from .focal import DEPTH_STEREO, colour_focal_note
 from .resolution import _whole_k_scaled
 from .measure import StreamingMeasure, _keyframe_figures, _prepare, _View
 from .records import (CONSISTENT, INCONSISTENT, UNCHECKED, KeyframeRecord, MapConsistencyError,
                       MapRecords)
 from .report import ConsistencyReport, KeyframeFigures, PairFigures, _listed, _pct, _px
 
-__all__ = ["BODY_FROM_OPTICAL", "CONSISTENT", "INCONSISTENT", "UNCHECKED", "ConsistencyReport",
-           "KeyframeCheck", "KeyframeFigures", "KeyframeRecord", "MapConsistencyError",
-           "MapRecords", "PairFigures", "check_keyframes", "check_map"]
+__all__ = ["BODY_FROM_OPTICAL", "CONSISTENT", "DEPTH_STEREO", "INCONSISTENT", "UNCHECKED",
+           "ConsistencyReport", "KeyframeCheck", "KeyframeFigures", "KeyframeRecord",
+           "MapConsistencyError", "MapRecords", "PairFigures", "check_keyframes", "check_map"]
 
 
 # ---------------------------------------------------------------------------------- API ---
@@ -106,14 +106,15 @@ def _no_progress(it: Iterable, total: int, desc: str) -> Iterable:
 def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
                     depth_units_per_m: Optional[float] = None,
                     progress: Optional[Progress] = None,
-                    pose_suspect: Optional[str] = None) -> ConsistencyReport:
+                    pose_suspect: Optional[str] = None,
+                    depth_source: Optional[str] = None) -> ConsistencyReport:
     """Check that neighbouring keyframes' poses and depths agree (see the module docstring).
 
     ``records`` in recording order; ``depth_units_per_m`` is the raw depth unit the reader used
     (REP-118 16UC1: 1000, TUM: 5000), only to word the ``--depth-scale`` fix; ``pose_suspect``
     what else places the camera on the poses (an EuRoC/ASL camera's "T_BS in PATH",
     `EurocSequence.pose_suspect`), named where a pose convention would explain a failing map
-    (`diagnose.name_pose_suspect`). Returns the report;
+    (`diagnose.name_pose_suspect`); ``depth_source`` as `KeyframeCheck`'s. Returns the report;
     raises `InputError` for a record without a finite 4x4 pose. Never raises for disagreement:
     call `ConsistencyReport.raise_if_inconsistent`. Keyframes none of which overlap are
     ``unchecked``, or ``inconsistent`` (cause ``trajectory_unit``) when the poses move them
@@ -122,7 +123,7 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
     map that fails) in progress bars (`replay.pipeline.progress`). `KeyframeCheck` is the same
     check fed one keyframe at a time.
     """
-    check = KeyframeCheck(cfg)
+    check = KeyframeCheck(cfg, depth_source=depth_source)
     reader = _read_ahead(records, range(len(records)))
     # the bar counts the records handed to the check, not the reads ahead of them
     it: Iterable = (reader if progress is None
@@ -162,8 +163,11 @@ class KeyframeCheck:
     then `report`. Only a map that fails the check (or cannot be checked) is read again, from the
     ``records`` given to `report`, to find the cause."""
 
-    def __init__(self, cfg: MapCheckConfig) -> None:
+    def __init__(self, cfg: MapCheckConfig, depth_source: Optional[str] = None) -> None:
         self.cfg = cfg
+        # where the depth came from: None a sensor's, `focal.DEPTH_STEREO` computed from the
+        # images themselves (--stereo-depth); words the note of a consistent map
+        self.depth_source = depth_source
         self._orb = cv2.ORB_create(nfeatures=cfg.max_features)
         self._bf = cv2.BFMatcher(cv2.NORM_HAMMING)
         # matches on every neighbouring pair; the keyframes' arrays are kept only while their
@@ -226,7 +230,8 @@ class KeyframeCheck:
         if judged and all(p.ok for p in judged):  # the matches' colour focal fit noted
             return ConsistencyReport(CONSISTENT, kfs, pairs, "", elapsed_s=0.0,
                                      thresholds=thresholds,
-                                     note=colour_focal_note(views, matches, pairs, cfg))
+                                     note=colour_focal_note(views, matches, pairs, cfg,
+                                                            self.depth_source))
         if not judged and (n < 2 or not any_depth):  # nothing to read the keyframes again for
             why = "fewer than two keyframes" if n < 2 else "no keyframe has depth"
             return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",
@@ -384,13 +389,17 @@ def check_map(keyframe_map: Any, cfg: MapCheckConfig, *,
     it (``consistency.depth_units_per_m``; a merged map's from its sources, `recorded_depth_units`;
     its PNGs' own ``depth_scale`` is a storage unit),
     and a pose convention's cause with the build's ``consistency.pose_suspect`` (a string; a
-    merged map's from its sources, `recorded_pose_suspect`). Never raises for disagreement
-    (`ConsistencyReport.raise_if_inconsistent`); raises
-    `MapFormatError` when a keyframe image or depth PNG fails verification as it is read."""
+    merged map's from its sources, `recorded_pose_suspect`), the note worded for the build's
+    ``consistency.depth_source`` (``stereo``: depth computed from the images). Never raises for
+    disagreement (`ConsistencyReport.raise_if_inconsistent`); raises `MapFormatError` when a
+    keyframe image or depth PNG fails verification as it is read."""
     manifest = getattr(keyframe_map, "manifest", None) or {}
+    built = manifest.get("consistency")
     return check_keyframes(MapRecords(keyframe_map, cfg.work_width), cfg,
                            depth_units_per_m=recorded_depth_units(manifest), progress=progress,
-                           pose_suspect=recorded_pose_suspect(manifest))
+                           pose_suspect=recorded_pose_suspect(manifest),
+                           depth_source=built.get("depth_source")
+                           if isinstance(built, dict) else None)
 
 
 def recorded_pose_suspect(manifest: Any) -> Optional[str]:

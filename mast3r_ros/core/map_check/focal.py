@@ -501,24 +501,49 @@ def _colour_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
 NOTE_FOCAL_OFF = 0.05
 
 
+# `colour_focal_note`'s ``depth_source`` for depth computed from the map's own images
+# (EuRoC/KITTI ``--stereo-depth``): registered to them by construction, no depth camera's
+DEPTH_STEREO = "stereo"
+
+
 def colour_focal_note(views: List[_View], matches: Dict[Tuple[int, int], Any],
-                      pairs: List[PairFigures], cfg: MapCheckConfig) -> str:
-    """For a map that passed the check: one line when its colour images fit fx, fy more than
+                      pairs: List[PairFigures], cfg: MapCheckConfig,
+                      depth_source: Optional[str] = None) -> str:
+    """For a map that passed the check: one line when its images fit fx, fy more than
     `NOTE_FOCAL_OFF` off the given ones by `_colour_focal`'s rules (the depth agreeing, every
     pair's matches within its limit at the fit, the reprojection at least halved), else ''.
     7-Scenes' redkitchen: x0.908 (fx 531 px, not 585), 7.7 px against 23.0 px, its limit
-    51.2 px: the published colour intrinsics are the depth camera's, known approximate. The
-    fix it names is registering the depth first: the colour K given alone, the depth read with
-    it, fails the check (redkitchen with fx 531.2: depth residual 6.2 %, 'with fx 582.1 px
-    every pair agrees')."""
+    51.2 px: the published intrinsics are the depth camera's, the depth not registered to the
+    colour camera. The map passes and localize agrees with it (its focal check fits a query's
+    fx to the map's points, placed with the map's K: 585 fits, a query at 525 is off), so the
+    note says to keep the K for map and queries; the colour K given alone, the depth read with
+    it, fails the check (redkitchen with fx 531.2: depth residual 6.2 %). Using the colour K
+    takes the depth registered to it (the depth camera's K the given one): on redkitchen that
+    map passes and localizes no better (docs/bench/focal_advice_cpu_2026-12-06zj).
+    ``depth_source`` `DEPTH_STEREO` (depth computed from these images): no depth camera or
+    registration is named; the fit then points at the calibration or the poses."""
     fit = _colour_focal_fit(views, matches, pairs, cfg)
     if fit is None or abs(math.log(fit[0])) <= math.log(1.0 + NOTE_FOCAL_OFF):  # either way
         return ""
     g, fx, at_g, base, _ = fit
-    return (f"the colour images fit fx, fy x{g:.3g} the given ones (fx {fx * g:.4g} px, not "
-            f"{fx:.4g}): match reprojection {at_g:.1f} px against {base:.1f} px, the depth "
-            "agreeing either way; the map passes, but the given K is likely the depth "
-            "camera's, not the colour camera's (e.g. 7-Scenes' published 585 px): for the best "
-            "poses register the depth to the colour camera (depth_image_proc's register or the "
-            f"driver's align_depth), then give the colour camera's K (fx about {fx * g:.4g} px); "
-            "that K alone, the depth unregistered, fails the check (the depth fits the given one)")
+    figures = (f"fit fx, fy x{g:.3g} the given ones (fx {fx * g:.4g} px, not {fx:.4g}): match "
+               f"reprojection {at_g:.1f} px against {base:.1f} px, the depth agreeing either "
+               "way; the map passes")
+    if depth_source == DEPTH_STEREO:
+        return (f"the images {figures}. Its depth was computed from these same images "
+                "(--stereo-depth: registered to them by construction, with the given K and "
+                "baseline), so no separate sensor explains it: check the calibration's fx, fy "
+                "(and the baseline) and the poses (the camera's extrinsics to the body the "
+                "ground truth tracks, EuRoC's T_BS), whose errors the fit can absorb, before "
+                "changing fx, fy; build the map again with any change")
+    return (f"the colour images {figures}. The given K fits the depth: likely the depth "
+            "camera's, the depth not registered to the colour camera (e.g. 7-Scenes' published "
+            "585 px). Nothing needs changing: keep this K for the map and give queries the same "
+            "one (localize fits a query's fx to the map's points, placed with this K). To use "
+            "the colour camera's own K, register the depth to the colour camera first: the "
+            "depth camera's K (the given one), the colour camera's (fx about "
+            f"{fx * g:.4g} px) and their extrinsics (depth_image_proc's register, or a rosbag2 "
+            "with the depth stream, its own CameraInfo and /tf_static, which build-map "
+            "registers), then give the colour K to the map and its queries; replacing the "
+            "given K with it alone, the depth unregistered, fails the check: it breaks the "
+            "depth, read through the colour K")
