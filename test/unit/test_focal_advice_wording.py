@@ -111,3 +111,33 @@ def test_localize_says_its_fx_is_fitted_to_the_maps_points():
     warning = m["camera_focal"]["warning"]
     assert "the map's 3-D points, placed with the K the map was built with" in warning, warning
     assert "a query's K must be the map's" in warning, warning
+
+
+def test_a_failing_stereo_depth_map_s_cause_blames_no_depth_camera_or_registration():
+    """A --stereo-depth map that fails with its images fitting another focal length was told
+    'the depth is a depth camera's not registered to the colour camera; fix: register the
+    depth ... (depth_image_proc's register ...)'; its depth is the images' own."""
+    from mast3r_ros.core.map_check import INCONSISTENT
+
+    sensor = check_keyframes(_unregistered(0.8), CFG, depth_units_per_m=1000.0)
+    r = check_keyframes(_unregistered(0.8), CFG, depth_source="stereo")
+    assert r.verdict == INCONSISTENT and r.cause == sensor.cause == "colour_focal", r.message
+    assert "the images fit fx, fy x0.8" in r.message, r.message
+    assert "registered to them by construction" in r.message, r.message
+    for word in _SENSOR_ONLY:
+        assert word not in r.message and word not in r.fix, (word, r.message)
+    assert r.fix.startswith("check the calibration's fx, fy"), r.fix
+
+
+def test_a_stereo_depth_map_s_focal_fix_drops_the_registration_clause(monkeypatch):
+    """fx, fy off (the cause focal_length, within x0.75-1.33) added 'if fx, fy are the colour
+    camera's own, the depth is a separate depth camera's ... register it first': not for depth
+    computed from the images."""
+    from mast3r_ros.core.map_check import focal, worded_for_depth
+    from mast3r_ros.core.map_check.records import _Cause
+
+    cause = _Cause("focal_length", 1.0, "fx, fy are x1.15 ...",
+                   "check fx, fy ...; build the map again" + focal.UNREGISTERED_NOTE, True)
+    assert worded_for_depth(cause, None) is cause
+    stereo = worded_for_depth(cause, "stereo")
+    assert stereo.fix == "check fx, fy ...; build the map again" and stereo.what == cause.what

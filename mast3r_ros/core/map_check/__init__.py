@@ -80,6 +80,7 @@ from ..config import MapCheckConfig
 from .diagnose import (BODY_FROM_OPTICAL, _Cause, _depth_range_m, _diagnose,
                        _implausible_focal_length, _implausible_motion, diagnosis_sample,
                        name_pose_suspect)
+from .depth_words import worded_for_depth
 from .focal import DEPTH_STEREO, colour_focal_note
 from .resolution import _whole_k_scaled
 from .measure import StreamingMeasure, _keyframe_figures, _prepare, _View
@@ -89,7 +90,8 @@ from .report import ConsistencyReport, KeyframeFigures, PairFigures, _listed, _p
 
 __all__ = ["BODY_FROM_OPTICAL", "CONSISTENT", "DEPTH_STEREO", "INCONSISTENT", "UNCHECKED",
            "ConsistencyReport", "KeyframeCheck", "KeyframeFigures", "KeyframeRecord",
-           "MapConsistencyError", "MapRecords", "PairFigures", "check_keyframes", "check_map"]
+           "MapConsistencyError", "MapRecords", "PairFigures", "check_keyframes", "check_map",
+           "worded_for_depth"]
 
 
 # ---------------------------------------------------------------------------------- API ---
@@ -166,7 +168,8 @@ class KeyframeCheck:
     def __init__(self, cfg: MapCheckConfig, depth_source: Optional[str] = None) -> None:
         self.cfg = cfg
         # where the depth came from: None a sensor's, `focal.DEPTH_STEREO` computed from the
-        # images themselves (--stereo-depth); words the note of a consistent map
+        # images themselves (--stereo-depth); words the note of a consistent map and the cause
+        # of a failing one (`worded_for_depth`)
         self.depth_source = depth_source
         self._orb = cv2.ORB_create(nfeatures=cfg.max_features)
         self._bf = cv2.BFMatcher(cv2.NORM_HAMMING)
@@ -273,6 +276,7 @@ class KeyframeCheck:
                                   or _implausible_focal_length(views, matches, cfg)
                                   or _diagnose(views, matches, cfg, pairs, depth_units_per_m),
                                   self._suspect)
+        cause = worded_for_depth(cause, self.depth_source)  # --stereo-depth: no depth camera
         rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,
                                 thresholds=thresholds)
         rep.message = _message(rep, cause, views)
@@ -297,7 +301,7 @@ class KeyframeCheck:
                  or _implausible_focal_length(views, sub_matches, self.cfg)
                  or _diagnose(views, sub_matches, self.cfg, sub_pairs, depth_units_per_m,
                               whole=(light, pairs)))
-        cause = name_pose_suspect(cause, self._suspect)
+        cause = worded_for_depth(name_pose_suspect(cause, self._suspect), self.depth_source)
         rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,
                                 thresholds=thresholds)
         rep.message = _message(rep, cause, light)
