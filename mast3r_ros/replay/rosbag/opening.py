@@ -19,6 +19,7 @@ from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag1 import ReaderError as Ros1ReaderError
 from rosbags.rosbag2 import ReaderError
 from . import realsense
+from .ros1_chunks import chunk_kept_messages
 from .sqlite_open import skip_counts, warn_if_unindexed
 from .video import VIDEO_TYPES, VideoPacket, humble_typestore
 from ...core.errors import InputError, error_clause
@@ -159,11 +160,13 @@ def bag_messages(reader: AnyReader, **kwargs: Any) -> Iterator[Tuple[Any, int, b
     apsw's or sqlite3's errors, a cut record's struct.error; a ROS 1 bag's damaged record or
     chunk), or a message read for another connection than its own (a ROS 1 message record
     whose connection id is not the one its chunk's index lists it under: another connection
-    asked for, whose message it would be read as, or one not asked for)."""
+    asked for, whose message it would be read as, or one not asked for). A ROS 1 bag's
+    chunks are each read once (`ros1_chunks`; rosbags read one again each time bag-time
+    order came back to it)."""
     asked = kwargs.get("connections")
     if asked is not None:  # a list, to test each message's against (an iterator runs out)
         asked = kwargs["connections"] = list(asked)
-    messages = reader.messages(**kwargs)
+    messages = chunk_kept_messages(reader, **kwargs) or reader.messages(**kwargs)
     path = (getattr(reader, "paths", None) or ["?"])[0]
     ros1 = str(path).lower().endswith(".bag")
     indexed = _index_times(reader, asked) if ros1 else None
