@@ -134,8 +134,10 @@ def _messages(ts, ros1: bool, width: int, height: int, views: list, depth_png: b
 
 
 def write_bag(path: Path, minutes: float, storage: str, width: int = 640, height: int = 480,
-              tf_rate: float = 100.0, views: int = 60) -> dict:
-    """The bag (module docstring) at ``path``; returns its message count per topic."""
+              tf_rate: float = 100.0, views: int = 60, ros1_compression: str | None = None
+              ) -> dict:
+    """The bag (module docstring) at ``path``; returns its message count per topic.
+    ``ros1_compression`` ('lz4', 'bz2'): a ROS 1 bag's chunks compressed so."""
     import cv2
     ros1 = storage == "ros1"
     ts = _typestore(ros1)
@@ -159,6 +161,8 @@ def write_bag(path: Path, minutes: float, storage: str, width: int = 640, height
     if ros1:
         from rosbags.rosbag1 import Writer
         writer = Writer(path)
+        if ros1_compression:
+            writer.set_compression(getattr(Writer.CompressionFormat, ros1_compression.upper()))
     else:
         from rosbags.rosbag2 import StoragePlugin, Writer
         writer = Writer(path, version=9, storage_plugin=(

@@ -2,15 +2,16 @@
 
 rosbags' ROS 1 reader (0.9 to 0.11) yields the messages asked for in bag-time order, merged
 from the per-connection indexes, and keeps one decompressed chunk: each time the next message
-lies in another chunk than the last one's, it reads (and decompresses) that chunk again. A bag
-whose topics were written with different latencies (messages written as they arrived, stamped
-with their sensor's time: an image 3 s late, /tf 0.5 s late) interleaves chunks in bag-time
-order, so a pass over images and /tf went back and forth between two chunks: a 3.5 GB bag's
-indexing pass read 5.9 GB (`bench/bench_ros1_chunks.py`). Here each chunk read is kept until
-the messages asked for in it are all yielded (the chunk's count of them, from the bag's chunk
-records; or once bag time passes the chunk's end), up to `KEEP_BYTES` of decompressed chunks
-(the least recently used dropped past that, to be read again if needed): the same messages,
-in the same order, read once a chunk.
+lies in another chunk than the last one's, it reads (and decompresses) that chunk again. In a
+bag whose bag times are not quite in write order (an image written with a bag time a few ms
+later than that of /tf messages written after it), a chunk that ends with such an image (the
+large write that fills it) is read for the /tf before the image, then the next chunk for the
+/tf written after it, then the first again for the image, then the next again: localize's
+indexing pass over a 3.5 GB bag read 5.9 GB (`bench/bench_ros1_chunks.py`). Here each chunk
+read is kept until the messages asked for in it are all yielded (the chunk's count of them,
+from the bag's chunk records; or once bag time passes the chunk's end), up to `KEEP_BYTES` of
+decompressed chunks (the least recently used dropped past that, to be read again if needed):
+the same messages, in the same order, read once a chunk.
 
 Only for a one-file ROS 1 bag read by a rosbags whose reader holds what this uses (its index
 entries, chunk records and file); anything else (a rosbag2, another rosbags) is left to
