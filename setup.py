@@ -37,7 +37,12 @@ PIP_REQUIREMENTS = [
     "matplotlib>=3.5",
     # Ubuntu 22.04 (Humble) has python3-tqdm 4.57.0; the bars use nothing newer
     "tqdm>=4.57",
-    "rosbags>=0.9.16",
+    # 0.11.6: 0.10.11, 0.11.0 and 0.11.5 failed dozens of the bag tests (a message cut short
+    # raised struct.error, not rosbags' own error; 0.10 took a lone .mcap file for
+    # metadata.yaml); 0.11.6 to 0.11.9 pass them. The bag reader checks it at import
+    # (mast3r_ros/replay/rosbag/requirement.py: one line with the pip command); pip-only, no
+    # rosdep key (package.xml)
+    "rosbags>=0.11.6",
 ]
 TRITON = 'triton>=3.0; platform_system == "Linux"'
 AV = "av>=10.0"

@@ -27,16 +27,23 @@ colour image, and registering it), `tf_extrinsic` (a depth camera's extrinsic fr
 `cdr_header` (the indexing pass's image headers read from their bytes), `undeserialized`
 (messages that cannot be deserialized), `video` (CompressedVideo and
 FFMPEGPacket topics as the colour images),
-`realsense` (RealSense Viewer / rs-record recordings: librealsense's ROS 1 layout). The
+`realsense` (RealSense Viewer / rs-record recordings: librealsense's ROS 1 layout),
+`ros1_chunks` (a ROS 1 bag's chunks read once a pass), `requirement` (the oldest rosbags it
+runs on, checked at import). The
 ``rosbags`` library this wraps is imported absolutely, so this package's name does not shadow
 it.
 """
 
 from __future__ import annotations
 
-from .runs import RUN_LOOKAHEAD, run_labels
-from .sequence import BagSequence, PathLike
-from .topics import CAMERA_INFO_TYPE, COMPRESSED_IMAGE_TYPE, IMAGE_TYPE, IMAGE_TYPES, TF_TYPE
+from .requirement import check_rosbags
+
+check_rosbags()  # an older rosbags: one line naming the pip command, before any of it is used
+
+from .runs import RUN_LOOKAHEAD, run_labels  # noqa: E402
+from .sequence import BagSequence, PathLike  # noqa: E402
+from .topics import (  # noqa: E402
+    CAMERA_INFO_TYPE, COMPRESSED_IMAGE_TYPE, IMAGE_TYPE, IMAGE_TYPES, TF_TYPE)
 
 __all__ = ["CAMERA_INFO_TYPE", "COMPRESSED_IMAGE_TYPE", "IMAGE_TYPE", "IMAGE_TYPES",
            "RUN_LOOKAHEAD", "TF_TYPE", "BagSequence", "PathLike", "run_labels"]
