@@ -280,7 +280,8 @@ def check_can_replace(path: str, overwrite: bool, what: str = "--out") -> None:
     with ``overwrite`` (`replace_folder`) by moving the folder into ``PATH.old-X/folder`` and
     back (a kill in between: `remove_stale_temporaries` puts it back), else (an empty folder,
     renamed onto: `rename_onto_empty`) by renaming it to ``PATH.old-X`` beside it and back (a
-    kill in between loses an empty folder). Nothing is probed where ``path`` is no folder or no
+    kill in between loses an empty folder); Ctrl-C in between puts it back before it goes on.
+    Nothing is probed where ``path`` is no folder or no
     new entry can be made beside it (`fileio.check_can_create` refuses that)."""
     out = output_path(path).rstrip("/")
     if not os.path.isdir(out):
@@ -301,12 +302,27 @@ def check_can_replace(path: str, overwrite: bool, what: str = "--out") -> None:
         raise InputError(f"{what} {path}: the output is built beside this folder and renamed "
                          f"onto it, which the OS refuses ({e.strerror or e}{hint}); choose "
                          f"another {what}") from None
+    except BaseException:  # Ctrl-C, SIGTERM's exception: not left aside
+        _put_back(out, aside, old)
+        raise
     try:
         os.rename(aside, out)
     except OSError as e:
         raise InputError(f"{what} {path}: checking that it can be replaced moved it to {aside}, "
                          f"and it could not be moved back ({e.strerror or e}): move it back "
                          "yourself") from None
+    except BaseException:
+        _put_back(out, aside, old)
+        raise
     if overwrite:
         os.rmdir(old)
     fsync_dir(parent)
+
+
+def _put_back(out: str, aside: str, old: str) -> None:
+    """`check_can_replace` stopped (Ctrl-C, SIGTERM's exception) around its renames: the folder
+    moved to ``aside`` is renamed back to ``out`` and the probe's ``old`` folder removed."""
+    if not os.path.lexists(out) and os.path.isdir(aside):
+        os.rename(aside, out)
+    with contextlib.suppress(OSError):
+        os.rmdir(old)

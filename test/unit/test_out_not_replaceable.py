@@ -127,3 +127,29 @@ def test_localize_to_an_immutable_out_is_one_line_before_any_frame(tum, sift_map
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "renamed onto it" in err[0], err
     assert sorted(os.listdir(tmp_path)) == ["ro"]
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_ctrl_c_between_the_probes_renames_puts_the_folder_back(tmp_path, monkeypatch,
+                                                                overwrite):
+    """Ctrl-C (SIGINT's KeyboardInterrupt, SIGTERM's exception) landing just after the probe
+    moved ``--out`` aside: the folder is put back before the exception goes on, not left in
+    ``OUT.old-X`` (with --overwrite: a non-empty output the user sees gone)."""
+    out = tmp_path / "run"
+    out.mkdir()
+    if overwrite:
+        (out / "results.jsonl").write_text("old\n")
+    real, calls = os.rename, []
+
+    def rename_then_interrupt(src, dst, *a, **k):
+        real(src, dst, *a, **k)
+        calls.append(src)
+        if len(calls) == 1:  # the signal arrives once the first rename is done
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(publish.os, "rename", rename_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        check_output_folder(str(out), overwrite, ("results.jsonl",))
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == ["run"]
+    assert os.listdir(out) == (["results.jsonl"] if overwrite else [])
