@@ -314,13 +314,26 @@ def _recorded_file() -> Optional[str]:
     return get_ray_address_file(None)
 
 
+def _live_clusters() -> int:
+    """How many Ray clusters (GCS servers) run on this machine, as 'auto' finds them (Ray's
+    process scan): with exactly one, Ray connects to it whatever its recorded file says (one
+    started with another ``--temp-dir``); 0 where this Ray cannot tell."""
+    try:
+        from ray._private.services import find_gcs_addresses
+
+        return len(set(find_gcs_addresses()))
+    except Exception:  # noqa: BLE001 -- a Ray without it: the file alone, as before
+        return 0
+
+
 def _probe_recorded() -> None:
     """``auto`` goes to the cluster Ray recorded in its ``ray_current_cluster`` file (the last
     ``ray start --head`` on this machine) when there is one: a head node killed without ``ray
     stop`` (or gone with a restart) left the file, and ray.init waited minutes on its address
     (measured: over 2 min), printing gcs_client.cc warnings. A TCP connect says so in seconds.
-    ``RAY_ADDRESS`` set, or no file: left to Ray, as before."""
-    if os.environ.get("RAY_ADDRESS"):
+    ``RAY_ADDRESS`` set, no file, or one cluster running here (`_live_clusters`: Ray takes it
+    over the file): left to Ray, as before."""
+    if os.environ.get("RAY_ADDRESS") or _live_clusters() == 1:
         return
     path = _recorded_file()
     if path is None:

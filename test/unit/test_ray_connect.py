@@ -381,6 +381,7 @@ def test_auto_with_a_stale_recorded_cluster_fails_in_seconds(ray_stub, monkeypat
     stale = f"127.0.0.1:{_closed_port()}"
     (tmp_path / "ray" / "ray_current_cluster").write_text(stale)
     path = str(tmp_path / "ray" / "ray_current_cluster")
+    monkeypatch.setattr(ray_connect, "_live_clusters", lambda: 0)  # none running here
     with pytest.raises(InputError) as err:
         ray_connect.connect_ray("auto")
     said = str(err.value)
@@ -391,4 +392,24 @@ def test_auto_with_a_stale_recorded_cluster_fails_in_seconds(ray_stub, monkeypat
                          f"{path}, {LOCAL_WORKERS}")
     assert calls == []
     (tmp_path / "ray" / "ray_current_cluster").unlink()  # no record: Ray's to find, as before
+    assert ray_connect.connect_ray("auto") is True and calls == [{"address": "auto"}]
+
+
+def test_auto_with_a_stale_record_but_one_cluster_running_is_left_to_ray(ray_stub, monkeypatch,
+                                                                         tmp_path):
+    """Ray's 'auto' takes the one cluster it finds running on this machine (its process scan:
+    a cluster started with another --temp-dir) over a stale ray_current_cluster file, and
+    connects: the stale record is then no reason to refuse."""
+    services = pytest.importorskip("ray._private.services")
+    if not hasattr(services, "find_gcs_addresses"):
+        pytest.skip("this Ray finds no running cluster by its processes")
+    calls, _ = ray_stub
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    if ray_connect._recorded_file() != str(tmp_path / "ray" / "ray_current_cluster"):
+        pytest.skip("this Ray keeps its recorded cluster elsewhere")
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{_closed_port()}")
+    monkeypatch.setattr(services, "find_gcs_addresses",
+                        lambda: frozenset({f"127.0.0.1:{_closed_port()}"}))
     assert ray_connect.connect_ray("auto") is True and calls == [{"address": "auto"}]
