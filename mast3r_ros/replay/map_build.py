@@ -15,11 +15,12 @@ After the keyframes are chosen and their images are in the map's build folder:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -28,7 +29,7 @@ from ..core.config import Config, ModelConfig
 from ..core.encoding_store import EncodingStore, StoreTable
 from ..core.errors import InputError
 from ..core.image_codec.compressed import read_own_image
-from ..core.fileio import (OutputBusyError, atomic_write_json, output_path,
+from ..core.fileio import (OutputBusyError, atomic_write_bytes, atomic_write_json, output_path,
                            refuse_busy_output)
 from ..core.keyframes import MapWriter
 from ..core.keyframes.target import _check_partial, finished_shards
@@ -382,25 +383,70 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
     finally:
         if local:
             engine.close()
-    # the shard markers and build.json stay until `finish_encodings` (just before the commit):
+    # the shard markers and build.json stay until the map is published (`publishing_encodings`):
     # a build interrupted after encoding (ASMK index, plot, manifest) resumes without
     # re-encoding, and --resume still refuses a build folder made for other keyframes
     w.add_encoding_store(identity, size, table, global_descriptors(staging, table), content)
     return identity
 
 
-def finish_encodings(w: MapWriter) -> None:
+def finish_encodings(w: MapWriter) -> Dict[str, bytes]:
     """Delete the resume bookkeeping (shard markers, ``build.json``) from the writer's encoding
-    stores, so what is published is exactly the stores their tables describe. Call it right
-    before `MapWriter.commit`: until then a killed build resumes from the finished shards."""
+    stores, so what is published is exactly the stores their tables describe; returns what it
+    deleted (path -> bytes) for `restore_encodings`. Call it right before `MapWriter.commit`
+    (`publishing_encodings` does both): until then a killed build resumes from the finished
+    shards."""
+    saved: Dict[str, bytes] = {}
     for entry in w.encodings:
         staging = os.path.join(w.tmp, entry["store"])
         if not os.path.isdir(staging):
             continue
+        for name in sorted(os.listdir(staging)):
+            if name == _BUILD_INFO or (name.startswith("shard_") and name.endswith(".json")):
+                with open(os.path.join(staging, name), "rb") as fh:
+                    saved[os.path.join(staging, name)] = fh.read()
         clear_markers(staging)
         info = os.path.join(staging, _BUILD_INFO)
         if os.path.exists(info):
             os.unlink(info)
+    return saved
+
+
+def restore_encodings(saved: Dict[str, bytes]) -> None:
+    """Put back the bookkeeping `finish_encodings` deleted (``build.json`` first, the shard
+    markers --resume counts last), each file atomically."""
+    for path in sorted(saved, key=lambda p: os.path.basename(p) != _BUILD_INFO):
+        atomic_write_bytes(path, saved[path])
+
+
+@contextlib.contextmanager
+def publishing_encodings(w: MapWriter) -> Iterator[None]:
+    """``with publishing_encodings(w): w.commit()``: the resume bookkeeping is deleted for the
+    commit (`finish_encodings`) and put back when the commit fails or is stopped before the map
+    is published (a writeback error at its flush, a full disk, Ctrl-C), so the encoded build
+    stays in ``OUT.partial`` and --resume finishes it without encoding a keyframe again."""
+    saved = finish_encodings(w)
+    try:
+        yield
+    except BaseException:
+        if not w.committed:
+            try:
+                restore_encodings(saved)
+            except OSError as e:  # the disk that failed the commit: the first error is told
+                log.warning("could not put back the shard markers of %s (%s): --resume "
+                            "encodes its keyframes again", w.tmp, e)
+        raise
+
+
+def commit_failure_words(e: OSError, kept: int, tmp: str, hint: str) -> str:
+    """The words of an ``OSError`` ``e`` at a build's commit (its flush) or once its keyframes
+    are all encoded (a full disk): what became of the build folder ``tmp`` (``kept``: its
+    finished shards, and ``hint``, how to go on: build-map's own, 'rerun with --resume', gets
+    'to finish it', as that only publishes the map)."""
+    if hint.startswith("rerun with --resume"):
+        hint += " to finish it"
+    return f"{e.strerror}; " + (f"the build is kept in {tmp} ({hint})" if kept else
+                                "the build folder was deleted")
 
 
 def add_asmk_index(w: MapWriter, identity: str, image_size: int, retrieval_checkpoint: str,

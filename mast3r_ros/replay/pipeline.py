@@ -34,7 +34,8 @@ from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_r
                                poses_at_stamps, stamp_steps)
 from ..core.types import Frame
 from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect_build_workers,
-                        encode_map_keyframes, finish_encodings, open_map_writer)
+                        commit_failure_words, encode_map_keyframes, open_map_writer,
+                        publishing_encodings)
 from .first_frames import FirstFrames
 from .parallel_build import BuildInterrupted
 from .plots import plot_keyframes, skipped_indices, skipped_positions
@@ -472,8 +473,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                        consistency=report, skipped=skipped_positions(st.posed_ns, all_poses,
                                                                      skipped),
                        skipped_at=skipped_indices([r["stamp_ns"] for r in w.records], skipped))
-        finish_encodings(w)  # resume bookkeeping kept until here: nothing is encoded twice
-        path = w.commit()
+        with publishing_encodings(w):  # resume bookkeeping kept until the map is published
+            path = w.commit()
     except (BuildInterrupted, KeyboardInterrupt) as e:
         if w.committed:  # the stop came as the map was published: it is complete
             w.close()
@@ -489,7 +490,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         w.abort()
         encodes = cfg.localizer.matcher == "mast3r" and bool(cfg.model.checkpoint)
         log.error("build interrupted%s: %s was not written; %s",  # sift encodes nothing
-                  " before any keyframe was encoded" if encodes else "", w.path, rerun_hint)
+                  " before any keyframe was encoded" if encodes and not w.encodings else "",
+                  w.path, rerun_hint)
         raise
     except BaseException as e:
         kept = finished_shards(w.tmp)
@@ -498,10 +500,10 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
             w.close()
         else:
             w.abort()
-        if isinstance(e, OSError) and e.errno and e.filename == out:  # the flush at the commit
-            raise OSError(e.errno, f"{e.strerror}; " + (
-                f"the build is kept in {w.tmp} ({resume_hint})" if kept else
-                "the build folder was deleted"), out) from None
+        # the commit's flush, or a write refused once every keyframe is encoded (a full disk)
+        if isinstance(e, OSError) and e.errno and (e.filename == out or kept and w.encodings):
+            raise OSError(e.errno, commit_failure_words(e, kept, w.tmp, resume_hint),
+                          e.filename) from None
         raise
     with after_publishing("the map", path):  # a stop now loses none of it, and is told so
         _warn_after_build(st, cfg, len(source))

@@ -4,7 +4,9 @@ test_flush_before_publish.py's sift build, #248 by test_rosbag_image_clock.py's 
 --trajectory); these pin the other half of each behaviour.
 
 - #207: a build whose commit flush fails (a writeback error) after its keyframes were encoded
-  says truly what became of it: deleted, as a sift build's (test_flush_before_publish.py's).
+  says truly what became of it: kept in M.partial for --resume to finish (a sift build's, with
+  nothing encoded, is deleted: test_flush_before_publish.py's). This pin said 'deleted' until
+  the commit kept the shard markers (test_build_commit_failure.py): changed on purpose.
 - #248: with --trajectory the poses are the file's, not the bag's tf, so the bag's note that
   its images and tf are on two clocks is not added to a map check failure (the half without
   --trajectory, the note added, is test_rosbag_image_clock.py's)."""
@@ -24,12 +26,12 @@ from mast3r_ros.replay.cli import main
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def test_an_encoded_build_whose_commit_flush_fails_says_truly_that_it_was_deleted(
+def test_an_encoded_build_whose_commit_flush_fails_says_truly_that_it_is_kept(
         tum, tiny_ckpt, tmp_path, monkeypatch, capsys):
     """The flush before the map is published fails (EIO) after the keyframes were encoded: the
-    shard markers --resume continues from are already cleared then (`finish_encodings`, right
-    before the commit), so the build folder is deleted, and the one line says so (not 'kept
-    in M.partial', which would send the user to a --resume with nothing to resume)."""
+    shard markers --resume continues from, cleared for the commit (`finish_encodings`), are put
+    back (`publishing_encodings`), so the build folder is kept, and the one line says so and how
+    to finish it (not 'deleted': hours of encoding on a large map)."""
     params = tmp_path / "p.yaml"
     params.write_text("mast3r_localizer:\n  ros__parameters:\n    image_size: 224\n"
                       "    device: cpu\n    map_build: {min_translation_m: 1.0}\n")
@@ -45,8 +47,9 @@ def test_an_encoded_build_whose_commit_flush_fails_says_truly_that_it_was_delete
                  str(params), "--workers", "1", "--log-level", "warning"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and out in err[0] and "Input/output error" in err[0], err
-    assert "the build folder was deleted" in err[0] and ".partial" not in err[0], err
-    assert sorted(os.listdir(tmp_path)) == ["p.yaml"]  # nothing published, nothing kept
+    assert f"the build is kept in {out}.partial (rerun with --resume to finish it)" in err[0], err
+    assert "deleted" not in err[0], err
+    assert sorted(os.listdir(tmp_path)) == ["M.partial", "p.yaml"]  # nothing published, kept
 
 
 def test_with_a_trajectory_the_bags_clock_note_is_not_handed_to_the_map_check(tmp_path,

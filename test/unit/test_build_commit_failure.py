@@ -1,0 +1,181 @@
+"""A build-map whose final commit fails (a writeback error at the flush, ENOSPC, the index build)
+or is stopped (Ctrl-C) after its keyframes were encoded keeps its encodings in ``OUT.partial``:
+the shard markers `finish_encodings` clears for the published map are put back, the one error
+line names ``OUT.partial`` and --resume, and ``--resume`` finishes the commit without encoding a
+keyframe again, publishing the map an uninterrupted build publishes.
+
+(Before, the markers were already cleared when the commit failed, so the build folder, hours of
+encoding on a large map, was deleted.)"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core import durable
+from mast3r_ros.replay import parallel_build
+from mast3r_ros.replay.cli import main
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _params(tmp_path) -> str:
+    params = tmp_path / "p.yaml"
+    params.write_text("mast3r_localizer:\n  ros__parameters:\n    image_size: 224\n"
+                      "    device: cpu\n    map_build: {min_translation_m: 1.0}\n")
+    return str(params)
+
+
+def _build(tum, ckpt, params, out, *more) -> int:
+    return main(["build-map", tum[0], "--out", out, "--checkpoint", ckpt, "--params", params,
+                 "--workers", "1", "--log-level", "warning", *more])
+
+
+def _markers(partial: str):
+    root = os.path.join(partial, "encodings")
+    return sorted(n for s in os.listdir(root) for n in os.listdir(os.path.join(root, s))
+                  if n.startswith("shard_") or n == "build.json")
+
+
+def _manifest(folder: str):
+    """The map's manifest, the map check's timing (its seconds) taken out."""
+    with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as fh:
+        m = json.load(fh)
+    c = m["consistency"]
+    c.pop("elapsed_s")
+    c["message"] = re.sub(r" in [0-9.]+ s$", "", c["message"])
+    return m
+
+
+def _arrays(folder: str):
+    """Every .npy/.npz array of a map, by its path in the map."""
+    got = {}
+    for d, _, names in os.walk(folder):
+        for n in names:
+            p = os.path.join(d, n)
+            rel = os.path.relpath(p, folder)
+            if n.endswith(".npy"):
+                got[rel] = np.load(p, allow_pickle=False)
+            elif n.endswith(".npz"):
+                with np.load(p, allow_pickle=False) as z:
+                    got.update({f"{rel}:{k}": z[k] for k in z.files})
+    return got
+
+
+def test_a_failed_commit_keeps_the_encodings_and_resume_publishes_the_same_map(
+        tum, tiny_ckpt, tmp_path, monkeypatch, capsys):
+    params = _params(tmp_path)
+    ref = str(tmp_path / "ref")
+    assert _build(tum, tiny_ckpt, params, ref) == 0  # uninterrupted
+
+    out = str(tmp_path / "M")
+
+    def syncfs(fd):
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    with monkeypatch.context() as m:
+        m.setattr(durable, "_libc_syncfs", lambda: syncfs)
+        capsys.readouterr()
+        assert _build(tum, tiny_ckpt, params, out) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and out in err[0] and "Input/output error" in err[0], err
+    assert f"the build is kept in {out}.partial (rerun with --resume to finish it)" in err[0], err
+    assert "deleted" not in err[0], err
+    assert not os.path.exists(out) and os.path.isdir(out + ".partial")
+    assert "build.json" in _markers(out + ".partial")  # what --resume compares and continues
+    assert any(n.startswith("shard_") for n in _markers(out + ".partial"))
+
+    encoded = []  # --resume encodes no keyframe again: it only finishes the commit
+    real = parallel_build._write_shard
+    monkeypatch.setattr(parallel_build, "_write_shard",
+                        lambda *a, **k: encoded.append(a[1]) or real(*a, **k))
+    assert _build(tum, tiny_ckpt, params, out, "--resume") == 0
+    assert encoded == []
+    assert not os.path.exists(out + ".partial")
+    got, want = _manifest(out), _manifest(ref)
+    assert got == want and got["encodings"]  # every file's checksum too
+    a, b = _arrays(out), _arrays(ref)
+    assert sorted(a) == sorted(b) and any("encodings" in k for k in a)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    # the published map holds no resume bookkeeping
+    assert not [n for d, _, ns in os.walk(out) for n in ns
+                if n.startswith("shard_") or n == "build.json"]
+
+
+def test_a_ctrl_c_during_the_commit_says_the_encodings_are_kept(
+        tum, tiny_ckpt, tmp_path, monkeypatch, capsys):
+    params = _params(tmp_path)
+    out = str(tmp_path / "M")
+
+    def syncfs(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(durable, "_libc_syncfs", lambda: syncfs)
+    capsys.readouterr()
+    assert _build(tum, tiny_ckpt, params, out) == 130
+    said = capsys.readouterr().err
+    assert "before any keyframe was encoded" not in said, said
+    assert f"finished shards are kept in {out}.partial; rerun with --resume" in said, said
+    assert any(n.startswith("shard_") for n in _markers(out + ".partial"))
+
+
+def test_publishing_encodings_puts_the_markers_back_unless_the_map_was_published(tmp_path):
+    from types import SimpleNamespace
+
+    from mast3r_ros.replay import map_build
+
+    store = tmp_path / "encodings" / "ab_224"
+    store.mkdir(parents=True)
+    files = {"chunk_000000.npy": "c", "shard_000000.json": "{\"first\": 0}",
+             "shard_000016.json": "{\"first\": 16}", "build.json": "{\"identity\": \"ab\"}"}
+    for name, text in files.items():
+        (store / name).write_text(text)
+    w = SimpleNamespace(tmp=str(tmp_path), committed=False,
+                        encodings=[{"store": "encodings/ab_224"}])
+    with pytest.raises(OSError, match="flush"):
+        with map_build.publishing_encodings(w):
+            assert sorted(os.listdir(store)) == ["chunk_000000.npy"]  # cleared for the commit
+            raise OSError(errno.EIO, "flush")
+    assert {n: (store / n).read_text() for n in os.listdir(store)} == files  # put back as were
+    w.committed = True  # published: the map holds no bookkeeping, and none is written back
+    with pytest.raises(KeyboardInterrupt):
+        with map_build.publishing_encodings(w):
+            raise KeyboardInterrupt
+    assert os.listdir(store) == ["chunk_000000.npy"]
+
+
+def test_a_full_disk_at_the_commit_says_the_build_is_kept_and_resume_finishes_it(
+        tum, tiny_ckpt, tmp_path, monkeypatch, capsys):
+    from mast3r_ros.core.keyframes.layout import THUMBNAIL_INDEX
+    from mast3r_ros.core.keyframes.writer import MapWriter
+
+    params = _params(tmp_path)
+    out = str(tmp_path / "M")
+
+    real = MapWriter._save_index
+
+    def full(self, name, *a, **k):  # the thumbnail index, written by the commit
+        if name != THUMBNAIL_INDEX:
+            return real(self, name, *a, **k)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.path.join(self.tmp, name))
+
+    with monkeypatch.context() as m:
+        m.setattr(MapWriter, "_save_index", full)
+        capsys.readouterr()
+        assert _build(tum, tiny_ckpt, params, out) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        f"mast3r-ros build-map: error: no space left on the device holding {out}"), err
+    assert f"the build is kept in {out}.partial (rerun with --resume to finish it)" in err[0], err
+    assert any(n.startswith("shard_") for n in _markers(out + ".partial"))
+    assert _build(tum, tiny_ckpt, params, out, "--resume") == 0
+    assert os.path.isfile(os.path.join(out, "manifest.json"))
+    assert not os.path.exists(out + ".partial")
