@@ -368,10 +368,8 @@ def check_consistency(w: MapWriter, check: Optional[KeyframeCheck],
     manifest = report.to_manifest()
     manifest["forced"] = bool(force and not report.ok)
     manifest["depth_units_per_m"] = depth_units_per_m  # check-map words its fix with it
-    if pose_suspect:
-        manifest["pose_suspect"] = pose_suspect  # and names it
-    if getattr(check, "depth_source", None):  # and words its note with it (stereo)
-        manifest["depth_source"] = check.depth_source
+    manifest.update({k: v for k, v in (("pose_suspect", pose_suspect),  # named, and the
+                     ("depth_source", getattr(check, "depth_source", None))) if v})  # stereo note
     w.set_manifest_field("consistency", manifest)
     return report
 
