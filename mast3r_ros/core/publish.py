@@ -30,6 +30,10 @@ TEMP_INFIX = ".tmp-m3r-"
 # where `replace_folder` moves the output it replaces until it is deleted: OUT + OLD_INFIX +
 # mkdtemp's 8 characters; under OUT's lock one that exists is a leftover of a cut deletion
 OLD_INFIX = ".old-"
+# the folders `check_can_replace` probed in this process: (path, overwrite, device, inode); a
+# command checks its --out at several layers (the CLI, the run, atomic_folder twice), and each
+# probe moves the user's folder aside: once per folder is enough
+_PROBED: set = set()
 
 
 def make_temporary_sibling(path: str) -> str:
@@ -73,7 +77,9 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
     every writer of such a sibling holds while it lives: one that exists now is nobody's. So are
     the ``PATH.old-XXXXXXXX`` folders `replace_folder` moves a replaced output to and deletes
     (left when that deletion was interrupted): deleted too, with a WARNING; or put back,
-    ``PATH`` missing (a kill between the renames), and its folder synced. Nothing of another
+    ``PATH`` missing (a kill between the renames of `replace_folder` or of the probe
+    `check_can_replace`: ``PATH.old-X/folder``, or the empty ``PATH.old-X`` itself), and its
+    folder synced (`_put_back_left`). Nothing of another
     form is touched: a user's ``PATH.tmp-20261202`` or ``PATH.old-backup``, ``PATH.partial``
     (a resumable build; with ``salvage``, a stopped run's is replaced by a newer killed run's
     lines, as the next stopped run replaces it).
@@ -98,15 +104,10 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
     dirs = [d for d in dirs if d not in old]
     for full in old:  # an output replaced by --overwrite, its deletion cut short (Ctrl-C)
         if os.path.isdir(full) and not os.path.islink(full):
-            back = not os.path.lexists(out) and os.path.isdir(os.path.join(full, "folder"))
-            if back:  # killed between replace_folder's two renames: the output is put back
-                os.replace(os.path.join(full, "folder"), out)
+            if not os.path.lexists(out) and _put_back_left(full, out, parent):
+                continue
             shutil.rmtree(full, ignore_errors=True)
-            if back:
-                fsync_dir(parent or ".")  # on disk before OUT is written on as if never moved
-                log.warning("restored %s: an --overwrite killed between its two renames had "
-                            "moved it aside", out)
-            elif not os.path.lexists(full):
+            if not os.path.lexists(full):
                 log.warning("removed %s: the output %s replaced, left when its deletion was "
                             "interrupted", full, out)
     dirs = sorted(d for d in dirs if os.path.isdir(d) and not os.path.islink(d))
@@ -125,6 +126,31 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
         log.warning("removed %d temporary folder(s) that a killed writer of %s left: %s",
                     len(gone), out, ", ".join(sorted(gone)))
     return removed
+
+
+def _put_back_left(full: str, out: str, parent: str) -> bool:
+    """``out`` is missing and ``full`` (``OUT.old-X``) holds it as a kill (kill -9, the OOM
+    killer) between two renames left it: put back (its folder synced: on disk before OUT is
+    written on as if never moved) and said; True. ``OUT.old-X/folder``: moved aside by
+    `replace_folder` or `check_can_replace` with ``overwrite``; ``OUT.old-X`` itself, empty:
+    the empty folder `check_can_replace` renamed there (the user's, its permissions kept)."""
+    inner = os.path.join(full, "folder")
+    if os.path.isdir(inner) and not os.path.islink(inner):
+        os.replace(inner, out)
+        shutil.rmtree(full, ignore_errors=True)
+        how = ("an --overwrite killed between its two renames (publishing, or checking "
+               "beforehand that it can be replaced)")
+    else:
+        try:
+            if os.listdir(full):
+                return False
+            os.rename(full, out)
+        except OSError:
+            return False
+        how = "a run killed between the two renames checking that it can be replaced"
+    fsync_dir(parent or ".")
+    log.warning("restored %s: %s had moved it aside to %s", out, how, full)
+    return True
 
 
 def _line_file_mtime(file: str) -> float:
@@ -278,13 +304,20 @@ def check_can_replace(path: str, overwrite: bool, what: str = "--out") -> None:
     a sticky folder owned by another user. That rename comes after all the work: a run to such
     an empty folder localized every frame, then failed. Probed as the publish step takes it:
     with ``overwrite`` (`replace_folder`) by moving the folder into ``PATH.old-X/folder`` and
-    back (a kill in between: `remove_stale_temporaries` puts it back), else (an empty folder,
-    renamed onto: `rename_onto_empty`) by renaming it to ``PATH.old-X`` beside it and back (a
-    kill in between loses an empty folder); Ctrl-C in between puts it back before it goes on.
+    back, else (an empty folder, renamed onto: `rename_onto_empty`) by renaming it to
+    ``PATH.old-X`` beside it and back (a kill in between: the next holder of its output lock
+    puts it back, `remove_stale_temporaries`); Ctrl-C in between puts it back before it goes on.
     Nothing is probed where ``path`` is no folder or no
-    new entry can be made beside it (`fileio.check_can_create` refuses that)."""
+    new entry can be made beside it (`fileio.check_can_create` refuses that), nor again a
+    folder this process probed (the same one: its device and inode), with the same
+    ``overwrite``: the first of a command's checks of its --out probes it."""
     out = output_path(path).rstrip("/")
-    if not os.path.isdir(out):
+    try:
+        st = os.stat(out)
+    except OSError:
+        return
+    probed = (os.path.abspath(out), overwrite, st.st_dev, st.st_ino)
+    if probed in _PROBED or not os.path.isdir(out):
         return
     parent, base = os.path.split(out)
     try:
@@ -317,6 +350,7 @@ def check_can_replace(path: str, overwrite: bool, what: str = "--out") -> None:
     if overwrite:
         os.rmdir(old)
     fsync_dir(parent)
+    _PROBED.add(probed)
 
 
 def _put_back(out: str, aside: str, old: str) -> None:
