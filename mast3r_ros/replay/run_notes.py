@@ -199,4 +199,3 @@ def _ordinal(n: int) -> str:
     """'2nd', '3rd', '11th', '21st'."""
     tail = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{tail}"
-
