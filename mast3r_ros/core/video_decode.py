@@ -125,17 +125,33 @@ B_FRAMES = ("the {name} decoder gave no picture for the packet (a stream with B-
 class PtsSteps:
     """An FFMPEGPacket stream's ``pts`` step, learnt from its packets: ffmpeg_image_transport's
     encoder counts frames (1 a packet), a publisher stamping pts in a timebase steps by its
-    ticks a frame (3000 at 30 fps in 90 kHz, with jitter). ``step``: the smallest positive step
-    of the first `LEARN`; then a step off it (outside 2/3..3/2 of it) that the next one
-    repeats (within a quarter) becomes it (the frame rate changed). `gap` tells a loss."""
+    ticks a frame (3000 at 30 fps in 90 kHz, with jitter). ``step``: the most common of the
+    first `LEARN` gaps (gaps within a quarter of each other are one; a tie: the latest), as a
+    loss makes a gap longer and a late stamp one shorter, neither often (the first gap is the
+    step until a second one is known: a short one then makes the next normal gap a loss, which
+    cannot be told from one lost there). Then a step off it (outside 2/3..3/2 of it) that
+    the next one repeats (within a quarter) becomes it (the frame rate changed), and the step
+    before it coming back within `LEARN` gaps undoes that (the two were losses). `gap` tells
+    a loss."""
 
     LEARN = 4
 
     def __init__(self) -> None:
         self.step: Optional[int] = None
         self._last: Optional[int] = None
-        self._learnt = 0
+        self._first: List[int] = []  # the first `LEARN` gaps
         self._off: Optional[int] = None  # the step before, when off ``step``
+        self._was: Optional[int] = None  # the step before the last change, for `LEARN` gaps
+        self._since = 0  # gaps since that change
+
+    @staticmethod
+    def _near(a: int, b: int) -> bool:
+        return 4 * abs(a - b) <= b
+
+    def _most_common(self) -> int:
+        counts = [sum(self._near(h, g) for h in self._first) for g in self._first]
+        best = max(counts)
+        return max((i, g) for i, (g, n) in enumerate(zip(self._first, counts)) if n == best)[1]
 
     def gap(self, pts: int) -> Optional[Tuple[int, int, int]]:
         """(pts before, ``pts``, step) when ``pts`` skips more than 3/2 steps (a packet lost:
@@ -147,18 +163,29 @@ class PtsSteps:
             self._off = None
             return None
         delta = pts - last
-        if self.step is None or self._learnt < self.LEARN:
-            self.step = delta if self.step is None else min(self.step, delta)
-            self._learnt += 1
+        learning = len(self._first) < self.LEARN
+        if learning:
+            self._first.append(delta)
+            if len(self._first) == 1:  # no step yet
+                self.step = delta
+                return None
         step = self.step
-        if 3 * delta > 2 * step and 2 * delta < 3 * step:  # within 2/3..3/2 of it
+        assert step is not None
+        lost: Optional[Tuple[int, int, int]] = None
+        self._since += 1
+        if self._was is not None and self._since <= self.LEARN and self._near(delta, self._was):
+            self.step, self._was, self._off = self._was, None, None  # the change was losses
+        elif 3 * delta > 2 * step and 2 * delta < 3 * step:  # within 2/3..3/2 of it
             self._off = None
-            return None
-        if self._off is not None and 4 * abs(delta - self._off) <= self._off:
+        elif self._off is not None and self._near(delta, self._off):
             self.step, self._off = delta, None  # repeated: the new step
-            return None
-        self._off = delta
-        return (last, pts, step) if 2 * delta > 3 * step else None
+            self._was, self._since = step, 0
+        else:
+            self._off = delta
+            lost = (last, pts, step) if 2 * delta > 3 * step else None
+        if learning and self._was is None:
+            self.step = self._most_common()
+        return lost
 
 
 class VideoPacket:

@@ -81,3 +81,26 @@ def test_the_step_is_the_smallest_of_the_first_packets_and_a_repeated_step_is_ta
     ffmpeg_image_transport = PtsSteps()
     assert [ffmpeg_image_transport.gap(p) for p in (0, 1, 2, 4, 5)] == [None] * 3 + [
         (2, 4, 1), None]
+
+
+def test_one_short_gap_while_learning_is_no_step():
+    """Was: the step was the smallest of the first 4 gaps, so one short gap early (a late
+    stamp, a first frame stamped at start) made every later normal packet a loss (live: the
+    decoder restarted, up to a GOP skipped)."""
+    late_stamp = PtsSteps()
+    assert [late_stamp.gap(p) for p in (0, 3000, 6000, 6100, 9100, 12100, 15100)] == [None] * 7
+    assert late_stamp.step == 3000 and late_stamp.gap(21100) == (15100, 21100, 3000)
+    short_first = PtsSteps()
+    # 1500 -> 4500 cannot be told from a loss (test_a_gap_of_more_than_the_learnt_step...)
+    assert [short_first.gap(p) for p in (0, 1500, 4500, 7500, 10500, 13500)] == [
+        None, None, (1500, 4500, 1500), None, None, None]
+    assert short_first.step == 3000 and short_first.gap(19500) == (13500, 19500, 3000)
+
+
+def test_two_losses_in_a_row_then_the_old_step_again_are_no_change_of_step():
+    """ffmpeg_image_transport's frame count (step 1): two losses in a row (pts 2 -> 4 -> 6)
+    read as a new step of 2; was, 7 -> 9 then not told. The old step coming back soon after
+    a change undoes it (the second long gap is not told: it cannot be told from a change)."""
+    steps = PtsSteps()
+    assert [steps.gap(p) for p in (0, 1, 2, 4, 6, 7)] == [None] * 3 + [(2, 4, 1)] + [None] * 2
+    assert steps.step == 1 and steps.gap(9) == (7, 9, 1) and steps.gap(10) is None
