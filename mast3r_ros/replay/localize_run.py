@@ -49,7 +49,7 @@ from .pipeline import poses_from_file, poses_not_at_frames, progress, recorded_c
 from .plots import plot_calibration, plot_errors, plot_trajectory
 from .run_notes import bag_image_stamp_note, frame_selection
 from .run_resume import (RUN_FACTS, camera_record, check_same_camera, partial_frames,
-                         partial_of, source_run, start_from_partial,
+                         partial_of, resume_settings, source_run, start_from_partial,
                          write_run_facts)
 from .sources import (
     FrameOrUnreadable,
@@ -294,6 +294,7 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
             # deleted
             stamps = np.asarray(source.stamps_ns, dtype=np.int64)
             stamps = stamps[list(selected_positions(len(stamps), stride, max_frames))]
+            cfg = resume_settings(out, cfg, resume)  # a partial's of an older mast3r_ros
             done, lines = start_from_partial(out, cfg, stamps, resume, restart, overwrite,
                                              global_only, source_run(source))
             try:

@@ -23,6 +23,7 @@ frame it holds is one this run localizes (the same recording, ``--stride`` and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -179,6 +180,39 @@ def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: boo
     return done, lines
 
 
+def _before_hint_limit() -> Config:
+    """The defaults of a run from before ``hint_max_age_s`` (`Tracker`) existed: a stopped run's
+    config.yaml without it was localized with no limit on the hint's age (0)."""
+    c = Config()
+    return dataclasses.replace(c, localizer=dataclasses.replace(c.localizer, hint_max_age_s=0.0))
+
+
+def resume_settings(out: str, cfg: Config, resume: bool) -> Config:
+    """``cfg`` for a ``resume`` of ``out``'s partial: when the partial's config.yaml has no
+    ``hint_max_age_s`` (a run of an older mast3r_ros: no limit, 0) and ``cfg`` has its default,
+    the rest of the run goes on with 0 (said in an info line; its config.yaml records it), not
+    a mix of frames localized with and without the limit; ``cfg`` otherwise (another value
+    given is refused by `start_from_partial`, which reads such a config.yaml as 0)."""
+    partial = partial_of(out)
+    if not resume or not partial_frames(partial):
+        return cfg
+    path = os.path.join(partial, "config.yaml")
+    try:
+        now = load_config_yaml(path).localizer.hint_max_age_s
+        before = load_config_yaml(path, base=_before_hint_limit()).localizer.hint_max_age_s
+    except ConfigError:
+        return cfg  # `start_from_partial` refuses it
+    default = Config().localizer.hint_max_age_s
+    if now == before or cfg.localizer.hint_max_age_s != default:
+        return cfg
+    log.info("--resume: %s was localized by an older mast3r_ros, with no limit on the age of "
+             "the tracking hint (its config.yaml has no hint_max_age_s): the run goes on with "
+             "hint_max_age_s 0 (--restart to localize every frame with this run's %g s)",
+             partial, default)
+    return dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer,
+                                                                  hint_max_age_s=before))
+
+
 def _check_config(partial: str, cfg: Config) -> str:
     """`InputError` when ``partial`` was made with other result parameters than ``cfg``
     (`RESULT_PARAMS`, the prefixes) or its config.yaml is unreadable; returns the map path it
@@ -186,7 +220,7 @@ def _check_config(partial: str, cfg: Config) -> str:
     fix = "rerun with --restart instead of --resume to delete it and start over"
     path = os.path.join(partial, "config.yaml")
     try:
-        old = config_to_params(load_config_yaml(path))
+        old = config_to_params(load_config_yaml(path, base=_before_hint_limit()))
     except ConfigError as e:
         raise InputError(f"--resume: cannot read the config of the stopped run ({e}); "
                          f"{fix}") from None

@@ -697,3 +697,30 @@ def test_a_resume_at_another_image_size_is_refused_before_the_source_is_read(tum
               tmp_path / "b.partial" / "encodings" / "d695f1400de6d672_512")
     with pytest.raises(Opened):
         main(argv)
+
+
+def test_resume_of_a_run_from_before_hint_max_age_s_goes_on_without_the_limit(
+        tum, sift_map, tmp_path, capsys, monkeypatch):
+    """A stopped run of an older mast3r_ros has no hint_max_age_s in its config.yaml (it used
+    the tracking hint at any age); was, it loaded as the default 1.0, --resume passed and the
+    run mixed frames localized without the limit and with it. Now the run goes on with 0 (no
+    limit), and its config.yaml says so; another value given is refused in one line."""
+    run, partial = tmp_path / "run", tmp_path / "run.partial"
+    _stop_after(monkeypatch, 3)
+    assert main(_argv(tum, sift_map, run, "--max-frames", "6")) == 130
+    monkeypatch.undo()
+    saved = (partial / "config.yaml").read_text()
+    assert "hint_max_age_s: 1.0\n" in saved
+    older = "".join(line for line in saved.splitlines(True) if "hint_max_age_s" not in line)
+    (partial / "config.yaml").write_text(older)
+    params = tmp_path / "p.yaml"
+    params.write_text("/**/mast3r_localizer:\n  ros__parameters:\n    hint_max_age_s: 0.5\n")
+    capsys.readouterr()
+    assert main(_argv(tum, sift_map, run, "--max-frames", "6", "--resume", "--params",
+                      str(params))) == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "hint_max_age_s 0.0 (now 0.5)" in errors[0]
+    assert "--restart" in errors[0]
+    assert main(_argv(tum, sift_map, run, "--max-frames", "6", "--resume")) == 0
+    assert "hint_max_age_s: 0.0\n" in (run / "config.yaml").read_text()
+    assert len(_records(run / "results.jsonl")) == 6
