@@ -185,8 +185,12 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
     (`map_check.recorded_pose_suspects`: an EuRoC map's T_BS), which check-map names for the
     merged map when every source has one; its
     ``depth_units_per_m`` (`map_check.recorded_depth_units`: the raw depth unit its build read),
-    with which check-map words a --depth-scale fix when every source records the same."""
-    from ..core.map_check import recorded_depth_units, recorded_pose_suspects
+    with which check-map words a --depth-scale fix when every source records the same; its
+    ``depth_source`` (`map_check.recorded_depth_source`: ``stereo`` for build-map
+    --stereo-depth), with which check-map words its note when every source records the same
+    (a merge of stereo and sensor depth: none, the sensor wording)."""
+    from ..core.map_check import (recorded_depth_source, recorded_depth_units,
+                                  recorded_pose_suspects)
 
     out = []
     for role, m, kept, name in zip("AB", maps, keep, names):
@@ -203,6 +207,9 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
         units = recorded_depth_units(m.manifest)
         if units is not None:  # check-map words its --depth-scale fix with it
             src["depth_units_per_m"] = units
+        depth_source = recorded_depth_source(m.manifest)
+        if depth_source:  # check-map words its note with it when every source has the same
+            src["depth_source"] = depth_source
         suspects = recorded_pose_suspects(m.manifest)
         if suspects:  # check-map names them when every source has one (EuRoC calibrations)
             src["pose_suspects"] = suspects

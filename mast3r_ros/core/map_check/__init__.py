@@ -394,16 +394,35 @@ def check_map(keyframe_map: Any, cfg: MapCheckConfig, *,
     its PNGs' own ``depth_scale`` is a storage unit),
     and a pose convention's cause with the build's ``consistency.pose_suspect`` (a string; a
     merged map's from its sources, `recorded_pose_suspect`), the note worded for the build's
-    ``consistency.depth_source`` (``stereo``: depth computed from the images). Never raises for
+    ``consistency.depth_source`` (``stereo``: depth computed from the images; a merged map's
+    from its sources, `recorded_depth_source`). Never raises for
     disagreement (`ConsistencyReport.raise_if_inconsistent`); raises `MapFormatError` when a
     keyframe image or depth PNG fails verification as it is read."""
     manifest = getattr(keyframe_map, "manifest", None) or {}
-    built = manifest.get("consistency")
     return check_keyframes(MapRecords(keyframe_map, cfg.work_width), cfg,
                            depth_units_per_m=recorded_depth_units(manifest), progress=progress,
                            pose_suspect=recorded_pose_suspect(manifest),
-                           depth_source=built.get("depth_source")
-                           if isinstance(built, dict) else None)
+                           depth_source=recorded_depth_source(manifest))
+
+
+def recorded_depth_source(manifest: Any) -> Optional[str]:
+    """Where a map's depth came from, as its manifest records it: the build's
+    ``consistency.depth_source`` (``stereo``: build-map --stereo-depth), or for a merged map
+    (``merged_from``, as merge-maps writes it) its sources' when every source records the same
+    one. None otherwise (a depth sensor's, the default wording; a merge of stereo and sensor
+    depth too: no one wording fits both)."""
+    if not isinstance(manifest, dict):
+        return None
+    built = manifest.get("consistency")
+    source = built.get("depth_source") if isinstance(built, dict) else None
+    if isinstance(source, str) and source:
+        return source
+    sources = manifest.get("merged_from")
+    if not isinstance(sources, list) or not sources:
+        return None
+    found = {src.get("depth_source") if isinstance(src, dict) else None for src in sources}
+    source = found.pop() if len(found) == 1 else None
+    return source if isinstance(source, str) and source else None
 
 
 def recorded_pose_suspect(manifest: Any) -> Optional[str]:
