@@ -14,7 +14,6 @@ test_flush_before_publish.py's sift build, #248 by test_rosbag_image_clock.py's 
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import errno
 import os
 
@@ -55,10 +54,8 @@ def test_an_encoded_build_whose_commit_flush_fails_says_truly_that_it_is_kept(
 def test_with_a_trajectory_the_bags_clock_note_is_not_handed_to_the_map_check(tmp_path,
                                                                               monkeypatch):
     pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
-    from test_rosbag_image_clock import MS, clock_bag
+    from test_rosbag_image_clock import MS, clock_bag, clock_notes_handed
 
-    from mast3r_ros.core.config import Config
-    from mast3r_ros.replay import pipeline
     from mast3r_ros.replay.rosbag import BagSequence
 
     seq = BagSequence(clock_bag(tmp_path, lambda t: t - 1_200 * MS), depth_topic="/cam/depth",
@@ -67,21 +64,7 @@ def test_with_a_trajectory_the_bags_clock_note_is_not_handed_to_the_map_check(tm
     traj = tmp_path / "traj.txt"  # the frames' own poses, at their stamps
     traj.write_text("".join(f"{s / 1e9:.9f} {0.1 * k:.3f} 0 0 0 0 0 1\n"
                             for k, s in enumerate(seq.stamps_ns)))
-    given = []
-
-    class Stop(Exception):
-        pass
-
-    def check_consistency(w, check, units, force, pose_suspect=None, other_clock=""):
-        given.append(other_clock)
-        raise Stop
-
-    monkeypatch.setattr(pipeline, "check_consistency", check_consistency)
-    cfg = Config()
-    cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, matcher="sift"))
-    with pytest.raises(Stop):
-        pipeline.build_map(seq, str(tmp_path / "map"), cfg, trajectory=str(traj))
-    assert given == [""]
+    assert clock_notes_handed(seq, tmp_path, monkeypatch, trajectory=str(traj)) == [""]
 
 
 def test_build_map_refuses_an_existing_out_before_it_looks_at_the_source(tmp_path):

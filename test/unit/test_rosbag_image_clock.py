@@ -181,13 +181,20 @@ def test_a_map_check_failure_names_the_clocks_of_a_bag_on_two(tmp_path, caplog):
 def test_build_map_hands_the_bags_clock_note_to_its_map_check(tmp_path, monkeypatch):
     """build-map, poses from the bag's tf, passes the bag's note to the map check, which adds it
     to a failure (the test above called the check with the note itself)."""
+    seq = BagSequence(clock_bag(tmp_path, lambda t: t - 1_200 * MS), depth_topic="/cam/depth",
+                      pose_frames="map:camera_optical")
+    given = clock_notes_handed(seq, tmp_path, monkeypatch)
+    assert given == [seq.other_clock] and "1.229 s behind the tf clock" in given[0]
+
+
+def clock_notes_handed(seq, tmp_path, monkeypatch, trajectory=None) -> list:
+    """The ``other_clock`` notes sift build-map hands its map check for ``seq`` (the build stops
+    there: nothing else runs)."""
     import dataclasses
 
     from mast3r_ros.core.config import Config
     from mast3r_ros.replay import pipeline
 
-    seq = BagSequence(clock_bag(tmp_path, lambda t: t - 1_200 * MS), depth_topic="/cam/depth",
-                      pose_frames="map:camera_optical")
     given = []
 
     class Stop(Exception):
@@ -201,5 +208,5 @@ def test_build_map_hands_the_bags_clock_note_to_its_map_check(tmp_path, monkeypa
     cfg = Config()
     cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, matcher="sift"))
     with pytest.raises(Stop):
-        pipeline.build_map(seq, str(tmp_path / "map"), cfg)
-    assert given == [seq.other_clock] and "1.229 s behind the tf clock" in given[0]
+        pipeline.build_map(seq, str(tmp_path / "map"), cfg, trajectory=trajectory)
+    return given
