@@ -36,6 +36,9 @@ def ray_stub(monkeypatch, tmp_path_factory):
     ray = pytest.importorskip("ray")
     monkeypatch.setenv("RAY_TMPDIR", str(tmp_path_factory.mktemp("raytmp")))
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    # loopback stays loopback: without it Ray may turn 127.0.0.1 into this machine's routable
+    # address before its GCS client connects (the token check's GcsClient is real)
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     calls, fail = [], []
 
     def init(*args, **kwargs):
