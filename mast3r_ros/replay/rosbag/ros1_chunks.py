@@ -155,7 +155,8 @@ def _messages(one: Any, connections: List[Any], indexes: List[list], start: Opti
                 raise _ros1.ReaderError("Expected to find message data.")
             raw = _ros1.read_bytes(stream, uint32(stream))
             connection = by_id[header.get_uint32("conn")]
-            assert entry.time == header.get_time("time"), "a message's time is not its index's"
+            if entry.time != header.get_time("time"):  # a damaged chunk or index: refused
+                raise _ros1.ReaderError("a message's time is not its index entry's")
             # done with before the yield: a chunk whose last message this is goes now
             kept.yielded(entry.chunk_pos)
             yield connection, entry.time, raw
