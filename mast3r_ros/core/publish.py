@@ -79,8 +79,9 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
     (left when that deletion was interrupted): deleted too, with a WARNING; or put back,
     ``PATH`` missing (a kill between the renames of `replace_folder` or of the probe
     `check_can_replace`: ``PATH.old-X/folder``, or the empty ``PATH.old-X`` itself), and its
-    folder synced (`_put_back_left`). Nothing of another
-    form is touched: a user's ``PATH.tmp-20261202`` or ``PATH.old-backup``, ``PATH.partial``
+    folder synced (`_put_back_left`); only where it holds nothing but that ``folder`` (`_ours`).
+    Nothing of another form is touched: a user's ``PATH.tmp-20261202``, ``PATH.old-backup`` or
+    ``PATH.old-20261206`` holding a map's files, ``PATH.partial``
     (a resumable build; with ``salvage``, a stopped run's is replaced by a newer killed run's
     lines, as the next stopped run replaces it).
 
@@ -103,7 +104,7 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
     old = [d for d in dirs if OLD_INFIX in os.path.basename(d)[len(base):]]
     dirs = [d for d in dirs if d not in old]
     for full in old:  # an output replaced by --overwrite, its deletion cut short (Ctrl-C)
-        if os.path.isdir(full) and not os.path.islink(full):
+        if os.path.isdir(full) and not os.path.islink(full) and _ours(full):
             if not os.path.lexists(out) and _put_back_left(full, out, parent):
                 continue
             shutil.rmtree(full, ignore_errors=True)
@@ -126,6 +127,17 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
         log.warning("removed %d temporary folder(s) that a killed writer of %s left: %s",
                     len(gone), out, ", ".join(sorted(gone)))
     return removed
+
+
+def _ours(full: str) -> bool:
+    """Whether ``PATH.old-X`` is as `replace_folder` / `check_can_replace` leave it: holding
+    only the moved ``folder`` (its deletion maybe cut short) or nothing. A user's own
+    ``map.old-20261206`` (a dated backup: mkdtemp's 8 characters match it) holds the map's
+    files: not ours, never deleted nor put back."""
+    try:
+        return set(os.listdir(full)) <= {"folder"}
+    except OSError:
+        return False
 
 
 def _put_back_left(full: str, out: str, parent: str) -> bool:
