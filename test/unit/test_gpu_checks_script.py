@@ -138,6 +138,43 @@ def _with_marker(marker: str, where: str = "cmdline") -> list:
     return pids
 
 
+def _stopped_run(tmp_path, steps, running, stop):
+    """Run `gpu_checks.sh --smoke --steps STEPS` on stub steps, wait for ``running`` of them to
+    start, ``stop(proc)`` it, and return (the steps still running, the script's other
+    processes still running, its exit status) once they had up to ~30 s to go; whatever is
+    left is killed afterwards (not this test's leftovers)."""
+    stub, marker = _stub_marker(tmp_path)
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": str(stub),
+           "TMPDIR": str(tmp_path), "GPU_CHECKS_PACK_EVERY_S": "1"}
+    proc = subprocess.Popen(["bash", str(SCRIPT), "--smoke", "--steps", steps], cwd=REPO,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    # every process of the run has OUT in its environment: the script's subshells (the
+    # packer looped for ever once the script was gone), tee, the steps' timeouts
+    everything = "OUT=" + env["OUT"] + "\0"
+    try:
+        for _ in range(600):  # a wait for the steps to start, at most ~60 s; nothing timed
+            if len(_with_marker(marker)) == running:
+                break
+            time.sleep(0.1)
+        assert len(_with_marker(marker)) == running, "the stub steps did not start"
+        stop(proc)
+        proc.wait(timeout=60)
+        for _ in range(300):  # the packer looks once a second; a TERM'd step may take a moment
+            if not _with_marker(marker) and not _with_marker(everything, "environ"):
+                break
+            time.sleep(0.1)
+        left = _with_marker(marker)
+        rest = _with_marker(everything, "environ")
+    finally:
+        for pid in set(_with_marker(marker) + _with_marker(everything, "environ")):
+            os.kill(pid, signal.SIGKILL)  # what the script left: not this test's leftovers
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return left, rest, proc.returncode
+
+
 @pytest.mark.parametrize("steps, running", [("gpu_512", 1), ("parallel", 3)])
 @pytest.mark.parametrize("how", ["TERM to the script", "INT to the script",
                                  "TERM to its group (timeout 120 bash gpu_checks.sh)"])
@@ -146,42 +183,15 @@ def test_a_stopped_run_leaves_no_step_running(tmp_path, steps, running, how):
     gone (init's child): each step runs under its own `timeout`, in a process group of its own
     that a signal to the script (or to the script's group) never reaches. A TERM/INT trap now
     stops the running steps' groups."""
-    stub, marker = _stub_marker(tmp_path)
-    env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": str(stub),
-           "TMPDIR": str(tmp_path), "GPU_CHECKS_PACK_EVERY_S": "1"}
-    proc = subprocess.Popen(["bash", str(SCRIPT), "--smoke", "--steps", steps], cwd=REPO,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        for _ in range(600):  # a wait for the steps to start, at most ~60 s; nothing timed
-            if len(_with_marker(marker)) == running:
-                break
-            time.sleep(0.1)
-        assert len(_with_marker(marker)) == running, "the stub steps did not start"
+    def stop(proc):
         if how.startswith("TERM to its group"):
             os.killpg(proc.pid, signal.SIGTERM)
         else:
             os.kill(proc.pid, signal.SIGINT if how.startswith("INT") else signal.SIGTERM)
-        proc.wait(timeout=60)
-        # every process of the run has OUT in its environment: the script's subshells (the
-        # packer looped for ever once the script was gone), tee, the steps' timeouts
-        everything = "OUT=" + env["OUT"] + "\0"
-        for _ in range(300):  # a TERM'd step may take a moment to go; at most ~30 s
-            if not _with_marker(marker) and not _with_marker(everything, "environ"):
-                break
-            time.sleep(0.1)
-        left = _with_marker(marker)
-        rest = _with_marker(everything, "environ")
-    finally:
-        for pid in set(_with_marker(marker) + _with_marker("OUT=" + env["OUT"] + "\0",
-                                                           "environ")):
-            os.kill(pid, signal.SIGKILL)  # what the script left: not this test's leftovers
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    left, rest, returncode = _stopped_run(tmp_path, steps, running, stop)
     assert left == [], f"{how}: the step(s) still running: {left}"
     assert rest == [], f"{how}: the script's processes still running: {rest}"
-    assert proc.returncode != 0
+    assert returncode != 0
 
 
 def _has_pdeathsig() -> bool:
@@ -200,35 +210,11 @@ def test_a_killed_run_leaves_no_step_running(tmp_path, steps, running, how):
     packer, once the script is gone, stops the body and the steps as the TERM trap does."""
     if "group" in how and not _has_pdeathsig():
         pytest.skip("no setpriv --pdeathsig here (util-linux < 2.33)")
-    stub, marker = _stub_marker(tmp_path)
-    env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": str(stub),
-           "TMPDIR": str(tmp_path), "GPU_CHECKS_PACK_EVERY_S": "1"}
-    proc = subprocess.Popen(["bash", str(SCRIPT), "--smoke", "--steps", steps], cwd=REPO,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    everything = "OUT=" + env["OUT"] + "\0"
-    try:
-        for _ in range(600):  # a wait for the steps to start, at most ~60 s; nothing timed
-            if len(_with_marker(marker)) == running:
-                break
-            time.sleep(0.1)
-        assert len(_with_marker(marker)) == running, "the stub steps did not start"
+    def stop(proc):
         if "group" in how:
             os.killpg(proc.pid, signal.SIGKILL)
         else:
             os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
-        for _ in range(300):  # the packer looks once a second; a TERM'd step may take a moment
-            if not _with_marker(marker) and not _with_marker(everything, "environ"):
-                break
-            time.sleep(0.1)
-        left = _with_marker(marker)
-        rest = _with_marker(everything, "environ")
-    finally:
-        for pid in set(_with_marker(marker) + _with_marker(everything, "environ")):
-            os.kill(pid, signal.SIGKILL)  # what the script left: not this test's leftovers
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    left, rest, _ = _stopped_run(tmp_path, steps, running, stop)
     assert left == [], f"{how}: the step(s) still running: {left}"
     assert rest == [], f"{how}: the script's processes still running: {rest}"
