@@ -371,19 +371,27 @@ def test_a_silent_ray_client_port_is_one_line_after_a_bounded_wait(ray_stub, sta
     assert calls == []
 
 
+def _stale_record(monkeypatch, tmp_path):
+    """Ray's ray_current_cluster file in this test's own Ray temp folder (RAY_TMPDIR), naming a
+    closed loopback port, as a `ray start --head` killed without `ray stop` leaves it: (its
+    path, the address); skips where this Ray keeps the record elsewhere."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    path = tmp_path / "ray" / "ray_current_cluster"
+    if ray_connect._recorded_file() != str(path):
+        pytest.skip("this Ray keeps its recorded cluster elsewhere")
+    path.parent.mkdir()
+    stale = f"127.0.0.1:{_closed_port()}"
+    path.write_text(stale)
+    return str(path), stale
+
+
 def test_auto_with_a_stale_recorded_cluster_fails_in_seconds(ray_stub, monkeypatch, tmp_path):
     """A `ray start --head` killed without `ray stop` leaves Ray's ray_current_cluster file;
     'auto' went to its address and ray.init waited over 2 min. The file here is in this test's
     own Ray temp folder (RAY_TMPDIR), never the user's."""
     calls, _ = ray_stub
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
-    if ray_connect._recorded_file() != str(tmp_path / "ray" / "ray_current_cluster"):
-        pytest.skip("this Ray keeps its recorded cluster elsewhere")
-    (tmp_path / "ray").mkdir()
-    stale = f"127.0.0.1:{_closed_port()}"
-    (tmp_path / "ray" / "ray_current_cluster").write_text(stale)
-    path = str(tmp_path / "ray" / "ray_current_cluster")
+    path, stale = _stale_record(monkeypatch, tmp_path)
     monkeypatch.setattr(ray_connect, "_live_clusters", lambda: 0)  # none running here
     with pytest.raises(InputError) as err:
         ray_connect.connect_ray("auto")
@@ -407,12 +415,7 @@ def test_auto_with_a_stale_record_but_one_cluster_running_is_left_to_ray(ray_stu
     if not hasattr(services, "find_gcs_addresses"):
         pytest.skip("this Ray finds no running cluster by its processes")
     calls, _ = ray_stub
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
-    if ray_connect._recorded_file() != str(tmp_path / "ray" / "ray_current_cluster"):
-        pytest.skip("this Ray keeps its recorded cluster elsewhere")
-    (tmp_path / "ray").mkdir()
-    (tmp_path / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{_closed_port()}")
+    _stale_record(monkeypatch, tmp_path)
     monkeypatch.setattr(services, "find_gcs_addresses",
                         lambda: frozenset({f"127.0.0.1:{_closed_port()}"}))
     assert ray_connect.connect_ray("auto") is True and calls == [{"address": "auto"}]
