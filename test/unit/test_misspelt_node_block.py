@@ -217,3 +217,25 @@ def test_another_robots_block_is_no_namespace_typo(tmp_path):
     # one that differs only in case or '_'
     assert misspelt_namespace_key(["/car/mast3r_localizer"], "/cam/mast3r_localizer") is None
     assert misspelt_namespace_key(["/CAM/*"], "/cam/mast3r_localizer") == "/CAM/*"
+
+
+def test_the_offline_params_say_what_the_node_says(tmp_path, caplog):
+    """A '/**' block beside 'mast3r_localizr:' (or a block nested under a misspelt namespace):
+    the node warned that the block reaches it not, while `mast3r-ros localize --params` read
+    the '/**' block alone without a word. `load_config_yaml` now logs the node's own line."""
+    from mast3r_ros.core.config import load_config_yaml
+
+    path = tmp_path / "p.yaml"
+    every = "/**:\n  ros__parameters:\n    use_sim_time: false\n"
+    for text, namespace, fqn in (
+            (f"{every}mast3r_localizr:\n{BODY}", None, FQN),
+            (f"{every}/robot1/mast3r_localiser:\n{BODY}", "robot1", NS_FQN),
+            (every + _nested("robot1", "mast3r_localiser"), None, FQN)):
+        path.write_text(text)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="mast3r_ros"):
+            cfg = load_config_yaml(str(path), namespace=namespace)
+        assert cfg.localizer.matcher != "sift", text  # the misspelt block is not applied
+        node = misspelt_node_block_warnings(_argv(path), fqn)
+        assert [r.getMessage() for r in caplog.records] == node, text
+        assert len(node) == 1, text

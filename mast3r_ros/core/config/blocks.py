@@ -126,10 +126,12 @@ def _param_blocks(path: str, doc: Mapping[Any, Any], node_name: str, prefix: str
 
 
 def _blocks_for_node(path: str, doc: Mapping[Any, Any], node_name: str,
-                     namespace: Optional[str]) -> List[Tuple[str, Any]]:
-    """The (key, block) pairs of ``doc`` that apply to the node, in file order (see
-    `load_config_yaml`); `ConfigError` when the file holds blocks for the node in several
-    namespaces and no ``namespace`` says which, or ``namespace`` is none of them."""
+                     namespace: Optional[str]) -> Tuple[str, List[Tuple[str, Any]]]:
+    """The node's full name and the (key, block) pairs of ``doc`` that apply to it, in file
+    order (see `load_config_yaml`; a file of wildcards only, read for the node in any
+    namespace, gives the root namespace's name); `ConfigError` when the file holds blocks for
+    the node in several namespaces and no ``namespace`` says which, or ``namespace`` is none of
+    them."""
     blocks = list(_param_blocks(path, doc, node_name))
     own: Dict[str, List[str]] = {}  # namespace -> the keys naming its node
     for k, _ in blocks:
@@ -143,7 +145,7 @@ def _blocks_for_node(path: str, doc: Mapping[Any, Any], node_name: str,
             raise ConfigError(f"{path}: parameters for several namespaced nodes {nodes}: pass "
                               f"--namespace one of: {spaces}")
         if not own:  # wildcards only: the blocks for the node in any namespace
-            return [(k, b) for k, b in blocks if _applies_to(k, node_name)]
+            return "/" + node_name, [(k, b) for k, b in blocks if _applies_to(k, node_name)]
         fqn = f"{next(iter(own))}/{node_name}"
     else:
         fqn = node_fqn(namespace, node_name)
@@ -153,7 +155,7 @@ def _blocks_for_node(path: str, doc: Mapping[Any, Any], node_name: str,
                            if not _wildcard_node(k) or _namespace_of(k, node_name) is not None):
             raise ConfigError(f"{path}: no block for '{fqn}' (--namespace {namespace}): pass "
                               f"--namespace one of: {spaces}")
-    return [(k, b) for k, b in blocks if _rclpy_applies(k, fqn)]
+    return fqn, [(k, b) for k, b in blocks if _rclpy_applies(k, fqn)]
 
 
 def _node_keys(doc: Mapping[Any, Any], prefix: str = "", depth: int = 0):
@@ -254,58 +256,64 @@ def misspelt_namespace_key(keys: Sequence[str], fqn: str) -> Optional[str]:
     return None
 
 
+def misspelt_node_block_warning(path: str, doc: Mapping[Any, Any], fqn: str) -> Optional[str]:
+    """The warning for the parameter file ``path`` (read into ``doc``) when it holds a block
+    keyed with the node's name misspelt (`misspelt_node_key`, nested under a namespace too), or,
+    for a node in a namespace, keyed with its bare name (``mast3r_localizer:``, which rcl
+    applies to the root namespace's node only), or, where no block is for this node, with its
+    namespace misspelt (`misspelt_namespace_key`: '/robot_1/mast3r_localizer' for /robot1):
+    rcl reads such a file without a word and the node ``fqn`` would run on its defaults while
+    the user's values sit in the file. None for a file with a block that rcl applies to this
+    node (`_rclpy_applies`; nested namespaces too): one shared by several nodes, whose near
+    names ('mast3r_localizer', 'mast3r_localizer_2') are theirs. The node
+    (`misspelt_node_block_warnings`) and the offline tools (`load_config_yaml`) both say it."""
+    namespace, _, node_name = fqn.rpartition("/")
+    try:  # namespaces nested ('robot1: {mast3r_localizer: ...}') flattened, as rcl reads
+        keys = [k for k, _ in _param_blocks(path, doc, node_name)]
+    except ConfigError:  # a file rcl refuses: its top-level keys only
+        keys = [str(k) for k in doc]
+    if any(k.rpartition("/")[2] == node_name and _rclpy_applies(k, fqn) for k in keys):
+        return None  # a block naming this node: a file for it, its near names other nodes'
+    tail = (f"none of its parameters reach this node ({fqn}), which runs on the values of "
+            "other blocks or defaults")
+    bare = [k for k in map(str, doc) if namespace and k.lstrip("/") == node_name]
+    if bare:  # the node's block without its namespace; near names are other nodes'
+        return (f"parameter file {path}: block {bare[0]!r} applies only to the node "
+                f"/{node_name} in the root namespace: key it {fqn!r} (or "
+                f"'/**/{node_name}' for any namespace); {tail}")
+    found = misspelt_node_key(doc, node_name)
+    if found:
+        key, meant = found
+        if namespace and meant.lstrip("/") == node_name:  # nor would the bare name reach it
+            meant = f"{fqn!r}? a bare {node_name!r} applies only to the root namespace's node"
+        else:
+            meant = f"{meant!r}?"
+        return (f"parameter file {path}: block {key!r} is applied to no node "
+                f"(did you mean {meant}): {tail}")
+    near = misspelt_namespace_key(keys, fqn)
+    if near:  # '/robot_1/mast3r_localizer' for /robot1/mast3r_localizer
+        ns, _, last = _as_rcl_name(near).rpartition("/")
+        return (f"parameter file {path}: no block is for this node ({fqn}), but "
+                f"block {near!r} is for namespace {ns!r}, a typo away from the "
+                f"node's {namespace!r} (did you mean {namespace + '/' + last!r}? if "
+                f"the block is another robot's, give this node one of its own): {tail}")
+    return None
+
+
 def misspelt_node_block_warnings(argv: Sequence[str], fqn: str) -> List[str]:
     """One warning per ``--params-file`` of the ROS arguments in ``argv`` (a node process's
-    command line) that holds a block keyed with the node's name misspelt (`misspelt_node_key`,
-    nested under a namespace too), or, for a node in a namespace, keyed with its bare name
-    (``mast3r_localizer:``, which rcl applies to the root namespace's node only), or, where no
-    block is for this node, with its namespace misspelt (`misspelt_namespace_key`:
-    '/robot_1/mast3r_localizer' for /robot1): rcl reads such a file without a word and the
-    node would run on its defaults while the user's values sit in the file. Unreadable files
-    are skipped (rcl reports those itself), and so is a file with a block that rcl applies to
-    this node (`_rclpy_applies`; nested namespaces too): one shared by several nodes, whose
-    near names ('mast3r_localizer', 'mast3r_localizer_2') are theirs."""
+    command line) that holds a block the node ``fqn`` would miss for a typo
+    (`misspelt_node_block_warning`). Unreadable files are skipped (rcl reports those itself)."""
     lines = []
-    namespace, _, node_name = fqn.rpartition("/")
     for path in _params_files(argv)[0]:
         try:
             with open(path, encoding="utf-8") as fh:
                 doc = yaml.safe_load(fh)
         except (OSError, ValueError, yaml.YAMLError):
             continue
-        if not isinstance(doc, Mapping):
-            continue
-        try:  # namespaces nested ('robot1: {mast3r_localizer: ...}') flattened, as rcl reads
-            keys = [k for k, _ in _param_blocks(path, doc, node_name)]
-        except ConfigError:  # a file rcl refuses: its top-level keys only
-            keys = [str(k) for k in doc]
-        if any(k.rpartition("/")[2] == node_name and _rclpy_applies(k, fqn) for k in keys):
-            continue  # a block naming this node: a file for it, its near names other nodes'
-        tail = (f"none of its parameters reach this node ({fqn}), which runs on the values of "
-                "other blocks or defaults")
-        bare = [k for k in map(str, doc) if namespace and k.lstrip("/") == node_name]
-        if bare:  # the node's block without its namespace; near names are other nodes'
-            lines.append(f"parameter file {path}: block {bare[0]!r} applies only to the node "
-                         f"/{node_name} in the root namespace: key it {fqn!r} (or "
-                         f"'/**/{node_name}' for any namespace); {tail}")
-            continue
-        found = misspelt_node_key(doc, node_name)
-        if found:
-            key, meant = found
-            if namespace and meant.lstrip("/") == node_name:  # nor would the bare name reach it
-                meant = f"{fqn!r}? a bare {node_name!r} applies only to the root namespace's node"
-            else:
-                meant = f"{meant!r}?"
-            lines.append(f"parameter file {path}: block {key!r} is applied to no node "
-                         f"(did you mean {meant}): {tail}")
-            continue
-        near = misspelt_namespace_key(keys, fqn)
-        if near:  # '/robot_1/mast3r_localizer' for /robot1/mast3r_localizer
-            ns, _, last = _as_rcl_name(near).rpartition("/")
-            lines.append(f"parameter file {path}: no block is for this node ({fqn}), but "
-                         f"block {near!r} is for namespace {ns!r}, a typo away from the "
-                         f"node's {namespace!r} (did you mean {namespace + '/' + last!r}? if "
-                         f"the block is another robot's, give this node one of its own): {tail}")
+        line = misspelt_node_block_warning(path, doc, fqn) if isinstance(doc, Mapping) else None
+        if line:
+            lines.append(line)
     return lines
 
 

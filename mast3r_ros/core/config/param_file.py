@@ -17,7 +17,8 @@ import yaml
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from ..text_files import decode_text, not_text, not_text_fix
-from .blocks import NODE_NAME, _blocks_for_node, _wildcard_node, misspelt_node_key, node_fqn
+from .blocks import (NODE_NAME, _blocks_for_node, _wildcard_node, misspelt_node_block_warning,
+                     misspelt_node_key, node_fqn)
 from .params import _BY_NAME, _flatten, config_from_params, config_to_params, did_you_mean
 from .sections import Config
 
@@ -213,7 +214,9 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     ``use_sim_time`` ...; ``qos_overrides.*``) are skipped, and so are unknown names in a
     block for every node (its node name a wildcard: ``/**``, ``/robot1/*``: other nodes'
     parameters, as rclpy ignores undeclared overrides); an unknown name in a block naming the
-    node (``mast3r_localizer``, ``/**/mast3r_localizer``) is an error (a typo).
+    node (``mast3r_localizer``, ``/**/mast3r_localizer``) is an error (a typo). A block the
+    node would miss for a typo in its key (``mast3r_localizr:`` beside ``/**``) is logged as a
+    warning, in the node's words (`misspelt_node_block_warning`).
 
     Values are typed as ROS types them, and a file tuned offline is one the robot accepts: an
     integer where a double is declared (``rate: 10``) is the double, as the node takes it (its
@@ -272,7 +275,10 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
                           f"expected '{node_name}: {{ros__parameters: ...}}' at the top")
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected '{node_name}: {{ros__parameters: ...}}' at the top")
-    matching = _blocks_for_node(path, doc, node_name, namespace)
+    fqn, matching = _blocks_for_node(path, doc, node_name, namespace)
+    typo = misspelt_node_block_warning(path, doc, fqn) if matching else None
+    if typo:  # the node's own words: a block ROS applies to no node ('mast3r_localizr:')
+        log.warning("%s", typo)
     merged: Dict[str, Any] = {}
     for key, block in matching:
         if not isinstance(block, Mapping) or "ros__parameters" not in block:
