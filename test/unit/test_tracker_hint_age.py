@@ -65,6 +65,24 @@ def test_config_default_is_the_trackers():
     assert (spec.lo, spec.type) == (0.0, float)
 
 
+def test_its_range_is_said_where_it_is_described():
+    """The range [0, 3600] was in no doc, only in the error for a value outside it: the
+    description (config/localize.yaml's comment: test_shipped_config; `ros2 param describe`),
+    the node's doc and the offline doc now say it, as the spec's bounds have it."""
+    from pathlib import Path
+
+    from mast3r_ros.core.config import param_specs
+
+    spec = {s.name: s for s in param_specs()}["hint_max_age_s"]
+    said = f"{spec.lo:g} to {spec.hi:g} s"
+    assert said in spec.description
+    root = Path(__file__).resolve().parents[2]
+    for doc in ("docs/ros_node.md", "docs/maps.md"):
+        text = " ".join((root / doc).read_text(encoding="utf-8").split())
+        at = [i for i in range(len(text)) if text.startswith("hint_max_age_s", i)]
+        assert any(said in text[i:i + 700] for i in at), doc
+
+
 # -- a stand-in map: keyframes every 0.3 m along x, a camera walking along it at 0.5 m/s ----
 KEYFRAMES = np.stack([_cam(0.3 * i) for i in range(21)])
 

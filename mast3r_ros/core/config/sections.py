@@ -26,6 +26,8 @@ def _f(default: Any, description: str, *, lo: Optional[float] = None, hi: Option
     return dataclasses.field(default=default, metadata=meta)
 
 
+# hint_max_age_s's range (seconds), said in its description from here
+_HINT_AGE = (0.0, 3600.0)
 # What `engine.resolve_device` is given: 'auto' or a CUDA/CPU torch device string.
 DEVICE_PATTERN = (r"auto|cpu|cuda(:\d+)?", "auto, cpu, cuda or cuda:N (N a GPU index)")
 
@@ -220,8 +222,9 @@ class LocalizerConfig:
     hint_max_age_s: float = _f(1.0, "While tracking, the last good pose chooses the candidate "
                                     "keyframes only while it is at most this old (seconds of "
                                     "image stamps); an older one (a stride, a slow frame rate, "
-                                    "an outage) gives way to global retrieval. 0: any age.",
-                               lo=0.0, hi=3600.0)
+                                    "an outage) gives way to global retrieval. "
+                                    f"{_HINT_AGE[0]:g} to {_HINT_AGE[1]:g} s; 0: any age.",
+                               lo=_HINT_AGE[0], hi=_HINT_AGE[1])
     warmup: bool = _f(True, "At start-up run the whole per-frame path (inference, matching, "
                             "PnP, covariance, retrieval) once per keyframe-batch size, so the "
                             "first live frame is not the slow one.")
