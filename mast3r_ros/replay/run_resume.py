@@ -221,6 +221,8 @@ def _check_config(partial: str, cfg: Config) -> str:
     path = os.path.join(partial, "config.yaml")
     try:
         old = config_to_params(load_config_yaml(path, base=_before_hint_limit()))
+        # no hint_max_age_s in it (a run of an older mast3r_ros): read as 0, said as what it is
+        unset = load_config_yaml(path).localizer.hint_max_age_s != old["hint_max_age_s"]
     except ConfigError as e:
         raise InputError(f"--resume: cannot read the config of the stopped run ({e}); "
                          f"{fix}") from None
@@ -228,7 +230,9 @@ def _check_config(partial: str, cfg: Config) -> str:
     differ = [k for k in new if (k in RESULT_PARAMS or k.startswith(_RESULT_PREFIXES))
               and k not in _NOT_RESULT and old.get(k) != new[k]]
     if differ:
-        what = ", ".join(f"{k} {old.get(k)!r} (now {new[k]!r})" for k in differ[:3])
+        what = ", ".join(f"the run was made before {k} existed (no age limit: {k} "
+                         f"{old[k]:g}; now {new[k]!r})" if unset and k == "hint_max_age_s"
+                         else f"{k} {old.get(k)!r} (now {new[k]!r})" for k in differ[:3])
         raise InputError(f"--resume: {partial} was localized with other settings ({what}"
                          f"{', ...' if len(differ) > 3 else ''}; its {path}); resume with "
                          f"those settings, or {fix}")
