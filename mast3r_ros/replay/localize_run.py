@@ -359,7 +359,7 @@ def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config,
     their source, so that the frames' file is named when it is the one), or has none at any
     frame stamp by the
     pose-at-stamp rule (another recording, another clock), before a frame is localized."""
-    stamps, poses, unit = read_tum_trajectory_and_unit(path)
+    stamps, poses, unit = read_tum_trajectory_and_unit(path, "--groundtruth")
     if not len(stamps):
         raise InputError(f"--groundtruth {path} holds no poses")
     why = trajectory_reset_reason(stamps, SPLIT_FILE, poses)

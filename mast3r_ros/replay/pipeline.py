@@ -420,7 +420,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     refuse_without_depth(source, depth_needed_by(cfg.localizer))
     traj: Optional[Tuple[np.ndarray, np.ndarray]] = None
     if trajectory:
-        stamps, traj_poses, unit = read_tum_trajectory_and_unit(trajectory)
+        stamps, traj_poses, unit = read_tum_trajectory_and_unit(trajectory, "--trajectory")
         why = trajectory_reset_reason(stamps, SPLIT_FILE, traj_poses)
         if why:
             raise InputError(f"--trajectory {trajectory}: {why}")

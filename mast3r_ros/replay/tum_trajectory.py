@@ -22,7 +22,7 @@ from scipy.spatial.transform import Rotation
 
 from ..core.durable import fsync_dir, mkstemp_public
 from ..core.errors import InputError
-from ..core.text_files import decode_text, not_text, not_text_fix
+from ..core.text_files import decode_text, image_kind, not_text, not_text_fix
 from ..core.trajectory import check_stamped_poses, overlapping_reset
 
 log = logging.getLogger(__name__)
@@ -280,10 +280,11 @@ def _calibration_key(text: str) -> str:
 
 
 def _read_numbered_rows(
-    path: Path, columns: int, layout: str
+    path: Path, columns: int, layout: str, option: str = ""
 ) -> Tuple[np.ndarray, List[List[str]], List[int], str]:
     """``_read_rows`` plus the 1-based line number of each row and the file's stamp unit ('s',
-    'ns': integers above 1e12; '' for no row)."""
+    'ns': integers above 1e12; '' for no row). ``option``: the one the file was given with
+    ('--groundtruth'), named in a refusal's advice."""
     if path.is_dir():  # a TUM folder given where its file goes (--groundtruth, --trajectory)
         raise InputError(folder_instead_of_file(path, layout))
     try:
@@ -292,9 +293,11 @@ def _read_numbered_rows(
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:
-        raise InputError(
-            f"{path} is not {not_text(data, err)}; {not_text_fix(data, 'save it as UTF-8')}"
-        ) from None
+        fix = not_text_fix(data, "save it as UTF-8")
+        if image_kind(data[:12]) and layout == TRAJECTORY_LAYOUT:  # no re-saving mends it
+            fix = (f"an image is not a trajectory: {option + ' takes' if option else 'give'} a "
+                   f"TUM trajectory file, one '{layout}' line per pose")
+        raise InputError(f"{path} is not {not_text(data, err)}; {fix}") from None
     stamps: List[int] = []
     rows: List[List[str]] = []
     linenos: List[int] = []
@@ -338,9 +341,9 @@ def _read_numbered_rows(
                 raise InputError(
                     f"{path}:{lineno}: this is an image list ('timestamp path', as a TUM "
                     f"folder's rgb.txt or depth.txt; got {line!r}), not a trajectory "
-                    f"('{layout}'): pass the sequence's groundtruth.txt, or leave --trajectory "
-                    "(--groundtruth) out: a TUM folder given as SOURCE reads its groundtruth.txt"
-                ) from None
+                    f"('{layout}'): pass the sequence's groundtruth.txt"
+                    + (f", or leave {option} out: a TUM folder given as SOURCE reads its "
+                       "groundtruth.txt" if option else "")) from None
             raise InputError(
                 f"{path}:{lineno}: expected '{layout}', got {line!r} ({err})"
                 + (f": {associate_pairs_fix(path)}" if pairs else "")
@@ -381,7 +384,8 @@ def read_tum_trajectory(path: PathLike) -> Tuple[np.ndarray, np.ndarray]:
 _POSE_COLUMNS = ("tx", "ty", "tz", "qx", "qy", "qz", "qw")
 
 
-def read_tum_trajectory_and_unit(path: PathLike) -> Tuple[np.ndarray, np.ndarray, str]:
+def read_tum_trajectory_and_unit(path: PathLike, option: str = ""
+                                 ) -> Tuple[np.ndarray, np.ndarray, str]:
     """Read and fully validate a TUM trajectory -> (stamps_ns int64 (N,), poses float64
     (N, 4, 4), the unit its stamps were written in: 's', 'ns' for integers above 1e12, '' when
     it has no pose).
@@ -390,6 +394,7 @@ def read_tum_trajectory_and_unit(path: PathLike) -> Tuple[np.ndarray, np.ndarray
     is ``map_from_cam`` for ground truth and estimates alike. Stamps are seconds, or integer
     nanoseconds when > 1e12 (see the module docstring). Every line is checked before anything is
     returned, so a caller (e.g. ``localize --groundtruth``) can read the file before it starts work.
+    ``option``: the one the file was given with ('--groundtruth'), named in a refusal.
 
     Raises:
         InputError: ``path:line`` and the reason for the first bad line (column count, stamp out
@@ -398,7 +403,7 @@ def read_tum_trajectory_and_unit(path: PathLike) -> Tuple[np.ndarray, np.ndarray
     """
     path = Path(path)
     layout = TRAJECTORY_LAYOUT
-    stamps, rows, linenos, unit = _read_numbered_rows(path, 8, layout)
+    stamps, rows, linenos, unit = _read_numbered_rows(path, 8, layout, option)
     poses = np.tile(np.eye(4), (len(rows), 1, 1))
     if not rows:
         return stamps, poses, unit

@@ -165,6 +165,37 @@ def test_an_image_list_given_as_a_trajectory_is_named(tmp_path, text):
         "groundtruth.txt" in msg, msg
 
 
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64)
+
+
+@pytest.mark.parametrize("command,option", [("localize", "--groundtruth"),
+                                            ("build-map", "--trajectory")])
+@pytest.mark.parametrize("given", ["rgb.txt", "image"])
+def test_an_image_list_or_an_image_names_the_option_given(tum, sift_map, tmp_path, capsys,
+                                                          command, option, given):
+    """`localize --groundtruth rgb.txt` said "leave --trajectory (--groundtruth) out", an
+    option localize has not; an image given as the file ended "save it as UTF-8". The
+    refusal now names the option typed, and says an image is no trajectory."""
+    from mast3r_ros.replay.cli import main
+
+    source = tum[1] if command == "localize" else tum[0]
+    path = f"{source}/rgb.txt"
+    if given == "image":
+        path = str(tmp_path / "gt.png")
+        (tmp_path / "gt.png").write_bytes(PNG)
+    extra = ["--map", sift_map] if command == "localize" else []
+    capsys.readouterr()
+    assert main([command, source, "--out", str(tmp_path / "out"), "--matcher", "sift",
+                 option, path, "--log-level", "error", *extra]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    other = "--trajectory" if option == "--groundtruth" else "--groundtruth"
+    assert other not in line and "UTF-8;" not in line and "save it" not in line, line
+    if given == "image":
+        assert "it is a PNG image" in line and "an image is not a trajectory" in line, line
+    else:
+        assert f"leave {option} out" in line, line
+
+
 def test_a_short_numeric_row_is_not_taken_for_an_image_list(tmp_path):
     path = tmp_path / "traj.txt"
     path.write_text("1.0 0.5\n")
