@@ -12,6 +12,7 @@ import errno
 import logging
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from typing import List, Optional
@@ -30,6 +31,14 @@ TEMP_INFIX = ".tmp-m3r-"
 # where `replace_folder` moves the output it replaces until it is deleted: OUT + OLD_INFIX +
 # mkdtemp's 8 characters; under OUT's lock one that exists is a leftover of a cut deletion
 OLD_INFIX = ".old-"
+# the name `check_can_replace` moves an empty --out to and back (``OUT.old-X-empty``, the user's
+# folder itself, not a folder of ours): the one leftover put back as OUT while empty. An empty
+# ``OUT.old-X`` is what a cut deletion leaves (`replace_folder`), never the user's OUT
+EMPTY_SUFFIX = "-empty"
+# inside ``OUT.old-X``: ``folder`` is the replaced output, whole (put back when OUT is missing);
+# `replace_folder` renames it to ``gone`` before deleting it, so a deletion cut short is never
+# taken for an output to put back (the user may have deleted OUT since)
+MOVED, DELETING = "folder", "gone"
 # the folders `check_can_replace` probed in this process: (path, overwrite, device, inode); a
 # command checks its --out at several layers (the CLI, the run, atomic_folder twice), and each
 # probe moves the user's folder aside: once per folder is enough
@@ -95,18 +104,20 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
     out = output_path(path).rstrip("/")
     parent, base = os.path.split(out)
     stale = re.compile(re.escape(base) + "(" + re.escape(TEMP_INFIX) + "|" + re.escape(OLD_INFIX)
-                       + r")[a-z0-9_]{8}")
+                       + r")[a-z0-9_]{8}(" + re.escape(EMPTY_SUFFIX) + ")?")
     try:
         names = os.listdir(parent or ".")
     except OSError:
         return []
     dirs = [os.path.join(parent, n) for n in names if stale.fullmatch(n)]
     old = [d for d in dirs if OLD_INFIX in os.path.basename(d)[len(base):]]
-    dirs = [d for d in dirs if d not in old]
+    dirs = [d for d in dirs if d not in old and not d.endswith(EMPTY_SUFFIX)]
     for full in old:  # an output replaced by --overwrite, its deletion cut short (Ctrl-C)
         if os.path.isdir(full) and not os.path.islink(full) and _ours(full):
-            if not os.path.lexists(out) and _put_back_left(full, out, parent):
+            if full == left_aside(out) and _put_back_left(full, out, parent):
                 continue
+            if full.endswith(EMPTY_SUFFIX):  # OUT is back: the probe's rename, not undone
+                continue  # the user's folder (empty), OUT made since: left, never deleted
             shutil.rmtree(full, ignore_errors=True)
             if not os.path.lexists(full):
                 log.warning("removed %s: the output %s replaced, left when its deletion was "
@@ -131,23 +142,50 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
 
 def _ours(full: str) -> bool:
     """Whether ``PATH.old-X`` is as `replace_folder` / `check_can_replace` leave it: holding
-    only the moved ``folder`` (its deletion maybe cut short) or nothing. A user's own
+    only the moved ``folder``, or its deletion cut short (``gone``), or nothing (the probe's
+    ``PATH.old-X-empty``: nothing, the user's empty folder). A user's own
     ``map.old-20261206`` (a dated backup: mkdtemp's 8 characters match it) holds the map's
     files: not ours, never deleted nor put back."""
     try:
-        return set(os.listdir(full)) <= {"folder"}
+        names = set(os.listdir(full))
     except OSError:
         return False
+    return not names if full.endswith(EMPTY_SUFFIX) else names <= {MOVED, DELETING}
+
+
+def left_aside(out: str) -> Optional[str]:
+    """The leftover of ours (`_ours`) beside a missing ``out`` that holds the folder a kill
+    between two renames took from it (``OUT.old-X/folder``, ``OUT.old-X-empty``), or None: the
+    one `remove_stale_temporaries` puts back. An empty ``OUT.old-X`` or one whose deletion
+    began (``gone``) holds no OUT: never put back."""
+    if os.path.lexists(out):
+        return None
+    parent, base = os.path.split(out)
+    form = re.compile(re.escape(base + OLD_INFIX) + r"[a-z0-9_]{8}(" + re.escape(EMPTY_SUFFIX)
+                      + ")?")
+    try:
+        names = sorted(os.listdir(parent or "."))
+    except OSError:
+        return None
+    for name in names:
+        full = os.path.join(parent, name)
+        if not form.fullmatch(name) or os.path.islink(full) or not os.path.isdir(full):
+            continue
+        inner = os.path.join(full, MOVED)
+        if _ours(full) and (name.endswith(EMPTY_SUFFIX) or (
+                os.path.isdir(inner) and not os.path.islink(inner))):
+            return full
+    return None
 
 
 def _put_back_left(full: str, out: str, parent: str) -> bool:
     """``out`` is missing and ``full`` (``OUT.old-X``) holds it as a kill (kill -9, the OOM
     killer) between two renames left it: put back (its folder synced: on disk before OUT is
     written on as if never moved) and said; True. ``OUT.old-X/folder``: moved aside by
-    `replace_folder` or `check_can_replace` with ``overwrite``; ``OUT.old-X`` itself, empty:
-    the empty folder `check_can_replace` renamed there (the user's, its permissions kept)."""
-    inner = os.path.join(full, "folder")
-    if os.path.isdir(inner) and not os.path.islink(inner):
+    `replace_folder` or `check_can_replace` with ``overwrite``; ``OUT.old-X-empty``: the
+    empty folder `check_can_replace` renamed there (the user's, its permissions kept)."""
+    inner = os.path.join(full, MOVED)
+    if not full.endswith(EMPTY_SUFFIX):
         os.replace(inner, out)
         shutil.rmtree(full, ignore_errors=True)
         how = ("an --overwrite killed between its two renames (publishing, or checking "
@@ -307,6 +345,8 @@ def replace_folder(src: str, dst: str) -> None:
             fsync_dir(parent)
         raise
     fsync_dir(parent)  # published: on disk before the deletion below, which Ctrl-C can cut short
+    with contextlib.suppress(OSError):  # cut short, no longer an output to put back as OUT
+        os.rename(os.path.join(old, MOVED), os.path.join(old, DELETING))
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -317,8 +357,9 @@ def check_can_replace(path: str, overwrite: bool, what: str = "--out") -> None:
     an empty folder localized every frame, then failed. Probed as the publish step takes it:
     with ``overwrite`` (`replace_folder`) by moving the folder into ``PATH.old-X/folder`` and
     back, else (an empty folder, renamed onto: `rename_onto_empty`) by renaming it to
-    ``PATH.old-X`` beside it and back (a kill in between: the next holder of its output lock
-    puts it back, `remove_stale_temporaries`); Ctrl-C in between puts it back before it goes on.
+    ``PATH.old-X-empty`` beside it and back (a kill in between: the next holder of its output
+    lock puts it back, `remove_stale_temporaries`); Ctrl-C in between puts it back before it
+    goes on.
     Nothing is probed where ``path`` is no folder or no
     new entry can be made beside it (`fileio.check_can_create` refuses that), nor again a
     folder this process probed (the same one: its device and inode), with the same
@@ -332,15 +373,17 @@ def check_can_replace(path: str, overwrite: bool, what: str = "--out") -> None:
     if probed in _PROBED or not os.path.isdir(out):
         return
     parent, base = os.path.split(out)
+    if not os.access(parent or ".", os.W_OK | os.X_OK):
+        return
     try:
-        old = tempfile.mkdtemp(prefix=base + OLD_INFIX, dir=parent)
+        old = tempfile.mkdtemp(prefix=base + OLD_INFIX, dir=parent) if overwrite else ""
     except OSError:
         return
-    aside = os.path.join(old, "folder") if overwrite else old
+    aside = os.path.join(old, MOVED) if overwrite else _unused_name(parent, base)
     try:
         os.rename(out, aside)
     except OSError as e:
-        os.rmdir(old)
+        _rmdir(old)
         hint = ("; an immutable or append-only folder (`lsattr -d` shows i or a; `chattr -i` "
                 "clears it), or one in a sticky folder owned by another user, refuses it"
                 if e.errno in (errno.EPERM, errno.EACCES) else "")
@@ -359,10 +402,25 @@ def check_can_replace(path: str, overwrite: bool, what: str = "--out") -> None:
     except BaseException:
         _put_back(out, aside, old)
         raise
-    if overwrite:
-        os.rmdir(old)
+    _rmdir(old)
     fsync_dir(parent)
     _PROBED.add(probed)
+
+
+def _unused_name(parent: str, base: str) -> str:
+    """A path ``BASE.old-XXXXXXXX-empty`` in ``parent`` that nothing holds now, for the probe
+    to rename an empty --out to: not made first (as mkdtemp would), so a kill before the rename
+    leaves no empty folder that could be taken for the user's."""
+    while True:
+        name = os.path.join(parent, base + OLD_INFIX + secrets.token_hex(4) + EMPTY_SUFFIX)
+        if not os.path.lexists(name):
+            return name
+
+
+def _rmdir(old: str) -> None:
+    if old:
+        with contextlib.suppress(OSError):
+            os.rmdir(old)
 
 
 def _put_back(out: str, aside: str, old: str) -> None:
@@ -370,5 +428,4 @@ def _put_back(out: str, aside: str, old: str) -> None:
     moved to ``aside`` is renamed back to ``out`` and the probe's ``old`` folder removed."""
     if not os.path.lexists(out) and os.path.isdir(aside):
         os.rename(aside, out)
-    with contextlib.suppress(OSError):
-        os.rmdir(old)
+    _rmdir(old)

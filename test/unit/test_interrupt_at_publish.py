@@ -72,7 +72,8 @@ def test_build_map_interrupted_as_its_map_is_published(tum, tmp_path, monkeypatc
     assert not os.path.exists(out + ".partial")
     assert KeyframeMap.load(out).manifest["files"] == first["files"]  # the same frames, rebuilt
     left = [n for n in os.listdir(tmp_path) if n.startswith("map.old-")]
-    assert len(left) == 1 and os.listdir(tmp_path / left[0]) == ["folder"]
+    # renamed from ``folder`` as its deletion began: never put back as OUT
+    assert len(left) == 1 and os.listdir(tmp_path / left[0]) == ["gone"]
     monkeypatch.undo()
     # the next writer of OUT removes the leftover, with a warning; a user's map.old-backup stays
     os.makedirs(tmp_path / "map.old-backup")

@@ -42,6 +42,7 @@ def test_every_layer_checking_out_probes_it_once(tmp_path, monkeypatch, overwrit
         with open(os.path.join(tmp, "results.jsonl"), "w") as fh:
             fh.write("new\n")
     assert len(moved) == 1, moved
+    assert moved[0].endswith("-empty") != overwrite  # the one leftover put back while empty
     assert (out / "results.jsonl").read_text() == "new\n"
     assert not [n for n in os.listdir(tmp_path) if ".old-" in n]
 
@@ -74,7 +75,7 @@ def test_an_empty_out_left_aside_by_a_killed_probe_is_put_back(tmp_path, caplog)
     out = tmp_path / "run"
     out.mkdir()
     os.chmod(out, 0o750)
-    aside = tmp_path / "run.old-abcd1234"
+    aside = tmp_path / "run.old-abcd1234-empty"
     os.rename(out, aside)  # as the probe moves an empty --out, then the kill
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         assert publish.remove_stale_temporaries(str(out)) == []
@@ -100,3 +101,38 @@ def test_an_overwrite_out_left_aside_by_a_killed_probe_is_put_back(tmp_path, cap
         f"restored {out}: an --overwrite killed between its two renames (publishing, or "
         f"checking beforehand that it can be replaced) had moved it aside to {aside}"]
 
+
+
+def test_an_empty_leftover_never_comes_back_as_out(tmp_path, caplog):
+    """An empty ``OUT.old-X`` is what a cut `replace_folder` deletion (or a probe with
+    --overwrite killed before its last rmdir) leaves: with OUT deleted since by the user, it
+    was renamed to OUT, an empty folder back where the user had removed one. Removed now."""
+    out = tmp_path / "run"
+    (tmp_path / "run.old-abcd1234").mkdir()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        publish.remove_stale_temporaries(str(out))
+    assert sorted(os.listdir(tmp_path)) == []
+    assert "restored" not in caplog.text
+
+
+def test_an_old_output_whose_deletion_was_cut_never_comes_back_as_out(tmp_path, monkeypatch):
+    """Ctrl-C during `replace_folder`'s deletion of the output it replaced left it whole in
+    ``OUT.old-X/folder``; the user then deleted OUT, and the next writer put the old output
+    back as OUT. The deletion now starts by renaming it out of ``folder``."""
+    src, dst = tmp_path / "new", tmp_path / "run"
+    for d, text in ((src, "new\n"), (dst, "old\n")):
+        d.mkdir()
+        (d / "results.jsonl").write_text(text)
+
+    def cut(path, *a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(publish.shutil, "rmtree", cut)
+    with pytest.raises(KeyboardInterrupt):
+        publish.replace_folder(str(src), str(dst))
+    monkeypatch.undo()
+    assert (dst / "results.jsonl").read_text() == "new\n"
+    import shutil
+    shutil.rmtree(dst)  # the user's own deletion
+    publish.remove_stale_temporaries(str(dst))
+    assert sorted(os.listdir(tmp_path)) == []
