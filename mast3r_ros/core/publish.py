@@ -363,7 +363,9 @@ def check_can_replace(path: str, overwrite: bool, what: str = "--out") -> None:
     Nothing is probed where ``path`` is no folder or no
     new entry can be made beside it (`fileio.check_can_create` refuses that), nor again a
     folder this process probed (the same one: its device and inode), with the same
-    ``overwrite``: the first of a command's checks of its --out probes it."""
+    ``overwrite``: the first of a command's checks of its --out probes it. Another writer
+    taking OUT's lock between the two renames puts it back itself: `OutputBusyError` while it
+    holds that lock, else nothing to say (OUT is in place)."""
     out = output_path(path).rstrip("/")
     try:
         st = os.stat(out)
@@ -396,6 +398,11 @@ def check_can_replace(path: str, overwrite: bool, what: str = "--out") -> None:
     try:
         os.rename(aside, out)
     except OSError as e:
+        if not os.path.lexists(aside) and os.path.isdir(out):  # another writer put it back
+            _rmdir(old)
+            from .fileio import refuse_busy_output
+
+            return refuse_busy_output(path, what)  # it writes OUT now: busy; or gone: go on
         raise InputError(f"{what} {path}: checking that it can be replaced moved it to {aside}, "
                          f"and it could not be moved back ({e.strerror or e}): move it back "
                          "yourself") from None

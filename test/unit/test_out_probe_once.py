@@ -136,3 +136,26 @@ def test_an_old_output_whose_deletion_was_cut_never_comes_back_as_out(tmp_path, 
     shutil.rmtree(dst)  # the user's own deletion
     publish.remove_stale_temporaries(str(dst))
     assert sorted(os.listdir(tmp_path)) == []
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_folder_put_back_by_another_writer_mid_probe_is_not_said_missing(
+        tmp_path, monkeypatch, overwrite):
+    """Another writer taking OUT's lock between the probe's renames puts OUT back
+    (`remove_stale_temporaries`); the probe's own rename back then failed and it said OUT
+    "could not be moved back: move it back yourself", OUT in place all along."""
+    out = tmp_path / "run"
+    out.mkdir()
+    if overwrite:
+        (out / "results.jsonl").write_text("old\n")
+    real, first = os.rename, []
+
+    def rename(src, dst, *a, **k):
+        if os.fspath(dst) == str(out) and not first:  # the probe's rename back: another was first
+            first.append(src)
+            publish.remove_stale_temporaries(str(out))
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(publish.os, "rename", rename)
+    publish.check_can_replace(str(out), overwrite)
+    assert sorted(os.listdir(tmp_path)) == ["run"]
