@@ -17,6 +17,7 @@ import sys
 import tempfile
 from typing import Callable, Dict, Iterator, Optional, Sequence
 
+from .checkpoint_note import checkpoint_file_note  # noqa: F401 (moved; its callers import it here)
 from .durable import flush_before_publish, fsync_dir, mkstemp_public
 from .errors import InputError, after_publishing, mark_published
 from .map_nesting import refuse_inside_map_data
@@ -532,19 +533,3 @@ def output_lock(path: str, what: str = "--out") -> Iterator[OutputLock]:
         yield lock
     finally:
         lock.release()
-
-
-def checkpoint_file_note(path: str) -> str:
-    """'; it is a PyTorch checkpoint (torch.save): ...' for a file that is torch.save's zip
-    archive (a ``*/data.pkl`` inside), given where a map or a recording goes (arguments
-    swapped); '' for any other file, or one that cannot be read."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as z:
-            if any(n.endswith("data.pkl") for n in z.namelist()):
-                return ("; it is a PyTorch checkpoint (torch.save): a checkpoint goes in "
-                        "--checkpoint")
-    except (OSError, zipfile.BadZipFile):
-        pass
-    return ""

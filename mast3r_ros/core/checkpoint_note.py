@@ -1,0 +1,20 @@
+"""The note for a PyTorch checkpoint given where a map or a recording goes (arguments swapped);
+moved out of `fileio` (which re-exports it) for room."""
+
+from __future__ import annotations
+
+
+def checkpoint_file_note(path: str) -> str:
+    """'; it is a PyTorch checkpoint (torch.save): ...' for a file that is torch.save's zip
+    archive (a ``*/data.pkl`` inside), given where a map or a recording goes (arguments
+    swapped); '' for any other file, or one that cannot be read."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            if any(n.endswith("data.pkl") for n in z.namelist()):
+                return ("; it is a PyTorch checkpoint (torch.save): a checkpoint goes in "
+                        "--checkpoint")
+    except (OSError, zipfile.BadZipFile):
+        pass
+    return ""
