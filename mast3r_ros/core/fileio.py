@@ -23,7 +23,7 @@ from .errors import InputError, after_publishing, mark_published
 from .map_nesting import refuse_inside_map_data
 from .publish import (  # the publish steps, imported from here by their callers too
     check_can_replace, keep_output, make_temporary_sibling, needs_overwrite, output_path,
-    publish_failed, publish_folder, remove_stale_temporaries)
+    publish_failed, publish_folder, put_back_left_aside, remove_stale_temporaries)
 
 
 def atomic_write_file(path: str, write: Callable[[str], None]) -> None:
@@ -253,6 +253,8 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
                          if not path else f"--out {path!r} is blank: give a folder name")
     refuse_inside_map_data(path)
     full = os.path.abspath(path)
+    if put_back_left_aside(path):  # a kill mid-swap hid it in OUT.old-X: checked as it is
+        return check_output_folder(path, overwrite, markers, allowed, overwrite_refusal)
     if not os.path.lexists(full):
         _refuse_pasted_blank(path)
         check_can_create(path, "--out")
@@ -438,8 +440,8 @@ def _holder_label() -> str:
     return prog
 
 
-def acquire_output_lock(path: str, what: str = "--out", salvage: Optional[str] = None
-                        ) -> OutputLock:
+def acquire_output_lock(path: str, what: str = "--out", salvage: Optional[str] = None,
+                        clean: bool = True) -> OutputLock:
     """Take the advisory lock (``fcntl.flock``, exclusive, without waiting) of output ``path``
     on its `lock_file`, which records this process's pid and command. The kernel releases it
     when the process ends, however it ends, so a crashed writer never blocks a later one (its
@@ -450,7 +452,7 @@ def acquire_output_lock(path: str, what: str = "--out", salvage: Optional[str] =
     command, and ``what``, the option to change) when another writer holds it, `InputError`
     when the lock file cannot be created (the folder above ``path`` must exist and be
     writable). Once held, the temporaries a killed writer left are cleared
-    (`remove_stale_temporaries`, ``salvage`` passed on)."""
+    (`remove_stale_temporaries`, ``salvage`` passed on), unless not ``clean``."""
     import fcntl
 
     file = lock_file(path)
@@ -494,7 +496,8 @@ def acquire_output_lock(path: str, what: str = "--out", salvage: Optional[str] =
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, {_holder_label()}\n".encode(), 0)
     _HELD[file] = OutputLock(fd, file)
-    remove_stale_temporaries(path, salvage)
+    if clean:
+        remove_stale_temporaries(path, salvage)
     return _HELD[file]
 
 

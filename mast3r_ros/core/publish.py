@@ -178,6 +178,29 @@ def left_aside(out: str) -> Optional[str]:
     return None
 
 
+def put_back_left_aside(path: str, what: str = "--out") -> bool:
+    """Put back the folder a kill between two renames left in ``OUT.old-X`` (`left_aside`)
+    with output ``path`` missing, under ``path``'s output lock, taken and released here
+    (`OutputBusyError` while another writer holds it) and touching nothing else beside it: a
+    writer's check of its --out then sees OUT as it is (build-map's refusal of an existing map
+    comes before any work, in the CLI's words, not from its map writer once the source is read).
+    True once put back (logged); False when there is nothing to put back, or this process holds
+    that lock (its taking put back what there was)."""
+    out = output_path(path).rstrip("/")
+    if left_aside(out) is None:
+        return False
+    from .fileio import _HELD, acquire_output_lock, lock_file
+
+    if lock_file(path) in _HELD:
+        return False
+    lock = acquire_output_lock(path, what, clean=False)
+    try:
+        full = left_aside(out)  # again, under the lock: another writer may have put it back
+        return full is not None and _put_back_left(full, out, os.path.dirname(out))
+    finally:
+        lock.release()
+
+
 def _put_back_left(full: str, out: str, parent: str) -> bool:
     """``out`` is missing and ``full`` (``OUT.old-X``) holds it as a kill (kill -9, the OOM
     killer) between two renames left it: put back (its folder synced: on disk before OUT is
