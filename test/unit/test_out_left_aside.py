@@ -36,3 +36,18 @@ def test_build_map_refuses_a_map_left_aside_before_any_work_in_cli_words(
         "choose another --out)"), err
     assert f"restored {out}" in err
     assert sorted(os.listdir(tmp_path)) == ["map"]
+
+
+def test_a_reader_given_a_map_left_aside_says_where_it_is(sift_map, tmp_path, capsys):
+    """check-map, localize --map, merge-maps: "map folder not found" for a map a kill had only
+    moved aside. Now one line naming where it is and how it comes back; nothing is moved."""
+    out = _left_aside(sift_map, tmp_path)
+    left = tmp_path / "map.old-abcd1234"
+    assert main(["check-map", out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.endswith(
+        f"map folder not found: {out}; a command killed while replacing or probing it left "
+        f"it in {left / 'folder'}: put it back with `mv {left / 'folder'} {out} && rmdir "
+        f"{left}`, or run any command writing --out {out}, which does that"), err
+    assert sorted(os.listdir(tmp_path)) == ["map.old-abcd1234"]

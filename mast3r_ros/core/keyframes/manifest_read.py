@@ -59,6 +59,27 @@ def _no_map_here(path: str) -> str:
             "map.yaml) are not read: build one from the recording")
 
 
+def _refuse_left_aside(path: str) -> None:
+    """A missing map that a kill between two renames of a writer of it (its --out probe, an
+    --overwrite's swap) left in ``MAP.old-X/folder``: said in one line, where it is and how it
+    comes back. Not put back here: a reader changes nothing beside the map, and takes no
+    writer's lock (a build starting meanwhile would be refused as if a writer held it); a
+    writer's lock held now is that writer, mid-swap: `OutputBusyError`."""
+    from ..publish import EMPTY_SUFFIX, MOVED, left_aside
+
+    full = left_aside(output_path(path).rstrip("/"))
+    if full is None or full.endswith(EMPTY_SUFFIX):  # an empty folder: no map either way
+        return
+    from ..fileio import refuse_busy_output
+
+    refuse_busy_output(path, "map")
+    inner = os.path.join(full, MOVED)
+    raise MapFormatError(f"map folder not found: {path}; a command killed while replacing or "
+                         f"probing it left it in {inner}: put it back with `mv {inner} {path} "
+                         f"&& rmdir {full}`, or run any command writing --out {path}, which "
+                         "does that")
+
+
 def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
     """(manifest, `opened_identity`) of the map folder ``path``: `KeyframeMap.load`'s checks
     of the folder and its manifest (JSON, format, version, map_frame), which open no other
@@ -77,6 +98,7 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
             raise MapFormatError(f"map folder not found: {path}; {partial} holds an "
                                  "interrupted build: finish it with `mast3r-ros build-map "
                                  f"SOURCE --out {path} --resume` (the same options)")
+        _refuse_left_aside(path)
         from ..link_loops import loop_text
 
         loop = loop_text("map folder", path)
@@ -142,6 +164,7 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
                 "it") from None
         raise MapFormatError(_no_map_here(path)) from None
     except OSError as e:
+        _refuse_left_aside(path)
         from ..link_loops import loop_text
 
         loop = loop_text("the map's manifest", mpath) if e.errno == errno.ELOOP else None
