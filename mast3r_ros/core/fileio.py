@@ -246,7 +246,9 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
     above it). An existing ``path`` whose lock a live writer holds is `OutputBusyError` (an
     `InputError`) first, without ``overwrite`` too: not "pass --overwrite" for a folder being
     written. Without ``overwrite``, --overwrite is suggested only where it would replace the
-    folder: ``overwrite_refusal`` gives the caller's further reason (str, or None) why not.
+    folder: ``overwrite_refusal`` gives the caller's further reason (str, or None) why not, and
+    a folder it could not replace (`check_can_create`, `check_can_replace`) is refused as
+    --overwrite would refuse it.
     """
     if not path.strip():  # worded as every other empty option (--map, --params, ...)
         raise InputError("--out is empty (an unset shell variable?): give a folder name"
@@ -290,6 +292,8 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
         if refusal:
             raise InputError(f"output folder already exists: {path}, and --overwrite would not "
                              f"replace it: {refusal}")
+        check_can_create(path, "--out")  # what --overwrite would meet first: said now
+        check_can_replace(path, True)  # an immutable folder: chattr, not --overwrite
         raise InputError(f"output folder already exists: {path} (pass --overwrite to replace "
                          "it, or choose another --out)")
     if missing or foreign:

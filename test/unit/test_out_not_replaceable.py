@@ -10,6 +10,7 @@ import errno
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -153,3 +154,31 @@ def test_ctrl_c_between_the_probes_renames_puts_the_folder_back(tmp_path, monkey
     monkeypatch.undo()
     assert sorted(os.listdir(tmp_path)) == ["run"]
     assert os.listdir(out) == (["results.jsonl"] if overwrite else [])
+
+
+@pytest.mark.parametrize("why", ["immutable", "read-only parent"])
+def test_an_out_overwrite_could_not_replace_is_not_sent_to_overwrite(tmp_path, monkeypatch,
+                                                                     why):
+    """A run folder that is immutable (or in a folder that takes no new entries), run to
+    without --overwrite, was told "pass --overwrite to replace it"; the rerun with it was then
+    refused for the real reason. Said the first time now."""
+    out = tmp_path / "ro"
+    out.mkdir()
+    (out / "results.jsonl").write_text("{}\n")
+    if why == "immutable":
+        _refusing_rename_of(monkeypatch, out)
+        said = r"renamed onto it, which the OS refuses \(Operation not permitted.*chattr -i"
+    else:
+        real = tempfile.mkstemp
+
+        def mkstemp(*a, dir=None, **k):
+            if dir is not None and os.path.samefile(dir, tmp_path):
+                raise PermissionError(errno.EACCES, "Permission denied", dir)
+            return real(*a, dir=dir, **k)
+
+        monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+        said = r"cannot write in the folder .*\(Permission denied\)"
+    with pytest.raises(InputError, match=said) as refused:
+        check_output_folder(str(out), False, ("results.jsonl",))
+    assert "pass --overwrite" not in str(refused.value)
+    assert sorted(os.listdir(tmp_path)) == ["ro"]
