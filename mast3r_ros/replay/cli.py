@@ -257,8 +257,8 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from ..core.output_kinds import refuse_other_output
     from .metrics_table import format_table
     from .localize_run import RUN_FILES, RUN_OUTPUTS, check_before_indexing, run_localization
-    from .out_source import (refuse_out_over_source, refuse_resume_of_finished,
-                             warn_run_inside_map)
+    from .out_source import (refuse_map_as_run_out, refuse_out_over_source,
+                             refuse_resume_of_finished, warn_run_inside_map)
     from .run_notes import frame_selection, selection_said
     from .run_resume import check_partial_before_run
 
@@ -269,6 +269,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     refuse_other_output(map_path, "--map")  # a run folder: said before the source is read
     refuse_out_over_source(args.source, args.out, "the run", "_run")  # as build-map's --out
     warn_run_inside_map(args.out, map_path)
+    refuse_map_as_run_out(args.out)  # said as a map, not as the run files it lacks
     if args.resume and not args.overwrite:
         refuse_resume_of_finished(args.out, "metrics.json", "run", args.restart)
     # before the source is read (a rosbag is indexed: minutes), as run_localization checks it

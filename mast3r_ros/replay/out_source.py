@@ -131,7 +131,8 @@ def warn_run_inside_map(out: str, map_path: str) -> bool:
     the run is kept there, but a later ``build-map --out MAP --overwrite`` then refuses to
     replace the map ("the map also holds run1/", as check-map notes), which comes as a
     surprise long after this run. Paths compared resolved. True when warned. An --out that is
-    the map or holds it is refused elsewhere (`check_output_folder`: not a run folder)."""
+    the map (`refuse_map_as_run_out`) or holds it is refused elsewhere (`check_output_folder`:
+    not a run folder)."""
     if not out or not map_path or not os.path.isdir(map_path):
         return False
     real_out = os.path.realpath(os.path.abspath(out))
@@ -144,6 +145,16 @@ def warn_run_inside_map(out: str, map_path: str) -> bool:
                 "other files) until the run is moved out; an --out beside the map (e.g. --out %s) "
                 "avoids that", out, map_path, example)
     return True
+
+
+def refuse_map_as_run_out(out: str) -> None:
+    """`InputError` when localize's ``out`` is a keyframe map's folder (`is_keyframe_map`):
+    said as what it is, with an --out beside it, rather than as the run files it lacks
+    (`check_output_folder`'s refusal, with or without --overwrite)."""
+    if out and out.strip() and is_keyframe_map(out):
+        raise InputError(f"--out {out} is a keyframe map (it holds manifest.json and "
+                         f"keyframes/), not a run folder; choose another --out (e.g. --out "
+                         f"{out.rstrip('/')}_run)")
 
 
 def warn_map_inside_map(out: str) -> bool:

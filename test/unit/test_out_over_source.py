@@ -157,3 +157,16 @@ def test_resume_with_restart_of_a_finished_run_gets_the_conflict_first(seq, sift
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert ("--resume continues a stopped run and --restart deletes it: give one of them"
             in line and "finished" not in line), line
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_localize_out_a_map_is_said_to_be_a_map(seq, sift_map, tmp_path, capsys, overwrite):
+    """`localize --out MAP --overwrite`, MAP a keyframe map, listed the run files MAP lacks
+    (results.jsonl, metrics.json, ...); it is said to be a map now."""
+    out = str(tmp_path / "kitchen")
+    shutil.copytree(sift_map, out)
+    assert main(_argv("localize", seq, out, sift_map) + overwrite) == 2
+    assert _line(capsys).endswith(
+        f"error: --out {out} is a keyframe map (it holds manifest.json and keyframes/), not a "
+        f"run folder; choose another --out (e.g. --out {out}_run)")
+    assert os.path.isfile(os.path.join(out, "manifest.json"))
