@@ -25,17 +25,24 @@ _SENSOR_ONLY = ("colour images", "colour camera", "depth camera", "depth_image_p
 
 
 def test_the_sensor_depth_note_keeps_the_k_and_says_what_the_colour_k_takes():
+    """The advice (keep the K for map and queries; the colour K takes the depth registered to it
+    first, and alone breaks the depth) moved to docs/maps.md's section, which the note cites:
+    build-map printed it all as a WARNING whose conclusion was that nothing needs changing."""
+    from test_readme_refs import CITATION, cited_section
+
     r = check_keyframes(_unregistered(0.9), CFG, depth_units_per_m=1000.0)
     assert r.verdict == CONSISTENT and r.note, r.message
     note = r.note
     # what the map passes with, and that queries take the same K (localize's check)
-    assert "keep this K for the map and give queries the same one" in note, note
+    assert "the given K fits the depth" in note and "keep it for the map and its queries" in note
+    assert r.note_action is False and "no action needed" in r.note_brief, r.note_brief
+    (cited,) = CITATION.findall(note)
+    section = " ".join(cited_section(*cited).split())
     # the old advice read literally broke the map: said as what not to do, with why
-    assert ("replacing the given K with it alone, the depth unregistered, fails the check: it "
-            "breaks the depth" in note), note
+    assert "colour K given alone, the depth unregistered, breaks the depth" in section
     # the colour K takes the depth registered to it, the depth camera's K being the given one
-    assert "the depth camera's K (the given one)" in note, note
-    assert "for the best poses" not in note, note  # redkitchen: no better (docs/bench)
+    assert "the depth camera's K, the given one" in section, section
+    assert "for the best poses" not in note + section  # redkitchen: no better (docs/bench)
 
 
 def test_a_stereo_depth_note_blames_no_depth_camera_or_registration():
@@ -47,20 +54,24 @@ def test_a_stereo_depth_note_blames_no_depth_camera_or_registration():
     for word in _SENSOR_ONLY:
         assert word not in note, (word, note)
     # the same figures and the same fit as the sensor note
-    sensor = check_keyframes(_unregistered(0.9), CFG, depth_units_per_m=1000.0).note
-    assert sensor.split(": ", 1)[0].replace("colour images", "images") == note.split(": ", 1)[0]
+    sensor = check_keyframes(_unregistered(0.9), CFG, depth_units_per_m=1000.0)
+    assert (sensor.note.split(": ", 1)[0].replace("colour images", "images")
+            == note.split(": ", 1)[0])
+    # the user should check the calibration: build-map warns it (the sensor note is an info)
+    assert r.note_action is True and sensor.note_action is False
 
 
 def test_a_stereo_build_records_its_depth_source_and_check_map_words_the_note_for_it(
         tmp_path, monkeypatch, capsys):
     import mast3r_ros.core.map_check as map_check
+    from mast3r_ros.core.map_check.focal import FocalNote
     from mast3r_ros.replay.cli import main
 
     got = []
 
     def note(*a):
         got.append(a[4] if len(a) > 4 else None)
-        return f"note for {got[-1]}"
+        return FocalNote(f"note for {got[-1]}", "brief", action=True)
 
     monkeypatch.setattr(map_check, "colour_focal_note", note)
     root, _ = euroc_stereo_tree(tmp_path / "src", 3, motion=3.0)
@@ -85,7 +96,7 @@ def test_a_sensor_depth_build_records_no_depth_source(tum, tmp_path, monkeypatch
 
     got = []
     monkeypatch.setattr(map_check, "colour_focal_note",
-                        lambda *a: got.append(a[4] if len(a) > 4 else None) or "")
+                        lambda *a: got.append(a[4] if len(a) > 4 else None))
     out = tmp_path / "map"
     assert main(["build-map", tum[0], "--out", str(out), "--matcher", "sift",
                  "--log-level", "warning"]) == 0

@@ -64,24 +64,48 @@ def test_a_consistent_map_whose_colour_fits_another_focal_says_so_in_a_note(g):
 
 def test_build_map_and_check_map_say_the_note_without_failing(tum, sift_map, tmp_path,
                                                               monkeypatch, capsys):
-    """The note reaches the user: build-map warns it after the summary and stores it with the
-    figures; check-map prints it as a 'note:' line; both exit 0."""
+    """The note reaches the user: build-map logs its brief after the summary, at INFO when
+    nothing needs changing (it was a WARNING on redkitchen, 1000 characters that ended
+    "Nothing needs changing"), and stores its text with the figures; check-map prints the text
+    as a 'note:' line; both exit 0."""
     import json
 
     import mast3r_ros.core.map_check as map_check
+    from mast3r_ros.core.map_check.focal import FocalNote
     from mast3r_ros.replay.cli import main
 
-    monkeypatch.setattr(map_check, "colour_focal_note", lambda *a: "the colour images fit x0.9")
+    monkeypatch.setattr(map_check, "colour_focal_note",
+                        lambda *a: FocalNote("the colour images fit x0.9 (figures)", "x0.9",
+                                             action=False))
     capsys.readouterr()
     assert main(["check-map", sift_map]) == 0
     out = capsys.readouterr().out
-    assert f"note: {sift_map}: the colour images fit x0.9\n" in out, out
+    assert f"note: {sift_map}: the colour images fit x0.9 (figures)\n" in out, out
     built = tmp_path / "map"
     assert main(["build-map", tum[0], "--out", str(built), "--matcher", "sift",
-                 "--log-level", "warning"]) == 0
-    assert "map check note: the colour images fit x0.9" in capsys.readouterr().err
+                 "--log-level", "info"]) == 0
+    err = capsys.readouterr().err
+    assert "[INFO] mast3r_ros.replay.pipeline: map check note: x0.9\n" in err, err
+    assert "[WARNING] mast3r_ros.replay.pipeline: map check note" not in err, err
     manifest = json.loads((built / "manifest.json").read_text())
-    assert manifest["consistency"]["note"] == "the colour images fit x0.9"
+    assert manifest["consistency"]["note"] == "the colour images fit x0.9 (figures)"
+
+
+@pytest.mark.parametrize("action", [False, True])
+def test_a_map_writer_logs_the_note_at_info_unless_it_asks_for_a_change(action, caplog):
+    """`ConsistencyReport.settle`: the brief after the summary, a warning only where the user
+    should act (--stereo-depth: check the calibration), info where nothing needs changing."""
+    import logging
+
+    from mast3r_ros.core.map_check.report import ConsistencyReport
+
+    log = logging.getLogger("test_settle")
+    r = ConsistencyReport(CONSISTENT, [], [], "map consistent", note="text", note_brief="brief",
+                          note_action=action)
+    with caplog.at_level(logging.INFO, logger="test_settle"):
+        r.settle(False, log)
+    assert [(rec.levelname, rec.getMessage()) for rec in caplog.records][1:] == [
+        ("WARNING" if action else "INFO", "map check note: brief")]
 
 
 def test_the_colour_focal_scan_rebuilds_no_view(monkeypatch):

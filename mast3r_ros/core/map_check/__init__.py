@@ -231,10 +231,11 @@ class KeyframeCheck:
         kfs = _keyframe_figures(views, pairs)
         judged = [p for p in pairs if p.ok is not None]
         if judged and all(p.ok for p in judged):  # the matches' colour focal fit noted
+            note = colour_focal_note(views, matches, pairs, cfg, self.depth_source)
             return ConsistencyReport(CONSISTENT, kfs, pairs, "", elapsed_s=0.0,
-                                     thresholds=thresholds,
-                                     note=colour_focal_note(views, matches, pairs, cfg,
-                                                            self.depth_source))
+                                     thresholds=thresholds, note=note.text if note else "",
+                                     note_brief=note.brief if note else "",
+                                     note_action=bool(note and note.action))
         if not judged and (n < 2 or not any_depth):  # nothing to read the keyframes again for
             why = "fewer than two keyframes" if n < 2 else "no keyframe has depth"
             return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",

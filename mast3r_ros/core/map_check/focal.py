@@ -499,51 +499,50 @@ def _colour_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
 # a consistent map's colour focal fit (`colour_focal_note`) said when this far from 1: the
 # scan's refinement steps are 0.5 %, and a few % is a calibration's usual error
 NOTE_FOCAL_OFF = 0.05
-
-
 # `colour_focal_note`'s ``depth_source`` for depth computed from the map's own images
 # (EuRoC/KITTI ``--stereo-depth``): registered to them by construction, no depth camera's
 DEPTH_STEREO = "stereo"
+# where the user docs say why a note needs no action, and what else (a heading of that page)
+NOTE_SECTION = "docs/maps.md: 'The colour-focal note'"
+
+
+@dataclasses.dataclass(frozen=True)
+class FocalNote:
+    """`colour_focal_note`'s words: ``text`` the figures and advice (the manifest's
+    ``consistency.note``, check-map's ``note:`` line and JSON), ``brief`` what a map build logs,
+    ``action`` whether the user should change something (the build warns, else says it at info)."""
+
+    text: str
+    brief: str
+    action: bool
 
 
 def colour_focal_note(views: List[_View], matches: Dict[Tuple[int, int], Any],
                       pairs: List[PairFigures], cfg: MapCheckConfig,
-                      depth_source: Optional[str] = None) -> str:
-    """For a map that passed the check: one line when its images fit fx, fy more than
-    `NOTE_FOCAL_OFF` off the given ones by `_colour_focal`'s rules (the depth agreeing, every
-    pair's matches within its limit at the fit, the reprojection at least halved), else ''.
-    7-Scenes' redkitchen: x0.908 (fx 531 px, not 585), 7.7 px against 23.0 px, its limit
-    51.2 px: the published intrinsics are the depth camera's, the depth not registered to the
-    colour camera. The map passes and localize agrees with it (its focal check fits a query's
-    fx to the map's points, placed with the map's K: 585 fits, a query at 525 is off), so the
-    note says to keep the K for map and queries; the colour K given alone, the depth read with
-    it, fails the check (redkitchen with fx 531.2: depth residual 6.2 %). Using the colour K
-    takes the depth registered to it (the depth camera's K the given one): on redkitchen that
-    map passes and localizes no better (docs/bench/focal_advice_cpu_2026-12-06zj).
-    ``depth_source`` `DEPTH_STEREO` (depth computed from these images): no depth camera or
-    registration is named; the fit then points at the calibration or the poses."""
+                      depth_source: Optional[str] = None) -> Optional[FocalNote]:
+    """For a map that passed the check: a `FocalNote` when its images fit fx, fy more than
+    `NOTE_FOCAL_OFF` off the given ones by `_colour_focal`'s rules, else None. 7-Scenes'
+    redkitchen: x0.908 (fx 531.2 px, not 585), 7.7 px against 23.0 px: its published K is the
+    depth camera's, the depth unregistered. Sensor depth: no action (the given K fits the depth,
+    queries take the same K; the colour K alone breaks the depth: `NOTE_SECTION`, docs/bench/
+    focal_advice_cpu_2026-12-06zj). `DEPTH_STEREO` depth (computed from these images): no depth
+    camera explains the fit: a warning naming where fx, fy are given."""
     fit = _colour_focal_fit(views, matches, pairs, cfg)
     if fit is None or abs(math.log(fit[0])) <= math.log(1.0 + NOTE_FOCAL_OFF):  # either way
-        return ""
+        return None
     g, fx, at_g, base, _ = fit
     figures = (f"fit fx, fy x{g:.3g} the given ones (fx {fx * g:.4g} px, not {fx:.4g}): match "
-               f"reprojection {at_g:.1f} px against {base:.1f} px, the depth agreeing either "
-               "way; the map passes")
+               f"reprojection {at_g:.1f} px against {base:.1f} px")
     if depth_source == DEPTH_STEREO:
-        return (f"the images {figures}. Its depth was computed from these same images "
-                "(--stereo-depth: registered to them by construction, with the given K and "
-                "baseline), so no separate sensor explains it: check the calibration's fx, fy "
-                "(and the baseline) and the poses (the camera's extrinsics to the body the "
-                "ground truth tracks, EuRoC's T_BS), whose errors the fit can absorb, before "
-                "changing fx, fy; build the map again with any change")
-    return (f"the colour images {figures}. The given K fits the depth: likely the depth "
-            "camera's, the depth not registered to the colour camera (e.g. 7-Scenes' published "
-            "585 px). Nothing needs changing: keep this K for the map and give queries the same "
-            "one (localize fits a query's fx to the map's points, placed with this K). To use "
-            "the colour camera's own K, register the depth to the colour camera first: the "
-            "depth camera's K (the given one), the colour camera's (fx about "
-            f"{fx * g:.4g} px) and their extrinsics (depth_image_proc's register, or a rosbag2 "
-            "with the depth stream, its own CameraInfo and /tf_static, which build-map "
-            "registers), then give the colour K to the map and its queries; replacing the "
-            "given K with it alone, the depth unregistered, fails the check: it breaks the "
-            "depth, read through the colour K")
+        text = (f"the images {figures}; the map passes, but its depth was computed from these "
+                "same images (--stereo-depth: registered to them by construction), so no "
+                "separate sensor explains it: check the calibration's fx, fy (EuRoC: "
+                "cam0/sensor.yaml's intrinsics; KITTI: calib.txt's P0 or P2; the images fit "
+                f"about {fx * g:.4g} px), its baseline and the poses' extrinsics (EuRoC's T_BS), "
+                f"and build the map again with any change ({NOTE_SECTION})")
+        return FocalNote(text, text, True)
+    return FocalNote(
+        f"the colour images {figures}; the given K fits the depth and the map passes: no action "
+        f"needed, keep it for the map and its queries ({NOTE_SECTION})",
+        f"the colour images fit fx {fx * g:.4g} px, not the given {fx:.4g} (x{g:.3g}), but the "
+        f"given K fits the depth: no action needed ({NOTE_SECTION})", False)

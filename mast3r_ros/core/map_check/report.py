@@ -69,7 +69,9 @@ class ConsistencyReport:
     ``message`` the one-line summary; ``sift_fallback`` whether pairs with too few ORB
     matches were matched with SIFT (``map_check.sift_fallback``; the summary words it);
     ``note`` one line about a consistent map that does not fail it ('' for none): its colour
-    images fit fx, fy more than 5 % off the given ones (`focal.colour_focal_note`).
+    images fit fx, fy more than 5 % off the given ones (`focal.colour_focal_note`'s text, with
+    every figure); ``note_brief`` what a map build logs of it ('' for ``note``) and
+    ``note_action`` whether it asks the user to change something (a warning, else info).
     """
 
     verdict: str
@@ -83,6 +85,8 @@ class ConsistencyReport:
     thresholds: Dict[str, float] = dataclasses.field(default_factory=dict)
     sift_fallback: bool = True
     note: str = ""
+    note_brief: str = ""
+    note_action: bool = False
 
     @property
     def ok(self) -> bool:
@@ -144,12 +148,14 @@ class ConsistencyReport:
     def settle(self, force: bool, log: logging.Logger, flag: str = "force") -> None:
         """What a map writer does with the report: log its summary when the map passed, a
         warning naming ``flag`` when it failed and ``force`` is set, else
-        `raise_if_inconsistent`; the ``note`` of a map that passed, a warning after its
-        summary."""
+        `raise_if_inconsistent`; the ``note`` of a map that passed (its brief) after its
+        summary, a warning when it asks for a change, else info (redkitchen's 1000-character
+        warning ended "nothing needs changing")."""
         if self.ok:
             log.info("%s", self.summary())
             if self.note:
-                log.warning("map check note: %s", self.note)
+                log.log(logging.WARNING if self.note_action else logging.INFO,
+                        "map check note: %s", self.note_brief or self.note)
         elif force:
             log.warning("%s: writing an inconsistent map: %s", flag, self.message)
         else:
