@@ -13,6 +13,11 @@ from the bag's chunk records; or once bag time passes the chunk's end), up to `K
 decompressed chunks (the least recently used dropped past that, to be read again if needed):
 the same messages, in the same order, read once a chunk.
 
+An uncompressed chunk that holds messages not asked for (a /tf pass: every chunk holds images
+too) is not read whole: each message asked for is read alone, from the file (`_FileSpan`),
+so a pass over /tf reads the /tf records, not the images between them; a compressed chunk
+can only be decompressed whole.
+
 Only for a one-file ROS 1 bag read by a rosbags whose reader holds what this uses (its index
 entries, chunk records and file); anything else (a rosbag2, another rosbags) is left to
 rosbags' own ``messages`` (None here)."""
@@ -23,20 +28,24 @@ import collections
 import heapq
 import io
 import os
+import weakref
 from collections.abc import Iterator
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 try:  # rosbags' ROS 1 reader and its record helpers (0.9 to 0.11 name them so)
     from rosbags.rosbag1 import reader as _ros1
     _HELPERS = all(hasattr(_ros1, n) for n in ("Header", "RecordType", "ReaderError",
                                                "read_uint32", "read_bytes"))
+    _NONE = _ros1.decompressors.get("none") if _HELPERS else None  # rosbags' own, at import
 except ImportError:  # pragma: no cover - rosbags without a ROS 1 reader
-    _ros1, _HELPERS = None, False
+    _ros1, _HELPERS, _NONE = None, False, None
 
 # decompressed chunks kept at once, at most (bytes): a ROS 1 chunk is 768 KiB (rosbag record)
 # or 1 MiB (rosbags) by default, so ~100 of them: seconds of a recording's bag time, the spread
 # of its topics' latencies
 KEEP_BYTES = 128 * 2**20
+# per open ROS 1 reader: its chunk records by position
+_INFOS: weakref.WeakKeyDictionary[Any, Dict[int, Any]] = weakref.WeakKeyDictionary()
 
 
 def _ros1_reader(reader: Any, asked: Optional[List[Any]]) -> Any:
@@ -76,14 +85,41 @@ def chunk_kept_messages(reader: Any, connections: Optional[List[Any]] = None,
     return _messages(one, connections, indexes, start, stop)
 
 
-def _left_per_chunk(one: Any, connections: List[Any]) -> collections.Counter:
-    """How many messages of ``connections`` each chunk holds (by its position in the file),
-    from the bag's chunk records."""
-    ids = {c.id for c in connections}
-    left: collections.Counter = collections.Counter()
-    for info in one.chunk_infos:
-        left[info.pos] = sum(n for conn, n in info.connection_counts.items() if conn in ids)
-    return left
+def _infos(one: Any) -> Dict[int, Any]:
+    """The bag's chunk records (``ChunkInfo``) by their chunk's position; cached per reader."""
+    infos = _INFOS.get(one)
+    if infos is None:
+        infos = _INFOS[one] = {info.pos: info for info in one.chunk_infos}
+    return infos
+
+
+def _uncompressed(record: Any) -> bool:
+    """Whether the chunk ``record`` (rosbags' ``Chunk``) is stored uncompressed: its
+    decompressor is rosbags' 'none' one (the one it binds when it opens a bag)."""
+    return record.decompressor is _NONE or record.decompressor is _ros1.decompressors.get(
+        "none")
+
+
+class _FileSpan:
+    """``read`` and ``seek`` (from the current place) over the file bytes [pos, end) of an
+    uncompressed chunk, through the reader's buffered file (its buffer's size, a few KiB, or
+    the record's, whichever is more): one message's record read without its chunk."""
+
+    def __init__(self, bio: Any, pos: int, end: int) -> None:
+        self.bio, self.pos, self.end = bio, pos, end
+
+    def read(self, size: int) -> bytes:
+        size = max(0, min(size, self.end - self.pos))
+        self.bio.seek(self.pos)
+        data = self.bio.read(size)
+        self.pos += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence != os.SEEK_CUR:  # pragma: no cover - the record parser seeks forward only
+            raise ValueError("a record span seeks from its current place only")
+        self.pos += offset
+        return self.pos
 
 
 class _Kept:
@@ -96,8 +132,31 @@ class _Kept:
         self.streams: collections.OrderedDict = collections.OrderedDict()
         self.sizes: dict = {}
         self.size = 0
-        self.left = _left_per_chunk(one, connections)
-        self.ends = {info.pos: info.end_time for info in one.chunk_infos}
+        self.ids = {c.id for c in connections}
+        self.infos = _infos(one)
+        self.left: Dict[int, int] = {}  # position -> messages asked for not yet yielded
+        self.alone: Dict[int, bool] = {}  # position -> its messages read alone (`_FileSpan`)
+
+    def _count(self, pos: int) -> None:
+        """Note the messages asked for in the chunk at ``pos`` (its chunk record's counts),
+        and whether they are read alone: an uncompressed chunk holding others too."""
+        counts = self.infos[pos].connection_counts
+        self.left[pos] = wanted = sum(n for conn, n in counts.items() if conn in self.ids)
+        self.alone[pos] = (wanted < sum(counts.values())
+                           and _uncompressed(self.one.chunks[pos]))
+
+    def record(self, pos: int, offset: int, time_ns: int) -> Any:
+        """A stream at the record at ``offset`` of the chunk at ``pos`` (for a message at bag
+        time ``time_ns``): the chunk decompressed and kept, or the file (`_FileSpan`)."""
+        if pos not in self.alone:
+            self._count(pos)
+        if self.alone[pos]:
+            record = self.one.chunks[pos]
+            return _FileSpan(self.one.bio, record.datapos + offset,
+                             record.datapos + record.datasize)
+        stream = self.stream(pos, time_ns)
+        stream.seek(offset)
+        return stream
 
     def stream(self, pos: int, time_ns: int) -> io.BytesIO:
         """The decompressed chunk at ``pos`` (a stream over its bytes): kept, or read now
@@ -106,7 +165,7 @@ class _Kept:
         if stream is not None:
             self.streams.move_to_end(pos)
             return stream
-        for done in [p for p in self.streams if self.ends.get(p, 0) <= time_ns]:
+        for done in [p for p in self.streams if self.infos[p].end_time <= time_ns]:
             self._drop(done)  # bag time is past its last message: nothing more of it comes
         record = self.one.chunks[pos]
         self.one.bio.seek(record.datapos)
@@ -125,6 +184,8 @@ class _Kept:
     def yielded(self, pos: int) -> None:
         """One message of the chunk at ``pos`` yielded (or passed over, before ``start``): a
         chunk with none left to yield is dropped."""
+        if pos not in self.left:
+            self._count(pos)
         self.left[pos] -= 1
         if self.left[pos] <= 0 and pos in self.streams:
             self._drop(pos)
@@ -143,8 +204,7 @@ def _messages(one: Any, connections: List[Any], indexes: List[list], start: Opti
                 continue
             if stop is not None and entry.time >= stop:
                 return
-            stream = kept.stream(entry.chunk_pos, entry.time)
-            stream.seek(entry.offset)
+            stream = kept.record(entry.chunk_pos, entry.offset, entry.time)
             while True:  # connection records may precede the message's
                 header = header_of(stream)
                 op = header.get_uint8("op")
