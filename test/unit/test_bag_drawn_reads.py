@@ -3,7 +3,8 @@ keyframe candidates): sqlite3 and an MCAP with a chunk index are read by each me
 receive time (rosbags' ``messages(start=, stop=)``), so the image and depth messages between
 two candidates are not even read, and the frames are those a list of the same positions
 gives. A recording rosbags cannot read by time without scanning it whole (an MCAP without a
-chunk index, a ROS 1 bag) is read through as before."""
+chunk index) is read through as before (a ROS 1 bag is read by time from its index:
+`test_ros1_chunks`)."""
 
 from __future__ import annotations
 

@@ -245,3 +245,31 @@ def test_a_tf_pass_over_an_uncompressed_bag_reads_the_tf_records_not_the_images(
     # one buffer's read (8 KiB at most) a /tf message, no chunk whole: less than its chunks
     assert read[0] <= 6 * 8192 < chunk_bytes, (read[0], chunk_bytes)
 
+
+def test_frames_drawn_from_a_ros1_bag_read_only_their_messages(tmp_path, monkeypatch):
+    """build-map's keyframe candidates, drawn one at a time (`drawn._frames_drawn`): each
+    frame's image and depth message is read by its bag time from the bag's index, as a
+    rosbag2's are (the bag was read through up to each before), and the frames are those a
+    list of the same positions gives (an image cut short among them)."""
+    from test_build_map_bag_candidates import DEPTH, _ros1_bag
+    bag = _ros1_bag(tmp_path / "office.bag", bad_colour=[5])
+    seq = BagSequence(bag, image_topic="/camera/color/image_raw", depth_topic=DEPTH,
+                      pose_frames="map:camera_optical")
+    want = [1, 5, 8]
+    listed = list(seq.frames_or_unreadable(want))
+    read, messages = [], ros1_chunks._messages
+
+    def spy(*args):
+        for item in messages(*args):
+            read.append(item[0].topic)
+            yield item
+    monkeypatch.setattr(ros1_chunks, "_messages", spy)
+    frames = list(seq.frames_or_unreadable(iter(want)))
+    assert [f.stamp_ns for f in frames] == [f.stamp_ns for f in listed]
+    for a, b in zip(frames, listed):
+        assert type(a) is type(b)
+        assert getattr(a, "reason", None) == getattr(b, "reason", None)
+        if hasattr(a, "rgb"):
+            assert (a.rgb == b.rgb).all() and (a.depth_m == b.depth_m).all()
+            assert (a.map_from_cam == b.map_from_cam).all()
+    assert sorted(read) == sorted(["/camera/color/image_raw"] * 3 + [DEPTH] * 3), read

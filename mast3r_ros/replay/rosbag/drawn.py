@@ -2,8 +2,9 @@
 `sequence.BagSequence`): a frame's pose and depth from the indexing pass alone
 (`listed_pose_and_depth`), and the frames at positions decided one frame at a time, each
 decoded only when drawn (`_frames_drawn`), as `BagSequence.frames_or_unreadable` gives them:
-from a rosbag2 that rosbags reads by time window without scanning it (`seeks_by_time`), only
-those frames' messages are read, each by its receive time."""
+from a rosbag2 that rosbags reads by time window without scanning it (`seeks_by_time`), or a
+one-file ROS 1 bag (its index in memory: `ros1_chunks.reads_by_time`), only those frames'
+messages are read, each by its receive time."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from rosbags.highlevel import AnyReader
 from ...core.errors import InputError
 from ...core.types import Frame, UnreadableFrame
 from .opening import _open_bag, bag_messages, numbered_messages
+from .ros1_chunks import reads_by_time
 
 
 _MCAP_MAGIC = b"\x89MCAP0\r\n"
@@ -185,8 +187,11 @@ class _DrawnFrames:
         decide it from that frame (build-map's keyframe candidates). Each frame is the one
         `frames_or_unreadable` gives at its position, its depth decoded once for all the
         frames drawn that take it. A rosbag2 whose storage finds messages by time (sqlite3,
-        MCAP with a chunk index: `seeks_by_time`) is read only at the messages drawn
-        (`_frames_sought`); any other recording is read through up to each (`_frames_read`)."""
+        MCAP with a chunk index: `seeks_by_time`) or a one-file ROS 1 bag
+        (`ros1_chunks.reads_by_time`: an uncompressed chunk's message read alone, a compressed
+        chunk decompressed once for the messages drawn in it) is read only at the messages
+        drawn (`_frames_sought`); any other recording is read through up to each
+        (`_frames_read`)."""
         stamps = self.stamps_ns
         depth_of = self._depth_matches(stamps)  # per position: its depth stamp, -1 none
         last_use: Dict[int, int] = {}  # depth stamp -> the last position matched to it
@@ -194,8 +199,10 @@ class _DrawnFrames:
             if d >= 0:
                 last_use[d] = i
         with _open_bag(self.path) as reader:
-            draw = (self._frames_sought if getattr(reader, "is2", False)  # a video: in order
-                    and seeks_by_time(self.path) and not self._is_video() else self._frames_read)
+            sought = ((getattr(reader, "is2", False) and seeks_by_time(self.path))
+                      or reads_by_time(reader))
+            draw = (self._frames_sought if sought and not self._is_video()  # a video: in order
+                    else self._frames_read)
             yield from draw(reader, positions, depth_of, last_use)
 
     def _frames_sought(self, reader: AnyReader, positions: Iterator[int],

@@ -16,7 +16,10 @@ the same messages, in the same order, read once a chunk.
 An uncompressed chunk that holds messages not asked for (a /tf pass: every chunk holds images
 too) is not read whole: each message asked for is read alone, from the file (`_FileSpan`),
 so a pass over /tf reads the /tf records, not the images between them; a compressed chunk
-can only be decompressed whole.
+can only be decompressed whole. A read of a time window (``start=``: build-map's frames
+drawn by receive time, `drawn._frames_sought`) starts at the window in each connection's
+index (binary search, not a walk from the bag's start) and keeps the last compressed chunk
+it read for the next window (`_LAST`): an image and its depth share one.
 
 Only for a one-file ROS 1 bag read by a rosbags whose reader holds what this uses (its index
 entries, chunk records and file); anything else (a rosbag2, another rosbags) is left to
@@ -24,9 +27,11 @@ rosbags' own ``messages`` (None here)."""
 
 from __future__ import annotations
 
+import bisect
 import collections
 import heapq
 import io
+import operator
 import os
 import weakref
 from collections.abc import Iterator
@@ -44,8 +49,10 @@ except ImportError:  # pragma: no cover - rosbags without a ROS 1 reader
 # or 1 MiB (rosbags) by default, so ~100 of them: seconds of a recording's bag time, the spread
 # of its topics' latencies
 KEEP_BYTES = 128 * 2**20
-# per open ROS 1 reader: its chunk records by position
+# per open ROS 1 reader: its chunk records by position, and the last compressed chunk a window
+# read (``start=``) decompressed, (position, stream), for the next window's
 _INFOS: weakref.WeakKeyDictionary[Any, Dict[int, Any]] = weakref.WeakKeyDictionary()
+_LAST: weakref.WeakKeyDictionary[Any, Tuple[int, io.BytesIO]] = weakref.WeakKeyDictionary()
 
 
 def _ros1_reader(reader: Any, asked: Optional[List[Any]]) -> Any:
@@ -64,6 +71,13 @@ def _ros1_reader(reader: Any, asked: Optional[List[Any]]) -> Any:
     if asked and any(getattr(c, "owner", None) is not one for c in asked):
         return None
     return one
+
+
+def reads_by_time(reader: Any) -> bool:
+    """Whether ``reader`` (an open ``AnyReader``) is a one-file ROS 1 bag that
+    `chunk_kept_messages` reads by time window from its index, reading only the messages in
+    the window (the chunks they lie in, when compressed)."""
+    return _ros1_reader(reader, None) is not None
 
 
 def chunk_kept_messages(reader: Any, connections: Optional[List[Any]] = None,
@@ -127,7 +141,7 @@ class _Kept:
     first, with their end times (bag time ns past their last message) and how many of their
     messages asked for are not yet yielded."""
 
-    def __init__(self, one: Any, connections: List[Any]) -> None:
+    def __init__(self, one: Any, connections: List[Any], window: bool) -> None:
         self.one = one
         self.streams: collections.OrderedDict = collections.OrderedDict()
         self.sizes: dict = {}
@@ -136,6 +150,7 @@ class _Kept:
         self.infos = _infos(one)
         self.left: Dict[int, int] = {}  # position -> messages asked for not yet yielded
         self.alone: Dict[int, bool] = {}  # position -> its messages read alone (`_FileSpan`)
+        self.window = window
 
     def _count(self, pos: int) -> None:
         """Note the messages asked for in the chunk at ``pos`` (its chunk record's counts),
@@ -165,12 +180,19 @@ class _Kept:
         if stream is not None:
             self.streams.move_to_end(pos)
             return stream
+        last = _LAST.get(self.one) if self.window else None
+        if last is not None and last[0] == pos:
+            return last[1]  # the last window's: not counted among those kept (never closed)
         for done in [p for p in self.streams if self.infos[p].end_time <= time_ns]:
             self._drop(done)  # bag time is past its last message: nothing more of it comes
         record = self.one.chunks[pos]
         self.one.bio.seek(record.datapos)
         data = record.decompressor(_ros1.read_bytes(self.one.bio, record.datasize))
-        stream = self.streams[pos] = io.BytesIO(data)  # no copy of ``data``
+        stream = io.BytesIO(data)  # no copy of ``data``
+        if self.window:  # kept for the next window instead
+            _LAST[self.one] = (pos, stream)
+            return stream
+        self.streams[pos] = stream
         self.sizes[pos] = len(data)
         self.size += len(data)
         while self.size > KEEP_BYTES and len(self.streams) > 1:
@@ -191,17 +213,23 @@ class _Kept:
             self._drop(pos)
 
 
+def _from(index: list, start: Optional[int]) -> Iterator[Any]:
+    """The entries of a connection's sorted ``index`` from bag time ``start`` on (binary
+    search: the entries before it are not walked)."""
+    if start is None:
+        return iter(index)
+    first = bisect.bisect_left(index, start, key=operator.attrgetter("time"))
+    return (index[k] for k in range(first, len(index)))
+
+
 def _messages(one: Any, connections: List[Any], indexes: List[list], start: Optional[int],
               stop: Optional[int]) -> Iterator[Tuple[Any, int, bytes]]:
     by_id = {c.id: c for c in one.connections}
-    kept = _Kept(one, connections)
+    kept = _Kept(one, connections, window=start is not None)
     header_of, uint32 = _ros1.Header.read, _ros1.read_uint32
     msgdata, connection_op = _ros1.RecordType.MSGDATA, _ros1.RecordType.CONNECTION
     try:
-        for entry in heapq.merge(*indexes):
-            if start is not None and entry.time < start:
-                kept.yielded(entry.chunk_pos)  # never read: done with
-                continue
+        for entry in heapq.merge(*(_from(index, start) for index in indexes)):
             if stop is not None and entry.time >= stop:
                 return
             stream = kept.record(entry.chunk_pos, entry.offset, entry.time)
