@@ -233,3 +233,50 @@ def test_rosbags_version_is_read_once_a_process(tmp_path, monkeypatch):
         with _open_bag(bag):
             pass
     assert len(calls) <= 1
+
+
+def _unindexed_bag(path: Path) -> Path:
+    """`_bag`'s shape without timestamp_idx, its images' CameraInfo at their times and /tf
+    at the same times too (messages at one time on several topics), one image twice."""
+    from test_rosbag import S, camera_info, image, pose, tf_message, write_bag
+    rng = np.random.default_rng(0)
+    msgs = []
+    for i in range(12):
+        t = S + (i // 2) * 10**8  # two of each topic at each time
+        msgs += [("/camera/color/image_raw", t, image(t, "rgb8", rng.integers(
+                     0, 256, (48, 48, 3), np.uint8))),
+                 ("/camera/color/camera_info", t, camera_info(t, width=48, height=48)),
+                 ("/tf", t, tf_message([("map", "base_link", t, pose([0, 0, 0], [i, 0, 0]))]))]
+    bag = write_bag(path, StoragePlugin.SQLITE3, msgs)
+    db = sqlite3.connect(next(bag.glob("*.db3")))
+    db.execute("DROP INDEX timestamp_idx")
+    db.commit()
+    db.close()
+    return bag
+
+
+@counts_at_open
+def test_a_db3_without_an_index_by_time_sorts_its_messages_times_not_their_bytes(
+        tmp_path, monkeypatch):
+    # rosbags' SELECT ... data ... ORDER BY timestamp made SQLite sort every message's bytes
+    # (written to temporary files and read back: 2.2 GB read for a 0.6 GB bag before its first
+    # message); now only ids and times are sorted, then the data read by rowid: the same
+    # messages in the same order, for every set of topics and time window
+    from mast3r_ros.replay.rosbag.opening import bag_messages
+    bag = _unindexed_bag(tmp_path / "bag")
+    seen = _traced_sql(monkeypatch)
+    S = 10**9
+    with _open_bag(bag) as reader:
+        storage = reader.readers[0].storage.storages[0]
+        for topics in [None, {"/tf"}, {"/camera/color/image_raw", "/tf"}]:
+            conns = [c for c in reader.connections if topics is None or c.topic in topics]
+            for start, stop in [(None, None), (S + 10**8, S + 4 * 10**8), (S + 2 * 10**8, None),
+                                (S + 3 * 10**8, S + 3 * 10**8 + 1)]:
+                own = [(c.id, t, d) for c, t, d in Sqlite3Reader.messages(storage, conns,
+                                                                           start, stop)]
+                del seen[:]
+                got = [(c.id, t, d) for c, t, d in bag_messages(
+                    reader, connections=conns, start=start, stop=stop)]
+                assert got == own and own, (topics, start, stop)
+                sorted_sql = [sql for sql in seen if "order by" in sql.lower()]
+                assert sorted_sql and not [sql for sql in sorted_sql if "data" in sql.lower()]
