@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Whole passes over a rosbag2 .db3 without its time index (timestamp_idx dropped): the
+package of ``--old-rev`` (rosbags' ``ORDER BY timestamp`` with the data: SQLite sorts every
+message's bytes) and of this tree (`rosbag.sqlite_open._sorted_first`: times sorted, data
+read by rowid), side by side.
+
+Writes `bench_bag_open`'s field-recording-shaped sqlite3 bag of ``--minutes`` (30 Hz 640x480
+JPEG, CameraInfo, compressedDepth, /tf at 100 Hz) into ``--tmp`` (a temporary folder, removed
+after) and drops its timestamp_idx. For each package, alternating ``--repeats`` times, each in
+a fresh child process: `opening.bag_messages` over the images alone (``image``), over /tf
+alone (``tf``) and over every topic (``all``), each a fresh open: wall and CPU seconds (the
+least CPU of the repeats), seconds to the first message, bytes read (``/proc/self/io``
+``rchar``: SQLite's temporary files' reads included) and a digest of the messages (topic,
+time, bytes), which must agree between old and new. Warm page cache; a shared machine moves
+the wall times: compare within one run.
+
+    python bench/bench_db3_unindexed.py --minutes 5 --old-rev 5687f1ee
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_bag_open import IMAGE, _drop_time_index, _old_package, write_bag  # noqa: E402
+
+_CHILD = r'''
+import hashlib, json, logging, sys, time
+from pathlib import Path
+from mast3r_ros.replay.rosbag import opening
+logging.disable(logging.WARNING)
+def rchar():
+    with open("/proc/self/io") as f:
+        return int(next(l for l in f if l.startswith("rchar")).split()[1])
+out, bag, image = sys.argv[1:4]
+bag = Path(bag)
+rows = {}
+for name, topics in [("image", {image}), ("tf", {"/tf"}), ("all", None)]:
+    r0, t0, c0 = rchar(), time.perf_counter(), time.process_time()
+    h, n, first = hashlib.sha1(), 0, None
+    with opening._open_bag(bag) as reader:
+        conns = [c for c in reader.connections if topics is None or c.topic in topics]
+        for conn, t, data in opening.bag_messages(reader, connections=conns):
+            if first is None:
+                first = time.perf_counter() - t0
+            n += 1
+            h.update(f"{conn.topic} {t}".encode())
+            h.update(data)
+    rows[name] = (time.perf_counter() - t0, time.process_time() - c0, rchar() - r0, first,
+                  f"{n} messages {h.hexdigest()[:12]}")
+with open(out, "w") as f:
+    json.dump({"rows": rows, "module": opening.__file__}, f)
+'''
+
+
+def run_child(package_root: Path, bag: Path, work: Path) -> dict:
+    out = work / "rows.json"
+    out.unlink(missing_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(package_root))
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(out), str(bag), IMAGE],
+                          env=env, cwd=work, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the child failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    found = json.loads(out.read_text())
+    if not Path(found["module"]).resolve().is_relative_to(package_root.resolve()):
+        raise SystemExit(f"the child imported {found['module']}, not from {package_root}")
+    return found["rows"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
+    ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--old-rev", default="5687f1ee",
+                    help="git revision of the package before (default: the parent of the "
+                         "change this bench measures)")
+    ap.add_argument("--tmp", help="folder for the bag (default: the system's temporary one)")
+    ap.add_argument("--json", help="write the rows here")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="db3_unindexed_", dir=args.tmp))
+    table = []
+    try:
+        packages = {"old": _old_package(args.old_rev, work / "old"), "new": ROOT}
+        bag = work / "bag"
+        counts = write_bag(bag, args.minutes, "sqlite3")
+        _drop_time_index(bag)
+        size = sum(p.stat().st_size for p in bag.iterdir())
+        print(f"old: {args.old_rev}, new: this tree; {args.minutes:g} min sqlite3 bag without "
+              f"timestamp_idx, {size / 1e6:.0f} MB, {sum(counts.values())} messages; the least "
+              f"CPU of {args.repeats} (wall s, CPU s, s to the first message, MB read by "
+              "rchar), warm page cache\n", flush=True)
+        runs: dict = {label: [] for label in packages}
+        for _ in range(args.repeats):
+            for label, root in packages.items():
+                runs[label].append(run_child(root, bag, work))
+        print(f"{'pass':<6} {'wall s old/new':>15} {'CPU s old/new':>15} "
+              f"{'first s old/new':>15} {'MB read old/new':>17}  results")
+        for name in runs["old"][0]:
+            best = {label: min((r[name] for r in found), key=lambda x: x[1])
+                    for label, found in runs.items()}
+            digests = {r[name][4] for found in runs.values() for r in found}
+            same = "same" if len(digests) == 1 else f"DIFFERENT {sorted(digests)}"
+            (ow, oc, ob, of, _), (nw, nc, nb, nf, digest) = best["old"], best["new"]
+            print(f"{name:<6} {ow:7.2f}/{nw:<7.2f} {oc:7.2f}/{nc:<7.2f} {of:7.2f}/{nf:<7.2f} "
+                  f"{ob / 1e6:8.1f}/{nb / 1e6:<8.1f}  {same}: {digest}", flush=True)
+            table.append({"minutes": args.minutes, "bag_bytes": size, "pass": name,
+                          "old": [r[name][:4] for r in runs["old"]],
+                          "new": [r[name][:4] for r in runs["new"]],
+                          "same": len(digests) == 1, "digest": digest})
+        if args.json:
+            Path(args.json).write_text(json.dumps(table, indent=1))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
