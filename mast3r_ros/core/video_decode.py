@@ -12,9 +12,10 @@ packet (refused, or decoded with FFmpeg's corrupt flag) and every picture predic
 until the next keyframe give no picture; so do the pictures after a lost packet, which FFmpeg
 does not flag: a lost keyframe (FFmpeg then gives no picture until the next one) and, in an
 FFMPEGPacket stream, a lost P-frame (its ``pts`` skips more than its step, learnt from the
-packets by `PtsSteps`: ffmpeg_image_transport's encoder counts frames, 1 a packet, other
-publishers step by a timebase's ticks; a CompressedVideo has no such count, so a lost P-frame
-there cannot be told). Streams with
+packets by `video_pts.PtsSteps`: ffmpeg_image_transport's encoder counts frames, 1 a packet,
+other publishers step by a timebase's ticks, where a longer gap may be a slower frame rate: that
+packet's picture is held back, given no picture, until the next pts tells which (`HELD`); a
+CompressedVideo has no such count, so a lost P-frame there cannot be told). Streams with
 B-frames (pictures given out late) are not read: Foxglove's schema forbids them.
 """
 
@@ -23,9 +24,10 @@ from __future__ import annotations
 import os
 import re
 from types import SimpleNamespace
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 from .errors import InputError
+from .video_pts import PtsSteps
 
 COMPRESSED_VIDEO_TYPE = "foxglove_msgs/msg/CompressedVideo"
 FFMPEG_PACKET_TYPE = "ffmpeg_image_transport_msgs/msg/FFMPEGPacket"
@@ -117,75 +119,15 @@ LOST_PTS = ("a packet before it is missing (FFMPEGPacket pts {last} -> {pts}, in
             "pts steps by {step}: a packet dropped on the way or missing from the recording): "
             "the picture is predicted from an older one, as is every picture until the next "
             "keyframe")
+# an FFMPEGPacket pts skipping more than 3/2 of its step in a timebase (`PtsSteps.held`): a lost
+# packet or a slower frame rate, told by the next packet's pts; the picture is not read meanwhile
+HELD = ("the picture is not read: its FFMPEGPacket pts {last} -> {pts} skips more than its step "
+        "of {step}, a packet lost on the way or a slower frame rate, which the next packet's pts "
+        "tells (the same step again: the new frame rate; else a loss, and the pictures until the "
+        "next keyframe are not read)")
 B_FRAMES = ("the {name} decoder gave no picture for the packet (a stream with B-frames, whose "
             "pictures come late, is not read: record it without B-frames, as Foxglove's "
             "CompressedVideo requires)")
-
-
-class PtsSteps:
-    """An FFMPEGPacket stream's ``pts`` step, learnt from its packets: ffmpeg_image_transport's
-    encoder counts frames (1 a packet), a publisher stamping pts in a timebase steps by its
-    ticks a frame (3000 at 30 fps in 90 kHz, with jitter). ``step``: the most common of the
-    first `LEARN` gaps (gaps within a quarter of each other are one; a tie: the latest), as a
-    loss makes a gap longer and a late stamp one shorter, neither often (the first gap is the
-    step until a second one is known: a short one then makes the next normal gap a loss, which
-    cannot be told from one lost there). Then a step off it (outside 2/3..3/2 of it) that
-    the next one repeats (within a quarter) becomes it (the frame rate changed), and the step
-    before it coming back within `LEARN` gaps undoes that (the two were losses). `gap` tells
-    a loss."""
-
-    LEARN = 4
-
-    def __init__(self) -> None:
-        self.step: Optional[int] = None
-        self._last: Optional[int] = None
-        self._first: List[int] = []  # the first `LEARN` gaps
-        self._off: Optional[int] = None  # the step before, when off ``step``
-        self._was: Optional[int] = None  # the step before the last change, for `LEARN` gaps
-        self._since = 0  # gaps since that change
-
-    @staticmethod
-    def _near(a: int, b: int) -> bool:
-        return 4 * abs(a - b) <= b
-
-    def _most_common(self) -> int:
-        counts = [sum(self._near(h, g) for h in self._first) for g in self._first]
-        best = max(counts)
-        return max((i, g) for i, (g, n) in enumerate(zip(self._first, counts)) if n == best)[1]
-
-    def gap(self, pts: int) -> Optional[Tuple[int, int, int]]:
-        """(pts before, ``pts``, step) when ``pts`` skips more than 3/2 steps (a packet lost:
-        said once, not again at a new step that repeats); None otherwise: the first, a pts
-        standing still or going back (a publisher leaving it 0, B-frames' presentation order,
-        an encoder restarted), a step within 2/3..3/2 of the step, or a new step taken up."""
-        last, self._last = self._last, pts
-        if last is None or pts <= last:
-            self._off = None
-            return None
-        delta = pts - last
-        learning = len(self._first) < self.LEARN
-        if learning:
-            self._first.append(delta)
-            if len(self._first) == 1:  # no step yet
-                self.step = delta
-                return None
-        step = self.step
-        assert step is not None
-        lost: Optional[Tuple[int, int, int]] = None
-        self._since += 1
-        if self._was is not None and self._since <= self.LEARN and self._near(delta, self._was):
-            self.step, self._was, self._off = self._was, None, None  # the change was losses
-        elif 3 * delta > 2 * step and 2 * delta < 3 * step:  # within 2/3..3/2 of it
-            self._off = None
-        elif self._off is not None and self._near(delta, self._off):
-            self.step, self._off = delta, None  # repeated: the new step
-            self._was, self._since = step, 0
-        else:
-            self._off = delta
-            lost = (last, pts, step) if 2 * delta > 3 * step else None
-        if learning and self._was is None:
-            self.step = self._most_common()
-        return lost
 
 
 class VideoPacket:
@@ -289,8 +231,9 @@ class VideoDecoder:
             packet.error = (f"the video format changed within the topic, to "
                             f"{packet.video_format!r:.40}: read from the first format's decoder")
             return packet
-        lost = (self._steps.gap(packet.pts) if self._steps is not None and packet.pts is not None
-                else None)
+        lost = held = None
+        if self._steps is not None and packet.pts is not None:
+            lost, held = self._steps.gap(packet.pts), self._steps.held
         if lost and self.first_key is not None and not self.reorders:
             self._broken = LOST_PTS.format(last=lost[0], pts=lost[1], step=lost[2])
         self._waiting[ordinal] = packet
@@ -326,6 +269,13 @@ class VideoDecoder:
                 owner.error = self._broken
             else:
                 owner.picture = picture
+        if held and packet.picture is not None and not self.reorders:
+            if packet.picture.key_frame:  # predicted from nothing before it
+                assert self._steps is not None
+                self._steps.healed()
+            else:
+                packet.picture = None
+                packet.error = HELD.format(last=held[0], pts=held[1], step=held[2])
         before = ordinal < self._starts_at if self._starts_at is not None else (
             self.first_key is None)
         if packet.picture is None and packet.error == NOT_DECODED:
