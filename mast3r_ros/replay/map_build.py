@@ -29,7 +29,7 @@ from ..core.config import Config, ModelConfig
 from ..core.encoding_store import EncodingStore, StoreTable
 from ..core.errors import InputError
 from ..core.image_codec.compressed import read_own_image
-from ..core.fileio import (OutputBusyError, atomic_write_bytes, atomic_write_json, output_path,
+from ..core.fileio import (OutputBusyError, atomic_write_json, output_path,
                            refuse_busy_output)
 from ..core.keyframes import MapWriter
 from ..core.keyframes.target import _check_partial, finished_shards
@@ -390,52 +390,42 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
     return identity
 
 
-def finish_encodings(w: MapWriter) -> Dict[str, bytes]:
-    """Delete the resume bookkeeping (shard markers, ``build.json``) from the writer's encoding
-    stores, so what is published is exactly the stores their tables describe; returns what it
-    deleted (path -> bytes) for `restore_encodings`. Call it right before `MapWriter.commit`
-    (`publishing_encodings` does both): until then a killed build resumes from the finished
-    shards."""
-    saved: Dict[str, bytes] = {}
+def finish_encodings(w: MapWriter, folder: Optional[str] = None) -> None:
+    """Delete the resume bookkeeping (shard markers, ``build.json``) from the encoding stores
+    the writer lists, in ``folder`` (default: its build folder), so that what stays is exactly
+    the stores their tables describe. `publishing_encodings` calls it on the published map."""
     for entry in w.encodings:
-        staging = os.path.join(w.tmp, entry["store"])
+        staging = os.path.join(folder or w.tmp, entry["store"])
         if not os.path.isdir(staging):
             continue
-        for name in sorted(os.listdir(staging)):
-            if name == _BUILD_INFO or (name.startswith("shard_") and name.endswith(".json")):
-                with open(os.path.join(staging, name), "rb") as fh:
-                    saved[os.path.join(staging, name)] = fh.read()
         clear_markers(staging)
         info = os.path.join(staging, _BUILD_INFO)
         if os.path.exists(info):
             os.unlink(info)
-    return saved
-
-
-def restore_encodings(saved: Dict[str, bytes]) -> None:
-    """Put back the bookkeeping `finish_encodings` deleted (``build.json`` first, the shard
-    markers --resume counts last), each file atomically."""
-    for path in sorted(saved, key=lambda p: os.path.basename(p) != _BUILD_INFO):
-        atomic_write_bytes(path, saved[path])
 
 
 @contextlib.contextmanager
 def publishing_encodings(w: MapWriter) -> Iterator[None]:
-    """``with publishing_encodings(w): w.commit()``: the resume bookkeeping is deleted for the
-    commit (`finish_encodings`) and put back when the commit fails or is stopped before the map
-    is published (a writeback error at its flush, a full disk, Ctrl-C), so the encoded build
-    stays in ``OUT.partial`` and --resume finishes it without encoding a keyframe again."""
-    saved = finish_encodings(w)
+    """``with publishing_encodings(w): w.commit()``: the resume bookkeeping (shard markers,
+    ``build.json``) stays in the build folder through the whole commit and is deleted from the
+    map only once the map is renamed into place (`finish_encodings`). So whenever the commit
+    fails, is stopped, or is killed (SIGKILL, a power cut: no handler runs), what is on disk is
+    either ``OUT.partial`` with every marker, which --resume finishes without encoding a
+    keyframe again, or the published map (killed between its rename and that deletion: with
+    those few files beside its stores, which nothing reads). (They were deleted before the
+    commit and put back from memory on an error: a kill in between lost them, and --resume
+    encoded every keyframe again.)"""
     try:
         yield
-    except BaseException:
-        if not w.committed:
+    finally:
+        if w.committed:
             try:
-                restore_encodings(saved)
-            except OSError as e:  # the disk that failed the commit: the first error is told
-                log.warning("could not put back the shard markers of %s (%s): --resume "
-                            "encodes its keyframes again", w.tmp, e)
-        raise
+                finish_encodings(w, w.path)
+            except OSError as e:  # the map is published and complete: a warning, not an error
+                log.warning("the map %s is published, but its build's resume bookkeeping "
+                            "(encodings/*/shard_*.json, build.json) could not be deleted from it "
+                            "(%s): nothing reads those files; delete them when you can",
+                            w.path, e.strerror or e)
 
 
 def commit_failure_words(e: OSError, kept: int, tmp: str, hint: str) -> str:

@@ -127,29 +127,112 @@ def test_a_ctrl_c_during_the_commit_says_the_encodings_are_kept(
     assert any(n.startswith("shard_") for n in _markers(out + ".partial"))
 
 
-def test_publishing_encodings_puts_the_markers_back_unless_the_map_was_published(tmp_path):
+def test_publishing_encodings_deletes_the_markers_only_from_the_published_map(tmp_path):
+    """The bookkeeping stays in the build folder for the whole commit (a kill at any moment
+    leaves it for --resume) and goes from the map once it is published; a failed commit
+    leaves it as it was."""
     from types import SimpleNamespace
 
     from mast3r_ros.replay import map_build
 
-    store = tmp_path / "encodings" / "ab_224"
-    store.mkdir(parents=True)
     files = {"chunk_000000.npy": "c", "shard_000000.json": "{\"first\": 0}",
              "shard_000016.json": "{\"first\": 16}", "build.json": "{\"identity\": \"ab\"}"}
+    tmp, path = tmp_path / "M.partial", tmp_path / "M"
+    store = tmp / "encodings" / "ab_224"
+    store.mkdir(parents=True)
     for name, text in files.items():
         (store / name).write_text(text)
-    w = SimpleNamespace(tmp=str(tmp_path), committed=False,
+    w = SimpleNamespace(tmp=str(tmp), path=str(path), committed=False,
                         encodings=[{"store": "encodings/ab_224"}])
     with pytest.raises(OSError, match="flush"):
         with map_build.publishing_encodings(w):
-            assert sorted(os.listdir(store)) == ["chunk_000000.npy"]  # cleared for the commit
+            assert sorted(os.listdir(store)) == sorted(files)  # kept through the commit
             raise OSError(errno.EIO, "flush")
-    assert {n: (store / n).read_text() for n in os.listdir(store)} == files  # put back as were
-    w.committed = True  # published: the map holds no bookkeeping, and none is written back
-    with pytest.raises(KeyboardInterrupt):
-        with map_build.publishing_encodings(w):
-            raise KeyboardInterrupt
-    assert os.listdir(store) == ["chunk_000000.npy"]
+    assert {n: (store / n).read_text() for n in os.listdir(store)} == files
+    with map_build.publishing_encodings(w):
+        os.rename(tmp, path)  # the commit's rename
+        w.committed = True
+    assert os.listdir(path / "encodings" / "ab_224") == ["chunk_000000.npy"]
+
+
+def _state(folder: str, shards: int) -> str:
+    """What a restart finds in ``folder`` (holding M and M.partial): 'partial' (every shard
+    marker and build.json there: --resume encodes nothing again), 'map' (published), or what
+    is wrong."""
+    from mast3r_ros.core.keyframes import KeyframeMap
+    from mast3r_ros.core.keyframes.target import finished_shards
+
+    out, partial = os.path.join(folder, "M"), os.path.join(folder, "M.partial")
+    if os.path.isdir(partial) and not os.path.exists(out):
+        names = _markers(partial)
+        done = finished_shards(partial)
+        return "partial" if done == shards and "build.json" in names else f"partial {names}"
+    if os.path.isfile(os.path.join(out, "manifest.json")) and not os.path.exists(partial):
+        KeyframeMap.load(out)  # loads, the bookkeeping files beside its stores or not
+        return "map"
+    return f"neither: {sorted(os.listdir(folder))}"
+
+
+def test_a_kill_at_any_step_of_the_commit_leaves_a_resumable_build_or_the_map(
+        tum, tiny_ckpt, tmp_path, monkeypatch, capsys):
+    """SIGKILL runs no handler: what it leaves is the disk as it was between two steps. The
+    commit's disk is copied before each of its renames and deletions (a kill right there),
+    and each copy must be 'OUT.partial that --resume finishes' or 'the published map'. (The
+    markers were deleted before the rename and put back only by the process: a kill in that
+    window left a build --resume encoded again from the first keyframe.)"""
+    import shutil
+
+    from mast3r_ros.replay import pipeline
+
+    params = _params(tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    out = str(run / "M")
+    kills, armed = [], []
+    real_ops = {n: getattr(os, n) for n in ("replace", "rename", "unlink", "rmdir")}
+
+    def killed_before(name):
+        def op(*a, **k):
+            if armed and not armed[-1]:
+                armed.append(True)  # no copy of a copy's own steps
+                dst = str(tmp_path / f"kill{len(kills):02d}")
+                shutil.copytree(str(run), dst, symlinks=True)
+                kills.append((f"{name} {os.path.relpath(str(a[0]), str(run))}", dst))
+                armed.pop()
+            return real_ops[name](*a, **k)
+        return op
+
+    real_publishing = pipeline.publishing_encodings
+
+    def publishing(w):
+        armed.append(False)
+        return real_publishing(w)
+
+    with monkeypatch.context() as m:
+        for name in real_ops:
+            m.setattr(os, name, killed_before(name))
+        m.setattr(pipeline, "publishing_encodings", publishing)
+        assert _build(tum, tiny_ckpt, params, out) == 0
+    shards = sum(n.startswith("shard_") for n in _markers(kills[0][1] + "/M.partial"))
+    states = [(step, _state(dst, shards)) for step, dst in kills]
+    assert shards and len(states) > 3, states
+    assert all(s in ("partial", "map") for _, s in states), states
+    assert [s for _, s in states] == sorted(s for _, s in states)[::-1], states  # then the map
+
+    # the last moment before the rename: --resume publishes the map, encoding nothing again
+    last = [dst for (_, dst), (_, s) in zip(kills, states) if s == "partial"][-1]
+    encoded = []
+    real = parallel_build._write_shard
+    monkeypatch.setattr(parallel_build, "_write_shard",
+                        lambda *a, **k: encoded.append(a[1]) or real(*a, **k))
+    capsys.readouterr()
+    assert _build(tum, tiny_ckpt, params, last + "/M", "--resume") == 0, capsys.readouterr()
+    assert encoded == []
+    got, want = _manifest(last + "/M"), _manifest(out)
+    assert got == want and got["encodings"]
+    first = [dst for (_, dst), (_, s) in zip(kills, states) if s == "map"][0]
+    assert _build(tum, tiny_ckpt, params, first + "/M", "--resume") == 2  # finished: nothing
+    assert "is a finished map" in capsys.readouterr().err  # to resume
 
 
 def test_a_full_disk_at_the_commit_says_the_build_is_kept_and_resume_finishes_it(
