@@ -429,14 +429,29 @@ def publishing_encodings(w: MapWriter) -> Iterator[None]:
 
 
 def commit_failure_words(e: OSError, kept: int, tmp: str, hint: str) -> str:
-    """The words of an ``OSError`` ``e`` at a build's commit (its flush) or once its keyframes
-    are all encoded (a full disk): what became of the build folder ``tmp`` (``kept``: its
-    finished shards, and ``hint``, how to go on: build-map's own, 'rerun with --resume', gets
-    'to finish it', as that only publishes the map)."""
+    """The words of an ``OSError`` ``e`` at a build's commit (its flush) or while it keeps
+    finished shards (`kept_build_error`): what became of the build folder ``tmp`` (``kept``:
+    its finished shards, and ``hint``, how to go on: build-map's own, 'rerun with --resume',
+    gets 'to finish it': the shards left, if any, and publishing the map)."""
     if hint.startswith("rerun with --resume"):
         hint += " to finish it"
     return f"{e.strerror}; " + (f"the build is kept in {tmp} ({hint})" if kept else
                                 "the build folder was deleted")
+
+
+def kept_build_error(e: BaseException, out: str, kept: int, tmp: str, hint: str
+                     ) -> Optional[OSError]:
+    """The ``OSError`` build-map raises for ``e``, which failed the build of ``out`` whose
+    folder ``tmp`` holds ``kept`` finished shards, in its one line what became of that folder
+    (`commit_failure_words`): for the flush before the rename (it names ``out``) and for any
+    path refused while shards are kept (a full disk, a read-only remount, a permission: the
+    pooled index stored after the last shard too, whose line said only 'no space left');
+    None (raise ``e`` as it is) for another error, one without an errno, and a Ray peer's
+    ``ConnectionError``, which the command line words on its own."""
+    if (not isinstance(e, OSError) or isinstance(e, ConnectionError) or not e.errno
+            or not (e.filename == out or kept)):
+        return None
+    return OSError(e.errno, commit_failure_words(e, kept, tmp, hint), e.filename)
 
 
 def add_asmk_index(w: MapWriter, identity: str, image_size: int, retrieval_checkpoint: str,

@@ -34,7 +34,7 @@ from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_r
                                poses_at_stamps, stamp_steps)
 from ..core.types import Frame
 from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect_build_workers,
-                        commit_failure_words, encode_map_keyframes, open_map_writer,
+                        encode_map_keyframes, kept_build_error, open_map_writer,
                         publishing_encodings)
 from .first_frames import FirstFrames
 from .parallel_build import BuildInterrupted
@@ -498,10 +498,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
             w.close()
         else:
             w.abort()
-        # the commit's flush, or a write refused once every keyframe is encoded (a full disk)
-        if isinstance(e, OSError) and e.errno and (e.filename == out or kept and w.encodings):
-            raise OSError(e.errno, commit_failure_words(e, kept, w.tmp, resume_hint),
-                          e.filename) from None
+        told = kept_build_error(e, out, kept, w.tmp, resume_hint)  # the build kept, in its line
+        if told is not None:
+            raise told from None
         raise
     with after_publishing("the map", path):  # a stop now loses none of it, and is told so
         _warn_after_build(st, cfg, len(source))

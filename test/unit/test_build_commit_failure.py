@@ -235,8 +235,12 @@ def test_a_kill_at_any_step_of_the_commit_leaves_a_resumable_build_or_the_map(
     assert "is a finished map" in capsys.readouterr().err  # to resume
 
 
+@pytest.mark.parametrize("index", ["thumbnail", "pooled"])
 def test_a_full_disk_at_the_commit_says_the_build_is_kept_and_resume_finishes_it(
-        tum, tiny_ckpt, tmp_path, monkeypatch, capsys):
+        tum, tiny_ckpt, tmp_path, monkeypatch, capsys, index):
+    """The thumbnail index (written by the commit) or the pooled-descriptor index (stored
+    once every keyframe is encoded, before the map lists its first encodings: the one line
+    said only 'no space left', the INFO line alone that the shards were kept)."""
     from mast3r_ros.core.keyframes.layout import THUMBNAIL_INDEX
     from mast3r_ros.core.keyframes.writer import MapWriter
 
@@ -245,8 +249,8 @@ def test_a_full_disk_at_the_commit_says_the_build_is_kept_and_resume_finishes_it
 
     real = MapWriter._save_index
 
-    def full(self, name, *a, **k):  # the thumbnail index, written by the commit
-        if name != THUMBNAIL_INDEX:
+    def full(self, name, *a, **k):
+        if not (name == THUMBNAIL_INDEX if index == "thumbnail" else name.endswith("/pooled")):
             return real(self, name, *a, **k)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.path.join(self.tmp, name))
 
