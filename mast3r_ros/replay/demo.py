@@ -226,7 +226,9 @@ def _build_and_localize(cfg: Config, map_dir: str, query_dir: str, map_path: str
         log.info("removed %s (localized against the replaced map)", run)
     query = TumSequence(query_dir, pose_at_stamp=rule, read_depth=False)  # query depth: unused
     # a stopped demo's run.partial localized against the map just replaced: started over
+    # run.json's selection names what was localized, as localize's names its SOURCE: the
+    # rendered query frames (it read "source": "")
     metrics = run_localization(query, map_path, run, cfg, overwrite=True, restart=True,
                                resume_hint="rerun the demo with --overwrite (the scene is "
-                                           "reused, the run starts over)")
+                                           "reused, the run starts over)", source_path=query_dir)
     return map_path, run, metrics

@@ -87,6 +87,9 @@ def test_demo_runs_the_sift_baseline_with_a_note(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "no checkpoint configured" in text and "SIFT" in text and "localized" in text
     assert os.path.isfile(os.path.join(out, "run", "metrics.json"))
+    with open(os.path.join(out, "run", "run.json"), encoding="utf-8") as fh:
+        selection = json.load(fh)["selection"]  # what it localized: the rendered query frames
+    assert selection["source"] == os.path.abspath(os.path.join(out, "data", "query")), selection
     # the noise-free scene makes the covariance conservative: the table and a note say so
     assert "covariance position: chi2 95 % coverage" in text and "conservative: sigma ~" in text
     assert "note: the rendered scene is noise-free" in text and "1 cm / 1 deg" in text
