@@ -15,12 +15,11 @@ After the keyframes are chosen and their images are in the map's build folder:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
 import os
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -383,7 +382,7 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
     finally:
         if local:
             engine.close()
-    # the shard markers and build.json stay until the map is published (`publishing_encodings`):
+    # the shard markers and build.json stay until the map is published (`commit_build`):
     # a build interrupted after encoding (ASMK index, plot, manifest) resumes without
     # re-encoding, and --resume still refuses a build folder made for other keyframes
     w.add_encoding_store(identity, size, table, global_descriptors(staging, table), content)
@@ -393,7 +392,7 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
 def finish_encodings(w: MapWriter, folder: Optional[str] = None) -> None:
     """Delete the resume bookkeeping (shard markers, ``build.json``) from the encoding stores
     the writer lists, in ``folder`` (default: its build folder), so that what stays is exactly
-    the stores their tables describe. `publishing_encodings` calls it on the published map."""
+    the stores their tables describe. `commit_build` calls it on the published map."""
     for entry in w.encodings:
         staging = os.path.join(folder or w.tmp, entry["store"])
         if not os.path.isdir(staging):
@@ -404,28 +403,27 @@ def finish_encodings(w: MapWriter, folder: Optional[str] = None) -> None:
             os.unlink(info)
 
 
-@contextlib.contextmanager
-def publishing_encodings(w: MapWriter) -> Iterator[None]:
-    """``with publishing_encodings(w): w.commit()``: the resume bookkeeping (shard markers,
-    ``build.json``) stays in the build folder through the whole commit and is deleted from the
-    map only once the map is renamed into place (`finish_encodings`). So whenever the commit
-    fails, is stopped, or is killed (SIGKILL, a power cut: no handler runs), what is on disk is
-    either ``OUT.partial`` with every marker, which --resume finishes without encoding a
-    keyframe again, or the published map (killed between its rename and that deletion: with
-    those few files beside its stores, which nothing reads). (They were deleted before the
-    commit and put back from memory on an error: a kill in between lost them, and --resume
-    encoded every keyframe again.)"""
-    try:
-        yield
-    finally:
-        if w.committed:
-            try:
-                finish_encodings(w, w.path)
-            except OSError as e:  # the map is published and complete: a warning, not an error
-                log.warning("the map %s is published, but its build's resume bookkeeping "
-                            "(encodings/*/shard_*.json, build.json) could not be deleted from it "
-                            "(%s): nothing reads those files; delete them when you can",
-                            w.path, e.strerror or e)
+def commit_build(w: MapWriter) -> str:
+    """Publish the map `MapWriter.commit` builds in ``w``; returns its path. The resume
+    bookkeeping (shard markers, ``build.json``) stays in the build folder through the whole
+    commit and is deleted from the map once the map is renamed into place, before ``OUT``'s
+    lock is released (`finish_encodings`). So whenever the commit fails, is stopped, or is
+    killed (SIGKILL, a power cut: no handler runs), what is on disk is either ``OUT.partial``
+    with every marker, which --resume finishes without encoding a keyframe again, or the
+    published map (killed between its rename and that deletion: with those few files beside
+    its stores, which nothing reads). (They were deleted before the commit and put back from
+    memory on an error: a kill in between lost them, and --resume encoded every keyframe
+    again.)"""
+    def published(path: str) -> None:
+        try:
+            finish_encodings(w, path)
+        except OSError as e:  # the map is published and complete: a warning, not an error
+            log.warning("the map %s is published, but its build's resume bookkeeping "
+                        "(encodings/*/shard_*.json, build.json) could not be deleted from it "
+                        "(%s): nothing reads those files; delete them when you can",
+                        path, e.strerror or e)
+
+    return w.commit(on_published=published)
 
 
 def commit_failure_words(e: OSError, kept: int, tmp: str, hint: str) -> str:

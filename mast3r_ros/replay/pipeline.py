@@ -33,9 +33,9 @@ from ..core.tf_buffer import EDGE_GAP_PERIODS
 from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_range,
                                poses_at_stamps, stamp_steps)
 from ..core.types import Frame
-from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect_build_workers,
-                        encode_map_keyframes, kept_build_error, open_map_writer,
-                        publishing_encodings)
+from .map_build import (BuildOptions, add_asmk_index, check_build_files, commit_build,
+                        connect_build_workers, encode_map_keyframes, kept_build_error,
+                        open_map_writer)
 from .first_frames import FirstFrames
 from .parallel_build import BuildInterrupted
 from .plots import plot_keyframes, skipped_indices, skipped_positions
@@ -471,8 +471,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                        consistency=report, skipped=skipped_positions(st.posed_ns, all_poses,
                                                                      skipped),
                        skipped_at=skipped_indices([r["stamp_ns"] for r in w.records], skipped))
-        with publishing_encodings(w):  # resume bookkeeping kept until the map is published
-            path = w.commit()
+        path = commit_build(w)  # the resume bookkeeping kept until the map is published
     except (BuildInterrupted, KeyboardInterrupt) as e:
         if w.committed:  # the stop came as the map was published: it is complete
             w.close()

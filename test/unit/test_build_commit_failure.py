@@ -1,11 +1,11 @@
-"""A build-map whose final commit fails (a writeback error at the flush, ENOSPC, the index build)
-or is stopped (Ctrl-C) after its keyframes were encoded keeps its encodings in ``OUT.partial``:
-the shard markers `finish_encodings` clears for the published map are put back, the one error
-line names ``OUT.partial`` and --resume, and ``--resume`` finishes the commit without encoding a
-keyframe again, publishing the map an uninterrupted build publishes.
+"""A build-map whose final commit fails (a writeback error at the flush, ENOSPC, the index build),
+is stopped (Ctrl-C) or killed (SIGKILL) after its keyframes were encoded keeps its encodings in
+``OUT.partial``: the shard markers stay there until the map is published (`commit_build`), the
+one error line names ``OUT.partial`` and --resume, and ``--resume`` finishes the commit without
+encoding a keyframe again, publishing the map an uninterrupted build publishes.
 
-(Before, the markers were already cleared when the commit failed, so the build folder, hours of
-encoding on a large map, was deleted.)"""
+(Before, the markers were cleared before the commit: a failed commit deleted the build folder,
+hours of encoding on a large map; later they were put back from memory, which a kill skips.)"""
 
 from __future__ import annotations
 
@@ -127,10 +127,12 @@ def test_a_ctrl_c_during_the_commit_says_the_encodings_are_kept(
     assert any(n.startswith("shard_") for n in _markers(out + ".partial"))
 
 
-def test_publishing_encodings_deletes_the_markers_only_from_the_published_map(tmp_path):
+def test_commit_build_deletes_the_markers_only_from_the_published_map(tmp_path, monkeypatch,
+                                                                       caplog):
     """The bookkeeping stays in the build folder for the whole commit (a kill at any moment
     leaves it for --resume) and goes from the map once it is published; a failed commit
-    leaves it as it was."""
+    leaves it as it was, and a map it cannot be deleted from is still published (a warning)."""
+    import logging
     from types import SimpleNamespace
 
     from mast3r_ros.replay import map_build
@@ -142,16 +144,29 @@ def test_publishing_encodings_deletes_the_markers_only_from_the_published_map(tm
     store.mkdir(parents=True)
     for name, text in files.items():
         (store / name).write_text(text)
-    w = SimpleNamespace(tmp=str(tmp), path=str(path), committed=False,
-                        encodings=[{"store": "encodings/ab_224"}])
+
+    def failing(on_published):
+        assert sorted(os.listdir(store)) == sorted(files)  # kept through the commit
+        raise OSError(errno.EIO, "flush")
+
+    def publishing(on_published):
+        if tmp.exists():
+            os.rename(tmp, path)  # the commit's rename
+        on_published(str(path))
+        return str(path)
+
+    w = SimpleNamespace(tmp=str(tmp), encodings=[{"store": "encodings/ab_224"}], commit=failing)
     with pytest.raises(OSError, match="flush"):
-        with map_build.publishing_encodings(w):
-            assert sorted(os.listdir(store)) == sorted(files)  # kept through the commit
-            raise OSError(errno.EIO, "flush")
+        map_build.commit_build(w)
     assert {n: (store / n).read_text() for n in os.listdir(store)} == files
-    with map_build.publishing_encodings(w):
-        os.rename(tmp, path)  # the commit's rename
-        w.committed = True
+    w.commit = publishing
+    with monkeypatch.context() as m, caplog.at_level(logging.WARNING):
+        m.setattr(os, "unlink", lambda p, *a, **k: (_ for _ in ()).throw(
+            PermissionError(errno.EACCES, "Permission denied", p)))
+        assert map_build.commit_build(w) == str(path)  # published: no error
+    assert "is published, but its build's resume bookkeeping" in caplog.text
+    assert "could not be deleted from it (Permission denied)" in caplog.text
+    assert map_build.commit_build(w) == str(path)
     assert os.listdir(path / "encodings" / "ab_224") == ["chunk_000000.npy"]
 
 
@@ -202,22 +217,26 @@ def test_a_kill_at_any_step_of_the_commit_leaves_a_resumable_build_or_the_map(
             return real_ops[name](*a, **k)
         return op
 
-    real_publishing = pipeline.publishing_encodings
+    real_commit = pipeline.commit_build
 
-    def publishing(w):
+    def commit(w):
         armed.append(False)
-        return real_publishing(w)
+        return real_commit(w)
 
     with monkeypatch.context() as m:
         for name in real_ops:
             m.setattr(os, name, killed_before(name))
-        m.setattr(pipeline, "publishing_encodings", publishing)
+        m.setattr(pipeline, "commit_build", commit)
         assert _build(tum, tiny_ckpt, params, out) == 0
     shards = sum(n.startswith("shard_") for n in _markers(kills[0][1] + "/M.partial"))
     states = [(step, _state(dst, shards)) for step, dst in kills]
     assert shards and len(states) > 3, states
     assert all(s in ("partial", "map") for _, s in states), states
     assert [s for _, s in states] == sorted(s for _, s in states)[::-1], states  # then the map
+    steps = [step for step, _ in kills]  # the markers go from the map while OUT is locked
+    gone = [i for i, step in enumerate(steps) if step.startswith("unlink M/encodings/")]
+    unlocked = [i for i, step in enumerate(steps) if step == "unlink M.lock"]
+    assert gone and unlocked and max(gone) < min(unlocked), steps
 
     # the last moment before the rename: --resume publishes the map, encoding nothing again
     last = [dst for (_, dst), (_, s) in zip(kills, states) if s == "partial"][-1]

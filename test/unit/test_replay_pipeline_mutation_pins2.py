@@ -28,8 +28,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def test_an_encoded_build_whose_commit_flush_fails_says_truly_that_it_is_kept(
         tum, tiny_ckpt, tmp_path, monkeypatch, capsys):
     """The flush before the map is published fails (EIO) after the keyframes were encoded: the
-    shard markers --resume continues from, cleared for the commit (`finish_encodings`), are put
-    back (`publishing_encodings`), so the build folder is kept, and the one line says so and how
+    shard markers --resume continues from stay in the build folder until the map is published
+    (`commit_build`), so the build folder is kept, and the one line says so and how
     to finish it (not 'deleted': hours of encoding on a large map)."""
     params = tmp_path / "p.yaml"
     params.write_text("mast3r_localizer:\n  ros__parameters:\n    image_size: 224\n"

@@ -202,3 +202,13 @@ def finished_shards(partial: str) -> int:
         except OSError:
             continue
     return count
+
+
+class UnfinishedBuildError(InputError):
+    """A resumable build folder holds finished work and neither ``resume`` nor ``overwrite``
+    says what to do with it; ``partial`` the folder, ``shards`` its encoded shards."""
+
+    def __init__(self, message: str, partial: str, shards: int):
+        super().__init__(message)
+        self.partial = partial
+        self.shards = shards

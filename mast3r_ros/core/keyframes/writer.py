@@ -28,7 +28,7 @@ import contextlib
 import logging
 import os
 import shutil
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -66,8 +66,8 @@ from .table import (
     parse_image_name,
     write_keyframe_table,
 )
-from .target import (_check_partial, _check_target, check_map_out, dropped_encodings,
-                     finished_shards)
+from .target import (UnfinishedBuildError, _check_partial, _check_target, check_map_out,
+                     dropped_encodings, finished_shards)
 from .writer_encodings import WriterEncodings
 from .writer_pngs import WriterPngs
 
@@ -436,9 +436,11 @@ class MapWriter(WriterEncodings, WriterPngs):
         report.settle(force, log)
         return report
 
-    def commit(self) -> str:
+    def commit(self, on_published: Optional[Callable[[str], None]] = None) -> str:
         """Write the manifest and publish the folder at ``path`` (replacing the existing map
-        there with ``overwrite``); returns the absolute path. Raises `InputError` when no
+        there with ``overwrite``); returns the absolute path. ``on_published(path)`` runs once
+        the map is renamed into place, before ``path``'s lock is released (no other writer of
+        ``path`` yet: build-map deletes its resume markers there). Raises `InputError` when no
         keyframe was added, when ``path`` is now refused as the constructor says (something
         appeared there since), and when the writer is already committed, aborted or closed (a
         second commit would publish an empty folder over the map)."""
@@ -493,6 +495,8 @@ class MapWriter(WriterEncodings, WriterPngs):
             log.warning("the map replaced at %s cached encodings this one does not (checkpoint "
                         "%s): the first localize with such a checkpoint recomputes them",
                         self.path, ", ".join(dropped))
+        if on_published is not None:
+            on_published(self.path)
         self._lock.release()
         fsync_dir(os.path.dirname(self.path))
         n = len(self.records)
@@ -523,16 +527,6 @@ class MapWriter(WriterEncodings, WriterPngs):
         for ``resume``, else deleting it; releases the writer's lock on ``path``. As the end of
         a ``with`` block without commit; nothing after a commit or abort."""
         self.__exit__(None, None, None)
-
-
-class UnfinishedBuildError(InputError):
-    """A resumable build folder holds finished work and neither ``resume`` nor ``overwrite``
-    says what to do with it; ``partial`` the folder, ``shards`` its encoded shards."""
-
-    def __init__(self, message: str, partial: str, shards: int):
-        super().__init__(message)
-        self.partial = partial
-        self.shards = shards
 
 
 def write_map(path: str, keyframes: Sequence[Tuple[np.ndarray, CameraIntrinsics, np.ndarray, int,
