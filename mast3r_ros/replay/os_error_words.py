@@ -8,17 +8,21 @@ import errno
 
 def os_error_text(e: OSError, args: argparse.Namespace) -> str:
     """The CLI's one line for an ``OSError`` a path raised (an output or input the OS refuses):
-    a full disk or quota, and a file-size limit (``ulimit -f``, FAT32's 4 GiB on a USB stick),
-    name the output as given (a file's name under ``OUT.partial``/``OUT.tmp-*`` is gone already)
-    and the fix, as does a device's write error (EIO: a failed flush); a path that runs into a
-    loop of symbolic links is named as one (`link_loops.loop_text`), as the paths given are;
-    anything else names the path and the OS's words."""
+    a full disk or quota, a read-only file system (remounted so after a disk error) and a
+    file-size limit (``ulimit -f``, FAT32's 4 GiB on a USB stick) name the output as given (a
+    file's name under ``OUT.partial``/``OUT.tmp-*`` is gone already) and the fix, as does a
+    device's write error (EIO: a failed flush); a path that runs into a loop of symbolic links
+    is named as one (`link_loops.loop_text`), as the paths given are; anything else names the
+    path and the OS's words."""
     at = next((getattr(args, k, None) for k in ("out", "json", "plot") if getattr(args, k, None)),
               e.filename)
     held = f" holding {at}" if at else ""
     if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):  # a full disk
         return (f"no space left on the device{held} ({e.strerror}): free space there, or write "
                 "elsewhere")
+    if e.errno == errno.EROFS:  # writable at the start (checked): remounted read-only since
+        return (f"the file system{held} is read-only ({e.strerror}): a disk error can make the "
+                "kernel remount it so (see `dmesg`); remount it read-write, or write elsewhere")
     if e.errno == errno.EFBIG:
         under = f" under {at}" if at else ""
         return (f"a file written{under} reached the largest file size allowed ({e.strerror}: a "

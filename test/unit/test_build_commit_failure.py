@@ -285,3 +285,21 @@ def test_a_full_disk_at_the_commit_says_the_build_is_kept_and_resume_finishes_it
     assert _build(tum, tiny_ckpt, params, out, "--resume") == 0
     assert os.path.isfile(os.path.join(out, "manifest.json"))
     assert not os.path.exists(out + ".partial")
+
+
+def test_a_file_system_gone_read_only_at_the_commit_is_named_so_with_the_build_kept():
+    """EROFS (the kernel remounts a file system read-only after a disk error) while the build
+    is kept read 'cannot use path: ...: Read-only file system; the build is kept in ...
+    (check the paths given)': no path given was wrong."""
+    import argparse
+
+    from mast3r_ros.replay.map_build import kept_build_error
+    from mast3r_ros.replay.os_error_words import os_error_text
+
+    e = OSError(errno.EROFS, os.strerror(errno.EROFS), "maps/M.partial/keyframes.png")
+    told = kept_build_error(e, "maps/M", 3, "maps/M.partial", "rerun with --resume")
+    line = os_error_text(told, argparse.Namespace(out="maps/M"))
+    assert line.startswith("the file system holding maps/M is read-only (Read-only file "
+                           "system; the build is kept in maps/M.partial (rerun with --resume "
+                           "to finish it)): "), line
+    assert line.endswith("remount it read-write, or write elsewhere"), line
