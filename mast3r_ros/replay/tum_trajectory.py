@@ -333,8 +333,9 @@ def _read_numbered_rows(
             if key:
                 raise InputError(
                     f"{path}:{lineno}: a camera calibration (its {key!r} key: a camera.yaml, "
-                    "sensor.yaml or CameraInfo YAML), not a trajectory; --groundtruth (and "
-                    f"--trajectory) take a TUM trajectory file, one '{layout}' line per pose "
+                    "sensor.yaml or CameraInfo YAML), not a trajectory; "
+                    f"{option + ' takes' if option else 'give'} a TUM trajectory file, one "
+                    f"'{layout}' line per pose "
                     "(map_from_cam, metres); a calibration goes to --camera-info") from None
             pairs = columns == 2 and is_associate_pair(fields)
             if layout == TRAJECTORY_LAYOUT and _is_image_list(fields):

@@ -170,16 +170,17 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64)
 
 @pytest.mark.parametrize("command,option", [("localize", "--groundtruth"),
                                             ("build-map", "--trajectory")])
-@pytest.mark.parametrize("given", ["rgb.txt", "image"])
+@pytest.mark.parametrize("given", ["rgb.txt", "image", "camera.yaml"])
 def test_an_image_list_or_an_image_names_the_option_given(tum, sift_map, tmp_path, capsys,
                                                           command, option, given):
     """`localize --groundtruth rgb.txt` said "leave --trajectory (--groundtruth) out", an
-    option localize has not; an image given as the file ended "save it as UTF-8". The
-    refusal now names the option typed, and says an image is no trajectory."""
+    option localize has not; an image given as the file ended "save it as UTF-8"; a camera
+    YAML said "--groundtruth (and --trajectory) take". The refusal now names the option typed,
+    and says an image is no trajectory."""
     from mast3r_ros.replay.cli import main
 
     source = tum[1] if command == "localize" else tum[0]
-    path = f"{source}/rgb.txt"
+    path = f"{source}/{given}"
     if given == "image":
         path = str(tmp_path / "gt.png")
         (tmp_path / "gt.png").write_bytes(PNG)
@@ -192,6 +193,8 @@ def test_an_image_list_or_an_image_names_the_option_given(tum, sift_map, tmp_pat
     assert other not in line and "UTF-8;" not in line and "save it" not in line, line
     if given == "image":
         assert "it is a PNG image" in line and "an image is not a trajectory" in line, line
+    elif given == "camera.yaml":
+        assert f"not a trajectory; {option} takes a TUM trajectory file" in line, line
     else:
         assert f"leave {option} out" in line, line
 
