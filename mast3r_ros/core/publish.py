@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import secrets
+import shlex
 import shutil
 import tempfile
 from typing import List, Optional
@@ -43,6 +44,9 @@ MOVED, DELETING = "folder", "gone"
 # command checks its --out at several layers (the CLI, the run, atomic_folder twice), and each
 # probe moves the user's folder aside: once per folder is enough
 _PROBED: set = set()
+# the leftovers holding a moved-aside folder this process said it keeps (device, inode):
+# `remove_stale_temporaries` runs at each writer's lock, the line once is enough
+_SAID: set = set()
 
 
 def make_temporary_sibling(path: str) -> str:
@@ -85,10 +89,13 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
     beside output ``path``; returns them. Only for the holder of ``path``'s output lock, which
     every writer of such a sibling holds while it lives: one that exists now is nobody's. So are
     the ``PATH.old-XXXXXXXX`` folders `replace_folder` moves a replaced output to and deletes
-    (left when that deletion was interrupted): deleted too, with a WARNING; or put back,
-    ``PATH`` missing (a kill between the renames of `replace_folder` or of the probe
-    `check_can_replace`: ``PATH.old-X/folder``, or the empty ``PATH.old-X`` itself), and its
-    folder synced (`_put_back_left`); only where it holds nothing but that ``folder`` (`_ours`).
+    (left when that deletion was interrupted, which renames ``folder`` to ``gone`` first):
+    deleted too, with a WARNING; or put back, ``PATH`` missing (a kill between the renames of
+    `replace_folder` or of the probe `check_can_replace`: ``PATH.old-X/folder``, or the empty
+    ``PATH.old-X`` itself), and its folder synced (`_put_back_left`); only where it holds
+    nothing but that ``folder`` (`_ours`). One still holding ``folder`` with ``PATH`` there
+    (made again since, or another put back) is a complete folder moved aside: never deleted,
+    kept and said (`_say_kept`).
     Nothing of another form is touched: a user's ``PATH.tmp-20261202``, ``PATH.old-backup`` or
     ``PATH.old-20261206`` holding a map's files, ``PATH.partial``
     (a resumable build; with ``salvage``, a stopped run's is replaced by a newer killed run's
@@ -112,12 +119,15 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
     dirs = [os.path.join(parent, n) for n in names if stale.fullmatch(n)]
     old = [d for d in dirs if OLD_INFIX in os.path.basename(d)[len(base):]]
     dirs = [d for d in dirs if d not in old and not d.endswith(EMPTY_SUFFIX)]
-    for full in old:  # an output replaced by --overwrite, its deletion cut short (Ctrl-C)
+    for full in sorted(old):  # sorted: the one put back is `left_aside`'s, before the others
         if os.path.isdir(full) and not os.path.islink(full) and _ours(full):
             if full == left_aside(out) and _put_back_left(full, out, parent):
                 continue
             if full.endswith(EMPTY_SUFFIX):  # OUT is back: the probe's rename, not undone
                 continue  # the user's folder (empty), OUT made since: left, never deleted
+            if os.path.lexists(os.path.join(full, MOVED)):  # whole: a deletion renames it first
+                _say_kept(full, out)
+                continue
             shutil.rmtree(full, ignore_errors=True)
             if not os.path.lexists(full):
                 log.warning("removed %s: the output %s replaced, left when its deletion was "
@@ -138,6 +148,27 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
         log.warning("removed %d temporary folder(s) that a killed writer of %s left: %s",
                     len(gone), out, ", ".join(sorted(gone)))
     return removed
+
+
+def _say_kept(full: str, out: str) -> None:
+    """``full`` (``OUT.old-X``) holds a complete earlier ``out`` in ``folder`` (moved aside by a
+    kill between two renames, `_put_back_left`) that cannot be put back: ``out`` exists (made
+    again since, or another such leftover put back). Never deleted: said at WARNING, once per
+    process, in one line with how to restore or delete it."""
+    try:
+        st = os.stat(full)
+    except OSError:
+        return
+    if (st.st_dev, st.st_ino) in _SAID:
+        return
+    _SAID.add((st.st_dev, st.st_ino))
+    inner = os.path.join(full, MOVED)
+    now = f"{out} is another folder now: " if os.path.lexists(out) else ""
+    log.warning("kept %s: a complete earlier %s, which a command writing it moved aside and was "
+                "killed before moving back (an --overwrite, or its check that the folder can be "
+                "replaced); %sto restore it, move %s away and run `mv %s %s && rmdir %s`; to "
+                "delete it, `rm -r %s`", inner, out, now, out, shlex.quote(inner),
+                shlex.quote(out), shlex.quote(full), shlex.quote(full))
 
 
 def _ours(full: str) -> bool:

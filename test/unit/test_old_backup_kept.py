@@ -8,6 +8,7 @@ rename, a deletion cut short): anything else is the user's, and is left alone.""
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -44,13 +45,56 @@ def test_a_backup_holding_a_folder_named_folder_and_more_is_left_alone(tmp_path)
     assert not (tmp_path / "run").exists()
 
 
-def test_our_cut_deletion_is_still_removed(tmp_path, caplog):
-    """The layout a Ctrl-C during `replace_folder`'s deletion leaves (OUT present): removed."""
+@pytest.mark.parametrize("inner", ["gone", None])
+def test_our_cut_deletion_is_still_removed(tmp_path, caplog, inner):
+    """The layouts a Ctrl-C during `replace_folder`'s deletion leaves (OUT present): the old
+    output renamed to ``gone`` (its deletion begun), or nothing left in it: removed."""
     out = tmp_path / "map"
     out.mkdir()
     left = tmp_path / "map.old-abcd1234"
-    (left / "folder" / "keyframes").mkdir(parents=True)
+    left.mkdir()
+    if inner:
+        (left / inner / "keyframes").mkdir(parents=True)
     with caplog.at_level(logging.WARNING):
         publish.remove_stale_temporaries(str(out))
     assert not left.exists() and out.is_dir()
     assert "removed" in caplog.text
+
+
+def test_a_complete_out_moved_aside_is_kept_when_out_was_made_again(tmp_path, caplog):
+    """A kill between the two renames of the --out probe or an --overwrite left OUT whole in
+    ``OUT.old-X/folder``; OUT was then made again (by the user, another tool), and the next
+    writer deleted the hidden copy as "the output OUT replaced, left when its deletion was
+    interrupted". A deletion renames ``folder`` to ``gone`` first, so ``folder`` is always a
+    complete folder moved aside: kept, said once in one line with how to restore or delete it."""
+    left = tmp_path / "run.old-abcd1234"
+    (left / "folder").mkdir(parents=True)
+    (left / "folder" / "f").write_text("hi\n")
+    out = tmp_path / "run"
+    out.mkdir()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        assert publish.remove_stale_temporaries(str(out)) == []
+        publish.remove_stale_temporaries(str(out))  # a command's second check: not said again
+    assert (left / "folder" / "f").read_text() == "hi\n"
+    assert sorted(os.listdir(tmp_path)) == ["run", "run.old-abcd1234"]
+    assert os.listdir(out) == []
+    (line,) = [r.getMessage() for r in caplog.records]
+    inner = left / "folder"
+    assert line.startswith(f"kept {inner}: a complete earlier {out}"), line
+    assert f"`mv {inner} {out} && rmdir {left}`" in line and f"`rm -r {left}`" in line, line
+
+
+def test_of_two_moved_aside_outs_one_is_put_back_and_the_other_kept(tmp_path, caplog):
+    out = tmp_path / "run"
+    for name, text in (("run.old-aaaa1111", "first\n"), ("run.old-bbbb2222", "second\n")):
+        (tmp_path / name / "folder").mkdir(parents=True)
+        (tmp_path / name / "folder" / "f").write_text(text)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        publish.remove_stale_temporaries(str(out))
+    assert sorted(os.listdir(tmp_path)) == ["run", "run.old-bbbb2222"]
+    assert (out / "f").read_text() == "first\n"
+    assert (tmp_path / "run.old-bbbb2222" / "folder" / "f").read_text() == "second\n"
+    said = [r.getMessage() for r in caplog.records]
+    assert [m.split(":")[0] for m in said] == [
+        f"restored {out}", f"kept {tmp_path / 'run.old-bbbb2222' / 'folder'}"], said
+

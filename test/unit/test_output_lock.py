@@ -112,7 +112,7 @@ def test_temporaries_a_killed_writer_left_are_removed_by_the_next_holder(tmp_pat
                  "run.old-backup_12", "run.old-2026", "run.tmp-m3r-ABCD1234", "run.tmp-m3r-abc",
                  "run.kept-abcd1234", "run2.tmp-m3r-abcd1234", "other.tmp-m3r-abcd1234",
                  "run2.old-abcd1234"]
-    os.makedirs(tmp_path / "run.old-abcd1234" / "folder")  # replace_folder's, cut short
+    os.makedirs(tmp_path / "run.old-abcd1234" / "gone")  # replace_folder's deletion, cut short
     os.makedirs(tmp_path / "run")  # the output that replaced it
     for name in stale + kept_dirs:
         os.makedirs(tmp_path / name / "sub", exist_ok=True)
