@@ -95,7 +95,8 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
     ``PATH.old-X`` itself), and its folder synced (`_put_back_left`); only where it holds
     nothing but that ``folder`` (`_ours`). One still holding ``folder`` with ``PATH`` there
     (made again since, or another put back) is a complete folder moved aside: never deleted,
-    kept and said (`_say_kept`).
+    kept and said (`_say_kept`); an empty ``PATH.old-X-empty`` with ``PATH`` there is removed
+    (`os.rmdir`: only while empty).
     Nothing of another form is touched: a user's ``PATH.tmp-20261202``, ``PATH.old-backup`` or
     ``PATH.old-20261206`` holding a map's files, ``PATH.partial``
     (a resumable build; with ``salvage``, a stopped run's is replaced by a newer killed run's
@@ -123,8 +124,13 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
         if os.path.isdir(full) and not os.path.islink(full) and _ours(full):
             if full == left_aside(out) and _put_back_left(full, out, parent):
                 continue
-            if full.endswith(EMPTY_SUFFIX):  # OUT is back: the probe's rename, not undone
-                continue  # the user's folder (empty), OUT made since: left, never deleted
+            if full.endswith(EMPTY_SUFFIX):  # OUT made since: the probe's rename, not undone
+                with contextlib.suppress(OSError):  # rmdir: removes it only while empty
+                    os.rmdir(full)
+                    log.warning("removed %s: the empty %s, moved there by a command killed while "
+                                "checking that it can be replaced, %s made again since", full,
+                                out, os.path.basename(out))
+                continue
             if os.path.lexists(os.path.join(full, MOVED)):  # whole: a deletion renames it first
                 _say_kept(full, out)
                 continue

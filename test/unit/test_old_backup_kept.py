@@ -98,3 +98,14 @@ def test_of_two_moved_aside_outs_one_is_put_back_and_the_other_kept(tmp_path, ca
     assert [m.split(":")[0] for m in said] == [
         f"restored {out}", f"kept {tmp_path / 'run.old-bbbb2222' / 'folder'}"], said
 
+
+def test_an_empty_out_moved_aside_goes_once_out_was_made_again(tmp_path, caplog):
+    """The probe renamed an empty --out to ``OUT.old-X-empty``, a kill, then OUT made again:
+    the empty folder was left beside it forever. Removed (only while empty)."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run.old-abcd1234-empty").mkdir()
+    (tmp_path / "run.old-abcd5678-empty" / "mine").mkdir(parents=True)  # not empty: not ours
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        publish.remove_stale_temporaries(str(tmp_path / "run"))
+    assert sorted(os.listdir(tmp_path)) == ["run", "run.old-abcd5678-empty"]
+    assert "run.old-abcd1234-empty" in caplog.text and "abcd5678" not in caplog.text
