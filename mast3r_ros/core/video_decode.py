@@ -13,10 +13,10 @@ until the next keyframe give no picture; so do the pictures after a lost packet,
 does not flag: a lost keyframe (FFmpeg then gives no picture until the next one) and, in an
 FFMPEGPacket stream, a lost P-frame (its ``pts`` skips more than its step, learnt from the
 packets by `video_pts.PtsSteps`: ffmpeg_image_transport's encoder counts frames, 1 a packet,
-other publishers step by a timebase's ticks, where a longer gap may be a slower frame rate: that
-packet's picture is held back, given no picture, until the next pts tells which (`HELD`); a
-CompressedVideo has no such count, so a lost P-frame there cannot be told). Streams with
-B-frames (pictures given out late) are not read: Foxglove's schema forbids them.
+other publishers step by a timebase's ticks, where a longer gap is a loss too until it repeats
+(a slower frame rate); a CompressedVideo has no such count, so a lost P-frame there cannot be
+told). Streams with B-frames (pictures given out late) are not read: Foxglove's schema forbids
+them.
 """
 
 from __future__ import annotations
@@ -119,12 +119,6 @@ LOST_PTS = ("a packet before it is missing (FFMPEGPacket pts {last} -> {pts}, in
             "pts steps by {step}: a packet dropped on the way or missing from the recording): "
             "the picture is predicted from an older one, as is every picture until the next "
             "keyframe")
-# an FFMPEGPacket pts skipping more than 3/2 of its step in a timebase (`PtsSteps.held`): a lost
-# packet or a slower frame rate, told by the next packet's pts; the picture is not read meanwhile
-HELD = ("the picture is not read: its FFMPEGPacket pts {last} -> {pts} skips more than its step "
-        "of {step}, a packet lost on the way or a slower frame rate, which the next packet's pts "
-        "tells (the same step again: the new frame rate; else a loss, and the pictures until the "
-        "next keyframe are not read)")
 B_FRAMES = ("the {name} decoder gave no picture for the packet (a stream with B-frames, whose "
             "pictures come late, is not read: record it without B-frames, as Foxglove's "
             "CompressedVideo requires)")
@@ -231,9 +225,8 @@ class VideoDecoder:
             packet.error = (f"the video format changed within the topic, to "
                             f"{packet.video_format!r:.40}: read from the first format's decoder")
             return packet
-        lost = held = None
-        if self._steps is not None and packet.pts is not None:
-            lost, held = self._steps.gap(packet.pts), self._steps.held
+        lost = (self._steps.gap(packet.pts) if self._steps is not None and packet.pts is not None
+                else None)
         if lost and self.first_key is not None and not self.reorders:
             self._broken = LOST_PTS.format(last=lost[0], pts=lost[1], step=lost[2])
         self._waiting[ordinal] = packet
@@ -269,13 +262,6 @@ class VideoDecoder:
                 owner.error = self._broken
             else:
                 owner.picture = picture
-        if held and packet.picture is not None and not self.reorders:
-            if packet.picture.key_frame:  # predicted from nothing before it
-                assert self._steps is not None
-                self._steps.healed()
-            else:
-                packet.picture = None
-                packet.error = HELD.format(last=held[0], pts=held[1], step=held[2])
         before = ordinal < self._starts_at if self._starts_at is not None else (
             self.first_key is None)
         if packet.picture is None and packet.error == NOT_DECODED:

@@ -3,10 +3,11 @@
 `video_stream.LiveVideo` (the node).
 
 What each verdict costs: a loss told makes every picture from there to the next keyframe
-unreadable (the node waits for it: up to a GOP of frames, two warnings); a loss not told lets
-FFmpeg decode those pictures from an older one without flagging them, read as frames; a
-gap held costs that one picture. So a gap that is a loss or a new frame rate, which one pts
-cannot tell apart, is held and told by the next pts.
+unreadable (the node waits for it: up to a GOP of frames, two warnings; a loss told while
+already waiting costs nothing more); a loss not told lets FFmpeg decode those pictures from an
+older one without flagging them, read as frames. So a gap that may be a loss is told as one:
+a gap of more than 3/2 steps cannot be told from a slower frame rate by its pts, and is a loss
+until it repeats.
 """
 
 from __future__ import annotations
@@ -22,42 +23,33 @@ class PtsSteps:
     of the way (a frame rate that drifts), a shorter one that the next repeats (within a
     quarter) becomes it (faster). `gap` tells each pts:
 
-    * step 1 (a frame count, which never changes step): a gap of more than 1 is a loss, told
-      at once;
+    * step 1 (a frame count, which never changes step): a gap of more than 1 is a loss;
     * a gap of more than 3/2 steps in a timebase (but for one making up for a short gap
-      before it: the two within 5/2 steps) is a loss or a slower frame rate: the packet
-      is ``held`` (its picture is not to be read) and the next gap tells which: the same gap
-      again (within a quarter) is the new step, another is a loss, told then (unless
-      `healed`: the held picture was a keyframe);
+      before it: the two within 5/2 steps) is a loss, told at once; the same gap again (within
+      a quarter) right after it becomes the step (a slower frame rate: no loss from the next
+      on), and is told as a loss too: two packets lost in a row a step apart give the same
+      two gaps, and when the first gap's packet was a keyframe (decoding resumed there) the
+      pictures after the second are predicted from a lost one (while the wait for a keyframe
+      the first started goes on, telling it costs nothing);
     * a pts standing still or going back (a publisher leaving it 0, B-frames' presentation
       order, an encoder restarted, a 32-bit RTP clock wrapping) is no loss (a loss at that
       very packet is not told)."""
 
     def __init__(self) -> None:
         self.step: Optional[int] = None
-        # (pts before, pts, step) of the last pts's gap when it is a loss or a new step, told
-        # by the next pts: its picture is not to be read; None otherwise
-        self.held: Optional[Tuple[int, int, int]] = None
         self._last: Optional[int] = None
         self._short: Optional[int] = None  # a gap shorter than 2/3 step, the step if repeated
-        self._pending: Optional[Tuple[int, int, int, int]] = None  # the held gap (last, pts,
-        self._healed = False  # step, gap); whether a keyframe came since it
+        self._long: Optional[int] = None  # the last gap, when a loss: the step if repeated
 
     @staticmethod
     def _near(a: int, b: int) -> bool:
         return 4 * abs(a - b) <= b
 
-    def healed(self) -> None:
-        """The held packet's picture is a keyframe: the gap before it broke nothing."""
-        self._healed = True
-
     def gap(self, pts: int) -> Optional[Tuple[int, int, int]]:
-        """(pts before, pts after, step) of a gap a packet was lost in, told at this ``pts``
-        (its own gap at step 1, the held gap before it otherwise); None when none. Sets
-        ``held`` when this pts's gap is told by the next one."""
+        """(pts before, ``pts``, step before) when a packet may have been lost between them;
+        None when none."""
         last, self._last = self._last, pts
-        pending, self._pending, self.held = self._pending, None, None
-        healed, self._healed = self._healed, False
+        long, self._long = self._long, None
         if last is None or pts <= last:
             self._short = None
             return None
@@ -65,25 +57,22 @@ class PtsSteps:
         if step is None:
             self.step = delta
             return None
-        lost: Optional[Tuple[int, int, int]] = None
-        if pending is not None:
-            if self._near(delta, pending[3]):
-                self.step = delta  # the held gap again: the frame rate changed
-                return None
-            lost = None if healed else pending[:3]
         if step == 1:  # a frame count
-            return lost or ((last, pts, 1) if delta > 1 else None)
+            return (last, pts, 1) if delta > 1 else None
         if 3 * delta <= 2 * step:  # shorter: a late stamp, or faster if repeated
             if self._short is not None and self._near(delta, self._short):
                 self.step, self._short = delta, None
             else:
                 self._short = delta
-            return lost
+            return None
         short, self._short = self._short, None
         if 2 * delta < 3 * step:
             self.step = (3 * step + delta + 2) // 4  # jitter, a frame rate drifting
-        elif short is not None and 2 * (short + delta) < 5 * step:
-            pass  # a stamp early by up to a step: the gap after it as much longer
-        else:  # a loss or a slower frame rate: told by the next gap
-            self._pending, self.held = (last, pts, step, delta), (last, pts, step)
-        return lost
+            return None
+        if short is not None and 2 * (short + delta) < 5 * step:
+            return None  # a stamp early by up to a step: the gap after it as much longer
+        if long is not None and self._near(delta, long):
+            self.step = delta  # repeated: a slower frame rate from here on (still told)
+        else:
+            self._long = delta
+        return (last, pts, step)

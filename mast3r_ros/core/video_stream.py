@@ -11,9 +11,8 @@
   more than its step, `video_pts.PtsSteps`: FFmpeg decodes the pictures after a lost P-frame
   from an older one without flagging them), nothing is decoded until the next keyframe; the
   packets waited out are counted and said once, in one line, when it comes
-  (`Received.note`); in a timebase (not a frame count) a gap of more than 3/2 steps may be a
-  slower frame rate instead: that packet's picture is held back (kind 'video_held'), and the
-  next packet's pts tells a loss (the wait starts there) from the new rate (decoding goes on);
+  (`Received.note`); in a timebase (not a frame count) a gap of more than 3/2 steps is a
+  loss too until the same gap repeats (then the new frame rate: a slower one costs one wait);
 * a packet FFmpeg finds damaged and the pictures predicted from it give no picture until the
   next keyframe (the reader's rule);
 * a new format (``format`` / ``encoding`` naming another codec) or picture size (FFMPEGPacket
@@ -36,8 +35,8 @@ from typing import Any, List, Optional, Tuple
 
 from .errors import InputError
 from .message_fields import header_stamp_ns
-from .video_decode import (COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE, HELD, PtsSteps,
-                           VideoDecoder, VideoPacket, _av, codec_family, decoder_name)
+from .video_decode import (COMPRESSED_VIDEO_TYPE, FFMPEG_PACKET_TYPE, PtsSteps, VideoDecoder,
+                           VideoPacket, _av, codec_family, decoder_name)
 
 # why a decoder waits for a keyframe; a waiting packet's reason is "waiting for a keyframe <why>"
 JOINED = ("after joining the stream between keyframes (mid-GOP): a packet before the first "
@@ -116,11 +115,9 @@ class LiveVideo:
         except InputError:
             stamp_ns = -1  # refused with its frame (the worker's stamp check), or here
         stream: Tuple[Any, ...] = (codec_family(packet.video_format),)
-        held = None
         if self.msgtype == FFMPEG_PACKET_TYPE:
             stream += (int(msg.width), int(msg.height))
             lost = self._steps.gap(int(msg.pts))
-            held = self._steps.held
             # a B-frame stream's pts (presentation order) skip ahead in decode order: no loss;
             # nor is a gap while waiting for a keyframe (the B-frames' reordering not known)
             if (lost and self._decoder is not None and self._decoder.first_key is not None
@@ -156,12 +153,6 @@ class LiveVideo:
                             "video_waiting", self._start_note(stamp_ns))
         self._lost_key = self._announce = False
         note = self._wait_note(stamp_ns, packet) if waiting else ""
-        if held and packet.picture is not None and not decoder.reorders:
-            if packet.picture.key_frame:  # predicted from nothing before it
-                self._steps.healed()
-            else:  # not read until the next pts tells a loss from a new frame rate
-                return Received(None, stamp_ns, HELD.format(last=held[0], pts=held[1],
-                                                            step=held[2]), "video_held", note)
         if packet.picture is None:
             return Received(None, stamp_ns, packet.error, "video_undecoded", note)
         return Received(DecodedPicture(packet.header, packet.picture), stamp_ns, note=note)

@@ -14,8 +14,7 @@ A packet missing from the recording makes the pictures until the next keyframe u
 frames when it can be told: a lost keyframe (FFmpeg gives no picture until the next one) and,
 in an FFMPEGPacket topic, a lost P-frame (its ``pts`` skips more than its step, learnt from the
 packets: 1 from ffmpeg_image_transport's frame count, a timebase's ticks from others, where
-a longer gap may be a slower frame rate: that one picture is unreadable, and the next pts
-tells a loss from the new rate, `core.video_pts.PtsSteps`);
+a longer gap is a loss too until it repeats, the new frame rate then, `core.video_pts.PtsSteps`);
 a CompressedVideo has no count, so a lost P-frame there cannot be told (FFmpeg does not flag
 the pictures predicted past it). Streams with B-frames (pictures reordered, given out late)
 are not read: Foxglove's schema forbids them; their late pictures make unreadable frames.
