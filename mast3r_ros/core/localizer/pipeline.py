@@ -54,6 +54,7 @@ from ..pnp import MIN_POINTS, PnPResult, UncertaintyModel, check_seed, solve_pnp
 from ..pose_uncertainty import position_sigma_m
 from ..retrieval import nearest_to_prior, pose_consistent_subset
 from ..types import CameraIntrinsics, Correspondences, Frame, LocalizationResult
+from .focal_run_gate import RunFocalGate
 from .global_retrieval import GlobalRetrieval
 from .matcher_factory import _image_size, _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
@@ -129,6 +130,7 @@ class Localizer:
         self._map_cameras: Optional[np.ndarray] = None  # `KeyframeMap.cameras`, on first use
         self._map_distortions: Optional[list] = None  # `KeyframeMap.distortions`, on first use
         self._cameras_checked: List[Tuple[Tuple[int, int], np.ndarray, str, np.ndarray]] = []
+        self._focal_run = RunFocalGate()  # the run's frames' focal fits (focal_run_gate.py: why)
 
     @classmethod
     def from_config(cls, cfg: Config, map_path: str, *, recompute_encodings: bool = True
@@ -410,6 +412,7 @@ class Localizer:
             retry, cand = self._attempt(frame, state, None, None, timings, with_matches,
                                         skip=tried)
             result = retry if cand else result
+        result = self._focal_run.judge(result, self.config.gates.max_focal_error)
         timings["total"] = time.perf_counter() - t_start
         result.timings_s = timings
         return result
