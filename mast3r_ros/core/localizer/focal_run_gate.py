@@ -2,8 +2,8 @@
 
 The per-frame focal gate (`query_checks.focal_gate`) judges a frame by its own inliers, and
 those RANSAC chose under the wrong K fit it best: with a wrong camera K on the redkitchen data
-(sift, map depth; fx x0.7 to x1.4) 1-7 of 50 frames still passed it 12 cm to 1 m off under a
-1.2-14 cm sigma, each frame's own fit 0.92-1.08x (+-0.5-4.4 %) where the truth was 0.71-1.43x.
+(sift, map depth; fx x0.7 to x1.4) 1-11 of 50 frames still passed it 12 cm to 1.04 m off under
+a 1.2-21 cm sigma, each frame's own fit 0.88-1.10x (+-0.3-4.4 %) where the truth was 0.71-1.43x.
 No per-frame figure told them apart from right frames (docs/bench/wrong_k_cpu_2026-12-06zs).
 The frames of the run, together (`focal_evidence.RunFocalEvidence`, what metrics.json's
 ``camera_focal`` and the node's /diagnostics combine), are clear after a few frames; once they
