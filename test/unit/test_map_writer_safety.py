@@ -356,3 +356,24 @@ def test_one_channel_depth_is_accepted_as_frame_accepts_it(tmp_path):
         with pytest.raises(InputError, match=r"\(24, 32, 2\) does not match its image"):
             w.add_keyframe(rgb, cam, pose, stamp, np.stack([depth, depth], axis=2))
         w.abort()
+
+
+def test_a_stop_in_on_published_still_releases_the_maps_lock(tmp_path):
+    """A Ctrl-C (or any error) in ``commit``'s ``on_published`` (build-map deleting its resume
+    markers from the published map) skipped the lock's release: ``MAP.lock`` stayed on disk
+    and held by this process, so a later writer of MAP in it was refused as busy."""
+    from mast3r_ros.core.fileio import _HELD, acquire_output_lock, lock_file
+
+    path = str(tmp_path / "map")
+    w = MapWriter(path)
+    for i in range(2):
+        w.add_keyframe(*_frame(i))
+
+    def stopped(_):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        w.commit(on_published=stopped)
+    assert w.committed and KeyframeMap.load(path) is not None
+    assert lock_file(path) not in _HELD and not os.path.exists(lock_file(path))
+    acquire_output_lock(path).release()  # another writer of the map takes it

@@ -439,8 +439,9 @@ class MapWriter(WriterEncodings, WriterPngs):
     def commit(self, on_published: Optional[Callable[[str], None]] = None) -> str:
         """Write the manifest and publish the folder at ``path`` (replacing the existing map
         there with ``overwrite``); returns the absolute path. ``on_published(path)`` runs once
-        the map is renamed into place, before ``path``'s lock is released (no other writer of
-        ``path`` yet: build-map deletes its resume markers there). Raises `InputError` when no
+        the map is renamed into place, before ``path``'s lock is released (also when it
+        raises; no other writer of ``path`` yet: build-map deletes its resume markers there).
+        Raises `InputError` when no
         keyframe was added, when ``path`` is now refused as the constructor says (something
         appeared there since), and when the writer is already committed, aborted or closed (a
         second commit would publish an empty folder over the map)."""
@@ -495,9 +496,11 @@ class MapWriter(WriterEncodings, WriterPngs):
             log.warning("the map replaced at %s cached encodings this one does not (checkpoint "
                         "%s): the first localize with such a checkpoint recomputes them",
                         self.path, ", ".join(dropped))
-        if on_published is not None:
-            on_published(self.path)
-        self._lock.release()
+        try:
+            if on_published is not None:
+                on_published(self.path)
+        finally:  # a stop in it: the map is published, its lock released as ever
+            self._lock.release()
         fsync_dir(os.path.dirname(self.path))
         n = len(self.records)
         log.info("wrote map %s (%d keyframe%s)", self.path, n, "" if n == 1 else "s")
