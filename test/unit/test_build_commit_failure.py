@@ -299,7 +299,7 @@ def test_a_file_system_gone_read_only_at_the_commit_is_named_so_with_the_build_k
     e = OSError(errno.EROFS, os.strerror(errno.EROFS), "maps/M.partial/keyframes.png")
     told = kept_build_error(e, "maps/M", 3, "maps/M.partial", "rerun with --resume")
     line = os_error_text(told, argparse.Namespace(out="maps/M"))
-    assert line.startswith("the file system holding maps/M is read-only (Read-only file "
+    assert line.startswith("the file system holding maps/M (--out) is read-only (Read-only file "
                            "system; the build is kept in maps/M.partial (rerun with --resume "
                            "to finish it)): "), line
     assert line.endswith("remount it read-write, or write elsewhere"), line

@@ -678,3 +678,48 @@ def test_an_out_with_a_pasted_blank_is_refused_until_made(tmp_path, capsys, tum,
     assert not os.path.lexists(out) and not os.path.lexists(out.strip())
     os.mkdir(out)
     assert main(argv) == 0 and os.listdir(out)
+
+
+@pytest.mark.parametrize("code, failed, given, where", [
+    # a file no option gave (a cache, a temporary folder): named itself, --out not
+    ("ENOSPC", "/var/tmp/cache/k.bin", {"out": "maps/M"}, "holding /var/tmp/cache/k.bin"),
+    # an atomic write's temporary beside --json: the option and its path
+    ("ENOSPC", "reports/.tmp-ab12", {"json": "reports/c.json", "plot": "p/c.png"},
+     "holding reports/c.json (--json)"),
+    ("EROFS", "p/.c.png.x1.tmp", {"json": "reports/c.json", "plot": "p/c.png"},
+     "holding p/c.png (--plot)"),
+    # a file in the checkpoint's folder written by its own name, with --out given too
+    ("EROFS", "models/ck.pth.lock", {"out": "maps/M", "checkpoint": "models/ck.pth"},
+     "holding models/ck.pth (--checkpoint)"),
+    ("ENOSPC", "maps/M.partial/keyframes.png", {"out": "maps/M"}, "holding maps/M (--out)"),
+    ("EFBIG", "/scratch/x.npy", {"out": "maps/M"}, "a file written, /scratch/x.npy, reached"),
+])
+def test_a_full_or_read_only_disk_names_the_file_failed_and_the_option_that_gave_it(
+        code, failed, given, where):
+    """ENOSPC / EROFS / EFBIG named --out's folder whatever the file was: a temporary
+    elsewhere, a --json or --plot file, the checkpoint's folder (on another device)."""
+    import argparse
+    import errno
+
+    from mast3r_ros.replay.os_error_words import os_error_text
+
+    num = getattr(errno, code)
+    line = os_error_text(OSError(num, os.strerror(num), failed), argparse.Namespace(**given))
+    assert where in line, line
+    others = [v for v in given.values() if v not in where]
+    assert not any(v in line for v in others), line
+
+
+def test_the_build_kept_line_names_out_and_its_option_at_a_full_disk():
+    import argparse
+    import errno
+
+    from mast3r_ros.replay.map_build import kept_build_error
+    from mast3r_ros.replay.os_error_words import os_error_text
+
+    e = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "maps/M.partial/encodings/x/pooled")
+    told = kept_build_error(e, "maps/M", 2, "maps/M.partial", "rerun with --resume")
+    line = os_error_text(told, argparse.Namespace(out="maps/M", checkpoint="/ckpt/m.pth"))
+    assert line.startswith("no space left on the device holding maps/M (--out) (No space left "
+                           "on device; the build is kept in maps/M.partial (rerun with --resume "
+                           "to finish it)): free space there"), line
