@@ -215,10 +215,14 @@ def _run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed:
 def _build_and_localize(cfg: Config, map_dir: str, query_dir: str, map_path: str,
                         run: str) -> Tuple[str, str, Dict[str, Any]]:
     rule = cfg.pose_at_stamp
-    # a demo map is small: an interrupted one is started over (the demo has no --resume)
+    # a demo map is small: an interrupted one is started over (the demo has no --resume), so
+    # a build kept (a full disk after encoding) is said to go with the rerun, and how to free
+    # its space before it (the line said only 'rerun the demo with --overwrite')
     build_map(TumSequence(map_dir, pose_at_stamp=rule), map_path, cfg, overwrite=True,
               build=BuildOptions(restart=True),
-              resume_hint="rerun the demo with --overwrite (the scene is reused)")
+              resume_hint=f"rerun the demo with --overwrite: it reuses the scene and builds the "
+                          f"map from the start, deleting any {map_path}.partial (delete it "
+                          "first to free its space)")
     if os.path.isdir(run) and not os.path.islink(run):
         # the old run localized against the map just replaced: a demo stopped from here on
         # leaves the new map and no run, never the new map beside the old map's run

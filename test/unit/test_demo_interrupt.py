@@ -96,3 +96,45 @@ def test_a_demo_stopped_while_rendering_into_a_new_folder_reruns_as_it_was_given
     _stop_at(monkeypatch, "render")
     assert _demo(given, "--overwrite") == 130
     assert given.is_dir()
+
+
+def test_a_full_disk_after_encoding_says_the_rerun_starts_the_map_over(
+        tiny_ckpt, tmp_path, monkeypatch, capsys):
+    """ENOSPC at the pooled index (every keyframe encoded: the shards are kept) said 'the build
+    is kept in D/map.partial (rerun the demo with --overwrite ...)', but that rerun restarts
+    the build and deletes it: the line now says so, and how to free its space first."""
+    import errno
+
+    from mast3r_ros.core.keyframes.writer import MapWriter
+    from mast3r_ros.replay import demo
+
+    real = MapWriter._save_index
+
+    def full(self, name, *a, **k):
+        if name.endswith("/pooled"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.path.join(self.tmp, name))
+        return real(self, name, *a, **k)
+
+    out = tmp_path / "D"
+    with monkeypatch.context() as m:
+        m.setattr(MapWriter, "_save_index", full)
+        assert main(["demo", "--out", str(out), "--checkpoint", tiny_ckpt, "--frames", "5",
+                     "--width", "128", "--height", "96", "--log-level", "error"]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    partial = f"{out}{os.sep}map.partial"
+    assert os.path.isdir(partial)
+    assert f"the build is kept in {partial} (rerun the demo with --overwrite: it reuses the " \
+           f"scene and builds the map from the start, deleting any {partial} (delete it " \
+           "first to free its space))" in line, line
+
+    # what the rerun does: the build started over (restart), so the line's words hold
+    told = []
+
+    def build_map(*a, build, **k):
+        told.append(build.restart)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "build_map", build_map)
+    assert main(["demo", "--out", str(out), "--checkpoint", tiny_ckpt, "--frames", "5",
+                 "--width", "128", "--height", "96", "--overwrite"]) == 130
+    assert told == [True]
