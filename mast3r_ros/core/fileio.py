@@ -23,7 +23,8 @@ from .errors import InputError, after_publishing, mark_published
 from .map_nesting import refuse_inside_map_data
 from .publish import (  # the publish steps, imported from here by their callers too
     check_can_replace, keep_output, make_temporary_sibling, needs_overwrite, output_path,
-    publish_failed, publish_folder, put_back_left_aside, remove_stale_temporaries)
+    publish_failed, publish_folder, put_back_left_aside, remove_stale_temporaries,
+    unreplaceable_reason)
 
 
 def atomic_write_file(path: str, write: Callable[[str], None]) -> None:
@@ -247,8 +248,8 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
     `InputError`) first, without ``overwrite`` too: not "pass --overwrite" for a folder being
     written. Without ``overwrite``, --overwrite is suggested only where it would replace the
     folder: ``overwrite_refusal`` gives the caller's further reason (str, or None) why not, and
-    a folder it could not replace (`check_can_create`, `check_can_replace`) is refused as
-    --overwrite would refuse it.
+    a folder it could not replace (`check_can_create`; `unreplaceable_reason`: read, the folder
+    is not moved) is refused for that reason.
     """
     if not path.strip():  # worded as every other empty option (--map, --params, ...)
         raise InputError("--out is empty (an unset shell variable?): give a folder name"
@@ -293,7 +294,10 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
             raise InputError(f"output folder already exists: {path}, and --overwrite would not "
                              f"replace it: {refusal}")
         check_can_create(path, "--out")  # what --overwrite would meet first: said now
-        check_can_replace(path, True)  # an immutable folder: chattr, not --overwrite
+        fixed = unreplaceable_reason(path)  # read, not probed: OUT is not moved
+        if fixed:
+            raise InputError(f"output folder already exists: {path}, and --overwrite would not "
+                             f"replace it: {fixed}; or choose another --out")
         raise InputError(f"output folder already exists: {path} (pass --overwrite to replace "
                          "it, or choose another --out)")
     if missing or foreign:

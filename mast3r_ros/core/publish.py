@@ -410,6 +410,47 @@ def replace_folder(src: str, dst: str) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+_FS_IOC_GETFLAGS = 0x80086601  # linux/fs.h: _IOR('f', 1, long), what `lsattr -d` reads
+_FS_IMMUTABLE_FL, _FS_APPEND_FL = 0x10, 0x20
+
+
+def unreplaceable_reason(path: str) -> Optional[str]:
+    """Why the rename publishing an output could not replace the existing folder ``path``, told
+    without touching it -> str, or None where nothing is seen (or the OS does not tell). Read,
+    not probed (`check_can_replace` moves the folder aside and back): a command refused without
+    --overwrite must not move a map a running node reads. Seen: the inode's immutable or
+    append-only flag (Linux ``FS_IOC_GETFLAGS``, as ``lsattr -d`` reads them; other systems and
+    file systems without the call: not seen), and a sticky folder above it owned by another
+    user, ``path`` too (``rename(2)``: EPERM, root aside)."""
+    out = output_path(path).rstrip("/") or path
+    try:
+        import fcntl
+        import struct
+
+        fd = os.open(out, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            raw = fcntl.ioctl(fd, _FS_IOC_GETFLAGS, b"\0" * 8)
+        finally:
+            os.close(fd)
+        flags = struct.unpack("i", raw[:4])[0]
+    except (ImportError, OSError):
+        flags = 0
+    if flags & (_FS_IMMUTABLE_FL | _FS_APPEND_FL):
+        kind = "immutable" if flags & _FS_IMMUTABLE_FL else "append-only"
+        return (f"it is {kind} (`lsattr -d` shows {kind[0]}; "
+                f"`chattr -{kind[0]} {shlex.quote(out)}` clears it)")
+    try:
+        above = os.stat(os.path.dirname(os.path.abspath(out)))
+        own = os.stat(out)
+    except OSError:
+        return None
+    me = os.geteuid() if hasattr(os, "geteuid") else 0
+    if me and above.st_mode & 0o1000 and me not in (above.st_uid, own.st_uid):
+        return (f"it is another user's folder in a sticky folder (uid {own.st_uid}), which "
+                "only its owner may rename")
+    return None
+
+
 def check_can_replace(path: str, overwrite: bool, what: str = "--out") -> None:
     """Refuse (`InputError`, before any work) an existing output folder ``path`` that the
     rename publishing the output could not replace: an immutable folder (``chattr +i``), one in

@@ -166,8 +166,7 @@ def test_an_out_overwrite_could_not_replace_is_not_sent_to_overwrite(tmp_path, m
     out.mkdir()
     (out / "results.jsonl").write_text("{}\n")
     if why == "immutable":
-        _refusing_rename_of(monkeypatch, out)
-        said = r"renamed onto it, which the OS refuses \(Operation not permitted.*chattr -i"
+        said = r"--overwrite would not replace it: it is immutable .*chattr -i"
     else:
         real = tempfile.mkstemp
 
@@ -178,7 +177,29 @@ def test_an_out_overwrite_could_not_replace_is_not_sent_to_overwrite(tmp_path, m
 
         monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
         said = r"cannot write in the folder .*\(Permission denied\)"
-    with pytest.raises(InputError, match=said) as refused:
-        check_output_folder(str(out), False, ("results.jsonl",))
+    with contextlib.ExitStack() as stack:
+        if why == "immutable":
+            stack.enter_context(_immutable(out))
+        with pytest.raises(InputError, match=said) as refused:
+            check_output_folder(str(out), False, ("results.jsonl",))
     assert "pass --overwrite" not in str(refused.value)
     assert sorted(os.listdir(tmp_path)) == ["ro"]
+
+
+def test_a_refusal_without_overwrite_never_moves_the_folder(tmp_path, monkeypatch):
+    """Without --overwrite the refusal is worded from what can be read: the existing folder
+    (a map a running node may be reading) is not moved aside and back to probe it."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "results.jsonl").write_text("{}\n")
+    moved = []
+    real = os.rename
+
+    def rename(src, dst, *a, **k):
+        moved.append(os.fspath(src))
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(publish.os, "rename", rename)
+    with pytest.raises(InputError, match="pass --overwrite"):
+        check_output_folder(str(out), False, ("results.jsonl",))
+    assert moved == []
