@@ -55,23 +55,56 @@
 # Usage: bash bench/gpu_checks.sh                 (on the GPU machine, from the repository root)
 #        bash bench/gpu_checks.sh --steps gpu_224,gpu_384   (a rerun of some steps)
 #        bash bench/gpu_checks.sh --smoke         (tiny config on the CPU: proves the script runs)
+#        bash bench/gpu_checks.sh --help          (the options, step names and settings)
 set -uo pipefail
 SMOKE=0
 STEPS="gpu_512,matching,tensorrt,frame_host,parallel,gpu_224,gpu_384,gpu_512_default,gpu_512_eager"
+# every step the script knows (the default ones, then the --steps-only ones); the arguments and
+# the GPU_CHECKS_* settings are checked here, before any Python or scratch folder: a typo in
+# --steps ran nothing, exited 0 and left every verdict "not measured"
+DEFAULT_STEPS=$STEPS VALID="$STEPS,sweep,retrieval"
+USAGE="usage: bash bench/gpu_checks.sh [--smoke] [--steps NAME,...] [-h|--help]"
+refuse() { echo "gpu_checks.sh: $*; $USAGE" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
+    -h|--help)
+      echo "$USAGE"
+      echo "  (no option)   every default step on the GPU, in this order: $DEFAULT_STEPS"
+      echo "  --steps A,B   only these steps (a rerun); valid: $VALID"
+      echo "  --smoke       tiny config on the CPU: proves the script runs (minutes)"
+      echo "environment: OUT (results folder; default a new \${TMPDIR:-/tmp}/gpu_checks_out.XXXXXX),"
+      echo "  PYTHON (default python3), GPU_CHECKS_DEADLINE_S (default 560, --smoke: none),"
+      echo "  GPU_CHECKS_PACK_EVERY_S (default 20). Details: docs/bench/README.md"
+      exit 0 ;;
     --smoke) SMOKE=1 ;;
-    --steps) STEPS=$2; shift ;;
-    *) echo "usage: bash bench/gpu_checks.sh [--smoke] [--steps a,b,...]" >&2; exit 2 ;;
+    --steps=*) STEPS=${1#--steps=} ;;
+    --steps) case "${2---}" in --*) refuse "--steps needs a value (a comma-separated list of: $VALID)" ;; esac
+             STEPS=$2; shift ;;
+    *) refuse "unknown option '$1'" ;;
   esac
   shift
 done
+[ -n "$STEPS" ] || refuse "--steps names no step (valid: $VALID)"
+case ",$STEPS," in *,,*) refuse "--steps '$STEPS' has an empty step name (valid: $VALID)" ;; esac
+BAD=()
+IFS=, read -r -a ASKED <<< "$STEPS"
+for s in "${ASKED[@]}"; do case ",$VALID," in *",$s,"*) ;; *) BAD+=("'$s'") ;; esac; done
+if [ ${#BAD[@]} -gt 0 ]; then
+  [ ${#BAD[@]} = 1 ] && what="unknown step" || what="unknown steps"
+  BADS=$(IFS=,; echo "${BAD[*]}"); refuse "$what ${BADS//,/, } in --steps (valid: $VALID)"
+fi
+for v in GPU_CHECKS_DEADLINE_S GPU_CHECKS_PACK_EVERY_S; do
+  case "${!v-1}" in ''|*[!0-9]*|0*) refuse "$v='${!v}' must be a whole number of seconds > 0" ;; esac
+done
+PY=${PYTHON:-python3}
+command -v "${PY%% *}" > /dev/null || refuse "PYTHON='$PY' is not a command (a python3 with torch)"
+# a results folder of the script's own is removed where nothing was measured (no CUDA below)
+OWN_OUT=0; [ -z "${OUT:-}" ] && OWN_OUT=1
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/gpu_checks_out.XXXXXX")}
 R=$(mktemp -d "${TMPDIR:-/tmp}/gpu_checks_r.XXXXXX")
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 export TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-/tmp/mast3r_inductor}
-PY=${PYTHON:-python3}
 # a step dies with the process that started it (the kernel's parent-death signal, prctl
 # PR_SET_PDEATHSIG, through util-linux's setpriv; Linux): a SIGKILL to the script's group (the
 # device's limit) killed every process of the script but the steps, which ran on, in process
@@ -188,8 +221,10 @@ if [ "$SMOKE" = 0 ] && ! $PY -c "import sys, torch; sys.exit(not torch.cuda.is_a
   { cat "$R/gpu.txt"
     echo "gpu_checks.sh: $PY sees no CUDA device (torch.cuda.is_available() is False; versions"
     echo "above): nothing run. Use a Python whose torch has CUDA (PYTHON=...), or --smoke on a CPU."
+    [ "$OWN_OUT" = 0 ] && echo "This log, the versions and the summary are in $OUT."
   } 2>&1 | tee "$OUT/gpu_checks_log.txt"
-  cp "$OUT/gpu_checks_log.txt" "$R/"; pack; rm -rf "$R"
+  if [ "$OWN_OUT" = 1 ]; then rm -rf "$OUT"; else cp "$OUT/gpu_checks_log.txt" "$R/"; pack; fi
+  rm -rf "$R"
   exit 2
 fi
 

@@ -218,3 +218,92 @@ def test_a_killed_run_leaves_no_step_running(tmp_path, steps, running, how):
     left, rest, _ = _stopped_run(tmp_path, steps, running, stop)
     assert left == [], f"{how}: the step(s) still running: {left}"
     assert rest == [], f"{how}: the script's processes still running: {rest}"
+
+
+ALL_STEPS = ORDER + ["sweep", "retrieval"]
+
+
+def _recording_python(tmp_path: Path, cuda: bool = True) -> Path:
+    """A PYTHON that writes each call to tmp_path/calls; `-c` with torch.cuda fails unless
+    ``cuda``; gpu_summary.py runs for real; the rest says 'stub'."""
+    stub = tmp_path / "python"
+    stub.write_text(f"""#!/usr/bin/env bash
+echo "$*" >> {tmp_path / "calls"}
+case "$1" in
+  -c) case "$2" in *cuda.is_available*) exit {0 if cuda else 1} ;; esac; echo stub ;;
+  bench/gpu_summary.py) exec {sys.executable} "$@" ;;
+  *) echo stub ;;
+esac
+""")
+    stub.chmod(0o755)
+    return stub
+
+
+def _run_script(tmp_path: Path, args: list, **env_extra) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHON": str(_recording_python(tmp_path)), "TMPDIR": str(tmp_path)}
+    env.pop("OUT", None)
+    env.update(env_extra)
+    return subprocess.run(["bash", str(SCRIPT), *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args, env, says", [
+    (["--steps", "gpu_51"], {}, "unknown step 'gpu_51'"),
+    (["--smoke", "--steps", "gpu_224,gpu_51,sweeps"], {}, "unknown steps 'gpu_51', 'sweeps'"),
+    (["--steps", ""], {}, "--steps names no step"),
+    (["--steps", "gpu_224,,gpu_384"], {}, "an empty step name"),
+    (["--steps=gpu_51"], {}, "unknown step 'gpu_51'"),
+    (["--steps"], {}, "--steps needs a value"),
+    (["--steps", "--smoke"], {}, "--steps needs a value"),
+    (["--bogus"], {}, "unknown option '--bogus'"),
+    (["--smoke=1"], {}, "unknown option '--smoke=1'"),
+    (["gpu_224"], {}, "unknown option 'gpu_224'"),
+    ([], {"GPU_CHECKS_DEADLINE_S": "9m"}, "GPU_CHECKS_DEADLINE_S='9m'"),
+    (["--smoke"], {"GPU_CHECKS_PACK_EVERY_S": "0"}, "GPU_CHECKS_PACK_EVERY_S='0'"),
+    ([], {"PYTHON": "/nonexistent/python3"}, "PYTHON='/nonexistent/python3'"),
+])
+def test_a_bad_argument_is_refused_at_once(tmp_path, args, env, says):
+    """`--steps gpu_51` (a typo) or `--steps ''` ran nothing and exited 0 with every verdict
+    "not measured"; `--steps` with no value died on `$2: unbound variable` (exit 1). Each is
+    now one line on stderr naming what is wrong (and the valid step names), exit 2, before the
+    script runs Python or makes a scratch folder."""
+    r = _run_script(tmp_path, args, **env)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout == "" and len(r.stderr.splitlines()) == 1, (r.stdout, r.stderr)
+    assert says in r.stderr and "usage: bash bench/gpu_checks.sh" in r.stderr, r.stderr
+    if "step" in says:
+        assert ",".join(ALL_STEPS) in r.stderr, r.stderr
+    assert not (tmp_path / "calls").exists(), "Python ran before the arguments were checked"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["python"]
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_goes_to_stdout_and_exits_0(tmp_path, flag):
+    """`--help` printed the usage to stderr and exited 2, as an error does."""
+    r = _run_script(tmp_path, [flag, "--steps", "gpu_51"])
+    assert r.returncode == 0 and r.stderr == "", (r.returncode, r.stderr)
+    assert r.stdout.startswith("usage: bash bench/gpu_checks.sh"), r.stdout
+    assert all(name in r.stdout for name in ALL_STEPS + ["--smoke", "GPU_CHECKS_DEADLINE_S"])
+    assert not (tmp_path / "calls").exists()
+
+
+@pytest.mark.parametrize("given_out", [False, True])
+def test_no_cuda_leaves_no_scratch_folder(tmp_path, given_out):
+    """Without CUDA the plain run stopped with a clear message (exit 2) but left its own
+    mktemp'd gpu_checks_out.XXXXXX behind, unnamed. Nothing was measured: it is removed; an
+    OUT the caller gave (the device's) keeps the log."""
+    (tmp_path / "tmp").mkdir()
+    out = tmp_path / "given"
+    env = {**os.environ, "PYTHON": str(_recording_python(tmp_path, cuda=False)),
+           "TMPDIR": str(tmp_path / "tmp")}
+    env.pop("OUT", None)
+    if given_out:
+        env["OUT"] = str(out)
+    r = subprocess.run(["bash", str(SCRIPT)], cwd=REPO, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert "sees no CUDA device" in r.stdout and "nothing run" in r.stdout, r.stdout
+    assert list((tmp_path / "tmp").iterdir()) == [], list((tmp_path / "tmp").iterdir())
+    if given_out:
+        assert "sees no CUDA device" in (out / "gpu_checks_log.txt").read_text()
+        assert str(out) in r.stdout, r.stdout
