@@ -81,22 +81,44 @@ def _torch_2_1_export(real):
 @pytest.fixture(scope="module")
 def exported_torchscript(tiny_ckpt, tmp_path_factory, one_torch_thread):
     """The same export on a torch without the dynamo exporter (torch 2.1's signature): 'auto'
-    takes the TorchScript exporter at opset 17 (seconds)."""
+    takes the TorchScript exporter at opset 17 (seconds). Run at the default log level with
+    each graph's ``forward`` counted, so that `test_export_says_each_stage_and_its_time`
+    reads its stages from this export instead of paying for a TorchScript export of its own:
+    (model, info, out folder, forward calls, stderr lines)."""
+    import contextlib
+    import functools
+    import io
+
+    from mast3r_ros.core.model import export as export_mod
     from mast3r_ros.core.model.checkpoint import load_checkpoint
     from mast3r_ros.replay.cli import main
+
+    calls = []
+
+    def counted(graph):
+        @functools.wraps(graph.forward)  # the exporter reads the signature
+        def forward(self, *args):
+            calls.append(graph.__name__)
+            return real(self, *args)
+        real = graph.forward
+        return forward
 
     out = tmp_path_factory.mktemp("onnx_ts") / "tiny"
     mp = pytest.MonkeyPatch()
     old = _torch_2_1_export(torch.onnx.export)
     mp.setattr(torch.onnx, "export", old)
+    for graph in (export_mod.EncoderGraph, export_mod.DecoderGraph):
+        mp.setattr(graph, "forward", counted(graph))
+    err = io.StringIO()
     try:
-        assert main(["export", tiny_ckpt, "--out", str(out), "--size", "224",
-                     "--keyframe-batch", str(K), "--log-level", "warning"]) == 0
+        with contextlib.redirect_stderr(err):
+            assert main(["export", tiny_ckpt, "--out", str(out), "--size", "224",
+                         "--keyframe-batch", str(K)]) == 0
     finally:
         mp.undo()
     assert old.calls == [17, 17]  # encoder, decoder
     model, info = load_checkpoint(tiny_ckpt)
-    return model, info, out
+    return model, info, out, calls, err.getvalue().splitlines()
 
 
 def test_exporter_follows_the_torch_version(monkeypatch):
@@ -204,7 +226,7 @@ def test_export_is_quiet_about_torchvision_and_leafspec(tmp_path):
 def test_onnxruntime_equals_pytorch(export, request):
     """Both exporters' graphs reproduce PyTorch fp32 within the issue's tolerances (the
     TorchScript one writes expm1 as Exp - 1)."""
-    model, _, out = request.getfixturevalue(export)
+    model, _, out = request.getfixturevalue(export)[:3]
     manifest = read_manifest(str(out))
     assert (manifest["exporter"], manifest["opset"]) == (
         AUTO if export == "exported" else ("torchscript", 17))
@@ -389,14 +411,14 @@ def test_an_out_that_cannot_be_written_is_said_before_the_checkpoint_is_read(
     assert not read
 
 
-def test_export_says_each_stage_and_its_time(tiny_ckpt, tmp_path, capsys, monkeypatch,
-                                             one_torch_thread):
+def test_export_says_each_stage_and_its_time(exported_torchscript, tiny_ckpt, tmp_path,
+                                             capsys, monkeypatch):
     """A fresh user's `export CKPT --out DIR --size 512` printed nothing for 10 minutes (the
     decoder+heads export is most of it): each stage is said on stderr as it starts and with
     its time when done, in the log format of the other commands; --log-level warning hides
-    them. The TorchScript exporter on the tiny network: the same stages as dynamo, in seconds.
+    them. The TorchScript exporter on the tiny network (the `exported_torchscript` export,
+    its stderr and forward calls): the same stages as dynamo, in seconds.
     """
-    import functools
     import re
 
     from mast3r_ros.core.model import export as export_mod
@@ -404,23 +426,9 @@ def test_export_says_each_stage_and_its_time(tiny_ckpt, tmp_path, capsys, monkey
 
     # each graph runs once, in the tracer: the manifest's output shapes are read from the ONNX
     # files (a PyTorch forward for them was a third of this export's time)
-    calls = []
-
-    def counted(graph):
-        @functools.wraps(graph.forward)  # the exporter reads the signature
-        def forward(self, *args):
-            calls.append(graph.__name__)
-            return real(self, *args)
-        real = graph.forward
-        return forward
-
-    for graph in (export_mod.EncoderGraph, export_mod.DecoderGraph):
-        monkeypatch.setattr(graph, "forward", counted(graph))
-    capsys.readouterr()
-    assert main(["export", tiny_ckpt, "--out", str(tmp_path / "e"), "--size", "224",
-                 "--exporter", "torchscript"]) == 0
+    *_, calls, err = exported_torchscript
     assert calls == ["EncoderGraph", "DecoderGraph"]
-    err = [s for s in capsys.readouterr().err.splitlines() if "mast3r_ros" in s]
+    err = [s for s in err if "mast3r_ros" in s]
     want = [r"reading the checkpoint .*tiny_mast3r\.pth\.\.\.$",
             r"exporting the encoder \(1/3\)\.\.\.$", r"encoder exported in \d+\.\d s$",
             r"exporting the decoder\+heads \(2/3\)\.\.\.$",
