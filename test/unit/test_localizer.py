@@ -826,7 +826,7 @@ def test_mast3r_undistort_table_gives_the_same_results(small_map, frames, monkey
         loc = Localizer(KeyframeMap.load(small_map),
                         LocalizerConfig(matcher="mast3r", points_source=source, max_keyframes=2,
                                         matching=matching, gates=GateConfig(min_inliers=12)),
-                        eng, image_size=224 if c2f else 512, seed=3)
+                        eng, image_size=224, seed=3)
         if not table:
             loc.matcher.undistort_table = loc.matcher.kf_undistort_table = None
         out = []
