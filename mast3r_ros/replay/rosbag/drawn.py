@@ -13,15 +13,16 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, NamedTuple, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 from rosbags.highlevel import AnyReader
 
 from ...core.errors import InputError
-from ...core.types import Frame, UnreadableFrame
+from ...core.types import Frame, RecordedFrame, UnreadableFrame
 from .opening import _open_bag, bag_messages, numbered_messages
 from .ros1_chunks import reads_by_time
+from .sqlite_open import time_indexed
 
 
 _MCAP_MAGIC = b"\x89MCAP0\r\n"
@@ -88,6 +89,14 @@ def seeks_by_time(path: Path) -> bool:
     return bool(storage) and all(p.suffix == ".db3" or (p.suffix == ".mcap" and
                                                         _mcap_has_chunk_index(p))
                                  for p in storage)
+
+
+def _sqlite3_only(path: Path) -> bool:
+    """Whether the rosbag2 at ``path`` (a folder or one storage file) is stored in sqlite3
+    files (.db3) alone."""
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    storage = [p for p in files if p.suffix in (".mcap", ".db3", ".zstd")]
+    return bool(storage) and all(p.suffix == ".db3" for p in storage)
 
 
 def _mcap_has_chunk_index(path: Path) -> bool:
@@ -192,27 +201,58 @@ class _DrawnFrames:
         chunk decompressed once for the messages drawn in it) is read only at the messages
         drawn (`_frames_sought`); any other recording is read through up to each
         (`_frames_read`)."""
-        stamps = self.stamps_ns
-        depth_of = self._depth_matches(stamps)  # per position: its depth stamp, -1 none
-        last_use: Dict[int, int] = {}  # depth stamp -> the last position matched to it
+        with _open_bag(self.path) as reader:
+            draw = (self._frames_sought if self._sought(reader) and not self._is_video()
+                    else self._frames_read)  # a video: in order
+            yield from draw(reader, positions, *self._depth_last_use())
+
+    def _frames_listed(self, positions: List[int], recorded: FrozenSet[int]
+                       ) -> Iterator[Frame | UnreadableFrame | RecordedFrame]:
+        """`frames_or_unreadable` at ``positions`` (ascending, some skipped: localize's
+        --stride), the frames at a ``recorded`` stamp `RecordedFrame`: from a one-file ROS 1
+        bag or a sqlite3 rosbag2, read by time as `_frames_drawn` reads them, only the
+        messages of the frames read are read (`_frames_sought`); any other recording is read
+        through as before (`sequence.BagSequence._frames`), the frames the same: a video
+        topic, a split ROS 1 bag, a .db3 without its time index (each message read by time
+        would scan every message's time: `sqlite_open.time_indexed`), and an MCAP (rosbags
+        reads a whole chunk, ~1 MiB, for each message read by time: at --stride 10 of
+        640x480 JPEG and depth, 3.5x the bytes of reading the file through,
+        `bench/bench_localize_stride_reads.py`)."""
+        ros1 = str(self.path).lower().endswith(".bag")
+        if not self._is_video() and (ros1 or _sqlite3_only(self.path)):
+            with _open_bag(self.path) as reader:
+                if self._sought(reader) and (ros1 or time_indexed(reader)):
+                    yield from self._frames_sought(reader, iter(positions),
+                                                   *self._depth_last_use(), recorded)
+                    return
+        yield from self._frames(skip_unreadable=True, positions=positions, recorded=recorded)
+
+    def _sought(self, reader: AnyReader) -> bool:
+        """Whether ``reader`` (of this bag, open) reads a message by its receive time alone:
+        a rosbag2 that `seeks_by_time`, a one-file ROS 1 bag (`ros1_chunks.reads_by_time`)."""
+        return bool((getattr(reader, "is2", False) and seeks_by_time(self.path))
+                    or reads_by_time(reader))
+
+    def _depth_last_use(self) -> Tuple[np.ndarray, Dict[int, int]]:
+        """Per position its depth stamp (-1: none), and depth stamp -> the last position
+        matched to it."""
+        depth_of = self._depth_matches(self.stamps_ns)
+        last_use: Dict[int, int] = {}
         for i, d in enumerate(depth_of.tolist()):
             if d >= 0:
                 last_use[d] = i
-        with _open_bag(self.path) as reader:
-            sought = ((getattr(reader, "is2", False) and seeks_by_time(self.path))
-                      or reads_by_time(reader))
-            draw = (self._frames_sought if sought and not self._is_video()  # a video: in order
-                    else self._frames_read)
-            yield from draw(reader, positions, depth_of, last_use)
+        return depth_of, last_use
 
     def _frames_sought(self, reader: AnyReader, positions: Iterator[int],
-                       depth_of: np.ndarray, last_use: Dict[int, int]
-                       ) -> Iterator[Frame | UnreadableFrame]:
+                       depth_of: np.ndarray, last_use: Dict[int, int],
+                       recorded: FrozenSet[int] = frozenset()
+                       ) -> Iterator[Frame | UnreadableFrame | RecordedFrame]:
         """`_frames_drawn` reading each frame's image message and its depth message (the
         first of the run read at the depth stamp matched, as `_frames_read` takes it) by its
         receive time alone (`_message_at`): no other message's bytes are read, and of an MCAP
         file's chunk index only the chunks in each message's window are looked at
-        (`_ChunkWindows`)."""
+        (`_ChunkWindows`). A frame at a ``recorded`` stamp (a resumed run's) reads none."""
+        stamps = self.stamps_ns
         first_depth: Dict[int, int] = {}  # depth stamp -> its first ordinal in the run read
         if self.depth_topic is not None:
             runs = self._run_counter.runs_of(self.depth_topic, len(self._depth_by_ordinal))
@@ -228,6 +268,8 @@ class _DrawnFrames:
             frame_id = self._frame_id_at(ordinal) if self._frame_ids else None
             if ordinal in self._undeserialized:  # unreadable whatever its depth: none read
                 msg = self._undeserialized_frame(ordinal, frame_id)
+            elif recorded and int(stamps[want]) in recorded:  # takes no depth either
+                msg, d = _Recorded(int(stamps[want]), self._frame_id_at(ordinal)), -1
             else:
                 found = self._message_at(reader, self.image_topic, ordinal, windows)
                 if found is None:  # only if the bag changed between the two passes

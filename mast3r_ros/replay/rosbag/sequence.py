@@ -374,12 +374,12 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         even deserialized.
 
         ``positions`` (0-based indices into `stamps_ns`): only those frames, in order; the
-        other image messages are counted, not deserialized nor decoded (nor is depth matched
-        only to them), and the bag is read no further than the last frame taken needs. A
-        collection (a list, a range: ``localize``'s stride) is taken whole before the bag is
-        read; an iterator (without ``recorded``) is drawn from one position at a time, only
-        once the frame before it has been consumed (`_frames_drawn`: build-map's keyframe
-        candidates, decided frame by frame).
+        other image messages are not deserialized nor decoded (nor is depth matched only to
+        them), nor even read where the bag is read by time (`_frames_listed`), and the bag is
+        read no further than the last frame taken needs. A collection (a list, a range:
+        ``localize``'s stride) is taken whole before the bag is read; an iterator (without
+        ``recorded``) is drawn from one position at a time, only once the frame before it has
+        been consumed (`_frames_drawn`: build-map's keyframe candidates).
         ``recorded``: header stamps of the frames a resumed run recorded: each a `RecordedFrame`
         (its stamp, camera and tf pose, for the image frame_id the indexing pass read), its
         image message neither deserialized nor decoded, nor depth matched only to such frames
@@ -387,6 +387,10 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         stays an `UnreadableFrame`."""
         if isinstance(positions, Iterator) and not recorded:
             return self._frames_drawn(positions)
+        listed = (None if positions is None else
+                  sorted({p for p in positions if 0 <= p < len(self)}))
+        if listed and len(listed) <= listed[-1]:  # some skipped: read alone (`_frames_listed`)
+            return self._frames_listed(listed, frozenset(recorded))
         return self._frames(skip_unreadable=True, positions=positions, recorded=recorded)
 
     def _frames(self, skip_unreadable: bool, positions: Optional[Iterable[int]] = None,

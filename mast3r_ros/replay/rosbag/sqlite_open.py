@@ -251,6 +251,23 @@ def warn_if_unindexed(reader: Any) -> None:
                     "INDEX timestamp_idx ON messages (timestamp ASC)'", path, _size(path) / 1e9)
 
 
+def time_indexed(reader: Any) -> bool:
+    """Whether every .db3 file of the open ``reader`` (rosbags' ``AnyReader``) has an index
+    of its messages led by time (False where it cannot be told): one message read by its
+    time is then an index look-up, not a scan of every message's time
+    (`drawn._frames_listed`)."""
+    for sub in getattr(reader, "readers", None) or []:
+        storage = getattr(sub, "storage", None)
+        for one in getattr(storage, "storages", None) or [storage]:
+            db = getattr(one, "dbconn", None)
+            try:
+                if db is None or not _time_indexed(db):
+                    return False
+            except Exception:  # noqa: BLE001 - a damaged schema is refused where it is read
+                return False
+    return True
+
+
 def _leads_by_timestamp(db: Any, index: str) -> bool:
     """Whether the index ``index``'s first column is ``timestamp``."""
     quoted = index.replace("'", "''")
