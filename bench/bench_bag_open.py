@@ -340,6 +340,24 @@ def _old_package(rev: str, into: Path) -> Path:
     return into
 
 
+def run_package_child(code: str, package_root: Path, work: Path, *argv: str) -> dict:
+    """Run ``code`` (python -c) in a child importing mast3r_ros from ``package_root`` (an
+    old revision from `_old_package`, or this tree) with ``argv`` after the rows file it
+    writes -> its "rows". The child must record the module file it imported as "module":
+    a child that imported another mast3r_ros (an installed one) stops the bench."""
+    out = work / "rows.json"
+    out.unlink(missing_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(package_root))
+    done = subprocess.run([sys.executable, "-c", code, str(out), *argv], env=env, cwd=work,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the child failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    found = json.loads(out.read_text())
+    if not Path(found["module"]).resolve().is_relative_to(package_root.resolve()):
+        raise SystemExit(f"the child imported {found['module']}, not from {package_root}")
+    return found["rows"]
+
+
 def _summary(stdout: str) -> str:
     """What must agree between old and new: build-map's 'map M: K keyframes from N frames'
     line, localize's recall lines."""

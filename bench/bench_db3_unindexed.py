@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -31,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_bag_open import IMAGE, _drop_time_index, _old_package, write_bag  # noqa: E402
+from bench_bag_open import (IMAGE, _drop_time_index, _old_package,  # noqa: E402
+                            run_package_child, write_bag)
 
 _CHILD = r'''
 import hashlib, json, logging, sys, time
@@ -63,17 +62,7 @@ with open(out, "w") as f:
 
 
 def run_child(package_root: Path, bag: Path, work: Path) -> dict:
-    out = work / "rows.json"
-    out.unlink(missing_ok=True)
-    env = dict(os.environ, PYTHONPATH=str(package_root))
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(out), str(bag), IMAGE],
-                          env=env, cwd=work, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"the child failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    found = json.loads(out.read_text())
-    if not Path(found["module"]).resolve().is_relative_to(package_root.resolve()):
-        raise SystemExit(f"the child imported {found['module']}, not from {package_root}")
-    return found["rows"]
+    return run_package_child(_CHILD, package_root, work, str(bag), IMAGE)
 
 
 def main() -> int:

@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,7 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_bag_open import _old_package, _typestore  # noqa: E402
+from bench_bag_open import _old_package, _typestore, run_package_child  # noqa: E402
 
 S, MS = 1_000_000_000, 1_000_000
 IMAGE, INFO, OPTICAL = "/camera/color/image_raw", "/camera/color/camera_info", "camera_optical"
@@ -174,17 +172,7 @@ def write_bag(path: Path, minutes: float, width: int, height: int, tf_rate: floa
 
 
 def run_child(package_root: Path, bag: Path, stride: int, work: Path) -> dict:
-    out = work / "rows.json"
-    out.unlink(missing_ok=True)
-    env = dict(os.environ, PYTHONPATH=str(package_root))
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(out), str(bag), OPTICAL,
-                           str(stride)], env=env, cwd=work, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"the child failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    found = json.loads(out.read_text())
-    if not Path(found["module"]).resolve().is_relative_to(package_root.resolve()):
-        raise SystemExit(f"the child imported {found['module']}, not from {package_root}")
-    return found["rows"]
+    return run_package_child(_CHILD, package_root, work, str(bag), OPTICAL, str(stride))
 
 
 def main() -> int:
