@@ -184,3 +184,44 @@ def test_tensorrt_without_the_fp16_builder_flag_is_refused_before_any_export(
     with pytest.raises(ConfigError, match="FP16 builder flag"):
         tb.build_plan(trt, str(tmp_path / "never_read.onnx"))
     tb.require_fp16_builder(make_tensorrt("10.3.0"))  # 8.6 to 10.x: accepted
+
+
+@pytest.mark.parametrize("trt_version,dynamo,pkgs", [
+    ("8.6.1", True, "onnx"),  # TensorRT 8: the TorchScript export, onnx only
+    ("10.3.0", False, "onnx"),  # torch < 2.6 (Jetson's): the TorchScript export
+    ("10.3.0", True, "onnx onnxscript")])
+def test_no_onnx_is_refused_before_the_checkpoint_is_read_or_a_folder_made(
+        monkeypatch, tmp_path, trt_version, dynamo, pkgs):
+    """Without onnx (a fresh Jetson) the whole checkpoint was read and hashed (2.7 GB for
+    ViT-L) before the export refused, and an empty <cache>/<key>/ folder was left; the install
+    line asked for onnxscript also where the TorchScript export needs onnx only."""
+    from mast3r_ros.core.model import export
+    from tensorrt_standin import make_tensorrt
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx -> ImportError
+    monkeypatch.setitem(sys.modules, "onnxscript", None)
+    monkeypatch.setattr(export, "dynamo_exporter_available", lambda: dynamo)
+    monkeypatch.setattr(tb, "load_checkpoint",
+                        lambda *a, **k: pytest.fail("checkpoint read before the refusal"))
+    trt = make_tensorrt(trt_version)
+    cache = tmp_path / "cache"
+    with pytest.raises(ConfigError, match=rf"needs the onnx package: pip install {pkgs} \("):
+        tb.engines_for_checkpoint(str(tmp_path / "m.pth"), str(cache),
+                                  lambda cid: _fields(identity=cid), trt)
+    assert not cache.exists()
+
+
+def test_an_engine_cache_that_cannot_be_made_is_named_before_the_checkpoint_is_read(
+        monkeypatch, tmp_path):
+    """An engine_cache under a file (or a service user's unwritable ~/.cache) failed with a
+    bare NotADirectoryError from os.makedirs after the checkpoint was loaded and hashed."""
+    from tensorrt_standin import make_tensorrt
+
+    monkeypatch.setattr(tb, "require_onnx", lambda exporter: None, raising=False)
+    monkeypatch.setattr(tb, "load_checkpoint",
+                        lambda *a, **k: pytest.fail("checkpoint read before the refusal"))
+    (tmp_path / "file").write_text("")
+    bad = str(tmp_path / "file" / "x")
+    with pytest.raises(ConfigError, match=rf"engine cache {bad} cannot be used .*'engine_cache'"):
+        tb.engines_for_checkpoint(str(tmp_path / "m.pth"), bad,
+                                  lambda cid: _fields(identity=cid), make_tensorrt("10.3.0"))

@@ -329,15 +329,17 @@ def require_onnx(exporter: str = "auto") -> None:
     onnxscript (which requires onnx) for 'dynamo', onnx for 'torchscript'; call it before
     loading a checkpoint for an export."""
     name = "onnxscript" if resolve_exporter(exporter)[0] == "dynamo" else "onnx"
+    # the TorchScript exporter (asked for, or the only one a torch < 2.6 has) needs onnx only
+    pkgs = ("onnx" if exporter == "torchscript" or not dynamo_exporter_available()
+            else "onnx onnxscript")
     try:
         __import__(name)
     except ImportError:
-        raise ConfigError(f"ONNX export needs the {name} package: pip install onnx onnxscript "
+        raise ConfigError(f"ONNX export needs the {name} package: pip install {pkgs} "
                           "(or pip install -e '.[onnx]' in the checkout); on a ROS or Jetson "
                           "machine keep its numpy and torch: pip list --format=freeze | "
                           "grep -i -E '^(numpy|torch)==' > /tmp/keep.txt && pip install -c "
-                          "/tmp/keep.txt "
-                          "onnx onnxscript (README, 'Install')") from None
+                          f"/tmp/keep.txt {pkgs} (README, 'Install')") from None
 
 
 def _expm1_symbolic(g, x):

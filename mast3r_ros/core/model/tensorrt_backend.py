@@ -44,7 +44,7 @@ from .checkpoint import CheckpointInfo, load_checkpoint
 from .content_id import with_content_id
 from .engine import (Encoding, Mast3rEngine, PairPrediction, PreparedImage, _get,
                      resolve_device)
-from .export import DECODER_FILE, ENCODER_FILE, export_onnx, output_names
+from .export import DECODER_FILE, ENCODER_FILE, export_onnx, output_names, require_onnx
 from .network import AsymmetricMASt3R
 
 log = logging.getLogger(__name__)
@@ -183,6 +183,22 @@ def build_plan(trt, onnx_path: str, *, fp16: bool = True, workspace_gb: float = 
     return bytes(plan)
 
 
+def require_cache_dir(cache_dir: str) -> None:
+    """Create the engine cache folder ``cache_dir``, or raise ConfigError naming the parameter
+    and the path (a service user with no writable home, a path under a file): before a
+    checkpoint is read for engines that could not be kept."""
+    d = os.path.expanduser(cache_dir)
+    try:
+        os.makedirs(d, exist_ok=True)
+        reason = None if os.access(d, os.W_OK | os.X_OK) else "not writable by this user"
+    except OSError as e:
+        reason = e.strerror or str(e)
+    if reason:
+        raise ConfigError(f"the TensorRT engine cache {d} cannot be used ({reason}): set the "
+                          "'engine_cache' parameter (model.engine_cache) to a folder this user "
+                          "can write")
+
+
 def ensure_engines(model: AsymmetricMASt3R, info: Optional[CheckpointInfo], cache_dir: str,
                    fields: Dict, trt) -> str:
     """The cache folder for ``fields``, exporting ONNX and building the engines if needed."""
@@ -302,7 +318,9 @@ def engines_for_checkpoint(path: str, cache_dir: str, fields_for, trt) -> Tuple[
                                                                                   CheckpointInfo]:
     """(engine folder, checkpoint info) for the checkpoint file or folder ``path``: engines
     cached for a checkpoint already seen (`known_checkpoint`) are used without loading it;
-    otherwise it is loaded (`load_checkpoint`: its errors), the engines found or built
+    otherwise, once the ONNX exporter's package imports (`require_onnx`) and the cache folder
+    can be made (`require_cache_dir`; ConfigError before the file is read), it is loaded
+    (`load_checkpoint`: its errors), the engines found or built
     (`ensure_engines`) and the checkpoint remembered. ``fields_for(content_id)`` gives the
     `cache_fields`."""
     info = known_checkpoint(cache_dir, path)
@@ -312,6 +330,9 @@ def engines_for_checkpoint(path: str, cache_dir: str, fields_for, trt) -> Tuple[
             log.info("TensorRT engines for checkpoint %s (id %s, content %s) found in %s",
                      path, info.identity, info.content_id, found)
             return found, info
+    # refused before the checkpoint is read (2.7 GB for ViT-L) and before any folder is made
+    require_onnx(exporter_for(getattr(trt, "__version__", "")))
+    require_cache_dir(cache_dir)
     model, info = load_checkpoint(path, device="cpu")
     info = with_content_id(model, info)  # every byte: a one-value fine-tune is another key
     d = ensure_engines(model, info, cache_dir, fields_for(info.content_id), trt)
