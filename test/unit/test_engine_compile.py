@@ -135,3 +135,22 @@ def test_reduce_overhead_step_on_torch_2_1_without_torch_compiler_name(monkeypat
     assert cgt.MarkStepBox.mark_step_counter == before - 1
     eng.decode([enc], enc)
     assert cgt.MarkStepBox.mark_step_counter == before - 2
+
+
+def test_a_compiled_warm_up_says_before_it_starts_that_it_may_take_minutes(caplog):
+    """`model.compile`'s warm-up was silent for minutes (8+ on a CPU) after the last line:
+    one line now says, before it, what is compiled and how long it may take; the line after
+    gives the time taken. An eager warm-up says nothing before."""
+    eng = Mast3rEngine(random_model(TINY_SPEC, seed=0), torch.device("cpu"))
+    eng.encode = lambda prep: None  # what warm-up runs is not the point here: instant
+    eng.decode = lambda *a, **k: []
+    with caplog.at_level("INFO", logger="mast3r_ros.core.model.engine"):
+        eng.warmup([HW])
+        assert not any("may take minutes" in r.getMessage() for r in caplog.records)
+        eng.compile = "default"  # as a compiled engine holds (no minutes of compiling here)
+        caplog.clear()
+        eng.warmup([HW], [1, 2])
+    lines = [r.getMessage() for r in caplog.records]
+    assert "may take minutes (on a GPU: tens of seconds)" in lines[0], lines
+    assert "[(32, 48)]" in lines[0] and "[1, 2]" in lines[0]
+    assert lines[-1].startswith("warmed up cpu (compile default)") and " in " in lines[-1]

@@ -315,6 +315,10 @@ class Mast3rEngine:
         (H, W) and keyframe-batch size with a dummy input, so live frames hit ready graphs."""
         self._require_open()
         t0 = time.perf_counter()
+        if self.compile != "none":  # silent for minutes otherwise (the line after: its time)
+            log.info("compiling the network (compile %r) for network shapes %s, keyframe "
+                     "batches %s: this may take minutes (on a GPU: tens of seconds)",
+                     self.compile, list(shapes), sorted(set(int(b) for b in batches)))
         try:
             for h, w in shapes:
                 img = torch.zeros((1, 3, h, w), device=self.device)
