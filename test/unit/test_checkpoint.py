@@ -764,3 +764,23 @@ def test_a_file_without_weights_says_what_to_give(tmp_path, obj, got):
         f"{path}: expected {{'model', 'args'}} or a state dict of tensors, got {got}: no MASt3R "
         "or DUSt3R weights in it; use the official MASt3R or DUSt3R checkpoint "
         "(README: 'Model weights')")
+
+
+def test_an_onnx_export_folder_is_named_as_its_single_file_is(tmp_path):
+    """`mast3r-ros export onnx_512/` (export's own output folder as the checkpoint) said "is a
+    folder but not a Hugging Face checkpoint"; one encoder.onnx was already named an ONNX
+    model. The folder is now named an ONNX export folder, and the .pth asked for."""
+    from mast3r_ros.core.model.checkpoint import require_checkpoint
+
+    folder = tmp_path / "onnx_512"
+    folder.mkdir()
+    for name in ("encoder.onnx", "decoder.onnx", "manifest.json"):
+        (folder / name).write_bytes(b"x")
+    expected = (f"{folder} is an ONNX export folder (what `mast3r-ros export` writes), not a "
+                "PyTorch checkpoint; --checkpoint (the 'checkpoint' parameter) takes the "
+                "PyTorch checkpoint (.pth, or a Hugging Face folder) it was made from "
+                "(README: 'Model weights')")
+    for check in (require_checkpoint, load_checkpoint):
+        with pytest.raises(CheckpointError) as err:
+            check(str(folder))
+        assert _one_line(err) == expected

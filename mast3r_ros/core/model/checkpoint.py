@@ -50,8 +50,9 @@ from .model_string import (CLASS_ARCH, model_string, parse_model_string,  # noqa
 from .huggingface import (CONFIG_FILE, WEIGHT_FILES, folder_weights, huggingface_files,
                           is_safetensors_file)
 from .network import AsymmetricMASt3R, ModelSpec
-from .plain_pickle import (archive_args, describe_map_folder, describe_model_format,
-                           describe_plain_pickle, describe_text_file, refuse_empty_or_text)
+from .plain_pickle import (archive_args, describe_export_folder, describe_map_folder,
+                           describe_model_format, describe_plain_pickle, describe_text_file,
+                           refuse_empty_or_text)
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +338,7 @@ def _require_huggingface_files(folder: str) -> None:
                 f"; it holds {', '.join(files[:3])}{more}: give one of these files (the "
                 "MASt3R network, not the *_retrieval_* ones)" if files else
                 "; give the checkpoint file (.pth) instead")
-        raise CheckpointError(describe_map_folder(folder) or (
+        raise CheckpointError(describe_map_folder(folder) or describe_export_folder(folder) or (
             f"{folder} is a folder but not a Hugging Face checkpoint ({missing}){hint}"))
 
 

@@ -249,6 +249,19 @@ def describe_model_format(path: str, what: str = "checkpoint") -> Optional[str]:
     return f"this is {kind}, not a PyTorch {what}; {fix} ({where_to_download(what)})"
 
 
+def describe_export_folder(folder: str) -> Optional[str]:
+    """The message for an ONNX export folder (`mast3r-ros export`'s encoder.onnx, decoder.onnx)
+    given as a checkpoint, as `describe_model_format` says of one .onnx file; None for a folder
+    holding no .onnx file."""
+    try:
+        if not any(n.lower().endswith(".onnx") for n in os.listdir(folder)):
+            return None
+    except OSError:
+        return None
+    return (f"{folder} is an ONNX export folder (what `mast3r-ros export` writes), not a "
+            f"PyTorch checkpoint; {_FROM_THE_PTH['checkpoint']} ({where_to_download('')})")
+
+
 def _text_first_line(data: bytes) -> Optional[str]:
     """The first line (at most 60 characters) of ``data``, the head of a file, when it is UTF-8
     text holding a line break and no control characters but tabs and line ends; else None."""
