@@ -36,9 +36,10 @@ def _camera_size(text: str):
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from .cli_options import add_log_level
 
-    p = sub.add_parser("export", help="export the network to ONNX (for trtexec, ONNX Runtime or "
-                                      "your own deployment; the tensorrt backend exports by "
-                                      "itself)",
+    p = sub.add_parser("export", help="export the network to ONNX (for ONNX Runtime or your "
+                                      "own deployment; the tensorrt backend exports and builds "
+                                      "by itself, keeping the output exponentials in fp32, "
+                                      "which trtexec --fp16 does not: docs/gpu.md)",
                        description="Write DIR/encoder.onnx (image -> encoding), DIR/decoder.onnx "
                                    "(K cached keyframe encodings + the query encoding -> "
                                    "pointmaps, confidences, descriptors) and DIR/manifest.json, "

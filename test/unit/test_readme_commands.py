@@ -30,7 +30,8 @@ EXTERNAL_FLAGS = {"--index-url", "--dist", "--symlink-install", "--from-paths", 
                   "--system-site-packages", "--head", "--once", "--flow-style",
                   "--packages-select", "--ros-args", "--params-file", "--show-args", "--loop",
                   "--storage",  # ros2 bag record's -s/--storage
-                  "--skip-keys"}  # rosdep install on JetPack (NVIDIA's OpenCV)
+                  "--skip-keys",  # rosdep install on JetPack (NVIDIA's OpenCV)
+                  "--onnx", "--fp16", "--layer"}  # trtexec's --onnx, --fp16, --layerPrecisions
 
 
 def _subparsers() -> dict:
