@@ -359,6 +359,7 @@ def cmd_pair(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     from .check_map import add_parser as add_check_map_parser
+    from .check_params import add_parser as add_check_params_parser
     from .cli_demo import add_parser as add_demo_parser
     from .export import add_parser as add_export_parser
     from .retrieve import add_parser as add_retrieve_parser
@@ -380,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pair(sub, [_config_options(matcher=None)])
     add_retrieve_parser(sub, [_config_options(matcher=None)])
     add_check_map_parser(sub)
+    add_check_params_parser(sub)
     add_export_parser(sub)
     _add_merge_maps(sub)
     return parser

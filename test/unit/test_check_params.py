@@ -1,0 +1,53 @@
+"""`mast3r-ros check-params FILE`: a node parameter file checked offline with the validation
+every --params goes through (before, the only way was `localize /nonexistent --out X --params
+FILE`, refused for the file before the missing recording: undocumented, and a hack)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mast3r_ros.replay.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+ROBOTS = ("/robot1/mast3r_localizer:\n  ros__parameters:\n    max_keyframes: 3\n"
+          "/robot2/mast3r_localizer:\n  ros__parameters:\n    max_keyframe: 3\n")
+
+
+def _run(capsys, *argv):
+    rc = main(["check-params", *argv, "--log-level", "error"])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_the_shipped_file_is_valid_and_changes_nothing(capsys):
+    rc, out, err = _run(capsys, str(ROOT / "config" / "localize.yaml"))
+    assert (rc, err) == (0, "")
+    assert "valid for node mast3r_localizer" in out and "0 parameters differ" in out, out
+
+
+@pytest.mark.parametrize("ns, rc, said", [
+    ("robot1", 0, "valid for node /robot1/mast3r_localizer; 1 parameters differ from the "
+                  "defaults: max_keyframes"),
+    ("/robot2", 2, "unknown parameter 'max_keyframe' (did you mean 'max_keyframes'?)"),
+    ("robot3", 2, "pass --namespace one of: robot1, robot2"),
+    (None, 2, "robot1"),  # two robots' blocks: which one?
+])
+def test_a_robots_blocks_are_checked_as_that_node_gets_them(tmp_path, capsys, ns, rc, said):
+    f = tmp_path / "robots.yaml"
+    f.write_text(ROBOTS)
+    got, out, err = _run(capsys, str(f), *(["--namespace", ns] if ns else []))
+    assert got == rc, (out, err)
+    text = out if rc == 0 else err
+    assert said in text and text.count("\n") == 1, text
+    if rc:
+        assert text.startswith("mast3r-ros check-params: error: ") and out == ""
+
+
+def test_a_renamed_node_is_checked_under_its_name(tmp_path, capsys):
+    f = tmp_path / "cam2.yaml"
+    f.write_text("cam2_localizer:\n  ros__parameters:\n    max_keyframes: 4\n")
+    assert _run(capsys, str(f))[0] == 2  # no block for mast3r_localizer
+    rc, out, _ = _run(capsys, str(f), "--node-name", "cam2_localizer")
+    assert rc == 0 and "max_keyframes" in out, out
