@@ -143,6 +143,27 @@ def test_a_window_of_bag_time_gives_rosbags_messages(tmp_path):
             assert got == own, (start, stop)
 
 
+def test_a_closed_bags_kept_chunk_goes_with_its_file_though_its_connections_live(tmp_path):
+    """A window's last decompressed chunk (`ros1_chunks._LAST`, as big as the bag's chunks)
+    and its chunk records (`_INFOS`) go when the bag is closed, though the caller keeps its
+    connections (rosbags' ``Connection.owner`` holds the reader): none kept per closed bag."""
+    import gc
+    bag = _late_bag(tmp_path / "late.bag", "LZ4", frames=4)
+    gc.collect()
+    before = len(ros1_chunks._LAST), len(ros1_chunks._INFOS)
+    kept = []
+    for _ in range(3):
+        with opening._open_bag(bag) as reader:
+            conns = [c for c in reader.connections if c.topic == IMAGE]
+            got = list(opening.bag_messages(reader, connections=conns, start=1000 * MS,
+                                            stop=1001 * MS))
+            assert len(got) == 1
+            kept += conns
+            assert len(ros1_chunks._LAST) > before[0]  # kept while open, for the next window
+    gc.collect()
+    assert kept and (len(ros1_chunks._LAST), len(ros1_chunks._INFOS)) == before
+
+
 def test_a_rosbag2_or_a_stand_in_is_left_to_rosbags(tmp_path):
     from types import SimpleNamespace
     assert ros1_chunks.chunk_kept_messages(SimpleNamespace(readers=[object()])) is None

@@ -49,8 +49,10 @@ except ImportError:  # pragma: no cover - rosbags without a ROS 1 reader
 # or 1 MiB (rosbags) by default, so ~100 of them: seconds of a recording's bag time, the spread
 # of its topics' latencies
 KEEP_BYTES = 128 * 2**20
-# per open ROS 1 reader: its chunk records by position, and the last compressed chunk a window
-# read (``start=``) decompressed, (position, stream), for the next window's
+# per open ROS 1 reader, keyed by its open file (``bio``, which rosbags drops at ``close``: a
+# closed bag's connections hold their reader, ``Connection.owner``, not its file): its chunk
+# records by position, and the last compressed chunk a window read (``start=``) decompressed,
+# (position, stream), for the next window's
 _INFOS: weakref.WeakKeyDictionary[Any, Dict[int, Any]] = weakref.WeakKeyDictionary()
 _LAST: weakref.WeakKeyDictionary[Any, Tuple[int, io.BytesIO]] = weakref.WeakKeyDictionary()
 
@@ -100,10 +102,11 @@ def chunk_kept_messages(reader: Any, connections: Optional[List[Any]] = None,
 
 
 def _infos(one: Any) -> Dict[int, Any]:
-    """The bag's chunk records (``ChunkInfo``) by their chunk's position; cached per reader."""
-    infos = _INFOS.get(one)
+    """The bag's chunk records (``ChunkInfo``) by their chunk's position; cached per open
+    file of the reader."""
+    infos = _INFOS.get(one.bio)
     if infos is None:
-        infos = _INFOS[one] = {info.pos: info for info in one.chunk_infos}
+        infos = _INFOS[one.bio] = {info.pos: info for info in one.chunk_infos}
     return infos
 
 
@@ -180,7 +183,7 @@ class _Kept:
         if stream is not None:
             self.streams.move_to_end(pos)
             return stream
-        last = _LAST.get(self.one) if self.window else None
+        last = _LAST.get(self.one.bio) if self.window else None
         if last is not None and last[0] == pos:
             return last[1]  # the last window's: not counted among those kept (never closed)
         for done in [p for p in self.streams if self.infos[p].end_time <= time_ns]:
@@ -190,7 +193,7 @@ class _Kept:
         data = record.decompressor(_ros1.read_bytes(self.one.bio, record.datasize))
         stream = io.BytesIO(data)  # no copy of ``data``
         if self.window:  # kept for the next window instead
-            _LAST[self.one] = (pos, stream)
+            _LAST[self.one.bio] = (pos, stream)
             return stream
         self.streams[pos] = stream
         self.sizes[pos] = len(data)
