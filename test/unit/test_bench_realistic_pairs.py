@@ -104,7 +104,9 @@ SLOW = os.environ.get("MAST3R_ROS_SLOW") == "1"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SLOW, reason="2-5 min on 2 cores; set MAST3R_ROS_SLOW=1 to run")
+@pytest.mark.skipif(not SLOW, reason=(
+    "3-6 min on the 2-core development machine, 13 at load ~18 (docs/bench/README.md); "
+    "set MAST3R_ROS_SLOW=1 to run"))
 def test_gpu_checks_smoke(tmp_path):
     """bash bench/gpu_checks.sh --smoke: every step runs on the CPU (tiny config), the realistic
     whole frame localizes every frame, results.tgz and the log land in $OUT."""
