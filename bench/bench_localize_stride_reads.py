@@ -11,7 +11,9 @@ JPEG colour, compressedDepth PNG depth, CameraInfo, /tf at 100 Hz, map->odom at 
 one image a chunk, /tf at 10 Hz, no depth); into ``--tmp`` (removed after). Per bag,
 ``--repeats`` times alternating, each in a fresh child process of this tree: `BagSequence`
 with depth and --pose-frames (the indexing pass, not timed), then the frames
-`sources.frames_or_unreadable(seq, stride)` gives (what localize iterates), each decoded:
+`sources.frames_or_unreadable(seq, stride)` gives (what localize iterates), each decoded
+(``--recorded P``: a resumed run's, the first P of the frames recorded before, at stride 1 as
+well):
 ``old`` with `drawn._frames_listed` swapped for the read-through pass it replaces
 (`BagSequence._frames`, unchanged), ``new`` as the tree is. Reports the frame pass's wall and
 CPU s (the least CPU of the repeats) and bytes read (``/proc/self/io`` ``rchar``), and a
@@ -54,19 +56,21 @@ from mast3r_ros.replay.sources import frames_or_unreadable
 def rchar():
     with open("/proc/self/io") as f:
         return int(next(l for l in f if l.startswith("rchar")).split()[1])
-out, bag, depth, optical, stride, mode = sys.argv[1:7]
+out, bag, depth, optical, stride, mode, part = sys.argv[1:8]
 if mode == "old":  # the read-through pass, as before `_frames_listed`
     Seq._frames_listed = lambda self, positions, recorded: self._frames(
         skip_unreadable=True, positions=positions, recorded=recorded)
 seq = BagSequence(bag, depth_topic=depth or None, pose_frames=f"map:{optical}")
 r0, t0, c0 = rchar(), time.perf_counter(), time.process_time()
 h, n = hashlib.sha1(), 0
-for f in frames_or_unreadable(seq, int(stride)):
+recorded = [int(t) for t in seq.stamps_ns[:int(len(seq) * float(part))]]  # a resumed run's
+for f in frames_or_unreadable(seq, int(stride), recorded=recorded):
     n += 1
     h.update(str(f.stamp_ns).encode())
     h.update(np.asarray(f.map_from_cam, np.float64).tobytes())
-    h.update(np.ascontiguousarray(f.rgb).tobytes())
-    h.update(b"" if f.depth_m is None else np.ascontiguousarray(f.depth_m).tobytes())
+    if hasattr(f, "rgb"):  # not a resumed run's RecordedFrame
+        h.update(np.ascontiguousarray(f.rgb).tobytes())
+        h.update(b"" if f.depth_m is None else np.ascontiguousarray(f.depth_m).tobytes())
 row = (time.perf_counter() - t0, time.process_time() - c0, rchar() - r0,
        f"{n} of {len(seq)} frames {h.hexdigest()[:12]}")
 with open(out, "w") as f:
@@ -74,13 +78,13 @@ with open(out, "w") as f:
 '''
 
 
-def run_child(bag: Path, stride: int, mode: str, work: Path, depth: str, optical: str
-              ) -> list:
+def run_child(bag: Path, stride: int, mode: str, work: Path, depth: str, optical: str,
+              part: float = 0.0) -> list:
     out = work / "row.json"
     out.unlink(missing_ok=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-c", _CHILD, str(out), str(bag), depth, optical,
-                           str(stride), mode], env=env, cwd=work, capture_output=True,
+                           str(stride), mode, str(part)], env=env, cwd=work, capture_output=True,
                           text=True)
     if done.returncode != 0:
         raise SystemExit(f"the child failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -94,6 +98,9 @@ def main() -> int:
     ap.add_argument("--stride", type=int, nargs="+", default=[10],
                     help="localize --stride N (default 10; several: each measured)")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--recorded", type=float, default=0.0,
+                    help="a resumed run: this part of the frames (0..1, the first) recorded "
+                         "before (their messages not read by time; read through before)")
     ap.add_argument("--tmp", help="folder for the bags (default: the system's temporary one)")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args()
@@ -102,7 +109,8 @@ def main() -> int:
     try:
         print(f"{args.minutes:g} min bags, 640x480 JPEG + compressedDepth at 30 Hz, /tf at "
               f"100 Hz; localize's frame pass, old: read through, new: by time; the least CPU "
-              f"of {args.repeats} (wall s, CPU s, MB read by rchar), warm page cache",
+              f"of {args.repeats} (wall s, CPU s, MB read by rchar), warm page cache; "
+              f"resumed with the first {args.recorded:g} of the frames recorded",
               flush=True)
         print(f"{'format':<9} {'stride':>6} {'bag MB':>7} {'wall s old/new':>15} "
               f"{'CPU s old/new':>15} {'MB read old/new':>19}  frames")
@@ -120,7 +128,8 @@ def main() -> int:
                 runs: dict = {"old": [], "new": []}
                 for _ in range(args.repeats):
                     for mode in runs:
-                        runs[mode].append(run_child(bag, stride, mode, work, depth, optical))
+                        runs[mode].append(run_child(bag, stride, mode, work, depth, optical,
+                                                   args.recorded))
                 best = {m: min(found, key=lambda r: r[1]) for m, found in runs.items()}
                 digests = {r[3] for found in runs.values() for r in found}
                 same = "same" if len(digests) == 1 else f"DIFFERENT {sorted(digests)}"
@@ -129,6 +138,7 @@ def main() -> int:
                       f"{oc:7.2f}/{nc:<7.2f} {ob / 1e6:9.2f}/{nb / 1e6:<9.2f}  {same}: {digest}",
                       flush=True)
                 table.append({"format": name, "minutes": args.minutes, "stride": stride,
+                              "recorded": args.recorded,
                               "bag_bytes": size, "old": [r[:3] for r in runs["old"]],
                               "new": [r[:3] for r in runs["new"]], "same": len(digests) == 1,
                               "digest": digest})

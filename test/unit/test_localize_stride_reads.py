@@ -134,6 +134,33 @@ def test_a_stride_reads_only_the_frames_it_takes(tmp_path, monkeypatch, kind):
         assert [isinstance(f, UnreadableFrame) for f in frames] == [0, 0, 1, 0, 0]
 
 
+@pytest.mark.parametrize("kind", ["ros1", "ros1_lz4", "sqlite3"])
+def test_a_resumed_run_at_stride_1_reads_only_the_frames_it_has_not_recorded(
+        tmp_path, monkeypatch, kind):
+    """localize --resume at stride 1 read every image message through, the recorded frames'
+    too (not deserialized); read by time, their messages are not read at all."""
+    from mast3r_ros.replay.sources import frames_or_unreadable
+    if kind.startswith("ros1"):
+        bag, image, depth = _ros1_bag(tmp_path / "field.bag", "LZ4" if "lz4" in kind
+                                      else None), IMAGE, DEPTH
+    else:
+        stamps = [S + k * 100 * MS for k in range(FRAMES)]
+        bag = _bag(tmp_path / "bag", stamps=stamps, storage=StoragePlugin.SQLITE3)
+        image, depth = "/cam/image_raw", "/cam/depth"
+    seq = BagSequence(bag, image_topic=image, depth_topic=depth,
+                      pose_frames="map:camera_optical")
+    recorded = {int(t) for t in seq.stamps_ns[:8]}  # the first 8 recorded by the run resumed
+    read = _counting(monkeypatch)
+    frames = list(frames_or_unreadable(seq, 1, 0, recorded=recorded))
+    assert (read.count(image), read.count(depth)) == (FRAMES - 8, FRAMES - 8), read
+    _read_through(monkeypatch)
+    del read[:]
+    before = list(frames_or_unreadable(seq, 1, 0, recorded=recorded))
+    assert read.count(image) == FRAMES, read  # before: read through, the recorded ones too
+    _same(frames, before)
+    assert [isinstance(f, RecordedFrame) for f in frames] == [1] * 8 + [0] * (FRAMES - 8)
+
+
 def _results(run):
     rows = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
     for row in rows:

@@ -209,10 +209,11 @@ class _DrawnFrames:
     def _frames_listed(self, positions: List[int], recorded: FrozenSet[int]
                        ) -> Iterator[Frame | UnreadableFrame | RecordedFrame]:
         """`frames_or_unreadable` at ``positions`` (ascending, some skipped: localize's
-        --stride), the frames at a ``recorded`` stamp `RecordedFrame`: from a one-file ROS 1
-        bag or a sqlite3 rosbag2, read by time as `_frames_drawn` reads them, only the
-        messages of the frames read are read (`_frames_sought`); any other recording is read
-        through as before (`sequence.BagSequence._frames`), the frames the same: a video
+        --stride; or none, a resumed run's at stride 1), the frames at a ``recorded`` stamp
+        `RecordedFrame`: from a one-file ROS 1 bag or a sqlite3 rosbag2, read by time as
+        `_frames_drawn` reads them, only the messages of the frames read are read
+        (`_frames_sought`); any other recording is read through as before
+        (`sequence.BagSequence._frames`), the frames the same: a video
         topic, a split ROS 1 bag, a .db3 without its time index (each message read by time
         would scan every message's time: `sqlite_open.time_indexed`), and an MCAP (rosbags
         reads a whole chunk, ~1 MiB, for each message read by time: at --stride 10 of

@@ -387,9 +387,11 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         stays an `UnreadableFrame`."""
         if isinstance(positions, Iterator) and not recorded:
             return self._frames_drawn(positions)
+        if positions is None and recorded:  # a resumed run: its recorded frames not read
+            positions = range(len(self))
         listed = (None if positions is None else
                   sorted({p for p in positions if 0 <= p < len(self)}))
-        if listed and len(listed) <= listed[-1]:  # some skipped: read alone (`_frames_listed`)
+        if listed and (len(listed) <= listed[-1] or recorded):  # read alone (`_frames_listed`)
             return self._frames_listed(listed, frozenset(recorded))
         return self._frames(skip_unreadable=True, positions=positions, recorded=recorded)
 
