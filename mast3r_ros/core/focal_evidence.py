@@ -137,15 +137,22 @@ def combine_focal_scales(scales: Sequence[float], sigmas_log: Sequence[float],
                          tolerance, significance)
 
 
+# the words before " (" of a failure the run-level focal gate (`localizer.focal_run_gate`) made:
+# metrics.json's failure_reasons key, and how metrics tells its frames from per-frame failures
+RUN_GATE_REASON = "the camera's focal length is wrong by this run's frames"
+
 # where to look for the intrinsics: offline (`focal_warning`'s default), in the node
 CHECK_OFFLINE = "CameraInfo, camera.yaml / --camera-info"
 CHECK_NODE = "the CameraInfo topic, the driver's camera_info_url calibration file"
 
 
-def focal_warning(ev: FocalEvidence, fx_px: float, check: str = CHECK_OFFLINE) -> str:
+def focal_warning(ev: FocalEvidence, fx_px: float, check: str = CHECK_OFFLINE,
+                  localized: bool = True) -> str:
     """The one-line warning of evidence whose verdict is ``fx_off`` ('' otherwise): the fx the
     frames fit (camera ``fx_px`` times the combined scale) and what to check (``check``: where
-    the intrinsics come from, `CHECK_OFFLINE` or `CHECK_NODE`)."""
+    the intrinsics come from, `CHECK_OFFLINE` or `CHECK_NODE`). ``localized`` False: no frame
+    was localized (none passed the gates, the run-level focal gate included), so it says that no
+    pose was published instead of that the published ones are biased."""
     if not ev.fx_off or ev.scale is None or ev.sigma_log is None:
         return ""
     return (f"the query camera's focal length looks wrong: over {ev.frames_used} frames the "
@@ -155,8 +162,10 @@ def focal_warning(ev: FocalEvidence, fx_px: float, check: str = CHECK_OFFLINE) -
             "and whether the image is zoomed, cropped, binned or resized from the calibrated "
             "one; the fit is against the map's 3-D points, placed with the K the map was built "
             "with, so a query's K must be the map's (even where check-map notes that the "
-            "colour images fit another); poses published meanwhile are biased along the view "
-            "with a confident covariance")
+            "colour images fit another); " + (
+                "poses published meanwhile are biased along the view with a confident "
+                "covariance" if localized else
+                "no pose was localized (none published), so none is biased by it"))
 
 
 class RunFocalEvidence:
@@ -198,8 +207,9 @@ class RunFocalEvidence:
         """`focal_warning` of the evidence so far ('' without a verdict)."""
         return focal_warning(self.evidence(), self.fx_px or 0.0, check)
 
-    def report(self) -> Dict[str, Any]:
-        """The evidence as JSON-ready values (metrics.json's ``camera_focal``)."""
+    def report(self, localized: bool = True) -> Dict[str, Any]:
+        """The evidence as JSON-ready values (metrics.json's ``camera_focal``; ``localized``:
+        `focal_warning`'s)."""
         ev = self.evidence()
         fx = self.fx_px
         return {
@@ -209,5 +219,6 @@ class RunFocalEvidence:
             "fx_fitted_px": None if ev.scale is None or fx is None else ev.scale * fx,
             "chi2_per_dof": ev.chi2_per_dof, "consistent": ev.consistent,
             "tolerance": ev.tolerance, "significance": ev.significance,
-            "fx_off": ev.fx_off, "warning": focal_warning(ev, fx or 0.0) or None,
+            "fx_off": ev.fx_off,
+            "warning": focal_warning(ev, fx or 0.0, localized=localized) or None,
             "frames_before_fx_change": self.frames_restarted}

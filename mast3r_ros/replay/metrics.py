@@ -25,7 +25,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..core.errors import InputError
-from ..core.focal_evidence import RunFocalEvidence
+from ..core.focal_evidence import RUN_GATE_REASON, RunFocalEvidence
 from ..core.geometry import pose_errors
 from ..core.pose_uncertainty import FAR_CLAIM_RATIO, sigma_depth_ratio
 from ..core.types import LocalizationResult
@@ -201,15 +201,20 @@ def camera_focal(results: Sequence[LocalizationResult], tolerance: float = FOCAL
     camera's ``fx_px``, ``scale`` and ``scale_sigma`` (of log scale, relative), ``fx_fitted_px``,
     frames fitted / judged / used / outliers, ``chi2_per_dof``, ``consistent``, the verdict
     ``fx_off`` against ``tolerance`` and its ``warning``), plus ``frames_passed``: frames with a
-    fit that were localized (passed the per-frame gate). None when no frame has a fit (the gate
-    off, 3-D points from pointmaps, no frame past the other gates)."""
+    fit that passed the per-frame gate (localized, or refused only by the run-level focal gate,
+    `RUN_GATE_REASON`) and ``frames_refused_by_run_gate``: those of them it refused. None when
+    no frame has a fit (the gate off, 3-D points from pointmaps, no frame past the other
+    gates)."""
     acc = RunFocalEvidence(tolerance)
     for r in results:
         acc.add(r.focal_fit)
     if not len(acc):
         return None
-    return {**acc.report(),
-            "frames_passed": sum(r.success for r in results if r.focal_fit is not None)}
+    fitted = [r for r in results if r.focal_fit is not None]
+    refused = sum(not r.success and (r.reason or "").startswith(RUN_GATE_REASON) for r in fitted)
+    return {**acc.report(localized=any(r.success for r in results)),
+            "frames_passed": sum(r.success for r in fitted) + refused,
+            "frames_refused_by_run_gate": refused}
 
 
 def _localized_with_groundtruth(results: Sequence[LocalizationResult], gt_poses: np.ndarray

@@ -23,9 +23,12 @@ def _camera_focal_row(cf: Dict[str, Any]) -> str:
     n_out = cf.get("frames_outliers") or 0  # else '19 frames, 20 passed' read as a miscount
     left_out = (f", {n_out} more left out as {'an outlier' if n_out == 1 else 'outliers'}"
                 if n_out else "")
+    n_run = cf.get("frames_refused_by_run_gate") or 0  # absent in an older run's metrics.json
+    run_gate = (f", {'all ' if n_run == cf['frames_passed'] else ''}{n_run} refused by the "
+                "run-level focal gate" if n_run else "")
     return (f"{cf['scale']:.3f}x +-{100 * cf['scale_sigma']:.1f} %: fx {cf['fx_fitted_px']:.1f}"
             f" px fits, the camera's is {cf['fx_px']:.1f} ({cf['frames_used']} frames{left_out}; "
-            f"{cf['frames_passed']} passed the per-frame gate): {verdict}")
+            f"{cf['frames_passed']} passed the per-frame gate{run_gate}): {verdict}")
 
 
 def _quaternion_order_row(qo: Dict[str, Any]) -> str:

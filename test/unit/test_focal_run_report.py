@@ -105,3 +105,23 @@ def test_results_jsonl_keeps_the_scene_depth_for_a_resumed_run():
     assert math.isnan(result_from_record(line).scene_depth_m)
     del line["scene_depth_m"]  # written before it was recorded
     assert math.isnan(result_from_record(line).scene_depth_m)
+
+
+def test_frames_the_run_gate_refused_count_as_passed_per_frame_and_are_named():
+    """A wrong-K run whose frames all failed: 5 fits passed the per-frame gate and were refused
+    only by the run-level gate. The row said '0 passed the per-frame gate' and the warning spoke
+    of poses published meanwhile, when none was."""
+    from mast3r_ros.core.localizer.focal_run_gate import REASON
+
+    fits = [FocalFit(0.8, 0.01, 585.0) for _ in range(8)]
+    res = [LocalizationResult.failure(1, f"{REASON} (x)", focal_fit=f) for f in fits[:5]]
+    res += [_result(False, f) for f in fits[5:]]
+    m = summarize(res)
+    cf = m["camera_focal"]
+    assert cf["frames_passed"] == 5 and cf["frames_refused_by_run_gate"] == 5, cf
+    row = [ln for ln in format_table(m).splitlines() if "camera focal length" in ln][0]
+    assert "5 passed the per-frame gate, all 5 refused by the run-level focal gate" in row, row
+    assert "poses published meanwhile" not in cf["warning"]
+    assert "no pose was localized" in cf["warning"], cf["warning"]
+    ok = summarize([_result(True, f) for f in fits])["camera_focal"]  # localized: as before
+    assert ok["frames_refused_by_run_gate"] == 0 and "poses published meanwhile" in ok["warning"]

@@ -25,12 +25,11 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ..focal_evidence import MIN_FRAMES, NODE_MAX_FRAMES, RunFocalEvidence
+from ..focal_evidence import MIN_FRAMES, NODE_MAX_FRAMES, RUN_GATE_REASON, RunFocalEvidence
 from ..types import LocalizationResult
 from .query_checks import FOCAL_SIGNIFICANCE
 
-# the words before " (" are the same for every frame: metrics.json's failure_reasons key
-REASON = "the camera's focal length is wrong by this run's frames"
+REASON = RUN_GATE_REASON  # the words before " (": the same for every frame
 
 
 class RunFocalGate:
