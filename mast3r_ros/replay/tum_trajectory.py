@@ -24,6 +24,7 @@ from ..core.durable import fsync_dir, mkstemp_public
 from ..core.errors import InputError
 from ..core.text_files import decode_text, image_kind, not_text, not_text_fix
 from ..core.trajectory import check_stamped_poses, overlapping_reset
+from .misfiled_trajectory import clip, misfiled
 
 log = logging.getLogger(__name__)
 
@@ -49,25 +50,25 @@ def _parse_stamp(token: str) -> Tuple[int, str]:
         try:
             value = decimal.Decimal(token)
         except decimal.InvalidOperation:
-            raise ValueError(f"timestamp {token!r} is not a number") from None
+            raise ValueError(f"timestamp {clip(token)} is not a number") from None
         if not value.is_finite():
-            raise ValueError(f"timestamp {token!r} is not finite")
+            raise ValueError(f"timestamp {clip(token)} is not finite")
         scaled = value.scaleb(9)
         if abs(scaled) > _INT64_MAX and plain.isdigit():  # 9.2e9 .. 1e12: seconds by the rule
             raise ValueError(
-                f"timestamp {token!r} is out of range as seconds (more than 292 years from the "
+                f"timestamp {clip(token)} is out of range as seconds (more than 292 years from the "
                 "epoch); integers are read as nanoseconds only above 1e12 (17 minutes after the "
                 f"epoch): write nanoseconds below that in seconds ({_format_stamp(int(token))})"
             )
         if abs(scaled) > _INT64_MAX:
             raise ValueError(
-                f"timestamp {token!r} s is out of range (more than 292 years from the epoch); "
+                f"timestamp {clip(token)} s is out of range (more than 292 years from the epoch); "
                 "nanosecond stamps must be written as integers"
             )
         stamp_ns = int(scaled.to_integral_value(rounding=decimal.ROUND_HALF_EVEN))
         unit = "s"
     if abs(stamp_ns) > _INT64_MAX:
-        raise ValueError(f"timestamp {token!r} ns is out of range (more than 292 years)")
+        raise ValueError(f"timestamp {clip(token)} ns is out of range (more than 292 years)")
     return stamp_ns, unit
 
 
@@ -124,7 +125,7 @@ def _header_order_problem(header: List[Tuple[int, str]], layout: str) -> str:
                     "camera's poses from it")
         order = "".join(m.group(1) for m in map(_QUATERNION_COLUMN.search, names) if m)
         if len(order) == 4 and sorted(order) == list("wxyz") and order != "xyzw":
-            return (f"{lineno}: its header '{text.strip()}' names the quaternion components in "
+            return (f"{lineno}: its header {clip(text.strip())} names the quaternion components in "
                     f"the order {' '.join(order)}, but a TUM trajectory is '{layout}' (w last): "
                     "reorder the columns to qx qy qz qw, or correct the header if it is wrong")
     return ""
@@ -337,23 +338,26 @@ def _read_numbered_rows(
                     f"{option + ' takes' if option else 'give'} a TUM trajectory file, one "
                     f"'{layout}' line per pose "
                     "(map_from_cam, metres); a calibration goes to --camera-info") from None
+            why = misfiled(text, option) if not rows and layout == TRAJECTORY_LAYOUT else ""
+            if why:
+                raise InputError(f"{path}:{lineno}: {why}") from None
             pairs = columns == 2 and is_associate_pair(fields)
             if layout == TRAJECTORY_LAYOUT and _is_image_list(fields):
                 raise InputError(
                     f"{path}:{lineno}: this is an image list ('timestamp path', as a TUM "
-                    f"folder's rgb.txt or depth.txt; got {line!r}), not a trajectory "
+                    f"folder's rgb.txt or depth.txt; got {clip(line)}), not a trajectory "
                     f"('{layout}'): pass the sequence's groundtruth.txt"
                     + (f", or leave {option} out: a TUM folder given as SOURCE reads its "
                        "groundtruth.txt" if option else "")) from None
             raise InputError(
-                f"{path}:{lineno}: expected '{layout}', got {line!r} ({err})"
+                f"{path}:{lineno}: expected '{layout}', got {clip(line)} ({err})"
                 + (f": {associate_pairs_fix(path)}" if pairs else "")
             ) from None
         file_unit = file_unit or unit
         if unit != file_unit:
             first = "nanoseconds" if file_unit == "ns" else "seconds"
             raise InputError(
-                f"{path}:{lineno}: timestamp {fields[0]!r} is in "
+                f"{path}:{lineno}: timestamp {clip(fields[0])} is in "
                 f"{'nanoseconds' if unit == 'ns' else 'seconds'} but the file's first stamp is in "
                 f"{first}; use one unit throughout"
             )
@@ -413,8 +417,9 @@ def read_tum_trajectory_and_unit(path: PathLike, option: str = ""
         try:
             values[i] = [float(v) for v in row]
         except ValueError as err:
-            raise InputError(f"{path}:{lineno}: expected '{layout}', non-numeric value ({err})"
-                             ) from None
+            token = next((v for v in row if not _is_float(v)), str(err))
+            raise InputError(f"{path}:{lineno}: expected '{layout}', non-numeric value "
+                             f"{clip(token)}") from None
     norms = np.linalg.norm(values[:, 3:], axis=1)
     bad = np.flatnonzero(~np.isfinite(values).all(axis=1) | (np.abs(norms - 1.0) > 1e-2))
     if bad.size:

@@ -203,3 +203,32 @@ def test_a_short_numeric_row_is_not_taken_for_an_image_list(tmp_path):
     path = tmp_path / "traj.txt"
     path.write_text("1.0 0.5\n")
     assert "image list" not in _refusal(path)
+
+
+_RECORD = ('{"stamp_ns": 1305031102175304000, "success": false, "reason": "'
+           + "x" * 1900 + '", "focal_fit": null}\n')
+
+
+@pytest.mark.parametrize("text,said", [
+    (_RECORD * 2, "is a JSON file (a localize run's results.jsonl or metrics.json, or a map's "
+                  "manifest.json), not a TUM trajectory; --groundtruth takes the recording's "
+                  "groundtruth.txt"),
+    ('{\n  "frames": 49,\n  "camera_focal": null\n}\n', "is a JSON file"),
+    ("/**/mast3r_localizer:\n  ros__parameters:\n    gates:\n      max_focal_error: 0.05\n",
+     "is a node parameters YAML (a run's config.yaml, --params), not a TUM trajectory; "
+     "--groundtruth takes the recording's groundtruth.txt"),
+    ("1305031102.1 " + "9" * 300 + "\n", "expected 'timestamp tx ty tz qx qy qz qw'"),
+    ("x" * 300 + " 1 2 3 4 5 6 7\n", "is not a number"),
+], ids=["results.jsonl", "metrics.json", "config.yaml", "long-row", "long-stamp"])
+def test_a_run_output_given_as_ground_truth_is_named_in_one_short_line(tmp_path, text, said):
+    """`localize --groundtruth RUN/results.jsonl` exited with a 2039-character line quoting the
+    whole first record and blaming commas."""
+    from mast3r_ros.replay.tum_trajectory import read_tum_trajectory_and_unit
+
+    path = tmp_path / "results.jsonl"
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        read_tum_trajectory_and_unit(path, "--groundtruth")
+    msg = str(err.value)
+    assert said in msg and "\n" not in msg and len(msg) < len(str(path)) + 400, msg
+    assert "x" * 81 not in msg and "9" * 81 not in msg, msg
