@@ -178,9 +178,21 @@ stop_all() { local g
     g=${g##*/}; [ "$g" != "*" ] && kill -TERM -- "-$g" "$g" 2>/dev/null
   done
   rm -rf "$R.body" "$R.run" "$R.stop"; }
+# stopped SIG: after stop_all on a TERM or INT, on the script's stderr (fd 9: a trap runs under
+# the redirections of the command it interrupted; a pipe's tee may be gone), where the partial
+# results are (the default OUT, a mktemp name, is said only at the normal end), or OUT removed
+# when it is the default and no step had started; the scratch folder removed
+exec 9>&2
+stopped() { local steps; steps=$(find "$R" -maxdepth 1 -name '*.log' 2>/dev/null | head -n 1)
+  if [ "$OWN_OUT" = 1 ] && [ -z "$steps" ]; then rm -rf "$OUT"
+    echo "gpu_checks.sh: stopped ($1) before any step started: nothing kept" >&9
+  else cp "$OUT/gpu_checks_log.txt" "$R/" 2>/dev/null; pack > /dev/null 2>&1
+    echo "gpu_checks.sh: stopped ($1): the partial results are in $OUT/results.tgz (summary" \
+         "$OUT/gpu_summary.md, log $OUT/gpu_checks_log.txt)" >&9; fi
+  rm -rf "$R" "$R".pt*; }
 trap stop_all EXIT
-trap 'stop_all; trap - EXIT; exit 143' TERM
-trap 'stop_all; trap - EXIT; exit 130' INT
+trap 'stop_all; stopped TERM; trap - EXIT; exit 143' TERM
+trap 'stop_all; stopped INT; trap - EXIT; exit 130' INT
 # step NAME LIMIT_S CMD...: run alone, log to $R/NAME.log, show its tail, re-pack
 step() { local name=$1 t; t=$(limit "$2"); shift 2
          echo; echo "=== [$(elapsed) s] $name: $*"

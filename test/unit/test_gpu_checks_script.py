@@ -138,20 +138,25 @@ def _with_marker(marker: str, where: str = "cmdline") -> list:
     return pids
 
 
-def _stopped_run(tmp_path, steps, running, stop):
-    """Run `gpu_checks.sh --smoke --steps STEPS` on stub steps, wait for ``running`` of them to
-    start, ``stop(proc)`` it, and return (the steps still running, the script's other
-    processes still running, its exit status) once they had up to ~30 s to go; whatever is
-    left is killed afterwards (not this test's leftovers)."""
+def _stopped_run(tmp_path, steps, running, stop, own_out=False):
+    """Run `gpu_checks.sh --smoke --steps STEPS` on stub steps (OUT the script's default where
+    ``own_out``), wait for ``running`` of them to start, ``stop(proc)`` it, and return
+    (the steps still running, the script's other processes still running, its exit status)
+    once they had up to ~30 s to go; whatever is left is killed afterwards (not this test's
+    leftovers). Its stdout and stderr go to tmp_path/'output'."""
     stub, marker = _stub_marker(tmp_path)
     env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": str(stub),
-           "TMPDIR": str(tmp_path), "GPU_CHECKS_PACK_EVERY_S": "1"}
-    proc = subprocess.Popen(["bash", str(SCRIPT), "--smoke", "--steps", steps], cwd=REPO,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    # every process of the run has OUT in its environment: the script's subshells (the
+           "TMPDIR": str(tmp_path), "GPU_CHECKS_PACK_EVERY_S": "1",
+           "GPU_CHECKS_TEST_RUN": marker}
+    if own_out:
+        del env["OUT"]
+    with open(tmp_path / "output", "wb") as output:
+        proc = subprocess.Popen(["bash", str(SCRIPT), "--smoke", "--steps", steps], cwd=REPO,
+                                env=env, stdout=output, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    # every process of the run has this in its environment: the script's subshells (the
     # packer looped for ever once the script was gone), tee, the steps' timeouts
-    everything = "OUT=" + env["OUT"] + "\0"
+    everything = "GPU_CHECKS_TEST_RUN=" + marker + "\0"
     try:
         for _ in range(600):  # a wait for the steps to start, at most ~60 s; nothing timed
             if len(_with_marker(marker)) == running:
@@ -192,6 +197,20 @@ def test_a_stopped_run_leaves_no_step_running(tmp_path, steps, running, how):
     assert left == [], f"{how}: the step(s) still running: {left}"
     assert rest == [], f"{how}: the script's processes still running: {rest}"
     assert returncode != 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_run_says_where_its_results_are_and_removes_its_scratch(tmp_path, sig):
+    """`timeout 60 bash bench/gpu_checks.sh --smoke` printed nothing after the step header:
+    the default OUT (a mktemp name said only at the normal end) was never told, and the
+    scratch folder ${TMPDIR}/gpu_checks_r.XXXXXX was left behind."""
+    _, _, returncode = _stopped_run(tmp_path, "gpu_512", 1,
+                                    lambda proc: os.kill(proc.pid, sig), own_out=True)
+    said = (tmp_path / "output").read_text()
+    (out,) = tmp_path.glob("gpu_checks_out.*")
+    assert f"partial results are in {out}/results.tgz" in said, said
+    assert (out / "results.tgz").is_file() and returncode == 128 + sig
+    assert not list(tmp_path.glob("gpu_checks_r.*")), list(tmp_path.iterdir())
 
 
 def _has_pdeathsig() -> bool:
