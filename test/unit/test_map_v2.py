@@ -296,6 +296,10 @@ def test_local_ray_builds_the_same_map(seq, tiny_ckpt, tmp_path, one_worker_map,
     from mast3r_ros.replay.pipeline import build_map
 
     monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
+    # as in test_parallel_build.py: a new instance would turn token mode on in this process
+    # (and write ~/.ray/auth_token), and a later Ray started in this pytest process with
+    # token mode off then had its actors cancelled before they ran ("The actor never ran")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
              log_to_driver=False, configure_logging=False,
              runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
