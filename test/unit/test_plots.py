@@ -24,7 +24,9 @@ def saved(monkeypatch):
     figs = []
 
     def keep(fig, path):
-        fig.canvas.draw()  # equal aspect and autoscale are applied at draw time
+        # equal aspect and autoscale are applied at draw time; the layout of a draw, without
+        # painting its pixels (what is asserted is artists and limits, no pixel)
+        fig.draw_without_rendering()
         figs.append(fig)
 
     monkeypatch.setattr(plots, "_save", keep)
