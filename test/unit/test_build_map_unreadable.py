@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import types
 
 import numpy as np
 import pytest
@@ -79,8 +81,67 @@ def _build(bag, out, capsys):
     return (rc, *capsys.readouterr())
 
 
+def _drawn_spies(mp) -> tuple[list, list]:
+    """Spies on each top-down plot and each consistency panel drawn (still saved): the first
+    as ({line label: (N, 2) xy}, (axis a, axis b)), the second as {line label: (N, 2) xy}."""
+    from mast3r_ros.replay import plots
+
+    top_down, panels = [], []
+    real_finish, real_panel = plots._finish_top_down, plots.plot_consistency
+
+    def finish(fig, ax, axes, title, path):
+        top_down.append(({ln.get_label(): np.c_[ln.get_xdata(), ln.get_ydata()]
+                          for ln in ax.get_lines()}, axes))
+        real_finish(fig, ax, axes, title, path)
+
+    def panel(ax, *args, **kwargs):
+        real_panel(ax, *args, **kwargs)
+        panels.append({ln.get_label(): np.c_[ln.get_xdata(), ln.get_ydata()]
+                       for ln in ax.get_lines()})
+
+    mp.setattr(plots, "_finish_top_down", finish)
+    mp.setattr(plots, "plot_consistency", panel)
+    return top_down, panels
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The maps several tests read (never change: copy first), each built once by the CLI with
+    the plot spies on: ``skipped`` (frame 2's colour and frames 5, 6's depth unreadable),
+    ``good`` (every frame read) and ``good20`` (every frame read, the path 20 m to the side,
+    another recording); per map its (rc, stdout, stderr), top-down plots and consistency
+    panels drawn while it was built (keyframes.png)."""
+    d = tmp_path_factory.mktemp("shared_maps")
+    bags = {"skipped": dict(bad_colour=[2], bad_depth=[5, 6]), "good": {},
+            "good20": dict(shift=20.0)}
+    out = {}
+    with pytest.MonkeyPatch.context() as mp:
+        top_down, panels = _drawn_spies(mp)
+        for name, kw in bags.items():
+            bag = _mapping_bag(d / f"{name}_bag", **kw)
+            top_down.clear()
+            panels.clear()
+            path = d / name
+            rc, stdout, err = _run_build(bag, path)
+            out[name] = types.SimpleNamespace(path=path, bag=bag, rc=rc, stdout=stdout, err=err,
+                                              top_down=list(top_down), panels=list(panels))
+    return out
+
+
+def _run_build(bag, out):
+    """`_build` outside a test (no capsys): the CLI's stdout and stderr captured here."""
+    import contextlib
+    import io
+
+    stdout, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(err):
+        rc = main(["build-map", bag, "--out", str(out), "--pose-frames", "map:camera_optical",
+                   "--depth-topic", DEPTH, "--log-level", "warning"])
+    return rc, stdout.getvalue(), err.getvalue()
+
+
 def test_a_bag_with_corrupt_colour_and_depth_messages_builds_a_map_naming_them(tmp_path,
-                                                                               capsys):
+                                                                               capsys, built):
     bag = _mapping_bag(tmp_path / "bag", bad_colour=[2], bad_depth=[5], uncut=[7],
                        depth_size=[8])
     out = tmp_path / "map"
@@ -111,11 +172,10 @@ def test_a_bag_with_corrupt_colour_and_depth_messages_builds_a_map_naming_them(t
     keyframes = KeyframeMap.load(str(out)).keyframes
     assert [k.stamp_ns for k in keyframes] == [t for k, t in enumerate(STAMPS) if k not in bad]
     # a bag every frame of which is read writes no unreadable_frames
-    good = _mapping_bag(tmp_path / "good")
-    rc, stdout, err = _build(good, tmp_path / "map2", capsys)
+    good = built["good"]
+    rc, stdout, err = good.rc, good.stdout, good.err
     assert rc == 0 and "unreadable" not in stdout + err, err
-    assert "unreadable_frames" not in json.loads((tmp_path / "map2" / "manifest.json")
-                                                 .read_text())
+    assert "unreadable_frames" not in json.loads((good.path / "manifest.json").read_text())
 
 
 def test_a_bag_whose_frames_are_all_corrupt_is_refused_in_one_line(tmp_path, capsys):
@@ -218,14 +278,14 @@ def test_an_empty_depth_message_is_named_as_empty_not_as_unregistered(tmp_path, 
     assert "1 of 10 frames could not be read" in count and "longest run" not in count, count
 
 
-def test_check_map_and_a_merged_map_still_name_the_frames_the_build_skipped(tmp_path, capsys):
+def test_check_map_and_a_merged_map_still_name_the_frames_the_build_skipped(tmp_path, capsys,
+                                                                            built):
     """A field tester's find: the record of skipped frames sat in manifest.json only --
     check-map said nothing of it and merge-maps dropped it. check-map now adds a note (exit 0:
     the map is consistent) and carries the record in its --json; a merge keeps it per source
     map (``merged_from``), so that check-map on the merged map still says it."""
-    bag = _mapping_bag(tmp_path / "bag", bad_colour=[2], bad_depth=[5, 6])
-    a = tmp_path / "a"
-    assert _build(bag, a, capsys)[0] == 0
+    a = built["skipped"].path
+    assert built["skipped"].rc == 0
     js = tmp_path / "check.json"
     assert main(["check-map", str(a), "--json", str(js)]) == 0
     out = capsys.readouterr().out
@@ -234,8 +294,8 @@ def test_check_map_and_a_merged_map_still_name_the_frames_the_build_skipped(tmp_
     record = json.loads((a / "manifest.json").read_text())["unreadable_frames"]
     assert json.loads(js.read_text())["unreadable_frames"] == record
     # B: every frame read, the frames A skipped among its keyframes (the rest are A's copies)
-    b = tmp_path / "b"
-    assert _build(_mapping_bag(tmp_path / "good"), b, capsys)[0] == 0
+    b = built["good"].path
+    assert built["good"].rc == 0
     assert main(["check-map", str(b), "--json", str(js)]) == 0
     assert "unreadable" not in capsys.readouterr().out + js.read_text()
     c = tmp_path / "c"
@@ -267,57 +327,36 @@ def test_check_map_and_a_merged_map_still_name_the_frames_the_build_skipped(tmp_
     assert f"note: {d}: map B ({c}) > map A ({a}) was built with 3 of 10 frames" in out, out
 
 
-def _spy_top_down(monkeypatch) -> list:
-    """Each top-down plot drawn, as ({line label: (N, 2) xy}, (axis a, axis b)), still saved."""
-    from mast3r_ros.replay import plots
-
-    drawn = []
-    real = plots._finish_top_down
-
-    def finish(fig, ax, axes, title, path):
-        drawn.append(({ln.get_label(): np.c_[ln.get_xdata(), ln.get_ydata()]
-                       for ln in ax.get_lines()}, axes))
-        real(fig, ax, axes, title, path)
-
-    monkeypatch.setattr(plots, "_finish_top_down", finish)
-    return drawn
-
-
-def test_the_keyframes_plot_marks_the_skipped_frames_on_the_trajectory(tmp_path, capsys,
-                                                                      monkeypatch):
+def test_the_keyframes_plot_marks_the_skipped_frames_on_the_trajectory(built):
     """keyframes.png showed the trajectory and its keyframes, not where frames were skipped:
     they are now red crosses on the trajectory at their stamps (an unreadable frame has no
     pose of its own), where the map may lack keyframes."""
-    drawn = _spy_top_down(monkeypatch)
-    bag = _mapping_bag(tmp_path / "bag", bad_colour=[2], bad_depth=[5, 6])
-    assert _build(bag, tmp_path / "map", capsys)[0] == 0
-    assert (tmp_path / "map" / "keyframes.png").stat().st_size > 0
-    (lines, (a, b)), = drawn
+    m = built["skipped"]  # built with the plot spies on (`built`)
+    assert m.rc == 0, m.err
+    assert (m.path / "keyframes.png").stat().st_size > 0
+    (lines, (a, b)), = m.top_down
     crosses = lines["3 unreadable frames, skipped"]
     # the camera moves 0.5 m a frame in a straight line: frame k at p0 + k (p1 - p0)
-    c = np.stack([k.map_from_cam[:3, 3] for k in KeyframeMap.load(str(tmp_path / "map"))
+    c = np.stack([k.map_from_cam[:3, 3] for k in KeyframeMap.load(str(m.path))
                   .keyframes])[:, [a, b]]
     expected = np.stack([c[0] + k * (c[1] - c[0]) for k in (2, 5, 6)])
     np.testing.assert_allclose(crosses, expected, atol=1e-9)
     # a build that read every frame draws none
-    drawn.clear()
-    assert _build(_mapping_bag(tmp_path / "good"), tmp_path / "map2", capsys)[0] == 0
-    assert not any("unreadable" in label for label in drawn[0][0]), drawn[0][0]
+    assert built["good"].rc == 0
+    (lines, _), = built["good"].top_down
+    assert not any("unreadable" in label for label in lines), lines
 
 
 def test_check_map_plot_marks_the_skipped_frames_between_the_keyframes(tmp_path, capsys,
-                                                                       monkeypatch):
+                                                                       monkeypatch, built):
     """check-map --plot drew a map's keyframes but not where its build skipped frames (the
     manifest's unreadable_frames): they are now red crosses at their stamps between the
     keyframes before and after (the map keeps no trajectory), a merged map's per source, on
     that source's own keyframes (``merged_from``), so that the gaps show where they are."""
-    drawn = _spy_top_down(monkeypatch)
-    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    assert _build(_mapping_bag(tmp_path / "bag", bad_colour=[2], bad_depth=[5, 6]), a,
-                  capsys)[0] == 0
+    drawn = _drawn_spies(monkeypatch)[0]
+    a, b, c = built["skipped"].path, built["good20"].path, tmp_path / "c"
     # B: every frame read, at the same stamps 20 m to the side (another recording)
-    assert _build(_mapping_bag(tmp_path / "good", shift=20.0), b, capsys)[0] == 0
-    drawn.clear()
+    assert built["skipped"].rc == built["good20"].rc == 0
 
     def crosses(m, label):
         drawn.clear()
@@ -350,43 +389,25 @@ def test_check_map_plot_marks_the_skipped_frames_between_the_keyframes(tmp_path,
     assert not any("unreadable" in label for label in drawn[0][0]), drawn[0][0]
 
 
-def _spy_consistency_panel(monkeypatch) -> list:
-    """Each consistency panel drawn, as {line label: (N, 2) xy} (x: the keyframe axis)."""
-    from mast3r_ros.replay import plots
-
-    drawn = []
-    real = plots.plot_consistency
-
-    def panel(ax, *args, **kwargs):
-        real(ax, *args, **kwargs)
-        drawn.append({ln.get_label(): np.c_[ln.get_xdata(), ln.get_ydata()]
-                      for ln in ax.get_lines()})
-
-    monkeypatch.setattr(plots, "plot_consistency", panel)
-    return drawn
-
-
 def test_the_consistency_panel_marks_the_skipped_frames_as_the_trajectory_panel_does(
-        tmp_path, capsys, monkeypatch):
+        tmp_path, capsys, monkeypatch, built):
     """check-map --plot's (and keyframes.png's) consistency panel did not mark the frames the
     build skipped, while the top-down panel beside it did: they are now red crosses along its
     keyframe axis too, at their stamps between the keyframes before and after, with the same
     legend entry; a merged map's on its source's keyframes."""
-    drawn = _spy_consistency_panel(monkeypatch)
-    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    assert _build(_mapping_bag(tmp_path / "bag", bad_colour=[2], bad_depth=[5, 6]), a,
-                  capsys)[0] == 0
+    drawn = _drawn_spies(monkeypatch)[1]
+    a, b, c = built["skipped"].path, built["good20"].path, tmp_path / "c"
+    assert built["skipped"].rc == 0
     # frames 0 1 3 4 7 8 9 are keyframes 0..6, evenly stamped: frame 2 halfway between
     # keyframes 1 and 2, frames 5 and 6 a third and two thirds between keyframes 3 and 4
     expected = [1.5, 3 + 1 / 3, 3 + 2 / 3]
-    (built,) = drawn  # keyframes.png's
-    np.testing.assert_allclose(built["3 unreadable frames, skipped"][:, 0], expected)
-    drawn.clear()
+    (panel,) = built["skipped"].panels  # keyframes.png's (drawn with the spies on: `built`)
+    np.testing.assert_allclose(panel["3 unreadable frames, skipped"][:, 0], expected)
     assert main(["check-map", str(a), "--plot", str(tmp_path / "check.png")]) == 0
     (checked,) = drawn
     np.testing.assert_allclose(checked["3 unreadable frames, skipped"][:, 0], expected)
     # B's 10 keyframes first: A's frames on A's own keyframes, 10 on
-    assert _build(_mapping_bag(tmp_path / "good", shift=20.0), b, capsys)[0] == 0
+    assert built["good20"].rc == 0
     assert main(["merge-maps", str(b), str(a), "--out", str(c), "--keep-duplicates",
                  "--log-level", "error"]) == 0
     drawn.clear()
@@ -400,14 +421,16 @@ def test_the_consistency_panel_marks_the_skipped_frames_as_the_trajectory_panel_
 
 
 def test_merged_from_names_each_source_by_absolute_path_and_manifest_hash(tmp_path, capsys,
-                                                                         monkeypatch):
+                                                                         monkeypatch, built):
     """merged_from recorded each source's path as typed: 'a' from the folder the merge ran in
     named nothing once check-map ran elsewhere, and nothing told whether the folder there was
     still that map. It is now absolute, with the sha256 of the source's manifest.json (which
     lists every file's sha256): the same map has the same hash, a rebuilt one another."""
     monkeypatch.chdir(tmp_path)
-    assert _build(_mapping_bag(tmp_path / "bag", bad_colour=[2]), "a", capsys)[0] == 0
-    assert _build(_mapping_bag(tmp_path / "good", shift=20.0), "b", capsys)[0] == 0
+    # the shared maps copied here (as built: the same manifests), named relatively below
+    shutil.copytree(built["skipped"].path, "a")
+    shutil.copytree(built["good20"].path, "b")
+    (tmp_path / "bag").mkdir()
     assert main(["merge-maps", "a", "b", "--out", "c", "--log-level", "error"]) == 0
     sources = json.loads((tmp_path / "c" / "manifest.json").read_text())["merged_from"]
     assert [s["map"] for s in sources] == [str(tmp_path / "a"), str(tmp_path / "b")]
@@ -417,7 +440,7 @@ def test_merged_from_names_each_source_by_absolute_path_and_manifest_hash(tmp_pa
     capsys.readouterr()
     monkeypatch.chdir(tmp_path / "bag")  # elsewhere: the note still names the folder
     assert main(["check-map", str(tmp_path / "c")]) == 0
-    assert f"map A ({tmp_path / 'a'}) was built with 1 of 10 frames" in capsys.readouterr().out
+    assert f"map A ({tmp_path / 'a'}) was built with 3 of 10 frames" in capsys.readouterr().out
 
 
 def test_a_late_depth_message_that_cannot_be_deserialized_skips_its_own_frame(tmp_path,
