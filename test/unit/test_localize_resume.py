@@ -20,6 +20,16 @@ def _argv(tum, sift_map, run, *more):
             "--log-level", "warning", *more]
 
 
+@pytest.fixture(scope="module")
+def query_map(tum, tmp_path_factory):
+    """A SIFT map of ``tum``'s query folder: another map than ``sift_map`` (other keyframes),
+    built once for the tests that need one (they copy it before changing it)."""
+    out = str(tmp_path_factory.mktemp("query_map") / "map")
+    assert main(["build-map", tum[1], "--out", out, "--matcher", "sift", "--log-level",
+                 "warning"]) == 0
+    return out
+
+
 def _stop_after(monkeypatch, n):
     """Ctrl-C in the frame loop after ``n`` frames are localized; returns the call list."""
     from mast3r_ros.core.localizer import Localizer
@@ -52,33 +62,34 @@ def _errors(capsys):
 def test_a_second_stopped_run_does_not_lose_the_first_runs_frames(tum, sift_map, tmp_path,
                                                                    capsys, monkeypatch):
     run, partial = tmp_path / "run", tmp_path / "run.partial" / "results.jsonl"
+    n = ("--max-frames", "8")  # 8 of the 12 frames: 2 left after the 6 recorded (cheaper)
     _stop_after(monkeypatch, 4)
-    assert main(_argv(tum, sift_map, run)) == 130
+    assert main(_argv(tum, sift_map, run, *n)) == 130
     first = _records(partial)
     assert len(first) == 4
     capsys.readouterr()
     # a second run without --resume or --restart: refused in one line, the partial untouched
     calls = _stop_after(monkeypatch, 2)
-    assert main(_argv(tum, sift_map, run)) == 2
+    assert main(_argv(tum, sift_map, run, *n)) == 2
     errors = _errors(capsys)
     assert len(errors) == 1 and str(tmp_path / "run.partial") in errors[0], errors
     assert "4 frame(s)" in errors[0] and "--resume" in errors[0] and "--restart" in errors[0]
     assert calls == [] and _records(partial) == first
     # --overwrite does not discard it either (as build-map's --overwrite keeps a MAP.partial)
-    assert main(_argv(tum, sift_map, run, "--overwrite")) == 2
+    assert main(_argv(tum, sift_map, run, *n, "--overwrite")) == 2
     assert "--resume --overwrite" in _errors(capsys)[0] and _records(partial) == first
     # --resume stopped after 2 more frames: the partial holds all 6, none localized twice
     calls = _stop_after(monkeypatch, 2)
-    assert main(_argv(tum, sift_map, run, "--resume")) == 130
+    assert main(_argv(tum, sift_map, run, *n, "--resume")) == 130
     union = _records(partial)
     assert union[:4] == first and len(union) == 6
     assert len({r["stamp_ns"] for r in union}) == 6
     # a resumed run to the end: every frame, the 6 recorded ones not localized again
     calls = _count_calls(monkeypatch)
-    assert main(_argv(tum, sift_map, run, "--resume")) == 0
-    assert len(calls) == 12 - 6
+    assert main(_argv(tum, sift_map, run, *n, "--resume")) == 0
+    assert len(calls) == 8 - 6
     done = _records(run / "results.jsonl")
-    assert len(done) == 12 and done[:6] == union
+    assert len(done) == 8 and done[:6] == union
     assert sorted(os.listdir(tmp_path)) == ["run"]  # the partial, superseded, is gone
 
 
@@ -111,7 +122,8 @@ def test_resume_gives_the_results_of_one_uninterrupted_run(tum, sift_map, tmp_pa
 
 
 def test_resume_refuses_a_partial_of_another_map_settings_or_frames(tum, sift_map, tmp_path,
-                                                                    capsys, monkeypatch):
+                                                                    capsys, monkeypatch,
+                                                                    query_map):
     run, partial = tmp_path / "run", tmp_path / "run.partial"
     _stop_after(monkeypatch, 3)
     assert main(_argv(tum, sift_map, run, "--stride", "2")) == 130
@@ -119,9 +131,7 @@ def test_resume_refuses_a_partial_of_another_map_settings_or_frames(tum, sift_ma
     capsys.readouterr()
     calls = _stop_after(monkeypatch, 0)
     # another map at another path (a copy is the same map: test_resume_goes_on_against_a_...)
-    other = str(tmp_path / "other_map")
-    assert main(["build-map", tum[1], "--out", other, "--matcher", "sift", "--log-level",
-                 "warning"]) == 0
+    other = query_map
     assert main(_argv(tum, other, run, "--stride", "2", "--resume")) == 2
     errors = _errors(capsys)
     assert len(errors) == 1 and "localized against the map" in errors[0], errors
@@ -266,7 +276,7 @@ def test_resume_refuses_a_partial_of_another_global_only(tum, sift_map, tmp_path
 
 
 def test_resume_refuses_a_map_rebuilt_at_the_same_path(tum, sift_map, tmp_path, capsys,
-                                                       monkeypatch):
+                                                       monkeypatch, query_map):
     """Only config.yaml's map_path was compared, so a partial localized against a map that was
     rebuilt at the same path since (other keyframes, other poses) was resumed against the new
     one, mixing frames of two maps. run.json records the map's content digest (its keyframe
@@ -294,9 +304,11 @@ def test_resume_refuses_a_map_rebuilt_at_the_same_path(tum, sift_map, tmp_path, 
     assert main(_argv(tum, the_map, run, "--max-frames", "6", "--resume")) == 130
     assert len(_records(tmp_path / "run.partial" / "results.jsonl")) == 3
     capsys.readouterr()
-    # the map rebuilt at the same path from other frames: refused, nothing localized
-    assert main(["build-map", tum[1], "--out", the_map, "--matcher", "sift", "--overwrite",
-                 "--log-level", "warning"]) == 0
+    # the map rebuilt at the same path from other frames (`query_map`, a build of the query
+    # folder, put where the map was, as a build-map --overwrite of it there leaves it):
+    # refused, nothing localized
+    shutil.rmtree(the_map)
+    shutil.copytree(query_map, the_map)
     calls = _stop_after(monkeypatch, 0)
     assert main(_argv(tum, the_map, run, "--max-frames", "6", "--resume")) == 2
     errors = _errors(capsys)
@@ -421,8 +433,9 @@ def test_a_resumed_run_does_not_decode_the_recorded_frames_images(tum, sift_map,
     from mast3r_ros.replay.tum import TumSequence
 
     run = tmp_path / "run"
+    n = ("--max-frames", "7")  # 7 of the 12 frames: 3 left after the 4 recorded (cheaper)
     _stop_after(monkeypatch, 4)
-    assert main(_argv(tum, sift_map, run)) == 130
+    assert main(_argv(tum, sift_map, run, *n)) == 130
     _count_calls(monkeypatch)
     real, read = TumSequence._read_rgb, []
 
@@ -431,12 +444,12 @@ def test_a_resumed_run_does_not_decode_the_recorded_frames_images(tum, sift_map,
         return real(self, path)
 
     monkeypatch.setattr(TumSequence, "_read_rgb", read_rgb)
-    assert main(_argv(tum, sift_map, run, "--resume")) == 0
+    assert main(_argv(tum, sift_map, run, *n, "--resume")) == 0
     done = _records(run / "results.jsonl")
-    assert len(done) == 12 and len(read) == 12 - 4, read
+    assert len(done) == 7 and len(read) == 7 - 4, read
     one = tmp_path / "one"  # the same metrics (ground truth of the recorded frames) as in one go
     monkeypatch.undo()
-    assert main(_argv(tum, sift_map, one)) == 0
+    assert main(_argv(tum, sift_map, one, *n)) == 0
     ma = json.loads((one / "metrics.json").read_text())
     mb = json.loads((run / "metrics.json").read_text())
     for key in ("frames", "localized", "evaluated", "translation_error_m", "recall"):
@@ -485,8 +498,9 @@ def test_ctrl_c_while_the_superseded_partial_is_removed_keeps_the_complete_run(
     from mast3r_ros.replay import localize_run
 
     run = tmp_path / "run"
+    n = ("--max-frames", "6")  # 6 of the 12 frames: 2 left after the 4 recorded (cheaper)
     _stop_after(monkeypatch, 4)
-    assert main(_argv(tum, sift_map, run)) == 130
+    assert main(_argv(tum, sift_map, run, *n)) == 130
     _count_calls(monkeypatch)
     real = shutil.rmtree
 
@@ -496,8 +510,8 @@ def test_ctrl_c_while_the_superseded_partial_is_removed_keeps_the_complete_run(
         return real(path, *a, **k)
 
     monkeypatch.setattr(localize_run.shutil, "rmtree", rmtree)
-    assert main(_argv(tum, sift_map, run, "--resume")) == 130
-    assert len(_records(run / "results.jsonl")) == 12
+    assert main(_argv(tum, sift_map, run, *n, "--resume")) == 130
+    assert len(_records(run / "results.jsonl")) == 6
     assert (run / "trajectory.tum").is_file()
 
 
@@ -582,17 +596,30 @@ def _stamped_zero(folder, q):
     return q
 
 
-def test_frames_sharing_the_cold_frames_stamp_are_not_left_out_of_the_latency(
-        tum, sift_map, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def stamped_zero_run(tum, sift_map, tmp_path_factory):
+    """One run of 4 frames of a copy of the query folder whose rgb.txt stamps every image 0
+    (no groundtruth.txt: its stamps are not those of the images now), shared by the two tests
+    below, which read its results and its stderr: (query folder, run folder, stderr)."""
+    import contextlib
+    import io
+
+    d = tmp_path_factory.mktemp("stamped_zero")
+    q = _stamped_zero(tum[1], d / "q")
+    (q / "groundtruth.txt").unlink()
+    run, err = d / "run", io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["localize", str(q), "--map", sift_map, "--out", str(run), "--matcher",
+                     "sift", "--log-level", "error", "--max-frames", "4"]) == 0
+    return q, run, err.getvalue()
+
+
+def test_frames_sharing_the_cold_frames_stamp_are_not_left_out_of_the_latency(stamped_zero_run):
     """The cold first frame was found by its stamp, so a camera that stamps every image 0 (or
     repeats stamps) had every frame left out of the latency statistics: all medians n/a and
     metrics.json's latency_left_out saying '4 processes of a resumed run' of a run in one go.
     Only the frame this process localized first is left out."""
-    q = _stamped_zero(tum[1], tmp_path / "q")
-    (q / "groundtruth.txt").unlink()
-    run = tmp_path / "run"
-    assert main(["localize", str(q), "--map", sift_map, "--out", str(run), "--matcher", "sift",
-                 "--log-level", "error", "--max-frames", "4"]) == 0
+    _, run, _ = stamped_zero_run
     recs = _records(run / "results.jsonl")
     assert [r.get("cold_start", False) for r in recs] == [True, False, False, False]
     m = json.loads((run / "metrics.json").read_text())
@@ -601,14 +628,11 @@ def test_frames_sharing_the_cold_frames_stamp_are_not_left_out_of_the_latency(
     assert m["latency_s"]["total"]["frames"] == 3
 
 
-def test_a_tum_folder_stamped_0_is_told_to_fix_rgb_txt_not_a_camera_driver(tum, sift_map,
-                                                                          tmp_path, capsys):
+def test_a_tum_folder_stamped_0_is_told_to_fix_rgb_txt_not_a_camera_driver(stamped_zero_run):
     """A TUM folder whose rgb.txt stamps every image 0 was told 'every image has header stamp
     0 ...; fix the camera driver's header.stamp': there is no driver, the stamps are rgb.txt's."""
-    q = _stamped_zero(tum[1], tmp_path / "q")
-    assert main(["localize", str(q), "--map", sift_map, "--out", str(tmp_path / "run"),
-                 "--matcher", "sift", "--log-level", "error", "--max-frames", "2"]) == 0
-    notes = [e for e in capsys.readouterr().err.splitlines() if ": note: " in e]
+    q, _, err = stamped_zero_run
+    notes = [e for e in err.splitlines() if ": note: " in e]
     assert len(notes) == 1 and f"stamped 0 in {q / 'rgb.txt'}" in notes[0], notes
     assert "driver" not in notes[0] and "header" not in notes[0]
 
