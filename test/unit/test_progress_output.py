@@ -12,6 +12,10 @@ import pytest
 from mast3r_ros.replay.cli import main
 from test_export import _stub_writer
 
+# export runs the tiny network to record its reference outputs: faster on one thread on
+# small shared machines (`one_torch_thread`)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.mark.parametrize("level, drawn", [("info", True), ("debug", True), ("warning", False),
                                           ("error", False)])
