@@ -194,6 +194,7 @@ def test_a_bag_whose_frames_are_all_corrupt_is_refused_in_one_line(tmp_path, cap
     assert rc == 0 and "1 keyframe from 10 frames (9 unreadable, skipped)" in stdout, err
 
 
+@pytest.mark.usefixtures("one_torch_thread")  # the tiny network encodes the keyframes
 def test_a_resumed_build_skips_the_same_frames_and_names_them(tiny_ckpt, tum, tmp_path,
                                                               monkeypatch, capsys):
     """--resume reads the recording again: the frame skipped before is skipped again, so the
