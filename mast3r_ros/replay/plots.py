@@ -63,12 +63,15 @@ def check_plot_path(path: str, what: str = "--plot") -> None:
 
 
 def _save(fig, path: str) -> None:
-    import io
+    """Write ``fig`` to ``path`` (format from its extension) cropped to its artists, at 110
+    dpi, and close it; a PNG with one draw (`plot_save.figure_bytes`)."""
+    from .plot_save import figure_bytes
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format=_format(path), dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    try:
+        data = figure_bytes(fig, _format(path))
+    finally:
+        _pyplot().close(fig)
+    atomic_write_bytes(path, data)
 
 
 def plane_axes(*positions: Optional[np.ndarray]) -> Tuple[int, int]:
@@ -222,7 +225,10 @@ def plot_calibration(path: str, d2: np.ndarray, title: str = "") -> None:
     from scipy.special import gammainc
 
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    # 1.2 in taller than the 5 in it was, all below the axes (the same 3.85 in square): the
+    # legend under them lies on the figure, which one draw then writes (`plot_save`)
+    fig, ax = plt.subplots(figsize=(5.5, 6.2))
+    fig.subplots_adjust(bottom=0.282, top=0.903)
     p = np.linspace(0.0, 1.0, 201)
     ax.plot([0, 1], [0, 1], "--", color="0.5", lw=1, label="calibrated")
     d2 = np.asarray(d2, dtype=np.float64).reshape(-1, 3)
