@@ -38,6 +38,7 @@ def _png_one_draw(fig: Any, dpi: int) -> Optional[bytes]:
     import matplotlib as mpl
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import to_rgba
+    from matplotlib.image import imsave
 
     canvas = fig.canvas
     face = to_rgba(fig.get_facecolor())
@@ -67,5 +68,5 @@ def _png_one_draw(fig: Any, dpi: int) -> Optional[bytes]:
         out[rs - r0:re - r0, cs - c0:ce - c0] = full[rs:re, cs:ce]
     buf = io.BytesIO()
     # as FigureCanvasAgg.print_png writes it (the same metadata and dpi)
-    mpl.image.imsave(buf, out, format="png", origin="upper", dpi=dpi)
+    imsave(buf, out, format="png", origin="upper", dpi=dpi)
     return buf.getvalue()
