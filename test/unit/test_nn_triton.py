@@ -331,19 +331,18 @@ def test_backend_resolution_and_errors(monkeypatch):
 
 
 def test_bench_matching_smoke(tmp_path):
-    """bench/bench_matching.py --smoke runs end to end (both backends agree on exact data)."""
+    """bench/bench_matching.py --smoke runs end to end (both backends agree on exact data).
+    Its ``main`` in this process, as test_bench_matching_progress.py runs it: a subprocess
+    imported torch and started Triton's interpreter again for the same run."""
     import json
-    import subprocess
     import sys
-    from pathlib import Path
 
-    repo = Path(__file__).resolve().parents[2]
+    from mast3r_test_utils import REPO, bench_script
+
+    if str(REPO / "bench") not in sys.path:  # bench_matching imports benchlib
+        sys.path.insert(0, str(REPO / "bench"))
     out = tmp_path / "bench.json"
-    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, str(repo / "bench" / "bench_matching.py"), "--smoke",
-                        "--json", str(out)], env=env, capture_output=True, text=True,
-                       timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert bench_script("bench_matching").main(["--smoke", "--json", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["backends"] == ["torch", "triton", "triton-ieee"]
     assert all(p["jaccard"] == 1.0 and p["identical"] and p["screen_identical"]
