@@ -30,7 +30,10 @@ DEV = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 if DEV.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
     pytest.skip("triton was imported before TRITON_INTERPRET=1 was set", allow_module_level=True)
 
-H, W = 12, 16
+# 8 x 12 maps (24 walkers at subsample 2, one query block and one target tile of the search):
+# the fixed path equals the walks path whatever the size (12 x 16 before: four times the
+# interpreted kernel work); the searches' block edges and several blocks are test_nn_triton's
+H, W = 8, 12
 
 
 def _preds(k, seed=0, h=H, w=W):
@@ -75,21 +78,22 @@ def _assert_same(preds, cfg, *, references=("triton", "torch"), rng_seed=3):
 
 
 CFG = MatchingConfig(subsample=2, border_px=1, min_desc_conf=1.2, min_pointmap_conf=1.1,
-                     max_matches=10, nn_backend="triton")
+                     max_matches=4, nn_backend="triton")  # pair 0 keeps 6 (8 x 12): a subset
 
 
 @pytest.mark.parametrize("k", [1, 4])
 def test_fixed_equals_the_variable_shape_path(k):
     got = _assert_same(_preds(k), CFG)
     counts = np.bincount(got.slot, minlength=k)
-    assert counts[0] == 10 and counts.max() == 10, counts  # subsets drawn
+    assert counts[0] == 4 and counts.max() == 4, counts  # subsets drawn
 
 
 def test_no_filter_no_subset_many_rows():
     cfg = MatchingConfig(subsample=2, border_px=0, min_desc_conf=0.0, max_matches=10**6,
                          nn_backend="triton")
     got = _assert_same(_preds(3, seed=1), cfg, references=("triton",))
-    assert len(got.slot) > 60 and set(got.slot) == {0, 1, 2}
+    # more than 40 % of the 3 x 24 walkers matched (as 60 of 144 at 12 x 16): no subset drawn
+    assert len(got.slot) > 30 and set(got.slot) == {0, 1, 2}
 
 
 def test_non_finite_rows_and_empty_pairs():
