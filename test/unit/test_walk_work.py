@@ -94,6 +94,24 @@ def _poses(k: int) -> np.ndarray:
     return np.stack([np.eye(4)] * k)
 
 
+_PREVIOUS: dict = {}
+
+
+def _previous_rows(kind: str):
+    """The previous fixed path's rows of ``_preds(kind)`` (K=1) and the searches it launched:
+    run once per kind for the tests that compare with them (each run is seconds interpreted)."""
+    if kind not in _PREVIOUS:
+        preds = _preds(kind)
+        with pytest.MonkeyPatch.context() as mp:
+            _previous(mp)
+            spy = _Spy(nn_triton._nn_reduce_kernel)  # one launch per search
+            mp.setattr(nn_triton, "_nn_reduce_kernel", spy)
+            rows = fixed_matching.fixed_rows(preds, _poses(1), CFG, graphs=False)
+        _PREVIOUS[kind] = rows, spy.launches
+    rows, launches = _PREVIOUS[kind]
+    return rows.copy(), launches
+
+
 def test_target_norms_once_per_walk_not_per_search(monkeypatch):
     """The walk searched the same two maps 2 x rounds times and each search launched the norm
     kernel over its whole target map again: 20 passes for the fixed-shape walk, now 2."""
@@ -137,11 +155,8 @@ def test_fixed_path_skips_the_rounds_after_every_walk_ended(kind, monkeypatch):
     monkeypatch.setattr(nn_triton, "_nn_reduce_kernel", spy)
     got = fixed_matching.fixed_rows(preds, _poses(1), CFG, graphs=False)
     assert spy.launches == 2 * 6 and fixed_matching.FIRST_ROUNDS == 6
-    with pytest.MonkeyPatch.context() as mp:
-        _previous(mp)
-        spy.launches = 0
-        want = fixed_matching.fixed_rows(preds, _poses(1), CFG, graphs=False)
-        assert spy.launches == 2 * 10
+    want, launches = _previous_rows(kind)
+    assert launches == 2 * 10
     np.testing.assert_array_equal(got, want)
     kept = got[got[:, 0] > 0]
     assert len(kept) > 8
@@ -155,9 +170,7 @@ def test_walks_longer_than_the_first_rounds_run_all_rounds(first, monkeypatch):
     """A frame whose walks outlast FIRST_ROUNDS: the status row says so and the frame is
     matched again with all max_iter rounds (2 * first + 20 searches), the previous rows."""
     preds = _preds("warped")
-    with pytest.MonkeyPatch.context() as mp:
-        _previous(mp)
-        want = fixed_matching.fixed_rows(preds, _poses(1), CFG, graphs=False)
+    want, _ = _previous_rows("warped")
     spy = _Spy(nn_triton._nn_reduce_kernel)
     monkeypatch.setattr(nn_triton, "_nn_reduce_kernel", spy)
     monkeypatch.setattr(fixed_matching, "FIRST_ROUNDS", first)
