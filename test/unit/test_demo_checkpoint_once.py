@@ -13,6 +13,10 @@ from mast3r_ros.core.model import checkpoint, engine
 from mast3r_ros.replay.cli import main
 
 SMALL = ["--frames", "5", "--width", "128", "--height", "96", "--log-level", "warning"]
+# image_size 224 (224x224 network input) instead of the default 512 (384x512): the network and
+# the dense matching run on a quarter of the pixels. How often the checkpoint is read and whether
+# a shared network gives the same results do not depend on the size (the demo took 25 s at 512).
+PARAMS = "mast3r_localizer:\n  ros__parameters:\n    image_size: 224\n"
 
 
 def _results(run):
@@ -24,7 +28,10 @@ def _results(run):
 
 
 def test_the_demo_loads_its_checkpoint_once_for_build_and_localize(
-        tiny_ckpt, tmp_path, monkeypatch):
+        tiny_ckpt, tmp_path, monkeypatch, one_torch_thread):
+    params = tmp_path / "params.yaml"
+    params.write_text(PARAMS)
+    small = [*SMALL, "--params", str(params)]
     real = checkpoint.load_checkpoint
     loads = []
 
@@ -33,14 +40,14 @@ def test_the_demo_loads_its_checkpoint_once_for_build_and_localize(
         return real(path, *a, **k)
 
     monkeypatch.setattr(checkpoint, "load_checkpoint", counting)
-    assert main(["demo", "--out", str(tmp_path / "d"), "--checkpoint", tiny_ckpt, *SMALL]) == 0
+    assert main(["demo", "--out", str(tmp_path / "d"), "--checkpoint", tiny_ckpt, *small]) == 0
     assert len(loads) == 1, loads  # was 2: the build's, then the localizer's
     shared = _results(tmp_path / "d" / "run")
     assert len(shared) == 2 and all(r["matches"] > 0 for r in shared), shared  # matched
 
     # the same demo with a network loaded per step (as before) gives the same results
     monkeypatch.setattr(engine, "one_checkpoint_load", contextlib.nullcontext)
-    assert main(["demo", "--out", str(tmp_path / "e"), "--checkpoint", tiny_ckpt, *SMALL]) == 0
+    assert main(["demo", "--out", str(tmp_path / "e"), "--checkpoint", tiny_ckpt, *small]) == 0
     assert len(loads) == 3, loads
     assert _results(tmp_path / "e" / "run") == shared
 
