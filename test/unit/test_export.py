@@ -79,11 +79,13 @@ def _torch_2_1_export(real):
 
 
 @pytest.fixture(scope="module")
-def exported_torchscript(tiny_ckpt, tmp_path_factory, one_torch_thread):
+def exported_torchscript(tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exports):
     """The same export on a torch without the dynamo exporter (torch 2.1's signature): 'auto'
     takes the TorchScript exporter at opset 17 (seconds). Run at the default log level with
     each graph's ``forward`` counted, so that `test_export_says_each_stage_and_its_time`
-    reads its stages from this export instead of paying for a TorchScript export of its own:
+    reads its stages from this export instead of paying for a TorchScript export of its own,
+    and the TensorRT 8.6 stand-in tests (`onnx_exports`) copy it instead of exporting again
+    (torch 2.1's parameters give the same graph: the product passes no others):
     (model, info, out folder, forward calls, stderr lines)."""
     import contextlib
     import functools
@@ -118,6 +120,7 @@ def exported_torchscript(tiny_ckpt, tmp_path_factory, one_torch_thread):
         mp.undo()
     assert old.calls == [17, 17]  # encoder, decoder
     model, info = load_checkpoint(tiny_ckpt)
+    onnx_exports[(info.identity, 224, HW, K, "torchscript")] = str(out)
     return model, info, out, calls, err.getvalue().splitlines()
 
 
