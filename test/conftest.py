@@ -95,12 +95,67 @@ def tiny_engine(tiny_ckpt):
     return Mast3rEngine.from_checkpoint(tiny_ckpt, device="cpu")
 
 
+class _OnnxExports(dict):
+    """`onnx_exports`' dict, under pytest-xdist shared by the run's workers too: a folder
+    registered is also published, hard-linked (renamed into place whole), in ``shared`` (the
+    run's temp folder, above the workers' own), and a key made by another worker is found there.
+    With ``--dist loadfile`` test_export.py and test_tensorrt_standin.py mostly run in different
+    workers, and each made the same exports (~45 s of CI for the dynamo one)."""
+
+    def __init__(self, shared: Path | None):
+        super().__init__()
+        self.shared = shared
+
+    def _published(self, key) -> Path | None:
+        if self.shared is None:
+            return None
+        import hashlib
+
+        path = self.shared / hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+        return path if path.is_dir() else None
+
+    def __contains__(self, key) -> bool:
+        return dict.__contains__(self, key) or self._published(key) is not None
+
+    def __missing__(self, key):
+        path = self._published(key)
+        if path is None:
+            raise KeyError(key)
+        return str(path)
+
+    def __setitem__(self, key, folder) -> None:
+        dict.__setitem__(self, key, folder)
+        if self.shared is None or self._published(key) is not None:
+            return
+        import hashlib
+        import shutil
+
+        def link(src, dst):  # the files are never written again: no copy of ~200 MB
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+
+        self.shared.mkdir(exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.shared))
+        shutil.rmtree(tmp)
+        shutil.copytree(folder, tmp, copy_function=link)
+        try:
+            os.rename(tmp, self.shared / hashlib.sha256(repr(key).encode()).hexdigest()[:16])
+        except OSError:  # another worker published it first
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def onnx_exports() -> dict:
+def onnx_exports(tmp_path_factory) -> dict:
     """ONNX export folders made in this session, by (checkpoint identity, size, network shape
     (H, W), keyframe batch, exporter) -> folder: a dynamo export of the tiny network costs
-    ~45 s of CI, and test_export and the TensorRT stand-in tests need the same one."""
-    return {}
+    ~45 s of CI, and test_export and the TensorRT stand-in tests need the same one. Under
+    pytest-xdist the workers of the run share them (`_OnnxExports`)."""
+    shared = None
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the parent is this run's, shared by its workers
+        shared = tmp_path_factory.getbasetemp().parent / "mast3r_ros_onnx_exports"
+    return _OnnxExports(shared)
 
 
 @pytest.fixture(scope="module")
