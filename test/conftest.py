@@ -42,6 +42,27 @@ def pytest_configure(config):
     config.pluginmanager.register(tmp_retention, "mast3r_ros_tmp_retention")
 
 
+# The slowest test files (idle worker seconds, `pytest -n 2 --dist loadfile --durations=0`,
+# 2026-12-06), slowest first. pytest-xdist's loadfile hands files to its workers in collection
+# order (alphabetical), so a slow file near the end (test_walk_work.py, ~45 s) ran alone while
+# the other worker had finished: these go first, the rest keep their order after them
+# (longest-first scheduling). A stale list only costs balance, never a test.
+SLOW_FIRST = (
+    "test_export.py", "test_walk_work.py", "test_fixed_matching.py", "test_map_v2.py",
+    "test_nn_triton.py", "test_checkpoint.py", "test_map_check_focal.py",
+    "test_field_cases.py", "test_map_check.py", "test_tensorrt_standin.py",
+    "test_localizer.py", "test_localize_resume.py", "test_field_cases_models.py",
+    "test_rosbag.py", "test_kernel_aot.py", "test_map_check_candidate_k.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    keyed = sorted(enumerate(items), key=lambda it: (
+        rank.get(it[1].nodeid.split("::")[0].rsplit("/", 1)[-1], len(rank)), it[0]))
+    items[:] = [item for _, item in keyed]
+
+
 @pytest.fixture(autouse=True)
 def _root_log_level_restored():
     """A test that runs the CLI in-process (``main([... "--log-level", "error"])``) sets the
