@@ -29,3 +29,14 @@ def camera_on_robot() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     map_from_base = make_pose(rz(90.0), [1.0, 2.0, 0.0])
     map_from_cam = make_pose(rz(90.0) @ R_BASE_FROM_OPTICAL, [1.0, 2.2, 0.5])
     return base_from_cam, map_from_base, map_from_cam
+
+
+def camera_along_yaw(x: float, y: float, yaw: float) -> np.ndarray:
+    """map_from_cam of a camera at (x, y, 0) whose optical axis (+z of the optical frame) points
+    along ``yaw`` (radians) in the map's x-y plane, its x axis to the right, horizontal."""
+    T = np.eye(4)
+    z = np.array([np.cos(yaw), np.sin(yaw), 0.0])
+    x_axis = np.array([np.sin(yaw), -np.cos(yaw), 0.0])
+    T[:3, 0], T[:3, 1], T[:3, 2] = x_axis, np.cross(z, x_axis), z
+    T[:3, 3] = x, y, 0.0
+    return T

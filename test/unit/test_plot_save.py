@@ -7,17 +7,9 @@ import io
 
 import numpy as np
 import pytest
+from robot_poses import camera_along_yaw
 
 from mast3r_ros.replay import plot_save, plots
-
-
-def _pose(x: float, y: float, yaw: float) -> np.ndarray:
-    T = np.eye(4)
-    z = np.array([np.cos(yaw), np.sin(yaw), 0.0])
-    x_axis = np.array([np.sin(yaw), -np.cos(yaw), 0.0])
-    T[:3, 0], T[:3, 1], T[:3, 2] = x_axis, np.cross(z, x_axis), z
-    T[:3, 3] = x, y, 0.0
-    return T
 
 
 def _report():
@@ -38,7 +30,7 @@ def _draw(kind: str, path: str) -> None:
     gt = np.cumsum(rng.normal(size=(n, 3)) * 0.05, axis=0)
     est = gt + rng.normal(size=(n, 3)) * 0.01
     est[::7] = np.nan
-    kf = np.stack([_pose(x, y, yaw) for x, y, yaw in rng.normal(size=(6, 3))])
+    kf = np.stack([camera_along_yaw(x, y, yaw) for x, y, yaw in rng.normal(size=(6, 3))])
     if kind == "trajectory":
         plots.plot_trajectory(path, est, gt, keyframe_poses=kf)
     elif kind == "errors":
@@ -47,7 +39,7 @@ def _draw(kind: str, path: str) -> None:
     elif kind == "calibration":
         plots.plot_calibration(path, rng.chisquare(3, size=(n, 3)))
     else:
-        kf8 = np.stack([_pose(i, 0.1 * i, 0.0) for i in range(8)])
+        kf8 = np.stack([camera_along_yaw(i, 0.1 * i, 0.0) for i in range(8)])
         plots.plot_keyframes(path, kf8, consistency=_report(),
                              skipped=np.array([[2.5, 0.25, 0.0]]),
                              skipped_at=np.array([2.5]))

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from robot_poses import camera_along_yaw
 
 from mast3r_ros.replay import plots
-
-
-def _pose(x: float, y: float, yaw: float) -> np.ndarray:
-    """Camera at (x, y, 0) whose optical axis (+z of the optical frame) points along ``yaw`` in
-    the map's x-y plane."""
-    T = np.eye(4)
-    z = np.array([np.cos(yaw), np.sin(yaw), 0.0])
-    x_axis = np.array([np.sin(yaw), -np.cos(yaw), 0.0])
-    T[:3, 0], T[:3, 1], T[:3, 2] = x_axis, np.cross(z, x_axis), z
-    T[:3, 3] = x, y, 0.0
-    return T
 
 
 @pytest.fixture
@@ -40,7 +30,7 @@ def test_outermost_keyframe_arrows_are_inside_the_axes(saved, extent):
     # four keyframes on the corners of the trajectory's box, each looking outwards
     corners = [(0, 0, np.pi), (extent, 0, 0.0), (extent, extent / 2, np.pi / 2),
                (0, extent / 2, -np.pi / 2)]
-    kf = np.stack([_pose(*c) for c in corners])
+    kf = np.stack([camera_along_yaw(*c) for c in corners])
     est = kf[:, :3, 3].copy()
     plots.plot_trajectory("unused.png", est, est.copy(), keyframe_poses=kf)
     plots.plot_keyframes("unused.png", kf, all_poses=kf)
@@ -64,7 +54,7 @@ def test_arrow_length_of_one_point_and_of_failed_frames():
 
 
 def test_a_wrong_estimate_does_not_scale_the_arrows(saved):
-    kf = np.stack([_pose(0, 0, 0.0), _pose(2, 1, np.pi / 2)])
+    kf = np.stack([camera_along_yaw(0, 0, 0.0), camera_along_yaw(2, 1, np.pi / 2)])
     gt = kf[:, :3, 3].copy()
     est = gt.copy()
     est[1] = [1000.0, 0.0, 0.0]  # a failure the error plot shows; the map stays readable
@@ -130,7 +120,7 @@ def _report(n, verdict="consistent", cause="", message="", bad=()):
 
 
 def _check_panel(saved, report):
-    kf = np.stack([_pose(i, 0, 0.0) for i in range(len(report.keyframes))])
+    kf = np.stack([camera_along_yaw(i, 0, 0.0) for i in range(len(report.keyframes))])
     plots.plot_keyframes("unused.png", kf, consistency=report)
     return saved[-1].axes[1]  # the map-check panel
 
@@ -190,7 +180,7 @@ def _looking_down(x: float, y: float, heading: float) -> np.ndarray:
 def test_downward_cameras_get_an_arrow_along_their_image_top(saved):
     # a floor-facing robot camera: in a top-down view its optical axis projects to a point
     kf = np.stack([_looking_down(0, 0, 0.0), _looking_down(2, 1, np.pi / 2),
-                   _pose(1, 0, np.pi)])
+                   camera_along_yaw(1, 0, np.pi)])
     assert np.allclose(np.linalg.det(kf[:, :3, :3]), 1.0)
     plots.plot_keyframes("unused.png", kf)
     ax = saved[0].axes[0]
@@ -238,7 +228,7 @@ def test_skipped_frames_a_merge_of_merges_cannot_place_are_counted_in_the_legend
     inner source a keyframe came from: those frames are counted, not drawn somewhere wrong."""
     from mast3r_ros.replay.check_map import skipped_marks
 
-    kf = np.stack([_pose(float(k), 0.0, 0.0) for k in range(6)])
+    kf = np.stack([camera_along_yaw(float(k), 0.0, 0.0) for k in range(6)])
     stamps = np.array([0, 10, 20, 0, 10, 20], np.int64)  # two recordings, one clock each
     rec = {"count": 1, "stamps_ns": [5]}
     inner = {"role": "B", "keyframes": 3, "merged_from": [  # 2 + 2 given, 1 dropped after
@@ -262,7 +252,7 @@ def test_skipped_frames_of_merged_sources_are_placed_on_each_sources_own_keyfram
     others; a record of skipped frames without their stamps places nothing."""
     from mast3r_ros.replay.check_map import skipped_marks
 
-    kf = np.stack([_pose(float(k), 0.0, 0.0) for k in range(5)])
+    kf = np.stack([camera_along_yaw(float(k), 0.0, 0.0) for k in range(5)])
     stamps = np.array([0, 10, 0, 10, 20], np.int64)  # A: 0, 1; B: 2, 3, 4 (its own clock)
     manifest = {"merged_from": [
         {"role": "A", "keyframes": 2},

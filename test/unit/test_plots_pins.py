@@ -5,7 +5,8 @@ mutant of plots.py."""
 from __future__ import annotations
 
 import numpy as np
-from test_plots import _pose, _report, saved  # noqa: F401  (saved: the fixture)
+from robot_poses import camera_along_yaw
+from test_plots import _report, saved  # noqa: F401  (saved: the fixture)
 
 from mast3r_ros.replay import plots
 
@@ -21,7 +22,7 @@ def test_skipped_indices_interpolate_on_the_keyframes_in_time_order():
 
 def _panel_labels(saved, skipped_at, unplaced):  # noqa: F811
     report = _report(4)
-    kf = np.stack([_pose(i, 0, 0.0) for i in range(4)])
+    kf = np.stack([camera_along_yaw(i, 0, 0.0) for i in range(4)])
     plots.plot_keyframes("unused.png", kf, consistency=report, skipped=np.zeros((0, 3)),
                          skipped_unplaced=unplaced, skipped_at=skipped_at)
     return [ln.get_label() for ln in saved[-1].axes[1].get_lines()]
