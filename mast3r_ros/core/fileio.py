@@ -21,6 +21,7 @@ from .checkpoint_note import checkpoint_file_note  # noqa: F401 (moved; its call
 from .durable import flush_before_publish, fsync_dir, mkstemp_public
 from .errors import InputError, after_publishing, mark_published
 from .map_nesting import refuse_inside_map_data
+from .output_kinds import added_files_refusal
 from .publish import (  # the publish steps, imported from here by their callers too
     check_can_replace, keep_output, make_temporary_sibling, needs_overwrite, output_path,
     publish_failed, publish_folder, put_back_left_aside, remove_stale_temporaries,
@@ -283,12 +284,13 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
         n for n in names if not any(fnmatch.fnmatchcase(n, pat) for pat in allowed)]
     why = (f"it lacks {', '.join(missing)}" if missing else
            f"it holds {', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}")
+    added = added_files_refusal(path, markers, missing, foreign)  # its output + the user's
     if not overwrite:
         refuse_busy_output(path, "--out")  # a live writer's folder: not one to overwrite
         if missing or foreign:  # --overwrite would be refused too: not suggested
-            raise InputError(f"output folder already exists: {path}, and it is not an output "
-                             f"of this command ({why}), which --overwrite would not replace "
-                             "either: choose another --out")
+            raise InputError(added or f"output folder already exists: {path}, and it is not "
+                             f"an output of this command ({why}), which --overwrite would not "
+                             "replace either: choose another --out")
         refusal = overwrite_refusal() if overwrite_refusal is not None else None
         if refusal:
             raise InputError(f"output folder already exists: {path}, and --overwrite would not "
@@ -301,7 +303,8 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
         raise InputError(f"output folder already exists: {path} (pass --overwrite to replace "
                          "it, or choose another --out)")
     if missing or foreign:
-        raise InputError(f"--overwrite: {path} is not an output of this command ({why}); "
+        raise InputError(f"--overwrite: {added}" if added else
+                         f"--overwrite: {path} is not an output of this command ({why}); "
                          "not replacing it (choose another --out, or remove it yourself)")
     refuse_busy_output(path, "--out")  # not moved aside by the probe below while published
     check_can_create(path, "--out")  # the new folder is built beside it, renamed onto it

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Sequence
 
 from .errors import InputError, Mast3rRosError
 
@@ -79,3 +80,17 @@ def refuse_other_output(path: str, option: str) -> None:
     message = not_a_map(path, option, recorded_only=True)
     if message:
         raise InputError(message)
+
+
+def added_files_refusal(path: str, markers: Sequence[str], missing: Sequence[str],
+                        foreign: Sequence[str]) -> str:
+    """The refusal of an output folder of the command (``markers`` given, none ``missing``)
+    that also holds entries it never writes (``foreign``: a run localized into it, notes):
+    said as what it is, with what to move; '' for any other folder (`check_output_folder`
+    then calls it no output of the command)."""
+    if not markers or missing or not foreign:
+        return ""
+    held = f"{', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}"
+    return (f"{path} holds this command's output files and others (it holds {held}), which "
+            "it never writes: replacing the folder would delete them, so it is not replaced, "
+            "with or without --overwrite (move them out of it, or choose another --out)")
