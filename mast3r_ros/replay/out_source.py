@@ -10,9 +10,9 @@ given as SOURCE (EuRoC's ``mav0/cam0``, KITTI's ``sequences/00/image_2``) stands
 dataset folder (``mav0``, ``sequences/00``): an --out beside the camera is inside the recording
 too. merge-maps refuses with `refuse_out_over_maps`. A localize run written inside its map
 folder (``--out maps/kitchen/run1``) is kept there (docs/maps.md: the map is then never replaced
-by ``--overwrite``), said at WARNING by `warn_run_inside_map`; a map built inside another
-map's folder by `warn_map_inside_map`. Imports nothing heavy (the CLI's
-``--help`` path).
+by ``--overwrite``), said at WARNING by `warn_run_inside_map` (a run inside another run's folder
+too); a map built inside another map's folder by `warn_map_inside_map`. Imports nothing
+heavy (the CLI's ``--help`` path).
 """
 
 from __future__ import annotations
@@ -132,8 +132,14 @@ def warn_run_inside_map(out: str, map_path: str) -> bool:
     replace the map ("the map also holds run1/", as check-map notes), which comes as a
     surprise long after this run. Paths compared resolved. True when warned. An --out that is
     the map (`refuse_map_as_run_out`) or holds it is refused elsewhere (`check_output_folder`:
-    not a run folder)."""
-    if not out or not map_path or not os.path.isdir(map_path):
+    not a run folder). A run inside another run's folder is warned about the same way
+    (`_warn_run_inside_run`); an ``out`` that exists and is no folder is refused right after,
+    so it is not warned about."""
+    if not out or (os.path.lexists(out) and not os.path.isdir(out)):
+        return False
+    if _warn_run_inside_run(out):
+        return True
+    if not map_path or not os.path.isdir(map_path):
         return False
     real_out = os.path.realpath(os.path.abspath(out))
     real_map = os.path.realpath(os.path.abspath(map_path))
@@ -144,6 +150,27 @@ def warn_run_inside_map(out: str, map_path: str) -> bool:
                 "then no longer be rebuilt in place (build-map --overwrite refuses a map holding "
                 "other files) until the run is moved out; an --out beside the map (e.g. --out %s) "
                 "avoids that", out, map_path, example)
+    return True
+
+
+def _warn_run_inside_run(out: str) -> bool:
+    """Warn (WARNING) when localize's ``out`` lies inside a localize run's folder (one above
+    it holds every one of `RUN_SIGNS`): the outer run can then no longer be replaced by
+    ``--overwrite`` until this one is moved out. True when warned."""
+    from ..core.output_kinds import RUN_SIGNS
+
+    real_out = os.path.realpath(os.path.abspath(out))
+    folder = os.path.dirname(real_out)
+    while not all(os.path.isfile(os.path.join(folder, n)) for n in RUN_SIGNS):
+        up = os.path.dirname(folder)
+        if up == folder:
+            return False
+        folder = up
+    example = os.path.join(os.path.dirname(folder), os.path.basename(real_out))
+    log.warning("--out %s lies inside the run folder %s: the new run is kept there, but that "
+                "run can then no longer be replaced (localize --overwrite refuses a run holding "
+                "other files) until this one is moved out; an --out beside it (e.g. --out %s) "
+                "avoids that", out, folder, example)
     return True
 
 
