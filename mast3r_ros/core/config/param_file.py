@@ -17,8 +17,8 @@ import yaml
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from ..text_files import decode_text, not_text, not_text_fix
-from .blocks import (NODE_NAME, _blocks_for_node, _wildcard_node, misspelt_node_block_warning,
-                     misspelt_node_key, node_fqn)
+from .blocks import (NODE_NAME, _blocks_for_node, _dotted_names, _wildcard_node,
+                     misspelt_node_block_warning, misspelt_node_key, node_fqn)
 from .params import _BY_NAME, _flatten, config_from_params, config_to_params, did_you_mean
 from .sections import Config
 
@@ -192,6 +192,24 @@ def _misspelt_node_key(doc: Mapping[Any, Any], node_name: str) -> str:
             "names, so ROS would apply none of it either" if found else "")
 
 
+def _renamed_node_block(doc: Mapping[Any, Any], node_name: str) -> str:
+    """``; 'KEY' sets this node's parameters ...`` for the first top-level block naming
+    another node (no wildcard) that sets at least 3 parameters, all of them this node's: a copy
+    of config/localize.yaml for a node its launch renames, which check-params reads with
+    --node-name; '' for none (another node's block: AMCL's, a one-line talker's)."""
+    for key, block in doc.items():
+        name = str(key).rstrip("/").rpartition("/")[2]
+        if name in ("", "*", "**", node_name) or not isinstance(block, Mapping):
+            continue
+        names = _dotted_names(block.get("ros__parameters"))
+        if len(names) >= 3 and all(n in _BY_NAME for n in names):
+            return (f"; {str(key)!r} sets this node's parameters ({len(names)} of them) for a "
+                    f"node named {name!r} (renamed by its launch?): check-params reads it with "
+                    f"--node-name {name}; the other offline tools read the blocks of "
+                    f"{node_name!r} and of every node ('/**'): name the block so")
+    return ""
+
+
 def load_config_yaml(path: str, node_name: str = NODE_NAME,
                      base: Optional[Config] = None, namespace: Optional[str] = None,
                      missing_fix: str = "") -> Config:
@@ -322,7 +340,8 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
         ours = ours or [f"{k!r}{did_you_mean(str(k))}" for k in doc if did_you_mean(str(k))]
         flat = (f": it sets the node's parameters ({ours[0]}) at the top level; indent "
                 f"them under '{node_name}:' and 'ros__parameters:', as config/localize.yaml "
-                "does" if ours else _misspelt_node_key(doc, node_name))
+                "does" if ours else _misspelt_node_key(doc, node_name)
+                or _renamed_node_block(doc, node_name))
         raise ConfigError(f"{path}: no parameters for node '{who}' (top-level keys: "
                           f"{list(doc)}; expected '/**', '{node_name}' or "
                           f"'/<namespace>/{node_name}'){flat}")
