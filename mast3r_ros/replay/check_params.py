@@ -23,7 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "one line (exit 2) where the node or the offline tools "
                                    "would; print the parameters it changes from the defaults.")
     p.add_argument("file", metavar="FILE", help="ROS 2 parameter file (YAML)")
-    p.add_argument("--namespace", metavar="NS", help=NAMESPACE_HELP)
+    p.add_argument("--namespace", metavar="NS",  # FILE here, where the others take --params
+                   help=NAMESPACE_HELP.replace("--params", "FILE"))
     p.add_argument("--node-name", metavar="N", default=NODE_NAME,
                    help="the node's name, where the launch renames it")
     add_log_level(p)
@@ -33,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_check_params(args: argparse.Namespace) -> int:
     from ..core.config import Config, config_to_params, load_config_yaml, node_fqn
 
-    cfg = load_config_yaml(args.file, node_name=args.node_name, namespace=args.namespace)
+    cfg = load_config_yaml(args.file, node_name=args.node_name, namespace=args.namespace,
+                           missing_fix="check the path (your copy of config/localize.yaml)")
     params, defaults = config_to_params(cfg), config_to_params(Config())
     changed = sorted(k for k, v in params.items() if v != defaults.get(k))
     node = (node_fqn(args.namespace, args.node_name) if args.namespace is not None else
