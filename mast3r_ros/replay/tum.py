@@ -137,7 +137,9 @@ class TumSequence:
         # the file the frame stamps come from, and whether it wrote integers read as ns
         self.stamps_written: Tuple[str, bool] = (str(rgb_txt), rgb_unit == "ns")
         if self._stamps_ns.size == 0:
-            raise InputError(f"{rgb_txt} lists no images")
+            raise InputError(f"{rgb_txt} lists no images: write one 'timestamp filename' line "
+                             "per image (e.g. '1305031102.175304 rgb/1305031102.175304.png', "
+                             "the stamp in seconds)")
         self._stamps_ns, rgb_rows = _drop_repeated_lines(rgb_txt, self._stamps_ns, rgb_rows)
         back = int(np.count_nonzero(stamp_steps(self._stamps_ns)[1]))
         if back:  # e.g. written from a shell glob, which sorts 11.1 before 2.1: frames in time
