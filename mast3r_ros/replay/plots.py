@@ -447,9 +447,21 @@ def plot_consistency(ax: Any, report: Any, skipped_at: Optional[np.ndarray] = No
                 label=_skipped_label(len(at), skipped_unplaced))
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper center", ncol=2, fontsize=8)
+    _legend_within(ax, h1 + h2, l1 + l2)
     ax.set_title(f"map check: {report.verdict}"
                  + (f" (likely cause: {cause_words(report.cause)})" if report.cause else ""))
+
+
+def _legend_within(ax: Any, handles: list, labels: list) -> None:
+    """The map check panel's legend, two columns at the top, its font made smaller (8 pt down
+    to 6) until it is no wider than the panel: an inconsistent map's eight entries ran over
+    the right-hand axis and its tick labels."""
+    get_renderer = getattr(ax.figure.canvas, "get_renderer", None)
+    for size in (8.0, 7.5, 7.0, 6.5, 6.0):
+        legend = ax.legend(handles, labels, loc="upper center", ncol=2, fontsize=size)
+        if get_renderer is None or legend.get_window_extent(get_renderer()).width <= \
+                ax.get_window_extent(get_renderer()).width:
+            return
 
 
 def past_limits(report: Any) -> np.ndarray:
