@@ -49,12 +49,11 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-# fewest frames whose fit is observable before a verdict is given
-MIN_FRAMES = 5
-# a frame this many (robust, `combine_focal_scales`) sigmas from the median is left out
-OUTLIER_Z = 5.0
-# the chi^2 test of the kept frames: below this p-value they are called inconsistent
-CONSISTENCY_P = 1e-3
+from .run_evidence import (CONSISTENCY_P, MIN_FRAMES, OUTLIER_Z,  # noqa: F401 (re-exported)
+                           combine_measurements, interval_outside)
+
+# MIN_FRAMES (fewest frames before a verdict), OUTLIER_Z, CONSISTENCY_P: `run_evidence`'s, whose
+# `combine_measurements` is steps 1-3 above (in y = log s)
 # the verdict's significance (sigmas), as the per-frame gate's (`query_checks.FOCAL_SIGNIFICANCE`)
 SIGNIFICANCE = 4.0
 # `RunFocalEvidence` for the node: at most this many recent frames (a run of hours stays bounded)
@@ -105,36 +104,18 @@ def combine_focal_scales(scales: Sequence[float], sigmas_log: Sequence[float],
     sig = np.asarray(sigmas_log, np.float64).ravel()
     if s.shape != sig.shape:
         raise ValueError(f"combine_focal_scales: {len(s)} scales but {len(sig)} sigmas")
-    ok = np.isfinite(s) & (s > 0) & np.isfinite(sig) & (sig > 0)
-    y, sig = np.log(s[ok]), sig[ok]
-    n = len(y)
-    empty = FocalEvidence(None, None, n, 0, 0, None, None, False, tolerance, significance)
-    if n < MIN_FRAMES:
-        return empty
-    w = 1.0 / sig ** 2
-    m = float(np.median(y))
-    z = np.abs(y - m) / sig
-    k = max(1.0, 1.4826 * float(np.median(z)))
-    keep = z <= OUTLIER_Z * k
-    y, w = y[keep], w[keep]
-    used = len(y)
-    mean = float(np.sum(w * y) / np.sum(w))
-    sigma = float(1.0 / np.sqrt(np.sum(w)))
-    dof = used - 1
-    c2 = float(np.sum(w * (y - mean) ** 2))
-    ratio = c2 / dof if dof else None
-    if ratio is not None and ratio > 1.0:
-        sigma *= math.sqrt(ratio)
-    # chi^2 sf(x; k) = Q(k / 2, x / 2); imported here: core.types imports this module, and
-    # --help loads no scipy (scipy.stats alone took 1-4 s)
-    from scipy.special import gammaincc
-
-    consistent = bool(gammaincc(dof / 2, c2 / 2) >= CONSISTENCY_P) if dof else None
-    lo, hi = mean - significance * sigma, mean + significance * sigma
-    below = tolerance < 1 and hi < math.log1p(-tolerance)  # no scale is 100 % too small
-    off = used >= MIN_FRAMES and (lo > math.log1p(tolerance) or below)
-    return FocalEvidence(math.exp(mean), sigma, n, used, n - used, ratio, consistent, bool(off),
-                         tolerance, significance)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.where(np.isfinite(s) & (s > 0), np.log(np.where(s > 0, s, 1.0)), np.nan)
+    c = combine_measurements(y, sig, "log focal scale")
+    if c.value is None or c.sigma is None:
+        return FocalEvidence(None, None, c.frames_judged, 0, 0, None, None, False, tolerance,
+                             significance)
+    # no scale is 100 % too small: a tolerance of 1 or more has no lower edge
+    low = math.log1p(-tolerance) if tolerance < 1 else -math.inf
+    off = interval_outside(c, low, math.log1p(tolerance), significance)
+    return FocalEvidence(math.exp(c.value), c.sigma, c.frames_judged, c.frames_used,
+                         c.frames_outliers, c.chi2_per_dof, c.consistent, bool(off), tolerance,
+                         significance)
 
 
 # the words before " (" of a failure the run-level focal gate (`localizer.focal_run_gate`) made:

@@ -1,0 +1,101 @@
+"""A run's frames' measurements of one quantity, combined robustly (no rclpy, no scipy at import).
+
+Each frame that passed the other gates measures some property of the query camera from its own
+inliers (the focal scale, `focal_evidence`; the principal point offset) with a first-order
+sigma. One frame's measurement is weak; `combine_measurements` takes the frames together with
+statistics that hold when some frames went wrong and when the sigmas understate the scatter:
+
+1. **Robust centre.** The median ``m`` of the values over the frames, not weighted: a frame
+   whose fit went wrong (a pose on the wrong keyframe, inliers on one wall) comes with a sigma
+   as wrong as its value, often a small one, so weights are no guard against it. Counting
+   frames, up to half of them can be wrong.
+2. **Scatter check.** Each frame's normalised residual ``z = (y - m) / sigma``; with sigmas
+   that are right ``|z|`` has the half-normal median 0.6745, so ``k = max(1, 1.4826 median
+   |z|)`` is how much the sigmas understate the scatter (a robust Birge ratio). Frames with
+   ``|z| > OUTLIER_Z * k`` are outliers and left out.
+3. **Combination.** The inverse-variance mean of the others, sigma ``1 / sqrt(sum w)`` scaled
+   by the Birge ratio ``sqrt(chi2 / (n - 1))`` when over 1; ``consistent`` is the chi^2 test of
+   the kept frames about that mean at `CONSISTENCY_P`.
+
+The verdict (how far from the expected value is too far) is the caller's: `interval_outside`
+tests the ``significance``-sigma interval against a band.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+
+# fewest frames whose fit is observable before a value is combined (and a verdict given)
+MIN_FRAMES = 5
+# a frame this many (robust) sigmas from the median is left out
+OUTLIER_Z = 5.0
+# the chi^2 test of the kept frames: below this p-value they are called inconsistent
+CONSISTENCY_P = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class Combined:
+    """`combine_measurements` of one ``quantity`` (its name, for messages): ``value`` and
+    ``sigma`` (None below `MIN_FRAMES` judged frames), ``frames_judged`` frames with a finite
+    value and a finite positive sigma, ``frames_used`` of them combined (the others
+    ``frames_outliers``), ``chi2_per_dof`` of the used ones about ``value`` (None for one
+    frame) and ``consistent`` its test."""
+
+    quantity: str
+    value: Optional[float]
+    sigma: Optional[float]
+    frames_judged: int
+    frames_used: int
+    frames_outliers: int
+    chi2_per_dof: Optional[float]
+    consistent: Optional[bool]
+
+
+def combine_measurements(values: Sequence[float], sigmas: Sequence[float],
+                         quantity: str = "value") -> Combined:
+    """Combine frames' ``values`` (N,) with their ``sigmas`` (N,) (module docstring). Frames
+    with a non-finite value or a non-finite or non-positive sigma (not observable) are not
+    judged. `ValueError` for arrays of other lengths."""
+    y = np.asarray(values, np.float64).ravel()
+    sig = np.asarray(sigmas, np.float64).ravel()
+    if y.shape != sig.shape:
+        raise ValueError(f"combine_measurements ({quantity}): {len(y)} values but {len(sig)} "
+                         "sigmas")
+    ok = np.isfinite(y) & np.isfinite(sig) & (sig > 0)
+    y, sig = y[ok], sig[ok]
+    n = len(y)
+    if n < MIN_FRAMES:
+        return Combined(quantity, None, None, n, 0, 0, None, None)
+    w = 1.0 / sig ** 2
+    m = float(np.median(y))
+    z = np.abs(y - m) / sig
+    k = max(1.0, 1.4826 * float(np.median(z)))
+    keep = z <= OUTLIER_Z * k
+    y, w = y[keep], w[keep]
+    used = len(y)
+    mean = float(np.sum(w * y) / np.sum(w))
+    sigma = float(1.0 / np.sqrt(np.sum(w)))
+    dof = used - 1
+    c2 = float(np.sum(w * (y - mean) ** 2))
+    ratio = c2 / dof if dof else None
+    if ratio is not None and ratio > 1.0:
+        sigma *= math.sqrt(ratio)
+    # chi^2 sf(x; k) = Q(k / 2, x / 2); imported here: core.types imports focal_evidence, and
+    # --help loads no scipy (scipy.stats alone took 1-4 s)
+    from scipy.special import gammaincc
+
+    consistent = bool(gammaincc(dof / 2, c2 / 2) >= CONSISTENCY_P) if dof else None
+    return Combined(quantity, mean, sigma, n, used, n - used, ratio, consistent)
+
+
+def interval_outside(c: Combined, low: float, high: float, significance: float) -> bool:
+    """Whether the whole ``significance``-sigma interval of ``c`` lies below ``low`` or above
+    ``high`` (False without a value, or with fewer than `MIN_FRAMES` frames used)."""
+    if c.value is None or c.sigma is None or c.frames_used < MIN_FRAMES:
+        return False
+    lo, hi = c.value - significance * c.sigma, c.value + significance * c.sigma
+    return lo > high or hi < low
