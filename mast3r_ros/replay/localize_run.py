@@ -44,7 +44,8 @@ from ..core.pnp import poselib_available
 from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import check_stamp_units
 from ..core.types import LocalizationResult, UnreadableFrame
-from .metrics import FOCAL_TOLERANCE, UNREADABLE, calibration_d2, frame_errors, summarize
+from .metrics import (FOCAL_TOLERANCE, UNREADABLE, calibration_d2, camera_warnings,
+                      frame_errors, summarize)
 from .pipeline import poses_from_file, poses_not_at_frames, progress, recorded_config
 from .plots import plot_calibration, plot_errors, plot_trajectory
 from .run_notes import bag_image_stamp_note, frame_selection
@@ -154,11 +155,15 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
 
 def _focal_record(fit: Optional[FocalFit]) -> Optional[Dict[str, Any]]:
     """results.jsonl's ``focal_fit``: scale, sigma_log (null: not observable, inf is no
-    JSON), fx_px; null for a frame the focal gate did not judge."""
+    JSON), fx_px, principal_point (`PrincipalPointFit`'s fields; absent: not fitted); null for
+    a frame the focal gate did not judge."""
     if fit is None:
         return None
-    return {"scale": fit.scale, "fx_px": fit.fx_px,
-            "sigma_log": fit.sigma_log if np.isfinite(fit.sigma_log) else None}
+    rec = {"scale": fit.scale, "fx_px": fit.fx_px,
+           "sigma_log": fit.sigma_log if np.isfinite(fit.sigma_log) else None}
+    if fit.principal_point is not None:  # metrics.json's camera_principal_point combines it
+        rec["principal_point"] = dataclasses.asdict(fit.principal_point)
+    return rec
 
 
 def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path: str,
@@ -438,9 +443,8 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     metrics = write_run(out, results, gt_poses, kf_poses, map_path=cfg.node.map_path,
                         warmed_up=bool(loc.warmup_report), cold=cold,
                         focal_tolerance=cfg.localizer.gates.max_focal_error)
-    focal = metrics.get("camera_focal") or {}
-    if focal.get("warning"):  # one line at the end of the run: the frames together are clear
-        log.warning("%s", focal["warning"])
+    for warning in camera_warnings(metrics):  # one line each at the end of the run
+        log.warning("%s", warning)
     return metrics
 
 

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..core.errors import InputError
 from ..core.focal_evidence import RUN_GATE_REASON, RunFocalEvidence
+from ..core.principal_point_evidence import RunPrincipalPointEvidence
 from ..core.geometry import pose_errors
 from ..core.pose_uncertainty import FAR_CLAIM_RATIO, sigma_depth_ratio
 from ..core.types import LocalizationResult
@@ -134,8 +135,9 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     as such and as ``unreadable_frames``; ``failure_reasons`` counts them under one key,
     'unreadable frame', not per file. ``camera_focal``: the frames' focal-length evidence
     combined (`camera_focal`, judged against ``focal_tolerance``, the run's
-    ``gates.max_focal_error``). `InputError` when ``gt_poses`` does not hold one pose
-    per result."""
+    ``gates.max_focal_error``); ``camera_principal_point``: their principal point evidence
+    (`camera_principal_point`). `InputError` when ``gt_poses`` does not hold one pose per
+    result."""
     n = len(results)
     ok = np.array([r.success for r in results], dtype=bool)
     err = frame_errors(results, gt_poses)
@@ -163,6 +165,7 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
         "frame_offset": frame_offset(results, gt_poses) if ev.any() and not q_order else None,
         "quaternion_order": q_order,
         "camera_focal": camera_focal(results, focal_tolerance),
+        "camera_principal_point": camera_principal_point(results),
         "far_claims": far_claims(results),
     }
     # the first frame localized pays the one-time costs: an unreadable frame before it ran
@@ -215,6 +218,30 @@ def camera_focal(results: Sequence[LocalizationResult], tolerance: float = FOCAL
     return {**acc.report(localized=any(r.success for r in results)),
             "frames_passed": sum(r.success for r in fitted) + refused,
             "frames_refused_by_run_gate": refused}
+
+
+def camera_principal_point(results: Sequence[LocalizationResult]) -> Optional[Dict[str, Any]]:
+    """metrics.json's ``camera_principal_point``: the principal point offsets the frames'
+    inliers fit (``focal_fit.principal_point``), combined in frame order
+    (`RunPrincipalPointEvidence.report`: the camera's ``fx_px``, ``cx_px``, ``cy_px``; per axis
+    ``cx`` / ``cy`` the combined ``offset_px`` +- ``offset_sigma_px``, ``fitted_px``, frames
+    judged / used / outliers, ``chi2_per_dof``, ``consistent``, ``off``; the ``tolerance_px``
+    (``tolerance_deg`` of view), the verdict ``off`` and its ``warning``). None when no frame
+    has a fit (the focal gate off, 3-D points from pointmaps, no frame past the other gates)."""
+    acc = RunPrincipalPointEvidence()
+    for r in results:
+        acc.add(r.focal_fit)
+    if not len(acc):
+        return None
+    return acc.report(localized=any(r.success for r in results))
+
+
+def camera_warnings(metrics: Dict[str, Any]) -> List[str]:
+    """The end-of-run warnings of ``metrics`` (`summarize`'s) about the query camera: the
+    focal length's (``camera_focal``), then the principal point's (``camera_principal_point``),
+    each where its verdict is off: the frames together are clear where one frame is not."""
+    return [w for w in ((metrics.get(k) or {}).get("warning")
+                        for k in ("camera_focal", "camera_principal_point")) if w]
 
 
 def _localized_with_groundtruth(results: Sequence[LocalizationResult], gt_poses: np.ndarray

@@ -1,7 +1,7 @@
 """The metrics of a localization run (`metrics.summarize`) as the table the CLI prints
 (`format_table`): the error figures, recall, the covariance's calibration with its verdict, the
-ground-truth diagnoses (another frame or unit, misread quaternions, the camera's focal length)
-and the latencies, one row each.
+ground-truth diagnoses (another frame or unit, misread quaternions), the camera's focal length
+and principal point, and the latencies, one row each.
 """
 
 from __future__ import annotations
@@ -29,6 +29,20 @@ def _camera_focal_row(cf: Dict[str, Any]) -> str:
     return (f"{cf['scale']:.3f}x +-{100 * cf['scale_sigma']:.1f} %: fx {cf['fx_fitted_px']:.1f}"
             f" px fits, the camera's is {cf['fx_px']:.1f} ({cf['frames_used']} frames{left_out}; "
             f"{cf['frames_passed']} passed the per-frame gate{run_gate}): {verdict}")
+
+
+def _camera_principal_point_row(cp: Dict[str, Any]) -> str:
+    cx, cy = cp["cx"], cp["cy"]
+    if cx["offset_px"] is None or cy["offset_px"] is None:
+        return (f"{min(cx['frames_judged'], cy['frames_judged'])} frames judged: too few for a "
+                f"verdict (cx {cp['cx_px']:.1f}, cy {cp['cy_px']:.1f} px)")
+    verdict = ("WRONG, see the warning" if cp["off"] else
+               f"not off by more than {cp['tolerance_px']:.1f} px ({cp['tolerance_deg']:g} deg "
+               f"of view) at {cp['significance']:g} sigma")
+    return (f"cx {cx['fitted_px']:.1f} px ({cx['offset_px']:+.1f} +-{cx['offset_sigma_px']:.1f}),"
+            f" cy {cy['fitted_px']:.1f} px ({cy['offset_px']:+.1f} +-{cy['offset_sigma_px']:.1f}) "
+            f"fit, the camera's are {cp['cx_px']:.1f}, {cp['cy_px']:.1f} "
+            f"({cx['frames_used']} / {cy['frames_used']} frames): {verdict}")
 
 
 def _quaternion_order_row(qo: Dict[str, Any]) -> str:
@@ -121,6 +135,9 @@ def format_table(m: Dict[str, Any]) -> str:
     if m.get("camera_focal"):  # the frames' focal length together (gates.max_focal_error)
         rows.append(("camera focal length (query fx against the map's points)",
                      _camera_focal_row(m["camera_focal"])))
+    if m.get("camera_principal_point"):  # the frames' principal point together
+        rows.append(("camera principal point (query cx, cy against the map's points)",
+                     _camera_principal_point_row(m["camera_principal_point"])))
     if m.get("far_claims"):  # poses uncertain for their distance: the gate that refuses them
         rows.append(("poses uncertain for their distance", _far_claims_row(m["far_claims"])))
     if m.get("unreadable_frames"):  # failed frames the source could not read

@@ -35,6 +35,7 @@ import numpy as np
 from ..core.config import Config, config_to_params, load_config_yaml
 from ..core.errors import ConfigError, InputError
 from ..core.focal_evidence import FocalFit
+from ..core.principal_point_evidence import PrincipalPointFit
 from ..core.fileio import atomic_write_json, output_path, refuse_busy_output
 from ..core.keyframes.map_files import content_digest
 from ..core.types import LocalizationResult
@@ -333,8 +334,10 @@ def _focal_fit(rec: Optional[Dict[str, Any]]) -> Optional[FocalFit]:
     if rec is None:
         return None
     sigma = rec.get("sigma_log")
+    pp = rec.get("principal_point")  # absent in an older line
     return FocalFit(float(rec["scale"]), float("inf") if sigma is None else float(sigma),
-                    float(rec["fx_px"]))
+                    float(rec["fx_px"]), None if pp is None else PrincipalPointFit(
+                        *(float(pp[f.name]) for f in dataclasses.fields(PrincipalPointFit))))
 
 
 def camera_record(cam: Any) -> Optional[Dict[str, Any]]:

@@ -20,6 +20,8 @@ import numpy as np
 from mast3r_ros.core.focal_evidence import (CHECK_NODE, NODE_MAX_FRAMES, FocalFit,
                                             RunFocalEvidence)
 from mast3r_ros.core.pose_uncertainty import FAR_CLAIM_RATIO
+from mast3r_ros.core.principal_point_evidence import CHECK_NODE as PP_CHECK_NODE
+from mast3r_ros.core.principal_point_evidence import RunPrincipalPointEvidence
 from mast3r_ros.core.tracker import Track
 from mast3r_ros.ros.admission import ArrivalStats
 
@@ -132,6 +134,9 @@ class DiagnosticsWindow:
         # the focal scales frames' inliers fit, together (`core.focal_evidence`): WARN with the
         # fx they fit when it is off by more than gates.max_focal_error (`set_focal_tolerance`)
         self.focal = RunFocalEvidence(0.05, NODE_MAX_FRAMES)
+        # the principal point offsets the same frames fit (`core.principal_point_evidence`):
+        # WARN with the cx, cy they fit when either is off by more than 1 deg of view
+        self.principal_point = RunPrincipalPointEvidence(NODE_MAX_FRAMES)
         # localized poses uncertain for their distance since activation (1-sigma position over
         # FAR_CLAIM_RATIO of the inliers' median depth) and the last one's ratio
         self.uncertain_poses = 0
@@ -139,8 +144,10 @@ class DiagnosticsWindow:
 
     def set_focal_tolerance(self, tolerance: float) -> None:
         """Judge the focal evidence against ``tolerance`` (the configured
-        ``gates.max_focal_error``), starting it over."""
+        ``gates.max_focal_error``), starting it over, and the principal point evidence with
+        it (a new configuration)."""
         self.focal = RunFocalEvidence(tolerance, NODE_MAX_FRAMES)
+        self.principal_point = RunPrincipalPointEvidence(NODE_MAX_FRAMES)
 
     def cleaned_up(self) -> None:
         """The node released its configuration (cleanup, shutdown, error): what configure said
@@ -206,6 +213,7 @@ class DiagnosticsWindow:
             self.total["localized"] += int(rec.success)
         self.total["refused"] += int(rec.refused)
         self.focal.add(rec.focal_fit)
+        self.principal_point.add(rec.focal_fit)
         if rec.success and rec.sigma_depth_ratio > FAR_CLAIM_RATIO:  # NaN: not judged
             self.uncertain_poses += 1
             self.last_uncertain_ratio = rec.sigma_depth_ratio
@@ -260,6 +268,7 @@ class DiagnosticsWindow:
             *((f"last_{k}", self.notes[k].text if k in self.notes else "none")
               for k in NOTE_KEYS),
             *self._focal_values(),
+            *self._principal_point_values(),
             *self._uncertain_values(),
         ]
         values += _stage_medians(recs)
@@ -288,6 +297,18 @@ class DiagnosticsWindow:
         return [("focal_scale", f"{ev.scale:.3f} +- {100 * ev.sigma_log:.1f} % "
                                 f"({ev.frames_used} frames)"),
                 ("focal_fx_fitted_px", _fmt(ev.scale * (self.focal.fx_px or math.nan), 1))]
+
+    def _principal_point_values(self) -> List[Tuple[str, str]]:
+        ev, cam = self.principal_point.evidence(), self.principal_point.camera
+        if ev.dcx.value is None or ev.dcy.value is None or cam is None:
+            return [("principal_point_offset_px",
+                     f"not judged ({min(ev.dcx.frames_judged, ev.dcy.frames_judged)} frames)"),
+                    ("principal_point_fitted_px", "nan")]
+        return [("principal_point_offset_px",
+                 f"cx {ev.dcx.value:+.1f} +- {ev.dcx.sigma:.1f}, cy {ev.dcy.value:+.1f} +- "
+                 f"{ev.dcy.sigma:.1f} ({ev.dcx.frames_used} / {ev.dcy.frames_used} frames)"),
+                ("principal_point_fitted_px",
+                 f"{cam[1] + ev.dcx.value:.1f}, {cam[2] + ev.dcy.value:.1f}")]
 
     def _uncertain_values(self) -> List[Tuple[str, str]]:
         """The localized poses uncertain for their distance since activation (localize's
@@ -346,6 +367,9 @@ class DiagnosticsWindow:
         focal = self.focal.warning(CHECK_NODE)  # the cause of the failures, or of biased poses
         if focal:
             return WARN, focal
+        pp = self.principal_point.warning(PP_CHECK_NODE)  # biased poses, none refused for it
+        if pp:
+            return WARN, pp
         if track is Track.UNINITIALIZED:
             why = f" (last failure: {self.last_failure})" if self.last_failure else ""
             if not why and self.last_reset:

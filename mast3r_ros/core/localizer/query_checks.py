@@ -17,6 +17,8 @@ from ..errors import InputError
 from ..focal_evidence import FocalFit
 from ..geometry import is_valid_pose, non_rigid_reason, nonfinite_entries, undistort_pixels
 from ..pnp.focal import refitted_focal_scale
+from ..pnp.principal_point import refitted_principal_point
+from ..principal_point_evidence import PrincipalPointFit
 from ..types import CameraIntrinsics, Frame
 
 log = logging.getLogger(__name__)
@@ -169,7 +171,8 @@ def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray
     (`pnp.focal.refitted_focal_scale`, within ``reproj_error_px``, on at most
     `FOCAL_MAX_POINTS` of them, evenly spaced), fit a focal length off ``cam``'s by more than
     ``max_error`` (a fraction) and by over `FOCAL_SIGNIFICANCE` sigma, '' otherwise; and the
-    `FocalFit` (scale, sigma of its log, ``cam``'s fx) for the run-level evidence
+    `FocalFit` (scale, sigma of its log, ``cam``'s fx; the principal point offset the inliers
+    fit, `pnp.principal_point.refitted_principal_point`) for the run-level evidence
     (`core.focal_evidence`), sigma inf when not observable. ('', None) without a fit when
     ``max_error`` is 0 (``gates.max_focal_error``): the gate off costs nothing."""
     if max_error <= 0:
@@ -177,7 +180,9 @@ def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray
     s, sigma = refitted_focal_scale(map_from_cam, X, xu, inliers, cam.K, reproj_error_px,
                                     FOCAL_MAX_POINTS)
     fx = float(cam.K[0, 0])
-    fit = FocalFit(float(s), float(sigma), fx)
+    pp = refitted_principal_point(map_from_cam, X, xu, inliers, cam.K, reproj_error_px)
+    fit = FocalFit(float(s), float(sigma), fx, None if pp is None else PrincipalPointFit(
+        *pp, float(cam.K[0, 2]), float(cam.K[1, 2])))
     if abs(s - 1.0) <= max_error or not abs(np.log(s)) > FOCAL_SIGNIFICANCE * sigma:
         return "", fit
     # the words before " (" are the same for every frame: metrics.json's failure_reasons key
