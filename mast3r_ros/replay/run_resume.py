@@ -18,7 +18,9 @@ options that change a result (``--global-only``, and a bag's ``--run``, whose ru
 clock reset may share their stamps: also in `RUN_FACTS`), and when every
 frame it holds is one this run localizes (the same recording, ``--stride`` and
 ``--max-frames`` covering it); each is refused with `InputError` naming the difference and
-``--restart``.
+``--restart``. A last results.jsonl line cut short by a hard stop (`result_lines`: ``kill -9``,
+a power loss) is dropped with a warning and its frame localized again; a bad line elsewhere is
+refused.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import json
 import logging
 import os
 import shutil
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -88,12 +90,31 @@ def partial_of(out: str) -> str:
 
 
 def partial_frames(partial: str) -> int:
-    """The results (lines) in ``partial``'s results.jsonl; 0 without one."""
+    """The results (lines) in ``partial``'s results.jsonl, a last line cut short
+    (`result_lines`) not counted; 0 without one."""
     try:
         with open(os.path.join(partial, "results.jsonl"), "rb") as fh:
-            return sum(1 for line in fh if line.strip())
+            return len(result_lines(fh.read())[0])
     except OSError:
         return 0
+
+
+def result_lines(data: bytes) -> Tuple[List[Tuple[int, str]], bool]:
+    """(the non-blank lines of a results.jsonl's ``data``, each with its line number from 1;
+    whether its last line was cut short and left out). A run appends each line whole and
+    never fsyncs it (`localize_run`), so a stop without clean-up (``kill -9``, a power loss)
+    can leave the last one incomplete: no newline, or bytes that are no JSON (a tail the file
+    system zero-filled). Only that last line is left out; one that is JSON is kept (the
+    caller refuses it when it is no result), as is any bad line before it."""
+    out = [(i, line.decode("utf-8", "replace")) for i, line in
+           enumerate(data.split(b"\n"), start=1) if line.strip()]
+    if not out:  # (the last of them is the file's: only blank lines follow it)
+        return out, False
+    try:
+        json.loads(out[-1][1])
+    except ValueError:
+        return out[:-1], True
+    return out, False
 
 
 RESUME_AND_RESTART = ("--resume continues a stopped run and --restart deletes it: give one of "
@@ -288,18 +309,21 @@ def _read_results(partial: str) -> Tuple[Dict[int, str], Dict[int, LocalizationR
     path = os.path.join(partial, "results.jsonl")
     lines: Dict[int, str] = {}
     done: Dict[int, LocalizationResult] = {}
-    with open(path, encoding="utf-8") as fh:
-        for i, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                r = result_from_record(json.loads(line))
-            except (ValueError, TypeError, KeyError) as e:
-                raise InputError(f"--resume: {path} line {i} is not a localize result ({e}); "
-                                 "rerun with --restart instead of --resume to delete it and "
-                                 "start over") from None
-            lines[r.stamp_ns] = line.rstrip("\n")
-            done[r.stamp_ns] = r
+    with open(path, "rb") as fh:
+        numbered, cut = result_lines(fh.read())
+    for i, line in numbered:
+        try:
+            r = result_from_record(json.loads(line))
+        except (ValueError, TypeError, KeyError) as e:
+            raise InputError(f"--resume: {path} line {i} is not a localize result ({e}); "
+                             "rerun with --restart instead of --resume to delete it and "
+                             "start over") from None
+        lines[r.stamp_ns] = line.rstrip("\r")
+        done[r.stamp_ns] = r
+    if cut:
+        log.warning("--resume: the last line of %s was cut short (the run was stopped hard: "
+                    "kill -9, a power loss): it is dropped and its frame localized again; "
+                    "%d frame(s) kept", path, len(numbered))
     return lines, done
 
 

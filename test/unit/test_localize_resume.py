@@ -753,3 +753,42 @@ def test_resume_of_a_run_from_before_hint_max_age_s_goes_on_without_the_limit(
     assert main(_argv(tum, sift_map, run, "--max-frames", "6", "--resume")) == 0
     assert "hint_max_age_s: 0.0\n" in (run / "config.yaml").read_text()
     assert len(_records(run / "results.jsonl")) == 6
+
+
+def test_a_last_line_cut_by_a_hard_stop_is_dropped_and_its_frame_localized_again(
+        tum, sift_map, tmp_path, capsys, monkeypatch):
+    """A ``kill -9`` or a power loss can leave results.jsonl's last line incomplete: the resume
+    refused every frame of the partial; now it drops that line (one warning naming the file
+    and the frames kept) and localizes its frame again."""
+    run, partial = tmp_path / "run", tmp_path / "run.partial" / "results.jsonl"
+    n = ("--max-frames", "4")
+    _stop_after(monkeypatch, 3)
+    assert main(_argv(tum, sift_map, run, *n)) == 130
+    whole = partial.read_bytes()
+    partial.write_bytes(whole[:-40])  # the third line cut in its middle, no newline
+    capsys.readouterr()
+    calls = _count_calls(monkeypatch)
+    assert main(_argv(tum, sift_map, run, *n, "--resume")) == 0
+    warned = [e for e in capsys.readouterr().err.splitlines() if "cut short" in e]
+    assert len(warned) == 1 and str(partial) in warned[0] and "2 frame(s) kept" in warned[0]
+    assert len(calls) == 4 - 2
+    assert len(_records(run / "results.jsonl")) == 4
+
+
+def test_a_bad_line_that_is_not_a_cut_last_line_is_still_refused(tmp_path):
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.run_resume import _read_results, partial_frames, result_lines
+
+    good = json.dumps({"success": False, "stamp_ns": 1, "inliers": 0, "matches": 0,
+                       "inlier_ratio": 0.0, "reproj_rms_px": None, "keyframe_ids": [],
+                       "reason": "x", "timings_s": {}})
+    assert result_lines(f"{good}\n{good[:9]}".encode()) == ([(1, good)], True)
+    assert result_lines(f"{good}\n{good[:9]}\n\n".encode())[1]  # invalid JSON at the end
+    assert result_lines(f"{good}\n\0\0\0".encode())[1]  # a zero-filled tail
+    (tmp_path / "results.jsonl").write_text(f"{good}\n{good[:9]}")
+    assert partial_frames(str(tmp_path)) == 1 and len(_read_results(str(tmp_path))[1]) == 1
+    for text, line in ((f"{good}\n{good[:9]}\n{good}\n", 2),  # not the last line
+                       (f"{good}\n{{\"success\": true}}", 2)):  # complete JSON, no result
+        (tmp_path / "results.jsonl").write_text(text)
+        with pytest.raises(InputError, match=f"line {line} is not a localize result"):
+            _read_results(str(tmp_path))

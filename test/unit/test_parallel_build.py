@@ -110,6 +110,24 @@ def test_resume_redoes_a_corrupt_shard_only(tmp_path, reference):
     _same(_arrays(tmp_path, table), reference)
 
 
+def test_resume_redoes_a_shard_whose_marker_a_hard_stop_cut_short(tmp_path, reference):
+    """As localize --resume drops a cut last results.jsonl line, a build's cut marker only
+    redoes its shard: the resume is not refused."""
+    calls = []
+
+    def encode(i):
+        calls.append(i)
+        return FakeEncode()(i)
+
+    pb.build_encodings(NUM_KF, FakeEncode(), str(tmp_path), shard_size=5, progress=False)
+    marker = tmp_path / "shard_000005.json"
+    marker.write_bytes(marker.read_bytes()[:-7])
+    table = pb.build_encodings(NUM_KF, encode, str(tmp_path), shard_size=5, resume=True,
+                               progress=False)
+    assert calls == list(range(5, 10))
+    _same(_arrays(tmp_path, table), reference)
+
+
 def test_defaults_share_the_cores():
     assert pb.default_workers(cores=2, gpus=0) == 1
     assert pb.default_workers(cores=64, gpus=4) == 4
