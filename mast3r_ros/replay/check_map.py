@@ -68,6 +68,7 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     apply_cpu_threads(cfg.model.cpu_threads, torch_pool=False)
     for option, value in (("--json", args.json), ("--plot", args.plot)):
         _refuse_inside_the_map(value, option, args.map)
+        _refuse_inside_an_output(value, option)
     if args.json not in (None, "-") and args.plot and (os.path.realpath(args.json)
                                                         == os.path.realpath(args.plot)):
         raise InputError(f"--json {args.json} and --plot {args.plot} name the same file: the "
@@ -203,6 +204,42 @@ def _refuse_inside_the_map(path: Optional[str], option: str, map_path: str) -> N
     raise InputError(f"{option} {path} lies inside the map folder {map_path}: writing it "
                      f"would {what}; write it outside the map (e.g. {option} "
                      f"{example})")
+
+
+# what tells a folder as another command's output, and what that output is called
+_OWNERS = (("manifest.json", ("manifest.json",), "map"),
+            ("results.jsonl", ("metrics.json", "config.yaml", "run.json"), "localize run"))
+
+
+def _refuse_inside_an_output(path: Optional[str], option: str) -> None:
+    """`InputError` for a --json / --plot ``path`` inside another command's output folder
+    (a localize run's: ``--plot RUN/trajectory.png`` or ``--json RUN/metrics.json`` silently
+    replaced the run's own file; a map other than the one checked, as `_refuse_inside_the_map`
+    refuses that one's): naming the folder and a path beside it."""
+    if not path or path == "-":
+        return
+    folder = os.path.dirname(os.path.realpath(os.path.abspath(path)))
+    given = os.path.dirname(os.path.normpath(path))
+    while True:
+        kind = next((k for marker, also, k in _OWNERS
+                     if os.path.isfile(os.path.join(folder, marker))
+                     and any(os.path.isfile(os.path.join(folder, a)) for a in also)), None)
+        if kind:
+            break
+        up = os.path.dirname(folder)
+        if up == folder:
+            return
+        folder, given = up, os.path.dirname(given)
+    shown = given or folder
+    target = os.path.realpath(os.path.abspath(path))
+    rel = os.path.relpath(target, folder)
+    what = (f"replace the {kind}'s own {rel}" if os.path.lexists(target) else
+            f"add a file the {kind} does not list, which its command's --overwrite then "
+            "refuses to replace")
+    beside = (f"{os.path.normpath(shown).rstrip(os.sep)}_check"
+              f"{'.json' if option == '--json' else '.png'}")
+    raise InputError(f"{option} {path} lies inside the {kind} folder {shown}: writing it would "
+                     f"{what}; write it beside the {kind} (e.g. {option} {beside})")
 
 
 def no_pose_notes(manifest: Dict[str, Any]) -> List[str]:

@@ -190,6 +190,33 @@ def test_a_report_path_that_is_the_map_folder_itself_is_named_so(sift_map, tmp_p
     assert sorted(os.listdir(m)) == sorted(os.listdir(sift_map))
 
 
+def test_a_report_path_inside_a_run_or_another_map_is_refused(sift_map, tmp_path, capsys):
+    """`check-map MAP --plot runs/rk/trajectory.png` (or --json onto its metrics.json) silently
+    replaced a localize run's own file; refused as inside the map checked is, naming the run
+    folder and a path beside it."""
+    run, other = tmp_path / "runs" / "rk", tmp_path / "other_map"
+    run.mkdir(parents=True)
+    other.mkdir()
+    for name in ("results.jsonl", "metrics.json", "trajectory.png"):
+        (run / name).write_text("mine")
+    (other / "manifest.json").write_text("{}")
+    shown = os.path.join(str(tmp_path), "runs", "rk")
+    for option, given, said in (
+            ("--plot", os.path.join(shown, "trajectory.png"),
+             f"lies inside the localize run folder {shown}: writing it would replace the "
+             f"localize run's own trajectory.png; write it beside the localize run (e.g. "
+             f"--plot {shown}_check.png)"),
+            ("--json", os.path.join(shown, "metrics.json"), "run's own metrics.json"),
+            ("--json", os.path.join(shown, "new.json"), "add a file the localize run does not"),
+            ("--plot", str(other / "check.png"), f"inside the map folder {other}")):
+        rc = main(["check-map", sift_map, option, given, "--log-level", "error"])
+        out, err = capsys.readouterr()
+        assert rc == 2 and out == "" and len(err.splitlines()) == 1, (out, err)
+        assert said in err, err
+    assert all((run / n).read_text() == "mine" for n in ("metrics.json", "trajectory.png"))
+    assert sorted(os.listdir(run)) == ["metrics.json", "results.jsonl", "trajectory.png"]
+
+
 def test_content_digests_ignore_a_nested_sources_manifest_hash_but_not_v2_keyframes():
     """A source that is itself a merge: its own record of its sources' manifest_sha256 (which
     a rebuild with the same content changes) is left out at every depth. A v1/v2 manifest's
