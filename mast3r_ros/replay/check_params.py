@@ -41,6 +41,7 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     node = (node_fqn(args.namespace, args.node_name) if args.namespace is not None else
             f"{args.node_name} (in the namespace the file's blocks name)")
     sys.stdout.write(f"check-params {args.file}: valid for node {node}; "
-                     f"{len(changed)} parameters differ from the defaults"
+                     f"{len(changed)} parameter{' differs' if len(changed) == 1 else 's differ'}"
+                     " from the defaults"
                      f"{': ' + ', '.join(changed) if changed else ''}\n")
     return 0

@@ -28,7 +28,7 @@ def test_the_shipped_file_is_valid_and_changes_nothing(capsys):
 
 
 @pytest.mark.parametrize("ns, rc, said", [
-    ("robot1", 0, "valid for node /robot1/mast3r_localizer; 1 parameters differ from the "
+    ("robot1", 0, "valid for node /robot1/mast3r_localizer; 1 parameter differs from the "
                   "defaults: max_keyframes"),
     ("/robot2", 2, "unknown parameter 'max_keyframe' (did you mean 'max_keyframes'?)"),
     ("robot3", 2, "pass --namespace one of: robot1, robot2"),
