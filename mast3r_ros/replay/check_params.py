@@ -35,7 +35,8 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     from ..core.config import Config, config_to_params, load_config_yaml, node_fqn
 
     cfg = load_config_yaml(args.file, node_name=args.node_name, namespace=args.namespace,
-                           missing_fix="check the path (your copy of config/localize.yaml)")
+                           missing_fix="check the path (your copy of config/localize.yaml)",
+                           argument="FILE")
     params, defaults = config_to_params(cfg), config_to_params(Config())
     changed = sorted(k for k, v in params.items() if v != defaults.get(k))
     node = (node_fqn(args.namespace, args.node_name) if args.namespace is not None else

@@ -51,3 +51,15 @@ def test_a_renamed_node_is_checked_under_its_name(tmp_path, capsys):
     assert _run(capsys, str(f))[0] == 2  # no block for mast3r_localizer
     rc, out, _ = _run(capsys, str(f), "--node-name", "cam2_localizer")
     assert rc == 0 and "max_keyframes" in out, out
+
+
+def test_a_file_of_another_kind_is_told_as_check_params_spells_its_argument(tmp_path, capsys):
+    """`check-params maps/rk/manifest.json` said '--params takes the node's parameter file':
+    check-params has no --params; it takes FILE."""
+    manifest, cam = tmp_path / "manifest.json", tmp_path / "camera.yaml"
+    manifest.write_text('{"format": "mast3r_ros.keyframe_map", "version": 3}')
+    cam.write_text("image_width: 640\nimage_height: 480\ncamera_matrix: {rows: 3}\n")
+    for f in (manifest, cam):
+        rc, out, err = _run(capsys, str(f))
+        assert rc == 2 and "FILE takes the node's parameter file" in err, err
+        assert "--params" not in err, err

@@ -212,7 +212,7 @@ def _renamed_node_block(doc: Mapping[Any, Any], node_name: str) -> str:
 
 def load_config_yaml(path: str, node_name: str = NODE_NAME,
                      base: Optional[Config] = None, namespace: Optional[str] = None,
-                     missing_fix: str = "") -> Config:
+                     missing_fix: str = "", argument: str = "--params") -> Config:
     """Read a ROS 2 parameter file (the node's ``config/localize.yaml``) into a `Config`.
 
     The blocks read are the ones rclpy applies to the node (a key matching its full name,
@@ -241,6 +241,9 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     doubles are dynamically typed), a number where a string is declared is refused as the node
     would refuse it; ``1e-2``, a double for ROS's YAML reader and a string for PyYAML, is read
     as the double.
+
+    ``argument``: how the calling command spells the file's argument (check-params' ``FILE``),
+    named where a file of another kind is refused ('--params takes the node's parameter file').
 
     Raises `ConfigError` naming the file (and the parameter) for a missing (``; {missing_fix}``
     after it, the caller's advice, unless the path's blank edge or the package's own file is
@@ -326,11 +329,11 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
         merged.update(values)
     if not matching and {"image_width", "camera_matrix"} <= set(doc):
         raise ConfigError(f"{path} is a camera_info YAML (image_width, camera_matrix), not a ROS "
-                          f"parameter file: pass it with --camera-info; --params takes the "
+                          f"parameter file: pass it with --camera-info; {argument} takes the "
                           f"node's parameter file (config/localize.yaml)")
     if not matching and doc.get("format") == "mast3r_ros.keyframe_map":  # JSON is YAML
         raise ConfigError(f"{path} is a keyframe map's manifest, not a ROS parameter file: "
-                          "--params takes the node's parameter file (config/localize.yaml, or "
+                          f"{argument} takes the node's parameter file (config/localize.yaml, or "
                           "the build_config.yaml a map was built with, beside its manifest)")
     if not matching:
         who = node_name if namespace is None else node_fqn(namespace, node_name)
