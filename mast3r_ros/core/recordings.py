@@ -11,6 +11,17 @@ from typing import Dict, List, Tuple
 BAG_STORAGE_SUFFIXES = (".mcap", ".db3")
 
 
+def none_of_the_sources(path: str) -> str:
+    """'PATH is none of the recordings SOURCE takes: ...': each kind `replay.sources.open_source`
+    reads (a folder of images is none: it needs rgb.txt) and what shows it, for the line that
+    refuses ``path`` (the reason follows it)."""
+    return (f"{path} is none of the recordings SOURCE takes: a TUM RGB-D folder (rgb.txt and "
+            "camera.yaml), an EuRoC/ASL dataset (mav0/cam0/data.csv and data/, sensor.yaml), a "
+            "KITTI odometry sequence (image_0/ or image_2/, times.txt and calib.txt), a rosbag2 "
+            f"(a folder with metadata.yaml, or a {' / '.join(BAG_STORAGE_SUFFIXES)} file) or a "
+            "ROS 1 .bag file")
+
+
 def recording_kind(folder: str) -> str:
     """What recording ``folder`` looks like -- a TUM RGB-D folder, a rosbag2, an EuRoC/ASL
     dataset (its root, mav0 or a camera folder of data.csv and data/), a KITTI odometry

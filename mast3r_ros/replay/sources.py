@@ -23,7 +23,7 @@ import numpy as np
 from ..core.config import LocalizerConfig, PoseAtStampConfig
 from ..core.errors import InputError
 from ..core.fileio import checkpoint_file_note
-from ..core.recordings import BAG_STORAGE_SUFFIXES, recording_kind
+from ..core.recordings import BAG_STORAGE_SUFFIXES, none_of_the_sources, recording_kind
 from ..core.image_codec import load_camera_info_yaml
 from ..core.image_codec.camera_info_yaml import CALIBRATION_FILES
 from ..core.link_loops import loop_text
@@ -303,13 +303,12 @@ def _associate_pairs_file(path: str, names: List[str]) -> Optional[str]:
 
 
 def _not_a_recording(path: str) -> Optional[str]:
-    """Why an existing ``path`` is neither a TUM folder nor a rosbag2 (one line with the fix), or
+    """Why an existing ``path`` is none of the recordings read (one line with the fix), or
     None when it is one of them or rosbags should judge it (a folder with metadata.yaml, a
     storage file, a ROS 1 ``.bag``): a real bag's own errors are kept."""
     from ..core.keyframes.layout import MANIFEST
 
-    neither = (f"{path} is neither a TUM RGB-D folder (no rgb.txt) nor a rosbag2 (no "
-               f"metadata.yaml / {' / '.join(BAG_STORAGE_SUFFIXES)})")
+    neither = none_of_the_sources(path)  # each kind read, and what it needs
     if not os.path.isdir(path):
         name = os.path.basename(path)
         if name.lower().endswith((*BAG_STORAGE_SUFFIXES, ".bag")):

@@ -25,7 +25,11 @@ from mast3r_ros.replay.tum import TumSequence
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-NEITHER = "is neither a TUM RGB-D folder (no rgb.txt) nor a rosbag2"
+# every kind SOURCE takes and what shows it (it named TUM and rosbag2 alone)
+NEITHER = ("is none of the recordings SOURCE takes: a TUM RGB-D folder (rgb.txt and camera.yaml), "
+           "an EuRoC/ASL dataset (mav0/cam0/data.csv and data/, sensor.yaml), a KITTI odometry "
+           "sequence (image_0/ or image_2/, times.txt and calib.txt), a rosbag2 (a folder with "
+           "metadata.yaml, or a .mcap / .db3 file) or a ROS 1 .bag file")
 
 
 def _cli_error(capsys, argv) -> str:
@@ -63,7 +67,7 @@ def test_a_path_that_is_neither_is_said_so_not_as_a_rosbag_error(tum, sift_map, 
         (holder, f"it holds recordings: pass one of them as SOURCE ({holder / 'query'})"),
     ]:
         line = _cli_error(capsys, ["build-map", str(source), "--out", out, "--matcher", "sift"])
-        assert f"{source} {NEITHER} (no metadata.yaml / .mcap / .db3)" in line, line
+        assert f"{source} {NEITHER}" in line, line
         assert needle in line and "cannot open rosbag2" not in line, line
     assert "write rgb.txt" in _cli_error(
         capsys, ["localize", str(jpgs), "--map", sift_map, "--out", str(tmp_path / "r"),
@@ -86,7 +90,7 @@ def test_a_folder_holding_recordings_two_levels_down_names_them(tum, sift_map, t
     line = _cli_error(capsys, ["localize", str(out), "--map", str(out / "map"), "--out",
                                str(tmp_path / "r"), "--matcher", "sift"])
     named = ", ".join(str(out / rel) for rel in ("bags/day1", "data/map", "data/query"))
-    assert line.endswith(f"{out} {NEITHER} (no metadata.yaml / .mcap / .db3); it holds "
+    assert line.endswith(f"{out} {NEITHER}; it holds "
                          f"recordings: pass one of them as SOURCE ({named})"), line
     # one level down is said as before, without the deeper ones
     shutil.copytree(tum[1], out / "query")
@@ -98,7 +102,7 @@ def test_a_folder_holding_recordings_two_levels_down_names_them(tum, sift_map, t
         (out / "a" / f"{i:03d}").mkdir(parents=True)
     with pytest.raises(InputError) as e:
         open_source(str(out))
-    assert str(e.value).endswith("(no metadata.yaml / .mcap / .db3)"), str(e.value)
+    assert str(e.value).endswith(NEITHER), str(e.value)
 
 
 def test_a_keyframe_map_given_as_source_is_sent_to_map(sift_map, tum, tmp_path, capsys):
@@ -598,7 +602,7 @@ def test_a_checkpoint_given_as_the_map_or_the_source_is_named(tmp_path, capsys):
                          f"`mast3r-ros build-map --out` wrote){note}"), line
     line = _cli_error(capsys, ["build-map", str(ckpt), "--out", str(tmp_path / "m"),
                                "--matcher", "sift"])
-    assert line.endswith(f"{ckpt} {NEITHER} (no metadata.yaml / .mcap / .db3): it is a "
+    assert line.endswith(f"{ckpt} {NEITHER}: it is a "
                          f"file{note}"), line
     other = tmp_path / "notes.txt"
     other.write_text("x\n")
