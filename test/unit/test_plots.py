@@ -292,6 +292,23 @@ def test_the_calibration_plot_draws_the_observed_fraction_within_each_level(save
     assert y9[i] < 0.6
 
 
+def test_coinciding_calibration_curves_all_stay_visible_and_are_said_so(saved):
+    """The noise-free demo's three curves lay on one another along the top edge: only the last
+    drawn showed, clipped in half, while the legend named three. Each is drawn narrower and
+    dashed or dotted on the one before, unclipped, and the legend says which lie on another."""
+    d2 = np.full((30, 3), 1e-4)
+    plots.plot_calibration("cal.png", d2)
+    lines = saved[-1].axes[0].get_lines()[1:]
+    assert [ln.get_label() for ln in lines] == [
+        "position (30 frames)",
+        "position, 1 cm ground-truth allowance (30 frames; on the position curve)",
+        "rotation (30 frames; on the position curve)"]
+    assert len({ln.get_linestyle() for ln in lines}) == 3
+    widths = [ln.get_linewidth() for ln in lines]
+    assert widths == sorted(widths, reverse=True) and len(set(widths)) == 3
+    assert not any(ln.get_clip_on() for ln in lines)
+
+
 def test_a_calibration_plot_without_frames_says_why(saved):
     plots.plot_calibration("cal.png", np.zeros((0, 3)))
     ax = saved[-1].axes[0]
