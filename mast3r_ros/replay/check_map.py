@@ -22,6 +22,7 @@ import numpy as np
 
 from ..core.errors import MAP_PERMISSIONS, InputError, MapFormatError
 from ..core.fileio import atomic_write_json, check_can_write_file
+from ..core.map_nesting import is_keyframe_map
 
 if TYPE_CHECKING:
     from ..core.keyframes import KeyframeMap
@@ -206,9 +207,18 @@ def _refuse_inside_the_map(path: Optional[str], option: str, map_path: str) -> N
                      f"{example})")
 
 
-# what tells a folder as another command's output, and what that output is called
-_OWNERS = (("manifest.json", ("manifest.json",), "map"),
-            ("results.jsonl", ("metrics.json", "config.yaml", "run.json"), "localize run"))
+# what tells a folder as a localize run (a map: `is_keyframe_map`, its manifest's format)
+_RUN_FILES = ("results.jsonl", ("metrics.json", "config.yaml", "run.json"))
+
+
+def _output_kind(folder: str) -> Optional[str]:
+    """'map' / 'localize run' for a folder holding that command's output, else None (a
+    dataset's or a web project's manifest.json is no map)."""
+    marker, also = _RUN_FILES
+    if (os.path.isfile(os.path.join(folder, marker))
+            and any(os.path.isfile(os.path.join(folder, a)) for a in also)):
+        return "localize run"
+    return "map" if is_keyframe_map(folder) else None
 
 
 def _refuse_inside_an_output(path: Optional[str], option: str) -> None:
@@ -221,9 +231,7 @@ def _refuse_inside_an_output(path: Optional[str], option: str) -> None:
     folder = os.path.dirname(os.path.realpath(os.path.abspath(path)))
     given = os.path.dirname(os.path.normpath(path))
     while True:
-        kind = next((k for marker, also, k in _OWNERS
-                     if os.path.isfile(os.path.join(folder, marker))
-                     and any(os.path.isfile(os.path.join(folder, a)) for a in also)), None)
+        kind = _output_kind(folder)
         if kind:
             break
         up = os.path.dirname(folder)

@@ -6,6 +6,7 @@ gone from its path (deleted, or the merged map copied to a robot) says nothing
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -199,7 +200,7 @@ def test_a_report_path_inside_a_run_or_another_map_is_refused(sift_map, tmp_path
     other.mkdir()
     for name in ("results.jsonl", "metrics.json", "trajectory.png"):
         (run / name).write_text("mine")
-    (other / "manifest.json").write_text("{}")
+    (other / "manifest.json").write_text('{"format": "mast3r_ros.keyframe_map"}')
     shown = os.path.join(str(tmp_path), "runs", "rk")
     for option, given, said in (
             ("--plot", os.path.join(shown, "trajectory.png"),
@@ -215,6 +216,17 @@ def test_a_report_path_inside_a_run_or_another_map_is_refused(sift_map, tmp_path
         assert said in err, err
     assert all((run / n).read_text() == "mine" for n in ("metrics.json", "trajectory.png"))
     assert sorted(os.listdir(run)) == ["metrics.json", "results.jsonl", "trajectory.png"]
+
+
+def test_a_report_path_under_a_folder_with_another_manifest_is_written(sift_map, tmp_path):
+    """A manifest.json that is no keyframe map's (a dataset's, a web project's, an ONNX
+    export's) does not make the folders below it a map: the report is written there."""
+    project = tmp_path / "project"
+    (project / "reports").mkdir(parents=True)
+    (project / "manifest.json").write_text('{"format": "mast3r_ros-onnx"}')
+    report = project / "reports" / "check.json"
+    assert main(["check-map", sift_map, "--json", str(report), "--log-level", "error"]) == 0
+    assert json.loads(report.read_text())
 
 
 def test_content_digests_ignore_a_nested_sources_manifest_hash_but_not_v2_keyframes():
