@@ -424,13 +424,25 @@ _SAME_FIELDS = ("success", "map_from_cam", "inliers", "num_inliers", "covariance
                 "reproj_rms_px", "reason", "focal_fit")
 
 
+def _flat(t: Any) -> List[float]:
+    """A dataclass's `astuple` with its nested ones (`FocalFit.principal_point`) flattened,
+    None as NaN: one float array to compare."""
+    out: List[float] = []
+    for x in t:
+        if isinstance(x, tuple):
+            out.extend(_flat(x))
+        else:
+            out.append(float("nan") if x is None else float(x))
+    return out
+
+
 def _identical(a, b) -> bool:
     """Whether two results (`PnPResult`s, or `LocalizationResult`s with their focal-length
     fit) agree bit for bit in every field of `_SAME_FIELDS` they have."""
     for f in _SAME_FIELDS:
         u, v = getattr(a, f, None), getattr(b, f, None)
         if dataclasses.is_dataclass(u) and dataclasses.is_dataclass(v):
-            u, v = dataclasses.astuple(u), dataclasses.astuple(v)
+            u, v = _flat(dataclasses.astuple(u)), _flat(dataclasses.astuple(v))
         if u is None or v is None or isinstance(u, str):
             if u != v:
                 return False
