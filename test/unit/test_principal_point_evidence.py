@@ -5,6 +5,7 @@ bench/bench_principal_point.py)."""
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -182,3 +183,15 @@ def test_the_jacobian_is_exact_away_from_the_start():
         num[:, i] = (_residuals_and_jacobian(R0, t0, X, xu, K, p + e, False)[0]
                      - _residuals_and_jacobian(R0, t0, X, xu, K, p - e, False)[0]) / 2e-6
     assert np.abs(J - num).max() < 1e-6 * np.abs(J).max()
+
+
+def test_points_on_one_line_are_not_judged_and_print_no_numpy_warning():
+    # a user saw `principal_point.py:141: RuntimeWarning: invalid value encountered in sqrt`
+    # mid-run (localize of a few stereo-depth frames): a degenerate fit's covariance has a
+    # negative diagonal; it is not judged (None), quietly
+    n = 100
+    X = np.c_[np.linspace(-0.5, 0.5, n), np.linspace(-0.4, 0.4, n), np.linspace(1.5, 5, n)]
+    x = (X @ K.T)[:, :2] / X[:, 2:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert refitted_principal_point(np.eye(4), X, x, np.ones(n, bool), K, 8.0) is None

@@ -138,7 +138,8 @@ def refitted_principal_point(map_from_cam: np.ndarray, X: np.ndarray, xu: np.nda
         cov = np.linalg.inv(J.T @ J) * (float(r @ r) / max(len(r) - 9, 1))
     except np.linalg.LinAlgError:
         return None
-    sd = np.sqrt(np.diag(cov)[7:])
+    with np.errstate(invalid="ignore"):  # a degenerate fit's negative variance: not judged
+        sd = np.sqrt(np.diag(cov)[7:])
     if not np.isfinite(sd).all() or not np.isfinite(q).all():
         return None
     return float(q[1]), float(q[2]), float(sd[0]), float(sd[1])
