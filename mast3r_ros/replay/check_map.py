@@ -54,6 +54,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_check_map)
 
 
+_PICTURE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".pdf", ".svg", ".svgz", ".tif",
+                       ".tiff", ".gif", ".webp", ".eps", ".ps", ".avif")
+
+
 def cmd_check_map(args: argparse.Namespace) -> int:
     from ..core.devices import apply_cpu_threads
     from ..core.keyframes import KeyframeMap
@@ -77,6 +81,11 @@ def cmd_check_map(args: argparse.Namespace) -> int:
                          "--json check.json --plot check.png)")
     # output paths first: a bad one found after the check is the whole check for nothing
     if args.json and args.json != "-":
+        ext = os.path.splitext(args.json)[1].lower()
+        if ext in _PICTURE_EXTENSIONS:  # --json check.png, meant --plot: never over a picture
+            raise InputError(f"--json {args.json}: a picture's name ({ext}) for the JSON "
+                             "report; --plot writes the picture: give the report a .json "
+                             f"name (e.g. --json {os.path.splitext(args.json)[0]}.json)")
         check_can_write_file(args.json, "--json")
     # with the JSON on stdout (`--json -`), the lines for a person go to stderr
     text = sys.stderr if args.json == "-" else sys.stdout

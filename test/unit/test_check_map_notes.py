@@ -98,3 +98,16 @@ def test_plot_dash_is_refused_not_written_as_a_file_named_dash(sift_map, tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--plot -" in err[0] and "stdout" in err[0], err
     assert not os.path.exists(tmp_path / "-")
+
+
+def test_json_given_a_picture_name_is_refused_not_written_over_it(sift_map, tmp_path, capsys):
+    """`--json check.png` (meant: --plot) wrote the JSON report over the picture an earlier
+    `--plot check.png` had made, exit 0: a picture's name is refused for the JSON report."""
+    from mast3r_ros.replay.cli import main
+
+    pic = tmp_path / "check.png"
+    pic.write_bytes(b"\x89PNG\r\n\x1a\n picture")
+    assert main(["check-map", sift_map, "--json", str(pic)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--json" in err[0] and "--plot" in err[0], err
+    assert pic.read_bytes() == b"\x89PNG\r\n\x1a\n picture"
