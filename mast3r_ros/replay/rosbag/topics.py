@@ -119,6 +119,7 @@ class _TopicSelection:
                 f"topic {' and '.join(transports)} is (a bag records each transport as a topic "
                 f"of its own): pass {flag} {transports[0]}")
         if info is None:
+            _refuse_other_slashes(topic, self._topics, option, bag_label(self.path))
             raise InputError(
                 f"{option} {topic!r} is not in {bag_label(self.path)}; its topics are:\n"
                 f"{self._listing()}"
@@ -357,3 +358,19 @@ class _TopicSelection:
         if reduced:  # named when an image does not fit (`_frame`)
             self._reduced_by[id(cam)] = reduced
         return cam
+
+
+_FLAGS = {"image topic": "--image-topic", "depth topic": "--depth-topic",
+          "camera_info topic": "--camera-info-topic"}
+
+
+def _refuse_other_slashes(topic: str, topics, option: str, label: str) -> None:
+    """A topic typed without its leading '/' or with a trailing one (`cam/image`,
+    `/cam/image/`): name the bag's spelling (ROS resolves `cam/image` in the root namespace
+    to `/cam/image`; a bag records the resolved name)."""
+    bare = topic.strip().strip("/")
+    same = [name for name in sorted(topics) if bare and name.strip("/") == bare]
+    if same:
+        raise InputError(f"{option} {topic!r} is not in {label}, but {same[0]} is (a bag "
+                         f"records the full topic name): pass {_FLAGS.get(option, option)} "
+                         f"{same[0]}")

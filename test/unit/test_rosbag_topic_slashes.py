@@ -1,0 +1,31 @@
+"""A topic given without its leading '/' (or with a trailing one), as typed from memory or tab
+completion, is named with the bag's spelling: the refusal used to list every topic only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+
+from rosbags.rosbag2 import StoragePlugin  # noqa: E402
+from test_rosbag import RGB, S, camera_info, image, write_bag  # noqa: E402
+
+from mast3r_ros.core.errors import InputError  # noqa: E402
+from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
+
+
+@pytest.mark.parametrize("kwarg,given,flag,recorded", [
+    ("image_topic", "cam/image", "--image-topic", "/cam/image"),
+    ("camera_info_topic", "/cam/camera_info/", "--camera-info-topic", "/cam/camera_info"),
+    ("depth_topic", "cam/depth", "--depth-topic", "/cam/depth"),
+])
+def test_a_topic_given_with_other_slashes_is_named_as_recorded(tmp_path, kwarg, given, flag,
+                                                               recorded):
+    depth = image(S, "16UC1", np.full(RGB.shape[:2], 1000, np.uint16))
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, [
+        ("/cam/image", S, image(S, "rgb8", RGB)), ("/cam/camera_info", S, camera_info(S)),
+        ("/cam/depth", S, depth)])
+    with pytest.raises(InputError, match=f"topic '{given}' is not in rosbag2 .*, but "
+                                         f"{recorded} is .*: pass {flag} {recorded}$"):
+        BagSequence(bag, **{kwarg: given})
