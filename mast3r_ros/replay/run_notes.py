@@ -170,14 +170,21 @@ def frame_selection(source: Any, source_path: str, stride: int, max_frames: int
     """What a localize run takes of its recording, as run.json records it: ``source`` (SOURCE,
     absolute; '' when the caller named none), ``stride``, ``max_frames`` (0: all), ``frames``
     (how many that selects) and ``of_frames`` (the recording's; both None where the source's
-    length is unknown)."""
+    length is unknown; after a bag's indexing pass cut by --max-frames, the bag's image count
+    from its metadata, with ``of_frames_from`` 'bag_metadata', as build-map's manifest)."""
     from .sources import selected_positions
 
+    from .first_frames import OF_BAG
+
     n = len(source) if hasattr(source, "__len__") else None
-    return {"source": os.path.abspath(os.path.expanduser(source_path)) if source_path else "",
-            "stride": int(stride), "max_frames": int(max_frames),
-            "frames": None if n is None else len(selected_positions(n, stride, max_frames)),
-            "of_frames": n}
+    sel = {"source": os.path.abspath(os.path.expanduser(source_path)) if source_path else "",
+           "stride": int(stride), "max_frames": int(max_frames),
+           "frames": None if n is None else len(selected_positions(n, stride, max_frames)),
+           "of_frames": n}
+    if n is not None and getattr(source, "frames_counted_in_bag", False) is True:
+        # a bag's indexing pass cut by --max-frames read n of its images: its metadata's count
+        sel.update(of_frames=int(source.frames_in_recording), of_frames_from=OF_BAG)
+    return sel
 
 
 def selection_said(sel: Dict[str, Any]) -> str:
@@ -192,6 +199,10 @@ def selection_said(sel: Dict[str, Any]) -> str:
     if not parts:
         return ""
     counts = f"{n} of its {of} frames: " if n is not None else ""
+    if n is not None and sel.get("of_frames_from"):  # a cut bag pass: the bag's image count
+        from .first_frames import of_frames_text
+
+        counts = f"{n} of {of_frames_text(of, True)}: "
     return f" ({counts}{', '.join(parts)})"
 
 

@@ -40,3 +40,24 @@ def test_the_summary_names_only_a_cut_made(sel, said):
     stride, cap, n, of = sel
     assert selection_said({"source": "", "stride": stride, "max_frames": cap, "frames": n,
                            "of_frames": of}) == said
+
+
+class _CutBag:
+    """A bag whose indexing pass --max-frames cut: 14 frames indexed of the 50 its metadata
+    lists (`rosbag.index_stop._IndexStopped`)."""
+    frames_in_recording = 50
+    frames_counted_in_bag = True
+
+    def __len__(self):
+        return 14
+
+
+def test_a_cut_bag_pass_counts_the_bags_frames_not_those_indexed():
+    """`localize q_db3 --max-frames 3` (a 50-image bag) said '(3 of its 14 frames: ...)' and
+    run.json recorded of_frames 14: the frames its cut indexing pass read, not the bag's."""
+    from mast3r_ros.replay.run_notes import frame_selection, selection_said
+
+    sel = frame_selection(_CutBag(), "", 1, 3)
+    assert (sel["frames"], sel["of_frames"], sel["of_frames_from"]) == (3, 50, "bag_metadata")
+    assert selection_said(sel) == (" (3 of the ~50 frames in the bag (its count, not told "
+                                   "apart by run): --max-frames 3 the first 3)")
