@@ -300,3 +300,12 @@ def test_a_pose_topic_given_with_a_tum_folder_is_refused(tmp_path):
 def test_a_malformed_pose_topic_is_refused_before_the_bag_is_read(tmp_path, spec):
     with pytest.raises(InputError, match="--pose-topic must be 'TOPIC' or 'TOPIC:BODY_FRAME'"):
         BagSequence(tmp_path / "no_bag", pose_topic=spec)
+
+
+@pytest.mark.parametrize("spec,fix", [("odom", "--pose-topic /odom"),
+                                      ("odom/:base_link", "--pose-topic /odom:base_link")])
+def test_a_pose_topic_typed_without_its_slash_is_named_as_recorded(tmp_path, spec, fix):
+    """`--pose-topic odom` said only 'has no such topic; its pose topics: /odom (...)'."""
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, _moved(rgbd_messages()))
+    with pytest.raises(InputError, match=f"but /odom is .*: pass {fix}$"):
+        BagSequence(bag, pose_topic=spec, pose_at_stamp=SPARSE_TF)

@@ -118,6 +118,12 @@ class _PoseTopic:
         label = bag_label(self.path)
         info = self._topics.get(topic)
         if info is None:
+            same = [n for n in sorted(self._topics) if topic.strip("/") and
+                    n.strip("/") == topic.strip().strip("/")]
+            if same:  # `odom` typed for /odom: a bag records the full name
+                fix = same[0] + (f":{given}" if given else "")
+                raise InputError(f"{OPTION} {topic}: {label} has no such topic, but {same[0]} "
+                                 f"is (a bag records the full topic name): pass {OPTION} {fix}")
             raise InputError(f"{OPTION} {topic}: {label} has no such topic; its pose topics: "
                              f"{pose_topics_text(self._topics)}")
         if info.msgtype not in POSE_TYPES:
