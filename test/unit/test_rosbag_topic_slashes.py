@@ -29,3 +29,13 @@ def test_a_topic_given_with_other_slashes_is_named_as_recorded(tmp_path, kwarg, 
     with pytest.raises(InputError, match=f"topic '{given}' is not in rosbag2 .*, but "
                                          f"{recorded} is .*: pass {flag} {recorded}$"):
         BagSequence(bag, **{kwarg: given})
+
+
+def test_the_depth_topic_given_as_the_image_topic_names_the_colour_topic(tmp_path):
+    """`--image-topic D --depth-topic D` said only 'depth topic D is also the image topic'."""
+    depth = image(S, "16UC1", np.full(RGB.shape[:2], 1000, np.uint16))
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, [
+        ("/cam/image", S, image(S, "rgb8", RGB)), ("/cam/camera_info", S, camera_info(S)),
+        ("/cam/depth", S, depth)])
+    with pytest.raises(InputError, match="is also the image topic.*colour.*: /cam/image$"):
+        BagSequence(bag, image_topic="/cam/depth", depth_topic="/cam/depth")

@@ -245,7 +245,11 @@ class _TopicSelection:
                              "or compressedDepth")
         self._require(topic, IMAGE_TYPES, "depth topic")
         if topic == self.image_topic:
-            raise InputError(f"depth topic {topic!r} is also the image topic")
+            others = [t for t in self._candidates(IMAGE_TYPES) if t != topic]
+            raise InputError(f"depth topic {topic!r} is also the image topic: the image topic "
+                             f"is the colour camera's; pass it as "
+                             f"{self._option('image_topic')}"
+                             + (f": {', '.join(others)}" if others else ""))
         if reader is not None and realsense.is_realsense(self._topics):
             self._check_realsense_depth(reader, topic)  # aligned? its Depth Units
         return topic
