@@ -31,3 +31,16 @@ def test_a_zip_without_data_pkl_is_no_checkpoint(tmp_path):
         read_image_file(path)
     assert "truncated or corrupt, or not an image format OpenCV decodes" in str(err.value)
     assert "checkpoint" not in str(err.value)
+
+
+@pytest.mark.parametrize("head,kind", [(b"#ROSBAG V2.0\n", "a ROS 1 bag"),
+                                       (b"\x89MCAP0\r\n", "an MCAP file"),
+                                       (b"SQLite format 3\x00", "an SQLite database")])
+def test_a_recording_given_as_an_image_is_named(tmp_path, head, kind):
+    """`pair a.jpg map.bag` said 'truncated or corrupt, or not an image format OpenCV
+    decodes', as if the bag were a damaged picture."""
+    path = tmp_path / "rec.bag"
+    path.write_bytes(head + b"\x00" * 64)
+    with pytest.raises(InputError, match=f"it is {kind} .*a recording.*, not an image: "
+                                         "build-map and localize read recordings"):
+        read_image_file(path)

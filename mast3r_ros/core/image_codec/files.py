@@ -111,14 +111,24 @@ def image_not_found(path: str) -> str:
 
 
 
+_RECORDING_MAGIC = ((b"#ROSBAG V2.0", "a ROS 1 bag"), (b"\x89MCAP", "an MCAP file"),
+                    (b"SQLite format 3\x00", "an SQLite database"))
+
+
 def _not_an_image(path: Path) -> str:
     """What a file OpenCV does not decode is instead, when its first bytes tell: a PyTorch
     checkpoint (torch.save's zip archive, or a legacy pickle) given where an image goes -- the
-    arguments swapped, `pair a.png model.pth --checkpoint b.png` -- else ''."""
+    arguments swapped, `pair a.png model.pth --checkpoint b.png` --, a recording's file (a ROS 1
+    bag, an MCAP or a rosbag2 .db3), else ''."""
     import zipfile
 
     with open(path, "rb") as fh:
-        head = fh.read(2)
+        magic = fh.read(16)
+    head = magic[:2]
+    for sign, kind in _RECORDING_MAGIC:  # `pair a.jpg run.bag`: a recording, not a picture
+        if magic.startswith(sign):
+            return (f"it is {kind} (a recording, a bag's file), not an image: build-map and "
+                    "localize read recordings; give the image files themselves")
     torch_zip = False
     if head == b"PK":
         try:
