@@ -845,3 +845,17 @@ def test_a_refused_camera_info_names_the_fix_a_recording_allows(tmp_path):
                                          r"recording it cannot be changed: pass the streamed "
                                          r"image's calibration as --camera-info YAML instead"):
         BagSequence(path)
+
+
+def test_a_camera_frame_the_tf_lacks_says_where_it_came_from_and_the_fix(tmp_path):
+    """`--pose-frames map` with the images in 'camera_link' (no tf of it) said only "frame
+    'camera_link' is not in the transform tree (...); known frames: [...]"."""
+    bag, rule = tf_bag(tmp_path, image_frame="camera_link")
+    with pytest.raises(InputError, match=r"known frames: .*; 'camera_link' is the images' "
+                                         r"header frame_id .*: pass --pose-frames "
+                                         r"map:FRAME, FRAME one of the tf's frames"):
+        list(BagSequence(bag, pose_frames="map", pose_at_stamp=rule))
+    bag, rule = tf_bag(tmp_path, name="bag2")
+    with pytest.raises(InputError, match=r"; 'camera' is from --pose-frames map:camera: pass "
+                                         r"--pose-frames map:FRAME, FRAME one of"):
+        list(BagSequence(bag, pose_frames="map:camera", pose_at_stamp=rule))

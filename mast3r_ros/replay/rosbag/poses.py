@@ -442,7 +442,26 @@ class _TfPoses:
             self._no_pose.setdefault(stamp_ns, (why, err.gap_ns or 0, err.spacing_ns or 0.0))
             return None
         except TransformError as err:  # a frame of the chain unknown: all its tf dropped?
-            note = self._rejected_tf_note()
+            note = "; ".join(n for n in (self._unknown_frame_note(parent, child),
+                                         self._rejected_tf_note()) if n)
             if not note:
                 raise
             raise TransformError(f"{err}; {note}") from err
+
+    def _unknown_frame_note(self, parent: str, child: str) -> str:
+        """Where a --pose-frames frame the tf lacks came from and the fix: "'camera_link' is
+        the images' header frame_id (...): pass --pose-frames map:FRAME, ..."; '' when the tf
+        holds both (frames not joined: the error says so)."""
+        known = self._tf.frames
+        frames = ", ".join(sorted(known)) or "none"
+        fix = f"pass --pose-frames {parent}:FRAME, FRAME one of the tf's frames: {frames}"
+        if parent in known and child not in known:
+            if not self._pose_frames[1]:
+                return (f"{child!r} is the images' header frame_id (--pose-frames {parent} "
+                        f"names no camera frame): {fix} (the camera's optical frame), or "
+                        f"record the /tf_static that joins {child!r} to them")
+            return f"{child!r} is from --pose-frames {parent}:{child}: {fix}"
+        if parent not in known:
+            return (f"{parent!r} is from --pose-frames: give the map frame the tf holds first, "
+                    f"one of: {frames}")
+        return ""
