@@ -39,3 +39,13 @@ def test_the_depth_topic_given_as_the_image_topic_names_the_colour_topic(tmp_pat
         ("/cam/depth", S, depth)])
     with pytest.raises(InputError, match="is also the image topic.*colour.*: /cam/image$"):
         BagSequence(bag, image_topic="/cam/depth", depth_topic="/cam/depth")
+
+
+def test_a_rosbag2_folder_named_dot_bag_is_told_to_be_renamed(tmp_path):
+    """`ros2 bag record -o run.bag` makes a folder: opened as a ROS 1 file it said "cannot open
+    ROS 1 bag run.bag: Could not open file 'run.bag': Is a directory."."""
+    bag = write_bag(tmp_path / "run.bag", StoragePlugin.MCAP, [
+        ("/cam/image", S, image(S, "rgb8", RGB)), ("/cam/camera_info", S, camera_info(S))])
+    with pytest.raises(InputError, match=r"run.bag is a rosbag2 folder .* rename it without "
+                                         r"'.bag': mv .*run.bag .*run$"):
+        BagSequence(bag)

@@ -131,6 +131,12 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
     """AnyReader with InputError for unreadable bags; Humble types (and the two video types,
     `video`) for bags without definitions. A bag folder's .db3 files are opened without
     counting their messages (`sqlite_open`: metadata.yaml gives the counts)."""
+    if str(path).lower().endswith(".bag") and os.path.isdir(path):  # rosbags: a ROS 1 file
+        kind = ("a rosbag2 folder (it holds metadata.yaml)" if os.path.isfile(
+            os.path.join(path, "metadata.yaml")) else "a folder")
+        bare = str(path).rstrip("/")[:-4]
+        raise InputError(f"{path} is {kind}, but a path ending in '.bag' is read as a ROS 1 "
+                         f"bag file: rename it without '.bag': mv {path} {bare}")
     try:
         reader = AnyReader([path], default_typestore=humble_typestore())
         skip_counts(reader)  # a folder's .db3 files: no count of their messages at each open
