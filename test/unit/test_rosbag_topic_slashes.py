@@ -49,3 +49,12 @@ def test_a_rosbag2_folder_named_dot_bag_is_told_to_be_renamed(tmp_path):
     with pytest.raises(InputError, match=r"run.bag is a rosbag2 folder .* rename it without "
                                          r"'.bag': mv .*run.bag .*run$"):
         BagSequence(bag)
+
+
+def test_a_dot_bag_file_that_is_no_bag_is_not_called_damaged(tmp_path):
+    """Random bytes named rec.bag were 'damaged records ... rosbag reindex rec.bag'."""
+    path = tmp_path / "rec.bag"
+    path.write_bytes(b"\x81\x02 not a bag at all" * 8)
+    with pytest.raises(InputError, match=r"rec.bag is no ROS 1 bag: it does not begin with "
+                                         r"'#ROSBAG V2.0'"):
+        BagSequence(path)

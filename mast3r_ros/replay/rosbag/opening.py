@@ -126,6 +126,22 @@ def _damaged(path: Path, err: BaseException) -> str:
             "readable)")
 
 
+
+def _refuse_no_ros1_magic(path: Path) -> None:
+    """A '.bag' file that is no ROS 1 bag (it lacks the '#ROSBAG V2.0' line every one begins
+    with): said so, not called damaged with `rosbag reindex` as the fix. Unreadable or empty
+    files are left to the reader's own refusal."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(13)
+    except OSError:
+        return
+    if head and str(path).lower().endswith(".bag") and not head.startswith(b"#ROSBAG V2.0"):
+        raise InputError(f"{path} is no ROS 1 bag: it does not begin with '#ROSBAG V2.0', as "
+                         "every one does; give the recording itself (a ROS 1 .bag, a rosbag2 "
+                         "folder, .mcap or .db3)")
+
+
 @contextlib.contextmanager
 def _open_bag(path: Path) -> Iterator[AnyReader]:
     """AnyReader with InputError for unreadable bags; Humble types (and the two video types,
@@ -137,6 +153,7 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
         bare = str(path).rstrip("/")[:-4]
         raise InputError(f"{path} is {kind}, but a path ending in '.bag' is read as a ROS 1 "
                          f"bag file: rename it without '.bag': mv {path} {bare}")
+    _refuse_no_ros1_magic(path)
     try:
         reader = AnyReader([path], default_typestore=humble_typestore())
         skip_counts(reader)  # a folder's .db3 files: no count of their messages at each open
