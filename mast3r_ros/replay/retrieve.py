@@ -253,6 +253,11 @@ def _cmd_retrieve(args: argparse.Namespace) -> int:
                                args.out, codebook=codebook, pairs=args.pairs,
                                seed=args.seed, device=device, symmetrize=args.symmetrize,
                                overwrite=args.overwrite, size=size, cpu_threads=threads)
-    sys.stdout.write(f"retrieve {args.out}: similarity {sim.shape[0]}x{sim.shape[1]}, "
-                     f"{len(chosen)} pairs -> pairs.txt, similarity.npy\n")
+    sys.stdout.write(summary_line(args.out, sim.shape, len(chosen)))
     return 0
+
+
+def summary_line(out: str, shape: Tuple[int, ...], num_pairs: int) -> str:
+    """retrieve's last line: the similarity's shape and the number of pairs written."""
+    return (f"retrieve {out}: similarity {shape[0]}x{shape[1]}, {num_pairs} "
+            f"pair{'s' * (num_pairs != 1)} -> pairs.txt, similarity.npy\n")

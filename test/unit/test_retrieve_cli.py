@@ -203,3 +203,12 @@ def test_retrieve_refuses_an_image_given_twice(paths, tmp_path, capsys):
         assert err == [f"mast3r-ros retrieve: error: {words}: an image paired with "
                        "itself gives a matcher nothing; give each image once"], err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_summary_line_counts_one_pair_as_one():
+    """`retrieve a.png b.png --pairs swin-3` wrote '1 pairs'."""
+    from mast3r_ros.replay.retrieve import summary_line
+
+    assert summary_line("o", (2, 2), 1) == ("retrieve o: similarity 2x2, 1 pair -> pairs.txt, "
+                                            "similarity.npy\n")
+    assert "6x6, 0 pairs ->" in summary_line("o", (6, 6), 0)
