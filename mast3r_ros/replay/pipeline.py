@@ -520,10 +520,12 @@ def _warn_after_build(st: _MapStats, cfg: Config, frames: int) -> None:
                     f": {st.why_no_pose}" if st.why_no_pose else "")
     _warn_one_keyframe(st, cfg)
     st.sift.warn()  # --matcher sift: keyframes too small for its keypoints
-    if st.no_depth:
-        log.warning("%s no depth: the sift matcher and points_source 'depth' will refuse this "
-                    "map", "1 keyframe has" if st.no_depth == 1 else
-                    f"{st.no_depth} keyframes have")
+    if st.no_depth:  # every keyframe: a source without depth, the pointmap route (info)
+        every = st.no_depth == st.keyframes
+        log.log(logging.INFO if every else logging.WARNING, "%s no depth: the sift matcher and "
+                "points_source 'depth' will refuse this map%s", "1 keyframe has" if st.no_depth
+                == 1 else f"{st.no_depth} keyframes have", every * "; a stereo source's "
+                "--stereo-depth gives depth (and a map check-map can check)")
     if st.depth_skipped:
         log.warning("%s: %s needs keyframe depth", "1 frame without depth was not used as a "
                     "keyframe" if st.depth_skipped == 1 else f"{st.depth_skipped} frames without "

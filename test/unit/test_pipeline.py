@@ -10,6 +10,7 @@ import os
 import numpy as np
 import pytest
 
+from mast3r_ros.core.config import Config
 from mast3r_ros.core.tracker import Track, Tracker
 from mast3r_ros.core.types import Frame, LocalizationResult
 from mast3r_ros.replay.localize_run import localize_frames
@@ -526,3 +527,20 @@ def test_one_frame_or_keyframe_without_depth_is_said_in_the_singular(caplog):
     assert any(w.startswith("1 frame without depth was not used as a keyframe: the sift")
                for w in warned), warned
     assert any(w.startswith("1 keyframe has no depth: ") for w in warned), warned
+
+
+def test_a_source_without_any_depth_is_told_at_info_some_keyframes_without_at_warning(caplog):
+    """A EuRoC/KITTI folder built on MASt3R's pointmaps (the documented route for a source
+    without depth) printed a WARNING that the sift matcher would refuse the map: every keyframe
+    without depth is the route itself (INFO, naming --stereo-depth); some without is a WARNING."""
+    from mast3r_ros.replay.build_frames import _MapStats
+    from mast3r_ros.replay.pipeline import _warn_after_build
+
+    caplog.set_level("INFO", logger="mast3r_ros")
+    for no_depth, level, stereo in ((4, "INFO", True), (3, "WARNING", False)):
+        caplog.clear()
+        _warn_after_build(_MapStats(no_depth=no_depth, keyframes=4), Config(), 20)
+        said = [(r.levelname, r.getMessage()) for r in caplog.records
+                if "no depth: the sift matcher" in r.getMessage()]
+        assert len(said) == 1 and said[0][0] == level, (no_depth, said)
+        assert ("--stereo-depth gives depth" in said[0][1]) is stereo, said
