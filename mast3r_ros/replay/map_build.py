@@ -150,8 +150,14 @@ def _check_staging(staging: str, info: Dict, resume: bool) -> None:
         try:
             with open(path, encoding="utf-8") as fh:
                 old = json.load(fh)
-        except (OSError, ValueError):
-            old = None
+        except (OSError, ValueError) as e:  # emptied or cut by a hard stop, unreadable
+            raise InputError(
+                f"--resume: the unfinished build in {os.path.dirname(staging)} cannot be "
+                f"matched to this run: its record {path} of what it encodes is unreadable "
+                f"({'empty' if os.path.getsize(path) == 0 else e}: a hard stop or a full disk "
+                "while it was written?), so its shards may be of another checkpoint or other "
+                "keyframes; rerun with --restart instead of --resume to delete it and start "
+                "over") from None
         if isinstance(old, dict) and "content_id" not in old:  # begun before it was recorded
             info = {k: v for k, v in info.items() if k != "content_id"}
         if old != info:

@@ -216,3 +216,18 @@ def test_a_device_this_machine_lacks_is_refused_before_the_source_is_read(monkey
         map_build.check_build_files(cfg, map_build.BuildOptions())
     # Ray workers resolve the device on their own machines
     map_build.check_build_files(cfg, map_build.BuildOptions(ray_address="auto"))
+
+
+def test_resume_with_an_unreadable_build_record_says_so(tmp_path):
+    """A build.json emptied or cut by a hard stop was refused as 'encoded other keyframes or
+    another checkpoint', which it may not have: the record is unreadable, and said so."""
+    info = {"identity": "ab", "image_size": 224, "images": ["s0", "s1"]}
+    map_build._check_staging(str(tmp_path), info, resume=False)
+    for text, said in (("", "is unreadable (empty: a hard stop"),
+                       ('{"identity": "ab", "ima', "is unreadable (Unterminated string")):
+        (tmp_path / "build.json").write_text(text)
+        with pytest.raises(InputError) as e:
+            map_build._check_staging(str(tmp_path), info, resume=True)
+        assert said in str(e.value) and "cannot be matched to this run" in str(e.value), e.value
+        assert str(e.value).endswith("rerun with --restart instead of --resume to delete it "
+                                     "and start over"), e.value
