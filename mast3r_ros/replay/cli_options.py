@@ -218,10 +218,10 @@ def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
         g.add_argument(f"--{name}-topic", action=_OneCamera,
                        help=f"rosbag2: {what} topic (default: detected)")
     g.add_argument("--depth-topic", action=_OneCamera,
-                   help="rosbag2: depth image topic (default: none; the bag's are listed when "
-                        "one is needed); a depth camera's own stream is registered to the "
-                        "colour image when /tf_static (a RealSense recording: its extrinsics) "
-                        "joins their frames" + unused)
+                   help="rosbag2: depth image topic (default: none; where depth is needed, "
+                        "the bag's only one, several listed); a depth camera's own stream is "
+                        "registered to the colour image when /tf_static (a RealSense "
+                        "recording: its extrinsics) joins their frames" + unused)
     g.add_argument("--pose-frames", metavar="MAP:CAMERA", action=_OneCamera,
                    help="rosbag2: take frame poses from TF, e.g. map:camera_optical; MAP "
                         "alone takes the camera frame from the images' header frame_id")

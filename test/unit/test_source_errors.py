@@ -453,6 +453,7 @@ def test_build_map_sift_without_depth_refuses_before_any_work(tmp_path, capsys, 
     from mast3r_ros.replay.rosbag import BagSequence
 
     bag = _write_bag(tmp_path / "bag")
+    two = _write_bag(tmp_path / "two", depth_topics=(DEPTH_TOPIC, "/ir/image16"))
     out = tmp_path / "map"
 
     def fail(what):
@@ -461,11 +462,12 @@ def test_build_map_sift_without_depth_refuses_before_any_work(tmp_path, capsys, 
         return method
 
     with monkeypatch.context() as m:  # the CLI refuses before the bag's indexing pass
-        m.setattr(BagSequence, "_index", fail("the bag was indexed"))
-        line = _cli_error(capsys, ["build-map", str(bag), "--out", str(out), "--matcher", "sift"])
+        m.setattr(BagSequence, "_index", fail("the bag was indexed"))  # (one depth topic is
+        line = _cli_error(capsys, ["build-map", str(two), "--out", str(out),  # taken: below)
+                                   "--matcher", "sift"])
     assert line.endswith(f"the sift matcher takes its 3-D points from keyframe depth, but "
-                         f"rosbag2 {bag} is read without depth: pass --depth-topic <topic> "
-                         f"(depth image topics in the bag: {DEPTH_TOPIC})"), line
+                         f"rosbag2 {two} is read without depth: pass --depth-topic <topic> "
+                         f"(depth image topics in the bag: {DEPTH_TOPIC}, /ir/image16)"), line
     assert not out.exists() and not Path(f"{out}.partial").exists()
 
     # build_map itself refuses any source without depth before reading a frame
@@ -489,6 +491,28 @@ def test_build_map_sift_without_depth_refuses_before_any_work(tmp_path, capsys, 
     with pytest.raises(InputError, match=no_tf):
         build_map(BagSequence(bag), str(out), Config())
     assert not out.exists()
+
+
+@needs_rosbags
+def test_the_only_depth_topic_is_taken_where_depth_is_needed(tmp_path, caplog):
+    """A new user's finding: build-map --matcher sift on a bag of one depth topic
+    (/camera/aligned_depth_to_color/image_raw, 16UC1) was refused asking for --depth-topic,
+    while the image and CameraInfo topics are detected when there is one. Now it is taken, said
+    at INFO; several are still refused, listing them; without need no depth is read."""
+    import logging
+
+    bag = _write_bag(tmp_path / "bag")
+    need = SourceOptions(depth_needed_by="the sift matcher")
+    with caplog.at_level(logging.INFO, logger="mast3r_ros.replay.rosbag.depth_choice"):
+        seq = open_source(str(bag), need)
+    assert seq.depth_topic == DEPTH_TOPIC and seq.no_depth_reason() is None
+    said = [r.getMessage() for r in caplog.records if "depth_choice" in r.name]
+    assert said == [f"rosbag2 {bag}: depth from {DEPTH_TOPIC}, the bag's only depth image topic "
+                    "(the sift matcher needs depth); choose another with --depth-topic"], said
+    assert open_source(str(bag)).depth_topic is None  # not needed: no depth read
+    two = _write_bag(tmp_path / "two", depth_topics=(DEPTH_TOPIC, "/ir/image16"))
+    with pytest.raises(InputError, match=f"pass --depth-topic <topic> .*: {DEPTH_TOPIC}, /ir/"):
+        open_source(str(two), need)
 
 
 # ------------------------- D: camera_info of another image size (typed, named at once) ---

@@ -41,6 +41,7 @@ from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFra
                            check_camera_info_arg)
 from .cdr_header import HeaderReader
 from .depth import _DepthAssociation
+from .depth_choice import needed_depth_topic
 from .drawn import _DrawnFrames, _Recorded
 from .index_stop import _IndexStopped
 from .opening import (  # noqa: F401 (_open_hint)
@@ -80,10 +81,11 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
     units per metre) overrides the REP-118 defaults (16UC1: 1000, 32FC1: 1). ``run`` (1-based)
     chooses the run of a bag whose header time jumps back (see `rosbag.runs`); default the longest,
     with a warning naming the runs. Raises `InputError` for a ``run`` the bag does not have, and,
-    when ``depth_needed_by`` names what needs depth (``"the sift matcher"``), for a bag read without
-    ``depth_topic``, before the indexing pass (`no_depth_reason` says why and lists the bag's
-    depth-like topics). ``image_rectified``: the image topic is rectified, so the intrinsics are the
-    CameraInfo's P with no distortion (`message_fields.camera_info_to_intrinsics`).
+    when ``depth_needed_by`` names what needs depth (``"the sift matcher"``) and no
+    ``depth_topic`` is given, for a bag of not one depth image topic (the one is taken:
+    `depth_choice`), before the indexing pass (`no_depth_reason` lists the depth-like topics).
+    ``image_rectified``: the image topic is rectified, so the intrinsics are the CameraInfo's P
+    with no distortion (`message_fields.camera_info_to_intrinsics`).
     ``camera_info_name``: how messages name the given ``camera_info`` (e.g. ``"--camera-info
     cam.yaml"``); ``option_names``: how refusals name a keyword (the CLI's flags, e.g.
     ``{"image_topic": "--image-topic"}``; default ``BagSequence(image_topic=...)``).
@@ -196,9 +198,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
             #: 'depth' in the name), the image topic excepted: what --depth-topic can be
             self.depth_like_topics = [t for t in self._candidates(IMAGE_TYPES)
                                       if t != self.image_topic and self._is_depth_topic(reader, t)]
-            if depth_needed_by and self.depth_topic is None:  # before the indexing pass
-                raise InputError(f"{depth_needed_by} takes its 3-D points from keyframe depth, "
-                                 f"but {self.no_depth_reason()}")
+            if depth_needed_by and self.depth_topic is None:  # its only one, else refused
+                self.depth_topic = needed_depth_topic(self, reader, depth_needed_by)
             self._tf_topics = [n for n, i in self._topics.items() if i.msgtype in TF_TYPES]
             if spec is not None:
                 self._pose_stream = self._open_pose_topic(reader, spec)
