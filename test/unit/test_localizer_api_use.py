@@ -125,12 +125,30 @@ def test_a_localizer_shared_by_two_threads_runs_one_frame_at_a_time(map_path, mo
     monkeypatch.setattr(loc.matcher, "correspond",
                         lambda *a, **kw: (entered.set(), threading.Event().wait(0.2),
                                           real(*a, **kw))[2])
+    # whether the frame had finished when close released the matcher (the thread appends its
+    # result only after localize let go of the lock, so `results` alone could not tell: it
+    # raced close's return, and failed once in CI)
+    frame_done, done_at_close = [], []
+    real_inner, real_close = loc._localize, loc.matcher.close
+
+    def inner(*a, **kw):
+        r = real_inner(*a, **kw)
+        frame_done.append(True)
+        return r
+
+    def matcher_close():
+        done_at_close.append(bool(frame_done))
+        real_close()
+
+    monkeypatch.setattr(loc, "_localize", inner)
+    monkeypatch.setattr(loc.matcher, "close", matcher_close)
     t = threading.Thread(target=lambda: results.append(loc.localize(_frame(),
                                                                     force_global=True)))
     t.start()
     assert entered.wait(30)
     loc.close()
-    assert len(results) == 1 and not t.is_alive()
+    t.join(30)
+    assert done_at_close == [True] and len(results) == 1 and not t.is_alive()
     with pytest.raises(ClosedError):
         loc.localize(_frame())
 
