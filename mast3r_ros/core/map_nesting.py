@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Callable, Optional
 
 from .errors import InputError
 
@@ -34,6 +34,18 @@ def is_keyframe_map(folder: str) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and manifest.get("format") == _MAP_FORMAT
+
+
+def enclosing_folder(path: str, is_it: Callable[[str], bool]) -> Optional[str]:
+    """The nearest folder holding ``path`` (resolved; its own folder first, up to the root)
+    for which ``is_it(folder)`` is true, else None."""
+    folder = os.path.dirname(os.path.realpath(os.path.abspath(path)))
+    while not is_it(folder):
+        up = os.path.dirname(folder)
+        if up == folder:
+            return None
+        folder = up
+    return folder
 
 
 def refuse_inside_map_data(path: str, what: str = "--out") -> None:

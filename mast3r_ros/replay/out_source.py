@@ -22,7 +22,7 @@ import os
 from typing import Sequence, Tuple
 
 from ..core.errors import InputError
-from ..core.map_nesting import is_keyframe_map
+from ..core.map_nesting import enclosing_folder, is_keyframe_map
 from ..core.recordings import BAG_STORAGE_SUFFIXES, recording_kind
 
 log = logging.getLogger(__name__)
@@ -160,12 +160,10 @@ def _warn_run_inside_run(out: str) -> bool:
     from ..core.output_kinds import RUN_SIGNS
 
     real_out = os.path.realpath(os.path.abspath(out))
-    folder = os.path.dirname(real_out)
-    while not all(os.path.isfile(os.path.join(folder, n)) for n in RUN_SIGNS):
-        up = os.path.dirname(folder)
-        if up == folder:
-            return False
-        folder = up
+    folder = enclosing_folder(out, lambda f: all(os.path.isfile(os.path.join(f, n))
+                                                 for n in RUN_SIGNS))
+    if folder is None:
+        return False
     example = os.path.join(os.path.dirname(folder), os.path.basename(real_out))
     log.warning("--out %s lies inside the run folder %s: the new run is kept there, but that "
                 "run can then no longer be replaced (localize --overwrite refuses a run holding "
@@ -192,12 +190,9 @@ def warn_map_inside_map(out: str) -> bool:
     if not out or not str(out).strip():
         return False
     real_out = os.path.realpath(os.path.abspath(out))
-    folder = os.path.dirname(real_out)
-    while not is_keyframe_map(folder):
-        up = os.path.dirname(folder)
-        if up == folder:
-            return False
-        folder = up
+    folder = enclosing_folder(out, is_keyframe_map)
+    if folder is None:
+        return False
     example = os.path.join(os.path.dirname(folder), os.path.basename(real_out))
     log.warning("--out %s lies inside the keyframe map %s: the new map is kept there, but that "
                 "map can then no longer be rebuilt in place (build-map --overwrite refuses a "
