@@ -1,7 +1,8 @@
 """`mast3r-ros check-params FILE [--namespace NS] [--node-name N]`: is a node parameter file one
 the node accepts? Read offline with the validation every ``--params`` goes through
 (`load_config_yaml`: the blocks rclpy gives that node, ROS's typing, unknown or misspelt names,
-bad values, missing or unreadable files), without a recording, map or checkpoint.
+bad values, missing or unreadable files) and the node's configure check of its frame
+names (`core.frame_params`), without a recording, map or checkpoint.
 
 Exit 0 with one line on stdout naming the node and the parameters that differ from the
 defaults; 2 with the one-line error otherwise. Warnings (a node block misspelt beside a ``/**``
@@ -33,10 +34,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_check_params(args: argparse.Namespace) -> int:
     from ..core.config import Config, config_to_params, load_config_yaml, node_fqn
+    from ..core.errors import ConfigError
+    from ..core.frame_params import frame_params_problem
 
     cfg = load_config_yaml(args.file, node_name=args.node_name, namespace=args.namespace,
                            missing_fix="check the path (your copy of config/localize.yaml)",
                            argument="FILE")
+    # the node's own configure check, which the offline tools' --params has no use for: a
+    # file with odom_frame equal to base_frame, or '/map', was called valid and the node then
+    # refused it at configure (never active, no pose for Nav2)
+    why = frame_params_problem(cfg.node.map_frame, cfg.node.odom_frame, cfg.node.base_frame)
+    if why:
+        raise ConfigError(f"{args.file}: {why}: the node would refuse it at configure")
     params, defaults = config_to_params(cfg), config_to_params(Config())
     changed = sorted(k for k, v in params.items() if v != defaults.get(k))
     node = (node_fqn(args.namespace, args.node_name) if args.namespace is not None else

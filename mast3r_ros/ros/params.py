@@ -33,6 +33,7 @@ from mast3r_ros.core.config import (
 )
 from mast3r_ros.core.errors import ConfigError
 from mast3r_ros.core.message_fields import frame_id_problem
+from mast3r_ros.core.frame_params import frame_params_problem
 
 _ROS_TYPE = {bool: "bool", int: "integer", float: "double", str: "string"}
 
@@ -116,15 +117,9 @@ def validate_node_config(cfg: Config) -> Config:
                           "that it was loaded: launch_ros only warns 'Parameter file path is "
                           "not a file' for a mistyped path, and a file whose top-level key is "
                           "neither this node's name nor /** is not applied to it")
-    for name in ("map_frame", "base_frame", "odom_frame"):
-        value = getattr(node, name)
-        why = frame_id_problem(value) if value or name != "odom_frame" else ""  # odom: optional
-        if why:
-            raise ConfigError(f"parameter '{name}': {why}")
-    frames = [node.map_frame, node.base_frame] + ([node.odom_frame] if node.odom_frame else [])
-    if len(set(frames)) != len(frames):
-        raise ConfigError(f"parameters map_frame, odom_frame and base_frame must differ, got "
-                          f"{node.map_frame!r}, {node.odom_frame!r}, {node.base_frame!r}")
+    why = frame_params_problem(node.map_frame, node.odom_frame, node.base_frame)
+    if why:
+        raise ConfigError(why)
     return cfg
 
 

@@ -63,3 +63,21 @@ def test_a_file_of_another_kind_is_told_as_check_params_spells_its_argument(tmp_
         rc, out, err = _run(capsys, str(f))
         assert rc == 2 and "FILE takes the node's parameter file" in err, err
         assert "--params" not in err, err
+
+
+@pytest.mark.parametrize("line, said", [
+    ("odom_frame: base_link", "must differ, got 'map', 'base_link', 'base_link'"),
+    ("base_frame: map", "must differ"),
+    ("map_frame: /map", "parameter 'map_frame': a frame name must not start with '/'"),
+    ("base_frame: ''", "parameter 'base_frame': a frame name must not be empty"),
+])
+def test_frames_the_node_refuses_at_configure_are_refused(tmp_path, capsys, line, said):
+    """check-params called these files valid, and the node then refused them at configure
+    (never active: no pose, no map -> odom for Nav2). An empty odom_frame (no odometry) is
+    one the node takes."""
+    f = tmp_path / "frames.yaml"
+    f.write_text(f"/**/mast3r_localizer:\n  ros__parameters:\n    {line}\n")
+    rc, out, err = _run(capsys, str(f))
+    assert rc == 2 and out == "" and said in err and "refuse it at configure" in err, err
+    f.write_text("/**/mast3r_localizer:\n  ros__parameters:\n    odom_frame: ''\n")
+    assert _run(capsys, str(f))[0] == 0
