@@ -29,6 +29,7 @@ The node passes tf2's exception type in ``lookup_errors``, so the path is tested
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import threading
@@ -59,6 +60,7 @@ from mast3r_ros.ros.frames import (
     planar_covariance,
     planar_pose,
     published_position_sigma_m,
+    tilted_base_doubt,
 )
 from mast3r_ros.ros.tracking import TrackingState, image_age_s, is_stale, localize_frame
 
@@ -99,6 +101,7 @@ class FrameProcessing:
         self._pending_initial_pose = None  # /initialpose while inactive, applied at activate
         self._info_frames_said = SaidOnce()  # (image, CameraInfo) frame pairs warned about
         self._optical_said = SaidOnce()  # image frames warned about as not optical
+        self._tilted = collections.Counter()  # tilted poses a configuration (localizer) had
 
     # ------------------------------------------------------------------ activation
     def _set_active(self, active: bool) -> None:
@@ -402,6 +405,17 @@ class FrameProcessing:
         cov = base_pose_covariance(result.covariance, result.map_from_cam, cam_from_base)
         tf = prior_tf = localization_tf(map_from_base_, odom, n.map_frame, n.odom_frame,
                                        n.base_frame)
+        # not for a camera that is the base (z forward), nor after optical_frame_doubt's cause
+        tilt = (frame.frame_id not in self._optical_said and frame.frame_id != n.base_frame
+                and tilted_base_doubt(map_from_base_, n.map_frame, n.base_frame, n.two_d_mode))
+        # said at a configuration's (its localizer's: config_warning is cleared at cleanup)
+        # third tilted pose, not for one wrong pose; the poses are published all the same
+        self._tilted[id(localizer)] += bool(tilt)
+        if tilt and self._tilted[id(localizer)] == 3:
+            self.get_logger().warning(tilt)
+            with self._lock:  # on /diagnostics too, until cleanup
+                self._diag.config_warning = "; ".join(filter(None, (self._diag.config_warning,
+                                                                    tilt)))
         if n.two_d_mode:  # published in the plane; the next frame's prior stays 6-DoF
             map_from_base_ = planar_pose(map_from_base_)
             cov = planar_covariance(cov)

@@ -142,3 +142,21 @@ def test_published_position_sigma_is_the_worst_axis_with_the_lever_arm_and_plana
     # no uncertainty: 0 m, not a floor of its own
     zero = frames.published_position_sigma_m(np.zeros((6, 6)), np.eye(4), np.eye(4), False)
     assert zero == pytest.approx(0.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("roll_deg, said", [(0.0, False), (30.0, False), (-40.0, False),
+                                            (60.0, True), (90.0, True), (180.0, True)])
+def test_tilted_base_doubt_is_said_for_a_base_more_than_45_deg_off_the_map_z(roll_deg, said):
+    """A base rolled ``roll_deg`` in the map: a level or sloped robot says nothing; a map
+    frame whose z is not up (a y-down world of camera axes: the base's z along map -y, 90 deg)
+    is said, naming both frames, the fix, and two_d_mode when it is on."""
+    from scipy.spatial.transform import Rotation
+
+    R = Rotation.from_euler("x", roll_deg, degrees=True).as_matrix()
+    why = frames.tilted_base_doubt(make_pose(R, [1.0, 2.0, 0.0]), "map", "base_link", False)
+    assert bool(why) is said
+    if said:
+        assert f"tilted {abs(roll_deg):.0f} deg" in why and "'map'" in why
+        assert "'base_link'" in why and "--pose-frames" in why and "two_d_mode" not in why
+        assert "two_d_mode" in frames.tilted_base_doubt(make_pose(R, [0, 0, 0]), "map",
+                                                        "base_link", True)

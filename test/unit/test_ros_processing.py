@@ -590,6 +590,40 @@ def test_two_d_mode_publishes_in_the_plane_and_keeps_a_6dof_prior(two_d):
     np.testing.assert_allclose(host._tracking.prior_map_from_odom, full, atol=1e-9)
 
 
+def test_a_map_whose_z_is_not_up_is_warned_about_once_and_still_published():
+    """A map built in a world frame of camera axes (y down: TUM, KITTI, ORB-SLAM) localizes
+    the camera rightly in that frame, but Nav2 takes the map's z as up: the base comes out
+    lying on its side (90 deg) and nothing said so. One warning a configuration, at its third
+    tilted pose (not for one wrong pose), every pose still published; a level pose says
+    nothing."""
+    from scipy.spatial.transform import Rotation
+
+    from mast3r_ros.core.geometry import make_pose
+
+    y_down = make_pose(Rotation.from_euler("x", -90.0, degrees=True).as_matrix(), [0, 0, 0])
+
+    class YDown(Localizer):
+        def localize(self, *a, **k):
+            return dataclasses.replace(super().localize(*a, **k),
+                                       map_from_cam=y_down @ MAP_FROM_CAM)
+    host = Host(YDown())
+    for k in range(5):
+        host._process(image(stamp(k)))
+        said = [m for lvl, m in host.logger.lines if lvl == "warning" and "tilted 90 deg" in m]
+        assert len(said) == (k >= 2), (k, host.logger.lines)
+    assert len(host._outputs.poses) == 5
+    assert "tilted 90 deg" in dict(host.summary().values)["config_warning"]
+    host._diag.cleaned_up()           # cleanup, then configure again: a new localizer
+    host._localizer = YDown()
+    for k in range(5, 8):
+        host._process(image(stamp(k)))
+    assert "tilted 90 deg" in dict(host.summary().values)["config_warning"]
+    level = Host()
+    level._process(image(stamp(0)))
+    assert not [m for _, m in level.logger.lines if "tilted" in m], level.logger.lines
+    assert dict(level.summary().values)["config_warning"] == "none"
+
+
 def test_image_rectified_localizes_with_p_and_no_distortion():
     """image_rect beside the raw camera's CameraInfo: the node reads P (the parameter), else K
     and D, whose distortion would be undone a second time."""
