@@ -27,7 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--namespace", metavar="NS",  # FILE here, where the others take --params
                    help=NAMESPACE_HELP.replace("--params", "FILE"))
     p.add_argument("--node-name", metavar="N", default=NODE_NAME,
-                   help="the node's name, where the launch renames it")
+                   help="the node's name, where the launch renames it (the name alone: its "
+                        "namespace goes in --namespace)")
     add_log_level(p)
     p.set_defaults(func=cmd_check_params)
 
@@ -37,6 +38,7 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     from ..core.errors import ConfigError
     from ..core.frame_params import frame_params_problem
 
+    _check_node_name(args.node_name)
     cfg = load_config_yaml(args.file, node_name=args.node_name, namespace=args.namespace,
                            missing_fix="check the path (your copy of config/localize.yaml)",
                            argument="FILE")
@@ -55,3 +57,21 @@ def cmd_check_params(args: argparse.Namespace) -> int:
                      " from the defaults"
                      f"{': ' + ', '.join(changed) if changed else ''}\n")
     return 0
+
+
+def _check_node_name(name: str) -> None:
+    """ConfigError for a ``--node-name`` that is no node name: the fully qualified name
+    ``ros2 node list`` prints (``/robot1/mast3r_localizer``) gave advice to use
+    '/robot1//robot1/mast3r_localizer'; its namespace goes in ``--namespace``."""
+    from ..core.config.blocks import _NAME_TOKEN
+    from ..core.errors import ConfigError
+
+    ns, _, base = name.strip().rpartition("/")
+    if _NAME_TOKEN.fullmatch(name):
+        return
+    if ns.strip("/") and _NAME_TOKEN.fullmatch(base):
+        raise ConfigError(f"--node-name {name!r} holds a namespace: give the node's name alone "
+                          f"and the namespace apart, --node-name {base} --namespace "
+                          f"{ns if ns.startswith('/') else '/' + ns}")
+    raise ConfigError(f"--node-name {name!r} is not a ROS node name (letters, digits and '_', "
+                      "not starting with a digit), e.g. mast3r_localizer")

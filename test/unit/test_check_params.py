@@ -81,3 +81,17 @@ def test_frames_the_node_refuses_at_configure_are_refused(tmp_path, capsys, line
     assert rc == 2 and out == "" and said in err and "refuse it at configure" in err, err
     f.write_text("/**/mast3r_localizer:\n  ros__parameters:\n    odom_frame: ''\n")
     assert _run(capsys, str(f))[0] == 0
+
+
+@pytest.mark.parametrize("name, said", [
+    ("/robot1/mast3r_localizer", "--node-name mast3r_localizer --namespace /robot1"),
+    ("robot1/mast3r_localizer", "--node-name mast3r_localizer --namespace /robot1"),
+    ("2cam", "is not a ROS node name"),
+])
+def test_a_node_name_with_its_namespace_is_told_to_split_them(tmp_path, capsys, name, said):
+    """The name `ros2 node list` prints, given as --node-name, was refused with the advice
+    '(did you mean '/robot1//robot1/mast3r_localizer'?)'."""
+    f = tmp_path / "robots.yaml"
+    f.write_text(ROBOTS)
+    rc, out, err = _run(capsys, str(f), "--node-name", name)
+    assert rc == 2 and said in err and "//" not in err and err.count("\n") == 1, err
