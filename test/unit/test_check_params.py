@@ -95,3 +95,18 @@ def test_a_node_name_with_its_namespace_is_told_to_split_them(tmp_path, capsys, 
     f.write_text(ROBOTS)
     rc, out, err = _run(capsys, str(f), "--node-name", name)
     assert rc == 2 and said in err and "//" not in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("block, value", [("/**/mast3r_localizer", '"true"'),
+                                          ("/**", "1"), ("mast3r_localizer", "'false'")])
+def test_use_sim_time_that_is_no_bool_is_refused(tmp_path, capsys, block, value):
+    """rclpy declares use_sim_time a bool: an override of another type kills the node at
+    start (InvalidParameterTypeException), while check-params skipped it and said valid."""
+    f = tmp_path / "sim.yaml"
+    f.write_text(f"{block}:\n  ros__parameters:\n    use_sim_time: {value}\n"
+                 "/*/mast3r_localizer:\n  ros__parameters:\n    max_keyframes: 3\n")
+    rc, out, err = _run(capsys, str(f))
+    assert rc == 2 and "use_sim_time" in err and "not a bool" in err, (out, err)
+    f.write_text("/**:\n  ros__parameters:\n    use_sim_time: yes\n"
+                 "/**/mast3r_localizer:\n  ros__parameters:\n    use_sim_time: False\n")
+    assert _run(capsys, str(f))[0] == 0

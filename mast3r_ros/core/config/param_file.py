@@ -318,6 +318,7 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
                               f"names to values (name: value, one a line, indented under it), "
                               f"got {type(params).__name__} {params!r}")
         values = _flatten(params, path, every_node=_wildcard_node(key))
+        _check_builtin_types(values, path, key)
         if _wildcard_node(key):  # every node's block: other nodes' parameters are not errors
             for k in values:  # ... but one a letter away from ours is probably a typo
                 hint = "" if k in _BY_NAME else did_you_mean(k)
@@ -365,6 +366,19 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
             merged[name] = float(value)
     merged = {k: str(v) if isinstance(v, _RclNumber) else v for k, v in merged.items()}
     return config_from_params(merged, where=path, base=base)
+
+
+def _check_builtin_types(values: Mapping[str, Any], path: str, key: Any) -> None:
+    """ConfigError for one of `ROS_BUILTIN_PARAMS` set to anything but a bool in the block
+    ``key``: rclpy declares them bools and, with an override of another type, raises
+    InvalidParameterTypeException while it constructs the node (``use_sim_time: "true"`` or
+    ``1``: the node died at start with a traceback), while the offline tools skipped them."""
+    for name in ROS_BUILTIN_PARAMS:
+        if name in values and not isinstance(values[name], bool):
+            raise ConfigError(f"{path}: '{key}' sets {name} to {values[name]!r}, not a bool: "
+                              "rclpy declares it a bool and the node would die at start "
+                              f"(InvalidParameterTypeException); write {name}: true or false, "
+                              "without quotes")
 
 
 def _outside_params(block: Mapping[Any, Any], trail: tuple = ()) -> Optional[tuple]:
