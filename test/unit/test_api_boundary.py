@@ -156,6 +156,19 @@ def test_localizer_arguments_of_the_wrong_kind_are_named(sift_map):
         position_sigma_m(np.eye(3))  # silently the sigma of a 3x3 block
 
 
+def test_from_config_takes_the_map_path_of_the_config(sift_map):
+    """Localizer.from_config(cfg) with the config's map_path set was a TypeError (missing
+    argument), and from_config(cfg, None) a TypeError from os.fspath."""
+    from mast3r_ros.core.config import config_from_params
+    from mast3r_ros.core.localizer import Localizer
+
+    cfg = config_from_params({"matcher": "sift", "warmup": False, "map_path": sift_map})
+    with Localizer.from_config(cfg) as loc:
+        assert len(loc.keyframe_map) > 0
+    with pytest.raises(ConfigError, match="no map: pass map_path, or set the 'map_path'"):
+        Localizer.from_config(config_from_params({"matcher": "sift"}), None)
+
+
 @pytest.mark.parametrize("model, K22", [("fisheye", 1.0), ("plumb_bob", 2.0)])
 def test_a_stored_keyframe_with_invalid_intrinsics_is_a_map_error(model, K22):
     # CameraIntrinsics now refuses unknown distortion models and a K with a wrong bottom row;

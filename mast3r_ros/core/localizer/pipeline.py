@@ -133,11 +133,12 @@ class Localizer:
         self._focal_run = RunFocalGate()  # the run's frames' focal fits (focal_run_gate.py: why)
 
     @classmethod
-    def from_config(cls, cfg: Config, map_path: str, *, recompute_encodings: bool = True
-                    ) -> Localizer:
+    def from_config(cls, cfg: Config, map_path: Optional[str] = None, *,
+                    recompute_encodings: bool = True) -> Localizer:
         """Load the map (and the checkpoint when the matcher is 'mast3r') named by a config.
 
-        ``cfg`` is the whole `Config` (``config_from_params``), ``map_path`` the map folder.
+        ``cfg`` is the whole `Config` (``config_from_params``), ``map_path`` the map folder
+        (None: ``cfg``'s ``map_path`` parameter, as the node reads it).
         Raises `ConfigError` (also for a ``cfg`` that is not a `Config`), `CheckpointError`,
         `MapFormatError` or `InputError` (the sift matcher on a map without depth; any of them
         also from the warm-up) with what to fix.
@@ -145,6 +146,11 @@ class Localizer:
         if not isinstance(cfg, Config):
             raise ConfigError(f"Localizer.from_config takes the whole Config "
                               f"(config_from_params(...)), got {type(cfg).__name__}")
+        if map_path is None:  # was a TypeError, though the config names the map
+            map_path = cfg.node.map_path
+            if not map_path:
+                raise ConfigError("Localizer.from_config: no map: pass map_path, or set the "
+                                  "'map_path' parameter of the config")
         apply_cpu_threads(cfg.model.cpu_threads)
         kf_map = KeyframeMap.load(map_path, lazy=True,
                                   encoding_cache_mb=cfg.scale.encoding_cache_mb)
