@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from .cli_options import NAMESPACE_HELP, add_log_level
+    from .node_name_option import add_node_name
 
     p = sub.add_parser("check-map", help="check that a map's keyframe poses and depth agree",
                        description="Reproject neighbouring keyframes' depth and image matches "
@@ -43,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--params", metavar="YAML",
                    help="ROS parameter file with the map_check.* thresholds")
     p.add_argument("--namespace", metavar="NS", help=NAMESPACE_HELP)
+    add_node_name(p)
     p.add_argument("--json", metavar="FILE",
                    help="write the per-keyframe figures as JSON (-: to stdout, and the "
                         "summary and notes to stderr, for a pipe into jq)")

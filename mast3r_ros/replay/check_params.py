@@ -15,8 +15,8 @@ import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..core.config import NODE_NAME
     from .cli_options import NAMESPACE_HELP, add_log_level
+    from .node_name_option import add_node_name
 
     p = sub.add_parser("check-params", help="check a node parameter file offline",
                        description="Read a ROS 2 parameter file (your copy of "
@@ -26,9 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", metavar="FILE", help="ROS 2 parameter file (YAML)")
     p.add_argument("--namespace", metavar="NS",  # FILE here, where the others take --params
                    help=NAMESPACE_HELP.replace("--params", "FILE"))
-    p.add_argument("--node-name", metavar="N", default=NODE_NAME,
-                   help="the node's name, where the launch renames it (the name alone: its "
-                        "namespace goes in --namespace)")
+    add_node_name(p)  # as every command taking --params has it
     add_log_level(p)
     p.set_defaults(func=cmd_check_params)
 
@@ -37,9 +35,10 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     from ..core.config import Config, config_to_params, load_config_yaml, node_fqn
     from ..core.errors import ConfigError
     from ..core.frame_params import frame_params_problem
+    from .node_name_option import node_name
 
-    _check_node_name(args.node_name)
-    cfg = load_config_yaml(args.file, node_name=args.node_name, namespace=args.namespace,
+    name = node_name(args)
+    cfg = load_config_yaml(args.file, node_name=name, namespace=args.namespace,
                            missing_fix="check the path (your copy of config/localize.yaml)",
                            argument="FILE")
     # the node's own configure check, which the offline tools' --params has no use for: a
@@ -50,28 +49,11 @@ def cmd_check_params(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.file}: {why}: the node would refuse it at configure")
     params, defaults = config_to_params(cfg), config_to_params(Config())
     changed = sorted(k for k, v in params.items() if v != defaults.get(k))
-    node = (node_fqn(args.namespace, args.node_name) if args.namespace is not None else
-            f"{args.node_name} (in the namespace the file's blocks name)")
+    node = (node_fqn(args.namespace, name) if args.namespace is not None else
+            f"{name} (in the namespace the file's blocks name)")
     sys.stdout.write(f"check-params {args.file}: valid for node {node}; "
                      f"{len(changed)} parameter{' differs' if len(changed) == 1 else 's differ'}"
                      " from the defaults"
                      f"{': ' + ', '.join(changed) if changed else ''}\n")
     return 0
 
-
-def _check_node_name(name: str) -> None:
-    """ConfigError for a ``--node-name`` that is no node name: the fully qualified name
-    ``ros2 node list`` prints (``/robot1/mast3r_localizer``) gave advice to use
-    '/robot1//robot1/mast3r_localizer'; its namespace goes in ``--namespace``."""
-    from ..core.config.blocks import _NAME_TOKEN
-    from ..core.errors import ConfigError
-
-    ns, _, base = name.strip().rpartition("/")
-    if _NAME_TOKEN.fullmatch(name):
-        return
-    if ns.strip("/") and _NAME_TOKEN.fullmatch(base):
-        raise ConfigError(f"--node-name {name!r} holds a namespace: give the node's name alone "
-                          f"and the namespace apart, --node-name {base} --namespace "
-                          f"{ns if ns.startswith('/') else '/' + ns}")
-    raise ConfigError(f"--node-name {name!r} is not a ROS node name (letters, digits and '_', "
-                      "not starting with a digit), e.g. mast3r_localizer")

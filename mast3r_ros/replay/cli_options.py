@@ -22,9 +22,9 @@ from typing import Any, Callable, Dict, Optional, Sequence
 
 from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError
-from ..core.image_stamp import IMAGE_STAMPS
-from ..core.image_stamp import MAX_SYNC_TOLERANCE_S
+from ..core.image_stamp import IMAGE_STAMPS, MAX_SYNC_TOLERANCE_S
 from .cli_hints import OTHER_COMMANDS_OPTIONS, command_typo, missing_command, out_link_refusal
+from .node_name_option import add_node_name, node_name, refuse_without_params
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,7 @@ def _config_options(matcher: Optional[str] = "params") -> argparse.ArgumentParse
     g.add_argument("--params", metavar="YAML",
                    help="ROS parameter file (the node's config/localize.yaml)")
     g.add_argument("--namespace", metavar="NS", help=NAMESPACE_HELP)
+    add_node_name(g)
     g.add_argument("--checkpoint", metavar="CKPT", help=CHECKPOINT_HELP[matcher])
     defaults = Config()
     if matcher == "params":
@@ -252,18 +253,17 @@ def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
 
 
 def load_params(args: argparse.Namespace) -> Config:
-    """--params YAML, the blocks of --namespace's node (the defaults without a file). An empty
-    --params (``--params "$PARAMS"`` with PARAMS unset) is an `InputError`, not the defaults:
-    the robot's tuned file would be left out without a word."""
+    """--params YAML, the blocks of the node --namespace and --node-name name (the defaults
+    without a file). An empty --params (``--params "$PARAMS"`` with PARAMS unset) is an
+    `InputError`, not the defaults: the robot's tuned file would be left out without a word."""
     if args.params is not None and not args.params.strip():
         raise empty_value("--params", "the parameter file (config/localize.yaml)")
     if not args.params:
-        if args.namespace is not None:
-            raise InputError("--namespace selects a robot's blocks of a parameter file: pass "
-                             "--params YAML too")
+        refuse_without_params(args)  # --namespace, --node-name
         return Config()
-    return load_config_yaml(args.params, namespace=args.namespace, missing_fix="check the path, "
-                            f"or leave --params out {LEFT_OUT['--params']}")
+    return load_config_yaml(args.params, node_name=node_name(args), namespace=args.namespace,
+                            missing_fix="check the path, or leave --params out "
+                                        f"{LEFT_OUT['--params']}")
 
 
 def load_config(args: argparse.Namespace) -> Config:

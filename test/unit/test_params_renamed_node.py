@@ -1,7 +1,8 @@
 """A copy of config/localize.yaml whose block names the node as a launch renamed it
 ('/**/localizer:') was refused by `check-params` and every offline tool with only "no parameters
 for node 'mast3r_localizer' (top-level keys: ['/**/localizer']; expected ...)": no word that
-the block holds this node's parameters under another name, nor of check-params' --node-name."""
+the block holds this node's parameters under another name, nor of --node-name (check-params',
+then every command's)."""
 
 import re
 
@@ -21,9 +22,9 @@ def test_a_block_of_this_nodes_parameters_under_another_name_is_named(tmp_path, 
     name = key.rpartition("/")[2]
     with pytest.raises(ConfigError, match=(
             rf"; {re.escape(repr(key))} sets this node's parameters \(3 of them\) for a node "
-            rf"named {re.escape(repr(name))} \(renamed by its launch\?\): check-params reads "
-            rf"it with --node-name {re.escape(name)}; the other offline tools read the blocks "
-            r"of 'mast3r_localizer' and of every node \('/\*\*'\): name the block so")):
+            rf"named {re.escape(repr(name))} \(renamed by its launch\?\): pass --node-name "
+            rf"{re.escape(name)} to read it \(every command taking the file has it\), or key "
+            r"the block for 'mast3r_localizer' or for every node \('/\*\*'\)")):
         load_config_yaml(str(path))
     assert load_config_yaml(str(path), node_name=name).localizer.max_keyframes == 3
 

@@ -195,7 +195,7 @@ def _misspelt_node_key(doc: Mapping[Any, Any], node_name: str) -> str:
 def _renamed_node_block(doc: Mapping[Any, Any], node_name: str) -> str:
     """``; 'KEY' sets this node's parameters ...`` for the first top-level block naming
     another node (no wildcard) that sets at least 3 parameters, all of them this node's: a copy
-    of config/localize.yaml for a node its launch renames, which check-params reads with
+    of config/localize.yaml for a node its launch renames, which every command reads with
     --node-name; '' for none (another node's block: AMCL's, a one-line talker's)."""
     for key, block in doc.items():
         name = str(key).rstrip("/").rpartition("/")[2]
@@ -204,9 +204,9 @@ def _renamed_node_block(doc: Mapping[Any, Any], node_name: str) -> str:
         names = _dotted_names(block.get("ros__parameters"))
         if len(names) >= 3 and all(n in _BY_NAME for n in names):
             return (f"; {str(key)!r} sets this node's parameters ({len(names)} of them) for a "
-                    f"node named {name!r} (renamed by its launch?): check-params reads it with "
-                    f"--node-name {name}; the other offline tools read the blocks of "
-                    f"{node_name!r} and of every node ('/**'): name the block so")
+                    f"node named {name!r} (renamed by its launch?): pass --node-name {name} "
+                    f"to read it (every command taking the file has it), or key the block "
+                    f"for {node_name!r} or for every node ('/**')")
     return ""
 
 
