@@ -66,6 +66,7 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     from ..core.keyframes.build_record import warn_unreadable_build_config
     from ..core.keyframes.target import _listing, foreign_entries
     from ..core.map_check import check_map
+    from ..core.map_check.skipped_gap import note_recorded_skipped_gap
     from .cli_options import load_params
     from .pipeline import keyframe_progress
 
@@ -109,6 +110,8 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     except MapFormatError:
         _refuse_damaged(kmap, args.map, text)
         raise
+    # the frames its build skipped, in the message (and the JSON) where they are the cause
+    note_recorded_skipped_gap(report, kmap.stamps_ns(), kmap.manifest)
     write_outputs(report, kmap, json_path=args.json, plot_path=args.plot,
                   skipped=skipped_frames(kmap.manifest))
     if not report.ok:  # the CLI turns it into exit 2 and one line

@@ -26,8 +26,7 @@ from ..core.keyframes import KeyframeSelector, MapWriter
 from ..core.keyframes.target import finished_shards
 from ..core.keyframes.layout import MANIFEST
 from ..core.keyframes.pixels import DepthRangeError
-from ..core.map_check import (ConsistencyReport, KeyframeCheck, KeyframeRecord,
-                               MapConsistencyError)
+from ..core.map_check import KeyframeCheck, KeyframeRecord
 from ..core.retrieval_index import IndexParams
 from ..core.tf_buffer import EDGE_GAP_PERIODS
 from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_range,
@@ -44,6 +43,7 @@ from .sources import (FrameSource, check_own_poses, depth_needed_by, frames_or_u
 from .tum import (SPLIT_FILE, read_tum_trajectory, read_tum_trajectory_and_unit,
                   trajectory_reset_reason)
 from .unreadable import hold_unreadable
+from .build_check import check_consistency
 from .build_frames import (NOT_READ_REASON, SiftKeypoints, _MapStats, _NotRead,  # noqa: F401
                            _candidate_frames, _no_pose_record, _note_unreadable, _not_read_record,
                            _unreadable_record, _warn_unreadable_count)
@@ -341,39 +341,6 @@ def _encode_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> None:
                        opts.codebook, device=str(resolve_device(cfg.model.device)))
 
 
-def check_consistency(w: MapWriter, check: Optional[KeyframeCheck],
-                      depth_units_per_m: Optional[float], force: bool,
-                      pose_suspect: Optional[str] = None, other_clock: str = ""
-                      ) -> Optional[ConsistencyReport]:
-    """The map check (`mast3r_ros.core.map_check`) of the chosen keyframes, fed to ``check`` as
-    they were written (None: ``map_check.enabled`` is off, and so is this), concluded before the
-    map is committed: its summary logged, its figures stored in the manifest (``consistency``).
-    A map that fails the check is read back from the build folder to find the cause. Raises
-    `MapConsistencyError` (one line: which keyframes, by how much, the likely cause and fix) for
-    an inconsistent map unless ``force``. ``pose_suspect``: what else places the camera
-    (`KeyframeCheck.report`), stored with the figures for check-map. ``other_clock``: a bag's
-    note that its images and tf are stamped by different clocks (`BagSequence.other_clock`),
-    added to the error: poses looked up a second or more away from each image's time fail the
-    check as a wrong pose convention would."""
-    if check is None:
-        return None
-    report = check.report(w.keyframe_records(), depth_units_per_m=depth_units_per_m,
-                          progress=keyframe_progress, pose_suspect=pose_suspect)
-    try:
-        report.settle(force, log, "--force")
-    except MapConsistencyError as err:
-        if not other_clock:
-            raise
-        raise MapConsistencyError(f"{err}; but first: {other_clock}") from err
-    manifest = report.to_manifest()
-    manifest["forced"] = bool(force and not report.ok)
-    manifest["depth_units_per_m"] = depth_units_per_m  # check-map words its fix with it
-    manifest.update({k: v for k, v in (("pose_suspect", pose_suspect),  # named, and the
-                     ("depth_source", getattr(check, "depth_source", None))) if v})  # stereo note
-    w.set_manifest_field("consistency", manifest)
-    return report
-
-
 def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[str] = None,
               overwrite: bool = False, force: bool = False,
               build: BuildOptions = BuildOptions(), *,
@@ -444,7 +411,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         report = check_consistency(w, st.check, getattr(source, "depth_units_per_m", None),
                                    force, None if traj is not None
                                    else getattr(source, "pose_suspect", None),
-                                   "" if traj is not None else getattr(source, "other_clock", ""))
+                                   "" if traj is not None else getattr(source, "other_clock", ""),
+                                   st.unreadable)
         # which time the keyframes' stamps and poses are at: a bag's --image-stamp, for
         # localize and the node to compare theirs with (a folder has no choice: not recorded),
         # and the kind read, by which they tell a bag's image_stamp from an older folder map's
