@@ -37,15 +37,42 @@ def is_keyframe_map(folder: str) -> bool:
 
 
 def enclosing_folder(path: str, is_it: Callable[[str], bool]) -> Optional[str]:
-    """The nearest folder holding ``path`` (resolved; its own folder first, up to the root)
-    for which ``is_it(folder)`` is true, else None."""
+    """The nearest folder holding ``path`` (resolved; its own folder first) for which
+    ``is_it(folder)`` is true, else None. The walk up is bounded, as an output's own folder
+    holds it: it stops below the user's home folder (for a path inside ``~``, neither ``~``
+    nor a folder above it is looked at) and at a filesystem boundary (a mount point is looked
+    at, the folders above it are not). Unbounded, a user's folder anywhere below a folder
+    holding files of an output's generic names (results.jsonl with config.yaml: another
+    tool's experiment folder, the home folder itself) was taken as inside that output."""
     folder = os.path.dirname(os.path.realpath(os.path.abspath(path)))
-    while not is_it(folder):
+    home = _home()
+    in_home = home is not None and _within(folder, home)
+    while not (in_home and folder == home):
+        if is_it(folder):
+            return folder
         up = os.path.dirname(folder)
-        if up == folder:
+        if up == folder or os.path.ismount(folder):
             return None
         folder = up
-    return folder
+    return None
+
+
+def _home() -> Optional[str]:
+    """The user's home folder, resolved; None where it is unknown or the root (``~`` unset
+    and no passwd entry: a container's user)."""
+    home = os.path.expanduser("~")
+    if home == "~" or not os.path.isabs(home):
+        return None
+    home = os.path.realpath(home)
+    return None if os.path.dirname(home) == home else home
+
+
+def _within(folder: str, top: str) -> bool:
+    """``folder`` is ``top`` or below it (both resolved)."""
+    try:
+        return os.path.commonpath([folder, top]) == top
+    except ValueError:  # Windows: other drives
+        return False
 
 
 def refuse_inside_map_data(path: str, what: str = "--out") -> None:

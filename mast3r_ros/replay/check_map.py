@@ -22,7 +22,7 @@ import numpy as np
 
 from ..core.errors import MAP_PERMISSIONS, InputError, MapFormatError
 from ..core.fileio import atomic_write_json, check_can_write_file
-from ..core.map_nesting import is_keyframe_map
+from ..core.map_nesting import enclosing_folder, is_keyframe_map
 
 if TYPE_CHECKING:
     from ..core.keyframes import KeyframeMap
@@ -242,16 +242,14 @@ def _refuse_inside_an_output(path: Optional[str], option: str) -> None:
     refuses that one's): naming the folder and a path beside it."""
     if not path or path == "-":
         return
-    folder = os.path.dirname(os.path.realpath(os.path.abspath(path)))
+    folder = enclosing_folder(path, lambda f: _output_kind(f) is not None)  # bounded: ~, mounts
+    if folder is None:
+        return
+    kind = _output_kind(folder)
     given = os.path.dirname(os.path.normpath(path))
-    while True:
-        kind = _output_kind(folder)
-        if kind:
-            break
-        up = os.path.dirname(folder)
-        if up == folder:
-            return
-        folder, given = up, os.path.dirname(given)
+    start = os.path.dirname(os.path.realpath(os.path.abspath(path)))
+    for _ in range(len(os.path.relpath(start, folder).split(os.sep)) if start != folder else 0):
+        given = os.path.dirname(given)  # the folder as the user spelt it, when they did
     shown = given or folder
     target = os.path.realpath(os.path.abspath(path))
     rel = os.path.relpath(target, folder)
