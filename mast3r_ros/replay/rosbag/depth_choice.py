@@ -14,6 +14,7 @@ from typing import Any, List
 from rosbags.highlevel import AnyReader
 
 from ...core.errors import InputError
+from . import realsense
 from .opening import bag_label
 from .topics import _DEPTH_RAW_ENCODINGS, IMAGE_TYPE
 
@@ -32,11 +33,47 @@ def _depth_encoded(seq: Any, reader: AnyReader, topic: str) -> bool:
     return "compresseddepth" in fmt.lower() or fmt.startswith(_DEPTH_RAW_ENCODINGS)
 
 
+def _mono16(seq: Any, reader: AnyReader, topic: str) -> bool:
+    """Whether ``topic``'s first readable message is mono16 (an Image's encoding, a
+    CompressedImage's format: ``mono16; png compressed``): a 16-bit grey image to cv_bridge,
+    which some depth drivers publish depth as."""
+    msg = seq._first_message(reader, topic)
+    if msg is None:
+        return False
+    if seq._topics[topic].msgtype == IMAGE_TYPE:
+        return msg.encoding == "mono16"
+    return msg.format.split(";")[0].strip() == "mono16"
+
+
+def note_mono16_depth(seq: Any, reader: AnyReader, topic: str) -> None:
+    """Say at INFO (once: the bag is opened once) that the depth topic ``topic`` the user
+    named is mono16, read as 16-bit depth as 16UC1 is (`raw.depth_to_metres`: the same
+    REP-118 millimetres, or --depth-scale's unit)."""
+    if not _mono16(seq, reader, topic):
+        return
+    scale = getattr(seq, "_depth_scale", None)
+    unit = (f"{seq._option('depth_scale')} {scale:g} units per metre" if scale is not None else
+            f"1000 units per metre (REP-118 millimetres; {seq._option('depth_scale')} for "
+            "another unit)")
+    log.info("depth topic %s is mono16 (cv_bridge's 16-bit grey image): read as 16-bit "
+             "depth, as 16UC1 is: %s", topic, unit)
+
+
 def needed_depth_topic(seq: Any, reader: AnyReader, need: str) -> str:
     """The depth topic of `BagSequence` ``seq`` (its ``depth_like_topics`` set, no
     ``depth_topic`` given) for ``need``: the only depth-encoded one, checked as a given one is
-    (`_select_depth_topic`), else `InputError` naming the candidates."""
+    (`_select_depth_topic`), else `InputError` naming the candidates (the only mono16 one
+    named like depth said as such: never taken unasked, as mono16 is a grey image too)."""
     found: List[str] = [t for t in seq.depth_like_topics if _depth_encoded(seq, reader, t)]
+    mono = [] if found else [t for t in seq.depth_like_topics if _mono16(seq, reader, t)]
+    if len(mono) == 1:
+        unit = ("its recorded Depth Units" if realsense.is_realsense(seq._topics) else
+                f"millimetres, or {seq._option('depth_scale')}'s unit")
+        raise InputError(f"{need} takes its 3-D points from keyframe depth, but in "
+                         f"{bag_label(seq.path)} {mono[0]} is named like depth but is mono16 (a "
+                         "16-bit grey image to cv_bridge, not taken as depth unasked): if it is "
+                         f"depth (some drivers publish it so), pass --depth-topic {mono[0]} "
+                         f"(read as 16UC1 is: {unit})")
     if len(found) != 1:
         raise InputError(f"{need} takes its 3-D points from keyframe depth, but "
                          f"{seq.no_depth_reason()}")
