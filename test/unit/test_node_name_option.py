@@ -53,3 +53,18 @@ def test_node_name_without_params_is_refused_as_namespace_is():
     assert load_config(_args("localize")).localizer.max_keyframes > 0  # defaults, no file
     assert _args("check-map").node_name is None  # left out: NODE_NAME, as check-params'
     assert NODE_NAME == "mast3r_localizer"
+
+
+def test_a_misspelt_node_name_is_offered_the_files_name(tmp_path):
+    """`--node-name mast3r_localizr` on a file keyed for mast3r_localizer asked only 'did you
+    mean /**/mast3r_localizr?' (rename the file's key to the typo); it now offers the
+    --node-name that reads the block too. Without --node-name the hint is as it was."""
+    f = tmp_path / "p.yaml"
+    f.write_text("/**/mast3r_localizer:\n  ros__parameters:\n    max_keyframes: 4\n")
+    with pytest.raises(ConfigError, match=r"\(did you mean '/\*\*/mast3r_localizr', or "
+                                          r"--node-name mast3r_localizer\?\)"):
+        load_config(_args("localize", "--params", str(f), "--node-name", "mast3r_localizr"))
+    f.write_text("/**/mast3r_localiser:\n  ros__parameters:\n    max_keyframes: 4\n")
+    with pytest.raises(ConfigError, match=r"\(did you mean '/\*\*/mast3r_localizer'\?\): a "
+                                          "block applies"):
+        load_config(_args("localize", "--params", str(f)))

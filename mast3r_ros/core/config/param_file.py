@@ -188,8 +188,13 @@ def _misspelt_node_key(doc: Mapping[Any, Any], node_name: str) -> str:
     """``; 'KEY' (did you mean 'FIXED'?): ...`` for a top-level key of ``doc`` that names the
     node misspelt (`misspelt_node_key`); '' for none."""
     found = misspelt_node_key(doc, node_name)
-    return (f"; {found[0]!r} (did you mean {found[1]!r}?): a block applies only to the node it "
-            "names, so ROS would apply none of it either" if found else "")
+    if not found:
+        return ""
+    # a node name given (--node-name) may be the typo: the name the file's key spells offered
+    named = found[0].rstrip("/").rpartition("/")[2]
+    other = f", or --node-name {named}" if node_name != NODE_NAME and named != node_name else ""
+    return (f"; {found[0]!r} (did you mean {found[1]!r}{other}?): a block applies only to the "
+            "node it names, so ROS would apply none of it either")
 
 
 def _renamed_node_block(doc: Mapping[Any, Any], node_name: str) -> str:
