@@ -68,3 +68,14 @@ def test_a_misspelt_node_name_is_offered_the_files_name(tmp_path):
     with pytest.raises(ConfigError, match=r"\(did you mean '/\*\*/mast3r_localizer'\?\): a "
                                           "block applies"):
         load_config(_args("localize", "--params", str(f)))
+
+
+@pytest.mark.parametrize("command", ["localize", "check-map"])
+def test_a_node_name_with_its_namespace_is_split_by_every_command(tmp_path, command):
+    """`--node-name /robot1/mast3r_localizer` (as `ros2 node list` prints it) is told to split
+    it on every command taking --params, as check-params tells it (one check, shared)."""
+    f = tmp_path / "p.yaml"
+    f.write_text(RENAMED)
+    with pytest.raises(ConfigError, match="--node-name mast3r_localizer --namespace /robot1"):
+        load_config(_args(command, "--params", str(f), "--node-name",
+                          "/robot1/mast3r_localizer"))
