@@ -34,6 +34,7 @@ from ..core.config import PoseAtStampConfig
 from ..core.errors import ImageSizeError, InputError
 from ..core.image_codec.camera_info_yaml import CALIBRATION_FILES
 from ..core.image_codec.compressed import opencv_path, opencv_refusal
+from ..core.image_codec.files import EXIF_TURNS, exif_orientation
 from ..core.link_loops import loop_text
 from ..core.image_codec import (
     check_depth_scale,
@@ -125,6 +126,7 @@ class TumSequence:
                                  else None)
         self._intrinsics_source = self.camera_info_name or str(self.folder / "camera.yaml")
         self._said_exif = False  # colour images read without their EXIF turn (`_read_rgb`)
+        self._said_exif_kept_size = False  # ... a turn that keeps the size (`_read_rgb`)
 
         rgb_txt = self.folder / "rgb.txt"
         if not rgb_txt.is_file():
@@ -362,8 +364,29 @@ class TumSequence:
                                 "them to %dx%d, but %s is for the %dx%d stored: read as stored",
                                 self.folder, size[1], size[0], self._intrinsics_source, *size)
                 return stored
+        if (w, h) == size:  # a turn that keeps the size (180 deg, a mirror, a square's quarter)
+            turn = exif_orientation(path)
+            if turn != 1:  # camera.yaml's size cannot tell: the stored grid, as depth and poses
+                stored = read_image_file(path, orientation=False)
+                # stored at that size too (a quarter turn of a non-square frame is not: the
+                # calibration is for the turned one) and OpenCV applied it (JPEG; not every format)
+                if stored.shape == rgb.shape and not np.array_equal(stored, rgb):
+                    self._warn_exif_kept_size(turn, size)
+                    return stored
         self._check_size(path, rgb)
         return rgb
+
+    def _warn_exif_kept_size(self, turn: int, size: Tuple[int, int]) -> None:
+        if self._said_exif_kept_size:
+            return
+        self._said_exif_kept_size = True
+        log.warning("%s: the colour images carry an EXIF orientation tag (%d: %s) whose turn "
+                    "keeps their %dx%d size, so %s cannot tell whether it is for the turned or "
+                    "the stored pixels: read as stored, as a recording's depth images and "
+                    "camera poses are (turned, every pose came out turned about the optical "
+                    "axis); if the calibration and the poses are for the turned pictures, turn "
+                    "the files themselves (exiftran -ai, mogrify -auto-orient)", self.folder,
+                    turn, EXIF_TURNS[turn], *size, self._intrinsics_source)
 
     def _read_depth(self, path: Path, rgb_path: Path) -> np.ndarray:
         """Depth image ``path`` in metres, (H, W) float32; `ImageSizeError` (stream 'depth')

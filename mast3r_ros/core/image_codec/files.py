@@ -97,6 +97,26 @@ def _png_verifies(path: Union[str, os.PathLike]) -> bool:
     return True
 
 
+# EXIF orientation tag values (TIFF 6.0) -> what displaying the picture does to the stored pixels
+EXIF_TURNS = {2: "mirrored", 3: "turned 180 deg", 4: "mirrored upside down",
+              5: "mirrored and turned a quarter", 6: "turned a quarter clockwise",
+              7: "mirrored and turned a quarter", 8: "turned a quarter counter-clockwise"}
+
+
+def exif_orientation(path: Union[str, os.PathLike]) -> int:
+    """The EXIF orientation tag (1-8) of image file ``path`` as Pillow reads it from the
+    header (nothing decoded); 1, the pixels as stored, when it has none, holds another value
+    or the file is no image Pillow opens."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            value = im.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001  no tag to read: OpenCV decides about the file itself
+        return 1
+    return value if isinstance(value, int) and value in EXIF_TURNS else 1
+
+
 def image_not_found(path: str) -> str:
     """The message for an image ``path`` that is no file: with a shell glob's characters in it
     (a pattern that matched no file, which the shell passes on as written), said so; a path

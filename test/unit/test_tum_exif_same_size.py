@@ -1,0 +1,65 @@
+"""A TUM folder's JPEGs whose EXIF orientation turns them without changing their size.
+
+A fresh user's find: colour frames saved with EXIF orientation 3 (turned 180 deg: a camera or
+phone mounted upside down) were read turned, silently, though camera.yaml, the depth PNGs and
+the poses are of the pixels as stored: `localize` published 40 of 50 redkitchen frames each
+179.9 deg off about the optical axis, and `build-map` refused the map blaming inverted poses.
+A square frame with orientation 6 (a quarter turn) went the same way (90.0 deg off, recall 0).
+Only a quarter turn of a non-square frame, which camera.yaml's size tells, was handled
+(`test_tum.py`). Such frames are now read as stored, with one warning."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from mast3r_ros.replay.tum import TumSequence
+
+from test_tum import CAMERA_YAML, H, W, make_folder
+
+
+@pytest.mark.parametrize("orientation, square", [(3, False), (2, False), (6, True)],
+                         ids=["turned-180", "mirrored", "square-quarter-turn"])
+def test_jpegs_whose_exif_turn_keeps_their_size_are_read_as_stored(tmp_path, caplog,
+                                                                    orientation, square):
+    from PIL import Image
+
+    folder = make_folder(tmp_path / "seq")
+    if square:
+        (folder / "camera.yaml").write_text(CAMERA_YAML.replace(f"image_width: {W}",
+                                                                f"image_width: {H}"))
+    lines, stored = [], []
+    for line in (folder / "rgb.txt").read_text().splitlines()[1:]:
+        stamp, png = line.split()
+        im = Image.open(folder / png).convert("RGB")
+        if square:
+            im = im.crop((0, 0, H, H))
+        exif = im.getexif()
+        exif[0x0112] = orientation
+        jpg = png.replace(".png", ".jpg")
+        im.save(folder / jpg, exif=exif, quality=100)
+        stored.append(np.asarray(Image.open(folder / jpg).convert("RGB")))  # PIL: no turn
+        lines.append(f"{stamp} {jpg}\n")
+    (folder / "rgb.txt").write_text("".join(lines))
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.replay.tum"):
+        frames = TumSequence(folder, read_depth=False)[:]
+    for frame, pixels in zip(frames, stored):
+        assert frame.rgb.shape == pixels.shape
+        assert np.abs(frame.rgb.astype(int) - pixels).mean() < 2  # as stored, not turned
+    said = [r.getMessage() for r in caplog.records if "EXIF" in r.getMessage()]
+    assert len(said) == 1 and f"orientation tag ({orientation}" in said[0], said
+    assert "read as stored" in said[0] and "keeps their" in said[0]
+
+
+def test_a_jpeg_without_an_orientation_tag_is_read_without_a_word(tmp_path, caplog):
+    from PIL import Image
+
+    folder = make_folder(tmp_path / "seq")
+    for png in (folder / "rgb").glob("*.png"):
+        Image.open(png).convert("RGB").save(png.with_suffix(".jpg"), quality=100)
+    (folder / "rgb.txt").write_text((folder / "rgb.txt").read_text().replace(".png", ".jpg"))
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.replay.tum"):
+        assert len(TumSequence(folder, read_depth=False)[:]) == 3
+    assert not [r for r in caplog.records if "EXIF" in r.getMessage()]
