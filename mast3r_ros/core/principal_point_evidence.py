@@ -14,8 +14,10 @@ docs/bench/principal_point_cpu_2026-12-07p): the right K gives dcx -0.6 +- 0.5, 
 px; cx + 20 / + 40 / - 40 px give dcx -20.0 / -38.7 / +36.4 (+- 0.5-0.8), cy + 40 dcy -38.2 +-
 0.7; fx, fy x1.1 dcx -1.0, dcy +1.2: a verdict at the four offsets, none at the right K or the
 wrong focal length. metrics.json's ``camera_principal_point``, the CLI's end-of-run warning
-and the node's /diagnostics report it; no frame is refused for it (one frame's fit is too
-weak, and the poses are a few cm off: cx 40 px, 2.6 cm median).
+and the node's /diagnostics report it; no frame is refused for its own fit (too weak), but
+the localizer refuses poses while the run's evidence puts cx or cy beyond a wider band, 3 deg
+of view (`localizer.principal_point_run_gate`: a rotated camera given its unrotated K published
+poses up to 42 cm off).
 """
 
 from __future__ import annotations

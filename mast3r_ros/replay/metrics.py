@@ -26,6 +26,7 @@ from scipy.spatial.transform import Rotation
 
 from ..core.errors import InputError
 from ..core.focal_evidence import RUN_GATE_REASON, RunFocalEvidence
+from ..core.localizer.principal_point_run_gate import REASON as PP_RUN_GATE_REASON
 from ..core.principal_point_evidence import RunPrincipalPointEvidence
 from ..core.geometry import pose_errors
 from ..core.pose_uncertainty import FAR_CLAIM_RATIO, sigma_depth_ratio
@@ -205,9 +206,9 @@ def camera_focal(results: Sequence[LocalizationResult], tolerance: float = FOCAL
     frames fitted / judged / used / outliers, ``chi2_per_dof``, ``consistent``, the verdict
     ``fx_off`` against ``tolerance`` and its ``warning``), plus ``frames_passed``: frames with a
     fit that passed the per-frame gate (localized, or refused only by the run-level focal gate,
-    `RUN_GATE_REASON`) and ``frames_refused_by_run_gate``: those of them it refused. None when
-    no frame has a fit (the gate off, 3-D points from pointmaps, no frame past the other
-    gates)."""
+    `RUN_GATE_REASON`, or the principal point's) and ``frames_refused_by_run_gate``: those of
+    them the focal one refused. None when no frame has a fit (the gate off, 3-D points from
+    pointmaps, no frame past the other gates)."""
     acc = RunFocalEvidence(tolerance)
     for r in results:
         acc.add(r.focal_fit)
@@ -215,8 +216,10 @@ def camera_focal(results: Sequence[LocalizationResult], tolerance: float = FOCAL
         return None
     fitted = [r for r in results if r.focal_fit is not None]
     refused = sum(not r.success and (r.reason or "").startswith(RUN_GATE_REASON) for r in fitted)
+    # refused by the run's principal point (`principal_point_run_gate`) after passing it
+    by_pp = sum(not r.success and (r.reason or "").startswith(PP_RUN_GATE_REASON) for r in fitted)
     return {**acc.report(localized=any(r.success for r in results)),
-            "frames_passed": sum(r.success for r in fitted) + refused,
+            "frames_passed": sum(r.success for r in fitted) + refused + by_pp,
             "frames_refused_by_run_gate": refused}
 
 

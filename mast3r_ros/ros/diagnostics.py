@@ -367,7 +367,7 @@ class DiagnosticsWindow:
         focal = self.focal.warning(CHECK_NODE)  # the cause of the failures, or of biased poses
         if focal:
             return WARN, focal
-        pp = self.principal_point.warning(PP_CHECK_NODE)  # biased poses, none refused for it
+        pp = self.principal_point.warning(PP_CHECK_NODE)  # refused beyond 3 deg: localizer
         if pp:
             return WARN, pp
         if track is Track.UNINITIALIZED:

@@ -55,6 +55,7 @@ from ..pose_uncertainty import position_sigma_m
 from ..retrieval import nearest_to_prior, pose_consistent_subset
 from ..types import CameraIntrinsics, Correspondences, Frame, LocalizationResult
 from .focal_run_gate import RunFocalGate
+from .principal_point_run_gate import RunPrincipalPointGate
 from .global_retrieval import GlobalRetrieval
 from .matcher_factory import _image_size, _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
@@ -131,6 +132,7 @@ class Localizer:
         self._map_distortions: Optional[list] = None  # `KeyframeMap.distortions`, on first use
         self._cameras_checked: List[Tuple[Tuple[int, int], np.ndarray, str, np.ndarray]] = []
         self._focal_run = RunFocalGate()  # the run's frames' focal fits (focal_run_gate.py: why)
+        self._pp_run = RunPrincipalPointGate()  # their principal point fits, likewise
 
     @classmethod
     def from_config(cls, cfg: Config, map_path: Optional[str] = None, *,
@@ -419,6 +421,7 @@ class Localizer:
                                         skip=tried)
             result = retry if cand else result
         result = self._focal_run.judge(result, self.config.gates.max_focal_error)
+        result = self._pp_run.judge(result, self.config.gates.max_focal_error > 0)
         timings["total"] = time.perf_counter() - t_start
         result.timings_s = timings
         return result

@@ -1,0 +1,70 @@
+"""A pose under a principal point the run's frames have shown wrong fails
+(`principal_point_run_gate`).
+
+A fresh user's find: a portrait-mounted camera given its landscape K (cx 320, cy 240 on 480x640
+frames) had 33 of 50 redkitchen frames published 8.9 cm median, 42 cm at worst off (recall 0 %),
+and cx, cy swapped in camera.yaml 25 of 50, 19 cm median, 37 cm at worst, while the run's
+principal point evidence said WRONG (74 px off, +-1.6 px) from its fifth frame on; only an
+end-of-run warning said so. After: 1 and 0 published (the one before the verdict)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mast3r_ros.core.config import config_from_params
+from mast3r_ros.core.focal_evidence import FocalFit
+from mast3r_ros.core.keyframes import KeyframeMap
+from mast3r_ros.core.localizer import Localizer
+from mast3r_ros.core.localizer import pipeline as localizer_pipeline
+from mast3r_ros.core.localizer.principal_point_run_gate import REASON, RunPrincipalPointGate
+from mast3r_ros.core.principal_point_evidence import PrincipalPointFit
+from mast3r_ros.core.types import LocalizationResult
+from mast3r_ros.replay.metrics import camera_focal, summarize
+from mast3r_ros.replay.tum import TumSequence
+
+
+def _fit(dcx: float, dcy: float = 0.0, fx: float = 585.0, cx: float = 320.0) -> FocalFit:
+    return FocalFit(1.0, 0.002, fx, principal_point=PrincipalPointFit(dcx, dcy, 1.5, 1.5, cx,
+                                                                      240.0))
+
+
+def test_the_gate_refuses_poses_once_the_run_puts_the_principal_point_3_deg_off():
+    """Five fits 74 px off (fx 585: 7 deg) give the verdict: the next success fails, naming the
+    cx the frames fit. 20 px off (2 deg: warned about, poses a few cm off) passes, and so does
+    every frame with the gate off; another camera starts over."""
+    gate = RunPrincipalPointGate()
+    ok = LocalizationResult(True, 1, focal_fit=_fit(-74.0))
+    failed = LocalizationResult.failure(0, "too few inliers", focal_fit=_fit(-74.0))
+    assert gate.judge(ok).success  # one fit: no verdict yet
+    for _ in range(4):
+        assert gate.judge(failed) is failed
+    refused = gate.judge(ok)
+    assert not refused.success and refused.map_from_cam is None and refused.covariance is None
+    assert refused.reason.startswith(f"{REASON} (over 6 frames the inliers fit cx 246.0 px, "
+                                     "not 320.0 (-74.0 +-0.6)"), refused.reason
+    assert gate.judge(ok, enabled=False).success            # gates.max_focal_error 0
+    other = dataclasses.replace(ok, focal_fit=_fit(-74.0, cx=300.0))
+    assert gate.judge(other).success                        # another camera: one fit anew
+    near = RunPrincipalPointGate()
+    results = [near.judge(LocalizationResult(True, 1, focal_fit=_fit(-20.0))) for _ in range(9)]
+    assert all(r.success for r in results)
+
+
+def test_the_localizer_refuses_frames_under_a_principal_point_its_run_shows_off(
+        tum, sift_map, monkeypatch):
+    """Stand-in per-frame focal gate passing every frame with a fit 40 px left of cx (fx 262.5
+    at 320x240: 8.7 deg): the first four are published, the rest fail as the run's, counted in
+    metrics.json's failure reasons and as frames that passed the per-frame focal gate."""
+
+    def stand_in(max_error, cam, *args):
+        return "", _fit(-40.0, fx=float(cam.K[0, 0]), cx=float(cam.K[0, 2]))
+
+    monkeypatch.setattr(localizer_pipeline, "focal_gate", stand_in)
+    frame = TumSequence(tum[1])[3]
+    cfg = config_from_params({"matcher": "sift"})
+    with Localizer(KeyframeMap.load(sift_map), cfg.localizer, retrieval=cfg.retrieval) as loc:
+        results = [loc.localize(frame) for _ in range(6)]
+    assert [r.success for r in results] == [True] * 4 + [False] * 2
+    assert all(r.reason.startswith(f"{REASON} (over ") for r in results[4:])
+    assert summarize(results)["failure_reasons"] == {REASON: 2}
+    assert camera_focal(results)["frames_passed"] == 6
