@@ -357,6 +357,7 @@ CAUSE_WORDS = {
     "rotations_transposed": "rotations transposed (conjugate quaternions)",
     "camera_not_optical": "poses of a body frame, not the optical frame",
     "camera_not_optical_inverse": "an extra optical-to-body rotation",
+    "opengl_camera": "poses of an OpenGL camera (y up, -z forward)",
     "clock_jump": "clock jumps back",
     "pose_discontinuity": "a jump in the poses",
     "focal_length": "a focal length no camera has",

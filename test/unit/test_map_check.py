@@ -172,6 +172,8 @@ def test_keyframes_that_do_not_overlap_at_a_plausible_speed_stay_unchecked(frame
     (quaternion_read_as_xyzw, "quaternion_wxyz"),
     (rotation_transposed, "rotations_transposed"),
     (lambda p: p @ invert_pose(BODY_FROM_OPTICAL), "camera_not_optical"),
+    # OpenGL camera axes (Blender, NeRF, ARKit exports): was 'no pose convention ... explains it'
+    (lambda p: p @ np.diag([1.0, -1.0, -1.0, 1.0]), "opengl_camera"),
 ])
 def test_pose_convention_mistakes_are_named(frames, pose_fn, cause):
     r = check_keyframes(records(frames, pose_fn), CFG)
@@ -180,6 +182,8 @@ def test_pose_convention_mistakes_are_named(frames, pose_fn, cause):
     assert "not fully confirmed" not in r.message
     if cause == "camera_not_optical":  # the fix names what works on any bag, not a made-up frame
         assert "--pose-frames map alone takes the images' own header.frame_id" in r.message
+    if cause == "opengl_camera":
+        assert "OpenGL camera" in r.message and "times diag(1, -1, -1)" in r.fix, r.fix
     if cause == "rotations_transposed":  # conjugate quaternions: the fix says how to undo it
         assert "conjugate quaternions: JPL convention" in r.message
         assert "negate qx qy qz of each quaternion" in r.fix

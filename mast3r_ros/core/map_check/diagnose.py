@@ -54,6 +54,10 @@ def _transpose_rotation(pose: np.ndarray) -> np.ndarray:
 
 
 # name -> (the fix applied to every given pose, what the mistake was, how to fix it)
+# OpenGL's camera axes (y up, looking down -z) in the optical frame's (y down, z forward): its own
+# inverse
+_OPENGL_FROM_OPTICAL = np.diag([1.0, -1.0, -1.0, 1.0])
+
 _POSE_FIXES: Dict[str, Tuple[Callable[[np.ndarray], np.ndarray], str, str]] = {
     "inverted_poses": (invert_pose, "the poses are inverted (cam_from_map given as map_from_cam)",
                        "invert the poses (give map_from_cam: the camera's pose in the map; "
@@ -80,6 +84,12 @@ _POSE_FIXES: Dict[str, Tuple[Callable[[np.ndarray], np.ndarray], str, str]] = {
     "camera_not_optical_inverse": (lambda p: p @ invert_pose(BODY_FROM_OPTICAL),
                                    "the poses carry an extra optical->body rotation (REP-103)",
                                    "give poses of the camera optical frame itself"),
+    "opengl_camera": (lambda p: p @ _OPENGL_FROM_OPTICAL,
+                      "the poses are of an OpenGL camera (x right, y up, looking down -z: "
+                      "Blender, NeRF's transforms.json, ARKit), not the optical frame (x "
+                      "right, y down, z forward)",
+                      "turn each pose's camera axes: map_from_cam times diag(1, -1, -1) (negate "
+                      "the rotation's second and third columns; the translation stays)"),
 }
 
 

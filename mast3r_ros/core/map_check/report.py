@@ -58,7 +58,8 @@ class ConsistencyReport:
     overlapping neighbours). ``cause`` names the likely cause of an inconsistency
     (``depth_scale``, ``trajectory_unit`` (translations in mm or cm read as metres),
     ``inverted_poses``, ``quaternion_wxyz``, ``quaternion_xyzw``, ``rotations_transposed``
-    (conjugate quaternions: JPL convention), ``camera_not_optical``,
+    (conjugate quaternions: JPL convention), ``camera_not_optical``, ``opengl_camera``
+    (OpenGL camera axes: y up, looking down -z),
     ``colour_focal`` (colour images not registered to the depth: another focal length),
     ``intrinsics_resolution`` (the whole K, fx, fy, cx, cy, for another image size, or a
     larger frame's K for images cropped from it: cx, cy off by the crop's offsets),
