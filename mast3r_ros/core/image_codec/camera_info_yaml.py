@@ -305,6 +305,7 @@ def _yaml_error_text(err: yaml.YAMLError) -> str:
 
 
 _OPENCV_MATRIX_TAG = "tag:yaml.org,2002:opencv-matrix"  # !!opencv-matrix
+_OPENCV_JSON_MATRIX = re.compile(r'"type_id"\s*:\s*"opencv-matrix"')  # JSON's
 # the layout's keys that a CameraInfo message has not (binning_x, binning_y, roi and
 # distortion_model are both the message's fields and this layout's)
 _ROS_LAYOUT_KEYS = tuple(k for k in _KNOWN_FIELDS if k not in ("distortion_model", "binning_x",
@@ -322,13 +323,16 @@ def _has_tag(node: Optional[yaml.Node], tag: str) -> bool:
 def _file_format(text: str) -> str:
     """Which of the three accepted files ``text`` is: "opencv" (an OpenCV FileStorage YAML: a
     first line ``%YAML:1.0``, which no YAML parser but OpenCV's takes, or ``!!opencv-matrix``
-    tags, which ``yaml.safe_load`` refuses), "echo" (``ros2 topic echo`` of a CameraInfo: a
+    tags, which ``yaml.safe_load`` refuses; its XML, or JSON with ``"type_id": "opencv-matrix"``,
+    the same for ``cv2.FileStorage``), "echo" (``ros2 topic echo`` of a CameraInfo: a
     mapping with the message's ``k`` or ``width`` and ``height`` and none of the
     camera_calibration_parsers layout's keys, which no message has) or "ros" (everything else,
     read as before: camera_calibration_parsers' layout, with its errors). Each file the ROS
     reader accepts is "ros": it has ``image_width`` and ``camera_matrix`` and one YAML
     document that PyYAML constructs."""
-    if text.lstrip("\ufeff").startswith("%YAML:"):
+    head = text.lstrip("\ufeff").lstrip()
+    if head.startswith("%YAML:") or head.startswith(("<?xml", "<opencv_storage")) or (
+            head.startswith("{") and _OPENCV_JSON_MATRIX.search(text)):  # its XML and JSON too
         return "opencv"
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
