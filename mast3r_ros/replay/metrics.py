@@ -308,7 +308,8 @@ def quaternion_order(results: Sequence[LocalizationResult], gt_poses: np.ndarray
                      ) -> Optional[Dict[str, Any]]:
     """Whether the ground truth's quaternions look written w first (qw qx qy qz) though read
     as TUM's x y z w, or conjugated (JPL convention, or camera_from_world rotations beside
-    the camera's position), else None.
+    the camera's position), or of an OpenGL camera (y up, looking down -z: each rotation times
+    diag(1, -1, -1)), else None.
 
     A quaternion alone cannot tell these apart (all are unit quaternions; reordering or
     conjugating keeps the angle between any two, so the path stays as smooth), but the
@@ -317,8 +318,8 @@ def quaternion_order(results: Sequence[LocalizationResult], gt_poses: np.ndarray
     `FRAME_OFFSET_GROSS_DEG`, and the ground truth's rotations read w first (tried first) or
     transposed bring it under that and `FRAME_OFFSET_GAIN` times down, returns the median
     rotation errors both ways (deg: ``rotation_error_deg_median`` and
-    ``w_first_rotation_error_deg_median`` or ``conjugate_rotation_error_deg_median``),
-    ``written`` ("w_first" or "conjugate") and the frames used."""
+    ``w_first_rotation_error_deg_median``, ``conjugate_...`` or ``opengl_...``),
+    ``written`` ("w_first", "conjugate" or "opengl") and the frames used."""
     paired = _localized_with_groundtruth(results, gt_poses)
     if paired is None:
         return None
@@ -329,7 +330,9 @@ def quaternion_order(results: Sequence[LocalizationResult], gt_poses: np.ndarray
     # the file's columns 5..8 (w x y z) went into x y z w: x y z w is then 1 2 3 0 of them
     quats = Rotation.from_matrix(gt[:, :3, :3]).as_quat()[:, [1, 2, 3, 0]]
     for written, rots in (("w_first", Rotation.from_quat(quats).as_matrix()),
-                          ("conjugate", np.swapaxes(gt[:, :3, :3], 1, 2))):
+                          ("conjugate", np.swapaxes(gt[:, :3, :3], 1, 2)),
+                          # OpenGL camera axes (y up, looking down -z): columns 2, 3 negated
+                          ("opengl", gt[:, :3, :3] * np.array([1.0, -1.0, -1.0]))):
         reread = gt.copy()
         reread[:, :3, :3] = rots
         fixed = float(np.median(pose_errors(est, reread)[1]))

@@ -48,6 +48,12 @@ def _camera_principal_point_row(cp: Dict[str, Any]) -> str:
 def _quaternion_order_row(qo: Dict[str, Any]) -> str:
     """The metrics table's 'ground truth quaternions' row of a `quaternion_order`."""
     raw = f"the rotations are {qo['rotation_error_deg_median']:.1f} deg off at the median as read"
+    if qo.get("written") == "opengl":
+        return (f"in OpenGL camera axes (y up, looking down -z)? {raw}; with each rotation "
+                f"times diag(1, -1, -1) they are {qo['opengl_rotation_error_deg_median']:.2f} "
+                "deg off (metrics.json: quaternion_order): turn the file's camera axes to the "
+                "optical frame's (map_from_cam times diag(1, -1, -1), positions as they are); "
+                "the errors above are of the file as read")
     if qo.get("written") == "conjugate":
         return (f"conjugated (JPL convention, or camera_from_world rotations)? {raw}; with the "
                 f"rotations transposed they are {qo['conjugate_rotation_error_deg_median']:.2f} "
@@ -67,9 +73,10 @@ def _misread_quaternions(block: str, qo: Optional[Dict[str, Any]]) -> str:
     Written w first moves only the quaternion columns: the positions are read right and their
     rows judged. Conjugated may be a whole camera_from_world pose (the test looks at rotations
     only), its positions as wrong: no position row is judged either."""
-    if not qo or (block != "rotation" and qo.get("written") == "w_first"):
+    if not qo or (block != "rotation" and qo.get("written") in ("w_first", "opengl")):
         return ""
-    how = "conjugated" if qo.get("written") == "conjugate" else "written w first"
+    how = {"conjugate": "conjugated", "opengl": "in OpenGL camera axes"}.get(
+        qo.get("written"), "written w first")
     return (f"not judged: the ground truth's quaternions look {how} (the 'ground truth "
             "quaternions' row)")
 
