@@ -407,9 +407,13 @@ class TumSequence:
             raise InputError(f"cannot read depth image {path}: truncated or corrupt, or not an "
                              "image")
         if raw.dtype != np.uint16 or raw.ndim != 2:
-            raise InputError(
-                f"depth image {path} must be 16-bit single-channel PNG, got {raw.shape} {raw.dtype}"
-            )
+            hint = ("" if raw.dtype.kind != "f" or raw.ndim != 2 else
+                    ": a float depth image (metres, as renderers and 32FC1 write it) is to be "
+                    "converted, e.g. (np.nan_to_num(d) * 5000).round().astype(np.uint16) saved "
+                    "as PNG (TUM's 5000 units per metre, up to 13 m; 0: no depth), or x1000 "
+                    "read with --depth-scale 1000 (up to 65 m)")
+            raise InputError(f"depth image {path} must be 16-bit single-channel PNG, got "
+                             f"{raw.shape} {raw.dtype}{hint}")
         (h, w), size = raw.shape, (self.intrinsics.width, self.intrinsics.height)
         if (w, h) != size:  # as the rosbag2 reader words it: the colour image is the reference
             raise ImageSizeError(
