@@ -416,9 +416,15 @@ class TumSequence:
                              f"{raw.shape} {raw.dtype}{hint}")
         (h, w), size = raw.shape, (self.intrinsics.width, self.intrinsics.height)
         if (w, h) != size:  # as the rosbag2 reader words it: the colour image is the reference
+            colour = listed_file(self.folder, rgb_path, 'colour image', 'rgb.txt')
+            turn = exif_orientation(colour) if (w, h) == size[::-1] else 1
+            fix = ("register depth to the colour image first" if turn == 1 else
+                   f"the colour image is stored {w}x{h}, the depth's size, and turned to "
+                   f"{size[0]}x{size[1]} by its EXIF orientation tag ({turn}: {EXIF_TURNS[turn]}) "
+                   f"to fit {self._intrinsics_source}: give the calibration of the pixels as "
+                   f"stored ({w}x{h}: the colour is then read as stored, as the depth and the "
+                   "poses are), or turn the depth images the same way")
             raise ImageSizeError(
-                f"depth image {path} is {w}x{h}, but its colour image "
-                f"{listed_file(self.folder, rgb_path, 'colour image', 'rgb.txt')} is "
-                f"{size[0]}x{size[1]}: register depth to the colour image first",
-                (w, h), size, "depth")
+                f"depth image {path} is {w}x{h}, but its colour image {colour} is "
+                f"{size[0]}x{size[1]}: {fix}", (w, h), size, "depth")
         return depth_to_metres(raw, "16UC1", self.depth_units_per_m)

@@ -63,3 +63,28 @@ def test_a_jpeg_without_an_orientation_tag_is_read_without_a_word(tmp_path, capl
     with caplog.at_level(logging.WARNING, logger="mast3r_ros.replay.tum"):
         assert len(TumSequence(folder, read_depth=False)[:]) == 3
     assert not [r for r in caplog.records if "EXIF" in r.getMessage()]
+
+
+def test_depth_beside_colour_turned_by_exif_to_fit_camera_yaml_names_the_turn(tmp_path):
+    """Colour JPEGs stored 32x24 with orientation 6 and a camera.yaml for the turned 24x32 (the
+    colour then read turned) beside 32x24 depth PNGs: the refusal said 'register depth to the
+    colour image first', a wrong lead; it names the EXIF turn and the two fixes now."""
+    from PIL import Image
+
+    from mast3r_ros.core.errors import ImageSizeError
+
+    folder = make_folder(tmp_path / "seq")
+    (folder / "camera.yaml").write_text(CAMERA_YAML.replace(f"image_width: {W}", "image_width: X")
+                                        .replace(f"image_height: {H}", f"image_height: {W}")
+                                        .replace("image_width: X", f"image_width: {H}"))
+    for png in (folder / "rgb").glob("*.png"):
+        im = Image.open(png).convert("RGB")
+        exif = im.getexif()
+        exif[0x0112] = 6
+        im.save(png.with_suffix(".jpg"), exif=exif, quality=100)
+    (folder / "rgb.txt").write_text((folder / "rgb.txt").read_text().replace(".png", ".jpg"))
+    with pytest.raises(ImageSizeError) as e:
+        TumSequence(folder)[0]
+    said = str(e.value)
+    assert "register depth" not in said and "EXIF orientation tag (6: turned a quarter" in said
+    assert f"give the calibration of the pixels as stored ({W}x{H}" in said, said
