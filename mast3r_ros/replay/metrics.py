@@ -215,6 +215,7 @@ def camera_focal(results: Sequence[LocalizationResult], tolerance: float = FOCAL
     if not len(acc):
         return None
     fitted = [r for r in results if r.focal_fit is not None]
+    fitted = fitted[len(fitted) - len(acc):]  # the fx the evidence is about (the last one)
     refused = sum(not r.success and (r.reason or "").startswith(RUN_GATE_REASON) for r in fitted)
     # refused by the run's principal point (`principal_point_run_gate`) after passing it
     by_pp = sum(not r.success and (r.reason or "").startswith(PP_RUN_GATE_REASON) for r in fitted)

@@ -26,9 +26,11 @@ def _camera_focal_row(cf: Dict[str, Any]) -> str:
     n_run = cf.get("frames_refused_by_run_gate") or 0  # absent in an older run's metrics.json
     run_gate = (f", {'all ' if n_run == cf['frames_passed'] else ''}{n_run} refused by the "
                 "run-level focal gate" if n_run else "")
+    before = cf.get("frames_before_fx_change") or 0  # the camera changed: its last fx only
+    earlier = (f"; {before} earlier under another fx not combined" if before else "")
     return (f"{cf['scale']:.3f}x +-{100 * cf['scale_sigma']:.1f} %: fx {cf['fx_fitted_px']:.1f}"
             f" px fits, the camera's is {cf['fx_px']:.1f} ({cf['frames_used']} frames{left_out}; "
-            f"{cf['frames_passed']} passed the per-frame gate{run_gate}): {verdict}")
+            f"{cf['frames_passed']} passed the per-frame gate{run_gate}{earlier}): {verdict}")
 
 
 def _camera_principal_point_row(cp: Dict[str, Any]) -> str:
