@@ -246,3 +246,30 @@ def test_a_stereo_depth_note_is_a_warning_naming_the_calibration_and_the_fx_that
                   "the images fit about 526.5 px", "build the map again",
                   "docs/maps.md: 'The colour-focal note'"):
         assert where in note.text, (where, note.text)
+
+
+def _twice(views, i):
+    """``views`` with view ``i + 1`` at view ``i``'s pose: one frame added twice."""
+    views[i + 1].pose = views[i].pose.copy()
+    return views
+
+
+def test_a_frame_added_twice_fits_no_focal_length(monkeypatch):
+    """A map holding one frame twice (same pose, image and depth) and nothing else: its pair
+    reprojects 0 px under any fx, and check-map noted "the colour images fit fx, fy x0.577
+    ... (fx 337.4 px, not 585): match reprojection 0.0 px against 0.0 px". A pair without
+    baseline is not scored: no fit, no note."""
+    _fixed_g(monkeypatch, 0.577)
+    views = _twice(_views(n=2), 0)
+    matches = {(0, 1): _M(base=0.0, fit=0.0)}
+    pairs = [PairFigures(0, 1, depth_residual=0.0, depth_agree=1.0, depth_points=500)]
+    assert focal.colour_focal_note(views, matches, pairs, CFG) is None
+    assert _run(matches=matches, pairs=pairs, views=views) is None
+
+
+def test_a_pair_without_baseline_beside_others_is_neither_scored_nor_confirmed():
+    """Views 1 and 2 one frame twice, their pair over its limit at every factor: the fit of the
+    pairs with a baseline stands (it failed the every-pair confirmation before)."""
+    matches = {(0, 1): _M(), (1, 2): _M(base=50 * LIMIT, fit=50 * LIMIT), (0, 2): None}
+    c = _run(matches=matches, views=_twice(_views(), 1))
+    assert c is not None and abs(_fitted(c) / 0.9 - 1) < 0.01, c

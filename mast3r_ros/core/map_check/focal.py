@@ -13,6 +13,7 @@ import numpy as np
 
 from ..config import MapCheckConfig
 from ..geometry import invert_pose
+from .baseline import with_baseline
 from .measure import (_ONE, _all_agree, _cameras, _candidate, _depth_residuals,
                       _focal_candidate, _lift, _measure, _pair_reproj, _project, _reproj_limit_px,
                       _View)
@@ -392,8 +393,8 @@ def _colour_focal_fit(views: List[_View], matches: Dict[Tuple[int, int], Any],
     if not with_depth or any(p.depth_residual > cfg.max_depth_residual
                              or p.depth_agree < cfg.min_depth_agree for p in with_depth):
         return None
-    keys = [k for k, m in matches.items() if m is not None]
-    if not keys:
+    keys = with_baseline(views, [k for k, m in matches.items() if m is not None])
+    if not keys:  # (a pair taken from one place fits any focal length: `baseline`)
         return None
     # scored on up to `_FOCAL_SCAN_PAIRS` pairs spread over the map, confirmed on every one
     spread = [keys[i] for i in np.unique(np.linspace(0, len(keys) - 1,
