@@ -60,6 +60,7 @@ from .layout import (
 )
 from .pixels import (_BuildRecords, _encode_png, _float_depth, _median_depth,
                      _refuse_negative_depth, depth_to_png)
+from .repeats import SeenFrames
 from .table import (
     KEYFRAME_TABLE,
     build_keyframe_table,
@@ -198,6 +199,7 @@ class MapWriter(WriterEncodings, WriterPngs):
         self._closed_why = ""
         self._depth_warned = False
         self._empty_depth_warned = False
+        self._seen = SeenFrames()  # the frames added, to refuse one added twice (repeats.py)
 
     def _start_build(self, given: str, restart: bool, resume: bool) -> None:
         """Make the build folder (under the lock). A ``MAP.partial`` holding encoded shards is
@@ -285,7 +287,8 @@ class MapWriter(WriterEncodings, WriterPngs):
         finite rigid transform; a ``stamp_ns`` that is not an integer (seconds as a float) or
         outside int64; a depth of another shape, of an integer or bool dtype (raw sensor units
         or a mask: for millimetres pass ``depth.astype(np.float32) / 1000``) or beyond 655 m;
-        and after `commit` / `abort` / the end of the ``with`` block; a depth with no positive
+        and after `commit` / `abort` / the end of the ``with`` block; a frame added before
+        (an earlier keyframe's stamp and image: `repeats`); a depth with no positive
         pixel, negative in most and of varying values (an OpenGL depth buffer's -z: negate it).
         Logs a warning (once per writer) for a keyframe whose median depth is beyond 50 m:
         centimetres passed as metres? (see `check_consistency`), and one for a depth with no
@@ -304,6 +307,7 @@ class MapWriter(WriterEncodings, WriterPngs):
         h, w = rgb.shape[:2]
         # every check and encoding first, so that a refused keyframe leaves nothing behind
         puts = [(rec["image"], _encode_png(rgb))]
+        self._seen.refuse_repeat(self.records, self.files, kid, rec["stamp_ns"], puts[0][1])
         if depth_m is not None:
             what = f"keyframe {kid}'s depth"
             depth = _float_depth(depth_m, what)
