@@ -60,3 +60,17 @@ def test_other_data_starting_0x80_is_not_called_a_pickle(data):
     from mast3r_ros.core.text_files import not_text_fix
 
     assert not_text_fix(data, "save it as UTF-8") == "save it as UTF-8"
+
+
+def test_check_params_given_a_checkpoint_names_what_it_takes_and_where_the_checkpoint_goes(
+        checkpoint, capsys):
+    """check-params has no --checkpoint: it said "a checkpoint goes in --checkpoint" (a new
+    user's find). It says what FILE takes and where that file names the checkpoint."""
+    from mast3r_ros.replay.cli import main
+
+    assert main(["check-params", str(checkpoint), "--log-level", "error"]) == 2
+    err = capsys.readouterr().err
+    assert "PyTorch checkpoint" in err and "goes in --checkpoint" not in err, err
+    assert ("FILE takes the node's parameter file (your copy of config/localize.yaml), which "
+            "names the checkpoint in its 'checkpoint' parameter (build-map and localize take it "
+            "as --checkpoint)") in err, err

@@ -158,6 +158,17 @@ def _shipped_params_file(here: Optional[str] = None) -> Optional[str]:
     return None
 
 
+def _goes(argument: str) -> str:
+    """Where a checkpoint given as the parameter file goes, for the command whose file argument
+    is ``argument``: build-map's and localize's ``--params`` stand beside ``--checkpoint``;
+    check-params (``FILE``) has no such option, and its file names the checkpoint."""
+    if argument == "--params":
+        return "a checkpoint goes in --checkpoint"
+    return (f"{argument} takes the node's parameter file (your copy of config/localize.yaml), "
+            "which names the checkpoint in its 'checkpoint' parameter (build-map and localize "
+            "take it as --checkpoint)")
+
+
 def _shipped_hint(path: str) -> str:
     """For a missing ``.../localize.yaml`` (the README's ``--params config/localize.yaml`` run
     outside the checkout): where the package's own file is."""
@@ -276,9 +287,8 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     except OSError as e:  # no permission, ...
         raise ConfigError(f"cannot read parameter file {path}: {e.strerror or e}") from None
     except UnicodeDecodeError as e:  # an image given as --params, a Latin-1 comment
-        raise ConfigError(f"parameter file {path} is not {not_text(data, e)}; "
-                          f"{not_text_fix(data, 'give a YAML file, saved as UTF-8')}"
-                          ) from None
+        fix = not_text_fix(data, "give a YAML file, saved as UTF-8", _goes(argument))
+        raise ConfigError(f"parameter file {path} is not {not_text(data, e)}; {fix}") from None
     except _DuplicateKey as e:
         raise ConfigError(f"{path}: duplicate key {e.key!r} at line {e.line} (YAML keeps one of "
                           "the two; merge them, or delete one)") from None
