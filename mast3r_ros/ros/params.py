@@ -31,6 +31,7 @@ from mast3r_ros.core.config import (
     param_specs,
     validate_param,
 )
+from mast3r_ros.core.config.launch_args import launch_argument_hint
 from mast3r_ros.core.errors import ConfigError
 from mast3r_ros.core.message_fields import frame_id_problem
 from mast3r_ros.core.frame_params import frame_params_problem
@@ -295,6 +296,7 @@ def unknown_parameter_warnings(given: Iterable[str],
             continue
         hint = did_you_mean(name)
         if name not in shared:
+            hint = launch_argument_hint(name) or hint
             lines.append(f"parameter '{name}' is set (parameter file or -p) but this node has "
                          f"no such parameter, so it has no effect{hint}")
         elif hint:

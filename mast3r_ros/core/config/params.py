@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from ..errors import ConfigError
+from .launch_args import launch_argument_hint
 from .sections import Config
 
 
@@ -206,7 +207,8 @@ def validate_param(name: str, value: Any, where: str = "config", *,
             raise ConfigError(f"{where}: '{name}' is a section of parameters ({some}), not one "
                               f"value, got {got}: write its parameters indented under "
                               f"'{name.split('.')[-1]}:'")
-        raise ConfigError(f"{where}: unknown parameter '{name}'{did_you_mean(name)}")
+        hint = launch_argument_hint(name, value) or did_you_mean(name)
+        raise ConfigError(f"{where}: unknown parameter '{name}'{hint}")
     v = _coerce(spec, value, where)
     if spec.choices is not None and v not in spec.choices:
         raise ConfigError(f"{where}: parameter '{name}' must be one of {list(spec.choices)}, "
