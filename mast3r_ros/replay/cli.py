@@ -262,7 +262,8 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from .run_notes import frame_selection, selection_said
     from .run_resume import check_partial_before_run
 
-    cfg = offline_warmup(load_config(args), args.warmup)
+    given = load_config(args)  # the run's config.yaml keeps its warmup (the node's)
+    cfg = offline_warmup(given, args.warmup)
     note_unused_device(args, cfg)
     refuse_file_beside_bag_poses(args, "--groundtruth")
     map_path = _map_path(args.map, cfg, args.params)
@@ -286,7 +287,8 @@ def cmd_localize(args: argparse.Namespace) -> int:
     metrics = run_localization(source, map_path, args.out, cfg, groundtruth=args.groundtruth,
                                stride=args.stride, max_frames=args.max_frames,
                                global_only=args.global_only, overwrite=args.overwrite,
-                               resume=args.resume, restart=args.restart, source_path=args.source)
+                               resume=args.resume, restart=args.restart, source_path=args.source,
+                               params_warmup=given.localizer.warmup)
     cut = selection_said(frame_selection(source, args.source, args.stride, args.max_frames))
     with after_publishing("the run", output_path(args.out)):  # a stop now loses none of it
         sys.stdout.write(f"localized {args.source}{cut} against {map_path} -> {args.out}\n"

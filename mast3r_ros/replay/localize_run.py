@@ -238,7 +238,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
                      groundtruth: Optional[str] = None, stride: int = 1, max_frames: int = 0,
                      global_only: bool = False, overwrite: bool = False, resume: bool = False,
                      restart: bool = False, *, resume_hint: str = "",
-                     source_path: str = "") -> Dict[str, Any]:
+                     source_path: str = "", params_warmup: Optional[bool] = None
+                     ) -> Dict[str, Any]:
     """Localize the frames of ``source`` against a map; write the run folder (config.yaml,
     results.jsonl, trajectory.tum, metrics.json, plots); return the metrics.
 
@@ -262,6 +263,9 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     user has no --resume), else localize's --resume (with --overwrite when ``out`` exists), after
     a `MapFormatError` only once the map is fixed. run.json records ``source_path`` (SOURCE as
     given), ``stride`` and ``max_frames`` with the frame counts (`run_notes.frame_selection`).
+    ``params_warmup``: the parameter file's ``warmup``, which config.yaml records where
+    ``cfg``'s is the offline run's choice (`cli_options.offline_warmup`: off on a CPU run), so
+    that the file given to the node keeps its warm-up; run.json records the run's (``warmup``).
 
     A frame the source cannot read is a failed frame and the run goes on; `InputError` with
     the first one's error when the first `ALL_UNREADABLE_STOP` frames (or all) are unreadable
@@ -304,7 +308,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
                                              global_only, source_run(source))
             try:
                 metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride,
-                                        max_frames, global_only, done, lines, source_path)
+                                        max_frames, global_only, done, lines, source_path,
+                                        params_warmup)
             except BaseException as e:
                 _keep_partial(tmp, out, _map_stop_hint(e, map_hint) if isinstance(
                     e, MapFormatError) and not own_hint else resume_hint)
@@ -396,15 +401,18 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
                   gt_file: Optional[Tuple[np.ndarray, np.ndarray]], stride: int,
                   max_frames: int, global_only: bool,
                   done: Optional[Dict[int, LocalizationResult]] = None,
-                  lines: Optional[Dict[int, str]] = None, source_path: str = ""
-                  ) -> Dict[str, Any]:
+                  lines: Optional[Dict[int, str]] = None, source_path: str = "",
+                  params_warmup: Optional[bool] = None) -> Dict[str, Any]:
     """``map_path`` as given (errors name the user's path); ``cfg.node.map_path`` absolute;
     ``done``, ``lines``: a resumed partial's (`_localize_to_file`)."""
-    dump_config_yaml(recorded_config(cfg), os.path.join(out, "config.yaml"))
+    warm = cfg.localizer.warmup if params_warmup is None else bool(params_warmup)
+    dump_config_yaml(recorded_config(dataclasses.replace(cfg, localizer=dataclasses.replace(
+        cfg.localizer, warmup=warm))), os.path.join(out, "config.yaml"))
     # what --resume compares that config.yaml lacks: --global-only, the map's content digest;
     # and what the run took of which recording (SOURCE, --stride, --max-frames)
     write_run_facts(out, global_only, cfg.node.map_path, source_run(source),
-                    frame_selection(source, source_path, stride, max_frames))
+                    frame_selection(source, source_path, stride, max_frames),
+                    warmup=cfg.localizer.warmup)
     loc = Localizer.from_config(cfg, map_path)
     stamps_note = bag_image_stamp_note(source, loc.keyframe_map.manifest, map_path)
     if stamps_note:  # a bag read with another --image-stamp than the map's recording was

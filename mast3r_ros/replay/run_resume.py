@@ -73,14 +73,17 @@ def source_run(source: Any) -> Optional[int]:
 
 
 def write_run_facts(folder: str, global_only: bool, map_path: str,
-                    run: Optional[int] = None, frames: Optional[Dict[str, Any]] = None) -> None:
+                    run: Optional[int] = None, frames: Optional[Dict[str, Any]] = None,
+                    warmup: Optional[bool] = None) -> None:
     """`RUN_FACTS` in ``folder`` (a run's, before its first frame) for the map at
     ``map_path``; ``run``: the recording's run it reads (`source_run`); ``frames``: what it
     localizes of which recording (`run_notes.frame_selection`: SOURCE, --stride, --max-frames
-    and the counts), which neither config.yaml nor metrics.json records."""
+    and the counts), which neither config.yaml nor metrics.json records; ``warmup``: whether
+    the run warms up (the offline choice; config.yaml keeps the parameter file's)."""
     atomic_write_json(os.path.join(folder, RUN_FACTS), {
         "global_only": bool(global_only), "map_digest": content_digest(map_path), "run": run,
-        **({"selection": frames} if frames else {})})
+        **({"selection": frames} if frames else {}),
+        **({"warmup": bool(warmup)} if warmup is not None else {})})
 
 
 def partial_of(out: str) -> str:
