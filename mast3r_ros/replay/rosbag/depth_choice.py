@@ -9,7 +9,7 @@ no depth is read."""
 from __future__ import annotations
 
 import logging
-from typing import Any, List
+from typing import Any, List, Optional
 
 from rosbags.highlevel import AnyReader
 
@@ -45,18 +45,24 @@ def _mono16(seq: Any, reader: AnyReader, topic: str) -> bool:
     return msg.format.split(";")[0].strip() == "mono16"
 
 
-def note_mono16_depth(seq: Any, reader: AnyReader, topic: str) -> None:
-    """Say at INFO (once: the bag is opened once) that the depth topic ``topic`` the user
-    named is mono16, read as 16-bit depth as 16UC1 is (`raw.depth_to_metres`: the same
-    REP-118 millimetres, or --depth-scale's unit)."""
-    if not _mono16(seq, reader, topic):
-        return
+def first_depth_encoding(seq: Any, msg: Any, topic: str) -> Optional[str]:
+    """The depth topic's first message's encoding (an Image's; a CompressedImage's format),
+    which the indexing pass deserializes in full for it; a mono16 one (cv_bridge's 16-bit grey
+    image, which some depth drivers publish depth as) said at INFO, once (the first message
+    alone comes here): read as 16-bit depth as 16UC1 is (`raw.depth_to_metres`: the same
+    REP-118 millimetres, or --depth-scale's unit). A RealSense recording's depth (mono16 with
+    its Depth Units) says nothing: `_check_realsense_depth` reads its unit."""
+    enc = getattr(msg, "encoding", None) or getattr(msg, "format", None)
+    if (enc is None or str(enc).split(";")[0].strip() != "mono16"
+            or realsense.is_realsense(seq._topics)):
+        return enc
     scale = getattr(seq, "_depth_scale", None)
     unit = (f"{seq._option('depth_scale')} {scale:g} units per metre" if scale is not None else
             f"1000 units per metre (REP-118 millimetres; {seq._option('depth_scale')} for "
             "another unit)")
     log.info("depth topic %s is mono16 (cv_bridge's 16-bit grey image): read as 16-bit "
              "depth, as 16UC1 is: %s", topic, unit)
+    return enc
 
 
 def needed_depth_topic(seq: Any, reader: AnyReader, need: str) -> str:

@@ -41,7 +41,7 @@ from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFra
                            check_camera_info_arg)
 from .cdr_header import HeaderReader
 from .depth import _DepthAssociation
-from .depth_choice import needed_depth_topic
+from .depth_choice import first_depth_encoding, needed_depth_topic
 from .drawn import _DrawnFrames, _Recorded
 from .index_stop import _IndexStopped
 from .opening import (  # noqa: F401 (_open_hint)
@@ -277,9 +277,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
             elif conn.topic == self.depth_topic:
                 self._depth_runs.append((run, stamp))
                 self._note_depth_header(msg, raw)
-                if self._depth_encoding is None:
-                    self._depth_encoding = getattr(msg, "encoding", None) or getattr(
-                        msg, "format", None)
+                if self._depth_encoding is None:  # a mono16 one said (`depth_choice`)
+                    self._depth_encoding = first_depth_encoding(self, msg, conn.topic)
             elif conn.topic == self.camera_info_topic:
                 if not self._info_runs:
                     self._info_frame_id = msg.header.frame_id

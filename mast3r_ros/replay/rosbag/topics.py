@@ -252,10 +252,6 @@ class _TopicSelection:
                              + (f": {', '.join(others)}" if others else ""))
         if reader is not None and realsense.is_realsense(self._topics):
             self._check_realsense_depth(reader, topic)  # aligned? its Depth Units
-        elif reader is not None:  # a mono16 topic given as depth: read as 16UC1, said so
-            from .depth_choice import note_mono16_depth
-
-            note_mono16_depth(self, reader, topic)
         return topic
 
     def _realsense_image_topic(self) -> str:
