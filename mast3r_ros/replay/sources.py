@@ -23,6 +23,7 @@ import numpy as np
 from ..core.config import LocalizerConfig, PoseAtStampConfig
 from ..core.errors import InputError
 from ..core.fileio import checkpoint_file_note
+from .video_file import video_file_note
 from ..core.recordings import BAG_STORAGE_SUFFIXES, none_of_the_sources, recording_kind
 from ..core.image_codec import load_camera_info_yaml
 from ..core.image_codec.camera_info_yaml import CALIBRATION_FILES
@@ -334,7 +335,7 @@ def _not_a_recording(path: str) -> Optional[str]:
         if name == MANIFEST:
             return (f"{path} is a keyframe map's manifest, not a recording: pass "
                     f"{SOURCE_KINDS} as SOURCE (a map goes in localize's --map)")
-        return f"{neither}: it is a file{checkpoint_file_note(path)}"
+        return f"{neither}: {video_file_note(path) or 'it is a file' + checkpoint_file_note(path)}"
     if os.path.isfile(os.path.join(path, "metadata.yaml")):
         return None
     parent = os.path.dirname(os.path.abspath(path))
