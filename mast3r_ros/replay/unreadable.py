@@ -77,6 +77,10 @@ def _all_unreadable(held: List[UnreadableFrame], which: str) -> str:
         s = w / cw
         scale = (f", or, were they resized by {s:g} after calibrating, the same one with fx, "
                  f"fy, cx, cy scaled by {s:g}")
+    elif (w, h) == (ch, cw):  # width and height swapped: a camera mounted a quarter turn
+        scale = (", or, were they turned a quarter turn (a camera mounted on its side): the "
+                 f"calibration turned with them, for {w}x{h}, its fx and fy swapped and cx, cy "
+                 "moved with the turn")
     return (f"{first.reason} ({what} {w}x{h}: the images read fine, the calibration is for "
             f"another image size; give the calibration of these images{scale})")
 

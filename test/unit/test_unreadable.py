@@ -73,6 +73,19 @@ def test_every_frame_of_another_size_than_the_calibration_is_not_called_broken(n
         list(hold_unreadable([_resized(0), _bad(1), _bad(2)]))
 
 
+def test_portrait_frames_under_a_landscape_calibration_are_said_turned():
+    """Frames 480x640 under a camera.yaml for 640x480 (a camera mounted on its side) were told
+    only 'the calibration is for another image size': width and height swapped is said."""
+    with pytest.raises(InputError) as e:
+        list(hold_unreadable([_resized(k, (480, 640)) for k in range(3)]))
+    msg = str(e.value)
+    assert "another image size" in msg and "scaled by" not in msg, msg
+    assert "turned a quarter turn" in msg and "turned with them, for 480x640" in msg, msg
+    with pytest.raises(InputError) as e:  # another size, not swapped: no turn said
+        list(hold_unreadable([_resized(k, (480, 360)) for k in range(3)]))
+    assert "quarter turn" not in str(e.value)
+
+
 def test_the_first_ten_warned_one_by_one_then_every_hundredth(caplog):
     with caplog.at_level(logging.WARNING, logger="mast3r_ros.replay.unreadable"):
         for n in range(1, 302):
