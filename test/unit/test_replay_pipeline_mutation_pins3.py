@@ -180,3 +180,30 @@ def test_a_sift_build_with_a_checkpoint_configured_encodes_nothing_on_resume(tmp
                                          r"done encoding abc123_224, but this run encodes nothing"):
         pipeline.build_map(Unread(), str(tmp_path / "map"), c, build=BuildOptions(resume=True))
     assert os.listdir(tmp_path / "map.partial" / "encodings") == ["abc123_224"]
+
+
+def test_a_stop_as_the_map_is_published_is_not_told_as_a_map_not_written(tmp_path, monkeypatch,
+                                                                         caplog):
+    """#198 (the re-raise after `mark_published` dropped): the stop still propagated, through
+    the branch for a build stopped before its map, which logged 'build interrupted: OUT was not
+    written; rerun the same command' beside 'interrupted after the map was published: OUT is
+    complete' (test_interrupt_at_publish.py checks only the last line)."""
+    import logging
+
+    from mast3r_ros.core.keyframes import KeyframeMap
+
+    real = pipeline.commit_build
+
+    def commit_then_stop(w):
+        real(w)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "commit_build", commit_then_stop)
+    monkeypatch.setattr(pipeline, "plot_keyframes", lambda *a, **k: None)
+    one = np.ones((24, 32), np.float32)
+    out = str(tmp_path / "map")
+    caplog.set_level(logging.INFO, logger="mast3r_ros")
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.build_map(_frames([one, one]), out, _cfg("sift"))
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert list(KeyframeMap.load(out).stamps_ns()) == [1000, 2000]  # published, complete
