@@ -207,3 +207,31 @@ def test_a_stop_as_the_map_is_published_is_not_told_as_a_map_not_written(tmp_pat
         pipeline.build_map(_frames([one, one]), out, _cfg("sift"))
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert list(KeyframeMap.load(out).stamps_ns()) == [1000, 2000]  # published, complete
+
+
+def test_the_sources_pose_suspect_goes_to_the_map_check_only_with_its_own_poses(tmp_path,
+                                                                                monkeypatch):
+    """#248 (`None if traj is not None` -> `is None`): what else places the camera (a source's
+    ``pose_suspect``: a bag's tf note) is about the source's own poses; with --trajectory the
+    poses are the file's, so the map check gets none (pins2 pins the other-clock note beside
+    it)."""
+    class Stop(Exception):
+        pass
+
+    handed = []
+
+    def check(w, check, units, force, pose_suspect=None, other_clock=""):
+        handed.append(pose_suspect)
+        raise Stop
+
+    monkeypatch.setattr(pipeline, "check_consistency", check)
+    one = np.ones((24, 32), np.float32)
+    src = _Source(Frame(RGB, CAM, k * 1_000_000_000, depth_m=one, map_from_cam=_pose(k))
+                  for k in (1, 2))
+    src.pose_suspect = "the tf's camera frame may not be the image's"
+    traj = tmp_path / "traj.txt"
+    traj.write_text("1.0 0 0 0 0 0 0 1\n2.0 1 0 0 0 0 0 1\n")
+    for k, trajectory in enumerate((None, str(traj))):
+        with pytest.raises(Stop):
+            pipeline.build_map(src, str(tmp_path / f"map{k}"), _cfg("sift"), trajectory)
+    assert handed == ["the tf's camera frame may not be the image's", None]
