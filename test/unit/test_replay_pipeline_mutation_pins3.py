@@ -235,3 +235,26 @@ def test_the_sources_pose_suspect_goes_to_the_map_check_only_with_its_own_poses(
         with pytest.raises(Stop):
             pipeline.build_map(src, str(tmp_path / f"map{k}"), _cfg("sift"), trajectory)
     assert handed == ["the tf's camera frame may not be the image's", None]
+
+
+def test_an_encoding_build_stopped_before_its_first_shard_says_so(tiny_ckpt, tmp_path,
+                                                                  monkeypatch, caplog):
+    """#278 (`not w.encodings` -> `w.encodings`): a mast3r build with a checkpoint stopped
+    before any keyframe was encoded says so, with nothing to resume (its PNGs deleted)."""
+    import logging
+
+    def stop(w, cfg, opts):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_encode_keyframes", stop)
+    c = _cfg()
+    c = dataclasses.replace(c, model=dataclasses.replace(c.model, checkpoint=tiny_ckpt,
+                                                         device="cpu"))
+    out = str(tmp_path / "map")
+    caplog.set_level(logging.ERROR, logger="mast3r_ros")
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.build_map(_frames([None, None]), out, c)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"build interrupted before any keyframe was encoded: {out} was not written; rerun the "
+        "same command to start over"]
+    assert os.listdir(tmp_path) == []
