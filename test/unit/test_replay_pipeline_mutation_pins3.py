@@ -239,8 +239,9 @@ def test_the_sources_pose_suspect_goes_to_the_map_check_only_with_its_own_poses(
 
 def test_an_encoding_build_stopped_before_its_first_shard_says_so(tiny_ckpt, tmp_path,
                                                                   monkeypatch, caplog):
-    """#278 (`not w.encodings` -> `w.encodings`): a mast3r build with a checkpoint stopped
-    before any keyframe was encoded says so, with nothing to resume (its PNGs deleted)."""
+    """#278 (`not w.encodings` -> `w.encodings`), #250 (`== "mast3r"` -> `!=`): a mast3r build
+    with a checkpoint stopped before any keyframe was encoded says so, with nothing to resume
+    (its PNGs deleted); a build without a checkpoint (#202) does not."""
     import logging
 
     def stop(w, cfg, opts):
@@ -258,3 +259,9 @@ def test_an_encoding_build_stopped_before_its_first_shard_says_so(tiny_ckpt, tmp
         f"build interrupted before any keyframe was encoded: {out} was not written; rerun the "
         "same command to start over"]
     assert os.listdir(tmp_path) == []
+    # a build that encodes nothing (no checkpoint: #202, `and` -> `or`) had nothing to encode
+    caplog.clear()
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.build_map(_frames([None, None]), out, _cfg())
+    assert [r.getMessage() for r in caplog.records] == [
+        f"build interrupted: {out} was not written; rerun the same command to start over"]
