@@ -220,7 +220,7 @@ def test_the_sources_pose_suspect_goes_to_the_map_check_only_with_its_own_poses(
 
     handed = []
 
-    def check(w, check, units, force, pose_suspect=None, other_clock=""):
+    def check(w, check, units, force, pose_suspect=None, other_clock="", skipped=()):
         handed.append(pose_suspect)
         raise Stop
 
