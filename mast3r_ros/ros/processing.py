@@ -29,12 +29,12 @@ The node passes tf2's exception type in ``lookup_errors``, so the path is tested
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import math
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from typing import Any, Optional, TYPE_CHECKING, Tuple, Type
 
@@ -101,7 +101,9 @@ class FrameProcessing:
         self._pending_initial_pose = None  # /initialpose while inactive, applied at activate
         self._info_frames_said = SaidOnce()  # (image, CameraInfo) frame pairs warned about
         self._optical_said = SaidOnce()  # image frames warned about as not optical
-        self._tilted = collections.Counter()  # tilted poses a configuration (localizer) had
+        # tilted poses of a configuration: (a weak reference to its localizer, the count); not
+        # by id(), which a localizer loaded after cleanup freed the last one often reuses
+        self._tilted: Tuple[Any, int] = (lambda: None, 0)
 
     # ------------------------------------------------------------------ activation
     def _set_active(self, active: bool) -> None:
@@ -410,8 +412,10 @@ class FrameProcessing:
                 and tilted_base_doubt(map_from_base_, n.map_frame, n.base_frame, n.two_d_mode))
         # said at a configuration's (its localizer's: config_warning is cleared at cleanup)
         # third tilted pose, not for one wrong pose; the poses are published all the same
-        self._tilted[id(localizer)] += bool(tilt)
-        if tilt and self._tilted[id(localizer)] == 3:
+        held, count = self._tilted
+        self._tilted = (weakref.ref(localizer),
+                        (count if held() is localizer else 0) + bool(tilt))
+        if tilt and self._tilted[1] == 3:
             self.get_logger().warning(tilt)
             with self._lock:  # on /diagnostics too, until cleanup
                 self._diag.config_warning = "; ".join(filter(None, (self._diag.config_warning,

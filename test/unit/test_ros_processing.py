@@ -1203,3 +1203,31 @@ def test_a_deactivate_after_the_inference_and_before_the_publish_drops_the_pose(
     host._process(image(stamp(0)))
     assert reads and host._outputs.poses == [] and not host._tf.sent
     assert host._tracking.candidate is None
+
+
+def test_the_tilted_map_warning_is_said_again_by_a_configuration_whose_localizer_reuses_an_id(
+        monkeypatch):
+    """CPython reuses a freed object's id: a localizer loaded at configure after cleanup freed
+    the last one often has its id, and a count of tilted poses kept by id() carried over, so the
+    new configuration's third tilted pose said nothing (seen in 3 of 10 cleanup/configure
+    cycles). ``id`` is made constant here to reproduce that reuse every time."""
+    import mast3r_ros.ros.processing as processing
+    from scipy.spatial.transform import Rotation
+
+    from mast3r_ros.core.geometry import make_pose
+
+    monkeypatch.setattr(processing, "id", lambda _obj: 1, raising=False)
+    y_down = make_pose(Rotation.from_euler("x", -90.0, degrees=True).as_matrix(), [0, 0, 0])
+
+    class YDown(Localizer):
+        def localize(self, *a, **k):
+            return dataclasses.replace(super().localize(*a, **k),
+                                       map_from_cam=y_down @ MAP_FROM_CAM)
+    host = Host(YDown())
+    for k in range(3):
+        host._process(image(stamp(k)))
+    host._diag.cleaned_up()           # cleanup, then configure again: a new localizer
+    host._localizer = YDown()
+    for k in range(3, 6):
+        host._process(image(stamp(k)))
+    assert "tilted 90 deg" in dict(host.summary().values)["config_warning"]
