@@ -418,6 +418,7 @@ class TumSequence:
         if (w, h) != size:  # as the rosbag2 reader words it: the colour image is the reference
             colour = listed_file(self.folder, rgb_path, 'colour image', 'rgb.txt')
             turn = exif_orientation(colour) if (w, h) == size[::-1] else 1
+            turn = turn if turn >= 5 else 1  # only a quarter turn (5-8) swaps w and h
             fix = ("register depth to the colour image first" if turn == 1 else
                    f"the colour image is stored {w}x{h}, the depth's size, and turned to "
                    f"{size[0]}x{size[1]} by its EXIF orientation tag ({turn}: {EXIF_TURNS[turn]}) "

@@ -88,3 +88,29 @@ def test_depth_beside_colour_turned_by_exif_to_fit_camera_yaml_names_the_turn(tm
     said = str(e.value)
     assert "register depth" not in said and "EXIF orientation tag (6: turned a quarter" in said
     assert f"give the calibration of the pixels as stored ({W}x{H}" in said, said
+
+
+def test_depth_beside_colour_whose_exif_turn_keeps_its_size_is_not_blamed_on_the_turn(tmp_path):
+    """Portrait colour stored 24x32 with orientation 3 (180 deg: the size kept, read as stored)
+    and a camera.yaml for it, beside 32x24 depth PNGs: the depth is not registered to the colour,
+    and the refusal said 'the colour image is stored 32x24, the depth's size, and turned to 24x32
+    by its EXIF orientation tag (3: turned 180 deg)', false of a tag that turns nothing a quarter;
+    only a quarter turn (5-8) swaps width and height."""
+    from PIL import Image
+
+    from mast3r_ros.core.errors import ImageSizeError
+
+    folder = make_folder(tmp_path / "seq")
+    (folder / "camera.yaml").write_text(CAMERA_YAML.replace(f"image_width: {W}", "image_width: X")
+                                        .replace(f"image_height: {H}", f"image_height: {W}")
+                                        .replace("image_width: X", f"image_width: {H}"))
+    for png in (folder / "rgb").glob("*.png"):
+        im = Image.open(png).convert("RGB").transpose(Image.TRANSPOSE)  # stored 24x32
+        exif = im.getexif()
+        exif[0x0112] = 3
+        im.save(png.with_suffix(".jpg"), exif=exif, quality=100)
+    (folder / "rgb.txt").write_text((folder / "rgb.txt").read_text().replace(".png", ".jpg"))
+    with pytest.raises(ImageSizeError) as e:
+        TumSequence(folder)[0]
+    said = str(e.value)
+    assert "register depth to the colour image first" in said and "EXIF" not in said, said
