@@ -409,9 +409,10 @@ class TumSequence:
         if raw.dtype != np.uint16 or raw.ndim != 2:
             hint = ("" if raw.dtype.kind != "f" or raw.ndim != 2 else
                     ": a float depth image (metres, as renderers and 32FC1 write it) is to be "
-                    "converted, e.g. (np.nan_to_num(d) * 5000).round().astype(np.uint16) saved "
-                    "as PNG (TUM's 5000 units per metre, up to 13 m; 0: no depth), or x1000 "
-                    "read with --depth-scale 1000 (up to 65 m)")
+                    "converted, e.g. (np.where(np.isfinite(d) & (d > 0) & (d < 13.1), d, 0) "
+                    "* 5000).round().astype(np.uint16) saved as PNG (TUM's 5000 units per "
+                    "metre, up to 13.1 m; 0: no depth), or 65.5 and 1000 for 13.1 and 5000, "
+                    "read with --depth-scale 1000 (up to 65.5 m)")
             raise InputError(f"depth image {path} must be 16-bit single-channel PNG, got "
                              f"{raw.shape} {raw.dtype}{hint}")
         (h, w), size = raw.shape, (self.intrinsics.width, self.intrinsics.height)
