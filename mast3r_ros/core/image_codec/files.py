@@ -111,10 +111,21 @@ def exif_orientation(path: Union[str, os.PathLike]) -> int:
 
     try:
         with Image.open(path) as im:
+            # Pillow's getexif() decodes a whole PNG to look for an eXIf chunk after its image
+            # data: only where the file holds one (a TUM folder's every frame was read twice)
+            if im.format == "PNG" and "exif" not in im.info and not _png_has_exif(path):
+                return 1
             value = im.getexif().get(0x0112, 1)
     except Exception:  # noqa: BLE001  no tag to read: OpenCV decides about the file itself
         return 1
     return value if isinstance(value, int) and value in EXIF_TURNS else 1
+
+
+
+def _png_has_exif(path: Union[str, os.PathLike]) -> bool:
+    """Whether the PNG file ``path`` may hold an eXIf chunk (its type's bytes anywhere in it)."""
+    with open(path, "rb") as fh:
+        return b"eXIf" in fh.read()
 
 
 def image_not_found(path: str) -> str:
