@@ -103,6 +103,8 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
         if r is None:
             hint = None if global_only else tracker.hint(f.stamp_ns)
             r = loc.localize(f, force_global=global_only, hint=hint)
+        else:  # its fits to the run gates, as when it was localized
+            loc.recall(r)
         tracker.update(r)
         yield f, r
 

@@ -371,6 +371,15 @@ class Localizer:
                     "may differ from the raw K legitimately)", cam.width, cam.height,
                     *q, 100 * rel.min(), fx, fy, cx, cy)
 
+    def recall(self, result: LocalizationResult) -> None:
+        """Take a recorded result's fits into the run gates as `localize` took them (a resumed
+        run's, `localize_frames`): its next frames are judged on the evidence a run in one go
+        had (a fresh Localizer's gates started empty: refused frames were published). The
+        result is not changed."""
+        with self._lock:
+            self._focal_run.judge(result, self.config.gates.max_focal_error)
+            self._pp_run.judge(result, self.config.gates.max_focal_error > 0)
+
     def localize(self, frame: Frame, prior: Optional[np.ndarray] = None,
                  force_global: bool = False, *, hint: Optional[np.ndarray] = None,
                  with_matches: bool = False) -> LocalizationResult:
