@@ -41,9 +41,12 @@ def _check_node_name(name: str) -> None:
     from ..core.config.blocks import _NAME_TOKEN
     from ..core.errors import ConfigError
 
-    ns, _, base = name.strip().rpartition("/")
+    ns, sep, base = name.strip().rpartition("/")
     if _NAME_TOKEN.fullmatch(name):
         return
+    if sep and not ns.strip("/") and _NAME_TOKEN.fullmatch(base):  # '/name': ros2 node list's
+        raise ConfigError(f"--node-name {name!r} holds the root namespace's '/': give the node's "
+                          f"name alone, --node-name {base}")
     if ns.strip("/") and _NAME_TOKEN.fullmatch(base):
         raise ConfigError(f"--node-name {name!r} holds a namespace: give the node's name alone "
                           f"and the namespace apart, --node-name {base} --namespace "

@@ -4,6 +4,8 @@ whose launch renamed the node had to edit the parameter file for the offline too
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from mast3r_ros.core.config import NODE_NAME
@@ -79,3 +81,15 @@ def test_a_node_name_with_its_namespace_is_split_by_every_command(tmp_path, comm
     with pytest.raises(ConfigError, match="--node-name mast3r_localizer --namespace /robot1"):
         load_config(_args(command, "--params", str(f), "--node-name",
                           "/robot1/mast3r_localizer"))
+
+
+def test_a_node_name_with_the_root_namespace_s_slash_is_told_to_drop_it():
+    """`--node-name /mast3r_localizer` is how `ros2 node list` prints a node in the root
+    namespace; it was refused as 'not a ROS node name (letters, digits and '_' ...)', which it
+    is once the '/' goes."""
+    from mast3r_ros.replay.node_name_option import node_name
+
+    with pytest.raises(ConfigError) as e:
+        node_name(argparse.Namespace(node_name="/mast3r_localizer"))
+    said = str(e.value)
+    assert "not a ROS node name" not in said and "--node-name mast3r_localizer" in said, said
