@@ -494,7 +494,7 @@ def test_map_and_run_files_are_readable_by_other_users(tmp_path):
 def test_keyframe_index_must_be_an_int(tmp_path):
     cam = CameraIntrinsics(32, 24, [[30.0, 0, 15.5], [0, 30.0, 11.5], [0, 0, 1]])
     path = kfm.write_map(str(tmp_path / "m"), [(np.zeros((24, 32, 3), np.uint8), cam, np.eye(4),
-                                                 0, None)] * 2)
+                                                 k, None) for k in (0, 1)])  # not one frame twice
     m = kfm.KeyframeMap.load(path)
     assert m.keyframe(np.int64(1)).id == 1
     for bad in (0.5, "1", True):  # 0.5 was keyframe 0, "x" a bare ValueError
