@@ -106,8 +106,9 @@ def principal_point_warning(ev: PrincipalPointEvidence, cx_px: float, cy_px: flo
             f"intrinsics ({check}), and check whether the image is cropped or shifted from the "
             "calibrated one; the fit is against the map's 3-D points, placed with the K the map "
             "was built with, so a map built with the same wrong K hides it; "
-            + ("the poses published under it are biased (cx 40 px off on the redkitchen data: "
-               "2.6 cm and 3.4 deg median, 10 cm at worst)" if localized else
+            + ("poses under it are biased (cx 40 px off on the redkitchen data: 2.6 cm and 3.4 "
+               "deg median, 10 cm at worst); while the frames put it more than 3 deg of view off "
+               "the localizer refuses them, below that they are published" if localized else
                "no pose was localized (none published), so none is biased by it"))
 
 

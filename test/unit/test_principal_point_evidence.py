@@ -127,7 +127,7 @@ def test_metrics_the_table_and_the_end_of_run_warning():
     assert cp["off"] and cp["cx"]["off"] and not cp["cy"]["off"]
     warnings = camera_warnings(m)
     assert len(warnings) == 1 and warnings[0] == cp["warning"]
-    assert "published under it are biased" in warnings[0]
+    assert "poses under it are biased" in warnings[0] and "3 deg of view off" in warnings[0]
     row = "cx 280.5 px (-39.5 +-0.4), cy 241.0 px (+1.0 +-0.4) fit, the camera's are 320.0"
     assert row in format_table(m)
     none = summarize([_result(False, f) for f in _fits(-39.5, 1.0)])
