@@ -2,7 +2,9 @@
 
     ros2 launch mast3r_ros localize.launch.py map:=/path/to/map
     ros2 launch mast3r_ros localize.launch.py map:=/maps/office checkpoint:=/models/mast3r.pth \
-        image_topic:=/camera/color/image_raw camera_info_topic:=/camera/color/camera_info
+        image_topic:=/camera/camera/color/image_raw \
+        camera_info_topic:=/camera/camera/color/camera_info
+    (realsense-ros 4.54+ topics; older releases name them /camera/color/...: `ros2 topic list`)
 
 Parameters come from ``params_file`` (default: the installed config/localize.yaml); ``map`` and
 ``checkpoint`` override ``map_path`` and ``checkpoint`` when given. ``autostart`` is passed to
