@@ -273,3 +273,17 @@ def test_a_pair_without_baseline_beside_others_is_neither_scored_nor_confirmed()
     matches = {(0, 1): _M(), (1, 2): _M(base=50 * LIMIT, fit=50 * LIMIT), (0, 2): None}
     c = _run(matches=matches, views=_twice(_views(), 1))
     assert c is not None and abs(_fitted(c) / 0.9 - 1) < 0.01, c
+
+
+def test_pairs_turned_in_place_are_kept_and_only_one_frame_twice_left_out():
+    """The baseline rule (1 mm) also dropped a pair turned in place, whose K R K^-1 depends on
+    the focal length: kept now; the same place and direction (one frame twice) is not."""
+    from scipy.spatial.transform import Rotation
+
+    from mast3r_ros.core.map_check.baseline import with_baseline
+
+    views = _views(n=3)
+    views[1].pose = views[0].pose.copy()  # one frame twice
+    views[2].pose = views[0].pose.copy()
+    views[2].pose[:3, :3] = Rotation.from_euler("y", 10.0, degrees=True).as_matrix()
+    assert with_baseline(views, [(0, 1), (0, 2), (1, 2)]) == [(0, 2), (1, 2)]
