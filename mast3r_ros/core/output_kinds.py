@@ -29,13 +29,13 @@ def recorded_map(run: str) -> str:
             return recorded
     except (OSError, ValueError, AttributeError):  # AttributeError: JSON but not an object
         pass
-    from .config import load_config_yaml  # a run's config.yaml: the node's parameter file
+    from .config.recorded_file import load_recorded_config  # a run's config.yaml
 
     config = os.path.join(run, "config.yaml")
     if not os.path.isfile(config):
         return ""
     try:
-        return str(load_config_yaml(config).node.map_path or "")
+        return str(load_recorded_config(config).node.map_path or "")
     except (Mast3rRosError, OSError, ValueError):
         return ""
 

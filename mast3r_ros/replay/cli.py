@@ -257,6 +257,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from ..core.output_kinds import refuse_other_output
     from .metrics_table import format_table
     from .localize_run import RUN_FILES, RUN_OUTPUTS, check_before_indexing, run_localization
+    from .node_name_option import node_name
     from .out_source import (refuse_map_as_run_out, refuse_out_over_source,
                              refuse_resume_of_finished, warn_run_inside_map)
     from .run_notes import frame_selection, selection_said
@@ -288,7 +289,8 @@ def cmd_localize(args: argparse.Namespace) -> int:
                                stride=args.stride, max_frames=args.max_frames,
                                global_only=args.global_only, overwrite=args.overwrite,
                                resume=args.resume, restart=args.restart, source_path=args.source,
-                               params_warmup=given.localizer.warmup)
+                               params_warmup=given.localizer.warmup,
+                               node_name=node_name(args))
     cut = selection_said(frame_selection(source, args.source, args.stride, args.max_frames))
     with after_publishing("the run", output_path(args.out)):  # a stop now loses none of it
         sys.stdout.write(f"localized {args.source}{cut} against {map_path} -> {args.out}\n"

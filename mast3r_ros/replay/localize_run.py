@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..core.config import Config, dump_config_yaml
+from ..core.config import NODE_NAME, Config, dump_config_yaml
 from ..core.durable import flush_filesystem, fsync_dir
 from ..core.errors import (MAP_PERMISSIONS, ConfigError, InputError, MapFormatError,
                                after_publishing)
@@ -240,8 +240,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
                      groundtruth: Optional[str] = None, stride: int = 1, max_frames: int = 0,
                      global_only: bool = False, overwrite: bool = False, resume: bool = False,
                      restart: bool = False, *, resume_hint: str = "",
-                     source_path: str = "", params_warmup: Optional[bool] = None
-                     ) -> Dict[str, Any]:
+                     source_path: str = "", params_warmup: Optional[bool] = None,
+                     node_name: str = NODE_NAME) -> Dict[str, Any]:
     """Localize the frames of ``source`` against a map; write the run folder (config.yaml,
     results.jsonl, trajectory.tum, metrics.json, plots); return the metrics.
 
@@ -268,6 +268,7 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     ``params_warmup``: the parameter file's ``warmup``, which config.yaml records where
     ``cfg``'s is the offline run's choice (`cli_options.offline_warmup`: off on a CPU run), so
     that the file given to the node keeps its warm-up; run.json records the run's (``warmup``).
+    ``node_name``: the node config.yaml's block is for (``--node-name``; `recorded_file`).
 
     A frame the source cannot read is a failed frame and the run goes on; `InputError` with
     the first one's error when the first `ALL_UNREADABLE_STOP` frames (or all) are unreadable
@@ -311,7 +312,7 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
             try:
                 metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride,
                                         max_frames, global_only, done, lines, source_path,
-                                        params_warmup)
+                                        params_warmup, node_name)
             except BaseException as e:
                 _keep_partial(tmp, out, _map_stop_hint(e, map_hint) if isinstance(
                     e, MapFormatError) and not own_hint else resume_hint)
@@ -404,12 +405,13 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
                   max_frames: int, global_only: bool,
                   done: Optional[Dict[int, LocalizationResult]] = None,
                   lines: Optional[Dict[int, str]] = None, source_path: str = "",
-                  params_warmup: Optional[bool] = None) -> Dict[str, Any]:
+                  params_warmup: Optional[bool] = None,
+                  node_name: str = NODE_NAME) -> Dict[str, Any]:
     """``map_path`` as given (errors name the user's path); ``cfg.node.map_path`` absolute;
     ``done``, ``lines``: a resumed partial's (`_localize_to_file`)."""
     warm = cfg.localizer.warmup if params_warmup is None else bool(params_warmup)
     dump_config_yaml(recorded_config(dataclasses.replace(cfg, localizer=dataclasses.replace(
-        cfg.localizer, warmup=warm))), os.path.join(out, "config.yaml"))
+        cfg.localizer, warmup=warm))), os.path.join(out, "config.yaml"), node_name)
     # what --resume compares that config.yaml lacks: --global-only, the map's content digest;
     # and what the run took of which recording (SOURCE, --stride, --max-frames)
     write_run_facts(out, global_only, cfg.node.map_path, source_run(source),

@@ -34,7 +34,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..core.config import Config, config_to_params, load_config_yaml
+from ..core.config import Config, config_to_params
+from ..core.config.recorded_file import load_recorded_config
 from ..core.errors import ConfigError, InputError
 from ..core.focal_evidence import FocalFit
 from ..core.principal_point_evidence import PrincipalPointFit
@@ -223,8 +224,8 @@ def resume_settings(out: str, cfg: Config, resume: bool) -> Config:
         return cfg
     path = os.path.join(partial, "config.yaml")
     try:
-        now = load_config_yaml(path).localizer.hint_max_age_s
-        before = load_config_yaml(path, base=_before_hint_limit()).localizer.hint_max_age_s
+        now = load_recorded_config(path).localizer.hint_max_age_s
+        before = load_recorded_config(path, base=_before_hint_limit()).localizer.hint_max_age_s
     except ConfigError:
         return cfg  # `start_from_partial` refuses it
     default = Config().localizer.hint_max_age_s
@@ -245,9 +246,9 @@ def _check_config(partial: str, cfg: Config) -> str:
     fix = "rerun with --restart instead of --resume to delete it and start over"
     path = os.path.join(partial, "config.yaml")
     try:
-        old = config_to_params(load_config_yaml(path, base=_before_hint_limit()))
+        old = config_to_params(load_recorded_config(path, base=_before_hint_limit()))
         # no hint_max_age_s in it (a run of an older mast3r_ros): read as 0, said as what it is
-        unset = load_config_yaml(path).localizer.hint_max_age_s != old["hint_max_age_s"]
+        unset = load_recorded_config(path).localizer.hint_max_age_s != old["hint_max_age_s"]
     except ConfigError as e:
         raise InputError(f"--resume: cannot read the config of the stopped run ({e}); "
                          f"{fix}") from None
