@@ -68,3 +68,48 @@ def test_the_localizer_refuses_frames_under_a_principal_point_its_run_shows_off(
     assert all(r.reason.startswith(f"{REASON} (over ") for r in results[4:])
     assert summarize(results)["failure_reasons"] == {REASON: 2}
     assert camera_focal(results)["frames_passed"] == 6
+
+
+def _cam(fx: float, cx: float, cy: float, w: int = 640, h: int = 480):
+    from mast3r_ros.core.types import CameraIntrinsics
+    return CameraIntrinsics(w, h, [[fx, 0, cx], [0, fx, cy], [0, 0, 1]])
+
+
+def test_a_principal_point_far_from_the_centre_is_held_until_the_run_confirms_it():
+    """K at twice the resolution (cx 640, cy 480 on 640x480) published 3 redkitchen frames 2.1
+    m off before the fifth fit's verdict: such a camera's poses now fail until five frames fit
+    cx, cy; then the run's verdict decides (a crop's right K passes from then on, a wrong one
+    stays refused). A K near the centre, or a result without a camera, passes at once."""
+    from mast3r_ros.core.localizer.principal_point_run_gate import (
+        HELD_REASON, suspect_principal_point)
+    k2 = _cam(1170.0, 640.0, 480.0)
+    assert "a K made for 1280x960 images?" in suspect_principal_point(k2)
+    assert suspect_principal_point(_cam(585.0, 320.0, 240.0)) == ""
+    assert suspect_principal_point(_cam(585.0, 440.0, 240.0)) == ""   # 19 % off: a crop, kept
+    assert suspect_principal_point(_cam(585.0, 460.0, 240.0)) != ""   # 22 %
+    assert suspect_principal_point(_cam(585.0, 320.0, 100.0)) != ""   # cy 29 % off alone
+
+    ok = lambda dcx: LocalizationResult(True, 1, focal_fit=_fit(dcx, cx=640.0))  # noqa: E731
+    gate = RunPrincipalPointGate()
+    held = [gate.judge(ok(0.0), camera=k2) for _ in range(4)]
+    assert not any(r.success for r in held)
+    assert all(r.map_from_cam is None and r.covariance is None for r in held)
+    assert held[0].reason.startswith(f"{HELD_REASON} (cx 640.0, cy 480.0 px lie 50 % and 50 %")
+    assert "1 of 5 frames fit so far" in held[0].reason
+    assert "4 of 5 frames fit so far" in held[3].reason
+    assert gate.judge(ok(0.0), camera=k2).success      # fifth fit: within the gate, released
+    assert gate.judge(ok(0.0), camera=k2).success
+
+    wrong = RunPrincipalPointGate()
+    results = [wrong.judge(ok(-312.0), camera=k2) for _ in range(7)]
+    assert not any(r.success for r in results)
+    assert [r.reason.startswith(HELD_REASON) for r in results] == [True] * 4 + [False] * 3
+    assert all(r.reason.startswith(REASON) for r in results[4:])
+
+    centred = RunPrincipalPointGate()
+    assert centred.judge(LocalizationResult(True, 1, focal_fit=_fit(0.0)),
+                         camera=_cam(585.0, 320.0, 240.0)).success
+    assert RunPrincipalPointGate().judge(ok(0.0)).success          # no camera: not held
+    assert RunPrincipalPointGate().judge(ok(0.0), enabled=False, camera=k2).success
+    unfitted = LocalizationResult(True, 1)                           # no points from depth
+    assert RunPrincipalPointGate().judge(unfitted, camera=k2) is unfitted

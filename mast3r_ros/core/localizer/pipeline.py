@@ -430,7 +430,8 @@ class Localizer:
                                         skip=tried)
             result = retry if cand else result
         result = self._focal_run.judge(result, self.config.gates.max_focal_error)
-        result = self._pp_run.judge(result, self.config.gates.max_focal_error > 0)
+        result = self._pp_run.judge(result, self.config.gates.max_focal_error > 0,
+                                    frame.intrinsics)
         timings["total"] = time.perf_counter() - t_start
         result.timings_s = timings
         return result

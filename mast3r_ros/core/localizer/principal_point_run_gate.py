@@ -16,19 +16,53 @@ one of 3 deg or more (cx + 40 px: 3.4 deg median rotation error) is refused. Wit
 frames fit well within it (redkitchen: dcx -0.6 +- 0.5, dcy +1.2 +- 0.7 px at 640x480; +0.3 +-
 0.3, -2.2 +- 0.8 px at 160x120, where 3 deg is 7.7 px). ``gates.max_focal_error: 0`` turns it off
 with the focal gates (no fits are made then).
+
+Until the run has a verdict its first frames pass on their own, which is safe for a principal
+point near the centre and not for one no calibration gives: a camera.yaml holding K at twice the
+image's resolution (cx 640, cy 480 on 640x480 frames) had 3 redkitchen frames published 2.1 m
+and 22 deg off before the fifth fit gave the verdict. A camera whose principal point lies more
+than `SUSPECT_OFFSET` of the image's width or height from its centre (`suspect_principal_point`:
+K for another resolution, or cx, cy given in other units or swapped; a crop's moved principal
+point is the rightful exception) is held instead: its poses fail until `MIN_FRAMES` frames have
+fit cx and cy and the run's evidence finds them within the gate.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from typing import Optional
+
 from ..focal_evidence import NODE_MAX_FRAMES
 from ..principal_point_evidence import RunPrincipalPointEvidence
-from ..types import LocalizationResult
+from ..run_evidence import MIN_FRAMES
+from ..types import CameraIntrinsics, LocalizationResult
 
 # the gate's band: a principal point off by more than this angle of view (fx tan 3 deg px)
 GATE_DEG = 3.0
 REASON = "the camera's principal point is wrong by this run's frames"
+# a principal point further than this fraction of the image's width (height) from its centre:
+# held until the run's frames confirm it (calibrations put it within ~5 %; K at 2x: 50 %, at
+# 1.5x or 0.5x: 25 %)
+SUSPECT_OFFSET = 0.2
+HELD_REASON = "the camera's principal point is held until this run's frames confirm it"
+
+
+def suspect_principal_point(cam: CameraIntrinsics) -> str:
+    """'' for a camera whose principal point lies within `SUSPECT_OFFSET` of the image's width
+    and height of its centre ((width - 1) / 2, (height - 1) / 2, pixels); else a phrase saying
+    where it lies and, where K scaled by one factor would centre it, the resolution K fits."""
+    K, w, h = cam.K, int(cam.width), int(cam.height)
+    cx, cy = float(K[0, 2]), float(K[1, 2])
+    ox, oy = cx / w - 0.5, cy / h - 0.5
+    if max(abs(ox), abs(oy)) <= SUSPECT_OFFSET:
+        return ""
+    where = (f"cx {cx:.1f}, cy {cy:.1f} px lie {100 * abs(ox):.0f} % and {100 * abs(oy):.0f} % "
+             f"of the image's width and height from the centre of these {w}x{h} images")
+    sx, sy = 2 * cx / w, 2 * cy / h
+    if sx > 0 and abs(sx / sy - 1) < 0.05:
+        where += f" (a K made for {round(w * sx)}x{round(h * sy)} images?)"
+    return where
 
 
 class RunPrincipalPointGate:
@@ -40,10 +74,14 @@ class RunPrincipalPointGate:
     def __init__(self) -> None:
         self._evidence = RunPrincipalPointEvidence(NODE_MAX_FRAMES, tolerance_deg=GATE_DEG)
 
-    def judge(self, result: LocalizationResult, enabled: bool = True) -> LocalizationResult:
+    def judge(self, result: LocalizationResult, enabled: bool = True,
+              camera: Optional[CameraIntrinsics] = None) -> LocalizationResult:
         """``result`` with its fit taken; a failure naming the cx, cy the run's frames fit when
         ``result`` succeeded and the evidence so far (this frame's fit included) puts the
-        principal point off. ``enabled`` False (``gates.max_focal_error`` 0): no gate."""
+        principal point off, or, for a ``camera`` (the frame's) whose principal point is
+        `suspect_principal_point`, has not yet confirmed it. ``enabled`` False
+        (``gates.max_focal_error`` 0): no gate. A result without a fit (no points from depth)
+        is not judged."""
         fit = result.focal_fit
         if fit is None or not enabled:
             return result
@@ -51,6 +89,15 @@ class RunPrincipalPointGate:
         if not result.success:
             return result
         ev = self._evidence.evidence()
+        suspect = suspect_principal_point(camera) if camera is not None else ""
+        # frames combined (below MIN_FRAMES nothing is: those with a fit, then)
+        frames = min(c.frames_used if c.value is not None else c.frames_judged
+                     for c in (ev.dcx, ev.dcy))
+        if suspect and not ev.off and frames < MIN_FRAMES:
+            reason = (f"{HELD_REASON} ({suspect}; {frames} of {MIN_FRAMES} frames fit so far): "
+                      "wrong intrinsics (CameraInfo K, camera.yaml: a calibration for another "
+                      "resolution) or a cropped image whose K is right")
+            return _refused(result, reason)
         if not ev.off or self._evidence.camera is None:
             return result
         _, cx, cy = self._evidence.camera
@@ -62,5 +109,9 @@ class RunPrincipalPointGate:
                   f"{ev.tolerance_px:.1f} px, {GATE_DEG:g} deg of view, off at "
                   f"{ev.significance:g} sigma): wrong intrinsics (CameraInfo K, camera.yaml; "
                   "a rotated camera given its unrotated K) or a cropped or shifted image")
-        return dataclasses.replace(result, success=False, reason=reason, map_from_cam=None,
-                                   covariance=None, position_sigma_m=None)
+        return _refused(result, reason)
+
+
+def _refused(result: LocalizationResult, reason: str) -> LocalizationResult:
+    return dataclasses.replace(result, success=False, reason=reason, map_from_cam=None,
+                               covariance=None, position_sigma_m=None)
