@@ -49,6 +49,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
+from .distortion_evidence import DistortionFit
 from .principal_point_evidence import PrincipalPointFit
 from .run_evidence import (CONSISTENCY_P, MIN_FRAMES, OUTLIER_Z,  # noqa: F401 (re-exported)
                            combine_measurements, interval_outside)
@@ -66,7 +67,7 @@ class FocalFit:
     """One frame's fitted focal scale: ``scale`` (its inliers fit fx * scale, fy * scale),
     ``sigma_log`` the standard deviation of log(scale) (inf: not observable, e.g. points at
     one depth), ``fx_px`` the camera's fx (pixels) the scale is relative to;
-    ``principal_point`` the (dcx, dcy) they fit too."""
+    ``principal_point`` the (dcx, dcy) they fit too, ``distortion`` the residual k1."""
 
     scale: float
     sigma_log: float
@@ -74,6 +75,8 @@ class FocalFit:
     # the principal point offset the same inliers fit (`principal_point_evidence`), None where
     # not fitted; not compared: a FocalFit's equality is its focal figures'
     principal_point: Optional[PrincipalPointFit] = dataclasses.field(default=None, compare=False)
+    # the residual radial distortion the same inliers fit (`distortion_evidence`), likewise
+    distortion: Optional[DistortionFit] = dataclasses.field(default=None, compare=False)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -157,7 +157,8 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
 
 def _focal_record(fit: Optional[FocalFit]) -> Optional[Dict[str, Any]]:
     """results.jsonl's ``focal_fit``: scale, sigma_log (null: not observable, inf is no
-    JSON), fx_px, principal_point (`PrincipalPointFit`'s fields; absent: not fitted); null for
+    JSON), fx_px, principal_point (`PrincipalPointFit`'s fields; absent: not fitted),
+    distortion (`DistortionFit`'s fields, a NaN as null; absent: not fitted); null for
     a frame the focal gate did not judge."""
     if fit is None:
         return None
@@ -165,6 +166,9 @@ def _focal_record(fit: Optional[FocalFit]) -> Optional[Dict[str, Any]]:
            "sigma_log": fit.sigma_log if np.isfinite(fit.sigma_log) else None}
     if fit.principal_point is not None:  # metrics.json's camera_principal_point combines it
         rec["principal_point"] = dataclasses.asdict(fit.principal_point)
+    if fit.distortion is not None:  # metrics.json's camera_distortion combines it
+        rec["distortion"] = {k: (v if not isinstance(v, float) or np.isfinite(v) else None)
+                             for k, v in dataclasses.asdict(fit.distortion).items()}
     return rec
 
 

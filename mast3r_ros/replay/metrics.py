@@ -27,6 +27,7 @@ from scipy.spatial.transform import Rotation
 from ..core.errors import InputError
 from ..core.focal_evidence import RUN_GATE_REASON, RunFocalEvidence
 from ..core.localizer.principal_point_run_gate import REASON as PP_RUN_GATE_REASON
+from ..core.distortion_evidence import RunDistortionEvidence
 from ..core.principal_point_evidence import RunPrincipalPointEvidence
 from ..core.geometry import pose_errors
 from ..core.pose_uncertainty import FAR_CLAIM_RATIO, sigma_depth_ratio
@@ -137,7 +138,8 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     'unreadable frame', not per file. ``camera_focal``: the frames' focal-length evidence
     combined (`camera_focal`, judged against ``focal_tolerance``, the run's
     ``gates.max_focal_error``); ``camera_principal_point``: their principal point evidence
-    (`camera_principal_point`). `InputError` when ``gt_poses`` does not hold one pose per
+    (`camera_principal_point`); ``camera_distortion``: their residual distortion evidence
+    (`camera_distortion`). `InputError` when ``gt_poses`` does not hold one pose per
     result."""
     n = len(results)
     ok = np.array([r.success for r in results], dtype=bool)
@@ -167,6 +169,7 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
         "quaternion_order": q_order,
         "camera_focal": camera_focal(results, focal_tolerance),
         "camera_principal_point": camera_principal_point(results),
+        "camera_distortion": camera_distortion(results),
         "far_claims": far_claims(results),
     }
     # the first frame localized pays the one-time costs: an unreadable frame before it ran
@@ -240,12 +243,41 @@ def camera_principal_point(results: Sequence[LocalizationResult]) -> Optional[Di
     return acc.report(localized=any(r.success for r in results))
 
 
+def camera_distortion(results: Sequence[LocalizationResult]) -> Optional[Dict[str, Any]]:
+    """metrics.json's ``camera_distortion``: the residual radial distortion the frames'
+    inliers fit (``focal_fit.distortion``), combined in frame order
+    (`RunDistortionEvidence.report`: the camera's ``fx_px``, ``given_k1``, ``given_zero``,
+    ``corner_r``; the combined ``k1`` +- ``k1_sigma``, frames judged / used / outliers,
+    ``chi2_per_dof``, ``consistent``; ``tolerance_k1`` (``tolerance_deg`` of view at the
+    corner), the verdict ``off``, its ``diagnosis`` and ``warning``). None when no frame has
+    a fit."""
+    acc = RunDistortionEvidence()
+    for r in results:
+        acc.add(r.focal_fit)
+    if not len(acc):
+        return None
+    return acc.report(localized=any(r.success for r in results))
+
+
+# a focal warning in a run whose distortion is off: the distortion, named first, is the cause
+FOCAL_AFTER_DISTORTION = ("(the distortion warning above is the likelier cause: a wrong "
+                          "distortion makes the frames fit another focal length; fix it first)")
+
+
 def camera_warnings(metrics: Dict[str, Any]) -> List[str]:
     """The end-of-run warnings of ``metrics`` (`summarize`'s) about the query camera: the
-    focal length's (``camera_focal``), then the principal point's (``camera_principal_point``),
-    each where its verdict is off: the frames together are clear where one frame is not."""
-    return [w for w in ((metrics.get(k) or {}).get("warning")
-                        for k in ("camera_focal", "camera_principal_point")) if w]
+    distortion's (``camera_distortion``) first, then the focal length's (``camera_focal``;
+    marked `FOCAL_AFTER_DISTORTION` after a distortion warning) and the principal point's
+    (``camera_principal_point``), each where its verdict is off: the frames together are
+    clear where one frame is not."""
+    out = [w for w in ((metrics.get(k) or {}).get("warning")
+                       for k in ("camera_distortion", "camera_focal", "camera_principal_point"))
+           if w]
+    dist = (metrics.get("camera_distortion") or {}).get("warning")
+    focal = (metrics.get("camera_focal") or {}).get("warning")
+    if dist and focal:
+        out[out.index(focal)] = f"{focal} {FOCAL_AFTER_DISTORTION}"
+    return out
 
 
 def _localized_with_groundtruth(results: Sequence[LocalizationResult], gt_poses: np.ndarray

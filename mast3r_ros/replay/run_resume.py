@@ -38,6 +38,7 @@ from ..core.config import Config, config_to_params
 from ..core.config.recorded_file import load_recorded_config
 from ..core.errors import ConfigError, InputError
 from ..core.focal_evidence import FocalFit
+from ..core.distortion_evidence import DistortionFit
 from ..core.principal_point_evidence import PrincipalPointFit
 from ..core.fileio import atomic_write_json, output_path, refuse_busy_output
 from ..core.keyframes.map_files import content_digest
@@ -363,9 +364,14 @@ def _focal_fit(rec: Optional[Dict[str, Any]]) -> Optional[FocalFit]:
         return None
     sigma = rec.get("sigma_log")
     pp = rec.get("principal_point")  # absent in an older line
+    dist = rec.get("distortion")  # likewise
     return FocalFit(float(rec["scale"]), float("inf") if sigma is None else float(sigma),
                     float(rec["fx_px"]), None if pp is None else PrincipalPointFit(
-                        *(float(pp[f.name]) for f in dataclasses.fields(PrincipalPointFit))))
+                        *(float(pp[f.name]) for f in dataclasses.fields(PrincipalPointFit))),
+                    None if dist is None else DistortionFit(**{
+                        f.name: (bool(dist[f.name]) if f.name == "given_zero" else
+                                 float("nan") if dist[f.name] is None else float(dist[f.name]))
+                        for f in dataclasses.fields(DistortionFit)}))
 
 
 def camera_record(cam: Any) -> Optional[Dict[str, Any]]:

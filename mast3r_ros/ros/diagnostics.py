@@ -20,6 +20,8 @@ import numpy as np
 from mast3r_ros.core.focal_evidence import (CHECK_NODE, NODE_MAX_FRAMES, FocalFit,
                                             RunFocalEvidence)
 from mast3r_ros.core.pose_uncertainty import FAR_CLAIM_RATIO
+from mast3r_ros.core.distortion_evidence import CHECK_NODE as DIST_CHECK_NODE
+from mast3r_ros.core.distortion_evidence import RunDistortionEvidence
 from mast3r_ros.core.principal_point_evidence import CHECK_NODE as PP_CHECK_NODE
 from mast3r_ros.core.principal_point_evidence import RunPrincipalPointEvidence
 from mast3r_ros.core.tracker import Track
@@ -137,6 +139,9 @@ class DiagnosticsWindow:
         # the principal point offsets the same frames fit (`core.principal_point_evidence`):
         # WARN with the cx, cy they fit when either is off by more than 1 deg of view
         self.principal_point = RunPrincipalPointEvidence(NODE_MAX_FRAMES)
+        # the residual lens distortion they fit (`core.distortion_evidence`): WARN, named before
+        # the focal length (a wrong D makes the frames fit another fx too)
+        self.distortion = RunDistortionEvidence(NODE_MAX_FRAMES)
         # localized poses uncertain for their distance since activation (1-sigma position over
         # FAR_CLAIM_RATIO of the inliers' median depth) and the last one's ratio
         self.uncertain_poses = 0
@@ -148,6 +153,7 @@ class DiagnosticsWindow:
         it (a new configuration)."""
         self.focal = RunFocalEvidence(tolerance, NODE_MAX_FRAMES)
         self.principal_point = RunPrincipalPointEvidence(NODE_MAX_FRAMES)
+        self.distortion = RunDistortionEvidence(NODE_MAX_FRAMES)
 
     def cleaned_up(self) -> None:
         """The node released its configuration (cleanup, shutdown, error): what configure said
@@ -214,6 +220,7 @@ class DiagnosticsWindow:
         self.total["refused"] += int(rec.refused)
         self.focal.add(rec.focal_fit)
         self.principal_point.add(rec.focal_fit)
+        self.distortion.add(rec.focal_fit)
         if rec.success and rec.sigma_depth_ratio > FAR_CLAIM_RATIO:  # NaN: not judged
             self.uncertain_poses += 1
             self.last_uncertain_ratio = rec.sigma_depth_ratio
@@ -269,6 +276,7 @@ class DiagnosticsWindow:
               for k in NOTE_KEYS),
             *self._focal_values(),
             *self._principal_point_values(),
+            ("distortion_k1", self._distortion_value()),
             *self._uncertain_values(),
         ]
         values += _stage_medians(recs)
@@ -309,6 +317,12 @@ class DiagnosticsWindow:
                  f"{ev.dcy.sigma:.1f} ({ev.dcx.frames_used} / {ev.dcy.frames_used} frames)"),
                 ("principal_point_fitted_px",
                  f"{cam[1] + ev.dcx.value:.1f}, {cam[2] + ev.dcy.value:.1f}")]
+
+    def _distortion_value(self) -> str:
+        c = self.distortion.evidence().k1
+        if c.value is None or c.sigma is None:
+            return f"not judged ({c.frames_judged} frames)"
+        return f"{c.value:+.3f} +- {c.sigma:.3f} ({c.frames_used} frames)"
 
     def _uncertain_values(self) -> List[Tuple[str, str]]:
         """The localized poses uncertain for their distance since activation (localize's
@@ -364,6 +378,9 @@ class DiagnosticsWindow:
             rate = self.arrivals.rate_hz(now_s, self.started_t_s)
             return WARN, (f"images arrive ({rate:.1f} Hz) but none reaches the localizer: "
                           f"{self.last_failure}")
+        dist = self.distortion.warning(DIST_CHECK_NODE)  # first: it also moves the focal fit
+        if dist:
+            return WARN, dist
         focal = self.focal.warning(CHECK_NODE)  # the cause of the failures, or of biased poses
         if focal:
             return WARN, focal

@@ -59,7 +59,7 @@ from .principal_point_run_gate import RunPrincipalPointGate
 from .global_retrieval import GlobalRetrieval
 from .matcher_factory import _image_size, _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
-                           _warn_ignored_skew, focal_gate)
+                           _warn_ignored_skew, focal_gate, shared_keyframes)
 from .results import _match_debug, _no_match_reason, _pooled, gate_reason, inlier_median_depth
 from .warm import camera_check_is_silent, long_walks_warmed, preload_keyframes, warm_pnp
 
@@ -512,9 +512,10 @@ class Localizer:
             t0 = time.perf_counter()  # check's time is the pnp stage's
             cam, xu = frame.intrinsics, res.points2d_undistorted  # None: a result made by hand
             xu = undistort_pixels(x, cam.K, cam.dist, cam.distortion_model) if xu is None else xu
-            reason, kw["focal_fit"] = focal_gate(self.config.gates.max_focal_error, cam,
-                                                 res.map_from_cam, X, xu, res.inliers,
-                                                 p.reproj_error_px)
+            reason, kw["focal_fit"] = focal_gate(
+                self.config.gates.max_focal_error, cam, res.map_from_cam, X, xu, res.inliers,
+                p.reproj_error_px, shared_keyframes(cam, self._map_distortions or (), self._poses,
+                                                    kw["keyframe_ids"], groups))
             add_time(timings, "pnp", time.perf_counter() - t0)
         if reason:
             return LocalizationResult.failure(frame.stamp_ns, reason, **kw)

@@ -13,9 +13,12 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..distortion_evidence import distortion_fit
 from ..errors import InputError
 from ..focal_evidence import FocalFit
-from ..geometry import is_valid_pose, non_rigid_reason, nonfinite_entries, undistort_pixels
+from ..geometry import (invert_pose, is_valid_pose, non_rigid_reason, nonfinite_entries,
+                        undistort_pixels)
+from ..pnp.distortion import refitted_distortion
 from ..pnp.focal import refitted_focal_scale
 from ..pnp.principal_point import refitted_principal_point
 from ..principal_point_evidence import PrincipalPointFit
@@ -155,6 +158,39 @@ def _warn_distortion_mismatch(cam: CameraIntrinsics,
                 closest, shift, cause)
 
 
+def shared_keyframes(cam: CameraIntrinsics,
+                     map_dists: Sequence[Tuple[int, int, str, np.ndarray]],
+                     poses: np.ndarray, keyframe_ids: Sequence[int], groups: np.ndarray
+                     ) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """The ``keyframes`` argument of `pnp.distortion.refitted_distortion`: (G, 4, 4)
+    cam_from_map of the keyframes ``keyframe_ids`` (indices into ``poses``, (K, 4, 4)
+    map_from_cam) and ``groups`` (N,), each point's index among them, when some map keyframe
+    camera of the query's size has the query's distortion (within `DISTORTION_MISMATCH_PX`,
+    ``map_dists``: `KeyframeMap.distortions`): the same camera and images, so a distortion
+    wrong for the query was wrong for the map's points too. None otherwise (a map of another
+    camera, or one the distortion check already warned about), and for a camera without
+    distortion: the joint fit's k1 rests on the small difference between where a point sits
+    in its keyframe and in the query, and real frames bias it; on the redkitchen data at
+    160x120 with the right camera it fit k1 -0.197 +- 0.016 (a false alarm; -0.020 +- 0.016
+    without the keyframes), at 640x480 -0.022 +- 0.014. With a nonzero D it is needed (the
+    frames undistorted twice, map and query: +0.172 +- 0.027, 0.000 +- 0.014 without) and
+    stays quiet at the right D (-0.025 +- 0.014; docs/bench/distortion_evidence_cpu_2026-12-07x).
+    """
+    same = [(m, d) for w, h, m, d in map_dists if (w, h) == (cam.width, cam.height)]
+    if not cam.has_distortion:
+        return None  # the joint fit's D-zero false alarm (see the docstring)
+    try:
+        if not same or min(distortion_shift_px(cam.K, cam.width, cam.height,
+                                               cam.distortion_model, cam.dist, m, d)
+                           for m, d in same) > DISTORTION_MISMATCH_PX:
+            return None
+        ids = np.asarray(keyframe_ids, np.int64)
+        return np.stack([invert_pose(poses[i]) for i in ids]), np.asarray(groups, np.int64)
+    except Exception as err:  # noqa: BLE001 - a check never costs a frame
+        log.debug("distortion fit without the map's keyframes: %r", err)
+        return None
+
+
 def focal_reason(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray,
                  X: np.ndarray, xu: np.ndarray, inliers: np.ndarray,
                  reproj_error_px: float) -> str:
@@ -164,7 +200,9 @@ def focal_reason(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarr
 
 def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray,
                X: np.ndarray, xu: np.ndarray, inliers: np.ndarray,
-               reproj_error_px: float) -> Tuple[str, Optional[FocalFit]]:
+               reproj_error_px: float,
+               keyframes: Optional[Tuple[np.ndarray, np.ndarray]] = None
+               ) -> Tuple[str, Optional[FocalFit]]:
     """(reason, fit): the failure reason of a pose whose inliers (``inliers`` (N,) bool among
     ``X`` (N, 3) map points and ``xu`` (N, 2) query pixels with ``cam``'s distortion removed,
     as `solve_pnp` returns them), chosen again under the focal length they fit
@@ -172,8 +210,10 @@ def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray
     `FOCAL_MAX_POINTS` of them, evenly spaced), fit a focal length off ``cam``'s by more than
     ``max_error`` (a fraction) and by over `FOCAL_SIGNIFICANCE` sigma, '' otherwise; and the
     `FocalFit` (scale, sigma of its log, ``cam``'s fx; the principal point offset the inliers
-    fit, `pnp.principal_point.refitted_principal_point`) for the run-level evidence
-    (`core.focal_evidence`), sigma inf when not observable. ('', None) without a fit when
+    fit, `pnp.principal_point.refitted_principal_point`; the residual radial distortion,
+    `pnp.distortion.refitted_distortion`) for the run-level evidence
+    (`core.focal_evidence`), sigma inf when not observable; ``keyframes``: `shared_keyframes`.
+    ('', None) without a fit when
     ``max_error`` is 0 (``gates.max_focal_error``): the gate off costs nothing."""
     if max_error <= 0:
         return "", None
@@ -181,8 +221,11 @@ def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray
                                     FOCAL_MAX_POINTS)
     fx = float(cam.K[0, 0])
     pp = refitted_principal_point(map_from_cam, X, xu, inliers, cam.K, reproj_error_px)
+    dist = distortion_fit(refitted_distortion(map_from_cam, X, xu, inliers, cam.K,
+                                              reproj_error_px, keyframes=keyframes),
+                          cam.K, cam.width, cam.height, cam.distortion_model, cam.dist)
     fit = FocalFit(float(s), float(sigma), fx, None if pp is None else PrincipalPointFit(
-        *pp, float(cam.K[0, 2]), float(cam.K[1, 2])))
+        *pp, float(cam.K[0, 2]), float(cam.K[1, 2])), dist)
     if abs(s - 1.0) <= max_error or not abs(np.log(s)) > FOCAL_SIGNIFICANCE * sigma:
         return "", fit
     # the words before " (" are the same for every frame: metrics.json's failure_reasons key

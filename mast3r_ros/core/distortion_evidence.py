@@ -1,0 +1,234 @@
+"""Run-level evidence on the query images' lens distortion, from the frames' own (no rclpy).
+
+Each frame the focal gate judges (`query_checks.focal_gate`: a pose that passed the other
+gates, with 3-D points from depth) also has the residual radial distortion ``k1`` its inliers
+fit beyond the distortion the camera states (`pnp.distortion.refitted_distortion`, the
+Brown-Conrady radial model of OpenCV's camera model documentation, in normalized
+coordinates), in ``FocalFit.distortion`` (`DistortionFit`). `RunDistortionEvidence` combines
+the frames' ``k1`` with the focal evidence's statistics (`run_evidence.combine_measurements`:
+median, robust outlier cut, inverse-variance mean with the Birge ratio) and gives a verdict
+when the whole ``significance``-sigma interval lies beyond `TOLERANCE_DEG`: the residual
+distortion moving the image corner by more than that angle of view (``k1`` 0.04 at 640x480,
+fx 585; the same ``k1`` at any resize, normalized coordinates do not scale). Each frame's
+sigma is floored at `SIGMA_FLOOR_K1` first: real frames scatter far more than their sigmas.
+
+The diagnosis (`distortion_warning`) compares the fit with the camera's own ``k1``:
+
+- the camera states a distortion and the frames fit about its opposite (`RECTIFIED_RATIO`):
+  the images are already rectified (``image_rect``) and are undistorted a second time;
+- the camera states none (D zero) and the frames fit one: the images are distorted (raw);
+- otherwise the camera's D does not describe these images (another camera's calibration).
+
+On the redkitchen data (sift map, 50 query frames; bench/bench_distortion_evidence.py,
+docs/bench/distortion_evidence_cpu_2026-12-07x) see the README there for the figures. A wrong
+distortion also makes the focal fit drift (PnP trades it for a focal scale), so the end-of-run
+warnings name the distortion first and the focal warning points at it (`replay.metrics`).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+
+from .run_evidence import Combined, combine_measurements, interval_outside
+
+# the verdict's band: a residual distortion moving the image corner by more than this angle
+# (k1 0.04 at 640x480, fx 585: the corners 7 px)
+TOLERANCE_DEG = 0.5
+# each frame's k1 sigma is taken as at least this (added in quadrature): at the right camera
+# the redkitchen frames' fits (map and query from one camera) scatter 0.10 about 0, 10x their
+# own sigmas, and in runs of neighbouring frames (chi^2/dof 26): the inverse-variance mean
+# followed the few frames with the smallest sigmas; with the floor the frames are consistent
+# (chi^2/dof 0.9) and a wrong distortion still stands clear (module docstring)
+SIGMA_FLOOR_K1 = 0.1
+# the verdict's significance (sigmas), as the focal and principal point evidence's
+SIGNIFICANCE = 4.0
+# "already rectified": the fitted k1 is between these fractions of minus the camera's k1
+RECTIFIED_RATIO = (0.4, 1.6)
+
+CHECK_OFFLINE = "camera.yaml / --camera-info's distortion_coefficients"
+CHECK_NODE = "the CameraInfo topic's D, the driver's camera_info_url calibration file"
+
+
+@dataclasses.dataclass(frozen=True)
+class DistortionFit:
+    """One frame's fitted residual radial distortion: its inliers fit ``k1`` (1-sigma
+    ``sigma_k1``; unitless, normalized coordinates) beyond the camera's distortion, whose own
+    radial ``given_k1`` is NaN for a model without one (not plumb_bob / rational_polynomial)
+    and whose coefficients are all zero when ``given_zero``; ``fx_px`` the camera's fx,
+    ``corner_r`` the normalized radius of the image corner farthest from the principal
+    point."""
+
+    k1: float
+    sigma_k1: float
+    given_k1: float
+    given_zero: bool
+    fx_px: float
+    corner_r: float
+
+
+def distortion_fit(fit: Any, K: np.ndarray, width: int, height: int, model: str,
+                   dist: np.ndarray) -> Optional[DistortionFit]:
+    """``fit`` ((k1, sigma, points) of `pnp.distortion.refitted_distortion`, or None) with
+    the camera's ``K`` (3x3), image size (px) and distortion (``model``, ``dist``) as a
+    `DistortionFit` (None without a fit)."""
+    if fit is None:
+        return None
+    d = np.asarray(dist, np.float64).ravel()
+    given = float(d[0]) if len(d) and model in ("plumb_bob", "rational_polynomial") else (
+        0.0 if not np.any(d) else math.nan)
+    cx, cy = float(K[0, 2]), float(K[1, 2])
+    dx = max(cx, width - 1 - cx) / float(K[0, 0])
+    dy = max(cy, height - 1 - cy) / float(K[1, 1])
+    return DistortionFit(float(fit[0]), float(fit[1]), given, not np.any(d), float(K[0, 0]),
+                         math.hypot(dx, dy))
+
+
+def tolerance_k1(corner_r: float, tolerance_deg: float = TOLERANCE_DEG) -> float:
+    """The ``k1`` that moves a point at normalized radius ``corner_r`` by ``tolerance_deg`` of
+    view: ``k1 r^3`` normalized units, ``1 + r^2`` of them a radian there."""
+    r = float(corner_r)
+    return math.tan(math.radians(tolerance_deg)) * (1.0 + r * r) / r ** 3 if r > 0 else math.inf
+
+
+@dataclasses.dataclass(frozen=True)
+class DistortionEvidence:
+    """What a run's frames say about the distortion: ``k1`` combined (`run_evidence.Combined`),
+    ``tolerance_k1`` and ``significance`` it was judged with, ``off`` the verdict."""
+
+    k1: Combined
+    tolerance_k1: float
+    significance: float
+    off: bool
+
+
+def combine_distortions(k1: Sequence[float], sigma: Sequence[float], tolerance: float,
+                        significance: float = SIGNIFICANCE,
+                        floor: float = SIGMA_FLOOR_K1) -> DistortionEvidence:
+    """The frames' ``k1`` (N,) and sigmas (N,) combined (each sigma at least ``floor``,
+    `SIGMA_FLOOR_K1`) and judged against ``tolerance``."""
+    s = np.asarray(sigma, np.float64)
+    c = combine_measurements(k1, np.where(np.isfinite(s) & (s > 0), np.hypot(s, floor), s),
+                             "residual distortion k1")
+    return DistortionEvidence(c, float(tolerance), float(significance),
+                              interval_outside(c, -tolerance, tolerance, significance))
+
+
+def diagnosis(ev: DistortionEvidence, given_k1: float, given_zero: bool) -> str:
+    """'rectified', 'distorted' or 'mismatch' for evidence whose verdict is off ('' else)."""
+    if not ev.off or ev.k1.value is None:
+        return ""
+    if given_zero:
+        return "distorted"
+    if np.isfinite(given_k1) and given_k1 != 0:
+        ratio = -ev.k1.value / given_k1
+        if RECTIFIED_RATIO[0] <= ratio <= RECTIFIED_RATIO[1]:
+            return "rectified"
+    return "mismatch"
+
+
+def distortion_warning(ev: DistortionEvidence, given_k1: float, given_zero: bool,
+                       fx_px: float, corner_r: float, check: str = CHECK_OFFLINE,
+                       localized: bool = True) -> str:
+    """The one-line warning of evidence whose verdict is off ('' otherwise): what the frames
+    fit, the diagnosis (`diagnosis`) and what to fix (``check``: where D comes from)."""
+    what = diagnosis(ev, given_k1, given_zero)
+    if not what:
+        return ""
+    k = ev.k1
+    shift = abs(k.value) * corner_r ** 3 * fx_px
+    fitted = (f"over {k.frames_used} frames the inliers fit a residual radial distortion k1 "
+              f"{k.value:+.3f} +-{k.sigma:.3f} beyond the camera's D (moving the image corners "
+              f"by about {shift:.0f} px; more than {ev.tolerance_k1:.3f}, {TOLERANCE_DEG:g} deg "
+              f"of view at the corner, at {ev.significance:g} sigma)")
+    if what == "rectified":
+        head = ("the query images look already rectified: " + fitted + f", about minus the "
+                f"camera's own k1 {given_k1:+.3f}, so a distortion is removed that the images "
+                "no longer have: give the rectified camera (P as K, D zero) with rectified "
+                "images (image_rect), or the raw images (image_raw) with this D; the node: set "
+                f"image_rectified ({check})")
+    elif what == "distorted":
+        kind = "barrel" if k.value < 0 else "pincushion"
+        head = (f"the query images look distorted ({kind}) but the camera's D is zero: "
+                + fitted + ": calibrate the camera (ROS camera_calibration, OpenCV) and pass "
+                f"its D ({check}), or give rectified images (image_rect)")
+    else:
+        head = ("the query images' distortion does not match the camera's D: " + fitted
+                + f" (the camera's own k1 {given_k1:+.3f}): recalibrate, or check that the "
+                f"calibration is this camera's ({check})")
+    return head + ("; poses are biased by it (the redkitchen data: 35 cm at worst), and a "
+                   "focal-length warning in the same run is likely this distortion; the fit is "
+                   "against the map's 3-D points, so a map built from the same images with the "
+                   "same D hides part of it" if localized else
+                   "; no pose was localized (none published)")
+
+
+class RunDistortionEvidence:
+    """Frames' `DistortionFit`s (each ``FocalFit.distortion``) as they come ->
+    `DistortionEvidence`. Evidence is about one calibration: a fit under another fx, k1 or
+    corner radius starts it over. ``max_frames`` > 0 keeps the most recent ones. Not
+    thread-safe (the node locks)."""
+
+    def __init__(self, max_frames: int = 0, tolerance_deg: float = TOLERANCE_DEG,
+                 significance: float = SIGNIFICANCE) -> None:
+        self.tolerance_deg = float(tolerance_deg)
+        self.significance = float(significance)
+        self.camera: Optional[tuple] = None  # (fx, given_k1, given_zero, corner_r)
+        self.frames_restarted = 0
+        self._fits: collections.deque = collections.deque(maxlen=max_frames or None)
+
+    def add(self, fit: Any) -> None:
+        """Take one frame's `FocalFit` (None, or one without a distortion fit: nothing)."""
+        d: Optional[DistortionFit] = getattr(fit, "distortion", None)
+        if d is None:
+            return
+        camera = (d.fx_px, d.given_k1, d.given_zero, d.corner_r)
+        if self.camera is not None and not (
+                camera[2] == self.camera[2]
+                and all(math.isclose(a, b, rel_tol=1e-9) or (math.isnan(a) and math.isnan(b))
+                        for a, b in zip(camera[:2] + camera[3:], self.camera[:2]
+                                        + self.camera[3:]))):
+            self.frames_restarted += len(self._fits)
+            self._fits.clear()
+        self.camera = camera
+        self._fits.append((d.k1, d.sigma_k1))
+
+    def clear(self) -> None:
+        self._fits.clear()
+        self.camera = None
+
+    def __len__(self) -> int:
+        return len(self._fits)
+
+    def evidence(self) -> DistortionEvidence:
+        cols = list(zip(*self._fits)) if self._fits else [[], []]
+        tol = tolerance_k1(self.camera[3], self.tolerance_deg) if self.camera else math.inf
+        return combine_distortions(cols[0], cols[1], tol, self.significance)
+
+    def warning(self, check: str = CHECK_OFFLINE, localized: bool = True) -> str:
+        """`distortion_warning` of the evidence so far ('' without a verdict)."""
+        if self.camera is None:
+            return ""
+        fx, given, zero, r = self.camera
+        return distortion_warning(self.evidence(), given, zero, fx, r, check, localized)
+
+    def report(self, localized: bool = True) -> Dict[str, Any]:
+        """The evidence as JSON-ready values (metrics.json's ``camera_distortion``)."""
+        ev = self.evidence()
+        fx, given, zero, r = self.camera or (None, None, None, None)
+        c = ev.k1
+        return {"fx_px": fx, "given_k1": None if given is None or math.isnan(given) else given,
+                "given_zero": zero, "corner_r": r, "frames_fitted": len(self._fits),
+                "k1": c.value, "k1_sigma": c.sigma, "frames_judged": c.frames_judged,
+                "frames_used": c.frames_used, "frames_outliers": c.frames_outliers,
+                "chi2_per_dof": c.chi2_per_dof, "consistent": c.consistent,
+                "tolerance_deg": self.tolerance_deg,
+                "tolerance_k1": None if fx is None else ev.tolerance_k1,
+                "significance": ev.significance, "off": ev.off,
+                "diagnosis": (diagnosis(ev, given, zero) or None) if fx is not None else None,
+                "warning": (self.warning(localized=localized) or None),
+                "frames_before_camera_change": self.frames_restarted}

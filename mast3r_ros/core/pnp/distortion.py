@@ -1,0 +1,152 @@
+"""Does a pose's camera fit its lens distortion? The residual radial k1 its inliers imply.
+
+A distortion that is wrong passes every other check. Rectified images (``image_rect``) given
+with the raw camera's D are undistorted a second time, and distorted images given with D zero
+are not undistorted at all; either way the pixels the solvers see (``xu``, the distortion the
+camera states removed) still carry a radial distortion, and PnP finds a pose (and the focal
+fit, `pnp.focal`, a focal scale) that fits the middle of the image. `refitted_distortion`
+refits the pose, one scale on both focal lengths and a residual radial term together, in the
+model of Brown (1966) and Conrady (1919) as OpenCV's camera model documents it (the
+``calib3d`` module's "Camera Calibration and 3D Reconstruction", ``plumb_bob``'s radial part):
+a point at normalized coordinates ``m = (X / Z, Y / Z)`` appears at ``m (1 + k1 |m|^2)``, then
+``u = fx x + cx``, ``v = fy y + cy``. Only ``k1`` is fitted: over an image's field of view the
+points constrain one radial term well and two poorly (k1 and k2 trade off), and ``k1`` alone
+names which way and how strongly the images are distorted beyond what the camera says.
+
+Sign: images undistorted twice with a raw D whose k1 is ``k`` fit about ``-k`` (the second
+undistortion is the inverse of the distortion, ``1 - k r^2`` to first order); distorted
+images with D zero fit their own k1 (barrel: negative). `core.distortion_evidence` combines a
+run's frames and says which it is.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+
+from ..geometry import invert_pose
+from .linearise import _so3_exp
+
+# a fit takes at most this many inliers, evenly spaced (as `principal_point.MAX_POINTS`)
+MAX_POINTS = 500
+# rounds of choosing the inliers again under the fitted distortion: a wrong distortion puts
+# the image's edges beyond the PnP threshold, and they are what tells k1 from a focal scale
+ROUNDS = 1
+# fewest inliers for a fit of 8 parameters
+MIN_POINTS = 12
+# a fit not converged within this many evaluations is not judged
+MAX_EVALUATIONS = 60
+# the rounds before the last fit with a Cauchy loss of this scale (pixels): PnP inliers within
+# a loose threshold include wrong matches, which a least-squares k1 follows
+ROBUST_SCALE_PX = 2.0
+# |k1| beyond this is not a residual distortion but a diverged fit: not judged
+MAX_K1 = 3.0
+
+
+def _unwarped(Xk: np.ndarray, Rk: np.ndarray, tk: np.ndarray, k1: float) -> np.ndarray:
+    """(n, 3) map points ``X = Rk^T (Xk - tk)`` whose keyframe-camera coordinates ``Xk`` (n, 3)
+    were placed along rays warped by a residual ``k1``: each moved back along the ray it
+    truly has at the same depth (``m`` solves ``m (1 + k1 |m|^2) = Xk_xy / z``; fixed point)."""
+    z = Xk[:, 2:3]
+    y = Xk[:, :2] / z
+    m = y
+    for _ in range(8):
+        m = y / (1.0 + k1 * np.sum(m * m, axis=1, keepdims=True))
+    Xt = np.concatenate([m * z, z], axis=1)
+    return np.einsum("nji,nj->ni", Rk, Xt - tk)
+
+
+def _project(R0: np.ndarray, t0: np.ndarray, X: np.ndarray, K: np.ndarray, p: np.ndarray,
+             shared: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
+             ) -> Tuple[np.ndarray, np.ndarray]:
+    """(n, 2) pixels and (n,) depths of ``X`` under p = (w, dt, log s, k1) about (R0, t0);
+    ``shared`` (Xk, Rk, tk): the map points are warped by the same k1 (`_unwarped`)."""
+    if shared is not None:
+        X = _unwarped(*shared, p[7])
+    Xc = (X @ R0.T + t0) @ _so3_exp(p[:3]).T + p[3:6]
+    z = Xc[:, 2]
+    m = np.exp(p[6]) * Xc[:, :2] / z[:, None]
+    d = 1.0 + p[7] * np.sum(m * m, axis=1)
+    uv = np.column_stack([K[0, 0] * m[:, 0] * d + K[0, 2], K[1, 1] * m[:, 1] * d + K[1, 2]])
+    return uv, z
+
+
+def refitted_distortion(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
+                        inliers: np.ndarray, K: np.ndarray, reproj_error_px: float,
+                        max_points: int = MAX_POINTS, rounds: int = ROUNDS,
+                        keyframes: Optional[Tuple[np.ndarray, np.ndarray]] = None
+                        ) -> Optional[Tuple[float, float, int]]:
+    """(k1, sigma k1, points): the residual radial distortion (module docstring; unitless, in
+    normalized coordinates) that the ``inliers`` (N,) bool among ``X`` (N, 3) map points and
+    ``xu`` (N, 2) pixels with the camera's distortion removed fit, refitted together with the
+    pose (from ``map_from_cam``, 4x4, metres) and a scale on both focal lengths of ``K`` (3x3,
+    pixels); then ``rounds`` times the correspondences within ``reproj_error_px`` of the fitted
+    model become the inliers and are refitted; ``points`` the inliers of the last fit. At most
+    ``max_points`` inliers a fit, evenly spaced. ``keyframes`` (cam_from_map (G, 4, 4) of the
+    keyframes the points were placed from, metres, and each point's index (N,) among them):
+    the map's points were placed from depth with the same camera as the query's, so the same
+    residual distortion bent their rays too (a map built from the same rectified images with
+    the same raw D): it is undone on them as well, at their depths; without it a map warped
+    like the query hides most of it (the redkitchen data undistorted twice, map and query:
+    k1 0.000 +- 0.005 over the run instead of about +0.3). The sigma is the first-order one from the
+    Jacobian and the residuals. None when it cannot be judged: fewer than `MIN_POINTS`
+    inliers, points behind the camera, no convergence, a diverged or singular fit."""
+    from scipy.optimize import least_squares  # here: --help and the node's start load none
+
+    X = np.asarray(X, np.float64)
+    xu = np.asarray(xu, np.float64)
+    K = np.asarray(K, np.float64)
+    sel = np.asarray(inliers, bool)
+    cfm = invert_pose(np.asarray(map_from_cam, np.float64))
+    R, t = cfm[:3, :3].copy(), cfm[:3, 3].copy()
+    q = np.zeros(2)  # log s, k1
+    sol = None
+    if keyframes is not None:
+        T = np.asarray(keyframes[0], np.float64)[np.asarray(keyframes[1], np.int64)]
+        Rk_all, tk_all = T[:, :3, :3], T[:, :3, 3]
+        Xk_all = np.einsum("nij,nj->ni", Rk_all, X) + tk_all
+        if not Xk_all[:, 2].min(initial=1.0) > 1e-9:
+            return None
+    for round_ in range(rounds + 1):
+        idx = np.flatnonzero(sel)
+        if len(idx) > max_points > 0:
+            idx = idx[np.linspace(0, len(idx) - 1, max_points).round().astype(int)]
+        Xi, xi = X[idx], xu[idx]
+        sh = None if keyframes is None else (Xk_all[idx], Rk_all[idx], tk_all[idx])
+        if len(idx) < MIN_POINTS or not (Xi @ R.T + t)[:, 2].min() > 1e-9:
+            return None
+
+        def fun(p: np.ndarray, R0=R, t0=t, Xi=Xi, xi=xi, sh=sh) -> np.ndarray:
+            return (_project(R0, t0, Xi, K, p, sh)[0] - xi).ravel()
+
+        with np.errstate(all="ignore"):  # robust until the last round, which is least squares
+            sol = (least_squares(fun, np.concatenate([np.zeros(6), q]), method="lm",
+                                 max_nfev=MAX_EVALUATIONS * 9) if round_ == rounds else
+                   least_squares(fun, np.concatenate([np.zeros(6), q]), method="trf",
+                                 loss="cauchy", f_scale=ROBUST_SCALE_PX,
+                                 max_nfev=MAX_EVALUATIONS))
+        p = sol.x
+        if sol.status < 1 or not np.isfinite(p).all() or abs(p[6]) > 3.0 or abs(p[7]) > MAX_K1:
+            return None
+        dR = _so3_exp(p[:3])
+        R, t, q = dR @ R, dR @ t + p[3:6], p[6:].copy()
+        if round_ == rounds:
+            break
+        with np.errstate(all="ignore"):
+            uv, z = _project(R, t, X, K, np.concatenate([np.zeros(6), q]),
+                             None if keyframes is None else (Xk_all, Rk_all, tk_all))
+            again = (np.hypot(*(uv - xu).T) < reproj_error_px) & (z > 1e-9)
+        if np.count_nonzero(again) < MIN_POINTS:
+            return None
+        sel = again
+    # the covariance from the Jacobian at the solution (scipy's, about the last start)
+    J, r = sol.jac, sol.fun
+    try:
+        cov = np.linalg.inv(J.T @ J) * (float(r @ r) / max(len(r) - 8, 1))
+    except np.linalg.LinAlgError:
+        return None
+    var = float(cov[7, 7])
+    if not np.isfinite(var) or var <= 0 or not np.isfinite(q).all():
+        return None
+    return float(q[1]), float(np.sqrt(var)), int(len(xi))
