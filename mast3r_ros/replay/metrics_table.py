@@ -47,6 +47,16 @@ def _camera_principal_point_row(cp: Dict[str, Any]) -> str:
             f"({cx['frames_used']} / {cy['frames_used']} frames): {verdict}")
 
 
+def _camera_distortion_row(cd: Dict[str, Any]) -> str:
+    if cd["k1"] is None:
+        return f"{cd['frames_judged']} frames judged: too few for a verdict"
+    verdict = ("WRONG, see the warning" if cd["off"] else
+               f"not off by more than {cd['tolerance_k1']:.3f} ({cd['tolerance_deg']:g} deg of "
+               f"view at the corner) at {cd['significance']:g} sigma")
+    return (f"residual k1 {cd['k1']:+.3f} +-{cd['k1_sigma']:.3f} beyond the camera's D "
+            f"({cd['frames_used']} frames): {verdict}")
+
+
 def _quaternion_order_row(qo: Dict[str, Any]) -> str:
     """The metrics table's 'ground truth quaternions' row of a `quaternion_order`."""
     raw = f"the rotations are {qo['rotation_error_deg_median']:.1f} deg off at the median as read"
@@ -144,6 +154,9 @@ def format_table(m: Dict[str, Any]) -> str:
     if m.get("camera_focal"):  # the frames' focal length together (gates.max_focal_error)
         rows.append(("camera focal length (query fx against the map's points)",
                      _camera_focal_row(m["camera_focal"])))
+    if m.get("camera_distortion"):  # the frames' residual lens distortion together
+        rows.append(("camera distortion (query images against the map's points)",
+                     _camera_distortion_row(m["camera_distortion"])))
     if m.get("camera_principal_point"):  # the frames' principal point together
         rows.append(("camera principal point (query cx, cy against the map's points)",
                      _camera_principal_point_row(m["camera_principal_point"])))

@@ -211,3 +211,35 @@ def test_localize_names_barrel_distorted_images_given_with_d_zero(tum, sift_map,
     assert cd["off"] and cd["diagnosis"] == "distorted" and cd["k1"] < -0.15, cd
     said = capsys.readouterr()
     assert "look distorted (barrel) but the camera's D is zero" in said.out + said.err
+    # beyond 1.5 deg at the corner the localizer refuses the poses once the run shows it
+    from mast3r_ros.core.localizer.distortion_run_gate import REASON
+
+    assert m["failure_reasons"].get(REASON, 0) >= 1, m["failure_reasons"]
+    # frames the focal gate refused first say the distortion is the likelier cause
+    lines = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    focal = [x["reason"] for x in lines if x["reason"].startswith("the camera's focal length "
+                                                                    "does not fit")]
+    assert all("likelier a lens distortion" in r for r in focal), focal
+
+
+def test_the_printed_table_has_a_distortion_row():
+    from mast3r_ros.replay.metrics import summarize
+    from mast3r_ros.replay.metrics_table import format_table
+
+    table = format_table(summarize([_result(True, f) for f in _fits(0.17, given_k1=-0.3)]))
+    assert "residual k1 +0.170 +-0.022 beyond the camera's D (20 frames): WRONG" in table
+
+
+def test_the_gate_refuses_poses_beyond_1_5_deg_and_publishes_below():
+    from mast3r_ros.core.localizer.distortion_run_gate import REASON, RunDistortionGate
+
+    gate = RunDistortionGate()
+    results = [gate.judge(_result(True, f)) for f in _fits(-0.25)]
+    assert all(r.success for r in results[:4])               # no verdict before 5 frames
+    refused = results[-1]
+    assert not refused.success and refused.map_from_cam is None
+    assert refused.reason.startswith(f"{REASON} (over 20 frames the inliers fit a residual "
+                                     "radial k1 -0.250 +-0.022"), refused.reason
+    assert gate.judge(_result(True, _fits(-0.25)[0]), enabled=False).success
+    near = RunDistortionGate()  # map and query undistorted twice alike: warned, published
+    assert all(near.judge(_result(True, f)).success for f in _fits(0.17, given_k1=-0.3))

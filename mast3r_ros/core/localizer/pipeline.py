@@ -55,6 +55,7 @@ from ..pose_uncertainty import position_sigma_m
 from ..retrieval import nearest_to_prior, pose_consistent_subset
 from ..types import CameraIntrinsics, Correspondences, Frame, LocalizationResult
 from .focal_run_gate import RunFocalGate
+from .distortion_run_gate import RunDistortionGate
 from .principal_point_run_gate import RunPrincipalPointGate
 from .global_retrieval import GlobalRetrieval
 from .matcher_factory import _image_size, _make_matcher
@@ -133,6 +134,7 @@ class Localizer:
         self._cameras_checked: List[Tuple[Tuple[int, int], np.ndarray, str, np.ndarray]] = []
         self._focal_run = RunFocalGate()  # the run's frames' focal fits (focal_run_gate.py: why)
         self._pp_run = RunPrincipalPointGate()  # their principal point fits, likewise
+        self._dist_run = RunDistortionGate()  # and their distortion fits
 
     @classmethod
     def from_config(cls, cfg: Config, map_path: Optional[str] = None, *,
@@ -378,7 +380,8 @@ class Localizer:
         result is not changed."""
         with self._lock:
             self._focal_run.judge(result, self.config.gates.max_focal_error)
-            self._pp_run.judge(result, self.config.gates.max_focal_error > 0)
+            on = self.config.gates.max_focal_error > 0  # the distortion's: distortion_run_gate
+            self._dist_run.judge(self._pp_run.judge(result, on), on)
 
     def localize(self, frame: Frame, prior: Optional[np.ndarray] = None,
                  force_global: bool = False, *, hint: Optional[np.ndarray] = None,
@@ -430,8 +433,8 @@ class Localizer:
                                         skip=tried)
             result = retry if cand else result
         result = self._focal_run.judge(result, self.config.gates.max_focal_error)
-        result = self._pp_run.judge(result, self.config.gates.max_focal_error > 0,
-                                    frame.intrinsics)
+        on = self.config.gates.max_focal_error > 0
+        result = self._dist_run.judge(self._pp_run.judge(result, on, frame.intrinsics), on)
         timings["total"] = time.perf_counter() - t_start
         result.timings_s = timings
         return result
@@ -478,8 +481,7 @@ class Localizer:
         xu = (_pooled([c.points2d_undistorted for c in corrs], (0, 2))
               if corrs and all(c.points2d_undistorted is not None for c in corrs) else None)
         p, cv = self.config.pnp, self.config.covariance
-        # per-point 3-D covariances (NaN = unknown, counted as exact) and each point's keyframe,
-        # for the covariance model only (core/pnp/); the pose does not depend on them
+        # 3-D covariances (NaN: exact), each point's keyframe: covariance, distortion fit only
         S = _pooled([c.points3d_cov if c.points3d_cov is not None
                      else np.full((len(c), 3, 3), np.nan) for c in corrs], (0, 3, 3))
         groups = (np.concatenate([np.full(len(c), k, np.int64) for k, c in enumerate(corrs)])
@@ -512,10 +514,11 @@ class Localizer:
             t0 = time.perf_counter()  # check's time is the pnp stage's
             cam, xu = frame.intrinsics, res.points2d_undistorted  # None: a result made by hand
             xu = undistort_pixels(x, cam.K, cam.dist, cam.distortion_model) if xu is None else xu
-            reason, kw["focal_fit"] = focal_gate(
-                self.config.gates.max_focal_error, cam, res.map_from_cam, X, xu, res.inliers,
-                p.reproj_error_px, shared_keyframes(cam, self._map_distortions or (), self._poses,
-                                                    kw["keyframe_ids"], groups))
+            kfs = shared_keyframes(cam, self._map_distortions or (), self._poses,
+                                   self._map.keyframe_index, kw["keyframe_ids"], groups)
+            reason, kw["focal_fit"] = focal_gate(self.config.gates.max_focal_error, cam,
+                                                 res.map_from_cam, X, xu, res.inliers,
+                                                 p.reproj_error_px, kfs)
             add_time(timings, "pnp", time.perf_counter() - t0)
         if reason:
             return LocalizationResult.failure(frame.stamp_ns, reason, **kw)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Optional, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..distortion_evidence import distortion_fit
+from ..distortion_evidence import DistortionFit, distortion_fit, tolerance_k1
 from ..errors import InputError
 from ..focal_evidence import FocalFit
 from ..geometry import (invert_pose, is_valid_pose, non_rigid_reason, nonfinite_entries,
@@ -160,21 +160,23 @@ def _warn_distortion_mismatch(cam: CameraIntrinsics,
 
 def shared_keyframes(cam: CameraIntrinsics,
                      map_dists: Sequence[Tuple[int, int, str, np.ndarray]],
-                     poses: np.ndarray, keyframe_ids: Sequence[int], groups: np.ndarray
+                     poses: np.ndarray, index_of: Callable[[int], int],
+                     keyframe_ids: Sequence[int], groups: np.ndarray
                      ) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-    """The ``keyframes`` argument of `pnp.distortion.refitted_distortion`: (G, 4, 4)
-    cam_from_map of the keyframes ``keyframe_ids`` (indices into ``poses``, (K, 4, 4)
-    map_from_cam) and ``groups`` (N,), each point's index among them, when some map keyframe
-    camera of the query's size has the query's distortion (within `DISTORTION_MISMATCH_PX`,
-    ``map_dists``: `KeyframeMap.distortions`): the same camera and images, so a distortion
-    wrong for the query was wrong for the map's points too. None otherwise (a map of another
-    camera, or one the distortion check already warned about), and for a camera without
-    distortion: the joint fit's k1 rests on the small difference between where a point sits
-    in its keyframe and in the query, and real frames bias it; on the redkitchen data at
-    160x120 with the right camera it fit k1 -0.197 +- 0.016 (a false alarm; -0.020 +- 0.016
-    without the keyframes), at 640x480 -0.022 +- 0.014. With a nonzero D it is needed (the
-    frames undistorted twice, map and query: +0.172 +- 0.027, 0.000 +- 0.014 without) and
-    stays quiet at the right D (-0.025 +- 0.014; docs/bench/distortion_evidence_cpu_2026-12-07x).
+    """The ``keyframes`` argument of `pnp.distortion.refitted_distortion`: (G, 4, 4) cam_from_map of
+    the keyframes ``keyframe_ids`` (manifest ids; ``index_of`` gives their index into ``poses``,
+    (K, 4, 4) map_from_cam) and ``groups`` (N,), each point's index among them, when some map
+    keyframe camera of the query's size has the query's distortion (within
+    `DISTORTION_MISMATCH_PX`; ``map_dists``: `KeyframeMap.distortions`): the same camera and
+    images, so a distortion wrong for the query was wrong for the map's points too. None
+    otherwise (a map of another camera, or one the distortion check already warned about), and
+    for a camera without distortion: the joint fit's k1 rests on the small difference between
+    where a point sits in its keyframe and in the query, and real frames bias it; on the
+    redkitchen data at 160x120 with the right camera it fit k1 -0.197 +- 0.016 (a false alarm;
+    -0.020 +- 0.016 without the keyframes), at 640x480 -0.022 +- 0.014. With a nonzero D it is
+    needed (the frames undistorted twice, map and query: +0.172 +- 0.027, 0.000 +- 0.014
+    without) and stays quiet at the right D (-0.025 +- 0.014;
+    docs/bench/distortion_evidence_cpu_2026-12-07x).
     """
     same = [(m, d) for w, h, m, d in map_dists if (w, h) == (cam.width, cam.height)]
     if not cam.has_distortion:
@@ -184,8 +186,8 @@ def shared_keyframes(cam: CameraIntrinsics,
                                                cam.distortion_model, cam.dist, m, d)
                            for m, d in same) > DISTORTION_MISMATCH_PX:
             return None
-        ids = np.asarray(keyframe_ids, np.int64)
-        return np.stack([invert_pose(poses[i]) for i in ids]), np.asarray(groups, np.int64)
+        return (np.stack([invert_pose(poses[index_of(int(i))]) for i in keyframe_ids]),
+                np.asarray(groups, np.int64))
     except Exception as err:  # noqa: BLE001 - a check never costs a frame
         log.debug("distortion fit without the map's keyframes: %r", err)
         return None
@@ -232,4 +234,16 @@ def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray
     return (f"the camera's focal length does not fit the inliers (they fit {s:.2f}x it: fx "
             f"{s * fx:.1f} px, not {fx:.1f}; +-{100 * sigma:.1f} %, gates.max_focal_error "
             f"{max_error:g}): wrong intrinsics (CameraInfo, camera.yaml) or a zoomed or cropped "
-            "image"), fit
+            "image" + _distortion_instead(dist)), fit
+
+
+def _distortion_instead(d: Optional[DistortionFit]) -> str:
+    """The focal reason's tail when the frame's inliers also fit a clear residual distortion
+    (beyond `distortion_evidence.TOLERANCE_DEG` at `FOCAL_SIGNIFICANCE` sigma): PnP trades a
+    wrong distortion for a focal scale, so the distortion is the likelier cause."""
+    if d is None or not (abs(d.k1) > FOCAL_SIGNIFICANCE * d.sigma_k1
+                         and abs(d.k1) > tolerance_k1(d.corner_r)):
+        return ""
+    return (f"; likelier a lens distortion the camera's D does not describe (the inliers fit a "
+            f"residual k1 {d.k1:+.3f} +-{d.sigma_k1:.3f}: rectified images given the raw D, or "
+            "distorted ones given D zero)")
