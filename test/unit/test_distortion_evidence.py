@@ -219,7 +219,7 @@ def test_localize_names_barrel_distorted_images_given_with_d_zero(tum, sift_map,
     lines = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     focal = [x["reason"] for x in lines if x["reason"].startswith("the camera's focal length "
                                                                     "does not fit")]
-    assert all("likelier a lens distortion" in r for r in focal), focal
+    assert focal and all("likelier a lens distortion" in r for r in focal), focal
 
 
 def test_the_printed_table_has_a_distortion_row():
