@@ -27,6 +27,7 @@ import numpy as np
 
 from ..geometry import invert_pose
 from .linearise import _so3_exp
+from .principal_point import _left_jacobian
 
 # a fit takes at most this many inliers, evenly spaced (as `principal_point.MAX_POINTS`)
 MAX_POINTS = 500
@@ -70,6 +71,44 @@ def _project(R0: np.ndarray, t0: np.ndarray, X: np.ndarray, K: np.ndarray, p: np
     d = 1.0 + p[7] * np.sum(m * m, axis=1)
     uv = np.column_stack([K[0, 0] * m[:, 0] * d + K[0, 2], K[1, 1] * m[:, 1] * d + K[1, 2]])
     return uv, z
+
+
+def _jacobian(R0: np.ndarray, t0: np.ndarray, X: np.ndarray, K: np.ndarray, p: np.ndarray,
+              shared: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None) -> np.ndarray:
+    """(2n, 8) Jacobian of `_project`'s pixels (u's and v's interleaved as ``.ravel()`` gives
+    them) in p = (w, dt, log s, k1), analytic (``d Xc / d w = -[Y]x J_l(w)``, as
+    `principal_point._residuals_and_jacobian`); with ``shared`` the k1 column adds, by a
+    central difference, how the warped map points move (`_unwarped`)."""
+    if shared is not None:
+        X = _unwarped(*shared, p[7])
+    fx, fy = K[0, 0], K[1, 1]
+    Y = (X @ R0.T + t0) @ _so3_exp(p[:3]).T
+    Xc = Y + p[3:6]
+    iz = 1.0 / Xc[:, 2]
+    xn, yn = Xc[:, 0] * iz, Xc[:, 1] * iz
+    sc, k1 = np.exp(p[6]), p[7]
+    rho = sc * sc * (xn * xn + yn * yn)
+    d = 1.0 + k1 * rho
+    # d (u, v) / d (xn, yn)
+    a_u, b_u = fx * sc * (d + 2 * k1 * sc * sc * xn * xn), 2 * fx * k1 * sc ** 3 * xn * yn
+    a_v, b_v = 2 * fy * k1 * sc ** 3 * xn * yn, fy * sc * (d + 2 * k1 * sc * sc * yn * yn)
+    n = len(xn)
+    J = np.zeros((n, 2, 8))
+    Jl = _left_jacobian(p[:3])
+    for row, (a, b) in enumerate(((a_u, b_u), (a_v, b_v))):
+        g = np.stack([a * iz, b * iz, -(a * xn + b * yn) * iz], axis=1)  # d (u or v) / d Xc
+        J[:, row, :3] = np.cross(Y, g) @ Jl
+        J[:, row, 3:6] = g
+    J[:, 0, 6] = fx * sc * xn * (1 + 3 * k1 * rho)
+    J[:, 1, 6] = fy * sc * yn * (1 + 3 * k1 * rho)
+    J[:, 0, 7] = fx * sc * xn * rho
+    J[:, 1, 7] = fy * sc * yn * rho
+    if shared is not None:  # the map points' own dependence on k1
+        h = 1e-6
+        u_hi = _project(R0, t0, _unwarped(*shared, p[7] + h), K, p)[0]
+        u_lo = _project(R0, t0, _unwarped(*shared, p[7] - h), K, p)[0]
+        J[:, :, 7] += (u_hi - u_lo) / (2 * h)
+    return J.reshape(2 * n, 8)
 
 
 def refitted_distortion(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
@@ -120,11 +159,14 @@ def refitted_distortion(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
         def fun(p: np.ndarray, R0=R, t0=t, Xi=Xi, xi=xi, sh=sh) -> np.ndarray:
             return (_project(R0, t0, Xi, K, p, sh)[0] - xi).ravel()
 
+        def jac(p: np.ndarray, R0=R, t0=t, Xi=Xi, sh=sh) -> np.ndarray:
+            return _jacobian(R0, t0, Xi, K, p, sh)
+
         with np.errstate(all="ignore"):  # robust until the last round, which is least squares
-            sol = (least_squares(fun, np.concatenate([np.zeros(6), q]), method="lm",
-                                 max_nfev=MAX_EVALUATIONS * 9) if round_ == rounds else
-                   least_squares(fun, np.concatenate([np.zeros(6), q]), method="trf",
-                                 loss="cauchy", f_scale=ROBUST_SCALE_PX,
+            sol = (least_squares(fun, np.concatenate([np.zeros(6), q]), jac=jac, method="lm",
+                                 max_nfev=MAX_EVALUATIONS) if round_ == rounds else
+                   least_squares(fun, np.concatenate([np.zeros(6), q]), jac=jac,
+                                 method="trf", loss="cauchy", f_scale=ROBUST_SCALE_PX,
                                  max_nfev=MAX_EVALUATIONS))
         p = sol.x
         if sol.status < 1 or not np.isfinite(p).all() or abs(p[6]) > 3.0 or abs(p[7]) > MAX_K1:
