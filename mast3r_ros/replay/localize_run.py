@@ -41,6 +41,7 @@ from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json
                            check_output_folder, needs_overwrite, output_path)
 from ..core.localizer import Localizer
 from ..core.pnp import poselib_available
+from ..core.repeated_image import RepeatedImageCheck
 from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import check_stamp_units
 from ..core.types import LocalizationResult, UnreadableFrame
@@ -86,6 +87,7 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
     unreadable frames before the first frame read are yielded only once one is read, so that
     such a stop writes no result (`unreadable.hold_unreadable`)."""
     done = done or {}
+    repeats = RepeatedImageCheck()  # a frozen driver's frames (core/repeated_image.py)
     for f, n in hold_unreadable(frames, lambda f: f.stamp_ns in done):
         last = tracker.last_stamp_ns
         if tracker.check_stamp(f.stamp_ns, not one_run) is StampCheck.BACKWARDS:
@@ -101,10 +103,17 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
             continue
         r = done.get(f.stamp_ns)
         if r is None:
-            hint = None if global_only else tracker.hint(f.stamp_ns)
-            r = loc.localize(f, force_global=global_only, hint=hint)
+            frozen = repeats.check(f.rgb, f.stamp_ns)
+            if frozen:  # a frozen driver: the pose would be where the camera was
+                if repeats.repeats == 1:  # once a run of repeats; each is in results.jsonl
+                    log.warning("frame at t=%.6f s: %s", f.stamp_ns * 1e-9, frozen)
+                r = LocalizationResult.failure(f.stamp_ns, frozen)
+            else:
+                hint = None if global_only else tracker.hint(f.stamp_ns)
+                r = loc.localize(f, force_global=global_only, hint=hint)
         else:  # its fits to the run gates, as when it was localized
             loc.recall(r)
+            repeats.reset()  # its pixels were not read
         tracker.update(r)
         yield f, r
 

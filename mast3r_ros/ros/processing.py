@@ -46,6 +46,7 @@ from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.focal_evidence import FocalFit
 from mast3r_ros.core.image_stamp import restamp_on_receipt
 from mast3r_ros.core.pose_uncertainty import sigma_depth_ratio
+from mast3r_ros.core.repeated_image import RepeatedImageCheck
 from mast3r_ros.core.said_once import SaidOnce
 from mast3r_ros.core.tracker import StampCheck
 from mast3r_ros.core.types import Frame, LocalizationResult
@@ -95,6 +96,9 @@ class FrameProcessing:
         self._warnings = admission.ErrorThrottle(line_interval_s=5.0,
                                                  traceback_interval_s=math.inf)
         self._tf_timeline = admission.TfTimeline()
+        # the last image's pixels: the same again under a new stamp is a frozen driver's
+        # (core/repeated_image.py), refused as a failed frame (the node goes lost)
+        self._repeats = RepeatedImageCheck()
         # counts activations and deactivations (`_set_active`): a frame carries the one it was
         # admitted under and publishes only while it is still the node's
         self._activation = 0
@@ -350,6 +354,9 @@ class FrameProcessing:
                                                cfg.model.image_size, camera_size, info)
         if why:
             raise InputError(why)
+        frozen = self._repeats.check(frame.rgb, frame.stamp_ns)  # a frozen driver: refused
+        if frozen:
+            raise InputError(frozen)
         info_frame = mf.header_frame_name(str(info.header.frame_id))  # as tf2 names it
         if not frame.frame_id:
             frame.frame_id = info_frame

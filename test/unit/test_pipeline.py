@@ -17,7 +17,13 @@ from mast3r_ros.replay.localize_run import localize_frames
 from mast3r_ros.replay.sources import select_frames, selected_positions
 from mast3r_test_utils import keyframe_records, pose
 
-RGB = np.zeros((4, 4, 3), np.uint8)
+
+
+def rgb(stamp):
+    """A 4x4 image of its own for each stamp: a camera never repeats one (a repeat is a frozen
+    driver's, refused: core/repeated_image.py)."""
+    return np.resize(np.frombuffer(int(stamp).to_bytes(8, "little", signed=True), np.uint8),
+                     (4, 4, 3))
 
 
 class ScriptedLocalizer:
@@ -36,7 +42,7 @@ class ScriptedLocalizer:
 
 
 def frames(stamps):
-    return [Frame(RGB, None, s) for s in stamps]
+    return [Frame(rgb(s), None, s) for s in stamps]
 
 
 def test_hint_is_the_last_success_until_lost():

@@ -23,6 +23,14 @@ from mast3r_ros.replay.localize_run import localize_frames
 from mast3r_ros.replay.tum import TumSequence
 
 
+def _noisy(rgb, k):
+    """``rgb`` with one pixel's red changed by ``k`` grey levels: each a camera's own frame (the
+    same pixels again are a frozen driver's, refused: core/repeated_image.py)."""
+    out = rgb.copy()
+    out[0, 0, 0] = (int(out[0, 0, 0]) + k) % 256
+    return out
+
+
 def test_a_resumed_run_refuses_what_the_run_in_one_go_refuses(tum, sift_map, monkeypatch):
     def stand_in(max_error, cam, *args):  # every frame fits cx 40 px left of the camera's
         return "", FocalFit(1.0, 0.002, float(cam.K[0, 0]), principal_point=PrincipalPointFit(
@@ -30,7 +38,8 @@ def test_a_resumed_run_refuses_what_the_run_in_one_go_refuses(tum, sift_map, mon
 
     monkeypatch.setattr(localizer_pipeline, "focal_gate", stand_in)
     f = TumSequence(tum[1])[3]
-    frames = [dataclasses.replace(f, stamp_ns=f.stamp_ns + k * 10**8) for k in range(8)]
+    frames = [dataclasses.replace(f, stamp_ns=f.stamp_ns + k * 10**8, rgb=_noisy(f.rgb, k))
+              for k in range(8)]
     cfg = config_from_params({"matcher": "sift"})
 
     def run(done=None):

@@ -161,8 +161,10 @@ def camera_info(w, h):
 
 def image(stamp_ns, w=160, h=120, data=None):
     sec, nsec = divmod(stamp_ns, NS_PER_S)
-    if data is None:
-        data = np.full((h, w, 3), 128, np.uint8).tobytes()
+    if data is None:  # grey, its first bytes the stamp: a camera never repeats an image
+        pixels = np.full((h, w, 3), 128, np.uint8).reshape(-1)
+        pixels[:8] = np.frombuffer(int(stamp_ns).to_bytes(8, "little", signed=True), np.uint8)
+        data = pixels.tobytes()
     return NS(header=NS(stamp=NS(sec=sec, nanosec=nsec), frame_id="camera_optical"),
               encoding="rgb8", width=w, height=h, step=3 * w, data=data, is_bigendian=0)
 

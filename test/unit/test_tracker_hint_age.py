@@ -111,7 +111,9 @@ def _walk(step_s: float, n: int):
     stamps = [round(i * step_s * S) for i in range(n)]
     truth = {s: _cam(0.5 * s / S) for s in stamps}
     loc = StandInLocalizer(truth)
-    frames = [Frame(np.zeros((4, 4, 3), np.uint8), None, s) for s in stamps]
+    # each its own pixels: a repeated image is a frozen driver's (core/repeated_image.py)
+    frames = [Frame(np.resize(np.frombuffer(int(s).to_bytes(8, "little", signed=True), np.uint8),
+                              (4, 4, 3)), None, s) for s in stamps]
     out = list(localize_frames(loc, frames, Tracker()))
     errors = [abs(r.map_from_cam[0, 3] - truth[r.stamp_ns][0, 3]) for _, r in out]
     return loc, errors

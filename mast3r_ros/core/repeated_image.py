@@ -1,0 +1,65 @@
+"""A frozen camera driver: the same pixels again under a new stamp.
+
+A driver that stalls (a USB camera that stopped streaming, a decoder stuck on its last picture)
+may go on publishing its last image with fresh stamps while the robot moves. Localized, such a
+frame gives the pose of where the camera *was*, confidently (the match is perfect), under a
+stamp that says *now*: redkitchen's query frames replaced by their first one were published
+0.7 m off at the median, 1.27 m at worst, under ~1 cm sigmas (docs/bench/honesty_cpu_2026-12-07z).
+A real camera never repeats an image bit for bit (sensor noise), so an image identical to the
+previous one is refused, by `localize` and by the node alike, with a reason that says what it
+likely is. A noise-free simulated camera standing still repeats its image too; the reason says
+so, and the pose it would give is the one already published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Optional
+
+import numpy as np
+
+REASON_PREFIX = "image identical to the previous frame's"
+
+
+class RepeatedImageCheck:
+    """Tells an image whose pixels equal the previous image's (a frozen driver).
+
+    `check` takes each frame's (H, W, 3) uint8 ``rgb`` and its ``stamp_ns`` (int nanoseconds)
+    in arrival order and returns "" for a new image, else the failure reason: how long and how
+    many frames the image has been unchanged since its first stamp. Only exact equality counts
+    (a 16-byte BLAKE2b digest of the pixels and their shape, ~1 ms for 640x480), so no real
+    camera's frame is ever refused; `reset` forgets the last image (a new run, a reset clock).
+    Not thread-safe: one caller at a time."""
+
+    def __init__(self) -> None:
+        self._digest: Optional[bytes] = None
+        self._first_stamp_ns = 0
+        self._repeats = 0
+
+    @property
+    def repeats(self) -> int:
+        """How many times in a row the last image has been repeated (0: a new image)."""
+        return self._repeats
+
+    def reset(self) -> None:
+        """Forget the last image: the next one is never a repeat."""
+        self._digest = None
+        self._repeats = 0
+
+    def check(self, rgb: np.ndarray, stamp_ns: int) -> str:
+        """"" when ``rgb`` differs from the previous image checked, else the reason to refuse
+        it (the previous image's stamp, the count of repeats and the time since)."""
+        a = np.ascontiguousarray(rgb)
+        h = hashlib.blake2b(a.data.cast("B"), digest_size=16)
+        h.update(repr((a.shape, a.dtype.str)).encode())
+        digest = h.digest()
+        if digest != self._digest:
+            self._digest, self._first_stamp_ns, self._repeats = digest, int(stamp_ns), 0
+            return ""
+        self._repeats += 1
+        since_s = (int(stamp_ns) - self._first_stamp_ns) * 1e-9
+        return (f"{REASON_PREFIX} (the image first seen at t={self._first_stamp_ns * 1e-9:.3f} s, "
+                f"repeated {self._repeats}x over {since_s:.2f} s under new stamps): a frozen "
+                "camera driver re-sending its last image? not localized, since its pose would "
+                "be where the camera was then, not now (a noise-free simulated camera standing "
+                "still repeats its image too)")
