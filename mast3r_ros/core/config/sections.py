@@ -163,6 +163,15 @@ class GateConfig:
                                       "poses tens of cm off under a cm sigma); with 3-D points "
                                       "from depth only (sift, points_source depth); 0 "
                                       "disables.", lo=0.0, hi=10.0)
+    max_down_axis_deg: float = _f(
+        60.0,
+        "Fail frames whose image-down axis (camera +y) is more than this many degrees from the "
+        "map keyframes' common down direction: an upside-down or sideways image (a driver's "
+        "flip or rotate setting, the camera mounted otherwise than when mapping), which SIFT "
+        "localizes to a pose turned that much about the optical axis. Applies only when the "
+        "keyframes agree on a down direction (their down axes' mean resultant length >= 0.8: a "
+        "camera carried level, as on a robot); 0 disables (a camera that rolls).",
+        lo=0.0, hi=180.0)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -62,6 +62,7 @@ from .matcher_factory import _image_size, _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
                            _warn_ignored_skew, focal_gate, shared_keyframes)
 from .results import _match_debug, _no_match_reason, _pooled, gate_reason, inlier_median_depth
+from .upright import down_axis_reason, map_down_axis
 from .warm import camera_check_is_silent, long_walks_warmed, preload_keyframes, warm_pnp
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class Localizer:
         self.matcher = _make_matcher(kf_map, config, engine, image_size, recompute_encodings,
                                      self.seed, device_cache_mb)
         self._poses = kf_map.poses()
+        self._down = map_down_axis(self._poses)  # None: the keyframes agree on no "down"
         self.retrieval = GlobalRetrieval(kf_map, self.matcher, retrieval, engine, image_size,
                                          retriever)
         self.warmup_report: Dict[str, Any] = {}  # filled by `warmup`
@@ -528,7 +530,9 @@ class Localizer:
               X: Optional[np.ndarray] = None, *, depth: Optional[float] = None,
               sigma: Optional[float] = None) -> str:
         """The first gate ``res`` fails ("" if none): `results.gate_reason` of ``gates``."""
-        return gate_reason(self.config.gates, res, n, prior, X, depth=depth, sigma=sigma)
+        return (gate_reason(self.config.gates, res, n, prior, X, depth=depth, sigma=sigma)
+                or down_axis_reason(self.config.gates.max_down_axis_deg, self._down,
+                                    res.map_from_cam))
 
 
 def _uncertainty(cv: CovarianceConfig) -> UncertaintyModel:
