@@ -13,12 +13,47 @@ from typing import Any, Dict
 from .first_frames import NOT_BY_RUN, OF_BAG
 
 
+_NO_MATCH = ("their images have features but too few matches agreeing with one pose: a place "
+             "this map does not hold (another map?), a part of it the map did not see, or "
+             "mirrored or blurred images?")
+# the failure_reasons keys (a reason's words before " (") that say what likely went wrong when
+# most frames fail with them: a fresh user's kitchen frames against the demo's map read only
+# 'too few PnP inliers (5)' (docs/bench/honesty_cpu_2026-12-07z)
+_LIKELY_CAUSES = {
+    "too few features in the query image": ("their images have too few features: a lens cap, "
+                                            "lights off, an overexposed or blurred image?"),
+    "too few PnP inliers": _NO_MATCH,
+    "too few correspondences": _NO_MATCH,
+    "too few inliers": _NO_MATCH,
+    "image identical to the previous frame's": ("the camera repeated one image under new "
+                                                "stamps: a frozen camera driver?"),
+    "the image is upside down or sideways": ("the images are turned against the map's: a "
+                                             "driver's flip or rotate setting?"),
+}
+
+
+def likely_cause(failure_reasons: Dict[str, int]) -> str:
+    """What most failed frames' reasons say went wrong ("" when no known reason covers at least
+    half of them): the words of `_LIKELY_CAUSES` for metrics.json's ``failure_reasons``."""
+    total = sum(failure_reasons.values())
+    counts: Dict[str, int] = {}
+    for key, n in failure_reasons.items():
+        cause = _LIKELY_CAUSES.get(key)
+        if cause:
+            counts[cause] = counts.get(cause, 0) + n
+    best = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
+    return best[0] if total and 2 * best[1] >= total else ""
+
+
 def no_frame_localized_note(metrics: Dict[str, Any], out: str) -> str:
     """Why nothing was evaluated when no frame localized (one line): the ground truth is not
-    to blame, so the note must not send the user to fix it (a fresh user's find)."""
+    to blame, so the note must not send the user to fix it (a fresh user's find); what the
+    failures' reasons likely mean when most say one thing (`likely_cause`)."""
     have = metrics.get("frames_with_groundtruth", 0)
+    cause = likely_cause(metrics.get("failure_reasons") or {})
     return (f"no frame localized, so none could be evaluated ({have} of {metrics['frames']} "
-            "have ground truth); why each failed: the 'failures' row above and "
+            "have ground truth)" + (f"; most frames failed as {cause}" if cause else "")
+            + "; why each failed: the 'failures' row above and "
             f"{os.path.join(out, 'results.jsonl')}")
 
 
