@@ -170,7 +170,8 @@ class GateConfig:
         "flip or rotate setting, the camera mounted otherwise than when mapping), which SIFT "
         "localizes to a pose turned that much about the optical axis. Applies only when the "
         "keyframes agree on a down direction (their down axes' mean resultant length >= 0.8: a "
-        "camera carried level, as on a robot); 0 disables (a camera that rolls).",
+        "camera carried level, as on a robot); 0 disables (a camera that rolls, or one looking "
+        "at the ceiling or floor, whose image turns with the robot).",
         lo=0.0, hi=180.0)
 
 

@@ -10,7 +10,9 @@ map was recorded: the keyframes of such a map agree on one down direction (redki
 hand-held: all within 12.4 degrees of their mean, the queries within 12.9; the demo's 14.2), and a
 pose whose down axis is far from it is refused. A map whose keyframes do not agree (a camera
 looking at the ceiling or the floor while the robot turns, a drone) has no such direction and the
-gate does not apply.
+gate does not apply. Such a camera's map recorded driving one way only does look level (its
+down axes agree), and its frames driving the other way are refused: the reason names the
+parameter that turns the gate off (``gates.max_down_axis_deg: 0``).
 """
 
 from __future__ import annotations
@@ -56,4 +58,5 @@ def down_axis_reason(max_deg: float, down: Optional[np.ndarray],
             f"direction, more than gates.max_down_axis_deg {max_deg:g}): a driver's flip or "
             "rotate setting, or the camera mounted otherwise than when the map was recorded? "
             "the pose would be turned as much about the optical axis; set "
-            "gates.max_down_axis_deg 0 for a camera that rolls")
+            "gates.max_down_axis_deg 0 for a camera whose image turns with the robot (looking "
+            "at the ceiling or the floor) or that rolls")
