@@ -92,19 +92,3 @@ def test_the_node_refuses_a_frozen_drivers_frames_and_says_so_in_diagnostics():
     host._process(image(stamp(4)))  # the camera is back
     assert host._outputs.poses[-1] == stamp(4)
 
-
-def test_a_run_with_no_frame_localized_says_what_its_failures_likely_mean():
-    from mast3r_ros.replay.run_notes import no_frame_localized_note
-
-    def note(reasons):
-        return no_frame_localized_note({"frames": 50, "frames_with_groundtruth": 50,
-                                        "failure_reasons": reasons}, "run")
-
-    # another place than the map: kitchen frames against the demo's map
-    said = note({"too few PnP inliers": 40, "too few inliers": 10})
-    assert "most frames failed as their images have features but too few matches" in said
-    assert "a place this map does not hold" in said and said.endswith("run/results.jsonl")
-    assert "frozen camera driver" in note({REASON_PREFIX: 49, "too few inliers": 1})
-    assert "lens cap" in note({"too few features in the query image": 50})
-    # no known reason for at least half: the note as before
-    assert "most frames" not in note({"too few matches": 30, "too few inliers": 20})

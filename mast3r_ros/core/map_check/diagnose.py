@@ -490,5 +490,6 @@ def _discontinuity(views: List[_View], pairs: List[PairFigures],
     if fallback is not None:
         return fallback
     return _Cause("unknown", 1.0, "no pose convention or depth scale explains it",
-                  "check the poses (frame, direction, quaternion order) and the depth unit",
-                  False)
+                  "check the poses (frame, direction, quaternion order), the depth unit, and "
+                  "that each depth image is of its colour image's instant (depth.txt's pairs, "
+                  "a depth stream out of sync: depth 10 frames late reads so)", False)
