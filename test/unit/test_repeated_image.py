@@ -30,6 +30,12 @@ def test_check_refuses_only_exact_repeats_and_says_how_long():
     b = a.copy()
     b[0, 0, 0] ^= 1  # one grey level of one pixel: a real camera's noise
     assert check.check(b, 2 * S) == ""
+    c = b.copy()
+    c[3, 5, 2] ^= 1  # a row the first comparison skips
+    assert check.check(c, 2 * S + 1) == ""
+    assert check.check(c.astype(np.uint16), 2 * S + 2) == ""  # same values, another dtype
+    assert check.check(c.astype(np.uint16), 2 * S + 3).startswith(REASON_PREFIX)
+    assert check.check(b, 2 * S + 4) == ""
     assert check.check(b.reshape(8, 6, 3), 3 * S) == ""  # same bytes, another shape
     check.reset()
     assert check.check(b.reshape(8, 6, 3), 4 * S) == ""
