@@ -1,0 +1,90 @@
+"""A raw Bayer mosaic (one colour a pixel, 2x2 pattern) saved as a grey image file is warned
+about, once for a folder's files, naming the demosaic fix; grey pictures and 16-bit depth PNGs
+are not (`core.image_codec.files.bayer_like`)."""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+import pytest
+from test_pair_depth_png import _depth_png, _warnings
+
+from mast3r_ros.core.image_codec.files import bayer_like, read_image_file
+
+
+def _colour_scene(seed=0, shape=(120, 160)):
+    """(H, W, 3) uint8 BGR: smooth random colour blobs (each channel its own), like a scene."""
+    rng = np.random.default_rng(seed)
+    noise = rng.random((*shape, 3)).astype(np.float32)
+    smooth = cv2.GaussianBlur(noise, (0, 0), 3)
+    smooth = (smooth - smooth.min()) / (smooth.max() - smooth.min())
+    return (smooth * 255).round().astype(np.uint8)
+
+
+def _mosaic(bgr):
+    """RGGB mosaic of ``bgr``: (H, W) of its dtype."""
+    m = np.empty(bgr.shape[:2], bgr.dtype)
+    m[0::2, 0::2], m[0::2, 1::2] = bgr[0::2, 0::2, 2], bgr[0::2, 1::2, 1]
+    m[1::2, 0::2], m[1::2, 1::2] = bgr[1::2, 0::2, 1], bgr[1::2, 1::2, 0]
+    return m
+
+
+def _bayer_warnings(caplog):
+    return [m for m in _warnings(caplog) if "raw Bayer colour mosaic" in m]
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_folder_of_bayer_mosaics_is_warned_about_once_naming_the_demosaic(tmp_path, caplog,
+                                                                            bits):
+    """Read as grey without a word before: SIFT and MASt3R ran on the mosaic."""
+    paths = []
+    for k in range(3):
+        mosaic = _mosaic(_colour_scene(seed=k))
+        if bits == 16:
+            mosaic = mosaic.astype(np.uint16) * 257
+        paths.append(str(tmp_path / f"{k:04d}.png"))
+        cv2.imwrite(paths[-1], mosaic)
+    with caplog.at_level(logging.WARNING):
+        for path in paths:
+            rgb = read_image_file(path)
+    assert rgb.shape == (120, 160, 3)  # still read: a warning, not a refusal
+    said = _bayer_warnings(caplog)
+    assert len(said) == 1, said
+    assert said[0].startswith(f"{tmp_path}/*.png: a single-channel image that looks like a "
+                              "raw Bayer colour mosaic (its pixels are predicted "), said
+    assert "cv2.COLOR_BayerBG2BGR" in said[0] and "image_proc debayer" in said[0]
+    assert said[0].endswith("(said once for these files)")
+
+
+def test_grey_pictures_depth_pngs_and_colour_files_are_not_called_mosaics(tmp_path, caplog):
+    scene = _colour_scene(seed=5)
+    grey = cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY)
+    for sub, image in (("grey8", grey), ("grey16", grey.astype(np.uint16) * 257),
+                       ("colour", scene)):
+        (tmp_path / sub).mkdir()
+        cv2.imwrite(str(tmp_path / sub / "a.png"), image)
+    (tmp_path / "depth").mkdir()
+    _depth_png(tmp_path / "depth" / "a.png")  # a sensor's noisy depth with holes
+    yy, xx = np.mgrid[0:120, 0:160]
+    (tmp_path / "planes").mkdir()  # a rendered depth: planes, no noise
+    cv2.imwrite(str(tmp_path / "planes" / "a.png"),
+                np.where(xx < 80, 1000 + 3 * yy, 2500 - 2 * xx).astype(np.uint16))
+    with caplog.at_level(logging.WARNING):
+        for sub in ("grey8", "grey16", "colour", "depth", "planes"):
+            read_image_file(tmp_path / sub / "a.png")
+    assert _bayer_warnings(caplog) == []
+
+
+def test_bayer_like_judges_single_channel_8_and_16_bit_images_only():
+    mosaic = _mosaic(_colour_scene())
+    assert bayer_like(mosaic) and bayer_like(mosaic.astype(np.uint16) * 257)
+    assert bayer_like(mosaic.astype(np.float32)) == ""
+    assert bayer_like(np.stack([mosaic] * 3, axis=2)) == ""
+    assert bayer_like(mosaic[:6]) == ""  # too small to tell
+    assert bayer_like(np.full((40, 40), 7, np.uint8)) == ""  # flat: nothing to predict
+    # interlaced video: its rows alternate, its columns do not
+    rows = cv2.GaussianBlur(cv2.cvtColor(_colour_scene(), cv2.COLOR_BGR2GRAY), (0, 0), 1)
+    rows[1::2] //= 3
+    assert bayer_like(rows) == ""
