@@ -12,6 +12,7 @@ import pytest
 from test_camera_info_formats import D5, ECHO, K, _block, _opencv, _refused, _same, _write
 
 from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.geometry import undistort_pixels
 from mast3r_ros.core.image_codec import intrinsics_from_camera_info, load_camera_info_yaml
 from mast3r_ros.core.image_codec.camera_info_echo import load_echoed_camera_info
 
@@ -167,7 +168,6 @@ def test_an_opencv_mapping_that_is_no_matrix_is_refused_as_such(tmp_path):
     ("plumb_bob", 8, "name the model 'rational_polynomial' if these are its k1 k2 p1 p2 k3 k4 k5 "
                      "k6"),
     ("plumb_bob", 14, "name the model 'rational_polynomial'"),
-    ("rational_polynomial", 5, "name the model 'plumb_bob' if these are its k1 k2 p1 p2 [k3]"),
     ("plumb_bob", 3, None), ("equidistant", 5, None)])
 def test_a_coefficient_count_of_the_other_opencv_model_says_to_rename_the_model(model, count,
                                                                                  rename):
@@ -183,3 +183,36 @@ def test_a_coefficient_count_of_the_other_opencv_model_says_to_rename_the_model(
         assert rename in text
     else:
         assert "name the model" not in text
+
+
+@pytest.mark.parametrize("count", [4, 5])
+def test_a_short_rational_polynomial_d_is_read_as_image_geometry_reads_it(count, caplog,
+                                                                          tmp_path):
+    """image_geometry treats plumb_bob and rational_polynomial alike and hands D to OpenCV,
+    which reads 4 or 5 coefficients as k1 k2 p1 p2 [k3] (k4 k5 k6 = 0: plumb_bob exactly); a
+    D of zeros of any count is no distortion. Both were refused ('rational_polynomial expects
+    (0, 8, 12, 14) distortion coefficients, got 5'), also a camera.yaml's five zeros."""
+    k9 = [500.0, 0, 320, 0, 500, 240, 0, 0, 1]
+    for zeros_count in (count, 3, 6):
+        cam = intrinsics_from_camera_info(640, 480, k9, [0.0] * zeros_count,
+                                          "rational_polynomial")
+        assert cam.dist.size == 0 and not cam.has_distortion
+    yaml = tmp_path / "camera.yaml"  # a TUM folder's, as camera_calibration_parsers writes it
+    yaml.write_text("image_width: 640\nimage_height: 480\ncamera_matrix:\n  rows: 3\n  cols: 3\n"
+                    f"  data: {k9}\ndistortion_model: rational_polynomial\n"
+                    f"distortion_coefficients:\n  rows: 1\n  cols: {count}\n"
+                    f"  data: {[0] * count}\n")
+    assert not load_camera_info_yaml(yaml).has_distortion
+    d = [0.05, -0.02, 1e-3, -2e-3, 0.01][:count]
+    with caplog.at_level(logging.INFO):
+        cam = intrinsics_from_camera_info(640, 480, k9, d, "rational_polynomial")
+    assert cam.distortion_model == "plumb_bob"
+    np.testing.assert_array_equal(cam.dist, d)
+    rational = intrinsics_from_camera_info(640, 480, k9, [*d, *[0.0] * (8 - count)],
+                                           "rational_polynomial")
+    px = np.array([[10.0, 20.0], [600.0, 450.0], [320.0, 10.0]])
+    np.testing.assert_allclose(undistort_pixels(px, cam.K, cam.dist, cam.distortion_model),
+                               undistort_pixels(px, rational.K, rational.dist,
+                                                rational.distortion_model), atol=1e-9)
+    assert any(f"rational_polynomial D of {count} coefficients read as k1 k2 p1 p2" in
+               r.getMessage() for r in caplog.records)

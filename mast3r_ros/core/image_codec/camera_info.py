@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..errors import InputError
-from ..types import CameraIntrinsics, check_distortion
+from ..types import DISTORTION_COEFFICIENT_COUNTS, CameraIntrinsics, check_distortion
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +131,11 @@ def intrinsics_from_camera_info(
     ``plumb_bob`` 0, 4 or 5 (k1 k2 p1 p2 [k3]); ``rational_polynomial`` 0, 8, 12 or 14 (OpenCV's
     rational model, then thin-prism and tilt terms); ``equidistant`` 0 or 4 (k1..k4, undistorted
     with ``cv2.fisheye``; 5 whose fifth is zero, as some drivers size D, read as the 4), checked
-    by `types.check_distortion` (which `CameraIntrinsics` applies too). An empty model with no
-    (or all-zero) coefficients is plumb_bob without distortion; ``d`` None is no distortion, as
-    an empty D.
+    by `types.check_distortion` (which `CameraIntrinsics` applies too). As image_geometry reads
+    them: all-zero coefficients of any other count are no distortion (empty ``dist``), and a
+    ``rational_polynomial`` D of 4 or 5 is OpenCV's k1 k2 p1 p2 [k3] with k4 k5 k6 = 0, stored
+    as ``plumb_bob`` (said at INFO). An empty model with no (or all-zero) coefficients is
+    plumb_bob without distortion; ``d`` None is no distortion, as an empty D.
     Coefficients are kept in the camera's distorted pixels of the streamed image.
 
     Raises:
@@ -161,6 +163,16 @@ def intrinsics_from_camera_info(
         log.info("CameraInfo: equidistant D with a zero fifth coefficient read as its 4 "
                  "(k1 k2 k3 k4 = %s)", d_arr[:4].tolist())
         d_arr = d_arr[:4]
+    counts = DISTORTION_COEFFICIENT_COUNTS.get(distortion_model, (0,))
+    if d_arr.size not in counts and not np.any(d_arr):
+        d_arr = np.zeros(0)  # no distortion, whatever the count, as image_geometry reads it
+    elif distortion_model == "rational_polynomial" and d_arr.size in (4, 5):
+        # image_geometry hands D to OpenCV, which reads 4 or 5 as k1 k2 p1 p2 [k3]: the rational
+        # model with k4 k5 k6 = 0, which is plumb_bob exactly
+        log.info("CameraInfo: rational_polynomial D of %d coefficients read as k1 k2 p1 p2%s "
+                 "with k4 k5 k6 = 0 (plumb_bob), as image_geometry and OpenCV read it",
+                 d_arr.size, " k3" if d_arr.size == 5 else "")
+        distortion_model = "plumb_bob"
     distortion_model, d_arr = check_distortion(  # the same check as CameraIntrinsics'
         distortion_model, d_arr, model_field="CameraInfo distortion_model",
         dist_field="CameraInfo D")
