@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from typing import Any, Dict
 
 from .first_frames import NOT_BY_RUN, OF_BAG
+
+log = logging.getLogger(__name__)
 
 
 _NO_MATCH = ("their images have features but too few matches agreeing with one pose: a place "
@@ -152,7 +155,8 @@ def build_summary(out: str, path: str, frames: int) -> None:
     ``path``) of ``frames`` frames, its keyframes, the frames without a pose (the log's
     warning says why), unreadable frames (with them, the frames
     not decoded, not keyframe candidates: the unreadable count covers only those decoded) and
-    check's verdict (the check's full message is already in the log, on stderr, when it ran)."""
+    check's verdict (the check's full message is already in the log, on stderr, when it ran).
+    A map frame whose z seems not up (`warn_map_not_z_up`) is warned about before it."""
     manifest = _manifest(path)
     n = (manifest.get("keyframe_table") or {}).get("num_keyframes",
                                                    len(manifest.get("keyframes") or ()))
@@ -169,8 +173,22 @@ def build_summary(out: str, path: str, frames: int) -> None:
         of = (f"~{cut['of_frames']} in the bag, {NOT_BY_RUN}"
               if cut.get("of_frames_from") == OF_BAG else f"{cut['of_frames']}")
         skipped = f" (the first of {of}: --max-frames){skipped}"
+    warn_map_not_z_up(path, out)
     sys.stdout.write(f"map {out}: {_count(n, 'keyframe')} from {_count(frames, 'frame')}"
                      f"{skipped}; {_check_summary(manifest.get('consistency') or {})}\n")
+
+
+def warn_map_not_z_up(path: str, name: str) -> None:
+    """Warn once (log, stderr) when the map at ``path`` (named ``name`` as the user gave it)
+    seems built in a frame whose z is not up (`core.map_up.map_up_doubt`: its keyframe
+    cameras' shared up more than 45 deg from its z): build-map's summary and check-map."""
+    from ..core.keyframes import KeyframeMap
+    from ..core.map_up import map_up_doubt
+
+    kmap = KeyframeMap.load(path, lazy=True, check_files=False)
+    why = map_up_doubt(kmap.poses(), kmap.map_frame)
+    if why:
+        log.warning("map %s: %s", name, why)
 
 
 def _count(n: int, noun: str) -> str:

@@ -25,6 +25,7 @@ import numpy as np
 
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import finite_matrix, finite_pose, invert_pose
+from mast3r_ros.core.map_up import Z_UP_FIX, is_tilted, up_tilt_deg
 
 
 def map_from_base(map_from_cam: np.ndarray, cam_from_base: np.ndarray) -> np.ndarray:
@@ -90,33 +91,28 @@ def optical_frame_doubt(cam_from_base: np.ndarray, camera_frame: str, base_frame
             "can ignore this")
 
 
-# `tilted_base_doubt`: a base z axis more than 45 degrees from the map's z
-_LEVEL_COS = math.cos(math.radians(45.0))
-
-
 def tilted_base_doubt(map_from_base_: np.ndarray, map_frame: str, base_frame: str,
                       two_d_mode: bool = False) -> str:
     """Why the published poses may be in a map frame whose z is not up, or "" when nothing
     says so: said when ``base_frame``'s z axis (REP-103: up) is more than 45 degrees from
-    ``map_frame``'s z (REP-103: up) in a localized pose (the node says it at the third such
-    pose of a configuration, not for one wrong pose). A map built from a recording whose
+    ``map_frame``'s z (REP-103: up) in a localized pose (`core.map_up`'s rule, which build-map
+    and check-map apply to a map's keyframes; the node says it at the third such pose of a
+    configuration, not for one wrong pose). A map built from a recording whose
     world frame has camera axes (y down: TUM RGB-D / 7-Scenes or KITTI ground truth, an
     ORB-SLAM trajectory) localizes rightly in that frame, but Nav2's 2-D map and costmaps take
     z as up, and ``two_d_mode`` flattens the pose about that z: the robot seems to climb the
     walls. A wrong ``base_frame -> camera`` mount (URDF) shows the same way. ``map_from_base_``
     4x4 (base -> map)."""
     z = finite_pose(map_from_base_, "map_from_base")[:3, 2]
-    if z[2] >= _LEVEL_COS:
+    if not is_tilted(z):
         return ""
-    tilt = math.degrees(math.acos(max(-1.0, min(1.0, float(z[2])))))
-    return (f"'{base_frame}' is tilted {tilt:.0f} deg from the z axis of '{map_frame}' in "
-            "localized poses (REP-103: z up in both): the map seems built in a frame whose z is "
-            "not up (a world frame with camera axes, y down: TUM or KITTI ground truth, an "
-            "ORB-SLAM trajectory), or the URDF's camera mount is wrong; Nav2's map and costmaps "
-            f"take '{map_frame}' z as up"
+    return (f"'{base_frame}' is tilted {up_tilt_deg(z):.0f} deg from the z axis of "
+            f"'{map_frame}' in localized poses (REP-103: z up in both): the map seems built in "
+            "a frame whose z is not up (a world frame with camera axes, y down: TUM or KITTI "
+            "ground truth, an ORB-SLAM trajectory), or the URDF's camera mount is wrong; Nav2's "
+            f"map and costmaps take '{map_frame}' z as up"
             + (" and two_d_mode flattens the pose about it" if two_d_mode else "")
-            + ": build the map from the robot's own TF (build-map --pose-frames "
-            "map:<camera optical frame>, docs/ros_node.md 'Record a bag')")
+            + f": {Z_UP_FIX}")
 
 
 @dataclasses.dataclass(frozen=True)
