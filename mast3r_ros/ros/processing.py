@@ -417,16 +417,6 @@ class FrameProcessing:
         # not for a camera that is the base (z forward), nor after optical_frame_doubt's cause
         tilt = (frame.frame_id not in self._optical_said and frame.frame_id != n.base_frame
                 and tilted_base_doubt(map_from_base_, n.map_frame, n.base_frame, n.two_d_mode))
-        # said at a configuration's (its localizer's: config_warning is cleared at cleanup)
-        # third tilted pose, not for one wrong pose; the poses are published all the same
-        held, count = self._tilted
-        self._tilted = (weakref.ref(localizer),
-                        (count if held() is localizer else 0) + bool(tilt))
-        if tilt and self._tilted[1] == 3:
-            self.get_logger().warning(tilt)
-            with self._lock:  # on /diagnostics too, until cleanup
-                self._diag.config_warning = "; ".join(filter(None, (self._diag.config_warning,
-                                                                    tilt)))
         if n.two_d_mode:  # published in the plane; the next frame's prior stays 6-DoF
             map_from_base_ = planar_pose(map_from_base_)
             cov = planar_covariance(cov)
@@ -448,6 +438,7 @@ class FrameProcessing:
         if ended:
             self._drop_deactivated(frame.stamp_ns)
             return
+        self._count_tilted(tilt, localizer)  # a pose published: not one dropped above
         if outputs is None:
             return
         self._publish_matches(outputs, frame, result, localizer)
@@ -456,6 +447,20 @@ class FrameProcessing:
             image_age_s(frame.stamp_ns, now_ns), processing_s,
             timings_s=tuple((k, float(v)) for k, v in result.timings_s.items()),
             focal_fit=result.focal_fit, sigma_depth_ratio=sigma_depth_ratio(result)))
+
+    def _count_tilted(self, tilt: str, localizer: Any) -> None:
+        """Count a published pose's ``tilt`` (`tilted_base_doubt`, '' when level): said at a
+        configuration's (its localizer's: config_warning is cleared at cleanup) third tilted
+        pose, not for one wrong pose; the poses are published all the same. Only poses that
+        were published count: one dropped by a reset or a deactivate did not."""
+        held, count = self._tilted
+        self._tilted = (weakref.ref(localizer),
+                        (count if held() is localizer else 0) + bool(tilt))
+        if tilt and self._tilted[1] == 3:
+            self.get_logger().warning(tilt)
+            with self._lock:  # on /diagnostics too, until cleanup
+                self._diag.config_warning = "; ".join(filter(None, (self._diag.config_warning,
+                                                                    tilt)))
 
     def _send_tf(self, tf: TfToPublish, stamp_ns: int) -> None:
         client = self._tf

@@ -116,6 +116,19 @@ class Localizer:
                                   num_inliers=120, timings_s={"pnp": 0.01})
 
 
+class YDown(Localizer):
+    """Localizes in a map frame of camera axes (y down: TUM, KITTI, ORB-SLAM): the base lies
+    tilted 90 deg from the map's z."""
+
+    def localize(self, *a, **k):
+        from scipy.spatial.transform import Rotation
+
+        from mast3r_ros.core.geometry import make_pose
+
+        y_down = make_pose(Rotation.from_euler("x", -90.0, degrees=True).as_matrix(), [0, 0, 0])
+        return dataclasses.replace(super().localize(*a, **k), map_from_cam=y_down @ MAP_FROM_CAM)
+
+
 class Host(FrameProcessing):
     lookup_errors = (LookupError_,)
 
@@ -1039,6 +1052,23 @@ def test_a_reset_between_localizing_and_publishing_drops_the_stale_pose():
     assert st.prior_source == "initialpose" and st.track is Track.UNINITIALIZED
     np.testing.assert_array_equal(st.prior_map_from_odom, np.eye(4))
     assert dict(host.summary().values)["frames_localized"] == "0"
+
+
+def test_a_tilted_pose_dropped_by_a_reset_does_not_count_toward_the_tilt_warning():
+    """The tilt count was taken before the epoch check: three poses from a map whose z is not
+    up, each dropped by an /initialpose landing before its publish, warned 'tilted 90 deg' of
+    poses never published. Dropped poses count no more; published ones still do."""
+    host = ResetAfterLocalize(YDown())
+    host.operator_hold = None
+    for k in range(3):
+        host._process(image(stamp(k)))
+    assert host._outputs.poses == []
+    assert not [m for _, m in host.logger.lines if "tilted" in m], host.logger.lines
+    assert dict(host.summary().values)["config_warning"] == "none"
+    published = Host(host._localizer)
+    for k in range(3):
+        published._process(image(stamp(k)))
+    assert [m for _, m in published.logger.lines if "tilted 90 deg" in m]
 
 
 def test_a_reset_between_localizing_and_failing_does_not_count_the_stale_failure():
