@@ -296,7 +296,9 @@ def unknown_parameter_warnings(given: Iterable[str],
             continue
         hint = did_you_mean(name)
         if name not in shared:
-            hint = launch_argument_hint(name) or hint
+            # rclpy merges files and -p (`parameter_override_names`): which one set it is unknown
+            hint = launch_argument_hint(
+                name, where=f"the parameter file, or drop the -p {name}:=... that sets it") or hint
             lines.append(f"parameter '{name}' is set (parameter file or -p) but this node has "
                          f"no such parameter, so it has no effect{hint}")
         elif hint:

@@ -45,3 +45,14 @@ def test_image_topic_names_the_remapping_too_and_the_node_says_the_same():
     (line,) = unknown_parameter_warnings(["image_topic"])
     assert "has no effect: an argument of localize.launch.py" in line, line
     assert "image_topic:=/camera/color/image_raw" in line, line
+
+
+@pytest.mark.parametrize("name", sorted(LAUNCH_ONLY))
+def test_the_nodes_hint_is_right_for_a_file_key_and_a_dash_p_alike(name):
+    """The node learns its overrides from rclpy's merged files and -p (it cannot tell which set
+    a name): "delete it from the parameter file" was wrong for a `-p image_topic:=...`, and
+    "set the parameter map_path in this file" named a file there was none of."""
+    (line,) = unknown_parameter_warnings([name])
+    assert line.endswith(f"and delete it from the parameter file, or drop the -p {name}:=... "
+                         "that sets it"), line
+    assert "this file" not in line, line

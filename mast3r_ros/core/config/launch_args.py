@@ -22,18 +22,21 @@ LAUNCH_ONLY = {
     "camera_info_topic": ("/camera/color/camera_info",
                           "or remap the node's 'camera_info' topic: --ros-args -r "
                           "camera_info:=TOPIC"),
-    "map": ("maps/kitchen", "or set the parameter map_path in this file"),
+    "map": ("maps/kitchen", "or set the parameter map_path instead"),
     "namespace": ("robot1", "or --ros-args -r __ns:=/robot1"),
     "namespaced_tf": ("true", "it remaps /tf and /tf_static to the namespace's"),
     "use_respawn": ("true", "a launch setting: the process is started again"),
     "log_level": ("debug", "or --ros-args --log-level mast3r_localizer:=debug"),
-    "params_file": ("my_localize.yaml", "it names this file"),
+    "params_file": ("my_localize.yaml", "it names the parameter file"),
 }
 
 
-def launch_argument_hint(name: str, value: Any = None) -> str:
+def launch_argument_hint(name: str, value: Any = None,
+                         where: str = "the parameter file") -> str:
     """``: an argument of localize.launch.py, not a node parameter: ...`` for a `LAUNCH_ONLY`
-    ``name`` found in a parameter file (``value``, a string there, in the example), else ''."""
+    ``name`` found in a parameter file (``value``, a string there, in the example), else '';
+    ``where``: what it is to be deleted from (the offline tools: the parameter file; the node,
+    which cannot tell a file's key from a ``-p name:=value`` (rclpy merges them): both)."""
     if name not in LAUNCH_ONLY:
         return ""
     example, other = LAUNCH_ONLY[name]
@@ -41,4 +44,4 @@ def launch_argument_hint(name: str, value: Any = None) -> str:
         example = value
     return (f": an argument of {LAUNCH_FILE}, not a node parameter: give it as "
             f"`ros2 launch mast3r_ros {LAUNCH_FILE} {name}:={example}` ({other}) and delete "
-            "it from the parameter file")
+            f"it from {where}")
