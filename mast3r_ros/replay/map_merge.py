@@ -21,6 +21,7 @@ from ..core.keyframes.layout import MANIFEST
 from ..core.retrieval_index import IndexParams
 from .map_content import content_digests
 from .out_source import refuse_out_over_maps
+from .plots import plot_keyframes
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                       map_frame=maps[0].map_frame)
     except OutputBusyError as e:  # in the command line's words
         raise e.worded("--out") from None
+    poses = []  # the merged map's keyframes, for its keyframes.png
     with w:
         for m, kept, name in zip(maps, keep, (a, b)):
             # the PNG files copied as they are (lossless: no decode and re-encode), the
@@ -132,6 +134,7 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                 w.add_keyframe_png(image, kf.intrinsics, kf.map_from_cam, kf.stamp_ns, depth,
                                    scale, thumbs[i], source=f"map {name}, keyframe {kf.id}",
                                    sha256=m.keyframe_png_sha256(i))  # verified on that read
+                poses.append(kf.map_from_cam)
         for identity, size in contents:
             # no fsync per chunk: the commit flushes the map's files together
             sw = EncodingStoreWriter(w.encoding_dir(identity, size), durable=False)
@@ -158,6 +161,9 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
         sources = merged_from(maps, keep, (a, b))
         _warn_depth_units(sources)
         w.set_manifest_field("merged_from", sources)
+        # beside the map, outside its file table, as build-map writes it: written before the
+        # commit so that a map that appears is complete
+        plot_keyframes(os.path.join(w.tmp, "keyframes.png"), np.stack(poses))
         try:
             w.commit()
         except KeyboardInterrupt as e:  # a stop once it is renamed into place: complete
