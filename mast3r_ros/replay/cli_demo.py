@@ -60,9 +60,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                                                                      matcher=matcher))
     note_unused_device(args, cfg)
     note_recording_keys(cfg)
+    given = cfg  # the run's config.yaml keeps its warmup (the node's), as localize's does
     cfg = offline_warmup(cfg, args.warmup)
     map_path, run, metrics = run_demo(args.out, cfg, args.frames, args.width, args.height,
-                                      args.seed, overwrite=args.overwrite)
+                                      args.seed, overwrite=args.overwrite,
+                                      params_warmup=given.localizer.warmup)
     head = f"demo ({cfg.localizer.matcher}): map {map_path}, results in {run}"
     sys.stdout.write((note + "\n" if note else "") + head + "\n" + format_table(metrics) + "\n"
                      + _demo_covariance_note(cfg, metrics)

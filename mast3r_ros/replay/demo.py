@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import time
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ..core.config import Config
 from ..core.durable import flush_before_publish, fsync_dir
@@ -140,7 +140,8 @@ DEMO_PARTS = ("data", "data.rendering", "map", "map.*", "run", "run.*")
 
 
 def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: int,
-             overwrite: bool = False) -> Tuple[str, str, Dict[str, Any]]:
+             overwrite: bool = False, params_warmup: Optional[bool] = None
+             ) -> Tuple[str, str, Dict[str, Any]]:
     """Render the synthetic room, map every other frame, localize the frames in between.
 
     Returns (map path, run folder, metrics). ``seed``: 0 <= seed < 2**32 (InputError
@@ -151,7 +152,9 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
     demo stopped while localizing leaves the new map and no run, not the old map's run beside
     it). Before any work, `InputError` for a scene to render that would not fit the free space
     of ``out``'s file system (`check_scene_fits`); a scene reused is not checked. The
-    rendering holds one frame at a time (`write_demo_sequences`)."""
+    rendering holds one frame at a time (`write_demo_sequences`). ``params_warmup``: the
+    parameter file's ``warmup``, which the run's config.yaml records (as localize's does, for
+    the node) where ``cfg``'s is the offline choice; run.json records the run's."""
     check_seed(seed)
     if frames < MIN_FRAMES:  # an even split of fewer: views too far apart to localize any
         raise InputError(f"--frames must be >= {MIN_FRAMES}, got {frames}: every other frame is "
@@ -180,7 +183,7 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
     made = not os.path.lexists(out)
     with output_lock(out):  # one demo per folder: a second is refused before it renders
         try:
-            return _run_demo(out, cfg, frames, width, height, seed)
+            return _run_demo(out, cfg, frames, width, height, seed, params_warmup)
         except BaseException:
             # stopped before anything was kept (Ctrl-C while rendering): the folder this demo
             # made goes too, so that no empty folder is left behind
@@ -192,8 +195,8 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
             raise
 
 
-def _run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: int
-              ) -> Tuple[str, str, Dict[str, Any]]:
+def _run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: int,
+              params_warmup: Optional[bool] = None) -> Tuple[str, str, Dict[str, Any]]:
     run = os.path.join(out, "run")
     check_output_folder(run, True, RUN_FILES, RUN_OUTPUTS)  # refused before the map is built
     map_dir, query_dir = demo_data(os.path.join(out, "data"), frames, width, height, seed)
@@ -209,11 +212,12 @@ def _run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed:
     from ..core.model.engine import one_checkpoint_load
 
     with one_checkpoint_load():
-        return _build_and_localize(cfg, map_dir, query_dir, map_path, run)
+        return _build_and_localize(cfg, map_dir, query_dir, map_path, run, params_warmup)
 
 
 def _build_and_localize(cfg: Config, map_dir: str, query_dir: str, map_path: str,
-                        run: str) -> Tuple[str, str, Dict[str, Any]]:
+                        run: str, params_warmup: Optional[bool] = None
+                        ) -> Tuple[str, str, Dict[str, Any]]:
     rule = cfg.pose_at_stamp
     # a demo map is small: an interrupted one is started over (the demo has no --resume), so
     # a build kept (a full disk after encoding) is said to go with the rerun, and how to free
@@ -234,5 +238,6 @@ def _build_and_localize(cfg: Config, map_dir: str, query_dir: str, map_path: str
     # rendered query frames (it read "source": "")
     metrics = run_localization(query, map_path, run, cfg, overwrite=True, restart=True,
                                resume_hint="rerun the demo with --overwrite (the scene is "
-                                           "reused, the run starts over)", source_path=query_dir)
+                                           "reused, the run starts over)", source_path=query_dir,
+                               params_warmup=params_warmup)
     return map_path, run, metrics

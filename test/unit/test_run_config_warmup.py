@@ -20,3 +20,13 @@ def test_a_cpu_run_records_the_node_s_warmup_and_its_own_choice_apart(tum, sift_
     # the parameter file's (the default), as the node reads the file
     assert load_config_yaml(str(out / "config.yaml")).localizer.warmup is True
     assert json.loads((out / "run.json").read_text())["warmup"] is False  # sift on a CPU
+
+
+def test_a_cpu_demo_run_records_the_node_s_warmup_as_localize_does(tmp_path):
+    """The demo's run config.yaml still recorded the offline choice (warmup: false on a CPU
+    run): copied to the robot, it turned the node's warm-up off."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--frames", "6", "--width", "128", "--height", "96",
+                 "--log-level", "warning"]) == 0
+    assert load_config_yaml(str(out / "run" / "config.yaml")).localizer.warmup is True
+    assert json.loads((out / "run" / "run.json").read_text())["warmup"] is False
