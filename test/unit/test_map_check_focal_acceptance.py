@@ -48,7 +48,11 @@ def test_the_focal_scan_scores_pairs_with_depth_at_one_end():
     pair with depth at one end at least is scored, only those without any are left out."""
     from types import SimpleNamespace
 
-    views = [SimpleNamespace(depth=d) for d in (np.ones((2, 2)), None, None)]
+    poses = [np.eye(4) for _ in range(3)]
+    for k, pose in enumerate(poses):  # apart: pairs without baseline are left out too
+        pose[0, 3] = 0.1 * k
+    views = [SimpleNamespace(depth=d, pose=p) for d, p in zip((np.ones((2, 2)), None, None),
+                                                              poses)]
     score = focal._residual_score(views, {(0, 1): 1, (1, 2): 1, (2, 0): 1}, None)
     assert score is not None and score.keys == [(0, 1), (2, 0)]
     assert focal._residual_score(views[1:], {(0, 1): 1}, None) is None

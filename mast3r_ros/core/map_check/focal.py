@@ -14,6 +14,7 @@ import numpy as np
 from ..config import MapCheckConfig
 from ..geometry import invert_pose
 from .baseline import with_baseline
+from .log_scan import _FOCAL_REFINE_STEP, _first_min, _refined  # noqa: F401 (re-exported)
 from .measure import (_ONE, _all_agree, _cameras, _candidate, _depth_residuals,
                       _focal_candidate, _lift, _measure, _pair_reproj, _project, _reproj_limit_px,
                       _View)
@@ -90,11 +91,20 @@ def _focal_slip(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: Ma
                     and _FOV_DEG[0] <= _fov_deg(fx / g, width_px) <= _FOV_DEG[1]),
                    key=lambda g: abs(math.log(fx / g / fit_60)))[:_FOCAL_SLIPS_TRIED]
     poses = [v.pose for v in views]
+    matches = _baseline_matches(views, matches)  # one frame twice agrees under any fx
     for g in tried:
         divided = _focal_divided(views, g)
         if divided is not None and _all_agree(_measure(divided, poses, matches, cfg)):
             return g
     return None
+
+
+def _baseline_matches(views: List[_View], matches: Dict[Tuple[int, int], Any]
+                      ) -> Dict[Tuple[int, int], Any]:
+    """``matches`` (pair -> matches or None) of the pairs `baseline.with_baseline` keeps: a
+    pair of one place and one direction (one frame twice) reprojects and agrees in depth under
+    any focal length and any depth factor, so it confirms and scores nothing."""
+    return {k: matches[k] for k in with_baseline(views, list(matches))}
 
 
 def _focal_divided(views: List[_View], g: float) -> Optional[List[_View]]:
@@ -140,7 +150,6 @@ _FOCAL_SCAN_FAR = (0.22, 4.5)
 # `_past_ends`' grid step, in `_FOCAL_SCAN`'s steps: a failing map of another cause scores
 # both grids (26 factors at the scan's own step, 13 at twice it)
 _FAR_STEPS = 2
-_FOCAL_REFINE_STEP = 0.005
 _FOCAL_SCAN_PAIRS = 200  # pairs scored per factor, spread over the map
 # a fitted depth factor that is no unit confusion is told from fx, fy off (`_depth_or_focal`)
 # when the other's best median depth residual is at least this many times the winner's: the
@@ -189,8 +198,10 @@ class _ResidualScore:
 def _residual_score(views: List[_View], matches: Dict[Tuple[int, int], Any],
                     cfg: MapCheckConfig) -> Optional[_ResidualScore]:
     """The score on up to `_FOCAL_SCAN_PAIRS` of the pairs, spread over the map, that have
-    depth at one end at least; None when none has."""
-    keys = [k for k in matches if views[k[0]].depth is not None or views[k[1]].depth is not None]
+    depth at one end at least and a baseline or a turn (`baseline.with_baseline`: one frame
+    twice scores 0 under any factor, which pulled the median to 0); None when none has."""
+    keys = with_baseline(views, [k for k in matches if views[k[0]].depth is not None
+                                 or views[k[1]].depth is not None])
     if not keys:
         return None
     spread = np.linspace(0, len(keys) - 1, _FOCAL_SCAN_PAIRS).astype(int)
@@ -221,30 +232,13 @@ def _log_argmin(score: Callable[[float], float], centre: float = 1.0, *,
     return (g, g2)[_first_min(np.array([g, g2]), score, many)]  # g2 only when lower
 
 
-def _first_min(factors: np.ndarray, score: Callable[[float], float],
-               many: Optional[Callable[[np.ndarray], np.ndarray]]) -> int:
-    """The index of ``factors``' first minimum of ``score`` (or ``many``'s, all at once)."""
-    if many is None:
-        return min(range(len(factors)), key=lambda k: score(factors[k]))
-    return int(np.argmin(many(factors)))
-
-
-def _refined(best: float, step: float, score: Callable[[float], float],
-             many: Optional[Callable[[np.ndarray], np.ndarray]]) -> Tuple[float, int]:
-    """(the factor in `_FOCAL_REFINE_STEP` steps within ``step`` (log) of ``best`` that
-    minimises ``score``, -1 / 1 when it is the lowest / highest of them, else 0)."""
-    fine = np.exp(np.arange(math.log(best) - step, math.log(best) + step + 1e-9,
-                            _FOCAL_REFINE_STEP))
-    k = _first_min(fine, score, many)
-    return float(fine[k]), -1 if k == 0 else 1 if k == len(fine) - 1 else 0
-
-
 def _focal_fits(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapCheckConfig,
                 g: float) -> bool:
-    """Whether fx, fy divided by ``g`` make every pair agree (and at least one is judged)."""
+    """Whether fx, fy divided by ``g`` make every pair agree (and at least one is judged), of
+    the pairs with a baseline or a turn (`_baseline_matches`)."""
     divided = _focal_divided(views, g)
     return divided is not None and _all_agree(_measure(divided, [v.pose for v in views],
-                                                       matches, cfg))
+                                                       _baseline_matches(views, matches), cfg))
 
 
 def _focal_scale(views: List[_View], matches: Dict[Tuple[int, int], Any],
