@@ -132,8 +132,10 @@ def _image_remaps(image_topic):
     if not base.strip("/ "):
         raise RuntimeError(
             f"image_topic:={image_topic!r} names no image topic (the compressed stream of "
-            "nothing): give the camera's Image topic, e.g. image_topic:=/camera/color/image_raw, "
-            "or its compressed stream, image_topic:=/camera/color/image_raw/compressed")
+            "nothing): give the camera's Image topic, e.g. "
+            "image_topic:=/camera/camera/color/image_raw (realsense-ros 4.54+; older releases: "
+            "/camera/color/image_raw), or its compressed stream, "
+            "image_topic:=/camera/camera/color/image_raw/compressed")
     return [("image", base), ("image/compressed", base + "/compressed"),
             ("image/ffmpeg", base + "/ffmpeg"), ("image/foxglove", base + "/foxglove")]
 
@@ -141,10 +143,10 @@ def _image_remaps(image_topic):
 def _camera_info_topic(image_topic, given):
     """The CameraInfo topic: ``given`` (``camera_info_topic``) when not empty, else the image
     stream's sibling ``camera_info``, as image_transport names it (``getCameraInfoTopic``: the
-    base topic's last name replaced, so ``/camera/color/image_raw`` and its ``/compressed``
-    stream go with ``/camera/color/camera_info``). A fixed default left ``image_topic:=`` alone
-    listening to ``camera/camera_info``, which such a camera never publishes: every image was
-    refused as having no CameraInfo."""
+    base topic's last name replaced, so ``/camera/camera/color/image_raw`` and its
+    ``/compressed`` stream go with ``/camera/camera/color/camera_info``). A fixed default left
+    ``image_topic:=`` alone listening to ``camera/camera_info``, which such a camera never
+    publishes: every image was refused as having no CameraInfo."""
     given = given.strip()
     if given:
         return given
@@ -246,7 +248,8 @@ def generate_launch_description():
             description="sensor_msgs/CameraInfo topic of the same camera and resolution "
                         "(relative: follows the namespace); empty (default): image_topic's "
                         "sibling camera_info, as image_transport names it "
-                        "(/camera/color/image_raw -> /camera/color/camera_info)."),
+                        "(/camera/camera/color/image_raw -> "
+                        "/camera/camera/color/camera_info)."),
         DeclareLaunchArgument(
             "namespaced_tf", default_value="false",
             description="Remap /tf and /tf_static to the namespace's tf and tf_static "

@@ -297,7 +297,9 @@ def test_an_image_topic_with_no_base_stops_the_launch_naming_it(monkeypatch, giv
     with pytest.raises(RuntimeError, match="names no image topic") as info:
         _launch(monkeypatch, HumbleLifecycleNode, "true", image_topic=given)
     assert f"image_topic:={given!r}" in str(info.value)
-    assert "image_topic:=/camera/color/image_raw/compressed" in str(info.value)
+    assert "image_topic:=/camera/camera/color/image_raw/compressed" in str(info.value)
+    assert "image_topic:=/camera/camera/color/image_raw (realsense-ros 4.54+; older " in str(
+        info.value)
 
 
 @pytest.mark.parametrize("argument", ["autostart", "use_respawn", "namespaced_tf",

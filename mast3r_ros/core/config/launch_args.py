@@ -3,9 +3,10 @@
 
 ``localize.launch.py``'s arguments are not all node parameters: ``image_topic:=`` and
 ``camera_info_topic:=`` remap the node's topics, ``namespace:=`` places it, ``map:=`` sets the
-parameter ``map_path``, ... A params file holding ``image_topic: /camera/color/image_raw`` was
-refused with "unknown parameter 'image_topic'" (the offline tools) or warned of (the node),
-naming neither the launch argument nor the remapping. `LAUNCH_ONLY` lists every argument of
+parameter ``map_path``, ... A params file holding
+``image_topic: /camera/camera/color/image_raw`` was refused with "unknown parameter
+'image_topic'" (the offline tools) or warned of (the node), naming neither the launch argument
+nor the remapping. `LAUNCH_ONLY` lists every argument of
 the launch file that is no node parameter (``checkpoint``, ``autostart`` and ``use_sim_time``
 are parameters too: a file may set them) with how to give it instead."""
 
@@ -15,11 +16,12 @@ from typing import Any
 
 LAUNCH_FILE = "localize.launch.py"
 
-# launch argument -> (an example value, what else gives it besides the launch argument)
+# launch argument -> (an example value, what else gives it besides the launch argument); the
+# topics are realsense-ros 4.54+'s, as the launch file's usage and error hint give them
 LAUNCH_ONLY = {
-    "image_topic": ("/camera/color/image_raw",
+    "image_topic": ("/camera/camera/color/image_raw",
                     "or remap the node's 'image' topic: --ros-args -r image:=TOPIC"),
-    "camera_info_topic": ("/camera/color/camera_info",
+    "camera_info_topic": ("/camera/camera/color/camera_info",
                           "or remap the node's 'camera_info' topic: --ros-args -r "
                           "camera_info:=TOPIC"),
     "map": ("maps/kitchen", "or set the parameter map_path instead"),
