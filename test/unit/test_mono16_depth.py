@@ -9,11 +9,11 @@ topic named like depth and the option that reads it; an image topic's mono16 is 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
-from test_source_errors import (DEPTH_TOPIC, S, TS, H, W, _camera_info, _image,  # noqa: F401
-                                needs_rosbags)
+from test_source_errors import DEPTH_TOPIC, H, W, _write_bag, needs_rosbags
 
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.replay.sources import SourceOptions, open_source
@@ -23,24 +23,10 @@ NEED = "the sift matcher"
 
 
 def _bag(path, depth_encoding="mono16", image_encoding="rgb8", depth_topic=DEPTH_TOPIC):
-    from rosbags.rosbag2 import StoragePlugin, Writer
-
-    colour = (np.full((H, W), 40000, "<u2") if image_encoding == "mono16" else
-              np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8))
-    msgs = []
-    for t in (S, S + S // 10):
-        msgs.append(("/camera/color/image_raw", t, _image(t, image_encoding, colour)))
-        msgs.append(("/camera/color/camera_info", t, _camera_info(t)))
-        if depth_topic:
-            msgs.append((depth_topic, t, _image(t, depth_encoding,
-                                                np.full((H, W), 1500, "<u2"))))
-    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-        conns = {}
-        for topic, t, msg in sorted(msgs, key=lambda m: m[1]):
-            if topic not in conns:
-                conns[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=TS)
-            writer.write(conns[topic], t, TS.serialize_cdr(msg, msg.__msgtype__))
-    return str(path)
+    colour = np.full((H, W), 40000, "<u2") if image_encoding == "mono16" else None
+    return str(_write_bag(Path(path), (depth_topic,) if depth_topic else (),
+                          depth_encoding=depth_encoding, depth_raw=1500,
+                          image_encoding=image_encoding, colour=colour))
 
 
 def test_a_mono16_depth_topic_named_by_the_user_is_read_as_16_bit_depth(tmp_path, caplog):

@@ -611,16 +611,6 @@ def test_a_map_whose_z_is_not_up_is_warned_about_once_and_still_published():
     lying on its side (90 deg) and nothing said so. One warning a configuration, at its third
     tilted pose (not for one wrong pose), every pose still published; a level pose says
     nothing."""
-    from scipy.spatial.transform import Rotation
-
-    from mast3r_ros.core.geometry import make_pose
-
-    y_down = make_pose(Rotation.from_euler("x", -90.0, degrees=True).as_matrix(), [0, 0, 0])
-
-    class YDown(Localizer):
-        def localize(self, *a, **k):
-            return dataclasses.replace(super().localize(*a, **k),
-                                       map_from_cam=y_down @ MAP_FROM_CAM)
     host = Host(YDown())
     for k in range(5):
         host._process(image(stamp(k)))
@@ -1244,17 +1234,8 @@ def test_the_tilted_map_warning_is_said_again_by_a_configuration_whose_localizer
     new configuration's third tilted pose said nothing (seen in 3 of 10 cleanup/configure
     cycles). ``id`` is made constant here to reproduce that reuse every time."""
     import mast3r_ros.ros.processing as processing
-    from scipy.spatial.transform import Rotation
-
-    from mast3r_ros.core.geometry import make_pose
 
     monkeypatch.setattr(processing, "id", lambda _obj: 1, raising=False)
-    y_down = make_pose(Rotation.from_euler("x", -90.0, degrees=True).as_matrix(), [0, 0, 0])
-
-    class YDown(Localizer):
-        def localize(self, *a, **k):
-            return dataclasses.replace(super().localize(*a, **k),
-                                       map_from_cam=y_down @ MAP_FROM_CAM)
     host = Host(YDown())
     for k in range(3):
         host._process(image(stamp(k)))

@@ -9,6 +9,7 @@ import os
 import pickle
 import shutil
 from pathlib import Path
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -172,17 +173,22 @@ def _camera_info(stamp_ns: int):
         binning_y=0, roi=roi)
 
 
-def _write_bag(path: Path, depth_topics=(DEPTH_TOPIC,), depth_offset_ns: int = 0) -> Path:
-    """Colour images and CameraInfo at 1.0 and 1.1 s; 16UC1 depth on each of ``depth_topics``
-    stamped ``depth_offset_ns`` after each image."""
-    rgb = np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
+def _write_bag(path: Path, depth_topics=(DEPTH_TOPIC,), depth_offset_ns: int = 0, *,
+               depth_encoding: str = "16UC1", depth_raw: int = 1000,
+               image_encoding: str = "rgb8", colour: Optional[np.ndarray] = None) -> Path:
+    """Colour images and CameraInfo at 1.0 and 1.1 s; depth (``depth_encoding``, every pixel
+    ``depth_raw``) on each of ``depth_topics`` stamped ``depth_offset_ns`` after each image.
+    ``colour``: the images' pixels in ``image_encoding`` (default: random rgb8)."""
+    rgb = (np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
+           if colour is None else colour)
     msgs = []
     for t in (S, S + S // 10):
-        msgs.append(("/camera/color/image_raw", t, _image(t, "rgb8", rgb)))
+        msgs.append(("/camera/color/image_raw", t, _image(t, image_encoding, rgb)))
         msgs.append(("/camera/color/camera_info", t, _camera_info(t)))
         td = t + depth_offset_ns
         for topic in depth_topics:
-            msgs.append((topic, td, _image(td, "16UC1", np.full((H, W), 1000, "<u2"))))
+            msgs.append((topic, td, _image(td, depth_encoding,
+                                           np.full((H, W), depth_raw, "<u2"))))
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
         conns = {}
         for topic, t, msg in sorted(msgs, key=lambda m: m[1]):

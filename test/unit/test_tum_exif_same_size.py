@@ -20,6 +20,14 @@ from mast3r_ros.replay.tum import TumSequence
 from test_tum import CAMERA_YAML, H, W, make_folder
 
 
+def _camera_yaml(folder, width, height):
+    """Write ``folder``'s camera.yaml as test_tum's, for ``width`` x ``height`` frames."""
+    (folder / "camera.yaml").write_text(CAMERA_YAML.replace(f"image_width: {W}\n",
+                                                            f"image_width: {width}\n")
+                                        .replace(f"image_height: {H}\n",
+                                                 f"image_height: {height}\n"))
+
+
 @pytest.mark.parametrize("orientation, square", [(3, False), (2, False), (6, True)],
                          ids=["turned-180", "mirrored", "square-quarter-turn"])
 def test_jpegs_whose_exif_turn_keeps_their_size_are_read_as_stored(tmp_path, caplog,
@@ -28,8 +36,7 @@ def test_jpegs_whose_exif_turn_keeps_their_size_are_read_as_stored(tmp_path, cap
 
     folder = make_folder(tmp_path / "seq")
     if square:
-        (folder / "camera.yaml").write_text(CAMERA_YAML.replace(f"image_width: {W}",
-                                                                f"image_width: {H}"))
+        _camera_yaml(folder, H, H)
     lines, stored = [], []
     for line in (folder / "rgb.txt").read_text().splitlines()[1:]:
         stamp, png = line.split()
@@ -74,9 +81,7 @@ def test_depth_beside_colour_turned_by_exif_to_fit_camera_yaml_names_the_turn(tm
     from mast3r_ros.core.errors import ImageSizeError
 
     folder = make_folder(tmp_path / "seq")
-    (folder / "camera.yaml").write_text(CAMERA_YAML.replace(f"image_width: {W}", "image_width: X")
-                                        .replace(f"image_height: {H}", f"image_height: {W}")
-                                        .replace("image_width: X", f"image_width: {H}"))
+    _camera_yaml(folder, H, W)  # for the turned (portrait) frames
     for png in (folder / "rgb").glob("*.png"):
         im = Image.open(png).convert("RGB")
         exif = im.getexif()
@@ -101,9 +106,7 @@ def test_depth_beside_colour_whose_exif_turn_keeps_its_size_is_not_blamed_on_the
     from mast3r_ros.core.errors import ImageSizeError
 
     folder = make_folder(tmp_path / "seq")
-    (folder / "camera.yaml").write_text(CAMERA_YAML.replace(f"image_width: {W}", "image_width: X")
-                                        .replace(f"image_height: {H}", f"image_height: {W}")
-                                        .replace("image_width: X", f"image_width: {H}"))
+    _camera_yaml(folder, H, W)  # for the turned (portrait) frames
     for png in (folder / "rgb").glob("*.png"):
         im = Image.open(png).convert("RGB").transpose(Image.TRANSPOSE)  # stored 24x32
         exif = im.getexif()
