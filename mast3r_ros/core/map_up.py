@@ -46,6 +46,19 @@ def is_tilted(up: np.ndarray) -> bool:
     return math.isfinite(tilt) and tilt > MAX_UP_TILT_DEG
 
 
+def keyframe_ups(map_from_cam: np.ndarray) -> np.ndarray:
+    """(M, 3) unit up axes (each camera's -y, the image's up, in the map frame) of the finite
+    ones among (N, 4, 4) ``map_from_cam`` camera optical frame poses; (0, 3) for anything
+    else. Shared with the localizer's upright gate (`localizer.upright`)."""
+    poses = np.asarray(map_from_cam, np.float64)
+    if poses.ndim != 3 or poses.shape[1:] != (4, 4):
+        return np.zeros((0, 3))
+    ups = -poses[:, :3, 1]
+    ups = ups[np.all(np.isfinite(ups), axis=1)]
+    norms = np.linalg.norm(ups, axis=1)
+    return ups[norms > 0] / norms[norms > 0, None]
+
+
 def map_up_doubt(map_from_cam: np.ndarray, map_frame: str = "map") -> str:
     """Why a map's frame seems not to have z up, from its keyframe poses, else "".
 
@@ -60,13 +73,7 @@ def map_up_doubt(map_from_cam: np.ndarray, map_frame: str = "map") -> str:
     vertical: its ups scatter on a cone), since a frame's up cannot then be told from the
     cameras. A camera looking more than 45 deg down or up that barely turns, or one mounted
     rolled, in a z-up map, reads as tilted too: the text says so. Raises nothing."""
-    poses = np.asarray(map_from_cam, np.float64)
-    if poses.ndim != 3 or poses.shape[1:] != (4, 4):
-        return ""
-    ups = -poses[:, :3, 1]
-    ups = ups[np.all(np.isfinite(ups), axis=1)]
-    norms = np.linalg.norm(ups, axis=1)
-    ups = ups[norms > 0] / norms[norms > 0, None]
+    ups = keyframe_ups(map_from_cam)
     if len(ups) < MIN_KEYFRAMES:
         return ""
     mean = ups.mean(axis=0)

@@ -22,6 +22,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..map_up import keyframe_ups
+
 # the keyframes agree on a down direction when their unit down axes' mean is at least this long
 # (the mean resultant length: 1 = all parallel; redkitchen 0.99, the demo 0.986; axes spread
 # evenly around a circle, a ceiling camera turning, give ~0)
@@ -33,10 +35,10 @@ def map_down_axis(map_from_cams: np.ndarray) -> Optional[np.ndarray]:
     the second column of each rotation) in map axes, from their (K, 4, 4) ``map_from_cam``
     poses (float64, metres); None when there are none or they do not agree (mean resultant
     length under `MIN_AGREEMENT`)."""
-    P = np.asarray(map_from_cams, dtype=np.float64).reshape(-1, 4, 4)
-    if not len(P):
+    ups = keyframe_ups(np.asarray(map_from_cams, dtype=np.float64).reshape(-1, 4, 4))
+    if not len(ups):
         return None
-    mean = P[:, :3, 1].mean(axis=0)
+    mean = -ups.mean(axis=0)  # the down axes' mean (camera +y)
     length = float(np.linalg.norm(mean))
     if not math.isfinite(length) or length < MIN_AGREEMENT:
         return None
