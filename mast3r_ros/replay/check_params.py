@@ -2,7 +2,11 @@
 the node accepts? Read offline with the validation every ``--params`` goes through
 (`load_config_yaml`: the blocks rclpy gives that node, ROS's typing, unknown or misspelt names,
 bad values, missing or unreadable files) and the node's configure check of its frame
-names (`core.frame_params`), without a recording, map or checkpoint.
+names (`core.frame_params`), without a recording or checkpoint. A ``map_path`` that exists here
+is opened as the node's configure opens it (`KeyframeMap.check_folder`: a run folder, a map's
+subfolder, an empty folder, a copy cut short, a newer format version are refused); one that
+does not exist here (the map lives on the robot) or is relative (the node takes it from its
+working directory, where `ros2 launch` was started) is a warning, not checked.
 
 Exit 0 with one line on stdout naming the node and the parameters that differ from the
 defaults; 2 with the one-line error otherwise. Warnings (a node block misspelt beside a ``/**``
@@ -11,7 +15,11 @@ block, ...) go to stderr, as the node logs them."""
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +55,7 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     why = frame_params_problem(cfg.node.map_frame, cfg.node.odom_frame, cfg.node.base_frame)
     if why:
         raise ConfigError(f"{args.file}: {why}: the node would refuse it at configure")
+    checked = _check_map_path(cfg.node.map_path, args.file)
     params, defaults = config_to_params(cfg), config_to_params(Config())
     changed = sorted(k for k, v in params.items() if v != defaults.get(k))
     node = (node_fqn(args.namespace, name) if args.namespace is not None else
@@ -54,6 +63,39 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     sys.stdout.write(f"check-params {args.file}: valid for node {node}; "
                      f"{len(changed)} parameter{' differs' if len(changed) == 1 else 's differ'}"
                      " from the defaults"
-                     f"{': ' + ', '.join(changed) if changed else ''}\n")
+                     f"{': ' + ', '.join(changed) if changed else ''}"
+                     f"{'; map_path opens as a keyframe map' if checked else ''}\n")
     return 0
+
+
+def _check_map_path(value: str, file: str) -> bool:
+    """Whether the file's ``map_path`` was opened and found a map. A map path that exists but is
+    no map the node can open (a localize run's folder, a map's ``keyframes/``, an empty folder,
+    a map copied in part, one of a newer format) raises `ConfigError` with the map's own
+    refusal: the file was called valid and the node then refused it at configure, on the
+    robot. An empty value (the launch's ``map:=`` gives it) is not looked at; a path not found
+    here, or a relative one, is a warning: not an error, the map may live on the robot only."""
+    from ..core.errors import ConfigError, MapFormatError
+    from ..core.keyframes import KeyframeMap
+
+    if not value.strip():
+        return False
+    path = os.path.expanduser(value)
+    relative = not os.path.isabs(path)
+    if relative:
+        log.warning("%s: map_path %r is relative: the node takes it from its working directory "
+                    "(the folder `ros2 launch` was started in), not from %s; give an absolute "
+                    "path", file, value, file)
+    if not os.path.lexists(path):
+        log.warning("%s: map_path %r is not found on this machine%s, so it is not checked; run "
+                    "check-params where the map is (the node refuses a missing map at "
+                    "configure)", file, value,
+                    f" (from the current folder {os.getcwd()})" if relative else "")
+        return False
+    try:
+        KeyframeMap.check_folder(path)
+    except MapFormatError as e:
+        raise ConfigError(f"{file}: map_path {value!r}: {e} (the node would refuse it at "
+                          "configure)") from None
+    return True
 

@@ -4,6 +4,7 @@ FILE`, refused for the file before the missing recording: undocumented, and a ha
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,44 @@ def test_use_sim_time_that_is_no_bool_is_refused(tmp_path, capsys, block, value)
     f.write_text("/**:\n  ros__parameters:\n    use_sim_time: yes\n"
                  "/**/mast3r_localizer:\n  ros__parameters:\n    use_sim_time: False\n")
     assert _run(capsys, str(f))[0] == 0
+
+
+def _map_path_file(tmp_path, value):
+    f = tmp_path / "robot.yaml"
+    f.write_text(f"/**/mast3r_localizer:\n  ros__parameters:\n    map_path: '{value}'\n")
+    return str(f)
+
+
+def test_a_map_path_that_is_no_map_is_refused_as_the_node_would(tmp_path, capsys):
+    """A robot's file whose map_path named a run folder, a map's keyframes/, an empty folder or
+    a map of a newer format was called valid (a fleet maintainer's find); the node then refused
+    it at configure, on the robot. The map's own refusal is said, naming map_path."""
+    from mast3r_ros.core import keyframes as kfm
+    from test_keyframes import _keyframes, _manifest, _write_manifest
+
+    good = kfm.write_map(str(tmp_path / "site"), _keyframes())
+    rc, out, err = _run(capsys, _map_path_file(tmp_path, good))
+    assert (rc, err) == (0, "") and "map_path opens as a keyframe map" in out, (out, err)
+    (tmp_path / "empty").mkdir()
+    newer = kfm.write_map(str(tmp_path / "newer"), _keyframes())
+    m = _manifest(newer)
+    m["version"] = 99
+    _write_manifest(newer, m)
+    for bad, said in ((os.path.join(good, "keyframes"), "is inside the keyframe map"),
+                      (str(tmp_path / "empty"), "is an empty folder, not a keyframe map"),
+                      (newer, "written by a newer mast3r_ros")):
+        rc, out, err = _run(capsys, _map_path_file(tmp_path, bad))
+        assert rc == 2 and out == "", (bad, out, err)
+        assert err.startswith("mast3r-ros check-params: error: ") and err.count("\n") == 1, err
+        assert f"map_path '{bad}'" in err and said in err, err
+
+
+def test_a_map_path_not_here_or_relative_is_a_warning(tmp_path, capsys, monkeypatch):
+    """The map may live on the robot only: not found here is a warning, exit 0; a relative
+    map_path is taken by the node from its working directory, which the warning says."""
+    monkeypatch.chdir(tmp_path)
+    rc = main(["check-params", _map_path_file(tmp_path, "maps/site")])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "valid for node" in out and "opens as" not in out, out
+    assert "is relative: the node takes it from its working directory" in err, err
+    assert "not found on this machine" in err and "not checked" in err, err
