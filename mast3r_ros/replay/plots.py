@@ -115,10 +115,11 @@ def _camera_arrows(ax, poses: np.ndarray, axes: Tuple[int, int], length: float, 
     steep = np.hypot(z[:, a], z[:, b]) < STEEP_PROJECTION
     d = np.where(steep[:, None], up, z)
     label = kw.pop("label", None)
+    n = int(steep.sum())  # "19 keyframes: 1 look along ..." read as 19 keyframes doing so
     for subset, extra in ((~steep, {"label": label}),
                           (steep, {"alpha": 0.5, "label": None if label is None else
-                                   f"{label}: {int(steep.sum())} look along the view's "
-                                   "normal (arrow: image top)"})):
+                                   f"{label}: {n} of them {'looks' if n == 1 else 'look'} "
+                                   "along the view's normal (arrow: image top)"})):
         if subset.any():
             ax.quiver(c[subset, a], c[subset, b], d[subset, a] * length,
                       d[subset, b] * length, angles="xy", scale_units="xy", scale=1,

@@ -190,7 +190,17 @@ def test_downward_cameras_get_an_arrow_along_their_image_top(saved):
     down = [q for q in quivers if len(q.U) == 2]
     assert np.allclose(np.stack([down[0].U, down[0].V], axis=1), [[0.12, 0.0], [0.0, 0.12]])
     labels = ax.get_legend_handles_labels()[1]
-    assert "3 keyframes: 2 look along the view's normal (arrow: image top)" in labels
+    assert "3 keyframes: 2 of them look along the view's normal (arrow: image top)" in labels
+
+
+def test_one_downward_camera_is_counted_as_one_of_the_keyframes(saved):
+    """A merged map's plot read "19 keyframes" then "19 keyframes: 1 look along the view's
+    normal": the second entry was taken for 19 keyframes (a fleet maintainer's find)."""
+    kf = np.stack([_looking_down(0, 0, 0.0), camera_along_yaw(1, 0, np.pi),
+                   camera_along_yaw(2, 0, np.pi)])
+    plots.plot_keyframes("unused.png", kf)
+    labels = saved[0].axes[0].get_legend_handles_labels()[1]
+    assert "3 keyframes: 1 of them looks along the view's normal (arrow: image top)" in labels
 
 
 def test_ground_truth_sparser_than_the_frames_is_drawn(saved):
