@@ -232,3 +232,27 @@ def test_check_map_lists_a_corrupt_keyframe_png_found_by_its_check(whole_map, tm
     out, err = capsys.readouterr()
     assert f"map file corrupt (checksum mismatch): {png}" in out + err
     assert f"{copy}: 2 map files missing, truncated or corrupt (listed above)" in err, err
+
+
+def test_a_file_larger_than_recorded_is_said_to_be_copied_over_not_cut_short(tmp_path):
+    """An rsync of a rebuilt map over the old one, stopped before manifest.json, left a
+    keyframe_table.npy and keyframe PNGs larger than the old manifest records; the open called
+    them "truncated or corrupt ... copied only in part?" (a fleet maintainer's find), which
+    sends the user after a cut copy of this map. A file cut short keeps those words."""
+    old = kfm.write_map(str(tmp_path / "old"), _keyframes())
+    table = os.path.join(old, "keyframe_table.npy")
+    with open(table, "ab") as fh:
+        fh.write(b"\0" * 64)  # a rebuild's table with more rows
+    for call in (KeyframeMap.check_folder, KeyframeMap.load):
+        with pytest.raises(MapFormatError) as e:
+            call(old)
+        text = str(e.value)
+        assert "map file larger than the map records, not cut short" in text, text
+        assert "copied over it" in text and "truncated" not in text, text
+        assert "copied only in part" not in text, text
+    cut = kfm.write_map(str(tmp_path / "cut"), _keyframes())
+    png = os.path.join(cut, "keyframes", "000001.png")
+    with open(png, "r+b") as fh:
+        fh.truncate(os.path.getsize(png) // 2)
+    with pytest.raises(MapFormatError, match=r"truncated or corrupt .*copied only in part"):
+        KeyframeMap.check_folder(cut)

@@ -695,8 +695,8 @@ def test_a_file_of_another_size_is_named_with_both_sizes(v3):
     open(full, "ab").write(b"\0" * 7)
     with pytest.raises(MapFormatError) as e:
         KeyframeMap.load(v3, lazy=True)
-    assert str(e.value).startswith(f"map file truncated or corrupt ({size + 7} bytes, the map "
-                                   f"says {size}): {full}; ")
+    assert str(e.value).startswith(f"map file larger than the map records, not cut short "
+                                   f"({size + 7} bytes, the map says {size}): {full}; ")
 
 
 def test_file_problems_lists_each_file_once(v3):

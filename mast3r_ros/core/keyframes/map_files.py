@@ -291,7 +291,16 @@ def size_problem(path: str, got: int, want: Optional[int]) -> str:
         return f"map file empty (0 bytes): {path}"
     if want is None or want < 0 or got == want:
         return ""
+    if got > want:  # not cut short: another file put in its place (another map's, copied over)
+        return (f"map file {LARGER} ({got} bytes, the map says {want}): {path}")
     return f"map file truncated or corrupt ({got} bytes, the map says {want}): {path}"
+
+
+# `size_problem`'s words for a file larger than recorded: an rsync or cp of another map (a
+# rebuild) over this folder, stopped before its manifest.json (which sorts after keyframes/),
+# leaves the new files under the old manifest; "truncated ... copied only in part?" sent the
+# user to look for a cut copy of this map.
+LARGER = "larger than the map records, not cut short"
 
 
 def file_table_problems(path: str, files: Mapping[str, Any]) -> List[str]:
@@ -320,6 +329,12 @@ def incomplete_map_error(path: str, bad: List[str], pointer: bool = True) -> Map
     if tables:  # the files a table lists are known (and checked) only through it
         see += (f"; the files {' and '.join(tables)} list{'s' if len(tables) == 1 else ''} "
                 "cannot be checked until it is restored")
+    if all(LARGER in line for line in bad):
+        return MapFormatError(
+            f"{first}{more}; map {path} holds files its manifest.json does not record (another "
+            "map, or a rebuild, copied over it and stopped before its manifest.json, or bytes "
+            "added by a bad copy?): copy the map again whole, into an empty folder, or rebuild "
+            f"it{see}")
     return MapFormatError(f"{first}{more}; map {path} is incomplete (copied only in part?): "
                           f"rebuild it or copy it again{see}")
 
