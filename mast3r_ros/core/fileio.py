@@ -21,7 +21,7 @@ from .checkpoint_note import checkpoint_file_note  # noqa: F401 (moved; its call
 from .durable import flush_before_publish, fsync_dir, mkstemp_public
 from .errors import InputError, after_publishing, mark_published
 from .map_nesting import refuse_inside_map_data
-from .output_kinds import added_files_refusal
+from .output_kinds import added_files_refusal, not_this_output_why
 from .publish import (  # the publish steps, imported from here by their callers too
     check_can_replace, keep_output, make_temporary_sibling, needs_overwrite, output_path,
     publish_failed, publish_folder, put_back_left_aside, remove_stale_temporaries,
@@ -282,8 +282,7 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
     missing = [m for m in markers if names and not os.path.lexists(os.path.join(full, m))]
     foreign = [] if allowed is None else [
         n for n in names if not any(fnmatch.fnmatchcase(n, pat) for pat in allowed)]
-    why = (f"it lacks {', '.join(missing)}" if missing else
-           f"it holds {', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}")
+    why = not_this_output_why(full, missing, foreign)  # a run given to build-map named as one
     added = added_files_refusal(path, markers, missing, foreign)  # its output + the user's
     if not overwrite:
         refuse_busy_output(path, "--out")  # a live writer's folder: not one to overwrite

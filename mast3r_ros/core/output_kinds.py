@@ -94,3 +94,20 @@ def added_files_refusal(path: str, markers: Sequence[str], missing: Sequence[str
     return (f"{path} holds this command's output files and others (it holds {held}), which "
             "it never writes: replacing the folder would delete them, so it is not replaced, "
             "with or without --overwrite (move them out of it, or choose another --out)")
+
+
+def not_this_output_why(path: str, missing: Sequence[str], foreign: Sequence[str]) -> str:
+    """Why the existing folder ``path`` is no output of the command (`check_output_folder`'s
+    "(...)"): another command's output named as one, "it is a localize run's output (it has
+    metrics.json)" (``build-map --out RUN --overwrite`` said only "it lacks manifest.json"),
+    else the ``missing`` markers, else the ``foreign`` entries."""
+    if missing:
+        kinds = [("a localize run's output", n) for n in RUN_SIGNS] + list(
+            (what, n) for n, what in OTHER_OUTPUTS)
+        if os.path.isdir(os.path.join(path, "keyframes")):  # manifest.json alone: an export's
+            kinds += [("a keyframe map", "manifest.json")]
+        for what, name in kinds:
+            if name not in missing and os.path.isfile(os.path.join(path, name)):
+                return f"it is {what}: it holds {name}, not {', '.join(missing)}"
+        return f"it lacks {', '.join(missing)}"
+    return f"it holds {', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}"

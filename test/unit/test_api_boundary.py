@@ -207,7 +207,8 @@ def test_export_replaces_only_an_earlier_export(tmp_path, sift_map, capsys, monk
     before = sorted(p.name for p in kf_map.iterdir())
     assert main(["export", str(tmp_path / "none.pth"), "--out", str(kf_map), "--overwrite"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "is not an output of this command (it lacks encoder.onnx" in err[0]
+    assert len(err) == 1 and ("is not an output of this command (it is a keyframe map: it "
+                              "holds manifest.json, not encoder.onnx") in err[0], err
     # a folder with all three names but another manifest: the export's own check
     (kf_map / "encoder.onnx").write_bytes(b"")
     (kf_map / "decoder.onnx").write_bytes(b"")

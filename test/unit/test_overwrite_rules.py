@@ -269,13 +269,14 @@ def test_an_out_that_is_no_output_of_the_command_is_not_told_to_pass_overwrite(t
     out = tmp_path / "map"
     out.mkdir()
     (out / "manifest.json").write_text("{}")
+    (out / "keyframes").mkdir()
     markers = ("results.jsonl", "metrics.json")
     with pytest.raises(InputError) as err:
         check_output_folder(str(out), False, markers)
     assert str(err.value) == (
-        f"output folder already exists: {out}, and it is not an output of this command (it "
-        "lacks results.jsonl, metrics.json), which --overwrite would not replace either: choose "
-        "another --out")
+        f"output folder already exists: {out}, and it is not an output of this command (it is "
+        "a keyframe map: it holds manifest.json, not results.jsonl, metrics.json), which "
+        "--overwrite would not replace either: choose another --out")
     for m in markers:
         (out / m).write_text("")
     with pytest.raises(InputError, match=r"already exists: .*map \(pass --overwrite to replace"):
@@ -320,3 +321,18 @@ def test_an_existing_out_that_cannot_be_listed_is_refused_as_existing(tmp_path, 
     monkeypatch.setattr(os, "listdir", listdir)
     with pytest.raises(InputError, match=r"already exists: .*theirs \(pass --overwrite"):
         check_output_folder(str(out), False, ("manifest.json",))
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_run_given_as_a_maps_out_is_named_as_a_run(tmp_path, overwrite):
+    """`build-map --out runs/r1 --overwrite` said only "it lacks manifest.json" (a fleet
+    maintainer's find): the folder is named for what it is, a localize run, and kept."""
+    run = tmp_path / "r1"
+    run.mkdir()
+    for name in ("results.jsonl", "metrics.json", "config.yaml"):
+        (run / name).write_text("{}")
+    with pytest.raises(InputError) as err:
+        check_output_folder(str(run), overwrite, ("manifest.json", "keyframes"))
+    assert "(it is a localize run's output: it holds results.jsonl, not manifest.json, " \
+           "keyframes)" in str(err.value), str(err.value)
+    assert sorted(os.listdir(run)) == ["config.yaml", "metrics.json", "results.jsonl"]
