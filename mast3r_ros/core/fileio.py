@@ -21,7 +21,7 @@ from .checkpoint_note import checkpoint_file_note  # noqa: F401 (moved; its call
 from .durable import flush_before_publish, fsync_dir, mkstemp_public
 from .errors import InputError, after_publishing, mark_published
 from .map_nesting import refuse_inside_map_data
-from .output_kinds import added_files_refusal, not_this_output_why
+from .output_kinds import added_files_refusal, mount_point_refusal, not_this_output_why
 from .publish import (  # the publish steps, imported from here by their callers too
     check_can_replace, keep_output, make_temporary_sibling, needs_overwrite, output_path,
     publish_failed, publish_folder, put_back_left_aside, remove_stale_temporaries,
@@ -266,9 +266,7 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
     if not os.path.isdir(full):
         raise InputError(f"output path exists and is not a folder: {path} (choose another --out)")
     if _is_mount_point(os.path.realpath(full)):  # a docker volume: the rename fails with EBUSY
-        raise InputError(f"--out {path} is a mount point: an output is built beside it and "
-                         "renamed into place, which a mount point cannot be; give a folder "
-                         f"inside it (--out {os.path.join(path, 'NAME')})")
+        raise InputError(mount_point_refusal(path, full))  # read-only: no folder inside it
     try:
         names, listed = sorted(os.listdir(full)), True
     except OSError:  # unreadable: refused below as before (exists; with --overwrite: listed)

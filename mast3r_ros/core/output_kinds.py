@@ -111,3 +111,20 @@ def not_this_output_why(path: str, missing: Sequence[str], foreign: Sequence[str
                 return f"it is {what}: it holds {name}, not {', '.join(missing)}"
         return f"it lacks {', '.join(missing)}"
     return f"it holds {', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}"
+
+
+def mount_point_refusal(path: str, full: str) -> str:
+    """The line refusing ``--out path``, a mount point (``full``: it resolved): an output is
+    built beside it and renamed onto it, which a mount point cannot be, so a folder inside it
+    is named, unless the mount is read-only (a map folder mounted read-only on a robot), where
+    such a folder cannot be written either (it was named all the same)."""
+    try:
+        read_only = bool(os.statvfs(full).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs (Windows): as before
+        read_only = False
+    head = (f"--out {path} is a mount point: an output is built beside it and renamed into "
+            "place, which a mount point cannot be")
+    if read_only:
+        return (f"{head}, and it is mounted read-only, so no folder inside it can be written "
+                "either; choose an --out on a file system you can write to")
+    return f"{head}; give a folder inside it (--out {os.path.join(path, 'NAME')})"

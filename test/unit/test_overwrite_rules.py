@@ -234,6 +234,25 @@ def test_an_out_that_is_a_mount_point_is_refused_before_any_work(tmp_path, tum, 
     assert os.listdir(out) == [], os.listdir(out)
 
 
+def test_a_read_only_mount_point_out_is_not_told_to_write_inside_it(tmp_path, monkeypatch):
+    """A map folder mounted read-only (a robot's maps) given as --out was told "give a folder
+    inside it (--out MAP/NAME)", which is then refused as read-only (a fleet maintainer's
+    find): it is now told to choose an --out on a writable file system."""
+    import types
+
+    out = tmp_path / "ro"
+    out.mkdir()
+    real_ismount, real_statvfs = os.path.ismount, os.statvfs
+    monkeypatch.setattr(os.path, "ismount", lambda p: p == str(out) or real_ismount(p))
+    monkeypatch.setattr(os, "statvfs", lambda p: types.SimpleNamespace(
+        f_flag=os.ST_RDONLY) if p == str(out) else real_statvfs(p))
+    with pytest.raises(InputError) as err:
+        check_output_folder(str(out), True, ("manifest.json",))
+    text = str(err.value)
+    assert f"--out {out} is a mount point" in text and "mounted read-only" in text, text
+    assert "NAME" not in text and "file system you can write to" in text, text
+
+
 @pytest.mark.parametrize("manifest", ["loop", "folder"])
 def test_overwrite_refuses_a_map_folder_whose_manifest_cannot_be_read(tmp_path, tum, sift_map,
                                                                       capsys, manifest):
