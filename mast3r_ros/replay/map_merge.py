@@ -21,7 +21,6 @@ from ..core.keyframes.layout import MANIFEST
 from ..core.retrieval_index import IndexParams
 from .map_content import content_digests
 from .out_source import refuse_out_over_maps
-from .plots import plot_keyframes
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +120,6 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                       map_frame=maps[0].map_frame)
     except OutputBusyError as e:  # in the command line's words
         raise e.worded("--out") from None
-    poses = []  # the merged map's keyframes, for its keyframes.png
     with w:
         for m, kept, name in zip(maps, keep, (a, b)):
             # the PNG files copied as they are (lossless: no decode and re-encode), the
@@ -134,7 +132,6 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                 w.add_keyframe_png(image, kf.intrinsics, kf.map_from_cam, kf.stamp_ns, depth,
                                    scale, thumbs[i], source=f"map {name}, keyframe {kf.id}",
                                    sha256=m.keyframe_png_sha256(i))  # verified on that read
-                poses.append(kf.map_from_cam)
         for identity, size in contents:
             # no fsync per chunk: the commit flushes the map's files together
             sw = EncodingStoreWriter(w.encoding_dir(identity, size), durable=False)
@@ -161,9 +158,7 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
         sources = merged_from(maps, keep, (a, b))
         _warn_depth_units(sources)
         w.set_manifest_field("merged_from", sources)
-        # beside the map, outside its file table, as build-map writes it: written before the
-        # commit so that a map that appears is complete
-        plot_keyframes(os.path.join(w.tmp, "keyframes.png"), np.stack(poses))
+        _plot_merged(w, [int(k.sum()) for k in keep])
         try:
             w.commit()
         except KeyboardInterrupt as e:  # a stop once it is renamed into place: complete
@@ -171,6 +166,17 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                 mark_published(e, "the map", w.path)
             raise
     return int(sum(k.sum() for k in keep))
+
+
+def _plot_merged(w: MapWriter, counts: List[int]) -> None:
+    """keyframes.png in the merged map, as build-map writes one (outside the file table,
+    before the commit): a maintainer found no plot of a merged map to show. Top-down, the
+    keyframes of A and B counted in the title; `check-map --plot` adds the check's panel."""
+    from .plots import plot_keyframes
+
+    poses = np.stack([np.asarray(r["map_from_cam"], float).reshape(4, 4) for r in w.records])
+    plot_keyframes(os.path.join(w.tmp, "keyframes.png"), poses,
+                   title=f"merged map (top-down): {counts[0]} keyframes of A, {counts[1]} of B")
 
 
 def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[dict]:

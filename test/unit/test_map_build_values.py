@@ -231,3 +231,18 @@ def test_resume_with_an_unreadable_build_record_says_so(tmp_path):
         assert said in str(e.value) and "cannot be matched to this run" in str(e.value), e.value
         assert str(e.value).endswith("rerun with --restart instead of --resume to delete it "
                                      "and start over"), e.value
+
+
+def test_a_merged_map_has_its_keyframes_plot_and_is_replaced_by_a_merge(tmp_path):
+    """A merged map held no keyframes.png (a fleet maintainer looked for the plot to show): it
+    now has one, as a built map does, and a later merge --overwrite still replaces the map."""
+    a = write_map(str(tmp_path / "a"), _frames([np.eye(4)]))
+    b = write_map(str(tmp_path / "b"), [(f[0], f[1], _t(5), 2000 + k, None)
+                                        for k, f in enumerate(_frames([np.eye(4)]))])
+    out = str(tmp_path / "c")
+    map_build.merge_maps(a, b, out, force=True)
+    png = os.path.join(out, "keyframes.png")
+    with open(png, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    map_build.merge_maps(a, b, out, overwrite=True, force=True)
+    assert os.path.isfile(png)
