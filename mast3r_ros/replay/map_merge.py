@@ -21,6 +21,7 @@ from ..core.keyframes.layout import MANIFEST
 from ..core.retrieval_index import IndexParams
 from .map_content import content_digests
 from .out_source import refuse_out_over_maps
+from .plots import plot_keyframes
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +173,6 @@ def _plot_merged(w: MapWriter, counts: List[int]) -> None:
     """keyframes.png in the merged map, as build-map writes one (outside the file table,
     before the commit): a maintainer found no plot of a merged map to show. Top-down, the
     keyframes of A and B counted in the title; `check-map --plot` adds the check's panel."""
-    from .plots import plot_keyframes
-
     poses = np.stack([np.asarray(r["map_from_cam"], float).reshape(4, 4) for r in w.records])
     plot_keyframes(os.path.join(w.tmp, "keyframes.png"), poses,
                    title=f"merged map (top-down): {counts[0]} keyframes of A, {counts[1]} of B")
