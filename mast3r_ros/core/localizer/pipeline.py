@@ -59,6 +59,7 @@ from .distortion_run_gate import RunDistortionGate
 from .principal_point_run_gate import RunPrincipalPointGate
 from .global_retrieval import GlobalRetrieval
 from .matcher_factory import _image_size, _make_matcher
+from .query_camera import remember_camera, warn_camera_mismatch
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
                            _warn_ignored_skew, focal_gate, shared_keyframes)
 from .results import _match_debug, _no_match_reason, _pooled, gate_reason, inlier_median_depth
@@ -336,44 +337,15 @@ class Localizer:
         without a word. Cameras of another size are not compared (another camera, or resized).
         The distortion is compared too (`query_checks._warn_distortion_mismatch`); a camera is
         checked once per K and D."""
-        K = cam.K
-        q = np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[0, 1]], np.float64)
-        # a camera within 0.5 % (of fx) of one already checked is that camera: a driver whose K
-        # jitters from frame to frame is checked (and warned about) once, and the record stays
-        # small; the oldest of more than 64 cameras is forgotten
-        seen = self._cameras_checked
-        dist = np.asarray(cam.dist, np.float64) if cam.has_distortion else np.zeros(0)
-        for i, (size, q0, model, d0) in enumerate(seen):
-            if (size == (cam.width, cam.height) and np.abs(q - q0).max() <= 0.005 * q0[0]
-                    and d0.shape == dist.shape
-                    and (not dist.size or np.allclose(dist, d0, rtol=1e-3, atol=1e-6))
-                    and (model == cam.distortion_model or not dist.size)):
-                seen.append(seen.pop(i))
-                return
-        seen.append(((cam.width, cam.height), q, cam.distortion_model, dist))
-        del seen[:-64]
-        q = q[:4]
+        if not remember_camera(self._cameras_checked, cam):
+            return
         _warn_ignored_skew(cam)
         if self._map_distortions is None:
             self._map_distortions = self._map.distortions()
         _warn_distortion_mismatch(cam, self._map_distortions)
         if self._map_cameras is None:
             self._map_cameras = self._map.cameras()
-        cams = self._map_cameras
-        same = cams[(cams[:, 0] == cam.width) & (cams[:, 1] == cam.height)]
-        if not len(same):
-            return
-        rel = np.abs(same[:, 2:] - q).max(axis=1) / same[:, 2]  # of the map camera's fx
-        if rel.min() <= CAMERA_MISMATCH_REL:
-            return
-        fx, fy, cx, cy = same[int(np.argmin(rel)), 2:]
-        log.warning("the query camera %dx%d (fx %.1f, fy %.1f, cx %.1f, cy %.1f) differs by %.0f "
-                    "%% from every map keyframe camera of that size (closest: fx %.1f, fy %.1f, "
-                    "cx %.1f, cy %.1f): if it is the same camera, one calibration is wrong and "
-                    "poses come out wrong with a confident covariance (a focal length 10 %% off: "
-                    "tens of cm); check the CameraInfo or camera.yaml (a rectified stream's P "
-                    "may differ from the raw K legitimately)", cam.width, cam.height,
-                    *q, 100 * rel.min(), fx, fy, cx, cy)
+        warn_camera_mismatch(cam, self._map_cameras, CAMERA_MISMATCH_REL)
 
     def recall(self, result: LocalizationResult) -> None:
         """Take a recorded result's fits into the run gates as `localize` took them (a resumed
