@@ -333,7 +333,7 @@ def _read_results(partial: str) -> Tuple[Dict[int, str], Dict[int, LocalizationR
 
 
 def result_from_record(rec: Dict[str, Any]) -> LocalizationResult:
-    """The `LocalizationResult` a results.jsonl line (`localize_run.result_record`) records:
+    """The `LocalizationResult` a results.jsonl line (`run_record.result_record`) records:
     what the tracker, the metrics and the plots read of it. `KeyError` for a missing field,
     `ValueError` for a success without a pose (written before poses were recorded)."""
     ok = bool(rec["success"])
@@ -358,7 +358,7 @@ def result_from_record(rec: Dict[str, Any]) -> LocalizationResult:
 
 
 def _focal_fit(rec: Optional[Dict[str, Any]]) -> Optional[FocalFit]:
-    """A results.jsonl ``focal_fit`` (`localize_run._focal_record`) read back; None where
+    """A results.jsonl ``focal_fit`` (`run_record._focal_record`) read back; None where
     absent (an older line) or null."""
     if rec is None:
         return None
