@@ -32,6 +32,7 @@ from ..core.principal_point_evidence import RunPrincipalPointEvidence
 from ..core.geometry import pose_errors
 from ..core.pose_uncertainty import FAR_CLAIM_RATIO, sigma_depth_ratio
 from ..core.types import LocalizationResult
+from .calibration_tail import count_beyond_3sigma, tail_clause
 
 GROSS_ERROR_M = 0.5
 RECALL_THRESHOLDS = ((0.05, 5.0), (0.25, 2.0), (0.5, 5.0), (5.0, 10.0))  # (m, deg), 7-Scenes use
@@ -445,11 +446,12 @@ def covariance_calibration(results: Sequence[LocalizationResult], gt_poses: np.n
         v = v[np.isfinite(v)]
         if not len(v):
             return {"coverage_95": None, "median_mahalanobis_sq": None,
-                    "p95_mahalanobis_sq": None, "frames": 0,
+                    "p95_mahalanobis_sq": None, "beyond_3sigma": None, "frames": 0,
                     "coverage": {k: None for k in CHI2_3DOF_LEVELS}}
         return {"coverage_95": float(np.mean(v <= CHI2_3DOF_95)),
                 "median_mahalanobis_sq": float(np.median(v)),
-                "p95_mahalanobis_sq": float(np.percentile(v, 95)), "frames": int(len(v)),
+                "p95_mahalanobis_sq": float(np.percentile(v, 95)),
+                "beyond_3sigma": count_beyond_3sigma(v), "frames": int(len(v)),
                 "coverage": {k: float(np.mean(v <= q)) for k, q in CHI2_3DOF_LEVELS.items()}}
 
     sig_arr = np.asarray(sig, dtype=np.float64).reshape(-1, 2)
@@ -465,7 +467,8 @@ def covariance_calibration(results: Sequence[LocalizationResult], gt_poses: np.n
     }
 
 
-def calibration_verdict(median_d2: float, p95_d2: Optional[float] = None) -> str:
+def calibration_verdict(median_d2: float, p95_d2: Optional[float] = None,
+                        beyond_3sigma: Optional[int] = None, frames: Optional[int] = None) -> str:
     """'' for a covariance within `MISCALIBRATED_SIGMA_RATIO` of calibrated, else what is off:
     with errors e and a covariance whose sigma is s times too large, d^2 scales as 1 / s^2, so
     ``s ~ sqrt(calibrated median / median d^2)`` (the median is a chi^2(3) quantile).
@@ -474,7 +477,12 @@ def calibration_verdict(median_d2: float, p95_d2: Optional[float] = None) -> str
     95 % bound: confident wrong poses (a wrong focal length, a few frames 1 m off with a 2 cm
     sigma) leave the median alone -- a run with a quarter of its poses 1 m off read "58 % /
     4.1" with no verdict -- but not the tail: "overconfident tail: the worst 5 % of errors
-    ~40x sigma"."""
+    ~40x sigma".
+
+    ``beyond_3sigma`` of ``frames`` (the frames judged) beyond the 3-sigma bound judge the tail's
+    weight (`calibration_tail.tail_clause`): 20 % of frames beyond it, 0.27 % calibrated, is an
+    overconfident tail however near the 95th percentile lies ("overconfident tail: 20 % of
+    frames beyond 3 sigma (0.27 % if calibrated)")."""
     ratio = math.sqrt(CHI2_3DOF_MEDIAN / median_d2) if median_d2 > 0 else math.inf
     if ratio < 1.0 / MISCALIBRATED_SIGMA_RATIO:
         return f"overconfident: errors ~{1.0 / ratio:.0f}x sigma"
@@ -486,6 +494,10 @@ def calibration_verdict(median_d2: float, p95_d2: Optional[float] = None) -> str
         # .2g alone wrote a 150x tail (2 m off under a 1 cm sigma) as "~1.5e+02x"
         x = f"{tail:.2g}" if tail < 100 else f"{tail:.0f}"
         out += ("; " if out else "") + f"overconfident tail: the worst 5 % of errors ~{x}x sigma"
+    heavy = tail_clause(beyond_3sigma or 0, frames or 0)
+    if heavy:
+        out += (", " + heavy if tail > MISCALIBRATED_SIGMA_RATIO else
+                ("; " if out else "") + "overconfident tail: " + heavy)
     return out
 
 

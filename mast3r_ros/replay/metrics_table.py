@@ -176,7 +176,9 @@ def format_table(m: Dict[str, Any]) -> str:
                 # errors mostly one transform or unit slip are not the localizer's to judge
                 verdict = ("not judged: the ground truth looks given in another frame or unit "
                            "(the 'ground truth frame' row)") if fo else _misread_quaternions(
-                               k, qo) or calibration_verdict(d2, v.get("p95_mahalanobis_sq"))
+                               k, qo) or calibration_verdict(
+                                   d2, v.get("p95_mahalanobis_sq"), v.get("beyond_3sigma"),
+                                   v.get("frames"))
                 n = v.get("frames", cv["evaluated"])
                 of = f" (of {n} frames: singular blocks left out)" if n != cv["evaluated"] else ""
                 rows.append((f"covariance {k}: chi2 95 % coverage / median d^2",

@@ -106,7 +106,8 @@ def test_summary_has_the_same_keys_with_and_without_ground_truth():
     assert no_gt["covariance"]["evaluated"] == 0
     assert no_gt["covariance"]["position"] == {
         "coverage_95": None, "median_mahalanobis_sq": None, "p95_mahalanobis_sq": None,
-        "frames": 0, "coverage": {"50": None, "90": None, "95": None, "99": None}}
+        "beyond_3sigma": None, "frames": 0,
+        "coverage": {"50": None, "90": None, "95": None, "99": None}}
     # ground truth but nothing localized: recall is 0 (of the frames with ground truth), no
     # error was measured
     none = runs["none localized"]
