@@ -426,7 +426,8 @@ def calibration_d2(results: Sequence[LocalizationResult], gt_poses: np.ndarray,
 def covariance_calibration(results: Sequence[LocalizationResult], gt_poses: np.ndarray,
                            gt_position_sigma_m: float = GT_POSITION_SIGMA_M) -> Dict[str, Any]:
     """Coverage of the chi^2(3) 95 % region, median and 95th percentile squared Mahalanobis
-    distance (the tail: `calibration_verdict`), position
+    distance and ``beyond_3sigma``, how many frames lie beyond the 3-sigma bound
+    (`calibration_tail.CHI2_3DOF_3SIGMA`; the tail: `calibration_verdict`), position
     (without and with ``gt_position_sigma_m`` of ground-truth error) and rotation, over the
     successful frames with ground truth and a covariance (module docstring); per block
     ``coverage``, the reliability line: the fraction of frames within the chi^2(3) quantile of
