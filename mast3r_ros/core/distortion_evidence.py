@@ -160,7 +160,7 @@ def distortion_warning(ev: DistortionEvidence, given_k1: float, given_zero: bool
         head = ("the query images' distortion does not match the camera's D: " + fitted
                 + f" (the camera's own k1 {given_k1:+.3f}): recalibrate, or check that the "
                 f"calibration is this camera's ({check})")
-    return head + ("; poses are biased by it (the redkitchen data: 35 cm at worst), and a "
+    return head + ("; poses are biased by it (the redkitchen data: 32 cm at worst), and a "
                    "focal-length warning in the same run is likely this distortion; the fit is "
                    "against the map's 3-D points, so a map built from the same images with the "
                    "same D hides part of it" if localized else

@@ -295,3 +295,20 @@ def test_the_distortion_fits_jacobian_projects_the_map_points_once(monkeypatch):
     monkeypatch.setattr(distortion, "_project", lambda *a, **k: calls.append(1) or real(*a, **k))
     distortion._jacobian(np.eye(3), np.zeros(3), X, K, np.zeros(8), shared)
     assert calls == []
+
+
+def test_the_warnings_worst_case_is_the_benchs():
+    """The warning said 'the redkitchen data: 35 cm at worst', a figure no measurement gave:
+    the worst case of docs/bench/distortion_evidence_cpu_2026-12-07x is 32.1 cm (its cases
+    published by the warning alone, result_warning_only.json)."""
+    import pathlib
+
+    bench = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "bench"
+             / "distortion_evidence_cpu_2026-12-07x" / "result_warning_only.json")
+    worst = max(case["max_cm"] for case in json.loads(bench.read_text()))
+    ev = RunDistortionEvidence()
+    for fit in _fits(0.3):
+        ev.add(fit)
+    said = ev.warning()
+    assert "at worst" in said
+    assert f"the redkitchen data: {worst:.0f} cm at worst" in said, said
