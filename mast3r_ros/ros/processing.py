@@ -114,10 +114,14 @@ class FrameProcessing:
         new activation epoch begins: a frame admitted before it (one that outlived a
         deactivate's wait, still in inference when the node is activated again) publishes
         nothing, counts nothing in the tracking and is recorded as dropped
-        (`_drop_deactivated`)."""
+        (`_drop_deactivated`). The frozen-driver check forgets the last image: after a
+        reactivation or a new configuration (fresh tracking, nothing published yet) a camera
+        standing still (a noise-free simulated one) was refused every frame until it moved."""
         with self._lock:
             self._activation += 1
             self._active = active
+            # a new object, not a reset: the worker may be checking a frame with the old one
+            self._repeats = RepeatedImageCheck()
 
     def _current(self, activation: int) -> bool:
         """Under ``_lock``: a frame admitted in ``activation`` may still change the state and

@@ -98,3 +98,22 @@ def test_the_node_refuses_a_frozen_drivers_frames_and_says_so_in_diagnostics():
     host._process(image(stamp(4)))  # the camera is back
     assert host._outputs.poses[-1] == stamp(4)
 
+
+
+def test_the_node_forgets_the_last_image_when_it_is_activated_again():
+    """The node kept the last image across deactivate / activate (and cleanup / configure, whose
+    tracking starts fresh): a simulated camera standing still had its first frame of the new
+    activation refused as a frozen driver's, and every one after it, so the node published no
+    pose at all until the robot moved. Within an activation the repeats are still refused."""
+    from test_ros_processing import Host, image, stamp
+
+    host = Host()
+    still = image(stamp(0))
+    host._process(still)
+    host._set_active(False)
+    host._set_active(True)
+    host._process(image(stamp(1), data=still.data))
+    assert host._outputs.poses == [stamp(0), stamp(1)]
+    host._process(image(stamp(2), data=still.data))
+    assert host._outputs.poses == [stamp(0), stamp(1)]
+    assert dict(host.summary().values)["last_failure"].startswith(REASON_PREFIX)
