@@ -312,3 +312,23 @@ def test_the_warnings_worst_case_is_the_benchs():
     said = ev.warning()
     assert "at worst" in said
     assert f"the redkitchen data: {worst:.0f} cm at worst" in said, said
+
+
+def test_the_focal_gate_off_prepares_no_distortion_fit(tum, sift_map, monkeypatch):
+    """``gates.max_focal_error: 0`` makes no focal, principal point or distortion fit ("the gate
+    off costs nothing"), but each frame still compared the query's D with every map camera's
+    (an OpenCV undistortion of a 130-point grid per map camera) and gathered its candidates'
+    keyframe poses for the distortion fit it then did not make."""
+    from mast3r_ros.core.config import config_from_params
+    from mast3r_ros.core.keyframes import KeyframeMap
+    from mast3r_ros.core.localizer import Localizer, pipeline
+    from mast3r_ros.replay.tum import TumSequence
+
+    def called(*_a, **_k):
+        raise AssertionError("shared_keyframes called with the focal gate off")
+
+    monkeypatch.setattr(pipeline, "shared_keyframes", called)
+    cfg = config_from_params({"matcher": "sift", "gates.max_focal_error": 0.0})
+    with Localizer(KeyframeMap.load(sift_map), cfg.localizer, retrieval=cfg.retrieval) as loc:
+        r = loc.localize(TumSequence(tum[1])[2])
+    assert r.success and r.focal_fit is None, r.reason

@@ -488,8 +488,9 @@ class Localizer:
             t0 = time.perf_counter()  # check's time is the pnp stage's
             cam, xu = frame.intrinsics, res.points2d_undistorted  # None: a result made by hand
             xu = undistort_pixels(x, cam.K, cam.dist, cam.distortion_model) if xu is None else xu
-            kfs = shared_keyframes(cam, self._map_distortions or (), self._poses,
-                                   self._map.keyframe_index, kw["keyframe_ids"], groups)
+            kfs = (shared_keyframes(cam, self._map_distortions or (), self._poses,
+                                    self._map.keyframe_index, kw["keyframe_ids"], groups)
+                   if self.config.gates.max_focal_error > 0 else None)  # gate off: no fits
             reason, kw["focal_fit"] = focal_gate(self.config.gates.max_focal_error, cam,
                                                  res.map_from_cam, X, xu, res.inliers,
                                                  p.reproj_error_px, kfs)
