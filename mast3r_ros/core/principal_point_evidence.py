@@ -35,6 +35,11 @@ TOLERANCE_DEG = 1.0
 SIGNIFICANCE = 4.0
 
 # where to look for the intrinsics: offline (`principal_point_warning`'s default), in the node
+# a fit under an fx within this fraction, and a cx, cy within this many pixels, of the fits kept
+# is of the same calibration (float jitter of a driver's K; the fits' own sigmas are pixels)
+SAME_FX_REL = 1e-4
+SAME_CENTRE_PX = 0.05
+
 CHECK_OFFLINE = "CameraInfo K, camera.yaml / --camera-info"
 CHECK_NODE = "the CameraInfo topic's K, the driver's camera_info_url calibration file"
 
@@ -115,8 +120,11 @@ def principal_point_warning(ev: PrincipalPointEvidence, cx_px: float, cy_px: flo
 class RunPrincipalPointEvidence:
     """Frames' `PrincipalPointFit`s (each ``FocalFit.principal_point``) as they come ->
     `PrincipalPointEvidence`. Evidence is about one calibration: a fit under another fx, cx or
-    cy (a new CameraInfo) starts it over. ``max_frames`` > 0 keeps only the most recent ones
-    (the node: `focal_evidence.NODE_MAX_FRAMES`). Not thread-safe (the node locks)."""
+    cy (a new CameraInfo) starts it over; within `SAME_FX_REL` and `SAME_CENTRE_PX` of the
+    first fit's it is the same one (a driver whose K jitters in its last digits started it over
+    every frame, so a principal point held until confirmed was held for good).
+    ``max_frames`` > 0 keeps only the most recent ones (the node:
+    `focal_evidence.NODE_MAX_FRAMES`). Not thread-safe (the node locks)."""
 
     def __init__(self, max_frames: int = 0, tolerance_deg: float = TOLERANCE_DEG,
                  significance: float = SIGNIFICANCE) -> None:
@@ -133,11 +141,15 @@ class RunPrincipalPointEvidence:
         if pp is None:
             return
         camera = (float(fit.fx_px), float(pp.cx_px), float(pp.cy_px))
-        if self.camera is not None and not all(
-                math.isclose(a, b, rel_tol=1e-9) for a, b in zip(camera, self.camera)):
+        if self.camera is not None and not (
+                math.isclose(camera[0], self.camera[0], rel_tol=SAME_FX_REL)
+                and all(abs(a - b) <= SAME_CENTRE_PX for a, b in zip(camera[1:],
+                                                                    self.camera[1:]))):
             self.frames_restarted += len(self._fits)
             self._fits.clear()
-        self.camera = camera
+            self.camera = camera
+        elif self.camera is None:
+            self.camera = camera
         self._fits.append((pp.dcx_px, pp.sigma_cx_px, pp.dcy_px, pp.sigma_cy_px))
 
     def clear(self) -> None:

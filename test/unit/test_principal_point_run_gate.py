@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from mast3r_ros.core.config import config_from_params
 from mast3r_ros.core.focal_evidence import FocalFit
 from mast3r_ros.core.keyframes import KeyframeMap
@@ -113,3 +115,23 @@ def test_a_principal_point_far_from_the_centre_is_held_until_the_run_confirms_it
     assert RunPrincipalPointGate().judge(ok(0.0), enabled=False, camera=k2).success
     unfitted = LocalizationResult(True, 1)                           # no points from depth
     assert RunPrincipalPointGate().judge(unfitted, camera=k2) is unfitted
+
+
+def test_a_held_principal_point_is_released_under_a_jittering_k():
+    """The run's evidence started over at any change of fx, cx or cy beyond 1e-9 (relative): a
+    driver whose K jitters in its last digits (cx 640.0 / 640.001 on alternate frames) kept it
+    at one frame, so a principal point far off the centre, held until five frames confirm it,
+    was held for good: every pose refused. Jitter is one calibration; a real change of K (a
+    new CameraInfo) still starts the evidence over."""
+    from mast3r_ros.core.localizer.principal_point_run_gate import HELD_REASON
+
+    def frame(cx):
+        fit = FocalFit(1.0, 0.002, 1170.0, PrincipalPointFit(0.0, 0.0, 1.0, 1.0, cx, 480.0))
+        return LocalizationResult(True, 1, np.eye(4), focal_fit=fit)
+
+    gate = RunPrincipalPointGate()
+    out = [gate.judge(frame(640.0 + 1e-3 * (i % 2)), camera=_cam(1170.0, 640.0 + 1e-3 * (i % 2),
+                                                                  480.0)) for i in range(8)]
+    assert [r.success for r in out] == [False] * 4 + [True] * 4
+    moved = gate.judge(frame(600.0), camera=_cam(1170.0, 600.0, 480.0))  # a new K: held again
+    assert not moved.success and moved.reason.startswith(HELD_REASON)
