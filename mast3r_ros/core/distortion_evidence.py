@@ -50,6 +50,10 @@ SIGNIFICANCE = 4.0
 # "already rectified": the fitted k1 is between these fractions of minus the camera's k1
 RECTIFIED_RATIO = (0.4, 1.6)
 
+# fx, the camera's k1 and the corner radius within this fraction of the first fit's: the same
+# calibration (a driver's K jittering in its last digits started the evidence over every frame)
+SAME_CAMERA_REL = 1e-4
+
 CHECK_OFFLINE = "camera.yaml / --camera-info's distortion_coefficients"
 CHECK_NODE = "the CameraInfo topic's D, the driver's camera_info_url calibration file"
 
@@ -170,8 +174,8 @@ def distortion_warning(ev: DistortionEvidence, given_k1: float, given_zero: bool
 class RunDistortionEvidence:
     """Frames' `DistortionFit`s (each ``FocalFit.distortion``) as they come ->
     `DistortionEvidence`. Evidence is about one calibration: a fit under another fx, k1 or
-    corner radius starts it over. ``max_frames`` > 0 keeps the most recent ones. Not
-    thread-safe (the node locks)."""
+    corner radius (beyond `SAME_CAMERA_REL` of the first fit's) starts it over.
+    ``max_frames`` > 0 keeps the most recent ones. Not thread-safe (the node locks)."""
 
     def __init__(self, max_frames: int = 0, tolerance_deg: float = TOLERANCE_DEG,
                  significance: float = SIGNIFICANCE) -> None:
@@ -189,12 +193,15 @@ class RunDistortionEvidence:
         camera = (d.fx_px, d.given_k1, d.given_zero, d.corner_r)
         if self.camera is not None and not (
                 camera[2] == self.camera[2]
-                and all(math.isclose(a, b, rel_tol=1e-9) or (math.isnan(a) and math.isnan(b))
+                and all(math.isclose(a, b, rel_tol=SAME_CAMERA_REL, abs_tol=1e-9)
+                        or (math.isnan(a) and math.isnan(b))
                         for a, b in zip(camera[:2] + camera[3:], self.camera[:2]
                                         + self.camera[3:]))):
             self.frames_restarted += len(self._fits)
             self._fits.clear()
-        self.camera = camera
+            self.camera = camera
+        elif self.camera is None:
+            self.camera = camera
         self._fits.append((d.k1, d.sigma_k1))
 
     def clear(self) -> None:

@@ -9,6 +9,7 @@ the end-of-run warning (and the node's /diagnostics) names the distortion, first
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -332,3 +333,18 @@ def test_the_focal_gate_off_prepares_no_distortion_fit(tum, sift_map, monkeypatc
     with Localizer(KeyframeMap.load(sift_map), cfg.localizer, retrieval=cfg.retrieval) as loc:
         r = loc.localize(TumSequence(tum[1])[2])
     assert r.success and r.focal_fit is None, r.reason
+
+
+def test_a_k_jittering_in_its_last_digits_is_one_calibration():
+    """The evidence started over at any change of fx beyond 1e-9 (relative): under a driver
+    whose K jitters in its last digits it never held more than one frame, so the run's
+    distortion verdict (and the gate refusing poses beyond 1.5 deg) never came. A real change
+    of the camera still starts it over."""
+    ev = RunDistortionEvidence()
+    for i, fit in enumerate(_fits(0.3)):
+        jittered = dataclasses.replace(fit.distortion, fx_px=585.0 + 1e-3 * (i % 2))
+        ev.add(dataclasses.replace(fit, distortion=jittered))
+    assert len(ev) == 20 and ev.evidence().off
+    ev.add(dataclasses.replace(_fits(0.3)[0], distortion=dataclasses.replace(
+        _fits(0.3)[0].distortion, fx_px=600.0)))
+    assert len(ev) == 1 and ev.frames_restarted == 20
