@@ -256,3 +256,20 @@ def test_a_file_larger_than_recorded_is_said_to_be_copied_over_not_cut_short(tmp
         fh.truncate(os.path.getsize(png) // 2)
     with pytest.raises(MapFormatError, match=r"truncated or corrupt .*copied only in part"):
         KeyframeMap.check_folder(cut)
+
+
+def test_several_files_larger_than_recorded_are_not_counted_as_missing(tmp_path):
+    """Every file of a map larger than its manifest records (a rebuild copied over it) was said
+    as '... (and 2 more missing or truncated files); map ... holds files its manifest.json does
+    not record': none of them is missing or truncated."""
+    m = kfm.write_map(str(tmp_path / "m"), _keyframes())
+    for root, _, names in os.walk(m):
+        for name in names:
+            if name != "manifest.json":
+                with open(os.path.join(root, name), "ab") as fh:
+                    fh.write(b"\0" * 64)
+    with pytest.raises(MapFormatError) as e:
+        KeyframeMap.check_folder(m)
+    text = str(e.value)
+    assert "more files larger than recorded)" in text, text
+    assert "missing" not in text and "truncated" not in text, text

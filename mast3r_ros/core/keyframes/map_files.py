@@ -330,6 +330,8 @@ def incomplete_map_error(path: str, bad: List[str], pointer: bool = True) -> Map
         see += (f"; the files {' and '.join(tables)} list{'s' if len(tables) == 1 else ''} "
                 "cannot be checked until it is restored")
     if all(LARGER in line for line in bad):
+        more = (f" (and {len(bad) - 1} more file{'s' if len(bad) > 2 else ''} larger than "
+                "recorded)" if len(bad) > 1 else "")  # none is missing or truncated
         return MapFormatError(
             f"{first}{more}; map {path} holds files its manifest.json does not record (another "
             "map, or a rebuild, copied over it and stopped before its manifest.json, or bytes "
