@@ -60,6 +60,10 @@ from .run_evidence import (CONSISTENCY_P, MIN_FRAMES, OUTLIER_Z,  # noqa: F401 (
 SIGNIFICANCE = 4.0
 # `RunFocalEvidence` for the node: at most this many recent frames (a run of hours stays bounded)
 NODE_MAX_FRAMES = 300
+# a fit under an fx within this fraction of the evidence's is of the same calibration: a driver
+# whose K jitters in its last digits (as `principal_point_evidence.SAME_FX_REL`) no longer
+# starts the evidence over at every frame, which kept the focal run gate from a verdict
+SAME_FX_REL = 1e-4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,10 +179,13 @@ class RunFocalEvidence:
         """Take one frame's fit (None: the frame was not judged, nothing happens)."""
         if fit is None:
             return
-        if self.fx_px is not None and not math.isclose(fit.fx_px, self.fx_px, rel_tol=1e-9):
+        if self.fx_px is not None and not math.isclose(fit.fx_px, self.fx_px,
+                                                       rel_tol=SAME_FX_REL):
             self.frames_restarted += len(self._fits)
             self._fits.clear()
-        self.fx_px = float(fit.fx_px)
+            self.fx_px = None
+        if self.fx_px is None:  # the first fx of a calibration: a jitter below stays its own
+            self.fx_px = float(fit.fx_px)
         self._fits.append((float(fit.scale), float(fit.sigma_log)))
 
     def clear(self) -> None:

@@ -244,3 +244,17 @@ def test_the_summary_row_counts_the_outlier_fits_it_left_out():
     (row,) = [ln for ln in format_table(m).splitlines() if "camera focal length" in ln]
     assert ("(5 frames, 1 more left out as an outlier; 6 passed the per-frame gate)"
             in row), row
+
+
+def test_a_k_jittering_in_its_last_digits_is_one_calibration_for_the_focal_evidence():
+    """A driver whose fx jitters in its last digits (585.0, 585.001, ...) started the run's focal
+    evidence over at every frame (1e-9), so the focal run gate never had a verdict; within 1e-4
+    it is one calibration, and a real new fx still starts it over."""
+    from mast3r_ros.core.focal_evidence import FocalFit, RunFocalEvidence
+
+    run = RunFocalEvidence(0.05)
+    for i in range(8):
+        run.add(FocalFit(1.2, 0.01, 585.0 + 0.001 * (i % 2)))
+    assert len(run) == 8 and run.evidence().fx_off
+    run.add(FocalFit(1.2, 0.01, 600.0))
+    assert len(run) == 1 and run.frames_restarted == 8
