@@ -137,33 +137,44 @@ def diagnosis(ev: DistortionEvidence, given_k1: float, given_zero: bool) -> str:
 
 def distortion_warning(ev: DistortionEvidence, given_k1: float, given_zero: bool,
                        fx_px: float, corner_r: float, check: str = CHECK_OFFLINE,
-                       localized: bool = True) -> str:
+                       localized: bool = True, subject: str = "query") -> str:
     """The one-line warning of evidence whose verdict is off ('' otherwise): what the frames
-    fit, the diagnosis (`diagnosis`) and what to fix (``check``: where D comes from)."""
+    fit, the diagnosis (`diagnosis`) and what to fix (``check``: where D comes from).
+    ``subject`` "map": the measurements are a map's keyframe pairs (`map_check.distortion`),
+    worded so, with the map to build again (``localized`` is then unused)."""
     what = diagnosis(ev, given_k1, given_zero)
     if not what:
         return ""
     k = ev.k1
     shift = abs(k.value) * corner_r ** 3 * fx_px
-    fitted = (f"over {k.frames_used} frames the inliers fit a residual radial distortion k1 "
-              f"{k.value:+.3f} +-{k.sigma:.3f} beyond the camera's D (moving the image corners "
-              f"by about {shift:.0f} px; more than {ev.tolerance_k1:.3f}, {TOLERANCE_DEG:g} deg "
-              f"of view at the corner, at {ev.significance:g} sigma)")
+    on_map = subject == "map"
+    images = "the map's images" if on_map else "the query images"
+    fitted = (f"over {k.frames_used} keyframe pairs the matches fit" if on_map else
+              f"over {k.frames_used} frames the inliers fit")
+    fitted += (f" a residual radial distortion k1 "
+               f"{k.value:+.3f} +-{k.sigma:.3f} beyond the camera's D (moving the image corners "
+               f"by about {shift:.0f} px; more than {ev.tolerance_k1:.3f}, {TOLERANCE_DEG:g} deg "
+               f"of view at the corner, at {ev.significance:g} sigma)")
     if what == "rectified":
-        head = ("the query images look already rectified: " + fitted + f", about minus the "
+        head = (f"{images} look already rectified: " + fitted + f", about minus the "
                 f"camera's own k1 {given_k1:+.3f}, so a distortion is removed that the images "
                 "no longer have: give the rectified camera (P as K, D zero) with rectified "
                 "images (image_rect), or the raw images (image_raw) with this D; the node: set "
                 f"image_rectified ({check})")
     elif what == "distorted":
         kind = "barrel" if k.value < 0 else "pincushion"
-        head = (f"the query images look distorted ({kind}) but the camera's D is zero: "
+        head = (f"{images} look distorted ({kind}) but the camera's D is zero: "
                 + fitted + ": calibrate the camera (ROS camera_calibration, OpenCV) and pass "
                 f"its D ({check}), or give rectified images (image_rect)")
     else:
-        head = ("the query images' distortion does not match the camera's D: " + fitted
+        head = (f"{images}' distortion does not match the camera's D: " + fitted
                 + f" (the camera's own k1 {given_k1:+.3f}): recalibrate, or check that the "
                 f"calibration is this camera's ({check})")
+    if on_map:
+        return head + ("; the map's points were placed from depth along the same bent rays, "
+                       "so poses localized against it are biased (the redkitchen data: 32 cm "
+                       "at worst): correct the camera, build the map again, and give its "
+                       "queries the same camera")
     return head + ("; poses are biased by it (the redkitchen data: 32 cm at worst), and a "
                    "focal-length warning in the same run is likely this distortion; the fit is "
                    "against the map's 3-D points, so a map built from the same images with the "
@@ -178,7 +189,8 @@ class RunDistortionEvidence:
     ``max_frames`` > 0 keeps the most recent ones. Not thread-safe (the node locks)."""
 
     def __init__(self, max_frames: int = 0, tolerance_deg: float = TOLERANCE_DEG,
-                 significance: float = SIGNIFICANCE) -> None:
+                 significance: float = SIGNIFICANCE, subject: str = "query") -> None:
+        self.subject = subject  # `distortion_warning`'s: "map" for a map's keyframe pairs
         self.tolerance_deg = float(tolerance_deg)
         self.significance = float(significance)
         self.camera: Optional[tuple] = None  # (fx, given_k1, given_zero, corner_r)
@@ -221,7 +233,8 @@ class RunDistortionEvidence:
         if self.camera is None:
             return ""
         fx, given, zero, r = self.camera
-        return distortion_warning(self.evidence(), given, zero, fx, r, check, localized)
+        return distortion_warning(self.evidence(), given, zero, fx, r, check, localized,
+                                  self.subject)
 
     def report(self, localized: bool = True) -> Dict[str, Any]:
         """The evidence as JSON-ready values (metrics.json's ``camera_distortion``)."""

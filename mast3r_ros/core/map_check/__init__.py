@@ -81,6 +81,7 @@ from .diagnose import (BODY_FROM_OPTICAL, _Cause, _depth_range_m, _diagnose,
                        _implausible_focal_length, _implausible_motion, diagnosis_sample,
                        name_pose_suspect)
 from .depth_words import worded_for_depth
+from .distortion import map_distortion
 from .focal import DEPTH_STEREO, colour_focal_note
 from .resolution import _whole_k_scaled
 from .measure import StreamingMeasure, _keyframe_figures, _prepare, _View
@@ -232,10 +233,15 @@ class KeyframeCheck:
         judged = [p for p in pairs if p.ok is not None]
         if judged and all(p.ok for p in judged):  # the matches' colour focal fit noted
             note = colour_focal_note(views, matches, pairs, cfg, self.depth_source)
+            lens = map_distortion(views, matches)  # a wrong D passes the rest: its own fit
+            if lens is not None and lens.warning():  # the colour focal fit is the lens's then
+                note = None  # (redkitchen distorted, D zero: x0.843 "no action needed")
             return ConsistencyReport(CONSISTENT, kfs, pairs, "", elapsed_s=0.0,
                                      thresholds=thresholds, note=note.text if note else "",
                                      note_brief=note.brief if note else "",
-                                     note_action=bool(note and note.action))
+                                     note_action=bool(note and note.action),
+                                     distortion=lens.report() if lens else None,
+                                     distortion_warning=lens.warning() if lens else "")
         if not judged and (n < 2 or not any_depth):  # nothing to read the keyframes again for
             why = "fewer than two keyframes" if n < 2 else "no keyframe has depth"
             return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",

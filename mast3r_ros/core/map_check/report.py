@@ -72,7 +72,11 @@ class ConsistencyReport:
     ``note`` one line about a consistent map that does not fail it ('' for none): its colour
     images fit fx, fy more than 5 % off the given ones (`focal.colour_focal_note`'s text, with
     every figure); ``note_brief`` what a map build logs of it ('' for ``note``) and
-    ``note_action`` whether it asks the user to change something (a warning, else info).
+    ``note_action`` whether it asks the user to change something (a warning, else info);
+    ``distortion`` the residual lens distortion its keyframe pairs fit (`distortion.
+    map_distortion`'s report, JSON-ready, as metrics.json's ``camera_distortion``; None when
+    not fitted) and ``distortion_warning`` its one-line diagnosis when the camera's D does
+    not fit the images ('' otherwise: the right camera is silent).
     """
 
     verdict: str
@@ -88,6 +92,8 @@ class ConsistencyReport:
     note: str = ""
     note_brief: str = ""
     note_action: bool = False
+    distortion: Optional[Dict[str, Any]] = None
+    distortion_warning: str = ""
 
     @property
     def ok(self) -> bool:
@@ -106,6 +112,7 @@ class ConsistencyReport:
             "depth_factor": _num(self.depth_factor), "fix": self.fix,
             "elapsed_s": round(self.elapsed_s, 3), "thresholds": dict(self.thresholds),
             **({"note": self.note} if self.note else {}),
+            **({"distortion": self.distortion} if self.distortion else {}),
             "keyframes": [{"index": k.index, "label": k.label,
                            "depth_residual": _num(k.depth_residual),
                            "depth_agree": _num(k.depth_agree), "reproj_px": _num(k.reproj_px),
@@ -157,6 +164,8 @@ class ConsistencyReport:
             if self.note:
                 log.log(logging.WARNING if self.note_action else logging.INFO,
                         "map check note: %s", self.note_brief or self.note)
+            if self.distortion_warning:
+                log.warning("map check: %s", self.distortion_warning)
         elif force:
             log.warning("%s: writing an inconsistent map: %s", flag, self.message)
         else:
