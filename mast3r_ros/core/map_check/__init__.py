@@ -42,6 +42,9 @@ A depth fix that would take a plausible depth (metres) to kilometres names the t
 instead (translations in mm or cm read as metres). When no neighbouring keyframes overlap at all,
 a camera that moves faster than 10 m/s and further than twice its median depth per keyframe
 (ten times without stamps) is a trajectory in mm or cm too: refused like an inconsistent map.
+A map that passes has its pairs' residual lens distortion fitted (``distortion``): a camera's D
+wrong for its images (rectified images with the raw D, distorted ones with D zero) is a warning
+(`ConsistencyReport.distortion_warning`), not a refusal.
 
 Layout: ``records`` (inputs), ``measure`` (the two measurements), ``diagnose`` (the cause),
 ``report`` (figures and verdict); this module runs them. ``overlap`` makes the two
