@@ -51,6 +51,23 @@ def invert_pose(b_from_a: np.ndarray) -> np.ndarray:
     return make_pose(R.T, -R.T @ t)
 
 
+def invert_poses(b_from_a: np.ndarray) -> np.ndarray:
+    """(..., 4, 4) float64 ``a_from_b`` of a stack of rigid ``b_from_a`` (one 4x4 as well): the
+    rigid inverse (R^T, -R^T t) in plain numpy, not LAPACK's general inverse, whose small
+    solves on numpy 1.21's OpenBLAS 0.3.17 (Humble's, Jetson's) wake its threads: on a loaded
+    CPU 17 ms a 4x4 and 2.4 s for (2000, 4, 4) instead of 0.01 and 10 ms. The bottom row of
+    the input is not read. Raises InputError for a last two axes not 4x4."""
+    P = np.asarray(b_from_a, np.float64)
+    if P.ndim < 2 or P.shape[-2:] != (4, 4):
+        raise InputError(f"invert_poses: b_from_a must be (..., 4, 4), got {P.shape}")
+    Rt = np.swapaxes(P[..., :3, :3], -1, -2)
+    out = np.zeros(P.shape)
+    out[..., :3, :3] = Rt
+    out[..., :3, 3] = -np.einsum("...ij,...j->...i", Rt, P[..., :3, 3])
+    out[..., 3, 3] = 1.0
+    return out
+
+
 def compose(*poses: np.ndarray) -> np.ndarray:
     """Product of poses left to right: ``compose(a_from_b, b_from_c) == a_from_c``. Raises
     InputError naming the first pose (``pose 0``, ...) that is not 4x4."""

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import trajectory
 from .errors import InputError
-from .geometry import finite_pose
+from .geometry import finite_pose, invert_poses
 from .message_fields import checked_tq_to_matrix, tq_to_matrix
 from .trajectory import bracketing_gaps, poses_at_samples
 from .types import check_stamp_ns
@@ -420,7 +420,7 @@ class TransformBuffer:
         rule = (stamp_ns, tolerance_ns, max_gap_ns)
         common_from_source = self._compose(source_chain, common, *rule)
         common_from_target = self._compose(target_chain, common, *rule)
-        return np.linalg.inv(common_from_target) @ common_from_source
+        return invert_poses(common_from_target) @ common_from_source
 
     def _joining(self, target: str, source: str) -> Tuple[List[str], List[str], str]:
         """(target's chain, source's chain, their common ancestor); `TransformError` for an
@@ -467,7 +467,7 @@ class TransformBuffer:
                 out = _edge_at_stamps(self._edges[frame], stamps) @ out
             return out
 
-        return stamps, np.linalg.inv(up(target_chain)) @ up(source_chain)
+        return stamps, invert_poses(up(target_chain)) @ up(source_chain)
 
     def static_between(self, target: str, source: str) -> List[Tuple[str, str]]:
         """The (parent, child) transforms joining ``target`` and ``source`` when every one of

@@ -13,6 +13,7 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..blas_threads import single_blas_thread
 from ..distortion_evidence import DistortionFit, distortion_fit, tolerance_k1
 from ..errors import InputError
 from ..focal_evidence import FocalFit
@@ -219,13 +220,16 @@ def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray
     ``max_error`` is 0 (``gates.max_focal_error``): the gate off costs nothing."""
     if max_error <= 0:
         return "", None
-    s, sigma = refitted_focal_scale(map_from_cam, X, xu, inliers, cam.K, reproj_error_px,
-                                    FOCAL_MAX_POINTS)
+    # one BLAS thread: the fits' small solves and inverses, each 10-30 ms on numpy 1.21's
+    # OpenBLAS (Humble's, Jetson's) whose threads spin on a loaded CPU (blas_threads)
+    with single_blas_thread():
+        s, sigma = refitted_focal_scale(map_from_cam, X, xu, inliers, cam.K, reproj_error_px,
+                                        FOCAL_MAX_POINTS)
+        pp = refitted_principal_point(map_from_cam, X, xu, inliers, cam.K, reproj_error_px)
+        dist = distortion_fit(refitted_distortion(map_from_cam, X, xu, inliers, cam.K,
+                                                  reproj_error_px, keyframes=keyframes),
+                              cam.K, cam.width, cam.height, cam.distortion_model, cam.dist)
     fx = float(cam.K[0, 0])
-    pp = refitted_principal_point(map_from_cam, X, xu, inliers, cam.K, reproj_error_px)
-    dist = distortion_fit(refitted_distortion(map_from_cam, X, xu, inliers, cam.K,
-                                              reproj_error_px, keyframes=keyframes),
-                          cam.K, cam.width, cam.height, cam.distortion_model, cam.dist)
     fit = FocalFit(float(s), float(sigma), fx, None if pp is None else PrincipalPointFit(
         *pp, float(cam.K[0, 2]), float(cam.K[1, 2])), dist)
     if abs(s - 1.0) <= max_error or not abs(np.log(s)) > FOCAL_SIGNIFICANCE * sigma:
