@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ..core.blas_threads import single_blas_thread
 from ..core.errors import InputError
 from ..core.focal_evidence import RUN_GATE_REASON, RunFocalEvidence
 from ..core.localizer.principal_point_run_gate import REASON as PP_RUN_GATE_REASON
@@ -414,12 +415,15 @@ def calibration_d2(results: Sequence[LocalizationResult], gt_poses: np.ndarray,
     ``gt_poses`` does not hold one pose per result."""
     _check_lengths(results, gt_poses)
     d = []
-    for r, gt in zip(results, gt_poses):
-        if r.success and r.map_from_cam is not None and r.covariance is not None and \
-                np.isfinite(gt).all():
-            dp, dr = mahalanobis_sq(r.map_from_cam, gt, r.covariance)
-            dp_gt, _ = mahalanobis_sq(r.map_from_cam, gt, r.covariance, gt_position_sigma_m)
-            d.append((dp, dp_gt, dr))
+    # one BLAS thread: each 3x3 solve took ~15 ms on numpy 1.21's OpenBLAS (Humble's) on a
+    # loaded CPU, its threads spinning (core.blas_threads): 8 a frame, minutes on a long run
+    with single_blas_thread():
+        for r, gt in zip(results, gt_poses):
+            if r.success and r.map_from_cam is not None and r.covariance is not None and \
+                    np.isfinite(gt).all():
+                dp, dr = mahalanobis_sq(r.map_from_cam, gt, r.covariance)
+                dp_gt, _ = mahalanobis_sq(r.map_from_cam, gt, r.covariance, gt_position_sigma_m)
+                d.append((dp, dp_gt, dr))
     return np.asarray(d, dtype=np.float64).reshape(-1, 3)
 
 

@@ -97,3 +97,29 @@ def test_focal_gate_fits_run_on_one_blas_thread(monkeypatch):
     assert sorted(seen) == [("refitted_distortion", 1), ("refitted_focal_scale", 1),
                             ("refitted_principal_point", 1)]
     assert state["limit"] is None  # restored after the fits
+
+
+def test_run_calibration_distances_run_on_one_blas_thread(monkeypatch):
+    """`calibration_d2` (metrics.json's covariance rows and calibration.png: 8 small solves a
+    frame) solves inside `single_blas_thread`, with the figures a plain solve gives."""
+    from mast3r_ros.core.types import LocalizationResult
+    from mast3r_ros.replay import metrics
+
+    poses = _rigid_stack(4, 2)
+    cov = np.diag([1e-4, 2e-4, 3e-4, 1e-3, 1e-3, 2e-3])
+    gt = poses.copy()
+    gt[:, :3, 3] += 0.01
+    results = [LocalizationResult(success=True, stamp_ns=i, map_from_cam=p, covariance=cov)
+               for i, p in enumerate(poses)]
+    want = metrics.calibration_d2(results, gt, 0.0)
+    state, seen = stand_in_limit(monkeypatch), []
+    real = metrics.mahalanobis_sq
+
+    def wrapped(*a, **kw):
+        seen.append(state["limit"])
+        return real(*a, **kw)
+    monkeypatch.setattr(metrics, "mahalanobis_sq", wrapped)
+    got = metrics.calibration_d2(results, gt, 0.0)
+    assert seen == [1] * 8 and state["limit"] is None
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(got[:, 0], 0.01 ** 2 * (1e4 + 0.5e4 + 1e4 / 3))
