@@ -348,3 +348,36 @@ def test_a_k_jittering_in_its_last_digits_is_one_calibration():
     ev.add(dataclasses.replace(_fits(0.3)[0], distortion=dataclasses.replace(
         _fits(0.3)[0].distortion, fx_px=600.0)))
     assert len(ev) == 1 and ev.frames_restarted == 20
+
+
+def test_a_fisheye_cameras_images_are_not_judged_by_the_pinhole_residual_fit():
+    """An equidistant (fisheye) D maps angles: a pinhole k1 is no model of its residual and its
+    tolerance, computed at the pinhole corner, would not hold (the review: it might refuse every
+    pose), so the per-frame fit is not made for it (as the map check skips such cameras); a
+    plumb_bob D and D zero are judged."""
+    from mast3r_ros.core.localizer.query_checks import radial_judged
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    K = [[300.0, 0, 320], [0, 300.0, 240], [0, 0, 1]]
+    assert not radial_judged(CameraIntrinsics(640, 480, K, [0.1, -0.02, 0.01, 0.0],
+                                              "equidistant"))
+    assert radial_judged(CameraIntrinsics(640, 480, K, [0.0] * 4, "equidistant"))
+    assert radial_judged(CameraIntrinsics(640, 480, K, [-0.3, 0.1, 0, 0, 0], "plumb_bob"))
+    assert radial_judged(CameraIntrinsics(640, 480, K))
+
+
+def test_the_focal_gate_makes_no_distortion_fit_for_a_fisheye_camera():
+    from mast3r_ros.core.localizer.query_checks import focal_gate
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    rng = np.random.default_rng(3)
+    K = np.array([[300.0, 0, 320], [0, 300.0, 240], [0, 0, 1]])
+    X = np.column_stack([rng.uniform(-1.5, 1.5, 200), rng.uniform(-1.1, 1.1, 200),
+                         rng.uniform(1.5, 3.0, 200)])
+    xu = X[:, :2] / X[:, 2:] * 300.0 + [320.0, 240.0] + rng.normal(0, 0.3, (200, 2))
+    fits = {}
+    for model, d in (("equidistant", [0.1, -0.02, 0.01, 0.0]), ("plumb_bob", [-0.3, 0.1, 0, 0, 0])):
+        cam = CameraIntrinsics(640, 480, K, d, model)
+        _, fits[model] = focal_gate(0.05, cam, np.eye(4), X, xu, np.ones(200, bool), 3.0)
+    assert fits["equidistant"] is not None and fits["equidistant"].distortion is None
+    assert fits["plumb_bob"].distortion is not None

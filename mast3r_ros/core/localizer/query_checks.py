@@ -228,7 +228,8 @@ def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray
         pp = refitted_principal_point(map_from_cam, X, xu, inliers, cam.K, reproj_error_px)
         dist = distortion_fit(refitted_distortion(map_from_cam, X, xu, inliers, cam.K,
                                                   reproj_error_px, keyframes=keyframes),
-                              cam.K, cam.width, cam.height, cam.distortion_model, cam.dist)
+                              cam.K, cam.width, cam.height, cam.distortion_model,
+                              cam.dist) if radial_judged(cam) else None
     fx = float(cam.K[0, 0])
     fit = FocalFit(float(s), float(sigma), fx, None if pp is None else PrincipalPointFit(
         *pp, float(cam.K[0, 2]), float(cam.K[1, 2])), dist)
@@ -239,6 +240,15 @@ def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray
             f"{s * fx:.1f} px, not {fx:.1f}; +-{100 * sigma:.1f} %, gates.max_focal_error "
             f"{max_error:g}): wrong intrinsics (CameraInfo, camera.yaml) or a zoomed or cropped "
             "image" + _distortion_instead(dist)), fit
+
+
+def radial_judged(cam: CameraIntrinsics) -> bool:
+    """Whether the residual radial fit (`pnp.distortion`: Brown-Conrady's k1 on a pinhole) can
+    judge ``cam``'s images: D zero, or a plumb_bob / rational_polynomial D (whose own k1 it is
+    compared with). A fisheye (equidistant) D maps angles, not pinhole radii: its undistorted
+    edge points lie far out, where a pinhole k1 is no model of its residual and the tolerance,
+    computed at the pinhole corner, would not hold (as the map check, which skips them too)."""
+    return not cam.has_distortion or cam.distortion_model in ("plumb_bob", "rational_polynomial")
 
 
 def _distortion_instead(d: Optional[DistortionFit]) -> str:
