@@ -14,7 +14,6 @@ import numpy as np
 
 #: an up axis (a base's z; a level camera's -y) more than this far from the map's z is tilted
 MAX_UP_TILT_DEG = 45.0
-_LEVEL_COS = math.cos(math.radians(MAX_UP_TILT_DEG))
 # `map_up_doubt`: judged on this many keyframes at least, whose ups agree this well (the length
 # of the mean of their unit up axes: 1 all alike; 0.9: within about 25 deg of their mean)
 MIN_KEYFRAMES = 3

@@ -67,9 +67,9 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     from ..core.keyframes.target import _listing, foreign_entries
     from ..core.map_check import check_map
     from ..core.map_check.skipped_gap import note_recorded_skipped_gap
-    from ..core.map_up import map_up_doubt
     from .cli_options import load_params
     from .pipeline import keyframe_progress
+    from .run_notes import say_map_not_z_up
 
     cfg = load_params(args)
     # the check's SIFT matching runs on OpenCV's pool; torch's, never used here, is left unset
@@ -123,9 +123,7 @@ def cmd_check_map(args: argparse.Namespace) -> int:
         raise MapConsistencyError(f"{report.message}; to fix {args.map}, build it again from "
                                   f"its recording with that fix (mast3r-ros build-map SOURCE "
                                   f"--out {args.map} --overwrite ...)")
-    why = map_up_doubt(kmap.poses(), kmap.map_frame)
-    if why:  # said by build-map too; the node says it of localized poses
-        log.warning("map %s: %s", args.map, why)
+    say_map_not_z_up(kmap, args.map)  # said by build-map too
     text.write(f"{args.map}: {report.summary()}\n")
     if report.note:  # a consistent map's colour focal fit, far off the given K
         text.write(f"note: {args.map}: {report.note}\n")

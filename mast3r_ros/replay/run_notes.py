@@ -183,11 +183,16 @@ def warn_map_not_z_up(path: str, name: str) -> None:
     seems built in a frame whose z is not up (`core.map_up.map_up_doubt`: its keyframe
     cameras' shared up more than 45 deg from its z): build-map's summary and check-map."""
     from ..core.keyframes import KeyframeMap
+
+    say_map_not_z_up(KeyframeMap.load(path, lazy=True, check_files=False), name)
+
+
+def say_map_not_z_up(kmap: Any, name: str) -> None:
+    """`warn_map_not_z_up` of an open `KeyframeMap` (check-map's)."""
     from ..core.map_up import map_up_doubt
 
-    kmap = KeyframeMap.load(path, lazy=True, check_files=False)
     why = map_up_doubt(kmap.poses(), kmap.map_frame)
-    if why:
+    if why:  # the node says it of localized poses
         log.warning("map %s: %s", name, why)
 
 
