@@ -18,6 +18,10 @@ from typing import Optional
 import numpy as np
 
 REASON_PREFIX = "image identical to the previous frame's"
+# a driver publishing faster than its sensor sends an image twice or three times in a row: the
+# node drops that many repeats (no failure for the tracking, which would otherwise never confirm
+# a pose between alternating failures); more in a row is a frozen driver, a failure
+DROPPED_REPEATS = 2
 # rows compared first (every this many): a real camera's next image differs in nearly every
 # row, so the whole image is compared only when these are equal
 ROW_STRIDE = 16
@@ -46,6 +50,12 @@ class RepeatedImageCheck:
     def repeats(self) -> int:
         """How many times in a row the last image has been repeated (0: a new image)."""
         return self._repeats
+
+    @property
+    def frozen(self) -> bool:
+        """True once the last image has been repeated more than `DROPPED_REPEATS` times in a
+        row: no longer a driver publishing faster than its sensor."""
+        return self._repeats > DROPPED_REPEATS
 
     def reset(self) -> None:
         """Forget the last image: the next one is never a repeat."""

@@ -1,4 +1,5 @@
-"""A node frame's failures that are no localizer's (no rclpy): a TF lookup that failed
+"""A node frame's failures that are no localizer's (no rclpy): an image repeating the last
+(`RepeatedImage`), a TF lookup that failed
 (`TfUnavailable`, worded by `tf_failure_reason`) and the published base pose's sigma gate
 (`base_sigma_gate`). Used by `processing.FrameProcessing`, which re-exports them."""
 
@@ -8,8 +9,19 @@ import dataclasses
 
 import numpy as np
 
+from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.types import LocalizationResult
 from mast3r_ros.ros.frames import published_position_sigma_m
+
+
+class RepeatedImage(InputError):
+    """A frame whose image repeats the previous one's (`core.repeated_image`): never localized;
+    ``dropped`` (the first `repeated_image.DROPPED_REPEATS` repeats: a driver publishing faster
+    than its sensor) it is no failure for the tracking, else (a frozen driver) it is one."""
+
+    def __init__(self, reason: str, dropped: bool) -> None:
+        super().__init__(reason)
+        self.dropped = bool(dropped)
 
 
 class TfUnavailable(Exception):

@@ -61,7 +61,8 @@ from mast3r_ros.ros.frames import (
     planar_pose,
     tilted_base_doubt,
 )
-from mast3r_ros.ros.frame_failures import TfUnavailable, base_sigma_gate, tf_failure_reason
+from mast3r_ros.ros.frame_failures import (RepeatedImage, TfUnavailable, base_sigma_gate,
+                                           tf_failure_reason)
 from mast3r_ros.ros.tracking import TrackingState, image_age_s, is_stale, localize_frame
 
 if TYPE_CHECKING:
@@ -215,6 +216,10 @@ class FrameProcessing:
             return
         try:
             frame, cam_from_base, odom_from_base = self._prepare(msg, cfg)
+        except RepeatedImage as err:
+            self._fail(stamp_ns, str(err), dropped=err.dropped, refused=not err.dropped,
+                       kind="repeated", activation=activation)
+            return
         except InputError as err:
             self._fail(stamp_ns, str(err), refused=True, kind="refused", activation=activation)
             return
@@ -357,9 +362,9 @@ class FrameProcessing:
                                                cfg.model.image_size, camera_size, info)
         if why:
             raise InputError(why)
-        frozen = self._repeats.check(frame.rgb, frame.stamp_ns)  # a frozen driver: refused
-        if frozen:
-            raise InputError(frozen)
+        repeated = self._repeats.check(frame.rgb, frame.stamp_ns)  # never localized
+        if repeated:  # dropped the first repeats (a driver faster than its sensor), then failed
+            raise RepeatedImage(repeated, dropped=not self._repeats.frozen)
         info_frame = mf.header_frame_name(str(info.header.frame_id))  # as tf2 names it
         if not frame.frame_id:
             frame.frame_id = info_frame

@@ -87,16 +87,34 @@ def test_the_node_refuses_a_frozen_drivers_frames_and_says_so_in_diagnostics():
     host = Host()
     frozen = image(stamp(0))
     host._process(frozen)
-    for k in (1, 2, 3):  # the driver re-sends frame 0's pixels under new stamps
+    for k in (1, 2, 3, 4, 5):  # the driver re-sends frame 0's pixels under new stamps
         host._process(image(stamp(k), data=frozen.data))
     assert host._outputs.poses == [stamp(0)] and host._localizer.calls == 1
     values = dict(host.summary().values)
+    # the first two repeats dropped (a driver faster than its sensor), the rest failures
     assert values["frames_refused"] == "3"
     assert values["last_failure"].startswith(REASON_PREFIX)
     assert "frozen camera driver" in values["last_failure"]
     assert host._tracking.consecutive_failures == 3  # the node is lost, not tracking
-    host._process(image(stamp(4)))  # the camera is back
-    assert host._outputs.poses[-1] == stamp(4)
+    host._process(image(stamp(6)))  # the camera is back
+    assert host._outputs.poses[-1] == stamp(6)
+
+
+def test_a_driver_sending_each_image_twice_loses_no_pose_to_the_tracking():
+    """A driver publishing faster than its sensor sends each image twice: refused as failures,
+    the repeats would have broken every run of consecutive frames the tracking needs (a pose
+    awaiting confirmation never confirmed); they are dropped, never localized, no failure."""
+    from test_ros_processing import Host, image, stamp
+
+    host = Host()
+    for k in range(0, 8, 2):
+        first = image(stamp(k), data=image(stamp(k)).data)
+        host._process(first)
+        host._process(image(stamp(k + 1), data=first.data))
+    assert host._outputs.poses == [stamp(k) for k in range(0, 8, 2)]
+    assert host._localizer.calls == 4 and host._tracking.consecutive_failures == 0
+    values = dict(host.summary().values)
+    assert values["frames_refused"] == "0"
 
 
 
