@@ -112,3 +112,33 @@ def test_the_mast3r_matcher_warms_the_longer_walks_and_others_do_not():
     with long_walks_warmed(NS(cfg=NS(cuda_graph=False))):
         assert fixed_matching._WARMING.on
     assert not getattr(fixed_matching._WARMING, "on", False)
+
+
+def test_warm_pnp_runs_the_per_frame_camera_fits_where_the_live_frames_do(monkeypatch):
+    """The first live frame paid the camera fits' first call (scipy's import, ~150 ms: the
+    review): the warm-up runs `focal_gate` on its points when the fits run live (points from
+    depth, the focal gate on), and not otherwise."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from mast3r_ros.core.config import LocalizerConfig
+
+    calls = []
+    monkeypatch.setattr(warm, "solve_pnp", lambda *a, **k: None)
+    monkeypatch.setattr(warm, "focal_gate", lambda *a: calls.append(a) or ("", None))
+    cam = _cam(0.0, 240.0, 500.0)
+    cfg = LocalizerConfig()
+    on = dataclasses.replace(cfg, matcher="sift")
+    assert on.points_from_depth
+    warm.warm_pnp(SimpleNamespace(intrinsics=cam), 1, on, 7, "model")
+    assert len(calls) == 1
+    max_error, _, pose, X, px, inliers, thr = calls[0]
+    assert max_error == on.gates.max_focal_error > 0 and thr == on.pnp.reproj_error_px
+    np.testing.assert_array_equal(pose, np.eye(4))
+    assert X.shape == (64, 3) and px.shape == (64, 2) and inliers.all()
+    off = dataclasses.replace(on, gates=dataclasses.replace(on.gates, max_focal_error=0.0))
+    warm.warm_pnp(SimpleNamespace(intrinsics=cam), 1, off, 7, "model")
+    pointmaps = dataclasses.replace(cfg, matcher="mast3r", points_source="pointmap")
+    assert not pointmaps.points_from_depth
+    warm.warm_pnp(SimpleNamespace(intrinsics=cam), 1, pointmaps, 7, "model")
+    assert len(calls) == 1

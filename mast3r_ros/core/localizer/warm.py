@@ -37,7 +37,7 @@ from ..errors import Mast3rRosError
 from ..geometry import undistort_pixels
 from ..pnp import UncertaintyModel, solve_pnp
 from ..types import CameraIntrinsics, Frame
-from .query_checks import SKEW_IGNORED_PX
+from .query_checks import SKEW_IGNORED_PX, focal_gate
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,8 @@ def warm_pnp(frame: Frame, groups: int, config: LocalizerConfig, seed: int,
              uncertainty: UncertaintyModel) -> None:
     """PnP-RANSAC, refinement and covariance (with ``groups`` keyframes, ``config.pnp`` and
     ``seed`` as the live frames) on fabricated exact correspondences in front of ``frame``'s
-    camera, and one undistortion (OpenCV is imported lazily)."""
+    camera, and one undistortion (OpenCV is imported lazily); with points from depth and the
+    focal gate on, the per-frame camera fits on the same points (`query_checks.focal_gate`)."""
     cam = frame.intrinsics
     K = cam.K
     X, px = fabricated_pnp_problem(cam)
@@ -114,3 +115,9 @@ def warm_pnp(frame: Frame, groups: int, config: LocalizerConfig, seed: int,
         undistort_pixels(px[:4], K, np.array([1e-3, 0.0, 0.0, 0.0, 0.0]))
     except ImportError:  # no OpenCV: distorted cameras fail anyway, with a clear error
         pass
+    if config.points_from_depth and config.gates.max_focal_error > 0:
+        # the per-frame camera fits (focal scale, principal point, residual distortion) the
+        # live frames run after PnP: scipy's import and first least_squares cost the first live
+        # frame ~150 ms otherwise; nothing is fed to the run's evidence (a pure function)
+        focal_gate(config.gates.max_focal_error, plain, np.eye(4), X, px, np.ones(n, bool),
+                   p.reproj_error_px)
