@@ -405,3 +405,20 @@ def finite_pose(pose: np.ndarray, name: str) -> np.ndarray:
     """``pose`` as a 4x4 float64 array (`finite_matrix`: InputError naming ``name`` unless
     finite 4x4)."""
     return finite_matrix(pose, 4, name)
+
+
+def rigid_pose(pose: np.ndarray, name: str, tol: float = 1e-4) -> np.ndarray:
+    """``pose`` as a 4x4 float64 array; raises InputError naming ``name`` unless it is finite
+    (`finite_pose`) and rigid within ``tol`` (`non_rigid_reason`: orthonormal rotation, det +1,
+    last row 0 0 0 1). For a transform that will be inverted as one (`invert_poses`: R^T and
+    -R^T t), where a scaled, sheared or projective matrix would be inverted wrongly without a
+    word. Its quick test uses no LAPACK call (numpy 1.21's OpenBLAS threads: `invert_poses`)."""
+    T = finite_pose(pose, name)
+    R = T[:3, :3]
+    if (np.abs(R @ R.T - _I3).max() > tol / 2 or np.dot(R[0], np.cross(R[1], R[2])) < 0.5
+            or np.abs(T[3] - _LAST_ROW).max() > tol / 2):
+        why = non_rigid_reason(T, tol)  # the exact test on the few that may fail it
+        if why:
+            raise InputError(f"{name} is not a rigid transform: {why}; a tf transform is a "
+                             "rotation and a translation (a unit quaternion's matrix)")
+    return T

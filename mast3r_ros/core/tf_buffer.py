@@ -29,7 +29,7 @@ import numpy as np
 
 from . import trajectory
 from .errors import InputError
-from .geometry import finite_pose, invert_poses
+from .geometry import invert_poses, rigid_pose
 from .message_fields import checked_tq_to_matrix, tq_to_matrix
 from .trajectory import bracketing_gaps, poses_at_samples
 from .types import check_stamp_ns
@@ -61,7 +61,7 @@ class ExtrapolationError(TransformError):
 
 def _finite_transform(parent_from_child: np.ndarray, parent: str, child: str) -> np.ndarray:
     # a copy: a caller that fills one array for every message must not rewrite stored samples
-    return np.array(finite_pose(parent_from_child, f"transform {parent} -> {child}"))
+    return np.array(rigid_pose(parent_from_child, f"transform {parent} -> {child}"))
 
 
 # A time-varying tf edge is interpolated across gaps up to this many times its median sample
@@ -309,7 +309,7 @@ class TransformBuffer:
         """Add one sample of the time-varying transform ``parent_from_child`` (4x4 float) at
         ``stamp_ns`` (integer nanoseconds: a Python int or numpy integer). Raises InputError
         for a float or bool stamp (it would be truncated to whole nanoseconds), a transform that
-        is not a finite 4x4 matrix, or one that breaks the tree rules."""
+        is not a finite rigid 4x4 matrix, or one that breaks the tree rules."""
         stamp_ns = check_stamp_ns(stamp_ns, f"transform {parent} -> {child}: stamp_ns")
         _int64_stamps(np.array([stamp_ns], dtype=object), f"transform {parent} -> {child}")
         pose = _finite_transform(parent_from_child, parent, child)
