@@ -45,6 +45,7 @@ class RepeatedImageCheck:
         self._rows: Optional[np.ndarray] = None
         self._first_stamp_ns = 0
         self._repeats = 0
+        self._head = REASON_PREFIX
 
     @property
     def repeats(self) -> int:
@@ -76,8 +77,17 @@ class RepeatedImageCheck:
             return ""
         self._repeats += 1
         since_s = (int(stamp_ns) - self._first_stamp_ns) * 1e-9
-        return (f"{REASON_PREFIX} (the image first seen at t={self._first_stamp_ns * 1e-9:.3f} s, "
-                f"repeated {self._repeats}x over {since_s:.2f} s under new stamps): a frozen "
-                "camera driver re-sending its last image? not localized, since its pose would "
-                "be where the camera was then, not now (a noise-free simulated camera standing "
-                "still repeats its image too)")
+        self._head = (f"{REASON_PREFIX} (the image first seen at t="
+                      f"{self._first_stamp_ns * 1e-9:.3f} s, repeated {self._repeats}x over "
+                      f"{since_s:.2f} s under new stamps)")
+        return (f"{self._head}: a frozen camera driver re-sending its last image? not localized, "
+                "since its pose would be where the camera was then, not now (a noise-free "
+                "simulated camera standing still repeats its image too)")
+
+    def dropped_reason(self) -> str:
+        """The reason for the repeat `check` has just named while not yet `frozen` (the node
+        drops it): its first words as `check`'s, then what it likely is -- a driver publishing
+        faster than its sensor, not the frozen driver `check`'s own wording suspects."""
+        return (f"{self._head}: dropped, not localized: a driver publishing faster than its "
+                f"sensor? (more than {DROPPED_REPEATS} repeats in a row are a frozen driver's "
+                "failures)")

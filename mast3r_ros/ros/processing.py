@@ -362,9 +362,11 @@ class FrameProcessing:
                                                cfg.model.image_size, camera_size, info)
         if why:
             raise InputError(why)
-        repeated = self._repeats.check(frame.rgb, frame.stamp_ns)  # never localized
+        repeats = self._repeats  # one object: activate may put a new one in place meanwhile
+        repeated = repeats.check(frame.rgb, frame.stamp_ns)  # never localized
         if repeated:  # dropped the first repeats (a driver faster than its sensor), then failed
-            raise RepeatedImage(repeated, dropped=not self._repeats.frozen)
+            raise RepeatedImage(repeated if repeats.frozen else repeats.dropped_reason(),
+                                dropped=not repeats.frozen)
         info_frame = mf.header_frame_name(str(info.header.frame_id))  # as tf2 names it
         if not frame.frame_id:
             frame.frame_id = info_frame

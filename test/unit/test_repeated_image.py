@@ -117,6 +117,26 @@ def test_a_driver_sending_each_image_twice_loses_no_pose_to_the_tracking():
     assert values["frames_refused"] == "0"
 
 
+def test_a_dropped_repeat_is_not_called_a_frozen_driver():
+    """The first repeats, dropped as a driver faster than its sensor, were warned about and
+    shown on /diagnostics as 'a frozen camera driver re-sending its last image?': a false alarm
+    every throttle period for a camera the node handles right. The third repeat on is one."""
+    from test_ros_processing import Host, image, stamp
+
+    host = Host()
+    first = image(stamp(0))
+    host._process(first)
+    host._process(image(stamp(1), data=first.data))
+    said = [m for level, m in host.logger.lines if level == "warning"]
+    last = dict(host.summary().values)["last_failure"]
+    for text in (said[-1], last):
+        assert REASON_PREFIX in text and "repeated 1x" in text
+        assert "faster than its sensor" in text and "frozen camera driver" not in text
+    for k in (2, 3):
+        host._process(image(stamp(k), data=first.data))
+    assert "frozen camera driver" in dict(host.summary().values)["last_failure"]
+
+
 
 def test_the_node_forgets_the_last_image_when_it_is_activated_again():
     """The node kept the last image across deactivate / activate (and cleanup / configure, whose
