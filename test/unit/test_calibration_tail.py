@@ -24,7 +24,7 @@ def _position_row(m):
 
 
 def test_a_fifth_of_frames_beyond_3_sigma_is_named_though_the_p95_test_passes():
-    """The half-occluded redkitchen query put 20 % of its positions beyond the 3-sigma bound
+    """The half-occluded redkitchen query put 13 % of its positions beyond the 3-sigma bound
     (two wrong poses at 5 and 9 sigma) and the table gave no verdict: its p95 test read 2.6x,
     under the 3x threshold. 8 of 40 frames at 4.5 sigma: p95 1.6x, median calibrated."""
     m = _run([0.03] * 32 + [0.09] * 8, 0.02)       # d^2 2.25 and 20.25
