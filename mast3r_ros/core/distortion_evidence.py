@@ -92,6 +92,16 @@ def distortion_fit(fit: Any, K: np.ndarray, width: int, height: int, model: str,
                          math.hypot(dx, dy))
 
 
+def radial_judged(cam: Any) -> bool:
+    """Whether the residual radial fit (`pnp.distortion`: Brown-Conrady's k1 on a pinhole) can
+    judge ``cam``'s images: D zero, or a plumb_bob / rational_polynomial D (whose own k1 it is
+    compared with). A fisheye (equidistant) D maps angles, not pinhole radii: its undistorted
+    edge points lie far out, where a pinhole k1 is no model of its residual and the tolerance,
+    computed at the pinhole corner, would not hold. Used by the per-frame fit
+    (`localizer.query_checks.focal_gate`) and the map check's pairs (`map_check.distortion`)."""
+    return not cam.has_distortion or cam.distortion_model in ("plumb_bob", "rational_polynomial")
+
+
 def tolerance_k1(corner_r: float, tolerance_deg: float = TOLERANCE_DEG) -> float:
     """The ``k1`` that moves a point at normalized radius ``corner_r`` by ``tolerance_deg`` of
     view: ``k1 r^3`` normalized units, ``1 + r^2`` of them a radian there."""

@@ -6,9 +6,11 @@ frame gives the pose of where the camera *was*, confidently (the match is perfec
 stamp that says *now*: redkitchen's query frames replaced by their first one were published
 0.7 m off at the median, 1.27 m at worst, under ~1 cm sigmas (docs/bench/honesty_cpu_2026-12-07z).
 A real camera never repeats an image bit for bit (sensor noise), so an image identical to the
-previous one is refused, by `localize` and by the node alike, with a reason that says what it
-likely is. A noise-free simulated camera standing still repeats its image too; the reason says
-so, and the pose it would give is the one already published.
+previous one is never localized, with a reason that says what it likely is. `localize` refuses
+every repeat; the node drops the first `DROPPED_REPEATS` of an image (a driver publishing faster
+than its sensor: no failure for its tracking, which needs consecutive frames) and fails the
+rest. A noise-free simulated camera standing still repeats its image too; the reason says so,
+and the pose it would give is the one already published.
 """
 
 from __future__ import annotations

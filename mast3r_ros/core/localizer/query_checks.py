@@ -14,7 +14,7 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from ..blas_threads import single_blas_thread
-from ..distortion_evidence import DistortionFit, distortion_fit, tolerance_k1
+from ..distortion_evidence import DistortionFit, distortion_fit, radial_judged, tolerance_k1
 from ..errors import InputError
 from ..focal_evidence import FocalFit
 from ..geometry import (invert_pose, is_valid_pose, non_rigid_reason, nonfinite_entries,
@@ -240,15 +240,6 @@ def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray
             f"{s * fx:.1f} px, not {fx:.1f}; +-{100 * sigma:.1f} %, gates.max_focal_error "
             f"{max_error:g}): wrong intrinsics (CameraInfo, camera.yaml) or a zoomed or cropped "
             "image" + _distortion_instead(dist)), fit
-
-
-def radial_judged(cam: CameraIntrinsics) -> bool:
-    """Whether the residual radial fit (`pnp.distortion`: Brown-Conrady's k1 on a pinhole) can
-    judge ``cam``'s images: D zero, or a plumb_bob / rational_polynomial D (whose own k1 it is
-    compared with). A fisheye (equidistant) D maps angles, not pinhole radii: its undistorted
-    edge points lie far out, where a pinhole k1 is no model of its residual and the tolerance,
-    computed at the pinhole corner, would not hold (as the map check, which skips them too)."""
-    return not cam.has_distortion or cam.distortion_model in ("plumb_bob", "rational_polynomial")
 
 
 def _distortion_instead(d: Optional[DistortionFit]) -> str:

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..distortion_evidence import RunDistortionEvidence, distortion_fit
+from ..distortion_evidence import RunDistortionEvidence, distortion_fit, radial_judged
 from ..geometry import invert_pose, undistort_pixels
 from ..pnp.distortion import refitted_distortion
 from .baseline import with_baseline
@@ -78,11 +78,11 @@ def pair_distortion(va: _View, vb: _View, m: Any) -> Optional[Tuple[float, float
 def map_distortion(views: List[_View], matches: Dict[Tuple[int, int], Any]
                    ) -> Optional[RunDistortionEvidence]:
     """The keyframe pairs' residual distortion evidence (module docstring), worded for a map,
-    or None when no pair could be fitted (no matches with depth, fisheye cameras: their
-    radial model is not plumb_bob's)."""
+    or None when no pair could be fitted (no matches with depth, fisheye cameras with a
+    nonzero D: `distortion_evidence.radial_judged`)."""
     keys = with_baseline(views, [k for k, m in matches.items() if m is not None
                                  and _camera_key(views[k[0]]) == _camera_key(views[k[1]])
-                                 and views[k[0]].cam.distortion_model != "equidistant"])
+                                 and radial_judged(views[k[0]].cam)])
     by_camera: Dict[Tuple[Any, ...], List[Tuple[int, int]]] = {}
     for k in keys:
         by_camera.setdefault(_camera_key(views[k[0]]), []).append(k)
