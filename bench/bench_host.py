@@ -113,6 +113,7 @@ def load_prev(rev: str) -> None:
 
 from mast3r_ros.core.localizer import pipeline as loc_mod  # noqa: E402
 from mast3r_ros.core.localizer import query_checks  # noqa: E402
+from mast3r_ros.core.localizer.upright import map_down_axis  # noqa: E402
 from mast3r_ros.core import pnp  # noqa: E402
 from mast3r_ros.core.pnp import solve as pnp_solve  # noqa: E402
 from mast3r_ros.core.pnp.linearise import _so3_exp  # noqa: E402
@@ -361,6 +362,7 @@ def make_localizer(tmp: str, k: int, pnp_cfg):
 
 def run_localize(variant: str, loc, scene: Scene) -> Tuple[Dict[str, float], Any]:
     loc._poses = scene.kf_poses.copy()
+    loc._down = map_down_axis(loc._poses)  # the upright gate's, of these keyframes
     loc.matcher.scene = scene
     frame = Frame(np.zeros((CAM.height, CAM.width, 3), np.uint8), CAM, 0)
     orig = loc_mod.solve_pnp

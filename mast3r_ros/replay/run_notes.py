@@ -182,9 +182,15 @@ def warn_map_not_z_up(path: str, name: str) -> None:
     """Warn once (log, stderr) when the map at ``path`` (named ``name`` as the user gave it)
     seems built in a frame whose z is not up (`core.map_up.map_up_doubt`: its keyframe
     cameras' shared up more than 45 deg from its z): build-map's summary and check-map."""
+    from ..core.errors import Mast3rRosError
     from ..core.keyframes import KeyframeMap
 
-    say_map_not_z_up(KeyframeMap.load(path, lazy=True, check_files=False), name)
+    try:
+        kmap = KeyframeMap.load(path, lazy=True, check_files=False)
+    except (Mast3rRosError, OSError) as err:  # a note never costs the summary it is part of
+        log.debug("map %s: z-up check skipped: %s", name, err)
+        return
+    say_map_not_z_up(kmap, name)
 
 
 def say_map_not_z_up(kmap: Any, name: str) -> None:

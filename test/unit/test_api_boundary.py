@@ -258,7 +258,9 @@ def test_a_pose_kilometres_uncertain_is_a_failure_not_a_pose(sift_map):
         if gates:
             loc.config = dataclasses.replace(
                 cfg.localizer, gates=dataclasses.replace(GateConfig(), **gates))
-        res = PnPResult(True, np.eye(4), np.ones(80, bool), 1.0, covariance)
+        # a pose upright as the map's keyframes (the upright gate judges the identity, a camera
+        # whose image-down is the map's y, as turned 90 deg on this map)
+        res = PnPResult(True, loc.keyframe_poses()[0], np.ones(80, bool), 1.0, covariance)
         return loc._gate(res, 80, None)
 
     assert gate(np.diag([1e-4] * 6)) == ""
