@@ -207,6 +207,13 @@ class CovarianceConfig:
                                             "line of sight, pivoting at the inliers' centroid "
                                             "(depth d), and a position sigma of ratio * theta * "
                                             "d in every direction. 0 disables.", lo=0.0, hi=1.0)
+    model_selection_draws: int = _f(0, "Bootstrap re-runs of RANSAC and the refinement on the "
+                                       "frame's matches resampled by 40 px image cells; the "
+                                       "spread of the poses they find about the published one "
+                                       "is added to the covariance (the uncertainty of which "
+                                       "matches RANSAC took as inliers). Each draw costs about "
+                                       "as much as the frame's own RANSAC and refinement. 0 "
+                                       "disables.", lo=0, hi=256)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -511,7 +511,8 @@ class Localizer:
 def _uncertainty(cv: CovarianceConfig) -> UncertaintyModel:
     """The covariance model of ``covariance.*`` (the query pixel noise estimated per frame)."""
     return UncertaintyModel(None, cv.map_pose_sigma_m, float(np.radians(cv.map_pose_sigma_deg)),
-                            view_angle_sigma_ratio=cv.view_angle_sigma_ratio)
+                            view_angle_sigma_ratio=cv.view_angle_sigma_ratio,
+                            model_selection_draws=cv.model_selection_draws)
 
 
 def map_frame_mismatch(map_frame: str, kf_map: KeyframeMap) -> Optional[str]:

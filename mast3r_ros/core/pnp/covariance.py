@@ -27,13 +27,17 @@ class UncertaintyModel:
     ``map_pose_sigma_rad`` the keyframe pose error (1 sigma per axis, metres / radians);
     ``variance_factor`` (with a given ``pixel_sigma_px``) inflates by the residuals when they are
     larger than modelled; ``view_angle_sigma_ratio`` the view-angle term (`_view_angle_cov`,
-    radians of pose rotation, 1 sigma, per radian of viewing-angle difference; 0 = off)."""
+    radians of pose rotation, 1 sigma, per radian of viewing-angle difference; 0 = off);
+    ``model_selection_draws`` the number of bootstrap re-runs of RANSAC whose spread
+    `solve.solve_pnp` adds (`model_selection.model_selection_cov`; 0 = off; `pose_covariance`
+    alone never re-runs RANSAC)."""
 
     pixel_sigma_px: Optional[float] = None
     map_pose_sigma_m: float = 0.0
     map_pose_sigma_rad: float = 0.0
     variance_factor: bool = True
     view_angle_sigma_ratio: float = 0.0
+    model_selection_draws: int = 0
 
 
 def _skew(v: np.ndarray) -> np.ndarray:

@@ -25,8 +25,9 @@ from ..config.params import validate_param
 from ..errors import ConfigError, InputError
 from ..geometry import invert_pose, undistort_pixels
 from ..types import CameraIntrinsics, check_point_rows
-from .covariance import UncertaintyModel, _covariance_f
+from .covariance import UncertaintyModel, _covariance_f, pose_covariance
 from .linearise import _checked_point_extras, _Rows
+from .model_selection import model_selection_cov, with_model_selection
 from .ransac import RANSAC_MAX_POINTS, _ransac_opencv, _ransac_poselib, resolve_backend
 from .refine import MIN_POINTS, _refine_inliers
 
@@ -169,8 +170,30 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     cov_in = (points_cov, groups, group_centres, uncertainty)
     with single_blas_thread():  # BLAS's threads spin on a loaded CPU (blas_threads)
         res = _finish(cam_from_map, X, xu, finite, K, reproj_error_px, refine, cov_in)
+        draws = int(uncertainty.model_selection_draws)
+        if res.success and draws > 0:  # RANSAC's choice of inliers (`model_selection`)
+            fin = slice(None) if n_fin == n else finite
+            spread = model_selection_cov(
+                res.map_from_cam, X[fin], xu[fin], K, (intrinsics.width, intrinsics.height),
+                backend=name, reproj_error_px=reproj_error_px, max_iterations=max_iterations,
+                confidence=confidence, draws=draws, seed=seed,
+                max_points=int(ransac_max_points))
+            data = _data_cov(res, X, xu, K, points_cov, uncertainty)
+            if spread is not None and data is not None:
+                res.covariance = with_model_selection(res.covariance, data, spread)
     res.points2d_undistorted = xu
     return res
+
+
+def _data_cov(res: PnPResult, X, xu, K, points_cov, model: UncertaintyModel):
+    """The first-order covariance of ``res``'s inliers without the keyframe-pose and
+    view-angle terms (the part `model_selection.with_model_selection` compares with the
+    draws' spread); None when singular."""
+    i = np.flatnonzero(res.inliers)
+    S = None if points_cov is None else np.reshape(points_cov, (len(X), 3, 3))[i]
+    data_model = dataclasses.replace(model, map_pose_sigma_m=0.0, map_pose_sigma_rad=0.0,
+                                     view_angle_sigma_ratio=0.0)
+    return pose_covariance(res.map_from_cam, X[i], xu[i], K, points_cov=S, model=data_model)
 
 
 @functools.lru_cache(maxsize=16)

@@ -1,0 +1,129 @@
+"""The pose's model-selection spread: RANSAC and refinement re-run on resampled matches.
+
+The first-order covariance (`covariance._covariance_f`) is the uncertainty of a least-squares
+fit to a *given* inlier set. It says nothing about the choice of that set: RANSAC picks the
+consensus, and where the matches lie on a small patch of the image in a narrow depth band, a
+turn of the camera about the scene and a sideways shift look alike, so a handful of matches at
+the edge of the threshold can swing the pose by 15-20 cm while the chosen inliers still fit it
+at ~2 px -- a covariance 5-10x too small (docs/bench/wrong_pose_tail_cpu_2026-12-07ze,
+docs/bench/honest_covariance_cpu_2026-12-07zk). `model_selection_cov` measures that choice
+directly: it re-runs the whole estimator (RANSAC, then the refine/re-score fixed point) on
+bootstrap draws of the frame's correspondences and returns the second moment of the poses it
+finds about the published one; `solve.solve_pnp` (``covariance.model_selection_draws``; 0 =
+off) then publishes `with_model_selection`: the first-order covariance with its data part (the
+pixel and 3-D point noise of the inliers) replaced by the larger of that part and the spread,
+direction by direction. Not their sum: the draws' spread holds the noise of the matches the
+first-order part models (on well-spread matches it is about that part), and adding both would
+count it twice. The keyframe-pose and view-angle terms stay added: the draws keep the map fixed.
+
+The draws resample image *cells* (``cell_px`` squares of the undistorted image), not single
+matches: matches on one textured patch share their errors (the same surface, the same depth
+bias, the same keyframe), so the patch, not the match, is the independent unit (a block
+bootstrap; Efron & Tibshirani, *An Introduction to the Bootstrap*, 1993). A pose that
+rests on a few patches then moves between the draws, one that rests on many does not.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+
+from ..geometry import invert_pose
+from .linearise import _Rows
+from .ransac import RANSAC_MAX_POINTS, _ransac_opencv, _ransac_poselib
+from .refine import MIN_POINTS, _refine_inliers
+
+# the image cell that one bootstrap unit holds (pixels): a few times the 5 px inlier threshold,
+# the size of one textured patch's matches; on redkitchen (VGA, SIFT) a frame's matches fill
+# 25-136 cells (median 45-83 per run)
+CELL_PX = 40.0
+
+
+def model_selection_cov(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.ndarray,
+                        size: Tuple[int, int], *, backend: str, reproj_error_px: float,
+                        max_iterations: int, confidence: float, draws: int, seed: int,
+                        cell_px: float = CELL_PX,
+                        max_points: int = RANSAC_MAX_POINTS) -> Optional[np.ndarray]:
+    """6x6 second moment (core.pnp convention: ``dc`` metres then ``dtheta`` radians, map
+    axes) of the poses the estimator finds on ``draws`` bootstrap draws of the image cells
+    about ``map_from_cam`` (4x4, camera optical frame -> map, metres: the published pose).
+
+    ``X`` (N, 3) finite map points (metres), ``xu`` (N, 2) their undistorted query pixels,
+    ``K`` 3x3, ``size`` (width, height) pixels; ``backend`` 'poselib' or 'opencv' (resolved);
+    the RANSAC threshold, iterations and confidence are `solve_pnp`'s. Each draw takes as many
+    cells as the frame has, with replacement (seeded by ``seed`` and the draw's index:
+    deterministic), hypothesises on at most ``max_points`` of the drawn matches (0 = all) and
+    refines on all of them (`refine._refine_inliers`). A draw that finds no pose or fewer than
+    `MIN_POINTS` inliers is left out (it cannot say where the pose would go); returns None
+    when no draw gives a pose, for ``draws`` < 1 or fewer than `MIN_POINTS` matches. Cost:
+    ``draws`` RANSAC runs and refinements of N matches (docs/bench/honest_covariance_cpu_
+    2026-12-07zk: 1-3 ms a draw on 100-300 SIFT matches with poselib, on a loaded 2-core CPU).
+    """
+    if draws < 1 or len(X) < MIN_POINTS:
+        return None
+    from scipy.spatial.transform import Rotation  # imported only when the term is on
+
+    cells = np.floor(xu / float(cell_px)).astype(np.int64)
+    _, lab = np.unique(cells[:, 0] * 1_000_003 + cells[:, 1], return_inverse=True)
+    lab = lab.reshape(-1)
+    order = np.argsort(lab, kind="stable")
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(lab[order])) + 1, [len(lab)]])
+    G = len(starts) - 1
+    counts = np.diff(starts)
+    R0, c0 = map_from_cam[:3, :3], map_from_cam[:3, 3]
+    out = np.zeros((6, 6))
+    found = 0
+    for b in range(int(draws)):
+        rng = np.random.default_rng((int(seed), b))
+        pick = rng.integers(0, G, G)
+        # the drawn cells' members: a run of each picked cell's slice of ``order``
+        n_each = counts[pick]
+        offs = np.repeat(starts[pick] - np.concatenate([[0], np.cumsum(n_each)[:-1]]), n_each)
+        idx = order[np.arange(int(n_each.sum())) + offs]
+        Xb, xb = np.ascontiguousarray(X[idx]), np.ascontiguousarray(xu[idx])
+        Xh, xh = Xb, xb
+        if 0 < max_points < len(idx):  # RANSAC's subset, as solve_pnp's
+            sub = np.sort(rng.choice(len(idx), max_points, replace=False))
+            Xh, xh = np.ascontiguousarray(Xb[sub]), np.ascontiguousarray(xb[sub])
+        if backend == "poselib":
+            cam_from_map = _ransac_poselib(Xh, xh, K, size, reproj_error_px, max_iterations,
+                                           confidence, int(rng.integers(0, 2 ** 31)))
+        else:
+            cam_from_map = _ransac_opencv(Xh, xh, K, reproj_error_px, max_iterations,
+                                          confidence, 0)
+        if cam_from_map is None or not np.isfinite(cam_from_map).all():
+            continue
+        rows = _Rows(np.ascontiguousarray(Xb.T), np.ascontiguousarray(xb.T), K,
+                     np.ones(len(idx), bool), reproj_error_px)
+        T, inl = _refine_inliers(invert_pose(cam_from_map), rows)[:2]
+        if int(np.count_nonzero(inl)) < MIN_POINTS or not np.isfinite(T).all():
+            continue
+        d = np.concatenate([T[:3, 3] - c0, Rotation.from_matrix(T[:3, :3] @ R0.T).as_rotvec()])
+        out += np.outer(d, d)
+        found += 1
+    if not found:
+        return None
+    return out / found
+
+
+def loewner_max(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """The smallest-in-each-direction covariance at least ``A`` and at least ``B`` (6x6
+    symmetric; ``A`` positive definite, ``B`` positive semi-definite): ``A^1/2 U max(L, 1) U^T
+    A^1/2`` with ``U L U^T = A^-1/2 B A^-1/2``. Equals ``A`` when ``B <= A`` and ``B`` when
+    ``B >= A``."""
+    w, V = np.linalg.eigh(0.5 * (A + A.T))
+    w = np.maximum(w, np.finfo(np.float64).tiny)
+    Ah, Aih = (V * np.sqrt(w)) @ V.T, (V / np.sqrt(w)) @ V.T
+    L, U = np.linalg.eigh(Aih @ (0.5 * (B + B.T)) @ Aih)
+    out = Ah @ (U * np.maximum(L, 1.0)) @ U.T @ Ah
+    return 0.5 * (out + out.T)
+
+
+def with_model_selection(cov: np.ndarray, data_cov: np.ndarray,
+                         spread: np.ndarray) -> np.ndarray:
+    """The published 6x6 covariance (module docstring): ``cov`` (the full first-order one) with
+    its data part ``data_cov`` (the same without the keyframe-pose and view-angle terms)
+    replaced by `loewner_max` of it and the draws' ``spread`` (`model_selection_cov`)."""
+    out = cov - data_cov + loewner_max(data_cov, spread)
+    return 0.5 * (out + out.T)

@@ -1,0 +1,130 @@
+"""The model-selection term of the pose covariance (``covariance.model_selection_draws``,
+`core.pnp.model_selection`): RANSAC and the refinement re-run on bootstrap draws of the matches'
+image cells, their poses' spread added to the first-order covariance.
+
+The case it is for (docs/bench/honest_covariance_cpu_2026-12-07zk): matches on a small patch of
+the image in a narrow depth band, where a turn about the scene and a sideways shift look alike,
+and a handful of them (one textured patch) share an error inside the RANSAC threshold. The pose
+swings several first-order sigmas while every inlier still fits it; the covariance must cover
+that error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.config import config_from_params
+from mast3r_ros.core.errors import ConfigError
+from mast3r_ros.core.localizer.pipeline import _uncertainty
+from mast3r_ros.core.pnp import UncertaintyModel, solve_pnp
+from mast3r_ros.core.pnp import model_selection
+from mast3r_ros.core.pnp.model_selection import loewner_max, model_selection_cov
+from mast3r_ros.core.types import CameraIntrinsics
+
+K = np.array([[585.0, 0.0, 320.0], [0.0, 585.0, 240.0], [0.0, 0.0, 1.0]])
+CAM = CameraIntrinsics(640, 480, K, np.zeros(0))
+BOUND = 14.16  # chi2(3) 99.73 %: the 3-sigma bound of a 3-D position error
+
+
+def _narrow_band(seed: int, n: int = 70, cluster: int = 9, bias_px: float = 3.5,
+                 outliers: int = 30):
+    """Map points seen by a camera at the map origin (optical axes): ``n`` on a 140 x 110 px
+    patch (5 % of the image) at 2.4-2.6 m, pixels with 0.7 px noise, the ``cluster`` nearest
+    the patch's right edge off by a shared ``bias_px`` (inside the 5 px threshold), and
+    ``outliers`` random matches."""
+    rng = np.random.default_rng(seed)
+    uv = np.c_[rng.uniform(260, 400, n), rng.uniform(180, 290, n)]
+    z = rng.uniform(2.4, 2.6, n)
+    X = np.c_[(uv[:, 0] - 320) / 585 * z, (uv[:, 1] - 240) / 585 * z, z]
+    x = uv + rng.normal(0.0, 0.7, (n, 2))
+    near = np.argsort(np.linalg.norm(uv - [386.0, 235.0], axis=1))[:cluster]
+    x[near] += bias_px * np.array([1.0, 0.3]) / np.hypot(1.0, 0.3)
+    Xo = np.c_[rng.uniform(-1, 1, outliers), rng.uniform(-1, 1, outliers),
+               rng.uniform(2, 3, outliers)]
+    xo = rng.uniform(0, [640, 480], (outliers, 2))
+    return np.r_[X, Xo], np.r_[x, xo]
+
+
+def _d2(res) -> float:
+    """Squared Mahalanobis distance of the position error (the truth is the origin)."""
+    e = res.map_from_cam[:3, 3]
+    return float(e @ np.linalg.solve(res.covariance[:3, :3], e))
+
+
+def _sigma(res) -> float:
+    return float(np.sqrt(np.linalg.eigvalsh(res.covariance[:3, :3])[-1]))
+
+
+def test_a_narrow_depth_band_pose_is_covered_by_its_covariance():
+    first, both = [], []
+    for seed in range(12):
+        X, x = _narrow_band(seed)
+        plain = solve_pnp(X, x, CAM)
+        res = solve_pnp(X, x, CAM, uncertainty=UncertaintyModel(model_selection_draws=16))
+        assert np.array_equal(res.map_from_cam, plain.map_from_cam)  # the pose is unchanged
+        first.append(_d2(plain))
+        both.append(_d2(res))
+        # an honest sigma, not a useless one: under 2x the first-order one here
+        assert _sigma(plain) < _sigma(res) < 2.0 * _sigma(plain)
+    # the first-order covariance alone leaves several poses beyond 3 sigma (up to ~5 sigma)
+    assert sum(d2 > BOUND for d2 in first) >= 4, np.sqrt(first)
+    # with the model-selection term every error lies within it
+    assert max(both) <= BOUND, np.sqrt(both)
+
+
+def test_a_well_spread_pose_keeps_its_sigma():
+    """Matches over the whole image at 1-4 m: RANSAC's choice is stable, so the term adds
+    little (under half the first-order sigma)."""
+    rng = np.random.default_rng(5)
+    uv = np.c_[rng.uniform(10, 630, 200), rng.uniform(10, 470, 200)]
+    z = rng.uniform(1.0, 4.0, 200)
+    X = np.c_[(uv[:, 0] - 320) / 585 * z, (uv[:, 1] - 240) / 585 * z, z]
+    x = uv + rng.normal(0.0, 0.7, uv.shape)
+    plain = solve_pnp(X, x, CAM)
+    res = solve_pnp(X, x, CAM, uncertainty=UncertaintyModel(model_selection_draws=16))
+    assert _sigma(plain) <= _sigma(res) < 1.5 * _sigma(plain)
+
+
+def test_the_term_is_deterministic_and_off_by_default():
+    X, x = _narrow_band(1)
+    m = UncertaintyModel(model_selection_draws=8)
+    a, b = solve_pnp(X, x, CAM, uncertainty=m), solve_pnp(X, x, CAM, uncertainty=m)
+    assert np.array_equal(a.covariance, b.covariance)
+    # off (the default): the first-order covariance, as before the term existed
+    assert UncertaintyModel().model_selection_draws == 0
+    assert np.array_equal(solve_pnp(X, x, CAM).covariance,
+                          solve_pnp(X, x, CAM, uncertainty=UncertaintyModel()).covariance)
+
+
+def test_model_selection_cov_edge_cases(monkeypatch):
+    X, x = _narrow_band(2)
+    kw = dict(backend="opencv", reproj_error_px=5.0, max_iterations=200, confidence=0.999,
+              seed=0)
+    T = np.eye(4)
+    assert model_selection_cov(T, X, x, K, (640, 480), draws=0, **kw) is None
+    assert model_selection_cov(T, X[:3], x[:3], K, (640, 480), draws=4, **kw) is None
+    C = model_selection_cov(T, X, x, K, (640, 480), draws=4, **kw)  # the OpenCV backend too
+    assert C.shape == (6, 6) and np.allclose(C, C.T) and np.linalg.eigvalsh(C)[0] >= -1e-15
+    # no draw finds a pose (the backend gives none): no spread to report
+    monkeypatch.setattr(model_selection, "_ransac_opencv", lambda *a: None)
+    assert model_selection_cov(T, X, x, K, (640, 480), draws=3, **kw) is None
+
+
+def test_the_parameter_reaches_the_model_and_is_range_checked():
+    cv = config_from_params({"covariance.model_selection_draws": 16}).localizer.covariance
+    assert _uncertainty(cv).model_selection_draws == 16
+    with pytest.raises(ConfigError, match=r"covariance\.model_selection_draws"):
+        config_from_params({"covariance.model_selection_draws": -1})
+
+
+def test_loewner_max_is_the_larger_in_every_direction():
+    rng = np.random.default_rng(0)
+    M = rng.normal(size=(6, 6))
+    A = M @ M.T + 0.1 * np.eye(6)
+    assert np.allclose(loewner_max(A, 0.5 * A), A)
+    assert np.allclose(loewner_max(A, 3.0 * A), 3.0 * A)
+    N = rng.normal(size=(6, 2))
+    B = N @ N.T * 10.0  # large along two directions, nothing along the others
+    C = loewner_max(A, B)
+    for other in (A, B):
+        assert np.linalg.eigvalsh(C - other)[0] > -1e-9
