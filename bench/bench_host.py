@@ -372,7 +372,12 @@ def run_localize(variant: str, loc, scene: Scene) -> Tuple[Dict[str, float], Any
         t0 = _clock()
         try:
             if variant == "prev":  # the previous package undistorts the pixels itself
-                u = pnp_prev.UncertaintyModel(**dataclasses.asdict(uncertainty))
+                # the fields the previous package has (a later opt-in term, such as
+                # model_selection_draws, is at its default 0 here: nothing to compare)
+                known = {f.name for f in dataclasses.fields(pnp_prev.UncertaintyModel)}
+                u = pnp_prev.UncertaintyModel(**{k: v for k, v in
+                                                 dataclasses.asdict(uncertainty).items()
+                                                 if k in known})
                 return pnp_prev.solve_pnp(*a, uncertainty=u, **kw)
             kw["x_undistorted"] = x_undistorted
             return orig(*a, uncertainty=uncertainty, **kw)
