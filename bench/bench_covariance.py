@@ -148,10 +148,13 @@ def _sweep_arg(ap: argparse.ArgumentParser, text: str):
     fields = [f.name for f in dataclasses.fields(CovarianceConfig)]
     if key not in fields:
         ap.error(f"--sweep {text}: no covariance parameter '{key}'; one of {', '.join(fields)}")
+    # an int parameter (model_selection_draws) takes whole numbers: the config refuses 16.0
+    whole = {f.name: f.type for f in dataclasses.fields(CovarianceConfig)}[key] in (int, "int")
     try:
-        vals = [float(v) for v in values.split(",") if v.strip()]
+        vals = [(int if whole else float)(v) for v in values.split(",") if v.strip()]
     except ValueError:
-        ap.error(f"--sweep {text}: values must be numbers separated by commas, e.g. {key}=0,0.1")
+        ap.error(f"--sweep {text}: values must be {'whole ' if whole else ''}numbers separated "
+                 f"by commas, e.g. {key}={'0,16' if whole else '0,0.1'}")
     if not vals:
         ap.error(f"--sweep {text}: no values; e.g. --sweep {key}=0,0.1")
     return key, vals

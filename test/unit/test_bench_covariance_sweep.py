@@ -17,7 +17,11 @@ def test_a_sweep_names_a_covariance_parameter_and_numbers(capsys):
     b, ap = _bench(), argparse.ArgumentParser()
     assert b._sweep_arg(ap, "covariance.view_angle_sigma_ratio=0,0.1") == (
         "view_angle_sigma_ratio", [0.0, 0.1])
+    # an int parameter keeps int values (the config refuses a float 16.0 for it)
+    kv = b._sweep_arg(ap, "model_selection_draws=0,16")
+    assert kv == ("model_selection_draws", [0, 16]) and type(kv[1][1]) is int
     for bad, why in (("view_angle=0.1", "no covariance parameter 'view_angle'"),
+                     ("model_selection_draws=0.5", "values must be whole numbers"),
                      ("depth_sigma_k=a", "values must be numbers"),
                      ("depth_sigma_k=", "no values")):
         with pytest.raises(SystemExit):
