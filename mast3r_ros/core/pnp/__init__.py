@@ -55,17 +55,21 @@ Covariance model (`pose_covariance`; what limits the pose, not only the pixel re
    ``theta`` the mean angle between the query's and the keyframe's rays to the inliers and
    ``d`` the distance to their centroid, a rotation of sigma ``ratio * theta`` about the axes
    across the line of sight, pivoting at the centroid, and a position sigma of
-   ``ratio * theta * d`` in every direction (`covariance._view_angle_cov`).
+   ``ratio * theta * d`` in every direction (`covariance._view_angle_cov`);
+5. optionally (``model_selection_draws`` > 0, `solve_pnp` only), RANSAC's choice of the
+   inliers: RANSAC and the refinement re-run on bootstrap draws of the matches' image cells,
+   and the data part of items 1-2 replaced, direction by direction, by the larger of it and the
+   draws' pose spread (`model_selection`).
 
 Without per-point covariances and keyframe groups the model reduces to the pixel-only
 ``sigma^2 (J^T J)^-1``, ``sigma^2`` from the residuals.
 
 Modules: `ransac` (backends and PnP-RANSAC), `linearise` (residuals, Jacobians, the coordinate
 rows `_Rows`), `refine` (Levenberg-Marquardt and the refine/re-score fixed point), `covariance`
-(`UncertaintyModel`, `pose_covariance`), `solve` (`solve_pnp`, `PnPResult`). Import the public
-names from this package; private ones from the submodule that defines them (and patch them in
-the submodule that looks them up: `solve` for the backends, `_refine_inliers` and
-`_covariance_f`).
+(`UncertaintyModel`, `pose_covariance`), `model_selection` (item 5), `solve` (`solve_pnp`,
+`PnPResult`). Import the public names from this package; private ones from the submodule that
+defines them (and patch them in the submodule that looks them up: `solve` for the backends,
+`_refine_inliers` and `_covariance_f`; `model_selection` for its draws' backends).
 """
 
 from __future__ import annotations

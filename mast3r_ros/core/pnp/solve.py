@@ -96,10 +96,12 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     correspondences, so the subset only bounds the cost of the search (a few hundred points
     already hold enough inliers to find the pose at any outlier rate RANSAC can handle).
     ``points_cov``, ``groups``, ``group_centres`` and ``uncertainty`` only shape the
-    covariance (`pose_covariance`), never the pose. Returns a `PnPResult`; a failure (too few
-    points, degenerate geometry, solver failure) is a result with ``success=False`` and a
-    reason. ``reproj_error_px`` (the inlier threshold) and the result's ``reproj_rms_px`` are in
-    undistorted pixels; ``confidence`` is RANSAC's success probability, in (0, 1).
+    covariance (`pose_covariance`; with ``uncertainty.model_selection_draws`` > 0 also RANSAC
+    re-run on resampled matches, `model_selection`), never the pose. Returns a `PnPResult`;
+    a failure (too few points, degenerate geometry, solver failure) is a result with
+    ``success=False`` and a reason. ``reproj_error_px`` (the inlier threshold) and the
+    result's ``reproj_rms_px`` are in undistorted pixels; ``confidence`` is RANSAC's success
+    probability, in (0, 1).
     ``x_undistorted`` (N, 2), optional: ``x`` already undistorted, bit for bit as
     `undistort_pixels` gives them (the MASt3R matcher's per-camera table,
     `core.grid_undistort`); used instead of undistorting ``x`` again.
