@@ -27,14 +27,13 @@ warnings name the distortion first and the focal warning points at it (`replay.m
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import math
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from .run_evidence import Combined, combine_measurements, interval_outside
+from .run_evidence import Combined, RunFits, combine_measurements, interval_outside
 
 # the verdict's band: a residual distortion moving the image corner by more than this angle
 # (k1 0.04 at 640x480, fx 585: the corners 7 px)
@@ -192,7 +191,7 @@ def distortion_warning(ev: DistortionEvidence, given_k1: float, given_zero: bool
                    "; no pose was localized (none published)")
 
 
-class RunDistortionEvidence:
+class RunDistortionEvidence(RunFits):
     """Frames' `DistortionFit`s (each ``FocalFit.distortion``) as they come ->
     `DistortionEvidence`. Evidence is about one calibration: a fit under another fx, k1 or
     corner radius (beyond `SAME_CAMERA_REL` of the first fit's) starts it over.
@@ -200,41 +199,27 @@ class RunDistortionEvidence:
 
     def __init__(self, max_frames: int = 0, tolerance_deg: float = TOLERANCE_DEG,
                  significance: float = SIGNIFICANCE, subject: str = "query") -> None:
+        super().__init__(max_frames)
         self.subject = subject  # `distortion_warning`'s: "map" for a map's keyframe pairs
         self.tolerance_deg = float(tolerance_deg)
         self.significance = float(significance)
         self.camera: Optional[tuple] = None  # (fx, given_k1, given_zero, corner_r)
-        self.frames_restarted = 0
-        self._fits: collections.deque = collections.deque(maxlen=max_frames or None)
+
+    def _same_camera(self, camera: tuple) -> bool:
+        return camera[2] == self.camera[2] and all(
+            math.isclose(a, b, rel_tol=SAME_CAMERA_REL, abs_tol=1e-9)
+            or (math.isnan(a) and math.isnan(b))
+            for a, b in zip(camera[:2] + camera[3:], self.camera[:2] + self.camera[3:]))
 
     def add(self, fit: Any) -> None:
         """Take one frame's `FocalFit` (None, or one without a distortion fit: nothing)."""
         d: Optional[DistortionFit] = getattr(fit, "distortion", None)
         if d is None:
             return
-        camera = (d.fx_px, d.given_k1, d.given_zero, d.corner_r)
-        if self.camera is not None and not (
-                camera[2] == self.camera[2]
-                and all(math.isclose(a, b, rel_tol=SAME_CAMERA_REL, abs_tol=1e-9)
-                        or (math.isnan(a) and math.isnan(b))
-                        for a, b in zip(camera[:2] + camera[3:], self.camera[:2]
-                                        + self.camera[3:]))):
-            self.frames_restarted += len(self._fits)
-            self._fits.clear()
-            self.camera = camera
-        elif self.camera is None:
-            self.camera = camera
-        self._fits.append((d.k1, d.sigma_k1))
-
-    def clear(self) -> None:
-        self._fits.clear()
-        self.camera = None
-
-    def __len__(self) -> int:
-        return len(self._fits)
+        self._take((d.fx_px, d.given_k1, d.given_zero, d.corner_r), (d.k1, d.sigma_k1))
 
     def evidence(self) -> DistortionEvidence:
-        cols = list(zip(*self._fits)) if self._fits else [[], []]
+        cols = self._columns(2)
         tol = tolerance_k1(self.camera[3], self.tolerance_deg) if self.camera else math.inf
         return combine_distortions(cols[0], cols[1], tol, self.significance)
 

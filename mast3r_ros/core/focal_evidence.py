@@ -42,7 +42,6 @@ The statistics, in ``y = log s`` (a focal-length error is a ratio; its sigma is 
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import math
 from typing import Any, Dict, Optional, Sequence
@@ -52,7 +51,7 @@ import numpy as np
 from .distortion_evidence import DistortionFit
 from .principal_point_evidence import PrincipalPointFit
 from .run_evidence import (CONSISTENCY_P, MIN_FRAMES, OUTLIER_Z,  # noqa: F401 (re-exported)
-                           combine_measurements, interval_outside)
+                           RunFits, combine_measurements, interval_outside)
 
 # MIN_FRAMES (fewest frames before a verdict), OUTLIER_Z, CONSISTENCY_P: `run_evidence`'s, whose
 # `combine_measurements` is steps 1-3 above (in y = log s)
@@ -161,7 +160,7 @@ def focal_warning(ev: FocalEvidence, fx_px: float, check: str = CHECK_OFFLINE,
                 "no pose was localized (none published), so none is biased by it"))
 
 
-class RunFocalEvidence:
+class RunFocalEvidence(RunFits):
     """`FocalFit`s as frames come -> `FocalEvidence` (`combine_focal_scales`). Evidence is
     about one calibration: a fit relative to another fx (a new CameraInfo) starts it over.
     ``max_frames`` > 0 keeps only the most recent ones (the node: `NODE_MAX_FRAMES`). Not
@@ -169,34 +168,27 @@ class RunFocalEvidence:
 
     def __init__(self, tolerance: float, max_frames: int = 0,
                  significance: float = SIGNIFICANCE) -> None:
+        super().__init__(max_frames)
         self.tolerance = float(tolerance)
         self.significance = float(significance)
-        self.fx_px: Optional[float] = None
-        self.frames_restarted = 0  # fits dropped since the fx changed
-        self._fits: collections.deque = collections.deque(maxlen=max_frames or None)
+
+    @property
+    def fx_px(self) -> Optional[float]:
+        """The camera's fx (pixels) the fits kept are relative to (None before the first)."""
+        return self.camera
+
+    def _same_camera(self, camera: float) -> bool:
+        # against the first fx of the calibration: a jitter below stays its own
+        return math.isclose(camera, self.camera, rel_tol=SAME_FX_REL)
 
     def add(self, fit: Optional[FocalFit]) -> None:
         """Take one frame's fit (None: the frame was not judged, nothing happens)."""
         if fit is None:
             return
-        if self.fx_px is not None and not math.isclose(fit.fx_px, self.fx_px,
-                                                       rel_tol=SAME_FX_REL):
-            self.frames_restarted += len(self._fits)
-            self._fits.clear()
-            self.fx_px = None
-        if self.fx_px is None:  # the first fx of a calibration: a jitter below stays its own
-            self.fx_px = float(fit.fx_px)
-        self._fits.append((float(fit.scale), float(fit.sigma_log)))
-
-    def clear(self) -> None:
-        self._fits.clear()
-        self.fx_px = None
-
-    def __len__(self) -> int:
-        return len(self._fits)
+        self._take(float(fit.fx_px), (float(fit.scale), float(fit.sigma_log)))
 
     def evidence(self) -> FocalEvidence:
-        s, sig = (np.array(v, np.float64) for v in zip(*self._fits)) if self._fits else ([], [])
+        s, sig = self._columns(2)
         return combine_focal_scales(s, sig, self.tolerance, self.significance)
 
     def warning(self, check: str = CHECK_OFFLINE) -> str:

@@ -22,12 +22,11 @@ poses up to 42 cm off).
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import math
 from typing import Any, Dict, Optional, Sequence
 
-from .run_evidence import Combined, combine_measurements, interval_outside
+from .run_evidence import Combined, RunFits, combine_measurements, interval_outside
 
 # the verdict's band: a principal point off by more than this angle of view (fx tan 1 deg px)
 TOLERANCE_DEG = 1.0
@@ -117,7 +116,7 @@ def principal_point_warning(ev: PrincipalPointEvidence, cx_px: float, cy_px: flo
                "no pose was localized (none published), so none is biased by it"))
 
 
-class RunPrincipalPointEvidence:
+class RunPrincipalPointEvidence(RunFits):
     """Frames' `PrincipalPointFit`s (each ``FocalFit.principal_point``) as they come ->
     `PrincipalPointEvidence`. Evidence is about one calibration: a fit under another fx, cx or
     cy (a new CameraInfo) starts it over; within `SAME_FX_REL` and `SAME_CENTRE_PX` of the
@@ -128,11 +127,15 @@ class RunPrincipalPointEvidence:
 
     def __init__(self, max_frames: int = 0, tolerance_deg: float = TOLERANCE_DEG,
                  significance: float = SIGNIFICANCE) -> None:
+        super().__init__(max_frames)
         self.tolerance_deg = float(tolerance_deg)
         self.significance = float(significance)
         self.camera: Optional[tuple] = None  # (fx, cx, cy) px of the fits kept
-        self.frames_restarted = 0  # fits dropped since the camera changed
-        self._fits: collections.deque = collections.deque(maxlen=max_frames or None)
+
+    def _same_camera(self, camera: tuple) -> bool:
+        return (math.isclose(camera[0], self.camera[0], rel_tol=SAME_FX_REL)
+                and all(abs(a - b) <= SAME_CENTRE_PX for a, b in zip(camera[1:],
+                                                                    self.camera[1:])))
 
     def add(self, fit: Any) -> None:
         """Take one frame's `FocalFit` (None, or one without a principal point fit: the frame
@@ -140,24 +143,8 @@ class RunPrincipalPointEvidence:
         pp: Optional[PrincipalPointFit] = getattr(fit, "principal_point", None)
         if pp is None:
             return
-        camera = (float(fit.fx_px), float(pp.cx_px), float(pp.cy_px))
-        if self.camera is not None and not (
-                math.isclose(camera[0], self.camera[0], rel_tol=SAME_FX_REL)
-                and all(abs(a - b) <= SAME_CENTRE_PX for a, b in zip(camera[1:],
-                                                                    self.camera[1:]))):
-            self.frames_restarted += len(self._fits)
-            self._fits.clear()
-            self.camera = camera
-        elif self.camera is None:
-            self.camera = camera
-        self._fits.append((pp.dcx_px, pp.sigma_cx_px, pp.dcy_px, pp.sigma_cy_px))
-
-    def clear(self) -> None:
-        self._fits.clear()
-        self.camera = None
-
-    def __len__(self) -> int:
-        return len(self._fits)
+        self._take((float(fit.fx_px), float(pp.cx_px), float(pp.cy_px)),
+                   (pp.dcx_px, pp.sigma_cx_px, pp.dcy_px, pp.sigma_cy_px))
 
     @property
     def tolerance_px(self) -> float:
@@ -165,7 +152,7 @@ class RunPrincipalPointEvidence:
         return fx * math.tan(math.radians(self.tolerance_deg))
 
     def evidence(self) -> PrincipalPointEvidence:
-        cols = list(zip(*self._fits)) if self._fits else [[], [], [], []]
+        cols = self._columns(4)
         return combine_principal_point_offsets(cols[0], cols[1], cols[2], cols[3],
                                                self.tolerance_px, self.significance)
 

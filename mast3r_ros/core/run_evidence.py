@@ -18,14 +18,17 @@ statistics that hold when some frames went wrong and when the sigmas understate 
    the kept frames about that mean at `CONSISTENCY_P`.
 
 The verdict (how far from the expected value is too far) is the caller's: `interval_outside`
-tests the ``significance``-sigma interval against a band.
+tests the ``significance``-sigma interval against a band. `RunFits` is the bookkeeping the
+run-level evidences (focal, principal point, distortion) share: the frames' fits of one
+calibration as they come.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
-from typing import Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
@@ -99,3 +102,44 @@ def interval_outside(c: Combined, low: float, high: float, significance: float) 
         return False
     lo, hi = c.value - significance * c.sigma, c.value + significance * c.sigma
     return lo > high or hi < low
+
+
+class RunFits:
+    """The frames' fits of one calibration as they come, the bookkeeping of the run-level
+    evidences (`focal_evidence.RunFocalEvidence`, `principal_point_evidence`,
+    `distortion_evidence`'s): ``camera`` the calibration the fits kept are about (None before
+    the first), ``frames_restarted`` the fits dropped since it changed. A subclass says when two
+    calibrations are the same (`_same_camera`) and what a fit's row is (`_take`'s ``row``).
+    ``max_frames`` > 0 keeps only the most recent ones. Not thread-safe (the node locks)."""
+
+    def __init__(self, max_frames: int = 0) -> None:
+        self.camera: Any = None
+        self.frames_restarted = 0  # fits dropped since the camera changed
+        self._fits: collections.deque = collections.deque(maxlen=max_frames or None)
+
+    def _same_camera(self, camera: Any) -> bool:
+        """Whether ``camera`` is the calibration of the fits kept (``self.camera``, not None)."""
+        raise NotImplementedError
+
+    def _take(self, camera: Any, row: tuple) -> None:
+        """Keep ``row`` (one frame's fit) under ``camera``; one under another calibration
+        (not `_same_camera`) drops the fits kept first and is the new calibration."""
+        if self.camera is not None and not self._same_camera(camera):
+            self.frames_restarted += len(self._fits)
+            self._fits.clear()
+            self.camera = camera
+        elif self.camera is None:
+            self.camera = camera
+        self._fits.append(row)
+
+    def _columns(self, n: int) -> List[Sequence[float]]:
+        """The fits kept as ``n`` columns (each a sequence of N values; empty without fits)."""
+        return list(zip(*self._fits)) if self._fits else [[] for _ in range(n)]
+
+    def clear(self) -> None:
+        """Drop the fits kept and the calibration (``frames_restarted`` stays)."""
+        self._fits.clear()
+        self.camera = None
+
+    def __len__(self) -> int:
+        return len(self._fits)

@@ -215,17 +215,15 @@ def camera_focal(results: Sequence[LocalizationResult], tolerance: float = FOCAL
     them the focal one refused. None when no frame has a fit (the gate off, 3-D points from
     pointmaps, no frame past the other gates)."""
     acc = RunFocalEvidence(tolerance)
-    for r in results:
-        acc.add(r.focal_fit)
-    if not len(acc):
+    report = _run_report(acc, results)
+    if report is None:
         return None
     fitted = [r for r in results if r.focal_fit is not None]
     fitted = fitted[len(fitted) - len(acc):]  # the fx the evidence is about (the last one)
     refused = sum(not r.success and (r.reason or "").startswith(RUN_GATE_REASON) for r in fitted)
     # refused by the run's principal point (`principal_point_run_gate`) after passing it
     by_pp = sum(not r.success and (r.reason or "").startswith(PP_RUN_GATE_REASON) for r in fitted)
-    return {**acc.report(localized=any(r.success for r in results)),
-            "frames_passed": sum(r.success for r in fitted) + refused + by_pp,
+    return {**report, "frames_passed": sum(r.success for r in fitted) + refused + by_pp,
             "frames_refused_by_run_gate": refused}
 
 
@@ -237,12 +235,7 @@ def camera_principal_point(results: Sequence[LocalizationResult]) -> Optional[Di
     judged / used / outliers, ``chi2_per_dof``, ``consistent``, ``off``; the ``tolerance_px``
     (``tolerance_deg`` of view), the verdict ``off`` and its ``warning``). None when no frame
     has a fit (the focal gate off, 3-D points from pointmaps, no frame past the other gates)."""
-    acc = RunPrincipalPointEvidence()
-    for r in results:
-        acc.add(r.focal_fit)
-    if not len(acc):
-        return None
-    return acc.report(localized=any(r.success for r in results))
+    return _run_report(RunPrincipalPointEvidence(), results)
 
 
 def camera_distortion(results: Sequence[LocalizationResult]) -> Optional[Dict[str, Any]]:
@@ -253,7 +246,12 @@ def camera_distortion(results: Sequence[LocalizationResult]) -> Optional[Dict[st
     ``chi2_per_dof``, ``consistent``; ``tolerance_k1`` (``tolerance_deg`` of view at the
     corner), the verdict ``off``, its ``diagnosis`` and ``warning``). None when no frame has
     a fit."""
-    acc = RunDistortionEvidence()
+    return _run_report(RunDistortionEvidence(), results)
+
+
+def _run_report(acc: Any, results: Sequence[LocalizationResult]) -> Optional[Dict[str, Any]]:
+    """``acc`` (a run evidence, `run_evidence.RunFits`) given every frame's fit in order:
+    its ``report`` (localized: any frame was), or None when it took no fit."""
     for r in results:
         acc.add(r.focal_fit)
     if not len(acc):
