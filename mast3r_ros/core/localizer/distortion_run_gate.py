@@ -16,18 +16,17 @@ focal gates (no fits are made then).
 
 from __future__ import annotations
 
-import dataclasses
-
 from ..distortion_evidence import RunDistortionEvidence
 from ..focal_evidence import NODE_MAX_FRAMES
 from ..types import LocalizationResult
+from .run_gate import RunGate, refused
 
 # the gate's band: a residual distortion moving the image corner by more than this angle
 GATE_DEG = 1.5
 REASON = "the images' lens distortion is wrong by this run's frames"
 
 
-class RunDistortionGate:
+class RunDistortionGate(RunGate):
     """Every frame's distortion fit (``LocalizationResult.focal_fit.distortion``), passed or
     failed, in the order the frames come; `judge` turns a successful result into a failure
     while their combination puts the residual k1 beyond `GATE_DEG`. Not thread-safe (the
@@ -40,14 +39,8 @@ class RunDistortionGate:
         """``result`` with its fit taken; a failure naming the k1 the run's frames fit when
         ``result`` succeeded and the evidence so far (this frame's included) is off.
         ``enabled`` False (``gates.max_focal_error`` 0): no gate."""
-        fit = result.focal_fit
-        if fit is None or not enabled:
-            return result
-        self._evidence.add(fit)
-        if not result.success:
-            return result
-        ev = self._evidence.evidence()
-        if not ev.off:
+        ev = self._judged(result, enabled)
+        if ev is None or not ev.off:
             return result
         c = ev.k1
         reason = (f"{REASON} (over {c.frames_used} frames the inliers fit a residual radial k1 "
@@ -55,5 +48,4 @@ class RunDistortionGate:
                   f"{ev.tolerance_k1:.3f}, {GATE_DEG:g} deg of view at the corner, at "
                   f"{ev.significance:g} sigma): rectified images given the raw camera's D, or "
                   "distorted ones given D zero (CameraInfo D, camera.yaml)")
-        return dataclasses.replace(result, success=False, reason=reason, map_from_cam=None,
-                                   covariance=None, position_sigma_m=None)
+        return refused(result, reason)

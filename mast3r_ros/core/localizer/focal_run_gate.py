@@ -22,17 +22,18 @@ focal refusal among its first frames (none of the kitchen's 50), and for at most
 
 from __future__ import annotations
 
-import dataclasses
 import math
+from typing import Any
 
 from ..focal_evidence import MIN_FRAMES, NODE_MAX_FRAMES, RUN_GATE_REASON, RunFocalEvidence
 from ..types import LocalizationResult
 from .query_checks import FOCAL_SIGNIFICANCE
+from .run_gate import RunGate, refused
 
 REASON = RUN_GATE_REASON  # the words before " (": the same for every frame
 
 
-class RunFocalGate:
+class RunFocalGate(RunGate):
     """Every frame's `FocalFit` (``LocalizationResult.focal_fit``), passed or failed, in the
     order the frames come, over the last `NODE_MAX_FRAMES` (started over when the camera's fx
     or the tolerance changes); `judge` turns a successful result into a failure while their
@@ -41,14 +42,12 @@ class RunFocalGate:
     def __init__(self) -> None:
         self._evidence: RunFocalEvidence = RunFocalEvidence(0.0, NODE_MAX_FRAMES)
         self._early = [0, 0]  # observable fits and those the per-frame test failed, this fx
+        self._tolerance = 0.0  # judge's, for _take
 
-    def judge(self, result: LocalizationResult, tolerance: float) -> LocalizationResult:
-        """``result`` with its fit taken; a failure naming the fx the run's frames fit when
-        ``result`` succeeded and the evidence so far (this frame's fit included) has the verdict
-        ``fx_off`` against ``tolerance`` (``gates.max_focal_error``; 0: no fits, no gate)."""
-        fit = result.focal_fit
-        if fit is None or tolerance <= 0:
-            return result
+    def _take(self, fit: Any) -> None:
+        """Take ``fit``, starting the evidence over under another fx or tolerance, and count
+        it for the per-frame tests."""
+        tolerance = self._tolerance
         ev0 = self._evidence
         if (not math.isclose(ev0.tolerance, tolerance, rel_tol=1e-12) or ev0.fx_px is None
                 or not math.isclose(ev0.fx_px, fit.fx_px, rel_tol=1e-9)):
@@ -60,9 +59,16 @@ class RunFocalGate:
             self._early[0] += 1
             self._early[1] += (abs(s - 1.0) > tolerance
                                and abs(math.log(s)) > FOCAL_SIGNIFICANCE * sig)
-        if not result.success:
+
+    def judge(self, result: LocalizationResult, tolerance: float) -> LocalizationResult:
+        """``result`` with its fit taken; a failure naming the fx the run's frames fit when
+        ``result`` succeeded and the evidence so far (this frame's fit included) has the verdict
+        ``fx_off`` against ``tolerance`` (``gates.max_focal_error``; 0: no fits, no gate)."""
+        self._tolerance = tolerance
+        ev = self._judged(result, not tolerance <= 0)  # as ever: a NaN tolerance is judged
+        if ev is None:
             return result
-        ev = self._evidence.evidence()
+        fit = result.focal_fit
         fx = fit.fx_px
         own = (f"this frame's own fit {fit.scale:.2f}x passed gates.max_focal_error "
                f"{tolerance:g}, its pose is biased all the same")
@@ -79,5 +85,4 @@ class RunFocalGate:
             return result
         reason = (f"{REASON} ({detail}): wrong intrinsics (CameraInfo, camera.yaml) or a zoomed "
                   "or cropped image")
-        return dataclasses.replace(result, success=False, reason=reason, map_from_cam=None,
-                                   covariance=None, position_sigma_m=None)
+        return refused(result, reason)

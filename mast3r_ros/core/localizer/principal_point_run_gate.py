@@ -29,14 +29,13 @@ fit cx and cy and the run's evidence finds them within the gate.
 
 from __future__ import annotations
 
-import dataclasses
-
 from typing import Optional
 
 from ..focal_evidence import NODE_MAX_FRAMES
 from ..principal_point_evidence import RunPrincipalPointEvidence
 from ..run_evidence import MIN_FRAMES
 from ..types import CameraIntrinsics, LocalizationResult
+from .run_gate import RunGate, refused
 
 # the gate's band: a principal point off by more than this angle of view (fx tan 3 deg px)
 GATE_DEG = 3.0
@@ -65,7 +64,7 @@ def suspect_principal_point(cam: CameraIntrinsics) -> str:
     return where
 
 
-class RunPrincipalPointGate:
+class RunPrincipalPointGate(RunGate):
     """Every frame's principal point fit (``LocalizationResult.focal_fit.principal_point``),
     passed or failed, in the order the frames come; `judge` turns a successful result into a
     failure while their combination puts cx or cy more than `GATE_DEG` of view off. Not
@@ -82,13 +81,9 @@ class RunPrincipalPointGate:
         `suspect_principal_point`, has not yet confirmed it. ``enabled`` False
         (``gates.max_focal_error`` 0): no gate. A result without a fit (no points from depth)
         is not judged."""
-        fit = result.focal_fit
-        if fit is None or not enabled:
+        ev = self._judged(result, enabled)
+        if ev is None:
             return result
-        self._evidence.add(fit)
-        if not result.success:
-            return result
-        ev = self._evidence.evidence()
         suspect = suspect_principal_point(camera) if camera is not None else ""
         # frames combined (below MIN_FRAMES nothing is: those with a fit, then)
         frames = min(c.frames_used if c.value is not None else c.frames_judged
@@ -97,7 +92,7 @@ class RunPrincipalPointGate:
             reason = (f"{HELD_REASON} ({suspect}; {frames} of {MIN_FRAMES} frames fit so far): "
                       "wrong intrinsics (CameraInfo K, camera.yaml: a calibration for another "
                       "resolution) or a cropped image whose K is right")
-            return _refused(result, reason)
+            return refused(result, reason)
         if not ev.off or self._evidence.camera is None:
             return result
         _, cx, cy = self._evidence.camera
@@ -109,9 +104,5 @@ class RunPrincipalPointGate:
                   f"{ev.tolerance_px:.1f} px, {GATE_DEG:g} deg of view, off at "
                   f"{ev.significance:g} sigma): wrong intrinsics (CameraInfo K, camera.yaml; "
                   "a rotated camera given its unrotated K) or a cropped or shifted image")
-        return _refused(result, reason)
+        return refused(result, reason)
 
-
-def _refused(result: LocalizationResult, reason: str) -> LocalizationResult:
-    return dataclasses.replace(result, success=False, reason=reason, map_from_cam=None,
-                               covariance=None, position_sigma_m=None)
