@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Sequence, Tuple
+from typing import Callable, Sequence, Tuple
 
 from ..core.errors import InputError
 from ..core.map_nesting import enclosing_folder, is_keyframe_map
@@ -159,16 +159,24 @@ def _warn_run_inside_run(out: str) -> bool:
     ``--overwrite`` until this one is moved out. True when warned."""
     from ..core.output_kinds import RUN_SIGNS
 
+    return _warn_inside(out, lambda f: all(os.path.isfile(os.path.join(f, n))
+                                           for n in RUN_SIGNS),
+                        "the run folder %s: the new run is kept there, but that run can then no "
+                        "longer be replaced (localize --overwrite refuses a run holding other "
+                        "files)")
+
+
+def _warn_inside(out: str, is_outer: Callable[[str], bool], inside: str) -> bool:
+    """Warn (WARNING) when ``out`` lies inside a folder above it that ``is_outer`` (the
+    nearest, `enclosing_folder`), in the words ``inside`` (its ``%s`` the folder) and with an
+    --out beside that folder as the example. True when warned."""
     real_out = os.path.realpath(os.path.abspath(out))
-    folder = enclosing_folder(out, lambda f: all(os.path.isfile(os.path.join(f, n))
-                                                 for n in RUN_SIGNS))
+    folder = enclosing_folder(out, is_outer)
     if folder is None:
         return False
     example = os.path.join(os.path.dirname(folder), os.path.basename(real_out))
-    log.warning("--out %s lies inside the run folder %s: the new run is kept there, but that "
-                "run can then no longer be replaced (localize --overwrite refuses a run holding "
-                "other files) until this one is moved out; an --out beside it (e.g. --out %s) "
-                "avoids that", out, folder, example)
+    log.warning("--out %s lies inside " + inside + " until this one is moved out; an --out "
+                "beside it (e.g. --out %s) avoids that", out, folder, example)
     return True
 
 
@@ -189,16 +197,10 @@ def warn_map_inside_map(out: str) -> bool:
     ``--out maps/site/v2``). Paths compared resolved. True when warned."""
     if not out or not str(out).strip():
         return False
-    real_out = os.path.realpath(os.path.abspath(out))
-    folder = enclosing_folder(out, is_keyframe_map)
-    if folder is None:
-        return False
-    example = os.path.join(os.path.dirname(folder), os.path.basename(real_out))
-    log.warning("--out %s lies inside the keyframe map %s: the new map is kept there, but that "
-                "map can then no longer be rebuilt in place (build-map --overwrite refuses a "
-                "map holding other files) until this one is moved out; an --out beside it "
-                "(e.g. --out %s) avoids that", out, folder, example)
-    return True
+    return _warn_inside(out, is_keyframe_map,
+                        "the keyframe map %s: the new map is kept there, but that map can then "
+                        "no longer be rebuilt in place (build-map --overwrite refuses a map "
+                        "holding other files)")
 
 
 def refuse_resume_of_finished(out: str, marker: str, what: str, restart: bool = False) -> None:
