@@ -20,10 +20,9 @@ the wall times: compare within one run.
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +30,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_bag_open import (IMAGE, _drop_time_index, _old_package,  # noqa: E402
                             run_package_child, write_bag)
+from old_new import (add_repeats_and_old_rev, alternate, old_new,  # noqa: E402
+                     parse_with_work, write_rows)
 
 _CHILD = r'''
 import hashlib, json, logging, sys, time
@@ -68,14 +69,8 @@ def run_child(package_root: Path, bag: Path, work: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=5.0)
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--old-rev", default="5687f1ee",
-                    help="git revision of the package before (default: the parent of the "
-                         "change this bench measures)")
-    ap.add_argument("--tmp", help="folder for the bag (default: the system's temporary one)")
-    ap.add_argument("--json", help="write the rows here")
-    args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="db3_unindexed_", dir=args.tmp))
+    add_repeats_and_old_rev(ap, "5687f1ee")
+    args, work = parse_with_work(ap, "db3_unindexed_", "bag")
     table = []
     try:
         packages = {"old": _old_package(args.old_rev, work / "old"), "new": ROOT}
@@ -87,26 +82,21 @@ def main() -> int:
               f"timestamp_idx, {size / 1e6:.0f} MB, {sum(counts.values())} messages; the least "
               f"CPU of {args.repeats} (wall s, CPU s, s to the first message, MB read by "
               "rchar), warm page cache\n", flush=True)
-        runs: dict = {label: [] for label in packages}
-        for _ in range(args.repeats):
-            for label, root in packages.items():
-                runs[label].append(run_child(root, bag, work))
+        runs = alternate(packages, args.repeats,
+                         functools.partial(run_child, bag=bag, work=work))
         print(f"{'pass':<6} {'wall s old/new':>15} {'CPU s old/new':>15} "
               f"{'first s old/new':>15} {'MB read old/new':>17}  results")
         for name in runs["old"][0]:
-            best = {label: min((r[name] for r in found), key=lambda x: x[1])
-                    for label, found in runs.items()}
-            digests = {r[name][4] for found in runs.values() for r in found}
-            same = "same" if len(digests) == 1 else f"DIFFERENT {sorted(digests)}"
-            (ow, oc, ob, of, _), (nw, nc, nb, nf, digest) = best["old"], best["new"]
+            old, new, agree, same = old_new({label: [r[name] for r in found]
+                                             for label, found in runs.items()})
+            (ow, oc, ob, of, _), (nw, nc, nb, nf, digest) = old, new
             print(f"{name:<6} {ow:7.2f}/{nw:<7.2f} {oc:7.2f}/{nc:<7.2f} {of:7.2f}/{nf:<7.2f} "
                   f"{ob / 1e6:8.1f}/{nb / 1e6:<8.1f}  {same}: {digest}", flush=True)
             table.append({"minutes": args.minutes, "bag_bytes": size, "pass": name,
                           "old": [r[name][:4] for r in runs["old"]],
                           "new": [r[name][:4] for r in runs["new"]],
-                          "same": len(digests) == 1, "digest": digest})
-        if args.json:
-            Path(args.json).write_text(json.dumps(table, indent=1))
+                          "same": agree, "digest": digest})
+        write_rows(args.json, table)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -26,12 +26,12 @@ shared machine moves the wall times: compare within one run.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from bench_bag_open import DEPTH, bag_bytes, write_bag  # noqa: E402
 from bench_long_bag import OPTICAL  # noqa: E402
 from bench_ros1_reads import OPTICAL as RAW_OPTICAL  # noqa: E402
 from bench_ros1_reads import write_bag as raw_bag  # noqa: E402
+from old_new import alternate, old_new, parse_with_work, write_rows  # noqa: E402
 
 FORMATS = {"ros1": ("ros1", None, ".bag"), "ros1_lz4": ("ros1", "lz4", ".bag"),
            "sqlite3": ("sqlite3", None, ""), "mcap": ("mcap", None, ""),
@@ -101,10 +102,7 @@ def main() -> int:
     ap.add_argument("--recorded", type=float, default=0.0,
                     help="a resumed run: this part of the frames (0..1, the first) recorded "
                          "before (their messages not read by time; read through before)")
-    ap.add_argument("--tmp", help="folder for the bags (default: the system's temporary one)")
-    ap.add_argument("--json", help="write the rows here")
-    args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="stride_reads_", dir=args.tmp))
+    args, work = parse_with_work(ap, "stride_reads_")
     table = []
     try:
         print(f"{args.minutes:g} min bags, 640x480 JPEG + compressedDepth at 30 Hz, /tf at "
@@ -125,26 +123,21 @@ def main() -> int:
                 depth, optical = DEPTH, OPTICAL
             size = bag_bytes(bag)
             for stride in args.stride:
-                runs: dict = {"old": [], "new": []}
-                for _ in range(args.repeats):
-                    for mode in runs:
-                        runs[mode].append(run_child(bag, stride, mode, work, depth, optical,
-                                                   args.recorded))
-                best = {m: min(found, key=lambda r: r[1]) for m, found in runs.items()}
-                digests = {r[3] for found in runs.values() for r in found}
-                same = "same" if len(digests) == 1 else f"DIFFERENT {sorted(digests)}"
-                (ow, oc, ob, _), (nw, nc, nb, digest) = best["old"], best["new"]
+                runs = alternate({"old": "old", "new": "new"}, args.repeats,
+                                 functools.partial(run_child, bag, stride, work=work, depth=depth,
+                                                   optical=optical, part=args.recorded))
+                old, new, agree, same = old_new(runs)
+                (ow, oc, ob, _), (nw, nc, nb, digest) = old, new
                 print(f"{name:<9} {stride:>6} {size / 1e6:7.1f} {ow:7.2f}/{nw:<7.2f} "
                       f"{oc:7.2f}/{nc:<7.2f} {ob / 1e6:9.2f}/{nb / 1e6:<9.2f}  {same}: {digest}",
                       flush=True)
                 table.append({"format": name, "minutes": args.minutes, "stride": stride,
                               "recorded": args.recorded,
                               "bag_bytes": size, "old": [r[:3] for r in runs["old"]],
-                              "new": [r[:3] for r in runs["new"]], "same": len(digests) == 1,
+                              "new": [r[:3] for r in runs["new"]], "same": agree,
                               "digest": digest})
             shutil.rmtree(bag) if bag.is_dir() else bag.unlink()
-        if args.json:
-            Path(args.json).write_text(json.dumps(table, indent=1))
+        write_rows(args.json, table)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -31,10 +31,9 @@ moves the wall times (CPU seconds less): compare within one run.
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -44,6 +43,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_bag_open import (DEPTH, IMAGE, _old_package, run_package_child,  # noqa: E402
                             write_bag)
 from bench_long_bag import OPTICAL  # noqa: E402
+from old_new import (add_repeats_and_old_rev, alternate, old_new,  # noqa: E402
+                     parse_with_work, write_rows)
 
 _CHILD = r'''
 import hashlib, json, sys, time
@@ -116,14 +117,8 @@ def main() -> int:
                     default=["none", "lz4"])
     ap.add_argument("--stride", type=int, default=30,
                     help="the frames pass decodes every STRIDE-th frame (default 30)")
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--old-rev", default="0147784c",
-                    help="git revision of the package before (default: the parent of the "
-                         "change this bench measures)")
-    ap.add_argument("--tmp", help="folder for the bags (default: the system's temporary one)")
-    ap.add_argument("--json", help="write the rows here")
-    args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="ros1_chunks_", dir=args.tmp))
+    add_repeats_and_old_rev(ap, "0147784c")
+    args, work = parse_with_work(ap, "ros1_chunks_")
     table = []
     try:
         packages = {"old": _old_package(args.old_rev, work / "old"), "new": ROOT}
@@ -139,29 +134,24 @@ def main() -> int:
             print(f"\n{compression}: {size / 1e6:.0f} MB, {sum(counts.values())} messages "
                   f"({counts[IMAGE]} images), written in {time.perf_counter() - wall:.0f} s",
                   flush=True)
-            runs: dict = {label: [] for label in packages}
-            for _ in range(args.repeats):
-                for label, root in packages.items():
-                    runs[label].append(run_child(root, bag, args.stride, work))
+            runs = alternate(packages, args.repeats,
+                             functools.partial(run_child, bag=bag, stride=args.stride, work=work))
             print(f"{'pass':<16} {'wall s old/new':>15} {'CPU s old/new':>15} "
                   f"{'MB read old/new':>17} {'x file':>11}  results")
             for name in runs["old"][0]:
-                best = {label: min((r[name] for r in found), key=lambda x: x[1])
-                        for label, found in runs.items()}
-                digests = {r[name][3] for found in runs.values() for r in found}
-                same = "same" if len(digests) == 1 else f"DIFFERENT {sorted(digests)}"
-                (ow, oc, ob, _), (nw, nc, nb, digest) = best["old"], best["new"]
+                old, new, agree, same = old_new({label: [r[name] for r in found]
+                                                 for label, found in runs.items()})
+                (ow, oc, ob, _), (nw, nc, nb, digest) = old, new
                 print(f"{name:<16} {ow:7.2f}/{nw:<7.2f} {oc:7.2f}/{nc:<7.2f} "
                       f"{ob / 1e6:8.1f}/{nb / 1e6:<8.1f} {ob / size:5.2f}/{nb / size:<5.2f}  "
                       f"{same}: {digest}")
                 table.append({"compression": compression, "minutes": args.minutes,
                               "bag_bytes": size, "pass": name,
                               "old": [r[name][:3] for r in runs["old"]],
-                              "new": [r[name][:3] for r in runs["new"]], "same": len(digests) == 1,
+                              "new": [r[name][:3] for r in runs["new"]], "same": agree,
                               "digest": digest})
             bag.unlink()
-        if args.json:
-            Path(args.json).write_text(json.dumps(table, indent=1))
+        write_rows(args.json, table)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

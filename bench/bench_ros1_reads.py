@@ -32,10 +32,9 @@ one run.
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -45,6 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_bag_open import _old_package, _typestore, run_package_child  # noqa: E402
+from old_new import (add_repeats_and_old_rev, alternate, old_new,  # noqa: E402
+                     parse_with_work, write_rows)
 
 S, MS = 1_000_000_000, 1_000_000
 IMAGE, INFO, OPTICAL = "/camera/color/image_raw", "/camera/color/camera_info", "camera_optical"
@@ -184,14 +185,8 @@ def main() -> int:
     ap.add_argument("--tf-rate", type=float, default=10.0)
     ap.add_argument("--stride", type=int, default=30,
                     help="build-map's candidates drawn: every STRIDE-th frame (default 30)")
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--old-rev", default="5687f1ee",
-                    help="git revision of the package before (default: the parent of the "
-                         "changes this bench measures)")
-    ap.add_argument("--tmp", help="folder for the bags (default: the system's temporary one)")
-    ap.add_argument("--json", help="write the rows here")
-    args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="ros1_reads_", dir=args.tmp))
+    add_repeats_and_old_rev(ap, "5687f1ee", "changes")
+    args, work = parse_with_work(ap, "ros1_reads_")
     table = []
     try:
         packages = {"old": _old_package(args.old_rev, work / "old"), "new": ROOT}
@@ -208,18 +203,14 @@ def main() -> int:
             print(f"\n{compression}: {size / 1e6:.0f} MB, {sum(counts.values())} messages "
                   f"({counts[IMAGE]} images, {counts['/tf']} /tf), written in "
                   f"{time.perf_counter() - wall:.0f} s", flush=True)
-            runs: dict = {label: [] for label in packages}
-            for _ in range(args.repeats):
-                for label, root in packages.items():
-                    runs[label].append(run_child(root, bag, args.stride, work))
+            runs = alternate(packages, args.repeats,
+                             functools.partial(run_child, bag=bag, stride=args.stride, work=work))
             print(f"{'pass':<14} {'wall s old/new':>15} {'CPU s old/new':>15} "
                   f"{'MB read old/new':>19} {'x file':>11}  results")
             for name in runs["old"][0]:
-                best = {label: min((r[name] for r in found), key=lambda x: x[1])
-                        for label, found in runs.items()}
-                digests = {r[name][3] for found in runs.values() for r in found}
-                same = "same" if len(digests) == 1 else f"DIFFERENT {sorted(digests)}"
-                (ow, oc, ob, _), (nw, nc, nb, digest) = best["old"], best["new"]
+                old, new, agree, same = old_new({label: [r[name] for r in found]
+                                                 for label, found in runs.items()})
+                (ow, oc, ob, _), (nw, nc, nb, digest) = old, new
                 print(f"{name:<14} {ow:7.2f}/{nw:<7.2f} {oc:7.2f}/{nc:<7.2f} "
                       f"{ob / 1e6:9.2f}/{nb / 1e6:<9.2f} {ob / size:5.3f}/{nb / size:<5.3f}  "
                       f"{same}: {digest}", flush=True)
@@ -227,10 +218,9 @@ def main() -> int:
                               "bag_bytes": size, "pass": name,
                               "old": [r[name][:3] for r in runs["old"]],
                               "new": [r[name][:3] for r in runs["new"]],
-                              "same": len(digests) == 1, "digest": digest})
+                              "same": agree, "digest": digest})
             bag.unlink()
-        if args.json:
-            Path(args.json).write_text(json.dumps(table, indent=1))
+        write_rows(args.json, table)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
