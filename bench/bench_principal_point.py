@@ -32,7 +32,6 @@ import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
-import yaml
 from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
 
@@ -42,7 +41,7 @@ from mast3r_ros.core.localizer import query_checks
 from mast3r_ros.core.pnp.focal import refitted_focal_scale
 from mast3r_ros.core.pnp.principal_point import _residuals_and_jacobian, refitted_principal_point
 from mast3r_ros.core.run_evidence import combine_measurements, interval_outside
-from mast3r_ros.replay.cli import main as cli_main
+from localize_runs import camera_yaml, localize_quietly
 
 ROUNDS = 3
 MAX_POINTS = 2000
@@ -139,19 +138,6 @@ def _captured(calls: List[Dict[str, Any]]) -> Iterator[None]:
         localizer_pipeline.focal_gate = gate
 
 
-def _camera_yaml(src: str, scale: float, dcx: float, dcy: float) -> str:
-    """``src``'s camera.yaml with fx, fy (K and P) times ``scale``, cx + ``dcx``, cy + ``dcy``."""
-    with open(os.path.join(src, "camera.yaml"), encoding="utf-8") as f:
-        d = yaml.safe_load(f)
-    for key, f_at, c_at in (("camera_matrix", (0, 4), (2, 5)),
-                            ("projection_matrix", (0, 5), (2, 6))):
-        for i in f_at:
-            d[key]["data"][i] = float(d[key]["data"][i]) * scale
-        d[key]["data"][c_at[0]] = float(d[key]["data"][c_at[0]]) + dcx
-        d[key]["data"][c_at[1]] = float(d[key]["data"][c_at[1]]) + dcy
-    return yaml.safe_dump(d, sort_keys=False)
-
-
 def _groundtruth(src: str) -> Tuple[np.ndarray, np.ndarray]:
     """(N,) stamps ns, (N, 7) tx ty tz qx qy qz qw of ``src``'s groundtruth.txt."""
     rows = []
@@ -175,15 +161,7 @@ def _old() -> Iterator[None]:
 
 
 def _run(query: str, map_dir: str, out: str, camera: Optional[str]) -> Dict[str, Any]:
-    args = ["localize", query, "--map", map_dir, "--out", out, "--matcher", "sift",
-            "--overwrite", "--log-level", "error"]
-    if camera:
-        args += ["--camera-info", camera]
-    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), \
-            contextlib.redirect_stderr(null):
-        rc = cli_main(args)
-    if rc != 0:
-        raise SystemExit(f"localize {out} exited {rc}")
+    localize_quietly(query, map_dir, out, camera)
     with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
         return json.load(f)
 
@@ -265,7 +243,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if scale != 1.0 or dx or dy:
             camera = os.path.join(a.work, f"camera_{scale:g}_{dx:g}_{dy:g}.yaml")
             with open(camera, "w", encoding="utf-8") as f:
-                f.write(_camera_yaml(a.query, scale, dx, dy))
+                f.write(camera_yaml(a.query, scale, dx, dy))
         case: Dict[str, Any] = {"case": name, "fx_scale": scale, "cx_shift_px": dx,
                                 "cy_shift_px": dy}
         calls: List[Dict[str, Any]] = []

@@ -27,7 +27,6 @@ import sys
 from typing import Any, Dict, Iterator, List, Optional
 
 import numpy as np
-import yaml
 
 from mast3r_ros.core.config import config_from_params
 from mast3r_ros.core.localizer import focal_run_gate
@@ -35,18 +34,7 @@ from mast3r_ros.core.localizer import pipeline as localizer_pipeline
 from mast3r_ros.core.pnp.focal import refitted_focal_scale
 from mast3r_ros.core.types import CameraIntrinsics
 from mast3r_ros.core.pose_uncertainty import position_sigma_m
-from mast3r_ros.replay.cli import main as cli_main
-
-
-def _camera_yaml(src: str, scale: float, cx_shift: float) -> str:
-    """``src``'s camera.yaml with fx, fy (K and P) times ``scale`` and cx plus ``cx_shift``."""
-    with open(os.path.join(src, "camera.yaml"), encoding="utf-8") as f:
-        d = yaml.safe_load(f)
-    for key, f_at, cx_at in (("camera_matrix", (0, 4), 2), ("projection_matrix", (0, 5), 2)):
-        for i in f_at:
-            d[key]["data"][i] = float(d[key]["data"][i]) * scale
-        d[key]["data"][cx_at] = float(d[key]["data"][cx_at]) + cx_shift
-    return yaml.safe_dump(d, sort_keys=False)
+from localize_runs import camera_yaml, localize_quietly
 
 
 def _groundtruth(src: str) -> Dict[int, np.ndarray]:
@@ -114,18 +102,6 @@ def _old() -> Iterator[None]:
         yield
     finally:
         focal_run_gate.RunFocalGate.judge = judge
-
-
-def _run(query: str, map_dir: str, out: str, camera: Optional[str], stride: int) -> None:
-    args = ["localize", query, "--map", map_dir, "--out", out, "--matcher", "sift",
-            "--overwrite", "--stride", str(stride), "--log-level", "error"]
-    if camera:
-        args += ["--camera-info", camera]
-    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), \
-            contextlib.redirect_stderr(null):
-        rc = cli_main(args)
-    if rc != 0:
-        raise SystemExit(f"localize {out} exited {rc}")
 
 
 def _frames(out: str, gt: Dict[int, np.ndarray]) -> List[Dict[str, Any]]:
@@ -208,14 +184,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         if scale != 1.0 or shift:
             camera = os.path.join(a.work, f"camera_{scale:g}_{shift:g}.yaml")
             with open(camera, "w", encoding="utf-8") as f:
-                f.write(_camera_yaml(a.query, scale, shift))
+                f.write(camera_yaml(a.query, scale, shift))
         case: Dict[str, Any] = {"case": name, "fx_scale": scale, "cx_shift_px": shift}
         for label in ("old", "new"):
             out = os.path.join(a.work, f"run_{scale:g}_{shift:g}_{label}")
             calls: List[Dict[str, Any]] = []
             with _old() if label == "old" else contextlib.nullcontext(), \
                     _captured(calls) if a.sweep and label == "old" else contextlib.nullcontext():
-                _run(a.query, a.map, out, camera, a.stride)
+                localize_quietly(a.query, a.map, out, camera, "--stride", str(a.stride))
             with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
                 metrics = json.load(f)
             rows = _frames(out, gt)
