@@ -11,7 +11,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from mast3r_test_utils import TRITON_TEST_MIN
-from test_localizer import CAM, N_FRAMES, PerfectEngine, _mast3r_cfg
+from test_localizer import (  # noqa: F401  (frames, map_dir: the fixtures, the sift map)
+    CAM, PerfectEngine, _mast3r_cfg, frames, map_dir)
 
 from mast3r_ros.core.keyframes import KeyframeMap, write_map
 from mast3r_ros.core.config import GateConfig
@@ -19,25 +20,12 @@ from mast3r_ros.core.localizer import Localizer
 from mast3r_ros.core.localizer import warm as warm_mod
 from mast3r_ros.core.matchers import sift as sift_mod
 from mast3r_ros.core.types import CameraIntrinsics
-from mast3r_ros.replay.synthetic import render_frames
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def frames():
-    return list(render_frames(N_FRAMES, CAM, seed=3))
-
-
-@pytest.fixture(scope="module")
-def sift_map(frames, tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("warm") / "map")
-    return write_map(path, [(f.rgb, f.intrinsics, f.map_from_cam, f.stamp_ns, f.depth_m)
-                            for f in frames[0::2]])
-
-
 @pytest.fixture
-def mast3r_map(frames, tmp_path):
+def mast3r_map(frames, tmp_path):  # noqa: F811
     """Four keyframes whose encodings are stored in the map: a second load reads them lazily
     from its encoding store, one keyframe at a time, as a real map's. Returns (path, engine):
     the stand-in engine's encodings name the images it prepared."""
@@ -57,7 +45,7 @@ def _no_map_pass(monkeypatch):
     monkeypatch.setattr(KeyframeMap, "distortions", boom)
 
 
-def test_mast3r_first_frame_after_warmup_uploads_no_encoding(mast3r_map, frames, monkeypatch):
+def test_mast3r_first_frame_after_warmup_uploads_no_encoding(mast3r_map, frames, monkeypatch):  # noqa: F811
     """The live frame's candidate (keyframe 3) is not the one the warm-up matched (keyframe
     0): its cached encoding was read and copied to the device on the first frame."""
     path, eng = mast3r_map
@@ -80,12 +68,12 @@ def test_mast3r_first_frame_after_warmup_uploads_no_encoding(mast3r_map, frames,
     loc.close()
 
 
-def test_sift_first_frame_after_warmup_extracts_no_keyframe_features(sift_map, frames,
+def test_sift_first_frame_after_warmup_extracts_no_keyframe_features(map_dir, frames,  # noqa: F811
                                                                       monkeypatch):
     """Neither with a prior (the nearest keyframes, mid-loop) nor without one (global
     retrieval re-ranks its top-k by SIFT matches): every keyframe of the small map has its
     features cached by the warm-up."""
-    loc = Localizer(KeyframeMap.load(sift_map),
+    loc = Localizer(KeyframeMap.load(map_dir),
                     _sift_cfg(max_keyframes=2))
     report = loc.warmup()
     # the rest after those the path itself touched (matching, re-ranking the retrieval's top-k)
@@ -110,12 +98,12 @@ def _sift_cfg(**kw):
     return LocalizerConfig(matcher="sift", **kw)
 
 
-def test_the_preload_changes_no_result(sift_map, frames, monkeypatch):
+def test_the_preload_changes_no_result(map_dir, frames, monkeypatch):  # noqa: F811
     """Cached features are the same bits as features extracted on first use."""
     def run(preload):
         if not preload:
             monkeypatch.setattr(warm_mod, "PRELOAD_MAX_KEYFRAMES", 0)
-        loc = Localizer(KeyframeMap.load(sift_map), _sift_cfg(max_keyframes=2))
+        loc = Localizer(KeyframeMap.load(map_dir), _sift_cfg(max_keyframes=2))
         loc.warmup()
         out = [loc.localize(q, prior=q.map_from_cam if i % 2 else None)
                for i, q in enumerate(frames[9:14:2])]
@@ -130,14 +118,14 @@ def test_the_preload_changes_no_result(sift_map, frames, monkeypatch):
             assert np.array_equal(a.covariance, b.covariance)
 
 
-def test_the_preload_keeps_to_small_maps_and_the_cache(sift_map, frames, monkeypatch):
+def test_the_preload_keeps_to_small_maps_and_the_cache(map_dir, frames, monkeypatch):  # noqa: F811
     monkeypatch.setattr(warm_mod, "PRELOAD_MAX_KEYFRAMES", 5)  # a map over it: none
-    loc = Localizer(KeyframeMap.load(sift_map), _sift_cfg(max_keyframes=2))
+    loc = Localizer(KeyframeMap.load(map_dir), _sift_cfg(max_keyframes=2))
     assert loc.warmup()["preloaded_keyframes"] == 0
     loc.close()
     monkeypatch.undo()
     # a cache of room for ~3 keyframes: the preload stops before it would evict one
-    loc = Localizer(KeyframeMap.load(sift_map), _sift_cfg(max_keyframes=2))
+    loc = Localizer(KeyframeMap.load(map_dir), _sift_cfg(max_keyframes=2))
     one = loc.matcher._keyframe(0).nbytes
     loc.matcher.cache_bytes = int(3.5 * one)
     loc.matcher.close()
@@ -147,7 +135,7 @@ def test_the_preload_keeps_to_small_maps_and_the_cache(sift_map, frames, monkeyp
     loc.close()
 
 
-def test_mast3r_preload_stops_before_the_device_cache_evicts(mast3r_map, frames):
+def test_mast3r_preload_stops_before_the_device_cache_evicts(mast3r_map, frames):  # noqa: F811
     path, eng = mast3r_map
     loc = Localizer(KeyframeMap.load(path), _mast3r_cfg(max_keyframes=1), eng, image_size=224)
     enc = loc.matcher.encodings
