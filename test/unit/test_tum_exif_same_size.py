@@ -28,6 +28,25 @@ def _camera_yaml(folder, width, height):
                                                  f"image_height: {height}\n"))
 
 
+def _colour_as_jpegs(folder, orientation=None, turn=None):
+    """Save ``folder``'s colour PNGs as JPEGs (quality 100) listed in its rgb.txt: each first
+    transposed by ``turn`` (a PIL transpose) where given, with the EXIF ``orientation`` tag
+    where given (else with no EXIF)."""
+    from PIL import Image
+
+    for png in (folder / "rgb").glob("*.png"):
+        im = Image.open(png).convert("RGB")
+        if turn is not None:
+            im = im.transpose(turn)
+        if orientation is None:
+            im.save(png.with_suffix(".jpg"), quality=100)
+            continue
+        exif = im.getexif()
+        exif[0x0112] = orientation
+        im.save(png.with_suffix(".jpg"), exif=exif, quality=100)
+    (folder / "rgb.txt").write_text((folder / "rgb.txt").read_text().replace(".png", ".jpg"))
+
+
 @pytest.mark.parametrize("orientation, square", [(3, False), (2, False), (6, True)],
                          ids=["turned-180", "mirrored", "square-quarter-turn"])
 def test_jpegs_whose_exif_turn_keeps_their_size_are_read_as_stored(tmp_path, caplog,
@@ -61,12 +80,8 @@ def test_jpegs_whose_exif_turn_keeps_their_size_are_read_as_stored(tmp_path, cap
 
 
 def test_a_jpeg_without_an_orientation_tag_is_read_without_a_word(tmp_path, caplog):
-    from PIL import Image
-
     folder = make_folder(tmp_path / "seq")
-    for png in (folder / "rgb").glob("*.png"):
-        Image.open(png).convert("RGB").save(png.with_suffix(".jpg"), quality=100)
-    (folder / "rgb.txt").write_text((folder / "rgb.txt").read_text().replace(".png", ".jpg"))
+    _colour_as_jpegs(folder)
     with caplog.at_level(logging.WARNING, logger="mast3r_ros.replay.tum"):
         assert len(TumSequence(folder, read_depth=False)[:]) == 3
     assert not [r for r in caplog.records if "EXIF" in r.getMessage()]
@@ -76,18 +91,11 @@ def test_depth_beside_colour_turned_by_exif_to_fit_camera_yaml_names_the_turn(tm
     """Colour JPEGs stored 32x24 with orientation 6 and a camera.yaml for the turned 24x32 (the
     colour then read turned) beside 32x24 depth PNGs: the refusal said 'register depth to the
     colour image first', a wrong lead; it names the EXIF turn and the two fixes now."""
-    from PIL import Image
-
     from mast3r_ros.core.errors import ImageSizeError
 
     folder = make_folder(tmp_path / "seq")
     _camera_yaml(folder, H, W)  # for the turned (portrait) frames
-    for png in (folder / "rgb").glob("*.png"):
-        im = Image.open(png).convert("RGB")
-        exif = im.getexif()
-        exif[0x0112] = 6
-        im.save(png.with_suffix(".jpg"), exif=exif, quality=100)
-    (folder / "rgb.txt").write_text((folder / "rgb.txt").read_text().replace(".png", ".jpg"))
+    _colour_as_jpegs(folder, 6)
     with pytest.raises(ImageSizeError) as e:
         TumSequence(folder)[0]
     said = str(e.value)
@@ -107,12 +115,7 @@ def test_depth_beside_colour_whose_exif_turn_keeps_its_size_is_not_blamed_on_the
 
     folder = make_folder(tmp_path / "seq")
     _camera_yaml(folder, H, W)  # for the turned (portrait) frames
-    for png in (folder / "rgb").glob("*.png"):
-        im = Image.open(png).convert("RGB").transpose(Image.TRANSPOSE)  # stored 24x32
-        exif = im.getexif()
-        exif[0x0112] = 3
-        im.save(png.with_suffix(".jpg"), exif=exif, quality=100)
-    (folder / "rgb.txt").write_text((folder / "rgb.txt").read_text().replace(".png", ".jpg"))
+    _colour_as_jpegs(folder, 3, Image.TRANSPOSE)  # stored 24x32
     with pytest.raises(ImageSizeError) as e:
         TumSequence(folder)[0]
     said = str(e.value)
