@@ -38,13 +38,20 @@ def _worker(rec: Recorder, active=lambda: True) -> LatestMessageWorker:
     return LatestMessageWorker(rec.process, active, rec.on_replaced, rec.on_error)
 
 
-def test_a_waiting_message_is_replaced_by_a_newer_one():
+def _busy_worker(first="first"):
+    """A started worker in inference on the message ``first`` until the gate is set ->
+    (worker, its Recorder, the gate)."""
     gate = threading.Event()
     rec = Recorder(block=gate)
     w = _worker(rec)
     w.start()
-    w.offer("first")
-    assert rec.started.wait(10.0)                      # the worker is busy with "first"
+    w.offer(first)
+    assert rec.started.wait(10.0)
+    return w, rec, gate
+
+
+def test_a_waiting_message_is_replaced_by_a_newer_one():
+    w, rec, gate = _busy_worker()                      # the worker is busy with "first"
     w.offer("stale")
     w.offer("last")                                    # replaces "stale" in the one slot
     gate.set()
@@ -152,12 +159,7 @@ def test_pause_waits_for_the_frame_and_keeps_the_thread():
 def test_a_stop_that_times_out_is_not_forgotten_and_a_restart_works():
     """A frame outliving the join timeout: stop says False, and says it again on the second
     stop (main's exit steps stop twice), so the model is not freed under the frame."""
-    gate = threading.Event()
-    rec = Recorder(block=gate)
-    w = _worker(rec)
-    w.start()
-    w.offer("stuck")
-    assert rec.started.wait(10.0)
+    w, rec, gate = _busy_worker("stuck")
     assert not w.stop(0.05)
     assert not w.stop(0.05)
     w.start()                                  # configure again meanwhile: a new thread
@@ -339,12 +341,7 @@ def test_pause_stop_and_drain_drop_the_waiting_message():
     """Each drops the message waiting in the slot, even when pause or stop times out on the
     frame in inference: a later offer replaces nothing, and the dropped one is never run."""
     for drop in ("pause", "stop"):
-        gate = threading.Event()
-        rec = Recorder(block=gate)
-        w = _worker(rec)
-        w.start()
-        w.offer("first")
-        assert rec.started.wait(10.0)
+        w, rec, gate = _busy_worker()
         w.offer("waiting")
         if drop == "pause":
             assert not w.pause(0.0)            # "first" is in inference: no wait, but dropped
@@ -421,12 +418,7 @@ def test_a_call_that_exits_hands_systemexit_to_the_caller_and_the_worker_goes_on
 
 
 def test_pause_returns_when_the_frame_ends_not_at_its_timeout():
-    gate = threading.Event()
-    rec = Recorder(block=gate)
-    w = _worker(rec)
-    w.start()
-    w.offer("first")
-    assert rec.started.wait(10.0)
+    w, rec, gate = _busy_worker()
     timer = threading.Timer(0.1, gate.set)
     timer.start()
     t0 = time.monotonic()
