@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_bag_open import (IMAGE, _drop_time_index, _old_package,  # noqa: E402
                             run_package_child, write_bag)
-from old_new import (add_repeats_and_old_rev, alternate, old_new,  # noqa: E402
-                     parse_with_work, write_rows)
+from old_new import (add_repeats_and_old_rev, alternate,  # noqa: E402
+                     parse_with_work, passes, write_rows)
 
 _CHILD = r'''
 import hashlib, json, logging, sys, time
@@ -86,16 +86,11 @@ def main() -> int:
                          functools.partial(run_child, bag=bag, work=work))
         print(f"{'pass':<6} {'wall s old/new':>15} {'CPU s old/new':>15} "
               f"{'first s old/new':>15} {'MB read old/new':>17}  results")
-        for name in runs["old"][0]:
-            old, new, agree, same = old_new({label: [r[name] for r in found]
-                                             for label, found in runs.items()})
+        for name, old, new, same, row in passes(runs, 4):
             (ow, oc, ob, of, _), (nw, nc, nb, nf, digest) = old, new
             print(f"{name:<6} {ow:7.2f}/{nw:<7.2f} {oc:7.2f}/{nc:<7.2f} {of:7.2f}/{nf:<7.2f} "
                   f"{ob / 1e6:8.1f}/{nb / 1e6:<8.1f}  {same}: {digest}", flush=True)
-            table.append({"minutes": args.minutes, "bag_bytes": size, "pass": name,
-                          "old": [r[name][:4] for r in runs["old"]],
-                          "new": [r[name][:4] for r in runs["new"]],
-                          "same": agree, "digest": digest})
+            table.append({"minutes": args.minutes, "bag_bytes": size, **row})
         write_rows(args.json, table)
     finally:
         shutil.rmtree(work, ignore_errors=True)

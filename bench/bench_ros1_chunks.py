@@ -43,8 +43,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_bag_open import (DEPTH, IMAGE, _old_package, run_package_child,  # noqa: E402
                             write_bag)
 from bench_long_bag import OPTICAL  # noqa: E402
-from old_new import (add_repeats_and_old_rev, alternate, old_new,  # noqa: E402
-                     parse_with_work, write_rows)
+from old_new import (add_repeats_and_old_rev, alternate,  # noqa: E402
+                     parse_with_work, passes, write_rows)
 
 _CHILD = r'''
 import hashlib, json, sys, time
@@ -138,18 +138,13 @@ def main() -> int:
                              functools.partial(run_child, bag=bag, stride=args.stride, work=work))
             print(f"{'pass':<16} {'wall s old/new':>15} {'CPU s old/new':>15} "
                   f"{'MB read old/new':>17} {'x file':>11}  results")
-            for name in runs["old"][0]:
-                old, new, agree, same = old_new({label: [r[name] for r in found]
-                                                 for label, found in runs.items()})
+            for name, old, new, same, row in passes(runs, 3):
                 (ow, oc, ob, _), (nw, nc, nb, digest) = old, new
                 print(f"{name:<16} {ow:7.2f}/{nw:<7.2f} {oc:7.2f}/{nc:<7.2f} "
                       f"{ob / 1e6:8.1f}/{nb / 1e6:<8.1f} {ob / size:5.2f}/{nb / size:<5.2f}  "
                       f"{same}: {digest}")
                 table.append({"compression": compression, "minutes": args.minutes,
-                              "bag_bytes": size, "pass": name,
-                              "old": [r[name][:3] for r in runs["old"]],
-                              "new": [r[name][:3] for r in runs["new"]], "same": agree,
-                              "digest": digest})
+                              "bag_bytes": size, **row})
             bag.unlink()
         write_rows(args.json, table)
     finally:

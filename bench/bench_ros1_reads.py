@@ -44,8 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_bag_open import _old_package, _typestore, run_package_child  # noqa: E402
-from old_new import (add_repeats_and_old_rev, alternate, old_new,  # noqa: E402
-                     parse_with_work, write_rows)
+from old_new import (add_repeats_and_old_rev, alternate,  # noqa: E402
+                     parse_with_work, passes, write_rows)
 
 S, MS = 1_000_000_000, 1_000_000
 IMAGE, INFO, OPTICAL = "/camera/color/image_raw", "/camera/color/camera_info", "camera_optical"
@@ -207,18 +207,13 @@ def main() -> int:
                              functools.partial(run_child, bag=bag, stride=args.stride, work=work))
             print(f"{'pass':<14} {'wall s old/new':>15} {'CPU s old/new':>15} "
                   f"{'MB read old/new':>19} {'x file':>11}  results")
-            for name in runs["old"][0]:
-                old, new, agree, same = old_new({label: [r[name] for r in found]
-                                                 for label, found in runs.items()})
+            for name, old, new, same, row in passes(runs, 3):
                 (ow, oc, ob, _), (nw, nc, nb, digest) = old, new
                 print(f"{name:<14} {ow:7.2f}/{nw:<7.2f} {oc:7.2f}/{nc:<7.2f} "
                       f"{ob / 1e6:9.2f}/{nb / 1e6:<9.2f} {ob / size:5.3f}/{nb / size:<5.3f}  "
                       f"{same}: {digest}", flush=True)
                 table.append({"compression": compression, "minutes": args.minutes,
-                              "bag_bytes": size, "pass": name,
-                              "old": [r[name][:3] for r in runs["old"]],
-                              "new": [r[name][:3] for r in runs["new"]],
-                              "same": agree, "digest": digest})
+                              "bag_bytes": size, **row})
             bag.unlink()
         write_rows(args.json, table)
     finally:

@@ -9,7 +9,7 @@ import argparse
 import json
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 
 
 def add_repeats_and_old_rev(ap: argparse.ArgumentParser, old_rev: str,
@@ -51,6 +51,21 @@ def old_new(runs: Dict[str, Sequence[Sequence[Any]]]) -> Tuple[Any, Any, bool, s
     digests = {r[-1] for found in runs.values() for r in found}
     same = len(digests) == 1
     return best["old"], best["new"], same, "same" if same else f"DIFFERENT {sorted(digests)}"
+
+
+def passes(runs: Dict[str, List[Dict[str, Sequence[Any]]]], figures: int
+           ) -> Iterator[Tuple[str, Any, Any, str, Dict[str, Any]]]:
+    """The passes of ``runs`` (`alternate`'s of children whose rows are {pass name: figures,
+    digest last}), in the children's order -> (name, old's least-CPU figures, new's, "same" or
+    "DIFFERENT ...", the table row's entries for the pass: "pass", every repeat's first
+    ``figures`` figures under "old" and "new", "same" (bool) and new's "digest")."""
+    for name in runs["old"][0]:
+        found = {label: [r[name] for r in repeats] for label, repeats in runs.items()}
+        old, new, agree, same = old_new(found)
+        yield name, old, new, same, {"pass": name,
+                                     "old": [r[:figures] for r in found["old"]],
+                                     "new": [r[:figures] for r in found["new"]],
+                                     "same": agree, "digest": new[-1]}
 
 
 def write_rows(path: Any, table: List[Dict[str, Any]]) -> None:
