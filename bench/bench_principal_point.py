@@ -41,7 +41,7 @@ from mast3r_ros.core.localizer import query_checks
 from mast3r_ros.core.pnp.focal import refitted_focal_scale
 from mast3r_ros.core.pnp.principal_point import _residuals_and_jacobian, refitted_principal_point
 from mast3r_ros.core.run_evidence import combine_measurements, interval_outside
-from localize_runs import camera_yaml, localize_quietly
+from localize_runs import camera_yaml, localize_quietly, write_result
 
 ROUNDS = 3
 MAX_POINTS = 2000
@@ -278,12 +278,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         result["cases"].append(case)
         print(f"{name}: done", file=sys.stderr, flush=True)
     _print(result)
-    if a.json:
-        os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
-        tmp = a.json + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=1)
-        os.replace(tmp, a.json)
+    write_result(a.json, result)
     return 0
 
 

@@ -34,7 +34,7 @@ from mast3r_ros.core.localizer import pipeline as localizer_pipeline
 from mast3r_ros.core.pnp.focal import refitted_focal_scale
 from mast3r_ros.core.types import CameraIntrinsics
 from mast3r_ros.core.pose_uncertainty import position_sigma_m
-from localize_runs import camera_yaml, localize_quietly
+from localize_runs import camera_yaml, localize_quietly, write_result
 
 
 def _groundtruth(src: str) -> Dict[int, np.ndarray]:
@@ -216,12 +216,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                       f"+-{100 * (ff.get('sigma_log') or 0):.1f} %")
         result["cases"].append(case)
         sys.stdout.flush()
-    if a.json:
-        os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
-        tmp = a.json + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=1)
-        os.replace(tmp, a.json)
+    write_result(a.json, result)
     return 0
 
 

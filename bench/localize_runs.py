@@ -1,12 +1,13 @@
 """What the wrong-intrinsics benches share (bench_principal_point, bench_wrong_k): a TUM
-folder's camera.yaml with its K and P changed, and a sift localize run with its output
-silenced."""
+folder's camera.yaml with its K and P changed, a sift localize run with its output silenced,
+and the result JSON written whole or not at all."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import yaml
 
@@ -41,3 +42,15 @@ def localize_quietly(query: str, map_dir: str, out: str, camera: Optional[str],
         rc = cli_main(args)
     if rc != 0:
         raise SystemExit(f"localize {out} exited {rc}")
+
+
+def write_result(path: Optional[str], result: Dict[str, Any]) -> None:
+    """``result`` as JSON (indent 1) to ``path`` (None: not written), its folders made, through
+    a temporary file beside it (a bench cut short leaves the previous result)."""
+    if not path:
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1)
+    os.replace(tmp, path)
