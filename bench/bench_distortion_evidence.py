@@ -30,7 +30,7 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 import cv2
 import numpy as np
@@ -154,18 +154,29 @@ def table(rows: List[Dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
-    ap.add_argument("map_folder")
-    ap.add_argument("query_folder")
-    ap.add_argument("--work", required=True, help="scratch folder (copies, maps, runs)")
-    ap.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
+def parse_or_table(ap: argparse.ArgumentParser,
+                   table: Callable[[Any], str]) -> Optional[argparse.Namespace]:
+    """Add --out (the result JSON) and --table (only print ``table`` of a result JSON) and
+    parse: None when --table's table was printed, else the arguments. Shared with
+    bench_distortion_map_check."""
     ap.add_argument("--out", help="result JSON")
     ap.add_argument("--table", help="only print the table of this result JSON")
     a = ap.parse_args()
     if a.table:
         with open(a.table, encoding="utf-8") as f:
             print(table(json.load(f)))
+        return None
+    return a
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
+    ap.add_argument("map_folder")
+    ap.add_argument("query_folder")
+    ap.add_argument("--work", required=True, help="scratch folder (copies, maps, runs)")
+    ap.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
+    a = parse_or_table(ap, table)
+    if a is None:
         return 0
     rows = []
     for case in a.cases:

@@ -27,7 +27,7 @@ import time
 from typing import Any, Dict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_distortion_evidence import make_folder  # noqa: E402
+from bench_distortion_evidence import make_folder, parse_or_table  # noqa: E402
 
 CASES = {"right": None, "resize_160": "resize_160", "resize_1920": "resize_1920",
          "rectified_raw_d": "rectified_raw_d", "distorted_d_zero": "distorted"}
@@ -78,12 +78,8 @@ def main() -> int:
     ap.add_argument("map_folder", nargs="?")
     ap.add_argument("--work", help="scratch folder (copies, maps)")
     ap.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
-    ap.add_argument("--out", help="result JSON")
-    ap.add_argument("--table", help="only print the table of this result JSON")
-    args = ap.parse_args()
-    if args.table:
-        with open(args.table, encoding="utf-8") as f:
-            print(table(json.load(f)))
+    args = parse_or_table(ap, table)
+    if args is None:
         return 0
     if not args.map_folder or not args.work:
         ap.error("MAP_FOLDER and --work are needed (or --table RESULT)")
