@@ -69,9 +69,9 @@ def check_distortion(model: object, dist: object, *,
     name the fields in the messages. With ``by_count`` (`CameraIntrinsics`: Python callers
     and stored maps), plumb_bob and rational_polynomial are told apart by the coefficient count
     as OpenCV tells them (OpenCV's 8 coefficients with the default 'plumb_bob' name are
-    ``rational_polynomial``; all-zero coefficients of any count are no distortion); a
-    CameraInfo message must name its model right (the ROS convention). ``dist`` None is no
-    distortion (as OpenCV's ``distCoeffs=None``).
+    ``rational_polynomial``; all-zero coefficients of any count are no distortion); else a
+    count of the other model is refused, hinting at the rename (a CameraInfo's is relabelled).
+    ``dist`` None is no distortion (as OpenCV's ``distCoeffs=None``).
 
     Raises:
         InputError: an unknown (or misspelt) model, a wrong coefficient count, non-finite,
@@ -214,8 +214,8 @@ class CameraIntrinsics:
       (it has no model name, and writes 8 coefficients under the default name): 8 coefficients
       named 'plumb_bob' (or 12, 14) are stored as 'rational_polynomial', 4 or 5 named
       'rational_polynomial' as 'plumb_bob', and all-zero coefficients of any count as none; a
-      count neither model has (3, 6, ...) is refused. A CameraInfo message must name its model
-      right instead (`image_codec.intrinsics_from_camera_info`).
+      count neither model has (3, 6, ...) is refused. A CameraInfo is read so too, with a
+      warning (`image_codec.intrinsics_from_camera_info`).
 
     K must belong to the image *as given*: a K for a 640x480 image used on the same camera's
     image resized to 320x240 still passes every check here (its principal point (320, 240)

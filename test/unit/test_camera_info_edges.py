@@ -15,6 +15,7 @@ from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import undistort_pixels
 from mast3r_ros.core.image_codec import intrinsics_from_camera_info, load_camera_info_yaml
 from mast3r_ros.core.image_codec.camera_info_echo import load_echoed_camera_info
+from mast3r_ros.core.types import check_distortion
 
 NO_ARR = {"d": "'<sequence type: double, length: 5>'", "k": "'<array type: double[9]>'",
           "r": "'<array type: double[9]>'", "p": "'<array type: double[12]>'"}
@@ -171,18 +172,21 @@ def test_an_opencv_mapping_that_is_no_matrix_is_refused_as_such(tmp_path):
     ("plumb_bob", 3, None), ("equidistant", 5, None)])
 def test_a_coefficient_count_of_the_other_opencv_model_says_to_rename_the_model(model, count,
                                                                                  rename):
-    """A driver publishing 8 coefficients named plumb_bob: image_geometry hands D to OpenCV,
-    which reads 8 as its rational model, so the driver's count is right and its name wrong.
-    The refusal said only 'pass k1 k2 p1 p2 [k3]', a count the user cannot change."""
+    """`check_distortion` (a CameraInfo's D is read by OpenCV's count first, the test below):
+    a count of the other OpenCV model says to rename the model; the refusal said only 'pass
+    k1 k2 p1 p2 [k3]', a count the user cannot change."""
     with pytest.raises(InputError) as err:
-        intrinsics_from_camera_info(640, 480, [500.0, 0, 320, 0, 500, 240, 0, 0, 1],
-                                    [0.01] * count, model)
+        check_distortion(model, [0.01] * count, dist_field="CameraInfo D")
     text = str(err.value)
     assert f"{model} expects" in text and f"got {count}" in text
     if rename:
         assert rename in text
     else:
         assert "name the model" not in text
+    if not rename:  # a count OpenCV does not read is refused from a CameraInfo too
+        with pytest.raises(InputError, match=f"got {count}"):
+            intrinsics_from_camera_info(640, 480, [500.0, 0, 320, 0, 500, 240, 0, 0, 1],
+                                        [0.01] * count, model)
 
 
 @pytest.mark.parametrize("count", [4, 5])
@@ -216,3 +220,39 @@ def test_a_short_rational_polynomial_d_is_read_as_image_geometry_reads_it(count,
                                                 rational.distortion_model), atol=1e-9)
     assert any(f"rational_polynomial D of {count} coefficients read as k1 k2 p1 p2" in
                r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("count", [8, 12, 14])
+def test_a_plumb_bob_d_of_a_rational_count_is_read_as_opencv_reads_it(count, caplog, tmp_path):
+    """A driver publishing 8 coefficients named plumb_bob works in ROS: image_geometry hands D
+    to OpenCV, which reads 8 (12, 14) as its rational model whatever the name. It was refused
+    ('plumb_bob expects (0, 4, 5) distortion coefficients, got 8'), from the node's CameraInfo
+    and from a camera_info YAML alike; now it is read as rational_polynomial, with one warning
+    per process that names the mismatch and the fix."""
+    from types import SimpleNamespace
+
+    from mast3r_ros.core.image_codec import camera_info
+    from mast3r_ros.core.message_fields import camera_info_to_intrinsics
+    camera_info._warned_plumb_bob_counts.discard(count)
+    k9 = [500.0, 0, 320, 0, 500, 240, 0, 0, 1]
+    d = [0.05, -0.02, 1e-3, -2e-3, 0.01, 0.02, -0.01, 0.005, 1e-4, 0, 2e-4, 0, 1e-3, -1e-3][:count]
+    rational = intrinsics_from_camera_info(640, 480, k9, d, "rational_polynomial")
+    msg = SimpleNamespace(width=640, height=480, k=k9, d=d, distortion_model="plumb_bob",
+                          binning_x=0, binning_y=0, roi=None, p=[0.0] * 12, r=None)
+    yaml = tmp_path / "camera.yaml"
+    yaml.write_text("image_width: 640\nimage_height: 480\ncamera_name: cam\ncamera_matrix:\n"
+                    f"  rows: 3\n  cols: 3\n  data: {k9}\ndistortion_model: plumb_bob\n"
+                    f"distortion_coefficients:\n  rows: 1\n  cols: {count}\n  data: {d}\n"
+                    "rectification_matrix: {rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}\n"
+                    "projection_matrix: {rows: 3, cols: 4, data: [500, 0, 320, 0, 0, 500, 240, 0,"
+                    " 0, 0, 1, 0]}\n")
+    with caplog.at_level(logging.WARNING):
+        cams = [camera_info_to_intrinsics(msg), camera_info_to_intrinsics(msg),
+                load_camera_info_yaml(yaml)]
+    for cam in cams:
+        assert cam.distortion_model == "rational_polynomial"
+        np.testing.assert_array_equal(cam.dist, rational.dist)
+    warned = [r.getMessage() for r in caplog.records
+              if f"'plumb_bob' with {count} coefficients" in r.getMessage()]
+    assert len(warned) == 1, warned  # once, not per message
+    assert "set distortion_model: rational_polynomial" in warned[0]

@@ -132,15 +132,15 @@ def _k_lines(n: int) -> str:
     (lambda t: t.replace(_block("k", K), "k: '<array type: double[9]>'\n"), "with --no-arr"),
     (lambda t: t.replace("height: 480\n", "height: 480\nheight: 240\n"),
      "height is given twice (lines 6 and 7)"),
-    (lambda t: t.replace("- 0.002\n- 0.0\n", "- 0.002\n- 0.0\n- 0.0\n- 0.0\n- 0.0\n"),
-     "plumb_bob expects (0, 4, 5) distortion coefficients, got 8"),
+    (lambda t: t.replace("- 0.002\n- 0.0\n", "- 0.002\n- 0.0\n- 0.0\n"),
+     "plumb_bob expects (0, 4, 5) distortion coefficients, got 6"),
     (lambda t: t.replace("- 525.0\n- 0.0\n- 319.5\n- 0.0\n- 525.0\n",
                          "- 525.0\n- 0.0\n- '319.5'\n- 0.0\n- 525.0\n", 1),
      "k[2] must be a number"),
     (lambda t: t.replace("width: 640", "width: 640.5"), "width must be a whole number"),
 ], ids=["k-8", "k-10", "p-11", "no-k", "no-width", "two-messages", "message-info",
         "ros1-and-ros2-names", "python-repr", "no-arr", "repeated-key",
-        "8-coefficients-named-plumb_bob", "quoted-number", "fractional-width"])
+        "6-coefficients-named-plumb_bob", "quoted-number", "fractional-width"])
 def test_a_bad_echoed_camera_info_is_refused_in_one_line(tmp_path, edit, said):
     text = edit(ECHO)
     assert text != ECHO

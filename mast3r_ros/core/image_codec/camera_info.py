@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Optional, Tuple
+from typing import Optional, Set, Tuple
 
 from collections.abc import Mapping, Sequence
 
@@ -104,6 +104,24 @@ def _message_binning(value: object, field: str) -> int:
     return max(1, factor)
 
 
+_RATIONAL_COUNTS = (8, 12, 14)  # OpenCV's rational model (+ thin prism, + tilt)
+_warned_plumb_bob_counts: Set[int] = set()  # counts warned of in this process
+
+
+def _warn_plumb_bob_of_rational_count(count: int) -> None:
+    """Warn once per process and count that a ``plumb_bob`` D of ``count`` (8, 12 or 14)
+    coefficients is read as OpenCV's rational model, as image_geometry (which hands D to
+    OpenCV whatever the name) reads it."""
+    if count in _warned_plumb_bob_counts:
+        return
+    _warned_plumb_bob_counts.add(count)
+    log.warning("CameraInfo: distortion_model 'plumb_bob' with %d coefficients (plumb_bob has 4 "
+                "or 5): read as OpenCV and image_geometry read %d, the rational_polynomial model "
+                "k1 k2 p1 p2 k3 k4 k5 k6%s; set distortion_model: rational_polynomial in the "
+                "camera's calibration (driver or camera_info YAML) to name it right", count,
+                count, {8: "", 12: " s1 s2 s3 s4", 14: " s1 s2 s3 s4 tau_x tau_y"}[count])
+
+
 def intrinsics_from_camera_info(
     width: int,
     height: int,
@@ -134,9 +152,11 @@ def intrinsics_from_camera_info(
     by `types.check_distortion` (which `CameraIntrinsics` applies too). As image_geometry reads
     them: all-zero coefficients of any other count are no distortion (empty ``dist``), and a
     ``rational_polynomial`` D of 4 or 5 is OpenCV's k1 k2 p1 p2 [k3] with k4 k5 k6 = 0, stored
-    as ``plumb_bob`` (said at INFO). An empty model with no (or all-zero) coefficients is
-    plumb_bob without distortion; ``d`` None is no distortion, as an empty D.
-    Coefficients are kept in the camera's distorted pixels of the streamed image.
+    as ``plumb_bob`` (said at INFO); a ``plumb_bob`` D of 8, 12 or 14 (a driver that names its
+    rational calibration wrong) is read as ``rational_polynomial``, as OpenCV reads that count
+    (a WARNING once per process and count names the fix). An empty model with no (or
+    all-zero) coefficients is plumb_bob without distortion; ``d`` None is no distortion, as an
+    empty D. Coefficients are kept in the camera's distorted pixels of the streamed image.
 
     Raises:
         InputError: naming the field: K not 9 numbers or all zero (uncalibrated), an
@@ -173,6 +193,9 @@ def intrinsics_from_camera_info(
                  "with k4 k5 k6 = 0 (plumb_bob), as image_geometry and OpenCV read it",
                  d_arr.size, " k3" if d_arr.size == 5 else "")
         distortion_model = "plumb_bob"
+    elif distortion_model == "plumb_bob" and d_arr.size in _RATIONAL_COUNTS:
+        _warn_plumb_bob_of_rational_count(d_arr.size)
+        distortion_model = "rational_polynomial"
     distortion_model, d_arr = check_distortion(  # the same check as CameraIntrinsics'
         distortion_model, d_arr, model_field="CameraInfo distortion_model",
         dist_field="CameraInfo D")
