@@ -258,6 +258,38 @@ def test_a_file_larger_than_recorded_is_said_to_be_copied_over_not_cut_short(tmp
         KeyframeMap.check_folder(cut)
 
 
+def test_a_smaller_whole_image_is_said_to_be_another_image_not_truncated(tmp_path, capsys):
+    """A keyframe PNG replaced by a smaller valid PNG (another map's keyframe) was reported as
+    "truncated or corrupt ... copied only in part?", sending the user after a cut copy; it is
+    now named a different image than the map records (both sizes). A PNG cut short keeps
+    "truncated", in check-map and at open alike."""
+    import cv2
+    import numpy as np
+
+    m = kfm.write_map(str(tmp_path / "m"), _keyframes())
+    png = os.path.join(m, "keyframes", "000001.png")
+    size = os.path.getsize(png)
+    ok, other = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))  # a whole, smaller PNG
+    with open(png, "wb") as fh:
+        fh.write(other.tobytes())
+    assert other.size < size
+    with pytest.raises(MapFormatError) as e:
+        KeyframeMap.load(m)
+    text = str(e.value)
+    assert text.startswith(f"map file is a different image than the map records (a whole PNG "
+                           f"of {other.size} bytes, the map says {size}; "), text
+    assert "truncated" not in text and "copied only in part" not in text, text
+    assert "another map's keyframe" in text, text
+    assert main(["check-map", m]) == 2
+    out, err = capsys.readouterr()
+    assert "is a different image than the map records" in out + err
+    assert "truncated or corrupt (" not in out
+    with open(png, "wb") as fh:  # cut short: no IEND chunk
+        fh.write(other.tobytes()[:-12])
+    with pytest.raises(MapFormatError, match=r"truncated or corrupt .*copied only in part"):
+        KeyframeMap.load(m)
+
+
 def test_several_files_larger_than_recorded_are_not_counted_as_missing(tmp_path):
     """Every file of a map larger than its manifest records (a rebuild copied over it) was said
     as '... (and 2 more missing or truncated files); map ... holds files its manifest.json does

@@ -281,8 +281,11 @@ def map_file(path: str, rel: str) -> str:
 def size_problem(path: str, got: int, want: Optional[int]) -> str:
     """The line for a map file of ``got`` bytes (-1: missing) where the map records ``want``
     (None or -1: not recorded): "map file missing: PATH", "map file empty (0 bytes): PATH"
-    (no map file is empty; where no size is recorded) or "map file truncated or corrupt (N
-    bytes, the map says M): PATH"; "" when the size is as recorded (or, not recorded, above 0)."""
+    (no map file is empty; where no size is recorded), "map file is a different image than the
+    map records (...)" for a smaller file that is a whole PNG or JPEG (another image put in its
+    place, `REPLACED`; reads its first 8 and last 12 bytes) or "map file truncated or corrupt
+    (N bytes, the map says M): PATH"; "" when the size is as recorded (or, not recorded,
+    above 0)."""
     if got < 0:
         from ..link_loops import loop_text
 
@@ -293,7 +296,29 @@ def size_problem(path: str, got: int, want: Optional[int]) -> str:
         return ""
     if got > want:  # not cut short: another file put in its place (another map's, copied over)
         return (f"map file {LARGER} ({got} bytes, the map says {want}): {path}")
+    kind = _whole_image(path)
+    if kind:  # smaller but whole: another image in its place, not a cut copy of this one
+        return (f"map file {REPLACED} (a whole {kind} of {got} bytes, the map says {want}; its "
+                f"size and sha256 differ from the map's record, it is not cut short): {path}")
     return f"map file truncated or corrupt ({got} bytes, the map says {want}): {path}"
+
+
+def _whole_image(path: str) -> str:
+    """"PNG" or "JPEG" when ``path`` starts and ends as a whole file of that format does (PNG
+    signature ... IEND chunk; JPEG SOI ... EOI marker: reads 20 bytes), else "" (unreadable,
+    another format, or cut short: a truncated image lacks its end)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            fh.seek(-12, os.SEEK_END)
+            tail = fh.read(12)
+    except OSError:
+        return ""
+    if head == b"\x89PNG\r\n\x1a\n" and tail == b"\x00\x00\x00\x00IEND\xaeB`\x82":
+        return "PNG"
+    if head[:2] == b"\xff\xd8" and tail[-2:] == b"\xff\xd9":
+        return "JPEG"
+    return ""
 
 
 # `size_problem`'s words for a file larger than recorded: an rsync or cp of another map (a
@@ -301,6 +326,9 @@ def size_problem(path: str, got: int, want: Optional[int]) -> str:
 # leaves the new files under the old manifest; "truncated ... copied only in part?" sent the
 # user to look for a cut copy of this map.
 LARGER = "larger than the map records, not cut short"
+# ... and for a smaller file that is a whole image (a keyframe PNG of another map, an edited
+# one): "truncated ... copied only in part?" was as wrong there
+REPLACED = "is a different image than the map records"
 
 
 def file_table_problems(path: str, files: Mapping[str, Any]) -> List[str]:
@@ -329,7 +357,14 @@ def incomplete_map_error(path: str, bad: List[str], pointer: bool = True) -> Map
     if tables:  # the files a table lists are known (and checked) only through it
         see += (f"; the files {' and '.join(tables)} list{'s' if len(tables) == 1 else ''} "
                 "cannot be checked until it is restored")
-    if all(LARGER in line for line in bad):
+    if all(REPLACED in line for line in bad):
+        more = (f" (and {len(bad) - 1} more image{'s' if len(bad) > 2 else ''} not the map's)"
+                if len(bad) > 1 else "")
+        return MapFormatError(
+            f"{first}{more}; map {path} holds images its manifest.json does not record (another "
+            "map's keyframe, or an edited image, copied in its place?): copy the map again "
+            f"whole, into an empty folder, or rebuild it{see}")
+    if all(LARGER in line or REPLACED in line for line in bad):
         more = (f" (and {len(bad) - 1} more file{'s' if len(bad) > 2 else ''} larger than "
                 "recorded)" if len(bad) > 1 else "")  # none is missing or truncated
         return MapFormatError(
