@@ -21,7 +21,7 @@ from ..core.keyframes.layout import MANIFEST
 from ..core.retrieval_index import IndexParams
 from .map_content import content_digests
 from .out_source import refuse_out_over_maps
-from .plots import plot_keyframes
+from .plots_merged import plot_merged_keyframes
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
         sources = merged_from(maps, keep, (a, b))
         _warn_depth_units(sources)
         w.set_manifest_field("merged_from", sources)
-        _plot_merged(w, [int(k.sum()) for k in keep])
+        _plot_merged(w, [int(k.sum()) for k in keep], (a, b))
         try:
             w.commit()
         except KeyboardInterrupt as e:  # a stop once it is renamed into place: complete
@@ -169,13 +169,15 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     return int(sum(k.sum() for k in keep))
 
 
-def _plot_merged(w: MapWriter, counts: List[int]) -> None:
+def _plot_merged(w: MapWriter, counts: List[int], names: Tuple[str, str]) -> None:
     """keyframes.png in the merged map, as build-map writes one (outside the file table,
     before the commit): a maintainer found no plot of a merged map to show. Top-down, the
-    keyframes of A and B counted in the title; `check-map --plot` adds the check's panel."""
+    keyframes of A and B each in a colour, the legend naming the source maps (``names``) and
+    the title counting them; `check-map --plot` adds the check's panel."""
     poses = np.stack([np.asarray(r["map_from_cam"], float).reshape(4, 4) for r in w.records])
-    plot_keyframes(os.path.join(w.tmp, "keyframes.png"), poses,
-                   title=f"merged map (top-down): {counts[0]} keyframes of A, {counts[1]} of B")
+    plot_merged_keyframes(os.path.join(w.tmp, "keyframes.png"), poses, counts, names,
+                          title=f"merged map (top-down): {counts[0]} keyframes of A, "
+                                f"{counts[1]} of B")
 
 
 def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[dict]:

@@ -1,32 +1,56 @@
-"""merge-maps writes keyframes.png beside the merged map, as build-map does beside its map
-(the same plot: `replay.plots.plot_keyframes`); it wrote none, so a merged map had no picture
-of where its keyframes lie."""
+"""merge-maps writes keyframes.png beside the merged map, as build-map does beside its map; it
+wrote none, so a merged map had no picture of where its keyframes lie. Then it drew both source
+maps in one colour, so the picture could not tell which keyframes came from which map: each
+source is drawn in its own colour, named in the legend (`replay.plots_merged`)."""
 
 from __future__ import annotations
 
 import os
 
 import cv2
+import numpy as np
+import pytest
+from matplotlib.colors import to_rgba
 
 from test_merge_adds_nothing import _frames
 
 from mast3r_ros.core.keyframes import KeyframeMap, write_map
-from mast3r_ros.replay import map_merge
+from mast3r_ros.replay import map_merge, plots_merged
 
 
-def test_merge_maps_writes_the_keyframe_plot_of_the_merged_map(tmp_path, monkeypatch):
+def test_merge_maps_draws_each_source_map_in_its_colour_named_in_the_legend(tmp_path,
+                                                                            monkeypatch):
     a = write_map(str(tmp_path / "a"), _frames([0.0, 1.0, 2.0]))
     b = write_map(str(tmp_path / "b"), _frames([0.5, 1.5], first=10))
-    plotted = []
-    real = map_merge.plot_keyframes
-    monkeypatch.setattr(map_merge, "plot_keyframes",
-                        lambda path, poses, *a, **k: (plotted.append(poses), real(path, poses,
-                                                                                  *a, **k)))
+    drawn = []
+    real = plots_merged._finish_top_down
+    monkeypatch.setattr(plots_merged, "_finish_top_down",
+                        lambda fig, ax, *r: (drawn.append(ax), real(fig, ax, *r)))
     out = str(tmp_path / "ab")
     assert map_merge.merge_maps(a, b, out, force=True) == 5
     png = cv2.imread(os.path.join(out, "keyframes.png"))
     assert png is not None and png.shape[2] == 3 and min(png.shape[:2]) > 100
-    (poses,) = plotted
+    (ax,) = drawn
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert [t.split(":")[0] + ":" + t.split(":")[1] for t in legend] == [
+        "A: a (3 keyframes)", "B: b (2 keyframes)"], legend  # (then: they look down, here)
+    dots = {to_rgba(line.get_color()): line.get_xydata() for line in ax.get_lines()}
+    assert len(dots) == 2, dots  # one colour per source, not one for all
     merged = KeyframeMap.load(out)
-    assert poses.shape == (5, 4, 4)
-    assert sorted(poses[:, 0, 3]) == sorted(merged.poses()[:, 0, 3])
+    xs = sorted(merged.poses()[:, 0, 3])
+    got = sorted(x for pts in dots.values() for x in pts[:, 0])
+    np.testing.assert_allclose(got, xs)
+    a_xs = dots[to_rgba(plots_merged.SOURCE_COLOURS[0])][:, 0]
+    np.testing.assert_allclose(sorted(a_xs), sorted(KeyframeMap.load(a).poses()[:, 0, 3]))
+
+
+def test_sources_of_one_base_name_are_named_by_their_paths():
+    assert plots_merged.source_labels("AB", ["x/map", "y/map/"]) == ["A: x/map", "B: y/map/"]
+    assert plots_merged.source_labels("AB", ["maps/kitchen", "maps/hall"]) == [
+        "A: kitchen", "B: hall"]
+
+
+def test_counts_that_do_not_add_up_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="do not add up"):
+        plots_merged.plot_merged_keyframes(str(tmp_path / "k.png"), np.eye(4)[None], [1, 1],
+                                           ["a", "b"])
