@@ -135,3 +135,41 @@ def test_a_held_principal_point_is_released_under_a_jittering_k():
     assert [r.success for r in out] == [False] * 4 + [True] * 4
     moved = gate.judge(frame(600.0), camera=_cam(1170.0, 600.0, 480.0))  # a new K: held again
     assert not moved.success and moved.reason.startswith(HELD_REASON)
+
+
+def test_a_held_principal_point_whose_frames_never_fit_says_why_it_stays_held(caplog):
+    """A held camera (cx 640, cy 480 on 640x480) whose frames pass every other gate but give no
+    principal point fit (fewer than 12 inliers: gates.min_inliers 8) was held for good, each
+    pose refused as '0 of 5 frames fit so far' with no word of why. The hold now counts those
+    frames, and after MAX_UNFIT_FRAMES says it cannot be released and what to do (warned
+    once); it stays refused. Fits that come later still release a right K; another K starts
+    the count over."""
+    import logging
+
+    from mast3r_ros.core.localizer.principal_point_run_gate import (
+        HELD_REASON, MAX_UNFIT_FRAMES, UNCONFIRMABLE_REASON)
+    k2 = _cam(1170.0, 640.0, 480.0)
+    unfit = LocalizationResult(True, 1, np.eye(4), focal_fit=FocalFit(1.0, 0.002, 1170.0))
+    gate = RunPrincipalPointGate()
+    with caplog.at_level(logging.WARNING):
+        out = [gate.judge(unfit, camera=k2) for _ in range(MAX_UNFIT_FRAMES + 3)]
+    assert not any(r.success for r in out)
+    assert out[0].reason.startswith(HELD_REASON)
+    assert "0 of 5 frames fit so far, 1 frame without a principal point fit: fewer than 12 " \
+           "inliers" in out[0].reason, out[0].reason
+    assert all(r.reason.startswith(HELD_REASON) for r in out[:MAX_UNFIT_FRAMES - 1])
+    last = out[-1].reason
+    assert all(r.reason.startswith(UNCONFIRMABLE_REASON) for r in out[MAX_UNFIT_FRAMES - 1:])
+    assert f"{MAX_UNFIT_FRAMES + 3} frames without a principal point fit" in last, last
+    assert "so it stays held: give the K of these images" in last
+    assert "gates.min_inliers 12 or more" in last and "gates.max_focal_error 0" in last
+    warned = [r for r in caplog.records if UNCONFIRMABLE_REASON in r.getMessage()]
+    assert len(warned) == 1
+    fitted = LocalizationResult(True, 1, np.eye(4), focal_fit=FocalFit(
+        1.0, 0.002, 1170.0, PrincipalPointFit(0.0, 0.0, 1.0, 1.0, 640.0, 480.0)))
+    later = [gate.judge(fitted, camera=k2) for _ in range(5)]
+    assert [r.success for r in later] == [False] * 4 + [True]  # a right K is still released
+    anew = RunPrincipalPointGate()
+    assert "3 frames without" in [anew.judge(unfit, camera=k2) for _ in range(3)][-1].reason
+    again = anew.judge(unfit, camera=_cam(1170.0, 600.0, 480.0))
+    assert again.reason.startswith(HELD_REASON) and "1 frame without" in again.reason

@@ -25,13 +25,24 @@ than `SUSPECT_OFFSET` of the image's width or height from its centre (`suspect_p
 K for another resolution, or cx, cy given in other units or swapped; a crop's moved principal
 point is the rightful exception) is held instead: its poses fail until `MIN_FRAMES` frames have
 fit cx and cy and the run's evidence finds them within the gate.
+
+A frame's fit needs `pnp.principal_point.MIN_POINTS` (12) inliers and a geometry that
+converges; a held camera whose frames pass the other gates without one (``gates.min_inliers``
+below 12, few depth points) was held for good, each pose refused as "0 of 5 frames fit so far"
+with no word of why. The hold now counts those frames, and after `MAX_UNFIT_FRAMES` of them
+(with fewer than `MIN_FRAMES` fits) its reason says it cannot be released
+(`UNCONFIRMABLE_REASON`, warned once per camera) and what to do. It stays refused rather than
+released: the far principal point it holds is, but for a crop, a wrong K (K at twice the
+resolution: 2.1 m off), and nothing in the run can tell the two apart.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+import logging
+from typing import Optional, Tuple
 
 from ..focal_evidence import NODE_MAX_FRAMES
+from ..pnp.principal_point import MIN_POINTS
 from ..principal_point_evidence import RunPrincipalPointEvidence
 from ..run_evidence import MIN_FRAMES
 from ..types import CameraIntrinsics, LocalizationResult
@@ -45,6 +56,13 @@ REASON = "the camera's principal point is wrong by this run's frames"
 # 1.5x or 0.5x: 25 %)
 SUSPECT_OFFSET = 0.2
 HELD_REASON = "the camera's principal point is held until this run's frames confirm it"
+# frames of a held camera with no principal point fit after which the hold is said to be one
+# this run cannot release (2x MIN_FRAMES: a few unfit frames among fitted ones are usual)
+MAX_UNFIT_FRAMES = 2 * MIN_FRAMES
+UNCONFIRMABLE_REASON = ("the camera's principal point is held and this run's frames cannot "
+                        "confirm it")
+
+log = logging.getLogger(__name__)
 
 
 def suspect_principal_point(cam: CameraIntrinsics) -> str:
@@ -72,6 +90,20 @@ class RunPrincipalPointGate(RunGate):
 
     def __init__(self) -> None:
         self._evidence = RunPrincipalPointEvidence(NODE_MAX_FRAMES, tolerance_deg=GATE_DEG)
+        # the held camera (width, height, cx, cy to 0.1 px) and its frames without a fit
+        self._held: Optional[Tuple[int, int, float, float]] = None
+        self._unfit = 0
+        self._warned = False
+
+    def _count_unfit(self, camera: CameraIntrinsics, fitted: bool) -> int:
+        """Frames of the held ``camera`` whose inliers gave no principal point fit, this one
+        included unless ``fitted``; started over when the held camera changes."""
+        key = (int(camera.width), int(camera.height), round(float(camera.K[0, 2]), 1),
+               round(float(camera.K[1, 2]), 1))
+        if key != self._held:
+            self._held, self._unfit, self._warned = key, 0, False
+        self._unfit += not fitted
+        return self._unfit
 
     def judge(self, result: LocalizationResult, enabled: bool = True,
               camera: Optional[CameraIntrinsics] = None) -> LocalizationResult:
@@ -81,18 +113,18 @@ class RunPrincipalPointGate(RunGate):
         `suspect_principal_point`, has not yet confirmed it. ``enabled`` False
         (``gates.max_focal_error`` 0): no gate. A result without a fit (no points from depth)
         is not judged."""
+        fit = result.focal_fit
+        suspect = suspect_principal_point(camera) if camera is not None else ""
+        unfit = (self._count_unfit(camera, fit.principal_point is not None)
+                 if suspect and fit is not None and enabled else 0)
         ev = self._judged(result, enabled)
         if ev is None:
             return result
-        suspect = suspect_principal_point(camera) if camera is not None else ""
         # frames combined (below MIN_FRAMES nothing is: those with a fit, then)
         frames = min(c.frames_used if c.value is not None else c.frames_judged
                      for c in (ev.dcx, ev.dcy))
         if suspect and not ev.off and frames < MIN_FRAMES:
-            reason = (f"{HELD_REASON} ({suspect}; {frames} of {MIN_FRAMES} frames fit so far): "
-                      "wrong intrinsics (CameraInfo K, camera.yaml: a calibration for another "
-                      "resolution) or a cropped image whose K is right")
-            return refused(result, reason)
+            return refused(result, self._held_reason(suspect, frames, unfit))
         if not ev.off or self._evidence.camera is None:
             return result
         _, cx, cy = self._evidence.camera
@@ -105,4 +137,26 @@ class RunPrincipalPointGate(RunGate):
                   f"{ev.significance:g} sigma): wrong intrinsics (CameraInfo K, camera.yaml; "
                   "a rotated camera given its unrotated K) or a cropped or shifted image")
         return refused(result, reason)
+
+    def _held_reason(self, suspect: str, frames: int, unfit: int) -> str:
+        """The reason of a held pose: `HELD_REASON` while fits may still come, naming the frames
+        without one; `UNCONFIRMABLE_REASON` (warned once per camera) after `MAX_UNFIT_FRAMES`."""
+        why = (f"{unfit} frame{'' if unfit == 1 else 's'} without a principal point fit: fewer "
+               f"than {MIN_POINTS} inliers within the reprojection error, or a geometry that "
+               "does not converge")
+        if unfit < MAX_UNFIT_FRAMES:
+            more = f", {why}" if unfit else ""
+            return (f"{HELD_REASON} ({suspect}; {frames} of {MIN_FRAMES} frames fit so far"
+                    f"{more}): wrong intrinsics (CameraInfo K, camera.yaml: a calibration for "
+                    "another resolution) or a cropped image whose K is right")
+        reason = (f"{UNCONFIRMABLE_REASON} ({suspect}; {frames} of {MIN_FRAMES} frames fit, "
+                  f"{why}), so it stays held: give the K of these images (CameraInfo K, "
+                  "camera.yaml: a calibration at this resolution); for a cropped image whose K "
+                  f"is right, let frames fit it (gates.min_inliers {MIN_POINTS} or more, a "
+                  "scene with more texture or depth) or turn the check off with "
+                  "gates.max_focal_error 0")
+        if not self._warned:
+            self._warned = True
+            log.warning("%s", reason)
+        return reason
 
