@@ -63,8 +63,10 @@ def with_content_id(model: torch.nn.Module, info):
     network and get the same id), unless it is set already."""
     if info.content_id:
         return info
+    from .model_string import model_string  # canonical: the same id in every file layout
+
     return dataclasses.replace(info, content_id=content_identity(model.state_dict(),
-                                                                 info.model_string))
+                                                                 model_string(info.spec)))
 
 
 def recorded_content_id(path: str, model, info, cache_dir: str):

@@ -421,7 +421,7 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     text = info.model_string if info else model_string(spec)
     # every byte of the weights (a one-value fine-tune is another model); seconds for ViT-L
     content = (info.content_id if info and info.content_id
-               else content_identity(model.state_dict(), text))
+               else content_identity(model.state_dict(), model_string(spec)))  # canonical
     hw = (h // PATCH, w // PATCH)
     n = hw[0] * hw[1]
     gen = torch.Generator().manual_seed(0)
