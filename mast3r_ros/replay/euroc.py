@@ -34,6 +34,7 @@ from scipy.spatial.transform import Rotation
 
 from ..core.config import PoseAtStampConfig
 from ..core.errors import InputError
+from ..core.geometry import invert_poses
 from ..core.image_codec import load_camera_info_yaml
 from ..core.text_files import decode_text, not_text
 from ..core.trajectory import (check_pose_rule, clock_reset_note,
@@ -334,8 +335,8 @@ class EurocSequence(StereoFrames, TumSequence):
                     f"{where} no T_BS (the camera's pose in the body frame), which places the "
                     f"camera on the ground truth's body: add it, or pass {poses_option}")
                 body_from_cam = np.eye(4)
-            cam_from_s = np.linalg.inv(body_from_cam) @ self._body_from_gt_sensor
-        s_from_cam = np.linalg.inv(cam_from_s)
+            cam_from_s = invert_poses(body_from_cam) @ self._body_from_gt_sensor
+        s_from_cam = invert_poses(cam_from_s)
         #: the ground truth's file, for messages (None: none read)
         self.groundtruth_file: Optional[str] = self._gt_file if not self._no_pose_reason else None
         #: what else places the camera, for the map check to name beside pose conventions
@@ -415,7 +416,7 @@ class EurocSequence(StereoFrames, TumSequence):
         # cam0's as read for the frames (its 'read as' line once), unless --camera-info gave them
         cam0 = self.intrinsics if self.camera_info_name is None else load_camera_info_yaml(sensor)
         stereo = euroc_stereo(cam0, load_camera_info_yaml(files[1]),
-                              np.linalg.inv(body_from[1]) @ body_from[0],
+                              invert_poses(body_from[1]) @ body_from[0],
                               (str(files[0]), str(files[1])))
         # by exact stamp, not --sync-tolerance: the two cameras are triggered together, and
         # the neighbour of an image cam1 dropped is another moment (wrong depth, not none)

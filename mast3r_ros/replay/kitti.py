@@ -28,6 +28,7 @@ from scipy.spatial.transform import Rotation
 
 from ..core.config import PoseAtStampConfig
 from ..core.errors import InputError
+from ..core.geometry import invert_poses
 from ..core.image_codec import read_image_file
 from ..core.image_codec.camera_info import intrinsics_from_pinhole_file
 from ..core.text_files import decode_text, not_text
@@ -264,7 +265,7 @@ class KittiSequence(StereoFrames, TumSequence):
             before_index()
         cam_from_cam0 = np.eye(4)
         cam_from_cam0[:3, 3] = offset  # t_i = inv(K_i) P_i[:, 3]
-        cam0_from_cam = np.linalg.inv(cam_from_cam0)
+        cam0_from_cam = invert_poses(cam_from_cam0)
         poses_path = self.folder.parent.parent / "poses" / f"{self.folder.name}.txt"
         self._no_pose_reason: Optional[str] = None
         self.groundtruth_file: Optional[str] = None

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..core.errors import InputError, mark_published
 from ..core.fileio import OutputBusyError, check_output_folder
+from ..core.geometry import invert_poses
 from ..core.keyframes import MapWriter
 from ..core.keyframes.layout import MANIFEST
 from ..core.retrieval_index import IndexParams
@@ -492,7 +493,7 @@ def _depth_ratio(kept: Optional[np.ndarray], other: Optional[np.ndarray]) -> Opt
 
 def _pose_gap(a_from_x: np.ndarray, a_from_y: np.ndarray) -> tuple:
     """(translation m, rotation deg) between two poses of one frame."""
-    d = np.linalg.inv(a_from_x) @ a_from_y
+    d = invert_poses(a_from_x) @ a_from_y
     cos = np.clip((np.trace(d[:3, :3]) - 1.0) / 2.0, -1.0, 1.0)
     return float(np.linalg.norm(d[:3, 3])), float(np.degrees(np.arccos(cos)))
 

@@ -31,6 +31,7 @@ import numpy as np
 from rosbags.highlevel import AnyReaderError
 
 from ...core.errors import InputError
+from ...core.geometry import invert_poses
 from ...core.message_fields import header_stamp_ns, tq_to_matrix, transform_to_tq
 from ...core.tf_buffer import TransformBuffer
 from .opening import bag_deserialize, bag_label, bag_messages
@@ -213,7 +214,7 @@ class _PoseTopic:
             root_from_body = (self._tf.lookup(root, parent, 0) if root != parent
                               else np.eye(4)) @ mount
             try:
-                self._tf.add_static(stream.body, root, np.linalg.inv(root_from_body))
+                self._tf.add_static(stream.body, root, invert_poses(root_from_body))
             except InputError:  # the edge would close a loop: root is the stream's own
                 continue
             log.info("%s: /tf_static %s -> %s read the other way round, %s -> %s: %s %s gives "

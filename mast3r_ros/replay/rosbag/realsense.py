@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ...core.errors import InputError
+from ...core.geometry import invert_poses
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +322,7 @@ def colour_from_depth(label: str, image_topic: str, depth_topic: str,
             "aligned_depth_to_color topic, or read it without --depth-topic (localize needs no "
             "depth; build-map's mast3r matcher neither)")
     with np.errstate(over="ignore", invalid="ignore"):  # an offset of 1e300 m: inf, refused
-        rel = np.linalg.inv(image_tf[shared[0]]) @ depth_tf[shared[0]]
+        rel = invert_poses(image_tf[shared[0]]) @ depth_tf[shared[0]]
         offset_m = float(np.linalg.norm(rel[:3, 3]))
     if not (np.isfinite(rel).all() and offset_m <= _ONE_DEVICE_M):
         raise InputError(
