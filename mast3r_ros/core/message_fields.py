@@ -26,6 +26,7 @@ from .errors import InputError
 from .geometry import finite_pose, is_valid_pose, make_pose, non_rigid_reason
 from .said_once import SaidOnce
 from .image_codec.camera_info import _message_binning, _message_size, _roi_fields, _uint32
+from .image_codec.bayer_watch import warn_bayer_stream
 from .types import CameraIntrinsics, Frame, check_stamp_ns
 
 log = logging.getLogger(__name__)
@@ -421,6 +422,7 @@ def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *
         array, f"{encoding} images of frame_id '{msg.header.frame_id}'",
         "publish them at the full 16-bit range (shift the sensor's bits up) or as 8-bit",
         max_bits=12 if encoding == "16UC1" else 14)
+    warn_bayer_stream(array, encoding, msg.header.frame_id)  # mono8: a sensor's mosaic?
     return Frame(rgb=image_codec.to_rgb8(array, encoding), intrinsics=intrinsics,
                  stamp_ns=header_stamp_ns(msg.header),
                  frame_id=header_frame_name(msg.header.frame_id),

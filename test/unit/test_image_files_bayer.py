@@ -1,5 +1,6 @@
 """A raw Bayer mosaic (one colour a pixel, 2x2 pattern) saved as a grey image file is warned
-about, once for a folder's files, naming the demosaic fix; grey pictures and 16-bit depth PNGs
+about, once for a folder's files (its 1st, 2nd, 4th, ... judged) and for a mono8 topic, naming the
+demosaic fix; grey pictures and 16-bit depth PNGs
 are not (`core.image_codec.files.bayer_like`)."""
 
 from __future__ import annotations
@@ -92,3 +93,57 @@ def test_bayer_like_judges_single_channel_8_and_16_bit_images_only():
     rows = cv2.GaussianBlur(cv2.cvtColor(_colour_scene(), cv2.COLOR_BGR2GRAY), (0, 0), 1)
     rows[1::2] //= 3
     assert bayer_like(rows) == ""
+
+
+def test_a_folder_whose_first_file_is_grey_is_still_judged_further_on(tmp_path, caplog):
+    """The folder was judged on its first file only: a first grey picture (a lens-cap frame, a
+    calibration target) hid mosaics after it. Its 1st, 2nd, 4th, ... files are judged now."""
+    folder = tmp_path / "greyfirst"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "0000.png"), cv2.cvtColor(_colour_scene(seed=9),
+                                                       cv2.COLOR_BGR2GRAY))
+    for k in range(1, 5):
+        cv2.imwrite(str(folder / f"{k:04d}.png"), _mosaic(_colour_scene(seed=k)))
+    with caplog.at_level(logging.WARNING):
+        for k in range(5):
+            read_image_file(str(folder / f"{k:04d}.png"))
+    said = _bayer_warnings(caplog)
+    assert len(said) == 1 and said[0].startswith(f"{folder}/*.png: "), said
+
+
+def test_the_watch_judges_a_stream_at_doubling_counts_until_it_warns():
+    from mast3r_ros.core.image_codec.bayer_watch import BayerWatch
+
+    watch = BayerWatch(max_keys=2)
+    assert [n + 1 for n in range(40) if watch.due("a")] == [1, 2, 4, 8, 16, 32]
+    watch.said("a")
+    assert not any(watch.due("a") for _ in range(64))
+    assert watch.due("b") and watch.due("c") and watch.due("a")  # "a" forgotten: anew
+
+
+@pytest.mark.parametrize("encoding", ["mono8", "mono16"])
+def test_a_mono_topic_of_bayer_mosaics_is_warned_about_once(caplog, encoding):
+    """A bag's or the node's mono8 image topic carrying a sensor's mosaic was never judged: read
+    as grey pictures without a word. Now warned once per frame_id and encoding (the bag reader
+    and the node both decode through frame_from_image_message); grey pictures are not."""
+    from test_message_fields import image_msg
+
+    from mast3r_ros.core.message_fields import frame_from_image_message
+
+    def msg(pixels, frame_id):
+        m = image_msg(encoding, pixels if encoding == "mono8"
+                      else pixels.astype(np.uint16) * 257)
+        m.header.frame_id = frame_id
+        return m
+
+    grey = cv2.cvtColor(_colour_scene(seed=7), cv2.COLOR_BGR2GRAY)
+    with caplog.at_level(logging.WARNING):
+        for k in range(6):
+            frame_from_image_message(msg(_mosaic(_colour_scene(seed=k)), f"bayer_{encoding}"),
+                                     None)
+            frame_from_image_message(msg(grey, f"grey_{encoding}"), None)
+    said = [m for m in _warnings(caplog) if "raw Bayer colour mosaic" in m]
+    assert len(said) == 1, said
+    assert said[0].startswith(f"{encoding} images of frame_id 'bayer_{encoding}' look like a "
+                              "raw Bayer colour mosaic"), said
+    assert "image_proc debayer" in said[0] and "bayer_* encoding" in said[0]

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import InputError
 from ..recordings import image_file_examples, image_glob_hint
 from ..said_once import SaidOnce
+from .bayer_watch import BayerWatch
 from .compressed import _encoding_of_decoded, opencv_path, opencv_refusal
 from .raw import to_rgb8, warn_low_bit_depth
 
@@ -38,7 +39,7 @@ DEPTH_LIKE_MIN_VALID = 0.05
 # `depth_like` of an image with fewer holes: this share of its pixels at least as smooth as a
 # depth's (`_depth_smooth`)
 DEPTH_LIKE_MIN_SMOOTH = 0.9
-_BAYER_LIKE_CHECKED = SaidOnce()  # a folder's grey files judged on the first one
+_BAYER_LIKE_CHECKED = BayerWatch()  # a folder's grey files: its 1st, 2nd, 4th, ... judged
 # `bayer_like`: a pixel predicted from its same-colour neighbours two away at least this many
 # times better than from its next neighbours, along rows and along columns (a grey picture, a
 # depth image: at most 0.47 and 0.56; white noise 1.0; mosaics of 7-Scenes kitchen frames: 2.6..9)
@@ -250,10 +251,11 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
                         "colour or infrared images (a TUM folder's rgb/, not its depth/), or "
                         "ignore this if it is an infrared picture%s", source, why,
                         "" if one_file else " (said once for these files)")
-    if image.ndim == 2 and _BAYER_LIKE_CHECKED.first(source):
+    if image.ndim == 2 and _BAYER_LIKE_CHECKED.due(source):
         why = bayer_like(image)
         if why:  # a warning: such poses came out as good as colour ones (SIFT; ROS's debayer
             # node or cv2.cvtColor gives the colour back, which MASt3R was trained on)
+            _BAYER_LIKE_CHECKED.said(source)
             log.warning("%s: a single-channel image that looks like a raw Bayer colour mosaic "
                         "(%s); it is read as a grey picture, its 2x2 colour pattern as texture: "
                         "demosaic the files first, e.g. cv2.cvtColor(image, "
