@@ -319,3 +319,25 @@ def test_a_folder_without_the_huggingface_files_names_the_checkpoint_in_it(tmp_p
     (tmp_path / "MASt3R.pth").unlink()
     with pytest.raises(CheckpointError, match="give the checkpoint file \\(.pth\\) instead"):
         load_checkpoint(str(tmp_path))
+
+
+def test_a_patch_size_other_than_16_is_refused_not_ignored(tmp_path):
+    """patch_size was ignored: a patch-8 file ran as patch 16, or was refused for a weight shape
+    'the architecture in the file needs' though the file said 8. 16, as a number or a pair, is
+    what every official file says and passes without a warning."""
+    for ok in (16, (16, 16)):
+        assert spec_from_kwargs("AsymmetricMASt3R", {"patch_size": ok}).arch == "mast3r"
+    with pytest.raises(CheckpointError, match="patch_size=8 is not supported.*16-pixel"):
+        spec_from_kwargs("AsymmetricMASt3R", {"patch_size": 8})
+    path = tmp_path / "patch8.pth"
+    text = OFFICIAL_MASt3R.replace("img_size", "patch_size=8, img_size")
+    torch.save({"model": {"patch_embed.proj.weight": torch.zeros(4, 3, 8, 8)},
+                "args": argparse.Namespace(model=text)}, path)
+    with pytest.raises(CheckpointError, match=r"patch8\.pth: its constructor string.*patch_size=8"):
+        ck.load_checkpoint(str(path))
+    # a bare state dict: the patch read from the patch embedding's kernel
+    sd = _shapes_only_state_dict(32, 2, 32, 10, desc_dim=24)
+    sd["patch_embed.proj.weight"] = torch.empty((32, 3, 8, 8), device="meta")
+    with pytest.raises(CheckpointError, match="bare.pth: its weights' shapes.*patch_size=8"):
+        ck.infer_spec(sd, "bare.pth")
+    assert ck.infer_spec(_shapes_only_state_dict(32, 2, 32, 10, desc_dim=24)).desc_dim == 24

@@ -390,13 +390,14 @@ def infer_spec(sd: Mapping[str, torch.Tensor], where: str = "state dict") -> Mod
     depth = lambda p: len({k.split(".")[1] for k in sd if k.startswith(p)})  # noqa: E731
     kw: Dict[str, Any] = dict(enc_embed_dim=enc, enc_depth=depth("enc_blocks."),
                               enc_num_heads=max(1, enc // 64), dec_embed_dim=dec,
-                              dec_depth=depth("dec_blocks."), dec_num_heads=max(1, dec // 64))
+                              dec_depth=depth("dec_blocks."), dec_num_heads=max(1, dec // 64),
+                              patch_size=sd["patch_embed.proj.weight"].shape[-1])
     fc2 = sd.get("downstream_head1.head_local_features.fc2.weight")
     if fc2 is None:
-        return spec_from_kwargs("AsymmetricCroCo3DStereo", kw)
+        return spec_named_by(f"{where}: its weights' shapes", ("AsymmetricCroCo3DStereo", kw))
     kw.update(output_mode=f"pts3d+desc{fc2.shape[0] // 256 - 1}", two_confs=True,
               desc_conf_mode=("exp", 0, math.inf))
-    return spec_from_kwargs("AsymmetricMASt3R", kw)
+    return spec_named_by(f"{where}: its weights' shapes", ("AsymmetricMASt3R", kw))
 
 
 # ------------------------------------------------------------------------ state dicts

@@ -12,12 +12,14 @@ import math
 from typing import Any, Dict, Mapping, Tuple
 
 from ..errors import CheckpointError
+from .network import PATCH as PATCH_SIZE
 from .network import ModelSpec
 
 log = logging.getLogger(__name__)
 
 CLASS_ARCH = {"AsymmetricMASt3R": "mast3r", "AsymmetricCroCo3DStereo": "dust3r"}
 # Constructor kwargs that only matter for training or bookkeeping: accepted silently.
+# (patch_size is checked first: 16, the only patch the network cuts, is then accepted here.)
 _IGNORED_KWARGS = {"patch_embed_cls", "landscape_only", "freeze", "mask_ratio", "patch_size",
                    "desc_mode", "pos_embed", "head_type", "output_mode"}
 
@@ -66,8 +68,8 @@ def parse_model_string(text: str) -> Tuple[str, Dict[str, Any]]:
 def spec_from_kwargs(cls_name: str, kwargs: Mapping[str, Any]) -> ModelSpec:
     """Map official constructor kwargs to a `ModelSpec`; unknown kwargs are warned about.
 
-    Raises `CheckpointError` for an unknown class, positional embedding, head type or output
-    mode, or an architecture the network cannot run (`ModelSpec.validate`).
+    Raises `CheckpointError` for an unknown class, positional embedding, patch size (16 only),
+    head type or output mode, or an architecture the network cannot run (`ModelSpec.validate`).
     """
     if cls_name not in CLASS_ARCH:
         raise CheckpointError(f"unknown model class {cls_name!r}; supported: {sorted(CLASS_ARCH)}")
@@ -78,6 +80,13 @@ def spec_from_kwargs(cls_name: str, kwargs: Mapping[str, Any]) -> ModelSpec:
     if not pos.startswith("RoPE"):
         raise CheckpointError(f"pos_embed={pos!r} is not supported (only RoPE<freq>)")
     out["rope_freq"] = float(pos[4:] or 100)
+    patch = kwargs.get("patch_size", PATCH_SIZE)
+    if patch not in (PATCH_SIZE, (PATCH_SIZE, PATCH_SIZE)):
+        # before: ignored, so a patch-8 file was run as patch 16 or refused for the shape of
+        # 'patch_embed.proj.weight' "the architecture in the file needs" -- not the file's
+        raise CheckpointError(f"patch_size={patch!r} is not supported (the network cuts images "
+                              f"into {PATCH_SIZE}-pixel patches, as every official MASt3R and "
+                              "DUSt3R checkpoint does)")
     head = kwargs.get("head_type", "catmlp+dpt" if arch == "mast3r" else "dpt")
     expected_head = "catmlp+dpt" if arch == "mast3r" else "dpt"
     if head != expected_head:
