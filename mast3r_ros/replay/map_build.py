@@ -26,7 +26,7 @@ import numpy as np
 
 from ..core.config import Config, ModelConfig
 from ..core.encoding_store import EncodingStore, StoreTable
-from ..core.errors import InputError
+from ..core.errors import CheckpointError, InputError
 from ..core.image_codec.compressed import read_own_image
 from ..core.fileio import (OutputBusyError, atomic_write_json, output_path,
                            refuse_busy_output)
@@ -275,8 +275,6 @@ def build_retrieval(cfg: Config, checkpoint: Optional[str], codebook: Optional[s
             return cfg, None, None
         checkpoint, codebook = r.checkpoint, codebook or r.codebook or None
         if not os.path.isfile(os.path.expanduser(checkpoint)):
-            from ..core.errors import CheckpointError
-
             raise CheckpointError(
                 f"retrieval checkpoint not found: {checkpoint} (retrieval.checkpoint of "
                 "--params); pass --retrieval-checkpoint PATH, or --retrieval-checkpoint '' to "
@@ -300,7 +298,9 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
     """Fail fast, before a source is read or a keyframe checked (minutes on a large bag): the
     checkpoint the encodings need (mast3r matcher with a checkpoint configured) exists and is
     no empty, text or cut-short file nor a folder without a Hugging Face checkpoint's files
-    (`require_checkpoint`), its device exists here (`resolve_device`; not with --ray-address),
+    (`require_checkpoint`) nor a DUSt3R checkpoint (its constructor string names it:
+    `declared_arch`; a bare DUSt3R state dict is refused once loaded, `encode_map_keyframes`),
+    its device exists here (`resolve_device`; not with --ray-address),
     and the retrieval checkpoint and codebook of ``opts`` exist. Raises `CheckpointError` naming the
     missing file and how to pass it, and `InputError` for a retrieval checkpoint in a build
     that encodes no keyframes (--matcher sift, or no checkpoint; it was refused only once the
@@ -310,7 +310,12 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
     if encodes:
         from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint
 
-        require_checkpoint(resolve_checkpoint(cfg.model.checkpoint))
+        path = resolve_checkpoint(cfg.model.checkpoint)
+        require_checkpoint(path)
+        from ..core.model.checkpoint_arch import declared_arch, no_descriptors_for_map
+
+        if declared_arch(path) == "dust3r":  # told by its constructor string, weights unread
+            raise CheckpointError(no_descriptors_for_map(path))
         if not opts.ray_address:  # Ray workers resolve it on their own machines
             from ..core.devices import resolve_device
 
@@ -363,6 +368,11 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
     from ..core.model.engine import Mast3rEngine
 
     engine = Mast3rEngine.from_config(cfg.model)
+    if not engine.has_descriptors:  # a bare DUSt3R state dict: its class named nowhere
+        from ..core.model.checkpoint_arch import no_descriptors_for_map
+
+        engine.close()
+        raise CheckpointError(no_descriptors_for_map(cfg.model.checkpoint))
     identity, size = engine.identity, cfg.model.image_size
     content = content_id_of(engine)  # every byte of the weights, recorded beside the identity
     n = len(w.records)
