@@ -341,3 +341,32 @@ def test_a_patch_size_other_than_16_is_refused_not_ignored(tmp_path):
     with pytest.raises(CheckpointError, match="bare.pth: its weights' shapes.*patch_size=8"):
         ck.infer_spec(sd, "bare.pth")
     assert ck.infer_spec(_shapes_only_state_dict(32, 2, 32, 10, desc_dim=24)).desc_dim == 24
+
+
+def test_a_declared_architecture_the_weights_do_not_fit_names_both_sides():
+    """A constructor string (or config.json) that disagrees with whole weights: before, the
+    first missing or misshapen key and 'the file is for another architecture', no fix; now the
+    fields that differ, as declared and as the weights' shapes show them, and 'download it
+    again' (load_checkpoint end to end: test_checkpoint's test_wrong_architecture_...)."""
+    import dataclasses
+
+    from mast3r_ros.core.model.checkpoint_arch import config_weights_mismatch
+
+    tiny = dataclasses.replace(TINY_SPEC, desc_dim=24, two_confs=True)
+    with torch.device("meta"):
+        sd = AsymmetricMASt3R(tiny).state_dict()
+    # one name of each DPT alias pair, as safetensors stores them (meta tensors: no torch.equal)
+    sd = {k: v for k, v in sd.items() if k not in ck._alias_pairs(sd).values()}
+    said = dataclasses.replace(tiny, dec_depth=12)
+    err = CheckpointError("first key")
+    got = str(config_weights_mismatch(err, sd, said, "official", "edited.pth"))
+    assert got.startswith("edited.pth: its constructor string (args.model) says dec_depth=12 but "
+                          "its weights are of dec_depth=10: ") and "download" in got
+    got = str(config_weights_mismatch(err, sd, said, "huggingface", "hf"))
+    assert got.startswith("hf: its config.json says dec_depth=12 but its weights are of "
+                          "dec_depth=10")
+    # a bare state dict declares nothing; weights that are no whole network: the first key
+    assert config_weights_mismatch(err, sd, said, "state_dict", "x.pth") is err
+    cut = {k: v for k, v in sd.items() if k != "enc_norm.bias"}
+    assert config_weights_mismatch(err, cut, said, "official", "x.pth") is err
+    assert config_weights_mismatch(err, sd, tiny, "official", "x.pth") is err  # no difference

@@ -523,7 +523,12 @@ def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickle
                                                         bare_model_string)
     with torch.device("meta"):
         model = AsymmetricMASt3R(spec)
-    sd = check_state_dict(model, sd, path)
+    try:
+        sd = check_state_dict(model, sd, path)
+    except CheckpointError as e:  # a declared architecture: say what it and the weights say
+        from .checkpoint_arch import config_weights_mismatch
+
+        raise config_weights_mismatch(e, sd, spec, layout, path) from None
     # assign=True adopts the loaded tensors instead of copying them (one copy of 2.7 GB, not two).
     model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True, assign=True)
     # the architecture by its canonical string, not the file's text (kwargs in another order,
