@@ -1,5 +1,6 @@
 """When and how progress is shown: the bars of build-map, localize, check-map, merge-maps,
-retrieve and the demo, build-map's keyframe-encoding and ASMK-index bars, and export's stage line.
+retrieve and the demo, build-map's keyframe-encoding and ASMK-index bars, a localizer's encoding
+of a map's missing keyframe encodings, and export's stage line.
 
 One rule for all of them: progress is INFO output. On a terminal it is a live bar on stderr
 (tqdm); off a terminal (``nohup``, systemd, CI, ``> log 2>&1``) it is a plain INFO log line at a

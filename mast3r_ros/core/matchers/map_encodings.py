@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import InputError
 from ..keyframes import EncodingSet, KeyframeMap
 from ..keyframes.encodings import content_id_of
+from ..progress_output import progress_bar
 from ..retrieval import pooled_descriptor
 
 
@@ -50,7 +51,18 @@ def stack_encodings(identity: str, image_size: int,
 
 def encode_keyframes(kf_map: KeyframeMap, engine: Any, image_size: int) -> EncodingSet:
     """Encoder outputs of every keyframe of a map for one checkpoint and image size (store them
-    with ``KeyframeMap.save_encodings`` or ``MapWriter.add_encodings``)."""
-    encs = [encode_keyframe(engine, kf_map.image(i), image_size) for i in range(len(kf_map))]
+    with ``KeyframeMap.save_encodings`` or ``MapWriter.add_encodings``). Shows its progress in
+    keyframes (`progress_output.progress_bar`: a bar on a terminal, INFO lines off one): a
+    localizer computing a map's missing encodings (another checkpoint or size than the build's)
+    spends seconds a keyframe on a CPU, minutes to hours on a large map, before its first
+    frame."""
+    bar = progress_bar(len(kf_map), "encoding the map's keyframes", "keyframe")
+    encs = []
+    try:
+        for i in range(len(kf_map)):
+            encs.append(encode_keyframe(engine, kf_map.image(i), image_size))
+            bar.update(1)
+    finally:
+        bar.close()
     return dataclasses.replace(stack_encodings(engine.identity, image_size, encs),
                                content_id=content_id_of(engine))
