@@ -296,7 +296,8 @@ def cmd_localize(args: argparse.Namespace) -> int:
         sys.stdout.write(f"localized {args.source}{cut} against {map_path} -> {args.out}\n"
                          f"{format_table(metrics)}\n")
         if metrics.get("frames") and not metrics.get("evaluated"):
-            note = (no_frame_localized_note(metrics, args.out) if not metrics.get("localized")
+            note = (no_frame_localized_note(metrics, args.out, cfg.localizer.matcher)
+                    if not metrics.get("localized")
                     else no_groundtruth_hint(source, args, cfg.pose_at_stamp))
             sys.stderr.write(f"{PROG} localize: note: {note}\n")
     return 0

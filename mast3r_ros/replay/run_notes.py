@@ -48,12 +48,17 @@ def likely_cause(failure_reasons: Dict[str, int]) -> str:
     return best[0] if total and 2 * best[1] >= total else ""
 
 
-def no_frame_localized_note(metrics: Dict[str, Any], out: str) -> str:
+def no_frame_localized_note(metrics: Dict[str, Any], out: str, matcher: str = "") -> str:
     """Why nothing was evaluated when no frame localized (one line): the ground truth is not
     to blame, so the note must not send the user to fix it (a fresh user's find); what the
-    failures' reasons likely mean when most say one thing (`likely_cause`)."""
+    failures' reasons likely mean when most say one thing (`likely_cause`). With ``matcher``
+    'mast3r', too few agreeing matches may be the weights' doing: said too (a random-weight
+    test checkpoint's run was sent to look for another map or blurred images)."""
     have = metrics.get("frames_with_groundtruth", 0)
     cause = likely_cause(metrics.get("failure_reasons") or {})
+    if cause == _NO_MATCH and matcher == "mast3r":
+        cause += (" Or weights other than MASt3R's trained ones (README: 'Model weights'; a "
+                  "random-weight test checkpoint localizes none)")
     return (f"no frame localized, so none could be evaluated ({have} of {metrics['frames']} "
             "have ground truth)" + (f"; most frames failed as {cause}" if cause else "")
             + "; why each failed: the 'failures' row above and "

@@ -33,3 +33,21 @@ def test_an_unexplained_inconsistent_map_names_depth_out_of_sync_among_the_fixes
     assert cause.name == "unknown"
     assert "depth image is of its colour image's instant" in cause.fix
     assert "out of sync" in cause.fix and "the depth unit" in cause.fix
+
+
+def test_no_frame_localized_by_the_mast3r_matcher_names_the_weights_too():
+    """A tiny random-weight checkpoint's run (every frame 'too few PnP inliers') was told to
+    look for another map, an unseen part or blurred images; with the mast3r matcher the weights
+    are named among the causes (docs/bench/m3_user_trial_cpu_2026-12-07zj)."""
+    from mast3r_ros.replay.run_notes import no_frame_localized_note
+
+    metrics = {"frames": 10, "frames_with_groundtruth": 10,
+               "failure_reasons": {"too few PnP inliers": 10}}
+    said = no_frame_localized_note(metrics, "run", "mast3r")
+    assert "a place this map does not hold" in said
+    assert "weights other than MASt3R's trained ones" in said and "random-weight" in said
+    assert said.endswith("run/results.jsonl")
+    assert "weights" not in no_frame_localized_note(metrics, "run", "sift")
+    lens_cap = {"frames": 5, "frames_with_groundtruth": 5,
+                "failure_reasons": {"too few features in the query image": 5}}
+    assert "weights" not in no_frame_localized_note(lens_cap, "run", "mast3r")
