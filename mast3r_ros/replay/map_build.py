@@ -19,7 +19,7 @@ import dataclasses
 import json
 import logging
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -332,6 +332,27 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
                          f"the ASMK index is computed from the keyframes' encoder output ({why}); "
                          "drop --retrieval-checkpoint, or build with --matcher mast3r and a "
                          "--checkpoint")
+
+
+def network_takes(frame: Any, checked: set, cfg: Config) -> None:
+    """`InputError` when a keyframe's image is one the network cannot take at the configured
+    image_size (`preprocess.plan_resize`: under 16 px on its short side, over 4:1), for a build
+    that encodes (the mast3r matcher with a checkpoint), said as the recording's frame at its
+    stamp: before, the same words came without the frame, once every keyframe had been read
+    and the network loaded. ``checked``: the (width, height) already judged (one per camera)."""
+    if cfg.localizer.matcher != "mast3r" or not cfg.model.checkpoint:
+        return
+    h, w = frame.rgb.shape[:2]
+    if (w, h) in checked:
+        return
+    from ..core.model.preprocess import plan_resize
+
+    try:
+        plan_resize(w, h, cfg.model.image_size)
+    except InputError as e:
+        raise InputError(f"the recording's keyframe at stamp {frame.stamp_ns / 1e9:.6f} s: "
+                         f"{e}") from None
+    checked.add((w, h))
 
 
 def connect_build_workers(cfg: Config, opts: BuildOptions) -> None:

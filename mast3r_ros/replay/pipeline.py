@@ -33,6 +33,7 @@ from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_r
                                poses_at_stamps, stamp_steps)
 from ..core.types import Frame
 from .map_build import (BuildOptions, add_asmk_index, check_build_files, commit_build,
+                        network_takes,
                         connect_build_workers, encode_map_keyframes, kept_build_error,
                         open_map_writer)
 from .first_frames import FirstFrames
@@ -175,6 +176,7 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     lazy = _candidate_frames(source, poses, need, selector)
     frames = hold_unreadable(frames_or_unreadable(source) if lazy is None else lazy)
     run: List[int] = []  # stamps of the unreadable frames in a row up to this one
+    sizes: set = set()  # image sizes checked by `network_takes`
     for i, (f, n) in enumerate(progress(frames, len(source), "build-map", unit="frame")):
         if n:
             run.append(f.stamp_ns)
@@ -205,6 +207,7 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
             raise InputError(_depth_range_message(e, getattr(source, "depth_units_per_m", None))
                              ) from e
         st.sift.offer(f.rgb)  # --matcher sift: tiny frames' keypoints (a map that localizes none)
+        network_takes(f, sizes, cfg)  # mast3r: an image the network cannot take, before encoding
         if st.check is not None:  # measured now against its predecessors, not kept
             st.check.add(KeyframeRecord(f.rgb, f.depth_m, f.intrinsics, pose, f.stamp_ns,
                                         str(kid)))

@@ -1,0 +1,57 @@
+"""build-map with the mast3r matcher on a recording whose images the network cannot take
+(under 16 px on the short side, over 4:1): before, every keyframe was read and checked and the
+network loaded, then 'image 128x24 is too elongated ...' came without saying which input it
+was. Now the first such keyframe is refused as it is taken, naming its stamp, before the
+network loads; nothing is written."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import cv2
+import pytest
+import torch
+from mast3r_test_utils import OFFICIAL_MASt3R
+
+from mast3r_ros.replay.cli import main
+
+
+@pytest.fixture(scope="module")
+def strip_folder(tmp_path_factory):
+    """A TUM folder of 128x24 frames (5.3:1) with its calibration."""
+    from mast3r_ros.replay.synthetic import write_demo_sequences
+
+    root = Path(write_demo_sequences(str(tmp_path_factory.mktemp("strip")), num_frames=6,
+                                     width=128, height=96, seed=3)[0])
+    for sub in ("rgb", "depth"):
+        for p in (root / sub).glob("*.png"):
+            img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+            cv2.imwrite(str(p), img[36:60])
+    cam = root / "camera.yaml"
+    text = cam.read_text().replace("image_height: 96", "image_height: 24")
+    cy = re.search(r"data: \[[^,]+, [^,]+, [^,]+, [^,]+, [^,]+, ([0-9.]+),", text).group(1)
+    cam.write_text(text.replace(cy, f"{float(cy) - 36:.6f}"))
+    return root
+
+
+def test_an_image_the_network_cannot_take_is_refused_at_its_keyframe(strip_folder, tmp_path,
+                                                                      capsys, monkeypatch):
+    from mast3r_ros.core.model import engine as engine_mod
+
+    def not_loaded(*a, **k):
+        raise AssertionError("the network was loaded")
+    monkeypatch.setattr(engine_mod.Mast3rEngine, "from_config", classmethod(not_loaded))
+    ckpt = tmp_path / "m.pth"
+    torch.save({"model": {"patch_embed.proj.weight": torch.zeros(2, 3, 16, 16)},
+                "args": argparse.Namespace(model=OFFICIAL_MASt3R)}, ckpt)
+    out = tmp_path / "map"
+    capsys.readouterr()
+    rc = main(["build-map", str(strip_folder), "--out", str(out), "--checkpoint", str(ckpt),
+               "--matcher", "mast3r", "--log-level", "error"])
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert rc == 2 and len(err) == 1, err
+    assert re.search(r"the recording's keyframe at stamp [0-9.]+ s: image 128x24 is too "
+                     r"elongated for the network .*crop it", err[0]), err[0]
+    assert not out.exists() and not Path(str(out) + ".partial").exists()
