@@ -110,7 +110,11 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
                 r = LocalizationResult.failure(f.stamp_ns, frozen)
             else:
                 hint = None if global_only else tracker.hint(f.stamp_ns)
-                r = loc.localize(f, force_global=global_only, hint=hint)
+                try:
+                    r = loc.localize(f, force_global=global_only, hint=hint)
+                except InputError as e:  # an image the network cannot take: which frame
+                    raise InputError(f"the recording's frame at stamp {f.stamp_ns * 1e-9:.6f} "
+                                     f"s: {e}") from None
         else:  # its fits to the run gates, as when it was localized
             loc.recall(r)
             repeats.reset()  # its pixels were not read

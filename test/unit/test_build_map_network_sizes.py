@@ -55,3 +55,24 @@ def test_an_image_the_network_cannot_take_is_refused_at_its_keyframe(strip_folde
     assert re.search(r"the recording's keyframe at stamp [0-9.]+ s: image 128x24 is too "
                      r"elongated for the network .*crop it", err[0]), err[0]
     assert not out.exists() and not Path(str(out) + ".partial").exists()
+
+
+def test_localize_names_the_frame_whose_image_the_network_cannot_take():
+    """localize stopped with the preprocessing's words alone ('image 12x9 is under 16 px ...'),
+    not saying which input; now the recording's frame, by its stamp."""
+    import numpy as np
+
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.core.tracker import Tracker
+    from mast3r_ros.core.types import Frame
+    from mast3r_ros.replay.localize_run import localize_frames
+
+    class Refuses:
+        def localize(self, frame, prior=None, force_global=False, *, hint=None,
+                     with_matches=False):
+            raise InputError("image 12x9 is under 16 px on its short side")
+
+    frames = [Frame(np.zeros((9, 12, 3), np.uint8), None, 1_500_000_000)]
+    with pytest.raises(InputError, match=r"^the recording's frame at stamp 1\.500000 s: image "
+                                         r"12x9 is under 16 px"):
+        list(localize_frames(Refuses(), frames, Tracker()))
