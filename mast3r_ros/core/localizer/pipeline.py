@@ -512,7 +512,8 @@ def _uncertainty(cv: CovarianceConfig) -> UncertaintyModel:
     """The covariance model of ``covariance.*`` (the query pixel noise estimated per frame)."""
     return UncertaintyModel(None, cv.map_pose_sigma_m, float(np.radians(cv.map_pose_sigma_deg)),
                             view_angle_sigma_ratio=cv.view_angle_sigma_ratio,
-                            model_selection_draws=cv.model_selection_draws)
+                            model_selection_draws=cv.model_selection_draws,
+                            model_selection_depth_band=cv.model_selection_depth_band)
 
 
 def map_frame_mismatch(map_frame: str, kf_map: KeyframeMap) -> Optional[str]:

@@ -30,7 +30,9 @@ class UncertaintyModel:
     radians of pose rotation, 1 sigma, per radian of viewing-angle difference; 0 = off);
     ``model_selection_draws`` the number of bootstrap re-runs of RANSAC whose spread
     `solve.solve_pnp` adds (`model_selection.model_selection_cov`; 0 = off; `pose_covariance`
-    alone never re-runs RANSAC)."""
+    alone never re-runs RANSAC), on the frames whose inliers' depth band
+    (`model_selection.depth_band`) is below ``model_selection_depth_band`` (1 = every frame;
+    the localizer's ``covariance.*`` default 0.125)."""
 
     pixel_sigma_px: Optional[float] = None
     map_pose_sigma_m: float = 0.0
@@ -38,6 +40,7 @@ class UncertaintyModel:
     variance_factor: bool = True
     view_angle_sigma_ratio: float = 0.0
     model_selection_draws: int = 0
+    model_selection_depth_band: float = 1.0
 
 
 def _skew(v: np.ndarray) -> np.ndarray:

@@ -21,6 +21,18 @@ matches: matches on one textured patch share their errors (the same surface, the
 bias, the same keyframe), so the patch, not the match, is the independent unit (a block
 bootstrap; Efron & Tibshirani, *An Introduction to the Bootstrap*, 1993). A pose that
 rests on a few patches then moves between the draws, one that rests on many does not.
+
+The draws run only where RANSAC's choice can be in doubt (`needs_draws`): when the inliers'
+depths span a narrow band, ``(z90 - z10) / (z90 + z10)`` below ``model_selection_depth_band``
+(default 0.125). All five wrong poses of the redkitchen runs (15-23 cm off, published 6-10
+sigma away) had a band of 0.043-0.068, the right poses of the normal query 0.076 and up (3
+of 50 under 0.125): the trigger skips the frames whose depth spread resolves the turn/shift
+ambiguity, which is most of them, and a false trigger costs only time and a slightly larger,
+still honest covariance (docs/bench/honest_covariance_cpu_2026-12-07zo). With few draws the
+spread is itself a noisy estimate: `model_selection_cov` returns the draws' sum of squares
+over the 25 % quantile of chi2(draws) -- per direction the variance a spread that small would
+come from with 75 % confidence -- so 8 draws (x1.58) are about as honest as 16 (x1.34) at half
+the cost (the same bench).
 """
 
 from __future__ import annotations
@@ -38,6 +50,41 @@ from .refine import MIN_POINTS, _refine_inliers
 # the size of one textured patch's matches; on redkitchen (VGA, SIFT) a frame's matches fill
 # 25-136 cells (median 45-83 per run)
 CELL_PX = 40.0
+# the draws run when the inliers' depth band (`depth_band`) is below this (the shipped
+# ``covariance.model_selection_depth_band``; module docstring)
+DEPTH_BAND = 0.125
+# the small-sample quantile of the draws' spread (module docstring, `spread_factor`)
+SPREAD_QUANTILE = 0.25
+
+
+def depth_band(map_from_cam: np.ndarray, X: np.ndarray) -> float:
+    """``(z90 - z10) / (z90 + z10)`` of the depths ``z`` (metres, along the optical axis) of
+    the map points ``X`` (N, 3) seen from ``map_from_cam`` (4x4): 0 for points at one depth,
+    towards 1 for a band from the camera to far away; nan for no points or a non-positive
+    denominator (points behind the camera)."""
+    if len(X) == 0:
+        return float("nan")
+    z = (np.asarray(X, np.float64) - map_from_cam[:3, 3]) @ map_from_cam[:3, 2]
+    z10, z90 = np.percentile(z, [10.0, 90.0])
+    return float((z90 - z10) / (z90 + z10)) if z90 + z10 > 0 else float("nan")
+
+
+def needs_draws(map_from_cam: np.ndarray, X_inliers: np.ndarray, max_band: float) -> bool:
+    """True when the inliers ``X_inliers`` (N, 3) span a depth band (`depth_band`) below
+    ``max_band``, or it is undefined: the frames whose model selection `solve_pnp` measures
+    (module docstring). ``max_band`` >= 1 takes every frame."""
+    if max_band >= 1.0:
+        return True
+    band = depth_band(map_from_cam, X_inliers)
+    return not band >= max_band  # nan (undefined) draws too
+
+
+def spread_factor(found: int) -> float:
+    """``found / chi2.ppf(SPREAD_QUANTILE, found)``: how much `model_selection_cov` scales the
+    second moment of ``found`` draws (module docstring): 1.58 for 8, 1.34 for 16."""
+    from scipy.special import gammaincinv  # chi2.ppf(p, n) = 2 gammaincinv(n / 2, p)
+
+    return float(found / (2.0 * gammaincinv(0.5 * found, SPREAD_QUANTILE)))
 
 
 def model_selection_cov(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.ndarray,
@@ -46,19 +93,22 @@ def model_selection_cov(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
                         cell_px: float = CELL_PX,
                         max_points: int = RANSAC_MAX_POINTS) -> Optional[np.ndarray]:
     """6x6 second moment (core.pnp convention: ``dc`` metres then ``dtheta`` radians, map
-    axes) of the poses the estimator finds on ``draws`` bootstrap draws of the image cells
-    about ``map_from_cam`` (4x4, camera optical frame -> map, metres: the published pose).
+    axes), scaled up for the few draws, of the poses the estimator finds on ``draws``
+    bootstrap draws of the image cells about ``map_from_cam`` (4x4, camera optical frame ->
+    map, metres: the published pose).
 
     ``X`` (N, 3) finite map points (metres), ``xu`` (N, 2) their undistorted query pixels,
     ``K`` 3x3, ``size`` (width, height) pixels; ``backend`` 'poselib' or 'opencv' (resolved);
     the RANSAC threshold, iterations and confidence are `solve_pnp`'s. Each draw takes as many
     cells as the frame has, with replacement (seeded by ``seed`` and the draw's index:
     deterministic), hypothesises on at most ``max_points`` of the drawn matches (0 = all) and
-    refines on all of them (`refine._refine_inliers`). A draw that finds no pose or fewer than
-    `MIN_POINTS` inliers is left out (it cannot say where the pose would go); returns None
-    when no draw gives a pose, for ``draws`` < 1 or fewer than `MIN_POINTS` matches. Cost:
-    ``draws`` RANSAC runs and refinements of N matches (docs/bench/honest_covariance_cpu_
-    2026-12-07zk: 1-3 ms a draw on 100-300 SIFT matches with poselib, on a loaded 2-core CPU).
+    refines on all of them (`refine._refine_inliers`). The second moment is multiplied by
+    `spread_factor` of the number of draws that found a pose (module docstring). A draw that
+    finds no pose or fewer than `MIN_POINTS` inliers is left out (it cannot say where the pose
+    would go); returns None when no draw gives a pose, for ``draws`` < 1 or fewer than
+    `MIN_POINTS` matches. Cost: ``draws`` RANSAC runs and refinements of N matches
+    (docs/bench/honest_covariance_cpu_2026-12-07zk: 1-3 ms a draw on 100-300 SIFT matches with
+    poselib, on a loaded 2-core CPU); `solve_pnp` runs them only when `needs_draws`.
     """
     if draws < 1 or len(X) < MIN_POINTS:
         return None
@@ -104,7 +154,7 @@ def model_selection_cov(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
         found += 1
     if not found:
         return None
-    return out / found
+    return out / found * spread_factor(found)
 
 
 def loewner_max(A: np.ndarray, B: np.ndarray) -> np.ndarray:

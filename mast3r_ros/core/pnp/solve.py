@@ -27,7 +27,7 @@ from ..geometry import invert_pose, undistort_pixels
 from ..types import CameraIntrinsics, check_point_rows
 from .covariance import UncertaintyModel, _covariance_f, pose_covariance
 from .linearise import _checked_point_extras, _Rows
-from .model_selection import model_selection_cov, with_model_selection
+from .model_selection import model_selection_cov, needs_draws, with_model_selection
 from .ransac import RANSAC_MAX_POINTS, _ransac_opencv, _ransac_poselib, resolve_backend
 from .refine import MIN_POINTS, _refine_inliers
 
@@ -97,7 +97,8 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     already hold enough inliers to find the pose at any outlier rate RANSAC can handle).
     ``points_cov``, ``groups``, ``group_centres`` and ``uncertainty`` only shape the
     covariance (`pose_covariance`; with ``uncertainty.model_selection_draws`` > 0 also RANSAC
-    re-run on resampled matches, `model_selection`), never the pose. Returns a `PnPResult`;
+    re-run on resampled matches when the inliers span a narrow depth band, `model_selection`),
+    never the pose. Returns a `PnPResult`;
     a failure (too few points, degenerate geometry, solver failure) is a result with
     ``success=False`` and a reason. ``reproj_error_px`` (the inlier threshold) and the
     result's ``reproj_rms_px`` are in undistorted pixels; ``confidence`` is RANSAC's success
@@ -173,7 +174,8 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     with single_blas_thread():  # BLAS's threads spin on a loaded CPU (blas_threads)
         res = _finish(cam_from_map, X, xu, finite, K, reproj_error_px, refine, cov_in)
         draws = int(uncertainty.model_selection_draws)
-        if res.success and draws > 0:  # RANSAC's choice of inliers (`model_selection`)
+        if res.success and draws > 0 and needs_draws(  # RANSAC's choice (`model_selection`)
+                res.map_from_cam, X[res.inliers], uncertainty.model_selection_depth_band):
             fin = slice(None) if n_fin == n else finite
             spread = model_selection_cov(
                 res.map_from_cam, X[fin], xu[fin], K, (intrinsics.width, intrinsics.height),
