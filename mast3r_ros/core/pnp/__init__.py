@@ -56,10 +56,12 @@ Covariance model (`pose_covariance`; what limits the pose, not only the pixel re
    ``d`` the distance to their centroid, a rotation of sigma ``ratio * theta`` about the axes
    across the line of sight, pivoting at the centroid, and a position sigma of
    ``ratio * theta * d`` in every direction (`covariance._view_angle_cov`);
-5. optionally (``model_selection_draws`` > 0, `solve_pnp` only), RANSAC's choice of the
-   inliers: RANSAC and the refinement re-run on bootstrap draws of the matches' image cells,
-   and the data part of items 1-2 replaced, direction by direction, by the larger of it and the
-   draws' pose spread (`model_selection`).
+5. with ``model_selection_draws`` > 0 (`solve_pnp` only; the localizer's default 8), on frames
+   whose inliers span a narrow depth band (under ``model_selection_depth_band``; the
+   localizer's default 0.125), RANSAC's choice of the inliers: RANSAC and the refinement re-run
+   on bootstrap draws of the matches' image cells, and the data part of items 1-2 replaced,
+   direction by direction, by the larger of it and the draws' pose spread, scaled up for the
+   few draws (`model_selection`).
 
 Without per-point covariances and keyframe groups the model reduces to the pixel-only
 ``sigma^2 (J^T J)^-1``, ``sigma^2`` from the residuals.
