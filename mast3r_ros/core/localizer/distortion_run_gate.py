@@ -12,11 +12,22 @@ other gate while its 4-sigma interval lies beyond `GATE_DEG` of view at the imag
 less (+0.172 +- 0.027: the map's points hide part of it) and publish most poses within 5 cm
 (recall 72 %): warned about, not refused. ``gates.max_focal_error: 0`` turns it off with the
 focal gates (no fits are made then).
+
+Cost: a fit is 10-30 ms a frame on a loaded 2-core CPU, almost all of it per-call overhead of
+about 15 small least-squares evaluations (fewer points barely shorten it:
+docs/bench/distortion_cost_cpu_2026-12-07zi). Once the evidence is settled (`RunDistortionGate
+.settled`: the gate already refusing, or the frames' k1 well inside the warning's band) only one
+frame in `FIT_STRIDE` is fitted (`wants_fit`); an undecided run fits every frame, so a verdict
+comes as soon as before, and a change after a settled stretch is seen at most `FIT_STRIDE` - 1
+frames later.
 """
 
 from __future__ import annotations
 
-from ..distortion_evidence import RunDistortionEvidence
+from typing import Any, Optional
+
+from ..distortion_evidence import (TOLERANCE_DEG, DistortionFit, RunDistortionEvidence,
+                                   tolerance_k1)
 from ..focal_evidence import NODE_MAX_FRAMES
 from ..types import LocalizationResult
 from .run_gate import RunGate, refused
@@ -24,6 +35,13 @@ from .run_gate import RunGate, refused
 # the gate's band: a residual distortion moving the image corner by more than this angle
 GATE_DEG = 1.5
 REASON = "the images' lens distortion is wrong by this run's frames"
+# once settled, one frame in this many is fitted (`RunDistortionGate.wants_fit`)
+FIT_STRIDE = 4
+# settled silent: the k1 of at least `SETTLE_MIN_FRAMES` frames lies this many sigma inside the
+# warning's band (`distortion_evidence.TOLERANCE_DEG`): the right redkitchen camera after about
+# 26 frames (sigma floored at 0.1 a frame); its 4-sigma verdicts are the evidence's own
+SETTLED_SIGNIFICANCE = 2.0
+SETTLE_MIN_FRAMES = 10
 
 
 class RunDistortionGate(RunGate):
@@ -34,6 +52,47 @@ class RunDistortionGate(RunGate):
 
     def __init__(self) -> None:
         self._evidence = RunDistortionEvidence(NODE_MAX_FRAMES, tolerance_deg=GATE_DEG)
+        self._asked = 0       # `wants_fit` calls
+        self._settled: bool = False
+        self._stale = False   # fits added since `_settled` was computed
+
+    def settled(self) -> bool:
+        """Whether the fits so far decide both verdicts for a while: the gate's evidence is
+        off (it refuses), or at least `SETTLE_MIN_FRAMES` frames put k1 `SETTLED_SIGNIFICANCE`
+        sigma inside the warning's band (`distortion_evidence.TOLERANCE_DEG`)."""
+        if self._stale:
+            self._stale = False
+            ev = self._evidence.evidence()
+            c, cam = ev.k1, self._evidence.camera
+            self._settled = bool(ev.off or (
+                c.value is not None and c.sigma is not None and cam is not None
+                and c.frames_used >= SETTLE_MIN_FRAMES
+                and abs(c.value) + SETTLED_SIGNIFICANCE * c.sigma
+                < tolerance_k1(cam[3], TOLERANCE_DEG)))
+        return self._settled
+
+    def run_fit(self) -> Optional[DistortionFit]:
+        """The run's combined k1 as one `DistortionFit` while the gate refuses (its evidence
+        off), else None: what a frame left unfitted (`wants_fit`) names in its focal reason."""
+        ev, cam = self._evidence.evidence(), self._evidence.camera
+        if not ev.off or cam is None or ev.k1.value is None or ev.k1.sigma is None:
+            return None
+        fx, given, zero, r = cam
+        return DistortionFit(float(ev.k1.value), float(ev.k1.sigma), given, zero, fx, r)
+
+    def wants_fit(self) -> bool:
+        """Whether the next frame's distortion is to be fitted (`focal_gate`'s
+        ``fit_distortion``): every frame until `settled`, then one in `FIT_STRIDE`. A frame
+        not fitted is still judged (`judge`) on the evidence so far."""
+        self._asked += 1
+        return not self.settled() or self._asked % FIT_STRIDE == 0
+
+    def _take(self, fit: Any) -> None:
+        """Take a frame's fit where it holds a distortion fit (a frame left unfitted by
+        `wants_fit` has none) and mark the settled verdict stale."""
+        if getattr(fit, "distortion", None) is not None:
+            self._evidence.add(fit)
+            self._stale = True
 
     def judge(self, result: LocalizationResult, enabled: bool = True) -> LocalizationResult:
         """``result`` with its fit taken; a failure naming the k1 the run's frames fit when

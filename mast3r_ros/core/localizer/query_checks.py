@@ -204,7 +204,8 @@ def focal_reason(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarr
 def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray,
                X: np.ndarray, xu: np.ndarray, inliers: np.ndarray,
                reproj_error_px: float,
-               keyframes: Optional[Tuple[np.ndarray, np.ndarray]] = None
+               keyframes: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+               fit_distortion: bool = True, run_distortion: Optional[DistortionFit] = None
                ) -> Tuple[str, Optional[FocalFit]]:
     """(reason, fit): the failure reason of a pose whose inliers (``inliers`` (N,) bool among
     ``X`` (N, 3) map points and ``xu`` (N, 2) query pixels with ``cam``'s distortion removed,
@@ -215,8 +216,11 @@ def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray
     `FocalFit` (scale, sigma of its log, ``cam``'s fx; the principal point offset the inliers
     fit, `pnp.principal_point.refitted_principal_point`; the residual radial distortion,
     `pnp.distortion.refitted_distortion`) for the run-level evidence
-    (`core.focal_evidence`), sigma inf when not observable; ``keyframes``: `shared_keyframes`.
-    ('', None) without a fit when
+    (`core.focal_evidence`), sigma inf when not observable; ``keyframes``: `shared_keyframes`;
+    ``fit_distortion`` False leaves the distortion unfitted (None: the run's evidence is
+    settled, `distortion_run_gate.RunDistortionGate.wants_fit`), and the focal reason then
+    names ``run_distortion`` (the run's combined fit, `RunDistortionGate.run_fit`) where this
+    frame's would be. ('', None) without a fit when
     ``max_error`` is 0 (``gates.max_focal_error``): the gate off costs nothing."""
     if max_error <= 0:
         return "", None
@@ -229,7 +233,7 @@ def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray
         dist = distortion_fit(refitted_distortion(map_from_cam, X, xu, inliers, cam.K,
                                                   reproj_error_px, keyframes=keyframes),
                               cam.K, cam.width, cam.height, cam.distortion_model,
-                              cam.dist) if radial_judged(cam) else None
+                              cam.dist) if fit_distortion and radial_judged(cam) else None
     fx = float(cam.K[0, 0])
     fit = FocalFit(float(s), float(sigma), fx, None if pp is None else PrincipalPointFit(
         *pp, float(cam.K[0, 2]), float(cam.K[1, 2])), dist)
@@ -239,16 +243,17 @@ def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray
     return (f"the camera's focal length does not fit the inliers (they fit {s:.2f}x it: fx "
             f"{s * fx:.1f} px, not {fx:.1f}; +-{100 * sigma:.1f} %, gates.max_focal_error "
             f"{max_error:g}): wrong intrinsics (CameraInfo, camera.yaml) or a zoomed or cropped "
-            "image" + _distortion_instead(dist)), fit
+            "image" + (_distortion_instead(dist) if dist is not None else
+                       _distortion_instead(run_distortion, "this run's frames"))), fit
 
 
-def _distortion_instead(d: Optional[DistortionFit]) -> str:
+def _distortion_instead(d: Optional[DistortionFit], who: str = "the inliers") -> str:
     """The focal reason's tail when the frame's inliers also fit a clear residual distortion
     (beyond `distortion_evidence.TOLERANCE_DEG` at `FOCAL_SIGNIFICANCE` sigma): PnP trades a
     wrong distortion for a focal scale, so the distortion is the likelier cause."""
     if d is None or not (abs(d.k1) > FOCAL_SIGNIFICANCE * d.sigma_k1
                          and abs(d.k1) > tolerance_k1(d.corner_r)):
         return ""
-    return (f"; likelier a lens distortion the camera's D does not describe (the inliers fit a "
+    return (f"; likelier a lens distortion the camera's D does not describe ({who} fit a "
             f"residual k1 {d.k1:+.3f} +-{d.sigma_k1:.3f}: rectified images given the raw D, or "
             "distorted ones given D zero)")

@@ -1,0 +1,101 @@
+"""Once a run's distortion evidence is settled, one frame in `FIT_STRIDE` is fitted
+(`localizer.distortion_run_gate.RunDistortionGate.wants_fit`).
+
+Before: every judged frame paid a residual distortion fit, 10-30 ms on a loaded 2-core CPU, all
+run long, though after a few dozen frames of the right camera (or a run the gate already
+refuses) another fit changes no verdict. After: an undecided run still fits every frame (its
+verdict comes as soon as before); a settled one one frame in four, and the gate keeps refusing
+the frames between (docs/bench/distortion_cost_cpu_2026-12-07zi)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mast3r_ros.core.distortion_evidence import DistortionFit
+from mast3r_ros.core.focal_evidence import FocalFit
+from mast3r_ros.core.localizer.distortion_run_gate import (FIT_STRIDE, SETTLE_MIN_FRAMES,
+                                                           RunDistortionGate)
+from mast3r_ros.core.types import LocalizationResult
+
+
+def _fit(k1, i=0, sigma=0.01):
+    return FocalFit(1.0, 0.002, 585.0, distortion=DistortionFit(
+        k1 + (0.01 if i % 2 else -0.01), sigma, 0.0, True, 585.0, 0.6838))
+
+
+def _result(fit):
+    return LocalizationResult(True, 1, np.eye(4), focal_fit=fit)
+
+
+def _run(gate, k1, frames):
+    """Frames as the localizer gives them: asked, fitted when wanted; (fitted, published)."""
+    fitted, published = [], []
+    for i in range(frames):
+        want = gate.wants_fit()
+        fitted.append(want)
+        r = gate.judge(_result(_fit(k1, i) if want else FocalFit(1.0, 0.002, 585.0)))
+        published.append(r.success)
+    return fitted, published
+
+
+def test_an_undecided_run_fits_every_frame():
+    # k1 -0.037 (map and query distorted alike, D zero): neither inside nor beyond the bands
+    fitted, published = _run(RunDistortionGate(), -0.037, 80)
+    assert all(fitted) and all(published)
+
+
+def test_the_right_camera_settles_and_fits_one_frame_in_the_stride():
+    gate = RunDistortionGate()
+    fitted, published = _run(gate, 0.0, 120)
+    assert all(published)
+    first = fitted.index(False)
+    # each frame's sigma is floored at 0.1: 2 sigma inside +-0.040 after about 26 frames
+    assert SETTLE_MIN_FRAMES <= first <= 40, first
+    assert abs(sum(fitted[first:]) - len(fitted[first:]) / FIT_STRIDE) <= 1
+    assert gate.settled()
+
+
+def test_a_refusing_gate_fits_one_frame_in_the_stride_and_refuses_the_rest():
+    fitted, published = _run(RunDistortionGate(), -0.26, 60)
+    first_refused = published.index(False)
+    assert first_refused < 10 and not any(published[first_refused:])
+    assert sum(fitted[first_refused + 1:]) <= len(fitted[first_refused + 1:]) // FIT_STRIDE + 1
+
+
+def test_the_focal_gate_leaves_the_distortion_unfitted_when_told(monkeypatch):
+    from mast3r_ros.core.localizer import query_checks
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    def called(*_a, **_k):
+        raise AssertionError("refitted_distortion called with fit_distortion False")
+
+    rng = np.random.default_rng(0)
+    cam = CameraIntrinsics(K=[500.0, 0, 320, 0, 500, 240, 0, 0, 1], width=640, height=480)
+    m = np.c_[rng.uniform(-0.6, 0.6, 200), rng.uniform(-0.45, 0.45, 200)]
+    z = rng.uniform(1.5, 5.0, 200)
+    X, x = np.c_[m * z[:, None], z], m * 500 + [320, 240]
+    monkeypatch.setattr(query_checks, "refitted_distortion", called)
+    _, fit = query_checks.focal_gate(0.1, cam, np.eye(4), X, x, np.ones(200, bool), 3.0,
+                                     fit_distortion=False)
+    assert fit is not None and fit.distortion is None
+
+
+def test_an_unfitted_frame_refused_for_its_focal_length_names_the_runs_distortion():
+    """A frame the settled run leaves unfitted still says the distortion is the likelier cause
+    of its focal misfit, from the run's combined k1 (before: only its own fit could)."""
+    from mast3r_ros.core.localizer import query_checks
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    gate = RunDistortionGate()
+    assert gate.run_fit() is None
+    _run(gate, -0.26, 30)
+    run = gate.run_fit()
+    assert run is not None and run.k1 < -0.2 and run.given_zero
+    rng = np.random.default_rng(0)
+    cam = CameraIntrinsics(K=[500.0, 0, 320, 0, 500, 240, 0, 0, 1], width=640, height=480)
+    m = np.c_[rng.uniform(-0.6, 0.6, 200), rng.uniform(-0.45, 0.45, 200)]
+    z = rng.uniform(1.5, 5.0, 200)
+    X, x = np.c_[m * z[:, None], z], m * 550 + [320, 240]    # a focal 10 % off
+    reason, _ = query_checks.focal_gate(0.05, cam, np.eye(4), X, x, np.ones(200, bool), 3.0,
+                                        fit_distortion=False, run_distortion=run)
+    assert "likelier a lens distortion" in reason and "this run's frames fit" in reason, reason
