@@ -64,7 +64,10 @@ class DistortionFit:
     radial ``given_k1`` is NaN for a model without one (not plumb_bob / rational_polynomial)
     and whose coefficients are all zero when ``given_zero``; ``fx_px`` the camera's fx,
     ``corner_r`` the normalized radius of the image corner farthest from the principal
-    point."""
+    point; ``through_keyframes``: the map's points were bent by the same k1 through their
+    keyframes (`pnp.distortion.refitted_distortion`'s ``keyframes``: a map of the query's
+    camera and D, whose poses are then consistent with the query's: warned about, not gated,
+    `localizer.distortion_run_gate`)."""
 
     k1: float
     sigma_k1: float
@@ -72,13 +75,15 @@ class DistortionFit:
     given_zero: bool
     fx_px: float
     corner_r: float
+    through_keyframes: bool = False
 
 
 def distortion_fit(fit: Any, K: np.ndarray, width: int, height: int, model: str,
-                   dist: np.ndarray) -> Optional[DistortionFit]:
+                   dist: np.ndarray, through_keyframes: bool = False
+                   ) -> Optional[DistortionFit]:
     """``fit`` ((k1, sigma, points) of `pnp.distortion.refitted_distortion`, or None) with
     the camera's ``K`` (3x3), image size (px) and distortion (``model``, ``dist``) as a
-    `DistortionFit` (None without a fit)."""
+    `DistortionFit` (None without a fit); ``through_keyframes``: fitted with ``keyframes``."""
     if fit is None:
         return None
     d = np.asarray(dist, np.float64).ravel()
@@ -88,7 +93,7 @@ def distortion_fit(fit: Any, K: np.ndarray, width: int, height: int, model: str,
     dx = max(cx, width - 1 - cx) / float(K[0, 0])
     dy = max(cy, height - 1 - cy) / float(K[1, 1])
     return DistortionFit(float(fit[0]), float(fit[1]), given, not np.any(d), float(K[0, 0]),
-                         math.hypot(dx, dy))
+                         math.hypot(dx, dy), bool(through_keyframes))
 
 
 def radial_judged(cam: Any) -> bool:

@@ -369,9 +369,10 @@ def _focal_fit(rec: Optional[Dict[str, Any]]) -> Optional[FocalFit]:
                     float(rec["fx_px"]), None if pp is None else PrincipalPointFit(
                         *(float(pp[f.name]) for f in dataclasses.fields(PrincipalPointFit))),
                     None if dist is None else DistortionFit(**{
-                        f.name: (bool(dist[f.name]) if f.name == "given_zero" else
+                        f.name: (bool(dist[f.name]) if f.type in (bool, "bool") else
                                  float("nan") if dist[f.name] is None else float(dist[f.name]))
-                        for f in dataclasses.fields(DistortionFit)}))
+                        for f in dataclasses.fields(DistortionFit)
+                        if f.name in dist or f.default is dataclasses.MISSING}))
 
 
 def camera_record(cam: Any) -> Optional[Dict[str, Any]]:

@@ -262,18 +262,20 @@ def test_the_distortion_fits_analytic_jacobian_matches_finite_differences():
     Rk = np.repeat(_so3_exp(np.array([0.01, 0.2, -0.03]))[None], n, 0)
     tk = np.repeat(np.array([[0.3, 0.1, -0.2]]), n, 0)
     Xk = np.einsum("nij,nj->ni", Rk, X) + tk
-    p = np.array([0.01, -0.02, 0.03, 0.01, 0.02, -0.03, 0.05, -0.2])
+    p8 = np.array([0.01, -0.02, 0.03, 0.01, 0.02, -0.03, 0.05, -0.2])
     def f(q, shared):
         return _project(R0, t0, X, K, q, shared)[0].ravel()
 
-    for shared in (None, (Xk, Rk, tk)):
+    # with map points: a ninth parameter, their keyframe's log focal scale (depth not
+    # registered to colour, test_distortion_misregistered_depth.py)
+    for shared, p in ((None, p8), ((Xk, Rk, tk), np.r_[p8, -0.09])):
         J = _jacobian(R0, t0, X, K, p, shared)
         # fourth-order central differences: a few of these points lie near the fold of the
         # warp (1 + 3 k1 |m|^2 near 0, entries ~1e6), where the second-order ones are 2e-4 off
         numeric = np.column_stack([
             (8 * (f(p + e, shared) - f(p - e, shared))
              - (f(p + 2 * e, shared) - f(p - 2 * e, shared))) / 12e-6
-            for e in np.eye(8) * 1e-6])
+            for e in np.eye(len(p)) * 1e-6])
         np.testing.assert_allclose(J, numeric, rtol=1e-5, atol=1e-2)
 
 
@@ -294,7 +296,7 @@ def test_the_distortion_fits_jacobian_projects_the_map_points_once(monkeypatch):
     calls = []
     real = distortion._project
     monkeypatch.setattr(distortion, "_project", lambda *a, **k: calls.append(1) or real(*a, **k))
-    distortion._jacobian(np.eye(3), np.zeros(3), X, K, np.zeros(8), shared)
+    distortion._jacobian(np.eye(3), np.zeros(3), X, K, np.zeros(9), shared)
     assert calls == []
 
 

@@ -99,3 +99,26 @@ def test_an_unfitted_frame_refused_for_its_focal_length_names_the_runs_distortio
     reason, _ = query_checks.focal_gate(0.05, cam, np.eye(4), X, x, np.ones(200, bool), 3.0,
                                         fit_distortion=False, run_distortion=run)
     assert "likelier a lens distortion" in reason and "this run's frames fit" in reason, reason
+
+
+def test_fits_through_the_maps_keyframes_are_warned_about_not_refused():
+    """Map and query undistorted twice alike (a map of the query's own camera and D): the
+    joint fit, its keyframes' focal scale free, fits about +0.19 +- 0.016, beyond the gate's
+    band, yet the poses are consistent with the map (2.2 cm median): published, warned."""
+    gate = RunDistortionGate()
+    for i in range(40):
+        d = DistortionFit(0.19 + (0.01 if i % 2 else -0.01), 0.01, -0.3, False, 585.0, 0.6838,
+                          through_keyframes=True)
+        assert gate.judge(_result(FocalFit(1.0, 0.002, 585.0, distortion=d))).success
+    assert gate.settled()
+
+
+def test_a_resumed_run_reads_the_fits_kind_and_older_lines_without_it():
+    from mast3r_ros.replay.run_resume import _focal_fit
+
+    rec = {"scale": 1.0, "sigma_log": 0.01, "fx_px": 585.0, "distortion": {
+        "k1": 0.19, "sigma_k1": 0.01, "given_k1": -0.3, "given_zero": False, "fx_px": 585.0,
+        "corner_r": 0.68}}
+    assert _focal_fit(rec).distortion.through_keyframes is False     # a line before the field
+    rec["distortion"]["through_keyframes"] = True
+    assert _focal_fit(rec).distortion.through_keyframes is True

@@ -10,8 +10,11 @@ when the camera changes) as the localizer's frames come and refuses a pose that 
 other gate while its 4-sigma interval lies beyond `GATE_DEG` of view at the image corner (k1
 0.12 at 640x480): wider than the warning's 0.5 deg. Map and query undistorted twice alike fit
 less (+0.172 +- 0.027: the map's points hide part of it) and publish most poses within 5 cm
-(recall 72 %): warned about, not refused. ``gates.max_focal_error: 0`` turns it off with the
-focal gates (no fits are made then).
+(recall 72 %): warned about, not refused; so fits that bent the map's points through their
+keyframes as well (`DistortionFit.through_keyframes`: a map of the query's own camera and D)
+are never refused, only warned about (the fit with the keyframes' focal scale free fits +0.191
++- 0.016 there, docs/bench/distortion_cost_cpu_2026-12-07zi). ``gates.max_focal_error: 0``
+turns it off with the focal gates (no fits are made then).
 
 Cost: a fit is 10-30 ms a frame on a loaded 2-core CPU, almost all of it per-call overhead of
 about 15 small least-squares evaluations (fewer points barely shorten it:
@@ -55,6 +58,7 @@ class RunDistortionGate(RunGate):
         self._asked = 0       # `wants_fit` calls
         self._settled: bool = False
         self._stale = False   # fits added since `_settled` was computed
+        self._through_keyframes = False  # the latest fit's (`DistortionFit`)
 
     def settled(self) -> bool:
         """Whether the fits so far decide both verdicts for a while: the gate's evidence is
@@ -93,13 +97,14 @@ class RunDistortionGate(RunGate):
         if getattr(fit, "distortion", None) is not None:
             self._evidence.add(fit)
             self._stale = True
+            self._through_keyframes = fit.distortion.through_keyframes
 
     def judge(self, result: LocalizationResult, enabled: bool = True) -> LocalizationResult:
         """``result`` with its fit taken; a failure naming the k1 the run's frames fit when
         ``result`` succeeded and the evidence so far (this frame's included) is off.
         ``enabled`` False (``gates.max_focal_error`` 0): no gate."""
         ev = self._judged(result, enabled)
-        if ev is None or not ev.off:
+        if ev is None or not ev.off or self._through_keyframes:  # a map bent alike: warned
             return result
         c = ev.k1
         reason = (f"{REASON} (over {c.frames_used} frames the inliers fit a residual radial k1 "

@@ -170,18 +170,21 @@ def shared_keyframes(cam: CameraIntrinsics,
     keyframe camera of the query's size has the query's distortion (within
     `DISTORTION_MISMATCH_PX`; ``map_dists``: `KeyframeMap.distortions`): the same camera and
     images, so a distortion wrong for the query was wrong for the map's points too. None
-    otherwise (a map of another camera, or one the distortion check already warned about), and
-    for a camera without distortion: the joint fit's k1 rests on the small difference between
-    where a point sits in its keyframe and in the query, and real frames bias it; on the
-    redkitchen data at 160x120 with the right camera it fit k1 -0.197 +- 0.016 (a false alarm;
-    -0.020 +- 0.016 without the keyframes), at 640x480 -0.022 +- 0.014. With a nonzero D it is
-    needed (the frames undistorted twice, map and query: +0.172 +- 0.027, 0.000 +- 0.014
-    without) and stays quiet at the right D (-0.025 +- 0.014;
-    docs/bench/distortion_evidence_cpu_2026-12-07x).
+    otherwise (a map of another camera, or one the distortion check already warned about),
+    and for a camera with D zero: there the same D does not say that the map's images were
+    bent like the query's (a distorted query against a map of the right camera, both D zero,
+    is what the run gate refuses: its fits must be the query's own, and a fit through the
+    keyframes is never refused, `distortion_run_gate`). The joint fit frees the keyframes'
+    focal scale (depth not registered to colour, as the redkitchen Kinect's: without it the
+    right camera at 160x120 fit a false k1 -0.188 +- 0.016, with it -0.061 +- 0.016; map and
+    query distorted with D zero would fit -0.251 +- 0.015, against -0.037 without the
+    keyframes). With a nonzero D it is needed (the frames undistorted twice, map and query:
+    +0.191 +- 0.016, 0.000 +- 0.014 without) and stays quiet at the right D
+    (docs/bench/distortion_cost_cpu_2026-12-07zi).
     """
     same = [(m, d) for w, h, m, d in map_dists if (w, h) == (cam.width, cam.height)]
     if not cam.has_distortion:
-        return None  # the joint fit's D-zero false alarm (see the docstring)
+        return None  # D zero says nothing of how the map's images were bent (the docstring)
     try:
         if not same or min(distortion_shift_px(cam.K, cam.width, cam.height,
                                                cam.distortion_model, cam.dist, m, d)
@@ -230,10 +233,11 @@ def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray
         s, sigma = refitted_focal_scale(map_from_cam, X, xu, inliers, cam.K, reproj_error_px,
                                         FOCAL_MAX_POINTS)
         pp = refitted_principal_point(map_from_cam, X, xu, inliers, cam.K, reproj_error_px)
-        dist = distortion_fit(refitted_distortion(map_from_cam, X, xu, inliers, cam.K,
-                                                  reproj_error_px, keyframes=keyframes),
-                              cam.K, cam.width, cam.height, cam.distortion_model,
-                              cam.dist) if fit_distortion and radial_judged(cam) else None
+        dist = (distortion_fit(refitted_distortion(map_from_cam, X, xu, inliers, cam.K,
+                                                   reproj_error_px, keyframes=keyframes),
+                               cam.K, cam.width, cam.height, cam.distortion_model, cam.dist,
+                               keyframes is not None)
+                if fit_distortion and radial_judged(cam) else None)
     fx = float(cam.K[0, 0])
     fit = FocalFit(float(s), float(sigma), fx, None if pp is None else PrincipalPointFit(
         *pp, float(cam.K[0, 2]), float(cam.K[1, 2])), dist)

@@ -45,46 +45,57 @@ ROBUST_SCALE_PX = 2.0
 MAX_K1 = 3.0
 
 
-def _rays(Xk: np.ndarray, k1: float, derivative: bool = False
-          ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """(n, 2) ``m`` solving ``m (1 + k1 |m|^2) = Xk_xy / z`` (8 fixed-point steps) of
-    keyframe-camera coordinates ``Xk`` (n, 3): the rays they truly have; with ``derivative``
-    also (n, 2) ``dm / dk1`` of those same steps (forward mode: what the steps compute, also
-    where they have not converged), else None."""
-    iz = 1.0 / Xk[:, 2]
+def _rays(Xk: np.ndarray, k1: float, derivative: bool = False, scale: float = 1.0
+          ) -> Tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]:
+    """(n, 2) ``m`` solving ``m (1 + k1 |m|^2) = scale Xk_xy / z`` (8 fixed-point steps) of
+    keyframe-camera coordinates ``Xk`` (n, 3): the rays they truly have (``scale``: the
+    keyframe's colour focal length over the one its points were placed with, `_unwarped`);
+    with ``derivative`` also the (n, 2) ``dm / dk1`` and ``dm / d log(scale)`` of those same
+    steps (forward mode: what the steps compute, also where they have not converged), else
+    None."""
+    iz = scale / Xk[:, 2]
     yx, yy = Xk[:, 0] * iz, Xk[:, 1] * iz  # per column: a sum over axis 1 cost most of the fit
     mx, my = yx, yy
-    dx = dy = None
+    dx = dy = sx = sy = None
     if derivative:
         dx, dy = np.zeros_like(yx), np.zeros_like(yy)
+        sx, sy = yx, yy  # d m / d log(scale) of the first step, m = y
     for _ in range(8):
         r2 = mx * mx + my * my
         d = 1.0 + k1 * r2
         if derivative:
             g = -(r2 + 2.0 * k1 * (mx * dx + my * dy)) / (d * d)
-            dx, dy = yx * g, yy * g
+            h = 1.0 / d - 2.0 * k1 * (mx * sx + my * sy) / (d * d)
+            dx, dy, sx, sy = yx * g, yy * g, yx * h, yy * h
         mx, my = yx / d, yy / d
-    return (np.column_stack([mx, my]),
-            np.column_stack([dx, dy]) if derivative else None)
+    if not derivative:
+        return np.column_stack([mx, my]), None, None
+    return (np.column_stack([mx, my]), np.column_stack([dx, dy]),
+            np.column_stack([sx, sy]))
 
 
-def _unwarped(Xk: np.ndarray, Rk: np.ndarray, tk: np.ndarray, k1: float) -> np.ndarray:
+def _unwarped(Xk: np.ndarray, Rk: np.ndarray, tk: np.ndarray, k1: float,
+              log_scale: float = 0.0) -> np.ndarray:
     """(n, 3) map points ``X = Rk^T (Xk - tk)`` whose keyframe-camera coordinates ``Xk`` (n, 3)
-    were placed along rays warped by a residual ``k1``: each moved back along the ray it
-    truly has at the same depth (`_rays`)."""
+    were placed along rays warped by a residual ``k1`` and by a focal length off the colour
+    image's by ``exp(-log_scale)`` (depth not registered to colour: a Kinect v1's depth camera
+    has about 585 px beside its colour camera's 525): each moved back along the ray it truly
+    has at the same depth (`_rays`)."""
     z = Xk[:, 2:3]
-    Xt = np.concatenate([_rays(Xk, k1)[0] * z, z], axis=1)
+    Xt = np.concatenate([_rays(Xk, k1, scale=np.exp(log_scale))[0] * z, z], axis=1)
     return np.einsum("nji,nj->ni", Rk, Xt - tk)
 
 
-def _unwarped_dk1(Xk: np.ndarray, Rk: np.ndarray, tk: np.ndarray, k1: float
-                  ) -> Tuple[np.ndarray, np.ndarray]:
-    """`_unwarped`'s (n, 3) points and their (n, 3) derivative in ``k1`` (`_rays`'), at the
-    same depth, turned into map axes by ``Rk^T``."""
+def _unwarped_dk1(Xk: np.ndarray, Rk: np.ndarray, tk: np.ndarray, k1: float,
+                  log_scale: float = 0.0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_unwarped`'s (n, 3) points and their (n, 3) derivatives in ``k1`` and in
+    ``log_scale`` (`_rays`'), at the same depth, turned into map axes by ``Rk^T``."""
     z = Xk[:, 2:3]
-    m, dm = _rays(Xk, k1, derivative=True)
+    m, dm, ds = _rays(Xk, k1, derivative=True, scale=np.exp(log_scale))
+    zero = np.zeros_like(z)
     X = np.einsum("nji,nj->ni", Rk, np.concatenate([m * z, z], axis=1) - tk)
-    return X, np.einsum("nji,nj->ni", Rk, np.concatenate([dm * z, np.zeros_like(z)], axis=1))
+    return (X, np.einsum("nji,nj->ni", Rk, np.concatenate([dm * z, zero], axis=1)),
+            np.einsum("nji,nj->ni", Rk, np.concatenate([ds * z, zero], axis=1)))
 
 
 def _project(R0: np.ndarray, t0: np.ndarray, X: np.ndarray, K: np.ndarray, p: np.ndarray,
@@ -93,7 +104,7 @@ def _project(R0: np.ndarray, t0: np.ndarray, X: np.ndarray, K: np.ndarray, p: np
     """(n, 2) pixels and (n,) depths of ``X`` under p = (w, dt, log s, k1) about (R0, t0);
     ``shared`` (Xk, Rk, tk): the map points are warped by the same k1 (`_unwarped`)."""
     if shared is not None:
-        X = _unwarped(*shared, p[7])
+        X = _unwarped(*shared, p[7], p[8])
     Xc = (X @ R0.T + t0) @ _so3_exp(p[:3]).T + p[3:6]
     z = Xc[:, 2]
     m = np.exp(p[6]) * Xc[:, :2] / z[:, None]
@@ -109,9 +120,9 @@ def _jacobian(R0: np.ndarray, t0: np.ndarray, X: np.ndarray, K: np.ndarray, p: n
     `principal_point._residuals_and_jacobian`); with ``shared`` the k1 column adds how the
     warped map points move (`_unwarped_dk1`, analytic: a central difference warped them twice
     more and projected them twice more each step, half the fit's time)."""
-    dX = None
+    dX = dS = None
     if shared is not None:
-        X, dX = _unwarped_dk1(*shared, p[7])
+        X, dX, dS = _unwarped_dk1(*shared, p[7], p[8])
     fx, fy = K[0, 0], K[1, 1]
     Y = (X @ R0.T + t0) @ _so3_exp(p[:3]).T
     Xc = Y + p[3:6]
@@ -124,10 +135,11 @@ def _jacobian(R0: np.ndarray, t0: np.ndarray, X: np.ndarray, K: np.ndarray, p: n
     a_u, b_u = fx * sc * (d + 2 * k1 * sc * sc * xn * xn), 2 * fx * k1 * sc ** 3 * xn * yn
     a_v, b_v = 2 * fy * k1 * sc ** 3 * xn * yn, fy * sc * (d + 2 * k1 * sc * sc * yn * yn)
     n = len(xn)
-    J = np.zeros((n, 2, 8))
+    J = np.zeros((n, 2, len(p)))
     Jl = _left_jacobian(p[:3])
-    # d Xc / d k1 of the warped map points: Xc = (X R0^T + t0) dR^T + dt
+    # d Xc / d k1 (and d log_scale) of the warped map points: Xc = (X R0^T + t0) dR^T + dt
     dXc = None if dX is None else dX @ R0.T @ _so3_exp(p[:3]).T
+    dSc = None if dS is None else dS @ R0.T @ _so3_exp(p[:3]).T
     for row, (a, b) in enumerate(((a_u, b_u), (a_v, b_v))):
         g = np.stack([a * iz, b * iz, -(a * xn + b * yn) * iz], axis=1)  # d (u or v) / d Xc
         # Y x g, written out (np.cross's axis handling was a third of the Jacobian's time)
@@ -135,13 +147,14 @@ def _jacobian(R0: np.ndarray, t0: np.ndarray, X: np.ndarray, K: np.ndarray, p: n
                                   Y[:, 2] * g[:, 0] - Y[:, 0] * g[:, 2],
                                   Y[:, 0] * g[:, 1] - Y[:, 1] * g[:, 0]], axis=1) @ Jl
         J[:, row, 3:6] = g
-        if dXc is not None:  # the map points' own dependence on k1
+        if dXc is not None:  # the map points' own dependence on k1 and their focal scale
             J[:, row, 7] += np.sum(g * dXc, axis=1)
+            J[:, row, 8] = np.sum(g * dSc, axis=1)
     J[:, 0, 6] = fx * sc * xn * (1 + 3 * k1 * rho)
     J[:, 1, 6] = fy * sc * yn * (1 + 3 * k1 * rho)
     J[:, 0, 7] += fx * sc * xn * rho
     J[:, 1, 7] += fy * sc * yn * rho
-    return J.reshape(2 * n, 8)
+    return J.reshape(2 * n, len(p))
 
 
 def refitted_distortion(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
@@ -172,7 +185,8 @@ def refitted_distortion(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
     sel = np.asarray(inliers, bool)
     cfm = invert_pose(np.asarray(map_from_cam, np.float64))
     R, t = cfm[:3, :3].copy(), cfm[:3, 3].copy()
-    q = np.zeros(2)  # log s, k1
+    # log s, k1 (and with keyframes the map points' log focal scale, `_unwarped`)
+    q = np.zeros(2 if keyframes is None else 3)
     sol = None
     if keyframes is not None:
         T = np.asarray(keyframes[0], np.float64)[np.asarray(keyframes[1], np.int64)]
@@ -202,7 +216,8 @@ def refitted_distortion(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
                                  method="trf", loss="cauchy", f_scale=ROBUST_SCALE_PX,
                                  max_nfev=MAX_EVALUATIONS))
         p = sol.x
-        if sol.status < 1 or not np.isfinite(p).all() or abs(p[6]) > 3.0 or abs(p[7]) > MAX_K1:
+        if (sol.status < 1 or not np.isfinite(p).all() or abs(p[6]) > 3.0
+                or abs(p[7]) > MAX_K1 or abs(p[-1]) > 3.0):
             return None
         dR = _so3_exp(p[:3])
         R, t, q = dR @ R, dR @ t + p[3:6], p[6:].copy()
@@ -218,7 +233,7 @@ def refitted_distortion(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
     # the covariance from the Jacobian at the solution (scipy's, about the last start)
     J, r = sol.jac, sol.fun
     try:
-        cov = np.linalg.inv(J.T @ J) * (float(r @ r) / max(len(r) - 8, 1))
+        cov = np.linalg.inv(J.T @ J) * (float(r @ r) / max(len(r) - len(sol.x), 1))
     except np.linalg.LinAlgError:
         return None
     var = float(cov[7, 7])
