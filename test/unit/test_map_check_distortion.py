@@ -157,3 +157,32 @@ def test_a_colour_focal_note_gives_way_to_the_distortion_warning(raw_d_map, monk
     rep = mc.check_map(KeyframeMap.load(raw_d_map), Config().map_check)
     assert rep.distortion_warning and rep.note == "" and rep.note_brief == ""
 
+
+
+def test_a_pairs_fit_keeps_no_keyframe_focal_scale(monkeypatch):
+    """Localize's fit frees the keyframes' focal scale (depth not registered to colour); on
+    one keyframe pair's few points it cost the redkitchen rectified_raw_d map its verdict (k1
+    sigma 0.040 -> 0.066, +0.298 silent for +0.346 named; docs/bench/
+    distortion_map_check_cpu_2026-12-07zi): the pair's fit keeps it fixed, and is the more
+    precise for it."""
+    from mast3r_ros.core.map_check import distortion as check
+    from mast3r_ros.core.pnp import distortion
+
+    asked = []
+    real = check.refitted_distortion
+
+    def spy(*a, **k):
+        asked.append(k.get("keyframe_scale", True))
+        return real(*a, **k)
+
+    monkeypatch.setattr(check, "refitted_distortion", spy)
+    views, matches = _pairs(-0.15, np.zeros(5))
+    fit = pair_distortion(views[0], views[1], matches[(0, 1)])
+    assert asked == [False]
+    m = matches[(0, 1)]
+    Xa = np.column_stack([(m.xa - K[:2, 2]) / F * m.da[:, None], m.da])
+    X = Xa @ views[0].pose[:3, :3].T + views[0].pose[:3, 3]
+    free = distortion.refitted_distortion(
+        views[1].pose, X, m.xb, np.ones(len(X), bool), K, 3.2,
+        keyframes=(np.linalg.inv(views[0].pose)[None], np.zeros(len(X), int)))
+    assert fit[1] < free[1], (fit, free)
