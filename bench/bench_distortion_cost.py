@@ -54,9 +54,9 @@ def capture(query: str, map_dir: str, out: str) -> List[Dict[str, Any]]:
         recs.append({"args": a, "kw": k})
         return fit(*a, **k)
 
-    def keep_camera(f: Any, K: Any, w: int, h: int, model: str, dist: Any) -> Any:
-        recs[-1]["cam"] = (K, w, h, model, dist)
-        return dfit(f, K, w, h, model, dist)
+    def keep_camera(f: Any, *cam: Any) -> Any:  # K, width, height, model, D, through keyframes
+        recs[-1]["cam"] = cam
+        return dfit(f, *cam)
 
     from mast3r_ros.replay.cli import main
     query_checks.refitted_distortion, query_checks.distortion_fit = keep, keep_camera
