@@ -169,3 +169,32 @@ def test_a_start_with_cached_engines_loads_nothing(tmp_path, tiny_ckpt, cheap_bu
     d1, _ = tb.engines_for_checkpoint(ckpt, cache, _fields_for, _FakeTrt)
     monkeypatch.setattr(tb, "load_checkpoint", lambda *a, **k: pytest.fail("loaded again"))
     assert tb.engines_for_checkpoint(ckpt, cache, _fields_for, _FakeTrt)[0] == d1
+
+
+def test_a_record_of_ids_hashed_with_the_file_string_is_not_used(tmp_path, tiny_ckpt,
+                                                                  tiny_engine, cheap_builds):
+    """The ids once hashed the file's own args.model; they now hash the canonical string, so a
+    file whose args.model is written otherwise got new ids. Its record from before (no
+    ``id_scheme``) still named the old ones, and a TensorRT start with engines cached under them
+    used it without loading the file: that backend kept the old sampled id while torch loads
+    gave the new one, so one map's encodings were computed twice. Such a record is not used:
+    the file is loaded again and the ids it gives are recorded."""
+    cache = str(tmp_path / "cache")
+    old_content = "0" * 32
+    old_fields = _fields_for(old_content)
+    old = os.path.join(cache, tb.cache_key(old_fields))
+    os.makedirs(old)
+    for f in (tb.ENCODER_PLAN, tb.DECODER_PLAN):
+        open(os.path.join(old, f), "wb").close()
+    with open(os.path.join(old, tb.KEY_FILE), "w") as fh:
+        json.dump(old_fields, fh)
+    record = {"identity": "0123456789abcdef", "content_id": old_content, "layout": "official",
+              "model_string": model_string(tiny_engine.model.spec)}  # as written before
+    with open(os.path.join(cache, tb.CHECKPOINT_IDS), "w") as fh:
+        json.dump({tb._file_key(tiny_ckpt): record}, fh)
+    assert tb.known_checkpoint(cache, tiny_ckpt) is None
+    d, got = tb.engines_for_checkpoint(tiny_ckpt, cache, _fields_for, _FakeTrt)
+    assert d != old and got.identity == tiny_engine.identity
+    assert got.content_id != old_content
+    again = tb.known_checkpoint(cache, tiny_ckpt)  # recorded under this scheme: used
+    assert (again.identity, again.content_id) == (got.identity, got.content_id)

@@ -229,6 +229,10 @@ def ensure_engines(model: AsymmetricMASt3R, info: Optional[CheckpointInfo], cach
 # tens of seconds on a Jetson, and its memory).
 CHECKPOINT_IDS = "checkpoint_ids.json"
 _CHECKPOINT_IDS_KEPT = 64
+# how a record's ids were hashed: the architecture by its canonical string (`fingerprint`); a
+# record without it hashed the file's own string, another id for a file whose args.model is not
+# canonical: loaded and hashed again, not used (one id for the same weights in every layout)
+_ID_SCHEME = "canonical-model-string"
 
 
 def _file_key(path: str) -> Optional[str]:
@@ -274,12 +278,14 @@ def _spec_of(text: str):
 def known_checkpoint(cache_dir: str, path: str) -> Optional[CheckpointInfo]:
     """The `CheckpointInfo` recorded (`remember_checkpoint`) when this very file (same real
     path, size, modification time and inode; a Hugging Face folder: both its files) was loaded
-    for engines in ``cache_dir``; None when it was not, or the record is unreadable."""
+    for engines in ``cache_dir``; None when it was not, the record is unreadable, or it predates
+    the ids hashed with the canonical model string (`_ID_SCHEME`)."""
     key = _file_key(path)
     e = _read_ids(cache_dir).get(key) if key is not None else None
     try:
-        if not (isinstance(e["content_id"], str) and e["content_id"]):
-            return None  # recorded before the full-content id: loaded (and hashed) again
+        if not (isinstance(e["content_id"], str) and e["content_id"]
+                and e.get("id_scheme") == _ID_SCHEME):
+            return None  # recorded before the full-content id or this id: loaded again
         return CheckpointInfo(_spec_of(e["model_string"]), str(e["layout"]),
                               str(e["model_string"]), str(e["identity"]), e["content_id"])
     except (ValueError, KeyError, TypeError, AttributeError, CheckpointError):
@@ -304,7 +310,7 @@ def remember_checkpoint(cache_dir: str, path: str, info: CheckpointInfo) -> None
     table = _read_ids(cache_dir)
     table.pop(key, None)
     table[key] = {"identity": info.identity, "content_id": info.content_id,
-                  "layout": info.layout, "model_string": text}
+                  "layout": info.layout, "model_string": text, "id_scheme": _ID_SCHEME}
     table = dict(list(table.items())[-_CHECKPOINT_IDS_KEPT:])
     table_path = os.path.join(os.path.expanduser(cache_dir), CHECKPOINT_IDS)
     try:
