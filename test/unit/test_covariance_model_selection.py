@@ -175,3 +175,13 @@ def test_loewner_max_is_the_larger_in_every_direction():
     C = loewner_max(A, B)
     for other in (A, B):
         assert np.linalg.eigvalsh(C - other)[0] > -1e-9
+
+
+@pytest.mark.parametrize("draws", [2.5, True, -1, 10 ** 6, "4"])
+def test_solve_pnp_refuses_a_draw_count_the_config_refuses(draws):
+    """The config checks covariance.model_selection_draws (an int in [0, 256]); solve_pnp,
+    called from Python with an UncertaintyModel, took any value: 2.5 ran 2 draws, True 1,
+    -1 none, 10**6 hung the frame. It now refuses them in the config's words."""
+    X, x = _narrow_band(0)
+    with pytest.raises(ConfigError, match=r"covariance\.model_selection_draws"):
+        solve_pnp(X, x, CAM, uncertainty=UncertaintyModel(model_selection_draws=draws))

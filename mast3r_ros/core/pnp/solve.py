@@ -114,7 +114,8 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     ``reproj_error_px`` <= 0, ``confidence`` outside (0, 1), ``max_iterations`` < 1,
     ``ransac_max_points`` not an int that is 0 or >= 4 (1 to 3 fail most frames: P3P needs 3
     and a 4th to pick among its poses; the rule of ``pnp.ransac_max_points``), ``seed`` not an
-    integer 0 <= seed < 2**64 (`check_seed`), an unknown backend or 'poselib' not installed
+    integer 0 <= seed < 2**64 (`check_seed`), ``uncertainty.model_selection_draws`` not an int
+    in [0, 256], an unknown backend or 'poselib' not installed
     (`resolve_backend`); ``ImportError`` (no OpenCV) from undistorting the pixels of a
     distorted camera. An exception from the RANSAC backend
     itself (not expected: degenerate input gives no pose, not an exception) fails the frame
@@ -132,6 +133,10 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     _check_solver_args(len(X), intrinsics, reproj_error_px, confidence, max_iterations,
                        ransac_max_points, points_cov, groups, group_centres)
     seed = check_seed(seed, "solve_pnp: seed")
+    # covariance.model_selection_draws' rule (an int in [0, 256]), as the config checks it: a
+    # float was truncated, a bool taken as 1 draw, 10**6 draws hung the frame
+    validate_param("covariance.model_selection_draws",
+                   getattr(uncertainty, "model_selection_draws", 0), "solve_pnp: uncertainty")
     n = len(X)
     inliers = np.zeros(n, dtype=bool)
     if np.isfinite(X).all() and np.isfinite(x).all():  # the common case, 20x cheaper
@@ -173,7 +178,7 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     cov_in = (points_cov, groups, group_centres, uncertainty)
     with single_blas_thread():  # BLAS's threads spin on a loaded CPU (blas_threads)
         res = _finish(cam_from_map, X, xu, finite, K, reproj_error_px, refine, cov_in)
-        draws = int(uncertainty.model_selection_draws)
+        draws = int(uncertainty.model_selection_draws)  # checked with the other arguments
         if res.success and draws > 0 and needs_draws(  # RANSAC's choice (`model_selection`)
                 res.map_from_cam, X[res.inliers], uncertainty.model_selection_depth_band):
             fin = slice(None) if n_fin == n else finite
