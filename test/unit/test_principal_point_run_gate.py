@@ -160,7 +160,7 @@ def test_a_held_principal_point_whose_frames_never_fit_says_why_it_stays_held(ca
     assert all(r.reason.startswith(HELD_REASON) for r in out[:MAX_UNFIT_FRAMES - 1])
     last = out[-1].reason
     assert all(r.reason.startswith(UNCONFIRMABLE_REASON) for r in out[MAX_UNFIT_FRAMES - 1:])
-    assert f"{MAX_UNFIT_FRAMES + 3} frames without a principal point fit" in last, last
+    assert f"{MAX_UNFIT_FRAMES + 3} frames in a row without a principal point fit" in last, last
     assert "so it stays held: give the K of these images" in last
     assert "gates.min_inliers 12 or more" in last and "gates.max_focal_error 0" in last
     warned = [r for r in caplog.records if UNCONFIRMABLE_REASON in r.getMessage()]
@@ -170,6 +170,31 @@ def test_a_held_principal_point_whose_frames_never_fit_says_why_it_stays_held(ca
     later = [gate.judge(fitted, camera=k2) for _ in range(5)]
     assert [r.success for r in later] == [False] * 4 + [True]  # a right K is still released
     anew = RunPrincipalPointGate()
-    assert "3 frames without" in [anew.judge(unfit, camera=k2) for _ in range(3)][-1].reason
+    assert "3 frames in a row without" in [anew.judge(unfit, camera=k2)
+                                           for _ in range(3)][-1].reason
     again = anew.judge(unfit, camera=_cam(1170.0, 600.0, 480.0))
     assert again.reason.startswith(HELD_REASON) and "1 frame without" in again.reason
+
+
+def test_a_held_principal_point_whose_fits_still_come_is_not_said_unconfirmable(caplog):
+    """A held camera whose frames fit cx and cy only now and then (a sparse scene: one in five)
+    was said to be one 'this run's frames cannot confirm' (and warned) once 10 frames in all had
+    no fit, with 2 fits made and 3 more to come, which then released it. Only frames without a
+    fit in a row since the last fit count now: held as ever, never said unconfirmable, released
+    at the fifth fit."""
+    import logging
+
+    from mast3r_ros.core.localizer.principal_point_run_gate import (
+        HELD_REASON, MAX_UNFIT_FRAMES, UNCONFIRMABLE_REASON)
+    k2 = _cam(1170.0, 640.0, 480.0)
+    unfit = LocalizationResult(True, 1, np.eye(4), focal_fit=FocalFit(1.0, 0.002, 1170.0))
+    fitted = LocalizationResult(True, 1, np.eye(4), focal_fit=FocalFit(
+        1.0, 0.002, 1170.0, PrincipalPointFit(0.0, 0.0, 1.0, 1.0, 640.0, 480.0)))
+    gate = RunPrincipalPointGate()
+    with caplog.at_level(logging.WARNING):
+        out = [gate.judge(fitted if i % 5 == 4 else unfit, camera=k2) for i in range(25)]
+    assert 4 * 5 > MAX_UNFIT_FRAMES  # 20 unfit frames in all before the fifth fit
+    assert all(r.reason.startswith(HELD_REASON) for r in out[:24]), [r.reason for r in out]
+    assert out[24].success  # the fifth fit: a right K released
+    assert not [r for r in caplog.records if UNCONFIRMABLE_REASON in r.getMessage()]
+    assert "4 frames in a row without a principal point fit" in out[23].reason, out[23].reason

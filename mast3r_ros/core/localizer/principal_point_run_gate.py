@@ -29,8 +29,9 @@ fit cx and cy and the run's evidence finds them within the gate.
 A frame's fit needs `pnp.principal_point.MIN_POINTS` (12) inliers and a geometry that
 converges; a held camera whose frames pass the other gates without one (``gates.min_inliers``
 below 12, few depth points) was held for good, each pose refused as "0 of 5 frames fit so far"
-with no word of why. The hold now counts those frames, and after `MAX_UNFIT_FRAMES` of them
-(with fewer than `MIN_FRAMES` fits) its reason says it cannot be released
+with no word of why. The hold now counts those frames since the last fit, and after
+`MAX_UNFIT_FRAMES` of them in a row (with fewer than `MIN_FRAMES` fits) its reason says it
+cannot be released
 (`UNCONFIRMABLE_REASON`, warned once per camera) and what to do. It stays refused rather than
 released: the far principal point it holds is, but for a crop, a wrong K (K at twice the
 resolution: 2.1 m off), and nothing in the run can tell the two apart.
@@ -96,13 +97,14 @@ class RunPrincipalPointGate(RunGate):
         self._warned = False
 
     def _count_unfit(self, camera: CameraIntrinsics, fitted: bool) -> int:
-        """Frames of the held ``camera`` whose inliers gave no principal point fit, this one
-        included unless ``fitted``; started over when the held camera changes."""
+        """Frames in a row of the held ``camera`` whose inliers gave no principal point fit,
+        this one included; 0 when ``fitted`` (fits still come: the run may yet confirm it);
+        started over when the held camera changes."""
         key = (int(camera.width), int(camera.height), round(float(camera.K[0, 2]), 1),
                round(float(camera.K[1, 2]), 1))
         if key != self._held:
             self._held, self._unfit, self._warned = key, 0, False
-        self._unfit += not fitted
+        self._unfit = 0 if fitted else self._unfit + 1
         return self._unfit
 
     def judge(self, result: LocalizationResult, enabled: bool = True,
@@ -141,7 +143,8 @@ class RunPrincipalPointGate(RunGate):
     def _held_reason(self, suspect: str, frames: int, unfit: int) -> str:
         """The reason of a held pose: `HELD_REASON` while fits may still come, naming the frames
         without one; `UNCONFIRMABLE_REASON` (warned once per camera) after `MAX_UNFIT_FRAMES`."""
-        why = (f"{unfit} frame{'' if unfit == 1 else 's'} without a principal point fit: fewer "
+        why = (f"{unfit} frame{'' if unfit == 1 else 's in a row'} without a principal point "
+               "fit: fewer "
                f"than {MIN_POINTS} inliers within the reprojection error, or a geometry that "
                "does not converge")
         if unfit < MAX_UNFIT_FRAMES:
