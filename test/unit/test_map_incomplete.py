@@ -290,6 +290,30 @@ def test_a_smaller_whole_image_is_said_to_be_another_image_not_truncated(tmp_pat
         KeyframeMap.load(m)
 
 
+def test_files_larger_and_whole_smaller_images_are_not_all_said_larger(tmp_path):
+    """A map with one keyframe PNG larger than recorded and one replaced by a smaller whole
+    PNG (another map's keyframes copied over it) was said as '... (and 1 more file larger than
+    recorded)': the other is smaller, a whole other image. Both kinds are named now."""
+    import cv2
+    import numpy as np
+
+    m = kfm.write_map(str(tmp_path / "m"), _keyframes())
+    pngs = sorted(os.listdir(os.path.join(m, "keyframes")))
+    pngs = [os.path.join(m, "keyframes", n) for n in pngs if n.endswith(".png")][:2]
+    with open(pngs[0], "ab") as fh:
+        fh.write(b"\0" * 64)
+    ok, other = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))
+    with open(pngs[1], "wb") as fh:
+        fh.write(other.tobytes())
+    with pytest.raises(MapFormatError) as e:
+        KeyframeMap.check_folder(m)
+    text = str(e.value)
+    assert text.count("map file ") == 1, text  # the first one named, the other counted
+    assert text.startswith("map file larger than the map records"), text  # 000000.png
+    assert "(and 1 more file larger than recorded or whole other images)" in text, text
+    assert "missing" not in text and "truncated" not in text, text
+
+
 def test_several_files_larger_than_recorded_are_not_counted_as_missing(tmp_path):
     """Every file of a map larger than its manifest records (a rebuild copied over it) was said
     as '... (and 2 more missing or truncated files); map ... holds files its manifest.json does

@@ -365,8 +365,10 @@ def incomplete_map_error(path: str, bad: List[str], pointer: bool = True) -> Map
             "map's keyframe, or an edited image, copied in its place?): copy the map again "
             f"whole, into an empty folder, or rebuild it{see}")
     if all(LARGER in line or REPLACED in line for line in bad):
+        other = (" or whole other images" if any(REPLACED in line for line in bad[1:])
+                 else "")  # smaller than recorded, but not cut short either
         more = (f" (and {len(bad) - 1} more file{'s' if len(bad) > 2 else ''} larger than "
-                "recorded)" if len(bad) > 1 else "")  # none is missing or truncated
+                f"recorded{other})" if len(bad) > 1 else "")  # none is missing or truncated
         return MapFormatError(
             f"{first}{more}; map {path} holds files its manifest.json does not record (another "
             "map, or a rebuild, copied over it and stopped before its manifest.json, or bytes "
