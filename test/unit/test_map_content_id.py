@@ -148,3 +148,30 @@ def test_merge_of_maps_encoded_with_other_weights_drops_their_encodings(tmp_path
     ac = KeyframeMap.load(str(tmp_path / "ac"))
     assert ac.encoding_keys() == [] and ac.asmk_keys() == []
     assert "computed with other weights" in caplog.text
+
+
+def test_encodings_under_another_id_of_a_non_canonical_file_say_why(pair, two_kf_map, tmp_path,
+                                                                     monkeypatch):
+    """The ids now hash the canonical constructor string, not the file's args.model; a map
+    built before from a file whose args.model is written otherwise keys its encodings by the
+    older id. It was refused (or recomputed) as 'caches encodings for [...], not for
+    checkpoint ...; rebuild the map with this checkpoint', though the weights are the same.
+    The line now says why for such a file, and only for one."""
+    from mast3r_ros.core.model.model_string import parse_model_string
+
+    a, _, ids = pair
+    obj = torch.load(a, weights_only=False)
+    _, kw = parse_model_string(obj["args"].model)
+    obj["args"].model = "AsymmetricMASt3R(" + ", ".join(
+        f"{k}={v!r}" for k, v in reversed(list(kw.items()))) + ")"
+    odd = str(tmp_path / "official_reordered.pth")
+    torch.save(obj, odd)
+    for path, note in ((odd, True), (a, False)):
+        eng = Mast3rEngine.from_checkpoint(path, id_cache=ids)
+        Localizer(KeyframeMap.load(two_kf_map), CFG, eng, image_size=224)  # cached
+        monkeypatch.setattr(eng, "identity", "0123456789abcdef")  # the map's id is another
+        with pytest.raises(MapFormatError) as e:
+            Localizer(KeyframeMap.load(two_kf_map), CFG, eng, image_size=224,
+                      recompute_encodings=False)
+        said = "args.model is not the canonical constructor string" in str(e.value)
+        assert said == note, str(e.value)

@@ -290,14 +290,15 @@ class Mast3rMatcher:
         if enc is not None and not stale:
             return enc
         have = self.kf_map.encoding_keys()
+        older = "" if stale or not have else _older_id_note(getattr(self.engine, "info", None))
         if not recompute:
             raise MapFormatError(
                 (stale or f"map {self.kf_map.path} caches encodings for {have or 'no checkpoint'}"
-                 f", not for checkpoint {ident} at size {size}") + "; rebuild the map with this "
-                "checkpoint or allow recomputing the encodings")
+                 f", not for checkpoint {ident} at size {size}{older}") + "; rebuild the map "
+                "with this checkpoint or allow recomputing the encodings")
         log.info("%s: computing them for %d keyframes", stale or (
             f"map {self.kf_map.path} has no encodings for checkpoint {ident} at {size} (has "
-            f"{have})"), len(self.kf_map))
+            f"{have}{older})"), len(self.kf_map))
         enc = encode_keyframes(self.kf_map, self.engine, size)
         try:
             self.kf_map.save_encodings(enc)
@@ -516,3 +517,21 @@ class Mast3rMatcher:
 
         self.encodings = []
         fixed_matching.release_graphs()
+
+
+
+def _older_id_note(info: Any) -> str:
+    """Why a map may cache this checkpoint's encodings under another id: its file's args.model
+    is not the canonical constructor string (`model_string`), which the ids hash, while ids of
+    maps built before that hashed the file's own string (docs/maps.md); "" otherwise."""
+    from ..model.model_string import model_string
+
+    try:
+        if info is None or info.model_string == model_string(info.spec):
+            return ""
+    except Exception:  # noqa: BLE001 - an architecture the string cannot carry: no note
+        return ""
+    return ("; this checkpoint file's args.model is not the canonical constructor string its "
+            "ids hash: a map built from this very file before they did keys its encodings by "
+            "the older id (the same weights: computing them once more serves)")
+
