@@ -103,3 +103,22 @@ def test_the_given_k1_is_ds_first_term_and_the_corner_the_farthest_pixel_centre(
     d = distortion_fit((0.1, 0.01, 100), K, 640, 480, "plumb_bob", [-0.3, 0.1, 0, 0, 0])
     assert d.given_k1 == -0.3 and not d.given_zero
     assert d.corner_r == pytest.approx(math.hypot(539 / 500, 379 / 400), rel=1e-12)
+
+
+def test_a_fit_keeps_its_k1_sigma_and_the_cameras_fx():
+    K = np.array([[500.0, 0, 319.5], [0, 500, 239.5], [0, 0, 1]])
+    d = distortion_fit((0.1, 0.01, 100), K, 640, 480, "plumb_bob", np.zeros(5))
+    assert (d.k1, d.sigma_k1, d.given_k1, d.given_zero, d.fx_px) == (0.1, 0.01, 0.0, True, 500.0)
+
+
+@pytest.mark.parametrize("change", [{"given_k1": math.nan}, {"corner_r": 0.7}])
+def test_another_given_k1_or_corner_radius_starts_the_evidence_over(change):
+    """A camera whose D has no k1 (NaN: not plumb_bob) after one whose D has one, or another
+    image size (corner radius), is another calibration."""
+    acc = RunDistortionEvidence()
+    first = _fits(-0.26, given_k1=-0.1, n=3)
+    for f in first:
+        acc.add(f)
+    acc.add(dataclasses.replace(first[0], distortion=dataclasses.replace(first[0].distortion,
+                                                                         **change)))
+    assert len(acc) == 1 and acc.frames_restarted == 3
