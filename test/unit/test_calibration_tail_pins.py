@@ -38,7 +38,7 @@ def test_the_binomial_tails_edges():
     assert binomial_tail(5, 5, p) == pytest.approx(p ** 5, rel=1e-9, abs=0.0)
     assert binomial_tail(6, 5, p) == 0.0
     assert binomial_tail(1, 1000, p) == pytest.approx(1 - (1 - p) ** 1000, rel=1e-12)
-    assert binomial_tail(1, 100_000, p) == 1.0                          # at most 1 (rounding)
+    assert binomial_tail(1, 100_000, p) <= 1.0                          # at most 1 (rounding)
 
 
 def test_the_bound_itself_is_not_beyond_it():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from mast3r_ros.core.map_up import is_tilted, keyframe_ups, map_up_doubt, up_tilt_deg
 
@@ -36,10 +37,16 @@ def test_ups_spread_over_120_deg_do_not_agree():
     assert map_up_doubt(_poses(near)) != ""
 
 
-def test_exactly_45_deg_is_not_tilted():
-    assert up_tilt_deg([3.0, 0.0, 3.0]) == 45.0
-    assert not is_tilted([3.0, 0.0, 3.0])
-    assert up_tilt_deg([0.0, 0.0, 0.5]) == 0.0 and up_tilt_deg([0.0, 0.5, 0.5]) == 45.00000000000001
+def test_exactly_45_deg_is_not_tilted(monkeypatch):
+    from mast3r_ros.core import map_up
+
+    monkeypatch.setattr(map_up, "up_tilt_deg", lambda up: 45.0)   # libm-independent
+    assert not is_tilted([1.0, 0.0, 1.0])
+    monkeypatch.setattr(map_up, "up_tilt_deg", lambda up: 45.000001)
+    assert is_tilted([1.0, 0.0, 1.0])
+    monkeypatch.undo()
+    assert up_tilt_deg([0.0, 0.0, 0.5]) == 0.0
+    assert up_tilt_deg([0.0, 0.5, 0.5]) == pytest.approx(45.0, abs=1e-9)
 
 
 def test_keyframe_ups_are_unit_and_skip_zero_axes_and_what_is_not_poses():
