@@ -408,7 +408,8 @@ def write_outputs(report: ConsistencyReport, kmap: KeyframeMap, json_path: Optio
                   skipped: Optional[Dict[str, Any]] = None) -> None:
     """The report's figures as JSON and/or the keyframe picture with the figures beside it;
     ``skipped`` (`skipped_frames`) added to the JSON as written in the manifest; a
-    ``json_path`` of ``-`` writes the JSON to stdout."""
+    ``json_path`` of ``-`` writes the JSON to stdout. A merged map's keyframes are drawn per
+    source map, as merge-maps' keyframes.png draws them (`plots_merged.recorded_sources`)."""
     if json_path == "-":
         import json
 
@@ -418,12 +419,14 @@ def write_outputs(report: ConsistencyReport, kmap: KeyframeMap, json_path: Optio
         atomic_write_json(json_path, {**report.to_manifest(), **(skipped or {})})
     if plot_path:
         from .plots import plot_keyframes
+        from .plots_merged import recorded_sources
 
         poses = kmap.poses()
         marks, unplaced = skipped_marks(kmap.manifest, kmap.stamps_ns(), poses)
         plot_keyframes(plot_path, poses, consistency=report, skipped=marks,
                        skipped_unplaced=unplaced,
-                       skipped_at=skipped_keyframe_x(kmap.manifest, kmap.stamps_ns()))
+                       skipped_at=skipped_keyframe_x(kmap.manifest, kmap.stamps_ns()),
+                       sources=recorded_sources(kmap.manifest, len(poses)))  # merge: A, B
 
 
 def skipped_marks(manifest: Dict[str, Any], stamps_ns: np.ndarray,

@@ -270,8 +270,11 @@ def plot_keyframes(path: str, keyframe_poses: np.ndarray,
                    all_poses: Optional[np.ndarray] = None, title: str = "",
                    consistency: Optional[Any] = None,
                    skipped: Optional[np.ndarray] = None, skipped_unplaced: int = 0,
-                   skipped_at: Optional[np.ndarray] = None) -> None:
-    """Top-down view of a map's keyframes over the source trajectory; with a
+                   skipped_at: Optional[np.ndarray] = None,
+                   sources: Optional[Tuple[Sequence[int], Sequence[str]]] = None) -> None:
+    """Top-down view of a map's keyframes over the source trajectory (``sources``: a merged
+    map's (counts, labels), `plots_merged.recorded_sources`: each source in its colour,
+    `plots_merged.draw_by_source`, not all green); with a
     `ConsistencyReport` (core.map_check) a second panel shows its per-keyframe figures and the
     keyframes that disagree with every neighbour are drawn red. ``skipped``: (N, 3) float
     positions, map frame, metres, of frames the build could not read and skipped (on the
@@ -291,11 +294,16 @@ def plot_keyframes(path: str, keyframe_poses: np.ndarray,
         plot_consistency(ax2, consistency, skipped_at, skipped_unplaced)
     if traj is not None:
         ax.plot(traj[:, a], traj[:, b], "-", color="0.6", lw=1, label="source trajectory")
-    _camera_arrows(ax, keyframe_poses, axes,
-                   arrow_length(traj, keyframe_poses[:, :3, 3], axes=axes), color="tab:green",
-                   label=f"{len(keyframe_poses)} keyframes")
+    length = arrow_length(traj, keyframe_poses[:, :3, 3], axes=axes)
     c = keyframe_poses[:, :3, 3]
-    ax.plot(c[:, a], c[:, b], "o", color="tab:green", ms=3)
+    if sources is not None:
+        from .plots_merged import draw_by_source
+
+        draw_by_source(ax, keyframe_poses, axes, length, *sources)
+    else:
+        _camera_arrows(ax, keyframe_poses, axes, length, color="tab:green",
+                       label=f"{len(keyframe_poses)} keyframes")
+        ax.plot(c[:, a], c[:, b], "o", color="tab:green", ms=3)
     bad = [] if consistency is None else consistency.bad_keyframes()
     if bad:
         ax.plot(c[bad, a], c[bad, b], "o", color="tab:red", ms=7, mfc="none",
