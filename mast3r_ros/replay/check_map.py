@@ -156,28 +156,44 @@ def _file_progress(it: Any, total: int, desc: str) -> Any:
 
 def _refuse_damaged(kmap: Any, path: str, text: Any) -> None:
     """List every missing, truncated or corrupt file of ``kmap`` on ``text`` and raise
-    `MapFormatError` counting them and saying where they are listed (stdout: not above the
-    error line when stdout is redirected); returns (for the caller to re-raise its own) when none
-    is found."""
+    `MapFormatError` counting them per kind (`damaged_summary`) and saying where they are
+    listed (stdout: not above the error line when stdout is redirected); returns (for the
+    caller to re-raise its own) when none is found."""
     problems = kmap.file_problems()
     if not problems:
         return
     for p in problems:
         text.write(p + "\n")
     text.flush()
-    files = "map files" if len(problems) > 1 else "map file"
     # the error line goes to stderr: with stdout redirected (`> /dev/null`, `| grep`) "listed
     # above" named nothing there, so it says the list is on stdout (not on stderr: one line)
-    above = "listed above), named on stdout" if text is sys.stdout else "listed above)"
-    if all(MAP_PERMISSIONS in p for p in problems):  # whole files of another owner
-        raise MapFormatError(f"{path}: {len(problems)} {files} this user may not read ({above}; "
-                             "check the map's permissions")
-    raise MapFormatError(f"{path}: {len(problems)} {files} missing, truncated, corrupt or not "
-                         f"readable ({above}; rebuild the map or re-copy the files (those "
-                         "this user may not read: check their permissions)"
-                         if any(MAP_PERMISSIONS in p for p in problems) else
-                         f"{path}: {len(problems)} {files} missing, truncated or corrupt "
-                         f"({above}; rebuild the map or re-copy the files")
+    raise MapFormatError(damaged_summary(path, problems, text is sys.stdout))
+
+
+def damaged_summary(path: str, problems: List[str], on_stdout: bool = True) -> str:
+    """check-map's one error line for the map ``path`` whose files have ``problems`` (the
+    `KeyframeMap.file_problems` lines, at least one), counted per kind as found
+    (`map_files.problem_kind`): 'MAP: 1 map file with a different image than the map records
+    (listed above), named on stdout; rebuild the map or re-copy the files', 'MAP: 3 map files:
+    2 missing and 1 truncated or corrupt (listed above) ...'; the fix names the permissions
+    where some are files this user may not read. (It said "missing, truncated or corrupt"
+    whatever was found, a whole image put in a keyframe's place too.)"""
+    from ..core.keyframes.map_files import problem_kind
+
+    kinds: Dict[str, int] = {}
+    for p in problems:
+        kind = problem_kind(p)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    files = "map files" if len(problems) > 1 else "map file"
+    counted = [f"{n} {kind}" for kind, n in kinds.items()]
+    what = (f"{files} {next(iter(kinds))}" if len(kinds) == 1 else
+            f"{files}: {_and_list(counted)}")
+    above = "listed above), named on stdout" if on_stdout else "listed above)"
+    denied = kinds.get(problem_kind(MAP_PERMISSIONS), 0)
+    fix = ("check the map's permissions" if denied == len(problems) else
+           "rebuild the map or re-copy the files" + (
+               " (those this user may not read: check their permissions)" if denied else ""))
+    return f"{path}: {len(problems)} {what} ({above}; {fix}"
 
 
 def skipped_frames(manifest: Dict[str, Any]) -> Dict[str, Any]:

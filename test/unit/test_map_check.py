@@ -792,7 +792,7 @@ def test_check_map_cli_lists_every_broken_file_then_says_one_line(maps, tmp_path
     listed = out.strip().splitlines()
     assert len(listed) >= 2 and all(any(p.name in line for line in listed) for p in files)
     err = err.strip().splitlines()
-    assert len(err) == 1 and "map files missing, truncated or corrupt" in err[0], err
+    assert len(err) == 1 and "map files missing (listed above)" in err[0], err
 
 
 def test_check_map_cli_takes_its_thresholds_from_params(maps, tmp_path, capsys):

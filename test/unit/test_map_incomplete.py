@@ -170,14 +170,14 @@ def test_counts_of_one_file_are_singular(whole_map, tmp_path, capsys):
     capsys.readouterr()
     assert main(["check-map", copy]) == 2
     err = capsys.readouterr().err.strip()
-    assert f"{copy}: 1 map file missing, truncated or corrupt (listed above)" in err, err
+    assert f"{copy}: 1 map file missing (listed above)" in err, err
     os.remove(os.path.join(copy, "keyframes", "000002.png"))
     with pytest.raises(MapFormatError) as two:
         KeyframeMap.check_folder(copy)
     assert "(and 1 more missing or truncated file);" in str(two.value), two.value
     assert main(["check-map", copy]) == 2
     err = capsys.readouterr().err.strip()
-    assert f"{copy}: 2 map files missing, truncated or corrupt (listed above)" in err, err
+    assert f"{copy}: 2 map files missing (listed above)" in err, err
 
 
 @pytest.mark.parametrize("command", ["localize", "merge-maps", "check-map"])
@@ -225,13 +225,13 @@ def test_check_map_lists_a_corrupt_keyframe_png_found_by_its_check(whole_map, tm
     assert main(["check-map", copy]) == 2
     out, err = capsys.readouterr()
     assert f"map file corrupt (checksum mismatch): {png}" in out + err
-    assert f"{copy}: 1 map file missing, truncated or corrupt (listed above)" in err, err
+    assert f"{copy}: 1 map file corrupt (listed above)" in err, err
     assert "consistent" not in out
     os.remove(os.path.join(copy, "keyframes", "000002.png"))  # with another problem
     assert main(["check-map", copy]) == 2
     out, err = capsys.readouterr()
     assert f"map file corrupt (checksum mismatch): {png}" in out + err
-    assert f"{copy}: 2 map files missing, truncated or corrupt (listed above)" in err, err
+    assert f"{copy}: 2 map files: 1 missing and 1 corrupt (listed above)" in err, err
 
 
 def test_a_file_larger_than_recorded_is_said_to_be_copied_over_not_cut_short(tmp_path):
@@ -312,6 +312,32 @@ def test_files_larger_and_whole_smaller_images_are_not_all_said_larger(tmp_path)
     assert text.startswith("map file larger than the map records"), text  # 000000.png
     assert "(and 1 more file larger than recorded or whole other images)" in text, text
     assert "missing" not in text and "truncated" not in text, text
+
+
+def test_check_map_summary_counts_the_problems_by_the_kinds_found(tmp_path, capsys):
+    """check-map's error line said "1 map file missing, truncated or corrupt" when the only
+    problem listed was a keyframe PNG replaced by another whole image (its own line: "a
+    different image than the map records"); it now counts per kind found."""
+    import cv2
+    import numpy as np
+
+    m = kfm.write_map(str(tmp_path / "m"), _keyframes())
+    ok, other = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))  # a whole, smaller PNG
+    with open(os.path.join(m, "keyframes", "000001.png"), "wb") as fh:
+        fh.write(other.tobytes())
+    capsys.readouterr()
+    assert main(["check-map", m]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (f"{m}: 1 map file with a different image than the map records (listed above), "
+            "named on stdout; rebuild the map or re-copy the files") in err, err
+    assert "missing" not in err and "truncated" not in err, err
+    os.remove(os.path.join(m, "keyframes", "000002.png"))
+    with open(os.path.join(m, "keyframes", "000000.png"), "ab") as fh:
+        fh.write(b"more")  # larger than recorded
+    assert main(["check-map", m]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (f"{m}: 3 map files: 1 larger than the map records, 1 with a different image than "
+            "the map records and 1 missing (listed above)") in err, err
 
 
 def test_several_files_larger_than_recorded_are_not_counted_as_missing(tmp_path):

@@ -331,6 +331,29 @@ LARGER = "larger than the map records, not cut short"
 REPLACED = "is a different image than the map records"
 
 
+# (words in a problem line, the kind check-map's summary counts it as), first match wins
+_KINDS = ((MAP_PERMISSIONS, "this user may not read"),
+          (REPLACED, "with a different image than the map records"),
+          (LARGER, "larger than the map records"),
+          ("runs into a loop of symbolic links", "in a loop of symbolic links"),
+          ("map file missing: ", "missing"), ("map folder missing: ", "missing"),
+          ("map file empty ", "empty"),
+          ("checksum mismatch", "corrupt"),
+          ("truncated or corrupt", "truncated or corrupt"))
+
+
+def problem_kind(line: str) -> str:
+    """The kind of map-file problem a `KeyframeMap.file_problems` line names, as check-map's
+    summary counts it: 'missing', 'empty', 'truncated or corrupt', 'corrupt' (its checksum),
+    'larger than the map records', 'with a different image than the map
+    records', 'in a loop of symbolic links', 'this user may not read'; 'unreadable or
+    malformed' for any other (not a readable PNG, a malformed table)."""
+    for words, kind in _KINDS:
+        if words in line:
+            return kind
+    return "unreadable or malformed"
+
+
 def file_table_problems(path: str, files: Mapping[str, Any]) -> List[str]:
     """`size_problem` lines of the files in a manifest's file table ``files`` (``os.stat``
     only), in the table's order: what the map folder ``path`` lacks before any of its other
