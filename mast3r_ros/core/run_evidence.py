@@ -121,15 +121,22 @@ class RunFits:
         """Whether ``camera`` is the calibration of the fits kept (``self.camera``, not None)."""
         raise NotImplementedError
 
-    def _take(self, camera: Any, row: tuple) -> None:
-        """Keep ``row`` (one frame's fit) under ``camera``; one under another calibration
-        (not `_same_camera`) drops the fits kept first and is the new calibration."""
+    def use_camera(self, camera: Any) -> None:
+        """Make ``camera`` the calibration the fits are about: one not `_same_camera` as the
+        fits kept drops them (``frames_restarted``). `_take` does this with each fit; a gate
+        does it for a frame without one too, so that a new calibration is never judged by the
+        old one's fits."""
         if self.camera is not None and not self._same_camera(camera):
             self.frames_restarted += len(self._fits)
             self._fits.clear()
             self.camera = camera
         elif self.camera is None:
             self.camera = camera
+
+    def _take(self, camera: Any, row: tuple) -> None:
+        """Keep ``row`` (one frame's fit) under ``camera`` (`use_camera`: one under another
+        calibration drops the fits kept first and is the new calibration)."""
+        self.use_camera(camera)
         self._fits.append(row)
 
     def _columns(self, n: int) -> List[Sequence[float]]:

@@ -25,9 +25,11 @@ from mast3r_ros.replay.metrics import camera_focal, summarize
 from mast3r_ros.replay.tum import TumSequence
 
 
-def _fit(dcx: float, dcy: float = 0.0, fx: float = 585.0, cx: float = 320.0) -> FocalFit:
+def _fit(dcx: float, dcy: float = 0.0, fx: float = 585.0, cx: float = 320.0,
+         cy: float = 240.0) -> FocalFit:
+    """A fit as the localizer makes it: fx, cx, cy those of the frame's camera."""
     return FocalFit(1.0, 0.002, fx, principal_point=PrincipalPointFit(dcx, dcy, 1.5, 1.5, cx,
-                                                                      240.0))
+                                                                      cy))
 
 
 def test_the_gate_refuses_poses_once_the_run_puts_the_principal_point_3_deg_off():
@@ -59,7 +61,8 @@ def test_the_localizer_refuses_frames_under_a_principal_point_its_run_shows_off(
     metrics.json's failure reasons and as frames that passed the per-frame focal gate."""
 
     def stand_in(max_error, cam, *args):
-        return "", _fit(-40.0, fx=float(cam.K[0, 0]), cx=float(cam.K[0, 2]))
+        return "", _fit(-40.0, fx=float(cam.K[0, 0]), cx=float(cam.K[0, 2]),
+                        cy=float(cam.K[1, 2]))
 
     monkeypatch.setattr(localizer_pipeline, "focal_gate", stand_in)
     frame = TumSequence(tum[1])[3]
@@ -91,7 +94,8 @@ def test_a_principal_point_far_from_the_centre_is_held_until_the_run_confirms_it
     assert suspect_principal_point(_cam(585.0, 460.0, 240.0)) != ""   # 22 %
     assert suspect_principal_point(_cam(585.0, 320.0, 100.0)) != ""   # cy 29 % off alone
 
-    ok = lambda dcx: LocalizationResult(True, 1, focal_fit=_fit(dcx, cx=640.0))  # noqa: E731
+    ok = lambda dcx: LocalizationResult(  # noqa: E731  (k2's fits)
+        True, 1, focal_fit=_fit(dcx, fx=1170.0, cx=640.0, cy=480.0))
     gate = RunPrincipalPointGate()
     held = [gate.judge(ok(0.0), camera=k2) for _ in range(4)]
     assert not any(r.success for r in held)
@@ -198,3 +202,31 @@ def test_a_held_principal_point_whose_fits_still_come_is_not_said_unconfirmable(
     assert out[24].success  # the fifth fit: a right K released
     assert not [r for r in caplog.records if UNCONFIRMABLE_REASON in r.getMessage()]
     assert "4 frames in a row without a principal point fit" in out[23].reason, out[23].reason
+
+
+def test_a_new_k_is_not_judged_by_the_old_ks_fits_before_its_own_frames_fit():
+    """Only frames with a principal point fit started the evidence over, so a new K (a new
+    CameraInfo) whose first frames gave no fit (fewer than 12 inliers) was judged on the old
+    K's fits: the corrected K of a camera whose old K the run had shown 74 px off was refused,
+    naming the old cx, and a K at twice the resolution (held until its own frames confirm it)
+    was released at once by the old, right K's five fits. A change of camera now starts the
+    evidence over, fit or not."""
+    from mast3r_ros.core.localizer.principal_point_run_gate import HELD_REASON
+
+    unfit = lambda fx: LocalizationResult(  # noqa: E731
+        True, 1, np.eye(4), focal_fit=FocalFit(1.0, 0.002, fx))
+    gate = RunPrincipalPointGate()
+    old = _cam(585.0, 320.0, 240.0)
+    for _ in range(6):
+        gate.judge(LocalizationResult(True, 1, np.eye(4), focal_fit=_fit(-74.0)), camera=old)
+    assert not gate.judge(unfit(585.0), camera=old).success  # the old K: still refused
+    fixed = gate.judge(unfit(585.0), camera=_cam(585.0, 246.0, 240.0))
+    assert fixed.success, fixed.reason
+
+    confirmed = RunPrincipalPointGate()
+    for _ in range(6):
+        assert confirmed.judge(LocalizationResult(True, 1, np.eye(4), focal_fit=_fit(0.0)),
+                               camera=old).success
+    k2 = confirmed.judge(unfit(1170.0), camera=_cam(1170.0, 640.0, 480.0))
+    assert not k2.success and k2.reason.startswith(HELD_REASON), k2.reason
+    assert "0 of 5 frames fit so far" in k2.reason, k2.reason

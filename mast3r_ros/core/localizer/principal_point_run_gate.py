@@ -8,7 +8,8 @@ published 8.9 cm median, 42 cm at worst off (recall 5cm_5deg 0 %), and a camera.
 cy swapped 25 of 50, 19 cm median, 37 cm at worst, each under a confident covariance, while the
 run's evidence said WRONG from its fifth frame on (only an end-of-run warning said so).
 `RunPrincipalPointGate` keeps that evidence (`RunPrincipalPointEvidence`, the node's last
-`NODE_MAX_FRAMES` fits, started over when the camera changes) as the localizer's frames come
+`NODE_MAX_FRAMES` fits, started over when the camera changes, with a fit or not: a new K
+whose first frames gave none was judged on the old K's fits) as the localizer's frames come
 and refuses a pose that passed every other gate while its 4-sigma interval lies beyond
 `GATE_DEG` of view: wider than the warning's 1 deg (`TOLERANCE_DEG`), so that an offset that
 biases poses a few cm (cx + 20 px at fx 585: 2 deg) is warned about and still published, while
@@ -114,8 +115,13 @@ class RunPrincipalPointGate(RunGate):
         principal point off, or, for a ``camera`` (the frame's) whose principal point is
         `suspect_principal_point`, has not yet confirmed it. ``enabled`` False
         (``gates.max_focal_error`` 0): no gate. A result without a fit (no points from depth)
-        is not judged."""
+        is not judged. A ``camera`` other than the evidence's (fx, cx, cy: a new CameraInfo)
+        starts the evidence over even when this frame has no principal point fit: the new K
+        is never judged, or released from a hold, by the old K's fits."""
         fit = result.focal_fit
+        if camera is not None and enabled:  # a new K starts over, whether this frame fit or not
+            self._evidence.use_camera((float(camera.K[0, 0]), float(camera.K[0, 2]),
+                                       float(camera.K[1, 2])))
         suspect = suspect_principal_point(camera) if camera is not None else ""
         unfit = (self._count_unfit(camera, fit.principal_point is not None)
                  if suspect and fit is not None and enabled else 0)
