@@ -413,7 +413,11 @@ class NodeConfig:
                                  "yaw of base_frame in map_frame with z, roll and pitch zero "
                                  "(ground robots on a 2-D Nav2 map); the covariance keeps its x, "
                                  "y and yaw entries. Localization itself stays 6-DoF.")
-    transform_tolerance: float = _f(0.1, "Future-date the TF by this many seconds (as AMCL).",
+    transform_tolerance: float = _f(0.1, "Future-date the TF by this many seconds (as AMCL): a "
+                                         "lookup at time t reads the map->odom broadcast about "
+                                         "this long before t, so each correction reaches TF "
+                                         "users this late; keep it just above 1 / "
+                                         "tf_publish_rate (0.1-0.2 s), not AMCL's 1.0.",
                                     lo=0.0, hi=10.0)
     tf_publish_rate: float = _f(20.0, "Re-broadcast the last TF at this rate (Hz).",
                                 lo=0.1, hi=1000.0)
