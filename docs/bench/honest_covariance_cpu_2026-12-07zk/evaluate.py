@@ -20,6 +20,7 @@ from scipy.stats import chi2
 
 from mast3r_ros.core.pnp import UncertaintyModel
 from mast3r_ros.core.pnp.covariance import pose_covariance
+from mast3r_ros.replay.tum_trajectory import read_tum_trajectory
 
 KF = UncertaintyModel(None, 0.01, float(np.radians(1.0)))      # the shipped model
 NOKF = UncertaintyModel(None, 0.0, 0.0)
@@ -28,14 +29,9 @@ CELL = 40.0  # px, the grid cell of the spatial clusters
 
 
 def _ground_truth(path):
-    gt = {}
-    for line in open(path):
-        if line.strip() and not line.startswith("#"):
-            v = [float(s) for s in line.split()]
-            T = np.eye(4)
-            T[:3, :3], T[:3, 3] = Rotation.from_quat(v[4:8]).as_matrix(), v[1:4]
-            gt[round(v[0] * 1e9)] = T
-    return gt
+    """{stamp ns: 4x4 pose} of a TUM trajectory file."""
+    stamps, poses = read_tum_trajectory(path)
+    return dict(zip(stamps.tolist(), poses))
 
 
 def _inliers(f):
@@ -63,17 +59,23 @@ def _perturbed(T, d):
     return out
 
 
+def _jacobian(T, X, x, K):
+    """The reprojection residuals at T (2N,) and their numeric Jacobian (2N, 6) in the
+    pose's 6-vector (position first, `_perturbed`)."""
+    r0 = _residuals(T, X, x, K)
+    J = np.empty((len(r0), 6))
+    for k in range(6):
+        e = np.zeros(6)
+        e[k] = 1e-6
+        J[:, k] = (_residuals(_perturbed(T, e), X, x, K) - r0) / 1e-6
+    return r0, J
+
+
 def _gauss_newton(T, X, x, K, iters=2):
     """A few Gauss-Newton steps (numeric Jacobian) from T; the 6-vector from T to the result."""
     total = np.zeros(6)
     for _ in range(iters):
-        Tc = _perturbed(T, total)
-        r0 = _residuals(Tc, X, x, K)
-        J = np.empty((len(r0), 6))
-        for k in range(6):
-            e = np.zeros(6)
-            e[k] = 1e-6
-            J[:, k] = (_residuals(_perturbed(Tc, e), X, x, K) - r0) / 1e-6
+        r0, J = _jacobian(_perturbed(T, total), X, x, K)
         step = np.linalg.lstsq(J, -r0, rcond=None)[0]
         # compose: exp(step_r) exp(total_r) R ~ rotvec of the product
         Rn = Rotation.from_rotvec(step[3:]) * Rotation.from_rotvec(total[3:])
@@ -113,13 +115,7 @@ def cand_effective_n(f):
 def cand_cluster_sandwich(f):
     """Cluster-robust sandwich over 40 px cells (CR1: G/(G-1) small-sample factor), added."""
     X, x, S, g = _inliers(f)
-    T, K = f["T"], f["K"]
-    r0 = _residuals(T, X, x, K)
-    J = np.empty((len(r0), 6))
-    for k in range(6):
-        e = np.zeros(6)
-        e[k] = 1e-6
-        J[:, k] = (_residuals(_perturbed(T, e), X, x, K) - r0) / 1e-6
+    r0, J = _jacobian(f["T"], X, x, f["K"])
     Hi = np.linalg.inv(J.T @ J)
     lab = np.repeat(_cells(x), 2)
     G = lab.max() + 1
@@ -143,11 +139,17 @@ def cand_ransac_bootstrap(f, B=16):
     """Model-selection spread, first try: OpenCV's plain RANSAC (AP3P) and LM on B bootstrap
     draws of ALL the frame's correspondences (by 40 px cell blocks), the draws' second moment
     about the published pose added."""
+    return _cov(f, KF) + ap3p_bootstrap_extra(f, B, 0, _cells(f["xu"]))
+
+
+def ap3p_bootstrap_extra(f, B, seed, lab):
+    """The second moment (6x6) about the published pose of OpenCV AP3P RANSAC + LM poses on
+    ``B`` bootstrap draws (``seed``) of the frame's correspondences, drawn by the blocks
+    ``lab`` labels (int (N,): 40 px cells, or each match its own)."""
     X, x, K, T = f["X"], f["xu"], f["K"], f["T"]
-    lab = _cells(x)
     G = lab.max() + 1
     members = [np.flatnonzero(lab == c) for c in range(G)]
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     D = []
     for _ in range(B):
         idx = np.concatenate([members[c] for c in rng.integers(0, G, G)])
@@ -163,8 +165,7 @@ def cand_ransac_bootstrap(f, B=16):
         dr = Rotation.from_matrix(Rb @ T[:3, :3].T).as_rotvec()
         D.append(np.r_[cb - T[:3, 3], dr])
     D = np.array(D).reshape(-1, 6)
-    extra = D.T @ D / max(len(D), 1)
-    return _cov(f, KF) + extra
+    return D.T @ D / max(len(D), 1)
 
 
 def cand_model_selection(f, draws=16):

@@ -53,28 +53,8 @@ def bootstrap_extra(f, B, seed, unit):
         return package_extra(f, B, seed, name, float(cell or 40.0))
     if unit == "poselibmax":  # the larger of the first-order data part and the spread
         return loewner_max_extra(f, package_extra(f, B, seed))
-    import cv2
-    from scipy.spatial.transform import Rotation
-    X, x, K, T = f["X"], f["xu"], f["K"], f["T"]
-    lab = E._cells(x) if unit == "cell" else np.arange(len(x))
-    G = lab.max() + 1
-    members = [np.flatnonzero(lab == c) for c in range(G)]
-    rng = np.random.default_rng(seed)
-    D = []
-    for _ in range(B):
-        idx = np.concatenate([members[c] for c in rng.integers(0, G, G)])
-        ok, rv, tv, inl = cv2.solvePnPRansac(X[idx], x[idx], K, None, iterationsCount=300,
-                                             reprojectionError=5.0, confidence=0.9999,
-                                             flags=cv2.SOLVEPNP_AP3P)
-        if not ok or inl is None or len(inl) < 6:
-            continue
-        inl = inl.reshape(-1)
-        rv, tv = cv2.solvePnPRefineLM(X[idx][inl], x[idx][inl], K, None, rv, tv)
-        Rc = cv2.Rodrigues(rv)[0]
-        Rb, cb = Rc.T, (-Rc.T @ tv).reshape(3)
-        D.append(np.r_[cb - T[:3, 3], Rotation.from_matrix(Rb @ T[:3, :3].T).as_rotvec()])
-    D = np.array(D).reshape(-1, 6)
-    return D.T @ D / max(len(D), 1)
+    return E.ap3p_bootstrap_extra(f, B, seed, E._cells(f["xu"]) if unit == "cell"
+                                  else np.arange(len(f["xu"])))
 
 
 def main(*runs):

@@ -10,46 +10,32 @@ inliers per keyframe, the mean query-keyframe view angle (deg), the worst-axis p
 median reprojection error at the ground-truth pose (px).
 """
 
-import json
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-import mast3r_ros.core.localizer.pipeline as pipeline
-from mast3r_ros.replay.cli import console_main
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+from pnp_capture import localize_keeping_pnp  # noqa: E402
 
-CALLS, NOW = [], {}
+from mast3r_ros.replay.tum_trajectory import read_tum_trajectory  # noqa: E402
 
 
-def _wrap():
-    solve, localize = pipeline.solve_pnp, pipeline.Localizer._localize
-
-    def solve_kept(X, x, intrinsics, **kw):
-        res = solve(X, x, intrinsics, **kw)
-        if res.success:
-            CALLS.append(dict(stamp=NOW["stamp"], X=np.array(X), K=np.array(intrinsics.K),
-                              groups=np.array(kw["groups"]), centres=np.array(kw["group_centres"]),
-                              T=res.map_from_cam, inl=res.inliers, rms=res.reproj_rms_px,
-                              cov=res.covariance, xu=res.points2d_undistorted))
-        return res
-
-    def localize_noted(self, frame, *a, **k):
-        NOW["stamp"] = frame.stamp_ns
-        return localize(self, frame, *a, **k)
-    pipeline.solve_pnp, pipeline.Localizer._localize = solve_kept, localize_noted
+def _keep(X, x, intrinsics, kw, res):
+    """A successful PnP call's inputs and result; None for a failed one."""
+    if not res.success:
+        return None
+    return dict(X=np.array(X), K=np.array(intrinsics.K), groups=np.array(kw["groups"]),
+                centres=np.array(kw["group_centres"]), inl=res.inliers,
+                rms=res.reproj_rms_px, cov=res.covariance, xu=res.points2d_undistorted)
 
 
 def _ground_truth(path):
-    gt = {}
-    for line in open(path):
-        if line.strip() and not line.startswith("#"):
-            v = [float(s) for s in line.split()]
-            T = np.eye(4)
-            T[:3, :3], T[:3, 3] = Rotation.from_quat(v[4:8]).as_matrix(), v[1:4]
-            gt[round(v[0] * 1e9)] = T
-    return gt
+    """{stamp ns: 4x4 pose} of a TUM trajectory file."""
+    stamps, poses = read_tum_trajectory(path)
+    return dict(zip(stamps.tolist(), poses))
 
 
 def _project(T, X, K):
@@ -58,22 +44,11 @@ def _project(T, X, K):
 
 
 def main(source, map_dir, run, gt_path, *extra):
-    _wrap()
-    sys.argv = ["mast3r-ros", "localize", source, "--map", map_dir, "--out", run,
-                "--log-level", "warning", *extra]
-    try:
-        console_main()
-    except SystemExit as e:
-        if e.code:
-            raise
+    published = localize_keeping_pnp(source, map_dir, run, extra, _keep)
     gt = _ground_truth(gt_path)
     keys = np.array(sorted(gt))
     lines = []
-    for r in (json.loads(s) for s in open(run + "/results.jsonl")):
-        if not r["success"]:
-            continue
-        c = [c for c in CALLS if c["stamp"] == r["stamp_ns"]
-             and np.allclose(c["T"], r["map_from_cam"], atol=1e-6)][-1]
+    for r, c in published:
         G = gt[keys[np.argmin(abs(keys - r["stamp_ns"]))]]
         inl, T = c["inl"], c["T"]
         X, x = c["X"][inl], c["xu"][inl]
