@@ -86,14 +86,23 @@ def distortion_fit(fit: Any, K: np.ndarray, width: int, height: int, model: str,
     `DistortionFit` (None without a fit); ``through_keyframes``: fitted with ``keyframes``."""
     if fit is None:
         return None
+    fx, given, zero, corner_r = distortion_camera(K, width, height, model, dist)
+    return DistortionFit(float(fit[0]), float(fit[1]), given, zero, fx, corner_r,
+                         bool(through_keyframes))
+
+
+def distortion_camera(K: np.ndarray, width: int, height: int, model: str,
+                      dist: np.ndarray) -> tuple:
+    """(fx px, given k1 (NaN for a model without one; 0.0 for an all-zero D), D all zero,
+    normalized corner radius) of a camera: the calibration a `DistortionFit` is about
+    (`RunDistortionEvidence.camera`)."""
     d = np.asarray(dist, np.float64).ravel()
     given = float(d[0]) if len(d) and model in ("plumb_bob", "rational_polynomial") else (
         0.0 if not np.any(d) else math.nan)
     cx, cy = float(K[0, 2]), float(K[1, 2])
     dx = max(cx, width - 1 - cx) / float(K[0, 0])
     dy = max(cy, height - 1 - cy) / float(K[1, 1])
-    return DistortionFit(float(fit[0]), float(fit[1]), given, not np.any(d), float(K[0, 0]),
-                         math.hypot(dx, dy), bool(through_keyframes))
+    return float(K[0, 0]), given, not np.any(d), math.hypot(dx, dy)
 
 
 def radial_judged(cam: Any) -> bool:

@@ -383,3 +383,22 @@ def test_the_focal_gate_makes_no_distortion_fit_for_a_fisheye_camera():
         _, fits[model] = focal_gate(0.05, cam, np.eye(4), X, xu, np.ones(200, bool), 3.0)
     assert fits["equidistant"] is not None and fits["equidistant"].distortion is None
     assert fits["plumb_bob"].distortion is not None
+
+
+def test_a_new_camera_is_not_refused_on_the_old_ones_distortion_fits():
+    """Only frames with a distortion fit started the evidence over, so after a run had shown
+    one camera's D wrong (-0.25 beyond it: every pose refused), a new calibration whose frames
+    give no fit (a fisheye D, which the pinhole fit cannot judge; too few inliers) kept having
+    every pose refused on the old camera's fits, for good. A change of camera now starts the
+    evidence over, fit or not."""
+    from mast3r_ros.core.localizer.distortion_run_gate import RunDistortionGate
+
+    K = [[585.0, 0, 320], [0, 585.0, 240], [0, 0, 1]]
+    old = CameraIntrinsics(640, 480, K, [0.0] * 5, "plumb_bob")
+    fisheye = CameraIntrinsics(640, 480, K, [0.1, -0.02, 0.01, 0.0], "equidistant")
+    gate = RunDistortionGate()
+    assert not [gate.judge(_result(True, f), camera=old) for f in _fits(-0.25)][-1].success
+    unfit = _result(True, FocalFit(1.0, 0.002, 585.0))
+    assert not gate.judge(unfit, camera=old).success  # the same camera: still refused
+    new = gate.judge(unfit, camera=fisheye)
+    assert new.success, new.reason

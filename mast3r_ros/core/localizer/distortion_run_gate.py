@@ -6,7 +6,8 @@ on the redkitchen data 44 and 39 of 50 frames published, 10.8 and 8.9 cm median,
 at worst, recall 5cm_5deg 6 % and 12 % (the right camera: 50, 1.1 cm, 92 %), while the run's
 distortion evidence (`distortion_evidence`) fit k1 -0.249 and +0.319 +- 0.014.
 `RunDistortionGate` keeps that evidence (the node's last `NODE_MAX_FRAMES` fits, started over
-when the camera changes) as the localizer's frames come and refuses a pose that passed every
+when the camera changes, with a fit or not: a new camera whose frames gave none was refused on
+the old one's fits) as the localizer's frames come and refuses a pose that passed every
 other gate while its 4-sigma interval lies beyond `GATE_DEG` of view at the image corner (k1
 0.12 at 640x480): wider than the warning's 0.5 deg. Map and query undistorted twice alike fit
 less (+0.172 +- 0.027: the map's points hide part of it) and publish most poses within 5 cm
@@ -30,9 +31,9 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..distortion_evidence import (TOLERANCE_DEG, DistortionFit, RunDistortionEvidence,
-                                   tolerance_k1)
+                                   distortion_camera, tolerance_k1)
 from ..focal_evidence import NODE_MAX_FRAMES
-from ..types import LocalizationResult
+from ..types import CameraIntrinsics, LocalizationResult
 from .run_gate import RunGate, refused
 
 # the gate's band: a residual distortion moving the image corner by more than this angle
@@ -99,10 +100,20 @@ class RunDistortionGate(RunGate):
             self._stale = True
             self._through_keyframes = fit.distortion.through_keyframes
 
-    def judge(self, result: LocalizationResult, enabled: bool = True) -> LocalizationResult:
+    def judge(self, result: LocalizationResult, enabled: bool = True,
+              camera: Optional[CameraIntrinsics] = None) -> LocalizationResult:
         """``result`` with its fit taken; a failure naming the k1 the run's frames fit when
         ``result`` succeeded and the evidence so far (this frame's included) is off.
-        ``enabled`` False (``gates.max_focal_error`` 0): no gate."""
+        ``enabled`` False (``gates.max_focal_error`` 0): no gate. A ``camera`` (the frame's)
+        other than the evidence's starts it over even when this frame has no distortion fit
+        (a fisheye D, which the fit cannot judge, or too few inliers): the new calibration is
+        never refused on the old one's fits."""
+        if camera is not None and enabled:
+            before = self._evidence.camera
+            self._evidence.use_camera(distortion_camera(camera.K, camera.width, camera.height,
+                                                        camera.distortion_model, camera.dist))
+            if self._evidence.camera is not before:  # a new calibration: not settled yet
+                self._stale = True
         ev = self._judged(result, enabled)
         if ev is None or not ev.off or self._through_keyframes:  # a map bent alike: warned
             return result

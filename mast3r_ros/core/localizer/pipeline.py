@@ -408,7 +408,8 @@ class Localizer:
             result = retry if cand else result
         result = self._focal_run.judge(result, self.config.gates.max_focal_error)
         on = self.config.gates.max_focal_error > 0
-        result = self._dist_run.judge(self._pp_run.judge(result, on, frame.intrinsics), on)
+        result = self._dist_run.judge(self._pp_run.judge(result, on, frame.intrinsics), on,
+                                      frame.intrinsics)
         timings["total"] = time.perf_counter() - t_start
         result.timings_s = timings
         return result
