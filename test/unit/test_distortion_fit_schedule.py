@@ -122,3 +122,30 @@ def test_a_resumed_run_reads_the_fits_kind_and_older_lines_without_it():
     assert _focal_fit(rec).distortion.through_keyframes is False     # a line before the field
     rec["distortion"]["through_keyframes"] = True
     assert _focal_fit(rec).distortion.through_keyframes is True
+
+
+def test_a_new_camera_after_a_settled_run_fits_every_frame_again():
+    """A settled run (the right camera: one frame in four fitted) whose CameraInfo then changes
+    (a new D, a new K) starts its distortion evidence over; it also starts undecided: every
+    frame of the new calibration is fitted until it settles in its own right (the old
+    camera's settled verdict kept only one frame in four fitted)."""
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    old = CameraIntrinsics(K=[585.0, 0, 319.5, 0, 585.0, 239.5, 0, 0, 1], width=640, height=480)
+    new = CameraIntrinsics(K=[585.0, 0, 319.5, 0, 585.0, 239.5, 0, 0, 1], width=640, height=480,
+                           dist=[-0.2, 0.0, 0.0, 0.0, 0.0])
+    from mast3r_ros.core.distortion_evidence import distortion_camera
+
+    fx, given, zero, r = distortion_camera(old.K, old.width, old.height, old.distortion_model,
+                                           old.dist)
+    gate = RunDistortionGate()
+    for i in range(120):
+        want = gate.wants_fit()
+        fit = FocalFit(1.0, 0.002, fx, distortion=DistortionFit(
+            0.01 if i % 2 else -0.01, 0.01, given, zero, fx, r)) if want else FocalFit(
+                1.0, 0.002, fx)
+        gate.judge(_result(fit), camera=old)
+    assert gate.settled()
+    gate.judge(_result(FocalFit(1.0, 0.002, 585.0)), camera=new)  # no fit on its first frame
+    assert not gate.settled()
+    assert all(gate.wants_fit() for _ in range(FIT_STRIDE + 1))
