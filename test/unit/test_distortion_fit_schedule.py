@@ -149,3 +149,37 @@ def test_a_new_camera_after_a_settled_run_fits_every_frame_again():
     gate.judge(_result(FocalFit(1.0, 0.002, 585.0)), camera=new)  # no fit on its first frame
     assert not gate.settled()
     assert all(gate.wants_fit() for _ in range(FIT_STRIDE + 1))
+
+
+def _camera(d0=0.0):
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    return CameraIntrinsics(K=[585.0, 0, 319.5, 0, 585.0, 239.5, 0, 0, 1], width=640,
+                            height=480, dist=[d0, 0.0, 0.0, 0.0, 0.0])
+
+
+def _camera_fit(cam, k1, i):
+    from mast3r_ros.core.distortion_evidence import distortion_camera
+
+    fx, given, zero, r = distortion_camera(cam.K, cam.width, cam.height,
+                                           cam.distortion_model, cam.dist)
+    return FocalFit(1.0, 0.002, fx, distortion=DistortionFit(
+        k1 + (0.01 if i % 2 else -0.01), 0.01, given, zero, fx, r))
+
+
+def test_a_new_cameras_first_frame_is_fitted_and_not_named_by_the_old_ones_fits():
+    """The localizer asks `wants_fit` before the frame is judged: the frame's camera must
+    restart the evidence there already. Before, a refusing run (k1 -0.26) whose CameraInfo was
+    then corrected left the new camera's first frame unfitted three times in four, and
+    `run_fit` handed the old camera's k1 to its focal reason."""
+    old, new = _camera(), _camera(-0.2)
+    for extra in range(FIT_STRIDE):  # whichever phase the stride is in
+        gate = RunDistortionGate()
+        for i in range(40 + extra):
+            want = gate.wants_fit(old)
+            gate.judge(_result(_camera_fit(old, -0.26, i) if want else
+                               FocalFit(1.0, 0.002, 585.0)), camera=old)
+        assert gate.settled() and gate.run_fit() is not None
+        assert gate.wants_fit(new), extra
+        assert gate.run_fit() is None
+

@@ -85,12 +85,26 @@ class RunDistortionGate(RunGate):
         fx, given, zero, r = cam
         return DistortionFit(float(ev.k1.value), float(ev.k1.sigma), given, zero, fx, r)
 
-    def wants_fit(self) -> bool:
+    def wants_fit(self, camera: Optional[CameraIntrinsics] = None) -> bool:
         """Whether the next frame's distortion is to be fitted (`focal_gate`'s
-        ``fit_distortion``): every frame until `settled`, then one in `FIT_STRIDE`. A frame
-        not fitted is still judged (`judge`) on the evidence so far."""
+        ``fit_distortion``): every frame until `settled`, then one in `FIT_STRIDE`. ``camera``
+        (the frame's): `use_camera` first, so that a new calibration's first frame is fitted
+        and never named by the old one's `run_fit`. A frame not fitted is still judged
+        (`judge`) on the evidence so far."""
         self._asked += 1
+        self.use_camera(camera)
         return not self.settled() or self._asked % FIT_STRIDE == 0
+
+    def use_camera(self, camera: Optional[CameraIntrinsics]) -> None:
+        """Make ``camera`` (None: no change) the calibration the evidence is about: another
+        than the evidence's starts it over, undecided (not `settled`)."""
+        if camera is None:
+            return
+        before = self._evidence.camera
+        self._evidence.use_camera(distortion_camera(camera.K, camera.width, camera.height,
+                                                    camera.distortion_model, camera.dist))
+        if self._evidence.camera is not before:  # a new calibration: not settled yet
+            self._stale = True
 
     def _take(self, fit: Any) -> None:
         """Take a frame's fit where it holds a distortion fit (a frame left unfitted by
@@ -108,12 +122,8 @@ class RunDistortionGate(RunGate):
         other than the evidence's starts it over even when this frame has no distortion fit
         (a fisheye D, which the fit cannot judge, or too few inliers): the new calibration is
         never refused on the old one's fits."""
-        if camera is not None and enabled:
-            before = self._evidence.camera
-            self._evidence.use_camera(distortion_camera(camera.K, camera.width, camera.height,
-                                                        camera.distortion_model, camera.dist))
-            if self._evidence.camera is not before:  # a new calibration: not settled yet
-                self._stale = True
+        if enabled:
+            self.use_camera(camera)
         ev = self._judged(result, enabled)
         if ev is None or not ev.off or self._through_keyframes:  # a map bent alike: warned
             return result

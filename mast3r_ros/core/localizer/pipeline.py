@@ -492,7 +492,7 @@ class Localizer:
             kfs = (shared_keyframes(cam, self._map_distortions or (), self._poses,
                                     self._map.keyframe_index, kw["keyframe_ids"], groups)
                    if self.config.gates.max_focal_error > 0 else None)  # gate off: no fits
-            want = self._dist_run.wants_fit()  # settled: one frame in FIT_STRIDE
+            want = self._dist_run.wants_fit(cam)  # settled: one frame in FIT_STRIDE
             reason, kw["focal_fit"] = focal_gate(
                 self.config.gates.max_focal_error, cam, res.map_from_cam, X, xu, res.inliers,
                 p.reproj_error_px, kfs, want, None if want else self._dist_run.run_fit())
