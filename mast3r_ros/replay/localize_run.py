@@ -116,7 +116,7 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
                     raise InputError(f"the recording's frame at stamp {f.stamp_ns * 1e-9:.6f} "
                                      f"s: {e}") from None
         else:  # its fits to the run gates, as when it was localized
-            loc.recall(r)
+            loc.recall(r, getattr(f, "intrinsics", None))
             repeats.reset()  # its pixels were not read
         tracker.update(r)
         yield f, r

@@ -183,3 +183,102 @@ def test_a_new_cameras_first_frame_is_fitted_and_not_named_by_the_old_ones_fits(
         assert gate.wants_fit(new), extra
         assert gate.run_fit() is None
 
+
+def test_a_resumed_run_fits_the_same_frames_as_a_run_in_one_go():
+    """`Localizer.recall` judges a resumed run's recorded results without asking `wants_fit`;
+    the stride counts judged frames, so the frames fitted after the resume are those a run in
+    one go fitted (before: the count of `wants_fit` calls restarted at the resume, and another
+    phase of frames was fitted: results.jsonl's fits and the evidence differed)."""
+    cam = _camera()
+
+    def live(gate, start, stop, fitted, results):
+        for i in range(start, stop):
+            want = gate.wants_fit(cam)
+            fitted.append(want)
+            r = gate.judge(_result(_camera_fit(cam, 0.0, i) if want else
+                                   FocalFit(1.0, 0.002, 585.0)), camera=cam)
+            results.append(r)
+
+    fitted, results = [], []
+    live(RunDistortionGate(), 0, 120, fitted, results)
+    assert not all(fitted[60:])                  # settled by then: the stride is in effect
+    for cut in (61, 62, 63, 64, 90):
+        gate = RunDistortionGate()
+        for r in results[:cut]:                  # recalled: judged, never asked
+            gate.judge(r, camera=cam)
+        after = []
+        live(gate, cut, 120, after, [])
+        assert after == fitted[cut:], cut
+
+
+def test_recall_restarts_the_run_gates_on_the_recorded_frames_camera():
+    """A resumed run whose CameraInfo had changed on frames without a fit judges them as a
+    live run did: `Localizer.recall` passes the frame's camera to the principal point and
+    distortion gates (before: only a fit restarted them, so the resumed run refused the new
+    camera's frames on the old camera's fits)."""
+    import threading
+    import types
+
+    from mast3r_ros.core.localizer.focal_run_gate import RunFocalGate
+    from mast3r_ros.core.localizer.pipeline import Localizer
+    from mast3r_ros.core.localizer.principal_point_run_gate import RunPrincipalPointGate
+
+    old, new = _camera(), _camera(-0.2)
+    host = types.SimpleNamespace(
+        _lock=threading.Lock(), _focal_run=RunFocalGate(), _pp_run=RunPrincipalPointGate(),
+        _dist_run=RunDistortionGate(),
+        config=types.SimpleNamespace(gates=types.SimpleNamespace(max_focal_error=0.1)))
+    for i in range(30):
+        Localizer.recall(host, _result(_camera_fit(old, -0.26, i)), old)
+    assert not host._dist_run.judge(_result(FocalFit(1.0, 0.002, 585.0))).success
+    Localizer.recall(host, _result(FocalFit(1.0, 0.002, 585.0)), new)   # no fit, new camera
+    assert host._dist_run.judge(_result(FocalFit(1.0, 0.002, 585.0))).success
+
+
+def test_a_resumed_runs_recorded_frames_are_recalled_with_their_camera():
+    """`localize_frames` hands each recorded frame's intrinsics to `Localizer.recall`."""
+    from mast3r_ros.core.tracker import Tracker
+    from mast3r_ros.core.types import Frame
+    from mast3r_ros.replay.localize_run import localize_frames
+
+    class _Recalling:
+        def __init__(self):
+            self.cameras = []
+
+        def recall(self, result, camera=None):
+            self.cameras.append(camera)
+
+    cam = _camera()
+    frames = [Frame(np.zeros((480, 640, 3), np.uint8), cam, (i + 1) * 10 ** 9)
+              for i in range(2)]
+    done = {f.stamp_ns: LocalizationResult(True, f.stamp_ns, np.eye(4)) for f in frames}
+    loc = _Recalling()
+    assert len(list(localize_frames(loc, frames, Tracker(), done=done))) == 2
+    assert loc.cameras == [cam, cam]
+
+
+def test_a_resumed_held_camera_counts_its_recorded_unfit_frames():
+    """A held principal point (a K for twice the resolution) whose recorded frames gave no
+    principal point fit: after the resume the hold says it cannot be confirmed as a run in one
+    go did (before: recall passed no camera, the count of unfit frames started over)."""
+    import threading
+    import types
+
+    from mast3r_ros.core.localizer.focal_run_gate import RunFocalGate
+    from mast3r_ros.core.localizer.pipeline import Localizer
+    from mast3r_ros.core.localizer.principal_point_run_gate import (MAX_UNFIT_FRAMES,
+                                                                    UNCONFIRMABLE_REASON,
+                                                                    RunPrincipalPointGate)
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    held = CameraIntrinsics(K=[1170.0, 0, 639.5, 0, 1170.0, 479.5, 0, 0, 1], width=640,
+                            height=480)
+    host = types.SimpleNamespace(
+        _lock=threading.Lock(), _focal_run=RunFocalGate(), _pp_run=RunPrincipalPointGate(),
+        _dist_run=RunDistortionGate(),
+        config=types.SimpleNamespace(gates=types.SimpleNamespace(max_focal_error=0.1)))
+    unfit = _result(FocalFit(1.0, 0.002, 1170.0))
+    for _ in range(MAX_UNFIT_FRAMES):
+        Localizer.recall(host, unfit, held)
+    r = host._pp_run.judge(unfit, True, held)
+    assert not r.success and r.reason.startswith(UNCONFIRMABLE_REASON), r.reason

@@ -52,7 +52,7 @@ class _TruthLocalizer:
         x = float(frame.rgb[0, 0, 0])
         return LocalizationResult(True, frame.stamp_ns, pose([0, 0, 0], [x, 0, 0]))
 
-    def recall(self, result):
+    def recall(self, result, camera=None):
         pass
 
 

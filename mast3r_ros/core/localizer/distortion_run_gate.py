@@ -56,7 +56,7 @@ class RunDistortionGate(RunGate):
 
     def __init__(self) -> None:
         self._evidence = RunDistortionEvidence(NODE_MAX_FRAMES, tolerance_deg=GATE_DEG)
-        self._asked = 0       # `wants_fit` calls
+        self._judged_frames = 0  # frames judged with a fit (`judge`; `Localizer.recall` too)
         self._settled: bool = False
         self._stale = False   # fits added since `_settled` was computed
         self._through_keyframes = False  # the latest fit's (`DistortionFit`)
@@ -87,13 +87,15 @@ class RunDistortionGate(RunGate):
 
     def wants_fit(self, camera: Optional[CameraIntrinsics] = None) -> bool:
         """Whether the next frame's distortion is to be fitted (`focal_gate`'s
-        ``fit_distortion``): every frame until `settled`, then one in `FIT_STRIDE`. ``camera``
+        ``fit_distortion``): every frame until `settled`, then one in `FIT_STRIDE` of the
+        frames judged with a fit (counted by `judge`, so a resumed run that recalls its
+        results, `Localizer.recall`, fits the same frames as a run in one go). ``camera``
         (the frame's): `use_camera` first, so that a new calibration's first frame is fitted
         and never named by the old one's `run_fit`. A frame not fitted is still judged
         (`judge`) on the evidence so far."""
-        self._asked += 1
         self.use_camera(camera)
-        return not self.settled() or self._asked % FIT_STRIDE == 0
+        return (not self.settled()
+                or (self._judged_frames + 1) % FIT_STRIDE == 0)
 
     def use_camera(self, camera: Optional[CameraIntrinsics]) -> None:
         """Make ``camera`` (None: no change) the calibration the evidence is about: another
@@ -124,6 +126,8 @@ class RunDistortionGate(RunGate):
         never refused on the old one's fits."""
         if enabled:
             self.use_camera(camera)
+            if result.focal_fit is not None:  # the frames `wants_fit` strides over
+                self._judged_frames += 1
         ev = self._judged(result, enabled)
         if ev is None or not ev.off or self._through_keyframes:  # a map bent alike: warned
             return result

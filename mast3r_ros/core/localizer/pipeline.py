@@ -347,15 +347,18 @@ class Localizer:
             self._map_cameras = self._map.cameras()
         warn_camera_mismatch(cam, self._map_cameras, CAMERA_MISMATCH_REL)
 
-    def recall(self, result: LocalizationResult) -> None:
+    def recall(self, result: LocalizationResult,
+               camera: Optional[CameraIntrinsics] = None) -> None:
         """Take a recorded result's fits into the run gates as `localize` took them (a resumed
         run's, `localize_frames`): its next frames are judged on the evidence a run in one go
-        had (a fresh Localizer's gates started empty: refused frames were published). The
-        result is not changed."""
+        had (a fresh Localizer's gates started empty: refused frames were published).
+        ``camera``: the recorded frame's intrinsics, which restart the run gates' evidence as
+        `localize` does (a new calibration whose frames gave no fit). The result is not
+        changed."""
         with self._lock:
             self._focal_run.judge(result, self.config.gates.max_focal_error)
             on = self.config.gates.max_focal_error > 0  # the distortion's: distortion_run_gate
-            self._dist_run.judge(self._pp_run.judge(result, on), on)
+            self._dist_run.judge(self._pp_run.judge(result, on, camera), on, camera)
 
     def localize(self, frame: Frame, prior: Optional[np.ndarray] = None,
                  force_global: bool = False, *, hint: Optional[np.ndarray] = None,
