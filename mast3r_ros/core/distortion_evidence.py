@@ -66,8 +66,10 @@ class DistortionFit:
     ``corner_r`` the normalized radius of the image corner farthest from the principal
     point; ``through_keyframes``: the map's points were bent by the same k1 through their
     keyframes (`pnp.distortion.refitted_distortion`'s ``keyframes``: a map of the query's
-    camera and D, whose poses are then consistent with the query's: warned about, not gated,
-    `localizer.distortion_run_gate`)."""
+    camera and D: warned about, not gated, `localizer.distortion_run_gate`; consistent poses
+    where map and query images were rectified alike, not for rectified query images given the
+    raw D against a map built right from the raw ones:
+    docs/bench/distortion_rect_right_map_cpu_2026-12-07zr)."""
 
     k1: float
     sigma_k1: float
