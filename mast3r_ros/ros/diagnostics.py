@@ -21,10 +21,11 @@ from mast3r_ros.core.focal_evidence import (CHECK_NODE, NODE_MAX_FRAMES, FocalFi
                                             RunFocalEvidence)
 from mast3r_ros.core.pose_uncertainty import FAR_CLAIM_RATIO
 from mast3r_ros.core.distortion_evidence import CHECK_NODE as DIST_CHECK_NODE
-from mast3r_ros.core.distortion_evidence import RunDistortionEvidence
+from mast3r_ros.core.distortion_evidence import RunDistortionEvidence, distortion_camera
 from mast3r_ros.core.principal_point_evidence import CHECK_NODE as PP_CHECK_NODE
 from mast3r_ros.core.principal_point_evidence import RunPrincipalPointEvidence
 from mast3r_ros.core.tracker import Track
+from mast3r_ros.core.types import CameraIntrinsics
 from mast3r_ros.ros.admission import ArrivalStats
 
 OK, WARN, ERROR, STALE = 0, 1, 2, 3
@@ -55,7 +56,9 @@ class FrameRecord:
     for one refused at the boundary (stamp, size, CameraInfo); ``focal_fit`` the focal scale
     its inliers fit (`LocalizationResult.focal_fit`), for the run-level focal evidence;
     ``sigma_depth_ratio`` a localized pose's 1-sigma position over its inliers' median depth
-    (`core.pose_uncertainty.sigma_depth_ratio`, NaN when not known).
+    (`core.pose_uncertainty.sigma_depth_ratio`, NaN when not known); ``camera`` the intrinsics
+    a frame the localizer judged was localized with (None otherwise): a new one starts the
+    principal point and distortion evidence over, fit or not, as the localizer's run gates do.
     """
 
     t_s: float
@@ -70,6 +73,7 @@ class FrameRecord:
     timings_s: Tuple[Tuple[str, float], ...] = ()
     focal_fit: Optional[FocalFit] = None
     sigma_depth_ratio: float = float("nan")
+    camera: Optional[CameraIntrinsics] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,6 +223,12 @@ class DiagnosticsWindow:
             self.total["localized"] += int(rec.success)
         self.total["refused"] += int(rec.refused)
         self.focal.add(rec.focal_fit)
+        cam = rec.camera
+        if cam is not None:  # a new CameraInfo: not judged on the old one's fits
+            self.principal_point.use_camera((float(cam.K[0, 0]), float(cam.K[0, 2]),
+                                             float(cam.K[1, 2])))
+            self.distortion.use_camera(distortion_camera(cam.K, cam.width, cam.height,
+                                                         cam.distortion_model, cam.dist))
         self.principal_point.add(rec.focal_fit)
         self.distortion.add(rec.focal_fit)
         if rec.success and rec.sigma_depth_ratio > FAR_CLAIM_RATIO:  # NaN: not judged

@@ -244,7 +244,7 @@ class FrameProcessing:
             self._fail(stamp_ns, result.reason or "localization failed",
                        processing_s=processing_s, timings=result.timings_s,
                        inliers=result.num_inliers, epoch=epoch, focal_fit=result.focal_fit,
-                       activation=activation)
+                       activation=activation, camera=frame.intrinsics)
             return
         self._publish_result(result, frame, cam_from_base, odom_from_base, processing_s, cfg,
                              localizer, epoch, activation)
@@ -456,7 +456,8 @@ class FrameProcessing:
             time.monotonic(), True, int(result.num_inliers),
             image_age_s(frame.stamp_ns, now_ns), processing_s,
             timings_s=tuple((k, float(v)) for k, v in result.timings_s.items()),
-            focal_fit=result.focal_fit, sigma_depth_ratio=sigma_depth_ratio(result)))
+            focal_fit=result.focal_fit, sigma_depth_ratio=sigma_depth_ratio(result),
+            camera=frame.intrinsics))
 
     def _count_tilted(self, tilt: str, localizer: Any) -> None:
         """Count a published pose's ``tilt`` (`tilted_base_doubt`, '' when level): said at a
@@ -489,9 +490,10 @@ class FrameProcessing:
               kind: str = "failed", processing_s: float = float("nan"),
               timings: Optional[dict] = None, inliers: int = 0,
               epoch: Optional[int] = None, focal_fit: Optional[FocalFit] = None,
-              activation: Optional[int] = None) -> None:
+              activation: Optional[int] = None, camera: Any = None) -> None:
         """A frame not localized: a failure for the tracker unless ``dropped``; recorded (with
-        the focal scale its inliers fit, ``focal_fit``, for /diagnostics) and warned about.
+        the focal scale its inliers fit, ``focal_fit``, and the frame's ``camera``, for
+        /diagnostics) and warned about.
         With ``epoch`` (a localizer result's), nothing at all once the state was reset since:
         the failure belongs to the old timeline (see `_publish_result`). With ``activation``
         (the frame's) ended, it is dropped instead (`_drop_deactivated`)."""
@@ -510,7 +512,7 @@ class FrameProcessing:
             time.monotonic(), False, int(inliers), image_age_s(stamp_ns, now_ns),
             processing_s, reason, dropped=dropped, refused=refused,
             timings_s=tuple((k, float(v)) for k, v in (timings or {}).items()),
-            focal_fit=focal_fit))
+            focal_fit=focal_fit, camera=camera))
         self._warn_throttled(kind, f"image at {stamp_ns / 1e9:.3f} s not localized: {reason}")
 
     def _warn_throttled(self, kind: str, text: str) -> None:
