@@ -116,3 +116,47 @@ def test_a_draw_with_exactly_min_points_inliers_counts(monkeypatch):
     monkeypatch.setattr(model_selection, "_ransac_opencv", lambda *a: np.eye(4))
     C = model_selection_cov(np.eye(4), X, uv, K, (640, 480), draws=3, cell_px=1e4, **KW)
     assert C is not None and np.allclose(C, 0.0, atol=1e-12)
+
+
+def test_a_bound_of_one_takes_a_band_over_one_and_a_moved_camera_is_judged_from_itself():
+    # points from behind the camera to 3 m: z10 < 0, a band over 1, drawn at a bound of 1
+    X = _on_axis(np.linspace(-1.0, 3.0, 11))
+    assert depth_band(np.eye(4), X) > 1.0
+    assert needs_draws(np.eye(4), X, 1.0) and not needs_draws(np.eye(4), X, 0.9)
+    # depths measured from the camera's centre: one 5 m back sees 1..11 m as 6..16 m
+    T = np.eye(4)
+    T[2, 3] = -5.0
+    assert depth_band(T, _on_axis(np.arange(1.0, 12.0))) == pytest.approx(8.0 / 22.0)
+
+
+def _six_exact():
+    rng = np.random.default_rng(0)
+    uv = np.c_[rng.uniform(50, 590, MIN_POINTS), rng.uniform(50, 430, MIN_POINTS)]
+    z = rng.uniform(1.0, 4.0, MIN_POINTS)
+    return np.c_[(uv[:, 0] - 320) / 500 * z, (uv[:, 1] - 240) / 500 * z, z], uv
+
+
+def test_one_draw_is_enough(monkeypatch):
+    X, uv = _six_exact()
+    monkeypatch.setattr(model_selection, "_ransac_opencv", lambda *a: np.eye(4))
+    C = model_selection_cov(np.eye(4), X, uv, K, (640, 480), draws=1, cell_px=1e4, **KW)
+    assert C is not None and np.allclose(C, 0.0, atol=1e-12)
+
+
+def test_a_draw_refined_to_fewer_than_min_points_inliers_is_left_out(monkeypatch):
+    X, uv = _six_exact()
+    uv = uv.copy()
+    uv[:3] += 50.0  # three of the six far off the pose RANSAC returns
+    monkeypatch.setattr(model_selection, "_ransac_opencv", lambda *a: np.eye(4))
+    assert model_selection_cov(np.eye(4), X, uv, K, (640, 480), draws=3, cell_px=1e4,
+                               **KW) is None
+
+
+def test_ransac_s_subset_holds_each_drawn_match_once(monkeypatch):
+    """One cell (every draw all nine matches): RANSAC's four are four different matches."""
+    seen = _spy(monkeypatch)
+    X, xu = _cells_frame()
+    model_selection_cov(np.eye(4), X, xu, K, (640, 480), draws=16, max_points=4, cell_px=1e4,
+                        **KW)
+    assert len(seen) == 16
+    assert all(len(set(Xh[:, 0])) == 4 for Xh, _ in seen), [Xh[:, 0] for Xh, _ in seen]
