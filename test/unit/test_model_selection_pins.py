@@ -160,3 +160,26 @@ def test_ransac_s_subset_holds_each_drawn_match_once(monkeypatch):
                         **KW)
     assert len(seen) == 16
     assert all(len(set(Xh[:, 0])) == 4 for Xh, _ in seen), [Xh[:, 0] for Xh, _ in seen]
+
+
+def test_the_band_s_edges():
+    """A band exactly at the bound is not below it (no draws); a scene under 1 m deep has a
+    band (scale-free), and one centred on the camera's plane (z10 = -z90) has none."""
+    X = _on_axis(np.arange(1.0, 12.0))
+    assert not needs_draws(np.eye(4), X, depth_band(np.eye(4), X))
+    assert depth_band(np.eye(4), 0.04 * X) == pytest.approx(8.0 / 12.0)
+    assert np.isnan(depth_band(np.eye(4), _on_axis([-1.0] * 5 + [1.0] * 5)))
+
+
+def test_depth_band_constant_is_the_shipped_setting():
+    from mast3r_ros.core.config import config_from_params
+
+    shipped = config_from_params({}).localizer.covariance.model_selection_depth_band
+    assert model_selection.DEPTH_BAND == shipped == 0.125
+
+
+def test_a_subset_of_one(monkeypatch):
+    seen = _spy(monkeypatch)
+    X, xu = _cells_frame()
+    model_selection_cov(np.eye(4), X, xu, K, (640, 480), draws=2, max_points=1, **KW)
+    assert [len(Xh) for Xh, _ in seen] == [1, 1]
