@@ -169,14 +169,19 @@ class DiagnosticsWindow:
     def start(self, t_s: float) -> None:
         """Mark activation: the no-image timer counts from here, and the window's frames are
         this activation's (those of an earlier one are dropped: its success rate, inliers and
-        latencies are not this one's; the totals stay), and the notes stop setting the
-        level (their values stay)."""
+        latencies are not this one's; the totals stay), the focal, principal point and
+        distortion evidence start over, and the notes stop setting the level (their values
+        stay)."""
         self.started_t_s = t_s
         self.autostart_refused = ""  # activated all the same: no longer why it is not active
         self.records.clear()
         # the notes were of the time before (a bond of the last activation): values only now
         self.notes = {k: dataclasses.replace(n, t_s=-math.inf) for k, n in self.notes.items()}
-        self.focal.clear()  # a new activation may come with another camera
+        # a new activation may come with another camera: the run-level camera evidence of the
+        # last one is not this one's (the focal's, the principal point's, the distortion's)
+        self.focal.clear()
+        self.principal_point.clear()
+        self.distortion.clear()
         self.uncertain_poses, self.last_uncertain_ratio = 0, math.nan
 
     def note_arrival(self, t_s: float, stamp_ns: int) -> None:

@@ -68,3 +68,13 @@ def test_the_node_records_the_camera_of_published_and_failed_frames():
     recs = list(host._diag.records)
     assert [r.success for r in recs] == [True, False]
     assert all(isinstance(r.camera, CameraIntrinsics) for r in recs), recs
+
+
+def test_an_activation_starts_the_principal_point_and_distortion_evidence_over():
+    """`DiagnosticsWindow.start` (the node's activate) cleared the focal evidence only ("a new
+    activation may come with another camera"): the last activation's principal point and
+    distortion fits kept /diagnostics warning about a camera the new activation may not have."""
+    w = _window(False)
+    w.start(10.0)
+    assert w.distortion.warning("X") == "" and w.principal_point.warning("X") == ""
+    assert len(w.distortion) == 0 and len(w.principal_point) == 0 and len(w.focal) == 0
