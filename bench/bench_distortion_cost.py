@@ -43,12 +43,33 @@ SCHEDULES = (("500 points, every frame", 500, False), ("200 points, every frame"
              ("200 points, stride", 200, True))
 
 
+def localize_every_frame_fitted(query: str, map_dir: str, out: str,
+                                patches: Tuple[Tuple[Any, str, Any], ...] = ()) -> None:
+    """`mast3r-ros localize` (SIFT) of ``query`` against ``map_dir`` into ``out`` with every
+    frame's distortion fitted (`RunDistortionGate.wants_fit` always True: the stride off) and
+    ``patches`` ((module, attribute, value), ...) set for the run, all restored after.
+    SystemExit naming the query when localize fails."""
+    from mast3r_ros.replay.cli import main
+
+    gate = distortion_run_gate.RunDistortionGate
+    saved = [(gate, "wants_fit", gate.wants_fit)] + [(m, n, getattr(m, n)) for m, n, _ in patches]
+    for m, n, v in ((gate, "wants_fit", lambda self, camera=None: True),) + tuple(patches):
+        setattr(m, n, v)
+    try:
+        rc = main(["localize", query, "--map", map_dir, "--out", out, "--matcher", "sift",
+                   "--overwrite"])
+    finally:
+        for m, n, v in saved:
+            setattr(m, n, v)
+    if rc:
+        raise SystemExit(f"localize {query} failed ({rc})")
+
+
 def capture(query: str, map_dir: str, out: str) -> List[Dict[str, Any]]:
     """Every distortion fit's inputs (args, kwargs, camera) of one localize run, each frame
     fitted (the stride off)."""
     recs: List[Dict[str, Any]] = []
     fit, dfit = query_checks.refitted_distortion, query_checks.distortion_fit
-    wants = distortion_run_gate.RunDistortionGate.wants_fit
 
     def keep(*a: Any, **k: Any) -> Any:
         recs.append({"args": a, "kw": k})
@@ -58,17 +79,9 @@ def capture(query: str, map_dir: str, out: str) -> List[Dict[str, Any]]:
         recs[-1]["cam"] = cam
         return dfit(f, *cam)
 
-    from mast3r_ros.replay.cli import main
-    query_checks.refitted_distortion, query_checks.distortion_fit = keep, keep_camera
-    distortion_run_gate.RunDistortionGate.wants_fit = lambda self: True
-    try:
-        rc = main(["localize", query, "--map", map_dir, "--out", out, "--matcher", "sift",
-                   "--overwrite"])
-    finally:
-        query_checks.refitted_distortion, query_checks.distortion_fit = fit, dfit
-        distortion_run_gate.RunDistortionGate.wants_fit = wants
-    if rc:
-        raise SystemExit(f"localize {query} failed ({rc})")
+    localize_every_frame_fitted(query, map_dir, out, ((query_checks, "refitted_distortion", keep),
+                                                       (query_checks, "distortion_fit",
+                                                        keep_camera)))
     return [r for r in recs if "cam" in r]
 
 

@@ -37,6 +37,7 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_distortion_cost import localize_every_frame_fitted  # noqa: E402
 from bench_distortion_evidence import make_folder  # noqa: E402
 
 VARIANTS = ("native_640", "native_160", "resize_160", "resize_160_corner_k",
@@ -146,12 +147,10 @@ def make_variant(name: str, work: str) -> str:
 def joint_fits(query: str, map_dir: str, out: str) -> List[Any]:
     """Each frame's (k1, sigma, points) of localize with the keyframes' rays bent as well."""
     from mast3r_ros.core.geometry import invert_pose
-    from mast3r_ros.core.localizer import distortion_run_gate, pipeline, query_checks
-    from mast3r_ros.replay.cli import main
+    from mast3r_ros.core.localizer import pipeline, query_checks
 
     fits: List[Any] = []
-    fit, shared = query_checks.refitted_distortion, pipeline.shared_keyframes
-    wants = distortion_run_gate.RunDistortionGate.wants_fit
+    fit = query_checks.refitted_distortion
 
     def keep(*a: Any, **k: Any) -> Any:
         fits.append(fit(*a, **k))
@@ -161,16 +160,8 @@ def joint_fits(query: str, map_dir: str, out: str) -> List[Any]:
         return (np.stack([invert_pose(poses[index_of(int(i))]) for i in ids]),
                 np.asarray(groups, np.int64))
 
-    query_checks.refitted_distortion, pipeline.shared_keyframes = keep, forced
-    distortion_run_gate.RunDistortionGate.wants_fit = lambda self: True
-    try:
-        rc = main(["localize", query, "--map", map_dir, "--out", out, "--matcher", "sift",
-                   "--overwrite"])
-    finally:
-        query_checks.refitted_distortion, pipeline.shared_keyframes = fit, shared
-        distortion_run_gate.RunDistortionGate.wants_fit = wants
-    if rc:
-        raise SystemExit(f"localize {query} failed ({rc})")
+    localize_every_frame_fitted(query, map_dir, out, ((query_checks, "refitted_distortion", keep),
+                                                       (pipeline, "shared_keyframes", forced)))
     return [f for f in fits if f is not None]
 
 
