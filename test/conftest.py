@@ -32,6 +32,7 @@ os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="mast3r_ros_test_cache_")
 
 import sys  # noqa: E402
 
+import ci_subset  # noqa: E402
 from mast3r_test_utils import fixtures_dir, write_tiny_checkpoint  # noqa: E402
 
 
@@ -61,6 +62,17 @@ def pytest_collection_modifyitems(session, config, items):
     keyed = sorted(enumerate(items), key=lambda it: (
         rank.get(it[1].nodeid.split("::")[0].rsplit("/", 1)[-1], len(rank)), it[0]))
     items[:] = [item for _, item in keyed]
+    # CI's compat leg (.ci/compat) runs a subset on the oldest stack: test/ci_subset.py
+    listed = os.environ.get(ci_subset.ENV)
+    if listed:
+        try:
+            drop = ci_subset.read_deselect(listed)
+        except (OSError, ValueError) as e:
+            raise pytest.UsageError(str(e)) from None
+        gone = [item for item in items if item.nodeid in drop]
+        if gone:
+            config.hook.pytest_deselected(items=gone)
+            items[:] = [item for item in items if item.nodeid not in drop]
 
 
 @pytest.fixture(autouse=True)
