@@ -44,9 +44,11 @@ HEADER = """\
 """
 
 
-def junit_costs(path: Path) -> dict:
-    """node id -> seconds (setup + call + teardown) from a pytest junit xml."""
+def junit_costs(path: Path) -> tuple:
+    """(node id -> seconds (setup + call + teardown), the node ids that failed or errored)
+    from a pytest junit xml."""
     out = {}
+    bad = set()
     for case in ET.parse(path).getroot().iter("testcase"):
         parts = case.get("classname", "").split(".")
         for k in range(1, len(parts) + 1):
@@ -54,10 +56,12 @@ def junit_costs(path: Path) -> dict:
             if (ROOT / f).is_file():
                 nodeid = "::".join([f, *parts[k:], case.get("name", "")])
                 out[nodeid] = out.get(nodeid, 0.0) + float(case.get("time", 0) or 0)
+                if case.find("failure") is not None or case.find("error") is not None:
+                    bad.add(nodeid)
                 break
         else:
             raise SystemExit(f"{path}: no test file for classname {case.get('classname')!r}")
-    return out
+    return out, bad
 
 
 def coverage_lines(path: Path) -> tuple:
@@ -88,13 +92,15 @@ def main(argv=None) -> int:
                     help="tests under this many seconds are always kept (default 0.5)")
     ap.add_argument("--out", type=Path, default=ROOT / ".ci" / "compat-deselect.txt")
     a = ap.parse_args(argv)
-    cost = junit_costs(a.junit_xml)
+    cost, bad = junit_costs(a.junit_xml)
     lines, outside = coverage_lines(a.coverage_file)
     unknown = sorted(set(lines) - set(cost))
     if unknown:
         raise SystemExit(f"{len(unknown)} covered tests are not in {a.junit_xml}, e.g. "
                          f"{unknown[0]}: give the junit xml of the same run")
+    # a test that failed under coverage did not execute all its lines: kept, whatever it cost
     kept = greedy_cover(lines, cost, a.keep_under)
+    kept += sorted(bad - set(kept))
     drop = deselected(cost, kept)
     every = set().union(*lines.values()) if lines else set()
     s_kept = sum(cost.get(t, 0.0) for t in kept)
@@ -105,9 +111,10 @@ def main(argv=None) -> int:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, a.out)
-    print(f"{len(cost)} tests, {sum(cost.values()):.0f} s: keep {len(kept)} ({s_kept:.0f} s), "
-          f"deselect {len(drop)}; {len(every)} product lines executed in-process, "
-          f"{len(outside - every)} more only outside a test context (subprocesses) -> {a.out}")
+    print(f"{len(cost)} tests, {sum(cost.values()):.0f} s: keep {len(kept)} ({s_kept:.0f} s; "
+          f"{len(bad)} of them failed under coverage), deselect {len(drop)}; {len(every)} "
+          f"product lines executed in tests, {len(outside - every)} more only outside any "
+          f"test (collection-time imports, which the subset repeats) -> {a.out}")
     return 0
 
 

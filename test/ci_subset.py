@@ -5,9 +5,10 @@ Python 3.10, numpy 1.21, torch 2.1, OpenCV 4.5, pytest 6.2.5) CI runs every test
 listed in ``.ci/compat-deselect.txt``. That list is written by ``.ci/select_compat_subset.py``
 from a coverage run of the whole suite *on the oldest stack*: the tests kept are every test that
 took under a threshold (cheap: all of them stay) plus, by greedy weighted set cover, the
-heavier tests needed so that every line of ``mast3r_ros/`` the full suite executes in the test
-process is executed by the subset too. A test added after the list was written is not in it,
-so it runs on both stacks.
+heavier tests needed so that every line of ``mast3r_ros/`` the full suite executes during a
+test (in the test process or a subprocess it starts) is executed by the subset too, plus any
+test that failed in that coverage run (its lines were not all measured). A test added after
+the list was written is not in it, so it runs on both stacks.
 
 This module holds the two pieces the conftest hook and the selection script share: reading
 the list, and the cover itself (kept small and pure so test_ci_compat_subset.py can pin it).
