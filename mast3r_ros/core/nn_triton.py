@@ -177,7 +177,9 @@ def _screen_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, tn_ptr, lb_ptr, 
         n_tiles = tl.cdiv(n_t, BT)
         run = tl.full((BQ, BT), float("-inf"), tl.float32)
         start = pid_s * chunk
-        for j0 in range(start, start + chunk, BT):
+        # a map smaller than the chunk (or the last split) stops at its last tile: the tiles
+        # past n_t hold no valid target, so they change no bound
+        for j0 in range(start, tl.minimum(start + chunk, n_t), BT):
             cols = j0 + tl.arange(0, BT)
             cmask = cols < n_t
             tt = _target_tile(t_base, cols, cmask, n_t, D, DP)
@@ -237,7 +239,7 @@ def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr, up_p
             best_v = tl.full((BQ, BT), float("-inf"), tl.float32)
             best_i = tl.full((BQ, BT), 2147483647, tl.int32)
         start = pid_s * chunk
-        for j0 in range(start, start + chunk, BT):  # past n_t: masked (last split only)
+        for j0 in range(start, tl.minimum(start + chunk, n_t), BT):  # no tile past n_t
             cols = j0 + tl.arange(0, BT)
             cmask = cols < n_t
             if SCREEN:  # can a target of this tile reach the bound for one of the queries?

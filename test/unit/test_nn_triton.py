@@ -358,6 +358,32 @@ def test_bench_matching_smoke(tmp_path):
     assert set(row["fused_over_new"]) == {"triton", "triton-fixed"}
 
 
+@pytest.mark.parametrize("screen", [True, False], ids=["tf32-screen", "ieee"])
+def test_search_reads_no_target_tile_past_the_map(monkeypatch, screen):
+    """A map of fewer targets than a split's chunk (BLOCK_T * CHUNK_BLOCKS: 4096) reads its own
+    tiles only: 300 targets are 3 tiles of 128, and a block of queries read 32 (the whole chunk,
+    29 of them empty) per kernel before, which Triton's interpreter ran in full (the matching
+    tests' main cost). Counted through the tile loader under the interpreter; the same indices."""
+    if DEV.type != "cpu":
+        pytest.skip("counts the tile loads of Triton's CPU interpreter")
+    monkeypatch.setattr(nn_triton, "TF32_SCREEN", screen)
+    rng = np.random.default_rng(6)
+    q = _unit(rng.standard_normal((20, 24))).astype(np.float32)
+    t = _unit(rng.standard_normal((300, 24))).astype(np.float32)
+    real, loads = nn_triton._target_tile, []
+
+    def counted(*a):
+        loads.append(1)
+        return real(*a)
+
+    monkeypatch.setattr(nn_triton, "_target_tile", counted)
+    got = nn_triton.nearest(torch.from_numpy(q), torch.from_numpy(t))
+    n_tiles = -(-300 // nn_triton.BLOCK_T)
+    # the target norms (one per tile), the screen (one per tile), the live tiles of the search
+    assert 0 < len(loads) <= (3 if screen else 1) * n_tiles
+    assert torch.equal(got, torch.from_numpy(np.argmax(q @ t.T, axis=1)))
+
+
 def test_no_screen_kernel_is_launched_where_tf32_cores_are_missing(monkeypatch):
     """`tf32_cores` False (a GPU before compute capability 8.0): the search runs the plain IEEE
     kernel only, with the same indices."""
