@@ -172,6 +172,8 @@ class _ResidualScore:
     # factors past an end twice, `_log_argmin`'s ``wide`` pass and `_past_ends`)
     _done: Dict[Tuple[float, float], float] = dataclasses.field(default_factory=dict,
                                                                   init=False, repr=False)
+    _rel: Dict[Tuple[int, int], Tuple[np.ndarray, np.ndarray]] = dataclasses.field(
+        default_factory=dict, init=False, repr=False)  # pair -> (b_from_a, a_from_b)
 
     def __call__(self, g: float = 1.0, depth_scale: float = 1.0) -> float:
         key = (float(g), float(depth_scale))
@@ -185,11 +187,13 @@ class _ResidualScore:
             return math.inf
         meds = []
         for a, b in self.keys:
-            b_from_a = invert_pose(vs[b].pose) @ vs[a].pose
+            if (a, b) not in self._rel:  # no factor moves a pose: once per pair, not per factor
+                b_from_a = invert_pose(self.views[b].pose) @ self.views[a].pose
+                self._rel[a, b] = b_from_a, invert_pose(b_from_a)
+            b_from_a, a_from_b = self._rel[a, b]
             r = np.concatenate([
                 _depth_residuals(vs[a], vs[b], b_from_a, depth_scale, self.cfg.depth_tolerance),
-                _depth_residuals(vs[b], vs[a], invert_pose(b_from_a), depth_scale,
-                                 self.cfg.depth_tolerance)])
+                _depth_residuals(vs[b], vs[a], a_from_b, depth_scale, self.cfg.depth_tolerance)])
             if len(r) >= self.cfg.min_depth_points:
                 meds.append(float(np.median(np.abs(r))))
         return float(np.median(meds)) if meds else math.inf
