@@ -348,77 +348,91 @@ def test_the_keyframes_plot_marks_the_skipped_frames_on_the_trajectory(built):
     assert not any("unreadable" in label for label in lines), lines
 
 
-def test_check_map_plot_marks_the_skipped_frames_between_the_keyframes(tmp_path, capsys,
-                                                                       monkeypatch, built):
+@pytest.fixture(scope="module")
+def checked_plots(built, tmp_path_factory):
+    """check-map --plot, run once each with the plot spies on (the two tests below read the
+    same runs: ~1 s of CI each), of ``skipped`` and ``good20`` (`built`) and of their merges
+    with B's duplicates of A's frames kept, ``a+b`` and ``b+a``; per map its path, exit code,
+    picture size, top-down plots and consistency panels drawn (`_drawn_spies`)."""
+    import contextlib
+    import io
+
+    d = tmp_path_factory.mktemp("checked_plots")
+    a, b = built["skipped"].path, built["good20"].path
+    assert built["skipped"].rc == built["good20"].rc == 0
+    maps = {"skipped": a, "good20": b, "a+b": d / "ab", "b+a": d / "ba"}
+    out = {}
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        top_down, panels = _drawn_spies(mp)
+        for first, second, name in ((a, b, "a+b"), (b, a, "b+a")):
+            assert main(["merge-maps", str(first), str(second), "--out", str(maps[name]),
+                         "--keep-duplicates", "--log-level", "error"]) == 0
+        for name, m in maps.items():
+            top_down.clear()
+            panels.clear()
+            png = d / f"{name.replace('+', '_')}.png"
+            rc = main(["check-map", str(m), "--plot", str(png)])
+            out[name] = types.SimpleNamespace(
+                path=m, rc=rc, png_size=png.stat().st_size if png.exists() else 0,
+                top_down=list(top_down), panels=list(panels))
+    return out
+
+
+def test_check_map_plot_marks_the_skipped_frames_between_the_keyframes(checked_plots):
     """check-map --plot drew a map's keyframes but not where its build skipped frames (the
     manifest's unreadable_frames): they are now red crosses at their stamps between the
     keyframes before and after (the map keeps no trajectory), a merged map's per source, on
     that source's own keyframes (``merged_from``), so that the gaps show where they are."""
-    drawn = _drawn_spies(monkeypatch)[0]
-    a, b, c = built["skipped"].path, built["good20"].path, tmp_path / "c"
-    # B: every frame read, at the same stamps 20 m to the side (another recording)
-    assert built["skipped"].rc == built["good20"].rc == 0
-
-    def crosses(m, label):
-        drawn.clear()
-        png = tmp_path / "check.png"
-        assert main(["check-map", str(m), "--plot", str(png)]) == 0
-        assert png.stat().st_size > 0
-        (lines, (i, j)), = drawn
+    def crosses(name, label):
+        run = checked_plots[name]
+        assert run.rc == 0 and run.png_size > 0
+        (lines, (i, j)), = run.top_down
         assert label in lines, list(lines)
-        kf = np.stack([k.map_from_cam[:3, 3] for k in KeyframeMap.load(str(m)).keyframes])
+        kf = np.stack([k.map_from_cam[:3, 3] for k in KeyframeMap.load(str(run.path))
+                       .keyframes])
         return lines[label], kf[:, [i, j]]
 
-    got, kf = crosses(a, "3 unreadable frames, skipped")
+    got, kf = crosses("skipped", "3 unreadable frames, skipped")
     # the camera moves 0.5 m a frame in a straight line: frame k at p0 + k (p1 - p0)
     expected = np.stack([kf[0] + k * (kf[1] - kf[0]) for k in (2, 5, 6)])
     np.testing.assert_allclose(got, expected, atol=1e-9)
     # merged, B's duplicates of A's frames kept: A's crosses on A's keyframes (the first 7)
-    assert main(["merge-maps", str(a), str(b), "--out", str(c), "--keep-duplicates",
-                 "--log-level", "error"]) == 0
-    got, kf = crosses(c, "3 unreadable frames, skipped")
+    # (B: every frame read, at the same stamps 20 m to the side: another recording)
+    got, kf = crosses("a+b", "3 unreadable frames, skipped")
     np.testing.assert_allclose(got, expected, atol=1e-9)
     # B first: A's frames follow B's 10 keyframes, and are still placed on A's own
-    d = tmp_path / "d"
-    assert main(["merge-maps", str(b), str(a), "--out", str(d), "--keep-duplicates",
-                 "--log-level", "error"]) == 0
-    got, _ = crosses(d, "3 unreadable frames, skipped")
+    got, _ = crosses("b+a", "3 unreadable frames, skipped")
     np.testing.assert_allclose(got, expected, atol=1e-9)
     # a map whose every frame was read draws none
-    drawn.clear()
-    assert main(["check-map", str(b), "--plot", str(tmp_path / "check.png")]) == 0
-    assert not any("unreadable" in label for label in drawn[0][0]), drawn[0][0]
+    run = checked_plots["good20"]
+    assert run.rc == 0 and run.png_size > 0
+    assert not any("unreadable" in label for label in run.top_down[0][0]), run.top_down[0][0]
 
 
 def test_the_consistency_panel_marks_the_skipped_frames_as_the_trajectory_panel_does(
-        tmp_path, capsys, monkeypatch, built):
+        built, checked_plots):
     """check-map --plot's (and keyframes.png's) consistency panel did not mark the frames the
     build skipped, while the top-down panel beside it did: they are now red crosses along its
     keyframe axis too, at their stamps between the keyframes before and after, with the same
     legend entry; a merged map's on its source's keyframes."""
-    drawn = _drawn_spies(monkeypatch)[1]
-    a, b, c = built["skipped"].path, built["good20"].path, tmp_path / "c"
     assert built["skipped"].rc == 0
     # frames 0 1 3 4 7 8 9 are keyframes 0..6, evenly stamped: frame 2 halfway between
     # keyframes 1 and 2, frames 5 and 6 a third and two thirds between keyframes 3 and 4
     expected = [1.5, 3 + 1 / 3, 3 + 2 / 3]
     (panel,) = built["skipped"].panels  # keyframes.png's (drawn with the spies on: `built`)
     np.testing.assert_allclose(panel["3 unreadable frames, skipped"][:, 0], expected)
-    assert main(["check-map", str(a), "--plot", str(tmp_path / "check.png")]) == 0
-    (checked,) = drawn
+    assert checked_plots["skipped"].rc == 0
+    (checked,) = checked_plots["skipped"].panels
     np.testing.assert_allclose(checked["3 unreadable frames, skipped"][:, 0], expected)
     # B's 10 keyframes first: A's frames on A's own keyframes, 10 on
-    assert built["good20"].rc == 0
-    assert main(["merge-maps", str(b), str(a), "--out", str(c), "--keep-duplicates",
-                 "--log-level", "error"]) == 0
-    drawn.clear()
-    assert main(["check-map", str(c), "--plot", str(tmp_path / "check.png")]) == 0
-    (merged,) = drawn
+    assert checked_plots["b+a"].rc == 0
+    (merged,) = checked_plots["b+a"].panels
     np.testing.assert_allclose(merged["3 unreadable frames, skipped"][:, 0],
                                np.add(expected, 10))
-    drawn.clear()
-    assert main(["check-map", str(b), "--plot", str(tmp_path / "check.png")]) == 0
-    assert not any("unreadable" in label for label in drawn[0]), drawn[0]
+    assert checked_plots["good20"].rc == 0
+    (clean,) = checked_plots["good20"].panels
+    assert not any("unreadable" in label for label in clean), clean
 
 
 def test_merged_from_names_each_source_by_absolute_path_and_manifest_hash(tmp_path, capsys,
