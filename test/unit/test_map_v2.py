@@ -20,7 +20,6 @@ from mast3r_ros.core.keyframes import KeyframeMap
 from mast3r_ros.core.localizer import Localizer
 from mast3r_ros.core.retrieval import rank_by_similarity
 from mast3r_ros.replay.cli import main
-from mast3r_ros.replay.synthetic import write_demo_sequences
 from mast3r_ros.replay.tum import TumSequence
 
 from test_keyframes import _encodings, _keyframes
@@ -151,9 +150,10 @@ def test_v1_map_with_encodings_still_loads(tmp_path):
 # --------------------------------------------------------------------------- localizer ---
 
 @pytest.fixture(scope="module")
-def seq(tmp_path_factory):
-    return write_demo_sequences(str(tmp_path_factory.mktemp("seq")), num_frames=24, width=320,
-                                height=240, seed=1)
+def seq(tum):
+    """conftest's session ``tum`` (the same 24 frames at 320x240, seed 1), read only here: one
+    render of the loop per worker, not a second one for this file."""
+    return tum
 
 
 def test_localizer_retrieval_equals_the_dense_ranking(tmp_path, seq):
