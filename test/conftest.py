@@ -106,6 +106,21 @@ def _tf32_screen_really_ran():
     pytest.fail(f"the TF32 screen of core/nn_triton.py could not run: {nt._SCREEN_BROKEN}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _field_case_store(tmp_path_factory):
+    """Where `case_inputs.make_case` keeps each field case's inputs, built once for the run:
+    under pytest-xdist in the run's temp folder, above the workers' own, so that the workers
+    share them too (a case is published whole by a rename)."""
+    import case_inputs
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    case_inputs.STORE = base / "mast3r_ros_field_cases"
+    yield
+    case_inputs.STORE = None
+
+
 @pytest.fixture(scope="session")
 def ref_fixtures() -> Path:
     d = fixtures_dir()
