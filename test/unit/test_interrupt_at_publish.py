@@ -88,20 +88,6 @@ def test_build_map_interrupted_as_its_map_is_published(tum, tmp_path, monkeypatc
          "replaced, left when its deletion was interrupted")]
 
 
-def test_localize_overwrite_interrupted_while_deleting_the_old_run(tum, sift_map, tmp_path,
-                                                                   monkeypatch):
-    out = str(tmp_path / "run")
-    argv = ["localize", tum[1], "--map", sift_map, "--out", out, "--matcher", "sift",
-            "--max-frames", "2", "--log-level", "error"]
-    assert main(argv) == 0
-    _cut_old_deletion(monkeypatch)
-    assert main(argv + ["--overwrite"]) == 130
-    monkeypatch.undo()
-    assert os.path.isfile(os.path.join(out, "metrics.json"))  # the new run is complete
-    assert main(argv + ["--overwrite"]) == 0
-    assert sorted(n for n in os.listdir(tmp_path) if n.startswith("run")) == ["run"]
-
-
 def test_build_map_interrupted_after_its_map_is_published_says_it_is_complete(
         tum, tmp_path, monkeypatch, capsys):
     """A Ctrl-C in build-map's last warnings or its summary line, the map already published,
@@ -196,11 +182,16 @@ def test_localize_interrupted_after_its_run_is_published_says_it_is_complete(
     assert main(argv + ["--overwrite"]) == 130
     assert capsys.readouterr().err == f"mast3r-ros localize: interrupted {complete}"
     monkeypatch.undo()
+    assert os.path.isfile(os.path.join(out, "metrics.json"))  # the new run is complete
+    assert [n for n in os.listdir(tmp_path) if n.startswith("run.old-")]  # the cut deletion's
 
     monkeypatch.setattr(sys, "stdout", CutSummary())
     assert main(argv + ["--overwrite"]) == 130
     monkeypatch.undo()
     assert capsys.readouterr().err == f"mast3r-ros localize: interrupted {complete}"
+    # the next writer of OUT removed the old run the cut deletion left (RUN.old-XXXXXXXX kept
+    # a full copy of it for good), and deleted the run it replaced itself
+    assert sorted(n for n in os.listdir(tmp_path) if n.startswith("run")) == ["run"]
 
     def terminated(*a, **k):  # SIGTERM as a superseded RUN.partial is removed
         raise Terminated
