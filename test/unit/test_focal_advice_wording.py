@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from test_map_check_colour_focal import CFG, _unregistered
 from test_stereo_depth import euroc_stereo_tree
 
@@ -24,13 +25,26 @@ _SENSOR_ONLY = ("colour images", "colour camera", "depth camera", "depth_image_p
                 "align_depth", "register the depth", "not registered")
 
 
-def test_the_sensor_depth_note_keeps_the_k_and_says_what_the_colour_k_takes():
+@pytest.fixture(scope="module")
+def unregistered():
+    """``unregistered(g)``: `_unregistered(g)`'s keyframes, rendered once per g for this module
+    (1.3 CPU s each; five checks below read them, check_keyframes changes none of them)."""
+    made = {}
+
+    def get(g):
+        if g not in made:
+            made[g] = _unregistered(g)
+        return made[g]
+    return get
+
+
+def test_the_sensor_depth_note_keeps_the_k_and_says_what_the_colour_k_takes(unregistered):
     """The advice (keep the K for map and queries; the colour K takes the depth registered to it
     first, and alone breaks the depth) moved to docs/maps.md's section, which the note cites:
     build-map printed it all as a WARNING whose conclusion was that nothing needs changing."""
     from test_readme_refs import CITATION, cited_section
 
-    r = check_keyframes(_unregistered(0.9), CFG, depth_units_per_m=1000.0)
+    r = check_keyframes(unregistered(0.9), CFG, depth_units_per_m=1000.0)
     assert r.verdict == CONSISTENT and r.note, r.message
     note = r.note
     # what the map passes with, and that queries take the same K (localize's check)
@@ -45,8 +59,8 @@ def test_the_sensor_depth_note_keeps_the_k_and_says_what_the_colour_k_takes():
     assert "for the best poses" not in note + section  # redkitchen: no better (docs/bench)
 
 
-def test_a_stereo_depth_note_blames_no_depth_camera_or_registration():
-    r = check_keyframes(_unregistered(0.9), CFG, depth_units_per_m=None, depth_source="stereo")
+def test_a_stereo_depth_note_blames_no_depth_camera_or_registration(unregistered):
+    r = check_keyframes(unregistered(0.9), CFG, depth_units_per_m=None, depth_source="stereo")
     assert r.verdict == CONSISTENT and r.note, r.message
     note = r.note
     assert note.startswith("the images fit fx, fy x0.9"), note
@@ -54,7 +68,7 @@ def test_a_stereo_depth_note_blames_no_depth_camera_or_registration():
     for word in _SENSOR_ONLY:
         assert word not in note, (word, note)
     # the same figures and the same fit as the sensor note
-    sensor = check_keyframes(_unregistered(0.9), CFG, depth_units_per_m=1000.0)
+    sensor = check_keyframes(unregistered(0.9), CFG, depth_units_per_m=1000.0)
     assert (sensor.note.split(": ", 1)[0].replace("colour images", "images")
             == note.split(": ", 1)[0])
     # the user should check the calibration: build-map warns it (the sensor note is an info)
@@ -124,14 +138,15 @@ def test_localize_says_its_fx_is_fitted_to_the_maps_points():
     assert "a query's K must be the map's" in warning, warning
 
 
-def test_a_failing_stereo_depth_map_s_cause_blames_no_depth_camera_or_registration():
+def test_a_failing_stereo_depth_map_s_cause_blames_no_depth_camera_or_registration(
+        unregistered):
     """A --stereo-depth map that fails with its images fitting another focal length was told
     'the depth is a depth camera's not registered to the colour camera; fix: register the
     depth ... (depth_image_proc's register ...)'; its depth is the images' own."""
     from mast3r_ros.core.map_check import INCONSISTENT
 
-    sensor = check_keyframes(_unregistered(0.8), CFG, depth_units_per_m=1000.0)
-    r = check_keyframes(_unregistered(0.8), CFG, depth_source="stereo")
+    sensor = check_keyframes(unregistered(0.8), CFG, depth_units_per_m=1000.0)
+    r = check_keyframes(unregistered(0.8), CFG, depth_source="stereo")
     assert r.verdict == INCONSISTENT and r.cause == sensor.cause == "colour_focal", r.message
     assert "the images fit fx, fy x0.8" in r.message, r.message
     assert "registered to them by construction" in r.message, r.message
