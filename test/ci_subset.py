@@ -17,6 +17,7 @@ the list, and the cover itself (kept small and pure so test_ci_compat_subset.py 
 from __future__ import annotations
 
 import heapq
+import re
 from pathlib import Path
 from typing import Dict, Iterable, List, Set, Tuple
 
@@ -47,6 +48,18 @@ def read_deselect(path: str) -> Set[str]:
                              "(test/<dir>/<file>.py::<test>[<params>])")
         ids.add(line)
     return ids
+
+
+def still_exists(nodeid: str, root: Path) -> bool:
+    """Whether ``nodeid``'s test file exists under ``root`` and still defines its function
+    (parameters and class names aside): a renamed or merged test leaves a dead id."""
+    path, *names = nodeid.split("::")
+    src = root / path
+    if not names or not src.is_file():
+        return False
+    name = re.sub(r"\[.*\]$", "", names[-1])
+    return re.search(rf"^\s*(async )?def {re.escape(name)}\(",
+                     src.read_text(encoding="utf-8"), re.M) is not None
 
 
 def greedy_cover(lines: Dict[str, Set[int]], cost: Dict[str, float],
