@@ -25,7 +25,23 @@ from mast3r_test_utils import (OFFICIAL_MASt3R, TINY_SPEC, random_model, write_c
 
 @pytest.fixture(scope="module")
 def tiny():
-    return random_model(TINY_SPEC, seed=3)
+    """The tiny network of `tiny_ckpt` (seed 0): that file is its official checkpoint."""
+    return random_model(TINY_SPEC, seed=0)
+
+
+@pytest.fixture(scope="module")
+def tiny_official(tiny_ckpt):
+    """``tiny`` in the official layout, for tests that only read the file: the session's
+    `tiny_ckpt` (each write of the ~168 MB file cost ~1.5 s of CPU). Read only."""
+    return tiny_ckpt
+
+
+@pytest.fixture(scope="module")
+def tiny_hf(tiny, tmp_path_factory):
+    """``tiny`` as a Hugging Face folder, written once; `_hf_weights` copies it."""
+    folder = tmp_path_factory.mktemp("hf_once") / "hf"
+    write_checkpoint(str(folder), tiny, "huggingface")
+    return folder
 
 
 def _same_weights(a, b):
@@ -90,9 +106,14 @@ def _guess_warnings(caplog):
 
 
 @pytest.mark.parametrize("layout", ["official", "state_dict", "huggingface"])
-def test_every_layout_loads_the_same_weights(tmp_path, tiny, layout, caplog):
+def test_every_layout_loads_the_same_weights(tmp_path, tiny, layout, caplog, request):
     path = str(tmp_path / ("hf" if layout == "huggingface" else "ckpt.pth"))
-    write_checkpoint(path, tiny, layout)
+    if layout == "official":
+        path = request.getfixturevalue("tiny_official")
+    elif layout == "huggingface":
+        path = str(request.getfixturevalue("tiny_hf"))
+    else:
+        write_checkpoint(path, tiny, layout)
     with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.model.checkpoint"):
         model, info = load_checkpoint(path)
     assert info.layout == layout and _same_weights(model, tiny)
@@ -114,10 +135,9 @@ def test_every_layout_loads_the_same_weights(tmp_path, tiny, layout, caplog):
     assert info.spec == TINY_SPEC
 
 
-def test_official_file_structure(tmp_path, tiny):
+def test_official_file_structure(tiny_official):
     """{'model', 'args'} with an argparse.Namespace, DPT alias keys both present."""
-    path = tmp_path / "c.pth"
-    write_checkpoint(str(path), tiny)
+    path = tiny_official
     if hasattr(torch.serialization, "safe_globals"):  # torch >= 2.4
         with torch.serialization.safe_globals([argparse.Namespace]):
             obj = torch.load(path, weights_only=True)
@@ -130,19 +150,16 @@ def test_official_file_structure(tmp_path, tiny):
     assert a in sd and b in sd and torch.equal(sd[a], sd[b])
 
 
-def test_identity_depends_on_weights(tmp_path, tiny):
-    p1, p2 = str(tmp_path / "a.pth"), str(tmp_path / "b.pth")
-    write_checkpoint(p1, tiny)
+def test_identity_depends_on_weights(tmp_path, tiny_official):
+    p1, p2 = tiny_official, str(tmp_path / "b.pth")
     write_checkpoint(p2, random_model(TINY_SPEC, seed=4))
     i1, i1b, i2 = load_checkpoint(p1)[1], load_checkpoint(p1)[1], load_checkpoint(p2)[1]
     assert i1.identity == i1b.identity != i2.identity
 
 
-def test_restricted_unpickler_path(tmp_path, tiny):
+def test_restricted_unpickler_path(tiny_official, tiny):
     """The torch < 2.4 path (no safe_globals) loads official files too."""
-    path = str(tmp_path / "c.pth")
-    write_checkpoint(path, tiny)
-    model, _ = load_checkpoint(path, force_restricted_unpickler=True)
+    model, _ = load_checkpoint(tiny_official, force_restricted_unpickler=True)
     assert _same_weights(model, tiny)
 
 
@@ -416,12 +433,14 @@ def test_empty_file_refused_like_a_truncated_one(tmp_path, tiny):
 
 
 @pytest.mark.parametrize("error", [IndexError(), RuntimeError(""), KeyError(""), ValueError(" ")])
-def test_reader_errors_with_empty_messages_are_one_clean_line(tmp_path, tiny, monkeypatch,
-                                                              error):
+def test_reader_errors_with_empty_messages_are_one_clean_line(tmp_path, tiny_official,
+                                                              monkeypatch, error):
+    import shutil
+
     from mast3r_ros.core.model import checkpoint
 
     path = str(tmp_path / "c.pth")
-    write_checkpoint(path, tiny)
+    shutil.copyfile(tiny_official, path)  # the file's name is in the message
 
     def broken(*_args, **_kwargs):
         raise error
@@ -432,20 +451,6 @@ def test_reader_errors_with_empty_messages_are_one_clean_line(tmp_path, tiny, mo
         load_checkpoint(path)
     text = _one_line(err)
     assert "()" not in text
-
-
-def test_ckpt_variants_case_loads_like_unprefixed(tmp_path):
-    from io_cases import make_case_inputs
-
-    d = make_case_inputs("ckpt-variants", tmp_path)
-    try:
-        for wrapped, plain in (("ddp_official.pth", "ckpt.pth"), ("ddp_bare.pth", "bare.pth")):
-            a, info_a = load_checkpoint(str(d / wrapped))
-            b, info_b = load_checkpoint(str(d / plain))
-            assert info_a.identity == info_b.identity and _same_weights(a, b)
-    finally:  # the case writes ~0.5 GB: do not leave it in the tmp folder
-        for name in ("ddp_official.pth", "ddp_bare.pth", "bare.pth"):
-            (d / name).unlink(missing_ok=True)
 
 
 @pytest.mark.parametrize("data, begins", [
@@ -603,9 +608,12 @@ def test_args_beside_weights_under_another_key_give_the_constructor_string(tmp_p
     assert not _guess_warnings(caplog)
 
 
-def _hf_weights(tmp_path, tiny, weights):
+def _hf_weights(tmp_path, tiny, weights, tiny_hf):
+    """A copy of ``tiny_hf`` (the tests delete or add files in it)."""
+    import shutil
+
     folder = tmp_path / "hf"
-    write_checkpoint(str(folder), tiny, "huggingface")
+    shutil.copytree(tiny_hf, folder)
     if weights == "pytorch_model.bin":  # huggingface_hub < 0.20 wrote a torch.save state dict
         (folder / "model.safetensors").unlink()
         torch.save(tiny.state_dict(), folder / weights)
@@ -614,13 +622,14 @@ def _hf_weights(tmp_path, tiny, weights):
 
 @pytest.mark.parametrize("weights", ["model.safetensors", "pytorch_model.bin"])
 def test_a_huggingface_weights_file_given_itself_is_read_with_its_config(tmp_path, tiny,
-                                                                        weights, caplog):
+                                                                        weights, caplog,
+                                                                        tiny_hf):
     """--checkpoint hf/model.safetensors (the file, not its folder) was read as a bare state
     dict: config.json beside it ignored, heads guessed (wrong here) with advice to use the
     folder; a folder of config.json + pytorch_model.bin (older huggingface_hub) was refused as
     'no model.safetensors beside a model.safetensors'. Both read as the Hugging Face checkpoint
     they are now."""
-    folder = _hf_weights(tmp_path, tiny, weights)
+    folder = _hf_weights(tmp_path, tiny, weights, tiny_hf)
     for path in (folder, folder / weights):
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.model.checkpoint"):
@@ -629,8 +638,8 @@ def test_a_huggingface_weights_file_given_itself_is_read_with_its_config(tmp_pat
         assert info.layout == "huggingface" and not _guess_warnings(caplog)
 
 
-def test_a_safetensors_file_without_a_config_is_a_bare_state_dict(tmp_path, tiny):
-    folder = _hf_weights(tmp_path, tiny, "model.safetensors")
+def test_a_safetensors_file_without_a_config_is_a_bare_state_dict(tmp_path, tiny, tiny_hf):
+    folder = _hf_weights(tmp_path, tiny, "model.safetensors", tiny_hf)
     (folder / "config.json").unlink()
     model, info = load_checkpoint(str(folder / "model.safetensors"),
                                   bare_model_string=model_string(TINY_SPEC))
@@ -640,8 +649,9 @@ def test_a_safetensors_file_without_a_config_is_a_bare_state_dict(tmp_path, tiny
         load_checkpoint(str(folder))
 
 
-def test_a_huggingface_folder_without_weights_names_both_weight_files(tmp_path, tiny):
-    folder = _hf_weights(tmp_path, tiny, "model.safetensors")
+def test_a_huggingface_folder_without_weights_names_both_weight_files(tmp_path, tiny,
+                                                                      tiny_hf):
+    folder = _hf_weights(tmp_path, tiny, "model.safetensors", tiny_hf)
     (folder / "model.safetensors").unlink()
     with pytest.raises(CheckpointError, match=r"\(no model.safetensors or pytorch_model.bin "
                                               r"beside a config.json\)"):

@@ -92,7 +92,19 @@ def test_png12_in_16bit_is_read_as_cv_bridge_does_and_named(png16_case, caplog):
 
 
 def test_ckpt_module_prefix(tmp_path, capsys, ref_fixtures):
+    import torch
+
+    from mast3r_ros.core.model.checkpoint import load_checkpoint
+
     d = make_case("ckpt-variants", tmp_path)
+    # each DDP-wrapped file loads as its unwrapped twin: the same identity and weights (was
+    # test_checkpoint's, which wrote the case's ~0.5 GB of files once more)
+    for wrapped, plain in (("ddp_official.pth", "ckpt.pth"), ("ddp_bare.pth", "bare.pth")):
+        (a, info_a), (b, info_b) = load_checkpoint(str(d / wrapped)), load_checkpoint(
+            str(d / plain))
+        sa, sb = a.state_dict(), b.state_dict()
+        assert info_a.identity == info_b.identity, wrapped
+        assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa), wrapped
     # each DDP-wrapped file gives exactly what its unwrapped twin gives (a bare state dict
     # carries no constructor string, so bare and official twins are compared separately)
     for wrapped, plain in (("ddp_official.pth", "ckpt.pth"), ("ddp_bare.pth", "bare.pth")):
