@@ -194,22 +194,28 @@ def test_device_cache_mb_reaches_the_matcher_and_serves_repeated_frames(two_kf_m
                               max_keyframes=2, warmup=False)
     cfg = Config(model=dataclasses.replace(Config().model, checkpoint=tiny_ckpt, device="cpu",
                                            image_size=224), localizer=loc_cfg)
-    Localizer.from_config(cfg, path).close()  # computes and stores the encodings (v3 store)
-    uploads = {}
-    for mb in (3.0, 0.0):
-        c = dataclasses.replace(cfg, scale=dataclasses.replace(cfg.scale, device_cache_mb=mb))
-        loc = Localizer.from_config(c, path, recompute_encodings=False)
-        enc = loc.matcher.encodings
-        assert enc.capacity_bytes == int(mb * 2 ** 20)
-        assert not isinstance(loc.matcher.enc_set.per_keyframe, list)  # lazy: cache in use
-        for _ in range(3):
-            loc.matcher.correspond(frames[2], loc.matcher.query_state(frames[2]), [0, 1], {})
-        uploads[mb] = enc.uploads
+    # the engines share one read of the checkpoint (each read ~1 s of CPU; the wiring tested
+    # is the config's, not the loading)
+    with engine_mod.one_checkpoint_load():
+        Localizer.from_config(cfg, path).close()  # computes and stores the encodings (v3)
+        uploads = {}
+        for mb in (3.0, 0.0):
+            c = dataclasses.replace(cfg, scale=dataclasses.replace(cfg.scale,
+                                                                   device_cache_mb=mb))
+            loc = Localizer.from_config(c, path, recompute_encodings=False)
+            enc = loc.matcher.encodings
+            assert enc.capacity_bytes == int(mb * 2 ** 20)
+            assert not isinstance(loc.matcher.enc_set.per_keyframe, list)  # lazy: cache used
+            for _ in range(2):  # a repeated frame: served from the cache, or uploaded again
+                loc.matcher.correspond(frames[2], loc.matcher.query_state(frames[2]), [0, 1],
+                                       {})
+            uploads[mb] = enc.uploads
+            loc.close()
+        assert uploads == {3.0: 2, 0.0: 4}
+        # a map opened directly gets the config's default
+        loc = Localizer(KeyframeMap.load(path, lazy=True), loc_cfg,
+                        engine_mod.Mast3rEngine.from_checkpoint(tiny_ckpt), image_size=224,
+                        recompute_encodings=False)
+        assert loc.matcher.encodings.capacity_bytes == int(
+            Config().scale.device_cache_mb * 2 ** 20)
         loc.close()
-    assert uploads == {3.0: 2, 0.0: 6}
-    # a map opened directly gets the config's default
-    loc = Localizer(KeyframeMap.load(path, lazy=True), loc_cfg,
-                    engine_mod.Mast3rEngine.from_checkpoint(tiny_ckpt), image_size=224,
-                    recompute_encodings=False)
-    assert loc.matcher.encodings.capacity_bytes == int(Config().scale.device_cache_mb * 2 ** 20)
-    loc.close()
