@@ -36,6 +36,14 @@ def hashes(monkeypatch):
     return calls
 
 
+@pytest.fixture(scope="module")
+def weights_id(tiny_ckpt, tmp_path_factory):
+    """The full-content id of `tiny_ckpt`'s weights (a copy's is the same: it hashes the
+    weights, not the file), loaded and hashed once for the tests that compare with it."""
+    ids = str(tmp_path_factory.mktemp("weights_id") / "ids")
+    return Mast3rEngine.from_checkpoint(tiny_ckpt, id_cache=ids).content_id()
+
+
 @pytest.fixture
 def ckpt(tiny_ckpt, tmp_path):
     """A copy of the tiny checkpoint (its mtime its own) and an id cache that cannot be written
@@ -94,9 +102,9 @@ def test_a_map_recording_the_id_still_gets_it_compared(ckpt, hashes, tmp_path):
     assert len(hashes) == 2 and fresh.info.content_id == content
 
 
-def test_a_half_precision_engine_hashes_the_float32_weights_read_again(ckpt, tmp_path):
+def test_a_half_precision_engine_hashes_the_float32_weights_read_again(ckpt, weights_id):
     path, cache = ckpt
-    want = Mast3rEngine.from_checkpoint(path, id_cache=str(tmp_path / "x")).content_id()
+    want = weights_id
     eng = Mast3rEngine.from_checkpoint(path, id_cache=cache)
     eng.precision = "fp16"  # as on CUDA, where the engine's network is a cast copy
     eng.model = None  # the float32 network is not the engine's: read from the file again
@@ -117,7 +125,7 @@ def test_a_file_changed_since_the_load_leaves_the_id_unknown(ckpt, hashes, caplo
 
 
 def test_a_half_precision_engine_hashes_the_weights_it_loaded_not_the_file_again(
-        tiny_ckpt, tmp_path, monkeypatch):
+        tiny_ckpt, tmp_path, monkeypatch, weights_id):
     """An fp16/bf16 engine keeps only a cast copy: asked for the id, it read the checkpoint
     again on the host (torch.load) once per file version. Its float32 network, in hand at load,
     is hashed then and recorded (a writable id cache): no second read, and a later load of the
@@ -128,7 +136,7 @@ def test_a_half_precision_engine_hashes_the_weights_it_loaded_not_the_file_again
 
     path = str(tmp_path / "a.pth")
     shutil.copyfile(tiny_ckpt, path)
-    want = Mast3rEngine.from_checkpoint(path, id_cache=str(tmp_path / "x")).content_id()
+    want = weights_id
     real_init = Mast3rEngine.__init__
 
     def half(self, model, *a, **k):  # as on CUDA: the engine's network is a cast copy
