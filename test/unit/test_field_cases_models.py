@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from case_inputs import make_case, one_line_error, run_cli
 
+from mast3r_ros.core.model.loaded_networks import one_checkpoint_load
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -30,19 +32,22 @@ def test_query_of_another_aspect_ratio_is_processed(tmp_path, capsys, tiny_ckpt)
     params.write_text("mast3r_localizer:\n  ros__parameters:\n    device: cpu\n"
                       "    max_keyframes: 1\n    matching: {subsample: 32, max_iter: 2}\n")
     common = ["--matcher", "mast3r", "--checkpoint", tiny_ckpt, "--params", str(params)]
-    rc, _, _ = run_cli(capsys, ["build-map", str(d / "map_4x3"), "--out", str(d / "map"),
-                                "--overwrite", *common])
-    assert rc == 0
-    reasons = {}
-    for query in ("query_16x9", "query_4x3_hires"):
-        run = d / f"run_{query}"
-        rc, _, err = run_cli(capsys, ["localize", str(d / query), "--map", str(d / "map"),
-                                      "--out", str(run), "--max-frames", "1", *common])
-        assert rc == 0, err
-        (rec,) = [json.loads(ln) for ln in (run / "results.jsonl").read_text().splitlines()]
-        assert "inference" in rec["timings_s"] and "matching" in rec["timings_s"], rec
-        assert "aspect" not in rec["reason"]
-        reasons[query] = rec["reason"]
+    # the three commands share one read of the checkpoint, as the demo's steps do (the reading
+    # is not what this case is about)
+    with one_checkpoint_load():
+        rc, _, _ = run_cli(capsys, ["build-map", str(d / "map_4x3"), "--out", str(d / "map"),
+                                    "--overwrite", *common])
+        assert rc == 0
+        reasons = {}
+        for query in ("query_16x9", "query_4x3_hires"):
+            run = d / f"run_{query}"
+            rc, _, err = run_cli(capsys, ["localize", str(d / query), "--map", str(d / "map"),
+                                          "--out", str(run), "--max-frames", "1", *common])
+            assert rc == 0, err
+            (rec,) = [json.loads(ln) for ln in (run / "results.jsonl").read_text().splitlines()]
+            assert "inference" in rec["timings_s"] and "matching" in rec["timings_s"], rec
+            assert "aspect" not in rec["reason"]
+            reasons[query] = rec["reason"]
     # random weights: no pose expected, but both queries get through the same steps
     assert reasons["query_16x9"].split("(")[0] == reasons["query_4x3_hires"].split("(")[0]
 
@@ -94,28 +99,30 @@ def test_png12_in_16bit_is_read_as_cv_bridge_does_and_named(png16_case, caplog):
 def test_ckpt_module_prefix(tmp_path, capsys, ref_fixtures):
     import torch
 
-    from mast3r_ros.core.model.checkpoint import load_checkpoint
+    from mast3r_ros.core.model.loaded_networks import load_network
 
     d = make_case("ckpt-variants", tmp_path)
-    # each DDP-wrapped file loads as its unwrapped twin: the same identity and weights (was
-    # test_checkpoint's, which wrote the case's ~0.5 GB of files once more)
-    for wrapped, plain in (("ddp_official.pth", "ckpt.pth"), ("ddp_bare.pth", "bare.pth")):
-        (a, info_a), (b, info_b) = load_checkpoint(str(d / wrapped)), load_checkpoint(
-            str(d / plain))
-        sa, sb = a.state_dict(), b.state_dict()
-        assert info_a.identity == info_b.identity, wrapped
-        assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa), wrapped
-    # each DDP-wrapped file gives exactly what its unwrapped twin gives (a bare state dict
-    # carries no constructor string, so bare and official twins are compared separately)
-    for wrapped, plain in (("ddp_official.pth", "ckpt.pth"), ("ddp_bare.pth", "bare.pth")):
-        ref = _pair_matches(capsys, d, "img1.png", "img2.png", str(d / plain),
-                            d / f"out_{plain}")
-        n = _pair_matches(capsys, d, "img1.png", "img2.png", str(d / wrapped),
-                          d / f"out_{wrapped}")
-        assert n == ref and n > 0, wrapped
-        with np.load(d / f"out_{plain}" / "pair.npz") as z1, \
-                np.load(d / f"out_{wrapped}" / "pair.npz") as z2:
-            np.testing.assert_array_equal(z2["desc_1"], z1["desc_1"])
+    with one_checkpoint_load():  # each file read once: here, and for its `pair` run below
+        # each DDP-wrapped file loads as its unwrapped twin: the same identity and weights
+        # (was test_checkpoint's, which wrote the case's ~0.5 GB of files once more)
+        cpu = torch.device("cpu")
+        for wrapped, plain in (("ddp_official.pth", "ckpt.pth"), ("ddp_bare.pth", "bare.pth")):
+            (a, info_a), (b, info_b) = (load_network(str(d / f), cpu) for f in (wrapped, plain))
+            sa, sb = a.state_dict(), b.state_dict()
+            assert info_a.identity == info_b.identity, wrapped
+            assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa), \
+                wrapped
+        # each DDP-wrapped file gives exactly what its unwrapped twin gives (a bare state dict
+        # carries no constructor string, so bare and official twins are compared separately)
+        for wrapped, plain in (("ddp_official.pth", "ckpt.pth"), ("ddp_bare.pth", "bare.pth")):
+            ref = _pair_matches(capsys, d, "img1.png", "img2.png", str(d / plain),
+                                d / f"out_{plain}")
+            n = _pair_matches(capsys, d, "img1.png", "img2.png", str(d / wrapped),
+                              d / f"out_{wrapped}")
+            assert n == ref and n > 0, wrapped
+            with np.load(d / f"out_{plain}" / "pair.npz") as z1, \
+                    np.load(d / f"out_{wrapped}" / "pair.npz") as z2:
+                np.testing.assert_array_equal(z2["desc_1"], z1["desc_1"])
     empty = d / "empty.pth"
     empty.write_bytes(b"")
     rc, _, err = run_cli(capsys, ["pair", str(d / "img1.png"), str(d / "img2.png"),
