@@ -31,10 +31,37 @@ needs_dynamo = pytest.mark.skipif(not HAS_DYNAMO, reason=f"torch {torch.__versio
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exports):
+def tiny_loaded(tiny_ckpt):
+    """`tiny_ckpt` read once for the module ((model, info), ~1 s of CPU a read): the PyTorch
+    reference of the exports, and what `read_once` hands the CLI runs."""
+    from mast3r_ros.core.model.checkpoint import load_checkpoint
+
+    return load_checkpoint(tiny_ckpt)
+
+
+@pytest.fixture
+def read_once(tiny_ckpt, tiny_loaded, monkeypatch):
+    """The CLI's `load_checkpoint` of `tiny_ckpt` answered with `tiny_loaded`, for the tests
+    whose ONNX writer is a stub: what they test is the folder, the stages, the bar and Ctrl-C
+    after the read, not the read (test_checkpoint.py; the real exports above read the file)."""
+    from mast3r_ros.core.model import checkpoint
+
+    real, calls = checkpoint.load_checkpoint, []
+
+    def load(path, *a, **k):
+        calls.append(path)
+        if os.path.realpath(path) == os.path.realpath(tiny_ckpt):
+            return tiny_loaded
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(checkpoint, "load_checkpoint", load)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_ckpt, tiny_loaded, tmp_path_factory, one_torch_thread, onnx_exports):
     """One export (tens of seconds of CPU) through the CLI, shared by the tests (and with the
     TensorRT stand-in tests, `onnx_exports`)."""
-    from mast3r_ros.core.model.checkpoint import load_checkpoint
     from mast3r_ros.replay.cli import main
 
     if HAS_DYNAMO:
@@ -54,7 +81,7 @@ def exported(tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exports):
                      "--keyframe-batch", str(K), "--log-level", "warning", "--overwrite"]) == 0
     # the result line on stdout whatever the log level (it was an INFO log line only)
     assert printed.getvalue().startswith(f"export {out}: network 224x224, keyframe batch {K}, ")
-    model, info = load_checkpoint(tiny_ckpt)
+    model, info = tiny_loaded
     m = read_manifest(str(out))
     onnx_exports[(info.identity, 224, HW, K, m["exporter"])] = str(out)
     return model, info, out
@@ -79,7 +106,8 @@ def _torch_2_1_export(real):
 
 
 @pytest.fixture(scope="module")
-def exported_torchscript(tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exports):
+def exported_torchscript(tiny_ckpt, tiny_loaded, tmp_path_factory, one_torch_thread,
+                         onnx_exports):
     """The same export on a torch without the dynamo exporter (torch 2.1's signature): 'auto'
     takes the TorchScript exporter at opset 17 (seconds). Run at the default log level with
     each graph's ``forward`` counted, so that `test_export_says_each_stage_and_its_time`
@@ -92,7 +120,6 @@ def exported_torchscript(tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exp
     import io
 
     from mast3r_ros.core.model import export as export_mod
-    from mast3r_ros.core.model.checkpoint import load_checkpoint
     from mast3r_ros.replay.cli import main
 
     calls = []
@@ -119,7 +146,7 @@ def exported_torchscript(tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exp
     finally:
         mp.undo()
     assert old.calls == [17, 17]  # encoder, decoder
-    model, info = load_checkpoint(tiny_ckpt)
+    model, info = tiny_loaded
     onnx_exports[(info.identity, 224, HW, K, "torchscript")] = str(out)
     return model, info, out, calls, err.getvalue().splitlines()
 
@@ -418,7 +445,7 @@ def test_an_out_that_cannot_be_written_is_said_before_the_checkpoint_is_read(
 
 
 def test_export_says_each_stage_and_its_time(exported_torchscript, tiny_ckpt, tmp_path,
-                                             capsys, monkeypatch):
+                                             capsys, monkeypatch, read_once):
     """A fresh user's `export CKPT --out DIR --size 512` printed nothing for 10 minutes (the
     decoder+heads export is most of it): each stage is said on stderr as it starts and with
     its time when done, in the log format of the other commands; --log-level warning hides
@@ -453,7 +480,7 @@ def test_export_says_each_stage_and_its_time(exported_torchscript, tiny_ckpt, tm
 
 
 def test_ctrl_c_during_the_export_leaves_the_earlier_export(tiny_ckpt, tmp_path, capsys,
-                                                            monkeypatch):
+                                                            monkeypatch, read_once):
     """Ctrl-C in the decoder+heads stage (the long one): exit 130, the earlier export at --out
     as it was, and no staging folder left beside it (the folder is written whole or not at
     all). The ONNX writer is a stub that is interrupted on the decoder."""
@@ -498,7 +525,8 @@ def _stub_writer(monkeypatch, slow_s=0.0, interrupt=False):
     monkeypatch.setattr(export_mod, "_TICK_S", 0.05)
 
 
-def test_export_shows_each_stage_ticking_on_a_terminal(tiny_ckpt, tmp_path, capsys, monkeypatch):
+def test_export_shows_each_stage_ticking_on_a_terminal(tiny_ckpt, tmp_path, capsys, monkeypatch,
+                                                        read_once):
     """A fresh user saw the decoder+heads stage run for 76 s on the tiny network with only its
     "(2/3)" log line: on a terminal a bar names the stage running, in order, and redraws its
     seconds while torch's exporter runs (no percentage: the stages' lengths are unknown); off a
@@ -524,9 +552,11 @@ def test_export_shows_each_stage_ticking_on_a_terminal(tiny_ckpt, tmp_path, caps
     assert main(["export", tiny_ckpt, "--out", str(tmp_path / "e"), "--size", "224",
                  "--exporter", "torchscript", "--overwrite"]) == 0
     assert "in all]" not in capsys.readouterr().err
+    assert len(read_once) == 2  # the CLI read the checkpoint through `read_once`
 
 
-def test_ctrl_c_on_a_terminal_stops_the_bars_timer(tiny_ckpt, tmp_path, capsys, monkeypatch):
+def test_ctrl_c_on_a_terminal_stops_the_bars_timer(tiny_ckpt, tmp_path, capsys, monkeypatch,
+                                                     read_once):
     """Ctrl-C in the decoder+heads stage with the bar shown: exit 130 as without it, no staging
     folder left, and the bar's timer thread stopped (nothing redraws after the exit line)."""
     import sys
