@@ -25,16 +25,24 @@ NET = (224, 224)
 KB = 2  # the engines' keyframe batch
 
 
+@pytest.fixture(scope="module")
+def loaded(tiny_ckpt):
+    """`tiny_ckpt` read and its full-content id hashed once for both TensorRT versions."""
+    from mast3r_ros.core.model.checkpoint import load_checkpoint
+    from mast3r_ros.core.model.content_id import with_content_id
+
+    model, info = load_checkpoint(tiny_ckpt)
+    return model, with_content_id(model, info)
+
+
 @pytest.fixture(scope="module", params=["10.3.0", "8.6.1"])
-def built(request, tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exports):
+def built(request, loaded, tmp_path_factory, one_torch_thread, onnx_exports):
     """Engines built by `ensure_engines` for TensorRT 10 (dynamo export, opset 18) and 8.6
     (JetPack 6.0: TorchScript export, opset 17; no trt.int64), then loaded on the CPU. The
     ONNX export it asks for is copied from test_export's when that one has the same arguments
     (`onnx_exports`; the export itself is tested there), else made."""
     import shutil
 
-    from mast3r_ros.core.model.checkpoint import load_checkpoint
-    from mast3r_ros.core.model.content_id import with_content_id
     from mast3r_ros.core.model.export import resolve_exporter
 
     exporter = resolve_exporter(tb.exporter_for(request.param))[0]
@@ -60,8 +68,7 @@ def built(request, tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exports):
         return res
 
     mp.setattr(tb, "export_onnx", export_once)
-    model, info = load_checkpoint(tiny_ckpt)
-    info = with_content_id(model, info)
+    model, info = loaded
     cache = str(tmp_path_factory.mktemp("trt"))
     fields = tb.cache_fields(info.content_id, 224, NET, KB, "stand-in sm_00", trt.__version__)
     d = tb.ensure_engines(model, info, cache, fields, trt)
@@ -72,8 +79,10 @@ def built(request, tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exports):
 
 
 @pytest.fixture(scope="module")
-def reference(tiny_ckpt):
-    return Mast3rEngine.from_checkpoint(tiny_ckpt, device="cpu")
+def reference(tiny_engine):
+    """The PyTorch engine of `tiny_ckpt` (the session's: one more read of the file saved)."""
+    assert isinstance(tiny_engine, Mast3rEngine) and tiny_engine.device.type == "cpu"
+    return tiny_engine
 
 
 @pytest.fixture(scope="module")
