@@ -76,12 +76,22 @@ def _collect(env_value, tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.compat
+def test_the_compat_leg_names_the_list_by_the_variable_the_hook_reads():
+    """Also the probe of the hook test below: marked `compat`, it is never deselected."""
+    text = (ROOT / ".ci" / "compat").read_text(encoding="utf-8")
+    assert f'export {ci_subset.ENV}="$PWD/.ci/compat-deselect.txt"' in text
+
+
 def test_the_conftest_hook_deselects_the_listed_tests_and_refuses_a_missing_list(tmp_path):
     f = tmp_path / "deselect.txt"
-    f.write_text("test/unit/test_ci_compat_subset.py::test_every_listed_test_still_exists\n")
+    me = "test/unit/test_ci_compat_subset.py::"
+    f.write_text(f"{me}test_every_listed_test_still_exists\n"
+                 f"{me}test_the_compat_leg_names_the_list_by_the_variable_the_hook_reads\n")
     run = _collect(str(f), tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "test_every_listed_test_still_exists" not in run.stdout
+    assert "test_the_compat_leg_names_the_list_by_the_variable_the_hook_reads" in run.stdout
     assert "test_the_list_is_read_and_a_bad_line_or_missing_file_is_named" in run.stdout
     assert re.search(r"\b1 deselected\b", run.stdout), run.stdout
     run = _collect(str(tmp_path / "nope.txt"), tmp_path)

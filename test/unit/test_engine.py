@@ -113,6 +113,7 @@ def _small(engine: Mast3rEngine, seed: int, hw=(48, 64)) -> PreparedImage:
     return PreparedImage(t, hw, np.eye(3), (hw[1], hw[0]), rgb)
 
 
+@pytest.mark.compat  # batched against single decodes on torch 2.1's kernels
 def test_cached_decode_equals_full_pair_and_batches(tiny_engine):
     kfs = [_small(tiny_engine, s) for s in (1, 2, 3)]
     q = _small(tiny_engine, 9)
