@@ -26,10 +26,8 @@ Commit the list it writes.
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import sys
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -37,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "test"))
 
 from ci_subset import deselected, greedy_cover, still_exists  # noqa: E402
+
+from mast3r_ros.core.fileio import atomic_write_text  # noqa: E402
 
 # tests that lower RLIMIT_FSIZE: coverage's data file cannot grow meanwhile, and the worker's
 # data file stays broken for the rest of the run, so they are neither measured nor deselected
@@ -137,10 +137,7 @@ def main(argv=None) -> int:
     text = HEADER.format(keep=a.keep_under, lines=len(every), n_all=len(cost),
                          s_all=sum(cost.values()), n_kept=len(kept), s_kept=s_kept)
     text += "".join(t + "\n" for t in drop)
-    fd, tmp = tempfile.mkstemp(dir=a.out.parent, prefix=a.out.name, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, a.out)
+    atomic_write_text(str(a.out), text)
     print(f"{len(cost)} tests, {sum(cost.values()):.0f} s: keep {len(kept)} ({s_kept:.0f} s; "
           f"{len(bad)} failed under coverage), deselect {len(drop)}; {len(every)} product "
           f"lines executed in tests -> {a.out}")
