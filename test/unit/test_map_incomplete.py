@@ -258,36 +258,121 @@ def test_a_file_larger_than_recorded_is_said_to_be_copied_over_not_cut_short(tmp
         KeyframeMap.check_folder(cut)
 
 
-def test_a_smaller_whole_image_is_said_to_be_another_image_not_truncated(tmp_path, capsys):
-    """A keyframe PNG replaced by a smaller valid PNG (another map's keyframe) was reported as
-    "truncated or corrupt ... copied only in part?", sending the user after a cut copy; it is
-    now named a different image than the map records (both sizes). A PNG cut short keeps
-    "truncated", in check-map and at open alike."""
+def _png(img, pad_to=0):
+    """``img`` encoded as a whole PNG; ``pad_to``: that many bytes in all (a tEXt chunk added
+    before IEND, CRC right: a valid PNG of exactly the size the map records)."""
+    import struct
+    import zlib
+
     import cv2
+
+    data = cv2.imencode(".png", img)[1].tobytes()
+    if pad_to:
+        body = b"pad\0" + b"x" * (pad_to - len(data) - 16)
+        chunk = (struct.pack(">I", len(body)) + b"tEXt" + body
+                 + struct.pack(">I", zlib.crc32(body, zlib.crc32(b"tEXt"))))
+        data = data[:-12] + chunk + data[-12:]
+        assert len(data) == pad_to
+    return data
+
+
+def test_a_smaller_whole_image_is_said_to_be_another_image_not_truncated(tmp_path, capsys):
+    """A keyframe PNG replaced by a smaller valid PNG (a resized keyframe, another map's) was
+    reported as "truncated or corrupt ... copied only in part?", then as "a different image
+    than the map records" without saying which keyframe or what it holds; it now names the
+    keyframe, the PNG's size in pixels and the one the map records, and asks whether it was
+    replaced from another map. A PNG cut short keeps "truncated", in check-map and at open
+    alike."""
     import numpy as np
 
     m = kfm.write_map(str(tmp_path / "m"), _keyframes())
     png = os.path.join(m, "keyframes", "000001.png")
     size = os.path.getsize(png)
-    ok, other = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))  # a whole, smaller PNG
+    other = _png(np.zeros((4, 4, 3), np.uint8))  # a whole, smaller PNG
     with open(png, "wb") as fh:
-        fh.write(other.tobytes())
-    assert other.size < size
+        fh.write(other)
+    assert len(other) < size
     with pytest.raises(MapFormatError) as e:
         KeyframeMap.load(m)
     text = str(e.value)
-    assert text.startswith(f"map file is a different image than the map records (a whole PNG "
-                           f"of {other.size} bytes, the map says {size}; "), text
+    assert text.startswith(f"keyframe 1's image is a valid PNG of 4x4 but the map recorded "
+                           f"64x48 ({len(other)} bytes, the map says {size}) -- was it replaced "
+                           f"from another map? rebuild the map or restore the file: {png}"), text
     assert "truncated" not in text and "copied only in part" not in text, text
-    assert "another map's keyframe" in text, text
     assert main(["check-map", m]) == 2
     out, err = capsys.readouterr()
-    assert "is a different image than the map records" in out + err
+    assert "keyframe 1's image is a valid PNG of 4x4 but the map recorded 64x48" in out, out
     assert "truncated or corrupt (" not in out
+    assert "1 map file with a different image than the map records" in err, err
     with open(png, "wb") as fh:  # cut short: no IEND chunk
-        fh.write(other.tobytes()[:-12])
+        fh.write(other[:-12])
     with pytest.raises(MapFormatError, match=r"truncated or corrupt .*copied only in part"):
         KeyframeMap.load(m)
+    assert main(["check-map", m]) == 2
+    out, err = capsys.readouterr()
+    assert "map file truncated or corrupt (" in out and "replaced" not in out, out
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_keyframe_image_of_the_recorded_size_in_pixels_is_said_to_differ_in_content(
+        tmp_path, capsys, version):
+    """Another map's keyframe of the same camera (the same width and height) put in a
+    keyframe's place, larger, smaller or of the very byte count the map records (then only its
+    sha256 differs): each is "a valid PNG of 64x48 as recorded, but its content differs from
+    what the map recorded", not "larger ... not cut short", "truncated" or "corrupt (checksum
+    mismatch)"; a depth image is named as such. v2 maps record their PNGs in the manifest."""
+    import numpy as np
+
+    m = kfm.write_map(str(tmp_path / "m"), _keyframes(), version=version)
+    kf = os.path.join(m, "keyframes")
+    png, depth = os.path.join(kf, "000002.png"), os.path.join(kf, "000000_depth.png")
+    size = os.path.getsize(png)
+    noise = np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8)
+    flat = np.full((48, 64, 3), 7, np.uint8)
+    for data in (_png(noise, pad_to=size + 100), _png(flat), _png(flat, pad_to=size)):
+        with open(png, "wb") as fh:
+            fh.write(data)
+        sizes = (f"{len(data)} bytes, the map says {size}" if len(data) != size else
+                 f"{size} bytes as recorded, but another sha256")
+        want = (f"keyframe 2's image is a valid PNG of 64x48 as recorded, but its content "
+                f"differs from what the map recorded ({sizes}) -- was it replaced from another "
+                f"map? rebuild the map or restore the file: {png}")
+        with pytest.raises(MapFormatError) as e:
+            KeyframeMap.load(m, lazy=True).image(2)  # the same size: found when read
+        assert str(e.value).startswith(want), (str(e.value), want)
+        assert main(["check-map", m]) == 2
+        out, err = capsys.readouterr()
+        assert out.splitlines()[0] == want, out
+        assert "checksum" not in out + err and "truncated" not in out + err, out + err
+    with open(png, "wb") as fh:  # smaller: found by the open's os.stat
+        fh.write(_png(flat))
+    with open(depth, "wb") as fh:
+        fh.write(_png(np.zeros((24, 32), np.uint16)))
+    with pytest.raises(MapFormatError) as e:
+        KeyframeMap.check_folder(m)
+    assert str(e.value).startswith(("keyframe 2's image is a valid PNG of 64x48 as recorded",
+                                    "keyframe 0's depth image is a valid PNG of 32x24")), e
+    assert "(and 1 more keyframe image replaced)" in str(e.value), e.value
+    assert main(["check-map", m]) == 2
+    out = capsys.readouterr().out
+    assert ("keyframe 0's depth image is a valid PNG of 32x24 but the map recorded 64x48 ("
+            in out), out
+
+
+def test_only_a_whole_png_is_taken_for_a_replaced_image():
+    """`whole_png_size` calls a PNG whole only from its signature through IEND at the last byte,
+    every chunk's CRC right: a copy cut short, one byte damaged, bytes after IEND are not (they
+    keep "truncated or corrupt" / "larger than the map records")."""
+    import numpy as np
+
+    from mast3r_ros.core.keyframes.replaced_image import whole_png_size
+
+    data = _png(np.arange(48 * 64 * 3, dtype=np.uint8).reshape(48, 64, 3))
+    assert whole_png_size(data) == (64, 48)
+    bad = bytearray(data)
+    bad[60] ^= 1  # inside IDAT: its CRC fails
+    for other in (data[:-1], data[:-12], data + b"\0", bytes(bad), b"GIF89a" + data[6:], b""):
+        assert whole_png_size(other) is None
 
 
 def test_files_larger_and_whole_smaller_images_are_not_all_said_larger(tmp_path):

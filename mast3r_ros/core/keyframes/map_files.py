@@ -19,6 +19,8 @@ import numpy as np
 from ..errors import MAP_PERMISSIONS, MapFormatError, map_file_unreadable
 from ..map_nesting import read_manifest
 from .layout import MANIFEST, Keyframe, sha256_hex
+from .replaced_image import (REPLACED_FROM_MAP, RecordedImage, replaced_line,
+                             whole_png_file_size, whole_png_size)
 from .table import CHUNK_TABLE, KEYFRAME_TABLE, KeyframeTable, parse_image_name
 
 
@@ -48,8 +50,30 @@ class MapFiles:
                 raise MapFormatError(f"{loop}{fix}") from None
             raise map_file_unreadable(full, e, fix) from None
         if sha256_hex(data) != meta["sha256"]:
+            rec = self._recorded_image(rel)
+            found = whole_png_size(data) if rec is not None else None
+            if found is not None:  # of the recorded size, but a whole PNG of its own
+                raise MapFormatError(replaced_line(full, rec, found, len(data), len(data))
+                                     + (f" (`mast3r-ros check-map {self.path}` lists every "
+                                        "problem)" if hint else ""))
             raise MapFormatError(f"map file corrupt (checksum mismatch): {full}{fix}")
         return data
+
+    def _recorded_image(self, rel: str) -> Optional[RecordedImage]:
+        """What the map records of the keyframe PNG ``rel`` (its keyframe's id, whether it is
+        the depth image, the intrinsics' width and height), None for any other file."""
+        if isinstance(self.keyframes, KeyframeTable):
+            parsed = parse_image_name(rel)
+            if parsed is None or not 0 <= parsed[0] < len(self.keyframes):
+                return None
+            row = self.keyframes.rows[parsed[0]]
+            return RecordedImage(int(row["id"]), parsed[1], int(row["width"]),
+                                 int(row["height"]))
+        for kf in self.keyframes:  # v2: a list of records (only for a file found bad)
+            if rel in (kf.image_file, kf.depth_file):
+                return RecordedImage(kf.id, rel == kf.depth_file, kf.intrinsics.width,
+                                     kf.intrinsics.height)
+        return None
 
     def _file_meta(self, rel: str) -> Mapping[str, Any]:
         """{"sha256", "bytes"} of a map file: the manifest's file table, or (v3) the keyframe
@@ -114,9 +138,9 @@ class MapFiles:
         map's record (``os.stat`` only, relative to an open folder, in a few threads; no
         checksum): the manifest's file table first (`file_table_problems`), then (v3) the
         tables' files. Empty when every file is present."""
-        bad = file_table_problems(self.path, self.manifest["files"])
+        bad = file_table_problems(self.path, self.manifest["files"], self._recorded_image)
         skip = tuple({os.path.dirname(line.rsplit(": ", 1)[-1]) for line in bad})
-        return bad + _size_problems(self.path, self._table_groups(skip))
+        return bad + _size_problems(self.path, self._table_groups(skip), self._recorded_image)
 
     def file_problems(self, images: bool = True, progress: Optional[Callable[
             [Iterable, int, str], Iterable]] = None) -> List[str]:
@@ -278,14 +302,18 @@ def map_file(path: str, rel: str) -> str:
     return os.path.join(path, rel)
 
 
-def size_problem(path: str, got: int, want: Optional[int]) -> str:
+def size_problem(path: str, got: int, want: Optional[int],
+                 image: Optional[RecordedImage] = None) -> str:
     """The line for a map file of ``got`` bytes (-1: missing) where the map records ``want``
     (None or -1: not recorded): "map file missing: PATH", "map file empty (0 bytes): PATH"
-    (no map file is empty; where no size is recorded), "map file is a different image than the
-    map records (...)" for a smaller file that is a whole PNG or JPEG (another image put in its
-    place, `REPLACED`; reads its first 8 and last 12 bytes) or "map file truncated or corrupt
-    (N bytes, the map says M): PATH"; "" when the size is as recorded (or, not recorded,
-    above 0)."""
+    (no map file is empty; where no size is recorded), for a keyframe PNG (``image``: what the
+    map records of it) that is a whole PNG of its own, smaller or larger, "keyframe N's image
+    is a valid PNG of WxH but the map recorded W'xH' (...) -- was it replaced from another
+    map? ...: PATH" (`replaced_image.replaced_line`; reads the file), for another smaller file
+    that is a whole PNG or JPEG "map file is a different image than the map records (...)"
+    (another image put in its place, `REPLACED`; reads its first 8 and last 12 bytes) or "map
+    file truncated or corrupt (N bytes, the map says M): PATH"; "" when the size is as
+    recorded (or, not recorded, above 0)."""
     if got < 0:
         from ..link_loops import loop_text
 
@@ -294,6 +322,9 @@ def size_problem(path: str, got: int, want: Optional[int]) -> str:
         return f"map file empty (0 bytes): {path}"
     if want is None or want < 0 or got == want:
         return ""
+    found = whole_png_file_size(path) if image is not None and got > 0 else None
+    if found is not None:  # another map's keyframe, a resized or edited image: not cut short
+        return replaced_line(path, image, found, got, want)
     if got > want:  # not cut short: another file put in its place (another map's, copied over)
         return (f"map file {LARGER} ({got} bytes, the map says {want}): {path}")
     kind = _whole_image(path)
@@ -334,6 +365,7 @@ REPLACED = "is a different image than the map records"
 # (words in a problem line, the kind check-map's summary counts it as), first match wins
 _KINDS = ((MAP_PERMISSIONS, "this user may not read"),
           (REPLACED, "with a different image than the map records"),
+          (REPLACED_FROM_MAP, "with a different image than the map records"),
           (LARGER, "larger than the map records"),
           ("runs into a loop of symbolic links", "in a loop of symbolic links"),
           ("map file missing: ", "missing"), ("map folder missing: ", "missing"),
@@ -354,11 +386,13 @@ def problem_kind(line: str) -> str:
     return "unreadable or malformed"
 
 
-def file_table_problems(path: str, files: Mapping[str, Any]) -> List[str]:
+def file_table_problems(path: str, files: Mapping[str, Any], recorded: Optional[Callable[
+        [str], Optional[RecordedImage]]] = None) -> List[str]:
     """`size_problem` lines of the files in a manifest's file table ``files`` (``os.stat``
     only), in the table's order: what the map folder ``path`` lacks before any of its other
-    tables is opened (`KeyframeMap.missing_or_truncated` adds the v3 tables' files)."""
-    return _size_problems(path, _file_table_groups(path, files))
+    tables is opened (`KeyframeMap.missing_or_truncated` adds the v3 tables' files).
+    ``recorded(rel)``: what the map records of a keyframe PNG (v2 maps list them here)."""
+    return _size_problems(path, _file_table_groups(path, files), recorded)
 
 
 def incomplete_map_error(path: str, bad: List[str], pointer: bool = True) -> MapFormatError:
@@ -380,15 +414,19 @@ def incomplete_map_error(path: str, bad: List[str], pointer: bool = True) -> Map
     if tables:  # the files a table lists are known (and checked) only through it
         see += (f"; the files {' and '.join(tables)} list{'s' if len(tables) == 1 else ''} "
                 "cannot be checked until it is restored")
-    if all(REPLACED in line for line in bad):
+    if all(REPLACED_FROM_MAP in line for line in bad):  # each names its keyframe and the fix
+        more = (f" (and {len(bad) - 1} more keyframe image{'s' if len(bad) > 2 else ''} "
+                "replaced)" if len(bad) > 1 else "")
+        return MapFormatError(f"{first}{more}{see}")
+    if all(_replaced(line) for line in bad):
         more = (f" (and {len(bad) - 1} more image{'s' if len(bad) > 2 else ''} not the map's)"
                 if len(bad) > 1 else "")
         return MapFormatError(
             f"{first}{more}; map {path} holds images its manifest.json does not record (another "
             "map's keyframe, or an edited image, copied in its place?): copy the map again "
             f"whole, into an empty folder, or rebuild it{see}")
-    if all(LARGER in line or REPLACED in line for line in bad):
-        other = (" or whole other images" if any(REPLACED in line for line in bad[1:])
+    if all(LARGER in line or _replaced(line) for line in bad):
+        other = (" or whole other images" if any(_replaced(line) for line in bad[1:])
                  else "")  # smaller than recorded, but not cut short either
         more = (f" (and {len(bad) - 1} more file{'s' if len(bad) > 2 else ''} larger than "
                 f"recorded{other})" if len(bad) > 1 else "")  # none is missing or truncated
@@ -399,6 +437,11 @@ def incomplete_map_error(path: str, bad: List[str], pointer: bool = True) -> Map
             f"it{see}")
     return MapFormatError(f"{first}{more}; map {path} is incomplete (copied only in part?): "
                           f"rebuild it or copy it again{see}")
+
+
+def _replaced(line: str) -> bool:
+    """Whether a `size_problem` line names a whole image of its own in a map file's place."""
+    return REPLACED in line or REPLACED_FROM_MAP in line
 
 
 def _file_table_groups(path: str, files: Mapping[str, Any]
@@ -415,9 +458,12 @@ def _file_table_groups(path: str, files: Mapping[str, Any]
     return [(f, n, np.asarray(w, np.int64)) for f, (n, w) in groups.items()]
 
 
-def _size_problems(path: str, groups: List[Tuple[str, List[str], np.ndarray]]) -> List[str]:
+def _size_problems(path: str, groups: List[Tuple[str, List[str], np.ndarray]],
+                   recorded: Optional[Callable[[str], Optional[RecordedImage]]] = None
+                   ) -> List[str]:
     """`size_problem` lines of the files of ``groups`` (`_file_table_groups`) in the map
-    folder ``path``: missing, empty or not their recorded size."""
+    folder ``path``: missing, empty or not their recorded size; ``recorded(rel)``: what the
+    map records of a keyframe PNG (asked only for a file found bad), else None."""
     bad = []
     for folder, names, want in groups:
         full = os.path.join(path, folder)
@@ -432,7 +478,9 @@ def _size_problems(path: str, groups: List[Tuple[str, List[str], np.ndarray]]) -
         got = _stat_sizes(full, names)
         for j in np.flatnonzero(((got != want) & ((want >= 0) | (got < 0)))
                                 | ((got == 0) & (want < 0))):
-            bad.append(size_problem(os.path.join(full, names[j]), int(got[j]), int(want[j])))
+            rel = f"{folder}/{names[j]}" if folder else names[j]
+            bad.append(size_problem(os.path.join(full, names[j]), int(got[j]), int(want[j]),
+                                    recorded(rel) if recorded is not None else None))
     return bad
 
 
