@@ -53,6 +53,11 @@ RECTIFIED_RATIO = (0.4, 1.6)
 # calibration (a driver's K jittering in its last digits started the evidence over every frame)
 SAME_CAMERA_REL = 1e-4
 
+# the mid-run rule (`RunDistortionEvidence.rectified_midrun`): fewest frames used before it is
+# said, and how far inside the warning's band (sigmas) the fits must come back to release it
+MIDRUN_MIN_FRAMES = 10
+MIDRUN_RELEASE_SIGNIFICANCE = 2.0
+
 CHECK_OFFLINE = "camera.yaml / --camera-info's distortion_coefficients"
 CHECK_NODE = "the CameraInfo topic's D, the driver's camera_info_url calibration file"
 
@@ -66,10 +71,10 @@ class DistortionFit:
     ``corner_r`` the normalized radius of the image corner farthest from the principal
     point; ``through_keyframes``: the map's points were bent by the same k1 through their
     keyframes (`pnp.distortion.refitted_distortion`'s ``keyframes``: a map of the query's
-    camera and D: warned about, not gated, `localizer.distortion_run_gate`; consistent poses
-    where map and query images were rectified alike, not for rectified query images given the
-    raw D against a map built right from the raw ones:
-    docs/bench/distortion_rect_right_map_cpu_2026-12-07zr)."""
+    camera and D: not refused by the gate's band, `localizer.distortion_run_gate`; consistent
+    poses where map and query images were rectified alike, not for rectified query images given
+    the raw D against a map built right from the raw ones, which the gate's mid-run rule
+    refuses: docs/bench/distortion_rect_midrun_cpu_2026-12-09d)."""
 
     k1: float
     sigma_k1: float
@@ -220,6 +225,45 @@ class RunDistortionEvidence(RunFits):
         self.tolerance_deg = float(tolerance_deg)
         self.significance = float(significance)
         self.camera: Optional[tuple] = None  # (fx, given_k1, given_zero, corner_r)
+        self._rectified_held = False  # `rectified_midrun`'s verdict, held
+
+    def use_camera(self, camera: Any) -> None:
+        before = self.camera
+        super().use_camera(camera)
+        if self.camera is not before:  # another calibration: the mid-run verdict starts over
+            self._rectified_held = False
+
+    def clear(self) -> None:
+        super().clear()
+        self._rectified_held = False
+
+    def rectified_midrun(self) -> Optional[DistortionEvidence]:
+        """The mid-run rule "rectified images given the raw camera's D": the evidence of the
+        fits so far, judged at the warning's band (`TOLERANCE_DEG`, `SIGNIFICANCE` sigma,
+        whatever this evidence's own ``tolerance_deg``), from the first call at which it
+        gives the end-of-run diagnosis 'rectified' (`diagnosis`: k1 about minus the camera's
+        own, `RECTIFIED_RATIO`) over at least `MIDRUN_MIN_FRAMES` frames, and then on (held:
+        a run of frames whose fits dip back below 4 sigma does not end it) until the camera
+        changes (`use_camera`, `clear`) or the fits put k1 `MIDRUN_RELEASE_SIGNIFICANCE`
+        sigma inside the band; None otherwise. On the redkitchen data (rectified images with
+        the raw D, a map built right from the raw ones) it is said at the 19th frame, where
+        the end-of-run verdict would come and go (docs/bench/distortion_rect_midrun_cpu_
+        2026-12-09d). The distortion a camera without D (zero) states is never called
+        rectified."""
+        if self.camera is None:
+            self._rectified_held = False
+            return None
+        _fx, given, zero, r = self.camera
+        cols = self._columns(2)
+        ev = combine_distortions(cols[0], cols[1], tolerance_k1(r, TOLERANCE_DEG), SIGNIFICANCE)
+        c = ev.k1
+        if not self._rectified_held:
+            self._rectified_held = (c.frames_used >= MIDRUN_MIN_FRAMES
+                                    and diagnosis(ev, given, zero) == "rectified")
+        elif (c.value is not None and c.sigma is not None
+              and abs(c.value) + MIDRUN_RELEASE_SIGNIFICANCE * c.sigma < ev.tolerance_k1):
+            self._rectified_held = False
+        return ev if self._rectified_held else None
 
     def _same_camera(self, camera: tuple) -> bool:
         return camera[2] == self.camera[2] and all(

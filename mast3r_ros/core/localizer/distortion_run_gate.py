@@ -13,9 +13,9 @@ other gate while its 4-sigma interval lies beyond `GATE_DEG` of view at the imag
 less (+0.172 +- 0.027: the map's points hide part of it) and publish most poses within 5 cm
 (recall 72 %): warned about, not refused; so fits that bent the map's points through their
 keyframes as well (`DistortionFit.through_keyframes`: a map of the query's own camera and D)
-are never refused, only warned about (the fit with the keyframes' focal scale free fits +0.191
-+- 0.016 there, docs/bench/distortion_cost_cpu_2026-12-07zi). ``gates.max_focal_error: 0``
-turns it off with the focal gates (no fits are made then).
+are not refused by this band, only by the mid-run rule below (the fit with the keyframes'
+focal scale free fits +0.191 +- 0.016 there, docs/bench/distortion_cost_cpu_2026-12-07zi).
+``gates.max_focal_error: 0`` turns it off with the focal gates (no fits are made then).
 
 Cost: a fit is 10-30 ms a frame on a loaded 2-core CPU, almost all of it per-call overhead of
 about 15 small least-squares evaluations (fewer points barely shorten it:
@@ -24,14 +24,31 @@ docs/bench/distortion_cost_cpu_2026-12-07zi). Once the evidence is settled (`Run
 frame in `FIT_STRIDE` is fitted (`wants_fit`); an undecided run fits every frame, so a verdict
 comes as soon as before, and a change after a settled stretch is seen at most `FIT_STRIDE` - 1
 frames later.
+
+Rectified images given the raw camera's D against a map built right from the raw images with
+that D: the query's D equals the map's, so the fits go through the map's keyframes and the gate
+above never refuses them; yet every pose was 5-27 cm off (45 of 50 published, 9.2 cm median,
+recall 5cm_5deg 6 %; docs/bench/distortion_rect_right_map_cpu_2026-12-07zr), and only the
+end of the run said so. The mid-run rule (`RunDistortionEvidence.rectified_midrun`: the
+end-of-run diagnosis 'rectified', at the warning's band, over at least `distortion_evidence
+.MIDRUN_MIN_FRAMES` frames, held until the camera changes) refuses each pose from the frame it
+is first said (`RECTIFIED_REASON`) where the map's own distortion check (its manifest's
+``consistency.distortion``, `map_check.distortion`) found the map's images right under the same
+D (`map_images_right`): the query's images are not the map's kind. Where the map's check cannot
+say so (none, another camera's, or the map's images rectified too: map and query alike, 2.2 cm
+median, recall 72 %), the poses are published, marked (`DEGRADED_REASON` in their ``reason``):
+docs/bench/distortion_rect_midrun_cpu_2026-12-09d.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import dataclasses
+import math
+from typing import Any, Dict, Optional
 
-from ..distortion_evidence import (TOLERANCE_DEG, DistortionFit, RunDistortionEvidence,
-                                   distortion_camera, tolerance_k1)
+from ..distortion_evidence import (TOLERANCE_DEG, DistortionEvidence, DistortionFit,
+                                   RunDistortionEvidence, distortion_camera, tolerance_k1)
+from ..run_evidence import MIN_FRAMES
 from ..focal_evidence import NODE_MAX_FRAMES
 from ..types import CameraIntrinsics, LocalizationResult
 from .run_gate import RunGate, refused
@@ -39,6 +56,12 @@ from .run_gate import RunGate, refused
 # the gate's band: a residual distortion moving the image corner by more than this angle
 GATE_DEG = 1.5
 REASON = "the images' lens distortion is wrong by this run's frames"
+# the mid-run rule's refusal (the words before " (": the same for every frame)
+RECTIFIED_REASON = "the images look already rectified by this run's frames, the map's did not"
+# ... and its mark on a pose published where the map's check cannot tell (`judge`)
+DEGRADED_REASON = "published, degraded: the images look already rectified by this run's frames"
+# the map check's camera is the query's where fx and its k1 agree within this fraction
+MAP_CAMERA_REL = 1e-3
 # once settled, one frame in this many is fitted (`RunDistortionGate.wants_fit`)
 FIT_STRIDE = 4
 # settled silent: the k1 of at least `SETTLE_MIN_FRAMES` frames lies this many sigma inside the
@@ -48,13 +71,44 @@ SETTLED_SIGNIFICANCE = 2.0
 SETTLE_MIN_FRAMES = 10
 
 
+def map_images_right(report: Optional[Dict[str, Any]], camera: Optional[tuple]) -> bool:
+    """Whether a map's own distortion check (``report``: its manifest's
+    ``consistency.distortion``, `RunDistortionEvidence.report` of its keyframe pairs; None:
+    not checked) judged its images right under ``camera`` ((fx px, given k1, D zero, corner
+    radius): `distortion_camera`'s): fitted over at least `run_evidence.MIN_FRAMES` pairs, no
+    verdict (``off`` false), with the same fx and given k1 (within `MAP_CAMERA_REL`)."""
+    if not isinstance(report, dict) or camera is None or not math.isfinite(camera[1]):
+        return False
+    try:
+        fx, given = float(report["fx_px"]), float(report["given_k1"])
+        return (report.get("off") is False and report.get("k1") is not None
+                and int(report.get("frames_used") or 0) >= MIN_FRAMES
+                and math.isclose(fx, camera[0], rel_tol=MAP_CAMERA_REL)
+                and math.isclose(given, camera[1], rel_tol=MAP_CAMERA_REL, abs_tol=1e-9))
+    except (KeyError, TypeError, ValueError):  # an older or hand-made manifest: not judged
+        return False
+
+
+def _rectified_words(ev: DistortionEvidence, given_k1: float) -> str:
+    c = ev.k1
+    return (f"over {c.frames_used} frames the inliers fit a residual radial k1 {c.value:+.3f} "
+            f"+-{c.sigma:.3f} beyond the camera's D, about minus its own k1 {given_k1:+.3f}")
+
+
+FIX = ("give the raw images (image_raw) with this D, or the rectified images with the "
+       "rectified camera (P as K, D zero; the node: image_rectified) (CameraInfo D, camera.yaml)")
+
+
 class RunDistortionGate(RunGate):
     """Every frame's distortion fit (``LocalizationResult.focal_fit.distortion``), passed or
     failed, in the order the frames come; `judge` turns a successful result into a failure
     while their combination puts the residual k1 beyond `GATE_DEG`. Not thread-safe (the
-    localizer locks)."""
+    localizer locks). ``map_check``: the map's own distortion check (its manifest's
+    ``consistency.distortion``; None: none), whether the mid-run rule refuses
+    (`map_images_right`) or marks the poses (module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, map_check: Optional[Dict[str, Any]] = None) -> None:
+        self._map_check = map_check
         self._evidence = RunDistortionEvidence(NODE_MAX_FRAMES, tolerance_deg=GATE_DEG)
         self._judged_frames = 0  # frames judged with a fit (`judge`; `Localizer.recall` too)
         self._settled: bool = False
@@ -129,12 +183,38 @@ class RunDistortionGate(RunGate):
             if result.focal_fit is not None:  # the frames `wants_fit` strides over
                 self._judged_frames += 1
         ev = self._judged(result, enabled)
-        if ev is None or not ev.off or self._through_keyframes:  # a map bent alike: warned
+        if ev is None:
             return result
-        c = ev.k1
-        reason = (f"{REASON} (over {c.frames_used} frames the inliers fit a residual radial k1 "
-                  f"{c.value:+.3f} +-{c.sigma:.3f} beyond the camera's D: more than "
-                  f"{ev.tolerance_k1:.3f}, {GATE_DEG:g} deg of view at the corner, at "
-                  f"{ev.significance:g} sigma): rectified images given the raw camera's D, or "
-                  "distorted ones given D zero (CameraInfo D, camera.yaml)")
-        return refused(result, reason)
+        if ev.off and not self._through_keyframes:  # a map bent alike: not refused here
+            c = ev.k1
+            reason = (f"{REASON} (over {c.frames_used} frames the inliers fit a residual radial "
+                      f"k1 {c.value:+.3f} +-{c.sigma:.3f} beyond the camera's D: more than "
+                      f"{ev.tolerance_k1:.3f}, {GATE_DEG:g} deg of view at the corner, at "
+                      f"{ev.significance:g} sigma): rectified images given the raw camera's D, "
+                      "or distorted ones given D zero (CameraInfo D, camera.yaml)")
+            return refused(result, reason)
+        return self._rectified(result)
+
+    def _rectified(self, result: LocalizationResult) -> LocalizationResult:
+        """``result`` (a success) refused or marked by the mid-run rule (module docstring)."""
+        held = self._evidence.rectified_midrun()
+        cam = self._evidence.camera
+        if held is None or cam is None:
+            return result
+        fit = _rectified_words(held, cam[1])
+        check = self._map_check
+        if map_images_right(check, cam):
+            return refused(result, (
+                f"{RECTIFIED_REASON} ({fit}, while the map's own check fit k1 "
+                f"{check['k1']:+.3f} over its keyframe pairs under the same D): rectified images "
+                "(image_rect) given the raw camera's D are undistorted a second time and their "
+                "poses are biased (the redkitchen data: 9 cm median, 27 cm at worst); " + FIX
+                + "; refused until the camera changes"))
+        why = ("the map's own check found its images rectified too: map and query alike, "
+               "both undistorted twice; correct the camera and build the map again"
+               if isinstance(check, dict) and check.get("diagnosis") == "rectified" else
+               "the map has no distortion check of this camera to tell whether its images "
+               "were bent alike")
+        return dataclasses.replace(result, reason=(
+            f"{DEGRADED_REASON} ({fit}): rectified images given the raw camera's D; {why}; "
+            f"poses may be biased; " + FIX))

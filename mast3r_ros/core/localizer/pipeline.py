@@ -137,7 +137,8 @@ class Localizer:
         self._cameras_checked: List[Tuple[Tuple[int, int], np.ndarray, str, np.ndarray]] = []
         self._focal_run = RunFocalGate()  # the run's frames' focal fits (focal_run_gate.py: why)
         self._pp_run = RunPrincipalPointGate()  # their principal point fits, likewise
-        self._dist_run = RunDistortionGate()  # and their distortion fits
+        self._dist_run = RunDistortionGate(  # their distortion fits, with the map's own
+            (kf_map.manifest.get("consistency") or {}).get("distortion"))
 
     @classmethod
     def from_config(cls, cfg: Config, map_path: Optional[str] = None, *,

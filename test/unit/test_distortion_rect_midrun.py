@@ -1,0 +1,151 @@
+"""The mid-run rule "rectified images given the raw camera's D" (`RunDistortionEvidence
+.rectified_midrun`, `distortion_run_gate.RunDistortionGate`): synthetic fits, no data.
+
+Field case (docs/bench/distortion_rect_midrun_cpu_2026-12-09d): rectified query images given the
+raw camera's D against a map built right from the raw images with that D published 45 of 50
+poses 9.2 cm off (27 cm at worst) and only the end of the run said "rectified": the fits go
+through the map's keyframes, which the gate never refused, and the run's k1 was not 4 sigma
+beyond the gate's 1.5 deg band.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mast3r_ros.core.distortion_evidence import (MIDRUN_MIN_FRAMES, DistortionFit,
+                                                 RunDistortionEvidence)
+from mast3r_ros.core.focal_evidence import FocalFit
+from mast3r_ros.core.localizer.distortion_run_gate import (DEGRADED_REASON, RECTIFIED_REASON,
+                                                           RunDistortionGate, map_images_right)
+from mast3r_ros.core.types import CameraIntrinsics, LocalizationResult
+
+RAW_K1 = -0.3
+CORNER_R = 0.6838  # 640x480, fx 585, principal point at the centre
+# the 50 frames' fitted (k1, sigma) of the field case's run, in frame order (None: no fit)
+FIELD_RECTIFIED = [
+    (0.007, 0.014), (0.044, 0.018), (0.032, 0.021), (0.035, 0.016), (-0.012, 0.017),
+    (-0.119, 0.013), (0.639, 0.022), (0.35, 0.09), (0.573, 0.019), (0.431, 0.042),
+    (0.833, 0.079), (1.158, 0.173), (0.791, 0.043), (0.655, 0.034), (0.355, 0.042),
+    (-0.024, 0.013), (0.759, 0.016), (0.747, 0.021), (0.696, 0.019), (-0.017, 0.013),
+    (0.558, 0.013), (0.622, 0.028), None, (0.146, 0.022), (0.105, 0.023), (0.278, 0.024),
+    (0.176, 0.022), (0.274, 0.038), (-0.019, 0.002), (0.072, 0.02), (-0.33, 0.01),
+    (-0.157, 0.032), (0.088, 0.035), (-0.296, 0.029), (0.015, 0.028), (0.011, 0.026),
+    (0.496, 0.019), (0.104, 0.017), (0.004, 0.041), (0.012, 0.047), (0.528, 0.036),
+    (0.525, 0.036), (0.515, 0.032), (0.449, 0.026), (0.576, 0.046), (-0.062, 0.012),
+    (0.703, 0.048), (-0.108, 0.004), (0.622, 0.054), (0.624, 0.036)]
+# ... and the right camera's on the same data (the raw images with their D)
+FIELD_RIGHT = [
+    (0.024, 0.009), (-0.024, 0.009), (0.012, 0.009), (0.008, 0.008), (-0.007, 0.006),
+    (-0.018, 0.009), (-0.02, 0.009), (0.002, 0.013), (0.021, 0.025), (0.0, 0.013),
+    (0.25, 0.089), (0.042, 0.012), (0.055, 0.023), (0.051, 0.015), (-0.062, 0.037),
+    (-0.043, 0.006), (-0.024, 0.007), (-0.051, 0.006), (0.05, 0.03), (-0.012, 0.005),
+    (-0.016, 0.012), (-0.028, 0.01), (-0.107, 0.016), (-0.092, 0.009), (-0.06, 0.01),
+    (-0.014, 0.011), (-0.041, 0.011), (0.002, 0.012), (0.007, 0.008), (-0.026, 0.012), None,
+    (-0.043, 0.011), (-0.101, 0.009), (-0.23, 0.015), (-0.076, 0.009), (-0.054, 0.006),
+    (-0.045, 0.009), (-0.087, 0.009), (-0.064, 0.034), (0.065, 0.048), (-0.098, 0.016),
+    (-0.017, 0.013), (-0.005, 0.026), (0.013, 0.045), (-0.06, 0.013), (0.12, 0.05),
+    (0.063, 0.06), (0.049, 0.038), (-0.037, 0.013), (0.027, 0.033)]
+# the field map's own check (build-map's manifest consistency.distortion): its images right
+MAP_RIGHT = {"fx_px": 585.0, "given_k1": RAW_K1, "given_zero": False, "k1": -0.021,
+             "k1_sigma": 0.048, "frames_used": 9, "off": False, "diagnosis": None}
+
+
+def _fit(k1, sigma=0.02, given=RAW_K1, fx=585.0):
+    return FocalFit(1.0, 0.002, fx, distortion=DistortionFit(
+        k1, sigma, given, given == 0.0, fx, CORNER_R, through_keyframes=True))
+
+
+def _field(rows, given=RAW_K1):
+    return [FocalFit(1.0, 0.002, 585.0) if r is None else _fit(*r, given=given) for r in rows]
+
+
+def _said(ev: RunDistortionEvidence, fits) -> list:
+    out = []
+    for f in fits:
+        ev.add(f)
+        out.append(ev.rectified_midrun() is not None)
+    return out
+
+
+def test_the_field_runs_fits_say_rectified_at_frame_19_and_hold_it():
+    """The end-of-run verdict over the fits so far comes at frame 19, goes at 32-41 and comes
+    back: the rule says it at 19 and holds it to the end."""
+    said = _said(RunDistortionEvidence(), _field(FIELD_RECTIFIED))
+    assert said.index(True) == 18
+    assert all(said[18:])
+
+
+def test_the_right_camera_and_a_camera_without_d_are_never_called_rectified():
+    assert not any(_said(RunDistortionEvidence(), _field(FIELD_RIGHT)))
+    # D zero: the same fits name distorted images, never rectified ones
+    assert not any(_said(RunDistortionEvidence(), [_fit(0.3, given=0.0)] * 40))
+    # a k1 of the camera's own sign is another calibration, not rectified images
+    assert not any(_said(RunDistortionEvidence(), [_fit(-0.3)] * 40))
+
+
+def test_it_waits_for_enough_frames():
+    said = _said(RunDistortionEvidence(), [_fit(0.3)] * 20)
+    assert said.index(True) == MIDRUN_MIN_FRAMES - 1
+
+
+def test_a_new_camera_or_fits_well_inside_the_band_end_it():
+    ev = RunDistortionEvidence()
+    assert _said(ev, [_fit(0.3)] * 12)[-1]
+    ev.use_camera((600.0, RAW_K1, False, CORNER_R))  # another calibration
+    assert ev.rectified_midrun() is None
+    ev = RunDistortionEvidence(max_frames=30)
+    _said(ev, [_fit(0.3)] * 12)
+    assert _said(ev, [_fit(0.0, 0.005)] * 30)[-1] is False  # the images fixed, same D
+    ev.clear()
+    assert ev.rectified_midrun() is None
+
+
+def test_the_gate_refuses_from_the_frame_it_is_said_where_the_maps_check_found_its_images_right():
+    gate = RunDistortionGate(MAP_RIGHT)
+    out = [gate.judge(LocalizationResult(True, i, np.eye(4), focal_fit=f))
+           for i, f in enumerate(_field(FIELD_RECTIFIED))]
+    assert all(r.success for r in out[:18])
+    assert not any(r.success for r in out[18:])
+    r = out[18]
+    assert r.map_from_cam is None and r.reason.startswith(RECTIFIED_REASON + " (over 19 frames")
+    assert "image_raw" in r.reason and "refused until the camera changes" in r.reason
+    right = RunDistortionGate(MAP_RIGHT)
+    assert all(right.judge(LocalizationResult(True, i, np.eye(4), focal_fit=f)).reason == ""
+               for i, f in enumerate(_field(FIELD_RIGHT)))
+
+
+def test_without_the_maps_word_the_poses_are_published_marked():
+    for check, words in ((None, "no distortion check of this camera"),
+                         (dict(MAP_RIGHT, k1=0.346, off=True, diagnosis="rectified"),
+                          "found its images rectified too"),
+                         (dict(MAP_RIGHT, fx_px=525.0), "no distortion check of this camera")):
+        gate = RunDistortionGate(check)
+        out = [gate.judge(LocalizationResult(True, i, np.eye(4), focal_fit=f))
+               for i, f in enumerate(_field(FIELD_RECTIFIED))]
+        assert all(r.success and r.map_from_cam is not None for r in out)
+        assert [r.reason.startswith(DEGRADED_REASON) for r in out].index(True) == 18
+        assert words in out[-1].reason
+
+
+def test_a_new_camera_ends_the_refusal():
+    K = [[585.0, 0, 320], [0, 585.0, 240], [0, 0, 1]]
+    raw_d = CameraIntrinsics(640, 480, K, [RAW_K1, 0.1, 0, 0, 0], "plumb_bob")
+    rect = CameraIntrinsics(640, 480, K, [0.0] * 5, "plumb_bob")
+    gate = RunDistortionGate(MAP_RIGHT)
+    out = [gate.judge(LocalizationResult(True, 1, np.eye(4), focal_fit=_fit(0.3)), camera=raw_d)
+           for _ in range(12)]
+    assert not out[-1].success
+    after = gate.judge(LocalizationResult(True, 1, np.eye(4), focal_fit=_fit(0.0, given=0.0)),
+                       camera=rect)
+    assert after.success and after.reason == ""
+
+
+def test_map_images_right_reads_only_a_judged_check_of_the_same_camera():
+    cam = (585.0, RAW_K1, False, CORNER_R)
+    assert map_images_right(MAP_RIGHT, cam)
+    assert not map_images_right(None, cam)
+    assert not map_images_right({"verdict": "consistent"}, cam)  # an older manifest
+    assert not map_images_right(dict(MAP_RIGHT, frames_used=2), cam)
+    assert not map_images_right(dict(MAP_RIGHT, given_k1=-0.2), cam)
+    assert not map_images_right(dict(MAP_RIGHT, off=True), cam)
+    assert not map_images_right(MAP_RIGHT, (585.0, float("nan"), False, CORNER_R))
