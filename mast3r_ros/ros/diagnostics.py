@@ -22,6 +22,7 @@ from mast3r_ros.core.focal_evidence import (CHECK_NODE, NODE_MAX_FRAMES, FocalFi
 from mast3r_ros.core.pose_uncertainty import FAR_CLAIM_RATIO
 from mast3r_ros.core.distortion_evidence import CHECK_NODE as DIST_CHECK_NODE
 from mast3r_ros.core.distortion_evidence import RunDistortionEvidence, distortion_camera
+from mast3r_ros.core.localizer.distortion_run_gate import DEGRADED_REASON, RECTIFIED_REASON
 from mast3r_ros.core.principal_point_evidence import CHECK_NODE as PP_CHECK_NODE
 from mast3r_ros.core.principal_point_evidence import RunPrincipalPointEvidence
 from mast3r_ros.core.tracker import Track
@@ -393,6 +394,10 @@ class DiagnosticsWindow:
             rate = self.arrivals.rate_hz(now_s, self.started_t_s)
             return WARN, (f"images arrive ({rate:.1f} Hz) but none reaches the localizer: "
                           f"{self.last_failure}")
+        # the localizer's mid-run distortion rule on the last frame (refused, or published
+        # marked): its reason says what the poses are, before the evidence's own warning
+        if recs and recs[-1].reason.startswith((RECTIFIED_REASON, DEGRADED_REASON)):
+            return WARN, recs[-1].reason
         dist = self.distortion.warning(DIST_CHECK_NODE)  # first: it also moves the focal fit
         if dist:
             return WARN, dist

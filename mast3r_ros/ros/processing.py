@@ -454,7 +454,7 @@ class FrameProcessing:
         self._publish_matches(outputs, frame, result, localizer)
         self._record(FrameRecord(
             time.monotonic(), True, int(result.num_inliers),
-            image_age_s(frame.stamp_ns, now_ns), processing_s,
+            image_age_s(frame.stamp_ns, now_ns), processing_s, result.reason,  # a mark
             timings_s=tuple((k, float(v)) for k, v in result.timings_s.items()),
             focal_fit=result.focal_fit, sigma_depth_ratio=sigma_depth_ratio(result),
             camera=frame.intrinsics))

@@ -10,6 +10,8 @@ beyond the gate's 1.5 deg band.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from mast3r_ros.core.distortion_evidence import (MIDRUN_MIN_FRAMES, DistortionFit,
@@ -149,3 +151,36 @@ def test_map_images_right_reads_only_a_judged_check_of_the_same_camera():
     assert not map_images_right(dict(MAP_RIGHT, given_k1=-0.2), cam)
     assert not map_images_right(dict(MAP_RIGHT, off=True), cam)
     assert not map_images_right(MAP_RIGHT, (585.0, float("nan"), False, CORNER_R))
+
+
+def test_localize_logs_the_first_frame_of_each_stretch(caplog):
+    from mast3r_ros.replay.localize_run import say_at_once
+
+    def res(ok, reason, stamp):
+        return LocalizationResult(ok, stamp, np.eye(4) if ok else None, reason=reason)
+
+    seq = [res(True, "", 1), res(False, RECTIFIED_REASON + " (a)", 2_000_000_000),
+           res(False, "too few inliers", 3), res(False, RECTIFIED_REASON + " (b)", 4),
+           res(True, "", 5), res(False, RECTIFIED_REASON + " (c)", 6_000_000_000)]
+    said = ""
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.replay.localize_run"):
+        for r in seq:
+            said = say_at_once(r, said)
+    lines = [m.getMessage() for m in caplog.records]
+    assert lines == [f"frame at t=2.000000 s: {RECTIFIED_REASON} (a)",
+                     f"frame at t=6.000000 s: {RECTIFIED_REASON} (c)"]
+
+
+def test_the_node_diagnostics_say_the_refusal_at_once():
+    from mast3r_ros.core.tracker import Track
+    from mast3r_ros.ros.diagnostics import WARN, DiagnosticsWindow, FrameRecord
+
+    d = DiagnosticsWindow()
+    d.start(0.0)
+    d.add(FrameRecord(0.1, True, 100))
+    d.add(FrameRecord(0.2, False, 100, reason=RECTIFIED_REASON + " (over 19 frames ...)"))
+    s = d.summary(0.3, Track.TRACKING, True)
+    assert s.level == WARN and s.message.startswith(RECTIFIED_REASON)
+    d.add(FrameRecord(0.4, True, 100, reason=DEGRADED_REASON + " (over 20 frames ...)"))
+    s = d.summary(0.5, Track.TRACKING, True)
+    assert s.level == WARN and s.message.startswith(DEGRADED_REASON)
