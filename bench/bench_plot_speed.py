@@ -121,7 +121,6 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             data = (_old if way == "old" else _new)(fig)
             t[way].append(time.perf_counter() - t0)
-            plots._pyplot().close(fig)
             sizes[way] = _shape(data)
         med = {w: statistics.median(v) for w, v in t.items()}
         rows[label] = {**med, "size_old": sizes["old"], "size_new": sizes["new"]}

@@ -13,15 +13,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..core.fileio import atomic_write_bytes, check_can_write_file
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+from .plot_save import new_figure
 
 
 def _finish_top_down(fig: Any, ax: Any, axes: tuple, title: str, path: str) -> None:
@@ -63,15 +55,11 @@ def check_plot_path(path: str, what: str = "--plot") -> None:
 
 
 def _save(fig, path: str) -> None:
-    """Write ``fig`` to ``path`` (format from its extension) cropped to its artists, at 110
-    dpi, and close it; a PNG with one draw (`plot_save.figure_bytes`)."""
+    """Write ``fig`` (`plot_save.new_figure`) to ``path`` (format from its extension) cropped
+    to its artists, at 110 dpi; a PNG with one draw (`plot_save.figure_bytes`)."""
     from .plot_save import figure_bytes
 
-    try:
-        data = figure_bytes(fig, _format(path))
-    finally:
-        _pyplot().close(fig)
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, figure_bytes(fig, _format(path)))
 
 
 def plane_axes(*positions: Optional[np.ndarray]) -> Tuple[int, int]:
@@ -137,11 +125,10 @@ def plot_trajectory(path: str, estimate: np.ndarray, groundtruth: Optional[np.nd
     """Top-down view: ground truth (a line through the frames that have a pose), estimates
     (dots; NaN rows = failed frames), keyframes (arrows along their optical axes, or their
     image tops when they look along the view's normal)."""
-    plt = _pyplot()
     kf_c = keyframe_poses[:, :3, 3] if keyframe_poses is not None else None
     axes = plane_axes(groundtruth, estimate, kf_c)
     a, b = axes
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig, ax = new_figure((7, 6))
     if groundtruth is not None and np.isfinite(groundtruth).any():
         # joined over the frames without a pose: broken there, a ground truth at every other
         # frame (slower than the camera) drew no segment at all, only its legend entry
@@ -177,8 +164,7 @@ def plot_errors(path: str, t_s: np.ndarray, errors: np.ndarray, success: np.ndar
     truth, marked at the bottom of each panel, just below 0 (at 0 they would read as no error);
     the error axis includes 0 so that errors compare by height; a panel
     without any error says why."""
-    plt = _pyplot()
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+    fig, (ax1, ax2) = new_figure((8, 5), 2, 1, sharex=True)
     t_s = np.asarray(t_s, dtype=np.float64)
     fail = ~np.asarray(success, bool)
     # localized frames without a ground-truth pose have no error to draw: marked like failures
@@ -225,10 +211,9 @@ def plot_calibration(path: str, d2: np.ndarray, title: str = "") -> None:
     panel says why."""
     from scipy.special import gammainc
 
-    plt = _pyplot()
     # 1.2 in taller than the 5 in it was, all below the axes (the same 3.85 in square): the
     # legend under them lies on the figure, which one draw then writes (`plot_save`)
-    fig, ax = plt.subplots(figsize=(5.5, 6.2))
+    fig, ax = new_figure((5.5, 6.2))
     fig.subplots_adjust(bottom=0.282, top=0.903)
     p = np.linspace(0.0, 1.0, 201)
     ax.plot([0, 1], [0, 1], "--", color="0.5", lw=1, label="calibrated")
@@ -282,15 +267,13 @@ def plot_keyframes(path: str, keyframe_poses: np.ndarray,
     lack keyframes; ``skipped_unplaced`` more such frames that have no position (counted in
     the legend); ``skipped_at``: (N,) float, the same frames' places on the second panel's
     keyframe axis (`skipped_indices`), drawn there as red crosses too."""
-    plt = _pyplot()
     traj = all_poses[:, :3, 3] if all_poses is not None and len(all_poses) else None
     axes = plane_axes(traj, keyframe_poses[:, :3, 3])
     a, b = axes
     if consistency is None:
-        fig, ax = plt.subplots(figsize=(7, 6))
+        fig, ax = new_figure((7, 6))
     else:
-        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 6),
-                                      gridspec_kw={"width_ratios": [7, 6]})
+        fig, (ax, ax2) = new_figure((13, 6), 1, 2, gridspec_kw={"width_ratios": [7, 6]})
         plot_consistency(ax2, consistency, skipped_at, skipped_unplaced)
     if traj is not None:
         ax.plot(traj[:, a], traj[:, b], "-", color="0.6", lw=1, label="source trajectory")

@@ -9,7 +9,8 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .plots import _camera_arrows, _finish_top_down, _pyplot, arrow_length, plane_axes
+from .plot_save import new_figure
+from .plots import _camera_arrows, _finish_top_down, arrow_length, plane_axes
 
 # one colour per source map, none of them plot_keyframes' green or the check's red
 SOURCE_COLOURS = ("tab:blue", "tab:orange")
@@ -32,16 +33,11 @@ def plot_merged_keyframes(path: str, poses: np.ndarray, counts: Sequence[int],
     the optical axes, and named in the legend with its keyframe count (``names``: the source
     maps' paths, roles A, B). Raises ValueError when the counts do not add up to N."""
     poses = np.asarray(poses, np.float64)
-    plt = _pyplot()
     c = poses[:, :3, 3]
     axes = plane_axes(c)
-    fig, ax = plt.subplots(figsize=(7, 6))
-    try:
-        draw_by_source(ax, poses, axes, arrow_length(c, axes=axes), counts,
-                       source_labels(["A", "B"][:len(counts)], names))
-    except ValueError:
-        plt.close(fig)
-        raise
+    fig, ax = new_figure((7, 6))
+    draw_by_source(ax, poses, axes, arrow_length(c, axes=axes), counts,
+                   source_labels(["A", "B"][:len(counts)], names))
     _finish_top_down(fig, ax, axes, title or "merged map (top-down)", path)
 
 

@@ -179,25 +179,21 @@ def test_map_check_panel_draws_its_limits_where_the_thresholds_are():
     depth axis runs 0 to 140 % (headroom for the legend) with ticks 0..100 by 20, and the
     reprojection axis reaches 1.05 x 1.4 x the larger of the limit and the data."""
     from mast3r_ros.core.map_check.report import ConsistencyReport, KeyframeFigures
-    from mast3r_ros.replay import plots
-    plt = plots._pyplot()
+    from mast3r_ros.replay import plot_save, plots
     kf = [KeyframeFigures(i, str(i), 0.008, 0.9, 15.0 + i, [], True) for i in range(4)]
     report = ConsistencyReport("consistent", kf, [], "map consistent", thresholds={
         "max_depth_residual": 0.05, "min_depth_agree": 0.5, "max_reproj_px": 51.0})
-    fig, ax = plt.subplots()
-    try:
-        plots.plot_consistency(ax, report)
-        ax2 = [a for a in fig.axes if a is not ax][0]
-        dashed = {ln.get_label(): ln.get_ydata()[0] for a in (ax, ax2) for ln in a.lines
-                  if ln.get_linestyle() == "--"}
-        assert dashed == pytest.approx({"depth residual limit": 5.0,
-                                        "depth agreeing limit": 50.0,
-                                        "match reprojection limit": 51.0}), dashed
-        assert ax.get_ylim() == pytest.approx((0, 140.0))
-        assert list(ax.get_yticks()) == [0, 20, 40, 60, 80, 100]
-        assert ax2.get_ylim() == pytest.approx((0, 51.0 * 1.05 * 1.4))
-    finally:
-        plt.close(fig)
+    fig, ax = plot_save.new_figure((6.4, 4.8))
+    plots.plot_consistency(ax, report)
+    ax2 = [a for a in fig.axes if a is not ax][0]
+    dashed = {ln.get_label(): ln.get_ydata()[0] for a in (ax, ax2) for ln in a.lines
+              if ln.get_linestyle() == "--"}
+    assert dashed == pytest.approx({"depth residual limit": 5.0,
+                                    "depth agreeing limit": 50.0,
+                                    "match reprojection limit": 51.0}), dashed
+    assert ax.get_ylim() == pytest.approx((0, 140.0))
+    assert list(ax.get_yticks()) == [0, 20, 40, 60, 80, 100]
+    assert ax2.get_ylim() == pytest.approx((0, 51.0 * 1.05 * 1.4))
 
 
 def test_errors_axes_run_from_5_percent_below_zero_to_5_percent_above_the_largest():

@@ -29,13 +29,9 @@ def test_a_full_map_check_legend_stays_inside_its_panel(monkeypatch):
     poses[:, 1, 3] = np.sin(np.arange(n))
     plots.plot_keyframes("unused.png", poses, consistency=report,
                          skipped_at=np.array([2.5]))
-    fig = figs[-1]
-    try:
-        ax = fig.axes[1]
-        labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert "past a limit, passes: a neighbour agrees" in labels, labels
-        box, panel = ax.get_legend().get_window_extent(), ax.get_window_extent()
-        assert panel.x0 <= box.x0 and box.x1 <= panel.x1, (box, panel)
-        assert box.y1 <= panel.y1, (box, panel)
-    finally:
-        plots._pyplot().close(fig)
+    ax = figs[-1].axes[1]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "past a limit, passes: a neighbour agrees" in labels, labels
+    box, panel = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert panel.x0 <= box.x0 and box.x1 <= panel.x1, (box, panel)
+    assert box.y1 <= panel.y1, (box, panel)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from robot_poses import camera_along_yaw
 
-from mast3r_ros.replay import plots
+from mast3r_ros.replay import plot_save, plots
 
 
 @pytest.fixture
@@ -20,9 +20,7 @@ def saved(monkeypatch):
         figs.append(fig)
 
     monkeypatch.setattr(plots, "_save", keep)
-    yield figs
-    for fig in figs:
-        plots._pyplot().close(fig)
+    return figs
 
 
 @pytest.mark.parametrize("extent", [1.0, 100.0])
@@ -345,22 +343,18 @@ def test_map_check_panel_names_its_dashed_limits_and_keeps_the_legend_off_the_ba
     # bars and the dashed limit lines were in no legend, so a user could not tell what they are
     from mast3r_ros.core.map_check.report import ConsistencyReport, KeyframeFigures
 
-    plt = plots._pyplot()
     kf = [KeyframeFigures(i, str(i), 0.008, 0.9, 15.0, [], True) for i in range(11)]
     report = ConsistencyReport("consistent", kf, [], "map consistent", thresholds={
         "max_depth_residual": 0.05, "min_depth_agree": 0.5, "max_reproj_px": 51.0})
-    fig, ax = plt.subplots()
-    try:
-        plots.plot_consistency(ax, report)
-        fig.canvas.draw()
-        legend = ax.get_legend()
-        labels = [t.get_text() for t in legend.get_texts()]
-        assert sum("limit" in s for s in labels) == 3, labels
-        box = legend.get_window_extent()
-        bars = [p.get_window_extent() for p in ax.patches]
-        assert bars and not any(box.overlaps(b) for b in bars), labels
-    finally:
-        plt.close(fig)
+    fig, ax = plot_save.new_figure((6.4, 4.8))
+    plots.plot_consistency(ax, report)
+    fig.canvas.draw()
+    legend = ax.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert sum("limit" in s for s in labels) == 3, labels
+    box = legend.get_window_extent()
+    bars = [p.get_window_extent() for p in ax.patches]
+    assert bars and not any(box.overlaps(b) for b in bars), labels
 
 
 def _neighbour_report(n, past=8, red=3, unmatched=5, behind=6):
