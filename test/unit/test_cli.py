@@ -47,12 +47,23 @@ def test_parser_has_one_function_per_subcommand():
         assert callable(args.func)
 
 
+def _png_shape(path: str) -> tuple:
+    """(height, width, channels) of the picture at ``path``, decoded in full: a PNG, complete."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        assert im.format == "PNG", (path, im.format)
+        im.load()  # a truncated or corrupt file raises here
+        return np.asarray(im).shape
+
+
 def test_build_map_writes_a_map_and_a_plot(sift_map, capsys):
     from mast3r_ros.core.keyframes import KeyframeMap
 
     m = KeyframeMap.load(sift_map)
     assert 2 <= len(m) <= 12 and m.has_depth()
     assert os.path.getsize(os.path.join(sift_map, "keyframes.png")) > 1000
+    assert _png_shape(os.path.join(sift_map, "keyframes.png"))[1] > 1000  # both panels
 
 
 def test_localize_writes_every_output(tum, sift_map, tmp_path, capsys):
@@ -63,6 +74,8 @@ def test_localize_writes_every_output(tum, sift_map, tmp_path, capsys):
     for name in ("trajectory.tum", "results.jsonl", "metrics.json", "trajectory.png",
                  "errors.png", "calibration.png", "config.yaml"):
         assert os.path.getsize(os.path.join(run, name)) > 0, name
+    for name in ("trajectory.png", "errors.png", "calibration.png"):
+        assert min(_png_shape(os.path.join(run, name))[:2]) > 300, name
     lines = [json.loads(s) for s in open(os.path.join(run, "results.jsonl"))]
     assert len(lines) == 12
     assert {"stamp_ns", "success", "reason", "inliers", "timings_s"} <= set(lines[0])
