@@ -42,6 +42,16 @@ def test_merge_maps_draws_each_source_map_in_its_colour_named_in_the_legend(tmp_
     np.testing.assert_allclose(got, xs)
     a_xs = dots[to_rgba(plots_merged.SOURCE_COLOURS[0])][:, 0]
     np.testing.assert_allclose(sorted(a_xs), sorted(KeyframeMap.load(a).poses()[:, 0, 3]))
+    # the arrows too: each source's in its colour, at its keyframes (not one colour for all)
+    from matplotlib.quiver import Quiver
+
+    arrows = {}  # colour (alpha aside: a camera looking down gets a paler arrow) -> x
+    for q in (c for c in ax.collections if isinstance(c, Quiver)):
+        arrows.setdefault(tuple(q.get_facecolor()[0][:3]), []).extend(q.get_offsets()[:, 0])
+    rgb = [to_rgba(c)[:3] for c in plots_merged.SOURCE_COLOURS]
+    assert set(arrows) == set(rgb), arrows
+    np.testing.assert_allclose(sorted(arrows[rgb[0]]), [0.0, 1.0, 2.0])
+    np.testing.assert_allclose(sorted(arrows[rgb[1]]), [0.5, 1.5])
 
 
 def test_sources_of_one_base_name_are_named_by_their_paths():
