@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .camera_key import CameraKey, camera_key
 from .run_evidence import Combined, RunFits, combine_measurements, interval_outside
 
 # the verdict's band: a residual distortion moving the image corner by more than this angle
@@ -86,14 +87,16 @@ class DistortionFit:
 
 
 def distortion_fit(fit: Any, K: np.ndarray, width: int, height: int, model: str,
-                   dist: np.ndarray, through_keyframes: bool = False
-                   ) -> Optional[DistortionFit]:
+                   dist: np.ndarray, through_keyframes: bool = False,
+                   camera: Optional[tuple] = None) -> Optional[DistortionFit]:
     """``fit`` ((k1, sigma, points) of `pnp.distortion.refitted_distortion`, or None) with
     the camera's ``K`` (3x3), image size (px) and distortion (``model``, ``dist``) as a
-    `DistortionFit` (None without a fit); ``through_keyframes``: fitted with ``keyframes``."""
+    `DistortionFit` (None without a fit); ``through_keyframes``: fitted with ``keyframes``;
+    ``camera``: their `distortion_camera` where the caller has it (`distortion_camera_of`)."""
     if fit is None:
         return None
-    fx, given, zero, corner_r = distortion_camera(K, width, height, model, dist)
+    fx, given, zero, corner_r = (camera if camera is not None else
+                                 distortion_camera(K, width, height, model, dist))
     return DistortionFit(float(fit[0]), float(fit[1]), given, zero, fx, corner_r,
                          bool(through_keyframes))
 
@@ -110,6 +113,12 @@ def distortion_camera(K: np.ndarray, width: int, height: int, model: str,
     dx = max(cx, width - 1 - cx) / float(K[0, 0])
     dy = max(cy, height - 1 - cy) / float(K[1, 1])
     return float(K[0, 0]), given, not np.any(d), math.hypot(dx, dy)
+
+
+def distortion_camera_of(cam: Any) -> Tuple[CameraKey, tuple]:
+    """(`camera_key.camera_key` of ``cam``, its `distortion_camera`)."""
+    return camera_key(cam), distortion_camera(cam.K, cam.width, cam.height,
+                                              cam.distortion_model, cam.dist)
 
 
 def radial_judged(cam: Any) -> bool:
@@ -215,7 +224,9 @@ def distortion_warning(ev: DistortionEvidence, given_k1: float, given_zero: bool
 class RunDistortionEvidence(RunFits):
     """Frames' `DistortionFit`s (each ``FocalFit.distortion``) as they come ->
     `DistortionEvidence`. Evidence is about one calibration: a fit under another fx, k1 or
-    corner radius (beyond `SAME_CAMERA_REL` of the first fit's) starts it over.
+    corner radius (beyond `SAME_CAMERA_REL` of the first fit's), or of a frame whose whole
+    calibration differs (`FocalFit.camera`, `camera_key.same_camera`: any other coefficient,
+    model, K or size), starts it over.
     ``max_frames`` > 0 keeps the most recent ones. Not thread-safe (the node locks)."""
 
     def __init__(self, max_frames: int = 0, tolerance_deg: float = TOLERANCE_DEG,
@@ -276,7 +287,8 @@ class RunDistortionEvidence(RunFits):
         d: Optional[DistortionFit] = getattr(fit, "distortion", None)
         if d is None:
             return
-        self._take((d.fx_px, d.given_k1, d.given_zero, d.corner_r), (d.k1, d.sigma_k1))
+        self._take((d.fx_px, d.given_k1, d.given_zero, d.corner_r), (d.k1, d.sigma_k1),
+                   getattr(fit, "camera", None))
 
     def evidence(self) -> DistortionEvidence:
         cols = self._columns(2)

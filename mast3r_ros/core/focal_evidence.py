@@ -48,6 +48,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
+from .camera_key import CameraKey
 from .distortion_evidence import DistortionFit
 from .principal_point_evidence import PrincipalPointFit
 from .run_evidence import (CONSISTENCY_P, MIN_FRAMES, OUTLIER_Z,  # noqa: F401 (re-exported)
@@ -70,7 +71,9 @@ class FocalFit:
     """One frame's fitted focal scale: ``scale`` (its inliers fit fx * scale, fy * scale),
     ``sigma_log`` the standard deviation of log(scale) (inf: not observable, e.g. points at
     one depth), ``fx_px`` the camera's fx (pixels) the scale is relative to;
-    ``principal_point`` the (dcx, dcy) they fit too, ``distortion`` the residual k1."""
+    ``principal_point`` the (dcx, dcy) they fit too, ``distortion`` the residual k1; ``camera``
+    the whole calibration the frame was localized with (`camera_key.CameraKey`; None where not
+    known), which the run-level evidences keep their fits apart by."""
 
     scale: float
     sigma_log: float
@@ -80,6 +83,8 @@ class FocalFit:
     principal_point: Optional[PrincipalPointFit] = dataclasses.field(default=None, compare=False)
     # the residual radial distortion the same inliers fit (`distortion_evidence`), likewise
     distortion: Optional[DistortionFit] = dataclasses.field(default=None, compare=False)
+    # the frame's calibration (`camera_key.camera_key`), likewise
+    camera: Optional[CameraKey] = dataclasses.field(default=None, compare=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,7 +190,8 @@ class RunFocalEvidence(RunFits):
         """Take one frame's fit (None: the frame was not judged, nothing happens)."""
         if fit is None:
             return
-        self._take(float(fit.fx_px), (float(fit.scale), float(fit.sigma_log)))
+        self._take(float(fit.fx_px), (float(fit.scale), float(fit.sigma_log)),
+                   getattr(fit, "camera", None))
 
     def evidence(self) -> FocalEvidence:
         s, sig = self._columns(2)

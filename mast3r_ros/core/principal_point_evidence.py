@@ -144,7 +144,8 @@ class RunPrincipalPointEvidence(RunFits):
         if pp is None:
             return
         self._take((float(fit.fx_px), float(pp.cx_px), float(pp.cy_px)),
-                   (pp.dcx_px, pp.sigma_cx_px, pp.dcy_px, pp.sigma_cy_px))
+                   (pp.dcx_px, pp.sigma_cx_px, pp.dcy_px, pp.sigma_cy_px),
+                   getattr(fit, "camera", None))
 
     @property
     def tolerance_px(self) -> float:

@@ -32,6 +32,8 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
+from .camera_key import CameraKey, same_camera
+
 # fewest frames whose fit is observable before a value is combined (and a verdict given)
 MIN_FRAMES = 5
 # a frame this many (robust) sigmas from the median is left out
@@ -108,12 +110,17 @@ class RunFits:
     """The frames' fits of one calibration as they come, the bookkeeping of the run-level
     evidences (`focal_evidence.RunFocalEvidence`, `principal_point_evidence`,
     `distortion_evidence`'s): ``camera`` the calibration the fits kept are about (None before
-    the first), ``frames_restarted`` the fits dropped since it changed. A subclass says when two
-    calibrations are the same (`_same_camera`) and what a fit's row is (`_take`'s ``row``).
-    ``max_frames`` > 0 keeps only the most recent ones. Not thread-safe (the node locks)."""
+    the first) in the values the subclass's figures use, ``camera_key`` all of its values
+    (`camera_key.CameraKey`: size, K, distortion model and coefficients; None where not given),
+    ``frames_restarted`` the fits dropped since it changed. A subclass says when its values are
+    the same (`_same_camera`) and what a fit's row is (`_take`'s ``row``); a change of any value
+    of the key (`camera_key.same_camera`: a D differing only in k2 or p1 kept the old camera's
+    fits) is a new calibration too. ``max_frames`` > 0 keeps only the most recent ones. Not
+    thread-safe (the node locks)."""
 
     def __init__(self, max_frames: int = 0) -> None:
         self.camera: Any = None
+        self.camera_key: Optional[CameraKey] = None
         self.frames_restarted = 0  # fits dropped since the camera changed
         self._fits: collections.deque = collections.deque(maxlen=max_frames or None)
 
@@ -121,22 +128,26 @@ class RunFits:
         """Whether ``camera`` is the calibration of the fits kept (``self.camera``, not None)."""
         raise NotImplementedError
 
-    def use_camera(self, camera: Any) -> None:
-        """Make ``camera`` the calibration the fits are about: one not `_same_camera` as the
-        fits kept drops them (``frames_restarted``). `_take` does this with each fit; a gate
-        does it for a frame without one too, so that a new calibration is never judged by the
-        old one's fits."""
-        if self.camera is not None and not self._same_camera(camera):
+    def use_camera(self, camera: Any, key: Optional[CameraKey] = None) -> None:
+        """Make ``camera`` (with ``key``, its `camera_key.CameraKey`, where known) the
+        calibration the fits are about: one not `_same_camera` as the fits kept, or whose key
+        is not `camera_key.same_camera` as theirs, drops them (``frames_restarted``). `_take`
+        does this with each fit; a gate does it for a frame without one too, so that a new
+        calibration is never judged by the old one's fits."""
+        if self.camera is not None and not (self._same_camera(camera)
+                                            and same_camera(self.camera_key, key)):
             self.frames_restarted += len(self._fits)
             self._fits.clear()
-            self.camera = camera
+            self.camera, self.camera_key = camera, key
         elif self.camera is None:
-            self.camera = camera
+            self.camera, self.camera_key = camera, key
+        elif self.camera_key is None:  # the fits kept came without their key: this one's
+            self.camera_key = key
 
-    def _take(self, camera: Any, row: tuple) -> None:
-        """Keep ``row`` (one frame's fit) under ``camera`` (`use_camera`: one under another
-        calibration drops the fits kept first and is the new calibration)."""
-        self.use_camera(camera)
+    def _take(self, camera: Any, row: tuple, key: Optional[CameraKey] = None) -> None:
+        """Keep ``row`` (one frame's fit) under ``camera`` and ``key`` (`use_camera`: one under
+        another calibration drops the fits kept first and is the new calibration)."""
+        self.use_camera(camera, key)
         self._fits.append(row)
 
     def _columns(self, n: int) -> List[Sequence[float]]:
@@ -146,7 +157,7 @@ class RunFits:
     def clear(self) -> None:
         """Drop the fits kept and the calibration (``frames_restarted`` stays)."""
         self._fits.clear()
-        self.camera = None
+        self.camera = self.camera_key = None
 
     def __len__(self) -> int:
         return len(self._fits)

@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..core.camera_key import key_of_values
 from ..core.config import Config, config_to_params
 from ..core.config.recorded_file import load_recorded_config
 from ..core.errors import ConfigError, InputError
@@ -352,16 +353,22 @@ def result_from_record(rec: Dict[str, Any]) -> LocalizationResult:
         reproj_rms_px=float("nan") if rms is None else float(rms),
         keyframe_ids=tuple(rec["keyframe_ids"]), reason=str(rec["reason"]),
         timings_s={str(k): float(v) for k, v in rec["timings_s"].items()},
-        unreadable=bool(rec.get("unreadable", False)), focal_fit=_focal_fit(rec.get("focal_fit")),
+        unreadable=bool(rec.get("unreadable", False)),
+        focal_fit=_focal_fit(rec.get("focal_fit"), rec.get("camera")),
         scene_depth_m=float("nan") if rec.get("scene_depth_m") is None
         else float(rec["scene_depth_m"]))
 
 
-def _focal_fit(rec: Optional[Dict[str, Any]]) -> Optional[FocalFit]:
-    """A results.jsonl ``focal_fit`` (`run_record._focal_record`) read back; None where
+def _focal_fit(rec: Optional[Dict[str, Any]],
+               camera: Optional[Dict[str, Any]] = None) -> Optional[FocalFit]:
+    """A results.jsonl ``focal_fit`` (`run_record._focal_record`) read back, with the line's
+    ``camera`` (`camera_record`) as its ``camera`` (`camera_key.CameraKey`); None where
     absent (an older line) or null."""
     if rec is None:
         return None
+    key = None if camera is None else key_of_values(
+        camera["width"], camera["height"], camera["K"], camera["dist"],
+        camera["distortion_model"])
     sigma = rec.get("sigma_log")
     pp = rec.get("principal_point")  # absent in an older line
     dist = rec.get("distortion")  # likewise
@@ -372,7 +379,7 @@ def _focal_fit(rec: Optional[Dict[str, Any]]) -> Optional[FocalFit]:
                         f.name: (bool(dist[f.name]) if f.type in (bool, "bool") else
                                  float("nan") if dist[f.name] is None else float(dist[f.name]))
                         for f in dataclasses.fields(DistortionFit)
-                        if f.name in dist or f.default is dataclasses.MISSING}))
+                        if f.name in dist or f.default is dataclasses.MISSING}), key)
 
 
 def camera_record(cam: Any) -> Optional[Dict[str, Any]]:

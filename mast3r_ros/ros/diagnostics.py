@@ -21,7 +21,7 @@ from mast3r_ros.core.focal_evidence import (CHECK_NODE, NODE_MAX_FRAMES, FocalFi
                                             RunFocalEvidence)
 from mast3r_ros.core.pose_uncertainty import FAR_CLAIM_RATIO
 from mast3r_ros.core.distortion_evidence import CHECK_NODE as DIST_CHECK_NODE
-from mast3r_ros.core.distortion_evidence import RunDistortionEvidence, distortion_camera
+from mast3r_ros.core.distortion_evidence import RunDistortionEvidence, distortion_camera_of
 from mast3r_ros.core.localizer.distortion_run_gate import DEGRADED_REASON, RECTIFIED_REASON
 from mast3r_ros.core.principal_point_evidence import CHECK_NODE as PP_CHECK_NODE
 from mast3r_ros.core.principal_point_evidence import RunPrincipalPointEvidence
@@ -231,10 +231,10 @@ class DiagnosticsWindow:
         self.focal.add(rec.focal_fit)
         cam = rec.camera
         if cam is not None:  # a new CameraInfo: not judged on the old one's fits
+            key, facts = distortion_camera_of(cam)  # computed once per calibration
             self.principal_point.use_camera((float(cam.K[0, 0]), float(cam.K[0, 2]),
-                                             float(cam.K[1, 2])))
-            self.distortion.use_camera(distortion_camera(cam.K, cam.width, cam.height,
-                                                         cam.distortion_model, cam.dist))
+                                             float(cam.K[1, 2])), key)
+            self.distortion.use_camera(facts, key)
         self.principal_point.add(rec.focal_fit)
         self.distortion.add(rec.focal_fit)
         if rec.success and rec.sigma_depth_ratio > FAR_CLAIM_RATIO:  # NaN: not judged

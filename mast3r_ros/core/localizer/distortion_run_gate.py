@@ -47,7 +47,7 @@ import math
 from typing import Any, Dict, Optional
 
 from ..distortion_evidence import (TOLERANCE_DEG, DistortionEvidence, DistortionFit,
-                                   RunDistortionEvidence, distortion_camera, tolerance_k1)
+                                   RunDistortionEvidence, distortion_camera_of, tolerance_k1)
 from ..run_evidence import MIN_FRAMES
 from ..focal_evidence import NODE_MAX_FRAMES
 from ..types import CameraIntrinsics, LocalizationResult
@@ -153,12 +153,13 @@ class RunDistortionGate(RunGate):
 
     def use_camera(self, camera: Optional[CameraIntrinsics]) -> None:
         """Make ``camera`` (None: no change) the calibration the evidence is about: another
-        than the evidence's starts it over, undecided (not `settled`)."""
+        than the evidence's (any value: size, K, model, a coefficient; `camera_key.same_camera`)
+        starts it over, undecided (not `settled`)."""
         if camera is None:
             return
         before = self._evidence.camera
-        self._evidence.use_camera(distortion_camera(camera.K, camera.width, camera.height,
-                                                    camera.distortion_model, camera.dist))
+        key, facts = distortion_camera_of(camera)  # computed once per calibration
+        self._evidence.use_camera(facts, key)
         if self._evidence.camera is not before:  # a new calibration: not settled yet
             self._stale = True
 

@@ -35,9 +35,9 @@ REASON = RUN_GATE_REASON  # the words before " (": the same for every frame
 
 class RunFocalGate(RunGate):
     """Every frame's `FocalFit` (``LocalizationResult.focal_fit``), passed or failed, in the
-    order the frames come, over the last `NODE_MAX_FRAMES` (started over when the camera's fx
-    or the tolerance changes); `judge` turns a successful result into a failure while their
-    combination says the fx is off. Not thread-safe (the localizer locks)."""
+    order the frames come, over the last `NODE_MAX_FRAMES` (started over when the camera
+    (`FocalFit.camera`) or the tolerance changes); `judge` turns a successful result into a
+    failure while their combination says the fx is off. Not thread-safe (the localizer locks)."""
 
     def __init__(self) -> None:
         self._evidence: RunFocalEvidence = RunFocalEvidence(0.0, NODE_MAX_FRAMES)
@@ -45,15 +45,21 @@ class RunFocalGate(RunGate):
         self._tolerance = 0.0  # judge's, for _take
 
     def _take(self, fit: Any) -> None:
-        """Take ``fit``, starting the evidence over under another fx or tolerance, and count
-        it for the per-frame tests."""
+        """Take ``fit``, starting the evidence over under another fx, calibration (any value of
+        ``fit.camera``: size, K, model, a coefficient) or tolerance, and count it for the
+        per-frame tests."""
         tolerance = self._tolerance
-        ev0 = self._evidence
-        if (not math.isclose(ev0.tolerance, tolerance, rel_tol=1e-12) or ev0.fx_px is None
-                or not math.isclose(ev0.fx_px, fit.fx_px, rel_tol=1e-9)):
+        if not math.isclose(self._evidence.tolerance, tolerance, rel_tol=1e-12):
             self._evidence = RunFocalEvidence(tolerance, NODE_MAX_FRAMES)
             self._early = [0, 0]
+        # the evidence says when the camera changed (`RunFits.use_camera`: fx beyond
+        # `focal_evidence.SAME_FX_REL`, any value of ``fit.camera``); here fx beyond 1e-9 did,
+        # so a driver whose K jitters in its last digits (585.000 / 585.001) started it over
+        # every frame and the gate never refused (30 frames 1.1x off: 0 refused, 24 steady)
+        restarted = self._evidence.frames_restarted
         self._evidence.add(fit)
+        if self._evidence.frames_restarted != restarted:
+            self._early = [0, 0]
         s, sig = fit.scale, fit.sigma_log
         if math.isfinite(sig) and sig > 0 and math.isfinite(s) and s > 0:
             self._early[0] += 1

@@ -43,6 +43,7 @@ from __future__ import annotations
 import logging
 from typing import Optional, Tuple
 
+from ..camera_key import camera_key
 from ..focal_evidence import NODE_MAX_FRAMES
 from ..pnp.principal_point import MIN_POINTS
 from ..principal_point_evidence import RunPrincipalPointEvidence
@@ -115,13 +116,14 @@ class RunPrincipalPointGate(RunGate):
         principal point off, or, for a ``camera`` (the frame's) whose principal point is
         `suspect_principal_point`, has not yet confirmed it. ``enabled`` False
         (``gates.max_focal_error`` 0): no gate. A result without a fit (no points from depth)
-        is not judged. A ``camera`` other than the evidence's (fx, cx, cy: a new CameraInfo)
+        is not judged. A ``camera`` other than the evidence's (any value of its K, size or D:
+        a new CameraInfo, `camera_key.same_camera`)
         starts the evidence over even when this frame has no principal point fit: the new K
         is never judged, or released from a hold, by the old K's fits."""
         fit = result.focal_fit
         if camera is not None and enabled:  # a new K starts over, whether this frame fit or not
             self._evidence.use_camera((float(camera.K[0, 0]), float(camera.K[0, 2]),
-                                       float(camera.K[1, 2])))
+                                       float(camera.K[1, 2])), camera_key(camera))
         suspect = suspect_principal_point(camera) if camera is not None else ""
         unfit = (self._count_unfit(camera, fit.principal_point is not None)
                  if suspect and fit is not None and enabled else 0)

@@ -14,7 +14,8 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from ..blas_threads import single_blas_thread
-from ..distortion_evidence import DistortionFit, distortion_fit, radial_judged, tolerance_k1
+from ..distortion_evidence import (DistortionFit, distortion_camera_of, distortion_fit,
+                                   radial_judged, tolerance_k1)
 from ..errors import InputError
 from ..focal_evidence import FocalFit
 from ..geometry import (invert_pose, is_valid_pose, non_rigid_reason, nonfinite_entries,
@@ -233,14 +234,15 @@ def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray
         s, sigma = refitted_focal_scale(map_from_cam, X, xu, inliers, cam.K, reproj_error_px,
                                         FOCAL_MAX_POINTS)
         pp = refitted_principal_point(map_from_cam, X, xu, inliers, cam.K, reproj_error_px)
+        key, facts = distortion_camera_of(cam)  # once per calibration
         dist = (distortion_fit(refitted_distortion(map_from_cam, X, xu, inliers, cam.K,
                                                    reproj_error_px, keyframes=keyframes),
                                cam.K, cam.width, cam.height, cam.distortion_model, cam.dist,
-                               keyframes is not None)
+                               keyframes is not None, facts)
                 if fit_distortion and radial_judged(cam) else None)
     fx = float(cam.K[0, 0])
     fit = FocalFit(float(s), float(sigma), fx, None if pp is None else PrincipalPointFit(
-        *pp, float(cam.K[0, 2]), float(cam.K[1, 2])), dist)
+        *pp, float(cam.K[0, 2]), float(cam.K[1, 2])), dist, key)
     if abs(s - 1.0) <= max_error or not abs(np.log(s)) > FOCAL_SIGNIFICANCE * sigma:
         return "", fit
     # the words before " (" are the same for every frame: metrics.json's failure_reasons key

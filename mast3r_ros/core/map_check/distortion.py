@@ -13,8 +13,8 @@ residual radial ``k1`` -- with the points' own rays in a bent by the same ``k1``
 run's frames are (`distortion_evidence.RunDistortionEvidence`: the same tolerance, sigma
 floor and diagnoses), and worded for the map (``subject`` "map"). Pairs of one place and one
 direction (`baseline.with_baseline`) fit nothing and are left out; only pairs whose two
-keyframes have one camera (size, K, D) are fitted, and the camera with the most pairs is
-judged (a merged map of several cameras: that one).
+keyframes have one camera (size, K, D, within `camera_key.same_camera`) are fitted, and the
+camera with the most pairs is judged (a merged map of several cameras: that one).
 
 Figures: docs/bench/distortion_map_check_cpu_2026-12-07zd.
 """
@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..camera_key import CameraKey, camera_key, same_camera
 from ..distortion_evidence import RunDistortionEvidence, distortion_fit, radial_judged
 from ..geometry import invert_pose, undistort_pixels
 from ..pnp.distortion import refitted_distortion
@@ -53,9 +54,18 @@ def _camera_px(v: _View) -> Tuple[np.ndarray, int, int]:
     return K, int(v.width_px), max(1, round(v.cam.height / s))
 
 
-def _camera_key(v: _View) -> Tuple[Any, ...]:
-    return (v.cam.width, v.cam.height, v.cam.K.tobytes(), v.cam.distortion_model,
-            np.asarray(v.cam.dist, np.float64).tobytes())
+def _camera_groups(views: List[_View]) -> List[int]:
+    """Each view's camera as an index into the distinct calibrations among ``views``: one
+    `camera_key.same_camera` as an earlier view's (within float round-trips and a driver's
+    jitter in the last digits, which exact bytes split into many) is its group."""
+    firsts: List[CameraKey] = []
+    out = []
+    for v in views:
+        key = camera_key(v.cam)
+        out.append(next((i for i, k in enumerate(firsts) if same_camera(k, key)), len(firsts)))
+        if out[-1] == len(firsts):
+            firsts.append(key)
+    return out
 
 
 def pair_distortion(va: _View, vb: _View, m: Any) -> Optional[Tuple[float, float, int]]:
@@ -81,12 +91,13 @@ def map_distortion(views: List[_View], matches: Dict[Tuple[int, int], Any]
     """The keyframe pairs' residual distortion evidence (module docstring), worded for a map,
     or None when no pair could be fitted (no matches with depth, fisheye cameras with a
     nonzero D: `distortion_evidence.radial_judged`)."""
+    group = _camera_groups(views)
     keys = with_baseline(views, [k for k, m in matches.items() if m is not None
-                                 and _camera_key(views[k[0]]) == _camera_key(views[k[1]])
+                                 and group[k[0]] == group[k[1]]
                                  and radial_judged(views[k[0]].cam)])
-    by_camera: Dict[Tuple[Any, ...], List[Tuple[int, int]]] = {}
+    by_camera: Dict[int, List[Tuple[int, int]]] = {}
     for k in keys:
-        by_camera.setdefault(_camera_key(views[k[0]]), []).append(k)
+        by_camera.setdefault(group[k[0]], []).append(k)
     if not by_camera:
         return None
     keys = max(by_camera.values(), key=len)

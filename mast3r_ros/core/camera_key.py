@@ -1,0 +1,67 @@
+"""Which calibration a query frame was taken with, as the run-level evidence compares them.
+
+The run-level evidences (`focal_evidence`, `principal_point_evidence`, `distortion_evidence`,
+their run gates in `localizer` and the node's /diagnostics) keep each calibration's fits
+apart and start over when the camera changes. Each compared only the few values its own
+figures use (the focal evidence fx; the principal point fx, cx, cy; the distortion fx, k1 and
+the corner radius), so a new CameraInfo whose D differed only in k2, p1, p2, k3 (or whose model
+name changed with the same k1) kept the old camera's fits: the new calibration was judged,
+and its poses refused, on the old one's. `camera_key` is every value of a calibration (image
+size, K, distortion model and coefficients) and `same_camera` compares two within a tolerance
+that treats float round-trips and a driver's jitter in the last digits as equal (`SAME_REL`);
+any other change of K, size, model or ANY coefficient is a new camera. No rclpy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+# K's entries within SAME_REL * fx pixels (1e-4 rad of view: 0.06 px at fx 585), the
+# coefficients within SAME_REL relative or `COEFFICIENT_ABS`: the same calibration (a float32
+# round trip is ~6e-8 relative, 6 printed digits 5e-6; the evidences' own tolerance is 1e-4)
+SAME_REL = 1e-4
+# ... a coefficient of about 0 within this (unitless, normalized coordinates: moves a point at
+# the 640x480 corner by under 0.001 px)
+COEFFICIENT_ABS = 1e-6
+
+# (width px, height px, distortion model ('' for an all-zero D), K row-major (9,), D (n,))
+CameraKey = Tuple[int, int, str, Tuple[float, ...], Tuple[float, ...]]
+
+
+def key_of_values(width: int, height: int, K: Any, dist: Any, model: str) -> CameraKey:
+    """`CameraKey` of a calibration's values: ``K`` 3x3 (or 9 values, row-major) pixels,
+    ``dist`` the OpenCV coefficients (any 1-D or 2-D array-like; None, empty or all zero: no
+    distortion, whatever ``model``, as image_geometry reads it), ``model`` its name."""
+    k = tuple(np.asarray(K, np.float64).ravel().tolist())
+    d = () if dist is None else tuple(np.asarray(dist, np.float64).ravel().tolist())
+    if not any(d):
+        return int(width), int(height), "", k, ()
+    return int(width), int(height), str(model), k, d
+
+
+def camera_key(cam: Any) -> CameraKey:
+    """`CameraKey` of ``cam`` (a `types.CameraIntrinsics`: width, height, K, dist,
+    distortion_model)."""
+    return key_of_values(cam.width, cam.height, cam.K, cam.dist, cam.distortion_model)
+
+
+def same_camera(a: Optional[CameraKey], b: Optional[CameraKey]) -> bool:
+    """Whether calibrations ``a`` and ``b`` (`CameraKey`) are the same within `SAME_REL`: the
+    same size and model, each K entry within `SAME_REL` of fx (pixels), each coefficient within
+    `SAME_REL` relative or `COEFFICIENT_ABS` (a shorter D is padded with zeros: plumb_bob's
+    4 and 5 with k3 = 0 are one). None (a fit recorded without its camera) is the same as any:
+    only what is known is compared."""
+    if a is None or b is None or a == b:
+        return True
+    if a[:3] != b[:3]:
+        return False
+    tol = SAME_REL * max(abs(a[3][0]), abs(b[3][0]))
+    if len(a[3]) != len(b[3]) or any(abs(x - y) > tol for x, y in zip(a[3], b[3])):
+        return False
+    n = max(len(a[4]), len(b[4]))
+    da, db = a[4] + (0.0,) * (n - len(a[4])), b[4] + (0.0,) * (n - len(b[4]))
+    return all(math.isclose(x, y, rel_tol=SAME_REL, abs_tol=COEFFICIENT_ABS)
+               for x, y in zip(da, db))
