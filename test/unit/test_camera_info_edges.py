@@ -256,3 +256,31 @@ def test_a_plumb_bob_d_of_a_rational_count_is_read_as_opencv_reads_it(count, cap
               if f"'plumb_bob' with {count} coefficients" in r.getMessage()]
     assert len(warned) == 1, warned  # once, not per message
     assert "set distortion_model: rational_polynomial" in warned[0]
+
+
+def test_a_plumb_bob_d_of_8_undistorts_as_opencv_reads_8_coefficients():
+    """image_geometry hands D to OpenCV whatever distortion_model says, and OpenCV reads 8
+    coefficients as k1 k2 p1 p2 k3 k4 k5 k6: a CameraInfo naming them plumb_bob (refused
+    before, 'plumb_bob expects (0, 4, 5)') undistorts the same pixels as the same D named
+    rational_polynomial, and as cv2.undistortPoints given the 8; a count OpenCV does not read
+    (6, 7, 9) is still refused."""
+    import cv2
+
+    k9 = [500.0, 0, 320, 0, 500, 240, 0, 0, 1]
+    d8 = [-0.28, 0.09, 1e-3, -2e-3, 0.01, 0.05, -0.02, 0.004]
+    named = intrinsics_from_camera_info(640, 480, k9, d8, "plumb_bob")
+    right = intrinsics_from_camera_info(640, 480, k9, d8, "rational_polynomial")
+    px = np.array([[0.0, 0.0], [639.0, 479.0], [320.0, 10.0], [5.0, 400.0], [321.0, 241.0]])
+    got = undistort_pixels(px, named.K, named.dist, named.distortion_model)
+    np.testing.assert_array_equal(got, undistort_pixels(px, right.K, right.dist,
+                                                        right.distortion_model))
+    K3 = np.array(k9).reshape(3, 3)
+    crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-10)
+    args = (px.reshape(-1, 1, 2), K3, np.array(d8))
+    opencv = (cv2.undistortPointsIter(*args, None, K3, crit) if hasattr(
+        cv2, "undistortPointsIter") else cv2.undistortPoints(*args, R=None, P=K3, criteria=crit))
+    np.testing.assert_allclose(got, opencv.reshape(-1, 2), atol=1e-6)
+    for n in (6, 7, 9):
+        with pytest.raises(InputError, match=f"got {n}"):
+            intrinsics_from_camera_info(640, 480, k9, d8[:n] + [0.01] * max(0, n - 8),
+                                        "plumb_bob")
