@@ -432,12 +432,15 @@ _SAME_FIELDS = ("success", "map_from_cam", "inliers", "num_inliers", "covariance
 
 
 def _flat(t: Any) -> List[float]:
-    """A dataclass's `astuple` with its nested ones (`FocalFit.principal_point`) flattened,
-    None as NaN: one float array to compare."""
+    """A dataclass's `astuple` with its nested ones (`FocalFit.principal_point`, the
+    ``camera`` key's tuples) flattened, None as NaN, a string (the key's distortion model) as
+    its length and character codes: one float array to compare."""
     out: List[float] = []
     for x in t:
         if isinstance(x, tuple):
             out.extend(_flat(x))
+        elif isinstance(x, str):
+            out.extend([float(len(x))] + [float(ord(c)) for c in x])
         else:
             out.append(float("nan") if x is None else float(x))
     return out
