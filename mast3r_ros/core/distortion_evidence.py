@@ -115,10 +115,23 @@ def distortion_camera(K: np.ndarray, width: int, height: int, model: str,
     return float(K[0, 0]), given, not np.any(d), math.hypot(dx, dy)
 
 
+_CAMERAS: Dict[CameraKey, tuple] = {}  # `distortion_camera_of`'s, by calibration
+_MAX_CAMERAS = 64  # calibrations kept (then started over): a run has one or a few
+
+
 def distortion_camera_of(cam: Any) -> Tuple[CameraKey, tuple]:
-    """(`camera_key.camera_key` of ``cam``, its `distortion_camera`)."""
-    return camera_key(cam), distortion_camera(cam.K, cam.width, cam.height,
-                                              cam.distortion_model, cam.dist)
+    """(`camera_key.camera_key` of ``cam``, its `distortion_camera`), the latter computed once
+    per calibration (by its values, not the object: the node makes a new `CameraIntrinsics`
+    per CameraInfo message) and kept: the localizer's run gate, the per-frame fit and the
+    node's /diagnostics each asked for it every frame (4 times a frame)."""
+    key = camera_key(cam)
+    facts = _CAMERAS.get(key)
+    if facts is None:
+        if len(_CAMERAS) >= _MAX_CAMERAS:
+            _CAMERAS.clear()
+        facts = _CAMERAS[key] = distortion_camera(cam.K, cam.width, cam.height,
+                                                  cam.distortion_model, cam.dist)
+    return key, facts
 
 
 def radial_judged(cam: Any) -> bool:

@@ -77,6 +77,28 @@ class PnPResult:
         return int(np.count_nonzero(self.inliers))
 
 
+_VALID: set = set()  # (name, type, value, check_max) `_validate_once` has seen pass
+_MAX_VALID = 64  # kept (then started over): a run passes one or a few configurations
+
+
+def _validate_once(name: str, value: Any, where: str, check_max: bool = True) -> None:
+    """`validate_param` of ``value`` the first time it is seen (by its type and value: True is
+    not 1, nor 1.0): a configuration passed once passes again, and solve_pnp ran the same check
+    on every call (twice a frame). An unhashable value, or one that fails, is checked each time
+    (the error raised each time)."""
+    try:
+        seen = (name, type(value), value, check_max)
+        if seen in _VALID:
+            return
+    except TypeError:  # unhashable: checked (and refused) every time
+        seen = None
+    validate_param(name, value, where, check_max=check_max)
+    if seen is not None:
+        if len(_VALID) >= _MAX_VALID:
+            _VALID.clear()
+        _VALID.add(seen)
+
+
 def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
               backend: str = "auto", reproj_error_px: float = 5.0, max_iterations: int = 1000,
               confidence: float = 0.9999, refine: bool = True, seed: int = 0,
@@ -135,7 +157,7 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     seed = check_seed(seed, "solve_pnp: seed")
     # covariance.model_selection_draws' rule (an int in [0, 256]), as the config checks it: a
     # float was truncated, a bool taken as 1 draw, 10**6 draws hung the frame
-    validate_param("covariance.model_selection_draws",
+    _validate_once("covariance.model_selection_draws",
                    getattr(uncertainty, "model_selection_draws", 0), "solve_pnp: uncertainty")
     n = len(X)
     inliers = np.zeros(n, dtype=bool)
@@ -234,7 +256,7 @@ def _check_solver_args(n: int, intrinsics: Any, thr: float, confidence: float, i
                               f"confidence={confidence}, max_iterations={iters}")
     # the rule pnp.ransac_max_points declares (`PnPConfig`: an int, 0 = all or >= 4), as a
     # Localizer made in Python checks it (`check_config_section`: no maximum)
-    validate_param("pnp.ransac_max_points", max_points, "solve_pnp", check_max=False)
+    _validate_once("pnp.ransac_max_points", max_points, "solve_pnp", check_max=False)
     _checked_point_extras("solve_pnp", n, points_cov, groups, centres)
 
 def _finish(cam_from_map, X, xu, finite, K, thr, refine, cov_in) -> PnPResult:
