@@ -165,3 +165,21 @@ def test_the_focal_gate_refuses_under_a_k_jittering_in_its_last_digits():
             1.1 * (1 + 0.01 * (-1) ** i), 0.03, 585.0 + jitter * (i % 2))), 0.05).success
             for i in range(30)))
     assert refused[0] == refused[1] > 20
+
+
+def test_a_held_cameras_unfit_count_starts_over_for_a_new_d():
+    """The principal point hold counted frames without a fit per (size, cx, cy): a new D (or
+    fx) kept counting the old camera's frames toward 'cannot be released'."""
+    from mast3r_ros.core.localizer.principal_point_run_gate import HELD_REASON
+
+    held = CameraIntrinsics(640, 480, [1170.0, 0, 640.0, 0, 1170.0, 480.0, 0, 0, 1], D)
+    new_d = CameraIntrinsics(640, 480, held.K, [-0.25, 0.1, 0.01, 0.0, 0.0])
+    unfit = LocalizationResult(True, 1, np.eye(4), focal_fit=FocalFit(1.0, 0.002, 1170.0))
+    gate = RunPrincipalPointGate()
+    assert "3 frames in a row without" in [gate.judge(unfit, camera=held)
+                                           for _ in range(3)][-1].reason
+    again = gate.judge(unfit, camera=new_d)
+    assert again.reason.startswith(HELD_REASON) and "1 frame without" in again.reason
+    jitter = CameraIntrinsics(640, 480, held.K + [[0, 0, 1e-3], [0, 0, 0], [0, 0, 0]],
+                              new_d.dist)
+    assert "2 frames in a row without" in gate.judge(unfit, camera=jitter).reason

@@ -41,9 +41,9 @@ resolution: 2.1 m off), and nothing in the run can tell the two apart.
 from __future__ import annotations
 
 import logging
-from typing import Optional, Tuple
+from typing import Optional
 
-from ..camera_key import camera_key
+from ..camera_key import CameraKey, camera_key, same_camera
 from ..focal_evidence import NODE_MAX_FRAMES
 from ..pnp.principal_point import MIN_POINTS
 from ..principal_point_evidence import RunPrincipalPointEvidence
@@ -93,18 +93,18 @@ class RunPrincipalPointGate(RunGate):
 
     def __init__(self) -> None:
         self._evidence = RunPrincipalPointEvidence(NODE_MAX_FRAMES, tolerance_deg=GATE_DEG)
-        # the held camera (width, height, cx, cy to 0.1 px) and its frames without a fit
-        self._held: Optional[Tuple[int, int, float, float]] = None
+        # the held camera (`camera_key.CameraKey`) and its frames without a fit
+        self._held: Optional[CameraKey] = None
         self._unfit = 0
         self._warned = False
 
     def _count_unfit(self, camera: CameraIntrinsics, fitted: bool) -> int:
         """Frames in a row of the held ``camera`` whose inliers gave no principal point fit,
         this one included; 0 when ``fitted`` (fits still come: the run may yet confirm it);
-        started over when the held camera changes."""
-        key = (int(camera.width), int(camera.height), round(float(camera.K[0, 2]), 1),
-               round(float(camera.K[1, 2]), 1))
-        if key != self._held:
+        started over when the held camera changes (any value of it, `camera_key.same_camera`:
+        it was size, cx and cy alone, so a new D or fx kept counting the old camera's frames)."""
+        key = camera_key(camera)
+        if self._held is None or not same_camera(self._held, key):
             self._held, self._unfit, self._warned = key, 0, False
         self._unfit = 0 if fitted else self._unfit + 1
         return self._unfit
