@@ -228,13 +228,14 @@ class DiagnosticsWindow:
             self.total["processed"] += 1
             self.total["localized"] += int(rec.success)
         self.total["refused"] += int(rec.refused)
-        self.focal.add(rec.focal_fit)
         cam = rec.camera
         if cam is not None:  # a new CameraInfo: not judged on the old one's fits
             key, facts = distortion_camera_of(cam)  # computed once per calibration
+            self.focal.use_camera(float(cam.K[0, 0]), key)
             self.principal_point.use_camera((float(cam.K[0, 0]), float(cam.K[0, 2]),
                                              float(cam.K[1, 2])), key)
             self.distortion.use_camera(facts, key)
+        self.focal.add(rec.focal_fit)
         self.principal_point.add(rec.focal_fit)
         self.distortion.add(rec.focal_fit)
         if rec.success and rec.sigma_depth_ratio > FAR_CLAIM_RATIO:  # NaN: not judged

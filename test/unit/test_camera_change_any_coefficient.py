@@ -86,12 +86,14 @@ def test_the_node_diagnostics_start_over_for_a_new_d():
     w = DiagnosticsWindow()
     for i in range(20):
         w.add(FrameRecord(t_s=0.1 * i, success=True, focal_fit=_fit(OLD, i), camera=OLD))
-    assert w.distortion.warning("X") and w.principal_point.warning("X")
-    new = _new("p1")
-    w.add(FrameRecord(t_s=2.0, success=True, focal_fit=FocalFit(1.0, 0.002, 585.0), camera=new))
-    assert w.distortion.warning("X") == "" and w.principal_point.warning("X") == ""
-    w.add(FrameRecord(t_s=2.1, success=True, focal_fit=_fit(new, 1)))
-    assert len(w.focal) == 1  # the focal evidence by the fit's camera
+    evidences = (w.focal, w.principal_point, w.distortion)
+    assert all(ev.warning("X") for ev in evidences)
+    new = _new("p1")  # its first frame gives no fit: the evidences start over all the same
+    w.add(FrameRecord(t_s=2.0, success=True, focal_fit=None, camera=new))
+    assert [ev.warning("X") for ev in evidences] == ["", "", ""]
+    assert [len(ev) for ev in evidences] == [0, 0, 0]
+    w.add(FrameRecord(t_s=2.1, success=True, focal_fit=_fit(new, 1, off=0.0)))
+    assert [len(ev) for ev in evidences] == [1, 1, 1]
 
 
 def test_a_model_rename_with_the_same_k1_is_a_new_camera_and_zeros_are_none():
