@@ -251,9 +251,9 @@ class RunDistortionEvidence(RunFits):
         self.camera: Optional[tuple] = None  # (fx, given_k1, given_zero, corner_r)
         self._rectified_held = False  # `rectified_midrun`'s verdict, held
 
-    def use_camera(self, camera: Any) -> None:
+    def use_camera(self, camera: Any, key: Optional[CameraKey] = None) -> None:
         before = self.camera
-        super().use_camera(camera)
+        super().use_camera(camera, key)
         if self.camera is not before:  # another calibration: the mid-run verdict starts over
             self._rectified_held = False
 

@@ -142,6 +142,21 @@ def test_a_new_camera_ends_the_refusal():
     assert after.success and after.reason == ""
 
 
+def test_a_new_d_differing_only_in_k2_ends_the_refusal():
+    """A recalibration that changes k2 alone is another camera (`camera_key`): its frames are
+    not refused on the old calibration's fits (the hold ends with the evidence's restart)."""
+    K = [[585.0, 0, 320], [0, 585.0, 240], [0, 0, 1]]
+    raw_d = CameraIntrinsics(640, 480, K, [RAW_K1, 0.1, 0, 0, 0], "plumb_bob")
+    new_k2 = CameraIntrinsics(640, 480, K, [RAW_K1, 0.05, 0, 0, 0], "plumb_bob")
+    gate = RunDistortionGate(MAP_RIGHT)
+    out = [gate.judge(LocalizationResult(True, 1, np.eye(4), focal_fit=_fit(0.3)), camera=raw_d)
+           for _ in range(12)]
+    assert not out[-1].success
+    after = gate.judge(LocalizationResult(True, 1, np.eye(4), focal_fit=_fit(0.3)),
+                       camera=new_k2)
+    assert after.success and after.reason == ""
+
+
 def test_map_images_right_reads_only_a_judged_check_of_the_same_camera():
     cam = (585.0, RAW_K1, False, CORNER_R)
     assert map_images_right(MAP_RIGHT, cam)
