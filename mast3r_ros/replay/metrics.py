@@ -34,6 +34,7 @@ from ..core.geometry import pose_errors
 from ..core.pose_uncertainty import FAR_CLAIM_RATIO, sigma_depth_ratio
 from ..core.types import LocalizationResult
 from .calibration_tail import count_beyond_3sigma, tail_clause
+from .metrics_degraded import degraded_poses, error_stats as _stats
 
 GROSS_ERROR_M = 0.5
 RECALL_THRESHOLDS = ((0.05, 5.0), (0.25, 2.0), (0.5, 5.0), (5.0, 10.0))  # (m, deg), 7-Scenes use
@@ -60,13 +61,6 @@ GT_POSITION_SIGMA_M = 0.01  # ground-truth error allowance (KinectFusion-class g
 # failed frame like any other, counted apart as "unreadable_frames"
 UNREADABLE = "unreadable frame"
 FOCAL_TOLERANCE = 0.05  # `camera_focal`'s default tolerance: gates.max_focal_error's default
-
-
-def _stats(v: np.ndarray) -> Dict[str, Optional[float]]:
-    if not len(v):
-        return {"median": None, "mean": None, "p90": None, "max": None}
-    return {"median": float(np.median(v)), "mean": float(np.mean(v)),
-            "p90": float(np.percentile(v, 90)), "max": float(np.max(v))}
 
 
 def _check_lengths(results: Sequence[LocalizationResult], gt_poses: np.ndarray) -> None:
@@ -141,8 +135,10 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     combined (`camera_focal`, judged against ``focal_tolerance``, the run's
     ``gates.max_focal_error``); ``camera_principal_point``: their principal point evidence
     (`camera_principal_point`); ``camera_distortion``: their residual distortion evidence
-    (`camera_distortion`). `InputError` when ``gt_poses`` does not hold one pose per
-    result."""
+    (`camera_distortion`). ``degraded_poses``: the localized frames published with a caveat
+    in their reason (`metrics_degraded.degraded_poses`: how many, per caveat, their errors and
+    the other poses'); ``localized`` and the error figures count them as published poses.
+    `InputError` when ``gt_poses`` does not hold one pose per result."""
     n = len(results)
     ok = np.array([r.success for r in results], dtype=bool)
     err = frame_errors(results, gt_poses)
@@ -200,6 +196,8 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
             reasons[key] = reasons.get(key, 0) + 1
     m["failure_reasons"] = reasons
     m["unreadable_frames"] = reasons.get(UNREADABLE, 0)
+    # published poses marked with a caveat: counted apart, with their errors and the others'
+    m["degraded_poses"] = degraded_poses(results, err)
     return m
 
 

@@ -1,7 +1,8 @@
 """The metrics of a localization run (`metrics.summarize`) as the table the CLI prints
 (`format_table`): the error figures, recall, the covariance's calibration with its verdict, the
 ground-truth diagnoses (another frame or unit, misread quaternions), the camera's focal length
-and principal point, and the latencies, one row each.
+and principal point, the poses published degraded (`metrics_degraded`), and the latencies, one
+row each.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any, Dict, Optional
 
 from ..core.config import GateConfig
 from .metrics import CHI2_3DOF_MEDIAN, GROSS_ERROR_M, _unit_of, calibration_verdict
+from .metrics_degraded import degraded_row
 
 
 def _camera_focal_row(cf: Dict[str, Any]) -> str:
@@ -164,6 +166,9 @@ def format_table(m: Dict[str, Any]) -> str:
         rows.append(("poses uncertain for their distance", _far_claims_row(m["far_claims"])))
     if m.get("unreadable_frames"):  # failed frames the source could not read
         rows.insert(2, ("unreadable (failed, skipped)", str(m["unreadable_frames"])))
+    deg = m.get("degraded_poses")  # absent in an older run's metrics.json
+    if deg and deg.get("frames"):  # published poses marked with a caveat, under 'localized'
+        rows.insert(2, ("published, degraded", degraded_row(deg, m["localized"])))
     for k, v in (m.get("recall") or {}).items():
         if v is not None:  # None: no ground truth
             rows.append((f"recall {k}", f"{100 * v:.1f} %"))
