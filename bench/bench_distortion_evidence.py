@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Does a run's own frames name a wrong lens distortion? Builds wrong-distortion copies of a
 TUM RGB-D map and query folder (pinhole, undistorted images, e.g. the redkitchen data), builds
-a sift map of each and localizes, then tabulates published frames, median / max translation
+a sift map of each and localizes, then tabulates published frames (and those published marked
+degraded, metrics.json's ``degraded_poses``), median / max translation
 error, recall 5cm_5deg and metrics.json's ``camera_distortion`` (the combined residual k1,
 its verdict and diagnosis) with the other camera warnings.
 
@@ -132,7 +133,10 @@ def run_case(case: str, map_src: str, query_src: str, work: str) -> Dict[str, An
     cd = m.get("camera_distortion") or {}
     warnings = [k for k in ("camera_distortion", "camera_focal", "camera_principal_point")
                 if (m.get(k) or {}).get("warning")]
+    # poses published marked degraded (absent, None, in an older mast3r_ros's metrics.json)
+    degraded = (m.get("degraded_poses") or {}).get("frames")
     return {"case": case, "frames": m["frames"], "published": m["localized"],
+            "degraded": degraded,
             "median_cm": None if t["median"] is None else 100 * t["median"],
             "max_cm": None if t["max"] is None else 100 * t["max"],
             "recall_5cm_5deg": m["recall"]["5cm_5deg"], "k1": cd.get("k1"),
@@ -142,14 +146,15 @@ def run_case(case: str, map_src: str, query_src: str, work: str) -> Dict[str, An
 
 def table(rows: List[Dict[str, Any]]) -> str:
     """The README's table of ``rows`` (`run_case`'s)."""
-    out = ["case                    published  median cm  max cm  recall  k1 (+-)          "
-           "verdict"]
+    out = ["case                    published  degraded  median cm  max cm  recall  k1 (+-)"
+           "          verdict"]
     for r in rows:
         k1 = "-" if r["k1"] is None else f"{r['k1']:+.3f} +-{r['k1_sigma']:.3f}"
+        deg = "-" if r.get("degraded") is None else str(r["degraded"])  # an older result: -
         verdict = r["diagnosis"] or ("silent" if r["off"] is False else "-")
         med = "-" if r["median_cm"] is None else f"{r['median_cm']:.2f}"
         mx = "-" if r["max_cm"] is None else f"{r['max_cm']:.1f}"
-        out.append(f"{r['case']:<24}{r['published']:>3}/{r['frames']:<6}{med:>9}{mx:>8}"
+        out.append(f"{r['case']:<24}{r['published']:>3}/{r['frames']:<6}{deg:>9}{med:>11}{mx:>8}"
                    f"{100 * r['recall_5cm_5deg']:>7.0f} %  {k1:<17}{verdict}")
     return "\n".join(out)
 
