@@ -1,7 +1,8 @@
 """A raw Bayer mosaic (one colour a pixel, 2x2 pattern) saved as a grey image file is warned
-about, once for a folder's files (its 1st, 2nd, 4th, ... judged) and for a mono8 topic, naming the
-demosaic fix; grey pictures and 16-bit depth PNGs
-are not (`core.image_codec.files.bayer_like`)."""
+about, once for a folder's files (its first 8 judged, then every 8th: `BayerWatch`) and for a
+mono8 topic, naming the demosaic fix; grey pictures and 16-bit depth PNGs are not
+(`core.image_codec.bayer_watch.bayer_like`). A bag's topics: test_rosbag_bayer.py; the node's
+/diagnostics: test_ros_bayer_diagnostics.py."""
 
 from __future__ import annotations
 
@@ -111,21 +112,79 @@ def test_a_folder_whose_first_file_is_grey_is_still_judged_further_on(tmp_path, 
     assert len(said) == 1 and said[0].startswith(f"{folder}/*.png: "), said
 
 
-def test_the_watch_judges_a_stream_at_doubling_counts_until_it_warns():
+def test_the_watch_judges_a_stream_s_first_images_then_every_8th_until_it_warns():
     from mast3r_ros.core.image_codec.bayer_watch import BayerWatch
 
     watch = BayerWatch(max_keys=2)
-    assert [n + 1 for n in range(40) if watch.due("a")] == [1, 2, 4, 8, 16, 32]
+    assert [n + 1 for n in range(40) if watch.due("a")] == [1, 2, 3, 4, 5, 6, 7, 8, 16, 24,
+                                                            32, 40]
     watch.said("a")
     assert not any(watch.due("a") for _ in range(64))
     assert watch.due("b") and watch.due("c") and watch.due("a")  # "a" forgotten: anew
 
 
+def test_a_folder_that_turns_into_mosaics_after_32_grey_files_is_warned(tmp_path, caplog):
+    """Judged on its 1st, 2nd, 4th, ... 32nd, 64th file, a folder joined from a debayered
+    recording (32 grey files) and a raw one (8 mosaics after them) went unwarned. Every 8th
+    file is judged now: a run of 8 mosaics anywhere is caught."""
+    folder = tmp_path / "joined"
+    folder.mkdir()
+    for k in range(40):
+        scene = _colour_scene(seed=k, shape=(48, 64))
+        cv2.imwrite(str(folder / f"{k:04d}.png"),
+                    cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY) if k < 32 else _mosaic(scene))
+    with caplog.at_level(logging.WARNING):
+        for k in range(40):
+            read_image_file(str(folder / f"{k:04d}.png"))
+    said = _bayer_warnings(caplog)
+    assert len(said) == 1 and said[0].startswith(f"{folder}/*.png: "), said
+
+
+def test_the_watch_s_cost_is_bounded_and_a_later_run_of_mosaics_still_caught(monkeypatch):
+    """Counted, not timed: 8 + n / 8 judgements for n images (0.3 ms each at 640x480 on a
+    loaded 2-core CPU, docs/bench/bayer_watch_cpu_2026-12-09e), and 8 mosaics after 300 grey
+    images are found (the doubling schedule judged none of images 257..511)."""
+    from mast3r_ros.core.image_codec import bayer_watch
+
+    calls = []
+    real = bayer_watch.bayer_like
+    monkeypatch.setattr(bayer_watch, "bayer_like", lambda image: calls.append(1) or real(image))
+    grey = cv2.cvtColor(_colour_scene(seed=2, shape=(16, 16)), cv2.COLOR_BGR2GRAY)
+    mosaic = _mosaic(_colour_scene(seed=3, shape=(16, 16)))
+    watch = bayer_watch.BayerWatch()
+    said = [bayer_watch.warn_bayer_stream(grey, "mono8", "cam", "/grey", watch)
+            for _ in range(1000)]
+    assert not any(said) and len(calls) == watch.judgements == 8 + (1000 - 8) // 8 == 132
+    said = [bayer_watch.warn_bayer_stream(grey if k < 300 else mosaic, "mono8", "cam", "/late",
+                                          watch) for k in range(308)]
+    assert [k for k, text in enumerate(said) if text] == [303]  # its 304th image: 8 x 38
+    assert len(calls) == watch.judgements == 132 + 8 + (304 - 8) // 8
+    assert not any(bayer_watch.warn_bayer_stream(mosaic, "mono8", "cam", "/late", watch)
+                   for _ in range(50))  # said once: judged no more
+    assert len(calls) == 132 + 8 + (304 - 8) // 8
+
+
+def test_a_judgement_reads_at_most_32_row_pairs_and_32_column_pairs():
+    from mast3r_ros.core.image_codec.bayer_watch import _line_pairs, bayer_encodings
+
+    rows = _line_pairs(480)
+    assert len(rows) <= 64 and rows[0] == 0 and rows[1] == 1 and rows[-1] > 440
+    assert (rows[1::2] - rows[0::2] == 1).all() and (rows[0::2] % 2 == 0).all()
+    assert list(_line_pairs(9)) == [0, 1, 2, 3, 4, 5, 6, 7]
+    # the mosaic's green pair on the anti-diagonal (RGGB, BGGR) or the diagonal (GRBG, GBRG)
+    scene = _colour_scene(seed=4)
+    assert bayer_encodings(_mosaic(scene)) == ("bayer_rggb8", "bayer_bggr8")
+    assert bayer_encodings(_mosaic(scene)[:, 1:-1]) == ("bayer_grbg8", "bayer_gbrg8")
+    assert bayer_encodings(_mosaic(scene).astype(np.uint16) * 257) == ("bayer_rggb16",
+                                                                       "bayer_bggr16")
+    assert bayer_encodings(np.zeros((4, 4), np.uint8)) == ()
+
+
 @pytest.mark.parametrize("encoding", ["mono8", "mono16"])
 def test_a_mono_topic_of_bayer_mosaics_is_warned_about_once(caplog, encoding):
-    """A bag's or the node's mono8 image topic carrying a sensor's mosaic was never judged: read
-    as grey pictures without a word. Now warned once per frame_id and encoding (the bag reader
-    and the node both decode through frame_from_image_message); grey pictures are not."""
+    """A mono8 image message decoded without its source's watch (a caller other than the bag
+    reader and the node, which pass their topic and watch) is judged by frame_id and encoding;
+    the warning names the driver's Bayer encodings the mosaic's green diagonal allows."""
     from test_message_fields import image_msg
 
     from mast3r_ros.core.message_fields import frame_from_image_message
@@ -146,4 +205,6 @@ def test_a_mono_topic_of_bayer_mosaics_is_warned_about_once(caplog, encoding):
     assert len(said) == 1, said
     assert said[0].startswith(f"{encoding} images of frame_id 'bayer_{encoding}' look like a "
                               "raw Bayer colour mosaic"), said
-    assert "image_proc debayer" in said[0] and "bayer_* encoding" in said[0]
+    bits = "8" if encoding == "mono8" else "16"
+    assert "image_proc debayer" in said[0], said
+    assert f"driver's encoding to its Bayer one (bayer_rggb{bits} or bayer_bggr{bits})" in said[0]

@@ -12,7 +12,8 @@ folders) go through ``read_image_file``, which decodes with OpenCV and then take
 Modules: `raw` (``sensor_msgs/Image`` fields <-> arrays: `decode_image`, `to_rgb8`,
 `depth_to_metres`, `encode_image`, `warn_low_bit_depth`), `compressed` (``CompressedImage`` and
 ``compressedDepth``: `decode_compressed`), `files` (image files on disk: `read_image_file`,
-`check_image_file_intact`), `camera_info` (``CameraInfo`` fields -> `CameraIntrinsics`),
+`check_image_file_intact`), `bayer_watch` (grey images that are raw Bayer mosaics, sampled along
+a stream: `BayerWatch`), `camera_info` (``CameraInfo`` fields -> `CameraIntrinsics`),
 `camera_info_yaml` (a camera_info YAML -> `CameraIntrinsics`: `load_camera_info_yaml`, which
 also reads a CameraInfo saved by ``ros2 topic echo``, `camera_info_echo`, and an OpenCV
 FileStorage YAML, `camera_info_opencv`, and a Kalibr camchain.yaml, `camera_info_kalibr`).
@@ -28,6 +29,7 @@ from .camera_info import (
     rectified_intrinsics_from_camera_info,
     warn_far_principal_point,
 )
+from .bayer_watch import BayerWatch
 from .camera_info_yaml import load_camera_info_yaml
 from .compressed import decode_compressed
 from .files import check_image_file_intact, read_image_file
@@ -44,7 +46,7 @@ from .raw import (
 )
 
 __all__ = [
-    "DEPTH_ENCODINGS", "SUPPORTED_ENCODINGS", "BytesLike", "check_depth_scale",
+    "BayerWatch", "DEPTH_ENCODINGS", "SUPPORTED_ENCODINGS", "BytesLike", "check_depth_scale",
     "check_image_file_intact",
     "decode_compressed", "decode_image", "depth_to_metres", "encode_image",
     "intrinsics_from_camera_info", "load_camera_info_yaml", "read_image_file",

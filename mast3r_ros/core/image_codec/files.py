@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import InputError
 from ..recordings import image_file_examples, image_glob_hint
 from ..said_once import SaidOnce
+from .bayer_watch import BAYER_LIKE_MIN_RATIO, bayer_like  # noqa: F401 (re-exported here)
 from .bayer_watch import BayerWatch
 from .compressed import _encoding_of_decoded, opencv_path, opencv_refusal
 from .raw import to_rgb8, warn_low_bit_depth
@@ -39,11 +40,8 @@ DEPTH_LIKE_MIN_VALID = 0.05
 # `depth_like` of an image with fewer holes: this share of its pixels at least as smooth as a
 # depth's (`_depth_smooth`)
 DEPTH_LIKE_MIN_SMOOTH = 0.9
-_BAYER_LIKE_CHECKED = BayerWatch()  # a folder's grey files: its 1st, 2nd, 4th, ... judged
-# `bayer_like`: a pixel predicted from its same-colour neighbours two away at least this many
-# times better than from its next neighbours, along rows and along columns (a grey picture, a
-# depth image: at most 0.47 and 0.56; white noise 1.0; mosaics of 7-Scenes kitchen frames: 2.6..9)
-BAYER_LIKE_MIN_RATIO = 1.5
+# a folder's grey files (one key a folder): its first 8 judged, then every 8th (bayer_watch)
+_BAYER_LIKE_CHECKED = BayerWatch()
 
 
 def check_image_file_intact(path: Union[str, os.PathLike]) -> None:
@@ -251,11 +249,10 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
                         "colour or infrared images (a TUM folder's rgb/, not its depth/), or "
                         "ignore this if it is an infrared picture%s", source, why,
                         "" if one_file else " (said once for these files)")
-    if image.ndim == 2 and _BAYER_LIKE_CHECKED.due(source):
-        why = bayer_like(image)
+    if image.ndim == 2:
+        why = _BAYER_LIKE_CHECKED.check(source, image)
         if why:  # a warning: such poses came out as good as colour ones (SIFT; ROS's debayer
             # node or cv2.cvtColor gives the colour back, which MASt3R was trained on)
-            _BAYER_LIKE_CHECKED.said(source)
             log.warning("%s: a single-channel image that looks like a raw Bayer colour mosaic "
                         "(%s); it is read as a grey picture, its 2x2 colour pattern as texture: "
                         "demosaic the files first, e.g. cv2.cvtColor(image, "
@@ -299,32 +296,6 @@ def depth_like(image: np.ndarray) -> str:
     few = f"few holes ({share * 100:.1g}% of its pixels 0 or 65535)" if share else "no holes"
     return (f"{few}, but smooth as a rendered depth: {smooth:.0%} of its pixels within 1 of "
             f"their four neighbours' mean, values {lo}..{hi}, {metres}")
-
-
-def bayer_like(image: np.ndarray) -> str:
-    """Why a (H, W) uint8 or uint16 image looks like a raw Bayer mosaic (one colour a pixel in
-    a 2x2 pattern, straight from a sensor), else '' (other shapes and dtypes, images under 8x8,
-    flat ones: ''). A mosaic's next neighbours are another colour, its neighbours two away the
-    same one: each pixel is predicted from the mean of its two neighbours at distance 1 and at
-    distance 2, along rows and along columns, and the mean absolute errors compared; a picture
-    (grey, or a depth image) is predicted better from the nearer pixels (ratio about 0.5),
-    a mosaic of a coloured scene from the farther ones (`BAYER_LIKE_MIN_RATIO` times better at
-    least, in both directions: interlaced video alternates rows only). A mosaic of a grey scene,
-    white-balanced, is not told (and is a grey picture). Raises nothing."""
-    if image.dtype not in (np.uint8, np.uint16) or image.ndim != 2 or min(image.shape) < 8:
-        return ""
-    ratios = []
-    for g in (image.astype(np.float32), image.T.astype(np.float32)):
-        near = float(np.abs(2 * g[:, 2:-2] - g[:, 1:-3] - g[:, 3:-1]).mean())
-        far = float(np.abs(2 * g[:, 2:-2] - g[:, :-4] - g[:, 4:]).mean())
-        if far <= 0:
-            return ""
-        ratios.append(near / far)
-    if min(ratios) < BAYER_LIKE_MIN_RATIO:
-        return ""
-    return (f"its pixels are predicted {ratios[0]:.1f}x / {ratios[1]:.1f}x better from the "
-            "pixels two away along their row / column than from their next neighbours, the "
-            "mark of a 2x2 colour pattern")
 
 
 def _depth_smooth(image: np.ndarray) -> float:
