@@ -26,7 +26,7 @@ from .errors import InputError
 from .geometry import finite_pose, is_valid_pose, make_pose, non_rigid_reason
 from .said_once import SaidOnce
 from .image_codec.camera_info import _message_binning, _message_size, _roi_fields, _uint32
-from .image_codec.bayer_watch import warn_bayer_stream
+from .image_codec.bayer_watch import BayerWatch, warn_bayer_stream
 from .types import CameraIntrinsics, Frame, check_stamp_ns
 
 log = logging.getLogger(__name__)
@@ -400,13 +400,16 @@ def decode_image_message(msg: Any) -> Tuple[np.ndarray, str]:
 
 def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *,
                              depth_m: Optional[np.ndarray] = None,
-                             map_from_cam: Optional[np.ndarray] = None) -> Frame:
+                             map_from_cam: Optional[np.ndarray] = None, topic: str = "",
+                             bayer_watch: Optional[BayerWatch] = None) -> Frame:
     """An Image or CompressedImage -> `Frame` (rgb (H, W, 3) uint8), stamped with its header.
 
     ``stamp_ns`` and ``frame_id`` come from ``msg.header``, the frame id as tf2 names it (a
     leading '/' removed, warned about once: `header_frame_name`). 16-bit images are scaled as
     cv_bridge scales them; 10- to 14-bit data in them is warned about once per frame_id and
-    encoding (`image_codec.warn_low_bit_depth`). Raises InputError for an undecodable
+    encoding (`image_codec.warn_low_bit_depth`); a mono8 / mono16 stream of raw Bayer mosaics
+    once per ``topic`` (its source: a bag's, the node's) by ``bayer_watch``, whose image samples
+    it judges (`bayer_watch.warn_bayer_stream`). Raises InputError for an undecodable
     image or one whose size differs from ``intrinsics`` (a CameraInfo of another stream).
     """
     array, encoding = decode_image_message(msg)
@@ -422,7 +425,7 @@ def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *
         array, f"{encoding} images of frame_id '{msg.header.frame_id}'",
         "publish them at the full 16-bit range (shift the sensor's bits up) or as 8-bit",
         max_bits=12 if encoding == "16UC1" else 14)
-    warn_bayer_stream(array, encoding, msg.header.frame_id)  # mono8: a sensor's mosaic?
+    warn_bayer_stream(array, encoding, msg.header.frame_id, topic, bayer_watch)  # a mosaic?
     return Frame(rgb=image_codec.to_rgb8(array, encoding), intrinsics=intrinsics,
                  stamp_ns=header_stamp_ns(msg.header),
                  frame_id=header_frame_name(msg.header.frame_id),

@@ -32,7 +32,7 @@ from rosbags.highlevel import AnyReader, AnyReaderError
 
 from ...core.config import PoseAtStampConfig
 from ...core.errors import ImageSizeError, InputError, error_clause
-from ...core.image_codec import check_depth_scale
+from ...core.image_codec import BayerWatch, check_depth_scale
 from ...core.message_fields import (REDUCED_TWICE_HINT, IntrinsicsCache,
                                     frame_from_image_message, header_stamp_ns)
 from ...core.tf_buffer import TransformBuffer
@@ -135,7 +135,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
                             ("camera_info_topic", camera_info_topic)):
             if topic is not None and not isinstance(topic, str):  # a list: unhashable, bare
                 raise InputError(f"{name} must be a topic name (a string) or None, got {topic!r}")
-        self._depth_scale = depth_scale
+        self._depth_scale, self._bayer = depth_scale, BayerWatch()  # its mono8 images judged
         self._rectified = bool(image_rectified)
         self._info_cache: Dict[str, IntrinsicsCache] = {}  # topic -> its conversion cache
         self._reduced_by: Dict[int, str] = {}  # id(intrinsics) -> `camera_info_reduction`
@@ -523,7 +523,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
             raise self._depth_error(stamp, depth_stamp, depth)
         intrinsics = self._frame_intrinsics(stamp)
         try:
-            frame = frame_from_image_message(as_image(msg), intrinsics, map_from_cam=pose)
+            frame = frame_from_image_message(as_image(msg), intrinsics, map_from_cam=pose,
+                                             topic=self.image_topic, bayer_watch=self._bayer)
         except ImageSizeError as err:  # typed: `sources` tells a wrong --camera-info by it
             (w, h), (iw, ih) = err.image_size, err.intrinsics_size
             what = (f"image is {w}x{h} but {self.camera_info_name} is for {iw}x{ih}"
