@@ -33,8 +33,9 @@ OK, WARN, ERROR, STALE = 0, 1, 2, 3
 
 # what `DiagnosticsWindow.note` keeps, each the value ``last_<key>``: an /initialpose the node
 # ignored, a bond with the lifecycle manager that broke, a frame in inference that outlived a
-# transition's wait
-NOTE_KEYS = ("initialpose_ignored", "bond_failure", "teardown_problem")
+# transition's wait, images of the subscription that are not what their encoding says (mono8
+# that is a raw Bayer mosaic)
+NOTE_KEYS = ("initialpose_ignored", "bond_failure", "teardown_problem", "image_warning")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -43,6 +43,7 @@ from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.config import Config
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.focal_evidence import FocalFit
+from mast3r_ros.core.image_codec import BayerWatch
 from mast3r_ros.core.image_stamp import restamp_on_receipt
 from mast3r_ros.core.pose_uncertainty import sigma_depth_ratio
 from mast3r_ros.core.repeated_image import RepeatedImageCheck
@@ -50,7 +51,7 @@ from mast3r_ros.core.said_once import SaidOnce
 from mast3r_ros.core.tracker import StampCheck
 from mast3r_ros.core.types import Frame, LocalizationResult
 from mast3r_ros.ros import admission
-from mast3r_ros.ros.diagnostics import DiagnosticsWindow, FrameRecord
+from mast3r_ros.ros.diagnostics import WARN, DiagnosticsWindow, FrameRecord
 from mast3r_ros.ros.frames import (
     TfToPublish,
     base_pose_covariance,
@@ -84,7 +85,8 @@ class FrameProcessing:
         """The per-frame path's own state, as the node's ``__init__`` sets it (and the hosts
         that run this path without rclpy: tests, `bench/bench_soak.py`): ``_lock``,
         ``_tracking`` (``tracking``, default `TrackingState()`), ``_diag``, ``_intrinsics``,
-        ``_info_topic``, ``_errors``, ``_warnings``, ``_tf_timeline``."""
+        ``_info_topic``, ``_errors``, ``_warnings``, ``_tf_timeline``, ``_image_topic`` and
+        ``_bayer`` (the image watch, `_image_warning`)."""
         self._lock = threading.Lock()  # guards _tracking and _diag
         self._tracking = tracking if tracking is not None else TrackingState()
         self._diag = DiagnosticsWindow()
@@ -105,6 +107,10 @@ class FrameProcessing:
         self._pending_initial_pose = None  # /initialpose while inactive, applied at activate
         self._info_frames_said = SaidOnce()  # (image, CameraInfo) frame pairs warned about
         self._optical_said = SaidOnce()  # image frames warned about as not optical
+        # mono8 images of the subscription sampled for raw Bayer mosaics: said once a topic, in
+        # the log and on /diagnostics (`_image_warning`); the node names its topic at activate
+        self._image_topic = "image"
+        self._bayer = BayerWatch(on_warning=self._image_warning)
         # tilted poses of a configuration: (a weak reference to its localizer, the count); not
         # by id(), which a localizer loaded after cleanup freed the last one often reuses
         self._tilted: Tuple[Any, int] = (lambda: None, 0)
@@ -123,6 +129,12 @@ class FrameProcessing:
             self._active = active
             # a new object, not a reset: the worker may be checking a frame with the old one
             self._repeats = RepeatedImageCheck()
+
+    def _image_warning(self, text: str) -> None:
+        """For the image watch: what the log says about the images themselves (mono8 that is a
+        raw Bayer mosaic) is WARN on /diagnostics for its window, value ``last_image_warning``."""
+        with self._lock:
+            self._diag.note(time.monotonic(), "image_warning", WARN, text)
 
     def _current(self, activation: int) -> bool:
         """Under ``_lock``: a frame admitted in ``activation`` may still change the state and
@@ -356,7 +368,8 @@ class FrameProcessing:
                                            n.max_image_pixels, cfg.model.image_size, camera_size,
                                            info)
         if not why:
-            frame = mf.frame_from_image_message(msg, intrinsics)
+            frame = mf.frame_from_image_message(msg, intrinsics, topic=self._image_topic,
+                                                bayer_watch=self._bayer)
             h, w = frame.rgb.shape[:2]
             why = admission.image_size_refusal((w, h), n.max_image_pixels,
                                                cfg.model.image_size, camera_size, info)
