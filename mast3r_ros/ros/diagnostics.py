@@ -22,7 +22,7 @@ from mast3r_ros.core.focal_evidence import (CHECK_NODE, NODE_MAX_FRAMES, FocalFi
 from mast3r_ros.core.pose_uncertainty import FAR_CLAIM_RATIO
 from mast3r_ros.core.distortion_evidence import CHECK_NODE as DIST_CHECK_NODE
 from mast3r_ros.core.distortion_evidence import RunDistortionEvidence, distortion_camera_of
-from mast3r_ros.core.localizer.distortion_run_gate import DEGRADED_REASON, RECTIFIED_REASON
+from mast3r_ros.core.localizer.distortion_run_gate import RECTIFIED_REASON
 from mast3r_ros.core.principal_point_evidence import CHECK_NODE as PP_CHECK_NODE
 from mast3r_ros.core.principal_point_evidence import RunPrincipalPointEvidence
 from mast3r_ros.core.tracker import Track
@@ -53,10 +53,11 @@ class FrameRecord:
     """One processed (or dropped) image, for diagnostics.
 
     ``t_s`` monotonic wall seconds when handling ended; ``latency_s`` image stamp -> result (node
-    clock); ``processing_s`` time spent in the localizer; ``error`` when an exception was caught;
-    ``dropped`` for a frame not handed to the localizer (replaced, stale, refused), ``refused``
-    for one refused at the boundary (stamp, size, CameraInfo); ``focal_fit`` the focal scale
-    its inliers fit (`LocalizationResult.focal_fit`), for the run-level focal evidence;
+    clock); ``processing_s`` time spent in the localizer; ``reason`` why a frame was not
+    localized, or a published pose's caveat (`is_degraded`); ``error`` when an exception was
+    caught; ``dropped`` for a frame not handed to the localizer (replaced, stale, refused),
+    ``refused`` for one refused at the boundary (stamp, size, CameraInfo); ``focal_fit`` the
+    focal scale its inliers fit (`LocalizationResult.focal_fit`), for the run-level focal evidence;
     ``sigma_depth_ratio`` a localized pose's 1-sigma position over its inliers' median depth
     (`core.pose_uncertainty.sigma_depth_ratio`, NaN when not known); ``camera`` the intrinsics
     a frame the localizer judged was localized with (None otherwise): a new one starts the
@@ -98,6 +99,38 @@ def _stage_medians(recs: Sequence[FrameRecord]) -> List[Tuple[str, str]]:
     return [(f"time_{k}_ms", _fmt(1000.0 * float(np.median(v)), 1)) for k, v in stages.items()]
 
 
+def is_degraded(rec: FrameRecord) -> bool:
+    """A pose published with a caveat: a localized frame with a reason (the localizer gives a
+    published pose a reason only as a caveat; today the distortion gate's `DEGRADED_REASON`),
+    as `localize` counts them (metrics.json's ``degraded_poses``)."""
+    return rec.success and bool(rec.reason)
+
+
+def degraded_message(recs: Sequence[FrameRecord], window_s: float) -> str:
+    """The WARN message while poses published degraded are among ``recs`` (the window's frames
+    handed to the localizer), or '': how many of the window's published poses were, and why.
+    One caveat (today's): 'published, degraded: the images look already rectified by this
+    run's frames: 7 of the 12 poses published in the last 10 s; the last (over 20 frames
+    ...): ...'; several: '7 of the 12 poses published in the last 10 s degraded (A: 4; B: 3);
+    the last: <its reason>'."""
+    marked = [r for r in recs if is_degraded(r)]
+    if not marked:
+        return ""
+    counts: Dict[str, int] = {}
+    for r in marked:
+        key = r.reason.split(" (")[0]   # the caveat's words, as metrics.json's reasons
+        counts[key] = counts.get(key, 0) + 1
+    last = marked[-1].reason
+    of = (f"{len(marked)} of the {sum(r.success for r in recs)} poses published in the last "
+          f"{window_s:g} s")
+    if len(counts) == 1:
+        key = next(iter(counts))
+        return f"{key}: {of}; the last{last[len(key):]}" if len(last) > len(key) else \
+            f"{key}: {of}"
+    said = "; ".join(f"{k}: {n}" for k, n in counts.items())
+    return f"{of} degraded ({said}); the last: {last}"
+
+
 def status_identity(namespace: str, name: str, task: str) -> Tuple[str, str]:
     """(status name, hardware_id) of the node's /diagnostics status, both carrying the fully
     qualified node name so that two robots' localizers can be told apart:
@@ -137,8 +170,10 @@ class DiagnosticsWindow:
         self.started_t_s: Optional[float] = None
         # set by the node while configure builds the model (monotonic s), else None
         self.configuring_since_s: Optional[float] = None
+        # "degraded": poses published with a caveat in their reason (`is_degraded`)
         self.total = {"processed": 0, "localized": 0, "dropped": 0, "refused": 0, "errors": 0,
-                      "resets": 0}
+                      "resets": 0, "degraded": 0}
+        self.last_degraded = ""  # the last such pose's reason
         # the focal scales frames' inliers fit, together (`core.focal_evidence`): WARN with the
         # fx they fit when it is off by more than gates.max_focal_error (`set_focal_tolerance`)
         self.focal = RunFocalEvidence(0.05, NODE_MAX_FRAMES)
@@ -229,6 +264,9 @@ class DiagnosticsWindow:
             self.total["processed"] += 1
             self.total["localized"] += int(rec.success)
         self.total["refused"] += int(rec.refused)
+        if is_degraded(rec):
+            self.total["degraded"] += 1
+            self.last_degraded = rec.reason
         cam = rec.camera
         if cam is not None:  # a new CameraInfo: not judged on the old one's fits
             key, facts = distortion_camera_of(cam)  # computed once per calibration
@@ -283,6 +321,9 @@ class DiagnosticsWindow:
             ("frames_refused", str(self.total["refused"])),
             ("frames_processed", str(self.total["processed"])),
             ("frames_localized", str(self.total["localized"])),
+            ("degraded_in_window", str(sum(map(is_degraded, recs)))),
+            ("frames_degraded", str(self.total["degraded"])),
+            ("last_degraded", self.last_degraded or "none"),
             ("errors", str(self.total["errors"])),
             ("last_failure", self.last_failure or "none"),
             ("resets", str(self.total["resets"])),
@@ -396,10 +437,14 @@ class DiagnosticsWindow:
             rate = self.arrivals.rate_hz(now_s, self.started_t_s)
             return WARN, (f"images arrive ({rate:.1f} Hz) but none reaches the localizer: "
                           f"{self.last_failure}")
-        # the localizer's mid-run distortion rule on the last frame (refused, or published
-        # marked): its reason says what the poses are, before the evidence's own warning
-        if recs and recs[-1].reason.startswith((RECTIFIED_REASON, DEGRADED_REASON)):
+        # the localizer's mid-run distortion rule (refusing the last frame, or poses published
+        # marked in the window): its reason says what the poses are, before the evidence's own
+        # warning
+        if recs and recs[-1].reason.startswith(RECTIFIED_REASON):
             return WARN, recs[-1].reason
+        degraded = degraded_message(recs, self.window_s)
+        if degraded:
+            return WARN, degraded
         dist = self.distortion.warning(DIST_CHECK_NODE)  # first: it also moves the focal fit
         if dist:
             return WARN, dist
