@@ -39,7 +39,7 @@ from ..core.keyframes import KeyframeMap
 from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json, atomic_write_text,
                            check_output_folder, needs_overwrite, output_path)
 from ..core.localizer import Localizer
-from ..core.localizer.distortion_run_gate import DEGRADED_REASON, RECTIFIED_REASON
+from ..core.localizer.distortion_run_gate import stretch_news
 from ..core.pnp import poselib_available
 from ..core.repeated_image import RepeatedImageCheck
 from ..core.tracker import StampCheck, Tracker
@@ -68,20 +68,15 @@ from .unreadable import hold_unreadable, warn_unreadable
 
 log = logging.getLogger(__name__)
 
-# reasons logged as they come, at the first frame of each stretch of them (results.jsonl has
-# every frame's): the distortion gate's mid-run rule (`distortion_run_gate`), which the end of
-# the run alone said before
-SAID_AT_ONCE = (RECTIFIED_REASON, DEGRADED_REASON)
-
-
 def say_at_once(r: LocalizationResult, said: str) -> str:
-    """Log ``r``'s reason (a warning) when it begins with one of `SAID_AT_ONCE` other than
-    ``said`` (the stretch's so far); returns the stretch's: ``r``'s, else '' after a success,
-    else ``said`` (a frame failed for another reason does not end it)."""
-    key = next((k for k in SAID_AT_ONCE if r.reason.startswith(k)), "")
-    if key and key != said:
+    """Log ``r``'s reason (a warning) when it begins a stretch of the distortion gate's mid-run
+    reasons, which the end of the run alone said before (`stretch_news`, the node's rule too);
+    returns the stretch after ``r`` (``said``: the one before it)."""
+    news, said = stretch_news(r, said)
+    if news:
         log.warning("frame at t=%.6f s: %s", r.stamp_ns * 1e-9, r.reason)
-    return key or ("" if r.success else said)
+    return said
+
 
 def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker: Tracker,
                     global_only: bool = False,

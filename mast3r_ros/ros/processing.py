@@ -45,6 +45,7 @@ from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.focal_evidence import FocalFit
 from mast3r_ros.core.image_codec import BayerWatch
 from mast3r_ros.core.image_stamp import restamp_on_receipt
+from mast3r_ros.core.localizer.distortion_run_gate import stretch_news
 from mast3r_ros.core.pose_uncertainty import sigma_depth_ratio
 from mast3r_ros.core.repeated_image import RepeatedImageCheck
 from mast3r_ros.core.said_once import SaidOnce
@@ -101,6 +102,7 @@ class FrameProcessing:
         # the last image's pixels: the same again under a new stamp is a frozen driver's
         # (core/repeated_image.py), refused as a failed frame (the node goes lost)
         self._repeats = RepeatedImageCheck()
+        self._stretch = ""  # the distortion gate's mid-run reasons, said once a stretch of them
         # counts activations and deactivations (`_set_active`): a frame carries the one it was
         # admitted under and publishes only while it is still the node's
         self._activation = 0
@@ -129,6 +131,7 @@ class FrameProcessing:
             self._active = active
             # a new object, not a reset: the worker may be checking a frame with the old one
             self._repeats = RepeatedImageCheck()
+            self._stretch = ""  # its first degraded pose is said
 
     def _image_warning(self, text: str) -> None:
         """For the image watch: what the log says about the images themselves (mono8 that is a
@@ -445,12 +448,13 @@ class FrameProcessing:
             cov = planar_covariance(cov)
             tf = localization_tf(map_from_base_, odom, n.map_frame, n.odom_frame, n.base_frame)
         now_ns = self.get_clock().now().nanoseconds
-        outputs = self._outputs
+        outputs, news = self._outputs, False
         with self._lock:
             if epoch is not None and self._tracking.epoch != epoch:
                 return                  # reset meanwhile: the old timeline's pose
             ended = activation is not None and not self._current(activation)
             if not ended:
+                news, self._stretch = stretch_news(result, self._stretch)
                 self._tracking.on_success(result, tf, odom, prior=prior_tf.parent_from_child)
                 tf_stamp = (self._tracking.next_tf_stamp_ns(now_ns, n.transform_tolerance,
                                                             True) if n.publish_tf else None)
@@ -461,6 +465,8 @@ class FrameProcessing:
         if ended:
             self._drop_deactivated(frame.stamp_ns)
             return
+        if news:  # a pose published degraded: once a stretch, as localize says it
+            self.get_logger().warning(f"image at {frame.stamp_ns / 1e9:.3f} s: {result.reason}")
         self._count_tilted(tilt, localizer)  # a pose published: not one dropped above
         if outputs is None:
             return
@@ -515,8 +521,10 @@ class FrameProcessing:
                 if epoch is not None and self._tracking.epoch != epoch:
                     return
                 ended = activation is not None and not self._current(activation)
-                if not ended:
-                    self._tracking.on_failure(LocalizationResult.failure(stamp_ns, reason))
+                if not ended:  # a refusal of the stretch is logged below, throttled
+                    failed = LocalizationResult.failure(stamp_ns, reason)
+                    self._tracking.on_failure(failed)
+                    self._stretch = stretch_news(failed, self._stretch)[1]
             if ended:
                 self._drop_deactivated(stamp_ns)
                 return

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from ..distortion_evidence import (TOLERANCE_DEG, DistortionEvidence, DistortionFit,
                                    RunDistortionEvidence, distortion_camera_of, tolerance_k1)
@@ -60,6 +60,9 @@ REASON = "the images' lens distortion is wrong by this run's frames"
 RECTIFIED_REASON = "the images look already rectified by this run's frames, the map's did not"
 # ... and its mark on a pose published where the map's check cannot tell (`judge`)
 DEGRADED_REASON = "published, degraded: the images look already rectified by this run's frames"
+# the mid-run rule's reasons, logged at the first frame of each stretch of them by `localize` and
+# the node (`stretch_news`; results.jsonl and /diagnostics have every frame's)
+SAID_AT_ONCE = (RECTIFIED_REASON, DEGRADED_REASON)
 # the map check's camera is the query's where fx and its k1 agree within this fraction
 MAP_CAMERA_REL = 1e-3
 # once settled, one frame in this many is fitted (`RunDistortionGate.wants_fit`)
@@ -69,6 +72,16 @@ FIT_STRIDE = 4
 # 26 frames (sigma floored at 0.1 a frame); its 4-sigma verdicts are the evidence's own
 SETTLED_SIGNIFICANCE = 2.0
 SETTLE_MIN_FRAMES = 10
+
+
+def stretch_news(r: LocalizationResult, said: str) -> Tuple[bool, str]:
+    """(whether ``r`` begins a stretch: its reason begins with one of `SAID_AT_ONCE` other than
+    ``said``, the stretch so far; the stretch after ``r``): ``r``'s `SAID_AT_ONCE` key, else ''
+    after a success (a clean pose ends it), else ``said`` (a frame failed for another reason
+    does not). The one rule of `localize` (`localize_run.say_at_once`) and the node
+    (`ros.processing`), which log ``r.reason`` when the first is True. Raises nothing."""
+    key = next((k for k in SAID_AT_ONCE if r.reason.startswith(k)), "")
+    return bool(key) and key != said, key or ("" if r.success else said)
 
 
 def map_images_right(report: Optional[Dict[str, Any]], camera: Optional[tuple]) -> bool:
