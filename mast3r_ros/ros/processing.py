@@ -43,7 +43,6 @@ from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.config import Config
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.focal_evidence import FocalFit
-from mast3r_ros.core.image_codec import BayerWatch
 from mast3r_ros.core.image_stamp import restamp_on_receipt
 from mast3r_ros.core.localizer.distortion_run_gate import stretch_news
 from mast3r_ros.core.pose_uncertainty import sigma_depth_ratio
@@ -52,7 +51,7 @@ from mast3r_ros.core.said_once import SaidOnce
 from mast3r_ros.core.tracker import StampCheck
 from mast3r_ros.core.types import Frame, LocalizationResult
 from mast3r_ros.ros import admission
-from mast3r_ros.ros.diagnostics import WARN, DiagnosticsWindow, FrameRecord
+from mast3r_ros.ros.diagnostics import DiagnosticsWindow, FrameRecord
 from mast3r_ros.ros.frames import (
     TfToPublish,
     base_pose_covariance,
@@ -65,13 +64,14 @@ from mast3r_ros.ros.frames import (
 )
 from mast3r_ros.ros.frame_failures import (RepeatedImage, TfUnavailable, base_sigma_gate,
                                            tf_failure_reason)
+from mast3r_ros.ros.image_watch import ImageWatch
 from mast3r_ros.ros.tracking import TrackingState, image_age_s, is_stale, localize_frame
 
 if TYPE_CHECKING:
     from mast3r_ros.ros.outputs import Outputs
 
 
-class FrameProcessing:
+class FrameProcessing(ImageWatch):
     """The per-frame methods of `node.LocalizerNode` (which provides ``_cfg``, ``_lock``,
     ``_tracking``, ``_diag``, ``_tf``, ``_outputs``, ``_localizer``, ``_camera_info``,
     ``_intrinsics``, ``_info_topic``, ``_errors``, ``_warnings``, ``_tf_timeline``, ``_active``,
@@ -87,7 +87,7 @@ class FrameProcessing:
         that run this path without rclpy: tests, `bench/bench_soak.py`): ``_lock``,
         ``_tracking`` (``tracking``, default `TrackingState()`), ``_diag``, ``_intrinsics``,
         ``_info_topic``, ``_errors``, ``_warnings``, ``_tf_timeline``, ``_image_topic`` and
-        ``_bayer`` (the image watch, `_image_warning`)."""
+        ``_bayer`` (the image watch, `image_watch.ImageWatch`)."""
         self._lock = threading.Lock()  # guards _tracking and _diag
         self._tracking = tracking if tracking is not None else TrackingState()
         self._diag = DiagnosticsWindow()
@@ -109,10 +109,10 @@ class FrameProcessing:
         self._pending_initial_pose = None  # /initialpose while inactive, applied at activate
         self._info_frames_said = SaidOnce()  # (image, CameraInfo) frame pairs warned about
         self._optical_said = SaidOnce()  # image frames warned about as not optical
-        # mono8 images of the subscription sampled for raw Bayer mosaics: said once a topic, in
-        # the log and on /diagnostics (`_image_warning`); the node names its topic at activate
+        # mono8 images of the subscription sampled for raw Bayer mosaics: said once a topic and
+        # activation (`image_watch`); the node names its topic at activate
         self._image_topic = "image"
-        self._bayer = BayerWatch(on_warning=self._image_warning)
+        self._watch_images()
         # tilted poses of a configuration: (a weak reference to its localizer, the count); not
         # by id(), which a localizer loaded after cleanup freed the last one often reuses
         self._tilted: Tuple[Any, int] = (lambda: None, 0)
@@ -125,19 +125,16 @@ class FrameProcessing:
         nothing, counts nothing in the tracking and is recorded as dropped
         (`_drop_deactivated`). The frozen-driver check forgets the last image: after a
         reactivation or a new configuration (fresh tracking, nothing published yet) a camera
-        standing still (a noise-free simulated one) was refused every frame until it moved."""
+        standing still (a noise-free simulated one) was refused every frame until it moved.
+        An activation judges its images anew (`image_watch`)."""
         with self._lock:
             self._activation += 1
             self._active = active
             # a new object, not a reset: the worker may be checking a frame with the old one
             self._repeats = RepeatedImageCheck()
             self._stretch = ""  # its first degraded pose is said
-
-    def _image_warning(self, text: str) -> None:
-        """For the image watch: what the log says about the images themselves (mono8 that is a
-        raw Bayer mosaic) is WARN on /diagnostics for its window, value ``last_image_warning``."""
-        with self._lock:
-            self._diag.note(time.monotonic(), "image_warning", WARN, text)
+            if active:  # its images judged anew: often another camera (`image_watch`)
+                self._watch_images()
 
     def _current(self, activation: int) -> bool:
         """Under ``_lock``: a frame admitted in ``activation`` may still change the state and

@@ -48,3 +48,37 @@ def test_mono8_grey_pictures_leave_diagnostics_quiet():
     assert dict(summary.values)["last_image_warning"] == "none"
     assert summary.level == OK, summary.message
     assert host._bayer.judgements == 9  # its first 8, then the 16th
+
+
+def test_each_activation_judges_its_images_anew(caplog):
+    """A reactivation (often to switch camera or topic) judges the images from their first
+    again: the same topic, still a mosaic, is said again once (log and WARN on /diagnostics),
+    a new topic is named. Before, the watch outlived the activation: no line, status OK, only
+    the old ``last_image_warning`` value."""
+    import logging
+    import time
+
+    host = Host()
+    host._image_topic = "/cam/image_raw"
+    k = iter(range(100))
+
+    def activation(topic):
+        if host._bayer.judgements:  # deactivated, then activated (executor_side's steps)
+            host._set_active(False)
+            host._image_topic = topic
+            host._diag.start(time.monotonic())
+            host._set_active(True)
+        caplog.clear()
+        for _ in range(10):
+            n = next(k)
+            host._process(_mono8(n, _mosaic(_colour_scene(seed=n))))
+        s = host._diag.summary(host._diag.last_t_s, host._tracking.track, True)
+        return s, [r.getMessage() for r in caplog.records if "Bayer" in r.getMessage()]
+
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.image_codec.bayer_watch"):
+        for topic in ("/cam/image_raw", "/cam/image_raw", "/cam2/image_raw"):
+            s, said = activation(topic)
+            assert len(said) == 1 and said[0].startswith(f"mono8 images on {topic} "), said
+            assert s.level == WARN and s.message == said[0]
+            assert dict(s.values)["last_image_warning"] == said[0]
+            assert host._bayer.judgements == 1   # once an activation, judged no more

@@ -4,16 +4,16 @@ when a stream is found a mosaic, once; `warn_bayer_stream` words the warning of 
 
 Every source of grey frames goes through a `BayerWatch`, keyed by the source: an image folder's
 grey files (`files.read_image_file`, one key a folder), a bag's image topic (`BagSequence`, a
-watch of its own) and the node's subscription (`ros.processing`, a watch of its own whose finding
-is also put on /diagnostics). A folder was judged on its first file only, a topic keyed by
-frame_id in one watch of the process: a second camera with the same frame_id (usb_cam's default
-'camera') went unjudged once the first was warned about. A watch judges a stream's first
-`FIRST_TRIES` images (a mosaic after a grey or dark first frame), then every `JUDGE_EVERY`-th one
-(a stream that turns into mosaics later: a folder joined from two recordings, a driver
-reconfigured), so at most ``FIRST_TRIES + n / JUDGE_EVERY`` judgements for n images. A judgement
-reads at most `MAX_LINE_PAIRS` row pairs and column pairs: 0.3 ms at 640x480 on a loaded 2-core
-CPU (5-7 ms for the whole image), 0.075 ms an image on average over a stream
-(docs/bench/bayer_watch_cpu_2026-12-09e).
+watch of its own) and the node's subscription (`ros.image_watch`, a watch of its own each
+activation whose finding is also put on /diagnostics). A folder was judged on its first file
+only, a topic keyed by frame_id in one watch of the process: a second camera with the same
+frame_id (usb_cam's default 'camera') went unjudged once the first was warned about. A watch
+judges a stream's first `FIRST_TRIES` images (a mosaic after a grey or dark first frame), then
+every `JUDGE_EVERY`-th one (a stream that turns into mosaics later: a folder joined from two
+recordings, a driver reconfigured), so at most ``FIRST_TRIES + n / JUDGE_EVERY`` judgements for
+n images. A judgement reads at most `MAX_LINE_PAIRS` row pairs and column pairs: 0.3 ms at
+640x480 on a loaded 2-core CPU (5-7 ms for the whole image), 0.075 ms an image on average over a
+stream (docs/bench/bayer_watch_cpu_2026-12-09e).
 """
 
 from __future__ import annotations
