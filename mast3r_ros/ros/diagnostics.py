@@ -111,8 +111,9 @@ def degraded_message(recs: Sequence[FrameRecord], window_s: float) -> str:
     handed to the localizer), or '': how many of the window's published poses were, and why.
     One caveat (today's): 'published, degraded: the images look already rectified by this
     run's frames: 7 of the 12 poses published in the last 10 s; the last (over 20 frames
-    ...): ...'; several: '7 of the 12 poses published in the last 10 s degraded (A: 4; B: 3);
-    the last: <its reason>'."""
+    ...): ...' ('all 12 poses ...'; for a single pose 'the 1 pose published in the last 10 s
+    (over 20 frames ...): ...'); several: '7 of the 12 poses published in the last 10 s
+    degraded (A: 4; B: 3); the last: <its reason>'."""
     marked = [r for r in recs if is_degraded(r)]
     if not marked:
         return ""
@@ -120,14 +121,14 @@ def degraded_message(recs: Sequence[FrameRecord], window_s: float) -> str:
     for r in marked:
         key = r.reason.split(" (")[0]   # the caveat's words, as metrics.json's reasons
         counts[key] = counts.get(key, 0) + 1
-    last = marked[-1].reason
-    of = (f"{len(marked)} of the {sum(r.success for r in recs)} poses published in the last "
-          f"{window_s:g} s")
+    last, m, n = marked[-1].reason, len(marked), sum(r.success for r in recs)
+    of = ("the 1 pose" if n == 1 else f"all {n} poses" if m == n else f"{m} of the {n} poses") \
+        + f" published in the last {window_s:g} s"
     if len(counts) == 1:
         key = next(iter(counts))
-        return f"{key}: {of}; the last{last[len(key):]}" if len(last) > len(key) else \
-            f"{key}: {of}"
-    said = "; ".join(f"{k}: {n}" for k, n in counts.items())
+        detail = last[len(key):]  # ' (over 20 frames ...): ...', or ''
+        return f"{key}: {of}" + (f"; the last{detail}" if detail and n > 1 else detail)
+    said = "; ".join(f"{k}: {c}" for k, c in counts.items())
     return f"{of} degraded ({said}); the last: {last}"
 
 

@@ -70,6 +70,30 @@ def test_a_refusal_on_the_last_frame_comes_before_the_window_s_degraded_poses():
     assert v["degraded_in_window"] == "1" and v["last_failure"].startswith(RECTIFIED_REASON)
 
 
+def test_one_pose_and_every_pose_are_worded_as_such():
+    """Not '1 of the 1 poses' nor '3 of the 3 poses': the single pose of the window is 'the 1
+    pose', with its reason's details; every pose of the window is 'all 3 poses'."""
+    d = DiagnosticsWindow()
+    d.start(0.0)
+    d.add(FrameRecord(0.1, True, 100, reason=MARK))
+    s, _ = _values(d, 0.2)
+    detail = MARK[len(DEGRADED_REASON):]     # ' (over 20 frames ...): poses may be biased'
+    assert s.message == f"{DEGRADED_REASON}: the 1 pose published in the last 10 s{detail}"
+    d.add(FrameRecord(0.3, True, 100, reason=MARK))
+    d.add(FrameRecord(0.4, True, 100, reason=MARK))
+    s, _ = _values(d, 0.5)
+    assert s.message == (f"{DEGRADED_REASON}: all 3 poses published in the last 10 s; the "
+                         f"last{detail}")
+    d.add(FrameRecord(0.6, True, 100))
+    s, _ = _values(d, 0.7)
+    assert s.message.startswith(f"{DEGRADED_REASON}: 3 of the 4 poses published")
+    d.add(FrameRecord(0.8, True, 100, reason="another caveat (x)"))
+    d.add(FrameRecord(0.9, False, 3, reason="too few inliers (3 < 30)"))
+    s, _ = _values(d, 1.0)
+    assert s.message.startswith(f"4 of the 5 poses published in the last 10 s degraded "
+                                f"({DEGRADED_REASON}: 3; another caveat: 1)"), s.message
+
+
 def test_several_caveats_are_each_counted_in_the_message():
     """Any published pose with a reason is one with a caveat (as metrics.json's
     degraded_poses): with two kinds in the window the message counts each."""
@@ -108,7 +132,8 @@ def test_the_node_counts_a_degraded_pose_and_publishes_it_as_any_other():
     v = dict(s.values)
     assert v["frames_localized"] == "1" and v["degraded_in_window"] == "1"
     assert v["frames_degraded"] == "1" and v["last_degraded"] == MARK
-    assert s.level == WARN and s.message.startswith(DEGRADED_REASON + ": 1 of the 1 poses")
+    assert s.level == WARN and s.message == f"{DEGRADED_REASON}: the 1 pose published in the " \
+        f"last 10 s{MARK[len(DEGRADED_REASON):]}"
 
 
 def test_the_node_logs_the_first_degraded_pose_of_each_stretch():
