@@ -463,7 +463,8 @@ class FrameProcessing(ImageWatch):
             self._drop_deactivated(frame.stamp_ns)
             return
         if news:  # a pose published degraded: once a stretch, as localize says it
-            self.get_logger().warning(f"image at {frame.stamp_ns / 1e9:.3f} s: {result.reason}")
+            self._warn_throttled("", f"image at {frame.stamp_ns / 1e9:.3f} s: {result.reason}",
+                                 at_once=True)
         self._count_tilted(tilt, localizer)  # a pose published: not one dropped above
         if outputs is None:
             return
@@ -513,15 +514,16 @@ class FrameProcessing(ImageWatch):
         With ``epoch`` (a localizer result's), nothing at all once the state was reset since:
         the failure belongs to the old timeline (see `_publish_result`). With ``activation``
         (the frame's) ended, it is dropped instead (`_drop_deactivated`)."""
+        news = False  # the first of a stretch of the mid-run refusals: said at once
         if not dropped:
             with self._lock:
                 if epoch is not None and self._tracking.epoch != epoch:
                     return
                 ended = activation is not None and not self._current(activation)
-                if not ended:  # a refusal of the stretch is logged below, throttled
+                if not ended:
                     failed = LocalizationResult.failure(stamp_ns, reason)
                     self._tracking.on_failure(failed)
-                    self._stretch = stretch_news(failed, self._stretch)[1]
+                    news, self._stretch = stretch_news(failed, self._stretch)
             if ended:
                 self._drop_deactivated(stamp_ns)
                 return
@@ -531,14 +533,15 @@ class FrameProcessing(ImageWatch):
             processing_s, reason, dropped=dropped, refused=refused,
             timings_s=tuple((k, float(v)) for k, v in (timings or {}).items()),
             focal_fit=focal_fit, camera=camera))
-        self._warn_throttled(kind, f"image at {stamp_ns / 1e9:.3f} s not localized: {reason}")
+        self._warn_throttled(kind, f"image at {stamp_ns / 1e9:.3f} s not localized: {reason}",
+                             at_once=news)
 
-    def _warn_throttled(self, kind: str, text: str) -> None:
-        """Log ``text`` as a warning through the per-``kind`` throttle, with the count of the
-        ones held back since the last line (nothing while shutting down)."""
-        report = self._warnings.report(kind, time.monotonic())
-        if report.line and not self._shutting_down():
-            again = f" ({report.repeats} more like it since)" if report.repeats else ""
+    def _warn_throttled(self, kind: str, text: str, at_once: bool = False) -> None:
+        """Log ``text`` as a warning through the per-``kind`` throttle (with the count held back
+        since its last line), or ``at_once`` (uncounted); nothing while shutting down."""
+        report = None if at_once else self._warnings.report(kind, time.monotonic())
+        if (report is None or report.line) and not self._shutting_down():
+            again = f" ({report.repeats} more like it since)" if report and report.repeats else ""
             self.get_logger().warning(f"{text}{again}")
 
     def _record(self, rec: FrameRecord) -> None:
