@@ -37,11 +37,10 @@ from ..core.errors import InputError
 from ..core.geometry import invert_poses
 from ..core.image_codec import load_camera_info_yaml
 from ..core.text_files import decode_text, not_text
-from ..core.trajectory import (check_pose_rule, clock_reset_note,
-                               poses_at_stamps, stamp_steps)
+from ..core.trajectory import clock_reset_note, poses_at_stamps, stamp_steps
 from ..core.types import CameraIntrinsics, check_camera_info_arg
-from .stereo_depth import WITHOUT_STEREO, StereoDepth, StereoFrames, euroc_stereo
-from .tum import TumSequence
+from .stereo_depth import WITHOUT_STEREO, StereoDepth, euroc_stereo
+from .stereo_sequence import StereoSequence
 from .tum_paths import stereo_files_found, warn_missing_listed
 from .tum_trajectory import PathLike, _drop_repeated_lines
 
@@ -239,7 +238,7 @@ def _only_value(mapping: yaml.MappingNode, key: str, path: Path) -> Optional[yam
     return found[0][1] if found else None
 
 
-class EurocSequence(StereoFrames, TumSequence):
+class EurocSequence(StereoSequence):
     """An EuRoC/ASL dataset's camera as a sequence of ``Frame`` (random access and iteration),
     as `TumSequence` gives a TUM folder's: ``frames_or_unreadable``, ``listed_pose_and_depth``,
     ``stamps_ns`` (data.csv's integer ns, sorted by stamp where the file goes back in time),
@@ -272,26 +271,14 @@ class EurocSequence(StereoFrames, TumSequence):
 
     _IMAGE_LIST = "data.csv"  # named by `listed_file` for an image it lacks
 
-    def __init__(
-        self,
-        path: PathLike,
-        camera_info: Optional[CameraIntrinsics] = None,
-        sync_tolerance_s: float = 0.02,
-        pose_at_stamp: Optional[PoseAtStampConfig] = None,
-        read_depth: bool = True,
-        camera_info_name: Optional[str] = None,
-        before_index: Optional[Callable[[], None]] = None,
-        poses_option: str = "--trajectory FILE",
-        stereo_depth: bool = False,
-    ) -> None:  # the state `TumSequence`'s methods read, set here without its rgb.txt
-        rule = check_pose_rule(sync_tolerance_s, pose_at_stamp)
+    def _read(self, path: PathLike, camera_info: Optional[CameraIntrinsics],
+              rule: PoseAtStampConfig, camera_info_name: Optional[str],
+              before_index: Optional[Callable[[], None]], stereo_depth: bool) -> None:
         cam = euroc_camera_folder(path)
         if cam is None:
             raise InputError(f"{path} is no EuRoC/ASL camera folder (mav0/cam0 with data.csv "
                              "and data/)")
-        self.folder, self._poses_option = cam, poses_option
-        self.read_depth = bool(read_depth)
-        self.depth_units_per_m = 1.0  # no depth images: unused
+        self.folder = cam
         sensor = cam / "sensor.yaml"
         if camera_info is None and not sensor.is_file():
             raise InputError(f"no camera intrinsics: {sensor} does not exist; pass "
@@ -301,7 +288,6 @@ class EurocSequence(StereoFrames, TumSequence):
         self.camera_info_name = ((camera_info_name or "the given camera_info") if camera_info
                                  else None)
         self._intrinsics_source = self.camera_info_name or str(sensor)
-        self._said_exif = False
         if before_index is not None:
             before_index()
         csv = cam / "data.csv"
@@ -317,12 +303,10 @@ class EurocSequence(StereoFrames, TumSequence):
         self._stamps_ns = stamps
         self._rgb_paths = [cam / "data" / row[0] for row in rows]
         self.stamps_written: Tuple[str, bool] = (str(csv), True)
-        self._sync_tolerance_s = sync_tolerance_s
         self._depth_paths: List[Optional[Path]] = [None] * len(stamps)
         if stereo_depth and self.read_depth:  # depth in metres: no unit to name as a fix
             self._stereo, self._depth_paths = self._stereo_pair(sensor)
             self.depth_units_per_m = None  # type: ignore[assignment]
-        self._gt_unit_error: Optional[str] = None
         gt_stamps, world_from_s, self._no_pose_reason = self._read_groundtruth_sensor()
         if self._no_pose_reason:
             cam_from_s = np.eye(4)
@@ -333,7 +317,7 @@ class EurocSequence(StereoFrames, TumSequence):
                          else f"{cam} has no sensor.yaml stating")
                 self._no_pose_reason = (
                     f"{where} no T_BS (the camera's pose in the body frame), which places the "
-                    f"camera on the ground truth's body: add it, or pass {poses_option}")
+                    f"camera on the ground truth's body: add it, or pass {self._poses_option}")
                 body_from_cam = np.eye(4)
             cam_from_s = invert_poses(body_from_cam) @ self._body_from_gt_sensor
         s_from_cam = invert_poses(cam_from_s)

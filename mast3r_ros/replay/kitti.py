@@ -32,10 +32,9 @@ from ..core.geometry import invert_poses
 from ..core.image_codec import read_image_file
 from ..core.image_codec.camera_info import intrinsics_from_pinhole_file
 from ..core.text_files import decode_text, not_text
-from ..core.trajectory import check_pose_rule
 from ..core.types import CameraIntrinsics, check_camera_info_arg
-from .stereo_depth import WITHOUT_STEREO, StereoFrames, kitti_stereo
-from .tum import TumSequence
+from .stereo_depth import WITHOUT_STEREO, kitti_stereo
+from .stereo_sequence import StereoSequence
 from .tum_paths import stereo_files_found, warn_missing_listed
 from .tum_trajectory import PathLike, _parse_stamp_ns
 
@@ -160,7 +159,7 @@ def _camera_offset(p: np.ndarray, path: Path, name: str) -> np.ndarray:
     return offset
 
 
-class KittiSequence(StereoFrames, TumSequence):
+class KittiSequence(StereoSequence):
     """A KITTI odometry sequence's camera as a sequence of ``Frame``, as `TumSequence` gives a
     TUM folder's (``frames_or_unreadable``, ``listed_pose_and_depth``, ``stamps_ns``: times.txt
     in integer ns, ``groundtruth()``: the camera's poses at the frames' stamps).
@@ -186,27 +185,15 @@ class KittiSequence(StereoFrames, TumSequence):
 
     _IMAGE_LIST = "times.txt"
 
-    def __init__(
-        self,
-        path: PathLike,
-        camera_info: Optional[CameraIntrinsics] = None,
-        sync_tolerance_s: float = 0.02,
-        pose_at_stamp: Optional[PoseAtStampConfig] = None,
-        read_depth: bool = True,
-        camera_info_name: Optional[str] = None,
-        before_index: Optional[Callable[[], None]] = None,
-        poses_option: str = "--trajectory FILE",
-        stereo_depth: bool = False,
-    ) -> None:  # the state `TumSequence`'s methods read, set here without its rgb.txt
-        check_pose_rule(sync_tolerance_s, pose_at_stamp)
+    def _read(self, path: PathLike, camera_info: Optional[CameraIntrinsics],
+              rule: PoseAtStampConfig, camera_info_name: Optional[str],
+              before_index: Optional[Callable[[], None]], stereo_depth: bool) -> None:
         found = kitti_sequence(path)
         if found is None:
             raise InputError(f"{path} is no KITTI odometry sequence folder (times.txt, "
                              "calib.txt, image_0/ or image_2/)")
         self.folder, self.camera = found
         index = int(self.camera[-1])
-        self.read_depth = bool(read_depth)
-        self.depth_units_per_m = 1.0  # no depth images: unused
         calib_path = self.folder / "calib.txt"
         calib = read_calib(calib_path)
         p = calib.get(f"P{index}")
@@ -232,10 +219,7 @@ class KittiSequence(StereoFrames, TumSequence):
         self._stamps_ns = stamps
         self._rgb_paths = [self.folder / self.camera / f"{i:06d}.png" for i in range(len(rows))]
         self.stamps_written: Tuple[str, bool] = (str(times), False)
-        self._sync_tolerance_s = sync_tolerance_s
         self._depth_paths: List[Optional[Path]] = [None] * len(rows)
-        self._gt_unit_error: Optional[str] = None
-        self._said_exif = False
         self._right_missing = 0
         missing = warn_missing_listed(self.folder, self._rgb_paths, "times.txt",
                                       f"{self.camera} images (one a line)")
@@ -282,7 +266,7 @@ class KittiSequence(StereoFrames, TumSequence):
             self._no_pose_reason = (
                 f"{poses_path} does not exist (KITTI gives ground truth for sequences 00-10 "
                 "only, in dataset/poses beside dataset/sequences): pass the camera's poses as "
-                f"{poses_option}")
+                f"{self._poses_option}")
         self._gt_stamps_ns = stamps[:len(self._gt_poses)].copy()
         self._frame_poses = (self._gt_poses if len(self._gt_poses)
                              else np.full((len(stamps), 4, 4), np.nan))
