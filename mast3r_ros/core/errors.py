@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import tokenize
 from typing import Iterator
 
@@ -106,6 +107,17 @@ def map_file_unreadable(full: str, err: OSError, fix: str = "") -> MapFormatErro
     if isinstance(err, PermissionError):
         return MapFormatError(f"map file unreadable: {full}: {err.strerror} ({MAP_PERMISSIONS})")
     return MapFormatError(f"map file unreadable: {full} ({err}){fix}")
+
+
+def not_regular_file(path: str, wanted: str) -> str:
+    """'PATH is not a regular file (a device, pipe or socket): give WANTED' for a ``path`` that
+    is there (a link followed) as neither a regular file nor a folder (``/dev/zero``, a FIFO, a
+    socket), where "not found" would send the user looking for it; '' for any other path (a
+    file, a folder, a missing one: the caller words those). ``wanted``: the file to give
+    instead ("the image file itself")."""
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        return f"{path} is not a regular file (a device, pipe or socket): give {wanted}"
+    return ""
 
 
 def is_format_version(value, accepted) -> bool:

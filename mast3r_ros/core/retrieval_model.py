@@ -36,7 +36,7 @@ from .asmk import (MULTIPLE_ASSIGNMENT_DB, AsmkIndex, AsmkVector, Codebook, aggr
                    aggregate_many, aggregate_query, load_codebook)
 from .asmk.codebook import check_codebook_file
 from .devices import resolve_device
-from .errors import CheckpointError, InputError
+from .errors import CheckpointError, InputError, not_regular_file
 from .model.checkpoint import CLASS_ARCH, read_torch_archive, strip_wrapper_prefix
 from .model.plain_pickle import (RETRIEVAL_WAYS, archive_args, describe_map_folder,
                                  refuse_empty_or_text, where_to_download)
@@ -138,9 +138,9 @@ def _require_checkpoint(path: str) -> None:
         raise CheckpointError(describe_map_folder(path, retrieval=True) or (
             f"{path} is a folder, not a retrieval checkpoint: pass the "
             f"*_retrieval_trainingfree.pth file itself ({RETRIEVAL_WAYS})"))
-    if os.path.exists(path) and not os.path.isfile(path):  # /dev/zero: "not found"
-        raise CheckpointError(f"retrieval checkpoint {path} is not a regular file (a device, "
-                              "pipe or socket): give the *_retrieval_trainingfree.pth file")
+    special = not_regular_file(path, "the *_retrieval_trainingfree.pth file")  # /dev/zero
+    if special:
+        raise CheckpointError(f"retrieval checkpoint {special}")
     if not os.path.isfile(path):
         raise CheckpointError(
             f"retrieval checkpoint not found: {path}. Download "

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..devices import resolve_device
-from ..errors import CheckpointError, InputError
+from ..errors import CheckpointError, InputError, not_regular_file
 from .unpickle import safe_unpickle
 
 log = logging.getLogger(__name__)
@@ -176,9 +176,9 @@ def check_codebook_file(path: str) -> None:
         raise CheckpointError(
             f"codebook {path} is a folder, not a file: pass the *_retrieval_codebook.pkl file "
             "(--codebook, or codebook= in Python)")
-    if os.path.exists(path) and not os.path.isfile(path):  # /dev/zero: "not found"
-        raise CheckpointError(f"codebook {path} is not a regular file (a device, pipe or "
-                              "socket): give the *_retrieval_codebook.pkl file")
+    special = not_regular_file(path, "the *_retrieval_codebook.pkl file")  # /dev/zero
+    if special:
+        raise CheckpointError(f"codebook {special}")
     if not os.path.isfile(path):
         raise CheckpointError(
             f"codebook not found: {path}. Download "

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, not_regular_file
 from ..recordings import image_file_examples, image_glob_hint
 from ..said_once import SaidOnce
 from .bayer_watch import BAYER_LIKE_MIN_RATIO, bayer_like  # noqa: F401 (re-exported here)
@@ -136,9 +136,9 @@ def image_not_found(path: str) -> str:
     """The message for an image ``path`` that is no file: with a shell glob's characters in it
     (a pattern that matched no file, which the shell passes on as written), said so; a path
     that is there but no regular file (a device, pipe or socket) is said to be one."""
-    if os.path.exists(path) and not os.path.isdir(path):
-        return (f"{path} is not a regular file (a device, pipe or socket): give the image file "
-                "itself")
+    special = not_regular_file(path, "the image file itself")
+    if special:
+        return special
     if any(c in os.path.basename(path) for c in "*?["):
         return (f"image not found: {path} (a shell glob that matched no file, passed on as "
                 "written: check the folder and the extension)")
