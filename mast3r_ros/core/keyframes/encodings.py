@@ -473,43 +473,55 @@ def _verified_descs(index: RetrievalIndex) -> np.ndarray:
     return index.descs
 
 
-class _StoreRecords(Sequence):
-    """``EncodingSet.per_keyframe`` of a v2/v3 map: keyframe i's ``feats`` and ``true_shape``,
-    read from the encoding store (LRU-cached) when indexed."""
+class _StoreSequence(Sequence):
+    """Per-keyframe values of an encoding store, read (LRU-cached) when indexed: keyframe i's
+    `_value` of its record; a negative index counts from the end, a slice gives `_join` of
+    its keyframes' values."""
 
-    def __init__(self, store: EncodingStore, names: Tuple[str, ...] = ("feats", "true_shape")):
+    _join = staticmethod(list)
+
+    def __init__(self, store: EncodingStore):
         self.store = store
-        self.names = names
 
     def __len__(self) -> int:
         return len(self.store)
 
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+            return self._join([self[j] for j in range(*i.indices(len(self)))])
         if i < 0:
             i += len(self)
-        return self.arrays(self.store.get(i))
+        return self._value(self.store.get(i))
+
+    def _value(self, rec: Dict[str, np.ndarray]):
+        raise NotImplementedError
+
+
+class _StoreRecords(_StoreSequence):
+    """``EncodingSet.per_keyframe`` of a v2/v3 map: keyframe i's ``feats`` and ``true_shape``
+    (a slice: a list of them)."""
+
+    def __init__(self, store: EncodingStore, names: Tuple[str, ...] = ("feats", "true_shape")):
+        super().__init__(store)
+        self.names = names
 
     def arrays(self, rec: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Keyframe i's entry from its store record ``rec`` (``store.get(i)``, which a caller
         that also needs its ``to_orig`` reads once): the arrays of ``names`` it holds."""
         return {k: rec[k] for k in self.names if k in rec}
 
+    _value = arrays
 
-class _StoreField(Sequence):
-    """One per-keyframe array (e.g. ``to_orig``) of the encoding store, indexed lazily."""
+
+class _StoreField(_StoreSequence):
+    """One per-keyframe array (e.g. ``to_orig``) of the encoding store, indexed lazily (a
+    slice: the arrays stacked)."""
+
+    _join = staticmethod(np.stack)
 
     def __init__(self, store: EncodingStore, name: str):
-        self.store = store
+        super().__init__(store)
         self.name = name
 
-    def __len__(self) -> int:
-        return len(self.store)
-
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return np.stack([self[j] for j in range(*i.indices(len(self)))])
-        if i < 0:
-            i += len(self)
-        return self.store.get(i)[self.name]
+    def _value(self, rec: Dict[str, np.ndarray]) -> np.ndarray:
+        return rec[self.name]
