@@ -52,8 +52,8 @@ from .plots import plot_calibration, plot_errors, plot_trajectory
 from .run_notes import bag_image_stamp_note, frame_selection
 from .run_record import result_record
 from .run_resume import (RUN_FACTS, camera_record, check_same_camera, partial_frames,
-                         partial_of, resume_settings, source_run, start_from_partial,
-                         write_run_facts)
+                         partial_of, recorded_stamps, resume_settings, source_run,
+                         start_from_partial, with_frame_index, write_run_facts)
 from .sources import (
     FrameOrUnreadable,
     FrameSource,
@@ -85,8 +85,9 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
                     ) -> Iterator[Tuple[FrameOrUnreadable, LocalizationResult]]:
     """Localize each frame with the tracker's hint (none with ``global_only``); yields
     (frame, result) after the tracker has been updated with the result. ``done``: results a
-    stopped run recorded, by stamp (``resume``, `run_resume`): a frame at one of their stamps
-    is not localized (nor refused when unreadable now), its recorded result takes its place.
+    stopped run recorded, by the 0-based place of their frame in ``frames`` (``resume``,
+    `run_resume`): such a frame is not localized (nor refused when unreadable now), its
+    recorded result takes its place.
     A frame stamped before the one before it resets the tracking (a bag loop, a clock reset),
     except with ``one_run``: the frames are one run of a rosbag2 (`BagSequence` split its clock
     resets off), so it was recorded out of order, and tracking goes on (said at INFO).
@@ -97,10 +98,17 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
     docstring);
     unreadable frames before the first frame read are yielded only once one is read, so that
     such a stop writes no result (`unreadable.hold_unreadable`)."""
-    done = done or {}
+    done, pulled = done or {}, [0]
     repeats = RepeatedImageCheck()  # a frozen driver's frames (core/repeated_image.py)
     said = ""  # `say_at_once`'s stretch
-    for f, n in hold_unreadable(frames, lambda f: f.stamp_ns in done):
+
+    def counted() -> Iterator[FrameOrUnreadable]:  # the place of the frame read last
+        for f in frames:
+            pulled[0] += 1
+            yield f
+    # frames share stamps (every image stamped 0): a recorded one is known by its place, which
+    # hold_unreadable keeps (it asks of each frame as it is read)
+    for i, (f, n) in enumerate(hold_unreadable(counted(), lambda f: pulled[0] - 1 in done)):
         last = tracker.last_stamp_ns
         if tracker.check_stamp(f.stamp_ns, not one_run) is StampCheck.BACKWARDS:
             if one_run:
@@ -113,7 +121,7 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
         if n:
             yield f, _unreadable_failure(f, tracker, n)
             continue
-        r = done.get(f.stamp_ns)
+        r = done.get(i)
         if r is None:
             frozen = repeats.check(f.rgb, f.stamp_ns)
             if frozen:  # a frozen driver: the pose would be where the camera was
@@ -151,27 +159,29 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
                       cfg: Config, global_only: bool, total: Optional[int] = None,
                       done: Optional[Dict[int, LocalizationResult]] = None,
                       lines: Optional[Dict[int, str]] = None, warmed_up: bool = True,
-                      one_run: bool = False
+                      one_run: bool = False, positions: Optional[Sequence[int]] = None
                       ) -> Tuple[List[LocalizationResult], np.ndarray, List[int]]:
     """Localize, appending each result to ``path`` as it comes; returns (results, frame poses
     (N, 4, 4), NaN where a frame has none, the indices of the results that paid the one-time
     costs). ``total``: the frame count the progress bar
     shows (its percentage and ETA; None where the source's length is unknown). ``done`` and
-    ``lines`` (by stamp): a resumed partial's results and results.jsonl lines
+    ``lines`` (by the frame's place in ``frames``): a resumed partial's results and lines
     (`run_resume.start_from_partial`), written first (a stop keeps them with the new ones);
     once all frames are done the file is rewritten in frame order, as a run in one go.
     Without a warm-up (``warmed_up`` False) the first frame this process localizes (with
     timings: not an unreadable one) pays the one-time costs: its line is marked
     ``"cold_start": true``, as are those of the resumed partial's earlier processes, and all of
     them are left out of the latency statistics (`metrics.summarize`). ``one_run``: see
-    `localize_frames`."""
+    `localize_frames`. ``positions``: the frames' places in SOURCE, each line's `FRAME_INDEX`
+    (None: 0, 1, ...)."""
     tracker = Tracker(cfg.localizer.lost_after_failures, cfg.localizer.hint_max_age_s)
     results: List[LocalizationResult] = []
     gt: List[np.ndarray] = []
     done, lines = done or {}, lines or {}
-    # the resumed partial's cold frames, by stamp (how its lines are keyed); this process's
-    # own by position: a camera that stamps every image 0 repeats the cold frame's stamp
-    cold_stamps = {s for s, line in lines.items() if json.loads(line).get("cold_start")}
+    # the resumed partial's cold frames, by place: a camera that stamps every image 0 repeats
+    # the cold frame's stamp
+    cold = [i for i, line in lines.items() if json.loads(line).get("cold_start")]
+    recorded = {id(r) for r in done.values()}
     cold_now: List[int] = []
     cold_pending = not warmed_up
     with open(path, "w", encoding="utf-8") as fh:
@@ -179,33 +189,33 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
         fh.flush()
         # the bar starts at the recorded frames and counts the frames localized now
         def localized_now(fr: Tuple[Any, LocalizationResult]) -> bool:
-            return done.get(fr[1].stamp_ns) is not fr[1]
+            return id(fr[1]) not in recorded
 
         for f, r in progress(localize_frames(loc, frames, tracker, global_only, done, one_run),
                              total,
                              "localize", len(done), localized_now, unit="frame"):
+            i = len(results)
             results.append(r)
             gt.append(f.map_from_cam if f.map_from_cam is not None else np.full((4, 4), np.nan))
-            if done.get(r.stamp_ns) is r:
-                check_same_camera(lines[r.stamp_ns], f)
+            if done.get(i) is r:
+                check_same_camera(lines[i], f)
             else:
-                rec = result_record(r)
+                rec = with_frame_index(result_record(r), i if positions is None else positions[i])
                 cam = camera_record(getattr(f, "intrinsics", None))
                 if cam is not None:
                     rec["camera"] = cam
                 if cold_pending and r.timings_s:  # this process's first localized frame
                     cold_pending = False
-                    cold_now.append(len(results) - 1)
+                    cold_now.append(i)
                     rec["cold_start"] = True
                 line = json.dumps(rec)
                 if lines:
-                    lines[r.stamp_ns] = line
+                    lines[i] = line
                 fh.write(line + "\n")
                 fh.flush()
     if lines:
-        atomic_write_text(path, "".join(lines[r.stamp_ns] + "\n" for r in results))
-    cold = sorted(cold_now + [i for i, r in enumerate(results)
-                              if done.get(r.stamp_ns) is r and r.stamp_ns in cold_stamps])
+        atomic_write_text(path, "".join(lines[i] + "\n" for i in range(len(results))))
+    cold = sorted(cold_now + [i for i in cold if i < len(results)])
     return results, np.stack(gt) if gt else np.zeros((0, 4, 4)), cold
 
 
@@ -284,10 +294,10 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
             # under OUT's lock, after a killed run's lines were salvaged: refused, resumed or
             # deleted
             stamps = np.asarray(source.stamps_ns, dtype=np.int64)
-            stamps = stamps[list(selected_positions(len(stamps), stride, max_frames))]
+            places = selected_positions(len(stamps), stride, max_frames)
             cfg = resume_settings(out, cfg, resume)  # a partial's of an older mast3r_ros
-            done, lines = start_from_partial(out, cfg, stamps, resume, restart, overwrite,
-                                             global_only, source_run(source))
+            done, lines = start_from_partial(out, cfg, stamps[list(places)], resume, restart,
+                                             overwrite, global_only, source_run(source), places)
             try:
                 metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride,
                                         max_frames, global_only, done, lines, source_path,
@@ -411,12 +421,14 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     try:
         # only the frames taken are read: a skipped frame is never decoded (nor unreadable),
         # nor is a resumed partial's frame (its stamp, camera and ground truth are enough)
-        frames = frames_or_unreadable(source, stride, max_frames, recorded=(done or {}).keys())
+        places = selected_positions(len(source.stamps_ns), stride, max_frames)
+        recorded = recorded_stamps([source.stamps_ns[p] for p in places], done or {})
+        frames = frames_or_unreadable(source, stride, max_frames, recorded=recorded)
         total = (len(selected_positions(len(source), stride, max_frames))
                  if hasattr(source, "__len__") else None)
         results, gt_poses, cold = _localize_to_file(
             loc, frames, os.path.join(out, "results.jsonl"), cfg, global_only, total, done,
-            lines, warmed_up=bool(loc.warmup_report), one_run=source_run(source) is not None)
+            lines, bool(loc.warmup_report), source_run(source) is not None, places)
         kf_poses = loc.keyframe_poses()
     finally:
         loc.close()

@@ -22,8 +22,10 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
     (`run_resume.result_from_record`) takes a stopped run's frames from these lines;
     ``focal_fit`` (`_focal_record`) since metrics.json's camera_focal combines it. The
     writer adds ``"cold_start": true`` to each process's first frame without a warm-up
-    (`_localize_to_file`; absent: false) and the frame's ``camera`` (`run_resume.camera_record`,
-    which a resumed run compares with the frame read again: `check_same_camera`)."""
+    (`_localize_to_file`; absent: false), the frame's ``camera`` (`run_resume.camera_record`,
+    which a resumed run compares with the frame read again: `check_same_camera`) and its
+    ``frame_index`` after ``stamp_ns`` (`run_resume.FRAME_INDEX`: its 0-based place in SOURCE's
+    frame order, which a resumed run matches its frames by, as frames may share a stamp)."""
     return {"stamp_ns": r.stamp_ns, "success": bool(r.success), "reason": r.reason,
             "unreadable": bool(r.unreadable),
             "map_from_cam": None if not r.success or r.map_from_cam is None else

@@ -5,8 +5,9 @@ keeps its results so far in ``RUN.partial/results.jsonl`` (`localize_run`). A la
 same ``--out`` that was stopped too replaced it whole, so the frames of the first were lost. As
 build-map does for an unfinished ``MAP.partial``, an ``RUN.partial`` holding results is now
 refused unless ``resume`` (its frames are not localized again: their recorded results take
-their place, matched by stamp, and the rest are localized) or ``restart`` (it is deleted and
-the run starts from the first frame). ``--overwrite`` only replaces a complete run at ``RUN``:
+their place, matched by the frame's place in SOURCE and its stamp, `FRAME_INDEX`, as frames
+may share a stamp, and the rest are localized) or ``restart`` (it is deleted and the run
+starts from the first frame). ``--overwrite`` only replaces a complete run at ``RUN``:
 it never deletes a partial (as build-map's ``--overwrite`` never deletes a ``MAP.partial``).
 
 A partial is resumed only when it was made against the same map (by content: `RUN_FACTS`,
@@ -30,7 +31,7 @@ import json
 import logging
 import os
 import shutil
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Collection, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -155,14 +156,16 @@ def check_partial_before_run(out: str, resume: bool, restart: bool,
 
 def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: bool,
                        restart: bool, overwrite: bool = False, global_only: bool = False,
-                       run: Optional[int] = None
+                       run: Optional[int] = None, positions: Optional[Sequence[int]] = None
                        ) -> Tuple[Dict[int, LocalizationResult], Dict[int, str]]:
     """Under ``out``'s lock, before a frame is localized: `check_partial`, then with
     ``restart`` the partial deleted; with ``resume`` its (results, results.jsonl lines), each
-    by stamp in its order (({}, {}) when there is none). ``cfg``: this run's, its
-    ``node.map_path`` absolute; ``stamps_ns``: the stamps of the frames it localizes;
-    ``global_only``, ``run`` (`source_run`): this run's (compared with the partial's
-    `RUN_FACTS`)."""
+    by its frame's 0-based place in this run's frames (({}, {}) when there is none).
+    ``cfg``: this run's, its ``node.map_path`` absolute; ``stamps_ns``: the stamps of the
+    frames it localizes, in order; ``positions``: their places in SOURCE (`FRAME_INDEX`;
+    None: 0, 1, ...); ``global_only``, ``run`` (`source_run`): this run's (compared with the
+    partial's `RUN_FACTS`). A line is matched by its `FRAME_INDEX` and stamp, a line of an older
+    mast3r_ros (none) by its stamp where this run's stamps are unique, else `InputError`."""
     n = check_partial(out, resume, restart, overwrite)
     partial = partial_of(out)
     if restart and n:  # a run's partial (anything else there is left as a stop has left it)
@@ -184,8 +187,76 @@ def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: boo
                  "keyframes (a copy, or the folder moved), so the run goes on against it (its "
                  "config.yaml records it)",
                  partial, was or "(none recorded)", cfg.node.map_path)
-    lines, done = _read_results(partial)
-    extra = sorted(set(done) - {int(s) for s in stamps_ns})
+    stamps = [int(s) for s in stamps_ns]
+    places = list(range(len(stamps))) if positions is None else [int(p) for p in positions]
+    lines, done = _match_frames(partial, _read_results(partial), stamps, places)
+    # a run localizes its frames in order: a partial holds this run's first ones; a gap (a
+    # coarser --stride) would mix frames tracked at two strides, not a run in one go
+    gaps = sorted(set(range(len(done))) - set(done))
+    if gaps:
+        raise InputError(
+            f"--resume: {partial} lacks {len(gaps)} of this run's first {len(done)} frames (the "
+            f"first at t={stamps[gaps[0]] * 1e-9:.6f} s) between the ones it holds: it was made "
+            "with another --stride; resume with the same --stride, or rerun with --restart "
+            "instead of --resume to delete it and start over")
+    log.info("--resume: %d frame(s) of %s are taken as recorded, %d left to localize",
+             len(done), partial, len(stamps) - len(done))
+    return done, lines
+
+
+# results.jsonl's field for a frame's 0-based place in SOURCE (before --stride), since frames
+# may share a stamp (a camera stamping every image 0, a duplicated rgb.txt stamp): what
+# --resume matches a recorded line to its frame by, with the stamp
+FRAME_INDEX = "frame_index"
+
+
+def with_frame_index(rec: Dict[str, Any], position: int) -> Dict[str, Any]:
+    """``rec`` (a results.jsonl record) with its `FRAME_INDEX` ``position``, after its stamp."""
+    return {"stamp_ns": rec["stamp_ns"], FRAME_INDEX: int(position), **rec}
+
+
+def _match_frames(partial: str, recorded: List[Tuple[str, LocalizationResult]],
+                  stamps: List[int], positions: List[int]
+                  ) -> Tuple[Dict[int, str], Dict[int, LocalizationResult]]:
+    """``recorded`` (`_read_results`) by the place in this run's frames (``stamps`` and their
+    SOURCE ``positions``) of the frame each line is of; a line without `FRAME_INDEX` (an older
+    mast3r_ros) gets its frame's. `InputError` for a line of no frame of this run, two lines of
+    one frame, or a line without `FRAME_INDEX` when this run's frames share stamps."""
+    fix = "rerun with --restart instead of --resume to delete it and start over"
+    place_of = {p: i for i, p in enumerate(positions)}
+    by_stamp: Dict[int, int] = {}
+    for i, s in enumerate(stamps):
+        by_stamp[s] = -1 if s in by_stamp else i  # -1: shared by frames
+    lines: Dict[int, str] = {}
+    done: Dict[int, LocalizationResult] = {}
+    extra: List[int] = []
+    for line, r in recorded:
+        rec = json.loads(line)
+        if rec.get(FRAME_INDEX) is None:  # an older mast3r_ros: by stamp, where it is unique
+            i = by_stamp.get(r.stamp_ns)
+            if i == -1:
+                raise InputError(
+                    f"--resume: {partial} was written by an older mast3r_ros, which recorded "
+                    f"its frames by stamp only, and this run's frames share stamps ("
+                    f"{len(stamps)} frames, {len(set(stamps))} distinct stamps, t="
+                    f"{r.stamp_ns * 1e-9:.6f} s among them): which ones it holds cannot be "
+                    f"told; {fix}")
+            if i is not None:
+                line = json.dumps(with_frame_index(rec, positions[i]))
+        elif isinstance(rec[FRAME_INDEX], int) and not isinstance(rec[FRAME_INDEX], bool):
+            i = place_of.get(rec[FRAME_INDEX])
+            if i is not None and stamps[i] != r.stamp_ns:
+                i = None  # another recording's frame at that place
+        else:
+            raise InputError(f"--resume: {partial}'s results.jsonl has a line whose "
+                             f"{FRAME_INDEX} is {rec[FRAME_INDEX]!r}, not a frame's place; {fix}")
+        if i is None:
+            extra.append(r.stamp_ns)
+            continue
+        if i in done:
+            raise InputError(f"--resume: {partial} holds the frame at t={r.stamp_ns * 1e-9:.6f} "
+                             f"s (frame {positions[i]} of SOURCE) twice; {fix}")
+        lines[i], done[i] = line, r
     if extra:
         raise InputError(
             f"--resume: {partial} holds {len(extra)} frame(s) that are not among this run's "
@@ -193,19 +264,15 @@ def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: boo
             "recording, or with another --stride or a smaller --max-frames; resume with the same "
             "SOURCE, --stride and --max-frames (or a larger one), or rerun with --restart "
             "instead of --resume to delete it and start over")
-    # a run localizes its frames in order: a partial holds this run's first ones; a gap (a
-    # coarser --stride) would mix frames tracked at two strides, not a run in one go
-    first = list(dict.fromkeys(int(s) for s in stamps_ns))[:len(done)]
-    gaps = sorted(set(first) - set(done))
-    if gaps:
-        raise InputError(
-            f"--resume: {partial} lacks {len(gaps)} of this run's first {len(done)} frames (the "
-            f"first at t={gaps[0] * 1e-9:.6f} s) between the ones it holds: it was made with "
-            "another --stride; resume with the same --stride, or rerun with --restart instead "
-            "of --resume to delete it and start over")
-    log.info("--resume: %d frame(s) of %s are taken as recorded, %d left to localize",
-             len(done), partial, len(set(int(s) for s in stamps_ns) - set(done)))
-    return done, lines
+    return lines, done
+
+
+def recorded_stamps(stamps_ns: Sequence[int], done: Collection[int]) -> Set[int]:
+    """The stamps whose every frame (its place in ``stamps_ns``, this run's) is in ``done``:
+    the frames a source need not read (`sources.frames_or_unreadable`'s ``recorded``); a stamp
+    a frame left to localize shares is not among them."""
+    left = {int(s) for i, s in enumerate(stamps_ns) if i not in done}
+    return {int(stamps_ns[i]) for i in done if i < len(stamps_ns)} - left
 
 
 def _before_hint_limit() -> Config:
@@ -309,12 +376,11 @@ def _check_facts(partial: str, global_only: bool, map_path: str, recorded_map: s
                      f"resume against the map it was localized against, or {fix}")
 
 
-def _read_results(partial: str) -> Tuple[Dict[int, str], Dict[int, LocalizationResult]]:
-    """(its results.jsonl's lines, their results, by stamp); `InputError` naming the file and
-    line for a line that is not a result record with a pose where it succeeded."""
+def _read_results(partial: str) -> List[Tuple[str, LocalizationResult]]:
+    """Its results.jsonl's (line, result), in order; `InputError` naming the file and line
+    for a line that is not a result record with a pose where it succeeded."""
     path = os.path.join(partial, "results.jsonl")
-    lines: Dict[int, str] = {}
-    done: Dict[int, LocalizationResult] = {}
+    out: List[Tuple[str, LocalizationResult]] = []
     with open(path, "rb") as fh:
         numbered, cut = result_lines(fh.read())
     for i, line in numbered:
@@ -324,13 +390,12 @@ def _read_results(partial: str) -> Tuple[Dict[int, str], Dict[int, LocalizationR
             raise InputError(f"--resume: {path} line {i} is not a localize result ({e}); "
                              "rerun with --restart instead of --resume to delete it and "
                              "start over") from None
-        lines[r.stamp_ns] = line.rstrip("\r")
-        done[r.stamp_ns] = r
+        out.append((line.rstrip("\r"), r))
     if cut:
         log.warning("--resume: the last line of %s was cut short (the run was stopped hard: "
                     "kill -9, a power loss): it is dropped and its frame localized again; "
                     "%d frame(s) kept", path, len(numbered))
-    return lines, done
+    return out
 
 
 def result_from_record(rec: Dict[str, Any]) -> LocalizationResult:

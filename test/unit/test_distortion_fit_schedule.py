@@ -251,7 +251,7 @@ def test_a_resumed_runs_recorded_frames_are_recalled_with_their_camera():
     cam = _camera()
     frames = [Frame(np.zeros((480, 640, 3), np.uint8), cam, (i + 1) * 10 ** 9)
               for i in range(2)]
-    done = {f.stamp_ns: LocalizationResult(True, f.stamp_ns, np.eye(4)) for f in frames}
+    done = {i: LocalizationResult(True, f.stamp_ns, np.eye(4)) for i, f in enumerate(frames)}
     loc = _Recalling()
     assert len(list(localize_frames(loc, frames, Tracker(), done=done))) == 2
     assert loc.cameras == [cam, cam]

@@ -786,7 +786,7 @@ def test_a_bad_line_that_is_not_a_cut_last_line_is_still_refused(tmp_path):
     assert result_lines(f"{good}\n{good[:9]}\n\n".encode())[1]  # invalid JSON at the end
     assert result_lines(f"{good}\n\0\0\0".encode())[1]  # a zero-filled tail
     (tmp_path / "results.jsonl").write_text(f"{good}\n{good[:9]}")
-    assert partial_frames(str(tmp_path)) == 1 and len(_read_results(str(tmp_path))[1]) == 1
+    assert partial_frames(str(tmp_path)) == 1 and len(_read_results(str(tmp_path))) == 1
     for text, line in ((f"{good}\n{good[:9]}\n{good}\n", 2),  # not the last line
                        (f"{good}\n{{\"success\": true}}", 2)):  # complete JSON, no result
         (tmp_path / "results.jsonl").write_text(text)

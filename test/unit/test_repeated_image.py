@@ -75,7 +75,7 @@ def test_localize_refuses_a_frozen_drivers_frames():
 
 def test_a_resumed_frame_is_not_compared_with_unread_pixels():
     img = np.full((4, 4, 3), 7, np.uint8)
-    done = {1 * S: LocalizationResult(True, 1 * S, pose([0, 0, 0], [7, 0, 0]))}
+    done = {1: LocalizationResult(True, 1 * S, pose([0, 0, 0], [7, 0, 0]))}
     frames = [Frame(img, None, 0), Frame(img.copy() + 1, None, 1 * S), Frame(img, None, 2 * S)]
     out = [r for _, r in localize_frames(_TruthLocalizer(), frames, Tracker(), done=done)]
     assert [r.success for r in out] == [True, True, True]

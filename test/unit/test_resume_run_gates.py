@@ -49,6 +49,6 @@ def test_a_resumed_run_refuses_what_the_run_in_one_go_refuses(tum, sift_map, mon
 
     whole = run()
     assert [r.success for r in whole] == [True] * 4 + [False] * 4
-    resumed = run({r.stamp_ns: r for r in whole[:6]})  # stopped after 6 frames, --resume
+    resumed = run(dict(enumerate(whole[:6])))  # stopped after 6 frames, --resume
     assert [r.success for r in resumed] == [r.success for r in whole]
     assert all(a is b for a, b in zip(resumed[:6], whole[:6]))  # recorded ones kept as they were
