@@ -200,7 +200,8 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
             if done.get(i) is r:
                 check_same_camera(lines[i], f)
             else:
-                rec = with_frame_index(result_record(r), i if positions is None else positions[i])
+                rec = with_frame_index(result_record(r), positions[i] if positions is not None
+                                       and i < len(positions) else i)
                 cam = camera_record(getattr(f, "intrinsics", None))
                 if cam is not None:
                     rec["camera"] = cam
