@@ -118,9 +118,9 @@ def _old(seq: BagSequence) -> int:
     real = sequence.frame_from_image_message
     # a Frame of zeros (calloc: its pages never touched) stands for the colour image, which the
     # reader then gives the decoded depth, checked against its size
-    sequence.frame_from_image_message = lambda msg, intrinsics, depth_m=None, map_from_cam=None: (
-        Frame(np.zeros((intrinsics.height, intrinsics.width, 3), np.uint8), intrinsics, 0,
-              depth_m=depth_m, map_from_cam=map_from_cam))
+    sequence.frame_from_image_message = lambda msg, intrinsics, depth_m=None, map_from_cam=None, \
+        **_: Frame(np.zeros((intrinsics.height, intrinsics.width, 3), np.uint8), intrinsics, 0,
+                   depth_m=depth_m, map_from_cam=map_from_cam)  # **_: topic, bayer_watch
     try:
         return sum(1 for _ in seq.frames_or_unreadable())
     finally:
