@@ -6,7 +6,10 @@ names (`core.frame_params`), without a recording or checkpoint. A ``map_path`` t
 is opened as the node's configure opens it (`KeyframeMap.check_folder`: a run folder, a map's
 subfolder, an empty folder, a copy cut short, a newer format version are refused); one that
 does not exist here (the map lives on the robot) or is relative (the node takes it from its
-working directory, where `ros2 launch` was started) is a warning, not checked.
+working directory, where `ros2 launch` was started) is a warning, not checked. The same for
+``checkpoint`` (with the mast3r matcher, the one the node loads it for): one found here gets
+the loader's cheap checks (`require_checkpoint`: first bytes, a zip archive's record names; the
+weights are not loaded), and one in no format the loader reads is refused.
 
 Exit 0 with one line on stdout naming the node and the parameters that differ from the
 defaults; 2 with the one-line error otherwise. Warnings (a node block misspelt beside a ``/**``
@@ -39,6 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_check_params)
 
 
+_CHECKED_WEIGHTS = "; checkpoint is in a format the node reads (weights not loaded)"
+
+
 def cmd_check_params(args: argparse.Namespace) -> int:
     from ..core.config import Config, config_to_params, load_config_yaml, node_fqn
     from ..core.errors import ConfigError
@@ -56,6 +62,9 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     if why:
         raise ConfigError(f"{args.file}: {why}: the node would refuse it at configure")
     checked = _check_map_path(cfg.node.map_path, args.file)
+    # the node loads the checkpoint at configure with the mast3r matcher only
+    weights = (cfg.localizer.matcher == "mast3r"
+               and _check_checkpoint(cfg.model.checkpoint, args.file))
     params, defaults = config_to_params(cfg), config_to_params(Config())
     changed = sorted(k for k, v in params.items() if v != defaults.get(k))
     node = (node_fqn(args.namespace, name) if args.namespace is not None else
@@ -64,7 +73,8 @@ def cmd_check_params(args: argparse.Namespace) -> int:
                      f"{len(changed)} parameter{' differs' if len(changed) == 1 else 's differ'}"
                      " from the defaults"
                      f"{': ' + ', '.join(changed) if changed else ''}"
-                     f"{'; map_path opens as a keyframe map' if checked else ''}\n")
+                     f"{'; map_path opens as a keyframe map' if checked else ''}"
+                     f"{_CHECKED_WEIGHTS if weights else ''}\n")
     return 0
 
 
@@ -99,3 +109,35 @@ def _check_map_path(value: str, file: str) -> bool:
                           "configure)") from None
     return True
 
+
+
+def _check_checkpoint(value: str, file: str) -> bool:
+    """Whether the file's ``checkpoint`` was found here and passed the loader's cheap checks
+    (`require_checkpoint`: its first bytes, a zip archive's record names and ``args``, a
+    Hugging Face folder's files; the weights are not loaded). A checkpoint that exists but is in
+    no format the loader reads (random bytes, a zip archive of other files, a download cut
+    short, a text file, the retrieval head) raises `ConfigError` with the loader's one-line
+    refusal; not found here, or relative, is a warning, as for ``map_path``."""
+    from ..core.errors import CheckpointError, ConfigError
+    from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint
+
+    if not value.strip():
+        return False
+    path = resolve_checkpoint(value)
+    relative = not os.path.isabs(path)
+    if relative:
+        log.warning("%s: checkpoint %r is relative: the node takes it from its working "
+                    "directory (the folder `ros2 launch` was started in), not from %s; give an "
+                    "absolute path", file, value, file)
+    if not os.path.lexists(path):
+        log.warning("%s: checkpoint %r is not found on this machine%s, so it is not checked; "
+                    "run check-params where the checkpoint is (the node refuses a missing "
+                    "checkpoint at configure)", file, value,
+                    f" (from the current folder {os.getcwd()})" if relative else "")
+        return False
+    try:
+        require_checkpoint(path)
+    except CheckpointError as e:
+        raise ConfigError(f"{file}: parameter 'checkpoint': {e} (the node would refuse it at "
+                          "configure)") from None
+    return True

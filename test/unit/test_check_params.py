@@ -152,3 +152,54 @@ def test_a_map_path_not_here_or_relative_is_a_warning(tmp_path, capsys, monkeypa
     assert rc == 0 and "valid for node" in out and "opens as" not in out, out
     assert "is relative: the node takes it from its working directory" in err, err
     assert "not found on this machine" in err and "not checked" in err, err
+
+
+def _checkpoint_file(tmp_path, value, matcher="mast3r"):
+    f = tmp_path / "robot.yaml"
+    f.write_text(f"/**/mast3r_localizer:\n  ros__parameters:\n    checkpoint: '{value}'\n"
+                 f"    matcher: {matcher}\n")
+    return str(f)
+
+
+def test_a_checkpoint_in_no_format_the_loader_reads_is_refused(tmp_path, capsys):
+    """A fresh user's find: 100 kB of random bytes, or a zip archive of other files, as the
+    checkpoint was called valid (exit 0), and the node then refused it at configure. Now the
+    loader's cheap checks (first bytes, a zip's record names; no weights loaded) refuse it in one
+    line, exit 2, as a map_path that is no map is refused."""
+    import zipfile
+
+    import torch
+
+    noise = tmp_path / "x_rand.pth"
+    noise.write_bytes(bytes((i * 97 + 13) % 256 for i in range(100_000)))
+    other_zip = tmp_path / "x_zip.pth"
+    with zipfile.ZipFile(other_zip, "w") as zf:
+        zf.writestr("a.txt", "hello")
+    for bad, said in ((noise, "(100000 bytes, not a zip archive or a pickle: its first bytes "
+                              "are 0d 6e cf 30 91 f2 53 b4)"),
+                      (other_zip, "a zip archive holding a.txt, without the data.pkl/version "
+                                  "records of a torch.save file")):
+        rc, out, err = _run(capsys, _checkpoint_file(tmp_path, bad))
+        assert rc == 2 and out == "", (bad, out, err)
+        assert err.startswith("mast3r-ros check-params: error: ") and err.count("\n") == 1, err
+        assert f"parameter 'checkpoint': {bad}: cannot read the checkpoint" in err, err
+        assert said in err and "download or copy it again" in err, err
+        assert "refuse it at configure" in err, err
+        # the sift matcher: the node does not load the checkpoint, nor refuse it
+        assert _run(capsys, _checkpoint_file(tmp_path, bad, "sift"))[0] == 0
+    good = tmp_path / "MASt3R.pth"
+    torch.save({"w": torch.zeros(2)}, good)
+    rc, out, err = _run(capsys, _checkpoint_file(tmp_path, good))
+    assert (rc, err) == (0, "") and "checkpoint is in a format the node reads" in out, (out, err)
+
+
+def test_a_checkpoint_not_here_is_a_warning(tmp_path, capsys, monkeypatch):
+    """As map_path: the file may be written for the robot, where the checkpoint lives."""
+    monkeypatch.chdir(tmp_path)
+    rc = main(["check-params", _checkpoint_file(tmp_path, str(tmp_path / "robot" / "M.pth"))])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "valid for node" in out and "format the node reads" not in out, out
+    assert "checkpoint" in err and "not found on this machine" in err, err
+    rc = main(["check-params", _checkpoint_file(tmp_path, "models/M.pth")])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "is relative: the node takes it from its working directory" in err, err

@@ -702,7 +702,9 @@ def test_a_resume_at_another_image_size_is_refused_before_the_source_is_read(tum
     (tmp_path / "b.partial" / "keyframes").mkdir(parents=True)
     (tmp_path / "b.partial" / "encodings" / "d695f1400de6d672_224").mkdir(parents=True)
     ckpt = tmp_path / "c.pth"
-    ckpt.write_bytes(b"not read before the refusal")
+    import torch
+
+    torch.save({"w": torch.zeros(1)}, ckpt)  # a torch.save file, its weights not read
 
     class Opened(Exception):
         pass

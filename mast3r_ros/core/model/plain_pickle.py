@@ -182,10 +182,12 @@ def refuse_empty_or_text(path: str, what: str = "checkpoint") -> None:
     """`CheckpointError`, worded as `checkpoint.read_torch_archive` words it, for a ``what``
     file that is empty or text (`describe_text_file`: a Git LFS pointer, a saved web page, a
     YAML), found from its first 4 KB, or a zip archive (torch.save's) cut short, found from its
-    end (an interrupted download): for the callers that check a checkpoint before minutes of
-    other work (`checkpoint.require_checkpoint`, the retrieval checkpoint's check), which found
-    only a missing file; a model in another format (`describe_model_format`: TorchScript,
-    ONNX, TensorRT, NumPy) too. A folder (a Hugging Face checkpoint) is left to the caller."""
+    end (an interrupted download), or a file in no format the loader reads
+    (`file_format.format_problem`: random bytes, a zip archive of other files): for the callers
+    that check a checkpoint before minutes of other work (`checkpoint.require_checkpoint`, the
+    retrieval checkpoint's check, check-params), which found only a missing file; a model in
+    another format (`describe_model_format`: TorchScript, ONNX, TensorRT, NumPy) too. A folder
+    (a Hugging Face checkpoint) is left to the caller."""
     from ..errors import CheckpointError
 
     if not os.path.isfile(path):
@@ -208,6 +210,15 @@ def refuse_empty_or_text(path: str, what: str = "checkpoint") -> None:
                               ", PytorchStreamReader failed reading zip archive: failed finding "
                               "central directory); the file is truncated or not a checkpoint: "
                               "download or copy it again")
+    from .file_format import format_problem
+
+    found = format_problem(path)  # random bytes, a zip of other files: in no accepted format
+    if found:
+        from .checkpoint import _size_text
+
+        raise CheckpointError(f"{path}: cannot read the {what} ({_size_text(os.path.getsize(path))}"
+                              f", {found}); the file is truncated or not a checkpoint: download "
+                              "or copy it again")
 
 
 _FROM_THE_PTH = {"checkpoint": "--checkpoint (the 'checkpoint' parameter) takes the PyTorch "

@@ -1,0 +1,77 @@
+"""What a file given as a checkpoint is, told from its first bytes and, for a zip archive, the
+names of its records: no tensor, no pickle is read (cheap for a 2.7 GB network file).
+
+The checkpoint loader (`checkpoint.load_checkpoint`) accepts a ``torch.save`` zip archive (one
+top folder holding ``data.pkl`` and a ``version`` record), a legacy ``torch.save`` file (a
+pickle stream that starts with torch's magic number) or a safetensors file (in a Hugging Face
+checkpoint). `format_problem` says, in our words, why a file is none of these (random bytes, a
+zip archive of other files, one cut short), so that a command refuses it before minutes of
+work, and check-params without loading it.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from typing import List, Optional
+
+from .huggingface import is_safetensors_file
+
+_ZIP_HEAD = b"PK\x03\x04"
+# a legacy (non-zip) torch.save file starts with its magic number, pickled with protocol 2:
+# PROTO 2, LONG1 of 10 bytes (torch.serialization.MAGIC_NUMBER, 0x1950a86a20f9469cfc6c), STOP
+_LEGACY_HEAD = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little") + b"."
+
+
+def _head(path: str, n: int = 16) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(n)
+
+
+def _first_bytes(head: bytes) -> str:
+    return " ".join(f"{b:02x}" for b in head[:8])
+
+
+def _is_pickle_head(head: bytes) -> bool:
+    """A binary pickle's first opcode: PROTO with a protocol of 2 to 5."""
+    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def torch_zip_problem(names: List[str]) -> Optional[str]:
+    """Why a zip archive holding ``names`` is no ``torch.save`` archive (torch's reader wants
+    every record in one top folder, with its ``data.pkl`` and ``version`` (or
+    ``.data/version``)); None when it is one."""
+    tops = {n.split("/", 1)[0] for n in names}
+    top = next(iter(tops)) if len(tops) == 1 and all("/" in n for n in names) else None
+    if top is not None and f"{top}/data.pkl" in names and (
+            f"{top}/version" in names or f"{top}/.data/version" in names):
+        return None
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (f"a zip archive holding {shown or 'no file'}, without the data.pkl/version "
+            "records of a torch.save file")
+
+
+def format_problem(path: str) -> Optional[str]:
+    """Why the file ``path`` is in no format the checkpoint loader accepts, found from its first
+    16 bytes and a zip archive's record names: ``"a zip archive cut short (...)"``, ``"a zip
+    archive holding a.txt, without the data.pkl/version records of a torch.save file"``, or
+    ``"not a zip archive or a pickle: its first bytes are 3f 8a 11 c2 ..."``; None for a torch.save
+    archive, a pickle (a legacy torch.save file; a plain one is for the loader to name), a
+    safetensors file, and an empty file (the callers say it is empty). Raises `OSError` when
+    the file cannot be read."""
+    head = _head(path)
+    if not head:
+        return None
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except zipfile.BadZipFile:
+            return "a zip archive that is damaged (its table of contents cannot be read)"
+        return torch_zip_problem(names)
+    if head.startswith(_ZIP_HEAD):  # torch.save's archive, its end (the table) cut off
+        return ("a zip archive cut short: its central directory (the table of contents, at "
+                "its end) is missing")
+    if _is_pickle_head(head) or is_safetensors_file(path):
+        return None
+    return f"not a zip archive or a pickle: its first bytes are {_first_bytes(head)}"
+

@@ -1,0 +1,63 @@
+"""A checkpoint in no format the loader reads (random bytes, a zip archive of other files) is
+refused from its first bytes and record names, before torch reads it and before any work, in
+our words (`core.model.file_format`)."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+import torch
+
+from mast3r_ros.core.errors import CheckpointError
+from mast3r_ros.core.model import checkpoint
+from mast3r_ros.core.model.checkpoint import load_checkpoint, require_checkpoint
+
+
+def _noise(path, n=100_000):
+    path.write_bytes(bytes((i * 97 + 13) % 256 for i in range(n)))
+    return str(path)
+
+
+def _zip_of(path, *names):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name in names:
+            zf.writestr(name, b"3\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("make, found", [
+    (lambda p: _noise(p), "(100000 bytes, not a zip archive or a pickle: its first bytes are 0d "
+                          "6e cf 30 91 f2 53 b4); the file is truncated or not a checkpoint: "
+                          "download or copy it again"),
+    (lambda p: _zip_of(p, "a.txt"), "a zip archive holding a.txt, without the data.pkl/version "
+                                    "records of a torch.save file); the file is truncated"),
+    (lambda p: _zip_of(p, "archive/data.pkl"), "holding archive/data.pkl, without the "
+                                               "data.pkl/version records"),
+    (lambda p: _zip_of(p, "a/data.pkl", "a/version", "b/x", "c", "d"),
+     "holding a/data.pkl, a/version, b/x and 2 more, without"),
+])
+def test_no_checkpoint_format_is_refused_before_torch_reads_it(tmp_path, monkeypatch, make,
+                                                               found):
+    path = make(tmp_path / "x.pth")
+
+    def never(*_a, **_k):
+        raise AssertionError("torch.load was reached")
+
+    monkeypatch.setattr(checkpoint, "load_torch_file", never)
+    for check in (require_checkpoint, load_checkpoint):
+        with pytest.raises(CheckpointError) as err:
+            check(path)
+        text = str(err.value)
+        assert "\n" not in text and text.startswith(f"{path}: cannot read the checkpoint ("), text
+        assert found in text, text
+
+
+def test_the_formats_the_loader_reads_pass_the_cheap_check(tmp_path):
+    """A torch.save archive (this torch's records) and a legacy torch.save file are not refused
+    by their first bytes."""
+    new, legacy = tmp_path / "new.pth", tmp_path / "legacy.pth"
+    torch.save({"w": torch.zeros(2)}, new)
+    torch.save({"w": torch.zeros(2)}, legacy, _use_new_zipfile_serialization=False)
+    for path in (new, legacy):
+        require_checkpoint(str(path))
