@@ -285,12 +285,12 @@ def test_truncated_file(tmp_path, tiny):
     with pytest.raises(CheckpointError, match="truncated") as err:
         load_checkpoint(str(path))
     assert zipfile.is_zipfile(io.BytesIO(buf.getvalue()))
-    # one complete line: torch's reason up to its first full stop (its miniz text runs on for
-    # three sentences and was cut mid-word), the size, what is wrong, what to do
+    # one complete line in our words (torch's miniz text ran on for three sentences): the
+    # size, what was found, what to do
     assert _one_line(err) == (
-        f"{path}: cannot read the checkpoint ({half / 1e6:.1f} MB, PytorchStreamReader failed "
-        "reading zip archive: failed finding central directory); the file is truncated or not "
-        "a checkpoint: download or copy it again")
+        f"{path}: cannot read the checkpoint ({half / 1e6:.1f} MB, a zip archive cut short: its "
+        "central directory, the table of contents at its end, is missing); the file is truncated "
+        "or not a checkpoint: download or copy it again")
 
 
 @pytest.mark.parametrize("data, size", [

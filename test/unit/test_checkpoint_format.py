@@ -4,6 +4,8 @@ our words (`core.model.file_format`)."""
 
 from __future__ import annotations
 
+import logging
+import pickle
 import zipfile
 
 import pytest
@@ -16,6 +18,11 @@ from mast3r_ros.core.model.checkpoint import load_checkpoint, require_checkpoint
 
 def _noise(path, n=100_000):
     path.write_bytes(bytes((i * 97 + 13) % 256 for i in range(n)))
+    return str(path)
+
+
+def _bytes(path, data):
+    path.write_bytes(data)
     return str(path)
 
 
@@ -61,3 +68,33 @@ def test_the_formats_the_loader_reads_pass_the_cheap_check(tmp_path):
     torch.save({"w": torch.zeros(2)}, legacy, _use_new_zipfile_serialization=False)
     for path in (new, legacy):
         require_checkpoint(str(path))
+
+
+_LEGACY = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)  # torch.serialization.MAGIC_NUMBER
+
+
+@pytest.mark.parametrize("make, found, torch_said", [
+    (lambda p: _noise(p), "not a zip archive or a pickle: its first bytes are 0d 6e", "operand"),
+    (lambda p: _zip_of(p, "archive/data.pkl"), "a zip archive holding archive/data.pkl, without "
+                                               "the data.pkl/version records", "hasRecord"),
+    (lambda p: _bytes(p, _LEGACY + b"\x80\x02}q\x00(X"),
+     "a legacy torch.save file, not a zip archive, that cannot be read to its end", ""),
+    (lambda p: _bytes(p, pickle.dumps({"w": list(range(99))}, protocol=4)[:60]),
+     "a pickle that cannot be read to its end, not a torch.save file", ""),
+])
+def test_reader_failures_are_told_in_our_words(tmp_path, caplog, make, found, torch_said):
+    """A fresh user's find: 'cannot read the checkpoint (100000 bytes, Unsupported operand
+    201)' and, for a zip file, '(122 bytes, Expected hasRecord("version") to be true, but got
+    false)': torch's wording. The reader (as the retrieval head's and a Hugging Face
+    pytorch_model.bin's loads call it, without the cheap check) now says what the file is;
+    torch's text is at --log-level debug."""
+    path = make(tmp_path / "x.pth")
+    with caplog.at_level(logging.DEBUG, logger=checkpoint.__name__):
+        with pytest.raises(CheckpointError) as err:
+            checkpoint.read_torch_archive(path, "checkpoint", "refused")
+    text = str(err.value)
+    assert "\n" not in text and f"{path}: cannot read the checkpoint (" in text, text
+    assert found in text and text.endswith("download or copy it again"), text
+    for raw in ("operand", "hasRecord", "Pytorch", "enforce", "weights_only"):
+        assert raw not in text, text
+    assert torch_said in caplog.text  # the raw text, for whoever debugs it

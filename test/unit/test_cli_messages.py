@@ -383,7 +383,8 @@ def test_a_cut_short_checkpoint_or_a_plain_folder_is_refused_before_any_work(
     ckpt.write_bytes(whole.read_bytes()[:-200])  # its central directory is at the end
     line = _refused(capsys, _build_map_with(tmp_path, ckpt))
     assert f"{ckpt}: cannot read the checkpoint" in line, line
-    assert "failed finding central directory); the file is truncated" in line, line
+    assert "its central directory, the table of contents at its end, is missing); the file is " \
+        "truncated" in line, line
     assert "download or copy it again" in line, line
 
     folder = tmp_path / "models"
@@ -394,7 +395,7 @@ def test_a_cut_short_checkpoint_or_a_plain_folder_is_refused_before_any_work(
 
     _demo_must_not_render(monkeypatch)
     line = _refused(capsys, ["demo", "--out", str(tmp_path / "demo"), "--checkpoint", str(ckpt)])
-    assert "failed finding central directory" in line, line
+    assert "a zip archive cut short: its central directory" in line, line
 
 
 @pytest.mark.parametrize("command", ["pair", "retrieve"])
@@ -433,7 +434,8 @@ def test_a_cut_short_retrieval_checkpoint_is_refused_before_any_work(tmp_path, c
                  "--matcher", "sift", "--retrieval-checkpoint", str(head)]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert f"{head}: cannot read the retrieval checkpoint" in line, line
-    assert "failed finding central directory); the file is truncated" in line, line
+    assert "its central directory, the table of contents at its end, is missing); the file is " \
+        "truncated" in line, line
 
 
 @pytest.mark.parametrize("command", ["build-map", "retrieve"])

@@ -140,9 +140,9 @@ def test_truncated_checkpoint_is_one_complete_line(tmp_path):
     with pytest.raises(CheckpointError) as err:
         load_retrieval_head(path, 32)
     assert str(err.value) == (
-        f"{path}: cannot read the retrieval checkpoint (100 bytes, PytorchStreamReader failed "
-        "reading zip archive: failed finding central directory); the file is truncated or not "
-        "a checkpoint: download or copy it again")
+        f"{path}: cannot read the retrieval checkpoint (100 bytes, a zip archive cut short: its "
+        "central directory, the table of contents at its end, is missing); the file is truncated "
+        "or not a checkpoint: download or copy it again")
 
 
 def test_codebook_default_name_rule():

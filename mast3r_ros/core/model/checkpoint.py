@@ -47,6 +47,7 @@ from ..devices import resolve_device
 from ..errors import CheckpointError
 from .model_string import (CLASS_ARCH, model_string, parse_model_string,  # noqa: F401
                            spec_from_kwargs, spec_named_by)  # re-exported: the string's module
+from .file_format import read_failure
 from .huggingface import (CONFIG_FILE, WEIGHT_FILES, folder_weights, huggingface_files,
                           is_safetensors_file)
 from .network import AsymmetricMASt3R, ModelSpec
@@ -174,9 +175,10 @@ def read_torch_archive(path: str, what: str, refusal: str, force_restricted: boo
     ``{path}: refused to unpickle ({reason}): the file holds objects outside a plain checkpoint
     (...). {refusal}`` when the weights-only reader refuses a whole pickle (a forbidden global,
     or instructions a torch.save checkpoint never holds, e.g. a plain ``pickle.dump`` file), else
-    ``{path}: cannot read the {what} ({size}, {reason}); the file is truncated or not a
+    ``{path}: cannot read the {what} ({size}, {found}); the file is truncated or not a
     checkpoint: download or copy it again`` (empty, cut short, not a torch.save archive, or any
-    reader error; torch's whole text goes to the debug log). A plain ``pickle.dump`` of harmless
+    reader error; ``found`` is what the file is in our words, `file_format.read_failure`;
+    torch's whole text goes to the debug log). A plain ``pickle.dump`` of harmless
     data (the ASMK codebook, a dict) is named as such instead (`plain_pickle`: "this is the ASMK
     codebook ..., pass it as --codebook"). Nothing in the file is run."""
     size = os.path.getsize(path)
@@ -203,8 +205,8 @@ def read_torch_archive(path: str, what: str, refusal: str, force_restricted: boo
         if text is not None:
             raise CheckpointError(f"{path}: cannot read the {what}: {text}") from None
         raise CheckpointError(f"{path}: cannot read the {what} ({_size_text(size)}, "
-                              f"{_reader_reason(e)}); the file is truncated or not a "
-                              "checkpoint: download or copy it again") from None
+                              f"{read_failure(path) or _reader_reason(e)}); the file is "
+                              "truncated or not a checkpoint: download or copy it again") from None
 
 
 # key prefixes of wrappers around the network, each removed when *every* key has it: a

@@ -6,7 +6,9 @@ top folder holding ``data.pkl`` and a ``version`` record), a legacy ``torch.save
 pickle stream that starts with torch's magic number) or a safetensors file (in a Hugging Face
 checkpoint). `format_problem` says, in our words, why a file is none of these (random bytes, a
 zip archive of other files, one cut short), so that a command refuses it before minutes of
-work, and check-params without loading it.
+work, and check-params without loading it; `read_failure` words a reader failure of a file
+that passed (torch's own text, e.g. "Unsupported operand 201" or 'Expected hasRecord("version")
+to be true', goes to the debug log only: ``--log-level debug``).
 """
 
 from __future__ import annotations
@@ -69,9 +71,31 @@ def format_problem(path: str) -> Optional[str]:
             return "a zip archive that is damaged (its table of contents cannot be read)"
         return torch_zip_problem(names)
     if head.startswith(_ZIP_HEAD):  # torch.save's archive, its end (the table) cut off
-        return ("a zip archive cut short: its central directory (the table of contents, at "
-                "its end) is missing")
+        return ("a zip archive cut short: its central directory, the table of contents at its "
+                "end, is missing")
     if _is_pickle_head(head) or is_safetensors_file(path):
         return None
     return f"not a zip archive or a pickle: its first bytes are {_first_bytes(head)}"
+
+
+
+def read_failure(path: str) -> Optional[str]:
+    """What the file ``path``, which torch's reader failed on, is, in our words: its
+    `format_problem`, else what its format is and that its contents are damaged; None when
+    nothing can be said (a safetensors file read as a torch file, an unreadable file)."""
+    try:
+        found = format_problem(path)
+        head = _head(path)
+        archive = zipfile.is_zipfile(path)
+    except OSError:
+        return None
+    if found:
+        return found
+    if archive:
+        return "a torch.save zip archive with a damaged record"
+    if head.startswith(_LEGACY_HEAD):
+        return "a legacy torch.save file, not a zip archive, that cannot be read to its end"
+    if _is_pickle_head(head):
+        return "a pickle that cannot be read to its end, not a torch.save file"
+    return None
 

@@ -200,19 +200,10 @@ def refuse_empty_or_text(path: str, what: str = "checkpoint") -> None:
         text = describe_model_format(path, what)
     if text is not None:
         raise CheckpointError(f"{path}: cannot read the {what}: {text}")
-    with open(path, "rb") as fh:
-        zipped = fh.read(4) == b"PK\x03\x04"
-    if zipped and not zipfile.is_zipfile(path):  # torch.save's archive, its end cut off
-        from .checkpoint import _size_text
-
-        # worded as torch's reader says it (`read_torch_archive`), for one message either way
-        raise CheckpointError(f"{path}: cannot read the {what} ({_size_text(os.path.getsize(path))}"
-                              ", PytorchStreamReader failed reading zip archive: failed finding "
-                              "central directory); the file is truncated or not a checkpoint: "
-                              "download or copy it again")
     from .file_format import format_problem
 
-    found = format_problem(path)  # random bytes, a zip of other files: in no accepted format
+    # torch.save's archive with its end cut off, random bytes, a zip of other files
+    found = format_problem(path)
     if found:
         from .checkpoint import _size_text
 
