@@ -56,6 +56,17 @@ def test_metrics_count_the_poses_published_degraded_with_their_errors_apart():
     json.dumps(m)  # metrics.json
 
 
+def test_the_rotation_statistics_are_the_rotation_errors():
+    """Each group's rotation figures come from the rotation column (mutation audit
+    2026-12-09g: the translation column in their place passed every test)."""
+    from mast3r_ros.replay.metrics_degraded import degraded_poses
+    res = [LocalizationResult(True, 0, np.eye(4), reason=MARK),
+           LocalizationResult(True, 1, np.eye(4))]
+    d = degraded_poses(res, np.array([[0.03, 2.0], [0.01, 0.5]]))
+    assert d["rotation_error_deg"]["median"] == 2.0
+    assert d["not_degraded"]["rotation_error_deg"]["median"] == 0.5
+
+
 def test_the_key_is_there_without_marked_poses_or_ground_truth():
     res, gt = _run(n_marked=0)
     for m in (summarize(res, gt), summarize(res, None)):
