@@ -275,6 +275,49 @@ def test_truncated_plain_pickle_is_truncated_not_refused(tmp_path, tiny):
     assert "refused" not in text and "crafted" not in text
 
 
+def _with_data_pkl(src, dst, data):
+    """A copy of the torch.save archive ``src`` at ``dst`` with its data.pkl record replaced."""
+    with zipfile.ZipFile(src) as zi, zipfile.ZipFile(dst, "w") as zo:
+        for item in zi.infolist():
+            zo.writestr(item, data if item.filename.endswith("/data.pkl") else zi.read(item))
+
+
+# GLOBAL os.system, BINUNICODE 'true', TUPLE1, REDUCE, STOP: built from opcodes, never loaded
+_CALLS_OS_SYSTEM = b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00true\x85R."
+
+
+def test_damaged_or_cut_checkpoint_is_not_called_crafted(tmp_path):
+    """A torch.save archive whose data.pkl is garbage ("Unsupported operand 103" in torch's
+    reader) and a legacy torch.save file cut in half (a global's name cut short) are damaged,
+    said in our words; a whole pickle naming os.system is still refused as crafted."""
+    good = tmp_path / "good.pth"
+    torch.save({"w": torch.zeros(2)}, good)
+    damaged = tmp_path / "damaged.pth"
+    _with_data_pkl(good, damaged, b"\x80\x02garbage")
+    legacy = tmp_path / "legacy.pth"
+    torch.save({"w": torch.zeros(2)}, legacy, _use_new_zipfile_serialization=False)
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(legacy.read_bytes()[: legacy.stat().st_size // 2])
+    for path, found in ((damaged, "a torch.save zip archive with a damaged record"),
+                        (cut, "a legacy torch.save file, not a zip archive, that cannot be "
+                              "read to its end")):
+        with pytest.raises(CheckpointError) as err:
+            load_checkpoint(str(path))
+        assert _one_line(err) == (
+            f"{path}: cannot read the checkpoint ({path.stat().st_size} bytes, {found}); the "
+            "file is truncated or not a checkpoint: download or copy it again")
+    evil_zip = tmp_path / "evil_zip.pth"
+    _with_data_pkl(good, evil_zip, _CALLS_OS_SYSTEM)
+    evil_plain = tmp_path / "evil_plain.pth"
+    evil_plain.write_bytes(_CALLS_OS_SYSTEM)
+    for path in (evil_zip, evil_plain):
+        with pytest.raises(CheckpointError) as err:
+            load_checkpoint(str(path))
+        text = _one_line(err)
+        assert text.startswith(f"{path}: refused to unpickle (") and "os.system" in text, text
+        assert "crafted to run code" in text and "truncated" not in text
+
+
 def test_truncated_file(tmp_path, tiny):
     buf = io.BytesIO()
     torch.save({"model": tiny.state_dict(), "args": argparse.Namespace(

@@ -220,16 +220,28 @@ def test_size_text(n, text):
 
 
 def test_whole_pickle_tells_archives_and_whole_pickles_from_cut_or_foreign_bytes(tmp_path):
+    from mast3r_ros.core.model.file_format import pickle_is_whole
+
     zpath = tmp_path / "a.pth"
     torch.save({"x": torch.zeros(3)}, zpath)
-    assert zipfile.is_zipfile(zpath) and ck._whole_pickle(str(zpath))
+    assert zipfile.is_zipfile(zpath) and pickle_is_whole(str(zpath))
+    damaged = tmp_path / "d.pth"  # the archive is whole, its data.pkl record is garbage
+    with zipfile.ZipFile(zpath) as zi, zipfile.ZipFile(damaged, "w") as zo:
+        for item in zi.infolist():
+            zo.writestr(item, b"\x80\x02garbage" if item.filename.endswith("/data.pkl")
+                        else zi.read(item))
+    assert not pickle_is_whole(str(damaged))
+    legacy, legacy_cut = tmp_path / "l.pth", tmp_path / "lc.pth"
+    torch.save({"x": torch.zeros(3)}, legacy, _use_new_zipfile_serialization=False)
+    legacy_cut.write_bytes(legacy.read_bytes()[: legacy.stat().st_size // 2])
+    assert pickle_is_whole(str(legacy)) and not pickle_is_whole(str(legacy_cut))
     data = pickle.dumps({"model": list(range(100))}, protocol=4)
     whole, cut, junk = tmp_path / "w.pkl", tmp_path / "c.pkl", tmp_path / "j.bin"
     whole.write_bytes(data)
     cut.write_bytes(data[: len(data) // 2])
     junk.write_bytes(b"\xff\x00not a pickle")
-    assert ck._whole_pickle(str(whole))
-    assert not ck._whole_pickle(str(cut)) and not ck._whole_pickle(str(junk))
+    assert pickle_is_whole(str(whole))
+    assert not pickle_is_whole(str(cut)) and not pickle_is_whole(str(junk))
 
 
 def test_reader_reason_is_one_sentence_with_the_type_when_bare():

@@ -36,7 +36,6 @@ import logging
 import math
 import os
 import pickle
-import pickletools
 import warnings
 import zipfile
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -47,7 +46,7 @@ from ..devices import resolve_device
 from ..errors import CheckpointError
 from .model_string import (CLASS_ARCH, model_string, parse_model_string,  # noqa: F401
                            spec_from_kwargs, spec_named_by)  # re-exported: the string's module
-from .file_format import read_failure
+from .file_format import pickle_is_whole, read_failure
 from .huggingface import (CONFIG_FILE, WEIGHT_FILES, folder_weights, huggingface_files,
                           is_safetensors_file)
 from .network import AsymmetricMASt3R, ModelSpec
@@ -138,29 +137,16 @@ def _reader_reason(err: BaseException) -> str:
     return text if " " in text else f"{type(err).__name__}: {text}"
 
 
-def _whole_pickle(path: str) -> bool:
-    """Whether ``path`` is a torch.save zip archive or starts with a complete pickle stream (its
-    opcodes parse up to STOP; `pickletools.genops` only parses, it executes nothing)."""
-    if zipfile.is_zipfile(path):  # the archive was read: its data.pkl is what was refused
-        return True
-    try:
-        with open(path, "rb") as fh:
-            for _ in pickletools.genops(fh):
-                pass
-    except Exception:  # noqa: BLE001 - cut short or not a pickle: not a refusal
-        return False
-    return True
-
-
 def _is_refusal(err: BaseException, path: str) -> bool:
     """Whether an unpickling error is the safety refusal of the file's contents (a global: code
-    the file would run; or pickle instructions torch's weights-only reader does not accept, in a
-    whole pickle), as opposed to a stream that is cut short or not a pickle at all."""
+    the file would run; or pickle instructions torch's weights-only reader does not accept) in a
+    whole pickle, as opposed to a pickle that is damaged or cut short (its bytes, not what it
+    names, stopped the reader: "Unsupported operand 103" from garbage, a global whose name was
+    cut in half) or not a pickle at all (`file_format.pickle_is_whole`)."""
     if not isinstance(err, pickle.UnpicklingError):
         return False
-    if "global" in _reader_reason(err).lower():
-        return True
-    return "Weights only load failed" in str(err) and _whole_pickle(path)
+    return ("global" in _reader_reason(err).lower() or "Weights only load failed" in str(err)
+            ) and pickle_is_whole(path)
 
 
 def _size_text(n: int) -> str:

@@ -13,8 +13,10 @@ to be true', goes to the debug log only: ``--log-level debug``).
 
 from __future__ import annotations
 
+import io
+import pickletools
 import zipfile
-from typing import List, Optional
+from typing import BinaryIO, List, Optional
 
 from .huggingface import is_safetensors_file
 
@@ -77,6 +79,39 @@ def format_problem(path: str) -> Optional[str]:
         return None
     return f"not a zip archive or a pickle: its first bytes are {_first_bytes(head)}"
 
+
+def _whole_pickles(fh: BinaryIO, count: int) -> bool:
+    """Whether ``fh`` holds ``count`` successive pickle streams, each parsed up to its STOP
+    (`pickletools.genops` only parses, it executes nothing and imports nothing)."""
+    try:
+        for _ in range(count):
+            for _ in pickletools.genops(fh):
+                pass
+    except Exception:  # noqa: BLE001 - cut short, damaged or not a pickle
+        return False
+    return True
+
+
+def pickle_is_whole(path: str) -> bool:
+    """Whether the pickle that torch's weights-only reader refused in ``path`` is whole, so that
+    the refusal is of what it holds (a global or instructions outside the allowed set) and not
+    of bytes that are damaged or cut short: a torch.save archive's ``data.pkl`` record (read
+    with its checksum), a legacy torch.save file's first four pickles (magic number, protocol,
+    system info, the checkpoint itself), any other file's first pickle. False when the file or
+    the record cannot be read."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                name = next((n for n in zf.namelist() if n.endswith("/data.pkl")), None)
+                if name is None:
+                    return False
+                return _whole_pickles(io.BytesIO(zf.read(name)), 1)
+        with open(path, "rb") as fh:
+            legacy = fh.read(len(_LEGACY_HEAD)) == _LEGACY_HEAD
+            fh.seek(0)
+            return _whole_pickles(fh, 4 if legacy else 1)
+    except Exception:  # noqa: BLE001 - an unreadable archive or record is damaged, not refused
+        return False
 
 
 def read_failure(path: str) -> Optional[str]:
