@@ -132,7 +132,9 @@ def default_codebook_path(checkpoint_path: str) -> str:
     return os.path.join(folder, "_".join(name.split("_")[:-1]) + "_codebook.pkl")
 
 
-def _require_checkpoint(path: str) -> None:
+def require_retrieval_checkpoint(path: str) -> None:
+    """The retrieval checkpoint's cheap checks, no weights read (a folder, a special file, not
+    found, empty, text, no format the loader reads: `refuse_empty_or_text`); `CheckpointError`."""
     if os.path.isdir(path):  # a folder exists: "not found" sent the user looking for it
         # a map: the retrieval checkpoint it records
         raise CheckpointError(describe_map_folder(path, retrieval=True) or (
@@ -180,7 +182,7 @@ def check_retrieval_files(checkpoint: str, codebook: Optional[str] = None) -> st
     network checkpoint (`checkpoint_kind`) and the codebook is a file that is not a PyTorch
     checkpoint (`check_codebook_file`); returns the codebook path. Raises CheckpointError."""
     cb = codebook or default_codebook_path(checkpoint)
-    _require_checkpoint(checkpoint)
+    require_retrieval_checkpoint(checkpoint)
     if checkpoint_kind(checkpoint) == "network":  # before the codebook, which then is no issue
         raise CheckpointError(network_given_as_retrieval(checkpoint))
     if not os.path.isfile(cb) and codebook is None and not os.path.basename(
@@ -304,7 +306,7 @@ def load_retrieval_head(path: str, enc_dim: int, device: str = "cpu"
     a device this machine does not have (`devices.resolve_device`).
     """
     device = resolve_device(device)
-    _require_checkpoint(path)
+    require_retrieval_checkpoint(path)
     obj = _load_archive(path)
     if not (isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping)
             and obj.get("args") is not None):

@@ -9,7 +9,8 @@ does not exist here (the map lives on the robot) or is relative (the node takes 
 working directory, where `ros2 launch` was started) is a warning, not checked. The same for
 ``checkpoint`` (with the mast3r matcher, the one the node loads it for): one found here gets
 the loader's cheap checks (`require_checkpoint`: first bytes, a zip archive's record names; the
-weights are not loaded), and one in no format the loader reads is refused.
+weights are not loaded), and one in no format the loader reads is refused; and for
+``retrieval.checkpoint`` (loaded with the mast3r matcher and retrieval.method asmk or auto).
 
 Exit 0 with one line on stdout naming the node and the parameters that differ from the
 defaults; 2 with the one-line error otherwise. Warnings (a node block misspelt beside a ``/**``
@@ -21,6 +22,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 _CHECKED_WEIGHTS = "; checkpoint is in a format the node reads (weights not loaded)"
+_CHECKED_HEAD = "; retrieval.checkpoint is in a format the node reads (weights not loaded)"
 
 
 def cmd_check_params(args: argparse.Namespace) -> int:
@@ -65,6 +68,9 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     # the node loads the checkpoint at configure with the mast3r matcher only
     weights = (cfg.localizer.matcher == "mast3r"
                and _check_checkpoint(cfg.model.checkpoint, args.file))
+    # ... and the ASMK retrieval head with it, for retrieval.method asmk or auto
+    head = (cfg.localizer.matcher == "mast3r" and cfg.retrieval.method in ("asmk", "auto")
+            and _check_retrieval_checkpoint(cfg.retrieval.checkpoint, args.file))
     params, defaults = config_to_params(cfg), config_to_params(Config())
     changed = sorted(k for k, v in params.items() if v != defaults.get(k))
     node = (node_fqn(args.namespace, name) if args.namespace is not None else
@@ -74,7 +80,8 @@ def cmd_check_params(args: argparse.Namespace) -> int:
                      " from the defaults"
                      f"{': ' + ', '.join(changed) if changed else ''}"
                      f"{'; map_path opens as a keyframe map' if checked else ''}"
-                     f"{_CHECKED_WEIGHTS if weights else ''}\n")
+                     f"{_CHECKED_WEIGHTS if weights else ''}"
+                     f"{_CHECKED_HEAD if head else ''}\n")
     return 0
 
 
@@ -110,7 +117,6 @@ def _check_map_path(value: str, file: str) -> bool:
     return True
 
 
-
 def _check_checkpoint(value: str, file: str) -> bool:
     """Whether the file's ``checkpoint`` was found here and passed the loader's cheap checks
     (`require_checkpoint`: its first bytes, a zip archive's record names and ``args``, a
@@ -118,26 +124,54 @@ def _check_checkpoint(value: str, file: str) -> bool:
     no format the loader reads (random bytes, a zip archive of other files, a download cut
     short, a text file, the retrieval head) raises `ConfigError` with the loader's one-line
     refusal; not found here, or relative, is a warning, as for ``map_path``."""
-    from ..core.errors import CheckpointError, ConfigError
     from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint
+
+    return _check_weights_file("checkpoint", value, resolve_checkpoint(value) if value.strip()
+                               else "", file, require_checkpoint)
+
+
+def _check_retrieval_checkpoint(value: str, file: str) -> bool:
+    """`_check_checkpoint` for ``retrieval.checkpoint`` (the ASMK retrieval head, which the node
+    loads at configure with the mast3r matcher and ``retrieval.method`` asmk or auto): the
+    retrieval loader's cheap checks (a folder, a special file, empty, text, no format it reads:
+    random bytes, a zip archive of other files, one cut short; the network checkpoint given
+    here, from its ``args``); the weights are not loaded."""
+    from ..core.errors import CheckpointError
+    from ..core.retrieval_model import (
+        checkpoint_kind, network_given_as_retrieval, require_retrieval_checkpoint)
+
+    def check(path: str) -> None:
+        require_retrieval_checkpoint(path)
+        if checkpoint_kind(path) == "network":
+            raise CheckpointError(network_given_as_retrieval(path))
+
+    return _check_weights_file("retrieval.checkpoint", value, os.path.expanduser(value), file,
+                               check)
+
+
+def _check_weights_file(param: str, value: str, path: str, file: str,
+                        check: Callable[[str], None]) -> bool:
+    """Whether ``path`` (parameter ``param``, given as ``value`` in ``file``) was found here and
+    passed ``check`` (raising `CheckpointError`); its refusal raises `ConfigError` naming the
+    parameter; an empty value is not looked at; not found here, or relative, is a warning."""
+    from ..core.errors import CheckpointError, ConfigError
 
     if not value.strip():
         return False
-    path = resolve_checkpoint(value)
     relative = not os.path.isabs(path)
     if relative:
-        log.warning("%s: checkpoint %r is relative: the node takes it from its working "
+        log.warning("%s: %s %r is relative: the node takes it from its working "
                     "directory (the folder `ros2 launch` was started in), not from %s; give an "
-                    "absolute path", file, value, file)
+                    "absolute path", file, param, value, file)
     if not os.path.lexists(path):
-        log.warning("%s: checkpoint %r is not found on this machine%s, so it is not checked; "
+        log.warning("%s: %s %r is not found on this machine%s, so it is not checked; "
                     "run check-params where the checkpoint is (the node refuses a missing "
-                    "checkpoint at configure)", file, value,
+                    "checkpoint at configure)", file, param, value,
                     f" (from the current folder {os.getcwd()})" if relative else "")
         return False
     try:
-        require_checkpoint(path)
+        check(path)
     except CheckpointError as e:
-        raise ConfigError(f"{file}: parameter 'checkpoint': {e} (the node would refuse it at "
+        raise ConfigError(f"{file}: parameter '{param}': {e} (the node would refuse it at "
                           "configure)") from None
     return True

@@ -203,3 +203,43 @@ def test_a_checkpoint_not_here_is_a_warning(tmp_path, capsys, monkeypatch):
     rc = main(["check-params", _checkpoint_file(tmp_path, "models/M.pth")])
     out, err = capsys.readouterr()
     assert rc == 0 and "is relative: the node takes it from its working directory" in err, err
+
+
+def _retrieval_file(tmp_path, network, head, matcher="mast3r", method="auto"):
+    f = tmp_path / "robot_asmk.yaml"
+    f.write_text(f"/**/mast3r_localizer:\n  ros__parameters:\n    checkpoint: '{network}'\n"
+                 f"    matcher: {matcher}\n    retrieval:\n      checkpoint: '{head}'\n"
+                 f"      method: {method}\n")
+    return str(f)
+
+
+def test_the_retrieval_checkpoint_is_checked_as_the_checkpoint_is(tmp_path, capsys):
+    """retrieval.checkpoint naming random bytes was called valid (exit 0) and the node refused it
+    at configure (it loads the ASMK head with the mast3r matcher, method asmk or auto); now it
+    gets the retrieval loader's cheap checks, and not found here is a warning."""
+    import torch
+
+    network = tmp_path / "MASt3R.pth"
+    torch.save({"w": torch.zeros(2)}, network)
+    noise = tmp_path / "x_retrieval_trainingfree.pth"
+    noise.write_bytes(bytes((i * 97 + 13) % 256 for i in range(100_000)))
+    rc, out, err = _run(capsys, _retrieval_file(tmp_path, network, noise))
+    assert rc == 2 and out == "" and err.count("\n") == 1, (out, err)
+    assert (f"parameter 'retrieval.checkpoint': {noise}: cannot read the retrieval checkpoint "
+            "(100000 bytes, not a zip archive or a pickle: its first bytes are 0d 6e cf 30 91 f2 "
+            "53 b4); the file is truncated or not a checkpoint: download or copy it again (the "
+            "node would refuse it at configure)") in err, err
+    # not loaded by the node: the sift matcher, or a method other than asmk/auto
+    for matcher, method in (("sift", "auto"), ("mast3r", "pooled")):
+        rc, out, err = _run(capsys, _retrieval_file(tmp_path, network, noise, matcher, method))
+        assert rc == 0 and "retrieval.checkpoint is in" not in out, (matcher, method, out, err)
+    missing = tmp_path / "robot" / "R_retrieval_trainingfree.pth"
+    rc = main(["check-params", _retrieval_file(tmp_path, network, missing)])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "retrieval.checkpoint is in" not in out, out
+    assert f"retrieval.checkpoint '{missing}' is not found on this machine" in err, err
+    head = tmp_path / "R_retrieval_trainingfree.pth"
+    torch.save({"w": torch.zeros(2)}, head)
+    rc, out, err = _run(capsys, _retrieval_file(tmp_path, network, head, method="asmk"))
+    assert (rc, err) == (0, "") and out.rstrip().endswith(
+        "; retrieval.checkpoint is in a format the node reads (weights not loaded)"), out
