@@ -32,8 +32,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-import traceback
-import weakref
 from collections.abc import Callable
 from typing import Any, Optional, TYPE_CHECKING, Tuple, Type
 
@@ -64,6 +62,7 @@ from mast3r_ros.ros.frames import (
 )
 from mast3r_ros.ros.frame_failures import (RepeatedImage, TfUnavailable, base_sigma_gate,
                                            tf_failure_reason)
+from mast3r_ros.ros.frame_reports import FrameReports
 from mast3r_ros.ros.image_watch import ImageWatch
 from mast3r_ros.ros.tracking import TrackingState, image_age_s, is_stale, localize_frame
 
@@ -71,7 +70,7 @@ if TYPE_CHECKING:
     from mast3r_ros.ros.outputs import Outputs
 
 
-class FrameProcessing(ImageWatch):
+class FrameProcessing(FrameReports, ImageWatch):
     """The per-frame methods of `node.LocalizerNode` (which provides ``_cfg``, ``_lock``,
     ``_tracking``, ``_diag``, ``_tf``, ``_outputs``, ``_localizer``, ``_camera_info``,
     ``_intrinsics``, ``_info_topic``, ``_errors``, ``_warnings``, ``_tf_timeline``, ``_active``,
@@ -155,28 +154,10 @@ class FrameProcessing(ImageWatch):
     def _on_worker_error(self, err: Exception) -> None:
         self._report_error("frame dropped, unexpected error", err)
 
-    def _report_error(self, what: str, err: BaseException, stamp_ns: Optional[int] = None,
-                      frame: bool = True) -> None:
-        """An unexpected exception: a traceback the first time, then throttled one-liners;
-        always counted in /diagnostics (ERROR while active, for its window), as a frame's
-        outcome when ``frame`` (else an error outside the frames: the executor, the TF timer).
-        Silent once the process is exiting."""
-        if self._shutting_down():
-            return
-        now = time.monotonic()
-        where = f" (image at {stamp_ns / 1e9:.3f} s)" if stamp_ns is not None else ""
-        report = self._errors.report(admission.error_key(what, err), now)
-        if report.traceback:
-            tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
-            self.get_logger().error(f"{what}{where}: {err!r}\n{tb}")
-        elif report.line:
-            self.get_logger().error(f"{what}{where}: {err!r} (again, {report.repeats} more "
-                                    "since the last report; traceback above)")
-        if frame:
-            self._record(FrameRecord(now, False, reason=f"{what}: {err!r}", error=True))
-        else:
-            with self._lock:
-                self._diag.note_error(now, f"{what}: {err!r}")
+    def _now(self) -> float:
+        """The node's monotonic clock, for `frame_reports` too (tests and the soak bench set
+        this module's ``time``)."""
+        return time.monotonic()
 
     # ------------------------------------------------------------------ image callback
     def _receive_image(self, msg: Any, offer: Callable[[Any], Any]) -> None:
@@ -476,20 +457,6 @@ class FrameProcessing(ImageWatch):
             focal_fit=result.focal_fit, sigma_depth_ratio=sigma_depth_ratio(result),
             camera=frame.intrinsics))
 
-    def _count_tilted(self, tilt: str, localizer: Any) -> None:
-        """Count a published pose's ``tilt`` (`tilted_base_doubt`, '' when level): said at a
-        configuration's (its localizer's: config_warning is cleared at cleanup) third tilted
-        pose, not for one wrong pose; the poses are published all the same. Only poses that
-        were published count: one dropped by a reset or a deactivate did not."""
-        held, count = self._tilted
-        self._tilted = (weakref.ref(localizer),
-                        (count if held() is localizer else 0) + bool(tilt))
-        if tilt and self._tilted[1] == 3:
-            self.get_logger().warning(tilt)
-            with self._lock:  # on /diagnostics too, until cleanup
-                self._diag.config_warning = "; ".join(filter(None, (self._diag.config_warning,
-                                                                    tilt)))
-
     def _send_tf(self, tf: TfToPublish, stamp_ns: int) -> None:
         client = self._tf
         if client is not None:
@@ -536,14 +503,3 @@ class FrameProcessing(ImageWatch):
         self._warn_throttled(kind, f"image at {stamp_ns / 1e9:.3f} s not localized: {reason}",
                              at_once=news)
 
-    def _warn_throttled(self, kind: str, text: str, at_once: bool = False) -> None:
-        """Log ``text`` as a warning through the per-``kind`` throttle (with the count held back
-        since its last line), or ``at_once`` (uncounted); nothing while shutting down."""
-        report = None if at_once else self._warnings.report(kind, time.monotonic())
-        if (report is None or report.line) and not self._shutting_down():
-            again = f" ({report.repeats} more like it since)" if report and report.repeats else ""
-            self.get_logger().warning(f"{text}{again}")
-
-    def _record(self, rec: FrameRecord) -> None:
-        with self._lock:
-            self._diag.add(rec)
