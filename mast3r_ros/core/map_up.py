@@ -26,6 +26,10 @@ Z_UP_FIX = ("rotate the poses into a z-up map frame before building the map (Nav
             "[[0, 0, 1], [-1, 0, 0], [0, -1, 0]]), or build the map from the robot's own TF "
             "(build-map --pose-frames map:<camera optical frame>, docs/ros_node.md 'Record a "
             "bag')")
+#: `Z_UP_FIX` in one line, for build-map / check-map's warning; the rest is in docs/maps.md
+Z_UP_FIX_SHORT = ("left-multiply each camera pose by [[0, 0, 1], [-1, 0, 0], [0, -1, 0]] (a "
+                  "y-down world) or build from the robot's TF (--pose-frames); docs/maps.md "
+                  "'A map frame whose z is not up'")
 
 
 def up_tilt_deg(up: np.ndarray) -> float:
@@ -71,7 +75,9 @@ def map_up_doubt(map_from_cam: np.ndarray, map_frame: str = "map") -> str:
     agree (a camera turned every way, or a floor- or ceiling-looking camera that turns about the
     vertical: its ups scatter on a cone), since a frame's up cannot then be told from the
     cameras. A camera looking more than 45 deg down or up that barely turns, or one mounted
-    rolled, in a z-up map, reads as tilted too: the text says so. Raises nothing."""
+    rolled, in a z-up map, reads as tilted too (docs/maps.md 'A map frame whose z is not up' says
+    so, and why, at length). Two lines: what was found and why it matters, then the fix
+    (`Z_UP_FIX_SHORT`). Raises nothing."""
     ups = keyframe_ups(map_from_cam)
     if len(ups) < MIN_KEYFRAMES:
         return ""
@@ -81,9 +87,5 @@ def map_up_doubt(map_from_cam: np.ndarray, map_frame: str = "map") -> str:
     tilted = int(sum(is_tilted(u) for u in ups))
     return (f"the keyframe cameras' up (their -y axis) lies {up_tilt_deg(mean):.0f} deg from "
             f"the z axis of '{map_frame}' ({tilted} of {len(ups)} keyframes over "
-            f"{MAX_UP_TILT_DEG:.0f} deg): the map seems built in a frame whose z is not up (a "
-            "world frame with camera axes, y down: TUM or KITTI ground truth, an ORB-SLAM "
-            "trajectory), and a robot localized in it lies on its side; "
-            f"{Z_UP_FIX}. A camera looking steeply down or up, or mounted rolled, can ignore "
-            "this")
-
+            f"{MAX_UP_TILT_DEG:.0f} deg): its z is not up, as Nav2 takes it (REP-103/105), "
+            f"so a robot lies on its side in it\n  fix: {Z_UP_FIX_SHORT}")
