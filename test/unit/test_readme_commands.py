@@ -162,6 +162,15 @@ def test_every_repository_file_the_readme_names_exists():
     assert not missing, f"README names files the repository lacks: {missing}"
 
 
+def test_no_docs_example_names_a_path_above_the_checkout():
+    """A fresh clone has nothing beside it: an example whose data lies at ``../shared/data/...``
+    (the project's own evaluation folder) ended "source not found" for a user who copied it.
+    Examples name a placeholder of the user's (``~/data/...``) and the text says what it holds."""
+    above = [line.strip() for block in re.findall(r"```[a-z]*\n(.*?)```", README, flags=re.S)
+             for line in block.splitlines() if re.search(r"(^|[\s\"'=(])\.\./", line)]
+    assert not above, above
+
+
 def test_every_subcommand_option_is_named_in_the_readme():
     """No option only ``--help`` knows of (``--image-topic`` and demo's ``--width`` were)."""
     unnamed = sorted(f"{name} {flag}" for name, sub in _subparsers().items()
