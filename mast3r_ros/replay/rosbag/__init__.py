@@ -18,7 +18,8 @@ Runs: a bag whose header time jumps back (a simulator reset, a looped playback, 
 driver) holds several runs that share stamps; only one is read (`runs` says how they are told
 apart, `run_choice` which is chosen).
 
-Modules: `sequence` (`BagSequence`: the two passes, frame assembly), `topics` (message types,
+Modules: `sequence` (`BagSequence`: the two passes, frame assembly), `frame_outcome` (a frame,
+an unreadable one or a recorded one, from an image message), `topics` (message types,
 topic selection), `runs` (runs of header time), `run_choice` (the run read, unstamped images),
 `receive_times` (what receive times tell about a jump back), `poses` (poses from tf),
 `pose_topic` (poses from an Odometry or PoseStamped topic, `--pose-topic`),

@@ -43,6 +43,7 @@ from .cdr_header import HeaderReader
 from .depth import _DepthAssociation
 from .depth_choice import first_depth_encoding, needed_depth_topic
 from .drawn import _DrawnFrames, _Recorded
+from .frame_outcome import _FrameOutcome
 from .index_stop import _IndexStopped
 from .opening import (  # noqa: F401 (_open_hint)
     _open_bag, _open_hint, bag_deserialize, bag_label, bag_messages, numbered_messages,
@@ -66,7 +67,7 @@ PathLike = str | os.PathLike
 
 class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssociation,
                   _RegisteredDepth, _Undeserialized, _DrawnFrames, _VideoTopic, _ReceiveStamps,
-                  _IndexStopped):
+                  _IndexStopped, _FrameOutcome):
     """A rosbag2 recording as a sequence of ``Frame`` (iterable, re-iterable, with ``len``).
 
     Topics left as ``None`` are detected: the one colour image topic (Image or CompressedImage,
@@ -465,49 +466,6 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
                                                 skip_unreadable)
 
     # ---- frame assembly --------------------------------------------------------------------
-
-    def _frame_intrinsics(self, stamp_ns: int) -> CameraIntrinsics:
-        """The override, else the latest CameraInfo at or before the stamp, else the first."""
-        if self._override is not None:
-            return self._override
-        if not self._infos:
-            raise InputError(
-                f"no CameraInfo message on {self.camera_info_topic}: pass a camera_info topic "
-                "with messages or a camera_info YAML"
-            )
-        index = int(np.searchsorted(self._info_stamps, stamp_ns, side="right")) - 1
-        return self._infos[max(index, 0)][1]
-
-    def _frame_or_unreadable(self, msg: Any, depth_stamp: int,
-                             depth_by_stamp: Dict[int, Any], remaining: collections.Counter,
-                             skip_unreadable: bool) -> Frame | UnreadableFrame | RecordedFrame:
-        if isinstance(msg, UnreadableFrame):  # an image message that cannot be deserialized
-            self._take_depth(depth_stamp, depth_by_stamp, remaining)
-            if not skip_unreadable:
-                raise InputError(msg.reason)
-            return msg
-        # the pose first: a --pose-frames error is a setting's, raised, not one bad frame's;
-        # an unreadable frame keeps its ground truth (recall counts it)
-        if isinstance(msg, _Recorded):  # neither its image nor its depth read
-            pose = self._pose(msg.frame_id, msg.stamp_ns)
-            try:
-                return RecordedFrame(msg.stamp_ns, self._frame_intrinsics(msg.stamp_ns), pose)
-            except InputError as err:  # no CameraInfo: as it would be for the image
-                return UnreadableFrame.from_error(msg.stamp_ns, err, pose)
-        stamp = header_stamp_ns(msg.header)
-        pose = self._pose(msg.header.frame_id, stamp)
-        if not skip_unreadable:
-            return self._frame(msg, depth_stamp, depth_by_stamp, remaining, pose)
-        try:
-            return self._frame(msg, depth_stamp, depth_by_stamp, remaining, pose)
-        except InputError as err:
-            return UnreadableFrame.from_error(stamp, err, pose)
-
-    def _depth_error(self, stamp: int, depth_stamp: int, depth: InputError) -> InputError:
-        """The error of the frame stamped ``stamp`` whose depth (at ``depth_stamp``) could not
-        be read: ``depth``, the depth message's error."""
-        return InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: its depth at "
-                          f"t={depth_stamp * 1e-9:.6f} s: {depth}")
 
     def _frame(
         self,
