@@ -73,16 +73,16 @@ def test_the_formats_the_loader_reads_pass_the_cheap_check(tmp_path):
 _LEGACY = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)  # torch.serialization.MAGIC_NUMBER
 
 
-@pytest.mark.parametrize("make, found, torch_said", [
-    (lambda p: _noise(p), "not a zip archive or a pickle: its first bytes are 0d 6e", "operand"),
+@pytest.mark.parametrize("make, found", [
+    (lambda p: _noise(p), "not a zip archive or a pickle: its first bytes are 0d 6e"),
     (lambda p: _zip_of(p, "archive/data.pkl"), "a zip archive holding archive/data.pkl, without "
-                                               "the data.pkl/version records", "hasRecord"),
+                                               "the data.pkl/version records"),
     (lambda p: _bytes(p, _LEGACY + b"\x80\x02}q\x00(X"),
-     "a legacy torch.save file, not a zip archive, that cannot be read to its end", ""),
+     "a legacy torch.save file, not a zip archive, that cannot be read to its end"),
     (lambda p: _bytes(p, pickle.dumps({"w": list(range(99))}, protocol=4)[:60]),
-     "a pickle that cannot be read to its end, not a torch.save file", ""),
+     "a pickle that cannot be read to its end, not a torch.save file"),
 ])
-def test_reader_failures_are_told_in_our_words(tmp_path, caplog, make, found, torch_said):
+def test_reader_failures_are_told_in_our_words(tmp_path, caplog, make, found):
     """A fresh user's find: 'cannot read the checkpoint (100000 bytes, Unsupported operand
     201)' and, for a zip file, '(122 bytes, Expected hasRecord("version") to be true, but got
     false)': torch's wording. The reader (as the retrieval head's and a Hugging Face
@@ -95,6 +95,9 @@ def test_reader_failures_are_told_in_our_words(tmp_path, caplog, make, found, to
     text = str(err.value)
     assert "\n" not in text and f"{path}: cannot read the checkpoint (" in text, text
     assert found in text and text.endswith("download or copy it again"), text
-    for raw in ("operand", "hasRecord", "Pytorch", "enforce", "weights_only"):
+    for raw in ("operand", "hasRecord", "Pytorch", "enforce", "weights_only", "load key"):
         assert raw not in text, text
-    assert torch_said in caplog.text  # the raw text, for whoever debugs it
+    # torch's own text (its wording differs by version: 2.13 'Unsupported operand 13', 2.1
+    # 'invalid load key'), for whoever debugs it
+    said = caplog.text.split(f"{path}: torch.load failed: ", 1)
+    assert len(said) == 2 and said[1].strip(), caplog.text
