@@ -199,3 +199,26 @@ def test_the_node_diagnostics_say_the_refusal_at_once():
     d.add(FrameRecord(0.4, True, 100, reason=DEGRADED_REASON + " (over 20 frames ...)"))
     s = d.summary(0.5, Track.TRACKING, True)
     assert s.level == WARN and s.message.startswith(DEGRADED_REASON)
+
+
+def test_a_resumed_run_holds_the_refusal_as_the_run_in_one_go():
+    """`Localizer.recall` hands a resumed run's recorded results to the gate's `judge`; a
+    recorded refusal of the mid-run rule is a failure there, so the hold was not moved by it,
+    and a run stopped where the field fits dip (frames 32-41: the end-of-run verdict comes and
+    goes while the hold stays) published after the resume frames 33-40 that the run in one go
+    refused. Every stop point now gives the run in one go's outcomes."""
+    fits = _field(FIELD_RECTIFIED)
+
+    def ok(i, f):
+        return LocalizationResult(True, i, np.eye(4), None, focal_fit=f)
+
+    gate = RunDistortionGate(MAP_RIGHT)
+    whole = [gate.judge(ok(i, f)) for i, f in enumerate(fits)]
+    assert [r.success for r in whole].count(True) == 18  # refused from frame 19 to the end
+    for stop in range(len(fits)):
+        gate = RunDistortionGate(MAP_RIGHT)
+        for r in whole[:stop]:
+            gate.judge(r)  # as `Localizer.recall` takes a recorded result
+        resumed = [gate.judge(ok(i, f)) for i, f in enumerate(fits) if i >= stop]
+        assert [(r.success, r.reason) for r in resumed] == \
+            [(r.success, r.reason) for r in whole[stop:]], stop

@@ -198,6 +198,13 @@ class RunDistortionGate(RunGate):
                 self._judged_frames += 1
         ev = self._judged(result, enabled)
         if ev is None:
+            if (enabled and result.focal_fit is not None and not result.success
+                    and result.reason.startswith(RECTIFIED_REASON)):
+                # a recorded refusal of the mid-run rule (`Localizer.recall`, a resumed run):
+                # the run in one go judged it a success, so its hold moves here as it did there
+                # (else a hold the fits dip under ends at the resume: frames refused in one go
+                # were published after it)
+                self._evidence.rectified_midrun()
             return result
         if ev.off and not self._through_keyframes:  # a map bent alike: not refused here
             c = ev.k1
