@@ -359,6 +359,29 @@ def test_a_keyframe_image_of_the_recorded_size_in_pixels_is_said_to_differ_in_co
             in out), out
 
 
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_keyframe_image_replaced_after_the_open_names_the_map_s_byte_count(tmp_path, version):
+    """A keyframe PNG replaced by a whole PNG after the map was opened (a lazy map, the file
+    read on first use) has another byte count than the map records; the line said "9444 bytes
+    as recorded, but another sha256" (the file's own count given as the map's), now "9444
+    bytes, the map says 9344"."""
+    import numpy as np
+
+    m = kfm.write_map(str(tmp_path / "m"), _keyframes(), version=version)
+    png = os.path.join(m, "keyframes", "000002.png")
+    size = os.path.getsize(png)
+    opened = KeyframeMap.load(m, lazy=True)  # its os.stat saw the recorded size
+    noise = np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8)
+    data = _png(noise, pad_to=size + 100)
+    with open(png, "wb") as fh:
+        fh.write(data)
+    with pytest.raises(MapFormatError) as e:
+        opened.image(2)
+    assert (f"keyframe 2's image is a valid PNG of 64x48 as recorded, but its content differs "
+            f"from what the map recorded ({size + 100} bytes, the map says {size}) -- was it "
+            f"replaced from another map?") in str(e.value), e.value
+
+
 def test_only_a_whole_png_is_taken_for_a_replaced_image():
     """`whole_png_size` calls a PNG whole only from its signature through IEND at the last byte,
     every chunk's CRC right: a copy cut short, one byte damaged, bytes after IEND are not (they

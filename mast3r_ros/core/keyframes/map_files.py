@@ -52,8 +52,12 @@ class MapFiles:
         if sha256_hex(data) != meta["sha256"]:
             rec = self._recorded_image(rel)
             found = whole_png_size(data) if rec is not None else None
-            if found is not None:  # of the recorded size, but a whole PNG of its own
-                raise MapFormatError(replaced_line(full, rec, found, len(data), len(data))
+            if found is not None:  # a whole PNG of its own (of the recorded size at the
+                # open's os.stat, unless it was replaced since: the map's own count then)
+                want = meta.get("bytes")
+                want = int(want) if isinstance(want, (int, np.integer)) and want >= 0 else \
+                    len(data)
+                raise MapFormatError(replaced_line(full, rec, found, len(data), want)
                                      + (f" (`mast3r-ros check-map {self.path}` lists every "
                                         "problem)" if hint else ""))
             raise MapFormatError(f"map file corrupt (checksum mismatch): {full}{fix}")
