@@ -222,3 +222,22 @@ def test_a_resumed_run_holds_the_refusal_as_the_run_in_one_go():
         resumed = [gate.judge(ok(i, f)) for i, f in enumerate(fits) if i >= stop]
         assert [(r.success, r.reason) for r in resumed] == \
             [(r.success, r.reason) for r in whole[stop:]], stop
+
+
+def test_a_hold_whose_kept_fits_give_no_k1_refuses_without_a_type_error():
+    """Held, then `NODE_MAX_FRAMES` fits whose k1 is not observable (sigma inf: a wall filling
+    the view) push the observable ones out of the evidence: it has no value, and the refusal's
+    words formatted None ('unsupported format string passed to NoneType.__format__'), an
+    exception out of `Localizer.localize` on every frame. The hold stays, worded so."""
+    from mast3r_ros.core.focal_evidence import NODE_MAX_FRAMES
+
+    gate = RunDistortionGate(MAP_RIGHT)
+
+    def ok(f):
+        return LocalizationResult(True, 1, np.eye(4), focal_fit=f)
+
+    assert not [gate.judge(ok(_fit(0.3))) for _ in range(12)][-1].success
+    for _ in range(NODE_MAX_FRAMES):
+        r = gate.judge(ok(_fit(float("nan"), float("inf"))))
+    assert not r.success and r.reason.startswith(RECTIFIED_REASON), r.reason
+    assert "too few to judge again" in r.reason, r.reason

@@ -104,6 +104,11 @@ def map_images_right(report: Optional[Dict[str, Any]], camera: Optional[tuple]) 
 
 def _rectified_words(ev: DistortionEvidence, given_k1: float) -> str:
     c = ev.k1
+    if c.value is None or c.sigma is None:  # held, but the fits kept since give no k1 (the
+        # last `NODE_MAX_FRAMES` not observable): the figures were formatted from None
+        return (f"said over earlier frames, the inliers fitting a residual radial k1 about "
+                f"minus the camera's own {given_k1:+.3f}; of the fits kept since, "
+                f"{c.frames_judged} give k1, too few to judge again")
     return (f"over {c.frames_used} frames the inliers fit a residual radial k1 {c.value:+.3f} "
             f"+-{c.sigma:.3f} beyond the camera's D, about minus its own k1 {given_k1:+.3f}")
 
