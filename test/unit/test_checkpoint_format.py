@@ -101,3 +101,32 @@ def test_reader_failures_are_told_in_our_words(tmp_path, caplog, make, found):
     # 'invalid load key'), for whoever debugs it
     said = caplog.text.split(f"{path}: torch.load failed: ", 1)
     assert len(said) == 2 and said[1].strip(), caplog.text
+
+
+def test_an_intact_archive_the_reader_failed_on_is_not_called_damaged(tmp_path, monkeypatch):
+    """torch's reader failing on a torch.save archive intact as written (out of memory on a
+    small robot computer loading the 2.7 GB network) was said to be 'a torch.save zip archive
+    with a damaged record', sending the user to download it again; an intact archive now gives
+    the reader's own reason, and one whose record fails its CRC is still called damaged."""
+    good = tmp_path / "MASt3R.pth"
+    torch.save({"w": torch.arange(256, dtype=torch.float32)}, good)
+
+    def out_of_memory(*_a, **_k):
+        raise RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate "
+                           "2705326080 bytes")
+
+    monkeypatch.setattr(checkpoint, "load_torch_file", out_of_memory)
+    with pytest.raises(CheckpointError) as err:
+        checkpoint.read_torch_archive(str(good), "checkpoint", "refused")
+    assert "damaged" not in str(err.value), err.value
+    assert "DefaultCPUAllocator: not enough memory: you tried to allocate" in str(err.value), \
+        err.value
+    data = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as zf:  # one byte of the tensor's record flipped
+        info = next(i for i in zf.infolist() if "/data/" in i.filename)
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + 100] ^= 0xFF
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="a torch.save zip archive with a damaged record"):
+        checkpoint.read_torch_archive(str(bad), "checkpoint", "refused")
