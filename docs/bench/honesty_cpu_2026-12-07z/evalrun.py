@@ -6,7 +6,10 @@ and for the published covariance (results.jsonl's 6x6, position then rotation, m
 fraction of frames within 1, 2, 3 sigma per axis (`*_axis_Ks`; calibrated 0.68 / 0.95 / 0.997)
 and by Mahalanobis distance of the 3-vector (`*_maha_Ks`; chi2(3): 0.20 / 0.74 / 0.97), the
 mean NEES (calibrated: 3 per block, 6 for the whole pose) and the refusal reasons.
-The rotation error is the rotation vector of R_gt R_est^T (map axes).
+The rotation error is the rotation vector of R_est R_gt^T (map axes): the covariance's own
+convention (core.pnp: R' = exp([dtheta]_x) R), so the 6-D NEES weighs the position-rotation
+correlation with the right sign (before 2026-12-10 it took R_gt R_est^T, the opposite sign: the
+per-block figures are the same either way, the 6-D ones were not; see README.txt).
 """
 
 import collections
@@ -38,7 +41,7 @@ def main(run, gt_path, label=None):
             continue
         T, G = np.array(r["map_from_cam"]), gt[keys[i]]
         ep = T[:3, 3] - G[:3, 3]
-        er = Rotation.from_matrix(G[:3, :3] @ T[:3, :3].T).as_rotvec()
+        er = Rotation.from_matrix(T[:3, :3] @ G[:3, :3].T).as_rotvec()
         errs.append((np.linalg.norm(ep), np.degrees(np.linalg.norm(er))))
         C = np.array(r["covariance"])
         a, b = ep @ np.linalg.solve(C[:3, :3], ep), er @ np.linalg.solve(C[3:, 3:], er)
