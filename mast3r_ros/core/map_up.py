@@ -19,14 +19,8 @@ MAX_UP_TILT_DEG = 45.0
 MIN_KEYFRAMES = 3
 MIN_UP_AGREEMENT = 0.9
 
-#: what to do about it, said by the node and by build-map / check-map
-Z_UP_FIX = ("rotate the poses into a z-up map frame before building the map (Nav2 takes the "
-            "map's z as up): for a world frame with camera axes (x right, y down, z forward) "
-            "the map's x, y, z are the world's z, -x, -y (left-multiply each camera pose by "
-            "[[0, 0, 1], [-1, 0, 0], [0, -1, 0]]), or build the map from the robot's own TF "
-            "(build-map --pose-frames map:<camera optical frame>, docs/ros_node.md 'Record a "
-            "bag')")
-#: `Z_UP_FIX` in one line, for build-map / check-map's warning; the rest is in docs/maps.md
+#: what to do about it, in one line, for the node's tilted-pose warning and build-map /
+#: check-map's (the rest is in docs/maps.md, which it names)
 Z_UP_FIX_SHORT = ("left-multiply each camera pose by [[0, 0, 1], [-1, 0, 0], [0, -1, 0]] (a "
                   "y-down world) or build from the robot's TF (--pose-frames); docs/maps.md "
                   "'A map frame whose z is not up'")

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from mast3r_ros.ros import admission
 from mast3r_ros.ros.diagnostics import FrameRecord
+from mast3r_ros.ros.frames import one_line
 
 
 class FrameReports:
@@ -65,6 +66,6 @@ class FrameReports:
                         (count if held() is localizer else 0) + bool(tilt))
         if tilt and self._tilted[1] == 3:
             self.get_logger().warning(tilt)
-            with self._lock:  # on /diagnostics too, until cleanup
+            with self._lock:  # on /diagnostics too, until cleanup (one line there)
                 self._diag.config_warning = "; ".join(filter(None, (self._diag.config_warning,
-                                                                    tilt)))
+                                                                    one_line(tilt))))

@@ -25,7 +25,7 @@ import numpy as np
 
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import finite_matrix, finite_pose, invert_pose
-from mast3r_ros.core.map_up import Z_UP_FIX, is_tilted, up_tilt_deg
+from mast3r_ros.core.map_up import Z_UP_FIX_SHORT, is_tilted, up_tilt_deg
 
 
 def map_from_base(map_from_cam: np.ndarray, cam_from_base: np.ndarray) -> np.ndarray:
@@ -102,17 +102,26 @@ def tilted_base_doubt(map_from_base_: np.ndarray, map_frame: str, base_frame: st
     ORB-SLAM trajectory) localizes rightly in that frame, but Nav2's 2-D map and costmaps take
     z as up, and ``two_d_mode`` flattens the pose about that z: the robot seems to climb the
     walls. A wrong ``base_frame -> camera`` mount (URDF) shows the same way. ``map_from_base_``
-    4x4 (base -> map)."""
+    4x4 (base -> map).
+
+    Two lines, as build-map's and check-map's (`map_up.map_up_doubt`): what was found (the tilt
+    in degrees, the frames, the two causes) and why it matters, then the fix in one line
+    (`Z_UP_FIX_SHORT`, which names docs/maps.md 'A map frame whose z is not up' for the rest).
+    `one_line` joins them for /diagnostics."""
     z = finite_pose(map_from_base_, "map_from_base")[:3, 2]
     if not is_tilted(z):
         return ""
     return (f"'{base_frame}' is tilted {up_tilt_deg(z):.0f} deg from the z axis of "
-            f"'{map_frame}' in localized poses (REP-103: z up in both): the map seems built in "
-            "a frame whose z is not up (a world frame with camera axes, y down: TUM or KITTI "
-            "ground truth, an ORB-SLAM trajectory), or the URDF's camera mount is wrong; Nav2's "
-            f"map and costmaps take '{map_frame}' z as up"
-            + (" and two_d_mode flattens the pose about it" if two_d_mode else "")
-            + f": {Z_UP_FIX}")
+            f"'{map_frame}' in localized poses: the map's z is not up, as Nav2 takes it "
+            "(REP-103/105)" + (" and two_d_mode flattens about it" if two_d_mode else "")
+            + ", or the URDF's camera mount is wrong"
+            + f"\n  fix: {Z_UP_FIX_SHORT}")
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks (and the indent after each) as "; ": a multi-line warning
+    (`tilted_base_doubt`) as a /diagnostics value holds it."""
+    return "; ".join(part.strip() for part in text.split("\n") if part.strip())
 
 
 @dataclasses.dataclass(frozen=True)

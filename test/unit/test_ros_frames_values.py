@@ -11,6 +11,7 @@ import pytest
 
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import make_pose
+from mast3r_ros.core.map_up import Z_UP_FIX_SHORT
 from mast3r_ros.ros import frames
 
 
@@ -160,3 +161,39 @@ def test_tilted_base_doubt_is_said_for_a_base_more_than_45_deg_off_the_map_z(rol
         assert "'base_link'" in why and "--pose-frames" in why and "two_d_mode" not in why
         assert "two_d_mode" in frames.tilted_base_doubt(make_pose(R, [0, 0, 0]), "map",
                                                         "base_link", True)
+
+
+@pytest.mark.parametrize("two_d_mode", [False, True])
+def test_the_tilted_pose_warning_is_two_short_lines_naming_the_fix_and_the_docs(two_d_mode):
+    """The node's tilted-pose warning was one log line of 723 characters (765 with
+    two_d_mode: the y-down world's axes, the full rotation recipe, the bag recipe); build-map's
+    and check-map's was cut to two lines. Now the node's is as short: what (the tilt figure,
+    both frames, the two causes), then the fix in one line and where the rest is
+    (docs/maps.md); on /diagnostics the same in one line."""
+    from scipy.spatial.transform import Rotation
+
+    R = Rotation.from_euler("x", -90.0, degrees=True).as_matrix()
+    why = frames.tilted_base_doubt(make_pose(R, [0, 0, 0]), "map", "base_link", two_d_mode)
+    found, fix = why.split("\n")
+    assert found.startswith("'base_link' is tilted 90 deg from the z axis of 'map'"), found
+    assert "z is not up, as Nav2 takes it (REP-103/105)" in found and "URDF" in found
+    assert ("two_d_mode" in found) is two_d_mode
+    assert fix == "  fix: " + Z_UP_FIX_SHORT
+    assert "[[0, 0, 1], [-1, 0, 0], [0, -1, 0]]" in fix and "--pose-frames" in fix
+    assert fix.endswith("docs/maps.md 'A map frame whose z is not up'")
+    assert max(len(found), len(fix)) <= 200 and len(why) <= 400, (len(found), len(fix))
+    flat = frames.one_line(why)
+    assert "\n" not in flat and flat == f"{found}; fix: {Z_UP_FIX_SHORT}"
+
+
+def test_docs_show_the_tilted_pose_warning_as_the_node_says_it():
+    """docs/ros_node.md (Frames) quotes the warning's two lines; they are the node's own."""
+    from pathlib import Path
+
+    from scipy.spatial.transform import Rotation
+
+    R = Rotation.from_euler("x", -90.0, degrees=True).as_matrix()
+    why = frames.tilted_base_doubt(make_pose(R, [0, 0, 0]), "map", "base_link")
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ros_node.md").read_text("utf-8")
+    found, fix = why.split("\n")
+    assert f"[mast3r_localizer]: {found}\n  {fix}\n" in doc

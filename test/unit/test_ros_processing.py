@@ -617,7 +617,9 @@ def test_a_map_whose_z_is_not_up_is_warned_about_once_and_still_published():
         said = [m for lvl, m in host.logger.lines if lvl == "warning" and "tilted 90 deg" in m]
         assert len(said) == (k >= 2), (k, host.logger.lines)
     assert len(host._outputs.poses) == 5
-    assert "tilted 90 deg" in dict(host.summary().values)["config_warning"]
+    config_warning = dict(host.summary().values)["config_warning"]
+    assert "tilted 90 deg" in config_warning and "; fix: " in config_warning
+    assert "\n" not in config_warning  # the log's two lines, as one on /diagnostics
     host._diag.cleaned_up()           # cleanup, then configure again: a new localizer
     host._localizer = YDown()
     for k in range(5, 8):
