@@ -39,7 +39,7 @@ from ..core.keyframes import KeyframeMap
 from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json, atomic_write_text,
                            check_output_folder, needs_overwrite, output_path)
 from ..core.localizer import Localizer
-from ..core.localizer.distortion_run_gate import stretch_news
+from ..core.localizer.stretch_log import StretchLog
 from ..core.pnp import poselib_available
 from ..core.repeated_image import RepeatedImageCheck
 from ..core.tracker import StampCheck, Tracker
@@ -68,14 +68,15 @@ from .unreadable import hold_unreadable, warn_unreadable
 
 log = logging.getLogger(__name__)
 
-def say_at_once(r: LocalizationResult, said: str) -> str:
+def say_at_once(r: LocalizationResult, said: StretchLog) -> None:
     """Log ``r``'s reason (a warning) when it begins a stretch of the distortion gate's mid-run
-    reasons, which the end of the run alone said before (`stretch_news`, the node's rule too);
-    returns the stretch after ``r`` (``said``: the one before it)."""
-    news, said = stretch_news(r, said)
-    if news:
-        log.warning("frame at t=%.6f s: %s", r.stamp_ns * 1e-9, r.reason)
-    return said
+    reasons, which the end of the run alone said before; a line a reason every 10 s of frame
+    stamps at most, with the count held back (`StretchLog`, the node's rule too)."""
+    lines = said.note(r, r.stamp_ns * 1e-9)
+    if lines.reason:
+        log.warning("frame at t=%.6f s: %s", r.stamp_ns * 1e-9, lines.reason)
+    for line in lines.summaries:
+        log.warning("%s", line)
 
 
 def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker: Tracker,
@@ -100,7 +101,7 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
     such a stop writes no result (`unreadable.hold_unreadable`)."""
     done, pulled = done or {}, [0]
     repeats = RepeatedImageCheck()  # a frozen driver's frames (core/repeated_image.py)
-    said = ""  # `say_at_once`'s stretch
+    said = StretchLog()  # `say_at_once`'s stretches
 
     def counted() -> Iterator[FrameOrUnreadable]:  # the place of the frame read last
         for f in frames:
@@ -139,8 +140,10 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
             loc.recall(r, getattr(f, "intrinsics", None))
             repeats.reset()  # its pixels were not read
         tracker.update(r)
-        said = say_at_once(r, said)
+        say_at_once(r, said)
         yield f, r
+    for line in said.flush():  # the stretches held back since their last line
+        log.warning("%s", line)
 
 
 def _unreadable_failure(f: UnreadableFrame, tracker: Tracker, n: int) -> LocalizationResult:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import traceback
 import weakref
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from mast3r_ros.ros import admission
 from mast3r_ros.ros.diagnostics import FrameRecord
@@ -51,6 +51,12 @@ class FrameReports:
         if (report is None or report.line) and not self._shutting_down():
             again = f" ({report.repeats} more like it since)" if report and report.repeats else ""
             self.get_logger().warning(f"{text}{again}")
+
+    def _say_stretches(self, summaries: Iterable[str]) -> None:
+        """Log `StretchLog`'s summary lines (the degraded stretches held back), unthrottled:
+        it says at most one a reason every 10 s and one more at a deactivate."""
+        for line in summaries:
+            self._warn_throttled("", line, at_once=True)
 
     def _record(self, rec: FrameRecord) -> None:
         with self._lock:

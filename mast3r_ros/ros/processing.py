@@ -42,7 +42,7 @@ from mast3r_ros.core.config import Config
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.focal_evidence import FocalFit
 from mast3r_ros.core.image_stamp import restamp_on_receipt
-from mast3r_ros.core.localizer.distortion_run_gate import stretch_news
+from mast3r_ros.core.localizer.stretch_log import StretchLog
 from mast3r_ros.core.pose_uncertainty import sigma_depth_ratio
 from mast3r_ros.core.repeated_image import RepeatedImageCheck
 from mast3r_ros.core.said_once import SaidOnce
@@ -101,7 +101,9 @@ class FrameProcessing(FrameReports, ImageWatch):
         # the last image's pixels: the same again under a new stamp is a frozen driver's
         # (core/repeated_image.py), refused as a failed frame (the node goes lost)
         self._repeats = RepeatedImageCheck()
-        self._stretch = ""  # the distortion gate's mid-run reasons, said once a stretch of them
+        # the distortion gate's mid-run reasons: said once a stretch of them, a line a reason
+        # every 10 s at most (a state flapping every frame: the count held back since)
+        self._stretch_log = StretchLog()
         # counts activations and deactivations (`_set_active`): a frame carries the one it was
         # admitted under and publishes only while it is still the node's
         self._activation = 0
@@ -125,15 +127,17 @@ class FrameProcessing(FrameReports, ImageWatch):
         (`_drop_deactivated`). The frozen-driver check forgets the last image: after a
         reactivation or a new configuration (fresh tracking, nothing published yet) a camera
         standing still (a noise-free simulated one) was refused every frame until it moved.
-        An activation judges its images anew (`image_watch`)."""
+        An activation judges its images anew (`image_watch`) and says its first degraded pose
+        at once; the degraded stretches held back before it are said (`StretchLog.flush`)."""
         with self._lock:
             self._activation += 1
             self._active = active
             # a new object, not a reset: the worker may be checking a frame with the old one
             self._repeats = RepeatedImageCheck()
-            self._stretch = ""  # its first degraded pose is said
+            held = self._stretch_log.flush()  # its first degraded pose is said
             if active:  # its images judged anew: often another camera (`image_watch`)
                 self._watch_images()
+        self._say_stretches(held)
 
     def _current(self, activation: int) -> bool:
         """Under ``_lock``: a frame admitted in ``activation`` may still change the state and
@@ -426,13 +430,13 @@ class FrameProcessing(FrameReports, ImageWatch):
             cov = planar_covariance(cov)
             tf = localization_tf(map_from_base_, odom, n.map_frame, n.odom_frame, n.base_frame)
         now_ns = self.get_clock().now().nanoseconds
-        outputs, news = self._outputs, False
+        outputs, news = self._outputs, None
         with self._lock:
             if epoch is not None and self._tracking.epoch != epoch:
                 return                  # reset meanwhile: the old timeline's pose
             ended = activation is not None and not self._current(activation)
             if not ended:
-                news, self._stretch = stretch_news(result, self._stretch)
+                news = self._stretch_log.note(result, self._now())
                 self._tracking.on_success(result, tf, odom, prior=prior_tf.parent_from_child)
                 tf_stamp = (self._tracking.next_tf_stamp_ns(now_ns, n.transform_tolerance,
                                                             True) if n.publish_tf else None)
@@ -443,9 +447,10 @@ class FrameProcessing(FrameReports, ImageWatch):
         if ended:
             self._drop_deactivated(frame.stamp_ns)
             return
-        if news:  # a pose published degraded: once a stretch, as localize says it
-            self._warn_throttled("", f"image at {frame.stamp_ns / 1e9:.3f} s: {result.reason}",
+        if news and news.reason:  # a pose published degraded: once a stretch, as localize
+            self._warn_throttled("", f"image at {frame.stamp_ns / 1e9:.3f} s: {news.reason}",
                                  at_once=True)
+        self._say_stretches(news.summaries if news else ())
         self._count_tilted(tilt, localizer)  # a pose published: not one dropped above
         if outputs is None:
             return
@@ -481,7 +486,7 @@ class FrameProcessing(FrameReports, ImageWatch):
         With ``epoch`` (a localizer result's), nothing at all once the state was reset since:
         the failure belongs to the old timeline (see `_publish_result`). With ``activation``
         (the frame's) ended, it is dropped instead (`_drop_deactivated`)."""
-        news = False  # the first of a stretch of the mid-run refusals: said at once
+        news = None  # the first of a stretch of the mid-run refusals: said at once
         if not dropped:
             with self._lock:
                 if epoch is not None and self._tracking.epoch != epoch:
@@ -490,7 +495,7 @@ class FrameProcessing(FrameReports, ImageWatch):
                 if not ended:
                     failed = LocalizationResult.failure(stamp_ns, reason)
                     self._tracking.on_failure(failed)
-                    news, self._stretch = stretch_news(failed, self._stretch)
+                    news = self._stretch_log.note(failed, self._now())
             if ended:
                 self._drop_deactivated(stamp_ns)
                 return
@@ -500,6 +505,8 @@ class FrameProcessing(FrameReports, ImageWatch):
             processing_s, reason, dropped=dropped, refused=refused,
             timings_s=tuple((k, float(v)) for k, v in (timings or {}).items()),
             focal_fit=focal_fit, camera=camera))
-        self._warn_throttled(kind, f"image at {stamp_ns / 1e9:.3f} s not localized: {reason}",
-                             at_once=news)
+        said = news.reason if news else ""  # with the stretches held back since its last line
+        self._warn_throttled(kind, f"image at {stamp_ns / 1e9:.3f} s not localized: "
+                             f"{said or reason}", at_once=bool(said))
+        self._say_stretches(news.summaries if news else ())
 

@@ -174,16 +174,44 @@ def test_localize_logs_the_first_frame_of_each_stretch(caplog):
     def res(ok, reason, stamp):
         return LocalizationResult(ok, stamp, np.eye(4) if ok else None, reason=reason)
 
-    seq = [res(True, "", 1), res(False, RECTIFIED_REASON + " (a)", 2_000_000_000),
-           res(False, "too few inliers", 3), res(False, RECTIFIED_REASON + " (b)", 4),
-           res(True, "", 5), res(False, RECTIFIED_REASON + " (c)", 6_000_000_000)]
-    said = ""
+    from mast3r_ros.core.localizer.stretch_log import StretchLog
+
+    s = 1_000_000_000
+    seq = [res(True, "", 1 * s), res(False, RECTIFIED_REASON + " (a)", 2 * s),
+           res(False, "too few inliers", 3 * s), res(False, RECTIFIED_REASON + " (b)", 4 * s),
+           res(True, "", 5 * s), res(False, RECTIFIED_REASON + " (c)", 12 * s)]
+    said = StretchLog()
     with caplog.at_level(logging.WARNING, logger="mast3r_ros.replay.localize_run"):
         for r in seq:
-            said = say_at_once(r, said)
+            say_at_once(r, said)
     lines = [m.getMessage() for m in caplog.records]
     assert lines == [f"frame at t=2.000000 s: {RECTIFIED_REASON} (a)",
-                     f"frame at t=6.000000 s: {RECTIFIED_REASON} (c)"]
+                     f"frame at t=12.000000 s: {RECTIFIED_REASON} (c)"]
+
+
+def test_localize_logs_a_flapping_stretch_a_bounded_number_of_times(caplog):
+    """Refused / clean every other frame, 100 frames at 30 Hz (3.3 s of stamps): each refusal
+    began a stretch and `localize` logged 50 lines; now one (the first, at once), and the 49
+    held back are said in one line at the end of the run (`localize_frames`)."""
+    from mast3r_ros.core.tracker import Tracker
+    from mast3r_ros.core.types import Frame
+    from mast3r_ros.replay.localize_run import localize_frames
+
+    class Flapping:
+        def localize(self, frame, prior=None, force_global=False, *, hint=None, **_):
+            k = round((frame.stamp_ns - 10 ** 9) * 30 / 10 ** 9)
+            return (LocalizationResult(True, frame.stamp_ns, np.eye(4)) if k % 2 else
+                    LocalizationResult.failure(frame.stamp_ns, RECTIFIED_REASON + " (a)"))
+
+    stamps = [10 ** 9 + k * 10 ** 9 // 30 for k in range(100)]
+    frames = [Frame(np.full((4, 4, 3), k, np.uint8), None, t) for k, t in enumerate(stamps)]
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.replay.localize_run"):
+        out = list(localize_frames(Flapping(), frames, Tracker()))
+    assert sum(not r.success for _, r in out) == 50     # every frame's result all the same
+    lines = [m.getMessage() for m in caplog.records if RECTIFIED_REASON in m.getMessage()]
+    assert lines == [f"frame at t=1.000000 s: {RECTIFIED_REASON} (a)",
+                     f"{RECTIFIED_REASON}: 49 more stretches of it after its last line, not "
+                     "logged one by one"], len(lines)
 
 
 def test_the_node_diagnostics_say_the_refusal_at_once():

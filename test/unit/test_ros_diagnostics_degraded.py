@@ -9,9 +9,11 @@ and the WARN holds while any is in the window, naming how many and why.
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
+import pytest
 
 from mast3r_ros.core.localizer.distortion_run_gate import DEGRADED_REASON, RECTIFIED_REASON
 from mast3r_ros.core.tracker import Track
@@ -136,40 +138,100 @@ def test_the_node_counts_a_degraded_pose_and_publishes_it_as_any_other():
         f"last 10 s{MARK[len(DEGRADED_REASON):]}"
 
 
-def test_the_node_logs_the_first_degraded_pose_of_each_stretch():
-    """As `localize` (`say_at_once`, one rule: `stretch_news`): a WARN line at the first pose
-    published degraded, none for the next ones, again after a clean pose or when the mid-run
-    rule's reason changes (a refusal between, itself logged at once as the first of its
-    stretch) or after a reactivation, not after a failure for another reason. Before,
-    the node logged no line at all for the poses it published degraded."""
+def _scripted_host(plan, monkeypatch):
+    """A node (`test_ros_processing.Host`) whose localizer follows ``plan``: "d" a pose
+    published degraded, "" a clean one, "fail" another failure, "rect" the mid-run refusal;
+    its monotonic clock (``clock.t``) set by the test."""
     import dataclasses
+    from types import SimpleNamespace as NS
 
-    from test_ros_processing import Host, Localizer, image, stamp
+    from test_ros_processing import Host, Localizer
 
-    plan = ["d", "d", "d", "", "d", "fail", "d", "rect", "rect", "d", "d", "d"]
+    from mast3r_ros.ros import processing
+
+    clock = NS(t=1000.0)
+    monkeypatch.setattr(processing, "time", NS(monotonic=lambda: clock.t))
     reasons = {"d": MARK, "": "", "fail": "too few inliers (3 < 30)",
                "rect": RECTIFIED_REASON + " (over 21 frames ...)"}
     loc = Localizer()
     plain = loc.localize
 
     def localize(*a, **k):
-        r, why = plain(*a, **k), reasons[plan[loc.calls - 1]]
+        r, why = plain(*a, **k), reasons[plan[(loc.calls - 1) % len(plan)]]
         return dataclasses.replace(r, reason=why) if why in ("", MARK) else \
             dataclasses.replace(r, success=False, map_from_cam=None, reason=why)
 
     loc.localize = localize
-    host = Host(localizer=loc)
+    return Host(localizer=loc), clock
+
+
+def _stretch_lines(host, before=0):
+    return [m for lvl, m in host.logger.lines[before:] if lvl == "warning"
+            and (DEGRADED_REASON in m or RECTIFIED_REASON in m)]
+
+
+def test_the_node_logs_the_first_degraded_pose_of_each_stretch(monkeypatch):
+    """As `localize` (`say_at_once`, one rule: `StretchLog`): a WARN line at the first pose
+    published degraded, none for the next ones, again after a clean pose or when the mid-run
+    rule's reason changes (a refusal between, itself logged at once as the first of its
+    stretch) or after a reactivation, not after a failure for another reason: each here after
+    a quiet 11 s (flapping faster: the next test). Before, the node logged no line at all for
+    the poses it published degraded."""
+    from test_ros_processing import image, stamp
+
+    plan = ["d", "d", "d", "", "d", "fail", "d", "rect", "rect", "d", "d", "d"]
+    host, clock = _scripted_host(plan, monkeypatch)
     said = []
     for k in range(len(plan)):
+        clock.t += 11.0 if k in (4, 9) else 0.01
         before = len(host.logger.lines)
         if k == 11:                              # deactivated and activated again
             host._set_active(False)
             host._set_active(True)
         host._process(image(stamp(k)))
-        said.append([m for lvl, m in host.logger.lines[before:] if lvl == "warning"
-                     and (DEGRADED_REASON in m or RECTIFIED_REASON in m)])
+        said.append(_stretch_lines(host, before))
     assert len(host._outputs.poses) == 9       # every pose published, marked or not
     # the first refusal of its stretch too, though a failure was logged 0.02 s before it (the
     # throttle's 5 s); the second is throttled as any failure
     assert [len(s) for s in said] == [1, 0, 0, 0, 1, 0, 0, 1, 0, 1, 0, 1], host.logger.lines
     assert said[0] == [f"image at {stamp(0) / 1e9:.3f} s: {MARK}"]
+
+
+@pytest.mark.parametrize("plan", [["d", ""], ["d", "rect"]])
+def test_a_degraded_state_flapping_every_frame_logs_a_bounded_number_of_lines(plan,
+                                                                             monkeypatch):
+    """Degraded / clean (or degraded / refused) every frame, 100 frames at 30 Hz: every
+    degraded frame began a stretch and was logged at once, 50 lines (100 with the refusals).
+    Now a reason's first line at once, then at most one a reason every 10 s, saying how many
+    stretches it held back; after a quiet 10 s the count held back is said in one line; a
+    deactivate says what is held back then; /diagnostics counts every frame."""
+    from test_ros_processing import image
+
+    host, clock = _scripted_host(plan, monkeypatch)
+    start = 100 * 10 ** 9 - 10 ** 9 // 2
+
+    def run(frames):
+        for _ in range(frames):
+            k = host._localizer.calls
+            clock.t += 1 / 30
+            host.clock.now_ns = start + k * 10 ** 9 // 30 + 10 ** 7   # the node's ROS clock
+            host._process(image(start + k * 10 ** 9 // 30))
+
+    run(100)
+    lines = _stretch_lines(host)
+    # with the refusals: the first of each reason, and one held back by the failures' own 5 s
+    # throttle (the first "failed" line), as a refusal within a stretch always was
+    assert len(lines) == (1 if plan[1] == "" else 3), lines
+    assert lines[0] == f"image at {start / 1e9:.3f} s: {MARK}"
+    assert dict(host.summary().values)["frames_degraded"] == "50"
+    run(300)                                           # 10 s more
+    host._set_active(False)                            # a deactivate says what is held back
+    lines = _stretch_lines(host)
+    assert len(lines) <= (4 if plan[1] == "" else 10), lines  # were 200 (400 with refusals)
+    assert lines[-1].startswith(f"{DEGRADED_REASON}: ") or lines[-2].startswith(
+        f"{DEGRADED_REASON}: "), lines
+    # every degraded stretch is said: a line of its own, or counted in one
+    held = [int(n) for m in lines if m.startswith(DEGRADED_REASON) or MARK in m
+            for n in re.findall(r"(\d+) more stretch", m)]
+    assert sum(MARK in m for m in lines) + sum(held) == 200, lines
+    assert "since its last line 10 s before, not logged one by one" in " ".join(lines)
