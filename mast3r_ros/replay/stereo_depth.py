@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.image_codec import read_image_file
+from ..core.image_codec import BayerWatch, read_image_file
 from ..core.types import CameraIntrinsics
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ class StereoDepth:
                              "no float32 depth holds (a baseline of metres times fx of pixels "
                              "is at most some 1e4): check the pair's calibration")
         self._rectify = rectify
+        self._bayer = BayerWatch()  # the right images' folder: a mosaic said once this read
         log.info("stereo depth from %s (OpenCV SGBM, %d disparities): depth %.2f m and nearer "
                  "gets none; invalid disparities are depth 0", right_name, NUM_DISPARITIES,
                  self.fx_baseline / NUM_DISPARITIES)
@@ -138,7 +139,7 @@ class StereoDepth:
     def read(self, left_rgb: np.ndarray, right_path: Path) -> np.ndarray:
         """`depth` of the frame's image ``left_rgb`` and the right camera's image file
         ``right_path``. `InputError` when that image cannot be read or is of another size."""
-        right = read_image_file(right_path)
+        right = read_image_file(right_path, bayer_watch=self._bayer)  # its folder's, this read
         h, w = right.shape[:2]
         if (w, h) != self.size or left_rgb.shape[1::-1] != self.size:
             raise InputError(f"{right_path} ({self.right_name}) is {w}x{h}, its left image "

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from ..core.config import PoseAtStampConfig
+from ..core.image_codec import BayerWatch
 from ..core.trajectory import check_pose_rule
 from ..core.types import CameraIntrinsics
 from .stereo_depth import StereoFrames
@@ -42,6 +43,7 @@ class StereoSequence(StereoFrames, TumSequence):
         self._sync_tolerance_s = sync_tolerance_s
         self._gt_unit_error: Optional[str] = None
         self._said_exif = False
+        self._bayer = BayerWatch()  # its grey images judged for a Bayer mosaic, once this read
         self._poses_option = poses_option
         self._read(path, camera_info, rule, camera_info_name, before_index, stereo_depth)
 

@@ -37,6 +37,7 @@ from ..core.image_codec.compressed import opencv_path, opencv_refusal
 from ..core.image_codec.files import EXIF_TURNS, exif_orientation
 from ..core.link_loops import loop_text
 from ..core.image_codec import (
+    BayerWatch,
     check_depth_scale,
     check_image_file_intact,
     depth_to_metres,
@@ -126,6 +127,7 @@ class TumSequence:
                                  else None)
         self._intrinsics_source = self.camera_info_name or str(self.folder / "camera.yaml")
         self._said_exif = False  # colour images read without their EXIF turn (`_read_rgb`)
+        self._bayer = BayerWatch()  # its grey images judged for a Bayer mosaic, once this read
         self._said_exif_kept_size = False  # ... a turn that keeps the size (`_read_rgb`)
 
         rgb_txt = self.folder / "rgb.txt"
@@ -347,7 +349,8 @@ class TumSequence:
     def _read_rgb(self, path: Path) -> np.ndarray:
         path = listed_file(self.folder, path, "colour image", self._IMAGE_LIST)  # '/' where not
         try:
-            rgb = read_image_file(path)  # the one image-file path: 16-bit scaled like cv_bridge
+            # the one image-file path: 16-bit scaled like cv_bridge
+            rgb = read_image_file(path, bayer_watch=self._bayer)
         except InputError as err:
             msg, said = str(err), f"cannot read image {path}: "
             if msg.startswith(said):  # not "cannot read ... image {path}" twice
@@ -356,7 +359,7 @@ class TumSequence:
         size = (self.intrinsics.width, self.intrinsics.height)
         h, w = rgb.shape[:2]
         if (w, h) == size[::-1] and w != h:  # turned by a quarter: an EXIF orientation tag?
-            stored = read_image_file(path, orientation=False)
+            stored = read_image_file(path, orientation=False, bayer_watch=self._bayer)
             if stored.shape[1::-1] == size:  # the calibration is for the stored pixel grid
                 if not self._said_exif:
                     self._said_exif = True
@@ -367,7 +370,7 @@ class TumSequence:
         if (w, h) == size:  # a turn that keeps the size (180 deg, a mirror, a square's quarter)
             turn = exif_orientation(path)
             if turn != 1:  # camera.yaml's size cannot tell: the stored grid, as depth and poses
-                stored = read_image_file(path, orientation=False)
+                stored = read_image_file(path, orientation=False, bayer_watch=self._bayer)
                 # stored at that size too (a quarter turn of a non-square frame is not: the
                 # calibration is for the turned one) and OpenCV applied it (JPEG; not every format)
                 if stored.shape == rgb.shape and not np.array_equal(stored, rgb):

@@ -43,7 +43,8 @@ def test_a_folder_of_bayer_mosaics_is_warned_about_once_naming_the_demosaic(tmp_
     """Read as grey without a word before: SIFT and MASt3R ran on the mosaic."""
     paths = []
     # a folder of its own per case: on pytest 6.2 (the compat leg) a removed tmp_path's name is
-    # given to the next test, and a folder's files are judged once per process
+    # given to the next test, and a folder's files read with no reader's watch (as here) are
+    # judged once per process
     folder = tmp_path / f"rgb{bits}"
     folder.mkdir()
     for k in range(3):
@@ -208,3 +209,37 @@ def test_a_mono_topic_of_bayer_mosaics_is_warned_about_once(caplog, encoding):
     bits = "8" if encoding == "mono8" else "16"
     assert "image_proc debayer" in said[0], said
     assert f"driver's encoding to its Bayer one (bayer_rggb{bits} or bayer_bggr{bits})" in said[0]
+
+
+def test_each_read_of_a_folder_judges_its_mosaics_anew(tmp_path, caplog):
+    """The folder watch was one of the process: a folder found a mosaic was never judged again,
+    so reading it again in one process (build-map then localize of the same folder, a notebook
+    reading it twice, `pair` of the same file twice) said nothing the second time. Now each
+    reader (`TumSequence`, and EuRoC / KITTI through it) judges with a watch of its own, so
+    each read of a folder says it once; a second folder is said too."""
+    from test_tum import H, W, make_folder
+
+    from mast3r_ros.replay.tum import TumSequence
+
+    folders = []
+    for name in ("a", "b"):
+        folder = make_folder(tmp_path / name)
+        for k in range(3):
+            cv2.imwrite(str(folder / "rgb" / f"{k}.png"),
+                        _mosaic(_colour_scene(seed=k, shape=(H, W))))
+        folders.append(folder)
+    said = []
+    for folder in (folders[0], folders[0], folders[1]):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            frames = list(TumSequence(folder))
+        assert len(frames) == 3 and frames[0].rgb.shape == (H, W, 3)
+        said.append(_bayer_warnings(caplog))
+    assert [len(s) for s in said] == [1, 1, 1], said
+    assert said[1] == said[0] and said[2][0].startswith(f"{folders[1]}/rgb/*.png: ")
+    one = str(folders[0] / "rgb" / "0.png")      # `pair`'s one file: said at each read of it
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        read_image_file(one, one_file=True)
+        read_image_file(one, one_file=True)
+    assert len(_bayer_warnings(caplog)) == 2

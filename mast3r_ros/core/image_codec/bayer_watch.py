@@ -3,7 +3,9 @@ saved as grey): `bayer_like` judges one image, `BayerWatch` samples a stream of 
 when a stream is found a mosaic, once; `warn_bayer_stream` words the warning of an image topic.
 
 Every source of grey frames goes through a `BayerWatch`, keyed by the source: an image folder's
-grey files (`files.read_image_file`, one key a folder), a bag's image topic (`BagSequence`, a
+grey files (`files.read_image_file`, one key a folder, in the watch of the reader that reads
+it: a `TumSequence`'s, so each read of a folder says it once; a process-wide one was silent
+when a folder was read again in one process), a bag's image topic (`BagSequence`, a
 watch of its own) and the node's subscription (`ros.image_watch`, a watch of its own each
 activation whose finding is also put on /diagnostics). A folder was judged on its first file
 only, a topic keyed by frame_id in one watch of the process: a second camera with the same

@@ -8,7 +8,7 @@ would decode with grey rows).
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Optional, Union
 
 import logging
 import os
@@ -40,7 +40,8 @@ DEPTH_LIKE_MIN_VALID = 0.05
 # `depth_like` of an image with fewer holes: this share of its pixels at least as smooth as a
 # depth's (`_depth_smooth`)
 DEPTH_LIKE_MIN_SMOOTH = 0.9
-# a folder's grey files (one key a folder): its first 8 judged, then every 8th (bayer_watch)
+# a folder's grey files (one key a folder) read by a caller that holds no watch of its own
+# (`read_image_file`'s ``bayer_watch``): its first 8 judged, then every 8th (bayer_watch)
 _BAYER_LIKE_CHECKED = BayerWatch()
 
 
@@ -179,7 +180,8 @@ def _not_an_image(path: Path) -> str:
 
 
 def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
-                    orientation: bool = True) -> np.ndarray:
+                    orientation: bool = True,
+                    bayer_watch: Optional[BayerWatch] = None) -> np.ndarray:
     """Read an image file (PNG, JPEG, TIFF, ... as OpenCV decodes them) -> (H, W, 3) uint8 RGB.
 
     The one decoding path for image files (``pair``, TUM folders): the file is decoded at its
@@ -192,6 +194,11 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
     itself with ``one_file`` (``pair``'s two images, named as given). ``orientation`` False
     keeps the pixels as stored, an EXIF orientation tag not applied (a TUM folder whose
     camera.yaml is for the stored grid).
+
+    A grey file that looks like a raw Bayer mosaic is warned about once for its folder's files
+    of the same suffix by ``bayer_watch``: the reader's own (a `TumSequence`'s, one a folder
+    read: the same folder read again, by a new reader, is said again); with ``one_file`` a new
+    one (said each time the file is read); else one of the process (a caller that holds none).
 
     Raises:
         InputError: a folder (naming the glob of its image files, or with ``one_file``
@@ -250,7 +257,9 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
                         "ignore this if it is an infrared picture%s", source, why,
                         "" if one_file else " (said once for these files)")
     if image.ndim == 2:
-        why = _BAYER_LIKE_CHECKED.check(source, image)
+        watch = bayer_watch if bayer_watch is not None else \
+            BayerWatch() if one_file else _BAYER_LIKE_CHECKED
+        why = watch.check(source, image)
         if why:  # a warning: such poses came out as good as colour ones (SIFT; ROS's debayer
             # node or cv2.cvtColor gives the colour back, which MASt3R was trained on)
             log.warning("%s: a single-channel image that looks like a raw Bayer colour mosaic "
