@@ -81,8 +81,8 @@ class ExecutorSide(FrameProcessing):
     def _on_clock_reading(self, now_ns: int) -> bool:
         """`_check_clock`, warning once when the clock jumped back; True then."""
         jump = self._check_clock(now_ns)
-        if jump:
-            self.get_logger().warning(clock_jump_warning(jump))
+        if jump:  # a line every 5 s at most: two /clock sources jump back every other tick
+            self._warn_throttled("clock_jump", clock_jump_warning(jump))
         return bool(jump)
 
     # ------------------------------------------------------------------ timers

@@ -369,8 +369,10 @@ class FrameProcessing(FrameReports, ImageWatch):
         if not frame.frame_id:
             frame.frame_id = info_frame
         elif info_frame and info_frame != frame.frame_id and self._info_frames_said.first(
-                (frame.frame_id, info_frame)):  # once a pair: said, not a refusal per frame
-            self.get_logger().warning(
+                (frame.frame_id, info_frame)):  # once a pair: said, not a refusal per frame;
+            # a line every 5 s at most (a frame_id carrying a counter is a new pair each frame)
+            self._warn_throttled(
+                "camera_info_frame",
                 f"the CameraInfo on {self._info_topic} is of frame '{info_frame}', the images "
                 f"of '{frame.frame_id}': if it is another camera's calibration (a depth or "
                 "other camera's camera_info remapped here), every pose is wrong; remap "
@@ -392,9 +394,9 @@ class FrameProcessing(FrameReports, ImageWatch):
                                              max(deadline - time.monotonic(), 0.0))
         except self.lookup_errors as err:
             if self._tf_timeline.after_lookup(False, started):
-                self._tf.clear()
-                self.get_logger().warning("TF at the image stamp not found after time went "
-                                          "backwards: TF buffer cleared (old timeline)")
+                self._tf.clear()  # once a jump back: stamps stepping back every other frame
+                self._warn_throttled("tf_cleared", "TF at the image stamp not found after "
+                                     "time went backwards: TF buffer cleared (old timeline)")
             far = admission.far_from_clock_note(mf.header_stamp_ns(msg.header),
                                                 self.get_clock().now().nanoseconds)
             raise TfUnavailable((f"{far}: " if far else "") + tf_failure_reason(
@@ -402,7 +404,7 @@ class FrameProcessing(FrameReports, ImageWatch):
         self._tf_timeline.after_lookup(True, started)
         doubt = optical_frame_doubt(cam_from_base, frame.frame_id, n.base_frame)
         if doubt and self._optical_said.first(frame.frame_id):  # once a frame: not a refusal
-            self.get_logger().warning(doubt)
+            self._warn_throttled("optical_frame", doubt)  # a line every 5 s at most
         return frame, cam_from_base, odom_from_base
 
     def _publish_result(self, result: LocalizationResult, frame: Frame, cam_from_base: np.ndarray,

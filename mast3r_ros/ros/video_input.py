@@ -111,8 +111,9 @@ class VideoReceipt:
             self._note_arrival(-1)
             self._report_error("video packet dropped, decoding it failed", err)
             return
-        if got.note:
-            self.get_logger().warning(got.note)
+        if got.note:  # a wait's start or end: a line of each every 5 s at most (a lossy link)
+            self._warn_throttled("video_wait_" + ("start" if got.kind == "video_waiting"
+                                                  else "end"), got.note)
         if got.image is not None:
             self._receive_image(got.image, offer)
             return
