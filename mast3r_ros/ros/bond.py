@@ -147,7 +147,9 @@ class NodeBond:
                     return
                 self._apply(self._state.on_status(msg, time.monotonic()))
         except Exception as err:  # noqa: BLE001 - never let a callback end spin()
-            self._node.get_logger().error(f"bond status handling failed: {err!r}")
+            # throttled as the heartbeat's: the manager's status comes every heartbeat period
+            self._node.get_logger().error(f"bond status handling failed: {err!r}",
+                                          throttle_duration_sec=5.0)
 
     def _on_timer(self) -> None:
         try:

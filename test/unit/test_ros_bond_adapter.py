@@ -26,15 +26,20 @@ class Status:
 class Logger:
     def __init__(self) -> None:
         self.lines: list[tuple[str, str]] = []
+        self.throttles: list[float] = []  # each line's rclpy throttle_duration_sec (0: none)
+
+    def _log(self, level, text, kw):
+        self.lines.append((level, text))
+        self.throttles.append(kw.get("throttle_duration_sec", 0.0))
 
     def info(self, text, **kw):
-        self.lines.append(("info", text))
+        self._log("info", text, kw)
 
     def warning(self, text, **kw):
-        self.lines.append(("warning", text))
+        self._log("warning", text, kw)
 
     def error(self, text, **kw):
-        self.lines.append(("error", text))
+        self._log("error", text, kw)
 
 
 class FakeNode:
@@ -205,3 +210,19 @@ def test_a_broken_bond_is_handed_to_the_node_for_diagnostics(bond_module, monkey
     assert node.logger.lines[-1][0] == "warning" and "no heartbeat" in node.logger.lines[-1][1]
     node.status_cb(NS(id="mast3r_localizer", instance_id="manager", active=False))
     assert len(broken) == 1 and "broken" in broken[0] and "ended" in broken[0]
+
+
+def test_a_status_message_that_fails_to_be_handled_is_logged_throttled(bond_module):
+    """The manager's status comes every heartbeat period (0.1 s under Nav2): an error handling
+    each was an error line each, 10 a second without bound. Throttled now, as the heartbeat's
+    own error (rclpy's throttle_duration_sec, by call site)."""
+    node = FakeNode()
+    bond = bond_module.NodeBond(node)
+    assert bond.start(0.1)
+    node.status_cb(NS())                                   # no id: handling it raises
+    errors = [(line, t) for line, t in zip(node.logger.lines, node.logger.throttles)
+              if line[0] == "error"]
+    assert len(errors) == 1 and "bond status handling failed" in errors[0][0][1], errors
+    assert errors[0][1] == 5.0
+    bond.stop()
+    bond.close()
