@@ -42,6 +42,7 @@ from ..core.types import CameraIntrinsics, check_camera_info_arg
 from .stereo_depth import WITHOUT_STEREO, StereoDepth, euroc_stereo
 from .stereo_sequence import StereoSequence
 from .tum_paths import stereo_files_found, warn_missing_listed
+from .shared_stamps import SharedStamps
 from .tum_trajectory import PathLike, _drop_repeated_lines
 
 log = logging.getLogger(__name__)
@@ -291,8 +292,14 @@ class EurocSequence(StereoSequence):
         if before_index is not None:
             before_index()
         csv = cam / "data.csv"
-        stamps, names, _ = read_image_list(csv)
-        stamps, rows = _drop_repeated_lines(csv, stamps, [[n] for n in names])
+        stamps, names, linenos = read_image_list(csv)
+        rows = [[n] for n in names]
+        line_of = {id(r): n for r, n in zip(rows, linenos)}  # kept through the drop
+        stamps, rows = _drop_repeated_lines(csv, stamps, rows)
+        #: the stamps data.csv gives to two different images: no ground truth (`shared_stamps`)
+        self.shared_stamps = SharedStamps(str(csv), stamps, [r[0] for r in rows],
+                                          [line_of[id(r)] for r in rows])
+        self.shared_stamps.warn()
         back = int(np.count_nonzero(stamp_steps(stamps)[1]))
         if back:
             reset = clock_reset_note(stamps)
@@ -331,6 +338,7 @@ class EurocSequence(StereoSequence):
         poses, valid = poses_at_stamps(self._gt_stamps_ns, world_from_s[:len(self._gt_stamps_ns)],
                                        stamps, round(rule.tolerance_s * 1e9),
                                        round(rule.max_gap_s * 1e9))
+        valid &= ~np.isin(stamps, list(self.shared_stamps.stamps))  # either image's, or neither
         self._frame_poses, self._frame_pose_valid = poses @ s_from_cam, valid
         missing = warn_missing_listed(cam, self._rgb_paths, "data.csv", "images")
         self._cam1_missing = 0

@@ -62,6 +62,7 @@ from .sources import (
     selected_positions,
     stamps_written,
 )
+from .shared_stamps import ambiguous_stamps, leave_out_ambiguous
 from .tum import (SPLIT_FILE, read_tum_trajectory_and_unit, trajectory_reset_reason,
                   write_tum_trajectory)
 from .unreadable import hold_unreadable, warn_unreadable
@@ -447,9 +448,13 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     if gt_file is not None:
         stamps = np.array([r.stamp_ns for r in results], dtype=np.int64)
         gt_poses = poses_from_file(gt_file, stamps, cfg.pose_at_stamp)
+    # two images at one stamp: either's pose, or neither's (also a --groundtruth file's)
+    gt_poses, ambiguous = leave_out_ambiguous([r.stamp_ns for r in results], gt_poses,
+                                              ambiguous_stamps(source))
     metrics = write_run(out, results, gt_poses, kf_poses, map_path=cfg.node.map_path,
                         warmed_up=bool(loc.warmup_report), cold=cold,
-                        focal_tolerance=cfg.localizer.gates.max_focal_error)
+                        focal_tolerance=cfg.localizer.gates.max_focal_error,
+                        ambiguous=ambiguous)
     for warning in camera_warnings(metrics):  # one line each at the end of the run
         log.warning("%s", warning)
     return metrics
@@ -502,7 +507,8 @@ def _keep_partial(tmp: str, out: str, hint: str = "") -> None:
 def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndarray,
               kf_poses: np.ndarray, map_path: str = "", warmed_up: bool = True,
               cold: Optional[Sequence[int]] = None,
-              focal_tolerance: float = FOCAL_TOLERANCE) -> Dict[str, Any]:
+              focal_tolerance: float = FOCAL_TOLERANCE,
+              ambiguous: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """trajectory.tum, metrics.json, trajectory.png, errors.png and, with ground truth,
     calibration.png (the covariance's reliability line) of a run; returns the metrics.
 
@@ -510,14 +516,16 @@ def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndar
     against (metrics.json's "map", first; left out when empty); ``warmed_up`` False keeps the
     first frame out of the latency statistics (`metrics.summarize`); ``cold``, instead: the
     indices of every frame that paid the one-time costs (`_localize_to_file`);
-    ``focal_tolerance``: the run's ``gates.max_focal_error`` (`metrics.camera_focal`).
+    ``focal_tolerance``: the run's ``gates.max_focal_error`` (`metrics.camera_focal`);
+    ``ambiguous``: metrics.json's ``ambiguous_groundtruth`` (`shared_stamps`), their
+    ``gt_poses`` already NaN.
     """
     ok = [r for r in results if r.success]
     write_tum_trajectory(os.path.join(out, "trajectory.tum"),
                          np.array([r.stamp_ns for r in ok], dtype=np.int64),
                          np.stack([r.map_from_cam for r in ok]) if ok else np.zeros((0, 4, 4)))
     gt = gt_poses if np.isfinite(gt_poses).all(axis=(1, 2)).any() else None
-    summary = summarize(results, gt, warmed_up, cold, focal_tolerance)
+    summary = summarize(results, gt, warmed_up, cold, focal_tolerance, ambiguous)
     metrics = {"map": map_path, **summary} if map_path else summary
     atomic_write_json(os.path.join(out, "metrics.json"), metrics)
     est = np.full((len(results), 3), np.nan)

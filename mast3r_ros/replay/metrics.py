@@ -111,7 +111,8 @@ def frame_errors(results: Sequence[LocalizationResult], gt_poses: Optional[np.nd
 
 def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarray] = None,
               warmed_up: bool = True, cold: Optional[Collection[int]] = None,
-              focal_tolerance: float = FOCAL_TOLERANCE) -> Dict[str, Any]:
+              focal_tolerance: float = FOCAL_TOLERANCE,
+              ambiguous: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Metrics of a run: localized fraction, error statistics, recall at thresholds, gross
     errors (successes more than 0.5 m off), latency. ``gt_poses`` (N, 4, 4), NaN = unknown.
     The keys are the same with or without ground truth: what was not evaluated is None
@@ -138,6 +139,9 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     (`camera_distortion`). ``degraded_poses``: the localized frames published with a caveat
     in their reason (`metrics_degraded.degraded_poses`: how many, per caveat, their errors and
     the other poses'); ``localized`` and the error figures count them as published poses.
+    ``ambiguous_groundtruth``: ``ambiguous`` as given (`shared_stamps.leave_out_ambiguous`:
+    the frames at a stamp the image list gives to two images, their ``gt_poses`` NaN), None
+    when there is none.
     `InputError` when ``gt_poses`` does not hold one pose per result."""
     n = len(results)
     ok = np.array([r.success for r in results], dtype=bool)
@@ -198,6 +202,7 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     m["unreadable_frames"] = reasons.get(UNREADABLE, 0)
     # published poses marked with a caveat: counted apart, with their errors and the others'
     m["degraded_poses"] = degraded_poses(results, err)
+    m["ambiguous_groundtruth"] = ambiguous
     return m
 
 

@@ -122,6 +122,13 @@ def _far_claims_row(fc: Dict[str, Any]) -> str:
             "too: hard views, scenes nearer than ~1 m, few low-confidence MASt3R matches)")
 
 
+def _ambiguous_row(amb: Dict[str, Any]) -> str:
+    lines = amb["lines"]
+    named = ", ".join(str(n) for n in lines[:6]) + (", ..." if len(lines) > 6 else "")
+    return (f"{amb['frames']} frame{'s' if amb['frames'] != 1 else ''} at a stamp "
+            f"{amb['file']} gives to two or more images (lines {named}): not evaluated")
+
+
 def _fmt(v: Optional[float], scale: float, unit: str, digits: int) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -134,6 +141,7 @@ def format_table(m: Dict[str, Any]) -> str:
     # successes left out of the error figures for want of a ground-truth pose (none at all:
     # the CLI's note says so)
     unposed = m["localized"] - m["evaluated"] if m["evaluated"] else 0
+    amb = m.get("ambiguous_groundtruth")  # absent in an older run's metrics.json
     rows = [
         ("frames", str(m["frames"])),
         ("localized", f"{m['localized']} ({100 * m['localized_fraction']:.1f} %)"),
@@ -164,6 +172,8 @@ def format_table(m: Dict[str, Any]) -> str:
                      _camera_principal_point_row(m["camera_principal_point"])))
     if m.get("far_claims"):  # poses uncertain for their distance: the gate that refuses them
         rows.append(("poses uncertain for their distance", _far_claims_row(m["far_claims"])))
+    if amb:  # two images at one stamp: which one the ground truth is for is unknown
+        rows.insert(3, ("left out: ground truth ambiguous", _ambiguous_row(amb)))
     if m.get("unreadable_frames"):  # failed frames the source could not read
         rows.insert(2, ("unreadable (failed, skipped)", str(m["unreadable_frames"])))
     deg = m.get("degraded_poses")  # absent in an older run's metrics.json

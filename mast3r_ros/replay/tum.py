@@ -49,6 +49,7 @@ from ..core.trajectory import (check_pose_rule, clock_reset_note,
                                stamp_steps, stamp_unit_mismatch)
 from ..core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFrame,
                           check_camera_info_arg)
+from .shared_stamps import SharedStamps
 from .tum_paths import listed_file, warn_missing_listed
 from .tum_trajectory import (  # noqa: F401  the public names re-exported
     PathLike,
@@ -145,6 +146,11 @@ class TumSequence:
                              "per image (e.g. '1305031102.175304 rgb/1305031102.175304.png', "
                              "the stamp in seconds)")
         self._stamps_ns, rgb_rows = _drop_repeated_lines(rgb_txt, self._stamps_ns, rgb_rows)
+        #: the stamps rgb.txt gives to two different images: no ground truth (`shared_stamps`)
+        self.shared_stamps = SharedStamps(str(rgb_txt), self._stamps_ns,
+                                          [r[0] for r in rgb_rows],
+                                          [line_of[id(r)] for r in rgb_rows])
+        self.shared_stamps.warn()
         back = int(np.count_nonzero(stamp_steps(self._stamps_ns)[1]))
         if back:  # e.g. written from a shell glob, which sorts 11.1 before 2.1: frames in time
             # an image at an earlier one's stamp (said as a rosbag's repeated stamps), or a
@@ -182,6 +188,8 @@ class TumSequence:
             self._gt_stamps_ns, self._gt_poses, self._stamps_ns,
             round(rule.tolerance_s * 1e9), round(rule.max_gap_s * 1e9),
         )
+        # either image's or neither: no pose (not scored, not a keyframe; `shared_stamps`)
+        self._frame_pose_valid &= ~np.isin(self._stamps_ns, list(self.shared_stamps.stamps))
         if self._gt_unit_error:  # associated by stamp, its poses would be one end's, or none
             self._frame_pose_valid[:] = False
             log.info("%s; the frames get no pose from it", self._gt_unit_error)

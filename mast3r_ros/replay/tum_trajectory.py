@@ -235,23 +235,22 @@ def repeated_stamp_note(stamps_ns: np.ndarray, rows: List[List[str]], linenos: L
 
 
 def _warn_shared(path: Path, lines: List[Tuple[int, str]]) -> None:
-    """A warning for two images at one timestamp (both localized, scored against one
-    ground-truth pose, two trajectory entries at one stamp) and one for an image listed at two
-    timestamps (the same picture localized twice): rgb.txt was edited or generated wrongly."""
-    for key, other, what in ((0, 1, "timestamp(s) are given to two or more images"),
-                             (1, 0, "image(s) are listed at two or more timestamps")):
-        first: dict = {}
-        shared = []
-        for line in lines:
-            seen = first.setdefault(line[key], line)
-            if seen[other] != line[other]:
-                shared.append((seen, line))
-        if shared:
-            (t1, f1), (t2, f2) = shared[0]
-            log.warning("%s: %d %s (first: '%s %s' and '%s %s'); each line is localized and "
-                        "scored on its own: check the file", path,
-                        len({a[key] for a, _ in shared}), what,
-                        _format_stamp(t1), f1, _format_stamp(t2), f2)
+    """A warning for an image listed at two timestamps (the same picture localized twice):
+    rgb.txt was edited or generated wrongly. Two images at one timestamp are the reader's to
+    say, with their line numbers (`shared_stamps.SharedStamps`: their ground truth is left
+    out)."""
+    first: dict = {}
+    shared = []
+    for stamp, name in lines:
+        seen = first.setdefault(name, (stamp, name))
+        if seen[0] != stamp:
+            shared.append((seen, (stamp, name)))
+    if shared:
+        (t1, f1), (t2, f2) = shared[0]
+        log.warning("%s: %d image(s) are listed at two or more timestamps (first: '%s %s' and "
+                    "'%s %s'); each line is localized and scored on its own: check the file",
+                    path, len({a[1] for a, _ in shared}), _format_stamp(t1), f1,
+                    _format_stamp(t2), f2)
 
 
 def folder_instead_of_file(path: Path, layout: str = TRAJECTORY_LAYOUT) -> str:

@@ -132,21 +132,27 @@ def test_two_images_at_one_stamp_and_one_image_at_two_stamps_are_warned_about(tm
                                                                               caplog):
     """Two different images at one timestamp were both localized and scored against one
     ground-truth pose without a word; one image listed at two timestamps was only 'out of
-    order' (a fresh user's find). Both are read as listed, each with a warning naming lines."""
+    order' (a fresh user's find). Both are read as listed, each with a warning naming lines;
+    the two images at one stamp get no ground-truth pose (`shared_stamps`: which image it is
+    for cannot be told)."""
     root = make_folder(tmp_path / "seq")
     lines = (root / "rgb.txt").read_text().splitlines(keepends=True)
     f0, f1 = lines[1].split()[1], lines[2].split()[1]
     (root / "rgb.txt").write_text("".join(lines) + f"1.000000 {f1}\n1.300000 {f0}\n")
-    with caplog.at_level("WARNING", logger="mast3r_ros.replay.tum"):
+    with caplog.at_level("WARNING", logger="mast3r_ros.replay"):
         seq = TumSequence(root)
     assert len(seq) == 5
     rgb = root / "rgb.txt"
     msgs = [r.getMessage() for r in caplog.records if "each line is localized" in r.getMessage()]
     assert msgs == [
-        f"{rgb}: 1 timestamp(s) are given to two or more images (first: '1.000000000 {f0}' and "
-        f"'1.000000000 {f1}'); each line is localized and scored on its own: check the file",
         f"{rgb}: 2 image(s) are listed at two or more timestamps (first: '1.100000000 {f1}' and "
         f"'1.000000000 {f1}'); each line is localized and scored on its own: check the file"]
+    (shared,) = [r.getMessage() for r in caplog.records if "different images" in r.getMessage()]
+    assert shared.startswith(f"{rgb}: 1 timestamp(s) given to two or more different images: "
+                             f"lines 2 and 5 at t=1.000000 s ({f0}, {f1}): ")
+    assert seq.shared_stamps.stamps == {S} and seq.shared_stamps.lines == {S: [2, 5]}
+    assert [f.stamp_ns for f in seq] == [S, S, S + S // 10, S + S // 5, S + 3 * S // 10]
+    assert seq[0].map_from_cam is None and seq[1].map_from_cam is None
 
 
 def test_rgb_txt_across_a_clock_reset_is_named_as_one(tmp_path, caplog):

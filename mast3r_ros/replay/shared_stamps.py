@@ -1,0 +1,108 @@
+"""Two different images at one timestamp in an image list (a TUM folder's rgb.txt, an EuRoC
+camera's data.csv): their ground truth is ambiguous, and such frames are left out of it.
+
+A ground-truth pose is taken at a frame's stamp (`mast3r_ros.core.trajectory`'s pose-at-stamp
+rule), so two images at one stamp get one pose, though at most one of them was taken then: a
+line edited or merged wrongly. Scored against it, the other image's error is the distance
+between the two camera poses, not the localizer's (redkitchen, one query line re-stamped with
+its neighbour's: the median went from 1.12 to 1.16 cm without a word). Which image the pose is
+for cannot be told from the files, so both frames are still read and localized, but get no
+ground-truth pose: the error figures and recall leave them out, metrics.json counts and names
+them (``ambiguous_groundtruth``), the table says so, and build-map does not place them as
+keyframes (a keyframe at the other image's pose would misplace its points in the map). The
+list is said once, with its line numbers and the fix.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MAX_NAMED = 3  # stamps whose lines the warning names; the rest are counted
+
+FIX = ("give each line its own image's stamp (the recording's; TUM and 7-Scenes file names "
+       "carry it) or delete the line that is wrong")
+
+
+class SharedStamps:
+    """The stamps an image list gives to two or more different images.
+
+    ``path``: the list (str, as messages name it); ``stamps_ns`` (N,) int64 ns, ``files`` (N,)
+    file names and ``linenos`` (N,) 1-based line numbers, one per line as read (a line that
+    repeats another's stamp and file is dropped before: the same image). ``stamps`` is the
+    frozenset of shared stamps (int ns; empty when none) and ``lines`` maps each to its lines.
+    """
+
+    def __init__(self, path: str, stamps_ns: np.ndarray, files: Sequence[str],
+                 linenos: Sequence[int]) -> None:
+        self.path = str(path)
+        groups: Dict[int, List[Tuple[int, str]]] = {}
+        for stamp, name, n in zip(np.asarray(stamps_ns).tolist(), files, linenos):
+            groups.setdefault(int(stamp), []).append((int(n), str(name)))
+        self._groups = {s: sorted(g) for s, g in groups.items()
+                        if len({name for _, name in g}) > 1}
+        self.stamps: FrozenSet[int] = frozenset(self._groups)
+        self.lines: Dict[int, List[int]] = {s: [n for n, _ in g] for s, g in self._groups.items()}
+
+    def __bool__(self) -> bool:
+        return bool(self.stamps)
+
+    def warning(self) -> Optional[str]:
+        """The one line that says it (the list, the lines, what is done, the fix), or None."""
+        if not self.stamps:
+            return None
+        said = []
+        for stamp in sorted(self.stamps)[:MAX_NAMED]:
+            g = self._groups[stamp]
+            said.append(f"lines {_and(str(n) for n, _ in g)} at t={stamp * 1e-9:.6f} s "
+                        f"({', '.join(name for _, name in g)})")
+        more = len(self.stamps) - len(said)
+        frames = sum(len(g) for g in self._groups.values())
+        return (f"{self.path}: {len(self.stamps)} timestamp(s) given to two or more different "
+                f"images: {'; '.join(said)}{f'; and {more} more' if more else ''}: the "
+                f"ground-truth pose at such a stamp cannot be told to be either image's, so "
+                f"these {frames} frames are localized but left out of the accuracy figures "
+                "(metrics.json 'ambiguous_groundtruth') and are no keyframe candidates; fix: "
+                f"{FIX}")
+
+    def warn(self) -> None:
+        """Log `warning` (when there is one)."""
+        text = self.warning()
+        if text:
+            log.warning("%s", text)
+
+
+def _and(items: Any) -> str:
+    items = list(items)
+    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else items[0]
+
+
+def ambiguous_stamps(source: Any) -> Optional[SharedStamps]:
+    """``source``'s `SharedStamps` (a TUM or EuRoC folder's; None for other sources, or
+    when it has none)."""
+    shared = getattr(source, "shared_stamps", None)
+    return shared if isinstance(shared, SharedStamps) and shared else None
+
+
+def leave_out_ambiguous(stamps_ns: Sequence[int], gt_poses: np.ndarray,
+                        shared: Optional[SharedStamps]
+                        ) -> Tuple[np.ndarray, Optional[Dict[str, Any]]]:
+    """(``gt_poses`` with NaN at the frames whose stamp ``shared`` names, metrics.json's
+    ``ambiguous_groundtruth``: ``{"frames": k, "stamps_ns": [...], "file": the list, "lines":
+    [its line numbers]}``, or None when no frame of the run is at such a stamp).
+    ``stamps_ns``: the run's frames' (N,) int ns; ``gt_poses`` (N, 4, 4), a copy is returned.
+    Also a ``--groundtruth`` file's poses: the ambiguity is the images', not the file's."""
+    if not shared:
+        return gt_poses, None
+    hit = [i for i, s in enumerate(stamps_ns) if int(s) in shared.stamps]
+    if not hit:
+        return gt_poses, None
+    gt = np.array(gt_poses, dtype=np.float64, copy=True)
+    gt[hit] = np.nan
+    stamps = sorted({int(stamps_ns[i]) for i in hit})
+    return gt, {"frames": len(hit), "stamps_ns": stamps, "file": shared.path,
+                "lines": sorted(n for s in stamps for n in shared.lines[s])}

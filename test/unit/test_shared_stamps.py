@@ -1,0 +1,114 @@
+"""Two different images at one stamp in an image list (rgb.txt's 4th line re-stamped with the
+3rd's, on redkitchen): both frames were scored against the one ground-truth pose at that stamp,
+so the error of the image taken elsewhere was the distance between two camera poses (median
+1.12 -> 1.16 cm), with only 'each line is localized and scored on its own: check the file'
+said. Now their ground truth is left out (named in metrics.json and the table, one warning with
+the file, its lines and the fix), and --resume and trajectory.tum still work."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from mast3r_ros.replay.cli import main
+from mast3r_ros.replay.metrics import summarize
+from mast3r_ros.replay.metrics_table import format_table
+from mast3r_ros.replay.shared_stamps import SharedStamps, leave_out_ambiguous
+from mast3r_ros.replay.sources import SourceOptions, open_source
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _restamped_query(tum, root):
+    """``tum``'s query folder with its 3rd data line (file line 4) at the 2nd's stamp."""
+    q = root / "q"
+    shutil.copytree(tum[1], q)
+    lines = (q / "rgb.txt").read_text().splitlines(keepends=True)
+    lines[3] = lines[2].split()[0] + " " + lines[3].split()[1] + "\n"
+    (q / "rgb.txt").write_text("".join(lines))
+    return q, int(round(float(lines[2].split()[0]) * 1e9))
+
+
+def test_localize_leaves_ambiguous_frames_out_of_the_figures_and_resumes(
+        tum, sift_map, tmp_path, capsys, monkeypatch):
+    q, stamp = _restamped_query(tum, tmp_path)
+    run = tmp_path / "run"
+    argv = ["localize", str(q), "--map", sift_map, "--out", str(run), "--matcher", "sift",
+            "--max-frames", "5", "--log-level", "warning"]
+    from mast3r_ros.core.localizer import Localizer
+
+    real, calls = Localizer.localize, []
+
+    def stop_after_3(self, *a, **k):  # Ctrl-C between the two frames at one stamp (2 and 3)
+        calls.append(1)
+        if len(calls) > 3:
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Localizer, "localize", stop_after_3)
+    assert main(argv) == 130
+    monkeypatch.setattr(Localizer, "localize", real)
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 0
+    out, err = capsys.readouterr()
+    said = [line for line in err.splitlines() if "different images" in line]
+    assert len(said) == 1 and f"{q / 'rgb.txt'}: 1 timestamp(s)" in said[0], said
+    assert "lines 3 and 4" in said[0] and "fix: give each line its own image's stamp" in said[0]
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["ambiguous_groundtruth"] == {"frames": 2, "stamps_ns": [stamp],
+                                          "file": str(q / "rgb.txt"), "lines": [3, 4]}
+    assert m["frames"] == 5 and m["frames_with_groundtruth"] == 3
+    recs = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+    assert m["evaluated"] == sum(r["success"] and r["stamp_ns"] != stamp for r in recs) > 0
+    assert [r["frame_index"] for r in recs] == [0, 1, 2, 3, 4]
+    assert [r["stamp_ns"] for r in recs].count(stamp) == 2
+    traj = [line.split()[0] for line in (run / "trajectory.tum").read_text().splitlines()
+            if not line.startswith("#")]
+    assert len(traj) == m["localized"]
+    assert (f"2 frames at a stamp {q / 'rgb.txt'} gives to two or more images (lines 3, 4): "
+            "not evaluated") in out
+
+
+def test_a_groundtruth_files_pose_at_a_shared_stamp_is_left_out_too():
+    """--groundtruth FILE: its pose at the stamp is one of the two images' at most."""
+    shared = SharedStamps("rgb.txt", np.array([1, 2, 2, 3]), ["a", "b", "c", "d"], [2, 3, 4, 5])
+    gt = np.tile(np.eye(4), (4, 1, 1))
+    out, entry = leave_out_ambiguous([1, 2, 2, 3], gt, shared)
+    assert np.isnan(out[1:3]).all() and np.isfinite(out[[0, 3]]).all()
+    assert np.isfinite(gt).all()  # the caller's array is as it was
+    assert entry == {"frames": 2, "stamps_ns": [2], "file": "rgb.txt", "lines": [3, 4]}
+    # a run that took only other frames (--stride): nothing left out, nothing said
+    assert leave_out_ambiguous([1, 3], gt[:2], shared)[1] is None
+    assert summarize([], None)["ambiguous_groundtruth"] is None
+
+
+def test_the_table_says_how_many_and_where():
+    m = summarize([], None, ambiguous={"frames": 2, "stamps_ns": [5], "file": "q/rgb.txt",
+                                       "lines": [4, 5]})
+    m.update(frames=2, localized=2, localized_fraction=1.0)
+    (row,) = [r for r in format_table(m).splitlines() if "ambiguous" in r]
+    assert row.split() == ("left out: ground truth ambiguous 2 frames at a stamp q/rgb.txt "
+                           "gives to two or more images (lines 4, 5): not evaluated").split()
+
+
+def test_the_same_image_twice_at_one_stamp_is_not_ambiguous():
+    """A line pasted twice is one image read once (`_drop_repeated_lines`), not two."""
+    assert not SharedStamps("x", np.array([1, 1]), ["a", "a"], [1, 2])
+
+
+def test_an_euroc_camera_with_two_images_at_one_stamp_gives_them_no_pose(tmp_path, caplog):
+    from test_euroc_source import euroc_tree
+
+    cam = euroc_tree(tmp_path / "euroc")
+    lines = (cam / "data.csv").read_text().splitlines()
+    lines[4] = lines[3].split(",")[0] + "," + lines[4].split(",")[1]  # frames 2 and 3
+    (cam / "data.csv").write_text("\n".join(lines) + "\n")
+    with caplog.at_level("WARNING", logger="mast3r_ros.replay"):
+        seq = open_source(str(tmp_path / "euroc"), SourceOptions())
+    (said,) = [r.getMessage() for r in caplog.records if "different images" in r.getMessage()]
+    assert f"{cam / 'data.csv'}: 1 timestamp(s)" in said and "lines 4 and 5" in said
+    poses = [seq.listed_pose_and_depth(i)[0] for i in range(len(seq))]
+    assert poses[2] is None and poses[3] is None and poses[1] is not None
