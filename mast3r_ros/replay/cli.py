@@ -2,12 +2,12 @@
 (maps), `replay.localize_run` (runs) and the other `replay` modules.
 
 One function per subcommand (``cmd_<name>``), each registered in `build_parser` by an
-``_add_<name>`` function (demo, check-map, export, retrieve: an ``add_parser`` in their own
-module, `replay.cli_demo` for demo); adding a subcommand means adding those two (the options
-they share, the config and the source they become, are `replay.cli_options`). Exit codes: 0 success,
-2 bad input (a one-line error, no traceback, for every `Mast3rRosError`), 130 interrupted
-(Ctrl-C; the console script then ends by SIGINT, see `console_main`), 143 terminated (SIGTERM,
-handled as Ctrl-C is), 141 stdout's reader gone (``| head``; quiet, as SIGPIPE ends coreutils).
+``_add_<name>`` function (demo, check-map, export, retrieve, convert-7scenes: an ``add_parser``
+in their own module, `replay.cli_demo` for demo); adding a subcommand means adding those two
+(the options they share, the config and the source they become, are `replay.cli_options`).
+Exit codes: 0 success, 2 bad input (a one-line error, no traceback, for every `Mast3rRosError`),
+130 interrupted (Ctrl-C; the console script then ends by SIGINT, see `console_main`), 143
+terminated (SIGTERM, as Ctrl-C), 141 stdout's reader gone (``| head``; quiet, as coreutils).
 The modules that do the work (torch, OpenCV, SciPy: seconds to import) are imported by the
 ``cmd_<name>`` functions, so ``--help`` is quick and Ctrl-C at any time ends in one line.
 """
@@ -368,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_demo import add_parser as add_demo_parser
     from .export import add_parser as add_export_parser
     from .retrieve import add_parser as add_retrieve_parser
+    from .seven_scenes import add_parser as add_convert_7scenes_parser
 
     parser = Parser(
         prog=PROG, formatter_class=HelpFormatter,
@@ -389,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_params_parser(sub)
     add_export_parser(sub)
     _add_merge_maps(sub)
+    add_convert_7scenes_parser(sub)
     return parser
 
 
