@@ -43,6 +43,7 @@ from .sources import (FrameSource, check_own_poses, depth_needed_by, frames_or_u
                       refuse_without_depth, refuse_without_poses, stamps_written)
 from .tum import (SPLIT_FILE, read_tum_trajectory, read_tum_trajectory_and_unit,
                   trajectory_reset_reason)
+from .shared_stamps import ambiguous_stamps, leave_out_ambiguous, no_pose_note
 from .unreadable import hold_unreadable
 from .build_check import check_consistency
 from .build_frames import (NOT_READ_REASON, SiftKeypoints, _MapStats, _NotRead,  # noqa: F401
@@ -213,7 +214,9 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
                                         str(kid)))
     st.no_pose = len(no_pose)
     if no_pose:
-        st.why_no_pose = _why_no_pose(source, trajectory, no_pose, cfg.pose_at_stamp)
+        shared, rest = no_pose_note(ambiguous_stamps(source), no_pose)  # two images, a stamp
+        why = _why_no_pose(source, trajectory, rest, cfg.pose_at_stamp) if rest else None
+        st.why_no_pose = (shared or "") + (why or "") or None
     if not st.all_poses:
         cut = getattr(source, "cut_note", lambda: "")()  # --max-frames: where the frames end
         raise InputError((
@@ -403,6 +406,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         refuse_without_poses(source)
     poses = (poses_from_file(traj, source.stamps_ns, cfg.pose_at_stamp)
              if traj is not None else None)
+    if poses is not None:  # two images at one stamp: its pose is one's at most (as without)
+        poses = leave_out_ambiguous(source.stamps_ns, poses, ambiguous_stamps(source))[0]
     check_build_files(cfg, build)  # before the keyframes are read and checked
     connect_build_workers(cfg, build)  # Ray, if asked for: connected or refused, before too
     w = open_map_writer(out, overwrite, build.resume, IndexParams.from_config(cfg.scale),

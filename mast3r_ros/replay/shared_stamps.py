@@ -9,7 +9,8 @@ its neighbour's: the median went from 1.12 to 1.16 cm without a word). Which ima
 for cannot be told from the files, so both frames are still read and localized, but get no
 ground-truth pose: the error figures and recall leave them out, metrics.json counts and names
 them (``ambiguous_groundtruth``), the table says so, and build-map does not place them as
-keyframes (a keyframe at the other image's pose would misplace its points in the map). The
+keyframes (a keyframe at the other image's pose would misplace its points in the map), with
+``--trajectory`` too, and says why in its count of frames without a pose (`no_pose_note`). The
 list is said once, with its line numbers and the fix.
 """
 
@@ -64,10 +65,10 @@ class SharedStamps:
         frames = sum(len(g) for g in self._groups.values())
         return (f"{self.path}: {len(self.stamps)} timestamp(s) given to two or more different "
                 f"images: {'; '.join(said)}{f'; and {more} more' if more else ''}: the "
-                f"ground-truth pose at such a stamp cannot be told to be either image's, so "
-                f"these {frames} frames are localized but left out of the accuracy figures "
-                "(metrics.json 'ambiguous_groundtruth') and are no keyframe candidates; fix: "
-                f"{FIX}")
+                f"pose at such a stamp cannot be told to be either image's, so these {frames} "
+                "frames get none: localize leaves them out of its accuracy figures "
+                "(metrics.json 'ambiguous_groundtruth'), build-map takes none as a keyframe; "
+                f"fix: {FIX}")
 
     def warn(self) -> None:
         """Log `warning` (when there is one)."""
@@ -106,3 +107,22 @@ def leave_out_ambiguous(stamps_ns: Sequence[int], gt_poses: np.ndarray,
     stamps = sorted({int(stamps_ns[i]) for i in hit})
     return gt, {"frames": len(hit), "stamps_ns": stamps, "file": shared.path,
                 "lines": sorted(n for s in stamps for n in shared.lines[s])}
+
+
+def no_pose_note(shared: Optional[SharedStamps], missing_ns: Sequence[int]
+                 ) -> Tuple[Optional[str], List[int]]:
+    """build-map's reason for its frames without a pose (``missing_ns``, int ns) that are at a
+    stamp ``shared`` names ('2 at a stamp FILE gives to two images (lines 4, 5): ...'), or
+    None, and the other frames' stamps, for the other reasons."""
+    if not shared:
+        return None, list(missing_ns)
+    hit = [int(s) for s in missing_ns if int(s) in shared.stamps]
+    rest = [int(s) for s in missing_ns if int(s) not in shared.stamps]
+    if not hit:
+        return None, rest
+    lines = sorted({n for s in hit for n in shared.lines[s]})
+    return (f"{len(hit)} {'is' if len(hit) == 1 else 'are'} at a stamp {shared.path} gives to "
+            f"two or more images (lines {', '.join(map(str, lines))}), whose pose there is "
+            "either image's or neither's: fix the file as its warning says" + (
+                f"; the other {len(rest)}: " if rest else ""), rest)
+

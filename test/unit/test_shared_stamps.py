@@ -13,6 +13,7 @@ import shutil
 import numpy as np
 import pytest
 
+from mast3r_ros.core.keyframes import KeyframeMap
 from mast3r_ros.replay.cli import main
 from mast3r_ros.replay.metrics import summarize
 from mast3r_ros.replay.metrics_table import format_table
@@ -112,3 +113,26 @@ def test_an_euroc_camera_with_two_images_at_one_stamp_gives_them_no_pose(tmp_pat
     assert f"{cam / 'data.csv'}: 1 timestamp(s)" in said and "lines 4 and 5" in said
     poses = [seq.listed_pose_and_depth(i)[0] for i in range(len(seq))]
     assert poses[2] is None and poses[3] is None and poses[1] is not None
+
+
+def test_build_map_places_no_keyframe_at_a_shared_stamp_with_a_trajectory_too(
+        tum, tmp_path, capsys):
+    """--trajectory FILE gave the frames at a shared stamp its pose there (one image's at
+    most), so one keyframe would sit at the other image's pose; and without it the skipped
+    frames were said to be 'outside groundtruth.txt'."""
+    folder = tmp_path / "m"
+    shutil.copytree(tum[0], folder)
+    lines = (folder / "rgb.txt").read_text().splitlines(keepends=True)
+    lines[3] = lines[2].split()[0] + " " + lines[3].split()[1] + "\n"
+    (folder / "rgb.txt").write_text("".join(lines))
+    out = tmp_path / "map"
+    assert main(["build-map", str(folder), "--out", str(out), "--matcher", "sift", "--log-level",
+                 "warning", "--trajectory", str(folder / "groundtruth.txt")]) == 0
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if "had no pose" in line]
+    assert len(said) == 1 and "2 frames had no pose and were skipped: 2 are at a stamp " \
+        f"{folder / 'rgb.txt'} gives to two or more images (lines 3, 4)" in said[0], err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["frames_without_pose"]["count"] == 2
+    stamps = KeyframeMap.load(str(out)).stamps_ns().tolist()
+    assert int(round(float(lines[2].split()[0]) * 1e9)) not in stamps
