@@ -140,3 +140,18 @@ def test_the_conversion_shows_progress_as_the_other_long_commands(tmp_path, caps
     assert _run(capsys, seq, "--out", tmp_path / "tum")[0] == 0
     assert [(b.args, b.done, b.closed) for b in bars] == [((2, "convert-7scenes", "frame"), 2,
                                                            True)]
+
+
+def test_overwrite_replaces_an_earlier_conversion_only(tmp_path, capsys):
+    seq = make_sequence(tmp_path, frames=(0,))
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "mine.txt").write_text("not to be lost")
+    rc, err = _run(capsys, seq, "--out", taken)
+    assert rc == 2 and len(err) == 1 and "--overwrite" in err[0], err
+    rc, err = _run(capsys, seq, "--out", taken, "--overwrite")
+    assert rc == 2 and len(err) == 1 and "not replacing it" in err[0], err
+    assert sorted(os.listdir(taken)) == ["mine.txt"]
+    out = tmp_path / "tum"
+    assert _run(capsys, seq, "--out", out)[0] == 0
+    assert _run(capsys, seq, "--out", out, "--overwrite")[0] == 0 and len(TumSequence(out)) == 1
