@@ -9,7 +9,14 @@ name changed with the same k1) kept the old camera's fits: the new calibration w
 and its poses refused, on the old one's. `camera_key` is every value of a calibration (image
 size, K, distortion model and coefficients) and `same_camera` compares two within a tolerance
 that treats float round-trips and a driver's jitter in the last digits as equal (`SAME_REL`);
-any other change of K, size, model or ANY coefficient is a new camera. No rclpy.
+any other change of K, size, model or ANY coefficient is a new camera. The key is canonical for
+what the calibration maps, not how it is written: plumb_bob and rational_polynomial are one
+model in it (`OPENCV_MODEL`; image_geometry hands either's D to OpenCV, which reads it by its
+count: 4 or 5 coefficients k1 k2 p1 p2 [k3], 8 the rational model), and their trailing zero
+coefficients are left out, so a plumb_bob D of 5, the same D as rational_polynomial with k4 k5
+k6 zero, and a plumb_bob D of 4 with k3 zero are one camera (a driver or calibration file that
+renames its model kept its coefficients and was started over as a new camera); an all-zero or
+empty D is no distortion whatever the model. No rclpy.
 """
 
 from __future__ import annotations
@@ -27,18 +34,31 @@ SAME_REL = 1e-4
 # the 640x480 corner by under 0.001 px)
 COEFFICIENT_ABS = 1e-6
 
-# (width px, height px, distortion model ('' for an all-zero D), K row-major (9,), D (n,))
+# the key's model of plumb_bob and rational_polynomial D (module docstring): one mapping, OpenCV's
+# pinhole model with its coefficients read by their count
+OPENCV_MODEL = "opencv"
+_OPENCV_NAMES = ("plumb_bob", "rational_polynomial")
+
+# (width px, height px, distortion model ('' for an all-zero D, `OPENCV_MODEL` for plumb_bob and
+# rational_polynomial), K row-major (9,), D (n,): an `OPENCV_MODEL` D without trailing zeros)
 CameraKey = Tuple[int, int, str, Tuple[float, ...], Tuple[float, ...]]
 
 
 def key_of_values(width: int, height: int, K: Any, dist: Any, model: str) -> CameraKey:
     """`CameraKey` of a calibration's values: ``K`` 3x3 (or 9 values, row-major) pixels,
     ``dist`` the OpenCV coefficients (any 1-D or 2-D array-like; None, empty or all zero: no
-    distortion, whatever ``model``, as image_geometry reads it), ``model`` its name."""
+    distortion, whatever ``model``, as image_geometry reads it), ``model`` its name
+    (plumb_bob and rational_polynomial: `OPENCV_MODEL`, D without its trailing zeros, as
+    OpenCV maps them). Raises nothing for numbers."""
     k = tuple(np.asarray(K, np.float64).ravel().tolist())
     d = () if dist is None else tuple(np.asarray(dist, np.float64).ravel().tolist())
     if not any(d):
         return int(width), int(height), "", k, ()
+    if model in _OPENCV_NAMES:
+        n = len(d)
+        while d[n - 1] == 0.0:  # not all zero (above): stops at the last coefficient set
+            n -= 1
+        return int(width), int(height), OPENCV_MODEL, k, d[:n]
     return int(width), int(height), str(model), k, d
 
 
@@ -50,10 +70,11 @@ def camera_key(cam: Any) -> CameraKey:
 
 def same_camera(a: Optional[CameraKey], b: Optional[CameraKey]) -> bool:
     """Whether calibrations ``a`` and ``b`` (`CameraKey`) are the same within `SAME_REL`: the
-    same size and model, each K entry within `SAME_REL` of fx (pixels), each coefficient within
-    `SAME_REL` relative or `COEFFICIENT_ABS` (a shorter D is padded with zeros: plumb_bob's
-    4 and 5 with k3 = 0 are one). None (a fit recorded without its camera) is the same as any:
-    only what is known is compared."""
+    same size and model (plumb_bob and rational_polynomial are one, `OPENCV_MODEL`), each K
+    entry within `SAME_REL` of fx (pixels), each coefficient within `SAME_REL` relative or
+    `COEFFICIENT_ABS` (a shorter D is padded with zeros: plumb_bob's 4 and 5 with k3 = 0, and
+    rational_polynomial's 8 with k4 k5 k6 = 0, are one). None (a fit recorded without its
+    camera) is the same as any: only what is known is compared."""
     if a is None or b is None or a == b:
         return True
     if a[:3] != b[:3]:

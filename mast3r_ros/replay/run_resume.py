@@ -431,9 +431,7 @@ def _focal_fit(rec: Optional[Dict[str, Any]],
     absent (an older line) or null."""
     if rec is None:
         return None
-    key = None if camera is None else key_of_values(
-        camera["width"], camera["height"], camera["K"], camera["dist"],
-        camera["distortion_model"])
+    key = None if camera is None else _key(camera)
     sigma = rec.get("sigma_log")
     pp = rec.get("principal_point")  # absent in an older line
     dist = rec.get("distortion")  # likewise
@@ -459,15 +457,23 @@ def camera_record(cam: Any) -> Optional[Dict[str, Any]]:
             "distortion_model": str(cam.distortion_model)}
 
 
+def _key(camera: Dict[str, Any]) -> Any:
+    """The `camera_key.CameraKey` of a results.jsonl ``camera`` (`camera_record`)."""
+    return key_of_values(camera["width"], camera["height"], camera["K"], camera["dist"],
+                         camera["distortion_model"])
+
+
 def check_same_camera(line: str, frame: Any) -> None:
     """`InputError` when a resumed partial's results.jsonl ``line`` records another query
     camera than ``frame`` (a `Frame` read again at its stamp) has now: another --camera-info,
     an edited camera.yaml, the bag's other CameraInfo or --image-rectified would mix frames of
     two calibrations in one run. A line without ``camera`` (or a frame without intrinsics) is
-    not compared."""
+    not compared. Values are compared exactly, their distortion model as the mapping
+    (`camera_key.key_of_values`: plumb_bob renamed rational_polynomial with k4 k5 k6 zero is
+    the same camera)."""
     old = json.loads(line).get("camera")
     new = camera_record(getattr(frame, "intrinsics", None))
-    if old is None or new is None or old == new:
+    if old is None or new is None or old == new or _key(old) == _key(new):
         return
 
     def text(c: Dict[str, Any]) -> str:
