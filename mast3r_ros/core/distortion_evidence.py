@@ -14,8 +14,10 @@ sigma is floored at `SIGMA_FLOOR_K1` first: real frames scatter far more than th
 
 The diagnosis (`distortion_warning`) compares the fit with the camera's own ``k1``:
 
-- the camera states a distortion and the frames fit about its opposite (`RECTIFIED_RATIO`):
-  the images are already rectified (``image_rect``) and are undistorted a second time;
+- the camera states a distortion and the frames fit about its opposite (`RECTIFIED_RATIO`),
+  a window wholly beyond the band (`rectified_window_clear`: not for a camera whose own k1 is
+  within 2.5 band widths, where a right camera's residual may lie): the images are already
+  rectified (``image_rect``) and are undistorted a second time;
 - the camera states none (D zero) and the frames fit one: the images are distorted (raw);
 - otherwise the camera's D does not describe these images (another camera's calibration).
 
@@ -174,13 +176,27 @@ def combine_distortions(k1: Sequence[float], sigma: Sequence[float], tolerance: 
                               interval_outside(c, -tolerance, tolerance, significance))
 
 
+def rectified_window_clear(ev: DistortionEvidence, given_k1: float) -> bool:
+    """Whether a fit of ``RECTIFIED_RATIO`` times minus the camera's ``given_k1`` lies beyond
+    ``ev``'s band (``tolerance_k1``) at the window's low end: the double undistortion of the
+    camera's own k1 is then off whatever part of it the map's points hide. A camera whose k1 is
+    smaller (within 2.5 band widths: 0.100 at 640x480, fx 585) has its window reach into the
+    band, where a right camera's systematic residual lies (a small D fitting +0.07, 1.4x minus
+    its k1 -0.05, was refused mid-run as rectified although its map's check found its images
+    right): such a fit is not called rectified."""
+    return bool(np.isfinite(given_k1)
+                and RECTIFIED_RATIO[0] * abs(given_k1) > ev.tolerance_k1)
+
+
 def diagnosis(ev: DistortionEvidence, given_k1: float, given_zero: bool) -> str:
-    """'rectified', 'distorted' or 'mismatch' for evidence whose verdict is off ('' else)."""
+    """'rectified', 'distorted' or 'mismatch' for evidence whose verdict is off ('' else):
+    'rectified' a fitted k1 of ``RECTIFIED_RATIO`` times minus the camera's own where that
+    window lies beyond the band (`rectified_window_clear`)."""
     if not ev.off or ev.k1.value is None:
         return ""
     if given_zero:
         return "distorted"
-    if np.isfinite(given_k1) and given_k1 != 0:
+    if np.isfinite(given_k1) and given_k1 != 0 and rectified_window_clear(ev, given_k1):
         ratio = -ev.k1.value / given_k1
         if RECTIFIED_RATIO[0] <= ratio <= RECTIFIED_RATIO[1]:
             return "rectified"
