@@ -73,8 +73,9 @@ def same_camera(a: Optional[CameraKey], b: Optional[CameraKey]) -> bool:
     same size and model (plumb_bob and rational_polynomial are one, `OPENCV_MODEL`), each K
     entry within `SAME_REL` of fx (pixels), each coefficient within `SAME_REL` relative or
     `COEFFICIENT_ABS` (a shorter D is padded with zeros: plumb_bob's 4 and 5 with k3 = 0, and
-    rational_polynomial's 8 with k4 k5 k6 = 0, are one). None (a fit recorded without its
-    camera) is the same as any: only what is known is compared."""
+    rational_polynomial's 8 with k4 k5 k6 = 0, are one). None (no key known) is the same
+    as any: a caller with fits without a key keeps them apart from keyed ones
+    (`run_evidence.RunFits`)."""
     if a is None or b is None or a == b:
         return True
     if a[:3] != b[:3]:

@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import math
 from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
 from .camera_key import CameraKey, same_camera
+
+log = logging.getLogger(__name__)
 
 # fewest frames whose fit is observable before a value is combined (and a verdict given)
 MIN_FRAMES = 5
@@ -106,6 +109,22 @@ def interval_outside(c: Combined, low: float, high: float, significance: float) 
     return lo > high or hi < low
 
 
+_said_untied: List[bool] = []  # `say_untied`'s: said in this process
+
+
+def say_untied(n: int, what: str) -> None:
+    """Say once per process (a WARNING) that ``n`` camera fits recorded without their camera
+    were ``what`` ("left out of", "dropped from") a run's evidence beside fits of a known
+    camera. Raises nothing."""
+    if _said_untied:
+        return
+    _said_untied.append(True)
+    log.warning("%d camera fit(s) recorded without their camera (a results.jsonl line without "
+                "'camera', or a FocalFit made without camera=) cannot be tied to a camera: %s "
+                "the run's camera evidence, never combined with a known camera's fits (said "
+                "once)", n, what)
+
+
 class RunFits:
     """The frames' fits of one calibration as they come, the bookkeeping of the run-level
     evidences (`focal_evidence.RunFocalEvidence`, `principal_point_evidence`,
@@ -115,13 +134,18 @@ class RunFits:
     ``frames_restarted`` the fits dropped since it changed. A subclass says when its values are
     the same (`_same_camera`) and what a fit's row is (`_take`'s ``row``); a change of any value
     of the key (`camera_key.same_camera`: a D differing only in k2 or p1 kept the old camera's
-    fits) is a new calibration too. ``max_frames`` > 0 keeps only the most recent ones. Not
+    fits) is a new calibration too. A fit without a key (a results.jsonl line without its
+    ``camera``, a `FocalFit` made without ``camera``) cannot be tied to a camera and is never
+    combined with fits that have one: left out beside them, or dropped when the first key comes
+    (``untied_fits`` counts them; said once, `say_untied`); fits all without a key are
+    combined on their values alone. ``max_frames`` > 0 keeps only the most recent ones. Not
     thread-safe (the node locks)."""
 
     def __init__(self, max_frames: int = 0) -> None:
         self.camera: Any = None
         self.camera_key: Optional[CameraKey] = None
         self.frames_restarted = 0  # fits dropped since the camera changed
+        self.untied_fits = 0  # fits without a key left out or dropped beside a known camera
         self._fits: collections.deque = collections.deque(maxlen=max_frames or None)
 
     def _same_camera(self, camera: Any) -> bool:
@@ -133,20 +157,34 @@ class RunFits:
         calibration the fits are about: one not `_same_camera` as the fits kept, or whose key
         is not `camera_key.same_camera` as theirs, drops them (``frames_restarted``). `_take`
         does this with each fit; a gate does it for a frame without one too, so that a new
-        calibration is never judged by the old one's fits."""
-        if self.camera is not None and not (self._same_camera(camera)
-                                            and same_camera(self.camera_key, key)):
+        calibration is never judged by the old one's fits. A ``key`` where the fits kept have
+        none drops them too: they cannot be tied to it (they took the key of the first fit
+        with one, and were judged as its camera's)."""
+        if key is not None and self.camera_key is None and self._fits:
+            self.untied_fits += len(self._fits)
+            say_untied(len(self._fits), "dropped from")
+            self.frames_restarted += len(self._fits)
+            self._fits.clear()
+            self.camera, self.camera_key = camera, key
+        elif self.camera is not None and not (self._same_camera(camera)
+                                              and same_camera(self.camera_key, key)):
             self.frames_restarted += len(self._fits)
             self._fits.clear()
             self.camera, self.camera_key = camera, key
         elif self.camera is None:
             self.camera, self.camera_key = camera, key
-        elif self.camera_key is None:  # the fits kept came without their key: this one's
+        elif self.camera_key is None:  # no fit kept yet (above): the calibration's key
             self.camera_key = key
 
     def _take(self, camera: Any, row: tuple, key: Optional[CameraKey] = None) -> None:
         """Keep ``row`` (one frame's fit) under ``camera`` and ``key`` (`use_camera`: one under
-        another calibration drops the fits kept first and is the new calibration)."""
+        another calibration drops the fits kept first and is the new calibration); a fit
+        without a ``key`` where the calibration has one is left out (``untied_fits``: it was
+        compared on the subclass's few values alone and judged as that camera's)."""
+        if key is None and self.camera_key is not None:
+            self.untied_fits += 1
+            say_untied(1, "left out of")
+            return
         self.use_camera(camera, key)
         self._fits.append(row)
 

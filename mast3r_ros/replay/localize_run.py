@@ -80,6 +80,17 @@ def say_at_once(r: LocalizationResult, said: StretchLog) -> None:
         log.warning("%s", line)
 
 
+def _recorded_camera(frame: Any, r: LocalizationResult) -> Any:
+    """The camera a recorded result ``r`` was localized with, for `Localizer.recall`:
+    ``frame``'s intrinsics (read again; a results.jsonl line's ``camera`` is checked against
+    them, `check_same_camera`), or None where ``r``'s fit came without its camera (a line
+    without ``camera``): the frame may have been localized with another camera than it reads
+    with now, and its fit is not tied to this one (`run_evidence.RunFits` keeps it apart)."""
+    if r.focal_fit is not None and r.focal_fit.camera is None:
+        return None
+    return getattr(frame, "intrinsics", None)
+
+
 def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker: Tracker,
                     global_only: bool = False,
                     done: Optional[Dict[int, LocalizationResult]] = None,
@@ -138,7 +149,7 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
                     raise InputError(f"the recording's frame at stamp {f.stamp_ns * 1e-9:.6f} "
                                      f"s: {e}") from None
         else:  # its fits to the run gates, as when it was localized
-            loc.recall(r, getattr(f, "intrinsics", None))
+            loc.recall(r, _recorded_camera(f, r))
             repeats.reset()  # its pixels were not read
         tracker.update(r)
         say_at_once(r, said)

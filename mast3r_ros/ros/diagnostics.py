@@ -268,16 +268,18 @@ class DiagnosticsWindow:
         if is_degraded(rec):
             self.total["degraded"] += 1
             self.last_degraded = rec.reason
-        cam = rec.camera
+        cam, fit = rec.camera, rec.focal_fit
         if cam is not None:  # a new CameraInfo: not judged on the old one's fits
             key, facts = distortion_camera_of(cam)  # computed once per calibration
             self.focal.use_camera(float(cam.K[0, 0]), key)
             self.principal_point.use_camera((float(cam.K[0, 0]), float(cam.K[0, 2]),
                                              float(cam.K[1, 2])), key)
             self.distortion.use_camera(facts, key)
-        self.focal.add(rec.focal_fit)
-        self.principal_point.add(rec.focal_fit)
-        self.distortion.add(rec.focal_fit)
+            if fit is not None and fit.camera is None:  # the record's frame's camera
+                fit = dataclasses.replace(fit, camera=key)
+        self.focal.add(fit)
+        self.principal_point.add(fit)
+        self.distortion.add(fit)
         if rec.success and rec.sigma_depth_ratio > FAR_CLAIM_RATIO:  # NaN: not judged
             self.uncertain_poses += 1
             self.last_uncertain_ratio = rec.sigma_depth_ratio

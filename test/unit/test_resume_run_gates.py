@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from mast3r_ros.core.camera_key import camera_key
 from mast3r_ros.core.config import config_from_params
 from mast3r_ros.core.focal_evidence import FocalFit
 from mast3r_ros.core.keyframes import KeyframeMap
@@ -34,7 +35,8 @@ def _noisy(rgb, k):
 def test_a_resumed_run_refuses_what_the_run_in_one_go_refuses(tum, sift_map, monkeypatch):
     def stand_in(max_error, cam, *args):  # every frame fits cx 40 px left of the camera's
         return "", FocalFit(1.0, 0.002, float(cam.K[0, 0]), principal_point=PrincipalPointFit(
-            -40.0, 0.0, 1.5, 1.5, float(cam.K[0, 2]), float(cam.K[1, 2])))
+            -40.0, 0.0, 1.5, 1.5, float(cam.K[0, 2]), float(cam.K[1, 2])),
+            camera=camera_key(cam))  # as `query_checks.focal_gate`'s (a recorded line's too)
 
     monkeypatch.setattr(localizer_pipeline, "focal_gate", stand_in)
     f = TumSequence(tum[1])[3]

@@ -201,7 +201,7 @@ class RunDistortionGate(RunGate):
             self.use_camera(camera)
             if result.focal_fit is not None:  # the frames `wants_fit` strides over
                 self._judged_frames += 1
-        ev = self._judged(result, enabled)
+        ev = self._judged(result, enabled, camera)
         if ev is None:
             if (enabled and result.focal_fit is not None and not result.success
                     and result.reason.startswith(RECTIFIED_REASON)):

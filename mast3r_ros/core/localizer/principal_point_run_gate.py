@@ -127,7 +127,7 @@ class RunPrincipalPointGate(RunGate):
         suspect = suspect_principal_point(camera) if camera is not None else ""
         unfit = (self._count_unfit(camera, fit.principal_point is not None)
                  if suspect and fit is not None and enabled else 0)
-        ev = self._judged(result, enabled)
+        ev = self._judged(result, enabled, camera)
         if ev is None:
             return result
         # frames combined (below MIN_FRAMES nothing is: those with a fit, then)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from ..types import LocalizationResult
+from ..camera_key import camera_key
+from ..types import CameraIntrinsics, LocalizationResult
 
 
 def refused(result: LocalizationResult, reason: str) -> LocalizationResult:
@@ -32,13 +33,18 @@ class RunGate:
         """Take one frame's `FocalFit` into the evidence (a gate may do more)."""
         self._evidence.add(fit)
 
-    def _judged(self, result: LocalizationResult, enabled: bool) -> Optional[Any]:
+    def _judged(self, result: LocalizationResult, enabled: bool,
+                camera: Optional[CameraIntrinsics] = None) -> Optional[Any]:
         """The evidence so far (``result``'s fit taken) where ``result`` is to be judged; None
         where it is not: no fit (no points from depth) or the gate off (``enabled`` False;
-        nothing taken), or a failure (its fit taken all the same)."""
+        nothing taken), or a failure (its fit taken all the same). A fit without its camera
+        key (`FocalFit.camera`) is taken as ``camera``'s (the frame's) where given; without
+        either, `run_evidence.RunFits` keeps it apart from a known camera's fits."""
         fit = result.focal_fit
         if fit is None or not enabled:
             return None
+        if fit.camera is None and camera is not None:
+            fit = dataclasses.replace(fit, camera=camera_key(camera))
         self._take(fit)
         if not result.success:
             return None
