@@ -37,9 +37,11 @@ from .asmk import (MULTIPLE_ASSIGNMENT_DB, AsmkIndex, AsmkVector, Codebook, aggr
 from .asmk.codebook import check_codebook_file
 from .devices import resolve_device
 from .errors import CheckpointError, InputError, not_regular_file
-from .model.checkpoint import CLASS_ARCH, read_torch_archive, strip_wrapper_prefix
-from .model.plain_pickle import (RETRIEVAL_WAYS, archive_args, describe_map_folder,
-                                 refuse_empty_or_text, where_to_download)
+from .model.checkpoint import (CLASS_ARCH, read_torch_archive, resolve_checkpoint,
+                               strip_wrapper_prefix)
+from .model.given_as import FLAGS, PARAMETERS, GivenAs
+from .model.plain_pickle import (archive_args, archive_top, describe_map_folder,
+                                 describe_plain_pickle, refuse_empty_or_text, where_to_download)
 
 log = logging.getLogger(__name__)
 
@@ -132,14 +134,15 @@ def default_codebook_path(checkpoint_path: str) -> str:
     return os.path.join(folder, "_".join(name.split("_")[:-1]) + "_codebook.pkl")
 
 
-def require_retrieval_checkpoint(path: str) -> None:
+def require_retrieval_checkpoint(path: str, given: GivenAs = FLAGS) -> None:
     """The retrieval checkpoint's cheap checks, no weights read (a folder, a special file, not
-    found, empty, text, no format the loader reads: `refuse_empty_or_text`); `CheckpointError`."""
+    found, empty, text, no format the loader reads: `refuse_empty_or_text`); `CheckpointError`,
+    its fix in the words of ``given`` (`given_as`)."""
     if os.path.isdir(path):  # a folder exists: "not found" sent the user looking for it
         # a map: the retrieval checkpoint it records
-        raise CheckpointError(describe_map_folder(path, retrieval=True) or (
+        raise CheckpointError(describe_map_folder(path, retrieval=True, given=given) or (
             f"{path} is a folder, not a retrieval checkpoint: pass the "
-            f"*_retrieval_trainingfree.pth file itself ({RETRIEVAL_WAYS})"))
+            f"*_retrieval_trainingfree.pth file itself ({given.retrieval_ways})"))
     special = not_regular_file(path, "the *_retrieval_trainingfree.pth file")  # /dev/zero
     if special:
         raise CheckpointError(f"retrieval checkpoint {special}")
@@ -148,8 +151,9 @@ def require_retrieval_checkpoint(path: str) -> None:
             f"retrieval checkpoint not found: {path}. Download "
             "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_trainingfree.pth "
             f"({where_to_download('retrieval checkpoint')}) and pass it with "
-            "--retrieval-checkpoint")
-    refuse_empty_or_text(path, "retrieval checkpoint")  # cut short: before minutes of encoding
+            f"{given.retrieval}")
+    # cut short: before minutes of encoding
+    refuse_empty_or_text(path, "retrieval checkpoint", given)
 
 
 def checkpoint_kind(path: str) -> Optional[str]:
@@ -171,29 +175,80 @@ def _network_args(args: Any) -> bool:
     return isinstance(model, str) and model.split("(", 1)[0].strip() in CLASS_ARCH
 
 
-def network_given_as_retrieval(path: str) -> str:
+def network_given_as_retrieval(path: str, given: GivenAs = FLAGS) -> str:
     """The one-line refusal of a network checkpoint given as the retrieval checkpoint."""
     return (f"{path} is a MASt3R network checkpoint, not a retrieval head: pass it as "
-            "--checkpoint, and the *_retrieval_trainingfree.pth as --retrieval-checkpoint")
+            f"{given.checkpoint}, and the *_retrieval_trainingfree.pth as {given.retrieval}")
 
 
-def check_retrieval_files(checkpoint: str, codebook: Optional[str] = None) -> str:
+def check_retrieval_files(checkpoint: str, codebook: Optional[str] = None,
+                          given: GivenAs = FLAGS) -> str:
     """Fail fast (before loading a backbone): both files exist, ``checkpoint`` is not the
     network checkpoint (`checkpoint_kind`) and the codebook is a file that is not a PyTorch
-    checkpoint (`check_codebook_file`); returns the codebook path. Raises CheckpointError."""
-    cb = codebook or default_codebook_path(checkpoint)
-    require_retrieval_checkpoint(checkpoint)
+    checkpoint (`check_codebook_file`); returns the codebook path. Raises CheckpointError, its
+    fix in the words of ``given`` (`given_as`: the commands' flags, or a node's parameters)."""
+    _check_retrieval_head(checkpoint, given)
+    return _check_codebook_of(checkpoint, codebook, given)
+
+
+def _require_head_layout(obj: Any, path: str) -> None:
+    """`CheckpointError` unless ``obj``, a torch.save file's object (its tensors may be the
+    None of `archive_top`), is the head's ``{'model': state dict, 'args': Namespace}``."""
+    if not (isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping)
+            and obj.get("args") is not None):
+        raise CheckpointError(f"{path}: expected a dict with 'model' (state dict) and 'args' "
+                              "(argparse.Namespace): not a MASt3R retrieval checkpoint")
+
+
+def _check_retrieval_head(checkpoint: str, given: GivenAs) -> None:
+    """`require_retrieval_checkpoint`, then what `load_retrieval_head` refuses that is told
+    without the tensors: the network's checkpoint, another torch.save dict (`archive_top`), a
+    plain pickle such as the codebook (`describe_plain_pickle`)."""
+    require_retrieval_checkpoint(checkpoint, given)
     if checkpoint_kind(checkpoint) == "network":  # before the codebook, which then is no issue
-        raise CheckpointError(network_given_as_retrieval(checkpoint))
+        raise CheckpointError(network_given_as_retrieval(checkpoint, given))
+    top = archive_top(checkpoint)
+    if top is not None:
+        _require_head_layout(top, checkpoint)
+        return
+    plain = describe_plain_pickle(checkpoint, "retrieval checkpoint", given)
+    if plain:  # the codebook given as the head: its own name passed the codebook check
+        raise CheckpointError(f"{checkpoint}: {plain}")
+
+
+def _check_codebook_of(checkpoint: str, codebook: Optional[str], given: GivenAs) -> str:
+    cb = codebook or default_codebook_path(checkpoint)
     if not os.path.isfile(cb) and codebook is None and not os.path.basename(
             checkpoint).endswith("_retrieval_trainingfree.pth"):
         raise CheckpointError(
             f"no codebook given for {checkpoint}: it is found beside the checkpoint only "
             "for the reference names (X_retrieval_trainingfree.pth -> "
-            "X_retrieval_codebook.pkl); pass the codebook file (--codebook, or codebook= "
-            "in Python)")
-    check_codebook_file(cb)  # not found, a folder, a .pth given as the codebook
+            f"X_retrieval_codebook.pkl); pass the codebook file ({given.codebook})")
+    check_codebook_file(cb, given)  # not found, a folder, a .pth given as the codebook
     return cb
+
+
+def check_configured_retrieval(checkpoint: str, codebook: str) -> Tuple[str, str]:
+    """The node's configure check of its ``retrieval.checkpoint`` and ``retrieval.codebook``
+    parameters (a `RetrievalConfig`'s ``checkpoint``, ``codebook``), which ``check-params``
+    runs too: `check_retrieval_files` on the paths with ``~`` and ``$VARS`` expanded (as the
+    ``checkpoint`` parameter's, `resolve_checkpoint`); an empty codebook is the one beside the
+    checkpoint (`default_codebook_path`). Returns (retrieval checkpoint, codebook) paths.
+
+    Raises CheckpointError beginning ``parameter 'retrieval.checkpoint': `` or ``parameter
+    'retrieval.codebook': `` (the parameter to fix), its fix naming parameters, not flags."""
+    path = resolve_checkpoint(checkpoint) or ""
+    cb = resolve_checkpoint(codebook) or None
+    try:
+        _check_retrieval_head(path, PARAMETERS)
+    except CheckpointError as e:
+        raise CheckpointError(f"parameter 'retrieval.checkpoint': {e}") from None
+    try:
+        return path, _check_codebook_of(path, cb, PARAMETERS)
+    except CheckpointError as e:
+        where = ("'retrieval.codebook'" if cb else
+                 "'retrieval.codebook' (empty: the codebook beside retrieval.checkpoint)")
+        raise CheckpointError(f"parameter {where}: {e}") from None
 
 
 class RetrievalHead(torch.nn.Module):
@@ -308,10 +363,7 @@ def load_retrieval_head(path: str, enc_dim: int, device: str = "cpu"
     device = resolve_device(device)
     require_retrieval_checkpoint(path)
     obj = _load_archive(path)
-    if not (isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping)
-            and obj.get("args") is not None):
-        raise CheckpointError(f"{path}: expected a dict with 'model' (state dict) and 'args' "
-                              "(argparse.Namespace): not a MASt3R retrieval checkpoint")
+    _require_head_layout(obj, path)
     if _network_args(obj["args"]):
         raise CheckpointError(network_given_as_retrieval(path))
     spec = spec_from_args(obj["args"], path)
@@ -457,4 +509,5 @@ class AsmkRetriever:
 
 __all__ = ["RetrievalSpec", "RetrievalHead", "LocalFeatures", "load_retrieval_head",
            "spec_from_args", "default_codebook_path", "local_features_numpy",
-           "AsmkRetriever", "check_retrieval_files", "checkpoint_kind"]
+           "AsmkRetriever", "check_retrieval_files", "check_configured_retrieval",
+           "checkpoint_kind"]

@@ -10,7 +10,11 @@ working directory, where `ros2 launch` was started) is a warning, not checked. T
 ``checkpoint`` (with the mast3r matcher, the one the node loads it for): one found here gets
 the loader's cheap checks (`require_checkpoint`: first bytes, a zip archive's record names; the
 weights are not loaded), and one in no format the loader reads is refused; and for
-``retrieval.checkpoint`` (loaded with the mast3r matcher and retrieval.method asmk or auto).
+``retrieval.checkpoint`` (loaded with the mast3r matcher and retrieval.method asmk or auto) with
+its ASMK codebook (``retrieval.codebook``, or the one beside it), by the node's own check
+(`check_configured_retrieval`). Every refusal names the parameter to fix and its fix in
+parameters (``checkpoint``, ``retrieval.checkpoint``, ``retrieval.codebook``), not the
+commands' flags (`given_as.PARAMETERS`): this file has no ``--checkpoint``.
 
 Exit 0 with one line on stdout naming the node and the parameters that differ from the
 defaults; 2 with the one-line error otherwise. Warnings (a node block misspelt beside a ``/**``
@@ -45,7 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 _CHECKED_WEIGHTS = "; checkpoint is in a format the node reads (weights not loaded)"
-_CHECKED_HEAD = "; retrieval.checkpoint is in a format the node reads (weights not loaded)"
+_CHECKED_HEAD = ("; retrieval.checkpoint and its codebook are in formats the node reads "
+                 "(weights not loaded)")
 
 
 def cmd_check_params(args: argparse.Namespace) -> int:
@@ -70,7 +75,8 @@ def cmd_check_params(args: argparse.Namespace) -> int:
                and _check_checkpoint(cfg.model.checkpoint, args.file))
     # ... and the ASMK retrieval head with it, for retrieval.method asmk or auto
     head = (cfg.localizer.matcher == "mast3r" and cfg.retrieval.method in ("asmk", "auto")
-            and _check_retrieval_checkpoint(cfg.retrieval.checkpoint, args.file))
+            and _check_retrieval_checkpoint(cfg.retrieval.checkpoint, cfg.retrieval.codebook,
+                                            args.file))
     params, defaults = config_to_params(cfg), config_to_params(Config())
     changed = sorted(k for k, v in params.items() if v != defaults.get(k))
     node = (node_fqn(args.namespace, name) if args.namespace is not None else
@@ -123,37 +129,43 @@ def _check_checkpoint(value: str, file: str) -> bool:
     Hugging Face folder's files; the weights are not loaded). A checkpoint that exists but is in
     no format the loader reads (random bytes, a zip archive of other files, a download cut
     short, a text file, the retrieval head) raises `ConfigError` with the loader's one-line
-    refusal; not found here, or relative, is a warning, as for ``map_path``."""
-    from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint
-
-    return _check_weights_file("checkpoint", value, resolve_checkpoint(value) if value.strip()
-                               else "", file, require_checkpoint)
-
-
-def _check_retrieval_checkpoint(value: str, file: str) -> bool:
-    """`_check_checkpoint` for ``retrieval.checkpoint`` (the ASMK retrieval head, which the node
-    loads at configure with the mast3r matcher and ``retrieval.method`` asmk or auto): the
-    retrieval loader's cheap checks (a folder, a special file, empty, text, no format it reads:
-    random bytes, a zip archive of other files, one cut short; the network checkpoint given
-    here, from its ``args``); the weights are not loaded."""
+    refusal, its fix naming parameters; not found here, or relative, is a warning, as for
+    ``map_path``."""
     from ..core.errors import CheckpointError
-    from ..core.retrieval_model import (
-        checkpoint_kind, network_given_as_retrieval, require_retrieval_checkpoint)
+    from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint
+    from ..core.model.given_as import PARAMETER_PASSED_AS, PARAMETERS
 
     def check(path: str) -> None:
-        require_retrieval_checkpoint(path)
-        if checkpoint_kind(path) == "network":
-            raise CheckpointError(network_given_as_retrieval(path))
+        try:
+            require_checkpoint(path, PARAMETER_PASSED_AS, PARAMETERS)
+        except CheckpointError as e:
+            raise CheckpointError(f"parameter 'checkpoint': {e}") from None
 
-    return _check_weights_file("retrieval.checkpoint", value, os.path.expanduser(value), file,
-                               check)
+    return _check_weights_file("checkpoint", value, resolve_checkpoint(value) if value.strip()
+                               else "", file, check)
+
+
+def _check_retrieval_checkpoint(value: str, codebook: str, file: str) -> bool:
+    """`_check_checkpoint` for ``retrieval.checkpoint`` (the ASMK retrieval head, which the node
+    loads at configure with the mast3r matcher and ``retrieval.method`` asmk or auto) and its
+    codebook (``retrieval.codebook``; empty: the one beside the checkpoint), by the node's own
+    check (`check_configured_retrieval`: a folder, a special file, empty, text, no format the
+    loader reads, the network checkpoint given here, a codebook missing, a folder, a .pth or
+    cut short); the weights are not loaded. The codebook is checked where the retrieval
+    checkpoint is found here (a missing one is the node's refusal at configure)."""
+    from ..core.model.checkpoint import resolve_checkpoint
+    from ..core.retrieval_model import check_configured_retrieval
+
+    return _check_weights_file("retrieval.checkpoint", value, resolve_checkpoint(value) or "",
+                               file, lambda _: check_configured_retrieval(value, codebook))
 
 
 def _check_weights_file(param: str, value: str, path: str, file: str,
-                        check: Callable[[str], None]) -> bool:
+                        check: Callable[[str], object]) -> bool:
     """Whether ``path`` (parameter ``param``, given as ``value`` in ``file``) was found here and
-    passed ``check`` (raising `CheckpointError`); its refusal raises `ConfigError` naming the
-    parameter; an empty value is not looked at; not found here, or relative, is a warning."""
+    passed ``check`` (raising `CheckpointError` beginning with the parameter it refuses); its
+    refusal raises `ConfigError`; an empty value is not looked at; not found here, or relative,
+    is a warning."""
     from ..core.errors import CheckpointError, ConfigError
 
     if not value.strip():
@@ -172,6 +184,5 @@ def _check_weights_file(param: str, value: str, path: str, file: str,
     try:
         check(path)
     except CheckpointError as e:
-        raise ConfigError(f"{file}: parameter '{param}': {e} (the node would refuse it at "
-                          "configure)") from None
+        raise ConfigError(f"{file}: {e} (the node would refuse it at configure)") from None
     return True

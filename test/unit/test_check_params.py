@@ -5,6 +5,7 @@ FILE`, refused for the file before the missing recording: undocumented, and a ha
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -232,14 +233,17 @@ def test_the_retrieval_checkpoint_is_checked_as_the_checkpoint_is(tmp_path, caps
     # not loaded by the node: the sift matcher, or a method other than asmk/auto
     for matcher, method in (("sift", "auto"), ("mast3r", "pooled")):
         rc, out, err = _run(capsys, _retrieval_file(tmp_path, network, noise, matcher, method))
-        assert rc == 0 and "retrieval.checkpoint is in" not in out, (matcher, method, out, err)
+        assert rc == 0 and "retrieval.checkpoint and" not in out, (matcher, method, out, err)
     missing = tmp_path / "robot" / "R_retrieval_trainingfree.pth"
     rc = main(["check-params", _retrieval_file(tmp_path, network, missing)])
     out, err = capsys.readouterr()
-    assert rc == 0 and "retrieval.checkpoint is in" not in out, out
+    assert rc == 0 and "retrieval.checkpoint and" not in out, out
     assert f"retrieval.checkpoint '{missing}' is not found on this machine" in err, err
-    head = tmp_path / "R_retrieval_trainingfree.pth"
-    torch.save({"w": torch.zeros(2)}, head)
+    from retrieval_test_utils import write_retrieval_checkpoint
+
+    head = write_retrieval_checkpoint(str(tmp_path / "R_retrieval_trainingfree.pth"), 16)
+    (tmp_path / "R_retrieval_codebook.pkl").write_bytes(pickle.dumps({"type": "Codebook"}))
     rc, out, err = _run(capsys, _retrieval_file(tmp_path, network, head, method="asmk"))
     assert (rc, err) == (0, "") and out.rstrip().endswith(
-        "; retrieval.checkpoint is in a format the node reads (weights not loaded)"), out
+        "; retrieval.checkpoint and its codebook are in formats the node reads (weights not "
+        "loaded)"), out

@@ -16,6 +16,7 @@ import torch
 
 from ..devices import resolve_device
 from ..errors import CheckpointError, InputError, not_regular_file
+from ..model.given_as import FLAGS, GivenAs
 from .unpickle import safe_unpickle
 
 log = logging.getLogger(__name__)
@@ -166,16 +167,18 @@ def load_codebook(path: str, expected_size: Any = None, device: str = "cpu") -> 
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive (a zip); a codebook is a plain pickle
 
 
-def check_codebook_file(path: str) -> None:
+def check_codebook_file(path: str, given: GivenAs = FLAGS) -> None:
     """Raises CheckpointError, naming ``path`` and the fix, when it cannot be a codebook file:
     not found, a folder, a PyTorch checkpoint (a ``torch.save`` zip archive: the network or
     the retrieval head, given where the ``*_retrieval_codebook.pkl`` pickle belongs), or a
     binary pickle cut short (an interrupted download: its last byte is no STOP opcode), found
-    from its first and last bytes, before minutes of other work."""
+    from its first and last bytes, before minutes of other work. ``given``: how the user gives
+    the codebook (`given_as`; default: the commands' flags)."""
+    ways = given.codebook
     if os.path.isdir(path):
         raise CheckpointError(
             f"codebook {path} is a folder, not a file: pass the *_retrieval_codebook.pkl file "
-            "(--codebook, or codebook= in Python)")
+            f"({ways})")
     special = not_regular_file(path, "the *_retrieval_codebook.pkl file")  # /dev/zero
     if special:
         raise CheckpointError(f"codebook {special}")
@@ -183,7 +186,7 @@ def check_codebook_file(path: str) -> None:
         raise CheckpointError(
             f"codebook not found: {path}. Download "
             "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_codebook.pkl beside the "
-            "retrieval checkpoint, or pass it (--codebook, or codebook= in Python)")
+            f"retrieval checkpoint, or pass it ({ways})")
     try:
         with open(path, "rb") as fh:
             head = fh.read(len(_ZIP_MAGIC))
@@ -203,14 +206,13 @@ def check_codebook_file(path: str) -> None:
 
     text = describe_text_file(path, "codebook", "not the ASMK codebook "
                               "(*_retrieval_codebook.pkl, a pickle): pass the codebook file "
-                              "(--codebook, or codebook= in Python)")
+                              f"({ways})")
     if text is not None:  # a Git LFS pointer, a saved web page, a YAML given by mistake
         raise CheckpointError(f"codebook {path}: {text}")
     if head == _ZIP_MAGIC:
         raise CheckpointError(
             f"codebook {path} is a PyTorch checkpoint (.pth, a zip archive), not the ASMK "
-            "codebook (*_retrieval_codebook.pkl, a pickle): pass the codebook file (--codebook, "
-            "or codebook= in Python)")
+            f"codebook (*_retrieval_codebook.pkl, a pickle): pass the codebook file ({ways})")
 
 
 def parse_cluster_count(value: Any) -> int:

@@ -72,11 +72,14 @@ class GlobalRetrieval:
         if self.retriever is None:
             if not cfg.checkpoint:
                 return "no retrieval.checkpoint is configured"
-            from ..retrieval_model import AsmkRetriever
+            from ..retrieval_model import AsmkRetriever, check_configured_retrieval
 
+            # the parameters' check, which check-params runs too (one rule): ~ expanded as
+            # the checkpoint's, a refusal naming the parameter, not a command's flag
+            checkpoint, codebook = check_configured_retrieval(cfg.checkpoint, cfg.codebook)
             self.retriever = AsmkRetriever.from_files(
-                cfg.checkpoint, cfg.codebook or None,
-                enc_dim=engine.model.spec.enc_embed_dim, device=str(engine.device))
+                checkpoint, codebook, enc_dim=engine.model.spec.enc_embed_dim,
+                device=str(engine.device))
         built_on = kf_map.asmk_content_id(self.retriever.identity, engine.identity, image_size)
         if not same_weights(built_on, lambda: content_id_of(engine)):
             return (f"map {kf_map.path}'s ASMK index for {self.retriever.identity} was built on "

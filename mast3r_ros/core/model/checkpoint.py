@@ -47,6 +47,7 @@ from ..errors import CheckpointError
 from .model_string import (CLASS_ARCH, model_string, parse_model_string,  # noqa: F401
                            spec_from_kwargs, spec_named_by)  # re-exported: the string's module
 from .file_format import pickle_is_whole, read_failure
+from .given_as import FLAGS, GivenAs
 from .huggingface import (CONFIG_FILE, WEIGHT_FILES, folder_weights, huggingface_files,
                           is_safetensors_file)
 from .network import AsymmetricMASt3R, ModelSpec
@@ -243,15 +244,13 @@ def _read_safetensors(path: str) -> Dict[str, torch.Tensor]:
                               ) from None
 
 
-def _retrieval_given_as_network(path: str) -> str:
+def _retrieval_given_as_network(path: str, given: GivenAs = FLAGS) -> str:
     """The one-line refusal of the retrieval head's checkpoint given as the network's."""
     return (f"{path} is a MASt3R retrieval checkpoint, not the network: pass it as "
-            "--retrieval-checkpoint (build-map, retrieve) or as the parameter "
-            "retrieval.checkpoint (--params: localize, the node), and the MASt3R "
-            "network .pth as --checkpoint")
+            f"{given.retrieval_as}, and the MASt3R network .pth as {given.checkpoint}")
 
 
-def _refuse_other_kind(path: str) -> None:
+def _refuse_other_kind(path: str, given: GivenAs = FLAGS) -> None:
     """`CheckpointError` for a file that is another checkpoint than the network's, told cheaply
     (`require_checkpoint`): the retrieval head's torch.save archive (its ``args`` alone are read,
     `archive_args`) or a plain pickle such as the ASMK codebook (`describe_plain_pickle`; a
@@ -263,9 +262,9 @@ def _refuse_other_kind(path: str) -> None:
         args = archive_args(path)
         if (args is not None and not isinstance(getattr(args, "model", None), str)
                 and hasattr(args, "nclusters")):
-            raise CheckpointError(_retrieval_given_as_network(path))
+            raise CheckpointError(_retrieval_given_as_network(path, given))
         return
-    plain = describe_plain_pickle(path, "checkpoint")
+    plain = describe_plain_pickle(path, "checkpoint", given)
     if plain:
         raise CheckpointError(f"{path}: {plain}")
 
@@ -310,7 +309,7 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
                           "MASt3R or DUSt3R checkpoint (README: 'Model weights')")
 
 
-def _require_huggingface_files(folder: str) -> None:
+def _require_huggingface_files(folder: str, given: GivenAs = FLAGS) -> None:
     """`CheckpointError` unless ``folder`` holds config.json and the weights (model.safetensors
     or pytorch_model.bin), naming a keyframe map, or the .pth files the folder holds, as what to
     give instead."""
@@ -326,7 +325,8 @@ def _require_huggingface_files(folder: str) -> None:
                 f"; it holds {', '.join(files[:3])}{more}: give one of these files (the "
                 "MASt3R network, not the *_retrieval_* ones)" if files else
                 "; give the checkpoint file (.pth) instead")
-        raise CheckpointError(describe_map_folder(folder) or describe_export_folder(folder) or (
+        raise CheckpointError(describe_map_folder(folder) or describe_export_folder(
+            folder, given) or (
             f"{folder} is a folder but not a Hugging Face checkpoint ({missing}){hint}"))
 
 
@@ -456,12 +456,13 @@ def fingerprint(sd: Mapping[str, torch.Tensor], text: str) -> str:
 PASSED_AS = "with --checkpoint / the 'checkpoint' parameter"
 
 
-def require_checkpoint(path: str, passed_as: str = PASSED_AS) -> None:
+def require_checkpoint(path: str, passed_as: str = PASSED_AS, given: GivenAs = FLAGS) -> None:
     """`CheckpointError` unless ``path`` exists (a file or a Hugging Face folder) and is no empty
     or text file (`refuse_empty_or_text`), no zip archive cut short (an interrupted download:
     its central directory, at the end, is missing) and no folder without a Hugging Face
     checkpoint's files, and no other kind of checkpoint (the retrieval head, the ASMK codebook:
-    `_refuse_other_kind`), before minutes of work; ``passed_as``: a hint. Reads the file's first
+    `_refuse_other_kind`), before minutes of work; ``passed_as``: a hint, ``given``: how the
+    user gives each file (the fixes' words, `given_as`). Reads the file's first
     bytes, its end and an archive's small ``data.pkl`` (a plain pickle: that pickle)."""
     if not os.path.exists(path):
         from ..link_loops import loop_text
@@ -475,7 +476,7 @@ def require_checkpoint(path: str, passed_as: str = PASSED_AS) -> None:
             blank_edge_note(path) or ". Download the official weights "
             f"(see README: 'Model weights') and pass their path {passed_as}"))
     if os.path.isdir(path):
-        _require_huggingface_files(path)
+        _require_huggingface_files(path, given)
         return
     from ..fileio import device_not_file
 
@@ -483,8 +484,8 @@ def require_checkpoint(path: str, passed_as: str = PASSED_AS) -> None:
         raise CheckpointError(f"{path} is a device, not a checkpoint file: reading it would not "
                               f"end (or would read a raw disk); give the checkpoint file "
                               f"{passed_as}")
-    refuse_empty_or_text(path)  # and a zip archive cut short
-    _refuse_other_kind(path)  # the retrieval head or the codebook, before minutes of work
+    refuse_empty_or_text(path, given=given)  # and a zip archive cut short
+    _refuse_other_kind(path, given)  # the retrieval head or the codebook, before minutes of work
 
 
 def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickler: bool = False,

@@ -24,6 +24,7 @@ from typing import Any, Optional
 import torch
 
 from ..text_files import image_kind
+from .given_as import FLAGS, GivenAs
 
 
 def _plain_contents(path: str):
@@ -49,23 +50,24 @@ def _looks_like_codebook(obj) -> bool:
         obj.get("state"), dict) and "centroids" in obj["state"]
 
 
-def describe_plain_pickle(path: str, what: str) -> Optional[str]:
+def describe_plain_pickle(path: str, what: str, given: GivenAs = FLAGS) -> Optional[str]:
     """The message for a ``what`` (e.g. 'checkpoint', 'retrieval checkpoint') file that is a
     plain pickle of harmless data, without the path; None when it is not one (then the caller's
-    own wording applies: refusal, truncation). Reads the file; runs nothing in it."""
+    own wording applies: refusal, truncation). ``given``: how the user gives each file (the
+    fix's words). Reads the file; runs nothing in it."""
     plain, obj = _plain_contents(path)
     if not plain:
         return None
     if _looks_like_codebook(obj):
         return (f"this is an ASMK codebook (a plain pickle), not a PyTorch {what}: pass it as "
-                "--codebook (retrieve, build-map), with the *_retrieval_trainingfree.pth as "
-                "--retrieval-checkpoint and the MASt3R network .pth as --checkpoint")
+                f"{given.codebook_as}, with the *_retrieval_trainingfree.pth as "
+                f"{given.retrieval} and the MASt3R network .pth as {given.checkpoint}")
     return (f"a plain Python pickle (pickle.dump of a {type(obj).__name__}), not a PyTorch "
             f"{what} (torch.save writes a zip archive): give the {what} .pth file "
             f"({where_to_download(what)})")
 
 
-RETRIEVAL_WAYS = "--retrieval-checkpoint, or retrieval.checkpoint in --params"
+RETRIEVAL_WAYS = FLAGS.retrieval_ways
 
 # the user-docs section (page: 'heading') that gives a file's download, by what the file is
 _DOWNLOAD_SECTIONS = {"retrieval checkpoint": "docs/pair_and_retrieve.md: 'Image retrieval'"}
@@ -77,16 +79,18 @@ def where_to_download(what: str) -> str:
     return _DOWNLOAD_SECTIONS.get(what, "README: 'Model weights'")
 
 
-def describe_map_folder(folder: str, retrieval: bool = False) -> Optional[str]:
+def describe_map_folder(folder: str, retrieval: bool = False, given: GivenAs = FLAGS
+                        ) -> Optional[str]:
     """The message for a keyframe map folder given as a checkpoint, naming the checkpoint its
     build_config.yaml records (or that it was built without one); None for any other folder.
-    ``retrieval``: given as the retrieval checkpoint (`_describe_retrieval`)."""
+    ``retrieval``: given as the retrieval checkpoint (`_describe_retrieval`, its fix in the
+    words of ``given``)."""
     from ..map_nesting import is_keyframe_map
 
     if not is_keyframe_map(folder):
         return None
     if retrieval:
-        return _describe_retrieval(folder)
+        return _describe_retrieval(folder, given.retrieval_ways)
     head = (f"{folder} is a keyframe map, not a checkpoint; pass the MASt3R .pth (or Hugging "
             "Face folder)")
     built, matcher, _ = _map_build_settings(folder)
@@ -97,10 +101,10 @@ def describe_map_folder(folder: str, retrieval: bool = False) -> Optional[str]:
     return f"{head} it was built with"
 
 
-def _describe_retrieval(folder: str) -> str:
+def _describe_retrieval(folder: str, ways: str) -> str:
     """A keyframe map given as the retrieval checkpoint: the one it was built with when it
     holds an ASMK index (its manifest's ``asmk``) and its build_config.yaml records it, else
-    whether it was built with one at all."""
+    whether it was built with one at all; ``ways``: how the user gives it."""
     from ..map_nesting import read_manifest
 
     head = f"{folder} is a keyframe map, not a retrieval checkpoint"
@@ -111,12 +115,12 @@ def _describe_retrieval(folder: str) -> str:
     recorded = _map_build_settings(folder)[2]
     if indexed and recorded:
         return (f"{head}; it was built with {recorded} (as its build_config.yaml records): "
-                f"pass that file ({RETRIEVAL_WAYS})")
+                f"pass that file ({ways})")
     if indexed:
         return (f"{head}; pass the *_retrieval_trainingfree.pth it was built with (its "
-                f"build_config.yaml does not record it; {RETRIEVAL_WAYS})")
+                f"build_config.yaml does not record it; {ways})")
     return (f"{head}, and it was built without one (it holds no ASMK index): pass the "
-            f"*_retrieval_trainingfree.pth file itself ({RETRIEVAL_WAYS})")
+            f"*_retrieval_trainingfree.pth file itself ({ways})")
 
 
 def _map_build_settings(folder: str):
@@ -178,7 +182,7 @@ def describe_text_file(path: str, what: str, other_text: Optional[str] = None) -
     return f"this is a text file (it begins {first!r}), {other_text}"
 
 
-def refuse_empty_or_text(path: str, what: str = "checkpoint") -> None:
+def refuse_empty_or_text(path: str, what: str = "checkpoint", given: GivenAs = FLAGS) -> None:
     """`CheckpointError`, worded as `checkpoint.read_torch_archive` words it, for a ``what``
     file that is empty or text (`describe_text_file`: a Git LFS pointer, a saved web page, a
     YAML), found from its first 4 KB, or a zip archive (torch.save's) cut short, found from its
@@ -187,7 +191,7 @@ def refuse_empty_or_text(path: str, what: str = "checkpoint") -> None:
     that check a checkpoint before minutes of other work (`checkpoint.require_checkpoint`, the
     retrieval checkpoint's check, check-params), which found only a missing file; a model in
     another format (`describe_model_format`: TorchScript, ONNX, TensorRT, NumPy) too. A folder
-    (a Hugging Face checkpoint) is left to the caller."""
+    (a Hugging Face checkpoint) is left to the caller. ``given``: the fix's words."""
     from ..errors import CheckpointError
 
     if not os.path.isfile(path):
@@ -197,7 +201,7 @@ def refuse_empty_or_text(path: str, what: str = "checkpoint") -> None:
                               "is truncated or not a checkpoint: download or copy it again")
     text = describe_text_file(path, what)
     if text is None:  # a TorchScript module, an ONNX model, a TensorRT engine, a .npz
-        text = describe_model_format(path, what)
+        text = describe_model_format(path, what, given)
     if text is not None:
         raise CheckpointError(f"{path}: cannot read the {what}: {text}")
     from .file_format import format_problem
@@ -212,18 +216,22 @@ def refuse_empty_or_text(path: str, what: str = "checkpoint") -> None:
                               "or copy it again")
 
 
-_FROM_THE_PTH = {"checkpoint": "--checkpoint (the 'checkpoint' parameter) takes the PyTorch "
-                                "checkpoint (.pth, or a Hugging Face folder) it was made from"}
+def _from_the_pth(given: GivenAs) -> str:
+    """The fix for a network in another format: the .pth it was made from."""
+    return (f"{given.checkpoint_ways} takes the PyTorch checkpoint (.pth, or a Hugging Face "
+            "folder) it was made from")
 
 
-def describe_model_format(path: str, what: str = "checkpoint") -> Optional[str]:
+def describe_model_format(path: str, what: str = "checkpoint", given: GivenAs = FLAGS
+                          ) -> Optional[str]:
     """The message for a ``what`` file that is a model in another format than a checkpoint,
     without the path: a TorchScript module (``torch.jit.save``: a zip archive holding code/), a
     NumPy .npy / .npz file, an ONNX model (``export``'s .onnx) or a TensorRT engine (.engine,
     .plan, .trt: the `tensorrt` backend builds and caches its own), or an image file (JPEG,
     PNG, TIFF, BMP, GIF, WebP by its signature: arguments swapped); None for anything else.
     torch's own words for these ("Unsupported operand 8", "Cannot use weights_only=True with
-    TorchScript archives") end in "download or copy it again", which does not help."""
+    TorchScript archives") end in "download or copy it again", which does not help.
+    ``given``: how the user gives the network checkpoint (the fix's words)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(12)
@@ -247,21 +255,21 @@ def describe_model_format(path: str, what: str = "checkpoint") -> Optional[str]:
                 "checkpoint and caches them itself)")
     else:
         return None
-    fix = _FROM_THE_PTH.get(what, f"give the {what} .pth file")
+    fix = _from_the_pth(given) if what == "checkpoint" else f"give the {what} .pth file"
     return f"this is {kind}, not a PyTorch {what}; {fix} ({where_to_download(what)})"
 
 
-def describe_export_folder(folder: str) -> Optional[str]:
+def describe_export_folder(folder: str, given: GivenAs = FLAGS) -> Optional[str]:
     """The message for an ONNX export folder (`mast3r-ros export`'s encoder.onnx, decoder.onnx)
     given as a checkpoint, as `describe_model_format` says of one .onnx file; None for a folder
-    holding no .onnx file."""
+    holding no .onnx file. ``given``: the fix's words."""
     try:
         if not any(n.lower().endswith(".onnx") for n in os.listdir(folder)):
             return None
     except OSError:
         return None
     return (f"{folder} is an ONNX export folder (what `mast3r-ros export` writes), not a "
-            f"PyTorch checkpoint; {_FROM_THE_PTH['checkpoint']} ({where_to_download('')})")
+            f"PyTorch checkpoint; {_from_the_pth(given)} ({where_to_download('')})")
 
 
 def _text_first_line(data: bytes) -> Optional[str]:
@@ -305,6 +313,14 @@ def archive_args(path: str) -> Any:
     """The ``args`` entry of a ``torch.save`` zip archive holding ``{'model', 'args'}``, read
     from its ``data.pkl`` alone (the tensors are not read: cheap for a 2 GB network file);
     None for anything else, an unreadable file included."""
+    obj = archive_top(path)
+    return obj.get("args") if isinstance(obj, dict) else None
+
+
+def archive_top(path: str) -> Any:
+    """The object a ``torch.save`` zip archive holds, read from its ``data.pkl`` alone, each
+    tensor None (`_ArgsOnlyUnpickler`: cheap, nothing run); None for an unreadable file, one
+    of other globals, or no torch.save archive."""
     try:
         with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
@@ -314,4 +330,4 @@ def archive_args(path: str) -> Any:
                 obj = _ArgsOnlyUnpickler(fh).load()
     except Exception:  # noqa: BLE001 - not an archive, or not one we read: no answer
         return None
-    return obj.get("args") if isinstance(obj, dict) else None
+    return obj

@@ -1,0 +1,203 @@
+"""check-params and the node's configure refuse the same parameter values, by the same rules,
+in a parameter file's words.
+
+Before: a retrieval.checkpoint without its ASMK codebook beside it, the codebook given as
+retrieval.checkpoint and a torch.save file that is no retrieval head were each called valid
+(exit 0) while the node refused them at configure; check-params told a network checkpoint given as
+retrieval.checkpoint to go in "--checkpoint", a flag a parameter file does not have; and the
+node did not expand '~' in retrieval.checkpoint (check-params did, and called it valid)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from retrieval_test_utils import write_codebook, write_retrieval_checkpoint
+
+from mast3r_ros.core.config import RetrievalConfig
+from mast3r_ros.core.errors import CheckpointError
+from mast3r_ros.core.localizer.global_retrieval import GlobalRetrieval
+from mast3r_ros.core.retrieval_model import check_retrieval_files
+from mast3r_ros.replay.cli import main
+
+ENC = 16  # the tiny head's encoder width: its files are a few kB
+FLAG = re.compile(r"--(checkpoint|retrieval-checkpoint|codebook|camera-info\b(?! in)|params)")
+
+
+def _run(capsys, path):
+    rc = main(["check-params", str(path), "--log-level", "error"])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _params(tmp_path, **values):
+    """A node parameter file setting ``values`` (dotted names nested as ROS writes them)."""
+    lines, nested = [], {}
+    for name, value in values.items():
+        head, _, leaf = name.partition(".")
+        if leaf:
+            nested.setdefault(head, []).append(f"      {leaf}: '{value}'")
+        else:
+            lines.append(f"    {name}: '{value}'")
+    for head, leaves in nested.items():
+        lines += [f"    {head}:", *leaves]
+    f = tmp_path / "robot.yaml"
+    f.write_text("/**/mast3r_localizer:\n  ros__parameters:\n" + "\n".join(lines) + "\n")
+    return f
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A network checkpoint (torch.save of a dict: passes the cheap checks), a tiny retrieval
+    head under the reference name and the codebook it needs, not yet beside it."""
+    net = tmp_path / "MASt3R.pth"
+    torch.save({"w": torch.zeros(2)}, net)
+    head = write_retrieval_checkpoint(str(tmp_path / "R_retrieval_trainingfree.pth"), ENC)
+    cb = write_codebook(str(tmp_path / "elsewhere.pkl"),
+                        np.random.default_rng(0).normal(size=(64, ENC)))
+    return SimpleNamespace(net=net, head=head, cb=cb, beside=tmp_path / "R_retrieval_codebook.pkl")
+
+
+def _node_refusal(cfg: RetrievalConfig) -> str:
+    """What the node's configure says of ``cfg`` (`GlobalRetrieval._setup_asmk`, reached from
+    `Localizer.from_config` with the mast3r matcher and method asmk or auto), up to the map."""
+    gr = GlobalRetrieval.__new__(GlobalRetrieval)
+    gr.retriever = None
+    engine = SimpleNamespace(model=SimpleNamespace(spec=SimpleNamespace(enc_embed_dim=ENC)),
+                             device="cpu", identity="tiny")
+
+    class Reached(Exception):
+        pass
+
+    class Map:  # past the retrieval files: the map's ASMK index is looked up
+        path = "map"
+
+        def asmk_content_id(self, *a):
+            raise Reached
+
+    try:
+        gr._setup_asmk(Map(), cfg, engine, 512)
+    except CheckpointError as e:
+        return str(e)
+    except Reached:
+        return ""
+    raise AssertionError("neither refused nor reached the map")
+
+
+def test_a_retrieval_checkpoint_without_its_codebook_is_refused_as_the_node_refuses_it(
+        tmp_path, capsys, files):
+    f = _params(tmp_path, checkpoint=files.net, **{"retrieval.checkpoint": files.head})
+    rc, out, err = _run(capsys, f)
+    node = _node_refusal(RetrievalConfig(checkpoint=files.head))
+    assert rc == 2 and out == "" and err.count("\n") == 1, (out, err)
+    assert node and err == (f"mast3r-ros check-params: error: {f}: {node} (the node would "
+                            "refuse it at configure)\n"), (node, err)
+    assert err.split("error: ", 1)[1].startswith(f"{f}: parameter 'retrieval.codebook' (empty: "
+                                                 "the codebook beside retrieval.checkpoint): "
+                                                 f"codebook not found: {files.beside}"), err
+    assert "pass it (the parameter 'retrieval.codebook')" in err and not FLAG.search(err), err
+    # a codebook named but missing: that parameter is named
+    f = _params(tmp_path, checkpoint=files.net, **{"retrieval.checkpoint": files.head,
+                                                   "retrieval.codebook": tmp_path / "no.pkl"})
+    rc, _, err = _run(capsys, f)
+    assert rc == 2 and f"parameter 'retrieval.codebook': codebook not found: {tmp_path}" in err
+    # given, or found beside: valid, and the node goes on to the map
+    f = _params(tmp_path, checkpoint=files.net, **{"retrieval.checkpoint": files.head,
+                                                   "retrieval.codebook": files.cb})
+    rc, out, err = _run(capsys, f)
+    assert (rc, err) == (0, "") and "retrieval.checkpoint and its codebook are in" in out, err
+    files.beside.write_bytes(open(files.cb, "rb").read())
+    assert _run(capsys, _params(tmp_path, checkpoint=files.net,
+                                **{"retrieval.checkpoint": files.head}))[0] == 0
+    assert _node_refusal(RetrievalConfig(checkpoint=files.head)) == ""
+
+
+def test_the_node_expands_home_in_retrieval_paths_as_check_params_does(
+        tmp_path, capsys, files, monkeypatch):
+    """``retrieval.checkpoint: ~/models/R...pth`` was called valid by check-params (it expanded
+    '~') and refused by the node ('retrieval checkpoint not found: ~/models/...')."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cfg = RetrievalConfig(checkpoint="~/R_retrieval_trainingfree.pth", codebook="~/elsewhere.pkl")
+    assert _node_refusal(cfg) == ""
+    f = _params(tmp_path, checkpoint=files.net, **{"retrieval.checkpoint": cfg.checkpoint,
+                                                   "retrieval.codebook": cfg.codebook})
+    assert _run(capsys, f)[0] == 0
+
+
+@pytest.mark.parametrize("make, said", [
+    (lambda fs, d: fs.net, "is a MASt3R network checkpoint, not a retrieval head: pass it as the "
+                           "parameter 'checkpoint', and the *_retrieval_trainingfree.pth as the "
+                           "parameter 'retrieval.checkpoint'"),
+    (lambda fs, d: fs.cb, "this is an ASMK codebook (a plain pickle), not a PyTorch retrieval "
+                          "checkpoint: pass it as the parameter 'retrieval.codebook'"),
+    (lambda fs, d: d, "is a folder, not a retrieval checkpoint: pass the "
+                      "*_retrieval_trainingfree.pth file itself (the parameter "
+                      "'retrieval.checkpoint')"),
+])
+def test_a_wrong_retrieval_checkpoint_is_told_in_parameters(tmp_path, capsys, files, make,
+                                                            said):
+    """The network checkpoint's refusal said "pass it as --checkpoint, and ... as
+    --retrieval-checkpoint"; the codebook given as retrieval.checkpoint was called valid (its
+    own name passed as the codebook beside it)."""
+    files.net = _network_file(tmp_path)  # told from its args.model
+    bad = make(files, tmp_path)
+    f = _params(tmp_path, checkpoint=files.net, **{"retrieval.checkpoint": bad})
+    rc, out, err = _run(capsys, f)
+    assert rc == 2 and err.count("\n") == 1, (out, err)
+    assert f"parameter 'retrieval.checkpoint': {bad}" in err and said in err, err
+    assert not FLAG.search(err), err
+    assert _node_refusal(RetrievalConfig(checkpoint=str(bad))) in err
+
+
+def test_a_torch_file_that_is_no_retrieval_head_is_refused_as_its_loader_refuses_it(
+        tmp_path, capsys, files):
+    other = tmp_path / "x_retrieval_trainingfree.pth"
+    torch.save({"w": torch.zeros(2)}, other)
+    rc, _, err = _run(capsys, _params(tmp_path, checkpoint=files.net,
+                                      **{"retrieval.checkpoint": other}))
+    assert rc == 2 and (f"{other}: expected a dict with 'model' (state dict) and 'args' "
+                        "(argparse.Namespace): not a MASt3R retrieval checkpoint") in err, err
+
+
+def test_the_commands_keep_naming_their_flags(files):
+    """The same checks, from build-map or retrieve (`check_retrieval_files`' default), name the
+    flags those commands take."""
+    with pytest.raises(CheckpointError, match="pass it as --checkpoint, and the "
+                                              r"\*_retrieval_trainingfree.pth as "
+                                              "--retrieval-checkpoint"):
+        check_retrieval_files(_network_file(files.net.parent))
+    with pytest.raises(CheckpointError, match=r"or pass it \(--codebook, or codebook= in"):
+        check_retrieval_files(files.head)
+
+
+def _network_file(folder) -> str:
+    """A network checkpoint as the official files hold it, ``args.model`` its constructor."""
+    path = str(folder / "network_args.pth")
+    torch.save({"model": {"w": torch.zeros(1)},
+                "args": argparse.Namespace(model="AsymmetricMASt3R(enc_embed_dim=16)")}, path)
+    return path
+
+
+@pytest.mark.parametrize("checkpoint_file, said", [
+    ("codebook", "not a PyTorch checkpoint: pass it as the parameter 'retrieval.codebook', with "
+                 "the *_retrieval_trainingfree.pth as the parameter 'retrieval.checkpoint' and "
+                 "the MASt3R network .pth as the parameter 'checkpoint'"),
+    ("head", "is a MASt3R retrieval checkpoint, not the network: pass it as the parameter "
+             "'retrieval.checkpoint', and the MASt3R network .pth as the parameter 'checkpoint'"),
+    ("onnx", "not a PyTorch checkpoint; the parameter 'checkpoint' takes the PyTorch checkpoint"),
+])
+def test_a_wrong_checkpoint_is_told_in_parameters(tmp_path, capsys, files, checkpoint_file,
+                                                  said):
+    """The refusals of the network checkpoint said where it goes as "--codebook (retrieve,
+    build-map)", "--retrieval-checkpoint (build-map, retrieve) or as the parameter ...",
+    "--checkpoint (the 'checkpoint' parameter) takes ..."."""
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"\x08\x07" + b"x" * 100)
+    bad = {"codebook": files.cb, "head": files.head, "onnx": onnx}[checkpoint_file]
+    rc, out, err = _run(capsys, _params(tmp_path, checkpoint=bad))
+    assert rc == 2 and f"parameter 'checkpoint': {bad}" in err and said in err, (out, err)
+    assert not FLAG.search(err), err
