@@ -4,17 +4,17 @@ moved out of `fileio` (which re-exports it) for room."""
 from __future__ import annotations
 
 
-def checkpoint_file_note(path: str) -> str:
+def checkpoint_file_note(path: str, goes_in: str = "--checkpoint") -> str:
     """'; it is a PyTorch checkpoint (torch.save): ...' for a file that is torch.save's zip
     archive (a ``*/data.pkl`` inside), given where a map or a recording goes (arguments
-    swapped); '' for any other file, or one that cannot be read."""
+    swapped); '' for any other file, or one that cannot be read. ``goes_in``: where a
+    checkpoint goes for the reader (a command's flag; a parameter file's parameter)."""
     import zipfile
 
     try:
         with zipfile.ZipFile(path) as z:
             if any(n.endswith("data.pkl") for n in z.namelist()):
-                return ("; it is a PyTorch checkpoint (torch.save): a checkpoint goes in "
-                        "--checkpoint")
+                return f"; it is a PyTorch checkpoint (torch.save): a checkpoint goes in {goes_in}"
     except (OSError, zipfile.BadZipFile):
         pass
     return ""

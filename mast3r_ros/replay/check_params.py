@@ -100,6 +100,7 @@ def _check_map_path(value: str, file: str) -> bool:
     here, or a relative one, is a warning: not an error, the map may live on the robot only."""
     from ..core.errors import ConfigError, MapFormatError
     from ..core.keyframes import KeyframeMap
+    from ..core.model.given_as import PARAMETERS
 
     if not value.strip():
         return False
@@ -116,7 +117,7 @@ def _check_map_path(value: str, file: str) -> bool:
                     f" (from the current folder {os.getcwd()})" if relative else "")
         return False
     try:
-        KeyframeMap.check_folder(path)
+        KeyframeMap.check_folder(path, checkpoint_as=PARAMETERS.checkpoint)
     except MapFormatError as e:
         raise ConfigError(f"{file}: map_path {value!r}: {e} (the node would refuse it at "
                           "configure)") from None

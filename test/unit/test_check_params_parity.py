@@ -201,3 +201,16 @@ def test_a_wrong_checkpoint_is_told_in_parameters(tmp_path, capsys, files, check
     rc, out, err = _run(capsys, _params(tmp_path, checkpoint=bad))
     assert rc == 2 and f"parameter 'checkpoint': {bad}" in err and said in err, (out, err)
     assert not FLAG.search(err), err
+
+
+def test_other_files_are_told_in_check_params_words(tmp_path, capsys, files):
+    """A checkpoint given as map_path said "a checkpoint goes in --checkpoint"; a camera_info
+    YAML given as FILE said "pass it with --camera-info" (check-params has neither)."""
+    rc, _, err = _run(capsys, _params(tmp_path, map_path=files.net))
+    assert rc == 2 and "a checkpoint goes in the parameter 'checkpoint'" in err, err
+    assert not FLAG.search(err), err
+    cam = tmp_path / "camera.yaml"
+    cam.write_text("image_width: 640\nimage_height: 480\ncamera_matrix: {rows: 3}\n")
+    rc, _, err = _run(capsys, cam)
+    assert rc == 2 and "pass it with --camera-info" not in err, err
+    assert "the node reads the camera from its camera_info topic" in err, err

@@ -344,9 +344,12 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
             values = {k: v for k, v in values.items() if k in _BY_NAME}
         merged.update(values)
     if not matching and {"image_width", "camera_matrix"} <= set(doc):
+        goes = ("pass it with --camera-info" if argument == "--params" else  # check-params: FILE
+                "the node reads the camera from its camera_info topic, the offline commands "
+                "from such a file as --camera-info")
         raise ConfigError(f"{path} is a camera_info YAML (image_width, camera_matrix), not a ROS "
-                          f"parameter file: pass it with --camera-info; {argument} takes the "
-                          f"node's parameter file (config/localize.yaml)")
+                          f"parameter file: {goes}; {argument} takes the node's parameter file "
+                          "(config/localize.yaml)")
     if not matching and doc.get("format") == "mast3r_ros.keyframe_map":  # JSON is YAML
         raise ConfigError(f"{path} is a keyframe map's manifest, not a ROS parameter file: "
                           f"{argument} takes the node's parameter file (config/localize.yaml, or "

@@ -113,7 +113,7 @@ class KeyframeMap(MapEncodings, MapFiles):
             raise _naming_the_folder(e, path) from None
 
     @classmethod
-    def check_folder(cls, path: str) -> None:
+    def check_folder(cls, path: str, checkpoint_as: str = "--checkpoint") -> None:
         """The cheap part of `load`, in its words: ``path`` (``~`` expanded) is a map folder
         whose manifest reads as a map's (JSON, the format, a version this reader reads, the
         map_frame) and which holds every file the map lists, each of the size it records and
@@ -125,19 +125,19 @@ class KeyframeMap(MapEncodings, MapFiles):
         what it is, as `load` does). For a caller with long work to do before it loads the map
         (``localize`` indexing a rosbag2, ``merge-maps`` reading map A whole before B), so that
         a path that is no map at all (missing, a file, a recording, a run, an interrupted build
-        or a copy cut short) is refused first. Raises `MapFormatError` as `load` does."""
+        or a copy cut short) is refused first. Raises `MapFormatError` as `load` does, a
+        checkpoint given as the map told to go in ``checkpoint_as`` (check-params: a parameter)."""
         path = os.path.expanduser(path)
         try:
-            cls._load(path, lazy=True, encoding_cache_mb=0.0, check_files=True,
-                      files_only=True)
+            cls._load(path, True, 0.0, True, files_only=True, checkpoint_as=checkpoint_as)
         except MapFormatError as e:
             raise _naming_the_folder(e, path) from None
 
     @classmethod
-    def _load(cls, path: str, lazy: bool, encoding_cache_mb: float,
-              check_files: bool, files_only: bool = False) -> KeyframeMap:
+    def _load(cls, path: str, lazy: bool, encoding_cache_mb: float, check_files: bool,
+              files_only: bool = False, checkpoint_as: str = "--checkpoint") -> KeyframeMap:
         """`load`; ``files_only``: stop once every listed file is found (`check_folder`)."""
-        manifest, opened = _read_manifest(path)
+        manifest, opened = _read_manifest(path, checkpoint_as)
         mpath = os.path.join(path, MANIFEST)
         version = manifest["version"]
         files = _need(manifest, "files", dict, MANIFEST)

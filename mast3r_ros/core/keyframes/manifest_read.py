@@ -80,15 +80,17 @@ def _refuse_left_aside(path: str) -> None:
                          "does that")
 
 
-def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
+def _read_manifest(path: str, checkpoint_as: str = "--checkpoint"
+                   ) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
     """(manifest, `opened_identity`) of the map folder ``path``: `KeyframeMap.load`'s checks
     of the folder and its manifest (JSON, format, version, map_frame), which open no other
     file; `MapFormatError` (a manifest's problem worded 'manifest.json: ...', which `load`
-    and `check_folder` prefix with the folder)."""
+    and `check_folder` prefix with the folder). ``checkpoint_as``: where a checkpoint given
+    as the map goes (`checkpoint_file_note`)."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise MapFormatError(f"map path is a file, not a map folder: {path} (a map is the "
                              "folder `mast3r-ros build-map --out` wrote)"
-                             f"{checkpoint_file_note(path)}")
+                             f"{checkpoint_file_note(path, checkpoint_as)}")
     if not str(path).strip():  # `check-map "$MAP"` with MAP unset
         raise MapFormatError("the map path is empty (an unset shell variable?): give a "
                              "keyframe map folder (`mast3r-ros build-map --out` writes one)")
