@@ -4,7 +4,9 @@ the node accepts? Read offline with the validation every ``--params`` goes throu
 bad values, missing or unreadable files) and the node's configure check of its frame
 names (`core.frame_params`), without a recording or checkpoint. A ``map_path`` that exists here
 is opened as the node's configure opens it (`KeyframeMap.check_folder`: a run folder, a map's
-subfolder, an empty folder, a copy cut short, a newer format version are refused); one that
+subfolder, an empty folder, a copy cut short, a newer format version are refused, and a map
+without the keyframe depth ``matcher`` sift or ``points_source`` depth needs, by the matchers'
+`require_map_depth`); one that
 does not exist here (the map lives on the robot) or is relative (the node takes it from its
 working directory, where `ros2 launch` was started) is a warning, not checked. The same for
 ``checkpoint`` (with the mast3r matcher, the one the node loads it for): one found here gets
@@ -69,7 +71,8 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     why = frame_params_problem(cfg.node.map_frame, cfg.node.odom_frame, cfg.node.base_frame)
     if why:
         raise ConfigError(f"{args.file}: {why}: the node would refuse it at configure")
-    checked = _check_map_path(cfg.node.map_path, args.file)
+    checked = _check_map_path(cfg.node.map_path, args.file, cfg.localizer.matcher,
+                              cfg.localizer.points_source)
     # the node loads the checkpoint at configure with the mast3r matcher only
     weights = (cfg.localizer.matcher == "mast3r"
                and _check_checkpoint(cfg.model.checkpoint, args.file))
@@ -91,15 +94,19 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_map_path(value: str, file: str) -> bool:
+def _check_map_path(value: str, file: str, matcher: str = "mast3r",
+                    points_source: str = "pointmap") -> bool:
     """Whether the file's ``map_path`` was opened and found a map. A map path that exists but is
     no map the node can open (a localize run's folder, a map's ``keyframes/``, an empty folder,
-    a map copied in part, one of a newer format) raises `ConfigError` with the map's own
-    refusal: the file was called valid and the node then refused it at configure, on the
-    robot. An empty value (the launch's ``map:=`` gives it) is not looked at; a path not found
-    here, or a relative one, is a warning: not an error, the map may live on the robot only."""
-    from ..core.errors import ConfigError, MapFormatError
+    a map copied in part, one of a newer format), or a map without the keyframe depth that
+    ``matcher`` (sift) or ``points_source`` (depth) needs (`require_map_depth`, the matchers'
+    rule), raises `ConfigError` with the node's own refusal: the file was called valid and the
+    node then refused it at configure, on the robot. An empty value (the launch's ``map:=``
+    gives it) is not looked at; a path not found here, or a relative one, is a warning: not an
+    error, the map may live on the robot only."""
+    from ..core.errors import ConfigError, InputError, MapFormatError
     from ..core.keyframes import KeyframeMap
+    from ..core.matchers.map_depth import require_map_depth
     from ..core.model.given_as import PARAMETERS
 
     if not value.strip():
@@ -118,7 +125,10 @@ def _check_map_path(value: str, file: str) -> bool:
         return False
     try:
         KeyframeMap.check_folder(path, checkpoint_as=PARAMETERS.checkpoint)
-    except MapFormatError as e:
+        if matcher == "sift" or points_source == "depth":  # opened as the node opens it
+            require_map_depth(KeyframeMap.load(path, lazy=True, encoding_cache_mb=0.0),
+                              matcher, points_source)
+    except (MapFormatError, InputError, ConfigError) as e:
         raise ConfigError(f"{file}: map_path {value!r}: {e} (the node would refuse it at "
                           "configure)") from None
     return True

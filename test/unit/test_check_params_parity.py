@@ -2,8 +2,9 @@
 in a parameter file's words.
 
 Before: a retrieval.checkpoint without its ASMK codebook beside it, the codebook given as
-retrieval.checkpoint and a torch.save file that is no retrieval head were each called valid
-(exit 0) while the node refused them at configure; check-params told a network checkpoint given as
+retrieval.checkpoint, a torch.save file that is no retrieval head, a map without the depth
+that `matcher: sift` or `points_source: depth` needs were each called valid (exit 0) while the
+node refused them at configure; check-params told a network checkpoint given as
 retrieval.checkpoint to go in "--checkpoint", a flag a parameter file does not have; and the
 node did not expand '~' in retrieval.checkpoint (check-params did, and called it valid)."""
 
@@ -214,3 +215,27 @@ def test_other_files_are_told_in_check_params_words(tmp_path, capsys, files):
     rc, _, err = _run(capsys, cam)
     assert rc == 2 and "pass it with --camera-info" not in err, err
     assert "the node reads the camera from its camera_info topic" in err, err
+
+
+@pytest.mark.parametrize("values, said", [
+    ({"matcher": "sift"}, "the sift matcher takes its 3-D points from keyframe depth, but the "
+                          "map has keyframes without depth"),
+    ({"points_source": "depth"}, "points_source is 'depth' but map"),
+])
+def test_a_map_without_the_depth_the_matcher_needs_is_refused(tmp_path, capsys, values, said):
+    """Called valid (exit 0, "map_path opens as a keyframe map"); the node refused it at
+    configure (`require_map_depth`, the matchers' own rule)."""
+    from mast3r_ros.core import keyframes as kfm
+    from mast3r_ros.core.keyframes import KeyframeMap
+    from mast3r_ros.core.matchers.map_depth import require_map_depth
+    from test_keyframes import _keyframes
+
+    m = kfm.write_map(str(tmp_path / "site"), _keyframes())  # keyframe 2 has no depth
+    rc, out, err = _run(capsys, _params(tmp_path, map_path=m, **values))
+    assert rc == 2 and out == "" and said in err and "refuse it at configure" in err, (out, err)
+    with pytest.raises(Exception) as node:
+        require_map_depth(KeyframeMap.load(m, lazy=True), values.get("matcher", "mast3r"),
+                          values.get("points_source", "pointmap"))
+    assert str(node.value) in err
+    full = kfm.write_map(str(tmp_path / "full"), _keyframes()[:2])  # both with depth
+    assert _run(capsys, _params(tmp_path, map_path=full, **values))[0] == 0

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from ..config import MatchingConfig
-from ..errors import CheckpointError, ConfigError, MapFormatError
+from ..errors import CheckpointError, MapFormatError
 from ..geometry import (
     apply_homography,
     backproject,
@@ -36,6 +36,7 @@ from ..keyframes.encodings import content_id_of, stale_encodings
 from ..types import CameraIntrinsics, Correspondences, Frame
 from ..uncertainty import depth_point_covariance, pointmap_point_covariance
 from .base import add_time, sift_alternative
+from .map_depth import require_map_depth
 from .map_encodings import encode_keyframes
 from .windows import _IDENTITY, pixel_shift, select_windows, window_starts  # noqa: F401 (re-exported)
 
@@ -257,9 +258,7 @@ class Mast3rMatcher:
             raise CheckpointError("the checkpoint has no descriptor head (DUSt3R?): the "
                                   "localizer needs a MASt3R checkpoint (--checkpoint)"
                                   + sift_alternative(kf_map))
-        if points_source == "depth" and not kf_map.has_depth():
-            raise ConfigError(f"points_source is 'depth' but map {kf_map.path} has keyframes "
-                              "without depth; use points_source 'pointmap'")
+        require_map_depth(kf_map, "mast3r", points_source)  # check-params: the same rule
         self.kf_map, self.engine, self.cfg = kf_map, engine, matching
         self.image_size = int(image_size)
         self.points_source = points_source

@@ -27,13 +27,13 @@ import cv2
 import numpy as np
 
 from .. import blas_threads
-from ..errors import InputError
 from ..geometry import backproject, sample_depth, transform_points, undistort_pixels
 from ..keyframes import KeyframeMap
 from ..retrieval import thumbnail_descriptor
 from ..types import Correspondences, Frame
 from ..uncertainty import depth_point_covariance
 from .base import add_time
+from .map_depth import require_map_depth
 
 log = logging.getLogger(__name__)
 
@@ -195,11 +195,7 @@ class SiftMatcher:
     def __init__(self, kf_map: KeyframeMap, ratio: float = 0.8, max_features: int = 4000,
                  depth_sigma_k: float = 1.6e-3, pixel_sigma_px: float = 1.0,
                  cache_mb: Optional[float] = None):
-        if not kf_map.has_depth():
-            raise InputError(
-                f"map {kf_map.path}: the sift matcher takes its 3-D points from keyframe depth, "
-                "but the map has keyframes without depth; rebuild it from a source with depth "
-                "or use the mast3r matcher")
+        require_map_depth(kf_map, "sift")  # check-params tells it offline by the same rule
         self.kf_map = kf_map
         self.ratio = float(ratio)
         self.max_features = int(max_features)
