@@ -139,16 +139,20 @@ def _check_checkpoint(value: str, file: str) -> bool:
     (`require_checkpoint`: its first bytes, a zip archive's record names and ``args``, a
     Hugging Face folder's files; the weights are not loaded). A checkpoint that exists but is in
     no format the loader reads (random bytes, a zip archive of other files, a download cut
-    short, a text file, the retrieval head) raises `ConfigError` with the loader's one-line
+    short, a text file, the retrieval head) or a DUSt3R one (its constructor string: the mast3r
+    matcher refuses it, no descriptor head) raises `ConfigError` with the loader's one-line
     refusal, its fix naming parameters; not found here, or relative, is a warning, as for
     ``map_path``."""
     from ..core.errors import CheckpointError
     from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint
+    from ..core.model.checkpoint_arch import declared_arch, no_descriptors_for_localizer
     from ..core.model.given_as import PARAMETER_PASSED_AS, PARAMETERS
 
     def check(path: str) -> None:
         try:
             require_checkpoint(path, PARAMETER_PASSED_AS, PARAMETERS)
+            if declared_arch(path) == "dust3r":  # the mast3r matcher refuses it at configure
+                raise CheckpointError(f"{path}: {no_descriptors_for_localizer(PARAMETERS)}")
         except CheckpointError as e:
             raise CheckpointError(f"parameter 'checkpoint': {e}") from None
 

@@ -239,3 +239,26 @@ def test_a_map_without_the_depth_the_matcher_needs_is_refused(tmp_path, capsys, 
     assert str(node.value) in err
     full = kfm.write_map(str(tmp_path / "full"), _keyframes()[:2])  # both with depth
     assert _run(capsys, _params(tmp_path, map_path=full, **values))[0] == 0
+
+
+def test_a_dust3r_checkpoint_is_refused_as_the_mast3r_matcher_refuses_it(tmp_path, capsys):
+    """Called valid ("checkpoint is in a format the node reads"); the node loaded it and its
+    mast3r matcher refused it at configure (no descriptor head). Told from the constructor
+    string (`declared_arch`), the weights unread."""
+    from mast3r_ros.core.matchers.mast3r import Mast3rMatcher
+    from mast3r_ros.core.model.checkpoint_arch import no_descriptors_for_localizer
+
+    dust3r = tmp_path / "DUSt3R.pth"
+    torch.save({"model": {"w": torch.zeros(1)},
+                "args": argparse.Namespace(model="AsymmetricCroCo3DStereo(enc_embed_dim=16)")},
+               dust3r)
+    rc, out, err = _run(capsys, _params(tmp_path, checkpoint=dust3r))
+    assert rc == 2 and out == "" and err.count("\n") == 1, (out, err)
+    assert (f"parameter 'checkpoint': {dust3r}: the checkpoint has no descriptor head (DUSt3R?): "
+            "the localizer needs a MASt3R checkpoint (the parameter 'checkpoint') (the node "
+            "would refuse it at configure)") in err, err
+    with pytest.raises(CheckpointError) as node:  # the matcher's words, with its flag
+        Mast3rMatcher(SimpleNamespace(has_depth=lambda: True, path="m"),
+                      SimpleNamespace(has_descriptors=False), None, 512)
+    assert str(node.value).startswith(no_descriptors_for_localizer()), node.value
+    assert _run(capsys, _params(tmp_path, checkpoint=dust3r, matcher="sift"))[0] == 0

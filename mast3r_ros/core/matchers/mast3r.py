@@ -255,9 +255,9 @@ class Mast3rMatcher:
                  seed: int = 0, depth_sigma_k: float = 1.6e-3, pixel_sigma_px: float = 1.0,
                  conf_alpha: float = 0.2, device_cache_mb: Optional[float] = None):
         if not engine.has_descriptors:
-            raise CheckpointError("the checkpoint has no descriptor head (DUSt3R?): the "
-                                  "localizer needs a MASt3R checkpoint (--checkpoint)"
-                                  + sift_alternative(kf_map))
+            from ..model.checkpoint_arch import no_descriptors_for_localizer
+
+            raise CheckpointError(no_descriptors_for_localizer() + sift_alternative(kf_map))
         require_map_depth(kf_map, "mast3r", points_source)  # check-params: the same rule
         self.kf_map, self.engine, self.cfg = kf_map, engine, matching
         self.image_size = int(image_size)

@@ -12,6 +12,7 @@ import zipfile
 from typing import Any, Mapping, Optional
 
 from ..errors import CheckpointError
+from .given_as import FLAGS, GivenAs
 from .huggingface import huggingface_files
 from .model_string import CLASS_ARCH, parse_model_string
 from .plain_pickle import archive_args
@@ -52,6 +53,14 @@ def no_descriptors_for_map(path: str) -> str:
     return (f"{path} is a DUSt3R checkpoint (no descriptor head): a map's encodings are for "
             "the mast3r matcher, which needs a MASt3R checkpoint (README: 'Model weights'); "
             "give that as --checkpoint, or build with --matcher sift")
+
+
+def no_descriptors_for_localizer(given: GivenAs = FLAGS) -> str:
+    """The refusal of a checkpoint without a descriptor head (DUSt3R) by the mast3r matcher,
+    which the node's configure says (`Mast3rMatcher`) and check-params tells beforehand from the
+    constructor string (`declared_arch`); ``given``: how the user gives the checkpoint."""
+    return ("the checkpoint has no descriptor head (DUSt3R?): the localizer needs a MASt3R "
+            f"checkpoint ({given.checkpoint})")
 
 
 # what a constructor string says that the weights' shapes show too (heads do not: not compared)
