@@ -33,9 +33,8 @@ import numpy as np
 
 from ..core.config import NODE_NAME, Config, dump_config_yaml
 from ..core.durable import flush_filesystem, fsync_dir
-from ..core.errors import (MAP_PERMISSIONS, ConfigError, InputError, MapFormatError,
+from ..core.errors import (MAP_PERMISSIONS, InputError, MapFormatError,
                                after_publishing)
-from ..core.keyframes import KeyframeMap
 from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json, atomic_write_text,
                            check_output_folder, needs_overwrite, output_path)
 from ..core.localizer import Localizer
@@ -45,6 +44,7 @@ from ..core.repeated_image import RepeatedImageCheck
 from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import check_stamp_units
 from ..core.types import LocalizationResult, UnreadableFrame
+from .localize_checks import check_before_indexing, check_frame_options  # noqa: F401 (re-exported)
 from .metrics import (FOCAL_TOLERANCE, UNREADABLE, calibration_d2, camera_warnings,
                       frame_errors, summarize)
 from .pipeline import poses_from_file, poses_not_at_frames, progress, recorded_config
@@ -333,40 +333,6 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     finally:
         lock.release()
     return metrics
-
-
-def check_frame_options(stride: int, max_frames: int) -> None:
-    """`InputError` for a ``stride`` below 1 or a negative ``max_frames``, in the CLI's words."""
-    if stride < 1:
-        raise InputError(f"--stride must be >= 1 (every Nth frame), got {stride}")
-    if max_frames < 0:
-        raise InputError(f"--max-frames must be >= 0 (0: all frames), got {max_frames}")
-
-
-def check_before_indexing(map_path: str, stride: int = 1, max_frames: int = 0,
-                          checkpoint: str = "", needs_checkpoint: bool = False) -> None:
-    """What `run_localization` refuses first, checked where a rosbag2 source is about to be
-    indexed (`SourceOptions.before_index`: every message read, seconds to minutes) rather than
-    after: ``stride`` and ``max_frames`` (`check_frame_options`), then a ``map_path`` that is no
-    map folder or an incomplete one (`KeyframeMap.check_folder`: missing, a file, a recording, a
-    folder without a readable manifest, a map copied only in part: a file it lists missing,
-    empty or not its recorded size; ``os.stat`` only), in the words of the map's own open.
-    Then ``checkpoint`` (the mast3r matcher's, '' for none) exists and is no empty, text or
-    cut-short file (`require_checkpoint`, as build-map checks its own). Raises `InputError`,
-    `MapFormatError` or `CheckpointError`; the full open checks the rest (checksums, on first
-    use of each file). ``needs_checkpoint`` (the mast3r matcher) with no ``checkpoint``:
-    `ConfigError` in the engine's words (was said after a bag's indexing pass)."""
-    check_frame_options(stride, max_frames)
-    KeyframeMap.check_folder(map_path)
-    if needs_checkpoint and not checkpoint:
-        from ..core.matchers.base import NO_CHECKPOINT, sift_alternative
-
-        raise ConfigError(f"matcher 'mast3r': {NO_CHECKPOINT}"
-                          f"{sift_alternative(KeyframeMap.load(map_path))}")
-    if checkpoint:
-        from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint
-
-        require_checkpoint(resolve_checkpoint(checkpoint))
 
 
 def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config,
