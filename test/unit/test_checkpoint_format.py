@@ -4,8 +4,10 @@ our words (`core.model.file_format`)."""
 
 from __future__ import annotations
 
+import io
 import logging
 import pickle
+import pickletools
 import zipfile
 
 import pytest
@@ -130,3 +132,68 @@ def test_an_intact_archive_the_reader_failed_on_is_not_called_damaged(tmp_path, 
     bad.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="a torch.save zip archive with a damaged record"):
         checkpoint.read_torch_archive(str(bad), "checkpoint", "refused")
+
+
+_ENFORCE_OOM = ("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough "
+                "memory: you tried to allocate 2705326080 bytes.")
+
+
+@pytest.mark.parametrize("zip_archive", [True, False])
+def test_out_of_memory_on_an_intact_file_says_so_without_download_advice(tmp_path, monkeypatch,
+                                                                          zip_archive):
+    """torch's allocator failing on an intact file (the 2.7 GB network on a small robot
+    computer) read '(2509 bytes, [enforce fail at alloc_cpu.cpp:117] data); the file is
+    truncated or not a checkpoint: download or copy it again' for a zip archive, and '(1375
+    bytes, a legacy torch.save file, not a zip archive, that cannot be read to its end); ...
+    download or copy it again' for a legacy one: the reason lost, a wrong cure given."""
+    path = tmp_path / "MASt3R.pth"
+    torch.save({"w": torch.arange(256, dtype=torch.float32)}, path,
+               _use_new_zipfile_serialization=zip_archive)
+
+    def out_of_memory(*_a, **_k):
+        raise RuntimeError(_ENFORCE_OOM)
+
+    monkeypatch.setattr(checkpoint, "load_torch_file", out_of_memory)
+    with pytest.raises(CheckpointError) as err:
+        checkpoint.read_torch_archive(str(path), "checkpoint", "refused")
+    assert str(err.value) == (
+        f"{path}: cannot read the checkpoint ({path.stat().st_size} bytes): DefaultCPUAllocator: "
+        "not enough memory: you tried to allocate 2705326080 bytes (the file's records are "
+        "whole: copying it again will not help)")
+
+
+def _legacy_file(tmp_path):
+    """A legacy torch.save file of two tensors on one storage (the records' order is that of
+    the storages' addresses) and where its tensor records begin."""
+    path = tmp_path / "legacy.pth"
+    w = torch.arange(500, dtype=torch.float32)
+    torch.save({"a": w, "b": w[100:]}, path, _use_new_zipfile_serialization=False)
+    data = path.read_bytes()
+    stream = io.BytesIO(data)
+    for _ in range(5):  # magic, protocol, system info, the checkpoint, the storage keys
+        list(pickletools.genops(stream))  # parsed up to its STOP, nothing run
+    return data, stream.tell()
+
+
+def test_a_legacy_file_is_called_cut_short_only_where_its_records_end_early(tmp_path):
+    """Before, every reader failure of a legacy torch.save file was 'a legacy torch.save file,
+    ..., that cannot be read to its end'. Now its pickles and its tensor records' lengths say
+    where it is cut or damaged; whole, it is not called either (test above)."""
+    data, records = _legacy_file(tmp_path)
+    head = bytearray(data)
+    head[records] ^= 0x01  # the first record's element count
+    cases = [(data[:records - 20], "that cannot be read to its end"),  # in the keys' pickle
+             (data[:-10], "cut short: it ends in tensor record 1 of 1, 10 bytes before its "
+                          "end"),
+             (data[:records + 4], "cut short: it ends in tensor record 1 of 1, 2004 bytes "
+                                  "before its end"),
+             (bytes(head), "whose tensor record 1 of 1 is damaged (it says 501 elements, the "
+                           "checkpoint 500)")]
+    for i, (cut, found) in enumerate(cases):
+        path = tmp_path / f"cut{i}.pth"
+        path.write_bytes(cut)
+        with pytest.raises(CheckpointError) as err:
+            checkpoint.read_torch_archive(str(path), "checkpoint", "refused")
+        text = str(err.value)
+        assert f"({len(cut)} bytes, a legacy torch.save file, not a zip archive, {found}" in \
+            text and text.endswith("download or copy it again"), text

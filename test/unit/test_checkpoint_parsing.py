@@ -251,6 +251,13 @@ def test_reader_reason_is_one_sentence_with_the_type_when_bare():
     err = pickle.UnpicklingError("Weights only load failed. Please file an issue\n"
                                  "WeightsUnpickler error: Unsupported global: GLOBAL os.system")
     assert ck._reader_reason(err) == "Unsupported global: GLOBAL os.system"
+    # a failed c10 check: its reason, not its place and condition ("... alloc_cpu.cpp:117] data")
+    assert ck._reader_reason(RuntimeError(
+        "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: you "
+        "tried to allocate 2705326080 bytes.")) == ("DefaultCPUAllocator: not enough memory: you "
+                                                   "tried to allocate 2705326080 bytes")
+    assert ck._reader_reason(RuntimeError("[enforce fail at a.cpp:9] ptr != nullptr. ")
+                             ) == "ptr != nullptr"
 
 
 def test_module_prefix_removed_as_often_as_every_key_has_it():

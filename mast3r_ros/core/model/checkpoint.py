@@ -48,6 +48,7 @@ from .model_string import (CLASS_ARCH, model_string, parse_model_string,  # noqa
                            spec_from_kwargs, spec_named_by)  # re-exported: the string's module
 from .file_format import pickle_is_whole, read_failure
 from .given_as import FLAGS, GivenAs
+from .reader_reason import reader_reason as _reader_reason
 from .huggingface import (CONFIG_FILE, WEIGHT_FILES, folder_weights, huggingface_files,
                           is_safetensors_file)
 from .network import AsymmetricMASt3R, ModelSpec
@@ -115,29 +116,6 @@ def load_torch_file(path: str, force_restricted: bool = False) -> Any:
                           pickle_module=_RestrictedPickleModule)
 
 
-# torch's weights-only errors wrap the reason in advice (re-run with weights_only=False, file an
-# issue, read the docs) that is wrong for us: the reason is the one line that is none of these
-_TORCH_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation",
-                      "WeightsUnpickler error:")
-
-
-def _reader_reason(err: BaseException) -> str:
-    """torch's reason for a failed read as one complete sentence: the first line that is not
-    advice, up to its first full stop (torch's miniz message runs on for three sentences);
-    prefixed by the exception type when bare (``KeyError: 101``), the type alone when empty."""
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    # the unpickler's own reason first: torch >= 2.6 puts two lines of weights_only advice
-    # ("(1) In PyTorch 2.6, we changed the default ...") before it
-    own = [ln.split("WeightsUnpickler error:", 1)[-1].strip() for ln in lines
-           if "WeightsUnpickler error:" in ln]
-    lines = [ln for ln in own if ln] or [
-        ln for ln in lines if not ln.startswith(_TORCH_BOILERPLATE + ("(1) ", "(2) "))]
-    text = lines[0].split(". ", 1)[0].rstrip(".") if lines else ""
-    if not text:
-        return type(err).__name__
-    return text if " " in text else f"{type(err).__name__}: {text}"
-
-
 def _is_refusal(err: BaseException, path: str) -> bool:
     """Whether an unpickling error is the safety refusal of the file's contents (a global: code
     the file would run; or pickle instructions torch's weights-only reader does not accept) in a
@@ -163,9 +141,12 @@ def read_torch_archive(path: str, what: str, refusal: str, force_restricted: boo
     (...). {refusal}`` when the weights-only reader refuses a whole pickle (a forbidden global,
     or instructions a torch.save checkpoint never holds, e.g. a plain ``pickle.dump`` file), else
     ``{path}: cannot read the {what} ({size}, {found}); the file is truncated or not a
-    checkpoint: download or copy it again`` (empty, cut short, not a torch.save archive, or any
-    reader error; ``found`` is what the file is in our words, `file_format.read_failure`;
-    torch's whole text goes to the debug log). A plain ``pickle.dump`` of harmless
+    checkpoint: download or copy it again`` where the file is shown to be empty, cut short,
+    damaged or not a torch.save archive (``found`` is what the file is in our words,
+    `file_format.read_failure`; torch's whole text goes to the debug log), else ``{path}: cannot
+    read the {what} ({size}): {reason} (the file's records are whole: copying it again
+    will not help)`` with torch's reason (out of memory, a format of a newer torch). A plain
+    ``pickle.dump`` of harmless
     data (the ASMK codebook, a dict) is named as such instead (`plain_pickle`: "this is the ASMK
     codebook ..., pass it as --codebook"). Nothing in the file is run."""
     size = os.path.getsize(path)
@@ -191,9 +172,14 @@ def read_torch_archive(path: str, what: str, refusal: str, force_restricted: boo
             text = describe_model_format(path, what)
         if text is not None:
             raise CheckpointError(f"{path}: cannot read the {what}: {text}") from None
-        raise CheckpointError(f"{path}: cannot read the {what} ({_size_text(size)}, "
-                              f"{read_failure(path) or _reader_reason(e)}); the file is "
-                              "truncated or not a checkpoint: download or copy it again") from None
+        found = read_failure(path)
+        if found is None:  # whole as written: a copy fails alike (out of memory, a newer torch)
+            raise CheckpointError(f"{path}: cannot read the {what} ({_size_text(size)}): "
+                                  f"{_reader_reason(e)} (the file's records are whole: "
+                                  "copying it again will not help)") from None
+        raise CheckpointError(f"{path}: cannot read the {what} ({_size_text(size)}, {found}); "
+                              "the file is truncated or not a checkpoint: download or copy it "
+                              "again") from None
 
 
 # key prefixes of wrappers around the network, each removed when *every* key has it: a

@@ -19,6 +19,7 @@ import zipfile
 from typing import BinaryIO, List, Optional
 
 from .huggingface import is_safetensors_file
+from .legacy_records import legacy_file_problem
 
 _ZIP_HEAD = b"PK\x03\x04"
 # a legacy (non-zip) torch.save file starts with its magic number, pickled with protocol 2:
@@ -130,10 +131,12 @@ def archive_damaged(path: str) -> bool:
 
 def read_failure(path: str) -> Optional[str]:
     """What the file ``path``, which torch's reader failed on, is, in our words: its
-    `format_problem`, else what its format is and that its contents are damaged (a zip
-    archive only where `archive_damaged` finds it so); None when nothing can be said (a
-    safetensors file read as a torch file, an unreadable file, an archive intact as written:
-    the reader failed for another cause, out of memory say, which its own text names)."""
+    `format_problem`, else what its format is and that its contents are cut short or damaged
+    (a zip archive only where `archive_damaged` finds it so, a legacy torch.save file only
+    where `legacy_records.legacy_problem` does); None when the file is not found cut short or
+    damaged (a safetensors file read as a torch file, an unreadable file, an archive or legacy
+    file whole as written: the reader failed for another cause, out of memory say, which its
+    own text names)."""
     try:
         found = format_problem(path)
         head = _head(path)
@@ -144,8 +147,11 @@ def read_failure(path: str) -> Optional[str]:
         return found
     if archive:  # intact as written: not the file's fault (out of memory), torch's words
         return "a torch.save zip archive with a damaged record" if archive_damaged(path) else None
-    if head.startswith(_LEGACY_HEAD):
-        return "a legacy torch.save file, not a zip archive, that cannot be read to its end"
+    if head.startswith(_LEGACY_HEAD):  # whole as written: the reader's reason, as above
+        try:
+            return legacy_file_problem(path)
+        except OSError:
+            return None
     if _is_pickle_head(head):
         return "a pickle that cannot be read to its end, not a torch.save file"
     return None
