@@ -31,7 +31,8 @@ above never refuses them; yet every pose was 5-27 cm off (45 of 50 published, 9.
 recall 5cm_5deg 6 %; docs/bench/distortion_rect_right_map_cpu_2026-12-07zr), and only the
 end of the run said so. The mid-run rule (`RunDistortionEvidence.rectified_midrun`: the
 end-of-run diagnosis 'rectified', at the warning's band, over at least `distortion_evidence
-.MIDRUN_MIN_FRAMES` frames, held until the camera changes) refuses each pose from the frame it
+.MIDRUN_MIN_FRAMES` frames, held until the camera changes or the fits come back
+`MIDRUN_RELEASE_SIGNIFICANCE` sigma inside the band) refuses each pose from the frame it
 is first said (`RECTIFIED_REASON`) where the map's own distortion check (its manifest's
 ``consistency.distortion``, `map_check.distortion`) found the map's images right under the same
 D (`map_images_right`): the query's images are not the map's kind. Where the map's check cannot
@@ -46,8 +47,9 @@ import dataclasses
 import math
 from typing import Any, Dict, Optional, Tuple
 
-from ..distortion_evidence import (TOLERANCE_DEG, DistortionEvidence, DistortionFit,
-                                   RunDistortionEvidence, distortion_camera_of, tolerance_k1)
+from ..distortion_evidence import (MIDRUN_RELEASE_SIGNIFICANCE, TOLERANCE_DEG, DistortionEvidence,
+                                   DistortionFit, RunDistortionEvidence, distortion_camera_of,
+                                   tolerance_k1)
 from ..run_evidence import MIN_FRAMES
 from ..focal_evidence import NODE_MAX_FRAMES
 from ..types import CameraIntrinsics, LocalizationResult
@@ -235,7 +237,8 @@ class RunDistortionGate(RunGate):
                 f"{check['k1']:+.3f} over its keyframe pairs under the same D): rectified images "
                 "(image_rect) given the raw camera's D are undistorted a second time and their "
                 "poses are biased (the redkitchen data: 9 cm median, 27 cm at worst); " + FIX
-                + "; refused until the camera changes"))
+                + f"; refused until the camera changes or the fits come back "
+                f"{MIDRUN_RELEASE_SIGNIFICANCE:g} sigma inside the {TOLERANCE_DEG:g} deg band"))
         why = ("the map's own check found its images rectified too: map and query alike, "
                "both undistorted twice; correct the camera and build the map again"
                if isinstance(check, dict) and check.get("diagnosis") == "rectified" else
