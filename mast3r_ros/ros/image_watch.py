@@ -1,7 +1,8 @@
 """What the node says about its subscription's images themselves (no rclpy): mono8 images that
 are a raw Bayer mosaic (`core.image_codec.bayer_watch`), in the log and on /diagnostics (WARN
 for its window, value ``last_image_warning``). A mixin of `processing.FrameProcessing`, which
-provides ``_lock`` and ``_diag`` and calls `_watch_images` at each activation.
+provides ``_lock``, ``_diag`` and ``_now`` (its clock) and calls `_watch_images` at each
+activation.
 
 Judged per activation: a reactivation (deactivate and activate, or cleanup, configure and
 activate) is how a robot is often switched to another camera or topic, or restarted once its
@@ -15,8 +16,6 @@ only the old ``last_image_warning`` value told. The cost is that of a new stream
 """
 
 from __future__ import annotations
-
-import time
 
 from mast3r_ros.core.image_codec import BayerWatch
 from mast3r_ros.ros.diagnostics import WARN
@@ -35,4 +34,6 @@ class ImageWatch:
         """For the image watch: what the log says about the images themselves (mono8 that is a
         raw Bayer mosaic) is WARN on /diagnostics for its window, value ``last_image_warning``."""
         with self._lock:
-            self._diag.note(time.monotonic(), "image_warning", WARN, text)
+            # the host's clock (`processing`'s ``_now``), as every other note and frame record:
+            # a host faking it (tests, the soak bench) had this WARN window on another clock
+            self._diag.note(self._now(), "image_warning", WARN, text)

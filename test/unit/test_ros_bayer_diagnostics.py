@@ -82,3 +82,26 @@ def test_each_activation_judges_its_images_anew(caplog):
             assert s.level == WARN and s.message == said[0]
             assert dict(s.values)["last_image_warning"] == said[0]
             assert host._bayer.judgements == 1   # once an activation, judged no more
+
+
+def test_the_mosaic_warning_is_timed_on_the_hosts_clock(monkeypatch):
+    """The Bayer note was stamped with time.monotonic() while every frame record and other note
+    uses the host's clock (`processing`'s ``time``, which tests and the soak bench fake): on a
+    faked clock at 1000 s the note was at the machine's uptime (47330 s), and the WARN window
+    held 60 s later ("mono8 images ... look like a raw Bayer colour mosaic" instead of "no
+    images for 60.0 s"). It now ends with the window on the host's clock."""
+    from mast3r_ros.ros import processing
+
+    clock = NS(t=1000.0)
+    monkeypatch.setattr(processing, "time", NS(monotonic=lambda: clock.t))
+    host = Host()
+    host._image_topic = "/cam/image_raw"
+    for k in range(12):
+        clock.t = 1000.0 + 0.1 * k
+        host._process(_mono8(k, _mosaic(_colour_scene(seed=k))))
+    note = host._diag.notes["image_warning"]
+    assert note.t_s == 1000.0  # said at the first frame, on the host's clock
+    for after, bayer in ((5.0, True), (host._diag.window_s + 1.0, False)):
+        summary = host._diag.summary(clock.t + after, host._tracking.track, True)
+        assert summary.message.startswith("mono8 images on /cam/image_raw") is bayer, \
+            (after, summary.message)
