@@ -130,3 +130,27 @@ def test_nothing_to_say_is_an_empty_string():
     assert warn_bayer_stream(grey, "mono8", "cam", "/t", watch) == ""
     watch.said("k")
     assert watch.check("k", grey) == ""
+
+
+def test_two_threads_judging_one_streams_images_warn_once(monkeypatch):
+    """`check` judged a due image outside the lock and marked the stream said after: two
+    threads judging its images at once (both images due, both mosaics) both got the reason,
+    and the stream was warned about twice. The mark is now claimed under the lock."""
+    import threading
+
+    both_judging = threading.Barrier(2, timeout=10)
+
+    def judged_together(_image):
+        both_judging.wait()  # neither returns before the other has judged too
+        return "a mosaic"
+
+    monkeypatch.setattr(bayer_watch, "bayer_like", judged_together)
+    watch, said = BayerWatch(), []
+    image = np.zeros((8, 8), np.uint8)
+    threads = [threading.Thread(target=lambda: said.append(watch.check("/cam", image)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(said) == ["", "a mosaic"] and watch.judgements == 2

@@ -110,10 +110,12 @@ class BayerWatch:
     (`due`: its first ``first_tries``, then every ``every``-th), and `check`, which judges those
     (`bayer_like`) and gives the reason the first time a stream is found a mosaic (once: it is
     judged no more). At most ``max_keys`` keys are remembered (the least recently seen
-    forgotten). ``judgements`` counts the `bayer_like` calls (the watch's cost: at most
-    ``first_tries + n / every`` for n images of a stream). ``on_warning(text)``: called by
+    forgotten: a stream said, unseen while that many others were, is judged, and may be said,
+    again; a stream being read is never forgotten, every image of it refreshes it).
+    ``judgements`` counts the `bayer_like` calls (the watch's cost: at most ``first_tries + n /
+    every`` for n images of a stream). ``on_warning(text)``: called by
     `warn_bayer_stream` with each warning it logs for a stream of this watch (the node puts it
-    on /diagnostics). Thread-safe (the node's threads decode images)."""
+    on /diagnostics). Thread-safe, a stream said once whatever thread judges it."""
 
     def __init__(self, every: int = JUDGE_EVERY, first_tries: int = FIRST_TRIES,
                  max_keys: int = 256,
@@ -141,14 +143,19 @@ class BayerWatch:
 
     def check(self, key: Hashable, image: np.ndarray) -> str:
         """Count ``image`` (H, W) of stream ``key``; when it is due, judge it (`bayer_like`):
-        the reason the first time the stream is found a mosaic (then `said`), else ''."""
+        the reason the first time the stream is found a mosaic (then `said`), else '' -- once
+        also where threads judge its images at the same time."""
         if not self.due(key):
             return ""
         with self._lock:
             self.judgements += 1
-        why = bayer_like(image)
-        if why:
-            self.said(key)
+        why = bayer_like(image)  # outside the lock: the other streams' images go on meanwhile
+        if not why:
+            return ""
+        with self._lock:  # the claim and the mark at once: two threads judging the same
+            if self._counts.get(key) == -1:  # stream's images warned twice (said by the other)
+                return ""
+            self._counts[key] = -1
         return why
 
 
