@@ -201,7 +201,7 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     m["failure_reasons"] = reasons
     m["unreadable_frames"] = reasons.get(UNREADABLE, 0)
     # published poses marked with a caveat: counted apart, with their errors and the others'
-    m["degraded_poses"] = degraded_poses(results, err)
+    m["degraded_poses"] = degraded_poses(results, err, has_gt, RECALL_THRESHOLDS)
     m["ambiguous_groundtruth"] = ambiguous
     return m
 

@@ -12,7 +12,7 @@ run of 50 poses, 40 of them marked, read as 50 good ones.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -36,7 +36,31 @@ def caveat_key(reason: str) -> str:
     return reason.split(" (")[0]
 
 
-def degraded_poses(results: Sequence[LocalizationResult], err: np.ndarray) -> Dict[str, Any]:
+# the recall the table's row splits (the first of `metrics.RECALL_THRESHOLDS`: 7-Scenes')
+RECALL_SPLIT_KEY = "5cm_5deg"
+
+
+def recall_split(err: np.ndarray, has_gt: np.ndarray, which: np.ndarray,
+                 thresholds: Sequence[Tuple[float, float]]) -> Dict[str, Dict[str, Any]]:
+    """Recall of the frames ``which`` (N,) bool, keyed as metrics.json's ``recall``
+    ('5cm_5deg'): per threshold (metres, degrees) ``within`` (frames of ``which`` with ground
+    truth whose error is within both), ``of`` (frames of ``which`` with ground truth) and
+    ``fraction`` (within / of; None when ``of`` is 0). ``err`` (N, 2) [m, deg], NaN where
+    not evaluated (a failed frame: it counts in ``of``, never in ``within``)."""
+    sel = has_gt & which
+    n = int(sel.sum())
+    out = {}
+    for t, d in thresholds:
+        with np.errstate(invalid="ignore"):
+            k = int(np.count_nonzero(sel & (err[:, 0] <= t) & (err[:, 1] <= d)))
+        out[f"{t * 100:g}cm_{d:g}deg"] = {"within": k, "of": n,
+                                          "fraction": k / n if n else None}
+    return out
+
+
+def degraded_poses(results: Sequence[LocalizationResult], err: np.ndarray,
+                   has_gt: Optional[np.ndarray] = None,
+                   thresholds: Sequence[Tuple[float, float]] = ()) -> Dict[str, Any]:
     """metrics.json's ``degraded_poses``: the published poses marked with a caveat (module
     docstring). ``err`` (N, 2) float: [translation m, rotation deg] per result, NaN where not
     evaluated (`metrics.frame_errors`).
@@ -46,7 +70,11 @@ def degraded_poses(results: Sequence[LocalizationResult], err: np.ndarray) -> Di
     frames'; {} when none); ``evaluated``: of them, with ground truth; ``translation_error_m``
     / ``rotation_error_deg``: their error statistics (`error_stats`); ``not_degraded``: the
     other published poses' ``localized``, ``evaluated`` and the same two statistics (equal to
-    the run's when none is marked). The same keys with or without marked poses or ground
+    the run's when none is marked). ``recall`` (with ``has_gt`` (N,) bool, the frames with
+    ground truth, and ``thresholds``, `metrics.RECALL_THRESHOLDS`): `recall_split` of the
+    marked poses, and ``not_degraded.recall`` of every other frame with ground truth, the
+    failed ones included as the run's ``recall`` counts them, so that the two groups' ``within``
+    and ``of`` add up to the run's. The same keys with or without marked poses or ground
     truth; the run's top-level error figures stay over every published pose."""
     ok = np.array([r.success for r in results], dtype=bool)
     marked = np.array([r.success and bool(r.reason) for r in results], dtype=bool)
@@ -62,8 +90,11 @@ def degraded_poses(results: Sequence[LocalizationResult], err: np.ndarray) -> Di
         return {"evaluated": int(sel.sum()), "translation_error_m": error_stats(err[sel, 0]),
                 "rotation_error_deg": error_stats(err[sel, 1])}
 
+    gt = np.zeros(len(results), bool) if has_gt is None else np.asarray(has_gt, bool)
     return {"frames": int(marked.sum()), "reasons": reasons, **errors(marked),
-            "not_degraded": {"localized": int((ok & ~marked).sum()), **errors(ok & ~marked)}}
+            "recall": recall_split(err, gt, marked, thresholds),
+            "not_degraded": {"localized": int((ok & ~marked).sum()), **errors(ok & ~marked),
+                             "recall": recall_split(err, gt, ~marked, thresholds)}}
 
 
 def degraded_row(d: Dict[str, Any], localized: int) -> str:
@@ -81,4 +112,20 @@ def degraded_row(d: Dict[str, Any], localized: int) -> str:
         out += (f", the {nd['evaluated']} others' {100 * nt['median']:.2f} cm / "
                 f"{nr['median']:.2f} deg" if nt["median"] is not None else
                 ", no other pose evaluated")
+    out += _recall_words(d)
+    return out
+
+
+def _recall_words(d: Dict[str, Any]) -> str:
+    """'; recall 5cm_5deg 80.0 % (32 of 40), the others' 100.0 % (11 of 11)' of a
+    ``degraded_poses`` (`RECALL_SPLIT_KEY`); '' without ground truth or an older record."""
+    mine = (d.get("recall") or {}).get(RECALL_SPLIT_KEY)
+    other = ((d.get("not_degraded") or {}).get("recall") or {}).get(RECALL_SPLIT_KEY)
+    if not mine or mine.get("fraction") is None:
+        return ""
+    out = (f"; recall {RECALL_SPLIT_KEY} {100 * mine['fraction']:.1f} % ({mine['within']} of "
+           f"{mine['of']})")
+    if other and other.get("fraction") is not None:
+        out += (f", the others' {100 * other['fraction']:.1f} % ({other['within']} of "
+                f"{other['of']}, failed frames counted)")
     return out

@@ -130,3 +130,27 @@ def test_localize_writes_and_prints_them(tum, sift_map, tmp_path, monkeypatch, c
     assert m["failure_reasons"] == {}
     (row,) = [r for r in capsys.readouterr().out.splitlines() if "published, degraded" in r]
     assert f"  {len(seen) - 1} of the {len(seen)} localized (" in row
+
+
+def test_recall_is_split_between_the_degraded_poses_and_the_others():
+    """metrics.json said one recall for the run: 40 marked poses and 10 clean ones read as one
+    figure. Now each group's recall with its counts, the failed frame counted against the
+    others as the run's recall counts it, so that the counts add up to the run's."""
+    res, gt = _run(n_good=10, n_marked=40)
+    for i in range(10, 20):  # ten of the marked poses 8 cm off: outside 5 cm
+        res[i].map_from_cam[0, 3] = 0.1 * i + 0.08
+    m = summarize(res, gt)
+    d = m["degraded_poses"]
+    assert d["recall"]["5cm_5deg"] == {"within": 30, "of": 40, "fraction": 0.75}
+    assert d["not_degraded"]["recall"]["5cm_5deg"] == {"within": 10, "of": 11,
+                                                       "fraction": pytest.approx(10 / 11)}
+    assert (30 + 10) / (40 + 11) == pytest.approx(m["recall"]["5cm_5deg"])
+    assert set(d["recall"]) == set(m["recall"])  # every threshold of the run's
+    (row,) = [line for line in format_table(m).splitlines() if "published, degraded" in line]
+    assert "; recall 5cm_5deg 75.0 % (30 of 40), the others' 90.9 % (10 of 11," in row, row
+    # without ground truth: no fraction, no recall words
+    nogt = summarize(res, None)["degraded_poses"]
+    assert nogt["recall"]["5cm_5deg"] == {"within": 0, "of": 0, "fraction": None}
+    assert "recall" not in [ln for ln in format_table(summarize(res, None)).splitlines()
+                            if "published, degraded" in ln][0]
+    json.dumps(m)
