@@ -354,6 +354,7 @@ CAUSE_WORDS = {
     "pose_discontinuity": "a jump in the poses",
     "focal_length": "a focal length no camera has",
     "colour_focal": "colour not registered to the depth",
+    "lens_distortion": "a lens distortion the camera's D lacks",
     "intrinsics_resolution": "K for another image resolution",
     "unknown": "cause unknown",
 }

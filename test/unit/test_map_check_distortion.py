@@ -158,6 +158,26 @@ def test_a_colour_focal_note_gives_way_to_the_distortion_warning(raw_d_map, monk
     assert rep.distortion_warning and rep.note == "" and rep.note_brief == ""
 
 
+def test_a_colour_focal_note_of_a_map_whose_lens_was_not_judged_says_so(raw_d_map,
+                                                                         monkeypatch):
+    """At 160x120 the redkitchen map distorted with D zero fitted 2 pairs, no verdict, and its
+    note (x0.823, the distortion fitted as a focal scale) read "no action needed"
+    (test_map_check_lens_cause.py has the words)."""
+    import mast3r_ros.core.map_check as mc
+    from mast3r_ros.core.keyframes import KeyframeMap
+    from mast3r_ros.core.map_check.focal import FocalNote
+
+    monkeypatch.setattr(mc, "colour_focal_note", lambda *a, **k: FocalNote(
+        "the colour images fit x0.823; the given K fits the depth and the map passes: no "
+        "action needed", "brief", False))
+    monkeypatch.setattr(mc, "map_distortion", lambda *a: None)  # no pair fitted
+    rep = mc.check_map(KeyframeMap.load(raw_d_map), Config().map_check)
+    assert rep.note.startswith("the colour images fit x0.823; the given K fits the depth and "
+                               "the map passes, but the lens distortion was not judged: 0 of "
+                               ), rep.note
+    assert "no action needed" not in rep.note and rep.note_action and rep.note_brief == rep.note
+
+
 
 def test_a_pairs_fit_keeps_no_keyframe_focal_scale(monkeypatch):
     """Localize's fit frees the keyframes' focal scale (depth not registered to colour); on

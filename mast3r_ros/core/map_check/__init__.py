@@ -84,7 +84,7 @@ from .diagnose import (BODY_FROM_OPTICAL, _Cause, _depth_range_m, _diagnose,
                        _implausible_focal_length, _implausible_motion, diagnosis_sample,
                        name_pose_suspect)
 from .depth_words import worded_for_depth
-from .distortion import map_distortion
+from .distortion import lens_unjudged, map_distortion, unjudged_note
 from .focal import DEPTH_STEREO, colour_focal_note
 from .resolution import _whole_k_scaled
 from .measure import StreamingMeasure, _keyframe_figures, _prepare, _View
@@ -239,6 +239,8 @@ class KeyframeCheck:
             lens = map_distortion(views, matches)  # a wrong D passes the rest: its own fit
             if lens is not None and lens.warning():  # the colour focal fit is the lens's then
                 note = None  # (redkitchen distorted, D zero: x0.843 "no action needed")
+            elif note is not None:  # a lens not judged (160x120) may be that fit: not "no action"
+                note = unjudged_note(note, lens_unjudged(lens, views, matches))
             return ConsistencyReport(CONSISTENT, kfs, pairs, "", elapsed_s=0.0,
                                      thresholds=thresholds, note=note.text if note else "",
                                      note_brief=note.brief if note else "",

@@ -15,6 +15,7 @@ from ..geometry import invert_pose
 from .focal import (_colour_focal, _depth_or_focal, _focal_scale, _log_argmin,
                     _residual_score)
 from .focal import _implausible_focal_length  # noqa: F401 (the check's, `map_check.__init__`)
+from .distortion import lens_cause
 from .measure import _keyframe_figures, _measure, _pair_reproj, _View
 from .records import _NICE_FACTORS, _Cause, _fmt_factor
 from .report import PairFigures, _listed
@@ -165,8 +166,8 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
     ``whole``: (every keyframe's light view, every pair) when ``views``/``pairs`` are a sample of
     the map (`diagnosis_sample`): the clock and the local jumps are looked for in all of them."""
     colour = _colour_focal(views, matches, pairs, cfg)  # depth agrees, matches do not
-    if colour is not None:
-        return colour
+    if colour is not None:  # unless the pairs fit a lens distortion the camera's D lacks
+        return lens_cause(views, matches) or colour
     poses = [v.pose for v in views]
     # a factor up to 10^6 either way: --depth-scale 1e9 (for TUM's 5000) is 2e5 (includes 1.0,
     # index 120)

@@ -21,6 +21,7 @@ Figures: docs/bench/distortion_map_check_cpu_2026-12-07zd.
 
 from __future__ import annotations
 
+import dataclasses
 import types
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -32,6 +33,7 @@ from ..geometry import invert_pose, undistort_pixels
 from ..pnp.distortion import refitted_distortion
 from .baseline import with_baseline
 from .measure import _lift, _View
+from .records import _Cause
 
 # the fit's inlier threshold after its robust round, as a fraction of the working image width
 # (3.2 px at the check's 320 px): the matches are verified with a fundamental matrix already
@@ -109,3 +111,86 @@ def map_distortion(views: List[_View], matches: Dict[Tuple[int, int], Any]
         d = distortion_fit(fit, K, w, h, views[b].cam.distortion_model, views[b].cam.dist)
         ev.add(types.SimpleNamespace(distortion=d))
     return ev if len(ev) else None
+
+
+# `lens_cause`'s words per diagnosis (`distortion_evidence.diagnosis`): (what, fix)
+_LENS_WORDS = {
+    "distorted": ("the images look distorted ({kind}) but the camera's D is zero",
+                  "calibrate the camera (ROS camera_calibration, OpenCV) and pass its D "
+                  "(camera.yaml / --camera-info's distortion_coefficients), or give rectified "
+                  "images (image_rect)"),
+    "rectified": ("the images look already rectified but are given the camera's raw D (its "
+                  "k1 {given:+.3f})",
+                  "give the rectified camera (P as K, D zero) with rectified images "
+                  "(image_rect), or the raw images (image_raw) with this D"),
+    "mismatch": ("the images' distortion does not match the camera's D (its k1 {given:+.3f})",
+                 "recalibrate, or check that the calibration is this camera's (camera.yaml / "
+                 "--camera-info's distortion_coefficients)"),
+}
+
+
+def lens_cause(views: List[_View], matches: Dict[Tuple[int, int], Any]) -> Optional[_Cause]:
+    """The cause ``lens_distortion`` (not confirmed) of a map that fails where the colour focal
+    rule holds (every pair's depth agrees, the matches do not: `focal._colour_focal`) when its
+    pairs' residual distortion is off (`map_distortion`, its diagnosis): a lens distortion the
+    camera's D lacks bends the matches as a focal scale does, and its fix is the camera's D,
+    not registering the depth. None when the pairs name no distortion. The redkitchen map
+    distorted (k1 -0.3, k2 0.1) with D zero at 320x240: one pair's reprojection 26.9 px over
+    its 26 px limit was named "the colour images fit fx, fy x0.856 ... register the depth";
+    its pairs fit k1 -0.327 +-0.045 (docs/bench/map_check_lens_cpu_2026-12-10h)."""
+    lens = map_distortion(views, matches)
+    rep = lens.report() if lens is not None else {}
+    if rep.get("diagnosis") not in _LENS_WORDS:
+        return None
+    what, fix = _LENS_WORDS[rep["diagnosis"]]
+    k1, given = rep["k1"], rep["given_k1"] if rep["given_k1"] is not None else float("nan")
+    return _Cause(
+        "lens_distortion", 1.0,
+        what.format(kind="barrel" if k1 < 0 else "pincushion", given=given)
+        + f": over {rep['frames_used']} keyframe pairs the matches fit a residual radial "
+        f"distortion k1 {k1:+.3f} +-{rep['k1_sigma']:.3f} beyond the camera's D (more than "
+        f"{rep['tolerance_k1']:.3f}, {rep['tolerance_deg']:g} deg of view at the corner, at "
+        f"{rep['significance']:g} sigma), which bends the matches as a focal length off would",
+        f"{fix}; build the map again with it", False)
+
+
+def lens_unjudged(lens: Optional[RunDistortionEvidence], views: List[_View],
+                  matches: Dict[Tuple[int, int], Any]) -> str:
+    """Why a consistent map's pairs gave the lens distortion no verdict, in words ('' when they
+    gave one, or no view): fewer than `run_evidence.MIN_FRAMES` pairs fitted (each needs
+    `pnp.distortion.MIN_POINTS` inliers with depth). At 160x120 the redkitchen map distorted
+    (k1 -0.3) with D zero fitted 2 of 9 pairs (-0.23 +-0.03, -0.34 +-0.03; the others 8 to 23
+    matches with depth) and said nothing of it, while its colour focal note (x0.823, the
+    distortion fitted as a focal scale) read "no action needed"."""
+    from ..pnp.distortion import MIN_POINTS
+    from ..run_evidence import MIN_FRAMES
+
+    rep = lens.report() if lens is not None else {}
+    if rep.get("k1") is not None or not views:
+        return ""
+    tried = with_baseline(views, [k for k, m in matches.items() if m is not None])
+    with_depth = [int((np.isfinite(matches[k].da) & (matches[k].da > 0)).sum()) for k in tried]
+    v = views[0]
+    size = f"{int(v.width_px)}x{max(1, round(v.cam.height / v.scale))}"
+    have = (f"; their matches with depth {min(with_depth)} to {max(with_depth)}"
+            if with_depth else "")
+    return (f"the lens distortion was not judged: {rep.get('frames_fitted', 0)} of "
+            f"{len(tried)} keyframe pairs fitted ({MIN_FRAMES} needed, each with at least "
+            f"{MIN_POINTS} matches with depth{have}): at {size} the check is not sensitive "
+            "enough to tell distorted images given with D zero from right ones")
+
+
+def unjudged_note(note: Any, unjudged: str) -> Any:
+    """A sensor-depth colour focal note (`focal.FocalNote`, "no action needed") reworded for a
+    map whose lens distortion was not judged (``unjudged``, `lens_unjudged`): a distortion
+    the camera's D lacks fits as a focal scale too (redkitchen distorted with D zero: x0.843
+    at 640x480, x0.823 at 160x120), so the note asks for the camera's D to be checked (a
+    warning) instead of saying nothing needs changing. ``note`` as given when it asks for a
+    change already or ``unjudged`` is ''."""
+    head = note.text.split("; the given K fits the depth")[0]
+    if not unjudged or note.action or head == note.text:
+        return note
+    text = (f"{head}; the given K fits the depth and the map passes, but {unjudged}, and such "
+            "a distortion fits as a focal scale too: check the camera's D (camera.yaml / "
+            "--camera-info's distortion_coefficients) against its calibration")
+    return dataclasses.replace(note, text=text, brief=text, action=True)
