@@ -7,7 +7,8 @@ manifest's ``frames_without_pose``: `no_pose_notes`), for each build that skippe
 could not read (the manifest's ``unreadable_frames``, a merged map's ``merged_from``:
 `unreadable_notes`) and for each source of a merged map rebuilt with other content since
 (`changed_source_notes`); 2 with the one-line message naming the keyframes, the figures, the
-likely cause and the fix when it is not.
+likely cause and the fix when it is not. ``--record`` writes a consistent map's lens-distortion
+figure into its manifest (`check_map_record`: a map built before build-map recorded it).
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="write the keyframes with their per-keyframe figures as a picture; "
                         "the extension picks the format: .png, .pdf, .svg, .jpg, ... (none: "
                         "png)")
+    p.add_argument("--record", action="store_true",
+                   help="write the check's lens-distortion figure into the map's manifest "
+                        "(consistency.distortion, as build-map does): a map built before the "
+                        "figure existed gets it, so that localize and the node refuse "
+                        "rectified query images given the raw D instead of marking them "
+                        "degraded")
     add_log_level(p)
     p.set_defaults(func=cmd_check_map)
 
@@ -91,6 +98,10 @@ def cmd_check_map(args: argparse.Namespace) -> int:
                              "report; --plot writes the picture: give the report a .json "
                              f"name (e.g. --json {os.path.splitext(args.json)[0]}.json)")
         check_can_write_file(args.json, "--json")
+    if args.record:  # the manifest replaced: refused before the check, not after
+        from .check_map_record import check_can_record
+
+        check_can_record(args.map)
     # with the JSON on stdout (`--json -`), the lines for a person go to stderr
     text = sys.stderr if args.json == "-" else sys.stdout
     if args.plot:
@@ -123,6 +134,10 @@ def cmd_check_map(args: argparse.Namespace) -> int:
         raise MapConsistencyError(f"{report.message}; to fix {args.map}, build it again from "
                                   f"its recording with that fix (mast3r-ros build-map SOURCE "
                                   f"--out {args.map} --overwrite ...)")
+    if args.record:  # a consistent map's figure, into its manifest (atomically)
+        from .check_map_record import record_distortion
+
+        recorded = record_distortion(args.map, kmap.manifest, report.distortion)
     say_map_not_z_up(kmap, args.map)  # said by build-map too
     text.write(f"{args.map}: {report.summary()}\n")
     if report.note:  # a consistent map's colour focal fit, far off the given K
@@ -132,6 +147,8 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     for note in (no_pose_notes(kmap.manifest) + unreadable_notes(kmap.manifest)
                  + changed_source_notes(kmap.manifest)):
         text.write(f"note: {args.map}: {note}\n")  # not errors: what the map may lack
+    if args.record:
+        text.write(f"{recorded}\n")
     foreign = foreign_entries(args.map)
     if foreign:  # found only when --overwrite refused the map, before
         text.write(f"note: {args.map} also holds {foreign}, which no map build writes: "

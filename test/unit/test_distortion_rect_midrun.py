@@ -119,7 +119,9 @@ def test_the_gate_refuses_from_the_frame_it_is_said_where_the_maps_check_found_i
 
 
 def test_without_the_maps_word_the_poses_are_published_marked():
-    for check, words in ((None, "no distortion check of this camera"),
+    for check, words in ((None, "the map records no distortion figure to tell whether its "
+                                "images were bent alike (built before build-map recorded it? "
+                                "`mast3r-ros check-map MAP --record` adds it"),
                          (dict(MAP_RIGHT, k1=0.346, off=True, diagnosis="rectified"),
                           "found its images rectified too"),
                          (dict(MAP_RIGHT, fx_px=525.0), "no distortion check of this camera")):

@@ -115,6 +115,12 @@ def _rectified_words(ev: DistortionEvidence, given_k1: float) -> str:
             f"+-{c.sigma:.3f} beyond the camera's D, about minus its own k1 {given_k1:+.3f}")
 
 
+# the mark's words for a map whose manifest records no distortion figure (``consistency.
+# distortion``: a map built before build-map recorded it), naming the command that records it
+NO_FIGURE = ("the map records no distortion figure to tell whether its images were bent alike "
+             "(built before build-map recorded it? `mast3r-ros check-map MAP --record` adds "
+             "it, and with it these poses are refused where the map's images fit right)")
+
 FIX = ("give the raw images (image_raw) with this D, or the rectified images with the "
        "rectified camera (P as K, D zero; the node: image_rectified) (CameraInfo D, camera.yaml)")
 
@@ -243,7 +249,7 @@ class RunDistortionGate(RunGate):
                "both undistorted twice; correct the camera and build the map again"
                if isinstance(check, dict) and check.get("diagnosis") == "rectified" else
                "the map has no distortion check of this camera to tell whether its images "
-               "were bent alike")
+               "were bent alike" if isinstance(check, dict) else NO_FIGURE)
         return dataclasses.replace(result, reason=(
             f"{DEGRADED_REASON} ({fit}): rectified images given the raw camera's D; {why}; "
             f"poses may be biased; " + FIX))
