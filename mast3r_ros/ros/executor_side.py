@@ -154,7 +154,8 @@ class ExecutorSide(FrameProcessing):
         except (InputError, *self.lookup_errors) as err:
             after = (f" ({JUMP} just before it: {_done(jump)}; send the pose again once the "
                      "new timeline's TF arrives)" if jump else "")
-            self._ignore_initial_pose(f"{err}{after}")
+            self._ignore_initial_pose(f"{err}{after}", "input" if isinstance(err, InputError)
+                                      else "tf")
             return
         except Exception as err:  # noqa: BLE001 - never let a callback end spin()
             self._report_error("/initialpose handling failed", err, frame=False)
@@ -180,12 +181,12 @@ class ExecutorSide(FrameProcessing):
         ``map_frame`` (a later one replaces it), else ignored with the reason."""
         cfg = self._cfg
         if cfg is None:
-            self._ignore_initial_pose("the node is not configured")
+            self._ignore_initial_pose("the node is not configured", "unconfigured")
             return
         try:
             map_from_base = initial_pose_to_map_from_base(msg, cfg.node.map_frame)
         except InputError as err:
-            self._ignore_initial_pose(str(err))
+            self._ignore_initial_pose(str(err), "input")
             return
         except Exception as err:  # noqa: BLE001 - never let a callback end spin()
             self._report_error("/initialpose handling failed", err, frame=False)
@@ -225,12 +226,16 @@ class ExecutorSide(FrameProcessing):
                 pass
         return self._tf.lookup(target, n.base_frame, None, timeout_s=0.0)
 
-    def _ignore_initial_pose(self, why: str) -> None:
-        """An /initialpose refused: one warning, and the value ``last_initialpose_ignored``
+    def _ignore_initial_pose(self, why: str, kind: str) -> None:
+        """An /initialpose refused: a warning, and the value ``last_initialpose_ignored``
         with WARN on /diagnostics for its window (an operator's click, not a fault of the
-        node): someone watching /diagnostics, not the log, sees why the robot did not move."""
+        node): someone watching /diagnostics, not the log, sees why the robot did not move.
+        The warning goes through the per-``kind`` throttle (``unconfigured``, ``input``: its
+        frame or values, ``tf``: no odometry): the first at once, then a line every 5 s at
+        most with the number held back; a high-rate topic remapped onto /initialpose gave a
+        line a message. /diagnostics takes each."""
         text = f"ignoring /initialpose: {why}"
-        self.get_logger().warning(text)
+        self._warn_throttled(f"initialpose_{kind}", text)
         with self._lock:
             self._diag.note(time.monotonic(), "initialpose_ignored", WARN, text)
 

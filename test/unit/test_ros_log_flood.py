@@ -13,7 +13,9 @@ first line at once, then at most one every 5 s with the number held back since.
 * a video stream's wait for a keyframe, said when it starts and ends: a lossy link loses a
   packet in every group of pictures;
 * the node clock jumping back, seen at each TF tick: two /clock sources (a simulator and a bag)
-  jump back every other tick.
+  jump back every other tick;
+* an /initialpose refused (another frame, no odometry yet, the node not configured): once a
+  message, and a high-rate topic remapped onto /initialpose refuses each of its messages.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from types import SimpleNamespace as NS
 
 import numpy as np
 import pytest
-from test_ros_clock_jumps import _host as clock_host
+from test_ros_clock_jumps import _host as clock_host, _initialpose
 from test_ros_processing import NS_PER_S, Host, Tf, image
 
 from mast3r_ros.core.video_stream import Received
@@ -144,3 +146,18 @@ def test_two_clock_sources_jumping_back_every_tick_are_said_once_every_5_s(clock
 
     _bounded(_run(host, clock, tick), "jumped back")
     assert host._tf.cleared >= 49                   # each jump still clears the TF buffer
+
+
+def test_initialposes_refused_one_by_one_are_said_once_every_5_s(clock):
+    host = clock_host()
+
+    def wrong_frame(host, k):  # a 30 Hz pose topic of the odometry frame remapped on it
+        host._initial_pose(_initialpose(frame_id="odom"))
+
+    _bounded(_run(host, clock, wrong_frame), "ignoring /initialpose")
+    later = [m for m in _run(host, clock, wrong_frame, 60, first=150) if "ignoring" in m]
+    assert len(later) == 1 and later[0].endswith("(99 more like it since)"), later
+    assert dict(host.summary().values)["last_initialpose_ignored"].startswith(
+        "ignoring /initialpose: /initialpose is in frame 'odom'")   # /diagnostics: each one
+    host._active, host._cfg = False, None                            # another reason: at once
+    _bounded(_run(host, clock, wrong_frame, first=300), "not configured")
