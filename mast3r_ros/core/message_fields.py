@@ -24,7 +24,7 @@ from scipy.spatial.transform import Rotation
 from . import image_codec
 from .errors import InputError
 from .geometry import finite_pose, is_valid_pose, make_pose, non_rigid_reason
-from .said_once import SaidOnce
+from .said_once import SaidOnce, without_numbers
 from .image_codec.camera_info import _message_binning, _message_size, _roi_fields, _uint32
 from .image_codec.bayer_watch import BayerWatch, warn_bayer_stream
 from .types import CameraIntrinsics, Frame, check_stamp_ns
@@ -59,8 +59,8 @@ def tf2_frame_name(frame: str) -> str:
 
 
 # header frame ids warned about by `header_frame_name`, and those whose 16UC1 images
-# `frame_from_image_message` warned about (once each): bounded, a driver that puts a counter in
-# its frame_id adds one per image for as long as the node runs
+# `frame_from_image_message` warned about (once each), keyed `without_numbers`: a driver that
+# puts a counter or a stamp in its frame_id made a new one, and a line, per image
 _SLASHED_FRAME_IDS = SaidOnce()
 _DEPTH_ENCODED_FRAME_IDS = SaidOnce()
 
@@ -68,13 +68,14 @@ _DEPTH_ENCODED_FRAME_IDS = SaidOnce()
 def header_frame_name(frame_id: str) -> str:
     """A message header's ``frame_id`` as tf2 names the frame: a leading '/' (ROS 1's global
     prefix) removed, since tf2 strips it from the transforms it is given and refuses it in a
-    lookup, so '/camera_optical' is the frame 'camera_optical'; warned about once per frame id.
+    lookup, so '/camera_optical' is the frame 'camera_optical'; warned about once per frame id
+    (ids that differ only in their numbers, a driver's counter, are one: `without_numbers`).
     Unlike `tf2_frame_name` (a map manifest's name), white space is kept: tf2 keeps it, so
     ' camera' is another frame. Applied once, where a `Frame` is built from a message
     (`frame_from_image_message`), so that what the frame is published or compared under (the
     node's debug image, a bag's --pose-frames) is the name tf2 knows."""
     name = frame_id.lstrip("/")
-    if name != frame_id and _SLASHED_FRAME_IDS.first(frame_id):
+    if name != frame_id and _SLASHED_FRAME_IDS.first(without_numbers(frame_id)):
         log.warning("image header frame_id %r starts with '/' (ROS 1's global prefix), which "
                     "tf2 refuses: read as the frame %r; set the camera driver's frame id to %r",
                     frame_id, name, name)
@@ -407,13 +408,16 @@ def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *
     ``stamp_ns`` and ``frame_id`` come from ``msg.header``, the frame id as tf2 names it (a
     leading '/' removed, warned about once: `header_frame_name`). 16-bit images are scaled as
     cv_bridge scales them; 10- to 14-bit data in them is warned about once per frame_id and
-    encoding (`image_codec.warn_low_bit_depth`); a mono8 / mono16 stream of raw Bayer mosaics
-    once per ``topic`` (its source: a bag's, the node's) by ``bayer_watch``, whose image samples
-    it judges (`bayer_watch.warn_bayer_stream`). Raises InputError for an undecodable
-    image or one whose size differs from ``intrinsics`` (a CameraInfo of another stream).
+    encoding (`image_codec.warn_low_bit_depth`; frame ids that differ only in their numbers, a
+    driver's counter, are one: `said_once.without_numbers`, as for 16UC1's own warning); a
+    mono8 / mono16 stream of raw Bayer mosaics once per ``topic`` (its source: a bag's, the
+    node's) by ``bayer_watch``, whose image samples it judges (`bayer_watch.warn_bayer_stream`).
+    Raises InputError for an undecodable image or one whose size differs from ``intrinsics`` (a
+    CameraInfo of another stream).
     """
     array, encoding = decode_image_message(msg)
-    if encoding == "16UC1" and _DEPTH_ENCODED_FRAME_IDS.first(msg.header.frame_id):
+    stream = without_numbers(str(msg.header.frame_id))  # a counter in it: still one stream
+    if encoding == "16UC1" and _DEPTH_ENCODED_FRAME_IDS.first(stream):
         # REP-118's depth encoding: a depth topic given as the image topic reads as a dark
         # grey picture (depth in mm, mostly over 4096: no low-bit-depth warning either)
         log.warning("16UC1 images of frame_id '%s' are read as the colour image (as mono16), "
@@ -424,7 +428,7 @@ def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *
     image_codec.warn_low_bit_depth(  # 16UC1 up to 12 bits: depth in mm has its own warning
         array, f"{encoding} images of frame_id '{msg.header.frame_id}'",
         "publish them at the full 16-bit range (shift the sensor's bits up) or as 8-bit",
-        max_bits=12 if encoding == "16UC1" else 14)
+        max_bits=12 if encoding == "16UC1" else 14, key=f"{encoding} images of frame_id '{stream}'")
     warn_bayer_stream(array, encoding, msg.header.frame_id, topic, bayer_watch)  # a mosaic?
     return Frame(rgb=image_codec.to_rgb8(array, encoding), intrinsics=intrinsics,
                  stamp_ns=header_stamp_ns(msg.header),

@@ -3,16 +3,28 @@
 A module-level ``set`` of the keys already warned about (a frame id, a stream's encoding) grows
 by one entry for every distinct key: a camera driver that puts a counter or a stamp in its
 ``frame_id`` added one per image, for as long as the node ran. `SaidOnce` remembers at most
-``max_keys`` of them.
+``max_keys`` of them, and `without_numbers` makes such ids one key: bounding the memory alone
+still said a line per image.
 """
 
 from __future__ import annotations
 
 import collections
+import re
 import threading
 from typing import Hashable, Iterator
 
 DEFAULT_MAX_KEYS = 256
+
+_NUMBERS = re.compile(r"\d+")
+
+
+def without_numbers(text: str) -> str:
+    """``text`` with each run of digits replaced by '#': the key of a source (a frame id) that a
+    driver numbers anew at each image ('/cam_17', '/cam_18': '/cam_#'), so that it is said once,
+    not once an image. Sources whose names differ only in their numbers ('cam0', 'cam1') are one
+    key too: the first is said, and its line names it."""
+    return _NUMBERS.sub("#", text)
 
 
 class SaidOnce:
