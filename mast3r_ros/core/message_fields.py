@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -24,6 +25,7 @@ from scipy.spatial.transform import Rotation
 from . import image_codec
 from .errors import InputError
 from .geometry import finite_pose, is_valid_pose, make_pose, non_rigid_reason
+from .line_throttle import LineThrottle
 from .said_once import SaidOnce, without_numbers
 from .image_codec.camera_info import _message_binning, _message_size, _roi_fields, _uint32
 from .image_codec.bayer_watch import BayerWatch, warn_bayer_stream
@@ -490,20 +492,31 @@ def rectification_mismatch(image_topic: str, info: Any, rectified: bool) -> str:
             "localize) to read P with no distortion")
 
 
+# a calibration warning (far principal point, rectification by the topic's name) of each kind
+# comes at most this often (`IntrinsicsCache`: the first at once)
+CALIBRATION_LINE_INTERVAL_S = 10.0
+
+
 class IntrinsicsCache:
     """`camera_info_to_intrinsics` that converts again only when the CameraInfo fields change.
 
     A camera publishes the same CameraInfo beside every image; call the cache with each one.
-    ``image_topic`` (the image stream the CameraInfo describes, when known): a name that
-    contradicts the ``rectified`` read (`rectification_mismatch`) is warned about once per
-    calibration.
+    A calibration's principal point far outside the image (`image_codec.far_principal_point`)
+    and, with ``image_topic`` (the image stream the CameraInfo describes, when known), a name
+    that contradicts the ``rectified`` read (`rectification_mismatch`) are warned about when it
+    is converted; a K changing at every message was a line a message, so each of the two says
+    its first line at once and then at most one every `CALIBRATION_LINE_INTERVAL_S` of
+    ``clock`` (seconds, monotonic; the node passes its own), counting the calibrations held
+    back since.
     """
 
-    def __init__(self, source: str = "CameraInfo", image_topic: Optional[str] = None) -> None:
+    def __init__(self, source: str = "CameraInfo", image_topic: Optional[str] = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._key: Optional[tuple] = None
         self._value: Optional[CameraIntrinsics] = None
         self._source = source  # what the warnings name (a topic)
         self._image_topic = image_topic
+        self._lines = LineThrottle(CALIBRATION_LINE_INTERVAL_S, clock)
 
     def __call__(self, info: Any, rectified: bool = False) -> CameraIntrinsics:
         key = _camera_info_fields(info, rectified)
@@ -515,10 +528,13 @@ class IntrinsicsCache:
             # and none without a map camera of that size
             width, height, mat = key[1], key[2], key[6]
             cx, cy = (mat[2], mat[6]) if rectified else (mat[2], mat[5])
-            image_codec.warn_far_principal_point(
+            far = image_codec.far_principal_point(
                 cx, cy, width, height, f"{self._source} (P)" if rectified else self._source)
             why = (rectification_mismatch(self._image_topic, info, rectified)
                    if self._image_topic else "")
-            if why:
-                log.warning("%s: %s", self._source, why)
+            for kind, text in (("principal_point", far),
+                               ("rectification", why and f"{self._source}: {why}")):
+                held = self._lines.due(kind) if text else None
+                if held is not None:  # a K changing at every message: a line every 10 s
+                    log.warning("%s%s", text, LineThrottle.again(held, "calibrations like it"))
         return self._value

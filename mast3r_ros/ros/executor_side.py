@@ -508,7 +508,7 @@ class ExecutorSide(FrameProcessing):
         self._release_localizer()
         self._cfg = None
         self._camera_info = None
-        self._intrinsics = mf.IntrinsicsCache()
+        self._intrinsics = mf.IntrinsicsCache(clock=self._now)
         with self._lock:                        # the configuration's warning goes with it
             self._diag.cleaned_up()
 

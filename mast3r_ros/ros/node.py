@@ -329,7 +329,8 @@ class LocalizerNode(VideoReceipt, ExecutorSide, LifecycleNode):
         self._info_topic = topics.topic_name(self._info_sub)   # the worker never touches subs
         # the image topic's name (remapped) checked against image_rectified once per calibration
         self._image_topic = topics.topic_name(self._image_sub)  # what image warnings name
-        self._intrinsics = mf.IntrinsicsCache(self._info_topic, image_topic=self._image_topic)
+        self._intrinsics = mf.IntrinsicsCache(self._info_topic, image_topic=self._image_topic,
+                                              clock=self._now)
         self._relocalize_srv = self.create_service(Trigger, "~/relocalize", self._on_relocalize)
         if n.publish_tf:
             self._tf_timer = self.create_timer(1.0 / n.tf_publish_rate, self._on_tf_timer)

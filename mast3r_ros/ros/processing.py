@@ -90,7 +90,7 @@ class FrameProcessing(FrameReports, ImageWatch):
         self._lock = threading.Lock()  # guards _tracking and _diag
         self._tracking = tracking if tracking is not None else TrackingState()
         self._diag = DiagnosticsWindow()
-        self._intrinsics = mf.IntrinsicsCache()
+        self._intrinsics = mf.IntrinsicsCache(clock=self._now)
         self._info_topic = info_topic
         self._errors = admission.ErrorThrottle()  # unexpected exceptions
         # frame failures, by kind: a line every 5 s at most; a warning has no traceback, so

@@ -14,6 +14,9 @@ first line at once, then at most one every 5 s with the number held back since.
   packet in every group of pictures;
 * the node clock jumping back, seen at each TF tick: two /clock sources (a simulator and a bag)
   jump back every other tick;
+* a CameraInfo whose principal point lies far outside the image, or that the image topic's
+  name says is read the wrong way (rectified or not): once a calibration, and a driver changing
+  K at every message made a new one each frame (here: a line every 10 s at most);
 * an /initialpose refused (another frame, no odometry yet, the node not configured): once a
   message, and a high-rate topic remapped onto /initialpose refuses each of its messages.
 """
@@ -22,12 +25,15 @@ from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
+import logging
+
 import numpy as np
 import pytest
 from test_ros_clock_jumps import _host as clock_host, _initialpose
-from test_ros_processing import NS_PER_S, Host, Tf, image
+from test_ros_processing import NS_PER_S, Host, Tf, camera_info, image
 
 from mast3r_ros.core.video_stream import Received
+from mast3r_ros.core import message_fields as mf
 from mast3r_ros.ros import processing
 from mast3r_ros.ros.video_input import VideoReceipt
 
@@ -161,3 +167,28 @@ def test_initialposes_refused_one_by_one_are_said_once_every_5_s(clock):
         "ignoring /initialpose: /initialpose is in frame 'odom'")   # /diagnostics: each one
     host._active, host._cfg = False, None                            # another reason: at once
     _bounded(_run(host, clock, wrong_frame, first=300), "not configured")
+
+
+def test_a_calibration_changing_at_every_message_is_said_once_every_10_s(clock, caplog):
+    host = Host()
+    host._intrinsics = mf.IntrinsicsCache("/camera_info", image_topic="/camera/image_rect",
+                                          clock=host._now)      # as the node's activate
+    caplog.set_level(logging.WARNING, logger="mast3r_ros.core")
+
+    def step(host, k):  # cx 400 + k on a 160x120 image, D set on an image_rect topic
+        host._camera_info = camera_info(160, 120)
+        host._camera_info.k[2], host._camera_info.d[0] = 400.0 + k, 0.1
+        host._camera_info.p = [100.0, 0, 400.0 + k, 0, 0, 100.0, 60.0, 0, 0, 0, 1, 0]
+        host._process(image(S0 + k * NS_PER_S // 30))
+
+    _run(host, clock, step)
+    said = [r.getMessage() for r in caplog.records]
+    assert [m.split(":")[1].split("(")[0].strip() for m in said] == [
+        "principal point", "image topic /camera/image_rect is rectified by its name"], said
+    assert "cx 400," in said[0]                                 # the first calibration's, at once
+    assert host._diag.principal_point.camera[1] == 499          # /diagnostics: each calibration
+    caplog.clear()
+    _run(host, clock, step, 60, first=400)                      # 10 s on: one line each, counted
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2 and all(m.endswith("(99 more calibrations like it since, not logged "
+                                             "one by one)") for m in said), said

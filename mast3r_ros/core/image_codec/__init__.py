@@ -24,6 +24,7 @@ Import the public names from this package; private helpers (and the state tests 
 from __future__ import annotations
 
 from .camera_info import (
+    far_principal_point,
     intrinsics_from_camera_info,
     projection_without_k,
     rectified_intrinsics_from_camera_info,
@@ -48,7 +49,7 @@ from .raw import (
 __all__ = [
     "BayerWatch", "DEPTH_ENCODINGS", "SUPPORTED_ENCODINGS", "BytesLike", "check_depth_scale",
     "check_image_file_intact",
-    "decode_compressed", "decode_image", "depth_to_metres", "encode_image",
+    "decode_compressed", "decode_image", "depth_to_metres", "encode_image", "far_principal_point",
     "intrinsics_from_camera_info", "load_camera_info_yaml", "read_image_file",
     "projection_without_k", "rectified_intrinsics_from_camera_info", "to_rgb8",
     "warn_far_principal_point",

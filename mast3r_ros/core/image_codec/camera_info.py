@@ -329,6 +329,19 @@ P_WITHOUT_K_IN_A_FILE = (
     "(camera_calibration's YAML)")
 
 
+def far_principal_point(cx: float, cy: float, w: int, h: int, source: str) -> str:
+    """The warning `warn_far_principal_point` gives (same arguments), or '' when the principal
+    point is not far outside the image: for a caller that throttles its lines."""
+    m = _PRINCIPAL_POINT_MARGIN
+    if -m * w <= cx <= (1 + m) * w and -m * h <= cy <= (1 + m) * h:
+        return ""
+    return (f"{source}: principal point (cx {cx:g}, cy {cy:g}) lies far outside the "
+            f"{int(w)}x{int(h)} image (expected within {-m * w:g}..{(1 + m) * w:g} x "
+            f"{-m * h:g}..{(1 + m) * h:g}): "
+            "a calibration of another resolution or in other units? Scale K to this image size "
+            "(width, height)")
+
+
 def warn_far_principal_point(cx: float, cy: float, w: int, h: int, source: str) -> bool:
     """One warning (True when given) for a principal point more than half the image size
     outside the image (cx = 3200 on a 640-wide image): a calibration of another resolution (K
@@ -336,11 +349,7 @@ def warn_far_principal_point(cx: float, cy: float, w: int, h: int, source: str) 
     CameraInfo gives them, K (or P) against width x height, before ROI and binning
     (CameraInfo's K is the full sensor's: an ROI's principal point lies off its crop
     legitimately); ``source`` names where they came from. Not refused, only warned about."""
-    m = _PRINCIPAL_POINT_MARGIN
-    if -m * w <= cx <= (1 + m) * w and -m * h <= cy <= (1 + m) * h:
-        return False
-    log.warning("%s: principal point (cx %g, cy %g) lies far outside the %dx%d image (expected "
-                "within %g..%g x %g..%g): a calibration of another resolution or in other "
-                "units? Scale K to this image size (width, height)",
-                source, cx, cy, w, h, -m * w, (1 + m) * w, -m * h, (1 + m) * h)
-    return True
+    text = far_principal_point(cx, cy, w, h, source)
+    if text:
+        log.warning("%s", text)
+    return bool(text)
