@@ -1,6 +1,7 @@
 """Pin of `core.image_codec.files.read_image_file` that the mutation audit 2026-12-06i found
 untested: a folder of 16-bit depth-like files (a TUM depth/ given as rgb/) is judged on its
-first file and warned about once, not once per frame."""
+first file and warned about once, not once per frame; and once each time it is read (in the
+watch of its reader, as a Bayer-mosaic folder), not once a process."""
 
 from __future__ import annotations
 
@@ -21,3 +22,33 @@ def test_a_folder_of_depth_like_files_is_warned_about_once(tmp_path, caplog):
     said = [m for m in _warnings(caplog) if "looks like a depth image" in m]
     assert len(said) == 1, said
     assert said[0].startswith(f"{tmp_path}/*.png: ") and "(said once for these files)" in said[0]
+
+
+def test_each_read_of_a_depth_like_folder_says_it_once(tmp_path, caplog):
+    """The depth check's record was one of the process (`files._DEPTH_LIKE_CHECKED`): the same
+    folder read again in one process (build-map then localize of it, a notebook) said nothing
+    ([1, 0, 1] for reads of a, a, b). Now it is kept in the reader's watch (`BayerWatch.first`),
+    each `TumSequence` holding its own: [1, 1, 1]."""
+    import cv2
+    import numpy as np
+    from test_tum import H, W, make_folder
+
+    from mast3r_ros.replay.tum import TumSequence
+
+    folders = []
+    for name in ("a", "b"):
+        folder = make_folder(tmp_path / name)
+        for k in range(3):
+            rng = np.random.default_rng(k)
+            depth = rng.integers(800, 4500, size=(H, W)).astype(np.uint16)  # millimetres
+            depth[rng.random(depth.shape) < 0.08] = 0                      # the sensor's holes
+            cv2.imwrite(str(folder / "rgb" / f"{k}.png"), depth)
+        folders.append(folder)
+    said = []
+    for folder in (folders[0], folders[0], folders[1]):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            assert len(list(TumSequence(folder))) == 3
+        said.append([m for m in _warnings(caplog) if "looks like a depth image" in m])
+    assert [len(s) for s in said] == [1, 1, 1], said
+    assert said[1] == said[0] and said[2][0].startswith(f"{folders[1]}/rgb/*.png: ")

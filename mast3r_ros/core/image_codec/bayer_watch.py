@@ -127,14 +127,26 @@ class BayerWatch:
         self._counts: collections.OrderedDict = collections.OrderedDict()  # key -> n, -1: said
         self._lock = threading.Lock()
 
+    def _count(self, key: Hashable) -> int:
+        """Count an image of ``key`` (under ``_lock``) -> its number (-1 once `said`)."""
+        n = self._counts.pop(key, 0)
+        self._counts[key] = n = n if n < 0 else n + 1
+        while len(self._counts) > self.max_keys:
+            self._counts.popitem(last=False)
+        return n
+
     def due(self, key: Hashable) -> bool:
         """Count an image of ``key``; True when it is to be judged (never once `said`)."""
         with self._lock:
-            n = self._counts.pop(key, 0)
-            self._counts[key] = n = n if n < 0 else n + 1
-            while len(self._counts) > self.max_keys:
-                self._counts.popitem(last=False)
-            return n > 0 and (n <= self.first_tries or n % self.every == 0)
+            n = self._count(key)
+        return n > 0 and (n <= self.first_tries or n % self.every == 0)
+
+    def first(self, key: Hashable) -> bool:
+        """Count an image of ``key``; True for its first one: a check made once a stream of
+        this watch (an image folder's depth-like files, `files.read_image_file`: a reader's
+        watch says it once each read of the folder). Use a key of its own, not a `check`'s."""
+        with self._lock:
+            return self._count(key) == 1
 
     def said(self, key: Hashable) -> None:
         """The stream ``key`` was warned about: judged no more."""

@@ -29,7 +29,6 @@ _PILLOW_CHECKED_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG
 
 log = logging.getLogger(__name__)
 
-_DEPTH_LIKE_CHECKED = SaidOnce()  # a folder's files (``rgb/*.png``) judged on the first one
 _DEPTH_LIKE_SAID = SaidOnce()  # the sources warned about as depth
 # `depth_like`: the share of pixels exactly 0 or 65535 (holes) at least, the 1st..99th
 # percentile of the others within this range (depth units: millimetres, TUM's 5000 a metre),
@@ -41,7 +40,8 @@ DEPTH_LIKE_MIN_VALID = 0.05
 # depth's (`_depth_smooth`)
 DEPTH_LIKE_MIN_SMOOTH = 0.9
 # a folder's grey files (one key a folder) read by a caller that holds no watch of its own
-# (`read_image_file`'s ``bayer_watch``): its first 8 judged, then every 8th (bayer_watch)
+# (`read_image_file`'s ``bayer_watch``): its first 8 judged, then every 8th (bayer_watch); its
+# 16-bit ones judged as depth on the first (`BayerWatch.first`)
 _BAYER_LIKE_CHECKED = BayerWatch()
 
 
@@ -195,10 +195,11 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
     keeps the pixels as stored, an EXIF orientation tag not applied (a TUM folder whose
     camera.yaml is for the stored grid).
 
-    A grey file that looks like a raw Bayer mosaic is warned about once for its folder's files
-    of the same suffix by ``bayer_watch``: the reader's own (a `TumSequence`'s, one a folder
-    read: the same folder read again, by a new reader, is said again); with ``one_file`` a new
-    one (said each time the file is read); else one of the process (a caller that holds none).
+    A grey file that looks like a raw Bayer mosaic, or a 16-bit one that looks like a depth
+    image (judged on the folder's first file), is warned about once for its folder's files of
+    the same suffix by ``bayer_watch``: the reader's own (a `TumSequence`'s, one a folder read:
+    the same folder read again, by a new reader, is said again); with ``one_file`` a new one
+    (said each time the file is read); else one of the process (a caller that holds none).
 
     Raises:
         InputError: a folder (naming the glob of its image files, or with ``one_file``
@@ -247,7 +248,10 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     source = str(path) if one_file else f"{path.parent}{os.sep}*{path.suffix}"
-    if image.dtype == np.uint16 and image.ndim == 2 and _DEPTH_LIKE_CHECKED.first(source):
+    watch = bayer_watch if bayer_watch is not None else \
+        BayerWatch() if one_file else _BAYER_LIKE_CHECKED  # the reader's: this read's
+    # a folder's files (``rgb/*.png``) judged as depth on the first one of each read of it
+    if image.dtype == np.uint16 and image.ndim == 2 and watch.first(("depth", source)):
         why = depth_like(image)
         if why:  # a warning, not a refusal: a 16-bit grey file can be an infrared picture
             _DEPTH_LIKE_SAID.first(source)
@@ -257,8 +261,6 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
                         "ignore this if it is an infrared picture%s", source, why,
                         "" if one_file else " (said once for these files)")
     if image.ndim == 2:
-        watch = bayer_watch if bayer_watch is not None else \
-            BayerWatch() if one_file else _BAYER_LIKE_CHECKED
         why = watch.check(source, image)
         if why:  # a warning: such poses came out as good as colour ones (SIFT; ROS's debayer
             # node or cv2.cvtColor gives the colour back, which MASt3R was trained on)
