@@ -303,7 +303,19 @@ def error_key(where: str, err: BaseException) -> str:
     (``<Frame object at 0x7f3a2c1d5e80>``) differs in every occurrence, and keyed by it each one
     was a new error (a traceback every frame, pushing the other keys out of the table)."""
     text = _DIGITS.sub("#", _HEX.sub("#", str(err)))
-    return f"{where}|{type(err).__name__}|{text[:200]}"
+    return f"{error_site(where, err)}|{text[:200]}"
+
+
+def error_site(where: str, err: BaseException) -> str:
+    """Where an error was caught and its type: the key of `error_key`s whose messages vary
+    by more than numbers (`ErrorThrottle.report`'s ``site``)."""
+    return f"{where}|{type(err).__name__}"
+
+
+#: distinct messages of one error site keyed (and given a traceback) one by one; later new ones
+#: are one key of the site: a message quoting a name that changes each frame (letters, not only
+#: digits) was a new key, and a traceback, at every frame
+SITE_MESSAGES = 4
 
 
 class ErrorThrottle:
@@ -314,7 +326,10 @@ class ErrorThrottle:
     after ``traceback_interval_s``. Ten identical failing frames in a few seconds thus give one
     traceback and at most one more line. At most ``max_keys`` keys are remembered; the one
     reported least recently is forgotten first, so an error that keeps recurring is not pushed
-    out (and its traceback logged again) by a stream of rare ones.
+    out (and its traceback logged again) by a stream of rare ones. Given a ``site``
+    (`error_site`), the first ``site_messages`` distinct keys of a site are keys of their own,
+    and its later new ones are one key, ``<site>|*`` (a message naming something that changes
+    every frame: a traceback for the first few, then one line every ``line_interval_s``).
 
     Thread-safe: the worker thread (frame errors) and the executor thread (an exception that
     escaped ``spin()``) report to the same throttle; each `report` holds a lock, so a key is
@@ -322,17 +337,31 @@ class ErrorThrottle:
     """
 
     def __init__(self, line_interval_s: float = 10.0, traceback_interval_s: float = 300.0,
-                 max_keys: int = 64) -> None:
+                 max_keys: int = 64, site_messages: int = SITE_MESSAGES) -> None:
         self.line_interval_s = float(line_interval_s)
         self.traceback_interval_s = float(traceback_interval_s)
         self.max_keys = int(max_keys)
+        self.site_messages = int(site_messages)
         self._state: Dict[str, List[float]] = {}   # key -> [last traceback, last line, repeats]
+        self._sites: Dict[str, int] = {}           # site -> its keys so far (at most max_keys)
         self._lock = threading.Lock()
 
-    def report(self, key: str, now_s: float) -> ErrorReport:
-        """What to log for one occurrence of ``key`` at ``now_s`` (monotonic seconds)."""
+    def report(self, key: str, now_s: float, site: Optional[str] = None) -> ErrorReport:
+        """What to log for one occurrence of ``key`` at ``now_s`` (monotonic seconds), of
+        ``site`` (`error_site`; None: ``key`` as it is)."""
         with self._lock:
+            if site is not None and key not in self._state:
+                key = self._site_key(key, site)
             return self._report(key, now_s)
+
+    def _site_key(self, key: str, site: str) -> str:
+        """``key``, a new one of ``site``: itself among the site's first ``site_messages``,
+        else the site's own key."""
+        n = self._sites.pop(site, 0)
+        self._sites[site] = n + (n < self.site_messages)  # the most recent site goes last
+        while len(self._sites) > self.max_keys:
+            self._sites.pop(next(iter(self._sites)))
+        return key if n < self.site_messages else f"{site}|*"
 
     def _report(self, key: str, now_s: float) -> ErrorReport:
         st = self._state.pop(key, None)

@@ -31,7 +31,8 @@ class FrameReports:
             return
         now = self._now()
         where = f" (image at {stamp_ns / 1e9:.3f} s)" if stamp_ns is not None else ""
-        report = self._errors.report(admission.error_key(what, err), now)
+        report = self._errors.report(admission.error_key(what, err), now,
+                                     site=admission.error_site(what, err))
         if report.traceback:
             tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
             self.get_logger().error(f"{what}{where}: {err!r}\n{tb}")

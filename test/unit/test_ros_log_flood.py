@@ -17,6 +17,10 @@ first line at once, then at most one every 5 s with the number held back since.
 * a CameraInfo whose principal point lies far outside the image, or that the image topic's
   name says is read the wrong way (rectified or not): once a calibration, and a driver changing
   K at every message made a new one each frame (here: a line every 10 s at most);
+* an unexpected exception whose message names something that changes each frame by its
+  letters (not only digits, which the error key ignores): each message was a new error, a
+  traceback every frame; now a site's (where, type) first few messages are keyed one by one
+  and its later ones are one error, throttled (`admission.ErrorThrottle`, 10 s);
 * an /initialpose refused (another frame, no odometry yet, the node not configured): once a
   message, and a high-rate topic remapped onto /initialpose refuses each of its messages.
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 from types import SimpleNamespace as NS
 
 import logging
+import string
 
 import numpy as np
 import pytest
@@ -34,7 +39,7 @@ from test_ros_processing import NS_PER_S, Host, Tf, camera_info, image
 
 from mast3r_ros.core.video_stream import Received
 from mast3r_ros.core import message_fields as mf
-from mast3r_ros.ros import processing
+from mast3r_ros.ros import admission, processing
 from mast3r_ros.ros.video_input import VideoReceipt
 
 S0 = 100 * NS_PER_S
@@ -192,3 +197,31 @@ def test_a_calibration_changing_at_every_message_is_said_once_every_10_s(clock, 
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 2 and all(m.endswith("(99 more calibrations like it since, not logged "
                                              "one by one)") for m in said), said
+
+
+def test_an_error_whose_message_letters_change_each_frame_is_one_error_after_a_few(clock):
+    host = Host()
+
+    def tag(k):  # a name quoted in the message, its letters changing each frame
+        return "".join(string.ascii_lowercase[(k // 26 ** i) % 26] for i in range(3))
+
+    def step(host, k):
+        host._localizer.error = KeyError(f"no keyframe 'kf_{tag(k)}' in the map")
+        host._process(image(S0 + k * NS_PER_S // 30))
+
+    def errors(first, frames):
+        before = len(host.logger.lines)
+        _run(host, clock, step, frames, first)
+        return [m for lvl, m in host.logger.lines[before:] if lvl == "error"]
+
+    said = errors(0, 100)
+    n = admission.SITE_MESSAGES + 1                 # its first few messages, then the site's
+    assert len(said) == n and all("Traceback" in m for m in said), [m[:60] for m in said]
+    assert [m.split("'")[1] for m in said] == [f"kf_{tag(k)}" for k in range(n)]
+    later = errors(400, 60)                         # 13 s on: one line, counting the rest
+    assert len(later) == 1 and later[0].endswith(
+        f"(again, {100 - n} more since the last report; traceback above)"), later
+    assert dict(host.summary().values)["errors"] == "160"          # /diagnostics: each one
+    host._localizer.error = ValueError("another error")            # another type: at once
+    host._process(image(S0 + 461 * NS_PER_S // 30))
+    assert "Traceback" in host.logger.lines[-1][1]
