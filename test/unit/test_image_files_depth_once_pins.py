@@ -1,7 +1,8 @@
 """Pin of `core.image_codec.files.read_image_file` that the mutation audit 2026-12-06i found
 untested: a folder of 16-bit depth-like files (a TUM depth/ given as rgb/) is judged on its
 first file and warned about once, not once per frame; and once each time it is read (in the
-watch of its reader, as a Bayer-mosaic folder), not once a process."""
+watch of its reader, as a Bayer-mosaic folder), not once a process; the 10- to 14-bit data
+warning of a folder too."""
 
 from __future__ import annotations
 
@@ -52,3 +53,30 @@ def test_each_read_of_a_depth_like_folder_says_it_once(tmp_path, caplog):
         said.append([m for m in _warnings(caplog) if "looks like a depth image" in m])
     assert [len(s) for s in said] == [1, 1, 1], said
     assert said[1] == said[0] and said[2][0].startswith(f"{folders[1]}/rgb/*.png: ")
+
+
+def test_each_read_of_a_twelve_bit_folder_says_it_once(tmp_path, caplog):
+    """The 10- to 14-bit data warning of a folder had the same process-wide record
+    (`raw._LOW_BIT_DEPTH_CHECKED`): a second read of it ([1, 0]) said nothing. It is kept in
+    the reader's watch too."""
+    import numpy as np
+
+    from mast3r_ros.core.image_codec import BayerWatch
+
+    for i in range(3):
+        cv2_write(tmp_path / f"{i}.png", np.full((4, 6), 1000 + i, np.uint16))
+    said = []
+    for _ in range(2):                              # two readers (a TumSequence each)
+        caplog.clear()
+        watch = BayerWatch()
+        with caplog.at_level(logging.WARNING):
+            for i in range(3):
+                read_image_file(tmp_path / f"{i}.png", bayer_watch=watch)
+        said.append(len([m for m in _warnings(caplog) if "10/12-bit" in m]))
+    assert said == [1, 1]
+
+
+def cv2_write(path, image):
+    import cv2
+
+    assert cv2.imwrite(str(path), image)

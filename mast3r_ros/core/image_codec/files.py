@@ -196,10 +196,11 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
     camera.yaml is for the stored grid).
 
     A grey file that looks like a raw Bayer mosaic, or a 16-bit one that looks like a depth
-    image (judged on the folder's first file), is warned about once for its folder's files of
-    the same suffix by ``bayer_watch``: the reader's own (a `TumSequence`'s, one a folder read:
-    the same folder read again, by a new reader, is said again); with ``one_file`` a new one
-    (said each time the file is read); else one of the process (a caller that holds none).
+    image or holds 10- to 14-bit data (both judged on the folder's first file), is warned
+    about once for its folder's files of the same suffix by ``bayer_watch``: the reader's own
+    (a `TumSequence`'s, one a folder read: the same folder read again, by a new reader, is
+    said again); with ``one_file`` a new one (said each time the file is read); else one of
+    the process (a caller that holds none).
 
     Raises:
         InputError: a folder (naming the glob of its image files, or with ``one_file``
@@ -276,7 +277,8 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
         warn_low_bit_depth(image, source, "rescale the file to the full 16-bit range (or save "
                            "it as 8-bit)" if one_file else "rescale the files to the full "
                            "16-bit range (or save them as 8-bit)",
-                           once="" if one_file else "said once for these files")
+                           once="" if one_file else "said once for these files",
+                           first=lambda key: watch.first(("low_bit_depth", key)))  # this read
     return to_rgb8(image, encoding)
 
 

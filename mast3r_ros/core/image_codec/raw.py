@@ -23,7 +23,7 @@ them all.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import array
 import logging
@@ -387,7 +387,8 @@ _LOW_BITS = ((12, "10/12-bit"), (14, "13/14-bit"))
 
 
 def warn_low_bit_depth(array: np.ndarray, source: str, fix: str, max_bits: int = 14,
-                       once: str = "said once", key: Optional[str] = None) -> bool:
+                       once: str = "said once", key: Optional[str] = None,
+                       first: Optional[Callable[[str], bool]] = None) -> bool:
     """Warn when the first 16-bit image of ``source`` has all values below 16384 (each source is
     judged once, so the node pays no per-frame pass over its images): 10- to 14-bit sensor data
     stored in 16 bits (12-bit: below 4096; 14-bit: thermal cameras, many mono sensors), which
@@ -399,10 +400,14 @@ def warn_low_bit_depth(array: np.ndarray, source: str, fix: str, max_bits: int =
     topic's frame_id and encoding); ``fix`` says what to change; ``once`` ends the warning in
     brackets ("said once" for a stream, "" for one named file); ``key`` (default ``source``)
     is what a stream is judged once by (a topic's frame_id without its numbers: a driver's
-    counter in it made each image a new stream). Returns whether it warned."""
+    counter in it made each image a new stream); ``first`` (``key`` -> True the first time)
+    the record of the streams judged (default one of the process; an image folder's reader
+    passes its watch's, `files.read_image_file`, so each read of a folder is judged anew).
+    Returns whether it warned."""
     if array.dtype != np.uint16 or not array.size:
         return False
-    if not _LOW_BIT_DEPTH_CHECKED.first(source if key is None else key):  # its first image only
+    judged = _LOW_BIT_DEPTH_CHECKED.first if first is None else first
+    if not judged(source if key is None else key):  # on its first 16-bit image only
         return False
     top = int(array.max())
     bits, label = next(((b, name) for b, name in _LOW_BITS if top < 1 << b and b <= max_bits),
