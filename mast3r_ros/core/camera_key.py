@@ -16,13 +16,15 @@ count: 4 or 5 coefficients k1 k2 p1 p2 [k3], 8 the rational model), and their tr
 coefficients are left out, so a plumb_bob D of 5, the same D as rational_polynomial with k4 k5
 k6 zero, and a plumb_bob D of 4 with k3 zero are one camera (a driver or calibration file that
 renames its model kept its coefficients and was started over as a new camera); an all-zero or
-empty D is no distortion whatever the model. No rclpy.
+empty D is no distortion whatever the model. `camera_record` writes a calibration's values as
+JSON (a map's ``consistency.distortion`` ``camera``, as a results.jsonl line's ``camera``) and
+`key_of_record` reads such a record back as its key. No rclpy.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -66,6 +68,42 @@ def camera_key(cam: Any) -> CameraKey:
     """`CameraKey` of ``cam`` (a `types.CameraIntrinsics`: width, height, K, dist,
     distortion_model)."""
     return key_of_values(cam.width, cam.height, cam.K, cam.dist, cam.distortion_model)
+
+
+def camera_record(cam: Any) -> Dict[str, Any]:
+    """JSON-ready values of ``cam`` (a `types.CameraIntrinsics`): ``width``, ``height`` (px),
+    ``K`` (3x3 px), ``dist`` (n,) and ``distortion_model``, exactly as given (JSON keeps float64
+    values exactly); `key_of_record` reads it back."""
+    return {"width": int(cam.width), "height": int(cam.height),
+            "K": np.asarray(cam.K, np.float64).reshape(3, 3).tolist(),
+            "dist": np.asarray(cam.dist, np.float64).ravel().tolist(),
+            "distortion_model": str(cam.distortion_model)}
+
+
+def key_of_record(rec: Any) -> CameraKey:
+    """`CameraKey` of a `camera_record` read from JSON. Raises ValueError saying what is wrong
+    (not an object, a size that is not a positive whole number of pixels, a K not 3x3 finite
+    numbers, a D not a list of finite numbers, a model that is not a string)."""
+    if not isinstance(rec, dict):
+        raise ValueError("must be an object with width, height, K, dist and distortion_model, "
+                         f"got {type(rec).__name__}")
+    w, h = rec.get("width"), rec.get("height")
+    if type(w) is not int or type(h) is not int or w <= 0 or h <= 0:
+        raise ValueError(f"'width' and 'height' must be positive whole numbers of pixels, got "
+                         f"{w!r} and {h!r}")
+    try:
+        K = np.asarray(rec.get("K"), np.float64)
+        d = np.asarray(rec.get("dist"), np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("'K' and 'dist' must be lists of numbers") from None
+    if K.shape != (3, 3) or not np.isfinite(K).all():
+        raise ValueError(f"'K' must be 3x3 finite numbers (px), got shape {K.shape}")
+    if d.ndim != 1 or not np.isfinite(d).all():
+        raise ValueError("'dist' must be a list of finite numbers")
+    model = rec.get("distortion_model")
+    if not isinstance(model, str):
+        raise ValueError(f"'distortion_model' must be a string, got {model!r}")
+    return key_of_values(w, h, K, d, model)
 
 
 def same_camera(a: Optional[CameraKey], b: Optional[CameraKey]) -> bool:

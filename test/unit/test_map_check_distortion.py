@@ -143,6 +143,30 @@ def test_the_map_builds_settle_warns_of_it(raw_d_map, caplog):
     warned = [r for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1 and "look already rectified" in warned[0].getMessage()
     assert rep.to_manifest()["distortion"]["off"] is True
+    # the camera it judged, for the localizer's mid-run rule (`map_images_right`)
+    from mast3r_ros.core.camera_key import camera_record
+
+    cam = KeyframeMap.load(raw_d_map).keyframes[0].intrinsics
+    assert rep.to_manifest()["distortion"]["camera"] == camera_record(cam)
+
+
+def test_the_check_names_the_camera_images_calibration_not_the_reduced_one():
+    """A reduced record keeps its camera image's intrinsics (`KeyframeRecord.calibration`),
+    which the report names; a view without them names the camera pixels' K it fitted."""
+    from mast3r_ros.core.camera_key import camera_record
+    from mast3r_ros.core.map_check.records import KeyframeRecord
+
+    cam = CameraIntrinsics(640, 480, np.array([[585.0, 0, 320], [0, 585.0, 240], [0, 0, 1]]),
+                           np.array(RAW_D))
+    rec = KeyframeRecord(np.zeros((480, 640, 3), np.uint8), None, cam, np.eye(4))
+    small = rec.reduced(320)
+    assert small.intrinsics.width == 320 and small.calibration() is cam
+    assert small.reduced(160).calibration() is cam and rec.calibration() is cam
+    assert dataclasses.replace(small, camera_intrinsics=None).calibration() is None
+    views, matches = _pairs(0.0, RAW_D)
+    assert map_distortion(views, matches).report()["camera"] == camera_record(views[0].cam)
+    views = [dataclasses.replace(v, camera_intrinsics=cam) for v in views]
+    assert map_distortion(views, matches).report()["camera"] == camera_record(cam)
 
 
 def test_a_colour_focal_note_gives_way_to_the_distortion_warning(raw_d_map, monkeypatch):

@@ -12,6 +12,7 @@ import os
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..camera_key import key_of_record
 from ..errors import MISSING, MapFormatError, is_format_version, json_value
 from ..fileio import checkpoint_file_note, output_path
 from ..map_nesting import is_keyframe_map
@@ -205,7 +206,25 @@ def _read_manifest(path: str, checkpoint_as: str = "--checkpoint"
         _FRAME_WARNED.add((mpath, frame))
         log.warning("%s: map_frame %r is not a tf2 frame name (%s); it is read as %r",
                     mpath, frame, frame_id_problem(frame), tf2_frame_name(frame))
+    _check_distortion_camera(mpath, manifest)
     return manifest, opened
+
+
+def _check_distortion_camera(mpath: str, manifest: Dict[str, Any]) -> None:
+    """`MapFormatError` where the map's distortion check names its camera
+    (``consistency.distortion.camera``, `camera_key.camera_record`) unreadably: the localizer
+    takes the check's verdict only for that camera (`distortion_run_gate.map_images_right`),
+    and a hand-edited one would silently judge every query as another camera's."""
+    check = manifest.get("consistency")
+    figure = check.get("distortion") if isinstance(check, dict) else None
+    if not isinstance(figure, dict) or "camera" not in figure:
+        return
+    try:
+        key_of_record(figure["camera"])
+    except ValueError as e:
+        raise MapFormatError(f"{mpath}: field 'consistency.distortion.camera' (the camera the "
+                             f"map's distortion check judged) {e}; rebuild the map or correct "
+                             "the field") from None
 
 
 def _enclosing_map(path: str, levels: int = 8) -> Optional[str]:

@@ -35,7 +35,8 @@ end-of-run diagnosis 'rectified', at the warning's band, over at least `distorti
 `MIDRUN_RELEASE_SIGNIFICANCE` sigma inside the band) refuses each pose from the frame it
 is first said (`RECTIFIED_REASON`) where the map's own distortion check (its manifest's
 ``consistency.distortion``, `map_check.distortion`) found the map's images right under the same
-D (`map_images_right`): the query's images are not the map's kind. Where the map's check cannot
+D (`map_images_right`: a check that records its camera, the same calibration, any coefficient and
+the image size included): the query's images are not the map's kind. Where the map's check cannot
 say so (none, another camera's, or the map's images rectified too: map and query alike, 2.2 cm
 median, recall 72 %), the poses are published, marked (`DEGRADED_REASON` in their ``reason``):
 docs/bench/distortion_rect_midrun_cpu_2026-12-09d.
@@ -47,6 +48,7 @@ import dataclasses
 import math
 from typing import Any, Dict, Optional, Tuple
 
+from ..camera_key import CameraKey, key_of_record, same_camera
 from ..distortion_evidence import (MIDRUN_RELEASE_SIGNIFICANCE, TOLERANCE_DEG, DistortionEvidence,
                                    DistortionFit, RunDistortionEvidence, distortion_camera_of,
                                    tolerance_k1)
@@ -86,16 +88,26 @@ def stretch_news(r: LocalizationResult, said: str) -> Tuple[bool, str]:
     return bool(key) and key != said, key or ("" if r.success else said)
 
 
-def map_images_right(report: Optional[Dict[str, Any]], camera: Optional[tuple]) -> bool:
+def map_images_right(report: Optional[Dict[str, Any]], camera: Optional[tuple],
+                     key: Optional[CameraKey] = None) -> bool:
     """Whether a map's own distortion check (``report``: its manifest's
     ``consistency.distortion``, `RunDistortionEvidence.report` of its keyframe pairs; None:
     not checked) judged its images right under ``camera`` ((fx px, given k1, D zero, corner
-    radius): `distortion_camera`'s): fitted over at least `run_evidence.MIN_FRAMES` pairs, no
-    verdict (``off`` false), with the same fx and given k1 (within `MAP_CAMERA_REL`)."""
+    radius): `distortion_camera`'s) with ``key`` (its `camera_key.CameraKey`): fitted over at
+    least `run_evidence.MIN_FRAMES` pairs, no verdict (``off`` false), and of the same camera.
+    A report naming its camera (``camera``, `camera_key.camera_record`: maps built since it was
+    recorded) is the same camera only for a ``key`` `camera_key.same_camera` as its own (size,
+    K, model, every coefficient; a query D differing in k2 alone, or another image size, was
+    vouched for by the map's check of another camera); an unreadable one, or no ``key``, is
+    not. A report without one (an older map) keeps the rule it was judged by: the same fx and
+    given k1 (within `MAP_CAMERA_REL`)."""
     if not isinstance(report, dict) or camera is None or not math.isfinite(camera[1]):
         return False
     try:
         fx, given = float(report["fx_px"]), float(report["given_k1"])
+        if "camera" in report:
+            if key is None or not same_camera(key_of_record(report["camera"]), key):
+                return False
         return (report.get("off") is False and report.get("k1") is not None
                 and int(report.get("frames_used") or 0) >= MIN_FRAMES
                 and math.isclose(fx, camera[0], rel_tol=MAP_CAMERA_REL)
@@ -237,7 +249,7 @@ class RunDistortionGate(RunGate):
             return result
         fit = _rectified_words(held, cam[1])
         check = self._map_check
-        if map_images_right(check, cam):
+        if map_images_right(check, cam, self._evidence.camera_key):
             return refused(result, (
                 f"{RECTIFIED_REASON} ({fit}, while the map's own check fit k1 "
                 f"{check['k1']:+.3f} over its keyframe pairs under the same D): rectified images "

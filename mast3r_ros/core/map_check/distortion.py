@@ -14,7 +14,10 @@ run's frames are (`distortion_evidence.RunDistortionEvidence`: the same toleranc
 floor and diagnoses), and worded for the map (``subject`` "map"). Pairs of one place and one
 direction (`baseline.with_baseline`) fit nothing and are left out; only pairs whose two
 keyframes have one camera (size, K, D, within `camera_key.same_camera`) are fitted, and the
-camera with the most pairs is judged (a merged map of several cameras: that one).
+camera with the most pairs is judged (a merged map of several cameras: that one). The report
+names that camera (``camera``: its `camera_key.camera_record`, `MapDistortionEvidence`), so
+that the localizer's mid-run rule takes the map's verdict only for the same calibration
+(`localizer.distortion_run_gate.map_images_right`: size, K, model and every coefficient).
 
 Figures: docs/bench/distortion_map_check_cpu_2026-12-07zd.
 """
@@ -27,7 +30,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..camera_key import CameraKey, camera_key, same_camera
+from ..camera_key import CameraKey, camera_key, camera_record, same_camera
 from ..distortion_evidence import RunDistortionEvidence, distortion_fit, radial_judged
 from ..geometry import invert_pose, undistort_pixels
 from ..pnp.distortion import refitted_distortion
@@ -54,6 +57,34 @@ def _camera_px(v: _View) -> Tuple[np.ndarray, int, int]:
     K[0, 2] = (K[0, 2] + 0.5) / s - 0.5
     K[1, 2] = (K[1, 2] + 0.5) / s - 0.5
     return K, int(v.width_px), max(1, round(v.cam.height / s))
+
+
+class MapDistortionEvidence(RunDistortionEvidence):
+    """The keyframe pairs' evidence (``subject`` "map") and the camera it judged: ``checked``
+    (`camera_key.camera_record` of its camera image's intrinsics, px; None before a fit), which
+    `report` gives as ``camera`` (the manifest's ``consistency.distortion.camera``)."""
+
+    def __init__(self) -> None:
+        super().__init__(subject="map")
+        self.checked: Optional[Dict[str, Any]] = None
+
+    def report(self, localized: bool = True) -> Dict[str, Any]:
+        out = super().report(localized)
+        if self.checked is not None:
+            out["camera"] = self.checked
+        return out
+
+
+def _checked_camera(v: _View) -> Tuple[Dict[str, Any], CameraKey]:
+    """(`camera_record` of ``v``'s camera image's calibration, its key): its own intrinsics
+    where known (`KeyframeRecord.calibration`), else `_camera_px`'s K and size with ``v``'s
+    D."""
+    cam = v.camera_intrinsics
+    if cam is None:
+        K, w, h = _camera_px(v)
+        cam = types.SimpleNamespace(width=w, height=h, K=K, dist=v.cam.dist,
+                                    distortion_model=v.cam.distortion_model)
+    return camera_record(cam), camera_key(cam)
 
 
 def _camera_groups(views: List[_View]) -> List[int]:
@@ -89,7 +120,7 @@ def pair_distortion(va: _View, vb: _View, m: Any) -> Optional[Tuple[float, float
 
 
 def map_distortion(views: List[_View], matches: Dict[Tuple[int, int], Any]
-                   ) -> Optional[RunDistortionEvidence]:
+                   ) -> Optional[MapDistortionEvidence]:
     """The keyframe pairs' residual distortion evidence (module docstring), worded for a map,
     or None when no pair could be fitted (no matches with depth, fisheye cameras with a
     nonzero D: `distortion_evidence.radial_judged`)."""
@@ -104,12 +135,15 @@ def map_distortion(views: List[_View], matches: Dict[Tuple[int, int], Any]
         return None
     keys = max(by_camera.values(), key=len)
     keys = [keys[i] for i in np.unique(np.linspace(0, len(keys) - 1, MAX_PAIRS).astype(int))]
-    ev = RunDistortionEvidence(subject="map")
+    ev = MapDistortionEvidence()
     for a, b in keys:
         fit = pair_distortion(views[a], views[b], matches[(a, b)])
         K, w, h = _camera_px(views[b])
         d = distortion_fit(fit, K, w, h, views[b].cam.distortion_model, views[b].cam.dist)
-        ev.add(types.SimpleNamespace(distortion=d))
+        record, key = _checked_camera(views[b])
+        ev.add(types.SimpleNamespace(distortion=d, camera=key))
+        if ev.camera_key is key:  # the calibration the fits kept are about: this one's
+            ev.checked = record
     return ev if len(ev) else None
 
 

@@ -44,6 +44,8 @@ class _View:
     # the SIFT fallback (`_sift_of`); its SIFT features once computed
     grey: Optional[np.ndarray] = None
     sift: Optional[SiftFeatures] = None
+    # the camera image's own intrinsics (`KeyframeRecord.calibration`; None: unknown)
+    camera_intrinsics: Optional[CameraIntrinsics] = None
 
 
 def _candidate(cam: CameraIntrinsics, K: np.ndarray) -> Optional[CameraIntrinsics]:
@@ -149,7 +151,8 @@ def _prepare(rec: KeyframeRecord, index: int, cfg: MapCheckConfig, orb: Any, *,
         kp_depth = sample_depth(depth, kp, max_rel_step=cfg.depth_tolerance)
     return _View(cam, scale, depth, pts, kp, kp_depth, desc, pose,
                  round(rec.intrinsics.width / rec.camera_scale),
-                 int(rec.stamp_ns), rec.label or str(index), px, grey if keep_grey else None)
+                 int(rec.stamp_ns), rec.label or str(index), px, grey if keep_grey else None,
+                 camera_intrinsics=small.calibration())
 
 
 # ------------------------------------------------------------------------- measurements ---

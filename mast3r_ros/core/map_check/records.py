@@ -55,7 +55,9 @@ class KeyframeRecord:
     ``stamp_ns`` the image header stamp (used to spot clocks that jump back); ``label`` names
     the keyframe in messages (default: its index); ``camera_scale`` the factor ``rgb`` and
     ``intrinsics`` were reduced by from the camera image (`reduced`), so that pixel figures
-    are reported in camera pixels whichever copy is checked.
+    are reported in camera pixels whichever copy is checked; ``camera_intrinsics`` the camera
+    image's own calibration where ``intrinsics`` were reduced from it (None: ``intrinsics`` at
+    ``camera_scale`` 1 are), `calibration`.
     """
 
     rgb: np.ndarray
@@ -65,6 +67,15 @@ class KeyframeRecord:
     stamp_ns: int = 0
     label: str = ""
     camera_scale: float = 1.0
+    camera_intrinsics: Optional[CameraIntrinsics] = None
+
+    def calibration(self) -> Optional[CameraIntrinsics]:
+        """The camera image's own intrinsics (before any reduction; None where unknown: a
+        record reduced without them), which the map's distortion check records as its camera
+        (`distortion.MapDistortionEvidence`)."""
+        if self.camera_intrinsics is not None:
+            return self.camera_intrinsics
+        return self.intrinsics if self.camera_scale == 1.0 else None
 
     def reduced(self, width: int) -> KeyframeRecord:
         """A copy at most ``width`` pixels wide (`_reduce`: intrinsics scaled; depth resized
@@ -77,7 +88,8 @@ class KeyframeRecord:
         rgb, depth, cam = small
         return dataclasses.replace(self, rgb=rgb, depth_m=depth, intrinsics=cam,
                                    camera_scale=self.camera_scale * cam.width
-                                   / self.intrinsics.width)
+                                   / self.intrinsics.width,
+                                   camera_intrinsics=self.calibration())
 
 
 def _reduce(image: np.ndarray, depth: Optional[np.ndarray], cam: CameraIntrinsics, width: int
@@ -145,4 +157,4 @@ class MapRecords(collections.abc.Sequence):
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         depth = None if raw is None else depth_metres(raw, units)
         return KeyframeRecord(rgb, depth, small, kf.map_from_cam, int(kf.stamp_ns), str(kf.id),
-                              camera_scale=1.0 * small.width / cam.width)
+                              camera_scale=1.0 * small.width / cam.width, camera_intrinsics=cam)
