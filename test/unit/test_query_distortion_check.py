@@ -102,3 +102,15 @@ def test_a_camera_with_the_same_k_and_another_d_is_checked_on_its_own(undistorte
     assert not _warnings(caplog, loc, _cam())
     assert len(_warnings(caplog, loc, _cam(RAW_D), _cam(RAW_D))) == 1
     assert len(loc._cameras_checked) == 2
+
+
+def test_a_camera_renamed_between_opencv_models_is_checked_once(undistorted_map, caplog):
+    """plumb_bob (5) and rational_polynomial (8, k4 k5 k6 zero) with the same coefficients are
+    one camera (`camera_key.key_of_values`): the mismatch is said once, and the renamed camera
+    is not checked again (its model name was compared: checked, and warned about, twice)."""
+    loc = Localizer(undistorted_map, LocalizerConfig(matcher="sift"))
+    assert len(_warnings(caplog, loc, _cam(RAW_D),
+                         _cam(RAW_D + [0.0] * 3, "rational_polynomial"), _cam(RAW_D))) == 1
+    assert len(loc._cameras_checked) == 1
+    # a coefficient beyond the five is still another camera
+    assert len(_warnings(caplog, loc, _cam(RAW_D + [0.0, 0.01, 0.0], "rational_polynomial"))) == 1

@@ -9,6 +9,7 @@ from typing import List, Tuple
 
 import numpy as np
 
+from ..camera_key import key_of_values
 from ..types import CameraIntrinsics
 
 log = logging.getLogger(__name__)
@@ -23,19 +24,25 @@ def remember_camera(seen: List[Tuple[Tuple[int, int], np.ndarray, str, np.ndarra
     `MAX_REMEMBERED` dropped); False for one within 0.5 % (of fx) in fx, fy, cx, cy and skew,
     of the same size and with the same distortion as one already there (moved to the end): a
     driver whose K jitters from frame to frame is checked (and warned about) once, and the
-    record stays small. ``seen`` holds ((width, height), (fx, fy, cx, cy, skew) px, distortion
-    model, D) tuples."""
+    record stays small. The distortion is compared as `camera_key.key_of_values` reads it
+    (the model plumb_bob and rational_polynomial alike, trailing zero coefficients left out,
+    an all-zero D none): a camera renamed from one to the other with the same coefficients
+    was checked, and warned about, twice. ``seen`` holds ((width, height), (fx, fy, cx, cy,
+    skew) px, the key's distortion model, the key's D) tuples."""
     K = cam.K
     q = np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[0, 1]], np.float64)
-    dist = np.asarray(cam.dist, np.float64) if cam.has_distortion else np.zeros(0)
-    for i, (size, q0, model, d0) in enumerate(seen):
+    _w, _h, model, _k, d = key_of_values(cam.width, cam.height, K, cam.dist,
+                                         cam.distortion_model)
+    dist = np.asarray(d, np.float64)
+    for i, (size, q0, model0, d0) in enumerate(seen):
+        n = max(dist.size, d0.size)
         if (size == (cam.width, cam.height) and np.abs(q - q0).max() <= 0.005 * q0[0]
-                and d0.shape == dist.shape
-                and (not dist.size or np.allclose(dist, d0, rtol=1e-3, atol=1e-6))
-                and (model == cam.distortion_model or not dist.size)):
+                and model == model0
+                and np.allclose(np.pad(dist, (0, n - dist.size)), np.pad(d0, (0, n - d0.size)),
+                                rtol=1e-3, atol=1e-6)):
             seen.append(seen.pop(i))
             return False
-    seen.append(((cam.width, cam.height), q, cam.distortion_model, dist))
+    seen.append(((cam.width, cam.height), q, model, dist))
     del seen[:-MAX_REMEMBERED]
     return True
 
