@@ -358,6 +358,11 @@ def test_asmk_retrieval_loads_the_configured_retriever(monkeypatch, codebook, gi
     loaded, asked = SimpleNamespace(identity="ret-id"), []
     monkeypatch.setattr(AsmkRetriever, "from_files",
                         lambda *a, **kw: asked.append((a, kw)) or loaded)
+    # the configure check of the files (check_configured_retrieval, pinned in
+    # test_check_params_parity) stands aside: no file exists here
+    from mast3r_ros.core import retrieval_model
+    monkeypatch.setattr(retrieval_model, "check_configured_retrieval",
+                        lambda checkpoint, codebook: (checkpoint, codebook or None))
     asmk = SimpleNamespace(num_images=4, nbytes=1e6, device="cpu", to=lambda device: None)
     kf_map = SimpleNamespace(path="m", asmk_content_id=lambda *key: "",
                              load_asmk=lambda *key: asmk)
