@@ -123,10 +123,11 @@ def _far_claims_row(fc: Dict[str, Any]) -> str:
 
 
 def _ambiguous_row(amb: Dict[str, Any]) -> str:
-    lines = amb["lines"]
+    unit = "images" if "images" in amb else "lines"  # a bag's image numbers, a list's lines
+    lines = amb[unit]
     named = ", ".join(str(n) for n in lines[:6]) + (", ..." if len(lines) > 6 else "")
     return (f"{amb['frames']} frame{'s' if amb['frames'] != 1 else ''} at a stamp "
-            f"{amb['file']} gives to two or more images (lines {named}): not evaluated")
+            f"{amb['file']} gives to two or more images ({unit} {named}): not evaluated")
 
 
 def _fmt(v: Optional[float], scale: float, unit: str, digits: int) -> str:

@@ -1,5 +1,6 @@
 """Two different images at one timestamp in an image list (a TUM folder's rgb.txt, an EuRoC
-camera's data.csv): their ground truth is ambiguous, and such frames are left out of it.
+camera's data.csv) or a bag's image topic (two different messages at one header stamp,
+`bag_shared_stamps`): their ground truth is ambiguous, and such frames are left out of it.
 
 A ground-truth pose is taken at a frame's stamp (`mast3r_ros.core.trajectory`'s pose-at-stamp
 rule), so two images at one stamp get one pose, though at most one of them was taken then: a
@@ -27,6 +28,8 @@ MAX_NAMED = 3  # stamps whose lines the warning names; the rest are counted
 
 FIX = ("give each line its own image's stamp (the recording's; TUM and 7-Scenes file names "
        "carry it) or delete the line that is wrong")
+BAG_FIX = ("stamp each image with its own capture time where the images are published (the "
+           "camera driver's header.stamp)")
 
 
 class SharedStamps:
@@ -36,11 +39,13 @@ class SharedStamps:
     file names and ``linenos`` (N,) 1-based line numbers, one per line as read (a line that
     repeats another's stamp and file is dropped before: the same image). ``stamps`` is the
     frozenset of shared stamps (int ns; empty when none) and ``lines`` maps each to its lines.
+    ``unit`` "image" (`bag_shared_stamps`): ``linenos`` are image numbers (1-based, in bag
+    order), ``files`` digests of the messages (not named), ``path`` the topic and the bag.
     """
 
     def __init__(self, path: str, stamps_ns: np.ndarray, files: Sequence[str],
-                 linenos: Sequence[int]) -> None:
-        self.path = str(path)
+                 linenos: Sequence[int], unit: str = "line") -> None:
+        self.path, self.unit = str(path), unit
         groups: Dict[int, List[Tuple[int, str]]] = {}
         for stamp, name, n in zip(np.asarray(stamps_ns).tolist(), files, linenos):
             groups.setdefault(int(stamp), []).append((int(n), str(name)))
@@ -59,8 +64,9 @@ class SharedStamps:
         said = []
         for stamp in sorted(self.stamps)[:MAX_NAMED]:
             g = self._groups[stamp]
-            said.append(f"lines {_and(str(n) for n, _ in g)} at t={stamp * 1e-9:.6f} s "
-                        f"({', '.join(name for _, name in g)})")
+            names = "" if self.unit == "image" else f" ({', '.join(name for _, name in g)})"
+            said.append(f"{self.unit}s {_and(str(n) for n, _ in g)} at t={stamp * 1e-9:.6f} s"
+                        + names)
         more = len(self.stamps) - len(said)
         frames = sum(len(g) for g in self._groups.values())
         return (f"{self.path}: {len(self.stamps)} timestamp(s) given to two or more different "
@@ -68,7 +74,7 @@ class SharedStamps:
                 f"pose at such a stamp cannot be told to be either image's, so these {frames} "
                 "frames get none: localize leaves them out of its accuracy figures "
                 "(metrics.json 'ambiguous_groundtruth'), build-map takes none as a keyframe; "
-                f"fix: {FIX}")
+                f"fix: {BAG_FIX if self.unit == 'image' else FIX}")
 
     def warn(self) -> None:
         """Log `warning` (when there is one)."""
@@ -94,7 +100,8 @@ def leave_out_ambiguous(stamps_ns: Sequence[int], gt_poses: np.ndarray,
                         ) -> Tuple[np.ndarray, Optional[Dict[str, Any]]]:
     """(``gt_poses`` with NaN at the frames whose stamp ``shared`` names, metrics.json's
     ``ambiguous_groundtruth``: ``{"frames": k, "stamps_ns": [...], "file": the list, "lines":
-    [its line numbers]}``, or None when no frame of the run is at such a stamp).
+    [its line numbers]}`` -- a bag's: ``"images"``, its image numbers, for ``"lines"`` --, or
+    None when no frame of the run is at such a stamp).
     ``stamps_ns``: the run's frames' (N,) int ns; ``gt_poses`` (N, 4, 4), a copy is returned.
     Also a ``--groundtruth`` file's poses: the ambiguity is the images', not the file's."""
     if not shared:
@@ -106,7 +113,7 @@ def leave_out_ambiguous(stamps_ns: Sequence[int], gt_poses: np.ndarray,
     gt[hit] = np.nan
     stamps = sorted({int(stamps_ns[i]) for i in hit})
     return gt, {"frames": len(hit), "stamps_ns": stamps, "file": shared.path,
-                "lines": sorted(n for s in stamps for n in shared.lines[s])}
+                f"{shared.unit}s": sorted(n for s in stamps for n in shared.lines[s])}
 
 
 def no_pose_note(shared: Optional[SharedStamps], missing_ns: Sequence[int]
@@ -122,7 +129,23 @@ def no_pose_note(shared: Optional[SharedStamps], missing_ns: Sequence[int]
         return None, rest
     lines = sorted({n for s in hit for n in shared.lines[s]})
     return (f"{len(hit)} {'is' if len(hit) == 1 else 'are'} at a stamp {shared.path} gives to "
-            f"two or more images (lines {', '.join(map(str, lines))}), whose pose there is "
-            "either image's or neither's: fix the file as its warning says" + (
+            f"two or more images ({shared.unit}s {', '.join(map(str, lines))}), whose pose "
+            "there is either image's or neither's: fix the file as its warning says" + (
                 f"; the other {len(rest)}: " if rest else ""), rest)
 
+
+
+def bag_shared_stamps(label: str, topic: str, stamps_ns: Sequence[int],
+                      digests: Sequence[Any]) -> SharedStamps:
+    """A bag's `SharedStamps`: the header stamps (as read: receive times under
+    ``--image-stamp receive``) ``topic`` gives to two or more different image messages
+    (``digests``: one per image, equal for a message recorded twice, the same image; None for one
+    that cannot be deserialized, whose stamp is a guess: left alone). Stamp 0 is left alone: a
+    driver that does not stamp its images, which `unstamped.warn_unstamped` says (no ground
+    truth can be matched at 0 anyway). Warned once, as an image list's."""
+    keep = [i for i, (s, d) in enumerate(zip(stamps_ns, digests)) if d is not None and s != 0]
+    shared = SharedStamps(f"{topic} in {label}", np.asarray([stamps_ns[i] for i in keep],
+                          dtype=np.int64), [str(digests[i]) for i in keep],
+                          [i + 1 for i in keep], unit="image")
+    shared.warn()
+    return shared

@@ -136,3 +136,78 @@ def test_build_map_places_no_keyframe_at_a_shared_stamp_with_a_trajectory_too(
     assert manifest["frames_without_pose"]["count"] == 2
     stamps = KeyframeMap.load(str(out)).stamps_ns().tolist()
     assert int(round(float(lines[2].split()[0]) * 1e9)) not in stamps
+
+
+def _bag(path, stamps_ms, same=()):
+    """A bag whose images are at ``stamps_ms`` (each its own pixels, but those at the
+    positions in ``same``: the image before's message again, recorded twice), tf from 0.95 s."""
+    from test_rosbag import (BASE_FROM_CAM, MS, RGB, STORAGES, camera_info, image, pose,
+                             tf_message, write_bag)
+
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(900 * MS))]
+    for i, t in enumerate(stamps_ms):
+        k = i - 1 if i in same else i
+        msgs.append(("/cam/image_raw", (2000 + i) * MS, image(t * MS, "rgb8", RGB // (k + 1))))
+    for t in range(950, 1300, 50):
+        msgs.append(("/tf", t * MS, tf_message([("map", "base_link", t * MS,
+                                                  pose([0, 0, t / 1e3], [t / 1e3, 0, 0]))])))
+    return write_bag(path, STORAGES[0], sorted(msgs, key=lambda m: m[1]))
+
+
+def test_a_bag_with_two_images_at_one_header_stamp_gives_them_no_pose(tmp_path, caplog):
+    """A bag's tf pose at a header stamp two different images share was given to both (each
+    scored against it, build-map placing both there); a message recorded twice is one image."""
+    from mast3r_ros.replay.rosbag import BagSequence
+    from mast3r_ros.replay.shared_stamps import ambiguous_stamps
+
+    bag = _bag(tmp_path / "bag", [1000, 1100, 1100, 1200, 1200], same={4})
+    with caplog.at_level("WARNING", logger="mast3r_ros.replay"):
+        seq = BagSequence(bag, pose_frames="map:camera_optical", command="localize")
+    (said,) = [r.getMessage() for r in caplog.records if "different images" in r.getMessage()]
+    assert said.startswith(f"/cam/image_raw in rosbag2 {bag}: 1 timestamp(s)") and \
+        "images 2 and 3 at t=1.100000 s" in said and "header.stamp" in said, said
+    gt = np.stack([np.full((4, 4), np.nan) if f.map_from_cam is None else f.map_from_cam
+                   for f in seq])
+    assert np.isnan(gt[1:3]).all() and np.isfinite(gt[[0, 3, 4]]).all()
+    assert [seq.listed_pose_and_depth(i)[0] is None for i in range(5)] == [
+        False, True, True, False, False]  # build-map: no keyframe candidate there
+    entry = leave_out_ambiguous(seq.stamps_ns, gt, ambiguous_stamps(seq))[1]
+    assert entry == {"frames": 2, "stamps_ns": [1_100_000_000],
+                     "file": f"/cam/image_raw in rosbag2 {bag}", "images": [2, 3]}
+
+
+def test_a_bag_stamping_every_image_0_is_said_unstamped_not_ambiguous(tmp_path, caplog):
+    """zero-header-stamp field case: a driver that stamps nothing is the unstamped warning's
+    (no ground truth at 0 anyway), not 100 frames of ambiguous ground truth."""
+    from mast3r_ros.replay.rosbag import BagSequence
+    from mast3r_ros.replay.shared_stamps import ambiguous_stamps
+
+    with caplog.at_level("WARNING", logger="mast3r_ros.replay"):
+        seq = BagSequence(_bag(tmp_path / "bag", [0, 0, 0]), command="localize")
+    said = [r.getMessage() for r in caplog.records]
+    assert ambiguous_stamps(seq) is None and not [m for m in said if "different images" in m]
+    assert any("3 of 3 images have header stamp 0" in m for m in said), said
+
+
+def test_the_table_names_a_bags_images_by_number():
+    m = summarize([], None, ambiguous={"frames": 2, "stamps_ns": [5], "file": "/c in rosbag2 b",
+                                       "images": [2, 3]})
+    m.update(frames=2, localized=2, localized_fraction=1.0)
+    (row,) = [r for r in format_table(m).splitlines() if "ambiguous" in r]
+    assert row.endswith("2 frames at a stamp /c in rosbag2 b gives to two or more images "
+                        "(images 2, 3): not evaluated")
+
+
+def test_a_kitti_times_txt_repeating_a_stamp_is_refused(tmp_path):
+    """KITTI's poses go by image index, not stamp; a repeated stamp is refused with its line."""
+    from test_kitti_source import kitti_tree
+
+    from mast3r_ros.core.errors import InputError
+
+    seq = kitti_tree(tmp_path / "k", frames=4)
+    lines = (seq / "times.txt").read_text().splitlines()
+    lines[2] = lines[1]
+    (seq / "times.txt").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=r"times.txt:3: stamp .* is not after the line before"):
+        open_source(str(seq), SourceOptions())

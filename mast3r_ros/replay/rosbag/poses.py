@@ -412,7 +412,8 @@ class _TfPoses:
         return spacing * 1e-9 if gap and spacing else None
 
     def _pose(self, frame_id: str, stamp_ns: int) -> Optional[np.ndarray]:
-        if self._pose_frames is None:
+        shared = getattr(self, "shared_stamps", None)  # two images there: either's, or neither
+        if self._pose_frames is None or (shared is not None and stamp_ns in shared.stamps):
             return None
         parent, child = self._pose_frames
         child = child or _strip(frame_id)

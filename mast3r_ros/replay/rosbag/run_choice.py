@@ -20,6 +20,7 @@ import numpy as np
 
 from .opening import bag_label
 from .runs import _RunCounter, _TfSamples
+from ..shared_stamps import SharedStamps, bag_shared_stamps
 from .unstamped import warn_unreceived, warn_unstamped
 from ...core.errors import InputError
 from ...core.tf_buffer import TransformBuffer
@@ -49,6 +50,8 @@ class _RunChoice:
     _note_pose_stamps: Any  # `pose_topic._PoseTopic`'s
     _first_frame_ordinal: Any  # `video._VideoTopic`'s
     _image_stamps: List[int]
+    _image_digests: List[int]  # CRC-32 of each image message, as `_image_runs`
+    shared_stamps: SharedStamps
     _depth_stamps: List[int]
     _infos: List[Tuple[int, CameraIntrinsics]]
     _tf: TransformBuffer
@@ -129,6 +132,10 @@ class _RunChoice:
         self._image_stamps = [s for r, s in self._image_runs if r == keep]
         self._warn_unstamped([s for o, (r, s) in enumerate(self._image_runs)
                               if r == keep and o not in guessed])
+        # two different images at one stamp: no pose there (`shared_stamps`), as rgb.txt's
+        self.shared_stamps = bag_shared_stamps(bag_label(self.path), image, self._image_stamps, [
+            None if o in guessed else d for o, ((r, _), d) in enumerate(zip(
+                self._image_runs, self._image_digests)) if r == keep])
         self._depth_stamps = [s for r, s in self._depth_runs if r == keep]
         self._infos = [(s, k) for r, s, k in self._info_runs if r == keep]
         if not self._infos and self._info_runs:

@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -175,6 +176,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         self._run_label = 1  # the run read, as _RunCounter labels it (self.run: of images)
         self.runs: List[Tuple[int, int, int]] = []  # per run: images, first and last stamp (ns)
         self._image_stamps: List[int] = []
+        self._image_digests: List[int] = []  # CRC-32 of each image message, every run's
         # image messages that cannot be deserialized, by their ordinal on the image topic:
         # (bag receive time ns, the error); their estimated stamps are the run counter's
         self._undeserialized: Dict[int, Tuple[int, str]] = {}
@@ -251,6 +253,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
                     with contextlib.suppress(AnyReaderError, ValueError):
                         self._depth_info = bag_deserialize(reader, raw, conn.msgtype)
                 continue
+            if conn.topic == self.image_topic:  # two messages at one stamp: the same image?
+                self._image_digests.append(zlib.crc32(raw))
             if conn.topic in (self.image_topic, self.depth_topic):
                 try:
                     msg = (self._header_alone(headers, conn, raw)
