@@ -140,8 +140,8 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     in their reason (`metrics_degraded.degraded_poses`: how many, per caveat, their errors and
     the other poses'); ``localized`` and the error figures count them as published poses.
     ``ambiguous_groundtruth``: ``ambiguous`` as given (`shared_stamps.leave_out_ambiguous`:
-    the frames at a stamp the image list gives to two images, their ``gt_poses`` NaN), None
-    when there is none.
+    the frames at a stamp the image list gives to two images, their ``gt_poses`` NaN) plus
+    ``localized``, how many of them were, None when there is none.
     `InputError` when ``gt_poses`` does not hold one pose per result."""
     n = len(results)
     ok = np.array([r.success for r in results], dtype=bool)
@@ -202,6 +202,10 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     m["unreadable_frames"] = reasons.get(UNREADABLE, 0)
     # published poses marked with a caveat: counted apart, with their errors and the others'
     m["degraded_poses"] = degraded_poses(results, err, has_gt, RECALL_THRESHOLDS)
+    if ambiguous:  # how many of them were localized: the table says those once, not twice
+        at = set(ambiguous["stamps_ns"])
+        ambiguous = dict(ambiguous, localized=int(sum(r.success for r in results
+                                                      if r.stamp_ns in at)))
     m["ambiguous_groundtruth"] = ambiguous
     return m
 

@@ -141,8 +141,10 @@ def format_table(m: Dict[str, Any]) -> str:
     t, r = m["translation_error_m"], m["rotation_error_deg"]
     # successes left out of the error figures for want of a ground-truth pose (none at all:
     # the CLI's note says so)
-    unposed = m["localized"] - m["evaluated"] if m["evaluated"] else 0
     amb = m.get("ambiguous_groundtruth")  # absent in an older run's metrics.json
+    # those at a stamp two images share: said by their own row, not again here
+    unposed = m["localized"] - m["evaluated"] - (amb or {}).get("localized", 0) if m[
+        "evaluated"] else 0
     rows = [
         ("frames", str(m["frames"])),
         ("localized", f"{m['localized']} ({100 * m['localized_fraction']:.1f} %)"),

@@ -8,6 +8,7 @@ the file, its lines and the fix), and --resume and trajectory.tum still work."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -59,8 +60,9 @@ def test_localize_leaves_ambiguous_frames_out_of_the_figures_and_resumes(
     assert len(said) == 1 and f"{q / 'rgb.txt'}: 1 timestamp(s)" in said[0], said
     assert "lines 3 and 4" in said[0] and "fix: give each line its own image's stamp" in said[0]
     m = json.loads((run / "metrics.json").read_text())
-    assert m["ambiguous_groundtruth"] == {"frames": 2, "stamps_ns": [stamp],
-                                          "file": str(q / "rgb.txt"), "lines": [3, 4]}
+    amb = m["ambiguous_groundtruth"]
+    assert amb == {"frames": 2, "stamps_ns": [stamp], "file": str(q / "rgb.txt"),
+                   "lines": [3, 4], "localized": amb["localized"]}
     assert m["frames"] == 5 and m["frames_with_groundtruth"] == 3
     recs = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
     assert m["evaluated"] == sum(r["success"] and r["stamp_ns"] != stamp for r in recs) > 0
@@ -71,6 +73,9 @@ def test_localize_leaves_ambiguous_frames_out_of_the_figures_and_resumes(
     assert len(traj) == m["localized"]
     assert (f"2 frames at a stamp {q / 'rgb.txt'} gives to two or more images (lines 3, 4): "
             "not evaluated") in out
+    assert amb["localized"] == sum(r["success"] and r["stamp_ns"] == stamp for r in recs)
+    (row,) = [r for r in out.splitlines() if "evaluated against ground truth" in r]
+    assert row.split()[-1] == str(m["evaluated"]), row  # said once: in the row below it
 
 
 def test_a_groundtruth_files_pose_at_a_shared_stamp_is_left_out_too():
@@ -211,3 +216,27 @@ def test_a_kitti_times_txt_repeating_a_stamp_is_refused(tmp_path):
     (seq / "times.txt").write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError, match=r"times.txt:3: stamp .* is not after the line before"):
         open_source(str(seq), SourceOptions())
+
+
+def test_the_evaluated_row_counts_only_the_frames_without_ground_truth_for_other_reasons():
+    """It repeated '(2 localized frames have no ground-truth pose: not evaluated)' on top of
+    the ambiguous row: each fact once, the frames unposed for other reasons still counted."""
+    amb = {"frames": 2, "stamps_ns": [5], "file": "q/rgb.txt", "lines": [4, 5], "localized": 2}
+    m = summarize([], None)
+    m.update(frames=50, localized=50, localized_fraction=1.0, evaluated=48,
+             ambiguous_groundtruth=amb)
+    rows = dict(re.split(r"\s{2,}", r.strip(), maxsplit=1) for r in format_table(m).splitlines())
+    assert rows["evaluated against ground truth"] == "48"
+    m.update(evaluated=47)  # one more localized frame outside the ground truth
+    rows = dict(re.split(r"\s{2,}", r.strip(), maxsplit=1) for r in format_table(m).splitlines())
+    assert rows["evaluated against ground truth"] == (
+        "47 (1 localized frame has no ground-truth pose: not evaluated)")
+
+
+def test_summarize_counts_the_ambiguous_frames_localized():
+    from mast3r_ros.core.types import LocalizationResult
+
+    res = [LocalizationResult(stamp_ns=s, success=ok, map_from_cam=np.eye(4) if ok else None)
+           for s, ok in ((1, True), (2, True), (2, False), (3, True))]
+    amb = {"frames": 2, "stamps_ns": [2], "file": "f", "lines": [2, 3]}
+    assert summarize(res, None, ambiguous=amb)["ambiguous_groundtruth"]["localized"] == 1
