@@ -62,9 +62,9 @@ from .sources import (
     selected_positions,
     stamps_written,
 )
-from .shared_stamps import ambiguous_stamps, leave_out_ambiguous
-from .tum import (SPLIT_FILE, read_tum_trajectory_and_unit, trajectory_reset_reason,
-                  write_tum_trajectory)
+from .shared_stamps import SharedPoses, ambiguous_stamps, leave_out_ambiguous
+from .tum import SPLIT_FILE, trajectory_reset_reason, write_tum_trajectory
+from .tum_trajectory import read_tum_trajectory_shared
 from .unreadable import hold_unreadable, warn_unreadable
 
 log = logging.getLogger(__name__)
@@ -337,13 +337,15 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
 
 def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config,
                       frames_written: Tuple[str, bool] = ("", False)
-                      ) -> Tuple[np.ndarray, np.ndarray]:
-    """``--groundtruth``, read whole; `InputError` when it holds no pose, is stamped in another
+                      ) -> Tuple[np.ndarray, np.ndarray, SharedPoses]:
+    """``--groundtruth``, read whole, and its `SharedPoses` (warned about; the frames posed
+    from them are left out); `InputError` when it holds no pose, is stamped in another
     time unit than the frames (`check_stamp_units`; ``frames_written``: `stamps_written` of
     their source, so that the frames' file is named when it is the one), or has none at any
     frame stamp by the
     pose-at-stamp rule (another recording, another clock), before a frame is localized."""
-    stamps, poses, unit = read_tum_trajectory_and_unit(path, "--groundtruth")
+    stamps, poses, unit, shared = read_tum_trajectory_shared(path, "--groundtruth")
+    shared.warn()
     if not len(stamps):
         raise InputError(f"--groundtruth {path} holds no poses")
     why = trajectory_reset_reason(stamps, SPLIT_FILE, poses)
@@ -368,11 +370,11 @@ def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config,
         # the TUM folder's log line counts its own groundtruth.txt, which this one replaces
         log.info("--groundtruth %s: a pose at %d of the %d frames (pose_at_stamp rule)", path,
                  int(np.isfinite(at).all(axis=(1, 2)).sum()), len(frame_stamps_ns))
-    return stamps, poses
+    return stamps, poses, shared
 
 
 def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
-                  gt_file: Optional[Tuple[np.ndarray, np.ndarray]], stride: int,
+                  gt_file: Optional[Tuple[np.ndarray, np.ndarray, SharedPoses]], stride: int,
                   max_frames: int, global_only: bool,
                   done: Optional[Dict[int, LocalizationResult]] = None,
                   lines: Optional[Dict[int, str]] = None, source_path: str = "",
@@ -427,7 +429,7 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
         gt_poses = poses_from_file(gt_file, stamps, cfg.pose_at_stamp)
     # two images at one stamp: either's pose, or neither's (also a --groundtruth file's)
     gt_poses, ambiguous = leave_out_ambiguous([r.stamp_ns for r in results], gt_poses,
-                                              ambiguous_stamps(source))
+                                              ambiguous_stamps(source), gt_file, cfg.pose_at_stamp)
     metrics = write_run(out, results, gt_poses, kf_poses, map_path=cfg.node.map_path,
                         warmed_up=bool(loc.warmup_report), cold=cold,
                         focal_tolerance=cfg.localizer.gates.max_focal_error,

@@ -127,7 +127,9 @@ def _ambiguous_row(amb: Dict[str, Any]) -> str:
     lines = amb[unit]
     named = ", ".join(str(n) for n in lines[:6]) + (", ..." if len(lines) > 6 else "")
     return (f"{amb['frames']} frame{'s' if amb['frames'] != 1 else ''} at a stamp "
-            f"{amb['file']} gives to two or more images ({unit} {named}): not evaluated")
+            f"{amb['file']} gives to two or more "
+            f"{'different poses' if amb.get('shared') == 'poses' else 'images'} ({unit} {named}): "
+            "not evaluated")
 
 
 def _fmt(v: Optional[float], scale: float, unit: str, digits: int) -> str:

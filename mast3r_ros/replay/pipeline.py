@@ -41,8 +41,8 @@ from .parallel_build import BuildInterrupted
 from .plots import plot_keyframes, skipped_indices, skipped_positions
 from .sources import (FrameSource, check_own_poses, depth_needed_by, frames_or_unreadable,
                       refuse_without_depth, refuse_without_poses, stamps_written)
-from .tum import (SPLIT_FILE, read_tum_trajectory, read_tum_trajectory_and_unit,
-                  trajectory_reset_reason)
+from .tum import SPLIT_FILE, read_tum_trajectory, trajectory_reset_reason
+from .tum_trajectory import read_tum_trajectory_shared
 from .shared_stamps import ambiguous_stamps, leave_out_ambiguous, no_pose_note
 from .unreadable import hold_unreadable
 from .build_check import check_consistency
@@ -121,7 +121,7 @@ def poses_from_file(path: Union[str, Tuple[np.ndarray, np.ndarray]], stamps_ns: 
     """(N, 4, 4) ``map_from_cam`` at ``stamps_ns`` from a TUM trajectory file (or its
     already-read (stamps_ns, poses)) by the one pose-at-stamp rule
     (`mast3r_ros.core.trajectory`); NaN where it gives no pose."""
-    stamps, poses = read_tum_trajectory(path) if isinstance(path, str) else path
+    stamps, poses = read_tum_trajectory(path) if isinstance(path, str) else path[:2]
     out, _ = poses_at_stamps(stamps, poses, stamps_ns, round(rule.tolerance_s * 1e9),
                              round(rule.max_gap_s * 1e9))
     return out
@@ -146,13 +146,14 @@ def _depth_range_message(e: DepthRangeError, units_per_m: Optional[float]) -> st
 
 
 def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray], cfg: Config,
-                   trajectory: Optional[Tuple[str, np.ndarray]] = None) -> _MapStats:
+                   trajectory: Optional[Tuple[str, np.ndarray, Any]] = None) -> _MapStats:
     """Offer every posed frame to the selector; write the selected ones. When the matcher needs
     keyframe depth (`depth_needed_by`), a frame without depth (its depth image missing within
     the sync tolerance: a depth stream slower than the colour one) is not offered, so the next
     frame with depth can become the keyframe; `InputError` when that leaves no keyframe.
-    ``trajectory``: (what it is, its stamps) when ``poses`` come from a trajectory file, for
-    `_why_no_pose`; `InputError` naming the reason when no frame has a pose.
+    ``trajectory``: (what it is, its stamps, its `SharedPoses`) when ``poses`` come from a
+    trajectory file, for `_why_no_pose` and `no_pose_note`; `InputError` naming the reason
+    when no frame has a pose.
 
     A frame the source cannot read (an image or depth file or message missing, corrupt, of
     another size, not deserializable: `UnreadableFrame`) is not offered, so no keyframe is
@@ -214,8 +215,10 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
                                         str(kid)))
     st.no_pose = len(no_pose)
     if no_pose:
-        shared, rest = no_pose_note(ambiguous_stamps(source), no_pose)  # two images, a stamp
-        why = _why_no_pose(source, trajectory, rest, cfg.pose_at_stamp) if rest else None
+        shared, rest = no_pose_note(ambiguous_stamps(source) or (  # two images, or poses
+            trajectory[2] if trajectory else None), no_pose)
+        why = _why_no_pose(source, trajectory and trajectory[:2], rest, cfg.pose_at_stamp
+                           ) if rest else None
         st.why_no_pose = (shared or "") + (why or "") or None
     if not st.all_poses:
         cut = getattr(source, "cut_note", lambda: "")()  # --max-frames: where the frames end
@@ -391,23 +394,25 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     resume_hint = resume_hint or ("rerun with --resume --overwrite" if needs_overwrite(out)
                                   else "rerun with --resume")
     refuse_without_depth(source, depth_needed_by(cfg.localizer))
-    traj: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    traj: Optional[Tuple[np.ndarray, np.ndarray, Any]] = None
     if trajectory:
-        stamps, traj_poses, unit = read_tum_trajectory_and_unit(trajectory, "--trajectory")
+        stamps, traj_poses, unit, shared = read_tum_trajectory_shared(trajectory, "--trajectory")
+        shared.warn()  # the frames posed from a stamp it gives two poses: no keyframe
         why = trajectory_reset_reason(stamps, SPLIT_FILE, traj_poses)
         if why:
             raise InputError(f"--trajectory {trajectory}: {why}")
         frames_file, frames_ns = stamps_written(source)
         check_stamp_units(stamps, source.stamps_ns, f"--trajectory {trajectory}", unit == "ns",
                           frames_ns, frames_file)
-        traj = (stamps, traj_poses)
+        traj = (stamps, traj_poses, shared)
     else:
         check_own_poses(source)
         refuse_without_poses(source)
     poses = (poses_from_file(traj, source.stamps_ns, cfg.pose_at_stamp)
              if traj is not None else None)
     if poses is not None:  # two images at one stamp: its pose is one's at most (as without)
-        poses = leave_out_ambiguous(source.stamps_ns, poses, ambiguous_stamps(source))[0]
+        poses = leave_out_ambiguous(source.stamps_ns, poses, ambiguous_stamps(source), traj,
+                                    cfg.pose_at_stamp)[0]
     check_build_files(cfg, build)  # before the keyframes are read and checked
     connect_build_workers(cfg, build)  # Ray, if asked for: connected or refused, before too
     w = open_map_writer(out, overwrite, build.resume, IndexParams.from_config(cfg.scale),
@@ -415,7 +420,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                         encodes=cfg.localizer.matcher == "mast3r" and bool(cfg.model.checkpoint))
     try:
         st = _add_keyframes(w, source, poses, cfg, None if traj is None else
-                            (f"--trajectory {trajectory}", traj[0]))
+                            (f"--trajectory {trajectory}", traj[0], traj[2]))
         report = check_consistency(w, st.check, getattr(source, "depth_units_per_m", None),
                                    force, None if traj is not None
                                    else getattr(source, "pose_suspect", None),

@@ -13,6 +13,12 @@ them (``ambiguous_groundtruth``), the table says so, and build-map does not plac
 keyframes (a keyframe at the other image's pose would misplace its points in the map), with
 ``--trajectory`` too, and says why in its count of frames without a pose (`no_pose_note`). The
 list is said once, with its line numbers and the fix.
+
+A trajectory file given with ``--groundtruth`` or ``--trajectory`` that gives one stamp two
+different poses (a trajectory.tum written by a run whose two images shared a stamp) is the same
+ambiguity on the other side (`SharedPoses`): the frames whose pose would be taken from that stamp
+get none (`frames_on_shared_poses`), named as the file's. A TUM folder's own groundtruth.txt is
+only warned about (`SharedPoses.warn_scored`).
 """
 
 from __future__ import annotations
@@ -83,6 +89,16 @@ class SharedStamps:
             log.warning("%s", text)
 
 
+def _gives(shared: SharedStamps) -> str:
+    return ("two or more different poses" if isinstance(shared, SharedPoses)
+            else "two or more images")
+
+
+def _seconds(stamp_ns: int) -> str:
+    sign, (sec, ns) = "-" if stamp_ns < 0 else "", divmod(abs(int(stamp_ns)), 1_000_000_000)
+    return f"{sign}{sec}.{ns:09d}"
+
+
 def _and(items: Any) -> str:
     items = list(items)
     return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else items[0]
@@ -96,24 +112,112 @@ def ambiguous_stamps(source: Any) -> Optional[SharedStamps]:
 
 
 def leave_out_ambiguous(stamps_ns: Sequence[int], gt_poses: np.ndarray,
-                        shared: Optional[SharedStamps]
-                        ) -> Tuple[np.ndarray, Optional[Dict[str, Any]]]:
+                        shared: Optional[SharedStamps], trajectory: Optional[Sequence[Any]] = None,
+                        rule: Any = None) -> Tuple[np.ndarray, Optional[Dict[str, Any]]]:
     """(``gt_poses`` with NaN at the frames whose stamp ``shared`` names, metrics.json's
     ``ambiguous_groundtruth``: ``{"frames": k, "stamps_ns": [...], "file": the list, "lines":
     [its line numbers]}`` -- a bag's: ``"images"``, its image numbers, for ``"lines"`` --, or
     None when no frame of the run is at such a stamp).
     ``stamps_ns``: the run's frames' (N,) int ns; ``gt_poses`` (N, 4, 4), a copy is returned.
-    Also a ``--groundtruth`` file's poses: the ambiguity is the images', not the file's."""
-    if not shared:
-        return gt_poses, None
-    hit = [i for i, s in enumerate(stamps_ns) if int(s) in shared.stamps]
-    if not hit:
+    Also a ``--groundtruth`` file's poses: the ambiguity is the images', not the file's.
+    ``trajectory``: the ``--groundtruth`` / ``--trajectory`` file the poses came from as
+    (stamps (M,) int ns, poses (M, 4, 4), its `SharedPoses`), looked up by ``rule`` (a
+    `PoseAtStampConfig`): the frames whose pose it takes from a stamp it gives two different
+    poses are left out too (`frames_on_shared_poses`); the entry is then the file's, with
+    ``"shared": "poses"`` (the image list's when both leave frames out)."""
+    hit = np.zeros(len(stamps_ns), dtype=bool)
+    if shared:
+        hit = np.isin(np.asarray(stamps_ns, dtype=np.int64), list(shared.stamps))
+    own = hit.any()
+    poses_shared = trajectory[2] if trajectory is not None and len(trajectory) > 2 else None
+    on_file = (frames_on_shared_poses(trajectory[0], trajectory[1], stamps_ns, rule)
+               if poses_shared and len(stamps_ns) else np.zeros(len(stamps_ns), dtype=bool))
+    hit |= on_file
+    if not hit.any():
         return gt_poses, None
     gt = np.array(gt_poses, dtype=np.float64, copy=True)
     gt[hit] = np.nan
-    stamps = sorted({int(stamps_ns[i]) for i in hit})
-    return gt, {"frames": len(hit), "stamps_ns": stamps, "file": shared.path,
-                f"{shared.unit}s": sorted(n for s in stamps for n in shared.lines[s])}
+    stamps = sorted({int(s) for s, h in zip(stamps_ns, hit) if h})
+    if own:
+        assert shared is not None
+        lines = sorted(n for s in stamps if s in shared.stamps for n in shared.lines[s])
+        return gt, {"frames": int(hit.sum()), "stamps_ns": stamps, "file": shared.path,
+                    f"{shared.unit}s": lines}
+    assert poses_shared is not None
+    used = _samples_used(np.asarray(trajectory[0], dtype=np.int64), stamps)  # type: ignore
+    return gt, {"frames": int(hit.sum()), "stamps_ns": stamps, "file": poses_shared.path,
+                "lines": sorted(n for s in used if s in poses_shared.stamps
+                                for n in poses_shared.lines[s]), "shared": "poses"}
+
+
+class SharedPoses(SharedStamps):
+    """The stamps a trajectory file (``--groundtruth``, ``--trajectory``: a trajectory.tum a run
+    wrote for two images at one stamp holds two poses there) gives two or more different poses
+    (``files``: each line's pose as read, text; ``linenos``: its lines). Which is the camera's
+    there cannot be told, so a frame whose pose the lookup would take from it gets none."""
+
+    def warning(self) -> Optional[str]:
+        """The one line that says it (the file, the lines, what is done, the fix), or None."""
+        if not self.stamps:
+            return None
+        said = [f"lines {_and(str(n) for n in self.lines[s])} at t={s * 1e-9:.6f} s"
+                for s in sorted(self.stamps)[:MAX_NAMED]]
+        more = len(self.stamps) - len(said)
+        return (f"{self.path}: {len(self.stamps)} timestamp(s) given two or more different "
+                f"poses: {'; '.join(said)}{f'; and {more} more' if more else ''}: which is the "
+                "camera's there cannot be told, so a frame whose pose would be taken from one "
+                "gets none: localize --groundtruth leaves it out of its accuracy figures "
+                "(metrics.json 'ambiguous_groundtruth'), build-map --trajectory takes it as no "
+                "keyframe; fix: give each pose its own time (a trajectory.tum of a run whose "
+                "images shared a stamp: fix their stamps and localize again)")
+
+    def warn_scored(self) -> None:
+        """The warning where the rule is not applied (a TUM folder's own groundtruth.txt): a
+        frame at such a stamp is scored against the first of them."""
+        if self.stamps:  # the first such stamp: its first line and the first that differs
+            s = min(self.stamps, key=lambda t: self._groups[t][0][0])
+            g = self._groups[s]
+            other = next(n for n, pose in g if pose != g[0][1])
+            log.warning("%s:%d and :%d: %d different poses at timestamp %s; a frame at that "
+                        "stamp is scored against one of them: give each pose its own time",
+                        self.path, g[0][0], other, len({pose for _, pose in g}),
+                        _seconds(s))
+
+
+def poses_sharing_a_stamp(path: Any, stamps_ns: np.ndarray, values: np.ndarray,
+                          linenos: Sequence[int]) -> SharedPoses:
+    """The `SharedPoses` of a trajectory file as read (``values`` (N, 7) tx ty tz qx qy qz qw,
+    ``linenos`` its lines); one pose repeated at its stamp is not ambiguous. Not warned."""
+    return SharedPoses(str(path), stamps_ns, [" ".join(map(repr, v)) for v in
+                                              np.asarray(values).tolist()], linenos)
+
+
+def frames_on_shared_poses(stamps_ns: np.ndarray, poses: np.ndarray, query_ns: Sequence[int],
+                           rule: Any) -> np.ndarray:
+    """(M,) bool: the frames (``query_ns`` int ns) whose pose by the pose-at-stamp ``rule``
+    (`PoseAtStampConfig`) from the trajectory (``stamps_ns`` (N,), ``poses`` (N, 4, 4))
+    depends on which of the poses at a repeated stamp is taken: at that stamp, interpolated
+    across it, or nearest to it -- those whose lookup differs when the last of them is kept
+    instead of the first."""
+    from ..core.trajectory import poses_at_stamps
+
+    query = np.asarray(query_ns, dtype=np.int64)
+    tol, gap = round(rule.tolerance_s * 1e9), round(rule.max_gap_s * 1e9)
+    first = poses_at_stamps(stamps_ns, poses, query, tol, gap)[0]
+    last = poses_at_stamps(np.asarray(stamps_ns)[::-1], np.asarray(poses)[::-1], query, tol,
+                           gap)[0]
+    same = (first == last) | (np.isnan(first) & np.isnan(last))
+    return ~same.all(axis=(1, 2))
+
+
+def _samples_used(stamps_ns: np.ndarray, frames_ns: Sequence[int]) -> List[int]:
+    """The trajectory stamps at or around (the two bracketing) each of ``frames_ns``."""
+    u = np.unique(stamps_ns)
+    out = set()
+    for t in frames_ns:
+        i = int(np.searchsorted(u, t))
+        out.update(int(u[j]) for j in (i - 1, i) if 0 <= j < u.size)
+    return sorted(out)
 
 
 def no_pose_note(shared: Optional[SharedStamps], missing_ns: Sequence[int]
@@ -129,10 +233,11 @@ def no_pose_note(shared: Optional[SharedStamps], missing_ns: Sequence[int]
         return None, rest
     lines = sorted({n for s in hit for n in shared.lines[s]})
     return (f"{len(hit)} {'is' if len(hit) == 1 else 'are'} at a stamp {shared.path} gives to "
-            f"two or more images ({shared.unit}s {', '.join(map(str, lines))}), whose pose "
-            "there is either image's or neither's: fix the file as its warning says" + (
+            f"{_gives(shared)} ({shared.unit}s {', '.join(map(str, lines))}), " + (
+                "of which one at most is the camera's" if isinstance(shared, SharedPoses) else
+                "whose pose there is either image's or neither's") + (
+                ": fix the file as its warning says") + (
                 f"; the other {len(rest)}: " if rest else ""), rest)
-
 
 
 def bag_shared_stamps(label: str, topic: str, stamps_ns: Sequence[int],

@@ -25,6 +25,7 @@ from ..core.errors import InputError
 from ..core.text_files import decode_text, image_kind, not_text, not_text_fix
 from ..core.trajectory import check_stamped_poses, overlapping_reset
 from .misfiled_trajectory import clip, misfiled
+from .shared_stamps import SharedPoses, poses_sharing_a_stamp
 
 log = logging.getLogger(__name__)
 
@@ -390,9 +391,19 @@ _POSE_COLUMNS = ("tx", "ty", "tz", "qx", "qy", "qz", "qw")
 
 def read_tum_trajectory_and_unit(path: PathLike, option: str = ""
                                  ) -> Tuple[np.ndarray, np.ndarray, str]:
+    """`read_tum_trajectory_shared` without its `SharedPoses`, which it warns about: a frame at
+    such a stamp is scored against the first (a TUM folder's own groundtruth.txt)."""
+    stamps, poses, unit, shared = read_tum_trajectory_shared(path, option)
+    shared.warn_scored()
+    return stamps, poses, unit
+
+
+def read_tum_trajectory_shared(path: PathLike, option: str = ""
+                               ) -> Tuple[np.ndarray, np.ndarray, str, SharedPoses]:
     """Read and fully validate a TUM trajectory -> (stamps_ns int64 (N,), poses float64
     (N, 4, 4), the unit its stamps were written in: 's', 'ns' for integers above 1e12, '' when
-    it has no pose).
+    it has no pose; its `shared_stamps.SharedPoses`, the stamps it gives two different poses,
+    not warned about: the caller says what it does with them).
 
     Each line is ``timestamp tx ty tz qx qy qz qw`` (metres, unit quaternion x y z w); the pose
     is ``map_from_cam`` for ground truth and estimates alike. Stamps are seconds, or integer
@@ -410,7 +421,7 @@ def read_tum_trajectory_and_unit(path: PathLike, option: str = ""
     stamps, rows, linenos, unit = _read_numbered_rows(path, 8, layout, option)
     poses = np.tile(np.eye(4), (len(rows), 1, 1))
     if not rows:
-        return stamps, poses, unit
+        return stamps, poses, unit, poses_sharing_a_stamp(path, stamps, np.zeros((0, 7)), [])
     values = np.empty((len(rows), 7))
     for i, (row, lineno) in enumerate(zip(rows, linenos)):
         try:
@@ -437,9 +448,8 @@ def read_tum_trajectory_and_unit(path: PathLike, option: str = ""
                              "the columns (a missing or extra one shifts the quaternion)"))
     poses[:, :3, :3] = Rotation.from_quat(values[:, 3:]).as_matrix()
     poses[:, :3, 3] = values[:, :3]
-    _warn_poses_sharing_a_stamp(path, stamps, values, linenos)
     _warn_identity_written_w_first(path, values[0], linenos[0])
-    return stamps, poses, unit
+    return stamps, poses, unit, poses_sharing_a_stamp(path, stamps, values, linenos)
 
 
 def _warn_identity_written_w_first(path: Path, first: np.ndarray, lineno: int) -> None:
@@ -463,22 +473,6 @@ def _warn_identity_written_w_first(path: Path, first: np.ndarray, lineno: int) -
                 "wrong otherwise. If the turn is meant (OpenGL camera axes converted to "
                 "OpenCV's), ignore this", path, lineno, "1" if q[0] > 0 else "-1",
                 TRAJECTORY_LAYOUT)
-
-
-def _warn_poses_sharing_a_stamp(path: Path, stamps: np.ndarray, values: np.ndarray,
-                                linenos: List[int]) -> None:
-    """A warning for different poses at one timestamp (stamps zeroed or pasted over: a frame at
-    that stamp is scored against whichever the lookup picks), naming the first such stamp's
-    lines; one pose repeated is not ambiguous."""
-    first: dict = {}
-    for i, t in enumerate(stamps.tolist()):
-        j = first.setdefault(t, i)
-        if j != i and not np.array_equal(values[j], values[i]):
-            n = len({tuple(v) for v in values[stamps == t].tolist()})
-            log.warning("%s:%d and :%d: %d different poses at timestamp %s; a frame at that "
-                        "stamp is scored against one of them: give each pose its own time",
-                        path, linenos[j], linenos[i], n, _format_stamp(t))
-            return
 
 
 def write_tum_trajectory(path: PathLike, stamps_ns: np.ndarray, poses: np.ndarray) -> None:

@@ -240,3 +240,71 @@ def test_summarize_counts_the_ambiguous_frames_localized():
            for s, ok in ((1, True), (2, True), (2, False), (3, True))]
     amb = {"frames": 2, "stamps_ns": [2], "file": "f", "lines": [2, 3]}
     assert summarize(res, None, ambiguous=amb)["ambiguous_groundtruth"]["localized"] == 1
+
+
+def _two_poses_at(folder, stamp, path):
+    """``folder``'s groundtruth.txt with a second, 5 cm shifted pose at ``stamp`` (as a
+    trajectory.tum of a run whose two images shared it holds): written to ``path``."""
+    lines = (folder / "groundtruth.txt").read_text().splitlines(keepends=True)
+    i = next(k for k, line in enumerate(lines) if line.startswith(stamp))
+    f = lines[i].split()
+    f[1] = f"{float(f[1]) + 0.05:.9f}"
+    lines.insert(i + 1, " ".join(f) + "\n")
+    path.write_text("".join(lines))
+    return i + 1  # the first of the two lines (1-based)
+
+
+def test_a_groundtruth_file_with_two_poses_at_a_stamp_leaves_that_frame_out(
+        tum, sift_map, tmp_path, capsys):
+    """--groundtruth with two different poses at one stamp only warned that 'a frame at that
+    stamp is scored against one of them' (5 of 5 evaluated); now as for rgb.txt."""
+    from pathlib import Path
+
+    q, gt = Path(tum[1]), tmp_path / "gt.txt"
+    stamp = (q / "rgb.txt").read_text().splitlines()[3].split()[0]  # the 3rd frame's
+    line = _two_poses_at(q, stamp, gt)
+    run = tmp_path / "run"
+    assert main(["localize", str(q), "--map", sift_map, "--out", str(run), "--matcher", "sift",
+                 "--max-frames", "5", "--groundtruth", str(gt), "--log-level", "warning"]) == 0
+    out, err = capsys.readouterr()
+    (said,) = [r for r in err.splitlines() if "different poses" in r]
+    assert f"{gt}: 1 timestamp(s) given two or more different poses: lines {line} and " \
+        f"{line + 1}" in said and "scored against one" not in said, said
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["ambiguous_groundtruth"] == {
+        "frames": 1, "stamps_ns": [int(round(float(stamp) * 1e9))], "file": str(gt),
+        "lines": [line, line + 1], "shared": "poses", "localized": 1}
+    assert m["frames_with_groundtruth"] == 4 and m["evaluated"] == 4
+    assert (f"1 frame at a stamp {gt} gives to two or more different poses (lines {line}, "
+            f"{line + 1}): not evaluated") in out
+
+
+def test_frames_posed_across_a_shared_pose_are_left_out_and_build_map_says_why():
+    """Interpolated across (or nearest to) a stamp with two poses: the pose depends on which
+    is taken, so it is left out too; at their own stamps the neighbours keep theirs."""
+    from mast3r_ros.core.config import PoseAtStampConfig
+    from mast3r_ros.replay.shared_stamps import (frames_on_shared_poses, no_pose_note,
+                                                 poses_sharing_a_stamp)
+
+    s = 1_000_000_000
+    stamps = np.array([0, s, s, 2 * s, 3 * s])
+    values = np.zeros((5, 7))
+    values[:, 6] = 1
+    values[:, 0] = [0, 1, 1.05, 2, 3]
+    poses = np.tile(np.eye(4), (5, 1, 1))
+    poses[:, 0, 3] = values[:, 0]
+    rule = PoseAtStampConfig(max_gap_s=2.0)
+    query = [0, s // 2, s, 3 * s // 2, 2 * s, 5 * s // 2]
+    assert frames_on_shared_poses(stamps, poses, query, rule).tolist() == [
+        False, True, True, True, False, False]
+    shared = poses_sharing_a_stamp("t.tum", stamps, values, [2, 3, 4, 5, 6])
+    gt, entry = leave_out_ambiguous(query, np.tile(np.eye(4), (6, 1, 1)), None,
+                                    (stamps, poses, shared), rule)
+    assert np.isnan(gt[1:4]).all() and np.isfinite(gt[[0, 4, 5]]).all()
+    assert entry == {"frames": 3, "stamps_ns": [s // 2, s, 3 * s // 2], "file": "t.tum",
+                     "lines": [3, 4], "shared": "poses"}
+    note, rest = no_pose_note(shared, [s, 7])
+    assert note.startswith("1 is at a stamp t.tum gives to two or more different poses "
+                           "(lines 3, 4)") and rest == [7]
+    # the same pose twice at a stamp is no ambiguity
+    assert not poses_sharing_a_stamp("t.tum", np.array([0, 0]), np.zeros((2, 7)), [1, 2])
