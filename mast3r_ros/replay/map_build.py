@@ -255,7 +255,9 @@ def build_retrieval(cfg: Config, checkpoint: Optional[str], codebook: Optional[s
     the same ASMK index; a --codebook given applies to the checkpoint of --params too. An
     empty ``checkpoint`` ('' : --retrieval-checkpoint '') builds no ASMK index whatever
     --params says. The config records the codebook as resolved (beside the checkpoint when
-    none is given); the codebook returned stays as given, for `check_retrieval_files`.
+    none is given); the codebook returned stays as given, for `check_retrieval_files`. The
+    files of --params have ``~`` and ``$VARS`` expanded, as the node reads them
+    (`resolve_checkpoint`).
 
     Raises `CheckpointError` when the retrieval checkpoint of --params is not a file (a
     robot's parameter file on another machine), naming it and both ways on; `InputError` for
@@ -273,8 +275,13 @@ def build_retrieval(cfg: Config, checkpoint: Optional[str], codebook: Optional[s
                 if not r.checkpoint else "this build encodes no keyframes (--matcher "
                 f"{cfg.localizer.matcher}{'' if cfg.model.checkpoint else ', no --checkpoint'})"))
             return cfg, None, None
-        checkpoint, codebook = r.checkpoint, codebook or r.codebook or None
-        if not os.path.isfile(os.path.expanduser(checkpoint)):
+        from ..core.model.checkpoint import resolve_checkpoint
+
+        # '~' and $VARS expanded, as the node and localize read these parameters: the
+        # isfile check expanded '~', then `check_retrieval_files` refused the path unexpanded
+        checkpoint = resolve_checkpoint(r.checkpoint) or ""
+        codebook = codebook or resolve_checkpoint(r.codebook) or None
+        if not os.path.isfile(checkpoint):
             raise CheckpointError(
                 f"retrieval checkpoint not found: {checkpoint} (retrieval.checkpoint of "
                 "--params); pass --retrieval-checkpoint PATH, or --retrieval-checkpoint '' to "

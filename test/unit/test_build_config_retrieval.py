@@ -99,3 +99,35 @@ def test_a_codebook_for_a_build_without_an_asmk_index_is_refused(tmp_path):
     with pytest.raises(InputError, match=r"encodes no keyframes \(--matcher sift, no --check"):
         build_retrieval(with_params, None, "c.pkl")
     assert build_retrieval(sift, None, None) == (sift, None, None)  # nothing asked: unchanged
+
+
+def test_params_retrieval_files_under_home_are_found(tmp_path, ref_fixtures, monkeypatch):
+    """``retrieval.checkpoint: ~/R_retrieval_trainingfree.pth`` in build-map's --params (as the
+    node and localize read it) was refused as "retrieval checkpoint not found: ~/R_..." though
+    the file was there: '~' was expanded for one check and not for the next."""
+    import shutil
+
+    from mast3r_ros.replay.map_build import BuildOptions, build_retrieval, check_build_files
+
+    rt = ref_fixtures / "retrieval_tiny"
+    if not (rt / "ckpt.pth").is_file():
+        pytest.skip("retrieval_tiny fixture missing")
+    home = tmp_path / "home"
+    (home / "cb").mkdir(parents=True)
+    shutil.copy(rt / "ckpt.pth", home / "R_retrieval_trainingfree.pth")
+    shutil.copy(rt / "codebook.pkl", home / "cb" / "own.pkl")
+    monkeypatch.setenv("HOME", str(home))
+    params = tmp_path / "p.yaml"
+    params.write_text(PARAMS + f"    checkpoint: '{ref_fixtures / 'mast3r_tiny' / 'ckpt.pth'}'\n"
+                      "    retrieval: {checkpoint: ~/R_retrieval_trainingfree.pth, "
+                      "codebook: ~/cb/own.pkl}\n")
+    cfg, checkpoint, codebook = build_retrieval(load_config_yaml(str(params)), None, None)
+    check_build_files(cfg, BuildOptions(retrieval_checkpoint=checkpoint, codebook=codebook))
+    assert checkpoint == str(home / "R_retrieval_trainingfree.pth")
+    assert codebook == cfg.retrieval.codebook == str(home / "cb" / "own.pkl")
+    # a codebook left empty is the one beside the expanded checkpoint
+    shutil.copy(rt / "codebook.pkl", home / "R_retrieval_codebook.pkl")
+    params.write_text(params.read_text().replace(", codebook: ~/cb/own.pkl", ""))
+    cfg, checkpoint, codebook = build_retrieval(load_config_yaml(str(params)), None, None)
+    assert cfg.retrieval.codebook == str(home / "R_retrieval_codebook.pkl")
+    check_build_files(cfg, BuildOptions(retrieval_checkpoint=checkpoint, codebook=codebook))
