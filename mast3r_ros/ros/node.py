@@ -297,12 +297,7 @@ class LocalizerNode(VideoReceipt, ExecutorSide, LifecycleNode):
         return SUCCESS
 
     def _load_localizer(self, cfg: Config):
-        try:
-            from mast3r_ros.core.localizer import Localizer
-        except ImportError as err:
-            raise Mast3rRosError(f"cannot import the localizer ({err}); is PyTorch installed "
-                                 "for this Python?") from err
-        return Localizer.from_config(cfg, cfg.node.map_path)
+        return params.load_localizer(cfg)  # its refusals' fixes in parameters, not flags
 
     def _stop_worker_after_failed_configure(self) -> None:
         # the load failed, so the thread is idle; only an older thread still in a frame

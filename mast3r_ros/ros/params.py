@@ -32,7 +32,7 @@ from mast3r_ros.core.config import (
     validate_param,
 )
 from mast3r_ros.core.config.launch_args import launch_argument_hint
-from mast3r_ros.core.errors import ConfigError
+from mast3r_ros.core.errors import ConfigError, Mast3rRosError
 from mast3r_ros.core.message_fields import frame_id_problem
 from mast3r_ros.core.frame_params import frame_params_problem
 
@@ -122,6 +122,22 @@ def validate_node_config(cfg: Config) -> Config:
     if why:
         raise ConfigError(why)
     return cfg
+
+
+def load_localizer(cfg: Config) -> Any:
+    """The node's `Localizer` for a validated ``cfg`` (`params_to_config`): `Localizer.from_config`
+    on its ``map_path``, the fixes its refusals name told as this node's parameters
+    (`given_as.PARAMETERS`: "the parameter 'checkpoint'"), not the commands' flags (a DUSt3R
+    checkpoint, a checkpoint given as ``map_path``). Raises what `Localizer.from_config` raises,
+    and `Mast3rRosError` when the localizer cannot be imported (PyTorch missing)."""
+    try:
+        from mast3r_ros.core.localizer import Localizer
+    except ImportError as err:
+        raise Mast3rRosError(f"cannot import the localizer ({err}); is PyTorch installed "
+                             "for this Python?") from err
+    from mast3r_ros.core.model.given_as import PARAMETERS
+
+    return Localizer.from_config(cfg, cfg.node.map_path, given=PARAMETERS)
 
 
 def params_to_config(values: Mapping[str, Any], where: str = "ROS parameters") -> Config:

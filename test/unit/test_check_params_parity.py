@@ -262,3 +262,36 @@ def test_a_dust3r_checkpoint_is_refused_as_the_mast3r_matcher_refuses_it(tmp_pat
                       SimpleNamespace(has_descriptors=False), None, 512)
     assert str(node.value).startswith(no_descriptors_for_localizer()), node.value
     assert _run(capsys, _params(tmp_path, checkpoint=dust3r, matcher="sift"))[0] == 0
+
+
+def test_the_node_tells_its_localizer_refusals_in_parameters(tmp_path, monkeypatch):
+    """The node's configure said "the localizer needs a MASt3R checkpoint (--checkpoint)" of a
+    DUSt3R checkpoint and "a checkpoint goes in --checkpoint" of a checkpoint given as map_path
+    (`Mast3rMatcher`'s and `KeyframeMap.load`'s words, shared with localize): a node has no
+    flags. It says the parameter now; localize (the same `Localizer.from_config`) its flag."""
+    from test_keyframes import _keyframes
+
+    from mast3r_ros.core import keyframes as kfm
+    from mast3r_ros.core.errors import MapFormatError
+    from mast3r_ros.core.localizer import Localizer
+    from mast3r_ros.core.model.engine import Mast3rEngine
+    from mast3r_ros.ros.params import load_localizer, params_to_config
+
+    # a DUSt3R network as loaded (a real one: test_build_map_dust3r), without seconds of weights
+    monkeypatch.setattr(Mast3rEngine, "from_config", lambda *a, **k: SimpleNamespace(
+        has_descriptors=False, image_size=224, close=lambda: None))
+    net = _network_file(tmp_path)
+    site = kfm.write_map(str(tmp_path / "site"), _keyframes()[:2])
+    for map_path, error, node_said, command_said in (
+            (site, CheckpointError, "needs a MASt3R checkpoint (the parameter 'checkpoint')",
+             "needs a MASt3R checkpoint (--checkpoint)"),
+            (net, MapFormatError, "a checkpoint goes in the parameter 'checkpoint'",
+             "a checkpoint goes in --checkpoint")):
+        cfg = params_to_config({"map_path": map_path, "checkpoint": net, "device": "cpu",
+                                "image_size": 224})
+        with pytest.raises(error) as node:
+            load_localizer(cfg)
+        assert node_said in str(node.value) and not FLAG.search(str(node.value)), node.value
+        with pytest.raises(error) as command:
+            Localizer.from_config(cfg)
+        assert command_said in str(command.value), command.value

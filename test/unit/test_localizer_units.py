@@ -27,6 +27,7 @@ from mast3r_ros.core.localizer import Localizer, position_sigma_m
 from mast3r_ros.core.localizer.global_retrieval import GlobalRetrieval, _pooled_index
 from mast3r_ros.core.retrieval_index import IndexParams
 from mast3r_ros.core.localizer.matcher_factory import _make_matcher
+from mast3r_ros.core.model.given_as import FLAGS
 from mast3r_ros.core.localizer.query_checks import _checked_pose, _warn_ignored_skew
 from mast3r_ros.core.localizer.results import _match_debug
 from mast3r_ros.core.matchers.lazy_encodings import KeyframeEncodings
@@ -694,7 +695,7 @@ def test_factory_passes_the_configured_mast3r_settings(kf_map, monkeypatch):
     assert _make_matcher(kf_map, cfg, engine, 384, False, 7, 64.0) == "matcher"
     assert seen["args"] == (kf_map, engine, cfg.matching, 384, "depth", 0.3, False, 7)
     assert seen["kw"] == dict(depth_sigma_k=2e-3, pixel_sigma_px=0.7, conf_alpha=0.4,
-                              device_cache_mb=64.0)
+                              device_cache_mb=64.0, given=FLAGS)
 
 
 # -------------------------------------------------------------- device encodings cache ---

@@ -93,7 +93,7 @@ class KeyframeMap(MapEncodings, MapFiles):
     # -- loading ----------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str, lazy: bool = False, encoding_cache_mb: float = 1024.0,
-             check_files: bool = True) -> KeyframeMap:
+             check_files: bool = True, checkpoint_as: str = "--checkpoint") -> KeyframeMap:
         """Read and validate a map folder; raises `MapFormatError` naming the bad field/file.
 
         ``lazy``: read the manifest, the keyframe and chunk tables (v3) and the retrieval index
@@ -104,11 +104,11 @@ class KeyframeMap(MapEncodings, MapFiles):
         them all); ``check_files=False`` skips that and the retrieval index's read (check-map
         itself: it lists every bad file, the retrieval index's among them, before a full open).
         ``encoding_cache_mb`` bounds the host LRU cache of each encoding store (v2, v3 maps).
-        A leading ``~`` is expanded (``map_path: ~/maps/office`` in a parameter file).
-        """
+        A leading ``~`` is expanded (``map_path: ~/maps/office`` in a parameter file); a
+        checkpoint given as the map is told to go in ``checkpoint_as`` (the node: a parameter)."""
         path = os.path.expanduser(path)
         try:
-            return cls._load(path, lazy, encoding_cache_mb, check_files)
+            return cls._load(path, lazy, encoding_cache_mb, check_files, False, checkpoint_as)
         except MapFormatError as e:
             raise _naming_the_folder(e, path) from None
 

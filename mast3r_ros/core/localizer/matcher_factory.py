@@ -16,11 +16,13 @@ from ..config import LocalizerConfig
 from ..errors import ConfigError
 from ..keyframes import KeyframeMap
 from ..matchers.base import PairMatcher, sift_alternative
+from ..model.given_as import FLAGS, GivenAs
 from ..model.preprocess import SIZES
 
 
 def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, image_size: int,
-                  recompute_encodings: bool, seed: int, device_cache_mb: float) -> PairMatcher:
+                  recompute_encodings: bool, seed: int, device_cache_mb: float,
+                  given: GivenAs = FLAGS) -> PairMatcher:
     m, cv = config.matching, config.covariance
     if config.matcher == "sift":
         from ..matchers.sift import SiftMatcher
@@ -42,7 +44,7 @@ def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, ima
                              depth_sigma_k=cv.depth_sigma_k,
                              pixel_sigma_px=cv.keyframe_pixel_sigma_px,
                              conf_alpha=cv.pointmap_conf_alpha,
-                             device_cache_mb=device_cache_mb)
+                             device_cache_mb=device_cache_mb, given=given)
     raise ConfigError(f"matcher must be 'mast3r' or 'sift', got {config.matcher!r}")
 
 

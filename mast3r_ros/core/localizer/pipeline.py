@@ -50,6 +50,7 @@ from ..errors import ClosedError, ConfigError, InputError, MapFormatError, Mast3
 from ..geometry import undistort_pixels
 from ..keyframes import KeyframeMap
 from ..matchers.base import add_time, sift_alternative
+from ..model.given_as import FLAGS, GivenAs
 from ..pnp import MIN_POINTS, PnPResult, UncertaintyModel, check_seed, solve_pnp
 from ..pose_uncertainty import position_sigma_m
 from ..retrieval import nearest_to_prior, pose_consistent_subset
@@ -88,7 +89,8 @@ class Localizer:
     subsets and the PnP-RANSAC draws. ``retrieval`` configures `GlobalRetrieval`; ``retriever``
     is an already loaded ASMK retriever (else it is loaded from ``retrieval.checkpoint`` when
     needed). ``device_cache_mb`` (``scale.device_cache_mb``, MiB) bounds the mast3r matcher's
-    device-side cache of keyframe encodings.
+    device-side cache of keyframe encodings. ``given`` (`given_as`): how the user gives the
+    checkpoint, for the fix a refusal names (the commands' --checkpoint; the node's parameter).
 
     Calls from several threads are safe and run one at a time: `localize`, `warmup` and
     `close` hold the localizer's lock (the matcher's caches and random stream are shared;
@@ -110,7 +112,8 @@ class Localizer:
     def __init__(self, kf_map: KeyframeMap, config: LocalizerConfig, engine: Any = None, *,
                  image_size: Optional[int] = None, recompute_encodings: bool = True, seed: int = 0,
                  retrieval: RetrievalConfig = RetrievalConfig(), retriever: Any = None,
-                 device_cache_mb: float = ScaleConfig().device_cache_mb):
+                 device_cache_mb: float = ScaleConfig().device_cache_mb,
+                 given: GivenAs = FLAGS):
         self._lock = threading.RLock()  # one frame at a time (see the class docstring)
         if not isinstance(kf_map, KeyframeMap):
             raise InputError(f"Localizer takes a KeyframeMap (KeyframeMap.load(path)), got "
@@ -126,7 +129,7 @@ class Localizer:
         self.engine = engine
         self.seed = check_seed(seed, "Localizer: seed")
         self.matcher = _make_matcher(kf_map, config, engine, image_size, recompute_encodings,
-                                     self.seed, device_cache_mb)
+                                     self.seed, device_cache_mb, given)
         self._poses = kf_map.poses()
         self._down = map_down_axis(self._poses)  # None: the keyframes agree on no "down"
         self.retrieval = GlobalRetrieval(kf_map, self.matcher, retrieval, engine, image_size,
@@ -142,11 +145,12 @@ class Localizer:
 
     @classmethod
     def from_config(cls, cfg: Config, map_path: Optional[str] = None, *,
-                    recompute_encodings: bool = True) -> Localizer:
+                    recompute_encodings: bool = True, given: GivenAs = FLAGS) -> Localizer:
         """Load the map (and the checkpoint when the matcher is 'mast3r') named by a config.
 
         ``cfg`` is the whole `Config` (``config_from_params``), ``map_path`` the map folder
-        (None: ``cfg``'s ``map_path`` parameter, as the node reads it).
+        (None: ``cfg``'s ``map_path`` parameter, as the node reads it); ``given``: how the user
+        gives the checkpoint (`given_as`; the node: `PARAMETERS`), for the refusals' fixes.
         Raises `ConfigError` (also for a ``cfg`` that is not a `Config`), `CheckpointError`,
         `MapFormatError` or `InputError` (the sift matcher on a map without depth; any of them
         also from the warm-up) with what to fix.
@@ -160,7 +164,7 @@ class Localizer:
                 raise ConfigError("Localizer.from_config: no map: pass map_path, or set the "
                                   "'map_path' parameter of the config")
         apply_cpu_threads(cfg.model.cpu_threads)
-        kf_map = KeyframeMap.load(map_path, lazy=True,
+        kf_map = KeyframeMap.load(map_path, lazy=True, checkpoint_as=given.checkpoint,
                                   encoding_cache_mb=cfg.scale.encoding_cache_mb)
         mismatch = map_frame_mismatch(cfg.node.map_frame, kf_map)
         if mismatch:
@@ -186,7 +190,7 @@ class Localizer:
         try:
             loc = cls(kf_map, cfg.localizer, engine, image_size=cfg.model.image_size,
                       recompute_encodings=recompute_encodings, retrieval=cfg.retrieval,
-                      device_cache_mb=cfg.scale.device_cache_mb)
+                      device_cache_mb=cfg.scale.device_cache_mb, given=given)
         except BaseException:
             if engine is not None:
                 engine.close()

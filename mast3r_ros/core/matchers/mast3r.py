@@ -33,6 +33,7 @@ from ..geometry import (
 from ..grid_undistort import GridUndistortCache
 from ..keyframes import EncodingSet, KeyframeMap
 from ..keyframes.encodings import content_id_of, stale_encodings
+from ..model.given_as import FLAGS, GivenAs
 from ..types import CameraIntrinsics, Correspondences, Frame
 from ..uncertainty import depth_point_covariance, pointmap_point_covariance
 from .base import add_time, sift_alternative
@@ -241,7 +242,8 @@ class Mast3rMatcher:
     (pixels) for depth points, ``conf_alpha`` for pointmap points. ``seed`` seeds the random
     ``max_matches`` subsets.
 
-    Raises `CheckpointError` for an engine without a descriptor head, `ConfigError` for
+    Raises `CheckpointError` for an engine without a descriptor head (its fix in the words of
+    ``given``, `given_as`: the commands' --checkpoint, the node's parameter), `ConfigError` for
     ``points_source`` 'depth' on a map without depth (the sift matcher raises `InputError` for
     the same map), `MapFormatError` when the map has no encodings for this checkpoint and size
     and ``recompute_encodings`` is off.
@@ -253,11 +255,12 @@ class Mast3rMatcher:
                  image_size: int, points_source: str = "pointmap",
                  max_scale_error: float = 0.25, recompute_encodings: bool = True,
                  seed: int = 0, depth_sigma_k: float = 1.6e-3, pixel_sigma_px: float = 1.0,
-                 conf_alpha: float = 0.2, device_cache_mb: Optional[float] = None):
+                 conf_alpha: float = 0.2, device_cache_mb: Optional[float] = None,
+                 given: GivenAs = FLAGS):
         if not engine.has_descriptors:
             from ..model.checkpoint_arch import no_descriptors_for_localizer
 
-            raise CheckpointError(no_descriptors_for_localizer() + sift_alternative(kf_map))
+            raise CheckpointError(no_descriptors_for_localizer(given) + sift_alternative(kf_map))
         require_map_depth(kf_map, "mast3r", points_source)  # check-params: the same rule
         self.kf_map, self.engine, self.cfg = kf_map, engine, matching
         self.image_size = int(image_size)
