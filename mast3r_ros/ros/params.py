@@ -128,15 +128,21 @@ def load_localizer(cfg: Config) -> Any:
     """The node's `Localizer` for a validated ``cfg`` (`params_to_config`): `Localizer.from_config`
     on its ``map_path``, the fixes its refusals name told as this node's parameters
     (`given_as.PARAMETERS`: "the parameter 'checkpoint'"), not the commands' flags (a DUSt3R
-    checkpoint, a checkpoint given as ``map_path``). Raises what `Localizer.from_config` raises,
-    and `Mast3rRosError` when the localizer cannot be imported (PyTorch missing)."""
+    checkpoint, a checkpoint given as ``map_path``; the checkpoint's cheap checks, which
+    check-params runs too, come first, in those words: the network loader's name the flags).
+    Raises what `Localizer.from_config` raises, and `Mast3rRosError` when the localizer cannot
+    be imported (PyTorch missing)."""
     try:
         from mast3r_ros.core.localizer import Localizer
+        from mast3r_ros.core.model.checkpoint import require_checkpoint, resolve_checkpoint
     except ImportError as err:
         raise Mast3rRosError(f"cannot import the localizer ({err}); is PyTorch installed "
                              "for this Python?") from err
-    from mast3r_ros.core.model.given_as import PARAMETERS
+    from mast3r_ros.core.model.given_as import PARAMETER_PASSED_AS, PARAMETERS
 
+    if cfg.localizer.matcher == "mast3r" and cfg.model.checkpoint:
+        require_checkpoint(resolve_checkpoint(cfg.model.checkpoint) or "", PARAMETER_PASSED_AS,
+                           PARAMETERS)
     return Localizer.from_config(cfg, cfg.node.map_path, given=PARAMETERS)
 
 

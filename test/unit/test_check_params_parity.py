@@ -295,3 +295,22 @@ def test_the_node_tells_its_localizer_refusals_in_parameters(tmp_path, monkeypat
         with pytest.raises(error) as command:
             Localizer.from_config(cfg)
         assert command_said in str(command.value), command.value
+
+
+@pytest.mark.parametrize("given", ["head", "cb", "missing"])
+def test_the_node_tells_a_wrong_checkpoint_in_parameters(tmp_path, files, given):
+    """The node's configure said the network loader's words of a retrieval head, a codebook or
+    a missing file as its checkpoint ("pass it as --retrieval-checkpoint (build-map, retrieve)
+    ...", "pass their path with --checkpoint / the 'checkpoint' parameter"), where check-params
+    says the parameters."""
+    from test_keyframes import _keyframes
+
+    from mast3r_ros.core import keyframes as kfm
+    from mast3r_ros.ros.params import load_localizer, params_to_config
+
+    bad = {"head": files.head, "cb": files.cb, "missing": tmp_path / "none.pth"}[given]
+    site = kfm.write_map(str(tmp_path / "site"), _keyframes()[:2])
+    with pytest.raises(CheckpointError) as node:
+        load_localizer(params_to_config({"map_path": site, "checkpoint": str(bad)}))
+    assert "the parameter 'checkpoint'" in str(node.value), node.value
+    assert not FLAG.search(str(node.value)), node.value
