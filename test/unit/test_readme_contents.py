@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from user_docs import user_doc_paths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -224,3 +226,35 @@ def test_each_commands_at_a_glance_row_links_the_section_of_its_command():
                 wrong.append(f"{cmd}: {target} (its section: {path}#{sections[0]})")
     assert checked >= 4, checked  # pair, retrieve, check-map, merge-maps
     assert not wrong, f"commands-at-a-glance rows that do not link their section: {wrong}"
+
+
+def _prose_sentences(section: str) -> list:
+    """The sentences of a README section's prose: fenced code blocks and table rows left out,
+    a paragraph or list item ending a sentence too; each one's words."""
+    text = re.sub(r"```.*?```", "\n\n", section, flags=re.S)
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("|"))
+    out = []
+    for para in re.split(r"\n\s*\n|\n(?=- |#)", text):
+        out += [s.split() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z`\[*(])", " ".join(para.split()))]
+    return [s for s in out if s]
+
+
+@pytest.mark.parametrize("heading, end, words, pages", [
+    ("## Quick start", "\n## ", 400, ("docs/quick_start.md", "docs/outputs.md")),
+    ("## The commands at a glance", "## Model weights", 250, ("docs/cli.md",)),
+])
+def test_the_first_read_sections_stay_short_and_link_their_details(heading, end, words, pages):
+    """A first-time user found the Quick start (1262 words of prose, a 700-word paragraph on
+    covariance verdicts after the demo's output) and the commands at a glance (one sentence of
+    416 words on OUT.old-X renames, chattr +i and Latin-1 folder names) unreadable: the details
+    live on docs/ pages the sections link; the sections say what to type and what to expect."""
+    readme = DOCS["README.md"].read_text(encoding="utf-8")
+    start = readme.index(heading)
+    section = readme[start:readme.index(end, start + len(heading))]
+    sentences = _prose_sentences(section)
+    prose = sum(len(s) for s in sentences)
+    longest = max(sentences, key=len)
+    assert prose <= words, f"{heading}: {prose} words of prose (at most {words})"
+    assert len(longest) <= 60, f"{heading}: a {len(longest)}-word sentence: {' '.join(longest)}"
+    linked = {path for path, _ in _links(section)}
+    assert set(pages) <= linked, (heading, sorted(linked))
