@@ -36,7 +36,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from .camera_key import CameraKey, camera_key
-from .run_evidence import Combined, RunFits, combine_measurements, interval_outside
+from .run_evidence import (Combined, RunFits, combine_measurements, consistent_note,
+                           interval_outside)
 
 # the verdict's band: a residual distortion moving the image corner by more than this angle
 # (k1 0.04 at 640x480, fx 585: the corners 7 px)
@@ -342,6 +343,7 @@ class RunDistortionEvidence(RunFits):
                 "k1": c.value, "k1_sigma": c.sigma, "frames_judged": c.frames_judged,
                 "frames_used": c.frames_used, "frames_outliers": c.frames_outliers,
                 "chi2_per_dof": c.chi2_per_dof, "consistent": c.consistent,
+                "consistent_note": consistent_note(c.consistent, c.chi2_per_dof, "off"),
                 "tolerance_deg": self.tolerance_deg,
                 "tolerance_k1": None if fx is None else ev.tolerance_k1,
                 "significance": ev.significance, "off": ev.off,

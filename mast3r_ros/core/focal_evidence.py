@@ -52,7 +52,8 @@ from .camera_key import CameraKey
 from .distortion_evidence import DistortionFit
 from .principal_point_evidence import PrincipalPointFit
 from .run_evidence import (CONSISTENCY_P, MIN_FRAMES, OUTLIER_Z,  # noqa: F401 (re-exported)
-                           RunFits, combine_measurements, interval_outside)
+                           RunFits, combine_measurements, consistent_note,
+                           interval_outside)
 
 # MIN_FRAMES (fewest frames before a verdict), OUTLIER_Z, CONSISTENCY_P: `run_evidence`'s, whose
 # `combine_measurements` is steps 1-3 above (in y = log s)
@@ -212,6 +213,7 @@ class RunFocalEvidence(RunFits):
             "scale": ev.scale, "scale_sigma": ev.sigma_log,
             "fx_fitted_px": None if ev.scale is None or fx is None else ev.scale * fx,
             "chi2_per_dof": ev.chi2_per_dof, "consistent": ev.consistent,
+            "consistent_note": consistent_note(ev.consistent, ev.chi2_per_dof, "fx_off"),
             "tolerance": ev.tolerance, "significance": ev.significance,
             "fx_off": ev.fx_off,
             "warning": focal_warning(ev, fx or 0.0, localized=localized) or None,

@@ -26,7 +26,8 @@ import dataclasses
 import math
 from typing import Any, Dict, Optional, Sequence
 
-from .run_evidence import Combined, RunFits, combine_measurements, interval_outside
+from .run_evidence import (Combined, RunFits, combine_measurements, consistent_note,
+                           interval_outside)
 
 # the verdict's band: a principal point off by more than this angle of view (fx tan 1 deg px)
 TOLERANCE_DEG = 1.0
@@ -174,7 +175,9 @@ class RunPrincipalPointEvidence(RunFits):
                     "fitted_px": None if c.value is None or base is None else base + c.value,
                     "frames_judged": c.frames_judged, "frames_used": c.frames_used,
                     "frames_outliers": c.frames_outliers, "chi2_per_dof": c.chi2_per_dof,
-                    "consistent": c.consistent, "off": off}
+                    "consistent": c.consistent,
+                    "consistent_note": consistent_note(c.consistent, c.chi2_per_dof, "off"),
+                    "off": off}
         return {"fx_px": fx, "cx_px": cx, "cy_px": cy, "frames_fitted": len(self._fits),
                 "cx": axis(ev.dcx, cx, ev.cx_off), "cy": axis(ev.dcy, cy, ev.cy_off),
                 "tolerance_deg": self.tolerance_deg,

@@ -100,6 +100,36 @@ def combine_measurements(values: Sequence[float], sigmas: Sequence[float],
     return Combined(quantity, mean, sigma, n, used, n - used, ratio, consistent)
 
 
+def consistent_note(consistent: Optional[bool], chi2_per_dof: Optional[float],
+                    verdict_key: str) -> Optional[str]:
+    """metrics.json's ``consistent_note`` beside ``consistent`` (a `Combined`'s, or a report's
+    values): what the chi^2 test says, in words, and that the camera's verdict is
+    ``verdict_key``'s, not this one's. None without a test (fewer than `MIN_FRAMES` frames, or
+    one used). Without it, ``consistent: false`` read as 'the camera is wrong' on a healthy
+    run (redkitchen's focal chi2/dof 9.3, ``fx_off: false``)."""
+    if consistent is None or chi2_per_dof is None:
+        return None
+    said = f"not a verdict on the camera: '{verdict_key}' is (false = not shown to be wrong)"
+    if consistent:
+        return f"the frames scatter as their own sigmas say (chi^2 test); {said}"
+    return (f"the frames scatter {scatter_factor(chi2_per_dof):.1f}x their own sigmas "
+            f"(chi2_per_dof {chi2_per_dof:.1f}; chi^2 test, p < {CONSISTENCY_P:g}): the "
+            f"combined sigma is widened by that factor; {said}")
+
+
+def scatter_factor(chi2_per_dof: float) -> float:
+    """How many times their own sigmas the frames scatter: the Birge ratio sqrt(chi2/dof)."""
+    return math.sqrt(max(chi2_per_dof, 0.0))
+
+
+def scatter_words(consistent: Optional[bool], chi2_per_dof: Optional[float]) -> str:
+    """The metrics table's words for frames that failed the chi^2 test ('' when they passed or
+    were not tested), as metrics.json's ``consistent_note`` says it."""
+    if consistent is not False or chi2_per_dof is None:
+        return ""
+    return f"frames scatter {scatter_factor(chi2_per_dof):.1f}x their sigmas, sigma widened"
+
+
 def interval_outside(c: Combined, low: float, high: float, significance: float) -> bool:
     """Whether the whole ``significance``-sigma interval of ``c`` lies below ``low`` or above
     ``high`` (False without a value, or with fewer than `MIN_FRAMES` frames used)."""

@@ -11,8 +11,17 @@ import math
 from typing import Any, Dict, Optional
 
 from ..core.config import GateConfig
+from ..core.run_evidence import scatter_words
 from .metrics import CHI2_3DOF_MEDIAN, GROSS_ERROR_M, _unit_of, calibration_verdict
 from .metrics_degraded import degraded_row
+
+
+def _scatter(report: Dict[str, Any], axis: str = "") -> str:
+    """'; <axis>frames scatter 3.1x their sigmas, sigma widened' for a camera report (or one
+    axis of it) whose ``consistent`` is false, as its ``consistent_note`` says ('' otherwise;
+    an older metrics.json without ``chi2_per_dof`` too)."""
+    words = scatter_words(report.get("consistent"), report.get("chi2_per_dof"))
+    return f"; {axis}{words}" if words else ""
 
 
 def _camera_focal_row(cf: Dict[str, Any]) -> str:
@@ -32,7 +41,8 @@ def _camera_focal_row(cf: Dict[str, Any]) -> str:
     earlier = (f"; {before} earlier under another fx not combined" if before else "")
     return (f"{cf['scale']:.3f}x +-{100 * cf['scale_sigma']:.1f} %: fx {cf['fx_fitted_px']:.1f}"
             f" px fits, the camera's is {cf['fx_px']:.1f} ({cf['frames_used']} frames{left_out}; "
-            f"{cf['frames_passed']} passed the per-frame gate{run_gate}{earlier}): {verdict}")
+            f"{cf['frames_passed']} passed the per-frame gate{run_gate}{earlier}"
+            f"{_scatter(cf)}): {verdict}")
 
 
 def _camera_principal_point_row(cp: Dict[str, Any]) -> str:
@@ -46,7 +56,8 @@ def _camera_principal_point_row(cp: Dict[str, Any]) -> str:
     return (f"cx {cx['fitted_px']:.1f} px ({cx['offset_px']:+.1f} +-{cx['offset_sigma_px']:.1f}),"
             f" cy {cy['fitted_px']:.1f} px ({cy['offset_px']:+.1f} +-{cy['offset_sigma_px']:.1f}) "
             f"fit, the camera's are {cp['cx_px']:.1f}, {cp['cy_px']:.1f} "
-            f"({cx['frames_used']} / {cy['frames_used']} frames): {verdict}")
+            f"({cx['frames_used']} / {cy['frames_used']} frames{_scatter(cx, 'cx ')}"
+            f"{_scatter(cy, 'cy ')}): {verdict}")
 
 
 def _camera_distortion_row(cd: Dict[str, Any]) -> str:
@@ -56,7 +67,7 @@ def _camera_distortion_row(cd: Dict[str, Any]) -> str:
                f"not off by more than {cd['tolerance_k1']:.3f} ({cd['tolerance_deg']:g} deg of "
                f"view at the corner) at {cd['significance']:g} sigma")
     return (f"residual k1 {cd['k1']:+.3f} +-{cd['k1_sigma']:.3f} beyond the camera's D "
-            f"({cd['frames_used']} frames): {verdict}")
+            f"({cd['frames_used']} frames{_scatter(cd)}): {verdict}")
 
 
 def _quaternion_order_row(qo: Dict[str, Any]) -> str:
