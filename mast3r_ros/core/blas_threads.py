@@ -15,8 +15,9 @@ The limit is threadpoolctl's (pip extra ``threadpoolctl``; apt ``python3-threadp
 which finds the BLAS that numpy loaded (OpenBLAS, MKL, BLIS; OpenBLAS 0.3.17 of numpy 1.21's
 wheels included) and sets its thread count for the ``with`` block only. Without threadpoolctl
 the block runs as before (BLAS's own thread count; ``OPENBLAS_NUM_THREADS=1`` in the
-environment has the same effect for the whole process), and one INFO line says so (a DEBUG
-line when ``OPENBLAS_NUM_THREADS=1`` is set).
+environment has the same effect for the whole process), and one INFO line says so, once for
+the Python environment (`said_once.first_in_environment`; a DEBUG line on later runs and
+when ``OPENBLAS_NUM_THREADS=1`` is set).
 
 The thread count is the process's, not the calling thread's: blocks that overlap (in several
 threads, or nested) share one limit, set when the first begins and undone when the last ends
@@ -31,6 +32,8 @@ import logging
 import os
 import threading
 from typing import Any, Iterator
+
+from .said_once import first_in_environment
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +58,16 @@ def _controller() -> Any:
             # OPENBLAS_NUM_THREADS=1, the line's own remedy, already holds BLAS to one thread:
             # telling the user to set it again would only mislead
             one = os.environ.get("OPENBLAS_NUM_THREADS", "").strip() == "1"
-            log.log(logging.DEBUG if one else logging.INFO,
+            # a hint, not a fault: said at INFO once for this Python environment (every
+            # command printed it), at DEBUG after
+            said = not one and first_in_environment("threadpoolctl-hint")
+            log.log(logging.INFO if said else logging.DEBUG,
                     "threadpoolctl is not installed: retrieval's exact search and PnP run "
                     "their numpy products on BLAS's own thread count, whose worker threads "
                     "spin on a loaded CPU (pip install threadpoolctl, apt "
                     "python3-threadpoolctl; or set OPENBLAS_NUM_THREADS=1)%s",
-                    " -- OPENBLAS_NUM_THREADS=1 is set: one thread" if one else "")
+                    " -- OPENBLAS_NUM_THREADS=1 is set: one thread" if one else
+                    " (said once for this Python environment)" if said else "")
             _blas = False
         else:
             try:

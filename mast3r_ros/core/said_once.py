@@ -4,13 +4,17 @@ A module-level ``set`` of the keys already warned about (a frame id, a stream's 
 by one entry for every distinct key: a camera driver that puts a counter or a stamp in its
 ``frame_id`` added one per image, for as long as the node ran. `SaidOnce` remembers at most
 ``max_keys`` of them, and `without_numbers` makes such ids one key: bounding the memory alone
-still said a line per image.
+still said a line per image. `first_in_environment` remembers a hint across processes: said
+once for a Python environment (a venv, the system's), not on every command.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
+import os
 import re
+import sys
 import threading
 from typing import Hashable, Iterator
 
@@ -69,3 +73,26 @@ class SaidOnce:
     def clear(self) -> None:
         with self._lock:
             self._keys.clear()
+
+
+def first_in_environment(name: str) -> bool:
+    """True the first time this Python environment (``sys.prefix``: a venv, the system's) asks
+    about the hint ``name`` (a file name's part: letters, digits, '-', '_'), False after: a marker
+    file ``mast3r_ros/said/<name>-<environment hash>`` under ``$XDG_CACHE_HOME`` (else
+    ``~/.cache``) says so. A marker that cannot be written (a read-only home) is not fatal: the
+    hint is then said on every run, as before. Raises nothing."""
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.join(
+        os.path.expanduser("~"), ".cache")
+    env = hashlib.sha1(os.path.realpath(sys.prefix).encode("utf-8")).hexdigest()[:12]
+    path = os.path.join(base, "mast3r_ros", "said", f"{name}-{env}")
+    if os.path.exists(path):
+        return False
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "x", encoding="utf-8") as f:  # 'x': two processes at once, one says it
+            f.write(f"{sys.prefix}\n")
+    except FileExistsError:
+        return False
+    except OSError:
+        pass
+    return True

@@ -76,7 +76,9 @@ def test_exact_search_product_runs_inside_the_limit(monkeypatch):
     assert calls == [1] and state["limit"] is None and blas_threads.can_limit()
 
 
-def test_without_threadpoolctl_search_is_unchanged_and_says_so_once(monkeypatch, caplog):
+def test_without_threadpoolctl_search_is_unchanged_and_says_so_once(monkeypatch, caplog,
+                                                                   tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # this environment never said it
     monkeypatch.setattr(blas_threads, "_blas", None)
     monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
@@ -87,6 +89,30 @@ def test_without_threadpoolctl_search_is_unchanged_and_says_so_once(monkeypatch,
     notes = [r.getMessage() for r in caplog.records if "threadpoolctl" in r.getMessage()]
     assert len(notes) == 1 and "OPENBLAS_NUM_THREADS=1" in notes[0]
     assert blas_threads._blas is False and not blas_threads.can_limit()
+
+
+def test_without_threadpoolctl_the_hint_is_said_once_for_the_environment(monkeypatch, caplog,
+                                                                        tmp_path):
+    """Every command printed the INFO hint; now the first run in a Python environment says it,
+    later runs (a new process: ``_blas`` unset) at DEBUG only."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    levels = []
+    for _ in range(3):  # three commands
+        monkeypatch.setattr(blas_threads, "_blas", None)
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="mast3r_ros.core.blas_threads"):
+            assert not blas_threads.can_limit()
+        levels.append([r.levelno for r in caplog.records if "threadpoolctl" in r.getMessage()])
+    assert levels == [[logging.INFO], [logging.DEBUG], [logging.DEBUG]]
+    # another environment (another venv) is told again
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "other_venv"))
+    monkeypatch.setattr(blas_threads, "_blas", None)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="mast3r_ros.core.blas_threads"):
+        blas_threads.can_limit()
+    assert "said once for this Python environment" in caplog.text
 
 
 def test_without_threadpoolctl_openblas_num_threads_1_is_not_told_to_set_it(monkeypatch,
