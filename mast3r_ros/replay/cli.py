@@ -335,7 +335,7 @@ def _add_pair(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                                    " and the options below.")
     p.add_argument("image1", help="first image (view 1; its camera frame holds both pointmaps)")
     p.add_argument("image2", help="second image (view 2)")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (DIR above)")
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     model = Config().model
     p.add_argument("--size", type=int, choices=(512, 384, 224),

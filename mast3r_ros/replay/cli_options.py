@@ -205,8 +205,8 @@ def add_log_level(p: Any) -> None:
 
 
 def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
-    """The source group; without ``reads_depth`` (localize) depth options say: unused."""
-    unused = "" if reads_depth else " -- unused here: localize reads no depth"
+    """The source group; without ``reads_depth`` (localize) depth options are hidden, accepted."""
+    unused = (lambda text: text) if reads_depth else (lambda text: argparse.SUPPRESS)
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("source (TUM RGB-D, EuRoC/ASL or KITTI folder, rosbag2 or ROS 1 .bag)")
     g.add_argument("--camera-info", metavar="YAML", action=_OneCamera,
@@ -219,10 +219,10 @@ def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
         g.add_argument(f"--{name}-topic", action=_OneCamera,
                        help=f"rosbag2: {what} topic (default: detected)")
     g.add_argument("--depth-topic", action=_OneCamera,
-                   help="rosbag2: depth image topic (default: none; where depth is needed, "
+                   help=unused("rosbag2: depth image topic (default: none; where depth is needed, "
                         "the bag's only one, several listed); a depth camera's own stream is "
                         "registered to the colour image when /tf_static (a RealSense "
-                        "recording: its extrinsics) joins their frames" + unused)
+                        "recording: its extrinsics) joins their frames"))
     g.add_argument("--pose-frames", metavar="MAP:CAMERA", action=_OneCamera,
                    help="rosbag2: take frame poses from TF, e.g. map:camera_optical; MAP "
                         "alone takes the camera frame from the images' header frame_id")
@@ -232,13 +232,13 @@ def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
                         "the map frame; BODY, the frame the poses are of, defaults to the "
                         "child_frame_id, else the images' frame), joined to the camera by tf")
     g.add_argument("--sync-tolerance", type=float, metavar="S",
-                   help="image/depth (EuRoC --stereo-depth: cam0/cam1) stamp association "
+                   help=unused("image/depth (EuRoC --stereo-depth: cam0/cam1) stamp association "
                         f"tolerance in seconds, at most {MAX_SYNC_TOLERANCE_S:g} (default: "
-                        f"{DEFAULT_SYNC_TOLERANCE_S:g})" + unused)
+                        f"{DEFAULT_SYNC_TOLERANCE_S:g})"))
     g.add_argument("--depth-scale", type=float, metavar="UNITS",
-                   help="raw depth units per metre (default: TUM PNGs 5000; rosbag2 REP-118: "
-                        "16UC1 millimetres 1000, 32FC1 metres 1; a RealSense recording: its "
-                        "Depth Units), e.g. 10000 for 0.1 mm depth" + unused)
+                   help=unused("raw depth units per metre (default: TUM PNGs 5000; rosbag2 "
+                               "REP-118: 16UC1 millimetres 1000, 32FC1 metres 1; a RealSense "
+                               "recording: its Depth Units), e.g. 10000 for 0.1 mm depth"))
     g.add_argument("--image-stamp", choices=IMAGE_STAMPS,
                    help="rosbag2: each image's time: its header.stamp, or 'receive', the time "
                         "the bag received it (image, depth, CameraInfo), for a camera that "

@@ -36,19 +36,21 @@ def _camera_size(text: str):
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from .cli_options import add_log_level
 
-    p = sub.add_parser("export", help="export the network to ONNX (for ONNX Runtime or your "
-                                      "own deployment; the tensorrt backend exports and builds "
-                                      "by itself, keeping the output exponentials in fp32, "
-                                      "which trtexec --fp16 does not: docs/gpu.md)",
+    p = sub.add_parser("export", help="export the network to ONNX (details: export --help)",
                        description="Write DIR/encoder.onnx (image -> encoding), DIR/decoder.onnx "
                                    "(K cached keyframe encodings + the query encoding -> "
                                    "pointmaps, confidences, descriptors) and DIR/manifest.json, "
-                                   "for one fixed network size.")
+                                   "for one fixed network size, for ONNX Runtime or your own "
+                                   "deployment. The tensorrt backend needs no export: it "
+                                   "exports and builds by itself, keeping the output "
+                                   "exponentials in fp32, which trtexec --fp16 does not "
+                                   "(docs/gpu.md).")
     # CKPT as the first argument (the issue's `export CKPT --out DIR`) or --checkpoint CKPT,
     # as every other command takes it; `checkpoint_of` checks that exactly one is given
     p.add_argument("ckpt", nargs="?", metavar="CKPT", help="MASt3R or DUSt3R checkpoint")
     p.add_argument("--checkpoint", metavar="CKPT", help="the same as CKPT")
-    p.add_argument("--out", required=True, help="output folder (written whole or not at all)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output folder (DIR above; written whole or not at all)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output folder")
     p.add_argument("--size", type=int, default=512, choices=SIZES,

@@ -190,7 +190,7 @@ def add_parser(sub: argparse._SubParsersAction,
                    help="*_retrieval_codebook.pkl (default: retrieval.codebook of --params when "
                         "--retrieval-checkpoint is not given, else beside R, named as the "
                         "reference does)")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (DIR above)")
     p.add_argument("--pairs", default=None,
                    help="retrieval-NA-K | swin-W[-noncyclic] | logwin-W[-noncyclic] | oneref-R "
                         "| complete (default: the demo's retrieval-min(20,N)-min(N-1,10))")
