@@ -88,6 +88,15 @@ def test_an_unknown_name_suggests_the_parameter_of_that_name_in_its_section():
     assert str(e.value) == "p.yaml: unknown parameter 'zzz'"
 
 
+def test_a_misspelled_top_level_name_suggests_across_sections():
+    """A fresh user's finding: 'min_inlier: 30' at the top of a params YAML said only "unknown
+    parameter 'min_inlier'", while under 'gates:' it suggested 'gates.min_inliers'."""
+    for name in ("min_inlier", "gates.min_inlier"):
+        with pytest.raises(ConfigError, match=rf"unknown parameter '{re.escape(name)}' \(did you "
+                                              r"mean 'gates\.min_inliers'\?\)$"):
+            validate_param(name, 30)
+
+
 def test_range_bounds_are_inclusive_and_the_next_value_out_is_refused():
     """Every range is closed: [lo, hi] as the descriptors publish it (FloatingPointRange and
     IntegerRange are inclusive in ROS 2)."""

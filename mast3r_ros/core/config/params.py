@@ -161,14 +161,15 @@ _OTHER_NAMES = {"global_frame_id": "map_frame", "odom_frame_id": "odom_frame",
 def did_you_mean(name: str) -> str:
     """`` (did you mean 'x'?)`` for an unknown parameter ``name``: the parameter of the same
     last component, AMCL's name for one of ours, the closest name (difflib ratio >= 0.8) or,
-    under one of our sections (``matching.image_sise``), the parameter whose last component is
-    closest (``model.image_size``: the section is often the one mistaken); '' when none is
-    close."""
+    at the top level (``min_inlier``: its section left out) or under one of our sections
+    (``matching.image_sise``), the parameter whose last component is closest
+    (``gates.min_inliers``, ``model.image_size``: the section is often the one mistaken); ''
+    when none is close."""
     section, _, last = name.rpartition(".")
     close = ([n for n in _BY_NAME if n.split(".")[-1] == last]
              or [n for n in (_OTHER_NAMES.get(last),) if n in _BY_NAME]
              or difflib.get_close_matches(name, _BY_NAME, n=1, cutoff=0.8))
-    if not close and section and any(n.startswith(section + ".") for n in _BY_NAME):
+    if not close and (not section or any(n.startswith(section + ".") for n in _BY_NAME)):
         by_last = {n.split(".")[-1]: n for n in sorted(_BY_NAME)}
         close = [by_last[m] for m in difflib.get_close_matches(last, by_last, n=1, cutoff=0.8)]
     return f" (did you mean {close[0]!r}?)" if close else ""
