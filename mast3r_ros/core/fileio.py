@@ -232,7 +232,8 @@ def _refuse_pasted_blank(path: str) -> None:
 
 def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
                         allowed: Optional[Sequence[str]] = None,
-                        overwrite_refusal: Optional[Callable[[], Optional[str]]] = None) -> None:
+                        overwrite_refusal: Optional[Callable[[], Optional[str]]] = None,
+                        overwrite_does: str = "replace it") -> None:
     """Refuse an output folder before any work is done.
 
     Raises `InputError` (naming ``path``) when ``path`` exists and is not a folder, when it
@@ -250,7 +251,7 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
     written. Without ``overwrite``, --overwrite is suggested only where it would replace the
     folder: ``overwrite_refusal`` gives the caller's further reason (str, or None) why not, and
     a folder it could not replace (`check_can_create`; `unreplaceable_reason`: read, the folder
-    is not moved) is refused for that reason.
+    is not moved) is refused for that reason; ``overwrite_does`` says what --overwrite does.
     """
     if not path.strip():  # worded as every other empty option (--map, --params, ...)
         raise InputError("--out is empty (an unset shell variable?): give a folder name"
@@ -297,8 +298,8 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
         if fixed:
             raise InputError(f"output folder already exists: {path}, and --overwrite would not "
                              f"replace it: {fixed}; or choose another --out")
-        raise InputError(f"output folder already exists: {path} (pass --overwrite to replace "
-                         "it, or choose another --out)")
+        raise InputError(f"output folder already exists: {path} (pass --overwrite to "
+                         f"{overwrite_does}, or choose another --out)")
     if missing or foreign:
         raise InputError(f"--overwrite: {added}" if added else
                          f"--overwrite: {path} is not an output of this command ({why}); "

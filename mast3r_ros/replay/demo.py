@@ -139,6 +139,12 @@ def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tup
 DEMO_PARTS = ("data", "data.rendering", "map", "map.*", "run", "run.*")
 
 
+# what --overwrite does to an existing demo folder (the refusal without it says so: "pass
+# --overwrite to replace it" read as rendering the scene again)
+OVERWRITE_DOES = ("replace only its map and run, reusing its rendered scene where --frames, "
+                  "--width, --height and --seed match")
+
+
 def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: int,
              overwrite: bool = False, params_warmup: Optional[bool] = None
              ) -> Tuple[str, str, Dict[str, Any]]:
@@ -175,7 +181,7 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
                          f"--height), got {width}x{height}")
     # the folder first: on a read-only file system (0 bytes free to us) the space check
     # said "has 1.0 MB free, render fewer --frames", not that nothing can be written there
-    check_output_folder(out, overwrite, allowed=DEMO_PARTS)
+    check_output_folder(out, overwrite, allowed=DEMO_PARTS, overwrite_does=OVERWRITE_DOES)
     if not _rendered(os.path.join(out, "data"), _stamp(frames, width, height, seed)):
         check_scene_fits(out, frames, width, height)  # a scene reused takes no new space
     # a missing, empty or text checkpoint (a Git LFS pointer) before the scene is rendered

@@ -105,6 +105,12 @@ def test_a_scene_already_rendered_is_reused_without_a_free_space_check(
     out = tmp_path / "d"
     assert main(["demo", "--out", str(out), *small]) == 0
     capsys.readouterr()
+    # run again: --overwrite is named for what it does here (it said "to replace it", read as
+    # rendering the scene again)
+    assert main(["demo", "--out", str(out), *small]) == 2
+    assert (f"already exists: {out} (pass --overwrite to replace only its map and run, reusing "
+            "its rendered scene where --frames, --width, --height and --seed match, or choose "
+            "another --out)") in _line(capsys)
     monkeypatch.setattr(demo.shutil, "disk_usage", lambda path: Usage(10**9, 10**9, 0))
     assert main(["demo", "--out", str(out), "--overwrite", *small]) == 0  # reused: no new space
     assert main(["demo", "--out", str(out), "--overwrite", *small[:1], "10", *small[2:]]) == 2
