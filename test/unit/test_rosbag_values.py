@@ -859,3 +859,12 @@ def test_a_camera_frame_the_tf_lacks_says_where_it_came_from_and_the_fix(tmp_pat
     with pytest.raises(InputError, match=r"; 'camera' is from --pose-frames map:camera: pass "
                                          r"--pose-frames map:FRAME, FRAME one of"):
         list(BagSequence(bag, pose_frames="map:camera", pose_at_stamp=rule))
+
+
+def test_a_map_frame_the_tf_lacks_is_not_offered_the_camera_frame(tmp_path):
+    """`--pose-frames world:camera_optical` suggested "one of: base_link, camera_optical, map"
+    as the map frame: the camera frame itself is no map frame."""
+    bag, rule = tf_bag(tmp_path)
+    with pytest.raises(InputError, match=r"'world' is from --pose-frames: give the map frame the "
+                                         r"tf holds first, one of: base_link, map$"):
+        list(BagSequence(bag, pose_frames="world:camera_optical", pose_at_stamp=rule))

@@ -462,7 +462,8 @@ class _TfPoses:
                         f"names no camera frame): {fix} (the camera's optical frame), or "
                         f"record the /tf_static that joins {child!r} to them")
             return f"{child!r} is from --pose-frames {parent}:{child}: {fix}"
-        if parent not in known:
+        if parent not in known:  # the camera frame itself is no map frame to suggest
+            others = ", ".join(sorted(f for f in known if f != child)) or "none"
             return (f"{parent!r} is from --pose-frames: give the map frame the tf holds first, "
-                    f"one of: {frames}")
+                    f"one of: {others}")
         return ""
