@@ -211,3 +211,15 @@ def test_a_threadpoolctl_that_raises_never_fails_the_product(fails, monkeypatch,
     assert calls == (["limit"] if fails == "limit" else ["limit", "restore"])
     assert len([r for r in caplog.records if "threadpoolctl could not" in r.getMessage()]) == 1
     assert blas_threads._blas is False and blas_threads._active == 0
+
+
+def test_a_cache_that_cannot_be_written_says_the_hint_every_run(monkeypatch, tmp_path):
+    """`first_in_environment` never raises: a cache it cannot write (here a file where the
+    folder goes) says the hint on every run, as before."""
+    from mast3r_ros.core.said_once import first_in_environment
+
+    (tmp_path / "cache").write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert first_in_environment("threadpoolctl-hint") and first_in_environment("threadpoolctl-hint")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "ok"))
+    assert first_in_environment("x") and not first_in_environment("x")
