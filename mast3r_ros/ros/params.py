@@ -316,7 +316,7 @@ def unknown_parameter_warnings(given: Iterable[str],
     for name in sorted(set(given)):
         if name in declared or name in ROS_BUILTIN_PARAMS or name.startswith("qos_overrides."):
             continue
-        hint = did_you_mean(name)
+        hint = did_you_mean(name, every_node=name in shared)
         if name not in shared:
             # rclpy merges files and -p (`parameter_override_names`): which one set it is unknown
             hint = launch_argument_hint(

@@ -343,3 +343,24 @@ def test_the_video_image_transports_are_accepted_for_the_node():
     with pytest.raises(ConfigError, match=r"must be one of \['raw', 'compressed', 'ffmpeg', "
                                           r"'foxglove'\], got 'x'$"):
         validate_param("image_transport", "x")
+
+
+def test_a_block_for_every_node_does_not_match_other_nodes_names_across_sections(tmp_path, caplog):
+    """A name at the top level of a block for every node (``/**``) is expected to be another
+    node's (Nav2's ``tolerance``): the cross-section match of a misspelled top-level name would
+    warn of it as a typo of ``pose_at_stamp.tolerance_s``; a letter away from one of ours
+    (``max_keyframe``) is still said."""
+    import logging
+
+    from mast3r_ros.core.config import did_you_mean, load_config_yaml
+
+    assert did_you_mean("tolerance", every_node=True) == ""
+    assert did_you_mean("max_keyframe", every_node=True) == " (did you mean 'max_keyframes'?)"
+    assert did_you_mean("min_inlier") == " (did you mean 'gates.min_inliers'?)"
+    path = tmp_path / "nav2.yaml"
+    path.write_text("/**:\n  ros__parameters:\n    tolerance: 0.5\n    max_gap: 2.0\n"
+                    "    max_keyframe: 3\n")
+    with caplog.at_level(logging.WARNING):
+        load_config_yaml(str(path))
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(said) == 1 and "'max_keyframe'" in said[0], said

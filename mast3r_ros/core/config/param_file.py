@@ -336,7 +336,7 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
         _check_builtin_types(values, path, key)
         if _wildcard_node(key):  # every node's block: other nodes' parameters are not errors
             for k in values:  # ... but one a letter away from ours is probably a typo
-                hint = "" if k in _BY_NAME else did_you_mean(k)
+                hint = "" if k in _BY_NAME else did_you_mean(k, every_node=True)
                 if hint:
                     log.warning("%s: '%s' (a block for every node) sets %r, which is not one "
                                 "of %s's parameters%s; ignored, as other nodes' parameters "

@@ -158,18 +158,21 @@ _OTHER_NAMES = {"global_frame_id": "map_frame", "odom_frame_id": "odom_frame",
                 "base_frame_id": "base_frame"}
 
 
-def did_you_mean(name: str) -> str:
+def did_you_mean(name: str, every_node: bool = False) -> str:
     """`` (did you mean 'x'?)`` for an unknown parameter ``name``: the parameter of the same
     last component, AMCL's name for one of ours, the closest name (difflib ratio >= 0.8) or,
     at the top level (``min_inlier``: its section left out) or under one of our sections
     (``matching.image_sise``), the parameter whose last component is closest
     (``gates.min_inliers``, ``model.image_size``: the section is often the one mistaken); ''
-    when none is close."""
+    when none is close. ``every_node``: a name in a block for every node (``/**``), where other
+    nodes' parameters are expected: a top-level name is not matched to our sections' last
+    components there (Nav2's ``tolerance`` is not a typo of ``pose_at_stamp.tolerance_s``)."""
     section, _, last = name.rpartition(".")
     close = ([n for n in _BY_NAME if n.split(".")[-1] == last]
              or [n for n in (_OTHER_NAMES.get(last),) if n in _BY_NAME]
              or difflib.get_close_matches(name, _BY_NAME, n=1, cutoff=0.8))
-    if not close and (not section or any(n.startswith(section + ".") for n in _BY_NAME)):
+    ours = any(n.startswith(section + ".") for n in _BY_NAME)
+    if not close and ((not section and not every_node) or (section and ours)):
         by_last = {n.split(".")[-1]: n for n in sorted(_BY_NAME)}
         close = [by_last[m] for m in difflib.get_close_matches(last, by_last, n=1, cutoff=0.8)]
     return f" (did you mean {close[0]!r}?)" if close else ""
