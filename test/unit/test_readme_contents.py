@@ -258,3 +258,20 @@ def test_the_first_read_sections_stay_short_and_link_their_details(heading, end,
     assert len(longest) <= 60, f"{heading}: a {len(longest)}-word sentence: {' '.join(longest)}"
     linked = {path for path, _ in _links(section)}
     assert set(pages) <= linked, (heading, sorted(linked))
+
+
+def test_every_pages_navigation_line_and_the_contents_list_the_pages():
+    """A page's top line (`[README](../README.md) · ...`) is how a reader moves between pages:
+    docs/quick_start.md, docs/outputs.md and docs/cli.md were reachable from no other page's
+    line, nor from the README's contents, only from deep inside its sections."""
+    pages = sorted(n for n in DOCS if n != "README.md")
+    missing = []
+    for name in pages:
+        nav = next((line for line in DOCS[name].read_text(encoding="utf-8").splitlines()[:16]
+                    if line.startswith("[README](../README.md)")), "")
+        linked = {f"docs/{target}" for target, _ in _links(nav)}
+        missing += [f"{name}: {page}" for page in pages if page not in linked]
+    assert not missing, f"navigation lines that do not link a page: {missing}"
+    contents = {target for target, _ in _links(_contents(DOCS["README.md"].read_text("utf-8")))}
+    first_read = ("docs/quick_start.md", "docs/outputs.md", "docs/cli.md")
+    assert set(first_read) <= contents, sorted(contents)
