@@ -33,7 +33,7 @@ from .cli_console import (
     flush_stdout,
     missing_library_hint,
     package_version,
-    root_logging_given_back,
+    root_logging_given_back, run_command,
     stdout_gone,
 )
 from .cli_options import (
@@ -284,7 +284,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     source = _open(args, cfg, before_index=functools.partial(
         check_before_indexing, map_path, args.stride, args.max_frames,
         cfg.model.checkpoint if cfg.localizer.matcher == "mast3r" else "",
-        cfg.localizer.matcher == "mast3r"))
+        cfg.localizer.matcher == "mast3r", cfg.model))
     metrics = run_localization(source, map_path, args.out, cfg, groundtruth=args.groundtruth,
                                stride=args.stride, max_frames=args.max_frames,
                                global_only=args.global_only, overwrite=args.overwrite,
@@ -470,7 +470,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
             typed, args.out = args.out, settled_out(args.out)
             if args.out != typed and os.path.islink(typed.rstrip("/") or "/"):
                 link = (typed.rstrip("/"), args.out)
-        return int(args.func(args) or 0)
+        return int(run_command(args) or 0)  # a network its checks loaded: read once
     except Mast3rRosError as e:
         text = " ".join(t.strip() for t in str(e).splitlines() if t.strip())  # paths intact
         text = _as_typed(text, *link) if link else text

@@ -14,7 +14,7 @@ import os
 import select
 import stat
 import sys
-from typing import Iterator
+from typing import Any, Iterator
 
 
 @contextlib.contextmanager
@@ -159,3 +159,13 @@ def package_version() -> str:
         return metadata.version("mast3r_ros")
     except metadata.PackageNotFoundError:
         return __version__
+
+
+def run_command(args: Any) -> Any:
+    """``args.func(args)`` (the subcommand) inside `up_front.networks_up_front`: a network its
+    checks load before the recording is read (a wrong checkpoint refused in seconds, not after
+    minutes) is handed to its engine, not read again, and dropped when the command ends."""
+    from ..core.model.up_front import networks_up_front
+
+    with networks_up_front():
+        return args.func(args)

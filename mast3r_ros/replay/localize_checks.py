@@ -4,6 +4,9 @@ and checkpoint files (`check_before_indexing`, run before a rosbag2 is indexed).
 
 from __future__ import annotations
 
+from typing import Optional
+
+from ..core.config import ModelConfig
 from ..core.errors import ConfigError, InputError
 from ..core.keyframes import KeyframeMap
 
@@ -17,7 +20,8 @@ def check_frame_options(stride: int, max_frames: int) -> None:
 
 
 def check_before_indexing(map_path: str, stride: int = 1, max_frames: int = 0,
-                          checkpoint: str = "", needs_checkpoint: bool = False) -> None:
+                          checkpoint: str = "", needs_checkpoint: bool = False,
+                          model: Optional[ModelConfig] = None) -> None:
     """What `run_localization` refuses first, checked where a rosbag2 source is about to be
     indexed (`SourceOptions.before_index`: every message read, seconds to minutes) rather than
     after: ``stride`` and ``max_frames`` (`check_frame_options`), then a ``map_path`` that is no
@@ -28,7 +32,10 @@ def check_before_indexing(map_path: str, stride: int = 1, max_frames: int = 0,
     cut-short file (`require_checkpoint`, as build-map checks its own). Raises `InputError`,
     `MapFormatError` or `CheckpointError`; the full open checks the rest (checksums, on first
     use of each file). ``needs_checkpoint`` (the mast3r matcher) with no ``checkpoint``:
-    `ConfigError` in the engine's words (was said after a bag's indexing pass)."""
+    `ConfigError` in the engine's words (was said after a bag's indexing pass). ``model`` (the
+    run's `ModelConfig`, with ``checkpoint``): its network is loaded now (`configured_up_front`),
+    so weights of another architecture or a file that is no model are refused before the
+    recording is read (were after it), and handed to the localizer's engine (read once)."""
     check_frame_options(stride, max_frames)
     KeyframeMap.check_folder(map_path)
     if needs_checkpoint and not checkpoint:
@@ -40,3 +47,7 @@ def check_before_indexing(map_path: str, stride: int = 1, max_frames: int = 0,
         from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint
 
         require_checkpoint(resolve_checkpoint(checkpoint))
+    if checkpoint and model is not None:  # no model, or weights of another architecture:
+        from ..core.model.loaded_networks import configured_up_front  # said before the read
+
+        configured_up_front(model)  # the localizer's engine takes this network

@@ -307,7 +307,9 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
     no empty, text or cut-short file nor a folder without a Hugging Face checkpoint's files
     (`require_checkpoint`) nor a DUSt3R checkpoint (its constructor string names it:
     `declared_arch`; a bare DUSt3R state dict is refused once loaded, `encode_map_keyframes`),
-    its device exists here (`resolve_device`; not with --ray-address),
+    its device exists here (`resolve_device`; not with --ray-address), and its network loads
+    (`configured_up_front`: weights that fit no architecture, a file that is no model, a bare
+    DUSt3R state dict; backend 'torch'), kept for the build's engine (the file read once),
     and the retrieval checkpoint and codebook of ``opts`` exist. Raises `CheckpointError` naming the
     missing file and how to pass it, and `InputError` for a retrieval checkpoint in a build
     that encodes no keyframes (--matcher sift, or no checkpoint; it was refused only once the
@@ -323,11 +325,17 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
 
         if declared_arch(path) == "dust3r":  # told by its constructor string, weights unread
             raise CheckpointError(no_descriptors_for_map(path))
-        if not opts.ray_address:  # Ray workers resolve it on their own machines
-            from ..core.devices import resolve_device
+        from ..core.devices import resolve_device
+        from ..core.model.loaded_networks import configured_up_front
 
+        if not opts.ray_address:  # Ray workers resolve it on their own machines
             # --device cuda without CUDA: refused now, not after the source was read
             resolve_device(cfg.model.device)
+        # weights that fit no architecture, or no model at all: refused now, not after the
+        # recording was read (minutes for a bag); the network is the build's engine's
+        info = configured_up_front(cfg.model, device_here=not opts.ray_address)
+        if info is not None and not info.spec.has_descriptors:  # a bare DUSt3R state dict
+            raise CheckpointError(no_descriptors_for_map(path))
     if opts.retrieval_checkpoint:
         from ..core.retrieval_model import check_retrieval_files
 

@@ -207,7 +207,10 @@ def test_a_device_this_machine_lacks_is_refused_before_the_source_is_read(monkey
     from mast3r_ros.core.errors import ConfigError
     from mast3r_ros.core.model import checkpoint
 
+    from mast3r_ros.core.model import loaded_networks
+
     monkeypatch.setattr(checkpoint, "require_checkpoint", lambda path: None)
+    monkeypatch.setattr(loaded_networks, "load_up_front", lambda path, device: None)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     cfg = Config()
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(

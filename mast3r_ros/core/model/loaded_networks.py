@@ -6,11 +6,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import torch
 
 from . import checkpoint as _checkpoint
+from . import up_front
 from .checkpoint import CheckpointInfo
 from .network import AsymmetricMASt3R
 
@@ -52,21 +53,62 @@ def load_network(path: str, device: torch.device) -> Tuple[AsymmetricMASt3R, Che
     a network loaded now is on the host, a reused one where the earlier engine left it: on
     ``device`` after an fp32 engine, which moves it in place). Raises what
     `checkpoint.load_checkpoint` raises (`CheckpointError`)."""
-    key = None
-    if _loaded_networks is not None:
-        try:
-            st = os.stat(path)
-            key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, device)
-        except OSError:  # load_checkpoint says what is wrong with it
-            key = None
-        if key is not None and key in _loaded_networks:
-            model, info = _loaded_networks[key]
-            log.info("reusing the %s checkpoint %s loaded earlier in this run (id %s)",
-                     info.spec.arch, path, info.identity)
-            return model, info
-    # looked up at call time: a test's patch of checkpoint.load_checkpoint applies during
-    # the test only, whichever module imported this one first
-    model, info = _checkpoint.load_checkpoint(path, device="cpu")
+    key = _file_key(path, device)
+    if key is not None and _loaded_networks is not None and key in _loaded_networks:
+        model, info = _loaded_networks[key]
+        log.info("reusing the %s checkpoint %s loaded earlier in this run (id %s)",
+                 info.spec.arch, path, info.identity)
+        return model, info
+    loaded = up_front.take(key)  # the command's checks loaded it before reading the recording
+    if loaded is not None:
+        model, info = loaded
+    else:
+        # looked up at call time: a test's patch of checkpoint.load_checkpoint applies during
+        # the test only, whichever module imported this one first
+        model, info = _checkpoint.load_checkpoint(path, device="cpu")
     if key is not None and _loaded_networks is not None:
         _loaded_networks[key] = (model, info)
     return model, info
+
+
+def _file_key(path: str, device: torch.device) -> Optional[tuple]:
+    """(real path, size, mtime_ns, device): the same file version on the same device; None when
+    ``path`` cannot be stat'ed (`load_checkpoint` says what is wrong with it)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.realpath(path), st.st_size, st.st_mtime_ns, device)
+
+
+def load_up_front(path: str, device: torch.device) -> CheckpointInfo:
+    """Load ``path``'s network now, for a command that reads a recording (minutes for a bag)
+    before it builds its engine: a checkpoint that is no model, or whose weights do not fit
+    the architecture it declares, is refused before the recording is read, not after. Inside
+    an `up_front.networks_up_front` block the network is handed to the command's first engine
+    of the same file on ``device`` (`torch.device`, the engine's), so the file is read once.
+    Returns the checkpoint's `CheckpointInfo`; raises what `load_network` raises."""
+    model, info = load_network(path, device)
+    up_front.keep(_file_key(path, device), (model, info))
+    return info
+
+
+def configured_up_front(model_cfg: Any, device_here: bool = True) -> Optional[CheckpointInfo]:
+    """`load_up_front` of a `ModelConfig`'s checkpoint (``~``, variables expanded) on its
+    device, for backend 'torch'; None (nothing read) for an empty checkpoint or backend
+    'tensorrt' (its cached engines need no checkpoint read). ``device_here`` False (the
+    encoding runs on other machines): a device this machine lacks loads it on the host.
+    Raises `ConfigError` for a device this machine lacks (``device_here``), `CheckpointError`
+    as `load_checkpoint`."""
+    if not model_cfg.checkpoint or getattr(model_cfg, "backend", "torch") != "torch":
+        return None
+    from ..devices import resolve_device
+    from ..errors import ConfigError
+
+    try:
+        device = resolve_device(model_cfg.device)
+    except ConfigError:
+        if device_here:
+            raise
+        device = torch.device("cpu")
+    return load_up_front(_checkpoint.resolve_checkpoint(model_cfg.checkpoint), device)
