@@ -17,6 +17,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from ..core.config import Config
 from ..core.durable import flush_before_publish, fsync_dir
+from ..core.model.up_front import networks_up_front
 from ..core.errors import InputError
 from ..core.fileio import atomic_write_json, check_output_folder, output_lock
 from ..core.pairing import check_seed
@@ -145,6 +146,7 @@ OVERWRITE_DOES = ("replace only its map and run, reusing its rendered scene wher
                   "--width, --height and --seed match")
 
 
+@networks_up_front()  # the network its checks load up front is its engine's (read once)
 def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: int,
              overwrite: bool = False, params_warmup: Optional[bool] = None
              ) -> Tuple[str, str, Dict[str, Any]]:

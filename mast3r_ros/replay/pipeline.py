@@ -19,6 +19,7 @@ import numpy as np
 
 from ..core.config import Config, PoseAtStampConfig, dump_config_yaml
 from ..core.devices import apply_cpu_threads
+from ..core.model.up_front import networks_up_front
 from ..core.errors import InputError, after_publishing, mark_published
 from ..core.progress_output import NoProgress, progress_bar
 from ..core.fileio import check_output_folder, needs_overwrite
@@ -350,6 +351,7 @@ def _encode_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> None:
                        opts.codebook, device=str(resolve_device(cfg.model.device)))
 
 
+@networks_up_front()  # the network its checks load up front is its engine's (read once)
 def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[str] = None,
               overwrite: bool = False, force: bool = False,
               build: BuildOptions = BuildOptions(), *,

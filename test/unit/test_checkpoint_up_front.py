@@ -93,3 +93,23 @@ def test_the_network_loaded_up_front_is_the_engines_and_read_once(tmp_path, monk
     loaded_networks.load_up_front(str(path), cpu)  # outside a command: not kept
     loaded_networks.load_network(str(path), cpu)
     assert len(reads) == 4
+
+
+def test_build_map_called_as_a_library_keeps_its_up_front_network(tmp_path, monkeypatch, tum):
+    """`pipeline.build_map` outside the CLI: its own checks' network must reach its engine too
+    (else the 2.7 GB file is read twice), so it runs in a `networks_up_front` block."""
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.replay import pipeline
+    from mast3r_ros.replay.sources import SourceOptions
+
+    seen = []
+
+    def check(cfg, opts):
+        seen.append(up_front._kept is not None)
+        raise KeyboardInterrupt  # stop here: nothing more to see
+
+    monkeypatch.setattr(pipeline, "check_build_files", check)
+    source = sources.open_source(tum[0], SourceOptions())
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.build_map(source, str(tmp_path / "map"), Config())
+    assert seen == [True]
