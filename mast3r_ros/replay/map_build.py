@@ -43,6 +43,15 @@ log = logging.getLogger(__name__)
 _BUILD_INFO = "build.json"  # in the staging folder while a build runs: what it is encoding
 
 
+# build-map with the mast3r matcher and no checkpoint (the defaults): the map is built (its
+# keyframes serve both matchers) but said loudly, with what it means and both fixes: localize
+# with the same defaults refuses, and the map records matcher mast3r
+NO_ENCODINGS = ("matcher 'mast3r' with no checkpoint: the map gets no MASt3R encodings; "
+                "localizing against it needs --checkpoint (its keyframes are then encoded on "
+                "the first run) or --matcher sift: pass --checkpoint PATH to encode them now "
+                "(see README: 'Model weights'), or build with --matcher sift for a SIFT map")
+
+
 @dataclasses.dataclass(frozen=True)
 class BuildOptions:
     """How build-map encodes: ``workers`` processes (or Ray actors at ``ray_address``),
@@ -398,8 +407,7 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
     if cfg.localizer.matcher != "mast3r":
         return None
     if not cfg.model.checkpoint:
-        log.info("no checkpoint configured: the map gets no cached encodings (they are "
-                 "computed when the map is first used with a checkpoint)")
+        log.warning(NO_ENCODINGS)
         return None
     from ..core.model.engine import Mast3rEngine
 
