@@ -2,7 +2,8 @@
 nothing written. Before, it wrote a map of DUSt3R encodings (exit 0, no warning), which
 ``localize`` then refused ("the checkpoint has no descriptor head"). An official file or a
 Hugging Face folder names its class in its constructor string, so it is refused before the
-recording is read; a bare state dict once its weights are loaded."""
+recording is read; a bare state dict once its weights are loaded (up front, before the
+recording is read too, with backend torch)."""
 
 from __future__ import annotations
 
@@ -94,6 +95,10 @@ def test_a_bare_dust3r_state_dict_is_refused_once_loaded(folder, tmp_path, capsy
 
     monkeypatch.setattr(engine_mod.Mast3rEngine, "from_config",
                         classmethod(lambda cls, *a, **k: NoDescriptors()))
+    from mast3r_ros.core.model import loaded_networks
+
+    # no network loaded up front (as with backend tensorrt): the engine's check refuses it
+    monkeypatch.setattr(loaded_networks, "load_up_front", lambda path, device: None)
     ckpt = tmp_path / "bare.pth"
     torch.save({"patch_embed.proj.weight": torch.zeros(2, 3, 16, 16)}, ckpt)
     out = tmp_path / "map"
@@ -102,3 +107,17 @@ def test_a_bare_dust3r_state_dict_is_refused_once_loaded(folder, tmp_path, capsy
                                       "--log-level", "error"])
     assert "is a DUSt3R checkpoint (no descriptor head)" in line and closed == [True]
     assert not out.exists() and not Path(str(out) + ".partial").exists()
+    # loaded up front (backend torch): refused by its spec, before the recording is read
+    import types
+
+    from mast3r_ros.replay import pipeline
+
+    def not_read(*a, **k):
+        raise AssertionError("the recording's frames were read")
+    monkeypatch.setattr(pipeline, "_add_keyframes", not_read)
+    info = types.SimpleNamespace(spec=types.SimpleNamespace(has_descriptors=False))
+    monkeypatch.setattr(loaded_networks, "load_up_front", lambda path, device: info)
+    line = _one_line_refusal(capsys, ["build-map", str(folder), "--out", str(out),
+                                      "--checkpoint", str(ckpt), "--matcher", "mast3r",
+                                      "--log-level", "error"])
+    assert "is a DUSt3R checkpoint (no descriptor head)" in line, line
