@@ -2,7 +2,7 @@
 (under 16 px on the short side, over 4:1): before, every keyframe was read and checked and the
 network loaded, then 'image 128x24 is too elongated ...' came without saying which input it
 was. Now the first such keyframe is refused as it is taken, naming its stamp, before the
-network loads; nothing is written."""
+engine is built; nothing is written."""
 
 from __future__ import annotations
 
@@ -43,6 +43,11 @@ def test_an_image_the_network_cannot_take_is_refused_at_its_keyframe(strip_folde
     def not_loaded(*a, **k):
         raise AssertionError("the network was loaded")
     monkeypatch.setattr(engine_mod.Mast3rEngine, "from_config", classmethod(not_loaded))
+    from mast3r_ros.core.model import loaded_networks
+
+    # the stand-in file is no full model: its up-front load (a check before the recording is
+    # read, `check_build_files`) is not what this test is about
+    monkeypatch.setattr(loaded_networks, "load_up_front", lambda path, device: None)
     ckpt = tmp_path / "m.pth"
     torch.save({"model": {"patch_embed.proj.weight": torch.zeros(2, 3, 16, 16)},
                 "args": argparse.Namespace(model=OFFICIAL_MASt3R)}, ckpt)
