@@ -138,8 +138,8 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 def cmd_build_map(args: argparse.Namespace) -> int:
     from ..core.keyframes.writer import check_map_out
-    from .map_build import (BuildOptions, build_retrieval, check_build_files,
-                            check_unfinished_build, connect_build_workers, encoded_size)
+    from .build_network import prepare_build
+    from .map_build import BuildOptions, build_retrieval, check_unfinished_build, encoded_size
     from .out_source import (refuse_out_over_source, refuse_resume_of_finished,
                              warn_map_inside_map)
     from .first_frames import check_max_frames
@@ -171,8 +171,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
                         resume=args.resume, restart=args.restart,
                         retrieval_checkpoint=retrieval,
                         codebook=codebook, pin=False if args.no_pin else None)
-    check_build_files(cfg, opts)  # a missing checkpoint before a bag is indexed (minutes)
-    connect_build_workers(cfg, opts)  # --ray-address: connected, or refused, before it too
+    prepare_build(cfg, opts)  # files, --ray-address, then the network: before a bag is indexed
     source = _open(args, cfg, keyframes=True)
     try:
         _, path = build_map(source, args.out, cfg, trajectory=args.trajectory,

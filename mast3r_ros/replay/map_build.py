@@ -310,16 +310,16 @@ def _refuse_unused_codebook(codebook: Optional[str], why: str) -> None:
                          "mast3r, a --checkpoint and --retrieval-checkpoint R")
 
 
-def check_build_files(cfg: Config, opts: BuildOptions) -> None:
+def check_build_files(cfg: Config, opts: BuildOptions, network: bool = True) -> None:
     """Fail fast, before a source is read or a keyframe checked (minutes on a large bag): the
     checkpoint the encodings need (mast3r matcher with a checkpoint configured) exists and is
     no empty, text or cut-short file nor a folder without a Hugging Face checkpoint's files
     (`require_checkpoint`) nor a DUSt3R checkpoint (its constructor string names it:
     `declared_arch`; a bare DUSt3R state dict is refused once loaded, `encode_map_keyframes`),
-    its device exists here (`resolve_device`; not with --ray-address), and its network loads
-    (`configured_up_front`: weights that fit no architecture, a file that is no model, a bare
-    DUSt3R state dict; backend 'torch'), kept for the build's engine (the file read once),
-    and the retrieval checkpoint and codebook of ``opts`` exist. Raises `CheckpointError` naming the
+    its device exists here (`resolve_device`; not with --ray-address), the retrieval
+    checkpoint and codebook of ``opts`` exist, and, last (the cheap checks first; ``network``
+    False: `build_network.prepare_build` runs it after connecting to Ray), its network loads
+    (`build_network.load_build_network`). Raises `CheckpointError` naming the
     missing file and how to pass it, and `InputError` for a retrieval checkpoint in a build
     that encodes no keyframes (--matcher sift, or no checkpoint; it was refused only once the
     source was read and its keyframes checked), and `ConfigError` for a device this machine
@@ -335,16 +335,10 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
         if declared_arch(path) == "dust3r":  # told by its constructor string, weights unread
             raise CheckpointError(no_descriptors_for_map(path))
         from ..core.devices import resolve_device
-        from ..core.model.loaded_networks import configured_up_front
 
         if not opts.ray_address:  # Ray workers resolve it on their own machines
             # --device cuda without CUDA: refused now, not after the source was read
             resolve_device(cfg.model.device)
-        # weights that fit no architecture, or no model at all: refused now, not after the
-        # recording was read (minutes for a bag); the network is the build's engine's
-        info = configured_up_front(cfg.model, device_here=not opts.ray_address)
-        if info is not None and not info.spec.has_descriptors:  # a bare DUSt3R state dict
-            raise CheckpointError(no_descriptors_for_map(path))
     if opts.retrieval_checkpoint:
         from ..core.retrieval_model import check_retrieval_files
 
@@ -356,6 +350,10 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
                          f"the ASMK index is computed from the keyframes' encoder output ({why}); "
                          "drop --retrieval-checkpoint, or build with --matcher mast3r and a "
                          "--checkpoint")
+    if network:
+        from .build_network import load_build_network
+
+        load_build_network(cfg, opts)
 
 
 def network_takes(frame: Any, checked: set, cfg: Config) -> None:
@@ -377,6 +375,7 @@ def network_takes(frame: Any, checked: set, cfg: Config) -> None:
         raise InputError(f"the recording's keyframe at stamp {frame.stamp_ns / 1e9:.6f} s: "
                          f"{e}") from None
     checked.add((w, h))
+
 
 
 def connect_build_workers(cfg: Config, opts: BuildOptions) -> None:
