@@ -47,6 +47,7 @@ from ..errors import CheckpointError
 from .model_string import (CLASS_ARCH, model_string, parse_model_string,  # noqa: F401
                            spec_from_kwargs, spec_named_by)  # re-exported: the string's module
 from .file_format import pickle_is_whole, read_failure
+from .safetensors_records import safetensors_problem
 from .given_as import FLAGS, GivenAs
 from .reader_reason import reader_reason as _reader_reason
 from .huggingface import (CONFIG_FILE, WEIGHT_FILES, folder_weights, huggingface_files,
@@ -216,7 +217,9 @@ _REFUSAL = ("A MASt3R/DUSt3R checkpoint holds only tensors and an argparse.Names
 
 def _read_safetensors(path: str) -> Dict[str, torch.Tensor]:
     """A safetensors file's tensors (on the CPU); `CheckpointError` naming the file when the
-    package is missing or the file cannot be read."""
+    package is missing or the file cannot be read: "download or copy it again" only where its
+    header shows it cut short or damaged (`safetensors_records.safetensors_problem`), else the
+    reader's own reason (out of memory)."""
     try:
         from safetensors.torch import load_file
     except ImportError:
@@ -225,7 +228,17 @@ def _read_safetensors(path: str) -> Dict[str, torch.Tensor]:
     try:
         return load_file(path, device="cpu")
     except Exception as e:  # noqa: BLE001 - any reader failure is one clean refusal
-        raise CheckpointError(f"{path}: cannot read the safetensors file ({_reader_reason(e)}); "
+        log.debug("%s: safetensors failed: %s", path, e)
+        try:
+            found = safetensors_problem(path)
+        except OSError:
+            found = None
+        size = _size_text(os.path.getsize(path))
+        if found is None:  # whole as its header says: a copy fails alike (out of memory)
+            raise CheckpointError(f"{path}: cannot read the safetensors file ({size}): "
+                                  f"{_reader_reason(e)} (the file's records are whole: copying "
+                                  "it again will not help)") from None
+        raise CheckpointError(f"{path}: cannot read the safetensors file ({size}, {found}); "
                               "the file is truncated or damaged: download or copy it again"
                               ) from None
 
