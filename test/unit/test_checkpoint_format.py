@@ -197,3 +197,66 @@ def test_a_legacy_file_is_called_cut_short_only_where_its_records_end_early(tmp_
         text = str(err.value)
         assert f"({len(cut)} bytes, a legacy torch.save file, not a zip archive, {found}" in \
             text and text.endswith("download or copy it again"), text
+
+
+def test_out_of_memory_on_a_whole_plain_pickle_gives_the_reason(tmp_path, monkeypatch):
+    """A legacy torch.save file of pickle protocol 4 (no zip archive, so not `_LEGACY_HEAD`)
+    failing for lack of memory read '(... bytes, a pickle that cannot be read to its end, not a
+    torch.save file); ... download or copy it again': every failure on a pickle was called cut
+    short. Whole, the reader's reason is given; its tensor records are still walked, and a
+    pickle cut short is still called so (test_reader_failures_are_told_in_our_words)."""
+    path = tmp_path / "MASt3R.pth"
+    torch.save({"w": torch.arange(256, dtype=torch.float32)}, path,
+               _use_new_zipfile_serialization=False, pickle_protocol=4)
+
+    def out_of_memory(*_a, **_k):
+        raise RuntimeError(_ENFORCE_OOM)
+
+    monkeypatch.setattr(checkpoint, "load_torch_file", out_of_memory)
+    with pytest.raises(CheckpointError) as err:
+        checkpoint.read_torch_archive(str(path), "checkpoint", "refused")
+    assert str(err.value) == (
+        f"{path}: cannot read the checkpoint ({path.stat().st_size} bytes): DefaultCPUAllocator: "
+        "not enough memory: you tried to allocate 2705326080 bytes (the file's records are "
+        "whole: copying it again will not help)")
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(CheckpointError, match=r"\(1[0-9]{3} bytes, a legacy torch.save file, "
+                       r"not a zip archive, cut short: it ends in tensor record 1 of 1, 10 "
+                       r"bytes before its end\); .* download or copy it again$"):
+        checkpoint.read_torch_archive(str(cut), "checkpoint", "refused")
+
+
+def test_out_of_memory_on_an_intact_safetensors_file_gives_the_reason(tmp_path, monkeypatch):
+    """safetensors' reader failing on an intact file (out of memory) read 'cannot read the
+    safetensors file (DefaultCPUAllocator: ...); the file is truncated or damaged: download or
+    copy it again'. The header gives each tensor's byte range: only a file that ends before
+    the last one, or a header that does not add up, gets the download advice."""
+    st = pytest.importorskip("safetensors.torch")
+    path = tmp_path / "model.safetensors"
+    st.save_file({"a": torch.zeros(4), "b": torch.ones(8, dtype=torch.float16)}, str(path))
+
+    def out_of_memory(*_a, **_k):
+        raise RuntimeError(_ENFORCE_OOM)
+
+    monkeypatch.setattr(st, "load_file", out_of_memory)
+    with pytest.raises(CheckpointError) as err:
+        checkpoint._read_safetensors(str(path))
+    assert str(err.value) == (
+        f"{path}: cannot read the safetensors file ({path.stat().st_size} bytes): "
+        "DefaultCPUAllocator: not enough memory: you tried to allocate 2705326080 bytes (the "
+        "file's records are whole: copying it again will not help)")
+    monkeypatch.undo()  # the real reader, on files that are damaged
+    data = path.read_bytes()
+    for i, (cut, found) in enumerate([
+            (data[:-5], "cut short: it ends in tensor 'b' (2 of 2), 5 bytes before its end"),
+            (data[:-20], "cut short: it ends in tensor 'a' (1 of 2), 20 bytes before its end"),
+            (data + b"\0" * 3, "with 3 bytes past its last tensor"),
+            (data[:30], "whose header cannot be read")]):
+        bad = tmp_path / f"bad{i}.safetensors"
+        bad.write_bytes(cut)
+        with pytest.raises(CheckpointError) as err:
+            checkpoint._read_safetensors(str(bad))
+        assert str(err.value) == (
+            f"{bad}: cannot read the safetensors file ({len(cut)} bytes, a safetensors file "
+            f"{found}); the file is truncated or damaged: download or copy it again")

@@ -24,7 +24,8 @@ from .legacy_records import legacy_file_problem
 _ZIP_HEAD = b"PK\x03\x04"
 # a legacy (non-zip) torch.save file starts with its magic number, pickled with protocol 2:
 # PROTO 2, LONG1 of 10 bytes (torch.serialization.MAGIC_NUMBER, 0x1950a86a20f9469cfc6c), STOP
-_LEGACY_HEAD = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little") + b"."
+_MAGIC = 0x1950A86A20F9469CFC6C
+_LEGACY_HEAD = b"\x80\x02\x8a\x0a" + _MAGIC.to_bytes(10, "little") + b"."
 
 
 def _head(path: str, n: int = 16) -> bytes:
@@ -133,10 +134,10 @@ def read_failure(path: str) -> Optional[str]:
     """What the file ``path``, which torch's reader failed on, is, in our words: its
     `format_problem`, else what its format is and that its contents are cut short or damaged
     (a zip archive only where `archive_damaged` finds it so, a legacy torch.save file only
-    where `legacy_records.legacy_problem` does); None when the file is not found cut short or
-    damaged (a safetensors file read as a torch file, an unreadable file, an archive or legacy
-    file whole as written: the reader failed for another cause, out of memory say, which its
-    own text names)."""
+    where `legacy_records.legacy_problem` does, another pickle only where it is not whole);
+    None when the file is not found cut short or damaged (a safetensors file read as a torch
+    file, an unreadable file, an archive, legacy file or pickle whole as written: the reader
+    failed for another cause, out of memory say, which its own text names)."""
     try:
         found = format_problem(path)
         head = _head(path)
@@ -152,7 +153,25 @@ def read_failure(path: str) -> Optional[str]:
             return legacy_file_problem(path)
         except OSError:
             return None
-    if _is_pickle_head(head):
-        return "a pickle that cannot be read to its end, not a torch.save file"
+    if _is_pickle_head(head):  # whole as written: the reader's reason, as above
+        try:
+            return _pickle_problem(path)
+        except OSError:
+            return None
     return None
+
+
+def _pickle_problem(path: str) -> Optional[str]:
+    """`read_failure` of a file that starts with a pickle other than `_LEGACY_HEAD`: a legacy
+    torch.save file of another pickle protocol (its first pickle torch's magic number) walked as
+    one (`legacy_file_problem`), else a pickle cut short or damaged, else None (whole)."""
+    ops = []  # its first two operations, framing left out (the magic number: LONG1 alone)
+    with open(path, "rb") as fh:
+        try:
+            for op, arg, _ in pickletools.genops(fh):
+                if op.name not in ("PROTO", "FRAME", "STOP") and len(ops) < 2:
+                    ops.append((op.name, arg))
+        except Exception:  # noqa: BLE001 - cut short, damaged or not a pickle
+            return "a pickle that cannot be read to its end, not a torch.save file"
+    return legacy_file_problem(path) if ops == [("LONG1", _MAGIC)] else None
 
