@@ -108,10 +108,11 @@ def _check_map_path(value: str, file: str, matcher: str = "mast3r",
     from ..core.keyframes import KeyframeMap
     from ..core.matchers.map_depth import require_map_depth
     from ..core.model.given_as import PARAMETERS
+    from ..core.path_expand import expand_path
 
     if not value.strip():
         return False
-    path = os.path.expanduser(value)
+    path = expand_path(value)
     relative = not os.path.isabs(path)
     if relative:
         log.warning("%s: map_path %r is relative: the node takes it from its working directory "

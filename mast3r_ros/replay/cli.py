@@ -26,6 +26,7 @@ from typing import Any, List, Optional, Sequence
 
 from ..core.config import Config
 from ..core.errors import InputError, Mast3rRosError, after_publishing, published_note
+from ..core.path_expand import expand_path
 from .cli_console import (
     STDOUT_GONE_EXIT,
     _setup_logging,
@@ -303,7 +304,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
 
 
 def _map_path(option: Optional[str], cfg: Config, params: Optional[str] = None) -> str:
-    """--map as given, else the parameter file's map_path (the node's), '~' expanded and made
+    """--map as given, else the parameter file's map_path (the node's), '~', $VARS expanded, made
     absolute from the current folder (so the log says which map was taken). An empty
     --map (``--map "$MAP"`` with MAP unset) is an error, not a fall back to map_path; a
     map_path that does not exist is one naming the parameter file it came from."""
@@ -314,7 +315,7 @@ def _map_path(option: Optional[str], cfg: Config, params: Optional[str] = None) 
     if not cfg.node.map_path:
         raise InputError("no map given: pass --map MAP, or --params with map_path set (the "
                          "node's parameter file)")
-    path = os.path.abspath(os.path.expanduser(cfg.node.map_path))
+    path = os.path.abspath(expand_path(cfg.node.map_path))
     if not os.path.exists(path):
         raise InputError(f"map not found: {path} (from map_path {cfg.node.map_path!r} of "
                          f"{params or 'the parameters'}; relative paths are taken from the "

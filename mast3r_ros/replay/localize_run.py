@@ -39,6 +39,7 @@ from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json
                            check_output_folder, needs_overwrite, output_path)
 from ..core.localizer import Localizer
 from ..core.localizer.stretch_log import StretchLog
+from ..core.path_expand import expand_path
 from ..core.pnp import poselib_available
 from ..core.repeated_image import RepeatedImageCheck
 from ..core.tracker import StampCheck, Tracker
@@ -295,7 +296,7 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
                                   f"--restart{again} to start over)")
     # the run records the map it used (config.yaml's map_path, metrics.json's "map"), as an
     # absolute path: the --map given or --params' map_path, relative to a folder now forgotten
-    used = os.path.abspath(os.path.expanduser(map_path))
+    used = os.path.abspath(expand_path(map_path))
     cfg = dataclasses.replace(cfg, node=dataclasses.replace(cfg.node, map_path=used))
     gt_file = (_read_groundtruth(groundtruth, source.stamps_ns, cfg, stamps_written(source))
                if groundtruth else None)

@@ -28,6 +28,7 @@ from ..core.keyframes.target import finished_shards
 from ..core.keyframes.layout import MANIFEST
 from ..core.keyframes.pixels import DepthRangeError
 from ..core.map_check import KeyframeCheck, KeyframeRecord
+from ..core.path_expand import expand_path
 from ..core.retrieval_index import IndexParams
 from ..core.tf_buffer import EDGE_GAP_PERIODS
 from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_range,
@@ -94,7 +95,7 @@ def recorded_config(cfg: Config) -> Config:
     names (checkpoints, codebook, map) made absolute, so that the file given back as --params
     from another folder names the same files, not others of the same relative name."""
     def absolute(path: str) -> str:
-        return os.path.abspath(os.path.expanduser(path)) if path else path
+        return os.path.abspath(expand_path(path)) if path else path
 
     r = cfg.retrieval
     return dataclasses.replace(

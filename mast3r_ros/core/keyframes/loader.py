@@ -5,8 +5,7 @@ tests, `check-map`); ``KeyframeMap.load(path, lazy=True)`` (the localizer) reads
 the thumbnail retrieval index only and verifies every other file on its first use (images,
 encoding chunks, the index's descriptor array), still raising `MapFormatError` naming the file.
 
-Encodings for another checkpoint are added to an existing map file-by-file (the files first, then
-the manifest, each via rename), so readers see the old map or the new one.
+Another checkpoint's encodings go in files first, manifest last, by rename: readers see old or new.
 
 Layout: manifest validation in ``manifest.py``, the folder and manifest checks made before any
 other file is opened in ``manifest_read.py``, cached encodings and retrieval indexes (v1 npz,
@@ -31,6 +30,7 @@ import numpy as np
 from ..encoding_store import EncodingStore
 from ..errors import InputError, MapFormatError, json_value
 from ..message_fields import tf2_frame_name
+from ..path_expand import expand_path
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
 from ..retrieval_index import IndexParams, RetrievalIndex
 from .build_record import recorded_index_params, warn_unreadable_build_config
@@ -104,9 +104,9 @@ class KeyframeMap(MapEncodings, MapFiles):
         them all); ``check_files=False`` skips that and the retrieval index's read (check-map
         itself: it lists every bad file, the retrieval index's among them, before a full open).
         ``encoding_cache_mb`` bounds the host LRU cache of each encoding store (v2, v3 maps).
-        A leading ``~`` is expanded (``map_path: ~/maps/office`` in a parameter file); a
+        ``~`` and ``$VARS`` are expanded (`expand_path`: ``map_path: $HOME/maps/m``); a
         checkpoint given as the map is told to go in ``checkpoint_as`` (the node: a parameter)."""
-        path = os.path.expanduser(path)
+        path = expand_path(path)
         try:
             return cls._load(path, lazy, encoding_cache_mb, check_files, False, checkpoint_as)
         except MapFormatError as e:
@@ -114,7 +114,7 @@ class KeyframeMap(MapEncodings, MapFiles):
 
     @classmethod
     def check_folder(cls, path: str, checkpoint_as: str = "--checkpoint") -> None:
-        """The cheap part of `load`, in its words: ``path`` (``~`` expanded) is a map folder
+        """The cheap part of `load`, in its words: ``path`` (expanded as there) is a map folder
         whose manifest reads as a map's (JSON, the format, a version this reader reads, the
         map_frame) and which holds every file the map lists, each of the size it records and
         none empty (``os.stat`` only, as `load` checks them: a map copied only in part, its
@@ -127,7 +127,7 @@ class KeyframeMap(MapEncodings, MapFiles):
         a path that is no map at all (missing, a file, a recording, a run, an interrupted build
         or a copy cut short) is refused first. Raises `MapFormatError` as `load` does, a
         checkpoint given as the map told to go in ``checkpoint_as`` (check-params: a parameter)."""
-        path = os.path.expanduser(path)
+        path = expand_path(path)
         try:
             cls._load(path, True, 0.0, True, files_only=True, checkpoint_as=checkpoint_as)
         except MapFormatError as e:

@@ -529,4 +529,6 @@ def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickle
 
 def resolve_checkpoint(path: Optional[str]) -> Optional[str]:
     """Expand ``~`` and environment variables in a configured checkpoint path."""
-    return os.path.expandvars(os.path.expanduser(path)) if path else None
+    from ..path_expand import expand_path
+
+    return expand_path(path) if path else None

@@ -36,6 +36,7 @@ from ..config import ModelConfig
 from ..devices import apply_cpu_threads, auto_cpu_note
 from ..devices import resolve_device  # noqa: F401  (re-exported: the engine's public API)
 from ..errors import ClosedError, ConfigError, InputError
+from ..path_expand import expand_path
 from .checkpoint import CheckpointInfo, resolve_checkpoint
 from .loaded_networks import load_network, one_checkpoint_load  # noqa: F401  (re-exported)
 from .engine_io import Encoding, PairPrediction, PreparedImage, normalize_on_device, to_device
@@ -300,12 +301,12 @@ class Mast3rEngine:
             return TensorRTEngine.from_checkpoint(
                 path, device=model_cfg.device, size=int(model_cfg.image_size),
                 net_shape=shape, keyframe_batch=max(warmup_batches),
-                cache_dir=getattr(model_cfg, "engine_cache", ""))
+                cache_dir=expand_path(getattr(model_cfg, "engine_cache", "")))
         mode = getattr(model_cfg, "compile", "none")
         eng = cls.from_checkpoint(path, model_cfg.device, model_cfg.precision, compile=mode,
                                   warmup=[shape] if mode != "none" else (),
                                   warmup_batches=warmup_batches,
-                                  id_cache=getattr(model_cfg, "engine_cache", ""),
+                                  id_cache=expand_path(getattr(model_cfg, "engine_cache", "")),
                                   image_size=int(model_cfg.image_size))
         return eng
 
