@@ -63,7 +63,7 @@ from .sources import (
     selected_positions,
     stamps_written,
 )
-from .shared_stamps import SharedPoses, ambiguous_stamps, leave_out_ambiguous
+from .shared_stamps import SharedPoses, ambiguous_stamps, leave_out_ambiguous, own_shared_poses
 from .tum import SPLIT_FILE, trajectory_reset_reason, write_tum_trajectory
 from .tum_trajectory import read_tum_trajectory_shared
 from .unreadable import hold_unreadable, warn_unreadable
@@ -430,7 +430,9 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
         gt_poses = poses_from_file(gt_file, stamps, cfg.pose_at_stamp)
     # two images at one stamp: either's pose, or neither's (also a --groundtruth file's)
     gt_poses, ambiguous = leave_out_ambiguous([r.stamp_ns for r in results], gt_poses,
-                                              ambiguous_stamps(source), gt_file, cfg.pose_at_stamp)
+                                              ambiguous_stamps(source),
+                                              gt_file or own_shared_poses(source),
+                                              cfg.pose_at_stamp)
     metrics = write_run(out, results, gt_poses, kf_poses, map_path=cfg.node.map_path,
                         warmed_up=bool(loc.warmup_report), cold=cold,
                         focal_tolerance=cfg.localizer.gates.max_focal_error,

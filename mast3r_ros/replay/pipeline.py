@@ -45,7 +45,7 @@ from .sources import (FrameSource, check_own_poses, depth_needed_by, frames_or_u
                       refuse_without_depth, refuse_without_poses, stamps_written)
 from .tum import SPLIT_FILE, read_tum_trajectory, trajectory_reset_reason
 from .tum_trajectory import read_tum_trajectory_shared
-from .shared_stamps import ambiguous_stamps, leave_out_ambiguous, no_pose_note
+from .shared_stamps import ambiguous_stamps, leave_out_ambiguous, no_pose_note, own_shared_poses
 from .unreadable import hold_unreadable
 from .build_check import check_consistency
 from .build_frames import (NOT_READ_REASON, SiftKeypoints, _MapStats, _NotRead,  # noqa: F401
@@ -218,7 +218,7 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     st.no_pose = len(no_pose)
     if no_pose:
         shared, rest = no_pose_note(ambiguous_stamps(source) or (  # two images, or poses
-            trajectory[2] if trajectory else None), no_pose)
+            trajectory or own_shared_poses(source) or (None, None, None))[2], no_pose)
         why = _why_no_pose(source, trajectory and trajectory[:2], rest, cfg.pose_at_stamp
                            ) if rest else None
         st.why_no_pose = (shared or "") + (why or "") or None

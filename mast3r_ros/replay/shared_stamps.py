@@ -17,8 +17,8 @@ list is said once, with its line numbers and the fix.
 A trajectory file given with ``--groundtruth`` or ``--trajectory`` that gives one stamp two
 different poses (a trajectory.tum written by a run whose two images shared a stamp) is the same
 ambiguity on the other side (`SharedPoses`): the frames whose pose would be taken from that stamp
-get none (`frames_on_shared_poses`), named as the file's. A TUM folder's own groundtruth.txt is
-only warned about (`SharedPoses.warn_scored`).
+get none (`frames_on_shared_poses`), named as the file's. So does a TUM folder's own
+groundtruth.txt (`own_shared_poses`: the folder's, where its poses are used).
 """
 
 from __future__ import annotations
@@ -94,11 +94,6 @@ def _gives(shared: SharedStamps) -> str:
             else "two or more images")
 
 
-def _seconds(stamp_ns: int) -> str:
-    sign, (sec, ns) = "-" if stamp_ns < 0 else "", divmod(abs(int(stamp_ns)), 1_000_000_000)
-    return f"{sign}{sec}.{ns:09d}"
-
-
 def _and(items: Any) -> str:
     items = list(items)
     return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else items[0]
@@ -152,9 +147,12 @@ def leave_out_ambiguous(stamps_ns: Sequence[int], gt_poses: np.ndarray,
 
 class SharedPoses(SharedStamps):
     """The stamps a trajectory file (``--groundtruth``, ``--trajectory``: a trajectory.tum a run
-    wrote for two images at one stamp holds two poses there) gives two or more different poses
-    (``files``: each line's pose as read, text; ``linenos``: its lines). Which is the camera's
-    there cannot be told, so a frame whose pose the lookup would take from it gets none."""
+    wrote for two images at one stamp holds two poses there; a TUM folder's own groundtruth.txt,
+    ``own`` True) gives two or more different poses (``files``: each line's pose as read, text;
+    ``linenos``: its lines). Which is the camera's there cannot be told, so a frame whose pose
+    the lookup would take from it gets none."""
+
+    own = False  # a TUM folder's groundtruth.txt, not a file given with an option
 
     def warning(self) -> Optional[str]:
         """The one line that says it (the file, the lines, what is done, the fix), or None."""
@@ -163,25 +161,25 @@ class SharedPoses(SharedStamps):
         said = [f"lines {_and(str(n) for n in self.lines[s])} at t={s * 1e-9:.6f} s"
                 for s in sorted(self.stamps)[:MAX_NAMED]]
         more = len(self.stamps) - len(said)
+        how = ("localize leaves it out of its accuracy figures (metrics.json "
+               "'ambiguous_groundtruth'), build-map takes it as no keyframe; fix: give each pose "
+               "its own time or delete the line that is wrong" if self.own else
+               "localize --groundtruth leaves it out of its accuracy figures (metrics.json "
+               "'ambiguous_groundtruth'), build-map --trajectory takes it as no keyframe; fix: "
+               "give each pose its own time (a trajectory.tum of a run whose images shared a "
+               "stamp: fix their stamps and localize again)")
         return (f"{self.path}: {len(self.stamps)} timestamp(s) given two or more different "
                 f"poses: {'; '.join(said)}{f'; and {more} more' if more else ''}: which is the "
                 "camera's there cannot be told, so a frame whose pose would be taken from one "
-                "gets none: localize --groundtruth leaves it out of its accuracy figures "
-                "(metrics.json 'ambiguous_groundtruth'), build-map --trajectory takes it as no "
-                "keyframe; fix: give each pose its own time (a trajectory.tum of a run whose "
-                "images shared a stamp: fix their stamps and localize again)")
+                f"gets none: {how}")
 
-    def warn_scored(self) -> None:
-        """The warning where the rule is not applied (a TUM folder's own groundtruth.txt): a
-        frame at such a stamp is scored against the first of them."""
-        if self.stamps:  # the first such stamp: its first line and the first that differs
-            s = min(self.stamps, key=lambda t: self._groups[t][0][0])
-            g = self._groups[s]
-            other = next(n for n, pose in g if pose != g[0][1])
-            log.warning("%s:%d and :%d: %d different poses at timestamp %s; a frame at that "
-                        "stamp is scored against one of them: give each pose its own time",
-                        self.path, g[0][0], other, len({pose for _, pose in g}),
-                        _seconds(s))
+
+def own_shared_poses(source: Any) -> Optional[Tuple[np.ndarray, np.ndarray, SharedPoses]]:
+    """``source``'s own ground truth (a TUM folder's groundtruth.txt: its ``own_trajectory``,
+    (stamps (M,) int ns, poses (M, 4, 4), its `SharedPoses`)) when it gives a stamp two
+    different poses, for `leave_out_ambiguous` and `no_pose_note`; None otherwise."""
+    own = getattr(source, "own_trajectory", None)
+    return own if isinstance(own, tuple) and len(own) == 3 and own[2] else None
 
 
 def poses_sharing_a_stamp(path: Any, stamps_ns: np.ndarray, values: np.ndarray,

@@ -49,7 +49,8 @@ from ..core.trajectory import (check_pose_rule, clock_reset_note,
                                stamp_steps, stamp_unit_mismatch)
 from ..core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFrame,
                           check_camera_info_arg)
-from .shared_stamps import SharedStamps
+from .shared_stamps import (SharedPoses, SharedStamps, frames_on_shared_poses,
+                            poses_sharing_a_stamp)
 from .tum_paths import listed_file, warn_missing_listed
 from .tum_trajectory import (  # noqa: F401  the public names re-exported
     PathLike,
@@ -57,6 +58,7 @@ from .tum_trajectory import (  # noqa: F401  the public names re-exported
     folder_instead_of_file,
     read_tum_trajectory,
     read_tum_trajectory_and_unit,
+    read_tum_trajectory_shared,
     trajectory_reset_reason,
     write_tum_trajectory,
     _drop_repeated_lines,
@@ -172,7 +174,7 @@ class TumSequence:
                                       "colour images")
         if self.read_depth:  # a missing depth costs its frame as a keyframe: build-map
             warn_missing_listed(self.folder, self._depth_paths, "depth.txt", "depth images")
-        self._gt_stamps_ns, self._gt_poses, gt_unit = self._read_groundtruth()
+        self._gt_stamps_ns, self._gt_poses, gt_unit, gt_shared = self._read_groundtruth()
         # refused where the frames' poses are used (`check_groundtruth_units`), not here: a
         # trajectory the user passes instead (--trajectory, --groundtruth) makes it unused
         why = stamp_unit_mismatch(self._gt_stamps_ns, self._stamps_ns, gt_unit == "ns",
@@ -190,6 +192,14 @@ class TumSequence:
         )
         # either image's or neither: no pose (not scored, not a keyframe; `shared_stamps`)
         self._frame_pose_valid &= ~np.isin(self._stamps_ns, list(self.shared_stamps.stamps))
+        #: groundtruth.txt as read with its `SharedPoses`: a frame whose pose would be taken
+        #: from a stamp it gives two different poses gets none either (`own_shared_poses`)
+        gt_shared.own = True
+        self.own_trajectory = (self._gt_stamps_ns, self._gt_poses, gt_shared)
+        if gt_shared:
+            self._frame_pose_valid &= ~frames_on_shared_poses(
+                self._gt_stamps_ns, self._gt_poses, self._stamps_ns, rule)
+        self._said_shared_poses = False  # warned once, where the poses are used
         if self._gt_unit_error:  # associated by stamp, its poses would be one end's, or none
             self._frame_pose_valid[:] = False
             log.info("%s; the frames get no pose from it", self._gt_unit_error)
@@ -245,11 +255,12 @@ class TumSequence:
                     f"{depth_txt} lists too: rgb.txt must list the colour images (TUM: rgb/), "
                     "depth.txt the depth PNGs; is rgb.txt a copy of depth.txt?")
 
-    def _read_groundtruth(self) -> Tuple[np.ndarray, np.ndarray, str]:
+    def _read_groundtruth(self) -> Tuple[np.ndarray, np.ndarray, str, SharedPoses]:
         gt_txt = self.folder / "groundtruth.txt"
         if not gt_txt.is_file():
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 4, 4)), ""
-        return read_tum_trajectory_and_unit(gt_txt)
+            none = np.zeros(0, dtype=np.int64)
+            return none, np.zeros((0, 4, 4)), "", poses_sharing_a_stamp(gt_txt, none, none, [])
+        return read_tum_trajectory_shared(gt_txt)
 
     def no_depth_reason(self) -> Optional[str]:
         """Why no frame will have depth, with the fix (one line), or None when some may."""
@@ -278,9 +289,15 @@ class TumSequence:
         `mast3r_ros.core.trajectory.stamp_unit_mismatch`) when groundtruth.txt is stamped in
         another time unit than rgb.txt, or holds two recordings across a clock reset whose
         stamps overlap (`trajectory_reset_reason`: a frame's pose would be interpolated from the
-        other recording's); for a caller about to use the frames' poses."""
+        other recording's); for a caller about to use the frames' poses. Warns (once) about
+        the stamps groundtruth.txt gives two different poses (`SharedPoses.warning`)."""
         if self._gt_unit_error:
             raise InputError(self._gt_unit_error)
+        # one stamp, two poses: said where they are used (a subclass not read by `__init__`,
+        # a stereo EuRoC folder, has no groundtruth.txt)
+        if not getattr(self, "_said_shared_poses", True):
+            self._said_shared_poses = True
+            self.own_trajectory[2].warn()
 
     def groundtruth(self) -> Tuple[np.ndarray, np.ndarray]:
         """The whole ground-truth file: (stamps_ns (K,) int64, map_from_cam (K, 4, 4)); empty

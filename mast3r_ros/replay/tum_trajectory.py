@@ -391,10 +391,9 @@ _POSE_COLUMNS = ("tx", "ty", "tz", "qx", "qy", "qz", "qw")
 
 def read_tum_trajectory_and_unit(path: PathLike, option: str = ""
                                  ) -> Tuple[np.ndarray, np.ndarray, str]:
-    """`read_tum_trajectory_shared` without its `SharedPoses`, which it warns about: a frame at
-    such a stamp is scored against the first (a TUM folder's own groundtruth.txt)."""
-    stamps, poses, unit, shared = read_tum_trajectory_shared(path, option)
-    shared.warn_scored()
+    """`read_tum_trajectory_shared` without its `SharedPoses` (not warned about: a reader that
+    scores or places frames by the poses takes them, `shared_stamps`)."""
+    stamps, poses, unit, _ = read_tum_trajectory_shared(path, option)
     return stamps, poses, unit
 
 

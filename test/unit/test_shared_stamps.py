@@ -308,3 +308,40 @@ def test_frames_posed_across_a_shared_pose_are_left_out_and_build_map_says_why()
                            "(lines 3, 4)") and rest == [7]
     # the same pose twice at a stamp is no ambiguity
     assert not poses_sharing_a_stamp("t.tum", np.array([0, 0]), np.zeros((2, 7)), [1, 2])
+
+
+def test_a_tum_folders_own_groundtruth_with_two_poses_at_a_stamp_leaves_that_frame_out(
+        tum, sift_map, tmp_path, capsys):
+    """A TUM folder's own groundtruth.txt with two different poses at one stamp was only warned
+    about ('a frame at that stamp is scored against one of them': 3 of 3 evaluated, no
+    ambiguous_groundtruth); now as --groundtruth's: no pose there, named, no keyframe."""
+    q = tmp_path / "q"
+    shutil.copytree(tum[1], q)
+    stamp = (q / "rgb.txt").read_text().splitlines()[3].split()[0]  # the 3rd frame's
+    line = _two_poses_at(q, stamp, q / "groundtruth.txt")
+    run, ns = tmp_path / "run", int(round(float(stamp) * 1e9))
+    assert main(["localize", str(q), "--map", sift_map, "--out", str(run), "--matcher", "sift",
+                 "--max-frames", "3", "--log-level", "warning"]) == 0
+    out, err = capsys.readouterr()
+    (said,) = [r for r in err.splitlines() if "different poses" in r]
+    gt = q / "groundtruth.txt"
+    assert (f"{gt}: 1 timestamp(s) given two or more different poses: lines {line} and "
+            f"{line + 1}") in said and "fix: give each pose its own time" in said, said
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["ambiguous_groundtruth"] == {
+        "frames": 1, "stamps_ns": [ns], "file": str(gt), "lines": [line, line + 1],
+        "shared": "poses", "localized": 1}
+    assert m["frames_with_groundtruth"] == 2 and m["evaluated"] == 2
+    assert (f"1 frame at a stamp {gt} gives to two or more different poses (lines {line}, "
+            f"{line + 1}): not evaluated") in out
+    # build-map from the folder's poses: that frame is no keyframe, and the reason is said
+    from mast3r_ros.replay.shared_stamps import no_pose_note, own_shared_poses
+    from mast3r_ros.replay.tum import TumSequence
+
+    seq = TumSequence(q)
+    at = int(np.flatnonzero(seq.stamps_ns == ns)[0])
+    assert seq.listed_pose_and_depth(at)[0] is None
+    assert seq.listed_pose_and_depth(at - 1)[0] is not None
+    note, rest = no_pose_note(own_shared_poses(seq)[2], [ns])
+    assert note.startswith(f"1 is at a stamp {gt} gives to two or more different poses") \
+        and rest == []

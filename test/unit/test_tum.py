@@ -959,23 +959,21 @@ def test_an_rgb_txt_listing_the_depth_pngs_is_refused(tmp_path, read_depth):
     assert "copy of depth.txt" in msg, msg
 
 
-def test_two_poses_at_one_ground_truth_stamp_are_warned_about(tmp_path, caplog):
+def test_two_poses_at_one_ground_truth_stamp_are_found_with_their_lines(tmp_path):
     """A groundtruth.txt whose stamps were zeroed (or pasted over) holds several poses at one
-    time: a frame at that stamp is scored against whichever the lookup picks, with no word.
-    The reader warns, naming the file and the first shared stamp's lines; the same pose
-    repeated (a line pasted twice) is no ambiguity and is not warned about."""
+    time: a frame at that stamp was scored against whichever the lookup picks. The reader finds
+    the stamp and its lines (`SharedPoses`; what is done with it is the caller's, warned about
+    there: `shared_stamps`); the same pose repeated (a line pasted twice) is no ambiguity."""
+    from mast3r_ros.replay.tum_trajectory import read_tum_trajectory_shared
+
     p = tmp_path / "groundtruth.txt"
     p.write_text("0.0 0 0 0 0 0 0 1\n0.0 0 0 0 0 0 0 1\n1.0 0 0 0 0 0 0 1\n")
-    with caplog.at_level("WARNING"):
-        read_tum_trajectory(p)
-    assert not caplog.records
+    assert not read_tum_trajectory_shared(p)[3]
     p.write_text("0.0 0 0 0 0 0 0 1\n0.0 0.5 0 0 0 0 0 1\n1.0 0 0 0 0 0 0 1\n")
-    with caplog.at_level("WARNING"):
-        stamps, poses = read_tum_trajectory(p)
-    assert len(stamps) == 3
-    msg = " ".join(r.getMessage() for r in caplog.records)
-    assert str(p) in msg and "2 different poses at timestamp 0.000000000" in msg, msg
-    assert ":1" in msg and ":2" in msg, msg
+    stamps, _, _, shared = read_tum_trajectory_shared(p)
+    assert len(stamps) == 3 and shared.stamps == {0} and shared.lines == {0: [1, 2]}
+    assert shared.warning().startswith(f"{p}: 1 timestamp(s) given two or more different "
+                                       "poses: lines 1 and 2 at t=0.000000 s")
 
 
 def test_a_reset_onto_the_first_runs_stamps_is_found_with_its_own_poses():

@@ -43,26 +43,31 @@ def test_a_quaternion_norm_is_the_bad_lines_own(tmp_path):
     assert "has a quaternion of norm 2.000000 instead of 1" in _refusal(path)
 
 
-def _warnings(path, caplog):
+def _warnings(root, caplog):
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        read_tum_trajectory(path)
-    return [r.getMessage() for r in caplog.records if "different poses" in r.getMessage()]
+        seq = TumSequence(root)
+        seq.check_groundtruth_units()
+        seq.check_groundtruth_units()  # used twice: said once
+    return seq, [r.getMessage() for r in caplog.records if "different poses" in r.getMessage()]
 
 
-def test_poses_sharing_a_stamp_are_counted_and_lined_as_the_file_is(tmp_path, caplog):
-    """Three lines at one stamp, two of them one pose: 2 different poses, the first line and
-    the first that differs named by their line numbers in the file (a comment line first); a
-    second shared stamp adds no second warning."""
-    path = tmp_path / "gt.txt"
-    path.write_text(f"# timestamp tx ty tz qx qy qz qw\n0.0 {ID}\n0.0 {ID}\n0.0 0.5 0 0 0 0 0 1\n"
-                    f"1.0 {ID}\n1.0 0 0.5 0 0 0 0 1\n")
-    said = _warnings(path, caplog)
+def test_poses_sharing_a_stamp_are_lined_as_the_file_is_and_said_once(tmp_path, caplog):
+    """Three lines at one stamp, two of them one pose, named by their line numbers in the file
+    (a comment line first); a second shared stamp adds no second warning; the frames at them
+    get no pose (a TUM folder's own groundtruth.txt, `shared_stamps`)."""
+    root = make_folder(tmp_path / "seq")
+    gt = root / "groundtruth.txt"
+    gt.write_text(f"# timestamp tx ty tz qx qy qz qw\n1.0 {ID}\n1.0 {ID}\n1.0 0.5 0 0 0 0 0 1\n"
+                  f"1.2 {ID}\n1.2 0 0.5 0 0 0 0 1\n")
+    seq, said = _warnings(root, caplog)
     assert len(said) == 1, said
-    assert f"{path}:2 and :4: 2 different poses at timestamp 0.000000000" in said[0], said
-    path.write_text(f"0.0 {ID}\n0.0 0.5 0 0 0 0 0 1\n0.0 0.7 0 0 0 0 0 1\n")
-    said = _warnings(path, caplog)
-    assert len(said) == 1 and "3 different poses" in said[0], said
+    assert (f"{gt}: 2 timestamp(s) given two or more different poses: lines 2, 3 and 4 at "
+            "t=1.000000 s; lines 5 and 6 at t=1.200000 s") in said[0], said
+    assert [seq.listed_pose_and_depth(i)[0] is None for i in range(3)] == [True, True, True]
+    gt.write_text(f"1.0 {ID}\n1.0 {ID}\n1.2 {ID}\n")  # one pose repeated: no ambiguity
+    seq, said = _warnings(root, caplog)
+    assert not said and seq.listed_pose_and_depth(0)[0] is not None
 
 
 @pytest.mark.parametrize("folder, rgb", [("seq", "rgb/../depth/0.png"),
