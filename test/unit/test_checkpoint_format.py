@@ -150,6 +150,12 @@ def test_out_of_memory_on_an_intact_file_says_so_without_download_advice(tmp_pat
     torch.save({"w": torch.arange(256, dtype=torch.float32)}, path,
                _use_new_zipfile_serialization=zip_archive)
 
+    _assert_out_of_memory_gives_the_reason(path, monkeypatch)
+
+
+def _assert_out_of_memory_gives_the_reason(path, monkeypatch):
+    """The torch reader of ``path`` fails for lack of memory: the refusal gives torch's reason
+    and says the file is whole (no 'download or copy it again')."""
     def out_of_memory(*_a, **_k):
         raise RuntimeError(_ENFORCE_OOM)
 
@@ -209,16 +215,7 @@ def test_out_of_memory_on_a_whole_plain_pickle_gives_the_reason(tmp_path, monkey
     torch.save({"w": torch.arange(256, dtype=torch.float32)}, path,
                _use_new_zipfile_serialization=False, pickle_protocol=4)
 
-    def out_of_memory(*_a, **_k):
-        raise RuntimeError(_ENFORCE_OOM)
-
-    monkeypatch.setattr(checkpoint, "load_torch_file", out_of_memory)
-    with pytest.raises(CheckpointError) as err:
-        checkpoint.read_torch_archive(str(path), "checkpoint", "refused")
-    assert str(err.value) == (
-        f"{path}: cannot read the checkpoint ({path.stat().st_size} bytes): DefaultCPUAllocator: "
-        "not enough memory: you tried to allocate 2705326080 bytes (the file's records are "
-        "whole: copying it again will not help)")
+    _assert_out_of_memory_gives_the_reason(path, monkeypatch)
     cut = tmp_path / "cut.pth"
     cut.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(CheckpointError, match=r"\(1[0-9]{3} bytes, a legacy torch.save file, "
