@@ -160,14 +160,17 @@ def _say_kept(full: str, out: str) -> None:
     """``full`` (``OUT.old-X``) holds a complete earlier ``out`` in ``folder`` (moved aside by a
     kill between two renames, `_put_back_left`) that cannot be put back: ``out`` exists (made
     again since, or another such leftover put back). Never deleted: said at WARNING, once per
-    process, in one line with how to restore or delete it."""
+    process and path, in one line with how to restore or delete it."""
     try:
         st = os.stat(full)
     except OSError:
         return
-    if (st.st_dev, st.st_ino) in _SAID:
+    # the path too: an inode number is reused once its folder is deleted, and another folder
+    # given it (a later leftover, or this one renamed) was never said
+    key = (os.path.abspath(full), st.st_dev, st.st_ino)
+    if key in _SAID:
         return
-    _SAID.add((st.st_dev, st.st_ino))
+    _SAID.add(key)
     inner = os.path.join(full, MOVED)
     now = f"{out} is another folder now: " if os.path.lexists(out) else ""
     log.warning("kept %s: a complete earlier %s, which a command writing it moved aside and was "

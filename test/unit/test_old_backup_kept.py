@@ -109,3 +109,22 @@ def test_an_empty_out_moved_aside_goes_once_out_was_made_again(tmp_path, caplog)
         publish.remove_stale_temporaries(str(tmp_path / "run"))
     assert sorted(os.listdir(tmp_path)) == ["run", "run.old-abcd5678-empty"]
     assert "run.old-abcd1234-empty" in caplog.text and "abcd5678" not in caplog.text
+
+
+def test_a_kept_folder_under_another_name_with_the_same_inode_is_said_again(tmp_path, caplog):
+    """Once per process was keyed by the folder's inode alone: an inode number is reused once
+    its folder is deleted, so a later leftover given it was never said (a CI run missed the
+    'kept' line of the test above after another test's folder had that inode). Renaming the
+    folder keeps its inode and changes its path, the same situation made on purpose."""
+    for name in ("run.old-aaaa1111", "run.old-cccc3333"):
+        (tmp_path / name / "folder").mkdir(parents=True)
+    (tmp_path / "run").mkdir()  # OUT exists: both are kept, none put back
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        publish.remove_stale_temporaries(str(tmp_path / "run"))
+    os.rename(tmp_path / "run.old-aaaa1111", tmp_path / "run.old-bbbb2222")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        publish.remove_stale_temporaries(str(tmp_path / "run"))
+    said = [r.getMessage().split(":")[0] for r in caplog.records]
+    assert f"kept {tmp_path / 'run.old-bbbb2222' / 'folder'}" in said, said
+    assert f"kept {tmp_path / 'run.old-cccc3333' / 'folder'}" not in said, said  # said before
