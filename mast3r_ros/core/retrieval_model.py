@@ -39,7 +39,7 @@ from .devices import resolve_device
 from .errors import CheckpointError, InputError, not_regular_file
 from .model.checkpoint import (CLASS_ARCH, read_torch_archive, resolve_checkpoint,
                                strip_wrapper_prefix)
-from .model.given_as import FLAGS, PARAMETERS, GivenAs
+from .model.given_as import given_here, PARAMETERS, GivenAs
 from .model.plain_pickle import (archive_args, archive_top, describe_map_folder,
                                  describe_plain_pickle, refuse_empty_or_text, where_to_download)
 
@@ -134,10 +134,11 @@ def default_codebook_path(checkpoint_path: str) -> str:
     return os.path.join(folder, "_".join(name.split("_")[:-1]) + "_codebook.pkl")
 
 
-def require_retrieval_checkpoint(path: str, given: GivenAs = FLAGS) -> None:
+def require_retrieval_checkpoint(path: str, given: Optional[GivenAs] = None) -> None:
     """The retrieval checkpoint's cheap checks, no weights read (a folder, a special file, not
     found, empty, text, no format the loader reads: `refuse_empty_or_text`); `CheckpointError`,
     its fix in the words of ``given`` (`given_as`)."""
+    given = given_here(given)
     if os.path.isdir(path):  # a folder exists: "not found" sent the user looking for it
         # a map: the retrieval checkpoint it records
         raise CheckpointError(describe_map_folder(path, retrieval=True, given=given) or (
@@ -175,18 +176,20 @@ def _network_args(args: Any) -> bool:
     return isinstance(model, str) and model.split("(", 1)[0].strip() in CLASS_ARCH
 
 
-def network_given_as_retrieval(path: str, given: GivenAs = FLAGS) -> str:
+def network_given_as_retrieval(path: str, given: Optional[GivenAs] = None) -> str:
     """The one-line refusal of a network checkpoint given as the retrieval checkpoint."""
+    given = given_here(given)
     return (f"{path} is a MASt3R network checkpoint, not a retrieval head: pass it as "
             f"{given.checkpoint}, and the *_retrieval_trainingfree.pth as {given.retrieval}")
 
 
 def check_retrieval_files(checkpoint: str, codebook: Optional[str] = None,
-                          given: GivenAs = FLAGS) -> str:
+                          given: Optional[GivenAs] = None) -> str:
     """Fail fast (before loading a backbone): both files exist, ``checkpoint`` is not the
     network checkpoint (`checkpoint_kind`) and the codebook is a file that is not a PyTorch
     checkpoint (`check_codebook_file`); returns the codebook path. Raises CheckpointError, its
     fix in the words of ``given`` (`given_as`: the commands' flags, or a node's parameters)."""
+    given = given_here(given)
     _check_retrieval_head(checkpoint, given)
     return _check_codebook_of(checkpoint, codebook, given)
 

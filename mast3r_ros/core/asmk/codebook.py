@@ -16,7 +16,7 @@ import torch
 
 from ..devices import resolve_device
 from ..errors import CheckpointError, InputError, not_regular_file
-from ..model.given_as import FLAGS, GivenAs
+from ..model.given_as import given_here, GivenAs
 from .unpickle import safe_unpickle
 
 log = logging.getLogger(__name__)
@@ -167,13 +167,14 @@ def load_codebook(path: str, expected_size: Any = None, device: str = "cpu") -> 
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive (a zip); a codebook is a plain pickle
 
 
-def check_codebook_file(path: str, given: GivenAs = FLAGS) -> None:
+def check_codebook_file(path: str, given: Optional[GivenAs] = None) -> None:
     """Raises CheckpointError, naming ``path`` and the fix, when it cannot be a codebook file:
     not found, a folder, a PyTorch checkpoint (a ``torch.save`` zip archive: the network or
     the retrieval head, given where the ``*_retrieval_codebook.pkl`` pickle belongs), or a
     binary pickle cut short (an interrupted download: its last byte is no STOP opcode), found
     from its first and last bytes, before minutes of other work. ``given``: how the user gives
     the codebook (`given_as`; default: the commands' flags)."""
+    given = given_here(given)
     ways = given.codebook
     if os.path.isdir(path):
         raise CheckpointError(

@@ -8,7 +8,7 @@ does not.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -16,13 +16,14 @@ from ..config import LocalizerConfig
 from ..errors import ConfigError
 from ..keyframes import KeyframeMap
 from ..matchers.base import PairMatcher, sift_alternative
-from ..model.given_as import FLAGS, GivenAs
+from ..model.given_as import given_here, GivenAs
 from ..model.preprocess import SIZES
 
 
 def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, image_size: int,
                   recompute_encodings: bool, seed: int, device_cache_mb: float,
-                  given: GivenAs = FLAGS) -> PairMatcher:
+                  given: Optional[GivenAs] = None) -> PairMatcher:
+    given = given_here(given)
     m, cv = config.matching, config.covariance
     if config.matcher == "sift":
         from ..matchers.sift import SiftMatcher

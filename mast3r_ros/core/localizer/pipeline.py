@@ -50,7 +50,7 @@ from ..errors import ClosedError, ConfigError, InputError, MapFormatError, Mast3
 from ..geometry import undistort_pixels
 from ..keyframes import KeyframeMap
 from ..matchers.base import add_time, sift_alternative
-from ..model.given_as import FLAGS, GivenAs
+from ..model.given_as import FLAGS, GivenAs, speaking
 from ..pnp import MIN_POINTS, PnPResult, UncertaintyModel, check_seed, solve_pnp
 from ..pose_uncertainty import position_sigma_m
 from ..retrieval import nearest_to_prior, pose_consistent_subset
@@ -150,11 +150,18 @@ class Localizer:
 
         ``cfg`` is the whole `Config` (``config_from_params``), ``map_path`` the map folder
         (None: ``cfg``'s ``map_path`` parameter, as the node reads it); ``given``: how the user
-        gives the checkpoint (`given_as`; the node: `PARAMETERS`), for the refusals' fixes.
+        gives the checkpoint (`given_as`; the node: `PARAMETERS`), for the refusals' fixes,
+        the network loader's own included (`given_as.speaking`).
         Raises `ConfigError` (also for a ``cfg`` that is not a `Config`), `CheckpointError`,
         `MapFormatError` or `InputError` (the sift matcher on a map without depth; any of them
         also from the warm-up) with what to fix.
         """
+        with speaking(given):
+            return cls._from_config(cfg, map_path, recompute_encodings, given)
+
+    @classmethod
+    def _from_config(cls, cfg: Config, map_path: Optional[str], recompute_encodings: bool,
+                     given: GivenAs) -> Localizer:
         if not isinstance(cfg, Config):
             raise ConfigError(f"Localizer.from_config takes the whole Config "
                               f"(config_from_params(...)), got {type(cfg).__name__}")

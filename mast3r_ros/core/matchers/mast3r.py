@@ -33,7 +33,7 @@ from ..geometry import (
 from ..grid_undistort import GridUndistortCache
 from ..keyframes import EncodingSet, KeyframeMap
 from ..keyframes.encodings import content_id_of, stale_encodings
-from ..model.given_as import FLAGS, GivenAs
+from ..model.given_as import GivenAs
 from ..types import CameraIntrinsics, Correspondences, Frame
 from ..uncertainty import depth_point_covariance, pointmap_point_covariance
 from .base import add_time, sift_alternative
@@ -256,7 +256,7 @@ class Mast3rMatcher:
                  max_scale_error: float = 0.25, recompute_encodings: bool = True,
                  seed: int = 0, depth_sigma_k: float = 1.6e-3, pixel_sigma_px: float = 1.0,
                  conf_alpha: float = 0.2, device_cache_mb: Optional[float] = None,
-                 given: GivenAs = FLAGS):
+                 given: Optional[GivenAs] = None):
         if not engine.has_descriptors:
             from ..model.checkpoint_arch import no_descriptors_for_localizer
 

@@ -48,7 +48,7 @@ from .model_string import (CLASS_ARCH, model_string, parse_model_string,  # noqa
                            spec_from_kwargs, spec_named_by)  # re-exported: the string's module
 from .file_format import pickle_is_whole, read_failure
 from .safetensors_records import safetensors_problem
-from .given_as import FLAGS, GivenAs
+from .given_as import FLAGS, given_here, GivenAs
 from .reader_reason import reader_reason as _reader_reason
 from .huggingface import (CONFIG_FILE, WEIGHT_FILES, folder_weights, huggingface_files,
                           is_safetensors_file)
@@ -243,18 +243,20 @@ def _read_safetensors(path: str) -> Dict[str, torch.Tensor]:
                               ) from None
 
 
-def _retrieval_given_as_network(path: str, given: GivenAs = FLAGS) -> str:
+def _retrieval_given_as_network(path: str, given: Optional[GivenAs] = None) -> str:
     """The one-line refusal of the retrieval head's checkpoint given as the network's."""
+    given = given_here(given)
     return (f"{path} is a MASt3R retrieval checkpoint, not the network: pass it as "
             f"{given.retrieval_as}, and the MASt3R network .pth as {given.checkpoint}")
 
 
-def _refuse_other_kind(path: str, given: GivenAs = FLAGS) -> None:
+def _refuse_other_kind(path: str, given: Optional[GivenAs] = None) -> None:
     """`CheckpointError` for a file that is another checkpoint than the network's, told cheaply
     (`require_checkpoint`): the retrieval head's torch.save archive (its ``args`` alone are read,
     `archive_args`) or a plain pickle such as the ASMK codebook (`describe_plain_pickle`; a
     legacy torch.save file stops at its first record). ``build-map --checkpoint CODEBOOK`` read
     and checked the whole recording (minutes on a bag) before loading the file said so."""
+    given = given_here(given)
     if is_safetensors_file(path):  # tensors and a JSON header: neither kind, no pickle to read
         return
     if zipfile.is_zipfile(path):
@@ -308,10 +310,11 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
                           "MASt3R or DUSt3R checkpoint (README: 'Model weights')")
 
 
-def _require_huggingface_files(folder: str, given: GivenAs = FLAGS) -> None:
+def _require_huggingface_files(folder: str, given: Optional[GivenAs] = None) -> None:
     """`CheckpointError` unless ``folder`` holds config.json and the weights (model.safetensors
     or pytorch_model.bin), naming a keyframe map, or the .pth files the folder holds, as what to
     give instead."""
+    given = given_here(given)
     config = os.path.join(folder, CONFIG_FILE)
     missing = (None if folder_weights(folder) and os.path.isfile(config) else
                f"no {CONFIG_FILE} beside a {WEIGHT_FILES[0]}" if folder_weights(folder) else
@@ -452,17 +455,21 @@ def fingerprint(sd: Mapping[str, torch.Tensor], text: str) -> str:
     return h.hexdigest()[:16]
 
 
-PASSED_AS = "with --checkpoint / the 'checkpoint' parameter"
+PASSED_AS = FLAGS.passed_as
 
 
-def require_checkpoint(path: str, passed_as: str = PASSED_AS, given: GivenAs = FLAGS) -> None:
+def require_checkpoint(path: str, passed_as: Optional[str] = None,
+                       given: Optional[GivenAs] = None) -> None:
     """`CheckpointError` unless ``path`` exists (a file or a Hugging Face folder) and is no empty
     or text file (`refuse_empty_or_text`), no zip archive cut short (an interrupted download:
     its central directory, at the end, is missing) and no folder without a Hugging Face
     checkpoint's files, and no other kind of checkpoint (the retrieval head, the ASMK codebook:
     `_refuse_other_kind`), before minutes of work; ``passed_as``: a hint, ``given``: how the
-    user gives each file (the fixes' words, `given_as`). Reads the file's first
+    user gives each file (the fixes' words, `given_as`; None: `given_as.given_here`'s, and its
+    ``passed_as``). Reads the file's first
     bytes, its end and an archive's small ``data.pkl`` (a plain pickle: that pickle)."""
+    given = given_here(given)
+    passed_as = given.passed_as if passed_as is None else passed_as
     if not os.path.exists(path):
         from ..link_loops import loop_text
 
@@ -488,14 +495,15 @@ def require_checkpoint(path: str, passed_as: str = PASSED_AS, given: GivenAs = F
 
 
 def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickler: bool = False,
-                    bare_model_string: Optional[str] = None, passed_as: str = PASSED_AS
+                    bare_model_string: Optional[str] = None, passed_as: Optional[str] = None
                     ) -> Tuple[AsymmetricMASt3R, CheckpointInfo]:
     """Build the network from a checkpoint file or Hugging Face folder; eval mode, float32.
 
     A bare state dict carries no constructor string: its architecture is inferred from the
     shapes with 64-wide attention heads (true of every official checkpoint; logged as a
     warning) unless ``bare_model_string`` gives it. ``passed_as``: how the caller's user gives
-    the path (the hint of the not-found error). ``device``: auto, cpu, cuda, cuda:N.
+    the path (the hint of the not-found error; None: `given_as.given_here`'s, as every refusal
+    of the file below names the fix in those words). ``device``: auto, cpu, cuda, cuda:N.
 
     Raises `ConfigError` for a ``device`` this machine does not have (`resolve_device`, before
     any reading), `CheckpointError` when the checkpoint is missing, unreadable, unsafe to

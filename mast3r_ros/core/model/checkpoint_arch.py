@@ -12,7 +12,7 @@ import zipfile
 from typing import Any, Mapping, Optional
 
 from ..errors import CheckpointError
-from .given_as import FLAGS, GivenAs
+from .given_as import given_here, GivenAs
 from .huggingface import huggingface_files
 from .model_string import CLASS_ARCH, parse_model_string
 from .plain_pickle import archive_args
@@ -55,10 +55,11 @@ def no_descriptors_for_map(path: str) -> str:
             "give that as --checkpoint, or build with --matcher sift")
 
 
-def no_descriptors_for_localizer(given: GivenAs = FLAGS) -> str:
+def no_descriptors_for_localizer(given: Optional[GivenAs] = None) -> str:
     """The refusal of a checkpoint without a descriptor head (DUSt3R) by the mast3r matcher,
     which the node's configure says (`Mast3rMatcher`) and check-params tells beforehand from the
     constructor string (`declared_arch`); ``given``: how the user gives the checkpoint."""
+    given = given_here(given)
     return ("the checkpoint has no descriptor head (DUSt3R?): the localizer needs a MASt3R "
             f"checkpoint ({given.checkpoint})")
 

@@ -24,7 +24,7 @@ from typing import Any, Optional
 import torch
 
 from ..text_files import image_kind
-from .given_as import FLAGS, GivenAs
+from .given_as import FLAGS, given_here, GivenAs
 
 
 def _plain_contents(path: str):
@@ -50,11 +50,12 @@ def _looks_like_codebook(obj) -> bool:
         obj.get("state"), dict) and "centroids" in obj["state"]
 
 
-def describe_plain_pickle(path: str, what: str, given: GivenAs = FLAGS) -> Optional[str]:
+def describe_plain_pickle(path: str, what: str, given: Optional[GivenAs] = None) -> Optional[str]:
     """The message for a ``what`` (e.g. 'checkpoint', 'retrieval checkpoint') file that is a
     plain pickle of harmless data, without the path; None when it is not one (then the caller's
     own wording applies: refusal, truncation). ``given``: how the user gives each file (the
     fix's words). Reads the file; runs nothing in it."""
+    given = given_here(given)
     plain, obj = _plain_contents(path)
     if not plain:
         return None
@@ -79,12 +80,13 @@ def where_to_download(what: str) -> str:
     return _DOWNLOAD_SECTIONS.get(what, "README: 'Model weights'")
 
 
-def describe_map_folder(folder: str, retrieval: bool = False, given: GivenAs = FLAGS
+def describe_map_folder(folder: str, retrieval: bool = False, given: Optional[GivenAs] = None
                         ) -> Optional[str]:
     """The message for a keyframe map folder given as a checkpoint, naming the checkpoint its
     build_config.yaml records (or that it was built without one); None for any other folder.
     ``retrieval``: given as the retrieval checkpoint (`_describe_retrieval`, its fix in the
     words of ``given``)."""
+    given = given_here(given)
     from ..map_nesting import is_keyframe_map
 
     if not is_keyframe_map(folder):
@@ -182,7 +184,8 @@ def describe_text_file(path: str, what: str, other_text: Optional[str] = None) -
     return f"this is a text file (it begins {first!r}), {other_text}"
 
 
-def refuse_empty_or_text(path: str, what: str = "checkpoint", given: GivenAs = FLAGS) -> None:
+def refuse_empty_or_text(path: str, what: str = "checkpoint",
+                         given: Optional[GivenAs] = None) -> None:
     """`CheckpointError`, worded as `checkpoint.read_torch_archive` words it, for a ``what``
     file that is empty or text (`describe_text_file`: a Git LFS pointer, a saved web page, a
     YAML), found from its first 4 KB, or a zip archive (torch.save's) cut short, found from its
@@ -192,6 +195,7 @@ def refuse_empty_or_text(path: str, what: str = "checkpoint", given: GivenAs = F
     retrieval checkpoint's check, check-params), which found only a missing file; a model in
     another format (`describe_model_format`: TorchScript, ONNX, TensorRT, NumPy) too. A folder
     (a Hugging Face checkpoint) is left to the caller. ``given``: the fix's words."""
+    given = given_here(given)
     from ..errors import CheckpointError
 
     if not os.path.isfile(path):
@@ -222,7 +226,7 @@ def _from_the_pth(given: GivenAs) -> str:
             "folder) it was made from")
 
 
-def describe_model_format(path: str, what: str = "checkpoint", given: GivenAs = FLAGS
+def describe_model_format(path: str, what: str = "checkpoint", given: Optional[GivenAs] = None
                           ) -> Optional[str]:
     """The message for a ``what`` file that is a model in another format than a checkpoint,
     without the path: a TorchScript module (``torch.jit.save``: a zip archive holding code/), a
@@ -232,6 +236,7 @@ def describe_model_format(path: str, what: str = "checkpoint", given: GivenAs = 
     torch's own words for these ("Unsupported operand 8", "Cannot use weights_only=True with
     TorchScript archives") end in "download or copy it again", which does not help.
     ``given``: how the user gives the network checkpoint (the fix's words)."""
+    given = given_here(given)
     try:
         with open(path, "rb") as fh:
             head = fh.read(12)
@@ -259,10 +264,11 @@ def describe_model_format(path: str, what: str = "checkpoint", given: GivenAs = 
     return f"this is {kind}, not a PyTorch {what}; {fix} ({where_to_download(what)})"
 
 
-def describe_export_folder(folder: str, given: GivenAs = FLAGS) -> Optional[str]:
+def describe_export_folder(folder: str, given: Optional[GivenAs] = None) -> Optional[str]:
     """The message for an ONNX export folder (`mast3r-ros export`'s encoder.onnx, decoder.onnx)
     given as a checkpoint, as `describe_model_format` says of one .onnx file; None for a folder
     holding no .onnx file. ``given``: the fix's words."""
+    given = given_here(given)
     try:
         if not any(n.lower().endswith(".onnx") for n in os.listdir(folder)):
             return None
