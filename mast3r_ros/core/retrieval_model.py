@@ -148,6 +148,11 @@ def require_retrieval_checkpoint(path: str, given: Optional[GivenAs] = None) -> 
     if special:
         raise CheckpointError(f"retrieval checkpoint {special}")
     if not os.path.isfile(path):
+        from .path_expand import unset_variable_note
+
+        unset = unset_variable_note(path)
+        if unset:  # '$MODELS/r.pth' with MODELS unset
+            raise CheckpointError(f"retrieval checkpoint not found: {path}: {unset}")
         raise CheckpointError(
             f"retrieval checkpoint not found: {path}. Download "
             "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_trainingfree.pth "

@@ -71,6 +71,13 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     why = frame_params_problem(cfg.node.map_frame, cfg.node.odom_frame, cfg.node.base_frame)
     if why:
         raise ConfigError(f"{args.file}: {why}: the node would refuse it at configure")
+    from ..core.path_expand import path_parameters, unset_variable_problem
+
+    for param, value in path_parameters(cfg).items():  # maybe set where the node runs: warned
+        unset = unset_variable_problem(value, f"parameter '{param}'")
+        if unset:
+            log.warning("%s: %s; not checked further (the node refuses it at configure unless "
+                        "its environment sets it)", args.file, unset)
     checked = _check_map_path(cfg.node.map_path, args.file, cfg.localizer.matcher,
                               cfg.localizer.points_source)
     # the node loads the checkpoint at configure with the mast3r matcher only
@@ -108,9 +115,9 @@ def _check_map_path(value: str, file: str, matcher: str = "mast3r",
     from ..core.keyframes import KeyframeMap
     from ..core.matchers.map_depth import require_map_depth
     from ..core.model.given_as import PARAMETERS
-    from ..core.path_expand import expand_path
+    from ..core.path_expand import expand_path, unset_variable_note
 
-    if not value.strip():
+    if not value.strip() or unset_variable_note(value):  # unset $VAR: said by the caller
         return False
     path = expand_path(value)
     relative = not os.path.isabs(path)
@@ -183,8 +190,9 @@ def _check_weights_file(param: str, value: str, path: str, file: str,
     refusal raises `ConfigError`; an empty value is not looked at; not found here, or relative,
     is a warning."""
     from ..core.errors import CheckpointError, ConfigError
+    from ..core.path_expand import unset_variable_note
 
-    if not value.strip():
+    if not value.strip() or unset_variable_note(value):  # unset $VAR: said by the caller
         return False
     relative = not os.path.isabs(path)
     if relative:

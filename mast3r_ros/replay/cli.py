@@ -26,7 +26,7 @@ from typing import Any, List, Optional, Sequence
 
 from ..core.config import Config
 from ..core.errors import InputError, Mast3rRosError, after_publishing, published_note
-from ..core.path_expand import expand_path
+from ..core.path_expand import expand_path, unset_variable_problem
 from .cli_console import (
     STDOUT_GONE_EXIT,
     _setup_logging,
@@ -316,10 +316,11 @@ def _map_path(option: Optional[str], cfg: Config, params: Optional[str] = None) 
         raise InputError("no map given: pass --map MAP, or --params with map_path set (the "
                          "node's parameter file)")
     path = os.path.abspath(expand_path(cfg.node.map_path))
+    src = params or "the parameters"  # '$MAPS/m', MAPS unset: said so, not as a map not found
     if not os.path.exists(path):
-        raise InputError(f"map not found: {path} (from map_path {cfg.node.map_path!r} of "
-                         f"{params or 'the parameters'}; relative paths are taken from the "
-                         "current folder): pass --map MAP or fix map_path")
+        raise InputError(unset_variable_problem(cfg.node.map_path, f"map_path of {src}") or (
+            f"map not found: {path} (from map_path {cfg.node.map_path!r} of {src}; relative "
+            "paths are taken from the current folder): pass --map MAP or fix map_path"))
     log.info("map from --params map_path: %s", path)
     return path
 

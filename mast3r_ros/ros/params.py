@@ -35,6 +35,11 @@ from mast3r_ros.core.config.launch_args import launch_argument_hint
 from mast3r_ros.core.errors import ConfigError, Mast3rRosError
 from mast3r_ros.core.message_fields import frame_id_problem
 from mast3r_ros.core.frame_params import frame_params_problem
+from mast3r_ros.core.path_expand import path_parameters, unset_variable_problem
+
+# where the node's environment is set: what a path parameter's unset $VAR's fix names
+NODE_ENVIRONMENT = ("the environment the node starts in (the shell that runs ros2 launch or "
+                    "ros2 run, or SetEnvironmentVariable in the launch file)")
 
 _ROS_TYPE = {bool: "bool", int: "integer", float: "double", str: "string"}
 
@@ -108,7 +113,9 @@ def check_device(value: str, where: str = "parameter 'device'") -> None:
 
 
 def validate_node_config(cfg: Config) -> Config:
-    """Checks only the node needs (the offline CLI has no frames or map_path parameter)."""
+    """Checks only the node needs (the offline CLI has no frames or map_path parameter), and a
+    path parameter naming an environment variable that is not set (`unset_variable_problem`:
+    said so, not as a map or checkpoint not found)."""
     check_device(cfg.model.device)
     node = cfg.node
     if not node.map_path:
@@ -121,6 +128,10 @@ def validate_node_config(cfg: Config) -> Config:
     why = frame_params_problem(node.map_frame, node.odom_frame, node.base_frame)
     if why:
         raise ConfigError(why)
+    for name, value in path_parameters(cfg).items():  # '$MAPS/office' with MAPS unset
+        why = unset_variable_problem(value, f"parameter '{name}'", NODE_ENVIRONMENT)
+        if why:
+            raise ConfigError(why)
     return cfg
 
 

@@ -184,6 +184,11 @@ def check_codebook_file(path: str, given: Optional[GivenAs] = None) -> None:
     if special:
         raise CheckpointError(f"codebook {special}")
     if not os.path.isfile(path):
+        from ..path_expand import unset_variable_note
+
+        unset = unset_variable_note(path)
+        if unset:  # '$MODELS/c.pkl' with MODELS unset
+            raise CheckpointError(f"codebook not found: {path}: {unset}")
         raise CheckpointError(
             f"codebook not found: {path}. Download "
             "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_codebook.pkl beside the "

@@ -185,6 +185,7 @@ PATH_PARAMS = {
     "checkpoint": "the MASt3R checkpoint, or '' for none (matcher sift)",
     "retrieval.checkpoint": "the retrieval checkpoint, or '' for none",
     "retrieval.codebook": "the ASMK codebook, or '' for the default",
+    "engine_cache": "the folder for cached TensorRT engines, or '' for the default",
 }
 
 

@@ -36,7 +36,7 @@ from ..config import ModelConfig
 from ..devices import apply_cpu_threads, auto_cpu_note
 from ..devices import resolve_device  # noqa: F401  (re-exported: the engine's public API)
 from ..errors import ClosedError, ConfigError, InputError
-from ..path_expand import expand_path
+from ..path_expand import expand_path, unset_variable_problem
 from .checkpoint import CheckpointInfo, resolve_checkpoint
 from .loaded_networks import load_network, one_checkpoint_load  # noqa: F401  (re-exported)
 from .engine_io import Encoding, PairPrediction, PreparedImage, normalize_on_device, to_device
@@ -286,6 +286,10 @@ class Mast3rEngine:
         if backend not in BACKENDS:
             raise ConfigError(f"model backend must be one of {list(BACKENDS)}, got {backend!r}")
         shape = network_shape(int(model_cfg.image_size), camera_size or WARMUP_CAMERA_SIZE)
+        unset = unset_variable_problem(getattr(model_cfg, "engine_cache", ""),
+                                       "parameter 'engine_cache'")
+        if unset:  # a cache folder named '$CACHE' would be made where the process runs
+            raise ConfigError(unset)
         if backend == "tensorrt":
             from .tensorrt_backend import TensorRTEngine
 
