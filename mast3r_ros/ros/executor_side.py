@@ -122,6 +122,16 @@ class ExecutorSide(FrameProcessing):
                 outputs.restamp_keyframes(now_ns)
 
     # ------------------------------------------------------------------ /initialpose
+    def _receive_initial_pose(self, msg: Any) -> None:
+        """The subscription's /initialpose: `_initial_pose`, unless it is one of a stream
+        (`initial_pose_rate`: a pose topic remapped onto it), ignored in the throttled warning
+        of the refusals. Never raises."""
+        why = self._initialpose_stream.refuse()
+        if why:
+            self._ignore_initial_pose(why, "stream")
+            return
+        self._initial_pose(msg)
+
     def _initial_pose(self, msg: Any) -> None:
         """/initialpose (``geometry_msgs/PoseWithCovarianceStamped`` in ``map_frame``): reset
         the tracking around the operator's base pose, carried by odometry from its stamp
@@ -231,9 +241,8 @@ class ExecutorSide(FrameProcessing):
         with WARN on /diagnostics for its window (an operator's click, not a fault of the
         node): someone watching /diagnostics, not the log, sees why the robot did not move.
         The warning goes through the per-``kind`` throttle (``unconfigured``, ``input``: its
-        frame or values, ``tf``: no odometry): the first at once, then a line every 5 s at
-        most with the number held back; a high-rate topic remapped onto /initialpose gave a
-        line a message. /diagnostics takes each."""
+        frame or values, ``tf``: no odometry, ``stream``: a stream's): the first at once, then
+        a line every 5 s at most with the number held back. /diagnostics takes each."""
         text = f"ignoring /initialpose: {why}"
         self._warn_throttled(f"initialpose_{kind}", text)
         with self._lock:

@@ -377,7 +377,7 @@ class LocalizerNode(VideoReceipt, ExecutorSide, LifecycleNode):
         self._camera_info = msg
 
     def _on_initial_pose(self, msg: PoseWithCovarianceStamped) -> None:
-        self._initial_pose(msg)             # executor_side: clock check, odometry, hold
+        self._receive_initial_pose(msg)     # executor_side: a stream's?, clock, odometry
 
     def _on_relocalize(self, request: Trigger.Request,
                        response: Trigger.Response) -> Trigger.Response:

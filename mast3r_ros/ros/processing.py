@@ -46,6 +46,7 @@ from mast3r_ros.core.localizer.stretch_log import StretchLog
 from mast3r_ros.core.pose_uncertainty import sigma_depth_ratio
 from mast3r_ros.core.repeated_image import RepeatedImageCheck
 from mast3r_ros.core.said_once import SaidOnce
+from mast3r_ros.ros.initial_pose_rate import InitialPoseStream
 from mast3r_ros.core.tracker import StampCheck
 from mast3r_ros.core.types import Frame, LocalizationResult
 from mast3r_ros.ros import admission
@@ -108,6 +109,7 @@ class FrameProcessing(FrameReports, ImageWatch):
         # admitted under and publishes only while it is still the node's
         self._activation = 0
         self._pending_initial_pose = None  # /initialpose while inactive, applied at activate
+        self._initialpose_stream = InitialPoseStream(clock=self._now)  # a topic remapped on it
         self._info_frames_said = SaidOnce()  # (image, CameraInfo) frame pairs warned about
         self._optical_said = SaidOnce()  # image frames warned about as not optical
         # mono8 images of the subscription sampled for raw Bayer mosaics: said once a topic and
