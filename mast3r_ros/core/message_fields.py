@@ -77,10 +77,11 @@ def header_frame_name(frame_id: str) -> str:
     (`frame_from_image_message`), so that what the frame is published or compared under (the
     node's debug image, a bag's --pose-frames) is the name tf2 knows."""
     name = frame_id.lstrip("/")
-    if name != frame_id and _SLASHED_FRAME_IDS.first(without_numbers(frame_id)):
+    said = _SLASHED_FRAME_IDS.say(without_numbers(frame_id)) if name != frame_id else None
+    if said is not None:  # at most a few ids of letters changing every image (`SaidOnce.say`)
         log.warning("image header frame_id %r starts with '/' (ROS 1's global prefix), which "
-                    "tf2 refuses: read as the frame %r; set the camera driver's frame id to %r",
-                    frame_id, name, name)
+                    "tf2 refuses: read as the frame %r; set the camera driver's frame id to "
+                    "%r%s", frame_id, name, name, said)
     return name
 
 
@@ -419,14 +420,15 @@ def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *
     """
     array, encoding = decode_image_message(msg)
     stream = without_numbers(str(msg.header.frame_id))  # a counter in it: still one stream
-    if encoding == "16UC1" and _DEPTH_ENCODED_FRAME_IDS.first(stream):
+    said = _DEPTH_ENCODED_FRAME_IDS.say(stream) if encoding == "16UC1" else None
+    if said is not None:
         # REP-118's depth encoding: a depth topic given as the image topic reads as a dark
         # grey picture (depth in mm, mostly over 4096: no low-bit-depth warning either)
         log.warning("16UC1 images of frame_id '%s' are read as the colour image (as mono16), "
                     "but 16UC1 is the depth encoding (REP-118, millimetres): if this is a "
                     "depth topic, give the colour topic as the image topic (--image-topic, or "
-                    "the node's image remapping) and this one as the depth topic",
-                    msg.header.frame_id)
+                    "the node's image remapping) and this one as the depth topic%s",
+                    msg.header.frame_id, said)
     image_codec.warn_low_bit_depth(  # 16UC1 up to 12 bits: depth in mm has its own warning
         array, f"{encoding} images of frame_id '{msg.header.frame_id}'",
         "publish them at the full 16-bit range (shift the sensor's bits up) or as 8-bit",

@@ -45,7 +45,7 @@ from mast3r_ros.core.image_stamp import restamp_on_receipt
 from mast3r_ros.core.localizer.stretch_log import StretchLog
 from mast3r_ros.core.pose_uncertainty import sigma_depth_ratio
 from mast3r_ros.core.repeated_image import RepeatedImageCheck
-from mast3r_ros.core.said_once import SaidOnce
+from mast3r_ros.core.said_once import SaidOnce, without_numbers
 from mast3r_ros.ros.initial_pose_rate import InitialPoseStream
 from mast3r_ros.core.tracker import StampCheck
 from mast3r_ros.core.types import Frame, LocalizationResult
@@ -370,15 +370,16 @@ class FrameProcessing(FrameReports, ImageWatch):
         info_frame = mf.header_frame_name(str(info.header.frame_id))  # as tf2 names it
         if not frame.frame_id:
             frame.frame_id = info_frame
-        elif info_frame and info_frame != frame.frame_id and self._info_frames_said.first(
-                (frame.frame_id, info_frame)):  # once a pair: said, not a refusal per frame;
-            # a line every 5 s at most (a frame_id carrying a counter is a new pair each frame)
+        elif info_frame and info_frame != frame.frame_id and (said := self._info_frames_said.say(
+                (without_numbers(frame.frame_id), without_numbers(info_frame)))) is not None:
+            # once a pair (numbers and hex tags aside), a few new pairs one by one (ids tagged
+            # anew each frame: `SaidOnce.say`), a line every 5 s at most; not a refusal
             self._warn_throttled(
                 "camera_info_frame",
                 f"the CameraInfo on {self._info_topic} is of frame '{info_frame}', the images "
                 f"of '{frame.frame_id}': if it is another camera's calibration (a depth or "
                 "other camera's camera_info remapped here), every pose is wrong; remap "
-                "camera_info to the image's own CameraInfo topic")
+                f"camera_info to the image's own CameraInfo topic{said}")
         if not frame.frame_id:
             raise InputError("the image and its CameraInfo have an empty header.frame_id: the "
                              "camera frame is needed to look up the base->camera TF")
@@ -405,8 +406,11 @@ class FrameProcessing(FrameReports, ImageWatch):
                 err, odometry, frame.frame_id, n.base_frame, n.odom_frame)) from err
         self._tf_timeline.after_lookup(True, started)
         doubt = optical_frame_doubt(cam_from_base, frame.frame_id, n.base_frame)
-        if doubt and self._optical_said.first(frame.frame_id):  # once a frame: not a refusal
-            self._warn_throttled("optical_frame", doubt)  # a line every 5 s at most
+        # once a frame (its numbers and hex tags aside), a few new ones one by one (`SaidOnce.say`:
+        # a frame_id tagged anew each image), a line every 5 s at most; not a refusal
+        said = self._optical_said.say(without_numbers(frame.frame_id)) if doubt else None
+        if said is not None:
+            self._warn_throttled("optical_frame", doubt + said)
         return frame, cam_from_base, odom_from_base
 
     def _publish_result(self, result: LocalizationResult, frame: Frame, cam_from_base: np.ndarray,
@@ -427,7 +431,8 @@ class FrameProcessing(FrameReports, ImageWatch):
         tf = prior_tf = localization_tf(map_from_base_, odom, n.map_frame, n.odom_frame,
                                        n.base_frame)
         # not for a camera that is the base (z forward), nor after optical_frame_doubt's cause
-        tilt = (frame.frame_id not in self._optical_said and frame.frame_id != n.base_frame
+        tilt = (without_numbers(frame.frame_id) not in self._optical_said
+                and frame.frame_id != n.base_frame
                 and tilted_base_doubt(map_from_base_, n.map_frame, n.base_frame, n.two_d_mode))
         if n.two_d_mode:  # published in the plane; the next frame's prior stays 6-DoF
             map_from_base_ = planar_pose(map_from_base_)

@@ -80,7 +80,7 @@ def test_a_camera_info_frame_id_with_a_counter_is_said_once_every_5_s(clock):
 
     _bounded(_run(host, clock, step), "the CameraInfo on /camera_info is of frame")
     later = [m for m in _run(host, clock, step, 60, first=150) if "is of frame" in m]
-    assert len(later) == 1 and later[0].endswith("(99 more like it since)"), later
+    assert later == [], later  # its numbers aside, the same pair: said once (test_said_once_few)
     assert len(host._outputs.poses) == 160          # a warning, never a refusal
 
 

@@ -379,7 +379,7 @@ def encode_image(rgb: np.ndarray) -> Tuple[str, int, int, int, array.array]:
 
 # the sources `warn_low_bit_depth` has judged (each once: no per-frame pass), the most recent
 # `SaidOnce` bound of them (a topic's source names its frame_id, which a driver may vary)
-_LOW_BIT_DEPTH_CHECKED = SaidOnce()
+_LOW_BIT_DEPTH_CHECKED = SaidOnce(what="16-bit streams")
 
 
 # significant bits of 16-bit data told apart by its largest value, and how the warning names them
@@ -402,12 +402,14 @@ def warn_low_bit_depth(array: np.ndarray, source: str, fix: str, max_bits: int =
     is what a stream is judged once by (a topic's frame_id without its numbers: a driver's
     counter in it made each image a new stream); ``first`` (``key`` -> True the first time)
     the record of the streams judged (default one of the process; an image folder's reader
-    passes its watch's, `files.read_image_file`, so each read of a folder is judged anew).
-    Returns whether it warned."""
+    passes its watch's, `files.read_image_file`, so each read of a folder is judged anew; the
+    process's judges at most a few new streams one by one, `SaidOnce.say`: a frame_id of
+    letters changing at every image is not a stream an image). Returns whether it warned."""
     if array.dtype != np.uint16 or not array.size:
         return False
-    judged = _LOW_BIT_DEPTH_CHECKED.first if first is None else first
-    if not judged(source if key is None else key):  # on its first 16-bit image only
+    said = (_LOW_BIT_DEPTH_CHECKED.say(source if key is None else key) if first is None else
+            "" if first(source if key is None else key) else None)
+    if said is None:  # on its first 16-bit image only
         return False
     top = int(array.max())
     bits, label = next(((b, name) for b, name in _LOW_BITS if top < 1 << b and b <= max_bits),
@@ -416,6 +418,6 @@ def warn_low_bit_depth(array: np.ndarray, source: str, fix: str, max_bits: int =
         return False
     log.warning("%s: 16-bit pixel values that all stay below %d (%s sensor data?): scaled by "
                 "255/65535 as cv_bridge does, so the picture is dark (at most %d/255) and "
-                "matches poorly; %s%s", source, 1 << bits, label,
-                round(255 * (1 << bits) / 65535), fix, f" ({once})" if once else "")
+                "matches poorly; %s%s%s", source, 1 << bits, label,
+                round(255 * (1 << bits) / 65535), fix, f" ({once})" if once else "", said)
     return True
