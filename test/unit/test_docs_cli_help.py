@@ -138,7 +138,9 @@ def test_ros_node_md_names_every_diagnostics_state():
     assert len(states) == 6, states
     text = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
     section = text[text.index("### Diagnostics"):text.index("## Lifecycle")]
-    values = section[section.index("Values: `state`"):][:400]
+    start = re.search(r"Values:\s+(?:- )?`state`", section)  # a sentence or a list
+    assert start, "the Diagnostics section's 'Values: `state` ...' is gone"
+    values = section[start.start():][:400]
     missing = [s for s in sorted(states) if f"`{s}`" not in values]
     assert not missing, f"`state` values the Diagnostics section does not name: {missing}"
 
