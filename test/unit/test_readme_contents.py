@@ -230,11 +230,12 @@ def test_each_commands_at_a_glance_row_links_the_section_of_its_command():
 
 def _prose_sentences(section: str) -> list:
     """The sentences of a README section's prose: fenced code blocks and table rows left out,
-    a paragraph or list item ending a sentence too; each one's words."""
+    a paragraph or list item (``-``, ``*``, ``+`` or ``1.``, indented too) ending a sentence too;
+    each one's words."""
     text = re.sub(r"```.*?```", "\n\n", section, flags=re.S)
-    text = "\n".join(line for line in text.splitlines() if not line.startswith("|"))
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("|"))
     out = []
-    for para in re.split(r"\n\s*\n|\n(?=- |#)", text):
+    for para in re.split(r"\n\s*\n|\n(?=\s*(?:[-*+]|\d+[.)]) |#)", text):
         out += [s.split() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z`\[*(])", " ".join(para.split()))]
     return [s for s in out if s]
 
@@ -277,6 +278,15 @@ def test_every_pages_navigation_line_and_the_contents_list_the_pages():
     assert set(first_read) <= contents, sorted(contents)
 
 
+def test_the_sentence_splitter_ends_a_sentence_at_each_list_item():
+    """A numbered, ``*`` or indented list's items are sentences of their own, as ``-`` items
+    are: a list of twenty short items was one sentence of all their words."""
+    items = ["1. the first item", "2. the second item", "* a starred item", "  - a nested item",
+             "| a | table row |", "+ a plus item"]
+    sentences = _prose_sentences("Intro:\n\n" + "\n".join(items) + "\n")
+    assert [len(s) for s in sentences] == [1, 4, 4, 4, 4, 4], sentences
+
+
 def test_no_readme_sentence_runs_past_a_hundred_words():
     """The Development section's Layout was one 571-word sentence (every module of `core` and
     its packages in one list item), and seven more sentences ran 120 to 237 words (the pip
@@ -286,3 +296,16 @@ def test_no_readme_sentence_runs_past_a_hundred_words():
     assert len(sentences) >= 100, len(sentences)  # the splitter finds the README's sentences
     long = sorted((len(s), " ".join(s[:12])) for s in sentences if len(s) > 100)
     assert not long, f"README sentences over 100 words (words, start): {long}"
+
+
+@pytest.mark.parametrize("page", sorted(n for n in DOCS if n != "README.md"))
+def test_no_docs_page_sentence_runs_past_a_hundred_words(page):
+    """The README's limit holds on every page of docs/ too (docs/bench/ holds raw bench output,
+    not user docs): docs/maps.md had 74 sentences over 100 words, its longest 915 (what
+    `localize` writes, every metrics.json key in one sentence), docs/ros_node.md 17 (593 words
+    of /diagnostics values), docs/large_maps.md 9 (368), docs/gpu.md 11, docs/benchmarks.md 2;
+    lists and plain sentences now. Code blocks and table rows are not prose."""
+    sentences = _prose_sentences(DOCS[page].read_text(encoding="utf-8"))
+    assert len(sentences) >= 20, (page, len(sentences))  # the splitter finds the page's prose
+    long = sorted((len(s), " ".join(s[:12])) for s in sentences if len(s) > 100)
+    assert not long, f"{page}: sentences over 100 words (words, start): {long}"
