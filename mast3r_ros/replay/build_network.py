@@ -3,9 +3,14 @@ cheap checks and the Ray connect: `prepare_build` is the command's order of them
 
 from __future__ import annotations
 
+import logging
+
 from ..core.config import Config
 from ..core.errors import CheckpointError
-from .map_build import BuildOptions, check_build_files, connect_build_workers
+from ..core.model import up_front
+from .map_build import NO_ENCODINGS, BuildOptions, check_build_files, connect_build_workers
+
+log = logging.getLogger("mast3r_ros.replay.map_build")  # the build's lines, as before
 
 
 def load_build_network(cfg: Config, opts: BuildOptions) -> None:
@@ -13,8 +18,14 @@ def load_build_network(cfg: Config, opts: BuildOptions) -> None:
     'torch': `loaded_networks.configured_up_front`): weights that fit no architecture, a file
     that is no model or a bare DUSt3R state dict are refused with `CheckpointError` here, not
     after the recording was read; the network is kept for the build's engine (the file read
-    once). Nothing is loaded for sift, no checkpoint or backend 'tensorrt'."""
-    if cfg.localizer.matcher != "mast3r" or not cfg.model.checkpoint:
+    once). Nothing is loaded for sift or no checkpoint; the mast3r matcher with no checkpoint
+    is warned about here (`NO_ENCODINGS`, once per command: `up_front.first_time`), before the
+    recording is read, not after every frame was."""
+    if cfg.localizer.matcher != "mast3r":
+        return
+    if not cfg.model.checkpoint:
+        if up_front.first_time("no encodings"):
+            log.warning(NO_ENCODINGS)
         return
     from ..core.model.checkpoint_arch import no_descriptors_for_map
     from ..core.model.loaded_networks import configured_up_front

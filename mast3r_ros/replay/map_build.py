@@ -405,8 +405,7 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
         refuse_other_unfinished_builds(os.path.join(w.tmp, "encodings"), "", opts.resume)
     if cfg.localizer.matcher != "mast3r":
         return None
-    if not cfg.model.checkpoint:
-        log.warning(NO_ENCODINGS)
+    if not cfg.model.checkpoint:  # warned before the recording was read: load_build_network
         return None
     from ..core.model.engine import Mast3rEngine
 

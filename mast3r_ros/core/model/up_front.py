@@ -6,26 +6,41 @@ is not imported here, so entering the block costs a command that loads no networ
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, Set
 
 # (real path, size, mtime_ns, device) -> (model, CheckpointInfo); None outside a block
 _kept: Optional[Dict[tuple, Any]] = None
+# what the command's up-front checks said already (`first_time`); None outside a block
+_said: Optional[Set[str]] = None
 
 
 @contextlib.contextmanager
 def networks_up_front() -> Iterator[None]:
     """Within the block `keep` holds a loaded network for the next engine of its file (`take`);
     one left untaken (the command failed before building its engine) is dropped at the end.
-    Nested blocks share the outer one's."""
-    global _kept
+    Nested blocks share the outer one's, and so what `first_time` remembers."""
+    global _kept, _said
     if _kept is not None:
         yield
         return
-    _kept = {}
+    _kept, _said = {}, set()
     try:
         yield
     finally:
-        _kept = None
+        _kept, _said = None, None
+
+
+def first_time(what: str) -> bool:
+    """True the first time ``what`` (a key of the caller's) is asked about in the current
+    `networks_up_front` block, False after: a warning the command's up-front checks give, said
+    once though both the command and the library call it runs do those checks. Outside a block
+    always True."""
+    if _said is None:
+        return True
+    if what in _said:
+        return False
+    _said.add(what)
+    return True
 
 
 def keep(key: Optional[tuple], loaded: Any) -> None:
