@@ -4,9 +4,11 @@ cheap checks and the Ray connect: `prepare_build` is the command's order of them
 from __future__ import annotations
 
 import logging
+import os
+from typing import Optional
 
 from ..core.config import Config
-from ..core.errors import CheckpointError
+from ..core.errors import CheckpointError, InputError, Mast3rRosError
 from ..core.model import up_front
 from .map_build import NO_ENCODINGS, BuildOptions, check_build_files, connect_build_workers
 
@@ -35,12 +37,44 @@ def load_build_network(cfg: Config, opts: BuildOptions) -> None:
         raise CheckpointError(no_descriptors_for_map(cfg.model.checkpoint))
 
 
-def prepare_build(cfg: Config, opts: BuildOptions) -> None:
-    """Everything build-map refuses before it reads the recording, cheapest first: the files
-    (`check_build_files`: a missing or cut-short checkpoint, a device this machine lacks, the
-    retrieval files), the Ray connect for ``opts.ray_address`` (`connect_build_workers`: a
-    wrong address or token in one line), then the network (`load_build_network`: gigabytes,
-    seconds). Raises what they raise."""
+def check_camera_size(cfg: Config, source: str, camera_info: Optional[str]) -> None:
+    """`InputError` when a build that encodes (the mast3r matcher with a checkpoint) is of a
+    camera whose image the network cannot take at ``cfg.model.image_size``
+    (`preprocess.plan_resize`: under 16 px on its short side, over 4:1), where the calibration
+    tells its size before the recording is read: ``camera_info`` (--camera-info), else a TUM
+    folder's own camera.yaml. Said as the keyframe check says it, naming the calibration file
+    for the keyframe's stamp, before the network is loaded (was after: seconds, the 2.7 GB
+    file). A bag's CameraInfo is in the bag: its images are checked at the first keyframe
+    (`map_build.network_takes`). A calibration file that cannot be read is left to the
+    reader, which says why in its own words."""
+    if cfg.localizer.matcher != "mast3r" or not cfg.model.checkpoint:
+        return
+    path = camera_info or (os.path.join(source, "camera.yaml") if os.path.isdir(source) else "")
+    if not path or not os.path.isfile(path):
+        return
+    from ..core.image_codec import load_camera_info_yaml
+    from ..core.model.preprocess import plan_resize
+
+    try:
+        cam = load_camera_info_yaml(path)
+    except (Mast3rRosError, OSError, ValueError):
+        return
+    try:
+        plan_resize(int(cam.width), int(cam.height), cfg.model.image_size)
+    except InputError as e:
+        raise InputError(f"the recording's camera ({path}): {e}") from None
+
+
+def prepare_build(cfg: Config, opts: BuildOptions, source: str = "",
+                  camera_info: Optional[str] = None) -> None:
+    """Everything build-map refuses before it reads the recording ``source`` (its path),
+    cheapest first: the files (`check_build_files`: a missing or cut-short checkpoint, a device
+    this machine lacks, the retrieval files), a camera the network cannot take where its
+    calibration file tells (`check_camera_size`: ``camera_info``, or the folder's camera.yaml),
+    the Ray connect for ``opts.ray_address`` (`connect_build_workers`: a wrong address or token
+    in one line), then the network (`load_build_network`: gigabytes, seconds). Raises what they
+    raise."""
     check_build_files(cfg, opts, network=False)
+    check_camera_size(cfg, source, camera_info)
     connect_build_workers(cfg, opts)
     load_build_network(cfg, opts)

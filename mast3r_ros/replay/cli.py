@@ -172,7 +172,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
                         resume=args.resume, restart=args.restart,
                         retrieval_checkpoint=retrieval,
                         codebook=codebook, pin=False if args.no_pin else None)
-    prepare_build(cfg, opts)  # files, --ray-address, then the network: before a bag is indexed
+    prepare_build(cfg, opts, args.source, args.camera_info)  # all before a bag is indexed
     source = _open(args, cfg, keyframes=True)
     try:
         _, path = build_map(source, args.out, cfg, trajectory=args.trajectory,

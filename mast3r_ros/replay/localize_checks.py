@@ -33,7 +33,9 @@ def check_before_indexing(map_path: str, stride: int = 1, max_frames: int = 0,
     `MapFormatError` or `CheckpointError`; the full open checks the rest (checksums, on first
     use of each file). ``needs_checkpoint`` (the mast3r matcher) with no ``checkpoint``:
     `ConfigError` in the engine's words (was said after a bag's indexing pass). ``model`` (the
-    run's `ModelConfig`, with ``checkpoint``): its network is loaded now (`configured_up_front`),
+    run's `ModelConfig`, with ``checkpoint``): a map camera the network cannot take at its
+    ``image_size`` is refused (`check_map_camera_size`), then its network is loaded now
+    (`configured_up_front`),
     so weights of another architecture or a file that is no model are refused before the
     recording is read (were after it), and handed to the localizer's engine (read once)."""
     check_frame_options(stride, max_frames)
@@ -48,6 +50,22 @@ def check_before_indexing(map_path: str, stride: int = 1, max_frames: int = 0,
 
         require_checkpoint(resolve_checkpoint(checkpoint))
     if checkpoint and model is not None:  # no model, or weights of another architecture:
+        check_map_camera_size(map_path, model.image_size)  # before the network is loaded
         from ..core.model.loaded_networks import configured_up_front  # said before the read
 
         configured_up_front(model)  # the localizer's engine takes this network
+
+
+def check_map_camera_size(map_path: str, image_size: int) -> None:
+    """`InputError`, in the engine's words (`preprocess.plan_resize`: 'image WxH is too
+    elongated for the network ...', under 16 px on its short side), when the map's camera (its
+    first keyframe's intrinsics, the camera `Localizer.from_config` shapes the network for) is
+    an image the network cannot take at ``image_size`` (512, 384 or 224). Before, it was said
+    once the network had been loaded (seconds; the 2.7 GB file), now before (the map's tables
+    only: no image or encoding read). A map without keyframes: nothing to check."""
+    from ..core.model.preprocess import plan_resize
+
+    kf_map = KeyframeMap.load(map_path, lazy=True)
+    if len(kf_map):
+        cam = kf_map.keyframe(0).intrinsics
+        plan_resize(int(cam.width), int(cam.height), int(image_size))

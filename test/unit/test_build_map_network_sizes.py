@@ -1,12 +1,14 @@
 """build-map with the mast3r matcher on a recording whose images the network cannot take
 (under 16 px on the short side, over 4:1): before, every keyframe was read and checked and the
 network loaded, then 'image 128x24 is too elongated ...' came without saying which input it
-was. Now the first such keyframe is refused as it is taken, naming its stamp, before the
-engine is built; nothing is written."""
+was. Now a calibration file that tells the size refuses it before the network loads, and else
+the first such keyframe is refused as it is taken, naming its stamp, before the engine is
+built; nothing is written."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 from pathlib import Path
 
@@ -36,30 +38,57 @@ def strip_folder(tmp_path_factory):
     return root
 
 
-def test_an_image_the_network_cannot_take_is_refused_at_its_keyframe(strip_folder, tmp_path,
-                                                                      capsys, monkeypatch):
+def test_a_camera_the_network_cannot_take_is_refused_before_the_network_loads(
+        strip_folder, tmp_path, capsys, monkeypatch):
+    """The folder's camera.yaml (or --camera-info) tells the image size before the recording
+    is read: refused then, naming it, before the network is loaded (it was loaded up front,
+    seconds for the 2.7 GB file, and the camera refused at the first keyframe after)."""
     from mast3r_ros.core.model import engine as engine_mod
+    from mast3r_ros.core.model import loaded_networks
+    from mast3r_ros.replay import cli
 
     def not_loaded(*a, **k):
         raise AssertionError("the network was loaded")
-    monkeypatch.setattr(engine_mod.Mast3rEngine, "from_config", classmethod(not_loaded))
-    from mast3r_ros.core.model import loaded_networks
 
-    # the stand-in file is no full model: its up-front load (a check before the recording is
-    # read, `check_build_files`) is not what this test is about
-    monkeypatch.setattr(loaded_networks, "load_up_front", lambda path, device: None)
+    def not_read(*a, **k):
+        raise AssertionError("the recording was read")
+    monkeypatch.setattr(engine_mod.Mast3rEngine, "from_config", classmethod(not_loaded))
+    monkeypatch.setattr(loaded_networks, "load_up_front", not_loaded)
+    monkeypatch.setattr(cli, "_open", not_read)
     ckpt = tmp_path / "m.pth"
     torch.save({"model": {"patch_embed.proj.weight": torch.zeros(2, 3, 16, 16)},
                 "args": argparse.Namespace(model=OFFICIAL_MASt3R)}, ckpt)
-    out = tmp_path / "map"
-    capsys.readouterr()
-    rc = main(["build-map", str(strip_folder), "--out", str(out), "--checkpoint", str(ckpt),
-               "--matcher", "mast3r", "--log-level", "error"])
-    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
-    assert rc == 2 and len(err) == 1, err
-    assert re.search(r"the recording's keyframe at stamp [0-9.]+ s: image 128x24 is too "
-                     r"elongated for the network .*crop it", err[0]), err[0]
-    assert not out.exists() and not Path(str(out) + ".partial").exists()
+    camera = strip_folder / "camera.yaml"
+    for given in ([], ["--camera-info", str(camera)]):
+        out = tmp_path / "map"
+        capsys.readouterr()
+        rc = main(["build-map", str(strip_folder), "--out", str(out), "--checkpoint", str(ckpt),
+                   "--matcher", "mast3r", "--log-level", "error"] + given)
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert rc == 2 and len(err) == 1, err
+        assert err[0].startswith(f"mast3r-ros build-map: error: the recording's camera "
+                                 f"({camera}): image 128x24 is too elongated for the network "), \
+            err[0]
+        assert "crop it" in err[0] and not out.exists()
+        assert not Path(str(out) + ".partial").exists()
+
+
+def test_a_keyframe_the_network_cannot_take_is_refused_naming_its_stamp():
+    """Where no calibration file tells the size first (a bag's CameraInfo is in the bag), the
+    first such keyframe is refused as it is taken, naming its stamp, before encoding."""
+    import numpy as np
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.core.types import Frame
+    from mast3r_ros.replay.map_build import network_takes
+
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, checkpoint="m.pth"))
+    with pytest.raises(InputError, match=r"^the recording's keyframe at stamp 1\.500000 s: "
+                                         r"image 128x24 is too elongated for the network"):
+        network_takes(Frame(np.zeros((24, 128, 3), np.uint8), None, 1_500_000_000), set(), cfg)
+    network_takes(Frame(np.zeros((24, 128, 3), np.uint8), None, 1), set(), Config())  # sift
 
 
 def test_localize_names_the_frame_whose_image_the_network_cannot_take():
