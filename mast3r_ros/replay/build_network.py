@@ -16,11 +16,12 @@ log = logging.getLogger("mast3r_ros.replay.map_build")  # the build's lines, as 
 
 
 def load_build_network(cfg: Config, opts: BuildOptions) -> None:
-    """The build's network loaded now, when it encodes (mast3r matcher, a checkpoint, backend
-    'torch': `loaded_networks.configured_up_front`): weights that fit no architecture, a file
-    that is no model or a bare DUSt3R state dict are refused with `CheckpointError` here, not
-    after the recording was read; the network is kept for the build's engine (the file read
-    once). Nothing is loaded for sift or no checkpoint; the mast3r matcher with no checkpoint
+    """The build's network loaded now, when it encodes (mast3r matcher, a checkpoint:
+    `loaded_networks.configured_up_front`; backend 'tensorrt': its engine cache checked too,
+    and nothing read when the cache has seen the file): weights that fit no architecture, a
+    file that is no model or a bare DUSt3R state dict are refused with `CheckpointError` here,
+    not after the recording was read; the network is kept for the build's engine (the file
+    read once). Nothing is loaded for sift or no checkpoint; the mast3r matcher with no checkpoint
     is warned about here (`NO_ENCODINGS`, once per command: `up_front.first_time`), before the
     recording is read, not after every frame was."""
     if cfg.localizer.matcher != "mast3r":

@@ -97,7 +97,7 @@ def test_a_bare_dust3r_state_dict_is_refused_once_loaded(folder, tmp_path, capsy
                         classmethod(lambda cls, *a, **k: NoDescriptors()))
     from mast3r_ros.core.model import loaded_networks
 
-    # no network loaded up front (as with backend tensorrt): the engine's check refuses it
+    # no network loaded up front (a TensorRT cache that knows the file): the engine refuses it
     monkeypatch.setattr(loaded_networks, "load_up_front", lambda path, device: None)
     ckpt = tmp_path / "bare.pth"
     torch.save({"patch_embed.proj.weight": torch.zeros(2, 3, 16, 16)}, ckpt)

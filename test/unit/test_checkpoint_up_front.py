@@ -113,3 +113,72 @@ def test_build_map_called_as_a_library_keeps_its_up_front_network(tmp_path, monk
     with pytest.raises(KeyboardInterrupt):
         pipeline.build_map(source, str(tmp_path / "map"), Config())
     assert seen == [True]
+
+
+def _tensorrt_params(tmp_path, cache) -> str:
+    """config/localize.yaml with backend 'tensorrt' and its engine cache at ``cache``."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "config" / "localize.yaml").read_text()
+    text = text.replace('backend: "torch"', 'backend: "tensorrt"', 1)
+    text = text.replace('engine_cache: ""', f'engine_cache: "{cache}"', 1)
+    path = tmp_path / "trt.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("command", ["build-map", "localize"])
+@pytest.mark.parametrize("make, said", [
+    (_wrong_architecture, r"missing key 'enc_blocks\.0\.norm1\.weight'.*another architecture"),
+    (_no_model, "not a MASt3R/DUSt3R model"),
+    (None, r"engine cache .*cannot be used .*'engine_cache'")])
+def test_backend_tensorrt_refuses_before_reading_the_recording(
+        tmp_path, capsys, recording_unread, command, make, said, tiny_ckpt):
+    """Backend 'tensorrt' got no up-front check: a wrong checkpoint or an engine cache under a
+    file was found when the engines were made, after the recording was read. The checks that
+    need no TensorRT (not installed here) now come first."""
+    (tmp_path / "file").write_text("")
+    cache = tmp_path / ("file/x" if make is None else "cache")
+    ckpt = tiny_ckpt if make is None else make(tmp_path / "bad.pth")
+    where = (["--out", str(tmp_path / "map")] if command == "build-map" else
+             ["--map", _map(str(tmp_path / "map"), [0, 1]), "--out", str(tmp_path / "run")])
+    rc = main([command, str(tmp_path / "rec"), *where, "--matcher", "mast3r", "--checkpoint",
+               ckpt, "--device", "cpu", "--params", _tensorrt_params(tmp_path, cache)])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert re.search(said, err), err
+
+
+def test_backend_tensorrt_hands_its_up_front_network_to_the_engine_build(
+        tmp_path, monkeypatch, tiny_ckpt):
+    """The network checked up front is the one the engines are exported from (read once), and
+    a cache that has seen the file reads nothing up front (its engines need no checkpoint)."""
+    from mast3r_ros.core.config import ModelConfig
+    from mast3r_ros.core.model import tensorrt_backend as tb
+
+    reads = []
+    real = checkpoint_module.load_checkpoint
+
+    def counting(path, **kw):
+        reads.append(path)
+        return real(path, **kw)
+
+    monkeypatch.setattr(checkpoint_module, "load_checkpoint", counting)
+    monkeypatch.setattr(tb, "load_checkpoint", counting)
+    monkeypatch.setattr(tb, "require_onnx", lambda exporter: None)
+    taken = []
+    monkeypatch.setattr(tb, "ensure_engines",
+                        lambda model, info, cache, fields, trt: taken.append(model) or cache)
+    cache = str(tmp_path / "cache")
+    cfg = ModelConfig(checkpoint=tiny_ckpt, backend="tensorrt", engine_cache=cache)
+    with up_front.networks_up_front():
+        info = loaded_networks.configured_up_front(cfg)
+        assert reads == [tiny_ckpt]
+        tb.engines_for_checkpoint(tiny_ckpt, cache, lambda cid: {}, object())
+    assert reads == [tiny_ckpt] and len(taken) == 1  # the engine build read nothing more
+    import dataclasses  # a recorded content id (hashing 42 M weights is not the point here)
+
+    tb.remember_checkpoint(cache, tiny_ckpt, dataclasses.replace(info, content_id="c" * 16))
+    with up_front.networks_up_front():
+        assert loaded_networks.configured_up_front(cfg).identity == info.identity
+    assert reads == [tiny_ckpt]  # the cache knew the file: not read again up front

@@ -93,15 +93,27 @@ def load_up_front(path: str, device: torch.device) -> CheckpointInfo:
     return info
 
 
+def take_up_front(path: str, device: torch.device) -> Optional[Tuple[AsymmetricMASt3R,
+                                                                     CheckpointInfo]]:
+    """The (model, info) `load_up_front` kept for ``path`` on ``device`` in the current
+    `up_front.networks_up_front` block, given once; None when none is (load it then)."""
+    return up_front.take(_file_key(path, device))
+
+
 def configured_up_front(model_cfg: Any, device_here: bool = True) -> Optional[CheckpointInfo]:
     """`load_up_front` of a `ModelConfig`'s checkpoint (``~``, variables expanded) on its
-    device, for backend 'torch'; None (nothing read) for an empty checkpoint or backend
-    'tensorrt' (its cached engines need no checkpoint read). ``device_here`` False (the
-    encoding runs on other machines): a device this machine lacks loads it on the host.
-    Raises `ConfigError` for a device this machine lacks (``device_here``), `CheckpointError`
-    as `load_checkpoint`."""
-    if not model_cfg.checkpoint or getattr(model_cfg, "backend", "torch") != "torch":
+    device, for backend 'torch'; for backend 'tensorrt' the checks that need no TensorRT
+    (`tensorrt_up_front`); None (nothing read) for an empty checkpoint. ``device_here`` False
+    (the encoding runs on other machines): a device this machine lacks loads it on the host.
+    Raises `ConfigError` for a device this machine lacks (``device_here``) or a TensorRT
+    engine cache that cannot be used, `CheckpointError` as `load_checkpoint`."""
+    if not model_cfg.checkpoint:
         return None
+    backend = getattr(model_cfg, "backend", "torch")
+    if backend == "tensorrt":
+        return tensorrt_up_front(model_cfg)
+    if backend != "torch":
+        return None  # the engine names the backends it knows
     from ..devices import resolve_device
     from ..errors import ConfigError
 
@@ -112,3 +124,25 @@ def configured_up_front(model_cfg: Any, device_here: bool = True) -> Optional[Ch
             raise
         device = torch.device("cpu")
     return load_up_front(_checkpoint.resolve_checkpoint(model_cfg.checkpoint), device)
+
+
+def tensorrt_up_front(model_cfg: Any) -> CheckpointInfo:
+    """Backend 'tensorrt''s checks before the recording is read, those that need no TensorRT
+    (it, CUDA and the ONNX exporter are checked when the engines are made): when the engine
+    cache (``engine_cache``, else `tensorrt_backend.default_cache_dir`) has seen this very file
+    (`known_checkpoint`: loaded there before), its recorded info, nothing read (a start whose
+    engines are cached reads no checkpoint). Otherwise the cache folder can be made and
+    written (`require_cache_dir`), then the checkpoint is loaded on the host, as the engine
+    build loads it: a file that is no model, or weights of another architecture, is refused
+    now, not after the recording was read, and the engine build takes this network (the file
+    is read once). Raises `ConfigError` (the cache), `CheckpointError` (the file)."""
+    from ..path_expand import expand_path
+    from .tensorrt_backend import default_cache_dir, known_checkpoint, require_cache_dir
+
+    path = _checkpoint.resolve_checkpoint(model_cfg.checkpoint)
+    cache = expand_path(getattr(model_cfg, "engine_cache", "")) or default_cache_dir()
+    info = known_checkpoint(cache, path)
+    if info is not None:
+        return info
+    require_cache_dir(cache)
+    return load_up_front(path, torch.device("cpu"))

@@ -45,6 +45,7 @@ from .content_id import with_content_id
 from .engine import (Encoding, Mast3rEngine, PairPrediction, PreparedImage, _get,
                      resolve_device)
 from .export import DECODER_FILE, ENCODER_FILE, export_onnx, output_names, require_onnx
+from .loaded_networks import take_up_front
 from .network import AsymmetricMASt3R
 
 log = logging.getLogger(__name__)
@@ -339,7 +340,9 @@ def engines_for_checkpoint(path: str, cache_dir: str, fields_for, trt) -> Tuple[
     # refused before the checkpoint is read (2.7 GB for ViT-L) and before any folder is made
     require_onnx(exporter_for(getattr(trt, "__version__", "")))
     require_cache_dir(cache_dir)
-    model, info = load_checkpoint(path, device="cpu")
+    # the network the command's checks loaded before reading the recording, else read now
+    loaded = take_up_front(path, torch.device("cpu"))
+    model, info = loaded if loaded is not None else load_checkpoint(path, device="cpu")
     info = with_content_id(model, info)  # every byte: a one-value fine-tune is another key
     d = ensure_engines(model, info, cache_dir, fields_for(info.content_id), trt)
     remember_checkpoint(cache_dir, path, info)
