@@ -153,8 +153,8 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     keyframe depth (`depth_needed_by`), a frame without depth (its depth image missing within
     the sync tolerance: a depth stream slower than the colour one) is not offered, so the next
     frame with depth can become the keyframe; `InputError` when that leaves no keyframe.
-    ``trajectory``: (what it is, its stamps, its `SharedPoses`) when ``poses`` come from a
-    trajectory file, for `_why_no_pose` and `no_pose_note`; `InputError` naming the reason
+    ``trajectory``: (what it is, its stamps, its `SharedPoses`, its poses) when ``poses`` come
+    from a trajectory file, for `_why_no_pose` and `no_pose_note`; `InputError` naming the reason
     when no frame has a pose.
 
     A frame the source cannot read (an image or depth file or message missing, corrupt, of
@@ -217,8 +217,10 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
                                         str(kid)))
     st.no_pose = len(no_pose)
     if no_pose:
+        posed_by = ((trajectory[1], trajectory[3], trajectory[2]) if trajectory else
+                    own_shared_poses(source))  # (stamps, poses, SharedPoses) or None
         shared, rest = no_pose_note(ambiguous_stamps(source) or (  # two images, or poses
-            trajectory or own_shared_poses(source) or (None, None, None))[2], no_pose)
+            posed_by or (None, None, None))[2], no_pose, posed_by, cfg.pose_at_stamp)
         why = _why_no_pose(source, trajectory and trajectory[:2], rest, cfg.pose_at_stamp
                            ) if rest else None
         st.why_no_pose = (shared or "") + (why or "") or None
@@ -423,7 +425,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                         encodes=cfg.localizer.matcher == "mast3r" and bool(cfg.model.checkpoint))
     try:
         st = _add_keyframes(w, source, poses, cfg, None if traj is None else
-                            (f"--trajectory {trajectory}", traj[0], traj[2]))
+                            (f"--trajectory {trajectory}", traj[0], traj[2], traj[1]))
         report = check_consistency(w, st.check, getattr(source, "depth_units_per_m", None),
                                    force, None if traj is not None
                                    else getattr(source, "pose_suspect", None),

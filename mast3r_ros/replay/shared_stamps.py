@@ -218,19 +218,34 @@ def _samples_used(stamps_ns: np.ndarray, frames_ns: Sequence[int]) -> List[int]:
     return sorted(out)
 
 
-def no_pose_note(shared: Optional[SharedStamps], missing_ns: Sequence[int]
+def no_pose_note(shared: Optional[SharedStamps], missing_ns: Sequence[int],
+                 trajectory: Optional[Sequence[Any]] = None, rule: Any = None
                  ) -> Tuple[Optional[str], List[int]]:
     """build-map's reason for its frames without a pose (``missing_ns``, int ns) that are at a
     stamp ``shared`` names ('2 at a stamp FILE gives to two images (lines 4, 5): ...'), or
-    None, and the other frames' stamps, for the other reasons."""
+    None, and the other frames' stamps, for the other reasons. With ``trajectory`` (stamps
+    (M,) int ns, poses (M, 4, 4), its `SharedPoses`: the poses looked up) and ``rule`` (the
+    `PoseAtStampConfig`), a frame interpolated across (or nearest to) a stamp given two poses
+    (`frames_on_shared_poses`) is one of them too, said as 'at or posed across a stamp' with
+    the lines of the poses it was taken from (it got the generic reason, a gap between poses,
+    though its pose was left out for the shared stamp)."""
     if not shared:
         return None, list(missing_ns)
-    hit = [int(s) for s in missing_ns if int(s) in shared.stamps]
-    rest = [int(s) for s in missing_ns if int(s) not in shared.stamps]
+    at = {int(s) for s in missing_ns if int(s) in shared.stamps}
+    across: set = set()
+    if (isinstance(shared, SharedPoses) and trajectory is not None and rule is not None
+            and len(missing_ns)):
+        on = frames_on_shared_poses(trajectory[0], trajectory[1], missing_ns, rule)
+        across = {int(s) for s, h in zip(missing_ns, on) if h} - at
+    hit = [int(s) for s in missing_ns if int(s) in at or int(s) in across]
+    rest = [int(s) for s in missing_ns if int(s) not in at and int(s) not in across]
     if not hit:
         return None, rest
-    lines = sorted({n for s in hit for n in shared.lines[s]})
-    return (f"{len(hit)} {'is' if len(hit) == 1 else 'are'} at a stamp {shared.path} gives to "
+    used = (_samples_used(np.asarray(trajectory[0], dtype=np.int64), sorted(across))
+            if across else [])  # type: ignore[index]
+    lines = sorted({n for s in sorted(at) + used if s in shared.stamps for n in shared.lines[s]})
+    return (f"{len(hit)} {'is' if len(hit) == 1 else 'are'} "
+            f"{'at or posed across' if across else 'at'} a stamp {shared.path} gives to "
             f"{_gives(shared)} ({shared.unit}s {', '.join(map(str, lines))}), " + (
                 "of which one at most is the camera's" if isinstance(shared, SharedPoses) else
                 "whose pose there is either image's or neither's") + (

@@ -306,6 +306,10 @@ def test_frames_posed_across_a_shared_pose_are_left_out_and_build_map_says_why()
     note, rest = no_pose_note(shared, [s, 7])
     assert note.startswith("1 is at a stamp t.tum gives to two or more different poses "
                            "(lines 3, 4)") and rest == [7]
+    # interpolated across it: the same reason, not a gap between poses (was the rest)
+    note, rest = no_pose_note(shared, [s // 2, s, 5 * s], (stamps, poses, shared), rule)
+    assert note.startswith("2 are at or posed across a stamp t.tum gives to two or more "
+                           "different poses (lines 3, 4)") and rest == [5 * s], note
     # the same pose twice at a stamp is no ambiguity
     assert not poses_sharing_a_stamp("t.tum", np.array([0, 0]), np.zeros((2, 7)), [1, 2])
 
@@ -345,3 +349,30 @@ def test_a_tum_folders_own_groundtruth_with_two_poses_at_a_stamp_leaves_that_fra
     note, rest = no_pose_note(own_shared_poses(seq)[2], [ns])
     assert note.startswith(f"1 is at a stamp {gt} gives to two or more different poses") \
         and rest == []
+
+
+def test_build_map_trajectory_says_why_a_frame_posed_across_a_shared_stamp_has_none(
+        tum, tmp_path, capsys):
+    """A --trajectory with two poses at a stamp between two frames: those frames, posed by
+    interpolation across it, were skipped with the gap reason ('between two poses ... more than
+    max_gap_s (1.000 s) apart (up to 0.4 s)': false); now with the shared stamp's."""
+    from pathlib import Path
+
+    lines = (Path(tum[0]) / "groundtruth.txt").read_text().splitlines()
+    head = [ln for ln in lines if ln.startswith("#")]
+    rows = [ln.split() for ln in lines if ln and not ln.startswith("#")]
+    mid = (float(rows[2][0]) + float(rows[3][0])) / 2  # between the 3rd and 4th frames
+    other = [f"{mid:.6f}", str(float(rows[2][1]) + 0.3)] + rows[2][2:]
+    traj = head + [" ".join(r) for r in rows[:2]] + [
+        " ".join([f"{mid:.6f}"] + rows[2][1:]), " ".join(other)] + [
+        " ".join(r) for r in rows[4:]]
+    (tmp_path / "t.tum").write_text("\n".join(traj) + "\n")
+    text = (Path(__file__).parents[2] / "config" / "localize.yaml").read_text()
+    (tmp_path / "p.yaml").write_text(re.sub(r"max_gap_s: [0-9.]+", "max_gap_s: 1.0", text))
+    assert main(["build-map", tum[0], "--out", str(tmp_path / "map"), "--matcher", "sift",
+                 "--trajectory", str(tmp_path / "t.tum"), "--params", str(tmp_path / "p.yaml"),
+                 "--max-frames", "6", "--log-level", "warning"]) == 0
+    (said,) = [ln for ln in capsys.readouterr().err.splitlines() if "had no pose" in ln]
+    assert "2 frames had no pose and were skipped: 2 are at or posed across a stamp " \
+        f"{tmp_path / 't.tum'} gives to two or more different poses (lines 4, 5)" in said, said
+    assert "max_gap_s" not in said, said
