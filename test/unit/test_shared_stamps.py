@@ -182,6 +182,29 @@ def test_a_bag_with_two_images_at_one_header_stamp_gives_them_no_pose(tmp_path, 
                      "file": f"/cam/image_raw in rosbag2 {bag}", "images": [2, 3]}
 
 
+def test_a_bag_with_two_images_at_one_stamp_says_so_once(tmp_path, caplog):
+    """Two different images at one header stamp were said twice: as a shared stamp (what is
+    done, the fix) and as 'repeat the previous image's stamp'; now once, the first. A message
+    recorded twice (the same image) is still the repeat warning's, alone."""
+    from mast3r_ros.replay.rosbag import BagSequence
+
+    for stamps, same, repeat in (([1000, 1100, 1100, 1200], (), None),
+                                 ([1000, 1100, 1100, 1200, 1200], {4}, "1 of 5 repeat")):
+        bag = _bag(tmp_path / f"bag{len(stamps)}", stamps, same=same)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="mast3r_ros.replay"):
+            BagSequence(bag, pose_frames="map:camera_optical", command="localize")
+        said = [r.getMessage() for r in caplog.records]
+        assert len([m for m in said if "different images" in m]) == 1, said
+        repeats = [m for m in said if "repeat the previous image's stamp" in m]
+        if repeat is None:
+            assert repeats == [], repeats
+        else:
+            (line,) = repeats
+            assert repeat in line and "image 5 at t=1.200000 s" in line, line
+            assert "image 3" not in line, line
+
+
 def test_a_bag_stamping_every_image_0_is_said_unstamped_not_ambiguous(tmp_path, caplog):
     """zero-header-stamp field case: a driver that stamps nothing is the unstamped warning's
     (no ground truth at 0 anyway), not 100 frames of ambiguous ground truth."""

@@ -14,7 +14,7 @@ import collections
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Collection, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -130,12 +130,12 @@ class _RunChoice:
                 image)
         self._warn_lone_ahead(keep)
         self._image_stamps = [s for r, s in self._image_runs if r == keep]
-        self._warn_unstamped([s for o, (r, s) in enumerate(self._image_runs)
-                              if r == keep and o not in guessed])
         # two different images at one stamp: no pose there (`shared_stamps`), as rgb.txt's
         self.shared_stamps = bag_shared_stamps(bag_label(self.path), image, self._image_stamps, [
             None if o in guessed else d for o, ((r, _), d) in enumerate(zip(
                 self._image_runs, self._image_digests)) if r == keep])
+        self._warn_unstamped([s for o, (r, s) in enumerate(self._image_runs)
+                              if r == keep and o not in guessed], self.shared_stamps.stamps)
         self._depth_stamps = [s for r, s in self._depth_runs if r == keep]
         self._infos = [(s, k) for r, s, k in self._info_runs if r == keep]
         if not self._infos and self._info_runs:
@@ -212,12 +212,13 @@ class _RunChoice:
                     stamp * 1e-9)
         return stamp, intrinsics
 
-    def _warn_unstamped(self, stamps: List[int]) -> None:
-        """`unstamped.warn_unstamped` of the images read, worded for the reading command."""
+    def _warn_unstamped(self, stamps: List[int], shared: Collection[int] = ()) -> None:
+        """`unstamped.warn_unstamped` of the images read, worded for the reading command;
+        ``shared``: the stamps different images share, warned about by `bag_shared_stamps`."""
         name = self._option_names.get("image_stamp", "image_stamp")
         warn = (warn_unreceived if getattr(self, "_image_stamp", "header") == "receive"
                 else warn_unstamped)  # receive times: the bag's doing, not the driver's
-        warn(bag_label(self.path), stamps, getattr(self, "_command", None), name)
+        warn(bag_label(self.path), stamps, getattr(self, "_command", None), name, shared=shared)
 
 
 def _stream_name(stream: Any) -> str:

@@ -4,7 +4,7 @@ that reads them; moved out of `runs`."""
 from __future__ import annotations
 
 import logging
-from typing import List, Optional
+from typing import Collection, List, Optional
 
 import numpy as np
 
@@ -22,7 +22,7 @@ _UNSTAMPED_SO = {
 
 
 def warn_unstamped(label: str, stamps: List[int], command: Optional[str],
-                   restamp: Optional[str] = None) -> None:
+                   restamp: Optional[str] = None, shared: Collection[int] = ()) -> None:
     """One warning when images carry header stamp 0 or repeat the previous one. When at
     least half do, the driver's doing, each kind its own cause (stamp 0: it does not stamp
     its images; repeats: it, or a republisher, reuses stamps): the node refuses such frames
@@ -35,8 +35,11 @@ def warn_unstamped(label: str, stamps: List[int], command: Optional[str],
     with each said. A first image alone at 0, the rest rising from it (a dataset whose clock
     starts at t=0, `_clock_starts_at_zero`), is no odd message: one INFO line. ``restamp``:
     how the caller names the image_stamp option (``--image-stamp``), offered with its cost as
-    the remedy for the driver's stamps (None: the images are read at receive times already)."""
-    zero, repeated = _odd_stamps(stamps)
+    the remedy for the driver's stamps (None: the images are read at receive times already).
+    ``shared``: the stamps two different images share (`shared_stamps.bag_shared_stamps`, said
+    in its own warning, with what is done and the fix): an image repeating one of them is not
+    counted here (it was said twice, once as a repeat)."""
+    zero, repeated = _odd_stamps(stamps, shared)
     if not zero and not repeated:
         return
     if not repeated and _clock_starts_at_zero(stamps):
@@ -75,11 +78,13 @@ def warn_unstamped(label: str, stamps: List[int], command: Optional[str],
                 _first_named(stamps, zero + repeated), done)
 
 
-def _odd_stamps(stamps: List[int]) -> tuple:
+def _odd_stamps(stamps: List[int], shared: Collection[int] = ()) -> tuple:
     """(indices of the images at time 0, indices of those repeating the previous image's
-    nonzero time) of ``stamps``: the odd images both warnings count."""
+    nonzero time, but at none of the ``shared`` stamps) of ``stamps``: the odd images both
+    warnings count."""
     zero = [i for i, s in enumerate(stamps) if s == 0]
-    repeated = [i + 1 for i, (a, b) in enumerate(zip(stamps, stamps[1:])) if b == a != 0]
+    repeated = [i + 1 for i, (a, b) in enumerate(zip(stamps, stamps[1:]))
+                if b == a != 0 and b not in shared]
     return zero, repeated
 
 
@@ -103,14 +108,15 @@ def _clock_starts_at_zero(stamps: List[int]) -> bool:
 
 
 def warn_unreceived(label: str, stamps: List[int], command: Optional[str],
-                    name: str = "image_stamp") -> None:
+                    name: str = "image_stamp", shared: Collection[int] = ()) -> None:
     """`warn_unstamped` for images read at the bag's receive times (``name`` receive: how the
     caller names the option): receive times of 0 or repeating the previous image's are the
     bag's doing (converted or rewritten without the times its recorder gave), not the
     driver's, and the remedy is the images' header stamps (``name`` header). One warning;
     none for receive times that start at 0 and rise (a bag
-    whose times were rebased to 0). Fewer than half are named, the first five."""
-    zero, repeated = _odd_stamps(stamps)
+    whose times were rebased to 0). Fewer than half are named, the first five. ``shared``: as
+    `warn_unstamped`'s."""
+    zero, repeated = _odd_stamps(stamps, shared)
     if (not zero and not repeated) or (not repeated and _clock_starts_at_zero(stamps)):
         return
     parts = [f"{len(odd)} of {len(stamps)} images {what}" for odd, what in (
