@@ -18,6 +18,7 @@ from typing import Any, Collection, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .image_digests import ImageDigests
 from .opening import bag_label
 from .runs import _RunCounter, _TfSamples
 from ..shared_stamps import SharedStamps, bag_shared_stamps
@@ -50,7 +51,7 @@ class _RunChoice:
     _note_pose_stamps: Any  # `pose_topic._PoseTopic`'s
     _first_frame_ordinal: Any  # `video._VideoTopic`'s
     _image_stamps: List[int]
-    _image_digests: List[int]  # CRC-32 of each image message, as `_image_runs`
+    _image_digests: ImageDigests  # of each image message, as `_image_runs`
     shared_stamps: SharedStamps
     _depth_stamps: List[int]
     _infos: List[Tuple[int, CameraIntrinsics]]
@@ -133,7 +134,7 @@ class _RunChoice:
         # two different images at one stamp: no pose there (`shared_stamps`), as rgb.txt's
         self.shared_stamps = bag_shared_stamps(bag_label(self.path), image, self._image_stamps, [
             None if o in guessed else d for o, ((r, _), d) in enumerate(zip(
-                self._image_runs, self._image_digests)) if r == keep])
+                self._image_runs, self._image_digests.values)) if r == keep])
         self._warn_unstamped([s for o, (r, s) in enumerate(self._image_runs)
                               if r == keep and o not in guessed], self.shared_stamps.stamps)
         self._depth_stamps = [s for r, s in self._depth_runs if r == keep]

@@ -23,7 +23,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -45,6 +44,7 @@ from .depth import _DepthAssociation
 from .depth_choice import first_depth_encoding, needed_depth_topic
 from .drawn import _DrawnFrames, _Recorded
 from .frame_outcome import _FrameOutcome
+from .image_digests import ImageDigests
 from .index_stop import _IndexStopped
 from .opening import (  # noqa: F401 (_open_hint)
     _open_bag, _open_hint, bag_deserialize, bag_label, bag_messages, numbered_messages,
@@ -176,7 +176,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
         self._run_label = 1  # the run read, as _RunCounter labels it (self.run: of images)
         self.runs: List[Tuple[int, int, int]] = []  # per run: images, first and last stamp (ns)
         self._image_stamps: List[int] = []
-        self._image_digests: List[int] = []  # CRC-32 of each image message, every run's
+        self._image_digests = ImageDigests()  # each image message's, every run's (as needed)
         # image messages that cannot be deserialized, by their ordinal on the image topic:
         # (bag receive time ns, the error); their estimated stamps are the run counter's
         self._undeserialized: Dict[int, Tuple[int, str]] = {}
@@ -253,8 +253,6 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
                     with contextlib.suppress(AnyReaderError, ValueError):
                         self._depth_info = bag_deserialize(reader, raw, conn.msgtype)
                 continue
-            if conn.topic == self.image_topic:  # two messages at one stamp: the same image?
-                self._image_digests.append(zlib.crc32(raw))
             if conn.topic in (self.image_topic, self.depth_topic):
                 try:
                     msg = (self._header_alone(headers, conn, raw)
@@ -266,6 +264,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
                     if conn.topic == self.image_topic:
                         self._undeserialized[ordinal] = (bag_ns, error_clause(err))
                         self._image_runs.append((ordinal, 0))
+                        self._image_digests.add(raw, None)  # its stamp a guess: left alone
                     else:
                         self._undeserialized_depth[ordinal] = (bag_ns, error_clause(err))
                         self._depth_runs.append((ordinal, 0))
@@ -277,6 +276,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _PoseTopic, _DepthAssoc
                 run = runs.note(conn.topic, stamp, bag_ns)  # its ordinal; the run after the pass
             if conn.topic == self.image_topic:
                 self._image_runs.append((run, stamp))
+                self._image_digests.add(raw, stamp)  # two at one stamp: the same image?
                 self._note_frame_id(run, msg.header.frame_id)
                 self._probe_video(msg, run)  # a video's packets up to its first keyframe
             elif conn.topic == self.depth_topic:
