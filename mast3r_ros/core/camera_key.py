@@ -18,7 +18,12 @@ k6 zero, and a plumb_bob D of 4 with k3 zero are one camera (a driver or calibra
 renames its model kept its coefficients and was started over as a new camera); an all-zero or
 empty D is no distortion whatever the model. `camera_record` writes a calibration's values as
 JSON (a map's ``consistency.distortion`` ``camera``, as a results.jsonl line's ``camera``) and
-`key_of_record` reads such a record back as its key. No rclpy.
+`key_of_record` reads such a record back as its key. A calibration rebuilt from a reduced copy
+(a hand-built map-check record with ``camera_scale`` but not the camera image's own intrinsics:
+`map_check.records.rebuilt_calibration`) is known only to a rounding pixel of that copy: its
+record says how far (``within_px``, `within_of_record`) and `same_camera` takes sizes and K
+entries that far off as the same camera (the exact 1e-4 took one rounding row of height, 752x479
+rebuilt for 752x480, as another camera). No rclpy.
 """
 
 from __future__ import annotations
@@ -70,14 +75,30 @@ def camera_key(cam: Any) -> CameraKey:
     return key_of_values(cam.width, cam.height, cam.K, cam.dist, cam.distortion_model)
 
 
-def camera_record(cam: Any) -> Dict[str, Any]:
+def camera_record(cam: Any, within_px: float = 0.0) -> Dict[str, Any]:
     """JSON-ready values of ``cam`` (a `types.CameraIntrinsics`): ``width``, ``height`` (px),
     ``K`` (3x3 px), ``dist`` (n,) and ``distortion_model``, exactly as given (JSON keeps float64
-    values exactly); `key_of_record` reads it back."""
-    return {"width": int(cam.width), "height": int(cam.height),
-            "K": np.asarray(cam.K, np.float64).reshape(3, 3).tolist(),
-            "dist": np.asarray(cam.dist, np.float64).ravel().tolist(),
-            "distortion_model": str(cam.distortion_model)}
+    values exactly); `key_of_record` reads it back. ``within_px`` > 0 (camera px): the size and
+    K were rebuilt from a reduced copy and may be off by that much (written as ``within_px``,
+    `within_of_record`; D is exact); 0 (an exact calibration) writes no such field."""
+    out = {"width": int(cam.width), "height": int(cam.height),
+           "K": np.asarray(cam.K, np.float64).reshape(3, 3).tolist(),
+           "dist": np.asarray(cam.dist, np.float64).ravel().tolist(),
+           "distortion_model": str(cam.distortion_model)}
+    if within_px > 0:
+        out["within_px"] = float(within_px)
+    return out
+
+
+def within_of_record(rec: Any) -> float:
+    """A `camera_record`'s ``within_px`` (camera px its size and K may be off: a calibration
+    rebuilt from a reduced copy), 0.0 without one (exact). Raises ValueError for a value that
+    is not a finite number >= 0 (`key_of_record` checks it so)."""
+    w = rec.get("within_px", 0.0) if isinstance(rec, dict) else 0.0
+    if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+        raise ValueError(f"'within_px' (how far a rebuilt size and K may be off) must be a "
+                         f"finite number of pixels >= 0, got {w!r}")
+    return float(w)
 
 
 def key_of_record(rec: Any) -> CameraKey:
@@ -103,22 +124,25 @@ def key_of_record(rec: Any) -> CameraKey:
     model = rec.get("distortion_model")
     if not isinstance(model, str):
         raise ValueError(f"'distortion_model' must be a string, got {model!r}")
+    within_of_record(rec)
     return key_of_values(w, h, K, d, model)
 
 
-def same_camera(a: Optional[CameraKey], b: Optional[CameraKey]) -> bool:
+def same_camera(a: Optional[CameraKey], b: Optional[CameraKey], within_px: float = 0.0) -> bool:
     """Whether calibrations ``a`` and ``b`` (`CameraKey`) are the same within `SAME_REL`: the
     same size and model (plumb_bob and rational_polynomial are one, `OPENCV_MODEL`), each K
     entry within `SAME_REL` of fx (pixels), each coefficient within `SAME_REL` relative or
     `COEFFICIENT_ABS` (a shorter D is padded with zeros: plumb_bob's 4 and 5 with k3 = 0, and
-    rational_polynomial's 8 with k4 k5 k6 = 0, are one). None (no key known) is the same
+    rational_polynomial's 8 with k4 k5 k6 = 0, are one). ``within_px`` (camera px, one of them
+    rebuilt from a reduced copy: `within_of_record`): width, height and K entries that far
+    apart are the same too (the model and D still as above). None (no key known) is the same
     as any: a caller with fits without a key keeps them apart from keyed ones
     (`run_evidence.RunFits`)."""
     if a is None or b is None or a == b:
         return True
-    if a[:3] != b[:3]:
+    if a[2] != b[2] or abs(a[0] - b[0]) > within_px or abs(a[1] - b[1]) > within_px:
         return False
-    tol = SAME_REL * max(abs(a[3][0]), abs(b[3][0]))
+    tol = max(SAME_REL * max(abs(a[3][0]), abs(b[3][0])), within_px)
     if len(a[3]) != len(b[3]) or any(abs(x - y) > tol for x, y in zip(a[3], b[3])):
         return False
     n = max(len(a[4]), len(b[4]))

@@ -48,7 +48,7 @@ import dataclasses
 import math
 from typing import Any, Dict, Optional, Tuple
 
-from ..camera_key import CameraKey, key_of_record, same_camera
+from ..camera_key import CameraKey, key_of_record, same_camera, within_of_record
 from ..distortion_evidence import (MIDRUN_RELEASE_SIGNIFICANCE, TOLERANCE_DEG, DistortionEvidence,
                                    DistortionFit, RunDistortionEvidence, distortion_camera_of,
                                    tolerance_k1)
@@ -98,15 +98,17 @@ def map_images_right(report: Optional[Dict[str, Any]], camera: Optional[tuple],
     A report naming its camera (``camera``, `camera_key.camera_record`: maps built since it was
     recorded) is the same camera only for a ``key`` `camera_key.same_camera` as its own (size,
     K, model, every coefficient; a query D differing in k2 alone, or another image size, was
-    vouched for by the map's check of another camera); an unreadable one, or no ``key``, is
-    not. A report without one (an older map) keeps the rule it was judged by: the same fx and
-    given k1 (within `MAP_CAMERA_REL`)."""
+    vouched for by the map's check of another camera), sizes and K within its ``within_px``
+    where it was rebuilt from reduced records (`camera_key.within_of_record`); an unreadable
+    one, or no ``key``, is not. A report without one (an older map) keeps the rule it was
+    judged by: the same fx and given k1 (within `MAP_CAMERA_REL`)."""
     if not isinstance(report, dict) or camera is None or not math.isfinite(camera[1]):
         return False
     try:
         fx, given = float(report["fx_px"]), float(report["given_k1"])
         if "camera" in report:
-            if key is None or not same_camera(key_of_record(report["camera"]), key):
+            rebuilt = within_of_record(report["camera"])  # a rounding pixel is no other camera
+            if key is None or not same_camera(key_of_record(report["camera"]), key, rebuilt):
                 return False
         return (report.get("off") is False and report.get("k1") is not None
                 and int(report.get("frames_used") or 0) >= MIN_FRAMES

@@ -36,7 +36,7 @@ from ..geometry import invert_pose, undistort_pixels
 from ..pnp.distortion import refitted_distortion
 from .baseline import with_baseline
 from .measure import _lift, _View
-from .records import _Cause
+from .records import _Cause, rebuilt_calibration
 
 # the fit's inlier threshold after its robust round, as a fraction of the working image width
 # (3.2 px at the check's 320 px): the matches are verified with a fundamental matrix already
@@ -77,14 +77,12 @@ class MapDistortionEvidence(RunDistortionEvidence):
 
 def _checked_camera(v: _View) -> Tuple[Dict[str, Any], CameraKey]:
     """(`camera_record` of ``v``'s camera image's calibration, its key): its own intrinsics
-    where known (`KeyframeRecord.calibration`), else `_camera_px`'s K and size with ``v``'s
-    D."""
-    cam = v.camera_intrinsics
+    where known (`KeyframeRecord.calibration`), else rebuilt from ``v``'s (`records.
+    rebuilt_calibration`), the record naming how far that may be off (``within_px``)."""
+    cam, within = v.camera_intrinsics, v.camera_within_px
     if cam is None:
-        K, w, h = _camera_px(v)
-        cam = types.SimpleNamespace(width=w, height=h, K=K, dist=v.cam.dist,
-                                    distortion_model=v.cam.distortion_model)
-    return camera_record(cam), camera_key(cam)
+        cam, within = rebuilt_calibration(v.cam, v.scale, v.width_px)
+    return camera_record(cam, within), camera_key(cam)
 
 
 def _camera_groups(views: List[_View]) -> List[int]:

@@ -16,7 +16,7 @@ from ..errors import InputError
 from ..geometry import backproject, invert_pose, sample_depth, undistort_pixels
 from ..matchers.sift import SiftFeatures, extract_sift, match_descriptors
 from ..types import CameraIntrinsics
-from .records import KeyframeRecord
+from .records import KeyframeRecord, rebuilt_calibration
 from .report import KeyframeFigures, PairFigures
 
 # -------------------------------------------------------------------------- preparation ---
@@ -44,8 +44,11 @@ class _View:
     # the SIFT fallback (`_sift_of`); its SIFT features once computed
     grey: Optional[np.ndarray] = None
     sift: Optional[SiftFeatures] = None
-    # the camera image's own intrinsics (`KeyframeRecord.calibration`; None: unknown)
+    # the camera image's own intrinsics (`KeyframeRecord.calibration`, or rebuilt from a record
+    # reduced without them: `records.rebuilt_calibration`; None: unknown) and how far (camera
+    # px) its size and K may be off (0: exact)
     camera_intrinsics: Optional[CameraIntrinsics] = None
+    camera_within_px: float = 0.0
 
 
 def _candidate(cam: CameraIntrinsics, K: np.ndarray) -> Optional[CameraIntrinsics]:
@@ -149,10 +152,13 @@ def _prepare(rec: KeyframeRecord, index: int, cfg: MapCheckConfig, orb: Any, *,
     kp_depth = np.full(len(kp), np.nan)
     if depth is not None and len(kp):
         kp_depth = sample_depth(depth, kp, max_rel_step=cfg.depth_tolerance)
-    return _View(cam, scale, depth, pts, kp, kp_depth, desc, pose,
-                 round(rec.intrinsics.width / rec.camera_scale),
+    width_px = round(rec.intrinsics.width / rec.camera_scale)
+    calibration, within = small.calibration(), 0.0
+    if calibration is None:  # reduced by hand without it: rebuilt from the record as given
+        calibration, within = rebuilt_calibration(rec.intrinsics, rec.camera_scale, width_px)
+    return _View(cam, scale, depth, pts, kp, kp_depth, desc, pose, width_px,
                  int(rec.stamp_ns), rec.label or str(index), px, grey if keep_grey else None,
-                 camera_intrinsics=small.calibration())
+                 camera_intrinsics=calibration, camera_within_px=within)
 
 
 # ------------------------------------------------------------------------- measurements ---
