@@ -105,7 +105,7 @@ def test_named_with_the_fitted_factor_and_the_given_fx_of_the_first_view():
     assert c is not None and c.name == "colour_focal" and c.factor == 1.0 and c.confirmed is True
     assert abs(_fitted(c) / 0.9 - 1) < 0.01, c.what
     # view 0's fx in camera px (1170 working px at scale 2), not view 1's 600
-    assert "not 585)" in c.what and "(fx 52" in c.what, c.what
+    assert "not 585;" in c.what and "(fx 52" in c.what, c.what
     # the given K's median: fx and fy each 1/0.9 off
     assert f"against {2 * SLOPE * math.log(1 / 0.9):.1f} px" in c.what, c.what
     assert "median residual 1.5 %" in c.what, c.what  # median over the two depth pairs
@@ -189,8 +189,9 @@ def test_a_consistent_map_s_note_needs_the_fit_more_than_5_percent_off(monkeypat
     assert _run(views=views) is not None  # the cause is named at 3 % already
     assert (note is not None) == noted, note
     if noted:
-        assert note.text.startswith(f"the colour images fit fx, fy x{g:.3g} the given ones (fx "
-                                    f"{585 * g:.4g} px, not 585): match reprojection "), note
+        assert note.text.startswith(f"the colour images fit fx, fy x{g:.2f} the given ones (fx "
+                                    f"{585 * g:.0f} px, not 585; over 2 keyframe pairs, too few "
+                                    "to tell its uncertainty): match reprojection "), note
         assert "the map passes" in note.text, note
 
 
@@ -219,11 +220,12 @@ def test_a_sensor_depth_note_is_a_short_info_that_nothing_needs_changing(monkeyp
     note = _note(monkeypatch)
     assert note.action is False, note
     given = f"{2 * SLOPE * math.log(1 / 0.9):.1f} px"  # the given K's median reprojection
-    assert note.text.startswith("the colour images fit fx, fy x0.9 the given ones (fx 526.5 px, "
-                                f"not 585): match reprojection 0.0 px against {given}"), note
+    assert note.text.startswith("the colour images fit fx, fy x0.90 the given ones (fx 526 px, "
+                                "not 585; over 2 keyframe pairs, too few to tell its "
+                                f"uncertainty): match reprojection 0.0 px against {given}"), note
     assert len(note.brief) <= 160, (len(note.brief), note.brief)  # + log prefix: two lines
     for said in (note.brief, note.text):
-        assert "fx 526.5 px" in said and "585" in said and "x0.9" in said, said
+        assert "fx 526 px" in said and "585" in said and "x0.90" in said, said
         assert "no action needed" in said and "the given K fits the depth" in said, said
         assert CITATION.findall(said) == [("docs/maps.md", "The colour-focal note")], said
         assert "colour camera's K" not in said and "fx about" not in said, said
@@ -241,9 +243,9 @@ def test_a_stereo_depth_note_is_a_warning_naming_the_calibration_and_the_fx_that
     where fx, fy are given and the value the images fit."""
     note = _note(monkeypatch, focal.DEPTH_STEREO)
     assert note.action is True and note.brief == note.text, note
-    assert note.text.startswith("the images fit fx, fy x0.9 the given ones"), note
+    assert note.text.startswith("the images fit fx, fy x0.90 the given ones"), note
     for where in ("cam0/sensor.yaml's intrinsics", "calib.txt's P0 or P2", "T_BS",
-                  "the images fit about 526.5 px", "build the map again",
+                  "the images fit about 526 px", "build the map again",
                   "docs/maps.md: 'The colour-focal note'"):
         assert where in note.text, (where, note.text)
 

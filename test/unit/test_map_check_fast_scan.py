@@ -81,7 +81,9 @@ def test_the_scan_finds_the_same_fit_as_scoring_each_factor_alone(monkeypatch):
 def test_each_factor_is_scored_once(monkeypatch):
     """The fit scored the factor it found two more times (the halving rule, the figures); each
     factor is now scored once, the spread's pairs in one pass per grid: at most three passes
-    per pair scored (the given K, the grid, the refinement) and one to confirm."""
+    per pair scored (the given K, the grid, the refinement), one for the factor stated and its
+    spread over the pairs (`focal_note.spread_grid`, whose medians score that factor too) and
+    one to confirm."""
     views, matches, pairs = _measured(0.9)
     calls = []
     real = focal._pair_reproj_factors
@@ -91,7 +93,7 @@ def test_each_factor_is_scored_once(monkeypatch):
     fit = focal._colour_focal_fit(views, matches, pairs, CFG)
     assert fit is not None
     scored = sum(m is not None for m in matches.values())
-    assert len(calls) == 4 * scored, (len(calls), scored)
+    assert len(calls) == 5 * scored, (len(calls), scored)
     lo, hi, n = focal._FOCAL_SCAN
     assert sum(calls) <= scored * (1 + n + 2 * math.log(hi / lo) / (n - 1)
-                                   / focal._FOCAL_REFINE_STEP + 2)
+                                   / focal._FOCAL_REFINE_STEP + 2 + len(focal.spread_grid(1.0)))

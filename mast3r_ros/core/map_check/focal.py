@@ -19,6 +19,8 @@ from .measure import (_ONE, _all_agree, _cameras, _candidate, _depth_residuals,
                       _focal_candidate, _lift, _measure, _pair_reproj, _project, _reproj_limit_px,
                       _View)
 from .records import _NICE_FACTORS, _Cause, _fmt_factor
+from .focal_note import (DEPTH_STEREO, NOTE_FOCAL_OFF, NOTE_SECTION,  # noqa: F401 (re-exported)
+                         FactorSpread, FocalNote, colour_focal_note, factor_spread, spread_grid)
 from .report import PairFigures, _pct
 
 
@@ -383,10 +385,13 @@ def _depth_or_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
 
 def _colour_focal_fit(views: List[_View], matches: Dict[Tuple[int, int], Any],
                       pairs: List[PairFigures], cfg: MapCheckConfig
-                      ) -> Optional[Tuple[float, float, float, float, float]]:
+                      ) -> Optional[Tuple[float, float, float, float, float, FactorSpread]]:
     """`_colour_focal`'s fit: (g, the given fx of the first view in camera px, the median
-    reprojection (px) at fx, fy x g, at the given ones, the median depth residual), or None
-    when its rules do not hold."""
+    reprojection (px) at fx, fy x g, at the given ones, the median depth residual, g with its
+    spread over the pairs), or None when its rules do not hold. The scan's factor (the least
+    median over the pairs) only finds the fit; g is `focal_note.factor_spread`'s near it (the
+    least mean: re-encoding the same JPEGs moved the median's x0.908 to x0.860), and the
+    rules are judged at g."""
     with_depth = [p for p in pairs if p.depth_points]
     if not with_depth or any(p.depth_residual > cfg.max_depth_residual
                              or p.depth_agree < cfg.min_depth_agree for p in with_depth):
@@ -395,8 +400,8 @@ def _colour_focal_fit(views: List[_View], matches: Dict[Tuple[int, int], Any],
     if not keys:  # (a pair taken from one place fits any focal length: `baseline`)
         return None
     # scored on up to `_FOCAL_SCAN_PAIRS` pairs spread over the map, confirmed on every one
-    spread = [keys[i] for i in np.unique(np.linspace(0, len(keys) - 1,
-                                                     _FOCAL_SCAN_PAIRS).astype(int))]
+    spread_keys = [keys[i] for i in np.unique(np.linspace(0, len(keys) - 1,
+                                                          _FOCAL_SCAN_PAIRS).astype(int))]
     b_from_a: Dict[Tuple[int, int], np.ndarray] = {}  # per pair, once for every factor
 
     def reproj(gs: np.ndarray, pairs_of: List[Tuple[int, int]]):
@@ -415,7 +420,7 @@ def _colour_focal_fit(views: List[_View], matches: Dict[Tuple[int, int], Any],
     def many(gs: np.ndarray) -> np.ndarray:
         todo = np.array([g for g in gs if float(g) not in scores], np.float64)
         if len(todo):
-            meds = [med for med, _ in reproj(todo, spread)]
+            meds = [med for med, _ in reproj(todo, spread_keys)]
             got = (np.median(np.stack(meds), axis=0) if meds
                    else np.full(len(todo), math.inf))
             scores.update(zip(map(float, todo), map(float, got)))
@@ -428,13 +433,20 @@ def _colour_focal_fit(views: List[_View], matches: Dict[Tuple[int, int], Any],
     if not math.isfinite(base):
         return None
     g = _log_argmin(score, many=many)
-    # every pair confirmed only once the scan found a fit (a consistent map's check runs this)
-    if (abs(math.log(g)) < math.log(1.03) or not score(g) <= 0.5 * base
-            or not all(_focal_candidate(c, g) for c in _cameras(views))  # no view rebuilt
-            or any(med[0] > limit for med, limit in reproj(np.array([g]), keys))):
+    if abs(math.log(g)) < math.log(1.03) or not score(g) <= 0.5 * base:
         return None
-    return (g, views[0].cam.K[0, 0] / views[0].scale, score(g), base,
-            float(np.median([p.depth_residual for p in with_depth])))
+    gs = spread_grid(g)  # the factor stated and judged: every pair weighs in (`focal_note`)
+    curves = np.stack([med for med, _ in reproj(gs, spread_keys)])  # (pairs, factors)
+    scores.update(zip(map(float, gs), map(float, np.median(curves, axis=0))))  # as `many`'s
+    spread = factor_spread(gs, curves)
+    f = spread.factor
+    # every pair confirmed only once the scan found a fit (a consistent map's check runs this)
+    if (abs(math.log(f)) < math.log(1.03) or not score(f) <= 0.5 * base
+            or not all(_focal_candidate(c, f) for c in _cameras(views))  # no view rebuilt
+            or any(med[0] > limit for med, limit in reproj(np.array([f]), keys))):
+        return None
+    return (f, views[0].cam.K[0, 0] / views[0].scale, score(f), base,
+            float(np.median([p.depth_residual for p in with_depth])), spread)
 
 
 def _focal_times(v: _View, g: float) -> Optional[_View]:
@@ -479,69 +491,17 @@ def _colour_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
     fit = _colour_focal_fit(views, matches, pairs, cfg)
     if fit is None:
         return None
-    g, fx, at_g, base, res = fit
+    _, fx, at_g, base, res, spread = fit
     return _Cause(
         "colour_focal", 1.0,
-        f"the colour images fit fx, fy x{g:.3g} the given ones (fx {fx * g:.4g} px, not "
-        f"{fx:.4g}), which the depth fits (every pair's depth agrees, median residual "
-        f"{_pct(res)}): with it every pair's matches agree, median reprojection "
-        f"{at_g:.1f} px against {base:.1f} px; the depth is a depth camera's not registered "
-        "to the colour camera (a Kinect v1's colour camera has about 525 px beside its depth "
-        "camera's 585)",
+        f"the colour images fit fx, fy {spread.factor_words()} the given ones (fx "
+        f"{spread.fx_words(fx)}, not {fx:.4g}; {spread.over()}), which the depth fits (every "
+        f"pair's depth agrees, median residual {_pct(res)}): with it every pair's matches "
+        f"agree, median reprojection {at_g:.1f} px against {base:.1f} px; the depth is a depth "
+        "camera's not registered to the colour camera (a Kinect v1's colour camera has about "
+        "525 px beside its depth camera's 585)",
         "register the depth to the colour camera (depth_image_proc's register or the driver's "
         "align_depth; in a bag the depth stream with its own CameraInfo and /tf_static is "
-        f"registered), then give the colour camera's K (fx about {fx * g:.4g} px); or, the "
-        "misregistration accepted, raise map_check.max_reproj_frac or pass --force",
+        f"registered), then give the colour camera's K (fx about {fx * spread.factor:.0f} px); "
+        "or, the misregistration accepted, raise map_check.max_reproj_frac or pass --force",
         True)
-
-
-# a consistent map's colour focal fit (`colour_focal_note`) said when this far from 1: the
-# scan's refinement steps are 0.5 %, and a few % is a calibration's usual error
-NOTE_FOCAL_OFF = 0.05
-# `colour_focal_note`'s ``depth_source`` for depth computed from the map's own images
-# (EuRoC/KITTI ``--stereo-depth``): registered to them by construction, no depth camera's
-DEPTH_STEREO = "stereo"
-# where the user docs say why a note needs no action, and what else (a heading of that page)
-NOTE_SECTION = "docs/maps.md: 'The colour-focal note'"
-
-
-@dataclasses.dataclass(frozen=True)
-class FocalNote:
-    """`colour_focal_note`'s words: ``text`` the figures and advice (the manifest's
-    ``consistency.note``, check-map's ``note:`` line and JSON), ``brief`` what a map build logs,
-    ``action`` whether the user should change something (the build warns, else says it at info)."""
-
-    text: str
-    brief: str
-    action: bool
-
-
-def colour_focal_note(views: List[_View], matches: Dict[Tuple[int, int], Any],
-                      pairs: List[PairFigures], cfg: MapCheckConfig,
-                      depth_source: Optional[str] = None) -> Optional[FocalNote]:
-    """For a map that passed the check: a `FocalNote` when its images fit fx, fy more than
-    `NOTE_FOCAL_OFF` off the given ones by `_colour_focal`'s rules, else None. 7-Scenes'
-    redkitchen: x0.908 (fx 531.2 px, not 585), 7.7 px against 23.0 px: its published K is the
-    depth camera's, the depth unregistered. Sensor depth: no action (the given K fits the depth,
-    queries take the same K; the colour K alone breaks the depth: `NOTE_SECTION`, docs/bench/
-    focal_advice_cpu_2026-12-06zj). `DEPTH_STEREO` depth (computed from these images): no depth
-    camera explains the fit: a warning naming where fx, fy are given."""
-    fit = _colour_focal_fit(views, matches, pairs, cfg)
-    if fit is None or abs(math.log(fit[0])) <= math.log(1.0 + NOTE_FOCAL_OFF):  # either way
-        return None
-    g, fx, at_g, base, _ = fit
-    figures = (f"fit fx, fy x{g:.3g} the given ones (fx {fx * g:.4g} px, not {fx:.4g}): match "
-               f"reprojection {at_g:.1f} px against {base:.1f} px")
-    if depth_source == DEPTH_STEREO:
-        text = (f"the images {figures}; the map passes, but its depth was computed from these "
-                "same images (--stereo-depth: registered to them by construction), so no "
-                "separate sensor explains it: check the calibration's fx, fy (EuRoC: "
-                "cam0/sensor.yaml's intrinsics; KITTI: calib.txt's P0 or P2; the images fit "
-                f"about {fx * g:.4g} px), its baseline and the poses' extrinsics (EuRoC's T_BS), "
-                f"and build the map again with any change ({NOTE_SECTION})")
-        return FocalNote(text, text, True)
-    return FocalNote(
-        f"the colour images {figures}; the given K fits the depth and the map passes: no action "
-        f"needed, keep it for the map and its queries ({NOTE_SECTION})",
-        f"the colour images fit fx {fx * g:.4g} px, not the given {fx:.4g} (x{g:.3g}), but the "
-        f"given K fits the depth: no action needed ({NOTE_SECTION})", False)
