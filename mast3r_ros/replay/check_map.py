@@ -142,6 +142,8 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     text.write(f"{args.map}: {report.summary()}\n")
     if report.note:  # a consistent map's colour focal fit, far off the given K
         text.write(f"note: {args.map}: {report.note}\n")
+    if report.lens_note:  # its lens distortion not judged, where the note does not say so
+        text.write(f"note: {args.map}: {report.lens_note}\n")
     if report.distortion_warning:  # the camera's D does not fit the keyframes' images
         text.write(f"warning: {args.map}: {report.distortion_warning}\n")
     for note in (no_pose_notes(kmap.manifest) + unreadable_notes(kmap.manifest)

@@ -237,16 +237,18 @@ class KeyframeCheck:
         if judged and all(p.ok for p in judged):  # the matches' colour focal fit noted
             note = colour_focal_note(views, matches, pairs, cfg, self.depth_source)
             lens = map_distortion(views, matches)  # a wrong D passes the rest: its own fit
+            unjudged = lens_unjudged(lens, views, matches)  # '' when judged
             if lens is not None and lens.warning():  # the colour focal fit is the lens's then
                 note = None  # (redkitchen distorted, D zero: x0.843 "no action needed")
             elif note is not None:  # a lens not judged (160x120) may be that fit: not "no action"
-                note = unjudged_note(note, lens_unjudged(lens, views, matches))
+                note = unjudged_note(note, unjudged)
             return ConsistencyReport(CONSISTENT, kfs, pairs, "", elapsed_s=0.0,
                                      thresholds=thresholds, note=note.text if note else "",
                                      note_brief=note.brief if note else "",
                                      note_action=bool(note and note.action),
                                      distortion=lens.report() if lens else None,
-                                     distortion_warning=lens.warning() if lens else "")
+                                     distortion_warning=lens.warning() if lens else "",
+                                     lens_note="" if note and unjudged in note.text else unjudged)
         if not judged and (n < 2 or not any_depth):  # nothing to read the keyframes again for
             why = "fewer than two keyframes" if n < 2 else "no keyframe has depth"
             return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",

@@ -190,7 +190,10 @@ def lens_unjudged(lens: Optional[RunDistortionEvidence], views: List[_View],
                   matches: Dict[Tuple[int, int], Any]) -> str:
     """Why a consistent map's pairs gave the lens distortion no verdict, in words ('' when they
     gave one, or no view): fewer than `run_evidence.MIN_FRAMES` pairs fitted (each needs
-    `pnp.distortion.MIN_POINTS` inliers with depth). At 160x120 the redkitchen map distorted
+    `pnp.distortion.MIN_POINTS` inliers with depth), or fisheye cameras with a D (no pinhole
+    k1 models them: `distortion_evidence.radial_judged`). Said with a map's colour-focal note
+    (`unjudged_note`) or, without one, on its own (`ConsistencyReport.lens_note`: a small map
+    with no note was silent about its lens). At 160x120 the redkitchen map distorted
     (k1 -0.3) with D zero fitted 2 of 9 pairs (-0.23 +-0.03, -0.34 +-0.03; the others 8 to 23
     matches with depth) and said nothing of it, while its colour focal note (x0.823, the
     distortion fitted as a focal scale) read "no action needed"."""
@@ -200,6 +203,9 @@ def lens_unjudged(lens: Optional[RunDistortionEvidence], views: List[_View],
     rep = lens.report() if lens is not None else {}
     if rep.get("k1") is not None or not views:
         return ""
+    if not any(radial_judged(v.cam) for v in views):  # every camera a fisheye's with its D
+        return ("the lens distortion was not judged: the check fits a pinhole's residual "
+                f"radial k1, which models no {views[0].cam.distortion_model} D")
     tried = with_baseline(views, [k for k, m in matches.items() if m is not None])
     with_depth = [int((np.isfinite(matches[k].da) & (matches[k].da > 0)).sum()) for k in tried]
     v = views[0]

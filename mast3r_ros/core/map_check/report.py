@@ -76,7 +76,10 @@ class ConsistencyReport:
     ``distortion`` the residual lens distortion its keyframe pairs fit (`distortion.
     map_distortion`'s report, JSON-ready, as metrics.json's ``camera_distortion``; None when
     not fitted) and ``distortion_warning`` its one-line diagnosis when the camera's D does
-    not fit the images ('' otherwise: the right camera is silent).
+    not fit the images ('' otherwise: the right camera is silent); ``lens_note`` why its
+    keyframe pairs gave the lens distortion no verdict (`distortion.lens_unjudged`: too few
+    pairs fitted at a small size, a fisheye D) where ``note`` does not say it already ('' when
+    judged), said as a note line of its own.
     """
 
     verdict: str
@@ -94,6 +97,7 @@ class ConsistencyReport:
     note_action: bool = False
     distortion: Optional[Dict[str, Any]] = None
     distortion_warning: str = ""
+    lens_note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -113,6 +117,7 @@ class ConsistencyReport:
             "elapsed_s": round(self.elapsed_s, 3), "thresholds": dict(self.thresholds),
             **({"note": self.note} if self.note else {}),
             **({"distortion": self.distortion} if self.distortion else {}),
+            **({"lens_note": self.lens_note} if self.lens_note else {}),
             "keyframes": [{"index": k.index, "label": k.label,
                            "depth_residual": _num(k.depth_residual),
                            "depth_agree": _num(k.depth_agree), "reproj_px": _num(k.reproj_px),
@@ -164,6 +169,8 @@ class ConsistencyReport:
             if self.note:
                 log.log(logging.WARNING if self.note_action else logging.INFO,
                         "map check note: %s", self.note_brief or self.note)
+            if self.lens_note:  # not judged: a wrong D would pass unseen (info: no fault)
+                log.info("map check note: %s", self.lens_note)
             if self.distortion_warning:
                 log.warning("map check: %s", self.distortion_warning)
         elif force:
