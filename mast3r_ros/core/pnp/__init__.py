@@ -56,7 +56,7 @@ Covariance model (`pose_covariance`; what limits the pose, not only the pixel re
    ``d`` the distance to their centroid, a rotation of sigma ``ratio * theta`` about the axes
    across the line of sight, pivoting at the centroid, and a position sigma of
    ``ratio * theta * d`` in every direction (`covariance._view_angle_cov`);
-5. with ``model_selection_draws`` > 0 (`solve_pnp` only; the localizer's default 8), on frames
+5. with ``model_selection_draws`` > 0 (`solve_pnp` only; the localizer's default 32), on frames
    whose inliers span a narrow depth band (under ``model_selection_depth_band``; the
    localizer's default 0.125), RANSAC's choice of the inliers: RANSAC and the refinement re-run
    on bootstrap draws of the matches' image cells, and the data part of items 1-2 replaced,

@@ -33,6 +33,18 @@ spread is itself a noisy estimate: `model_selection_cov` returns the draws' sum 
 over the 25 % quantile of chi2(draws) -- per direction the variance a spread that small would
 come from with 75 % confidence -- so 8 draws (x1.58) are about as honest as 16 (x1.34) at half
 the cost (the same bench).
+
+Honest on average is not the same from seed to seed: the draws are a random sample, and where
+they run the poses they find have a heavy tail (alternatives up to 0.5-1 m away holding as many
+of the draw's matches as the published pose), so the spread's sampling noise is large and falls
+only as the square root of the draws (Efron & Tibshirani, sec. 6.4: the Monte-Carlo part of a
+bootstrap standard error grows with the replications' kurtosis and falls as 1 / sqrt(draws)).
+With 8 draws one frame's sigma moved 2.0x between seeds on the median redkitchen frame that
+runs them (up to 7.3x), with 32 1.6x (up to 2.8x), with 64 1.4x
+(docs/bench/covariance_seed_cpu_2026-12-11g: the figures, where the variation comes from --
+mostly which cells a draw takes -- and the cost). The localizer ships 32: a covariance that a
+filter weighs frames by should depend on the frame, not on a seed, and the extra draws run
+only on the narrow-band frames. The rest of the seed's part stays: docs/ros_node.md states it.
 """
 
 from __future__ import annotations
