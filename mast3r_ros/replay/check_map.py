@@ -98,10 +98,6 @@ def cmd_check_map(args: argparse.Namespace) -> int:
                              "report; --plot writes the picture: give the report a .json "
                              f"name (e.g. --json {os.path.splitext(args.json)[0]}.json)")
         check_can_write_file(args.json, "--json")
-    if args.record:  # the manifest replaced: refused before the check, not after
-        from .check_map_record import check_can_record
-
-        check_can_record(args.map)
     # with the JSON on stdout (`--json -`), the lines for a person go to stderr
     text = sys.stderr if args.json == "-" else sys.stdout
     if args.plot:
@@ -112,6 +108,11 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     # the map is opened once and each keyframe PNG read once: checksummed when the check
     # reads it (it was read and hashed here too, then again by a second open for the check)
     kmap = KeyframeMap.load(args.map, lazy=True, check_files=False)
+    if args.record:  # the manifest replaced: refused before the check, not after, and after
+        # the map's own refusals (missing, a file, a recording: "create the folder" misled)
+        from .check_map_record import check_can_record
+
+        check_can_record(args.map)
     if kmap.file_problems(images=False, progress=_file_progress):
         _refuse_damaged(kmap, args.map, text)
     kmap.finish_checks()

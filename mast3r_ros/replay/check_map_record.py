@@ -25,12 +25,24 @@ FIELD = "distortion"
 
 
 def check_can_record(map_path: str) -> None:
-    """`InputError` before the check when the map's manifest cannot be replaced (its folder
-    not writable by this user): the check's minutes spent for nothing otherwise."""
-    from ..core.fileio import check_can_write_file
+    """`InputError` before the check when the manifest of the map folder ``map_path`` (opened
+    as a map already: a missing one is the map's own refusal) cannot be replaced, its folder
+    taking no new file (permissions, a read-only mount, ``chattr +i``): the check's minutes
+    spent for nothing otherwise. Probed by creating and removing a temporary file there, as
+    the atomic write does. The fix is said for ``--record``, a switch: not "choose another"."""
+    import tempfile
+
     from ..core.keyframes.layout import MANIFEST
 
-    check_can_write_file(os.path.join(map_path, MANIFEST), "--record: the map's")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=map_path)
+    except OSError as e:
+        raise InputError(f"--record: cannot replace {MANIFEST} in the map folder {map_path} "
+                         f"({e.strerror or e}): nothing checked; run check-map without "
+                         "--record, or --record a copy of the map in a folder you can write "
+                         "to") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def record_distortion(map_path: str, manifest: Dict[str, Any],

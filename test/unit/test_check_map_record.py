@@ -114,3 +114,48 @@ def test_a_manifest_unreadable_now_is_refused(tmp_path):
     (tmp_path / "m" / "manifest.json").write_text("{not json")
     with pytest.raises(InputError, match="cannot be read again"):
         record_distortion(folder, read, FIGURE)
+
+
+def test_record_of_a_map_not_there_or_a_file_is_the_maps_own_refusal(tmp_path, capsys):
+    """--record's writability probe ran before the map was opened: a missing map was told
+    "the folder ... does not exist (create it, ...)", a file given as the map "choose another
+    --record: the map's"; the map's own refusal comes first now, nothing written."""
+    from mast3r_ros.replay.cli import main
+
+    missing = tmp_path / "nomap"
+    assert main(["check-map", str(missing), "--record"]) == 2
+    err = capsys.readouterr().err
+    assert "map folder not found" in err and "create it" not in err, err
+    assert not missing.exists()
+    a_file = tmp_path / "m.txt"
+    a_file.write_text("not a map\n")
+    assert main(["check-map", str(a_file), "--record"]) == 2
+    err = capsys.readouterr().err
+    assert "map path is a file, not a map folder" in err and "--record" not in err, err
+
+
+def test_record_into_a_map_folder_taking_no_file_says_what_to_do(old_map, capsys,
+                                                                  monkeypatch):
+    """A map folder on a read-only mount (or ``chattr +i``) was told "choose another --record:
+    the map's on a file system you can write to": --record is a switch. Refused before the
+    check, in words that fit it; the manifest untouched."""
+    import errno
+    import tempfile
+
+    from mast3r_ros.replay.cli import main
+
+    real = tempfile.mkstemp
+
+    def read_only(*args, **kwargs):
+        if os.path.abspath(str(kwargs.get("dir") or "")) == os.path.abspath(old_map):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    before = _manifest(old_map)
+    assert main(["check-map", old_map, "--record"]) == 2
+    err = capsys.readouterr().err
+    assert (f"--record: cannot replace manifest.json in the map folder {old_map} (Read-only "
+            "file system): nothing checked; run check-map without --record" in err), err
+    assert "choose another" not in err and err.count("\n") == 1, err
+    assert _manifest(old_map) == before
