@@ -298,7 +298,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
         if metrics.get("frames") and not metrics.get("evaluated"):
             note = (no_frame_localized_note(metrics, args.out, cfg.localizer.matcher)
                     if not metrics.get("localized")
-                    else no_groundtruth_hint(source, args, cfg.pose_at_stamp))
+                    else no_groundtruth_hint(source, args, cfg.pose_at_stamp, metrics))
             sys.stderr.write(f"{PROG} localize: note: {note}\n")
     return 0
 

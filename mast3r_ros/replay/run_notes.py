@@ -65,8 +65,11 @@ def no_frame_localized_note(metrics: Dict[str, Any], out: str, matcher: str = ""
             f"{os.path.join(out, 'results.jsonl')}")
 
 
-def no_groundtruth_hint(source: Any, args: argparse.Namespace, rule: Any = None) -> str:
-    """Why no frame was evaluated, and where ground truth can come from (one line): the
+def no_groundtruth_hint(source: Any, args: argparse.Namespace, rule: Any = None,
+                        metrics: Any = None) -> str:
+    """Why no frame was evaluated, and where ground truth can come from (one line): every
+    image stamped 0; with ``metrics`` (the run's metrics.json), every localized frame left out
+    as ambiguous (`ambiguous_note`); the
     reason of an EuRoC/ASL folder or KITTI sequence without any (`no_pose_source_reason`,
     its --trajectory said as --groundtruth); with ``rule`` (the run's `PoseAtStampConfig`),
     why the source's own ground-truth file (a TUM folder's groundtruth.txt) gave no frame a
@@ -88,6 +91,9 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace, rule: Any = None)
         return ("no frame was evaluated: every image has header stamp 0, so no ground truth "
                 "(--groundtruth, /tf) can be matched to it; fix the camera driver's "
                 "header.stamp, or read this bag at its receive times (--image-stamp receive)")
+    said = ambiguous_note(metrics)  # after the stamps all 0, which rgb.txt shares too
+    if said:
+        return said
     tf = bool(getattr(source, "tf_topics", None)) and not getattr(
         args, "pose_frames", None) and not getattr(args, "pose_topic", None)
     if tf:  # a bag's own words: its tf root and the images' frame (not always 'map')
@@ -120,6 +126,31 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace, rule: Any = None)
             "--groundtruth FILE (TUM), give a TUM folder a groundtruth.txt, or, for a rosbag2 "
             "with /tf, --pose-frames map:CAMERA_FRAME (an odometry or pose topic: --pose-topic "
             "TOPIC)")
+
+
+def ambiguous_note(metrics: Any) -> str:
+    """'no frame was evaluated against ground truth: all N localized frames are at stamps FILE
+    gives to two or more images (lines ...) ...' when every localized frame of ``metrics`` (a
+    run's metrics.json) was left out for its ambiguous ground truth (``ambiguous_groundtruth``,
+    `shared_stamps`), with the fix; '' otherwise. Without it the note blamed the time range of
+    the folder's groundtruth.txt, even under --groundtruth and with every frame inside it."""
+    from .shared_stamps import BAG_FIX, FIX
+
+    amb = metrics.get("ambiguous_groundtruth") if isinstance(metrics, dict) else None
+    n = int(metrics.get("localized") or 0) if amb else 0
+    if not n or int(amb.get("localized") or 0) < n:
+        return ""
+    unit = "images" if "images" in amb else "lines"  # a bag's image numbers, a list's lines
+    listed = amb.get(unit) or []
+    named = ", ".join(str(i) for i in listed[:6]) + (", ..." if len(listed) > 6 else "")
+    poses = amb.get("shared") == "poses"
+    fix = ("give each pose its own time, or delete the line that is wrong" if poses else
+           BAG_FIX if unit == "images" else FIX)
+    return (f"no frame was evaluated against ground truth: all {n} localized frame(s) are at "
+            f"stamps {amb.get('file')} gives to two or more "
+            f"{'different poses' if poses else 'images'} ({unit} {named}), where which pose "
+            "is the camera's cannot be told, so they are left out (metrics.json "
+            f"'ambiguous_groundtruth'); fix: {fix}")
 
 
 def _own_groundtruth_reason(source: Any, rule: Any) -> Any:

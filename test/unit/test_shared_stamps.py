@@ -302,6 +302,37 @@ def test_a_groundtruth_file_with_two_poses_at_a_stamp_leaves_that_frame_out(
             f"{line + 1}): not evaluated") in out
 
 
+def test_every_frame_left_out_as_ambiguous_is_said_so_not_as_out_of_range(
+        tum, sift_map, tmp_path, capsys):
+    """--groundtruth giving each of the run's frames two poses (a trajectory.tum of a run whose
+    images shared stamps): nothing evaluated, and the note blamed the folder's own
+    groundtruth.txt ("the stamps of these frames are outside .../groundtruth.txt") though
+    every frame lay inside it; it names the file, its lines and the fix now."""
+    from pathlib import Path
+
+    q, gt = Path(tum[1]), tmp_path / "gt.txt"
+    lines = (q / "groundtruth.txt").read_text().splitlines(keepends=True)
+    out = []
+    for line in lines:
+        out.append(line)
+        if not line.startswith("#"):  # each stamp a second pose, 5 cm over
+            f = line.split()
+            f[1] = f"{float(f[1]) + 0.05:.9f}"
+            out.append(" ".join(f) + "\n")
+    gt.write_text("".join(out))
+    run = tmp_path / "run"
+    assert main(["localize", str(q), "--map", sift_map, "--out", str(run), "--matcher", "sift",
+                 "--max-frames", "3", "--groundtruth", str(gt), "--log-level", "error"]) == 0
+    err = capsys.readouterr().err
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["evaluated"] == 0 and m["localized"] >= 1, m
+    (note,) = [r for r in err.splitlines() if "note:" in r]
+    assert (f"no frame was evaluated against ground truth: all {m['localized']} localized "
+            f"frame(s) are at stamps {gt} gives to two or more different poses (lines "
+            in note and "'ambiguous_groundtruth'); fix: give each pose its own time" in note
+            and "outside" not in note), note
+
+
 def test_frames_posed_across_a_shared_pose_are_left_out_and_build_map_says_why():
     """Interpolated across (or nearest to) a stamp with two poses: the pose depends on which
     is taken, so it is left out too; at their own stamps the neighbours keep theirs."""
