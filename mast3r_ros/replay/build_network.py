@@ -1,11 +1,13 @@
-"""build-map's network, loaded before the recording is read (minutes for a bag) and after the
-cheap checks and the Ray connect: `prepare_build` is the command's order of them."""
+"""build-map's network, loaded before the recording is read (minutes for a bag), after the
+cheap checks and the Ray connect and once the recording is found: `prepare_build` is the
+command's order of them."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from typing import Optional
+from typing import Callable, Optional
 
 from ..core.config import Config
 from ..core.errors import CheckpointError, InputError, Mast3rRosError
@@ -67,15 +69,17 @@ def check_camera_size(cfg: Config, source: str, camera_info: Optional[str]) -> N
 
 
 def prepare_build(cfg: Config, opts: BuildOptions, source: str = "",
-                  camera_info: Optional[str] = None) -> None:
-    """Everything build-map refuses before it reads the recording ``source`` (its path),
+                  camera_info: Optional[str] = None) -> Callable[[], None]:
+    """Everything build-map refuses before it opens the recording ``source`` (its path),
     cheapest first: the files (`check_build_files`: a missing or cut-short checkpoint, a device
     this machine lacks, the retrieval files), a camera the network cannot take where its
-    calibration file tells (`check_camera_size`: ``camera_info``, or the folder's camera.yaml),
-    the Ray connect for ``opts.ray_address`` (`connect_build_workers`: a wrong address or token
-    in one line), then the network (`load_build_network`: gigabytes, seconds). Raises what they
-    raise."""
+    calibration file tells (`check_camera_size`: ``camera_info``, or the folder's camera.yaml)
+    and the Ray connect for ``opts.ray_address`` (`connect_build_workers`: a wrong address or
+    token in one line). Returns the network's load (`load_build_network`: gigabytes, seconds),
+    for the source's ``before_index``: once the recording is found and known for one (a
+    mistyped SOURCE is said at once, not after the network was read), before it is read.
+    Raises what the checks raise."""
     check_build_files(cfg, opts, network=False)
     check_camera_size(cfg, source, camera_info)
     connect_build_workers(cfg, opts)
-    load_build_network(cfg, opts)
+    return functools.partial(load_build_network, cfg, opts)

@@ -172,8 +172,8 @@ def cmd_build_map(args: argparse.Namespace) -> int:
                         resume=args.resume, restart=args.restart,
                         retrieval_checkpoint=retrieval,
                         codebook=codebook, pin=False if args.no_pin else None)
-    prepare_build(cfg, opts, args.source, args.camera_info)  # all before a bag is indexed
-    source = _open(args, cfg, keyframes=True)
+    network = prepare_build(cfg, opts, args.source, args.camera_info)  # loaded once SOURCE is found
+    source = _open(args, cfg, keyframes=True, before_index=network)
     try:
         _, path = build_map(source, args.out, cfg, trajectory=args.trajectory,
                             overwrite=args.overwrite, force=args.force, build=opts)

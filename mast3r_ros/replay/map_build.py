@@ -318,7 +318,8 @@ def check_build_files(cfg: Config, opts: BuildOptions, network: bool = True) -> 
     `declared_arch`; a bare DUSt3R state dict is refused once loaded, `encode_map_keyframes`),
     its device exists here (`resolve_device`; not with --ray-address), the retrieval
     checkpoint and codebook of ``opts`` exist, and, last (the cheap checks first; ``network``
-    False: `build_network.prepare_build` runs it after connecting to Ray), its network loads
+    False: build-map runs it after connecting to Ray, once its source is found,
+    `build_network.prepare_build`), its network loads
     (`build_network.load_build_network`). Raises `CheckpointError` naming the
     missing file and how to pass it, and `InputError` for a retrieval checkpoint in a build
     that encodes no keyframes (--matcher sift, or no checkpoint; it was refused only once the

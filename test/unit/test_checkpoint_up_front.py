@@ -74,6 +74,31 @@ def test_localize_refuses_the_checkpoint_before_reading_the_recording(
     assert "bad.pth" in err and ("another architecture" in err or "not a MASt3R" in err), err
 
 
+@pytest.mark.parametrize("what", ["missing", "empty folder"])
+def test_build_map_says_a_wrong_source_before_it_loads_the_network(tmp_path, capsys,
+                                                                    monkeypatch, what,
+                                                                    tiny_ckpt):
+    """The up-front load ran before the source was opened: a mistyped SOURCE (or a folder that
+    is no recording) was said only after the network was read (the real one: 2.7 GB, seconds
+    to tens of seconds). It is loaded once the recording is found, before it is read."""
+    reads = []
+
+    def load(p, device="cpu"):
+        reads.append(p)
+        raise AssertionError("the network was loaded before the source was found")
+
+    monkeypatch.setattr(checkpoint_module, "load_checkpoint", load)
+    src = tmp_path / "rec"
+    if what == "empty folder":
+        src.mkdir()
+    rc = main(["build-map", str(src), "--out", str(tmp_path / "map"), "--checkpoint",
+               tiny_ckpt, "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc == 2 and reads == [], err
+    assert len(err.strip().splitlines()) == 1, err
+    assert ("source not found" if what == "missing" else "none of the recordings") in err, err
+
+
 def test_the_network_loaded_up_front_is_the_engines_and_read_once(tmp_path, monkeypatch):
     path = tmp_path / "m.pth"
     path.write_bytes(b"weights")
