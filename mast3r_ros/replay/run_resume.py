@@ -400,8 +400,10 @@ def _read_results(partial: str) -> List[Tuple[str, LocalizationResult]]:
 
 def result_from_record(rec: Dict[str, Any]) -> LocalizationResult:
     """The `LocalizationResult` a results.jsonl line (`run_record.result_record`) records:
-    what the tracker, the metrics and the plots read of it. `KeyError` for a missing field,
-    `ValueError` for a success without a pose (written before poses were recorded)."""
+    what the tracker, the metrics and the plots read of it. `KeyError` for a missing field (a
+    ``camera`` without one of its values included), `ValueError` for a success without a pose
+    (written before poses were recorded) or a ``camera`` value that is no number, `TypeError`
+    for a ``camera`` that is no object."""
     ok = bool(rec["success"])
     pose = rec.get("map_from_cam")
     if ok and pose is None:
@@ -409,6 +411,8 @@ def result_from_record(rec: Dict[str, Any]) -> LocalizationResult:
                          "older mast3r_ros")
     cov = rec.get("covariance")
     rms = rec.get("reproj_rms_px")
+    if rec.get("camera") is not None:  # read as a key here, whether or not a fit uses it: a
+        _key(rec["camera"])  # damaged one (no 'dist') was a traceback in `check_same_camera`
     return LocalizationResult(
         success=ok, stamp_ns=int(rec["stamp_ns"]),
         map_from_cam=None if pose is None else np.array(pose, dtype=np.float64).reshape(4, 4),

@@ -92,3 +92,30 @@ def test_a_resumed_run_takes_a_renamed_model_as_its_camera():
     other = CameraIntrinsics(640, 480, K, D5 + [0.01, 0.0, 0.0], "rational_polynomial")
     with pytest.raises(InputError, match="was localized with the camera"):
         check_same_camera(line, types.SimpleNamespace(intrinsics=other, stamp_ns=0))
+
+
+@pytest.mark.parametrize("damage", ["no dist", "K text", "not an object"])
+def test_a_resumed_line_with_a_damaged_camera_is_refused_with_its_line(tmp_path, damage):
+    """A results.jsonl line of a failed frame (no fit) whose ``camera`` lacks a value, or holds
+    text, was read without looking at it; `check_same_camera` then read it as a key (the model
+    renamed: compared as the mapping) and `localize --resume` ended in a KeyError traceback.
+    Such a line is refused as any line that is no localize result, naming the file and line."""
+    import json
+
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.run_resume import _read_results, camera_record
+
+    camera = camera_record(PLUMB)
+    if damage == "no dist":
+        del camera["dist"]
+    elif damage == "K text":
+        camera["K"] = "585 0 320 0 585 240 0 0 1"
+    else:
+        camera = [640, 480]
+    line = {"stamp_ns": 1, "frame_index": 0, "success": False, "reason": "too few inliers",
+            "map_from_cam": None, "inliers": 0, "matches": 3, "inlier_ratio": 0.0,
+            "reproj_rms_px": None, "keyframe_ids": [], "covariance": None, "timings_s": {},
+            "focal_fit": None, "camera": camera}
+    (tmp_path / "results.jsonl").write_text(json.dumps(line) + "\n")
+    with pytest.raises(InputError, match=r"results\.jsonl line 1 is not a localize result"):
+        _read_results(str(tmp_path))
