@@ -4,12 +4,13 @@ command's order of them."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
 from typing import Callable, Optional
 
-from ..core.config import Config
+from ..core.config import Config, ModelConfig
 from ..core.errors import CheckpointError, InputError, Mast3rRosError
 from ..core.model import up_front
 from .map_build import NO_ENCODINGS, BuildOptions, check_build_files, connect_build_workers
@@ -83,3 +84,24 @@ def prepare_build(cfg: Config, opts: BuildOptions, source: str = "",
     check_camera_size(cfg, source, camera_info)
     connect_build_workers(cfg, opts)
     return functools.partial(load_build_network, cfg, opts)
+
+
+def head_model(cfg: Config, opts: BuildOptions) -> ModelConfig:
+    """The `ModelConfig` of the engine build-map makes on this machine for the checkpoint's
+    identity and content id (`map_build.encode_map_keyframes`): ``cfg.model``, except with
+    ``opts.ray_address`` and a device this machine lacks (``--device cuda`` on a head without
+    CUDA, which `check_build_files` lets through: the Ray workers resolve it on their own
+    machines): then the host's, fp32, backend 'torch', not compiled (both ids are the file's and its
+    weights', the same on any device). That engine asked for the workers' device and refused
+    the build once its recording was read and its keyframes chosen and checked."""
+    if not opts.ray_address:
+        return cfg.model
+    from ..core.devices import resolve_device
+    from ..core.errors import ConfigError
+
+    try:
+        resolve_device(cfg.model.device)
+    except ConfigError:
+        return dataclasses.replace(cfg.model, device="cpu", backend="torch", compile="none",
+                                   precision="fp32")
+    return cfg.model

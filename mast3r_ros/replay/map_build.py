@@ -409,8 +409,9 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
     if not cfg.model.checkpoint:  # warned before the recording was read: load_build_network
         return None
     from ..core.model.engine import Mast3rEngine
+    from .build_network import head_model  # the host's device where Ray's workers have theirs
 
-    engine = Mast3rEngine.from_config(cfg.model)
+    engine = Mast3rEngine.from_config(head_model(cfg, opts))
     if not engine.has_descriptors:  # a bare DUSt3R state dict: its class named nowhere
         from ..core.model.checkpoint_arch import no_descriptors_for_map
 

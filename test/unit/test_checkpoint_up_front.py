@@ -207,3 +207,37 @@ def test_backend_tensorrt_hands_its_up_front_network_to_the_engine_build(
     with up_front.networks_up_front():
         assert loaded_networks.configured_up_front(cfg).identity == info.identity
     assert reads == [tiny_ckpt]  # the cache knew the file: not read again up front
+
+
+def test_a_ray_build_for_a_device_this_head_lacks_makes_its_id_engine_on_the_host(
+        monkeypatch):
+    """build-map --ray-address --device cuda on a head without CUDA (which the up-front checks
+    let through, loading the network on the host: the workers resolve the device) read its
+    recording, chose and checked its keyframes, then refused at the encoding: the engine made
+    here for the checkpoint's identity asked for CUDA ("use device 'cpu'"). It runs on the
+    host now; the workers' encoder keeps the build's device."""
+    import dataclasses
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.core.model.engine import Mast3rEngine
+    from mast3r_ros.replay import map_build
+
+    class Made(Exception):
+        pass
+
+    made = []
+
+    def from_config(model_cfg, *args, **kwargs):
+        made.append((model_cfg.device, model_cfg.backend, model_cfg.precision))
+        raise Made
+
+    monkeypatch.setattr(Mast3rEngine, "from_config", staticmethod(from_config))
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(
+        cfg.model, checkpoint="m.pth", device="cuda:99", backend="tensorrt"))  # no machine's
+    with pytest.raises(Made):
+        map_build.encode_map_keyframes(None, cfg, map_build.BuildOptions(ray_address="auto"))
+    assert made == [("cpu", "torch", "fp32")]
+    with pytest.raises(Made):  # without Ray the engine is the build's own, as given
+        map_build.encode_map_keyframes(None, cfg, map_build.BuildOptions())
+    assert made[-1] == ("cuda:99", "tensorrt", cfg.model.precision)
