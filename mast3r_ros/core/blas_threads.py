@@ -16,8 +16,8 @@ which finds the BLAS that numpy loaded (OpenBLAS, MKL, BLIS; OpenBLAS 0.3.17 of 
 wheels included) and sets its thread count for the ``with`` block only. Without threadpoolctl
 the block runs as before (BLAS's own thread count; ``OPENBLAS_NUM_THREADS=1`` in the
 environment has the same effect for the whole process), and one INFO line says so, once for
-the Python environment (`said_once.first_in_environment`; a DEBUG line on later runs and
-when ``OPENBLAS_NUM_THREADS=1`` is set).
+the Python environment (`said_once.first_in_environment`; a run whose log hides INFO does not
+count; a DEBUG line on later runs and when ``OPENBLAS_NUM_THREADS=1`` is set).
 
 The thread count is the process's, not the calling thread's: blocks that overlap (in several
 threads, or nested) share one limit, set when the first begins and undone when the last ends
@@ -59,8 +59,10 @@ def _controller() -> Any:
             # telling the user to set it again would only mislead
             one = os.environ.get("OPENBLAS_NUM_THREADS", "").strip() == "1"
             # a hint, not a fault: said at INFO once for this Python environment (every
-            # command printed it), at DEBUG after
-            said = not one and first_in_environment("threadpoolctl-hint")
+            # command printed it), at DEBUG after; a run whose log hides INFO (--log-level
+            # warning) leaves it unsaid, so the next run that shows INFO says it
+            said = (not one and log.isEnabledFor(logging.INFO)
+                    and first_in_environment("threadpoolctl-hint"))
             log.log(logging.INFO if said else logging.DEBUG,
                     "threadpoolctl is not installed: retrieval's exact search and PnP run "
                     "their numpy products on BLAS's own thread count, whose worker threads "

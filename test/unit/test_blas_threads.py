@@ -115,6 +115,26 @@ def test_without_threadpoolctl_the_hint_is_said_once_for_the_environment(monkeyp
     assert "said once for this Python environment" in caplog.text
 
 
+def test_without_threadpoolctl_a_run_hiding_info_leaves_the_hint_for_the_next(monkeypatch,
+                                                                              caplog, tmp_path):
+    """The once-per-environment marker was written by a first run whose log hid INFO
+    (``--log-level warning``): the hint was then never shown, at any level. It is marked
+    only where the INFO line is logged."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    for level in (logging.WARNING, logging.WARNING, logging.INFO, logging.INFO):
+        monkeypatch.setattr(blas_threads, "_blas", None)  # a new command
+        caplog.clear()
+        with caplog.at_level(level, logger="mast3r_ros.core.blas_threads"):
+            assert not blas_threads.can_limit()
+        said = [r for r in caplog.records if "threadpoolctl is not installed" in r.getMessage()]
+        if level == logging.INFO:
+            break
+    assert [r.levelno for r in said] == [logging.INFO], caplog.text
+    assert "said once for this Python environment" in said[0].getMessage()
+
+
 def test_without_threadpoolctl_openblas_num_threads_1_is_not_told_to_set_it(monkeypatch,
                                                                              caplog):
     """The INFO line's remedy is OPENBLAS_NUM_THREADS=1; with it set, the line said to set it."""
