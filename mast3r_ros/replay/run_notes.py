@@ -94,6 +94,12 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace, rule: Any = None,
     said = ambiguous_note(metrics)  # after the stamps all 0, which rgb.txt shares too
     if said:
         return said
+    localized = _localized_stamps(getattr(args, "out", None))  # the frames to be evaluated
+    given = getattr(args, "groundtruth", None)
+    if given and rule is not None:  # its own words: not a bag's tf, not the folder's file
+        why = _given_groundtruth_reason(source, given, localized, rule)
+        if why:
+            return f"no frame was evaluated against ground truth: {why}"
     tf = bool(getattr(source, "tf_topics", None)) and not getattr(
         args, "pose_frames", None) and not getattr(args, "pose_topic", None)
     if tf:  # a bag's own words: its tf root and the images' frame (not always 'map')
@@ -119,7 +125,7 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace, rule: Any = None,
     why = getattr(source, "no_pose_reason", None) if posed else None
     if isinstance(why, str):  # a bag's tf (or pose topic) at none of the stamps: its reason
         return f"no frame was evaluated against ground truth: {why}"
-    own = _own_groundtruth_reason(source, rule) if rule is not None else None
+    own = _own_groundtruth_reason(source, rule, localized) if rule is not None else None
     if own:  # the folder has ground truth, at none of the frames' stamps: why, and the fix
         return f"no frame was evaluated against ground truth: {own}"
     return ("no frame was evaluated against ground truth (none covers their stamps): pass "
@@ -153,16 +159,48 @@ def ambiguous_note(metrics: Any) -> str:
             f"'ambiguous_groundtruth'); fix: {fix}")
 
 
-def _own_groundtruth_reason(source: Any, rule: Any) -> Any:
+def _localized_stamps(out: Any) -> Any:
+    """The stamps (int ns) of the frames the run in folder ``out`` localized, from its
+    results.jsonl; None when it cannot be read (the notes then judge every frame)."""
+    try:
+        with open(os.path.join(str(out), "results.jsonl"), encoding="utf-8") as fh:
+            return [int(r["stamp_ns"]) for r in map(json.loads, filter(str.strip, fh))
+                    if r.get("success")]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _given_groundtruth_reason(source: Any, path: str, localized: Any, rule: Any) -> Any:
+    """Why ``--groundtruth`` ``path`` gave none of the ``localized`` frames (stamps, int ns;
+    None: all the source's) a pose (`pipeline.poses_not_at_frames`: the time range it covers,
+    or its gaps, with the fix); None when it cannot say. The note named the folder's own
+    groundtruth.txt, or a bag's tf, and judged every frame of the source, not the run's:
+    "outside .../groundtruth.txt (t=0.167..16.500 s) ...; the frames are at t=0.167..16.500
+    s" for a --groundtruth of t >= 10 s and --max-frames 3."""
+    from .pipeline import poses_not_at_frames
+    from .tum_trajectory import read_tum_trajectory
+
+    try:
+        stamps = read_tum_trajectory(path)[0]
+        frames = [int(s) for s in source.stamps_ns]
+        return poses_not_at_frames((f"--groundtruth {path}", stamps), frames,
+                                   frames if localized is None else localized, rule)
+    except Exception:  # noqa: BLE001 - a closing note never fails a finished run
+        return None
+
+
+def _own_groundtruth_reason(source: Any, rule: Any, localized: Any = None) -> Any:
     """build-map's reason (`pipeline._why_no_pose`) for a source with a ground-truth file of its
-    own (TUM groundtruth.txt, EuRoC/ASL's CSV); None for any other or when it cannot say."""
+    own (TUM groundtruth.txt, EuRoC/ASL's CSV), for the ``localized`` frames (stamps, int ns;
+    None: every frame of the source); None for any other or when it cannot say."""
     stamps = getattr(source, "stamps_ns", None)
     if not callable(getattr(source, "groundtruth", None)) or stamps is None or not len(stamps):
         return None
     from .pipeline import _why_no_pose
 
     try:
-        return _why_no_pose(source, None, [int(s) for s in stamps], rule)
+        return _why_no_pose(source, None, [int(s) for s in stamps] if localized is None
+                            else localized, rule)
     except Exception:  # noqa: BLE001 - a closing note never fails a finished run
         return None
 

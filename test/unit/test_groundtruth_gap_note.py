@@ -54,3 +54,24 @@ def test_poses_of_another_time_range_say_so(tmp_path):
     seq = _folder(tmp_path, [100.0 + i / 3 for i in range(4)])
     hint = no_groundtruth_hint(seq, NS(pose_frames=None), PoseAtStampConfig())
     assert "outside" in hint and "t=100.000" in hint, hint
+
+
+def test_a_groundtruth_file_given_is_judged_on_the_frames_localized(tmp_path):
+    """localize --groundtruth G --max-frames 2, G covering only later frames: the note named the
+    folder's own groundtruth.txt, judged every frame of the folder and contradicted itself
+    ("outside .../groundtruth.txt (t=0.000..1.000 s) ...; the frames are at t=0.000..1.000 s").
+    It names G, its range and the frames the run localized."""
+    import json
+
+    seq = _folder(tmp_path, [i / 3 for i in range(4)])  # the folder's own: every frame
+    gt = tmp_path / "late.txt"
+    gt.write_text("0.900000 0 0 0 0 0 0 1\n1.000000 0 0 0 0 0 0 1\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.jsonl").write_text("".join(
+        json.dumps({"stamp_ns": round(i / 3 * 1e9), "success": True}) + "\n" for i in (0, 1)))
+    hint = no_groundtruth_hint(seq, NS(pose_frames=None, groundtruth=str(gt), out=str(run)),
+                               PoseAtStampConfig())
+    assert (f"outside --groundtruth {gt} (t=0.900..1.000 s)" in hint
+            and "the frames are at t=0.000..0.333 s" in hint), hint
+    assert "groundtruth.txt" not in hint, hint
