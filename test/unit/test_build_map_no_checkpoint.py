@@ -18,9 +18,14 @@ def test_a_map_without_encodings_is_warned_about_once_before_the_recording_is_re
 
     opened, err = cli._open, []
 
-    def _open(*args, **kwargs):  # the recording is opened (a bag: indexed) here
-        err.append(capsys.readouterr().err)
-        return opened(*args, **kwargs)
+    def _open(*args, **kwargs):  # the recording is found here, then read (a bag: indexed)
+        load = kwargs["before_index"]  # the network's load: after SOURCE is found, before the read
+
+        def loaded_then_said():
+            load()
+            err.append(capsys.readouterr().err)
+
+        return opened(*args, **{**kwargs, "before_index": loaded_then_said})
 
     monkeypatch.setattr(cli, "_open", _open)
     assert cli.main(["build-map", tum[0], "--out", str(tmp_path / "map"), "--max-frames", "4",
