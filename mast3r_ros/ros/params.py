@@ -141,6 +141,8 @@ def load_localizer(cfg: Config) -> Any:
     (`given_as.PARAMETERS`: "the parameter 'checkpoint'"), not the commands' flags (a DUSt3R
     checkpoint, a checkpoint given as ``map_path``; the checkpoint's cheap checks, which
     check-params runs too, come first, in those words: the network loader's name the flags).
+    Backend 'tensorrt' without TensorRT or CUDA (`require_tensorrt_runtime`) is refused next,
+    before the map or the network is loaded, in the engine build's words.
     Raises what `Localizer.from_config` raises, and `Mast3rRosError` when the localizer cannot
     be imported (PyTorch missing)."""
     try:
@@ -154,6 +156,10 @@ def load_localizer(cfg: Config) -> Any:
     if cfg.localizer.matcher == "mast3r" and cfg.model.checkpoint:
         require_checkpoint(resolve_checkpoint(cfg.model.checkpoint) or "", PARAMETER_PASSED_AS,
                            PARAMETERS)
+        if cfg.model.backend == "tensorrt":  # TensorRT, CUDA: before the map or network loads
+            from mast3r_ros.core.model.tensorrt_runtime import require_tensorrt_runtime
+
+            require_tensorrt_runtime(cfg.model.device)
     return Localizer.from_config(cfg, cfg.node.map_path, given=PARAMETERS)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 
 import pytest
 import torch
@@ -152,16 +153,31 @@ def _tensorrt_params(tmp_path, cache) -> str:
     return str(path)
 
 
+@pytest.fixture
+def tensorrt_here(monkeypatch):
+    """TensorRT 10.3 and a CUDA device, as far as the up-front checks ask (imports only), and
+    its ONNX exporter's package: the checks after them are reached on this CPU machine."""
+    import types
+
+    from mast3r_ros.core.model import tensorrt_backend as tb
+    from mast3r_ros.core.model import tensorrt_runtime
+
+    trt = types.SimpleNamespace(__version__="10.3.0")
+    monkeypatch.setattr(tensorrt_runtime, "require_tensorrt_runtime",
+                        lambda device, resolve=None: (trt, torch.device("cuda", 0)))
+    monkeypatch.setattr(tb, "require_onnx", lambda exporter: None)
+
+
 @pytest.mark.parametrize("command", ["build-map", "localize"])
 @pytest.mark.parametrize("make, said", [
     (_wrong_architecture, r"missing key 'enc_blocks\.0\.norm1\.weight'.*another architecture"),
     (_no_model, "not a MASt3R/DUSt3R model"),
     (None, r"engine cache .*cannot be used .*'engine_cache'")])
 def test_backend_tensorrt_refuses_before_reading_the_recording(
-        tmp_path, capsys, recording_unread, command, make, said, tiny_ckpt):
+        tmp_path, capsys, recording_unread, tensorrt_here, command, make, said, tiny_ckpt):
     """Backend 'tensorrt' got no up-front check: a wrong checkpoint or an engine cache under a
-    file was found when the engines were made, after the recording was read. The checks that
-    need no TensorRT (not installed here) now come first."""
+    file was found when the engines were made, after the recording was read. They now come
+    before it (TensorRT and CUDA stood in: `tensorrt_here`)."""
     (tmp_path / "file").write_text("")
     cache = tmp_path / ("file/x" if make is None else "cache")
     ckpt = tiny_ckpt if make is None else make(tmp_path / "bad.pth")
@@ -197,7 +213,7 @@ def test_backend_tensorrt_hands_its_up_front_network_to_the_engine_build(
     cache = str(tmp_path / "cache")
     cfg = ModelConfig(checkpoint=tiny_ckpt, backend="tensorrt", engine_cache=cache)
     with up_front.networks_up_front():
-        info = loaded_networks.configured_up_front(cfg)
+        info = loaded_networks.configured_up_front(cfg, device_here=False)
         assert reads == [tiny_ckpt]
         tb.engines_for_checkpoint(tiny_ckpt, cache, lambda cid: {}, object())
     assert reads == [tiny_ckpt] and len(taken) == 1  # the engine build read nothing more
@@ -205,7 +221,8 @@ def test_backend_tensorrt_hands_its_up_front_network_to_the_engine_build(
 
     tb.remember_checkpoint(cache, tiny_ckpt, dataclasses.replace(info, content_id="c" * 16))
     with up_front.networks_up_front():
-        assert loaded_networks.configured_up_front(cfg).identity == info.identity
+        assert loaded_networks.configured_up_front(cfg, device_here=False).identity == \
+            info.identity
     assert reads == [tiny_ckpt]  # the cache knew the file: not read again up front
 
 
@@ -241,3 +258,45 @@ def test_a_ray_build_for_a_device_this_head_lacks_makes_its_id_engine_on_the_hos
     with pytest.raises(Made):  # without Ray the engine is the build's own, as given
         map_build.encode_map_keyframes(None, cfg, map_build.BuildOptions())
     assert made[-1] == ("cuda:99", "tensorrt", cfg.model.precision)
+
+
+@pytest.mark.parametrize("command", ["build-map", "localize"])
+def test_backend_tensorrt_without_tensorrt_is_refused_before_anything_is_read(
+        tmp_path, capsys, monkeypatch, recording_unread, command, tiny_ckpt):
+    """Without TensorRT (this machine) the checkpoint was loaded up front, then the recording
+    read (redkitchen_a_map: 50 frames, its map checked, 5.5 s; a bag: minutes), and only then
+    'needs NVIDIA TensorRT' came. Now it comes first, in the engine build's words, with
+    nothing read (the checkpoint neither)."""
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # import tensorrt -> ImportError
+    monkeypatch.setattr(checkpoint_module, "load_checkpoint",
+                        lambda *a, **k: pytest.fail("the checkpoint was read"))
+    where = (["--out", str(tmp_path / "map")] if command == "build-map" else
+             ["--map", _map(str(tmp_path / "map"), [0, 1]), "--out", str(tmp_path / "run")])
+    rc = main([command, str(tmp_path / "rec"), *where, "--matcher", "mast3r", "--checkpoint",
+               tiny_ckpt, "--device", "cpu", "--params",
+               _tensorrt_params(tmp_path, tmp_path / "cache")])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert re.search(r"needs NVIDIA TensorRT's Python package .*tensorrt<11.*'backend' "
+                     r"parameter to 'torch'", err), err
+    assert not (tmp_path / "cache").exists()
+
+
+def test_backend_tensorrt_on_a_torch_without_cuda_is_refused_up_front(monkeypatch, tiny_ckpt):
+    """TensorRT installed, but a CPU torch wheel (device 'auto'): said up front as the engine
+    build says it, before the checkpoint is read."""
+    import types
+
+    from mast3r_ros.core.config import ModelConfig
+    from mast3r_ros.core.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "tensorrt", types.ModuleType("tensorrt"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(checkpoint_module, "load_checkpoint",
+                        lambda *a, **k: pytest.fail("the checkpoint was read"))
+    cfg = ModelConfig(checkpoint=tiny_ckpt, backend="tensorrt", device="auto")
+    with pytest.raises(ConfigError, match=r"needs CUDA, but this torch .*backend 'torch'"):
+        loaded_networks.configured_up_front(cfg)
+    with pytest.raises(ConfigError, match="needs a CUDA device, got 'cpu'"):
+        loaded_networks.configured_up_front(ModelConfig(checkpoint=tiny_ckpt,
+                                                        backend="tensorrt", device="cpu"))

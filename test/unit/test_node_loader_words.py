@@ -64,3 +64,35 @@ def test_speaking_blocks_nest_and_end():
         assert given_here() is PARAMETERS
         assert given_here(FLAGS) is FLAGS  # an explicit one wins
     assert given_here() is FLAGS
+
+
+def test_node_without_tensorrt_says_so_before_loading_the_map_and_keeps_running(
+        tmp_path, monkeypatch, tiny_ckpt):
+    """Backend 'tensorrt' without TensorRT: the node's configure loaded the map (its tables)
+    and only the engine build said 'needs NVIDIA TensorRT'. Now said first, in the same words,
+    with the map unread; the configure fails, ERROR on /diagnostics, and the node goes on
+    (its next configure runs: on the fake host of test_ros_teardown)."""
+    import sys
+
+    from test_ros_teardown import FAILURE, SUCCESS, Host
+
+    from mast3r_ros.core import keyframes as kfm
+    from mast3r_ros.core.errors import ConfigError
+    from mast3r_ros.ros.params import load_localizer, params_to_config
+
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # import tensorrt -> ImportError
+    monkeypatch.setattr(kfm.KeyframeMap, "load",
+                        classmethod(lambda cls, *a, **k: pytest.fail("the map was loaded")))
+    cfg = params_to_config({"map_path": str(tmp_path / "site"), "checkpoint": tiny_ckpt,
+                            "device": "cuda", "backend": "tensorrt"})
+    with pytest.raises(ConfigError, match=r"needs NVIDIA TensorRT's Python package .*set the "
+                                          r"'backend' parameter to 'torch'"):
+        load_localizer(cfg)
+    host = Host()
+    host._active = False
+    assert host._run_transition("configure", lambda: load_localizer(cfg), None, FAILURE,
+                                SUCCESS) is FAILURE
+    summary, values = host.diagnostics()
+    assert summary.level == 2 and "needs NVIDIA TensorRT" in values["config_error"]
+    assert any("needs NVIDIA TensorRT" in m for lvl, m in host.logger.lines if lvl == "error")
+    assert host._run_transition("configure", lambda: SUCCESS, None, FAILURE, SUCCESS) is SUCCESS

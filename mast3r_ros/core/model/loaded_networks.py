@@ -102,16 +102,17 @@ def take_up_front(path: str, device: torch.device) -> Optional[Tuple[AsymmetricM
 
 def configured_up_front(model_cfg: Any, device_here: bool = True) -> Optional[CheckpointInfo]:
     """`load_up_front` of a `ModelConfig`'s checkpoint (``~``, variables expanded) on its
-    device, for backend 'torch'; for backend 'tensorrt' the checks that need no TensorRT
-    (`tensorrt_up_front`); None (nothing read) for an empty checkpoint. ``device_here`` False
-    (the encoding runs on other machines): a device this machine lacks loads it on the host.
-    Raises `ConfigError` for a device this machine lacks (``device_here``) or a TensorRT
-    engine cache that cannot be used, `CheckpointError` as `load_checkpoint`."""
+    device, for backend 'torch'; for backend 'tensorrt' TensorRT and CUDA (imports only, where
+    ``device_here``), then the checkpoint (`tensorrt_up_front`); None (nothing read) for an
+    empty checkpoint. ``device_here`` False (the encoding runs on other machines): a device
+    this machine lacks loads it on the host. Raises `ConfigError` for a device this machine
+    lacks (``device_here``), TensorRT or CUDA missing or a TensorRT engine cache that cannot be
+    used, `CheckpointError` as `load_checkpoint`."""
     if not model_cfg.checkpoint:
         return None
     backend = getattr(model_cfg, "backend", "torch")
     if backend == "tensorrt":
-        return tensorrt_up_front(model_cfg)
+        return tensorrt_up_front(model_cfg, device_here)
     if backend != "torch":
         return None  # the engine names the backends it knows
     from ..devices import resolve_device
@@ -126,23 +127,31 @@ def configured_up_front(model_cfg: Any, device_here: bool = True) -> Optional[Ch
     return load_up_front(_checkpoint.resolve_checkpoint(model_cfg.checkpoint), device)
 
 
-def tensorrt_up_front(model_cfg: Any) -> CheckpointInfo:
-    """Backend 'tensorrt''s checks before the recording is read, those that need no TensorRT
-    (it, CUDA and the ONNX exporter are checked when the engines are made): when the engine
-    cache (``engine_cache``, else `tensorrt_backend.default_cache_dir`) has seen this very file
-    (`known_checkpoint`: loaded there before), its recorded info, nothing read (a start whose
-    engines are cached reads no checkpoint). Otherwise the cache folder can be made and
-    written (`require_cache_dir`), then the checkpoint is loaded on the host, as the engine
-    build loads it: a file that is no model, or weights of another architecture, is refused
-    now, not after the recording was read, and the engine build takes this network (the file
-    is read once). Raises `ConfigError` (the cache), `CheckpointError` (the file)."""
+def tensorrt_up_front(model_cfg: Any, device_here: bool = True) -> CheckpointInfo:
+    """Backend 'tensorrt''s checks before the recording is read. First, when the engines are
+    built here (``device_here``), what it needs of this machine, in the engine build's words
+    (`tensorrt_runtime.require_tensorrt_runtime`: TensorRT importable, a CUDA device, the FP16
+    builder flag; imports only). Then, when the engine cache (``engine_cache``, else
+    `tensorrt_backend.default_cache_dir`) has seen this very file (`known_checkpoint`: loaded
+    there before), its recorded info, nothing read (a start whose engines are cached reads no
+    checkpoint). Otherwise the ONNX exporter's package (`export.require_onnx`, with
+    ``device_here``), the cache folder can be made and written (`require_cache_dir`), then the
+    checkpoint is loaded on the host, as the engine build loads it: a file that is no model, or
+    weights of another architecture, is refused now, not after the recording was read, and the
+    engine build takes this network (the file is read once). Raises `ConfigError` (TensorRT,
+    CUDA, ONNX, the cache), `CheckpointError` (the file)."""
     from ..path_expand import expand_path
-    from .tensorrt_backend import default_cache_dir, known_checkpoint, require_cache_dir
+    from .tensorrt_backend import (default_cache_dir, exporter_for, known_checkpoint,
+                                   require_cache_dir, require_onnx)
+    from .tensorrt_runtime import require_tensorrt_runtime
 
+    trt = require_tensorrt_runtime(model_cfg.device)[0] if device_here else None
     path = _checkpoint.resolve_checkpoint(model_cfg.checkpoint)
     cache = expand_path(getattr(model_cfg, "engine_cache", "")) or default_cache_dir()
     info = known_checkpoint(cache, path)
     if info is not None:
         return info
+    if trt is not None:  # refused here as the engine build would, before the file is read
+        require_onnx(exporter_for(getattr(trt, "__version__", "")))
     require_cache_dir(cache)
     return load_up_front(path, torch.device("cpu"))

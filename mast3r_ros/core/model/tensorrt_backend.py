@@ -47,6 +47,8 @@ from .engine import (Encoding, Mast3rEngine, PairPrediction, PreparedImage, _get
 from .export import DECODER_FILE, ENCODER_FILE, export_onnx, output_names, require_onnx
 from .loaded_networks import take_up_front
 from .network import AsymmetricMASt3R
+from .tensorrt_runtime import (import_tensorrt, require_fp16_builder,  # noqa: F401 (re-exported)
+                               require_tensorrt_runtime)
 
 log = logging.getLogger(__name__)
 
@@ -61,39 +63,6 @@ def default_cache_dir() -> str:
     folder), else `DEFAULT_CACHE`: where engines go when ``model.engine_cache`` is empty."""
     xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
     return os.path.join(xdg, "mast3r_ros", "tensorrt") if xdg else DEFAULT_CACHE
-
-
-def import_tensorrt():
-    """The ``tensorrt`` module, or ConfigError saying how to get it."""
-    try:
-        import tensorrt as trt
-    except ImportError as e:
-        raise ConfigError(
-            "model backend 'tensorrt' needs NVIDIA TensorRT's Python package (import tensorrt "
-            f"failed: {e}); on Jetson it comes with JetPack (python3-libnvinfer), on a "
-            "workstation `pip install \"tensorrt<11\"`; or set the 'backend' parameter to "
-            "'torch'") from None
-    return trt
-
-
-def require_fp16_builder(trt) -> None:
-    """ConfigError unless this TensorRT builds fp16 engines from an fp32 graph through
-    ``BuilderFlag.FP16`` (TensorRT 8.6 to 10.x; the engines here are built that way, with the
-    norms' unary/reduce layers pinned to fp32).
-
-    TensorRT 11 removed that flag and every weak-typing API: its networks are strongly typed
-    and take their precision from the ONNX graph's own types (NVIDIA's "Migrating from
-    TensorRT 10.x to 11.x", removed Python APIs: ``BuilderFlag.FP16`` -> strong typing).
-    """
-    flags = getattr(trt, "BuilderFlag", None)
-    if all(hasattr(flags, f) for f in ("FP16", "PREFER_PRECISION_CONSTRAINTS")):
-        return
-    raise ConfigError(
-        f"model backend 'tensorrt' builds fp16 engines through TensorRT's FP16 builder flag, "
-        f"which TensorRT {getattr(trt, '__version__', '?')} no longer has (TensorRT 11 builds "
-        "strongly typed networks only): install TensorRT 8.6 to 10.x (`pip install "
-        "\"tensorrt<11\"`; JetPack 6 ships 8.6 or 10.3), or set the 'backend' parameter to "
-        "'torch' (with 'compile' 'reduce-overhead' on a GPU)")
 
 
 # How this package turns a checkpoint into engines (graphs exported, layers pinned to fp32):
@@ -462,19 +431,8 @@ class TensorRTEngine(Mast3rEngine):
         (11 and later: `require_fp16_builder`) or without CUDA, CheckpointError on a bad
         checkpoint.
         """
-        trt = import_tensorrt()
-        if device == "auto" and not torch.cuda.is_available():
-            # on a Jetson most often PyPI's CPU torch wheel in place of NVIDIA's: 'use device
-            # cpu' (resolve_device's advice) would only lead to the next refusal
-            raise ConfigError("model backend 'tensorrt' needs CUDA, but this torch "
-                              f"({torch.__version__}) sees no CUDA device "
-                              "(torch.cuda.is_available() is False): install a CUDA build of "
-                              "torch (on a Jetson, NVIDIA's wheel for the JetPack), or use "
-                              "backend 'torch'")
-        dev = resolve_device("cuda" if device == "auto" else device)
-        if dev.type != "cuda":
-            raise ConfigError(f"model backend 'tensorrt' needs a CUDA device, got {device!r}")
-        require_fp16_builder(trt)  # before minutes of export, and before any engine is read
+        # TensorRT, CUDA and the FP16 builder flag: before minutes of export or any engine read
+        trt, dev = require_tensorrt_runtime(device, resolve_device)
         gpu = gpu_model(dev)
         d, info = engines_for_checkpoint(
             path, cache_dir or default_cache_dir(),
