@@ -34,8 +34,7 @@ from .cli_console import (
     flush_stdout,
     missing_library_hint,
     package_version,
-    root_logging_given_back, run_command,
-    stdout_gone,
+    root_logging_given_back, run_command, stdout_gone,
 )
 from .cli_options import (
     NAMESPACE_HELP,  # noqa: F401  (re-exported: imported from the CLI module)
@@ -172,8 +171,9 @@ def cmd_build_map(args: argparse.Namespace) -> int:
                         resume=args.resume, restart=args.restart,
                         retrieval_checkpoint=retrieval,
                         codebook=codebook, pin=False if args.no_pin else None)
-    network = prepare_build(cfg, opts, args.source, args.camera_info)  # loaded once SOURCE is found
-    source = _open(args, cfg, keyframes=True, before_index=network)
+    network = prepare_build(cfg, opts, args.source, args.camera_info,  # the network's load,
+                            topics=(args.camera_info_topic, args.image_topic))  # once SOURCE
+    source = _open(args, cfg, keyframes=True, before_index=network)  # is found, before the read
     try:
         _, path = build_map(source, args.out, cfg, trajectory=args.trajectory,
                             overwrite=args.overwrite, force=args.force, build=opts)

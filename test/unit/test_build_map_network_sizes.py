@@ -110,3 +110,68 @@ def test_localize_names_the_frame_whose_image_the_network_cannot_take():
     with pytest.raises(InputError, match=r"^the recording's frame at stamp 1\.500000 s: image "
                                          r"12x9 is under 16 px"):
         list(localize_frames(Refuses(), frames, Tracker()))
+
+
+@pytest.mark.parametrize("layout", ["one", "colour_and_depth"])
+def test_a_bags_camera_the_network_cannot_take_is_refused_before_the_network_loads(
+        tmp_path, capsys, monkeypatch, layout):
+    """A rosbag2 without --camera-info: its size was known only from the bag's CameraInfo, so
+    a 128x24 camera was refused at the first keyframe, after the up-front network load
+    (seconds, the 2.7 GB file) and the bag's indexing pass. Now its first CameraInfo (on the
+    topic the reader takes: the only one, else the image's namespace's) is read first and the
+    camera refused in the --camera-info path's words, naming that topic."""
+    pytest.importorskip("rosbags")
+    import numpy as np
+    from rosbags.rosbag2 import StoragePlugin
+    from test_rosbag import MS, camera_info, image, write_bag
+
+    from mast3r_ros.core.model import engine as engine_mod
+    from mast3r_ros.core.model import loaded_networks
+    from mast3r_ros.replay import cli
+
+    def not_loaded(*a, **k):
+        raise AssertionError("the network was loaded")
+
+    def not_read(*a, **k):
+        raise AssertionError("the recording was read")
+    monkeypatch.setattr(engine_mod.Mast3rEngine, "from_config", classmethod(not_loaded))
+    monkeypatch.setattr(loaded_networks, "load_up_front", not_loaded)
+    monkeypatch.setattr(cli, "_open", not_read)
+    msgs = [("/cam/color/image_raw", t * MS, image(t * MS, "rgb8",
+                                                   np.zeros((24, 128, 3), np.uint8)))
+            for t in (1000, 1100)]
+    msgs.append(("/cam/color/camera_info", 900 * MS, camera_info(900 * MS, 60.0, 128, 24)))
+    if layout == "colour_and_depth":  # another CameraInfo topic: the image's namespace's
+        msgs.append(("/cam/depth/camera_info", 900 * MS, camera_info(900 * MS, 60.0, 64, 48)))
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]))
+    ckpt = tmp_path / "m.pth"
+    torch.save({"model": {"patch_embed.proj.weight": torch.zeros(2, 3, 16, 16)},
+                "args": argparse.Namespace(model=OFFICIAL_MASt3R)}, ckpt)
+    out = tmp_path / "map"
+    rc = main(["build-map", str(bag), "--out", str(out), "--checkpoint", str(ckpt),
+               "--matcher", "mast3r", "--log-level", "error"])
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert rc == 2 and len(err) == 1, err
+    assert err[0].startswith(
+        f"mast3r-ros build-map: error: the recording's camera (/cam/color/camera_info's first "
+        f"CameraInfo in rosbag2 {bag}): image 128x24 is too elongated for the network "), err[0]
+    assert "crop it" in err[0] and not out.exists()
+
+
+def test_a_bags_camera_is_not_guessed_where_its_topic_is_not_plain(tmp_path):
+    """Two CameraInfo topics and no image topic in either namespace: the reader's choice (or
+    refusal) is not guessed; nothing is said up front (the first keyframe is checked)."""
+    pytest.importorskip("rosbags")
+    import numpy as np
+    from rosbags.rosbag2 import StoragePlugin
+    from test_rosbag import MS, camera_info, image, write_bag
+
+    from mast3r_ros.replay.rosbag.first_camera import first_camera_size
+
+    msgs = [("/images", 1000 * MS, image(1000 * MS, "rgb8", np.zeros((24, 128, 3), np.uint8))),
+            ("/a/camera_info", 900 * MS, camera_info(900 * MS, 60.0, 128, 24)),
+            ("/b/camera_info", 900 * MS, camera_info(900 * MS, 60.0, 128, 24))]
+    bag = str(write_bag(tmp_path / "bag", StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1])))
+    assert first_camera_size(bag) is None
+    assert first_camera_size(bag, "/b/camera_info")[:2] == (128, 24)
+    assert first_camera_size(str(tmp_path / "none")) is None
