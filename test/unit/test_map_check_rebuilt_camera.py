@@ -101,3 +101,29 @@ def test_a_record_without_the_full_calibration_says_what_it_knows():
     small = dataclasses.replace(KeyframeRecord(np.zeros((480, 752, 3), np.uint8), None, _cam(),
                                                np.eye(4)).reduced(376), camera_intrinsics=None)
     assert small.calibration() is None  # unknown: rebuilt by the check, with its tolerance
+
+
+def test_full_size_figures_of_a_hand_reduced_record_are_its_cameras_per_axis():
+    """The distortion record was rebuilt per axis, but the map check's words still divided the
+    check copy's height and fy, cy by the x scale: a 752x480 camera given at 376x240 was "not
+    judged at 752x479", "these 752x479 images" (one "made at 1504x958"), fy 456.7 for 457.3.
+    Each full-size figure is now its calibration's, rebuilt per axis."""
+    from mast3r_ros.core.map_check.distortion import lens_unjudged
+    from mast3r_ros.core.map_check.focal import _resolution_fix
+    from mast3r_ros.core.map_check.resolution import _cause, _crop_cause, _moved_cause
+
+    small = _scaled_intrinsics(_cam(), 0.5)
+    rec = KeyframeRecord(np.zeros((small.height, small.width, 3), np.uint8), None, small,
+                         np.eye(4), camera_scale=0.5)
+    view = _prepare(rec, 0, Config().map_check, cv2.ORB_create())
+    assert (view.cam.width, view.cam.height) == (320, 204)  # the check's copy: 0.4255, 0.425
+    said = lens_unjudged(None, [view, view], {})
+    assert "at 752x480 the check" in said, said
+    said = _resolution_fix(view, 2.0)
+    assert "one made at 1504x960 for these 752x480 images?" in said, said
+    cause = _cause(view, 2.0, True)
+    said = cause.what + cause.fix
+    assert "these 752x480 images" in said and "fy 228.6, " in said, said
+    said = " ".join(c.what + c.fix for c in (_moved_cause(view, 1.1, 1.1),
+                                            _crop_cause(view, 10, 6, (772, 492))))
+    assert "752x479" not in said and "fy 457.3 px" in said, said

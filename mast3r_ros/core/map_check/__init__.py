@@ -87,7 +87,7 @@ from .depth_words import worded_for_depth
 from .distortion import lens_unjudged, map_distortion, unjudged_note
 from .focal import DEPTH_STEREO, colour_focal_note
 from .resolution import _whole_k_scaled
-from .measure import StreamingMeasure, _keyframe_figures, _prepare, _View
+from .measure import StreamingMeasure, _keyframe_figures, _prepare, _View, camera_px
 from .records import (CONSISTENT, INCONSISTENT, UNCHECKED, KeyframeRecord, MapConsistencyError,
                       MapRecords)
 from .report import ConsistencyReport, KeyframeFigures, PairFigures, _listed, _pct, _px
@@ -368,9 +368,8 @@ def _principal_point_hint(views: List[_View]) -> str:
     first keyframe whose principal point is far from its image centre, in camera pixels, with
     where it is; "" when every principal point is near its image centre."""
     for v in views:
-        s = v.scale  # work pixels per camera pixel; pixel centres map as x' = s (x + 0.5) - 0.5
-        w, h = v.width_px, max(1, round(v.cam.height / s))
-        cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
+        K, w, h = camera_px(v)  # its calibration's: the height per axis
+        cx, cy = K[0, 2], K[1, 2]
         dx, dy = (cx - (w - 1) / 2) / w, (cy - (h - 1) / 2) / h
         if max(abs(dx), abs(dy)) < _FAR_PRINCIPAL_POINT:
             continue

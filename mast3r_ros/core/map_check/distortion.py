@@ -35,7 +35,7 @@ from ..distortion_evidence import RunDistortionEvidence, distortion_fit, radial_
 from ..geometry import invert_pose, undistort_pixels
 from ..pnp.distortion import refitted_distortion
 from .baseline import with_baseline
-from .measure import _lift, _View
+from .measure import _lift, _View, camera_px
 from .records import _Cause, rebuilt_calibration
 
 # the fit's inlier threshold after its robust round, as a fraction of the working image width
@@ -49,14 +49,8 @@ MAX_PAIRS = 200
 
 def _camera_px(v: _View) -> Tuple[np.ndarray, int, int]:
     """(K (3x3), width, height) of ``v``'s camera in camera pixels (its K is at working px:
-    pixel centres map as x' = s (x + 0.5) - 0.5)."""
-    s = v.scale
-    K = v.cam.K.astype(np.float64).copy()
-    K[0, 0] /= s
-    K[1, 1] /= s
-    K[0, 2] = (K[0, 2] + 0.5) / s - 0.5
-    K[1, 2] = (K[1, 2] + 0.5) / s - 0.5
-    return K, int(v.width_px), max(1, round(v.cam.height / s))
+    pixel centres map as x' = s (x + 0.5) - 0.5): `measure.camera_px`, per axis."""
+    return camera_px(v)
 
 
 class MapDistortionEvidence(RunDistortionEvidence):
@@ -209,7 +203,8 @@ def lens_unjudged(lens: Optional[RunDistortionEvidence], views: List[_View],
     tried = with_baseline(views, [k for k, m in matches.items() if m is not None])
     with_depth = [int((np.isfinite(matches[k].da) & (matches[k].da > 0)).sum()) for k in tried]
     v = views[0]
-    size = f"{int(v.width_px)}x{max(1, round(v.cam.height / v.scale))}"
+    _, w, h = camera_px(v)  # the camera's, per axis (a 752x480 one was said as 752x479)
+    size = f"{w}x{h}"
     have = (f"; their matches with depth {min(with_depth)} to {max(with_depth)}"
             if with_depth else "")
     return (f"the lens distortion was not judged: {rep.get('frames_fitted', 0)} of "

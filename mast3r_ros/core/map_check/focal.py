@@ -17,7 +17,7 @@ from .baseline import with_baseline
 from .log_scan import _FOCAL_REFINE_STEP, _first_min, _refined  # noqa: F401 (re-exported)
 from .measure import (_ONE, _all_agree, _cameras, _candidate, _depth_residuals,
                       _focal_candidate, _lift, _measure, _pair_reproj, _project, _reproj_limit_px,
-                      _View)
+                      _View, camera_px)
 from .records import _NICE_FACTORS, _Cause, _fmt_factor
 from .focal_note import (DEPTH_STEREO, NOTE_FOCAL_OFF, NOTE_SECTION,  # noqa: F401 (re-exported)
                          FactorSpread, FocalNote, colour_focal_note, factor_spread, spread_grid)
@@ -306,7 +306,7 @@ def _focal_cause(views: List[_View], g: float, residual: float, base: float,
     residual ``residual`` with it, ``base`` with the given ones; ``against``: what else was
     weighed, in words, appended to the figures)."""
     v = views[0]
-    fx = v.cam.K[0, 0] / v.scale
+    fx = camera_px(v)[0][0, 0]
     lo, hi, _ = _FOCAL_SCAN
     return _Cause(
         "focal_length", 1.0,
@@ -334,8 +334,8 @@ def _resolution_fix(v: _View, g: float) -> str:
     calibration for another image size (``g`` x these images' when that is twice or half), its
     fx, fy scaled by the size ratio (the fit keeps cx, cy as given), or the CameraInfo recorded
     with the images. ``v``: the keyframe named (camera pixels)."""
-    w, h = v.width_px, max(1, round(v.cam.height / v.scale))
-    fx = v.cam.K[0, 0] / v.scale
+    K, w, h = camera_px(v)  # the camera's, per axis (752x480, not 752x479)
+    fx = K[0, 0]
     r = next((r for r in _RESOLUTION_RATIOS if abs(math.log(g / r)) < math.log(1.1)), None)
     made = (f"one made at {round(w * r)}x{round(h * r)} for these {w}x{h} images?"
             if r is not None else f"one made at another image size than these {w}x{h}?")

@@ -51,6 +51,24 @@ class _View:
     camera_within_px: float = 0.0
 
 
+def camera_px(v: _View) -> Tuple[np.ndarray, int, int]:
+    """(K (3x3 float64, a copy), width, height) of ``v``'s camera image in camera pixels, for
+    the figures the check states at full size: its calibration (``camera_intrinsics``: given,
+    or rebuilt per axis from a record reduced by hand, `records.rebuilt_calibration`), else
+    ``v``'s working K and height divided by its scale (pixel centres map as x' = s (x + 0.5)
+    - 0.5; one scale for both axes: a 752x480 camera's 320x204 copy said 752x479 so)."""
+    cam = getattr(v, "camera_intrinsics", None)  # a test's stand-in view may lack it
+    if cam is not None:
+        return np.asarray(cam.K, np.float64).copy(), int(cam.width), int(cam.height)
+    s = v.scale
+    K = np.asarray(v.cam.K, np.float64).copy()
+    K[0, 0] /= s
+    K[1, 1] /= s
+    K[0, 2] = (K[0, 2] + 0.5) / s - 0.5
+    K[1, 2] = (K[1, 2] + 0.5) / s - 0.5
+    return K, int(v.width_px), max(1, round(v.cam.height / s))
+
+
 def _candidate(cam: CameraIntrinsics, K: np.ndarray) -> Optional[CameraIntrinsics]:
     """``cam`` with ``K``, a K the diagnosis builds to try (fx, fy divided by a factor, the
     whole K by a size ratio), or None when `CameraIntrinsics` refuses it: the given K's

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..config import MapCheckConfig
 from .focal import _RESOLUTION_RATIOS, _fov_deg
-from .measure import _all_agree, _candidate, _lift, _measure, _project, _View
+from .measure import _all_agree, _candidate, _lift, _measure, _project, _View, camera_px
 from .records import _Cause
 
 # a whole K is suspected when its principal point says it is at least this far from x1 on an
@@ -57,10 +57,9 @@ def _whole_k_scaled(views: List[_View], matches: Dict[Tuple[int, int], Any],
     if not views or not matches:
         return None
     v = views[0]
-    s = v.scale  # work pixels per camera pixel; pixel centres map as x' = s (x + 0.5) - 0.5
-    w, h = v.width_px, max(1, round(v.cam.height / s))
-    rx = ((v.cam.K[0, 2] + 0.5) / s) / (w / 2.0)
-    ry = ((v.cam.K[1, 2] + 0.5) / s) / (h / 2.0)
+    K, w, h = camera_px(v)
+    rx = (K[0, 2] + 0.5) / (w / 2.0)
+    ry = (K[1, 2] + 0.5) / (h / 2.0)
     off = max(abs(rx - 1), abs(ry - 1))
     if min(rx, ry) <= 0 or off < _MIN_CROP_OFF:
         return None
@@ -138,10 +137,9 @@ def _with_k(views: List[_View], change: Callable[[np.ndarray, float], np.ndarray
 def _cause(v: _View, r: float, nice: bool) -> _Cause:
     """The words for keyframe ``v``'s whole K x``r`` (``nice``: one of the usual size ratios,
     named exactly)."""
-    s = v.scale
-    w, h = v.width_px, max(1, round(v.cam.height / s))
-    fx, fy = v.cam.K[0, 0] / s, v.cam.K[1, 1] / s
-    cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
+    K, w, h = camera_px(v)
+    fx, fy = K[0, 0], K[1, 1]
+    cx, cy = K[0, 2], K[1, 2]
     made = f"{round(w * r)}x{round(h * r)}"
     n = round(max(r, 1.0 / r)) if nice else max(r, 1.0 / r)
     by = f"{n:d}" if nice else f"{n:.3g}"
@@ -203,7 +201,7 @@ def _other_aspect(views: List[_View], matches: Dict[Tuple[int, int], Any],
     scale). The first pair of ratios under which either K makes every pair agree is named; None
     when none does (two `_measure` per pair of ratios)."""
     v = views[0]
-    w, h = v.width_px, max(1, round(v.cam.height / v.scale))
+    K, w, h = camera_px(v)
     near = math.log(_NEAR_RATIO)
     usual = sorted(((W / w, H / h) for W, H in _USUAL_RESOLUTIONS),
                    key=lambda a: abs(math.log(a[0] / rx)) + abs(math.log(a[1] / ry)))
@@ -258,10 +256,9 @@ def _aspect_cause(v: _View, ax: float, ay: float, fits: List[str]) -> _Cause:
     made every pair agree ("scaled": fx, cx / ax, fy, cy / ay; "cropped": fx, fy / the smaller
     ratio), with what the numbers suggest, in image_geometry's terms (per-axis binning; a ROI,
     then binning)."""
-    s = v.scale
-    w, h = v.width_px, max(1, round(v.cam.height / s))
-    fx, fy = v.cam.K[0, 0] / s, v.cam.K[1, 1] / s
-    cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
+    K, w, h = camera_px(v)
+    fx, fy = K[0, 0], K[1, 1]
+    cx, cy = K[0, 2], K[1, 2]
     W, H = round(w * ax), round(h * ay)
     g = min(ax, ay)
     scaled = "scaled" in fits
@@ -366,9 +363,8 @@ def _cropped(views: List[_View], matches: Dict[Tuple[int, int], Any],
     "no pose convention or depth scale explains it; ... scale fx, fy, cx, cy with the image",
     which a crop's fx, fy do not want."""
     v = views[0]
-    s = v.scale
-    w, h = v.width_px, max(1, round(v.cam.height / s))
-    cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
+    K, w, h = camera_px(v)
+    cx, cy = K[0, 2], K[1, 2]
     poses = [u.pose for u in views]
     best: Optional[Tuple[Tuple[float, float], int, int, Tuple[int, int]]] = None
     for ox, oy, frame in _crop_offsets(w, h, cx - (w - 1) / 2, cy - (h - 1) / 2):
@@ -416,10 +412,9 @@ def _crop_cause(v: _View, ox: int, oy: int, frame: Tuple[int, int]) -> _Cause:
     """The words for keyframe ``v``'s K of a frame these images are the region at (``ox``,
     ``oy``) of (``frame``: WxH, whose centred region that is), in image_geometry's terms (a
     ROI)."""
-    s = v.scale
-    w, h = v.width_px, max(1, round(v.cam.height / s))
-    fx, fy = v.cam.K[0, 0] / s, v.cam.K[1, 1] / s
-    cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
+    K, w, h = camera_px(v)
+    fx, fy = K[0, 0], K[1, 1]
+    cx, cy = K[0, 2], K[1, 2]
     W, H = frame
     fixed = f"cx {cx - ox:.4g}, cy {cy - oy:.4g} px"
     return _Cause(
@@ -450,9 +445,8 @@ def _moved(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapChec
     ratios). It read a guess "(not fully confirmed)" or "no pose convention or depth scale
     explains it" with the hint "scale fx, fy, cx, cy with the image", which breaks fx, fy."""
     v = views[0]
-    s = v.scale
-    w, h = v.width_px, max(1, round(v.cam.height / s))
-    cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
+    K, w, h = camera_px(v)
+    cx, cy = K[0, 2], K[1, 2]
     if _crop_offsets(w, h, cx - (w - 1) / 2, cy - (h - 1) / 2):
         return None
 
@@ -470,10 +464,9 @@ def _moved(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapChec
 def _moved_cause(v: _View, ax: float, ay: float) -> _Cause:
     """The words for keyframe ``v``'s principal point x``ax``, x``ay`` the one these images fit,
     fx, fy right."""
-    s = v.scale
-    w, h = v.width_px, max(1, round(v.cam.height / s))
-    fx, fy = v.cam.K[0, 0] / s, v.cam.K[1, 1] / s
-    cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
+    K, w, h = camera_px(v)
+    fx, fy = K[0, 0], K[1, 1]
+    cx, cy = K[0, 2], K[1, 2]
     fixed = f"cx {_scaled_c(cx, ax, False):.4g}, cy {_scaled_c(cy, ay, False):.4g} px"
     by = (f"x{1 / ax:.3g}" if abs(math.log(ax / ay)) < 1e-9 else
           f"x{1 / ax:.3g}, x{1 / ay:.3g}")
