@@ -3,18 +3,20 @@ retrieve and the demo, build-map's keyframe-encoding and ASMK-index bars, a loca
 of a map's missing keyframe encodings, and export's stage line.
 
 One rule for all of them: progress is INFO output. On a terminal it is a live bar on stderr
-(tqdm); off a terminal (``nohup``, systemd, CI, ``> log 2>&1``) it is a plain INFO log line at a
-modest cadence (`ProgressLog`: ``localize: 12/50 frames, 2.3 s/frame, ~87 s left``), so a long
-run is not silent until it ends. Either is shown only while the package's INFO lines are (the
-CLI's ``--log-level debug`` or ``info``, the default); ``--log-level warning`` or ``error``
-silences it with them, as many tools' ``--quiet`` does. From Python, progress is shown once the
-``mast3r_ros`` logger is enabled for INFO (``logging.basicConfig(level=logging.INFO)``).
+(tqdm); off a terminal (``nohup``, systemd, CI, ``> log 2>&1``, or a terminal 0 columns wide) it
+is a plain INFO log line at a modest cadence (`ProgressLog`: ``localize: 12/50 frames, 2.3
+s/frame, ~87 s left``), so a long run is not silent until it ends. Either is shown only while
+the package's INFO lines are (the CLI's ``--log-level debug`` or ``info``, the default);
+``--log-level warning`` or ``error`` silences it with them, as many tools' ``--quiet`` does.
+From Python, progress is shown once the ``mast3r_ros`` logger is enabled for INFO
+(``logging.basicConfig(level=logging.INFO)``).
 `progress_bar` picks the one of the three (bar, log lines, nothing) for every command."""
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import time
 from typing import Any, Callable, Optional
@@ -33,10 +35,20 @@ def _info_shown() -> bool:
 
 
 def _stderr_is_terminal() -> bool:
+    """stderr is a terminal a bar can be drawn on: a tty, and not one that reports a width of
+    0 columns (a pty opened without a size: ``docker run -t`` from a script or CI, ``script
+    -c``, Python's ``pty``), on which tqdm draws an empty bar, so nothing showed while a build
+    ran; such a terminal gets the log lines. A tty whose size cannot be read (a stand-in stream
+    without a file descriptor) counts as a terminal."""
     try:
-        return bool(sys.stderr.isatty())
+        if not sys.stderr.isatty():
+            return False
     except (AttributeError, ValueError):  # replaced by an object without it, or closed
         return False
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns > 0
+    except (AttributeError, ValueError, OSError):  # no descriptor, or no size to read
+        return True
 
 
 def progress_shown() -> bool:
