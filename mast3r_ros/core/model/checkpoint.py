@@ -47,6 +47,7 @@ from ..errors import CheckpointError
 from .model_string import (CLASS_ARCH, model_string, parse_model_string,  # noqa: F401
                            spec_from_kwargs, spec_named_by)  # re-exported: the string's module
 from .file_format import pickle_is_whole, read_failure
+from .finite_weights import refuse_non_finite
 from .safetensors_records import safetensors_problem
 from .given_as import FLAGS, given_here, GivenAs
 from .reader_reason import reader_reason as _reader_reason
@@ -510,7 +511,8 @@ def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickle
     Raises `ConfigError` for a ``device`` this machine does not have (`resolve_device`, before
     any reading), `CheckpointError` when the checkpoint is missing, unreadable, unsafe to
     unpickle (a pickled global other than tensors and ``argparse.Namespace``;
-    `load_torch_file`) or does not match the architecture.
+    `load_torch_file`), does not match the architecture or holds NaN or infinite weights
+    (`finite_weights.refuse_non_finite`).
     """
     dev = resolve_device(device)
     require_checkpoint(path, passed_as)
@@ -527,6 +529,7 @@ def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickle
         from .checkpoint_arch import config_weights_mismatch
 
         raise config_weights_mismatch(e, sd, spec, layout, path) from None
+    refuse_non_finite(sd, path)  # a bit flipped on disk: NaN weights, NaN outputs
     # assign=True adopts the loaded tensors instead of copying them (one copy of 2.7 GB, not two).
     model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True, assign=True)
     # the architecture by its canonical string, not the file's text (kwargs in another order,
