@@ -76,3 +76,25 @@ def path_parameters(cfg: object) -> Mapping[str, str]:
             "engine_cache": getattr(model, "engine_cache", ""),
             "retrieval.checkpoint": getattr(retrieval, "checkpoint", ""),
             "retrieval.codebook": getattr(retrieval, "codebook", "")}
+
+
+_SUBSTITUTION = re.compile(r"\$\(([^()]*)\)")
+
+
+def substitution_note(value: str) -> str:
+    """'' unless ``value`` (a path as a parameter file or option gives it) holds ``$(...)``,
+    ros2 launch's (``$(find-pkg-share my_robot)``) or a shell's substitution syntax, which
+    nothing expands there: a parameter file is read as written (launch_ros expands one only when
+    loaded with ``ParameterFile(..., allow_substs=True)``, which localize.launch.py does not),
+    so the node looked for a folder of that literal name and check-params called the path
+    relative. Else a note, starting with '; ', naming it and the path to write instead."""
+    m = _SUBSTITUTION.search(value or "")
+    if m is None:
+        return ""
+    words = m.group(1).split()
+    hint = (f" (for $(find-pkg-share {words[1]}): `ros2 pkg prefix {words[1]}`/share/"
+            f"{words[1]})" if len(words) == 2 and words[0] == "find-pkg-share" else "")
+    return (f"; {m.group(0)!r} is ros2 launch (or shell) substitution syntax, which is not "
+            "expanded in a parameter file (launch_ros does so only for ParameterFile(..., "
+            "allow_substs=True), not used by localize.launch.py) nor in a quoted argument: "
+            f"write the absolute path it stands for{hint}")

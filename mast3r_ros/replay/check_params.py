@@ -30,6 +30,8 @@ import os
 import sys
 from typing import Callable
 
+from ..core.path_expand import substitution_note
+
 log = logging.getLogger(__name__)
 
 
@@ -120,6 +122,10 @@ def _check_map_path(value: str, file: str, matcher: str = "mast3r",
     if not value.strip() or unset_variable_note(value):  # unset $VAR: said by the caller
         return False
     path = expand_path(value)
+    if substitution_note(value):
+        log.warning("%s: map_path %r is no path the node can open%s", file, value,
+                    substitution_note(value))
+        return False
     relative = not os.path.isabs(path)
     if relative:
         log.warning("%s: map_path %r is relative: the node takes it from its working directory "
@@ -193,6 +199,10 @@ def _check_weights_file(param: str, value: str, path: str, file: str,
     from ..core.path_expand import unset_variable_note
 
     if not value.strip() or unset_variable_note(value):  # unset $VAR: said by the caller
+        return False
+    if substitution_note(value):
+        log.warning("%s: %s %r is no path the node can open%s", file, param, value,
+                    substitution_note(value))
         return False
     relative = not os.path.isabs(path)
     if relative:

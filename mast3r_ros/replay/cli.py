@@ -26,7 +26,7 @@ from typing import Any, List, Optional, Sequence
 
 from ..core.config import Config
 from ..core.errors import InputError, Mast3rRosError, after_publishing, published_note
-from ..core.path_expand import expand_path, unset_variable_problem
+from ..core.path_expand import expand_path, substitution_note, unset_variable_problem
 from .cli_console import (
     STDOUT_GONE_EXIT,
     _setup_logging,
@@ -171,9 +171,9 @@ def cmd_build_map(args: argparse.Namespace) -> int:
                         resume=args.resume, restart=args.restart,
                         retrieval_checkpoint=retrieval,
                         codebook=codebook, pin=False if args.no_pin else None)
-    network = prepare_build(cfg, opts, args.source, args.camera_info,  # the network's load,
-                            topics=(args.camera_info_topic, args.image_topic))  # once SOURCE
-    source = _open(args, cfg, keyframes=True, before_index=network)  # is found, before the read
+    network = prepare_build(cfg, opts, args.source, args.camera_info,  # its load: once SOURCE
+                            (args.camera_info_topic, args.image_topic))  # is found, not read
+    source = _open(args, cfg, keyframes=True, before_index=network)
     try:
         _, path = build_map(source, args.out, cfg, trajectory=args.trajectory,
                             overwrite=args.overwrite, force=args.force, build=opts)
@@ -313,14 +313,14 @@ def _map_path(option: Optional[str], cfg: Config, params: Optional[str] = None) 
             raise empty_value("--map", "the keyframe map folder")
         return option
     if not cfg.node.map_path:
-        raise InputError("no map given: pass --map MAP, or --params with map_path set (the "
-                         "node's parameter file)")
+        raise InputError("no map given: pass --map MAP, or --params with map_path set")
     path = os.path.abspath(expand_path(cfg.node.map_path))
     src = params or "the parameters"  # '$MAPS/m', MAPS unset: said so, not as a map not found
     if not os.path.exists(path):
         raise InputError(unset_variable_problem(cfg.node.map_path, f"map_path of {src}") or (
             f"map not found: {path} (from map_path {cfg.node.map_path!r} of {src}; relative "
-            "paths are taken from the current folder): pass --map MAP or fix map_path"))
+            f"paths are taken from the current folder{substitution_note(cfg.node.map_path)}): "
+            "pass --map MAP or fix map_path"))
     log.info("map from --params map_path: %s", path)
     return path
 

@@ -109,11 +109,11 @@ def _read_manifest(path: str, checkpoint_as: str = "--checkpoint"
             raise MapFormatError(loop)
         from ..path_blanks import blank_edge_note
 
-        from ..path_expand import unset_variable_note
+        from ..path_expand import substitution_note, unset_variable_note
 
         unset = unset_variable_note(path)
-        note = blank_edge_note(path) or (f": {unset}" if unset else
-                                         " (build one with `mast3r-ros build-map`)")
+        note = blank_edge_note(path) or (f": {unset}" if unset else substitution_note(str(path))
+                                         or " (build one with `mast3r-ros build-map`)")
         raise MapFormatError(f"map folder not found: {path}{note}")
     mpath = os.path.join(path, MANIFEST)
     try:

@@ -478,12 +478,13 @@ def require_checkpoint(path: str, passed_as: Optional[str] = None,
         if loop:
             raise CheckpointError(loop)
         from ..path_blanks import blank_edge_note
-        from ..path_expand import unset_variable_note
+        from ..path_expand import substitution_note, unset_variable_note
 
         unset = unset_variable_note(path)  # '$MODELS/m.pth' with MODELS unset
         raise CheckpointError(f"checkpoint not found: {path}" + (
-            blank_edge_note(path) or (f": {unset}" if unset else "") or ". Download the "
-            f"official weights (see README: 'Model weights') and pass their path {passed_as}"))
+            blank_edge_note(path) or (f": {unset}" if unset else "") or substitution_note(path)
+            or f". Download the official weights (see README: 'Model weights') and pass their "
+            f"path {passed_as}"))
     if os.path.isdir(path):
         _require_huggingface_files(path, given)
         return
