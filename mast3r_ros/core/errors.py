@@ -98,6 +98,9 @@ def npy_header_error(full: str, expected: str, found: str = "") -> MapFormatErro
 
 # how a map file this user may not open is refused: not damaged, so no rebuild or copy
 MAP_PERMISSIONS = "check the map's permissions: this user may not read it"
+# how a map replaced (build-map --overwrite, a copy) under a running localizer is refused: whole,
+# only not the map it opened, so neither damaged nor to be fixed
+MAP_REPLACED = "was replaced after this localizer opened it"
 
 
 def map_file_unreadable(full: str, err: OSError, fix: str = "") -> MapFormatError:

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..core.config import NODE_NAME, Config, dump_config_yaml
 from ..core.durable import flush_filesystem, fsync_dir
-from ..core.errors import (MAP_PERMISSIONS, InputError, MapFormatError,
+from ..core.errors import (MAP_PERMISSIONS, MAP_REPLACED, InputError, MapFormatError,
                                after_publishing)
 from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json, atomic_write_text,
                            check_output_folder, needs_overwrite, output_path)
@@ -289,9 +289,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     again = " --overwrite" if needs_overwrite(out) else ""
     # a damaged map (MapFormatError: its error says rebuild or re-copy) stops every rerun until it
     # is fixed; --resume then checks the fixed map has the keyframes the frames were localized on
-    map_hint = (f"fix it first as the error says, then rerun with --resume{again} to go on "
-                f"from them (refused if the fixed map's keyframes differ: then "
-                f"--restart{again})")
+    map_hint = (f"rerun with --resume{again} to go on from them (refused if the {{}} map's "
+                f"keyframes differ: then --restart{again})")
     resume_hint = resume_hint or (f"rerun with --resume{again} to go on from them (or "
                                   f"--restart{again} to start over)")
     # the run records the map it used (config.yaml's map_path, metrics.json's "map"), as an
@@ -442,12 +441,17 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     return metrics
 
 
-def _map_stop_hint(err: MapFormatError, fix: str) -> str:
-    """How to go on after a run stopped by ``err``: 'the map is damaged: ``fix``', or, for a
-    map file this user may not read (`errors.map_file_unreadable`: the files are whole), 'the
-    map is not readable by this user: ``fix``'."""
+def _map_stop_hint(err: MapFormatError, go_on: str) -> str:
+    """How to go on after a run stopped by ``err``: 'the map is damaged: fix it first as the
+    error says, then ``go_on``', or, for a map file this user may not read
+    (`errors.map_file_unreadable`: the files are whole), 'the map is not readable by this user:
+    ...'; for a map replaced while the run read it (`errors.MAP_REPLACED`: whole, so nothing to
+    fix; it was called damaged), 'the map was replaced while the run read it: ``go_on``'.
+    ``go_on``: the rerun, its '{}' the map it names ('fixed', 'new')."""
+    if MAP_REPLACED in str(err):
+        return f"the map was replaced while the run read it: {go_on.format('new')}"
     what = "not readable by this user" if MAP_PERMISSIONS in str(err) else "damaged"
-    return f"the map is {what}: {fix}"
+    return f"the map is {what}: fix it first as the error says, then {go_on.format('fixed')}"
 
 
 def _keep_partial(tmp: str, out: str, hint: str = "") -> None:

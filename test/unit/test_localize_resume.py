@@ -796,3 +796,30 @@ def test_a_bad_line_that_is_not_a_cut_last_line_is_still_refused(tmp_path):
         (tmp_path / "results.jsonl").write_text(text)
         with pytest.raises(InputError, match=f"line {line} is not a localize result"):
             _read_results(str(tmp_path))
+
+
+def test_a_run_stopped_by_its_map_replaced_is_not_called_damaged(tum, sift_map, tmp_path,
+                                                                  capsys, monkeypatch):
+    """A map replaced under the run (build-map --overwrite while it ran: `replaced_error`, the
+    new map whole) stopped it with 'the map is damaged: fix it first as the error says' beside
+    an error saying the map was replaced; the line now says so, and that --resume goes on
+    against the new map."""
+    from mast3r_ros.core.errors import MapFormatError
+    from mast3r_ros.core.localizer import Localizer
+
+    real, calls = Localizer.localize, []
+
+    def localize(self, *a, **k):
+        calls.append(1)
+        if len(calls) > 2:
+            raise MapFormatError("map m was replaced after this localizer opened it (a "
+                                 "build-map ...); restart the localizer to use the new map")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Localizer, "localize", localize)
+    assert main(_argv(tum, sift_map, tmp_path / "run", "--max-frames", "4")) == 2
+    (line,) = [e for e in capsys.readouterr().err.splitlines() if "run stopped after 2" in e]
+    assert line.endswith("; the map was replaced while the run read it: rerun with --resume to "
+                         "go on from them (refused if the new map's keyframes differ: then "
+                         "--restart)"), line
+    assert "damaged" not in line and "fix it" not in line

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 import cv2
 import numpy as np
 
-from ..errors import MAP_PERMISSIONS, MapFormatError, map_file_unreadable
+from ..errors import MAP_PERMISSIONS, MAP_REPLACED, MapFormatError, map_file_unreadable
 from ..map_nesting import read_manifest
 from .layout import MANIFEST, Keyframe, sha256_hex
 from .replaced_image import (REPLACED_FROM_MAP, RecordedImage, replaced_line,
@@ -215,7 +215,7 @@ class MapFiles:
         if not self.replaced_since_open():
             return err
         return MapFormatError(
-            f"map {self.path} was replaced after this localizer opened it (a build-map or "
+            f"map {self.path} {MAP_REPLACED} (a build-map or "
             "merge-maps --overwrite, or a copy over it, while it ran), so its files are no "
             "longer the ones it opened; restart the localizer to use the new map")
 
