@@ -39,7 +39,8 @@ from .devices import resolve_device
 from .errors import CheckpointError, InputError, not_regular_file
 from .model.checkpoint import (CLASS_ARCH, read_torch_archive, resolve_checkpoint,
                                strip_wrapper_prefix)
-from .model.given_as import given_here, PARAMETERS, GivenAs
+from .model.finite_weights import refuse_non_finite
+from .model.given_as import PARAMETERS, GivenAs, given_here
 from .model.plain_pickle import (archive_args, archive_top, describe_map_folder,
                                  describe_plain_pickle, refuse_empty_or_text, where_to_download)
 
@@ -378,6 +379,7 @@ def load_retrieval_head(path: str, enc_dim: int, device: str = "cpu"
     head = RetrievalHead(spec, enc_dim)
     # a head fine-tuned under DataParallel / DDP (or torch.compile): keys 'module.prewhiten.m'
     sd = _state_dict_for_head(head, strip_wrapper_prefix(obj["model"], path), path)
+    refuse_non_finite(sd, path, "MASt3R retrieval head")  # NaN scores rank keyframes at random
     head.load_state_dict(sd, strict=True)
     identity = _identity(sd, spec)
     log.info("loaded retrieval head %s (prewhiten=%s, hdims=%s, postwhiten=%s, nfeat=%s, "

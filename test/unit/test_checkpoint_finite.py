@@ -51,3 +51,20 @@ def test_finite_weights_pass_and_a_nan_without_archive_names_both_causes(tmp_pat
     with pytest.raises(CheckpointError, match=r"weight 'a' holds 1 NaN or infinite value\(s\) "
                        r"of 3, .*or was saved from a training run that diverged"):
         refuse_non_finite(sd, str(tmp_path / "x.pth"))
+
+
+def test_a_retrieval_head_with_a_nan_weight_is_refused(tmp_path):
+    """The retrieval head's own loader: a NaN weight gave NaN scores, keyframes ranked at
+    random, without a word."""
+    from retrieval_test_utils import head_state_dict, write_retrieval_checkpoint
+
+    from mast3r_ros.core.retrieval_model import load_retrieval_head
+
+    sd = head_state_dict(32, "", True, False, 0)
+    key = next(k for k, v in sd.items() if v.is_floating_point())
+    sd[key] = sd[key].clone()
+    sd[key].view(-1)[0] = float("nan")
+    path = write_retrieval_checkpoint(str(tmp_path / "r_retrieval_trainingfree.pth"), 32, sd=sd)
+    with pytest.raises(CheckpointError, match=rf"weight '{key}' holds 1 NaN or infinite "
+                       r"value\(s\) .*which no trained MASt3R retrieval head has"):
+        load_retrieval_head(path, 32, "cpu")

@@ -46,11 +46,13 @@ def _bad_zip_record(path: str) -> Optional[str]:
         return None
 
 
-def refuse_non_finite(sd: Mapping[str, torch.Tensor], path: str) -> None:
+def refuse_non_finite(sd: Mapping[str, torch.Tensor], path: str,
+                      what: str = "MASt3R/DUSt3R checkpoint") -> None:
     """Raise `CheckpointError` when a floating-point tensor of ``sd`` (name -> tensor, read
     from ``path``, a checkpoint file or Hugging Face folder) holds NaN or infinity, naming the
-    tensor, how many of its values, and for a torch.save archive the record failing its CRC.
-    Returns None for finite weights."""
+    tensor, how many of its values, and for a torch.save archive the record failing its CRC;
+    ``what``: the kind of file, as the message names it ("MASt3R retrieval head"). Returns
+    None for finite weights."""
     key = _first_non_finite(sd)
     if key is None:
         return
@@ -63,4 +65,4 @@ def refuse_non_finite(sd: Mapping[str, torch.Tensor], path: str) -> None:
              "run that diverged")
     raise CheckpointError(
         f"{path}: weight '{key}' holds {bad} NaN or infinite value(s) of {t.numel()}, which no "
-        f"trained MASt3R/DUSt3R checkpoint has; {cause}: download or copy it again")
+        f"trained {what} has; {cause}: download or copy it again")
