@@ -106,8 +106,9 @@ def listed_frames(seq: Path) -> Dict[int, Dict[str, Path]]:
 def select_frames(frames: Dict[int, Dict[str, Path]], every: int = 1,
                   first: Optional[int] = None, last: Optional[int] = None) -> List[int]:
     """The frame numbers ``first``, ``first + every``, ... up to ``last`` (defaults: the
-    sequence's first and last colour frames); `InputError` for a bad option or when any of
-    them lacks one of its three files (naming the first such file and how many are missing)."""
+    sequence's first and last colour frames); `InputError` for a bad option (a ``last`` past
+    the sequence's last frame too) or when any of them lacks one of its three files (naming the
+    first such file and how many are missing)."""
     if every < 1:
         raise InputError(f"--every must be >= 1 (every Nth frame), got {every}")
     listed = sorted(n for n, f in frames.items() if "color.png" in f)
@@ -121,6 +122,10 @@ def select_frames(frames: Dict[int, Dict[str, Path]], every: int = 1,
     if lo > listed[-1] or hi < listed[0]:
         raise InputError(f"{given} takes no frame: {holds}")
     chosen = list(range(lo, hi + 1, every))
+    if chosen[-1] > listed[-1]:  # was: 'frame-000030.color.png is missing (47 of the 50 ...)'
+        raise InputError(f"--last {hi} is past the sequence's last frame: {holds} (a shorter "
+                         "sequence, or one unzipped only in part? 7-Scenes sequences hold 1000 "
+                         f"frames, stairs' 500): give --last {listed[-1]} or less, or leave it out")
     lacking = [n for n in chosen if len(frames.get(n, {})) < len(KINDS)]
     if lacking:
         n = lacking[0]

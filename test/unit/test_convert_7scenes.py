@@ -89,6 +89,19 @@ def test_every_first_and_last_pick_frame_numbers_and_stamps(tmp_path, capsys):
         ["0.033333", "0.133333", "0.233333"]  # frames 1, 4, 7
 
 
+def test_a_last_past_the_sequences_end_is_named_not_called_missing_files(tmp_path, capsys):
+    """The README's --every 10 --last 490 on a shorter sequence said 'frame-000030.color.png
+    is missing (47 of the 50 frames taken lack a file)': a copy in part, files to look for."""
+    seq = make_sequence(tmp_path, frames=(0, 1, 2))
+    rc, err = _run(capsys, seq, "--out", tmp_path / "tum", "--every", "2", "--last", "490")
+    assert rc == 2 and len(err) == 1, err
+    assert err[0].endswith("error: --last 490 is past the sequence's last frame: the sequence "
+                           "holds frames 0..2 (a shorter sequence, or one unzipped only in part? "
+                           "7-Scenes sequences hold 1000 frames, stairs' 500): give --last 2 or "
+                           "less, or leave it out"), err
+    assert sorted(os.listdir(tmp_path)) == ["seq-01"]
+
+
 @pytest.mark.parametrize("damage, said", [
     ("missing", "frame-000001.depth.png is missing"),
     ("text_pose", "is not 4 rows of 4 numbers"),
@@ -155,3 +168,10 @@ def test_overwrite_replaces_an_earlier_conversion_only(tmp_path, capsys):
     out = tmp_path / "tum"
     assert _run(capsys, seq, "--out", out)[0] == 0
     assert _run(capsys, seq, "--out", out, "--overwrite")[0] == 0 and len(TumSequence(out)) == 1
+
+
+def test_a_last_past_the_end_that_takes_no_frame_there_is_not_refused(tmp_path, capsys):
+    """--last is a bound: past the end, it is refused only where it would take a frame there
+    (frames 0, 4, 8 with --every 4 --last 10 take 0, 4, 8)."""
+    seq = make_sequence(tmp_path, frames=(0, 4, 8))
+    assert _run(capsys, seq, "--out", tmp_path / "tum", "--every", "4", "--last", "10")[0] == 0
