@@ -74,6 +74,14 @@ _SPLIT_FOLDER = ("split the folder there (rgb.txt, depth.txt and groundtruth.txt
                  "per recording")
 SPLIT_FILE = "split it there, and the frames with it, into one recording each"
 
+# a TUM RGB-D benchmark download (rgbd_dataset_freiburg1_xyz/) holds rgb.txt, depth.txt and
+# groundtruth.txt but no calibration file: where its camera is given, and the one value set
+# the benchmark uses for every sequence's registered depth
+TUM_BENCHMARK_CAMERA = (
+    " (a TUM RGB-D benchmark sequence ships no calibration file: the benchmark's 'Intrinsic "
+    "Camera Calibration of the Kinect' page gives it, fx = fy = 525.0, cx 319.5, cy 239.5 for "
+    "every sequence's registered depth and freiburg1/2/3's own colour calibrations; write one "
+    "as camera.yaml, image_width 640, image_height 480)")
 
 TUM_DEPTH_UNITS_PER_M = 5000.0
 
@@ -211,6 +219,8 @@ class TumSequence:
         )
 
     def _read_camera_yaml(self) -> CameraIntrinsics:
+        """The folder's camera.yaml; `InputError` naming what to write where there is none (a
+        TUM RGB-D benchmark sequence, ``rgbd_dataset_freiburg*``, ships none: its camera)."""
         yaml_path = self.folder / "camera.yaml"
         if not yaml_path.is_file():
             loop = loop_text("camera calibration", str(yaml_path))
@@ -218,7 +228,8 @@ class TumSequence:
                 raise InputError(f"no camera intrinsics: {loop}")
             sensor = self.folder / "sensor.yaml"  # an EuRoC/ASL camera folder's calibration
             hint = (f" (this folder's {sensor}, an EuRoC/ASL camera's: --camera-info {sensor})"
-                    if sensor.is_file() else "")
+                    if sensor.is_file() else TUM_BENCHMARK_CAMERA
+                    if self.folder.name.startswith("rgbd_dataset_freiburg") else "")
             raise InputError(
                 f"no camera intrinsics: {yaml_path} does not exist; put {CALIBRATION_FILES} "
                 f"there or pass --camera-info YAML{hint} (Python API: TumSequence(..., "

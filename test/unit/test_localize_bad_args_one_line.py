@@ -73,3 +73,18 @@ def test_the_mast3r_matcher_without_a_checkpoint_is_said_before_the_source_is_re
     assert err[0] == ("mast3r-ros localize: error: matcher 'mast3r': the MASt3R network needs a "
                       "checkpoint: set the 'checkpoint' parameter (--checkpoint PATH); see "
                       "README: 'Model weights'; or use matcher 'sift'"), err
+
+
+def test_a_tum_benchmark_sequence_without_camera_yaml_is_told_where_its_camera_is(
+        tum, tmp_path, capsys):
+    """A TUM RGB-D benchmark download ships no calibration file: the refusal named the layouts
+    to write, not where this sequence's camera is given."""
+    folder = str(tmp_path / "rgbd_dataset_freiburg1_xyz")
+    shutil.copytree(tum[1], folder)
+    os.remove(os.path.join(folder, "camera.yaml"))
+    rc, err = _stderr(capsys, ["build-map", folder, "--out", str(tmp_path / "map"),
+                               "--matcher", "sift"])
+    assert rc == 2 and len(err) == 1 and "no camera intrinsics" in err[0], err
+    assert "a TUM RGB-D benchmark sequence ships no calibration file: the benchmark's " \
+        "'Intrinsic Camera Calibration of the Kinect' page gives it, fx = fy = 525.0, cx " \
+        "319.5, cy 239.5" in err[0], err
