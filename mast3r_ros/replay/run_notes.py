@@ -331,7 +331,7 @@ def selection_said(sel: Dict[str, Any]) -> str:
     is taken."""
     stride, cap, n, of = sel["stride"], sel["max_frames"], sel["frames"], sel["of_frames"]
     every = -(-of // stride) if of is not None else None  # the frames --stride leaves
-    parts = [f"--stride {stride} takes every {_ordinal(stride)}"] if stride > 1 else []
+    parts = [f"--stride {stride} takes every {ordinal(stride)}"] if stride > 1 else []
     if cap and (every is None or cap < every):
         parts.append(f"--max-frames {cap} the first {cap}" + (" of those" if parts else ""))
     if not parts:
@@ -344,7 +344,7 @@ def selection_said(sel: Dict[str, Any]) -> str:
     return f" ({counts}{', '.join(parts)})"
 
 
-def _ordinal(n: int) -> str:
+def ordinal(n: int) -> str:
     """'2nd', '3rd', '11th', '21st'."""
     tail = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{tail}"

@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ..core.errors import InputError
+from .run_notes import ordinal
 
 log = logging.getLogger(__name__)
 
@@ -131,16 +132,32 @@ def select_frames(frames: Dict[int, Dict[str, Path]], every: int = 1,
         n = lacking[0]
         kind = next(k for k in KINDS if k not in frames.get(n, {}))
         step = int(np.gcd.reduce(np.diff(listed))) if len(listed) > 1 else 0
-        start = next((m for m in listed if m >= lo), listed[-1])
-        fix = (f"the sequence holds every {step}th frame: start at one of them (--first "
-               f"{start})" if step > 1 and every % step == 0 and lo % step != listed[0]
-               % step else f"the sequence holds every {step}th frame: --every {step} or a "
-               "multiple" if step > 1 and every % step else "a sequence copied or unzipped "
-               "only in part? unzip it again, or take a range without the gap (--first, --last)")
+        fix = _missing_fix(listed, step, every, lo, hi)
         more = f" ({len(lacking)} of the {len(chosen)} frames taken lack a file)" if len(
             lacking) > 1 else ""
         raise InputError(f"{seq_name(frames)}: frame-{n:06d}.{kind} is missing{more}: {fix}")
     return chosen
+
+
+def _missing_fix(listed: List[int], step: int, every: int, lo: int, hi: int) -> str:
+    """How to take frames that exist when frames ``lo``, ``lo + every``, ... up to ``hi`` miss
+    one: ``listed`` the sequence's colour frame numbers (ascending), ``step`` their spacing
+    (the gcd of their differences; 0 for one frame). Every option it names takes a frame."""
+    holds = f"the sequence holds every {ordinal(step)} frame" if step > 1 else ""
+    inside = [m for m in listed if lo <= m <= hi]
+    if not inside:  # nothing in lo..hi at any step: the nearest frames on either side
+        before = max(m for m in listed if m < lo)
+        after = min(m for m in listed if m > hi)
+        return (f"{holds + ' and' if holds else 'the sequence holds'} no frame in {lo}..{hi}: "
+                f"--first {before}, or --first {after} with a --last of {after} or more")
+    off = step > 1 and lo % step != listed[0] % step  # --first is not one of them
+    start = f"--first {inside[0]}" if off else ""
+    if step > 1 and every % step:
+        return f"{holds}: --every {step} or a multiple" + (f", from {start}" if off else "")
+    if off:
+        return f"{holds}: start at one of them ({start})"
+    return ("a sequence copied or unzipped only in part? unzip it again, or take a range "
+            "without the gap (--first, --last)")
 
 
 def seq_name(frames: Dict[int, Dict[str, Path]]) -> str:

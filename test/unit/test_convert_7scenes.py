@@ -175,3 +175,42 @@ def test_a_last_past_the_end_that_takes_no_frame_there_is_not_refused(tmp_path, 
     (frames 0, 4, 8 with --every 4 --last 10 take 0, 4, 8)."""
     seq = make_sequence(tmp_path, frames=(0, 4, 8))
     assert _run(capsys, seq, "--out", tmp_path / "tum", "--every", "4", "--last", "10")[0] == 0
+
+
+@pytest.mark.parametrize("frames, argv, fixes", [
+    # a range between two of the frames held: --first 4 alone would pass --last 3
+    ((0, 2, 4, 6), ("--every", "2", "--first", "3", "--last", "3"),
+     [("--first 2,", ("--first", "2", "--last", "3")),
+      ("--first 4 with a --last of 4 or more", ("--first", "4", "--last", "4"))]),
+    ((0, 3, 6), ("--every", "3", "--first", "1", "--last", "2"),
+     [("--first 0,", ("--first", "0", "--last", "2")),
+      ("--first 3 with a --last of 3 or more", ("--first", "3", "--last", "3"))]),
+    ((0, 2, 4, 6), ("--every", "2", "--first", "3"), [("(--first 4)", ("--first", "4"))]),
+    ((0, 2, 4, 6), ("--every", "3", "--first", "1"),
+     [("--every 2 or a multiple, from --first 2", ("--every", "2", "--first", "2"))]),
+])
+def test_a_missing_frame_names_a_range_that_holds_frames_and_an_ordinal(tmp_path, capsys,
+                                                                         frames, argv, fixes):
+    """A sequence of every 2nd frame, --first 3 --last 3 --every 2: the fix said "every 2th
+    frame ... (--first 4)", past --last. Each option the words give now converts."""
+    seq = make_sequence(tmp_path, frames=frames)
+    rc, err = _run(capsys, seq, "--out", tmp_path / "tum", *argv)
+    step = frames[1] - frames[0]
+    assert rc == 2 and len(err) == 1 and f"every {step}{'nd' if step == 2 else 'rd'} frame" \
+        in err[0], err
+    for said, fix in fixes:  # every option named, applied over the user's, converts
+        assert said in err[0], err
+        options = dict(zip(argv[::2], argv[1::2]))
+        options.update(zip(fix[::2], fix[1::2]))
+        rc, err2 = _run(capsys, seq, "--out", tmp_path / "ok", "--overwrite",
+                        *[a for kv in options.items() for a in kv])
+        assert rc == 0, (said, err2)
+
+
+@pytest.mark.parametrize("n, said", [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"),
+                                     (11, "11th"), (12, "12th"), (13, "13th"), (21, "21st"),
+                                     (22, "22nd"), (101, "101st"), (111, "111th")])
+def test_ordinals(n, said):
+    from mast3r_ros.replay.run_notes import ordinal
+
+    assert ordinal(n) == said
