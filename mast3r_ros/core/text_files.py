@@ -144,12 +144,12 @@ def decode_text(data: bytes) -> str:
 _TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 
 
-def not_text_fix(data: bytes, fix: str,
-                 goes: str = "a checkpoint goes in --checkpoint") -> str:
+def not_text_fix(data: bytes, fix: str, goes: str = "") -> str:
     """What to do about a file of ``data`` that is not text: ``fix`` ('save it as UTF-8'), or,
     for the bytes of a PyTorch checkpoint (torch.save's zip archive or its legacy pickle) or
     another pickle, what it is and where a checkpoint goes (``goes``: the calling command's
-    words; --checkpoint by default, which check-params has not): a model file given where a
+    words; '' for --checkpoint, or the commands with it where the command running has
+    not: `command_flags.checkpoint_goes`): a model file given where a
     parameter file, camera_info YAML or trajectory goes (tab completion), which re-saving as
     UTF-8 cannot mend."""
     if data[:4] == b"PK\x03\x04" and b"data.pkl" in data[:512]:  # the first entry's name
@@ -160,4 +160,6 @@ def not_text_fix(data: bytes, fix: str,
         kind = "a Python pickle"  # PROTO then the protocol: 2-5 (0 and 1 have no PROTO)
     else:
         return fix
-    return f"it is {kind}: {goes}"
+    from .command_flags import checkpoint_goes
+
+    return f"it is {kind}: {goes or checkpoint_goes()}"

@@ -471,7 +471,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
             typed, args.out = args.out, settled_out(args.out)
             if args.out != typed and os.path.islink(typed.rstrip("/") or "/"):
                 link = (typed.rstrip("/"), args.out)
-        return int(run_command(args) or 0)  # a network its checks loaded: read once
+        return int(run_command(args, parser) or 0)  # a network its checks loaded: read once
     except Mast3rRosError as e:
         text = " ".join(t.strip() for t in str(e).splitlines() if t.strip())  # paths intact
         text = _as_typed(text, *link) if link else text

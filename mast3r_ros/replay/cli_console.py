@@ -161,11 +161,22 @@ def package_version() -> str:
         return __version__
 
 
-def run_command(args: Any) -> Any:
+def run_command(args: Any, parser: Any = None) -> Any:
     """``args.func(args)`` (the subcommand) inside `up_front.networks_up_front`: a network its
     checks load before the recording is read (a wrong checkpoint refused in seconds, not after
-    minutes) is handed to its engine, not read again, and dropped when the command ends."""
+    minutes) is handed to its engine, not read again, and dropped when the command ends.
+    ``parser`` (the top-level one): the subcommand's options are known while it runs
+    (`command_flags`), so that its words name only options it has."""
+    import argparse
+
+    from ..core.command_flags import running
     from ..core.model.up_front import networks_up_front
 
-    with networks_up_front():
+    subs = [a for a in getattr(parser, "_actions", ()) if isinstance(a, argparse._SubParsersAction)]
+    own = subs[0].choices.get(args.command) if subs else None
+    flags = frozenset(own._option_string_actions) if own is not None else None
+    with contextlib.ExitStack() as stack:
+        if flags is not None:
+            stack.enter_context(running(args.command, flags))
+        stack.enter_context(networks_up_front())
         return args.func(args)

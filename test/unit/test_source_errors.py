@@ -627,9 +627,11 @@ def test_a_checkpoint_given_as_the_map_or_the_source_is_named(tmp_path, capsys):
     ckpt = tmp_path / "model.pth"
     torch.save({"model": {"w": torch.zeros(2)}}, ckpt)
     note = "; it is a PyTorch checkpoint (torch.save): a checkpoint goes in --checkpoint"
-    line = _cli_error(capsys, ["check-map", str(ckpt)])
+    line = _cli_error(capsys, ["check-map", str(ckpt)])  # check-map has no --checkpoint
     assert line.endswith(f"map path is a file, not a map folder: {ckpt} (a map is the folder "
-                         f"`mast3r-ros build-map --out` wrote){note}"), line
+                         "`mast3r-ros build-map --out` wrote); it is a PyTorch checkpoint "
+                         "(torch.save): check-map takes a map folder and has no --checkpoint; "
+                         "build-map and localize take a checkpoint as --checkpoint"), line
     line = _cli_error(capsys, ["build-map", str(ckpt), "--out", str(tmp_path / "m"),
                                "--matcher", "sift"])
     assert line.endswith(f"{ckpt} {NEITHER}: it is a "

@@ -16,6 +16,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
+from ..command_flags import checkpoint_goes, elsewhere
 from ..text_files import decode_text, not_text, not_text_fix
 from .blocks import (NODE_NAME, _blocks_for_node, _dotted_names, _wildcard_node,
                      misspelt_node_block_warning, misspelt_node_key, node_fqn)
@@ -162,8 +163,8 @@ def _goes(argument: str) -> str:
     """Where a checkpoint given as the parameter file goes, for the command whose file argument
     is ``argument``: build-map's and localize's ``--params`` stand beside ``--checkpoint``;
     check-params (``FILE``) has no such option, and its file names the checkpoint."""
-    if argument == "--params":
-        return "a checkpoint goes in --checkpoint"
+    if argument == "--params":  # check-map's, demo's: the commands with --checkpoint
+        return checkpoint_goes()
     return (f"{argument} takes the node's parameter file (your copy of config/localize.yaml), "
             "which names the checkpoint in its 'checkpoint' parameter (build-map and localize "
             "take it as --checkpoint)")
@@ -344,7 +345,8 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
             values = {k: v for k, v in values.items() if k in _BY_NAME}
         merged.update(values)
     if not matching and {"image_width", "camera_matrix"} <= set(doc):
-        goes = ("pass it with --camera-info" if argument == "--params" else  # check-params: FILE
+        goes = (elsewhere("--camera-info", "a camera_info YAML") or "pass it with --camera-info"
+                if argument == "--params" else  # check-params: FILE
                 "the node reads the camera from its camera_info topic, the offline commands "
                 "from such a file as --camera-info")
         raise ConfigError(f"{path} is a camera_info YAML (image_width, camera_matrix), not a ROS "

@@ -91,7 +91,7 @@ def _read_manifest(path: str, checkpoint_as: str = "--checkpoint"
     if os.path.exists(path) and not os.path.isdir(path):
         raise MapFormatError(f"map path is a file, not a map folder: {path} (a map is the "
                              "folder `mast3r-ros build-map --out` wrote)"
-                             f"{checkpoint_file_note(path, checkpoint_as)}")
+                             f"{checkpoint_file_note(path, checkpoint_as, 'a map folder')}")
     if not str(path).strip():  # `check-map "$MAP"` with MAP unset
         raise MapFormatError("the map path is empty (an unset shell variable?): give a "
                              "keyframe map folder (`mast3r-ros build-map --out` writes one)")
