@@ -134,13 +134,10 @@ def _far_claims_row(fc: Dict[str, Any]) -> str:
 
 
 def _ambiguous_row(amb: Dict[str, Any]) -> str:
-    unit = "images" if "images" in amb else "lines"  # a bag's image numbers, a list's lines
-    lines = amb[unit]
-    named = ", ".join(str(n) for n in lines[:6]) + (", ..." if len(lines) > 6 else "")
+    from .shared_stamps import ambiguous_said
+
     return (f"{amb['frames']} frame{'s' if amb['frames'] != 1 else ''} at a stamp "
-            f"{amb['file']} gives to two or more "
-            f"{'different poses' if amb.get('shared') == 'poses' else 'images'} ({unit} {named}): "
-            "not evaluated")
+            f"{ambiguous_said(amb, counts=True)}: not evaluated")
 
 
 def _fmt(v: Optional[float], scale: float, unit: str, digits: int) -> str:

@@ -140,23 +140,21 @@ def ambiguous_note(metrics: Any) -> str:
     run's metrics.json) was left out for its ambiguous ground truth (``ambiguous_groundtruth``,
     `shared_stamps`), with the fix; '' otherwise. Without it the note blamed the time range of
     the folder's groundtruth.txt, even under --groundtruth and with every frame inside it."""
-    from .shared_stamps import BAG_FIX, FIX
+    from .shared_stamps import BAG_FIX, FIX, ambiguous_files, ambiguous_said
 
     amb = metrics.get("ambiguous_groundtruth") if isinstance(metrics, dict) else None
     n = int(metrics.get("localized") or 0) if amb else 0
     if not n or int(amb.get("localized") or 0) < n:
         return ""
-    unit = "images" if "images" in amb else "lines"  # a bag's image numbers, a list's lines
-    listed = amb.get(unit) or []
-    named = ", ".join(str(i) for i in listed[:6]) + (", ..." if len(listed) > 6 else "")
-    poses = amb.get("shared") == "poses"
-    fix = ("give each pose its own time, or delete the line that is wrong" if poses else
-           BAG_FIX if unit == "images" else FIX)
+    fixes = []
+    for f in ambiguous_files(amb):
+        fix = ("give each pose its own time, or delete the line that is wrong"
+               if f.get("shared") == "poses" else BAG_FIX if "images" in f else FIX)
+        fixes.append(f"{f.get('file')}: {fix}" if len(ambiguous_files(amb)) > 1 else fix)
     return (f"no frame was evaluated against ground truth: all {n} localized frame(s) are at "
-            f"stamps {amb.get('file')} gives to two or more "
-            f"{'different poses' if poses else 'images'} ({unit} {named}), where which pose "
-            "is the camera's cannot be told, so they are left out (metrics.json "
-            f"'ambiguous_groundtruth'); fix: {fix}")
+            f"stamps {ambiguous_said(amb)}, where which pose is the camera's cannot be told, "
+            f"so they are left out (metrics.json 'ambiguous_groundtruth'); fix: "
+            f"{'; '.join(fixes)}")
 
 
 def _localized_stamps(out: Any) -> Any:

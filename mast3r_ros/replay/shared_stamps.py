@@ -119,7 +119,9 @@ def leave_out_ambiguous(stamps_ns: Sequence[int], gt_poses: np.ndarray,
     (stamps (M,) int ns, poses (M, 4, 4), its `SharedPoses`), looked up by ``rule`` (a
     `PoseAtStampConfig`): the frames whose pose it takes from a stamp it gives two different
     poses are left out too (`frames_on_shared_poses`); the entry is then the file's, with
-    ``"shared": "poses"`` (the image list's when both leave frames out)."""
+    ``"shared": "poses"``. When both leave frames out, the entry is ``{"frames": k (either's),
+    "stamps_ns": [...], "files": [the image list's entry, the file's]}``, each of those with
+    its own ``frames`` (`ambiguous_files`)."""
     hit = np.zeros(len(stamps_ns), dtype=bool)
     if shared:
         hit = np.isin(np.asarray(stamps_ns, dtype=np.int64), list(shared.stamps))
@@ -133,16 +135,52 @@ def leave_out_ambiguous(stamps_ns: Sequence[int], gt_poses: np.ndarray,
     gt = np.array(gt_poses, dtype=np.float64, copy=True)
     gt[hit] = np.nan
     stamps = sorted({int(s) for s, h in zip(stamps_ns, hit) if h})
+    entries = []
     if own:
         assert shared is not None
-        lines = sorted(n for s in stamps if s in shared.stamps for n in shared.lines[s])
-        return gt, {"frames": int(hit.sum()), "stamps_ns": stamps, "file": shared.path,
-                    f"{shared.unit}s": lines}
-    assert poses_shared is not None
-    used = _samples_used(np.asarray(trajectory[0], dtype=np.int64), stamps)  # type: ignore
-    return gt, {"frames": int(hit.sum()), "stamps_ns": stamps, "file": poses_shared.path,
-                "lines": sorted(n for s in used if s in poses_shared.stamps
-                                for n in poses_shared.lines[s]), "shared": "poses"}
+        at = sorted({int(s) for s in stamps_ns if int(s) in shared.stamps})
+        entries.append({"frames": int(np.isin(np.asarray(stamps_ns, dtype=np.int64), at).sum()),
+                        "stamps_ns": at, "file": shared.path, f"{shared.unit}s": sorted(
+                            n for s in at for n in shared.lines[s])})
+    if on_file.any():
+        assert poses_shared is not None
+        at = sorted({int(s) for s, h in zip(stamps_ns, on_file) if h})
+        used = _samples_used(np.asarray(trajectory[0], dtype=np.int64), at)  # type: ignore
+        entries.append({"frames": int(on_file.sum()), "stamps_ns": at,
+                        "file": poses_shared.path, "lines": sorted(
+                            n for s in used if s in poses_shared.stamps
+                            for n in poses_shared.lines[s]), "shared": "poses"})
+    if len(entries) == 1:
+        return gt, entries[0]
+    return gt, {"frames": int(hit.sum()), "stamps_ns": stamps, "files": entries}
+
+
+def ambiguous_files(entry: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """metrics.json's ``ambiguous_groundtruth`` ``entry`` as one dict per file that left frames
+    out (``file``, ``lines`` or a bag's ``images``, ``frames``, ``stamps_ns``, ``shared``
+    'poses' for a trajectory file's): its ``files`` when both the image list and a trajectory
+    did, else the entry itself (one file; a run's from before ``files``)."""
+    files = entry.get("files")
+    return list(files) if isinstance(files, list) and files else [entry]
+
+
+def ambiguous_said(entry: Dict[str, Any], counts: bool = False) -> str:
+    """'q/rgb.txt gives to two or more images (lines 3, 4)' for each file of ``entry``
+    (`ambiguous_files`), joined by ' or '; ``counts``: each with its frames ('; 2 frames')
+    when there are two files."""
+    said = []
+    files = ambiguous_files(entry)
+    for f in files:
+        unit = "images" if "images" in f else "lines"  # a bag's image numbers, a list's lines
+        listed = f.get(unit) or []
+        named = ", ".join(str(n) for n in listed[:6]) + (", ..." if len(listed) > 6 else "")
+        n = f.get("frames")
+        each = (f"; {n} frame{'s' if n != 1 else ''}" if counts and len(files) > 1
+                and isinstance(n, int) else "")
+        said.append(f"{f.get('file')} gives to two or more "
+                    f"{'different poses' if f.get('shared') == 'poses' else 'images'} "
+                    f"({unit} {named}{each})")
+    return " or ".join(said)
 
 
 class SharedPoses(SharedStamps):

@@ -430,3 +430,42 @@ def test_build_map_trajectory_says_why_a_frame_posed_across_a_shared_stamp_has_n
     assert "2 frames had no pose and were skipped: 2 are at or posed across a stamp " \
         f"{tmp_path / 't.tum'} gives to two or more different poses (lines 4, 5)" in said, said
     assert "max_gap_s" not in said, said
+
+
+def test_both_the_image_list_and_the_groundtruth_file_are_named_with_their_own_lines():
+    """rgb.txt sharing stamp 2 s, --groundtruth giving 4 s two poses: metrics.json counted the
+    3 frames of both but named only rgb.txt and its lines; now each file with its own lines
+    and frames, in the entry, the table's row and the note."""
+    from mast3r_ros.core.config import PoseAtStampConfig
+    from mast3r_ros.replay.run_notes import ambiguous_note
+    from mast3r_ros.replay.shared_stamps import poses_sharing_a_stamp
+
+    s = 1_000_000_000
+    query = [1 * s, 2 * s, 2 * s, 3 * s, 4 * s]
+    shared = SharedStamps("rgb.txt", np.array(query), ["a", "b", "c", "d", "e"], [2, 3, 4, 5, 6])
+    stamps = np.array([1 * s, 2 * s, 3 * s, 4 * s, 4 * s])
+    values = np.zeros((5, 7))
+    values[:, 6] = 1
+    values[:, 0] = [1, 2, 3, 4, 4.05]
+    poses = np.tile(np.eye(4), (5, 1, 1))
+    poses[:, 0, 3] = values[:, 0]
+    file_shared = poses_sharing_a_stamp("gt.txt", stamps, values, [7, 8, 9, 10, 11])
+    gt, entry = leave_out_ambiguous(query, np.tile(np.eye(4), (5, 1, 1)), shared,
+                                    (stamps, poses, file_shared), PoseAtStampConfig())
+    assert np.isnan(gt[1:3]).all() and np.isnan(gt[4]).all() and np.isfinite(gt[[0, 3]]).all()
+    assert entry == {"frames": 3, "stamps_ns": [2 * s, 4 * s], "files": [
+        {"frames": 2, "stamps_ns": [2 * s], "file": "rgb.txt", "lines": [3, 4]},
+        {"frames": 1, "stamps_ns": [4 * s], "file": "gt.txt", "lines": [10, 11],
+         "shared": "poses"}]}
+    m = summarize([], None, ambiguous=entry)
+    m.update(frames=5, localized=3, localized_fraction=0.6)
+    (row,) = [r for r in format_table(m).splitlines() if "ambiguous" in r]
+    assert row.split() == ("left out: ground truth ambiguous 3 frames at a stamp rgb.txt gives "
+                           "to two or more images (lines 3, 4; 2 frames) or gt.txt gives to two "
+                           "or more different poses (lines 10, 11; 1 frame): not evaluated"
+                           ).split(), row
+    note = ambiguous_note({"localized": 3, "ambiguous_groundtruth": dict(entry, localized=3)})
+    assert ("all 3 localized frame(s) are at stamps rgb.txt gives to two or more images (lines "
+            "3, 4) or gt.txt gives to two or more different poses (lines 10, 11)") in note, note
+    assert "fix: rgb.txt: give each line its own image's stamp" in note and \
+        "wrong; gt.txt: give each pose its own time" in note, note
