@@ -45,7 +45,7 @@ from .sources import (FrameSource, check_own_poses, depth_needed_by, frames_or_u
                       refuse_without_depth, refuse_without_poses, stamps_written)
 from .tum import SPLIT_FILE, read_tum_trajectory, trajectory_reset_reason
 from .tum_trajectory import read_tum_trajectory_shared
-from .shared_stamps import ambiguous_stamps, leave_out_ambiguous, no_pose_note, own_shared_poses
+from .shared_stamps import ambiguous_stamps, leave_out_ambiguous, no_pose_notes, own_shared_poses
 from .unreadable import hold_unreadable
 from .build_check import check_consistency
 from .build_frames import (NOT_READ_REASON, SiftKeypoints, _MapStats, _NotRead,  # noqa: F401
@@ -219,8 +219,8 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     if no_pose:
         posed_by = ((trajectory[1], trajectory[3], trajectory[2]) if trajectory else
                     own_shared_poses(source))  # (stamps, poses, SharedPoses) or None
-        shared, rest = no_pose_note(ambiguous_stamps(source) or (  # two images, or poses
-            posed_by or (None, None, None))[2], no_pose, posed_by, cfg.pose_at_stamp)
+        shared, rest = no_pose_notes(ambiguous_stamps(source), posed_by, no_pose,
+                                     cfg.pose_at_stamp)  # two images, poses, or both
         why = _why_no_pose(source, trajectory and trajectory[:2], rest, cfg.pose_at_stamp
                            ) if rest else None
         st.why_no_pose = (shared or "") + (why or "") or None

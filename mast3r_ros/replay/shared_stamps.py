@@ -291,6 +291,20 @@ def no_pose_note(shared: Optional[SharedStamps], missing_ns: Sequence[int],
                 f"; the other {len(rest)}: " if rest else ""), rest)
 
 
+def no_pose_notes(images: Optional[SharedStamps], trajectory: Optional[Sequence[Any]],
+                  missing_ns: Sequence[int], rule: Any = None) -> Tuple[Optional[str], List[int]]:
+    """`no_pose_note` for the image list's shared stamps (``images``) and then, for the frames
+    left, for the poses' (``trajectory``: (stamps, poses, `SharedPoses` or None), the
+    ``--trajectory`` file or a folder's own groundtruth.txt; None without): each frame the
+    reason of the file that left it without a pose, not the gap reason of the rest."""
+    note, rest = no_pose_note(images, missing_ns)
+    poses = trajectory[2] if trajectory is not None and len(trajectory) > 2 else None
+    if poses and rest:
+        more, rest = no_pose_note(poses, rest, trajectory, rule)
+        note = (note or "") + (more or "") or None
+    return note, rest
+
+
 def bag_shared_stamps(label: str, topic: str, stamps_ns: Sequence[int],
                       digests: Sequence[Any]) -> SharedStamps:
     """A bag's `SharedStamps`: the header stamps (as read: receive times under

@@ -469,3 +469,36 @@ def test_both_the_image_list_and_the_groundtruth_file_are_named_with_their_own_l
             "3, 4) or gt.txt gives to two or more different poses (lines 10, 11)") in note, note
     assert "fix: rgb.txt: give each line its own image's stamp" in note and \
         "wrong; gt.txt: give each pose its own time" in note, note
+
+
+def test_build_map_gives_the_trajectorys_frames_the_shared_stamp_reason_beside_rgb_txts(
+        tum, tmp_path, capsys):
+    """rgb.txt sharing a stamp and --trajectory giving another stamp two poses: the image
+    list's frames got the shared-stamp reason, the trajectory's the gap one ('between two
+    poses ... more than max_gap_s apart': false); now each its own shared stamp's."""
+    from pathlib import Path
+
+    folder = tmp_path / "m"
+    shutil.copytree(tum[0], folder)
+    lines = (folder / "rgb.txt").read_text().splitlines(keepends=True)
+    lines[7] = lines[6].split()[0] + " " + lines[7].split()[1] + "\n"  # 6th and 7th frames
+    (folder / "rgb.txt").write_text("".join(lines))
+    gt = (Path(tum[0]) / "groundtruth.txt").read_text().splitlines()
+    head = [ln for ln in gt if ln.startswith("#")]
+    rows = [ln.split() for ln in gt if ln and not ln.startswith("#")]
+    mid = (float(rows[2][0]) + float(rows[3][0])) / 2  # between the 3rd and 4th frames
+    other = [f"{mid:.6f}", str(float(rows[2][1]) + 0.3)] + rows[2][2:]
+    traj = head + [" ".join(r) for r in rows[:2]] + [
+        " ".join([f"{mid:.6f}"] + rows[2][1:]), " ".join(other)] + [
+        " ".join(r) for r in rows[4:]]
+    (tmp_path / "t.tum").write_text("\n".join(traj) + "\n")
+    text = (Path(__file__).parents[2] / "config" / "localize.yaml").read_text()
+    (tmp_path / "p.yaml").write_text(re.sub(r"max_gap_s: [0-9.]+", "max_gap_s: 1.0", text))
+    assert main(["build-map", str(folder), "--out", str(tmp_path / "map"), "--matcher", "sift",
+                 "--trajectory", str(tmp_path / "t.tum"), "--params", str(tmp_path / "p.yaml"),
+                 "--max-frames", "8", "--log-level", "warning"]) == 0
+    (said,) = [ln for ln in capsys.readouterr().err.splitlines() if "had no pose" in ln]
+    assert f"2 are at a stamp {folder / 'rgb.txt'} gives to two or more images (lines 7, 8)" \
+        in said and f"2 are at or posed across a stamp {tmp_path / 't.tum'} gives to two or " \
+        "more different poses (lines 4, 5)" in said, said
+    assert "4 frames had no pose" in said and "max_gap_s" not in said, said
