@@ -5,8 +5,9 @@ camera's data.csv) or a bag's image topic (two different messages at one header 
 A ground-truth pose is taken at a frame's stamp (`mast3r_ros.core.trajectory`'s pose-at-stamp
 rule), so two images at one stamp get one pose, though at most one of them was taken then: a
 line edited or merged wrongly. Scored against it, the other image's error is the distance
-between the two camera poses, not the localizer's (redkitchen, one query line re-stamped with
-its neighbour's: the median went from 1.12 to 1.16 cm without a word). Which image the pose is
+between the two camera poses, not the localizer's (redkitchen, query line 5 re-stamped with
+line 4's: the median went from 1.12 to 1.15 cm without a word; docs/bench/
+shared_stamp_median_cpu_2026-12-11i). Which image the pose is
 for cannot be told from the files, so both frames are still read and localized, but get no
 ground-truth pose: the error figures and recall leave them out, metrics.json counts and names
 them (``ambiguous_groundtruth``), the table says so, and build-map does not place them as

@@ -502,3 +502,20 @@ def test_build_map_gives_the_trajectorys_frames_the_shared_stamp_reason_beside_r
         in said and f"2 are at or posed across a stamp {tmp_path / 't.tum'} gives to two or " \
         "more different poses (lines 4, 5)" in said, said
     assert "4 frames had no pose" in said and "max_gap_s" not in said, said
+
+
+def test_the_re_stamped_redkitchen_median_is_the_measured_one_everywhere():
+    """The README said 1.15 cm, the module docstring 1.16 cm, for one run: both now say the
+    figure measured (docs/bench/shared_stamp_median_cpu_2026-12-11i, line 5's row)."""
+    from pathlib import Path
+
+    import mast3r_ros.replay.shared_stamps as module
+
+    root = Path(__file__).resolve().parents[2]
+    bench = (root / "docs/bench/shared_stamp_median_cpu_2026-12-11i/README.txt").read_text()
+    (measured,) = re.findall(r"line 5 given line 4's stamp 0\.833333 +([0-9.]+) cm", bench)
+    readme = re.findall(r"line 5 re-stamped with line 4's read a median of ([0-9.]+) cm instead "
+                        r"of 1\.12", (root / "README.md").read_text())
+    doc = re.findall(r"line 5 re-stamped with\s+line 4's: the median went from 1\.12 to "
+                     r"([0-9.]+) cm", module.__doc__)
+    assert readme == doc == [f"{float(measured):.2f}"], (readme, doc, measured)
