@@ -148,8 +148,9 @@ def _missing_fix(listed: List[int], step: int, every: int, lo: int, hi: int) -> 
     if not inside:  # nothing in lo..hi at any step: the nearest frames on either side
         before = max(m for m in listed if m < lo)
         after = min(m for m in listed if m > hi)
-        return (f"{holds + ' and' if holds else 'the sequence holds'} no frame in {lo}..{hi}: "
-                f"--first {before}, or --first {after} with a --last of {after} or more")
+        keep = f"--first {before}" + (f" --last {before}" if before + every <= hi else "")
+        return (f"{holds + ' and' if holds else 'the sequence holds'} no frame in {lo}..{hi} "
+                f"(the nearest: {before} and {after}): {keep}, or --first {after} --last {after}")
     off = step > 1 and lo % step != listed[0] % step  # --first is not one of them
     start = f"--first {inside[0]}" if off else ""
     if step > 1 and every % step:

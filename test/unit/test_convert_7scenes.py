@@ -180,11 +180,15 @@ def test_a_last_past_the_end_that_takes_no_frame_there_is_not_refused(tmp_path, 
 @pytest.mark.parametrize("frames, argv, fixes", [
     # a range between two of the frames held: --first 4 alone would pass --last 3
     ((0, 2, 4, 6), ("--every", "2", "--first", "3", "--last", "3"),
-     [("--first 2,", ("--first", "2", "--last", "3")),
-      ("--first 4 with a --last of 4 or more", ("--first", "4", "--last", "4"))]),
+     [("(the nearest: 2 and 4): --first 2,", ("--first", "2", "--last", "3")),
+      ("or --first 4 --last 4", ("--first", "4", "--last", "4"))]),
+    # --first 2 alone would take 2 and 3: its --last named too
+    ((0, 2, 4, 6), ("--every", "1", "--first", "3", "--last", "3"),
+     [("--first 2 --last 2,", ("--first", "2", "--last", "2")),
+      ("or --first 4 --last 4", ("--first", "4", "--last", "4"))]),
     ((0, 3, 6), ("--every", "3", "--first", "1", "--last", "2"),
      [("--first 0,", ("--first", "0", "--last", "2")),
-      ("--first 3 with a --last of 3 or more", ("--first", "3", "--last", "3"))]),
+      ("or --first 3 --last 3", ("--first", "3", "--last", "3"))]),
     ((0, 2, 4, 6), ("--every", "2", "--first", "3"), [("(--first 4)", ("--first", "4"))]),
     ((0, 2, 4, 6), ("--every", "3", "--first", "1"),
      [("--every 2 or a multiple, from --first 2", ("--every", "2", "--first", "2"))]),
