@@ -405,11 +405,9 @@ def test_a_tum_folders_own_groundtruth_with_two_poses_at_a_stamp_leaves_that_fra
         and rest == []
 
 
-def test_build_map_trajectory_says_why_a_frame_posed_across_a_shared_stamp_has_none(
-        tum, tmp_path, capsys):
-    """A --trajectory with two poses at a stamp between two frames: those frames, posed by
-    interpolation across it, were skipped with the gap reason ('between two poses ... more than
-    max_gap_s (1.000 s) apart (up to 0.4 s)': false); now with the shared stamp's."""
+def _trajectory_with_a_shared_stamp(tum, tmp_path) -> None:
+    """TMP/t.tum: the folder's groundtruth.txt with two different poses at one stamp between its
+    3rd and 4th frames; TMP/p.yaml: the shipped parameters with max_gap_s 1.0."""
     from pathlib import Path
 
     lines = (Path(tum[0]) / "groundtruth.txt").read_text().splitlines()
@@ -423,6 +421,15 @@ def test_build_map_trajectory_says_why_a_frame_posed_across_a_shared_stamp_has_n
     (tmp_path / "t.tum").write_text("\n".join(traj) + "\n")
     text = (Path(__file__).parents[2] / "config" / "localize.yaml").read_text()
     (tmp_path / "p.yaml").write_text(re.sub(r"max_gap_s: [0-9.]+", "max_gap_s: 1.0", text))
+
+
+def test_build_map_trajectory_says_why_a_frame_posed_across_a_shared_stamp_has_none(
+        tum, tmp_path, capsys):
+    """A --trajectory with two poses at a stamp between two frames: those frames, posed by
+    interpolation across it, were skipped with the gap reason ('between two poses ... more than
+    max_gap_s (1.000 s) apart (up to 0.4 s)': false); now with the shared stamp's."""
+
+    _trajectory_with_a_shared_stamp(tum, tmp_path)
     assert main(["build-map", tum[0], "--out", str(tmp_path / "map"), "--matcher", "sift",
                  "--trajectory", str(tmp_path / "t.tum"), "--params", str(tmp_path / "p.yaml"),
                  "--max-frames", "6", "--log-level", "warning"]) == 0
@@ -476,24 +483,13 @@ def test_build_map_gives_the_trajectorys_frames_the_shared_stamp_reason_beside_r
     """rgb.txt sharing a stamp and --trajectory giving another stamp two poses: the image
     list's frames got the shared-stamp reason, the trajectory's the gap one ('between two
     poses ... more than max_gap_s apart': false); now each its own shared stamp's."""
-    from pathlib import Path
 
     folder = tmp_path / "m"
     shutil.copytree(tum[0], folder)
     lines = (folder / "rgb.txt").read_text().splitlines(keepends=True)
     lines[7] = lines[6].split()[0] + " " + lines[7].split()[1] + "\n"  # 6th and 7th frames
     (folder / "rgb.txt").write_text("".join(lines))
-    gt = (Path(tum[0]) / "groundtruth.txt").read_text().splitlines()
-    head = [ln for ln in gt if ln.startswith("#")]
-    rows = [ln.split() for ln in gt if ln and not ln.startswith("#")]
-    mid = (float(rows[2][0]) + float(rows[3][0])) / 2  # between the 3rd and 4th frames
-    other = [f"{mid:.6f}", str(float(rows[2][1]) + 0.3)] + rows[2][2:]
-    traj = head + [" ".join(r) for r in rows[:2]] + [
-        " ".join([f"{mid:.6f}"] + rows[2][1:]), " ".join(other)] + [
-        " ".join(r) for r in rows[4:]]
-    (tmp_path / "t.tum").write_text("\n".join(traj) + "\n")
-    text = (Path(__file__).parents[2] / "config" / "localize.yaml").read_text()
-    (tmp_path / "p.yaml").write_text(re.sub(r"max_gap_s: [0-9.]+", "max_gap_s: 1.0", text))
+    _trajectory_with_a_shared_stamp(tum, tmp_path)
     assert main(["build-map", str(folder), "--out", str(tmp_path / "map"), "--matcher", "sift",
                  "--trajectory", str(tmp_path / "t.tum"), "--params", str(tmp_path / "p.yaml"),
                  "--max-frames", "8", "--log-level", "warning"]) == 0
