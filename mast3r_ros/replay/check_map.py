@@ -104,6 +104,10 @@ def cmd_check_map(args: argparse.Namespace) -> int:
         from .plots import check_plot_path
 
         check_plot_path(args.plot, "--plot")
+    from .report_files import refuse_foreign_file
+
+    for option, value in (("--json", args.json), ("--plot", args.plot)):
+        refuse_foreign_file(value, option)  # a checkpoint, a photo: never replaced
     # every missing, truncated or corrupt file first, all of them (a map open names the first);
     # the map is opened once and each keyframe PNG read once: checksummed when the check
     # reads it (it was read and hashed here too, then again by a second open for the check)

@@ -49,6 +49,9 @@ def figure_bytes(fig: Any, fmt: str, dpi: int = DPI) -> bytes:
     if data is None:
         buf = io.BytesIO()
         extra = {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
+        if fmt in ("jpg", "jpeg"):  # matplotlib writes no mark in a JPEG: the one --plot
+            # looks for before replacing a file (`report_files`: never over a photo)
+            extra = {"pil_kwargs": {"comment": b"Matplotlib"}}
         fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", **extra)
         data = buf.getvalue()
     return data
