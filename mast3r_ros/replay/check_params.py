@@ -16,7 +16,9 @@ weights are not loaded), and one in no format the loader reads is refused; and f
 its ASMK codebook (``retrieval.codebook``, or the one beside it), by the node's own check
 (`check_configured_retrieval`). Every refusal names the parameter to fix and its fix in
 parameters (``checkpoint``, ``retrieval.checkpoint``, ``retrieval.codebook``), not the
-commands' flags (`given_as.PARAMETERS`): this file has no ``--checkpoint``.
+commands' flags (`given_as.PARAMETERS`): this file has no ``--checkpoint``. Backend
+``tensorrt`` (with the mast3r matcher) on a machine without TensorRT or CUDA is a warning with
+the node's refusal (`_warn_without_tensorrt`): the file may be meant for a robot that has them.
 
 Exit 0 with one line on stdout naming the node and the parameters that differ from the
 defaults; 2 with the one-line error otherwise. Warnings (a node block misspelt beside a ``/**``
@@ -89,6 +91,8 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     head = (cfg.localizer.matcher == "mast3r" and cfg.retrieval.method in ("asmk", "auto")
             and _check_retrieval_checkpoint(cfg.retrieval.checkpoint, cfg.retrieval.codebook,
                                             args.file))
+    if cfg.localizer.matcher == "mast3r" and cfg.model.backend == "tensorrt":
+        _warn_without_tensorrt(cfg.model.device, args.file)  # as the node checks at configure
     params, defaults = config_to_params(cfg), config_to_params(Config())
     changed = sorted(k for k, v in params.items() if v != defaults.get(k))
     node = (node_fqn(args.namespace, name) if args.namespace is not None else
@@ -101,6 +105,25 @@ def cmd_check_params(args: argparse.Namespace) -> int:
                      f"{_CHECKED_WEIGHTS if weights else ''}"
                      f"{_CHECKED_HEAD if head else ''}\n")
     return 0
+
+
+def _warn_without_tensorrt(device: str, file: str) -> bool:
+    """Whether this machine can run backend 'tensorrt' on ``device`` as the node checks it at
+    configure (`tensorrt_runtime.require_tensorrt_runtime`: TensorRT importable, a CUDA device,
+    the FP16 builder flag; imports only). Where it cannot, a warning with the node's own
+    refusal, not an error: the file may be meant for a robot that has TensorRT (the file was
+    called valid, exit 0, and the node here then refused it). Raises nothing."""
+    from ..core.errors import ConfigError
+    from ..core.model.tensorrt_runtime import require_tensorrt_runtime
+
+    try:
+        require_tensorrt_runtime(device)
+    except ConfigError as e:
+        log.warning("%s: this machine lacks what backend 'tensorrt' needs, so a node here "
+                    "would refuse the file at configure: %s. Not refused: on a robot with "
+                    "TensorRT and CUDA it runs (run check-params there to check)", file, e)
+        return False
+    return True
 
 
 def _check_map_path(value: str, file: str, matcher: str = "mast3r",
