@@ -49,12 +49,30 @@ def figure_bytes(fig: Any, fmt: str, dpi: int = DPI) -> bytes:
     if data is None:
         buf = io.BytesIO()
         extra = {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
-        if fmt in ("jpg", "jpeg"):  # matplotlib writes no mark in a JPEG: the one --plot
-            # looks for before replacing a file (`report_files`: never over a photo)
-            extra = {"pil_kwargs": {"comment": b"Matplotlib"}}
         fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", **extra)
         data = buf.getvalue()
+        if fmt in ("jpg", "jpeg"):
+            data = _jpeg_marked(data)
     return data
+
+
+# a JPEG comment (COM) segment: marker FF FE, its length (2 bytes, big-endian, itself included)
+_JPEG_MARK = b"\xff\xfe" + (2 + len(b"Matplotlib")).to_bytes(2, "big") + b"Matplotlib"
+
+
+def _jpeg_marked(data: bytes) -> bytes:
+    """``data`` (a JPEG) with a ``Matplotlib`` comment segment after its start-of-image marker
+    (and after the JFIF APP0 segment, which JFIF wants first): matplotlib writes no mark in a
+    JPEG, and `report_files` looks for one before --plot replaces a file (never a photo).
+    Written here, not through Pillow's ``comment`` save option, which Pillow before 9.4
+    (Ubuntu 22.04 / Humble's 9.0) ignores. JPEG (ITU-T T.81, B.2.4.5): a COM segment may come
+    before the frame; decoders skip it."""
+    if not data.startswith(b"\xff\xd8") or b"matplotlib" in data[:4096].lower():
+        return data
+    at = 2
+    if data[2:4] == b"\xff\xe0" and len(data) >= 6:  # APP0 (JFIF): its length counts itself
+        at = 4 + int.from_bytes(data[4:6], "big")
+    return data[:at] + _JPEG_MARK + data[at:]
 
 
 def _png_one_draw(fig: Any, dpi: int) -> Optional[bytes]:
