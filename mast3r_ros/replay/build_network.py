@@ -95,7 +95,9 @@ def _is_bag(source: str) -> bool:
     """A rosbag2 folder (metadata.yaml), an .mcap, .db3 or ROS 1 .bag file."""
     if os.path.isdir(source):
         return os.path.isfile(os.path.join(source, "metadata.yaml"))
-    return os.path.isfile(source) and source.lower().endswith((".mcap", ".db3", ".bag"))
+    from ..core.recordings import BAG_STORAGE_SUFFIXES
+
+    return os.path.isfile(source) and source.lower().endswith(BAG_STORAGE_SUFFIXES + (".bag",))
 
 
 def prepare_build(cfg: Config, opts: BuildOptions, source: str = "",

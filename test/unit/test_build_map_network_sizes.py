@@ -38,11 +38,8 @@ def strip_folder(tmp_path_factory):
     return root
 
 
-def test_a_camera_the_network_cannot_take_is_refused_before_the_network_loads(
-        strip_folder, tmp_path, capsys, monkeypatch):
-    """The folder's camera.yaml (or --camera-info) tells the image size before the recording
-    is read: refused then, naming it, before the network is loaded (it was loaded up front,
-    seconds for the 2.7 GB file, and the camera refused at the first keyframe after)."""
+def _forbid_load_and_read(monkeypatch) -> None:
+    """Loading the network or opening the recording fails the test (a refusal must come first)."""
     from mast3r_ros.core.model import engine as engine_mod
     from mast3r_ros.core.model import loaded_networks
     from mast3r_ros.replay import cli
@@ -55,6 +52,14 @@ def test_a_camera_the_network_cannot_take_is_refused_before_the_network_loads(
     monkeypatch.setattr(engine_mod.Mast3rEngine, "from_config", classmethod(not_loaded))
     monkeypatch.setattr(loaded_networks, "load_up_front", not_loaded)
     monkeypatch.setattr(cli, "_open", not_read)
+
+
+def test_a_camera_the_network_cannot_take_is_refused_before_the_network_loads(
+        strip_folder, tmp_path, capsys, monkeypatch):
+    """The folder's camera.yaml (or --camera-info) tells the image size before the recording
+    is read: refused then, naming it, before the network is loaded (it was loaded up front,
+    seconds for the 2.7 GB file, and the camera refused at the first keyframe after)."""
+    _forbid_load_and_read(monkeypatch)
     ckpt = tmp_path / "m.pth"
     torch.save({"model": {"patch_embed.proj.weight": torch.zeros(2, 3, 16, 16)},
                 "args": argparse.Namespace(model=OFFICIAL_MASt3R)}, ckpt)
@@ -125,18 +130,7 @@ def test_a_bags_camera_the_network_cannot_take_is_refused_before_the_network_loa
     from rosbags.rosbag2 import StoragePlugin
     from test_rosbag import MS, camera_info, image, write_bag
 
-    from mast3r_ros.core.model import engine as engine_mod
-    from mast3r_ros.core.model import loaded_networks
-    from mast3r_ros.replay import cli
-
-    def not_loaded(*a, **k):
-        raise AssertionError("the network was loaded")
-
-    def not_read(*a, **k):
-        raise AssertionError("the recording was read")
-    monkeypatch.setattr(engine_mod.Mast3rEngine, "from_config", classmethod(not_loaded))
-    monkeypatch.setattr(loaded_networks, "load_up_front", not_loaded)
-    monkeypatch.setattr(cli, "_open", not_read)
+    _forbid_load_and_read(monkeypatch)
     msgs = [("/cam/color/image_raw", t * MS, image(t * MS, "rgb8",
                                                    np.zeros((24, 128, 3), np.uint8)))
             for t in (1000, 1100)]
